@@ -1,0 +1,110 @@
+// Package bundle is the on-disk format of a DySL model bundle: a directory holding manifest.yaml and the
+// ONNX graphs it names. It is pure Go (YAML and ONNX protobuf headers only, no ONNX Runtime) so the
+// builder, the calibration and training tools, `dysl model check` and the engine share one definition.
+package bundle
+
+// ManifestFile is the manifest's file name inside a bundle directory.
+const ManifestFile = "manifest.yaml"
+
+// FormatVersion identifies this layout; Load rejects any other value.
+const FormatVersion = "dysl-bundle/1"
+
+// Tensor names shared by every graph of a bundle. Hidden states are float32 [1, Tokens, Hidden].
+const (
+	InputImage     = "image"      // float32 [1, 3, Image.Height, Image.Width], already normalized
+	InputTokens    = "tokens"     // int64 [1, Dims.InstructionTokens]
+	InputHidden    = "hidden_in"  // float32 [1, Tokens, Hidden]
+	OutputHidden   = "hidden_out" // float32 [1, Tokens, Hidden]
+	OutputSkipProb = "skip_prob"  // float32 [1, 1], controller output in [0, 1]
+	OutputActions  = "actions"    // float32 [1, Chunk, ActionDim], normalized actions (see Action)
+)
+
+// Manifest describes one bundle. Every path is relative to the bundle directory.
+type Manifest struct {
+	Format     string     `yaml:"format"`
+	Name       string     `yaml:"name"`
+	Provenance Provenance `yaml:"provenance"`
+	Dims       Dims       `yaml:"dims"`
+	Image      ImageSpec  `yaml:"image"`
+	Tokenizer  Tokenizer  `yaml:"tokenizer"`
+	Action     ActionSpec `yaml:"action"`
+	// StaticLayers are the always-executed layers, ascending; they must include Dims.Layers-1.
+	StaticLayers []int `yaml:"static_layers"`
+	// StaticProfile is the per-layer mean cosine similarity (input vs output) the static set was
+	// chosen from, when calibration produced it; empty otherwise.
+	StaticProfile []float64 `yaml:"static_profile,omitempty"`
+	Files         Files     `yaml:"files"`
+	// FLOPs per graph for one inference (multiply-adds counted as 2), used for ideal speedups.
+	FLOPs FLOPs `yaml:"flops"`
+}
+
+// Provenance says how the bundle was made, so a result can be traced back to its inputs.
+type Provenance struct {
+	Builder     string `yaml:"builder"`           // e.g. "dysl model build"
+	Preset      string `yaml:"preset"`            // tiny | bench | ...
+	Seed        int64  `yaml:"seed"`              // random initialization seed
+	Weights     string `yaml:"weights,omitempty"` // safetensors file the backbone came from, if any
+	Adapters    string `yaml:"adapters"`          // how adapters were made, e.g. "closed-form least squares on 64 calibration frames"
+	Controllers string `yaml:"controllers"`       // how controllers were made
+	Created     string `yaml:"created,omitempty"` // RFC 3339, informational
+}
+
+// Dims are the model's sizes.
+type Dims struct {
+	Layers            int `yaml:"layers"`             // decoder layers L
+	Hidden            int `yaml:"hidden"`             // D
+	Heads             int `yaml:"heads"`              // attention heads
+	MLP               int `yaml:"mlp"`                // SwiGLU inner width
+	Tokens            int `yaml:"tokens"`             // T = image patches + instruction tokens (+ action queries)
+	InstructionTokens int `yaml:"instruction_tokens"` // length of the token input
+	Vocab             int `yaml:"vocab"`              // token embedding rows
+	AdapterRank       int `yaml:"adapter_rank"`       // bottleneck width of the adapters
+	Chunk             int `yaml:"chunk"`              // K actions per inference
+	ActionDim         int `yaml:"action_dim"`         // A values per action
+}
+
+// ImageSpec says how a camera frame becomes the model's image input.
+type ImageSpec struct {
+	Width  int `yaml:"width"`
+	Height int `yaml:"height"`
+	// Resize is the rule from any frame size to Width x Height: "center_crop_resize" (crop the largest
+	// centered region of the target aspect ratio, then bilinear resize) or "stretch".
+	Resize string    `yaml:"resize"`
+	Mean   []float64 `yaml:"mean"` // per RGB channel, applied to values in [0, 1]
+	Std    []float64 `yaml:"std"`
+}
+
+// Tokenizer says how an instruction string becomes InputTokens.
+type Tokenizer struct {
+	// Kind "bytes": UTF-8 bytes + 1 (0 is padding), truncated or zero-padded to Dims.InstructionTokens.
+	Kind string `yaml:"kind"`
+}
+
+// ActionSpec names the action dimensions and holds the normalization statistics:
+// action = normalized * Std + Mean, per dimension.
+type ActionSpec struct {
+	Names        []string  `yaml:"names"` // len ActionDim, e.g. x y z roll pitch yaw gripper
+	Mean         []float64 `yaml:"mean"`
+	Std          []float64 `yaml:"std"`
+	GripperIndex int       `yaml:"gripper_index"` // -1 when there is no gripper dimension
+	DtSeconds    float64   `yaml:"dt_seconds"`    // time between consecutive actions of a chunk
+}
+
+// Files names the graphs. Adapters and Controllers are keyed by dynamic layer index.
+type Files struct {
+	Prefix      string         `yaml:"prefix"` // image, tokens -> hidden_out
+	Layers      []string       `yaml:"layers"` // hidden_in -> hidden_out, one per layer, index = layer
+	Adapters    map[int]string `yaml:"adapters"`
+	Controllers map[int]string `yaml:"controllers"`
+	Head        string         `yaml:"head"` // hidden_in -> actions
+	Full        string         `yaml:"full"` // image, tokens -> actions: the whole model as one graph
+}
+
+// FLOPs per graph, one inference.
+type FLOPs struct {
+	Prefix     int64 `yaml:"prefix"`
+	Layer      int64 `yaml:"layer"`
+	Adapter    int64 `yaml:"adapter"`
+	Controller int64 `yaml:"controller"`
+	Head       int64 `yaml:"head"`
+}
