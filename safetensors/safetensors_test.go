@@ -1,0 +1,74 @@
+package safetensors
+
+import (
+	"encoding/binary"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestRoundTrip(t *testing.T) {
+	tensors := map[string]Tensor{
+		"layers.0.attn.q.weight": F32([]int64{2, 3}, []float32{1, 2, 3, 4, 5, 6}),
+		"head.proj.bias":         F32([]int64{1}, []float32{-0.5}),
+	}
+	path := filepath.Join(t.TempDir(), "w.safetensors")
+	require.NoError(t, WriteFile(path, tensors, map[string]string{"preset": "tiny"}))
+
+	f, err := ReadFile(path)
+	require.NoError(t, err)
+	require.Equal(t, map[string]string{"preset": "tiny"}, f.Metadata)
+	require.Len(t, f.Tensors, 2)
+	q := f.Tensors["layers.0.attn.q.weight"]
+	require.Equal(t, []int64{2, 3}, q.Shape)
+	values, err := q.Float32s()
+	require.NoError(t, err)
+	require.Equal(t, []float32{1, 2, 3, 4, 5, 6}, values)
+}
+
+func TestEncodeIsAlignedAndDeterministic(t *testing.T) {
+	tensors := map[string]Tensor{"b": F32([]int64{1}, []float32{2}), "a": F32([]int64{1}, []float32{1})}
+	first, err := Encode(tensors, nil)
+	require.NoError(t, err)
+	second, err := Encode(tensors, nil)
+	require.NoError(t, err)
+	require.Equal(t, first, second)
+	headerLen := binary.LittleEndian.Uint64(first)
+	require.Zero(t, (8+headerLen)%8, "data must start 8-byte aligned")
+	// Name order: "a" first.
+	require.Equal(t, F32(nil, []float32{1, 2}).Data, first[8+headerLen:])
+}
+
+func TestDecodeRejectsCorruptFiles(t *testing.T) {
+	good, err := Encode(map[string]Tensor{"w": F32([]int64{2}, []float32{1, 2})}, nil)
+	require.NoError(t, err)
+	withHeader := func(js string) []byte {
+		out := binary.LittleEndian.AppendUint64(nil, uint64(len(js)))
+		return append(append(out, js...), make([]byte, 8)...)
+	}
+	cases := []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"too short", []byte{1, 2}, "shorter than the 8-byte header length"},
+		{"header longer than file", binary.LittleEndian.AppendUint64(nil, 1000), "does not fit"},
+		{"not json", withHeader("[not json"), "not a JSON object"},
+		{"unknown dtype", withHeader(`{"w":{"dtype":"Q7","shape":[1],"data_offsets":[0,1]}}`), `unknown dtype "Q7"`},
+		{"offsets outside data", withHeader(`{"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}`), "outside the 8 data bytes"},
+		{"size does not match shape", withHeader(`{"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}`), "needs 12 bytes"},
+		{"truncated", good[:len(good)-4], "outside the"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Decode(c.data)
+			require.ErrorContains(t, err, c.want)
+		})
+	}
+}
+
+func TestFloat32sRejectsIntegers(t *testing.T) {
+	_, err := Tensor{DType: "I64", Shape: []int64{1}, Data: make([]byte, 8)}.Float32s()
+	require.ErrorContains(t, err, "dtype I64 cannot be read as float32")
+}
