@@ -1,0 +1,438 @@
+package policy
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	ort "github.com/yalue/onnxruntime_go"
+
+	"dysl_vla/policy/bundle"
+)
+
+// ORTBackend runs a bundle's graphs on ONNX Runtime. It implements Backend.
+//
+// Every graph gets one session, created once. The hidden state lives in two preallocated tensors, and
+// every graph that reads it has two IoBindings made at construction: one reading buffer 0, one reading
+// buffer 1. A layer or adapter writes into the other buffer and flips which buffer is current, so
+// running a layer neither allocates nor copies; a skipped layer simply does not flip. Controllers and
+// the head read the current buffer and write their own preallocated outputs.
+//
+// Outputs are always bound to preallocated tensors: onnxruntime_go v1.27.0 mis-sizes auto-allocated
+// fp16 outputs, and IoBinding.GetBoundOutputNames panics with two or more outputs, so neither is used.
+//
+// An ORTBackend is not safe for concurrent use.
+type ORTBackend struct {
+	dims bundle.Dims
+
+	// Inputs, outputs and the hidden state, all Go-backed tensors that ORT reads and writes in place.
+	image         *ort.Tensor[float32] // [1, 3, H, W], shared by the prefix and the single graph
+	tokens        *ort.Tensor[int64]   // [1, InstructionTokens], shared likewise
+	hidden        [2]*ort.Tensor[float32]
+	current       int       // index into hidden of the buffer that holds the hidden state
+	saved         []float32 // SaveHidden's copy
+	skipProb      *ort.Tensor[float32]
+	headActions   *ort.Tensor[float32]
+	singleActions *ort.Tensor[float32]
+
+	prefix      *ortGraph
+	layers      []*ortGraph
+	adapters    []*ortGraph // indexed by layer; nil where the layer has no adapter
+	controllers []*ortGraph // likewise
+	head        *ortGraph
+	single      *ortGraph // nil when the bundle has no single graph
+
+	counts RunCounts
+}
+
+var _ Backend = (*ORTBackend)(nil)
+
+// ortGraph is one session and its prepared bindings.
+type ortGraph struct {
+	kind    GraphKind
+	layer   int    // -1 unless kind is per layer
+	file    string // relative to the bundle directory
+	session *ort.DynamicAdvancedSession
+	// bindings[p] reads the hidden state from buffer p. Graphs that do not read the hidden state
+	// (prefix, single graph) have only bindings[0].
+	bindings [2]*ort.IoBinding
+}
+
+// run executes the binding that reads buffer parity; errors name the graph.
+func (g *ortGraph) run(parity int) error {
+	if err := g.session.RunWithBinding(g.bindings[parity]); err != nil {
+		return g.fail(err)
+	}
+	return nil
+}
+
+func (g *ortGraph) fail(err error) error {
+	return &GraphError{Kind: g.kind, Layer: g.layer, File: g.file, Err: err}
+}
+
+func (g *ortGraph) destroy() {
+	for _, b := range g.bindings {
+		if b != nil {
+			b.Destroy()
+		}
+	}
+	if g.session != nil {
+		g.session.Destroy()
+	}
+}
+
+// NewORTBackend loads every graph of the bundle in dir, described by m, into ONNX Runtime sessions,
+// preallocates all tensors and bindings, and runs the warm-up. The first call in a process loads the
+// ONNX Runtime library; later calls must name the same library.
+func NewORTBackend(dir string, m *bundle.Manifest, cfg ORTConfig) (*ORTBackend, error) {
+	if m == nil {
+		return nil, errors.New("NewORTBackend: manifest is nil")
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("ORT config: %w", err)
+	}
+	cfg = cfg.withDefaults(dir)
+	if err := checkManifestForORT(m); err != nil {
+		return nil, fmt.Errorf("bundle %s: %w", dir, err)
+	}
+	if err := initORTEnvironment(cfg.LibraryPath); err != nil {
+		return nil, err
+	}
+	opts, err := newSessionOptions(cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer opts.Destroy()
+
+	b := &ORTBackend{dims: m.Dims}
+	if err := b.allocate(m); err != nil {
+		b.Close()
+		return nil, err
+	}
+	if err := b.openGraphs(dir, m, opts); err != nil {
+		b.Close()
+		return nil, err
+	}
+	if err := b.warmUp(cfg.WarmUpRuns); err != nil {
+		b.Close()
+		return nil, fmt.Errorf("warm-up: %w", err)
+	}
+	return b, nil
+}
+
+// checkManifestForORT checks what the backend relies on; bundle.Load validates the rest.
+func checkManifestForORT(m *bundle.Manifest) error {
+	d := m.Dims
+	var errs []error
+	for _, dim := range []struct {
+		name  string
+		value int
+	}{
+		{"dims.layers", d.Layers}, {"dims.hidden", d.Hidden}, {"dims.tokens", d.Tokens},
+		{"dims.instruction_tokens", d.InstructionTokens}, {"dims.chunk", d.Chunk},
+		{"dims.action_dim", d.ActionDim}, {"image.width", m.Image.Width}, {"image.height", m.Image.Height},
+	} {
+		if dim.value <= 0 {
+			errs = append(errs, fmt.Errorf("%s (%d) must be > 0", dim.name, dim.value))
+		}
+	}
+	if len(m.Files.Layers) != d.Layers {
+		errs = append(errs, fmt.Errorf("files.layers has %d entries, expected dims.layers (%d)", len(m.Files.Layers), d.Layers))
+	}
+	if m.Files.Prefix == "" {
+		errs = append(errs, errors.New("files.prefix is empty"))
+	}
+	if m.Files.Head == "" {
+		errs = append(errs, errors.New("files.head is empty"))
+	}
+	for name, files := range map[string]map[int]string{"files.adapters": m.Files.Adapters, "files.controllers": m.Files.Controllers} {
+		for j := range files {
+			if j < 0 || j >= d.Layers {
+				errs = append(errs, fmt.Errorf("%s has layer %d, expected 0..%d", name, j, d.Layers-1))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (b *ORTBackend) allocate(m *bundle.Manifest) error {
+	d := m.Dims
+	var err error
+	if b.image, err = ort.NewEmptyTensor[float32](ort.NewShape(1, 3, int64(m.Image.Height), int64(m.Image.Width))); err != nil {
+		return fmt.Errorf("allocating image tensor: %w", err)
+	}
+	if b.tokens, err = ort.NewEmptyTensor[int64](ort.NewShape(1, int64(d.InstructionTokens))); err != nil {
+		return fmt.Errorf("allocating tokens tensor: %w", err)
+	}
+	hiddenShape := ort.NewShape(1, int64(d.Tokens), int64(d.Hidden))
+	for i := range b.hidden {
+		if b.hidden[i], err = ort.NewEmptyTensor[float32](hiddenShape); err != nil {
+			return fmt.Errorf("allocating hidden state tensor: %w", err)
+		}
+	}
+	b.saved = make([]float32, hiddenShape.FlattenedSize())
+	if b.skipProb, err = ort.NewEmptyTensor[float32](ort.NewShape(1, 1)); err != nil {
+		return fmt.Errorf("allocating skip probability tensor: %w", err)
+	}
+	actionsShape := ort.NewShape(1, int64(d.Chunk), int64(d.ActionDim))
+	if b.headActions, err = ort.NewEmptyTensor[float32](actionsShape); err != nil {
+		return fmt.Errorf("allocating actions tensor: %w", err)
+	}
+	if b.singleActions, err = ort.NewEmptyTensor[float32](actionsShape); err != nil {
+		return fmt.Errorf("allocating actions tensor: %w", err)
+	}
+	return nil
+}
+
+// port is one bound input or output of a binding.
+type port struct {
+	name  string
+	value ort.Value
+}
+
+// openGraph creates the session for file and one binding per entry of inputs/outputs (index = parity).
+func openGraph(dir, file string, kind GraphKind, layer int, opts *ort.SessionOptions, inputs, outputs [][]port) (*ortGraph, error) {
+	g := &ortGraph{kind: kind, layer: layer, file: file}
+	var err error
+	if g.session, err = ort.NewDynamicAdvancedSession(filepath.Join(dir, file), nil, nil, opts); err != nil {
+		return nil, g.fail(err)
+	}
+	for p := range inputs {
+		if g.bindings[p], err = g.session.CreateIoBinding(); err != nil {
+			g.destroy()
+			return nil, g.fail(err)
+		}
+		for _, in := range inputs[p] {
+			if err := g.bindings[p].BindInput(in.name, in.value); err != nil {
+				g.destroy()
+				return nil, g.fail(fmt.Errorf("binding input %s: %w", in.name, err))
+			}
+		}
+		for _, out := range outputs[p] {
+			if err := g.bindings[p].BindOutput(out.name, out.value); err != nil {
+				g.destroy()
+				return nil, g.fail(fmt.Errorf("binding output %s: %w", out.name, err))
+			}
+		}
+	}
+	return g, nil
+}
+
+func (b *ORTBackend) openGraphs(dir string, m *bundle.Manifest, opts *ort.SessionOptions) error {
+	observation := []port{{bundle.InputImage, b.image}, {bundle.InputTokens, b.tokens}}
+	readHidden := [][]port{{{bundle.InputHidden, b.hidden[0]}}, {{bundle.InputHidden, b.hidden[1]}}}
+	// Layers and adapters write the buffer they do not read.
+	writeOtherHidden := [][]port{{{bundle.OutputHidden, b.hidden[1]}}, {{bundle.OutputHidden, b.hidden[0]}}}
+	writeBoth := func(name string, v ort.Value) [][]port { return [][]port{{{name, v}}, {{name, v}}} }
+
+	var err error
+	if b.prefix, err = openGraph(dir, m.Files.Prefix, GraphPrefix, -1, opts,
+		[][]port{observation}, [][]port{{{bundle.OutputHidden, b.hidden[0]}}}); err != nil {
+		return err
+	}
+	b.layers = make([]*ortGraph, m.Dims.Layers)
+	b.adapters = make([]*ortGraph, m.Dims.Layers)
+	b.controllers = make([]*ortGraph, m.Dims.Layers)
+	for j, file := range m.Files.Layers {
+		if b.layers[j], err = openGraph(dir, file, GraphLayer, j, opts, readHidden, writeOtherHidden); err != nil {
+			return err
+		}
+	}
+	for j, file := range m.Files.Adapters {
+		if b.adapters[j], err = openGraph(dir, file, GraphAdapter, j, opts, readHidden, writeOtherHidden); err != nil {
+			return err
+		}
+	}
+	for j, file := range m.Files.Controllers {
+		if b.controllers[j], err = openGraph(dir, file, GraphController, j, opts,
+			readHidden, writeBoth(bundle.OutputSkipProb, b.skipProb)); err != nil {
+			return err
+		}
+	}
+	if b.head, err = openGraph(dir, m.Files.Head, GraphHead, -1, opts,
+		readHidden, writeBoth(bundle.OutputActions, b.headActions)); err != nil {
+		return err
+	}
+	if m.Files.Full != "" {
+		if b.single, err = openGraph(dir, m.Files.Full, GraphSingle, -1, opts,
+			[][]port{observation}, [][]port{{{bundle.OutputActions, b.singleActions}}}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// warmUp runs every graph once per round on a zero observation, then forgets the runs.
+func (b *ORTBackend) warmUp(rounds int) error {
+	for range max(rounds, 0) {
+		b.image.ZeroContents()
+		b.tokens.ZeroContents()
+		// Every per-layer graph reads buffer 0, which holds the prefix output: each graph gets a
+		// well-formed input, and the order does not matter.
+		graphs := []*ortGraph{b.prefix}
+		graphs = append(graphs, b.layers...)
+		graphs = append(graphs, b.adapters...)
+		graphs = append(graphs, b.controllers...)
+		graphs = append(graphs, b.head, b.single)
+		for _, g := range graphs {
+			if g == nil {
+				continue
+			}
+			if err := g.run(0); err != nil {
+				return err
+			}
+		}
+	}
+	b.counts = RunCounts{}
+	b.current = 0
+	for _, h := range b.hidden {
+		h.ZeroContents()
+	}
+	return nil
+}
+
+// RunPrefix implements Backend.
+func (b *ORTBackend) RunPrefix(image []float32, tokens []int64) error {
+	if err := b.setObservation(image, tokens); err != nil {
+		return fmt.Errorf("RunPrefix: %w", err)
+	}
+	if err := b.prefix.run(0); err != nil {
+		return err
+	}
+	b.current = 0
+	b.counts.Prefix++
+	return nil
+}
+
+func (b *ORTBackend) setObservation(image []float32, tokens []int64) error {
+	if want := b.image.GetData(); len(image) != len(want) {
+		return fmt.Errorf("image has %d values, expected %d (1x3x%v)", len(image), len(want), b.image.GetShape()[2:])
+	}
+	if want := b.tokens.GetData(); len(tokens) != len(want) {
+		return fmt.Errorf("tokens has %d values, expected %d (dims.instruction_tokens)", len(tokens), len(want))
+	}
+	copy(b.image.GetData(), image)
+	copy(b.tokens.GetData(), tokens)
+	return nil
+}
+
+// perLayerGraph returns graphs[j] or an error naming what is missing.
+func perLayerGraph(graphs []*ortGraph, kind GraphKind, j int) (*ortGraph, error) {
+	if j < 0 || j >= len(graphs) {
+		return nil, fmt.Errorf("%s %d: layer index out of range 0..%d", kind, j, len(graphs)-1)
+	}
+	if graphs[j] == nil {
+		return nil, fmt.Errorf("%s %d: the bundle has no %s for this layer", kind, j, kind)
+	}
+	return graphs[j], nil
+}
+
+// RunLayer implements Backend.
+func (b *ORTBackend) RunLayer(j int) error {
+	g, err := perLayerGraph(b.layers, GraphLayer, j)
+	if err != nil {
+		return err
+	}
+	if err := g.run(b.current); err != nil {
+		return err
+	}
+	b.current ^= 1
+	b.counts.Layer++
+	return nil
+}
+
+// RunAdapter implements Backend.
+func (b *ORTBackend) RunAdapter(j int) error {
+	g, err := perLayerGraph(b.adapters, GraphAdapter, j)
+	if err != nil {
+		return err
+	}
+	if err := g.run(b.current); err != nil {
+		return err
+	}
+	b.current ^= 1
+	b.counts.Adapter++
+	return nil
+}
+
+// RunController implements Backend.
+func (b *ORTBackend) RunController(j int) (float32, error) {
+	g, err := perLayerGraph(b.controllers, GraphController, j)
+	if err != nil {
+		return 0, err
+	}
+	if err := g.run(b.current); err != nil {
+		return 0, err
+	}
+	b.counts.Controller++
+	return b.skipProb.GetData()[0], nil
+}
+
+// RunHead implements Backend.
+func (b *ORTBackend) RunHead(out []float32) error {
+	if want := len(b.headActions.GetData()); len(out) != want {
+		return fmt.Errorf("RunHead: out has %d values, expected %d (chunk %d x action_dim %d)",
+			len(out), want, b.dims.Chunk, b.dims.ActionDim)
+	}
+	if err := b.head.run(b.current); err != nil {
+		return err
+	}
+	copy(out, b.headActions.GetData())
+	b.counts.Head++
+	return nil
+}
+
+// RunSingleGraph implements Backend.
+func (b *ORTBackend) RunSingleGraph(image []float32, tokens []int64, out []float32) error {
+	if b.single == nil {
+		return errors.New("RunSingleGraph: the bundle has no single graph (files.full is empty)")
+	}
+	if want := len(b.singleActions.GetData()); len(out) != want {
+		return fmt.Errorf("RunSingleGraph: out has %d values, expected %d (chunk %d x action_dim %d)",
+			len(out), want, b.dims.Chunk, b.dims.ActionDim)
+	}
+	if err := b.setObservation(image, tokens); err != nil {
+		return fmt.Errorf("RunSingleGraph: %w", err)
+	}
+	if err := b.single.run(0); err != nil {
+		return err
+	}
+	copy(out, b.singleActions.GetData())
+	b.counts.SingleGraph++
+	return nil
+}
+
+// SaveHidden implements Backend.
+func (b *ORTBackend) SaveHidden() { copy(b.saved, b.hidden[b.current].GetData()) }
+
+// RestoreHidden implements Backend.
+func (b *ORTBackend) RestoreHidden() { copy(b.hidden[b.current].GetData(), b.saved) }
+
+// RunCounts returns how many times each kind of graph ran since construction, warm-up excluded.
+func (b *ORTBackend) RunCounts() RunCounts { return b.counts }
+
+// Close implements Backend. It releases sessions, bindings and tensors; a second call does nothing.
+// The process-wide ONNX Runtime environment stays loaded for other backends.
+func (b *ORTBackend) Close() error {
+	graphs := []*ortGraph{b.prefix, b.head, b.single}
+	graphs = append(graphs, b.layers...)
+	graphs = append(graphs, b.adapters...)
+	graphs = append(graphs, b.controllers...)
+	for _, g := range graphs {
+		if g != nil {
+			g.destroy()
+		}
+	}
+	b.prefix, b.head, b.single, b.layers, b.adapters, b.controllers = nil, nil, nil, nil, nil, nil
+	var errs []error
+	for _, t := range []*ort.Tensor[float32]{b.image, b.hidden[0], b.hidden[1], b.skipProb, b.headActions, b.singleActions} {
+		if t != nil {
+			errs = append(errs, t.Destroy())
+		}
+	}
+	if b.tokens != nil {
+		errs = append(errs, b.tokens.Destroy())
+	}
+	b.image, b.tokens, b.hidden, b.skipProb, b.headActions, b.singleActions = nil, nil, [2]*ort.Tensor[float32]{}, nil, nil, nil
+	return errors.Join(errs...)
+}

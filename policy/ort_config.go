@@ -1,0 +1,292 @@
+package policy
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+
+	ort "github.com/yalue/onnxruntime_go"
+)
+
+// LibraryEnvVar names the environment variable that gives the ONNX Runtime shared library when
+// ORTConfig.LibraryPath is empty.
+const LibraryEnvVar = "DYSL_ORT_LIB"
+
+// Execution providers ORTConfig.Provider accepts.
+const (
+	ProviderCPU      = "cpu"
+	ProviderCUDA     = "cuda"
+	ProviderTensorRT = "tensorrt"
+)
+
+// ORTConfig configures the ONNX Runtime backend. The zero value is usable: CPU, one intra-op thread,
+// one warm-up run, library from DYSL_ORT_LIB.
+type ORTConfig struct {
+	// LibraryPath is libonnxruntime.so, ONNX Runtime 1.24 or newer (C API 24, what onnxruntime_go
+	// v1.27.0 calls). Empty means the DYSL_ORT_LIB environment variable. scripts/fetch-ort.sh (make ort)
+	// installs the CPU build into .cache/ort/1.24.1/linux-<x64|arm64>/ and prints its path.
+	LibraryPath string
+	// Provider is the execution provider: "cpu" (the default), "cuda" or "tensorrt". The GPU providers
+	// need a GPU build of ONNX Runtime with its provider libraries next to libonnxruntime.so.
+	Provider string
+	// IntraOpThreads is each session's intra-op thread count. It defaults to 1: the backend holds one
+	// session per layer, and every session owns its own thread pool (onnxruntime_go cannot reach ORT's
+	// global pool), so many pools on few cores fight each other. Spinning is always off for the same reason.
+	IntraOpThreads int
+	// DeviceID is the CUDA device used by the "cuda" and "tensorrt" providers. It defaults to 0.
+	DeviceID int
+	// TensorRT holds the "tensorrt" provider's options; ignored by the other providers.
+	TensorRT TensorRTConfig
+	// WarmUpRuns is how many times NewORTBackend runs every graph before returning, so the first real
+	// frame does not pay for lazy initialization (with TensorRT: engine builds that take minutes without
+	// a cache). Warm-up also proves each graph's input and output names. It defaults to 1; a negative
+	// value disables warm-up. Warm-up runs are not counted in RunCounts.
+	WarmUpRuns int
+}
+
+// TensorRTConfig holds the TensorRT execution provider's options. Engines and the timing cache are always
+// cached on disk: with one graph per layer there is one engine per graph, and building them all again
+// at every start would take minutes on a Jetson.
+type TensorRTConfig struct {
+	// FP16 lets TensorRT choose half-precision kernels.
+	FP16 bool
+	// EngineCacheDir holds built engines. It defaults to <bundle dir>/.trt/engines, so the cache travels
+	// with the bundle it was built from. Engines are tied to the ORT and TensorRT versions and the GPU.
+	EngineCacheDir string
+	// TimingCacheDir holds the layer timing cache, shared by all graphs. It defaults to <bundle dir>/.trt/timing.
+	TimingCacheDir string
+	// BuilderOptimizationLevel is TensorRT's builder optimization level, 1 to 5 (lower builds faster,
+	// higher may run faster). 0 keeps ONNX Runtime's default (3).
+	BuilderOptimizationLevel int
+}
+
+// withDefaults returns a copy of c with empty fields set to their documented defaults. bundleDir
+// anchors the TensorRT cache directories.
+func (c ORTConfig) withDefaults(bundleDir string) ORTConfig {
+	if c.LibraryPath == "" {
+		c.LibraryPath = os.Getenv(LibraryEnvVar)
+	}
+	if c.Provider == "" {
+		c.Provider = ProviderCPU
+	}
+	if c.IntraOpThreads == 0 {
+		c.IntraOpThreads = 1
+	}
+	if c.WarmUpRuns == 0 {
+		c.WarmUpRuns = 1
+	}
+	if c.TensorRT.EngineCacheDir == "" {
+		c.TensorRT.EngineCacheDir = filepath.Join(bundleDir, ".trt", "engines")
+	}
+	if c.TensorRT.TimingCacheDir == "" {
+		c.TensorRT.TimingCacheDir = filepath.Join(bundleDir, ".trt", "timing")
+	}
+	return c
+}
+
+// Validate reports every invalid field at once.
+func (c ORTConfig) Validate() error {
+	var errs []error
+	switch c.Provider {
+	case "", ProviderCPU, ProviderCUDA, ProviderTensorRT:
+	default:
+		errs = append(errs, fmt.Errorf("Provider must be %q, %q or %q, got %q",
+			ProviderCPU, ProviderCUDA, ProviderTensorRT, c.Provider))
+	}
+	if c.IntraOpThreads < 0 {
+		errs = append(errs, fmt.Errorf("IntraOpThreads (%d) must be >= 0 (0 means 1)", c.IntraOpThreads))
+	}
+	if c.DeviceID < 0 {
+		errs = append(errs, fmt.Errorf("DeviceID (%d) must be >= 0", c.DeviceID))
+	}
+	if l := c.TensorRT.BuilderOptimizationLevel; l < 0 || l > 5 {
+		errs = append(errs, fmt.Errorf("TensorRT.BuilderOptimizationLevel (%d) must be in 0..5 (0 means ORT's default)", l))
+	}
+	return errors.Join(errs...)
+}
+
+// ortArch is the directory suffix scripts/fetch-ort.sh uses for this machine.
+func ortArch() string {
+	if runtime.GOARCH == "amd64" {
+		return "x64"
+	}
+	return runtime.GOARCH
+}
+
+// fetchHint tells the reader how to get a library, for error messages.
+func fetchHint() string {
+	return fmt.Sprintf("scripts/fetch-ort.sh (or make ort) installs ONNX Runtime 1.24.1 into "+
+		".cache/ort/1.24.1/linux-%s/ and prints the library's path", ortArch())
+}
+
+// ortEnvironment is the one ONNX Runtime environment of this process. onnxruntime_go keeps a single
+// global OrtEnv and loads a single library, so this state is process-wide by nature; every backend
+// shares it, and it lives until the process exits (destroying it unloads the library under any
+// session still open).
+var ortEnvironment struct {
+	sync.Mutex
+	library string // resolved path of the loaded library; empty until loaded
+}
+
+// initORTEnvironment loads the library at path and creates the environment, or checks that the
+// environment already running uses the same library. A failed attempt leaves nothing loaded, so a later
+// call with a correct path can succeed.
+func initORTEnvironment(path string) error {
+	if path == "" {
+		return fmt.Errorf("no ONNX Runtime library: set ORTConfig.LibraryPath or %s to libonnxruntime.so "+
+			"(ONNX Runtime >= 1.24); %s", LibraryEnvVar, fetchHint())
+	}
+	info, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("ONNX Runtime library %s: %w; %s", path, err, fetchHint())
+	}
+	if info.IsDir() {
+		return fmt.Errorf("ONNX Runtime library %s is a directory, expected the file libonnxruntime.so", path)
+	}
+	resolved, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return fmt.Errorf("ONNX Runtime library %s: %w", path, err)
+	}
+	if resolved, err = filepath.Abs(resolved); err != nil {
+		return fmt.Errorf("ONNX Runtime library %s: %w", path, err)
+	}
+
+	ortEnvironment.Lock()
+	defer ortEnvironment.Unlock()
+	if ortEnvironment.library != "" {
+		if ortEnvironment.library != resolved {
+			return fmt.Errorf("ONNX Runtime library %s requested, but this process already loaded %s "+
+				"(one process can load only one ONNX Runtime library)", resolved, ortEnvironment.library)
+		}
+		return nil
+	}
+	ort.SetSharedLibraryPath(resolved)
+	if err := ort.InitializeEnvironment(ort.WithLogLevelError()); err != nil {
+		if strings.Contains(err.Error(), "Error setting ORT API base") {
+			return fmt.Errorf("ONNX Runtime library %s is too old: onnxruntime_go v1.27.0 needs C API 24 "+
+				"(ONNX Runtime >= 1.24); %s: %w", resolved, fetchHint(), err)
+		}
+		return fmt.Errorf("loading ONNX Runtime library %s: %w", resolved, err)
+	}
+	ortEnvironment.library = resolved
+	return nil
+}
+
+// newSessionOptions builds the options every session of a backend shares (ORT copies them into each
+// session, so one instance serves all and is destroyed after the sessions exist).
+func newSessionOptions(cfg ORTConfig) (*ort.SessionOptions, error) {
+	opts, err := ort.NewSessionOptions()
+	if err != nil {
+		return nil, fmt.Errorf("creating ORT session options: %w", err)
+	}
+	if err := configureSessionOptions(opts, cfg); err != nil {
+		opts.Destroy()
+		return nil, err
+	}
+	return opts, nil
+}
+
+func configureSessionOptions(opts *ort.SessionOptions, cfg ORTConfig) error {
+	if err := opts.SetIntraOpNumThreads(cfg.IntraOpThreads); err != nil {
+		return fmt.Errorf("setting %d intra-op threads: %w", cfg.IntraOpThreads, err)
+	}
+	// Graphs run sequentially: the inter-op pool would only add idle threads.
+	if err := opts.SetInterOpNumThreads(1); err != nil {
+		return fmt.Errorf("setting inter-op threads: %w", err)
+	}
+	if err := opts.SetExecutionMode(ort.ExecutionModeSequential); err != nil {
+		return fmt.Errorf("setting sequential execution: %w", err)
+	}
+	if err := opts.SetGraphOptimizationLevel(ort.GraphOptimizationLevelEnableAll); err != nil {
+		return fmt.Errorf("setting graph optimization level: %w", err)
+	}
+	// Spinning pools of many small sessions on few cores measured 22x slower on average and 50x at p99
+	// than one graph (research/runtime.md §2.1); with spinning off they cost almost nothing.
+	for _, key := range []string{"session.intra_op.allow_spinning", "session.inter_op.allow_spinning"} {
+		if err := opts.AddSessionConfigEntry(key, "0"); err != nil {
+			return fmt.Errorf("setting %s=0: %w", key, err)
+		}
+	}
+	switch cfg.Provider {
+	case ProviderCUDA:
+		return appendCUDA(opts, cfg)
+	case ProviderTensorRT:
+		// Registration order is priority: TensorRT takes what it can, CUDA runs the rest.
+		if err := appendTensorRT(opts, cfg); err != nil {
+			return err
+		}
+		return appendCUDA(opts, cfg)
+	}
+	return nil
+}
+
+func appendCUDA(opts *ort.SessionOptions, cfg ORTConfig) error {
+	cuda, err := ort.NewCUDAProviderOptions()
+	if err != nil {
+		return providerError(ProviderCUDA, cfg, err)
+	}
+	defer cuda.Destroy()
+	if err := cuda.Update(map[string]string{"device_id": strconv.Itoa(cfg.DeviceID)}); err != nil {
+		return providerError(ProviderCUDA, cfg, err)
+	}
+	if err := opts.AppendExecutionProviderCUDA(cuda); err != nil {
+		return providerError(ProviderCUDA, cfg, err)
+	}
+	return nil
+}
+
+// tensorRTOptions are the TensorRT provider's option keys for cfg (see research/runtime.md §1.4).
+func tensorRTOptions(cfg ORTConfig) map[string]string {
+	boolString := map[bool]string{false: "0", true: "1"}
+	o := map[string]string{
+		"device_id":               strconv.Itoa(cfg.DeviceID),
+		"trt_fp16_enable":         boolString[cfg.TensorRT.FP16],
+		"trt_engine_cache_enable": "1",
+		"trt_engine_cache_path":   cfg.TensorRT.EngineCacheDir,
+		"trt_timing_cache_enable": "1",
+		"trt_timing_cache_path":   cfg.TensorRT.TimingCacheDir,
+	}
+	if l := cfg.TensorRT.BuilderOptimizationLevel; l > 0 {
+		o["trt_builder_optimization_level"] = strconv.Itoa(l)
+	}
+	return o
+}
+
+func appendTensorRT(opts *ort.SessionOptions, cfg ORTConfig) error {
+	for _, dir := range []string{cfg.TensorRT.EngineCacheDir, cfg.TensorRT.TimingCacheDir} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("provider %s: creating cache directory: %w", ProviderTensorRT, err)
+		}
+	}
+	trt, err := ort.NewTensorRTProviderOptions()
+	if err != nil {
+		return providerError(ProviderTensorRT, cfg, err)
+	}
+	defer trt.Destroy()
+	if err := trt.Update(tensorRTOptions(cfg)); err != nil {
+		return providerError(ProviderTensorRT, cfg, err)
+	}
+	if err := opts.AppendExecutionProviderTensorRT(trt); err != nil {
+		return providerError(ProviderTensorRT, cfg, err)
+	}
+	return nil
+}
+
+// providerError explains the usual cause of a provider failure: the CPU-only library (what
+// scripts/fetch-ort.sh installs) has no GPU providers, and ORT then says only "Failed to load shared
+// library", "Failed to load library ...providers_shared.so" or "not supported in this build".
+func providerError(provider string, cfg ORTConfig, err error) error {
+	lib := cfg.LibraryPath
+	msg := err.Error()
+	if strings.Contains(msg, "Failed to load") || strings.Contains(msg, "not supported in this build") {
+		return fmt.Errorf("provider %s is not available in ONNX Runtime library %s (a CPU-only build, or its "+
+			"libonnxruntime_providers_shared.so and libonnxruntime_providers_%s.so are missing next to it); "+
+			"use a GPU build of ONNX Runtime >= 1.24 or Provider %q: %w", provider, lib, provider, ProviderCPU, err)
+	}
+	return fmt.Errorf("provider %s: %w", provider, err)
+}

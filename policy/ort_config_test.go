@@ -1,0 +1,187 @@
+package policy
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"dysl_vla/policy/bundle"
+)
+
+// ortLibraryForTest returns the library named by DYSL_ORT_LIB, or skips: `make test` sets it from
+// scripts/fetch-ort.sh.
+func ortLibraryForTest(t testing.TB) string {
+	t.Helper()
+	lib := os.Getenv(LibraryEnvVar)
+	if lib == "" {
+		t.Skipf("%s is not set; run `make test` or export %s=$(scripts/fetch-ort.sh)", LibraryEnvVar, LibraryEnvVar)
+	}
+	return lib
+}
+
+func TestORTConfigValidate(t *testing.T) {
+	cases := []struct {
+		name    string
+		cfg     ORTConfig
+		wantErr []string // substrings; empty means valid
+	}{
+		{name: "zero value", cfg: ORTConfig{}},
+		{name: "tensorrt with options", cfg: ORTConfig{Provider: ProviderTensorRT, DeviceID: 1,
+			TensorRT: TensorRTConfig{FP16: true, BuilderOptimizationLevel: 5}}},
+		{name: "unknown provider", cfg: ORTConfig{Provider: "rocm"},
+			wantErr: []string{`Provider must be "cpu", "cuda" or "tensorrt", got "rocm"`}},
+		{name: "every violation listed", cfg: ORTConfig{IntraOpThreads: -1, DeviceID: -2,
+			TensorRT: TensorRTConfig{BuilderOptimizationLevel: 6}},
+			wantErr: []string{"IntraOpThreads (-1) must be >= 0", "DeviceID (-2) must be >= 0",
+				"TensorRT.BuilderOptimizationLevel (6) must be in 0..5"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := c.cfg.Validate()
+			if len(c.wantErr) == 0 {
+				require.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			for _, want := range c.wantErr {
+				require.ErrorContains(t, err, want)
+			}
+		})
+	}
+}
+
+func TestORTConfigDefaults(t *testing.T) {
+	t.Run("zero value", func(t *testing.T) {
+		t.Setenv(LibraryEnvVar, "/opt/ort/libonnxruntime.so")
+		got := ORTConfig{}.withDefaults("/bundles/tiny")
+		require.Equal(t, ORTConfig{
+			LibraryPath:    "/opt/ort/libonnxruntime.so",
+			Provider:       ProviderCPU,
+			IntraOpThreads: 1,
+			WarmUpRuns:     1,
+			TensorRT: TensorRTConfig{
+				EngineCacheDir: "/bundles/tiny/.trt/engines",
+				TimingCacheDir: "/bundles/tiny/.trt/timing",
+			},
+		}, got)
+	})
+	t.Run("set fields win over defaults and environment", func(t *testing.T) {
+		t.Setenv(LibraryEnvVar, "/from/env.so")
+		set := ORTConfig{LibraryPath: "/from/config.so", Provider: ProviderCUDA, IntraOpThreads: 4,
+			WarmUpRuns: -1, TensorRT: TensorRTConfig{EngineCacheDir: "/e", TimingCacheDir: "/t"}}
+		require.Equal(t, set, set.withDefaults("/bundles/tiny"))
+	})
+}
+
+func TestTensorRTOptions(t *testing.T) {
+	cfg := ORTConfig{Provider: ProviderTensorRT, DeviceID: 1,
+		TensorRT: TensorRTConfig{FP16: true, EngineCacheDir: "/c/e", TimingCacheDir: "/c/t", BuilderOptimizationLevel: 2}}
+	require.Equal(t, map[string]string{
+		"device_id":                      "1",
+		"trt_fp16_enable":                "1",
+		"trt_engine_cache_enable":        "1",
+		"trt_engine_cache_path":          "/c/e",
+		"trt_timing_cache_enable":        "1",
+		"trt_timing_cache_path":          "/c/t",
+		"trt_builder_optimization_level": "2",
+	}, tensorRTOptions(cfg))
+
+	cfg.TensorRT.FP16, cfg.TensorRT.BuilderOptimizationLevel = false, 0
+	opts := tensorRTOptions(cfg)
+	require.Equal(t, "0", opts["trt_fp16_enable"])
+	require.NotContains(t, opts, "trt_builder_optimization_level", "level 0 must leave ORT's default")
+}
+
+func TestLibraryPathErrors(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct {
+		name    string
+		path    string
+		wantErr []string
+	}{
+		{name: "unset", path: "", wantErr: []string{"no ONNX Runtime library", LibraryEnvVar, "scripts/fetch-ort.sh", ".cache/ort/1.24.1/linux-"}},
+		{name: "missing file", path: filepath.Join(dir, "nope.so"), wantErr: []string{filepath.Join(dir, "nope.so"), "no such file", "make ort"}},
+		{name: "directory", path: dir, wantErr: []string{dir, "is a directory"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := initORTEnvironment(c.path)
+			require.Error(t, err)
+			for _, want := range c.wantErr {
+				require.ErrorContains(t, err, want)
+			}
+		})
+	}
+}
+
+// TestLibraryNotLoadable runs in a child process, because a process whose environment is already
+// initialized never tries to load a second library.
+func TestLibraryNotLoadable(t *testing.T) {
+	const childEnv = "DYSL_TEST_NOT_A_LIBRARY"
+	if path := os.Getenv(childEnv); path != "" {
+		err := initORTEnvironment(path)
+		require.Error(t, err)
+		require.ErrorContains(t, err, "loading ONNX Runtime library "+path)
+		return
+	}
+	notALibrary := filepath.Join(t.TempDir(), "libonnxruntime.so")
+	require.NoError(t, os.WriteFile(notALibrary, []byte("not an ELF file"), 0o644))
+	cmd := exec.Command(os.Args[0], "-test.run=^TestLibraryNotLoadable$", "-test.count=1")
+	cmd.Env = append(os.Environ(), childEnv+"="+notALibrary)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "child process failed:\n%s", out)
+}
+
+func TestLibrarySwitchRefused(t *testing.T) {
+	lib := ortLibraryForTest(t)
+	require.NoError(t, initORTEnvironment(lib))
+	require.NoError(t, initORTEnvironment(lib), "the same library again reuses the environment")
+
+	other := filepath.Join(t.TempDir(), "libonnxruntime.so.1")
+	require.NoError(t, os.WriteFile(other, []byte("another library"), 0o644))
+	err := initORTEnvironment(other)
+	require.ErrorContains(t, err, "already loaded")
+	require.ErrorContains(t, err, other)
+}
+
+// TestGPUProviderOnCPULibrary checks what a robot operator sees when the config asks for a GPU provider
+// but the library is the CPU-only build: an error naming the provider, before any graph is opened.
+func TestGPUProviderOnCPULibrary(t *testing.T) {
+	lib := ortLibraryForTest(t)
+	m := &bundle.Manifest{
+		Dims:  bundle.Dims{Layers: 1, Hidden: 4, Tokens: 2, InstructionTokens: 2, Chunk: 1, ActionDim: 1},
+		Image: bundle.ImageSpec{Width: 2, Height: 2},
+		Files: bundle.Files{Prefix: "prefix.onnx", Layers: []string{"layer_00.onnx"}, Head: "head.onnx"},
+	}
+	for _, provider := range []string{ProviderCUDA, ProviderTensorRT} {
+		t.Run(provider, func(t *testing.T) {
+			dir := t.TempDir()
+			_, err := NewORTBackend(dir, m, ORTConfig{LibraryPath: lib, Provider: provider})
+			require.Error(t, err)
+			require.ErrorContains(t, err, "provider "+provider+" is not available")
+			require.ErrorContains(t, err, lib)
+		})
+	}
+}
+
+func TestManifestChecks(t *testing.T) {
+	m := &bundle.Manifest{
+		Dims:  bundle.Dims{Layers: 2, Hidden: 4, Tokens: 0, InstructionTokens: 2, Chunk: 1, ActionDim: 1},
+		Image: bundle.ImageSpec{Width: 2, Height: 2},
+		Files: bundle.Files{Prefix: "prefix.onnx", Layers: []string{"layer_00.onnx"},
+			Controllers: map[int]string{2: "controller_02.onnx"}},
+	}
+	_, err := NewORTBackend(t.TempDir(), m, ORTConfig{LibraryPath: "/unused"})
+	require.Error(t, err)
+	for _, want := range []string{
+		"dims.tokens (0) must be > 0",
+		"files.layers has 1 entries, expected dims.layers (2)",
+		"files.head is empty",
+		"files.controllers has layer 2, expected 0..1",
+	} {
+		require.ErrorContains(t, err, want)
+	}
+}
