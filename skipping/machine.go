@@ -1,0 +1,291 @@
+package skipping
+
+import (
+	"math"
+	"math/rand"
+)
+
+// Stats describe the decisions of one inference (both passes when verification fired). Timing is not
+// here: the package has no clock; the engine adds it.
+type Stats struct {
+	Strategy Strategy
+	Passes   int // 1, or 2 when verification re-ran the observation
+	// Layer counts summed over passes.
+	LayersTotal          int
+	LayersExecuted       int
+	LayersSkipped        int
+	AdaptersRun          int
+	ControllersEvaluated int
+	// AllowPoints used by this inference, one per segment; NextAllowPoints after its update.
+	AllowPoints     []int
+	NextAllowPoints []int
+	// Continuity C_t and its change ΔC_t (Eq. 1-2), NaN while undefined (fewer than N actions seen).
+	Continuity      float64
+	ContinuityDelta float64
+	// Stride is how far the allow points moved forward (positive) or back (-1), 0 when they stayed.
+	Stride            int
+	VerificationFired bool
+}
+
+// SkipRatio is the share of layer visits that were skipped.
+func (s Stats) SkipRatio() float64 {
+	if s.LayersTotal == 0 {
+		return 0
+	}
+	return float64(s.LayersSkipped) / float64(s.LayersTotal)
+}
+
+// Verdict is the Machine's answer to a reported pass.
+type Verdict struct {
+	// Rerun asks for post-skip verification: walk Plan (a full pass) over the same observation and
+	// Report its chunk; that chunk is the one to act on.
+	Rerun bool
+	Plan  Plan
+}
+
+type machineState uint8
+
+const (
+	stateIdle machineState = 1 + iota
+	statePlanned
+	stateVerifying
+)
+
+// Machine is the DySL state machine for one policy. Not safe for concurrent use.
+type Machine struct {
+	layout Layout
+	cfg    Config
+	rng    *rand.Rand
+
+	allow   []int       // allow point l_i per segment
+	history [][]float64 // last ContinuityWindow executed actions, normalized
+	// Continuity of the last committed inference and whether its change was a drop (> η2).
+	continuity  float64
+	lastDropped bool
+
+	state   machineState
+	current Stats
+	last    Stats
+}
+
+// NewMachine makes a Machine for a layout. The configuration must be valid.
+func NewMachine(layout Layout, cfg Config) (*Machine, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	m := &Machine{layout: layout, cfg: cfg, state: stateIdle}
+	m.Reset()
+	return m, nil
+}
+
+// Layout returns the layout the machine decides over.
+func (m *Machine) Layout() *Layout { return &m.layout }
+
+// Config returns the configuration in force.
+func (m *Machine) Config() Config { return m.cfg }
+
+// SetConfig installs a new configuration; call it between inferences. Changing the strategy or the
+// random seed starts a new episode, since history gathered under another strategy means nothing to the
+// new one; threshold changes keep the episode going.
+func (m *Machine) SetConfig(cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if m.state != stateIdle {
+		panic("skipping: SetConfig during an inference")
+	}
+	old := m.cfg
+	m.cfg = cfg
+	if old.Strategy != cfg.Strategy || old.Seed != cfg.Seed {
+		m.Reset()
+	} else if len(m.history) > cfg.ContinuityWindow {
+		m.history = m.history[len(m.history)-cfg.ContinuityWindow:]
+	}
+	return nil
+}
+
+// Reset starts a new episode: allow points back at the front of each segment, history cleared.
+func (m *Machine) Reset() {
+	if m.state != stateIdle {
+		panic("skipping: Reset during an inference")
+	}
+	m.rng = rand.New(rand.NewSource(m.cfg.Seed))
+	m.allow = m.allow[:0]
+	for _, s := range m.layout.Segments {
+		m.allow = append(m.allow, s.First)
+	}
+	m.history = m.history[:0]
+	m.continuity = math.NaN()
+	m.lastDropped = false
+}
+
+// AllowPoints returns a copy of the current allow points, one per segment.
+func (m *Machine) AllowPoints() []int { return append([]int(nil), m.allow...) }
+
+// Last returns the statistics of the last completed inference.
+func (m *Machine) Last() Stats { return m.last }
+
+// Plan decides the first pass of the next inference.
+func (m *Machine) Plan() Plan {
+	if m.state != stateIdle {
+		panic("skipping: Plan called twice without Report")
+	}
+	m.state = statePlanned
+	m.current = Stats{Strategy: m.cfg.Strategy, AllowPoints: m.AllowPoints()}
+	l := &m.layout
+	p := FullPlan(l)
+	p.Threshold = m.cfg.ControllerThreshold
+	p.AllowPoints = m.AllowPoints()
+	switch m.cfg.Strategy {
+	case StrategyDySL:
+		for i, s := range l.Segments {
+			from := m.allow[i]
+			if !m.cfg.PreSkipPrediction {
+				from = s.First
+			}
+			for j := from; j < s.Static; j++ {
+				p.Steps[j] = StepGate
+			}
+		}
+	case StrategyStaticOnly:
+		for _, s := range l.Segments {
+			if s.Dynamic() > 0 {
+				p.Steps[s.First] = StepJump
+			}
+		}
+	case StrategyRandomSkip:
+		dyn := l.DynamicLayerList()
+		n := int(float64(len(dyn))*m.cfg.SkipRatio + 0.5)
+		for _, k := range m.rng.Perm(len(dyn))[:n] {
+			p.Steps[dyn[k]] = StepSkip
+		}
+	case StrategyFlexiDepth:
+		for _, j := range l.DynamicLayerList() {
+			p.Steps[j] = StepGateSkip
+		}
+	case StrategyFixedRatio:
+		p = FixedRatioPlan(l, m.cfg.SkipRatio)
+	case StrategyFull:
+	}
+	return p
+}
+
+// Report takes the normalized action chunk (K actions of A values) a pass produced and the trace of
+// that pass. After a first pass it may ask for verification; after the verification pass it always
+// completes the inference.
+func (m *Machine) Report(chunk [][]float64, trace Trace) Verdict {
+	switch m.state {
+	case statePlanned, stateVerifying:
+	default:
+		panic("skipping: Report without Plan")
+	}
+	m.addTrace(trace)
+	executed := chunk
+	if n := m.cfg.ExecutedActions; n > 0 && n < len(chunk) {
+		executed = chunk[:n]
+	}
+	if m.state == statePlanned && m.needsVerification(executed, trace) {
+		m.state = stateVerifying
+		m.current.VerificationFired = true
+		return Verdict{Rerun: true, Plan: FullPlan(&m.layout)}
+	}
+	m.commit(executed)
+	m.state = stateIdle
+	m.last = m.current
+	return Verdict{}
+}
+
+func (m *Machine) addTrace(t Trace) {
+	m.current.Passes++
+	m.current.LayersTotal += m.layout.Layers
+	m.current.LayersExecuted += len(t.Executed)
+	m.current.LayersSkipped += len(t.Skipped)
+	m.current.AdaptersRun += len(t.Adapters)
+	m.current.ControllersEvaluated += len(t.Controllers)
+}
+
+// needsVerification: the first drop of continuity (C'_t − C_{t−1} < −η2 while the previous step did not
+// drop) after a DySL pass that skipped something. The baselines are measured as they are, unverified.
+func (m *Machine) needsVerification(executed [][]float64, t Trace) bool {
+	if m.cfg.Strategy != StrategyDySL || !m.cfg.Verification || !t.SkippedAny() || m.lastDropped || math.IsNaN(m.continuity) {
+		return false
+	}
+	c := continuity(appendHistory(m.history, executed, m.cfg.ContinuityWindow, true), m.cfg.ContinuityWindow)
+	return c-m.continuity < -m.cfg.EtaVerify
+}
+
+// commit appends the executed actions, recomputes C_t and ΔC_t, and moves the allow points (Eqs. 1-3).
+func (m *Machine) commit(executed [][]float64) {
+	n := m.cfg.ContinuityWindow
+	m.history = appendHistory(m.history, executed, n, false)
+	c := continuity(m.history, n)
+	delta := c - m.continuity // NaN while either is undefined
+	m.current.Continuity, m.current.ContinuityDelta = c, delta
+	m.continuity = c
+	m.lastDropped = delta < -m.cfg.EtaVerify
+	if m.cfg.Strategy == StrategyDySL && m.cfg.PreSkipPrediction {
+		m.current.Stride = m.moveAllowPoints(delta)
+	}
+	m.current.NextAllowPoints = m.AllowPoints()
+}
+
+// moveAllowPoints implements Eqs. 2-3: forward by the stride on a drop (keep more layers, fast), back by
+// one on a recovery (skip more, gradually), each clipped to its segment.
+func (m *Machine) moveAllowPoints(delta float64) int {
+	eta := m.cfg.EtaMove
+	switch {
+	case delta < -eta:
+		stride := m.cfg.Stride
+		if stride == 0 {
+			stride = int(math.Ceil(math.Abs(delta) / eta))
+		}
+		for i, s := range m.layout.Segments {
+			m.allow[i] = min(m.allow[i]+stride, s.Static)
+		}
+		return stride
+	case delta > eta:
+		for i, s := range m.layout.Segments {
+			m.allow[i] = max(m.allow[i]-1, s.First)
+		}
+		return -1
+	}
+	return 0
+}
+
+// appendHistory returns the last n actions of history followed by executed. With tentative set it
+// never writes into history's backing array.
+func appendHistory(history, executed [][]float64, n int, tentative bool) [][]float64 {
+	var out [][]float64
+	if tentative {
+		out = make([][]float64, 0, len(history)+len(executed))
+		out = append(out, history...)
+	} else {
+		out = history
+	}
+	for _, a := range executed {
+		out = append(out, append([]float64(nil), a...))
+	}
+	if len(out) > n {
+		out = append(out[:0:0], out[len(out)-n:]...)
+	}
+	return out
+}
+
+// continuity is Eq. 1: minus the mean L2 distance between consecutive actions over the last n actions;
+// NaN until n actions exist.
+func continuity(history [][]float64, n int) float64 {
+	if len(history) < n {
+		return math.NaN()
+	}
+	h := history[len(history)-n:]
+	var sum float64
+	for k := 1; k < len(h); k++ {
+		var d2 float64
+		for i := range h[k] {
+			d := h[k][i] - h[k-1][i]
+			d2 += d * d
+		}
+		sum += math.Sqrt(d2)
+	}
+	return -sum / float64(n-1)
+}

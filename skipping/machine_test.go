@@ -1,0 +1,218 @@
+package skipping
+
+import (
+	"errors"
+	"math"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func mustLayout(t *testing.T, layers int, static ...int) Layout {
+	t.Helper()
+	l, err := NewLayout(layers, static)
+	require.NoError(t, err)
+	return l
+}
+
+func TestNewLayoutRejects(t *testing.T) {
+	cases := []struct {
+		name   string
+		layers int
+		static []int
+		want   string
+	}{
+		{"no layers", 0, []int{0}, "layers must be > 0"},
+		{"empty static", 8, nil, "must not be empty"},
+		{"missing last", 8, []int{2, 5}, "must contain the last layer 7"},
+		{"out of range", 8, []int{9, 7}, "static layer 9 out of range [0, 7]"},
+		{"unsorted", 8, []int{5, 2, 7}, "strictly ascending: 2 after 5"},
+		{"duplicate", 8, []int{2, 2, 7}, "strictly ascending: 2 after 2"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := NewLayout(c.layers, c.static)
+			require.ErrorContains(t, err, c.want)
+		})
+	}
+}
+
+func TestLayoutSegments(t *testing.T) {
+	l := mustLayout(t, 10, 0, 4, 5, 9)
+	require.Equal(t, []Segment{{0, 0}, {1, 4}, {5, 5}, {6, 9}}, l.Segments)
+	require.Equal(t, []int{1, 2, 3, 6, 7, 8}, l.DynamicLayerList())
+	require.True(t, l.IsStatic(5))
+	require.False(t, l.IsStatic(6))
+	require.Equal(t, Segment{6, 9}, l.SegmentOf(7))
+}
+
+func TestConfigValidateListsEveryViolation(t *testing.T) {
+	c := DefaultConfig()
+	c.ControllerThreshold = math.NaN()
+	c.ContinuityWindow = 1
+	c.EtaMove = 0
+	c.EtaVerify = math.Inf(1)
+	c.Stride = 65
+	c.SkipRatio = 2
+	c.Strategy = 0
+	err := c.Validate()
+	for _, want := range []string{"strategy", "controller_threshold (NaN)", "continuity_window (1)", "eta_move (0)",
+		"eta_verify (+Inf)", "stride (65)", "skip_ratio (2)"} {
+		require.ErrorContains(t, err, want)
+	}
+	require.NoError(t, DefaultConfig().Validate())
+}
+
+func TestParseStrategyRoundTrip(t *testing.T) {
+	for _, name := range StrategyNames() {
+		s, err := ParseStrategy(name)
+		require.NoError(t, err)
+		require.Equal(t, name, s.String())
+	}
+	_, err := ParseStrategy("fast")
+	require.ErrorContains(t, err, `unknown strategy "fast" (expected one of dysl, full`)
+}
+
+// Reference: ALGORITHM.md, Eq. 1 — computed by hand.
+func TestContinuityByHand(t *testing.T) {
+	h := [][]float64{{0, 0}, {3, 4}, {3, 4}, {3, 5}}
+	// last 3: distances 0 and 1 → C = -(0+1)/2
+	require.InDelta(t, -0.5, continuity(h, 3), 1e-12)
+	// last 4: distances 5, 0, 1 → C = -2
+	require.InDelta(t, -2.0, continuity(h, 4), 1e-12)
+	require.True(t, math.IsNaN(continuity(h, 5)), "undefined until N actions exist")
+}
+
+func TestExecutedActionsLimitHistory(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.ContinuityWindow = 2
+	cfg.ExecutedActions = 1
+	m, err := NewMachine(mustLayout(t, 4, 1, 3), cfg)
+	require.NoError(t, err)
+	// Only the first action of each chunk is executed: the big second action never enters the history.
+	for _, x := range []float64{0, 0.1} {
+		p := m.Plan()
+		tr, err := p.Walk(memRunner{0})
+		require.NoError(t, err)
+		m.Report([][]float64{{x}, {100}}, tr)
+	}
+	require.InDelta(t, -0.1, m.Last().Continuity, 1e-12)
+}
+
+func TestProtocolMisusePanics(t *testing.T) {
+	m, err := NewMachine(mustLayout(t, 4, 3), DefaultConfig())
+	require.NoError(t, err)
+	require.Panics(t, func() { m.Report(nil, Trace{}) }, "Report without Plan")
+	m.Plan()
+	require.Panics(t, func() { m.Plan() }, "Plan twice")
+	require.Panics(t, func() { _ = m.SetConfig(DefaultConfig()) }, "SetConfig mid-inference")
+}
+
+func TestSetConfigStrategyChangeStartsNewEpisode(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.ContinuityWindow = 2
+	m, err := NewMachine(mustLayout(t, 8, 3, 7), cfg)
+	require.NoError(t, err)
+	for _, x := range []float64{0, 0, 1} { // a drop moves the allow points forward
+		p := m.Plan()
+		tr, _ := p.Walk(memRunner{0})
+		m.Report([][]float64{{x}}, tr)
+	}
+	require.NotEqual(t, []int{0, 4}, m.AllowPoints())
+
+	cfg.ControllerThreshold = 0.7 // a threshold change keeps the episode
+	require.NoError(t, m.SetConfig(cfg))
+	require.NotEqual(t, []int{0, 4}, m.AllowPoints())
+
+	cfg.Strategy = StrategyFlexiDepth
+	require.NoError(t, m.SetConfig(cfg))
+	require.Equal(t, []int{0, 4}, m.AllowPoints())
+
+	bad := cfg
+	bad.ContinuityWindow = 0
+	require.Error(t, m.SetConfig(bad))
+	require.Equal(t, cfg, m.Config(), "a rejected config changes nothing")
+}
+
+func TestRandomSkipIsSeeded(t *testing.T) {
+	run := func(seed int64) []string {
+		cfg := DefaultConfig()
+		cfg.Strategy, cfg.Seed, cfg.SkipRatio = StrategyRandomSkip, seed, 0.5
+		m, err := NewMachine(mustLayout(t, 16, 7, 15), cfg)
+		require.NoError(t, err)
+		var plans []string
+		for i := 0; i < 5; i++ {
+			p := m.Plan()
+			plans = append(plans, DescribePlan(p))
+			tr, _ := p.Walk(memRunner{0})
+			require.Len(t, tr.Skipped, 7, "exactly round(0.5*14) dynamic layers skipped")
+			m.Report([][]float64{{0}}, tr)
+		}
+		return plans
+	}
+	require.Equal(t, run(3), run(3))
+	require.NotEqual(t, run(3), run(4))
+}
+
+// Metamorphic: with controllers that never skip, DySL runs exactly what the full model runs.
+func TestDySLWithClosedControllersIsFullDepth(t *testing.T) {
+	m, err := NewMachine(mustLayout(t, 12, 2, 7, 11), DefaultConfig())
+	require.NoError(t, err)
+	for i := 0; i < 20; i++ {
+		p := m.Plan()
+		tr, err := p.Walk(memRunner{0})
+		require.NoError(t, err)
+		require.Equal(t, []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}, tr.Executed)
+		require.Empty(t, tr.Skipped)
+		require.False(t, m.Report([][]float64{{float64(i % 3)}}, tr).Rerun)
+	}
+}
+
+type failingRunner struct {
+	memRunner
+	failAt int
+}
+
+func (r failingRunner) RunLayer(j int) error {
+	if j == r.failAt {
+		return errors.New("boom")
+	}
+	return nil
+}
+
+func TestWalkStopsAtFirstError(t *testing.T) {
+	l := mustLayout(t, 8, 3, 7)
+	tr, err := FullPlan(&l).Walk(failingRunner{failAt: 5})
+	require.EqualError(t, err, "boom")
+	require.Equal(t, []int{0, 1, 2, 3, 4}, tr.Executed)
+}
+
+func TestNaNControllerMeansRun(t *testing.T) {
+	m, err := NewMachine(mustLayout(t, 8, 3, 7), DefaultConfig())
+	require.NoError(t, err)
+	tr, err := m.Plan().Walk(memRunner{float32(math.NaN())})
+	require.NoError(t, err)
+	require.Len(t, tr.Executed, 8)
+	require.Len(t, tr.Controllers, 6)
+}
+
+func TestFixedRatioPlanAlwaysJumpsAtItsGates(t *testing.T) {
+	l := mustLayout(t, 16, 7, 15)
+	for _, c := range []struct {
+		ratio        float64
+		exec, skip   int
+		describePlan string
+	}{
+		{0, 16, 0, "RRRRRRRR RRRRRRRR"},
+		{0.25, 12, 4, "RRRRRGRR RRRRRGRR"},
+		{0.5, 8, 8, "RRRGRRRR RRRGRRRR"},
+		{1, 2, 14, "GRRRRRRR GRRRRRRR"},
+	} {
+		p := FixedRatioPlan(&l, c.ratio)
+		require.Equal(t, c.describePlan, DescribePlan(p))
+		tr, err := p.Walk(memRunner{0}) // controllers say "run": the plan jumps anyway
+		require.NoError(t, err)
+		require.Len(t, tr.Executed, c.exec, "ratio %v", c.ratio)
+		require.Len(t, tr.Skipped, c.skip, "ratio %v", c.ratio)
+	}
+}
