@@ -1,0 +1,450 @@
+package paramserver
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// SetResult is rcl_interfaces/msg/SetParametersResult.
+type SetResult struct {
+	Successful bool
+	Reason     string
+}
+
+// ListResult is rcl_interfaces/msg/ListParametersResult.
+type ListResult struct {
+	Names    []string
+	Prefixes []string
+}
+
+// DepthRecursive is ListParameters' DEPTH_RECURSIVE: list at every depth.
+const DepthRecursive uint64 = 0
+
+// OnSetCallback validates a change before it is committed, like rclcpp's
+// add_on_set_parameters_callback. It sees every parameter of one atomic set and rejects
+// them all by returning Successful=false with a reason. It runs with the server's writer
+// lock held: it may call Get, Snapshot and the other readers, but must not set, declare
+// or undeclare (that deadlocks; rclcpp forbids it too).
+type OnSetCallback func(params []Parameter) SetResult
+
+// PostSetCallback observes a change after it is committed, like rclcpp's
+// add_post_set_parameters_callback, with the same locking rule as OnSetCallback.
+type PostSetCallback func(params []Parameter)
+
+// Config configures a Server.
+type Config struct {
+	// Node is the node's fully qualified name, such as "/robot/vla_node". Events carry it.
+	Node string
+	// Overrides are start-up values (Args.Overrides) that Declare uses instead of the
+	// default, as rclcpp applies --params-file and -p values.
+	Overrides map[string]Value
+	// Now stamps events. It defaults to time.Now; tests pass a fixed clock.
+	Now func() time.Time
+}
+
+// NotDeclaredError says a parameter a caller asked for was never declared.
+// The ROS glue answers get/describe/get_types requests naming one with an empty response,
+// as rclcpp's parameter service does.
+type NotDeclaredError struct {
+	Name string
+}
+
+func (e *NotDeclaredError) Error() string {
+	return fmt.Sprintf("parameter '%s' has not been declared", e.Name)
+}
+
+// Server holds one node's parameters. It is safe for concurrent use: the ROS executor calls
+// the service methods while the node reads values.
+//
+// Two locks: writeMu serialises every change from check to commit to event, so callbacks
+// see a stable state and events leave in commit order; stateMu guards the map only for the
+// instants it is read or written, so readers (and callbacks) never wait on a callback.
+type Server struct {
+	node      string
+	overrides map[string]Value
+	now       func() time.Time
+
+	writeMu   sync.Mutex
+	onSet     []*onSetHandle
+	postSet   []*postSetHandle
+	stateMu   sync.RWMutex
+	params    map[string]*entry
+	subsMu    sync.Mutex
+	listeners []*Subscription
+}
+
+type entry struct {
+	value      Value
+	descriptor Descriptor
+}
+
+type onSetHandle struct{ callback OnSetCallback }
+type postSetHandle struct{ callback PostSetCallback }
+
+// New returns a server with no parameters declared.
+func New(cfg Config) (*Server, error) {
+	if !strings.HasPrefix(cfg.Node, "/") {
+		return nil, fmt.Errorf("paramserver: Config.Node %q must be a fully qualified node name starting with '/'", cfg.Node)
+	}
+	overrides := make(map[string]Value, len(cfg.Overrides))
+	for name, v := range cfg.Overrides {
+		if name == "" {
+			return nil, errors.New("paramserver: Config.Overrides has an empty parameter name")
+		}
+		overrides[name] = v.clone()
+	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Server{node: cfg.Node, overrides: overrides, now: now, params: map[string]*entry{}}, nil
+}
+
+// Node returns the fully qualified node name events carry.
+func (s *Server) Node() string { return s.node }
+
+// AddOnSetCallback registers a validation callback and returns a function that removes it.
+// As in rclcpp, the callback registered last runs first, and the first rejection stops the
+// chain.
+func (s *Server) AddOnSetCallback(cb OnSetCallback) (remove func()) {
+	h := &onSetHandle{callback: cb}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	s.onSet = append([]*onSetHandle{h}, s.onSet...)
+	return func() {
+		s.writeMu.Lock()
+		defer s.writeMu.Unlock()
+		s.onSet = slices.DeleteFunc(s.onSet, func(x *onSetHandle) bool { return x == h })
+	}
+}
+
+// AddPostSetCallback registers a callback run after every committed set (and every
+// declaration with a value), newest first, and returns a function that removes it.
+func (s *Server) AddPostSetCallback(cb PostSetCallback) (remove func()) {
+	h := &postSetHandle{callback: cb}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	s.postSet = append([]*postSetHandle{h}, s.postSet...)
+	return func() {
+		s.writeMu.Lock()
+		defer s.writeMu.Unlock()
+		s.postSet = slices.DeleteFunc(s.postSet, func(x *postSetHandle) bool { return x == h })
+	}
+}
+
+// Declare declares a parameter and returns its effective value: the start-up override if
+// Config.Overrides has one, else defaultValue.
+//
+// Without DynamicTyping the parameter's type is descriptor.Type, or defaultValue's type when
+// descriptor.Type is NOT_SET; an override of another type is an error, as in rclcpp. A NOT_SET
+// initial value declares the parameter without a value (and without an event). Otherwise the
+// initial value passes the descriptor's ranges and the on-set callbacks, the post-set
+// callbacks run, and subscribers get an Event listing it in New.
+func (s *Server) Declare(name string, defaultValue Value, descriptor Descriptor) (Value, error) {
+	if name == "" {
+		return Value{}, errors.New("parameter name must not be empty")
+	}
+	if err := descriptor.validate(name); err != nil {
+		return Value{}, err
+	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+
+	if s.has(name) {
+		return Value{}, fmt.Errorf("parameter '%s' has already been declared", name)
+	}
+	descriptor = descriptor.clone()
+	descriptor.Name = name
+	if !descriptor.DynamicTyping {
+		if descriptor.Type == TypeNotSet {
+			descriptor.Type = defaultValue.Type
+		}
+		if descriptor.Type == TypeNotSet {
+			return Value{}, fmt.Errorf("parameter '%s' has invalid type: cannot declare a statically typed parameter with an uninitialized value", name)
+		}
+	}
+	initial := defaultValue.clone()
+	if override, ok := s.overrides[name]; ok {
+		initial = override.clone()
+	}
+	if initial.Type == TypeNotSet {
+		if descriptor.DynamicTyping {
+			descriptor.Type = TypeNotSet
+		}
+		s.store(name, &entry{descriptor: descriptor})
+		return Value{}, nil
+	}
+
+	param := []Parameter{{Name: name, Value: initial}}
+	if result := descriptor.checkValue(name, initial); !result.Successful {
+		if strings.HasPrefix(result.Reason, "Wrong parameter type") {
+			return Value{}, fmt.Errorf("parameter '%s' has invalid type: %s", name, result.Reason)
+		}
+		return Value{}, fmt.Errorf("parameter '%s' could not be set: %s", name, result.Reason)
+	}
+	if result := s.callOnSet(param); !result.Successful {
+		return Value{}, fmt.Errorf("parameter '%s' could not be set: %s", name, result.Reason)
+	}
+	descriptor.Type = initial.Type
+	s.store(name, &entry{value: initial, descriptor: descriptor})
+	s.callPostSet(param)
+	s.publish(Event{New: cloneParameters(param)})
+	return initial.clone(), nil
+}
+
+// Undeclare removes a parameter, which rclcpp allows only for dynamically typed parameters
+// that are not read-only. Subscribers get an Event listing it in Deleted (rclcpp publishes
+// none here; a monitor should not miss a parameter disappearing). No callbacks run.
+func (s *Server) Undeclare(name string) error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	s.stateMu.RLock()
+	e, ok := s.params[name]
+	s.stateMu.RUnlock()
+	switch {
+	case !ok:
+		return fmt.Errorf("cannot undeclare parameter '%s' which has not yet been declared", name)
+	case e.descriptor.ReadOnly:
+		return fmt.Errorf("cannot undeclare parameter '%s' because it is read-only", name)
+	case !e.descriptor.DynamicTyping:
+		return fmt.Errorf("parameter '%s' has invalid type: cannot undeclare a statically typed parameter", name)
+	}
+	s.stateMu.Lock()
+	delete(s.params, name)
+	s.stateMu.Unlock()
+	s.publish(Event{Deleted: []Parameter{{Name: name}}})
+	return nil
+}
+
+// Has reports whether the parameter is declared.
+func (s *Server) Has(name string) bool { return s.has(name) }
+
+// Get returns the values of the named parameters, NOT_SET for one declared without a value.
+// Any undeclared name makes it fail with a *NotDeclaredError (get_parameters).
+func (s *Server) Get(names ...string) ([]Value, error) {
+	s.stateMu.RLock()
+	defer s.stateMu.RUnlock()
+	values := make([]Value, len(names))
+	for i, name := range names {
+		e, ok := s.params[name]
+		if !ok {
+			return nil, &NotDeclaredError{Name: name}
+		}
+		values[i] = e.value.clone()
+	}
+	return values, nil
+}
+
+// GetTypes returns the current value types of the named parameters (get_parameter_types).
+func (s *Server) GetTypes(names ...string) ([]Type, error) {
+	s.stateMu.RLock()
+	defer s.stateMu.RUnlock()
+	types := make([]Type, len(names))
+	for i, name := range names {
+		e, ok := s.params[name]
+		if !ok {
+			return nil, &NotDeclaredError{Name: name}
+		}
+		types[i] = e.value.Type
+	}
+	return types, nil
+}
+
+// Describe returns the descriptors of the named parameters (describe_parameters).
+func (s *Server) Describe(names ...string) ([]Descriptor, error) {
+	s.stateMu.RLock()
+	defer s.stateMu.RUnlock()
+	descriptors := make([]Descriptor, len(names))
+	for i, name := range names {
+		e, ok := s.params[name]
+		if !ok {
+			return nil, &NotDeclaredError{Name: name}
+		}
+		descriptors[i] = e.descriptor.clone()
+	}
+	return descriptors, nil
+}
+
+// List implements list_parameters with rclcpp's rules. Names are dotted; the prefix of
+// "a.b.c" is "a.b". With no prefixes and DepthRecursive, every name is listed. With no
+// prefixes and depth d, names with fewer than d dots. With prefixes, a name matches a prefix
+// it equals, or one it extends by "."; then, unless depth is DepthRecursive, the part after
+// the prefix must have fewer than depth dots. Names come sorted; Prefixes holds the distinct
+// prefixes of the listed names, in the order first met.
+func (s *Server) List(prefixes []string, depth uint64) ListResult {
+	s.stateMu.RLock()
+	names := make([]string, 0, len(s.params))
+	for name := range s.params {
+		names = append(names, name)
+	}
+	s.stateMu.RUnlock()
+	slices.Sort(names)
+
+	dotsBelowDepth := func(str string) bool { return uint64(strings.Count(str, ".")) < depth }
+	matchesPrefix := func(name string) bool {
+		for _, prefix := range prefixes {
+			if name == prefix {
+				return true
+			}
+			if strings.HasPrefix(name, prefix+".") {
+				if depth == DepthRecursive || dotsBelowDepth(name[len(prefix)+1:]) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+
+	recursive := len(prefixes) == 0 && depth == DepthRecursive
+	result := ListResult{Names: []string{}, Prefixes: []string{}}
+	for _, name := range names {
+		if !recursive {
+			all := len(prefixes) == 0 && dotsBelowDepth(name)
+			if !all && !matchesPrefix(name) {
+				continue
+			}
+		}
+		result.Names = append(result.Names, name)
+		if dot := strings.LastIndexByte(name, '.'); dot >= 0 && !slices.Contains(result.Prefixes, name[:dot]) {
+			result.Prefixes = append(result.Prefixes, name[:dot])
+		}
+	}
+	return result
+}
+
+// Set applies each parameter on its own, as set_parameters does, with one result per
+// parameter in request order. A failure of one leaves the others applied.
+func (s *Server) Set(params ...Parameter) []SetResult {
+	results := make([]SetResult, len(params))
+	for i, p := range params {
+		results[i] = s.SetAtomically(p)
+	}
+	return results
+}
+
+// SetAtomically applies all parameters or none (set_parameters_atomically). The checks, in
+// rclcpp's order: every name declared, none read-only; a NOT_SET value undeclares a
+// dynamically typed parameter and is refused for a statically typed one; each value's type
+// and range against its descriptor; then the on-set callbacks. On success the values are
+// committed, the post-set callbacks run, and subscribers get one Event listing the
+// parameters as Changed (or Deleted). On failure nothing changes and no event is sent.
+//
+// An empty request succeeds and changes nothing. A request naming one parameter twice is
+// refused; rclcpp would apply both in order, which no caller means.
+func (s *Server) SetAtomically(params ...Parameter) SetResult {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	if len(params) == 0 {
+		return SetResult{Successful: true}
+	}
+	params = cloneParameters(params)
+
+	s.stateMu.RLock()
+	current := make([]entry, len(params))
+	seen := make(map[string]bool, len(params))
+	var failure *SetResult
+	for i, p := range params {
+		e, ok := s.params[p.Name]
+		switch {
+		case p.Name == "":
+			failure = &SetResult{Reason: "parameter name must not be empty"}
+		case seen[p.Name]:
+			failure = &SetResult{Reason: fmt.Sprintf("parameter '%s' appears more than once in one request", p.Name)}
+		case !ok:
+			failure = &SetResult{Reason: fmt.Sprintf("parameter '%s' cannot be set because it was not declared", p.Name)}
+		case e.descriptor.ReadOnly:
+			failure = &SetResult{Reason: fmt.Sprintf("parameter '%s' cannot be set because it is read-only", p.Name)}
+		default:
+			current[i] = *e
+		}
+		if failure != nil {
+			break
+		}
+		seen[p.Name] = true
+	}
+	s.stateMu.RUnlock()
+	if failure != nil {
+		return *failure
+	}
+
+	// A NOT_SET value on a parameter that has a value means "undeclare".
+	undeclare := make([]bool, len(params))
+	for i, p := range params {
+		if p.Value.Type == TypeNotSet && current[i].value.Type != TypeNotSet {
+			if !current[i].descriptor.DynamicTyping {
+				return SetResult{Reason: "cannot undeclare a statically typed parameter"}
+			}
+			undeclare[i] = true
+		}
+	}
+	for i, p := range params {
+		if result := current[i].descriptor.checkValue(p.Name, p.Value); !result.Successful {
+			return result
+		}
+	}
+	if result := s.callOnSet(params); !result.Successful {
+		return result
+	}
+
+	var event Event
+	s.stateMu.Lock()
+	for i, p := range params {
+		if undeclare[i] {
+			delete(s.params, p.Name)
+			event.Deleted = append(event.Deleted, p)
+			continue
+		}
+		e := current[i]
+		e.value = p.Value
+		e.descriptor.Type = p.Value.Type
+		s.params[p.Name] = &e
+		event.Changed = append(event.Changed, p)
+	}
+	s.stateMu.Unlock()
+
+	s.callPostSet(cloneParameters(params))
+	s.publish(event)
+	return SetResult{Successful: true}
+}
+
+func (s *Server) has(name string) bool {
+	s.stateMu.RLock()
+	defer s.stateMu.RUnlock()
+	_, ok := s.params[name]
+	return ok
+}
+
+func (s *Server) store(name string, e *entry) {
+	s.stateMu.Lock()
+	defer s.stateMu.Unlock()
+	s.params[name] = e
+}
+
+// callOnSet runs the validation callbacks; the caller holds writeMu.
+func (s *Server) callOnSet(params []Parameter) SetResult {
+	for _, h := range s.onSet {
+		if result := h.callback(cloneParameters(params)); !result.Successful {
+			return result
+		}
+	}
+	return SetResult{Successful: true}
+}
+
+// callPostSet runs the post-set callbacks; the caller holds writeMu.
+func (s *Server) callPostSet(params []Parameter) {
+	for _, h := range s.postSet {
+		h.callback(cloneParameters(params))
+	}
+}
+
+func cloneParameters(params []Parameter) []Parameter {
+	out := make([]Parameter, len(params))
+	for i, p := range params {
+		out[i] = Parameter{Name: p.Name, Value: p.Value.clone()}
+	}
+	return out
+}

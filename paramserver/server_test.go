@@ -1,0 +1,550 @@
+package paramserver
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+var testStamp = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+func newTestServer(t *testing.T, overrides map[string]Value) *Server {
+	t.Helper()
+	s, err := New(Config{Node: "/robot/vla_node", Overrides: overrides, Now: func() time.Time { return testStamp }})
+	require.NoError(t, err)
+	return s
+}
+
+func mustDeclare(t *testing.T, s *Server, name string, v Value, d Descriptor) {
+	t.Helper()
+	_, err := s.Declare(name, v, d)
+	require.NoError(t, err)
+}
+
+// drain returns the events waiting on sub without blocking.
+func drain(sub *Subscription) []Event {
+	var events []Event
+	for {
+		select {
+		case ev := <-sub.C:
+			events = append(events, ev)
+		default:
+			return events
+		}
+	}
+}
+
+func TestNewRejectsRelativeNodeName(t *testing.T) {
+	_, err := New(Config{Node: "vla_node"})
+	require.ErrorContains(t, err, `Config.Node "vla_node" must be a fully qualified node name`)
+}
+
+func TestDeclare(t *testing.T) {
+	cases := []struct {
+		name       string
+		overrides  map[string]Value
+		param      string
+		value      Value
+		descriptor Descriptor
+		want       Value
+		wantErr    string
+	}{
+		{name: "default used", param: "rate_hz", value: Double(10), want: Double(10)},
+		{name: "override replaces default", overrides: map[string]Value{"rate_hz": Double(30)},
+			param: "rate_hz", value: Double(10), want: Double(30)},
+		{name: "override of wrong type is refused", overrides: map[string]Value{"rate_hz": Integer(30)},
+			param: "rate_hz", value: Double(10),
+			wantErr: "parameter 'rate_hz' has invalid type: Wrong parameter type, parameter {rate_hz} is of type {double}, setting it to {integer} is not allowed."},
+		{name: "override of other type with dynamic typing", overrides: map[string]Value{"x": Integer(3)},
+			param: "x", value: Double(1), descriptor: Descriptor{DynamicTyping: true}, want: Integer(3)},
+		{name: "override outside range", overrides: map[string]Value{"horizon": Integer(99)},
+			param: "horizon", value: Integer(8), descriptor: Descriptor{IntegerRange: []IntegerRange{{From: 1, To: 16}}},
+			wantErr: "parameter 'horizon' could not be set: Parameter {horizon} doesn't comply with integer range."},
+		{name: "empty name", param: "", value: Bool(true), wantErr: "parameter name must not be empty"},
+		{name: "static without value", param: "x", value: Value{},
+			wantErr: "parameter 'x' has invalid type: cannot declare a statically typed parameter with an uninitialized value"},
+		{name: "typed without value", param: "x", value: Value{}, descriptor: Descriptor{Type: TypeDouble}, want: Value{}},
+		{name: "descriptor type disagrees with default", param: "x", value: Integer(1), descriptor: Descriptor{Type: TypeDouble},
+			wantErr: "parameter 'x' has invalid type: Wrong parameter type, parameter {x} is of type {double}, setting it to {integer} is not allowed."},
+		{name: "two integer ranges", param: "x", value: Integer(1),
+			descriptor: Descriptor{IntegerRange: []IntegerRange{{From: 0, To: 1}, {From: 0, To: 2}}},
+			wantErr:    "parameter 'x': descriptor has 2 integer ranges, expected at most 1"},
+		{name: "empty float range", param: "x", value: Double(1),
+			descriptor: Descriptor{FloatingPointRange: []FloatingPointRange{{From: 2, To: 1}}},
+			wantErr:    "parameter 'x': floating point range from 2 to 1 step 0 is invalid"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newTestServer(t, tc.overrides)
+			sub := s.Subscribe(8)
+			got, err := s.Declare(tc.param, tc.value, tc.descriptor)
+			if tc.wantErr != "" {
+				require.ErrorContains(t, err, tc.wantErr)
+				require.False(t, s.Has(tc.param))
+				require.Empty(t, drain(sub), "a failed declaration emits no event")
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tc.want, got)
+			values, err := s.Get(tc.param)
+			require.NoError(t, err)
+			require.Equal(t, []Value{tc.want}, values)
+			events := drain(sub)
+			if tc.want.Type == TypeNotSet {
+				require.Empty(t, events)
+				return
+			}
+			require.Equal(t, []Event{{Stamp: testStamp, Node: "/robot/vla_node",
+				New: []Parameter{{Name: tc.param, Value: tc.want}}}}, events)
+		})
+	}
+}
+
+func TestDeclareTwice(t *testing.T) {
+	s := newTestServer(t, nil)
+	mustDeclare(t, s, "x", Integer(1), Descriptor{})
+	_, err := s.Declare("x", Integer(2), Descriptor{})
+	require.EqualError(t, err, "parameter 'x' has already been declared")
+}
+
+func TestDeclareRunsOnSetCallback(t *testing.T) {
+	s := newTestServer(t, nil)
+	s.AddOnSetCallback(func(params []Parameter) SetResult {
+		return SetResult{Reason: "model path must exist"}
+	})
+	_, err := s.Declare("model_path", String("/nope"), Descriptor{})
+	require.EqualError(t, err, "parameter 'model_path' could not be set: model path must exist")
+	require.False(t, s.Has("model_path"))
+}
+
+func TestIntegerRange(t *testing.T) {
+	r := IntegerRange{From: 2, To: 11, Step: 3}
+	cases := []struct {
+		value int64
+		ok    bool
+	}{
+		{2, true}, {5, true}, {8, true}, {11, true}, // from, from+n*step, and to (not on the step grid)
+		{3, false}, {10, false}, {1, false}, {12, false},
+	}
+	for _, tc := range cases {
+		t.Run(fmt.Sprint(tc.value), func(t *testing.T) {
+			s := newTestServer(t, nil)
+			mustDeclare(t, s, "n", Integer(2), Descriptor{IntegerRange: []IntegerRange{r}})
+			result := s.SetAtomically(Parameter{Name: "n", Value: Integer(tc.value)})
+			if tc.ok {
+				require.Equal(t, SetResult{Successful: true}, result)
+				return
+			}
+			require.Equal(t, SetResult{Reason: "Parameter {n} doesn't comply with integer range."}, result)
+		})
+	}
+	t.Run("step zero allows any value in range", func(t *testing.T) {
+		require.True(t, IntegerRange{From: -5, To: 5}.contains(3))
+	})
+	t.Run("extreme bounds do not overflow", func(t *testing.T) {
+		wide := IntegerRange{From: -1 << 63, To: 1<<63 - 1, Step: 1 << 62}
+		require.True(t, wide.contains(1<<62))
+		require.False(t, wide.contains(1<<62+1))
+	})
+}
+
+func TestFloatingPointRange(t *testing.T) {
+	r := FloatingPointRange{From: 0, To: 1, Step: 0.1}
+	cases := []struct {
+		value float64
+		ok    bool
+	}{
+		{0, true}, {1, true}, {0.3, true}, // 0.3 is not exactly 3*0.1 in binary: the tolerance accepts it
+		{0.7000000000000001, true}, {0.35, false}, {-0.1, false}, {1.1, false},
+	}
+	for _, tc := range cases {
+		t.Run(fmt.Sprint(tc.value), func(t *testing.T) {
+			s := newTestServer(t, nil)
+			mustDeclare(t, s, "alpha", Double(0), Descriptor{FloatingPointRange: []FloatingPointRange{r}})
+			result := s.SetAtomically(Parameter{Name: "alpha", Value: Double(tc.value)})
+			if tc.ok {
+				require.Equal(t, SetResult{Successful: true}, result)
+				return
+			}
+			require.Equal(t, SetResult{Reason: "Parameter {alpha} doesn't comply with floating point range."}, result)
+		})
+	}
+	t.Run("to within tolerance passes although above it", func(t *testing.T) {
+		require.True(t, FloatingPointRange{From: 0, To: 1}.contains(1+1e-15))
+	})
+}
+
+func TestRangesApplyToArrayElements(t *testing.T) {
+	s := newTestServer(t, nil)
+	mustDeclare(t, s, "limits", DoubleArray(0.5, 1), Descriptor{FloatingPointRange: []FloatingPointRange{{From: 0, To: 2}}})
+	mustDeclare(t, s, "ids", IntegerArray(1, 2), Descriptor{IntegerRange: []IntegerRange{{From: 0, To: 9}}})
+	require.Equal(t, []SetResult{
+		{Successful: true},
+		{Reason: "Parameter {limits} doesn't comply with floating point range."},
+		{Reason: "Parameter {ids} doesn't comply with integer range."},
+	}, s.Set(
+		Parameter{Name: "limits", Value: DoubleArray(2, 0)},
+		Parameter{Name: "limits", Value: DoubleArray(1, 2.5)},
+		Parameter{Name: "ids", Value: IntegerArray(3, 10)},
+	))
+}
+
+func TestSetAtomicallyRules(t *testing.T) {
+	declare := func(t *testing.T, s *Server) {
+		mustDeclare(t, s, "rate_hz", Double(10), Descriptor{})
+		mustDeclare(t, s, "model_path", String("/m"), Descriptor{ReadOnly: true})
+		mustDeclare(t, s, "anything", Integer(1), Descriptor{DynamicTyping: true})
+	}
+	cases := []struct {
+		name    string
+		params  []Parameter
+		want    SetResult
+		changed []Parameter
+		deleted []Parameter
+	}{
+		{name: "same type", params: []Parameter{{Name: "rate_hz", Value: Double(20)}},
+			want: SetResult{Successful: true}, changed: []Parameter{{Name: "rate_hz", Value: Double(20)}}},
+		{name: "undeclared", params: []Parameter{{Name: "nope", Value: Double(20)}},
+			want: SetResult{Reason: "parameter 'nope' cannot be set because it was not declared"}},
+		{name: "read-only", params: []Parameter{{Name: "model_path", Value: String("/other")}},
+			want: SetResult{Reason: "parameter 'model_path' cannot be set because it is read-only"}},
+		{name: "type change refused", params: []Parameter{{Name: "rate_hz", Value: Integer(20)}},
+			want: SetResult{Reason: "Wrong parameter type, parameter {rate_hz} is of type {double}, setting it to {integer} is not allowed."}},
+		{name: "type change with dynamic typing", params: []Parameter{{Name: "anything", Value: String("now a string")}},
+			want: SetResult{Successful: true}, changed: []Parameter{{Name: "anything", Value: String("now a string")}}},
+		{name: "NOT_SET undeclares a dynamic parameter", params: []Parameter{{Name: "anything"}},
+			want: SetResult{Successful: true}, deleted: []Parameter{{Name: "anything"}}},
+		{name: "NOT_SET refused for a static parameter", params: []Parameter{{Name: "rate_hz"}},
+			want: SetResult{Reason: "cannot undeclare a statically typed parameter"}},
+		{name: "empty name", params: []Parameter{{Name: "", Value: Bool(true)}},
+			want: SetResult{Reason: "parameter name must not be empty"}},
+		{name: "same name twice", params: []Parameter{{Name: "rate_hz", Value: Double(1)}, {Name: "rate_hz", Value: Double(2)}},
+			want: SetResult{Reason: "parameter 'rate_hz' appears more than once in one request"}},
+		{name: "one bad parameter fails all", params: []Parameter{{Name: "rate_hz", Value: Double(20)}, {Name: "model_path", Value: String("/x")}},
+			want: SetResult{Reason: "parameter 'model_path' cannot be set because it is read-only"}},
+		{name: "two at once", params: []Parameter{{Name: "rate_hz", Value: Double(20)}, {Name: "anything", Value: Bool(false)}},
+			want:    SetResult{Successful: true},
+			changed: []Parameter{{Name: "rate_hz", Value: Double(20)}, {Name: "anything", Value: Bool(false)}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newTestServer(t, nil)
+			declare(t, s)
+			before := s.Snapshot()
+			sub := s.Subscribe(8)
+
+			require.Equal(t, tc.want, s.SetAtomically(tc.params...))
+
+			events := drain(sub)
+			if !tc.want.Successful {
+				require.Equal(t, before, s.Snapshot(), "a failed set changes nothing")
+				require.Empty(t, events, "a failed set emits no event")
+				return
+			}
+			require.Equal(t, []Event{{Stamp: testStamp, Node: "/robot/vla_node", Changed: tc.changed, Deleted: tc.deleted}}, events)
+			for _, p := range tc.changed {
+				v, ok := s.Snapshot().Value(p.Name)
+				require.True(t, ok)
+				require.Equal(t, p.Value, v)
+				d, err := s.Describe(p.Name)
+				require.NoError(t, err)
+				require.Equal(t, p.Value.Type, d[0].Type, "the descriptor follows the value's type")
+			}
+			for _, p := range tc.deleted {
+				require.False(t, s.Has(p.Name))
+			}
+		})
+	}
+}
+
+func TestSetAppliesEachParameterOnItsOwn(t *testing.T) {
+	s := newTestServer(t, nil)
+	mustDeclare(t, s, "a", Integer(1), Descriptor{})
+	mustDeclare(t, s, "b", Integer(1), Descriptor{ReadOnly: true})
+	mustDeclare(t, s, "c", Integer(1), Descriptor{})
+	sub := s.Subscribe(8)
+
+	results := s.Set(
+		Parameter{Name: "a", Value: Integer(2)},
+		Parameter{Name: "b", Value: Integer(2)},
+		Parameter{Name: "c", Value: Integer(3)},
+		Parameter{Name: "d", Value: Integer(4)},
+	)
+
+	require.Equal(t, []SetResult{
+		{Successful: true},
+		{Reason: "parameter 'b' cannot be set because it is read-only"},
+		{Successful: true},
+		{Reason: "parameter 'd' cannot be set because it was not declared"},
+	}, results)
+	values, err := s.Get("a", "b", "c")
+	require.NoError(t, err)
+	require.Equal(t, []Value{Integer(2), Integer(1), Integer(3)}, values)
+	events := drain(sub)
+	require.Len(t, events, 2, "one event per successful parameter, none for failures")
+	require.Equal(t, []Parameter{{Name: "a", Value: Integer(2)}}, events[0].Changed)
+	require.Equal(t, []Parameter{{Name: "c", Value: Integer(3)}}, events[1].Changed)
+}
+
+func TestCallbacks(t *testing.T) {
+	t.Run("on-set rejection keeps old values and emits nothing", func(t *testing.T) {
+		s := newTestServer(t, nil)
+		mustDeclare(t, s, "rate_hz", Double(10), Descriptor{})
+		mustDeclare(t, s, "horizon", Integer(8), Descriptor{})
+		var seen []Parameter
+		s.AddOnSetCallback(func(params []Parameter) SetResult {
+			seen = params
+			for _, p := range params {
+				if p.Name == "horizon" && p.Value.IntegerValue%2 != 0 {
+					return SetResult{Reason: "horizon must be even"}
+				}
+			}
+			return SetResult{Successful: true}
+		})
+		post := 0
+		s.AddPostSetCallback(func([]Parameter) { post++ })
+		sub := s.Subscribe(4)
+
+		result := s.SetAtomically(Parameter{Name: "rate_hz", Value: Double(20)}, Parameter{Name: "horizon", Value: Integer(7)})
+
+		require.Equal(t, SetResult{Reason: "horizon must be even"}, result)
+		require.Len(t, seen, 2, "the callback sees the whole atomic request")
+		values, err := s.Get("rate_hz", "horizon")
+		require.NoError(t, err)
+		require.Equal(t, []Value{Double(10), Integer(8)}, values)
+		require.Zero(t, post)
+		require.Empty(t, drain(sub))
+	})
+	t.Run("descriptor checks run before on-set callbacks", func(t *testing.T) {
+		s := newTestServer(t, nil)
+		mustDeclare(t, s, "x", Integer(1), Descriptor{IntegerRange: []IntegerRange{{From: 0, To: 5}}})
+		called := false
+		s.AddOnSetCallback(func([]Parameter) SetResult { called = true; return SetResult{Successful: true} })
+		require.False(t, s.SetAtomically(Parameter{Name: "x", Value: Integer(9)}).Successful)
+		require.False(t, called)
+	})
+	t.Run("newest callback first, first rejection stops the chain", func(t *testing.T) {
+		s := newTestServer(t, nil)
+		mustDeclare(t, s, "x", Integer(1), Descriptor{})
+		var order []string
+		s.AddOnSetCallback(func([]Parameter) SetResult { order = append(order, "first"); return SetResult{Successful: true} })
+		s.AddOnSetCallback(func([]Parameter) SetResult { order = append(order, "second"); return SetResult{Reason: "no"} })
+		require.Equal(t, SetResult{Reason: "no"}, s.SetAtomically(Parameter{Name: "x", Value: Integer(2)}))
+		require.Equal(t, []string{"second"}, order)
+	})
+	t.Run("post-set sees committed values and may read the server", func(t *testing.T) {
+		s := newTestServer(t, nil)
+		mustDeclare(t, s, "x", Integer(1), Descriptor{})
+		var readBack []Value
+		s.AddPostSetCallback(func(params []Parameter) {
+			values, err := s.Get("x")
+			require.NoError(t, err)
+			readBack = values
+		})
+		require.True(t, s.SetAtomically(Parameter{Name: "x", Value: Integer(5)}).Successful)
+		require.Equal(t, []Value{Integer(5)}, readBack)
+	})
+	t.Run("removed callback no longer runs", func(t *testing.T) {
+		s := newTestServer(t, nil)
+		mustDeclare(t, s, "x", Integer(1), Descriptor{})
+		remove := s.AddOnSetCallback(func([]Parameter) SetResult { return SetResult{Reason: "no"} })
+		remove()
+		require.True(t, s.SetAtomically(Parameter{Name: "x", Value: Integer(2)}).Successful)
+	})
+}
+
+func TestUndeclare(t *testing.T) {
+	cases := []struct {
+		name       string
+		descriptor Descriptor
+		wantErr    string
+	}{
+		{name: "dynamic", descriptor: Descriptor{DynamicTyping: true}},
+		{name: "read-only", descriptor: Descriptor{DynamicTyping: true, ReadOnly: true},
+			wantErr: "cannot undeclare parameter 'x' because it is read-only"},
+		{name: "static", descriptor: Descriptor{},
+			wantErr: "parameter 'x' has invalid type: cannot undeclare a statically typed parameter"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newTestServer(t, nil)
+			mustDeclare(t, s, "x", Integer(1), tc.descriptor)
+			sub := s.Subscribe(4)
+			err := s.Undeclare("x")
+			if tc.wantErr != "" {
+				require.EqualError(t, err, tc.wantErr)
+				require.True(t, s.Has("x"))
+				require.Empty(t, drain(sub))
+				return
+			}
+			require.NoError(t, err)
+			require.False(t, s.Has("x"))
+			require.Equal(t, []Event{{Stamp: testStamp, Node: "/robot/vla_node", Deleted: []Parameter{{Name: "x"}}}}, drain(sub))
+		})
+	}
+	t.Run("undeclared", func(t *testing.T) {
+		s := newTestServer(t, nil)
+		require.EqualError(t, s.Undeclare("x"), "cannot undeclare parameter 'x' which has not yet been declared")
+	})
+}
+
+func TestReadersReportUndeclaredNames(t *testing.T) {
+	s := newTestServer(t, nil)
+	mustDeclare(t, s, "x", Integer(1), Descriptor{Description: "steps per chunk"})
+	mustDeclare(t, s, "unset", Value{}, Descriptor{DynamicTyping: true})
+
+	types, err := s.GetTypes("x", "unset")
+	require.NoError(t, err)
+	require.Equal(t, []Type{TypeInteger, TypeNotSet}, types)
+	descriptors, err := s.Describe("x")
+	require.NoError(t, err)
+	require.Equal(t, []Descriptor{{Name: "x", Type: TypeInteger, Description: "steps per chunk"}}, descriptors)
+
+	var notDeclared *NotDeclaredError
+	_, err = s.Get("x", "missing")
+	require.True(t, errors.As(err, &notDeclared))
+	require.Equal(t, "missing", notDeclared.Name)
+	_, err = s.GetTypes("missing")
+	require.EqualError(t, err, "parameter 'missing' has not been declared")
+	_, err = s.Describe("missing")
+	require.EqualError(t, err, "parameter 'missing' has not been declared")
+}
+
+func TestList(t *testing.T) {
+	s := newTestServer(t, nil)
+	for _, name := range []string{"use_sim_time", "camera.topic", "camera.info.topic", "camera.info.qos.depth", "controller.alpha", "cameraman"} {
+		mustDeclare(t, s, name, Bool(true), Descriptor{})
+	}
+	cases := []struct {
+		name     string
+		prefixes []string
+		depth    uint64
+		want     ListResult
+	}{
+		{name: "everything", depth: DepthRecursive, want: ListResult{
+			Names:    []string{"camera.info.qos.depth", "camera.info.topic", "camera.topic", "cameraman", "controller.alpha", "use_sim_time"},
+			Prefixes: []string{"camera.info.qos", "camera.info", "camera", "controller"}}},
+		{name: "depth 1 without prefixes is top level only", depth: 1, want: ListResult{
+			Names: []string{"cameraman", "use_sim_time"}, Prefixes: []string{}}},
+		{name: "depth 2 without prefixes", depth: 2, want: ListResult{
+			Names: []string{"camera.topic", "cameraman", "controller.alpha", "use_sim_time"}, Prefixes: []string{"camera", "controller"}}},
+		{name: "prefix recursive, not a mere string prefix", prefixes: []string{"camera"}, depth: DepthRecursive, want: ListResult{
+			Names:    []string{"camera.info.qos.depth", "camera.info.topic", "camera.topic"},
+			Prefixes: []string{"camera.info.qos", "camera.info", "camera"}}},
+		{name: "prefix with depth 1", prefixes: []string{"camera"}, depth: 1, want: ListResult{
+			Names: []string{"camera.topic"}, Prefixes: []string{"camera"}}},
+		{name: "prefix with depth 2", prefixes: []string{"camera"}, depth: 2, want: ListResult{
+			Names: []string{"camera.info.topic", "camera.topic"}, Prefixes: []string{"camera.info", "camera"}}},
+		{name: "prefix equal to a name", prefixes: []string{"use_sim_time"}, depth: 1, want: ListResult{
+			Names: []string{"use_sim_time"}, Prefixes: []string{}}},
+		{name: "several prefixes", prefixes: []string{"controller", "camera.info"}, depth: 1, want: ListResult{
+			Names: []string{"camera.info.topic", "controller.alpha"}, Prefixes: []string{"camera.info", "controller"}}},
+		{name: "no match", prefixes: []string{"lidar"}, depth: DepthRecursive, want: ListResult{
+			Names: []string{}, Prefixes: []string{}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want, s.List(tc.prefixes, tc.depth))
+		})
+	}
+}
+
+func TestSnapshotAccessors(t *testing.T) {
+	s := newTestServer(t, nil)
+	mustDeclare(t, s, "b", Bool(true), Descriptor{})
+	mustDeclare(t, s, "i", Integer(3), Descriptor{})
+	mustDeclare(t, s, "d", Double(0.5), Descriptor{})
+	mustDeclare(t, s, "s", String("x"), Descriptor{})
+	mustDeclare(t, s, "joints", StringArray("j1", "j2"), Descriptor{})
+	mustDeclare(t, s, "gains", DoubleArray(1, 2), Descriptor{})
+	sn := s.Snapshot()
+
+	b, err := sn.Bool("b")
+	require.NoError(t, err)
+	require.True(t, b)
+	i, err := sn.Integer("i")
+	require.NoError(t, err)
+	require.Equal(t, int64(3), i)
+	d, err := sn.Double("d")
+	require.NoError(t, err)
+	require.Equal(t, 0.5, d)
+	str, err := sn.String("s")
+	require.NoError(t, err)
+	require.Equal(t, "x", str)
+	joints, err := sn.StringArray("joints")
+	require.NoError(t, err)
+	require.Equal(t, []string{"j1", "j2"}, joints)
+
+	_, err = sn.Double("i")
+	require.EqualError(t, err, "parameter 'i' is of type integer, expected double")
+	_, err = sn.Bool("missing")
+	require.EqualError(t, err, "parameter 'missing' has not been declared")
+
+	t.Run("snapshot is isolated from later changes", func(t *testing.T) {
+		gains, err := sn.DoubleArray("gains")
+		require.NoError(t, err)
+		gains[0] = 99
+		require.True(t, s.SetAtomically(Parameter{Name: "i", Value: Integer(4)}).Successful)
+		values, err := s.Get("gains", "i")
+		require.NoError(t, err)
+		require.Equal(t, []Value{DoubleArray(1, 2), Integer(4)}, values)
+		old, _ := sn.Integer("i")
+		require.Equal(t, int64(3), old)
+	})
+}
+
+func TestSubscriptionDropsWhenFull(t *testing.T) {
+	s := newTestServer(t, nil)
+	mustDeclare(t, s, "x", Integer(0), Descriptor{})
+	sub := s.Subscribe(2)
+	for i := 1; i <= 5; i++ {
+		require.True(t, s.SetAtomically(Parameter{Name: "x", Value: Integer(int64(i))}).Successful)
+	}
+	events := drain(sub)
+	require.Len(t, events, 2)
+	require.Equal(t, Integer(1), events[0].Changed[0].Value, "the oldest events are kept")
+	require.Equal(t, uint64(3), sub.Dropped())
+
+	s.Unsubscribe(sub)
+	_, open := <-sub.C
+	require.False(t, open)
+	s.Unsubscribe(sub)
+	require.True(t, s.SetAtomically(Parameter{Name: "x", Value: Integer(9)}).Successful)
+}
+
+// TestConcurrentSetAndRead runs writers and readers together (go test -race). Writers always
+// set a and b to the same value atomically, so every snapshot must show them equal.
+func TestConcurrentSetAndRead(t *testing.T) {
+	s := newTestServer(t, nil)
+	mustDeclare(t, s, "a", Integer(0), Descriptor{})
+	mustDeclare(t, s, "b", Integer(0), Descriptor{})
+	sub := s.Subscribe(1)
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := range 200 {
+				v := Integer(int64(w*1000 + i))
+				require.True(t, s.SetAtomically(Parameter{Name: "a", Value: v}, Parameter{Name: "b", Value: v}).Successful)
+			}
+		})
+	}
+	for range 4 {
+		wg.Go(func() {
+			for range 200 {
+				sn := s.Snapshot()
+				a, err := sn.Integer("a")
+				require.NoError(t, err)
+				b, err := sn.Integer("b")
+				require.NoError(t, err)
+				require.Equal(t, a, b)
+				s.List(nil, DepthRecursive)
+			}
+		})
+	}
+	wg.Wait()
+	require.Equal(t, uint64(800), uint64(len(drain(sub)))+sub.Dropped(), "every change produced exactly one event")
+}
