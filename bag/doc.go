@@ -1,0 +1,22 @@
+// Package bag reads and writes rosbag2 recordings without ROS 2 installed.
+//
+// Reading: Open takes a bag directory (metadata.yaml plus one or more storage files, split bags
+// included) or a single .mcap/.db3 file given alone. Both rosbag2 storages are understood: sqlite3
+// (.db3, the Humble default; schema versions 1-4) and MCAP (.mcap, the default from Iron on; chunked
+// or not, zstd or lz4, with or without a summary index). Reader.Messages yields every message in bag
+// time order across all files as raw CDR bytes (encapsulation header included); decoding is the
+// msgs package's job.
+//
+// Faults are reported, not hidden: a file listed in metadata.yaml but absent is an error from Open;
+// per-topic counts that disagree between metadata.yaml and the files become Info.Warnings (a bag
+// whose recorder died keeps stale metadata, and its messages are still worth reading); a truncated
+// or corrupt storage file ends iteration with an error naming the file, after the messages read
+// before the fault.
+//
+// Writing: Create makes a bag directory that ROS 2 Humble and later can play: MCAP files with
+// profile "ros2", "ros2msg" schemas carrying the full message definition, "cdr" message encoding,
+// offered_qos_profiles channel metadata and zstd chunks, plus a version 5 metadata.yaml. Files are
+// split by size or duration as rosbag2 does (<name>_0.mcap, <name>_1.mcap, ...).
+//
+// Times are int64 nanoseconds since the Unix epoch: the receive (log) time rosbag2 records.
+package bag

@@ -1,0 +1,317 @@
+package bag
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Message is one recorded message.
+type Message struct {
+	Topic string
+	Type  string // ROS type, e.g. "sensor_msgs/msg/Image"
+	// LogTime is when the recorder received the message, in nanoseconds since the Unix epoch:
+	// the bag's time axis.
+	LogTime int64
+	Data    []byte // CDR, including the 4-byte encapsulation header
+}
+
+// TopicInfo describes one recorded topic.
+type TopicInfo struct {
+	Name                string
+	Type                string
+	SerializationFormat string // "cdr" for every ROS 2 bag
+	OfferedQoSProfiles  string // YAML list of the publishers' QoS, as rosbag2 stores it
+	MessageCount        uint64
+}
+
+// FileInfo describes one storage file of a bag.
+type FileInfo struct {
+	Path         string // as metadata.yaml lists it (relative to the bag directory), or the file given
+	Size         int64  // bytes on disk
+	MessageCount uint64 // counted in the file; see CountsKnown
+	CountsKnown  bool   // false when a fault kept the file from being counted in full
+	Start, End   int64  // log times of the file's first and last message; zero when empty
+}
+
+// Info describes a bag. With a metadata.yaml, topics, counts and times are what it says (as
+// `ros2 bag info` prints them), and Warnings lists where the storage files disagree; without
+// one they are counted from the files.
+type Info struct {
+	Path            string // the directory or file given to Open
+	StorageID       string // "sqlite3" or "mcap"
+	MetadataVersion int    // 0 when the bag has no metadata.yaml
+	Files           []FileInfo
+	Topics          []TopicInfo
+	MessageCount    uint64
+	Start, End      int64 // log times of the first and last message, ns since the epoch
+	Warnings        []string
+}
+
+// Duration is the span from the first to the last message.
+func (i Info) Duration() time.Duration { return time.Duration(i.End - i.Start) }
+
+// Size is the bag's total size on disk: its storage files.
+func (i Info) Size() int64 {
+	var n int64
+	for _, f := range i.Files {
+		n += f.Size
+	}
+	return n
+}
+
+// Topic returns the named topic's description.
+func (i Info) Topic(name string) (TopicInfo, bool) {
+	for _, t := range i.Topics {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return TopicInfo{}, false
+}
+
+// CorruptFileError reports a storage file that cannot be read to its end: truncated, damaged or
+// not a rosbag2 file at all.
+type CorruptFileError struct {
+	Path string
+	Err  error
+}
+
+func (e *CorruptFileError) Error() string {
+	return fmt.Sprintf("bag file %s is truncated or corrupt: %v", e.Path, e.Err)
+}
+
+func (e *CorruptFileError) Unwrap() error { return e.Err }
+
+// Reader reads a rosbag2 bag. It is not safe for concurrent use, but each Messages iteration is
+// independent, so several may run one after another.
+type Reader struct {
+	info  Info
+	files []storageFile
+}
+
+// Open opens a bag directory (with metadata.yaml) or a single .mcap or .db3 file.
+func Open(path string) (*Reader, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("open bag: %w", err)
+	}
+	if !st.IsDir() {
+		return openSingleFile(path)
+	}
+	mdPath := filepath.Join(path, MetadataFileName)
+	if _, err := os.Stat(mdPath); err != nil {
+		return nil, fmt.Errorf("open bag %s: no %s in the directory; give a single .mcap or .db3 file instead, "+
+			"or recreate the metadata with `ros2 bag reindex`", path, MetadataFileName)
+	}
+	md, err := readMetadata(mdPath)
+	if err != nil {
+		return nil, fmt.Errorf("open bag: %w", err)
+	}
+	r := &Reader{info: Info{Path: path, StorageID: md.StorageIdentifier, MetadataVersion: md.Version}}
+	for _, rel := range md.RelativeFilePaths {
+		filePath := filepath.Join(path, rel)
+		if _, err := os.Stat(filePath); err != nil {
+			r.Close()
+			return nil, fmt.Errorf("open bag %s: %s lists storage file %q, which is missing: %w", path, MetadataFileName, rel, err)
+		}
+		if ext, _ := storageForFile(filePath); ext != md.StorageIdentifier {
+			r.Close()
+			return nil, fmt.Errorf("open bag %s: storage file %q does not match storage_identifier %q", path, rel, md.StorageIdentifier)
+		}
+		if err := r.addFile(filePath, rel, md.StorageIdentifier); err != nil {
+			r.Close()
+			return nil, fmt.Errorf("open bag %s: %w", path, err)
+		}
+	}
+	r.info.Topics = make([]TopicInfo, 0, len(md.TopicsWithMessageCount))
+	for _, t := range md.TopicsWithMessageCount {
+		r.info.Topics = append(r.info.Topics, TopicInfo{
+			Name: t.TopicMetadata.Name, Type: t.TopicMetadata.Type,
+			SerializationFormat: t.TopicMetadata.SerializationFormat,
+			OfferedQoSProfiles:  t.TopicMetadata.OfferedQoSProfiles,
+			MessageCount:        t.MessageCount,
+		})
+	}
+	r.info.MessageCount = md.MessageCount
+	r.info.Start = md.StartingTime.NanosecondsSinceEpoch
+	r.info.End = r.info.Start + md.Duration.Nanoseconds
+	r.info.Warnings = append(r.info.Warnings, crossCheck(md, r.files, r.info.Files)...)
+	return r, nil
+}
+
+func openSingleFile(path string) (*Reader, error) {
+	storageID, err := storageForFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("open bag: %w", err)
+	}
+	r := &Reader{info: Info{Path: path, StorageID: storageID}}
+	if err := r.addFile(path, filepath.Base(path), storageID); err != nil {
+		return nil, fmt.Errorf("open bag: %w", err)
+	}
+	sum := r.files[0].summary()
+	r.info.Topics = sum.topics
+	r.info.MessageCount = sum.messageCount
+	r.info.Start, r.info.End = sum.start, sum.end
+	return r, nil
+}
+
+func (r *Reader) addFile(path, listedAs, storageID string) error {
+	st, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	f, err := openStorageFile(path, storageID)
+	if err != nil {
+		return err
+	}
+	sum := f.summary()
+	r.files = append(r.files, f)
+	r.info.Files = append(r.info.Files, FileInfo{
+		Path: listedAs, Size: st.Size(), MessageCount: sum.messageCount, CountsKnown: sum.countsKnown,
+		Start: sum.start, End: sum.end,
+	})
+	if sum.fault != nil {
+		r.info.Warnings = append(r.info.Warnings, fmt.Sprintf("%s: readable only up to a fault (%d messages counted): %v",
+			listedAs, sum.messageCount, sum.fault))
+	}
+	return nil
+}
+
+// crossCheck compares metadata.yaml with what the storage files hold.
+func crossCheck(md bagMetadata, files []storageFile, infos []FileInfo) []string {
+	var warnings []string
+	counted := map[string]uint64{}
+	var order []string
+	allKnown := true
+	var total uint64
+	for _, f := range files {
+		sum := f.summary()
+		allKnown = allKnown && sum.countsKnown
+		total += sum.messageCount
+		for _, t := range sum.topics {
+			if _, ok := counted[t.Name]; !ok {
+				order = append(order, t.Name)
+			}
+			counted[t.Name] += t.MessageCount
+		}
+	}
+	listed := map[string]bool{}
+	for _, t := range md.TopicsWithMessageCount {
+		name := t.TopicMetadata.Name
+		listed[name] = true
+		if _, inFiles := counted[name]; !inFiles {
+			warnings = append(warnings, fmt.Sprintf("topic %s is in %s but in no storage file", name, MetadataFileName))
+			continue
+		}
+		if allKnown && counted[name] != t.MessageCount {
+			warnings = append(warnings, fmt.Sprintf("topic %s: %s says %d messages, the storage files hold %d",
+				name, MetadataFileName, t.MessageCount, counted[name]))
+		}
+	}
+	for _, name := range order {
+		if !listed[name] {
+			warnings = append(warnings, fmt.Sprintf("topic %s is in the storage files but not in %s", name, MetadataFileName))
+		}
+	}
+	if allKnown && total != md.MessageCount {
+		warnings = append(warnings, fmt.Sprintf("%s says %d messages in all, the storage files hold %d",
+			MetadataFileName, md.MessageCount, total))
+	}
+	for _, mf := range md.Files {
+		for _, fi := range infos {
+			if fi.Path == mf.Path && fi.CountsKnown && fi.MessageCount != mf.MessageCount {
+				warnings = append(warnings, fmt.Sprintf("file %s: %s says %d messages, the file holds %d",
+					fi.Path, MetadataFileName, mf.MessageCount, fi.MessageCount))
+			}
+		}
+	}
+	return warnings
+}
+
+// Info describes the bag.
+func (r *Reader) Info() Info { return r.info }
+
+// Messages yields the bag's messages in log-time order across all its files (ties: earlier file
+// first), restricted to the given topics when any are named. Each yielded Message owns its Data.
+//
+// A storage file that faults mid-way stops contributing; the other files' messages are still
+// yielded, and the fault comes last, as a *CorruptFileError naming the file (several faults are
+// joined). An error opening the iteration is yielded alone. Breaking out early is fine.
+func (r *Reader) Messages(topics ...string) iter.Seq2[Message, error] {
+	var only map[string]bool
+	if len(topics) > 0 {
+		only = map[string]bool{}
+		for _, t := range topics {
+			only[t] = true
+		}
+	}
+	return func(yield func(Message, error) bool) {
+		type source struct {
+			stream messageStream
+			head   Message
+			live   bool
+		}
+		sources := make([]*source, 0, len(r.files))
+		defer func() {
+			for _, s := range sources {
+				s.stream.close()
+			}
+		}()
+		var faults []error
+		advance := func(s *source) {
+			m, err := s.stream.next()
+			switch {
+			case err == nil:
+				s.head, s.live = m, true
+			case errors.Is(err, io.EOF):
+				s.live = false
+			default:
+				s.live = false
+				faults = append(faults, err)
+			}
+		}
+		for _, f := range r.files {
+			stream, err := f.messages(only)
+			if err != nil {
+				yield(Message{}, err)
+				return
+			}
+			s := &source{stream: stream}
+			sources = append(sources, s)
+			advance(s)
+		}
+		for {
+			var first *source
+			for _, s := range sources {
+				if s.live && (first == nil || s.head.LogTime < first.head.LogTime) {
+					first = s
+				}
+			}
+			if first == nil {
+				break
+			}
+			if !yield(first.head, nil) {
+				return
+			}
+			advance(first)
+		}
+		if len(faults) > 0 {
+			yield(Message{}, errors.Join(faults...))
+		}
+	}
+}
+
+// Close releases the storage files. It is safe to call more than once.
+func (r *Reader) Close() error {
+	var errs []error
+	for _, f := range r.files {
+		errs = append(errs, f.close())
+	}
+	r.files = nil
+	return errors.Join(errs...)
+}

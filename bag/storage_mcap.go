@@ -1,0 +1,216 @@
+package bag
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/foxglove/mcap/go/mcap"
+)
+
+// mcapFile reads a .mcap file. Files with a summary section (every file a writer closed) are read
+// through the index in log-time order; files without one (a recorder killed mid-write, a truncated
+// copy) are scanned linearly in file order, which for rosbag2 recordings is receive order.
+type mcapFile struct {
+	path    string
+	indexed bool
+	sum     fileSummary
+}
+
+func openMCAPFile(path string) (*mcapFile, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	reader, err := mcap.NewReader(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: not an MCAP file: %w", path, err)
+	}
+	defer reader.Close()
+	if h := reader.Header(); h != nil && h.Profile != "ros2" && h.Profile != "" {
+		return nil, fmt.Errorf("%s: MCAP profile %q, expected \"ros2\" (a rosbag2 recording)", path, h.Profile)
+	}
+	file := &mcapFile{path: path}
+	info, err := reader.Info()
+	if err == nil && info.Statistics != nil {
+		file.indexed = true
+		file.sum = summaryFromInfo(info)
+		return file, nil
+	}
+	// No usable summary: count by scanning. A fault found here is kept and reported by iteration.
+	file.sum, err = scanMCAPSummary(path)
+	if err != nil {
+		return nil, err
+	}
+	return file, nil
+}
+
+func summaryFromInfo(info *mcap.Info) fileSummary {
+	sum := fileSummary{countsKnown: true, messageCount: info.Statistics.MessageCount}
+	if sum.messageCount > 0 {
+		sum.start = int64(info.Statistics.MessageStartTime)
+		sum.end = int64(info.Statistics.MessageEndTime)
+	}
+	// Channel IDs are assigned in creation order; keep that order for a stable topic list.
+	for id := uint16(0); len(sum.topics) < len(info.Channels); id++ {
+		ch, ok := info.Channels[id]
+		if ok {
+			sum.topics = append(sum.topics, topicFromChannel(ch, info.Schemas[ch.SchemaID], info.Statistics.ChannelMessageCounts[id]))
+		}
+		if id == 0xffff {
+			break
+		}
+	}
+	return sum
+}
+
+func topicFromChannel(ch *mcap.Channel, schema *mcap.Schema, count uint64) TopicInfo {
+	t := TopicInfo{Name: ch.Topic, SerializationFormat: ch.MessageEncoding, MessageCount: count}
+	if schema != nil {
+		t.Type = schema.Name
+	}
+	if ch.Metadata != nil {
+		t.OfferedQoSProfiles = ch.Metadata["offered_qos_profiles"]
+	}
+	return t
+}
+
+// scanMCAPSummary reads an unindexed file from start to end, counting messages per channel.
+func scanMCAPSummary(path string) (fileSummary, error) {
+	stream, err := openMCAPStream(path, false, nil)
+	if err != nil {
+		return fileSummary{}, err
+	}
+	defer stream.close()
+	sum := fileSummary{countsKnown: true}
+	counts := map[string]uint64{}
+	for {
+		m, err := stream.next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			sum.fault = err
+			sum.countsKnown = false
+			break
+		}
+		if sum.messageCount == 0 || m.LogTime < sum.start {
+			sum.start = m.LogTime
+		}
+		if m.LogTime > sum.end {
+			sum.end = m.LogTime
+		}
+		sum.messageCount++
+		counts[m.Topic]++
+	}
+	for _, t := range stream.topicsSeen {
+		t.MessageCount = counts[t.Name]
+		sum.topics = append(sum.topics, t)
+	}
+	return sum, nil
+}
+
+func (f *mcapFile) summary() fileSummary { return f.sum }
+func (f *mcapFile) close() error         { return nil }
+
+func (f *mcapFile) messages(topics map[string]bool) (messageStream, error) {
+	return openMCAPStream(f.path, f.indexed, topics)
+}
+
+type mcapStream struct {
+	path       string
+	file       *os.File
+	reader     *mcap.Reader
+	it         mcap.MessageIterator
+	topics     map[string]bool
+	seen       map[uint16]bool
+	topicsSeen []TopicInfo // channels in the order first met, for scans of unindexed files
+	msg        mcap.Message
+	truncated  bool // the file lacks its closing magic: reaching its end is a fault
+}
+
+var errMissingFooter = errors.New("file ends without the MCAP footer (truncated, or the recorder did not close it)")
+
+func openMCAPStream(path string, indexed bool, topics map[string]bool) (*mcapStream, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	reader, err := mcap.NewReader(f)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: not an MCAP file: %w", path, err)
+	}
+	opts := []mcap.ReadOpt{mcap.UsingIndex(indexed)}
+	if indexed {
+		opts = append(opts, mcap.InOrder(mcap.LogTimeOrder))
+	}
+	it, err := reader.Messages(opts...)
+	if err != nil {
+		reader.Close()
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	s := &mcapStream{path: path, file: f, reader: reader, it: it, topics: topics, seen: map[uint16]bool{}}
+	if !indexed {
+		// A linear scan ends quietly with io.EOF when a cut falls on a record boundary, so a
+		// missing closing magic is the only sign of truncation there.
+		s.truncated, err = missingClosingMagic(f)
+		if err != nil {
+			s.close()
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	return s, nil
+}
+
+// missingClosingMagic reports whether f lacks the magic bytes every complete MCAP file ends with.
+func missingClosingMagic(f *os.File) (bool, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return false, err
+	}
+	if st.Size() < int64(len(mcap.Magic)) {
+		return true, nil
+	}
+	tail := make([]byte, len(mcap.Magic))
+	if _, err := f.ReadAt(tail, st.Size()-int64(len(tail))); err != nil {
+		return false, err
+	}
+	return !bytes.Equal(tail, mcap.Magic), nil
+}
+
+func (s *mcapStream) next() (Message, error) {
+	for {
+		schema, ch, m, err := s.it.NextInto(&s.msg)
+		if errors.Is(err, io.EOF) {
+			if s.truncated {
+				return Message{}, &CorruptFileError{Path: s.path, Err: errMissingFooter}
+			}
+			return Message{}, io.EOF
+		}
+		if err != nil {
+			return Message{}, &CorruptFileError{Path: s.path, Err: err}
+		}
+		if !s.seen[ch.ID] {
+			s.seen[ch.ID] = true
+			s.topicsSeen = append(s.topicsSeen, topicFromChannel(ch, schema, 0))
+		}
+		if len(s.topics) > 0 && !s.topics[ch.Topic] {
+			continue
+		}
+		out := Message{Topic: ch.Topic, LogTime: int64(m.LogTime), Data: append([]byte(nil), m.Data...)}
+		if schema != nil {
+			out.Type = schema.Name
+		}
+		return out, nil
+	}
+}
+
+func (s *mcapStream) close() error {
+	s.reader.Close()
+	return s.file.Close()
+}
