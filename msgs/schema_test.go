@@ -1,0 +1,107 @@
+package msgs
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+const separatorLine = "================================================================================"
+
+// schemaSections splits a ros2msg full definition into the names after
+// "MSG: " in order, with "" for the top-level text.
+func schemaSections(t *testing.T, schema string) []string {
+	t.Helper()
+	names := []string{""}
+	for _, part := range strings.Split(schema, "\n"+separatorLine+"\n")[1:] {
+		header, _, ok := strings.Cut(part, "\n")
+		require.True(t, ok)
+		require.True(t, strings.HasPrefix(header, "MSG: "), "section header %q", header)
+		names = append(names, strings.TrimPrefix(header, "MSG: "))
+	}
+	return names
+}
+
+func TestSchemaSections(t *testing.T) {
+	cases := []struct {
+		typeName string
+		sections []string
+	}{
+		{"std_msgs/msg/String", []string{""}},
+		{"builtin_interfaces/msg/Time", []string{""}},
+		{"std_msgs/msg/Header", []string{"", "builtin_interfaces/Time"}},
+		{"sensor_msgs/msg/Image", []string{"", "std_msgs/Header", "builtin_interfaces/Time"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.typeName, func(t *testing.T) {
+			schema, ok := Schema(tc.typeName)
+			require.True(t, ok)
+			require.Equal(t, tc.sections, schemaSections(t, schema))
+		})
+	}
+}
+
+func TestSchemaTextOfString(t *testing.T) {
+	// The text rosbag2 recorded in shared/fixtures/rosbag2/talker_mcap.
+	want := "# This was originally provided as an example message.\n" +
+		"# It is deprecated as of Foxy\n" +
+		"# It is recommended to create your own semantically meaningful message.\n" +
+		"# However if you would like to continue using this please use the equivalent in example_msgs.\n" +
+		"\n" +
+		"string data\n"
+	schema, ok := Schema("std_msgs/msg/String")
+	require.True(t, ok)
+	require.Equal(t, want, schema)
+}
+
+func TestSchemaOfImageHoldsEveryField(t *testing.T) {
+	schema, ok := Schema("sensor_msgs/msg/Image")
+	require.True(t, ok)
+	for _, field := range []string{
+		"\nstd_msgs/Header header", "\nuint32 height", "\nuint32 width", "\nstring encoding",
+		"\nuint8 is_bigendian", "\nuint32 step", "\nuint8[] data",
+		"\nbuiltin_interfaces/Time stamp", "\nstring frame_id", "\nint32 sec", "\nuint32 nanosec",
+	} {
+		require.Contains(t, schema, field)
+	}
+}
+
+func TestEveryRegisteredTypeHasSchemaAndRoundTrips(t *testing.T) {
+	for _, info := range Types() {
+		t.Run(info.Name, func(t *testing.T) {
+			require.NotEmpty(t, info.Schema)
+			m := info.New()
+			require.Equal(t, info.Name, m.TypeName())
+			raw, err := Encode(nil, m)
+			require.NoError(t, err)
+			got, err := DecodeAny(info.Name, raw)
+			require.NoError(t, err)
+			require.Equal(t, m, got)
+		})
+	}
+}
+
+func TestFieldDependencies(t *testing.T) {
+	text := "# comment naming foo/Bar bar\n" +
+		"byte OK=0\n" +
+		"std_msgs/Header header # trailing comment\n" +
+		"KeyValue[] values\n" +
+		"FloatingPointRange[<=1] range\n" +
+		"string<=8 short\n" +
+		"float64[3] xyz\n" +
+		"builtin_interfaces/Time stamp\n" +
+		"builtin_interfaces/Time other\n"
+	require.Equal(t,
+		[]string{"builtin_interfaces/Time", "pkg/FloatingPointRange", "pkg/KeyValue", "std_msgs/Header"},
+		fieldDependencies(text, "pkg"))
+}
+
+func TestSplitTypeNameRejectsMalformed(t *testing.T) {
+	for _, name := range []string{"", "Image", "sensor_msgs/", "/msg/Image", "a/b/c/d"} {
+		t.Run(name, func(t *testing.T) {
+			_, _, _, err := splitTypeName(name)
+			require.ErrorContains(t, err, "pkg/msg/Type")
+		})
+	}
+}
