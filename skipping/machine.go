@@ -195,6 +195,14 @@ func (m *Machine) Report(chunk [][]float64, trace Trace) Verdict {
 	return Verdict{}
 }
 
+// Abort ends an inference that failed (a graph error, a NaN chunk) without touching the episode: no
+// action enters the history and the allow points stay, so the next observation is served as if the
+// failed one had never arrived.
+func (m *Machine) Abort() {
+	m.state = stateIdle
+	m.current = Stats{}
+}
+
 func (m *Machine) addTrace(t Trace) {
 	m.current.Passes++
 	m.current.LayersTotal += m.layout.Layers

@@ -216,3 +216,22 @@ func TestFixedRatioPlanAlwaysJumpsAtItsGates(t *testing.T) {
 		require.Len(t, tr.Skipped, c.skip, "ratio %v", c.ratio)
 	}
 }
+
+func TestAbortLeavesTheEpisodeUntouched(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.ContinuityWindow = 2
+	m, err := NewMachine(mustLayout(t, 8, 3, 7), cfg)
+	require.NoError(t, err)
+	p := m.Plan()
+	tr, _ := p.Walk(memRunner{0})
+	m.Report([][]float64{{0}}, tr)
+	before := m.AllowPoints()
+
+	m.Plan()
+	m.Abort() // e.g. the head produced NaN
+	p = m.Plan()
+	tr, _ = p.Walk(memRunner{0})
+	m.Report([][]float64{{0.01}}, tr)
+	require.InDelta(t, -0.01, m.Last().Continuity, 1e-12, "the aborted inference left no action behind")
+	require.Equal(t, before, m.AllowPoints())
+}

@@ -1,0 +1,309 @@
+package policy
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"dysl_vla/policy/bundle"
+	"dysl_vla/skipping"
+)
+
+// Observation is one input of the policy: a camera frame and the instruction in force.
+type Observation struct {
+	Image       Image
+	Instruction string
+}
+
+// Timing is where the time of one inference went. Verification is the whole re-run pass.
+type Timing struct {
+	Prefix, Layers, Adapters, Controllers, Head, Verification, Total time.Duration
+}
+
+// Stats describe one inference: the skipping decisions plus timing.
+type Stats struct {
+	skipping.Stats
+	Sequence uint64 // inference counter since the engine started, from 1
+	Timing   Timing
+	// InstructionTruncated is set when the instruction was longer than the model's token input.
+	InstructionTruncated bool
+}
+
+// Result is the output of one inference.
+type Result struct {
+	// Chunk holds K actions of A values in the robot's units (de-normalized), row by row.
+	Chunk [][]float32
+	Stats Stats
+}
+
+// Engine is the one API every front end uses (the ROS 2 node, bag replay, the MAVLink bridge through
+// the node core, the benchmarks): observation in, action chunk and statistics out.
+//
+// Infer, Reset and Close are serialized by the engine. SetSkipping may be called from any goroutine at
+// any time; the new configuration takes effect at the next inference.
+type Engine struct {
+	// in
+	Manifest *bundle.Manifest
+	Backend  Backend
+	// Skipping is the initial decision configuration; it defaults to skipping.DefaultConfig().
+	Skipping *skipping.Config
+	// Now is the clock used for timing only (decisions never read it); it defaults to time.Now.
+	Now func() time.Time
+
+	mu       sync.Mutex
+	machine  *skipping.Machine
+	pending  atomic.Pointer[skipping.Config]
+	sequence uint64
+	image    []float32
+	tokens   []int64
+	head     []float32
+	closed   bool
+	// lastTrace is the trace of the last pass, kept so a failed walk still reports what ran.
+	lastTrace skipping.Trace
+}
+
+// Initialize checks the configuration and allocates the per-frame buffers once.
+func (e *Engine) Initialize() error {
+	if e.Manifest == nil || e.Backend == nil {
+		return errors.New("policy: Engine needs a Manifest and a Backend")
+	}
+	if e.Now == nil {
+		e.Now = time.Now
+	}
+	cfg := skipping.DefaultConfig()
+	if e.Skipping != nil {
+		cfg = *e.Skipping
+	}
+	m := e.Manifest
+	layout, err := skipping.NewLayout(m.Dims.Layers, m.StaticLayers)
+	if err != nil {
+		return fmt.Errorf("policy: bundle %q: %w", m.Name, err)
+	}
+	if e.machine, err = skipping.NewMachine(layout, cfg); err != nil {
+		return err
+	}
+	if len(m.Image.Mean) != 3 || len(m.Image.Std) != 3 {
+		return fmt.Errorf("policy: bundle %q: image mean and std need 3 values (RGB), got %d and %d", m.Name, len(m.Image.Mean), len(m.Image.Std))
+	}
+	e.image = make([]float32, 3*m.Image.Width*m.Image.Height)
+	e.tokens = make([]int64, m.Dims.InstructionTokens)
+	e.head = make([]float32, m.Dims.Chunk*m.Dims.ActionDim)
+	return nil
+}
+
+// SetSkipping validates cfg and schedules it for the next inference. An invalid configuration is
+// rejected and nothing changes.
+func (e *Engine) SetSkipping(cfg skipping.Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	e.pending.Store(&cfg)
+	return nil
+}
+
+// Skipping returns the configuration the next inference will use.
+func (e *Engine) SkippingConfig() skipping.Config {
+	if p := e.pending.Load(); p != nil {
+		return *p
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.machine.Config()
+}
+
+// Layout returns the static/dynamic split of the bundle.
+func (e *Engine) Layout() *skipping.Layout { return e.machine.Layout() }
+
+// Reset starts a new episode (a new instruction): continuity history cleared, allow points at the front.
+func (e *Engine) Reset() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.applyPending()
+	e.machine.Reset()
+}
+
+func (e *Engine) applyPending() {
+	if p := e.pending.Swap(nil); p != nil {
+		// Validated in SetSkipping; SetConfig can only fail on validation.
+		_ = e.machine.SetConfig(*p)
+	}
+}
+
+// Infer runs one observation through the policy. An error leaves the engine ready for the next
+// observation: an *InputError means the observation was unusable, anything else a model failure.
+func (e *Engine) Infer(obs Observation) (Result, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return Result{}, errors.New("policy: engine is closed")
+	}
+	e.applyPending()
+	start := e.Now()
+	if err := e.prepare(obs); err != nil {
+		return Result{}, err
+	}
+	truncated, _ := tokenize(e.Manifest.Tokenizer.Kind, obs.Instruction, e.tokens)
+	var timing Timing
+	t0 := e.Now()
+	if err := e.Backend.RunPrefix(e.image, e.tokens); err != nil {
+		return Result{}, fmt.Errorf("policy: prefix: %w", err)
+	}
+	e.Backend.SaveHidden()
+	timing.Prefix = e.Now().Sub(t0)
+
+	plan := e.machine.Plan()
+	chunk, err := e.pass(plan, &timing)
+	if err != nil {
+		e.machine.Abort()
+		return Result{}, err
+	}
+	if v := e.machine.Report(chunk, e.lastTrace); v.Rerun {
+		tv := e.Now()
+		e.Backend.RestoreHidden()
+		var rerun Timing
+		chunk, err = e.pass(v.Plan, &rerun)
+		if err != nil {
+			e.machine.Abort()
+			return Result{}, fmt.Errorf("policy: verification pass: %w", err)
+		}
+		e.machine.Report(chunk, e.lastTrace)
+		timing.Verification = e.Now().Sub(tv)
+	}
+	timing.Total = e.Now().Sub(start)
+	e.sequence++
+	return Result{
+		Chunk: e.denormalize(chunk),
+		Stats: Stats{Stats: e.machine.Last(), Sequence: e.sequence, Timing: timing, InstructionTruncated: truncated},
+	}, nil
+}
+
+// InferSingleGraph runs the whole model as one graph, with no skipping and no state: the reference the
+// segmented run must match and the baseline the benchmarks compare against.
+func (e *Engine) InferSingleGraph(obs Observation) ([][]float32, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := e.prepare(obs); err != nil {
+		return nil, err
+	}
+	_, _ = tokenize(e.Manifest.Tokenizer.Kind, obs.Instruction, e.tokens)
+	if err := e.Backend.RunSingleGraph(e.image, e.tokens, e.head); err != nil {
+		return nil, fmt.Errorf("policy: single graph: %w", err)
+	}
+	chunk, err := e.readChunk()
+	if err != nil {
+		return nil, err
+	}
+	return e.denormalize(chunk), nil
+}
+
+func (e *Engine) prepare(obs Observation) error {
+	if err := preprocess(obs.Image, e.Manifest.Image, e.image); err != nil {
+		return err
+	}
+	if _, err := tokenize(e.Manifest.Tokenizer.Kind, "", e.tokens); err != nil {
+		return fmt.Errorf("policy: bundle %q: %w", e.Manifest.Name, err)
+	}
+	return nil
+}
+
+// pass walks one plan and runs the head, returning the normalized chunk.
+func (e *Engine) pass(plan skipping.Plan, timing *Timing) ([][]float64, error) {
+	r := timedRunner{b: e.Backend, now: e.Now, t: timing}
+	trace, err := plan.Walk(&r)
+	e.lastTrace = trace
+	if err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
+	t0 := e.Now()
+	if err := e.Backend.RunHead(e.head); err != nil {
+		return nil, fmt.Errorf("policy: head: %w", err)
+	}
+	timing.Head += e.Now().Sub(t0)
+	return e.readChunk()
+}
+
+// readChunk turns the head output into K rows, refusing non-finite values: a NaN must never reach an arm.
+func (e *Engine) readChunk() ([][]float64, error) {
+	k, a := e.Manifest.Dims.Chunk, e.Manifest.Dims.ActionDim
+	chunk := make([][]float64, k)
+	for i := range chunk {
+		chunk[i] = make([]float64, a)
+		for d := range chunk[i] {
+			v := float64(e.head[i*a+d])
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return nil, fmt.Errorf("policy: action chunk step %d, dimension %q is %v: not published", i, e.actionName(d), v)
+			}
+			chunk[i][d] = v
+		}
+	}
+	return chunk, nil
+}
+
+func (e *Engine) actionName(d int) string {
+	if d < len(e.Manifest.Action.Names) {
+		return e.Manifest.Action.Names[d]
+	}
+	return fmt.Sprint(d)
+}
+
+// Normalize maps robot-unit actions to the normalized space the model and continuity work in.
+func (e *Engine) Normalize(action []float32) []float64 {
+	out := make([]float64, len(action))
+	for d, v := range action {
+		out[d] = (float64(v) - e.Manifest.Action.Mean[d]) / e.Manifest.Action.Std[d]
+	}
+	return out
+}
+
+func (e *Engine) denormalize(chunk [][]float64) [][]float32 {
+	out := make([][]float32, len(chunk))
+	for i, row := range chunk {
+		out[i] = make([]float32, len(row))
+		for d, v := range row {
+			out[i][d] = float32(v*e.Manifest.Action.Std[d] + e.Manifest.Action.Mean[d])
+		}
+	}
+	return out
+}
+
+// Close releases the backend. Further inferences fail.
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return nil
+	}
+	e.closed = true
+	return e.Backend.Close()
+}
+
+// timedRunner adapts a Backend to skipping.LayerRunner and accounts the time of each kind of graph.
+type timedRunner struct {
+	b   Backend
+	now func() time.Time
+	t   *Timing
+}
+
+func (r *timedRunner) RunLayer(j int) error {
+	t0 := r.now()
+	err := r.b.RunLayer(j)
+	r.t.Layers += r.now().Sub(t0)
+	return err
+}
+
+func (r *timedRunner) RunAdapter(j int) error {
+	t0 := r.now()
+	err := r.b.RunAdapter(j)
+	r.t.Adapters += r.now().Sub(t0)
+	return err
+}
+
+func (r *timedRunner) RunController(j int) (float32, error) {
+	t0 := r.now()
+	p, err := r.b.RunController(j)
+	r.t.Controllers += r.now().Sub(t0)
+	return p, err
+}

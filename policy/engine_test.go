@@ -1,0 +1,223 @@
+package policy_test
+
+import (
+	"errors"
+	"math"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"dysl_vla/policy"
+	"dysl_vla/policy/bundle"
+	"dysl_vla/policy/policytest"
+	"dysl_vla/skipping"
+)
+
+// fakeManifest: 8 layers, static 3 and 7, a 4x4 image, chunks of 2 actions (x, gripper).
+func fakeManifest() *bundle.Manifest {
+	return &bundle.Manifest{
+		Format: bundle.FormatVersion, Name: "fake",
+		Dims: bundle.Dims{Layers: 8, Hidden: 4, Heads: 1, Tokens: 4, InstructionTokens: 8, Chunk: 2, ActionDim: 2},
+		Image: bundle.ImageSpec{Width: 4, Height: 4, Resize: "center_crop_resize",
+			Mean: []float64{0, 0, 0}, Std: []float64{1, 1, 1}},
+		Tokenizer:    bundle.Tokenizer{Kind: "bytes"},
+		Action:       bundle.ActionSpec{Names: []string{"x", "gripper"}, Mean: []float64{0, 0}, Std: []float64{1, 1}, GripperIndex: 1},
+		StaticLayers: []int{3, 7},
+	}
+}
+
+func grayImage(w, h int, v byte) policy.Image {
+	data := make([]byte, w*h*3)
+	for i := range data {
+		data[i] = v
+	}
+	return policy.Image{Width: w, Height: h, Encoding: "rgb8", Step: w * 3, Data: data}
+}
+
+func newEngine(t *testing.T, b policy.Backend, cfg skipping.Config) *policy.Engine {
+	t.Helper()
+	e := &policy.Engine{Manifest: fakeManifest(), Backend: b, Skipping: &cfg}
+	require.NoError(t, e.Initialize())
+	return e
+}
+
+func allSkip(f *policytest.Fake) {
+	for j := range f.SkipProb {
+		f.SkipProb[j] = 1
+	}
+}
+
+// With every controller forced to skip and the allow points at the front, exactly the static layers
+// and one adapter per segment run: checked from the stats and by counting backend calls.
+func TestForcedSkipRunsStaticLayersAndOneAdapterPerSegment(t *testing.T) {
+	fake := policytest.NewFake(fakeManifest())
+	allSkip(fake)
+	counting := policytest.NewCounting(fake)
+	e := newEngine(t, counting, skipping.DefaultConfig())
+
+	res, err := e.Infer(policy.Observation{Image: grayImage(4, 4, 100), Instruction: "pick"})
+	require.NoError(t, err)
+	require.Equal(t, []int{3, 7}, counting.LayersRun(policytest.OpLayer))
+	require.Equal(t, []int{0, 4}, counting.LayersRun(policytest.OpAdapter))
+	require.Equal(t, []int{0, 4}, counting.LayersRun(policytest.OpController))
+	require.Equal(t, 1, counting.Count(policytest.OpPrefix))
+	require.Equal(t, 1, counting.Count(policytest.OpHead))
+	s := res.Stats
+	require.Equal(t, 2, s.LayersExecuted)
+	require.Equal(t, 6, s.LayersSkipped)
+	require.Equal(t, 2, s.AdaptersRun)
+	require.Equal(t, 2, s.ControllersEvaluated)
+	require.Equal(t, uint64(1), s.Sequence)
+	require.Len(t, res.Chunk, 2)
+}
+
+// A continuity drop after a skipped pass re-runs the same observation in full from the saved prefix
+// output, without running the prefix again.
+func TestVerificationRerunsFromThePrefixOutput(t *testing.T) {
+	fake := policytest.NewFake(fakeManifest())
+	allSkip(fake)
+	counting := policytest.NewCounting(fake)
+	cfg := skipping.DefaultConfig()
+	cfg.ContinuityWindow = 2
+	cfg.ExecutedActions = 1
+	e := newEngine(t, counting, cfg)
+	for i := 0; i < 3; i++ {
+		res, err := e.Infer(policy.Observation{Image: grayImage(4, 4, 50), Instruction: "pick"})
+		require.NoError(t, err)
+		require.False(t, res.Stats.VerificationFired)
+	}
+	counting.Reset()
+	res, err := e.Infer(policy.Observation{Image: grayImage(4, 4, 250), Instruction: "pick"})
+	require.NoError(t, err)
+	require.True(t, res.Stats.VerificationFired)
+	require.Equal(t, 1, counting.Count(policytest.OpPrefix))
+	require.Equal(t, 2, counting.Count(policytest.OpHead))
+	require.Equal(t, 2, counting.Count(policytest.OpAdapter), "first pass only")
+	require.Equal(t, []int{3, 7, 0, 1, 2, 3, 4, 5, 6, 7}, counting.LayersRun(policytest.OpLayer))
+	require.Equal(t, 2, res.Stats.Passes)
+
+	// The chunk acted on is the full pass's: the single graph computes the same thing.
+	want, err := e.InferSingleGraph(policy.Observation{Image: grayImage(4, 4, 250), Instruction: "pick"})
+	require.NoError(t, err)
+	require.Equal(t, want, res.Chunk)
+}
+
+func TestBadInputIsReportedAndTheNextObservationServed(t *testing.T) {
+	fake := policytest.NewFake(fakeManifest())
+	e := newEngine(t, fake, skipping.DefaultConfig())
+	good := policy.Observation{Image: grayImage(8, 6, 10), Instruction: "go"}
+	short := grayImage(4, 4, 0)
+	short.Data = short.Data[:10]
+	narrowStep := grayImage(4, 4, 0)
+	narrowStep.Step = 5
+	cases := []struct {
+		name string
+		img  policy.Image
+		want string
+	}{
+		{"unknown encoding", policy.Image{Width: 4, Height: 4, Encoding: "yuv422", Step: 8, Data: make([]byte, 32)}, `observation image.encoding: unsupported encoding "yuv422" (expected one of [rgb8 bgr8 rgba8 bgra8 mono8])`},
+		{"zero size", policy.Image{Encoding: "rgb8"}, "observation image: size 0x0 must be positive"},
+		{"short data", short, "observation image.data: 10 bytes, expected step 12 x height 4 = 48"},
+		{"step too small", narrowStep, "observation image.step: 5 is less than width 4 x 3 bytes per rgb8 pixel"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := e.Infer(policy.Observation{Image: c.img})
+			var inErr *policy.InputError
+			require.ErrorAs(t, err, &inErr)
+			require.EqualError(t, err, c.want)
+			_, err = e.Infer(good)
+			require.NoError(t, err)
+		})
+	}
+}
+
+func TestModelFaultsAreErrorsAndTheEngineKeepsServing(t *testing.T) {
+	cases := []struct {
+		name  string
+		fault policytest.Fault
+		want  string
+	}{
+		{"NaN chunk", policytest.Fault{Op: policytest.OpHead, NaN: true, Times: 1}, `action chunk step 0, dimension "x" is NaN: not published`},
+		{"layer fails", policytest.Fault{Op: policytest.OpLayer, Layer: 5, Err: policytest.ErrInjected, Times: 1}, "layer 5"},
+		{"prefix fails", policytest.Fault{Op: policytest.OpPrefix, Err: policytest.ErrInjected, Times: 1}, "prefix"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			fake := policytest.NewFake(fakeManifest())
+			e := newEngine(t, policytest.NewFaulty(fake, c.fault), skipping.DefaultConfig())
+			obs := policy.Observation{Image: grayImage(4, 4, 10), Instruction: "go"}
+			_, err := e.Infer(obs)
+			require.ErrorContains(t, err, c.want)
+			res, err := e.Infer(obs)
+			require.NoError(t, err)
+			for _, row := range res.Chunk {
+				for _, v := range row {
+					require.False(t, math.IsNaN(float64(v)))
+				}
+			}
+			require.Equal(t, uint64(1), res.Stats.Sequence, "failed inferences are not counted")
+		})
+	}
+}
+
+func TestSkippingConfigChangesApplyAtTheNextInference(t *testing.T) {
+	fake := policytest.NewFake(fakeManifest())
+	allSkip(fake)
+	e := newEngine(t, fake, skipping.DefaultConfig())
+	obs := policy.Observation{Image: grayImage(4, 4, 10), Instruction: "go"}
+
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { // a ros2 param set arrives from another goroutine
+		defer wg.Done()
+		cfg := skipping.DefaultConfig()
+		cfg.Strategy = skipping.StrategyFull
+		require.NoError(t, e.SetSkipping(cfg))
+	}()
+	wg.Wait()
+	res, err := e.Infer(obs)
+	require.NoError(t, err)
+	require.Equal(t, skipping.StrategyFull, res.Stats.Strategy)
+	require.Equal(t, 8, res.Stats.LayersExecuted)
+
+	bad := skipping.DefaultConfig()
+	bad.ControllerThreshold = 2
+	require.ErrorContains(t, e.SetSkipping(bad), "controller_threshold (2) must be in [0, 1]")
+	require.Equal(t, skipping.StrategyFull, e.SkippingConfig().Strategy, "a rejected change changes nothing")
+}
+
+func TestConcurrentInferAndSetSkippingIsSafe(t *testing.T) {
+	fake := policytest.NewFake(fakeManifest())
+	e := newEngine(t, fake, skipping.DefaultConfig())
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		for i := 0; i < 50; i++ {
+			_, err := e.Infer(policy.Observation{Image: grayImage(4, 4, byte(i)), Instruction: "go"})
+			require.NoError(t, err)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for i := 0; i < 50; i++ {
+			cfg := skipping.DefaultConfig()
+			cfg.ControllerThreshold = float64(i%10) / 10
+			require.NoError(t, e.SetSkipping(cfg))
+			if i%7 == 0 {
+				e.Reset()
+			}
+		}
+	}()
+	wg.Wait()
+}
+
+func TestClosedEngineRefuses(t *testing.T) {
+	e := newEngine(t, policytest.NewFake(fakeManifest()), skipping.DefaultConfig())
+	require.NoError(t, e.Close())
+	_, err := e.Infer(policy.Observation{Image: grayImage(4, 4, 0)})
+	require.Error(t, err)
+	require.False(t, errors.Is(err, policytest.ErrInjected))
+}
