@@ -1,0 +1,76 @@
+package benchmark
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"dysl_vla/policy"
+	"dysl_vla/policy/bundle"
+	"dysl_vla/policy/policytest"
+)
+
+// simClock is a clock that only moves when a simulated graph "runs".
+type simClock struct{ t time.Time }
+
+func (c *simClock) Now() time.Time        { return c.t }
+func (c *simClock) Sleep(d time.Duration) { c.t = c.t.Add(d) }
+
+func manifest() *bundle.Manifest {
+	return &bundle.Manifest{
+		Format: bundle.FormatVersion, Name: "sim",
+		Dims:         bundle.Dims{Layers: 8, Hidden: 4, Heads: 1, Tokens: 4, InstructionTokens: 4, Chunk: 2, ActionDim: 2},
+		Image:        bundle.ImageSpec{Width: 2, Height: 2, Mean: []float64{0, 0, 0}, Std: []float64{1, 1, 1}},
+		Tokenizer:    bundle.Tokenizer{Kind: "bytes"},
+		Action:       bundle.ActionSpec{Names: []string{"x", "g"}, Mean: []float64{0, 0}, Std: []float64{1, 1}},
+		StaticLayers: []int{3, 7},
+		FLOPs:        bundle.FLOPs{Layer: 10, Adapter: 1},
+	}
+}
+
+// With simulated graph times proportional to their FLOPs, every plan's measured speedup equals its
+// ideal speedup: the report's arithmetic is checked against numbers computed by hand.
+func TestReportComparesMeasuredWithIdealSpeedup(t *testing.T) {
+	clock := &simClock{t: time.Unix(0, 0)}
+	m := manifest()
+	faulty := policytest.NewFaulty(policytest.NewFake(m),
+		policytest.Slow(policytest.OpLayer, 10*time.Millisecond),
+		policytest.Slow(policytest.OpAdapter, time.Millisecond),
+		policytest.Slow(policytest.OpSingleGraph, 80*time.Millisecond))
+	faulty.Sleep = clock.Sleep
+	e := &policy.Engine{Manifest: m, Backend: faulty, Now: clock.Now}
+	require.NoError(t, e.Initialize())
+	img := policy.Image{Width: 2, Height: 2, Encoding: "mono8", Step: 2, Data: []byte{1, 2, 3, 4}}
+
+	rep, err := Run(Config{Engine: e, Observations: []policy.Observation{{Image: img}}, Plans: DefaultPlans(0.5),
+		Iterations: 5, Warmup: 1, Now: clock.Now})
+	require.NoError(t, err)
+	byName := map[string]Result{}
+	for _, r := range rep.Plans {
+		byName[r.Plan] = r
+	}
+	require.Len(t, byName, 4)
+	require.InDelta(t, 80, byName["single_graph"].MedianMs, 1e-9)
+	require.InDelta(t, 80, byName["segmented_full"].MedianMs, 1e-9)
+	require.InDelta(t, 1, byName["segmented_full"].Efficiency, 1e-9)
+	// static-only: static layers 3 and 7 (20 ms) + 2 adapters (2 ms)
+	so := byName["static_only"]
+	require.InDelta(t, 22, so.MedianMs, 1e-9)
+	require.InDelta(t, 80.0/22, so.Speedup, 1e-9)
+	require.InDelta(t, 80.0/22, so.IdealSpeedup, 1e-9)
+	require.InDelta(t, 2, so.MeanExecuted, 1e-9)
+	// dysl_skip_50: 3 dynamic layers per segment, round(1.5)=2 skipped: 4 layers + 2 adapters
+	d := byName["dysl_skip_50"]
+	require.InDelta(t, 42, d.MedianMs, 1e-9)
+	require.InDelta(t, 1, d.Efficiency, 1e-9)
+	require.InDelta(t, 0.5, d.SkipRatio, 1e-9)
+}
+
+func TestPercentileNearestRank(t *testing.T) {
+	ds := []time.Duration{5, 1, 4, 2, 3}
+	require.Equal(t, time.Duration(3), Percentile(ds, 0.5))
+	require.Equal(t, time.Duration(5), Percentile(ds, 0.95))
+	require.Equal(t, time.Duration(1), Percentile(ds, 0))
+	require.Equal(t, time.Duration(0), Percentile(nil, 0.5))
+}
