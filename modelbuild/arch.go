@@ -1,0 +1,143 @@
+// Package modelbuild makes DySL model bundles: a small LLaMA-style vision-language-action model written
+// as ONNX graphs (prefix, one graph per decoder layer, adapters, controllers, head, and the whole model
+// as one graph), its static layers chosen by calibration, and closed-form adapters.
+//
+// The model, for an image [1,3,H,W] and an instruction of InstructionTokens byte tokens:
+//
+//	prefix:  patches = reshape/transpose(image) · W_patch + b_patch     [1, Np, D]
+//	         words   = token_embedding[tokens]                          [1, Ti, D]
+//	         hidden  = concat(patches, words, action_queries)           [1, T, D], T = Np + Ti + K
+//	layer i: h = h + W_o · attention(rope(W_q n), rope(W_k n), W_v n),  n = RMSNorm(h)
+//	         h = h + W_down · (silu(W_gate n) * W_up n),                 n = RMSNorm(h)
+//	head:    actions = RMSNorm(h)[last K tokens] · W_head + b_head       [1, K, A]
+//
+// Attention is bidirectional over all T tokens (no causal mask: the whole prefix is known at once and the
+// action queries read everything, as in OpenVLA-OFT's parallel decoding). Rotary position embedding uses
+// the rotate-half convention. Only ops that onnx-gomlx v0.3.4 imports are used: silu is written with Tanh
+// (sigmoid(x) = 0.5·(1 + tanh(x/2))) because Sigmoid is missing there.
+//
+// Model (the Go reference forward pass in float64) is the test oracle for the ONNX graphs and the source
+// of the calibration hidden states.
+package modelbuild
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Arch are the sizes of the model.
+type Arch struct {
+	Layers            int // decoder layers L
+	Hidden            int // D
+	Heads             int // attention heads; Hidden/Heads must be even (rotary pairs)
+	MLP               int // SwiGLU inner width
+	ImageSize         int // square input images, pixels per side
+	PatchSize         int // square patches, pixels per side; must divide ImageSize
+	InstructionTokens int // byte tokens of the instruction
+	Vocab             int // token embedding rows (257: bytes + 1, 0 = padding)
+	Chunk             int // K: action queries = actions per inference
+	ActionDim         int // A
+	AdapterRank       int // bottleneck width of the adapters
+	ControllerHidden  int // hidden width of the controller MLP
+	RopeTheta         float64
+	NormEps           float64
+}
+
+// Patches is the number of image patches, Np.
+func (a Arch) Patches() int { g := a.ImageSize / a.PatchSize; return g * g }
+
+// Tokens is T, the sequence length of the hidden state.
+func (a Arch) Tokens() int { return a.Patches() + a.InstructionTokens + a.Chunk }
+
+// HeadDim is the per-head width.
+func (a Arch) HeadDim() int { return a.Hidden / a.Heads }
+
+// PatchValues is the length of one flattened patch (3·P·P).
+func (a Arch) PatchValues() int { return 3 * a.PatchSize * a.PatchSize }
+
+// Validate lists every size that is out of range.
+func (a Arch) Validate() error {
+	var problems []string
+	positive := map[string]int{
+		"layers": a.Layers, "hidden": a.Hidden, "heads": a.Heads, "mlp": a.MLP, "image_size": a.ImageSize,
+		"patch_size": a.PatchSize, "instruction_tokens": a.InstructionTokens, "vocab": a.Vocab, "chunk": a.Chunk,
+		"action_dim": a.ActionDim, "adapter_rank": a.AdapterRank, "controller_hidden": a.ControllerHidden,
+	}
+	names := make([]string, 0, len(positive))
+	for name := range positive {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if positive[name] <= 0 {
+			problems = append(problems, fmt.Sprintf("%s (%d) must be > 0", name, positive[name]))
+		}
+	}
+	if a.Heads > 0 && (a.Hidden%a.Heads != 0 || (a.Hidden/a.Heads)%2 != 0) {
+		problems = append(problems, fmt.Sprintf("hidden (%d) must be heads (%d) times an even head width", a.Hidden, a.Heads))
+	}
+	if a.PatchSize > 0 && a.ImageSize%a.PatchSize != 0 {
+		problems = append(problems, fmt.Sprintf("patch_size (%d) must divide image_size (%d)", a.PatchSize, a.ImageSize))
+	}
+	if a.AdapterRank > a.Hidden {
+		problems = append(problems, fmt.Sprintf("adapter_rank (%d) must be <= hidden (%d)", a.AdapterRank, a.Hidden))
+	}
+	if a.Vocab < 257 {
+		problems = append(problems, fmt.Sprintf("vocab (%d) must be >= 257 for byte tokens", a.Vocab))
+	}
+	if a.RopeTheta <= 1 || a.NormEps <= 0 {
+		problems = append(problems, fmt.Sprintf("rope_theta (%g) must be > 1 and norm_eps (%g) > 0", a.RopeTheta, a.NormEps))
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("modelbuild: architecture: %s", strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// Preset is a named architecture with its build settings.
+type Preset struct {
+	Name string
+	Arch Arch
+	// CalibrationFrames is how many random observations the static-layer choice and the adapter fit use.
+	CalibrationFrames int
+	// ExternalData stores large initializers in "<graph>.onnx.data" side files.
+	ExternalData bool
+}
+
+// Presets are the built-in architectures:
+//   - tiny: for tests and CI; every file together is well under 5 MB, no external data (onnx-gomlx can
+//     import every graph).
+//   - bench: sized so that decoder layers dominate the time of one inference on a 2-core CPU;
+//     initializers go to external data files.
+var Presets = map[string]Preset{
+	"tiny": {
+		Name: "tiny",
+		Arch: Arch{
+			Layers: 8, Hidden: 64, Heads: 4, MLP: 176, ImageSize: 32, PatchSize: 8, InstructionTokens: 16,
+			Vocab: 257, Chunk: 8, ActionDim: 7, AdapterRank: 16, ControllerHidden: 16,
+			RopeTheta: 10000, NormEps: 1e-5,
+		},
+		CalibrationFrames: 48,
+	},
+	"bench": {
+		Name: "bench",
+		Arch: Arch{
+			Layers: 16, Hidden: 512, Heads: 8, MLP: 1408, ImageSize: 64, PatchSize: 8, InstructionTokens: 24,
+			Vocab: 257, Chunk: 8, ActionDim: 7, AdapterRank: 64, ControllerHidden: 32,
+			RopeTheta: 10000, NormEps: 1e-5,
+		},
+		CalibrationFrames: 6,
+		ExternalData:      true,
+	},
+}
+
+// PresetNames lists the presets, sorted.
+func PresetNames() []string {
+	names := make([]string, 0, len(Presets))
+	for name := range Presets {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}

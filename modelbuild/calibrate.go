@@ -1,0 +1,278 @@
+package modelbuild
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sort"
+
+	"gonum.org/v1/gonum/mat"
+)
+
+// Observation is one model input: a normalized image [3,S,S] and instruction tokens.
+type Observation struct {
+	Image  []float32
+	Tokens []int64
+}
+
+// CalibrationObservations draws n synthetic observations deterministically from seed: images of
+// uniform [0,1] pixels normalized with the bundle's image statistics, and instructions of 4 to
+// InstructionTokens lowercase letters and spaces as byte tokens (+1, zero padded), as the "bytes"
+// tokenizer makes them.
+func CalibrationObservations(a Arch, n int, seed int64) []Observation {
+	r := rand.New(rand.NewPCG(uint64(seed), 0x63616c69)) // "cali"
+	S := a.ImageSize
+	obs := make([]Observation, n)
+	for i := range obs {
+		img := make([]float32, 3*S*S)
+		for c := 0; c < 3; c++ {
+			for p := 0; p < S*S; p++ {
+				img[c*S*S+p] = float32((r.Float64() - imageMean[c]) / imageStd[c])
+			}
+		}
+		tokens := make([]int64, a.InstructionTokens)
+		length := 4 + r.IntN(max(1, a.InstructionTokens-3))
+		for t := 0; t < min(length, a.InstructionTokens); t++ {
+			ch := byte('a' + r.IntN(27))
+			if ch > 'z' {
+				ch = ' '
+			}
+			tokens[t] = int64(ch) + 1
+		}
+		obs[i] = Observation{Image: img, Tokens: tokens}
+	}
+	return obs
+}
+
+// Image normalization written into the manifest (ImageNet statistics, as SigLIP/DINO-style encoders use).
+var (
+	imageMean = []float64{0.485, 0.456, 0.406}
+	imageStd  = []float64{0.229, 0.224, 0.225}
+)
+
+// calibration holds the hidden states of the full model over the calibration observations.
+type calibration struct {
+	hiddens [][]*mat.Dense // [observation][i]: input of layer i; [L] = last layer's output
+}
+
+func (m *Model) calibrate(obs []Observation) (*calibration, error) {
+	c := &calibration{}
+	for i, o := range obs {
+		h, _, err := m.Forward(o.Image, o.Tokens)
+		if err != nil {
+			return nil, fmt.Errorf("calibration observation %d: %w", i, err)
+		}
+		for _, x := range h {
+			if !finite(x) {
+				return nil, fmt.Errorf("modelbuild: calibration observation %d: hidden state is not finite (weights too large?)", i)
+			}
+		}
+		c.hiddens = append(c.hiddens, h)
+	}
+	return c, nil
+}
+
+func finite(x *mat.Dense) bool {
+	rows, _ := x.Dims()
+	for r := 0; r < rows; r++ {
+		for _, v := range x.RawRowView(r) {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// layerSimilarity is, for each layer, the mean over observations and tokens of the cosine similarity
+// between the layer's input and output hidden vectors. Low similarity = the layer changes a lot.
+func (c *calibration) layerSimilarity(layers int) []float64 {
+	sim := make([]float64, layers)
+	count := 0
+	for _, h := range c.hiddens {
+		rows, _ := h[0].Dims()
+		for i := 0; i < layers; i++ {
+			for t := 0; t < rows; t++ {
+				sim[i] += cosine(h[i].RawRowView(t), h[i+1].RawRowView(t))
+			}
+		}
+		count += rows
+	}
+	for i := range sim {
+		sim[i] /= float64(count)
+	}
+	return sim
+}
+
+func cosine(x, y []float64) float64 {
+	var xy, xx, yy float64
+	for i := range x {
+		xy += x[i] * y[i]
+		xx += x[i] * x[i]
+		yy += y[i] * y[i]
+	}
+	if xx == 0 || yy == 0 {
+		return 0
+	}
+	return xy / math.Sqrt(xx*yy)
+}
+
+// ChooseStatic picks round(ratio·L) static layers (at least 1): the last layer always, then the layers
+// with the lowest input/output similarity. Returned ascending.
+func ChooseStatic(similarity []float64, ratio float64) []int {
+	L := len(similarity)
+	n := max(1, min(L, int(math.Round(ratio*float64(L)))))
+	order := make([]int, 0, L-1)
+	for i := 0; i < L-1; i++ {
+		order = append(order, i)
+	}
+	sort.SliceStable(order, func(x, y int) bool { return similarity[order[x]] < similarity[order[y]] })
+	static := append([]int{L - 1}, order[:n-1]...)
+	sort.Ints(static)
+	return static
+}
+
+// nextStatic returns, for each dynamic layer j, s(j): the first static layer after j.
+func nextStatic(layers int, static []int) map[int]int {
+	out := map[int]int{}
+	isStatic := map[int]bool{}
+	for _, s := range static {
+		isStatic[s] = true
+	}
+	for j := 0; j < layers; j++ {
+		if isStatic[j] {
+			continue
+		}
+		for _, s := range static {
+			if s > j {
+				out[j] = s
+				break
+			}
+		}
+	}
+	return out
+}
+
+// adapterRidge is the ridge penalty relative to the mean diagonal of the normal matrix.
+const adapterRidge = 1e-3
+
+// adapterFit is what fitting one adapter reports.
+type adapterFit struct {
+	Unexplained float64 // ‖A_j(h_j) − h_s‖² / ‖h_s − h_j‖² on the calibration tokens
+}
+
+// fitAdapter fits adapter j in closed form. With n = RMSNorm(h_j) (gain 1) and target Δ = h_s − h_j per
+// token, it solves the ridge least squares [n 1]·W ≈ Δ, then keeps the best rank-r part (reduced-rank
+// regression: project onto the top r right singular vectors V_r of the fitted values), so that
+// Down = W_n·V_r, Up = V_rᵀ, Bias = w_1·V_r·V_rᵀ. The adapter is therefore a linear low-rank residual on
+// the normalized input, the best such map for these calibration states; training may refine it.
+func (m *Model) fitAdapter(c *calibration, j, s int) (*AdapterWeights, adapterFit, error) {
+	a := m.Arch
+	D, r := a.Hidden, a.AdapterRank
+	ones := make([]float32, D)
+	for i := range ones {
+		ones[i] = 1
+	}
+	var xs, ys []*mat.Dense
+	rowsTotal := 0
+	for _, h := range c.hiddens {
+		n := m.rmsNorm(h[j], ones)
+		rows, _ := n.Dims()
+		x := mat.NewDense(rows, D+1, nil)
+		x.Slice(0, rows, 0, D).(*mat.Dense).Copy(n)
+		for t := 0; t < rows; t++ {
+			x.Set(t, D, 1)
+		}
+		var y mat.Dense
+		y.Sub(h[s], h[j])
+		xs, ys = append(xs, x), append(ys, &y)
+		rowsTotal += rows
+	}
+	X := mat.NewDense(rowsTotal, D+1, nil)
+	Y := mat.NewDense(rowsTotal, D, nil)
+	row := 0
+	for i := range xs {
+		rows, _ := xs[i].Dims()
+		X.Slice(row, row+rows, 0, D+1).(*mat.Dense).Copy(xs[i])
+		Y.Slice(row, row+rows, 0, D).(*mat.Dense).Copy(ys[i])
+		row += rows
+	}
+
+	var gram, xty mat.Dense
+	gram.Mul(X.T(), X)
+	xty.Mul(X.T(), Y)
+	trace := 0.0
+	for i := 0; i < D; i++ {
+		trace += gram.At(i, i)
+	}
+	lambda := adapterRidge * trace / float64(D)
+	for i := 0; i < D; i++ { // the bias row is not penalized
+		gram.Set(i, i, gram.At(i, i)+lambda)
+	}
+	var W mat.Dense
+	if err := W.Solve(&gram, &xty); err != nil {
+		return nil, adapterFit{}, fmt.Errorf("modelbuild: adapter %d: least squares: %w", j, err)
+	}
+
+	// Reduced rank: eigenvectors of Ŷᵀ Ŷ (= right singular vectors of Ŷ) with the r largest eigenvalues.
+	var fitted, cov mat.Dense
+	fitted.Mul(X, &W)
+	cov.Mul(fitted.T(), &fitted)
+	var eig mat.EigenSym
+	if !eig.Factorize(mat.NewSymDense(D, cov.RawMatrix().Data), true) {
+		return nil, adapterFit{}, fmt.Errorf("modelbuild: adapter %d: eigendecomposition failed", j)
+	}
+	var vectors mat.Dense
+	eig.VectorsTo(&vectors) // ascending eigenvalues: the last r columns are the top r
+	Vr := mat.DenseCopyOf(vectors.Slice(0, D, D-r, D))
+	var WVr, WVrVt mat.Dense
+	WVr.Mul(&W, Vr)         // [(D+1), r]: rows 0..D-1 = Down, row D = bias in the rank-r basis
+	WVrVt.Mul(&WVr, Vr.T()) // [(D+1), D]
+
+	w := &AdapterWeights{Norm: ones, Down: make([]float32, D*r), Up: make([]float32, r*D), Bias: make([]float32, D)}
+	for i := 0; i < D; i++ {
+		for k := 0; k < r; k++ {
+			w.Down[i*r+k] = float32(WVr.At(i, k))
+			w.Up[k*D+i] = float32(Vr.At(i, k))
+		}
+		w.Bias[i] = float32(WVrVt.At(D, i))
+	}
+
+	var pred, resid mat.Dense
+	pred.Mul(X, &WVrVt)
+	resid.Sub(&pred, Y)
+	unexplained := sumSquares(&resid) / sumSquares(Y)
+	return w, adapterFit{Unexplained: unexplained}, nil
+}
+
+func sumSquares(x *mat.Dense) float64 {
+	n := mat.Norm(x, 2)
+	return n * n
+}
+
+// Controller skip probabilities are clamped to this range so that no untrained controller is certain.
+const (
+	minSkipProb = 0.05
+	maxSkipProb = 0.95
+)
+
+// initController makes the stand-in controller of dynamic layer j until distillation trains one: fc2 is
+// zero, so its output is the constant sigmoid(fc2.bias) = the fraction of the skipped computation the
+// adapter reproduces on the calibration data (1 − unexplained), clamped to [0.05, 0.95]. fc1 is random
+// (N(0, 1/D)) so that training has a non-degenerate starting point.
+func initController(a Arch, j int, fit adapterFit, seed int64) *ControllerWeights {
+	D, C := a.Hidden, a.ControllerHidden
+	r := rand.New(rand.NewPCG(uint64(seed), uint64(0x6374726c00+j))) // "ctrl" + layer
+	p := math.Min(maxSkipProb, math.Max(minSkipProb, 1-fit.Unexplained))
+	w := &ControllerWeights{
+		Norm:    make([]float32, D),
+		FC1:     normal(1/math.Sqrt(float64(D)))(r, D*C),
+		FC1Bias: make([]float32, C),
+		FC2:     make([]float32, C),
+		FC2Bias: []float32{float32(math.Log(p / (1 - p)))},
+	}
+	for i := range w.Norm {
+		w.Norm[i] = 1
+	}
+	return w
+}

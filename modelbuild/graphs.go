@@ -1,0 +1,204 @@
+package modelbuild
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+
+	"dysl_vla/onnxgraph"
+	"dysl_vla/policy/bundle"
+)
+
+// graphEmitter writes the model's parts into an onnxgraph.Builder. The per-part graphs and the single
+// full graph are made by the same functions, so they compute the same thing by construction.
+type graphEmitter struct {
+	b     *onnxgraph.Builder
+	model *Model
+}
+
+func (e graphEmitter) weight(name string, shape []int64, data []float32) onnxgraph.Value {
+	return e.b.Weight(name, shape, data)
+}
+
+// rmsNorm: x / sqrt(mean(x², last axis) + eps) · gain, with Pow/ReduceMean/Add/Sqrt/Div/Mul.
+func (e graphEmitter) rmsNorm(x onnxgraph.Value, gainName string, gain []float32) onnxgraph.Value {
+	b := e.b
+	defer b.Scope("rmsnorm")()
+	meanSquare := b.ReduceMean(b.Pow(x, b.Scalar(2)), true, -1)
+	rms := b.Sqrt(b.Add(meanSquare, b.Scalar(float32(e.model.Arch.NormEps))))
+	return b.Mul(b.Div(x, rms), e.weight(gainName, []int64{int64(len(gain))}, gain))
+}
+
+// sigmoid(x) = 0.5·(1 + tanh(x/2)): onnx-gomlx has no Sigmoid.
+func (e graphEmitter) sigmoid(x onnxgraph.Value) onnxgraph.Value {
+	b := e.b
+	half := b.Scalar(0.5)
+	return b.Mul(half, b.Add(b.Scalar(1), b.Tanh(b.Mul(x, half))))
+}
+
+// prefix: image [1,3,S,S], tokens [1,Ti] -> hidden [1,T,D].
+func (e graphEmitter) prefix(image, tokens onnxgraph.Value) onnxgraph.Value {
+	b, a, w := e.b, e.model.Arch, e.model.Weights
+	defer b.Scope("prefix")()
+	D, P, G := int64(a.Hidden), int64(a.PatchSize), int64(a.ImageSize/a.PatchSize)
+	// [1,3,G,P,G,P] -> [1,G,G,3,P,P] -> [1,G·G,3·P·P]: patches row-major, values (channel, row, column).
+	grid := b.Reshape(image, 1, 3, G, P, G, P)
+	patches := b.Reshape(b.Transpose(grid, 0, 2, 4, 1, 3, 5), 1, G*G, 3*P*P)
+	patchEmb := b.Add(
+		b.MatMul(patches, e.weight("prefix.patch.weight", []int64{3 * P * P, D}, w.PatchWeight)),
+		e.weight("prefix.patch.bias", []int64{D}, w.PatchBias))
+	words := b.Gather(e.weight("prefix.token_embedding", []int64{int64(a.Vocab), D}, w.TokenEmbedding), tokens)
+	queries := e.weight("prefix.action_queries", []int64{1, int64(a.Chunk), D}, w.ActionQueries)
+	return b.Concat(1, patchEmb, words, queries)
+}
+
+// layer i: hidden [1,T,D] -> hidden [1,T,D].
+func (e graphEmitter) layer(i int, h onnxgraph.Value) onnxgraph.Value {
+	b, a, w := e.b, e.model.Arch, &e.model.Weights.Layers[i]
+	p := "layers." + strconv.Itoa(i) + "."
+	defer b.Scope("layers." + strconv.Itoa(i))()
+	T, D, H, hd, F := int64(a.Tokens()), int64(a.Hidden), int64(a.Heads), int64(a.HeadDim()), int64(a.MLP)
+	square := []int64{D, D}
+
+	// Attention block.
+	endAttn := b.Scope("attn")
+	n := e.rmsNorm(h, p+"attn_norm.weight", w.AttnNorm)
+	cosTable, sinTable := a.RopeTables()
+	cos, sin := b.Const([]int64{T, hd}, cosTable), b.Const([]int64{T, hd}, sinTable)
+	splitHeads := func(x onnxgraph.Value) onnxgraph.Value { // [1,T,D] -> [1,H,T,hd]
+		return b.Transpose(b.Reshape(x, 1, T, H, hd), 0, 2, 1, 3)
+	}
+	rotary := func(x onnxgraph.Value) onnxgraph.Value { // x·cos + rotate_half(x)·sin
+		rotated := b.Concat(3, b.Neg(b.Slice(x, 3, hd/2, hd)), b.Slice(x, 3, 0, hd/2))
+		return b.Add(b.Mul(x, cos), b.Mul(rotated, sin))
+	}
+	q := rotary(splitHeads(b.MatMul(n, e.weight(p+"attn.q.weight", square, w.Q))))
+	k := rotary(splitHeads(b.MatMul(n, e.weight(p+"attn.k.weight", square, w.K))))
+	v := splitHeads(b.MatMul(n, e.weight(p+"attn.v.weight", square, w.V)))
+	scores := b.Mul(b.MatMul(q, b.Transpose(k, 0, 1, 3, 2)), b.Scalar(float32(1/math.Sqrt(float64(hd)))))
+	mixed := b.MatMul(b.Softmax(scores, -1), v)                              // [1,H,T,hd]
+	merged := b.Reshape(b.Transpose(mixed, 0, 2, 1, 3), 1, T, D)             // [1,T,D]
+	h = b.Add(h, b.MatMul(merged, e.weight(p+"attn.o.weight", square, w.O))) // residual
+	endAttn()
+
+	// SwiGLU MLP block.
+	defer b.Scope("mlp")()
+	n = e.rmsNorm(h, p+"mlp_norm.weight", w.MLPNorm)
+	gate := b.MatMul(n, e.weight(p+"mlp.gate.weight", []int64{D, F}, w.Gate))
+	up := b.MatMul(n, e.weight(p+"mlp.up.weight", []int64{D, F}, w.Up))
+	act := b.Mul(b.Mul(gate, e.sigmoid(gate)), up)
+	return b.Add(h, b.MatMul(act, e.weight(p+"mlp.down.weight", []int64{F, D}, w.Down)))
+}
+
+// adapter j: hidden [1,T,D] -> estimate of the next static layer's input [1,T,D].
+func (e graphEmitter) adapter(j int, h onnxgraph.Value) onnxgraph.Value {
+	b, a, w := e.b, e.model.Arch, e.model.Adapters[j]
+	p := "adapters." + strconv.Itoa(j) + "."
+	defer b.Scope("adapters." + strconv.Itoa(j))()
+	D, r := int64(a.Hidden), int64(a.AdapterRank)
+	n := e.rmsNorm(h, p+"norm.weight", w.Norm)
+	low := b.MatMul(n, e.weight(p+"down.weight", []int64{D, r}, w.Down))
+	delta := b.Add(b.MatMul(low, e.weight(p+"up.weight", []int64{r, D}, w.Up)), e.weight(p+"up.bias", []int64{D}, w.Bias))
+	return b.Add(h, delta)
+}
+
+// controller j: hidden [1,T,D] -> skip probability [1,1].
+func (e graphEmitter) controller(j int, h onnxgraph.Value) onnxgraph.Value {
+	b, a, w := e.b, e.model.Arch, e.model.Controllers[j]
+	p := "controllers." + strconv.Itoa(j) + "."
+	defer b.Scope("controllers." + strconv.Itoa(j))()
+	D, C := int64(a.Hidden), int64(a.ControllerHidden)
+	pooled := b.ReduceMean(h, false, 1) // [1,D]
+	n := e.rmsNorm(pooled, p+"norm.weight", w.Norm)
+	z := b.Tanh(b.Add(b.MatMul(n, e.weight(p+"fc1.weight", []int64{D, C}, w.FC1)), e.weight(p+"fc1.bias", []int64{C}, w.FC1Bias)))
+	logit := b.Add(b.MatMul(z, e.weight(p+"fc2.weight", []int64{C, 1}, w.FC2)), e.weight(p+"fc2.bias", []int64{1}, w.FC2Bias))
+	return e.sigmoid(logit)
+}
+
+// head: hidden [1,T,D] -> actions [1,K,A].
+func (e graphEmitter) head(h onnxgraph.Value) onnxgraph.Value {
+	b, a, w := e.b, e.model.Arch, e.model.Weights
+	defer b.Scope("head")()
+	T, K, D, A := int64(a.Tokens()), int64(a.Chunk), int64(a.Hidden), int64(a.ActionDim)
+	n := e.rmsNorm(h, "head.norm.weight", w.HeadNorm)
+	queries := b.Slice(n, 1, T-K, T)
+	return b.Add(b.MatMul(queries, e.weight("head.proj.weight", []int64{D, A}, w.HeadWeight)), e.weight("head.proj.bias", []int64{A}, w.HeadBias))
+}
+
+// graphs builds every graph of the bundle. dynamic lists the layers that get an adapter and a controller.
+func (m *Model) graphs(dynamic []int) map[string]*onnxgraph.Builder {
+	a := m.Arch
+	T, D := int64(a.Tokens()), int64(a.Hidden)
+	S := int64(a.ImageSize)
+	hiddenIn := func(b *onnxgraph.Builder) onnxgraph.Value {
+		return b.Input(bundle.InputHidden, onnxgraph.Float, 1, T, D)
+	}
+	inputs := func(b *onnxgraph.Builder) (onnxgraph.Value, onnxgraph.Value) {
+		return b.Input(bundle.InputImage, onnxgraph.Float, 1, 3, S, S),
+			b.Input(bundle.InputTokens, onnxgraph.Int64, 1, int64(a.InstructionTokens))
+	}
+	start := func(name, role string, index int) (*onnxgraph.Builder, graphEmitter) {
+		b := onnxgraph.NewBuilder(name)
+		b.SetMetadata(bundle.MetaRole, role)
+		if index >= 0 {
+			b.SetMetadata(bundle.MetaIndex, strconv.Itoa(index))
+		}
+		return b, graphEmitter{b: b, model: m}
+	}
+	out := map[string]*onnxgraph.Builder{}
+
+	b, e := start("prefix", "prefix", -1)
+	b.Output(bundle.OutputHidden, e.prefix(inputs(b)), onnxgraph.Float, 1, T, D)
+	out[prefixFile] = b
+
+	for i := 0; i < a.Layers; i++ {
+		b, e := start(fmt.Sprintf("layer_%d", i), "layer", i)
+		b.Output(bundle.OutputHidden, e.layer(i, hiddenIn(b)), onnxgraph.Float, 1, T, D)
+		out[layerFile(i)] = b
+	}
+	for _, j := range dynamic {
+		b, e := start(fmt.Sprintf("adapter_%d", j), "adapter", j)
+		b.Output(bundle.OutputHidden, e.adapter(j, hiddenIn(b)), onnxgraph.Float, 1, T, D)
+		out[adapterFile(j)] = b
+		b, e = start(fmt.Sprintf("controller_%d", j), "controller", j)
+		b.Output(bundle.OutputSkipProb, e.controller(j, hiddenIn(b)), onnxgraph.Float, 1, 1)
+		out[controllerFile(j)] = b
+	}
+
+	b, e = start("head", "head", -1)
+	b.Output(bundle.OutputActions, e.head(hiddenIn(b)), onnxgraph.Float, 1, int64(a.Chunk), int64(a.ActionDim))
+	out[headFile] = b
+
+	b, e = start("full", "full", -1)
+	h := e.prefix(inputs(b))
+	for i := 0; i < a.Layers; i++ {
+		h = e.layer(i, h)
+	}
+	b.Output(bundle.OutputActions, e.head(h), onnxgraph.Float, 1, int64(a.Chunk), int64(a.ActionDim))
+	out[fullFile] = b
+	return out
+}
+
+// File names inside a bundle.
+const (
+	prefixFile = "prefix.onnx"
+	headFile   = "head.onnx"
+	fullFile   = "full.onnx"
+)
+
+func layerFile(i int) string      { return fmt.Sprintf("layer_%02d.onnx", i) }
+func adapterFile(j int) string    { return fmt.Sprintf("adapter_%02d.onnx", j) }
+func controllerFile(j int) string { return fmt.Sprintf("controller_%02d.onnx", j) }
+
+// FLOPs counts one inference of each graph: matrix multiplications only (2 per multiply-add);
+// normalization, softmax and element-wise ops are a few percent and left out.
+func (a Arch) FLOPs() bundle.FLOPs {
+	T, D, F, K := int64(a.Tokens()), int64(a.Hidden), int64(a.MLP), int64(a.Chunk)
+	return bundle.FLOPs{
+		Prefix:     2 * int64(a.Patches()) * int64(a.PatchValues()) * D,
+		Layer:      2*T*D*D*4 + 2*T*D*F*3 + 2*2*T*T*D, // q,k,v,o; gate,up,down; scores and mixing
+		Adapter:    2 * T * D * int64(a.AdapterRank) * 2,
+		Controller: 2*D*int64(a.ControllerHidden) + 2*int64(a.ControllerHidden),
+		Head:       2 * K * D * int64(a.ActionDim),
+	}
+}

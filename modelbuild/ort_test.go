@@ -1,0 +1,183 @@
+package modelbuild
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	ort "github.com/yalue/onnxruntime_go"
+	"gonum.org/v1/gonum/mat"
+
+	"dysl_vla/policy/bundle"
+)
+
+// The ONNX graphs are checked against the Go reference by running them on ONNX Runtime directly; this
+// is test-only (the engine's real backend lives in policy/).
+
+var (
+	ortOnce sync.Once
+	ortErr  error
+	ortSkip string
+)
+
+// requireORT initializes ONNX Runtime once, from DYSL_ORT_LIB or the library scripts/fetch-ort.sh has
+// installed, and skips the test when neither is available.
+func requireORT(t *testing.T) {
+	t.Helper()
+	ortOnce.Do(func() {
+		lib := os.Getenv("DYSL_ORT_LIB")
+		if lib == "" {
+			root, err := filepath.Abs("..")
+			if err == nil {
+				candidate := filepath.Join(root, ".cache/ort/1.24.1/linux-x64/libonnxruntime.so.1")
+				if _, err := os.Stat(candidate); err == nil {
+					lib = candidate
+				} else if out, err := exec.Command(filepath.Join(root, "scripts/fetch-ort.sh")).Output(); err == nil {
+					lib = strings.TrimSpace(string(out))
+				}
+			}
+		}
+		if lib == "" {
+			ortSkip = "ONNX Runtime library not found: set DYSL_ORT_LIB or run scripts/fetch-ort.sh"
+			return
+		}
+		if _, err := os.Stat(lib); err != nil {
+			ortSkip = "ONNX Runtime library " + lib + " not found: " + err.Error()
+			return
+		}
+		ort.SetSharedLibraryPath(lib)
+		ortErr = ort.InitializeEnvironment(ort.WithLogLevelError())
+	})
+	if ortSkip != "" {
+		t.Skip(ortSkip)
+	}
+	require.NoError(t, ortErr)
+}
+
+// runGraph runs one graph file with float32/int64 inputs and returns its single float32 output.
+func runGraph(t *testing.T, path string, inputs map[string]ort.Value, output string, outShape ...int64) []float32 {
+	t.Helper()
+	var names []string
+	var values []ort.Value
+	for name, v := range inputs {
+		names = append(names, name)
+		values = append(values, v)
+	}
+	out, err := ort.NewEmptyTensor[float32](ort.NewShape(outShape...))
+	require.NoError(t, err)
+	defer out.Destroy()
+	session, err := ort.NewAdvancedSession(path, names, []string{output}, values, []ort.Value{out}, nil)
+	require.NoError(t, err, path)
+	defer session.Destroy()
+	require.NoError(t, session.Run(), path)
+	return append([]float32(nil), out.GetData()...)
+}
+
+func tensor[T ort.TensorData](t *testing.T, data []T, shape ...int64) *ort.Tensor[T] {
+	t.Helper()
+	v, err := ort.NewTensor(ort.NewShape(shape...), data)
+	require.NoError(t, err)
+	return v
+}
+
+func toFloat32(m *mat.Dense) []float32 {
+	r, c := m.Dims()
+	out := make([]float32, 0, r*c)
+	for i := 0; i < r; i++ {
+		for _, v := range m.RawRowView(i) {
+			out = append(out, float32(v))
+		}
+	}
+	return out
+}
+
+// requireClose asserts max |got - want| <= tol·max(1, max |want|).
+func requireClose(t *testing.T, want []float64, got []float32, tol float64, what string) {
+	t.Helper()
+	require.Len(t, got, len(want), what)
+	scale, worst := 1.0, 0.0
+	for i := range want {
+		scale = math.Max(scale, math.Abs(want[i]))
+		worst = math.Max(worst, math.Abs(float64(got[i])-want[i]))
+	}
+	require.LessOrEqual(t, worst, tol*scale, "%s: max abs diff %.3g (scale %.3g)", what, worst, scale)
+}
+
+func flat(m *mat.Dense) []float64 {
+	r, c := m.Dims()
+	out := make([]float64, 0, r*c)
+	for i := 0; i < r; i++ {
+		out = append(out, m.RawRowView(i)...)
+	}
+	return out
+}
+
+func TestGraphsMatchReference(t *testing.T) {
+	requireORT(t)
+	dir := t.TempDir()
+	res, err := Build(Options{Preset: "tiny", OutDir: dir, Seed: 3})
+	require.NoError(t, err)
+	b, err := bundle.Load(dir)
+	require.NoError(t, err)
+	m, model := b.Manifest, res.Model
+	T, D, K, A := int64(m.Dims.Tokens), int64(m.Dims.Hidden), int64(m.Dims.Chunk), int64(m.Dims.ActionDim)
+	S := int64(m.Image.Width)
+
+	// Observations unlike the calibration ones (another seed), so the check is not about fitted data.
+	for i, obs := range CalibrationObservations(model.Arch, 2, 99) {
+		hiddens, wantActions, err := model.Forward(obs.Image, obs.Tokens)
+		require.NoError(t, err)
+		image := tensor(t, obs.Image, 1, 3, S, S)
+		tokens := tensor(t, obs.Tokens, 1, int64(len(obs.Tokens)))
+		imageInputs := map[string]ort.Value{bundle.InputImage: image, bundle.InputTokens: tokens}
+
+		t.Run(fmt.Sprintf("observation %d segmented", i), func(t *testing.T) {
+			h := runGraph(t, b.Path(m.Files.Prefix), imageInputs, bundle.OutputHidden, 1, T, D)
+			requireClose(t, flat(hiddens[0]), h, 1e-4, "prefix")
+			for layer, file := range m.Files.Layers {
+				// Each layer gets the reference input, so the per-layer error does not accumulate.
+				in := tensor(t, toFloat32(hiddens[layer]), 1, T, D)
+				h = runGraph(t, b.Path(file), map[string]ort.Value{bundle.InputHidden: in}, bundle.OutputHidden, 1, T, D)
+				requireClose(t, flat(hiddens[layer+1]), h, 1e-4, file)
+				in.Destroy()
+			}
+			// And the chain run end to end in float32 through ONNX Runtime alone.
+			h = runGraph(t, b.Path(m.Files.Prefix), imageInputs, bundle.OutputHidden, 1, T, D)
+			for _, file := range m.Files.Layers {
+				in := tensor(t, h, 1, T, D)
+				h = runGraph(t, b.Path(file), map[string]ort.Value{bundle.InputHidden: in}, bundle.OutputHidden, 1, T, D)
+				in.Destroy()
+			}
+			in := tensor(t, h, 1, T, D)
+			got := runGraph(t, b.Path(m.Files.Head), map[string]ort.Value{bundle.InputHidden: in}, bundle.OutputActions, 1, K, A)
+			in.Destroy()
+			requireClose(t, wantActions, got, 1e-4, "prefix→layers→head")
+		})
+
+		t.Run(fmt.Sprintf("observation %d adapters and controllers", i), func(t *testing.T) {
+			for _, j := range m.DynamicLayers() {
+				in := tensor(t, toFloat32(hiddens[j]), 1, T, D)
+				inputs := map[string]ort.Value{bundle.InputHidden: in}
+				got := runGraph(t, b.Path(m.Files.Adapters[j]), inputs, bundle.OutputHidden, 1, T, D)
+				requireClose(t, flat(model.Adapter(j, hiddens[j])), got, 1e-4, m.Files.Adapters[j])
+				p := runGraph(t, b.Path(m.Files.Controllers[j]), inputs, bundle.OutputSkipProb, 1, 1)
+				requireClose(t, []float64{model.Controller(j, hiddens[j])}, p, 1e-4, m.Files.Controllers[j])
+				require.True(t, p[0] > 0 && p[0] < 1, "skip_prob %v must be a probability", p[0])
+				in.Destroy()
+			}
+		})
+
+		t.Run(fmt.Sprintf("observation %d full graph", i), func(t *testing.T) {
+			got := runGraph(t, b.Path(m.Files.Full), imageInputs, bundle.OutputActions, 1, K, A)
+			requireClose(t, wantActions, got, 1e-4, "full.onnx")
+		})
+		image.Destroy()
+		tokens.Destroy()
+	}
+}

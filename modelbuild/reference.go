@@ -1,0 +1,274 @@
+package modelbuild
+
+import (
+	"fmt"
+	"math"
+
+	"gonum.org/v1/gonum/mat"
+)
+
+// Model is the Go reference implementation of the architecture, in float64 with gonum matrices. It is
+// the oracle the ONNX graphs are tested against and what calibration runs. The hidden state of one
+// observation is a T×D matrix (batch 1 is implicit).
+type Model struct {
+	Arch        Arch
+	Weights     *Weights
+	Adapters    map[int]*AdapterWeights    // by dynamic layer
+	Controllers map[int]*ControllerWeights // by dynamic layer
+}
+
+// dense wraps float32 row-major data as a float64 matrix (a copy).
+func dense(rows, cols int, data []float32) *mat.Dense {
+	f := make([]float64, len(data))
+	for i, v := range data {
+		f[i] = float64(v)
+	}
+	return mat.NewDense(rows, cols, f)
+}
+
+// Prefix computes the initial hidden state from a normalized image [3, S, S] (row-major) and the
+// instruction tokens.
+func (m *Model) Prefix(image []float32, tokens []int64) (*mat.Dense, error) {
+	a := m.Arch
+	S, P, D := a.ImageSize, a.PatchSize, a.Hidden
+	if len(image) != 3*S*S {
+		return nil, fmt.Errorf("modelbuild: image has %d values, want 3x%dx%d = %d", len(image), S, S, 3*S*S)
+	}
+	if len(tokens) != a.InstructionTokens {
+		return nil, fmt.Errorf("modelbuild: %d instruction tokens, want %d", len(tokens), a.InstructionTokens)
+	}
+	grid := S / P
+	patches := mat.NewDense(a.Patches(), a.PatchValues(), nil)
+	for gy := 0; gy < grid; gy++ {
+		for gx := 0; gx < grid; gx++ {
+			row := patches.RawRowView(gy*grid + gx)
+			k := 0
+			for c := 0; c < 3; c++ {
+				for py := 0; py < P; py++ {
+					for px := 0; px < P; px++ {
+						row[k] = float64(image[c*S*S+(gy*P+py)*S+gx*P+px])
+						k++
+					}
+				}
+			}
+		}
+	}
+	var patchOut mat.Dense
+	patchOut.Mul(patches, dense(a.PatchValues(), D, m.Weights.PatchWeight))
+	h := mat.NewDense(a.Tokens(), D, nil)
+	for t := 0; t < a.Patches(); t++ {
+		row := h.RawRowView(t)
+		for d := range row {
+			row[d] = patchOut.At(t, d) + float64(m.Weights.PatchBias[d])
+		}
+	}
+	for i, tok := range tokens {
+		if tok < 0 || tok >= int64(a.Vocab) {
+			return nil, fmt.Errorf("modelbuild: token %d at position %d is outside the vocabulary [0, %d)", tok, i, a.Vocab)
+		}
+		row := h.RawRowView(a.Patches() + i)
+		for d := range row {
+			row[d] = float64(m.Weights.TokenEmbedding[int(tok)*D+d])
+		}
+	}
+	for q := 0; q < a.Chunk; q++ {
+		row := h.RawRowView(a.Patches() + a.InstructionTokens + q)
+		for d := range row {
+			row[d] = float64(m.Weights.ActionQueries[q*D+d])
+		}
+	}
+	return h, nil
+}
+
+// rmsNorm normalizes each row to unit root-mean-square, then scales by gain.
+func (m *Model) rmsNorm(x *mat.Dense, gain []float32) *mat.Dense {
+	rows, cols := x.Dims()
+	out := mat.NewDense(rows, cols, nil)
+	for r := 0; r < rows; r++ {
+		in, o := x.RawRowView(r), out.RawRowView(r)
+		var ss float64
+		for _, v := range in {
+			ss += v * v
+		}
+		inv := 1 / math.Sqrt(ss/float64(cols)+m.Arch.NormEps)
+		for c, v := range in {
+			o[c] = v * inv * float64(gain[c])
+		}
+	}
+	return out
+}
+
+// RopeTables are the rotary cos and sin tables [T, HeadDim] (rotate-half layout: column k and
+// k+HeadDim/2 share the frequency theta^(-2k/HeadDim)).
+func (a Arch) RopeTables() (cos, sin []float32) {
+	T, hd := a.Tokens(), a.HeadDim()
+	cos, sin = make([]float32, T*hd), make([]float32, T*hd)
+	for t := 0; t < T; t++ {
+		for k := 0; k < hd/2; k++ {
+			angle := float64(t) * math.Pow(a.RopeTheta, -2*float64(k)/float64(hd))
+			c, s := float32(math.Cos(angle)), float32(math.Sin(angle))
+			cos[t*hd+k], cos[t*hd+k+hd/2] = c, c
+			sin[t*hd+k], sin[t*hd+k+hd/2] = s, s
+		}
+	}
+	return cos, sin
+}
+
+// rope applies the rotary embedding to one head's T×hd block in place.
+func rope(x *mat.Dense, cos, sin []float32) {
+	T, hd := x.Dims()
+	half := hd / 2
+	for t := 0; t < T; t++ {
+		row := x.RawRowView(t)
+		rotated := make([]float64, hd)
+		for k := 0; k < half; k++ {
+			rotated[k] = -row[k+half]
+			rotated[k+half] = row[k]
+		}
+		for k := range row {
+			row[k] = row[k]*float64(cos[t*hd+k]) + rotated[k]*float64(sin[t*hd+k])
+		}
+	}
+}
+
+// silu is x·sigmoid(x) with sigmoid written through tanh, as in the graphs.
+func silu(x float64) float64 { return x * 0.5 * (1 + math.Tanh(x/2)) }
+
+// Layer runs decoder layer i on h and returns the new hidden state.
+func (m *Model) Layer(i int, h *mat.Dense) *mat.Dense {
+	a, w := m.Arch, &m.Weights.Layers[i]
+	T, D, H, hd := a.Tokens(), a.Hidden, a.Heads, a.HeadDim()
+	cos, sin := a.RopeTables()
+
+	n := m.rmsNorm(h, w.AttnNorm)
+	var q, k, v mat.Dense
+	q.Mul(n, dense(D, D, w.Q))
+	k.Mul(n, dense(D, D, w.K))
+	v.Mul(n, dense(D, D, w.V))
+	heads := mat.NewDense(T, D, nil)
+	scale := 1 / math.Sqrt(float64(hd))
+	for head := 0; head < H; head++ {
+		cols := func(x *mat.Dense) *mat.Dense {
+			return mat.DenseCopyOf(x.Slice(0, T, head*hd, (head+1)*hd))
+		}
+		qh, kh, vh := cols(&q), cols(&k), cols(&v)
+		rope(qh, cos, sin)
+		rope(kh, cos, sin)
+		var scores mat.Dense
+		scores.Mul(qh, kh.T())
+		for t := 0; t < T; t++ {
+			softmaxScaled(scores.RawRowView(t), scale)
+		}
+		var out mat.Dense
+		out.Mul(&scores, vh)
+		heads.Slice(0, T, head*hd, (head+1)*hd).(*mat.Dense).Copy(&out)
+	}
+	var attn mat.Dense
+	attn.Mul(heads, dense(D, D, w.O))
+	var x mat.Dense
+	x.Add(h, &attn)
+
+	n = m.rmsNorm(&x, w.MLPNorm)
+	var gate, up mat.Dense
+	gate.Mul(n, dense(D, a.MLP, w.Gate))
+	up.Mul(n, dense(D, a.MLP, w.Up))
+	gate.Apply(func(r, c int, g float64) float64 { return silu(g) * up.At(r, c) }, &gate)
+	var mlp mat.Dense
+	mlp.Mul(&gate, dense(a.MLP, D, w.Down))
+	out := mat.NewDense(T, D, nil)
+	out.Add(&x, &mlp)
+	return out
+}
+
+// softmaxScaled replaces row by softmax(scale·row), subtracting the max first for stability.
+func softmaxScaled(row []float64, scale float64) {
+	maxV := math.Inf(-1)
+	for _, v := range row {
+		maxV = math.Max(maxV, v*scale)
+	}
+	var sum float64
+	for i, v := range row {
+		row[i] = math.Exp(v*scale - maxV)
+		sum += row[i]
+	}
+	for i := range row {
+		row[i] /= sum
+	}
+}
+
+// Adapter runs the adapter of dynamic layer j on h.
+func (m *Model) Adapter(j int, h *mat.Dense) *mat.Dense {
+	a, w := m.Arch, m.Adapters[j]
+	D, r := a.Hidden, a.AdapterRank
+	n := m.rmsNorm(h, w.Norm)
+	var low, delta mat.Dense
+	low.Mul(n, dense(D, r, w.Down))
+	delta.Mul(&low, dense(r, D, w.Up))
+	out := mat.DenseCopyOf(h)
+	out.Add(out, &delta)
+	rows, _ := out.Dims()
+	for t := 0; t < rows; t++ {
+		row := out.RawRowView(t)
+		for d := range row {
+			row[d] += float64(w.Bias[d])
+		}
+	}
+	return out
+}
+
+// Controller returns the skip probability of dynamic layer j for hidden state h.
+func (m *Model) Controller(j int, h *mat.Dense) float64 {
+	a, w := m.Arch, m.Controllers[j]
+	D, C := a.Hidden, a.ControllerHidden
+	pooled := mat.NewDense(1, D, meanRows(h))
+	n := m.rmsNorm(pooled, w.Norm)
+	var z mat.Dense
+	z.Mul(n, dense(D, C, w.FC1))
+	logit := float64(w.FC2Bias[0])
+	for c := 0; c < C; c++ {
+		logit += math.Tanh(z.At(0, c)+float64(w.FC1Bias[c])) * float64(w.FC2[c])
+	}
+	return 0.5 * (1 + math.Tanh(logit/2))
+}
+
+func meanRows(h *mat.Dense) []float64 {
+	rows, cols := h.Dims()
+	mean := make([]float64, cols)
+	for t := 0; t < rows; t++ {
+		for d, v := range h.RawRowView(t) {
+			mean[d] += v / float64(rows)
+		}
+	}
+	return mean
+}
+
+// Head maps the final hidden state to the normalized action chunk, K·A values row-major.
+func (m *Model) Head(h *mat.Dense) []float64 {
+	a := m.Arch
+	T, D, K, A := a.Tokens(), a.Hidden, a.Chunk, a.ActionDim
+	n := m.rmsNorm(h, m.Weights.HeadNorm)
+	var actions mat.Dense
+	actions.Mul(n.Slice(T-K, T, 0, D), dense(D, A, m.Weights.HeadWeight))
+	out := make([]float64, 0, K*A)
+	for k := 0; k < K; k++ {
+		for c := 0; c < A; c++ {
+			out = append(out, actions.At(k, c)+float64(m.Weights.HeadBias[c]))
+		}
+	}
+	return out
+}
+
+// Forward runs the whole model without skipping. hiddens[i] is the input of layer i; hiddens[L] is the
+// output of the last layer.
+func (m *Model) Forward(image []float32, tokens []int64) (hiddens []*mat.Dense, actions []float64, err error) {
+	h, err := m.Prefix(image, tokens)
+	if err != nil {
+		return nil, nil, err
+	}
+	hiddens = append(hiddens, h)
+	for i := 0; i < m.Arch.Layers; i++ {
+		h = m.Layer(i, h)
+		hiddens = append(hiddens, h)
+	}
+	return hiddens, m.Head(h), nil
+}

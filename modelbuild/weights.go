@@ -1,0 +1,213 @@
+package modelbuild
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sort"
+	"strings"
+
+	"dysl_vla/safetensors"
+)
+
+// Weights are the backbone parameters (everything except adapters and controllers), float32, row-major.
+// Matrices are stored [in, out] so that y = x · W, as the ONNX MatMul nodes use them (PyTorch
+// nn.Linear stores [out, in]: transpose when converting).
+type Weights struct {
+	PatchWeight    []float32 // prefix.patch.weight   [3·P·P, D], patch values ordered (channel, row, column)
+	PatchBias      []float32 // prefix.patch.bias     [D]
+	TokenEmbedding []float32 // prefix.token_embedding [Vocab, D]
+	ActionQueries  []float32 // prefix.action_queries  [K, D]
+	Layers         []LayerWeights
+	HeadNorm       []float32 // head.norm.weight [D]
+	HeadWeight     []float32 // head.proj.weight [D, A]
+	HeadBias       []float32 // head.proj.bias   [A]
+}
+
+// LayerWeights are one decoder layer's parameters; names are "layers.<i>.<field name below>".
+type LayerWeights struct {
+	AttnNorm []float32 // attn_norm.weight [D]
+	Q        []float32 // attn.q.weight    [D, D]
+	K        []float32 // attn.k.weight    [D, D]
+	V        []float32 // attn.v.weight    [D, D]
+	O        []float32 // attn.o.weight    [D, D]
+	MLPNorm  []float32 // mlp_norm.weight  [D]
+	Gate     []float32 // mlp.gate.weight  [D, MLP]
+	Up       []float32 // mlp.up.weight    [D, MLP]
+	Down     []float32 // mlp.down.weight  [MLP, D]
+}
+
+// AdapterWeights are the parameters of adapter j: out = h + (RMSNorm(h)·g · Down) · Up + Bias.
+// Names are "adapters.<j>.<field>".
+type AdapterWeights struct {
+	Norm []float32 // norm.weight [D]
+	Down []float32 // down.weight [D, r]
+	Up   []float32 // up.weight   [r, D]
+	Bias []float32 // up.bias     [D]
+}
+
+// ControllerWeights are the parameters of controller j:
+// skip_prob = sigmoid(tanh(RMSNorm(mean_t h)·g · FC1 + FC1Bias) · FC2 + FC2Bias). Names "controllers.<j>.<field>".
+type ControllerWeights struct {
+	Norm    []float32 // norm.weight [D]
+	FC1     []float32 // fc1.weight  [D, C]
+	FC1Bias []float32 // fc1.bias    [C]
+	FC2     []float32 // fc2.weight  [C, 1]
+	FC2Bias []float32 // fc2.bias    [1]
+}
+
+// param is one named backbone tensor: where it lives in Weights, its shape, and its random init.
+type param struct {
+	name  string
+	shape []int64
+	data  *[]float32
+	init  func(r *rand.Rand, n int) []float32
+}
+
+func normal(std float64) func(r *rand.Rand, n int) []float32 {
+	return func(r *rand.Rand, n int) []float32 {
+		out := make([]float32, n)
+		for i := range out {
+			out[i] = float32(r.NormFloat64() * std)
+		}
+		return out
+	}
+}
+
+func constant(v float32) func(r *rand.Rand, n int) []float32 {
+	return func(_ *rand.Rand, n int) []float32 {
+		out := make([]float32, n)
+		for i := range out {
+			out[i] = v
+		}
+		return out
+	}
+}
+
+// params lists the backbone tensors in a fixed order (the order random init draws them in).
+//
+// Init scale: matrices N(0, 1/fan_in) keep every projection's output at unit scale; norm gains are 1.
+// With pre-norm residual blocks the hidden state then grows slowly (about sqrt of the depth) and stays
+// finite, while each layer changes it by a comparable amount, so no layer is an identity.
+func (w *Weights) params(a Arch) []param {
+	D, F, A := int64(a.Hidden), int64(a.MLP), int64(a.ActionDim)
+	if len(w.Layers) != a.Layers {
+		w.Layers = make([]LayerWeights, a.Layers)
+	}
+	fanIn := func(n int64) func(r *rand.Rand, n int) []float32 { return normal(1 / math.Sqrt(float64(n))) }
+	ps := []param{
+		{"prefix.patch.weight", []int64{int64(a.PatchValues()), D}, &w.PatchWeight, fanIn(int64(a.PatchValues()))},
+		{"prefix.patch.bias", []int64{D}, &w.PatchBias, constant(0)},
+		{"prefix.token_embedding", []int64{int64(a.Vocab), D}, &w.TokenEmbedding, normal(1)},
+		{"prefix.action_queries", []int64{int64(a.Chunk), D}, &w.ActionQueries, normal(1)},
+	}
+	for i := range w.Layers {
+		l := &w.Layers[i]
+		p := fmt.Sprintf("layers.%d.", i)
+		ps = append(ps,
+			param{p + "attn_norm.weight", []int64{D}, &l.AttnNorm, constant(1)},
+			param{p + "attn.q.weight", []int64{D, D}, &l.Q, fanIn(D)},
+			param{p + "attn.k.weight", []int64{D, D}, &l.K, fanIn(D)},
+			param{p + "attn.v.weight", []int64{D, D}, &l.V, fanIn(D)},
+			param{p + "attn.o.weight", []int64{D, D}, &l.O, fanIn(D)},
+			param{p + "mlp_norm.weight", []int64{D}, &l.MLPNorm, constant(1)},
+			param{p + "mlp.gate.weight", []int64{D, F}, &l.Gate, fanIn(D)},
+			param{p + "mlp.up.weight", []int64{D, F}, &l.Up, fanIn(D)},
+			param{p + "mlp.down.weight", []int64{F, D}, &l.Down, fanIn(F)},
+		)
+	}
+	ps = append(ps,
+		param{"head.norm.weight", []int64{D}, &w.HeadNorm, constant(1)},
+		param{"head.proj.weight", []int64{D, A}, &w.HeadWeight, normal(0.5 / math.Sqrt(float64(D)))},
+		param{"head.proj.bias", []int64{A}, &w.HeadBias, constant(0)},
+	)
+	return ps
+}
+
+// RandomWeights initializes the backbone deterministically from seed.
+func RandomWeights(a Arch, seed int64) *Weights {
+	r := rand.New(rand.NewPCG(uint64(seed), 0x64797331)) // "dys1": a fixed stream id
+	w := &Weights{}
+	for _, p := range w.params(a) {
+		*p.data = p.init(r, int(numElements(p.shape)))
+	}
+	return w
+}
+
+// WeightNames returns the safetensors tensor names and shapes a backbone of this architecture has.
+func WeightNames(a Arch) map[string][]int64 {
+	out := map[string][]int64{}
+	for _, p := range (&Weights{}).params(a) {
+		out[p.name] = p.shape
+	}
+	return out
+}
+
+// SaveWeights writes the backbone as a safetensors file (F32, the names of WeightNames).
+func SaveWeights(path string, a Arch, w *Weights, metadata map[string]string) error {
+	tensors := map[string]safetensors.Tensor{}
+	for _, p := range w.params(a) {
+		tensors[p.name] = safetensors.F32(p.shape, *p.data)
+	}
+	return safetensors.WriteFile(path, tensors, metadata)
+}
+
+// LoadWeights reads a backbone from a safetensors file. Every tensor of WeightNames must be present with
+// its exact shape (F32 or F64); extra tensors (e.g. adapters saved by training) are ignored. All
+// problems are reported together.
+func LoadWeights(path string, a Arch) (*Weights, error) {
+	f, err := safetensors.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	w := &Weights{}
+	var problems []string
+	for _, p := range w.params(a) {
+		t, ok := f.Tensors[p.name]
+		if !ok {
+			problems = append(problems, fmt.Sprintf("missing tensor %q (want shape %v)", p.name, p.shape))
+			continue
+		}
+		if !equalShape(t.Shape, p.shape) {
+			problems = append(problems, fmt.Sprintf("tensor %q has shape %v, want %v", p.name, t.Shape, p.shape))
+			continue
+		}
+		values, err := t.Float32s()
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("tensor %q: %v", p.name, err))
+			continue
+		}
+		for _, v := range values {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				problems = append(problems, fmt.Sprintf("tensor %q holds a non-finite value", p.name))
+				break
+			}
+		}
+		*p.data = values
+	}
+	if len(problems) > 0 {
+		sort.Strings(problems)
+		return nil, fmt.Errorf("modelbuild: weights %s: %s", path, strings.Join(problems, "; "))
+	}
+	return w, nil
+}
+
+func equalShape(a, b []int64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func numElements(shape []int64) int64 {
+	n := int64(1)
+	for _, d := range shape {
+		n *= d
+	}
+	return n
+}

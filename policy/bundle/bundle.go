@@ -1,0 +1,332 @@
+package bundle
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Bundle is a loaded, validated bundle: its directory and manifest.
+type Bundle struct {
+	Dir      string
+	Manifest Manifest
+}
+
+// Path returns the path of a file named by the manifest (relative to the bundle directory).
+func (b *Bundle) Path(file string) string { return filepath.Join(b.Dir, file) }
+
+// ErrInvalid is matched (errors.Is) by every error Load returns for a bundle that is present but wrong.
+var ErrInvalid = errors.New("invalid model bundle")
+
+// Problem is one violation found by Load: the file it is in, the manifest field or graph tensor it is
+// about, and what was expected.
+type Problem struct {
+	File    string // ManifestFile or a graph file
+	Field   string // e.g. "static_layers", "files.adapters[3]", "input hidden_in"
+	Message string
+}
+
+func (p Problem) String() string {
+	if p.Field == "" {
+		return p.File + ": " + p.Message
+	}
+	return p.File + ": " + p.Field + ": " + p.Message
+}
+
+// ValidationError lists every problem of a bundle, not just the first.
+type ValidationError struct {
+	Dir      string
+	Problems []Problem
+}
+
+func (e *ValidationError) Error() string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "bundle %s: %d problem(s):", e.Dir, len(e.Problems))
+	for _, p := range e.Problems {
+		sb.WriteString("\n  - ")
+		sb.WriteString(p.String())
+	}
+	return sb.String()
+}
+
+// Is makes errors.Is(err, ErrInvalid) true.
+func (e *ValidationError) Is(target error) bool { return target == ErrInvalid }
+
+// Write stores m as dir/manifest.yaml, creating dir if needed. It does not validate m (tools write
+// bundles step by step); Load does.
+func Write(dir string, m *Manifest) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("bundle: %w", err)
+	}
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(m); err != nil {
+		return fmt.Errorf("bundle: encoding manifest: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, ManifestFile), buf.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("bundle: %w", err)
+	}
+	return nil
+}
+
+// ReadManifest parses dir/manifest.yaml without validating it. Unknown fields are an error, so a typo
+// cannot silently drop a setting.
+func ReadManifest(dir string) (*Manifest, error) {
+	data, err := os.ReadFile(filepath.Join(dir, ManifestFile))
+	if err != nil {
+		return nil, err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var m Manifest
+	if err := dec.Decode(&m); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// Load reads and validates the bundle in dir: the manifest's fields and every graph it names (present,
+// an ONNX model, inputs and outputs with the names, element types and shapes the manifest's dims
+// imply, external data present). On failure it returns a *ValidationError listing every problem.
+func Load(dir string) (*Bundle, error) {
+	m, err := ReadManifest(dir)
+	if err != nil {
+		return nil, &ValidationError{Dir: dir, Problems: []Problem{{File: ManifestFile, Message: err.Error()}}}
+	}
+	problems := m.Validate()
+	if len(problems) == 0 || dimsUsable(problems) {
+		problems = append(problems, checkGraphs(dir, m)...)
+	}
+	if len(problems) > 0 {
+		return nil, &ValidationError{Dir: dir, Problems: problems}
+	}
+	return &Bundle{Dir: dir, Manifest: *m}, nil
+}
+
+// dimsUsable says whether graph shapes can be checked: not when the dims themselves are wrong.
+func dimsUsable(problems []Problem) bool {
+	for _, p := range problems {
+		if strings.HasPrefix(p.Field, "dims.") || strings.HasPrefix(p.Field, "image.width") || strings.HasPrefix(p.Field, "image.height") {
+			return false
+		}
+	}
+	return true
+}
+
+// Validate checks the manifest's own fields (no files) and returns every problem found.
+func (m *Manifest) Validate() []Problem {
+	var ps []Problem
+	add := func(field, format string, args ...any) {
+		ps = append(ps, Problem{File: ManifestFile, Field: field, Message: fmt.Sprintf(format, args...)})
+	}
+	if m.Format != FormatVersion {
+		add("format", "is %q, want %q", m.Format, FormatVersion)
+	}
+	if m.Provenance.Adapters == "" {
+		add("provenance.adapters", "must say how the adapters were made")
+	}
+	if m.Provenance.Controllers == "" {
+		add("provenance.controllers", "must say how the controllers were made")
+	}
+
+	d := m.Dims
+	for _, f := range []struct {
+		name  string
+		value int
+	}{
+		{"layers", d.Layers}, {"hidden", d.Hidden}, {"heads", d.Heads}, {"mlp", d.MLP}, {"tokens", d.Tokens},
+		{"instruction_tokens", d.InstructionTokens}, {"vocab", d.Vocab}, {"adapter_rank", d.AdapterRank},
+		{"chunk", d.Chunk}, {"action_dim", d.ActionDim},
+	} {
+		if f.value <= 0 {
+			add("dims."+f.name, "is %d, must be > 0", f.value)
+		}
+	}
+	if d.Heads > 0 && d.Hidden%d.Heads != 0 {
+		add("dims.heads", "%d does not divide dims.hidden %d", d.Heads, d.Hidden)
+	}
+	if d.Tokens > 0 && d.InstructionTokens+d.Chunk > d.Tokens {
+		add("dims.tokens", "is %d, less than instruction_tokens + chunk = %d", d.Tokens, d.InstructionTokens+d.Chunk)
+	}
+
+	if m.Image.Width <= 0 || m.Image.Height <= 0 {
+		add("image.width", "image size %dx%d must be positive", m.Image.Width, m.Image.Height)
+	}
+	if m.Image.Resize != "center_crop_resize" && m.Image.Resize != "stretch" {
+		add("image.resize", "is %q, want center_crop_resize or stretch", m.Image.Resize)
+	}
+	ps = append(ps, checkStats("image", m.Image.Mean, m.Image.Std, 3, "3 (RGB)")...)
+	if m.Tokenizer.Kind != "bytes" {
+		add("tokenizer.kind", "is %q, want bytes", m.Tokenizer.Kind)
+	} else if d.Vocab > 0 && d.Vocab < 257 {
+		add("dims.vocab", "is %d, the bytes tokenizer needs at least 257", d.Vocab)
+	}
+
+	act := m.Action
+	if len(act.Names) != d.ActionDim {
+		add("action.names", "has %d names, want dims.action_dim = %d", len(act.Names), d.ActionDim)
+	}
+	ps = append(ps, checkStats("action", act.Mean, act.Std, d.ActionDim, fmt.Sprintf("dims.action_dim = %d", d.ActionDim))...)
+	if act.GripperIndex < -1 || act.GripperIndex >= max(d.ActionDim, 0) {
+		add("action.gripper_index", "is %d, want -1 (no gripper) or an index below %d", act.GripperIndex, d.ActionDim)
+	}
+	if !(act.DtSeconds > 0) || math.IsInf(act.DtSeconds, 0) {
+		add("action.dt_seconds", "is %g, must be > 0", act.DtSeconds)
+	}
+
+	ps = append(ps, m.checkStatic()...)
+	if n := len(m.StaticProfile); n != 0 && n != d.Layers {
+		add("static_profile", "has %d values, want one per layer (%d) or none", n, d.Layers)
+	}
+	ps = append(ps, m.checkFileTable()...)
+	for _, f := range []struct {
+		name  string
+		value int64
+	}{{"prefix", m.FLOPs.Prefix}, {"layer", m.FLOPs.Layer}, {"adapter", m.FLOPs.Adapter}, {"controller", m.FLOPs.Controller}, {"head", m.FLOPs.Head}} {
+		if f.value < 0 {
+			add("flops."+f.name, "is %d, must be >= 0", f.value)
+		}
+	}
+	return ps
+}
+
+func checkStats(section string, mean, std []float64, want int, wantText string) []Problem {
+	var ps []Problem
+	if len(mean) != want {
+		ps = append(ps, Problem{ManifestFile, section + ".mean", fmt.Sprintf("has %d values, want %s", len(mean), wantText)})
+	}
+	if len(std) != want {
+		ps = append(ps, Problem{ManifestFile, section + ".std", fmt.Sprintf("has %d values, want %s", len(std), wantText)})
+	}
+	for i, s := range std {
+		if !(s > 0) || math.IsInf(s, 0) {
+			ps = append(ps, Problem{ManifestFile, fmt.Sprintf("%s.std[%d]", section, i), fmt.Sprintf("is %g, must be > 0 and finite", s)})
+		}
+	}
+	for i, v := range mean {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			ps = append(ps, Problem{ManifestFile, fmt.Sprintf("%s.mean[%d]", section, i), fmt.Sprintf("is %g, must be finite", v)})
+		}
+	}
+	return ps
+}
+
+func (m *Manifest) checkStatic() []Problem {
+	var ps []Problem
+	add := func(format string, args ...any) {
+		ps = append(ps, Problem{ManifestFile, "static_layers", fmt.Sprintf(format, args...)})
+	}
+	L := m.Dims.Layers
+	s := m.StaticLayers
+	if len(s) == 0 {
+		add("is empty; it must hold at least the last layer (%d)", L-1)
+		return ps
+	}
+	seen := map[int]bool{}
+	for i, layer := range s {
+		if layer < 0 || layer >= L {
+			add("layer %d is out of range [0, %d)", layer, L)
+		}
+		if seen[layer] {
+			add("layer %d is listed twice", layer)
+		}
+		seen[layer] = true
+		if i > 0 && layer < s[i-1] {
+			add("is not ascending (%d after %d)", layer, s[i-1])
+		}
+	}
+	if L > 0 && !seen[L-1] {
+		add("must contain the last layer (%d) so every dynamic layer has a static layer to jump to", L-1)
+	}
+	return ps
+}
+
+func (m *Manifest) checkFileTable() []Problem {
+	var ps []Problem
+	add := func(field, format string, args ...any) {
+		ps = append(ps, Problem{ManifestFile, field, fmt.Sprintf(format, args...)})
+	}
+	for _, f := range []struct{ field, value string }{{"files.prefix", m.Files.Prefix}, {"files.head", m.Files.Head}, {"files.full", m.Files.Full}} {
+		if f.value == "" {
+			add(f.field, "is empty")
+		}
+	}
+	if len(m.Files.Layers) != m.Dims.Layers {
+		add("files.layers", "names %d graphs, want one per layer (%d)", len(m.Files.Layers), m.Dims.Layers)
+	}
+	dynamic := map[int]bool{}
+	for _, j := range m.DynamicLayers() {
+		dynamic[j] = true
+	}
+	for _, table := range []struct {
+		field string
+		files map[int]string
+	}{{"files.adapters", m.Files.Adapters}, {"files.controllers", m.Files.Controllers}} {
+		for _, j := range m.DynamicLayers() {
+			if table.files[j] == "" {
+				add(fmt.Sprintf("%s[%d]", table.field, j), "missing: every dynamic layer needs one")
+			}
+		}
+		for _, j := range sortedKeys(table.files) {
+			if !dynamic[j] {
+				add(fmt.Sprintf("%s[%d]", table.field, j), "layer %d is not a dynamic layer (static or out of range)", j)
+			}
+		}
+	}
+	return ps
+}
+
+// DynamicLayers are the layers not in StaticLayers, ascending.
+func (m *Manifest) DynamicLayers() []int {
+	static := map[int]bool{}
+	for _, s := range m.StaticLayers {
+		static[s] = true
+	}
+	var out []int
+	for j := 0; j < m.Dims.Layers; j++ {
+		if !static[j] {
+			out = append(out, j)
+		}
+	}
+	return out
+}
+
+// Segment is one static layer and the dynamic layers strictly between the previous static layer (or
+// the prefix) and it, in order. Skipping inside a segment jumps to Static.
+type Segment struct {
+	Dynamic []int
+	Static  int
+}
+
+// Segments splits the layers by the static set, in execution order. Dynamic layers after the last
+// static layer cannot occur in a valid bundle (the last layer is static).
+func (m *Manifest) Segments() []Segment {
+	var out []Segment
+	prev := -1
+	for _, s := range m.StaticLayers {
+		seg := Segment{Static: s}
+		for j := prev + 1; j < s; j++ {
+			seg.Dynamic = append(seg.Dynamic, j)
+		}
+		out = append(out, seg)
+		prev = s
+	}
+	return out
+}
+
+func sortedKeys(m map[int]string) []int {
+	keys := make([]int, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Ints(keys)
+	return keys
+}

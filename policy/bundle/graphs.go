@@ -1,0 +1,203 @@
+package bundle
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"dysl_vla/onnxgraph"
+)
+
+// tensorSpec is one expected graph input or output.
+type tensorSpec struct {
+	name  string
+	elem  onnxgraph.ElemType
+	shape []int64
+	dims  string // which manifest fields the shape comes from, for messages
+}
+
+// graphSpec is what one graph file of the bundle must look like.
+type graphSpec struct {
+	field   string // manifest field naming the file
+	file    string
+	role    string // expected "dysl.role" metadata, when the file has it
+	index   int    // expected "dysl.index" metadata; -1 for none
+	inputs  []tensorSpec
+	outputs []tensorSpec
+}
+
+// Graph roles written in metadata_props by the builder; Load checks them when present so that a file
+// listed under the wrong layer or role is caught.
+const (
+	MetaRole  = "dysl.role"
+	MetaIndex = "dysl.index"
+)
+
+// graphSpecs derives every graph's expected interface from the manifest: this is where "shapes chain"
+// is defined (prefix out = layer in/out = adapter in/out = controller in = head in = [1, T, D]).
+func (m *Manifest) graphSpecs() []graphSpec {
+	d := m.Dims
+	T, D := int64(d.Tokens), int64(d.Hidden)
+	image := tensorSpec{InputImage, onnxgraph.Float, []int64{1, 3, int64(m.Image.Height), int64(m.Image.Width)}, "image.height, image.width"}
+	tokens := tensorSpec{InputTokens, onnxgraph.Int64, []int64{1, int64(d.InstructionTokens)}, "dims.instruction_tokens"}
+	hiddenIn := tensorSpec{InputHidden, onnxgraph.Float, []int64{1, T, D}, "dims.tokens, dims.hidden"}
+	hiddenOut := tensorSpec{OutputHidden, onnxgraph.Float, []int64{1, T, D}, "dims.tokens, dims.hidden"}
+	skipProb := tensorSpec{OutputSkipProb, onnxgraph.Float, []int64{1, 1}, "a [1, 1] probability"}
+	actions := tensorSpec{OutputActions, onnxgraph.Float, []int64{1, int64(d.Chunk), int64(d.ActionDim)}, "dims.chunk, dims.action_dim"}
+
+	specs := []graphSpec{
+		{"files.prefix", m.Files.Prefix, "prefix", -1, []tensorSpec{image, tokens}, []tensorSpec{hiddenOut}},
+	}
+	for i, f := range m.Files.Layers {
+		specs = append(specs, graphSpec{fmt.Sprintf("files.layers[%d]", i), f, "layer", i, []tensorSpec{hiddenIn}, []tensorSpec{hiddenOut}})
+	}
+	for _, j := range sortedKeys(m.Files.Adapters) {
+		specs = append(specs, graphSpec{fmt.Sprintf("files.adapters[%d]", j), m.Files.Adapters[j], "adapter", j, []tensorSpec{hiddenIn}, []tensorSpec{hiddenOut}})
+	}
+	for _, j := range sortedKeys(m.Files.Controllers) {
+		specs = append(specs, graphSpec{fmt.Sprintf("files.controllers[%d]", j), m.Files.Controllers[j], "controller", j, []tensorSpec{hiddenIn}, []tensorSpec{skipProb}})
+	}
+	specs = append(specs,
+		graphSpec{"files.head", m.Files.Head, "head", -1, []tensorSpec{hiddenIn}, []tensorSpec{actions}},
+		graphSpec{"files.full", m.Files.Full, "full", -1, []tensorSpec{image, tokens}, []tensorSpec{actions}},
+	)
+	return specs
+}
+
+// checkGraphs opens every graph the manifest names and checks it against its spec.
+func checkGraphs(dir string, m *Manifest) []Problem {
+	var ps []Problem
+	for _, spec := range m.graphSpecs() {
+		if spec.file == "" {
+			continue // reported by checkFileTable
+		}
+		ps = append(ps, checkGraph(dir, spec)...)
+	}
+	return ps
+}
+
+// insideBundle reports whether a manifest path stays inside the bundle directory.
+func insideBundle(file string) bool {
+	if filepath.IsAbs(file) {
+		return false
+	}
+	clean := filepath.Clean(file)
+	return clean != ".." && !strings.HasPrefix(clean, ".."+string(filepath.Separator))
+}
+
+func checkGraph(dir string, spec graphSpec) []Problem {
+	var ps []Problem
+	add := func(field, format string, args ...any) {
+		ps = append(ps, Problem{File: spec.file, Field: field, Message: fmt.Sprintf(format, args...)})
+	}
+	if !insideBundle(spec.file) {
+		return []Problem{{ManifestFile, spec.field, fmt.Sprintf("path %q must be relative and inside the bundle directory", spec.file)}}
+	}
+	path := filepath.Join(dir, spec.file)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return []Problem{{ManifestFile, spec.field, fmt.Sprintf("file %s does not exist", spec.file)}}
+		}
+		return []Problem{{spec.file, "", err.Error()}}
+	}
+	info, err := onnxgraph.ReadInfo(data)
+	if err != nil {
+		return []Problem{{spec.file, "", fmt.Sprintf("corrupt: %v", err)}}
+	}
+
+	checkTensors := func(kind string, want []tensorSpec, got []onnxgraph.TensorInfo) {
+		byName := map[string]onnxgraph.TensorInfo{}
+		for _, t := range got {
+			byName[t.Name] = t
+		}
+		for _, w := range want {
+			t, ok := byName[w.name]
+			if !ok {
+				add(kind+" "+w.name, "missing (the graph's %ss are %s)", kind, names(got))
+				continue
+			}
+			delete(byName, w.name)
+			if t.ElemType != w.elem {
+				add(kind+" "+w.name, "element type is %v, want %v", t.ElemType, w.elem)
+			}
+			if !shapeMatches(t.Shape, w.shape) {
+				add(kind+" "+w.name, "shape is %v, want %v (%s)", t.Shape, w.shape, w.dims)
+			}
+		}
+		for name := range byName {
+			add(kind+" "+name, "unexpected %s (the bundle passes only %s)", kind, specNames(want))
+		}
+	}
+	checkTensors("input", spec.inputs, info.Inputs)
+	checkTensors("output", spec.outputs, info.Outputs)
+
+	if role, ok := info.Metadata[MetaRole]; ok && role != spec.role {
+		add("metadata "+MetaRole, "is %q but the manifest lists the file as %s (%s)", role, spec.role, spec.field)
+	}
+	if index, ok := info.Metadata[MetaIndex]; ok && spec.index >= 0 && index != strconv.Itoa(spec.index) {
+		add("metadata "+MetaIndex, "is %s but the manifest lists the file as %s", index, spec.field)
+	}
+
+	checked := map[string]int64{} // external data file -> size
+	for _, init := range info.Initializers {
+		ref := init.External
+		if ref == nil {
+			continue
+		}
+		field := "initializer " + init.Name
+		if !insideBundle(ref.Location) {
+			add(field, "external data location %q must be relative and inside the bundle", ref.Location)
+			continue
+		}
+		size, ok := checked[ref.Location]
+		if !ok {
+			st, err := os.Stat(filepath.Join(filepath.Dir(path), ref.Location))
+			if err != nil {
+				add(field, "external data file %s is missing", ref.Location)
+				checked[ref.Location] = -1
+				continue
+			}
+			size = st.Size()
+			checked[ref.Location] = size
+		}
+		if size >= 0 && ref.Offset+ref.Length > size {
+			add(field, "external data [%d, %d) is past the end of %s (%d bytes)", ref.Offset, ref.Offset+ref.Length, ref.Location, size)
+		}
+	}
+	return ps
+}
+
+// shapeMatches treats a symbolic dimension (-1) in the file as matching any size.
+func shapeMatches(got, want []int64) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	for i := range got {
+		if got[i] != want[i] && got[i] != -1 {
+			return false
+		}
+	}
+	return true
+}
+
+func names(ts []onnxgraph.TensorInfo) string {
+	var out []string
+	for _, t := range ts {
+		out = append(out, t.Name)
+	}
+	if len(out) == 0 {
+		return "none"
+	}
+	return strings.Join(out, ", ")
+}
+
+func specNames(ts []tensorSpec) string {
+	var out []string
+	for _, t := range ts {
+		out = append(out, t.name)
+	}
+	return strings.Join(out, ", ")
+}
