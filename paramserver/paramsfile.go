@@ -1,0 +1,293 @@
+package paramserver
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"regexp"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// The params-file format (ros2.md §5.4, rcl_yaml_param_parser):
+//
+//	/**:                    # every node
+//	  ros__parameters:
+//	    use_sim_time: false
+//	robot:                  # nested node keys join with '/': "/robot/vla_node"
+//	  vla_node:
+//	    ros__parameters:
+//	      camera: {topic: /cam}   # nested maps join with '.': "camera.topic"
+//	      joint_names: [j1, j2]   # homogeneous list -> STRING_ARRAY
+//
+// A node key without a leading '/' gets one. In a key, "/*" matches one name token and
+// "/**" any number of them; the key must match the whole fully qualified node name.
+
+// LoadParamsFile returns the parameters a params file gives the node with the fully
+// qualified name nodeFQN (such as "/robot/vla_node"), resolved as at node start-up (see
+// overrideSet for the precedence).
+func LoadParamsFile(path, nodeFQN string) (map[string]Value, error) {
+	var set overrideSet
+	if err := set.addFile(path); err != nil {
+		return nil, err
+	}
+	return set.forNode(nodeFQN), nil
+}
+
+// overrideSet collects node-keyed parameter assignments from params files and -p arguments
+// in command-line order. Resolving them for a node follows the documented ROS 2 rule
+// (launch_ros Node docs, ros2/design#289): the last definition wins, but a key naming the
+// node exactly beats a wildcard key even when the wildcard comes later. -p values count as
+// "/**" assignments, so a params-file entry for the exact node name beats them, as in rclcpp
+// (ros2/rclcpp#953).
+type overrideSet struct {
+	assignments []assignment
+}
+
+type assignment struct {
+	nodeKey string
+	name    string
+	value   Value
+}
+
+// commandLineNodeKey is the node key -p values are filed under: every node.
+const commandLineNodeKey = "/**"
+
+func (set *overrideSet) put(nodeKey, name string, v Value) {
+	if !strings.HasPrefix(nodeKey, "/") {
+		nodeKey = "/" + nodeKey
+	}
+	set.assignments = append(set.assignments, assignment{nodeKey: nodeKey, name: name, value: v})
+}
+
+// nodeKeyPattern turns a node key into rclcpp's regular expression: "/*" becomes "(/\w+)",
+// so "/**" becomes "(/\w+)*" (the second '*' repeats the group); the rest is literal.
+func nodeKeyPattern(key string) *regexp.Regexp {
+	var pattern strings.Builder
+	pattern.WriteString("^")
+	for i := 0; i < len(key); i++ {
+		switch {
+		case strings.HasPrefix(key[i:], "/*"):
+			pattern.WriteString(`(/\w+)`)
+			i++
+		case key[i] == '*':
+			pattern.WriteString("*")
+		default:
+			pattern.WriteString(regexp.QuoteMeta(key[i : i+1]))
+		}
+	}
+	pattern.WriteString("$")
+	return regexp.MustCompile(pattern.String())
+}
+
+func (set *overrideSet) forNode(nodeFQN string) map[string]Value {
+	values := map[string]Value{}
+	for _, exactPass := range []bool{false, true} {
+		for _, a := range set.assignments {
+			exact := !strings.Contains(a.nodeKey, "*")
+			if exact != exactPass {
+				continue
+			}
+			if (exact && a.nodeKey == nodeFQN) || (!exact && nodeKeyPattern(a.nodeKey).MatchString(nodeFQN)) {
+				values[a.name] = a.value.clone()
+			}
+		}
+	}
+	return values
+}
+
+func (set *overrideSet) addFile(path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("params file: %w", err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return fmt.Errorf("params file %s: %w", path, err)
+	}
+	if len(doc.Content) == 0 {
+		return nil // an empty file sets nothing
+	}
+	root := resolveAlias(doc.Content[0])
+	if root.Kind != yaml.MappingNode {
+		return fmt.Errorf("params file %s: line %d: expected a mapping of node names to ros__parameters", path, root.Line)
+	}
+	return set.addNodes(path, root, "")
+}
+
+// addNodes walks node-name keys until it reaches ros__parameters.
+func (set *overrideSet) addNodes(path string, mapping *yaml.Node, nodeKey string) error {
+	for i := 0; i+1 < len(mapping.Content); i += 2 {
+		key, value := mapping.Content[i], resolveAlias(mapping.Content[i+1])
+		if key.Value == "ros__parameters" {
+			if nodeKey == "" {
+				return fmt.Errorf("params file %s: line %d: ros__parameters must sit under a node name such as /** or /ns/node", path, key.Line)
+			}
+			if value.Kind != yaml.MappingNode {
+				return fmt.Errorf("params file %s: line %d: node %q: ros__parameters must be a mapping of parameter names to values", path, value.Line, nodeKey)
+			}
+			if err := set.addParameters(path, nodeKey, value, ""); err != nil {
+				return err
+			}
+			continue
+		}
+		child := key.Value
+		if nodeKey != "" {
+			child = strings.TrimSuffix(nodeKey, "/") + "/" + strings.TrimPrefix(key.Value, "/")
+		}
+		if value.Kind != yaml.MappingNode {
+			return fmt.Errorf("params file %s: line %d: node %q: expected a mapping holding ros__parameters or nested node names", path, value.Line, child)
+		}
+		if err := set.addNodes(path, value, child); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addParameters walks parameter names; nested mappings join names with '.'.
+func (set *overrideSet) addParameters(path, nodeKey string, mapping *yaml.Node, prefix string) error {
+	for i := 0; i+1 < len(mapping.Content); i += 2 {
+		key, node := mapping.Content[i], resolveAlias(mapping.Content[i+1])
+		name := key.Value
+		if prefix != "" {
+			name = prefix + "." + name
+		}
+		if node.Kind == yaml.MappingNode {
+			if err := set.addParameters(path, nodeKey, node, name); err != nil {
+				return err
+			}
+			continue
+		}
+		v, err := yamlValue(node)
+		if err != nil {
+			return fmt.Errorf("params file %s: line %d: node %q, parameter %q: %w", path, node.Line, nodeKey, name, err)
+		}
+		set.put(nodeKey, name, v)
+	}
+	return nil
+}
+
+// parseYAMLValue types a -p value the way rcl does: as a YAML scalar or flow sequence.
+func parseYAMLValue(text string) (Value, error) {
+	if strings.TrimSpace(text) == "" {
+		return Value{}, errors.New("expected a value after ':='")
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte(text), &doc); err != nil {
+		return Value{}, err
+	}
+	return yamlValue(resolveAlias(doc.Content[0]))
+}
+
+func resolveAlias(n *yaml.Node) *yaml.Node {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	return n
+}
+
+// yamlValue types a scalar or a homogeneous sequence: bool, int, float and string scalars
+// map to BOOL, INTEGER, DOUBLE and STRING, and sequences of them to the array types.
+func yamlValue(n *yaml.Node) (Value, error) {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		return yamlScalar(n)
+	case yaml.SequenceNode:
+		return yamlSequence(n)
+	case yaml.MappingNode:
+		return Value{}, errors.New("expected a scalar or a list, got a mapping")
+	default:
+		return Value{}, fmt.Errorf("expected a scalar or a list, got YAML node kind %d", n.Kind)
+	}
+}
+
+// rclBoolWords are the plain scalars rcl_yaml_param_parser reads as bools (YAML 1.1 style),
+// beyond the true/false that yaml.v3 resolves itself.
+var rclBoolWords = map[string]bool{
+	"y": true, "Y": true, "yes": true, "Yes": true, "YES": true, "on": true, "On": true, "ON": true,
+	"n": false, "N": false, "no": false, "No": false, "NO": false, "off": false, "Off": false, "OFF": false,
+}
+
+func yamlScalar(n *yaml.Node) (Value, error) {
+	if n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
+		return String(n.Value), nil
+	}
+	switch n.ShortTag() {
+	case "!!bool":
+		var b bool
+		if err := n.Decode(&b); err != nil {
+			return Value{}, err
+		}
+		return Bool(b), nil
+	case "!!int":
+		var i int64
+		if err := n.Decode(&i); err != nil {
+			return Value{}, fmt.Errorf("integer %s does not fit in int64", n.Value)
+		}
+		return Integer(i), nil
+	case "!!float":
+		var f float64
+		if err := n.Decode(&f); err != nil {
+			return Value{}, err
+		}
+		if math.IsInf(f, 0) && !strings.Contains(strings.ToLower(n.Value), "inf") {
+			return Value{}, fmt.Errorf("float %s does not fit in float64", n.Value)
+		}
+		return Double(f), nil
+	case "!!null":
+		return Value{}, errors.New("no value given, expected a bool, number, string or list")
+	default:
+		if b, ok := rclBoolWords[n.Value]; ok && n.Style&yaml.TaggedStyle == 0 {
+			return Bool(b), nil
+		}
+		return String(n.Value), nil
+	}
+}
+
+func yamlSequence(n *yaml.Node) (Value, error) {
+	if len(n.Content) == 0 {
+		return Value{}, errors.New("empty list: its element type cannot be inferred, expected at least one element")
+	}
+	items := make([]Value, len(n.Content))
+	for i, child := range n.Content {
+		child = resolveAlias(child)
+		if child.Kind != yaml.ScalarNode {
+			return Value{}, fmt.Errorf("list element %d is not a scalar, expected a flat list", i)
+		}
+		v, err := yamlScalar(child)
+		if err != nil {
+			return Value{}, fmt.Errorf("list element %d: %w", i, err)
+		}
+		if i > 0 && v.Type != items[0].Type {
+			return Value{}, fmt.Errorf("list mixes %s and %s elements, expected one type", items[0].Type, v.Type)
+		}
+		items[i] = v
+	}
+	var out Value
+	switch items[0].Type {
+	case TypeBool:
+		out.Type = TypeBoolArray
+		for _, v := range items {
+			out.BoolArrayValue = append(out.BoolArrayValue, v.BoolValue)
+		}
+	case TypeInteger:
+		out.Type = TypeIntegerArray
+		for _, v := range items {
+			out.IntegerArrayValue = append(out.IntegerArrayValue, v.IntegerValue)
+		}
+	case TypeDouble:
+		out.Type = TypeDoubleArray
+		for _, v := range items {
+			out.DoubleArrayValue = append(out.DoubleArrayValue, v.DoubleValue)
+		}
+	default:
+		out.Type = TypeStringArray
+		for _, v := range items {
+			out.StringArrayValue = append(out.StringArrayValue, v.StringValue)
+		}
+	}
+	return out, nil
+}
