@@ -1,0 +1,42 @@
+package bag
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestFormatLikeROS2BagInfo(t *testing.T) {
+	r, err := Open(filepath.Join(fixturesDir(t), "talker_sqlite3"))
+	require.NoError(t, err)
+	defer r.Close()
+	want := `
+Files:             talker.db3
+Bag size:          28.0 KiB
+Storage id:        sqlite3
+Duration:          4.531s
+Start:             Apr  2 2020 22:23:55.112 (1585866235.112)
+End:               Apr  2 2020 22:23:59.643 (1585866239.643)
+Messages:          20
+Topic information: Topic: /topic | Type: std_msgs/msg/String | Count: 10 | Serialization Format: cdr
+                   Topic: /rosout | Type: rcl_interfaces/msg/Log | Count: 10 | Serialization Format: cdr
+                   Topic: /parameter_events | Type: rcl_interfaces/msg/ParameterEvent | Count: 0 | Serialization Format: cdr
+`
+	require.Equal(t, want, r.Info().Format(time.UTC))
+}
+
+func TestFormatFileSize(t *testing.T) {
+	cases := []struct {
+		bytes int64
+		want  string
+	}{
+		{0, "0 B"}, {1023, "1023 B"}, {1024, "1.0 KiB"}, {1536, "1.5 KiB"}, {5 << 20, "5.0 MiB"}, {3 << 30, "3.0 GiB"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.want, func(t *testing.T) {
+			require.Equal(t, tc.want, formatFileSize(tc.bytes))
+		})
+	}
+}
