@@ -122,13 +122,14 @@ func TestDeclareRunsOnSetCallback(t *testing.T) {
 }
 
 func TestIntegerRange(t *testing.T) {
-	r := IntegerRange{From: 2, To: 11, Step: 3}
+	r := IntegerRange{From: 2, To: 12, Step: 3}
 	cases := []struct {
 		value int64
 		ok    bool
 	}{
-		{2, true}, {5, true}, {8, true}, {11, true}, // from, from+n*step, and to (not on the step grid)
-		{3, false}, {10, false}, {1, false}, {12, false},
+		{2, true}, {5, true}, {11, true}, // from and from+n*step
+		{12, true}, // to passes although it is off the step grid
+		{3, false}, {10, false}, {1, false}, {13, false},
 	}
 	for _, tc := range cases {
 		t.Run(fmt.Sprint(tc.value), func(t *testing.T) {
