@@ -1,0 +1,74 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"dysl_vla/benchmark"
+	"dysl_vla/skipping"
+)
+
+func init() { addCommand(newBenchCmd) }
+
+func newBenchCmd() *cobra.Command {
+	var (
+		ef         engineFlags
+		asJSON     bool
+		iterations int
+		warmup     int
+		ratios     []float64
+		seed       int64
+	)
+	cmd := &cobra.Command{
+		Use:   "bench --model DIR [--json]",
+		Short: "Measure the single graph, the segmented full run, static-only and DySL plans side by side",
+		Long: `bench runs every plan on the same observations, interleaved round-robin in one run, and prints
+per-inference latency (median, p95), the measured speedup over the single-graph model, the ideal
+speedup (ratio of executed FLOPs) and their quotient, the efficiency.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if ef.model == "" {
+				return fmt.Errorf("--model is required")
+			}
+			e, err := ef.open(skipping.DefaultConfig())
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			total := warmup + iterations
+			bar := newProgressBar(total, "bench")
+			rep, err := benchmark.Run(benchmark.Config{
+				Engine:       e,
+				Observations: syntheticObservations(e, 8, seed),
+				Plans:        benchmark.DefaultPlans(ratios...),
+				Iterations:   iterations,
+				Warmup:       warmup,
+				Progress: func(done, _ int) {
+					if bar != nil {
+						_ = bar.Set(done)
+					}
+				},
+			})
+			if err != nil {
+				return err
+			}
+			rep.Provider = ef.provider
+			if asJSON {
+				enc := json.NewEncoder(os.Stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(rep)
+			}
+			benchmark.WriteTable(os.Stdout, rep)
+			return nil
+		},
+	}
+	ef.register(cmd.Flags())
+	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"plans": [...]} as JSON`)
+	cmd.Flags().IntVar(&iterations, "iterations", 30, "timed inferences per plan")
+	cmd.Flags().IntVar(&warmup, "warmup", 3, "untimed rounds of every plan first")
+	cmd.Flags().Float64SliceVar(&ratios, "ratios", []float64{0.25, 0.5, 0.75}, "skip ratios of the fixed DySL plans")
+	cmd.Flags().Int64Var(&seed, "seed", 1, "seed of the synthetic observations")
+	return cmd
+}
