@@ -1,0 +1,317 @@
+package policy_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"gonum.org/v1/gonum/mat"
+
+	"dysl_vla/modelbuild"
+	"dysl_vla/policy"
+	"dysl_vla/policy/bundle"
+)
+
+// ortLibrary returns the library named by DYSL_ORT_LIB, or skips: `make test` sets it.
+func ortLibrary(tb testing.TB) string {
+	tb.Helper()
+	lib := os.Getenv(policy.LibraryEnvVar)
+	if lib == "" {
+		tb.Skipf("%s is not set; run `make test` or export %s=$(scripts/fetch-ort.sh)", policy.LibraryEnvVar, policy.LibraryEnvVar)
+	}
+	return lib
+}
+
+// buildTiny writes the tiny bundle into dir through the builder's API.
+func buildTiny(tb testing.TB, dir string) *modelbuild.Result {
+	tb.Helper()
+	res, err := modelbuild.Build(modelbuild.Options{Preset: "tiny", OutDir: dir, Seed: 7})
+	require.NoError(tb, err)
+	return res
+}
+
+// step is one hidden-state update of a segmented run: a layer, or an adapter standing in for the layers
+// up to the next static layer.
+type step struct {
+	adapter bool
+	layer   int
+}
+
+func (s step) runORT(b *policy.ORTBackend) error {
+	if s.adapter {
+		return b.RunAdapter(s.layer)
+	}
+	return b.RunLayer(s.layer)
+}
+
+func (s step) runReference(m *modelbuild.Model, h *mat.Dense) *mat.Dense {
+	if s.adapter {
+		return m.Adapter(s.layer, h)
+	}
+	return m.Layer(s.layer, h)
+}
+
+func allLayers(n int) []step {
+	steps := make([]step, n)
+	for i := range steps {
+		steps[i] = step{layer: i}
+	}
+	return steps
+}
+
+func requireClose(t *testing.T, want []float64, got []float32, tol float64) {
+	t.Helper()
+	require.Len(t, got, len(want))
+	for i := range want {
+		require.InDelta(t, want[i], float64(got[i]), tol, "value %d", i)
+	}
+}
+
+// TestORTBackend builds the tiny bundle once and checks the backend against its own single graph and
+// against the builder's float64 reference model.
+func TestORTBackend(t *testing.T) {
+	lib := ortLibrary(t)
+	dir := t.TempDir()
+	res := buildTiny(t, dir)
+	m := &res.Manifest
+	require.Equal(t, []int{0, 7}, m.StaticLayers, "the plans below assume the tiny bundle's static layers")
+	b, err := policy.NewORTBackend(dir, m, policy.ORTConfig{LibraryPath: lib})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, b.Close()) }()
+	require.Equal(t, policy.RunCounts{}, b.RunCounts(), "warm-up runs are not counted")
+
+	observations := modelbuild.CalibrationObservations(res.Model.Arch, 3, 99)
+	chunkLen := m.Dims.Chunk * m.Dims.ActionDim
+	segmented := make([]float32, chunkLen)
+	single := make([]float32, chunkLen)
+
+	t.Run("segmented run equals the single graph", func(t *testing.T) {
+		for _, obs := range observations {
+			require.NoError(t, b.RunPrefix(obs.Image, obs.Tokens))
+			for _, s := range allLayers(m.Dims.Layers) {
+				require.NoError(t, s.runORT(b))
+			}
+			require.NoError(t, b.RunHead(segmented))
+			require.NoError(t, b.RunSingleGraph(obs.Image, obs.Tokens, single))
+			for k := range single {
+				require.InDelta(t, single[k], segmented[k], 1e-4, "action value %d", k)
+			}
+		}
+	})
+
+	t.Run("skipping plans match the reference model", func(t *testing.T) {
+		plans := []struct {
+			name  string
+			steps []step
+		}{
+			{"full depth", allLayers(m.Dims.Layers)},
+			{"adapter right after the first static layer", []step{{layer: 0}, {adapter: true, layer: 1}, {layer: 7}}},
+			// An odd number of hidden-state flips, so both bindings of layer 7 and the head are used.
+			{"adapter mid-way", []step{{layer: 0}, {layer: 1}, {layer: 2}, {adapter: true, layer: 3}, {layer: 7}}},
+			{"static layers only", []step{{layer: 0}, {layer: 7}}},
+		}
+		obs := observations[0]
+		for _, plan := range plans {
+			t.Run(plan.name, func(t *testing.T) {
+				h, err := res.Model.Prefix(obs.Image, obs.Tokens)
+				require.NoError(t, err)
+				require.NoError(t, b.RunPrefix(obs.Image, obs.Tokens))
+				for _, s := range plan.steps {
+					require.NoError(t, s.runORT(b))
+					h = s.runReference(res.Model, h)
+				}
+				require.NoError(t, b.RunHead(segmented))
+				requireClose(t, res.Model.Head(h), segmented, 1e-3)
+			})
+		}
+	})
+
+	t.Run("controllers read the hidden state without changing it", func(t *testing.T) {
+		obs := observations[1]
+		h, err := res.Model.Prefix(obs.Image, obs.Tokens)
+		require.NoError(t, err)
+		h = res.Model.Layer(0, h)
+		require.NoError(t, b.RunPrefix(obs.Image, obs.Tokens))
+		require.NoError(t, b.RunLayer(0))
+		require.NoError(t, b.RunHead(single))
+		for j := range m.Files.Controllers {
+			p, err := b.RunController(j)
+			require.NoError(t, err)
+			require.InDelta(t, res.Model.Controller(j, h), float64(p), 1e-4, "controller %d", j)
+		}
+		require.NoError(t, b.RunHead(segmented))
+		require.Equal(t, single, segmented)
+	})
+
+	t.Run("restore puts the saved hidden state back", func(t *testing.T) {
+		obs := observations[2]
+		require.NoError(t, b.RunPrefix(obs.Image, obs.Tokens))
+		b.SaveHidden()
+		require.NoError(t, b.RunLayer(0))
+		require.NoError(t, b.RunLayer(7))
+		require.NoError(t, b.RunHead(single))
+
+		b.RestoreHidden()
+		require.NoError(t, b.RunLayer(0))
+		require.NoError(t, b.RunLayer(1)) // a different path must give a different chunk...
+		require.NoError(t, b.RunHead(segmented))
+		require.NotEqual(t, single, segmented)
+
+		b.RestoreHidden()
+		require.NoError(t, b.RunLayer(0))
+		require.NoError(t, b.RunLayer(7)) // ...and the same path the same chunk
+		require.NoError(t, b.RunHead(segmented))
+		require.Equal(t, single, segmented)
+	})
+
+	t.Run("runs are counted by kind", func(t *testing.T) {
+		before := b.RunCounts()
+		obs := observations[0]
+		require.NoError(t, b.RunPrefix(obs.Image, obs.Tokens))
+		require.NoError(t, b.RunLayer(0))
+		_, err := b.RunController(1)
+		require.NoError(t, err)
+		require.NoError(t, b.RunAdapter(1))
+		require.NoError(t, b.RunLayer(7))
+		require.NoError(t, b.RunHead(segmented))
+		require.NoError(t, b.RunSingleGraph(obs.Image, obs.Tokens, single))
+		require.Error(t, b.RunLayer(99), "failed calls are not counted")
+		after := b.RunCounts()
+		require.Equal(t, policy.RunCounts{Prefix: 1, Layer: 2, Adapter: 1, Controller: 1, Head: 1, SingleGraph: 1}, policy.RunCounts{
+			Prefix: after.Prefix - before.Prefix, Layer: after.Layer - before.Layer, Adapter: after.Adapter - before.Adapter,
+			Controller: after.Controller - before.Controller, Head: after.Head - before.Head,
+			SingleGraph: after.SingleGraph - before.SingleGraph,
+		})
+	})
+
+	t.Run("graph runs do not allocate", func(t *testing.T) {
+		obs := observations[0]
+		require.NoError(t, b.RunPrefix(obs.Image, obs.Tokens))
+		calls := map[string]func(){
+			"layer":      func() { _ = b.RunLayer(3) },
+			"adapter":    func() { _ = b.RunAdapter(3) },
+			"controller": func() { _, _ = b.RunController(3) },
+			"head":       func() { _ = b.RunHead(segmented) },
+			"save":       func() { b.SaveHidden(); b.RestoreHidden() },
+		}
+		for name, call := range calls {
+			require.Zero(t, testing.AllocsPerRun(20, call), "%s allocates", name)
+		}
+	})
+
+	t.Run("bad calls name what is wrong", func(t *testing.T) {
+		obs := observations[0]
+		cases := []struct {
+			name    string
+			call    func() error
+			wantErr string
+		}{
+			{"layer out of range", func() error { return b.RunLayer(8) }, "layer 8: layer index out of range 0..7"},
+			{"no adapter at a static layer", func() error { return b.RunAdapter(0) }, "adapter 0: the bundle has no adapter for this layer"},
+			{"no controller at a static layer", func() error { _, err := b.RunController(7); return err }, "controller 7: the bundle has no controller"},
+			{"image size", func() error { return b.RunPrefix(obs.Image[:10], obs.Tokens) }, "RunPrefix: image has 10 values, expected 3072"},
+			{"tokens size", func() error { return b.RunPrefix(obs.Image, obs.Tokens[:3]) }, "RunPrefix: tokens has 3 values, expected 16"},
+			{"head output size", func() error { return b.RunHead(make([]float32, 5)) }, "RunHead: out has 5 values, expected 56"},
+			{"single graph output size", func() error { return b.RunSingleGraph(obs.Image, obs.Tokens, nil) }, "RunSingleGraph: out has 0 values, expected 56"},
+		}
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				require.ErrorContains(t, c.call(), c.wantErr)
+			})
+		}
+	})
+
+	t.Run("a second backend shares the environment", func(t *testing.T) {
+		second, err := policy.NewORTBackend(dir, m, policy.ORTConfig{LibraryPath: lib, WarmUpRuns: -1})
+		require.NoError(t, err)
+		require.NoError(t, second.Close())
+		require.NoError(t, second.Close(), "Close twice is harmless")
+	})
+
+	t.Run("a corrupt graph is named in the error", func(t *testing.T) {
+		corrupt := t.TempDir()
+		entries, err := os.ReadDir(dir)
+		require.NoError(t, err)
+		for _, e := range entries {
+			data, err := os.ReadFile(filepath.Join(dir, e.Name()))
+			require.NoError(t, err)
+			require.NoError(t, os.WriteFile(filepath.Join(corrupt, e.Name()), data, 0o644))
+		}
+		layer5 := m.Files.Layers[5]
+		require.NoError(t, os.WriteFile(filepath.Join(corrupt, layer5), []byte("not a protobuf"), 0o644))
+
+		_, err = policy.NewORTBackend(corrupt, m, policy.ORTConfig{LibraryPath: lib})
+		require.ErrorContains(t, err, "layer 5 ("+layer5+"): ")
+		var graphErr *policy.GraphError
+		require.True(t, errors.As(err, &graphErr))
+		require.Equal(t, policy.GraphLayer, graphErr.Kind)
+		require.Equal(t, 5, graphErr.Layer)
+	})
+}
+
+// TestORTBackendWrongTensorNames checks that warm-up proves each graph's tensor names: a bundle whose
+// head is really a layer graph (hidden_out instead of actions) fails at construction, naming the head.
+func TestORTBackendWrongTensorNames(t *testing.T) {
+	lib := ortLibrary(t)
+	dir := t.TempDir()
+	res := buildTiny(t, dir)
+	m := res.Manifest
+	m.Files.Head = m.Files.Layers[3]
+	_, err := policy.NewORTBackend(dir, &m, policy.ORTConfig{LibraryPath: lib})
+	require.ErrorContains(t, err, "head ("+m.Files.Layers[3]+"): ")
+}
+
+func newBenchBackend(b *testing.B) (*policy.ORTBackend, *bundle.Manifest, modelbuild.Observation) {
+	lib := ortLibrary(b)
+	dir := b.TempDir()
+	res := buildTiny(b, dir)
+	backend, err := policy.NewORTBackend(dir, &res.Manifest, policy.ORTConfig{LibraryPath: lib})
+	require.NoError(b, err)
+	b.Cleanup(func() { backend.Close() })
+	return backend, &res.Manifest, modelbuild.CalibrationObservations(res.Model.Arch, 1, 5)[0]
+}
+
+// BenchmarkLayerRun is one decoder layer of the tiny bundle; it must report 0 allocs/op.
+func BenchmarkLayerRun(b *testing.B) {
+	backend, _, obs := newBenchBackend(b)
+	require.NoError(b, backend.RunPrefix(obs.Image, obs.Tokens))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := backend.RunLayer(3); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkForward compares one inference as a single graph with the same inference as prefix, every
+// layer and head in separate sessions: the price of segmenting the model.
+func BenchmarkForward(b *testing.B) {
+	backend, m, obs := newBenchBackend(b)
+	out := make([]float32, m.Dims.Chunk*m.Dims.ActionDim)
+	b.Run("single_graph", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := backend.RunSingleGraph(obs.Image, obs.Tokens, out); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("segmented", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := backend.RunPrefix(obs.Image, obs.Tokens); err != nil {
+				b.Fatal(err)
+			}
+			for j := range m.Dims.Layers {
+				if err := backend.RunLayer(j); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := backend.RunHead(out); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
