@@ -108,4 +108,164 @@ var codecCases = []codecCase{
 			03000000
 			03000000 abcd00`),
 	},
+	{
+		// ros2.md §6.3, one status with one KeyValue, 101 bytes. The research
+		// note shows two pad bytes after "vla: inference\0"; the name ends at
+		// payload offset 43, so alignment needs one, and 101 bytes total agrees.
+		name: "DiagnosticArray one status (research vector)",
+		value: &DiagnosticArray{
+			Header: Header{Stamp: Time{Sec: 1, Nanosec: 2}},
+			Status: []DiagnosticStatus{{
+				Level:      DiagnosticWarn,
+				Name:       "vla: inference",
+				Message:    "slow",
+				HardwareID: "gpu0",
+				Values:     []KeyValue{{Key: "latency_ms", Value: "87.5"}},
+			}},
+		},
+		raw: hexBytes(`00010000
+			01000000 02000000 01000000 00 | 000000
+			01000000
+			01 | 000000 0f000000 "vla: inference" 00 | 00
+			05000000 "slow" 00 | 000000
+			05000000 "gpu0" 00 | 000000
+			01000000 0b000000 "latency_ms" 00 | 00 05000000 "87.5" 00`),
+	},
+	{
+		// Recorded by ROS 2 Eloquent: the third /rosout message of
+		// shared/fixtures/rosbag2/talker_sqlite3.
+		name: "Log from the talker bag",
+		value: &Log{
+			Stamp:    Time{Sec: 1585866236, Nanosec: 112220919},
+			Level:    LogInfo,
+			Name:     "minimal_publisher",
+			Msg:      "Publishing: 'Hello, world! 2'",
+			File:     "/opt/ros2_ws/eloquent/src/ros2/examples/rclcpp/minimal_publisher/lambda.cpp",
+			Function: "operator()",
+			Line:     38,
+		},
+		raw: hexBytes(`00010000FC65865EF75AB00614000000120000006D696E696D616C5F7075626C69736865720000001E0000005075626C697368696E673A202748656C6C6F2C20776F726C64212032270000004C0000002F6F70742F726F73325F77732F656C6F7175656E742F7372632F726F73322F6578616D706C65732F72636C6370702F6D696E696D616C5F7075626C69736865722F6C616D6264612E637070000B0000006F70657261746F722829000026000000`),
+	},
+	{
+		// An empty int64/float64 sequence has a count and no padding: the
+		// padding belongs to the first element, and there is none.
+		name: "ParameterEvent new double parameter",
+		value: &ParameterEvent{
+			Stamp: Time{Sec: 5, Nanosec: 6},
+			Node:  "/dysl",
+			NewParameters: []Parameter{{
+				Name:  "controller_threshold",
+				Value: ParameterValue{Type: ParameterDouble, DoubleValue: 0.5},
+			}},
+		},
+		raw: hexBytes(`00010000
+			05000000 06000000
+			06000000 "/dysl" 00 | 0000
+			01000000
+			15000000 "controller_threshold" 00
+			03 00 | 0000000000
+			0000000000000000
+			000000000000e03f
+			01000000 00 | 000000
+			00000000 00000000 00000000 00000000 00000000
+			00000000 00000000`),
+	},
+	{
+		name:  "ListParameters request",
+		value: &ListParametersRequest{Prefixes: []string{"diagnostic_updater"}, Depth: ListParametersDepthRecursive},
+		raw:   hexBytes(`00010000 | 01000000 13000000 "diagnostic_updater" 00 | 0000000000 | 0000000000000000`),
+	},
+	{
+		name: "DescribeParameters response with an integer range",
+		value: &DescribeParametersResponse{Descriptors: []ParameterDescriptor{{
+			Name:         "steps",
+			Type:         ParameterInteger,
+			Description:  "chunk length",
+			ReadOnly:     true,
+			IntegerRange: []IntegerRange{{FromValue: 1, ToValue: 16, Step: 1}},
+		}}},
+		raw: hexBytes(`00010000
+			01000000
+			06000000 "steps" 00
+			02 | 00
+			0d000000 "chunk length" 00 | 000000
+			01000000 00
+			01 00 | 00
+			00000000
+			01000000 | 00000000
+			0100000000000000 1000000000000000 0100000000000000`),
+	},
+	{
+		name:  "GetParameterTypes response",
+		value: &GetParameterTypesResponse{Types: []ParameterType{ParameterBool, ParameterDouble}},
+		raw:   hexBytes(`00010000 | 02000000 01 03`),
+	},
+	{
+		name:  "SetParametersAtomically response rejected",
+		value: &SetParametersAtomicallyResponse{Result: SetParametersResult{Reason: "read-only"}},
+		raw:   hexBytes(`00010000 | 00 | 000000 0a000000 "read-only" 00`),
+	},
+	{
+		// Odd-length action names are followed by padding before the next
+		// length; the bool before skip_ratio is padded to 4.
+		name: "ActionChunk 2 steps x 2 dims",
+		value: &ActionChunk{
+			Header:            Header{Stamp: Time{Sec: 1, Nanosec: 2}, FrameID: "cam"},
+			Sequence:          42,
+			StepDt:            Duration{Nanosec: 100000000},
+			Steps:             2,
+			ActionDim:         2,
+			ActionNames:       []string{"x", "g"},
+			Actions:           []float32{1, -1, 0.5, 0},
+			LayersExecuted:    20,
+			LayersTotal:       32,
+			VerificationFired: true,
+			SkipRatio:         0.375,
+			Strategy:          "dysl",
+		},
+		raw: hexBytes(`00010000
+			01000000 02000000 04000000 "cam" 00
+			2a00000000000000
+			00000000 00e1f505
+			02000000 02000000
+			02000000 02000000 "x" 00 | 0000 02000000 "g" 00 | 0000
+			04000000 0000803f 000080bf 0000003f 00000000
+			14000000 20000000
+			01 | 000000 0000c03e
+			05000000 "dysl" 00`),
+	},
+	{
+		name: "SkipStats with continuity defined",
+		value: &SkipStats{
+			Header:                Header{Stamp: Time{Sec: 1, Nanosec: 2}, FrameID: "cam"},
+			Sequence:              42,
+			LayersExecuted:        20,
+			LayersSkipped:         12,
+			LayersTotal:           32,
+			AdaptersRun:           3,
+			ControllersEvaluated:  5,
+			AllowPoints:           []int32{2, 6, 10},
+			Continuity:            -0.125,
+			ContinuityDelta:       0.25,
+			ContinuityDefined:     true,
+			LatencyMs:             80.5,
+			PrefixLatencyMs:       10,
+			LayersLatencyMs:       60,
+			AdaptersLatencyMs:     2,
+			ControllersLatencyMs:  1.5,
+			HeadLatencyMs:         7,
+			VerificationLatencyMs: 0,
+			Strategy:              "dysl",
+		},
+		raw: hexBytes(`00010000
+			01000000 02000000 04000000 "cam" 00
+			2a00000000000000
+			14000000 0c000000 20000000 03000000 05000000
+			03000000 02000000 06000000 0a000000 | 00000000
+			000000000000c0bf 000000000000d03f
+			01 00 | 000000000000
+			0000000000205440 0000000000002440 0000000000004e40 0000000000000040
+			000000000000f83f 0000000000001c40 0000000000000000
+			05000000 "dysl" 00`),
+	},
 }

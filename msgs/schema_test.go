@@ -32,6 +32,15 @@ func TestSchemaSections(t *testing.T) {
 		{"builtin_interfaces/msg/Time", []string{""}},
 		{"std_msgs/msg/Header", []string{"", "builtin_interfaces/Time"}},
 		{"sensor_msgs/msg/Image", []string{"", "std_msgs/Header", "builtin_interfaces/Time"}},
+		{"diagnostic_msgs/msg/DiagnosticArray", []string{"", "diagnostic_msgs/DiagnosticStatus", "diagnostic_msgs/KeyValue", "std_msgs/Header", "builtin_interfaces/Time"}},
+		// The talker bag repeats Parameter and ParameterValue once per field
+		// that uses them; rosbag2's current writer (followed here) writes each once.
+		{"rcl_interfaces/msg/ParameterEvent", []string{"", "builtin_interfaces/Time", "rcl_interfaces/Parameter", "rcl_interfaces/ParameterValue"}},
+		{"rcl_interfaces/msg/Log", []string{"", "builtin_interfaces/Time"}},
+		{"rcl_interfaces/srv/DescribeParameters_Response", []string{"", "rcl_interfaces/ParameterDescriptor", "rcl_interfaces/FloatingPointRange", "rcl_interfaces/IntegerRange"}},
+		{"rcl_interfaces/srv/ListParameters_Request", []string{""}},
+		{"dysl_vla/msg/ActionChunk", []string{"", "builtin_interfaces/Duration", "std_msgs/Header", "builtin_interfaces/Time"}},
+		{"dysl_vla/msg/SkipStats", []string{"", "std_msgs/Header", "builtin_interfaces/Time"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.typeName, func(t *testing.T) {
@@ -102,6 +111,31 @@ func TestSplitTypeNameRejectsMalformed(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			_, _, _, err := splitTypeName(name)
 			require.ErrorContains(t, err, "pkg/msg/Type")
+		})
+	}
+}
+
+func TestServiceSchemaHalves(t *testing.T) {
+	request, ok := Schema("rcl_interfaces/srv/ListParameters_Request")
+	require.True(t, ok)
+	require.Contains(t, request, "\nuint64 depth\n")
+	require.NotContains(t, request, "---")
+	require.NotContains(t, request, "ListParametersResult result")
+
+	response, ok := Schema("rcl_interfaces/srv/ListParameters_Response")
+	require.True(t, ok)
+	require.True(t, strings.HasPrefix(response, "# The list of parameter names and their prefixes.\nListParametersResult result\n"))
+	require.Contains(t, response, "MSG: rcl_interfaces/ListParametersResult\n")
+}
+
+func TestOwnSchemasAreTheMsgFiles(t *testing.T) {
+	for _, name := range []string{"ActionChunk", "SkipStats"} {
+		t.Run(name, func(t *testing.T) {
+			file, err := definitionFiles.ReadFile("msg/" + name + ".msg")
+			require.NoError(t, err)
+			schema, ok := Schema("dysl_vla/msg/" + name)
+			require.True(t, ok)
+			require.True(t, strings.HasPrefix(schema, string(file)))
 		})
 	}
 }
