@@ -1,0 +1,28 @@
+// Package scene is a scripted tabletop pick-and-place world: the sample episodes the tools record
+// into bags, the training labels for the tiny model, and the start of a closed-loop simulator.
+//
+// Three parts stay apart so a learned policy can later replace the expert:
+//
+//   - State and Step: the world (end-effector pose, gripper, object and goal) and its kinematic
+//     update under a 7-D action. Step is pure: same state and action, same next state.
+//   - Render: State to an RGB camera frame (rgb8). The camera noise comes from the episode seed
+//     and step index, so a frame is a pure function of the state too.
+//   - Expert: State to the scripted next action, phase by phase: approach (smooth free-space
+//     motion), descend, stop, grasp (gripper closes), lift, transport, place, stop, release
+//     (gripper opens), retreat. Motion is proportional and speed-limited, so consecutive actions
+//     differ little in free space and the gripper flips exactly at grasp and release: the
+//     continuity pattern DySL-VLA's skipping relies on.
+//
+// Episode runs the expert in closed loop from a seeded start and returns each step's image,
+// instruction, action, the expert's K-step future chunk (the training label) and phase.
+//
+// Frames and units: the table frame has x forward, y left, z up, its origin at the table centre
+// on the surface; lengths are metres, angles radians. The camera looks straight down at the table
+// (image up is +x, image left is +y). An Action is
+//
+//	[dx, dy, dz, droll, dpitch, dyaw, gripper]
+//
+// with the first six per-step deltas of the end-effector pose (metres, radians) and gripper the
+// absolute command, -1 open and +1 closed. The gripper stays pointing down (roll and pitch deltas
+// from the expert are always zero; Step applies them but nothing here depends on them).
+package scene

@@ -1,0 +1,118 @@
+package scene
+
+import (
+	"fmt"
+	"math"
+)
+
+// Phase is the expert's stage of the task.
+type Phase int
+
+// Phases in task order; the zero value is invalid.
+const (
+	Approach  Phase = 1 + iota // free-space move to hover above the block, turning to its yaw
+	Descend                    // straight down onto the block
+	Stop                       // hold still before closing or opening the gripper
+	Grasp                      // close the gripper (the action's gripper flips to +1)
+	Lift                       // straight up with the block
+	Transport                  // free-space move to hover above the pad
+	Place                      // straight down onto the pad
+	Release                    // open the gripper (flips to -1)
+	Retreat                    // straight up, away from the block
+	Done                       // task complete: hold still
+)
+
+var phaseNames = [...]string{"", "approach", "descend", "stop", "grasp", "lift", "transport", "place", "release", "retreat", "done"}
+
+func (p Phase) String() string {
+	if p < Approach || p > Done {
+		return fmt.Sprintf("Phase(%d)", int(p))
+	}
+	return phaseNames[p]
+}
+
+// Expert motion limits, per step (at the 10 Hz the sample bags use: 0.2 m/s and 1 rad/s).
+const (
+	MaxStep    = 0.02 // metres
+	MaxYawStep = 0.1  // radians
+	// gain is the fraction of the remaining error moved in one step once below MaxStep: it
+	// makes arrivals decelerate smoothly instead of stopping dead.
+	gain = 0.2
+	// snap ends the approach to a target when the remaining error is this small, so each phase
+	// arrives exactly instead of creeping for ever.
+	snap        = 0.002
+	yawSnap     = 0.01
+	settleSteps = 2 // still steps before closing or opening
+	alignTol    = 1e-6
+)
+
+// Expert returns the scripted next action for s and the phase it belongs to. It is a pure
+// function of the state, so it labels any state, including ones a learned policy reached.
+func Expert(s State) (Action, Phase) {
+	hold := func(p Phase) (Action, Phase) { return Action{6: s.Gripper}, p }
+	if s.Held {
+		aboveGoal := s.EE.HorizontalTo(s.Goal) <= alignTol
+		switch {
+		case aboveGoal && s.EE.Z > GraspHeight+alignTol:
+			return moveTo(s, Vec3{s.Goal.X, s.Goal.Y, GraspHeight}, s.Yaw, GripperClosed), Place
+		case aboveGoal && s.Still < settleSteps:
+			return hold(Stop)
+		case aboveGoal:
+			return Action{6: GripperOpen}, Release
+		case s.EE.Z < HoverHeight-alignTol:
+			return moveTo(s, Vec3{s.EE.X, s.EE.Y, HoverHeight}, s.Yaw, GripperClosed), Lift
+		default:
+			return moveTo(s, Vec3{s.Goal.X, s.Goal.Y, HoverHeight}, s.Yaw, GripperClosed), Transport
+		}
+	}
+	if s.Placed() {
+		if s.EE.Z < RetreatHeight-alignTol {
+			return moveTo(s, Vec3{s.EE.X, s.EE.Y, RetreatHeight}, s.Yaw, GripperOpen), Retreat
+		}
+		return Action{6: GripperOpen}, Done
+	}
+	if s.Gripper > 0 {
+		// Closed on nothing (a missed grasp, or a policy's mistake): open and start over.
+		return Action{6: GripperOpen}, Approach
+	}
+	aboveBlock := s.EE.HorizontalTo(s.Object) <= alignTol && math.Abs(angleBetween(s.Yaw, s.ObjectYaw)) <= alignTol
+	switch {
+	case !aboveBlock:
+		// Rise to hover height first if below it, so the approach never sweeps through the block.
+		target := Vec3{s.Object.X, s.Object.Y, HoverHeight}
+		if s.EE.Z < HoverHeight-alignTol && s.EE.HorizontalTo(s.Object) > graspReach {
+			target = Vec3{s.EE.X, s.EE.Y, HoverHeight}
+		}
+		return moveTo(s, target, s.ObjectYaw, GripperOpen), Approach
+	case s.EE.Z > GraspHeight+alignTol:
+		return moveTo(s, Vec3{s.Object.X, s.Object.Y, GraspHeight}, s.ObjectYaw, GripperOpen), Descend
+	case s.Still < settleSteps:
+		return hold(Stop)
+	default:
+		return Action{6: GripperClosed}, Grasp
+	}
+}
+
+// moveTo returns a speed-limited proportional step towards target position and yaw.
+func moveTo(s State, target Vec3, yaw, gripper float64) Action {
+	err := target.Sub(s.EE)
+	dist := err.Norm()
+	var move Vec3
+	switch {
+	case dist <= snap:
+		move = err
+	default:
+		speed := math.Max(math.Min(MaxStep, gain*dist), snap)
+		move = err.Scale(speed / dist)
+	}
+	yawErr := angleBetween(s.Yaw, yaw)
+	dyaw := yawErr
+	if math.Abs(yawErr) > yawSnap {
+		dyaw = math.Copysign(math.Min(MaxYawStep, gain*math.Abs(yawErr)), yawErr)
+		dyaw = math.Copysign(math.Max(math.Abs(dyaw), yawSnap), yawErr)
+	}
+	return Action{move.X, move.Y, move.Z, 0, 0, dyaw, gripper}
+}
+
+// angleBetween returns the signed rotation from a to b, in (-pi, pi].
+func angleBetween(a, b float64) float64 { return wrapAngle(b - a) }

@@ -1,0 +1,152 @@
+package scene
+
+import (
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestEpisodeIsDeterministicBySeed(t *testing.T) {
+	a, err := Episode(7, DefaultConfig())
+	require.NoError(t, err)
+	b, err := Episode(7, DefaultConfig())
+	require.NoError(t, err)
+	require.Equal(t, a, b)
+
+	c, err := Episode(8, DefaultConfig())
+	require.NoError(t, err)
+	require.NotEqual(t, a[0].State.Object, c[0].State.Object, "another seed, another scene")
+}
+
+func TestEpisodePhaseStructure(t *testing.T) {
+	want := []Phase{Approach, Descend, Stop, Grasp, Lift, Transport, Place, Stop, Release, Retreat}
+	for seed := range int64(20) {
+		t.Run(Instruction(Reset(seed)), func(t *testing.T) {
+			steps, err := Episode(seed, DefaultConfig())
+			require.NoError(t, err)
+			require.Less(t, len(steps), DefaultConfig().MaxSteps, "the expert finishes the task")
+
+			var phases []Phase
+			for _, st := range steps {
+				if len(phases) == 0 || phases[len(phases)-1] != st.Phase {
+					phases = append(phases, st.Phase)
+				}
+			}
+			require.Equal(t, want, phases)
+
+			final := Step(steps[len(steps)-1].State, steps[len(steps)-1].Action)
+			require.True(t, final.Placed(), "the block ends on the pad")
+
+			for i := 1; i < len(steps); i++ {
+				prev, cur := steps[i-1], steps[i]
+				flipped := prev.Action[6] != cur.Action[6]
+				require.Equal(t, cur.Phase == Grasp || cur.Phase == Release, flipped,
+					"step %d (%v): the gripper command flips exactly at grasp and release", i, cur.Phase)
+				if cur.Phase == Grasp {
+					require.Equal(t, GripperClosed, cur.Action[6])
+					require.Equal(t, Vec3{}, cur.Action.Motion(), "the arm is still while grasping")
+				}
+				if cur.Phase == Release {
+					require.Equal(t, GripperOpen, cur.Action[6])
+				}
+				if (cur.Phase == Approach || cur.Phase == Transport) && cur.Phase == prev.Phase {
+					change := cur.Action.Motion().Sub(prev.Action.Motion()).Norm()
+					require.LessOrEqual(t, change, 0.25*MaxStep, "step %d: free-space motion is smooth", i)
+				}
+				require.LessOrEqual(t, cur.Action.Motion().Norm(), MaxStep+1e-12, "speed limit")
+			}
+		})
+	}
+}
+
+func TestChunkIsTheExpertsFuture(t *testing.T) {
+	cfg := DefaultConfig()
+	steps, err := Episode(3, cfg)
+	require.NoError(t, err)
+	for i, st := range steps {
+		require.Len(t, st.Chunk, cfg.ChunkSize)
+		require.Equal(t, st.Action, st.Chunk[0])
+		// Along the expert's own trajectory, the chunk is the next K actions taken.
+		for k := 1; k < cfg.ChunkSize && i+k < len(steps); k++ {
+			require.Equal(t, steps[i+k].Action, st.Chunk[k], "step %d, chunk entry %d", i, k)
+		}
+	}
+}
+
+func TestInstructionNamesTheColours(t *testing.T) {
+	seen := map[string]bool{}
+	for seed := range int64(40) {
+		s := Reset(seed)
+		require.NotEqual(t, s.ObjectColour, s.GoalColour)
+		text := Instruction(s)
+		require.Contains(t, text, s.ObjectColour.String()+" block")
+		require.Contains(t, text, s.GoalColour.String()+" pad")
+		seen[strings.Fields(text)[0]] = true
+	}
+	require.Greater(t, len(seen), 1, "instructions vary in wording")
+}
+
+func TestExpertRecoversFromAnEmptyClosedGripper(t *testing.T) {
+	s := Reset(1)
+	s.Gripper = GripperClosed
+	a, phase := Expert(s)
+	require.Equal(t, Approach, phase)
+	require.Equal(t, GripperOpen, a[6])
+	require.False(t, Step(s, Action{6: GripperClosed}).Held, "closing far from the block grasps nothing")
+}
+
+func TestRender(t *testing.T) {
+	s := Reset(5)
+	t.Run("size and determinism", func(t *testing.T) {
+		im := Render(s, 40, 24, 2)
+		require.Equal(t, 40, im.Width)
+		require.Equal(t, 24, im.Height)
+		require.Len(t, im.RGB, 40*24*3)
+		require.Equal(t, im, Render(s, 40, 24, 2))
+		next := s
+		next.Tick++
+		require.NotEqual(t, im.RGB, Render(next, 40, 24, 2).RGB, "noise differs per step")
+	})
+	t.Run("block and pad are drawn in their colours", func(t *testing.T) {
+		const size = 64
+		im := Render(s, size, size, 0)
+		pixelOf := func(p Vec3) [3]byte {
+			r := int((TableHalfSize - p.X) / (2 * TableHalfSize) * size)
+			c := int((TableHalfSize - p.Y) / (2 * TableHalfSize) * size)
+			return im.At(r, c)
+		}
+		require.Equal(t, colourRGB[s.ObjectColour], pixelOf(s.Object))
+		require.Equal(t, colourRGB[s.GoalColour], pixelOf(s.Goal))
+		require.Equal(t, tableRGB, im.At(0, 0))
+	})
+	t.Run("closing the gripper changes the frame", func(t *testing.T) {
+		closed := s
+		closed.Gripper = GripperClosed
+		require.NotEqual(t, Render(s, 32, 32, 0).RGB, Render(closed, 32, 32, 0).RGB)
+	})
+}
+
+func TestConfigValidation(t *testing.T) {
+	_, err := Episode(1, Config{Width: 4, ChunkSize: -1, CameraNoise: math.NaN()})
+	require.ErrorContains(t, err, "width (4) must be in [8, 4096] pixels")
+	require.ErrorContains(t, err, "chunk size (-1) must be >= 1")
+	require.ErrorContains(t, err, "camera noise (NaN) must be >= 0")
+
+	var cfg Config
+	cfg.EnsureDefaults()
+	require.Equal(t, 32, cfg.Width)
+	require.Equal(t, 8, cfg.ChunkSize)
+	require.Zero(t, cfg.CameraNoise, "zero noise stays zero: clean frames")
+}
+
+func TestPhaseNames(t *testing.T) {
+	var names []string
+	for p := Approach; p <= Done; p++ {
+		names = append(names, p.String())
+	}
+	require.Equal(t, []string{"approach", "descend", "stop", "grasp", "lift", "transport", "place", "release", "retreat", "done"}, names)
+	require.Equal(t, "Phase(0)", Phase(0).String())
+
+}
