@@ -1,0 +1,335 @@
+package nodecore
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"path"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"dysl_vla/msgs"
+	"dysl_vla/paramserver"
+	"dysl_vla/policy"
+)
+
+// Config wires a Core. Engine, Params and Sink are required.
+type Config struct {
+	// Engine runs the policy. The Core calls SetSkipping and Reset on it; nothing else may.
+	Engine *policy.Engine
+	// Params holds the node's parameters, declared by Declare (NewParamServer and LoadParams do it).
+	Params *paramserver.Server
+	// Sink receives publications and notices.
+	Sink Sink
+	// Forwarder, optional, receives every published chunk too (the MAVLink bridge).
+	Forwarder ChunkForwarder
+	// NodeName prefixes the diagnostic status names ("dysl_vla_node: inference"). It defaults to the last
+	// component of Params.Node().
+	NodeName string
+}
+
+// Core is the node without its edges: frames and instructions in; action chunks, skip statistics and
+// diagnostics out through a Sink. It owns no goroutine and reads no clock: every call that needs the
+// time takes it as an argument, so `dysl replay` drives it with bag time and gets the same outputs for
+// the same bag, and Runner drives it live.
+//
+// Concurrency: OfferFrame, SetInstruction, ReportDecodeError and Diagnostics may be called from any
+// goroutine at any time and never wait for an inference. Step must be called by one goroutine at a time
+// (Runner's worker, or the replay loop).
+type Core struct {
+	cfg      Config
+	settings Settings // read-only part, as at construction
+	live     atomic.Pointer[LiveSettings]
+	remove   []func()
+
+	// mu guards the latest-frame slot, the instruction and the statistics. It is never held during an
+	// inference, so a camera callback never waits for the model.
+	mu           sync.Mutex
+	pending      *msgs.Image
+	instruction  string
+	resetPending bool
+	totals       totals
+	win          window
+	lastReport   time.Time
+
+	// sequence numbers published chunks; only Step touches it.
+	sequence uint64
+}
+
+// New checks cfg, pushes the parameters' skipping configuration into the engine and registers the
+// parameter callbacks: from now on a `ros2 param set` is validated as a whole (the on-set callback
+// rejects what skipping.Config.Validate rejects, with its reason) and applied at the next inference.
+func New(cfg Config) (*Core, error) {
+	if cfg.Engine == nil || cfg.Params == nil || cfg.Sink == nil {
+		return nil, errors.New("nodecore: Config needs an Engine, Params and a Sink")
+	}
+	if cfg.Engine.Manifest == nil {
+		return nil, errors.New("nodecore: the Engine has no Manifest; initialize it first")
+	}
+	if cfg.NodeName == "" {
+		cfg.NodeName = path.Base(cfg.Params.Node())
+	}
+	snap := cfg.Params.Snapshot()
+	settings, err := settingsFrom(snap.Value)
+	if err != nil {
+		return nil, fmt.Errorf("nodecore: %w", err)
+	}
+	if err := cfg.Engine.SetSkipping(settings.Live.Skipping); err != nil {
+		return nil, fmt.Errorf("nodecore: %w", err)
+	}
+	c := &Core{cfg: cfg, settings: settings}
+	live := settings.Live
+	c.live.Store(&live)
+	c.remove = append(c.remove,
+		cfg.Params.AddOnSetCallback(c.checkParameters),
+		cfg.Params.AddPostSetCallback(c.applyParameters))
+	return c, nil
+}
+
+// Close unregisters the parameter callbacks. It does not close the engine.
+func (c *Core) Close() {
+	for _, remove := range c.remove {
+		remove()
+	}
+	c.remove = nil
+}
+
+// Settings returns the node's settings: the read-only ones as at start-up, the live ones as now.
+func (c *Core) Settings() Settings {
+	s := c.settings
+	s.Live = *c.live.Load()
+	return s
+}
+
+// checkParameters is the on-set callback: it overlays the proposed values on the current ones and
+// refuses the change when the result is not a valid configuration. Ranges and types were checked by
+// the server against the descriptors before this runs.
+func (c *Core) checkParameters(params []paramserver.Parameter) paramserver.SetResult {
+	snap := c.cfg.Params.Snapshot()
+	proposed := func(name string) (paramserver.Value, bool) {
+		for _, p := range params {
+			if p.Name == name {
+				return p.Value, true
+			}
+		}
+		return snap.Value(name)
+	}
+	if _, err := settingsFrom(proposed); err != nil {
+		return paramserver.SetResult{Successful: false, Reason: err.Error()}
+	}
+	return paramserver.SetResult{Successful: true}
+}
+
+// applyParameters is the post-set callback: the committed values become the live settings, and the
+// skipping configuration is handed to the engine, which installs it before its next inference.
+func (c *Core) applyParameters([]paramserver.Parameter) {
+	snap := c.cfg.Params.Snapshot()
+	settings, err := settingsFrom(snap.Value)
+	if err != nil {
+		// checkParameters accepted exactly these values; reaching here is a bug, and keeping the
+		// previous settings is the safe reaction.
+		c.cfg.Sink.Notice(EventInferenceFailed{Err: fmt.Errorf("parameters not applied: %w", err)})
+		return
+	}
+	if err := c.cfg.Engine.SetSkipping(settings.Live.Skipping); err != nil {
+		c.cfg.Sink.Notice(EventInferenceFailed{Err: fmt.Errorf("parameters not applied: %w", err)})
+		return
+	}
+	live := settings.Live
+	c.live.Store(&live)
+}
+
+// OfferFrame puts img in the latest-frame slot, replacing (and counting as dropped) a frame inference
+// has not reached yet. The Core keeps img: the caller must not reuse img.Data.
+func (c *Core) OfferFrame(img msgs.Image) {
+	c.mu.Lock()
+	old := c.pending
+	c.pending = &img
+	c.totals.received++
+	if old != nil {
+		c.totals.superseded++
+		c.win.superseded++
+	}
+	c.mu.Unlock()
+	if old != nil {
+		c.cfg.Sink.Notice(EventFrameSuperseded{Stamp: old.Header.Stamp})
+	}
+}
+
+// SetInstruction sets the instruction in force. Every instruction message starts a new episode at the
+// next inference (continuity history cleared, allow points at the front), since the robot is now doing
+// something else. An empty instruction withdraws it: no action is computed until the next one.
+func (c *Core) SetInstruction(text string) {
+	c.mu.Lock()
+	c.instruction = text
+	c.resetPending = true
+	c.mu.Unlock()
+	c.cfg.Sink.Notice(EventInstruction{Text: text})
+}
+
+// ReportDecodeError counts a message the edge could not decode, for the diagnostics.
+func (c *Core) ReportDecodeError(topic string, err error) {
+	c.mu.Lock()
+	c.totals.decodeErrors++
+	c.win.decodeErrors++
+	c.mu.Unlock()
+	c.cfg.Sink.Notice(EventDecodeError{Topic: topic, Err: err})
+}
+
+// HasPendingFrame reports whether a frame waits in the slot.
+func (c *Core) HasPendingFrame() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.pending != nil
+}
+
+// Step serves the frame in the latest-frame slot, if any, at clock time now, and reports whether there
+// was one. It runs the inference on the calling goroutine and publishes through the Sink before it
+// returns. A frame is not acted on when no instruction is in force or when it is older than
+// max_image_age at now; a failed inference or a non-finite chunk is reported (notice and diagnostics)
+// and nothing is published. In every case the Core is ready for the next frame.
+func (c *Core) Step(now time.Time) bool {
+	c.mu.Lock()
+	img := c.pending
+	c.pending = nil
+	instruction := c.instruction
+	reset := c.resetPending
+	c.resetPending = false
+	c.mu.Unlock()
+	if reset {
+		c.cfg.Engine.Reset()
+	}
+	if img == nil {
+		return false
+	}
+	live := c.live.Load()
+	stamp := img.Header.Stamp
+	if instruction == "" {
+		c.count(func(w *window, t *totals) { t.noInstruction++; w.noInstruction++ })
+		c.cfg.Sink.Notice(EventNoInstruction{Stamp: stamp})
+		return true
+	}
+	if age := now.Sub(stamp.Go()); live.MaxImageAge > 0 && (stamp.IsZero() || age > live.MaxImageAge) {
+		c.count(func(w *window, t *totals) { t.stale++; w.stale++ })
+		c.cfg.Sink.Notice(EventFrameStale{Stamp: stamp, Age: age, MaxAge: live.MaxImageAge})
+		return true
+	}
+
+	res, err := c.cfg.Engine.Infer(policy.Observation{
+		Image: policy.Image{Width: int(img.Width), Height: int(img.Height), Encoding: img.Encoding,
+			Step: int(img.Step), Data: img.Data},
+		Instruction: instruction,
+	})
+	var inputErr *policy.InputError
+	switch {
+	case errors.As(err, &inputErr):
+		c.count(func(w *window, t *totals) { t.badFrames++; w.badFrames++; w.lastWarning = err.Error() })
+		c.cfg.Sink.Notice(EventBadFrame{Stamp: stamp, Err: err})
+		return true
+	case err != nil:
+		c.count(func(w *window, t *totals) {
+			t.failures++
+			w.failures++
+			w.lastError = "inference failed: " + err.Error()
+		})
+		c.cfg.Sink.Notice(EventInferenceFailed{Stamp: stamp, Err: err})
+		return true
+	}
+	if step, dim, v, bad := firstNonFinite(res.Chunk); bad {
+		ev := EventNonFiniteAction{Stamp: stamp, Step: step, Dim: dim, Value: v}
+		c.count(func(w *window, t *totals) { t.nonFinite++; w.nonFinite++; w.lastError = ev.String() })
+		c.cfg.Sink.Notice(ev)
+		return true
+	}
+
+	frameID := img.Header.FrameID
+	if frameID == "" {
+		frameID = live.FrameID
+	}
+	header := msgs.Header{Stamp: stamp, FrameID: frameID}
+	chunk := c.actionChunk(header, res)
+	stats := c.skipStats(header, res.Stats)
+	c.sequence++
+	c.cfg.Sink.PublishActionChunk(chunk)
+	c.cfg.Sink.PublishSkipStats(stats)
+	c.count(func(w *window, t *totals) { t.published++; w.add(chunk, res.Stats) })
+	if c.cfg.Forwarder != nil {
+		if err := c.cfg.Forwarder.ForwardChunk(chunk); err != nil {
+			c.count(func(w *window, t *totals) { t.forwardFailures++ })
+			c.cfg.Sink.Notice(EventForwardFailed{Sequence: chunk.Sequence, Err: err})
+		}
+	}
+	return true
+}
+
+func (c *Core) count(update func(*window, *totals)) {
+	c.mu.Lock()
+	update(&c.win, &c.totals)
+	c.mu.Unlock()
+}
+
+func (c *Core) actionChunk(header msgs.Header, res policy.Result) ActionChunk {
+	m := c.cfg.Engine.Manifest
+	dim := m.Dims.ActionDim
+	actions := make([]float32, 0, len(res.Chunk)*dim)
+	for _, row := range res.Chunk {
+		actions = append(actions, row...)
+	}
+	s := res.Stats
+	return ActionChunk{
+		Header:            header,
+		Sequence:          c.sequence,
+		StepDt:            seconds(m.Action.DtSeconds),
+		Steps:             len(res.Chunk),
+		ActionDim:         dim,
+		ActionNames:       append([]string(nil), m.Action.Names...),
+		Actions:           actions,
+		LayersExecuted:    s.LayersExecuted,
+		LayersTotal:       m.Dims.Layers,
+		VerificationFired: s.VerificationFired,
+		// The first pass's skips over the backbone: the verification pass skips nothing, so this keeps
+		// the skip the inference tried even when verification re-ran it.
+		SkipRatio: float64(s.LayersSkipped) / float64(max(m.Dims.Layers, 1)),
+		Strategy:  s.Strategy.String(),
+	}
+}
+
+func (c *Core) skipStats(header msgs.Header, s policy.Stats) SkipStats {
+	defined := !math.IsNaN(s.Continuity)
+	return SkipStats{
+		Header:               header,
+		Sequence:             c.sequence,
+		LayersExecuted:       s.LayersExecuted,
+		LayersSkipped:        s.LayersSkipped,
+		LayersTotal:          c.cfg.Engine.Manifest.Dims.Layers,
+		AdaptersRun:          s.AdaptersRun,
+		ControllersEvaluated: s.ControllersEvaluated,
+		AllowPoints:          append([]int(nil), s.AllowPoints...),
+		Continuity:           s.Continuity,
+		ContinuityDelta:      s.ContinuityDelta,
+		ContinuityDefined:    defined,
+		VerificationFired:    s.VerificationFired,
+		Latency:              s.Timing.Total,
+		PrefixLatency:        s.Timing.Prefix,
+		LayersLatency:        s.Timing.Layers,
+		AdaptersLatency:      s.Timing.Adapters,
+		ControllersLatency:   s.Timing.Controllers,
+		HeadLatency:          s.Timing.Head,
+		VerificationLatency:  s.Timing.Verification,
+		Strategy:             s.Strategy.String(),
+	}
+}
+
+// firstNonFinite finds the first NaN or Inf of a chunk. The engine refuses non-finite model outputs,
+// but de-normalization in float32 can still overflow; nothing non-finite may reach an arm.
+func firstNonFinite(chunk [][]float32) (step, dim int, v float32, found bool) {
+	for i, row := range chunk {
+		for d, x := range row {
+			if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+				return i, d, x, true
+			}
+		}
+	}
+	return 0, 0, 0, false
+}

@@ -1,0 +1,148 @@
+package nodecore
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"time"
+
+	"dysl_vla/msgs"
+	"dysl_vla/policy"
+)
+
+// totals count since start-up.
+type totals struct {
+	received, superseded, stale, noInstruction, badFrames, failures, nonFinite, decodeErrors uint64
+	forwardFailures, published                                                               uint64
+}
+
+// window gathers what happened since the last diagnostics report.
+type window struct {
+	inferences    int
+	latencies     []time.Duration
+	skipRatioSum  float64
+	executedSum   int
+	verifications int
+	// lastContinuity is the last defined C_t of the period.
+	lastContinuity float64
+	haveContinuity bool
+
+	superseded, stale, noInstruction, badFrames, failures, nonFinite, decodeErrors int
+	lastError, lastWarning                                                         string
+}
+
+func (w *window) add(chunk ActionChunk, s policy.Stats) {
+	w.inferences++
+	w.latencies = append(w.latencies, s.Timing.Total)
+	w.skipRatioSum += chunk.SkipRatio
+	w.executedSum += s.LayersExecuted
+	if s.VerificationFired {
+		w.verifications++
+	}
+	if !math.IsNaN(s.Continuity) {
+		w.lastContinuity, w.haveContinuity = s.Continuity, true
+	}
+}
+
+// Diagnostics builds the node's diagnostic statuses for the period since the previous call, publishes
+// them through the Sink and returns them; the edge calls it every diagnostic_updater.period (replay: at
+// bag time). The inference status is ERROR when an inference failed or a chunk was refused in the
+// period, WARN when frames were dropped as stale or bad, no frame was served, or no instruction is in
+// force, OK otherwise.
+func (c *Core) Diagnostics(now time.Time) DiagnosticArray {
+	c.mu.Lock()
+	w := c.win
+	c.win = window{}
+	t := c.totals
+	instruction := c.instruction
+	elapsed := time.Duration(0)
+	if !c.lastReport.IsZero() {
+		elapsed = now.Sub(c.lastReport)
+	}
+	c.lastReport = now
+	c.mu.Unlock()
+
+	live := c.live.Load()
+	status := DiagnosticStatus{
+		Name:       c.cfg.NodeName + ": inference",
+		HardwareID: c.settings.HardwareID,
+	}
+	switch {
+	case w.failures > 0 || w.nonFinite > 0:
+		status.Level, status.Message = LevelError, w.lastError
+	case instruction == "":
+		status.Level, status.Message = LevelWarn, "waiting for an instruction on "+c.settings.InstructionTopic
+	case w.stale > 0:
+		status.Level = LevelWarn
+		status.Message = fmt.Sprintf("%d frames older than max_image_age (%v) dropped", w.stale, live.MaxImageAge)
+	case w.badFrames > 0:
+		status.Level, status.Message = LevelWarn, w.lastWarning
+	case w.inferences == 0:
+		status.Level, status.Message = LevelWarn, "no frame served on "+c.settings.ImageTopic
+	default:
+		status.Level, status.Message = LevelOK, "acting"
+	}
+
+	kv := func(k, v string) { status.Values = append(status.Values, KeyValue{Key: k, Value: v}) }
+	count := func(k string, n uint64) { kv(k, strconv.FormatUint(n, 10)) }
+	ms := func(d time.Duration) string { return strconv.FormatFloat(float64(d)/1e6, 'f', 2, 64) }
+	kv("model", c.cfg.Engine.Manifest.Name)
+	kv("provider", c.settings.ExecutionProvider)
+	kv("strategy", live.Skipping.Strategy.String())
+	kv("instruction", instruction)
+	kv("inferences in period", strconv.Itoa(w.inferences))
+	if elapsed > 0 {
+		kv("inference rate (Hz)", strconv.FormatFloat(float64(w.inferences)/elapsed.Seconds(), 'f', 2, 64))
+	} else {
+		kv("inference rate (Hz)", "n/a")
+	}
+	if w.inferences > 0 {
+		n := float64(w.inferences)
+		kv("skip ratio", strconv.FormatFloat(w.skipRatioSum/n, 'f', 3, 64))
+		kv("mean executed layers", strconv.FormatFloat(float64(w.executedSum)/n, 'f', 2, 64))
+		kv("verification rate", strconv.FormatFloat(float64(w.verifications)/n, 'f', 3, 64))
+		slices.Sort(w.latencies)
+		kv("latency p50 (ms)", ms(percentile(w.latencies, 0.50)))
+		kv("latency p95 (ms)", ms(percentile(w.latencies, 0.95)))
+		kv("latency max (ms)", ms(w.latencies[len(w.latencies)-1]))
+	} else {
+		for _, k := range []string{"skip ratio", "mean executed layers", "verification rate",
+			"latency p50 (ms)", "latency p95 (ms)", "latency max (ms)"} {
+			kv(k, "n/a")
+		}
+	}
+	if w.haveContinuity {
+		kv("continuity", strconv.FormatFloat(w.lastContinuity, 'f', 4, 64))
+	} else {
+		kv("continuity", "n/a")
+	}
+	count("frames received", t.received)
+	count("chunks published", t.published)
+	count("dropped frames (superseded)", t.superseded)
+	count("dropped frames (stale)", t.stale)
+	count("frames without instruction", t.noInstruction)
+	count("bad frames", t.badFrames)
+	count("failed inferences", t.failures)
+	count("non-finite chunks", t.nonFinite)
+	count("decode errors", t.decodeErrors)
+
+	out := DiagnosticArray{Header: msgs.Header{Stamp: msgs.TimeFromGo(now)}, Status: []DiagnosticStatus{status}}
+	if c.cfg.Forwarder != nil {
+		link := c.cfg.Forwarder.LinkStatus()
+		link.Name = c.cfg.NodeName + ": mavlink"
+		if link.HardwareID == "" {
+			link.HardwareID = c.settings.Mavlink.Endpoint
+		}
+		link.Values = append(link.Values, KeyValue{Key: "chunks not forwarded", Value: strconv.FormatUint(t.forwardFailures, 10)})
+		out.Status = append(out.Status, link)
+	}
+	c.cfg.Sink.PublishDiagnostics(out)
+	return out
+}
+
+// percentile is the nearest-rank percentile of sorted, non-empty durations.
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	rank := int(math.Ceil(p*float64(len(sorted)))) - 1
+	return sorted[min(max(rank, 0), len(sorted)-1)]
+}

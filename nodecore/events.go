@@ -1,0 +1,102 @@
+package nodecore
+
+import (
+	"fmt"
+	"time"
+
+	"dysl_vla/msgs"
+)
+
+// Event is something the node core noticed and the operator may want logged. The set is closed; type
+// switch on the concrete types below.
+type Event interface {
+	isEvent()
+	fmt.Stringer
+}
+
+// EventFrameSuperseded: a frame waiting for the worker was replaced by a newer one before inference
+// reached it (the latest-frame slot keeps only the newest).
+type EventFrameSuperseded struct{ Stamp msgs.Time }
+
+// EventFrameStale: a frame was older than max_image_age when inference could start; it was not acted on.
+type EventFrameStale struct {
+	Stamp       msgs.Time
+	Age, MaxAge time.Duration
+}
+
+// EventNoInstruction: a frame arrived before any instruction; no action is computed without one.
+type EventNoInstruction struct{ Stamp msgs.Time }
+
+// EventInstruction: a new instruction arrived; the next inference starts a new episode.
+type EventInstruction struct{ Text string }
+
+// EventBadFrame: the engine refused a frame (unsupported encoding, inconsistent size...).
+type EventBadFrame struct {
+	Stamp msgs.Time
+	Err   error
+}
+
+// EventInferenceFailed: the model failed on a frame; the next frame is served.
+type EventInferenceFailed struct {
+	Stamp msgs.Time
+	Err   error
+}
+
+// EventNonFiniteAction: a chunk held NaN or Inf after de-normalization and was not published.
+type EventNonFiniteAction struct {
+	Stamp     msgs.Time
+	Step, Dim int
+	Value     float32
+}
+
+// EventDecodeError: a message on an input topic could not be decoded (reported by the edge).
+type EventDecodeError struct {
+	Topic string
+	Err   error
+}
+
+// EventForwardFailed: the chunk forwarder (MAVLink) refused a chunk that was published on ROS.
+type EventForwardFailed struct {
+	Sequence uint64
+	Err      error
+}
+
+func (EventFrameSuperseded) isEvent() {}
+func (EventFrameStale) isEvent()      {}
+func (EventNoInstruction) isEvent()   {}
+func (EventInstruction) isEvent()     {}
+func (EventBadFrame) isEvent()        {}
+func (EventInferenceFailed) isEvent() {}
+func (EventNonFiniteAction) isEvent() {}
+func (EventDecodeError) isEvent()     {}
+func (EventForwardFailed) isEvent()   {}
+
+func stamp(t msgs.Time) string { return fmt.Sprintf("%d.%09d", t.Sec, t.Nanosec) }
+
+func (e EventFrameSuperseded) String() string {
+	return "frame " + stamp(e.Stamp) + " dropped: a newer frame arrived before inference reached it"
+}
+func (e EventFrameStale) String() string {
+	return fmt.Sprintf("frame %s dropped: %v old, max_image_age is %v", stamp(e.Stamp), e.Age, e.MaxAge)
+}
+func (e EventNoInstruction) String() string {
+	return "frame " + stamp(e.Stamp) + " not acted on: no instruction received yet"
+}
+func (e EventInstruction) String() string {
+	return fmt.Sprintf("new instruction %q: episode reset", e.Text)
+}
+func (e EventBadFrame) String() string {
+	return fmt.Sprintf("frame %s refused: %v", stamp(e.Stamp), e.Err)
+}
+func (e EventInferenceFailed) String() string {
+	return fmt.Sprintf("inference on frame %s failed: %v", stamp(e.Stamp), e.Err)
+}
+func (e EventNonFiniteAction) String() string {
+	return fmt.Sprintf("chunk of frame %s not published: step %d dimension %d is %v", stamp(e.Stamp), e.Step, e.Dim, e.Value)
+}
+func (e EventDecodeError) String() string {
+	return fmt.Sprintf("message on %s dropped: %v", e.Topic, e.Err)
+}
+func (e EventForwardFailed) String() string {
+	return fmt.Sprintf("chunk %d not forwarded: %v", e.Sequence, e.Err)
+}

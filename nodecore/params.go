@@ -1,0 +1,296 @@
+package nodecore
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"dysl_vla/paramserver"
+	"dysl_vla/skipping"
+)
+
+// Parameter names. The skipping thresholds and switches carry the names ALGORITHM.md and
+// skipping.Config.Validate use, so a rejection reason names the parameter the operator typed.
+const (
+	// Read-only: fixed for the life of the process.
+	ParamModelDir          = "model_dir"
+	ParamExecutionProvider = "execution_provider"
+	ParamORTThreads        = "ort_intra_op_threads"
+	ParamImageTopic        = "image_topic"
+	ParamInstructionTopic  = "instruction_topic"
+	ParamActionChunkTopic  = "action_chunk_topic"
+	ParamDiagnosticsPeriod = "diagnostic_updater.period"
+	ParamHardwareID        = "diagnostic_updater.hardware_id"
+	ParamUseSimTime        = "use_sim_time"
+
+	ParamMavlinkEnabled         = "mavlink.enabled"
+	ParamMavlinkEndpoint        = "mavlink.endpoint"
+	ParamMavlinkLinkTimeout     = "mavlink.link_timeout"
+	ParamMavlinkTargetSystem    = "mavlink.target_system"
+	ParamMavlinkTargetComponent = "mavlink.target_component"
+
+	// Live: applied at the next inference.
+	ParamMaxImageAge = "max_image_age"
+	ParamFrameID     = "frame_id"
+
+	ParamStrategy            = "strategy"
+	ParamControllerThreshold = "controller_threshold"
+	ParamEtaMove             = "eta_move"
+	ParamEtaVerify           = "eta_verify"
+	ParamContinuityWindow    = "continuity_window"
+	ParamStride              = "stride"
+	ParamVerification        = "verification"
+	ParamPreSkipPrediction   = "pre_skip_prediction"
+	ParamExecutedActions     = "executed_actions"
+	ParamSkipRatio           = "skip_ratio"
+	ParamSeed                = "seed"
+)
+
+// Settings is every parameter of the node, typed. The read-only part is read once at start-up;
+// Live changes with `ros2 param set`.
+type Settings struct {
+	ModelDir          string
+	ExecutionProvider string
+	ORTThreads        int
+	ImageTopic        string
+	InstructionTopic  string
+	ActionChunkTopic  string
+	DiagnosticsPeriod time.Duration
+	HardwareID        string
+	UseSimTime        bool
+	Mavlink           MavlinkSettings
+	Live              LiveSettings
+}
+
+// MavlinkSettings configure the optional MAVLink bridge the executable forwards chunks to.
+type MavlinkSettings struct {
+	Enabled         bool
+	Endpoint        string // e.g. "udpout:127.0.0.1:14550" or "serial:/dev/ttyUSB0:921600"
+	LinkTimeout     time.Duration
+	TargetSystem    int
+	TargetComponent int
+}
+
+// LiveSettings are the parameters the node core reads at every inference.
+type LiveSettings struct {
+	// MaxImageAge is how old (clock time minus image stamp) a frame may be when inference starts; older
+	// frames are dropped, never acted on. 0 disables the check.
+	MaxImageAge time.Duration
+	// FrameID is the frame_id published when the image carries none.
+	FrameID  string
+	Skipping skipping.Config
+}
+
+// paramSpec is one declaration: default value and descriptor (the descriptor's Name is filled in).
+type paramSpec struct {
+	name string
+	def  paramserver.Value
+	desc paramserver.Descriptor
+}
+
+func readOnly(description string) paramserver.Descriptor {
+	return paramserver.Descriptor{Description: description, ReadOnly: true}
+}
+
+func doubleRange(description string, from, to, step float64) paramserver.Descriptor {
+	return paramserver.Descriptor{Description: description,
+		FloatingPointRange: []paramserver.FloatingPointRange{{From: from, To: to, Step: step}}}
+}
+
+func integerRange(description string, from, to int64, step uint64) paramserver.Descriptor {
+	return paramserver.Descriptor{Description: description,
+		IntegerRange: []paramserver.IntegerRange{{From: from, To: to, Step: step}}}
+}
+
+// specs lists every parameter the node declares, in declaration order, with its default.
+func specs() []paramSpec {
+	d := skipping.DefaultConfig()
+	mavTimeout := doubleRange("seconds without a heartbeat from the controller before the MAVLink link counts as down", 0.1, 60, 0)
+	mavTimeout.ReadOnly = true
+	mavSystem := integerRange("MAVLink system id the chunks are addressed to (0 = broadcast)", 0, 255, 1)
+	mavSystem.ReadOnly = true
+	mavComponent := integerRange("MAVLink component id the chunks are addressed to (0 = broadcast)", 0, 255, 1)
+	mavComponent.ReadOnly = true
+	threads := integerRange("ONNX Runtime intra-op threads per session", 1, 64, 1)
+	threads.ReadOnly = true
+	period := doubleRange("seconds between /diagnostics publications", 0.1, 60, 0)
+	period.ReadOnly = true
+	strategy := paramserver.Descriptor{
+		Description:           "skipping strategy: the paper's method or a baseline",
+		AdditionalConstraints: "one of " + strings.Join(skipping.StrategyNames(), ", "),
+	}
+	return []paramSpec{
+		{ParamModelDir, paramserver.String(""), readOnly("directory of the DySL model bundle (manifest.yaml and ONNX graphs)")},
+		{ParamExecutionProvider, paramserver.String("cpu"), readOnly("ONNX Runtime execution provider: cpu, cuda or tensorrt")},
+		{ParamORTThreads, paramserver.Integer(1), threads},
+		{ParamImageTopic, paramserver.String("image"), readOnly("camera topic (sensor_msgs/msg/Image, best effort)")},
+		{ParamInstructionTopic, paramserver.String("instruction"), readOnly("instruction topic (std_msgs/msg/String, reliable, transient local)")},
+		{ParamActionChunkTopic, paramserver.String("action_chunk"), readOnly("output topic of the action chunks")},
+		{ParamDiagnosticsPeriod, paramserver.Double(1.0), period},
+		{ParamHardwareID, paramserver.String("none"), readOnly("hardware_id of the diagnostic statuses")},
+		{ParamUseSimTime, paramserver.Bool(false), readOnly("use the /clock time; the Go node takes the latest image stamp as the clock instead")},
+		{ParamMavlinkEnabled, paramserver.Bool(false), readOnly("forward every published chunk to a MAVLink controller")},
+		{ParamMavlinkEndpoint, paramserver.String("udpout:127.0.0.1:14550"), readOnly("MAVLink endpoint: udpout:HOST:PORT, udpin:HOST:PORT, tcpout:HOST:PORT, serial:DEVICE:BAUD")},
+		{ParamMavlinkLinkTimeout, paramserver.Double(2.0), mavTimeout},
+		{ParamMavlinkTargetSystem, paramserver.Integer(1), mavSystem},
+		{ParamMavlinkTargetComponent, paramserver.Integer(1), mavComponent},
+
+		{ParamMaxImageAge, paramserver.Double(0.5), doubleRange("seconds a frame may age before inference starts on it; older frames are dropped (0 disables the check)", 0, 60, 0)},
+		{ParamFrameID, paramserver.String(""), paramserver.Descriptor{Description: "frame_id published with a chunk when the image has none"}},
+
+		{ParamStrategy, paramserver.String(d.Strategy.String()), strategy},
+		{ParamControllerThreshold, paramserver.Double(d.ControllerThreshold), doubleRange("tau: a controller skips when its probability exceeds this", 0, 1, 0)},
+		{ParamEtaMove, paramserver.Double(d.EtaMove), doubleRange("eta1: continuity change that moves the allow points (normalized action units, > 0)", 0, 10, 0)},
+		{ParamEtaVerify, paramserver.Double(d.EtaVerify), doubleRange("eta2: continuity drop that triggers post-skip verification (normalized action units, > 0)", 0, 10, 0)},
+		{ParamContinuityWindow, paramserver.Integer(int64(d.ContinuityWindow)), integerRange("N: executed actions continuity is computed over", 2, 64, 1)},
+		{ParamStride, paramserver.Integer(int64(d.Stride)), integerRange("allow-point stride on a continuity drop: 0 adaptive, 1..64 constant", 0, 64, 1)},
+		{ParamVerification, paramserver.Bool(d.Verification), paramserver.Descriptor{Description: "post-skip verification: re-run a frame in full at the first continuity drop"}},
+		{ParamPreSkipPrediction, paramserver.Bool(d.PreSkipPrediction), paramserver.Descriptor{Description: "move the allow points with continuity (off: they stay at the front)"}},
+		{ParamExecutedActions, paramserver.Integer(int64(d.ExecutedActions)), integerRange("actions of each chunk the robot executes, entering the continuity history (0 = whole chunk)", 0, 1024, 1)},
+		{ParamSkipRatio, paramserver.Double(d.SkipRatio), doubleRange("share of dynamic layers skipped by the random and fixed_ratio strategies", 0, 1, 0)},
+		{ParamSeed, paramserver.Integer(d.Seed), paramserver.Descriptor{Description: "seed of the random skip baseline"}},
+	}
+}
+
+// ParameterNames lists every parameter the node declares, in declaration order.
+func ParameterNames() []string {
+	var names []string
+	for _, s := range specs() {
+		names = append(names, s.name)
+	}
+	return names
+}
+
+// Declare declares every node parameter on srv, taking srv's start-up overrides (--params-file, -p)
+// instead of the defaults, and returns the resulting settings. A value of the wrong type or out of its
+// range, or a combination skipping.Config.Validate rejects, is an error naming the parameter.
+func Declare(srv *paramserver.Server) (Settings, error) {
+	for _, s := range specs() {
+		desc := s.desc
+		desc.Name = s.name
+		if _, err := srv.Declare(s.name, s.def, desc); err != nil {
+			return Settings{}, fmt.Errorf("nodecore: parameter %s: %w", s.name, err)
+		}
+	}
+	snap := srv.Snapshot()
+	return settingsFrom(snap.Value)
+}
+
+// NewParamServer returns a parameter server for the node nodeFQN (such as "/dysl_vla_node") with every
+// node parameter declared, overrides applied. now stamps parameter events (nil: time.Now).
+func NewParamServer(nodeFQN string, overrides map[string]paramserver.Value, now func() time.Time) (*paramserver.Server, Settings, error) {
+	srv, err := paramserver.New(paramserver.Config{Node: nodeFQN, Overrides: overrides, Now: now})
+	if err != nil {
+		return nil, Settings{}, err
+	}
+	settings, err := Declare(srv)
+	if err != nil {
+		return nil, Settings{}, err
+	}
+	return srv, settings, nil
+}
+
+// LoadParams builds the parameter server as the ROS node would with `--params-file paramsFile`, for the
+// node nodeFQN: `dysl replay` uses it so a replay runs with the same YAML as the robot. An empty
+// paramsFile gives the defaults.
+func LoadParams(paramsFile, nodeFQN string, now func() time.Time) (*paramserver.Server, Settings, error) {
+	var overrides map[string]paramserver.Value
+	if paramsFile != "" {
+		var err error
+		if overrides, err = paramserver.LoadParamsFile(paramsFile, nodeFQN); err != nil {
+			return nil, Settings{}, fmt.Errorf("nodecore: params file %s: %w", paramsFile, err)
+		}
+	}
+	return NewParamServer(nodeFQN, overrides, now)
+}
+
+// lookup gives a parameter's value; settingsFrom reads through it so the on-set callback can overlay a
+// proposed change on the current values.
+type lookup func(name string) (paramserver.Value, bool)
+
+// settingsFrom reads every parameter through get and checks what the descriptors cannot: the strategy
+// name and the skipping configuration as a whole.
+func settingsFrom(get lookup) (Settings, error) {
+	r := reader{get: get}
+	s := Settings{
+		ModelDir:          r.str(ParamModelDir),
+		ExecutionProvider: r.str(ParamExecutionProvider),
+		ORTThreads:        int(r.integer(ParamORTThreads)),
+		ImageTopic:        r.str(ParamImageTopic),
+		InstructionTopic:  r.str(ParamInstructionTopic),
+		ActionChunkTopic:  r.str(ParamActionChunkTopic),
+		DiagnosticsPeriod: seconds(r.double(ParamDiagnosticsPeriod)),
+		HardwareID:        r.str(ParamHardwareID),
+		UseSimTime:        r.boolean(ParamUseSimTime),
+		Mavlink: MavlinkSettings{
+			Enabled:         r.boolean(ParamMavlinkEnabled),
+			Endpoint:        r.str(ParamMavlinkEndpoint),
+			LinkTimeout:     seconds(r.double(ParamMavlinkLinkTimeout)),
+			TargetSystem:    int(r.integer(ParamMavlinkTargetSystem)),
+			TargetComponent: int(r.integer(ParamMavlinkTargetComponent)),
+		},
+		Live: LiveSettings{
+			MaxImageAge: seconds(r.double(ParamMaxImageAge)),
+			FrameID:     r.str(ParamFrameID),
+			Skipping: skipping.Config{
+				ControllerThreshold: r.double(ParamControllerThreshold),
+				ContinuityWindow:    int(r.integer(ParamContinuityWindow)),
+				EtaMove:             r.double(ParamEtaMove),
+				EtaVerify:           r.double(ParamEtaVerify),
+				Stride:              int(r.integer(ParamStride)),
+				Verification:        r.boolean(ParamVerification),
+				PreSkipPrediction:   r.boolean(ParamPreSkipPrediction),
+				ExecutedActions:     int(r.integer(ParamExecutedActions)),
+				SkipRatio:           r.double(ParamSkipRatio),
+				Seed:                r.integer(ParamSeed),
+			},
+		},
+	}
+	if r.err != nil {
+		return Settings{}, r.err
+	}
+	strategy, err := skipping.ParseStrategy(r.str(ParamStrategy))
+	if err != nil {
+		return Settings{}, fmt.Errorf("parameter %s: %w", ParamStrategy, err)
+	}
+	s.Live.Skipping.Strategy = strategy
+	if err := s.Live.Skipping.Validate(); err != nil {
+		return Settings{}, err
+	}
+	return s, nil
+}
+
+// reader reads typed values and keeps the first problem, so settingsFrom reads like a field list.
+type reader struct {
+	get lookup
+	err error
+}
+
+func (r *reader) value(name string, want paramserver.Type) paramserver.Value {
+	v, ok := r.get(name)
+	switch {
+	case r.err != nil:
+	case !ok:
+		r.err = fmt.Errorf("parameter %s is not declared", name)
+	case v.Type != want:
+		r.err = fmt.Errorf("parameter %s is %s, expected %s", name, v.Type, want)
+	}
+	return v
+}
+
+func (r *reader) str(name string) string { return r.value(name, paramserver.TypeString).StringValue }
+func (r *reader) integer(name string) int64 {
+	return r.value(name, paramserver.TypeInteger).IntegerValue
+}
+func (r *reader) double(name string) float64 {
+	return r.value(name, paramserver.TypeDouble).DoubleValue
+}
+func (r *reader) boolean(name string) bool { return r.value(name, paramserver.TypeBool).BoolValue }
+
+func seconds(s float64) time.Duration {
+	if math.IsNaN(s) || s <= 0 {
+		return 0
+	}
+	return time.Duration(s * float64(time.Second))
+}
