@@ -1,0 +1,516 @@
+// Package mavbridge sends a policy's action chunks to an arm controller over MAVLink (gomavlib v3).
+//
+// A Bridge speaks as an onboard computer: it sends HEARTBEAT, each chunk as one or more VLA_ACTION_CHUNK
+// messages (package dialect; XML for the controller side), and gripper open/close transitions as
+// COMMAND_LONG(MAV_CMD_DO_GRIPPER), retried until COMMAND_ACK. It watches the controller's heartbeat:
+// after LinkTimeout without one it stops sending chunks and reports EventLinkLost, and resumes with
+// EventLinkUp{Resumed: true} when the heartbeat returns. Every frame is accounted for: written by the
+// transport, dropped (counted), or still in flight; see transport.go for how drops inside gomavlib are
+// prevented and counted.
+//
+// This is the only package of the project that imports gomavlib.
+package mavbridge
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bluenviron/gomavlib/v3"
+	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
+	"github.com/bluenviron/gomavlib/v3/pkg/message"
+
+	"dysl_vla/mavbridge/dialect"
+)
+
+// Bridge is the MAVLink link to one arm controller. Set the fields, call Initialize, then Send chunks
+// from one or more goroutines; read Events and Stats; Close when done.
+type Bridge struct {
+	// Endpoint reaches the controller, such as "udp-client:127.0.0.1:14550"; see Endpoint. Required.
+	Endpoint string
+	// SystemID and ComponentID identify the bridge. They default to 1 and 191 (MAV_COMP_ID_ONBOARD_COMPUTER):
+	// a companion computer shares its vehicle's system id.
+	SystemID, ComponentID uint8
+	// TargetSystem and TargetComponent identify the controller: chunks and commands are addressed to it,
+	// and only its heartbeats keep the link up. They default to 1 and 1 (MAV_COMP_ID_AUTOPILOT1).
+	TargetSystem, TargetComponent uint8
+	// HeartbeatPeriod between the bridge's own heartbeats. It defaults to 1 second.
+	HeartbeatPeriod time.Duration
+	// LinkTimeout without a controller heartbeat after which the link counts as lost. It defaults to 3 s.
+	LinkTimeout time.Duration
+	// GripperInstance is param1 of MAV_CMD_DO_GRIPPER. It defaults to 1.
+	GripperInstance uint8
+	// GripperOpenValue and GripperClosedValue are the gripper dimension's values for fully open and fully
+	// closed. When both are zero they default to 0 and 1; set them the other way round for policies where
+	// a high value means open.
+	GripperOpenValue, GripperClosedValue float32
+	// GripperHysteresis is the band around the middle of open..closed, as a fraction of that span, in
+	// which the gripper keeps its state. It defaults to 0.2.
+	GripperHysteresis float32
+	// GripperAckTimeout is how long to wait for COMMAND_ACK before sending the command again. It defaults
+	// to 500 ms.
+	GripperAckTimeout time.Duration
+	// GripperRetries is how many times a gripper command is sent again without an acceptance before
+	// EventGripperFailed. It defaults to 3; a negative value means no retries.
+	GripperRetries int
+	// Now reads the clock for the link timeout and the retries. It defaults to time.Now.
+	Now func() time.Time
+
+	node       *gomavlib.Node
+	transports *transports
+	events     chan Event
+	terminate  chan struct{}
+	done       chan struct{}
+
+	eventsDropped atomic.Uint64
+
+	mu       sync.Mutex
+	closed   bool
+	channels map[*gomavlib.Channel]*channelLedger
+	link     linkWatch
+	gripper  gripperTracker
+	// gripperAcked is the last action the controller accepted, gripperPending the command awaiting its ack.
+	gripperAcked   GripperAction
+	gripperPending *gripperCommand
+	lastHeartbeat  time.Time
+	counts         counters
+}
+
+// channelLedger accounts for the frames handed to one gomavlib channel.
+type channelLedger struct {
+	conn   *countingConn // nil if the transport could not be matched; nothing is sent there then
+	handed uint64
+}
+
+func (l *channelLedger) inFlight() uint64 { return l.handed - l.conn.finished() }
+
+type gripperCommand struct {
+	action   GripperAction
+	attempts int
+	lastSent time.Time
+}
+
+type counters struct {
+	chunksSent, chunksDiscarded                  uint64
+	framesWrittenClosed, framesDropped           uint64
+	gripperCommands, gripperAcked, gripperFailed uint64
+	malformedFrames                              uint64
+}
+
+// Stats is a snapshot of the bridge for diagnostics.
+type Stats struct {
+	// LinkUp is true while controller heartbeats arrive within LinkTimeout.
+	LinkUp bool
+	// HeardController is false until the first controller heartbeat; HeartbeatAge is meaningful after it.
+	HeardController bool
+	HeartbeatAge    time.Duration
+	// Channels open on the endpoint (a UDP or TCP server has one per peer).
+	Channels int
+	// ChunksSent were handed to at least one channel; ChunksDiscarded arrived while the link was down.
+	ChunksSent, ChunksDiscarded uint64
+	// FramesWritten were accepted by the transport; FramesDropped were not (write buffer full, write error,
+	// channel closed first); FramesInFlight are queued in gomavlib. Heartbeats, chunk parts and commands.
+	FramesWritten, FramesDropped, FramesInFlight uint64
+	// GripperCommands counts COMMAND_LONG transmissions, retries included; GripperAcked and GripperFailed
+	// count transitions.
+	GripperCommands, GripperAcked, GripperFailed uint64
+	// MalformedFrames received and ignored.
+	MalformedFrames uint64
+	// EventsDropped because the Events channel was full.
+	EventsDropped uint64
+}
+
+// ErrClosed is returned by Send after Close.
+var ErrClosed = errors.New("mavlink bridge is closed")
+
+// eventBuffer is the capacity of the Events channel; events beyond it are dropped and counted.
+const eventBuffer = 64
+
+// Initialize applies defaults, validates the configuration and starts the link.
+func (b *Bridge) Initialize() error {
+	endpoint, err := ParseEndpoint(b.Endpoint)
+	if err != nil {
+		return err
+	}
+	b.applyDefaults()
+	if err := b.validate(); err != nil {
+		return err
+	}
+
+	b.transports = newTransports()
+	b.node = &gomavlib.Node{
+		Endpoints:      []gomavlib.EndpointConf{gomavlibEndpoint(endpoint, b.transports)},
+		Dialect:        dialect.Dialect,
+		OutVersion:     gomavlib.V2,
+		OutSystemID:    b.SystemID,
+		OutComponentID: b.ComponentID,
+		// The bridge sends its own heartbeats so that every frame passes its accounting.
+		HeartbeatDisable: true,
+	}
+	if err := b.node.Initialize(); err != nil {
+		return fmt.Errorf("mavlink endpoint %s: %w", endpoint, err)
+	}
+
+	b.initState()
+	b.terminate = make(chan struct{})
+	b.done = make(chan struct{})
+	go b.run()
+	return nil
+}
+
+// initState sets up what the event and tick handlers work on; tests use it without a transport.
+func (b *Bridge) initState() {
+	b.events = make(chan Event, eventBuffer)
+	b.channels = map[*gomavlib.Channel]*channelLedger{}
+	b.link = linkWatch{timeout: b.LinkTimeout}
+	b.gripper = gripperTracker{openValue: b.GripperOpenValue, closedValue: b.GripperClosedValue,
+		hysteresis: b.GripperHysteresis}
+}
+
+func (b *Bridge) applyDefaults() {
+	if b.SystemID == 0 {
+		b.SystemID = 1
+	}
+	if b.ComponentID == 0 {
+		b.ComponentID = uint8(common.MAV_COMP_ID_ONBOARD_COMPUTER)
+	}
+	if b.TargetSystem == 0 {
+		b.TargetSystem = 1
+	}
+	if b.TargetComponent == 0 {
+		b.TargetComponent = uint8(common.MAV_COMP_ID_AUTOPILOT1)
+	}
+	if b.HeartbeatPeriod == 0 {
+		b.HeartbeatPeriod = time.Second
+	}
+	if b.LinkTimeout == 0 {
+		b.LinkTimeout = 3 * time.Second
+	}
+	if b.GripperInstance == 0 {
+		b.GripperInstance = 1
+	}
+	if b.GripperOpenValue == 0 && b.GripperClosedValue == 0 {
+		b.GripperClosedValue = 1
+	}
+	if b.GripperHysteresis == 0 {
+		b.GripperHysteresis = 0.2
+	}
+	if b.GripperAckTimeout == 0 {
+		b.GripperAckTimeout = 500 * time.Millisecond
+	}
+	if b.GripperRetries == 0 {
+		b.GripperRetries = 3
+	} else if b.GripperRetries < 0 {
+		b.GripperRetries = 0
+	}
+	if b.Now == nil {
+		b.Now = time.Now
+	}
+}
+
+func (b *Bridge) validate() error {
+	switch {
+	case b.HeartbeatPeriod < 0:
+		return fmt.Errorf("HeartbeatPeriod is %v, expected a positive duration", b.HeartbeatPeriod)
+	case b.LinkTimeout < 0:
+		return fmt.Errorf("LinkTimeout is %v, expected a positive duration", b.LinkTimeout)
+	case b.GripperAckTimeout < 0:
+		return fmt.Errorf("GripperAckTimeout is %v, expected a positive duration", b.GripperAckTimeout)
+	case b.GripperOpenValue == b.GripperClosedValue:
+		return fmt.Errorf("GripperOpenValue and GripperClosedValue are both %v, expected two different values",
+			b.GripperOpenValue)
+	case b.GripperHysteresis < 0 || b.GripperHysteresis >= 1:
+		return fmt.Errorf("GripperHysteresis is %v, expected a fraction from 0 to below 1", b.GripperHysteresis)
+	}
+	return nil
+}
+
+// Close stops the bridge and waits for its goroutines. Frames still queued are counted as dropped.
+func (b *Bridge) Close() {
+	close(b.terminate)
+	<-b.done
+	b.node.Close()
+
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.closed = true
+	for ch := range b.channels {
+		b.closeLedger(ch)
+	}
+	close(b.events)
+}
+
+// Events delivers what the node core should know. It is never blocked on: when it is full, events are
+// dropped and counted in Stats.EventsDropped. It is closed by Close.
+func (b *Bridge) Events() <-chan Event { return b.events }
+
+// ListenAddr is the address a server endpoint listens on (useful with port 0), or nil for clients.
+func (b *Bridge) ListenAddr() net.Addr { return b.transports.listenAddr() }
+
+// Send sends c to the controller, when the link is up, and turns a gripper transition in its first step
+// (the action the controller executes next) into a gripper command. It returns an error only for a chunk
+// that cannot be encoded; what happens on the link shows in Stats and Events. It never blocks on the link.
+func (b *Bridge) Send(c Chunk) error {
+	parts, err := EncodeChunk(c, b.TargetSystem, b.TargetComponent)
+	if err != nil {
+		return err
+	}
+	messages := make([]message.Message, len(parts))
+	for i, p := range parts {
+		messages[i] = p
+	}
+
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return ErrClosed
+	}
+	now := b.Now()
+	if c.GripperDim != NoGripper {
+		if action, changed := b.gripper.observe(c.Values[c.GripperDim]); changed {
+			b.startGripperCommand(action, now)
+		}
+	}
+	if !b.link.up {
+		b.counts.chunksDiscarded++
+		return nil
+	}
+	if b.writeAll(messages...) {
+		b.counts.chunksSent++
+	}
+	return nil
+}
+
+// Stats returns a snapshot of the counters and the link state.
+func (b *Bridge) Stats() Stats {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	age, heard := b.link.heartbeatAge(b.Now())
+	s := Stats{
+		LinkUp: b.link.up, HeardController: heard, HeartbeatAge: age, Channels: len(b.channels),
+		ChunksSent: b.counts.chunksSent, ChunksDiscarded: b.counts.chunksDiscarded,
+		FramesWritten: b.counts.framesWrittenClosed, FramesDropped: b.counts.framesDropped,
+		GripperCommands: b.counts.gripperCommands, GripperAcked: b.counts.gripperAcked,
+		GripperFailed: b.counts.gripperFailed, MalformedFrames: b.counts.malformedFrames,
+		EventsDropped: b.eventsDropped.Load(),
+	}
+	for _, ledger := range b.channels {
+		if ledger.conn != nil {
+			s.FramesWritten += ledger.conn.written.Load()
+			s.FramesDropped += ledger.conn.failed.Load()
+			s.FramesInFlight += ledger.inFlight()
+		}
+	}
+	return s
+}
+
+func (b *Bridge) emit(e Event) {
+	select {
+	case b.events <- e:
+	default:
+		b.eventsDropped.Add(1)
+	}
+}
+
+// run owns the gomavlib event stream and the periodic work: heartbeats, link timeout, gripper retries.
+func (b *Bridge) run() {
+	defer close(b.done)
+	tick := time.NewTicker(max(time.Millisecond, min(b.HeartbeatPeriod, b.LinkTimeout, b.GripperAckTimeout)/5))
+	defer tick.Stop()
+	for {
+		select {
+		case evt := <-b.node.Events():
+			b.handle(evt)
+		case <-tick.C:
+			b.mu.Lock()
+			b.onTick(b.Now())
+			b.mu.Unlock()
+		case <-b.terminate:
+			return
+		}
+	}
+}
+
+func (b *Bridge) handle(evt gomavlib.Event) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := b.Now()
+	switch evt := evt.(type) {
+	case *gomavlib.EventChannelOpen:
+		b.channels[evt.Channel] = &channelLedger{conn: b.transports.lookup(evt.Channel.String())}
+		b.emit(EventChannelOpen{Channel: evt.Channel.String()})
+		// Announce ourselves at once: a UDP server controller learns our address from our first packet.
+		b.writeTo(evt.Channel, b.heartbeatMessage())
+
+	case *gomavlib.EventChannelClose:
+		b.closeLedger(evt.Channel)
+		b.emit(EventChannelClosed{Channel: evt.Channel.String(), Err: evt.Error})
+
+	case *gomavlib.EventParseError:
+		b.counts.malformedFrames++
+		b.emit(EventMalformedFrame{Channel: evt.Channel.String(), Err: evt.Error})
+
+	case *gomavlib.EventFrame:
+		if evt.SystemID() == b.TargetSystem && evt.ComponentID() == b.TargetComponent {
+			b.handleMessage(evt.Message(), now)
+		}
+	}
+}
+
+// handleMessage handles a message from the controller.
+func (b *Bridge) handleMessage(m message.Message, now time.Time) {
+	switch msg := m.(type) {
+	case *common.MessageHeartbeat:
+		if b.link.heartbeat(now) {
+			b.emit(EventLinkUp{SystemID: b.TargetSystem, ComponentID: b.TargetComponent, Resumed: b.link.lostOnce})
+			if b.gripper.state != 0 && b.gripper.state != b.gripperAcked && b.gripperPending == nil {
+				b.startGripperCommand(b.gripper.state, now) // the transition the controller missed
+			}
+		}
+	case *common.MessageCommandAck:
+		b.onCommandAck(msg, now)
+	}
+}
+
+func (b *Bridge) closeLedger(ch *gomavlib.Channel) {
+	ledger, ok := b.channels[ch]
+	if !ok {
+		return
+	}
+	delete(b.channels, ch)
+	if ledger.conn == nil {
+		return
+	}
+	b.transports.forget(ch.String(), ledger.conn)
+	// gomavlib discards what is still queued on a closed channel.
+	b.counts.framesDropped += ledger.inFlight() + ledger.conn.failed.Load()
+	b.counts.framesWrittenClosed += ledger.conn.written.Load()
+}
+
+func (b *Bridge) onTick(now time.Time) {
+	if now.Sub(b.lastHeartbeat) >= b.HeartbeatPeriod {
+		b.lastHeartbeat = now
+		b.writeAll(b.heartbeatMessage())
+	}
+	if b.link.check(now) {
+		age, _ := b.link.heartbeatAge(now)
+		b.emit(EventLinkLost{Silence: age})
+		if p := b.gripperPending; p != nil {
+			b.gripperPending = nil
+			b.failGripper(p, "link lost before COMMAND_ACK; sent again when the link returns")
+		}
+	}
+	if p := b.gripperPending; p != nil && now.Sub(p.lastSent) >= b.GripperAckTimeout {
+		if p.attempts > b.GripperRetries {
+			b.gripperPending = nil
+			b.failGripper(p, fmt.Sprintf("no COMMAND_ACK accepting it after %d attempts", p.attempts))
+		} else {
+			b.sendGripperCommand(p, now)
+		}
+	}
+}
+
+// startGripperCommand begins sending action, superseding a command still waiting for its ack. While the
+// link is down nothing is sent; the transition is sent when the link comes up.
+func (b *Bridge) startGripperCommand(action GripperAction, now time.Time) {
+	if p := b.gripperPending; p != nil {
+		b.gripperPending = nil
+		b.failGripper(p, fmt.Sprintf("superseded by %v before it was accepted", action))
+	}
+	if !b.link.up {
+		return
+	}
+	b.gripperPending = &gripperCommand{action: action}
+	b.sendGripperCommand(b.gripperPending, now)
+}
+
+func (b *Bridge) sendGripperCommand(p *gripperCommand, now time.Time) {
+	gripperAction := common.GRIPPER_ACTION_OPEN
+	if p.action == GripperClose {
+		gripperAction = common.GRIPPER_ACTION_CLOSE
+	}
+	b.writeAll(&common.MessageCommandLong{
+		TargetSystem:    b.TargetSystem,
+		TargetComponent: b.TargetComponent,
+		Command:         common.MAV_CMD_DO_GRIPPER,
+		Confirmation:    uint8(min(p.attempts, 255)), // MAVLink: 0 first transmission, then 1, 2, ...
+		Param1:          float32(b.GripperInstance),
+		Param2:          float32(gripperAction),
+	})
+	p.attempts++
+	p.lastSent = now
+	b.counts.gripperCommands++
+}
+
+func (b *Bridge) onCommandAck(ack *common.MessageCommandAck, now time.Time) {
+	p := b.gripperPending
+	if ack.Command != common.MAV_CMD_DO_GRIPPER || p == nil {
+		return
+	}
+	// The target fields are a MAVLink 2 extension: zero when the controller does not fill them.
+	if (ack.TargetSystem != 0 && ack.TargetSystem != b.SystemID) ||
+		(ack.TargetComponent != 0 && ack.TargetComponent != b.ComponentID) {
+		return
+	}
+	switch ack.Result {
+	case common.MAV_RESULT_ACCEPTED:
+		b.gripperPending = nil
+		b.gripperAcked = p.action
+		b.counts.gripperAcked++
+		b.emit(EventGripperAcked{Action: p.action, Attempts: p.attempts})
+	case common.MAV_RESULT_IN_PROGRESS:
+		p.lastSent = now // the controller is working on it: wait another GripperAckTimeout
+	case common.MAV_RESULT_TEMPORARILY_REJECTED:
+		// retried when GripperAckTimeout expires
+	default:
+		b.gripperPending = nil
+		b.failGripper(p, fmt.Sprintf("controller answered %v", ack.Result))
+	}
+}
+
+func (b *Bridge) failGripper(p *gripperCommand, reason string) {
+	b.counts.gripperFailed++
+	b.emit(EventGripperFailed{Action: p.action, Attempts: p.attempts, Reason: reason})
+}
+
+func (b *Bridge) heartbeatMessage() message.Message {
+	return &common.MessageHeartbeat{
+		Type:           common.MAV_TYPE_ONBOARD_CONTROLLER,
+		Autopilot:      common.MAV_AUTOPILOT_INVALID, // not a flight controller
+		SystemStatus:   common.MAV_STATE_ACTIVE,
+		MavlinkVersion: 3,
+	}
+}
+
+// writeAll hands messages to every open channel and reports whether any channel took them.
+func (b *Bridge) writeAll(messages ...message.Message) bool {
+	taken := false
+	for ch := range b.channels {
+		if b.writeTo(ch, messages...) {
+			taken = true
+		}
+	}
+	return taken
+}
+
+// writeTo hands messages to ch, all or none: none when gomavlib's buffer could overflow, so that gomavlib
+// never drops silently and a chunk never arrives in part. Refused frames are counted as dropped.
+func (b *Bridge) writeTo(ch *gomavlib.Channel, messages ...message.Message) bool {
+	ledger := b.channels[ch]
+	if ledger == nil || ledger.conn == nil || ledger.inFlight()+uint64(len(messages)) > libraryWriteBuffer {
+		b.counts.framesDropped += uint64(len(messages))
+		return false
+	}
+	for _, m := range messages {
+		ledger.handed++
+		if err := b.node.WriteMessageTo(ch, m); err != nil {
+			// Only an encoding failure, which the dialect rules out; count it rather than lose it.
+			ledger.handed--
+			b.counts.framesDropped++
+		}
+	}
+	return true
+}

@@ -1,0 +1,159 @@
+package mavbridge
+
+import (
+	"testing"
+	"time"
+
+	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
+	"github.com/stretchr/testify/require"
+)
+
+// offlineBridge is a Bridge without a transport, driven by a fake clock: it exercises the gripper and link
+// logic deterministically. Frames it would write are counted as dropped, since no channel is open.
+type offlineBridge struct {
+	*Bridge
+	now time.Time
+}
+
+func newOfflineBridge(t *testing.T) *offlineBridge {
+	o := &offlineBridge{now: time.Unix(5000, 0)}
+	o.Bridge = &Bridge{Endpoint: "udp-client:127.0.0.1:14550", LinkTimeout: time.Second,
+		GripperAckTimeout: 100 * time.Millisecond, GripperRetries: 2, Now: func() time.Time { return o.now }}
+	o.applyDefaults()
+	require.NoError(t, o.validate())
+	o.initState()
+	return o
+}
+
+func (o *offlineBridge) advance(d time.Duration) {
+	o.now = o.now.Add(d)
+	o.onTick(o.now)
+}
+
+func (o *offlineBridge) heartbeat() {
+	o.handleMessage(&common.MessageHeartbeat{Type: common.MAV_TYPE_GENERIC}, o.now)
+}
+
+func (o *offlineBridge) ack(result common.MAV_RESULT) {
+	o.handleMessage(&common.MessageCommandAck{Command: common.MAV_CMD_DO_GRIPPER, Result: result}, o.now)
+}
+
+func (o *offlineBridge) gripperValue(t *testing.T, v float32) {
+	require.NoError(t, o.Send(Chunk{Seq: 1, Stamp: o.now, StepDt: time.Millisecond, Steps: 1, Dims: 2,
+		Values: []float32{0, v}, GripperDim: 1}))
+}
+
+func (o *offlineBridge) drainEvents() []Event {
+	var got []Event
+	for {
+		select {
+		case e := <-o.events:
+			got = append(got, e)
+		default:
+			return got
+		}
+	}
+}
+
+func TestGripperCommandLifecycle(t *testing.T) {
+	t.Run("accepted on the first attempt", func(t *testing.T) {
+		o := newOfflineBridge(t)
+		o.heartbeat()
+		o.gripperValue(t, 1)
+		require.EqualValues(t, 1, o.counts.gripperCommands)
+		o.ack(common.MAV_RESULT_ACCEPTED)
+		o.advance(time.Second)
+		require.EqualValues(t, 1, o.counts.gripperCommands, "no retry after acceptance")
+		require.Contains(t, o.drainEvents(), Event(EventGripperAcked{Action: GripperClose, Attempts: 1}))
+	})
+	t.Run("retried until accepted", func(t *testing.T) {
+		o := newOfflineBridge(t)
+		o.heartbeat()
+		o.gripperValue(t, 0)
+		o.advance(99 * time.Millisecond)
+		require.EqualValues(t, 1, o.counts.gripperCommands, "within the ack timeout")
+		o.advance(time.Millisecond)
+		require.EqualValues(t, 2, o.counts.gripperCommands)
+		o.ack(common.MAV_RESULT_ACCEPTED)
+		require.Contains(t, o.drainEvents(), Event(EventGripperAcked{Action: GripperOpen, Attempts: 2}))
+	})
+	t.Run("fails after the retries", func(t *testing.T) {
+		o := newOfflineBridge(t)
+		o.heartbeat()
+		o.gripperValue(t, 1)
+		for range 5 {
+			o.heartbeat() // keep the link up
+			o.advance(100 * time.Millisecond)
+		}
+		require.EqualValues(t, 3, o.counts.gripperCommands, "first attempt and two retries")
+		require.EqualValues(t, 1, o.counts.gripperFailed)
+		require.Contains(t, o.drainEvents(), Event(EventGripperFailed{Action: GripperClose, Attempts: 3,
+			Reason: "no COMMAND_ACK accepting it after 3 attempts"}))
+	})
+	t.Run("in progress extends the wait", func(t *testing.T) {
+		o := newOfflineBridge(t)
+		o.heartbeat()
+		o.gripperValue(t, 1)
+		o.now = o.now.Add(90 * time.Millisecond)
+		o.ack(common.MAV_RESULT_IN_PROGRESS)
+		o.advance(90 * time.Millisecond)
+		require.EqualValues(t, 1, o.counts.gripperCommands)
+	})
+	t.Run("denied fails at once", func(t *testing.T) {
+		o := newOfflineBridge(t)
+		o.heartbeat()
+		o.gripperValue(t, 1)
+		o.ack(common.MAV_RESULT_DENIED)
+		o.advance(time.Second)
+		require.EqualValues(t, 1, o.counts.gripperCommands)
+		require.Contains(t, o.drainEvents(), Event(EventGripperFailed{Action: GripperClose, Attempts: 1,
+			Reason: "controller answered MAV_RESULT_DENIED"}))
+	})
+	t.Run("opposite transition supersedes", func(t *testing.T) {
+		o := newOfflineBridge(t)
+		o.heartbeat()
+		o.gripperValue(t, 1)
+		o.gripperValue(t, 0)
+		require.EqualValues(t, 2, o.counts.gripperCommands)
+		require.Contains(t, o.drainEvents(), Event(EventGripperFailed{Action: GripperClose, Attempts: 1,
+			Reason: "superseded by open before it was accepted"}))
+		o.ack(common.MAV_RESULT_ACCEPTED)
+		require.Equal(t, GripperOpen, o.gripperAcked)
+	})
+	t.Run("transition during link loss is sent when the link returns", func(t *testing.T) {
+		o := newOfflineBridge(t)
+		o.gripperValue(t, 1)
+		require.EqualValues(t, 0, o.counts.gripperCommands, "no controller yet")
+		require.EqualValues(t, 1, o.counts.chunksDiscarded)
+		o.heartbeat()
+		require.EqualValues(t, 1, o.counts.gripperCommands)
+		o.advance(time.Second) // silence: link lost, pending command fails
+		events := o.drainEvents()
+		require.Contains(t, events, Event(EventLinkLost{Silence: time.Second}))
+		require.Contains(t, events, Event(EventGripperFailed{Action: GripperClose, Attempts: 1,
+			Reason: "link lost before COMMAND_ACK; sent again when the link returns"}))
+		o.heartbeat()
+		require.Contains(t, o.drainEvents(), Event(EventLinkUp{SystemID: 1, ComponentID: 1, Resumed: true}))
+		require.EqualValues(t, 2, o.counts.gripperCommands)
+		o.ack(common.MAV_RESULT_ACCEPTED)
+		require.EqualValues(t, 1, o.counts.gripperAcked)
+	})
+	t.Run("acks for another commander are ignored", func(t *testing.T) {
+		o := newOfflineBridge(t)
+		o.heartbeat()
+		o.gripperValue(t, 1)
+		o.drainEvents()
+		o.handleMessage(&common.MessageCommandAck{Command: common.MAV_CMD_DO_GRIPPER,
+			Result: common.MAV_RESULT_ACCEPTED, TargetSystem: 255, TargetComponent: 190}, o.now)
+		require.Nil(t, o.drainEvents())
+		require.NotNil(t, o.gripperPending)
+	})
+}
+
+func TestEventsNeverBlock(t *testing.T) {
+	o := newOfflineBridge(t)
+	for range eventBuffer + 5 {
+		o.emit(EventLinkLost{})
+	}
+	require.EqualValues(t, 5, o.Stats().EventsDropped)
+}
