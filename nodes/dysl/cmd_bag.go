@@ -7,6 +7,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"dysl_vla/bag"
+	"dysl_vla/bag/samplebag"
+	"dysl_vla/scene"
 )
 
 func init() { addCommand(newBagCmd) }
@@ -16,7 +18,7 @@ func newBagCmd() *cobra.Command {
 		Use:   "bag",
 		Short: "Inspect rosbag2 recordings and generate sample pick-and-place bags",
 	}
-	cmd.AddCommand(newBagInfoCmd())
+	cmd.AddCommand(newBagInfoCmd(), newBagGenCmd())
 	return cmd
 }
 
@@ -39,4 +41,50 @@ func newBagInfoCmd() *cobra.Command {
 			return nil
 		},
 	}
+}
+
+func newBagGenCmd() *cobra.Command {
+	var (
+		out       string
+		opts      samplebag.Options
+		chunkSize int
+		noise     float64
+	)
+	cmd := &cobra.Command{
+		Use:   "gen --out DIR",
+		Short: "Record scripted pick-and-place episodes as an MCAP bag",
+		Long: `Record scripted pick-and-place episodes (camera frames, instructions, expert action chunks)
+as a rosbag2 MCAP bag that ros2 bag play (Humble and later) and dysl replay read.
+
+Topics: /image (sensor_msgs/msg/Image rgb8, frame_id camera), /instruction (std_msgs/msg/String,
+latched, once per episode), /episode (std_msgs/msg/String marker "episode=i seed=s steps=n"),
+/phase (std_msgs/msg/String, the expert's phase per frame) and /expert_action_chunk
+(dysl_vla/msg/ActionChunk, the expert's K-step future per frame). Episode i uses seed S+i.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if out == "" {
+				return fmt.Errorf("--out is required: the bag directory to create")
+			}
+			opts.Scene.ChunkSize = chunkSize
+			opts.Scene.CameraNoise = noise
+			sum, err := samplebag.Generate(out, opts)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: %d episodes, %d frames, %d messages, %s of bag time\n",
+				out, sum.Episodes, sum.Frames, sum.Messages, sum.Duration.Round(time.Millisecond))
+			return nil
+		},
+	}
+	defaults := scene.DefaultConfig()
+	f := cmd.Flags()
+	f.StringVar(&out, "out", "", "bag directory to create (must not exist, or be empty)")
+	f.IntVar(&opts.Episodes, "episodes", 1, "number of episodes")
+	f.Int64Var(&opts.Seed, "seed", 0, "seed of the first episode")
+	f.IntVar(&opts.Scene.Width, "width", defaults.Width, "frame width in pixels")
+	f.IntVar(&opts.Scene.Height, "height", defaults.Height, "frame height in pixels")
+	f.IntVar(&chunkSize, "chunk", defaults.ChunkSize, "steps K in each expert action chunk")
+	f.Float64Var(&noise, "noise", defaults.CameraNoise, "camera pixel noise standard deviation (0..255 units; 0 for clean frames)")
+	f.Float64Var(&opts.RateHz, "rate", 10, "camera and control rate in Hz")
+	return cmd
 }

@@ -1,0 +1,204 @@
+// Package samplebag records scripted pick-and-place episodes (package scene) as a rosbag2 MCAP
+// bag: the sample input for `dysl replay`, benchmarks and tests.
+//
+// Topics, all stamped on one simulated clock (episode i starts i*(episode length + 1 s) after
+// Options.Start; steps are 1/RateHz apart):
+//
+//	/instruction          std_msgs/msg/String        once per episode, at its start; QoS transient_local,
+//	                                                 reliable, depth 1 (latched, as a policy node expects)
+//	/episode              std_msgs/msg/String        once per episode, at its start:
+//	                                                 "episode=<i> seed=<seed> steps=<n>"
+//	/image                sensor_msgs/msg/Image      every step: rgb8, frame_id "camera", header.stamp = log time;
+//	                                                 QoS sensor data (best effort, depth 5)
+//	/phase                std_msgs/msg/String        every step, 1 µs after its image: the expert's phase name
+//	/expert_action_chunk  dysl_vla/msg/ActionChunk   every step, 2 µs after its image: the expert's K-step
+//	                                                 future (the label), header = the image's, step_dt = 1/RateHz,
+//	                                                 action_names dx dy dz droll dpitch dyaw gripper,
+//	                                                 strategy "expert"
+//
+// The instruction comes 10 ms before the episode's first image, so a replayed node has it
+// before the first frame. Units of the actions are scene's: metres and radians per step,
+// gripper -1 open, +1 closed.
+package samplebag
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"dysl_vla/bag"
+	"dysl_vla/msgs"
+	"dysl_vla/scene"
+)
+
+// Topic names written by Generate.
+const (
+	TopicInstruction = "/instruction"
+	TopicEpisode     = "/episode"
+	TopicImage       = "/image"
+	TopicPhase       = "/phase"
+	TopicExpertChunk = "/expert_action_chunk"
+)
+
+// CameraFrameID is the frame_id of every image (and of the chunks predicted from them).
+const CameraFrameID = "camera"
+
+// ActionNames are the columns of every chunk.
+var ActionNames = []string{"dx", "dy", "dz", "droll", "dpitch", "dyaw", "gripper"}
+
+// Options configures Generate. Zero fields take their defaults.
+type Options struct {
+	Episodes int          // default 1
+	Seed     int64        // episode i uses seed Seed+i
+	Scene    scene.Config // frame size, chunk size K, step limit, noise; zero fields: scene defaults
+	RateHz   float64      // camera and control rate; default 10
+	// Start is the log time of the first message; default 2023-11-14T22:13:20Z (1.7e9 s), a fixed
+	// date so the same options give the same bytes.
+	Start time.Time
+	Bag   bag.WriterOptions
+}
+
+// Summary says what Generate wrote.
+type Summary struct {
+	Episodes, Frames int
+	Messages         int
+	Duration         time.Duration // first to last message
+}
+
+func (o *Options) ensureDefaults() {
+	if o.Episodes == 0 {
+		o.Episodes = 1
+	}
+	if o.RateHz == 0 {
+		o.RateHz = 10
+	}
+	if o.Start.IsZero() {
+		o.Start = time.Unix(1_700_000_000, 0)
+	}
+	if o.Scene == (scene.Config{}) {
+		o.Scene = scene.DefaultConfig()
+	}
+	o.Scene.EnsureDefaults()
+}
+
+func (o Options) validate() error {
+	var problems []error
+	if o.Episodes < 1 {
+		problems = append(problems, fmt.Errorf("episodes (%d) must be >= 1", o.Episodes))
+	}
+	if o.RateHz <= 0 || o.RateHz > 1000 {
+		problems = append(problems, fmt.Errorf("rate (%v Hz) must be in (0, 1000]", o.RateHz))
+	}
+	if err := o.Scene.Validate(); err != nil {
+		problems = append(problems, err)
+	}
+	return errors.Join(problems...)
+}
+
+// Generate writes a new bag directory dir (which must not exist, or be empty).
+func Generate(dir string, opts Options) (sum Summary, err error) {
+	opts.ensureDefaults()
+	if err := opts.validate(); err != nil {
+		return Summary{}, fmt.Errorf("sample bag: %w", err)
+	}
+	w, err := bag.Create(dir, opts.Bag)
+	if err != nil {
+		return Summary{}, err
+	}
+	defer func() { err = errors.Join(err, w.Close()) }()
+	if err := addTopics(w); err != nil {
+		return Summary{}, err
+	}
+
+	period := time.Duration(float64(time.Second) / opts.RateHz)
+	const instructionLead = 10 * time.Millisecond
+	start := opts.Start.UnixNano()
+	episodeStart := start
+	var last int64
+	var buf []byte
+	write := func(topic string, at int64, m msgs.Message) error {
+		var err error
+		if buf, err = msgs.Encode(buf, m); err != nil {
+			return fmt.Errorf("sample bag: encode %s: %w", topic, err)
+		}
+		sum.Messages++
+		last = max(last, at)
+		return w.Write(topic, at, buf)
+	}
+	sequence := uint64(0)
+	for i := range opts.Episodes {
+		seed := opts.Seed + int64(i)
+		steps, err := scene.Episode(seed, opts.Scene)
+		if err != nil {
+			return sum, err
+		}
+		if err := write(TopicInstruction, episodeStart, &msgs.String{Data: steps[0].Instruction}); err != nil {
+			return sum, err
+		}
+		marker := fmt.Sprintf("episode=%d seed=%d steps=%d", i, seed, len(steps))
+		if err := write(TopicEpisode, episodeStart, &msgs.String{Data: marker}); err != nil {
+			return sum, err
+		}
+		for _, st := range steps {
+			at := episodeStart + int64(instructionLead) + int64(st.Tick)*int64(period)
+			header := msgs.Header{Stamp: msgs.TimeFromNanos(at), FrameID: CameraFrameID}
+			image := &msgs.Image{
+				Header: header, Height: uint32(st.Image.Height), Width: uint32(st.Image.Width),
+				Encoding: msgs.EncodingRGB8, Step: uint32(3 * st.Image.Width), Data: st.Image.RGB,
+			}
+			if err := write(TopicImage, at, image); err != nil {
+				return sum, err
+			}
+			if err := write(TopicPhase, at+1000, &msgs.String{Data: st.Phase.String()}); err != nil {
+				return sum, err
+			}
+			if err := write(TopicExpertChunk, at+2000, expertChunk(header, sequence, period, st.Chunk)); err != nil {
+				return sum, err
+			}
+			sequence++
+			sum.Frames++
+		}
+		sum.Episodes++
+		episodeStart += int64(instructionLead) + int64(len(steps))*int64(period) + int64(time.Second)
+	}
+	sum.Duration = time.Duration(last - start)
+	return sum, nil
+}
+
+func addTopics(w *bag.Writer) error {
+	topics := []struct {
+		name, typeName string
+		qos            bag.QoS
+	}{
+		{TopicInstruction, "std_msgs/msg/String", bag.QoSLatched},
+		{TopicEpisode, "std_msgs/msg/String", bag.QoSLatched},
+		{TopicImage, "sensor_msgs/msg/Image", bag.QoSSensorData},
+		{TopicPhase, "std_msgs/msg/String", bag.QoSDefault},
+		{TopicExpertChunk, "dysl_vla/msg/ActionChunk", bag.QoSDefault},
+	}
+	for _, t := range topics {
+		def, ok := msgs.Schema(t.typeName)
+		if !ok {
+			return fmt.Errorf("sample bag: msgs has no schema for %s", t.typeName)
+		}
+		if err := w.AddTopic(bag.Topic{Name: t.name, Type: t.typeName, Definition: def, QoS: []bag.QoS{t.qos}}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func expertChunk(header msgs.Header, sequence uint64, period time.Duration, chunk []scene.Action) *msgs.ActionChunk {
+	m := &msgs.ActionChunk{
+		Header: header, Sequence: sequence, StepDt: msgs.DurationFromGo(period),
+		Steps: uint32(len(chunk)), ActionDim: uint32(len(ActionNames)), ActionNames: ActionNames,
+		Actions:  make([]float32, 0, len(chunk)*len(ActionNames)),
+		Strategy: "expert",
+	}
+	for _, a := range chunk {
+		for _, v := range a {
+			m.Actions = append(m.Actions, float32(v))
+		}
+	}
+	return m
+}

@@ -1,0 +1,170 @@
+package samplebag
+
+import (
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"dysl_vla/bag"
+	"dysl_vla/msgs"
+	"dysl_vla/scene"
+)
+
+func TestGeneratedBagContents(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "sample")
+	opts := Options{Episodes: 2, Seed: 10, Scene: scene.Config{Width: 16, Height: 12, ChunkSize: 4}}
+	sum, err := Generate(dir, opts)
+	require.NoError(t, err)
+
+	ep0, err := scene.Episode(10, scene.Config{Width: 16, Height: 12, ChunkSize: 4})
+	require.NoError(t, err)
+	ep1, err := scene.Episode(11, scene.Config{Width: 16, Height: 12, ChunkSize: 4})
+	require.NoError(t, err)
+	frames := len(ep0) + len(ep1)
+	require.Equal(t, Summary{Episodes: 2, Frames: frames, Messages: 4 + 3*frames, Duration: sum.Duration}, sum)
+
+	r, err := bag.Open(dir)
+	require.NoError(t, err)
+	defer r.Close()
+	info := r.Info()
+	require.Empty(t, info.Warnings)
+	counts := map[string]uint64{}
+	types := map[string]string{}
+	for _, topic := range info.Topics {
+		counts[topic.Name], types[topic.Name] = topic.MessageCount, topic.Type
+	}
+	require.Equal(t, map[string]uint64{
+		TopicInstruction: 2, TopicEpisode: 2, TopicImage: uint64(frames), TopicPhase: uint64(frames), TopicExpertChunk: uint64(frames),
+	}, counts)
+	require.Equal(t, "sensor_msgs/msg/Image", types[TopicImage])
+	require.Equal(t, "dysl_vla/msg/ActionChunk", types[TopicExpertChunk])
+	instruction, _ := info.Topic(TopicInstruction)
+	require.Contains(t, instruction.OfferedQoSProfiles, "reliability: 1\n  durability: 1\n", "instructions are latched")
+	image, _ := info.Topic(TopicImage)
+	require.Contains(t, image.OfferedQoSProfiles, "reliability: 2\n", "camera frames are best effort")
+
+	var instructions, markers []string
+	var firstImageAt, instructionAt int64
+	var imageMsg msgs.Image
+	var chunk msgs.ActionChunk
+	var lastImageStamp msgs.Header
+	step := 0
+	for m, err := range r.Messages() {
+		require.NoError(t, err)
+		switch m.Topic {
+		case TopicInstruction:
+			var s msgs.String
+			require.NoError(t, msgs.Decode(m.Data, &s))
+			instructions = append(instructions, s.Data)
+			if instructionAt == 0 {
+				instructionAt = m.LogTime
+			}
+		case TopicEpisode:
+			var s msgs.String
+			require.NoError(t, msgs.Decode(m.Data, &s))
+			markers = append(markers, s.Data)
+		case TopicImage:
+			require.NoError(t, msgs.Decode(m.Data, &imageMsg))
+			if firstImageAt == 0 {
+				firstImageAt = m.LogTime
+			}
+			require.Equal(t, CameraFrameID, imageMsg.Header.FrameID)
+			require.Equal(t, m.LogTime, imageMsg.Header.Stamp.Nanos())
+			require.Equal(t, "rgb8", imageMsg.Encoding)
+			require.Equal(t, uint32(16), imageMsg.Width)
+			require.Equal(t, uint32(12), imageMsg.Height)
+			require.Equal(t, uint32(48), imageMsg.Step)
+			require.NoError(t, imageMsg.CheckLayout(3))
+			lastImageStamp = imageMsg.Header
+		case TopicExpertChunk:
+			require.NoError(t, msgs.Decode(m.Data, &chunk))
+			require.NoError(t, chunk.Validate())
+			require.Equal(t, lastImageStamp, chunk.Header, "a chunk carries its image's header")
+			require.Equal(t, uint64(step), chunk.Sequence)
+			require.Equal(t, uint32(4), chunk.Steps)
+			require.Equal(t, ActionNames, chunk.ActionNames)
+			require.Equal(t, 100*time.Millisecond, chunk.StepDt.Go())
+			if step < len(ep0) {
+				want := ep0[step]
+				require.Equal(t, want.Image.RGB, imageMsg.Data, "step %d: the frame is the scene's render", step)
+				for k := range 4 {
+					for j := range 7 {
+						require.Equal(t, float32(want.Chunk[k][j]), chunk.At(k, j))
+					}
+				}
+			}
+			step++
+		}
+	}
+	require.Equal(t, frames, step)
+	require.Equal(t, []string{ep0[0].Instruction, ep1[0].Instruction}, instructions)
+	require.Equal(t, []string{
+		fmt.Sprintf("episode=0 seed=10 steps=%d", len(ep0)),
+		fmt.Sprintf("episode=1 seed=11 steps=%d", len(ep1)),
+	}, markers)
+	require.Less(t, instructionAt, firstImageAt, "the instruction arrives before the first frame")
+}
+
+func TestGenerateIsDeterministic(t *testing.T) {
+	read := func(dir string) []bag.Message {
+		r, err := bag.Open(dir)
+		require.NoError(t, err)
+		defer r.Close()
+		var out []bag.Message
+		for m, err := range r.Messages() {
+			require.NoError(t, err)
+			out = append(out, m)
+		}
+		return out
+	}
+	a, b := filepath.Join(t.TempDir(), "a"), filepath.Join(t.TempDir(), "b")
+	_, err := Generate(a, Options{Seed: 3})
+	require.NoError(t, err)
+	_, err = Generate(b, Options{Seed: 3})
+	require.NoError(t, err)
+	require.Equal(t, read(a), read(b))
+}
+
+func TestGenerateRejectsBadOptions(t *testing.T) {
+	_, err := Generate(filepath.Join(t.TempDir(), "x"), Options{Episodes: -1, RateHz: -5})
+	require.ErrorContains(t, err, "episodes (-1) must be >= 1")
+	require.ErrorContains(t, err, "rate (-5 Hz) must be in (0, 1000]")
+}
+
+func TestMeasureDecodeThroughput(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "sample")
+	sum, err := Generate(dir, Options{Seed: 1})
+	require.NoError(t, err)
+	got, err := bag.MeasureDecodeThroughput(dir)
+	require.NoError(t, err)
+	require.Equal(t, sum.Messages, got.Messages)
+	require.Equal(t, sum.Frames, got.Frames)
+	require.Positive(t, got.FramesPerSecond())
+}
+
+// BenchmarkDecode reads and decodes a 3-episode sample bag at two frame sizes; it reports messages/s
+// and image frames/s, the rates replay must exceed by far to stay model-bound.
+func BenchmarkDecode(b *testing.B) {
+	for _, size := range []int{32, 224} {
+		b.Run(fmt.Sprintf("%dx%d", size, size), func(b *testing.B) {
+			dir := filepath.Join(b.TempDir(), "sample")
+			_, err := Generate(dir, Options{Episodes: 3, Scene: scene.Config{Width: size, Height: size, CameraNoise: 2}})
+			require.NoError(b, err)
+			b.ResetTimer()
+			var total bag.Throughput
+			for b.Loop() {
+				got, err := bag.MeasureDecodeThroughput(dir)
+				require.NoError(b, err)
+				total.Messages += got.Messages
+				total.Frames += got.Frames
+				total.Bytes += got.Bytes
+			}
+			b.ReportMetric(float64(total.Messages)/b.Elapsed().Seconds(), "msgs/s")
+			b.ReportMetric(float64(total.Frames)/b.Elapsed().Seconds(), "frames/s")
+			b.SetBytes(total.Bytes / int64(max(b.N, 1)))
+		})
+	}
+}
