@@ -1,0 +1,263 @@
+// Package training trains the reference VLA of modelbuild with GoMLX on the CPU: behaviour cloning of
+// the backbone on scripted scene episodes, calibration of the static layers, and DySL's two-stage
+// distillation of adapters and controllers against the frozen backbone.
+//
+// The architecture is the one modelbuild writes as ONNX and runs in its Go reference (Model.Forward);
+// this package restates it as a batched GoMLX graph so that it can be differentiated, and the tests
+// hold the two to the same outputs. Tensor names are modelbuild's, so weights move between the two as
+// safetensors files (modelbuild.SaveWeights / LoadWeights) and `dysl model build --weights` accepts
+// what training writes.
+package training
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"dysl_vla/modelbuild"
+	"dysl_vla/safetensors"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/backends/simplego"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX's graph DSL is meant to be dot-imported
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+
+	"dysl_vla/training/fastgrad"
+)
+
+// Variable scopes of the GoMLX context. Backbone variables are frozen during distillation.
+const (
+	ScopeBackbone    = "backbone"
+	ScopeAdapters    = "adapters"
+	ScopeControllers = "controllers"
+)
+
+// NewBackend returns the pure-Go GoMLX backend configured as research/gomlx.md found necessary:
+// parallelism=-1, because the default worker pool deadlocks on a 2-core machine once several
+// DotGenerals run at once, and the fast DotGeneral gradient (fastgrad) installed.
+func NewBackend() (backends.Backend, error) {
+	fastgrad.Install()
+	return simplego.New("parallelism=-1")
+}
+
+// Model holds the reference VLA's parameters as GoMLX variables and builds its graphs, batched: the
+// hidden state is [B, T, D] where modelbuild's graphs use B = 1.
+type Model struct {
+	Arch modelbuild.Arch
+	Ctx  *context.Context
+	vars map[string]*context.Variable // by modelbuild tensor name
+}
+
+// NewModel makes the variables of backbone w (trainable) in a new context.
+func NewModel(a modelbuild.Arch, w *modelbuild.Weights) (*Model, error) {
+	named, err := backboneTensors(a, w)
+	if err != nil {
+		return nil, err
+	}
+	m := &Model{Arch: a, Ctx: context.New(), vars: map[string]*context.Variable{}}
+	for _, name := range sortedKeys(named) {
+		t := named[name]
+		m.vars[name] = m.Ctx.In(ScopeBackbone).VariableWithValue(name, t)
+	}
+	return m, nil
+}
+
+// backboneTensors returns w's tensors by name. modelbuild exposes its names and layout through the
+// safetensors file it writes, so the weights take that route rather than a second copy of the table.
+func backboneTensors(a modelbuild.Arch, w *modelbuild.Weights) (map[string]*tensors.Tensor, error) {
+	dir, err := os.MkdirTemp("", "dysl-weights-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "w.safetensors")
+	if err := modelbuild.SaveWeights(path, a, w, nil); err != nil {
+		return nil, err
+	}
+	f, err := safetensors.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]*tensors.Tensor{}
+	for name, t := range f.Tensors {
+		values, err := t.Float32s()
+		if err != nil {
+			return nil, fmt.Errorf("training: %s: %w", name, err)
+		}
+		out[name] = tensors.FromFlatDataAndDimensions(values, dimsOf(t.Shape)...)
+	}
+	return out, nil
+}
+
+func dimsOf(shape []int64) []int {
+	dims := make([]int, len(shape))
+	for i, d := range shape {
+		dims[i] = int(d)
+	}
+	return dims
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// BackboneVariables returns the backbone's variables by tensor name.
+func (m *Model) BackboneVariables() map[string]*context.Variable {
+	out := map[string]*context.Variable{}
+	for name, v := range m.vars {
+		if v.Scope() == "/"+ScopeBackbone {
+			out[name] = v
+		}
+	}
+	return out
+}
+
+// SetBackboneTrainable freezes (false) or unfreezes the backbone.
+func (m *Model) SetBackboneTrainable(trainable bool) {
+	for _, v := range m.BackboneVariables() {
+		v.SetTrainable(trainable)
+	}
+}
+
+// Weights copies the backbone variables out as modelbuild weights (via a safetensors file, so names and
+// shapes are checked by modelbuild.LoadWeights).
+func (m *Model) Weights() (*modelbuild.Weights, error) {
+	dir, err := os.MkdirTemp("", "dysl-weights-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "w.safetensors")
+	if err := m.SaveBackbone(path, nil); err != nil {
+		return nil, err
+	}
+	return modelbuild.LoadWeights(path, m.Arch)
+}
+
+// SaveBackbone writes the backbone variables as a safetensors file that modelbuild.LoadWeights (and so
+// `dysl model build --weights`) reads.
+func (m *Model) SaveBackbone(path string, metadata map[string]string) error {
+	out := map[string]safetensors.Tensor{}
+	for name, v := range m.BackboneVariables() {
+		t, err := v.Value()
+		if err != nil {
+			return err
+		}
+		shape := make([]int64, t.Shape().Rank())
+		for i, d := range t.Shape().Dimensions {
+			shape[i] = int64(d)
+		}
+		out[name] = safetensors.F32(shape, tensors.MustCopyFlatData[float32](t))
+	}
+	return safetensors.WriteFile(path, out, metadata)
+}
+
+func (m *Model) param(g *Graph, name string) *Node {
+	v, ok := m.vars[name]
+	if !ok {
+		panic(fmt.Sprintf("training: no variable %q", name))
+	}
+	return v.ValueGraph(g)
+}
+
+// matmul is x · w over x's last axis: [..., in] x [in, out] -> [..., out].
+func matmul(x, w *Node) *Node {
+	return DotGeneral(x, []int{x.Rank() - 1}, nil, w, []int{0}, nil)
+}
+
+// addTrailing adds v, whose axes are x's last ones (a bias, a table), broadcasting over x's leading axes.
+func addTrailing(x, v *Node) *Node { return Add(x, ExpandLeftToRank(v, x.Rank())) }
+
+// mulTrailing multiplies x by v, broadcasting v over x's leading axes.
+func mulTrailing(x, v *Node) *Node { return Mul(x, ExpandLeftToRank(v, x.Rank())) }
+
+// rmsNorm normalizes the last axis to unit root-mean-square and scales by gain, as modelbuild does.
+func (m *Model) rmsNorm(x, gain *Node) *Node {
+	meanSquare := ReduceAndKeep(Square(x), ReduceMean, -1)
+	return mulTrailing(Div(x, Sqrt(AddScalar(meanSquare, m.Arch.NormEps))), gain)
+}
+
+// sigmoid through tanh, like the graphs (onnx-gomlx has no Sigmoid).
+func sigmoid(x *Node) *Node {
+	return MulScalar(OnePlus(Tanh(MulScalar(x, 0.5))), 0.5)
+}
+
+// Prefix: images [B,3,S,S] (normalized), tokens [B,Ti] (int) -> hidden [B,T,D].
+func (m *Model) Prefix(images, tokens *Node) *Node {
+	g, a := images.Graph(), m.Arch
+	B := images.Shape().Dimensions[0]
+	P, G := a.PatchSize, a.ImageSize/a.PatchSize
+	grid := Reshape(images, B, 3, G, P, G, P)
+	patches := Reshape(TransposeAllAxes(grid, 0, 2, 4, 1, 3, 5), B, G*G, 3*P*P)
+	patchEmb := addTrailing(matmul(patches, m.param(g, "prefix.patch.weight")), m.param(g, "prefix.patch.bias"))
+	// Embedding lookup as one-hot times the table: its gradient is a plain DotGeneral, which simplego
+	// differentiates fast (Gather's gradient is a scatter).
+	words := matmul(OneHot(tokens, a.Vocab, dtypes.Float32), m.param(g, "prefix.token_embedding"))
+	queries := BroadcastPrefix(m.param(g, "prefix.action_queries"), B)
+	return Concatenate([]*Node{patchEmb, words, queries}, 1)
+}
+
+// Layer runs decoder layer i on h [B,T,D].
+func (m *Model) Layer(i int, h *Node) *Node {
+	g, a := h.Graph(), m.Arch
+	B := h.Shape().Dimensions[0]
+	T, D, H, hd := a.Tokens(), a.Hidden, a.Heads, a.HeadDim()
+	p := fmt.Sprintf("layers.%d.", i)
+	cosTable, sinTable := a.RopeTables()
+	cos := Const(g, tensors.FromFlatDataAndDimensions(cosTable, T, hd))
+	sin := Const(g, tensors.FromFlatDataAndDimensions(sinTable, T, hd))
+	splitHeads := func(x *Node) *Node { // [B,T,D] -> [B,H,T,hd]
+		return TransposeAllAxes(Reshape(x, B, T, H, hd), 0, 2, 1, 3)
+	}
+	rotary := func(x *Node) *Node { // x·cos + rotate_half(x)·sin
+		rotated := Concatenate([]*Node{
+			Neg(Slice(x, AxisRange(), AxisRange(), AxisRange(), AxisRange(hd/2, hd))),
+			Slice(x, AxisRange(), AxisRange(), AxisRange(), AxisRange(0, hd/2)),
+		}, 3)
+		return Add(mulTrailing(x, cos), mulTrailing(rotated, sin))
+	}
+
+	n := m.rmsNorm(h, m.param(g, p+"attn_norm.weight"))
+	q := rotary(splitHeads(matmul(n, m.param(g, p+"attn.q.weight"))))
+	k := rotary(splitHeads(matmul(n, m.param(g, p+"attn.k.weight"))))
+	v := splitHeads(matmul(n, m.param(g, p+"attn.v.weight")))
+	scores := MulScalar(DotGeneral(q, []int{3}, []int{0, 1}, k, []int{3}, []int{0, 1}), 1/math.Sqrt(float64(hd))) // [B,H,T,T]
+	mixed := DotGeneral(Softmax(scores, -1), []int{3}, []int{0, 1}, v, []int{2}, []int{0, 1})                     // [B,H,T,hd]
+	merged := Reshape(TransposeAllAxes(mixed, 0, 2, 1, 3), B, T, D)
+	h = Add(h, matmul(merged, m.param(g, p+"attn.o.weight")))
+
+	n = m.rmsNorm(h, m.param(g, p+"mlp_norm.weight"))
+	gate := matmul(n, m.param(g, p+"mlp.gate.weight"))
+	up := matmul(n, m.param(g, p+"mlp.up.weight"))
+	return Add(h, matmul(Mul(Mul(gate, sigmoid(gate)), up), m.param(g, p+"mlp.down.weight")))
+}
+
+// Head maps h [B,T,D] to normalized action chunks [B,K,A].
+func (m *Model) Head(h *Node) *Node {
+	g, a := h.Graph(), m.Arch
+	T, K := a.Tokens(), a.Chunk
+	n := m.rmsNorm(h, m.param(g, "head.norm.weight"))
+	queries := Slice(n, AxisRange(), AxisRange(T-K, T), AxisRange())
+	return addTrailing(matmul(queries, m.param(g, "head.proj.weight")), m.param(g, "head.proj.bias"))
+}
+
+// Forward runs prefix, every layer and the head. hiddens[i] is the input of layer i, hiddens[L] the
+// last layer's output.
+func (m *Model) Forward(images, tokens *Node) (hiddens []*Node, actions *Node) {
+	h := m.Prefix(images, tokens)
+	hiddens = append(hiddens, h)
+	for i := 0; i < m.Arch.Layers; i++ {
+		h = m.Layer(i, h)
+		hiddens = append(hiddens, h)
+	}
+	return hiddens, m.Head(h)
+}

@@ -1,0 +1,62 @@
+package training
+
+import (
+	"testing"
+
+	"dysl_vla/modelbuild"
+
+	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/stretchr/testify/require"
+)
+
+// observationTensors stacks observations into the batched inputs of the GoMLX graphs.
+func observationTensors(a modelbuild.Arch, obs []modelbuild.Observation) (*tensors.Tensor, *tensors.Tensor) {
+	S := a.ImageSize
+	var images []float32
+	var tokens []int64
+	for _, o := range obs {
+		images = append(images, o.Image...)
+		tokens = append(tokens, o.Tokens...)
+	}
+	return tensors.FromFlatDataAndDimensions(images, len(obs), 3, S, S),
+		tensors.FromFlatDataAndDimensions(tokens, len(obs), a.InstructionTokens)
+}
+
+// TestForwardMatchesReference holds the GoMLX graph to modelbuild's float64 reference, the oracle of
+// the ONNX graphs: same hidden states after every layer and the same action chunk.
+func TestForwardMatchesReference(t *testing.T) {
+	a := modelbuild.Presets["tiny"].Arch
+	w := modelbuild.RandomWeights(a, 7)
+	ref := &modelbuild.Model{Arch: a, Weights: w}
+	obs := modelbuild.CalibrationObservations(a, 2, 7)
+
+	m, err := NewModel(a, w)
+	require.NoError(t, err)
+	backend, err := NewBackend()
+	require.NoError(t, err)
+	images, tokens := observationTensors(a, obs)
+	outs, err := context.ExecOnceN(backend, m.Ctx, func(ctx *context.Context, images, tokens *Node) []*Node {
+		hiddens, actions := m.Forward(images, tokens)
+		return []*Node{hiddens[len(hiddens)/2], hiddens[len(hiddens)-1], actions}
+	}, images, tokens)
+	require.NoError(t, err)
+
+	T, D := a.Tokens(), a.Hidden
+	for b, o := range obs {
+		hiddens, actions, err := ref.Forward(o.Image, o.Tokens)
+		require.NoError(t, err)
+		for k, want := range []int{a.Layers / 2, a.Layers} {
+			got := tensors.MustCopyFlatData[float32](outs[k])[b*T*D : (b+1)*T*D]
+			for i, v := range got {
+				require.InDelta(t, hiddens[want].At(i/D, i%D), float64(v), 2e-3, "observation %d, hidden %d, value %d", b, want, i)
+			}
+		}
+		K, A := a.Chunk, a.ActionDim
+		got := tensors.MustCopyFlatData[float32](outs[2])[b*K*A : (b+1)*K*A]
+		for i, v := range got {
+			require.InDelta(t, actions[i], float64(v), 1e-3, "observation %d, action value %d", b, i)
+		}
+	}
+}
