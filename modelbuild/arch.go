@@ -99,7 +99,8 @@ func (a Arch) Validate() error {
 type Preset struct {
 	Name string
 	Arch Arch
-	// CalibrationFrames is how many random observations the static-layer choice and the adapter fit use.
+	// CalibrationFrames is how many random observations the static-layer choice and the adapter fit use
+	// (a quarter more, at least 2, are drawn to measure the adapters on held-out data).
 	CalibrationFrames int
 	// ExternalData stores large initializers in "<graph>.onnx.data" side files.
 	ExternalData bool
@@ -127,7 +128,7 @@ var Presets = map[string]Preset{
 			Vocab: 257, Chunk: 8, ActionDim: 7, AdapterRank: 64, ControllerHidden: 32,
 			RopeTheta: 10000, NormEps: 1e-5,
 		},
-		CalibrationFrames: 6,
+		CalibrationFrames: 12,
 		ExternalData:      true,
 	},
 }

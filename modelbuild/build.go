@@ -80,8 +80,16 @@ func Build(opts Options) (*Result, error) {
 	}
 	model := &Model{Arch: a, Weights: weights, Adapters: map[int]*AdapterWeights{}, Controllers: map[int]*ControllerWeights{}}
 
-	fmt.Fprintf(opts.Log, "calibrating on %d observations (%d layers, hidden %d, %d tokens)\n", opts.CalibrationFrames, a.Layers, a.Hidden, a.Tokens())
-	cal, err := model.calibrate(CalibrationObservations(a, opts.CalibrationFrames, opts.Seed))
+	// The held-out observations only measure how well each adapter generalizes (see adapterFit).
+	heldOutFrames := max(2, opts.CalibrationFrames/4)
+	fmt.Fprintf(opts.Log, "calibrating on %d+%d held-out observations (%d layers, hidden %d, %d tokens)\n",
+		opts.CalibrationFrames, heldOutFrames, a.Layers, a.Hidden, a.Tokens())
+	observations := CalibrationObservations(a, opts.CalibrationFrames+heldOutFrames, opts.Seed)
+	cal, err := model.calibrate(observations[:opts.CalibrationFrames])
+	if err != nil {
+		return nil, err
+	}
+	heldOut, err := model.calibrate(observations[opts.CalibrationFrames:])
 	if err != nil {
 		return nil, err
 	}
@@ -97,14 +105,14 @@ func Build(opts Options) (*Result, error) {
 
 	var unexplained []string
 	for _, j := range dynamic {
-		w, fit, err := model.fitAdapter(cal, j, next[j])
+		w, fit, err := model.fitAdapter(cal, heldOut, j, next[j])
 		if err != nil {
 			return nil, err
 		}
 		model.Adapters[j] = w
 		model.Controllers[j] = initController(a, j, fit, opts.Seed)
-		unexplained = append(unexplained, fmt.Sprintf("%d→%d: %.3f", j, next[j], fit.Unexplained))
-		fmt.Fprintf(opts.Log, "adapter %d -> %d: unexplained %.3f\n", j, next[j], fit.Unexplained)
+		unexplained = append(unexplained, fmt.Sprintf("%d→%d: %.3f (ridge %.0e)", j, next[j], fit.Unexplained, fit.Ridge))
+		fmt.Fprintf(opts.Log, "adapter %d -> %d: held-out unexplained %.3f (ridge %.0e)\n", j, next[j], fit.Unexplained, fit.Ridge)
 	}
 
 	if err := os.MkdirAll(opts.OutDir, 0o755); err != nil {
@@ -124,12 +132,12 @@ func Build(opts Options) (*Result, error) {
 			Seed:    opts.Seed,
 			Weights: weightsNote,
 			Adapters: fmt.Sprintf("closed form, not trained: linear rank-%d residual A(h) = h + RMSNorm(h)·down·up + bias, "+
-				"ridge least squares (lambda %.0e x mean diagonal) of h_s - h_j on RMSNorm(h_j) over %d calibration observations x %d tokens "+
+				"ridge least squares (penalty per adapter, from %v x mean diagonal, picked by held-out error) of h_s - h_j on RMSNorm(h_j) over %d calibration observations x %d tokens "+
 				"(random images, random byte instructions, seed %d), then reduced-rank projection onto the top %d right singular vectors "+
-				"of the fitted values; unexplained fraction of h_s - h_j per adapter: %s",
-				a.AdapterRank, adapterRidge, opts.CalibrationFrames, a.Tokens(), opts.Seed, a.AdapterRank, strings.Join(unexplained, ", ")),
+				"of the fitted values; unexplained fraction of h_s - h_j on %d held-out observations, per adapter: %s",
+				a.AdapterRank, adapterRidges, opts.CalibrationFrames, a.Tokens(), opts.Seed, a.AdapterRank, heldOutFrames, strings.Join(unexplained, ", ")),
 			Controllers: fmt.Sprintf("not trained (no distillation yet): fc2 = 0, so each controller outputs a constant "+
-				"skip_prob = 1 - its adapter's unexplained fraction, clamped to [%.2f, %.2f]; fc1 random N(0, 1/D)", minSkipProb, maxSkipProb),
+				"skip_prob = 1 - its adapter's held-out unexplained fraction, clamped to [%.2f, %.2f]; fc1 random N(0, 1/D)", minSkipProb, maxSkipProb),
 			Created: opts.Now().UTC().Format(time.RFC3339),
 		},
 		Dims: bundle.Dims{

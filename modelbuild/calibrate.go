@@ -153,50 +153,34 @@ func nextStatic(layers int, static []int) map[int]int {
 	return out
 }
 
-// adapterRidge is the ridge penalty relative to the mean diagonal of the normal matrix.
-const adapterRidge = 1e-3
+// adapterRidges are the candidate ridge penalties, relative to the mean diagonal of the normal matrix;
+// each adapter uses the one with the lowest held-out error of the full-rank fit.
+var adapterRidges = []float64{1e-4, 1e-3, 1e-2, 1e-1, 1}
 
 // adapterFit is what fitting one adapter reports.
 type adapterFit struct {
-	Unexplained float64 // ‖A_j(h_j) − h_s‖² / ‖h_s − h_j‖² on the calibration tokens
+	// Unexplained is ‖A_j(h_j) − h_s‖² / ‖h_s − h_j‖² on held-out observations (not the fitted ones,
+	// which would flatter a wide adapter fitted on few tokens): 0 = the adapter reproduces the skipped
+	// layers, 1 = it does no better than skipping them with no adapter at all.
+	Unexplained float64
+	Ridge       float64 // the relative ridge penalty chosen
 }
 
 // fitAdapter fits adapter j in closed form. With n = RMSNorm(h_j) (gain 1) and target Δ = h_s − h_j per
-// token, it solves the ridge least squares [n 1]·W ≈ Δ, then keeps the best rank-r part (reduced-rank
+// token, it solves the ridge least squares [n 1]·W ≈ Δ (penalty chosen on the held-out observations), then keeps the best rank-r part (reduced-rank
 // regression: project onto the top r right singular vectors V_r of the fitted values), so that
 // Down = W_n·V_r, Up = V_rᵀ, Bias = w_1·V_r·V_rᵀ. The adapter is therefore a linear low-rank residual on
 // the normalized input, the best such map for these calibration states; training may refine it.
-func (m *Model) fitAdapter(c *calibration, j, s int) (*AdapterWeights, adapterFit, error) {
+func (m *Model) fitAdapter(c, heldOut *calibration, j, s int) (*AdapterWeights, adapterFit, error) {
 	a := m.Arch
 	D, r := a.Hidden, a.AdapterRank
 	ones := make([]float32, D)
 	for i := range ones {
 		ones[i] = 1
 	}
-	var xs, ys []*mat.Dense
-	rowsTotal := 0
-	for _, h := range c.hiddens {
-		n := m.rmsNorm(h[j], ones)
-		rows, _ := n.Dims()
-		x := mat.NewDense(rows, D+1, nil)
-		x.Slice(0, rows, 0, D).(*mat.Dense).Copy(n)
-		for t := 0; t < rows; t++ {
-			x.Set(t, D, 1)
-		}
-		var y mat.Dense
-		y.Sub(h[s], h[j])
-		xs, ys = append(xs, x), append(ys, &y)
-		rowsTotal += rows
-	}
-	X := mat.NewDense(rowsTotal, D+1, nil)
-	Y := mat.NewDense(rowsTotal, D, nil)
-	row := 0
-	for i := range xs {
-		rows, _ := xs[i].Dims()
-		X.Slice(row, row+rows, 0, D+1).(*mat.Dense).Copy(xs[i])
-		Y.Slice(row, row+rows, 0, D).(*mat.Dense).Copy(ys[i])
-		row += rows
-	}
+	X, Y := m.adapterProblem(c, j, s)
+
+	Xh, Yh := m.adapterProblem(heldOut, j, s)
 
 	var gram, xty mat.Dense
 	gram.Mul(X.T(), X)
@@ -205,13 +189,26 @@ func (m *Model) fitAdapter(c *calibration, j, s int) (*AdapterWeights, adapterFi
 	for i := 0; i < D; i++ {
 		trace += gram.At(i, i)
 	}
-	lambda := adapterRidge * trace / float64(D)
-	for i := 0; i < D; i++ { // the bias row is not penalized
-		gram.Set(i, i, gram.At(i, i)+lambda)
-	}
 	var W mat.Dense
-	if err := W.Solve(&gram, &xty); err != nil {
-		return nil, adapterFit{}, fmt.Errorf("modelbuild: adapter %d: least squares: %w", j, err)
+	bestErr, bestRidge := math.Inf(1), 0.0
+	for _, ridge := range adapterRidges {
+		penalized := mat.DenseCopyOf(&gram)
+		for i := 0; i < D; i++ { // the bias row is not penalized
+			penalized.Set(i, i, penalized.At(i, i)+ridge*trace/float64(D))
+		}
+		var candidate, resid mat.Dense
+		if err := candidate.Solve(penalized, &xty); err != nil {
+			continue // singular at this penalty; a larger one will do
+		}
+		resid.Mul(Xh, &candidate)
+		resid.Sub(&resid, Yh)
+		if e := sumSquares(&resid); e < bestErr {
+			bestErr, bestRidge = e, ridge
+			W.CloneFrom(&candidate)
+		}
+	}
+	if math.IsInf(bestErr, 1) {
+		return nil, adapterFit{}, fmt.Errorf("modelbuild: adapter %d: least squares is singular at every ridge penalty", j)
 	}
 
 	// Reduced rank: eigenvectors of Ŷᵀ Ŷ (= right singular vectors of Ŷ) with the r largest eigenvalues.
@@ -239,10 +236,10 @@ func (m *Model) fitAdapter(c *calibration, j, s int) (*AdapterWeights, adapterFi
 	}
 
 	var pred, resid mat.Dense
-	pred.Mul(X, &WVrVt)
-	resid.Sub(&pred, Y)
-	unexplained := sumSquares(&resid) / sumSquares(Y)
-	return w, adapterFit{Unexplained: unexplained}, nil
+	pred.Mul(Xh, &WVrVt)
+	resid.Sub(&pred, Yh)
+	unexplained := sumSquares(&resid) / sumSquares(Yh)
+	return w, adapterFit{Unexplained: unexplained, Ridge: bestRidge}, nil
 }
 
 func sumSquares(x *mat.Dense) float64 {
@@ -275,4 +272,39 @@ func initController(a Arch, j int, fit adapterFit, seed int64) *ControllerWeight
 		w.Norm[i] = 1
 	}
 	return w
+}
+
+// adapterProblem stacks, over the observations of c, the regression inputs [RMSNorm(h_j) 1] and
+// targets h_s − h_j, one row per token.
+func (m *Model) adapterProblem(c *calibration, j, s int) (X, Y *mat.Dense) {
+	D := m.Arch.Hidden
+	ones := make([]float32, D)
+	for i := range ones {
+		ones[i] = 1
+	}
+	var xs, ys []*mat.Dense
+	rowsTotal := 0
+	for _, h := range c.hiddens {
+		n := m.rmsNorm(h[j], ones)
+		rows, _ := n.Dims()
+		x := mat.NewDense(rows, D+1, nil)
+		x.Slice(0, rows, 0, D).(*mat.Dense).Copy(n)
+		for t := 0; t < rows; t++ {
+			x.Set(t, D, 1)
+		}
+		var y mat.Dense
+		y.Sub(h[s], h[j])
+		xs, ys = append(xs, x), append(ys, &y)
+		rowsTotal += rows
+	}
+	X = mat.NewDense(rowsTotal, D+1, nil)
+	Y = mat.NewDense(rowsTotal, D, nil)
+	row := 0
+	for i := range xs {
+		rows, _ := xs[i].Dims()
+		X.Slice(row, row+rows, 0, D+1).(*mat.Dense).Copy(xs[i])
+		Y.Slice(row, row+rows, 0, D).(*mat.Dense).Copy(ys[i])
+		row += rows
+	}
+	return X, Y
 }

@@ -1,0 +1,236 @@
+package modelbuild
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"gonum.org/v1/gonum/mat"
+
+	"dysl_vla/policy/bundle"
+	"dysl_vla/safetensors"
+)
+
+var epoch = func() time.Time { return time.Unix(0, 0) }
+
+// buildTiny builds a tiny bundle with few calibration frames (fast) into a fresh directory.
+func buildTiny(t *testing.T, opts Options) (string, *Result) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "bundle")
+	opts.Preset, opts.OutDir, opts.Now = "tiny", dir, epoch
+	if opts.CalibrationFrames == 0 {
+		opts.CalibrationFrames = 8
+	}
+	res, err := Build(opts)
+	require.NoError(t, err)
+	return dir, res
+}
+
+func readFile(t *testing.T, dir, name string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, name))
+	require.NoError(t, err)
+	return data
+}
+
+func TestTinyBundle(t *testing.T) {
+	dir, res := buildTiny(t, Options{Seed: 1})
+	b, err := bundle.Load(dir)
+	require.NoError(t, err)
+	m := b.Manifest
+
+	t.Run("is small", func(t *testing.T) {
+		var total int64
+		entries, err := os.ReadDir(dir)
+		require.NoError(t, err)
+		for _, e := range entries {
+			info, err := e.Info()
+			require.NoError(t, err)
+			total += info.Size()
+		}
+		require.Less(t, total, int64(5<<20))
+	})
+	t.Run("static layers: about 20 percent, last included", func(t *testing.T) {
+		require.Len(t, m.StaticLayers, 2) // round(0.2 * 8)
+		require.Equal(t, 7, m.StaticLayers[len(m.StaticLayers)-1])
+		require.Len(t, m.StaticProfile, 8)
+	})
+	t.Run("manifest describes the architecture", func(t *testing.T) {
+		require.Equal(t, bundle.Dims{Layers: 8, Hidden: 64, Heads: 4, MLP: 176, Tokens: 16 + 16 + 8, InstructionTokens: 16,
+			Vocab: 257, AdapterRank: 16, Chunk: 8, ActionDim: 7}, m.Dims)
+		require.Equal(t, []string{"x", "y", "z", "roll", "pitch", "yaw", "gripper"}, m.Action.Names)
+		require.Equal(t, 6, m.Action.GripperIndex)
+		require.Equal(t, Presets["tiny"].Arch.FLOPs(), m.FLOPs)
+		require.Equal(t, "1970-01-01T00:00:00Z", m.Provenance.Created)
+		require.Contains(t, m.Provenance.Adapters, "closed form, not trained")
+		require.Contains(t, m.Provenance.Controllers, "not trained")
+	})
+	t.Run("adapters beat skipping without one on held-out data", func(t *testing.T) {
+		for _, obs := range CalibrationObservations(res.Model.Arch, 3, 1234) {
+			hiddens, _, err := res.Model.Forward(obs.Image, obs.Tokens)
+			require.NoError(t, err)
+			for _, seg := range m.Segments() {
+				for _, j := range seg.Dynamic {
+					target := hiddens[seg.Static]
+					var withAdapter, without mat.Dense
+					withAdapter.Sub(res.Model.Adapter(j, hiddens[j]), target)
+					without.Sub(hiddens[j], target)
+					require.Less(t, mat.Norm(&withAdapter, 2), mat.Norm(&without, 2), "adapter %d", j)
+				}
+			}
+		}
+	})
+	t.Run("controllers are constant probabilities from the adapter fit", func(t *testing.T) {
+		obs := CalibrationObservations(res.Model.Arch, 2, 77)
+		for _, j := range m.DynamicLayers() {
+			h0, _ := res.Model.Prefix(obs[0].Image, obs[0].Tokens)
+			h1, _ := res.Model.Prefix(obs[1].Image, obs[1].Tokens)
+			p0, p1 := res.Model.Controller(j, h0), res.Model.Controller(j, h1)
+			require.InDelta(t, p0, p1, 1e-12, "controller %d", j)
+			require.GreaterOrEqual(t, p0, minSkipProb-1e-9)
+			require.LessOrEqual(t, p0, maxSkipProb+1e-9)
+		}
+	})
+}
+
+func TestBuildIsDeterministic(t *testing.T) {
+	first, _ := buildTiny(t, Options{Seed: 2})
+	second, _ := buildTiny(t, Options{Seed: 2})
+	other, _ := buildTiny(t, Options{Seed: 3})
+	for _, name := range []string{"manifest.yaml", "prefix.onnx", "layer_03.onnx", "head.onnx", "full.onnx"} {
+		require.Equal(t, readFile(t, first, name), readFile(t, second, name), name)
+	}
+	require.NotEqual(t, readFile(t, first, "layer_03.onnx"), readFile(t, other, "layer_03.onnx"))
+}
+
+func TestWeightsFile(t *testing.T) {
+	a := Presets["tiny"].Arch
+	path := filepath.Join(t.TempDir(), "backbone.safetensors")
+	require.NoError(t, SaveWeights(path, a, RandomWeights(a, 11), map[string]string{"note": "test"}))
+
+	t.Run("loaded backbone equals the one saved", func(t *testing.T) {
+		random, _ := buildTiny(t, Options{Seed: 11})
+		loaded, res := buildTiny(t, Options{Seed: 99, WeightsFile: path})
+		require.Equal(t, "backbone.safetensors", res.Manifest.Provenance.Weights)
+		for _, name := range []string{"prefix.onnx", "layer_00.onnx", "layer_07.onnx", "head.onnx"} {
+			require.Equal(t, readFile(t, random, name), readFile(t, loaded, name), name)
+		}
+	})
+
+	t.Run("every problem of a bad file is reported", func(t *testing.T) {
+		f, err := safetensors.ReadFile(path)
+		require.NoError(t, err)
+		delete(f.Tensors, "layers.2.attn.q.weight")
+		f.Tensors["head.proj.weight"] = safetensors.F32([]int64{7, 64}, make([]float32, 7*64))
+		bad := filepath.Join(t.TempDir(), "bad.safetensors")
+		require.NoError(t, safetensors.WriteFile(bad, f.Tensors, nil))
+		_, err = LoadWeights(bad, a)
+		require.ErrorContains(t, err, `missing tensor "layers.2.attn.q.weight" (want shape [64 64])`)
+		require.ErrorContains(t, err, `tensor "head.proj.weight" has shape [7 64], want [64 7]`)
+	})
+
+	t.Run("names cover every backbone parameter", func(t *testing.T) {
+		names := WeightNames(a)
+		require.Len(t, names, 4+9*a.Layers+3)
+		require.Equal(t, []int64{int64(a.MLP), int64(a.Hidden)}, names["layers.5.mlp.down.weight"])
+	})
+}
+
+func TestBuildRejectsBadOptions(t *testing.T) {
+	cases := []struct {
+		name string
+		opts Options
+		want string
+	}{
+		{"unknown preset", Options{Preset: "huge", OutDir: t.TempDir()}, `unknown preset "huge" (want one of bench, tiny)`},
+		{"no output", Options{Preset: "tiny"}, "no output directory"},
+		{"static ratio", Options{Preset: "tiny", OutDir: t.TempDir(), StaticRatio: 1.5}, "static ratio (1.5) must be in (0, 1]"},
+		{"missing weights", Options{Preset: "tiny", OutDir: t.TempDir(), WeightsFile: "/nonexistent.safetensors"}, "no such file"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Build(c.opts)
+			require.ErrorContains(t, err, c.want)
+		})
+	}
+}
+
+func TestChooseStatic(t *testing.T) {
+	cases := []struct {
+		similarity []float64
+		ratio      float64
+		want       []int
+	}{
+		{[]float64{0.9, 0.5, 0.8, 0.95}, 0.25, []int{3}},                                   // one static: the last
+		{[]float64{0.9, 0.5, 0.8, 0.95}, 0.5, []int{1, 3}},                                 // plus the lowest
+		{[]float64{0.9, 0.5, 0.8, 0.1}, 0.5, []int{1, 3}},                                  // last is low anyway: not counted twice
+		{[]float64{0.9, 0.5, 0.8, 0.95, 0.7, 0.6, 0.99, 0.9, 0.92, 0.4}, 0.2, []int{1, 9}}, // 20% of 10
+		{[]float64{0.9, 0.5, 0.8, 0.95}, 0.01, []int{3}},                                   // at least one
+		{[]float64{0.9, 0.5, 0.8, 0.95}, 1, []int{0, 1, 2, 3}},
+	}
+	for _, c := range cases {
+		t.Run(fmt.Sprint(c.similarity, c.ratio), func(t *testing.T) {
+			require.Equal(t, c.want, ChooseStatic(c.similarity, c.ratio))
+		})
+	}
+}
+
+func TestStaticRatioOption(t *testing.T) {
+	dir, _ := buildTiny(t, Options{Seed: 4, StaticRatio: 0.5})
+	b, err := bundle.Load(dir)
+	require.NoError(t, err)
+	require.Len(t, b.Manifest.StaticLayers, 4)
+	require.Len(t, b.Manifest.Files.Adapters, 4)
+}
+
+// Reference: RoFormer (Su et al. 2021), section 3.4.2: rotary embedding makes the attention score of
+// positions m and n depend only on m - n, and preserves each vector's norm.
+func TestRopeIsRelative(t *testing.T) {
+	a := Presets["tiny"].Arch
+	cos, sin := a.RopeTables()
+	hd := a.HeadDim()
+	q, k := make([]float64, hd), make([]float64, hd)
+	for i := range q {
+		q[i], k[i] = math.Sin(float64(i)+1), math.Cos(3*float64(i))
+	}
+	rotated := func(v []float64, pos int) []float64 {
+		x := mat.NewDense(a.Tokens(), hd, nil)
+		copy(x.RawRowView(pos), v)
+		rope(x, cos, sin)
+		return x.RawRowView(pos)
+	}
+	score := func(m, n int) float64 {
+		return mat.Dot(mat.NewVecDense(hd, rotated(q, m)), mat.NewVecDense(hd, rotated(k, n)))
+	}
+	for _, c := range [][4]int{{5, 2, 10, 7}, {0, 3, 20, 23}, {12, 12, 1, 1}} {
+		require.InDelta(t, score(c[0], c[1]), score(c[2], c[3]), 1e-5, "positions %v", c)
+	}
+	require.InDelta(t, mat.Norm(mat.NewVecDense(hd, q), 2), mat.Norm(mat.NewVecDense(hd, rotated(q, 17)), 2), 1e-5)
+	require.NotEqual(t, score(5, 2), score(5, 3), "scores must depend on the offset")
+}
+
+func TestReferenceRejectsBadInput(t *testing.T) {
+	a := Presets["tiny"].Arch
+	m := &Model{Arch: a, Weights: RandomWeights(a, 1)}
+	obs := CalibrationObservations(a, 1, 1)[0]
+	_, err := m.Prefix(obs.Image[:10], obs.Tokens)
+	require.ErrorContains(t, err, "image has 10 values, want 3x32x32 = 3072")
+	bad := append([]int64(nil), obs.Tokens...)
+	bad[3] = 300
+	_, err = m.Prefix(obs.Image, bad)
+	require.ErrorContains(t, err, "token 300 at position 3 is outside the vocabulary [0, 257)")
+}
+
+func TestArchValidate(t *testing.T) {
+	a := Presets["tiny"].Arch
+	require.NoError(t, a.Validate())
+	a.Heads, a.PatchSize, a.AdapterRank = 5, 7, 100
+	err := a.Validate()
+	require.ErrorContains(t, err, "hidden (64) must be heads (5) times an even head width")
+	require.ErrorContains(t, err, "patch_size (7) must divide image_size (32)")
+	require.ErrorContains(t, err, "adapter_rank (100) must be <= hidden (64)")
+}

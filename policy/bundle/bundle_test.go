@@ -1,0 +1,266 @@
+package bundle_test
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"dysl_vla/modelbuild"
+	"dysl_vla/onnxgraph"
+	"dysl_vla/policy/bundle"
+)
+
+// goodDir is a tiny bundle built once for all tests; cases copy it before corrupting it.
+var goodDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "bundle-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	goodDir = filepath.Join(dir, "tiny")
+	_, err = modelbuild.Build(modelbuild.Options{Preset: "tiny", OutDir: goodDir, Seed: 5, CalibrationFrames: 8,
+		Now: func() time.Time { return time.Unix(0, 0) }})
+	code := 1
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "building the test bundle:", err)
+	} else {
+		code = m.Run()
+	}
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// copyBundle returns a fresh copy of the good bundle and its manifest.
+func copyBundle(t *testing.T) (string, *bundle.Manifest) {
+	t.Helper()
+	dir := t.TempDir()
+	entries, err := os.ReadDir(goodDir)
+	require.NoError(t, err)
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join(goodDir, e.Name()))
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, e.Name()), data, 0o644))
+	}
+	m, err := bundle.ReadManifest(dir)
+	require.NoError(t, err)
+	return dir, m
+}
+
+func problems(t *testing.T, dir string) []string {
+	t.Helper()
+	_, err := bundle.Load(dir)
+	require.Error(t, err)
+	require.ErrorIs(t, err, bundle.ErrInvalid)
+	var invalid *bundle.ValidationError
+	require.True(t, errors.As(err, &invalid))
+	var out []string
+	for _, p := range invalid.Problems {
+		out = append(out, p.String())
+	}
+	return out
+}
+
+func requireProblem(t *testing.T, got []string, want string) {
+	t.Helper()
+	for _, p := range got {
+		if strings.Contains(p, want) {
+			return
+		}
+	}
+	require.Failf(t, "problem not reported", "want a problem containing %q, got:\n%s", want, strings.Join(got, "\n"))
+}
+
+func TestLoadGoodBundle(t *testing.T) {
+	b, err := bundle.Load(goodDir)
+	require.NoError(t, err)
+	require.Equal(t, goodDir, b.Dir)
+	require.Equal(t, filepath.Join(goodDir, "head.onnx"), b.Path(b.Manifest.Files.Head))
+	require.Contains(t, b.Manifest.StaticLayers, b.Manifest.Dims.Layers-1)
+}
+
+// manifestCases corrupt one manifest field each; every one must be reported with its field name.
+func TestManifestProblems(t *testing.T) {
+	cases := []struct {
+		name   string
+		mutate func(m *bundle.Manifest)
+		want   []string
+	}{
+		{"wrong format", func(m *bundle.Manifest) { m.Format = "dysl-bundle/0" }, []string{`format: is "dysl-bundle/0", want "dysl-bundle/1"`}},
+		{"static empty", func(m *bundle.Manifest) { m.StaticLayers = nil }, []string{"static_layers: is empty"}},
+		{"static unsorted", func(m *bundle.Manifest) { m.StaticLayers = []int{7, 0} }, []string{"static_layers: is not ascending (0 after 7)"}},
+		{"static out of range", func(m *bundle.Manifest) { m.StaticLayers = []int{0, 7, 9} }, []string{"static_layers: layer 9 is out of range [0, 8)"}},
+		{"static duplicated", func(m *bundle.Manifest) { m.StaticLayers = []int{0, 0, 7} }, []string{"static_layers: layer 0 is listed twice"}},
+		{"static without last layer", func(m *bundle.Manifest) {
+			m.StaticLayers = []int{0, 6}
+			m.Files.Adapters[7], m.Files.Controllers[7] = "adapter_06.onnx", "controller_06.onnx"
+			delete(m.Files.Adapters, 6)
+			delete(m.Files.Controllers, 6)
+		}, []string{"static_layers: must contain the last layer (7)"}},
+		{"adapter missing", func(m *bundle.Manifest) { delete(m.Files.Adapters, 3) }, []string{"files.adapters[3]: missing: every dynamic layer needs one"}},
+		{"controller for a static layer", func(m *bundle.Manifest) { m.Files.Controllers[7] = "controller_01.onnx" },
+			[]string{"files.controllers[7]: layer 7 is not a dynamic layer"}},
+		{"layers missing", func(m *bundle.Manifest) { m.Files.Layers = m.Files.Layers[:7] }, []string{"files.layers: names 7 graphs, want one per layer (8)"}},
+		{"action stats length", func(m *bundle.Manifest) { m.Action.Mean = m.Action.Mean[:6] }, []string{"action.mean: has 6 values, want dims.action_dim = 7"}},
+		{"action std zero", func(m *bundle.Manifest) { m.Action.Std[2] = 0 }, []string{"action.std[2]: is 0, must be > 0"}},
+		{"action names", func(m *bundle.Manifest) { m.Action.Names = []string{"x"} }, []string{"action.names: has 1 names, want dims.action_dim = 7"}},
+		{"gripper index", func(m *bundle.Manifest) { m.Action.GripperIndex = 7 }, []string{"action.gripper_index: is 7"}},
+		{"dt", func(m *bundle.Manifest) { m.Action.DtSeconds = 0 }, []string{"action.dt_seconds: is 0, must be > 0"}},
+		{"image std", func(m *bundle.Manifest) { m.Image.Std = []float64{0.2, -1, 0.2} }, []string{"image.std[1]: is -1"}},
+		{"resize rule", func(m *bundle.Manifest) { m.Image.Resize = "crop" }, []string{`image.resize: is "crop"`}},
+		{"tokenizer", func(m *bundle.Manifest) { m.Tokenizer.Kind = "bpe" }, []string{`tokenizer.kind: is "bpe", want bytes`}},
+		{"provenance", func(m *bundle.Manifest) { m.Provenance.Controllers = "" }, []string{"provenance.controllers: must say how"}},
+		{"static profile", func(m *bundle.Manifest) { m.StaticProfile = m.StaticProfile[:3] }, []string{"static_profile: has 3 values"}},
+		{"path escapes the bundle", func(m *bundle.Manifest) { m.Files.Head = "../head.onnx" }, []string{`files.head: path "../head.onnx" must be relative and inside`}},
+		{"every problem is reported", func(m *bundle.Manifest) {
+			m.Action.DtSeconds = -1
+			m.StaticLayers = []int{7, 3, 3}
+			delete(m.Files.Controllers, 2)
+		}, []string{"action.dt_seconds", "static_layers: layer 3 is listed twice", "static_layers: is not ascending (3 after 7)",
+			"files.controllers[2]: missing", "files.adapters[3]: layer 3 is not a dynamic layer"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir, m := copyBundle(t)
+			c.mutate(m)
+			require.NoError(t, bundle.Write(dir, m))
+			got := problems(t, dir)
+			for _, want := range c.want {
+				requireProblem(t, got, "manifest.yaml: "+want)
+			}
+		})
+	}
+}
+
+func TestDimsMustMatchGraphs(t *testing.T) {
+	dir, m := copyBundle(t)
+	m.Dims.Tokens = 41
+	require.NoError(t, bundle.Write(dir, m))
+	got := problems(t, dir)
+	requireProblem(t, got, "prefix.onnx: output hidden_out: shape is [1 40 64], want [1 41 64] (dims.tokens, dims.hidden)")
+	requireProblem(t, got, "layer_04.onnx: input hidden_in: shape is [1 40 64], want [1 41 64]")
+	requireProblem(t, got, "head.onnx: input hidden_in: shape is [1 40 64], want [1 41 64]")
+}
+
+func TestGraphFileProblems(t *testing.T) {
+	cases := []struct {
+		name   string
+		mutate func(t *testing.T, dir string, m *bundle.Manifest)
+		want   string
+	}{
+		{"manifest missing", func(t *testing.T, dir string, _ *bundle.Manifest) {
+			require.NoError(t, os.Remove(filepath.Join(dir, bundle.ManifestFile)))
+		}, "manifest.yaml: open"},
+		{"manifest not yaml", func(t *testing.T, dir string, _ *bundle.Manifest) {
+			require.NoError(t, os.WriteFile(filepath.Join(dir, bundle.ManifestFile), []byte("format: [unclosed"), 0o644))
+		}, "manifest.yaml: yaml:"},
+		{"manifest unknown field", func(t *testing.T, dir string, _ *bundle.Manifest) {
+			f, err := os.OpenFile(filepath.Join(dir, bundle.ManifestFile), os.O_APPEND|os.O_WRONLY, 0)
+			require.NoError(t, err)
+			_, err = f.WriteString("static_layer: [1]\n")
+			require.NoError(t, err)
+			require.NoError(t, f.Close())
+		}, "field static_layer not found"},
+		{"layer file missing", func(t *testing.T, dir string, _ *bundle.Manifest) {
+			require.NoError(t, os.Remove(filepath.Join(dir, "layer_03.onnx")))
+		}, "manifest.yaml: files.layers[3]: file layer_03.onnx does not exist"},
+		{"layer file not protobuf", func(t *testing.T, dir string, _ *bundle.Manifest) {
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "layer_03.onnx"), []byte("\xff\xff\xff garbage"), 0o644))
+		}, "layer_03.onnx: corrupt: not an ONNX model"},
+		{"layer file truncated", func(t *testing.T, dir string, _ *bundle.Manifest) {
+			path := filepath.Join(dir, "layer_05.onnx")
+			data, err := os.ReadFile(path)
+			require.NoError(t, err)
+			require.NoError(t, os.WriteFile(path, data[:len(data)-100], 0o644))
+		}, "layer_05.onnx: corrupt"},
+		{"layers swapped", func(t *testing.T, dir string, m *bundle.Manifest) {
+			m.Files.Layers[2], m.Files.Layers[3] = m.Files.Layers[3], m.Files.Layers[2]
+		}, "layer_03.onnx: metadata dysl.index: is 3 but the manifest lists the file as files.layers[2]"},
+		{"controller listed as adapter", func(t *testing.T, dir string, m *bundle.Manifest) {
+			m.Files.Adapters[2] = "controller_02.onnx"
+		}, "controller_02.onnx: output hidden_out: missing (the graph's outputs are skip_prob)"},
+		{"prefix listed as head", func(t *testing.T, dir string, m *bundle.Manifest) {
+			m.Files.Head = "prefix.onnx"
+		}, "prefix.onnx: input hidden_in: missing (the graph's inputs are image, tokens)"},
+		{"wrong element type", func(t *testing.T, dir string, m *bundle.Manifest) {
+			b := onnxgraph.NewBuilder("head")
+			h := b.Input(bundle.InputHidden, onnxgraph.Double, 1, 40, 64)
+			b.Output(bundle.OutputActions, b.Slice(b.Slice(h, 1, 0, 8), 2, 0, 7), onnxgraph.Double, 1, 8, 7)
+			_, err := b.WriteFile(filepath.Join(dir, "head.onnx"), onnxgraph.WriteOptions{})
+			require.NoError(t, err)
+		}, "head.onnx: input hidden_in: element type is float64, want float32"},
+		{"external data missing", func(t *testing.T, dir string, m *bundle.Manifest) {
+			writeHeadWithExternalData(t, dir)
+			require.NoError(t, os.Remove(filepath.Join(dir, "head.onnx.data")))
+		}, "head.onnx: initializer head.proj.weight: external data file head.onnx.data is missing"},
+		{"external data truncated", func(t *testing.T, dir string, m *bundle.Manifest) {
+			writeHeadWithExternalData(t, dir)
+			require.NoError(t, os.Truncate(filepath.Join(dir, "head.onnx.data"), 100))
+		}, "head.onnx: initializer head.proj.weight: external data [0, 1792) is past the end of head.onnx.data (100 bytes)"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir, m := copyBundle(t)
+			c.mutate(t, dir, m)
+			if _, err := os.Stat(filepath.Join(dir, bundle.ManifestFile)); err == nil && !strings.HasPrefix(c.name, "manifest") {
+				require.NoError(t, bundle.Write(dir, m))
+			}
+			requireProblem(t, problems(t, dir), c.want)
+		})
+	}
+}
+
+// writeHeadWithExternalData replaces head.onnx with a graph of the right interface whose weight is
+// stored as external data.
+func writeHeadWithExternalData(t *testing.T, dir string) {
+	t.Helper()
+	b := onnxgraph.NewBuilder("head")
+	b.SetMetadata(bundle.MetaRole, "head")
+	h := b.Input(bundle.InputHidden, onnxgraph.Float, 1, 40, 64)
+	w := b.Weight("head.proj.weight", []int64{64, 7}, make([]float32, 64*7))
+	b.Output(bundle.OutputActions, b.MatMul(b.Slice(h, 1, 32, 40), w), onnxgraph.Float, 1, 8, 7)
+	_, err := b.WriteFile(filepath.Join(dir, "head.onnx"), onnxgraph.WriteOptions{ExternalData: true, ExternalThreshold: 1024})
+	require.NoError(t, err)
+	_, err = bundle.Load(dir)
+	require.NoError(t, err, "the replacement head itself must be valid")
+}
+
+func TestSegments(t *testing.T) {
+	cases := []struct {
+		static []int
+		layers int
+		want   []bundle.Segment
+	}{
+		{[]int{7}, 8, []bundle.Segment{{Dynamic: []int{0, 1, 2, 3, 4, 5, 6}, Static: 7}}},
+		{[]int{0, 7}, 8, []bundle.Segment{{Static: 0}, {Dynamic: []int{1, 2, 3, 4, 5, 6}, Static: 7}}},
+		{[]int{2, 5, 7}, 8, []bundle.Segment{{Dynamic: []int{0, 1}, Static: 2}, {Dynamic: []int{3, 4}, Static: 5}, {Dynamic: []int{6}, Static: 7}}},
+		{[]int{0, 1, 2}, 3, []bundle.Segment{{Static: 0}, {Static: 1}, {Static: 2}}},
+	}
+	for _, c := range cases {
+		t.Run(fmt.Sprint(c.static), func(t *testing.T) {
+			m := bundle.Manifest{StaticLayers: c.static, Dims: bundle.Dims{Layers: c.layers}}
+			require.Equal(t, c.want, m.Segments())
+			var dynamic []int
+			for _, s := range c.want {
+				dynamic = append(dynamic, s.Dynamic...)
+			}
+			require.Equal(t, dynamic, m.DynamicLayers())
+		})
+	}
+}
+
+func TestWriteReadRoundTrip(t *testing.T) {
+	_, m := copyBundle(t)
+	dir := t.TempDir()
+	require.NoError(t, bundle.Write(dir, m))
+	again, err := bundle.ReadManifest(dir)
+	require.NoError(t, err)
+	require.Equal(t, m, again)
+}
