@@ -1,0 +1,363 @@
+package nodecore_test
+
+import (
+	"math"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"dysl_vla/msgs"
+	"dysl_vla/nodecore"
+	"dysl_vla/paramserver"
+	"dysl_vla/policy"
+	"dysl_vla/policy/policytest"
+)
+
+// Frames and an instruction in; chunks, skip stats and diagnostics out, with the image's stamp and
+// frame, consecutive sequence numbers, the bundle's action names and the skip summary.
+func TestFramesAndInstructionInChunksStatsAndDiagnosticsOut(t *testing.T) {
+	f := newFixture(t, nil, nil)
+	f.core.Diagnostics(t0) // opens the first period
+	f.core.SetInstruction("pick up the red cube")
+	for i := range 3 {
+		f.serve(time.Duration(i)*100*time.Millisecond, "camera_optical")
+	}
+
+	require.Len(t, f.sink.chunks, 3)
+	require.Len(t, f.sink.stats, 3)
+	for i, c := range f.sink.chunks {
+		t.Run(c.Header.FrameID, func(t *testing.T) {
+			stamp := frame(time.Duration(i)*100*time.Millisecond, "", 0).Header.Stamp
+			require.Equal(t, stamp, c.Header.Stamp)
+			require.Equal(t, "camera_optical", c.Header.FrameID)
+			require.Equal(t, uint64(i), c.Sequence)
+			require.Equal(t, 100*time.Millisecond, c.StepDt)
+			require.Equal(t, 2, c.Steps)
+			require.Equal(t, 2, c.ActionDim)
+			require.Equal(t, []string{"x", "gripper"}, c.ActionNames)
+			require.Len(t, c.Actions, 4)
+			// Every controller skips and the allow points start at the front: only the two static
+			// layers run, six of eight are skipped.
+			require.Equal(t, 2, c.LayersExecuted)
+			require.Equal(t, 8, c.LayersTotal)
+			require.InDelta(t, 0.75, c.SkipRatio, 1e-9)
+			require.False(t, c.VerificationFired)
+			require.Equal(t, "dysl", c.Strategy)
+
+			s := f.sink.stats[i]
+			require.Equal(t, c.Header, s.Header)
+			require.Equal(t, c.Sequence, s.Sequence)
+			require.Equal(t, 2, s.LayersExecuted)
+			require.Equal(t, 6, s.LayersSkipped)
+			require.Equal(t, 2, s.AdaptersRun)
+			require.Len(t, s.AllowPoints, 2)
+		})
+	}
+
+	d := f.core.Diagnostics(t0.Add(time.Second))
+	require.Len(t, d.Status, 1)
+	st := d.Status[0]
+	require.Equal(t, nodecore.LevelOK, st.Level)
+	require.Equal(t, "dysl_vla_node: inference", st.Name)
+	require.Equal(t, "none", st.HardwareID)
+	require.Equal(t, "fake-bundle", value(t, st, "model"))
+	require.Equal(t, "cpu", value(t, st, "provider"))
+	require.Equal(t, "3", value(t, st, "inferences in period"))
+	require.Equal(t, "3.00", value(t, st, "inference rate (Hz)"))
+	require.Equal(t, "0.750", value(t, st, "skip ratio"))
+	require.Equal(t, "2.00", value(t, st, "mean executed layers"))
+	require.Equal(t, "0.000", value(t, st, "verification rate"))
+	require.Equal(t, "0", value(t, st, "dropped frames (superseded)"))
+	require.Equal(t, d, f.sink.diags[len(f.sink.diags)-1])
+}
+
+// An image without a frame_id gets the frame_id parameter.
+func TestFrameIDParameterFillsAnEmptyFrame(t *testing.T) {
+	f := newFixture(t, nil, map[string]paramserver.Value{nodecore.ParamFrameID: paramserver.String("wrist_camera")})
+	f.core.SetInstruction("pick")
+	f.serve(0, "")
+	require.Len(t, f.sink.chunks, 1)
+	require.Equal(t, "wrist_camera", f.sink.chunks[0].Header.FrameID)
+}
+
+// A parameter set applies at the next inference, through the engine.
+func TestLiveParameterChangeAppliesAtTheNextInference(t *testing.T) {
+	f := newFixture(t, nil, nil)
+	f.core.SetInstruction("pick")
+	f.serve(0, "cam")
+	require.Equal(t, 6, f.sink.stats[0].LayersSkipped)
+
+	res := f.params.SetAtomically(
+		paramserver.Parameter{Name: nodecore.ParamStrategy, Value: paramserver.String("full")},
+		paramserver.Parameter{Name: nodecore.ParamMaxImageAge, Value: paramserver.Double(2)})
+	require.True(t, res.Successful, res.Reason)
+	require.Equal(t, "full", f.engine.SkippingConfig().Strategy.String())
+	require.Equal(t, 2*time.Second, f.core.Settings().Live.MaxImageAge)
+
+	f.serve(100*time.Millisecond, "cam")
+	require.Len(t, f.sink.stats, 2)
+	require.Equal(t, 0, f.sink.stats[1].LayersSkipped)
+	require.Equal(t, 8, f.sink.stats[1].LayersExecuted)
+	require.Equal(t, "full", f.sink.chunks[1].Strategy)
+}
+
+// Out-of-range, wrongly typed, read-only and invalid combinations are refused with rclcpp's (or the
+// skipping package's) reason, and nothing changes.
+func TestInvalidParameterSetIsRejectedAndNothingChanges(t *testing.T) {
+	cases := []struct {
+		name   string
+		params []paramserver.Parameter
+		reason string
+	}{
+		{"threshold out of range", []paramserver.Parameter{{Name: nodecore.ParamControllerThreshold, Value: paramserver.Double(1.5)}},
+			"Parameter {controller_threshold} doesn't comply with floating point range."},
+		{"window of the wrong type", []paramserver.Parameter{{Name: nodecore.ParamContinuityWindow, Value: paramserver.Double(5)}},
+			"Wrong parameter type, parameter {continuity_window} is of type {integer}, setting it to {double} is not allowed."},
+		{"unknown strategy", []paramserver.Parameter{{Name: nodecore.ParamStrategy, Value: paramserver.String("fastest")}},
+			"parameter strategy: "},
+		{"eta_move zero", []paramserver.Parameter{{Name: nodecore.ParamEtaMove, Value: paramserver.Double(0)}},
+			"eta_move (0) must be > 0 and finite"},
+		{"read-only model_dir", []paramserver.Parameter{{Name: nodecore.ParamModelDir, Value: paramserver.String("/elsewhere")}},
+			"parameter 'model_dir' cannot be set because it is read-only"},
+		{"valid threshold with invalid eta_verify", []paramserver.Parameter{
+			{Name: nodecore.ParamControllerThreshold, Value: paramserver.Double(0.9)},
+			{Name: nodecore.ParamEtaVerify, Value: paramserver.Double(0)}},
+			"eta_verify (0) must be > 0 and finite"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, nil, nil)
+			before := f.core.Settings()
+			engineBefore := f.engine.SkippingConfig()
+			res := f.params.SetAtomically(tc.params...)
+			require.False(t, res.Successful)
+			require.Contains(t, res.Reason, tc.reason)
+			require.Equal(t, before, f.core.Settings())
+			require.Equal(t, engineBefore, f.engine.SkippingConfig())
+
+			f.core.SetInstruction("pick")
+			f.serve(0, "cam")
+			require.Equal(t, 6, f.sink.stats[0].LayersSkipped, "the old configuration still runs")
+		})
+	}
+}
+
+// A frame older than max_image_age when inference would start is never acted on; nor is one with a
+// zero stamp.
+func TestStaleFramesAreDropped(t *testing.T) {
+	f := newFixture(t, nil, nil) // max_image_age 0.5 s
+	f.core.Diagnostics(t0)
+	f.core.SetInstruction("pick")
+
+	f.core.OfferFrame(frame(0, "cam", 100))
+	require.True(t, f.core.Step(t0.Add(600*time.Millisecond)))
+	zero := frame(0, "cam", 100)
+	zero.Header.Stamp = msgs.Time{}
+	f.core.OfferFrame(zero)
+	require.True(t, f.core.Step(t0))
+	require.Empty(t, f.sink.chunks)
+	stale := eventsOf[nodecore.EventFrameStale](f.sink)
+	require.Len(t, stale, 2)
+	require.Equal(t, 600*time.Millisecond, stale[0].Age)
+
+	f.serve(time.Second, "cam") // a fresh frame is served again
+	require.Len(t, f.sink.chunks, 1)
+	st := f.core.Diagnostics(t0.Add(2 * time.Second)).Status[0]
+	require.Equal(t, nodecore.LevelWarn, st.Level)
+	require.Contains(t, st.Message, "older than max_image_age")
+	require.Equal(t, "2", value(t, st, "dropped frames (stale)"))
+}
+
+// No action before an instruction, and none after an empty one withdrew it.
+func TestNoActionWithoutInstruction(t *testing.T) {
+	f := newFixture(t, nil, nil)
+	f.serve(0, "cam")
+	require.Empty(t, f.sink.chunks)
+	require.Len(t, eventsOf[nodecore.EventNoInstruction](f.sink), 1)
+	st := f.core.Diagnostics(t0.Add(time.Second)).Status[0]
+	require.Equal(t, nodecore.LevelWarn, st.Level)
+	require.Equal(t, "waiting for an instruction on instruction", st.Message)
+
+	f.core.SetInstruction("pick")
+	f.serve(100*time.Millisecond, "cam")
+	require.Len(t, f.sink.chunks, 1)
+	f.core.SetInstruction("")
+	f.serve(200*time.Millisecond, "cam")
+	require.Len(t, f.sink.chunks, 1)
+	require.Len(t, eventsOf[nodecore.EventNoInstruction](f.sink), 2)
+}
+
+// A new instruction starts a new episode: the continuity history is empty again.
+func TestNewInstructionResetsTheEpisode(t *testing.T) {
+	// One executed action per chunk and a window of 3: continuity is defined from the third inference.
+	f := newFixture(t, nil, map[string]paramserver.Value{
+		nodecore.ParamExecutedActions:  paramserver.Integer(1),
+		nodecore.ParamContinuityWindow: paramserver.Integer(3),
+	})
+	f.core.SetInstruction("pick")
+	for i := range 3 {
+		f.serve(time.Duration(i)*100*time.Millisecond, "cam")
+	}
+	require.Equal(t, []bool{false, false, true}, continuityDefined(f.sink.stats))
+
+	f.core.SetInstruction("place")
+	f.serve(300*time.Millisecond, "cam")
+	require.False(t, f.sink.stats[3].ContinuityDefined, "history cleared by the new instruction")
+	require.True(t, math.IsNaN(f.sink.stats[3].Continuity))
+	require.Equal(t, uint64(3), f.sink.chunks[3].Sequence, "chunk numbering continues across episodes")
+}
+
+func continuityDefined(stats []nodecore.SkipStats) []bool {
+	var out []bool
+	for _, s := range stats {
+		out = append(out, s.ContinuityDefined)
+	}
+	return out
+}
+
+// NaN from the model is never published: ERROR diagnostics, and the next frame is served.
+func TestNaNActionsAreNeverPublished(t *testing.T) {
+	f := newFixture(t, func(fake *policytest.Fake) policy.Backend {
+		return policytest.NewFaulty(fake, policytest.Fault{Op: policytest.OpHead, NaN: true, Times: 1})
+	}, nil)
+	f.core.Diagnostics(t0)
+	f.core.SetInstruction("pick")
+	f.serve(0, "cam")
+	require.Empty(t, f.sink.chunks)
+	require.Empty(t, f.sink.stats)
+	st := f.core.Diagnostics(t0.Add(time.Second)).Status[0]
+	require.Equal(t, nodecore.LevelError, st.Level)
+	require.Contains(t, st.Message, "NaN")
+
+	f.serve(time.Second, "cam")
+	require.Len(t, f.sink.chunks, 1)
+	require.Equal(t, uint64(0), f.sink.chunks[0].Sequence)
+	require.Equal(t, nodecore.LevelOK, f.core.Diagnostics(t0.Add(2 * time.Second)).Status[0].Level)
+}
+
+// A chunk that overflows to Inf when de-normalized (a huge action std) is refused too.
+func TestInfiniteActionsAfterDenormalizationAreNeverPublished(t *testing.T) {
+	f := newFixture(t, nil, nil)
+	f.engine.Manifest.Action.Std = []float64{1e39, 1}
+	f.core.SetInstruction("pick")
+	f.serve(0, "cam")
+	require.Empty(t, f.sink.chunks)
+	ev := eventsOf[nodecore.EventNonFiniteAction](f.sink)
+	require.Len(t, ev, 1)
+	require.True(t, math.IsInf(float64(ev[0].Value), 1))
+	require.Equal(t, nodecore.LevelError, f.core.Diagnostics(t0.Add(time.Second)).Status[0].Level)
+}
+
+// A failed inference is reported and the next frame served.
+func TestFailedInferenceIsReportedAndTheNextFrameServed(t *testing.T) {
+	f := newFixture(t, func(fake *policytest.Fake) policy.Backend {
+		return policytest.NewFaulty(fake, policytest.Fault{Op: policytest.OpLayer, Layer: 3, Err: policytest.ErrInjected, Times: 1})
+	}, nil)
+	f.core.SetInstruction("pick")
+	f.serve(0, "cam")
+	failed := eventsOf[nodecore.EventInferenceFailed](f.sink)
+	require.Len(t, failed, 1)
+	require.ErrorIs(t, failed[0].Err, policytest.ErrInjected)
+	st := f.core.Diagnostics(t0.Add(time.Second)).Status[0]
+	require.Equal(t, nodecore.LevelError, st.Level)
+	require.Equal(t, "1", value(t, st, "failed inferences"))
+
+	f.serve(time.Second, "cam")
+	require.Len(t, f.sink.chunks, 1)
+}
+
+// A frame the engine cannot use is a WARN, not an ERROR, and the node keeps serving.
+func TestBadFrameIsDroppedWithAWarning(t *testing.T) {
+	f := newFixture(t, nil, nil)
+	f.core.SetInstruction("pick")
+	bad := frame(0, "cam", 100)
+	bad.Encoding = "16UC1"
+	f.core.OfferFrame(bad)
+	f.core.Step(t0)
+	require.Len(t, eventsOf[nodecore.EventBadFrame](f.sink), 1)
+	st := f.core.Diagnostics(t0.Add(time.Second)).Status[0]
+	require.Equal(t, nodecore.LevelWarn, st.Level)
+	require.Contains(t, st.Message, "16UC1")
+	f.serve(time.Second, "cam")
+	require.Len(t, f.sink.chunks, 1)
+}
+
+// Frames faster than inference: the latest is served, the older ones dropped and counted.
+func TestBurstKeepsTheLatestFrame(t *testing.T) {
+	f := newFixture(t, nil, nil)
+	f.core.SetInstruction("pick")
+	for i := range 5 {
+		f.core.OfferFrame(frame(time.Duration(i)*10*time.Millisecond, "cam", 100))
+	}
+	require.True(t, f.core.Step(t0.Add(50*time.Millisecond)))
+	require.False(t, f.core.Step(t0.Add(60*time.Millisecond)), "the slot is empty")
+	require.Len(t, f.sink.chunks, 1)
+	require.Equal(t, frame(40*time.Millisecond, "", 0).Header.Stamp, f.sink.chunks[0].Header.Stamp)
+	require.Len(t, eventsOf[nodecore.EventFrameSuperseded](f.sink), 4)
+	st := f.core.Diagnostics(t0.Add(time.Second)).Status[0]
+	require.Equal(t, "4", value(t, st, "dropped frames (superseded)"))
+	require.Equal(t, "5", value(t, st, "frames received"))
+}
+
+// Replay needs the same inputs at the same clock to give the same outputs, diagnostics included.
+func TestSameInputsGiveIdenticalOutputs(t *testing.T) {
+	run := func() *recorder {
+		f := newFixture(t, nil, map[string]paramserver.Value{nodecore.ParamExecutedActions: paramserver.Integer(1)})
+		f.core.Diagnostics(t0)
+		f.core.SetInstruction("pick")
+		for i := range 12 {
+			f.core.OfferFrame(frame(time.Duration(i)*50*time.Millisecond, "cam", byte(40+i*13)))
+			if i%3 != 1 { // some frames are superseded
+				f.core.Step(t0.Add(time.Duration(i)*50*time.Millisecond + 5*time.Millisecond))
+			}
+			if i == 6 {
+				f.core.SetInstruction("place")
+				f.core.Diagnostics(t0.Add(400 * time.Millisecond))
+			}
+		}
+		f.core.Diagnostics(t0.Add(time.Second))
+		return f.sink
+	}
+	a, b := run(), run()
+	require.NotEmpty(t, a.chunks)
+	require.Equal(t, a.chunks, b.chunks)
+	require.Equal(t, len(a.stats), len(b.stats))
+	for i := range a.stats {
+		// NaN continuity compares unequal as a float; compare the renderings.
+		require.Equal(t, fmtAny(a.stats[i]), fmtAny(b.stats[i]))
+	}
+	require.Equal(t, a.diags, b.diags)
+	require.Equal(t, a.events, b.events)
+}
+
+// A forwarder (the MAVLink bridge) gets every published chunk, and its link state shows in the
+// diagnostics.
+func TestForwarderGetsChunksAndReportsItsLink(t *testing.T) {
+	f := newFixture(t, nil, nil)
+	fwd := &fakeForwarder{}
+	core, err := nodecore.New(nodecore.Config{Engine: f.engine, Params: f.params, Sink: f.sink, Forwarder: fwd})
+	require.NoError(t, err)
+	defer core.Close()
+	core.SetInstruction("pick")
+	core.OfferFrame(frame(0, "cam", 100))
+	core.Step(t0)
+	require.Len(t, fwd.chunks, 1)
+	require.Equal(t, f.sink.chunks[0], fwd.chunks[0])
+
+	d := core.Diagnostics(t0.Add(time.Second))
+	require.Len(t, d.Status, 2)
+	require.Equal(t, "dysl_vla_node: mavlink", d.Status[1].Name)
+	require.Equal(t, nodecore.LevelWarn, d.Status[1].Level)
+	require.Equal(t, "udpout:127.0.0.1:14550", d.Status[1].HardwareID)
+}
+
+type fakeForwarder struct{ chunks []nodecore.ActionChunk }
+
+func (f *fakeForwarder) ForwardChunk(c nodecore.ActionChunk) error {
+	f.chunks = append(f.chunks, c)
+	return nil
+}
+func (f *fakeForwarder) LinkStatus() nodecore.DiagnosticStatus {
+	return nodecore.DiagnosticStatus{Level: nodecore.LevelWarn, Message: "no heartbeat for 3s"}
+}

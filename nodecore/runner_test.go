@@ -1,0 +1,67 @@
+package nodecore_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"dysl_vla/nodecore"
+	"dysl_vla/policy"
+	"dysl_vla/policy/policytest"
+)
+
+// The live worker: while an inference is in progress, offered frames return at once and only the
+// newest is kept; when the inference ends, the worker serves that newest frame. The slow inference is
+// a gate the test opens, not a duration, so the test asserts order, never timing.
+func TestRunnerServesTheLatestFrameWhileInferenceIsBusy(t *testing.T) {
+	entered := make(chan struct{})
+	gate := make(chan struct{})
+	f := newFixture(t, func(fake *policytest.Fake) policy.Backend {
+		faulty := policytest.NewFaulty(fake, policytest.Fault{Op: policytest.OpPrefix, Delay: time.Hour, Times: 1})
+		faulty.Sleep = func(time.Duration) {
+			close(entered)
+			<-gate
+		}
+		return faulty
+	}, nil)
+	f.sink.published = make(chan struct{}, 8)
+	ticks := make(chan time.Time)
+	clock := t0
+	r := &nodecore.Runner{Core: f.core, Now: func() time.Time { return clock }, DiagnosticsTick: ticks}
+	require.NoError(t, r.Initialize())
+	defer r.Close()
+
+	r.SetInstruction("pick")
+	r.OfferFrame(frame(0, "cam", 100))
+	<-entered // the worker is inside the first inference
+	for i := 1; i <= 3; i++ {
+		r.OfferFrame(frame(time.Duration(i)*10*time.Millisecond, "cam", 100))
+	}
+	close(gate)
+	<-f.sink.published
+	<-f.sink.published
+
+	// The worker takes a tick only between two Steps, so the first report counts both chunks; the second
+	// tick is accepted only once the first report is out.
+	ticks <- t0
+	ticks <- t0
+	f.sink.mu.Lock()
+	defer f.sink.mu.Unlock()
+	require.Len(t, f.sink.chunks, 2)
+	require.Equal(t, frame(0, "", 0).Header.Stamp, f.sink.chunks[0].Header.Stamp)
+	require.Equal(t, frame(30*time.Millisecond, "", 0).Header.Stamp, f.sink.chunks[1].Header.Stamp)
+	require.NotEmpty(t, f.sink.diags)
+	require.Equal(t, "2", value(t, f.sink.diags[0].Status[0], "dropped frames (superseded)"))
+	require.Equal(t, "2", value(t, f.sink.diags[0].Status[0], "chunks published"))
+}
+
+// Close stops the worker and returns; a second Close is harmless.
+func TestRunnerCloseStopsTheWorker(t *testing.T) {
+	f := newFixture(t, nil, nil)
+	r := &nodecore.Runner{Core: f.core}
+	require.NoError(t, r.Initialize())
+	r.Close()
+	r.Close()
+	require.Error(t, (&nodecore.Runner{}).Initialize())
+}
