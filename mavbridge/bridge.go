@@ -95,6 +95,7 @@ type gripperCommand struct {
 
 type counters struct {
 	chunksSent, chunksDiscarded                  uint64
+	framesAttempted                              uint64
 	framesWrittenClosed, framesDropped           uint64
 	gripperCommands, gripperAcked, gripperFailed uint64
 	malformedFrames                              uint64
@@ -111,9 +112,11 @@ type Stats struct {
 	Channels int
 	// ChunksSent were handed to at least one channel; ChunksDiscarded arrived while the link was down.
 	ChunksSent, ChunksDiscarded uint64
-	// FramesWritten were accepted by the transport; FramesDropped were not (write buffer full, write error,
-	// channel closed first); FramesInFlight are queued in gomavlib. Heartbeats, chunk parts and commands.
-	FramesWritten, FramesDropped, FramesInFlight uint64
+	// FramesAttempted is every frame the bridge meant to send to a channel (heartbeats, chunk parts,
+	// commands). Each is written by the transport (FramesWritten), dropped (FramesDropped: write buffer
+	// full, write error, channel closed first) or queued in gomavlib (FramesInFlight): the three add up to
+	// FramesAttempted.
+	FramesAttempted, FramesWritten, FramesDropped, FramesInFlight uint64
 	// GripperCommands counts COMMAND_LONG transmissions, retries included; GripperAcked and GripperFailed
 	// count transitions.
 	GripperCommands, GripperAcked, GripperFailed uint64
@@ -292,7 +295,8 @@ func (b *Bridge) Stats() Stats {
 	s := Stats{
 		LinkUp: b.link.up, HeardController: heard, HeartbeatAge: age, Channels: len(b.channels),
 		ChunksSent: b.counts.chunksSent, ChunksDiscarded: b.counts.chunksDiscarded,
-		FramesWritten: b.counts.framesWrittenClosed, FramesDropped: b.counts.framesDropped,
+		FramesAttempted: b.counts.framesAttempted,
+		FramesWritten:   b.counts.framesWrittenClosed, FramesDropped: b.counts.framesDropped,
 		GripperCommands: b.counts.gripperCommands, GripperAcked: b.counts.gripperAcked,
 		GripperFailed: b.counts.gripperFailed, MalformedFrames: b.counts.malformedFrames,
 		EventsDropped: b.eventsDropped.Load(),
@@ -499,6 +503,7 @@ func (b *Bridge) writeAll(messages ...message.Message) bool {
 // writeTo hands messages to ch, all or none: none when gomavlib's buffer could overflow, so that gomavlib
 // never drops silently and a chunk never arrives in part. Refused frames are counted as dropped.
 func (b *Bridge) writeTo(ch *gomavlib.Channel, messages ...message.Message) bool {
+	b.counts.framesAttempted += uint64(len(messages))
 	ledger := b.channels[ch]
 	if ledger == nil || ledger.conn == nil || ledger.inFlight()+uint64(len(messages)) > libraryWriteBuffer {
 		b.counts.framesDropped += uint64(len(messages))

@@ -1,0 +1,347 @@
+package mavbridge
+
+import (
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bluenviron/gomavlib/v3"
+	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
+	"github.com/bluenviron/gomavlib/v3/pkg/frame"
+	"github.com/stretchr/testify/require"
+
+	"dysl_vla/mavbridge/dialect"
+)
+
+// These tests run the bridge against real gomavlib peers on 127.0.0.1. Timeouts are short but real, so
+// every check waits "eventually, within a generous deadline" and none asserts how long something took.
+
+const deadline = 10 * time.Second
+const poll = 10 * time.Millisecond
+
+// controller is a gomavlib node playing the arm controller: it sends heartbeats while not silenced,
+// reassembles chunks, and acknowledges gripper commands, ignoring the first ignoreCommands of them.
+type controller struct {
+	node           *gomavlib.Node
+	silent         atomic.Bool
+	ignoreCommands int
+
+	mu       sync.Mutex
+	chunks   []Chunk
+	commands []*common.MessageCommandLong
+	fromSys  map[[2]uint8]common.MAV_TYPE
+
+	terminate chan struct{}
+	done      sync.WaitGroup
+}
+
+func startController(t *testing.T, endpoint gomavlib.EndpointConf, ignoreCommands int) *controller {
+	c := &controller{ignoreCommands: ignoreCommands, fromSys: map[[2]uint8]common.MAV_TYPE{},
+		terminate: make(chan struct{})}
+	c.node = &gomavlib.Node{
+		Endpoints: []gomavlib.EndpointConf{endpoint}, Dialect: dialect.Dialect, OutVersion: gomavlib.V2,
+		OutSystemID: 1, OutComponentID: 1, HeartbeatDisable: true,
+	}
+	require.NoError(t, c.node.Initialize())
+	c.done.Add(2)
+	go c.heartbeats()
+	go c.receive(t)
+	t.Cleanup(func() {
+		close(c.terminate)
+		c.node.Close()
+		c.done.Wait()
+	})
+	return c
+}
+
+func (c *controller) heartbeats() {
+	defer c.done.Done()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tick.C:
+			if !c.silent.Load() {
+				c.node.WriteMessageAll(&common.MessageHeartbeat{Type: common.MAV_TYPE_GENERIC, //nolint:errcheck
+					Autopilot: common.MAV_AUTOPILOT_GENERIC, SystemStatus: common.MAV_STATE_ACTIVE, MavlinkVersion: 3})
+			}
+		case <-c.terminate:
+			return
+		}
+	}
+}
+
+func (c *controller) receive(t *testing.T) {
+	defer c.done.Done()
+	var assembler ChunkAssembler
+	for evt := range c.node.Events() {
+		fr, ok := evt.(*gomavlib.EventFrame)
+		if !ok {
+			continue
+		}
+		c.mu.Lock()
+		switch m := fr.Message().(type) {
+		case *common.MessageHeartbeat:
+			c.fromSys[[2]uint8{fr.SystemID(), fr.ComponentID()}] = m.Type
+		case *dialect.MessageVlaActionChunk:
+			if chunk, done, err := assembler.Add(m); err != nil {
+				t.Errorf("controller got a malformed chunk part: %v", err)
+			} else if done {
+				c.chunks = append(c.chunks, chunk)
+			}
+		case *common.MessageCommandLong:
+			c.commands = append(c.commands, m)
+			if len(c.commands) > c.ignoreCommands {
+				c.node.WriteMessageTo(fr.Channel, &common.MessageCommandAck{ //nolint:errcheck
+					Command: m.Command, Result: common.MAV_RESULT_ACCEPTED,
+					TargetSystem: fr.SystemID(), TargetComponent: fr.ComponentID()})
+			}
+		}
+		c.mu.Unlock()
+	}
+}
+
+func (c *controller) received() ([]Chunk, []*common.MessageCommandLong) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]Chunk(nil), c.chunks...), append([]*common.MessageCommandLong(nil), c.commands...)
+}
+
+// eventLog collects the bridge's events.
+type eventLog struct {
+	mu     sync.Mutex
+	events []Event
+}
+
+func collectEvents(b *Bridge) *eventLog {
+	log := &eventLog{}
+	go func() {
+		for e := range b.Events() {
+			log.mu.Lock()
+			log.events = append(log.events, e)
+			log.mu.Unlock()
+		}
+	}()
+	return log
+}
+
+func (l *eventLog) has(want Event) bool {
+	return l.find(func(e Event) bool { return e == want })
+}
+
+func (l *eventLog) find(match func(Event) bool) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, e := range l.events {
+		if match(e) {
+			return true
+		}
+	}
+	return false
+}
+
+// testChunk is an OpenVLA-OFT-shaped chunk (8 steps × 7 dims, so two messages) with values derived from
+// seq, and the given gripper value in every step.
+func testChunk(seq uint32, gripper float32) Chunk {
+	values := make([]float32, 8*7)
+	for i := range values {
+		values[i] = float32(seq)*0.001 + float32(i)*0.01
+		if i%7 == 6 {
+			values[i] = gripper
+		}
+	}
+	return Chunk{Seq: seq, Stamp: time.UnixMicro(1_700_000_000_000_000 + int64(seq)*40_000),
+		StepDt: 40 * time.Millisecond, Frame: "base_link", Steps: 8, Dims: 7, Values: values, GripperDim: 6}
+}
+
+func TestLoopbackUDP(t *testing.T) {
+	bridge := &Bridge{Endpoint: "udp-server:127.0.0.1:0", HeartbeatPeriod: 100 * time.Millisecond,
+		LinkTimeout: 300 * time.Millisecond, GripperAckTimeout: 100 * time.Millisecond}
+	require.NoError(t, bridge.Initialize())
+	defer bridge.Close()
+	events := collectEvents(bridge)
+	ctrl := startController(t, gomavlib.EndpointUDPClient{Address: bridge.ListenAddr().String()}, 1)
+
+	require.Eventually(t, func() bool { return bridge.Stats().LinkUp }, deadline, poll)
+	require.True(t, events.has(EventLinkUp{SystemID: 1, ComponentID: 1, Resumed: false}))
+
+	t.Run("bridge heartbeats as an onboard computer", func(t *testing.T) {
+		require.Eventually(t, func() bool {
+			ctrl.mu.Lock()
+			defer ctrl.mu.Unlock()
+			return ctrl.fromSys[[2]uint8{1, 191}] == common.MAV_TYPE_ONBOARD_CONTROLLER
+		}, deadline, poll)
+	})
+
+	var sent []Chunk
+	t.Run("chunks arrive intact and in order", func(t *testing.T) {
+		for seq := uint32(1); seq <= 20; seq++ {
+			c := testChunk(seq, 0) // gripper open
+			require.NoError(t, bridge.Send(c))
+			sent = append(sent, c)
+		}
+		require.Eventually(t, func() bool { chunks, _ := ctrl.received(); return len(chunks) == len(sent) },
+			deadline, poll)
+		chunks, _ := ctrl.received()
+		for i, got := range chunks {
+			want := sent[i]
+			want.GripperDim = NoGripper // not on the wire
+			require.Equal(t, want.Stamp.UnixMicro(), got.Stamp.UnixMicro())
+			got.Stamp = want.Stamp
+			require.Equal(t, want, got, "chunk %d", i)
+		}
+	})
+
+	t.Run("gripper command is retried and acknowledged", func(t *testing.T) {
+		// The first chunk opened the gripper: the controller ignored that command once, then accepted it.
+		require.Eventually(t, func() bool { return events.has(EventGripperAcked{Action: GripperOpen, Attempts: 2}) },
+			deadline, poll)
+		require.NoError(t, bridge.Send(testChunk(21, 0.9)))
+		require.Eventually(t, func() bool { return events.has(EventGripperAcked{Action: GripperClose, Attempts: 1}) },
+			deadline, poll)
+		_, commands := ctrl.received()
+		require.Len(t, commands, 3)
+		for i, want := range []struct {
+			action       common.GRIPPER_ACTIONS
+			confirmation uint8
+		}{{common.GRIPPER_ACTION_OPEN, 0}, {common.GRIPPER_ACTION_OPEN, 1}, {common.GRIPPER_ACTION_CLOSE, 0}} {
+			require.Equal(t, common.MAV_CMD_DO_GRIPPER, commands[i].Command)
+			require.Equal(t, float32(1), commands[i].Param1, "gripper instance")
+			require.Equal(t, float32(want.action), commands[i].Param2, "command %d", i)
+			require.Equal(t, want.confirmation, commands[i].Confirmation, "command %d", i)
+			require.Equal(t, []uint8{1, 1}, []uint8{commands[i].TargetSystem, commands[i].TargetComponent})
+		}
+		require.EqualValues(t, 2, bridge.Stats().GripperAcked)
+	})
+
+	t.Run("malformed frames are ignored", func(t *testing.T) {
+		garbage, err := net.Dial("udp4", bridge.ListenAddr().String())
+		require.NoError(t, err)
+		defer garbage.Close()
+		_, err = garbage.Write([]byte("not mavlink"))
+		require.NoError(t, err)
+		// A heartbeat from the controller itself, with a wrong checksum.
+		require.NoError(t, ctrl.node.WriteFrameAll(&frame.V2Frame{SystemID: 1, ComponentID: 1,
+			Message: &common.MessageHeartbeat{Type: common.MAV_TYPE_GENERIC}, Checksum: 0xBEEF}))
+		require.Eventually(t, func() bool {
+			return events.find(func(e Event) bool {
+				m, ok := e.(EventMalformedFrame)
+				return ok && strings.Contains(m.Err.Error(), "wrong checksum")
+			})
+		}, deadline, poll, "the frame with the wrong checksum")
+		require.Eventually(t, func() bool {
+			return events.find(func(e Event) bool {
+				m, ok := e.(EventMalformedFrame)
+				return ok && strings.Contains(m.Err.Error(), "invalid magic byte")
+			})
+		}, deadline, poll, "the garbage datagram")
+
+		require.NoError(t, bridge.Send(testChunk(22, 0.9)))
+		require.Eventually(t, func() bool {
+			chunks, _ := ctrl.received()
+			return chunks[len(chunks)-1].Seq == 22
+		}, deadline, poll)
+	})
+
+	t.Run("silent controller stops the bridge, its return resumes it", func(t *testing.T) {
+		ctrl.silent.Store(true)
+		require.Eventually(t, func() bool { return !bridge.Stats().LinkUp }, deadline, poll)
+		require.Eventually(t, func() bool {
+			return events.find(func(e Event) bool {
+				lost, ok := e.(EventLinkLost)
+				return ok && lost.Silence >= 300*time.Millisecond
+			})
+		}, deadline, poll)
+		discardedBefore := bridge.Stats().ChunksDiscarded
+		require.NoError(t, bridge.Send(testChunk(23, 0.9)))
+		require.Equal(t, discardedBefore+1, bridge.Stats().ChunksDiscarded)
+
+		ctrl.silent.Store(false)
+		require.Eventually(t, func() bool { return events.has(EventLinkUp{SystemID: 1, ComponentID: 1, Resumed: true}) },
+			deadline, poll)
+		require.NoError(t, bridge.Send(testChunk(24, 0.9)))
+		require.Eventually(t, func() bool {
+			chunks, _ := ctrl.received()
+			return chunks[len(chunks)-1].Seq == 24
+		}, deadline, poll)
+		chunks, _ := ctrl.received()
+		for _, c := range chunks {
+			require.NotEqual(t, uint32(23), c.Seq, "sent while the link was lost")
+		}
+	})
+
+	stats := bridge.Stats()
+	require.Zero(t, stats.EventsDropped)
+	require.Equal(t, stats.FramesAttempted, stats.FramesWritten+stats.FramesDropped+stats.FramesInFlight)
+}
+
+// TestStalledTCPPeerDropsAreCounted connects the bridge to a TCP peer that sends heartbeats but never
+// reads. gomavlib would drop silently once its buffer filled; the bridge must count every frame it could
+// not write, and the frames it reports written must be exactly those the peer finally reads.
+func TestStalledTCPPeerDropsAreCounted(t *testing.T) {
+	listener, err := net.Listen("tcp4", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer listener.Close()
+
+	bridge := &Bridge{Endpoint: "tcp-client:" + listener.Addr().String(), LinkTimeout: time.Minute}
+	require.NoError(t, bridge.Initialize())
+	bridgeClosed := false
+	defer func() {
+		if !bridgeClosed {
+			bridge.Close()
+		}
+	}()
+
+	peer, err := listener.Accept()
+	require.NoError(t, err)
+	defer peer.Close()
+	require.NoError(t, peer.(*net.TCPConn).SetReadBuffer(4096))
+
+	dialectRW := &frameDialect{}
+	writer := dialectRW.streamWriter(t, peer)
+	require.NoError(t, writer.Write(&common.MessageHeartbeat{Type: common.MAV_TYPE_GENERIC}))
+	require.Eventually(t, func() bool { return bridge.Stats().LinkUp }, deadline, poll)
+
+	// 30 full messages per chunk: the socket buffers fill after a few hundred chunks.
+	big := Chunk{Seq: 1, Stamp: time.UnixMicro(1), StepDt: time.Millisecond, Steps: 30, Dims: 54,
+		Values: make([]float32, 30*54), GripperDim: NoGripper}
+	for i := range big.Values {
+		big.Values[i] = float32(i) + 0.5
+	}
+	require.Eventually(t, func() bool {
+		for range 50 {
+			big.Seq++
+			require.NoError(t, bridge.Send(big))
+		}
+		return bridge.Stats().FramesDropped > 0
+	}, deadline, time.Millisecond, "the stalled peer never made the bridge drop")
+
+	bridge.Close()
+	bridgeClosed = true
+	stats := bridge.Stats()
+	require.Zero(t, stats.FramesInFlight)
+	require.Equal(t, stats.FramesAttempted, stats.FramesWritten+stats.FramesDropped)
+
+	// Now read everything the bridge managed to write: exactly FramesWritten frames.
+	reader := dialectRW.frameReader(t, peer)
+	received := uint64(0)
+	for {
+		_, err := reader.Read()
+		if err == nil {
+			received++
+			continue
+		}
+		var parseErr frame.ReadError
+		if errors.As(err, &parseErr) {
+			continue // the frame cut short by Close
+		}
+		require.ErrorIs(t, err, io.EOF)
+		break
+	}
+	require.Equal(t, stats.FramesWritten, received)
+}
