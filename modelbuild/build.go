@@ -103,16 +103,21 @@ func Build(opts Options) (*Result, error) {
 	sort.Ints(dynamic)
 	fmt.Fprintf(opts.Log, "static layers %v\n", static)
 
-	var unexplained []string
+	var unexplained, skipProbs []string
+	fits := map[int]adapterFit{}
 	for _, j := range dynamic {
 		w, fit, err := model.fitAdapter(cal, heldOut, j, next[j])
 		if err != nil {
 			return nil, err
 		}
-		model.Adapters[j] = w
-		model.Controllers[j] = initController(a, j, fit, opts.Seed)
+		model.Adapters[j], fits[j] = w, fit
 		unexplained = append(unexplained, fmt.Sprintf("%d→%d: %.3f (ridge %.0e)", j, next[j], fit.Unexplained, fit.Ridge))
 		fmt.Fprintf(opts.Log, "adapter %d -> %d: held-out unexplained %.3f (ridge %.0e)\n", j, next[j], fit.Unexplained, fit.Ridge)
+	}
+	probs := standInSkipProbs(fits)
+	for _, j := range dynamic {
+		model.Controllers[j] = initController(a, j, probs[j], opts.Seed)
+		skipProbs = append(skipProbs, fmt.Sprintf("%d: %.2f", j, probs[j]))
 	}
 
 	if err := os.MkdirAll(opts.OutDir, 0o755); err != nil {
@@ -137,7 +142,8 @@ func Build(opts Options) (*Result, error) {
 				"of the fitted values; unexplained fraction of h_s - h_j on %d held-out observations, per adapter: %s",
 				a.AdapterRank, adapterRidges, opts.CalibrationFrames, a.Tokens(), opts.Seed, a.AdapterRank, heldOutFrames, strings.Join(unexplained, ", ")),
 			Controllers: fmt.Sprintf("not trained (no distillation yet): fc2 = 0, so each controller outputs a constant "+
-				"skip_prob = 1 - its adapter's held-out unexplained fraction, clamped to [%.2f, %.2f]; fc1 random N(0, 1/D)", minSkipProb, maxSkipProb),
+				"skip_prob that ranks its adapter's held-out fit (best %.2f, worst %.2f, linear in between); fc1 random N(0, 1/D); "+
+				"skip_prob per layer: %s", maxSkipProb, minSkipProb, strings.Join(skipProbs, ", ")),
 			Created: opts.Now().UTC().Format(time.RFC3339),
 		},
 		Dims: bundle.Dims{

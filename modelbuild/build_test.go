@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -84,16 +85,20 @@ func TestTinyBundle(t *testing.T) {
 			}
 		}
 	})
-	t.Run("controllers are constant probabilities from the adapter fit", func(t *testing.T) {
+	t.Run("controllers are constant probabilities ranking the adapters", func(t *testing.T) {
 		obs := CalibrationObservations(res.Model.Arch, 2, 77)
+		h0, err := res.Model.Prefix(obs[0].Image, obs[0].Tokens)
+		require.NoError(t, err)
+		h1, err := res.Model.Prefix(obs[1].Image, obs[1].Tokens)
+		require.NoError(t, err)
+		var probs []float64
 		for _, j := range m.DynamicLayers() {
-			h0, _ := res.Model.Prefix(obs[0].Image, obs[0].Tokens)
-			h1, _ := res.Model.Prefix(obs[1].Image, obs[1].Tokens)
 			p0, p1 := res.Model.Controller(j, h0), res.Model.Controller(j, h1)
-			require.InDelta(t, p0, p1, 1e-12, "controller %d", j)
-			require.GreaterOrEqual(t, p0, minSkipProb-1e-9)
-			require.LessOrEqual(t, p0, maxSkipProb+1e-9)
+			require.InDelta(t, p0, p1, 1e-12, "controller %d must not depend on its input", j)
+			probs = append(probs, p0)
 		}
+		require.InDelta(t, minSkipProb, slices.Min(probs), 1e-6)
+		require.InDelta(t, maxSkipProb, slices.Max(probs), 1e-6)
 	})
 }
 
@@ -233,4 +238,26 @@ func TestArchValidate(t *testing.T) {
 	require.ErrorContains(t, err, "hidden (64) must be heads (5) times an even head width")
 	require.ErrorContains(t, err, "patch_size (7) must divide image_size (32)")
 	require.ErrorContains(t, err, "adapter_rank (100) must be <= hidden (64)")
+}
+
+func TestStandInSkipProbs(t *testing.T) {
+	cases := []struct {
+		name string
+		fits map[int]adapterFit
+		want map[int]float64
+	}{
+		{"ranked linearly", map[int]adapterFit{1: {Unexplained: 0.8}, 2: {Unexplained: 0.6}, 3: {Unexplained: 0.4}},
+			map[int]float64{1: 0.1, 2: 0.5, 3: 0.9}},
+		{"all equal", map[int]adapterFit{4: {Unexplained: 0.3}, 5: {Unexplained: 0.3}}, map[int]float64{4: 0.5, 5: 0.5}},
+		{"one adapter", map[int]adapterFit{2: {Unexplained: 0.9}}, map[int]float64{2: 0.5}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := standInSkipProbs(c.fits)
+			require.Len(t, got, len(c.want))
+			for j, p := range c.want {
+				require.InDelta(t, p, got[j], 1e-12, "layer %d", j)
+			}
+		})
+	}
 }

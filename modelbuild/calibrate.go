@@ -247,26 +247,46 @@ func sumSquares(x *mat.Dense) float64 {
 	return n * n
 }
 
-// Controller skip probabilities are clamped to this range so that no untrained controller is certain.
+// The stand-in controllers' constant skip probabilities span this range.
 const (
-	minSkipProb = 0.05
-	maxSkipProb = 0.95
+	minSkipProb = 0.1
+	maxSkipProb = 0.9
 )
 
-// initController makes the stand-in controller of dynamic layer j until distillation trains one: fc2 is
-// zero, so its output is the constant sigmoid(fc2.bias) = the fraction of the skipped computation the
-// adapter reproduces on the calibration data (1 − unexplained), clamped to [0.05, 0.95]. fc1 is random
-// (N(0, 1/D)) so that training has a non-degenerate starting point.
-func initController(a Arch, j int, fit adapterFit, seed int64) *ControllerWeights {
+// standInSkipProbs gives each dynamic layer the constant skip probability its stand-in controller
+// outputs until distillation trains real ones. It ranks the adapters by held-out fit: the best adapter
+// (lowest unexplained fraction) gets maxSkipProb, the worst minSkipProb, linear in between (all 0.5
+// when they are equal). So with the default threshold 0.5 the better half of the adapters can be used
+// and skipping is possible, while an absolute rule (e.g. 1 − unexplained) would forbid it whenever the
+// linear adapters are weak, as they are on a random backbone.
+func standInSkipProbs(fits map[int]adapterFit) map[int]float64 {
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, f := range fits {
+		lo, hi = math.Min(lo, f.Unexplained), math.Max(hi, f.Unexplained)
+	}
+	out := map[int]float64{}
+	for j, f := range fits {
+		quality := 0.5
+		if hi > lo {
+			quality = (hi - f.Unexplained) / (hi - lo)
+		}
+		out[j] = minSkipProb + quality*(maxSkipProb-minSkipProb)
+	}
+	return out
+}
+
+// initController makes the stand-in controller of dynamic layer j: fc2 is zero, so its output is the
+// constant sigmoid(fc2.bias) = skipProb. fc1 is random (N(0, 1/D)) so that training starts from a
+// non-degenerate point.
+func initController(a Arch, j int, skipProb float64, seed int64) *ControllerWeights {
 	D, C := a.Hidden, a.ControllerHidden
 	r := rand.New(rand.NewPCG(uint64(seed), uint64(0x6374726c00+j))) // "ctrl" + layer
-	p := math.Min(maxSkipProb, math.Max(minSkipProb, 1-fit.Unexplained))
 	w := &ControllerWeights{
 		Norm:    make([]float32, D),
 		FC1:     normal(1/math.Sqrt(float64(D)))(r, D*C),
 		FC1Bias: make([]float32, C),
 		FC2:     make([]float32, C),
-		FC2Bias: []float32{float32(math.Log(p / (1 - p)))},
+		FC2Bias: []float32{float32(math.Log(skipProb / (1 - skipProb)))},
 	}
 	for i := range w.Norm {
 		w.Norm[i] = 1
