@@ -1,0 +1,39 @@
+"""Start dysl_vla_node: a VLA policy with DySL-VLA layer skipping on a camera topic.
+
+    ros2 launch dysl_vla dysl_vla.launch.py model_dir:=/models/oft-dysl image_topic:=/camera/color/image_raw
+"""
+
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument
+from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch_ros.actions import Node
+from launch_ros.substitutions import FindPackageShare
+
+
+def generate_launch_description():
+    default_params = PathJoinSubstitution([FindPackageShare('dysl_vla'), 'params', 'dysl_vla.yaml'])
+    return LaunchDescription([
+        DeclareLaunchArgument('model_dir', description='DySL model bundle directory (manifest.yaml + ONNX graphs)'),
+        DeclareLaunchArgument('params_file', default_value=default_params,
+                              description='ros__parameters file; the launch arguments below override it'),
+        DeclareLaunchArgument('image_topic', default_value='image',
+                              description='camera topic the node subscribes to (remapped onto "image")'),
+        DeclareLaunchArgument('namespace', default_value='', description='namespace of the node'),
+        DeclareLaunchArgument('execution_provider', default_value='cpu',
+                              description='ONNX Runtime execution provider: cpu, cuda or tensorrt'),
+        Node(
+            package='dysl_vla',
+            executable='dysl_vla_node',
+            name='dysl_vla_node',
+            namespace=LaunchConfiguration('namespace'),
+            output='screen',
+            parameters=[
+                LaunchConfiguration('params_file'),
+                {
+                    'model_dir': LaunchConfiguration('model_dir'),
+                    'execution_provider': LaunchConfiguration('execution_provider'),
+                },
+            ],
+            remappings=[('image', LaunchConfiguration('image_topic'))],
+        ),
+    ])
