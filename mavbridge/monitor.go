@@ -1,0 +1,160 @@
+package mavbridge
+
+import (
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/bluenviron/gomavlib/v3"
+	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
+
+	"dysl_vla/mavbridge/dialect"
+)
+
+// Monitor stands in for an arm controller: it listens on an endpoint and reports what a controller would
+// receive (heartbeats, reassembled chunks, gripper commands). It heartbeats with the controller's ids, so a
+// Bridge sees its link up and sends, and can accept gripper commands with COMMAND_ACK. `dysl mavlink
+// listen` is built on it.
+type Monitor struct {
+	// Endpoint to listen or connect on, as for Bridge. Required.
+	Endpoint string
+	// SystemID and ComponentID the monitor speaks as; they default to 1 and 1, a Bridge's default target.
+	SystemID, ComponentID uint8
+	// NoHeartbeat stops the monitor's heartbeats: a pure observer, though then a Bridge sends no chunks.
+	NoHeartbeat bool
+	// AckGripper answers each MAV_CMD_DO_GRIPPER with COMMAND_ACK(MAV_RESULT_ACCEPTED).
+	AckGripper bool
+
+	node       *gomavlib.Node
+	transports *transports
+	received   chan Received
+	terminate  chan struct{}
+	done       sync.WaitGroup
+}
+
+// Received is what the Monitor saw; the concrete types are the Received* structs.
+type Received interface{ isReceived() }
+
+// ReceivedHeartbeat is a HEARTBEAT.
+type ReceivedHeartbeat struct {
+	SystemID, ComponentID uint8
+	Type                  string
+}
+
+// ReceivedChunk is a complete chunk from VLA_ACTION_CHUNK messages.
+type ReceivedChunk struct {
+	SystemID uint8
+	Chunk    Chunk
+}
+
+// ReceivedGripper is a COMMAND_LONG with MAV_CMD_DO_GRIPPER; Acked says whether the monitor accepted it.
+type ReceivedGripper struct {
+	SystemID, ComponentID uint8
+	Action                GripperAction // 0 for a GRIPPER_ACTIONS value other than open and close
+	Instance              int
+	Confirmation          uint8
+	Acked                 bool
+}
+
+// ReceivedMalformed is a frame or chunk part that could not be decoded.
+type ReceivedMalformed struct{ Err error }
+
+func (ReceivedHeartbeat) isReceived() {}
+func (ReceivedChunk) isReceived()     {}
+func (ReceivedGripper) isReceived()   {}
+func (ReceivedMalformed) isReceived() {}
+
+// Initialize starts listening.
+func (m *Monitor) Initialize() error {
+	endpoint, err := ParseEndpoint(m.Endpoint)
+	if err != nil {
+		return err
+	}
+	if m.SystemID == 0 {
+		m.SystemID = 1
+	}
+	if m.ComponentID == 0 {
+		m.ComponentID = uint8(common.MAV_COMP_ID_AUTOPILOT1)
+	}
+	m.transports = newTransports()
+	m.node = &gomavlib.Node{
+		Endpoints:   []gomavlib.EndpointConf{gomavlibEndpoint(endpoint, m.transports)},
+		Dialect:     dialect.Dialect,
+		OutVersion:  gomavlib.V2,
+		OutSystemID: m.SystemID, OutComponentID: m.ComponentID,
+		HeartbeatDisable: m.NoHeartbeat,
+		HeartbeatPeriod:  time.Second, // well inside a Bridge's default 3 s link timeout
+	}
+	if err := m.node.Initialize(); err != nil {
+		return fmt.Errorf("mavlink endpoint %s: %w", endpoint, err)
+	}
+	m.received = make(chan Received, 256)
+	m.terminate = make(chan struct{})
+	m.done.Add(1)
+	go m.run()
+	return nil
+}
+
+// Received delivers what arrives, in order; it is closed by Close. The monitor waits for the reader.
+func (m *Monitor) Received() <-chan Received { return m.received }
+
+// ListenAddr is the address a server endpoint listens on, or nil for clients.
+func (m *Monitor) ListenAddr() net.Addr { return m.transports.listenAddr() }
+
+// Close stops the monitor and waits for its goroutine.
+func (m *Monitor) Close() {
+	close(m.terminate)
+	m.node.Close()
+	m.done.Wait()
+	close(m.received)
+}
+
+func (m *Monitor) deliver(r Received) {
+	select {
+	case m.received <- r:
+	case <-m.terminate:
+	}
+}
+
+func (m *Monitor) run() {
+	defer m.done.Done()
+	var assembler ChunkAssembler
+	for evt := range m.node.Events() {
+		switch evt := evt.(type) {
+		case *gomavlib.EventParseError:
+			m.deliver(ReceivedMalformed{Err: evt.Error})
+		case *gomavlib.EventFrame:
+			switch msg := evt.Message().(type) {
+			case *common.MessageHeartbeat:
+				m.deliver(ReceivedHeartbeat{SystemID: evt.SystemID(), ComponentID: evt.ComponentID(),
+					Type: msg.Type.String()})
+			case *dialect.MessageVlaActionChunk:
+				chunk, done, err := assembler.Add(msg)
+				if err != nil {
+					m.deliver(ReceivedMalformed{Err: err})
+				} else if done {
+					m.deliver(ReceivedChunk{SystemID: evt.SystemID(), Chunk: chunk})
+				}
+			case *common.MessageCommandLong:
+				if msg.Command != common.MAV_CMD_DO_GRIPPER {
+					continue
+				}
+				got := ReceivedGripper{SystemID: evt.SystemID(), ComponentID: evt.ComponentID(),
+					Instance: int(msg.Param1), Confirmation: msg.Confirmation, Acked: m.AckGripper}
+				switch common.GRIPPER_ACTIONS(msg.Param2) {
+				case common.GRIPPER_ACTION_OPEN:
+					got.Action = GripperOpen
+				case common.GRIPPER_ACTION_CLOSE:
+					got.Action = GripperClose
+				}
+				if m.AckGripper {
+					m.node.WriteMessageTo(evt.Channel, &common.MessageCommandAck{ //nolint:errcheck // encoding cannot fail
+						Command: common.MAV_CMD_DO_GRIPPER, Result: common.MAV_RESULT_ACCEPTED,
+						TargetSystem: evt.SystemID(), TargetComponent: evt.ComponentID()})
+				}
+				m.deliver(got)
+			}
+		}
+	}
+}
