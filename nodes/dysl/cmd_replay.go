@@ -1,0 +1,79 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"dysl_vla/nodecore"
+	"dysl_vla/replay"
+)
+
+func init() { addCommand(newReplayCmd) }
+
+// replayNodeName is the node the params file is matched against, as `ros2 launch` names the node.
+const replayNodeName = "/dysl_vla_node"
+
+func newReplayCmd() *cobra.Command {
+	var (
+		ef                   engineFlags
+		bagPath, out, params string
+		imageTopic, instrTop string
+		compare              string
+	)
+	cmd := &cobra.Command{
+		Use:   "replay --model DIR --bag IN --out OUT [--params FILE] [--compare full]",
+		Short: "Run the policy on a recorded bag through the node core; write the results as a bag and a report",
+		Long: `replay feeds the bag's instructions and images, in bag time, through the same node core as the
+ROS 2 node, with the same parameters file (matched as node ` + replayNodeName + `). Replaying the same bag
+twice gives the same decisions. OUT receives bag/ (action_chunk, skip_stats and diagnostics, MCAP) and
+report.md with PNG plots. With --compare full the full model also runs on every frame and the report
+gives per-step action error, gripper agreement and the speedup side by side.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if ef.model == "" || bagPath == "" || out == "" {
+				return fmt.Errorf("--model, --bag and --out are required")
+			}
+			if compare != "" && compare != "full" {
+				return fmt.Errorf("--compare takes only \"full\", got %q", compare)
+			}
+			srv, settings, err := nodecore.LoadParams(params, replayNodeName, nil)
+			if err != nil {
+				return err
+			}
+			e, err := ef.open(settings.Live.Skipping)
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			bar := newProgressBar(1000, "replay")
+			res, err := replay.Run(replay.Config{
+				Engine: e, Params: srv, BagPath: bagPath, OutDir: out,
+				ImageTopic: imageTopic, InstructionTopic: instrTop, CompareFull: compare == "full",
+				Progress: func(done, total time.Duration) {
+					if bar != nil && total > 0 {
+						_ = bar.Set(int(1000 * done / total))
+					}
+				},
+			})
+			if bar != nil {
+				_ = bar.Finish()
+			}
+			if res.ReportPath != "" {
+				replay.WriteSummary(os.Stdout, res.Summary)
+				fmt.Printf("report: %s\noutput bag: %s\n", res.ReportPath, res.OutBag)
+			}
+			return err
+		},
+	}
+	ef.register(cmd.Flags())
+	f := cmd.Flags()
+	f.StringVar(&bagPath, "bag", "", "input bag: a rosbag2 directory (sqlite3 or MCAP) or a single .mcap file")
+	f.StringVar(&out, "out", "", "output directory (bag/ and report.md)")
+	f.StringVar(&params, "params", "", "parameters file in ros__parameters form (the node's own, e.g. params/dysl_vla.yaml)")
+	f.StringVar(&imageTopic, "image-topic", "/image", "image topic in the bag")
+	f.StringVar(&instrTop, "instruction-topic", "/instruction", "instruction topic in the bag")
+	f.StringVar(&compare, "compare", "", `"full": also run the full model on every frame and compare`)
+	return cmd
+}

@@ -1,0 +1,167 @@
+package replay
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"dysl_vla/bag"
+	"dysl_vla/msgs"
+	"dysl_vla/nodecore"
+)
+
+// recorder is the node core's Sink during a replay: it writes publications into the output bag, stamped
+// with the bag time of the frame being served, and keeps what the report needs.
+type recorder struct {
+	out      *bag.Writer
+	now      time.Time
+	writeErr error
+	buf      []byte
+
+	steps     []Step
+	skips     []Skip
+	chunks    []msgs.ActionChunk
+	start     time.Time
+	frameStep *Step             // the step of the frame being served, once its stats are published
+	lastChunk *msgs.ActionChunk // the chunk of the frame being served
+}
+
+var outputTopics = []struct{ name, typ string }{
+	{TopicActionChunk, "dysl_vla/msg/ActionChunk"},
+	{TopicSkipStats, "dysl_vla/msg/SkipStats"},
+	{TopicDiagnostics, "diagnostic_msgs/msg/DiagnosticArray"},
+}
+
+func (r *recorder) addTopics() error {
+	for _, t := range outputTopics {
+		info, ok := msgs.Lookup(t.typ)
+		if !ok {
+			return fmt.Errorf("replay: no schema for %s", t.typ)
+		}
+		if err := r.out.AddTopic(bag.Topic{Name: t.name, Type: t.typ, Definition: info.Schema}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *recorder) write(topic string, m msgs.Message) {
+	if r.writeErr != nil {
+		return
+	}
+	var err error
+	if r.buf, err = msgs.Encode(r.buf[:0], m); err == nil {
+		err = r.out.Write(topic, r.now.UnixNano(), r.buf)
+	}
+	if err != nil {
+		r.writeErr = fmt.Errorf("replay: writing %s: %w", topic, err)
+	}
+}
+
+func (r *recorder) skip(topic, reason string) {
+	if r.start.IsZero() {
+		r.start = r.now
+	}
+	r.skips = append(r.skips, Skip{BagTime: r.now.Sub(r.start), Topic: topic, Reason: reason})
+}
+
+// PublishActionChunk implements nodecore.Sink.
+func (r *recorder) PublishActionChunk(c nodecore.ActionChunk) {
+	m := ActionChunkMsg(c)
+	r.write(TopicActionChunk, &m)
+	r.chunks = append(r.chunks, m)
+	r.lastChunk = &r.chunks[len(r.chunks)-1]
+}
+
+// PublishSkipStats implements nodecore.Sink.
+func (r *recorder) PublishSkipStats(s nodecore.SkipStats) {
+	m := SkipStatsMsg(s)
+	r.write(TopicSkipStats, &m)
+	if r.start.IsZero() {
+		r.start = r.now
+	}
+	ratio := 0.0
+	if s.LayersTotal > 0 {
+		ratio = float64(s.LayersSkipped) / float64(s.LayersSkipped+s.LayersExecuted)
+	}
+	r.steps = append(r.steps, Step{
+		Index: len(r.steps), BagTime: r.now.Sub(r.start),
+		LatencyMs: m.LatencyMs, PrefixMs: m.PrefixLatencyMs, LayersMs: m.LayersLatencyMs,
+		AdaptersMs: m.AdaptersLatencyMs, ControllersMs: m.ControllersLatencyMs, HeadMs: m.HeadLatencyMs,
+		VerificationMs: m.VerificationLatencyMs,
+		LayersExecuted: s.LayersExecuted, LayersTotal: s.LayersTotal, SkipRatio: ratio,
+		Continuity: s.Continuity, ContinuityDelta: s.ContinuityDelta,
+		AllowPoints: s.AllowPoints, Verification: s.VerificationFired,
+	})
+	r.frameStep = &r.steps[len(r.steps)-1]
+}
+
+// PublishDiagnostics implements nodecore.Sink.
+func (r *recorder) PublishDiagnostics(d nodecore.DiagnosticArray) {
+	m := DiagnosticArrayMsg(d)
+	r.write(TopicDiagnostics, &m)
+}
+
+// diagnosticsAt has the core publish its diagnostics (through this sink) stamped at bag time at.
+func (r *recorder) diagnosticsAt(core *nodecore.Core, at time.Time) {
+	saved := r.now
+	r.now = at
+	core.Diagnostics(at)
+	r.now = saved
+}
+
+// Notice implements nodecore.Sink: frames not acted on become report entries.
+func (r *recorder) Notice(e nodecore.Event) {
+	switch e.(type) {
+	case nodecore.EventInstruction:
+		return
+	}
+	r.skip("", fmt.Sprint(e))
+}
+
+func durationMs(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// ActionChunkMsg converts the node core's chunk to its ROS message.
+func ActionChunkMsg(c nodecore.ActionChunk) msgs.ActionChunk {
+	return msgs.ActionChunk{
+		Header: c.Header, Sequence: c.Sequence, StepDt: msgs.DurationFromGo(c.StepDt),
+		Steps: uint32(c.Steps), ActionDim: uint32(c.ActionDim), ActionNames: c.ActionNames, Actions: c.Actions,
+		LayersExecuted: uint32(c.LayersExecuted), LayersTotal: uint32(c.LayersTotal),
+		VerificationFired: c.VerificationFired, SkipRatio: float32(c.SkipRatio), Strategy: c.Strategy,
+	}
+}
+
+// SkipStatsMsg converts the node core's skip statistics to their ROS message.
+func SkipStatsMsg(s nodecore.SkipStats) msgs.SkipStats {
+	allow := make([]int32, len(s.AllowPoints))
+	for i, a := range s.AllowPoints {
+		allow[i] = int32(a)
+	}
+	c, dc := s.Continuity, s.ContinuityDelta
+	if !s.ContinuityDefined {
+		c = math.NaN()
+	}
+	return msgs.SkipStats{
+		Header: s.Header, Sequence: s.Sequence,
+		LayersExecuted: uint32(s.LayersExecuted), LayersSkipped: uint32(s.LayersSkipped), LayersTotal: uint32(s.LayersTotal),
+		AdaptersRun: uint32(s.AdaptersRun), ControllersEvaluated: uint32(s.ControllersEvaluated), AllowPoints: allow,
+		Continuity: c, ContinuityDelta: dc, ContinuityDefined: s.ContinuityDefined, VerificationFired: s.VerificationFired,
+		LatencyMs: durationMs(s.Latency), PrefixLatencyMs: durationMs(s.PrefixLatency), LayersLatencyMs: durationMs(s.LayersLatency),
+		AdaptersLatencyMs: durationMs(s.AdaptersLatency), ControllersLatencyMs: durationMs(s.ControllersLatency),
+		HeadLatencyMs: durationMs(s.HeadLatency), VerificationLatencyMs: durationMs(s.VerificationLatency),
+		Strategy: s.Strategy,
+	}
+}
+
+// DiagnosticArrayMsg converts the node core's diagnostics to their ROS message.
+func DiagnosticArrayMsg(d nodecore.DiagnosticArray) msgs.DiagnosticArray {
+	m := msgs.DiagnosticArray{Header: d.Header}
+	for _, s := range d.Status {
+		st := msgs.DiagnosticStatus{Level: msgs.DiagnosticLevel(s.Level), Name: s.Name, Message: s.Message, HardwareID: s.HardwareID}
+		for _, kv := range s.Values {
+			st.Values = append(st.Values, msgs.KeyValue{Key: kv.Key, Value: kv.Value})
+		}
+		m.Status = append(m.Status, st)
+	}
+	return m
+}

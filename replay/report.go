@@ -1,0 +1,283 @@
+package replay
+
+import (
+	"fmt"
+	"image/color"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+)
+
+// Step is what one replayed frame produced, as the report needs it.
+type Step struct {
+	Index   int
+	BagTime time.Duration // since the bag's first message
+	// Latency of the skipping engine's inference, and its split.
+	LatencyMs                                             float64
+	PrefixMs, LayersMs, AdaptersMs, ControllersMs, HeadMs float64
+	VerificationMs                                        float64
+	LayersExecuted, LayersTotal                           int
+	SkipRatio                                             float64
+	Continuity, ContinuityDelta                           float64 // NaN while undefined
+	AllowPoints                                           []int
+	Verification                                          bool
+	// With --compare full: the full model's latency on the same frame, and how far the skipping
+	// engine's chunk was from the full model's.
+	Compared       bool
+	FullLatencyMs  float64
+	ActionErrorMAE float64 // mean absolute error over the chunk, robot units
+	GripperAgree   bool
+}
+
+// Skip is a frame that was not acted on, and why.
+type Skip struct {
+	BagTime time.Duration
+	Topic   string
+	Reason  string
+}
+
+// Summary is the report's numbers.
+type Summary struct {
+	Frames, Skipped                    int
+	LatencyP50, LatencyP95, LatencyMax float64
+	MeanLatency                        float64
+	MeanExecutedLayers, LayersTotal    float64
+	SkipRatio                          float64
+	VerificationRate                   float64
+	Compared                           bool
+	FullLatencyP50, FullMeanLatency    float64
+	Speedup                            float64 // full mean latency / skipping mean latency
+	ActionMAE, ActionMAEMax            float64
+	GripperAgreement                   float64
+	DecodeFramesPerSecond              float64 // bag decoding alone; 0 when not measured
+}
+
+// Summarize computes the summary of a run.
+func Summarize(steps []Step, skips []Skip) Summary {
+	s := Summary{Frames: len(steps), Skipped: len(skips)}
+	if len(steps) == 0 {
+		return s
+	}
+	var lat, full []float64
+	var verif, agree int
+	for _, st := range steps {
+		lat = append(lat, st.LatencyMs)
+		s.MeanLatency += st.LatencyMs
+		s.MeanExecutedLayers += float64(st.LayersExecuted)
+		s.LayersTotal = float64(st.LayersTotal)
+		s.SkipRatio += st.SkipRatio
+		if st.Verification {
+			verif++
+		}
+		if st.Compared {
+			s.Compared = true
+			full = append(full, st.FullLatencyMs)
+			s.FullMeanLatency += st.FullLatencyMs
+			s.ActionMAE += st.ActionErrorMAE
+			s.ActionMAEMax = math.Max(s.ActionMAEMax, st.ActionErrorMAE)
+			if st.GripperAgree {
+				agree++
+			}
+		}
+	}
+	n := float64(len(steps))
+	s.MeanLatency /= n
+	s.MeanExecutedLayers /= n
+	s.SkipRatio /= n
+	s.VerificationRate = float64(verif) / n
+	s.LatencyP50, s.LatencyP95, s.LatencyMax = quantile(lat, 0.5), quantile(lat, 0.95), quantile(lat, 1)
+	if s.Compared {
+		m := float64(len(full))
+		s.FullMeanLatency /= m
+		s.FullLatencyP50 = quantile(full, 0.5)
+		s.ActionMAE /= m
+		s.GripperAgreement = float64(agree) / m
+		s.Speedup = s.FullMeanLatency / s.MeanLatency
+	}
+	return s
+}
+
+func quantile(v []float64, q float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	k := int(math.Ceil(q*float64(len(s)))) - 1
+	return s[max(0, min(k, len(s)-1))]
+}
+
+// WriteReport writes report.md and its PNG plots into dir.
+func WriteReport(dir, title string, steps []Step, skips []Skip, sum Summary, config string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	plots := []struct {
+		file string
+		make func([]Step) (*plot.Plot, error)
+	}{
+		{"latency_hist.png", latencyHistogram},
+		{"executed_layers.png", executedLayersPlot},
+		{"continuity.png", continuityPlot},
+	}
+	var made []string
+	if len(steps) > 0 {
+		for _, p := range plots {
+			pl, err := p.make(steps)
+			if err != nil {
+				return fmt.Errorf("replay: plot %s: %w", p.file, err)
+			}
+			if err := pl.Save(8*vg.Inch, 4*vg.Inch, filepath.Join(dir, p.file)); err != nil {
+				return fmt.Errorf("replay: plot %s: %w", p.file, err)
+			}
+			made = append(made, p.file)
+		}
+	}
+	f, err := os.Create(filepath.Join(dir, "report.md"))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	writeMarkdown(f, title, skips, sum, config, made)
+	return f.Close()
+}
+
+func writeMarkdown(w io.Writer, title string, skips []Skip, s Summary, config string, plots []string) {
+	fmt.Fprintf(w, "# Replay report: %s\n\n", title)
+	fmt.Fprintf(w, "Skipping configuration: `%s`\n\n", config)
+	fmt.Fprintf(w, "| measure | value |\n|---|---|\n")
+	row := func(k, format string, v ...any) { fmt.Fprintf(w, "| %s | %s |\n", k, fmt.Sprintf(format, v...)) }
+	row("frames acted on", "%d", s.Frames)
+	row("frames skipped (see below)", "%d", s.Skipped)
+	row("latency mean / p50 / p95 / max", "%.2f / %.2f / %.2f / %.2f ms", s.MeanLatency, s.LatencyP50, s.LatencyP95, s.LatencyMax)
+	row("mean executed layers", "%.2f of %.0f", s.MeanExecutedLayers, s.LayersTotal)
+	row("skip ratio", "%.1f%%", 100*s.SkipRatio)
+	row("verification rate", "%.1f%%", 100*s.VerificationRate)
+	if s.Compared {
+		row("full model latency mean / p50", "%.2f / %.2f ms", s.FullMeanLatency, s.FullLatencyP50)
+		row("speedup (mean full / mean skipping)", "%.2fx", s.Speedup)
+		row("action error vs full, mean / max (MAE, robot units)", "%.4f / %.4f", s.ActionMAE, s.ActionMAEMax)
+		row("gripper agreement with full", "%.1f%%", 100*s.GripperAgreement)
+	}
+	if s.DecodeFramesPerSecond > 0 {
+		row("bag decoding alone", "%.0f frames/s", s.DecodeFramesPerSecond)
+	}
+	fmt.Fprintln(w)
+	for _, p := range plots {
+		fmt.Fprintf(w, "![%s](%s)\n\n", strings.TrimSuffix(p, ".png"), p)
+	}
+	if len(skips) > 0 {
+		fmt.Fprintf(w, "## Skipped frames\n\n| bag time | topic | reason |\n|---|---|---|\n")
+		for i, sk := range skips {
+			if i == 50 {
+				fmt.Fprintf(w, "| ... | | %d more |\n", len(skips)-50)
+				break
+			}
+			fmt.Fprintf(w, "| %.3f s | %s | %s |\n", sk.BagTime.Seconds(), sk.Topic, strings.ReplaceAll(sk.Reason, "|", "/"))
+		}
+	}
+}
+
+func latencyHistogram(steps []Step) (*plot.Plot, error) {
+	p := plot.New()
+	p.Title.Text = "Inference latency"
+	p.X.Label.Text = "ms"
+	p.Y.Label.Text = "frames"
+	v := make(plotter.Values, len(steps))
+	for i, s := range steps {
+		v[i] = s.LatencyMs
+	}
+	h, err := plotter.NewHist(v, 30)
+	if err != nil {
+		return nil, err
+	}
+	p.Add(h)
+	return p, nil
+}
+
+func executedLayersPlot(steps []Step) (*plot.Plot, error) {
+	p := plot.New()
+	p.Title.Text = "Executed layers per step"
+	p.X.Label.Text = "step"
+	p.Y.Label.Text = "layers"
+	pts := make(plotter.XYs, len(steps))
+	for i, s := range steps {
+		pts[i] = plotter.XY{X: float64(s.Index), Y: float64(s.LayersExecuted)}
+	}
+	l, err := plotter.NewLine(pts)
+	if err != nil {
+		return nil, err
+	}
+	p.Add(l)
+	return p, nil
+}
+
+// continuityPlot draws C_t and the mean allow point over time (on a second scale folded into [0, 1] of
+// the segment), with verification events marked.
+func continuityPlot(steps []Step) (*plot.Plot, error) {
+	p := plot.New()
+	p.Title.Text = "Continuity C_t, allow points and verification"
+	p.X.Label.Text = "step"
+	var c, allow, verif plotter.XYs
+	for _, s := range steps {
+		x := float64(s.Index)
+		if !math.IsNaN(s.Continuity) {
+			c = append(c, plotter.XY{X: x, Y: s.Continuity})
+		}
+		if len(s.AllowPoints) > 0 {
+			var sum float64
+			for _, a := range s.AllowPoints {
+				sum += float64(a)
+			}
+			allow = append(allow, plotter.XY{X: x, Y: sum / float64(len(s.AllowPoints)) / math.Max(1, float64(s.LayersTotal))})
+		}
+		if s.Verification {
+			y := 0.0
+			if !math.IsNaN(s.Continuity) {
+				y = s.Continuity
+			}
+			verif = append(verif, plotter.XY{X: x, Y: y})
+		}
+	}
+	if len(c) > 0 {
+		l, err := plotter.NewLine(c)
+		if err != nil {
+			return nil, err
+		}
+		l.Color = color.RGBA{B: 200, A: 255}
+		p.Add(l)
+		p.Legend.Add("C_t", l)
+	}
+	if len(allow) > 0 {
+		l, err := plotter.NewLine(allow)
+		if err != nil {
+			return nil, err
+		}
+		l.Color = color.RGBA{G: 150, A: 255}
+		l.Dashes = []vg.Length{vg.Points(4), vg.Points(2)}
+		p.Add(l)
+		p.Legend.Add("mean allow point / layers", l)
+	}
+	if len(verif) > 0 {
+		sc, err := plotter.NewScatter(verif)
+		if err != nil {
+			return nil, err
+		}
+		sc.GlyphStyle.Color = color.RGBA{R: 220, A: 255}
+		sc.GlyphStyle.Shape = draw.CrossGlyph{}
+		sc.GlyphStyle.Radius = vg.Points(4)
+		p.Add(sc)
+		p.Legend.Add("verification", sc)
+	}
+	p.Legend.Top = true
+	return p, nil
+}

@@ -1,0 +1,21 @@
+package replay
+
+import (
+	"fmt"
+	"io"
+)
+
+// WriteSummary prints the summary in a few lines for a terminal.
+func WriteSummary(w io.Writer, s Summary) {
+	fmt.Fprintf(w, "frames acted on %d, not acted on %d\n", s.Frames, s.Skipped)
+	fmt.Fprintf(w, "latency mean %.2f ms, p50 %.2f, p95 %.2f, max %.2f\n", s.MeanLatency, s.LatencyP50, s.LatencyP95, s.LatencyMax)
+	fmt.Fprintf(w, "executed layers %.2f of %.0f (skip ratio %.1f%%), verification rate %.1f%%\n",
+		s.MeanExecutedLayers, s.LayersTotal, 100*s.SkipRatio, 100*s.VerificationRate)
+	if s.Compared {
+		fmt.Fprintf(w, "full model mean %.2f ms: speedup %.2fx; action error vs full mean %.4f (max %.4f); gripper agreement %.1f%%\n",
+			s.FullMeanLatency, s.Speedup, s.ActionMAE, s.ActionMAEMax, 100*s.GripperAgreement)
+	}
+	if s.DecodeFramesPerSecond > 0 {
+		fmt.Fprintf(w, "bag decoding alone: %.0f frames/s\n", s.DecodeFramesPerSecond)
+	}
+}
