@@ -1,0 +1,56 @@
+package nodecore_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"dysl_vla/msgs"
+	"dysl_vla/nodecore"
+)
+
+// What `ros2 param set/get/describe` sends, answered on the wire.
+func TestParameterServicesOnTheWire(t *testing.T) {
+	f := newFixture(t, nil, nil)
+	call := func(t *testing.T, service string, req, resp msgs.Message) {
+		t.Helper()
+		raw, err := msgs.Encode(nil, req)
+		require.NoError(t, err)
+		out, err := nodecore.ServeParameterRequest(f.params, service, raw)
+		require.NoError(t, err)
+		require.NoError(t, msgs.Decode(out, resp))
+	}
+	t.Run("set out of range is refused with rclcpp's reason", func(t *testing.T) {
+		var resp msgs.SetParametersResponse
+		call(t, "set_parameters", &msgs.SetParametersRequest{Parameters: []msgs.Parameter{
+			{Name: "controller_threshold", Value: msgs.ParameterValue{Type: msgs.ParameterType(3), DoubleValue: 2}}}}, &resp)
+		require.Len(t, resp.Results, 1)
+		require.False(t, resp.Results[0].Successful)
+		require.Contains(t, resp.Results[0].Reason, "floating point range")
+	})
+	t.Run("set in range applies", func(t *testing.T) {
+		var resp msgs.SetParametersAtomicallyResponse
+		call(t, "set_parameters_atomically", &msgs.SetParametersAtomicallyRequest{Parameters: []msgs.Parameter{
+			{Name: "controller_threshold", Value: msgs.ParameterValue{Type: msgs.ParameterType(3), DoubleValue: 0.7}}}}, &resp)
+		require.True(t, resp.Result.Successful, resp.Result.Reason)
+		require.InDelta(t, 0.7, f.engine.SkippingConfig().ControllerThreshold, 1e-12)
+	})
+	t.Run("get and describe", func(t *testing.T) {
+		var got msgs.GetParametersResponse
+		call(t, "get_parameters", &msgs.GetParametersRequest{Names: []string{"strategy"}}, &got)
+		require.Equal(t, "dysl", got.Values[0].StringValue)
+		var desc msgs.DescribeParametersResponse
+		call(t, "describe_parameters", &msgs.DescribeParametersRequest{Names: []string{"continuity_window"}}, &desc)
+		require.Equal(t, int64(2), desc.Descriptors[0].IntegerRange[0].FromValue)
+		require.Equal(t, int64(64), desc.Descriptors[0].IntegerRange[0].ToValue)
+	})
+	t.Run("list everything", func(t *testing.T) {
+		var list msgs.ListParametersResponse
+		call(t, "list_parameters", &msgs.ListParametersRequest{}, &list)
+		require.Len(t, list.Result.Names, len(nodecore.ParameterNames()))
+	})
+	t.Run("unknown service", func(t *testing.T) {
+		_, err := nodecore.ServeParameterRequest(f.params, "get_everything", nil)
+		require.ErrorContains(t, err, `unknown parameter service "get_everything"`)
+	})
+}
