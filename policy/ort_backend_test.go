@@ -230,6 +230,15 @@ func TestORTBackend(t *testing.T) {
 		require.NoError(t, second.Close(), "Close twice is harmless")
 	})
 
+	// Warm-up proves each graph's tensor names: a head that is really a layer graph (hidden_out, not
+	// actions) fails at construction, naming the head.
+	t.Run("a graph with the wrong tensor names is named in the error", func(t *testing.T) {
+		wrong := *m
+		wrong.Files.Head = m.Files.Layers[3]
+		_, err := policy.NewORTBackend(dir, &wrong, policy.ORTConfig{LibraryPath: lib})
+		require.ErrorContains(t, err, "head ("+m.Files.Layers[3]+"): ")
+	})
+
 	t.Run("a corrupt graph is named in the error", func(t *testing.T) {
 		corrupt := t.TempDir()
 		entries, err := os.ReadDir(dir)
@@ -249,18 +258,6 @@ func TestORTBackend(t *testing.T) {
 		require.Equal(t, policy.GraphLayer, graphErr.Kind)
 		require.Equal(t, 5, graphErr.Layer)
 	})
-}
-
-// TestORTBackendWrongTensorNames checks that warm-up proves each graph's tensor names: a bundle whose
-// head is really a layer graph (hidden_out instead of actions) fails at construction, naming the head.
-func TestORTBackendWrongTensorNames(t *testing.T) {
-	lib := ortLibrary(t)
-	dir := t.TempDir()
-	res := buildTiny(t, dir)
-	m := res.Manifest
-	m.Files.Head = m.Files.Layers[3]
-	_, err := policy.NewORTBackend(dir, &m, policy.ORTConfig{LibraryPath: lib})
-	require.ErrorContains(t, err, "head ("+m.Files.Layers[3]+"): ")
 }
 
 func newBenchBackend(b *testing.B) (*policy.ORTBackend, *bundle.Manifest, modelbuild.Observation) {
