@@ -1,0 +1,56 @@
+# dysl_vla build, test and cross-build entry points. `make help` lists them.
+#
+# ONNX Runtime's CPU library is fetched by scripts/fetch-ort.sh into the ignored .cache/ort/ on first
+# use; targets that load it pass its path to the code through DYSL_ORT_LIB. A DYSL_ORT_LIB already set
+# in the environment (e.g. a GPU build on the robot) wins.
+
+GO ?= go
+ARM64_CC ?= aarch64-linux-gnu-gcc
+
+# Packages also tested under the race detector: the pure cores and the engine.
+RACE_PKGS := ./policy/... ./skipping/... ./msgs/...
+# Packages whose benchmarks `make bench` runs; narrow with `make bench BENCH_PKGS=./policy`.
+BENCH_PKGS ?= ./...
+
+# Expanded only by the recipes that use it, so `make build` never downloads the library.
+DYSL_ORT_LIB ?= $(shell scripts/fetch-ort.sh)
+
+.PHONY: help ort build test demo bench arm64 test-arm64
+
+help:
+	@echo "make ort         fetch ONNX Runtime 1.24.1 (CPU) into .cache/ort/ and print its path"
+	@echo "make build       build the executables of nodes/ into bin/"
+	@echo "make test        go vet, gofmt check, go test ./..., go test -race on $(RACE_PKGS)"
+	@echo "make demo        run 'dysl demo'"
+	@echo "make bench       run benchmarks (BENCH_PKGS=$(BENCH_PKGS))"
+	@echo "make arm64       cross-build nodes/ for linux/arm64 into bin/linux-arm64/"
+	@echo "make test-arm64  run the ONNX Runtime backend tests as arm64 code under qemu-user"
+
+ort:
+	scripts/fetch-ort.sh
+
+build:
+	$(GO) build -o bin/ ./nodes/...
+
+test:
+	$(GO) vet ./...
+	@unformatted=$$(gofmt -l $$(find . -name '*.go' -not -path './.cache/*')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt -l reports unformatted files:"; echo "$$unformatted"; exit 1; fi
+	DYSL_ORT_LIB=$(DYSL_ORT_LIB) $(GO) test -count=1 ./...
+	DYSL_ORT_LIB=$(DYSL_ORT_LIB) $(GO) test -count=1 -race $(RACE_PKGS)
+
+demo: ort
+	DYSL_ORT_LIB=$(DYSL_ORT_LIB) $(GO) run ./nodes/dysl demo
+
+bench:
+	DYSL_ORT_LIB=$(DYSL_ORT_LIB) $(GO) test -run '^$$' -bench . -benchmem $(BENCH_PKGS)
+
+# cgo stays off in cross builds unless CGO_ENABLED=1 is explicit, and onnxruntime_go needs cgo.
+# Binaries built against bookworm's cross libc need GLIBC_2.34 (JetPack 6 / Ubuntu 22.04 is fine;
+# JetPack 5 / Ubuntu 20.04 is not, see docs/research/arm64.md section 5).
+arm64:
+	scripts/install-arm64-tools.sh
+	CGO_ENABLED=1 GOOS=linux GOARCH=arm64 CC=$(ARM64_CC) $(GO) build -o bin/linux-arm64/ ./nodes/...
+
+test-arm64:
+	ARM64_CC=$(ARM64_CC) test/arm64/run.sh
