@@ -226,7 +226,7 @@ func writeGraphs(dir string, model *Model, dynamic []int, external bool) (bundle
 	opts := onnxgraph.WriteOptions{ExternalData: external, ExternalThreshold: externalThreshold}
 	shared := map[string]onnxgraph.ExternalRef{}
 	for _, name := range names {
-		written, err := graphs[name].WriteFile(filepath.Join(dir, name), opts)
+		written, err := graphs[name]().WriteFile(filepath.Join(dir, name), opts)
 		if err != nil {
 			return files, fmt.Errorf("modelbuild: %s: %w", name, err)
 		}
@@ -234,7 +234,7 @@ func writeGraphs(dir string, model *Model, dynamic []int, external bool) (bundle
 			shared[k] = v
 		}
 	}
-	if _, err := graphs[fullFile].WriteFile(filepath.Join(dir, fullFile), onnxgraph.WriteOptions{Reuse: shared}); err != nil {
+	if _, err := graphs[fullFile]().WriteFile(filepath.Join(dir, fullFile), onnxgraph.WriteOptions{Reuse: shared}); err != nil {
 		return files, fmt.Errorf("modelbuild: %s: %w", fullFile, err)
 	}
 	return files, nil

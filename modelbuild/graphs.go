@@ -125,11 +125,13 @@ func (e graphEmitter) head(h onnxgraph.Value) onnxgraph.Value {
 	return b.Add(b.MatMul(queries, e.weight("head.proj.weight", []int64{D, A}, w.HeadWeight)), e.weight("head.proj.bias", []int64{A}, w.HeadBias))
 }
 
-// graphs builds every graph of the bundle. dynamic lists the layers that get an adapter and a controller.
-func (m *Model) graphs(dynamic []int) map[string]*onnxgraph.Builder {
+// graphs returns, by file name, a function building each graph of the bundle; dynamic lists the layers
+// that get an adapter and a controller. Graphs are built on demand so that a big model holds at most
+// one graph's copy of its weights in memory at a time.
+func (m *Model) graphs(dynamic []int) map[string]func() *onnxgraph.Builder {
 	a := m.Arch
 	T, D := int64(a.Tokens()), int64(a.Hidden)
-	S := int64(a.ImageSize)
+	S, K, A := int64(a.ImageSize), int64(a.Chunk), int64(a.ActionDim)
 	hiddenIn := func(b *onnxgraph.Builder) onnxgraph.Value {
 		return b.Input(bundle.InputHidden, onnxgraph.Float, 1, T, D)
 	}
@@ -145,37 +147,46 @@ func (m *Model) graphs(dynamic []int) map[string]*onnxgraph.Builder {
 		}
 		return b, graphEmitter{b: b, model: m}
 	}
-	out := map[string]*onnxgraph.Builder{}
+	out := map[string]func() *onnxgraph.Builder{}
 
-	b, e := start("prefix", "prefix", -1)
-	b.Output(bundle.OutputHidden, e.prefix(inputs(b)), onnxgraph.Float, 1, T, D)
-	out[prefixFile] = b
-
+	out[prefixFile] = func() *onnxgraph.Builder {
+		b, e := start("prefix", "prefix", -1)
+		b.Output(bundle.OutputHidden, e.prefix(inputs(b)), onnxgraph.Float, 1, T, D)
+		return b
+	}
 	for i := 0; i < a.Layers; i++ {
-		b, e := start(fmt.Sprintf("layer_%d", i), "layer", i)
-		b.Output(bundle.OutputHidden, e.layer(i, hiddenIn(b)), onnxgraph.Float, 1, T, D)
-		out[layerFile(i)] = b
+		out[layerFile(i)] = func() *onnxgraph.Builder {
+			b, e := start(fmt.Sprintf("layer_%d", i), "layer", i)
+			b.Output(bundle.OutputHidden, e.layer(i, hiddenIn(b)), onnxgraph.Float, 1, T, D)
+			return b
+		}
 	}
 	for _, j := range dynamic {
-		b, e := start(fmt.Sprintf("adapter_%d", j), "adapter", j)
-		b.Output(bundle.OutputHidden, e.adapter(j, hiddenIn(b)), onnxgraph.Float, 1, T, D)
-		out[adapterFile(j)] = b
-		b, e = start(fmt.Sprintf("controller_%d", j), "controller", j)
-		b.Output(bundle.OutputSkipProb, e.controller(j, hiddenIn(b)), onnxgraph.Float, 1, 1)
-		out[controllerFile(j)] = b
+		out[adapterFile(j)] = func() *onnxgraph.Builder {
+			b, e := start(fmt.Sprintf("adapter_%d", j), "adapter", j)
+			b.Output(bundle.OutputHidden, e.adapter(j, hiddenIn(b)), onnxgraph.Float, 1, T, D)
+			return b
+		}
+		out[controllerFile(j)] = func() *onnxgraph.Builder {
+			b, e := start(fmt.Sprintf("controller_%d", j), "controller", j)
+			b.Output(bundle.OutputSkipProb, e.controller(j, hiddenIn(b)), onnxgraph.Float, 1, 1)
+			return b
+		}
 	}
-
-	b, e = start("head", "head", -1)
-	b.Output(bundle.OutputActions, e.head(hiddenIn(b)), onnxgraph.Float, 1, int64(a.Chunk), int64(a.ActionDim))
-	out[headFile] = b
-
-	b, e = start("full", "full", -1)
-	h := e.prefix(inputs(b))
-	for i := 0; i < a.Layers; i++ {
-		h = e.layer(i, h)
+	out[headFile] = func() *onnxgraph.Builder {
+		b, e := start("head", "head", -1)
+		b.Output(bundle.OutputActions, e.head(hiddenIn(b)), onnxgraph.Float, 1, K, A)
+		return b
 	}
-	b.Output(bundle.OutputActions, e.head(h), onnxgraph.Float, 1, int64(a.Chunk), int64(a.ActionDim))
-	out[fullFile] = b
+	out[fullFile] = func() *onnxgraph.Builder {
+		b, e := start("full", "full", -1)
+		h := e.prefix(inputs(b))
+		for i := 0; i < a.Layers; i++ {
+			h = e.layer(i, h)
+		}
+		b.Output(bundle.OutputActions, e.head(h), onnxgraph.Float, 1, K, A)
+		return b
+	}
 	return out
 }
 
