@@ -33,7 +33,6 @@ func openSQLiteFile(path string) (*sqliteFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	db.SetMaxOpenConns(1)
 	file := &sqliteFile{path: path, db: db, topicsBy: map[int64]TopicInfo{}}
 	if err := file.readSummary(); err != nil {
 		db.Close()

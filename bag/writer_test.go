@@ -384,3 +384,43 @@ func TestSplitSQLiteBagMergesInTimeOrder(t *testing.T) {
 	}
 	require.Equal(t, []int64{0, 10, 20, 30, 40}, times)
 }
+
+func TestRoundTripEveryCompression(t *testing.T) {
+	for _, compression := range []string{"zstd", "lz4", "none"} {
+		t.Run(compression, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), compression)
+			w, err := Create(dir, WriterOptions{Compression: compression, ChunkSize: 256})
+			require.NoError(t, err)
+			require.NoError(t, w.AddTopic(stringTopic("/chatter")))
+			for i := range 40 {
+				require.NoError(t, w.Write("/chatter", t0+int64(i), encodeString(t, fmt.Sprint(i))))
+			}
+			require.NoError(t, w.Close())
+			got, err := readAll(t, dir)
+			require.NoError(t, err)
+			require.Len(t, got, 40)
+			var s msgs.String
+			require.NoError(t, msgs.Decode(got[39].Data, &s))
+			require.Equal(t, "39", s.Data)
+		})
+	}
+}
+
+func TestNestedIterationsOverOneReader(t *testing.T) {
+	// Replay may look ahead with a second pass while the first is open; neither may block.
+	r, err := Open(filepath.Join(fixturesDir(t), "talker_sqlite3"))
+	require.NoError(t, err)
+	defer r.Close()
+	outer := 0
+	for _, err := range r.Messages("/topic") {
+		require.NoError(t, err)
+		inner := 0
+		for _, err := range r.Messages("/rosout") {
+			require.NoError(t, err)
+			inner++
+		}
+		require.Equal(t, 10, inner)
+		outer++
+	}
+	require.Equal(t, 10, outer)
+}
