@@ -40,7 +40,12 @@ func (f *engineFlags) ortConfig() policy.ORTConfig {
 }
 
 func (f *engineFlags) open(cfg skipping.Config) (*policy.Engine, error) {
-	return policy.Open(f.model, f.ortConfig(), cfg)
+	return f.openAt(f.model, cfg)
+}
+
+// openAt opens the bundle in dir with these flags' runtime options.
+func (f *engineFlags) openAt(dir string, cfg skipping.Config) (*policy.Engine, error) {
+	return policy.Open(dir, f.ortConfig(), cfg)
 }
 
 // syntheticObservations makes n seeded random frames of the model's input size, for benchmarks that
