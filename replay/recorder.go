@@ -2,7 +2,6 @@ package replay
 
 import (
 	"fmt"
-	"math"
 	"time"
 
 	"dysl_vla/bag"
@@ -67,16 +66,16 @@ func (r *recorder) skip(topic, reason string) {
 
 // PublishActionChunk implements nodecore.Sink.
 func (r *recorder) PublishActionChunk(c nodecore.ActionChunk) {
-	m := ActionChunkMsg(c)
-	r.write(TopicActionChunk, &m)
-	r.chunks = append(r.chunks, m)
+	m := c.Message()
+	r.write(TopicActionChunk, m)
+	r.chunks = append(r.chunks, *m)
 	r.lastChunk = &r.chunks[len(r.chunks)-1]
 }
 
 // PublishSkipStats implements nodecore.Sink.
 func (r *recorder) PublishSkipStats(s nodecore.SkipStats) {
-	m := SkipStatsMsg(s)
-	r.write(TopicSkipStats, &m)
+	m := s.Message()
+	r.write(TopicSkipStats, m)
 	if r.start.IsZero() {
 		r.start = r.now
 	}
@@ -98,8 +97,7 @@ func (r *recorder) PublishSkipStats(s nodecore.SkipStats) {
 
 // PublishDiagnostics implements nodecore.Sink.
 func (r *recorder) PublishDiagnostics(d nodecore.DiagnosticArray) {
-	m := DiagnosticArrayMsg(d)
-	r.write(TopicDiagnostics, &m)
+	r.write(TopicDiagnostics, d.Message())
 }
 
 // diagnosticsAt has the core publish its diagnostics (through this sink) stamped at bag time at.
@@ -117,51 +115,4 @@ func (r *recorder) Notice(e nodecore.Event) {
 		return
 	}
 	r.skip("", fmt.Sprint(e))
-}
-
-func durationMs(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
-// ActionChunkMsg converts the node core's chunk to its ROS message.
-func ActionChunkMsg(c nodecore.ActionChunk) msgs.ActionChunk {
-	return msgs.ActionChunk{
-		Header: c.Header, Sequence: c.Sequence, StepDt: msgs.DurationFromGo(c.StepDt),
-		Steps: uint32(c.Steps), ActionDim: uint32(c.ActionDim), ActionNames: c.ActionNames, Actions: c.Actions,
-		LayersExecuted: uint32(c.LayersExecuted), LayersTotal: uint32(c.LayersTotal),
-		VerificationFired: c.VerificationFired, SkipRatio: float32(c.SkipRatio), Strategy: c.Strategy,
-	}
-}
-
-// SkipStatsMsg converts the node core's skip statistics to their ROS message.
-func SkipStatsMsg(s nodecore.SkipStats) msgs.SkipStats {
-	allow := make([]int32, len(s.AllowPoints))
-	for i, a := range s.AllowPoints {
-		allow[i] = int32(a)
-	}
-	c, dc := s.Continuity, s.ContinuityDelta
-	if !s.ContinuityDefined {
-		c = math.NaN()
-	}
-	return msgs.SkipStats{
-		Header: s.Header, Sequence: s.Sequence,
-		LayersExecuted: uint32(s.LayersExecuted), LayersSkipped: uint32(s.LayersSkipped), LayersTotal: uint32(s.LayersTotal),
-		AdaptersRun: uint32(s.AdaptersRun), ControllersEvaluated: uint32(s.ControllersEvaluated), AllowPoints: allow,
-		Continuity: c, ContinuityDelta: dc, ContinuityDefined: s.ContinuityDefined, VerificationFired: s.VerificationFired,
-		LatencyMs: durationMs(s.Latency), PrefixLatencyMs: durationMs(s.PrefixLatency), LayersLatencyMs: durationMs(s.LayersLatency),
-		AdaptersLatencyMs: durationMs(s.AdaptersLatency), ControllersLatencyMs: durationMs(s.ControllersLatency),
-		HeadLatencyMs: durationMs(s.HeadLatency), VerificationLatencyMs: durationMs(s.VerificationLatency),
-		Strategy: s.Strategy,
-	}
-}
-
-// DiagnosticArrayMsg converts the node core's diagnostics to their ROS message.
-func DiagnosticArrayMsg(d nodecore.DiagnosticArray) msgs.DiagnosticArray {
-	m := msgs.DiagnosticArray{Header: d.Header}
-	for _, s := range d.Status {
-		st := msgs.DiagnosticStatus{Level: msgs.DiagnosticLevel(s.Level), Name: s.Name, Message: s.Message, HardwareID: s.HardwareID}
-		for _, kv := range s.Values {
-			st.Values = append(st.Values, msgs.KeyValue{Key: kv.Key, Value: kv.Value})
-		}
-		m.Status = append(m.Status, st)
-	}
-	return m
 }
