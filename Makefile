@@ -12,8 +12,9 @@ RACE_PKGS := ./policy/... ./skipping/... ./msgs/...
 # Packages whose benchmarks `make bench` runs; narrow with `make bench BENCH_PKGS=./policy`.
 BENCH_PKGS ?= ./...
 
-# Expanded only by the recipes that use it, so `make build` never downloads the library.
-DYSL_ORT_LIB ?= $(shell scripts/fetch-ort.sh)
+# Shell prefix for commands that load ONNX Runtime: exports DYSL_ORT_LIB, fetching the library if the
+# variable is unset, and stops the recipe if the fetch fails (the ORT tests would otherwise just skip).
+WITH_ORT = lib=$${DYSL_ORT_LIB:-$$(scripts/fetch-ort.sh)} && export DYSL_ORT_LIB="$$lib" &&
 
 .PHONY: help ort build test demo bench arm64 test-arm64
 
@@ -36,14 +37,14 @@ test:
 	$(GO) vet ./...
 	@unformatted=$$(gofmt -l $$(find . -name '*.go' -not -path './.cache/*')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt -l reports unformatted files:"; echo "$$unformatted"; exit 1; fi
-	DYSL_ORT_LIB=$(DYSL_ORT_LIB) $(GO) test -count=1 ./...
-	DYSL_ORT_LIB=$(DYSL_ORT_LIB) $(GO) test -count=1 -race $(RACE_PKGS)
+	$(WITH_ORT) $(GO) test -count=1 ./...
+	$(WITH_ORT) $(GO) test -count=1 -race $(RACE_PKGS)
 
 demo: ort
-	DYSL_ORT_LIB=$(DYSL_ORT_LIB) $(GO) run ./nodes/dysl demo
+	$(WITH_ORT) $(GO) run ./nodes/dysl demo
 
 bench:
-	DYSL_ORT_LIB=$(DYSL_ORT_LIB) $(GO) test -run '^$$' -bench . -benchmem $(BENCH_PKGS)
+	$(WITH_ORT) $(GO) test -run '^$$' -bench . -benchmem $(BENCH_PKGS)
 
 # cgo stays off in cross builds unless CGO_ENABLED=1 is explicit, and onnxruntime_go needs cgo.
 # Binaries built against bookworm's cross libc need GLIBC_2.34 (JetPack 6 / Ubuntu 22.04 is fine;

@@ -291,8 +291,14 @@ func (b *ORTBackend) warmUp(rounds int) error {
 	return nil
 }
 
+// errClosed is returned by calls after Close.
+var errClosed = errors.New("ORT backend used after Close")
+
 // RunPrefix implements Backend.
 func (b *ORTBackend) RunPrefix(image []float32, tokens []int64) error {
+	if b.prefix == nil {
+		return errClosed
+	}
 	if err := b.setObservation(image, tokens); err != nil {
 		return fmt.Errorf("RunPrefix: %w", err)
 	}
@@ -318,6 +324,9 @@ func (b *ORTBackend) setObservation(image []float32, tokens []int64) error {
 
 // perLayerGraph returns graphs[j] or an error naming what is missing.
 func perLayerGraph(graphs []*ortGraph, kind GraphKind, j int) (*ortGraph, error) {
+	if graphs == nil {
+		return nil, errClosed
+	}
 	if j < 0 || j >= len(graphs) {
 		return nil, fmt.Errorf("%s %d: layer index out of range 0..%d", kind, j, len(graphs)-1)
 	}
@@ -370,6 +379,9 @@ func (b *ORTBackend) RunController(j int) (float32, error) {
 
 // RunHead implements Backend.
 func (b *ORTBackend) RunHead(out []float32) error {
+	if b.head == nil {
+		return errClosed
+	}
 	if want := len(b.headActions.GetData()); len(out) != want {
 		return fmt.Errorf("RunHead: out has %d values, expected %d (chunk %d x action_dim %d)",
 			len(out), want, b.dims.Chunk, b.dims.ActionDim)
@@ -384,6 +396,9 @@ func (b *ORTBackend) RunHead(out []float32) error {
 
 // RunSingleGraph implements Backend.
 func (b *ORTBackend) RunSingleGraph(image []float32, tokens []int64, out []float32) error {
+	if b.head == nil {
+		return errClosed
+	}
 	if b.single == nil {
 		return errors.New("RunSingleGraph: the bundle has no single graph (files.full is empty)")
 	}
@@ -402,11 +417,19 @@ func (b *ORTBackend) RunSingleGraph(image []float32, tokens []int64, out []float
 	return nil
 }
 
-// SaveHidden implements Backend.
-func (b *ORTBackend) SaveHidden() { copy(b.saved, b.hidden[b.current].GetData()) }
+// SaveHidden implements Backend; after Close it does nothing.
+func (b *ORTBackend) SaveHidden() {
+	if h := b.hidden[b.current]; h != nil {
+		copy(b.saved, h.GetData())
+	}
+}
 
-// RestoreHidden implements Backend.
-func (b *ORTBackend) RestoreHidden() { copy(b.hidden[b.current].GetData(), b.saved) }
+// RestoreHidden implements Backend; after Close it does nothing.
+func (b *ORTBackend) RestoreHidden() {
+	if h := b.hidden[b.current]; h != nil {
+		copy(h.GetData(), b.saved)
+	}
+}
 
 // RunCounts returns how many times each kind of graph ran since construction, warm-up excluded.
 func (b *ORTBackend) RunCounts() RunCounts { return b.counts }

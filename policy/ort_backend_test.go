@@ -228,6 +228,12 @@ func TestORTBackend(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, second.Close())
 		require.NoError(t, second.Close(), "Close twice is harmless")
+		obs := observations[0]
+		require.ErrorContains(t, second.RunPrefix(obs.Image, obs.Tokens), "used after Close")
+		require.ErrorContains(t, second.RunLayer(0), "used after Close")
+		require.ErrorContains(t, second.RunHead(segmented), "used after Close")
+		second.SaveHidden()
+		second.RestoreHidden()
 	})
 
 	// Warm-up proves each graph's tensor names: a head that is really a layer graph (hidden_out, not
