@@ -47,9 +47,10 @@ func NewBackend() (backends.Backend, error) {
 // Model holds the reference VLA's parameters as GoMLX variables and builds its graphs, batched: the
 // hidden state is [B, T, D] where modelbuild's graphs use B = 1.
 type Model struct {
-	Arch modelbuild.Arch
-	Ctx  *context.Context
-	vars map[string]*context.Variable // by modelbuild tensor name
+	Arch    modelbuild.Arch
+	Ctx     *context.Context
+	Backend backends.Backend
+	vars    map[string]*context.Variable // by modelbuild tensor name
 }
 
 // NewModel makes the variables of backbone w (trainable) in a new context.
@@ -58,7 +59,11 @@ func NewModel(a modelbuild.Arch, w *modelbuild.Weights) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Model{Arch: a, Ctx: context.New(), vars: map[string]*context.Variable{}}
+	backend, err := NewBackend()
+	if err != nil {
+		return nil, err
+	}
+	m := &Model{Arch: a, Ctx: context.New(), Backend: backend, vars: map[string]*context.Variable{}}
 	for _, name := range sortedKeys(named) {
 		t := named[name]
 		m.vars[name] = m.Ctx.In(ScopeBackbone).VariableWithValue(name, t)
@@ -218,12 +223,9 @@ func (m *Model) Layer(i int, h *Node) *Node {
 	splitHeads := func(x *Node) *Node { // [B,T,D] -> [B,H,T,hd]
 		return TransposeAllAxes(Reshape(x, B, T, H, hd), 0, 2, 1, 3)
 	}
+	rotateHalf := Const(g, tensors.FromFlatDataAndDimensions(rotateHalfMatrix(hd), hd, hd))
 	rotary := func(x *Node) *Node { // x·cos + rotate_half(x)·sin
-		rotated := Concatenate([]*Node{
-			Neg(Slice(x, AxisRange(), AxisRange(), AxisRange(), AxisRange(hd/2, hd))),
-			Slice(x, AxisRange(), AxisRange(), AxisRange(), AxisRange(0, hd/2)),
-		}, 3)
-		return Add(mulTrailing(x, cos), mulTrailing(rotated, sin))
+		return Add(mulTrailing(x, cos), mulTrailing(matmul(x, rotateHalf), sin))
 	}
 
 	n := m.rmsNorm(h, m.param(g, p+"attn_norm.weight"))
@@ -241,12 +243,35 @@ func (m *Model) Layer(i int, h *Node) *Node {
 	return Add(h, matmul(Mul(Mul(gate, sigmoid(gate)), up), m.param(g, p+"mlp.down.weight")))
 }
 
+// rotateHalfMatrix is R [hd,hd] with x·R = rotate_half(x) = concat(−x[hd/2:], x[:hd/2]). A constant
+// matrix instead of Slice, whose gradient (Pad) simplego does not implement.
+func rotateHalfMatrix(hd int) []float32 {
+	r := make([]float32, hd*hd)
+	half := hd / 2
+	for k := 0; k < half; k++ {
+		r[(k+half)*hd+k] = -1 // out[k] = −x[k+half]
+		r[k*hd+k+half] = 1    // out[k+half] = x[k]
+	}
+	return r
+}
+
+// lastRows is the [T,K] matrix selecting the last K of T rows.
+func lastRows(T, K int) []float32 {
+	sel := make([]float32, T*K)
+	for k := 0; k < K; k++ {
+		sel[(T-K+k)*K+k] = 1
+	}
+	return sel
+}
+
 // Head maps h [B,T,D] to normalized action chunks [B,K,A].
 func (m *Model) Head(h *Node) *Node {
 	g, a := h.Graph(), m.Arch
 	T, K := a.Tokens(), a.Chunk
 	n := m.rmsNorm(h, m.param(g, "head.norm.weight"))
-	queries := Slice(n, AxisRange(), AxisRange(T-K, T), AxisRange())
+	// The last K tokens (the action queries), picked by a constant selection matrix [T,K]: Slice's
+	// gradient is Pad, which simplego does not implement.
+	queries := TransposeAllAxes(DotGeneral(n, []int{1}, nil, Const(g, tensors.FromFlatDataAndDimensions(lastRows(T, K), T, K)), []int{0}, nil), 0, 2, 1)
 	return addTrailing(matmul(queries, m.param(g, "head.proj.weight")), m.param(g, "head.proj.bias"))
 }
 

@@ -34,10 +34,8 @@ func TestForwardMatchesReference(t *testing.T) {
 
 	m, err := NewModel(a, w)
 	require.NoError(t, err)
-	backend, err := NewBackend()
-	require.NoError(t, err)
 	images, tokens := observationTensors(a, obs)
-	outs, err := context.ExecOnceN(backend, m.Ctx, func(ctx *context.Context, images, tokens *Node) []*Node {
+	outs, err := context.ExecOnceN(m.Backend, m.Ctx, func(ctx *context.Context, images, tokens *Node) []*Node {
 		hiddens, actions := m.Forward(images, tokens)
 		return []*Node{hiddens[len(hiddens)/2], hiddens[len(hiddens)-1], actions}
 	}, images, tokens)

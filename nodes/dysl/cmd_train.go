@@ -1,0 +1,125 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+
+	"dysl_vla/modelbuild"
+	"dysl_vla/training"
+)
+
+func init() { addCommand(newTrainCmd) }
+
+func newTrainCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "train",
+		Short: "Train the reference VLA (GoMLX, pure-Go CPU backend)",
+	}
+	cmd.AddCommand(newTrainBCCmd())
+	return cmd
+}
+
+func newTrainBCCmd() *cobra.Command {
+	var (
+		preset, out, plot string
+		resume            bool
+		checkpointEvery   int
+		cfg               training.BCConfig
+	)
+	cmd := &cobra.Command{
+		Use:   "bc --out FILE.safetensors",
+		Short: "Behaviour cloning of the backbone on scripted pick-and-place episodes",
+		Long: `Trains every backbone weight of a preset's architecture from random initialization (seeded) to
+predict the scene expert's K-step action chunks (L1 loss on normalized actions, Adam), then writes
+the weights as safetensors for 'dysl model build --weights'. Training episodes use seeds 0..N-1,
+the held-out loss uses seeds from 1000000. With --checkpoint-every the weights are written to --out
+as training goes, with the step in the file's metadata; --resume continues from that file (the
+Adam moments restart).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			p, ok := modelbuild.Presets[preset]
+			if !ok {
+				return fmt.Errorf("unknown preset %q (want one of %s)", preset, strings.Join(modelbuild.PresetNames(), ", "))
+			}
+			cfg.Arch = p.Arch
+			cfg.Log = cmd.OutOrStdout()
+			var start *modelbuild.Weights
+			done := 0
+			if resume {
+				var err error
+				if start, done, err = training.LoadCheckpoint(out, cfg.Arch); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "resuming %s at step %d\n", out, done)
+			}
+			total := cfg.Steps
+			cfg.Steps -= done
+			if cfg.Steps <= 0 {
+				return fmt.Errorf("checkpoint %s is already at step %d of %d", out, done, total)
+			}
+			metadata := func(step int) map[string]string {
+				return map[string]string{
+					"trainer": "dysl train bc", "preset": preset, "seed": strconv.FormatInt(cfg.Seed, 10),
+					"episodes": strconv.Itoa(cfg.Episodes), "batch": strconv.Itoa(cfg.Batch),
+					"learning_rate": strconv.FormatFloat(cfg.LearningRate, 'g', -1, 64),
+					"step":          strconv.Itoa(step), "steps": strconv.Itoa(total),
+				}
+			}
+			bar := progressbar.NewOptions(cfg.Steps, progressbar.OptionSetWriter(cmd.ErrOrStderr()),
+				progressbar.OptionSetDescription("bc"), progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true),
+				progressbar.OptionThrottle(1e9))
+			var checkpointErr error
+			cfg.OnStep = func(step int, loss float64, m *training.Model) {
+				_ = bar.Add(1)
+				bar.Describe(fmt.Sprintf("bc L1 %.3f", loss))
+				if checkpointEvery > 0 && step%checkpointEvery == 0 && checkpointErr == nil {
+					checkpointErr = m.SaveBackbone(out, metadata(done+step))
+				}
+			}
+			res, err := training.TrainBC(cfg, start)
+			_ = bar.Finish()
+			fmt.Fprintln(cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			if checkpointErr != nil {
+				return fmt.Errorf("checkpoint: %w", checkpointErr)
+			}
+			if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+				return err
+			}
+			if err := res.Model.SaveBackbone(out, metadata(total)); err != nil {
+				return err
+			}
+			if plot != "" {
+				if err := training.PlotBC(plot, res, done); err != nil {
+					return err
+				}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: %d backbone parameters, %d steps of batch %d on %d frames in %s, final held-out L1 %.4f\n",
+				out, res.Params, len(res.TrainLoss), cfg.Batch, res.TrainFrames, res.Duration.Round(1e9), res.EvalLoss[len(res.EvalLoss)-1])
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&preset, "preset", "tiny", "architecture: "+strings.Join(modelbuild.PresetNames(), ", "))
+	f.StringVar(&out, "out", "", "safetensors file to write (required)")
+	f.StringVar(&plot, "plot", "", "write the loss curves to this PNG")
+	f.BoolVar(&resume, "resume", false, "continue from the checkpoint in --out")
+	f.IntVar(&checkpointEvery, "checkpoint-every", 0, "write --out every this many steps (0: only at the end)")
+	f.Int64Var(&cfg.Seed, "seed", 1, "seed of the initial weights and the batch order")
+	f.IntVar(&cfg.Episodes, "episodes", 200, "training episodes")
+	f.IntVar(&cfg.HeldOut, "held-out", 10, "held-out episodes for the evaluation loss")
+	f.IntVar(&cfg.Steps, "steps", 5000, "optimizer steps")
+	f.IntVar(&cfg.Batch, "batch", 32, "frames per step")
+	f.Float64Var(&cfg.LearningRate, "lr", 1e-3, "Adam learning rate")
+	f.IntVar(&cfg.EvalEvery, "eval-every", 250, "measure the held-out loss every this many steps")
+	_ = cmd.MarkFlagRequired("out")
+	return cmd
+}

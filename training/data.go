@@ -1,0 +1,151 @@
+package training
+
+import (
+	"fmt"
+	"math/rand/v2"
+
+	"dysl_vla/modelbuild"
+	"dysl_vla/scene"
+
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+)
+
+// ActionStd and ActionMean are the normalization of actions: normalized = (action − mean) / std per
+// dimension [dx dy dz droll dpitch dyaw gripper]. They are the statistics `dysl model build` writes into
+// every manifest (modelbuild's default action spec), so a bundle built from trained weights denormalizes
+// the chunks exactly as training normalized the labels; TestActionNormalizationMatchesBuiltManifests
+// keeps the two equal. The scene's expert moves at most 0.02 m and 0.1 rad per step, so normalized
+// motions stay within ±2 and the gripper is ±1.
+var (
+	ActionMean = []float64{0, 0, 0, 0, 0, 0, 0}
+	ActionStd  = []float64{0.01, 0.01, 0.01, 0.05, 0.05, 0.05, 1}
+)
+
+// imageMean and imageStd are the manifest's image normalization (ImageNet statistics, as modelbuild
+// writes them); TestActionNormalizationMatchesBuiltManifests checks them too.
+var (
+	imageMean = []float64{0.485, 0.456, 0.406}
+	imageStd  = []float64{0.229, 0.224, 0.225}
+)
+
+// Frame is one training or evaluation example taken from a scene episode.
+type Frame struct {
+	Episode, Step int
+	RGB           []byte    // Height x Width x 3, the camera frame at the model's input size
+	Tokens        []int64   // the instruction, byte tokens (+1, zero padded), as the "bytes" tokenizer makes them
+	Chunk         []float32 // the expert's next K actions, normalized, K·A values row-major
+	Action        scene.Action
+	Phase         scene.Phase
+	// Critical marks the grasp and release windows: the still steps before the gripper flips, the flip
+	// itself, and every step whose expert chunk contains a flip. Errors there are what DySL protects.
+	Critical bool
+}
+
+// Dataset is a set of frames from whole episodes, in episode and step order.
+type Dataset struct {
+	Arch   modelbuild.Arch
+	Frames []Frame
+}
+
+// GenerateEpisodes runs the scene's expert from each seed and keeps every step as a frame. Frames are
+// rendered at the architecture's image size with the scene's default camera noise.
+func GenerateEpisodes(a modelbuild.Arch, seeds []int64) (*Dataset, error) {
+	cfg := scene.DefaultConfig()
+	cfg.Width, cfg.Height, cfg.ChunkSize = a.ImageSize, a.ImageSize, a.Chunk
+	if a.ActionDim != len(ActionStd) {
+		return nil, fmt.Errorf("training: the scene's actions have %d values, the model %d", len(ActionStd), a.ActionDim)
+	}
+	d := &Dataset{Arch: a}
+	for _, seed := range seeds {
+		steps, err := scene.Episode(seed, cfg)
+		if err != nil {
+			return nil, err
+		}
+		for i, s := range steps {
+			f := Frame{
+				Episode: int(seed), Step: i, RGB: s.Image.RGB, Tokens: Tokenize(s.Instruction, a.InstructionTokens),
+				Chunk: make([]float32, 0, a.Chunk*a.ActionDim), Action: s.Action, Phase: s.Phase,
+			}
+			flips := false
+			for k, act := range s.Chunk {
+				for c, v := range act {
+					f.Chunk = append(f.Chunk, float32((v-ActionMean[c])/ActionStd[c]))
+				}
+				if k > 0 && act[6] != s.Chunk[k-1][6] {
+					flips = true
+				}
+			}
+			f.Critical = flips || s.Phase == scene.Stop || s.Phase == scene.Grasp || s.Phase == scene.Release
+			d.Frames = append(d.Frames, f)
+		}
+	}
+	return d, nil
+}
+
+// Tokenize applies the manifest's "bytes" tokenizer: UTF-8 bytes + 1, truncated or zero-padded.
+func Tokenize(text string, n int) []int64 {
+	tokens := make([]int64, n)
+	for i := 0; i < n && i < len(text); i++ {
+		tokens[i] = int64(text[i]) + 1
+	}
+	return tokens
+}
+
+// NormalizedImage converts an rgb8 frame (at the model's size) into the model's input [3,S,S].
+func NormalizedImage(rgb []byte, size int) []float32 {
+	out := make([]float32, 3*size*size)
+	for p := 0; p < size*size; p++ {
+		for c := 0; c < 3; c++ {
+			out[c*size*size+p] = float32((float64(rgb[3*p+c])/255 - imageMean[c]) / imageStd[c])
+		}
+	}
+	return out
+}
+
+// Observation is the frame as modelbuild's reference model takes it.
+func (f Frame) Observation(a modelbuild.Arch) modelbuild.Observation {
+	return modelbuild.Observation{Image: NormalizedImage(f.RGB, a.ImageSize), Tokens: f.Tokens}
+}
+
+// Batch stacks frames into the graph inputs: images [B,3,S,S], tokens [B,Ti], chunks [B,K,A].
+func (d *Dataset) Batch(indices []int) (images, tokens, chunks *tensors.Tensor) {
+	a := d.Arch
+	S, n := a.ImageSize, len(indices)
+	imageData := make([]float32, 0, n*3*S*S)
+	tokenData := make([]int64, 0, n*a.InstructionTokens)
+	chunkData := make([]float32, 0, n*a.Chunk*a.ActionDim)
+	for _, i := range indices {
+		f := d.Frames[i]
+		imageData = append(imageData, NormalizedImage(f.RGB, S)...)
+		tokenData = append(tokenData, f.Tokens...)
+		chunkData = append(chunkData, f.Chunk...)
+	}
+	return tensors.FromFlatDataAndDimensions(imageData, n, 3, S, S),
+		tensors.FromFlatDataAndDimensions(tokenData, n, a.InstructionTokens),
+		tensors.FromFlatDataAndDimensions(chunkData, n, a.Chunk, a.ActionDim)
+}
+
+// SampleIndices draws n frame indices uniformly with replacement.
+func (d *Dataset) SampleIndices(r *rand.Rand, n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = r.IntN(len(d.Frames))
+	}
+	return out
+}
+
+// Seeds returns count consecutive episode seeds from first. Training and held-out evaluation use
+// disjoint ranges (TrainSeeds, HeldOutSeeds).
+func Seeds(first int64, count int) []int64 {
+	out := make([]int64, count)
+	for i := range out {
+		out[i] = first + int64(i)
+	}
+	return out
+}
+
+// Episode seed ranges: training episodes start at 0; held-out evaluation episodes start far away.
+const (
+	TrainSeedStart   = 0
+	HeldOutSeedStart = 1_000_000
+)
