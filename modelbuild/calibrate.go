@@ -155,7 +155,7 @@ func nextStatic(layers int, static []int) map[int]int {
 
 // adapterRidges are the candidate ridge penalties, relative to the mean diagonal of the normal matrix;
 // each adapter uses the one with the lowest held-out error of the full-rank fit.
-var adapterRidges = []float64{1e-4, 1e-3, 1e-2, 1e-1, 1}
+var adapterRidges = []float64{1e-4, 1e-3, 1e-2, 1e-1, 1, 10, 100}
 
 // adapterFit is what fitting one adapter reports.
 type adapterFit struct {
