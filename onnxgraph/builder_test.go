@@ -146,3 +146,27 @@ func TestReadInfoRejectsNonModels(t *testing.T) {
 		})
 	}
 }
+
+// FuzzReadInfo checks that no byte sequence makes the reader panic, and that whatever it accepts has a
+// graph (IR version set). Seeds: a real model, its truncations and a model with external data.
+func FuzzReadInfo(f *testing.F) {
+	good, err := affine().Marshal()
+	require.NoError(f, err)
+	f.Add(good)
+	f.Add(good[:len(good)/3])
+	b := NewBuilder("ext")
+	x := b.Input("x", Float, 1, 2)
+	b.Output("y", b.MatMul(x, b.Weight("w", []int64{2, 2}, []float32{1, 2, 3, 4})), Float, 1, 2)
+	path := filepath.Join(f.TempDir(), "ext.onnx")
+	_, err = b.WriteFile(path, WriteOptions{ExternalData: true})
+	require.NoError(f, err)
+	ext, err := os.ReadFile(path)
+	require.NoError(f, err)
+	f.Add(ext)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		info, err := ReadInfo(data)
+		if err == nil {
+			require.NotZero(t, info.IRVersion)
+		}
+	})
+}
