@@ -11,10 +11,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"dysl_vla/modelbuild"
+	"dysl_vla/policy/bundle"
 	"dysl_vla/training"
 )
 
-func init() { addCommand(newTrainCmd) }
+func init() {
+	addCommand(newTrainCmd)
+	addCommand(newCalibrateCmd)
+}
 
 func newTrainCmd() *cobra.Command {
 	cmd := &cobra.Command{
@@ -121,5 +125,97 @@ Adam moments restart).`,
 	f.Float64Var(&cfg.LearningRate, "lr", 1e-3, "Adam learning rate")
 	f.IntVar(&cfg.EvalEvery, "eval-every", 250, "measure the held-out loss every this many steps")
 	_ = cmd.MarkFlagRequired("out")
+	return cmd
+}
+
+func newCalibrateCmd() *cobra.Command {
+	var (
+		dir, data, weights, plot string
+		ratio                    float64
+		episodes, every          int
+	)
+	cmd := &cobra.Command{
+		Use:   "calibrate --model DIR",
+		Short: "Choose the static layers from the per-layer similarity of the model's hidden states",
+		Long: `Runs the bundle's backbone over calibration frames and measures, per layer, the mean cosine
+similarity between the layer's input and output hidden states. The layers that change the
+activations most (lowest similarity) become static, --ratio of the stack, the last layer always.
+static_layers and static_profile are written into the manifest, the profile is printed and, with
+--plot, drawn as a PNG. When the static set changes, the old adapters (fitted for other jump
+targets) are replaced by identity adapters and closed controllers until 'dysl distill' trains them.
+
+--data generated uses held-out scene episodes (seeds from 1000000), every --every-th frame.
+Bags are not read yet.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if data != "generated" {
+				return fmt.Errorf("--data %q: only 'generated' (scene episodes) is supported so far", data)
+			}
+			m, a, w, err := training.OpenBundleBackbone(dir, weights)
+			if err != nil {
+				return err
+			}
+			model, err := training.NewModel(a, w)
+			if err != nil {
+				return err
+			}
+			frames, err := training.GenerateEpisodes(a, training.Seeds(training.HeldOutSeedStart, episodes))
+			if err != nil {
+				return err
+			}
+			var indices []int
+			for i := 0; i < len(frames.Frames); i += max(1, every) {
+				indices = append(indices, i)
+			}
+			similarity, err := model.LayerSimilarity(frames, indices)
+			if err != nil {
+				return err
+			}
+			static := modelbuild.ChooseStatic(similarity, ratio)
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "calibration: %d frames from %d generated episodes\n", len(indices), episodes)
+			isStatic := map[int]bool{}
+			for _, s := range static {
+				isStatic[s] = true
+			}
+			for i, s := range similarity {
+				mark := ""
+				if isStatic[i] {
+					mark = "  static"
+				}
+				fmt.Fprintf(out, "layer %2d  cos %.4f%s\n", i, s, mark)
+			}
+			changed := fmt.Sprint(static) != fmt.Sprint(m.StaticLayers)
+			m.StaticLayers, m.StaticProfile = static, similarity
+			if changed {
+				fmt.Fprintf(out, "static layers changed to %v: adapters reset to identity, controllers closed; run dysl distill\n", static)
+				err = training.WriteSkipModules(dir, m, a, training.IdentitySkipModules(a, m.DynamicLayers()),
+					"identity placeholders (static layers recalibrated; not trained yet)",
+					"closed placeholders: constant skip_prob 0.05 (not trained yet)")
+			} else {
+				fmt.Fprintf(out, "static layers unchanged: %v\n", static)
+				err = bundle.Write(dir, m)
+			}
+			if err != nil {
+				return err
+			}
+			if plot != "" {
+				if err := training.PlotSimilarity(plot, similarity, static); err != nil {
+					return err
+				}
+				fmt.Fprintf(out, "wrote %s\n", plot)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&dir, "model", "", "bundle directory (required)")
+	f.StringVar(&data, "data", "generated", "calibration data: generated")
+	f.StringVar(&weights, "weights", "", "backbone safetensors, when the bundle was built from one")
+	f.StringVar(&plot, "plot", "", "write the similarity profile to this PNG")
+	f.Float64Var(&ratio, "ratio", 0.2, "fraction of layers kept static (the last layer always is)")
+	f.IntVar(&episodes, "episodes", 8, "generated episodes")
+	f.IntVar(&every, "every", 4, "use every this many frames")
+	_ = cmd.MarkFlagRequired("model")
 	return cmd
 }
