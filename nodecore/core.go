@@ -248,12 +248,15 @@ func (c *Core) Step(now time.Time) bool {
 		frameID = live.FrameID
 	}
 	header := msgs.Header{Stamp: stamp, FrameID: frameID}
-	chunk := c.actionChunk(header, res)
+	// The first pass's skips over the backbone: the verification pass skips nothing, so this keeps the
+	// skip the inference tried even when verification re-ran it.
+	skipRatio := float64(res.Stats.LayersSkipped) / float64(max(c.cfg.Engine.Manifest.Dims.Layers, 1))
+	chunk := c.actionChunk(header, res, skipRatio)
 	stats := c.skipStats(header, res.Stats)
 	c.sequence++
 	c.cfg.Sink.PublishActionChunk(chunk)
 	c.cfg.Sink.PublishSkipStats(stats)
-	c.count(func(w *window, t *totals) { t.published++; w.add(chunk, res.Stats) })
+	c.count(func(w *window, t *totals) { t.published++; w.add(skipRatio, res.Stats) })
 	if c.cfg.Forwarder != nil {
 		if err := c.cfg.Forwarder.ForwardChunk(chunk); err != nil {
 			c.count(func(w *window, t *totals) { t.forwardFailures++ })
@@ -269,7 +272,9 @@ func (c *Core) count(update func(*window, *totals)) {
 	c.mu.Unlock()
 }
 
-func (c *Core) actionChunk(header msgs.Header, res policy.Result) ActionChunk {
+// actionChunk is dysl_vla/msg/ActionChunk for res: the image's header, the bundle's step time and
+// action names, and the skip summary.
+func (c *Core) actionChunk(header msgs.Header, res policy.Result, skipRatio float64) *msgs.ActionChunk {
 	m := c.cfg.Engine.Manifest
 	dim := m.Dims.ActionDim
 	actions := make([]float32, 0, len(res.Chunk)*dim)
@@ -277,49 +282,53 @@ func (c *Core) actionChunk(header msgs.Header, res policy.Result) ActionChunk {
 		actions = append(actions, row...)
 	}
 	s := res.Stats
-	return ActionChunk{
+	return &msgs.ActionChunk{
 		Header:            header,
 		Sequence:          c.sequence,
-		StepDt:            seconds(m.Action.DtSeconds),
-		Steps:             len(res.Chunk),
-		ActionDim:         dim,
+		StepDt:            msgs.DurationFromGo(seconds(m.Action.DtSeconds)),
+		Steps:             uint32(len(res.Chunk)),
+		ActionDim:         uint32(dim),
 		ActionNames:       append([]string(nil), m.Action.Names...),
 		Actions:           actions,
-		LayersExecuted:    s.LayersExecuted,
-		LayersTotal:       m.Dims.Layers,
+		LayersExecuted:    uint32(s.LayersExecuted),
+		LayersTotal:       uint32(m.Dims.Layers),
 		VerificationFired: s.VerificationFired,
-		// The first pass's skips over the backbone: the verification pass skips nothing, so this keeps
-		// the skip the inference tried even when verification re-ran it.
-		SkipRatio: float64(s.LayersSkipped) / float64(max(m.Dims.Layers, 1)),
-		Strategy:  s.Strategy.String(),
+		SkipRatio:         float32(skipRatio),
+		Strategy:          s.Strategy.String(),
 	}
 }
 
-func (c *Core) skipStats(header msgs.Header, s policy.Stats) SkipStats {
-	defined := !math.IsNaN(s.Continuity)
-	return SkipStats{
-		Header:               header,
-		Sequence:             c.sequence,
-		LayersExecuted:       s.LayersExecuted,
-		LayersSkipped:        s.LayersSkipped,
-		LayersTotal:          c.cfg.Engine.Manifest.Dims.Layers,
-		AdaptersRun:          s.AdaptersRun,
-		ControllersEvaluated: s.ControllersEvaluated,
-		AllowPoints:          append([]int(nil), s.AllowPoints...),
-		Continuity:           s.Continuity,
-		ContinuityDelta:      s.ContinuityDelta,
-		ContinuityDefined:    defined,
-		VerificationFired:    s.VerificationFired,
-		Latency:              s.Timing.Total,
-		PrefixLatency:        s.Timing.Prefix,
-		LayersLatency:        s.Timing.Layers,
-		AdaptersLatency:      s.Timing.Adapters,
-		ControllersLatency:   s.Timing.Controllers,
-		HeadLatency:          s.Timing.Head,
-		VerificationLatency:  s.Timing.Verification,
-		Strategy:             s.Strategy.String(),
+// skipStats is dysl_vla/msg/SkipStats for one inference; latencies go out in milliseconds.
+func (c *Core) skipStats(header msgs.Header, s policy.Stats) *msgs.SkipStats {
+	allow := make([]int32, len(s.AllowPoints))
+	for i, a := range s.AllowPoints {
+		allow[i] = int32(a)
+	}
+	return &msgs.SkipStats{
+		Header:                header,
+		Sequence:              c.sequence,
+		LayersExecuted:        uint32(s.LayersExecuted),
+		LayersSkipped:         uint32(s.LayersSkipped),
+		LayersTotal:           uint32(c.cfg.Engine.Manifest.Dims.Layers),
+		AdaptersRun:           uint32(s.AdaptersRun),
+		ControllersEvaluated:  uint32(s.ControllersEvaluated),
+		AllowPoints:           allow,
+		Continuity:            s.Continuity,
+		ContinuityDelta:       s.ContinuityDelta,
+		ContinuityDefined:     !math.IsNaN(s.Continuity),
+		VerificationFired:     s.VerificationFired,
+		LatencyMs:             milliseconds(s.Timing.Total),
+		PrefixLatencyMs:       milliseconds(s.Timing.Prefix),
+		LayersLatencyMs:       milliseconds(s.Timing.Layers),
+		AdaptersLatencyMs:     milliseconds(s.Timing.Adapters),
+		ControllersLatencyMs:  milliseconds(s.Timing.Controllers),
+		HeadLatencyMs:         milliseconds(s.Timing.Head),
+		VerificationLatencyMs: milliseconds(s.Timing.Verification),
+		Strategy:              s.Strategy.String(),
 	}
 }
+
+func milliseconds(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // firstNonFinite finds the first NaN or Inf of a chunk. The engine refuses non-finite model outputs,
 // but de-normalization in float32 can still overflow; nothing non-finite may reach an arm.

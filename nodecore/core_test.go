@@ -32,15 +32,15 @@ func TestFramesAndInstructionInChunksStatsAndDiagnosticsOut(t *testing.T) {
 			require.Equal(t, stamp, c.Header.Stamp)
 			require.Equal(t, "camera_optical", c.Header.FrameID)
 			require.Equal(t, uint64(i), c.Sequence)
-			require.Equal(t, 100*time.Millisecond, c.StepDt)
-			require.Equal(t, 2, c.Steps)
-			require.Equal(t, 2, c.ActionDim)
+			require.Equal(t, 100*time.Millisecond, c.StepDt.Go())
+			require.Equal(t, uint32(2), c.Steps)
+			require.Equal(t, uint32(2), c.ActionDim)
 			require.Equal(t, []string{"x", "gripper"}, c.ActionNames)
 			require.Len(t, c.Actions, 4)
 			// Every controller skips and the allow points start at the front: only the two static
 			// layers run, six of eight are skipped.
-			require.Equal(t, 2, c.LayersExecuted)
-			require.Equal(t, 8, c.LayersTotal)
+			require.Equal(t, uint32(2), c.LayersExecuted)
+			require.Equal(t, uint32(8), c.LayersTotal)
 			require.InDelta(t, 0.75, c.SkipRatio, 1e-9)
 			require.False(t, c.VerificationFired)
 			require.Equal(t, "dysl", c.Strategy)
@@ -48,9 +48,9 @@ func TestFramesAndInstructionInChunksStatsAndDiagnosticsOut(t *testing.T) {
 			s := f.sink.stats[i]
 			require.Equal(t, c.Header, s.Header)
 			require.Equal(t, c.Sequence, s.Sequence)
-			require.Equal(t, 2, s.LayersExecuted)
-			require.Equal(t, 6, s.LayersSkipped)
-			require.Equal(t, 2, s.AdaptersRun)
+			require.Equal(t, uint32(2), s.LayersExecuted)
+			require.Equal(t, uint32(6), s.LayersSkipped)
+			require.Equal(t, uint32(2), s.AdaptersRun)
 			require.Len(t, s.AllowPoints, 2)
 		})
 	}
@@ -58,7 +58,7 @@ func TestFramesAndInstructionInChunksStatsAndDiagnosticsOut(t *testing.T) {
 	d := f.core.Diagnostics(t0.Add(time.Second))
 	require.Len(t, d.Status, 1)
 	st := d.Status[0]
-	require.Equal(t, nodecore.LevelOK, st.Level)
+	require.Equal(t, msgs.DiagnosticOK, st.Level)
 	require.Equal(t, "dysl_vla_node: inference", st.Name)
 	require.Equal(t, "none", st.HardwareID)
 	require.Equal(t, "fake-bundle", value(t, st, "model"))
@@ -86,7 +86,7 @@ func TestLiveParameterChangeAppliesAtTheNextInference(t *testing.T) {
 	f := newFixture(t, nil, nil)
 	f.core.SetInstruction("pick")
 	f.serve(0, "cam")
-	require.Equal(t, 6, f.sink.stats[0].LayersSkipped)
+	require.Equal(t, uint32(6), f.sink.stats[0].LayersSkipped)
 
 	res := f.params.SetAtomically(
 		paramserver.Parameter{Name: nodecore.ParamStrategy, Value: paramserver.String("full")},
@@ -97,8 +97,8 @@ func TestLiveParameterChangeAppliesAtTheNextInference(t *testing.T) {
 
 	f.serve(100*time.Millisecond, "cam")
 	require.Len(t, f.sink.stats, 2)
-	require.Equal(t, 0, f.sink.stats[1].LayersSkipped)
-	require.Equal(t, 8, f.sink.stats[1].LayersExecuted)
+	require.Equal(t, uint32(0), f.sink.stats[1].LayersSkipped)
+	require.Equal(t, uint32(8), f.sink.stats[1].LayersExecuted)
 	require.Equal(t, "full", f.sink.chunks[1].Strategy)
 }
 
@@ -138,7 +138,7 @@ func TestInvalidParameterSetIsRejectedAndNothingChanges(t *testing.T) {
 
 			f.core.SetInstruction("pick")
 			f.serve(0, "cam")
-			require.Equal(t, 6, f.sink.stats[0].LayersSkipped, "the old configuration still runs")
+			require.Equal(t, uint32(6), f.sink.stats[0].LayersSkipped, "the old configuration still runs")
 		})
 	}
 }
@@ -164,7 +164,7 @@ func TestStaleFramesAreDropped(t *testing.T) {
 	f.serve(time.Second, "cam") // a fresh frame is served again
 	require.Len(t, f.sink.chunks, 1)
 	st := f.core.Diagnostics(t0.Add(2 * time.Second)).Status[0]
-	require.Equal(t, nodecore.LevelWarn, st.Level)
+	require.Equal(t, msgs.DiagnosticWarn, st.Level)
 	require.Contains(t, st.Message, "older than max_image_age")
 	require.Equal(t, "2", value(t, st, "dropped frames (stale)"))
 }
@@ -176,7 +176,7 @@ func TestNoActionWithoutInstruction(t *testing.T) {
 	require.Empty(t, f.sink.chunks)
 	require.Len(t, eventsOf[nodecore.EventNoInstruction](f.sink), 1)
 	st := f.core.Diagnostics(t0.Add(time.Second)).Status[0]
-	require.Equal(t, nodecore.LevelWarn, st.Level)
+	require.Equal(t, msgs.DiagnosticWarn, st.Level)
 	require.Equal(t, "waiting for an instruction on instruction", st.Message)
 
 	f.core.SetInstruction("pick")
@@ -208,7 +208,7 @@ func TestNewInstructionResetsTheEpisode(t *testing.T) {
 	require.Equal(t, uint64(3), f.sink.chunks[3].Sequence, "chunk numbering continues across episodes")
 }
 
-func continuityDefined(stats []nodecore.SkipStats) []bool {
+func continuityDefined(stats []*msgs.SkipStats) []bool {
 	var out []bool
 	for _, s := range stats {
 		out = append(out, s.ContinuityDefined)
@@ -227,13 +227,13 @@ func TestNaNActionsAreNeverPublished(t *testing.T) {
 	require.Empty(t, f.sink.chunks)
 	require.Empty(t, f.sink.stats)
 	st := f.core.Diagnostics(t0.Add(time.Second)).Status[0]
-	require.Equal(t, nodecore.LevelError, st.Level)
+	require.Equal(t, msgs.DiagnosticError, st.Level)
 	require.Contains(t, st.Message, "NaN")
 
 	f.serve(time.Second, "cam")
 	require.Len(t, f.sink.chunks, 1)
 	require.Equal(t, uint64(0), f.sink.chunks[0].Sequence)
-	require.Equal(t, nodecore.LevelOK, f.core.Diagnostics(t0.Add(2 * time.Second)).Status[0].Level)
+	require.Equal(t, msgs.DiagnosticOK, f.core.Diagnostics(t0.Add(2 * time.Second)).Status[0].Level)
 }
 
 // A chunk that overflows to Inf when de-normalized (a huge action std) is refused too.
@@ -246,7 +246,7 @@ func TestInfiniteActionsAfterDenormalizationAreNeverPublished(t *testing.T) {
 	ev := eventsOf[nodecore.EventNonFiniteAction](f.sink)
 	require.Len(t, ev, 1)
 	require.True(t, math.IsInf(float64(ev[0].Value), 1))
-	require.Equal(t, nodecore.LevelError, f.core.Diagnostics(t0.Add(time.Second)).Status[0].Level)
+	require.Equal(t, msgs.DiagnosticError, f.core.Diagnostics(t0.Add(time.Second)).Status[0].Level)
 }
 
 // A failed inference is reported and the next frame served.
@@ -260,7 +260,7 @@ func TestFailedInferenceIsReportedAndTheNextFrameServed(t *testing.T) {
 	require.Len(t, failed, 1)
 	require.ErrorIs(t, failed[0].Err, policytest.ErrInjected)
 	st := f.core.Diagnostics(t0.Add(time.Second)).Status[0]
-	require.Equal(t, nodecore.LevelError, st.Level)
+	require.Equal(t, msgs.DiagnosticError, st.Level)
 	require.Equal(t, "1", value(t, st, "failed inferences"))
 
 	f.serve(time.Second, "cam")
@@ -277,7 +277,7 @@ func TestBadFrameIsDroppedWithAWarning(t *testing.T) {
 	f.core.Step(t0)
 	require.Len(t, eventsOf[nodecore.EventBadFrame](f.sink), 1)
 	st := f.core.Diagnostics(t0.Add(time.Second)).Status[0]
-	require.Equal(t, nodecore.LevelWarn, st.Level)
+	require.Equal(t, msgs.DiagnosticWarn, st.Level)
 	require.Contains(t, st.Message, "16UC1")
 	f.serve(time.Second, "cam")
 	require.Len(t, f.sink.chunks, 1)
@@ -343,21 +343,21 @@ func TestForwarderGetsChunksAndReportsItsLink(t *testing.T) {
 	core.OfferFrame(frame(0, "cam", 100))
 	core.Step(t0)
 	require.Len(t, fwd.chunks, 1)
-	require.Equal(t, f.sink.chunks[0], fwd.chunks[0])
+	require.Same(t, f.sink.chunks[0], fwd.chunks[0], "the forwarder gets the published chunk itself")
 
 	d := core.Diagnostics(t0.Add(time.Second))
 	require.Len(t, d.Status, 2)
 	require.Equal(t, "dysl_vla_node: mavlink", d.Status[1].Name)
-	require.Equal(t, nodecore.LevelWarn, d.Status[1].Level)
+	require.Equal(t, msgs.DiagnosticWarn, d.Status[1].Level)
 	require.Equal(t, "udpout:127.0.0.1:14550", d.Status[1].HardwareID)
 }
 
-type fakeForwarder struct{ chunks []nodecore.ActionChunk }
+type fakeForwarder struct{ chunks []*msgs.ActionChunk }
 
-func (f *fakeForwarder) ForwardChunk(c nodecore.ActionChunk) error {
+func (f *fakeForwarder) ForwardChunk(c *msgs.ActionChunk) error {
 	f.chunks = append(f.chunks, c)
 	return nil
 }
-func (f *fakeForwarder) LinkStatus() nodecore.DiagnosticStatus {
-	return nodecore.DiagnosticStatus{Level: nodecore.LevelWarn, Message: "no heartbeat for 3s"}
+func (f *fakeForwarder) LinkStatus() msgs.DiagnosticStatus {
+	return msgs.DiagnosticStatus{Level: msgs.DiagnosticWarn, Message: "no heartbeat for 3s"}
 }

@@ -32,10 +32,10 @@ type window struct {
 	lastError, lastWarning                                                         string
 }
 
-func (w *window) add(chunk ActionChunk, s policy.Stats) {
+func (w *window) add(skipRatio float64, s policy.Stats) {
 	w.inferences++
 	w.latencies = append(w.latencies, s.Timing.Total)
-	w.skipRatioSum += chunk.SkipRatio
+	w.skipRatioSum += skipRatio
 	w.executedSum += s.LayersExecuted
 	if s.VerificationFired {
 		w.verifications++
@@ -50,7 +50,7 @@ func (w *window) add(chunk ActionChunk, s policy.Stats) {
 // bag time). The inference status is ERROR when an inference failed or a chunk was refused in the
 // period, WARN when frames were dropped as stale or bad, no frame was served, or no instruction is in
 // force, OK otherwise.
-func (c *Core) Diagnostics(now time.Time) DiagnosticArray {
+func (c *Core) Diagnostics(now time.Time) *msgs.DiagnosticArray {
 	c.mu.Lock()
 	w := c.win
 	c.win = window{}
@@ -64,27 +64,27 @@ func (c *Core) Diagnostics(now time.Time) DiagnosticArray {
 	c.mu.Unlock()
 
 	live := c.live.Load()
-	status := DiagnosticStatus{
+	status := msgs.DiagnosticStatus{
 		Name:       c.cfg.NodeName + ": inference",
 		HardwareID: c.settings.HardwareID,
 	}
 	switch {
 	case w.failures > 0 || w.nonFinite > 0:
-		status.Level, status.Message = LevelError, w.lastError
+		status.Level, status.Message = msgs.DiagnosticError, w.lastError
 	case instruction == "":
-		status.Level, status.Message = LevelWarn, "waiting for an instruction on "+c.settings.InstructionTopic
+		status.Level, status.Message = msgs.DiagnosticWarn, "waiting for an instruction on "+c.settings.InstructionTopic
 	case w.stale > 0:
-		status.Level = LevelWarn
+		status.Level = msgs.DiagnosticWarn
 		status.Message = fmt.Sprintf("%d frames older than max_image_age (%v) dropped", w.stale, live.MaxImageAge)
 	case w.badFrames > 0:
-		status.Level, status.Message = LevelWarn, w.lastWarning
+		status.Level, status.Message = msgs.DiagnosticWarn, w.lastWarning
 	case w.inferences == 0:
-		status.Level, status.Message = LevelWarn, "no frame served on "+c.settings.ImageTopic
+		status.Level, status.Message = msgs.DiagnosticWarn, "no frame served on "+c.settings.ImageTopic
 	default:
-		status.Level, status.Message = LevelOK, "acting"
+		status.Level, status.Message = msgs.DiagnosticOK, "acting"
 	}
 
-	kv := func(k, v string) { status.Values = append(status.Values, KeyValue{Key: k, Value: v}) }
+	kv := func(k, v string) { status.Values = append(status.Values, msgs.KeyValue{Key: k, Value: v}) }
 	count := func(k string, n uint64) { kv(k, strconv.FormatUint(n, 10)) }
 	ms := func(d time.Duration) string { return strconv.FormatFloat(float64(d)/1e6, 'f', 2, 64) }
 	kv("model", c.cfg.Engine.Manifest.Name)
@@ -127,14 +127,14 @@ func (c *Core) Diagnostics(now time.Time) DiagnosticArray {
 	count("non-finite chunks", t.nonFinite)
 	count("decode errors", t.decodeErrors)
 
-	out := DiagnosticArray{Header: msgs.Header{Stamp: msgs.TimeFromGo(now)}, Status: []DiagnosticStatus{status}}
+	out := &msgs.DiagnosticArray{Header: msgs.Header{Stamp: msgs.TimeFromGo(now)}, Status: []msgs.DiagnosticStatus{status}}
 	if c.cfg.Forwarder != nil {
 		link := c.cfg.Forwarder.LinkStatus()
 		link.Name = c.cfg.NodeName + ": mavlink"
 		if link.HardwareID == "" {
 			link.HardwareID = c.settings.Mavlink.Endpoint
 		}
-		link.Values = append(link.Values, KeyValue{Key: "chunks not forwarded", Value: strconv.FormatUint(t.forwardFailures, 10)})
+		link.Values = append(link.Values, msgs.KeyValue{Key: "chunks not forwarded", Value: strconv.FormatUint(t.forwardFailures, 10)})
 		out.Status = append(out.Status, link)
 	}
 	c.cfg.Sink.PublishDiagnostics(out)

@@ -46,14 +46,14 @@ func frame(at time.Duration, frameID string, gray byte) msgs.Image {
 // recorder is a Sink that keeps every publication and notice.
 type recorder struct {
 	mu        sync.Mutex
-	chunks    []nodecore.ActionChunk
-	stats     []nodecore.SkipStats
-	diags     []nodecore.DiagnosticArray
+	chunks    []*msgs.ActionChunk
+	stats     []*msgs.SkipStats
+	diags     []*msgs.DiagnosticArray
 	events    []nodecore.Event
 	published chan struct{} // receives after every chunk, when non-nil
 }
 
-func (r *recorder) PublishActionChunk(c nodecore.ActionChunk) {
+func (r *recorder) PublishActionChunk(c *msgs.ActionChunk) {
 	r.mu.Lock()
 	r.chunks = append(r.chunks, c)
 	r.mu.Unlock()
@@ -61,12 +61,12 @@ func (r *recorder) PublishActionChunk(c nodecore.ActionChunk) {
 		r.published <- struct{}{}
 	}
 }
-func (r *recorder) PublishSkipStats(s nodecore.SkipStats) {
+func (r *recorder) PublishSkipStats(s *msgs.SkipStats) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.stats = append(r.stats, s)
 }
-func (r *recorder) PublishDiagnostics(d nodecore.DiagnosticArray) {
+func (r *recorder) PublishDiagnostics(d *msgs.DiagnosticArray) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.diags = append(r.diags, d)
@@ -130,7 +130,7 @@ func (f *fixture) serve(at time.Duration, frameID string) {
 }
 
 // value returns the diagnostic value under key in st, failing the test when absent.
-func value(t *testing.T, st nodecore.DiagnosticStatus, key string) string {
+func value(t *testing.T, st msgs.DiagnosticStatus, key string) string {
 	t.Helper()
 	for _, kv := range st.Values {
 		if kv.Key == key {

@@ -9,8 +9,8 @@ import (
 	"dysl_vla/msgs"
 )
 
-// What the core publishes survives the wire: encoded with the msgs codecs and decoded back, the fields
-// the operator reads are intact.
+// What the core publishes survives the wire: encoded with the msgs codecs, as the ROS 2 glue and replay
+// do, and decoded back, the fields the operator reads are intact.
 func TestPublicationsEncodeAsTheirMessages(t *testing.T) {
 	f := newFixture(t, nil, nil)
 	f.core.SetInstruction("pick")
@@ -19,10 +19,11 @@ func TestPublicationsEncodeAsTheirMessages(t *testing.T) {
 
 	t.Run("action chunk", func(t *testing.T) {
 		c := f.sink.chunks[0]
-		raw, err := msgs.Encode(nil, c.Message())
+		raw, err := msgs.Encode(nil, c)
 		require.NoError(t, err)
 		var got msgs.ActionChunk
 		require.NoError(t, msgs.Decode(raw, &got))
+		require.NoError(t, got.Validate())
 		require.Equal(t, c.Header, got.Header)
 		require.Equal(t, 100*time.Millisecond, got.StepDt.Go())
 		require.Equal(t, []string{"x", "gripper"}, got.ActionNames)
@@ -32,7 +33,7 @@ func TestPublicationsEncodeAsTheirMessages(t *testing.T) {
 	})
 	t.Run("skip stats", func(t *testing.T) {
 		s := f.sink.stats[0]
-		raw, err := msgs.Encode(nil, s.Message())
+		raw, err := msgs.Encode(nil, s)
 		require.NoError(t, err)
 		var got msgs.SkipStats
 		require.NoError(t, msgs.Decode(raw, &got))
@@ -41,7 +42,7 @@ func TestPublicationsEncodeAsTheirMessages(t *testing.T) {
 		require.Equal(t, "dysl", got.Strategy)
 	})
 	t.Run("diagnostics", func(t *testing.T) {
-		raw, err := msgs.Encode(nil, d.Message())
+		raw, err := msgs.Encode(nil, d)
 		require.NoError(t, err)
 		var got msgs.DiagnosticArray
 		require.NoError(t, msgs.Decode(raw, &got))

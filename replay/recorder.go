@@ -65,17 +65,15 @@ func (r *recorder) skip(topic, reason string) {
 }
 
 // PublishActionChunk implements nodecore.Sink.
-func (r *recorder) PublishActionChunk(c nodecore.ActionChunk) {
-	m := c.Message()
-	r.write(TopicActionChunk, m)
-	r.chunks = append(r.chunks, *m)
-	r.lastChunk = &r.chunks[len(r.chunks)-1]
+func (r *recorder) PublishActionChunk(c *msgs.ActionChunk) {
+	r.write(TopicActionChunk, c)
+	r.chunks = append(r.chunks, *c)
+	r.lastChunk = c
 }
 
 // PublishSkipStats implements nodecore.Sink.
-func (r *recorder) PublishSkipStats(s nodecore.SkipStats) {
-	m := s.Message()
-	r.write(TopicSkipStats, m)
+func (r *recorder) PublishSkipStats(s *msgs.SkipStats) {
+	r.write(TopicSkipStats, s)
 	if r.start.IsZero() {
 		r.start = r.now
 	}
@@ -83,21 +81,25 @@ func (r *recorder) PublishSkipStats(s nodecore.SkipStats) {
 	if s.LayersTotal > 0 {
 		ratio = float64(s.LayersSkipped) / float64(s.LayersSkipped+s.LayersExecuted)
 	}
+	allow := make([]int, len(s.AllowPoints))
+	for i, a := range s.AllowPoints {
+		allow[i] = int(a)
+	}
 	r.steps = append(r.steps, Step{
 		Index: len(r.steps), BagTime: r.now.Sub(r.start),
-		LatencyMs: m.LatencyMs, PrefixMs: m.PrefixLatencyMs, LayersMs: m.LayersLatencyMs,
-		AdaptersMs: m.AdaptersLatencyMs, ControllersMs: m.ControllersLatencyMs, HeadMs: m.HeadLatencyMs,
-		VerificationMs: m.VerificationLatencyMs,
-		LayersExecuted: s.LayersExecuted, LayersTotal: s.LayersTotal, SkipRatio: ratio,
+		LatencyMs: s.LatencyMs, PrefixMs: s.PrefixLatencyMs, LayersMs: s.LayersLatencyMs,
+		AdaptersMs: s.AdaptersLatencyMs, ControllersMs: s.ControllersLatencyMs, HeadMs: s.HeadLatencyMs,
+		VerificationMs: s.VerificationLatencyMs,
+		LayersExecuted: int(s.LayersExecuted), LayersTotal: int(s.LayersTotal), SkipRatio: ratio,
 		Continuity: s.Continuity, ContinuityDelta: s.ContinuityDelta,
-		AllowPoints: s.AllowPoints, Verification: s.VerificationFired,
+		AllowPoints: allow, Verification: s.VerificationFired,
 	})
 	r.frameStep = &r.steps[len(r.steps)-1]
 }
 
 // PublishDiagnostics implements nodecore.Sink.
-func (r *recorder) PublishDiagnostics(d nodecore.DiagnosticArray) {
-	r.write(TopicDiagnostics, d.Message())
+func (r *recorder) PublishDiagnostics(d *msgs.DiagnosticArray) {
+	r.write(TopicDiagnostics, d)
 }
 
 // diagnosticsAt has the core publish its diagnostics (through this sink) stamped at bag time at.

@@ -231,11 +231,9 @@ type rosSink struct {
 	log                *rclgo.Logger
 }
 
-func (s *rosSink) PublishActionChunk(c nodecore.ActionChunk) { publish(s.chunk, c.Message(), s.log) }
-func (s *rosSink) PublishSkipStats(st nodecore.SkipStats)    { publish(s.stats, st.Message(), s.log) }
-func (s *rosSink) PublishDiagnostics(d nodecore.DiagnosticArray) {
-	publish(s.diag, d.Message(), s.log)
-}
+func (s *rosSink) PublishActionChunk(c *msgs.ActionChunk)     { publish(s.chunk, c, s.log) }
+func (s *rosSink) PublishSkipStats(st *msgs.SkipStats)        { publish(s.stats, st, s.log) }
+func (s *rosSink) PublishDiagnostics(d *msgs.DiagnosticArray) { publish(s.diag, d, s.log) }
 func (s *rosSink) Notice(e nodecore.Event) {
 	switch e.(type) {
 	case nodecore.EventInferenceFailed, nodecore.EventNonFiniteAction:
