@@ -349,7 +349,7 @@ func TestForwarderGetsChunksAndReportsItsLink(t *testing.T) {
 	require.Len(t, d.Status, 2)
 	require.Equal(t, "dysl_vla_node: mavlink", d.Status[1].Name)
 	require.Equal(t, msgs.DiagnosticWarn, d.Status[1].Level)
-	require.Equal(t, "udpout:127.0.0.1:14550", d.Status[1].HardwareID)
+	require.Equal(t, "udp-client:127.0.0.1:14550", d.Status[1].HardwareID)
 }
 
 type fakeForwarder struct{ chunks []*msgs.ActionChunk }

@@ -66,7 +66,7 @@ type Settings struct {
 // MavlinkSettings configure the optional MAVLink bridge the executable forwards chunks to.
 type MavlinkSettings struct {
 	Enabled         bool
-	Endpoint        string // e.g. "udpout:127.0.0.1:14550" or "serial:/dev/ttyUSB0:921600"
+	Endpoint        string // mavbridge.ParseEndpoint syntax: "udp-client:127.0.0.1:14550", "serial:/dev/ttyUSB0:921600"
 	LinkTimeout     time.Duration
 	TargetSystem    int
 	TargetComponent int
@@ -108,9 +108,11 @@ func specs() []paramSpec {
 	d := skipping.DefaultConfig()
 	mavTimeout := doubleRange("seconds without a heartbeat from the controller before the MAVLink link counts as down", 0.1, 60, 0)
 	mavTimeout.ReadOnly = true
-	mavSystem := integerRange("MAVLink system id the chunks are addressed to (0 = broadcast)", 0, 255, 1)
+	// No broadcast id (0): the bridge addresses chunks and gripper commands to one controller, and only
+	// that controller's heartbeats keep the link up.
+	mavSystem := integerRange("MAVLink system id of the arm controller: chunks go to it, its heartbeats keep the link up", 1, 255, 1)
 	mavSystem.ReadOnly = true
-	mavComponent := integerRange("MAVLink component id the chunks are addressed to (0 = broadcast)", 0, 255, 1)
+	mavComponent := integerRange("MAVLink component id of the arm controller", 1, 255, 1)
 	mavComponent.ReadOnly = true
 	threads := integerRange("ONNX Runtime intra-op threads per session", 1, 64, 1)
 	threads.ReadOnly = true
@@ -131,7 +133,7 @@ func specs() []paramSpec {
 		{ParamHardwareID, paramserver.String("none"), readOnly("hardware_id of the diagnostic statuses")},
 		{ParamUseSimTime, paramserver.Bool(false), readOnly("use the /clock time; the Go node takes the latest image stamp as the clock instead")},
 		{ParamMavlinkEnabled, paramserver.Bool(false), readOnly("forward every published chunk to a MAVLink controller")},
-		{ParamMavlinkEndpoint, paramserver.String("udpout:127.0.0.1:14550"), readOnly("MAVLink endpoint: udpout:HOST:PORT, udpin:HOST:PORT, tcpout:HOST:PORT, serial:DEVICE:BAUD")},
+		{ParamMavlinkEndpoint, paramserver.String("udp-client:127.0.0.1:14550"), readOnly("MAVLink endpoint of the arm controller: udp-client:HOST:PORT, udp-server:HOST:PORT, tcp-client:HOST:PORT, tcp-server:HOST:PORT or serial:DEVICE:BAUD (checked at start-up by the node executable)")},
 		{ParamMavlinkLinkTimeout, paramserver.Double(2.0), mavTimeout},
 		{ParamMavlinkTargetSystem, paramserver.Integer(1), mavSystem},
 		{ParamMavlinkTargetComponent, paramserver.Integer(1), mavComponent},

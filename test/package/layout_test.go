@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
 
+	"dysl_vla/mavbridge"
 	"dysl_vla/nodecore"
 )
 
@@ -106,4 +107,14 @@ func TestBuildAndLaunchFilesAgree(t *testing.T) {
 	for _, arg := range []string{"model_dir", "params_file", "image_topic", "namespace", "execution_provider"} {
 		require.Contains(t, launch, "DeclareLaunchArgument('"+arg+"'")
 	}
+}
+
+// The MAVLink endpoint the params file ships is one the bridge accepts, in the syntax the node
+// executable checks at start-up.
+func TestParamsFileMavlinkEndpointParses(t *testing.T) {
+	_, settings, err := nodecore.LoadParams(repoFile(t, "params/dysl_vla.yaml"), "/dysl_vla_node", nil)
+	require.NoError(t, err)
+	endpoint, err := mavbridge.ParseEndpoint(settings.Mavlink.Endpoint)
+	require.NoError(t, err)
+	require.Equal(t, mavbridge.UDPClient, endpoint.Kind)
 }
