@@ -1,0 +1,138 @@
+package mavbridge
+
+import (
+	"fmt"
+	"strconv"
+	"sync"
+
+	"dysl_vla/msgs"
+	"dysl_vla/nodecore"
+)
+
+// Forwarder plugs a Bridge into the node core as its nodecore.ChunkForwarder: every chunk the core
+// publishes on ROS is also sent to the arm controller, and the bridge's state becomes the node's
+// "mavlink" diagnostic status. The ROS 2 node and `dysl replay` use it alike.
+//
+// The Forwarder is the only reader of Bridge.Events(): LinkStatus drains them, so the latest gripper
+// failure and the reason the link went down show in the status message. It neither initializes nor
+// closes the Bridge. ForwardChunk and LinkStatus may be called from different goroutines.
+type Forwarder struct {
+	// Bridge sends the chunks. It must be initialized before the first call.
+	Bridge *Bridge
+	// GripperDim is the column of the gripper in the chunk's actions (the bundle manifest's
+	// Action.GripperIndex), whose open/close transitions become gripper commands, or NoGripper.
+	GripperDim int
+
+	mu sync.Mutex
+	// gripperFailure is the latest gripper failure; gripperFailureNew says it happened since the
+	// previous LinkStatus, so it reaches the message once and then stays as a key-value.
+	gripperFailure    string
+	gripperFailureNew bool
+	// channelError is the latest transport error that closed a channel (a TCP peer going away).
+	channelError string
+}
+
+var _ nodecore.ChunkForwarder = (*Forwarder)(nil)
+
+// ForwardChunk implements nodecore.ChunkForwarder: it converts the published chunk to a Chunk and
+// sends it. It never blocks on the link; while the link is down the bridge discards the chunk and
+// counts it. An error means the chunk cannot go out at all, such as a frame_id longer than the 16 bytes
+// of VLA_ACTION_CHUNK.frame, or a closed bridge.
+func (f *Forwarder) ForwardChunk(m *msgs.ActionChunk) error {
+	return f.Bridge.Send(Chunk{
+		// chunk_seq is 32 bits on the wire; after 2^32 chunks it wraps, which a controller sees as one gap.
+		Seq:        uint32(m.Sequence),
+		Stamp:      m.Header.Stamp.Go(),
+		StepDt:     m.StepDt.Go(),
+		Frame:      m.Header.FrameID,
+		Steps:      int(m.Steps),
+		Dims:       int(m.ActionDim),
+		Values:     m.Actions, // read, not kept: EncodeChunk copies them into the messages
+		GripperDim: f.GripperDim,
+	})
+}
+
+// LinkStatus implements nodecore.ChunkForwarder. The level is ERROR when the controller was heard and
+// its heartbeat has since stopped (chunks are being discarded), WARN before its first heartbeat (no
+// chunk has gone out yet), and OK otherwise. The key-values count chunks, frames and gripper commands
+// since start-up.
+func (f *Forwarder) LinkStatus() msgs.DiagnosticStatus {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.drainEvents()
+	s := f.Bridge.Stats()
+	b := f.Bridge
+
+	st := msgs.DiagnosticStatus{HardwareID: b.Endpoint}
+	age := "n/a"
+	if s.HeardController {
+		age = strconv.FormatFloat(s.HeartbeatAge.Seconds(), 'f', 1, 64)
+	}
+	switch {
+	case s.HeardController && !s.LinkUp:
+		st.Level = msgs.DiagnosticError
+		st.Message = fmt.Sprintf("link lost: no heartbeat from the controller for %ss (link_timeout %v); chunks are discarded until it returns",
+			age, b.LinkTimeout)
+		if f.channelError != "" {
+			st.Message += "; " + f.channelError
+		}
+	case !s.HeardController:
+		st.Level = msgs.DiagnosticWarn
+		st.Message = fmt.Sprintf("waiting for the first heartbeat of the controller (system %d, component %d); chunks are discarded until it arrives",
+			b.TargetSystem, b.TargetComponent)
+	default:
+		st.Level, st.Message = msgs.DiagnosticOK, "link up"
+	}
+	if f.gripperFailureNew {
+		st.Message += "; " + f.gripperFailure
+		f.gripperFailureNew = false
+	}
+
+	kv := func(k, v string) { st.Values = append(st.Values, msgs.KeyValue{Key: k, Value: v}) }
+	count := func(k string, n uint64) { kv(k, strconv.FormatUint(n, 10)) }
+	kv("controller", fmt.Sprintf("system %d, component %d", b.TargetSystem, b.TargetComponent))
+	kv("heartbeat age (s)", age)
+	count("channels", uint64(s.Channels))
+	count("chunks sent", s.ChunksSent)
+	count("chunks discarded (link down)", s.ChunksDiscarded)
+	count("frames written", s.FramesWritten)
+	count("frames dropped", s.FramesDropped)
+	count("frames in flight", s.FramesInFlight)
+	count("gripper commands sent", s.GripperCommands)
+	count("gripper commands acked", s.GripperAcked)
+	count("gripper commands failed", s.GripperFailed)
+	count("malformed frames", s.MalformedFrames)
+	count("bridge events dropped", s.EventsDropped)
+	if f.gripperFailure != "" {
+		kv("last gripper failure", f.gripperFailure)
+	} else {
+		kv("last gripper failure", "none")
+	}
+	return st
+}
+
+// drainEvents takes every event waiting on the bridge without blocking; the counters are in Stats,
+// so only the reasons are kept. f.mu is held.
+func (f *Forwarder) drainEvents() {
+	for {
+		select {
+		case e, ok := <-f.Bridge.Events():
+			if !ok { // the bridge is closed
+				return
+			}
+			switch e := e.(type) {
+			case EventGripperFailed:
+				f.gripperFailure = fmt.Sprintf("gripper %v failed after %d attempts: %s", e.Action, e.Attempts, e.Reason)
+				f.gripperFailureNew = true
+			case EventChannelClosed:
+				if e.Err != nil {
+					f.channelError = fmt.Sprintf("channel %s closed: %v", e.Channel, e.Err)
+				}
+			case EventLinkUp:
+				f.channelError = "" // an old transport error no longer explains anything
+			}
+		default:
+			return
+		}
+	}
+}
