@@ -18,6 +18,7 @@ import (
 func init() {
 	addCommand(newTrainCmd)
 	addCommand(newCalibrateCmd)
+	addCommand(newDistillCmd)
 }
 
 func newTrainCmd() *cobra.Command {
@@ -216,6 +217,83 @@ Bags are not read yet.`,
 	f.Float64Var(&ratio, "ratio", 0.2, "fraction of layers kept static (the last layer always is)")
 	f.IntVar(&episodes, "episodes", 8, "generated episodes")
 	f.IntVar(&every, "every", 4, "use every this many frames")
+	_ = cmd.MarkFlagRequired("model")
+	return cmd
+}
+
+func newDistillCmd() *cobra.Command {
+	var (
+		dir, data, weights, plot string
+		cfg                      training.DistillConfig
+	)
+	cmd := &cobra.Command{
+		Use:   "distill --model DIR",
+		Short: "Train the bundle's adapters and controllers against its frozen backbone (two stages)",
+		Long: `Stage 1 trains one adapter per dynamic layer to map the layer's input to the input of the next
+static layer (teacher hidden states from the frozen full model). Stage 2 trains controllers and
+adapters together: in each segment one dynamic layer, drawn with harmonic decay, mixes
+g·adapter + (1-g)·skipped layers; loss = L1 to the frozen full model's chunk + lambda·mean (1-g)^2.
+The backbone stays frozen. Adapters and controllers are written as ONNX into the bundle, and the
+manifest's provenance says how. --stage1-steps 0 gives the "one stage from scratch" ablation.
+Checkpoints and resume are not implemented for distillation.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if data != "generated" {
+				return fmt.Errorf("--data %q: only 'generated' (scene episodes) is supported so far", data)
+			}
+			m, a, w, err := training.OpenBundleBackbone(dir, weights)
+			if err != nil {
+				return err
+			}
+			model, err := training.NewModel(a, w)
+			if err != nil {
+				return err
+			}
+			dynamic := m.DynamicLayers()
+			model.AddSkipModules(dynamic, cfg.Seed)
+			cfg.Segments, cfg.Log = m.Segments(), cmd.OutOrStdout()
+			bar := progressbar.NewOptions(cfg.Stage1Steps+cfg.Stage2Steps, progressbar.OptionSetWriter(cmd.ErrOrStderr()),
+				progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(1e9))
+			cfg.OnStep = func(stage, _ int, loss float64) {
+				_ = bar.Add(1)
+				bar.Describe(fmt.Sprintf("stage %d loss %.4f", stage, loss))
+			}
+			res, err := training.Distill(model, cfg)
+			_ = bar.Finish()
+			fmt.Fprintln(cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			mods, err := model.SkipModules(dynamic)
+			if err != nil {
+				return err
+			}
+			adaptersNote, controllersNote := training.DistillNotes(cfg, res)
+			if err := training.WriteSkipModules(dir, m, a, mods, adaptersNote, controllersNote); err != nil {
+				return err
+			}
+			if plot != "" {
+				if err := training.PlotDistill(plot, res); err != nil {
+					return err
+				}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote adapters and controllers of layers %v into %s: %d trainable vs %d backbone parameters, %d+%d steps in %s\n",
+				dynamic, dir, res.Trainable, res.Backbone, len(res.Stage1Loss), len(res.Stage2Loss), res.Duration.Round(1e9))
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&dir, "model", "", "bundle directory (required); its adapters, controllers and manifest are rewritten")
+	f.StringVar(&data, "data", "generated", "training data: generated (scene episodes)")
+	f.StringVar(&weights, "weights", "", "backbone safetensors, when the bundle was built from one")
+	f.StringVar(&plot, "plot", "", "write the loss curves to this PNG")
+	f.Int64Var(&cfg.Seed, "seed", 1, "seed of the initial adapters/controllers, batches and layer draws")
+	f.IntVar(&cfg.Episodes, "episodes", 50, "training episodes")
+	f.IntVar(&cfg.Stage1Steps, "stage1-steps", 300, "adapter-only steps (0: one stage from scratch)")
+	f.IntVar(&cfg.Stage2Steps, "stage2-steps", 300, "controller+adapter steps")
+	f.IntVar(&cfg.Batch, "batch", 16, "frames per step")
+	f.Float64Var(&cfg.LearningRate, "lr", 1e-3, "Adam learning rate")
+	f.Float64Var(&cfg.Lambda, "lambda", 0.05, "weight of the skip-encouraging loss")
 	_ = cmd.MarkFlagRequired("model")
 	return cmd
 }

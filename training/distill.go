@@ -1,0 +1,330 @@
+package training
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"dysl_vla/modelbuild"
+	"dysl_vla/policy/bundle"
+
+	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/gomlx/gomlx/pkg/ml/train"
+	"github.com/gomlx/gomlx/pkg/ml/train/losses"
+	"github.com/gomlx/gomlx/pkg/ml/train/optimizers"
+)
+
+// AddSkipModules creates trainable adapter and controller variables for the dynamic layers. Adapters
+// start as the identity (up = 0), so stage 1 begins from "the skipped layers do nothing"; controllers
+// start undecided (skip probability near 0.5).
+func (m *Model) AddSkipModules(dynamic []int, seed int64) {
+	a := m.Arch
+	D, r, C := a.Hidden, a.AdapterRank, a.ControllerHidden
+	rng := rand.New(rand.NewPCG(uint64(seed), 0x736b6970)) // "skip"
+	ones := func(n int) []float32 {
+		out := make([]float32, n)
+		for i := range out {
+			out[i] = 1
+		}
+		return out
+	}
+	add := func(scope, name string, data []float32, dims ...int) {
+		m.vars[name] = m.Ctx.In(scope).VariableWithValue(name, tensors.FromFlatDataAndDimensions(data, dims...))
+	}
+	for _, j := range dynamic {
+		p := fmt.Sprintf("adapters.%d.", j)
+		add(ScopeAdapters, p+"norm.weight", ones(D), D)
+		add(ScopeAdapters, p+"down.weight", randomSlice32(rng, D*r, 1/math.Sqrt(float64(D))), D, r)
+		add(ScopeAdapters, p+"up.weight", make([]float32, r*D), r, D)
+		add(ScopeAdapters, p+"up.bias", make([]float32, D), D)
+		p = fmt.Sprintf("controllers.%d.", j)
+		add(ScopeControllers, p+"norm.weight", ones(D), D)
+		add(ScopeControllers, p+"fc1.weight", randomSlice32(rng, D*C, 1/math.Sqrt(float64(D))), D, C)
+		add(ScopeControllers, p+"fc1.bias", make([]float32, C), C)
+		add(ScopeControllers, p+"fc2.weight", randomSlice32(rng, C, 0.1), C, 1)
+		add(ScopeControllers, p+"fc2.bias", make([]float32, 1), 1)
+	}
+}
+
+func randomSlice32(r *rand.Rand, n int, std float64) []float32 {
+	out := make([]float32, n)
+	for i := range out {
+		out[i] = float32(r.NormFloat64() * std)
+	}
+	return out
+}
+
+// Adapter is A_j(h) = h + RMSNorm(h)·g · down · up + bias, on h [B,T,D].
+func (m *Model) Adapter(j int, h *Node) *Node {
+	g, p := h.Graph(), fmt.Sprintf("adapters.%d.", j)
+	n := m.rmsNorm(h, m.param(g, p+"norm.weight"))
+	delta := addTrailing(matmul(matmul(n, m.param(g, p+"down.weight")), m.param(g, p+"up.weight")), m.param(g, p+"up.bias"))
+	return Add(h, delta)
+}
+
+// Controller is g_j(h) = sigmoid(tanh(RMSNorm(mean_t h)·g · fc1 + b1) · fc2 + b2), on h [B,T,D] -> [B].
+func (m *Model) Controller(j int, h *Node) *Node {
+	g, p := h.Graph(), fmt.Sprintf("controllers.%d.", j)
+	n := m.rmsNorm(ReduceMean(h, 1), m.param(g, p+"norm.weight"))
+	z := Tanh(addTrailing(matmul(n, m.param(g, p+"fc1.weight")), m.param(g, p+"fc1.bias")))
+	logit := addTrailing(matmul(z, m.param(g, p+"fc2.weight")), m.param(g, p+"fc2.bias"))
+	return Reshape(sigmoid(logit), h.Shape().Dimensions[0])
+}
+
+// SkipModules copies the adapter and controller variables out as modelbuild weights.
+func (m *Model) SkipModules(dynamic []int) (SkipModules, error) {
+	mods := SkipModules{Adapters: map[int]*modelbuild.AdapterWeights{}, Controllers: map[int]*modelbuild.ControllerWeights{}}
+	get := func(name string) []float32 {
+		t, err := m.vars[name].Value()
+		if err != nil {
+			panic(err)
+		}
+		return tensors.MustCopyFlatData[float32](t)
+	}
+	for _, j := range dynamic {
+		if _, ok := m.vars[fmt.Sprintf("adapters.%d.up.weight", j)]; !ok {
+			return mods, fmt.Errorf("training: no adapter for dynamic layer %d", j)
+		}
+		p := fmt.Sprintf("adapters.%d.", j)
+		mods.Adapters[j] = &modelbuild.AdapterWeights{Norm: get(p + "norm.weight"), Down: get(p + "down.weight"), Up: get(p + "up.weight"), Bias: get(p + "up.bias")}
+		p = fmt.Sprintf("controllers.%d.", j)
+		mods.Controllers[j] = &modelbuild.ControllerWeights{Norm: get(p + "norm.weight"), FC1: get(p + "fc1.weight"),
+			FC1Bias: get(p + "fc1.bias"), FC2: get(p + "fc2.weight"), FC2Bias: get(p + "fc2.bias")}
+	}
+	return mods, nil
+}
+
+// DistillConfig configures the two-stage skip-aware distillation (ALGORITHM.md, Eqs. 4-6).
+type DistillConfig struct {
+	Segments     []bundle.Segment
+	Seed         int64
+	Episodes     int     // training episodes (seeds from TrainSeedStart)
+	Stage1Steps  int     // adapters only; 0 skips stage 1 (the "one stage from scratch" ablation)
+	Stage2Steps  int     // controllers and adapters with the soft mixture
+	Batch        int     // frames per step
+	LearningRate float64 // Adam, both stages
+	Lambda       float64 // weight of the skip-encouraging loss mean (1 − g)²
+	Log          io.Writer
+	OnStep       func(stage, step int, loss float64)
+}
+
+// DistillResult reports a distillation run.
+type DistillResult struct {
+	Stage1Loss, Stage2Loss []float64 // per step
+	Trainable, Backbone    int64     // parameter counts
+	Duration               time.Duration
+}
+
+// dynamicLayers lists the segments' dynamic layers in order.
+func dynamicLayers(segments []bundle.Segment) []int {
+	var out []int
+	for _, s := range segments {
+		out = append(out, s.Dynamic...)
+	}
+	return out
+}
+
+// Distill trains the adapters and controllers of m (AddSkipModules first) against the frozen backbone.
+//
+// Stage 1 (Eq. 4): L1 = Σ_j mean ‖A_j(h_j) − h_{s(j)}‖², teacher hidden states from the full model.
+//
+// Stage 2 (Eqs. 5-6): in every segment one dynamic layer j is drawn per frame with harmonic decay
+// (p(k) ∝ 1/k for the segment's k-th dynamic layer, so long jumps train most). The segment's output
+// becomes the soft mixture g_j·A_j(h_j) + (1 − g_j)·F(h_j), where F(h_j) is the frozen layers j..s−1
+// run from h_j — which is the ordinary forward pass through the segment, so one pass serves every
+// choice of j and the choice is an input (a one-hot selector) rather than a different graph. Loss = L1
+// between the chunk and the frozen full model's chunk + λ · mean over segments of (1 − g_j)².
+func Distill(m *Model, cfg DistillConfig) (*DistillResult, error) {
+	if cfg.Log == nil {
+		cfg.Log = io.Discard
+	}
+	dynamic := dynamicLayers(cfg.Segments)
+	if len(dynamic) == 0 {
+		return nil, fmt.Errorf("training: no dynamic layers to distill")
+	}
+	data, err := GenerateEpisodes(m.Arch, Seeds(TrainSeedStart, cfg.Episodes))
+	if err != nil {
+		return nil, err
+	}
+	m.SetBackboneTrainable(false)
+	res := &DistillResult{Backbone: paramCount(m.BackboneVariables())}
+	for _, v := range m.vars {
+		if v.Scope() != "/"+ScopeBackbone {
+			res.Trainable += int64(v.Shape().Size())
+		}
+	}
+	r := rand.New(rand.NewPCG(uint64(cfg.Seed), 0x64697374)) // "dist"
+	began := time.Now()
+
+	if cfg.Stage1Steps > 0 {
+		stage1 := func(ctx *context.Context, _ any, inputs []*Node) []*Node {
+			hiddens, _ := m.Forward(inputs[0], inputs[1])
+			var total *Node
+			for _, seg := range cfg.Segments {
+				target := StopGradient(hiddens[seg.Static])
+				for _, j := range seg.Dynamic {
+					loss := ReduceAllMean(Square(Sub(m.Adapter(j, StopGradient(hiddens[j])), target)))
+					if total == nil {
+						total = loss
+					} else {
+						total = Add(total, loss)
+					}
+				}
+			}
+			return []*Node{total}
+		}
+		trainer := train.NewTrainer(m.Backend, m.Ctx, stage1, func(_, predictions []*Node) *Node { return predictions[0] },
+			optimizers.Adam().LearningRate(cfg.LearningRate).Done(), nil, nil)
+		for step := 1; step <= cfg.Stage1Steps; step++ {
+			images, tokens, _ := data.Batch(data.SampleIndices(r, cfg.Batch))
+			metrics, err := trainer.TrainStep(nil, []*tensors.Tensor{images, tokens}, []*tensors.Tensor{images})
+			if err != nil {
+				return nil, fmt.Errorf("training: stage 1 step %d: %w", step, err)
+			}
+			res.Stage1Loss = append(res.Stage1Loss, scalar(metrics[0]))
+			if cfg.OnStep != nil {
+				cfg.OnStep(1, step, res.Stage1Loss[step-1])
+			}
+		}
+		fmt.Fprintf(cfg.Log, "stage 1: %d steps, adapter loss %.4f -> %.4f\n", cfg.Stage1Steps,
+			mean(res.Stage1Loss[:min(10, len(res.Stage1Loss))]), mean(res.Stage1Loss[max(0, len(res.Stage1Loss)-10):]))
+	}
+
+	if cfg.Stage2Steps > 0 {
+		teacher, err := m.PredictChunks(data, allIndices(data))
+		if err != nil {
+			return nil, err
+		}
+		position := map[int]int{} // dynamic layer -> column of the selector
+		for i, j := range dynamic {
+			position[j] = i
+		}
+		stage2 := func(ctx *context.Context, _ any, inputs []*Node) []*Node {
+			selector := StopGradient(inputs[2]) // [B, len(dynamic)], one-hot within each segment
+			column := func(j int) *Node {
+				return Reshape(Slice(selector, AxisRange(), AxisRange(position[j], position[j]+1)), selector.Shape().Dimensions[0])
+			}
+			h := m.Prefix(inputs[0], inputs[1])
+			var skipLoss *Node
+			segments := 0
+			for _, seg := range cfg.Segments {
+				var inputsOf []*Node
+				for _, j := range seg.Dynamic {
+					inputsOf = append(inputsOf, h)
+					h = m.Layer(j, h)
+				}
+				if len(seg.Dynamic) > 0 {
+					segments++
+					full := h
+					for k, j := range seg.Dynamic {
+						drawn := column(j)                          // 1 where j was drawn for the frame, else 0
+						skip := m.Controller(j, inputsOf[k])        // g_j, [B]
+						gate := Reshape(Mul(skip, drawn), -1, 1, 1) // the mixture weight, 0 where j was not drawn
+						h = Add(h, Mul(gate, Sub(m.Adapter(j, inputsOf[k]), full)))
+						miss := Mul(Square(OneMinus(skip)), drawn)
+						if skipLoss == nil {
+							skipLoss = miss
+						} else {
+							skipLoss = Add(skipLoss, miss)
+						}
+					}
+				}
+				h = m.Layer(seg.Static, h)
+			}
+			train.AddLoss(ctx, MulScalar(ReduceAllMean(skipLoss), cfg.Lambda/float64(segments)))
+			return []*Node{m.Head(h)}
+		}
+		trainer := train.NewTrainer(m.Backend, m.Ctx, stage2, losses.MeanAbsoluteError,
+			optimizers.Adam().LearningRate(cfg.LearningRate).Done(), nil, nil)
+		for step := 1; step <= cfg.Stage2Steps; step++ {
+			indices := data.SampleIndices(r, cfg.Batch)
+			images, tokens, _ := data.Batch(indices)
+			labels := make([]float32, 0, len(indices)*m.Arch.Chunk*m.Arch.ActionDim)
+			for _, i := range indices {
+				labels = append(labels, teacher[i]...)
+			}
+			selector := HarmonicSelector(r, cfg.Segments, len(indices))
+			metrics, err := trainer.TrainStep(nil,
+				[]*tensors.Tensor{images, tokens, selector},
+				[]*tensors.Tensor{tensors.FromFlatDataAndDimensions(labels, len(indices), m.Arch.Chunk, m.Arch.ActionDim)})
+			if err != nil {
+				return nil, fmt.Errorf("training: stage 2 step %d: %w", step, err)
+			}
+			res.Stage2Loss = append(res.Stage2Loss, scalar(metrics[0]))
+			if cfg.OnStep != nil {
+				cfg.OnStep(2, step, res.Stage2Loss[step-1])
+			}
+		}
+		fmt.Fprintf(cfg.Log, "stage 2: %d steps, loss %.4f -> %.4f\n", cfg.Stage2Steps,
+			mean(res.Stage2Loss[:min(10, len(res.Stage2Loss))]), mean(res.Stage2Loss[max(0, len(res.Stage2Loss)-10):]))
+	}
+	res.Duration = time.Since(began)
+	return res, nil
+}
+
+// HarmonicSelector draws, for each of n frames and each segment, one dynamic layer with probability
+// ∝ 1/k for the segment's k-th dynamic layer, and returns the one-hot choices [n, dynamic layers].
+func HarmonicSelector(r *rand.Rand, segments []bundle.Segment, n int) *tensors.Tensor {
+	width := len(dynamicLayers(segments))
+	data := make([]float32, n*width)
+	for b := 0; b < n; b++ {
+		offset := 0
+		for _, seg := range segments {
+			K := len(seg.Dynamic)
+			if K == 0 {
+				continue
+			}
+			var total float64
+			for k := 1; k <= K; k++ {
+				total += 1 / float64(k)
+			}
+			u := r.Float64() * total
+			pick := K - 1
+			for k := 1; k <= K; k++ {
+				if u < 1/float64(k) {
+					pick = k - 1
+					break
+				}
+				u -= 1 / float64(k)
+			}
+			data[b*width+offset+pick] = 1
+			offset += K
+		}
+	}
+	return tensors.FromFlatDataAndDimensions(data, n, width)
+}
+
+// DistillNotes are the provenance lines a distilled bundle records.
+func DistillNotes(cfg DistillConfig, res *DistillResult) (adapters, controllers string) {
+	adapters = fmt.Sprintf("trained (dysl distill, GoMLX): stage 1 %d steps of Σ_j ‖A_j(h_j) − h_s(j)‖² against the frozen backbone, "+
+		"then stage 2 %d steps jointly with the controllers; batch %d, Adam lr %s, %d episodes, seed %d",
+		cfg.Stage1Steps, cfg.Stage2Steps, cfg.Batch, strconv.FormatFloat(cfg.LearningRate, 'g', -1, 64), cfg.Episodes, cfg.Seed)
+	controllers = fmt.Sprintf("trained (dysl distill stage 2, %d steps): soft mixture at one harmonic-decay-drawn dynamic layer per segment, "+
+		"loss L1 to the frozen full model's chunk + %g·mean(1−g)²; %d trainable vs %d backbone parameters",
+		cfg.Stage2Steps, cfg.Lambda, res.Trainable, res.Backbone)
+	return adapters, controllers
+}
+
+// PlotDistill writes both stages' loss curves (each smoothed over 20 steps) against the step.
+func PlotDistill(path string, res *DistillResult) error {
+	var series []Series
+	for _, stage := range []struct {
+		name   string
+		losses []float64
+	}{{"stage 1: adapter hidden-state MSE", res.Stage1Loss}, {"stage 2: chunk L1 to teacher", res.Stage2Loss}} {
+		if len(stage.losses) == 0 {
+			continue
+		}
+		s := Series{Name: stage.name, Y: smooth(stage.losses, 20)}
+		for i := range stage.losses {
+			s.X = append(s.X, float64(i+1))
+		}
+		series = append(series, s)
+	}
+	return SaveLinePlot(path, "distillation", "step", "loss", series...)
+}

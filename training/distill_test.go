@@ -1,0 +1,103 @@
+package training
+
+import (
+	"testing"
+
+	"dysl_vla/modelbuild"
+	"dysl_vla/policy"
+	"dysl_vla/policy/bundle"
+
+	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/stretchr/testify/require"
+)
+
+func backboneSnapshot(t *testing.T, m *Model) map[string][]float32 {
+	out := map[string][]float32{}
+	for name, v := range m.BackboneVariables() {
+		value, err := v.Value()
+		require.NoError(t, err)
+		out[name] = tensors.MustCopyFlatData[float32](value)
+	}
+	return out
+}
+
+// TestDistillTrainsSkipModulesOnly runs both stages briefly on the tiny model: each stage's loss falls,
+// the backbone is bit-for-bit unchanged, and the exported adapters and controllers, run on ONNX
+// Runtime, give what the training graph gives.
+func TestDistillTrainsSkipModulesOnly(t *testing.T) {
+	dir := t.TempDir()
+	_, err := modelbuild.Build(modelbuild.Options{Preset: "tiny", OutDir: dir, Seed: 5})
+	require.NoError(t, err)
+	manifest, a, w, err := OpenBundleBackbone(dir, "")
+	require.NoError(t, err)
+	m, err := NewModel(a, w)
+	require.NoError(t, err)
+	dynamic := manifest.DynamicLayers()
+	m.AddSkipModules(dynamic, 1)
+	before := backboneSnapshot(t, m)
+
+	cfg := DistillConfig{Segments: manifest.Segments(), Seed: 2, Episodes: 1, Stage1Steps: 30, Stage2Steps: 20,
+		Batch: 4, LearningRate: 3e-3, Lambda: 0.05}
+	res, err := Distill(m, cfg)
+	require.NoError(t, err)
+	require.Less(t, mean(res.Stage1Loss[25:]), 0.8*mean(res.Stage1Loss[:5]), "stage 1 loss should fall")
+	require.Len(t, res.Stage2Loss, 20)
+	require.Equal(t, before, backboneSnapshot(t, m), "the backbone must stay frozen")
+	require.Less(t, res.Trainable, res.Backbone)
+
+	mods, err := m.SkipModules(dynamic)
+	require.NoError(t, err)
+	adaptersNote, controllersNote := DistillNotes(cfg, res)
+	require.NoError(t, WriteSkipModules(dir, manifest, a, mods, adaptersNote, controllersNote))
+
+	// One observation through prefix, the layers before j, controller j and adapter j, then the rest of
+	// j's segment skipped: once in the training graph, once on ONNX Runtime from the written bundle.
+	j := dynamic[0]
+	next := 0
+	for _, seg := range manifest.Segments() {
+		for _, d := range seg.Dynamic {
+			if d == j {
+				next = seg.Static
+			}
+		}
+	}
+	obs := modelbuild.CalibrationObservations(a, 1, 8)
+	images, tokens := observationTensors(a, obs)
+	outs, err := context.ExecOnceN(m.Backend, m.Ctx, func(ctx *context.Context, images, tokens *Node) []*Node {
+		h := m.Prefix(images, tokens)
+		for i := 0; i < j; i++ {
+			h = m.Layer(i, h)
+		}
+		skip := m.Controller(j, h)
+		h = m.Adapter(j, h)
+		for i := next; i < a.Layers; i++ {
+			h = m.Layer(i, h)
+		}
+		return []*Node{skip, m.Head(h)}
+	}, images, tokens)
+	require.NoError(t, err)
+	wantSkip := tensors.MustCopyFlatData[float32](outs[0])[0]
+	wantChunk := tensors.MustCopyFlatData[float32](outs[1])
+
+	b, err := bundle.Load(dir)
+	require.NoError(t, err)
+	backend, err := policy.NewORTBackend(dir, &b.Manifest, policy.ORTConfig{LibraryPath: ortLibrary(t)})
+	require.NoError(t, err)
+	defer backend.Close()
+	require.NoError(t, backend.RunPrefix(obs[0].Image, obs[0].Tokens))
+	for i := 0; i < j; i++ {
+		require.NoError(t, backend.RunLayer(i))
+	}
+	skip, err := backend.RunController(j)
+	require.NoError(t, err)
+	require.InDelta(t, wantSkip, skip, 1e-4)
+	require.NoError(t, backend.RunAdapter(j))
+	for i := next; i < a.Layers; i++ {
+		require.NoError(t, backend.RunLayer(i))
+	}
+	chunk := make([]float32, a.Chunk*a.ActionDim)
+	require.NoError(t, backend.RunHead(chunk))
+	require.InDeltaSlice(t, wantChunk, chunk, 2e-3)
+}
