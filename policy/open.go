@@ -22,4 +22,3 @@ func Open(dir string, ortCfg ORTConfig, cfg skipping.Config) (*Engine, error) {
 	}
 	return e, nil
 }
-
