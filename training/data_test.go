@@ -1,0 +1,45 @@
+package training
+
+import (
+	"testing"
+
+	"dysl_vla/modelbuild"
+	"dysl_vla/scene"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestActionNormalizationMatchesBuiltManifests: a bundle built from trained weights denormalizes with
+// its manifest's statistics, so they must be the ones training normalized with.
+func TestActionNormalizationMatchesBuiltManifests(t *testing.T) {
+	res, err := modelbuild.Build(modelbuild.Options{Preset: "tiny", OutDir: t.TempDir(), Seed: 1})
+	require.NoError(t, err)
+	require.Equal(t, ActionMean, res.Manifest.Action.Mean)
+	require.Equal(t, ActionStd, res.Manifest.Action.Std)
+	require.Equal(t, imageMean, res.Manifest.Image.Mean)
+	require.Equal(t, imageStd, res.Manifest.Image.Std)
+}
+
+func TestGeneratedFramesMarkGraspAndRelease(t *testing.T) {
+	a := modelbuild.Presets["tiny"].Arch
+	d, err := GenerateEpisodes(a, Seeds(0, 1))
+	require.NoError(t, err)
+	critical := map[scene.Phase]int{}
+	for _, f := range d.Frames {
+		require.Len(t, f.Chunk, a.Chunk*a.ActionDim)
+		require.Len(t, f.RGB, 3*a.ImageSize*a.ImageSize)
+		if f.Critical {
+			critical[f.Phase]++
+		}
+	}
+	require.Positive(t, critical[scene.Grasp])
+	require.Positive(t, critical[scene.Release])
+	require.False(t, d.Frames[0].Critical, "the first approach step is free-space motion")
+	n := 0
+	for _, f := range d.Frames {
+		if f.Critical {
+			n++
+		}
+	}
+	require.Less(t, n, len(d.Frames)/4, "grasp and release windows are a small part of an episode")
+}
