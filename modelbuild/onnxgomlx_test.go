@@ -21,7 +21,10 @@ func TestGraphsImportIntoGoMLX(t *testing.T) {
 	b, err := bundle.Load(dir)
 	require.NoError(t, err)
 	m, model := b.Manifest, res.Model
-	backend, err := simplego.New("parallelism=-1")
+	// ops_sequential, not parallelism=-1: under -race, simplego v0.26.0's parallel executor shows an
+	// in-place Mul writing a buffer that a concurrent Slice is still reading (the rotary pattern: x feeds
+	// both Mul(x, cos) and the rotate-half Slices), which can corrupt results.
+	backend, err := simplego.New("ops_sequential")
 	require.NoError(t, err)
 	defer backend.Finalize()
 
