@@ -5,11 +5,13 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"dysl_vla/bag"
 	"dysl_vla/bag/samplebag"
+	"dysl_vla/mavbridge"
 	"dysl_vla/modelbuild"
 	"dysl_vla/msgs"
 	"dysl_vla/nodecore"
@@ -148,4 +150,48 @@ func TestReplayMissingTopicIsAClearError(t *testing.T) {
 	defer e.Close()
 	_, err = Run(Config{Engine: e, Params: srv, BagPath: bagDir, OutDir: t.TempDir(), ImageTopic: "/camera/color"})
 	require.ErrorContains(t, err, "has no topic /camera/color (topics: ")
+}
+
+// With a MAVLink forwarder, every replayed chunk reaches the controller (a Monitor over loopback UDP),
+// in order and with the published values.
+func TestReplayForwardsEveryChunkOverMAVLink(t *testing.T) {
+	model, bagDir := fixture(t)
+	bridge := &mavbridge.Bridge{Endpoint: "udp-server:127.0.0.1:0", HeartbeatPeriod: 100 * time.Millisecond}
+	require.NoError(t, bridge.Initialize())
+	defer bridge.Close()
+	monitor := &mavbridge.Monitor{Endpoint: "udp-client:" + bridge.ListenAddr().String(), AckGripper: true}
+	require.NoError(t, monitor.Initialize())
+	defer monitor.Close()
+	received := make(chan mavbridge.Chunk, 4096)
+	go func() {
+		for r := range monitor.Received() {
+			if c, ok := r.(mavbridge.ReceivedChunk); ok {
+				received <- c.Chunk
+			}
+		}
+	}()
+	// Chunks sent before the controller's first heartbeat are discarded; replay only once it is heard.
+	require.Eventually(t, func() bool { return bridge.Stats().LinkUp }, 20*time.Second, 10*time.Millisecond)
+
+	srv, settings, err := nodecore.LoadParams("", "/dysl_vla_node", nil)
+	require.NoError(t, err)
+	e, err := policy.Open(model, policy.ORTConfig{}, settings.Live.Skipping)
+	require.NoError(t, err)
+	defer e.Close()
+	fwd := &mavbridge.Forwarder{Bridge: bridge, GripperDim: e.Manifest.Action.GripperIndex}
+	res, err := Run(Config{Engine: e, Params: srv, BagPath: bagDir, OutDir: t.TempDir(), Forwarder: fwd})
+	require.NoError(t, err)
+	require.NotEmpty(t, res.Chunks)
+
+	for i, want := range res.Chunks {
+		var got mavbridge.Chunk
+		select {
+		case got = <-received:
+		case <-time.After(20 * time.Second):
+			require.FailNow(t, "chunk did not arrive", "chunk %d of %d; bridge %+v", i, len(res.Chunks), bridge.Stats())
+		}
+		require.Equal(t, uint32(want.Sequence), got.Seq)
+		require.Equal(t, want.Actions, got.Values, "chunk %d", i)
+	}
+	require.Zero(t, bridge.Stats().ChunksDiscarded)
 }
