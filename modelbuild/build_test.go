@@ -261,3 +261,14 @@ func TestStandInSkipProbs(t *testing.T) {
 		})
 	}
 }
+
+func TestAdapterAndControllerGraphsMatchBuild(t *testing.T) {
+	dir, res := buildTiny(t, Options{Seed: 8})
+	j := res.Manifest.DynamicLayers()[1]
+	adapter, err := AdapterGraph(res.Model.Arch, j, res.Model.Adapters[j]).Marshal()
+	require.NoError(t, err)
+	require.Equal(t, readFile(t, dir, adapterFile(j)), adapter)
+	controller, err := ControllerGraph(res.Model.Arch, j, res.Model.Controllers[j]).Marshal()
+	require.NoError(t, err)
+	require.Equal(t, readFile(t, dir, controllerFile(j)), controller)
+}

@@ -213,3 +213,16 @@ func (a Arch) FLOPs() bundle.FLOPs {
 		Head:       2 * K * D * int64(a.ActionDim),
 	}
 }
+
+// AdapterGraph builds the graph of adapter j with weights w exactly as Build writes it, so that tools
+// which refine adapters (training) write them back in the one format.
+func AdapterGraph(a Arch, j int, w *AdapterWeights) *onnxgraph.Builder {
+	m := &Model{Arch: a, Adapters: map[int]*AdapterWeights{j: w}}
+	return m.graphs([]int{j})[adapterFile(j)]()
+}
+
+// ControllerGraph builds the graph of controller j with weights w exactly as Build writes it.
+func ControllerGraph(a Arch, j int, w *ControllerWeights) *onnxgraph.Builder {
+	m := &Model{Arch: a, Controllers: map[int]*ControllerWeights{j: w}}
+	return m.graphs([]int{j})[controllerFile(j)]()
+}
