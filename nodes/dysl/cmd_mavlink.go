@@ -165,3 +165,42 @@ func (m *mavlinkFlags) newBridge() (*mavbridge.Bridge, error) {
 	}
 	return b, nil
 }
+
+// newForwarder starts the bridge and waits for the controller's first heartbeat, since the bridge
+// discards chunks until then and an offline command may be done in less time than a heartbeat period.
+// It returns nil, and a no-op close, when --mavlink is empty. gripperDim is the bundle's
+// Action.GripperIndex, whose -1 (no gripper) is mavbridge.NoGripper. done lets the frames still queued
+// go out (within a second), closes the bridge and prints what the link carried to w.
+func (m *mavlinkFlags) newForwarder(gripperDim int, w io.Writer) (fwd *mavbridge.Forwarder, done func(), err error) {
+	b, err := m.newBridge()
+	if b == nil || err != nil {
+		return nil, func() {}, err
+	}
+	if !waitFor(m.linkTimeout, func() bool { return b.Stats().LinkUp }) {
+		b.Close()
+		return nil, nil, fmt.Errorf("--mavlink: no heartbeat from the controller (system %d, component %d) on %s within %v; "+
+			"is it running? (`dysl mavlink listen --endpoint ...` stands in for one)",
+			b.TargetSystem, b.TargetComponent, m.endpoint, m.linkTimeout)
+	}
+	done = func() {
+		waitFor(time.Second, func() bool { return b.Stats().FramesInFlight == 0 })
+		b.Close()
+		s := b.Stats() // after Close: frames still queued count as dropped
+		fmt.Fprintf(w, "mavlink %s: %d chunks sent, %d discarded while the link was down; %d frames written, %d dropped; "+
+			"gripper commands %d acked, %d failed\n", m.endpoint, s.ChunksSent, s.ChunksDiscarded,
+			s.FramesWritten, s.FramesDropped, s.GripperAcked, s.GripperFailed)
+	}
+	return &mavbridge.Forwarder{Bridge: b, GripperDim: gripperDim}, done, nil
+}
+
+// waitFor polls cond until it holds or timeout passes, and reports whether it held.
+func waitFor(timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return true
+}

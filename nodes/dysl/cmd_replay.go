@@ -22,15 +22,18 @@ func newReplayCmd() *cobra.Command {
 		bagPath, out, params string
 		imageTopic, instrTop string
 		compare              string
+		mf                   mavlinkFlags
 	)
 	cmd := &cobra.Command{
-		Use:   "replay --model DIR --bag IN --out OUT [--params FILE] [--compare full]",
+		Use:   "replay --model DIR --bag IN --out OUT [--params FILE] [--compare full] [--mavlink ENDPOINT]",
 		Short: "Run the policy on a recorded bag through the node core; write the results as a bag and a report",
 		Long: `replay feeds the bag's instructions and images, in bag time, through the same node core as the
 ROS 2 node, with the same parameters file (matched as node ` + replayNodeName + `). Replaying the same bag
 twice gives the same decisions. OUT receives bag/ (action_chunk, skip_stats and diagnostics, MCAP) and
 report.md with PNG plots. With --compare full the full model also runs on every frame and the report
-gives per-step action error, gripper agreement and the speedup side by side.`,
+gives per-step action error, gripper agreement and the speedup side by side. With --mavlink every
+chunk also goes to an arm controller over MAVLink, as the node's mavlink.enabled would send it; the
+replay waits for the controller's first heartbeat, then sends at replay speed, not in bag time.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if ef.model == "" || bagPath == "" || out == "" {
 				return fmt.Errorf("--model, --bag and --out are required")
@@ -47,10 +50,20 @@ gives per-step action error, gripper agreement and the speedup side by side.`,
 				return err
 			}
 			defer e.Close()
+			fwd, closeMavlink, err := mf.newForwarder(e.Manifest.Action.GripperIndex, os.Stdout)
+			if err != nil {
+				return err
+			}
+			defer closeMavlink()
+			var forwarder nodecore.ChunkForwarder
+			if fwd != nil { // a nil *Forwarder in the interface would not be nil
+				forwarder = fwd
+			}
 			bar := newProgressBar(1000, "replay")
 			res, err := replay.Run(replay.Config{
 				Engine: e, Params: srv, BagPath: bagPath, OutDir: out,
 				ImageTopic: imageTopic, InstructionTopic: instrTop, CompareFull: compare == "full",
+				Forwarder: forwarder,
 				Progress: func(done, total time.Duration) {
 					if bar != nil && total > 0 {
 						_ = bar.Set(int(1000 * done / total))
@@ -68,6 +81,7 @@ gives per-step action error, gripper agreement and the speedup side by side.`,
 		},
 	}
 	ef.register(cmd.Flags())
+	mf.register(cmd.Flags())
 	f := cmd.Flags()
 	f.StringVar(&bagPath, "bag", "", "input bag: a rosbag2 directory (sqlite3 or MCAP) or a single .mcap file")
 	f.StringVar(&out, "out", "", "output directory (bag/ and report.md)")
