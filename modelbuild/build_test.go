@@ -59,6 +59,10 @@ func TestTinyBundle(t *testing.T) {
 		require.Len(t, m.StaticLayers, 2) // round(0.2 * 8)
 		require.Equal(t, 7, m.StaticLayers[len(m.StaticLayers)-1])
 		require.Len(t, m.StaticProfile, 8)
+		for i, sim := range m.StaticProfile {
+			// Init scale: every layer changes the hidden state (not an identity) without blowing it up.
+			require.True(t, sim > 0.5 && sim < 0.99, "layer %d input/output similarity %v", i, sim)
+		}
 	})
 	t.Run("manifest describes the architecture", func(t *testing.T) {
 		require.Equal(t, bundle.Dims{Layers: 8, Hidden: 64, Heads: 4, MLP: 176, Tokens: 16 + 16 + 8, InstructionTokens: 16,
