@@ -16,7 +16,7 @@ BENCH_PKGS ?= ./...
 # variable is unset, and stops the recipe if the fetch fails (the ORT tests would otherwise just skip).
 WITH_ORT = lib=$${DYSL_ORT_LIB:-$$(scripts/fetch-ort.sh)} && export DYSL_ORT_LIB="$$lib" &&
 
-.PHONY: help ort build test demo bench arm64 test-arm64
+.PHONY: help ort build test demo bench arm64 arm64-glibc231 test-arm64
 
 help:
 	@echo "make ort         fetch ONNX Runtime 1.24.1 (CPU) into .cache/ort/ and print its path"
@@ -24,7 +24,8 @@ help:
 	@echo "make test        go vet, gofmt check, go test ./..., go test -race on $(RACE_PKGS)"
 	@echo "make demo        run 'dysl demo'"
 	@echo "make bench       run benchmarks (BENCH_PKGS=$(BENCH_PKGS))"
-	@echo "make arm64       cross-build nodes/ for linux/arm64 into bin/linux-arm64/"
+	@echo "make arm64       cross-build nodes/ for linux/arm64 into bin/linux-arm64/ (needs glibc >= 2.34: JetPack 6)"
+	@echo "make arm64-glibc231  the same against glibc 2.31 (JetPack 5) into bin/linux-arm64-glibc2.31/"
 	@echo "make test-arm64  run the ONNX Runtime backend tests as arm64 code under qemu-user"
 
 ort:
@@ -48,10 +49,16 @@ bench:
 
 # cgo stays off in cross builds unless CGO_ENABLED=1 is explicit, and onnxruntime_go needs cgo.
 # Binaries built against bookworm's cross libc need GLIBC_2.34 (JetPack 6 / Ubuntu 22.04 is fine;
-# JetPack 5 / Ubuntu 20.04 is not, see docs/research/arm64.md section 5).
+# JetPack 5 / Ubuntu 20.04 is not, see docs/research/arm64.md section 5): arm64-glibc231 links against
+# bullseye's glibc 2.31 instead, and its binaries need only GLIBC_2.17.
 arm64:
 	scripts/install-arm64-tools.sh
 	CGO_ENABLED=1 GOOS=linux GOARCH=arm64 CC=$(ARM64_CC) $(GO) build -o bin/linux-arm64/ ./nodes/...
+
+arm64-glibc231:
+	scripts/install-arm64-tools.sh
+	cc=$$(scripts/arm64-sysroot-glibc231.sh) && \
+	CGO_ENABLED=1 GOOS=linux GOARCH=arm64 CC="$$cc" $(GO) build -o bin/linux-arm64-glibc2.31/ ./nodes/...
 
 test-arm64:
 	ARM64_CC=$(ARM64_CC) test/arm64/run.sh
