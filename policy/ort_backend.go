@@ -3,7 +3,9 @@ package policy
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
 
 	ort "github.com/yalue/onnxruntime_go"
 
@@ -145,10 +147,13 @@ func checkManifestForORT(m *bundle.Manifest) error {
 	if m.Files.Head == "" {
 		errs = append(errs, errors.New("files.head is empty"))
 	}
-	for name, files := range map[string]map[int]string{"files.adapters": m.Files.Adapters, "files.controllers": m.Files.Controllers} {
-		for j := range files {
+	for _, files := range []struct {
+		name  string
+		files map[int]string
+	}{{"files.adapters", m.Files.Adapters}, {"files.controllers", m.Files.Controllers}} {
+		for _, j := range slices.Sorted(maps.Keys(files.files)) {
 			if j < 0 || j >= d.Layers {
-				errs = append(errs, fmt.Errorf("%s has layer %d, expected 0..%d", name, j, d.Layers-1))
+				errs = append(errs, fmt.Errorf("%s has layer %d, expected 0..%d", files.name, j, d.Layers-1))
 			}
 		}
 	}
@@ -238,15 +243,18 @@ func (b *ORTBackend) openGraphs(dir string, m *bundle.Manifest, opts *ort.Sessio
 			return err
 		}
 	}
-	for j, file := range m.Files.Adapters {
-		if b.adapters[j], err = openGraph(dir, file, GraphAdapter, j, opts, readHidden, writeOtherHidden); err != nil {
-			return err
+	// In layer order, not map order, so the first broken file reported is always the same one.
+	for j := range m.Dims.Layers {
+		if file, ok := m.Files.Adapters[j]; ok {
+			if b.adapters[j], err = openGraph(dir, file, GraphAdapter, j, opts, readHidden, writeOtherHidden); err != nil {
+				return err
+			}
 		}
-	}
-	for j, file := range m.Files.Controllers {
-		if b.controllers[j], err = openGraph(dir, file, GraphController, j, opts,
-			readHidden, writeBoth(bundle.OutputSkipProb, b.skipProb)); err != nil {
-			return err
+		if file, ok := m.Files.Controllers[j]; ok {
+			if b.controllers[j], err = openGraph(dir, file, GraphController, j, opts,
+				readHidden, writeBoth(bundle.OutputSkipProb, b.skipProb)); err != nil {
+				return err
+			}
 		}
 	}
 	if b.head, err = openGraph(dir, m.Files.Head, GraphHead, -1, opts,
