@@ -65,16 +65,26 @@ func run() error {
 	if settings.ModelDir == "" {
 		return errors.New("parameter model_dir is empty, expected the model bundle directory (-p model_dir:=/path)")
 	}
-	if settings.Mavlink.Enabled {
-		return errors.New("mavlink.enabled is true but this build does not wire the MAVLink bridge yet; " +
-			"set mavlink.enabled:=false or use a build that has it")
-	}
 	engine, err := policy.Open(settings.ModelDir, policy.ORTConfig{Provider: settings.ExecutionProvider,
 		IntraOpThreads: settings.ORTThreads}, settings.Live.Skipping)
 	if err != nil {
 		return err
 	}
 	defer engine.Close()
+
+	// The bridge is closed after the runner has stopped (defers run in reverse), so no chunk is
+	// forwarded to a closed bridge.
+	var forwarder nodecore.ChunkForwarder
+	if settings.Mavlink.Enabled {
+		fwd, err := startMavlink(settings.Mavlink, engine.Manifest.Action.GripperIndex)
+		if err != nil {
+			return err
+		}
+		defer fwd.Bridge.Close()
+		forwarder = fwd
+		log.Infof("forwarding action chunks over MAVLink to %s (system %d, component %d)",
+			settings.Mavlink.Endpoint, settings.Mavlink.TargetSystem, settings.Mavlink.TargetComponent)
+	}
 
 	pub := func(topic, pkg, msg string, qos rclgo.QosProfile) (*rclgo.Publisher, error) {
 		ts, err := rclgo.LoadDynamicMessageTypeSupport(pkg, msg)
@@ -106,7 +116,8 @@ func run() error {
 	}
 
 	sink := &rosSink{chunk: chunkPub, stats: statsPub, diag: diagPub, log: log}
-	core, err := nodecore.New(nodecore.Config{Engine: engine, Params: params, Sink: sink, NodeName: args.NodeName})
+	core, err := nodecore.New(nodecore.Config{Engine: engine, Params: params, Sink: sink, NodeName: args.NodeName,
+		Forwarder: forwarder})
 	if err != nil {
 		return err
 	}
