@@ -104,7 +104,7 @@ func (e *Engine) SetSkipping(cfg skipping.Config) error {
 	return nil
 }
 
-// Skipping returns the configuration the next inference will use.
+// SkippingConfig returns the configuration the next inference will use.
 func (e *Engine) SkippingConfig() skipping.Config {
 	if p := e.pending.Load(); p != nil {
 		return *p
@@ -185,6 +185,9 @@ func (e *Engine) Infer(obs Observation) (Result, error) {
 func (e *Engine) InferSingleGraph(obs Observation) ([][]float32, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.closed {
+		return nil, errors.New("policy: engine is closed")
+	}
 	if err := e.prepare(obs); err != nil {
 		return nil, err
 	}

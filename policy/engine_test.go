@@ -1,7 +1,6 @@
 package policy_test
 
 import (
-	"errors"
 	"math"
 	"sync"
 	"testing"
@@ -218,6 +217,8 @@ func TestClosedEngineRefuses(t *testing.T) {
 	e := newEngine(t, policytest.NewFake(fakeManifest()), skipping.DefaultConfig())
 	require.NoError(t, e.Close())
 	_, err := e.Infer(policy.Observation{Image: grayImage(4, 4, 0)})
-	require.Error(t, err)
-	require.False(t, errors.Is(err, policytest.ErrInjected))
+	require.EqualError(t, err, "policy: engine is closed")
+	_, err = e.InferSingleGraph(policy.Observation{Image: grayImage(4, 4, 0)})
+	require.EqualError(t, err, "policy: engine is closed")
+	require.NoError(t, e.Close(), "closing twice is harmless")
 }
