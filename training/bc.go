@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"sort"
 	"strconv"
 	"time"
 
@@ -44,6 +45,9 @@ type BCResult struct {
 	EvalLoss    []float64 // held-out mean absolute error at EvalSteps
 	Duration    time.Duration
 	TrainFrames int
+	// BaselineL1 is the held-out error of the best constant predictor (each chunk value's median over the
+	// training frames): a run whose held-out loss is not clearly below it has learned only the marginal.
+	BaselineL1 float64
 }
 
 // TrainBC trains the whole backbone from random initialization to imitate the expert's action
@@ -79,7 +83,8 @@ func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 		optimizers.Adam().LearningRate(cfg.LearningRate).Done(), nil, nil)
 	evaluate := func() (float64, error) { return m.MeanAbsoluteError(heldOut, allIndices(heldOut)) }
 
-	res := &BCResult{Model: m, Params: paramCount(m.BackboneVariables()), TrainFrames: len(data.Frames)}
+	res := &BCResult{Model: m, Params: paramCount(m.BackboneVariables()), TrainFrames: len(data.Frames),
+		BaselineL1: constantBaselineL1(data, heldOut)}
 	r := rand.New(rand.NewPCG(uint64(cfg.Seed), 0x6263)) // "bc"
 	began := time.Now()
 	for step := 1; step <= cfg.Steps; step++ {
@@ -99,8 +104,8 @@ func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 				return nil, err
 			}
 			res.EvalSteps, res.EvalLoss = append(res.EvalSteps, step), append(res.EvalLoss, eval)
-			fmt.Fprintf(cfg.Log, "step %d: train L1 %.4f (mean of last 50 %.4f), held-out L1 %.4f, %s\n",
-				step, loss, mean(res.TrainLoss[max(0, len(res.TrainLoss)-50):]), eval, time.Since(began).Round(time.Second))
+			fmt.Fprintf(cfg.Log, "step %d: train L1 %.4f (mean of last 50 %.4f), held-out L1 %.4f (constant predictor %.4f), %s\n",
+				step, loss, mean(res.TrainLoss[max(0, len(res.TrainLoss)-50):]), eval, res.BaselineL1, time.Since(began).Round(time.Second))
 		}
 	}
 	res.Duration = time.Since(began)
@@ -225,4 +230,26 @@ func PlotBC(path string, res *BCResult, offset int) error {
 	return SaveLinePlot(path, "behaviour cloning", "step", "L1 on normalized actions",
 		Series{Name: "train (mean of 50 steps)", X: steps, Y: smooth(res.TrainLoss, 50)},
 		Series{Name: "held-out", X: evalSteps, Y: res.EvalLoss})
+}
+
+// constantBaselineL1 is the held-out L1 of predicting, for every chunk value, its median over the
+// training frames (the constant that minimizes L1).
+func constantBaselineL1(train, heldOut *Dataset) float64 {
+	n := len(train.Frames[0].Chunk)
+	median := make([]float64, n)
+	column := make([]float64, len(train.Frames))
+	for c := 0; c < n; c++ {
+		for i, f := range train.Frames {
+			column[i] = float64(f.Chunk[c])
+		}
+		sort.Float64s(column)
+		median[c] = column[len(column)/2]
+	}
+	var sum float64
+	for _, f := range heldOut.Frames {
+		for c, v := range f.Chunk {
+			sum += abs(float64(v) - median[c])
+		}
+	}
+	return sum / float64(len(heldOut.Frames)*n)
 }

@@ -23,6 +23,7 @@ func TestBehaviourCloningLearns(t *testing.T) {
 	require.Len(t, res.TrainLoss, 40)
 	first, last := mean(res.TrainLoss[:5]), mean(res.TrainLoss[35:])
 	require.Less(t, last, 0.7*first, "training loss should fall: first steps %.3f, last steps %.3f", first, last)
+	require.Greater(t, res.BaselineL1, 0.0)
 
 	// The trained weights leave as a safetensors file that modelbuild (and so `dysl model build
 	// --weights`) loads, and they are the trained values, not the initial ones.

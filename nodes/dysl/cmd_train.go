@@ -107,8 +107,8 @@ Adam moments restart).`,
 					return err
 				}
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: %d backbone parameters, %d steps of batch %d on %d frames in %s, final held-out L1 %.4f\n",
-				out, res.Params, len(res.TrainLoss), cfg.Batch, res.TrainFrames, res.Duration.Round(1e9), res.EvalLoss[len(res.EvalLoss)-1])
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: %d backbone parameters, %d steps of batch %d on %d frames in %s, final held-out L1 %.4f (constant predictor %.4f)\n",
+				out, res.Params, len(res.TrainLoss), cfg.Batch, res.TrainFrames, res.Duration.Round(1e9), res.EvalLoss[len(res.EvalLoss)-1], res.BaselineL1)
 			return nil
 		},
 	}
