@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"dysl_vla/msgs"
 	"dysl_vla/paramserver"
 	"dysl_vla/skipping"
 )
@@ -95,12 +96,12 @@ func readOnly(description string) paramserver.Descriptor {
 
 func doubleRange(description string, from, to, step float64) paramserver.Descriptor {
 	return paramserver.Descriptor{Description: description,
-		FloatingPointRange: []paramserver.FloatingPointRange{{From: from, To: to, Step: step}}}
+		FloatingPointRange: []msgs.FloatingPointRange{{FromValue: from, ToValue: to, Step: step}}}
 }
 
 func integerRange(description string, from, to int64, step uint64) paramserver.Descriptor {
 	return paramserver.Descriptor{Description: description,
-		IntegerRange: []paramserver.IntegerRange{{From: from, To: to, Step: step}}}
+		IntegerRange: []msgs.IntegerRange{{FromValue: from, ToValue: to, Step: step}}}
 }
 
 // specs lists every parameter the node declares, in declaration order, with its default.
@@ -269,7 +270,7 @@ type reader struct {
 	err error
 }
 
-func (r *reader) value(name string, want paramserver.Type) paramserver.Value {
+func (r *reader) value(name string, want msgs.ParameterType) paramserver.Value {
 	v, ok := r.get(name)
 	switch {
 	case r.err != nil:
@@ -281,14 +282,14 @@ func (r *reader) value(name string, want paramserver.Type) paramserver.Value {
 	return v
 }
 
-func (r *reader) str(name string) string { return r.value(name, paramserver.TypeString).StringValue }
+func (r *reader) str(name string) string { return r.value(name, msgs.ParameterString).StringValue }
 func (r *reader) integer(name string) int64 {
-	return r.value(name, paramserver.TypeInteger).IntegerValue
+	return r.value(name, msgs.ParameterInteger).IntegerValue
 }
 func (r *reader) double(name string) float64 {
-	return r.value(name, paramserver.TypeDouble).DoubleValue
+	return r.value(name, msgs.ParameterDouble).DoubleValue
 }
-func (r *reader) boolean(name string) bool { return r.value(name, paramserver.TypeBool).BoolValue }
+func (r *reader) boolean(name string) bool { return r.value(name, msgs.ParameterBool).BoolValue }
 
 func seconds(s float64) time.Duration {
 	if math.IsNaN(s) || s <= 0 {

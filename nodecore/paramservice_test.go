@@ -49,6 +49,21 @@ func TestParameterServicesOnTheWire(t *testing.T) {
 		call(t, "list_parameters", &msgs.ListParametersRequest{}, &list)
 		require.Len(t, list.Result.Names, len(nodecore.ParameterNames()))
 	})
+	t.Run("a set served on the wire is published as a parameter event", func(t *testing.T) {
+		events := f.params.Subscribe(4)
+		defer f.params.Unsubscribe(events)
+		var resp msgs.SetParametersResponse
+		call(t, "set_parameters", &msgs.SetParametersRequest{Parameters: []msgs.Parameter{
+			{Name: "eta_move", Value: msgs.ParameterValue{Type: msgs.ParameterDouble, DoubleValue: 0.2}}}}, &resp)
+		require.True(t, resp.Results[0].Successful, resp.Results[0].Reason)
+		e := <-events.C
+		raw, err := msgs.Encode(nil, &e) // as the node publishes it on /parameter_events
+		require.NoError(t, err)
+		var got msgs.ParameterEvent
+		require.NoError(t, msgs.Decode(raw, &got))
+		require.Equal(t, msgs.ParameterEvent{Stamp: msgs.TimeFromGo(t0), Node: "/dysl_vla_node",
+			ChangedParameters: []msgs.Parameter{{Name: "eta_move", Value: msgs.ParameterValue{Type: msgs.ParameterDouble, DoubleValue: 0.2}}}}, got)
+	})
 	t.Run("unknown service", func(t *testing.T) {
 		_, err := nodecore.ServeParameterRequest(f.params, "get_everything", nil)
 		require.ErrorContains(t, err, `unknown parameter service "get_everything"`)

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"dysl_vla/msgs"
 )
 
 // Remap is one name remapping rule, "-r [node:]from:=to". A rule with Node set applies only
@@ -180,8 +182,8 @@ func ParseArgs(args []string, defaultNode, defaultNamespace string) (Args, error
 
 	parsed.Overrides = set.forNode(parsed.FullyQualifiedName())
 	if v, ok := parsed.Overrides["use_sim_time"]; ok {
-		if v.Type != TypeBool {
-			return Args{}, fmt.Errorf("parameter use_sim_time is %s %s, expected a bool", v.Type, v)
+		if v.Type != msgs.ParameterBool {
+			return Args{}, fmt.Errorf("parameter use_sim_time is %s %s, expected a bool", v.Type, FormatValue(v))
 		}
 		parsed.UseSimTime = v.BoolValue
 	}

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"dysl_vla/msgs"
 )
 
 var posInf = math.Inf(1)
@@ -154,7 +156,7 @@ func TestOverridesReachDeclare(t *testing.T) {
 	require.NoError(t, err)
 	s, err := New(Config{Node: parsed.FullyQualifiedName(), Overrides: parsed.Overrides})
 	require.NoError(t, err)
-	got, err := s.Declare("rate_hz", Double(1), Descriptor{FloatingPointRange: []FloatingPointRange{{From: 1, To: 30}}})
+	got, err := s.Declare("rate_hz", Double(1), Descriptor{FloatingPointRange: []msgs.FloatingPointRange{{FromValue: 1, ToValue: 30}}})
 	require.NoError(t, err)
 	require.Equal(t, Double(10), got)
 }

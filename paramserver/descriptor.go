@@ -3,61 +3,33 @@ package paramserver
 import (
 	"fmt"
 	"math"
+
+	"dysl_vla/msgs"
 )
 
-// Descriptor is rcl_interfaces/msg/ParameterDescriptor. The ranges are sequences of at most
-// one element, as in the message; an empty slice means "no range".
-type Descriptor struct {
-	Name                  string
-	Type                  Type
-	Description           string
-	AdditionalConstraints string
-	ReadOnly              bool
-	// DynamicTyping lets a set change the parameter's type (and lets it be undeclared).
-	DynamicTyping      bool
-	FloatingPointRange []FloatingPointRange
-	IntegerRange       []IntegerRange
-}
-
-// IntegerRange is rcl_interfaces/msg/IntegerRange. From and To are inclusive. A Step of 0
-// means any integer in range; otherwise a value must be From + n*Step, or equal To.
-type IntegerRange struct {
-	From int64
-	To   int64
-	Step uint64
-}
-
-// FloatingPointRange is rcl_interfaces/msg/FloatingPointRange. Like IntegerRange, compared
-// with rclcpp's relative tolerance (see doublesEqual); a Step of 0 means no step.
-type FloatingPointRange struct {
-	From float64
-	To   float64
-	Step float64
-}
-
-// clone copies the descriptor's range slices.
-func (d Descriptor) clone() Descriptor {
-	d.FloatingPointRange = append([]FloatingPointRange(nil), d.FloatingPointRange...)
-	d.IntegerRange = append([]IntegerRange(nil), d.IntegerRange...)
+// cloneDescriptor copies the descriptor's range slices.
+func cloneDescriptor(d Descriptor) Descriptor {
+	d.FloatingPointRange = append([]msgs.FloatingPointRange(nil), d.FloatingPointRange...)
+	d.IntegerRange = append([]msgs.IntegerRange(nil), d.IntegerRange...)
 	return d
 }
 
-// validate rejects descriptors that no message could carry or that no value could satisfy.
-func (d Descriptor) validate(name string) error {
+// validateDescriptor rejects descriptors that no message could carry or that no value could satisfy.
+func validateDescriptor(name string, d Descriptor) error {
 	if len(d.IntegerRange) > 1 {
 		return fmt.Errorf("parameter '%s': descriptor has %d integer ranges, expected at most 1", name, len(d.IntegerRange))
 	}
 	if len(d.FloatingPointRange) > 1 {
 		return fmt.Errorf("parameter '%s': descriptor has %d floating point ranges, expected at most 1", name, len(d.FloatingPointRange))
 	}
-	if len(d.IntegerRange) == 1 && d.IntegerRange[0].From > d.IntegerRange[0].To {
+	if len(d.IntegerRange) == 1 && d.IntegerRange[0].FromValue > d.IntegerRange[0].ToValue {
 		r := d.IntegerRange[0]
-		return fmt.Errorf("parameter '%s': integer range from %d to %d is empty, expected from <= to", name, r.From, r.To)
+		return fmt.Errorf("parameter '%s': integer range from %d to %d is empty, expected from <= to", name, r.FromValue, r.ToValue)
 	}
 	if len(d.FloatingPointRange) == 1 {
 		r := d.FloatingPointRange[0]
-		if !(r.From <= r.To) || r.Step < 0 || math.IsNaN(r.Step) {
-			return fmt.Errorf("parameter '%s': floating point range from %g to %g step %g is invalid, expected from <= to and step >= 0", name, r.From, r.To, r.Step)
+		if !(r.FromValue <= r.ToValue) || r.Step < 0 || math.IsNaN(r.Step) {
+			return fmt.Errorf("parameter '%s': floating point range from %g to %g step %g is invalid, expected from <= to and step >= 0", name, r.FromValue, r.ToValue, r.Step)
 		}
 	}
 	return nil
@@ -72,53 +44,53 @@ func doublesEqual(x, y float64) bool {
 	return math.Abs(x-y) <= epsilon*math.Abs(x+y)*doubleEqualULP
 }
 
-func (r IntegerRange) contains(v int64) bool {
-	if v == r.From || v == r.To {
+func integerRangeContains(r msgs.IntegerRange, v int64) bool {
+	if v == r.FromValue || v == r.ToValue {
 		return true
 	}
-	if v < r.From || v > r.To {
+	if v < r.FromValue || v > r.ToValue {
 		return false
 	}
 	if r.Step == 0 {
 		return true
 	}
 	// v > From here, so the unsigned difference is exact even when v-From overflows int64.
-	return (uint64(v)-uint64(r.From))%r.Step == 0
+	return (uint64(v)-uint64(r.FromValue))%r.Step == 0
 }
 
-func (r FloatingPointRange) contains(v float64) bool {
-	if doublesEqual(v, r.From) || doublesEqual(v, r.To) {
+func floatingPointRangeContains(r msgs.FloatingPointRange, v float64) bool {
+	if doublesEqual(v, r.FromValue) || doublesEqual(v, r.ToValue) {
 		return true
 	}
-	if v < r.From || v > r.To || math.IsNaN(v) {
+	if v < r.FromValue || v > r.ToValue || math.IsNaN(v) {
 		return false
 	}
 	if r.Step == 0 {
 		return true
 	}
-	steps := math.Round((v - r.From) / r.Step)
-	return doublesEqual(v, r.From+steps*r.Step)
+	steps := math.Round((v - r.FromValue) / r.Step)
+	return doublesEqual(v, r.FromValue+steps*r.Step)
 }
 
 // checkValue applies the descriptor's type and range rules to a value about to be set,
 // in rclcpp's order (__check_parameters): type first, then range. Ranges also apply to
 // every element of integer and double arrays, which rclcpp Humble does not check; a
 // joint-limit array outside its range is as wrong as a scalar.
-func (d Descriptor) checkValue(name string, v Value) SetResult {
+func checkValue(d Descriptor, name string, v Value) SetResult {
 	if !d.DynamicTyping && d.Type != v.Type {
 		return SetResult{Reason: fmt.Sprintf(
 			"Wrong parameter type, parameter {%s} is of type {%s}, setting it to {%s} is not allowed.",
-			name, d.Type, v.Type)}
+			name, rclcppTypeName(d.Type), rclcppTypeName(v.Type))}
 	}
 	if len(d.IntegerRange) == 1 {
 		r := d.IntegerRange[0]
 		ok := true
 		switch v.Type {
-		case TypeInteger:
-			ok = r.contains(v.IntegerValue)
-		case TypeIntegerArray:
+		case msgs.ParameterInteger:
+			ok = integerRangeContains(r, v.IntegerValue)
+		case msgs.ParameterIntegerArray:
 			for _, item := range v.IntegerArrayValue {
-				ok = ok && r.contains(item)
+				ok = ok && integerRangeContains(r, item)
 			}
 		}
 		if !ok {
@@ -129,11 +101,11 @@ func (d Descriptor) checkValue(name string, v Value) SetResult {
 		r := d.FloatingPointRange[0]
 		ok := true
 		switch v.Type {
-		case TypeDouble:
-			ok = r.contains(v.DoubleValue)
-		case TypeDoubleArray:
+		case msgs.ParameterDouble:
+			ok = floatingPointRangeContains(r, v.DoubleValue)
+		case msgs.ParameterDoubleArray:
 			for _, item := range v.DoubleArrayValue {
-				ok = ok && r.contains(item)
+				ok = ok && floatingPointRangeContains(r, item)
 			}
 		}
 		if !ok {
@@ -141,4 +113,13 @@ func (d Descriptor) checkValue(name string, v Value) SetResult {
 		}
 	}
 	return SetResult{Successful: true}
+}
+
+// rclcppTypeName is rclcpp::to_string(ParameterType): the names msgs gives, and "unknown type"
+// for a type byte beyond them, which a set request off the wire may carry.
+func rclcppTypeName(t msgs.ParameterType) string {
+	if t > msgs.ParameterStringArray {
+		return "unknown type"
+	}
+	return t.String()
 }

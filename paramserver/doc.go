@@ -6,8 +6,9 @@
 // change for the node's /parameter_events publisher. It also reads the ROS command line
 // (--ros-args, -p, --params-file, -r) and params files the way rcl does.
 //
-// The types mirror rcl_interfaces field for field (Value is ParameterValue, Descriptor is
-// ParameterDescriptor, and so on) so the ROS glue maps them to messages one-to-one. Reason
+// The types are rcl_interfaces' messages from package msgs (Value is msgs.ParameterValue,
+// Descriptor is msgs.ParameterDescriptor, Event is msgs.ParameterEvent, and so on), so the ROS
+// glue passes decoded requests in and encodes what comes out, with no conversion. Reason
 // strings and error texts are rclcpp's (Humble, rclcpp/node_interfaces/node_parameters.cpp),
 // because operators and ros2cli users recognise them.
 //

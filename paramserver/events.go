@@ -3,20 +3,9 @@ package paramserver
 import (
 	"slices"
 	"sync/atomic"
-	"time"
-)
 
-// Event is rcl_interfaces/msg/ParameterEvent: one successful change of a node's parameters.
-// The ROS glue publishes it on /parameter_events.
-type Event struct {
-	// Stamp is Config.Now at the time of the change.
-	Stamp time.Time
-	// Node is the fully qualified node name (Config.Node).
-	Node    string
-	New     []Parameter
-	Changed []Parameter
-	Deleted []Parameter
-}
+	"dysl_vla/msgs"
+)
 
 // Subscription delivers events on C, a buffered channel. The server never waits for a slow
 // reader: an event that finds C full is dropped and counted in Dropped.
@@ -53,21 +42,21 @@ func (s *Server) Unsubscribe(sub *Subscription) {
 // publish stamps ev and offers it to every subscriber without blocking; the caller holds
 // writeMu, so events leave in commit order.
 func (s *Server) publish(ev Event) {
-	ev.Stamp = s.now()
+	ev.Stamp = msgs.TimeFromGo(s.now())
 	ev.Node = s.node
 	s.subsMu.Lock()
 	defer s.subsMu.Unlock()
 	for _, sub := range s.listeners {
 		// Each subscriber gets its own copy, so one cannot alter what another sees.
 		copied := Event{Stamp: ev.Stamp, Node: ev.Node}
-		if ev.New != nil {
-			copied.New = cloneParameters(ev.New)
+		if ev.NewParameters != nil {
+			copied.NewParameters = cloneParameters(ev.NewParameters)
 		}
-		if ev.Changed != nil {
-			copied.Changed = cloneParameters(ev.Changed)
+		if ev.ChangedParameters != nil {
+			copied.ChangedParameters = cloneParameters(ev.ChangedParameters)
 		}
-		if ev.Deleted != nil {
-			copied.Deleted = cloneParameters(ev.Deleted)
+		if ev.DeletedParameters != nil {
+			copied.DeletedParameters = cloneParameters(ev.DeletedParameters)
 		}
 		select {
 		case sub.c <- copied:

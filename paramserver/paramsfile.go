@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"dysl_vla/msgs"
 )
 
 // The params-file format (ros2.md §5.4, rcl_yaml_param_parser):
@@ -91,7 +93,7 @@ func (set *overrideSet) forNode(nodeFQN string) map[string]Value {
 				continue
 			}
 			if (exact && a.nodeKey == nodeFQN) || (!exact && nodeKeyPattern(a.nodeKey).MatchString(nodeFQN)) {
-				values[a.name] = a.value.clone()
+				values[a.name] = cloneValue(a.value)
 			}
 		}
 	}
@@ -268,23 +270,23 @@ func yamlSequence(n *yaml.Node) (Value, error) {
 	}
 	var out Value
 	switch items[0].Type {
-	case TypeBool:
-		out.Type = TypeBoolArray
+	case msgs.ParameterBool:
+		out.Type = msgs.ParameterBoolArray
 		for _, v := range items {
 			out.BoolArrayValue = append(out.BoolArrayValue, v.BoolValue)
 		}
-	case TypeInteger:
-		out.Type = TypeIntegerArray
+	case msgs.ParameterInteger:
+		out.Type = msgs.ParameterIntegerArray
 		for _, v := range items {
 			out.IntegerArrayValue = append(out.IntegerArrayValue, v.IntegerValue)
 		}
-	case TypeDouble:
-		out.Type = TypeDoubleArray
+	case msgs.ParameterDouble:
+		out.Type = msgs.ParameterDoubleArray
 		for _, v := range items {
 			out.DoubleArrayValue = append(out.DoubleArrayValue, v.DoubleValue)
 		}
 	default:
-		out.Type = TypeStringArray
+		out.Type = msgs.ParameterStringArray
 		for _, v := range items {
 			out.StringArrayValue = append(out.StringArrayValue, v.StringValue)
 		}

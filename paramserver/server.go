@@ -7,19 +7,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"dysl_vla/msgs"
 )
-
-// SetResult is rcl_interfaces/msg/SetParametersResult.
-type SetResult struct {
-	Successful bool
-	Reason     string
-}
-
-// ListResult is rcl_interfaces/msg/ListParametersResult.
-type ListResult struct {
-	Names    []string
-	Prefixes []string
-}
 
 // DepthRecursive is ListParameters' DEPTH_RECURSIVE: list at every depth.
 const DepthRecursive uint64 = 0
@@ -95,7 +85,7 @@ func New(cfg Config) (*Server, error) {
 		if name == "" {
 			return nil, errors.New("paramserver: Config.Overrides has an empty parameter name")
 		}
-		overrides[name] = v.clone()
+		overrides[name] = cloneValue(v)
 	}
 	now := cfg.Now
 	if now == nil {
@@ -143,12 +133,12 @@ func (s *Server) AddPostSetCallback(cb PostSetCallback) (remove func()) {
 // descriptor.Type is NOT_SET; an override of another type is an error, as in rclcpp. A NOT_SET
 // initial value declares the parameter without a value (and without an event). Otherwise the
 // initial value passes the descriptor's ranges and the on-set callbacks, the post-set
-// callbacks run, and subscribers get an Event listing it in New.
+// callbacks run, and subscribers get an Event listing it in NewParameters.
 func (s *Server) Declare(name string, defaultValue Value, descriptor Descriptor) (Value, error) {
 	if name == "" {
 		return Value{}, errors.New("parameter name must not be empty")
 	}
-	if err := descriptor.validate(name); err != nil {
+	if err := validateDescriptor(name, descriptor); err != nil {
 		return Value{}, err
 	}
 	s.writeMu.Lock()
@@ -157,30 +147,30 @@ func (s *Server) Declare(name string, defaultValue Value, descriptor Descriptor)
 	if s.has(name) {
 		return Value{}, fmt.Errorf("parameter '%s' has already been declared", name)
 	}
-	descriptor = descriptor.clone()
+	descriptor = cloneDescriptor(descriptor)
 	descriptor.Name = name
 	if !descriptor.DynamicTyping {
-		if descriptor.Type == TypeNotSet {
+		if descriptor.Type == msgs.ParameterNotSet {
 			descriptor.Type = defaultValue.Type
 		}
-		if descriptor.Type == TypeNotSet {
+		if descriptor.Type == msgs.ParameterNotSet {
 			return Value{}, fmt.Errorf("parameter '%s' has invalid type: cannot declare a statically typed parameter with an uninitialized value", name)
 		}
 	}
-	initial := defaultValue.clone()
+	initial := cloneValue(defaultValue)
 	if override, ok := s.overrides[name]; ok {
-		initial = override.clone()
+		initial = cloneValue(override)
 	}
-	if initial.Type == TypeNotSet {
+	if initial.Type == msgs.ParameterNotSet {
 		if descriptor.DynamicTyping {
-			descriptor.Type = TypeNotSet
+			descriptor.Type = msgs.ParameterNotSet
 		}
 		s.store(name, &entry{descriptor: descriptor})
 		return Value{}, nil
 	}
 
 	param := []Parameter{{Name: name, Value: initial}}
-	if result := descriptor.checkValue(name, initial); !result.Successful {
+	if result := checkValue(descriptor, name, initial); !result.Successful {
 		if strings.HasPrefix(result.Reason, "Wrong parameter type") {
 			return Value{}, fmt.Errorf("parameter '%s' has invalid type: %s", name, result.Reason)
 		}
@@ -192,12 +182,12 @@ func (s *Server) Declare(name string, defaultValue Value, descriptor Descriptor)
 	descriptor.Type = initial.Type
 	s.store(name, &entry{value: initial, descriptor: descriptor})
 	s.callPostSet(param)
-	s.publish(Event{New: cloneParameters(param)})
-	return initial.clone(), nil
+	s.publish(Event{NewParameters: cloneParameters(param)})
+	return cloneValue(initial), nil
 }
 
 // Undeclare removes a parameter, which rclcpp allows only for dynamically typed parameters
-// that are not read-only. Subscribers get an Event listing it in Deleted (rclcpp publishes
+// that are not read-only. Subscribers get an Event listing it in DeletedParameters (rclcpp publishes
 // none here; a monitor should not miss a parameter disappearing). No callbacks run.
 func (s *Server) Undeclare(name string) error {
 	s.writeMu.Lock()
@@ -216,7 +206,7 @@ func (s *Server) Undeclare(name string) error {
 	s.stateMu.Lock()
 	delete(s.params, name)
 	s.stateMu.Unlock()
-	s.publish(Event{Deleted: []Parameter{{Name: name}}})
+	s.publish(Event{DeletedParameters: []Parameter{{Name: name}}})
 	return nil
 }
 
@@ -234,16 +224,16 @@ func (s *Server) Get(names ...string) ([]Value, error) {
 		if !ok {
 			return nil, &NotDeclaredError{Name: name}
 		}
-		values[i] = e.value.clone()
+		values[i] = cloneValue(e.value)
 	}
 	return values, nil
 }
 
 // GetTypes returns the current value types of the named parameters (get_parameter_types).
-func (s *Server) GetTypes(names ...string) ([]Type, error) {
+func (s *Server) GetTypes(names ...string) ([]msgs.ParameterType, error) {
 	s.stateMu.RLock()
 	defer s.stateMu.RUnlock()
-	types := make([]Type, len(names))
+	types := make([]msgs.ParameterType, len(names))
 	for i, name := range names {
 		e, ok := s.params[name]
 		if !ok {
@@ -264,7 +254,7 @@ func (s *Server) Describe(names ...string) ([]Descriptor, error) {
 		if !ok {
 			return nil, &NotDeclaredError{Name: name}
 		}
-		descriptors[i] = e.descriptor.clone()
+		descriptors[i] = cloneDescriptor(e.descriptor)
 	}
 	return descriptors, nil
 }
@@ -331,7 +321,7 @@ func (s *Server) Set(params ...Parameter) []SetResult {
 // dynamically typed parameter and is refused for a statically typed one; each value's type
 // and range against its descriptor; then the on-set callbacks. On success the values are
 // committed, the post-set callbacks run, and subscribers get one Event listing the
-// parameters as Changed (or Deleted). On failure nothing changes and no event is sent.
+// parameters as ChangedParameters (or DeletedParameters). On failure nothing changes and no event is sent.
 //
 // An empty request succeeds and changes nothing. A request naming one parameter twice is
 // refused; rclcpp would apply both in order, which no caller means.
@@ -374,7 +364,7 @@ func (s *Server) SetAtomically(params ...Parameter) SetResult {
 	// A NOT_SET value on a parameter that has a value means "undeclare".
 	undeclare := make([]bool, len(params))
 	for i, p := range params {
-		if p.Value.Type == TypeNotSet && current[i].value.Type != TypeNotSet {
+		if p.Value.Type == msgs.ParameterNotSet && current[i].value.Type != msgs.ParameterNotSet {
 			if !current[i].descriptor.DynamicTyping {
 				return SetResult{Reason: "cannot undeclare a statically typed parameter"}
 			}
@@ -382,7 +372,7 @@ func (s *Server) SetAtomically(params ...Parameter) SetResult {
 		}
 	}
 	for i, p := range params {
-		if result := current[i].descriptor.checkValue(p.Name, p.Value); !result.Successful {
+		if result := checkValue(current[i].descriptor, p.Name, p.Value); !result.Successful {
 			return result
 		}
 	}
@@ -395,14 +385,14 @@ func (s *Server) SetAtomically(params ...Parameter) SetResult {
 	for i, p := range params {
 		if undeclare[i] {
 			delete(s.params, p.Name)
-			event.Deleted = append(event.Deleted, p)
+			event.DeletedParameters = append(event.DeletedParameters, p)
 			continue
 		}
 		e := current[i]
 		e.value = p.Value
 		e.descriptor.Type = p.Value.Type
 		s.params[p.Name] = &e
-		event.Changed = append(event.Changed, p)
+		event.ChangedParameters = append(event.ChangedParameters, p)
 	}
 	s.stateMu.Unlock()
 
@@ -439,12 +429,4 @@ func (s *Server) callPostSet(params []Parameter) {
 	for _, h := range s.postSet {
 		h.callback(cloneParameters(params))
 	}
-}
-
-func cloneParameters(params []Parameter) []Parameter {
-	out := make([]Parameter, len(params))
-	for i, p := range params {
-		out[i] = Parameter{Name: p.Name, Value: p.Value.clone()}
-	}
-	return out
 }

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"dysl_vla/msgs"
 )
 
 var testStamp = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -62,19 +64,19 @@ func TestDeclare(t *testing.T) {
 		{name: "override of other type with dynamic typing", overrides: map[string]Value{"x": Integer(3)},
 			param: "x", value: Double(1), descriptor: Descriptor{DynamicTyping: true}, want: Integer(3)},
 		{name: "override outside range", overrides: map[string]Value{"horizon": Integer(99)},
-			param: "horizon", value: Integer(8), descriptor: Descriptor{IntegerRange: []IntegerRange{{From: 1, To: 16}}},
+			param: "horizon", value: Integer(8), descriptor: Descriptor{IntegerRange: []msgs.IntegerRange{{FromValue: 1, ToValue: 16}}},
 			wantErr: "parameter 'horizon' could not be set: Parameter {horizon} doesn't comply with integer range."},
 		{name: "empty name", param: "", value: Bool(true), wantErr: "parameter name must not be empty"},
 		{name: "static without value", param: "x", value: Value{},
 			wantErr: "parameter 'x' has invalid type: cannot declare a statically typed parameter with an uninitialized value"},
-		{name: "typed without value", param: "x", value: Value{}, descriptor: Descriptor{Type: TypeDouble}, want: Value{}},
-		{name: "descriptor type disagrees with default", param: "x", value: Integer(1), descriptor: Descriptor{Type: TypeDouble},
+		{name: "typed without value", param: "x", value: Value{}, descriptor: Descriptor{Type: msgs.ParameterDouble}, want: Value{}},
+		{name: "descriptor type disagrees with default", param: "x", value: Integer(1), descriptor: Descriptor{Type: msgs.ParameterDouble},
 			wantErr: "parameter 'x' has invalid type: Wrong parameter type, parameter {x} is of type {double}, setting it to {integer} is not allowed."},
 		{name: "two integer ranges", param: "x", value: Integer(1),
-			descriptor: Descriptor{IntegerRange: []IntegerRange{{From: 0, To: 1}, {From: 0, To: 2}}},
+			descriptor: Descriptor{IntegerRange: []msgs.IntegerRange{{FromValue: 0, ToValue: 1}, {FromValue: 0, ToValue: 2}}},
 			wantErr:    "parameter 'x': descriptor has 2 integer ranges, expected at most 1"},
 		{name: "empty float range", param: "x", value: Double(1),
-			descriptor: Descriptor{FloatingPointRange: []FloatingPointRange{{From: 2, To: 1}}},
+			descriptor: Descriptor{FloatingPointRange: []msgs.FloatingPointRange{{FromValue: 2, ToValue: 1}}},
 			wantErr:    "parameter 'x': floating point range from 2 to 1 step 0 is invalid"},
 	}
 	for _, tc := range cases {
@@ -94,12 +96,12 @@ func TestDeclare(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, []Value{tc.want}, values)
 			events := drain(sub)
-			if tc.want.Type == TypeNotSet {
+			if tc.want.Type == msgs.ParameterNotSet {
 				require.Empty(t, events)
 				return
 			}
-			require.Equal(t, []Event{{Stamp: testStamp, Node: "/robot/vla_node",
-				New: []Parameter{{Name: tc.param, Value: tc.want}}}}, events)
+			require.Equal(t, []Event{{Stamp: msgs.TimeFromGo(testStamp), Node: "/robot/vla_node",
+				NewParameters: []Parameter{{Name: tc.param, Value: tc.want}}}}, events)
 		})
 	}
 }
@@ -122,7 +124,7 @@ func TestDeclareRunsOnSetCallback(t *testing.T) {
 }
 
 func TestIntegerRange(t *testing.T) {
-	r := IntegerRange{From: 2, To: 12, Step: 3}
+	r := msgs.IntegerRange{FromValue: 2, ToValue: 12, Step: 3}
 	cases := []struct {
 		value int64
 		ok    bool
@@ -134,7 +136,7 @@ func TestIntegerRange(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(fmt.Sprint(tc.value), func(t *testing.T) {
 			s := newTestServer(t, nil)
-			mustDeclare(t, s, "n", Integer(2), Descriptor{IntegerRange: []IntegerRange{r}})
+			mustDeclare(t, s, "n", Integer(2), Descriptor{IntegerRange: []msgs.IntegerRange{r}})
 			result := s.SetAtomically(Parameter{Name: "n", Value: Integer(tc.value)})
 			if tc.ok {
 				require.Equal(t, SetResult{Successful: true}, result)
@@ -144,17 +146,17 @@ func TestIntegerRange(t *testing.T) {
 		})
 	}
 	t.Run("step zero allows any value in range", func(t *testing.T) {
-		require.True(t, IntegerRange{From: -5, To: 5}.contains(3))
+		require.True(t, integerRangeContains(msgs.IntegerRange{FromValue: -5, ToValue: 5}, 3))
 	})
 	t.Run("extreme bounds do not overflow", func(t *testing.T) {
-		wide := IntegerRange{From: -1 << 63, To: 1<<63 - 1, Step: 1 << 62}
-		require.True(t, wide.contains(1<<62))
-		require.False(t, wide.contains(1<<62+1))
+		wide := msgs.IntegerRange{FromValue: -1 << 63, ToValue: 1<<63 - 1, Step: 1 << 62}
+		require.True(t, integerRangeContains(wide, 1<<62))
+		require.False(t, integerRangeContains(wide, 1<<62+1))
 	})
 }
 
 func TestFloatingPointRange(t *testing.T) {
-	r := FloatingPointRange{From: 0, To: 1, Step: 0.1}
+	r := msgs.FloatingPointRange{FromValue: 0, ToValue: 1, Step: 0.1}
 	cases := []struct {
 		value float64
 		ok    bool
@@ -165,7 +167,7 @@ func TestFloatingPointRange(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(fmt.Sprint(tc.value), func(t *testing.T) {
 			s := newTestServer(t, nil)
-			mustDeclare(t, s, "alpha", Double(0), Descriptor{FloatingPointRange: []FloatingPointRange{r}})
+			mustDeclare(t, s, "alpha", Double(0), Descriptor{FloatingPointRange: []msgs.FloatingPointRange{r}})
 			result := s.SetAtomically(Parameter{Name: "alpha", Value: Double(tc.value)})
 			if tc.ok {
 				require.Equal(t, SetResult{Successful: true}, result)
@@ -175,14 +177,14 @@ func TestFloatingPointRange(t *testing.T) {
 		})
 	}
 	t.Run("to within tolerance passes although above it", func(t *testing.T) {
-		require.True(t, FloatingPointRange{From: 0, To: 1}.contains(1+1e-15))
+		require.True(t, floatingPointRangeContains(msgs.FloatingPointRange{FromValue: 0, ToValue: 1}, 1+1e-15))
 	})
 }
 
 func TestRangesApplyToArrayElements(t *testing.T) {
 	s := newTestServer(t, nil)
-	mustDeclare(t, s, "limits", DoubleArray(0.5, 1), Descriptor{FloatingPointRange: []FloatingPointRange{{From: 0, To: 2}}})
-	mustDeclare(t, s, "ids", IntegerArray(1, 2), Descriptor{IntegerRange: []IntegerRange{{From: 0, To: 9}}})
+	mustDeclare(t, s, "limits", DoubleArray(0.5, 1), Descriptor{FloatingPointRange: []msgs.FloatingPointRange{{FromValue: 0, ToValue: 2}}})
+	mustDeclare(t, s, "ids", IntegerArray(1, 2), Descriptor{IntegerRange: []msgs.IntegerRange{{FromValue: 0, ToValue: 9}}})
 	require.Equal(t, []SetResult{
 		{Successful: true},
 		{Reason: "Parameter {limits} doesn't comply with floating point range."},
@@ -215,6 +217,8 @@ func TestSetAtomicallyRules(t *testing.T) {
 			want: SetResult{Reason: "parameter 'model_path' cannot be set because it is read-only"}},
 		{name: "type change refused", params: []Parameter{{Name: "rate_hz", Value: Integer(20)}},
 			want: SetResult{Reason: "Wrong parameter type, parameter {rate_hz} is of type {double}, setting it to {integer} is not allowed."}},
+		{name: "unknown type from the wire is named as rclcpp names it", params: []Parameter{{Name: "rate_hz", Value: Value{Type: 42}}},
+			want: SetResult{Reason: "Wrong parameter type, parameter {rate_hz} is of type {double}, setting it to {unknown type} is not allowed."}},
 		{name: "type change with dynamic typing", params: []Parameter{{Name: "anything", Value: String("now a string")}},
 			want: SetResult{Successful: true}, changed: []Parameter{{Name: "anything", Value: String("now a string")}}},
 		{name: "NOT_SET undeclares a dynamic parameter", params: []Parameter{{Name: "anything"}},
@@ -246,7 +250,7 @@ func TestSetAtomicallyRules(t *testing.T) {
 				require.Empty(t, events, "a failed set emits no event")
 				return
 			}
-			require.Equal(t, []Event{{Stamp: testStamp, Node: "/robot/vla_node", Changed: tc.changed, Deleted: tc.deleted}}, events)
+			require.Equal(t, []Event{{Stamp: msgs.TimeFromGo(testStamp), Node: "/robot/vla_node", ChangedParameters: tc.changed, DeletedParameters: tc.deleted}}, events)
 			for _, p := range tc.changed {
 				v, ok := s.Snapshot().Value(p.Name)
 				require.True(t, ok)
@@ -287,8 +291,8 @@ func TestSetAppliesEachParameterOnItsOwn(t *testing.T) {
 	require.Equal(t, []Value{Integer(2), Integer(1), Integer(3)}, values)
 	events := drain(sub)
 	require.Len(t, events, 2, "one event per successful parameter, none for failures")
-	require.Equal(t, []Parameter{{Name: "a", Value: Integer(2)}}, events[0].Changed)
-	require.Equal(t, []Parameter{{Name: "c", Value: Integer(3)}}, events[1].Changed)
+	require.Equal(t, []Parameter{{Name: "a", Value: Integer(2)}}, events[0].ChangedParameters)
+	require.Equal(t, []Parameter{{Name: "c", Value: Integer(3)}}, events[1].ChangedParameters)
 }
 
 func TestCallbacks(t *testing.T) {
@@ -322,7 +326,7 @@ func TestCallbacks(t *testing.T) {
 	})
 	t.Run("descriptor checks run before on-set callbacks", func(t *testing.T) {
 		s := newTestServer(t, nil)
-		mustDeclare(t, s, "x", Integer(1), Descriptor{IntegerRange: []IntegerRange{{From: 0, To: 5}}})
+		mustDeclare(t, s, "x", Integer(1), Descriptor{IntegerRange: []msgs.IntegerRange{{FromValue: 0, ToValue: 5}}})
 		called := false
 		s.AddOnSetCallback(func([]Parameter) SetResult { called = true; return SetResult{Successful: true} })
 		require.False(t, s.SetAtomically(Parameter{Name: "x", Value: Integer(9)}).Successful)
@@ -384,7 +388,7 @@ func TestUndeclare(t *testing.T) {
 			}
 			require.NoError(t, err)
 			require.False(t, s.Has("x"))
-			require.Equal(t, []Event{{Stamp: testStamp, Node: "/robot/vla_node", Deleted: []Parameter{{Name: "x"}}}}, drain(sub))
+			require.Equal(t, []Event{{Stamp: msgs.TimeFromGo(testStamp), Node: "/robot/vla_node", DeletedParameters: []Parameter{{Name: "x"}}}}, drain(sub))
 		})
 	}
 	t.Run("undeclared", func(t *testing.T) {
@@ -400,10 +404,10 @@ func TestReadersReportUndeclaredNames(t *testing.T) {
 
 	types, err := s.GetTypes("x", "unset")
 	require.NoError(t, err)
-	require.Equal(t, []Type{TypeInteger, TypeNotSet}, types)
+	require.Equal(t, []msgs.ParameterType{msgs.ParameterInteger, msgs.ParameterNotSet}, types)
 	descriptors, err := s.Describe("x")
 	require.NoError(t, err)
-	require.Equal(t, []Descriptor{{Name: "x", Type: TypeInteger, Description: "steps per chunk"}}, descriptors)
+	require.Equal(t, []Descriptor{{Name: "x", Type: msgs.ParameterInteger, Description: "steps per chunk"}}, descriptors)
 
 	var notDeclared *NotDeclaredError
 	_, err = s.Get("x", "missing")
@@ -507,7 +511,7 @@ func TestSubscriptionDropsWhenFull(t *testing.T) {
 	}
 	events := drain(sub)
 	require.Len(t, events, 2)
-	require.Equal(t, Integer(1), events[0].Changed[0].Value, "the oldest events are kept")
+	require.Equal(t, Integer(1), events[0].ChangedParameters[0].Value, "the oldest events are kept")
 	require.Equal(t, uint64(3), sub.Dropped())
 
 	s.Unsubscribe(sub)

@@ -1,6 +1,10 @@
 package paramserver
 
-import "fmt"
+import (
+	"fmt"
+
+	"dysl_vla/msgs"
+)
 
 // Snapshot is a consistent copy of every parameter value at one instant. The node takes one
 // per configuration rebuild, so values set together atomically are always seen together.
@@ -14,7 +18,7 @@ func (s *Server) Snapshot() Snapshot {
 	defer s.stateMu.RUnlock()
 	values := make(map[string]Value, len(s.params))
 	for name, e := range s.params {
-		values[name] = e.value.clone()
+		values[name] = cloneValue(e.value)
 	}
 	return Snapshot{values: values}
 }
@@ -26,7 +30,7 @@ func (sn Snapshot) Value(name string) (Value, bool) {
 }
 
 // typed returns the named value if it has the wanted type, else an error naming both types.
-func (sn Snapshot) typed(name string, want Type) (Value, error) {
+func (sn Snapshot) typed(name string, want msgs.ParameterType) (Value, error) {
 	v, ok := sn.values[name]
 	if !ok {
 		return Value{}, &NotDeclaredError{Name: name}
@@ -39,54 +43,54 @@ func (sn Snapshot) typed(name string, want Type) (Value, error) {
 
 // Bool returns a BOOL parameter's value.
 func (sn Snapshot) Bool(name string) (bool, error) {
-	v, err := sn.typed(name, TypeBool)
+	v, err := sn.typed(name, msgs.ParameterBool)
 	return v.BoolValue, err
 }
 
 // Integer returns an INTEGER parameter's value.
 func (sn Snapshot) Integer(name string) (int64, error) {
-	v, err := sn.typed(name, TypeInteger)
+	v, err := sn.typed(name, msgs.ParameterInteger)
 	return v.IntegerValue, err
 }
 
 // Double returns a DOUBLE parameter's value.
 func (sn Snapshot) Double(name string) (float64, error) {
-	v, err := sn.typed(name, TypeDouble)
+	v, err := sn.typed(name, msgs.ParameterDouble)
 	return v.DoubleValue, err
 }
 
 // String returns a STRING parameter's value.
 func (sn Snapshot) String(name string) (string, error) {
-	v, err := sn.typed(name, TypeString)
+	v, err := sn.typed(name, msgs.ParameterString)
 	return v.StringValue, err
 }
 
 // ByteArray returns a BYTE_ARRAY parameter's value; the slice belongs to the snapshot.
 func (sn Snapshot) ByteArray(name string) ([]byte, error) {
-	v, err := sn.typed(name, TypeByteArray)
+	v, err := sn.typed(name, msgs.ParameterByteArray)
 	return v.ByteArrayValue, err
 }
 
 // BoolArray returns a BOOL_ARRAY parameter's value; the slice belongs to the snapshot.
 func (sn Snapshot) BoolArray(name string) ([]bool, error) {
-	v, err := sn.typed(name, TypeBoolArray)
+	v, err := sn.typed(name, msgs.ParameterBoolArray)
 	return v.BoolArrayValue, err
 }
 
 // IntegerArray returns an INTEGER_ARRAY parameter's value; the slice belongs to the snapshot.
 func (sn Snapshot) IntegerArray(name string) ([]int64, error) {
-	v, err := sn.typed(name, TypeIntegerArray)
+	v, err := sn.typed(name, msgs.ParameterIntegerArray)
 	return v.IntegerArrayValue, err
 }
 
 // DoubleArray returns a DOUBLE_ARRAY parameter's value; the slice belongs to the snapshot.
 func (sn Snapshot) DoubleArray(name string) ([]float64, error) {
-	v, err := sn.typed(name, TypeDoubleArray)
+	v, err := sn.typed(name, msgs.ParameterDoubleArray)
 	return v.DoubleArrayValue, err
 }
 
 // StringArray returns a STRING_ARRAY parameter's value; the slice belongs to the snapshot.
 func (sn Snapshot) StringArray(name string) ([]string, error) {
-	v, err := sn.typed(name, TypeStringArray)
+	v, err := sn.typed(name, msgs.ParameterStringArray)
 	return v.StringArrayValue, err
 }

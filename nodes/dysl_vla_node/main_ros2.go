@@ -185,7 +185,7 @@ func run() error {
 	defer params.Unsubscribe(events)
 	go func() {
 		for e := range events.C {
-			publish(eventPub, nodecore.ParameterEventMessage(e), log)
+			publish(eventPub, &e, log)
 		}
 	}()
 
