@@ -216,47 +216,33 @@ func (s *Server) Has(name string) bool { return s.has(name) }
 // Get returns the values of the named parameters, NOT_SET for one declared without a value.
 // Any undeclared name makes it fail with a *NotDeclaredError (get_parameters).
 func (s *Server) Get(names ...string) ([]Value, error) {
-	s.stateMu.RLock()
-	defer s.stateMu.RUnlock()
-	values := make([]Value, len(names))
-	for i, name := range names {
-		e, ok := s.params[name]
-		if !ok {
-			return nil, &NotDeclaredError{Name: name}
-		}
-		values[i] = cloneValue(e.value)
-	}
-	return values, nil
+	return lookupAll(s, names, func(e *entry) Value { return cloneValue(e.value) })
 }
 
 // GetTypes returns the current value types of the named parameters (get_parameter_types).
 func (s *Server) GetTypes(names ...string) ([]msgs.ParameterType, error) {
-	s.stateMu.RLock()
-	defer s.stateMu.RUnlock()
-	types := make([]msgs.ParameterType, len(names))
-	for i, name := range names {
-		e, ok := s.params[name]
-		if !ok {
-			return nil, &NotDeclaredError{Name: name}
-		}
-		types[i] = e.value.Type
-	}
-	return types, nil
+	return lookupAll(s, names, func(e *entry) msgs.ParameterType { return e.value.Type })
 }
 
 // Describe returns the descriptors of the named parameters (describe_parameters).
 func (s *Server) Describe(names ...string) ([]Descriptor, error) {
+	return lookupAll(s, names, func(e *entry) Descriptor { return cloneDescriptor(e.descriptor) })
+}
+
+// lookupAll maps each named parameter's entry through read, in one read-locked instant, or
+// fails with a *NotDeclaredError for the first undeclared name.
+func lookupAll[T any](s *Server, names []string, read func(*entry) T) ([]T, error) {
 	s.stateMu.RLock()
 	defer s.stateMu.RUnlock()
-	descriptors := make([]Descriptor, len(names))
+	out := make([]T, len(names))
 	for i, name := range names {
 		e, ok := s.params[name]
 		if !ok {
 			return nil, &NotDeclaredError{Name: name}
 		}
-		descriptors[i] = cloneDescriptor(e.descriptor)
+		out[i] = read(e)
 	}
-	return descriptors, nil
+	return out, nil
 }
 
 // List implements list_parameters with rclcpp's rules. Names are dotted; the prefix of
