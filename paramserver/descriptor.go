@@ -82,37 +82,36 @@ func checkValue(d Descriptor, name string, v Value) SetResult {
 			"Wrong parameter type, parameter {%s} is of type {%s}, setting it to {%s} is not allowed.",
 			name, rclcppTypeName(d.Type), rclcppTypeName(v.Type))}
 	}
-	if len(d.IntegerRange) == 1 {
-		r := d.IntegerRange[0]
-		ok := true
-		switch v.Type {
-		case msgs.ParameterInteger:
-			ok = integerRangeContains(r, v.IntegerValue)
-		case msgs.ParameterIntegerArray:
-			for _, item := range v.IntegerArrayValue {
-				ok = ok && integerRangeContains(r, item)
-			}
-		}
-		if !ok {
-			return SetResult{Reason: fmt.Sprintf("Parameter {%s} doesn't comply with integer range.", name)}
-		}
+	// What a range applies to: the scalar, or each element of the array.
+	var integers []int64
+	var doubles []float64
+	switch v.Type {
+	case msgs.ParameterInteger:
+		integers = []int64{v.IntegerValue}
+	case msgs.ParameterIntegerArray:
+		integers = v.IntegerArrayValue
+	case msgs.ParameterDouble:
+		doubles = []float64{v.DoubleValue}
+	case msgs.ParameterDoubleArray:
+		doubles = v.DoubleArrayValue
 	}
-	if len(d.FloatingPointRange) == 1 {
-		r := d.FloatingPointRange[0]
-		ok := true
-		switch v.Type {
-		case msgs.ParameterDouble:
-			ok = floatingPointRangeContains(r, v.DoubleValue)
-		case msgs.ParameterDoubleArray:
-			for _, item := range v.DoubleArrayValue {
-				ok = ok && floatingPointRangeContains(r, item)
-			}
-		}
-		if !ok {
-			return SetResult{Reason: fmt.Sprintf("Parameter {%s} doesn't comply with floating point range.", name)}
-		}
+	if len(d.IntegerRange) == 1 && !allIn(d.IntegerRange[0], integers, integerRangeContains) {
+		return SetResult{Reason: fmt.Sprintf("Parameter {%s} doesn't comply with integer range.", name)}
+	}
+	if len(d.FloatingPointRange) == 1 && !allIn(d.FloatingPointRange[0], doubles, floatingPointRangeContains) {
+		return SetResult{Reason: fmt.Sprintf("Parameter {%s} doesn't comply with floating point range.", name)}
 	}
 	return SetResult{Successful: true}
+}
+
+// allIn reports whether range r contains every item.
+func allIn[R, T any](r R, items []T, contains func(R, T) bool) bool {
+	for _, item := range items {
+		if !contains(r, item) {
+			return false
+		}
+	}
+	return true
 }
 
 // rclcppTypeName is rclcpp::to_string(ParameterType): the names msgs gives, and "unknown type"
