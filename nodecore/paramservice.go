@@ -18,49 +18,47 @@ var ParameterServices = []string{
 // these bytes; the semantics are paramserver's (rclcpp's), whose types are the messages themselves. A
 // request naming an undeclared parameter gets an empty response, as from rclcpp's parameter service.
 func ServeParameterRequest(srv *paramserver.Server, service string, request []byte) ([]byte, error) {
-	var resp msgs.Message
 	switch service {
 	case "describe_parameters":
-		var req msgs.DescribeParametersRequest
-		if err := msgs.Decode(request, &req); err != nil {
-			return nil, err
-		}
-		ds, _ := srv.Describe(req.Names...) // nil for an undeclared name
-		resp = &msgs.DescribeParametersResponse{Descriptors: ds}
+		return answer(request, func(req *msgs.DescribeParametersRequest) msgs.Message {
+			ds, _ := srv.Describe(req.Names...) // nil for an undeclared name
+			return &msgs.DescribeParametersResponse{Descriptors: ds}
+		})
 	case "get_parameter_types":
-		var req msgs.GetParameterTypesRequest
-		if err := msgs.Decode(request, &req); err != nil {
-			return nil, err
-		}
-		ts, _ := srv.GetTypes(req.Names...)
-		resp = &msgs.GetParameterTypesResponse{Types: ts}
+		return answer(request, func(req *msgs.GetParameterTypesRequest) msgs.Message {
+			ts, _ := srv.GetTypes(req.Names...)
+			return &msgs.GetParameterTypesResponse{Types: ts}
+		})
 	case "get_parameters":
-		var req msgs.GetParametersRequest
-		if err := msgs.Decode(request, &req); err != nil {
-			return nil, err
-		}
-		vs, _ := srv.Get(req.Names...)
-		resp = &msgs.GetParametersResponse{Values: vs}
+		return answer(request, func(req *msgs.GetParametersRequest) msgs.Message {
+			vs, _ := srv.Get(req.Names...)
+			return &msgs.GetParametersResponse{Values: vs}
+		})
 	case "list_parameters":
-		var req msgs.ListParametersRequest
-		if err := msgs.Decode(request, &req); err != nil {
-			return nil, err
-		}
-		resp = &msgs.ListParametersResponse{Result: srv.List(req.Prefixes, req.Depth)}
+		return answer(request, func(req *msgs.ListParametersRequest) msgs.Message {
+			return &msgs.ListParametersResponse{Result: srv.List(req.Prefixes, req.Depth)}
+		})
 	case "set_parameters":
-		var req msgs.SetParametersRequest
-		if err := msgs.Decode(request, &req); err != nil {
-			return nil, err
-		}
-		resp = &msgs.SetParametersResponse{Results: srv.Set(req.Parameters...)}
+		return answer(request, func(req *msgs.SetParametersRequest) msgs.Message {
+			return &msgs.SetParametersResponse{Results: srv.Set(req.Parameters...)}
+		})
 	case "set_parameters_atomically":
-		var req msgs.SetParametersAtomicallyRequest
-		if err := msgs.Decode(request, &req); err != nil {
-			return nil, err
-		}
-		resp = &msgs.SetParametersAtomicallyResponse{Result: srv.SetAtomically(req.Parameters...)}
+		return answer(request, func(req *msgs.SetParametersAtomicallyRequest) msgs.Message {
+			return &msgs.SetParametersAtomicallyResponse{Result: srv.SetAtomically(req.Parameters...)}
+		})
 	default:
 		return nil, fmt.Errorf("nodecore: unknown parameter service %q, expected one of %v", service, ParameterServices)
 	}
-	return msgs.Encode(nil, resp)
+}
+
+// answer decodes a request of the service's type, and encodes the response respond gives.
+func answer[Req any, PReq interface {
+	*Req
+	msgs.Message
+}](request []byte, respond func(PReq) msgs.Message) ([]byte, error) {
+	req := PReq(new(Req))
+	if err := msgs.Decode(request, req); err != nil {
+		return nil, err
+	}
+	return msgs.Encode(nil, respond(req))
 }

@@ -44,6 +44,14 @@ func TestParameterServicesOnTheWire(t *testing.T) {
 		require.Equal(t, int64(2), desc.Descriptors[0].IntegerRange[0].FromValue)
 		require.Equal(t, int64(64), desc.Descriptors[0].IntegerRange[0].ToValue)
 	})
+	t.Run("types, and an empty answer for an undeclared name as from rclcpp", func(t *testing.T) {
+		var types msgs.GetParameterTypesResponse
+		call(t, "get_parameter_types", &msgs.GetParameterTypesRequest{Names: []string{"seed", "frame_id"}}, &types)
+		require.Equal(t, []msgs.ParameterType{msgs.ParameterInteger, msgs.ParameterString}, types.Types)
+		var got msgs.GetParametersResponse
+		call(t, "get_parameters", &msgs.GetParametersRequest{Names: []string{"strategy", "no_such_parameter"}}, &got)
+		require.Empty(t, got.Values)
+	})
 	t.Run("list everything", func(t *testing.T) {
 		var list msgs.ListParametersResponse
 		call(t, "list_parameters", &msgs.ListParametersRequest{}, &list)
