@@ -101,28 +101,26 @@ func (s *Server) Node() string { return s.node }
 // As in rclcpp, the callback registered last runs first, and the first rejection stops the
 // chain.
 func (s *Server) AddOnSetCallback(cb OnSetCallback) (remove func()) {
-	h := &onSetHandle{callback: cb}
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	s.onSet = append([]*onSetHandle{h}, s.onSet...)
-	return func() {
-		s.writeMu.Lock()
-		defer s.writeMu.Unlock()
-		s.onSet = slices.DeleteFunc(s.onSet, func(x *onSetHandle) bool { return x == h })
-	}
+	return register(&s.writeMu, &s.onSet, &onSetHandle{callback: cb})
 }
 
 // AddPostSetCallback registers a callback run after every committed set (and every
 // declaration with a value), newest first, and returns a function that removes it.
 func (s *Server) AddPostSetCallback(cb PostSetCallback) (remove func()) {
-	h := &postSetHandle{callback: cb}
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	s.postSet = append([]*postSetHandle{h}, s.postSet...)
+	return register(&s.writeMu, &s.postSet, &postSetHandle{callback: cb})
+}
+
+// register puts h first in *list, so the newest callback runs first, and returns the function
+// that takes it out again; both hold mu (writeMu), so a change never sees the list half-edited.
+// Callbacks sit behind handle pointers because funcs cannot be compared.
+func register[H any](mu *sync.Mutex, list *[]*H, h *H) (remove func()) {
+	mu.Lock()
+	defer mu.Unlock()
+	*list = append([]*H{h}, *list...)
 	return func() {
-		s.writeMu.Lock()
-		defer s.writeMu.Unlock()
-		s.postSet = slices.DeleteFunc(s.postSet, func(x *postSetHandle) bool { return x == h })
+		mu.Lock()
+		defer mu.Unlock()
+		*list = slices.DeleteFunc(*list, func(x *H) bool { return x == h })
 	}
 }
 

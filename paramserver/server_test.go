@@ -360,6 +360,18 @@ func TestCallbacks(t *testing.T) {
 		remove()
 		require.True(t, s.SetAtomically(Parameter{Name: "x", Value: Integer(2)}).Successful)
 	})
+	t.Run("post-set callbacks run newest first, and a removed one no longer runs", func(t *testing.T) {
+		s := newTestServer(t, nil)
+		mustDeclare(t, s, "x", Integer(1), Descriptor{})
+		var order []string
+		s.AddPostSetCallback(func([]Parameter) { order = append(order, "first") })
+		remove := s.AddPostSetCallback(func([]Parameter) { order = append(order, "second") })
+		require.True(t, s.SetAtomically(Parameter{Name: "x", Value: Integer(2)}).Successful)
+		remove()
+		remove() // harmless twice
+		require.True(t, s.SetAtomically(Parameter{Name: "x", Value: Integer(3)}).Successful)
+		require.Equal(t, []string{"second", "first", "first"}, order)
+	})
 }
 
 func TestUndeclare(t *testing.T) {
