@@ -195,3 +195,81 @@ func TestReplayForwardsEveryChunkOverMAVLink(t *testing.T) {
 	}
 	require.Zero(t, bridge.Stats().ChunksDiscarded)
 }
+
+// A truncated storage file stops the replay with an error, but every frame read before the fault is
+// replayed, reported, and written to a properly closed output bag.
+func TestReplayKeepsWhatWasComputedBeforeACorruptFile(t *testing.T) {
+	model, bagDir := fixture(t)
+	mcaps, err := filepath.Glob(filepath.Join(bagDir, "*.mcap"))
+	require.NoError(t, err)
+	require.Len(t, mcaps, 1)
+	info, err := os.Stat(mcaps[0])
+	require.NoError(t, err)
+	require.NoError(t, os.Truncate(mcaps[0], info.Size()*6/10))
+
+	srv, settings, err := nodecore.LoadParams("", "/dysl_vla_node", nil)
+	require.NoError(t, err)
+	e, err := policy.Open(model, policy.ORTConfig{}, settings.Live.Skipping)
+	require.NoError(t, err)
+	defer e.Close()
+	out := t.TempDir()
+	res, err := Run(Config{Engine: e, Params: srv, BagPath: bagDir, OutDir: out})
+	require.ErrorContains(t, err, "input bag stopped early")
+	var corrupt *bag.CorruptFileError
+	require.ErrorAs(t, err, &corrupt)
+	require.Positive(t, res.Summary.Frames)
+	require.FileExists(t, res.ReportPath)
+
+	ob, err := bag.Open(res.OutBag)
+	require.NoError(t, err, "the output bag was closed properly")
+	defer ob.Close()
+	ti, ok := ob.Info().Topic(TopicActionChunk)
+	require.True(t, ok)
+	require.Equal(t, uint64(res.Summary.Frames), ti.MessageCount)
+}
+
+// Frames the model cannot use (unknown encoding, wrong size) are counted and reported, and the frames
+// after them are served.
+func TestReplayBadFramesAreReportedSkips(t *testing.T) {
+	model, _ := fixture(t)
+	dir := filepath.Join(t.TempDir(), "bad")
+	w, err := bag.Create(dir, bag.WriterOptions{})
+	require.NoError(t, err)
+	for _, tp := range []struct{ name, typ string }{{"/instruction", "std_msgs/msg/String"}, {"/image", "sensor_msgs/msg/Image"}} {
+		ti, ok := msgs.Lookup(tp.typ)
+		require.True(t, ok)
+		require.NoError(t, w.AddTopic(bag.Topic{Name: tp.name, Type: tp.typ, Definition: ti.Schema}))
+	}
+	write := func(topic string, at int64, m msgs.Message) {
+		data, err := msgs.Encode(nil, m)
+		require.NoError(t, err)
+		require.NoError(t, w.Write(topic, at, data))
+	}
+	base := int64(1_700_000_000_000_000_000)
+	write("/instruction", base, &msgs.String{Data: "pick up the red block"})
+	image := func(i int, enc string, w, h, step, size int) *msgs.Image {
+		return &msgs.Image{Header: msgs.Header{Stamp: msgs.TimeFromNanos(base + int64(i)*1e8), FrameID: "camera"},
+			Width: uint32(w), Height: uint32(h), Encoding: enc, Step: uint32(step), Data: make([]byte, size)}
+	}
+	write("/image", base+1e8, image(1, "rgb8", 48, 32, 144, 144*32))
+	write("/image", base+2e8, image(2, "yuv422", 32, 32, 64, 64*32))
+	write("/image", base+3e8, image(3, "rgb8", 32, 32, 96, 100)) // data shorter than step x height
+	write("/image", base+4e8, image(4, "mono8", 640, 480, 640, 640*480))
+	require.NoError(t, w.Close())
+
+	srv, settings, err := nodecore.LoadParams("", "/dysl_vla_node", nil)
+	require.NoError(t, err)
+	e, err := policy.Open(model, policy.ORTConfig{}, settings.Live.Skipping)
+	require.NoError(t, err)
+	defer e.Close()
+	res, err := Run(Config{Engine: e, Params: srv, BagPath: dir, OutDir: t.TempDir()})
+	require.NoError(t, err)
+	require.Equal(t, 2, res.Summary.Frames, "the rgb8 48x32 and mono8 640x480 frames are served")
+	var reasons []string
+	for _, s := range res.Skips {
+		reasons = append(reasons, s.Reason)
+	}
+	require.Len(t, reasons, 2)
+	require.Contains(t, reasons[0], `unsupported encoding "yuv422"`)
+	require.Contains(t, reasons[1], "image.data: 100 bytes")
+}
