@@ -1,0 +1,178 @@
+package earlyexit_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"dysl_vla/modelbuild"
+	"dysl_vla/policy"
+	"dysl_vla/skipping"
+	"dysl_vla/training"
+	"dysl_vla/training/earlyexit"
+)
+
+// tinyDir is a tiny random-weight bundle built once; exitFiles its exit adapters.
+var (
+	tinyDir   string
+	tinyArch  modelbuild.Arch
+	tinyFit   *earlyexit.Fit
+	exitFiles map[int]string
+)
+
+func TestMain(m *testing.M) {
+	code, err := setup(m)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	}
+	os.Exit(code)
+}
+
+func setup(m *testing.M) (int, error) {
+	dir, err := os.MkdirTemp("", "earlyexit-test-")
+	if err != nil {
+		return 1, err
+	}
+	defer os.RemoveAll(dir)
+	tinyDir = filepath.Join(dir, "tiny")
+	res, err := modelbuild.Build(modelbuild.Options{Preset: "tiny", OutDir: tinyDir, Seed: 7, CalibrationFrames: 8,
+		Now: func() time.Time { return time.Unix(0, 0) }})
+	if err != nil {
+		return 1, fmt.Errorf("building the test bundle: %w", err)
+	}
+	tinyArch = res.Model.Arch
+	data, err := training.GenerateEpisodes(tinyArch, training.Seeds(training.TrainSeedStart, 2))
+	if err != nil {
+		return 1, err
+	}
+	var obs []modelbuild.Observation
+	for i := 0; i < len(data.Frames); i += 4 {
+		obs = append(obs, data.Frames[i].Observation(tinyArch))
+	}
+	if tinyFit, err = earlyexit.FitExits(earlyexit.FitConfig{Arch: tinyArch, Weights: res.Model.Weights, Frames: obs}); err != nil {
+		return 1, err
+	}
+	if exitFiles, err = tinyFit.Write(filepath.Join(dir, "exits")); err != nil {
+		return 1, err
+	}
+	return m.Run(), nil
+}
+
+func ortLibrary(t *testing.T) string {
+	t.Helper()
+	if lib := os.Getenv("DYSL_ORT_LIB"); lib != "" {
+		return lib
+	}
+	root, err := filepath.Abs("../..")
+	require.NoError(t, err)
+	candidate := filepath.Join(root, ".cache/ort/1.24.1/linux-x64/libonnxruntime.so.1")
+	if _, err := os.Stat(candidate); err == nil {
+		return candidate
+	}
+	t.Skip("ONNX Runtime library not found: set DYSL_ORT_LIB or run scripts/fetch-ort.sh")
+	return ""
+}
+
+func TestExitLayers(t *testing.T) {
+	require.Equal(t, []int{1, 3, 5, 7}, earlyexit.ExitLayers(8, 2))
+	require.Equal(t, []int{2, 5, 7}, earlyexit.ExitLayers(8, 3))
+	require.Equal(t, []int{0, 1, 2}, earlyexit.ExitLayers(3, 1))
+	require.Equal(t, []int{3}, earlyexit.ExitLayers(4, 10))
+}
+
+// DeeR's criterion compares consecutive exits, so the first exit that can be taken is the second one.
+func TestExitForAndMatchThreshold(t *testing.T) {
+	deltas := []float64{0.5, 0.2, 0.05} // exits 1, 2, 3
+	require.Equal(t, 3, earlyexit.ExitFor(deltas, 0))
+	require.Equal(t, 3, earlyexit.ExitFor(deltas, 0.05))
+	require.Equal(t, 3, earlyexit.ExitFor(deltas, 0.1))
+	require.Equal(t, 2, earlyexit.ExitFor(deltas, 0.3))
+	require.Equal(t, 1, earlyexit.ExitFor(deltas, 1e9))
+
+	exits := []int{1, 3, 5, 7}
+	profiles := [][]float64{{0.5, 0.2, 0.05}, {0.1, 0.3, 0.2}}
+	eta, depth := earlyexit.MatchThreshold(profiles, exits, 8)
+	require.Equal(t, 0.0, eta)
+	require.Equal(t, 8.0, depth)
+	_, depth = earlyexit.MatchThreshold(profiles, exits, 4)
+	require.Equal(t, 4.0, depth)
+	_, depth = earlyexit.MatchThreshold(profiles, exits, 6)
+	require.Equal(t, 6.0, depth) // η in (0.1, 0.2]: the first frame runs 8 layers, the second exits after 4
+}
+
+func TestFitExplainsTheFinalState(t *testing.T) {
+	require.Equal(t, []int{1, 3, 5, 7}, tinyFit.Exits)
+	for _, k := range tinyFit.Exits[:len(tinyFit.Exits)-1] {
+		require.Less(t, tinyFit.Unexplained[k], 1.0, "exit %d must beat the hidden state as it is", k)
+	}
+}
+
+func openRunner(t *testing.T, threshold float64) (*earlyexit.Runner, *policy.Engine) {
+	t.Helper()
+	cfg := policy.ORTConfig{LibraryPath: ortLibrary(t)}
+	r, err := earlyexit.Open(tinyDir, exitFiles, cfg, threshold)
+	require.NoError(t, err)
+	t.Cleanup(func() { r.Close() })
+	full := skipping.DefaultConfig()
+	full.Strategy = skipping.StrategyFull
+	e, err := policy.Open(tinyDir, cfg, full)
+	require.NoError(t, err)
+	t.Cleanup(func() { e.Close() })
+	return r, e
+}
+
+func heldOutFrames(t *testing.T, n int) []training.Frame {
+	t.Helper()
+	data, err := training.GenerateEpisodes(tinyArch, training.Seeds(training.HeldOutSeedStart, 1))
+	require.NoError(t, err)
+	var out []training.Frame
+	for i := 0; i < len(data.Frames) && len(out) < n; i += len(data.Frames) / n {
+		out = append(out, data.Frames[i])
+	}
+	return out
+}
+
+// η = 0: no two exits ever agree strictly better than 0, so every layer runs and the chunk is the
+// full model's, as the engine computes it.
+func TestThresholdZeroIsTheFullModel(t *testing.T) {
+	r, e := openRunner(t, 0)
+	S := tinyArch.ImageSize
+	for _, f := range heldOutFrames(t, 5) {
+		res, err := r.Infer(training.NormalizedImage(f.RGB, S), f.Tokens)
+		require.NoError(t, err)
+		require.Equal(t, 3, res.Exit)
+		require.Equal(t, tinyArch.Layers, res.LayersExecuted)
+		require.Equal(t, 3, res.ExitsRun)
+		require.Len(t, res.Deltas, 3)
+
+		instr := make([]byte, 0, len(f.Tokens))
+		for _, tok := range f.Tokens {
+			if tok == 0 {
+				break
+			}
+			instr = append(instr, byte(tok-1))
+		}
+		want, err := e.Infer(policy.Observation{Image: policy.Image{Width: S, Height: S, Encoding: "rgb8", Step: 3 * S, Data: f.RGB}, Instruction: string(instr)})
+		require.NoError(t, err)
+		for k, row := range want.Chunk {
+			require.InDeltaSlice(t, e.Normalize(row), res.Chunk[k], 1e-5, "chunk row %d", k)
+		}
+	}
+}
+
+// A huge η exits at the first exit that has a predecessor to compare with: the second one.
+func TestHugeThresholdExitsAtTheFirstComparableExit(t *testing.T) {
+	r, _ := openRunner(t, 1e9)
+	for _, f := range heldOutFrames(t, 3) {
+		res, err := r.Infer(training.NormalizedImage(f.RGB, tinyArch.ImageSize), f.Tokens)
+		require.NoError(t, err)
+		require.Equal(t, 1, res.Exit)
+		require.Equal(t, r.Exits[1]+1, res.LayersExecuted)
+		require.Equal(t, 2, res.ExitsRun)
+		require.Len(t, res.Deltas, 1)
+	}
+}

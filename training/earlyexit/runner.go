@@ -1,0 +1,231 @@
+package earlyexit
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"path/filepath"
+	"slices"
+	"sort"
+	"time"
+
+	"dysl_vla/policy"
+	"dysl_vla/policy/bundle"
+)
+
+// Runner executes a bundle with early exits through a policy.Backend: prefix, then layers in order; at
+// each exit layer k the hidden state is saved, the exit adapter and the head run, and the hidden state
+// is restored before layer k+1. The pass stops at the first exit whose chunk agrees with the previous
+// exit's (δ < Threshold). A Runner has no episode state and is not safe for concurrent use.
+type Runner struct {
+	// in
+	Manifest *bundle.Manifest
+	// Backend must hold the exit adapters as its adapters, keyed by exit layer (Open arranges that).
+	Backend policy.Backend
+	// Exits are the exit layers, ascending, the last one being Manifest.Dims.Layers-1.
+	Exits []int
+	// Threshold is η of DeeR's L2 criterion on normalized actions; 0 never exits early.
+	Threshold float64
+	// Now is the clock for Result.Total; it defaults to time.Now.
+	Now func() time.Time
+
+	head []float32
+}
+
+// Result is one early-exit inference.
+type Result struct {
+	Chunk          [][]float64 // normalized actions, K rows of A
+	Exit           int         // index into Runner.Exits of the exit taken
+	LayersExecuted int
+	ExitsRun       int       // exit adapters run (the last exit has none)
+	Deltas         []float64 // δ_i for i = 1..Exit (index 0 is the first comparison, at exit 1)
+	Total          time.Duration
+}
+
+// Open starts ONNX Runtime on the bundle in dir with the exit adapter graphs in files (exit layer →
+// path, as Fit.Write returns them) in place of the bundle's adapters; controllers and the single graph
+// are not loaded.
+func Open(dir string, files map[int]string, cfg policy.ORTConfig, threshold float64) (*Runner, error) {
+	b, err := bundle.Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	absDir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	m := b.Manifest
+	m.Files.Adapters, m.Files.Controllers, m.Files.Full = map[int]string{}, map[int]string{}, ""
+	exits := []int{}
+	for k, f := range files {
+		// The backend opens files relative to the bundle directory.
+		rel, err := filepath.Rel(absDir, f)
+		if err != nil {
+			return nil, err
+		}
+		m.Files.Adapters[k] = rel
+		exits = append(exits, k)
+	}
+	sort.Ints(exits)
+	exits = append(exits, m.Dims.Layers-1)
+	backend, err := policy.NewORTBackend(absDir, &m, cfg)
+	if err != nil {
+		return nil, err
+	}
+	r := &Runner{Manifest: &m, Backend: backend, Exits: exits, Threshold: threshold}
+	if err := r.Initialize(); err != nil {
+		backend.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+// Initialize checks the exits and allocates the head buffer.
+func (r *Runner) Initialize() error {
+	if r.Manifest == nil || r.Backend == nil {
+		return errors.New("earlyexit: Runner needs a Manifest and a Backend")
+	}
+	L := r.Manifest.Dims.Layers
+	if len(r.Exits) == 0 || r.Exits[len(r.Exits)-1] != L-1 || !slices.IsSorted(r.Exits) {
+		return fmt.Errorf("earlyexit: exits %v must be ascending and end at the last layer %d", r.Exits, L-1)
+	}
+	if !(r.Threshold >= 0) {
+		return fmt.Errorf("earlyexit: threshold (%v) must be >= 0", r.Threshold)
+	}
+	if r.Now == nil {
+		r.Now = time.Now
+	}
+	r.head = make([]float32, r.Manifest.Dims.Chunk*r.Manifest.Dims.ActionDim)
+	return nil
+}
+
+// Infer runs one observation: image [1,3,H,W] normalized as the manifest says, tokens as its tokenizer
+// makes them.
+func (r *Runner) Infer(image []float32, tokens []int64) (Result, error) {
+	start := r.Now()
+	res, err := r.run(image, tokens, false)
+	res.Total = r.Now().Sub(start)
+	return res, err
+}
+
+// Profile runs every exit of one observation, never stopping early, and returns δ_i for every exit
+// i ≥ 1: what MatchThreshold needs to pick η.
+func (r *Runner) Profile(image []float32, tokens []int64) ([]float64, error) {
+	res, err := r.run(image, tokens, true)
+	return res.Deltas, err
+}
+
+func (r *Runner) run(image []float32, tokens []int64, all bool) (Result, error) {
+	var res Result
+	if err := r.Backend.RunPrefix(image, tokens); err != nil {
+		return res, fmt.Errorf("earlyexit: prefix: %w", err)
+	}
+	var prev []float64
+	next := 0
+	for i, k := range r.Exits {
+		for ; next <= k; next++ {
+			if err := r.Backend.RunLayer(next); err != nil {
+				return res, fmt.Errorf("earlyexit: layer %d: %w", next, err)
+			}
+			res.LayersExecuted++
+		}
+		last := i == len(r.Exits)-1
+		if !last {
+			r.Backend.SaveHidden()
+			if err := r.Backend.RunAdapter(k); err != nil {
+				return res, fmt.Errorf("earlyexit: exit after layer %d: %w", k, err)
+			}
+			res.ExitsRun++
+		}
+		if err := r.Backend.RunHead(r.head); err != nil {
+			return res, fmt.Errorf("earlyexit: head at exit %d: %w", i, err)
+		}
+		if !last {
+			r.Backend.RestoreHidden()
+		}
+		chunk := make([]float64, len(r.head))
+		for d, v := range r.head {
+			chunk[d] = float64(v)
+		}
+		stop := last
+		if prev != nil {
+			delta := Delta(chunk, prev)
+			res.Deltas = append(res.Deltas, delta)
+			stop = stop || (!all && delta < r.Threshold)
+		}
+		prev = chunk
+		if stop {
+			res.Exit = i
+			break
+		}
+	}
+	K, A := r.Manifest.Dims.Chunk, r.Manifest.Dims.ActionDim
+	res.Chunk = make([][]float64, K)
+	for k := range res.Chunk {
+		res.Chunk[k] = prev[k*A : (k+1)*A]
+		for _, v := range res.Chunk[k] {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return res, fmt.Errorf("earlyexit: chunk step %d is not finite at exit %d", k, res.Exit)
+			}
+		}
+	}
+	return res, nil
+}
+
+// Close releases the backend.
+func (r *Runner) Close() error { return r.Backend.Close() }
+
+// Delta is DeeR's L2 criterion: sqrt(mean (a − b)²) over all values of two chunks.
+func Delta(a, b []float64) float64 {
+	var s float64
+	for i := range a {
+		d := a[i] - b[i]
+		s += d * d
+	}
+	return math.Sqrt(s / float64(len(a)))
+}
+
+// ExitFor returns the exit index a threshold selects given the δ profile of one observation (δ_i for
+// exits 1..n-1, as Profile returns them): the first i ≥ 1 with δ_i < η, else the last exit.
+func ExitFor(deltas []float64, threshold float64) int {
+	for i, d := range deltas {
+		if d < threshold {
+			return i + 1
+		}
+	}
+	return len(deltas)
+}
+
+// MatchThreshold picks the η whose mean executed layers over the profiled observations is closest to
+// target (ties: the smaller η, i.e. the deeper exits), and returns it with that mean. Candidates are 0
+// and every midpoint between consecutive distinct profiled δ values and one above the largest.
+func MatchThreshold(profiles [][]float64, exits []int, target float64) (threshold, meanLayers float64) {
+	var values []float64
+	for _, p := range profiles {
+		values = append(values, p...)
+	}
+	sort.Float64s(values)
+	values = slices.Compact(values)
+	candidates := []float64{0}
+	for i := range values {
+		if i+1 < len(values) {
+			candidates = append(candidates, (values[i]+values[i+1])/2)
+		} else {
+			candidates = append(candidates, values[i]*2+1)
+		}
+	}
+	mean := func(eta float64) float64 {
+		var sum float64
+		for _, p := range profiles {
+			sum += float64(exits[ExitFor(p, eta)] + 1)
+		}
+		return sum / float64(max(1, len(profiles)))
+	}
+	best, bestErr := 0.0, math.Inf(1)
+	for _, c := range candidates {
+		if e := math.Abs(mean(c) - target); e < bestErr {
+			best, bestErr = c, e
+		}
+	}
+	return best, mean(best)
+}
