@@ -1,0 +1,95 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"dysl_vla/skipping"
+	"dysl_vla/training"
+	"dysl_vla/training/evaluate"
+)
+
+func init() { addCommand(newEvaluateCmd) }
+
+func newEvaluateCmd() *cobra.Command {
+	var (
+		ef            engineFlags
+		cfg           evaluate.Config
+		asJSON, quiet bool
+		exitThreshold float64
+		tau           float64
+	)
+	cmd := &cobra.Command{
+		Use:   "evaluate --model DIR [--one-stage DIR] [--weights FILE] [--episodes N] [--seed S] [--json]",
+		Short: "Compare DySL, its ablations and the baselines on held-out episodes: layers, speedup, action error",
+		Long: `evaluate generates held-out scene episodes (seeds from 1000000, disjoint from training's) and runs
+their frames, open loop (the expert's recorded trajectory; actions are compared, not executed),
+through every variant, interleaved frame by frame so timing noise is shared:
+
+  full             every layer, the reference
+  dysl             DySL with the bundle's adapters and controllers
+  dysl_no_preskip  without pre-skip prediction (allow points stay at the front)
+  dysl_no_verify   without post-skip verification
+  one_stage        the --one-stage bundle (distilled with --stage1-steps 0) under DySL
+  random_skip      random dynamic layers, no adapter, matched to DySL's measured skip ratio
+  static_only      only the static layers (its skip ratio is fixed by the layout)
+  fixed_ratio      adapters at fixed jump points, controllers ignored, matched skip ratio
+  flexidepth       a controller before every dynamic layer, one layer at a time, tau matched
+  early_exit       DeeR-style exits every --exit-every layers (closed-form exit adapters fitted on
+                   training episodes; needs --weights for a bundle built from trained weights),
+                   eta matched to DySL's skip ratio unless --exit-threshold is given
+
+For each: mean executed layers, skip ratio, verification rate, median latency and speedup over full
+in the same run, action MAE vs full and vs the expert (normalized units), gripper agreement, and
+MAE on critical (grasp/release) vs free-space frames.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if ef.model == "" {
+				return fmt.Errorf("--model is required")
+			}
+			cfg.Model, cfg.ORT = ef.model, ef.ortConfig()
+			if exitThreshold >= 0 {
+				cfg.ExitThreshold = &exitThreshold
+			}
+			dysl := skipping.DefaultConfig()
+			dysl.ControllerThreshold = tau
+			if err := dysl.Validate(); err != nil {
+				return err
+			}
+			cfg.DySL = &dysl
+			if !quiet {
+				cfg.Log = cmd.ErrOrStderr()
+			}
+			rep, err := evaluate.Run(cfg)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(os.Stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(rep)
+			}
+			evaluate.WriteTable(cmd.OutOrStdout(), rep)
+			return nil
+		},
+	}
+	ef.register(cmd.Flags())
+	f := cmd.Flags()
+	f.StringVar(&cfg.OneStage, "one-stage", "", "bundle distilled in one stage from scratch (dysl distill --stage1-steps 0 on a copy)")
+	f.StringVar(&cfg.Weights, "weights", "", "backbone safetensors, when the bundle was built from one (for the early-exit fit)")
+	f.IntVar(&cfg.Episodes, "episodes", 4, "held-out episodes")
+	f.Int64Var(&cfg.Seed, "seed", training.HeldOutSeedStart, "seed of the first held-out episode")
+	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	f.BoolVar(&quiet, "quiet", false, "no progress lines on stderr")
+	f.Float64Var(&tau, "tau", skipping.DefaultConfig().ControllerThreshold, "DySL controller threshold")
+	f.IntVar(&cfg.ExitEvery, "exit-every", 2, "early exit: an exit after every this many layers")
+	f.IntVar(&cfg.ExitRank, "exit-rank", 0, "early exit: exit adapter rank (0: the bundle's adapter rank)")
+	f.Float64Var(&exitThreshold, "exit-threshold", -1, "early exit: L2 threshold eta on normalized actions (negative: match DySL's skip ratio)")
+	f.IntVar(&cfg.ExitEpisodes, "exit-episodes", 8, "early exit: training episodes calibrating the exits")
+	f.IntVar(&cfg.ExitStride, "exit-stride", 4, "early exit: use every this many frames of them")
+	f.IntVar(&cfg.MatchFrames, "match-frames", 0, "held-out frames used to match flexidepth's tau and early exit's eta (0: all)")
+	return cmd
+}

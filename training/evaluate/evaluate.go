@@ -1,0 +1,481 @@
+// Package evaluate compares DySL with the full model, its ablations and the baselines on held-out
+// generated episodes, in one run, and reports compute and action error side by side (GitHub issue 6).
+//
+// Open loop. Every variant sees the recorded expert trajectory's frames in order (the scene's expert
+// drives; the policy's actions are not executed), and its actions are compared with the full model's
+// and with the expert's chunk on the same frame. Each variant keeps its own episode state: DySL's
+// continuity history is built from that variant's own chunks, and every variant is reset at each new
+// episode. Closed-loop success is not measured.
+//
+// Interleaving. Every frame is run through every variant before the next frame, in an order that
+// rotates from frame to frame, so machine noise lands on all variants alike; speedups are medians of
+// the same run. Every engine variant is its own policy.Engine (own skipping state) on one shared
+// ONNX Runtime backend of the bundle (the engine serializes an inference from prefix to head, so
+// sharing the sessions is safe and keeps timings comparable); the one-stage bundle and the early-exit
+// baseline have backends of their own.
+//
+// Matching. DySL runs once over the held-out frames first (untimed; it also warms up) to measure its
+// skip ratio r = mean skipped layers / L. Random skip and fixed-ratio jumps then skip r·L layers per
+// frame on average: each frame gets a whole number of layers, chosen by error diffusion so the running
+// mean tracks r·L. FlexiDepth's threshold τ is bisected, and early exit's η chosen, so that their mean
+// skip ratio on the match frames is closest to r. Matching reads compute statistics only, never errors.
+package evaluate
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"time"
+
+	"dysl_vla/modelbuild"
+	"dysl_vla/policy"
+	"dysl_vla/policy/bundle"
+	"dysl_vla/skipping"
+	"dysl_vla/training"
+)
+
+// Config configures one evaluation.
+type Config struct {
+	Model    string // bundle directory
+	OneStage string // bundle distilled in one stage (stage 1 skipped), same backbone; optional
+	// Weights is the backbone safetensors file, needed for the early-exit fit when the bundle was built
+	// from trained weights (a random backbone is rebuilt from the manifest).
+	Weights string
+	ORT     policy.ORTConfig
+	// Episodes held out, from seed Seed on. Seed defaults to training.HeldOutSeedStart; Episodes to 4.
+	Episodes int
+	Seed     int64
+	// DySL is the configuration of the dysl rows (the ablations change one switch of it); it defaults to
+	// skipping.DefaultConfig().
+	DySL *skipping.Config
+	// ExitEvery is the early-exit interval in layers (default 2); ExitRank the exit adapters' rank
+	// (default the bundle's adapter rank).
+	ExitEvery, ExitRank int
+	// ExitThreshold is η; nil (the default) picks the η that matches DySL's skip ratio.
+	ExitThreshold *float64
+	// ExitEpisodes training episodes (seeds from training.TrainSeedStart), every ExitStride-th frame,
+	// calibrate the exits. Defaults 8 and 4.
+	ExitEpisodes, ExitStride int
+	// MatchFrames caps the held-out frames used to match FlexiDepth's τ and early exit's η (evenly
+	// spaced); 0 uses all.
+	MatchFrames int
+	Log         io.Writer
+	Now         func() time.Time
+}
+
+// EnsureDefaults fills the zero fields with their defaults.
+func (c *Config) EnsureDefaults() {
+	if c.Episodes <= 0 {
+		c.Episodes = 4
+	}
+	if c.Seed == 0 {
+		c.Seed = training.HeldOutSeedStart
+	}
+	if c.DySL == nil {
+		d := skipping.DefaultConfig()
+		c.DySL = &d
+	}
+	if c.ExitEvery <= 0 {
+		c.ExitEvery = 2
+	}
+	if c.ExitEpisodes <= 0 {
+		c.ExitEpisodes = 8
+	}
+	if c.ExitStride <= 0 {
+		c.ExitStride = 4
+	}
+	if c.Log == nil {
+		c.Log = io.Discard
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// Row is one variant's measurement. Errors are mean absolute errors over every value of the chunk (K
+// actions × A dimensions) in normalized action units (the training loss's units); gripper agreement is
+// the share of chunk actions whose gripper command (open/closed) is the same.
+type Row struct {
+	Variant     string `json:"variant"`
+	Description string `json:"description"`
+	// Param is the variant's matched or given knob, e.g. "skip_ratio=0.25" or "tau=0.41".
+	Param     string `json:"param,omitempty"`
+	Available bool   `json:"available"`
+	Note      string `json:"note,omitempty"`
+
+	Frames           int     `json:"frames"`
+	MeanLayers       float64 `json:"mean_executed_layers"` // all passes of an inference
+	SkipRatio        float64 `json:"skip_ratio"`           // mean skipped layers / L
+	VerificationRate float64 `json:"verification_rate"`    // share of inferences that re-ran
+	MedianMs         float64 `json:"median_ms"`
+	P90Ms            float64 `json:"p90_ms"`
+	Speedup          float64 `json:"speedup"` // median of full / median of this variant, same run
+
+	MAEFull     float64 `json:"mae_vs_full"`
+	MAEExpert   float64 `json:"mae_vs_expert"`
+	GripFull    float64 `json:"gripper_agreement_vs_full"`
+	GripExpert  float64 `json:"gripper_agreement_vs_expert"`
+	CritFull    float64 `json:"critical_mae_vs_full"`
+	FreeFull    float64 `json:"free_mae_vs_full"`
+	CritExpert  float64 `json:"critical_mae_vs_expert"`
+	FreeExpert  float64 `json:"free_mae_vs_expert"`
+	latencies   []time.Duration
+	skippedSum  float64
+	layersSum   float64
+	verifiedSum float64
+	sums        [8]float64 // |·| sums: full, expert, crit full, free full, crit expert, free expert; grip full, grip expert
+	counts      [4]float64 // values: all, critical, free; gripper actions
+}
+
+// Report is the whole evaluation.
+type Report struct {
+	Model          string   `json:"model"`
+	Preset         string   `json:"preset"`
+	Layers         int      `json:"layers"`
+	StaticLayers   []int    `json:"static_layers"`
+	Seeds          [2]int64 `json:"held_out_seeds"` // first and last
+	Episodes       int      `json:"episodes"`
+	Frames         int      `json:"frames"`
+	CriticalFrames int      `json:"critical_frames"`
+	Mode           string   `json:"mode"`
+	Provider       string   `json:"provider"`
+	DySL           string   `json:"dysl_config"`
+	Rows           []Row    `json:"rows"`
+	Notes          []string `json:"notes"`
+}
+
+// frame is one held-out observation, prepared for both the engine and the backend-level runner.
+type frame struct {
+	obs      policy.Observation
+	image    []float32 // normalized, for the early-exit runner
+	tokens   []int64
+	expert   [][]float64 // normalized expert chunk, K×A
+	critical bool
+	episode  int
+}
+
+// variant is one row's runner.
+type variant struct {
+	row    *Row
+	engine *policy.Engine // nil for the variants that are not an engine on the bundle
+	reset  func()
+	// before, when set, runs before each inference, untimed (per-frame knobs).
+	before func() error
+	infer  func(f *frame) (outcome, error)
+}
+
+// outcome is what one inference did.
+type outcome struct {
+	chunk            [][]float64 // normalized
+	executed, skip   int
+	verificationFire bool
+}
+
+// Run evaluates every variant and returns the report.
+func Run(cfg Config) (*Report, error) {
+	cfg.EnsureDefaults()
+	b, err := bundle.Load(cfg.Model)
+	if err != nil {
+		return nil, err
+	}
+	m := &b.Manifest
+	preset, ok := modelbuild.Presets[m.Provenance.Preset]
+	if !ok {
+		return nil, fmt.Errorf("evaluate: bundle %s: unknown preset %q", cfg.Model, m.Provenance.Preset)
+	}
+	arch := preset.Arch
+	L := m.Dims.Layers
+	layout, err := skipping.NewLayout(L, m.StaticLayers)
+	if err != nil {
+		return nil, err
+	}
+	seeds := training.Seeds(cfg.Seed, cfg.Episodes)
+	fmt.Fprintf(cfg.Log, "generating %d held-out episodes (seeds %d..%d)\n", cfg.Episodes, seeds[0], seeds[len(seeds)-1])
+	data, err := training.GenerateEpisodes(arch, seeds)
+	if err != nil {
+		return nil, err
+	}
+	frames := prepareFrames(data, arch)
+	rep := &Report{Model: cfg.Model, Preset: preset.Name, Layers: L, StaticLayers: m.StaticLayers,
+		Seeds: [2]int64{seeds[0], seeds[len(seeds)-1]}, Episodes: cfg.Episodes, Frames: len(frames),
+		Mode: "open loop: recorded expert frames in, actions compared, not executed", Provider: cfg.ORT.Provider,
+		DySL: cfg.DySL.String()}
+	if rep.Provider == "" {
+		rep.Provider = policy.ProviderCPU
+	}
+	for _, f := range frames {
+		if f.critical {
+			rep.CriticalFrames++
+		}
+	}
+
+	backend, err := policy.NewORTBackend(cfg.Model, m, cfg.ORT)
+	if err != nil {
+		return nil, err
+	}
+	defer backend.Close()
+	engineOf := func(c skipping.Config) (*policy.Engine, error) {
+		e := &policy.Engine{Manifest: m, Backend: backend, Skipping: &c, Now: cfg.Now}
+		return e, e.Initialize()
+	}
+
+	// DySL first, untimed, to measure the skip ratio the baselines are matched to.
+	dysl, err := engineOf(*cfg.DySL)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(cfg.Log, "measuring DySL's skip ratio on %d frames\n", len(frames))
+	ratio, err := engineSkipRatio(dysl, frames, L)
+	if err != nil {
+		return nil, err
+	}
+	target := ratio * float64(L) // skipped layers per frame
+	fmt.Fprintf(cfg.Log, "DySL skips %.3f of %d layers: matching the baselines to %.2f skipped layers per frame\n", ratio, L, target)
+	match := matchSubset(frames, cfg.MatchFrames)
+
+	var variants []*variant
+	addEngine := func(name, desc string, c skipping.Config, e *policy.Engine) (*variant, error) {
+		if e == nil {
+			var err error
+			if e, err = engineOf(c); err != nil {
+				return nil, err
+			}
+		}
+		v := engineVariant(&Row{Variant: name, Description: desc, Available: true}, e)
+		variants = append(variants, v)
+		return v, nil
+	}
+	full := *cfg.DySL
+	full.Strategy = skipping.StrategyFull
+	if _, err := addEngine("full", "every layer (the reference)", full, nil); err != nil {
+		return nil, err
+	}
+	if _, err := addEngine("dysl", "DySL: allow points, controllers, adapters, verification", *cfg.DySL, dysl); err != nil {
+		return nil, err
+	}
+	noPre := *cfg.DySL
+	noPre.PreSkipPrediction = false
+	if _, err := addEngine("dysl_no_preskip", "DySL without pre-skip prediction (allow points fixed at the front)", noPre, nil); err != nil {
+		return nil, err
+	}
+	noVer := *cfg.DySL
+	noVer.Verification = false
+	if _, err := addEngine("dysl_no_verify", "DySL without post-skip verification", noVer, nil); err != nil {
+		return nil, err
+	}
+	oneStage, closeOneStage, err := oneStageVariant(cfg, m, frames[0], dysl.InferSingleGraph)
+	if err != nil {
+		return nil, err
+	}
+	defer closeOneStage()
+	variants = append(variants, oneStage)
+
+	random := *cfg.DySL
+	random.Strategy = skipping.StrategyRandomSkip
+	v, err := addEngine("random_skip", "random dynamic layers skipped, no adapter", random, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := ditherSkipRatio(v, random, layout, target); err != nil {
+		return nil, err
+	}
+	static := *cfg.DySL
+	static.Strategy = skipping.StrategyStaticOnly
+	if v, err = addEngine("static_only", "static layers only: first adapter of every segment", static, nil); err != nil {
+		return nil, err
+	}
+	v.row.Param = "not matchable"
+	v.row.Note = fmt.Sprintf("skips every dynamic layer (%d of %d)", layout.DynamicLayers(), L)
+	fixed := *cfg.DySL
+	fixed.Strategy = skipping.StrategyFixedRatio
+	if v, err = addEngine("fixed_ratio", "static-dynamic jumps at fixed points, controllers ignored", fixed, nil); err != nil {
+		return nil, err
+	}
+	if err := ditherSkipRatio(v, fixed, layout, target); err != nil {
+		return nil, err
+	}
+	flexi := *cfg.DySL
+	flexi.Strategy = skipping.StrategyFlexiDepth
+	fe, err := engineOf(flexi)
+	if err != nil {
+		return nil, err
+	}
+	tau, got, err := matchFlexiDepth(fe, flexi, match, L, ratio)
+	if err != nil {
+		return nil, err
+	}
+	flexi.ControllerThreshold = tau
+	if err := fe.SetSkipping(flexi); err != nil {
+		return nil, err
+	}
+	if v, err = addEngine("flexidepth", "controller before every dynamic layer, one layer skipped at a time", flexi, fe); err != nil {
+		return nil, err
+	}
+	v.row.Param = fmt.Sprintf("tau=%.4g", tau)
+	v.row.Note = fmt.Sprintf("tau bisected on %d frames to skip ratio %.3f (target %.3f)", len(match), got, ratio)
+
+	exit, closeExit, err := earlyExitVariant(cfg, m, arch, match, target)
+	if err != nil {
+		return nil, err
+	}
+	defer closeExit()
+	variants = append(variants, exit)
+
+	if err := runInterleaved(cfg, variants, frames, m); err != nil {
+		return nil, err
+	}
+	for _, v := range variants {
+		rep.Rows = append(rep.Rows, *v.row)
+	}
+	finish(rep, L)
+	rep.Notes = append(rep.Notes,
+		fmt.Sprintf("DySL's skip ratio %.3f measured on the same frames before the timed run; random_skip and fixed_ratio skip a whole number of layers per frame, dithered so their mean is %.2f layers", ratio, target),
+		"errors: mean |a - b| over every value of the K-action chunk in normalized action units; critical = grasp and release windows as training marks them",
+		"speedup: median latency of full / median latency of the variant, whole inference (prefix, layers, adapters, controllers, head, verification), same interleaved run")
+	return rep, nil
+}
+
+// prepareFrames turns the generated dataset into engine observations and normalized expert chunks.
+func prepareFrames(d *training.Dataset, a modelbuild.Arch) []*frame {
+	K, A := a.Chunk, a.ActionDim
+	out := make([]*frame, len(d.Frames))
+	for i, f := range d.Frames {
+		expert := make([][]float64, K)
+		for k := range expert {
+			expert[k] = make([]float64, A)
+			for c := range expert[k] {
+				expert[k][c] = float64(f.Chunk[k*A+c])
+			}
+		}
+		out[i] = &frame{
+			obs: policy.Observation{
+				Image:       policy.Image{Width: a.ImageSize, Height: a.ImageSize, Encoding: "rgb8", Step: 3 * a.ImageSize, Data: f.RGB},
+				Instruction: instruction(f.Tokens),
+			},
+			image: training.NormalizedImage(f.RGB, a.ImageSize), tokens: f.Tokens,
+			expert: expert, critical: f.Critical, episode: f.Episode,
+		}
+	}
+	return out
+}
+
+// instruction inverts the "bytes" tokenizer (tokens are bytes + 1, 0 pads). The scene's instruction may
+// be longer than the token input; the engine truncates it to the same tokens either way.
+func instruction(tokens []int64) string {
+	var s []byte
+	for _, t := range tokens {
+		if t == 0 {
+			break
+		}
+		s = append(s, byte(t-1))
+	}
+	return string(s)
+}
+
+// matchSubset picks at most n evenly spaced frames (all when n <= 0).
+func matchSubset(frames []*frame, n int) []*frame {
+	if n <= 0 || n >= len(frames) {
+		return frames
+	}
+	out := make([]*frame, n)
+	for i := range out {
+		out[i] = frames[i*len(frames)/n]
+	}
+	return out
+}
+
+// engineSkipRatio runs e over frames in episode order (reset at each episode) and returns the mean
+// skipped layers per inference divided by L.
+func engineSkipRatio(e *policy.Engine, frames []*frame, L int) (float64, error) {
+	var skipped float64
+	for i, f := range frames {
+		if i == 0 || f.episode != frames[i-1].episode {
+			e.Reset()
+		}
+		res, err := e.Infer(f.obs)
+		if err != nil {
+			return 0, err
+		}
+		skipped += float64(res.Stats.LayersSkipped)
+	}
+	e.Reset()
+	return skipped / float64(len(frames)*L), nil
+}
+
+func engineVariant(row *Row, e *policy.Engine) *variant {
+	return &variant{
+		row:    row,
+		engine: e,
+		reset:  e.Reset,
+		infer: func(f *frame) (outcome, error) {
+			res, err := e.Infer(f.obs)
+			if err != nil {
+				return outcome{}, err
+			}
+			chunk := make([][]float64, len(res.Chunk))
+			for k, a := range res.Chunk {
+				chunk[k] = e.Normalize(a)
+			}
+			return outcome{chunk: chunk, executed: res.Stats.LayersExecuted, skip: res.Stats.LayersSkipped,
+				verificationFire: res.Stats.VerificationFired}, nil
+		},
+	}
+}
+
+// ditherSkipRatio gives v a per-frame skip ratio (strategy random_skip or fixed_ratio) such that each
+// frame skips a whole number of layers and the running mean tracks target skipped layers per frame
+// (error diffusion over the whole run). Changing only SkipRatio keeps the engine's episode going.
+func ditherSkipRatio(v *variant, c skipping.Config, layout skipping.Layout, target float64) error {
+	if v.engine == nil {
+		return errors.New("evaluate: dithering needs an engine variant")
+	}
+	levels := skipLevels(c.Strategy, layout) // skipped layers -> config ratio
+	counts := make([]int, 0, len(levels))
+	for n := range levels {
+		counts = append(counts, n)
+	}
+	sort.Ints(counts)
+	v.row.Param = fmt.Sprintf("skip_ratio=%.3f", target/float64(layout.Layers))
+	v.row.Note = fmt.Sprintf("each frame skips one of %v layers, dithered to a mean of %.2f", counts, target)
+	var done float64
+	inferences := 0
+	v.before = func() error {
+		inferences++
+		want := target*float64(inferences) - done
+		best := counts[0]
+		for _, n := range counts {
+			if math.Abs(float64(n)-want) < math.Abs(float64(best)-want) {
+				best = n
+			}
+		}
+		done += float64(best)
+		cc := c
+		cc.SkipRatio = levels[best]
+		return v.engine.SetSkipping(cc)
+	}
+	return nil
+}
+
+// skipLevels maps each whole number of skipped layers a strategy can produce to a SkipRatio that
+// produces it: random skip rounds SkipRatio·dynamic, fixed ratio rounds it per segment.
+func skipLevels(s skipping.Strategy, layout skipping.Layout) map[int]float64 {
+	out := map[int]float64{}
+	for step := 0; step <= 1000; step++ {
+		r := float64(step) / 1000
+		n := 0
+		switch s {
+		case skipping.StrategyRandomSkip:
+			n = int(float64(layout.DynamicLayers())*r + 0.5)
+		default:
+			for _, seg := range layout.Segments {
+				n += int(float64(seg.Dynamic())*r + 0.5)
+			}
+		}
+		if _, ok := out[n]; !ok {
+			out[n] = r
+		}
+	}
+	return out
+}

@@ -1,0 +1,131 @@
+package evaluate_test
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"dysl_vla/modelbuild"
+	"dysl_vla/policy"
+	"dysl_vla/training/evaluate"
+)
+
+var tinyDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "evaluate-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	tinyDir = filepath.Join(dir, "tiny")
+	_, err = modelbuild.Build(modelbuild.Options{Preset: "tiny", OutDir: tinyDir, Seed: 11, CalibrationFrames: 8,
+		Now: func() time.Time { return time.Unix(0, 0) }})
+	code := 1
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "building the test bundle:", err)
+	} else {
+		code = m.Run()
+	}
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func ortLibrary(t *testing.T) string {
+	t.Helper()
+	if lib := os.Getenv("DYSL_ORT_LIB"); lib != "" {
+		return lib
+	}
+	root, err := filepath.Abs("../..")
+	require.NoError(t, err)
+	candidate := filepath.Join(root, ".cache/ort/1.24.1/linux-x64/libonnxruntime.so.1")
+	if _, err := os.Stat(candidate); err == nil {
+		return candidate
+	}
+	t.Skip("ONNX Runtime library not found: set DYSL_ORT_LIB or run scripts/fetch-ort.sh")
+	return ""
+}
+
+func rowsByName(rep *evaluate.Report) map[string]evaluate.Row {
+	out := map[string]evaluate.Row{}
+	for _, r := range rep.Rows {
+		out[r.Variant] = r
+	}
+	return out
+}
+
+// One held-out episode through every variant: the table has every row, full against itself has zero
+// error, and the matched baselines skip what DySL skips (one layer of slack for the discrete ones).
+func TestEveryRowAndMatchedSkipRatios(t *testing.T) {
+	rep, err := evaluate.Run(evaluate.Config{Model: tinyDir, ORT: policy.ORTConfig{LibraryPath: ortLibrary(t)},
+		Episodes: 1, ExitEpisodes: 2, ExitStride: 8, MatchFrames: 40})
+	require.NoError(t, err)
+	names := []string{"full", "dysl", "dysl_no_preskip", "dysl_no_verify", "one_stage", "random_skip",
+		"static_only", "fixed_ratio", "flexidepth", "early_exit"}
+	var got []string
+	for _, r := range rep.Rows {
+		got = append(got, r.Variant)
+	}
+	require.Equal(t, names, got)
+	rows := rowsByName(rep)
+	require.False(t, rows["one_stage"].Available)
+	require.Contains(t, rows["one_stage"].Note, "--one-stage")
+
+	full := rows["full"]
+	require.Equal(t, rep.Frames, full.Frames)
+	require.Equal(t, float64(rep.Layers), full.MeanLayers)
+	require.Zero(t, full.MAEFull)
+	require.Zero(t, full.CritFull)
+	require.Zero(t, full.FreeFull)
+	require.Equal(t, 1.0, full.GripFull)
+	require.Equal(t, 1.0, full.Speedup)
+	require.Greater(t, full.MAEExpert, 0.0)
+
+	dysl := rows["dysl"]
+	require.Greater(t, dysl.SkipRatio, 0.0, "the stand-in controllers of a built bundle let DySL skip")
+	layer := 1 / float64(rep.Layers)
+	require.InDelta(t, dysl.SkipRatio, rows["random_skip"].SkipRatio, 1/float64(rep.Frames*rep.Layers)+1e-9)
+	require.InDelta(t, dysl.SkipRatio, rows["fixed_ratio"].SkipRatio, 1/float64(rep.Frames*rep.Layers)+1e-9)
+	require.InDelta(t, dysl.SkipRatio, rows["flexidepth"].SkipRatio, layer)
+	require.InDelta(t, dysl.SkipRatio, rows["early_exit"].SkipRatio, layer)
+	staticOnly := rows["static_only"]
+	require.InDelta(t, 1-float64(len(rep.StaticLayers))/float64(rep.Layers), staticOnly.SkipRatio, 1e-9)
+	for _, r := range rep.Rows {
+		if r.Available {
+			require.Equal(t, rep.Frames, r.Frames, r.Variant)
+			require.InDelta(t, float64(rep.Layers)*(1-r.SkipRatio)*(1+r.VerificationRate), r.MeanLayers, float64(rep.Layers)*r.VerificationRate+1e-9, r.Variant)
+			require.Greater(t, r.MedianMs, 0.0, r.Variant)
+		}
+	}
+
+	var table bytes.Buffer
+	evaluate.WriteTable(&table, rep)
+	for _, n := range names {
+		require.Contains(t, table.String(), n)
+	}
+	require.Contains(t, table.String(), "open loop")
+}
+
+// The same bundle given as the one-stage bundle behaves exactly like the dysl row; η = 0 makes the
+// early exit the full model.
+func TestOneStageRowAndGivenExitThreshold(t *testing.T) {
+	zero := 0.0
+	rep, err := evaluate.Run(evaluate.Config{Model: tinyDir, OneStage: tinyDir, ORT: policy.ORTConfig{LibraryPath: ortLibrary(t)},
+		Episodes: 1, ExitEpisodes: 2, ExitStride: 8, ExitThreshold: &zero, MatchFrames: 20})
+	require.NoError(t, err)
+	rows := rowsByName(rep)
+	one, dysl := rows["one_stage"], rows["dysl"]
+	require.True(t, one.Available)
+	require.NotContains(t, one.Note, "WARNING")
+	require.Equal(t, dysl.MeanLayers, one.MeanLayers)
+	require.InDelta(t, dysl.MAEFull, one.MAEFull, 1e-9)
+	exit := rows["early_exit"]
+	require.Equal(t, float64(rep.Layers), exit.MeanLayers)
+	require.InDelta(t, 0, exit.MAEFull, 1e-5)
+	require.Equal(t, 1.0, exit.GripFull)
+}

@@ -1,0 +1,182 @@
+package evaluate
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"time"
+
+	"dysl_vla/benchmark"
+	"dysl_vla/policy/bundle"
+)
+
+// runInterleaved runs every frame through every available variant, in an order rotating by frame, and
+// accumulates each row's statistics. variants[0] must be the full model: errors are measured against it.
+func runInterleaved(cfg Config, variants []*variant, frames []*frame, m *bundle.Manifest) error {
+	gi := m.Action.GripperIndex
+	gripperZero := 0.0 // the open/closed boundary (0 in robot units), normalized
+	if gi >= 0 {
+		gripperZero = -m.Action.Mean[gi] / m.Action.Std[gi]
+	}
+	n := len(variants)
+	outs := make([]outcome, n)
+	fmt.Fprintf(cfg.Log, "running %d frames through %d variants, interleaved\n", len(frames), n)
+	for i, f := range frames {
+		if i == 0 || f.episode != frames[i-1].episode {
+			for _, v := range variants {
+				if v.row.Available {
+					v.reset()
+				}
+			}
+		}
+		for j := range n {
+			v := variants[(i+j)%n]
+			if !v.row.Available {
+				continue
+			}
+			if v.before != nil {
+				if err := v.before(); err != nil {
+					return fmt.Errorf("evaluate: %s: %w", v.row.Variant, err)
+				}
+			}
+			t0 := cfg.Now()
+			out, err := v.infer(f)
+			dt := cfg.Now().Sub(t0)
+			if err != nil {
+				return fmt.Errorf("evaluate: %s, frame %d: %w", v.row.Variant, i, err)
+			}
+			outs[(i+j)%n] = out
+			v.row.latencies = append(v.row.latencies, dt)
+		}
+		full := outs[0].chunk
+		for k, v := range variants {
+			if !v.row.Available {
+				continue
+			}
+			accumulate(v.row, outs[k], full, f, gi, gripperZero)
+		}
+		if (i+1)%max(1, len(frames)/10) == 0 {
+			fmt.Fprintf(cfg.Log, "  %d/%d frames\n", i+1, len(frames))
+		}
+	}
+	return nil
+}
+
+func accumulate(r *Row, o outcome, full [][]float64, f *frame, gi int, gripperZero float64) {
+	r.Frames++
+	r.layersSum += float64(o.executed)
+	r.skippedSum += float64(o.skip)
+	if o.verificationFire {
+		r.verifiedSum++
+	}
+	var dFull, dExp, values float64
+	var gFull, gExp, actions float64
+	for k, a := range o.chunk {
+		for d, x := range a {
+			dFull += math.Abs(x - full[k][d])
+			dExp += math.Abs(x - f.expert[k][d])
+			values++
+		}
+		if gi >= 0 {
+			closed := a[gi] > gripperZero
+			if closed == (full[k][gi] > gripperZero) {
+				gFull++
+			}
+			if closed == (f.expert[k][gi] > gripperZero) {
+				gExp++
+			}
+			actions++
+		}
+	}
+	r.sums[0] += dFull
+	r.sums[1] += dExp
+	r.counts[0] += values
+	if f.critical {
+		r.sums[2] += dFull
+		r.sums[4] += dExp
+		r.counts[1] += values
+	} else {
+		r.sums[3] += dFull
+		r.sums[5] += dExp
+		r.counts[2] += values
+	}
+	r.sums[6] += gFull
+	r.sums[7] += gExp
+	r.counts[3] += actions
+}
+
+// finish turns the sums into the reported figures; rows[0] is the full model.
+func finish(rep *Report, L int) {
+	div := func(a, b float64) float64 {
+		if b == 0 {
+			return math.NaN()
+		}
+		return a / b
+	}
+	var fullMedian time.Duration
+	for i := range rep.Rows {
+		r := &rep.Rows[i]
+		if !r.Available || r.Frames == 0 {
+			continue
+		}
+		n := float64(r.Frames)
+		r.MeanLayers = r.layersSum / n
+		r.SkipRatio = r.skippedSum / (n * float64(L))
+		r.VerificationRate = r.verifiedSum / n
+		med := benchmark.Percentile(r.latencies, 0.5)
+		if i == 0 {
+			fullMedian = med
+		}
+		r.MedianMs = ms(med)
+		r.P90Ms = ms(benchmark.Percentile(r.latencies, 0.9))
+		r.Speedup = div(float64(fullMedian), float64(med))
+		r.MAEFull = div(r.sums[0], r.counts[0])
+		r.MAEExpert = div(r.sums[1], r.counts[0])
+		r.CritFull = div(r.sums[2], r.counts[1])
+		r.FreeFull = div(r.sums[3], r.counts[2])
+		r.CritExpert = div(r.sums[4], r.counts[1])
+		r.FreeExpert = div(r.sums[5], r.counts[2])
+		r.GripFull = div(r.sums[6], r.counts[3])
+		r.GripExpert = div(r.sums[7], r.counts[3])
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// WriteTable prints the report for people: the table, then each row's knob and notes.
+func WriteTable(w io.Writer, rep *Report) {
+	fmt.Fprintf(w, "model %s (preset %s, %d layers, static %v), provider %s\n", rep.Model, rep.Preset, rep.Layers, rep.StaticLayers, rep.Provider)
+	fmt.Fprintf(w, "held-out episodes %d (seeds %d..%d), %d frames, %d critical; %s\n",
+		rep.Episodes, rep.Seeds[0], rep.Seeds[1], rep.Frames, rep.CriticalFrames, rep.Mode)
+	fmt.Fprintf(w, "dysl config: %s\n\n", rep.DySL)
+	fmt.Fprintf(w, "%-16s %6s %5s %5s %8s %7s | %8s %8s | %6s %6s | %8s %8s | %8s %8s\n",
+		"variant", "layers", "skip", "verif", "p50_ms", "speedup", "mae_full", "mae_exp", "grip_f", "grip_e",
+		"crit_f", "free_f", "crit_e", "free_e")
+	for _, r := range rep.Rows {
+		if !r.Available {
+			fmt.Fprintf(w, "%-16s %s\n", r.Variant, r.Note)
+			continue
+		}
+		fmt.Fprintf(w, "%-16s %6.2f %5.3f %5.3f %8.3f %7.3f | %8.4f %8.4f | %6.3f %6.3f | %8.4f %8.4f | %8.4f %8.4f\n",
+			r.Variant, r.MeanLayers, r.SkipRatio, r.VerificationRate, r.MedianMs, r.Speedup, r.MAEFull, r.MAEExpert,
+			r.GripFull, r.GripExpert, r.CritFull, r.FreeFull, r.CritExpert, r.FreeExpert)
+	}
+	fmt.Fprintln(w)
+	for _, r := range rep.Rows {
+		line := r.Description
+		if r.Param != "" {
+			line += "; " + r.Param
+		}
+		if r.Available && r.Note != "" {
+			line += "; " + r.Note
+		}
+		fmt.Fprintf(w, "%-16s %s\n", r.Variant, line)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "columns: layers = mean executed layers per inference (all passes); skip = mean skipped layers / L; verif = share re-run by verification;")
+	fmt.Fprintln(w, "  mae_full/mae_exp = action MAE vs the full model / the expert; grip_f/grip_e = gripper open/closed agreement;")
+	fmt.Fprintln(w, "  crit_*/free_* = MAE on critical (grasp/release windows) vs free-space frames, vs full (f) and expert (e)")
+	for _, n := range rep.Notes {
+		fmt.Fprintln(w, "note:", n)
+	}
+}

@@ -1,0 +1,175 @@
+package evaluate
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"slices"
+
+	"dysl_vla/modelbuild"
+	"dysl_vla/policy"
+	"dysl_vla/policy/bundle"
+	"dysl_vla/skipping"
+	"dysl_vla/training"
+	"dysl_vla/training/earlyexit"
+)
+
+// unavailable is a row that could not be run, with the reason.
+func unavailable(name, desc, why string) *variant {
+	return &variant{row: &Row{Variant: name, Description: desc, Note: why}}
+}
+
+// oneStageVariant opens the --one-stage bundle under the DySL configuration on its own backend. It
+// checks that the bundle has the main bundle's layout and backbone (its single graph gives the main
+// full model's chunk on a probe frame), since its errors are measured against the main full model.
+func oneStageVariant(cfg Config, m *bundle.Manifest, probe *frame, fullChunk func(policy.Observation) ([][]float32, error)) (*variant, func(), error) {
+	const name, desc = "one_stage", "DySL with adapters and controllers distilled in one stage from scratch"
+	if cfg.OneStage == "" {
+		return unavailable(name, desc, "not run: no --one-stage bundle (distill a copy of the bundle with --stage1-steps 0)"), func() {}, nil
+	}
+	b, err := bundle.Load(cfg.OneStage)
+	if err != nil {
+		return nil, nil, fmt.Errorf("evaluate: --one-stage: %w", err)
+	}
+	if b.Manifest.Dims != m.Dims || !slices.Equal(b.Manifest.StaticLayers, m.StaticLayers) {
+		return nil, nil, fmt.Errorf("evaluate: --one-stage bundle %s has dims %+v and static layers %v, the main bundle %+v and %v",
+			cfg.OneStage, b.Manifest.Dims, b.Manifest.StaticLayers, m.Dims, m.StaticLayers)
+	}
+	e, err := policy.Open(cfg.OneStage, cfg.ORT, *cfg.DySL)
+	if err != nil {
+		return nil, nil, err
+	}
+	e.Now = cfg.Now
+	v := engineVariant(&Row{Variant: name, Description: desc, Available: true}, e)
+	v.row.Note = "provenance: " + b.Manifest.Provenance.Adapters
+	if len(v.row.Note) > 160 {
+		v.row.Note = v.row.Note[:160] + "..."
+	}
+	mine, err := e.InferSingleGraph(probe.obs)
+	if err != nil {
+		e.Close()
+		return nil, nil, err
+	}
+	theirs, err := fullChunk(probe.obs)
+	if err != nil {
+		e.Close()
+		return nil, nil, err
+	}
+	var diff float64
+	for k := range mine {
+		for d := range mine[k] {
+			diff = math.Max(diff, math.Abs(float64(mine[k][d]-theirs[k][d])))
+		}
+	}
+	if diff > 1e-4 {
+		v.row.Note = fmt.Sprintf("WARNING: its backbone differs from the main bundle's (full chunks differ by up to %.3g); ", diff) + v.row.Note
+	}
+	return v, func() { e.Close() }, nil
+}
+
+// matchFlexiDepth bisects the controller threshold τ so that FlexiDepth's skip ratio on frames is as
+// close as possible to target, and returns τ and the ratio it gave. The skip ratio falls as τ rises.
+func matchFlexiDepth(e *policy.Engine, c skipping.Config, frames []*frame, L int, target float64) (tau, got float64, err error) {
+	measure := func(t float64) (float64, error) {
+		c.ControllerThreshold = t
+		if err := e.SetSkipping(c); err != nil {
+			return 0, err
+		}
+		return engineSkipRatio(e, frames, L)
+	}
+	bestTau, bestGot := 1.0, 0.0 // τ = 1 never skips (a probability never exceeds 1)
+	if target <= 0 {
+		return bestTau, bestGot, nil
+	}
+	lo, hi := 0.0, 1.0
+	for range 14 {
+		mid := (lo + hi) / 2
+		r, err := measure(mid)
+		if err != nil {
+			return 0, 0, err
+		}
+		if math.Abs(r-target) < math.Abs(bestGot-target) {
+			bestTau, bestGot = mid, r
+		}
+		if r > target {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return bestTau, bestGot, nil
+}
+
+// earlyExitVariant fits the exit adapters on training episodes, opens the runner and, unless a
+// threshold is given, picks η so that the mean skipped layers on the match frames are closest to
+// target.
+func earlyExitVariant(cfg Config, m *bundle.Manifest, arch modelbuild.Arch, match []*frame, target float64) (*variant, func(), error) {
+	const name = "early_exit"
+	desc := fmt.Sprintf("DeeR-style: exit every %d layers when consecutive exits agree (L2)", cfg.ExitEvery)
+	_, _, weights, err := training.OpenBundleBackbone(cfg.Model, cfg.Weights)
+	if err != nil {
+		return unavailable(name, desc, "not run: "+err.Error()), func() {}, nil
+	}
+	fmt.Fprintf(cfg.Log, "fitting early exits on %d training episodes (every %d-th frame)\n", cfg.ExitEpisodes, cfg.ExitStride)
+	calib, err := training.GenerateEpisodes(arch, training.Seeds(training.TrainSeedStart, cfg.ExitEpisodes))
+	if err != nil {
+		return nil, nil, err
+	}
+	var obs []modelbuild.Observation
+	for i := 0; i < len(calib.Frames); i += cfg.ExitStride {
+		obs = append(obs, calib.Frames[i].Observation(arch))
+	}
+	fit, err := earlyexit.FitExits(earlyexit.FitConfig{Arch: arch, Weights: weights, Every: cfg.ExitEvery, Rank: cfg.ExitRank, Frames: obs})
+	if err != nil {
+		return nil, nil, err
+	}
+	dir, err := os.MkdirTemp("", "dysl-early-exits-")
+	if err != nil {
+		return nil, nil, err
+	}
+	cleanup := func() { os.RemoveAll(dir) }
+	files, err := fit.Write(dir)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	r, err := earlyexit.Open(cfg.Model, files, cfg.ORT, 0)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	r.Now = cfg.Now
+	closeAll := func() { r.Close(); cleanup() }
+	L := m.Dims.Layers
+	quality := ""
+	for _, k := range fit.Exits[:len(fit.Exits)-1] {
+		quality += fmt.Sprintf(" %d:%.2f/%.2f", k, fit.Unexplained[k], fit.ChunkMAE[k])
+	}
+	v := &variant{row: &Row{Variant: name, Description: desc, Available: true}, reset: func() {}}
+	v.row.Note = fmt.Sprintf("exits after layers %v; closed-form rank-%d exit adapters on %d training frames, held-out unexplained/chunk MAE per exit:%s",
+		fit.Exits, fit.Arch.AdapterRank, fit.Frames, quality)
+	if cfg.ExitThreshold != nil {
+		r.Threshold = *cfg.ExitThreshold
+		v.row.Param = fmt.Sprintf("eta=%.4g (given)", r.Threshold)
+	} else {
+		profiles := make([][]float64, len(match))
+		for i, f := range match {
+			if profiles[i], err = r.Profile(f.image, f.tokens); err != nil {
+				closeAll()
+				return nil, nil, err
+			}
+		}
+		var depth float64
+		r.Threshold, depth = earlyexit.MatchThreshold(profiles, r.Exits, float64(L)-target)
+		v.row.Param = fmt.Sprintf("eta=%.4g", r.Threshold)
+		v.row.Note = fmt.Sprintf("eta chosen on %d frames for %.2f layers (target %.2f); ", len(match), depth, float64(L)-target) + v.row.Note
+	}
+	v.infer = func(f *frame) (outcome, error) {
+		res, err := r.Infer(f.image, f.tokens)
+		if err != nil {
+			return outcome{}, err
+		}
+		return outcome{chunk: res.Chunk, executed: res.LayersExecuted, skip: L - res.LayersExecuted}, nil
+	}
+	return v, closeAll, nil
+}
