@@ -22,6 +22,7 @@
 package evaluate
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -113,20 +114,32 @@ type Row struct {
 	P90Ms            float64 `json:"p90_ms"`
 	Speedup          float64 `json:"speedup"` // median of full / median of this variant, same run
 
-	MAEFull     float64 `json:"mae_vs_full"`
-	MAEExpert   float64 `json:"mae_vs_expert"`
-	GripFull    float64 `json:"gripper_agreement_vs_full"`
-	GripExpert  float64 `json:"gripper_agreement_vs_expert"`
-	CritFull    float64 `json:"critical_mae_vs_full"`
-	FreeFull    float64 `json:"free_mae_vs_full"`
-	CritExpert  float64 `json:"critical_mae_vs_expert"`
-	FreeExpert  float64 `json:"free_mae_vs_expert"`
+	MAEFull     Metric `json:"mae_vs_full"`
+	MAEExpert   Metric `json:"mae_vs_expert"`
+	GripFull    Metric `json:"gripper_agreement_vs_full"`
+	GripExpert  Metric `json:"gripper_agreement_vs_expert"`
+	CritFull    Metric `json:"critical_mae_vs_full"`
+	FreeFull    Metric `json:"free_mae_vs_full"`
+	CritExpert  Metric `json:"critical_mae_vs_expert"`
+	FreeExpert  Metric `json:"free_mae_vs_expert"`
 	latencies   []time.Duration
 	skippedSum  float64
 	layersSum   float64
 	verifiedSum float64
 	sums        [8]float64 // |·| sums: full, expert, crit full, free full, crit expert, free expert; grip full, grip expert
 	counts      [4]float64 // values: all, critical, free; gripper actions
+}
+
+// Metric is an error or agreement figure; NaN (nothing to measure, e.g. no critical frame) is
+// written to JSON as null.
+type Metric float64
+
+// MarshalJSON implements json.Marshaler.
+func (m Metric) MarshalJSON() ([]byte, error) {
+	if math.IsNaN(float64(m)) || math.IsInf(float64(m), 0) {
+		return []byte("null"), nil
+	}
+	return json.Marshal(float64(m))
 }
 
 // Report is the whole evaluation.
@@ -149,7 +162,7 @@ type Report struct {
 // frame is one held-out observation, prepared for both the engine and the backend-level runner.
 type frame struct {
 	obs      policy.Observation
-	image    []float32 // normalized, for the early-exit runner
+	rgb      []byte // at the model's input size, for the early-exit runner (it normalizes inside its timing)
 	tokens   []int64
 	expert   [][]float64 // normalized expert chunk, K×A
 	critical bool
@@ -354,7 +367,7 @@ func prepareFrames(d *training.Dataset, a modelbuild.Arch) []*frame {
 				Image:       policy.Image{Width: a.ImageSize, Height: a.ImageSize, Encoding: "rgb8", Step: 3 * a.ImageSize, Data: f.RGB},
 				Instruction: instruction(f.Tokens),
 			},
-			image: training.NormalizedImage(f.RGB, a.ImageSize), tokens: f.Tokens,
+			rgb: f.RGB, tokens: f.Tokens,
 			expert: expert, critical: f.Critical, episode: f.Episode,
 		}
 	}

@@ -2,6 +2,7 @@ package evaluate_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -82,9 +83,9 @@ func TestEveryRowAndMatchedSkipRatios(t *testing.T) {
 	require.Zero(t, full.MAEFull)
 	require.Zero(t, full.CritFull)
 	require.Zero(t, full.FreeFull)
-	require.Equal(t, 1.0, full.GripFull)
+	require.Equal(t, evaluate.Metric(1), full.GripFull)
 	require.Equal(t, 1.0, full.Speedup)
-	require.Greater(t, full.MAEExpert, 0.0)
+	require.Greater(t, float64(full.MAEExpert), 0.0)
 
 	dysl := rows["dysl"]
 	require.Greater(t, dysl.SkipRatio, 0.0, "the stand-in controllers of a built bundle let DySL skip")
@@ -109,6 +110,8 @@ func TestEveryRowAndMatchedSkipRatios(t *testing.T) {
 		require.Contains(t, table.String(), n)
 	}
 	require.Contains(t, table.String(), "open loop")
+	_, err = json.Marshal(rep)
+	require.NoError(t, err)
 }
 
 // The same bundle given as the one-stage bundle behaves exactly like the dysl row; η = 0 makes the
@@ -123,9 +126,9 @@ func TestOneStageRowAndGivenExitThreshold(t *testing.T) {
 	require.True(t, one.Available)
 	require.NotContains(t, one.Note, "WARNING")
 	require.Equal(t, dysl.MeanLayers, one.MeanLayers)
-	require.InDelta(t, dysl.MAEFull, one.MAEFull, 1e-9)
+	require.InDelta(t, float64(dysl.MAEFull), float64(one.MAEFull), 1e-9)
 	exit := rows["early_exit"]
 	require.Equal(t, float64(rep.Layers), exit.MeanLayers)
-	require.InDelta(t, 0, exit.MAEFull, 1e-5)
-	require.Equal(t, 1.0, exit.GripFull)
+	require.InDelta(t, 0, float64(exit.MAEFull), 1e-5)
+	require.Equal(t, evaluate.Metric(1), exit.GripFull)
 }

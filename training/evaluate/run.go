@@ -130,14 +130,14 @@ func finish(rep *Report, L int) {
 		r.MedianMs = ms(med)
 		r.P90Ms = ms(benchmark.Percentile(r.latencies, 0.9))
 		r.Speedup = div(float64(fullMedian), float64(med))
-		r.MAEFull = div(r.sums[0], r.counts[0])
-		r.MAEExpert = div(r.sums[1], r.counts[0])
-		r.CritFull = div(r.sums[2], r.counts[1])
-		r.FreeFull = div(r.sums[3], r.counts[2])
-		r.CritExpert = div(r.sums[4], r.counts[1])
-		r.FreeExpert = div(r.sums[5], r.counts[2])
-		r.GripFull = div(r.sums[6], r.counts[3])
-		r.GripExpert = div(r.sums[7], r.counts[3])
+		r.MAEFull = Metric(div(r.sums[0], r.counts[0]))
+		r.MAEExpert = Metric(div(r.sums[1], r.counts[0]))
+		r.CritFull = Metric(div(r.sums[2], r.counts[1]))
+		r.FreeFull = Metric(div(r.sums[3], r.counts[2]))
+		r.CritExpert = Metric(div(r.sums[4], r.counts[1]))
+		r.FreeExpert = Metric(div(r.sums[5], r.counts[2]))
+		r.GripFull = Metric(div(r.sums[6], r.counts[3]))
+		r.GripExpert = Metric(div(r.sums[7], r.counts[3]))
 	}
 }
 
