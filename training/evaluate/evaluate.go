@@ -323,7 +323,7 @@ func Run(cfg Config) (*Report, error) {
 	if err := fe.SetSkipping(flexi); err != nil {
 		return nil, err
 	}
-	if v, err = addEngine("flexidepth", "controller before every dynamic layer, one layer skipped at a time", flexi, fe); err != nil {
+	if v, err = addEngine("flexidepth", "the bundle's DySL controllers before every dynamic layer, one layer skipped at a time, no adapter", flexi, fe); err != nil {
 		return nil, err
 	}
 	v.row.Param = fmt.Sprintf("tau=%.4g", tau)
@@ -343,10 +343,13 @@ func Run(cfg Config) (*Report, error) {
 		rep.Rows = append(rep.Rows, *v.row)
 	}
 	finish(rep, L)
+	if m.Provenance.Weights == "" {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("the backbone is random (preset %s, seed %d), not trained: errors against the expert say nothing about the policy; only errors against full are meaningful", preset.Name, m.Provenance.Seed))
+	}
 	rep.Notes = append(rep.Notes,
 		fmt.Sprintf("DySL's skip ratio %.3f measured on the same frames before the timed run; random_skip and fixed_ratio skip a whole number of layers per frame, dithered so their mean is %.2f layers", ratio, target),
 		"errors: mean |a - b| over every value of the K-action chunk in normalized action units; critical = grasp and release windows as training marks them",
-		"speedup: median latency of full / median latency of the variant, whole inference (prefix, layers, adapters, controllers, head, verification), same interleaved run")
+		"speedup: median latency of full / median latency of the variant, whole inference (prefix, layers, adapters, controllers, head, verification; early exit: its exit adapters and one head per exit reached), same interleaved run")
 	return rep, nil
 }
 
