@@ -3,6 +3,7 @@ package training
 import (
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"sort"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 	"dysl_vla/modelbuild"
 	"dysl_vla/safetensors"
 
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
@@ -21,13 +23,25 @@ import (
 
 // BCConfig configures behaviour cloning of the backbone on expert episodes.
 type BCConfig struct {
-	Arch         modelbuild.Arch
-	Seed         int64   // initial weights (modelbuild.RandomWeights) and batch order
-	Episodes     int     // training episodes (seeds TrainSeedStart...)
-	HeldOut      int     // held-out episodes for the evaluation loss (seeds HeldOutSeedStart...)
-	Steps        int     // optimizer steps
+	Arch     modelbuild.Arch
+	Seed     int64 // initial weights (modelbuild.RandomWeights) and batch order
+	Episodes int   // training episodes (seeds TrainSeedStart...)
+	HeldOut  int   // held-out episodes for the evaluation loss (seeds HeldOutSeedStart...)
+	Steps    int   // optimizer steps, in all
+	// Resumed is the number of steps a checkpoint passed as start has already taken: training runs steps
+	// Resumed+1..Steps, and the learning-rate schedule continues where it was (Adam's moments restart).
+	Resumed      int
 	Batch        int     // frames per step
-	LearningRate float64 // Adam
+	LearningRate float64 // Adam, the peak of the schedule
+	// Warmup is the number of steps over which the learning rate rises linearly from LearningRate/Warmup
+	// to LearningRate; 0 starts at LearningRate.
+	Warmup int
+	// FinalLearningRate is where a cosine decay from LearningRate (starting after Warmup) ends at the
+	// last step; 0 keeps the learning rate constant after the warmup.
+	FinalLearningRate float64
+	// Loss is the training loss on normalized chunks: LossMSE (the default when zero), LossL1 or LossHuber.
+	// The held-out figure is always the L1 error.
+	Loss BCLoss
 	// EvalEvery is how often (in steps) the held-out loss is measured; 0 means only at the end.
 	EvalEvery int
 	// Log receives one line per evaluation; nil discards.
@@ -36,13 +50,53 @@ type BCConfig struct {
 	OnStep func(step int, loss float64, m *Model)
 }
 
+// BCLoss names a behaviour-cloning loss.
+type BCLoss string
+
+// The losses TrainBC knows. L1 is OpenVLA-OFT's chunk loss, but from random initialization it stalls at
+// the constant median: its gradient has the same size for every frame, so the frames whose errors
+// cancel in sign teach nothing, and the reference VLA could not even memorize 32 frames in 200 steps
+// with it, while MSE (whose gradient grows with each frame's error) did. Huber (δ = 1) is MSE near the
+// target and L1 far from it.
+const (
+	LossMSE   BCLoss = "mse"
+	LossL1    BCLoss = "l1"
+	LossHuber BCLoss = "huber"
+)
+
+func (l BCLoss) lossFn() (train.LossFn, error) {
+	switch l {
+	case LossMSE, "":
+		return losses.MeanSquaredError, nil
+	case LossL1:
+		return losses.MeanAbsoluteError, nil
+	case LossHuber:
+		return losses.MakeHuberLoss(1), nil
+	}
+	return nil, fmt.Errorf("training: unknown loss %q (want %s, %s or %s)", string(l), LossMSE, LossL1, LossHuber)
+}
+
+// LearningRateAt is the schedule of cfg at step (1-based): linear warmup, then cosine decay to
+// FinalLearningRate when that is set.
+func (cfg BCConfig) LearningRateAt(step int) float64 {
+	if cfg.Warmup > 0 && step <= cfg.Warmup {
+		return cfg.LearningRate * float64(step) / float64(cfg.Warmup)
+	}
+	if cfg.FinalLearningRate <= 0 || cfg.Steps <= cfg.Warmup {
+		return cfg.LearningRate
+	}
+	progress := float64(step-cfg.Warmup) / float64(cfg.Steps-cfg.Warmup)
+	return cfg.FinalLearningRate + (cfg.LearningRate-cfg.FinalLearningRate)*0.5*(1+math.Cos(math.Pi*progress))
+}
+
 // BCResult reports a training run.
 type BCResult struct {
 	Model       *Model
 	Params      int64
-	TrainLoss   []float64 // per step: the batch's mean absolute error on normalized actions
-	EvalSteps   []int
-	EvalLoss    []float64 // held-out mean absolute error at EvalSteps
+	TrainLoss   []float64      // per step run (Resumed+1..Steps): the batch's training loss (cfg.Loss) on normalized actions
+	EvalSteps   []int          // absolute step numbers
+	EvalLoss    []float64      // held-out mean absolute error at EvalSteps
+	Eval        []ChunkMetrics // the held-out metrics at EvalSteps (EvalLoss[i] = Eval[i].L1)
 	Duration    time.Duration
 	TrainFrames int
 	// BaselineL1 is the held-out error of the best constant predictor (each chunk value's median over the
@@ -50,8 +104,8 @@ type BCResult struct {
 	BaselineL1 float64
 }
 
-// TrainBC trains the whole backbone from random initialization to imitate the expert's action
-// chunks: loss = mean absolute error on normalized actions (OpenVLA-OFT's L1 chunk loss), Adam.
+// TrainBC trains the whole backbone (from start, or from random initialization when start is nil) to
+// imitate the expert's action chunks: cfg.Loss on normalized actions, Adam with cfg's schedule.
 func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 	if cfg.Log == nil {
 		cfg.Log = io.Discard
@@ -59,6 +113,17 @@ func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 	if cfg.Steps <= 0 || cfg.Batch <= 0 || cfg.Episodes <= 0 || cfg.LearningRate <= 0 {
 		return nil, fmt.Errorf("training: steps (%d), batch (%d), episodes (%d) and learning rate (%g) must be > 0",
 			cfg.Steps, cfg.Batch, cfg.Episodes, cfg.LearningRate)
+	}
+	if cfg.Resumed < 0 || cfg.Resumed >= cfg.Steps {
+		return nil, fmt.Errorf("training: resumed step (%d) must be in [0, steps (%d))", cfg.Resumed, cfg.Steps)
+	}
+	if cfg.Warmup < 0 || cfg.FinalLearningRate < 0 || cfg.FinalLearningRate > cfg.LearningRate {
+		return nil, fmt.Errorf("training: warmup (%d) must be >= 0 and final learning rate (%g) in [0, %g]",
+			cfg.Warmup, cfg.FinalLearningRate, cfg.LearningRate)
+	}
+	lossFn, err := cfg.Loss.lossFn()
+	if err != nil {
+		return nil, err
 	}
 	data, err := GenerateEpisodes(cfg.Arch, Seeds(TrainSeedStart, cfg.Episodes))
 	if err != nil {
@@ -79,16 +144,24 @@ func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 		_, actions := m.Forward(inputs[0], inputs[1])
 		return []*Node{actions}
 	}
-	trainer := train.NewTrainer(m.Backend, m.Ctx, modelFn, losses.MeanAbsoluteError,
+	trainer := train.NewTrainer(m.Backend, m.Ctx, modelFn, lossFn,
 		optimizers.Adam().LearningRate(cfg.LearningRate).Done(), nil, nil)
-	evaluate := func() (float64, error) { return m.MeanAbsoluteError(heldOut, allIndices(heldOut)) }
+	// The optimizer reads its learning rate from this variable at every step; the schedule sets it.
+	learningRate := optimizers.LearningRateVar(m.Ctx, dtypes.Float32, cfg.LearningRate)
 
 	res := &BCResult{Model: m, Params: paramCount(m.BackboneVariables()), TrainFrames: len(data.Frames),
 		BaselineL1: constantBaselineL1(data, heldOut)}
 	r := rand.New(rand.NewPCG(uint64(cfg.Seed), 0x6263)) // "bc"
 	began := time.Now()
 	for step := 1; step <= cfg.Steps; step++ {
-		images, tokens, chunks := data.Batch(data.SampleIndices(r, cfg.Batch))
+		batch := data.SampleIndices(r, cfg.Batch)
+		if step <= cfg.Resumed {
+			continue // the same batches as the run that wrote the checkpoint, without repeating them
+		}
+		images, tokens, chunks := data.Batch(batch)
+		if err := learningRate.SetValue(tensors.FromScalar(float32(cfg.LearningRateAt(step)))); err != nil {
+			return nil, err
+		}
 		metrics, err := trainer.TrainStep(nil, []*tensors.Tensor{images, tokens}, []*tensors.Tensor{chunks})
 		if err != nil {
 			return nil, fmt.Errorf("training: step %d: %w", step, err)
@@ -99,35 +172,80 @@ func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 			cfg.OnStep(step, loss, m)
 		}
 		if step == cfg.Steps || (cfg.EvalEvery > 0 && step%cfg.EvalEvery == 0) {
-			eval, err := evaluate()
+			eval, err := m.EvaluateChunks(heldOut, allIndices(heldOut))
 			if err != nil {
 				return nil, err
 			}
-			res.EvalSteps, res.EvalLoss = append(res.EvalSteps, step), append(res.EvalLoss, eval)
-			fmt.Fprintf(cfg.Log, "step %d: train L1 %.4f (mean of last 50 %.4f), held-out L1 %.4f (constant predictor %.4f), %s\n",
-				step, loss, mean(res.TrainLoss[max(0, len(res.TrainLoss)-50):]), eval, res.BaselineL1, time.Since(began).Round(time.Second))
+			res.EvalSteps, res.EvalLoss, res.Eval = append(res.EvalSteps, step), append(res.EvalLoss, eval.L1), append(res.Eval, eval)
+			fmt.Fprintf(cfg.Log, "step %d: lr %.2g, train %s %.4f (mean of last 50 %.4f), held-out %s (constant predictor L1 %.4f), %s\n",
+				step, cfg.LearningRateAt(step), cfg.Loss.name(), loss, mean(res.TrainLoss[max(0, len(res.TrainLoss)-50):]), eval,
+				res.BaselineL1, time.Since(began).Round(time.Second))
 		}
 	}
 	res.Duration = time.Since(began)
 	return res, nil
 }
 
-// MeanAbsoluteError is the model's mean absolute error against the expert chunks of the given frames
-// (normalized units), evaluated in batches of 64.
-func (m *Model) MeanAbsoluteError(d *Dataset, indices []int) (float64, error) {
+// ChunkMetrics measure predicted chunks against the expert's, in normalized units.
+type ChunkMetrics struct {
+	L1         float64 // mean absolute error over every value of every chunk
+	CriticalL1 float64 // the same over the frames of grasp and release windows (Frame.Critical)
+	// Gripper is the fraction of chunk steps whose gripper command has the expert's sign (open or
+	// closed); GripperNow counts only each chunk's first step, the command executed next.
+	Gripper, GripperNow float64
+}
+
+func (c ChunkMetrics) String() string {
+	return fmt.Sprintf("L1 %.4f (critical %.4f), gripper right %.1f%% (first step %.1f%%)", c.L1, c.CriticalL1, 100*c.Gripper, 100*c.GripperNow)
+}
+
+// EvaluateChunks runs the full model on the frames and measures its chunks against the expert's.
+func (m *Model) EvaluateChunks(d *Dataset, indices []int) (ChunkMetrics, error) {
 	pred, err := m.PredictChunks(d, indices)
 	if err != nil {
-		return 0, err
+		return ChunkMetrics{}, err
 	}
-	var sum float64
-	n := 0
+	return CompareChunks(d, indices, pred, m.Arch.ActionDim), nil
+}
+
+// CompareChunks measures predicted normalized chunks (pred[k] for frame indices[k]) against the
+// expert's; the gripper is the last of the actionDim values of each step.
+func CompareChunks(d *Dataset, indices []int, pred [][]float32, actionDim int) ChunkMetrics {
+	var sum, criticalSum float64
+	var n, criticalN, steps, gripperRight, nowRight int
 	for k, i := range indices {
-		for c, v := range d.Frames[i].Chunk {
-			sum += abs(float64(v) - float64(pred[k][c]))
+		f := d.Frames[i]
+		for c, v := range f.Chunk {
+			e := abs(float64(v) - float64(pred[k][c]))
+			sum += e
 			n++
+			if f.Critical {
+				criticalSum += e
+				criticalN++
+			}
+			if c%actionDim == actionDim-1 {
+				right := (v > 0) == (pred[k][c] > 0)
+				steps++
+				if right {
+					gripperRight++
+					if c == actionDim-1 {
+						nowRight++
+					}
+				}
+			}
 		}
 	}
-	return sum / float64(n), nil
+	return ChunkMetrics{
+		L1: sum / float64(max(1, n)), CriticalL1: criticalSum / float64(max(1, criticalN)),
+		Gripper: float64(gripperRight) / float64(max(1, steps)), GripperNow: float64(nowRight) / float64(max(1, len(indices))),
+	}
+}
+
+// MeanAbsoluteError is the model's mean absolute error against the expert chunks of the given frames
+// (normalized units).
+func (m *Model) MeanAbsoluteError(d *Dataset, indices []int) (float64, error) {
+	metrics, err := m.EvaluateChunks(d, indices)
+	return metrics.L1, err
 }
 
 // PredictChunks runs the full model on frames and returns each normalized chunk (K·A values).
@@ -156,6 +274,13 @@ func (m *Model) PredictChunks(d *Dataset, indices []int) ([][]float32, error) {
 		}
 	}
 	return out, nil
+}
+
+func (l BCLoss) name() string {
+	if l == "" {
+		return string(LossMSE)
+	}
+	return string(l)
 }
 
 func allIndices(d *Dataset) []int {
@@ -217,7 +342,7 @@ func LoadCheckpoint(path string, a modelbuild.Arch) (*modelbuild.Weights, int, e
 }
 
 // PlotBC writes the training loss (smoothed over 50 steps) and the held-out loss against the step.
-// offset is the step the run started from (a resumed run).
+// offset is the step the run started from (a resumed run, BCConfig.Resumed).
 func PlotBC(path string, res *BCResult, offset int) error {
 	steps := make([]float64, len(res.TrainLoss))
 	for i := range steps {
@@ -225,11 +350,12 @@ func PlotBC(path string, res *BCResult, offset int) error {
 	}
 	evalSteps := make([]float64, len(res.EvalSteps))
 	for i, s := range res.EvalSteps {
-		evalSteps[i] = float64(offset + s)
+		evalSteps[i] = float64(s)
 	}
-	return SaveLinePlot(path, "behaviour cloning", "step", "L1 on normalized actions",
-		Series{Name: "train (mean of 50 steps)", X: steps, Y: smooth(res.TrainLoss, 50)},
-		Series{Name: "held-out", X: evalSteps, Y: res.EvalLoss})
+	return SaveLinePlot(path, "behaviour cloning", "step", "error on normalized actions",
+		Series{Name: "train loss (mean of 50 steps)", X: steps, Y: smooth(res.TrainLoss, 50)},
+		Series{Name: "held-out L1", X: evalSteps, Y: res.EvalLoss},
+		Series{Name: "constant predictor L1", X: []float64{float64(offset + 1), float64(offset + len(steps))}, Y: []float64{res.BaselineL1, res.BaselineL1}})
 }
 
 // constantBaselineL1 is the held-out L1 of predicting, for every chunk value, its median over the

@@ -37,3 +37,30 @@ func TestBehaviourCloningLearns(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, back.HeadWeight, loaded.HeadWeight)
 }
+
+func TestLearningRateSchedule(t *testing.T) {
+	cfg := BCConfig{Steps: 1100, LearningRate: 1e-3, Warmup: 100, FinalLearningRate: 1e-4}
+	require.InDelta(t, 1e-5, cfg.LearningRateAt(1), 1e-12, "warmup starts at LearningRate/Warmup")
+	require.InDelta(t, 1e-3, cfg.LearningRateAt(100), 1e-12, "and reaches the peak at Warmup")
+	require.InDelta(t, 5.5e-4, cfg.LearningRateAt(600), 1e-9, "halfway through the decay: the mean of peak and end")
+	require.InDelta(t, 1e-4, cfg.LearningRateAt(1100), 1e-12, "the last step is at FinalLearningRate")
+	cfg.FinalLearningRate = 0
+	require.InDelta(t, 1e-3, cfg.LearningRateAt(1100), 1e-12, "no final rate: constant after the warmup")
+}
+
+func TestCompareChunksCountsGripperSigns(t *testing.T) {
+	a := tinyArch()
+	d, err := GenerateEpisodes(a, Seeds(0, 1))
+	require.NoError(t, err)
+	indices := []int{0, len(d.Frames) / 2}
+	exact := [][]float32{d.Frames[indices[0]].Chunk, d.Frames[indices[1]].Chunk}
+	m := CompareChunks(d, indices, exact, a.ActionDim)
+	require.Equal(t, ChunkMetrics{L1: 0, CriticalL1: 0, Gripper: 1, GripperNow: 1}, m)
+
+	flipped := [][]float32{append([]float32(nil), exact[0]...), exact[1]}
+	flipped[0][a.ActionDim-1] *= -1 // the first step's gripper of the first frame
+	m = CompareChunks(d, indices, flipped, a.ActionDim)
+	require.InDelta(t, 0.5, m.GripperNow, 1e-12)
+	require.InDelta(t, 1-1.0/float64(2*a.Chunk), m.Gripper, 1e-12)
+	require.InDelta(t, 2.0/float64(2*a.Chunk*a.ActionDim), m.L1, 1e-6, "one value off by 2")
+}

@@ -32,16 +32,17 @@ func newTrainCmd() *cobra.Command {
 
 func newTrainBCCmd() *cobra.Command {
 	var (
-		preset, out, plot string
-		resume            bool
-		checkpointEvery   int
-		cfg               training.BCConfig
+		preset, out, plot, loss string
+		resume                  bool
+		checkpointEvery         int
+		cfg                     training.BCConfig
 	)
 	cmd := &cobra.Command{
 		Use:   "bc --out FILE.safetensors",
 		Short: "Behaviour cloning of the backbone on scripted pick-and-place episodes",
 		Long: `Trains every backbone weight of a preset's architecture from random initialization (seeded) to
-predict the scene expert's K-step action chunks (L1 loss on normalized actions, Adam), then writes
+predict the scene expert's K-step action chunks (--loss on normalized actions, Adam with a linear
+warmup and a cosine decay to --final-lr), then writes
 the weights as safetensors for 'dysl model build --weights'. Training episodes use seeds 0..N-1,
 the held-out loss uses seeds from 1000000. With --checkpoint-every the weights are written to --out
 as training goes, with the step in the file's metadata; --resume continues from that file (the
@@ -52,7 +53,7 @@ Adam moments restart).`,
 			if !ok {
 				return fmt.Errorf("unknown preset %q (want one of %s)", preset, strings.Join(modelbuild.PresetNames(), ", "))
 			}
-			cfg.Arch = p.Arch
+			cfg.Arch, cfg.Loss = p.Arch, training.BCLoss(loss)
 			cfg.Log = cmd.OutOrStdout()
 			var start *modelbuild.Weights
 			done := 0
@@ -64,27 +65,28 @@ Adam moments restart).`,
 				fmt.Fprintf(cmd.OutOrStdout(), "resuming %s at step %d\n", out, done)
 			}
 			total := cfg.Steps
-			cfg.Steps -= done
-			if cfg.Steps <= 0 {
+			if done >= total {
 				return fmt.Errorf("checkpoint %s is already at step %d of %d", out, done, total)
 			}
+			cfg.Resumed = done
 			metadata := func(step int) map[string]string {
 				return map[string]string{
 					"trainer": "dysl train bc", "preset": preset, "seed": strconv.FormatInt(cfg.Seed, 10),
 					"episodes": strconv.Itoa(cfg.Episodes), "batch": strconv.Itoa(cfg.Batch),
-					"learning_rate": strconv.FormatFloat(cfg.LearningRate, 'g', -1, 64),
-					"step":          strconv.Itoa(step), "steps": strconv.Itoa(total),
+					"learning_rate": strconv.FormatFloat(cfg.LearningRate, 'g', -1, 64), "loss": loss,
+					"warmup": strconv.Itoa(cfg.Warmup), "final_learning_rate": strconv.FormatFloat(cfg.FinalLearningRate, 'g', -1, 64),
+					"step": strconv.Itoa(step), "steps": strconv.Itoa(total),
 				}
 			}
-			bar := progressbar.NewOptions(cfg.Steps, progressbar.OptionSetWriter(cmd.ErrOrStderr()),
+			bar := progressbar.NewOptions(total-done, progressbar.OptionSetWriter(cmd.ErrOrStderr()),
 				progressbar.OptionSetDescription("bc"), progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true),
 				progressbar.OptionThrottle(1e9))
 			var checkpointErr error
 			cfg.OnStep = func(step int, loss float64, m *training.Model) {
 				_ = bar.Add(1)
-				bar.Describe(fmt.Sprintf("bc L1 %.3f", loss))
+				bar.Describe(fmt.Sprintf("bc loss %.3f", loss))
 				if checkpointEvery > 0 && step%checkpointEvery == 0 && checkpointErr == nil {
-					checkpointErr = m.SaveBackbone(out, metadata(done+step))
+					checkpointErr = m.SaveBackbone(out, metadata(step))
 				}
 			}
 			res, err := training.TrainBC(cfg, start)
@@ -107,8 +109,8 @@ Adam moments restart).`,
 					return err
 				}
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: %d backbone parameters, %d steps of batch %d on %d frames in %s, final held-out L1 %.4f (constant predictor %.4f)\n",
-				out, res.Params, len(res.TrainLoss), cfg.Batch, res.TrainFrames, res.Duration.Round(1e9), res.EvalLoss[len(res.EvalLoss)-1], res.BaselineL1)
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: %d backbone parameters, %d steps of batch %d on %d frames in %s, final held-out %s (constant predictor L1 %.4f)\n",
+				out, res.Params, len(res.TrainLoss), cfg.Batch, res.TrainFrames, res.Duration.Round(1e9), res.Eval[len(res.Eval)-1], res.BaselineL1)
 			return nil
 		},
 	}
@@ -123,7 +125,10 @@ Adam moments restart).`,
 	f.IntVar(&cfg.HeldOut, "held-out", 10, "held-out episodes for the evaluation loss")
 	f.IntVar(&cfg.Steps, "steps", 5000, "optimizer steps")
 	f.IntVar(&cfg.Batch, "batch", 32, "frames per step")
-	f.Float64Var(&cfg.LearningRate, "lr", 1e-3, "Adam learning rate")
+	f.Float64Var(&cfg.LearningRate, "lr", 1e-3, "Adam learning rate (the peak of the schedule)")
+	f.IntVar(&cfg.Warmup, "warmup", 100, "steps of linear learning-rate warmup")
+	f.Float64Var(&cfg.FinalLearningRate, "final-lr", 1e-4, "learning rate at the last step, reached by cosine decay (0: constant)")
+	f.StringVar(&loss, "loss", "mse", "training loss on normalized chunks: mse, huber or l1 (the held-out figure is always L1)")
 	f.IntVar(&cfg.EvalEvery, "eval-every", 250, "measure the held-out loss every this many steps")
 	_ = cmd.MarkFlagRequired("out")
 	return cmd
