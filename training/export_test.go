@@ -2,33 +2,16 @@ package training
 
 import (
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"dysl_vla/modelbuild"
 	"dysl_vla/policy"
 	"dysl_vla/policy/bundle"
+	"dysl_vla/training/internal/traintest"
 
 	"github.com/stretchr/testify/require"
 	"gonum.org/v1/gonum/mat"
 )
-
-// ortLibrary finds the ONNX Runtime library the way the other packages' tests do, or skips.
-func ortLibrary(t *testing.T) string {
-	t.Helper()
-	if lib := os.Getenv("DYSL_ORT_LIB"); lib != "" {
-		return lib
-	}
-	root, err := filepath.Abs("..")
-	require.NoError(t, err)
-	candidate := filepath.Join(root, ".cache/ort/1.24.1/linux-x64/libonnxruntime.so.1")
-	if _, err := os.Stat(candidate); err == nil {
-		return candidate
-	}
-	t.Skip("ONNX Runtime library not found: set DYSL_ORT_LIB or run scripts/fetch-ort.sh")
-	return ""
-}
 
 func randomSlice(r *rand.Rand, n int, std float64) []float32 {
 	out := make([]float32, n)
@@ -57,7 +40,7 @@ func randomSkipModules(a modelbuild.Arch, dynamic []int, seed uint64) SkipModule
 // the engine on ONNX Runtime and checks that skipping every dynamic layer through the adapters gives
 // the chunk modelbuild's reference computes with the same adapters.
 func TestExportedBundleRunsInEngine(t *testing.T) {
-	lib := ortLibrary(t)
+	lib := traintest.ORTLibrary(t)
 	dir := t.TempDir()
 	res, err := modelbuild.Build(modelbuild.Options{Preset: "tiny", OutDir: dir, Seed: 5})
 	require.NoError(t, err)
