@@ -5,7 +5,9 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"dysl_vla/modelbuild"
@@ -99,6 +101,38 @@ func (m *Model) SkipModules(dynamic []int) (SkipModules, error) {
 	return mods, nil
 }
 
+// SetAdapters overwrites the adapter variables (AddSkipModules made them) of the given dynamic layers,
+// e.g. with the closed-form fit of the bundle (ReadSkipModules) so that stage 1 refines it instead of
+// starting from the identity.
+func (m *Model) SetAdapters(adapters map[int]*modelbuild.AdapterWeights) error {
+	layers := make([]int, 0, len(adapters))
+	for j := range adapters {
+		layers = append(layers, j)
+	}
+	sort.Ints(layers) // errors name the first bad layer, reproducibly
+	for _, j := range layers {
+		w := adapters[j]
+		p := fmt.Sprintf("adapters.%d.", j)
+		for _, t := range []struct {
+			name string
+			data []float32
+		}{{"norm.weight", w.Norm}, {"down.weight", w.Down}, {"up.weight", w.Up}, {"up.bias", w.Bias}} {
+			name, data := t.name, t.data
+			v, ok := m.vars[p+name]
+			if !ok {
+				return fmt.Errorf("training: no adapter variable %s%s (AddSkipModules first)", p, name)
+			}
+			if v.Shape().Size() != len(data) {
+				return fmt.Errorf("training: %s%s has %d values, the variable %d", p, name, len(data), v.Shape().Size())
+			}
+			if err := v.SetValue(tensors.FromFlatDataAndDimensions(append([]float32(nil), data...), v.Shape().Dimensions...)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // DistillConfig configures the two-stage skip-aware distillation (ALGORITHM.md, Eqs. 4-6).
 type DistillConfig struct {
 	Segments     []bundle.Segment
@@ -109,15 +143,24 @@ type DistillConfig struct {
 	Batch        int     // frames per step
 	LearningRate float64 // Adam, both stages
 	Lambda       float64 // weight of the skip-encouraging loss mean (1 − g)²
+	// AdapterStart says, for the provenance, where the adapters started: "" means AddSkipModules' identity;
+	// the distill command sets it when it loads the bundle's closed-form adapters (SetAdapters).
+	AdapterStart string
 	Log          io.Writer
 	OnStep       func(stage, step int, loss float64)
 }
 
 // DistillResult reports a distillation run.
 type DistillResult struct {
-	Stage1Loss, Stage2Loss []float64 // per step
-	Trainable, Backbone    int64     // parameter counts
-	Duration               time.Duration
+	// Stage1Loss is per step the mean over adapters of ‖A_j(h_j) − h_s(j)‖² / ‖h_s(j) − h_j‖² on the batch:
+	// the fraction of what the skipped layers do that adapter j misses (1 = no better than the identity).
+	// Stage2Loss is per step the chunk L1 to the teacher (normalized action units) plus the skip term.
+	Stage1Loss, Stage2Loss []float64
+	// The same fraction per dynamic layer on held-out frames, before stage 1, after it and after stage 2
+	// (nil for a stage that did not run).
+	UnexplainedBefore, UnexplainedStage1, UnexplainedAfter map[int]float64
+	Trainable, Backbone                                    int64 // parameter counts
+	Duration                                               time.Duration
 }
 
 // dynamicLayers lists the segments' dynamic layers in order.
@@ -131,7 +174,9 @@ func dynamicLayers(segments []bundle.Segment) []int {
 
 // Distill trains the adapters and controllers of m (AddSkipModules first) against the frozen backbone.
 //
-// Stage 1 (Eq. 4): L1 = Σ_j mean ‖A_j(h_j) − h_{s(j)}‖², teacher hidden states from the full model.
+// Stage 1 (Eq. 4): L1 = mean over j of ‖A_j(h_j) − h_{s(j)}‖² / ‖h_{s(j)} − h_j‖², teacher hidden states
+// from the full model; each adapter's error is divided by its target's own change so that every term
+// reads as the fraction of the skipped layers' work the adapter misses (1 = the identity).
 //
 // Stage 2 (Eqs. 5-6): in every segment one dynamic layer j is drawn per frame with harmonic decay
 // (p(k) ∝ 1/k for the segment's k-th dynamic layer, so long jumps train most). The segment's output
@@ -161,38 +206,42 @@ func Distill(m *Model, cfg DistillConfig) (*DistillResult, error) {
 	r := rand.New(rand.NewPCG(uint64(cfg.Seed), 0x64697374)) // "dist"
 	began := time.Now()
 
+	probe, err := GenerateEpisodes(m.Arch, Seeds(HeldOutSeedStart, 2))
+	if err != nil {
+		return nil, err
+	}
+	probeFrames := everyNth(probe, 4)
+	unexplained := func(when string) (map[int]float64, error) {
+		u, err := m.AdapterUnexplained(probe, probeFrames, cfg.Segments)
+		if err == nil {
+			fmt.Fprintf(cfg.Log, "adapters %s: unexplained fraction on %d held-out frames (1 = no better than the identity) %s\n",
+				when, len(probeFrames), describeByLayer(u))
+		}
+		return u, err
+	}
+	if res.UnexplainedBefore, err = unexplained("at the start"); err != nil {
+		return nil, err
+	}
+
 	if cfg.Stage1Steps > 0 {
 		stage1 := func(ctx *context.Context, _ any, inputs []*Node) []*Node {
 			hiddens, _ := m.Forward(inputs[0], inputs[1])
-			var total *Node
-			for _, seg := range cfg.Segments {
-				target := StopGradient(hiddens[seg.Static])
-				for _, j := range seg.Dynamic {
-					loss := ReduceAllMean(Square(Sub(m.Adapter(j, StopGradient(hiddens[j])), target)))
-					if total == nil {
-						total = loss
-					} else {
-						total = Add(total, loss)
-					}
-				}
-			}
-			return []*Node{total}
+			return []*Node{ReduceAllMean(m.adapterUnexplained(hiddens, cfg.Segments))}
 		}
 		trainer := train.NewTrainer(m.Backend, m.Ctx, stage1, func(_, predictions []*Node) *Node { return predictions[0] },
 			optimizers.Adam().LearningRate(cfg.LearningRate).Done(), nil, nil)
-		for step := 1; step <= cfg.Stage1Steps; step++ {
+		res.Stage1Loss, err = runStage(trainer, 1, cfg.Stage1Steps, cfg.OnStep, func() ([]*tensors.Tensor, []*tensors.Tensor) {
 			images, tokens, _ := data.Batch(data.SampleIndices(r, cfg.Batch))
-			metrics, err := trainer.TrainStep(nil, []*tensors.Tensor{images, tokens}, []*tensors.Tensor{images})
-			if err != nil {
-				return nil, fmt.Errorf("training: stage 1 step %d: %w", step, err)
-			}
-			res.Stage1Loss = append(res.Stage1Loss, scalar(metrics[0]))
-			if cfg.OnStep != nil {
-				cfg.OnStep(1, step, res.Stage1Loss[step-1])
-			}
+			return []*tensors.Tensor{images, tokens}, []*tensors.Tensor{images}
+		})
+		if err != nil {
+			return nil, err
 		}
-		fmt.Fprintf(cfg.Log, "stage 1: %d steps, adapter loss %.4f -> %.4f\n", cfg.Stage1Steps,
+		fmt.Fprintf(cfg.Log, "stage 1: %d steps, mean unexplained fraction of the adapters' targets %.4f -> %.4f\n", cfg.Stage1Steps,
 			mean(res.Stage1Loss[:min(10, len(res.Stage1Loss))]), mean(res.Stage1Loss[max(0, len(res.Stage1Loss)-10):]))
+		if res.UnexplainedStage1, err = unexplained("after stage 1"); err != nil {
+			return nil, err
+		}
 	}
 
 	if cfg.Stage2Steps > 0 {
@@ -241,27 +290,24 @@ func Distill(m *Model, cfg DistillConfig) (*DistillResult, error) {
 		}
 		trainer := train.NewTrainer(m.Backend, m.Ctx, stage2, losses.MeanAbsoluteError,
 			optimizers.Adam().LearningRate(cfg.LearningRate).Done(), nil, nil)
-		for step := 1; step <= cfg.Stage2Steps; step++ {
+		res.Stage2Loss, err = runStage(trainer, 2, cfg.Stage2Steps, cfg.OnStep, func() ([]*tensors.Tensor, []*tensors.Tensor) {
 			indices := data.SampleIndices(r, cfg.Batch)
 			images, tokens, _ := data.Batch(indices)
 			labels := make([]float32, 0, len(indices)*m.Arch.Chunk*m.Arch.ActionDim)
 			for _, i := range indices {
 				labels = append(labels, teacher[i]...)
 			}
-			selector := HarmonicSelector(r, cfg.Segments, len(indices))
-			metrics, err := trainer.TrainStep(nil,
-				[]*tensors.Tensor{images, tokens, selector},
-				[]*tensors.Tensor{tensors.FromFlatDataAndDimensions(labels, len(indices), m.Arch.Chunk, m.Arch.ActionDim)})
-			if err != nil {
-				return nil, fmt.Errorf("training: stage 2 step %d: %w", step, err)
-			}
-			res.Stage2Loss = append(res.Stage2Loss, scalar(metrics[0]))
-			if cfg.OnStep != nil {
-				cfg.OnStep(2, step, res.Stage2Loss[step-1])
-			}
+			return []*tensors.Tensor{images, tokens, HarmonicSelector(r, cfg.Segments, len(indices))},
+				[]*tensors.Tensor{tensors.FromFlatDataAndDimensions(labels, len(indices), m.Arch.Chunk, m.Arch.ActionDim)}
+		})
+		if err != nil {
+			return nil, err
 		}
-		fmt.Fprintf(cfg.Log, "stage 2: %d steps, loss %.4f -> %.4f\n", cfg.Stage2Steps,
+		fmt.Fprintf(cfg.Log, "stage 2: %d steps, loss (chunk L1 to the teacher in normalized action units + skip term) %.4f -> %.4f\n", cfg.Stage2Steps,
 			mean(res.Stage2Loss[:min(10, len(res.Stage2Loss))]), mean(res.Stage2Loss[max(0, len(res.Stage2Loss)-10):]))
+		if res.UnexplainedAfter, err = unexplained("after stage 2"); err != nil {
+			return nil, err
+		}
 	}
 	res.Duration = time.Since(began)
 	return res, nil
@@ -301,9 +347,21 @@ func HarmonicSelector(r *rand.Rand, segments []bundle.Segment, n int) *tensors.T
 
 // DistillNotes are the provenance lines a distilled bundle records.
 func DistillNotes(cfg DistillConfig, res *DistillResult) (adapters, controllers string) {
-	adapters = fmt.Sprintf("trained (dysl distill, GoMLX): stage 1 %d steps of Σ_j ‖A_j(h_j) − h_s(j)‖² against the frozen backbone, "+
+	start := cfg.AdapterStart
+	if start == "" {
+		start = "the identity"
+	}
+	adapters = fmt.Sprintf("trained (dysl distill, GoMLX) from %s: stage 1 %d steps of mean_j ‖A_j(h_j) − h_s(j)‖²/‖h_s(j) − h_j‖² against the frozen backbone, "+
 		"then stage 2 %d steps jointly with the controllers; batch %d, Adam lr %s, %d episodes, seed %d",
-		cfg.Stage1Steps, cfg.Stage2Steps, cfg.Batch, strconv.FormatFloat(cfg.LearningRate, 'g', -1, 64), cfg.Episodes, cfg.Seed)
+		start, cfg.Stage1Steps, cfg.Stage2Steps, cfg.Batch, strconv.FormatFloat(cfg.LearningRate, 'g', -1, 64), cfg.Episodes, cfg.Seed)
+	if res.UnexplainedAfter != nil || res.UnexplainedStage1 != nil {
+		final := res.UnexplainedAfter
+		if final == nil {
+			final = res.UnexplainedStage1
+		}
+		adapters += fmt.Sprintf("; unexplained fraction on held-out frames %.3f at the start, %.3f at the end",
+			meanOf(res.UnexplainedBefore), meanOf(final))
+	}
 	controllers = fmt.Sprintf("trained (dysl distill stage 2, %d steps): soft mixture at one harmonic-decay-drawn dynamic layer per segment, "+
 		"loss L1 to the frozen full model's chunk + %g·mean(1−g)²; %d trainable vs %d backbone parameters",
 		cfg.Stage2Steps, cfg.Lambda, res.Trainable, res.Backbone)
@@ -316,7 +374,7 @@ func PlotDistill(path string, res *DistillResult) error {
 	for _, stage := range []struct {
 		name   string
 		losses []float64
-	}{{"stage 1: adapter hidden-state MSE", res.Stage1Loss}, {"stage 2: chunk L1 to teacher", res.Stage2Loss}} {
+	}{{"stage 1: adapters' unexplained fraction", res.Stage1Loss}, {"stage 2: chunk L1 to teacher", res.Stage2Loss}} {
 		if len(stage.losses) == 0 {
 			continue
 		}
@@ -327,4 +385,111 @@ func PlotDistill(path string, res *DistillResult) error {
 		series = append(series, s)
 	}
 	return SaveLinePlot(path, "distillation", "step", "loss", series...)
+}
+
+// adapterUnexplained is, per dynamic layer of the segments in order, ‖A_j(h_j) − h_s‖² / ‖h_s − h_j‖²
+// over the batch ([dynamic layers]): the part of what the skipped layers do that adapter j misses.
+// Normalizing by each target's own change keeps every adapter's term on the same scale (modelbuild
+// reports its closed-form fit the same way), so the sum does not favour the long jumps.
+func (m *Model) adapterUnexplained(hiddens []*Node, segments []bundle.Segment) *Node {
+	var terms []*Node
+	for _, seg := range segments {
+		target := StopGradient(hiddens[seg.Static])
+		for _, j := range seg.Dynamic {
+			h := StopGradient(hiddens[j])
+			miss := ReduceAllSum(Square(Sub(m.Adapter(j, h), target)))
+			terms = append(terms, ExpandDims(Div(miss, ReduceAllSum(Square(Sub(target, h)))), 0))
+		}
+	}
+	return Concatenate(terms, 0)
+}
+
+// AdapterUnexplained measures each adapter of the segments' dynamic layers on frames: the fraction
+// ‖A_j(h_j) − h_s‖² / ‖h_s − h_j‖² summed over the frames (0 = the adapter reproduces the skipped layers,
+// 1 = no better than skipping them with no adapter).
+func (m *Model) AdapterUnexplained(d *Dataset, indices []int, segments []bundle.Segment) (map[int]float64, error) {
+	dynamic := dynamicLayers(segments)
+	exec, err := context.NewExec(m.Backend, m.Ctx, func(ctx *context.Context, images, tokens *Node) *Node {
+		hiddens, _ := m.Forward(images, tokens)
+		var miss, change []*Node
+		for _, seg := range segments {
+			for _, j := range seg.Dynamic {
+				miss = append(miss, ExpandDims(ReduceAllSum(Square(Sub(m.Adapter(j, hiddens[j]), hiddens[seg.Static]))), 0))
+				change = append(change, ExpandDims(ReduceAllSum(Square(Sub(hiddens[seg.Static], hiddens[j]))), 0))
+			}
+		}
+		return Concatenate(append(miss, change...), 0)
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer exec.Finalize()
+	sums := make([]float64, 2*len(dynamic))
+	const batch = 64
+	for lo := 0; lo < len(indices); lo += batch {
+		images, tokens, _ := d.Batch(indices[lo:min(lo+batch, len(indices))])
+		out, err := exec.Exec(images, tokens)
+		if err != nil {
+			return nil, err
+		}
+		for i, v := range tensors.MustCopyFlatData[float32](out[0]) {
+			sums[i] += float64(v)
+		}
+	}
+	u := map[int]float64{}
+	for i, j := range dynamic {
+		u[j] = sums[i] / sums[len(dynamic)+i]
+	}
+	return u, nil
+}
+
+// runStage runs steps training steps of one distillation stage, each on the inputs and labels next
+// draws, and returns the loss of every step.
+func runStage(trainer *train.Trainer, stage, steps int, onStep func(stage, step int, loss float64),
+	next func() (inputs, labels []*tensors.Tensor)) ([]float64, error) {
+	var out []float64
+	for step := 1; step <= steps; step++ {
+		inputs, labels := next()
+		metrics, err := trainer.TrainStep(nil, inputs, labels)
+		if err != nil {
+			return nil, fmt.Errorf("training: stage %d step %d: %w", stage, step, err)
+		}
+		out = append(out, scalar(metrics[0]))
+		if onStep != nil {
+			onStep(stage, step, out[step-1])
+		}
+	}
+	return out, nil
+}
+
+// everyNth is every n-th frame index of d.
+func everyNth(d *Dataset, n int) []int {
+	var out []int
+	for i := 0; i < len(d.Frames); i += max(1, n) {
+		out = append(out, i)
+	}
+	return out
+}
+
+func meanOf(values map[int]float64) float64 {
+	var sum float64
+	for _, v := range values {
+		sum += v
+	}
+	return sum / float64(max(1, len(values)))
+}
+
+// describeByLayer formats per-layer values in layer order: "3:0.412 5:0.388 ... (mean 0.401)".
+func describeByLayer(values map[int]float64) string {
+	layers := make([]int, 0, len(values))
+	for j := range values {
+		layers = append(layers, j)
+	}
+	sort.Ints(layers)
+	var b strings.Builder
+	for _, j := range layers {
+		fmt.Fprintf(&b, "%d:%.3f ", j, values[j])
+	}
+	fmt.Fprintf(&b, "(mean %.3f)", meanOf(values))
+	return b.String()
 }

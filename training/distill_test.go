@@ -102,3 +102,51 @@ func TestDistillTrainsSkipModulesOnly(t *testing.T) {
 	require.NoError(t, backend.RunHead(chunk))
 	require.InDeltaSlice(t, wantChunk, chunk, 2e-3)
 }
+
+// TestDistillStartsFromTheBundlesAdapters: the adapters read back from a built bundle are the ones the
+// builder fitted, and loaded into the model they explain more of the skipped layers than the identity.
+func TestDistillStartsFromTheBundlesAdapters(t *testing.T) {
+	dir := t.TempDir()
+	built, err := modelbuild.Build(modelbuild.Options{Preset: "tiny", OutDir: dir, Seed: 5})
+	require.NoError(t, err)
+	manifest, a, w, err := OpenBundleBackbone(dir, "")
+	require.NoError(t, err)
+	mods, err := ReadSkipModules(dir, manifest, a)
+	require.NoError(t, err)
+	dynamic := manifest.DynamicLayers()
+	require.Len(t, mods.Adapters, len(dynamic))
+	for _, j := range dynamic {
+		require.Equal(t, built.Model.Adapters[j], mods.Adapters[j], "adapter %d", j)
+		require.Equal(t, built.Model.Controllers[j], mods.Controllers[j], "controller %d", j)
+	}
+
+	m, err := NewModel(a, w)
+	require.NoError(t, err)
+	m.AddSkipModules(dynamic, 1)
+	frames, err := GenerateEpisodes(a, Seeds(HeldOutSeedStart, 1))
+	require.NoError(t, err)
+	probe := everyNth(frames, 8)
+	identity, err := m.AdapterUnexplained(frames, probe, manifest.Segments())
+	require.NoError(t, err)
+	for j, u := range identity {
+		require.InDelta(t, 1, u, 1e-4, "the identity adapter %d explains nothing", j)
+	}
+	require.NoError(t, m.SetAdapters(mods.Adapters))
+	fitted, err := m.AdapterUnexplained(frames, probe, manifest.Segments())
+	require.NoError(t, err)
+	t.Logf("unexplained fraction on scene frames, closed-form adapters: %s", describeByLayer(fitted))
+
+	// On observations like the builder's calibration set (random pixels and letters) they do explain
+	// part of the skipped layers' work.
+	images, tokens := observationTensors(a, modelbuild.CalibrationObservations(a, 16, 99))
+	out, err := context.ExecOnce(m.Backend, m.Ctx, func(ctx *context.Context, images, tokens *Node) *Node {
+		hiddens, _ := m.Forward(images, tokens)
+		return m.adapterUnexplained(hiddens, manifest.Segments())
+	}, images, tokens)
+	require.NoError(t, err)
+	onCalibration := tensors.MustCopyFlatData[float32](out)
+	t.Logf("on calibration-like observations: %v", onCalibration)
+	for i, u := range onCalibration {
+		require.Less(t, u, float32(1), "adapter %d", dynamic[i])
+	}
+}

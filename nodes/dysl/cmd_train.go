@@ -228,14 +228,17 @@ Bags are not read yet.`,
 
 func newDistillCmd() *cobra.Command {
 	var (
-		dir, data, weights, plot string
-		cfg                      training.DistillConfig
+		dir, data, weights, plot, adapters string
+		cfg                                training.DistillConfig
 	)
 	cmd := &cobra.Command{
 		Use:   "distill --model DIR",
 		Short: "Train the bundle's adapters and controllers against its frozen backbone (two stages)",
 		Long: `Stage 1 trains one adapter per dynamic layer to map the layer's input to the input of the next
-static layer (teacher hidden states from the frozen full model). Stage 2 trains controllers and
+static layer (teacher hidden states from the frozen full model), starting from the bundle's own
+adapters (the closed-form fit 'dysl model build' wrote; --adapters identity starts from A(h) = h).
+Its loss is each adapter's squared error divided by its target's change, averaged: the fraction of
+the skipped layers' work the adapters miss (1 = the identity). Stage 2 trains controllers and
 adapters together: in each segment one dynamic layer, drawn with harmonic decay, mixes
 g·adapter + (1-g)·skipped layers; loss = L1 to the frozen full model's chunk + lambda·mean (1-g)^2.
 The backbone stays frozen. Adapters and controllers are written as ONNX into the bundle, and the
@@ -256,6 +259,20 @@ Checkpoints and resume are not implemented for distillation.`,
 			}
 			dynamic := m.DynamicLayers()
 			model.AddSkipModules(dynamic, cfg.Seed)
+			switch adapters {
+			case "bundle":
+				mods, err := training.ReadSkipModules(dir, m, a)
+				if err != nil {
+					return err
+				}
+				if err := model.SetAdapters(mods.Adapters); err != nil {
+					return err
+				}
+				cfg.AdapterStart = "the bundle's adapters (" + m.Provenance.Adapters + ")"
+			case "identity":
+			default:
+				return fmt.Errorf("--adapters %q: want bundle or identity", adapters)
+			}
 			cfg.Segments, cfg.Log = m.Segments(), cmd.OutOrStdout()
 			bar := progressbar.NewOptions(cfg.Stage1Steps+cfg.Stage2Steps, progressbar.OptionSetWriter(cmd.ErrOrStderr()),
 				progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(1e9))
@@ -292,6 +309,7 @@ Checkpoints and resume are not implemented for distillation.`,
 	f.StringVar(&data, "data", "generated", "training data: generated (scene episodes)")
 	f.StringVar(&weights, "weights", "", "backbone safetensors, when the bundle was built from one")
 	f.StringVar(&plot, "plot", "", "write the loss curves to this PNG")
+	f.StringVar(&adapters, "adapters", "bundle", "where stage 1 starts the adapters: bundle (its closed-form fit) or identity")
 	f.Int64Var(&cfg.Seed, "seed", 1, "seed of the initial adapters/controllers, batches and layer draws")
 	f.IntVar(&cfg.Episodes, "episodes", 50, "training episodes")
 	f.IntVar(&cfg.Stage1Steps, "stage1-steps", 300, "adapter-only steps (0: one stage from scratch)")
