@@ -64,3 +64,19 @@ func TestCompareChunksCountsGripperSigns(t *testing.T) {
 	require.InDelta(t, 1-1.0/float64(2*a.Chunk), m.Gripper, 1e-12)
 	require.InDelta(t, 2.0/float64(2*a.Chunk*a.ActionDim), m.L1, 1e-6, "one value off by 2")
 }
+
+// TestBehaviourCloningIsReproducible: the same config and seed give the same weights, which is what lets
+// `dysl train bc` stand for the committed reference weights.
+func TestBehaviourCloningIsReproducible(t *testing.T) {
+	cfg := BCConfig{Arch: tinyArch(), Seed: 4, Episodes: 1, HeldOut: 1, Steps: 4, Batch: 4, LearningRate: 1e-3, Warmup: 2, FinalLearningRate: 1e-4}
+	first, err := TrainBC(cfg, nil)
+	require.NoError(t, err)
+	second, err := TrainBC(cfg, nil)
+	require.NoError(t, err)
+	require.Equal(t, first.TrainLoss, second.TrainLoss)
+	a, err := first.Model.Weights()
+	require.NoError(t, err)
+	b, err := second.Model.Weights()
+	require.NoError(t, err)
+	require.Equal(t, a, b)
+}

@@ -2,6 +2,7 @@ package training
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 
 	"dysl_vla/modelbuild"
@@ -149,3 +150,29 @@ const (
 	TrainSeedStart   = 0
 	HeldOutSeedStart = 1_000_000
 )
+
+// ActionStatistics are the per-dimension mean and standard deviation of the expert's actions over every
+// step of every chunk of d, in physical units (metres, radians, gripper ±1): what the data would
+// normalize with, next to the fixed ActionMean/ActionStd that bundles declare.
+func ActionStatistics(d *Dataset) (mean, std []float64) {
+	A := len(ActionStd)
+	sum, sumSquares := make([]float64, A), make([]float64, A)
+	n := 0
+	for _, f := range d.Frames {
+		for i, v := range f.Chunk {
+			c := i % A
+			x := float64(v)*ActionStd[c] + ActionMean[c]
+			sum[c] += x
+			sumSquares[c] += x * x
+			if c == 0 {
+				n++
+			}
+		}
+	}
+	mean, std = make([]float64, A), make([]float64, A)
+	for c := range mean {
+		mean[c] = sum[c] / float64(max(1, n))
+		std[c] = math.Sqrt(max(0, sumSquares[c]/float64(max(1, n))-mean[c]*mean[c]))
+	}
+	return mean, std
+}

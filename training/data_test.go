@@ -43,3 +43,21 @@ func TestGeneratedFramesMarkGraspAndRelease(t *testing.T) {
 	}
 	require.Less(t, n, len(d.Frames)/4, "grasp and release windows are a small part of an episode")
 }
+
+// TestActionStatisticsOfTheScene records the scale of the expert's actions: motions well inside the
+// normalization's ±2 (std about half of ActionStd for x and y), roll and pitch always zero, yaw mostly
+// zero, the gripper ±1.
+func TestActionStatisticsOfTheScene(t *testing.T) {
+	d, err := GenerateEpisodes(modelbuild.Presets["tiny"].Arch, Seeds(0, 4))
+	require.NoError(t, err)
+	mean, std := ActionStatistics(d)
+	for c := 0; c < 3; c++ {
+		require.InDelta(t, 0, mean[c], 0.002, "dimension %d", c)
+		require.Greater(t, std[c], 0.002)
+		require.Less(t, std[c], ActionStd[c])
+	}
+	require.Zero(t, std[3])
+	require.Zero(t, std[4])
+	require.Less(t, std[5], ActionStd[5])
+	require.InDelta(t, 1, std[6], 0.05)
+}

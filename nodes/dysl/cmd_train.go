@@ -76,6 +76,9 @@ Adam moments restart).`,
 					"learning_rate": strconv.FormatFloat(cfg.LearningRate, 'g', -1, 64), "loss": loss,
 					"warmup": strconv.Itoa(cfg.Warmup), "final_learning_rate": strconv.FormatFloat(cfg.FinalLearningRate, 'g', -1, 64),
 					"step": strconv.Itoa(step), "steps": strconv.Itoa(total),
+					// The normalization the labels were trained in: a bundle built from these weights must
+					// denormalize with exactly these.
+					"action_mean": fmt.Sprint(training.ActionMean), "action_std": fmt.Sprint(training.ActionStd),
 				}
 			}
 			bar := progressbar.NewOptions(total-done, progressbar.OptionSetWriter(cmd.ErrOrStderr()),
