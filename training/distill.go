@@ -101,31 +101,39 @@ func (m *Model) SkipModules(dynamic []int) (SkipModules, error) {
 	return mods, nil
 }
 
-// SetAdapters overwrites the adapter variables (AddSkipModules made them) of the given dynamic layers,
-// e.g. with the closed-form fit of the bundle (ReadSkipModules) so that stage 1 refines it instead of
-// starting from the identity.
-func (m *Model) SetAdapters(adapters map[int]*modelbuild.AdapterWeights) error {
-	layers := make([]int, 0, len(adapters))
-	for j := range adapters {
+// SetSkipModules overwrites the variables (AddSkipModules made them) of the adapters and controllers
+// in mods, e.g. with the closed-form adapters of the bundle (ReadSkipModules) so that stage 1 refines
+// them instead of starting from the identity, or with a checkpoint's adapters and controllers.
+func (m *Model) SetSkipModules(mods SkipModules) error {
+	type tensor struct {
+		name string
+		data []float32
+	}
+	set := map[int][]tensor{} // by layer; adapters' and controllers' names differ
+	for j, w := range mods.Adapters {
+		p := fmt.Sprintf("adapters.%d.", j)
+		set[j] = append(set[j], tensor{p + "norm.weight", w.Norm}, tensor{p + "down.weight", w.Down}, tensor{p + "up.weight", w.Up}, tensor{p + "up.bias", w.Bias})
+	}
+	for j, w := range mods.Controllers {
+		p := fmt.Sprintf("controllers.%d.", j)
+		set[j] = append(set[j], tensor{p + "norm.weight", w.Norm}, tensor{p + "fc1.weight", w.FC1}, tensor{p + "fc1.bias", w.FC1Bias},
+			tensor{p + "fc2.weight", w.FC2}, tensor{p + "fc2.bias", w.FC2Bias})
+	}
+	layers := make([]int, 0, len(set))
+	for j := range set {
 		layers = append(layers, j)
 	}
 	sort.Ints(layers) // errors name the first bad layer, reproducibly
 	for _, j := range layers {
-		w := adapters[j]
-		p := fmt.Sprintf("adapters.%d.", j)
-		for _, t := range []struct {
-			name string
-			data []float32
-		}{{"norm.weight", w.Norm}, {"down.weight", w.Down}, {"up.weight", w.Up}, {"up.bias", w.Bias}} {
-			name, data := t.name, t.data
-			v, ok := m.vars[p+name]
+		for _, t := range set[j] {
+			v, ok := m.vars[t.name]
 			if !ok {
-				return fmt.Errorf("training: no adapter variable %s%s (AddSkipModules first)", p, name)
+				return fmt.Errorf("training: no variable %s (AddSkipModules first)", t.name)
 			}
-			if v.Shape().Size() != len(data) {
-				return fmt.Errorf("training: %s%s has %d values, the variable %d", p, name, len(data), v.Shape().Size())
+			if v.Shape().Size() != len(t.data) {
+				return fmt.Errorf("training: %s has %d values, the variable %d", t.name, len(t.data), v.Shape().Size())
 			}
-			if err := v.SetValue(tensors.FromFlatDataAndDimensions(append([]float32(nil), data...), v.Shape().Dimensions...)); err != nil {
+			if err := v.SetValue(tensors.FromFlatDataAndDimensions(append([]float32(nil), t.data...), v.Shape().Dimensions...)); err != nil {
 				return err
 			}
 		}
@@ -144,10 +152,34 @@ type DistillConfig struct {
 	LearningRate float64 // Adam, both stages
 	Lambda       float64 // weight of the skip-encouraging loss mean (1 − g)²
 	// AdapterStart says, for the provenance, where the adapters started: "" means AddSkipModules' identity;
-	// the distill command sets it when it loads the bundle's closed-form adapters (SetAdapters).
+	// the distill command sets it when it loads the bundle's closed-form adapters (SetSkipModules).
 	AdapterStart string
 	Log          io.Writer
 	OnStep       func(stage, step int, loss float64)
+	// CheckpointEvery, when > 0, calls Checkpoint after every CheckpointEvery-th step of each stage and
+	// after its last step, with the adapters and controllers as they are then (SkipModules).
+	CheckpointEvery int
+	Checkpoint      func(p DistillProgress) error
+	// Resume is the progress of the checkpoint the adapters and controllers were loaded from: the steps
+	// up to it are not run again (their batches and layer draws are still drawn, so the rest of the run
+	// sees the ones it would have seen; Adam's moments restart). The zero value starts from the beginning.
+	Resume DistillProgress
+}
+
+// DistillProgress is how far a distillation got: the last step done of stage 1 or 2.
+type DistillProgress struct {
+	Stage, Step int
+}
+
+// doneIn is how many steps of stage the progress covers, out of steps.
+func (p DistillProgress) doneIn(stage, steps int) int {
+	switch {
+	case p.Stage > stage:
+		return steps
+	case p.Stage == stage:
+		return min(p.Step, steps)
+	}
+	return 0
 }
 
 // DistillResult reports a distillation run.
@@ -230,8 +262,12 @@ func Distill(m *Model, cfg DistillConfig) (*DistillResult, error) {
 		}
 		trainer := train.NewTrainer(m.Backend, m.Ctx, stage1, func(_, predictions []*Node) *Node { return predictions[0] },
 			optimizers.Adam().LearningRate(cfg.LearningRate).Done(), nil, nil)
-		res.Stage1Loss, err = runStage(trainer, 1, cfg.Stage1Steps, cfg.OnStep, func() ([]*tensors.Tensor, []*tensors.Tensor) {
-			images, tokens, _ := data.Batch(data.SampleIndices(r, cfg.Batch))
+		res.Stage1Loss, err = runStage(trainer, 1, cfg.Stage1Steps, cfg, func(skip bool) ([]*tensors.Tensor, []*tensors.Tensor) {
+			indices := data.SampleIndices(r, cfg.Batch)
+			if skip {
+				return nil, nil
+			}
+			images, tokens, _ := data.Batch(indices)
 			return []*tensors.Tensor{images, tokens}, []*tensors.Tensor{images}
 		})
 		if err != nil {
@@ -290,14 +326,18 @@ func Distill(m *Model, cfg DistillConfig) (*DistillResult, error) {
 		}
 		trainer := train.NewTrainer(m.Backend, m.Ctx, stage2, losses.MeanAbsoluteError,
 			optimizers.Adam().LearningRate(cfg.LearningRate).Done(), nil, nil)
-		res.Stage2Loss, err = runStage(trainer, 2, cfg.Stage2Steps, cfg.OnStep, func() ([]*tensors.Tensor, []*tensors.Tensor) {
+		res.Stage2Loss, err = runStage(trainer, 2, cfg.Stage2Steps, cfg, func(skip bool) ([]*tensors.Tensor, []*tensors.Tensor) {
 			indices := data.SampleIndices(r, cfg.Batch)
+			selector := HarmonicSelector(r, cfg.Segments, len(indices))
+			if skip {
+				return nil, nil
+			}
 			images, tokens, _ := data.Batch(indices)
 			labels := make([]float32, 0, len(indices)*m.Arch.Chunk*m.Arch.ActionDim)
 			for _, i := range indices {
 				labels = append(labels, teacher[i]...)
 			}
-			return []*tensors.Tensor{images, tokens, HarmonicSelector(r, cfg.Segments, len(indices))},
+			return []*tensors.Tensor{images, tokens, selector},
 				[]*tensors.Tensor{tensors.FromFlatDataAndDimensions(labels, len(indices), m.Arch.Chunk, m.Arch.ActionDim)}
 		})
 		if err != nil {
@@ -443,20 +483,31 @@ func (m *Model) AdapterUnexplained(d *Dataset, indices []int, segments []bundle.
 	return u, nil
 }
 
-// runStage runs steps training steps of one distillation stage, each on the inputs and labels next
-// draws, and returns the loss of every step.
-func runStage(trainer *train.Trainer, stage, steps int, onStep func(stage, step int, loss float64),
-	next func() (inputs, labels []*tensors.Tensor)) ([]float64, error) {
+// runStage runs the steps of one distillation stage, each on the inputs and labels next draws, and
+// returns the loss of every step it ran. Steps that cfg.Resume covers only draw (next(true)).
+func runStage(trainer *train.Trainer, stage, steps int, cfg DistillConfig,
+	next func(skip bool) (inputs, labels []*tensors.Tensor)) ([]float64, error) {
+	done := cfg.Resume.doneIn(stage, steps)
 	var out []float64
 	for step := 1; step <= steps; step++ {
-		inputs, labels := next()
+		if step <= done {
+			next(true)
+			continue
+		}
+		inputs, labels := next(false)
 		metrics, err := trainer.TrainStep(nil, inputs, labels)
 		if err != nil {
 			return nil, fmt.Errorf("training: stage %d step %d: %w", stage, step, err)
 		}
-		out = append(out, scalar(metrics[0]))
-		if onStep != nil {
-			onStep(stage, step, out[step-1])
+		loss := scalar(metrics[0])
+		out = append(out, loss)
+		if cfg.OnStep != nil {
+			cfg.OnStep(stage, step, loss)
+		}
+		if cfg.Checkpoint != nil && cfg.CheckpointEvery > 0 && (step%cfg.CheckpointEvery == 0 || step == steps) {
+			if err := cfg.Checkpoint(DistillProgress{Stage: stage, Step: step}); err != nil {
+				return nil, fmt.Errorf("training: checkpoint at stage %d step %d: %w", stage, step, err)
+			}
 		}
 	}
 	return out, nil

@@ -1,6 +1,7 @@
 package training
 
 import (
+	"errors"
 	"testing"
 
 	"dysl_vla/modelbuild"
@@ -131,7 +132,7 @@ func TestDistillStartsFromTheBundlesAdapters(t *testing.T) {
 	for j, u := range identity {
 		require.InDelta(t, 1, u, 1e-4, "the identity adapter %d explains nothing", j)
 	}
-	require.NoError(t, m.SetAdapters(mods.Adapters))
+	require.NoError(t, m.SetSkipModules(SkipModules{Adapters: mods.Adapters}))
 	fitted, err := m.AdapterUnexplained(frames, probe, manifest.Segments())
 	require.NoError(t, err)
 	t.Logf("unexplained fraction on scene frames, closed-form adapters: %s", describeByLayer(fitted))
@@ -149,4 +150,54 @@ func TestDistillStartsFromTheBundlesAdapters(t *testing.T) {
 	for i, u := range onCalibration {
 		require.Less(t, u, float32(1), "adapter %d", dynamic[i])
 	}
+}
+
+// TestDistillResumesFromItsCheckpoint stops a distillation at its first checkpoint and resumes it from
+// the bundle: the resumed run starts from the checkpointed adapters and controllers, runs only the
+// steps left, refuses other settings, and the checkpoint file goes once the run is finished.
+func TestDistillResumesFromItsCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	_, err := modelbuild.Build(modelbuild.Options{Preset: "tiny", OutDir: dir, Seed: 5})
+	require.NoError(t, err)
+	manifest, a, w, err := OpenBundleBackbone(dir, "")
+	require.NoError(t, err)
+	newModel := func() *Model {
+		m, err := NewModel(a, w)
+		require.NoError(t, err)
+		m.AddSkipModules(manifest.DynamicLayers(), 1)
+		return m
+	}
+	cfg := DistillConfig{Segments: manifest.Segments(), Seed: 2, Episodes: 1, Stage1Steps: 4, Stage2Steps: 2,
+		Batch: 2, LearningRate: 1e-3, Lambda: 0.05, CheckpointEvery: 3}
+	first := newModel()
+	stop := errors.New("stop")
+	cfg.Checkpoint = func(p DistillProgress) error {
+		require.NoError(t, WriteDistillCheckpoint(dir, manifest, first, cfg, p))
+		return stop
+	}
+	_, err = Distill(first, cfg)
+	require.ErrorIs(t, err, stop)
+	saved, err := first.SkipModules(manifest.DynamicLayers())
+	require.NoError(t, err)
+
+	other := cfg
+	other.Batch = 3
+	_, err = ResumeDistill(dir, manifest, newModel(), other)
+	require.Error(t, err, "a resumed run must draw the same batches")
+
+	second := newModel()
+	resumed, err := ResumeDistill(dir, manifest, second, cfg)
+	require.NoError(t, err)
+	require.Equal(t, DistillProgress{Stage: 1, Step: 3}, resumed.Resume)
+	loaded, err := second.SkipModules(manifest.DynamicLayers())
+	require.NoError(t, err)
+	require.Equal(t, saved, loaded)
+	resumed.Checkpoint = nil
+	res, err := Distill(second, resumed)
+	require.NoError(t, err)
+	require.Len(t, res.Stage1Loss, 1)
+	require.Len(t, res.Stage2Loss, 2)
+	require.NoError(t, FinishDistill(dir))
+	_, err = ResumeDistill(dir, manifest, newModel(), cfg)
+	require.Error(t, err)
 }

@@ -232,6 +232,7 @@ Bags are not read yet.`,
 func newDistillCmd() *cobra.Command {
 	var (
 		dir, data, weights, plot, adapters string
+		resume                             bool
 		cfg                                training.DistillConfig
 	)
 	cmd := &cobra.Command{
@@ -246,7 +247,9 @@ adapters together: in each segment one dynamic layer, drawn with harmonic decay,
 g·adapter + (1-g)·skipped layers; loss = L1 to the frozen full model's chunk + lambda·mean (1-g)^2.
 The backbone stays frozen. Adapters and controllers are written as ONNX into the bundle, and the
 manifest's provenance says how. --stage1-steps 0 gives the "one stage from scratch" ablation.
-Checkpoints and resume are not implemented for distillation.`,
+With --checkpoint-every the adapters and controllers are written into the bundle as training goes,
+with distill_checkpoint.json saying how far it got; --resume (same settings) continues from there,
+and the file is removed when the run completes.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if data != "generated" {
@@ -268,7 +271,7 @@ Checkpoints and resume are not implemented for distillation.`,
 				if err != nil {
 					return err
 				}
-				if err := model.SetAdapters(mods.Adapters); err != nil {
+				if err := model.SetSkipModules(training.SkipModules{Adapters: mods.Adapters}); err != nil {
 					return err
 				}
 				cfg.AdapterStart = "the bundle's adapters (" + m.Provenance.Adapters + ")"
@@ -277,6 +280,15 @@ Checkpoints and resume are not implemented for distillation.`,
 				return fmt.Errorf("--adapters %q: want bundle or identity", adapters)
 			}
 			cfg.Segments, cfg.Log = m.Segments(), cmd.OutOrStdout()
+			if resume {
+				if cfg, err = training.ResumeDistill(dir, m, model, cfg); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "resuming after stage %d step %d\n", cfg.Resume.Stage, cfg.Resume.Step)
+			}
+			cfg.Checkpoint = func(p training.DistillProgress) error {
+				return training.WriteDistillCheckpoint(dir, m, model, cfg, p)
+			}
 			bar := progressbar.NewOptions(cfg.Stage1Steps+cfg.Stage2Steps, progressbar.OptionSetWriter(cmd.ErrOrStderr()),
 				progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(1e9))
 			cfg.OnStep = func(stage, _ int, loss float64) {
@@ -295,6 +307,9 @@ Checkpoints and resume are not implemented for distillation.`,
 			}
 			adaptersNote, controllersNote := training.DistillNotes(cfg, res)
 			if err := training.WriteSkipModules(dir, m, a, mods, adaptersNote, controllersNote); err != nil {
+				return err
+			}
+			if err := training.FinishDistill(dir); err != nil {
 				return err
 			}
 			if plot != "" {
@@ -320,6 +335,8 @@ Checkpoints and resume are not implemented for distillation.`,
 	f.IntVar(&cfg.Batch, "batch", 16, "frames per step")
 	f.Float64Var(&cfg.LearningRate, "lr", 1e-3, "Adam learning rate")
 	f.Float64Var(&cfg.Lambda, "lambda", 0.05, "weight of the skip-encouraging loss")
+	f.IntVar(&cfg.CheckpointEvery, "checkpoint-every", 0, "write the adapters and controllers into the bundle every this many steps of each stage (0: only at the end)")
+	f.BoolVar(&resume, "resume", false, "continue the distillation checkpointed in the bundle (same settings)")
 	_ = cmd.MarkFlagRequired("model")
 	return cmd
 }

@@ -1,0 +1,89 @@
+package training
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"dysl_vla/policy/bundle"
+)
+
+// DistillCheckpointFile is the file in a bundle directory that says a distillation stopped part-way:
+// the adapters and controllers in the bundle are that run's, at Progress.
+const DistillCheckpointFile = "distill_checkpoint.json"
+
+// DistillCheckpoint is what a resumed distillation needs besides the bundle's adapters and controllers:
+// how far the run got and the settings that decide its batches and layer draws, which a resumed run
+// must repeat.
+type DistillCheckpoint struct {
+	Progress     DistillProgress `json:"progress"`
+	Seed         int64           `json:"seed"`
+	Episodes     int             `json:"episodes"`
+	Stage1Steps  int             `json:"stage1_steps"`
+	Stage2Steps  int             `json:"stage2_steps"`
+	Batch        int             `json:"batch"`
+	LearningRate float64         `json:"learning_rate"`
+	Lambda       float64         `json:"lambda"`
+}
+
+func checkpointOf(cfg DistillConfig, p DistillProgress) DistillCheckpoint {
+	return DistillCheckpoint{Progress: p, Seed: cfg.Seed, Episodes: cfg.Episodes, Stage1Steps: cfg.Stage1Steps,
+		Stage2Steps: cfg.Stage2Steps, Batch: cfg.Batch, LearningRate: cfg.LearningRate, Lambda: cfg.Lambda}
+}
+
+// WriteDistillCheckpoint writes the model's adapters and controllers into the bundle (WriteSkipModules)
+// and DistillCheckpointFile next to them.
+func WriteDistillCheckpoint(dir string, manifest *bundle.Manifest, m *Model, cfg DistillConfig, p DistillProgress) error {
+	mods, err := m.SkipModules(manifest.DynamicLayers())
+	if err != nil {
+		return err
+	}
+	note := fmt.Sprintf("distillation checkpoint at stage %d step %d (dysl distill --resume continues it)", p.Stage, p.Step)
+	if err := WriteSkipModules(dir, manifest, m.Arch, mods, note, note); err != nil {
+		return err
+	}
+	data, err := json.MarshalIndent(checkpointOf(cfg, p), "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, DistillCheckpointFile), append(data, '\n'), 0o644)
+}
+
+// ResumeDistill loads a bundle's checkpoint into m (AddSkipModules first) and returns cfg set to
+// continue it. The checkpoint's settings must equal cfg's: they decide which batches the run draws.
+func ResumeDistill(dir string, manifest *bundle.Manifest, m *Model, cfg DistillConfig) (DistillConfig, error) {
+	data, err := os.ReadFile(filepath.Join(dir, DistillCheckpointFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return cfg, fmt.Errorf("training: %s has no %s: no distillation to resume", dir, DistillCheckpointFile)
+	}
+	if err != nil {
+		return cfg, err
+	}
+	var c DistillCheckpoint
+	if err := json.Unmarshal(data, &c); err != nil {
+		return cfg, fmt.Errorf("training: %s: %w", DistillCheckpointFile, err)
+	}
+	if want := checkpointOf(cfg, c.Progress); c != want {
+		return cfg, fmt.Errorf("training: the checkpoint in %s was made with %+v, this run asks for %+v", dir, c, want)
+	}
+	mods, err := ReadSkipModules(dir, manifest, m.Arch)
+	if err != nil {
+		return cfg, err
+	}
+	if err := m.SetSkipModules(mods); err != nil {
+		return cfg, err
+	}
+	cfg.Resume = c.Progress
+	return cfg, nil
+}
+
+// FinishDistill removes the checkpoint file once the run is complete.
+func FinishDistill(dir string) error {
+	err := os.Remove(filepath.Join(dir, DistillCheckpointFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	return err
+}
