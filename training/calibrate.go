@@ -16,7 +16,7 @@ import (
 // criterion for static layers: low similarity = the layer changes the activations most).
 func (m *Model) LayerSimilarity(d *Dataset, indices []int) ([]float64, error) {
 	L := m.Arch.Layers
-	exec, err := context.NewExec(m.Backend, m.Ctx, func(ctx *context.Context, images, tokens *Node) *Node {
+	total, err := m.sumOverFrames(d, indices, func(images, tokens *Node) *Node {
 		hiddens, _ := m.Forward(images, tokens)
 		sums := make([]*Node, L)
 		for i := 0; i < L; i++ {
@@ -30,8 +30,27 @@ func (m *Model) LayerSimilarity(d *Dataset, indices []int) ([]float64, error) {
 	if err != nil {
 		return nil, err
 	}
+	count := float64(len(indices) * m.Arch.Tokens())
+	for i := range total {
+		total[i] /= count
+		if math.IsNaN(total[i]) {
+			return nil, fmt.Errorf("training: layer %d similarity is not a number (a zero hidden vector?)", i)
+		}
+	}
+	return total, nil
+}
+
+// sumOverFrames runs sums (a graph from images and tokens to a vector of sums over the batch) on the
+// frames in batches of 64 and adds the vectors up.
+func (m *Model) sumOverFrames(d *Dataset, indices []int, sums func(images, tokens *Node) *Node) ([]float64, error) {
+	exec, err := context.NewExec(m.Backend, m.Ctx, func(ctx *context.Context, images, tokens *Node) *Node {
+		return sums(images, tokens)
+	})
+	if err != nil {
+		return nil, err
+	}
 	defer exec.Finalize()
-	total := make([]float64, L)
+	var total []float64
 	const batch = 64
 	for lo := 0; lo < len(indices); lo += batch {
 		images, tokens, _ := d.Batch(indices[lo:min(lo+batch, len(indices))])
@@ -39,15 +58,12 @@ func (m *Model) LayerSimilarity(d *Dataset, indices []int) ([]float64, error) {
 		if err != nil {
 			return nil, err
 		}
-		for i, v := range tensors.MustCopyFlatData[float32](out[0]) {
-			total[i] += float64(v)
+		values := tensors.MustCopyFlatData[float32](out[0])
+		if total == nil {
+			total = make([]float64, len(values))
 		}
-	}
-	count := float64(len(indices) * m.Arch.Tokens())
-	for i := range total {
-		total[i] /= count
-		if math.IsNaN(total[i]) {
-			return nil, fmt.Errorf("training: layer %d similarity is not a number (a zero hidden vector?)", i)
+		for i, v := range values {
+			total[i] += float64(v)
 		}
 	}
 	return total, nil

@@ -449,7 +449,7 @@ func (m *Model) adapterUnexplained(hiddens []*Node, segments []bundle.Segment) *
 // 1 = no better than skipping them with no adapter).
 func (m *Model) AdapterUnexplained(d *Dataset, indices []int, segments []bundle.Segment) (map[int]float64, error) {
 	dynamic := dynamicLayers(segments)
-	exec, err := context.NewExec(m.Backend, m.Ctx, func(ctx *context.Context, images, tokens *Node) *Node {
+	sums, err := m.sumOverFrames(d, indices, func(images, tokens *Node) *Node {
 		hiddens, _ := m.Forward(images, tokens)
 		var miss, change []*Node
 		for _, seg := range segments {
@@ -462,19 +462,6 @@ func (m *Model) AdapterUnexplained(d *Dataset, indices []int, segments []bundle.
 	})
 	if err != nil {
 		return nil, err
-	}
-	defer exec.Finalize()
-	sums := make([]float64, 2*len(dynamic))
-	const batch = 64
-	for lo := 0; lo < len(indices); lo += batch {
-		images, tokens, _ := d.Batch(indices[lo:min(lo+batch, len(indices))])
-		out, err := exec.Exec(images, tokens)
-		if err != nil {
-			return nil, err
-		}
-		for i, v := range tensors.MustCopyFlatData[float32](out[0]) {
-			sums[i] += float64(v)
-		}
 	}
 	u := map[int]float64{}
 	for i, j := range dynamic {

@@ -15,6 +15,17 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// builtTinyBundle builds the tiny bundle of seed 5 in a temporary directory and opens its backbone.
+func builtTinyBundle(t *testing.T) (string, *modelbuild.Result, *bundle.Manifest, modelbuild.Arch, *modelbuild.Weights) {
+	t.Helper()
+	dir := t.TempDir()
+	built, err := modelbuild.Build(modelbuild.Options{Preset: "tiny", OutDir: dir, Seed: 5})
+	require.NoError(t, err)
+	manifest, a, w, err := OpenBundleBackbone(dir, "")
+	require.NoError(t, err)
+	return dir, built, manifest, a, w
+}
+
 func backboneSnapshot(t *testing.T, m *Model) map[string][]float32 {
 	out := map[string][]float32{}
 	for name, v := range m.BackboneVariables() {
@@ -29,11 +40,7 @@ func backboneSnapshot(t *testing.T, m *Model) map[string][]float32 {
 // the backbone is bit-for-bit unchanged, and the exported adapters and controllers, run on ONNX
 // Runtime, give what the training graph gives.
 func TestDistillTrainsSkipModulesOnly(t *testing.T) {
-	dir := t.TempDir()
-	_, err := modelbuild.Build(modelbuild.Options{Preset: "tiny", OutDir: dir, Seed: 5})
-	require.NoError(t, err)
-	manifest, a, w, err := OpenBundleBackbone(dir, "")
-	require.NoError(t, err)
+	dir, _, manifest, a, w := builtTinyBundle(t)
 	m, err := NewModel(a, w)
 	require.NoError(t, err)
 	dynamic := manifest.DynamicLayers()
@@ -105,13 +112,11 @@ func TestDistillTrainsSkipModulesOnly(t *testing.T) {
 }
 
 // TestDistillStartsFromTheBundlesAdapters: the adapters read back from a built bundle are the ones the
-// builder fitted, and loaded into the model they explain more of the skipped layers than the identity.
+// builder fitted, and loaded into the model they explain part of the skipped layers' work on
+// observations like the builder's calibration set. On scene frames this bundle's do not (the fit's
+// random-pixel observations are far from the scene's), which the test logs.
 func TestDistillStartsFromTheBundlesAdapters(t *testing.T) {
-	dir := t.TempDir()
-	built, err := modelbuild.Build(modelbuild.Options{Preset: "tiny", OutDir: dir, Seed: 5})
-	require.NoError(t, err)
-	manifest, a, w, err := OpenBundleBackbone(dir, "")
-	require.NoError(t, err)
+	dir, built, manifest, a, w := builtTinyBundle(t)
 	mods, err := ReadSkipModules(dir, manifest, a)
 	require.NoError(t, err)
 	dynamic := manifest.DynamicLayers()
@@ -156,11 +161,7 @@ func TestDistillStartsFromTheBundlesAdapters(t *testing.T) {
 // the bundle: the resumed run starts from the checkpointed adapters and controllers, runs only the
 // steps left, refuses other settings, and the checkpoint file goes once the run is finished.
 func TestDistillResumesFromItsCheckpoint(t *testing.T) {
-	dir := t.TempDir()
-	_, err := modelbuild.Build(modelbuild.Options{Preset: "tiny", OutDir: dir, Seed: 5})
-	require.NoError(t, err)
-	manifest, a, w, err := OpenBundleBackbone(dir, "")
-	require.NoError(t, err)
+	dir, _, manifest, a, w := builtTinyBundle(t)
 	newModel := func() *Model {
 		m, err := NewModel(a, w)
 		require.NoError(t, err)
@@ -175,7 +176,7 @@ func TestDistillResumesFromItsCheckpoint(t *testing.T) {
 		require.NoError(t, WriteDistillCheckpoint(dir, manifest, first, cfg, p))
 		return stop
 	}
-	_, err = Distill(first, cfg)
+	_, err := Distill(first, cfg)
 	require.ErrorIs(t, err, stop)
 	saved, err := first.SkipModules(manifest.DynamicLayers())
 	require.NoError(t, err)
