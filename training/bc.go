@@ -39,6 +39,13 @@ type BCConfig struct {
 	// FinalLearningRate is where a cosine decay from LearningRate (starting after Warmup) ends at the
 	// last step; 0 keeps the learning rate constant after the warmup.
 	FinalLearningRate float64
+	// ResidualScale multiplies the output projections of every layer's two residual branches (attn.o and
+	// mlp.down) of the random initial weights (not of a start checkpoint): 0 means 1/(2·Layers), a
+	// negative value leaves modelbuild's initialization as it is. modelbuild initializes every branch at
+	// full scale so that no layer of a random backbone is an identity; eight such layers scramble the
+	// image patches into the other tokens, and the reference VLA sat at the constant predictor for
+	// 1000 steps. Small branches start the stack near the identity, as GPT-2 and Fixup-style inits do.
+	ResidualScale float64
 	// Loss is the training loss on normalized chunks: LossMSE (the default when zero), LossL1 or LossHuber.
 	// The held-out figure is always the L1 error.
 	Loss BCLoss
@@ -48,6 +55,27 @@ type BCConfig struct {
 	Log io.Writer
 	// OnStep, if set, is called after every step (progress bars, checkpoints).
 	OnStep func(step int, loss float64, m *Model)
+}
+
+func (cfg BCConfig) residualScale() float64 {
+	switch {
+	case cfg.ResidualScale == 0:
+		return 1 / float64(2*cfg.Arch.Layers)
+	case cfg.ResidualScale < 0:
+		return 1
+	}
+	return cfg.ResidualScale
+}
+
+// scaleResidualBranches multiplies every layer's attn.o and mlp.down weights by k.
+func scaleResidualBranches(w *modelbuild.Weights, k float64) {
+	for i := range w.Layers {
+		for _, m := range [][]float32{w.Layers[i].O, w.Layers[i].Down} {
+			for j := range m {
+				m[j] *= float32(k)
+			}
+		}
+	}
 }
 
 // BCLoss names a behaviour-cloning loss.
@@ -138,6 +166,7 @@ func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 	}
 	if start == nil {
 		start = modelbuild.RandomWeights(cfg.Arch, cfg.Seed)
+		scaleResidualBranches(start, cfg.residualScale())
 	}
 	m, err := NewModel(cfg.Arch, start)
 	if err != nil {
