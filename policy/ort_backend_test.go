@@ -12,17 +12,8 @@ import (
 	"dysl_vla/modelbuild"
 	"dysl_vla/policy"
 	"dysl_vla/policy/bundle"
+	"dysl_vla/policy/policytest"
 )
-
-// ortLibrary returns the library named by DYSL_ORT_LIB, or skips: `make test` sets it.
-func ortLibrary(tb testing.TB) string {
-	tb.Helper()
-	lib := os.Getenv(policy.LibraryEnvVar)
-	if lib == "" {
-		tb.Skipf("%s is not set; run `make test` or export %s=$(scripts/fetch-ort.sh)", policy.LibraryEnvVar, policy.LibraryEnvVar)
-	}
-	return lib
-}
 
 // buildTiny writes the tiny bundle into dir through the builder's API.
 func buildTiny(tb testing.TB, dir string) *modelbuild.Result {
@@ -72,7 +63,7 @@ func requireClose(t *testing.T, want []float64, got []float32, tol float64) {
 // TestORTBackend builds the tiny bundle once and checks the backend against its own single graph and
 // against the builder's float64 reference model.
 func TestORTBackend(t *testing.T) {
-	lib := ortLibrary(t)
+	lib := policytest.ORTLibrary(t)
 	dir := t.TempDir()
 	res := buildTiny(t, dir)
 	m := &res.Manifest
@@ -267,7 +258,7 @@ func TestORTBackend(t *testing.T) {
 }
 
 func newBenchBackend(b *testing.B) (*policy.ORTBackend, *bundle.Manifest, modelbuild.Observation) {
-	lib := ortLibrary(b)
+	lib := policytest.ORTLibrary(b)
 	dir := b.TempDir()
 	res := buildTiny(b, dir)
 	backend, err := policy.NewORTBackend(dir, &res.Manifest, policy.ORTConfig{LibraryPath: lib})

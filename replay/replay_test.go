@@ -16,15 +16,14 @@ import (
 	"dysl_vla/msgs"
 	"dysl_vla/nodecore"
 	"dysl_vla/policy"
+	"dysl_vla/policy/policytest"
 	"dysl_vla/skipping"
 )
 
 // fixture builds the tiny bundle and a two-episode sample bag once for the package's tests.
 func fixture(t *testing.T) (model, bagDir string) {
 	t.Helper()
-	if os.Getenv(policy.LibraryEnvVar) == "" {
-		t.Skipf("%s is not set; run `make test` or export %s=$(scripts/fetch-ort.sh)", policy.LibraryEnvVar, policy.LibraryEnvVar)
-	}
+	policytest.ORTLibrary(t)
 	dir := t.TempDir()
 	model, bagDir = filepath.Join(dir, "model"), filepath.Join(dir, "bag")
 	_, err := modelbuild.Build(modelbuild.Options{Preset: "tiny", OutDir: model, Seed: 1})

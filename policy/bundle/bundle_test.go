@@ -7,11 +7,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
-	"dysl_vla/modelbuild"
+	"dysl_vla/modelbuild/modelbuildtest"
 	"dysl_vla/onnxgraph"
 	"dysl_vla/policy/bundle"
 )
@@ -19,24 +18,7 @@ import (
 // goodDir is a tiny bundle built once for all tests; cases copy it before corrupting it.
 var goodDir string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "bundle-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	goodDir = filepath.Join(dir, "tiny")
-	_, err = modelbuild.Build(modelbuild.Options{Preset: "tiny", OutDir: goodDir, Seed: 5, CalibrationFrames: 8,
-		Now: func() time.Time { return time.Unix(0, 0) }})
-	code := 1
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "building the test bundle:", err)
-	} else {
-		code = m.Run()
-	}
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(modelbuildtest.RunWithTinyBundle(m, 5, &goodDir)) }
 
 // copyBundle returns a fresh copy of the good bundle and its manifest.
 func copyBundle(t *testing.T) (string, *bundle.Manifest) {

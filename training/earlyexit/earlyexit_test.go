@@ -11,6 +11,7 @@ import (
 
 	"dysl_vla/modelbuild"
 	"dysl_vla/policy"
+	"dysl_vla/policy/policytest"
 	"dysl_vla/skipping"
 	"dysl_vla/training"
 	"dysl_vla/training/earlyexit"
@@ -62,21 +63,6 @@ func setup(m *testing.M) (int, error) {
 	return m.Run(), nil
 }
 
-func ortLibrary(t *testing.T) string {
-	t.Helper()
-	if lib := os.Getenv("DYSL_ORT_LIB"); lib != "" {
-		return lib
-	}
-	root, err := filepath.Abs("../..")
-	require.NoError(t, err)
-	candidate := filepath.Join(root, ".cache/ort/1.24.1/linux-x64/libonnxruntime.so.1")
-	if _, err := os.Stat(candidate); err == nil {
-		return candidate
-	}
-	t.Skip("ONNX Runtime library not found: set DYSL_ORT_LIB or run scripts/fetch-ort.sh")
-	return ""
-}
-
 func TestExitLayers(t *testing.T) {
 	require.Equal(t, []int{1, 3, 5, 7}, earlyexit.ExitLayers(8, 2))
 	require.Equal(t, []int{2, 5, 7}, earlyexit.ExitLayers(8, 3))
@@ -113,7 +99,7 @@ func TestFitExplainsTheFinalState(t *testing.T) {
 
 func openRunner(t *testing.T, threshold float64) (*earlyexit.Runner, *policy.Engine) {
 	t.Helper()
-	cfg := policy.ORTConfig{LibraryPath: ortLibrary(t)}
+	cfg := policy.ORTConfig{LibraryPath: policytest.ORTLibrary(t)}
 	r, err := earlyexit.Open(tinyDir, exitFiles, cfg, threshold)
 	require.NoError(t, err)
 	t.Cleanup(func() { r.Close() })

@@ -3,54 +3,20 @@ package evaluate_test
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"os"
-	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
-	"dysl_vla/modelbuild"
+	"dysl_vla/modelbuild/modelbuildtest"
 	"dysl_vla/policy"
+	"dysl_vla/policy/policytest"
 	"dysl_vla/training/evaluate"
 )
 
 var tinyDir string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "evaluate-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	tinyDir = filepath.Join(dir, "tiny")
-	_, err = modelbuild.Build(modelbuild.Options{Preset: "tiny", OutDir: tinyDir, Seed: 11, CalibrationFrames: 8,
-		Now: func() time.Time { return time.Unix(0, 0) }})
-	code := 1
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "building the test bundle:", err)
-	} else {
-		code = m.Run()
-	}
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-func ortLibrary(t *testing.T) string {
-	t.Helper()
-	if lib := os.Getenv("DYSL_ORT_LIB"); lib != "" {
-		return lib
-	}
-	root, err := filepath.Abs("../..")
-	require.NoError(t, err)
-	candidate := filepath.Join(root, ".cache/ort/1.24.1/linux-x64/libonnxruntime.so.1")
-	if _, err := os.Stat(candidate); err == nil {
-		return candidate
-	}
-	t.Skip("ONNX Runtime library not found: set DYSL_ORT_LIB or run scripts/fetch-ort.sh")
-	return ""
-}
+func TestMain(m *testing.M) { os.Exit(modelbuildtest.RunWithTinyBundle(m, 11, &tinyDir)) }
 
 func rowsByName(rep *evaluate.Report) map[string]evaluate.Row {
 	out := map[string]evaluate.Row{}
@@ -63,7 +29,7 @@ func rowsByName(rep *evaluate.Report) map[string]evaluate.Row {
 // One held-out episode through every variant: the table has every row, full against itself has zero
 // error, and the matched baselines skip what DySL skips (one layer of slack for the discrete ones).
 func TestEveryRowAndMatchedSkipRatios(t *testing.T) {
-	rep, err := evaluate.Run(evaluate.Config{Model: tinyDir, ORT: policy.ORTConfig{LibraryPath: ortLibrary(t)},
+	rep, err := evaluate.Run(evaluate.Config{Model: tinyDir, ORT: policy.ORTConfig{LibraryPath: policytest.ORTLibrary(t)},
 		Episodes: 1, ExitEpisodes: 2, ExitStride: 8, MatchFrames: 40})
 	require.NoError(t, err)
 	names := []string{"full", "dysl", "dysl_no_preskip", "dysl_no_verify", "one_stage", "random_skip",
@@ -118,7 +84,7 @@ func TestEveryRowAndMatchedSkipRatios(t *testing.T) {
 // early exit the full model.
 func TestOneStageRowAndGivenExitThreshold(t *testing.T) {
 	zero := 0.0
-	rep, err := evaluate.Run(evaluate.Config{Model: tinyDir, OneStage: tinyDir, ORT: policy.ORTConfig{LibraryPath: ortLibrary(t)},
+	rep, err := evaluate.Run(evaluate.Config{Model: tinyDir, OneStage: tinyDir, ORT: policy.ORTConfig{LibraryPath: policytest.ORTLibrary(t)},
 		Episodes: 1, ExitEpisodes: 2, ExitStride: 8, ExitThreshold: &zero, MatchFrames: 20})
 	require.NoError(t, err)
 	rows := rowsByName(rep)
