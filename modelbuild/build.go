@@ -84,7 +84,10 @@ func Build(opts Options) (*Result, error) {
 	heldOutFrames := max(2, opts.CalibrationFrames/4)
 	fmt.Fprintf(opts.Log, "calibrating on %d+%d held-out observations (%d layers, hidden %d, %d tokens)\n",
 		opts.CalibrationFrames, heldOutFrames, a.Layers, a.Hidden, a.Tokens())
-	observations := CalibrationObservations(a, opts.CalibrationFrames+heldOutFrames, opts.Seed)
+	observations, err := SceneCalibrationObservations(a, opts.CalibrationFrames+heldOutFrames, opts.Seed)
+	if err != nil {
+		return nil, err
+	}
 	cal, err := model.calibrate(observations[:opts.CalibrationFrames])
 	if err != nil {
 		return nil, err
@@ -151,11 +154,8 @@ func Build(opts Options) (*Result, error) {
 			InstructionTokens: a.InstructionTokens, Vocab: a.Vocab, AdapterRank: a.AdapterRank,
 			Chunk: a.Chunk, ActionDim: a.ActionDim,
 		},
-		Image: bundle.ImageSpec{
-			Width: a.ImageSize, Height: a.ImageSize, Resize: "center_crop_resize",
-			Mean: append([]float64(nil), imageMean...), Std: append([]float64(nil), imageStd...),
-		},
-		Tokenizer:     bundle.Tokenizer{Kind: "bytes"},
+		Image:         a.imageSpec(),
+		Tokenizer:     bytesTokenizer,
 		Action:        defaultActionSpec(a.ActionDim),
 		StaticLayers:  static,
 		StaticProfile: similarity,

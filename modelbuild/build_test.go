@@ -74,8 +74,10 @@ func TestTinyBundle(t *testing.T) {
 		require.Contains(t, m.Provenance.Adapters, "closed form, not trained")
 		require.Contains(t, m.Provenance.Controllers, "not trained")
 	})
-	t.Run("adapters beat skipping without one on held-out data", func(t *testing.T) {
-		for _, obs := range CalibrationObservations(res.Model.Arch, 3, 1234) {
+	t.Run("adapters beat skipping without one on held-out scene frames", func(t *testing.T) {
+		heldOut, err := SceneCalibrationObservations(res.Model.Arch, 3, 1234) // episodes not calibrated on
+		require.NoError(t, err)
+		for _, obs := range heldOut {
 			hiddens, _, err := res.Model.Forward(obs.Image, obs.Tokens)
 			require.NoError(t, err)
 			for _, seg := range m.Segments() {
@@ -275,4 +277,26 @@ func TestAdapterAndControllerGraphsMatchBuild(t *testing.T) {
 	controller, err := ControllerGraph(res.Model.Arch, j, res.Model.Controllers[j]).Marshal()
 	require.NoError(t, err)
 	require.Equal(t, readFile(t, dir, controllerFile(j)), controller)
+}
+
+func TestSceneCalibrationObservations(t *testing.T) {
+	a := Presets["tiny"].Arch
+	obs, err := SceneCalibrationObservations(a, 40, 3)
+	require.NoError(t, err)
+	require.Len(t, obs, 40)
+	again, err := SceneCalibrationObservations(a, 40, 3)
+	require.NoError(t, err)
+	require.Equal(t, obs, again, "deterministic by seed")
+	distinctImages := map[float32]bool{}
+	for _, o := range obs {
+		require.Len(t, o.Image, 3*a.ImageSize*a.ImageSize)
+		require.Len(t, o.Tokens, a.InstructionTokens)
+		require.NotZero(t, o.Tokens[0], "an instruction is present")
+		var sum float32
+		for _, v := range o.Image {
+			sum += v
+		}
+		distinctImages[sum] = true
+	}
+	require.Greater(t, len(distinctImages), 30, "frames are spread over episodes and phases, not repeated")
 }

@@ -6,6 +6,9 @@ import (
 	"math/rand/v2"
 	"sort"
 
+	"dysl_vla/policy"
+	"dysl_vla/policy/bundle"
+	"dysl_vla/scene"
 	"gonum.org/v1/gonum/mat"
 )
 
@@ -327,4 +330,47 @@ func (m *Model) adapterProblem(c *calibration, j, s int) (X, Y *mat.Dense) {
 		row += rows
 	}
 	return X, Y
+}
+
+// imageSpec and tokenizer are the input rules every bundle of this builder declares.
+func (a Arch) imageSpec() bundle.ImageSpec {
+	return bundle.ImageSpec{
+		Width: a.ImageSize, Height: a.ImageSize, Resize: "center_crop_resize",
+		Mean: append([]float64(nil), imageMean...), Std: append([]float64(nil), imageStd...),
+	}
+}
+
+var bytesTokenizer = bundle.Tokenizer{Kind: "bytes"}
+
+// SceneCalibrationObservations are n frames of scripted pick-and-place episodes (package scene), rendered
+// at the model's input size and converted exactly as the engine converts camera frames. Adapters and the
+// static set are fitted on the distribution the robot will see: adapters fitted on random pixels explain
+// little of what happens on real scenes. Frames are spread over episodes seed, seed+1, ... so that every
+// phase (free-space moves, grasps, releases) is represented.
+func SceneCalibrationObservations(a Arch, n int, seed int64) ([]Observation, error) {
+	const stride = 7 // frames apart within an episode: consecutive frames are nearly identical
+	cfg := scene.DefaultConfig()
+	cfg.Width, cfg.Height = a.ImageSize, a.ImageSize
+	spec := a.imageSpec()
+	var obs []Observation
+	for ep := seed; len(obs) < n; ep++ {
+		steps, err := scene.Episode(ep, cfg)
+		if err != nil {
+			return nil, fmt.Errorf("modelbuild: calibration episode %d: %w", ep, err)
+		}
+		for i := int(ep % stride); i < len(steps) && len(obs) < n; i += stride {
+			st := steps[i]
+			img, err := policy.ImageInput(policy.Image{Width: st.Image.Width, Height: st.Image.Height,
+				Encoding: "rgb8", Step: 3 * st.Image.Width, Data: st.Image.RGB}, spec)
+			if err != nil {
+				return nil, err
+			}
+			tokens, err := policy.InstructionTokens(bytesTokenizer, st.Instruction, a.InstructionTokens)
+			if err != nil {
+				return nil, err
+			}
+			obs = append(obs, Observation{Image: img, Tokens: tokens})
+		}
+	}
+	return obs, nil
 }

@@ -123,3 +123,23 @@ func tokenize(kind, text string, dst []int64) (truncated bool, err error) {
 	}
 	return len(text) > len(dst), nil
 }
+
+// ImageInput converts a camera frame into the model's image input exactly as the engine does (the bundle's
+// resize rule, then normalization), for tools that run the model outside the engine: calibration and
+// training must see what the engine will see.
+func ImageInput(img Image, spec bundle.ImageSpec) ([]float32, error) {
+	dst := make([]float32, 3*spec.Width*spec.Height)
+	if err := preprocess(img, spec, dst); err != nil {
+		return nil, err
+	}
+	return dst, nil
+}
+
+// InstructionTokens converts an instruction into the model's token input as the engine does.
+func InstructionTokens(tokenizer bundle.Tokenizer, text string, n int) ([]int64, error) {
+	dst := make([]int64, n)
+	if _, err := tokenize(tokenizer.Kind, text, dst); err != nil {
+		return nil, err
+	}
+	return dst, nil
+}

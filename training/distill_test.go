@@ -112,9 +112,8 @@ func TestDistillTrainsSkipModulesOnly(t *testing.T) {
 }
 
 // TestDistillStartsFromTheBundlesAdapters: the adapters read back from a built bundle are the ones the
-// builder fitted, and loaded into the model they explain part of the skipped layers' work on
-// observations like the builder's calibration set. On scene frames this bundle's do not (the fit's
-// random-pixel observations are far from the scene's), which the test logs.
+// builder fitted on scene frames, and loaded into the model they explain part of the skipped layers'
+// work on held-out scene frames.
 func TestDistillStartsFromTheBundlesAdapters(t *testing.T) {
 	dir, built, manifest, a, w := builtTinyBundle(t)
 	mods, err := ReadSkipModules(dir, manifest, a)
@@ -141,19 +140,10 @@ func TestDistillStartsFromTheBundlesAdapters(t *testing.T) {
 	fitted, err := m.AdapterUnexplained(frames, probe, manifest.Segments())
 	require.NoError(t, err)
 	t.Logf("unexplained fraction on scene frames, closed-form adapters: %s", describeByLayer(fitted))
-
-	// On observations like the builder's calibration set (random pixels and letters) they do explain
-	// part of the skipped layers' work.
-	images, tokens := observationTensors(a, modelbuild.CalibrationObservations(a, 16, 99))
-	out, err := context.ExecOnce(m.Backend, m.Ctx, func(ctx *context.Context, images, tokens *Node) *Node {
-		hiddens, _ := m.Forward(images, tokens)
-		return m.adapterUnexplained(hiddens, manifest.Segments())
-	}, images, tokens)
-	require.NoError(t, err)
-	onCalibration := tensors.MustCopyFlatData[float32](out)
-	t.Logf("on calibration-like observations: %v", onCalibration)
-	for i, u := range onCalibration {
-		require.Less(t, u, float32(1), "adapter %d", dynamic[i])
+	// The builder fits its adapters on scene frames, so on held-out scene frames they explain part of
+	// the skipped layers' work: distillation starts from there, not from nothing.
+	for j, u := range fitted {
+		require.Less(t, u, 0.9, "adapter %d", j)
 	}
 }
 
