@@ -16,6 +16,9 @@ import (
 
 func init() { addCommand(newDemoCmd) }
 
+// referenceWeights is where the trained reference policy's backbone is committed (see models/reference).
+const referenceWeights = "models/reference/reference_tiny.safetensors"
+
 func newDemoCmd() *cobra.Command {
 	var (
 		ef       engineFlags
@@ -33,7 +36,17 @@ with every layer (strategy full) and once with DySL skipping (each compared with
 model on every frame), and prints latency, skip statistics and action agreement side by side.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			model := ef.model
+			if weights == "" {
+				if _, err := os.Stat(referenceWeights); err == nil {
+					weights = referenceWeights
+				}
+			}
 			if model == "" {
+				if weights != "" {
+					fmt.Printf("backbone weights: %s\n", weights)
+				} else {
+					fmt.Printf("backbone weights: random (no %s yet)\n", referenceWeights)
+				}
 				model = filepath.Join(out, "model")
 				fmt.Printf("building the tiny model into %s\n", model)
 				res, err := modelbuild.Build(modelbuild.Options{Preset: "tiny", OutDir: model, Seed: seed, WeightsFile: weights})
@@ -89,7 +102,7 @@ model on every frame), and prints latency, skip statistics and action agreement 
 	f := cmd.Flags()
 	f.StringVar(&out, "out", "demo-out", "output directory")
 	f.IntVar(&episodes, "episodes", 3, "pick-and-place episodes to record and replay")
-	f.StringVar(&weights, "weights", "", "backbone weights (safetensors) for the tiny model; default: random init")
+	f.StringVar(&weights, "weights", "", "backbone weights (safetensors) for the tiny model; default: "+referenceWeights+" when present, else random")
 	f.Int64Var(&seed, "seed", 1, "seed of the model and of the episodes")
 	return cmd
 }
