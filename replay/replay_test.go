@@ -20,10 +20,13 @@ import (
 	"dysl_vla/skipping"
 )
 
+// ortLib is the ONNX Runtime library the tests load, set by fixture.
+var ortLib string
+
 // fixture builds the tiny bundle and a two-episode sample bag once for the package's tests.
 func fixture(t *testing.T) (model, bagDir string) {
 	t.Helper()
-	policytest.ORTLibrary(t)
+	ortLib = policytest.ORTLibrary(t)
 	dir := t.TempDir()
 	model, bagDir = filepath.Join(dir, "model"), filepath.Join(dir, "bag")
 	_, err := modelbuild.Build(modelbuild.Options{Preset: "tiny", OutDir: model, Seed: 1})
@@ -37,7 +40,7 @@ func replayOnce(t *testing.T, model, bagDir, out string, compare bool) Result {
 	t.Helper()
 	srv, settings, err := nodecore.LoadParams("", "/dysl_vla_node", nil)
 	require.NoError(t, err)
-	e, err := policy.Open(model, policy.ORTConfig{}, settings.Live.Skipping)
+	e, err := policy.Open(model, policy.ORTConfig{LibraryPath: ortLib}, settings.Live.Skipping)
 	require.NoError(t, err)
 	defer e.Close()
 	res, err := Run(Config{Engine: e, Params: srv, BagPath: bagDir, OutDir: out, CompareFull: compare})
@@ -130,7 +133,7 @@ func TestReplayCompareFullWithSkippingOff(t *testing.T) {
 	srv, settings, err := nodecore.LoadParams(params, "/dysl_vla_node", nil)
 	require.NoError(t, err)
 	require.Equal(t, skipping.StrategyFull, settings.Live.Skipping.Strategy)
-	e, err := policy.Open(model, policy.ORTConfig{}, settings.Live.Skipping)
+	e, err := policy.Open(model, policy.ORTConfig{LibraryPath: ortLib}, settings.Live.Skipping)
 	require.NoError(t, err)
 	defer e.Close()
 	res, err := Run(Config{Engine: e, Params: srv, BagPath: bagDir, OutDir: t.TempDir(), CompareFull: true})
@@ -144,7 +147,7 @@ func TestReplayMissingTopicIsAClearError(t *testing.T) {
 	model, bagDir := fixture(t)
 	srv, settings, err := nodecore.LoadParams("", "/dysl_vla_node", nil)
 	require.NoError(t, err)
-	e, err := policy.Open(model, policy.ORTConfig{}, settings.Live.Skipping)
+	e, err := policy.Open(model, policy.ORTConfig{LibraryPath: ortLib}, settings.Live.Skipping)
 	require.NoError(t, err)
 	defer e.Close()
 	_, err = Run(Config{Engine: e, Params: srv, BagPath: bagDir, OutDir: t.TempDir(), ImageTopic: "/camera/color"})
@@ -174,7 +177,7 @@ func TestReplayForwardsEveryChunkOverMAVLink(t *testing.T) {
 
 	srv, settings, err := nodecore.LoadParams("", "/dysl_vla_node", nil)
 	require.NoError(t, err)
-	e, err := policy.Open(model, policy.ORTConfig{}, settings.Live.Skipping)
+	e, err := policy.Open(model, policy.ORTConfig{LibraryPath: ortLib}, settings.Live.Skipping)
 	require.NoError(t, err)
 	defer e.Close()
 	fwd := &mavbridge.Forwarder{Bridge: bridge, GripperDim: e.Manifest.Action.GripperIndex}
@@ -208,7 +211,7 @@ func TestReplayKeepsWhatWasComputedBeforeACorruptFile(t *testing.T) {
 
 	srv, settings, err := nodecore.LoadParams("", "/dysl_vla_node", nil)
 	require.NoError(t, err)
-	e, err := policy.Open(model, policy.ORTConfig{}, settings.Live.Skipping)
+	e, err := policy.Open(model, policy.ORTConfig{LibraryPath: ortLib}, settings.Live.Skipping)
 	require.NoError(t, err)
 	defer e.Close()
 	out := t.TempDir()
@@ -258,7 +261,7 @@ func TestReplayBadFramesAreReportedSkips(t *testing.T) {
 
 	srv, settings, err := nodecore.LoadParams("", "/dysl_vla_node", nil)
 	require.NoError(t, err)
-	e, err := policy.Open(model, policy.ORTConfig{}, settings.Live.Skipping)
+	e, err := policy.Open(model, policy.ORTConfig{LibraryPath: ortLib}, settings.Live.Skipping)
 	require.NoError(t, err)
 	defer e.Close()
 	res, err := Run(Config{Engine: e, Params: srv, BagPath: dir, OutDir: t.TempDir()})

@@ -7,7 +7,7 @@ import (
 	"dysl_vla/modelbuild"
 	"dysl_vla/policy"
 	"dysl_vla/policy/bundle"
-	"dysl_vla/training/internal/traintest"
+	"dysl_vla/policy/policytest"
 
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -92,7 +92,7 @@ func TestDistillTrainsSkipModulesOnly(t *testing.T) {
 
 	b, err := bundle.Load(dir)
 	require.NoError(t, err)
-	backend, err := policy.NewORTBackend(dir, &b.Manifest, policy.ORTConfig{LibraryPath: traintest.ORTLibrary(t)})
+	backend, err := policy.NewORTBackend(dir, &b.Manifest, policy.ORTConfig{LibraryPath: policytest.ORTLibrary(t)})
 	require.NoError(t, err)
 	defer backend.Close()
 	require.NoError(t, backend.RunPrefix(obs[0].Image, obs[0].Tokens))

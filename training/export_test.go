@@ -7,7 +7,7 @@ import (
 	"dysl_vla/modelbuild"
 	"dysl_vla/policy"
 	"dysl_vla/policy/bundle"
-	"dysl_vla/training/internal/traintest"
+	"dysl_vla/policy/policytest"
 
 	"github.com/stretchr/testify/require"
 	"gonum.org/v1/gonum/mat"
@@ -40,7 +40,7 @@ func randomSkipModules(a modelbuild.Arch, dynamic []int, seed uint64) SkipModule
 // the engine on ONNX Runtime and checks that skipping every dynamic layer through the adapters gives
 // the chunk modelbuild's reference computes with the same adapters.
 func TestExportedBundleRunsInEngine(t *testing.T) {
-	lib := traintest.ORTLibrary(t)
+	lib := policytest.ORTLibrary(t)
 	dir := t.TempDir()
 	res, err := modelbuild.Build(modelbuild.Options{Preset: "tiny", OutDir: dir, Seed: 5})
 	require.NoError(t, err)
