@@ -115,7 +115,7 @@ var Presets = map[string]Preset{
 	"tiny": {
 		Name: "tiny",
 		Arch: Arch{
-			Layers: 8, Hidden: 64, Heads: 4, MLP: 176, ImageSize: 32, PatchSize: 8, InstructionTokens: 16,
+			Layers: 8, Hidden: 64, Heads: 4, MLP: 176, ImageSize: 32, PatchSize: 8, InstructionTokens: 64,
 			Vocab: 257, Chunk: 8, ActionDim: 7, AdapterRank: 16, ControllerHidden: 16,
 			RopeTheta: 10000, NormEps: 1e-5,
 		},

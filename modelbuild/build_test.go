@@ -14,6 +14,7 @@ import (
 
 	"dysl_vla/policy/bundle"
 	"dysl_vla/safetensors"
+	"dysl_vla/scene"
 )
 
 var epoch = func() time.Time { return time.Unix(0, 0) }
@@ -65,7 +66,7 @@ func TestTinyBundle(t *testing.T) {
 		}
 	})
 	t.Run("manifest describes the architecture", func(t *testing.T) {
-		require.Equal(t, bundle.Dims{Layers: 8, Hidden: 64, Heads: 4, MLP: 176, Tokens: 16 + 16 + 8, InstructionTokens: 16,
+		require.Equal(t, bundle.Dims{Layers: 8, Hidden: 64, Heads: 4, MLP: 176, Tokens: 16 + 64 + 8, InstructionTokens: 64,
 			Vocab: 257, AdapterRank: 16, Chunk: 8, ActionDim: 7}, m.Dims)
 		require.Equal(t, []string{"x", "y", "z", "roll", "pitch", "yaw", "gripper"}, m.Action.Names)
 		require.Equal(t, 6, m.Action.GripperIndex)
@@ -299,4 +300,14 @@ func TestSceneCalibrationObservations(t *testing.T) {
 		distinctImages[sum] = true
 	}
 	require.Greater(t, len(distinctImages), 30, "frames are spread over episodes and phases, not repeated")
+}
+
+// The tiny model must read whole instructions: with 16 tokens every scene instruction was cut before
+// the goal colour ("pick up the red "), so no policy could learn where to place the block.
+func TestTinyReadsWholeSceneInstructions(t *testing.T) {
+	longest := 0
+	for seed := int64(0); seed < 200; seed++ {
+		longest = max(longest, len(scene.Instruction(scene.Reset(seed))))
+	}
+	require.LessOrEqual(t, longest, Presets["tiny"].Arch.InstructionTokens)
 }

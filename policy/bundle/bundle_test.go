@@ -123,12 +123,12 @@ func TestManifestProblems(t *testing.T) {
 
 func TestDimsMustMatchGraphs(t *testing.T) {
 	dir, m := copyBundle(t)
-	m.Dims.Tokens = 41
+	m.Dims.Tokens = 89
 	require.NoError(t, bundle.Write(dir, m))
 	got := problems(t, dir)
-	requireProblem(t, got, "prefix.onnx: output hidden_out: shape is [1 40 64], want [1 41 64] (dims.tokens, dims.hidden)")
-	requireProblem(t, got, "layer_04.onnx: input hidden_in: shape is [1 40 64], want [1 41 64]")
-	requireProblem(t, got, "head.onnx: input hidden_in: shape is [1 40 64], want [1 41 64]")
+	requireProblem(t, got, "prefix.onnx: output hidden_out: shape is [1 88 64], want [1 89 64] (dims.tokens, dims.hidden)")
+	requireProblem(t, got, "layer_04.onnx: input hidden_in: shape is [1 88 64], want [1 89 64]")
+	requireProblem(t, got, "head.onnx: input hidden_in: shape is [1 88 64], want [1 89 64]")
 }
 
 func TestGraphFileProblems(t *testing.T) {
@@ -173,7 +173,7 @@ func TestGraphFileProblems(t *testing.T) {
 		}, "prefix.onnx: input hidden_in: missing (the graph's inputs are image, tokens)"},
 		{"wrong element type", func(t *testing.T, dir string, m *bundle.Manifest) {
 			b := onnxgraph.NewBuilder("head")
-			h := b.Input(bundle.InputHidden, onnxgraph.Double, 1, 40, 64)
+			h := b.Input(bundle.InputHidden, onnxgraph.Double, 1, 88, 64)
 			b.Output(bundle.OutputActions, b.Slice(b.Slice(h, 1, 0, 8), 2, 0, 7), onnxgraph.Double, 1, 8, 7)
 			_, err := b.WriteFile(filepath.Join(dir, "head.onnx"), onnxgraph.WriteOptions{})
 			require.NoError(t, err)
@@ -205,9 +205,9 @@ func writeHeadWithExternalData(t *testing.T, dir string) {
 	t.Helper()
 	b := onnxgraph.NewBuilder("head")
 	b.SetMetadata(bundle.MetaRole, "head")
-	h := b.Input(bundle.InputHidden, onnxgraph.Float, 1, 40, 64)
+	h := b.Input(bundle.InputHidden, onnxgraph.Float, 1, 88, 64)
 	w := b.Weight("head.proj.weight", []int64{64, 7}, make([]float32, 64*7))
-	b.Output(bundle.OutputActions, b.MatMul(b.Slice(h, 1, 32, 40), w), onnxgraph.Float, 1, 8, 7)
+	b.Output(bundle.OutputActions, b.MatMul(b.Slice(h, 1, 80, 88), w), onnxgraph.Float, 1, 8, 7)
 	_, err := b.WriteFile(filepath.Join(dir, "head.onnx"), onnxgraph.WriteOptions{ExternalData: true, ExternalThreshold: 1024})
 	require.NoError(t, err)
 	_, err = bundle.Load(dir)
