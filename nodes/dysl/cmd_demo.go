@@ -94,6 +94,10 @@ model on every frame), and prints latency, skip statistics and action agreement 
 					s.LatencyP95, s.MeanExecutedLayers, 100*s.SkipRatio, 100*s.VerificationRate, s.ActionMAE, 100*s.GripperAgreement, s.Speedup)
 			}
 			fmt.Printf("\nspeedup: mean latency of the single-graph full model on the same frames / this run's.\n")
+			if weights == "" && ef.model == "" {
+				fmt.Printf("the backbone is random: its gripper output hovers near zero, so gripper agreement (sign) and\n" +
+					"action error measure how closely skipping tracks the full model, not how well a policy works.\n")
+			}
 			fmt.Printf("bag decoding alone: %.0f frames/s (replay is bound by the model, not the bag)\n", results[0].DecodeFramesPerSecond)
 			return nil
 		},
