@@ -169,22 +169,30 @@ type adapterFit struct {
 	Ridge       float64 // the relative ridge penalty chosen
 }
 
-// fitAdapter fits adapter j in closed form. With n = RMSNorm(h_j) (gain 1) and target Δ = h_s − h_j per
-// token, it solves the ridge least squares [n 1]·W ≈ Δ (penalty chosen on the held-out observations), then keeps the best rank-r part (reduced-rank
-// regression: project onto the top r right singular vectors V_r of the fitted values), so that
-// Down = W_n·V_r, Up = V_rᵀ, Bias = w_1·V_r·V_rᵀ. The adapter is therefore a linear low-rank residual on
-// the normalized input, the best such map for these calibration states; training may refine it.
+// fitAdapter fits adapter j in closed form on the calibration states: with n = RMSNorm(h_j) (gain 1)
+// and target Δ = h_s − h_j per token, see FitLowRankResidual. The adapter is therefore a linear low-rank
+// residual on the normalized input, the best such map for these calibration states; training may
+// refine it.
 func (m *Model) fitAdapter(c, heldOut *calibration, j, s int) (*AdapterWeights, adapterFit, error) {
-	a := m.Arch
-	D, r := a.Hidden, a.AdapterRank
-	ones := make([]float32, D)
-	for i := range ones {
-		ones[i] = 1
-	}
 	X, Y := m.adapterProblem(c, j, s)
-
 	Xh, Yh := m.adapterProblem(heldOut, j, s)
+	w, ridge, unexplained, err := FitLowRankResidual(X, Y, Xh, Yh, m.Arch.AdapterRank)
+	if err != nil {
+		return nil, adapterFit{}, fmt.Errorf("modelbuild: adapter %d: %w", j, err)
+	}
+	return w, adapterFit{Unexplained: unexplained, Ridge: ridge}, nil
+}
 
+// FitLowRankResidual fits adapter weights in closed form: X holds rows [n 1] (n = an RMSNorm-ed hidden
+// state, gain 1; D+1 columns) and Y the residual to add (D columns). It solves the ridge least squares
+// X·W ≈ Y (bias row unpenalized; the penalty, relative to the mean diagonal of XᵀX, is the one of
+// adapterRidges with the lowest error on the held-out Xh, Yh), then keeps the best rank-r part
+// (reduced-rank regression: project onto the top r right singular vectors V_r of the fitted values), so
+// Down = W_n·V_r, Up = V_rᵀ, Bias = w_1·V_r·V_rᵀ. It returns the weights, the penalty chosen and the
+// held-out unexplained fraction ‖X_h·W_r − Y_h‖² / ‖Y_h‖² (0: the residual is reproduced; 1: no better
+// than adding nothing). The builder's adapters and the early-exit baseline's exits are both fitted here.
+func FitLowRankResidual(X, Y, Xh, Yh *mat.Dense, r int) (*AdapterWeights, float64, float64, error) {
+	_, D := Y.Dims()
 	var gram, xty mat.Dense
 	gram.Mul(X.T(), X)
 	xty.Mul(X.T(), Y)
@@ -211,7 +219,7 @@ func (m *Model) fitAdapter(c, heldOut *calibration, j, s int) (*AdapterWeights, 
 		}
 	}
 	if math.IsInf(bestErr, 1) {
-		return nil, adapterFit{}, fmt.Errorf("modelbuild: adapter %d: least squares is singular at every ridge penalty", j)
+		return nil, 0, 0, fmt.Errorf("least squares is singular at every ridge penalty")
 	}
 
 	// Reduced rank: eigenvectors of Ŷᵀ Ŷ (= right singular vectors of Ŷ) with the r largest eigenvalues.
@@ -220,7 +228,7 @@ func (m *Model) fitAdapter(c, heldOut *calibration, j, s int) (*AdapterWeights, 
 	cov.Mul(fitted.T(), &fitted)
 	var eig mat.EigenSym
 	if !eig.Factorize(mat.NewSymDense(D, cov.RawMatrix().Data), true) {
-		return nil, adapterFit{}, fmt.Errorf("modelbuild: adapter %d: eigendecomposition failed", j)
+		return nil, 0, 0, fmt.Errorf("eigendecomposition failed")
 	}
 	var vectors mat.Dense
 	eig.VectorsTo(&vectors) // ascending eigenvalues: the last r columns are the top r
@@ -229,8 +237,9 @@ func (m *Model) fitAdapter(c, heldOut *calibration, j, s int) (*AdapterWeights, 
 	WVr.Mul(&W, Vr)         // [(D+1), r]: rows 0..D-1 = Down, row D = bias in the rank-r basis
 	WVrVt.Mul(&WVr, Vr.T()) // [(D+1), D]
 
-	w := &AdapterWeights{Norm: ones, Down: make([]float32, D*r), Up: make([]float32, r*D), Bias: make([]float32, D)}
+	w := &AdapterWeights{Norm: make([]float32, D), Down: make([]float32, D*r), Up: make([]float32, r*D), Bias: make([]float32, D)}
 	for i := 0; i < D; i++ {
+		w.Norm[i] = 1
 		for k := 0; k < r; k++ {
 			w.Down[i*r+k] = float32(WVr.At(i, k))
 			w.Up[k*D+i] = float32(Vr.At(i, k))
@@ -241,8 +250,7 @@ func (m *Model) fitAdapter(c, heldOut *calibration, j, s int) (*AdapterWeights, 
 	var pred, resid mat.Dense
 	pred.Mul(Xh, &WVrVt)
 	resid.Sub(&pred, Yh)
-	unexplained := sumSquares(&resid) / sumSquares(Yh)
-	return w, adapterFit{Unexplained: unexplained, Ridge: bestRidge}, nil
+	return w, bestRidge, sumSquares(&resid) / sumSquares(Yh), nil
 }
 
 func sumSquares(x *mat.Dense) float64 {

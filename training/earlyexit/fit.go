@@ -77,9 +77,6 @@ type Fit struct {
 	Frames   int             // calibration frames used for the fit (held-out ones not counted)
 }
 
-// ridges are the candidate ridge penalties, relative to the mean diagonal of the normal matrix.
-var ridges = []float64{1e-4, 1e-3, 1e-2, 1e-1, 1, 10, 100}
-
 // FitExits runs the reference forward pass over the calibration frames and fits one exit adapter per
 // exit layer except the last.
 func FitExits(cfg FitConfig) (*Fit, error) {
@@ -129,7 +126,7 @@ func FitExits(cfg FitConfig) (*Fit, error) {
 	for _, k := range fit.Exits[:len(fit.Exits)-1] {
 		X, Y := exitProblem(a, fitH, k)
 		Xh, Yh := exitProblem(a, heldH, k)
-		w, ridge, err := reducedRankRidge(X, Y, Xh, Yh, cfg.Rank)
+		w, ridge, _, err := modelbuild.FitLowRankResidual(X, Y, Xh, Yh, cfg.Rank)
 		if err != nil {
 			return nil, fmt.Errorf("earlyexit: exit after layer %d: %w", k, err)
 		}
@@ -182,64 +179,6 @@ func exitProblem(a modelbuild.Arch, hiddens [][]*mat.Dense, k int) (X, Y *mat.De
 		}
 	}
 	return X, Y
-}
-
-// reducedRankRidge solves the ridge least squares X·W ≈ Y (bias row unpenalized, penalty chosen by the
-// error on Xh, Yh), then keeps the best rank-r part: W·V_r·V_rᵀ with V_r the top r right singular
-// vectors of the fitted values, giving Down = W_x·V_r, Up = V_rᵀ, Bias = w_1·V_r·V_rᵀ.
-func reducedRankRidge(X, Y, Xh, Yh *mat.Dense, r int) (*modelbuild.AdapterWeights, float64, error) {
-	_, D := Y.Dims()
-	var gram, xty mat.Dense
-	gram.Mul(X.T(), X)
-	xty.Mul(X.T(), Y)
-	trace := 0.0
-	for i := 0; i < D; i++ {
-		trace += gram.At(i, i)
-	}
-	var W mat.Dense
-	best, bestRidge := math.Inf(1), 0.0
-	for _, ridge := range ridges {
-		p := mat.DenseCopyOf(&gram)
-		for i := 0; i < D; i++ {
-			p.Set(i, i, p.At(i, i)+ridge*trace/float64(D))
-		}
-		var cand, resid mat.Dense
-		if err := cand.Solve(p, &xty); err != nil {
-			continue
-		}
-		resid.Mul(Xh, &cand)
-		resid.Sub(&resid, Yh)
-		if e := mat.Norm(&resid, 2); e < best {
-			best, bestRidge = e, ridge
-			W.CloneFrom(&cand)
-		}
-	}
-	if math.IsInf(best, 1) {
-		return nil, 0, errors.New("least squares is singular at every ridge penalty")
-	}
-	var fitted, cov mat.Dense
-	fitted.Mul(X, &W)
-	cov.Mul(fitted.T(), &fitted)
-	var eig mat.EigenSym
-	if !eig.Factorize(mat.NewSymDense(D, cov.RawMatrix().Data), true) {
-		return nil, 0, errors.New("eigendecomposition failed")
-	}
-	var vectors mat.Dense
-	eig.VectorsTo(&vectors) // ascending eigenvalues: the last r columns are the top r
-	Vr := mat.DenseCopyOf(vectors.Slice(0, D, D-r, D))
-	var WVr, WVrVt mat.Dense
-	WVr.Mul(&W, Vr)
-	WVrVt.Mul(&WVr, Vr.T())
-	w := &modelbuild.AdapterWeights{Norm: make([]float32, D), Down: make([]float32, D*r), Up: make([]float32, r*D), Bias: make([]float32, D)}
-	for i := 0; i < D; i++ {
-		w.Norm[i] = 1
-		for k := 0; k < r; k++ {
-			w.Down[i*r+k] = float32(WVr.At(i, k))
-			w.Up[k*D+i] = float32(Vr.At(i, k))
-		}
-		w.Bias[i] = float32(WVrVt.At(D, i))
-	}
-	return w, bestRidge, nil
 }
 
 // Write writes one ONNX graph per exit adapter into dir (created if needed), in the bundle's adapter
