@@ -158,14 +158,7 @@ targets) are replaced by identity adapters and closed controllers until 'dysl di
 Bags are not read yet.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if data != "generated" {
-				return fmt.Errorf("--data %q: only 'generated' (scene episodes) is supported so far", data)
-			}
-			m, a, w, err := training.OpenBundleBackbone(dir, weights)
-			if err != nil {
-				return err
-			}
-			model, err := training.NewModel(a, w)
+			m, a, model, err := openTrainingModel(data, dir, weights)
 			if err != nil {
 				return err
 			}
@@ -253,14 +246,7 @@ with distill_checkpoint.json saying how far it got; --resume (same settings) con
 and the file is removed when the run completes.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if data != "generated" {
-				return fmt.Errorf("--data %q: only 'generated' (scene episodes) is supported so far", data)
-			}
-			m, a, w, err := training.OpenBundleBackbone(dir, weights)
-			if err != nil {
-				return err
-			}
-			model, err := training.NewModel(a, w)
+			m, a, model, err := openTrainingModel(data, dir, weights)
 			if err != nil {
 				return err
 			}
@@ -340,4 +326,21 @@ and the file is removed when the run completes.`,
 	f.BoolVar(&resume, "resume", false, "continue the distillation checkpointed in the bundle (same settings)")
 	_ = cmd.MarkFlagRequired("model")
 	return cmd
+}
+
+// openTrainingModel checks the data source and loads the bundle's backbone into a GoMLX model, the start
+// of both calibrate and distill.
+func openTrainingModel(data, dir, weights string) (*bundle.Manifest, modelbuild.Arch, *training.Model, error) {
+	if data != "generated" {
+		return nil, modelbuild.Arch{}, nil, fmt.Errorf("--data %q: only 'generated' (scene episodes) is supported so far", data)
+	}
+	m, a, w, err := training.OpenBundleBackbone(dir, weights)
+	if err != nil {
+		return nil, modelbuild.Arch{}, nil, err
+	}
+	model, err := training.NewModel(a, w)
+	if err != nil {
+		return nil, modelbuild.Arch{}, nil, err
+	}
+	return m, a, model, nil
 }
