@@ -72,10 +72,16 @@ func (t Trace) SkippedAny() bool { return len(t.Skipped) > 0 }
 // controller output that is NaN never exceeds the threshold, so a broken controller means "run".
 func (p Plan) Walk(r LayerRunner) (Trace, error) {
 	var t Trace
-	skipRest := func(from, to int) {
-		for k := from; k < to; k++ {
+	// jump runs adapter j in place of the rest of j's segment; the walk resumes at its static layer.
+	jump := func(j int) error {
+		if err := r.RunAdapter(j); err != nil {
+			return err
+		}
+		t.Adapters = append(t.Adapters, j)
+		for k := j; k < p.layout.SegmentOf(j).Static; k++ {
 			t.Skipped = append(t.Skipped, k)
 		}
+		return nil
 	}
 	for j := 0; j < len(p.Steps); {
 		switch p.Steps[j] {
@@ -89,13 +95,10 @@ func (p Plan) Walk(r LayerRunner) (Trace, error) {
 			t.Skipped = append(t.Skipped, j)
 			j++
 		case StepJump:
-			if err := r.RunAdapter(j); err != nil {
+			if err := jump(j); err != nil {
 				return t, err
 			}
-			t.Adapters = append(t.Adapters, j)
-			s := p.layout.SegmentOf(j).Static
-			skipRest(j, s)
-			j = s
+			j = p.layout.SegmentOf(j).Static
 		case StepGate, StepGateSkip:
 			prob, err := r.RunController(j)
 			if err != nil {
@@ -106,13 +109,10 @@ func (p Plan) Walk(r LayerRunner) (Trace, error) {
 			skip := float64(prob) > p.Threshold
 			switch {
 			case skip && p.Steps[j] == StepGate:
-				if err := r.RunAdapter(j); err != nil {
+				if err := jump(j); err != nil {
 					return t, err
 				}
-				t.Adapters = append(t.Adapters, j)
-				s := p.layout.SegmentOf(j).Static
-				skipRest(j, s)
-				j = s
+				j = p.layout.SegmentOf(j).Static
 			case skip:
 				t.Skipped = append(t.Skipped, j)
 				j++
