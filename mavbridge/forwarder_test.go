@@ -98,13 +98,9 @@ func collectChunks(m *mavbridge.Monitor) <-chan mavbridge.Chunk {
 
 func value(t *testing.T, st msgs.DiagnosticStatus, key string) string {
 	t.Helper()
-	for _, kv := range st.Values {
-		if kv.Key == key {
-			return kv.Value
-		}
-	}
-	require.Failf(t, "missing diagnostic value", "%q not in %v", key, st.Values)
-	return ""
+	v, ok := st.Value(key)
+	require.True(t, ok, "%q not in %v", key, st.Values)
+	return v
 }
 
 // Chunks the node core publishes reach the controller with their values, in order; the link status

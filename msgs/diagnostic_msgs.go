@@ -61,6 +61,16 @@ type DiagnosticStatus struct {
 	Values     []KeyValue
 }
 
+// Value returns the value stored under key, and whether there is one.
+func (s *DiagnosticStatus) Value(key string) (string, bool) {
+	for _, kv := range s.Values {
+		if kv.Key == key {
+			return kv.Value, true
+		}
+	}
+	return "", false
+}
+
 // diagnosticStatusMinWireSize: level byte, three string lengths, a count.
 const diagnosticStatusMinWireSize = 1 + 4*3 + 4
 

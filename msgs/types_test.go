@@ -168,3 +168,12 @@ func TestEnumNames(t *testing.T) {
 	require.Equal(t, "ParameterType(42)", ParameterType(42).String())
 	require.Equal(t, "FATAL", LogFatal.String())
 }
+
+func TestDiagnosticStatusValue(t *testing.T) {
+	st := DiagnosticStatus{Values: []KeyValue{{Key: "skip ratio", Value: "0.5"}, {Key: "model", Value: "tiny"}}}
+	v, ok := st.Value("model")
+	require.True(t, ok)
+	require.Equal(t, "tiny", v)
+	_, ok = st.Value("provider")
+	require.False(t, ok)
+}

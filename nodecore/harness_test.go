@@ -132,13 +132,9 @@ func (f *fixture) serve(at time.Duration, frameID string) {
 // value returns the diagnostic value under key in st, failing the test when absent.
 func value(t *testing.T, st msgs.DiagnosticStatus, key string) string {
 	t.Helper()
-	for _, kv := range st.Values {
-		if kv.Key == key {
-			return kv.Value
-		}
-	}
-	require.Failf(t, "missing diagnostic value", "%q not in %v", key, st.Values)
-	return ""
+	v, ok := st.Value(key)
+	require.True(t, ok, "%q not in %v", key, st.Values)
+	return v
 }
 
 // fmtAny renders v with %#v, which prints NaN as NaN so two renderings of equal values are equal.
