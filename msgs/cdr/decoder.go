@@ -265,42 +265,22 @@ func (d *Decoder) Uint8Array(field string, n int, dst []byte) []byte {
 
 // Bools reads a bool sequence into dst's storage.
 func (d *Decoder) Bools(field string, dst []bool) []bool {
-	n := d.SequenceLength(field, 1)
-	dst = dst[:0]
-	for i := 0; i < n && d.err == nil; i++ {
-		dst = append(dst, d.Bool(field))
-	}
-	return dst
+	return readSequence(d, field, 1, dst, d.Bool)
 }
 
 // Int32s reads an int32 sequence into dst's storage.
 func (d *Decoder) Int32s(field string, dst []int32) []int32 {
-	n := d.SequenceLength(field, 4)
-	dst = dst[:0]
-	for i := 0; i < n && d.err == nil; i++ {
-		dst = append(dst, d.Int32(field))
-	}
-	return dst
+	return readSequence(d, field, 4, dst, d.Int32)
 }
 
 // Int64s reads an int64 sequence into dst's storage.
 func (d *Decoder) Int64s(field string, dst []int64) []int64 {
-	n := d.SequenceLength(field, 8)
-	dst = dst[:0]
-	for i := 0; i < n && d.err == nil; i++ {
-		dst = append(dst, d.Int64(field))
-	}
-	return dst
+	return readSequence(d, field, 8, dst, d.Int64)
 }
 
 // Float32s reads a float32 sequence into dst's storage.
 func (d *Decoder) Float32s(field string, dst []float32) []float32 {
-	n := d.SequenceLength(field, 4)
-	dst = dst[:0]
-	for i := 0; i < n && d.err == nil; i++ {
-		dst = append(dst, d.Float32(field))
-	}
-	return dst
+	return readSequence(d, field, 4, dst, d.Float32)
 }
 
 // Float64s reads a float64 sequence into dst's storage.
@@ -324,10 +304,17 @@ func (d *Decoder) Float64Array(field string, dst []float64) {
 
 // Strings reads a string sequence into dst's storage.
 func (d *Decoder) Strings(field string, dst []string) []string {
-	n := d.SequenceLength(field, 4)
+	return readSequence(d, field, 4, dst, d.String)
+}
+
+// readSequence reads a sequence into dst's storage: its element count (checked against the bytes left,
+// at least minSize bytes per element, before anything is allocated), then each element with get. It
+// stops at the first error.
+func readSequence[T any](d *Decoder, field string, minSize int, dst []T, get func(string) T) []T {
+	n := d.SequenceLength(field, minSize)
 	dst = dst[:0]
 	for i := 0; i < n && d.err == nil; i++ {
-		dst = append(dst, d.String(field))
+		dst = append(dst, get(field))
 	}
 	return dst
 }

@@ -168,36 +168,16 @@ func (e *Encoder) Uint8s(v []byte) {
 func (e *Encoder) Uint8Array(v []byte) { e.buf = append(e.buf, v...) }
 
 // Bools writes a bool sequence.
-func (e *Encoder) Bools(v []bool) {
-	e.SequenceLength(len(v))
-	for _, x := range v {
-		e.Bool(x)
-	}
-}
+func (e *Encoder) Bools(v []bool) { writeSequence(e, v, e.Bool) }
 
 // Int32s writes an int32 sequence.
-func (e *Encoder) Int32s(v []int32) {
-	e.SequenceLength(len(v))
-	for _, x := range v {
-		e.Int32(x)
-	}
-}
+func (e *Encoder) Int32s(v []int32) { writeSequence(e, v, e.Int32) }
 
 // Int64s writes an int64 sequence.
-func (e *Encoder) Int64s(v []int64) {
-	e.SequenceLength(len(v))
-	for _, x := range v {
-		e.Int64(x)
-	}
-}
+func (e *Encoder) Int64s(v []int64) { writeSequence(e, v, e.Int64) }
 
 // Float32s writes a float32 sequence.
-func (e *Encoder) Float32s(v []float32) {
-	e.SequenceLength(len(v))
-	for _, x := range v {
-		e.Float32(x)
-	}
-}
+func (e *Encoder) Float32s(v []float32) { writeSequence(e, v, e.Float32) }
 
 // Float64s writes a float64 sequence.
 func (e *Encoder) Float64s(v []float64) {
@@ -213,9 +193,12 @@ func (e *Encoder) Float64Array(v []float64) {
 }
 
 // Strings writes a string sequence.
-func (e *Encoder) Strings(v []string) {
+func (e *Encoder) Strings(v []string) { writeSequence(e, v, e.String) }
+
+// writeSequence writes a sequence: its element count, then each element with put.
+func writeSequence[T any](e *Encoder, v []T, put func(T)) {
 	e.SequenceLength(len(v))
 	for _, x := range v {
-		e.String(x)
+		put(x)
 	}
 }
