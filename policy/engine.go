@@ -91,6 +91,10 @@ func (e *Engine) Initialize() error {
 	e.image = make([]float32, 3*m.Image.Width*m.Image.Height)
 	e.tokens = make([]int64, m.Dims.InstructionTokens)
 	e.head = make([]float32, m.Dims.Chunk*m.Dims.ActionDim)
+	// The tokenizer is a property of the bundle: refuse an unknown one here, not at every frame.
+	if _, err := tokenize(m.Tokenizer.Kind, "", e.tokens); err != nil {
+		return fmt.Errorf("policy: bundle %q: %w", m.Name, err)
+	}
 	return nil
 }
 
@@ -142,7 +146,7 @@ func (e *Engine) Infer(obs Observation) (Result, error) {
 	}
 	e.applyPending()
 	start := e.Now()
-	if err := e.prepare(obs); err != nil {
+	if err := preprocess(obs.Image, e.Manifest.Image, e.image); err != nil {
 		return Result{}, err
 	}
 	truncated, _ := tokenize(e.Manifest.Tokenizer.Kind, obs.Instruction, e.tokens)
@@ -188,7 +192,7 @@ func (e *Engine) InferSingleGraph(obs Observation) ([][]float32, error) {
 	if e.closed {
 		return nil, errors.New("policy: engine is closed")
 	}
-	if err := e.prepare(obs); err != nil {
+	if err := preprocess(obs.Image, e.Manifest.Image, e.image); err != nil {
 		return nil, err
 	}
 	_, _ = tokenize(e.Manifest.Tokenizer.Kind, obs.Instruction, e.tokens)
@@ -200,16 +204,6 @@ func (e *Engine) InferSingleGraph(obs Observation) ([][]float32, error) {
 		return nil, err
 	}
 	return e.denormalize(chunk), nil
-}
-
-func (e *Engine) prepare(obs Observation) error {
-	if err := preprocess(obs.Image, e.Manifest.Image, e.image); err != nil {
-		return err
-	}
-	if _, err := tokenize(e.Manifest.Tokenizer.Kind, "", e.tokens); err != nil {
-		return fmt.Errorf("policy: bundle %q: %w", e.Manifest.Name, err)
-	}
-	return nil
 }
 
 // pass walks one plan and runs the head, returning the normalized chunk.

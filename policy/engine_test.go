@@ -222,3 +222,10 @@ func TestClosedEngineRefuses(t *testing.T) {
 	require.EqualError(t, err, "policy: engine is closed")
 	require.NoError(t, e.Close(), "closing twice is harmless")
 }
+
+func TestUnknownTokenizerIsRefusedAtInitialize(t *testing.T) {
+	m := fakeManifest()
+	m.Tokenizer.Kind = "sentencepiece"
+	e := &policy.Engine{Manifest: m, Backend: policytest.NewFake(m)}
+	require.ErrorContains(t, e.Initialize(), `policy: bundle "fake": tokenizer "sentencepiece" is not supported`)
+}
