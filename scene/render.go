@@ -29,11 +29,18 @@ var (
 	shadowDarkness = 0.6
 )
 
+// subpixels is the side of the grid of samples averaged into each pixel. A camera integrates the light
+// falling on a pixel's whole area, so a finger or block edge that crosses a pixel shows as a blend. Sampling
+// only the pixel centre would make sub-pixel motion invisible and let a 1.6 cm finger blink in and out of a
+// 1.9 cm pixel, which hides exactly what a policy must read off the frame: where the gripper is.
+const subpixels = 4
+
 // Render draws s as seen by the camera straight above the table: the table, the pad, the
 // block (and its shadow once lifted) and the gripper's two fingers, which sit wide apart when
-// open and together when closed. noise is the standard deviation of per-channel pixel noise in
-// 0..255 units, drawn from a generator seeded by (s.Seed, s.Tick): a frame is a pure function of
-// the state. Width and height must be positive.
+// open and together when closed. Each pixel averages subpixels x subpixels samples of its area.
+// noise is the standard deviation of per-channel pixel noise in 0..255 units, drawn from a
+// generator seeded by (s.Seed, s.Tick): a frame is a pure function of the state. Width and
+// height must be positive.
 func Render(s State, width, height int, noise float64) Image {
 	im := Image{Width: width, Height: height, RGB: make([]byte, 3*width*height)}
 	fingerRGB := fingerOpenRGB
@@ -45,35 +52,46 @@ func Render(s State, width, height int, noise float64) Image {
 	eeScale := perspective(s.EE.Z)
 	blockScale := perspective(s.Object.Z)
 	fingerOffset := Vec3{-math.Sin(s.Yaw), math.Cos(s.Yaw), 0}.Scale(fingerGap * eeScale)
+	fingerHalf := 0.008 * eeScale
+	// Painted in order, later shapes over earlier ones.
+	shapes := []paintedSquare{newPaintedSquare(s.Goal, 0, PadHalfSize, colourRGB[s.GoalColour], false)}
+	if s.Object.Z > BlockHalfSize+1e-9 {
+		shapes = append(shapes, newPaintedSquare(Vec3{X: s.Object.X, Y: s.Object.Y}, s.ObjectYaw, BlockHalfSize, [3]byte{}, true))
+	}
+	shapes = append(shapes,
+		newPaintedSquare(s.Object, s.ObjectYaw, BlockHalfSize*blockScale, colourRGB[s.ObjectColour], false),
+		newPaintedSquare(s.EE.Add(fingerOffset), s.Yaw, fingerHalf, fingerRGB, false),
+		newPaintedSquare(s.EE.Sub(fingerOffset), s.Yaw, fingerHalf, fingerRGB, false),
+	)
 	var rng *rand.Rand
 	if noise > 0 {
 		rng = rand.New(rand.NewPCG(uint64(s.Seed), uint64(s.Tick)))
 	}
+	// Table coordinates of sample (row, column) in units of the whole image: image up is +x, image left is +y.
+	rowPitch, colPitch := 2*TableHalfSize/float64(height*subpixels), 2*TableHalfSize/float64(width*subpixels)
 	for r := range height {
 		for c := range width {
-			// Pixel centre on the table: image up is +x, image left is +y.
-			p := Vec3{
-				X: TableHalfSize - (float64(r)+0.5)/float64(height)*2*TableHalfSize,
-				Y: TableHalfSize - (float64(c)+0.5)/float64(width)*2*TableHalfSize,
-			}
-			px := tableRGB
-			if insideSquare(p, s.Goal, 0, PadHalfSize) {
-				px = colourRGB[s.GoalColour]
-			}
-			lifted := s.Object.Z > BlockHalfSize+1e-9
-			if lifted && insideSquare(p, Vec3{X: s.Object.X, Y: s.Object.Y}, s.ObjectYaw, BlockHalfSize) {
-				px = darken(px, shadowDarkness)
-			}
-			if insideSquare(p, s.Object, s.ObjectYaw, BlockHalfSize*blockScale) {
-				px = colourRGB[s.ObjectColour]
-			}
-			fingerHalf := 0.008 * eeScale
-			if insideSquare(p, s.EE.Add(fingerOffset), s.Yaw, fingerHalf) || insideSquare(p, s.EE.Sub(fingerOffset), s.Yaw, fingerHalf) {
-				px = fingerRGB
+			var sum [3]float64
+			for sr := range subpixels {
+				for sc := range subpixels {
+					p := Vec3{
+						X: TableHalfSize - (float64(r*subpixels+sr)+0.5)*rowPitch,
+						Y: TableHalfSize - (float64(c*subpixels+sc)+0.5)*colPitch,
+					}
+					px := tableRGB
+					for _, sq := range shapes {
+						if sq.contains(p) {
+							px = sq.paint(px)
+						}
+					}
+					for ch := range 3 {
+						sum[ch] += float64(px[ch])
+					}
+				}
 			}
 			i := 3 * (r*width + c)
 			for ch := range 3 {
-				v := float64(px[ch])
+				v := sum[ch] / (subpixels * subpixels)
 				if rng != nil {
 					v += rng.NormFloat64() * noise
 				}
@@ -84,19 +102,37 @@ func Render(s State, width, height int, noise float64) Image {
 	return im
 }
 
+// paintedSquare is one shape of the frame: a square on the table, turned by a yaw, that either covers
+// what is under it with a colour or darkens it (a shadow).
+type paintedSquare struct {
+	centre   Vec3
+	cos, sin float64
+	half     float64
+	rgb      [3]byte
+	shadow   bool
+}
+
+func newPaintedSquare(centre Vec3, yaw, half float64, rgb [3]byte, shadow bool) paintedSquare {
+	return paintedSquare{centre: centre, cos: math.Cos(yaw), sin: math.Sin(yaw), half: half, rgb: rgb, shadow: shadow}
+}
+
+func (q paintedSquare) contains(p Vec3) bool {
+	dx, dy := p.X-q.centre.X, p.Y-q.centre.Y
+	u := q.cos*dx + q.sin*dy
+	v := -q.sin*dx + q.cos*dy
+	return math.Abs(u) <= q.half && math.Abs(v) <= q.half
+}
+
+func (q paintedSquare) paint(under [3]byte) [3]byte {
+	if q.shadow {
+		return darken(under, shadowDarkness)
+	}
+	return q.rgb
+}
+
 // perspective is how much bigger than on the table something at height z looks.
 func perspective(z float64) float64 {
 	return cameraHeight / (cameraHeight - math.Min(z, cameraHeight/2))
-}
-
-// insideSquare reports whether table point p lies in the square of the given half size centred
-// at centre (x, y only) and turned by yaw.
-func insideSquare(p, centre Vec3, yaw, half float64) bool {
-	dx, dy := p.X-centre.X, p.Y-centre.Y
-	cos, sin := math.Cos(yaw), math.Sin(yaw)
-	u := cos*dx + sin*dy
-	v := -sin*dx + cos*dy
-	return math.Abs(u) <= half && math.Abs(v) <= half
 }
 
 func darken(px [3]byte, k float64) [3]byte {
