@@ -4,7 +4,7 @@
 //
 // The model, for an image [1,3,H,W] and an instruction of InstructionTokens byte tokens:
 //
-//	prefix:  patches = reshape/transpose(image) · W_patch + b_patch     [1, Np, D]
+//	prefix:  patches = reshape/transpose(image) · W_patch + position    [1, Np, D]
 //	         words   = token_embedding[tokens]                          [1, Ti, D]
 //	         hidden  = concat(patches, words, action_queries)           [1, T, D], T = Np + Ti + K
 //	layer i: h = h + W_o · attention(rope(W_q n), rope(W_k n), W_v n),  n = RMSNorm(h)
@@ -13,7 +13,11 @@
 //
 // Attention is bidirectional over all T tokens (no causal mask: the whole prefix is known at once and the
 // action queries read everything, as in OpenVLA-OFT's parallel decoding). Rotary position embedding uses
-// the rotate-half convention. Only ops that onnx-gomlx v0.3.4 imports are used: silu is written with Tanh
+// the rotate-half convention. Rotary positions only reach the attention scores, never the values, so
+// the patches also get a learned absolute embedding (ViT's): without it a patch's value says what is in
+// it but not where in the image it is, and the action queries could not read off where the gripper is.
+//
+// Only ops that onnx-gomlx v0.3.4 imports are used: silu is written with Tanh
 // (sigmoid(x) = 0.5·(1 + tanh(x/2))) because Sigmoid is missing there.
 //
 // Model (the Go reference forward pass in float64) is the test oracle for the ONNX graphs and the source

@@ -46,7 +46,7 @@ func (e graphEmitter) prefix(image, tokens onnxgraph.Value) onnxgraph.Value {
 	patches := b.Reshape(b.Transpose(grid, 0, 2, 4, 1, 3, 5), 1, G*G, 3*P*P)
 	patchEmb := b.Add(
 		b.MatMul(patches, e.weight("prefix.patch.weight", []int64{3 * P * P, D}, w.PatchWeight)),
-		e.weight("prefix.patch.bias", []int64{D}, w.PatchBias))
+		e.weight("prefix.patch.position", []int64{G * G, D}, w.PatchPosition))
 	words := b.Gather(e.weight("prefix.token_embedding", []int64{int64(a.Vocab), D}, w.TokenEmbedding), tokens)
 	queries := e.weight("prefix.action_queries", []int64{1, int64(a.Chunk), D}, w.ActionQueries)
 	return b.Concat(1, patchEmb, words, queries)

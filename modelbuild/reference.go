@@ -59,7 +59,7 @@ func (m *Model) Prefix(image []float32, tokens []int64) (*mat.Dense, error) {
 	for t := 0; t < a.Patches(); t++ {
 		row := h.RawRowView(t)
 		for d := range row {
-			row[d] = patchOut.At(t, d) + float64(m.Weights.PatchBias[d])
+			row[d] = patchOut.At(t, d) + float64(m.Weights.PatchPosition[t*D+d])
 		}
 	}
 	for i, tok := range tokens {

@@ -15,7 +15,7 @@ import (
 // nn.Linear stores [out, in]: transpose when converting).
 type Weights struct {
 	PatchWeight    []float32 // prefix.patch.weight   [3·P·P, D], patch values ordered (channel, row, column)
-	PatchBias      []float32 // prefix.patch.bias     [D]
+	PatchPosition  []float32 // prefix.patch.position [Np, D], a learned embedding per patch (its place in the image)
 	TokenEmbedding []float32 // prefix.token_embedding [Vocab, D]
 	ActionQueries  []float32 // prefix.action_queries  [K, D]
 	Layers         []LayerWeights
@@ -97,7 +97,7 @@ func (w *Weights) params(a Arch) []param {
 	fanIn := func(n int64) func(r *rand.Rand, n int) []float32 { return normal(1 / math.Sqrt(float64(n))) }
 	ps := []param{
 		{"prefix.patch.weight", []int64{int64(a.PatchValues()), D}, &w.PatchWeight, fanIn(int64(a.PatchValues()))},
-		{"prefix.patch.bias", []int64{D}, &w.PatchBias, constant(0)},
+		{"prefix.patch.position", []int64{int64(a.Patches()), D}, &w.PatchPosition, normal(1)},
 		{"prefix.token_embedding", []int64{int64(a.Vocab), D}, &w.TokenEmbedding, normal(1)},
 		{"prefix.action_queries", []int64{int64(a.Chunk), D}, &w.ActionQueries, normal(1)},
 	}

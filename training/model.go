@@ -203,7 +203,7 @@ func (m *Model) Prefix(images, tokens *Node) *Node {
 	P, G := a.PatchSize, a.ImageSize/a.PatchSize
 	grid := Reshape(images, B, 3, G, P, G, P)
 	patches := Reshape(TransposeAllAxes(grid, 0, 2, 4, 1, 3, 5), B, G*G, 3*P*P)
-	patchEmb := addTrailing(matmul(patches, m.param(g, "prefix.patch.weight")), m.param(g, "prefix.patch.bias"))
+	patchEmb := addTrailing(matmul(patches, m.param(g, "prefix.patch.weight")), m.param(g, "prefix.patch.position"))
 	// Embedding lookup as one-hot times the table: its gradient is a plain DotGeneral, which simplego
 	// differentiates fast (Gather's gradient is a scatter).
 	words := matmul(OneHot(tokens, a.Vocab, dtypes.Float32), m.param(g, "prefix.token_embedding"))

@@ -37,7 +37,7 @@ of the dynamic layers, head, the whole model as one graph (full.onnx), and manif
 
 The backbone is random (deterministic from --seed) unless --weights names a safetensors file with
 these tensors ([in, out] matrices, float32):
-  prefix.patch.weight [3*P*P, D]   prefix.patch.bias [D]   prefix.token_embedding [vocab, D]
+  prefix.patch.weight [3*P*P, D]   prefix.patch.position [patches, D]   prefix.token_embedding [vocab, D]
   prefix.action_queries [K, D]
   layers.<i>.attn_norm.weight [D]  layers.<i>.attn.{q,k,v,o}.weight [D, D]
   layers.<i>.mlp_norm.weight [D]   layers.<i>.mlp.{gate,up}.weight [D, MLP]  layers.<i>.mlp.down.weight [MLP, D]
