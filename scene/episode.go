@@ -10,15 +10,15 @@ import (
 // Config shapes generated episodes. Zero fields take their defaults, except CameraNoise, where
 // zero means clean frames; DefaultConfig has every default.
 type Config struct {
-	Width, Height int     // frame size in pixels; default 32x32, the tiny model's input
+	Width, Height int     // frame size in pixels; default 64x64, the tiny model's input
 	ChunkSize     int     // K, steps in each expert future chunk; default 8
 	MaxSteps      int     // an episode stops here even if unfinished; default 300
 	CameraNoise   float64 // pixel noise standard deviation, 0..255 units; DefaultConfig uses 2
 }
 
-// DefaultConfig returns the defaults: 32x32 frames, K=8, 300 steps at most, slight noise.
+// DefaultConfig returns the defaults: 64x64 frames, K=8, 300 steps at most, slight noise.
 func DefaultConfig() Config {
-	return Config{Width: 32, Height: 32, ChunkSize: 8, MaxSteps: 300, CameraNoise: 2}
+	return Config{Width: 64, Height: 64, ChunkSize: 8, MaxSteps: 300, CameraNoise: 2}
 }
 
 // EnsureDefaults fills zero fields with their defaults (CameraNoise excepted).

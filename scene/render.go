@@ -29,6 +29,11 @@ var (
 	shadowDarkness = 0.6
 )
 
+// fingerHalfSize is half the side of a finger as the camera sees it from above (fingertip and the
+// finger's top together, 2.4 cm): the fingers are how a frame shows where the gripper is and whether it
+// is closed, so they must cover whole pixels at the model's resolution.
+const fingerHalfSize = 0.012
+
 // subpixels is the side of the grid of samples averaged into each pixel. A camera integrates the light
 // falling on a pixel's whole area, so a finger or block edge that crosses a pixel shows as a blend. Sampling
 // only the pixel centre would make sub-pixel motion invisible and let a 1.6 cm finger blink in and out of a
@@ -47,12 +52,12 @@ func Render(s State, width, height int, noise float64) Image {
 	fingerGap := 0.035 // tip centre to finger centre, open
 	if s.Gripper > 0 {
 		fingerRGB = fingerShutRGB
-		fingerGap = BlockHalfSize + 0.006
+		fingerGap = BlockHalfSize + fingerHalfSize - 0.002 // the pads press 2 mm into the block's outline
 	}
 	eeScale := perspective(s.EE.Z)
 	blockScale := perspective(s.Object.Z)
 	fingerOffset := Vec3{-math.Sin(s.Yaw), math.Cos(s.Yaw), 0}.Scale(fingerGap * eeScale)
-	fingerHalf := 0.008 * eeScale
+	fingerHalf := fingerHalfSize * eeScale
 	// Painted in order, later shapes over earlier ones.
 	shapes := []paintedSquare{newPaintedSquare(s.Goal, 0, PadHalfSize, colourRGB[s.GoalColour], false)}
 	if s.Object.Z > BlockHalfSize+1e-9 {
@@ -67,31 +72,12 @@ func Render(s State, width, height int, noise float64) Image {
 	if noise > 0 {
 		rng = rand.New(rand.NewPCG(uint64(s.Seed), uint64(s.Tick)))
 	}
-	// Table coordinates of sample (row, column) in units of the whole image: image up is +x, image left is +y.
-	rowPitch, colPitch := 2*TableHalfSize/float64(height*subpixels), 2*TableHalfSize/float64(width*subpixels)
 	for r := range height {
 		for c := range width {
-			var sum [3]float64
-			for sr := range subpixels {
-				for sc := range subpixels {
-					p := Vec3{
-						X: TableHalfSize - (float64(r*subpixels+sr)+0.5)*rowPitch,
-						Y: TableHalfSize - (float64(c*subpixels+sc)+0.5)*colPitch,
-					}
-					px := tableRGB
-					for _, sq := range shapes {
-						if sq.contains(p) {
-							px = sq.paint(px)
-						}
-					}
-					for ch := range 3 {
-						sum[ch] += float64(px[ch])
-					}
-				}
-			}
+			mean := pixelMean(shapes, r, c, width, height)
 			i := 3 * (r*width + c)
 			for ch := range 3 {
-				v := sum[ch] / (subpixels * subpixels)
+				v := mean[ch]
 				if rng != nil {
 					v += rng.NormFloat64() * noise
 				}
@@ -100,6 +86,42 @@ func Render(s State, width, height int, noise float64) Image {
 		}
 	}
 	return im
+}
+
+// pixelMean is the mean colour of the samples of pixel (r, c). A pixel that no shape comes near is
+// plain table and skips its samples; the bound (the pixel's half diagonal plus a square's, half·√2)
+// never cuts off a sample a shape covers.
+func pixelMean(shapes []paintedSquare, r, c, width, height int) [3]float64 {
+	// Image up is +x, image left is +y.
+	pixelX, pixelY := 2*TableHalfSize/float64(height), 2*TableHalfSize/float64(width)
+	top, left := TableHalfSize-float64(r)*pixelX, TableHalfSize-float64(c)*pixelY
+	reach := 0.5 * math.Hypot(pixelX, pixelY)
+	near := false
+	for _, sq := range shapes {
+		near = near || math.Hypot(top-0.5*pixelX-sq.centre.X, left-0.5*pixelY-sq.centre.Y) <= reach+sq.half*math.Sqrt2
+	}
+	if !near {
+		return [3]float64{float64(tableRGB[0]), float64(tableRGB[1]), float64(tableRGB[2])}
+	}
+	var sum [3]float64
+	for sr := range subpixels {
+		for sc := range subpixels {
+			p := Vec3{X: top - (float64(sr)+0.5)*pixelX/subpixels, Y: left - (float64(sc)+0.5)*pixelY/subpixels}
+			px := tableRGB
+			for _, sq := range shapes {
+				if sq.contains(p) {
+					px = sq.paint(px)
+				}
+			}
+			for ch := range 3 {
+				sum[ch] += float64(px[ch])
+			}
+		}
+	}
+	for ch := range sum {
+		sum[ch] /= subpixels * subpixels
+	}
+	return sum
 }
 
 // paintedSquare is one shape of the frame: a square on the table, turned by a yaw, that either covers

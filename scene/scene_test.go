@@ -136,7 +136,7 @@ func TestConfigValidation(t *testing.T) {
 
 	var cfg Config
 	cfg.EnsureDefaults()
-	require.Equal(t, 32, cfg.Width)
+	require.Equal(t, 64, cfg.Width)
 	require.Equal(t, 8, cfg.ChunkSize)
 	require.Zero(t, cfg.CameraNoise, "zero noise stays zero: clean frames")
 }
