@@ -119,7 +119,7 @@ var Presets = map[string]Preset{
 	"tiny": {
 		Name: "tiny",
 		Arch: Arch{
-			Layers: 8, Hidden: 64, Heads: 4, MLP: 176, ImageSize: 32, PatchSize: 8, InstructionTokens: 64,
+			Layers: 8, Hidden: 64, Heads: 4, MLP: 176, ImageSize: 64, PatchSize: 8, InstructionTokens: 48,
 			Vocab: 257, Chunk: 8, ActionDim: 7, AdapterRank: 16, ControllerHidden: 16,
 			RopeTheta: 10000, NormEps: 1e-5,
 		},

@@ -66,7 +66,7 @@ func TestTinyBundle(t *testing.T) {
 		}
 	})
 	t.Run("manifest describes the architecture", func(t *testing.T) {
-		require.Equal(t, bundle.Dims{Layers: 8, Hidden: 64, Heads: 4, MLP: 176, Tokens: 16 + 64 + 8, InstructionTokens: 64,
+		require.Equal(t, bundle.Dims{Layers: 8, Hidden: 64, Heads: 4, MLP: 176, Tokens: 64 + 48 + 8, InstructionTokens: 48,
 			Vocab: 257, AdapterRank: 16, Chunk: 8, ActionDim: 7}, m.Dims)
 		require.Equal(t, []string{"x", "y", "z", "roll", "pitch", "yaw", "gripper"}, m.Action.Names)
 		require.Equal(t, 6, m.Action.GripperIndex)
@@ -230,7 +230,7 @@ func TestReferenceRejectsBadInput(t *testing.T) {
 	m := &Model{Arch: a, Weights: RandomWeights(a, 1)}
 	obs := CalibrationObservations(a, 1, 1)[0]
 	_, err := m.Prefix(obs.Image[:10], obs.Tokens)
-	require.ErrorContains(t, err, "image has 10 values, want 3x32x32 = 3072")
+	require.ErrorContains(t, err, "image has 10 values, want 3x64x64 = 12288")
 	bad := append([]int64(nil), obs.Tokens...)
 	bad[3] = 300
 	_, err = m.Prefix(obs.Image, bad)
