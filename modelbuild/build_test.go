@@ -243,7 +243,7 @@ func TestArchValidate(t *testing.T) {
 	a.Heads, a.PatchSize, a.AdapterRank = 5, 7, 100
 	err := a.Validate()
 	require.ErrorContains(t, err, "hidden (64) must be heads (5) times an even head width")
-	require.ErrorContains(t, err, "patch_size (7) must divide image_size (32)")
+	require.ErrorContains(t, err, "patch_size (7) must divide image_size (64)")
 	require.ErrorContains(t, err, "adapter_rank (100) must be <= hidden (64)")
 }
 

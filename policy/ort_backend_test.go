@@ -202,8 +202,8 @@ func TestORTBackend(t *testing.T) {
 			{"layer out of range", func() error { return b.RunLayer(8) }, "layer 8: layer index out of range 0..7"},
 			{"no adapter at a static layer", func() error { return b.RunAdapter(0) }, "adapter 0: the bundle has no adapter for this layer"},
 			{"no controller at a static layer", func() error { _, err := b.RunController(7); return err }, "controller 7: the bundle has no controller"},
-			{"image size", func() error { return b.RunPrefix(obs.Image[:10], obs.Tokens) }, "RunPrefix: image has 10 values, expected 3072"},
-			{"tokens size", func() error { return b.RunPrefix(obs.Image, obs.Tokens[:3]) }, "RunPrefix: tokens has 3 values, expected 64"},
+			{"image size", func() error { return b.RunPrefix(obs.Image[:10], obs.Tokens) }, "RunPrefix: image has 10 values, expected 12288"},
+			{"tokens size", func() error { return b.RunPrefix(obs.Image, obs.Tokens[:3]) }, "RunPrefix: tokens has 3 values, expected 48"},
 			{"head output size", func() error { return b.RunHead(make([]float32, 5)) }, "RunHead: out has 5 values, expected 56"},
 			{"single graph output size", func() error { return b.RunSingleGraph(obs.Image, obs.Tokens, nil) }, "RunSingleGraph: out has 0 values, expected 56"},
 		}

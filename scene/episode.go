@@ -91,7 +91,7 @@ func Reset(seed int64) State {
 }
 
 var instructionTemplates = []string{
-	"pick up the %s block and place it on the %s pad",
+	"grab the %s block, put it on the %s pad",
 	"put the %s block on the %s pad",
 	"move the %s block onto the %s pad",
 	"place the %s block on the %s pad",

@@ -123,12 +123,14 @@ func TestManifestProblems(t *testing.T) {
 
 func TestDimsMustMatchGraphs(t *testing.T) {
 	dir, m := copyBundle(t)
-	m.Dims.Tokens = 89
+	T := m.Dims.Tokens
+	m.Dims.Tokens = T + 1
 	require.NoError(t, bundle.Write(dir, m))
 	got := problems(t, dir)
-	requireProblem(t, got, "prefix.onnx: output hidden_out: shape is [1 88 64], want [1 89 64] (dims.tokens, dims.hidden)")
-	requireProblem(t, got, "layer_04.onnx: input hidden_in: shape is [1 88 64], want [1 89 64]")
-	requireProblem(t, got, "head.onnx: input hidden_in: shape is [1 88 64], want [1 89 64]")
+	shapes := fmt.Sprintf("shape is [1 %d 64], want [1 %d 64]", T, T+1)
+	requireProblem(t, got, "prefix.onnx: output hidden_out: "+shapes+" (dims.tokens, dims.hidden)")
+	requireProblem(t, got, "layer_04.onnx: input hidden_in: "+shapes)
+	requireProblem(t, got, "head.onnx: input hidden_in: "+shapes)
 }
 
 func TestGraphFileProblems(t *testing.T) {
@@ -173,17 +175,17 @@ func TestGraphFileProblems(t *testing.T) {
 		}, "prefix.onnx: input hidden_in: missing (the graph's inputs are image, tokens)"},
 		{"wrong element type", func(t *testing.T, dir string, m *bundle.Manifest) {
 			b := onnxgraph.NewBuilder("head")
-			h := b.Input(bundle.InputHidden, onnxgraph.Double, 1, 88, 64)
+			h := b.Input(bundle.InputHidden, onnxgraph.Double, 1, int64(m.Dims.Tokens), 64)
 			b.Output(bundle.OutputActions, b.Slice(b.Slice(h, 1, 0, 8), 2, 0, 7), onnxgraph.Double, 1, 8, 7)
 			_, err := b.WriteFile(filepath.Join(dir, "head.onnx"), onnxgraph.WriteOptions{})
 			require.NoError(t, err)
 		}, "head.onnx: input hidden_in: element type is float64, want float32"},
 		{"external data missing", func(t *testing.T, dir string, m *bundle.Manifest) {
-			writeHeadWithExternalData(t, dir)
+			writeHeadWithExternalData(t, dir, m.Dims.Tokens)
 			require.NoError(t, os.Remove(filepath.Join(dir, "head.onnx.data")))
 		}, "head.onnx: initializer head.proj.weight: external data file head.onnx.data is missing"},
 		{"external data truncated", func(t *testing.T, dir string, m *bundle.Manifest) {
-			writeHeadWithExternalData(t, dir)
+			writeHeadWithExternalData(t, dir, m.Dims.Tokens)
 			require.NoError(t, os.Truncate(filepath.Join(dir, "head.onnx.data"), 100))
 		}, "head.onnx: initializer head.proj.weight: external data [0, 1792) is past the end of head.onnx.data (100 bytes)"},
 	}
@@ -201,13 +203,14 @@ func TestGraphFileProblems(t *testing.T) {
 
 // writeHeadWithExternalData replaces head.onnx with a graph of the right interface whose weight is
 // stored as external data.
-func writeHeadWithExternalData(t *testing.T, dir string) {
+func writeHeadWithExternalData(t *testing.T, dir string, tokens int) {
 	t.Helper()
 	b := onnxgraph.NewBuilder("head")
 	b.SetMetadata(bundle.MetaRole, "head")
-	h := b.Input(bundle.InputHidden, onnxgraph.Float, 1, 88, 64)
+	T := int64(tokens)
+	h := b.Input(bundle.InputHidden, onnxgraph.Float, 1, T, 64)
 	w := b.Weight("head.proj.weight", []int64{64, 7}, make([]float32, 64*7))
-	b.Output(bundle.OutputActions, b.MatMul(b.Slice(h, 1, 80, 88), w), onnxgraph.Float, 1, 8, 7)
+	b.Output(bundle.OutputActions, b.MatMul(b.Slice(h, 1, T-8, T), w), onnxgraph.Float, 1, 8, 7)
 	_, err := b.WriteFile(filepath.Join(dir, "head.onnx"), onnxgraph.WriteOptions{ExternalData: true, ExternalThreshold: 1024})
 	require.NoError(t, err)
 	_, err = bundle.Load(dir)
