@@ -54,6 +54,9 @@ type BCConfig struct {
 	// Loss is the training loss on normalized chunks: LossMSE (the default when zero), LossL1 or LossHuber.
 	// The held-out figure is always the L1 error.
 	Loss BCLoss
+	// StopAfter, when > 0, ends the run after this step while the learning-rate schedule still spans
+	// Steps: the weights are then exactly those of that step's checkpoint of the full run.
+	StopAfter int
 	// EvalEvery is how often (in steps) the held-out loss is measured; 0 means only at the end.
 	EvalEvery int
 	// Log receives one line per evaluation; nil discards.
@@ -216,7 +219,8 @@ func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 		if cfg.OnStep != nil {
 			cfg.OnStep(step, loss, m)
 		}
-		if step == cfg.Steps || (cfg.EvalEvery > 0 && step%cfg.EvalEvery == 0) {
+		last := step == cfg.Steps || step == cfg.StopAfter
+		if last || (cfg.EvalEvery > 0 && step%cfg.EvalEvery == 0) {
 			eval, err := m.EvaluateChunks(heldOut, allIndices(heldOut))
 			if err != nil {
 				return nil, err
@@ -225,6 +229,9 @@ func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 			fmt.Fprintf(cfg.Log, "step %d: lr %.2g, train %s %.4f (mean of last 50 %.4f), held-out %s (constant predictor L1 %.4f), %s\n",
 				step, cfg.LearningRateAt(step), cfg.Loss.name(), loss, mean(res.TrainLoss[max(0, len(res.TrainLoss)-50):]), eval,
 				res.BaselineL1, time.Since(began).Round(time.Second))
+		}
+		if last {
+			break
 		}
 	}
 	res.Duration = time.Since(began)

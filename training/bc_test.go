@@ -83,3 +83,16 @@ func TestBehaviourCloningIsReproducible(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, a, b)
 }
+
+// A run stopped early with StopAfter is the full run's state at that step: same losses so far, same
+// schedule (the learning rate at each step depends on Steps, not on where the run stops).
+func TestBehaviourCloningStopAfter(t *testing.T) {
+	cfg := BCConfig{Arch: tinyArch(), Seed: 4, Episodes: 1, HeldOut: 1, Steps: 4, Batch: 4, LearningRate: 1e-3, Warmup: 2, FinalLearningRate: 1e-4}
+	full, err := TrainBC(cfg, nil)
+	require.NoError(t, err)
+	cfg.StopAfter = 2
+	stopped, err := TrainBC(cfg, nil)
+	require.NoError(t, err)
+	require.Equal(t, full.TrainLoss[:2], stopped.TrainLoss)
+	require.Equal(t, []int{2}, stopped.EvalSteps, "the stopping step is evaluated")
+}

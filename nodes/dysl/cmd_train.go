@@ -75,7 +75,7 @@ Adam moments restart).`,
 					"episodes": strconv.Itoa(cfg.Episodes), "batch": strconv.Itoa(cfg.Batch),
 					"learning_rate": strconv.FormatFloat(cfg.LearningRate, 'g', -1, 64), "loss": loss,
 					"warmup": strconv.Itoa(cfg.Warmup), "residual_scale": strconv.FormatFloat(cfg.ResidualScale, 'g', -1, 64), "query_scale": strconv.FormatFloat(cfg.QueryScale, 'g', -1, 64), "final_learning_rate": strconv.FormatFloat(cfg.FinalLearningRate, 'g', -1, 64),
-					"step": strconv.Itoa(step), "steps": strconv.Itoa(total),
+					"step": strconv.Itoa(step), "steps": strconv.Itoa(total), "stop_after": strconv.Itoa(cfg.StopAfter),
 					// The normalization the labels were trained in: a bundle built from these weights must
 					// denormalize with exactly these.
 					"action_mean": fmt.Sprint(training.ActionMean), "action_std": fmt.Sprint(training.ActionStd),
@@ -104,7 +104,7 @@ Adam moments restart).`,
 			if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 				return err
 			}
-			if err := res.Model.SaveBackbone(out, metadata(total)); err != nil {
+			if err := res.Model.SaveBackbone(out, metadata(len(res.TrainLoss)+done)); err != nil {
 				return err
 			}
 			if plot != "" {
@@ -127,6 +127,7 @@ Adam moments restart).`,
 	f.IntVar(&cfg.Episodes, "episodes", 200, "training episodes")
 	f.IntVar(&cfg.HeldOut, "held-out", 10, "held-out episodes for the evaluation loss")
 	f.IntVar(&cfg.Steps, "steps", 5000, "optimizer steps")
+	f.IntVar(&cfg.StopAfter, "stop-after", 0, "end after this step, the schedule still spanning --steps (0: run all --steps)")
 	f.IntVar(&cfg.Batch, "batch", 32, "frames per step")
 	f.Float64Var(&cfg.LearningRate, "lr", 1e-3, "Adam learning rate (the peak of the schedule)")
 	f.IntVar(&cfg.Warmup, "warmup", 100, "steps of linear learning-rate warmup")
