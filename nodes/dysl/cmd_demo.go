@@ -16,8 +16,12 @@ import (
 
 func init() { addCommand(newDemoCmd) }
 
-// referenceWeights is where the trained reference policy's backbone is committed (see models/reference).
-const referenceWeights = "models/reference/reference_tiny.safetensors"
+// The trained reference policy (see models/reference): its backbone weights, and the tiny bundle built
+// from them with distilled adapters and controllers.
+const (
+	referenceWeights = "models/reference/reference_tiny.safetensors"
+	referenceBundle  = "models/reference/tiny"
+)
 
 func newDemoCmd() *cobra.Command {
 	var (
@@ -30,13 +34,20 @@ func newDemoCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Build the tiny model, generate a pick-and-place bag, replay it with and without skipping, compare",
-		Long: `demo is the whole job on the embedded defaults: it builds the tiny bundle (from --weights when
-given), records scripted pick-and-place episodes as a bag, replays the bag through the node core once
+		Long: `demo is the whole job on the embedded defaults: it takes the committed reference bundle
+(models/reference/tiny: trained backbone, distilled adapters and controllers) or, with --weights or
+without that bundle, builds the tiny bundle, records scripted pick-and-place episodes as a bag, replays the bag through the node core once
 with every layer (strategy full) and once with DySL skipping (each compared with the single-graph full
 model on every frame), and prints latency, skip statistics and action agreement side by side.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			model := ef.model
-			if weights == "" {
+			if model == "" && weights == "" {
+				if _, err := os.Stat(filepath.Join(referenceBundle, "manifest.yaml")); err == nil {
+					model = referenceBundle
+					fmt.Printf("model: %s (trained reference backbone, distilled adapters and controllers)\n", model)
+				}
+			}
+			if model == "" && weights == "" {
 				if _, err := os.Stat(referenceWeights); err == nil {
 					weights = referenceWeights
 				}
@@ -94,7 +105,7 @@ model on every frame), and prints latency, skip statistics and action agreement 
 					s.LatencyP95, s.MeanExecutedLayers, 100*s.SkipRatio, 100*s.VerificationRate, s.ActionMAE, 100*s.GripperAgreement, s.Speedup)
 			}
 			fmt.Printf("\nspeedup: mean latency of the single-graph full model on the same frames / this run's.\n")
-			if weights == "" && ef.model == "" {
+			if weights == "" && model == filepath.Join(out, "model") {
 				fmt.Printf("the backbone is random: its gripper output hovers near zero, so gripper agreement (sign) and\n" +
 					"action error measure how closely skipping tracks the full model, not how well a policy works.\n")
 			}
@@ -106,7 +117,7 @@ model on every frame), and prints latency, skip statistics and action agreement 
 	f := cmd.Flags()
 	f.StringVar(&out, "out", "demo-out", "output directory")
 	f.IntVar(&episodes, "episodes", 3, "pick-and-place episodes to record and replay")
-	f.StringVar(&weights, "weights", "", "backbone weights (safetensors) for the tiny model; default: "+referenceWeights+" when present, else random")
+	f.StringVar(&weights, "weights", "", "backbone weights (safetensors) to build the tiny model from; default: the bundle "+referenceBundle+" when present, else "+referenceWeights+" when present, else random")
 	f.Int64Var(&seed, "seed", 1, "seed of the model and of the episodes")
 	return cmd
 }
