@@ -141,7 +141,7 @@ func Build(opts Options) (*Result, error) {
 			Weights: weightsNote,
 			Adapters: fmt.Sprintf("closed form, not trained: linear rank-%d residual A(h) = h + RMSNorm(h)·down·up + bias, "+
 				"ridge least squares (penalty per adapter, from %v x mean diagonal, picked by held-out error) of h_s - h_j on RMSNorm(h_j) over %d calibration observations x %d tokens "+
-				"(random images, random byte instructions, seed %d), then reduced-rank projection onto the top %d right singular vectors "+
+				"(scene frames from pick-and-place episodes at the model's image size, seed %d), then reduced-rank projection onto the top %d right singular vectors "+
 				"of the fitted values; unexplained fraction of h_s - h_j on %d held-out observations, per adapter: %s",
 				a.AdapterRank, adapterRidges, opts.CalibrationFrames, a.Tokens(), opts.Seed, a.AdapterRank, heldOutFrames, strings.Join(unexplained, ", ")),
 			Controllers: fmt.Sprintf("not trained (no distillation yet): fc2 = 0, so each controller outputs a constant "+
