@@ -46,11 +46,6 @@ type BCConfig struct {
 	// image patches into the other tokens, and the reference VLA sat at the constant predictor for
 	// 1000 steps. Small branches start the stack near the identity, as GPT-2 and Fixup-style inits do.
 	ResidualScale float64
-	// QueryScale multiplies the action queries of the random initial weights (not of a start checkpoint);
-	// 0 leaves them as modelbuild draws them (unit scale). The queries' hidden states are what the head
-	// reads: while a fixed unit-scale query dominates them, RMSNorm leaves little of what the layers
-	// gathered from the image.
-	QueryScale float64
 	// Loss is the training loss on normalized chunks: LossMSE (the default when zero), LossL1 or LossHuber.
 	// The held-out figure is always the L1 error.
 	Loss BCLoss
@@ -175,11 +170,6 @@ func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 	if start == nil {
 		start = modelbuild.RandomWeights(cfg.Arch, cfg.Seed)
 		scaleResidualBranches(start, cfg.residualScale())
-		if cfg.QueryScale != 0 {
-			for i := range start.ActionQueries {
-				start.ActionQueries[i] *= float32(cfg.QueryScale)
-			}
-		}
 	}
 	m, err := NewModel(cfg.Arch, start)
 	if err != nil {

@@ -36,9 +36,10 @@ func newDemoCmd() *cobra.Command {
 		Short: "Build the tiny model, generate a pick-and-place bag, replay it with and without skipping, compare",
 		Long: `demo is the whole job on the embedded defaults: it takes the committed reference bundle
 (models/reference/tiny: trained backbone, distilled adapters and controllers) or, with --weights or
-without that bundle, builds the tiny bundle, records scripted pick-and-place episodes as a bag, replays the bag through the node core once
-with every layer (strategy full) and once with DySL skipping (each compared with the single-graph full
-model on every frame), and prints latency, skip statistics and action agreement side by side.`,
+without that bundle, builds the tiny bundle; it records scripted pick-and-place episodes as a bag,
+replays the bag through the node core once with every layer (strategy full) and once with DySL
+skipping (each compared with the single-graph full model on every frame), and prints latency, skip
+statistics and action agreement side by side.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			model := ef.model
 			if model == "" && weights == "" {

@@ -74,7 +74,7 @@ Adam moments restart).`,
 					"trainer": "dysl train bc", "preset": preset, "seed": strconv.FormatInt(cfg.Seed, 10),
 					"episodes": strconv.Itoa(cfg.Episodes), "batch": strconv.Itoa(cfg.Batch),
 					"learning_rate": strconv.FormatFloat(cfg.LearningRate, 'g', -1, 64), "loss": loss,
-					"warmup": strconv.Itoa(cfg.Warmup), "residual_scale": strconv.FormatFloat(cfg.ResidualScale, 'g', -1, 64), "query_scale": strconv.FormatFloat(cfg.QueryScale, 'g', -1, 64), "final_learning_rate": strconv.FormatFloat(cfg.FinalLearningRate, 'g', -1, 64),
+					"warmup": strconv.Itoa(cfg.Warmup), "residual_scale": strconv.FormatFloat(cfg.ResidualScale, 'g', -1, 64), "final_learning_rate": strconv.FormatFloat(cfg.FinalLearningRate, 'g', -1, 64),
 					"step": strconv.Itoa(step), "steps": strconv.Itoa(total), "stop_after": strconv.Itoa(cfg.StopAfter),
 					// The normalization the labels were trained in: a bundle built from these weights must
 					// denormalize with exactly these.
@@ -133,7 +133,6 @@ Adam moments restart).`,
 	f.IntVar(&cfg.Warmup, "warmup", 100, "steps of linear learning-rate warmup")
 	f.Float64Var(&cfg.FinalLearningRate, "final-lr", 1e-4, "learning rate at the last step, reached by cosine decay (0: constant)")
 	f.Float64Var(&cfg.ResidualScale, "residual-scale", 0, "factor on every layer's attn.o and mlp.down of the random initial weights (0: 1/(2·layers); negative: modelbuild's init unchanged)")
-	f.Float64Var(&cfg.QueryScale, "query-scale", 0, "factor on the action queries of the random initial weights (0: modelbuild's init unchanged)")
 	f.StringVar(&loss, "loss", "mse", "training loss on normalized chunks: mse, huber or l1 (the held-out figure is always L1)")
 	f.IntVar(&cfg.EvalEvery, "eval-every", 250, "measure the held-out loss every this many steps")
 	_ = cmd.MarkFlagRequired("out")
