@@ -36,8 +36,8 @@ const fingerHalfSize = 0.012
 
 // subpixels is the side of the grid of samples averaged into each pixel. A camera integrates the light
 // falling on a pixel's whole area, so a finger or block edge that crosses a pixel shows as a blend. Sampling
-// only the pixel centre would make sub-pixel motion invisible and let a 1.6 cm finger blink in and out of a
-// 1.9 cm pixel, which hides exactly what a policy must read off the frame: where the gripper is.
+// only the pixel centre would make sub-pixel motion invisible and let a finger about a pixel wide blink in
+// and out of the frame, which hides exactly what a policy must read off it: where the gripper is.
 const subpixels = 4
 
 // Render draws s as seen by the camera straight above the table: the table, the pad, the

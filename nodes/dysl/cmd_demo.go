@@ -46,10 +46,7 @@ statistics and action agreement side by side.`,
 				if _, err := os.Stat(filepath.Join(referenceBundle, "manifest.yaml")); err == nil {
 					model = referenceBundle
 					fmt.Printf("model: %s (trained reference backbone, distilled adapters and controllers)\n", model)
-				}
-			}
-			if model == "" && weights == "" {
-				if _, err := os.Stat(referenceWeights); err == nil {
+				} else if _, err := os.Stat(referenceWeights); err == nil {
 					weights = referenceWeights
 				}
 			}
