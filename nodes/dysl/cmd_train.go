@@ -132,7 +132,7 @@ Adam moments restart).`,
 	f.Float64Var(&cfg.LearningRate, "lr", 1e-3, "Adam learning rate (the peak of the schedule)")
 	f.IntVar(&cfg.Warmup, "warmup", 100, "steps of linear learning-rate warmup")
 	f.Float64Var(&cfg.FinalLearningRate, "final-lr", 1e-4, "learning rate at the last step, reached by cosine decay (0: constant)")
-	f.Float64Var(&cfg.ResidualScale, "residual-scale", 0, "factor on every layer's attn.o and mlp.down of the random initial weights (0: 1/(2·layers); negative: modelbuild's init unchanged)")
+	f.Float64Var(&cfg.ResidualScale, "residual-scale", 0, "factor on every layer's attn.o and mlp.down of the random initial weights (0: 1/√(2·layers); negative: modelbuild's init unchanged)")
 	f.StringVar(&loss, "loss", "mse", "training loss on normalized chunks: mse, huber or l1 (the held-out figure is always L1)")
 	f.IntVar(&cfg.EvalEvery, "eval-every", 250, "measure the held-out loss every this many steps")
 	_ = cmd.MarkFlagRequired("out")
