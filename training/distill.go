@@ -414,7 +414,7 @@ func PlotDistill(path string, res *DistillResult) error {
 	for _, stage := range []struct {
 		name   string
 		losses []float64
-	}{{"stage 1: adapters' unexplained fraction", res.Stage1Loss}, {"stage 2: chunk L1 to teacher", res.Stage2Loss}} {
+	}{{"stage 1: adapters' unexplained fraction", res.Stage1Loss}, {"stage 2: chunk L1 to teacher + skip term", res.Stage2Loss}} {
 		if len(stage.losses) == 0 {
 			continue
 		}
