@@ -26,9 +26,9 @@ func repoPath(t *testing.T, rel string) string {
 // TestReferenceWeightsHaveLearned holds the committed reference policy to issue 6's bar, on held-out
 // episodes it never saw: its chunks are clearly closer to the expert's than the best constant
 // predictor's, and its next gripper command is right on nine steps in ten. The L1 bar was first set at
-// 60% of the constant predictor, before any run had learned; the committed run (stopped at step 1200
-// for time, models/reference/README.md) reaches about 65%, so the bar is 75%: what the run shows, with
-// margin for held-out episodes that differ from the run's own.
+// 60% of the constant predictor, before any run had learned; the committed run (2000 steps,
+// models/reference/README.md) reaches 65-66%, so the bar is 75%: what the run shows, with margin for
+// held-out episodes that differ from the run's own.
 func TestReferenceWeightsHaveLearned(t *testing.T) {
 	a := modelbuild.Presets["tiny"].Arch
 	path := repoPath(t, referenceWeightsFile)
