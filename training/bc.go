@@ -41,13 +41,13 @@ type BCConfig struct {
 	FinalLearningRate float64
 	// ResidualScale multiplies the output projections of every layer's two residual branches (attn.o and
 	// mlp.down) of the random initial weights (not of a start checkpoint): 0 means 1/√(2·Layers)
-	// (GPT-2's choice), a negative value leaves modelbuild's initialization as it is. modelbuild initializes every branch at
-	// full scale so that no layer of a random backbone is an identity; eight such layers scramble the
-	// image patches into the other tokens, and the reference VLA sat at the constant predictor for
-	// 1000 steps. Small branches start the stack near the identity, as GPT-2 and Fixup-style inits do,
-	// but too small starves the action queries of the image: at 1/(2·Layers) the tiny preset sat at
-	// the constant predictor for 500+ steps, at 1/√(2·Layers) = 0.25 it left it by step 200
-	// (models/reference/README.md).
+	// (GPT-2's choice), a negative value leaves modelbuild's initialization as it is. modelbuild
+	// initializes every branch at full scale so that no layer of a random backbone is an identity; eight
+	// such layers scramble the image patches into the other tokens, and the reference VLA sat at the
+	// constant predictor for 1000 steps. Small branches start the stack near the identity, as GPT-2 and
+	// Fixup-style inits do, but too small starves the action queries of the image: at 1/(2·Layers) the
+	// tiny preset sat at the constant predictor for 500+ steps, at 1/√(2·Layers) = 0.25 it left it by
+	// step 200 (models/reference/README.md).
 	ResidualScale float64
 	// Loss is the training loss on normalized chunks: LossMSE (the default when zero), LossL1 or LossHuber.
 	// The held-out figure is always the L1 error.
