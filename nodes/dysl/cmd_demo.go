@@ -42,6 +42,7 @@ skipping (each compared with the single-graph full model on every frame), and pr
 statistics and action agreement side by side.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			model := ef.model
+			randomBackbone := false
 			if model == "" && weights == "" {
 				if _, err := os.Stat(filepath.Join(referenceBundle, "manifest.yaml")); err == nil {
 					model = referenceBundle
@@ -54,6 +55,7 @@ statistics and action agreement side by side.`,
 				if weights != "" {
 					fmt.Printf("backbone weights: %s\n", weights)
 				} else {
+					randomBackbone = true
 					fmt.Printf("backbone weights: random (no %s yet)\n", referenceWeights)
 				}
 				model = filepath.Join(out, "model")
@@ -103,7 +105,7 @@ statistics and action agreement side by side.`,
 					s.LatencyP95, s.MeanExecutedLayers, 100*s.SkipRatio, 100*s.VerificationRate, s.ActionMAE, 100*s.GripperAgreement, s.Speedup)
 			}
 			fmt.Printf("\nspeedup: mean latency of the single-graph full model on the same frames / this run's.\n")
-			if weights == "" && model == filepath.Join(out, "model") {
+			if randomBackbone {
 				fmt.Printf("the backbone is random: its gripper output hovers near zero, so gripper agreement (sign) and\n" +
 					"action error measure how closely skipping tracks the full model, not how well a policy works.\n")
 			}
