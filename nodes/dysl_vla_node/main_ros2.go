@@ -1,6 +1,6 @@
 //go:build ros2
 
-//go:generate go run github.com/tiiuae/rclgo/cmd/rclgo-gen generate -d rosgen --include-package rcl_interfaces --cgo-flags-path ""
+//go:generate go tool rclgo-gen generate -d rosgen --include-package-deps rcl_interfaces --include-package-deps lifecycle_msgs --include-package-deps rosgraph_msgs --cgo-flags-path ""
 
 // Command dysl_vla_node is the DySL-VLA ROS 2 node: the node core (package nodecore) behind thin rclgo
 // glue that moves serialized messages. Every message is encoded and decoded by package msgs; rclgo only
