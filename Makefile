@@ -16,12 +16,13 @@ BENCH_PKGS ?= ./...
 # variable is unset, and stops the recipe if the fetch fails (the ORT tests would otherwise just skip).
 WITH_ORT = lib=$${DYSL_ORT_LIB:-$$(scripts/fetch-ort.sh)} && export DYSL_ORT_LIB="$$lib" &&
 
-.PHONY: help ort build test demo bench arm64 arm64-glibc231 test-arm64
+.PHONY: help ort build test test-ros2 demo bench arm64 arm64-glibc231 test-arm64
 
 help:
 	@echo "make ort         fetch ONNX Runtime 1.24.1 (CPU) into .cache/ort/ and print its path"
 	@echo "make build       build the executables of nodes/ into bin/"
 	@echo "make test        go vet, gofmt check, go test ./..., go test -race on $(RACE_PKGS)"
+	@echo "make test-ros2   colcon build + the ROS 2 integration tests (test/ros2), when /opt/ros/humble exists"
 	@echo "make demo        run 'dysl demo'"
 	@echo "make bench       run benchmarks (BENCH_PKGS=$(BENCH_PKGS))"
 	@echo "make arm64       cross-build nodes/ for linux/arm64 into bin/linux-arm64/ (needs glibc >= 2.34: JetPack 6)"
@@ -34,12 +35,24 @@ ort:
 build:
 	$(GO) build -o bin/ ./nodes/...
 
+# The module's packages, without the rclgo-gen output that a colcon build leaves in nodes/dysl_vla_node/rosgen
+# (cgo against ROS headers; built only by colcon).
+PKGS = $$($(GO) list ./... | grep -v /rosgen/)
+
 test:
-	$(GO) vet ./...
-	@unformatted=$$(gofmt -l $$(find . -name '*.go' -not -path './.cache/*')); \
+	$(GO) vet $(PKGS)
+	$(GO) vet -tags ros2 ./test/ros2/
+	@unformatted=$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt -l reports unformatted files:"; echo "$$unformatted"; exit 1; fi
-	$(WITH_ORT) $(GO) test -count=1 ./...
+	$(WITH_ORT) $(GO) test -count=1 $(PKGS)
 	$(WITH_ORT) $(GO) test -count=1 -race $(RACE_PKGS)
+	@$(MAKE) --no-print-directory test-ros2
+
+# The ROS 2 integration tests run whenever a Humble installation is found; CI (CI=true) never skips them.
+test-ros2:
+	@if [ -f /opt/ros/humble/setup.bash ]; then scripts/test-ros2.sh; \
+	elif [ "$$CI" = true ]; then echo "make test: CI must run the ROS 2 tests, and /opt/ros/humble is missing" >&2; exit 1; \
+	else echo "make test: SKIPPED the ROS 2 integration tests (test/ros2): no ROS 2 Humble at /opt/ros/humble"; fi
 
 demo: ort
 	$(WITH_ORT) $(GO) run ./nodes/dysl demo
