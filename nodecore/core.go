@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"path"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -55,6 +56,9 @@ type Core struct {
 
 	// sequence numbers published chunks; only Step touches it.
 	sequence uint64
+	// engineLive is the live settings whose skipping configuration the engine runs with; only Step
+	// touches it.
+	engineLive *LiveSettings
 }
 
 // New checks cfg, pushes the parameters' skipping configuration into the engine and registers the
@@ -75,11 +79,11 @@ func New(cfg Config) (*Core, error) {
 	if err != nil {
 		return nil, fmt.Errorf("nodecore: %w", err)
 	}
-	if err := cfg.Engine.SetSkipping(settings.Live.Skipping); err != nil {
+	live := settings.Live
+	if err := cfg.Engine.SetSkipping(live.Skipping); err != nil {
 		return nil, fmt.Errorf("nodecore: %w", err)
 	}
-	c := &Core{cfg: cfg, settings: settings}
-	live := settings.Live
+	c := &Core{cfg: cfg, settings: settings, engineLive: &live}
 	c.live.Store(&live)
 	c.remove = append(c.remove,
 		cfg.Params.AddOnSetCallback(c.checkParameters),
@@ -121,19 +125,16 @@ func (c *Core) checkParameters(params []paramserver.Parameter) paramserver.SetRe
 	return paramserver.SetResult{Successful: true}
 }
 
-// applyParameters is the post-set callback: the committed values become the live settings, and the
-// skipping configuration is handed to the engine, which installs it before its next inference.
+// applyParameters is the post-set callback: the committed values become the live settings in one
+// swap. The next Step hands their skipping configuration to the engine before it infers, so an
+// inference never runs with the max_image_age of one set and the thresholds of another.
 func (c *Core) applyParameters([]paramserver.Parameter) {
 	snap := c.cfg.Params.Snapshot()
 	settings, err := settingsFrom(snap.Value)
 	if err != nil {
 		// checkParameters accepted exactly these values; reaching here is a bug, and keeping the
 		// previous settings is the safe reaction.
-		c.cfg.Sink.Notice(EventInferenceFailed{Err: fmt.Errorf("parameters not applied: %w", err)})
-		return
-	}
-	if err := c.cfg.Engine.SetSkipping(settings.Live.Skipping); err != nil {
-		c.cfg.Sink.Notice(EventInferenceFailed{Err: fmt.Errorf("parameters not applied: %w", err)})
+		c.cfg.Sink.Notice(EventParametersNotApplied{Err: err})
 		return
 	}
 	live := settings.Live
@@ -204,23 +205,31 @@ func (c *Core) Step(now time.Time) bool {
 		return false
 	}
 	live := c.live.Load()
+	if live != c.engineLive {
+		if err := c.cfg.Engine.SetSkipping(live.Skipping); err != nil {
+			// Validated when set; the engine keeps its previous configuration.
+			c.cfg.Sink.Notice(EventParametersNotApplied{Err: err})
+		}
+		c.engineLive = live
+	}
 	stamp := img.Header.Stamp
+	if now.IsZero() {
+		c.count(func(w *window, t *totals) { t.noClock++; w.noClock++ })
+		c.cfg.Sink.Notice(EventNoClock{Stamp: stamp})
+		return true
+	}
 	if instruction == "" {
 		c.count(func(w *window, t *totals) { t.noInstruction++; w.noInstruction++ })
 		c.cfg.Sink.Notice(EventNoInstruction{Stamp: stamp})
 		return true
 	}
 	if age := now.Sub(stamp.Go()); live.MaxImageAge > 0 && (stamp.IsZero() || age > live.MaxImageAge) {
-		c.count(func(w *window, t *totals) { t.stale++; w.stale++ })
+		c.count(func(w *window, t *totals) { t.stale++; w.stale++; w.lastStaleAge = age })
 		c.cfg.Sink.Notice(EventFrameStale{Stamp: stamp, Age: age, MaxAge: live.MaxImageAge})
 		return true
 	}
 
-	res, err := c.cfg.Engine.Infer(policy.Observation{
-		Image: policy.Image{Width: int(img.Width), Height: int(img.Height), Encoding: img.Encoding,
-			Step: int(img.Step), Data: img.Data},
-		Instruction: instruction,
-	})
+	res, err := c.infer(img, instruction)
 	var inputErr *policy.InputError
 	switch {
 	case errors.As(err, &inputErr):
@@ -264,6 +273,22 @@ func (c *Core) Step(now time.Time) bool {
 		}
 	}
 	return true
+}
+
+// infer runs the engine on one frame. A panic inside it (a bug, in our code or a library's) is the
+// failure of this one inference: the node reports it and serves the next frame rather than leaving
+// the arm without a policy.
+func (c *Core) infer(img *msgs.Image, instruction string) (res policy.Result, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic: %v\n%s", p, debug.Stack())
+		}
+	}()
+	return c.cfg.Engine.Infer(policy.Observation{
+		Image: policy.Image{Width: int(img.Width), Height: int(img.Height), Encoding: img.Encoding,
+			Step: int(img.Step), Data: img.Data},
+		Instruction: instruction,
+	})
 }
 
 func (c *Core) count(update func(*window, *totals)) {

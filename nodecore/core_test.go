@@ -92,7 +92,7 @@ func TestLiveParameterChangeAppliesAtTheNextInference(t *testing.T) {
 		paramserver.Parameter{Name: nodecore.ParamStrategy, Value: paramserver.String("full")},
 		paramserver.Parameter{Name: nodecore.ParamMaxImageAge, Value: paramserver.Double(2)})
 	require.True(t, res.Successful, res.Reason)
-	require.Equal(t, "full", f.engine.SkippingConfig().Strategy.String())
+	require.Equal(t, "full", f.core.Settings().Live.Skipping.Strategy.String())
 	require.Equal(t, 2*time.Second, f.core.Settings().Live.MaxImageAge)
 
 	f.serve(100*time.Millisecond, "cam")
@@ -360,4 +360,77 @@ func (f *fakeForwarder) ForwardChunk(c *msgs.ActionChunk) error {
 }
 func (f *fakeForwarder) LinkStatus() msgs.DiagnosticStatus {
 	return msgs.DiagnosticStatus{Level: msgs.DiagnosticWarn, Message: "no heartbeat for 3s"}
+}
+
+// panicOnce panics in its first RunHead, as a bug in a backend or a library would.
+type panicOnce struct {
+	policy.Backend
+	done bool
+}
+
+func (p *panicOnce) RunHead(out []float32) error {
+	if !p.done {
+		p.done = true
+		var table []int
+		_ = table[len(out)] // index out of range
+	}
+	return p.Backend.RunHead(out)
+}
+
+// A panic inside one inference is that inference's failure: an ERROR diagnostic, and the next frame
+// is served. The other defences do not rely on this; it is the last line.
+func TestPanicInOneInferenceIsReportedAndTheNextFrameServed(t *testing.T) {
+	f := newFixture(t, func(fake *policytest.Fake) policy.Backend { return &panicOnce{Backend: fake} }, nil)
+	f.core.SetInstruction("pick")
+	f.serve(0, "cam")
+	require.Empty(t, f.sink.chunks, "events: %v", f.sink.events)
+	failed := eventsOf[nodecore.EventInferenceFailed](f.sink)
+	require.Len(t, failed, 1, "events: %v", f.sink.events)
+	require.Contains(t, failed[0].Err.Error(), "panic: runtime error: index out of range")
+	st := f.core.Diagnostics(t0.Add(time.Second)).Status[0]
+	require.Equal(t, msgs.DiagnosticError, st.Level)
+
+	f.serve(time.Second, "cam")
+	require.Len(t, f.sink.chunks, 1, "events: %v", f.sink.events)
+}
+
+// With use_sim_time and no /clock message yet, the node's time is zero: no frame is acted on, and the
+// diagnostics say what is missing instead of blaming the camera.
+func TestNoFrameIsActedOnBeforeTheFirstClockMessage(t *testing.T) {
+	f := newFixture(t, nil, map[string]paramserver.Value{"use_sim_time": paramserver.Bool(true)})
+	f.core.SetInstruction("pick")
+	f.core.OfferFrame(frame(0, "cam", 100))
+	require.True(t, f.core.Step(time.Time{}))
+	require.Empty(t, f.sink.chunks)
+	require.Len(t, eventsOf[nodecore.EventNoClock](f.sink), 1)
+	st := f.core.Diagnostics(time.Time{}).Status[0]
+	require.Equal(t, msgs.DiagnosticWarn, st.Level)
+	require.Contains(t, st.Message, "/clock")
+	require.Equal(t, "1", value(t, st, "frames before /clock"))
+
+	f.serve(time.Second, "cam") // the clock is known: served
+	require.Len(t, f.sink.chunks, 1)
+}
+
+// Frames dropped as stale by hours point at the clocks, not the camera: the diagnostics say how to
+// play a bag into the node.
+func TestStaleByHoursSaysHowToPlayABag(t *testing.T) {
+	f := newFixture(t, nil, nil)
+	f.core.SetInstruction("pick")
+	f.core.OfferFrame(frame(0, "cam", 100))
+	f.core.Step(t0.Add(26721 * time.Hour))
+	st := f.core.Diagnostics(t0.Add(26721 * time.Hour)).Status[0]
+	require.Equal(t, msgs.DiagnosticWarn, st.Level)
+	require.Contains(t, st.Message, "26721h0m0s old")
+	require.Contains(t, st.Message, "ros2 bag play --clock")
+	require.Contains(t, st.Message, "use_sim_time:=true")
+
+	// Slightly late frames are a pipeline matter: no hint about bags.
+	g := newFixture(t, nil, nil)
+	g.core.SetInstruction("pick")
+	g.core.OfferFrame(frame(0, "cam", 100))
+	g.core.Step(t0.Add(700 * time.Millisecond))
+	st = g.core.Diagnostics(t0.Add(time.Second)).Status[0]
+	require.Contains(t, st.Message, "the last 700ms old")
+	require.NotContains(t, st.Message, "ros2 bag play")
 }

@@ -13,8 +13,8 @@ import (
 
 // totals count since start-up.
 type totals struct {
-	received, superseded, stale, noInstruction, badFrames, failures, nonFinite, decodeErrors uint64
-	forwardFailures, published                                                               uint64
+	received, superseded, stale, noInstruction, badFrames, failures, nonFinite, decodeErrors, noClock uint64
+	forwardFailures, published                                                                        uint64
 }
 
 // window gathers what happened since the last diagnostics report.
@@ -28,8 +28,10 @@ type window struct {
 	lastContinuity float64
 	haveContinuity bool
 
-	superseded, stale, noInstruction, badFrames, failures, nonFinite, decodeErrors int
-	lastError, lastWarning                                                         string
+	superseded, stale, noInstruction, badFrames, failures, nonFinite, decodeErrors, noClock int
+	lastError, lastWarning                                                                  string
+	// lastStaleAge is the age of the last frame dropped as stale.
+	lastStaleAge time.Duration
 }
 
 func (w *window) add(skipRatio float64, s policy.Stats) {
@@ -73,9 +75,12 @@ func (c *Core) Diagnostics(now time.Time) *msgs.DiagnosticArray {
 		status.Level, status.Message = msgs.DiagnosticError, w.lastError
 	case instruction == "":
 		status.Level, status.Message = msgs.DiagnosticWarn, "waiting for an instruction on "+c.settings.InstructionTopic
+	case w.noClock > 0:
+		status.Level = msgs.DiagnosticWarn
+		status.Message = fmt.Sprintf("%d frames not acted on: use_sim_time is true and nothing is published on /clock", w.noClock)
 	case w.stale > 0:
 		status.Level = msgs.DiagnosticWarn
-		status.Message = fmt.Sprintf("%d frames older than max_image_age (%v) dropped", w.stale, live.MaxImageAge)
+		status.Message = staleMessage(w.stale, w.lastStaleAge, live.MaxImageAge, c.settings.UseSimTime)
 	case w.badFrames > 0:
 		status.Level, status.Message = msgs.DiagnosticWarn, w.lastWarning
 	case w.inferences == 0:
@@ -122,6 +127,7 @@ func (c *Core) Diagnostics(now time.Time) *msgs.DiagnosticArray {
 	count("dropped frames (superseded)", t.superseded)
 	count("dropped frames (stale)", t.stale)
 	count("frames without instruction", t.noInstruction)
+	count("frames before /clock", t.noClock)
 	count("bad frames", t.badFrames)
 	count("failed inferences", t.failures)
 	count("non-finite chunks", t.nonFinite)
@@ -139,6 +145,24 @@ func (c *Core) Diagnostics(now time.Time) *msgs.DiagnosticArray {
 	}
 	c.cfg.Sink.PublishDiagnostics(out)
 	return out
+}
+
+// clockMismatch is an age past which a stale frame says more about the clocks than about the camera:
+// a recorded bag played against the wall clock, or a camera whose clock is not synchronized.
+const clockMismatch = time.Minute
+
+// staleMessage says why frames were dropped as stale and, when their age points at a clock mismatch
+// rather than a slow pipeline, what to do about it.
+func staleMessage(n int, age, maxAge time.Duration, simTime bool) string {
+	msg := fmt.Sprintf("%d frames older than max_image_age (%v) dropped, the last %v old", n, maxAge, age.Round(time.Millisecond))
+	if age < clockMismatch {
+		return msg
+	}
+	if simTime {
+		return msg + ": image stamps are far from the /clock time; is /clock published from the same recording?"
+	}
+	return msg + ": image stamps are far from the node's clock; to play a bag run `ros2 bag play --clock` " +
+		"and start the node with use_sim_time:=true, or synchronize the camera's clock"
 }
 
 // percentile is the nearest-rank percentile of sorted, non-empty durations.

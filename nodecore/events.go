@@ -24,6 +24,14 @@ type EventFrameStale struct {
 	Age, MaxAge time.Duration
 }
 
+// EventNoClock: with use_sim_time, a frame arrived before the first /clock message; without a clock
+// its age is unknown, so it was not acted on.
+type EventNoClock struct{ Stamp msgs.Time }
+
+// EventParametersNotApplied: a parameter change that was accepted could not be applied; the previous
+// settings stay in force.
+type EventParametersNotApplied struct{ Err error }
+
 // EventNoInstruction: a frame arrived before any instruction; no action is computed without one.
 type EventNoInstruction struct{ Stamp msgs.Time }
 
@@ -61,15 +69,17 @@ type EventForwardFailed struct {
 	Err      error
 }
 
-func (EventFrameSuperseded) isEvent() {}
-func (EventFrameStale) isEvent()      {}
-func (EventNoInstruction) isEvent()   {}
-func (EventInstruction) isEvent()     {}
-func (EventBadFrame) isEvent()        {}
-func (EventInferenceFailed) isEvent() {}
-func (EventNonFiniteAction) isEvent() {}
-func (EventDecodeError) isEvent()     {}
-func (EventForwardFailed) isEvent()   {}
+func (EventFrameSuperseded) isEvent()      {}
+func (EventFrameStale) isEvent()           {}
+func (EventNoInstruction) isEvent()        {}
+func (EventNoClock) isEvent()              {}
+func (EventParametersNotApplied) isEvent() {}
+func (EventInstruction) isEvent()          {}
+func (EventBadFrame) isEvent()             {}
+func (EventInferenceFailed) isEvent()      {}
+func (EventNonFiniteAction) isEvent()      {}
+func (EventDecodeError) isEvent()          {}
+func (EventForwardFailed) isEvent()        {}
 
 func stamp(t msgs.Time) string { return fmt.Sprintf("%d.%09d", t.Sec, t.Nanosec) }
 
@@ -81,6 +91,12 @@ func (e EventFrameStale) String() string {
 }
 func (e EventNoInstruction) String() string {
 	return "frame " + stamp(e.Stamp) + " not acted on: no instruction received yet"
+}
+func (e EventNoClock) String() string {
+	return "frame " + stamp(e.Stamp) + " not acted on: use_sim_time is true and no /clock message has arrived yet"
+}
+func (e EventParametersNotApplied) String() string {
+	return fmt.Sprintf("parameters not applied, the previous settings stay in force: %v", e.Err)
 }
 func (e EventInstruction) String() string {
 	return fmt.Sprintf("new instruction %q: episode reset", e.Text)

@@ -132,7 +132,7 @@ func specs() []paramSpec {
 		{ParamActionChunkTopic, paramserver.String("action_chunk"), readOnly("output topic of the action chunks")},
 		{ParamDiagnosticsPeriod, paramserver.Double(1.0), period},
 		{ParamHardwareID, paramserver.String("none"), readOnly("hardware_id of the diagnostic statuses")},
-		{ParamUseSimTime, paramserver.Bool(false), readOnly("use the /clock time; the Go node takes the latest image stamp as the clock instead")},
+		{ParamUseSimTime, paramserver.Bool(false), readOnly("use the ROS time of /clock (rosgraph_msgs/Clock) instead of the system clock, as ros2 bag play --clock publishes it")},
 		{ParamMavlinkEnabled, paramserver.Bool(false), readOnly("forward every published chunk to a MAVLink controller")},
 		{ParamMavlinkEndpoint, paramserver.String("udp-client:127.0.0.1:14550"), readOnly("MAVLink endpoint of the arm controller: udp-client:HOST:PORT, udp-server:HOST:PORT, tcp-client:HOST:PORT, tcp-server:HOST:PORT or serial:DEVICE:BAUD (checked at start-up by the node executable)")},
 		{ParamMavlinkLinkTimeout, paramserver.Double(2.0), mavTimeout},

@@ -7,10 +7,13 @@ import (
 	"dysl_vla/paramserver"
 )
 
-// Parameter service names, relative to the node ("~/get_parameters"), as rclcpp creates them.
-var ParameterServices = []string{
-	"describe_parameters", "get_parameter_types", "get_parameters",
-	"list_parameters", "set_parameters", "set_parameters_atomically",
+// ParameterServices returns the parameter service names, relative to the node ("~/get_parameters"),
+// as rclcpp creates them.
+func ParameterServices() []string {
+	return []string{
+		"describe_parameters", "get_parameter_types", "get_parameters",
+		"list_parameters", "set_parameters", "set_parameters_atomically",
+	}
 }
 
 // ServeParameterRequest answers one rcl_interfaces parameter service call on the wire: the serialized
@@ -47,7 +50,7 @@ func ServeParameterRequest(srv *paramserver.Server, service string, request []by
 			return &msgs.SetParametersAtomicallyResponse{Result: srv.SetAtomically(req.Parameters...)}
 		})
 	default:
-		return nil, fmt.Errorf("nodecore: unknown parameter service %q, expected one of %v", service, ParameterServices)
+		return nil, fmt.Errorf("nodecore: unknown parameter service %q, expected one of %v", service, ParameterServices())
 	}
 }
 

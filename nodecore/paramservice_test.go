@@ -33,7 +33,7 @@ func TestParameterServicesOnTheWire(t *testing.T) {
 		call(t, "set_parameters_atomically", &msgs.SetParametersAtomicallyRequest{Parameters: []msgs.Parameter{
 			{Name: "controller_threshold", Value: msgs.ParameterValue{Type: msgs.ParameterType(3), DoubleValue: 0.7}}}}, &resp)
 		require.True(t, resp.Result.Successful, resp.Result.Reason)
-		require.InDelta(t, 0.7, f.engine.SkippingConfig().ControllerThreshold, 1e-12)
+		require.InDelta(t, 0.7, f.core.Settings().Live.Skipping.ControllerThreshold, 1e-12)
 	})
 	t.Run("get and describe", func(t *testing.T) {
 		var got msgs.GetParametersResponse

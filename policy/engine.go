@@ -145,6 +145,14 @@ func (e *Engine) Infer(obs Observation) (Result, error) {
 		return Result{}, errors.New("policy: engine is closed")
 	}
 	e.applyPending()
+	// A panic below (a bug in a backend or a library) leaves the machine mid-pass: abort it, so the
+	// next inference starts clean, and leave it to the caller what a panic means.
+	defer func() {
+		if p := recover(); p != nil {
+			e.machine.Abort()
+			panic(p)
+		}
+	}()
 	start := e.Now()
 	if err := preprocess(obs.Image, e.Manifest.Image, e.image); err != nil {
 		return Result{}, err

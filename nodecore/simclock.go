@@ -1,0 +1,60 @@
+package nodecore
+
+import (
+	"sync"
+	"time"
+)
+
+// SimClock is the ROS clock of a node with use_sim_time: the time of the newest /clock message, as
+// rclcpp's TimeSource keeps it. It reads no system clock. Until the first message its time is zero,
+// and Core.Step acts on no frame at a zero time (nothing stale can go out before the clock is known).
+//
+// It also replaces the diagnostics ticker: a tick is sent on Ticks each time the sim time crosses a
+// multiple of the period, so diagnostics follow the played bag's time as an rclcpp timer on the ROS
+// clock does. A tick the worker has not taken yet is not queued twice (diagnostics are a summary).
+type SimClock struct {
+	// Period between diagnostics ticks; 0 sends none.
+	Period time.Duration
+
+	mu    sync.Mutex
+	now   time.Time
+	next  time.Time
+	ticks chan time.Time
+	once  sync.Once
+}
+
+func (c *SimClock) init() { c.once.Do(func() { c.ticks = make(chan time.Time, 1) }) }
+
+// Set takes the time of a /clock message. Time that jumps back (a bag played again with --loop)
+// restarts the diagnostics period from there.
+func (c *SimClock) Set(t time.Time) {
+	c.init()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if t.Before(c.now) || c.next.IsZero() {
+		c.next = t.Add(c.Period)
+	}
+	c.now = t
+	if c.Period <= 0 || t.Before(c.next) {
+		return
+	}
+	// One tick for the whole jump, however many periods it spans.
+	c.next = t.Add(c.Period)
+	select {
+	case c.ticks <- t:
+	default:
+	}
+}
+
+// Now is the newest /clock time; zero before the first message.
+func (c *SimClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Ticks delivers the diagnostics ticks.
+func (c *SimClock) Ticks() <-chan time.Time {
+	c.init()
+	return c.ticks
+}

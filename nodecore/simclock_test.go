@@ -1,0 +1,56 @@
+package nodecore
+
+import (
+	"testing"
+	"time"
+)
+
+func TestSimClockFollowsClockMessages(t *testing.T) {
+	c := &SimClock{Period: time.Second}
+	if !c.Now().IsZero() {
+		t.Fatalf("before the first /clock message Now = %v, want zero", c.Now())
+	}
+	base := time.Unix(1000, 0)
+	got := func() (time.Time, bool) {
+		select {
+		case tick := <-c.Ticks():
+			return tick, true
+		default:
+			return time.Time{}, false
+		}
+	}
+	c.Set(base)
+	if _, ok := got(); ok {
+		t.Fatal("the first clock message started a period, it must not tick")
+	}
+	c.Set(base.Add(500 * time.Millisecond))
+	if _, ok := got(); ok {
+		t.Fatal("ticked before a period had passed")
+	}
+	c.Set(base.Add(1000 * time.Millisecond))
+	if tick, ok := got(); !ok || !tick.Equal(base.Add(time.Second)) {
+		t.Fatalf("tick after one period = %v, %v; want %v", tick, ok, base.Add(time.Second))
+	}
+	// A jump of an hour (a gap in the bag) gives one tick, not 3600.
+	c.Set(base.Add(time.Hour))
+	c.Set(base.Add(time.Hour + time.Millisecond))
+	if _, ok := got(); !ok {
+		t.Fatal("no tick after the jump")
+	}
+	if _, ok := got(); ok {
+		t.Fatal("more than one tick for one jump")
+	}
+	// Back in time (bag --loop): the period restarts there.
+	c.Set(base)
+	if !c.Now().Equal(base) {
+		t.Fatalf("Now after a jump back = %v, want %v", c.Now(), base)
+	}
+	c.Set(base.Add(999 * time.Millisecond))
+	if _, ok := got(); ok {
+		t.Fatal("ticked within the first period after a jump back")
+	}
+	c.Set(base.Add(time.Second))
+	if _, ok := got(); !ok {
+		t.Fatal("no tick one period after a jump back")
+	}
+}
