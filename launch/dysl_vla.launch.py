@@ -1,12 +1,17 @@
 """Start dysl_vla_node: a VLA policy with DySL-VLA layer skipping on a camera topic.
 
     ros2 launch dysl_vla dysl_vla.launch.py model_dir:=/models/oft-dysl image_topic:=/camera/color/image_raw
+
+Playing a recording into it: `ros2 bag play --clock BAG` with `use_sim_time:=true` here, so frames are
+judged against the bag's time, not today's. `managed:=true` starts a lifecycle node (unconfigured) that a
+bring-up configures and activates through ~/change_state.
 """
 
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
+from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
 
 
@@ -21,6 +26,11 @@ def generate_launch_description():
         DeclareLaunchArgument('namespace', default_value='', description='namespace of the node'),
         DeclareLaunchArgument('execution_provider', default_value='cpu',
                               description='ONNX Runtime execution provider: cpu, cuda or tensorrt'),
+        DeclareLaunchArgument('use_sim_time', default_value='false',
+                              description='follow /clock (ros2 bag play --clock) instead of the system clock'),
+        DeclareLaunchArgument('managed', default_value='false',
+                              description='start as a lifecycle node in unconfigured state'),
+        DeclareLaunchArgument('log_level', default_value='info', description='ROS log level of the node'),
         Node(
             package='dysl_vla',
             executable='dysl_vla_node',
@@ -32,8 +42,11 @@ def generate_launch_description():
                 {
                     'model_dir': LaunchConfiguration('model_dir'),
                     'execution_provider': LaunchConfiguration('execution_provider'),
+                    'use_sim_time': ParameterValue(LaunchConfiguration('use_sim_time'), value_type=bool),
+                    'managed': ParameterValue(LaunchConfiguration('managed'), value_type=bool),
                 },
             ],
             remappings=[('image', LaunchConfiguration('image_topic'))],
+            arguments=['--ros-args', '--log-level', LaunchConfiguration('log_level')],
         ),
     ])

@@ -24,6 +24,7 @@ const (
 	ParamDiagnosticsPeriod = "diagnostic_updater.period"
 	ParamHardwareID        = "diagnostic_updater.hardware_id"
 	ParamUseSimTime        = "use_sim_time"
+	ParamManaged           = "managed"
 
 	ParamMavlinkEnabled         = "mavlink.enabled"
 	ParamMavlinkEndpoint        = "mavlink.endpoint"
@@ -60,6 +61,7 @@ type Settings struct {
 	DiagnosticsPeriod time.Duration
 	HardwareID        string
 	UseSimTime        bool
+	Managed           bool
 	Mavlink           MavlinkSettings
 	Live              LiveSettings
 }
@@ -133,6 +135,7 @@ func specs() []paramSpec {
 		{ParamDiagnosticsPeriod, paramserver.Double(1.0), period},
 		{ParamHardwareID, paramserver.String("none"), readOnly("hardware_id of the diagnostic statuses")},
 		{ParamUseSimTime, paramserver.Bool(false), readOnly("use the ROS time of /clock (rosgraph_msgs/Clock) instead of the system clock, as ros2 bag play --clock publishes it")},
+		{ParamManaged, paramserver.Bool(false), readOnly("start as a managed (lifecycle) node, unconfigured: configure loads the bundle, activate serves frames (~/change_state)")},
 		{ParamMavlinkEnabled, paramserver.Bool(false), readOnly("forward every published chunk to a MAVLink controller")},
 		{ParamMavlinkEndpoint, paramserver.String("udp-client:127.0.0.1:14550"), readOnly("MAVLink endpoint of the arm controller: udp-client:HOST:PORT, udp-server:HOST:PORT, tcp-client:HOST:PORT, tcp-server:HOST:PORT or serial:DEVICE:BAUD (checked at start-up by the node executable)")},
 		{ParamMavlinkLinkTimeout, paramserver.Double(2.0), mavTimeout},
@@ -226,6 +229,7 @@ func settingsFrom(get lookup) (Settings, error) {
 		DiagnosticsPeriod: seconds(r.double(ParamDiagnosticsPeriod)),
 		HardwareID:        r.str(ParamHardwareID),
 		UseSimTime:        r.boolean(ParamUseSimTime),
+		Managed:           r.boolean(ParamManaged),
 		Mavlink: MavlinkSettings{
 			Enabled:         r.boolean(ParamMavlinkEnabled),
 			Endpoint:        r.str(ParamMavlinkEndpoint),

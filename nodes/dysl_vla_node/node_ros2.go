@@ -1,0 +1,318 @@
+//go:build ros2
+
+package main
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tiiuae/rclgo/pkg/rclgo"
+	"github.com/tiiuae/rclgo/pkg/rclgo/types"
+
+	lifecycle_msgs_msg "dysl_vla/nodes/dysl_vla_node/rosgen/lifecycle_msgs/msg"
+	rcl_interfaces_srv "dysl_vla/nodes/dysl_vla_node/rosgen/rcl_interfaces/srv"
+
+	"dysl_vla/lifecycle"
+	"dysl_vla/mavbridge"
+	"dysl_vla/msgs"
+	"dysl_vla/nodecore"
+	"dysl_vla/paramserver"
+	"dysl_vla/policy"
+)
+
+// node is the ROS 2 edge of one dysl_vla_node. Its endpoints (publishers, subscriptions, the parameter
+// services, /clock) exist from start-up, as rclgo's spin only waits on what exists when it starts; the
+// policy behind them comes and goes with configure/cleanup, and frames reach it only while active.
+// Every callback here runs on the spin goroutine.
+type node struct {
+	rcl      *rclgo.Node
+	log      *rclgo.Logger
+	params   *paramserver.Server
+	settings nodecore.Settings
+	nodeName string
+	clock    *nodecore.SimClock // nil without use_sim_time
+	machine  *lifecycle.Machine // nil for the plain node
+
+	sink     *rosSink
+	events   *paramserver.Subscription
+	eventPub *rclgo.Publisher
+	eventsWG sync.WaitGroup
+
+	// configured
+	engine *policy.Engine
+	fwd    *mavbridge.Forwarder
+	core   *nodecore.Core
+	// active
+	runner atomic.Pointer[nodecore.Runner]
+	ticker *time.Ticker
+
+	// instruction is the newest instruction message, kept while inactive: it arrives once (transient
+	// local) and must not be lost before activation.
+	instruction atomic.Pointer[string]
+}
+
+var (
+	reliable   = rclgo.NewDefaultQosProfile() // keep last 10, reliable, volatile
+	sensorData = rclgo.QosProfile{History: rclgo.HistoryKeepLast, Depth: 1,
+		Reliability: rclgo.ReliabilityBestEffort, Durability: rclgo.DurabilityVolatile}
+	latched = rclgo.QosProfile{History: rclgo.HistoryKeepLast, Depth: 1,
+		Reliability: rclgo.ReliabilityReliable, Durability: rclgo.DurabilityTransientLocal}
+)
+
+// paramQos is rmw_qos_profile_parameters / _parameter_events: reliable, keep last 1000.
+func paramQos() rclgo.QosProfile { q := reliable; q.Depth = 1000; return q }
+
+func (n *node) createEndpoints() error {
+	pub := func(topic, pkg, msg string, qos rclgo.QosProfile) (*rclgo.Publisher, error) {
+		ts, err := rclgo.LoadDynamicMessageTypeSupport(pkg, msg)
+		if err != nil {
+			return nil, fmt.Errorf("type support %s/msg/%s: %w", pkg, msg, err)
+		}
+		return n.rcl.NewPublisher(topic, ts, &rclgo.PublisherOptions{Qos: qos})
+	}
+	chunkPub, err := pub(n.settings.ActionChunkTopic, "dysl_vla", "ActionChunk", reliable)
+	if err != nil {
+		return err
+	}
+	statsPub, err := pub("~/skip_stats", "dysl_vla", "SkipStats", reliable)
+	if err != nil {
+		return err
+	}
+	diagQos := reliable
+	diagQos.Depth = 1 // diagnostic_updater's publisher
+	diagPub, err := pub("/diagnostics", "diagnostic_msgs", "DiagnosticArray", diagQos)
+	if err != nil {
+		return err
+	}
+	if n.eventPub, err = pub("/parameter_events", "rcl_interfaces", "ParameterEvent", paramQos()); err != nil {
+		return err
+	}
+	n.sink = &rosSink{chunk: chunkPub, stats: statsPub, diag: diagPub, log: n.log}
+
+	if err := n.subscribe(n.settings.ImageTopic, "sensor_msgs", "Image", sensorData, n.onImage); err != nil {
+		return err
+	}
+	if err := n.subscribe(n.settings.InstructionTopic, "std_msgs", "String", latched, n.onInstruction); err != nil {
+		return err
+	}
+	if err := n.serveClock(); err != nil {
+		return err
+	}
+	if err := n.serveParameters(); err != nil {
+		return err
+	}
+	n.events = n.params.Subscribe(64)
+	n.eventsWG.Add(1)
+	go func() {
+		defer n.eventsWG.Done()
+		for e := range n.events.C {
+			publish(n.eventPub, &e, n.log)
+		}
+	}()
+	return nil
+}
+
+// subscribe takes serialized messages of one topic. An empty take is not a lost message: rmw wakes a
+// subscription when a publisher leaves, with nothing to take.
+func (n *node) subscribe(topic, pkg, msg string, qos rclgo.QosProfile, take func(topic string, raw []byte)) error {
+	ts, err := rclgo.LoadDynamicMessageTypeSupport(pkg, msg)
+	if err != nil {
+		return fmt.Errorf("type support %s/msg/%s: %w", pkg, msg, err)
+	}
+	_, err = n.rcl.NewSubscription(topic, ts, &rclgo.SubscriptionOptions{Qos: qos}, func(s *rclgo.Subscription) {
+		raw, _, err := s.TakeSerializedMessage()
+		var empty *rclgo.SubscriptionTakeFailed
+		switch {
+		case errors.As(err, &empty):
+			return
+		case err != nil:
+			n.reportDecodeError(topic, err)
+			return
+		}
+		take(topic, raw)
+	})
+	if err != nil {
+		return fmt.Errorf("subscription %s: %w", topic, err)
+	}
+	return nil
+}
+
+func (n *node) reportDecodeError(topic string, err error) {
+	if n.core != nil {
+		n.core.ReportDecodeError(topic, err)
+		return
+	}
+	n.log.Warnf("message on %s dropped: %v", topic, err)
+}
+
+func (n *node) onImage(topic string, raw []byte) {
+	r := n.runner.Load()
+	if r == nil {
+		return // not active: a managed node does not process data
+	}
+	var img msgs.Image
+	if err := msgs.Decode(raw, &img); err != nil {
+		n.core.ReportDecodeError(topic, err)
+		return
+	}
+	r.OfferFrame(img)
+}
+
+func (n *node) onInstruction(topic string, raw []byte) {
+	var s msgs.String
+	if err := msgs.Decode(raw, &s); err != nil {
+		n.reportDecodeError(topic, err)
+		return
+	}
+	n.instruction.Store(&s.Data)
+	if r := n.runner.Load(); r != nil {
+		r.SetInstruction(s.Data)
+	}
+}
+
+// configure loads the bundle, builds and warms up the sessions, starts the MAVLink bridge and the node
+// core: everything that can fail before the node acts.
+func (n *node) configure() error {
+	s := n.settings
+	if s.ModelDir == "" {
+		return errors.New("parameter model_dir is empty, expected the model bundle directory (-p model_dir:=/path)")
+	}
+	engine, err := policy.Open(s.ModelDir, policy.ORTConfig{Provider: s.ExecutionProvider,
+		IntraOpThreads: s.ORTThreads}, s.Live.Skipping)
+	if err != nil {
+		return err
+	}
+	var forwarder nodecore.ChunkForwarder
+	if s.Mavlink.Enabled {
+		fwd, err := startMavlink(s.Mavlink, engine.Manifest.Action.GripperIndex)
+		if err != nil {
+			engine.Close()
+			return err
+		}
+		n.fwd, forwarder = fwd, fwd
+		n.log.Infof("forwarding action chunks over MAVLink to %s (system %d, component %d)",
+			s.Mavlink.Endpoint, s.Mavlink.TargetSystem, s.Mavlink.TargetComponent)
+	}
+	core, err := nodecore.New(nodecore.Config{Engine: engine, Params: n.params, Sink: n.sink,
+		NodeName: n.nodeName, Forwarder: forwarder})
+	if err != nil {
+		n.closeForwarder()
+		engine.Close()
+		return err
+	}
+	n.engine, n.core = engine, core
+	n.log.Infof("configured: %s (%s)", s.ModelDir, s.ExecutionProvider)
+	return nil
+}
+
+// activate starts the worker: frames are served from now on.
+func (n *node) activate() {
+	tick := (<-chan time.Time)(nil)
+	if n.clock != nil {
+		tick = n.clock.Ticks()
+	} else {
+		n.ticker = time.NewTicker(n.settings.DiagnosticsPeriod)
+		tick = n.ticker.C
+	}
+	r := &nodecore.Runner{Core: n.core, Now: n.now, DiagnosticsTick: tick}
+	_ = r.Initialize() // fails only without a Core, which configure made
+	if text := n.instruction.Load(); text != nil {
+		r.SetInstruction(*text)
+	}
+	n.runner.Store(r)
+	n.log.Infof("serving %s on %s, instruction on %s", n.settings.ModelDir, n.settings.ImageTopic,
+		n.settings.InstructionTopic)
+}
+
+// deactivate stops the worker after the inference in progress; frames are ignored from now on.
+func (n *node) deactivate() {
+	r := n.runner.Swap(nil)
+	if r == nil {
+		return
+	}
+	r.Close()
+	if n.ticker != nil {
+		n.ticker.Stop()
+		n.ticker = nil
+	}
+}
+
+// cleanup releases what configure built.
+func (n *node) cleanup() {
+	n.deactivate()
+	if n.core != nil {
+		n.core.Close()
+		n.core = nil
+	}
+	// The bridge closes after the runner has stopped, so no chunk is forwarded to a closed bridge.
+	n.closeForwarder()
+	if n.engine != nil {
+		n.engine.Close()
+		n.engine = nil
+	}
+}
+
+func (n *node) closeForwarder() {
+	if n.fwd != nil {
+		n.fwd.Bridge.Close()
+		n.fwd = nil
+	}
+}
+
+// teardown ends everything, whatever state the node is in.
+func (n *node) teardown() {
+	n.cleanup()
+	if n.events != nil {
+		n.params.Unsubscribe(n.events)
+		n.eventsWG.Wait()
+	}
+}
+
+// serveParameters creates the six rcl_interfaces parameter services under the node's name. Requests
+// arrive as generated Go types; rclgo.Serialize turns them into CDR for nodecore, and the CDR answer
+// goes back through rclgo.Deserialize.
+func (n *node) serveParameters() error {
+	services := map[string]types.ServiceTypeSupport{
+		"describe_parameters":       rcl_interfaces_srv.DescribeParametersTypeSupport,
+		"get_parameter_types":       rcl_interfaces_srv.GetParameterTypesTypeSupport,
+		"get_parameters":            rcl_interfaces_srv.GetParametersTypeSupport,
+		"list_parameters":           rcl_interfaces_srv.ListParametersTypeSupport,
+		"set_parameters":            rcl_interfaces_srv.SetParametersTypeSupport,
+		"set_parameters_atomically": rcl_interfaces_srv.SetParametersAtomicallyTypeSupport,
+	}
+	for _, name := range nodecore.ParameterServices() {
+		ts := services[name]
+		handler := func(_ *rclgo.ServiceInfo, req types.Message, sender rclgo.ServiceResponseSender) {
+			raw, err := rclgo.Serialize(req)
+			if err == nil {
+				raw, err = nodecore.ServeParameterRequest(n.params, name, raw)
+			}
+			var resp types.Message
+			if err == nil {
+				resp, err = rclgo.Deserialize(raw, ts.Response())
+			}
+			if err == nil {
+				err = sender.SendResponse(resp)
+			}
+			if err != nil {
+				n.log.Errorf("parameter service %s: %v", name, err)
+			}
+		}
+		if _, err := n.rcl.NewService("~/"+name, ts, &rclgo.ServiceOptions{Qos: paramQos()}, handler); err != nil {
+			return fmt.Errorf("service ~/%s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// rosState and rosTransition are the lifecycle values as lifecycle_msgs.
+func rosState(s lifecycle.State) lifecycle_msgs_msg.State {
+	return lifecycle_msgs_msg.State{Id: uint8(s), Label: s.Label()}
+}
+
+func rosTransition(t lifecycle.Transition) lifecycle_msgs_msg.Transition {
+	return lifecycle_msgs_msg.Transition{Id: t.ID, Label: t.Label}
+}
