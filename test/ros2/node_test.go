@@ -1,0 +1,259 @@
+//go:build ros2
+
+package ros2test
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"dysl_vla/policy/bundle"
+)
+
+const node = "/dysl_vla_node"
+
+// launchNode starts `ros2 launch dysl_vla dysl_vla.launch.py` with the reference bundle and extra
+// launch arguments, and waits until the node serves (or, managed, waits for configure).
+func launchNode(t *testing.T, r *ROS, args ...string) *Process {
+	t.Helper()
+	argv := append([]string{"ros2", "launch", "dysl_vla", "dysl_vla.launch.py",
+		"model_dir:=" + referenceModel(t)}, args...)
+	p := r.Start("ros2 launch", nil, argv...)
+	p.WaitFor(t, `serving .* on |managed node: unconfigured`, 60*time.Second)
+	return p
+}
+
+// manifest is the reference bundle's manifest.
+func manifest(t *testing.T) *bundle.Manifest {
+	t.Helper()
+	m, err := bundle.ReadManifest(referenceModel(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// imageYAML is a sensor_msgs/msg/Image for `ros2 topic pub`: a gray frame stamped now by ros2 topic
+// pub itself ("header: auto"), or with the given stamp; data holds n bytes.
+func imageYAML(stamp string, width, height, step int, encoding string, n int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "{header: %s, height: %d, width: %d, encoding: %s, is_bigendian: 0, step: %d, data: [", stamp, height, width, encoding, step)
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.Itoa(60 + i%120))
+	}
+	b.WriteString("]}")
+	return b.String()
+}
+
+// goodImage is a frame of the reference bundle's size, stamped now.
+func goodImage(t *testing.T) string {
+	m := manifest(t)
+	return imageYAML("auto", m.Image.Width, m.Image.Height, 3*m.Image.Width, "rgb8", 3*m.Image.Width*m.Image.Height)
+}
+
+// publishInstruction latches an instruction as a user would.
+func publishInstruction(t *testing.T, r *ROS, text string) {
+	t.Helper()
+	r.Start("instruction publisher", nil, "ros2", "topic", "pub", "--qos-durability", "transient_local",
+		"--qos-reliability", "reliable", "--once", "--keep-alive", "3600", "/instruction", "std_msgs/msg/String", "{data: '"+text+"'}")
+}
+
+// publishImages publishes yaml on /image at rate Hz; times > 0 ends the publisher after so many.
+func publishImages(t *testing.T, r *ROS, yaml string, rate, times int) *Process {
+	t.Helper()
+	argv := []string{"ros2", "topic", "pub", "--qos-reliability", "best_effort", "-r", strconv.Itoa(rate)}
+	if times > 0 {
+		argv = append(argv, "-t", strconv.Itoa(times))
+	}
+	return r.Start("image publisher", nil, append(argv, "/image", "sensor_msgs/msg/Image", yaml)...)
+}
+
+// echo collects messages of topic for d and returns them split at "---".
+func echo(t *testing.T, r *ROS, topic string, d time.Duration, extra ...string) []string {
+	t.Helper()
+	p := r.Start("echo "+topic, nil, append([]string{"ros2", "topic", "echo", "--no-daemon", topic}, extra...)...)
+	time.Sleep(d)
+	p.Stop(syscall.SIGINT, 5*time.Second)
+	var msgs []string
+	for _, m := range strings.Split(p.Output(), "\n---") {
+		if messageLine.MatchString(m) { // not DDS's start-up chatter
+			msgs = append(msgs, m)
+		}
+	}
+	return msgs
+}
+
+var messageLine = regexp.MustCompile(`(?m)^[a-z_]+:`)
+
+// echoOnce waits at most timeout for one message on topic.
+func echoOnce(t *testing.T, r *ROS, topic string, timeout time.Duration) string {
+	t.Helper()
+	out, err := r.Run(timeout, "ros2", "topic", "echo", "--once", "--no-daemon", topic)
+	if err != nil {
+		t.Fatalf("no message on %s within %v: %v\n%s", topic, timeout, err, out)
+	}
+	return out
+}
+
+func field(t *testing.T, msg, name string) string {
+	t.Helper()
+	m := regexp.MustCompile(`(?m)^\s*` + regexp.QuoteMeta(name) + `: (.*)$`).FindStringSubmatch(msg)
+	if m == nil {
+		t.Fatalf("no field %s in\n%s", name, msg)
+	}
+	return strings.Trim(m[1], `'"`)
+}
+
+// The node under ros2 launch serves chunks of the manifest's shape for camera frames and an
+// instruction published as a user would, with skip stats per chunk and /diagnostics every second.
+func TestLaunchServesChunksStatsAndDiagnostics(t *testing.T) {
+	r := NewROS(t)
+	launch := launchNode(t, r)
+	m := manifest(t)
+	publishInstruction(t, r, "grab the red block, put it on the blue pad")
+	publishImages(t, r, goodImage(t), 5, 0)
+
+	chunk := echoOnce(t, r, "/action_chunk", 30*time.Second)
+	if got := field(t, chunk, "steps"); got != strconv.Itoa(m.Dims.Chunk) {
+		t.Errorf("steps %s, want the manifest's chunk %d", got, m.Dims.Chunk)
+	}
+	if got := field(t, chunk, "action_dim"); got != strconv.Itoa(m.Dims.ActionDim) {
+		t.Errorf("action_dim %s, want %d", got, m.Dims.ActionDim)
+	}
+	if got := field(t, chunk, "layers_total"); got != strconv.Itoa(m.Dims.Layers) {
+		t.Errorf("layers_total %s, want %d", got, m.Dims.Layers)
+	}
+
+	stats := echo(t, r, node+"/skip_stats", 4*time.Second)
+	if n := len(stats); n < 8 || n > 30 {
+		t.Errorf("%d skip stats in 4 s at 5 frames/s, want one per served frame", n)
+	}
+	diags := echo(t, r, "/diagnostics", 4500*time.Millisecond)
+	if n := len(diags); n < 3 || n > 6 {
+		t.Errorf("%d /diagnostics messages in 4.5 s, want about one a second (diagnostic_updater.period 1.0)", n)
+	}
+	if len(diags) > 0 {
+		last := diags[len(diags)-1]
+		if !strings.Contains(last, "message: acting") {
+			t.Errorf("diagnostics do not say the node is acting:\n%s", last)
+		}
+	}
+	if strings.Contains(launch.Output(), "rcl_take") {
+		t.Errorf("the node logged a take failure:\n%s", launch.Output())
+	}
+}
+
+// Bad camera input is a WARN on /diagnostics, never an exit, and the next good frame is served. A
+// publisher that leaves is not an error.
+func TestBadCameraInputWarnsAndTheNextFrameIsServed(t *testing.T) {
+	r := NewROS(t)
+	launch := launchNode(t, r)
+	m := manifest(t)
+	w, h := m.Image.Width, m.Image.Height
+	publishInstruction(t, r, "grab the red block, put it on the blue pad")
+
+	cases := []struct{ name, yaml, want string }{
+		{"wrong encoding", imageYAML("auto", w, h, 2*w, "yuv422", 2*w*h), "yuv422"},
+		{"wrong size", imageYAML("auto", 5, 3, 15, "rgb8", 45), ""},
+		{"truncated data", imageYAML("auto", w, h, 3*w, "rgb8", 10), ""},
+	}
+	for _, c := range cases {
+		pub := publishImages(t, r, c.yaml, 5, 5)
+		if code, ok := pub.Wait(30 * time.Second); !ok || code != 0 {
+			t.Fatalf("%s: publisher did not finish: %d %v\n%s", c.name, code, ok, pub.Output())
+		}
+		if !launch.Alive() {
+			t.Fatalf("%s: the node exited:\n%s", c.name, launch.Output())
+		}
+	}
+	launch.WaitFor(t, `refused: .*yuv422`, 10*time.Second)
+	diag := echo(t, r, "/diagnostics", 4*time.Second)
+	joined := strings.Join(diag, "\n---\n")
+	if !regexp.MustCompile(`key: bad frames\s*\n\s*value: '[1-9]`).MatchString(joined) {
+		t.Errorf("bad frames not counted in /diagnostics:\n%s", joined)
+	}
+
+	publishImages(t, r, goodImage(t), 5, 0)
+	chunk := echoOnce(t, r, "/action_chunk", 30*time.Second)
+	if field(t, chunk, "steps") != strconv.Itoa(m.Dims.Chunk) {
+		t.Errorf("the good frame after bad ones gave\n%s", chunk)
+	}
+	// Three publishers left; none of that is a decode error.
+	diag = echo(t, r, "/diagnostics", 4*time.Second)
+	if len(diag) == 0 {
+		t.Fatal("no diagnostics")
+	}
+	if !regexp.MustCompile(`key: decode errors\s*\n\s*value: '0'`).MatchString(diag[len(diag)-1]) {
+		t.Errorf("a publisher leaving counted as a decode error:\n%s", diag[len(diag)-1])
+	}
+	if strings.Contains(launch.Output(), "SubscriptionTakeFailed") || strings.Contains(launch.Output(), "goroutine ") {
+		t.Errorf("the node logged a take failure or a stack:\n%s", launch.Output())
+	}
+}
+
+// SIGINT and SIGTERM to the node, and a Ctrl-C to the whole launch process group, end with exit 0.
+func TestShutdownIsClean(t *testing.T) {
+	nodeBin, _ := findTool("dysl_vla_node")
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run("node "+sig.String(), func(t *testing.T) {
+			r := NewROS(t)
+			p := r.Start("dysl_vla_node", nil, nodeBin, "--ros-args", "-p", "model_dir:="+referenceModel(t))
+			p.WaitFor(t, `serving `, 60*time.Second)
+			p.Signal(sig)
+			code, ok := p.Wait(15 * time.Second)
+			if !ok || code != 0 {
+				t.Fatalf("after %v: exited %v with %d\n%s", sig, ok, code, p.Output())
+			}
+		})
+	}
+	t.Run("launch Ctrl-C", func(t *testing.T) {
+		r := NewROS(t)
+		p := launchNode(t, r)
+		p.SignalGroup(syscall.SIGINT)
+		code, ok := p.Wait(20 * time.Second)
+		if !ok || code != 0 {
+			t.Fatalf("ros2 launch after Ctrl-C: exited %v with %d\n%s", ok, code, p.Output())
+		}
+		if !strings.Contains(p.Output(), "process has finished cleanly") {
+			t.Fatalf("launch did not report a clean finish:\n%s", p.Output())
+		}
+	})
+}
+
+// With use_sim_time:=true the node follows /clock: before the first clock message nothing is served,
+// and frames stamped in the clock's past (2023) are served once /clock says 2023.
+func TestSimTimeFollowsClock(t *testing.T) {
+	r := NewROS(t)
+	launch := launchNode(t, r, "use_sim_time:=true")
+	m := manifest(t)
+	publishInstruction(t, r, "grab the red block, put it on the blue pad")
+	stamp := "{stamp: {sec: 1700000000, nanosec: 0}, frame_id: camera}"
+	publishImages(t, r, imageYAML(stamp, m.Image.Width, m.Image.Height, 3*m.Image.Width, "rgb8", 3*m.Image.Width*m.Image.Height), 5, 0)
+	launch.WaitFor(t, `no /clock message has arrived yet`, 20*time.Second)
+	if chunks := echo(t, r, "/action_chunk", 2*time.Second); len(chunks) != 0 {
+		t.Fatalf("%d chunks before any /clock message", len(chunks))
+	}
+	r.Start("clock", nil, "ros2", "topic", "pub", "-r", "20", "/clock", "rosgraph_msgs/msg/Clock",
+		"{clock: {sec: 1700000000, nanosec: 100000000}}")
+	chunk := echoOnce(t, r, "/action_chunk", 30*time.Second)
+	if got := field(t, chunk, "sec"); got != "1700000000" {
+		t.Errorf("chunk stamp sec %s, want the image's 1700000000", got)
+	}
+}
+
+// Alive reports whether the process still runs.
+func (p *Process) Alive() bool {
+	select {
+	case <-p.done:
+		return false
+	default:
+		return true
+	}
+}
