@@ -268,6 +268,31 @@ func (d *Decoder) Bools(field string, dst []bool) []bool {
 	return readSequence(d, field, 1, dst, d.Bool)
 }
 
+// Int8s reads an int8 sequence into dst's storage.
+func (d *Decoder) Int8s(field string, dst []int8) []int8 {
+	return readSequence(d, field, 1, dst, d.Int8)
+}
+
+// Int16s reads an int16 sequence into dst's storage.
+func (d *Decoder) Int16s(field string, dst []int16) []int16 {
+	return readSequence(d, field, 2, dst, d.Int16)
+}
+
+// Uint16s reads a uint16 sequence into dst's storage.
+func (d *Decoder) Uint16s(field string, dst []uint16) []uint16 {
+	return readSequence(d, field, 2, dst, d.Uint16)
+}
+
+// Uint32s reads a uint32 sequence into dst's storage.
+func (d *Decoder) Uint32s(field string, dst []uint32) []uint32 {
+	return readSequence(d, field, 4, dst, d.Uint32)
+}
+
+// Uint64s reads a uint64 sequence into dst's storage.
+func (d *Decoder) Uint64s(field string, dst []uint64) []uint64 {
+	return readSequence(d, field, 8, dst, d.Uint64)
+}
+
 // Int32s reads an int32 sequence into dst's storage.
 func (d *Decoder) Int32s(field string, dst []int32) []int32 {
 	return readSequence(d, field, 4, dst, d.Int32)

@@ -170,6 +170,21 @@ func (e *Encoder) Uint8Array(v []byte) { e.buf = append(e.buf, v...) }
 // Bools writes a bool sequence.
 func (e *Encoder) Bools(v []bool) { writeSequence(e, v, e.Bool) }
 
+// Int8s writes an int8 sequence.
+func (e *Encoder) Int8s(v []int8) { writeSequence(e, v, e.Int8) }
+
+// Int16s writes an int16 sequence.
+func (e *Encoder) Int16s(v []int16) { writeSequence(e, v, e.Int16) }
+
+// Uint16s writes a uint16 sequence.
+func (e *Encoder) Uint16s(v []uint16) { writeSequence(e, v, e.Uint16) }
+
+// Uint32s writes a uint32 sequence.
+func (e *Encoder) Uint32s(v []uint32) { writeSequence(e, v, e.Uint32) }
+
+// Uint64s writes a uint64 sequence.
+func (e *Encoder) Uint64s(v []uint64) { writeSequence(e, v, e.Uint64) }
+
 // Int32s writes an int32 sequence.
 func (e *Encoder) Int32s(v []int32) { writeSequence(e, v, e.Int32) }
 
