@@ -189,7 +189,8 @@ bool verification_fired
 # means nothing was skipped. It keeps its value when verification fired, so a
 # verified frame shows both the skip it tried and the full re-run it paid.
 float32 skip_ratio
-# Skipping strategy in force: "dysl", "full", "static_only" or "random".
+# Skipping strategy in force, as the node's strategy parameter names it:
+# "dysl", "full", "static_only", "random_skip", "flexidepth" or "fixed_ratio".
 string strategy
 `
 	skipStatsDefinition = `# What DySL-VLA dynamic layer skipping did for one inference, for monitoring
@@ -243,7 +244,8 @@ float64 controllers_latency_ms
 float64 head_latency_ms
 float64 verification_latency_ms
 
-# Skipping strategy in force: "dysl", "full", "static_only" or "random".
+# Skipping strategy in force, as the node's strategy parameter names it:
+# "dysl", "full", "static_only", "random_skip", "flexidepth" or "fixed_ratio".
 string strategy
 `
 )
