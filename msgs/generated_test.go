@@ -13,14 +13,19 @@ import (
 )
 
 // TestGeneratedFilesAreCurrent regenerates the message code in memory from
-// msg/, upstream/ and the generator, and fails when a *.gen.go file differs
-// (stale, or edited by hand), is missing, or is left over.
+// msg/, upstream/, testdata/fixtures/ and the generator, and fails when a
+// generated file differs (stale, or edited by hand), is missing, or is left
+// over.
 func TestGeneratedFilesAreCurrent(t *testing.T) {
 	want, err := msggen.Generate(os.DirFS("."), msggen.MsgsAPI)
 	require.NoError(t, err)
 
-	onDisk, err := filepath.Glob("*" + msggen.GeneratedSuffix)
-	require.NoError(t, err)
+	var onDisk []string
+	for _, suffix := range []string{msggen.GeneratedSuffix, msggen.FixtureSuffix} {
+		matches, err := filepath.Glob("*" + suffix)
+		require.NoError(t, err)
+		onDisk = append(onDisk, matches...)
+	}
 	wantNames := make([]string, 0, len(want))
 	for name := range want {
 		wantNames = append(wantNames, name)

@@ -16,6 +16,9 @@ type API struct {
 	// Enums turns the constants of a ROS type into a Go type with a
 	// String method.
 	Enums []EnumAPI
+	// Fixtures is the folder of a second definition tree whose types only
+	// test the generator (see Load), or "".
+	Fixtures string
 	// Notes are doc comment paragraphs put before the first type of a
 	// ROS package's generated file, keyed by package.
 	Notes map[string]string
@@ -70,6 +73,7 @@ var MsgsAPI = API{
 	OwnPackage: "dysl_vla",
 	GoPackage:  "msgs",
 	CDRImport:  "dysl_vla/msgs/cdr",
+	Fixtures:   "testdata/fixtures",
 	Notes: map[string]string{
 		"rcl_interfaces": "Requests and responses of the six parameter services that `ros2 param`\n" +
 			"calls on ~/list_parameters, ~/describe_parameters, ~/get_parameters,\n" +
@@ -107,6 +111,13 @@ var MsgsAPI = API{
 			Prefix: "Log",
 		},
 		{
+			Name:   "FixtureMode",
+			Doc:    "FixtureMode tests enum arrays and sequences.",
+			From:   "codec_fixtures/msg/FixtureMode",
+			Strip:  []string{"MODE_"},
+			Prefix: "FixtureMode",
+		},
+		{
 			Name: "StateID",
 			Doc: "StateID is the id of a lifecycle_msgs/msg/State: a primary state, or a\n" +
 				"transition state the node passes through while a transition runs.\n" +
@@ -133,6 +144,12 @@ var MsgsAPI = API{
 		},
 	},
 	Types: map[string]TypeAPI{
+		"codec_fixtures/msg/FixtureShapes": {
+			Fields: map[string]FieldAPI{
+				"modes":    {Enum: "FixtureMode"},
+				"mode_log": {Enum: "FixtureMode"},
+			},
+		},
 		"builtin_interfaces/msg/Time": {
 			Doc: "Time is builtin_interfaces/msg/Time: a ROS time point as seconds and\n" +
 				"nanoseconds since the epoch of its clock.",

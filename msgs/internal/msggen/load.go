@@ -25,13 +25,47 @@ func (s *Set) Lookup(fullName string) (*Interface, bool) {
 
 // Load reads a definition tree laid out as the msgs package carries it:
 // msg/*.msg and srv/*.srv of ownPackage, and upstream/<pkg>/msg/*.msg and
-// upstream/<pkg>/srv/*.srv of the ROS packages it uses.
-func Load(fsys fs.FS, ownPackage string) (*Set, error) {
+// upstream/<pkg>/srv/*.srv of the ROS packages it uses. When fixtureDir is
+// not empty, the tree below it (same layout) adds the test-only types,
+// marked Fixture.
+func Load(fsys fs.FS, ownPackage, fixtureDir string) (*Set, error) {
 	s := &Set{byName: map[string]*Interface{}}
+	if err := s.load(fsys, ownPackage, false); err != nil {
+		return nil, err
+	}
+	if fixtureDir != "" {
+		sub, err := fs.Sub(fsys, fixtureDir)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.load(sub, ownPackage, true); err != nil {
+			return nil, fmt.Errorf("%s: %w", fixtureDir, err)
+		}
+	}
+	sort.Slice(s.Interfaces, func(i, j int) bool { return s.Interfaces[i].FullName() < s.Interfaces[j].FullName() })
+	for _, it := range s.Interfaces {
+		for _, f := range it.Fields {
+			if f.Type.Primitive != "" {
+				continue
+			}
+			nested, ok := s.byName[messageRef(f.Type)]
+			if !ok {
+				return nil, fmt.Errorf("%s field %s: type %s has no .msg file in the tree", it.FullName(), f.Name, f.Type.Written)
+			}
+			if nested.Fixture && !it.Fixture {
+				return nil, fmt.Errorf("%s field %s: type %s is a test fixture", it.FullName(), f.Name, f.Type.Written)
+			}
+		}
+	}
+	return s, nil
+}
+
+func (s *Set) load(fsys fs.FS, ownPackage string, fixture bool) error {
 	add := func(it *Interface) error {
 		if _, dup := s.byName[it.FullName()]; dup {
 			return fmt.Errorf("%s is defined twice", it.FullName())
 		}
+		it.Fixture = fixture
 		s.byName[it.FullName()] = it
 		s.Interfaces = append(s.Interfaces, it)
 		return nil
@@ -39,7 +73,7 @@ func Load(fsys fs.FS, ownPackage string) (*Set, error) {
 	for _, pattern := range []string{"msg/*.msg", "srv/*.srv", "upstream/*/msg/*.msg", "upstream/*/srv/*.srv"} {
 		files, err := fs.Glob(fsys, pattern)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for _, file := range files {
 			dir, base := path.Split(file)
@@ -50,48 +84,37 @@ func Load(fsys fs.FS, ownPackage string) (*Set, error) {
 			}
 			name := strings.TrimSuffix(base, path.Ext(base))
 			if !packageNamePattern.MatchString(pkg) || !typeNamePattern.MatchString(name) {
-				return nil, fmt.Errorf("%s: expected <package>/%s/<TypeName>%s", file, namespace, path.Ext(base))
+				return fmt.Errorf("%s: expected <package>/%s/<TypeName>%s", file, namespace, path.Ext(base))
 			}
 			raw, err := fs.ReadFile(fsys, file)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			text := string(raw)
 			if namespace == "msg" {
 				it, err := parseMessage(file, pkg, namespace, name, text)
 				if err != nil {
-					return nil, err
+					return err
 				}
 				if err := add(it); err != nil {
-					return nil, err
+					return err
 				}
 				continue
 			}
 			request, response, err := splitService(file, text)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			for _, half := range []struct{ suffix, text string }{{"_Request", request}, {"_Response", response}} {
 				it, err := parseMessage(file, pkg, namespace, name+half.suffix, half.text)
 				if err != nil {
-					return nil, err
+					return err
 				}
 				if err := add(it); err != nil {
-					return nil, err
+					return err
 				}
 			}
 		}
 	}
-	sort.Slice(s.Interfaces, func(i, j int) bool { return s.Interfaces[i].FullName() < s.Interfaces[j].FullName() })
-	for _, it := range s.Interfaces {
-		for _, f := range it.Fields {
-			if f.Type.Primitive != "" {
-				continue
-			}
-			if _, ok := s.byName[f.Type.Package+"/msg/"+f.Type.Message]; !ok {
-				return nil, fmt.Errorf("%s field %s: type %s has no .msg file in the tree", it.FullName(), f.Name, f.Type.Written)
-			}
-		}
-	}
-	return s, nil
+	return nil
 }

@@ -18,6 +18,9 @@ type Interface struct {
 	Text      string
 	Fields    []Field
 	Constants []Constant
+	// Fixture marks a type that exists only to test the generator; its
+	// code goes into _test.go files and not into the registry.
+	Fixture bool
 }
 
 // FullName is the ROS type name, e.g. "sensor_msgs/msg/Image".
@@ -97,7 +100,10 @@ func parseMessage(file, pkg, namespace, name, text string) (*Interface, error) {
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		typeText, rest, _ := strings.Cut(line, " ")
+		typeText, rest := line, ""
+		if i := strings.IndexAny(line, " \t"); i >= 0 {
+			typeText, rest = line[:i], line[i+1:]
+		}
 		if strings.TrimSpace(rest) == "" {
 			return nil, fmt.Errorf("%s: %q has a type but no name (expected \"<type> <name>\")", where, line)
 		}
@@ -119,7 +125,10 @@ func parseMessage(file, pkg, namespace, name, text string) (*Interface, error) {
 			continue
 		}
 		rest = stripComment(rest)
-		fieldName, defaultValue, _ := strings.Cut(rest, " ")
+		fieldName, defaultValue := rest, ""
+		if i := strings.IndexAny(rest, " \t"); i >= 0 {
+			fieldName, defaultValue = rest[:i], rest[i+1:]
+		}
 		if !fieldNamePattern.MatchString(fieldName) {
 			return nil, fmt.Errorf("%s: field name %q must be lower_snake_case (a letter first)", where, fieldName)
 		}

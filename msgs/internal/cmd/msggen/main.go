@@ -15,7 +15,7 @@ import (
 )
 
 func main() {
-	dir := flag.String("dir", ".", "the msgs package folder: msg/, upstream/ in, *"+msggen.GeneratedSuffix+" out")
+	dir := flag.String("dir", ".", "the msgs package folder: msg/, upstream/, testdata/fixtures/ in, *"+msggen.GeneratedSuffix+" and *"+msggen.FixtureSuffix+" out")
 	flag.Parse()
 	if err := run(*dir); err != nil {
 		fmt.Fprintln(os.Stderr, "msggen:", err)
@@ -30,9 +30,13 @@ func run(dir string) error {
 	}
 	// A generated file that is no longer produced (its package's last
 	// definition went away) is removed, so it cannot linger and compile.
-	old, err := filepath.Glob(filepath.Join(dir, "*"+msggen.GeneratedSuffix))
-	if err != nil {
-		return err
+	var old []string
+	for _, suffix := range []string{msggen.GeneratedSuffix, msggen.FixtureSuffix} {
+		matches, err := filepath.Glob(filepath.Join(dir, "*"+suffix))
+		if err != nil {
+			return err
+		}
+		old = append(old, matches...)
 	}
 	for _, path := range old {
 		if _, keep := files[filepath.Base(path)]; !keep {
