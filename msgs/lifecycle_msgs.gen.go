@@ -290,8 +290,7 @@ func (m *ChangeStateResponse) UnmarshalCDR(d *cdr.Decoder) {
 
 // GetAvailableStatesRequest asks for every state of the node's state
 // machine. It has no fields (one placeholder byte on the wire).
-type GetAvailableStatesRequest struct {
-}
+type GetAvailableStatesRequest struct{}
 
 func (*GetAvailableStatesRequest) TypeName() string {
 	return "lifecycle_msgs/srv/GetAvailableStates_Request"
@@ -322,8 +321,7 @@ func (m *GetAvailableStatesResponse) UnmarshalCDR(d *cdr.Decoder) {
 
 // GetAvailableTransitionsRequest asks for the transitions possible from the
 // current state. It has no fields (one placeholder byte on the wire).
-type GetAvailableTransitionsRequest struct {
-}
+type GetAvailableTransitionsRequest struct{}
 
 func (*GetAvailableTransitionsRequest) TypeName() string {
 	return "lifecycle_msgs/srv/GetAvailableTransitions_Request"
@@ -355,8 +353,7 @@ func (m *GetAvailableTransitionsResponse) UnmarshalCDR(d *cdr.Decoder) {
 
 // GetStateRequest asks for the node's current state. It has no fields; on
 // the wire it is the one placeholder byte rosidl gives an empty message.
-type GetStateRequest struct {
-}
+type GetStateRequest struct{}
 
 func (*GetStateRequest) TypeName() string { return "lifecycle_msgs/srv/GetState_Request" }
 

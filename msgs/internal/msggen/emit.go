@@ -466,7 +466,11 @@ func (g *generator) writeStruct(b *bytes.Buffer, it *Interface) error {
 		doc = fmt.Sprintf("%s is %s.", goName, it.FullName())
 	}
 	writeDoc(b, "", doc)
-	fmt.Fprintf(b, "type %s struct {\n", goName)
+	if len(it.Fields) == 0 {
+		fmt.Fprintf(b, "type %s struct{}\n\n", goName)
+	} else {
+		fmt.Fprintf(b, "type %s struct {\n", goName)
+	}
 	for i, f := range it.Fields {
 		if f.Type.Primitive == "wstring" {
 			return fmt.Errorf("%s field %s: wstring is not supported by the cdr package", it.FullName(), f.Name)
@@ -487,7 +491,9 @@ func (g *generator) writeStruct(b *bytes.Buffer, it *Interface) error {
 			b.WriteString(line + "\n")
 		}
 	}
-	b.WriteString("}\n\n")
+	if len(it.Fields) > 0 {
+		b.WriteString("}\n\n")
+	}
 
 	if e := g.enumsFrom[it.FullName()]; e == nil && len(it.Constants) > 0 {
 		grouped, indent := len(it.Constants) > 1, ""
