@@ -84,7 +84,7 @@ func newGenerator(set *Set, api API) (*generator, error) {
 	taken := map[string]string{}
 	claim := func(goName, what string) error {
 		if other, dup := taken[goName]; dup {
-			return fmt.Errorf("Go name %s is given to both %s and %s", goName, other, what)
+			return fmt.Errorf("the Go name %s is given to both %s and %s", goName, other, what)
 		}
 		taken[goName] = what
 		return nil
