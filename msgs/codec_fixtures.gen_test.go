@@ -69,8 +69,8 @@ type FixtureShapes struct {
 	SomePoints []FixturePoint
 	Modes      [2]FixtureMode
 	ModeLog    []FixtureMode
-	Gain       float64
-	Defaults   []int32
+	Gain       float64 // rosidl's default is 1.5; the Go zero value is not.
+	Defaults   []int32 // rosidl's default is [1, 2]; the Go zero value is not.
 }
 
 const (

@@ -476,6 +476,12 @@ func (g *generator) writeStruct(b *bytes.Buffer, it *Interface) error {
 			return fmt.Errorf("%s field %s: wstring is not supported by the cdr package", it.FullName(), f.Name)
 		}
 		fa := ta.Fields[f.Name]
+		if note := defaultNote(f); note != "" {
+			if fa.Doc != "" {
+				fa.Doc += "\n"
+			}
+			fa.Doc += note
+		}
 		name := g.fieldName(it, f)
 		line := fmt.Sprintf("\t%s %s", name, g.fieldGoType(it, f))
 		switch {
@@ -548,6 +554,17 @@ func (g *generator) writeStruct(b *bytes.Buffer, it *Interface) error {
 	}
 	b.WriteString("}\n\n")
 	return nil
+}
+
+// defaultNote tells of a default value that Go's zero value does not give:
+// rosidl applies defaults when a language constructs a message, and a Go
+// struct literal cannot.
+func defaultNote(f Field) string {
+	switch strings.ToLower(strings.Trim(f.Default, `"' `)) {
+	case "", "0", "0.0", "false", "[]":
+		return ""
+	}
+	return fmt.Sprintf("rosidl's default is %s; the Go zero value is not.", f.Default)
 }
 
 // isEnum says whether the field's values have an enum type.

@@ -32,7 +32,8 @@ type Field struct {
 	Type FieldType
 	// Default is the default value as written, or "". rosidl applies it when
 	// a language constructs a message; it never reaches the wire, so the
-	// codecs ignore it and only the parser checks it.
+	// codecs ignore it, and the field's Go doc names one that the zero value
+	// does not give.
 	Default string
 }
 
