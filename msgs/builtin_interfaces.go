@@ -1,17 +1,6 @@
 package msgs
 
-import (
-	"time"
-
-	"dysl_vla/msgs/cdr"
-)
-
-// Time is builtin_interfaces/msg/Time: a ROS time point as seconds and
-// nanoseconds since the epoch of its clock.
-type Time struct {
-	Sec     int32
-	Nanosec uint32 // in [0, 1e9)
-}
+import "time"
 
 // TimeFromNanos converts nanoseconds since the epoch into a Time.
 func TimeFromNanos(ns int64) Time {
@@ -32,25 +21,6 @@ func (t Time) Go() time.Time { return time.Unix(int64(t.Sec), int64(t.Nanosec)) 
 // IsZero reports an unset stamp, which diagnostics flag as "Zero timestamp seen."
 func (t Time) IsZero() bool { return t.Sec == 0 && t.Nanosec == 0 }
 
-func (*Time) TypeName() string { return "builtin_interfaces/msg/Time" }
-
-func (t *Time) MarshalCDR(e *cdr.Encoder) {
-	e.Int32(t.Sec)
-	e.Uint32(t.Nanosec)
-}
-
-func (t *Time) UnmarshalCDR(d *cdr.Decoder) {
-	t.Sec = d.Int32("sec")
-	t.Nanosec = d.Uint32("nanosec")
-}
-
-// Duration is builtin_interfaces/msg/Duration. A negative span has a
-// negative Sec and a Nanosec in [0, 1e9): -1.7 s is {Sec: -2, Nanosec: 3e8}.
-type Duration struct {
-	Sec     int32
-	Nanosec uint32
-}
-
 // DurationFromGo converts a Go duration.
 func DurationFromGo(d time.Duration) Duration {
 	sec, nsec := splitNanos(int64(d))
@@ -60,18 +30,6 @@ func DurationFromGo(d time.Duration) Duration {
 // Go returns the span as a Go time.Duration.
 func (d Duration) Go() time.Duration {
 	return time.Duration(int64(d.Sec)*1e9 + int64(d.Nanosec))
-}
-
-func (*Duration) TypeName() string { return "builtin_interfaces/msg/Duration" }
-
-func (d *Duration) MarshalCDR(e *cdr.Encoder) {
-	e.Int32(d.Sec)
-	e.Uint32(d.Nanosec)
-}
-
-func (d *Duration) UnmarshalCDR(dec *cdr.Decoder) {
-	d.Sec = dec.Int32("sec")
-	d.Nanosec = dec.Uint32("nanosec")
 }
 
 // splitNanos floors ns into whole seconds and a non-negative remainder, the
@@ -85,12 +43,4 @@ func splitNanos(ns int64) (int32, uint32) {
 		rem += 1e9
 	}
 	return int32(sec), uint32(rem)
-}
-
-// unmarshalNested reads a nested message in field name, so errors inside it
-// carry the field path.
-func unmarshalNested(d *cdr.Decoder, name string, m Message) {
-	d.Enter(name)
-	m.UnmarshalCDR(d)
-	d.Leave()
 }

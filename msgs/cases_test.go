@@ -268,4 +268,135 @@ var codecCases = []codecCase{
 			000000000000f83f 0000000000001c40 0000000000000000
 			05000000 "dysl" 00`),
 	},
+	// The vectors below were produced once by rclpy's serialize_message on ROS 2
+	// Humble (rosidl's own codecs), for the types generated from the upstream
+	// rosgraph_msgs and lifecycle_msgs definitions.
+	{
+		name:  "Clock (rclpy)",
+		value: &Clock{Clock: Time{Sec: 1700000000, Nanosec: 5}},
+		raw:   hexBytes(`00010000 | 00f15365 05000000`),
+	},
+	{
+		name:  "State active (rclpy)",
+		value: &State{ID: StateActive, Label: "active"},
+		raw:   hexBytes(`00010000 | 03 | 000000 07000000 "active" 00`),
+	},
+	{
+		name:  "State unset (rclpy)",
+		value: &State{},
+		raw:   hexBytes(`00010000 | 00 | 000000 01000000 00`),
+	},
+	{
+		name:  "Transition callback error, no label (rclpy)",
+		value: &Transition{ID: TransitionCallbackError},
+		raw:   hexBytes(`00010000 | 63 | 000000 01000000 00`),
+	},
+	{
+		name: "TransitionDescription activate (rclpy)",
+		value: &TransitionDescription{
+			Transition: Transition{ID: TransitionActivate, Label: "activate"},
+			StartState: State{ID: StateInactive, Label: "inactive"},
+			GoalState:  State{ID: StateActivating, Label: "activating"},
+		},
+		raw: hexBytes(`00010000
+			03 | 000000 09000000 "activate" 00
+			02 | 0000 09000000 "inactive" 00
+			0d | 0000 0b000000 "activating" 00`),
+	},
+	{
+		name: "TransitionEvent configure (rclpy)",
+		value: &TransitionEvent{
+			Timestamp:  1700000000123456789,
+			Transition: Transition{ID: TransitionConfigure, Label: "configure"},
+			StartState: State{ID: StateUnconfigured, Label: "unconfigured"},
+			GoalState:  State{ID: StateConfiguring, Label: "configuring"},
+		},
+		raw: hexBytes(`00010000
+			15cd853dfe9c9717
+			01 | 000000 0a000000 "configure" 00
+			01 | 00 0d000000 "unconfigured" 00
+			0a | 0000 0c000000 "configuring" 00`),
+	},
+	{
+		name:  "ChangeState request by id (rclpy)",
+		value: &ChangeStateRequest{Transition: Transition{ID: TransitionConfigure}},
+		raw:   hexBytes(`00010000 | 01 | 000000 01000000 00`),
+	},
+	{
+		name:  "ChangeState request by label (rclpy)",
+		value: &ChangeStateRequest{Transition: Transition{ID: TransitionActivate, Label: "activate"}},
+		raw:   hexBytes(`00010000 | 03 | 000000 09000000 "activate" 00`),
+	},
+	{
+		name:  "ChangeState response success (rclpy)",
+		value: &ChangeStateResponse{Success: true},
+		raw:   hexBytes(`00010000 | 01`),
+	},
+	{
+		name:  "ChangeState response failure (rclpy)",
+		value: &ChangeStateResponse{},
+		raw:   hexBytes(`00010000 | 00`),
+	},
+	{
+		// An empty request is rosidl's one placeholder byte.
+		name:  "GetState request (rclpy)",
+		value: &GetStateRequest{},
+		raw:   hexBytes(`00010000 | 00`),
+	},
+	{
+		name:  "GetState response inactive (rclpy)",
+		value: &GetStateResponse{CurrentState: State{ID: StateInactive, Label: "inactive"}},
+		raw:   hexBytes(`00010000 | 02 | 000000 09000000 "inactive" 00`),
+	},
+	{
+		name:  "GetAvailableStates request (rclpy)",
+		value: &GetAvailableStatesRequest{},
+		raw:   hexBytes(`00010000 | 00`),
+	},
+	{
+		name: "GetAvailableStates response (rclpy)",
+		value: &GetAvailableStatesResponse{AvailableStates: []State{
+			{ID: StateUnknown, Label: "unknown"},
+			{ID: StateUnconfigured, Label: "unconfigured"},
+			{ID: StateErrorProcessing, Label: "errorprocessing"},
+		}},
+		raw: hexBytes(`00010000
+			03000000
+			00 | 000000 08000000 "unknown" 00
+			01 | 000000 0d000000 "unconfigured" 00
+			0f | 0000 10000000 "errorprocessing" 00`),
+	},
+	{
+		name:  "GetAvailableStates response empty (rclpy)",
+		value: &GetAvailableStatesResponse{},
+		raw:   hexBytes(`00010000 | 00000000`),
+	},
+	{
+		name:  "GetAvailableTransitions request (rclpy)",
+		value: &GetAvailableTransitionsRequest{},
+		raw:   hexBytes(`00010000 | 00`),
+	},
+	{
+		name: "GetAvailableTransitions response (rclpy)",
+		value: &GetAvailableTransitionsResponse{AvailableTransitions: []TransitionDescription{
+			{
+				Transition: Transition{ID: TransitionConfigure, Label: "configure"},
+				StartState: State{ID: StateUnconfigured, Label: "unconfigured"},
+				GoalState:  State{ID: StateConfiguring, Label: "configuring"},
+			},
+			{
+				Transition: Transition{ID: TransitionUnconfiguredShutdown, Label: "shutdown"},
+				StartState: State{ID: StateUnconfigured, Label: "unconfigured"},
+				GoalState:  State{ID: StateShuttingDown, Label: "shuttingdown"},
+			},
+		}},
+		raw: hexBytes(`00010000
+			02000000
+			01 | 000000 0a000000 "configure" 00
+			01 | 00 0d000000 "unconfigured" 00
+			0a | 0000 0c000000 "configuring" 00
+			05 | 000000 09000000 "shutdown" 00
+			01 | 0000 0d000000 "unconfigured" 00
+			0c | 0000 0d000000 "shuttingdown" 00`),
+	},
 }

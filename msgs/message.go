@@ -9,9 +9,13 @@
 // constructor, for bag readers that only know a topic's type string.
 //
 // This package's own interfaces (ActionChunk, SkipStats) are defined in
-// msg/*.msg for rosidl; the upstream ROS 2 Humble definitions the schemas
-// need live in upstream/<pkg>/{msg,srv}/.
+// msg/*.msg for rosidl; the upstream ROS 2 Humble definitions live in
+// upstream/<pkg>/{msg,srv}/. The types, their codecs, schemas and the
+// registry (*.gen.go) are generated from those files by internal/msggen;
+// edit the definitions or internal/msggen/goapi.go and run go generate.
 package msgs
+
+//go:generate go run dysl_vla/msgs/internal/cmd/msggen
 
 import (
 	"fmt"
@@ -67,56 +71,6 @@ type TypeInfo struct {
 	Schema string
 	// New returns an empty value to decode into.
 	New func() Message
-}
-
-// registry is filled once at package initialization and never changed.
-var registry = buildRegistry(
-	func() Message { return &Time{} },
-	func() Message { return &Duration{} },
-	func() Message { return &Header{} },
-	func() Message { return &String{} },
-	func() Message { return &Image{} },
-	func() Message { return &DiagnosticArray{} },
-	func() Message { return &DiagnosticStatus{} },
-	func() Message { return &KeyValue{} },
-	func() Message { return &ParameterValue{} },
-	func() Message { return &Parameter{} },
-	func() Message { return &ParameterDescriptor{} },
-	func() Message { return &FloatingPointRange{} },
-	func() Message { return &IntegerRange{} },
-	func() Message { return &SetParametersResult{} },
-	func() Message { return &ListParametersResult{} },
-	func() Message { return &ParameterEvent{} },
-	func() Message { return &Log{} },
-	func() Message { return &ListParametersRequest{} },
-	func() Message { return &ListParametersResponse{} },
-	func() Message { return &DescribeParametersRequest{} },
-	func() Message { return &DescribeParametersResponse{} },
-	func() Message { return &GetParametersRequest{} },
-	func() Message { return &GetParametersResponse{} },
-	func() Message { return &GetParameterTypesRequest{} },
-	func() Message { return &GetParameterTypesResponse{} },
-	func() Message { return &SetParametersRequest{} },
-	func() Message { return &SetParametersResponse{} },
-	func() Message { return &SetParametersAtomicallyRequest{} },
-	func() Message { return &SetParametersAtomicallyResponse{} },
-	func() Message { return &ActionChunk{} },
-	func() Message { return &SkipStats{} },
-)
-
-func buildRegistry(constructors ...func() Message) map[string]TypeInfo {
-	types := make(map[string]TypeInfo, len(constructors))
-	for _, newMessage := range constructors {
-		name := newMessage().TypeName()
-		schema, err := fullDefinition(name)
-		if err != nil {
-			// The definitions are embedded at build time; a missing one is
-			// a bug in this package, caught by its tests.
-			panic(err)
-		}
-		types[name] = TypeInfo{Name: name, Schema: schema, New: newMessage}
-	}
-	return types
 }
 
 // Lookup returns the registered type with the ROS type name, e.g.

@@ -167,6 +167,13 @@ func TestEnumNames(t *testing.T) {
 	require.Equal(t, "string_array", ParameterStringArray.String())
 	require.Equal(t, "ParameterType(42)", ParameterType(42).String())
 	require.Equal(t, "FATAL", LogFatal.String())
+	require.Equal(t, "active", StateActive.String())
+	require.Equal(t, "errorprocessing", StateErrorProcessing.String())
+	require.Equal(t, "StateID(99)", StateID(99).String())
+	require.Equal(t, "configure", TransitionConfigure.String())
+	require.Equal(t, "on_configure_success", TransitionOnConfigureSuccess.String())
+	require.Equal(t, TransitionID(97), TransitionCallbackSuccess)
+	require.Equal(t, "TransitionID(9)", TransitionID(9).String())
 }
 
 func TestDiagnosticStatusValue(t *testing.T) {

@@ -265,22 +265,47 @@ func (d *Decoder) Uint8Array(field string, n int, dst []byte) []byte {
 
 // Bools reads a bool sequence into dst's storage.
 func (d *Decoder) Bools(field string, dst []bool) []bool {
-	return readSequence(d, field, 1, dst, d.Bool)
+	return readSequence(d, field, 1, dst, (*Decoder).Bool)
+}
+
+// Int8s reads an int8 sequence into dst's storage.
+func (d *Decoder) Int8s(field string, dst []int8) []int8 {
+	return readSequence(d, field, 1, dst, (*Decoder).Int8)
+}
+
+// Int16s reads an int16 sequence into dst's storage.
+func (d *Decoder) Int16s(field string, dst []int16) []int16 {
+	return readSequence(d, field, 2, dst, (*Decoder).Int16)
+}
+
+// Uint16s reads a uint16 sequence into dst's storage.
+func (d *Decoder) Uint16s(field string, dst []uint16) []uint16 {
+	return readSequence(d, field, 2, dst, (*Decoder).Uint16)
+}
+
+// Uint32s reads a uint32 sequence into dst's storage.
+func (d *Decoder) Uint32s(field string, dst []uint32) []uint32 {
+	return readSequence(d, field, 4, dst, (*Decoder).Uint32)
+}
+
+// Uint64s reads a uint64 sequence into dst's storage.
+func (d *Decoder) Uint64s(field string, dst []uint64) []uint64 {
+	return readSequence(d, field, 8, dst, (*Decoder).Uint64)
 }
 
 // Int32s reads an int32 sequence into dst's storage.
 func (d *Decoder) Int32s(field string, dst []int32) []int32 {
-	return readSequence(d, field, 4, dst, d.Int32)
+	return readSequence(d, field, 4, dst, (*Decoder).Int32)
 }
 
 // Int64s reads an int64 sequence into dst's storage.
 func (d *Decoder) Int64s(field string, dst []int64) []int64 {
-	return readSequence(d, field, 8, dst, d.Int64)
+	return readSequence(d, field, 8, dst, (*Decoder).Int64)
 }
 
 // Float32s reads a float32 sequence into dst's storage.
 func (d *Decoder) Float32s(field string, dst []float32) []float32 {
-	return readSequence(d, field, 4, dst, d.Float32)
+	return readSequence(d, field, 4, dst, (*Decoder).Float32)
 }
 
 // Float64s reads a float64 sequence into dst's storage.
@@ -304,17 +329,18 @@ func (d *Decoder) Float64Array(field string, dst []float64) {
 
 // Strings reads a string sequence into dst's storage.
 func (d *Decoder) Strings(field string, dst []string) []string {
-	return readSequence(d, field, 4, dst, d.String)
+	return readSequence(d, field, 4, dst, (*Decoder).String)
 }
 
 // readSequence reads a sequence into dst's storage: its element count (checked against the bytes left,
-// at least minSize bytes per element, before anything is allocated), then each element with get. It
+// at least minSize bytes per element, before anything is allocated), then each element with get, a
+// method expression such as (*Decoder).Int32 (a bound method value would be allocated on every call). It
 // stops at the first error.
-func readSequence[T any](d *Decoder, field string, minSize int, dst []T, get func(string) T) []T {
+func readSequence[T any](d *Decoder, field string, minSize int, dst []T, get func(*Decoder, string) T) []T {
 	n := d.SequenceLength(field, minSize)
 	dst = dst[:0]
 	for i := 0; i < n && d.err == nil; i++ {
-		dst = append(dst, get(field))
+		dst = append(dst, get(d, field))
 	}
 	return dst
 }

@@ -168,16 +168,31 @@ func (e *Encoder) Uint8s(v []byte) {
 func (e *Encoder) Uint8Array(v []byte) { e.buf = append(e.buf, v...) }
 
 // Bools writes a bool sequence.
-func (e *Encoder) Bools(v []bool) { writeSequence(e, v, e.Bool) }
+func (e *Encoder) Bools(v []bool) { writeSequence(e, v, (*Encoder).Bool) }
+
+// Int8s writes an int8 sequence.
+func (e *Encoder) Int8s(v []int8) { writeSequence(e, v, (*Encoder).Int8) }
+
+// Int16s writes an int16 sequence.
+func (e *Encoder) Int16s(v []int16) { writeSequence(e, v, (*Encoder).Int16) }
+
+// Uint16s writes a uint16 sequence.
+func (e *Encoder) Uint16s(v []uint16) { writeSequence(e, v, (*Encoder).Uint16) }
+
+// Uint32s writes a uint32 sequence.
+func (e *Encoder) Uint32s(v []uint32) { writeSequence(e, v, (*Encoder).Uint32) }
+
+// Uint64s writes a uint64 sequence.
+func (e *Encoder) Uint64s(v []uint64) { writeSequence(e, v, (*Encoder).Uint64) }
 
 // Int32s writes an int32 sequence.
-func (e *Encoder) Int32s(v []int32) { writeSequence(e, v, e.Int32) }
+func (e *Encoder) Int32s(v []int32) { writeSequence(e, v, (*Encoder).Int32) }
 
 // Int64s writes an int64 sequence.
-func (e *Encoder) Int64s(v []int64) { writeSequence(e, v, e.Int64) }
+func (e *Encoder) Int64s(v []int64) { writeSequence(e, v, (*Encoder).Int64) }
 
 // Float32s writes a float32 sequence.
-func (e *Encoder) Float32s(v []float32) { writeSequence(e, v, e.Float32) }
+func (e *Encoder) Float32s(v []float32) { writeSequence(e, v, (*Encoder).Float32) }
 
 // Float64s writes a float64 sequence.
 func (e *Encoder) Float64s(v []float64) {
@@ -193,12 +208,14 @@ func (e *Encoder) Float64Array(v []float64) {
 }
 
 // Strings writes a string sequence.
-func (e *Encoder) Strings(v []string) { writeSequence(e, v, e.String) }
+func (e *Encoder) Strings(v []string) { writeSequence(e, v, (*Encoder).String) }
 
-// writeSequence writes a sequence: its element count, then each element with put.
-func writeSequence[T any](e *Encoder, v []T, put func(T)) {
+// writeSequence writes a sequence: its element count, then each element with
+// put, a method expression such as (*Encoder).Int32 (a bound method value
+// would be allocated on every call).
+func writeSequence[T any](e *Encoder, v []T, put func(*Encoder, T)) {
 	e.SequenceLength(len(v))
 	for _, x := range v {
-		put(x)
+		put(e, x)
 	}
 }
