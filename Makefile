@@ -9,7 +9,7 @@ ARM64_CC ?= aarch64-linux-gnu-gcc
 
 # Packages also tested under the race detector: the pure cores and the engine.
 RACE_PKGS := ./policy/... ./skipping/... ./msgs/...
-# Packages whose benchmarks `make bench` runs; narrow with `make bench BENCH_PKGS=./policy`.
+# Packages whose benchmarks `make bench` runs; narrow with `make bench BENCH_PKGS=./policy/...`.
 BENCH_PKGS ?= ./...
 
 # Shell prefix for commands that load ONNX Runtime: exports DYSL_ORT_LIB, fetching the library if the

@@ -6,7 +6,6 @@ import (
 	"sync"
 
 	"dysl_vla/msgs"
-	"dysl_vla/nodecore"
 )
 
 // Forwarder plugs a Bridge into the node core as its nodecore.ChunkForwarder: every chunk the core
@@ -31,8 +30,6 @@ type Forwarder struct {
 	// channelError is the latest transport error that closed a channel (a TCP peer going away).
 	channelError string
 }
-
-var _ nodecore.ChunkForwarder = (*Forwarder)(nil)
 
 // ForwardChunk implements nodecore.ChunkForwarder: it converts the published chunk to a Chunk and
 // sends it. It never blocks on the link; while the link is down the bridge discards the chunk and

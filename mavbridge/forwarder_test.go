@@ -24,6 +24,10 @@ const (
 	poll    = 10 * time.Millisecond
 )
 
+// The node core takes a Forwarder as its ChunkForwarder. Asserted here, not in the package, so that
+// mavbridge does not import nodecore.
+var _ nodecore.ChunkForwarder = (*mavbridge.Forwarder)(nil)
+
 // t0 stamps the frames; the core's clock is t0-based too, the bridge's is real time.
 var t0 = time.Unix(1_700_000_000, 0)
 

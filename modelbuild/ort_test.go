@@ -3,10 +3,6 @@ package modelbuild
 import (
 	"fmt"
 	"math"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 
@@ -15,48 +11,26 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"dysl_vla/policy/bundle"
+	"dysl_vla/policy/ortbackend/orttest"
 )
 
 // The ONNX graphs are checked against the Go reference by running them on ONNX Runtime directly; this
-// is test-only (the engine's real backend lives in policy/).
+// is test-only (the engine's real backend lives in policy/ortbackend).
 
 var (
 	ortOnce sync.Once
 	ortErr  error
-	ortSkip string
 )
 
-// requireORT initializes ONNX Runtime once, from DYSL_ORT_LIB or the library scripts/fetch-ort.sh has
-// installed, and skips the test when neither is available.
+// requireORT initializes ONNX Runtime once, from the library orttest.Library finds, and skips the test
+// when there is none.
 func requireORT(t *testing.T) {
 	t.Helper()
+	lib := orttest.Library(t)
 	ortOnce.Do(func() {
-		lib := os.Getenv("DYSL_ORT_LIB")
-		if lib == "" {
-			root, err := filepath.Abs("..")
-			if err == nil {
-				candidate := filepath.Join(root, ".cache/ort/1.24.1/linux-x64/libonnxruntime.so.1")
-				if _, err := os.Stat(candidate); err == nil {
-					lib = candidate
-				} else if out, err := exec.Command(filepath.Join(root, "scripts/fetch-ort.sh")).Output(); err == nil {
-					lib = strings.TrimSpace(string(out))
-				}
-			}
-		}
-		if lib == "" {
-			ortSkip = "ONNX Runtime library not found: set DYSL_ORT_LIB or run scripts/fetch-ort.sh"
-			return
-		}
-		if _, err := os.Stat(lib); err != nil {
-			ortSkip = "ONNX Runtime library " + lib + " not found: " + err.Error()
-			return
-		}
 		ort.SetSharedLibraryPath(lib)
 		ortErr = ort.InitializeEnvironment(ort.WithLogLevelError())
 	})
-	if ortSkip != "" {
-		t.Skip(ortSkip)
-	}
 	require.NoError(t, ortErr)
 }
 

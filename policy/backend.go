@@ -1,9 +1,11 @@
 package policy
 
+import "dysl_vla/policy/bundle"
+
 // Backend executes a bundle's graphs. It owns the hidden state of the inference in progress (on ONNX
 // Runtime: two preallocated tensors used ping-pong, so running a layer never allocates), and it is the
-// only thing in the engine that touches ONNX Runtime. Implementations: the ONNX Runtime backend
-// (NewORTBackend), and fakes and fault injectors in policy/policytest.
+// only thing in the engine that touches a runtime. Implementations: the ONNX Runtime backend
+// (policy/ortbackend), and fakes and fault injectors in policy/policytest.
 //
 // A Backend is not safe for concurrent use; the Engine serializes calls.
 type Backend interface {
@@ -27,3 +29,8 @@ type Backend interface {
 	// Close releases sessions and tensors.
 	Close() error
 }
+
+// BackendOpener starts a Backend on the graphs of the bundle in dir, described by m. m may differ from
+// the manifest on disk (a caller that swaps in graphs of its own edits a copy); the Backend reads the
+// files m names, relative to dir. ortbackend.Opener makes the ONNX Runtime one.
+type BackendOpener func(dir string, m *bundle.Manifest) (Backend, error)

@@ -5,13 +5,14 @@ import (
 	"dysl_vla/skipping"
 )
 
-// Open loads the bundle in dir, starts ONNX Runtime on it and returns an initialized engine.
-func Open(dir string, ortCfg ORTConfig, cfg skipping.Config) (*Engine, error) {
+// Open loads the bundle in dir, starts a backend on it with openBackend (ortbackend.Opener for ONNX
+// Runtime) and returns an initialized engine.
+func Open(dir string, openBackend BackendOpener, cfg skipping.Config) (*Engine, error) {
 	b, err := bundle.Load(dir)
 	if err != nil {
 		return nil, err
 	}
-	backend, err := NewORTBackend(dir, &b.Manifest, ortCfg)
+	backend, err := openBackend(dir, &b.Manifest)
 	if err != nil {
 		return nil, err
 	}

@@ -16,7 +16,8 @@ import (
 	"dysl_vla/msgs"
 	"dysl_vla/nodecore"
 	"dysl_vla/policy"
-	"dysl_vla/policy/policytest"
+	"dysl_vla/policy/ortbackend"
+	"dysl_vla/policy/ortbackend/orttest"
 	"dysl_vla/skipping"
 )
 
@@ -26,7 +27,7 @@ var ortLib string
 // fixture builds the tiny bundle and a two-episode sample bag once for the package's tests.
 func fixture(t *testing.T) (model, bagDir string) {
 	t.Helper()
-	ortLib = policytest.ORTLibrary(t)
+	ortLib = orttest.Library(t)
 	dir := t.TempDir()
 	model, bagDir = filepath.Join(dir, "model"), filepath.Join(dir, "bag")
 	_, err := modelbuild.Build(modelbuild.Options{Preset: "tiny", OutDir: model, Seed: 1})
@@ -40,7 +41,7 @@ func replayOnce(t *testing.T, model, bagDir, out string, compare bool) Result {
 	t.Helper()
 	srv, settings, err := nodecore.LoadParams("", "/dysl_vla_node", nil)
 	require.NoError(t, err)
-	e, err := policy.Open(model, policy.ORTConfig{LibraryPath: ortLib}, settings.Live.Skipping)
+	e, err := policy.Open(model, ortbackend.Opener(ortbackend.Config{LibraryPath: ortLib}), settings.Live.Skipping)
 	require.NoError(t, err)
 	defer e.Close()
 	res, err := Run(Config{Engine: e, Params: srv, BagPath: bagDir, OutDir: out, CompareFull: compare})
@@ -133,7 +134,7 @@ func TestReplayCompareFullWithSkippingOff(t *testing.T) {
 	srv, settings, err := nodecore.LoadParams(params, "/dysl_vla_node", nil)
 	require.NoError(t, err)
 	require.Equal(t, skipping.StrategyFull, settings.Live.Skipping.Strategy)
-	e, err := policy.Open(model, policy.ORTConfig{LibraryPath: ortLib}, settings.Live.Skipping)
+	e, err := policy.Open(model, ortbackend.Opener(ortbackend.Config{LibraryPath: ortLib}), settings.Live.Skipping)
 	require.NoError(t, err)
 	defer e.Close()
 	res, err := Run(Config{Engine: e, Params: srv, BagPath: bagDir, OutDir: t.TempDir(), CompareFull: true})
@@ -147,7 +148,7 @@ func TestReplayMissingTopicIsAClearError(t *testing.T) {
 	model, bagDir := fixture(t)
 	srv, settings, err := nodecore.LoadParams("", "/dysl_vla_node", nil)
 	require.NoError(t, err)
-	e, err := policy.Open(model, policy.ORTConfig{LibraryPath: ortLib}, settings.Live.Skipping)
+	e, err := policy.Open(model, ortbackend.Opener(ortbackend.Config{LibraryPath: ortLib}), settings.Live.Skipping)
 	require.NoError(t, err)
 	defer e.Close()
 	_, err = Run(Config{Engine: e, Params: srv, BagPath: bagDir, OutDir: t.TempDir(), ImageTopic: "/camera/color"})
@@ -177,7 +178,7 @@ func TestReplayForwardsEveryChunkOverMAVLink(t *testing.T) {
 
 	srv, settings, err := nodecore.LoadParams("", "/dysl_vla_node", nil)
 	require.NoError(t, err)
-	e, err := policy.Open(model, policy.ORTConfig{LibraryPath: ortLib}, settings.Live.Skipping)
+	e, err := policy.Open(model, ortbackend.Opener(ortbackend.Config{LibraryPath: ortLib}), settings.Live.Skipping)
 	require.NoError(t, err)
 	defer e.Close()
 	fwd := &mavbridge.Forwarder{Bridge: bridge, GripperDim: e.Manifest.Action.GripperIndex}
@@ -211,7 +212,7 @@ func TestReplayKeepsWhatWasComputedBeforeACorruptFile(t *testing.T) {
 
 	srv, settings, err := nodecore.LoadParams("", "/dysl_vla_node", nil)
 	require.NoError(t, err)
-	e, err := policy.Open(model, policy.ORTConfig{LibraryPath: ortLib}, settings.Live.Skipping)
+	e, err := policy.Open(model, ortbackend.Opener(ortbackend.Config{LibraryPath: ortLib}), settings.Live.Skipping)
 	require.NoError(t, err)
 	defer e.Close()
 	out := t.TempDir()
@@ -261,7 +262,7 @@ func TestReplayBadFramesAreReportedSkips(t *testing.T) {
 
 	srv, settings, err := nodecore.LoadParams("", "/dysl_vla_node", nil)
 	require.NoError(t, err)
-	e, err := policy.Open(model, policy.ORTConfig{LibraryPath: ortLib}, settings.Live.Skipping)
+	e, err := policy.Open(model, ortbackend.Opener(ortbackend.Config{LibraryPath: ortLib}), settings.Live.Skipping)
 	require.NoError(t, err)
 	defer e.Close()
 	res, err := Run(Config{Engine: e, Params: srv, BagPath: dir, OutDir: t.TempDir()})

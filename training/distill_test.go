@@ -5,9 +5,9 @@ import (
 	"testing"
 
 	"dysl_vla/modelbuild"
-	"dysl_vla/policy"
 	"dysl_vla/policy/bundle"
-	"dysl_vla/policy/policytest"
+	"dysl_vla/policy/ortbackend"
+	"dysl_vla/policy/ortbackend/orttest"
 
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -92,7 +92,7 @@ func TestDistillTrainsSkipModulesOnly(t *testing.T) {
 
 	b, err := bundle.Load(dir)
 	require.NoError(t, err)
-	backend, err := policy.NewORTBackend(dir, &b.Manifest, policy.ORTConfig{LibraryPath: policytest.ORTLibrary(t)})
+	backend, err := ortbackend.New(dir, &b.Manifest, ortbackend.Config{LibraryPath: orttest.Library(t)})
 	require.NoError(t, err)
 	defer backend.Close()
 	require.NoError(t, backend.RunPrefix(obs[0].Image, obs[0].Tokens))

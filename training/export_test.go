@@ -5,9 +5,9 @@ import (
 	"testing"
 
 	"dysl_vla/modelbuild"
-	"dysl_vla/policy"
 	"dysl_vla/policy/bundle"
-	"dysl_vla/policy/policytest"
+	"dysl_vla/policy/ortbackend"
+	"dysl_vla/policy/ortbackend/orttest"
 
 	"github.com/stretchr/testify/require"
 	"gonum.org/v1/gonum/mat"
@@ -40,7 +40,7 @@ func randomSkipModules(a modelbuild.Arch, dynamic []int, seed uint64) SkipModule
 // the engine on ONNX Runtime and checks that skipping every dynamic layer through the adapters gives
 // the chunk modelbuild's reference computes with the same adapters.
 func TestExportedBundleRunsInEngine(t *testing.T) {
-	lib := policytest.ORTLibrary(t)
+	lib := orttest.Library(t)
 	dir := t.TempDir()
 	res, err := modelbuild.Build(modelbuild.Options{Preset: "tiny", OutDir: dir, Seed: 5})
 	require.NoError(t, err)
@@ -67,7 +67,7 @@ func TestExportedBundleRunsInEngine(t *testing.T) {
 	}
 	want := ref.Head(h)
 
-	backend, err := policy.NewORTBackend(dir, &b.Manifest, policy.ORTConfig{LibraryPath: lib})
+	backend, err := ortbackend.New(dir, &b.Manifest, ortbackend.Config{LibraryPath: lib})
 	require.NoError(t, err)
 	defer backend.Close()
 	require.NoError(t, backend.RunPrefix(obs.Image, obs.Tokens))

@@ -50,7 +50,7 @@ MAE on critical (grasp/release) vs free-space frames.`,
 			if ef.model == "" {
 				return fmt.Errorf("--model is required")
 			}
-			cfg.Model, cfg.ORT = ef.model, ef.ortConfig()
+			cfg.Model, cfg.Backend = ef.model, ef.backend()
 			if exitThreshold >= 0 {
 				cfg.ExitThreshold = &exitThreshold
 			}
@@ -67,6 +67,7 @@ MAE on critical (grasp/release) vs free-space frames.`,
 			if err != nil {
 				return err
 			}
+			rep.Provider = ef.provider
 			if asJSON {
 				enc := json.NewEncoder(os.Stdout)
 				enc.SetIndent("", "  ")

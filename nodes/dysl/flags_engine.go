@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"dysl_vla/policy"
+	"dysl_vla/policy/ortbackend"
 	"dysl_vla/skipping"
 )
 
@@ -25,18 +26,23 @@ type engineFlags struct {
 func (f *engineFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.model, "model", "", "model bundle directory (dysl model build writes one)")
 	fs.StringVar(&f.ortLib, "ort-lib", "", "libonnxruntime.so to load (default: $DYSL_ORT_LIB; `make ort` installs one)")
-	fs.StringVar(&f.provider, "provider", policy.ProviderCPU, "execution provider: cpu, cuda or tensorrt")
+	fs.StringVar(&f.provider, "provider", ortbackend.ProviderCPU, "execution provider: cpu, cuda or tensorrt")
 	fs.IntVar(&f.threads, "threads", 1, "intra-op threads per ONNX Runtime session")
 	fs.BoolVar(&f.trtFP16, "trt-fp16", true, "with --provider tensorrt: allow fp16 kernels")
 }
 
-func (f *engineFlags) ortConfig() policy.ORTConfig {
-	return policy.ORTConfig{
+func (f *engineFlags) ortConfig() ortbackend.Config {
+	return ortbackend.Config{
 		LibraryPath:    f.ortLib,
 		Provider:       f.provider,
 		IntraOpThreads: f.threads,
-		TensorRT:       policy.TensorRTConfig{FP16: f.trtFP16},
+		TensorRT:       ortbackend.TensorRTConfig{FP16: f.trtFP16},
 	}
+}
+
+// backend starts ONNX Runtime backends with these flags' runtime options.
+func (f *engineFlags) backend() policy.BackendOpener {
+	return ortbackend.Opener(f.ortConfig())
 }
 
 func (f *engineFlags) open(cfg skipping.Config) (*policy.Engine, error) {
@@ -45,7 +51,7 @@ func (f *engineFlags) open(cfg skipping.Config) (*policy.Engine, error) {
 
 // openAt opens the bundle in dir with these flags' runtime options.
 func (f *engineFlags) openAt(dir string, cfg skipping.Config) (*policy.Engine, error) {
-	return policy.Open(dir, f.ortConfig(), cfg)
+	return policy.Open(dir, f.backend(), cfg)
 }
 
 // syntheticObservations makes n seeded random frames of the model's input size, for benchmarks that

@@ -21,6 +21,7 @@ import (
 	"dysl_vla/nodecore"
 	"dysl_vla/paramserver"
 	"dysl_vla/policy"
+	"dysl_vla/policy/ortbackend"
 )
 
 // node is the ROS 2 edge of one dysl_vla_node. Its endpoints (publishers, subscriptions, the parameter
@@ -180,8 +181,8 @@ func (n *node) configure() error {
 	if s.ModelDir == "" {
 		return errors.New("parameter model_dir is empty, expected the model bundle directory (-p model_dir:=/path)")
 	}
-	engine, err := policy.Open(s.ModelDir, policy.ORTConfig{Provider: s.ExecutionProvider,
-		IntraOpThreads: s.ORTThreads}, s.Live.Skipping)
+	engine, err := policy.Open(s.ModelDir, ortbackend.Opener(ortbackend.Config{Provider: s.ExecutionProvider,
+		IntraOpThreads: s.ORTThreads}), s.Live.Skipping)
 	if err != nil {
 		return err
 	}

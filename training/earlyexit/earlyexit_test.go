@@ -11,7 +11,8 @@ import (
 
 	"dysl_vla/modelbuild"
 	"dysl_vla/policy"
-	"dysl_vla/policy/policytest"
+	"dysl_vla/policy/ortbackend"
+	"dysl_vla/policy/ortbackend/orttest"
 	"dysl_vla/skipping"
 	"dysl_vla/training"
 	"dysl_vla/training/earlyexit"
@@ -99,13 +100,13 @@ func TestFitExplainsTheFinalState(t *testing.T) {
 
 func openRunner(t *testing.T, threshold float64) (*earlyexit.Runner, *policy.Engine) {
 	t.Helper()
-	cfg := policy.ORTConfig{LibraryPath: policytest.ORTLibrary(t)}
-	r, err := earlyexit.Open(tinyDir, exitFiles, cfg, threshold)
+	open := ortbackend.Opener(ortbackend.Config{LibraryPath: orttest.Library(t)})
+	r, err := earlyexit.Open(tinyDir, exitFiles, open, threshold)
 	require.NoError(t, err)
 	t.Cleanup(func() { r.Close() })
 	full := skipping.DefaultConfig()
 	full.Strategy = skipping.StrategyFull
-	e, err := policy.Open(tinyDir, cfg, full)
+	e, err := policy.Open(tinyDir, open, full)
 	require.NoError(t, err)
 	t.Cleanup(func() { e.Close() })
 	return r, e

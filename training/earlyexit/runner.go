@@ -42,10 +42,10 @@ type Result struct {
 	Total          time.Duration
 }
 
-// Open starts ONNX Runtime on the bundle in dir with the exit adapter graphs in files (exit layer →
-// path, as Fit.Write returns them) in place of the bundle's adapters; controllers and the single graph
-// are not loaded.
-func Open(dir string, files map[int]string, cfg policy.ORTConfig, threshold float64) (*Runner, error) {
+// Open starts a backend with openBackend on the bundle in dir with the exit adapter graphs in files
+// (exit layer → path, as Fit.Write returns them) in place of the bundle's adapters; controllers and the
+// single graph are not loaded.
+func Open(dir string, files map[int]string, openBackend policy.BackendOpener, threshold float64) (*Runner, error) {
 	b, err := bundle.Load(dir)
 	if err != nil {
 		return nil, err
@@ -68,7 +68,7 @@ func Open(dir string, files map[int]string, cfg policy.ORTConfig, threshold floa
 	}
 	sort.Ints(exits)
 	exits = append(exits, m.Dims.Layers-1)
-	backend, err := policy.NewORTBackend(absDir, &m, cfg)
+	backend, err := openBackend(absDir, &m)
 	if err != nil {
 		return nil, err
 	}

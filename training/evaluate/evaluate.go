@@ -44,7 +44,8 @@ type Config struct {
 	// Weights is the backbone safetensors file, needed for the early-exit fit when the bundle was built
 	// from trained weights (a random backbone is rebuilt from the manifest).
 	Weights string
-	ORT     policy.ORTConfig
+	// Backend starts the backends the variants run on (ortbackend.Opener for ONNX Runtime).
+	Backend policy.BackendOpener
 	// Episodes held out, from seed Seed on. Seed defaults to training.HeldOutSeedStart; Episodes to 4.
 	Episodes int
 	Seed     int64
@@ -153,7 +154,7 @@ type Report struct {
 	Frames         int      `json:"frames"`
 	CriticalFrames int      `json:"critical_frames"`
 	Mode           string   `json:"mode"`
-	Provider       string   `json:"provider"`
+	Provider       string   `json:"provider"` // the caller's, who chose the backend
 	DySL           string   `json:"dysl_config"`
 	Rows           []Row    `json:"rows"`
 	Notes          []string `json:"notes"`
@@ -189,6 +190,9 @@ type outcome struct {
 // Run evaluates every variant and returns the report.
 func Run(cfg Config) (*Report, error) {
 	cfg.EnsureDefaults()
+	if cfg.Backend == nil {
+		return nil, errors.New("evaluate: Config.Backend is nil: say which backend runs the graphs (ortbackend.Opener)")
+	}
 	b, err := bundle.Load(cfg.Model)
 	if err != nil {
 		return nil, err
@@ -213,18 +217,14 @@ func Run(cfg Config) (*Report, error) {
 	frames := prepareFrames(data, arch)
 	rep := &Report{Model: cfg.Model, Preset: preset.Name, Layers: L, StaticLayers: m.StaticLayers,
 		Seeds: [2]int64{seeds[0], seeds[len(seeds)-1]}, Episodes: cfg.Episodes, Frames: len(frames),
-		Mode: "open loop: recorded expert frames in, actions compared, not executed", Provider: cfg.ORT.Provider,
-		DySL: cfg.DySL.String()}
-	if rep.Provider == "" {
-		rep.Provider = policy.ProviderCPU
-	}
+		Mode: "open loop: recorded expert frames in, actions compared, not executed", DySL: cfg.DySL.String()}
 	for _, f := range frames {
 		if f.critical {
 			rep.CriticalFrames++
 		}
 	}
 
-	backend, err := policy.NewORTBackend(cfg.Model, m, cfg.ORT)
+	backend, err := cfg.Backend(cfg.Model, m)
 	if err != nil {
 		return nil, err
 	}

@@ -9,8 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"dysl_vla/modelbuild/modelbuildtest"
-	"dysl_vla/policy"
-	"dysl_vla/policy/policytest"
+	"dysl_vla/policy/ortbackend"
+	"dysl_vla/policy/ortbackend/orttest"
 	"dysl_vla/training/evaluate"
 )
 
@@ -29,7 +29,7 @@ func rowsByName(rep *evaluate.Report) map[string]evaluate.Row {
 // One held-out episode through every variant: the table has every row, full against itself has zero
 // error, and the matched baselines skip what DySL skips (one layer of slack for the discrete ones).
 func TestEveryRowAndMatchedSkipRatios(t *testing.T) {
-	rep, err := evaluate.Run(evaluate.Config{Model: tinyDir, ORT: policy.ORTConfig{LibraryPath: policytest.ORTLibrary(t)},
+	rep, err := evaluate.Run(evaluate.Config{Model: tinyDir, Backend: ortbackend.Opener(ortbackend.Config{LibraryPath: orttest.Library(t)}),
 		Episodes: 1, ExitEpisodes: 2, ExitStride: 8, MatchFrames: 40})
 	require.NoError(t, err)
 	names := []string{"full", "dysl", "dysl_no_preskip", "dysl_no_verify", "one_stage", "random_skip",
@@ -84,7 +84,7 @@ func TestEveryRowAndMatchedSkipRatios(t *testing.T) {
 // early exit the full model.
 func TestOneStageRowAndGivenExitThreshold(t *testing.T) {
 	zero := 0.0
-	rep, err := evaluate.Run(evaluate.Config{Model: tinyDir, OneStage: tinyDir, ORT: policy.ORTConfig{LibraryPath: policytest.ORTLibrary(t)},
+	rep, err := evaluate.Run(evaluate.Config{Model: tinyDir, OneStage: tinyDir, Backend: ortbackend.Opener(ortbackend.Config{LibraryPath: orttest.Library(t)}),
 		Episodes: 1, ExitEpisodes: 2, ExitStride: 8, ExitThreshold: &zero, MatchFrames: 20})
 	require.NoError(t, err)
 	rows := rowsByName(rep)

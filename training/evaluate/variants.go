@@ -35,7 +35,7 @@ func oneStageVariant(cfg Config, m *bundle.Manifest, probe *frame, fullChunk fun
 		return nil, nil, fmt.Errorf("evaluate: --one-stage bundle %s has dims %+v and static layers %v, the main bundle %+v and %v",
 			cfg.OneStage, b.Manifest.Dims, b.Manifest.StaticLayers, m.Dims, m.StaticLayers)
 	}
-	e, err := policy.Open(cfg.OneStage, cfg.ORT, *cfg.DySL)
+	e, err := policy.Open(cfg.OneStage, cfg.Backend, *cfg.DySL)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -133,7 +133,7 @@ func earlyExitVariant(cfg Config, m *bundle.Manifest, arch modelbuild.Arch, matc
 		cleanup()
 		return nil, nil, err
 	}
-	r, err := earlyexit.Open(cfg.Model, files, cfg.ORT, 0)
+	r, err := earlyexit.Open(cfg.Model, files, cfg.Backend, 0)
 	if err != nil {
 		cleanup()
 		return nil, nil, err

@@ -1,4 +1,9 @@
-package policy
+// Package ortbackend runs a bundle's graphs on ONNX Runtime: the policy.Backend the robot uses. It is the
+// only package of the module that needs cgo and the ONNX Runtime library, besides the rclgo glue of the
+// ROS 2 node; the engine (package policy) and everything above it build without either.
+//
+// Start an engine on it with policy.Open(dir, ortbackend.Opener(cfg), skippingConfig).
+package ortbackend
 
 import (
 	"errors"
@@ -9,10 +14,11 @@ import (
 
 	ort "github.com/yalue/onnxruntime_go"
 
+	"dysl_vla/policy"
 	"dysl_vla/policy/bundle"
 )
 
-// ORTBackend runs a bundle's graphs on ONNX Runtime. It implements Backend.
+// Backend runs a bundle's graphs on ONNX Runtime. It implements policy.Backend.
 //
 // Every graph gets one session, created once. The hidden state lives in two preallocated tensors, and
 // every graph that reads it has two IoBindings made at construction: one reading buffer 0, one reading
@@ -23,8 +29,8 @@ import (
 // Outputs are always bound to preallocated tensors: onnxruntime_go v1.27.0 mis-sizes auto-allocated
 // fp16 outputs, and IoBinding.GetBoundOutputNames panics with two or more outputs, so neither is used.
 //
-// An ORTBackend is not safe for concurrent use.
-type ORTBackend struct {
+// A Backend is not safe for concurrent use.
+type Backend struct {
 	dims bundle.Dims
 
 	// Inputs, outputs and the hidden state, all Go-backed tensors that ORT reads and writes in place.
@@ -47,11 +53,11 @@ type ORTBackend struct {
 	counts RunCounts
 }
 
-var _ Backend = (*ORTBackend)(nil)
+var _ policy.Backend = (*Backend)(nil)
 
 // ortGraph is one session and its prepared bindings.
 type ortGraph struct {
-	kind    GraphKind
+	kind    policy.GraphKind
 	layer   int    // -1 unless kind is per layer
 	file    string // relative to the bundle directory
 	session *ort.DynamicAdvancedSession
@@ -69,7 +75,7 @@ func (g *ortGraph) run(parity int) error {
 }
 
 func (g *ortGraph) fail(err error) error {
-	return &GraphError{Kind: g.kind, Layer: g.layer, File: g.file, Err: err}
+	return &policy.GraphError{Kind: g.kind, Layer: g.layer, File: g.file, Err: err}
 }
 
 func (g *ortGraph) destroy() {
@@ -83,12 +89,12 @@ func (g *ortGraph) destroy() {
 	}
 }
 
-// NewORTBackend loads every graph of the bundle in dir, described by m, into ONNX Runtime sessions,
+// New loads every graph of the bundle in dir, described by m, into ONNX Runtime sessions,
 // preallocates all tensors and bindings, and runs the warm-up. The first call in a process loads the
 // ONNX Runtime library; later calls must name the same library.
-func NewORTBackend(dir string, m *bundle.Manifest, cfg ORTConfig) (*ORTBackend, error) {
+func New(dir string, m *bundle.Manifest, cfg Config) (*Backend, error) {
 	if m == nil {
-		return nil, errors.New("NewORTBackend: manifest is nil")
+		return nil, errors.New("ortbackend.New: manifest is nil")
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("ORT config: %w", err)
@@ -106,7 +112,7 @@ func NewORTBackend(dir string, m *bundle.Manifest, cfg ORTConfig) (*ORTBackend, 
 	}
 	defer opts.Destroy()
 
-	b := &ORTBackend{dims: m.Dims}
+	b := &Backend{dims: m.Dims}
 	if err := b.allocate(m); err != nil {
 		b.Close()
 		return nil, err
@@ -120,6 +126,13 @@ func NewORTBackend(dir string, m *bundle.Manifest, cfg ORTConfig) (*ORTBackend, 
 		return nil, fmt.Errorf("warm-up: %w", err)
 	}
 	return b, nil
+}
+
+// Opener returns the policy.BackendOpener that starts ONNX Runtime backends configured by cfg.
+func Opener(cfg Config) policy.BackendOpener {
+	return func(dir string, m *bundle.Manifest) (policy.Backend, error) {
+		return New(dir, m, cfg)
+	}
 }
 
 // checkManifestForORT checks what the backend relies on; bundle.Load validates the rest.
@@ -160,7 +173,7 @@ func checkManifestForORT(m *bundle.Manifest) error {
 	return errors.Join(errs...)
 }
 
-func (b *ORTBackend) allocate(m *bundle.Manifest) error {
+func (b *Backend) allocate(m *bundle.Manifest) error {
 	d := m.Dims
 	var err error
 	if b.image, err = ort.NewEmptyTensor[float32](ort.NewShape(1, 3, int64(m.Image.Height), int64(m.Image.Width))); err != nil {
@@ -196,7 +209,7 @@ type port struct {
 }
 
 // openGraph creates the session for file and one binding per entry of inputs/outputs (index = parity).
-func openGraph(dir, file string, kind GraphKind, layer int, opts *ort.SessionOptions, inputs, outputs [][]port) (*ortGraph, error) {
+func openGraph(dir, file string, kind policy.GraphKind, layer int, opts *ort.SessionOptions, inputs, outputs [][]port) (*ortGraph, error) {
 	g := &ortGraph{kind: kind, layer: layer, file: file}
 	var err error
 	if g.session, err = ort.NewDynamicAdvancedSession(filepath.Join(dir, file), nil, nil, opts); err != nil {
@@ -223,7 +236,7 @@ func openGraph(dir, file string, kind GraphKind, layer int, opts *ort.SessionOpt
 	return g, nil
 }
 
-func (b *ORTBackend) openGraphs(dir string, m *bundle.Manifest, opts *ort.SessionOptions) error {
+func (b *Backend) openGraphs(dir string, m *bundle.Manifest, opts *ort.SessionOptions) error {
 	observation := []port{{bundle.InputImage, b.image}, {bundle.InputTokens, b.tokens}}
 	readHidden := [][]port{{{bundle.InputHidden, b.hidden[0]}}, {{bundle.InputHidden, b.hidden[1]}}}
 	// Layers and adapters write the buffer they do not read.
@@ -231,7 +244,7 @@ func (b *ORTBackend) openGraphs(dir string, m *bundle.Manifest, opts *ort.Sessio
 	writeBoth := func(name string, v ort.Value) [][]port { return [][]port{{{name, v}}, {{name, v}}} }
 
 	var err error
-	if b.prefix, err = openGraph(dir, m.Files.Prefix, GraphPrefix, -1, opts,
+	if b.prefix, err = openGraph(dir, m.Files.Prefix, policy.GraphPrefix, -1, opts,
 		[][]port{observation}, [][]port{{{bundle.OutputHidden, b.hidden[0]}}}); err != nil {
 		return err
 	}
@@ -239,30 +252,30 @@ func (b *ORTBackend) openGraphs(dir string, m *bundle.Manifest, opts *ort.Sessio
 	b.adapters = make([]*ortGraph, m.Dims.Layers)
 	b.controllers = make([]*ortGraph, m.Dims.Layers)
 	for j, file := range m.Files.Layers {
-		if b.layers[j], err = openGraph(dir, file, GraphLayer, j, opts, readHidden, writeOtherHidden); err != nil {
+		if b.layers[j], err = openGraph(dir, file, policy.GraphLayer, j, opts, readHidden, writeOtherHidden); err != nil {
 			return err
 		}
 	}
 	// In layer order, not map order, so the first broken file reported is always the same one.
 	for j := range m.Dims.Layers {
 		if file, ok := m.Files.Adapters[j]; ok {
-			if b.adapters[j], err = openGraph(dir, file, GraphAdapter, j, opts, readHidden, writeOtherHidden); err != nil {
+			if b.adapters[j], err = openGraph(dir, file, policy.GraphAdapter, j, opts, readHidden, writeOtherHidden); err != nil {
 				return err
 			}
 		}
 		if file, ok := m.Files.Controllers[j]; ok {
-			if b.controllers[j], err = openGraph(dir, file, GraphController, j, opts,
+			if b.controllers[j], err = openGraph(dir, file, policy.GraphController, j, opts,
 				readHidden, writeBoth(bundle.OutputSkipProb, b.skipProb)); err != nil {
 				return err
 			}
 		}
 	}
-	if b.head, err = openGraph(dir, m.Files.Head, GraphHead, -1, opts,
+	if b.head, err = openGraph(dir, m.Files.Head, policy.GraphHead, -1, opts,
 		readHidden, writeBoth(bundle.OutputActions, b.headActions)); err != nil {
 		return err
 	}
 	if m.Files.Full != "" {
-		if b.single, err = openGraph(dir, m.Files.Full, GraphSingle, -1, opts,
+		if b.single, err = openGraph(dir, m.Files.Full, policy.GraphSingle, -1, opts,
 			[][]port{observation}, [][]port{{{bundle.OutputActions, b.singleActions}}}); err != nil {
 			return err
 		}
@@ -271,7 +284,7 @@ func (b *ORTBackend) openGraphs(dir string, m *bundle.Manifest, opts *ort.Sessio
 }
 
 // warmUp runs every graph once per round on a zero observation, then forgets the runs.
-func (b *ORTBackend) warmUp(rounds int) error {
+func (b *Backend) warmUp(rounds int) error {
 	for range max(rounds, 0) {
 		b.image.ZeroContents()
 		b.tokens.ZeroContents()
@@ -302,8 +315,8 @@ func (b *ORTBackend) warmUp(rounds int) error {
 // errClosed is returned by calls after Close.
 var errClosed = errors.New("ORT backend used after Close")
 
-// RunPrefix implements Backend.
-func (b *ORTBackend) RunPrefix(image []float32, tokens []int64) error {
+// RunPrefix implements policy.Backend.
+func (b *Backend) RunPrefix(image []float32, tokens []int64) error {
 	if b.prefix == nil {
 		return errClosed
 	}
@@ -318,7 +331,7 @@ func (b *ORTBackend) RunPrefix(image []float32, tokens []int64) error {
 	return nil
 }
 
-func (b *ORTBackend) setObservation(image []float32, tokens []int64) error {
+func (b *Backend) setObservation(image []float32, tokens []int64) error {
 	if want := b.image.GetData(); len(image) != len(want) {
 		return fmt.Errorf("image has %d values, expected %d (1x3x%v)", len(image), len(want), b.image.GetShape()[2:])
 	}
@@ -331,7 +344,7 @@ func (b *ORTBackend) setObservation(image []float32, tokens []int64) error {
 }
 
 // perLayerGraph returns graphs[j] or an error naming what is missing.
-func perLayerGraph(graphs []*ortGraph, kind GraphKind, j int) (*ortGraph, error) {
+func perLayerGraph(graphs []*ortGraph, kind policy.GraphKind, j int) (*ortGraph, error) {
 	if graphs == nil {
 		return nil, errClosed
 	}
@@ -344,9 +357,9 @@ func perLayerGraph(graphs []*ortGraph, kind GraphKind, j int) (*ortGraph, error)
 	return graphs[j], nil
 }
 
-// RunLayer implements Backend.
-func (b *ORTBackend) RunLayer(j int) error {
-	g, err := perLayerGraph(b.layers, GraphLayer, j)
+// RunLayer implements policy.Backend.
+func (b *Backend) RunLayer(j int) error {
+	g, err := perLayerGraph(b.layers, policy.GraphLayer, j)
 	if err != nil {
 		return err
 	}
@@ -358,9 +371,9 @@ func (b *ORTBackend) RunLayer(j int) error {
 	return nil
 }
 
-// RunAdapter implements Backend.
-func (b *ORTBackend) RunAdapter(j int) error {
-	g, err := perLayerGraph(b.adapters, GraphAdapter, j)
+// RunAdapter implements policy.Backend.
+func (b *Backend) RunAdapter(j int) error {
+	g, err := perLayerGraph(b.adapters, policy.GraphAdapter, j)
 	if err != nil {
 		return err
 	}
@@ -372,9 +385,9 @@ func (b *ORTBackend) RunAdapter(j int) error {
 	return nil
 }
 
-// RunController implements Backend.
-func (b *ORTBackend) RunController(j int) (float32, error) {
-	g, err := perLayerGraph(b.controllers, GraphController, j)
+// RunController implements policy.Backend.
+func (b *Backend) RunController(j int) (float32, error) {
+	g, err := perLayerGraph(b.controllers, policy.GraphController, j)
 	if err != nil {
 		return 0, err
 	}
@@ -385,8 +398,8 @@ func (b *ORTBackend) RunController(j int) (float32, error) {
 	return b.skipProb.GetData()[0], nil
 }
 
-// RunHead implements Backend.
-func (b *ORTBackend) RunHead(out []float32) error {
+// RunHead implements policy.Backend.
+func (b *Backend) RunHead(out []float32) error {
 	if b.head == nil {
 		return errClosed
 	}
@@ -402,8 +415,8 @@ func (b *ORTBackend) RunHead(out []float32) error {
 	return nil
 }
 
-// RunSingleGraph implements Backend.
-func (b *ORTBackend) RunSingleGraph(image []float32, tokens []int64, out []float32) error {
+// RunSingleGraph implements policy.Backend.
+func (b *Backend) RunSingleGraph(image []float32, tokens []int64, out []float32) error {
 	if b.head == nil {
 		return errClosed
 	}
@@ -425,26 +438,36 @@ func (b *ORTBackend) RunSingleGraph(image []float32, tokens []int64, out []float
 	return nil
 }
 
-// SaveHidden implements Backend; after Close it does nothing.
-func (b *ORTBackend) SaveHidden() {
+// SaveHidden implements policy.Backend; after Close it does nothing.
+func (b *Backend) SaveHidden() {
 	if h := b.hidden[b.current]; h != nil {
 		copy(b.saved, h.GetData())
 	}
 }
 
-// RestoreHidden implements Backend; after Close it does nothing.
-func (b *ORTBackend) RestoreHidden() {
+// RestoreHidden implements policy.Backend; after Close it does nothing.
+func (b *Backend) RestoreHidden() {
 	if h := b.hidden[b.current]; h != nil {
 		copy(h.GetData(), b.saved)
 	}
 }
 
-// RunCounts returns how many times each kind of graph ran since construction, warm-up excluded.
-func (b *ORTBackend) RunCounts() RunCounts { return b.counts }
+// RunCounts counts graph runs by kind since the backend was created (warm-up excluded).
+type RunCounts struct {
+	Prefix      int
+	Layer       int
+	Adapter     int
+	Controller  int
+	Head        int
+	SingleGraph int
+}
 
-// Close implements Backend. It releases sessions, bindings and tensors; a second call does nothing.
+// RunCounts returns how many times each kind of graph ran since construction, warm-up excluded.
+func (b *Backend) RunCounts() RunCounts { return b.counts }
+
+// Close implements policy.Backend. It releases sessions, bindings and tensors; a second call does nothing.
 // The process-wide ONNX Runtime environment stays loaded for other backends.
-func (b *ORTBackend) Close() error {
+func (b *Backend) Close() error {
 	graphs := []*ortGraph{b.prefix, b.head, b.single}
 	graphs = append(graphs, b.layers...)
 	graphs = append(graphs, b.adapters...)

@@ -1,4 +1,4 @@
-package policy_test
+package ortbackend_test
 
 import (
 	"errors"
@@ -12,7 +12,8 @@ import (
 	"dysl_vla/modelbuild"
 	"dysl_vla/policy"
 	"dysl_vla/policy/bundle"
-	"dysl_vla/policy/policytest"
+	"dysl_vla/policy/ortbackend"
+	"dysl_vla/policy/ortbackend/orttest"
 )
 
 // buildTiny writes the tiny bundle into dir through the builder's API.
@@ -30,7 +31,7 @@ type step struct {
 	layer   int
 }
 
-func (s step) runORT(b *policy.ORTBackend) error {
+func (s step) runORT(b *ortbackend.Backend) error {
 	if s.adapter {
 		return b.RunAdapter(s.layer)
 	}
@@ -63,15 +64,15 @@ func requireClose(t *testing.T, want []float64, got []float32, tol float64) {
 // TestORTBackend builds the tiny bundle once and checks the backend against its own single graph and
 // against the builder's float64 reference model.
 func TestORTBackend(t *testing.T) {
-	lib := policytest.ORTLibrary(t)
+	lib := orttest.Library(t)
 	dir := t.TempDir()
 	res := buildTiny(t, dir)
 	m := &res.Manifest
 	require.Equal(t, []int{0, 7}, m.StaticLayers, "the plans below assume the tiny bundle's static layers")
-	b, err := policy.NewORTBackend(dir, m, policy.ORTConfig{LibraryPath: lib})
+	b, err := ortbackend.New(dir, m, ortbackend.Config{LibraryPath: lib})
 	require.NoError(t, err)
 	defer func() { require.NoError(t, b.Close()) }()
-	require.Equal(t, policy.RunCounts{}, b.RunCounts(), "warm-up runs are not counted")
+	require.Equal(t, ortbackend.RunCounts{}, b.RunCounts(), "warm-up runs are not counted")
 
 	observations := modelbuild.CalibrationObservations(res.Model.Arch, 3, 99)
 	chunkLen := m.Dims.Chunk * m.Dims.ActionDim
@@ -170,7 +171,7 @@ func TestORTBackend(t *testing.T) {
 		require.NoError(t, b.RunSingleGraph(obs.Image, obs.Tokens, single))
 		require.Error(t, b.RunLayer(99), "failed calls are not counted")
 		after := b.RunCounts()
-		require.Equal(t, policy.RunCounts{Prefix: 1, Layer: 2, Adapter: 1, Controller: 1, Head: 1, SingleGraph: 1}, policy.RunCounts{
+		require.Equal(t, ortbackend.RunCounts{Prefix: 1, Layer: 2, Adapter: 1, Controller: 1, Head: 1, SingleGraph: 1}, ortbackend.RunCounts{
 			Prefix: after.Prefix - before.Prefix, Layer: after.Layer - before.Layer, Adapter: after.Adapter - before.Adapter,
 			Controller: after.Controller - before.Controller, Head: after.Head - before.Head,
 			SingleGraph: after.SingleGraph - before.SingleGraph,
@@ -215,7 +216,7 @@ func TestORTBackend(t *testing.T) {
 	})
 
 	t.Run("a second backend shares the environment", func(t *testing.T) {
-		second, err := policy.NewORTBackend(dir, m, policy.ORTConfig{LibraryPath: lib, WarmUpRuns: -1})
+		second, err := ortbackend.New(dir, m, ortbackend.Config{LibraryPath: lib, WarmUpRuns: -1})
 		require.NoError(t, err)
 		require.NoError(t, second.Close())
 		require.NoError(t, second.Close(), "Close twice is harmless")
@@ -232,7 +233,7 @@ func TestORTBackend(t *testing.T) {
 	t.Run("a graph with the wrong tensor names is named in the error", func(t *testing.T) {
 		wrong := *m
 		wrong.Files.Head = m.Files.Layers[3]
-		_, err := policy.NewORTBackend(dir, &wrong, policy.ORTConfig{LibraryPath: lib})
+		_, err := ortbackend.New(dir, &wrong, ortbackend.Config{LibraryPath: lib})
 		require.ErrorContains(t, err, "head ("+m.Files.Layers[3]+"): ")
 	})
 
@@ -248,7 +249,7 @@ func TestORTBackend(t *testing.T) {
 		layer5 := m.Files.Layers[5]
 		require.NoError(t, os.WriteFile(filepath.Join(corrupt, layer5), []byte("not a protobuf"), 0o644))
 
-		_, err = policy.NewORTBackend(corrupt, m, policy.ORTConfig{LibraryPath: lib})
+		_, err = ortbackend.New(corrupt, m, ortbackend.Config{LibraryPath: lib})
 		require.ErrorContains(t, err, "layer 5 ("+layer5+"): ")
 		var graphErr *policy.GraphError
 		require.True(t, errors.As(err, &graphErr))
@@ -257,11 +258,11 @@ func TestORTBackend(t *testing.T) {
 	})
 }
 
-func newBenchBackend(b *testing.B) (*policy.ORTBackend, *bundle.Manifest, modelbuild.Observation) {
-	lib := policytest.ORTLibrary(b)
+func newBenchBackend(b *testing.B) (*ortbackend.Backend, *bundle.Manifest, modelbuild.Observation) {
+	lib := orttest.Library(b)
 	dir := b.TempDir()
 	res := buildTiny(b, dir)
-	backend, err := policy.NewORTBackend(dir, &res.Manifest, policy.ORTConfig{LibraryPath: lib})
+	backend, err := ortbackend.New(dir, &res.Manifest, ortbackend.Config{LibraryPath: lib})
 	require.NoError(b, err)
 	b.Cleanup(func() { backend.Close() })
 	return backend, &res.Manifest, modelbuild.CalibrationObservations(res.Model.Arch, 1, 5)[0]

@@ -55,13 +55,3 @@ func (e *GraphError) Error() string {
 }
 
 func (e *GraphError) Unwrap() error { return e.Err }
-
-// RunCounts counts graph runs by kind since the backend was created (warm-up excluded).
-type RunCounts struct {
-	Prefix      int
-	Layer       int
-	Adapter     int
-	Controller  int
-	Head        int
-	SingleGraph int
-}

@@ -1,4 +1,4 @@
-package policy
+package ortbackend
 
 import (
 	"os"
@@ -22,18 +22,18 @@ func ortLibraryForTest(t testing.TB) string {
 	return lib
 }
 
-func TestORTConfigValidate(t *testing.T) {
+func TestConfigValidate(t *testing.T) {
 	cases := []struct {
 		name    string
-		cfg     ORTConfig
+		cfg     Config
 		wantErr []string // substrings; empty means valid
 	}{
-		{name: "zero value", cfg: ORTConfig{}},
-		{name: "tensorrt with options", cfg: ORTConfig{Provider: ProviderTensorRT, DeviceID: 1,
+		{name: "zero value", cfg: Config{}},
+		{name: "tensorrt with options", cfg: Config{Provider: ProviderTensorRT, DeviceID: 1,
 			TensorRT: TensorRTConfig{FP16: true, BuilderOptimizationLevel: 5}}},
-		{name: "unknown provider", cfg: ORTConfig{Provider: "rocm"},
+		{name: "unknown provider", cfg: Config{Provider: "rocm"},
 			wantErr: []string{`Provider must be "cpu", "cuda" or "tensorrt", got "rocm"`}},
-		{name: "every violation listed", cfg: ORTConfig{IntraOpThreads: -1, DeviceID: -2,
+		{name: "every violation listed", cfg: Config{IntraOpThreads: -1, DeviceID: -2,
 			TensorRT: TensorRTConfig{BuilderOptimizationLevel: 6}},
 			wantErr: []string{"IntraOpThreads (-1) must be >= 0", "DeviceID (-2) must be >= 0",
 				"TensorRT.BuilderOptimizationLevel (6) must be in 0..5"}},
@@ -53,11 +53,11 @@ func TestORTConfigValidate(t *testing.T) {
 	}
 }
 
-func TestORTConfigDefaults(t *testing.T) {
+func TestConfigDefaults(t *testing.T) {
 	t.Run("zero value", func(t *testing.T) {
 		t.Setenv(LibraryEnvVar, "/opt/ort/libonnxruntime.so")
-		got := ORTConfig{}.withDefaults("/bundles/tiny")
-		require.Equal(t, ORTConfig{
+		got := Config{}.withDefaults("/bundles/tiny")
+		require.Equal(t, Config{
 			LibraryPath:    "/opt/ort/libonnxruntime.so",
 			Provider:       ProviderCPU,
 			IntraOpThreads: 1,
@@ -70,14 +70,14 @@ func TestORTConfigDefaults(t *testing.T) {
 	})
 	t.Run("set fields win over defaults and environment", func(t *testing.T) {
 		t.Setenv(LibraryEnvVar, "/from/env.so")
-		set := ORTConfig{LibraryPath: "/from/config.so", Provider: ProviderCUDA, IntraOpThreads: 4,
+		set := Config{LibraryPath: "/from/config.so", Provider: ProviderCUDA, IntraOpThreads: 4,
 			WarmUpRuns: -1, TensorRT: TensorRTConfig{EngineCacheDir: "/e", TimingCacheDir: "/t"}}
 		require.Equal(t, set, set.withDefaults("/bundles/tiny"))
 	})
 }
 
 func TestTensorRTOptions(t *testing.T) {
-	cfg := ORTConfig{Provider: ProviderTensorRT, DeviceID: 1,
+	cfg := Config{Provider: ProviderTensorRT, DeviceID: 1,
 		TensorRT: TensorRTConfig{FP16: true, EngineCacheDir: "/c/e", TimingCacheDir: "/c/t", BuilderOptimizationLevel: 2}}
 	require.Equal(t, map[string]string{
 		"device_id":                      "1",
@@ -159,7 +159,7 @@ func TestGPUProviderOnCPULibrary(t *testing.T) {
 	for _, provider := range []string{ProviderCUDA, ProviderTensorRT} {
 		t.Run(provider, func(t *testing.T) {
 			dir := t.TempDir()
-			_, err := NewORTBackend(dir, m, ORTConfig{LibraryPath: lib, Provider: provider})
+			_, err := New(dir, m, Config{LibraryPath: lib, Provider: provider})
 			require.Error(t, err)
 			require.ErrorContains(t, err, "provider "+provider+" is not available")
 			require.ErrorContains(t, err, lib)
@@ -174,7 +174,7 @@ func TestManifestChecks(t *testing.T) {
 		Files: bundle.Files{Prefix: "prefix.onnx", Layers: []string{"layer_00.onnx"},
 			Controllers: map[int]string{2: "controller_02.onnx"}},
 	}
-	_, err := NewORTBackend(t.TempDir(), m, ORTConfig{LibraryPath: "/unused"})
+	_, err := New(t.TempDir(), m, Config{LibraryPath: "/unused"})
 	require.Error(t, err)
 	for _, want := range []string{
 		"dims.tokens (0) must be > 0",

@@ -1,11 +1,10 @@
-package policy
+package ortbackend
 
 import (
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,19 +13,19 @@ import (
 )
 
 // LibraryEnvVar names the environment variable that gives the ONNX Runtime shared library when
-// ORTConfig.LibraryPath is empty.
+// Config.LibraryPath is empty.
 const LibraryEnvVar = "DYSL_ORT_LIB"
 
-// Execution providers ORTConfig.Provider accepts.
+// Execution providers Config.Provider accepts.
 const (
 	ProviderCPU      = "cpu"
 	ProviderCUDA     = "cuda"
 	ProviderTensorRT = "tensorrt"
 )
 
-// ORTConfig configures the ONNX Runtime backend. The zero value is usable: CPU, one intra-op thread,
+// Config configures the ONNX Runtime backend. The zero value is usable: CPU, one intra-op thread,
 // one warm-up run, library from DYSL_ORT_LIB.
-type ORTConfig struct {
+type Config struct {
 	// LibraryPath is libonnxruntime.so, ONNX Runtime 1.24 or newer (C API 24, what onnxruntime_go
 	// v1.27.0 calls). Empty means the DYSL_ORT_LIB environment variable. scripts/fetch-ort.sh (make ort)
 	// installs the CPU build into .cache/ort/1.24.1/linux-<x64|arm64>/ and prints its path.
@@ -42,7 +41,7 @@ type ORTConfig struct {
 	DeviceID int
 	// TensorRT holds the "tensorrt" provider's options; ignored by the other providers.
 	TensorRT TensorRTConfig
-	// WarmUpRuns is how many times NewORTBackend runs every graph before returning, so the first real
+	// WarmUpRuns is how many times New runs every graph before returning, so the first real
 	// frame does not pay for lazy initialization (with TensorRT: engine builds that take minutes without
 	// a cache). Warm-up also proves each graph's input and output names. It defaults to 1; a negative
 	// value disables warm-up. Warm-up runs are not counted in RunCounts.
@@ -67,7 +66,7 @@ type TensorRTConfig struct {
 
 // withDefaults returns a copy of c with empty fields set to their documented defaults. bundleDir
 // anchors the TensorRT cache directories.
-func (c ORTConfig) withDefaults(bundleDir string) ORTConfig {
+func (c Config) withDefaults(bundleDir string) Config {
 	if c.LibraryPath == "" {
 		c.LibraryPath = os.Getenv(LibraryEnvVar)
 	}
@@ -90,7 +89,7 @@ func (c ORTConfig) withDefaults(bundleDir string) ORTConfig {
 }
 
 // Validate reports every invalid field at once.
-func (c ORTConfig) Validate() error {
+func (c Config) Validate() error {
 	var errs []error
 	switch c.Provider {
 	case "", ProviderCPU, ProviderCUDA, ProviderTensorRT:
@@ -110,20 +109,6 @@ func (c ORTConfig) Validate() error {
 	return errors.Join(errs...)
 }
 
-// ortArch is the directory suffix scripts/fetch-ort.sh uses for this machine.
-func ortArch() string {
-	if runtime.GOARCH == "amd64" {
-		return "x64"
-	}
-	return runtime.GOARCH
-}
-
-// fetchHint tells the reader how to get a library, for error messages.
-func fetchHint() string {
-	return fmt.Sprintf("scripts/fetch-ort.sh (or make ort) installs ONNX Runtime 1.24.1 into "+
-		".cache/ort/1.24.1/linux-%s/ and prints the library's path", ortArch())
-}
-
 // ortEnvironment is the one ONNX Runtime environment of this process. onnxruntime_go keeps a single
 // global OrtEnv and loads a single library, so this state is process-wide by nature; every backend
 // shares it, and it lives until the process exits (destroying it unloads the library under any
@@ -138,7 +123,7 @@ var ortEnvironment struct {
 // call with a correct path can succeed.
 func initORTEnvironment(path string) error {
 	if path == "" {
-		return fmt.Errorf("no ONNX Runtime library: set ORTConfig.LibraryPath or %s to libonnxruntime.so "+
+		return fmt.Errorf("no ONNX Runtime library: set Config.LibraryPath or %s to libonnxruntime.so "+
 			"(ONNX Runtime >= 1.24); %s", LibraryEnvVar, fetchHint())
 	}
 	info, err := os.Stat(path)
@@ -203,7 +188,7 @@ func registerSharedCPUArena() error {
 
 // newSessionOptions builds the options every session of a backend shares (ORT copies them into each
 // session, so one instance serves all and is destroyed after the sessions exist).
-func newSessionOptions(cfg ORTConfig) (*ort.SessionOptions, error) {
+func newSessionOptions(cfg Config) (*ort.SessionOptions, error) {
 	opts, err := ort.NewSessionOptions()
 	if err != nil {
 		return nil, fmt.Errorf("creating ORT session options: %w", err)
@@ -215,7 +200,7 @@ func newSessionOptions(cfg ORTConfig) (*ort.SessionOptions, error) {
 	return opts, nil
 }
 
-func configureSessionOptions(opts *ort.SessionOptions, cfg ORTConfig) error {
+func configureSessionOptions(opts *ort.SessionOptions, cfg Config) error {
 	if err := opts.SetIntraOpNumThreads(cfg.IntraOpThreads); err != nil {
 		return fmt.Errorf("setting %d intra-op threads: %w", cfg.IntraOpThreads, err)
 	}
@@ -253,7 +238,7 @@ func configureSessionOptions(opts *ort.SessionOptions, cfg ORTConfig) error {
 	return nil
 }
 
-func appendCUDA(opts *ort.SessionOptions, cfg ORTConfig) error {
+func appendCUDA(opts *ort.SessionOptions, cfg Config) error {
 	cuda, err := ort.NewCUDAProviderOptions()
 	if err != nil {
 		return providerError(ProviderCUDA, cfg, err)
@@ -269,7 +254,7 @@ func appendCUDA(opts *ort.SessionOptions, cfg ORTConfig) error {
 }
 
 // tensorRTOptions are the TensorRT provider's option keys for cfg (see research/runtime.md §1.4).
-func tensorRTOptions(cfg ORTConfig) map[string]string {
+func tensorRTOptions(cfg Config) map[string]string {
 	boolString := map[bool]string{false: "0", true: "1"}
 	o := map[string]string{
 		"device_id":               strconv.Itoa(cfg.DeviceID),
@@ -285,7 +270,7 @@ func tensorRTOptions(cfg ORTConfig) map[string]string {
 	return o
 }
 
-func appendTensorRT(opts *ort.SessionOptions, cfg ORTConfig) error {
+func appendTensorRT(opts *ort.SessionOptions, cfg Config) error {
 	for _, dir := range []string{cfg.TensorRT.EngineCacheDir, cfg.TensorRT.TimingCacheDir} {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return fmt.Errorf("provider %s: creating cache directory: %w", ProviderTensorRT, err)
@@ -308,7 +293,7 @@ func appendTensorRT(opts *ort.SessionOptions, cfg ORTConfig) error {
 // providerError explains the usual cause of a provider failure: the CPU-only library (what
 // scripts/fetch-ort.sh installs) has no GPU providers, and ORT then says only "Failed to load shared
 // library", "Failed to load library ...providers_shared.so" or "not supported in this build".
-func providerError(provider string, cfg ORTConfig, err error) error {
+func providerError(provider string, cfg Config, err error) error {
 	lib := cfg.LibraryPath
 	msg := err.Error()
 	if strings.Contains(msg, "Failed to load") || strings.Contains(msg, "not supported in this build") {
