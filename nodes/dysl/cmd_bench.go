@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"dysl_vla/benchmark"
+	"dysl_vla/evaluation/benchmark"
 	"dysl_vla/skipping"
 )
 

@@ -7,9 +7,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"dysl_vla/evaluation/openloop"
 	"dysl_vla/skipping"
 	"dysl_vla/training"
-	"dysl_vla/training/evaluate"
 )
 
 func init() { addCommand(newEvaluateCmd) }
@@ -17,7 +17,7 @@ func init() { addCommand(newEvaluateCmd) }
 func newEvaluateCmd() *cobra.Command {
 	var (
 		ef            engineFlags
-		cfg           evaluate.Config
+		cfg           openloop.Config
 		asJSON, quiet bool
 		exitThreshold float64
 		tau           float64
@@ -63,7 +63,7 @@ MAE on critical (grasp/release) vs free-space frames.`,
 			if !quiet {
 				cfg.Log = cmd.ErrOrStderr()
 			}
-			rep, err := evaluate.Run(cfg)
+			rep, err := openloop.Run(cfg)
 			if err != nil {
 				return err
 			}
@@ -73,7 +73,7 @@ MAE on critical (grasp/release) vs free-space frames.`,
 				enc.SetIndent("", "  ")
 				return enc.Encode(rep)
 			}
-			evaluate.WriteTable(cmd.OutOrStdout(), rep)
+			openloop.WriteTable(cmd.OutOrStdout(), rep)
 			return nil
 		},
 	}

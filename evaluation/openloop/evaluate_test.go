@@ -1,4 +1,4 @@
-package evaluate_test
+package openloop_test
 
 import (
 	"bytes"
@@ -8,18 +8,18 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"dysl_vla/evaluation/openloop"
 	"dysl_vla/modelbuild/modelbuildtest"
 	"dysl_vla/policy/ortbackend"
 	"dysl_vla/policy/ortbackend/orttest"
-	"dysl_vla/training/evaluate"
 )
 
 var tinyDir string
 
 func TestMain(m *testing.M) { os.Exit(modelbuildtest.RunWithTinyBundle(m, 11, &tinyDir)) }
 
-func rowsByName(rep *evaluate.Report) map[string]evaluate.Row {
-	out := map[string]evaluate.Row{}
+func rowsByName(rep *openloop.Report) map[string]openloop.Row {
+	out := map[string]openloop.Row{}
 	for _, r := range rep.Rows {
 		out[r.Variant] = r
 	}
@@ -29,7 +29,7 @@ func rowsByName(rep *evaluate.Report) map[string]evaluate.Row {
 // One held-out episode through every variant: the table has every row, full against itself has zero
 // error, and the matched baselines skip what DySL skips (one layer of slack for the discrete ones).
 func TestEveryRowAndMatchedSkipRatios(t *testing.T) {
-	rep, err := evaluate.Run(evaluate.Config{Model: tinyDir, Backend: ortbackend.Opener(ortbackend.Config{LibraryPath: orttest.Library(t)}),
+	rep, err := openloop.Run(openloop.Config{Model: tinyDir, Backend: ortbackend.Opener(ortbackend.Config{LibraryPath: orttest.Library(t)}),
 		Episodes: 1, ExitEpisodes: 2, ExitStride: 8, MatchFrames: 40})
 	require.NoError(t, err)
 	names := []string{"full", "dysl", "dysl_no_preskip", "dysl_no_verify", "one_stage", "random_skip",
@@ -49,7 +49,7 @@ func TestEveryRowAndMatchedSkipRatios(t *testing.T) {
 	require.Zero(t, full.MAEFull)
 	require.Zero(t, full.CritFull)
 	require.Zero(t, full.FreeFull)
-	require.Equal(t, evaluate.Metric(1), full.GripFull)
+	require.Equal(t, openloop.Metric(1), full.GripFull)
 	require.Equal(t, 1.0, full.Speedup)
 	require.Greater(t, float64(full.MAEExpert), 0.0)
 
@@ -71,7 +71,7 @@ func TestEveryRowAndMatchedSkipRatios(t *testing.T) {
 	}
 
 	var table bytes.Buffer
-	evaluate.WriteTable(&table, rep)
+	openloop.WriteTable(&table, rep)
 	for _, n := range names {
 		require.Contains(t, table.String(), n)
 	}
@@ -84,7 +84,7 @@ func TestEveryRowAndMatchedSkipRatios(t *testing.T) {
 // early exit the full model.
 func TestOneStageRowAndGivenExitThreshold(t *testing.T) {
 	zero := 0.0
-	rep, err := evaluate.Run(evaluate.Config{Model: tinyDir, OneStage: tinyDir, Backend: ortbackend.Opener(ortbackend.Config{LibraryPath: orttest.Library(t)}),
+	rep, err := openloop.Run(openloop.Config{Model: tinyDir, OneStage: tinyDir, Backend: ortbackend.Opener(ortbackend.Config{LibraryPath: orttest.Library(t)}),
 		Episodes: 1, ExitEpisodes: 2, ExitStride: 8, ExitThreshold: &zero, MatchFrames: 20})
 	require.NoError(t, err)
 	rows := rowsByName(rep)
@@ -96,5 +96,5 @@ func TestOneStageRowAndGivenExitThreshold(t *testing.T) {
 	exit := rows["early_exit"]
 	require.Equal(t, float64(rep.Layers), exit.MeanLayers)
 	require.InDelta(t, 0, float64(exit.MAEFull), 1e-5)
-	require.Equal(t, evaluate.Metric(1), exit.GripFull)
+	require.Equal(t, openloop.Metric(1), exit.GripFull)
 }

@@ -1,4 +1,4 @@
-// Package evaluate compares DySL with the full model, its ablations and the baselines on held-out
+// Package openloop compares DySL with the full model, its ablations and the baselines on held-out
 // generated episodes, in one run, and reports compute and action error side by side (GitHub issue 6).
 //
 // Open loop. Every variant sees the recorded expert trajectory's frames in order (the scene's expert
@@ -19,7 +19,7 @@
 // frame on average: each frame gets a whole number of layers, chosen by error diffusion so the running
 // mean tracks r·L. FlexiDepth's threshold τ is bisected, and early exit's η chosen, so that their mean
 // skip ratio on the match frames is closest to r. Matching reads compute statistics only, never errors.
-package evaluate
+package openloop
 
 import (
 	"encoding/json"

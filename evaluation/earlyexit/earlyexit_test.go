@@ -9,13 +9,13 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"dysl_vla/evaluation/earlyexit"
 	"dysl_vla/modelbuild"
 	"dysl_vla/policy"
 	"dysl_vla/policy/ortbackend"
 	"dysl_vla/policy/ortbackend/orttest"
 	"dysl_vla/skipping"
 	"dysl_vla/training"
-	"dysl_vla/training/earlyexit"
 )
 
 // tinyDir is a tiny random-weight bundle built once; exitFiles its exit adapters.

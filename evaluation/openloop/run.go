@@ -1,4 +1,4 @@
-package evaluate
+package openloop
 
 import (
 	"fmt"
@@ -6,7 +6,7 @@ import (
 	"math"
 	"time"
 
-	"dysl_vla/benchmark"
+	"dysl_vla/evaluation/benchmark"
 	"dysl_vla/policy/bundle"
 )
 

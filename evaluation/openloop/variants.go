@@ -1,4 +1,4 @@
-package evaluate
+package openloop
 
 import (
 	"fmt"
@@ -6,12 +6,12 @@ import (
 	"os"
 	"slices"
 
+	"dysl_vla/evaluation/earlyexit"
 	"dysl_vla/modelbuild"
 	"dysl_vla/policy"
 	"dysl_vla/policy/bundle"
 	"dysl_vla/skipping"
 	"dysl_vla/training"
-	"dysl_vla/training/earlyexit"
 )
 
 // unavailable is a row that could not be run, with the reason.
