@@ -154,17 +154,12 @@ func (e *Engine) Infer(obs Observation) (Result, error) {
 		}
 	}()
 	start := e.Now()
-	if err := preprocess(obs.Image, e.Manifest.Image, e.image); err != nil {
+	var timing Timing
+	truncated, err := e.runPrefix(obs, &timing)
+	if err != nil {
 		return Result{}, err
 	}
-	truncated, _ := tokenize(e.Manifest.Tokenizer.Kind, obs.Instruction, e.tokens)
-	var timing Timing
-	t0 := e.Now()
-	if err := e.Backend.RunPrefix(e.image, e.tokens); err != nil {
-		return Result{}, fmt.Errorf("policy: prefix: %w", err)
-	}
 	e.Backend.SaveHidden()
-	timing.Prefix = e.Now().Sub(t0)
 
 	plan := e.machine.Plan()
 	chunk, err := e.pass(plan, &timing)
@@ -190,6 +185,21 @@ func (e *Engine) Infer(obs Observation) (Result, error) {
 		Chunk: e.denormalize(chunk),
 		Stats: Stats{Stats: e.machine.Last(), Sequence: e.sequence, Timing: timing, InstructionTruncated: truncated},
 	}, nil
+}
+
+// runPrefix preprocesses obs and runs the prefix on it, the start of every pass; it reports whether
+// the instruction was truncated. e.mu is held.
+func (e *Engine) runPrefix(obs Observation, timing *Timing) (truncated bool, err error) {
+	if err := preprocess(obs.Image, e.Manifest.Image, e.image); err != nil {
+		return false, err
+	}
+	truncated, _ = tokenize(e.Manifest.Tokenizer.Kind, obs.Instruction, e.tokens)
+	t0 := e.Now()
+	if err := e.Backend.RunPrefix(e.image, e.tokens); err != nil {
+		return false, fmt.Errorf("policy: prefix: %w", err)
+	}
+	timing.Prefix = e.Now().Sub(t0)
+	return truncated, nil
 }
 
 // InferSingleGraph runs the whole model as one graph, with no skipping and no state: the reference the
@@ -230,21 +240,39 @@ func (e *Engine) pass(plan skipping.Plan, timing *Timing) ([][]float64, error) {
 	return e.readChunk()
 }
 
-// readChunk turns the head output into K rows, refusing non-finite values: a NaN must never reach an arm.
+// readChunk turns the head output into K rows, refusing non-finite values.
 func (e *Engine) readChunk() ([][]float64, error) {
 	k, a := e.Manifest.Dims.Chunk, e.Manifest.Dims.ActionDim
 	chunk := make([][]float64, k)
 	for i := range chunk {
 		chunk[i] = make([]float64, a)
 		for d := range chunk[i] {
-			v := float64(e.head[i*a+d])
-			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return nil, fmt.Errorf("policy: action chunk step %d, dimension %q is %v: not published", i, e.actionName(d), v)
-			}
-			chunk[i][d] = v
+			chunk[i][d] = float64(e.head[i*a+d])
 		}
 	}
+	if err := e.checkChunk(chunk); err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
 	return chunk, nil
+}
+
+// checkChunk refuses a chunk that is not K rows of A finite values: a NaN must never reach an arm.
+func (e *Engine) checkChunk(chunk [][]float64) error {
+	k, a := e.Manifest.Dims.Chunk, e.Manifest.Dims.ActionDim
+	if len(chunk) != k {
+		return fmt.Errorf("%d action rows, expected %d (dims.chunk)", len(chunk), k)
+	}
+	for i, row := range chunk {
+		if len(row) != a {
+			return fmt.Errorf("action row %d has %d values, expected %d (dims.action_dim)", i, len(row), a)
+		}
+		for d, v := range row {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return fmt.Errorf("action chunk step %d, dimension %q is %v: not published", i, e.actionName(d), v)
+			}
+		}
+	}
+	return nil
 }
 
 func (e *Engine) actionName(d int) string {

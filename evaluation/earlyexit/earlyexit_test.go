@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -20,10 +21,11 @@ import (
 
 // tinyDir is a tiny random-weight bundle built once; exitFiles its exit adapters.
 var (
-	tinyDir   string
-	tinyArch  modelbuild.Arch
-	tinyFit   *earlyexit.Fit
-	exitFiles map[int]string
+	tinyDir     string
+	tinyArch    modelbuild.Arch
+	tinyFit     *earlyexit.Fit
+	tinyWeights *modelbuild.Weights
+	exitFiles   map[int]string
 )
 
 func TestMain(m *testing.M) {
@@ -46,7 +48,7 @@ func setup(m *testing.M) (int, error) {
 	if err != nil {
 		return 1, fmt.Errorf("building the test bundle: %w", err)
 	}
-	tinyArch = res.Model.Arch
+	tinyArch, tinyWeights = res.Model.Arch, res.Model.Weights
 	data, err := training.GenerateEpisodes(tinyArch, training.Seeds(training.TrainSeedStart, 2))
 	if err != nil {
 		return 1, err
@@ -112,13 +114,31 @@ func openRunner(t *testing.T, threshold float64) (*earlyexit.Runner, *policy.Eng
 	return r, e
 }
 
-func heldOutFrames(t *testing.T, n int) []training.Frame {
+// heldOut is a held-out frame as the engine takes it and as the reference model takes it.
+type heldOut struct {
+	obs policy.Observation
+	ref modelbuild.Observation
+}
+
+func heldOutFrames(t *testing.T, n int) []heldOut {
 	t.Helper()
 	data, err := training.GenerateEpisodes(tinyArch, training.Seeds(training.HeldOutSeedStart, 1))
 	require.NoError(t, err)
-	var out []training.Frame
+	S := tinyArch.ImageSize
+	var out []heldOut
 	for i := 0; i < len(data.Frames) && len(out) < n; i += len(data.Frames) / n {
-		out = append(out, data.Frames[i])
+		f := data.Frames[i]
+		instr := make([]byte, 0, len(f.Tokens))
+		for _, tok := range f.Tokens {
+			if tok == 0 {
+				break
+			}
+			instr = append(instr, byte(tok-1))
+		}
+		out = append(out, heldOut{
+			obs: policy.Observation{Image: policy.Image{Width: S, Height: S, Encoding: "rgb8", Step: 3 * S, Data: f.RGB}, Instruction: string(instr)},
+			ref: f.Observation(tinyArch),
+		})
 	}
 	return out
 }
@@ -127,23 +147,15 @@ func heldOutFrames(t *testing.T, n int) []training.Frame {
 // full model's, as the engine computes it.
 func TestThresholdZeroIsTheFullModel(t *testing.T) {
 	r, e := openRunner(t, 0)
-	S := tinyArch.ImageSize
 	for _, f := range heldOutFrames(t, 5) {
-		res, err := r.Infer(training.NormalizedImage(f.RGB, S), f.Tokens)
+		res, err := r.Infer(f.obs)
 		require.NoError(t, err)
 		require.Equal(t, 3, res.Exit)
 		require.Equal(t, tinyArch.Layers, res.LayersExecuted)
 		require.Equal(t, 3, res.ExitsRun)
 		require.Len(t, res.Deltas, 3)
 
-		instr := make([]byte, 0, len(f.Tokens))
-		for _, tok := range f.Tokens {
-			if tok == 0 {
-				break
-			}
-			instr = append(instr, byte(tok-1))
-		}
-		want, err := e.Infer(policy.Observation{Image: policy.Image{Width: S, Height: S, Encoding: "rgb8", Step: 3 * S, Data: f.RGB}, Instruction: string(instr)})
+		want, err := e.Infer(f.obs)
 		require.NoError(t, err)
 		for k, row := range want.Chunk {
 			require.InDeltaSlice(t, e.Normalize(row), res.Chunk[k], 1e-5, "chunk row %d", k)
@@ -151,15 +163,27 @@ func TestThresholdZeroIsTheFullModel(t *testing.T) {
 	}
 }
 
-// A huge η exits at the first exit that has a predecessor to compare with: the second one.
+// A huge η exits at the first exit that has a predecessor to compare with: the second one. Its chunk
+// is the head on the exit adapter's estimate, as the Go reference model computes it from the output of
+// the exit layer, and δ compares it with the first exit's chunk.
 func TestHugeThresholdExitsAtTheFirstComparableExit(t *testing.T) {
 	r, _ := openRunner(t, 1e9)
+	ref := &modelbuild.Model{Arch: tinyFit.Arch, Weights: tinyWeights, Adapters: tinyFit.Adapters}
+	first, second := r.Exits[0], r.Exits[1]
 	for _, f := range heldOutFrames(t, 3) {
-		res, err := r.Infer(training.NormalizedImage(f.RGB, tinyArch.ImageSize), f.Tokens)
+		res, err := r.Infer(f.obs)
 		require.NoError(t, err)
 		require.Equal(t, 1, res.Exit)
-		require.Equal(t, r.Exits[1]+1, res.LayersExecuted)
+		require.Equal(t, second+1, res.LayersExecuted)
 		require.Equal(t, 2, res.ExitsRun)
 		require.Len(t, res.Deltas, 1)
+
+		h, _, err := ref.Forward(f.ref.Image, f.ref.Tokens)
+		require.NoError(t, err)
+		want := ref.Head(ref.Adapter(second, h[second+1]))
+		got := slices.Concat(res.Chunk...)
+		require.InDeltaSlice(t, want, got, 1e-3, "the chunk of the exit after layer %d", second)
+		firstChunk := ref.Head(ref.Adapter(first, h[first+1]))
+		require.InDelta(t, earlyexit.Delta(want, firstChunk), res.Deltas[0], 1e-3)
 	}
 }

@@ -1,6 +1,7 @@
 // Package earlyexit is the DeeR-VLA-style early-exit baseline (research/algorithm.md §9) in the same
-// engine family as DySL: the bundle's own prefix, layer and head graphs on ONNX Runtime, plus one exit
-// adapter after every few layers.
+// engine family as DySL: the bundle's own prefix, layer and head graphs, plus one exit adapter after
+// every few layers, run on the policy engine as a stepwise pass (policy.Engine.InferStepwise) that
+// peeks at the head through each exit adapter.
 //
 // Exits. With Every = 2 the exits sit after layers 1, 3, 5, ... and after the last layer, as DeeR's
 // exit_interval 2 puts them. The exit after layer k (k < L-1) is an adapter graph of the bundle's

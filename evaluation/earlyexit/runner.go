@@ -13,23 +13,19 @@ import (
 	"dysl_vla/policy/bundle"
 )
 
-// Runner executes a bundle with early exits through a policy.Backend: prefix, then layers in order; at
-// each exit layer k the hidden state is saved, the exit adapter and the head run, and the hidden state
-// is restored before layer k+1. The pass stops at the first exit whose chunk agrees with the previous
-// exit's (δ < Threshold). A Runner has no episode state and is not safe for concurrent use.
+// Runner runs a bundle with early exits on a policy engine, as one stepwise pass per observation: the
+// prefix, then layers in order; at each exit layer k the engine peeks at the head through the exit
+// adapter, leaving the pass where it stood. The pass stops at the first exit whose chunk agrees with
+// the previous exit's (δ < Threshold). A Runner has no episode state and is not safe for concurrent use.
 type Runner struct {
 	// in
-	Manifest *bundle.Manifest
-	// Backend must hold the exit adapters as its adapters, keyed by exit layer (Open arranges that).
-	Backend policy.Backend
-	// Exits are the exit layers, ascending, the last one being Manifest.Dims.Layers-1.
+	// Engine must hold the exit adapters as its bundle's adapters, keyed by exit layer (Open arranges
+	// that).
+	Engine *policy.Engine
+	// Exits are the exit layers, ascending, the last one being the bundle's last layer.
 	Exits []int
 	// Threshold is η of DeeR's L2 criterion on normalized actions; 0 never exits early.
 	Threshold float64
-	// Now is the clock for Result.Total; it defaults to time.Now.
-	Now func() time.Time
-
-	head []float32
 }
 
 // Result is one early-exit inference.
@@ -37,14 +33,14 @@ type Result struct {
 	Chunk          [][]float64 // normalized actions, K rows of A
 	Exit           int         // index into Runner.Exits of the exit taken
 	LayersExecuted int
-	ExitsRun       int       // exit adapters run (the last exit has none)
-	Deltas         []float64 // δ_i for i = 1..Exit (index 0 is the first comparison, at exit 1)
-	Total          time.Duration
+	ExitsRun       int           // exit adapters run (the last exit has none)
+	Deltas         []float64     // δ_i for i = 1..Exit (index 0 is the first comparison, at exit 1)
+	Total          time.Duration // the whole inference, preprocessing included
 }
 
 // Open starts a backend with openBackend on the bundle in dir with the exit adapter graphs in files
 // (exit layer → path, as Fit.Write returns them) in place of the bundle's adapters; controllers and the
-// single graph are not loaded.
+// single graph are not loaded. The engine's clock is time.Now; set Runner.Engine.Now to change it.
 func Open(dir string, files map[int]string, openBackend policy.BackendOpener, threshold float64) (*Runner, error) {
 	b, err := bundle.Load(dir)
 	if err != nil {
@@ -72,7 +68,7 @@ func Open(dir string, files map[int]string, openBackend policy.BackendOpener, th
 	if err != nil {
 		return nil, err
 	}
-	r := &Runner{Manifest: &m, Backend: backend, Exits: exits, Threshold: threshold}
+	r := &Runner{Engine: &policy.Engine{Manifest: &m, Backend: backend}, Exits: exits, Threshold: threshold}
 	if err := r.Initialize(); err != nil {
 		backend.Close()
 		return nil, err
@@ -80,100 +76,78 @@ func Open(dir string, files map[int]string, openBackend policy.BackendOpener, th
 	return r, nil
 }
 
-// Initialize checks the exits and allocates the head buffer.
+// Initialize checks the exits and initializes the engine.
 func (r *Runner) Initialize() error {
-	if r.Manifest == nil || r.Backend == nil {
-		return errors.New("earlyexit: Runner needs a Manifest and a Backend")
+	if r.Engine == nil || r.Engine.Manifest == nil {
+		return errors.New("earlyexit: Runner needs an Engine with a Manifest")
 	}
-	L := r.Manifest.Dims.Layers
+	L := r.Engine.Manifest.Dims.Layers
 	if len(r.Exits) == 0 || r.Exits[len(r.Exits)-1] != L-1 || !slices.IsSorted(r.Exits) {
 		return fmt.Errorf("earlyexit: exits %v must be ascending and end at the last layer %d", r.Exits, L-1)
 	}
 	if !(r.Threshold >= 0) {
 		return fmt.Errorf("earlyexit: threshold (%v) must be >= 0", r.Threshold)
 	}
-	if r.Now == nil {
-		r.Now = time.Now
-	}
-	r.head = make([]float32, r.Manifest.Dims.Chunk*r.Manifest.Dims.ActionDim)
-	return nil
+	return r.Engine.Initialize()
 }
 
-// Infer runs one observation: image [1,3,H,W] normalized as the manifest says, tokens as its tokenizer
-// makes them.
-func (r *Runner) Infer(image []float32, tokens []int64) (Result, error) {
-	start := r.Now()
-	res, err := r.run(image, tokens, false)
-	res.Total = r.Now().Sub(start)
-	return res, err
+// Infer runs one observation.
+func (r *Runner) Infer(obs policy.Observation) (Result, error) {
+	return r.run(obs, false)
 }
 
 // Profile runs every exit of one observation, never stopping early, and returns δ_i for every exit
 // i ≥ 1: what MatchThreshold needs to pick η.
-func (r *Runner) Profile(image []float32, tokens []int64) ([]float64, error) {
-	res, err := r.run(image, tokens, true)
+func (r *Runner) Profile(obs policy.Observation) ([]float64, error) {
+	res, err := r.run(obs, true)
 	return res.Deltas, err
 }
 
-func (r *Runner) run(image []float32, tokens []int64, all bool) (Result, error) {
+func (r *Runner) run(obs policy.Observation, all bool) (Result, error) {
 	var res Result
-	if err := r.Backend.RunPrefix(image, tokens); err != nil {
-		return res, fmt.Errorf("earlyexit: prefix: %w", err)
-	}
-	var prev []float64
-	next := 0
-	for i, k := range r.Exits {
-		for ; next <= k; next++ {
-			if err := r.Backend.RunLayer(next); err != nil {
-				return res, fmt.Errorf("earlyexit: layer %d: %w", next, err)
+	inference, err := r.Engine.InferStepwise(obs, func(p *policy.Pass) ([][]float64, error) {
+		var prev [][]float64
+		next := 0
+		for i, k := range r.Exits {
+			for ; next <= k; next++ {
+				if err := p.RunLayer(next); err != nil {
+					return nil, fmt.Errorf("earlyexit: %w", err)
+				}
 			}
-			res.LayersExecuted++
-		}
-		last := i == len(r.Exits)-1
-		if !last {
-			r.Backend.SaveHidden()
-			if err := r.Backend.RunAdapter(k); err != nil {
-				return res, fmt.Errorf("earlyexit: exit after layer %d: %w", k, err)
+			last := i == len(r.Exits)-1
+			adapter := k
+			if last {
+				adapter = policy.NoAdapter // the deepest exit is the head itself
 			}
-			res.ExitsRun++
-		}
-		if err := r.Backend.RunHead(r.head); err != nil {
-			return res, fmt.Errorf("earlyexit: head at exit %d: %w", i, err)
-		}
-		if !last {
-			r.Backend.RestoreHidden()
-		}
-		chunk := make([]float64, len(r.head))
-		for d, v := range r.head {
-			chunk[d] = float64(v)
-		}
-		stop := last
-		if prev != nil {
-			delta := Delta(chunk, prev)
-			res.Deltas = append(res.Deltas, delta)
-			stop = stop || (!all && delta < r.Threshold)
-		}
-		prev = chunk
-		if stop {
-			res.Exit = i
-			break
-		}
-	}
-	K, A := r.Manifest.Dims.Chunk, r.Manifest.Dims.ActionDim
-	res.Chunk = make([][]float64, K)
-	for k := range res.Chunk {
-		res.Chunk[k] = prev[k*A : (k+1)*A]
-		for _, v := range res.Chunk[k] {
-			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return res, fmt.Errorf("earlyexit: chunk step %d is not finite at exit %d", k, res.Exit)
+			chunk, err := p.Peek(adapter)
+			if err != nil {
+				return nil, fmt.Errorf("earlyexit: exit %d, after layer %d: %w", i, k, err)
+			}
+			stop := last
+			if prev != nil {
+				delta := Delta(slices.Concat(chunk...), slices.Concat(prev...))
+				res.Deltas = append(res.Deltas, delta)
+				stop = stop || (!all && delta < r.Threshold)
+			}
+			prev = chunk
+			if stop {
+				res.Exit = i
+				break
 			}
 		}
+		res.Chunk = prev
+		return prev, nil
+	})
+	if err != nil {
+		return res, err
 	}
+	s := inference.Stats
+	res.LayersExecuted, res.ExitsRun, res.Total = s.LayersExecuted, s.AdaptersRun, s.Timing.Total
 	return res, nil
 }
 
-// Close releases the backend.
-func (r *Runner) Close() error { return r.Backend.Close() }
+// Close releases the engine and its backend.
+func (r *Runner) Close() error { return r.Engine.Close() }
 
 // Delta is DeeR's L2 criterion: sqrt(mean (a − b)²) over all values of two chunks.
 func Delta(a, b []float64) float64 {

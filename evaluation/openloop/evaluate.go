@@ -160,11 +160,9 @@ type Report struct {
 	Notes          []string `json:"notes"`
 }
 
-// frame is one held-out observation, prepared for both the engine and the backend-level runner.
+// frame is one held-out observation with the expert's chunk.
 type frame struct {
 	obs      policy.Observation
-	rgb      []byte // at the model's input size, for the early-exit runner (it normalizes inside its timing)
-	tokens   []int64
 	expert   [][]float64 // normalized expert chunk, K×A
 	critical bool
 	episode  int
@@ -370,7 +368,6 @@ func prepareFrames(d *training.Dataset, a modelbuild.Arch) []*frame {
 				Image:       policy.Image{Width: a.ImageSize, Height: a.ImageSize, Encoding: "rgb8", Step: 3 * a.ImageSize, Data: f.RGB},
 				Instruction: instruction(f.Tokens),
 			},
-			rgb: f.RGB, tokens: f.Tokens,
 			expert: expert, critical: f.Critical, episode: f.Episode,
 		}
 	}

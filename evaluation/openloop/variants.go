@@ -138,7 +138,7 @@ func earlyExitVariant(cfg Config, m *bundle.Manifest, arch modelbuild.Arch, matc
 		cleanup()
 		return nil, nil, err
 	}
-	r.Now = cfg.Now
+	r.Engine.Now = cfg.Now
 	closeAll := func() { r.Close(); cleanup() }
 	L := m.Dims.Layers
 	quality := ""
@@ -154,7 +154,7 @@ func earlyExitVariant(cfg Config, m *bundle.Manifest, arch modelbuild.Arch, matc
 	} else {
 		profiles := make([][]float64, len(match))
 		for i, f := range match {
-			if profiles[i], err = r.Profile(training.NormalizedImage(f.rgb, arch.ImageSize), f.tokens); err != nil {
+			if profiles[i], err = r.Profile(f.obs); err != nil {
 				closeAll()
 				return nil, nil, err
 			}
@@ -165,7 +165,7 @@ func earlyExitVariant(cfg Config, m *bundle.Manifest, arch modelbuild.Arch, matc
 		v.row.Note = fmt.Sprintf("eta chosen on %d frames for %.2f layers (target %.2f); ", len(match), depth, float64(L)-target) + v.row.Note
 	}
 	v.infer = func(f *frame) (outcome, error) {
-		res, err := r.Infer(training.NormalizedImage(f.rgb, arch.ImageSize), f.tokens)
+		res, err := r.Infer(f.obs)
 		if err != nil {
 			return outcome{}, err
 		}
