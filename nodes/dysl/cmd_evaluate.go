@@ -50,7 +50,11 @@ MAE on critical (grasp/release) vs free-space frames.`,
 			if ef.model == "" {
 				return fmt.Errorf("--model is required")
 			}
-			cfg.Model, cfg.Backend = ef.model, ef.backend()
+			backend, err := ef.backend()
+			if err != nil {
+				return err
+			}
+			cfg.Model, cfg.Backend = ef.model, backend
 			if exitThreshold >= 0 {
 				cfg.ExitThreshold = &exitThreshold
 			}

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"dysl_vla/policy/ortbackend"
 )
 
 // runDysl runs the dysl command tree with args and returns stdout, stderr and the error.
@@ -54,4 +56,43 @@ func TestModelBuildAndCheck(t *testing.T) {
 		_, _, err := runDysl("model", "build", "--preset", "huge", "--out", t.TempDir())
 		require.ErrorContains(t, err, `unknown preset "huge"`)
 	})
+}
+
+// Commands that run a model refuse a thread count the node would refuse too, before starting anything.
+func TestThreadsFlagIsBounded(t *testing.T) {
+	for _, threads := range []string{"0", "65", "100000"} {
+		_, _, err := runDysl("bench", "--model", t.TempDir(), "--threads", threads)
+		require.ErrorContains(t, err, "--threads "+threads+": expected 1..64")
+	}
+}
+
+// Without --ort-lib and DYSL_ORT_LIB, the tool takes the library `make ort` installed in the repository
+// it runs from.
+func TestEngineFlagsFindTheFetchedLibrary(t *testing.T) {
+	if exe, err := os.Executable(); err == nil && ortbackend.FindFetchedLibrary(filepath.Dir(exe)) != "" {
+		t.Skip("the test binary lies in a repository with a fetched library, which the tool prefers")
+	}
+	repo := t.TempDir()
+	lib := filepath.Join(repo, ortbackend.FetchedLibraryPath())
+	require.NoError(t, os.MkdirAll(filepath.Dir(lib), 0o755))
+	require.NoError(t, os.WriteFile(lib, []byte("stands in for the library"), 0o644))
+	work := filepath.Join(repo, "demo-out")
+	require.NoError(t, os.MkdirAll(work, 0o755))
+	t.Chdir(work)
+
+	f := engineFlags{threads: 1}
+	t.Setenv(ortbackend.LibraryEnvVar, "")
+	cfg, err := f.ortConfig()
+	require.NoError(t, err)
+	require.Equal(t, lib, cfg.LibraryPath)
+
+	t.Setenv(ortbackend.LibraryEnvVar, "/from/env/libonnxruntime.so")
+	cfg, err = f.ortConfig()
+	require.NoError(t, err)
+	require.Empty(t, cfg.LibraryPath, "the environment variable wins, and the backend reads it")
+
+	f.ortLib = "/from/flag/libonnxruntime.so"
+	cfg, err = f.ortConfig()
+	require.NoError(t, err)
+	require.Equal(t, f.ortLib, cfg.LibraryPath)
 }

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"fmt"
 	"math/rand"
 	"os"
+	"path/filepath"
 
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
@@ -25,24 +27,55 @@ type engineFlags struct {
 
 func (f *engineFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.model, "model", "", "model bundle directory (dysl model build writes one)")
-	fs.StringVar(&f.ortLib, "ort-lib", "", "libonnxruntime.so to load (default: $DYSL_ORT_LIB; `make ort` installs one)")
+	fs.StringVar(&f.ortLib, "ort-lib", "", "libonnxruntime.so to load (default: $DYSL_ORT_LIB, else the one `make ort` or `make demo` installed in the repository's .cache/)")
 	fs.StringVar(&f.provider, "provider", ortbackend.ProviderCPU, "execution provider: cpu, cuda or tensorrt")
-	fs.IntVar(&f.threads, "threads", 1, "intra-op threads per ONNX Runtime session")
+	fs.IntVar(&f.threads, "threads", 1, fmt.Sprintf("intra-op threads per ONNX Runtime session, 1..%d", ortbackend.MaxIntraOpThreads))
 	fs.BoolVar(&f.trtFP16, "trt-fp16", true, "with --provider tensorrt: allow fp16 kernels")
 }
 
-func (f *engineFlags) ortConfig() ortbackend.Config {
+// ortConfig is the backend configuration the flags give, or an error naming the flag that is out of
+// range.
+func (f *engineFlags) ortConfig() (ortbackend.Config, error) {
+	if f.threads < 1 || f.threads > ortbackend.MaxIntraOpThreads {
+		return ortbackend.Config{}, fmt.Errorf("--threads %d: expected 1..%d intra-op threads per ONNX Runtime session",
+			f.threads, ortbackend.MaxIntraOpThreads)
+	}
+	lib := f.ortLib
+	if lib == "" && os.Getenv(ortbackend.LibraryEnvVar) == "" {
+		lib = fetchedLibrary()
+	}
 	return ortbackend.Config{
-		LibraryPath:    f.ortLib,
+		LibraryPath:    lib,
 		Provider:       f.provider,
 		IntraOpThreads: f.threads,
 		TensorRT:       ortbackend.TensorRTConfig{FP16: f.trtFP16},
+	}, nil
+}
+
+// fetchedLibrary is the ONNX Runtime library scripts/fetch-ort.sh (run by `make demo` and `make ort`)
+// installed in the repository's .cache/, found from the executable (bin/dysl) or else from the working
+// directory (go run), or "" when neither lies in a repository that has one.
+func fetchedLibrary() string {
+	if exe, err := os.Executable(); err == nil {
+		if exe, err = filepath.EvalSymlinks(exe); err == nil {
+			if lib := ortbackend.FindFetchedLibrary(filepath.Dir(exe)); lib != "" {
+				return lib
+			}
+		}
 	}
+	if wd, err := os.Getwd(); err == nil {
+		return ortbackend.FindFetchedLibrary(wd)
+	}
+	return ""
 }
 
 // backend starts ONNX Runtime backends with these flags' runtime options.
-func (f *engineFlags) backend() policy.BackendOpener {
-	return ortbackend.Opener(f.ortConfig())
+func (f *engineFlags) backend() (policy.BackendOpener, error) {
+	cfg, err := f.ortConfig()
+	if err != nil {
+		return nil, err
+	}
+	return ortbackend.Opener(cfg), nil
 }
 
 func (f *engineFlags) open(cfg skipping.Config) (*policy.Engine, error) {
@@ -51,7 +84,11 @@ func (f *engineFlags) open(cfg skipping.Config) (*policy.Engine, error) {
 
 // openAt opens the bundle in dir with these flags' runtime options.
 func (f *engineFlags) openAt(dir string, cfg skipping.Config) (*policy.Engine, error) {
-	return policy.Open(dir, f.backend(), cfg)
+	backend, err := f.backend()
+	if err != nil {
+		return nil, err
+	}
+	return policy.Open(dir, backend, cfg)
 }
 
 // syntheticObservations makes n seeded random frames of the model's input size, for benchmarks that

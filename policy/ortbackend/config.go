@@ -16,6 +16,10 @@ import (
 // Config.LibraryPath is empty.
 const LibraryEnvVar = "DYSL_ORT_LIB"
 
+// MaxIntraOpThreads bounds Config.IntraOpThreads: every session of a backend starts that many threads,
+// and a backend holds one session per graph, so a typo must not start hundreds of thousands of them.
+const MaxIntraOpThreads = 64
+
 // Execution providers Config.Provider accepts.
 const (
 	ProviderCPU      = "cpu"
@@ -97,8 +101,8 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("Provider must be %q, %q or %q, got %q",
 			ProviderCPU, ProviderCUDA, ProviderTensorRT, c.Provider))
 	}
-	if c.IntraOpThreads < 0 {
-		errs = append(errs, fmt.Errorf("IntraOpThreads (%d) must be >= 0 (0 means 1)", c.IntraOpThreads))
+	if c.IntraOpThreads < 0 || c.IntraOpThreads > MaxIntraOpThreads {
+		errs = append(errs, fmt.Errorf("IntraOpThreads (%d) must be in 0..%d (0 means 1)", c.IntraOpThreads, MaxIntraOpThreads))
 	}
 	if c.DeviceID < 0 {
 		errs = append(errs, fmt.Errorf("DeviceID (%d) must be >= 0", c.DeviceID))

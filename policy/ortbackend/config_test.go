@@ -35,8 +35,11 @@ func TestConfigValidate(t *testing.T) {
 			wantErr: []string{`Provider must be "cpu", "cuda" or "tensorrt", got "rocm"`}},
 		{name: "every violation listed", cfg: Config{IntraOpThreads: -1, DeviceID: -2,
 			TensorRT: TensorRTConfig{BuilderOptimizationLevel: 6}},
-			wantErr: []string{"IntraOpThreads (-1) must be >= 0", "DeviceID (-2) must be >= 0",
+			wantErr: []string{"IntraOpThreads (-1) must be in 0..64", "DeviceID (-2) must be >= 0",
 				"TensorRT.BuilderOptimizationLevel (6) must be in 0..5"}},
+		{name: "as many threads as a session may start", cfg: Config{IntraOpThreads: MaxIntraOpThreads}},
+		{name: "more threads than that", cfg: Config{IntraOpThreads: 100000},
+			wantErr: []string{"IntraOpThreads (100000) must be in 0..64"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -93,6 +96,27 @@ func TestTensorRTOptions(t *testing.T) {
 	opts := tensorRTOptions(cfg)
 	require.Equal(t, "0", opts["trt_fp16_enable"])
 	require.NotContains(t, opts, "trt_builder_optimization_level", "level 0 must leave ORT's default")
+}
+
+// The library fetch-ort.sh installed is found from any folder of the repository, nearest first.
+func TestFindFetchedLibrary(t *testing.T) {
+	root := t.TempDir()
+	install := func(dir string) string {
+		lib := filepath.Join(dir, FetchedLibraryPath())
+		require.NoError(t, os.MkdirAll(filepath.Dir(lib), 0o755))
+		require.NoError(t, os.WriteFile(lib, []byte("stands in for the library"), 0o644))
+		return lib
+	}
+	deep := filepath.Join(root, "repo", "nodes", "dysl")
+	require.NoError(t, os.MkdirAll(deep, 0o755))
+	require.Empty(t, FindFetchedLibrary(deep), "no .cache anywhere above")
+
+	outer := install(root)
+	require.Equal(t, outer, FindFetchedLibrary(deep))
+	inner := install(filepath.Join(root, "repo"))
+	require.Equal(t, inner, FindFetchedLibrary(deep), "the nearest one wins")
+	require.Equal(t, inner, FindFetchedLibrary(filepath.Join(root, "repo")))
+	require.Contains(t, FetchedLibraryPath(), filepath.Join(".cache", "ort", "1.24.1", "linux-"))
 }
 
 func TestLibraryPathErrors(t *testing.T) {
