@@ -7,8 +7,9 @@
 GO ?= go
 ARM64_CC ?= aarch64-linux-gnu-gcc
 
-# Packages also tested under the race detector: the pure cores and the engine.
-RACE_PKGS := ./policy/... ./skipping/... ./msgs/...
+# Packages also tested under the race detector: the pure cores, the engine, and the packages that own
+# goroutines and locks (the node core's worker, the MAVLink bridge, replay driving the core).
+RACE_PKGS := ./policy/... ./skipping/... ./msgs/... ./nodecore/... ./mavbridge/... ./replay/...
 # Packages whose benchmarks `make bench` runs; narrow with `make bench BENCH_PKGS=./policy/...`.
 BENCH_PKGS ?= ./...
 
