@@ -101,7 +101,9 @@ func TestBagPlayedIntoTheNodeAgreesWithReplay(t *testing.T) {
 		p.WaitFor(t, `Subscribed to topic '/action_chunk'|Listening for topics`, 30*time.Second)
 	}
 	time.Sleep(3 * time.Second) // discovery between the recorders and the node
-	r.MustRun(2*time.Minute, "ros2", "bag", "play", "--clock", "--topics", "/image", "--", gen)
+	// Half speed: one frame every 200 ms leaves the worker idle between frames even on a loaded
+	// machine, so no frame is superseded in the latest-frame slot and the two runs see the same frames.
+	r.MustRun(3*time.Minute, "ros2", "bag", "play", "--clock", "--rate", "0.5", "--topics", "/image", "--", gen)
 	time.Sleep(2 * time.Second)
 	for _, p := range recorders {
 		p.Stop(syscall.SIGINT, 20*time.Second)
