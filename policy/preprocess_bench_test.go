@@ -1,0 +1,36 @@
+package policy
+
+import (
+	"fmt"
+	"testing"
+
+	"dysl_vla/policy/bundle"
+)
+
+// benchmarkFrame is a w x h rgb8 frame with varied pixels, so no branch is always taken.
+func benchmarkFrame(w, h int) Image {
+	data := make([]byte, 3*w*h)
+	for i := range data {
+		data[i] = byte(i*7 + i/3)
+	}
+	return Image{Width: w, Height: h, Encoding: "rgb8", Step: 3 * w, Data: data}
+}
+
+// BenchmarkPreprocess is the per-frame cost of turning a camera frame into the model's image input:
+// the common camera sizes into the bench-sized input (224) and the tiny model's (64).
+func BenchmarkPreprocess(b *testing.B) {
+	for _, c := range []struct{ inW, inH, out int }{{224, 224, 224}, {224, 224, 64}, {640, 480, 224}, {640, 480, 64}} {
+		b.Run(fmt.Sprintf("%dx%d_to_%d", c.inW, c.inH, c.out), func(b *testing.B) {
+			img := benchmarkFrame(c.inW, c.inH)
+			spec := bundle.ImageSpec{Width: c.out, Height: c.out, Resize: "center_crop_resize",
+				Mean: []float64{0.485, 0.456, 0.406}, Std: []float64{0.229, 0.224, 0.225}}
+			dst := make([]float32, 3*c.out*c.out)
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := preprocess(img, spec, dst); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
