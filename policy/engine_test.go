@@ -119,6 +119,12 @@ func TestBadInputIsReportedAndTheNextObservationServed(t *testing.T) {
 		{"zero size", policy.Image{Encoding: "rgb8"}, "observation image: size 0x0 must be positive"},
 		{"short data", short, "observation image.data: 10 bytes, expected step 12 x height 4 = 48"},
 		{"step too small", narrowStep, "observation image.step: 5 is less than width 4 x 3 bytes per rgb8 pixel"},
+		// step x height wraps around in int: the product must not pass the length check.
+		{"step x height overflows", policy.Image{Width: 1, Height: 0x80000001, Encoding: "rgb8", Step: 0xFFFFFFFF, Data: make([]byte, 16)},
+			"observation image.data: 16 bytes, expected step 4294967295 x height 2147483649 = 9223372039002259455"},
+		// width x 4 bytes wraps to 0 in int: the row must not pass the step check.
+		{"width x bytes per pixel overflows", policy.Image{Width: 1 << 62, Height: 1, Encoding: "rgba8", Step: 16, Data: make([]byte, 16)},
+			"observation image.step: 16 is less than width 4611686018427387904 x 4 bytes per rgba8 pixel"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -3,6 +3,8 @@ package policy
 import (
 	"fmt"
 	"math"
+	"math/big"
+	"math/bits"
 
 	"dysl_vla/policy/bundle"
 )
@@ -39,7 +41,9 @@ type InputError struct {
 
 func (e *InputError) Error() string { return fmt.Sprintf("observation %s: %s", e.Field, e.Reason) }
 
-// validateImage checks an image's geometry against its encoding.
+// validateImage checks an image's geometry against its encoding. The sizes come from the wire (or from
+// any caller), so every product is computed in uint64 with its overflow checked: a product that wraps
+// around in int would pass the length check and index out of range.
 func validateImage(img Image) error {
 	ord, ok := channelOrder[img.Encoding]
 	if !ok {
@@ -48,13 +52,25 @@ func validateImage(img Image) error {
 	if img.Width <= 0 || img.Height <= 0 {
 		return &InputError{"image", fmt.Sprintf("size %dx%d must be positive", img.Width, img.Height)}
 	}
-	if img.Step < img.Width*ord.bytes {
+	row, rowOK := product(img.Width, ord.bytes)
+	if img.Step < 0 || !rowOK || uint64(img.Step) < row {
 		return &InputError{"image.step", fmt.Sprintf("%d is less than width %d x %d bytes per %s pixel", img.Step, img.Width, ord.bytes, img.Encoding)}
 	}
-	if need := img.Step * img.Height; len(img.Data) < need {
-		return &InputError{"image.data", fmt.Sprintf("%d bytes, expected step %d x height %d = %d", len(img.Data), img.Step, img.Height, need)}
+	if need, ok := product(img.Step, img.Height); !ok || uint64(len(img.Data)) < need {
+		return &InputError{"image.data", fmt.Sprintf("%d bytes, expected step %d x height %d = %s", len(img.Data), img.Step, img.Height, productString(img.Step, img.Height))}
 	}
 	return nil
+}
+
+// product is a*b for non-negative a and b, and whether it fits in 64 bits.
+func product(a, b int) (uint64, bool) {
+	hi, lo := bits.Mul64(uint64(a), uint64(b))
+	return lo, hi == 0
+}
+
+// productString writes a*b exactly, however large.
+func productString(a, b int) string {
+	return new(big.Int).Mul(big.NewInt(int64(a)), big.NewInt(int64(b))).String()
 }
 
 // preprocess writes the model's image input ([1,3,H,W], normalized, channel-major) into dst following
