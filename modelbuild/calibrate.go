@@ -6,8 +6,8 @@ import (
 	"math/rand/v2"
 	"sort"
 
-	"dysl_vla/policy"
 	"dysl_vla/policy/bundle"
+	"dysl_vla/policy/modelinput"
 	"dysl_vla/scene"
 	"gonum.org/v1/gonum/mat"
 )
@@ -368,12 +368,12 @@ func SceneCalibrationObservations(a Arch, n int, seed int64) ([]Observation, err
 		}
 		for i := int(ep % stride); i < len(steps) && len(obs) < n; i += stride {
 			st := steps[i]
-			img, err := policy.ImageInput(policy.Image{Width: st.Image.Width, Height: st.Image.Height,
+			img, err := modelinput.ImageInput(modelinput.Image{Width: st.Image.Width, Height: st.Image.Height,
 				Encoding: "rgb8", Step: 3 * st.Image.Width, Data: st.Image.RGB}, spec)
 			if err != nil {
 				return nil, err
 			}
-			tokens, err := policy.InstructionTokens(bytesTokenizer, st.Instruction, a.InstructionTokens)
+			tokens, err := modelinput.InstructionTokens(bytesTokenizer, st.Instruction, a.InstructionTokens)
 			if err != nil {
 				return nil, err
 			}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"dysl_vla/policy/bundle"
+	"dysl_vla/policy/modelinput"
 	"dysl_vla/skipping"
 )
 
@@ -57,6 +58,7 @@ type Engine struct {
 	machine  *skipping.Machine
 	pending  atomic.Pointer[skipping.Config]
 	sequence uint64
+	frames   *modelinput.ImageConverter
 	image    []float32
 	tokens   []int64
 	head     []float32
@@ -85,14 +87,14 @@ func (e *Engine) Initialize() error {
 	if e.machine, err = skipping.NewMachine(layout, cfg); err != nil {
 		return err
 	}
-	if len(m.Image.Mean) != 3 || len(m.Image.Std) != 3 {
-		return fmt.Errorf("policy: bundle %q: image mean and std need 3 values (RGB), got %d and %d", m.Name, len(m.Image.Mean), len(m.Image.Std))
+	if e.frames, err = modelinput.NewImageConverter(m.Image); err != nil {
+		return fmt.Errorf("policy: bundle %q: %w", m.Name, err)
 	}
 	e.image = make([]float32, 3*m.Image.Width*m.Image.Height)
 	e.tokens = make([]int64, m.Dims.InstructionTokens)
 	e.head = make([]float32, m.Dims.Chunk*m.Dims.ActionDim)
 	// The tokenizer is a property of the bundle: refuse an unknown one here, not at every frame.
-	if _, err := tokenize(m.Tokenizer.Kind, "", e.tokens); err != nil {
+	if _, err := modelinput.Tokenize(m.Tokenizer.Kind, "", e.tokens); err != nil {
 		return fmt.Errorf("policy: bundle %q: %w", m.Name, err)
 	}
 	return nil
@@ -190,10 +192,10 @@ func (e *Engine) Infer(obs Observation) (Result, error) {
 // runPrefix preprocesses obs and runs the prefix on it, the start of every pass; it reports whether
 // the instruction was truncated. e.mu is held.
 func (e *Engine) runPrefix(obs Observation, timing *Timing) (truncated bool, err error) {
-	if err := preprocess(obs.Image, e.Manifest.Image, e.image); err != nil {
+	if err := e.frames.Convert(obs.Image, e.image); err != nil {
 		return false, err
 	}
-	truncated, _ = tokenize(e.Manifest.Tokenizer.Kind, obs.Instruction, e.tokens)
+	truncated, _ = modelinput.Tokenize(e.Manifest.Tokenizer.Kind, obs.Instruction, e.tokens)
 	t0 := e.Now()
 	if err := e.Backend.RunPrefix(e.image, e.tokens); err != nil {
 		return false, fmt.Errorf("policy: prefix: %w", err)
@@ -210,10 +212,10 @@ func (e *Engine) InferSingleGraph(obs Observation) ([][]float32, error) {
 	if e.closed {
 		return nil, errors.New("policy: engine is closed")
 	}
-	if err := preprocess(obs.Image, e.Manifest.Image, e.image); err != nil {
+	if err := e.frames.Convert(obs.Image, e.image); err != nil {
 		return nil, err
 	}
-	_, _ = tokenize(e.Manifest.Tokenizer.Kind, obs.Instruction, e.tokens)
+	_, _ = modelinput.Tokenize(e.Manifest.Tokenizer.Kind, obs.Instruction, e.tokens)
 	if err := e.Backend.RunSingleGraph(e.image, e.tokens, e.head); err != nil {
 		return nil, fmt.Errorf("policy: single graph: %w", err)
 	}

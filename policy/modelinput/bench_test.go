@@ -1,4 +1,4 @@
-package policy
+package modelinput
 
 import (
 	"fmt"
@@ -24,10 +24,14 @@ func BenchmarkPreprocess(b *testing.B) {
 			img := benchmarkFrame(c.inW, c.inH)
 			spec := bundle.ImageSpec{Width: c.out, Height: c.out, Resize: "center_crop_resize",
 				Mean: []float64{0.485, 0.456, 0.406}, Std: []float64{0.229, 0.224, 0.225}}
+			conv, err := NewImageConverter(spec)
+			if err != nil {
+				b.Fatal(err)
+			}
 			dst := make([]float32, 3*c.out*c.out)
 			b.ReportAllocs()
 			for b.Loop() {
-				if err := preprocess(img, spec, dst); err != nil {
+				if err := conv.Convert(img, dst); err != nil {
 					b.Fatal(err)
 				}
 			}

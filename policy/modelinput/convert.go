@@ -1,0 +1,178 @@
+package modelinput
+
+import (
+	"fmt"
+	"math"
+
+	"dysl_vla/policy/bundle"
+)
+
+// ImageConverter writes camera frames as the model's image input ([1,3,H,W] float32, normalized,
+// channel-major) following a bundle's ImageSpec: "center_crop_resize" takes the largest centered
+// region with the model's aspect ratio and resizes it bilinearly (sampling at pixel centers, clamped to
+// the frame); "stretch" resizes the whole frame.
+//
+// It works out where each output column and row samples the frame once per frame size and keeps that,
+// so a stream of frames of one size is converted without allocating and without per-pixel geometry.
+// An ImageConverter is not safe for concurrent use.
+type ImageConverter struct {
+	spec bundle.ImageSpec
+	// scale and bias normalize a channel value v in [0, 255]: (v/255 - mean) / std = v*scale + bias.
+	scale, bias [3]float32
+	// exactValue is the normalized value of each byte, per channel, computed in float64: what a sample
+	// that falls on a source pixel yields, bit for bit as the float64 resampler did.
+	exactValue [3][256]float32
+	cols, rows []tap
+	// planned is the frame geometry cols and rows were computed for; the zero value plans nothing.
+	planned frameGeometry
+	// exact says every sample falls on a source pixel (same size, or a crop): a gather, no arithmetic.
+	exact bool
+}
+
+// tap is where one output column (or row) samples the frame: between source offsets a and b, with
+// weight t on b. Column offsets are in bytes within a row; row offsets are in bytes within the data.
+type tap struct {
+	a, b int
+	t    float32
+}
+
+type frameGeometry struct{ width, height, step, bytesPerPixel int }
+
+// NewImageConverter checks spec and allocates the sampling tables for its output size.
+func NewImageConverter(spec bundle.ImageSpec) (*ImageConverter, error) {
+	if spec.Width <= 0 || spec.Height <= 0 {
+		return nil, fmt.Errorf("modelinput: image size %dx%d must be positive", spec.Width, spec.Height)
+	}
+	if len(spec.Mean) != 3 || len(spec.Std) != 3 {
+		return nil, fmt.Errorf("modelinput: image mean and std need 3 values (RGB), got %d and %d", len(spec.Mean), len(spec.Std))
+	}
+	c := &ImageConverter{spec: spec, cols: make([]tap, spec.Width), rows: make([]tap, spec.Height)}
+	for ch := range 3 {
+		mean, std := spec.Mean[ch], spec.Std[ch]
+		if std == 0 || math.IsNaN(mean+std) || math.IsInf(mean+std, 0) {
+			return nil, fmt.Errorf("modelinput: image channel %d has mean %v and std %v (expected finite values, std not 0)", ch, mean, std)
+		}
+		c.scale[ch] = float32(1 / (255 * std))
+		c.bias[ch] = float32(-mean / std)
+		for v := range 256 {
+			c.exactValue[ch][v] = float32((float64(v)/255 - mean) / std)
+		}
+	}
+	return c, nil
+}
+
+// Convert writes img into dst, which holds 3 x Width x Height values. A frame that cannot be read
+// gives an *InputError and leaves dst unspecified.
+func (c *ImageConverter) Convert(img Image, dst []float32) error {
+	px, err := img.layout()
+	if err != nil {
+		return err
+	}
+	w, h := c.spec.Width, c.spec.Height
+	plane := w * h
+	if len(dst) != 3*plane {
+		return fmt.Errorf("modelinput: destination holds %d values, expected 3 x %d x %d = %d", len(dst), w, h, 3*plane)
+	}
+	if g := (frameGeometry{img.Width, img.Height, img.Step, px.bytes}); g != c.planned {
+		c.plan(g)
+	}
+	// Validated above: every offset in the tables lies within rows of Step bytes, and Step*Height bytes
+	// are there.
+	rowBytes := img.Step
+	outR, outG, outB := dst[:plane], dst[plane:2*plane], dst[2*plane:]
+	for oy, r := range c.rows {
+		rowA := img.Data[r.a : r.a+rowBytes]
+		o := oy * w
+		dr, dg, db := outR[o:o+w], outG[o:o+w], outB[o:o+w]
+		if c.exact {
+			c.gatherRow(rowA, px, dr, dg, db)
+			continue
+		}
+		rowB := img.Data[r.b : r.b+rowBytes]
+		c.blendRow(rowA, rowB, r.t, px, dr, dg, db)
+	}
+	return nil
+}
+
+// gatherRow copies the pixels a row of output samples exactly.
+func (c *ImageConverter) gatherRow(row []byte, px pixelLayout, dr, dg, db []float32) {
+	vr, vg, vb := &c.exactValue[0], &c.exactValue[1], &c.exactValue[2]
+	for ox, col := range c.cols[:len(dr)] {
+		p := row[col.a : col.a+px.bytes]
+		dr[ox] = vr[p[px.r]]
+		dg[ox] = vg[p[px.g]]
+		db[ox] = vb[p[px.b]]
+	}
+}
+
+// blendRow interpolates a row of output between source rows a and b (weight ty on b).
+func (c *ImageConverter) blendRow(rowA, rowB []byte, ty float32, px pixelLayout, dr, dg, db []float32) {
+	for ox, col := range c.cols[:len(dr)] {
+		pa, pb := rowA[col.a:col.a+px.bytes], rowA[col.b:col.b+px.bytes]
+		qa, qb := rowB[col.a:col.a+px.bytes], rowB[col.b:col.b+px.bytes]
+		dr[ox] = bilinear(pa[px.r], pb[px.r], qa[px.r], qb[px.r], col.t, ty)*c.scale[0] + c.bias[0]
+		dg[ox] = bilinear(pa[px.g], pb[px.g], qa[px.g], qb[px.g], col.t, ty)*c.scale[1] + c.bias[1]
+		db[ox] = bilinear(pa[px.b], pb[px.b], qa[px.b], qb[px.b], col.t, ty)*c.scale[2] + c.bias[2]
+	}
+}
+
+// bilinear interpolates four neighbours: a, b on the upper row, c, d below; tx and ty weigh the
+// right and lower ones.
+func bilinear(a, b, c, d byte, tx, ty float32) float32 {
+	top := float32(a) + (float32(b)-float32(a))*tx
+	bottom := float32(c) + (float32(d)-float32(c))*tx
+	return top + (bottom-top)*ty
+}
+
+// plan computes the sampling tables for frames of geometry g.
+func (c *ImageConverter) plan(g frameGeometry) {
+	w, h := c.spec.Width, c.spec.Height
+	fw, fh := float64(g.width), float64(g.height)
+	// Source region in pixels.
+	x0, y0, cw, ch := 0.0, 0.0, fw, fh
+	if c.spec.Resize != "stretch" {
+		target := float64(w) / float64(h)
+		if cw/ch > target {
+			cw = ch * target
+			x0 = (fw - cw) / 2
+		} else {
+			ch = cw / target
+			y0 = (fh - ch) / 2
+		}
+	}
+	c.exact = true
+	for ox := range c.cols {
+		a, b, t := sample(x0, cw/float64(w), ox, g.width)
+		c.cols[ox] = tap{a * g.bytesPerPixel, b * g.bytesPerPixel, t}
+		c.exact = c.exact && t == 0
+	}
+	for oy := range c.rows {
+		a, b, t := sample(y0, ch/float64(h), oy, g.height)
+		c.rows[oy] = tap{a * g.step, b * g.step, t}
+		c.exact = c.exact && t == 0
+	}
+	c.planned = g
+}
+
+// sample is where output pixel i samples a source axis of n pixels whose region starts at origin and
+// advances by scale per output pixel: at pixel centers, clamped to the frame. It returns the two source
+// pixels and the weight of the second.
+func sample(origin, scale float64, i, n int) (a, b int, t float32) {
+	f := math.Max(0, math.Min(float64(n-1), origin+(float64(i)+0.5)*scale-0.5))
+	a = int(f)
+	return a, min(a+1, n-1), float32(f - float64(a))
+}
+
+// ImageInput converts one frame into a new model input slice, for tools that convert a few frames
+// outside the engine: calibration and training must see what the engine will see.
+func ImageInput(img Image, spec bundle.ImageSpec) ([]float32, error) {
+	c, err := NewImageConverter(spec)
+	if err != nil {
+		return nil, err
+	}
+	dst := make([]float32, 3*spec.Width*spec.Height)
+	if err := c.Convert(img, dst); err != nil {
+		return nil, err
+	}
+	return dst, nil
+}

@@ -1,0 +1,245 @@
+package modelinput
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"dysl_vla/policy/bundle"
+)
+
+func identitySpec(w, h int, resize string) bundle.ImageSpec {
+	return bundle.ImageSpec{Width: w, Height: h, Resize: resize, Mean: []float64{0, 0, 0}, Std: []float64{1, 1, 1}}
+}
+
+// pixelImage builds an image in the given encoding from RGB pixels, with 2 bytes of padding per row.
+func pixelImage(w, h int, enc string, rgb func(x, y int) [3]byte) Image {
+	px, _ := layoutOf(enc)
+	img := Image{Width: w, Height: h, Encoding: enc, Step: w*px.bytes + 2, Data: make([]byte, (w*px.bytes+2)*h)}
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			p := rgb(x, y)
+			off := y*img.Step + x*px.bytes
+			if enc == "mono8" {
+				img.Data[off] = p[0]
+				continue
+			}
+			img.Data[off+px.r], img.Data[off+px.g], img.Data[off+px.b] = p[0], p[1], p[2]
+		}
+	}
+	return img
+}
+
+func convert(t *testing.T, img Image, spec bundle.ImageSpec) []float32 {
+	t.Helper()
+	got, err := ImageInput(img, spec)
+	require.NoError(t, err)
+	return got
+}
+
+func TestEncodingsAgree(t *testing.T) {
+	rgb := func(x, y int) [3]byte { return [3]byte{byte(10 * x), byte(20 * y), byte(x + y)} }
+	for _, spec := range []bundle.ImageSpec{identitySpec(4, 4, "center_crop_resize"), identitySpec(3, 2, "stretch")} {
+		want := convert(t, pixelImage(4, 4, "rgb8", rgb), spec)
+		for _, enc := range []string{"bgr8", "rgba8", "bgra8"} {
+			require.Equal(t, want, convert(t, pixelImage(4, 4, enc, rgb), spec), enc)
+		}
+	}
+	// Same size: the identity. Channel-major: R plane first.
+	want := convert(t, pixelImage(4, 4, "rgb8", rgb), identitySpec(4, 4, "center_crop_resize"))
+	require.InDelta(t, 30.0/255, want[0*16+0*4+3], 1e-6) // R at (3,0)
+	require.InDelta(t, 40.0/255, want[1*16+2*4+0], 1e-6) // G at (0,2)
+}
+
+func TestMonoFillsAllChannels(t *testing.T) {
+	img := pixelImage(2, 2, "mono8", func(x, y int) [3]byte { return [3]byte{200} })
+	for _, v := range convert(t, img, identitySpec(2, 2, "stretch")) {
+		require.InDelta(t, 200.0/255, v, 1e-6)
+	}
+}
+
+func TestCenterCropTakesTheMiddle(t *testing.T) {
+	// 6x2 frame: left and right thirds dark, middle bright. A 2x2 model input crops the middle 2x2.
+	img := pixelImage(6, 2, "rgb8", func(x, y int) [3]byte {
+		if x >= 2 && x < 4 {
+			return [3]byte{255, 255, 255}
+		}
+		return [3]byte{}
+	})
+	for _, v := range convert(t, img, identitySpec(2, 2, "center_crop_resize")) {
+		require.InDelta(t, 1.0, v, 1e-6)
+	}
+	stretched := convert(t, img, identitySpec(2, 2, "stretch"))
+	require.Less(t, stretched[0], float32(1))
+}
+
+func TestNormalizationAppliesMeanAndStd(t *testing.T) {
+	img := pixelImage(1, 1, "rgb8", func(x, y int) [3]byte { return [3]byte{255, 0, 51} })
+	spec := bundle.ImageSpec{Width: 1, Height: 1, Mean: []float64{0.5, 0.5, 0.5}, Std: []float64{0.5, 0.25, 0.1}}
+	require.InDeltaSlice(t, []float32{1, -2, -3}, convert(t, img, spec), 1e-5)
+}
+
+func TestConverterRefusesAnUnusableSpec(t *testing.T) {
+	for _, c := range []struct {
+		spec bundle.ImageSpec
+		want string
+	}{
+		{identitySpec(0, 4, "stretch"), "image size 0x4 must be positive"},
+		{bundle.ImageSpec{Width: 2, Height: 2, Mean: []float64{0}, Std: []float64{1, 1, 1}}, "need 3 values (RGB), got 1 and 3"},
+		{bundle.ImageSpec{Width: 2, Height: 2, Mean: []float64{0, 0, 0}, Std: []float64{1, 0, 1}}, "channel 1 has mean 0 and std 0"},
+		{bundle.ImageSpec{Width: 2, Height: 2, Mean: []float64{0, 0, math.NaN()}, Std: []float64{1, 1, 1}}, "channel 2 has mean NaN"},
+	} {
+		_, err := NewImageConverter(c.spec)
+		require.ErrorContains(t, err, c.want)
+	}
+	conv, err := NewImageConverter(identitySpec(2, 2, "stretch"))
+	require.NoError(t, err)
+	require.ErrorContains(t, conv.Convert(pixelImage(2, 2, "rgb8", func(x, y int) [3]byte { return [3]byte{} }), make([]float32, 11)),
+		"destination holds 11 values, expected 3 x 2 x 2 = 12")
+}
+
+// referenceConvert is the resampler the trained reference model (models/reference/tiny) was trained
+// and calibrated with: per-pixel float64 bilinear. The converter must keep to its output.
+func referenceConvert(img Image, spec bundle.ImageSpec, dst []float32) {
+	ord, _ := layoutOf(img.Encoding)
+	w, h := spec.Width, spec.Height
+	x0, y0, cw, ch := 0.0, 0.0, float64(img.Width), float64(img.Height)
+	if spec.Resize != "stretch" {
+		target := float64(w) / float64(h)
+		if cw/ch > target {
+			cw = ch * target
+			x0 = (float64(img.Width) - cw) / 2
+		} else {
+			ch = cw / target
+			y0 = (float64(img.Height) - ch) / 2
+		}
+	}
+	sx, sy := cw/float64(w), ch/float64(h)
+	plane := w * h
+	clamp := func(v, lo, hi float64) float64 { return math.Max(lo, math.Min(hi, v)) }
+	px := func(x, y, c int) float64 {
+		off := y*img.Step + x*ord.bytes
+		idx := [3]int{ord.r, ord.g, ord.b}[c]
+		return float64(img.Data[off+idx]) / 255
+	}
+	for oy := 0; oy < h; oy++ {
+		fy := clamp(y0+(float64(oy)+0.5)*sy-0.5, 0, float64(img.Height-1))
+		yA := int(fy)
+		yB := min(yA+1, img.Height-1)
+		ty := fy - float64(yA)
+		for ox := 0; ox < w; ox++ {
+			fx := clamp(x0+(float64(ox)+0.5)*sx-0.5, 0, float64(img.Width-1))
+			xA := int(fx)
+			xB := min(xA+1, img.Width-1)
+			tx := fx - float64(xA)
+			for c := 0; c < 3; c++ {
+				top := px(xA, yA, c)*(1-tx) + px(xB, yA, c)*tx
+				bottom := px(xA, yB, c)*(1-tx) + px(xB, yB, c)*tx
+				v := top*(1-ty) + bottom*ty
+				dst[c*plane+oy*w+ox] = float32((v - spec.Mean[c]) / spec.Std[c])
+			}
+		}
+	}
+}
+
+// referenceTolerance bounds the converter's difference from referenceConvert in normalized units
+// (float32 against float64 arithmetic): about a thousandth of one 8-bit step at the reference std.
+const referenceTolerance = 2e-5
+
+func randomImage(r *rand.Rand, w, h int, enc string, pad int) Image {
+	px, _ := layoutOf(enc)
+	step := w*px.bytes + pad
+	img := Image{Width: w, Height: h, Encoding: enc, Step: step, Data: make([]byte, step*h)}
+	for i := range img.Data {
+		img.Data[i] = byte(r.IntN(256))
+	}
+	return img
+}
+
+func TestConverterMatchesTheReferenceResampler(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	frames := [][2]int{{1, 1}, {2, 3}, {7, 5}, {64, 64}, {224, 224}, {640, 480}, {33, 97}, {100, 10}, {3, 300}}
+	specs := []bundle.ImageSpec{
+		{Width: 64, Height: 64, Resize: "center_crop_resize", Mean: []float64{0.485, 0.456, 0.406}, Std: []float64{0.229, 0.224, 0.225}},
+		{Width: 224, Height: 224, Resize: "center_crop_resize", Mean: []float64{0.485, 0.456, 0.406}, Std: []float64{0.229, 0.224, 0.225}},
+		{Width: 5, Height: 3, Resize: "stretch", Mean: []float64{0.5, 0.5, 0.5}, Std: []float64{0.5, 0.25, 0.1}},
+		{Width: 3, Height: 7, Resize: "center_crop_resize", Mean: []float64{0, 0.1, 1}, Std: []float64{1, 2, 0.3}},
+		{Width: 1, Height: 1, Resize: "stretch", Mean: []float64{0, 0, 0}, Std: []float64{1, 1, 1}},
+	}
+	for _, spec := range specs {
+		conv, err := NewImageConverter(spec)
+		require.NoError(t, err)
+		for i, f := range frames {
+			enc := encodings[i%len(encodings)].name
+			img := randomImage(r, f[0], f[1], enc, i%3)
+			t.Run(fmt.Sprintf("%dx%d_%s_to_%dx%d_%s", f[0], f[1], enc, spec.Width, spec.Height, spec.Resize), func(t *testing.T) {
+				want := make([]float32, 3*spec.Width*spec.Height)
+				referenceConvert(img, spec, want)
+				got := make([]float32, len(want))
+				require.NoError(t, conv.Convert(img, got))
+				for k := range want {
+					if d := math.Abs(float64(got[k] - want[k])); d > referenceTolerance {
+						t.Fatalf("value %d: got %v, reference %v (difference %.3g)", k, got[k], want[k], d)
+					}
+				}
+			})
+		}
+	}
+}
+
+// When every sample falls on a source pixel (same size, a centered crop by whole pixels), the output is
+// the reference's bit for bit.
+func TestExactSamplingIsBitIdentical(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	spec := bundle.ImageSpec{Width: 64, Height: 64, Resize: "center_crop_resize", Mean: []float64{0.485, 0.456, 0.406}, Std: []float64{0.229, 0.224, 0.225}}
+	conv, err := NewImageConverter(spec)
+	require.NoError(t, err)
+	for _, f := range [][2]int{{64, 64}, {96, 64}, {64, 80}} {
+		img := randomImage(r, f[0], f[1], "bgr8", 1)
+		want := make([]float32, 3*64*64)
+		referenceConvert(img, spec, want)
+		got := make([]float32, len(want))
+		require.NoError(t, conv.Convert(img, got))
+		require.True(t, conv.exact, "%dx%d", f[0], f[1])
+		require.Equal(t, want, got, "%dx%d", f[0], f[1])
+	}
+}
+
+// A converter reused across frame sizes and encodings gives what a fresh one gives.
+func TestConverterFollowsChangingFrames(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	spec := bundle.ImageSpec{Width: 16, Height: 12, Resize: "center_crop_resize", Mean: []float64{0, 0, 0}, Std: []float64{1, 1, 1}}
+	conv, err := NewImageConverter(spec)
+	require.NoError(t, err)
+	got := make([]float32, 3*16*12)
+	for i, f := range [][2]int{{16, 12}, {40, 30}, {40, 30}, {16, 12}, {17, 9}} {
+		img := randomImage(r, f[0], f[1], encodings[i%len(encodings)].name, i)
+		require.NoError(t, conv.Convert(img, got))
+		require.Equal(t, convert(t, img, spec), got, "frame %d", i)
+	}
+	// A bad frame in between changes nothing for the next good one.
+	img := randomImage(r, 40, 30, "rgb8", 0)
+	require.Error(t, conv.Convert(Image{Width: 40, Height: 30, Encoding: "rgb8", Step: 120, Data: img.Data[:100]}, got))
+	require.NoError(t, conv.Convert(img, got))
+	require.Equal(t, convert(t, img, spec), got)
+}
+
+// Converting a stream of frames of one size allocates nothing: the node converts every camera frame.
+func TestConvertDoesNotAllocate(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	spec := bundle.ImageSpec{Width: 64, Height: 64, Resize: "center_crop_resize", Mean: []float64{0.485, 0.456, 0.406}, Std: []float64{0.229, 0.224, 0.225}}
+	conv, err := NewImageConverter(spec)
+	require.NoError(t, err)
+	dst := make([]float32, 3*64*64)
+	for _, img := range []Image{randomImage(r, 64, 64, "rgb8", 0), randomImage(r, 640, 480, "bgra8", 0)} {
+		allocs := testing.AllocsPerRun(20, func() {
+			if err := conv.Convert(img, dst); err != nil {
+				t.Fatal(err)
+			}
+		})
+		require.Zero(t, allocs, "%dx%d", img.Width, img.Height)
+	}
+}
