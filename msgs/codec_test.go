@@ -148,3 +148,30 @@ func FuzzDecode(f *testing.F) {
 		require.True(t, bytes.Equal(once, twice), "%s: re-encoding is not stable", info.Name)
 	})
 }
+
+// The node decodes every camera frame and encodes every chunk: into storage kept between messages,
+// neither allocates, and the pixels are copied once, out of the wire buffer.
+func TestFrameCodecsDoNotAllocate(t *testing.T) {
+	if raceDetector {
+		t.Skip("sync.Pool drops objects at random under -race")
+	}
+	src := &Image{Header: Header{FrameID: "camera_color_optical_frame"}, Height: 4, Width: 4,
+		Encoding: EncodingRGB8, Step: 12, Data: make([]byte, 48)}
+	wire, err := Encode(nil, src)
+	require.NoError(t, err)
+	var img Image
+	require.NoError(t, Decode(wire, &img))
+	require.Zero(t, testing.AllocsPerRun(50, func() { _ = Decode(wire, &img) }))
+	require.Equal(t, *src, img)
+	wire[len(wire)-1] = 9
+	require.Zero(t, img.Data[47], "decoded pixels do not alias the wire buffer")
+
+	chunk := &ActionChunk{Header: src.Header, Steps: 2, ActionDim: 2, ActionNames: []string{"x", "g"},
+		Actions: []float32{1, 2, 3, 4}, Strategy: "dysl"}
+	buf, err := Encode(nil, chunk)
+	require.NoError(t, err)
+	require.Zero(t, testing.AllocsPerRun(50, func() { buf, _ = Encode(buf, chunk) }))
+	var back ActionChunk
+	require.NoError(t, Decode(buf, &back))
+	require.Equal(t, *chunk, back)
+}

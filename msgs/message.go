@@ -20,6 +20,7 @@ package msgs
 import (
 	"fmt"
 	"sort"
+	"sync"
 
 	"dysl_vla/msgs/cdr"
 )
@@ -38,11 +39,16 @@ type Message interface {
 
 // Encode serializes m, with the little-endian encapsulation header, into
 // dst's storage (reused when large enough) and returns the bytes: what
-// rosbag2 stores and what rmw publishes.
+// rosbag2 stores and what rmw publishes. Encoding into the storage of the
+// previous call allocates nothing.
 func Encode(dst []byte, m Message) ([]byte, error) {
-	var e cdr.Encoder
+	e := encoders.Get().(*cdr.Encoder)
+	defer func() {
+		*e = cdr.Encoder{} // the pool must not keep the caller's buffer
+		encoders.Put(e)
+	}()
 	e.Reset(dst)
-	m.MarshalCDR(&e)
+	m.MarshalCDR(e)
 	if err := e.Err(); err != nil {
 		return e.Bytes(), fmt.Errorf("msgs: encoding %s: %w", m.TypeName(), err)
 	}
@@ -51,15 +57,30 @@ func Encode(dst []byte, m Message) ([]byte, error) {
 
 // Decode reads data, a serialized message including its encapsulation
 // header, into m. Bytes after the message are ignored, as ROS readers do.
-// A malformed message gives a *cdr.DecodeError naming the field.
+// A malformed message gives a *cdr.DecodeError naming the field. Decoding
+// into the same m again allocates nothing once its slices have grown to
+// the stream's sizes.
 func Decode(data []byte, m Message) error {
-	d, err := cdr.NewDecoder(m.TypeName(), data)
-	if err != nil {
+	d := decoders.Get().(*cdr.Decoder)
+	defer func() {
+		d.Release()
+		decoders.Put(d)
+	}()
+	if err := d.Reset(m.TypeName(), data); err != nil {
 		return err
 	}
 	m.UnmarshalCDR(d)
 	return d.Err()
 }
+
+// The codecs take a pointer to an Encoder or Decoder through an interface
+// method, so one on the stack would escape: one allocation per message.
+// Pooled ones also keep their field-path and string storage between
+// messages.
+var (
+	encoders = sync.Pool{New: func() any { return new(cdr.Encoder) }}
+	decoders = sync.Pool{New: func() any { return new(cdr.Decoder) }}
+)
 
 // TypeInfo describes one registered message type.
 type TypeInfo struct {

@@ -183,3 +183,66 @@ func TestEncoderResetReusesStorage(t *testing.T) {
 	require.Equal(t, []byte{0, 1, 0, 0, 7}, e.Bytes())
 	require.Same(t, &first[0], &e.Bytes()[0])
 }
+
+// A reused decoder reads each message as a fresh one would: no error, offset or field path of the
+// previous message carries over, and its strings are equal to the bytes, not to what came before.
+func TestDecoderResetStartsClean(t *testing.T) {
+	e := NewEncoder(nil)
+	e.String("camera")
+	e.Uint32(7)
+	good := append([]byte(nil), e.Bytes()...)
+	e.Reset(nil)
+	e.String("camerb")
+	other := append([]byte(nil), e.Bytes()...)
+
+	var d Decoder
+	require.NoError(t, d.Reset("test/msg/T", good))
+	d.Enter("header")
+	require.Equal(t, "camera", d.String("frame_id"))
+	_ = d.Uint32("x")
+	_ = d.Uint32("past the end")
+	require.ErrorContains(t, d.Err(), "header.past the end")
+
+	require.NoError(t, d.Reset("test/msg/T", other))
+	require.NoError(t, d.Err())
+	require.Zero(t, d.Offset())
+	require.Equal(t, "camerb", d.String("frame_id"))
+	_ = d.Uint32("missing")
+	require.ErrorContains(t, d.Err(), "field missing at payload offset 11")
+
+	require.ErrorContains(t, d.Reset("test/msg/T", []byte{0}), "encapsulation header")
+	require.Error(t, d.Err())
+	require.NoError(t, d.Reset("test/msg/T", good))
+	require.Equal(t, "camera", d.String("frame_id"))
+	require.Equal(t, uint32(7), d.Uint32("x"))
+}
+
+// Reading a stream's repeated strings again costs no allocation, and a stream of distinct strings does
+// not grow the decoder's table without bound.
+func TestDecoderKeepsRepeatedStrings(t *testing.T) {
+	e := NewEncoder(nil)
+	e.String("camera_color_optical_frame")
+	e.String("rgb8")
+	raw := e.Bytes()
+	var d Decoder
+	allocs := testing.AllocsPerRun(50, func() {
+		_ = d.Reset("test/msg/T", raw)
+		_ = d.String("frame_id")
+		_ = d.String("encoding")
+	})
+	require.Zero(t, allocs)
+
+	for i := range 10 * internMaxEntries {
+		e.Reset(nil)
+		e.String(strings.Repeat("x", i%internMaxLen) + string(rune('a'+i%26)))
+		require.NoError(t, d.Reset("test/msg/T", e.Bytes()))
+		_ = d.String("s")
+		require.LessOrEqual(t, len(d.strings), internMaxEntries)
+	}
+	long := strings.Repeat("y", internMaxLen+1)
+	e.Reset(nil)
+	e.String(long)
+	require.NoError(t, d.Reset("test/msg/T", e.Bytes()))
+	require.Equal(t, long, d.String("s"))
+	require.NotContains(t, d.strings, long)
+}

@@ -52,16 +52,38 @@ type Decoder struct {
 	order    binary.ByteOrder
 	path     []pathElement
 	err      *DecodeError
+	// strings holds short strings already read, kept across Reset: a stream of messages repeats its
+	// frame ids, encodings and names, and reading one then costs no allocation.
+	strings map[string]string
 }
+
+// Strings longer than internMaxLen are not kept, and the table is emptied when it holds
+// internMaxEntries, so hostile streams of distinct strings cost no more memory than that.
+const (
+	internMaxLen     = 64
+	internMaxEntries = 64
+)
 
 // NewDecoder checks the encapsulation header of data and prepares to read
 // its payload. typeName is the ROS type the caller expects and appears in
 // every error. Little- and big-endian XCDR1 are accepted; parameter-list
 // and XCDR2 encodings are refused.
 func NewDecoder(typeName string, data []byte) (*Decoder, error) {
-	d := &Decoder{typeName: typeName}
+	d := &Decoder{}
+	if err := d.Reset(typeName, data); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// Reset prepares d to read another message, as NewDecoder does, keeping the storage of the previous
+// one: a decoder reused for every message of a stream allocates nothing once it has seen the stream's
+// strings.
+func (d *Decoder) Reset(typeName string, data []byte) error {
+	*d = Decoder{typeName: typeName, path: d.path[:0], strings: d.strings}
 	if len(data) < HeaderSize {
-		return nil, &DecodeError{Type: typeName, Reason: fmt.Sprintf("need a %d-byte encapsulation header, got %d bytes", HeaderSize, len(data))}
+		d.err = &DecodeError{Type: typeName, Reason: fmt.Sprintf("need a %d-byte encapsulation header, got %d bytes", HeaderSize, len(data))}
+		return d.err
 	}
 	switch id := uint16(data[0])<<8 | uint16(data[1]); id {
 	case encapsulationLittleEndian:
@@ -69,10 +91,18 @@ func NewDecoder(typeName string, data []byte) (*Decoder, error) {
 	case encapsulationBigEndian:
 		d.order = binary.BigEndian
 	default:
-		return nil, &DecodeError{Type: typeName, Reason: fmt.Sprintf("encapsulation 0x%04x is not plain CDR (expected 0x0000 big endian or 0x0001 little endian)", id)}
+		d.err = &DecodeError{Type: typeName, Reason: fmt.Sprintf("encapsulation 0x%04x is not plain CDR (expected 0x0000 big endian or 0x0001 little endian)", id)}
+		return d.err
 	}
 	d.payload = data[HeaderSize:]
-	return d, nil
+	return nil
+}
+
+// Release drops the message bytes, so that a decoder kept for reuse does not keep them alive; Reset
+// prepares it for the next message.
+func (d *Decoder) Release() {
+	d.payload = nil
+	d.offset = 0
 }
 
 // Err returns the first decoding problem as a *DecodeError, or nil.
@@ -222,7 +252,23 @@ func (d *Decoder) String(field string) string {
 		return ""
 	}
 	d.offset += int(n)
-	return string(b[:n-1])
+	return d.intern(b[:n-1])
+}
+
+// intern returns b as a string, the one read before when there was one.
+func (d *Decoder) intern(b []byte) string {
+	if len(b) > internMaxLen {
+		return string(b)
+	}
+	if s, ok := d.strings[string(b)]; ok {
+		return s
+	}
+	if d.strings == nil || len(d.strings) >= internMaxEntries {
+		d.strings = make(map[string]string, internMaxEntries)
+	}
+	s := string(b)
+	d.strings[s] = s
+	return s
 }
 
 // SequenceLength reads the element count of a sequence. minElementSize is
