@@ -108,11 +108,12 @@ func (c *ImageConverter) gatherRow(row []byte, px pixelLayout, dr, dg, db []floa
 // blendRow interpolates a row of output between source rows a and b (weight ty on b).
 func (c *ImageConverter) blendRow(rowA, rowB []byte, ty float32, px pixelLayout, dr, dg, db []float32) {
 	for ox, col := range c.cols[:len(dr)] {
-		pa, pb := rowA[col.a:col.a+px.bytes], rowA[col.b:col.b+px.bytes]
-		qa, qb := rowB[col.a:col.a+px.bytes], rowB[col.b:col.b+px.bytes]
-		dr[ox] = bilinear(pa[px.r], pb[px.r], qa[px.r], qb[px.r], col.t, ty)*c.scale[0] + c.bias[0]
-		dg[ox] = bilinear(pa[px.g], pb[px.g], qa[px.g], qb[px.g], col.t, ty)*c.scale[1] + c.bias[1]
-		db[ox] = bilinear(pa[px.b], pb[px.b], qa[px.b], qb[px.b], col.t, ty)*c.scale[2] + c.bias[2]
+		ar, br := col.a+px.r, col.b+px.r
+		ag, bg := col.a+px.g, col.b+px.g
+		ab, bb := col.a+px.b, col.b+px.b
+		dr[ox] = bilinear(rowA[ar], rowA[br], rowB[ar], rowB[br], col.t, ty)*c.scale[0] + c.bias[0]
+		dg[ox] = bilinear(rowA[ag], rowA[bg], rowB[ag], rowB[bg], col.t, ty)*c.scale[1] + c.bias[1]
+		db[ox] = bilinear(rowA[ab], rowA[bb], rowB[ab], rowB[bb], col.t, ty)*c.scale[2] + c.bias[2]
 	}
 }
 
