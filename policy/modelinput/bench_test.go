@@ -3,8 +3,6 @@ package modelinput
 import (
 	"fmt"
 	"testing"
-
-	"dysl_vla/policy/bundle"
 )
 
 // benchmarkFrame is a w x h rgb8 frame with varied pixels, so no branch is always taken.
@@ -22,12 +20,7 @@ func BenchmarkPreprocess(b *testing.B) {
 	for _, c := range []struct{ inW, inH, out int }{{224, 224, 224}, {224, 224, 64}, {640, 480, 224}, {640, 480, 64}} {
 		b.Run(fmt.Sprintf("%dx%d_to_%d", c.inW, c.inH, c.out), func(b *testing.B) {
 			img := benchmarkFrame(c.inW, c.inH)
-			spec := bundle.ImageSpec{Width: c.out, Height: c.out, Resize: "center_crop_resize",
-				Mean: []float64{0.485, 0.456, 0.406}, Std: []float64{0.229, 0.224, 0.225}}
-			conv, err := NewImageConverter(spec)
-			if err != nil {
-				b.Fatal(err)
-			}
+			conv := newConverter(b, modelSpec(c.out))
 			dst := make([]float32, 3*c.out*c.out)
 			b.ReportAllocs()
 			for b.Loop() {

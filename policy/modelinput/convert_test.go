@@ -15,6 +15,19 @@ func identitySpec(w, h int, resize string) bundle.ImageSpec {
 	return bundle.ImageSpec{Width: w, Height: h, Resize: resize, Mean: []float64{0, 0, 0}, Std: []float64{1, 1, 1}}
 }
 
+// modelSpec is the input rule of the bundles modelbuild writes (ImageNet statistics), at size x size.
+func modelSpec(size int) bundle.ImageSpec {
+	return bundle.ImageSpec{Width: size, Height: size, Resize: "center_crop_resize",
+		Mean: []float64{0.485, 0.456, 0.406}, Std: []float64{0.229, 0.224, 0.225}}
+}
+
+func newConverter(tb testing.TB, spec bundle.ImageSpec) *ImageConverter {
+	tb.Helper()
+	conv, err := NewImageConverter(spec)
+	require.NoError(tb, err)
+	return conv
+}
+
 // pixelImage builds an image in the given encoding from RGB pixels, with 2 bytes of padding per row.
 func pixelImage(w, h int, enc string, rgb func(x, y int) [3]byte) Image {
 	px, _ := layoutOf(enc)
@@ -95,8 +108,7 @@ func TestConverterRefusesAnUnusableSpec(t *testing.T) {
 		_, err := NewImageConverter(c.spec)
 		require.ErrorContains(t, err, c.want)
 	}
-	conv, err := NewImageConverter(identitySpec(2, 2, "stretch"))
-	require.NoError(t, err)
+	conv := newConverter(t, identitySpec(2, 2, "stretch"))
 	require.ErrorContains(t, conv.Convert(pixelImage(2, 2, "rgb8", func(x, y int) [3]byte { return [3]byte{} }), make([]float32, 11)),
 		"destination holds 11 values, expected 3 x 2 x 2 = 12")
 }
@@ -163,15 +175,14 @@ func TestConverterMatchesTheReferenceResampler(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	frames := [][2]int{{1, 1}, {2, 3}, {7, 5}, {64, 64}, {224, 224}, {640, 480}, {33, 97}, {100, 10}, {3, 300}}
 	specs := []bundle.ImageSpec{
-		{Width: 64, Height: 64, Resize: "center_crop_resize", Mean: []float64{0.485, 0.456, 0.406}, Std: []float64{0.229, 0.224, 0.225}},
-		{Width: 224, Height: 224, Resize: "center_crop_resize", Mean: []float64{0.485, 0.456, 0.406}, Std: []float64{0.229, 0.224, 0.225}},
+		modelSpec(64),
+		modelSpec(224),
 		{Width: 5, Height: 3, Resize: "stretch", Mean: []float64{0.5, 0.5, 0.5}, Std: []float64{0.5, 0.25, 0.1}},
 		{Width: 3, Height: 7, Resize: "center_crop_resize", Mean: []float64{0, 0.1, 1}, Std: []float64{1, 2, 0.3}},
 		{Width: 1, Height: 1, Resize: "stretch", Mean: []float64{0, 0, 0}, Std: []float64{1, 1, 1}},
 	}
 	for _, spec := range specs {
-		conv, err := NewImageConverter(spec)
-		require.NoError(t, err)
+		conv := newConverter(t, spec)
 		for i, f := range frames {
 			enc := encodings[i%len(encodings)].name
 			img := randomImage(r, f[0], f[1], enc, i%3)
@@ -194,9 +205,8 @@ func TestConverterMatchesTheReferenceResampler(t *testing.T) {
 // the reference's bit for bit.
 func TestExactSamplingIsBitIdentical(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
-	spec := bundle.ImageSpec{Width: 64, Height: 64, Resize: "center_crop_resize", Mean: []float64{0.485, 0.456, 0.406}, Std: []float64{0.229, 0.224, 0.225}}
-	conv, err := NewImageConverter(spec)
-	require.NoError(t, err)
+	spec := modelSpec(64)
+	conv := newConverter(t, spec)
 	for _, f := range [][2]int{{64, 64}, {96, 64}, {64, 80}} {
 		img := randomImage(r, f[0], f[1], "bgr8", 1)
 		want := make([]float32, 3*64*64)
@@ -211,9 +221,8 @@ func TestExactSamplingIsBitIdentical(t *testing.T) {
 // A converter reused across frame sizes and encodings gives what a fresh one gives.
 func TestConverterFollowsChangingFrames(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
-	spec := bundle.ImageSpec{Width: 16, Height: 12, Resize: "center_crop_resize", Mean: []float64{0, 0, 0}, Std: []float64{1, 1, 1}}
-	conv, err := NewImageConverter(spec)
-	require.NoError(t, err)
+	spec := identitySpec(16, 12, "center_crop_resize")
+	conv := newConverter(t, spec)
 	got := make([]float32, 3*16*12)
 	for i, f := range [][2]int{{16, 12}, {40, 30}, {40, 30}, {16, 12}, {17, 9}} {
 		img := randomImage(r, f[0], f[1], encodings[i%len(encodings)].name, i)
@@ -230,9 +239,8 @@ func TestConverterFollowsChangingFrames(t *testing.T) {
 // Converting a stream of frames of one size allocates nothing: the node converts every camera frame.
 func TestConvertDoesNotAllocate(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
-	spec := bundle.ImageSpec{Width: 64, Height: 64, Resize: "center_crop_resize", Mean: []float64{0.485, 0.456, 0.406}, Std: []float64{0.229, 0.224, 0.225}}
-	conv, err := NewImageConverter(spec)
-	require.NoError(t, err)
+	spec := modelSpec(64)
+	conv := newConverter(t, spec)
 	dst := make([]float32, 3*64*64)
 	for _, img := range []Image{randomImage(r, 64, 64, "rgb8", 0), randomImage(r, 640, 480, "bgra8", 0)} {
 		allocs := testing.AllocsPerRun(20, func() {

@@ -4,8 +4,6 @@ import (
 	"errors"
 	"math"
 	"testing"
-
-	"dysl_vla/policy/bundle"
 )
 
 // FuzzConvert feeds the converter any geometry, encoding and bytes a camera message can carry. It must
@@ -17,18 +15,15 @@ func FuzzConvert(f *testing.F) {
 	f.Add(1, 0x80000001, 0xFFFFFFFF, "rgb8", make([]byte, 16), uint8(4), uint8(4), false)
 	f.Add(1<<62, 1, 16, "rgba8", make([]byte, 16), uint8(1), uint8(1), false)
 	f.Fuzz(func(t *testing.T, width, height, step int, enc string, data []byte, outW, outH uint8, stretch bool) {
-		spec := bundle.ImageSpec{Width: 1 + int(outW%32), Height: 1 + int(outH%32), Resize: "center_crop_resize",
-			Mean: []float64{0.485, 0.456, 0.406}, Std: []float64{0.229, 0.224, 0.225}}
+		spec := modelSpec(1)
+		spec.Width, spec.Height = 1+int(outW%32), 1+int(outH%32)
 		if stretch {
 			spec.Resize = "stretch"
 		}
-		conv, err := NewImageConverter(spec)
-		if err != nil {
-			t.Fatal(err)
-		}
+		conv := newConverter(t, spec)
 		img := Image{Width: width, Height: height, Encoding: enc, Step: step, Data: data}
 		dst := make([]float32, 3*spec.Width*spec.Height)
-		err = conv.Convert(img, dst)
+		err := conv.Convert(img, dst)
 		if verr := img.Validate(); err != nil || verr != nil {
 			var inErr *InputError
 			if !errors.As(err, &inErr) || verr == nil || err.Error() != verr.Error() {

@@ -35,8 +35,7 @@ func TestHostileGeometryIsAnInputError(t *testing.T) {
 		{"16-bit depth", Image{Width: 4, Height: 4, Encoding: "16UC1", Step: 8, Data: make([]byte, 32)}, "image.encoding"},
 		{"no encoding", Image{Width: 4, Height: 4, Step: 12, Data: make([]byte, 48)}, "image.encoding"},
 	}
-	conv, err := NewImageConverter(identitySpec(4, 4, "center_crop_resize"))
-	require.NoError(t, err)
+	conv := newConverter(t, identitySpec(4, 4, "center_crop_resize"))
 	dst := make([]float32, 48)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
