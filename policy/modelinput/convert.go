@@ -94,7 +94,7 @@ func (c *ImageConverter) Convert(img Image, dst []float32) error {
 	return nil
 }
 
-// gatherRow copies the pixels a row of output samples exactly.
+// gatherRow writes a row of output whose samples all fall on source pixels: a table lookup each.
 func (c *ImageConverter) gatherRow(row []byte, px pixelLayout, dr, dg, db []float32) {
 	vr, vg, vb := &c.exactValue[0], &c.exactValue[1], &c.exactValue[2]
 	for ox, col := range c.cols[:len(dr)] {
