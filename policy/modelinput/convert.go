@@ -97,6 +97,7 @@ func (c *ImageConverter) Convert(img Image, dst []float32) error {
 // gatherRow writes a row of output whose samples all fall on source pixels: a table lookup each.
 func (c *ImageConverter) gatherRow(row []byte, px pixelLayout, dr, dg, db []float32) {
 	vr, vg, vb := &c.exactValue[0], &c.exactValue[1], &c.exactValue[2]
+	dg, db = dg[:len(dr)], db[:len(dr)]
 	for ox, col := range c.cols[:len(dr)] {
 		p := row[col.a : col.a+px.bytes]
 		dr[ox] = vr[p[px.r]]
@@ -107,6 +108,7 @@ func (c *ImageConverter) gatherRow(row []byte, px pixelLayout, dr, dg, db []floa
 
 // blendRow interpolates a row of output between source rows a and b (weight ty on b).
 func (c *ImageConverter) blendRow(rowA, rowB []byte, ty float32, px pixelLayout, dr, dg, db []float32) {
+	dg, db = dg[:len(dr)], db[:len(dr)]
 	for ox, col := range c.cols[:len(dr)] {
 		ar, br := col.a+px.r, col.b+px.r
 		ag, bg := col.a+px.g, col.b+px.g
