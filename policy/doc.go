@@ -1,8 +1,9 @@
 // Package policy is the engine every front end uses (the ROS 2 node through the node core, bag replay,
 // the benchmarks and the evaluation): a camera frame and an instruction in, an action chunk and its
-// statistics out. It preprocesses the image, tokenizes the instruction, walks the plan the skipping
-// machine decides (with post-skip verification) or a stepwise pass the caller drives, and refuses a
-// chunk with a non-finite value.
+// statistics out. It converts the frame and the instruction into the model's input (package
+// policy/modelinput, which calibration shares), walks the plan the skipping machine decides (with
+// post-skip verification) or a stepwise pass the caller drives, and refuses a chunk with a non-finite
+// value.
 //
 // The graphs run on a Backend chosen by the caller: policy/ortbackend runs them on ONNX Runtime, and
 // policy/policytest has fakes for tests. This package is pure Go; only the ONNX Runtime backend needs cgo.
