@@ -46,8 +46,11 @@ type Core struct {
 
 	// mu guards the latest-frame slot, the instruction and the statistics. It is never held during an
 	// inference, so a camera callback never waits for the model.
-	mu           sync.Mutex
-	pending      *msgs.Image
+	mu      sync.Mutex
+	pending *msgs.Image
+	// spare holds images whose inference is over, for OfferSerializedFrame to decode the next frames
+	// into: a camera at 30 Hz then costs no pixel buffer per frame.
+	spare        []*msgs.Image
 	instruction  string
 	resetPending bool
 	totals       totals
@@ -143,10 +146,33 @@ func (c *Core) applyParameters([]paramserver.Parameter) {
 
 // OfferFrame puts img in the latest-frame slot, replacing (and counting as dropped) a frame inference
 // has not reached yet. The Core keeps img: the caller must not reuse img.Data.
-func (c *Core) OfferFrame(img msgs.Image) {
+func (c *Core) OfferFrame(img msgs.Image) { c.offer(&img) }
+
+// OfferSerializedFrame decodes a serialized sensor_msgs/msg/Image (what a subscription takes) into an
+// image buffer the Core recycles, and offers it as OfferFrame does. raw is not kept. A message that does
+// not decode is counted as a decode error on topic; it reports whether the frame was offered.
+func (c *Core) OfferSerializedFrame(topic string, raw []byte) bool {
+	c.mu.Lock()
+	var img *msgs.Image
+	if n := len(c.spare); n > 0 {
+		img, c.spare = c.spare[n-1], c.spare[:n-1]
+	} else {
+		img = new(msgs.Image)
+	}
+	c.mu.Unlock()
+	if err := msgs.Decode(raw, img); err != nil {
+		c.recycle(img)
+		c.ReportDecodeError(topic, err)
+		return false
+	}
+	c.offer(img)
+	return true
+}
+
+func (c *Core) offer(img *msgs.Image) {
 	c.mu.Lock()
 	old := c.pending
-	c.pending = &img
+	c.pending = img
 	c.totals.received++
 	if old != nil {
 		c.totals.superseded++
@@ -155,7 +181,18 @@ func (c *Core) OfferFrame(img msgs.Image) {
 	c.mu.Unlock()
 	if old != nil {
 		c.cfg.Sink.Notice(EventFrameSuperseded{Stamp: old.Header.Stamp})
+		c.recycle(old)
 	}
+}
+
+// recycle keeps img's buffers for the next decode. Two spares cover the frame in the slot and the one
+// being decoded while another is served.
+func (c *Core) recycle(img *msgs.Image) {
+	c.mu.Lock()
+	if len(c.spare) < 2 {
+		c.spare = append(c.spare, img)
+	}
+	c.mu.Unlock()
 }
 
 // SetInstruction sets the instruction in force. Every instruction message starts a new episode at the
@@ -204,6 +241,7 @@ func (c *Core) Step(now time.Time) bool {
 	if img == nil {
 		return false
 	}
+	defer c.recycle(img) // nothing published keeps img's buffers
 	live := c.live.Load()
 	if live != c.engineLive {
 		if err := c.cfg.Engine.SetSkipping(live.Skipping); err != nil {

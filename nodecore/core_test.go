@@ -2,6 +2,7 @@ package nodecore_test
 
 import (
 	"math"
+	"runtime"
 	"testing"
 	"time"
 
@@ -433,4 +434,32 @@ func TestStaleByHoursSaysHowToPlayABag(t *testing.T) {
 	st = g.core.Diagnostics(t0.Add(time.Second)).Status[0]
 	require.Contains(t, st.Message, "the last 700ms old")
 	require.NotContains(t, st.Message, "ros2 bag play")
+}
+
+// Frames decoded by the Core from their serialized form reuse its image buffers: at a camera's rate no
+// pixel buffer is allocated per frame, whether frames are served or superseded.
+func TestSerializedFramesReuseTheImageBuffers(t *testing.T) {
+	f := newFixture(t, nil, nil)
+	big := msgs.Image{Header: msgs.Header{Stamp: msgs.TimeFromGo(t0), FrameID: "cam"}, Width: 640, Height: 480,
+		Encoding: "rgb8", Step: 1920, Data: make([]byte, 640*480*3)}
+	raw, err := msgs.Encode(nil, &big)
+	require.NoError(t, err)
+	cycle := func() {
+		require.True(t, f.core.OfferSerializedFrame("image", raw))
+		require.True(t, f.core.OfferSerializedFrame("image", raw)) // supersedes the first
+		f.core.Step(t0)                                            // no instruction: dropped, buffers kept
+	}
+	cycle()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	const n = 50
+	for range n {
+		cycle()
+	}
+	runtime.ReadMemStats(&after)
+	perFrame := (after.TotalAlloc - before.TotalAlloc) / (2 * n)
+	require.Less(t, perFrame, uint64(4096), "bytes allocated per %d-byte frame", len(big.Data))
+
+	require.False(t, f.core.OfferSerializedFrame("image", raw[:20]))
+	require.Len(t, eventsOf[nodecore.EventDecodeError](f.sink), 1)
 }

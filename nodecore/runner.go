@@ -44,9 +44,21 @@ func (r *Runner) Initialize() error {
 // OfferFrame hands a frame to the worker (see Core.OfferFrame) and returns at once.
 func (r *Runner) OfferFrame(img msgs.Image) {
 	r.Core.OfferFrame(img)
+	r.wakeWorker()
+}
+
+func (r *Runner) wakeWorker() {
 	select {
 	case r.wake <- struct{}{}:
 	default: // the worker is already due to look at the slot
+	}
+}
+
+// OfferSerializedFrame hands a serialized frame to the worker (see Core.OfferSerializedFrame) and
+// returns at once.
+func (r *Runner) OfferSerializedFrame(topic string, raw []byte) {
+	if r.Core.OfferSerializedFrame(topic, raw) {
+		r.wakeWorker()
 	}
 }
 

@@ -154,12 +154,7 @@ func (n *node) onImage(topic string, raw []byte) {
 	if r == nil {
 		return // not active: a managed node does not process data
 	}
-	var img msgs.Image
-	if err := msgs.Decode(raw, &img); err != nil {
-		n.core.ReportDecodeError(topic, err)
-		return
-	}
-	r.OfferFrame(img)
+	r.OfferSerializedFrame(topic, raw)
 }
 
 func (n *node) onInstruction(topic string, raw []byte) {
