@@ -28,36 +28,54 @@ const (
 	StrategyFixedRatio
 )
 
-var strategyNames = map[Strategy]string{
-	StrategyDySL:       "dysl",
-	StrategyFull:       "full",
-	StrategyStaticOnly: "static_only",
-	StrategyRandomSkip: "random_skip",
-	StrategyFlexiDepth: "flexidepth",
-	StrategyFixedRatio: "fixed_ratio",
+// strategies is the one table of strategies: its order is StrategyNames' order, and each entry's plan
+// function is what Machine.Plan dispatches to, so a strategy cannot be listed without being planned or
+// planned without being listed.
+var strategies = []struct {
+	strategy Strategy
+	name     string
+	// plan turns the full plan p into this strategy's first pass.
+	plan func(m *Machine, p *Plan)
+}{
+	{StrategyDySL, "dysl", (*Machine).planDySL},
+	{StrategyFull, "full", func(*Machine, *Plan) {}},
+	{StrategyStaticOnly, "static_only", (*Machine).planStaticOnly},
+	{StrategyRandomSkip, "random_skip", (*Machine).planRandomSkip},
+	{StrategyFlexiDepth, "flexidepth", (*Machine).planFlexiDepth},
+	{StrategyFixedRatio, "fixed_ratio", (*Machine).planFixedRatio},
+}
+
+// strategyIndex returns s's entry in strategies, or -1.
+func strategyIndex(s Strategy) int {
+	for i, e := range strategies {
+		if e.strategy == s {
+			return i
+		}
+	}
+	return -1
 }
 
 func (s Strategy) String() string {
-	if n, ok := strategyNames[s]; ok {
-		return n
+	if i := strategyIndex(s); i >= 0 {
+		return strategies[i].name
 	}
 	return fmt.Sprintf("Strategy(%d)", int(s))
 }
 
 // StrategyNames lists the valid names, in a stable order, for help texts and error messages.
 func StrategyNames() []string {
-	out := make([]string, 0, len(strategyNames))
-	for s := StrategyDySL; s <= StrategyFixedRatio; s++ {
-		out = append(out, s.String())
+	out := make([]string, 0, len(strategies))
+	for _, e := range strategies {
+		out = append(out, e.name)
 	}
 	return out
 }
 
 // ParseStrategy is the inverse of String.
 func ParseStrategy(name string) (Strategy, error) {
-	for s, n := range strategyNames {
-		if n == name {
-			return s, nil
+	for _, e := range strategies {
+		if e.name == name {
+			return e.strategy, nil
 		}
 	}
 	return 0, fmt.Errorf("unknown strategy %q (expected one of %s)", name, strings.Join(StrategyNames(), ", "))
@@ -112,7 +130,7 @@ func DefaultConfig() Config {
 // Validate returns an error listing every out-of-range field, or nil.
 func (c Config) Validate() error {
 	var p []string
-	if _, ok := strategyNames[c.Strategy]; !ok {
+	if strategyIndex(c.Strategy) < 0 {
 		p = append(p, fmt.Sprintf("strategy %v is not one of %s", c.Strategy, strings.Join(StrategyNames(), ", ")))
 	}
 	if !(c.ControllerThreshold >= 0 && c.ControllerThreshold <= 1) {

@@ -136,38 +136,46 @@ func (m *Machine) Plan() Plan {
 	p := FullPlan(l)
 	p.Threshold = m.cfg.ControllerThreshold
 	p.AllowPoints = m.AllowPoints()
-	switch m.cfg.Strategy {
-	case StrategyDySL:
-		for i, s := range l.Segments {
-			from := m.allow[i]
-			if !m.cfg.PreSkipPrediction {
-				from = s.First
-			}
-			for j := from; j < s.Static; j++ {
-				p.Steps[j] = StepGate
-			}
-		}
-	case StrategyStaticOnly:
-		for _, s := range l.Segments {
-			if s.Dynamic() > 0 {
-				p.Steps[s.First] = StepJump
-			}
-		}
-	case StrategyRandomSkip:
-		dyn := l.DynamicLayerList()
-		n := int(float64(len(dyn))*m.cfg.SkipRatio + 0.5)
-		for _, k := range m.rng.Perm(len(dyn))[:n] {
-			p.Steps[dyn[k]] = StepSkip
-		}
-	case StrategyFlexiDepth:
-		for _, j := range l.DynamicLayerList() {
-			p.Steps[j] = StepGateSkip
-		}
-	case StrategyFixedRatio:
-		p = FixedRatioPlan(l, m.cfg.SkipRatio)
-	case StrategyFull:
-	}
+	strategies[strategyIndex(m.cfg.Strategy)].plan(m, &p)
 	return p
+}
+
+func (m *Machine) planDySL(p *Plan) {
+	for i, s := range m.layout.Segments {
+		from := m.allow[i]
+		if !m.cfg.PreSkipPrediction {
+			from = s.First
+		}
+		for j := from; j < s.Static; j++ {
+			p.Steps[j] = StepGate
+		}
+	}
+}
+
+func (m *Machine) planStaticOnly(p *Plan) {
+	for _, s := range m.layout.Segments {
+		if s.Dynamic() > 0 {
+			p.Steps[s.First] = StepJump
+		}
+	}
+}
+
+func (m *Machine) planRandomSkip(p *Plan) {
+	dyn := m.layout.DynamicLayerList()
+	n := int(float64(len(dyn))*m.cfg.SkipRatio + 0.5)
+	for _, k := range m.rng.Perm(len(dyn))[:n] {
+		p.Steps[dyn[k]] = StepSkip
+	}
+}
+
+func (m *Machine) planFlexiDepth(p *Plan) {
+	for _, j := range m.layout.DynamicLayerList() {
+		p.Steps[j] = StepGateSkip
+	}
+}
+
+func (m *Machine) planFixedRatio(p *Plan) {
+	*p = FixedRatioPlan(&m.layout, m.cfg.SkipRatio)
 }
 
 // Report takes the normalized action chunk (K actions of A values) a pass produced and the trace of
@@ -245,7 +253,12 @@ func (m *Machine) moveAllowPoints(delta float64) int {
 	case delta < -eta:
 		stride := m.cfg.Stride
 		if stride == 0 {
-			stride = int(math.Ceil(math.Abs(delta) / eta))
+			// Saturate at the stack's depth: no segment can move further, and |ΔC|/η1 for a tiny η1 or a
+			// huge ΔC would otherwise overflow int and send the allow points below their segments.
+			stride = m.layout.Layers
+			if r := math.Ceil(math.Abs(delta) / eta); r < float64(stride) {
+				stride = int(r)
+			}
 		}
 		for i, s := range m.layout.Segments {
 			m.allow[i] = min(m.allow[i]+stride, s.Static)
@@ -280,20 +293,49 @@ func appendHistory(history, executed [][]float64, n int, tentative bool) [][]flo
 }
 
 // continuity is Eq. 1: minus the mean L2 distance between consecutive actions over the last n actions;
-// NaN until n actions exist.
+// NaN until n actions exist. Finite actions give a finite value: each distance is computed scaled (a raw
+// square overflows above 1e154 and underflows to 0 below 1e-162, hiding a drop), and the result saturates
+// at -MaxFloat64 so that the change ΔC of two continuities stays a number.
 func continuity(history [][]float64, n int) float64 {
 	if len(history) < n {
 		return math.NaN()
 	}
 	h := history[len(history)-n:]
-	var sum float64
+	var mean float64
 	for k := 1; k < len(h); k++ {
-		var d2 float64
-		for i := range h[k] {
-			d := h[k][i] - h[k-1][i]
-			d2 += d * d
-		}
-		sum += math.Sqrt(d2)
+		mean += distance(h[k], h[k-1]) / float64(n-1)
 	}
-	return -sum / float64(n-1)
+	if math.IsInf(mean, 1) {
+		return -math.MaxFloat64
+	}
+	return -mean
+}
+
+// distance is the L2 distance between a and b. Where the plain sum of squares leaves the safe range
+// (it overflowed, or it may have underflowed) it is recomputed on values scaled by their largest magnitude.
+func distance(a, b []float64) float64 {
+	var sum float64
+	for i := range a {
+		d := a[i] - b[i]
+		sum += d * d
+	}
+	if sum > 0x1p-900 && sum < 0x1p900 {
+		return math.Sqrt(sum)
+	}
+	var scale float64
+	for i := range a {
+		scale = max(scale, math.Abs(a[i]), math.Abs(b[i]))
+	}
+	switch {
+	case scale == 0:
+		return 0
+	case math.IsInf(scale, 0) || math.IsNaN(scale):
+		return math.NaN() // no distance to speak of: ΔC is undefined and nothing moves
+	}
+	sum = 0
+	for i := range a {
+		d := a[i]/scale - b[i]/scale
+		sum += d * d
+	}
+	return scale * math.Sqrt(sum)
 }
