@@ -98,6 +98,15 @@ func checkValue(d Descriptor, name string, v Value) SetResult {
 	if len(d.IntegerRange) == 1 && !allIn(d.IntegerRange[0], integers, integerRangeContains) {
 		return SetResult{Reason: fmt.Sprintf("Parameter {%s} doesn't comply with integer range.", name)}
 	}
+	if len(d.FloatingPointRange) == 1 {
+		// rclcpp's tolerance test holds for ±Inf against any bound, so its ranges admit infinities (and a
+		// max_image_age of .inf turns a check off); a declared range here means a number within it.
+		for _, x := range doubles {
+			if math.IsInf(x, 0) || math.IsNaN(x) {
+				return SetResult{Reason: fmt.Sprintf("Parameter {%s} doesn't comply with floating point range: %v is not a finite number.", name, x)}
+			}
+		}
+	}
 	if len(d.FloatingPointRange) == 1 && !allIn(d.FloatingPointRange[0], doubles, floatingPointRangeContains) {
 		return SetResult{Reason: fmt.Sprintf("Parameter {%s} doesn't comply with floating point range.", name)}
 	}
