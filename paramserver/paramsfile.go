@@ -38,6 +38,25 @@ func LoadParamsFile(path, nodeFQN string) (map[string]Value, error) {
 	return set.forNode(nodeFQN), nil
 }
 
+// UnmatchedNodeKeys lists, in file order, the node keys of a params file that do not match the node
+// nodeFQN: blocks for other nodes, or for a misspelt node name, whose values the node never sees. rclcpp
+// ignores them silently; a caller warns.
+func UnmatchedNodeKeys(path, nodeFQN string) ([]string, error) {
+	var set overrideSet
+	if err := set.addFile(path); err != nil {
+		return nil, err
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, a := range set.assignments {
+		if !seen[a.nodeKey] && !nodeKeyMatches(a.nodeKey, nodeFQN) {
+			out = append(out, a.nodeKey)
+		}
+		seen[a.nodeKey] = true
+	}
+	return out, nil
+}
+
 // overrideSet collects node-keyed parameter assignments from params files and -p arguments
 // in command-line order. Resolving them for a node follows the documented ROS 2 rule
 // (launch_ros Node docs, ros2/design#289): the last definition wins, but a key naming the
@@ -84,15 +103,21 @@ func nodeKeyPattern(key string) *regexp.Regexp {
 	return regexp.MustCompile(pattern.String())
 }
 
+// nodeKeyIsExact reports whether a node key names one node (no wildcard).
+func nodeKeyIsExact(nodeKey string) bool { return !strings.Contains(nodeKey, "*") }
+
+func nodeKeyMatches(nodeKey, nodeFQN string) bool {
+	if nodeKeyIsExact(nodeKey) {
+		return nodeKey == nodeFQN
+	}
+	return nodeKeyPattern(nodeKey).MatchString(nodeFQN)
+}
+
 func (set *overrideSet) forNode(nodeFQN string) map[string]Value {
 	values := map[string]Value{}
 	for _, exactPass := range []bool{false, true} {
 		for _, a := range set.assignments {
-			exact := !strings.Contains(a.nodeKey, "*")
-			if exact != exactPass {
-				continue
-			}
-			if (exact && a.nodeKey == nodeFQN) || (!exact && nodeKeyPattern(a.nodeKey).MatchString(nodeFQN)) {
+			if nodeKeyIsExact(a.nodeKey) == exactPass && nodeKeyMatches(a.nodeKey, nodeFQN) {
 				values[a.name] = cloneValue(a.value)
 			}
 		}

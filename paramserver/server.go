@@ -94,6 +94,20 @@ func New(cfg Config) (*Server, error) {
 	return &Server{node: cfg.Node, overrides: overrides, now: now, params: map[string]*entry{}}, nil
 }
 
+// UndeclaredOverrides lists, sorted, the start-up overrides no declared parameter has taken: after the
+// node has declared everything, these are keys it does not know (a misspelt controler_threshold), which
+// rclcpp ignores silently and a caller should warn about.
+func (s *Server) UndeclaredOverrides() []string {
+	var out []string
+	for name := range s.overrides {
+		if !s.has(name) {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // Node returns the fully qualified node name events carry.
 func (s *Server) Node() string { return s.node }
 

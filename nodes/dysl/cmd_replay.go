@@ -2,12 +2,14 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"dysl_vla/nodecore"
+	"dysl_vla/paramserver"
 	"dysl_vla/replay"
 )
 
@@ -15,6 +17,23 @@ func init() { addCommand(newReplayCmd) }
 
 // replayNodeName is the node the params file is matched against, as `ros2 launch` names the node.
 const replayNodeName = "/dysl_vla_node"
+
+// warnIgnoredParams says what of a params file the node never sees: keys it does not declare (a
+// misspelt controler_threshold) and blocks for other node names. rclcpp ignores both without a word,
+// which leaves a user running the defaults while believing the file applied.
+func warnIgnoredParams(w io.Writer, paramsFile string, srv *paramserver.Server) error {
+	for _, name := range srv.UndeclaredOverrides() {
+		fmt.Fprintf(w, "warning: params file %s: %s is not a parameter of %s; ignored\n", paramsFile, name, srv.Node())
+	}
+	nodes, err := paramserver.UnmatchedNodeKeys(paramsFile, srv.Node())
+	if err != nil {
+		return err
+	}
+	for _, key := range nodes {
+		fmt.Fprintf(w, "warning: params file %s: node block %s does not match %s; ignored\n", paramsFile, key, srv.Node())
+	}
+	return nil
+}
 
 func newReplayCmd() *cobra.Command {
 	var (
@@ -44,6 +63,11 @@ replay waits for the controller's first heartbeat, then sends at replay speed, n
 			srv, settings, err := nodecore.LoadParams(params, replayNodeName, nil)
 			if err != nil {
 				return err
+			}
+			if params != "" {
+				if err := warnIgnoredParams(cmd.ErrOrStderr(), params, srv); err != nil {
+					return err
+				}
 			}
 			e, err := ef.open(settings.Live.Skipping)
 			if err != nil {
