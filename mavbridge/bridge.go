@@ -166,6 +166,9 @@ func (b *Bridge) Initialize() error {
 
 // initState sets up what the event and tick handlers work on; tests use it without a transport.
 func (b *Bridge) initState() {
+	if b.transports == nil {
+		b.transports = newTransports()
+	}
 	b.events = make(chan Event, eventBuffer)
 	b.channels = map[*gomavlib.Channel]*channelLedger{}
 	b.link = linkWatch{timeout: b.LinkTimeout}
@@ -298,14 +301,17 @@ func (b *Bridge) Stats() Stats {
 		FramesAttempted: b.counts.framesAttempted,
 		FramesWritten:   b.counts.framesWrittenClosed, FramesDropped: b.counts.framesDropped,
 		GripperCommands: b.counts.gripperCommands, GripperAcked: b.counts.gripperAcked,
-		GripperFailed: b.counts.gripperFailed, MalformedFrames: b.counts.malformedFrames,
+		GripperFailed: b.counts.gripperFailed, MalformedFrames: b.counts.malformedFrames + b.transports.cutFrames.Load(),
 		EventsDropped: b.eventsDropped.Load(),
 	}
 	for _, ledger := range b.channels {
 		if ledger.conn != nil {
-			s.FramesWritten += ledger.conn.written.Load()
-			s.FramesDropped += ledger.conn.failed.Load()
-			s.FramesInFlight += ledger.inFlight()
+			// One load of each counter: the writer goroutine moves frames on meanwhile, and in flight
+			// computed from fresh loads would not add up with the written and failed counted here.
+			written, failed := ledger.conn.written.Load(), ledger.conn.failed.Load()
+			s.FramesWritten += written
+			s.FramesDropped += failed
+			s.FramesInFlight += ledger.handed - written - failed
 		}
 	}
 	return s

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/bluenviron/gomavlib/v3"
+	"github.com/bluenviron/gomavlib/v3/pkg/frame"
 	"github.com/pion/transport/v2/udp"
 	"go.bug.st/serial"
 )
@@ -48,6 +49,9 @@ func (c *countingConn) finished() uint64 { return c.written.Load() + c.failed.Lo
 // transports remembers the countingConn under each open gomavlib channel, keyed by the channel's label,
 // which gomavlib builds as the endpoint label (clients) or "label:remote address" (servers).
 type transports struct {
+	// cutFrames counts frames dropped because their datagram ended before they did.
+	cutFrames atomic.Uint64
+
 	mu       sync.Mutex
 	byLabel  map[string]*countingConn
 	listener net.Listener // the server endpoint's listener, for ListenAddr
@@ -90,8 +94,9 @@ func (t *transports) listenAddr() net.Addr {
 // countingListener registers each accepted connection under the label gomavlib will give its channel.
 type countingListener struct {
 	net.Listener
-	label string
-	reg   *transports
+	label     string
+	reg       *transports
+	datagrams bool // each accepted connection is a UDP peer
 }
 
 func (l *countingListener) Accept() (net.Conn, error) {
@@ -99,7 +104,84 @@ func (l *countingListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	if l.datagrams {
+		conn = newDatagramConn(conn, &l.reg.cutFrames)
+	}
 	return l.reg.register(fmt.Sprintf("%s:%s", l.label, conn.RemoteAddr()), conn), nil
+}
+
+// datagramConn makes each UDP datagram stand alone. gomavlib reads every transport as a byte stream, so
+// a datagram ending in a truncated frame would have its missing bytes taken from the next datagram,
+// swallowing whatever frame (a heartbeat) that one held. datagramConn reads whole datagrams and passes
+// on only their complete frames; a cut tail is dropped and counted in cut.
+type datagramConn struct {
+	net.Conn
+	cut     *atomic.Uint64
+	buf     []byte
+	pending []byte // the rest of the current datagram's complete frames
+}
+
+// maxDatagram is the largest UDP payload.
+const maxDatagram = 65535
+
+func newDatagramConn(conn net.Conn, cut *atomic.Uint64) *datagramConn {
+	return &datagramConn{Conn: conn, cut: cut, buf: make([]byte, maxDatagram)}
+}
+
+func (c *datagramConn) Read(p []byte) (int, error) {
+	for len(c.pending) == 0 {
+		n, err := c.Conn.Read(c.buf)
+		if err != nil {
+			return 0, err
+		}
+		whole := completeFrames(c.buf[:n])
+		if whole < n {
+			c.cut.Add(1)
+		}
+		c.pending = c.buf[:whole]
+	}
+	n := copy(p, c.pending)
+	c.pending = c.pending[n:]
+	return n, nil
+}
+
+// completeFrames returns the length of the longest prefix of datagram that ends on a frame boundary:
+// it walks the frames by their header's length, passing bytes that start no frame through to the
+// parser (which reports them), and stops at a frame the datagram does not hold in full.
+func completeFrames(datagram []byte) int {
+	const (
+		v1Overhead = 6 + 2  // header, checksum
+		v2Overhead = 10 + 2 // header, checksum
+		v2Signed   = 0x01   // incompat flag: a 13-byte signature follows
+		v2SigSize  = 13
+	)
+	i := 0
+	for i < len(datagram) {
+		var size int
+		switch datagram[i] {
+		case frame.V1MagicByte:
+			if i+2 > len(datagram) {
+				return i
+			}
+			size = v1Overhead + int(datagram[i+1])
+		case frame.V2MagicByte:
+			if i+3 > len(datagram) {
+				return i
+			}
+			size = v2Overhead + int(datagram[i+1])
+			if datagram[i+2]&v2Signed != 0 {
+				size += v2SigSize
+			}
+		default:
+			i++
+			continue
+		}
+		if i+size > len(datagram) {
+			return i
+		}
+		i += size
+	}
+	return i
 }
 
 // serialConn lets a serial port stand where gomavlib expects a net.Conn; a serial port has no deadlines.
@@ -124,6 +206,7 @@ func openSerial(device string, baud int) (net.Conn, error) {
 // gomavlibEndpoint builds the gomavlib endpoint for e whose connections are counted in reg.
 func gomavlibEndpoint(e Endpoint, reg *transports) gomavlib.EndpointConf {
 	label := e.String()
+	datagrams := e.Kind == UDPClient || e.Kind == UDPServer
 	client := func(connect func(ctx context.Context) (net.Conn, error)) gomavlib.EndpointConf {
 		return gomavlib.EndpointCustomClient{
 			Label: label,
@@ -131,6 +214,9 @@ func gomavlibEndpoint(e Endpoint, reg *transports) gomavlib.EndpointConf {
 				conn, err := connect(ctx)
 				if err != nil {
 					return nil, err
+				}
+				if datagrams {
+					conn = newDatagramConn(conn, &reg.cutFrames)
 				}
 				return reg.register(label, conn), nil
 			},
@@ -147,7 +233,7 @@ func gomavlibEndpoint(e Endpoint, reg *transports) gomavlib.EndpointConf {
 				reg.mu.Lock()
 				reg.listener = listener
 				reg.mu.Unlock()
-				return &countingListener{Listener: listener, label: label, reg: reg}, nil
+				return &countingListener{Listener: listener, label: label, reg: reg, datagrams: datagrams}, nil
 			},
 		}
 	}
