@@ -3,6 +3,7 @@ package mavbridge
 import (
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"math"
 	"strings"
 	"time"
@@ -22,7 +23,7 @@ type Chunk struct {
 	Stamp time.Time
 	// StepDt is the time between consecutive steps; sent with microsecond resolution.
 	StepDt time.Duration
-	// Frame is the frame the actions are expressed in (a ROS frame_id), at most 16 bytes.
+	// Frame is the frame the actions are expressed in, at most 16 bytes: a ROS frame_id through WireFrame.
 	Frame string
 	Steps int
 	Dims  int
@@ -31,6 +32,20 @@ type Chunk struct {
 	// GripperDim is the index of the gripper dimension, whose open/close transitions become
 	// MAV_CMD_DO_GRIPPER commands, or NoGripper. It is not sent with the chunk.
 	GripperDim int
+}
+
+// WireFrame is the frame field a ROS frame_id is sent as. One of up to 16 bytes goes as it is; a longer
+// one (a RealSense camera's camera_color_optical_frame has 26) as its first 7 bytes, '~' and the 8 hex
+// digits of its 32-bit FNV-1a hash: "camera_~9f3b2c10". The id is stable, so a controller that must tell
+// frames apart compares it with WireFrame of the names it knows.
+func WireFrame(frameID string) string {
+	if len(frameID) <= dialect.MaxFrameLength {
+		return frameID
+	}
+	const prefix = dialect.MaxFrameLength - 1 - 8
+	h := fnv.New32a()
+	h.Write([]byte(frameID))
+	return fmt.Sprintf("%s~%08x", frameID[:prefix], h.Sum32())
 }
 
 // Validate reports the first way c cannot be sent.

@@ -33,15 +33,15 @@ type Forwarder struct {
 
 // ForwardChunk implements nodecore.ChunkForwarder: it converts the published chunk to a Chunk and
 // sends it. It never blocks on the link; while the link is down the bridge discards the chunk and
-// counts it. An error means the chunk cannot go out at all, such as a frame_id longer than the 16 bytes
-// of VLA_ACTION_CHUNK.frame, or a closed bridge.
+// counts it. A frame_id longer than the 16 bytes of VLA_ACTION_CHUNK.frame goes as its WireFrame. An
+// error means the chunk cannot go out at all, such as a closed bridge.
 func (f *Forwarder) ForwardChunk(m *msgs.ActionChunk) error {
 	return f.Bridge.Send(Chunk{
 		// chunk_seq is 32 bits on the wire; after 2^32 chunks it wraps, which a controller sees as one gap.
 		Seq:        uint32(m.Sequence),
 		Stamp:      m.Header.Stamp.Go(),
 		StepDt:     m.StepDt.Go(),
-		Frame:      m.Header.FrameID,
+		Frame:      WireFrame(m.Header.FrameID),
 		Steps:      int(m.Steps),
 		Dims:       int(m.ActionDim),
 		Values:     m.Actions, // read, not kept: EncodeChunk copies them into the messages

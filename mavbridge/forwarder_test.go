@@ -189,29 +189,46 @@ func TestForwarderSendsPublishedChunksAndReportsTheLink(t *testing.T) {
 	require.Equal(t, "0", value(t, link, "chunks not forwarded"), "discarded by the bridge is not a forwarding error")
 }
 
-// A chunk the link cannot carry is refused with the reason, and the core reports and counts it.
-func TestForwarderRefusesAFrameIDLongerThanTheWireField(t *testing.T) {
-	bridge := &mavbridge.Bridge{Endpoint: "udp-server:127.0.0.1:0"}
+// A frame_id longer than the wire's 16 bytes (a RealSense camera's) still reaches the controller, as its
+// stable WireFrame id, and nothing counts as not forwarded.
+func TestForwarderCarriesALongFrameIDAsAStableID(t *testing.T) {
+	bridge := &mavbridge.Bridge{Endpoint: "udp-server:127.0.0.1:0", HeartbeatPeriod: 100 * time.Millisecond}
 	require.NoError(t, bridge.Initialize())
 	defer bridge.Close()
 	fwd := &mavbridge.Forwarder{Bridge: bridge, GripperDim: mavbridge.NoGripper}
 	core, published, _ := newCore(t, fwd)
+	monitor := &mavbridge.Monitor{Endpoint: "udp-client:" + bridge.ListenAddr().String()}
+	require.NoError(t, monitor.Initialize())
+	defer monitor.Close()
+	received := collectChunks(monitor)
+	require.Eventually(t, func() bool { return fwd.LinkStatus().Level == msgs.DiagnosticOK }, waitFor, poll)
 
 	core.SetInstruction("pick")
 	img := frame(0, 100)
 	img.Header.FrameID = "camera_color_optical_frame"
 	core.OfferFrame(img)
-	core.Step(t0)
+	require.True(t, core.Step(t0.Add(5*time.Millisecond)))
 
+	select {
+	case got := <-received:
+		require.Equal(t, mavbridge.WireFrame("camera_color_optical_frame"), got.Frame)
+	case <-time.After(waitFor):
+		require.FailNow(t, "the chunk did not reach the controller")
+	}
 	published.mu.Lock()
 	defer published.mu.Unlock()
-	require.Len(t, published.chunks, 1, "still published on ROS")
-	var failed []nodecore.EventForwardFailed
-	for _, e := range published.events {
-		if ev, ok := e.(nodecore.EventForwardFailed); ok {
-			failed = append(failed, ev)
-		}
-	}
-	require.Len(t, failed, 1)
-	require.ErrorContains(t, failed[0].Err, `frame "camera_color_optical_frame" must be at most 16 bytes`)
+	require.Len(t, published.chunks, 1)
+	require.Equal(t, "camera_color_optical_frame", published.chunks[0].Header.FrameID, "ROS keeps the full frame_id")
+	require.Equal(t, "0", value(t, core.Diagnostics(t0.Add(time.Second)).Status[1], "chunks not forwarded"))
+}
+
+func TestWireFrame(t *testing.T) {
+	require.Equal(t, "tool0", mavbridge.WireFrame("tool0"))
+	require.Equal(t, "0123456789abcdef", mavbridge.WireFrame("0123456789abcdef"), "16 bytes fit")
+	color := mavbridge.WireFrame("camera_color_optical_frame")
+	depth := mavbridge.WireFrame("camera_depth_optical_frame")
+	require.Len(t, color, 16)
+	require.Regexp(t, `^camera_~[0-9a-f]{8}$`, color)
+	require.NotEqual(t, color, depth, "frames that share a prefix stay apart")
+	require.Equal(t, color, mavbridge.WireFrame("camera_color_optical_frame"), "stable")
 }
