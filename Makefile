@@ -8,8 +8,10 @@ GO ?= go
 ARM64_CC ?= aarch64-linux-gnu-gcc
 
 # Packages also tested under the race detector: the pure cores, the engine, and the packages that own
-# goroutines and locks (the node core's worker, the MAVLink bridge, replay driving the core).
-RACE_PKGS := ./policy/... ./skipping/... ./msgs/... ./nodecore/... ./mavbridge/... ./replay/...
+# goroutines and locks (the node core's worker, the parameter server, the MAVLink bridge, replay driving
+# the core, the GoMLX gradient); training's short run (TestShortTrainingRuns) separately, since its other
+# tests take minutes under -race.
+RACE_PKGS := ./policy/... ./skipping/... ./msgs/... ./nodecore/... ./paramserver/... ./mavbridge/... ./replay/... ./training/fastgrad/...
 # Packages whose benchmarks `make bench` runs; narrow with `make bench BENCH_PKGS=./policy/...`.
 BENCH_PKGS ?= ./...
 
@@ -47,6 +49,7 @@ test:
 	if [ -n "$$unformatted" ]; then echo "gofmt -l reports unformatted files:"; echo "$$unformatted"; exit 1; fi
 	$(WITH_ORT) $(GO) test -count=1 $(PKGS)
 	$(WITH_ORT) $(GO) test -count=1 -race $(RACE_PKGS)
+	$(GO) test -count=1 -race -run TestShortTrainingRuns ./training/
 	@$(MAKE) --no-print-directory test-ros2
 
 # The ROS 2 integration tests run whenever a Humble installation is found; CI (CI=true) never skips them.

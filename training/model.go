@@ -36,12 +36,20 @@ const (
 	ScopeControllers = "controllers"
 )
 
-// NewBackend returns the pure-Go GoMLX backend configured as research/gomlx.md found necessary:
-// parallelism=-1, because the default worker pool deadlocks on a 2-core machine once several
-// DotGenerals run at once, and the fast DotGeneral gradient (fastgrad) installed.
+// NewBackend returns the pure-Go GoMLX backend configured as research/gomlx.md found necessary, plus one
+// workaround found since:
+//   - parallelism=-1, because the default worker pool deadlocks on a 2-core machine once several
+//     DotGenerals run at once;
+//   - ops_sequential, because simplego v0.26.0's parallel executor decides whether an op may overwrite its
+//     input buffer in place from execBuf.numUsed read without the lock that guards its increments
+//     (exec.go, executeNode): nothing orders the in-place write after the other consumers' reads, and
+//     `go test -race` reports it on every training graph (a Mul overwriting what a concurrent Slice
+//     reads). Ops then run one after another, each still split across the workers (DotGeneral), which
+//     costs about 2x per step on the tiny model against running independent ops side by side;
+//   - the fast DotGeneral gradient (fastgrad) installed.
 func NewBackend() (backends.Backend, error) {
 	fastgrad.Install()
-	return simplego.New("parallelism=-1")
+	return simplego.New("parallelism=-1,ops_sequential")
 }
 
 // Model holds the reference VLA's parameters as GoMLX variables and builds its graphs, batched: the

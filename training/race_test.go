@@ -1,0 +1,40 @@
+package training
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"dysl_vla/modelbuild"
+	"dysl_vla/policy/bundle"
+)
+
+// microArch is a model small enough that training it a few steps under the race detector takes seconds.
+func microArch() modelbuild.Arch {
+	a := tinyArch()
+	a.Hidden, a.Heads, a.MLP, a.AdapterRank, a.ControllerHidden = 16, 2, 32, 4, 8
+	a.ImageSize, a.PatchSize, a.InstructionTokens, a.Chunk = 16, 8, 8, 2
+	return a
+}
+
+// TestShortTrainingRuns is the training `make test` repeats under the race detector: behaviour cloning
+// and both distillation stages, a couple of steps each on a micro model. Before NewBackend chose
+// ops_sequential, `go test -race` reported simplego's in-place buffer reuse racing on these graphs; a
+// result that a race may change is not reproducible, so the same seed must give the same losses twice.
+func TestShortTrainingRuns(t *testing.T) {
+	a := microArch()
+	bc := BCConfig{Arch: a, Seed: 4, Episodes: 1, HeldOut: 1, Steps: 2, Batch: 2, LearningRate: 1e-3, EvalEvery: 2}
+	first, err := TrainBC(bc, nil)
+	require.NoError(t, err)
+	second, err := TrainBC(bc, nil)
+	require.NoError(t, err)
+	require.Equal(t, first.TrainLoss, second.TrainLoss)
+
+	m, err := NewModel(a, modelbuild.RandomWeights(a, 1))
+	require.NoError(t, err)
+	m.AddSkipModules([]int{0}, 1)
+	res, err := Distill(m, DistillConfig{Segments: []bundle.Segment{{Dynamic: []int{0}, Static: 1}}, Seed: 2, Episodes: 1,
+		Stage1Steps: 1, Stage2Steps: 1, Batch: 2, LearningRate: 1e-3, Lambda: 0.05})
+	require.NoError(t, err)
+	require.Len(t, res.Stage2Loss, 1)
+}
