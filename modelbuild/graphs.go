@@ -157,6 +157,7 @@ func (m *Model) graphs(dynamic []int) map[string]func() *onnxgraph.Builder {
 	for i := 0; i < a.Layers; i++ {
 		out[layerFile(i)] = func() *onnxgraph.Builder {
 			b, e := start(fmt.Sprintf("layer_%d", i), "layer", i)
+			b.SetMetadata(bundle.MetaHeads, strconv.Itoa(a.Heads))
 			b.Output(bundle.OutputHidden, e.layer(i, hiddenIn(b)), onnxgraph.Float, 1, T, D)
 			return b
 		}
@@ -180,6 +181,7 @@ func (m *Model) graphs(dynamic []int) map[string]func() *onnxgraph.Builder {
 	}
 	out[fullFile] = func() *onnxgraph.Builder {
 		b, e := start("full", "full", -1)
+		b.SetMetadata(bundle.MetaHeads, strconv.Itoa(a.Heads))
 		h := e.prefix(inputs(b))
 		for i := 0; i < a.Layers; i++ {
 			h = e.layer(i, h)

@@ -100,6 +100,8 @@ const (
 
 	tensorDims         = 1
 	tensorDataType     = 2
+	tensorFloatData    = 4
+	tensorDoubleData   = 10
 	tensorName         = 8
 	tensorRawData      = 9
 	tensorExternalData = 13

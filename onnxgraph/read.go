@@ -1,8 +1,10 @@
 package onnxgraph
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"strconv"
 
@@ -38,6 +40,32 @@ type InitializerInfo struct {
 	ElemType ElemType
 	Dims     []int64
 	External *ExternalRef
+	// NonFinite counts the NaN and ±Inf among float and double values stored in the model file itself
+	// (raw_data or packed float_data/double_data); data in an external file is counted by CountNonFinite.
+	NonFinite int64
+}
+
+// CountNonFinite counts the NaN and ±Inf values in little-endian float or double bytes; other element
+// types have none.
+func CountNonFinite(t ElemType, data []byte) int64 {
+	var n int64
+	switch t {
+	case Float:
+		for i := 0; i+4 <= len(data); i += 4 {
+			f := float64(math.Float32frombits(binary.LittleEndian.Uint32(data[i:])))
+			if math.IsNaN(f) || math.IsInf(f, 0) {
+				n++
+			}
+		}
+	case Double:
+		for i := 0; i+8 <= len(data); i += 8 {
+			f := math.Float64frombits(binary.LittleEndian.Uint64(data[i:]))
+			if math.IsNaN(f) || math.IsInf(f, 0) {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // Input returns the graph input with that name.
@@ -146,8 +174,15 @@ func readInitializer(data []byte) (InitializerInfo, error) {
 	var t InitializerInfo
 	var external bool
 	var ref ExternalRef
+	var floatData, doubleData, raw []byte
 	err := eachField(data, func(num protowire.Number, v fieldValue) error {
 		switch num {
+		case tensorRawData:
+			raw = v.bytes
+		case tensorFloatData:
+			floatData = v.bytes // packed; unpacked values are not counted
+		case tensorDoubleData:
+			doubleData = v.bytes
 		case tensorDims:
 			dims, err := varints(v)
 			t.Dims = append(t.Dims, dims...)
@@ -183,6 +218,7 @@ func readInitializer(data []byte) (InitializerInfo, error) {
 	if external {
 		t.External = &ref
 	}
+	t.NonFinite = CountNonFinite(t.ElemType, raw) + CountNonFinite(Float, floatData) + CountNonFinite(Double, doubleData)
 	return t, err
 }
 

@@ -7,7 +7,9 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -90,7 +92,68 @@ func ReadManifest(dir string) (*Manifest, error) {
 	if err := dec.Decode(&m); err != nil {
 		return nil, err
 	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, err
+	}
+	if len(doc.Content) > 0 {
+		if ps := fractionalIntegers(doc.Content[0], reflect.TypeOf(m), ""); len(ps) > 0 {
+			return nil, &ValidationError{Dir: dir, Problems: ps}
+		}
+	}
 	return &m, nil
+}
+
+// fractionalIntegers lists the integer fields (and int map keys) of t whose YAML value has a fraction:
+// the decoder truncates layers: 8.5 to 8 without a word.
+func fractionalIntegers(n *yaml.Node, t reflect.Type, path string) []Problem {
+	join := func(key string) string {
+		if path == "" {
+			return key
+		}
+		return path + "." + key
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	var ps []Problem
+	switch t.Kind() {
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			return nil
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			key := n.Content[i].Value
+			for f := range t.Fields() {
+				if tag, _, _ := strings.Cut(f.Tag.Get("yaml"), ","); tag == key {
+					ps = append(ps, fractionalIntegers(n.Content[i+1], f.Type, join(key))...)
+				}
+			}
+		}
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			return nil
+		}
+		for i, child := range n.Content {
+			ps = append(ps, fractionalIntegers(child, t.Elem(), fmt.Sprintf("%s[%d]", path, i))...)
+		}
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			return nil
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			key := n.Content[i]
+			ps = append(ps, fractionalIntegers(key, t.Key(), path+" key")...)
+			ps = append(ps, fractionalIntegers(n.Content[i+1], t.Elem(), fmt.Sprintf("%s[%s]", path, key.Value))...)
+		}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!float" {
+			if f, err := strconv.ParseFloat(n.Value, 64); err != nil || f != math.Trunc(f) {
+				ps = append(ps, Problem{ManifestFile, path, fmt.Sprintf("is %s, must be a whole number", n.Value)})
+			}
+		}
+	}
+	return ps
 }
 
 // Load reads and validates the bundle in dir: the manifest's fields and every graph it names (present,
@@ -98,6 +161,10 @@ func ReadManifest(dir string) (*Manifest, error) {
 // imply, external data present). On failure it returns a *ValidationError listing every problem.
 func Load(dir string) (*Bundle, error) {
 	m, err := ReadManifest(dir)
+	var invalid *ValidationError
+	if errors.As(err, &invalid) {
+		return nil, invalid
+	}
 	if err != nil {
 		return nil, &ValidationError{Dir: dir, Problems: []Problem{{File: ManifestFile, Message: err.Error()}}}
 	}
@@ -178,13 +245,18 @@ func (m *Manifest) Validate() []Problem {
 	if act.GripperIndex < -1 || act.GripperIndex >= max(d.ActionDim, 0) {
 		add("action.gripper_index", "is %d, want -1 (no gripper) or an index below %d", act.GripperIndex, d.ActionDim)
 	}
-	if !(act.DtSeconds > 0) || math.IsInf(act.DtSeconds, 0) {
-		add("action.dt_seconds", "is %g, must be > 0", act.DtSeconds)
+	if !(act.DtSeconds >= MinDtSeconds && act.DtSeconds <= MaxDtSeconds) {
+		add("action.dt_seconds", "is %g, must be from %g to %g seconds", act.DtSeconds, MinDtSeconds, MaxDtSeconds)
 	}
 
 	ps = append(ps, m.checkStatic()...)
 	if n := len(m.StaticProfile); n != 0 && n != d.Layers {
 		add("static_profile", "has %d values, want one per layer (%d) or none", n, d.Layers)
+	}
+	for i, v := range m.StaticProfile {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			add(fmt.Sprintf("static_profile[%d]", i), "is %g, must be finite (calibration saw non-finite hidden states)", v)
+		}
 	}
 	ps = append(ps, m.checkFileTable()...)
 	for _, f := range []struct {
@@ -260,7 +332,9 @@ func (m *Manifest) checkFileTable() []Problem {
 		}
 	}
 	if len(m.Files.Layers) != m.Dims.Layers {
+		// Checked before anything is sized by dims.layers: a claimed billion layers must cost nothing.
 		add("files.layers", "names %d graphs, want one per layer (%d)", len(m.Files.Layers), m.Dims.Layers)
+		return ps
 	}
 	dynamic := map[int]bool{}
 	for _, j := range m.DynamicLayers() {

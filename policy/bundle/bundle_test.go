@@ -94,7 +94,7 @@ func TestManifestProblems(t *testing.T) {
 		{"action std zero", func(m *bundle.Manifest) { m.Action.Std[2] = 0 }, []string{"action.std[2]: is 0, must be > 0"}},
 		{"action names", func(m *bundle.Manifest) { m.Action.Names = []string{"x"} }, []string{"action.names: has 1 names, want dims.action_dim = 7"}},
 		{"gripper index", func(m *bundle.Manifest) { m.Action.GripperIndex = 7 }, []string{"action.gripper_index: is 7"}},
-		{"dt", func(m *bundle.Manifest) { m.Action.DtSeconds = 0 }, []string{"action.dt_seconds: is 0, must be > 0"}},
+		{"dt", func(m *bundle.Manifest) { m.Action.DtSeconds = 0 }, []string{"action.dt_seconds: is 0, must be from 1e-06 to 3600 seconds"}},
 		{"image std", func(m *bundle.Manifest) { m.Image.Std = []float64{0.2, -1, 0.2} }, []string{"image.std[1]: is -1"}},
 		{"resize rule", func(m *bundle.Manifest) { m.Image.Resize = "crop" }, []string{`image.resize: is "crop"`}},
 		{"tokenizer", func(m *bundle.Manifest) { m.Tokenizer.Kind = "bpe" }, []string{`tokenizer.kind: is "bpe", want bytes`}},

@@ -33,7 +33,28 @@ type graphSpec struct {
 const (
 	MetaRole  = "dysl.role"
 	MetaIndex = "dysl.index"
+	// MetaHeads is the attention head count a layer graph was built with: its reshape constants carry
+	// it, out of sight of the initializer shapes.
+	MetaHeads = "dysl.heads"
 )
+
+// dimRule ties an initializer's shape to a manifest dim, by the builder's parameter names: a dim that
+// only the graphs' internals use (vocab, mlp, adapter rank) must still agree with them.
+type dimRule struct {
+	prefix, suffix string // of the initializer name
+	axis           int
+	field          string
+	value          func(Dims) int
+}
+
+var dimRules = []dimRule{
+	{"", ".token_embedding", 0, "dims.vocab", func(d Dims) int { return d.Vocab }},
+	{"layers.", ".mlp.gate.weight", 1, "dims.mlp", func(d Dims) int { return d.MLP }},
+	{"layers.", ".mlp.up.weight", 1, "dims.mlp", func(d Dims) int { return d.MLP }},
+	{"layers.", ".mlp.down.weight", 0, "dims.mlp", func(d Dims) int { return d.MLP }},
+	{"adapters.", ".down.weight", 1, "dims.adapter_rank", func(d Dims) int { return d.AdapterRank }},
+	{"adapters.", ".up.weight", 0, "dims.adapter_rank", func(d Dims) int { return d.AdapterRank }},
+}
 
 // graphSpecs derives every graph's expected interface from the manifest: this is where "shapes chain"
 // is defined (prefix out = layer in/out = adapter in/out = controller in = head in = [1, T, D]).
@@ -73,7 +94,7 @@ func checkGraphs(dir string, m *Manifest) []Problem {
 		if spec.file == "" {
 			continue // reported by checkFileTable
 		}
-		ps = append(ps, checkGraph(dir, spec)...)
+		ps = append(ps, checkGraph(dir, spec, m.Dims)...)
 	}
 	return ps
 }
@@ -87,7 +108,7 @@ func insideBundle(file string) bool {
 	return clean != ".." && !strings.HasPrefix(clean, ".."+string(filepath.Separator))
 }
 
-func checkGraph(dir string, spec graphSpec) []Problem {
+func checkGraph(dir string, spec graphSpec, dims Dims) []Problem {
 	var ps []Problem
 	add := func(field, format string, args ...any) {
 		ps = append(ps, Problem{File: spec.file, Field: field, Message: fmt.Sprintf(format, args...)})
@@ -140,6 +161,21 @@ func checkGraph(dir string, spec graphSpec) []Problem {
 	if index, ok := info.Metadata[MetaIndex]; ok && spec.index >= 0 && index != strconv.Itoa(spec.index) {
 		add("metadata "+MetaIndex, "is %s but the manifest lists the file as %s", index, spec.field)
 	}
+	if heads, ok := info.Metadata[MetaHeads]; ok && heads != strconv.Itoa(dims.Heads) {
+		add("metadata "+MetaHeads, "is %s but dims.heads is %d", heads, dims.Heads)
+	}
+	for _, init := range info.Initializers {
+		for _, r := range dimRules {
+			if strings.HasPrefix(init.Name, r.prefix) && strings.HasSuffix(init.Name, r.suffix) &&
+				len(init.Dims) > r.axis && init.Dims[r.axis] != int64(r.value(dims)) {
+				add("initializer "+init.Name, "shape %v disagrees with %s = %d", init.Dims, r.field, r.value(dims))
+			}
+		}
+	}
+	nonFinite := map[string]int64{}
+	for _, init := range info.Initializers {
+		nonFinite[init.Name] += init.NonFinite
+	}
 
 	checked := map[string]int64{} // external data file -> size
 	for _, init := range info.Initializers {
@@ -165,9 +201,48 @@ func checkGraph(dir string, spec graphSpec) []Problem {
 		}
 		if size >= 0 && ref.Offset+ref.Length > size {
 			add(field, "external data [%d, %d) is past the end of %s (%d bytes)", ref.Offset, ref.Offset+ref.Length, ref.Location, size)
+			continue
+		}
+		n, err := externalNonFinite(filepath.Join(filepath.Dir(path), ref.Location), init.ElemType, ref)
+		if err != nil {
+			add(field, "external data %s: %v", ref.Location, err)
+		}
+		nonFinite[init.Name] += n
+	}
+	for _, init := range info.Initializers {
+		if n := nonFinite[init.Name]; n > 0 {
+			add("initializer "+init.Name, "%d of %d values are not finite (NaN or Inf)", n, numValues(init.Dims))
 		}
 	}
 	return ps
+}
+
+// externalNonFinite counts the non-finite values of one initializer's external data.
+func externalNonFinite(path string, t onnxgraph.ElemType, ref *onnxgraph.ExternalRef) (int64, error) {
+	if t != onnxgraph.Float && t != onnxgraph.Double {
+		return 0, nil
+	}
+	if ref.Offset < 0 || ref.Length < 0 {
+		return 0, fmt.Errorf("offset %d and length %d must not be negative", ref.Offset, ref.Length)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	data := make([]byte, ref.Length)
+	if _, err := f.ReadAt(data, ref.Offset); err != nil {
+		return 0, err
+	}
+	return onnxgraph.CountNonFinite(t, data), nil
+}
+
+func numValues(dims []int64) int64 {
+	n := int64(1)
+	for _, d := range dims {
+		n *= d
+	}
+	return n
 }
 
 // shapeMatches treats a symbolic dimension (-1) in the file as matching any size.

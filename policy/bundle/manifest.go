@@ -19,6 +19,13 @@ const (
 	OutputActions  = "actions"    // float32 [1, Chunk, ActionDim], normalized actions (see Action)
 )
 
+// The range of action.dt_seconds: a chunk step is sent as step_dt (a ROS Duration) and as MAVLink's
+// step_dt_us (whole microseconds, 32 bits: at most 71 minutes).
+const (
+	MinDtSeconds = 1e-6
+	MaxDtSeconds = 3600.0
+)
+
 // Manifest describes one bundle. Every path is relative to the bundle directory.
 type Manifest struct {
 	Format     string     `yaml:"format"`

@@ -1,0 +1,91 @@
+package bundle_test
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"dysl_vla/onnxgraph"
+	"dysl_vla/policy/bundle"
+)
+
+// Values a manifest can hold but no engine can run with.
+func TestManifestValuesThatMakeNoSense(t *testing.T) {
+	cases := []struct {
+		name   string
+		mutate func(m *bundle.Manifest)
+		want   string
+	}{
+		{"dt too long for step_dt", func(m *bundle.Manifest) { m.Action.DtSeconds = 1e12 }, "action.dt_seconds: is 1e+12, must be from 1e-06 to 3600"},
+		{"dt below a microsecond", func(m *bundle.Manifest) { m.Action.DtSeconds = 1e-12 }, "action.dt_seconds: is 1e-12, must be from 1e-06 to 3600"},
+		{"vocab disagrees with the embedding", func(m *bundle.Manifest) { m.Dims.Vocab = 300 }, "prefix.onnx: initializer prefix.token_embedding: shape [257 64] disagrees with dims.vocab = 300"},
+		{"mlp disagrees with the layers", func(m *bundle.Manifest) { m.Dims.MLP = 100 }, "layer_00.onnx: initializer layers.0.mlp.gate.weight: shape [64 176] disagrees with dims.mlp = 100"},
+		{"adapter rank disagrees", func(m *bundle.Manifest) { m.Dims.AdapterRank = 3 }, "initializer adapters.1.down.weight: shape [64 16] disagrees with dims.adapter_rank = 3"},
+		{"heads disagree with the layers", func(m *bundle.Manifest) { m.Dims.Heads = 2 }, "layer_00.onnx: metadata dysl.heads: is 4 but dims.heads is 2"},
+		{"NaN in the static profile", func(m *bundle.Manifest) { m.StaticProfile[1] = math.NaN() }, "static_profile[1]: is NaN, must be finite"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir, m := copyBundle(t)
+			c.mutate(m)
+			require.NoError(t, bundle.Write(dir, m))
+			requireProblem(t, problems(t, dir), c.want)
+		})
+	}
+}
+
+// The YAML decoder would truncate 8.5 to 8 for an integer field; a fractional integer is refused.
+func TestManifestRefusesFractionalIntegers(t *testing.T) {
+	dir, _ := copyBundle(t)
+	path := filepath.Join(dir, bundle.ManifestFile)
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	data = regexp.MustCompile(`(?m)^  layers: 8$`).ReplaceAll(data, []byte("  layers: 8.5"))
+	data = regexp.MustCompile(`(?m)^  - 7$`).ReplaceAll(data, []byte("  - 7.0")) // whole: accepted
+	data = regexp.MustCompile(`(?m)^(  adapter_rank:) (\d+)$`).ReplaceAll(data, []byte("$1 $2.25"))
+	require.NoError(t, os.WriteFile(path, data, 0o644))
+	got := problems(t, dir)
+	requireProblem(t, got, "manifest.yaml: dims.layers: is 8.5, must be a whole number")
+	requireProblem(t, got, "dims.adapter_rank: is 16.25, must be a whole number")
+	require.Len(t, got, 2, "7.0 is a whole number: %v", got)
+}
+
+// A huge layer count is refused by comparing it with the files actually listed, before anything is
+// sized by it: checking must not allocate per claimed layer.
+func TestHugeLayerCountIsCheapToRefuse(t *testing.T) {
+	for _, layers := range []int{1e9, math.MaxInt64} {
+		dir, m := copyBundle(t)
+		m.Dims.Layers = layers
+		require.NoError(t, bundle.Write(dir, m))
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		got := problems(t, dir)
+		runtime.ReadMemStats(&after)
+		requireProblem(t, got, "files.layers: names 8 graphs, want one per layer")
+		require.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(64<<20), "layers %d: checking allocated %d bytes", layers, after.TotalAlloc-before.TotalAlloc)
+	}
+}
+
+// A NaN weight would make every chunk NaN (refused frame by frame at run time); the check finds it.
+func TestNonFiniteInitializerIsAProblem(t *testing.T) {
+	for _, external := range []bool{false, true} {
+		dir, m := copyBundle(t)
+		b := onnxgraph.NewBuilder("head")
+		b.SetMetadata(bundle.MetaRole, "head")
+		T := int64(m.Dims.Tokens)
+		h := b.Input(bundle.InputHidden, onnxgraph.Float, 1, T, 64)
+		weight := make([]float32, 64*7)
+		weight[5] = float32(math.NaN())
+		weight[9] = float32(math.Inf(1))
+		w := b.Weight("head.proj.weight", []int64{64, 7}, weight)
+		b.Output(bundle.OutputActions, b.MatMul(b.Slice(h, 1, T-8, T), w), onnxgraph.Float, 1, 8, 7)
+		_, err := b.WriteFile(filepath.Join(dir, "head.onnx"), onnxgraph.WriteOptions{ExternalData: external, ExternalThreshold: 1024})
+		require.NoError(t, err)
+		requireProblem(t, problems(t, dir), "head.onnx: initializer head.proj.weight: 2 of 448 values are not finite (NaN or Inf)")
+	}
+}
