@@ -3,6 +3,7 @@ package modelbuild
 import (
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -97,6 +98,12 @@ func Build(opts Options) (*Result, error) {
 		return nil, err
 	}
 	similarity := cal.layerSimilarity(a.Layers)
+	for i, sim := range similarity {
+		if math.IsNaN(sim) || math.IsInf(sim, 0) {
+			return nil, fmt.Errorf("modelbuild: calibration: layer %d's input/output similarity is %v, not finite: the backbone's hidden states are zero or overflow (similarities %v); no bundle written",
+				i, sim, similarity)
+		}
+	}
 	static := ChooseStatic(similarity, opts.StaticRatio)
 	next := nextStatic(a.Layers, static)
 	dynamic := make([]int, 0, len(next))
@@ -112,6 +119,9 @@ func Build(opts Options) (*Result, error) {
 		w, fit, err := model.fitAdapter(cal, heldOut, j, next[j])
 		if err != nil {
 			return nil, err
+		}
+		if math.IsNaN(fit.Unexplained) || math.IsInf(fit.Unexplained, 0) {
+			return nil, fmt.Errorf("modelbuild: calibration: adapter %d -> %d: held-out unexplained fraction is %v, not finite; no bundle written", j, next[j], fit.Unexplained)
 		}
 		model.Adapters[j], fits[j] = w, fit
 		unexplained = append(unexplained, fmt.Sprintf("%d→%d: %.3f (ridge %.0e)", j, next[j], fit.Unexplained, fit.Ridge))
