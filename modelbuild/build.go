@@ -164,9 +164,9 @@ func Build(opts Options) (*Result, error) {
 			InstructionTokens: a.InstructionTokens, Vocab: a.Vocab, AdapterRank: a.AdapterRank,
 			Chunk: a.Chunk, ActionDim: a.ActionDim,
 		},
-		Image:         a.imageSpec(),
+		Image:         a.ImageSpec(),
 		Tokenizer:     bytesTokenizer,
-		Action:        defaultActionSpec(a.ActionDim),
+		Action:        DefaultActionSpec(a.ActionDim),
 		StaticLayers:  static,
 		StaticProfile: similarity,
 		Files:         files,
@@ -185,10 +185,12 @@ func Build(opts Options) (*Result, error) {
 	return &Result{Manifest: m, Model: model, Params: params}, nil
 }
 
-// defaultActionSpec is the action layout of an end-effector delta policy (OpenVLA/LIBERO style): xyz
+// DefaultActionSpec is the action layout of an end-effector delta policy (OpenVLA/LIBERO style): xyz
 // position deltas in metres, roll/pitch/yaw deltas in radians, gripper in [-1, 1]. The statistics are
-// placeholders of plausible scale for a synthetic model; a trained bundle carries its dataset's.
-func defaultActionSpec(dim int) bundle.ActionSpec {
+// placeholders of plausible scale for a synthetic model; a trained bundle carries its dataset's. Training
+// normalizes its labels with the same statistics, so that a bundle built from trained weights
+// denormalizes chunks exactly as the labels were normalized: this is their one definition.
+func DefaultActionSpec(dim int) bundle.ActionSpec {
 	names := []string{"x", "y", "z", "roll", "pitch", "yaw", "gripper"}
 	std := []float64{0.01, 0.01, 0.01, 0.05, 0.05, 0.05, 1}
 	spec := bundle.ActionSpec{GripperIndex: -1, DtSeconds: 0.1}

@@ -340,8 +340,9 @@ func (m *Model) adapterProblem(c *calibration, j, s int) (X, Y *mat.Dense) {
 	return X, Y
 }
 
-// imageSpec and tokenizer are the input rules every bundle of this builder declares.
-func (a Arch) imageSpec() bundle.ImageSpec {
+// ImageSpec and the tokenizer are the input rules every bundle of this builder declares; training normalizes its
+// images with the same statistics.
+func (a Arch) ImageSpec() bundle.ImageSpec {
 	return bundle.ImageSpec{
 		Width: a.ImageSize, Height: a.ImageSize, Resize: "center_crop_resize",
 		Mean: append([]float64(nil), imageMean...), Std: append([]float64(nil), imageStd...),
@@ -359,7 +360,7 @@ func SceneCalibrationObservations(a Arch, n int, seed int64) ([]Observation, err
 	const stride = 7 // frames apart within an episode: consecutive frames are nearly identical
 	cfg := scene.DefaultConfig()
 	cfg.Width, cfg.Height = a.ImageSize, a.ImageSize
-	spec := a.imageSpec()
+	spec := a.ImageSpec()
 	var obs []Observation
 	for ep := seed; len(obs) < n; ep++ {
 		steps, err := scene.Episode(ep, cfg)

@@ -137,7 +137,7 @@ type BCResult struct {
 	// training frames): a run whose held-out loss is not clearly below it has learned only the marginal.
 	BaselineL1 float64
 	// ActionMean and ActionStd are the training actions' own statistics (ActionStatistics); the labels are
-	// normalized with the bundles' fixed ActionMean/ActionStd all the same.
+	// normalized with the bundles' fixed ActionNormalization all the same.
 	ActionMean, ActionStd []float64
 }
 
@@ -190,8 +190,9 @@ func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 	res := &BCResult{Model: m, Params: paramCount(m.BackboneVariables()), TrainFrames: len(data.Frames),
 		BaselineL1: constantBaselineL1(data, heldOut)}
 	res.ActionMean, res.ActionStd = ActionStatistics(data)
+	_, normalizedWith := ActionNormalization()
 	fmt.Fprintf(cfg.Log, "%d training frames; their actions have mean %.4g and std %.4g (normalized with std %v)\n",
-		len(data.Frames), res.ActionMean, res.ActionStd, ActionStd)
+		len(data.Frames), res.ActionMean, res.ActionStd, normalizedWith)
 	r := rand.New(rand.NewPCG(uint64(cfg.Seed), 0x6263)) // "bc"
 	began := time.Now()
 	for step := 1; step <= cfg.Steps; step++ {

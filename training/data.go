@@ -11,23 +11,15 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 )
 
-// ActionStd and ActionMean are the normalization of actions: normalized = (action − mean) / std per
-// dimension [dx dy dz droll dpitch dyaw gripper]. They are the statistics `dysl model build` writes into
-// every manifest (modelbuild's default action spec), so a bundle built from trained weights denormalizes
-// the chunks exactly as training normalized the labels; TestActionNormalizationMatchesBuiltManifests
-// keeps the two equal. The scene's expert moves at most 0.02 m and 0.1 rad per step, so normalized
+// ActionNormalization is the normalization of the scene's actions: normalized = (action − mean) / std
+// per dimension [dx dy dz droll dpitch dyaw gripper], the statistics `dysl model build` writes into every
+// manifest, so a bundle built from trained weights denormalizes the chunks exactly as training
+// normalized the labels. The scene's expert moves at most 0.02 m and 0.1 rad per step, so normalized
 // motions stay within ±2 and the gripper is ±1.
-var (
-	ActionMean = []float64{0, 0, 0, 0, 0, 0, 0}
-	ActionStd  = []float64{0.01, 0.01, 0.01, 0.05, 0.05, 0.05, 1}
-)
-
-// imageMean and imageStd are the manifest's image normalization (ImageNet statistics, as modelbuild
-// writes them); TestActionNormalizationMatchesBuiltManifests checks them too.
-var (
-	imageMean = []float64{0.485, 0.456, 0.406}
-	imageStd  = []float64{0.229, 0.224, 0.225}
-)
+func ActionNormalization() (mean, std []float64) {
+	spec := modelbuild.DefaultActionSpec(len(scene.Action{}))
+	return spec.Mean, spec.Std
+}
 
 // Frame is one training or evaluation example taken from a scene episode.
 type Frame struct {
@@ -53,9 +45,10 @@ type Dataset struct {
 func GenerateEpisodes(a modelbuild.Arch, seeds []int64) (*Dataset, error) {
 	cfg := scene.DefaultConfig()
 	cfg.Width, cfg.Height, cfg.ChunkSize = a.ImageSize, a.ImageSize, a.Chunk
-	if a.ActionDim != len(ActionStd) {
-		return nil, fmt.Errorf("training: the scene's actions have %d values, the model %d", len(ActionStd), a.ActionDim)
+	if a.ActionDim != len(scene.Action{}) {
+		return nil, fmt.Errorf("training: the scene's actions have %d values, the model %d", len(scene.Action{}), a.ActionDim)
 	}
+	actionMean, actionStd := ActionNormalization()
 	d := &Dataset{Arch: a}
 	for _, seed := range seeds {
 		steps, err := scene.Episode(seed, cfg)
@@ -70,7 +63,7 @@ func GenerateEpisodes(a modelbuild.Arch, seeds []int64) (*Dataset, error) {
 			flips := false
 			for k, act := range s.Chunk {
 				for c, v := range act {
-					f.Chunk = append(f.Chunk, float32((v-ActionMean[c])/ActionStd[c]))
+					f.Chunk = append(f.Chunk, float32((v-actionMean[c])/actionStd[c]))
 				}
 				if k > 0 && act[6] != s.Chunk[k-1][6] {
 					flips = true
@@ -94,10 +87,11 @@ func Tokenize(text string, n int) []int64 {
 
 // NormalizedImage converts an rgb8 frame (at the model's size) into the model's input [3,S,S].
 func NormalizedImage(rgb []byte, size int) []float32 {
+	spec := modelbuild.Arch{ImageSize: size}.ImageSpec()
 	out := make([]float32, 3*size*size)
 	for p := 0; p < size*size; p++ {
 		for c := 0; c < 3; c++ {
-			out[c*size*size+p] = float32((float64(rgb[3*p+c])/255 - imageMean[c]) / imageStd[c])
+			out[c*size*size+p] = float32((float64(rgb[3*p+c])/255 - spec.Mean[c]) / spec.Std[c])
 		}
 	}
 	return out
@@ -153,15 +147,16 @@ const (
 
 // ActionStatistics are the per-dimension mean and standard deviation of the expert's actions over every
 // step of every chunk of d, in physical units (metres, radians, gripper ±1): what the data would
-// normalize with, next to the fixed ActionMean/ActionStd that bundles declare.
+// normalize with, next to the fixed normalization that bundles declare (ActionNormalization).
 func ActionStatistics(d *Dataset) (mean, std []float64) {
-	A := len(ActionStd)
+	actionMean, actionStd := ActionNormalization()
+	A := len(actionStd)
 	sum, sumSquares := make([]float64, A), make([]float64, A)
 	n := 0
 	for _, f := range d.Frames {
 		for i, v := range f.Chunk {
 			c := i % A
-			x := float64(v)*ActionStd[c] + ActionMean[c]
+			x := float64(v)*actionStd[c] + actionMean[c]
 			sum[c] += x
 			sumSquares[c] += x * x
 			if c == 0 {

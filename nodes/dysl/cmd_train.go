@@ -69,6 +69,7 @@ Adam moments restart).`,
 				return fmt.Errorf("checkpoint %s is already at step %d of %d", out, done, total)
 			}
 			cfg.Resumed = done
+			actionMean, actionStd := training.ActionNormalization()
 			metadata := func(step int) map[string]string {
 				return map[string]string{
 					"trainer": "dysl train bc", "preset": preset, "seed": strconv.FormatInt(cfg.Seed, 10),
@@ -78,7 +79,7 @@ Adam moments restart).`,
 					"step": strconv.Itoa(step), "steps": strconv.Itoa(total), "stop_after": strconv.Itoa(cfg.StopAfter),
 					// The normalization the labels were trained in: a bundle built from these weights must
 					// denormalize with exactly these.
-					"action_mean": fmt.Sprint(training.ActionMean), "action_std": fmt.Sprint(training.ActionStd),
+					"action_mean": fmt.Sprint(actionMean), "action_std": fmt.Sprint(actionStd),
 				}
 			}
 			bar := progressbar.NewOptions(total-done, progressbar.OptionSetWriter(cmd.ErrOrStderr()),
