@@ -29,6 +29,10 @@ type Forwarder struct {
 	gripperFailureNew bool
 	// channelError is the latest transport error that closed a channel (a TCP peer going away).
 	channelError string
+	// refused counts chunks Send refused; refusal is the latest reason, while no chunk has been taken
+	// since (cleared by the next chunk that is).
+	refused uint64
+	refusal string
 }
 
 // ForwardChunk implements nodecore.ChunkForwarder: it converts the published chunk to a Chunk and
@@ -36,7 +40,7 @@ type Forwarder struct {
 // counts it. A frame_id longer than the 16 bytes of VLA_ACTION_CHUNK.frame goes as its WireFrame. An
 // error means the chunk cannot go out at all, such as a closed bridge.
 func (f *Forwarder) ForwardChunk(m *msgs.ActionChunk) error {
-	return f.Bridge.Send(Chunk{
+	err := f.Bridge.Send(Chunk{
 		// chunk_seq is 32 bits on the wire; after 2^32 chunks it wraps, which a controller sees as one gap.
 		Seq:        uint32(m.Sequence),
 		Stamp:      m.Header.Stamp.Go(),
@@ -47,11 +51,21 @@ func (f *Forwarder) ForwardChunk(m *msgs.ActionChunk) error {
 		Values:     m.Actions, // read, not kept: EncodeChunk copies them into the messages
 		GripperDim: f.GripperDim,
 	})
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err != nil {
+		f.refused++
+		f.refusal = err.Error()
+	} else {
+		f.refusal = ""
+	}
+	return err
 }
 
 // LinkStatus implements nodecore.ChunkForwarder. The level is ERROR when the controller was heard and
-// its heartbeat has since stopped (chunks are being discarded), WARN before its first heartbeat (no
-// chunk has gone out yet), and OK otherwise. The key-values count chunks, frames and gripper commands
+// its heartbeat has since stopped (chunks are being discarded), or when the link is up but the latest
+// chunk was refused (it cannot be encoded: nothing reaches the controller), WARN before the first
+// heartbeat (no chunk has gone out yet), and OK otherwise. The key-values count chunks, frames and gripper commands
 // since start-up.
 func (f *Forwarder) LinkStatus() msgs.DiagnosticStatus {
 	f.mu.Lock()
@@ -77,6 +91,9 @@ func (f *Forwarder) LinkStatus() msgs.DiagnosticStatus {
 		st.Level = msgs.DiagnosticWarn
 		st.Message = fmt.Sprintf("waiting for the first heartbeat of the controller (system %d, component %d); chunks are discarded until it arrives",
 			b.TargetSystem, b.TargetComponent)
+	case f.refusal != "":
+		st.Level = msgs.DiagnosticError
+		st.Message = "link up, but chunks are refused before they reach the controller: " + f.refusal
 	default:
 		st.Level, st.Message = msgs.DiagnosticOK, "link up"
 	}
@@ -92,6 +109,7 @@ func (f *Forwarder) LinkStatus() msgs.DiagnosticStatus {
 	count("channels", uint64(s.Channels))
 	count("chunks sent", s.ChunksSent)
 	count("chunks discarded (link down)", s.ChunksDiscarded)
+	count("chunks refused", f.refused)
 	count("frames written", s.FramesWritten)
 	count("frames dropped", s.FramesDropped)
 	count("frames in flight", s.FramesInFlight)

@@ -232,3 +232,32 @@ func TestWireFrame(t *testing.T) {
 	require.NotEqual(t, color, depth, "frames that share a prefix stay apart")
 	require.Equal(t, color, mavbridge.WireFrame("camera_color_optical_frame"), "stable")
 }
+
+// A chunk the link cannot carry is refused with its reason, and the mavlink status says so instead of
+// reading OK "link up" while nothing reaches the controller.
+func TestForwarderStatusSaysWhenChunksAreRefused(t *testing.T) {
+	bridge := &mavbridge.Bridge{Endpoint: "udp-server:127.0.0.1:0", HeartbeatPeriod: 100 * time.Millisecond}
+	require.NoError(t, bridge.Initialize())
+	defer bridge.Close()
+	fwd := &mavbridge.Forwarder{Bridge: bridge, GripperDim: mavbridge.NoGripper}
+	monitor := &mavbridge.Monitor{Endpoint: "udp-client:" + bridge.ListenAddr().String()}
+	require.NoError(t, monitor.Initialize())
+	defer monitor.Close()
+	require.Eventually(t, func() bool { return fwd.LinkStatus().Level == msgs.DiagnosticOK }, waitFor, poll)
+
+	wide := &msgs.ActionChunk{Header: msgs.Header{Stamp: msgs.TimeFromGo(t0)}, StepDt: msgs.DurationFromGo(50 * time.Millisecond),
+		Sequence: 1, Steps: 1, ActionDim: 60, Actions: make([]float32, 60)}
+	require.ErrorContains(t, fwd.ForwardChunk(wide), "Dims is 60")
+	st := fwd.LinkStatus()
+	require.Equal(t, msgs.DiagnosticError, st.Level, st.Message)
+	require.Contains(t, st.Message, "chunks are refused before they reach the controller")
+	require.Contains(t, st.Message, "Dims is 60")
+	require.Equal(t, "1", value(t, st, "chunks refused"))
+
+	ok := &msgs.ActionChunk{Header: msgs.Header{Stamp: msgs.TimeFromGo(t0)}, StepDt: msgs.DurationFromGo(50 * time.Millisecond),
+		Sequence: 2, Steps: 1, ActionDim: 3, Actions: make([]float32, 3)}
+	require.NoError(t, fwd.ForwardChunk(ok))
+	st = fwd.LinkStatus()
+	require.Equal(t, msgs.DiagnosticOK, st.Level, "a chunk went out since: %s", st.Message)
+	require.Equal(t, "1", value(t, st, "chunks refused"))
+}
