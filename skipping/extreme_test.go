@@ -17,14 +17,7 @@ func TestTinyEtaMoveSaturatesTheStride(t *testing.T) {
 		m, err := NewMachine(mustLayout(t, 8, 3, 7), cfg)
 		require.NoError(t, err)
 		for _, x := range []float64{0, 0, 1} { // the drop at 1 moves the allow points
-			p := m.Plan()
-			tr, err := p.Walk(memRunner{0})
-			require.NoError(t, err)
-			m.Report([][]float64{{x}}, tr)
-			for i, s := range m.Layout().Segments {
-				a := m.AllowPoints()[i]
-				require.True(t, a >= s.First && a <= s.Static, "eta %g: allow point %d outside segment %v", eta, a, s)
-			}
+			inferKeepsAllowPointsInSegments(t, m, x)
 			require.GreaterOrEqual(t, m.Last().Stride, -1, "eta %g", eta)
 		}
 		require.Equal(t, []int{3, 7}, m.AllowPoints(), "eta %g: a drop moves the allow points to the static layers", eta)
@@ -58,14 +51,20 @@ func TestMachineSurvivesExtremeActions(t *testing.T) {
 	m, err := NewMachine(mustLayout(t, 8, 3, 7), cfg)
 	require.NoError(t, err)
 	for _, x := range []float64{0, 1e-300, math.MaxFloat64, -math.MaxFloat64, 0, math.Inf(1), 0, 0} {
-		p := m.Plan()
-		tr, err := p.Walk(memRunner{0})
-		require.NoError(t, err)
-		m.Report([][]float64{{x}}, tr)
-		for i, s := range m.Layout().Segments {
-			a := m.AllowPoints()[i]
-			require.True(t, a >= s.First && a <= s.Static, "action %g: allow point %d outside segment %v", x, a, s)
-		}
+		inferKeepsAllowPointsInSegments(t, m, x)
+	}
+}
+
+// inferKeepsAllowPointsInSegments runs one inference whose chunk is the single action x and checks that
+// every allow point stays inside its segment.
+func inferKeepsAllowPointsInSegments(t *testing.T, m *Machine, x float64) {
+	t.Helper()
+	tr, err := m.Plan().Walk(memRunner{0})
+	require.NoError(t, err)
+	m.Report([][]float64{{x}}, tr)
+	for i, s := range m.Layout().Segments {
+		a := m.AllowPoints()[i]
+		require.True(t, a >= s.First && a <= s.Static, "config %v, action %g: allow point %d outside segment %v", m.Config(), x, a, s)
 	}
 }
 
