@@ -110,12 +110,12 @@ type Preset struct {
 	ExternalData bool
 }
 
-// Presets are the built-in architectures:
+// presets are the built-in architectures (LookupPreset hands out copies):
 //   - tiny: for tests and CI; every file together is well under 5 MB, no external data (onnx-gomlx can
 //     import every graph).
 //   - bench: sized so that decoder layers dominate the time of one inference on a 2-core CPU;
 //     initializers go to external data files.
-var Presets = map[string]Preset{
+var presets = map[string]Preset{
 	"tiny": {
 		Name: "tiny",
 		Arch: Arch{
@@ -137,10 +137,19 @@ var Presets = map[string]Preset{
 	},
 }
 
+// LookupPreset returns the built-in preset of that name; the error lists the names there are.
+func LookupPreset(name string) (Preset, error) {
+	p, ok := presets[name]
+	if !ok {
+		return Preset{}, fmt.Errorf("unknown preset %q (want one of %s)", name, strings.Join(PresetNames(), ", "))
+	}
+	return p, nil
+}
+
 // PresetNames lists the presets, sorted.
 func PresetNames() []string {
-	names := make([]string, 0, len(Presets))
-	for name := range Presets {
+	names := make([]string, 0, len(presets))
+	for name := range presets {
 		names = append(names, name)
 	}
 	sort.Strings(names)

@@ -43,9 +43,9 @@ type Result struct {
 // model over calibration observations, chooses the static layers, fits the adapters, makes stand-in
 // controllers, writes every graph and the manifest, and finally validates the result with bundle.Load.
 func Build(opts Options) (*Result, error) {
-	preset, ok := Presets[opts.Preset]
-	if !ok {
-		return nil, fmt.Errorf("modelbuild: unknown preset %q (want one of %s)", opts.Preset, strings.Join(PresetNames(), ", "))
+	preset, err := LookupPreset(opts.Preset)
+	if err != nil {
+		return nil, fmt.Errorf("modelbuild: %w", err)
 	}
 	if opts.OutDir == "" {
 		return nil, fmt.Errorf("modelbuild: no output directory")

@@ -70,7 +70,7 @@ func TestTinyBundle(t *testing.T) {
 			Vocab: 257, AdapterRank: 16, Chunk: 8, ActionDim: 7}, m.Dims)
 		require.Equal(t, []string{"x", "y", "z", "roll", "pitch", "yaw", "gripper"}, m.Action.Names)
 		require.Equal(t, 6, m.Action.GripperIndex)
-		require.Equal(t, Presets["tiny"].Arch.FLOPs(), m.FLOPs)
+		require.Equal(t, presets["tiny"].Arch.FLOPs(), m.FLOPs)
 		require.Equal(t, "1970-01-01T00:00:00Z", m.Provenance.Created)
 		require.Contains(t, m.Provenance.Adapters, "closed form, not trained")
 		require.Contains(t, m.Provenance.Controllers, "not trained")
@@ -120,7 +120,7 @@ func TestBuildIsDeterministic(t *testing.T) {
 }
 
 func TestWeightsFile(t *testing.T) {
-	a := Presets["tiny"].Arch
+	a := presets["tiny"].Arch
 	path := filepath.Join(t.TempDir(), "backbone.safetensors")
 	require.NoError(t, SaveWeights(path, a, RandomWeights(a, 11), map[string]string{"note": "test"}))
 
@@ -202,7 +202,7 @@ func TestStaticRatioOption(t *testing.T) {
 // Reference: RoFormer (Su et al. 2021), section 3.4.2: rotary embedding makes the attention score of
 // positions m and n depend only on m - n, and preserves each vector's norm.
 func TestRopeIsRelative(t *testing.T) {
-	a := Presets["tiny"].Arch
+	a := presets["tiny"].Arch
 	cos, sin := a.RopeTables()
 	hd := a.HeadDim()
 	q, k := make([]float64, hd), make([]float64, hd)
@@ -226,7 +226,7 @@ func TestRopeIsRelative(t *testing.T) {
 }
 
 func TestReferenceRejectsBadInput(t *testing.T) {
-	a := Presets["tiny"].Arch
+	a := presets["tiny"].Arch
 	m := &Model{Arch: a, Weights: RandomWeights(a, 1)}
 	obs := CalibrationObservations(a, 1, 1)[0]
 	_, err := m.Prefix(obs.Image[:10], obs.Tokens)
@@ -238,7 +238,7 @@ func TestReferenceRejectsBadInput(t *testing.T) {
 }
 
 func TestArchValidate(t *testing.T) {
-	a := Presets["tiny"].Arch
+	a := presets["tiny"].Arch
 	require.NoError(t, a.Validate())
 	a.Heads, a.PatchSize, a.AdapterRank = 5, 7, 100
 	err := a.Validate()
@@ -281,7 +281,7 @@ func TestAdapterAndControllerGraphsMatchBuild(t *testing.T) {
 }
 
 func TestSceneCalibrationObservations(t *testing.T) {
-	a := Presets["tiny"].Arch
+	a := presets["tiny"].Arch
 	obs, err := SceneCalibrationObservations(a, 40, 3)
 	require.NoError(t, err)
 	require.Len(t, obs, 40)
@@ -309,5 +309,5 @@ func TestTinyReadsWholeSceneInstructions(t *testing.T) {
 	for seed := int64(0); seed < 200; seed++ {
 		longest = max(longest, len(scene.Instruction(scene.Reset(seed))))
 	}
-	require.LessOrEqual(t, longest, Presets["tiny"].Arch.InstructionTokens)
+	require.LessOrEqual(t, longest, presets["tiny"].Arch.InstructionTokens)
 }

@@ -13,7 +13,7 @@ import (
 // is accepted) makes the calibration similarities NaN: Build refuses before writing anything, instead of
 // writing a bundle whose static layers were chosen from NaN.
 func TestBuildRefusesNonFiniteCalibration(t *testing.T) {
-	a := Presets["tiny"].Arch
+	a := presets["tiny"].Arch
 	w := RandomWeights(a, 11)
 	l := &w.Layers[3]
 	for _, weights := range [][]float32{l.MLPNorm, l.Gate, l.Up, l.Down} {

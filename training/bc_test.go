@@ -8,10 +8,19 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// tinyPreset is the tiny preset's architecture.
+func tinyPreset() modelbuild.Arch {
+	p, err := modelbuild.LookupPreset("tiny")
+	if err != nil {
+		panic(err) // the preset is built in
+	}
+	return p.Arch
+}
+
 // tinyArch is the smallest model the tests train: the tiny preset cut to 2 layers so that a few
 // dozen steps take seconds.
 func tinyArch() modelbuild.Arch {
-	a := modelbuild.Presets["tiny"].Arch
+	a := tinyPreset()
 	a.Layers = 2
 	return a
 }

@@ -13,7 +13,7 @@ import (
 // TestLayerSimilarityMatchesReference checks the calibration statistic against the same cosine
 // computed from modelbuild's reference hidden states, and that the profile plot is written.
 func TestLayerSimilarityMatchesReference(t *testing.T) {
-	a := modelbuild.Presets["tiny"].Arch
+	a := tinyPreset()
 	w := modelbuild.RandomWeights(a, 11)
 	m, err := NewModel(a, w)
 	require.NoError(t, err)

@@ -25,7 +25,7 @@ func TestActionNormalizationMatchesBuiltManifests(t *testing.T) {
 }
 
 func TestGeneratedFramesMarkGraspAndRelease(t *testing.T) {
-	a := modelbuild.Presets["tiny"].Arch
+	a := tinyPreset()
 	d, err := GenerateEpisodes(a, Seeds(0, 1))
 	require.NoError(t, err)
 	critical := map[scene.Phase]int{}
@@ -52,7 +52,7 @@ func TestGeneratedFramesMarkGraspAndRelease(t *testing.T) {
 // normalization's ±2 (std about half of the normalization's for x and y), roll and pitch always zero, yaw mostly
 // zero, the gripper ±1.
 func TestActionStatisticsOfTheScene(t *testing.T) {
-	d, err := GenerateEpisodes(modelbuild.Presets["tiny"].Arch, Seeds(0, 4))
+	d, err := GenerateEpisodes(tinyPreset(), Seeds(0, 4))
 	require.NoError(t, err)
 	mean, std := ActionStatistics(d)
 	_, normalizedWith := ActionNormalization()

@@ -27,7 +27,7 @@ func observationTensors(a modelbuild.Arch, obs []modelbuild.Observation) (*tenso
 // TestForwardMatchesReference holds the GoMLX graph to modelbuild's float64 reference, the oracle of
 // the ONNX graphs: same hidden states after every layer and the same action chunk.
 func TestForwardMatchesReference(t *testing.T) {
-	a := modelbuild.Presets["tiny"].Arch
+	a := tinyPreset()
 	w := modelbuild.RandomWeights(a, 7)
 	ref := &modelbuild.Model{Arch: a, Weights: w}
 	obs := modelbuild.CalibrationObservations(a, 2, 7)

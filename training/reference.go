@@ -16,9 +16,9 @@ func OpenBundleBackbone(dir, weightsFile string) (*bundle.Manifest, modelbuild.A
 	if err != nil {
 		return nil, modelbuild.Arch{}, nil, err
 	}
-	preset, ok := modelbuild.Presets[m.Provenance.Preset]
-	if !ok {
-		return nil, modelbuild.Arch{}, nil, fmt.Errorf("training: bundle %s: unknown preset %q in provenance", dir, m.Provenance.Preset)
+	preset, err := modelbuild.LookupPreset(m.Provenance.Preset)
+	if err != nil {
+		return nil, modelbuild.Arch{}, nil, fmt.Errorf("training: bundle %s: provenance: %w", dir, err)
 	}
 	a := preset.Arch
 	d := m.Dims

@@ -7,8 +7,6 @@ import (
 	"runtime"
 	"testing"
 
-	"dysl_vla/modelbuild"
-
 	"github.com/stretchr/testify/require"
 )
 
@@ -30,7 +28,7 @@ func repoPath(t *testing.T, rel string) string {
 // models/reference/README.md) reaches 65-66%, so the bar is 75%: what the run shows, with margin for
 // held-out episodes that differ from the run's own.
 func TestReferenceWeightsHaveLearned(t *testing.T) {
-	a := modelbuild.Presets["tiny"].Arch
+	a := tinyPreset()
 	path := repoPath(t, referenceWeightsFile)
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		t.Skipf("%s is not committed yet: no BC run has beaten the constant predictor within the time budget", referenceWeightsFile)

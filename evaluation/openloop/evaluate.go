@@ -196,9 +196,9 @@ func Run(cfg Config) (*Report, error) {
 		return nil, err
 	}
 	m := &b.Manifest
-	preset, ok := modelbuild.Presets[m.Provenance.Preset]
-	if !ok {
-		return nil, fmt.Errorf("evaluate: bundle %s: unknown preset %q", cfg.Model, m.Provenance.Preset)
+	preset, err := modelbuild.LookupPreset(m.Provenance.Preset)
+	if err != nil {
+		return nil, fmt.Errorf("evaluate: bundle %s: provenance: %w", cfg.Model, err)
 	}
 	arch := preset.Arch
 	L := m.Dims.Layers

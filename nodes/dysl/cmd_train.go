@@ -49,9 +49,9 @@ as training goes, with the step in the file's metadata; --resume continues from 
 Adam moments restart).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, ok := modelbuild.Presets[preset]
-			if !ok {
-				return fmt.Errorf("unknown preset %q (want one of %s)", preset, strings.Join(modelbuild.PresetNames(), ", "))
+			p, err := modelbuild.LookupPreset(preset)
+			if err != nil {
+				return err
 			}
 			cfg.Arch, cfg.Loss = p.Arch, training.BCLoss(loss)
 			cfg.Log = cmd.OutOrStdout()
