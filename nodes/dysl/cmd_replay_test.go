@@ -28,3 +28,12 @@ func TestReplayWarnsAboutIgnoredParams(t *testing.T) {
 	require.Contains(t, stderr, "warning: params file "+params+": node block /dysl_vla_nod does not match /dysl_vla_node; ignored")
 	require.NotContains(t, stderr, "eta_move")
 }
+
+// The node's own params file draws no warning: every key in it is a parameter of the node.
+func TestReplayShippedParamsFileHasNoIgnoredKeys(t *testing.T) {
+	dir := t.TempDir()
+	_, stderr, err := runDysl("replay", "--model", filepath.Join(dir, "no-model"), "--bag", filepath.Join(dir, "no-bag"),
+		"--out", filepath.Join(dir, "out"), "--params", "../../params/dysl_vla.yaml")
+	require.Error(t, err, "the model does not exist")
+	require.NotContains(t, stderr, "warning")
+}
