@@ -299,5 +299,10 @@ func seconds(s float64) time.Duration {
 	if math.IsNaN(s) || s <= 0 {
 		return 0
 	}
+	// The declared ranges keep values far below this; a value past it would wrap to a negative
+	// duration in the conversion, which a ticker refuses with a panic.
+	if s >= float64(math.MaxInt64)/float64(time.Second) {
+		return time.Duration(math.MaxInt64)
+	}
 	return time.Duration(s * float64(time.Second))
 }

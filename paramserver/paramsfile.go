@@ -318,3 +318,28 @@ func yamlSequence(n *yaml.Node) (Value, error) {
 	}
 	return out, nil
 }
+
+// IgnoredSettings says what of the params files the node never sees: keys it does not declare (a
+// misspelt controler_threshold) and blocks for other node names, one sentence each. rclcpp ignores
+// both without a word, which leaves a user running the defaults while believing the file applied; the
+// node logs these as warnings and dysl replay prints them.
+func IgnoredSettings(srv *Server, paramsFiles []string) ([]string, error) {
+	var out []string
+	source := "start-up overrides (params files and -p): "
+	if len(paramsFiles) == 1 {
+		source = "params file " + paramsFiles[0] + ": "
+	}
+	for _, name := range srv.UndeclaredOverrides() {
+		out = append(out, fmt.Sprintf("%s%s is not a parameter of %s; ignored", source, name, srv.Node()))
+	}
+	for _, file := range paramsFiles {
+		nodes, err := UnmatchedNodeKeys(file, srv.Node())
+		if err != nil {
+			return nil, err
+		}
+		for _, key := range nodes {
+			out = append(out, fmt.Sprintf("params file %s: node block %s does not match %s; ignored", file, key, srv.Node()))
+		}
+	}
+	return out, nil
+}

@@ -22,17 +22,11 @@ const replayNodeName = "/dysl_vla_node"
 // misspelt controler_threshold) and blocks for other node names. rclcpp ignores both without a word,
 // which leaves a user running the defaults while believing the file applied.
 func warnIgnoredParams(w io.Writer, paramsFile string, srv *paramserver.Server) error {
-	for _, name := range srv.UndeclaredOverrides() {
-		fmt.Fprintf(w, "warning: params file %s: %s is not a parameter of %s; ignored\n", paramsFile, name, srv.Node())
+	warnings, err := paramserver.IgnoredSettings(srv, []string{paramsFile})
+	for _, warning := range warnings {
+		fmt.Fprintln(w, "warning:", warning)
 	}
-	nodes, err := paramserver.UnmatchedNodeKeys(paramsFile, srv.Node())
-	if err != nil {
-		return err
-	}
-	for _, key := range nodes {
-		fmt.Fprintf(w, "warning: params file %s: node block %s does not match %s; ignored\n", paramsFile, key, srv.Node())
-	}
-	return nil
+	return err
 }
 
 func newReplayCmd() *cobra.Command {

@@ -74,6 +74,13 @@ func run() error {
 		return err
 	}
 	n := &node{rcl: rn, log: rn.Logger(), params: params, settings: settings, nodeName: args.NodeName}
+	warnings, err := paramserver.IgnoredSettings(params, args.ParamsFiles)
+	if err != nil {
+		return err
+	}
+	for _, w := range warnings {
+		n.log.Warn(w)
+	}
 	if err := n.createEndpoints(); err != nil {
 		return err
 	}
