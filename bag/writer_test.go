@@ -84,7 +84,7 @@ func TestWriterRoundTrip(t *testing.T) {
 	require.Equal(t, t0, info.Start)
 	require.Equal(t, 500*time.Millisecond, info.Duration())
 	require.Equal(t, []FileInfo{{Path: "episode_0.mcap", Size: info.Files[0].Size, MessageCount: 6, CountsKnown: true,
-		Start: t0, End: t0 + int64(500*time.Millisecond)}}, info.Files)
+		Start: t0, End: t0 + int64(500*time.Millisecond), Topics: info.Topics}}, info.Files)
 	instruction, ok := info.Topic("/instruction")
 	require.True(t, ok)
 	require.Equal(t, uint64(1), instruction.MessageCount)
