@@ -34,7 +34,8 @@ func newBagInfoCmd() *cobra.Command {
 			}
 			defer r.Close()
 			info := r.Info()
-			fmt.Fprint(cmd.OutOrStdout(), info.Format(time.Local))
+			// ros2 bag info prints the description with Python's print, which adds a blank line.
+			fmt.Fprintln(cmd.OutOrStdout(), info.Format(time.Local))
 			for _, w := range info.Warnings {
 				fmt.Fprintln(cmd.ErrOrStderr(), "warning:", w)
 			}
