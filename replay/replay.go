@@ -6,10 +6,12 @@
 package replay
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"dysl_vla/bag"
@@ -32,7 +34,7 @@ type Config struct {
 	Engine *policy.Engine
 	Params *paramserver.Server
 	// BagPath is the input bag (directory or lone .mcap); OutDir receives the output bag in OutDir/bag
-	// and the report in OutDir.
+	// and the report in OutDir. OutDir must not be the input bag or inside it.
 	BagPath, OutDir string
 	// ImageTopic and InstructionTopic default to /image and /instruction.
 	ImageTopic, InstructionTopic string
@@ -42,7 +44,16 @@ type Config struct {
 	Forwarder nodecore.ChunkForwarder
 	// Progress, optional, is told the bag time reached and the bag's duration.
 	Progress func(done, total time.Duration)
+	// Context, optional, stops the replay when done (Ctrl-C): what was replayed until then is written
+	// as a complete output bag and report, and Run returns the context's error.
+	Context context.Context
 }
+
+// Input message types replay acts on.
+const (
+	imageType       = "sensor_msgs/msg/Image"
+	instructionType = "std_msgs/msg/String"
+)
 
 // Result is what a replay produced.
 type Result struct {
@@ -56,8 +67,12 @@ type Result struct {
 	ReportPath, OutBag string
 }
 
-// Run replays the bag. Whatever was computed before a fault in the input bag is kept: the output bag
-// is closed properly and the report written, and the fault is returned with the result.
+// Run replays the bag. The node's clock is what a dysl_vla_node would read with the same parameters
+// while the bag is played into it (see ClockSource): use_sim_time decides, as on the robot.
+// Diagnostics are published every diagnostic_updater.period of that clock while messages come, and
+// once across a gap without messages. Whatever was computed before a fault in the input bag or an
+// interruption is kept: the output bag is closed properly and the report written, and the fault is
+// returned with the result.
 func Run(cfg Config) (res Result, err error) {
 	if cfg.Engine == nil || cfg.Params == nil || cfg.BagPath == "" || cfg.OutDir == "" {
 		return res, errors.New("replay: Config needs Engine, Params, BagPath and OutDir")
@@ -68,22 +83,29 @@ func Run(cfg Config) (res Result, err error) {
 	if cfg.InstructionTopic == "" {
 		cfg.InstructionTopic = "/instruction"
 	}
+	ctx := cfg.Context
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if err := checkOutputDir(cfg.BagPath, cfg.OutDir); err != nil {
+		return res, err
+	}
 	in, err := bag.Open(cfg.BagPath)
 	if err != nil {
 		return res, err
 	}
 	defer in.Close()
 	info := in.Info()
-	for _, t := range []string{cfg.ImageTopic, cfg.InstructionTopic} {
-		if _, ok := info.Topic(t); !ok {
-			return res, fmt.Errorf("replay: bag %s has no topic %s (topics: %s)", cfg.BagPath, t, topicList(info))
+	for _, t := range []struct{ topic, typ string }{{cfg.ImageTopic, imageType}, {cfg.InstructionTopic, instructionType}} {
+		if err := checkTopicType(info, cfg.BagPath, t.topic, t.typ); err != nil {
+			return res, err
 		}
 	}
 
 	res.OutBag = filepath.Join(cfg.OutDir, "bag")
 	out, err := bag.Create(res.OutBag, bag.WriterOptions{})
 	if err != nil {
-		return res, err
+		return res, fmt.Errorf("replay: %w; give another --out, or remove it", err)
 	}
 	rec := &recorder{out: out}
 	defer func() {
@@ -100,36 +122,56 @@ func Run(cfg Config) (res Result, err error) {
 		return res, err
 	}
 	defer core.Close()
-
-	start := time.Unix(0, info.Start)
-	period := core.Settings().DiagnosticsPeriod
-	if period <= 0 {
-		period = time.Second
+	settings := core.Settings()
+	clock := newNodeClock(settings.UseSimTime, info)
+	topics := []string{cfg.ImageTopic, cfg.InstructionTopic}
+	if clock.source == ClockRecorded {
+		if err := checkTopicType(info, cfg.BagPath, TopicClock, clockType); err != nil {
+			return res, err
+		}
+		topics = append(topics, TopicClock)
 	}
-	nextDiag := start.Add(period)
+	diagnostics := diagnosticsSchedule{period: settings.DiagnosticsPeriod}
+	if diagnostics.period <= 0 {
+		diagnostics.period = time.Second
+	}
+
 	var readErr error
 	var instruction string
-	for m, err := range in.Messages(cfg.ImageTopic, cfg.InstructionTopic) {
+	var lastNow time.Time // the node's clock at the last message; zero while it has none
+	var lastLogTime int64
+	for m, err := range in.Messages(topics...) {
 		if err != nil {
 			readErr = err
 			break
 		}
-		now := time.Unix(0, m.LogTime)
-		rec.now = now
-		for !now.Before(nextDiag) {
-			rec.diagnosticsAt(core, nextDiag)
-			nextDiag = nextDiag.Add(period)
+		if ctx.Err() != nil {
+			readErr = fmt.Errorf("interrupted: %w", context.Cause(ctx))
+			break
 		}
+		rec.begin(m, m.Topic == cfg.ImageTopic)
 		if cfg.Progress != nil {
-			cfg.Progress(now.Sub(start), info.Duration())
+			cfg.Progress(time.Duration(m.LogTime-info.Start), info.Duration())
+		}
+		if m.Topic == TopicClock && clock.source == ClockRecorded {
+			if err := clock.observe(m.Data); err != nil {
+				rec.skip(Skip{Kind: SkipDecodeError, Reason: err.Error()})
+			}
+			continue
+		}
+		now, haveTime := clock.at(m.LogTime)
+		if haveTime {
+			if at, due := diagnostics.due(now); due {
+				rec.diagnosticsAt(core, at, diagnosticsLogTime(m.LogTime, lastLogTime, now.Sub(at)))
+			}
+			lastNow, lastLogTime = now, m.LogTime
 		}
 		switch m.Topic {
 		case cfg.InstructionTopic:
 			var s msgs.String
 			if err := msgs.Decode(m.Data, &s); err != nil {
 				core.ReportDecodeError(m.Topic, err)
-				rec.skip(m.Topic, err.Error())
-				continue
+				break
 			}
 			core.SetInstruction(s.Data)
 			instruction = s.Data
@@ -137,21 +179,29 @@ func Run(cfg Config) (res Result, err error) {
 			var img msgs.Image
 			if err := msgs.Decode(m.Data, &img); err != nil {
 				core.ReportDecodeError(m.Topic, err)
-				rec.skip(m.Topic, err.Error())
+				break
+			}
+			if !haveTime {
+				rec.skip(Skip{Kind: SkipNoClock, Reason: "the node's clock reads zero until the first /clock message (use_sim_time true)"})
 				continue
 			}
-			rec.frameStep = nil
 			core.OfferFrame(img)
 			core.Step(now)
 			if rec.frameStep != nil && cfg.CompareFull {
 				compare(cfg.Engine, img, instruction, rec.frameStep, rec.lastChunk)
 			}
 		}
+		rec.settle()
 	}
-	rec.diagnosticsAt(core, rec.now)
+	if !lastNow.IsZero() {
+		rec.diagnosticsAt(core, lastNow, lastLogTime)
+	}
 
 	res.Steps, res.Skips, res.Chunks = rec.steps, rec.skips, rec.chunks
 	res.Summary = Summarize(res.Steps, res.Skips)
+	res.Summary.ForwardFailures = len(rec.forwardFailures)
+	res.Summary.Clock = clock.source
+	res.Summary.Hint = nothingActedOnHint(res.Summary, settings.Live.MaxImageAge, len(info.TopicTypes(TopicClock)) > 0)
 	if tp, err := bag.MeasureDecodeThroughput(cfg.BagPath); err == nil {
 		res.Summary.DecodeFramesPerSecond = tp.FramesPerSecond()
 	}
@@ -161,12 +211,114 @@ func Run(cfg Config) (res Result, err error) {
 		return res, err
 	}
 	if readErr != nil {
-		return res, fmt.Errorf("replay: input bag stopped early (everything before the fault was replayed): %w", readErr)
+		return res, fmt.Errorf("replay: input bag stopped early (everything before it was replayed): %w", readErr)
 	}
 	if rec.writeErr != nil {
 		return res, rec.writeErr
 	}
 	return res, nil
+}
+
+// checkTopicType refuses a topic recorded with another type than replay decodes, by the bag's own
+// record of it (metadata.yaml and every storage file).
+func checkTopicType(info bag.Info, bagPath, topic, want string) error {
+	types := info.TopicTypes(topic)
+	switch {
+	case len(types) == 0:
+		return fmt.Errorf("replay: bag %s has no topic %s (topics: %s)", bagPath, topic, topicList(info))
+	case len(types) > 1:
+		return fmt.Errorf("replay: topic %s of bag %s is recorded with %d types (%s), expected only %s",
+			topic, bagPath, len(types), strings.Join(types, ", "), want)
+	case types[0] != want:
+		return fmt.Errorf("replay: topic %s of bag %s is %s, expected %s", topic, bagPath, types[0], want)
+	}
+	return nil
+}
+
+// checkOutputDir refuses an output directory that is the input bag, lies inside it, or would put the
+// output bag where the input is.
+func checkOutputDir(bagPath, outDir string) error {
+	in, out := resolvedPath(bagPath), resolvedPath(outDir)
+	outBag := filepath.Join(out, "bag")
+	if in == out || isWithin(out, in) {
+		return fmt.Errorf("replay: output directory %s is the input bag %s or inside it; give --out a directory of its own", outDir, bagPath)
+	}
+	if in == outBag || isWithin(in, outBag) {
+		return fmt.Errorf("replay: the output bag would be written to %s, where the input bag %s is; give another --out", outBag, bagPath)
+	}
+	return nil
+}
+
+// resolvedPath is path made absolute, with symbolic links resolved as far as it exists.
+func resolvedPath(path string) string {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return filepath.Clean(path)
+	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		return real
+	}
+	return abs
+}
+
+func isWithin(path, dir string) bool {
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && rel != "." && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}
+
+// diagnosticsSchedule times the diagnostics publications on the node's clock.
+type diagnosticsSchedule struct {
+	period time.Duration
+	next   time.Time // zero until the clock first reads
+}
+
+// due returns the node time of a diagnostics publication due by now, if one is: every period while
+// messages come, and a single one across a gap between messages, however long. A bag whose metadata
+// starts at time 0, or that holds one message stamped far in the future, would otherwise give one
+// publication per period across the gap: billions.
+func (d *diagnosticsSchedule) due(now time.Time) (time.Time, bool) {
+	if d.next.IsZero() {
+		d.next = now.Add(d.period)
+		return time.Time{}, false
+	}
+	if now.Before(d.next) {
+		return time.Time{}, false
+	}
+	at := d.next
+	d.next = now.Add(d.period - now.Sub(d.next)%d.period) // the first period boundary after now
+	return at, true
+}
+
+// diagnosticsLogTime places a diagnostics publication due lag before the message now logged at
+// logTime into the output bag: lag earlier, but not before the previous message.
+func diagnosticsLogTime(logTime, previous int64, lag time.Duration) int64 {
+	return max(previous, logTime-int64(lag))
+}
+
+// nothingActedOnHint says what to do when every frame was dropped as stale; empty otherwise.
+func nothingActedOnHint(s Summary, maxAge time.Duration, bagHasClock bool) string {
+	if s.Frames > 0 || s.SkippedBy[SkipStale] == 0 {
+		return ""
+	}
+	age := s.StaleAgeMedian
+	if age < time.Minute {
+		return fmt.Sprintf("Every frame was older than max_image_age (%v) by the node's clock (%s; median age %v): "+
+			"raise max_image_age in --params.", maxAge, s.Clock, age)
+	}
+	hint := fmt.Sprintf("The image header stamps are %v behind the node's clock (%s), far beyond max_image_age (%v): "+
+		"they were stamped in another session than the one this bag's times come from (a recorded playback, "+
+		"or a camera clock that is not synchronized).", age.Round(time.Second), s.Clock, maxAge)
+	switch {
+	case s.Clock == ClockLogTime && bagHasClock:
+		return hint + " The bag records /clock: replay with `use_sim_time: true` in --params " +
+			"(on the robot: launch with use_sim_time:=true and `ros2 bag play` without --clock, so the recorded /clock plays)."
+	case s.Clock == ClockRecorded:
+		return hint + " The bag's /clock does not match the stamps either: set `max_image_age: 0` in --params to turn " +
+			"the check off (on the robot: `ros2 param set /dysl_vla_node max_image_age 0.0`)."
+	default:
+		return hint + " The bag has no /clock of the stamps' session, so use_sim_time cannot help: set `max_image_age: 0` " +
+			"in --params to turn the check off (on the robot: `ros2 param set /dysl_vla_node max_image_age 0.0`)."
+	}
 }
 
 func topicList(info bag.Info) string {
