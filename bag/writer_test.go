@@ -424,3 +424,32 @@ func TestNestedIterationsOverOneReader(t *testing.T) {
 	}
 	require.Equal(t, 10, outer)
 }
+
+// A writer that never reaches Close (its process killed) leaves a bag that opens, with the messages
+// of every chunk already written and a warning about the counts.
+func TestWriterKilledBeforeCloseLeavesAReadableBag(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "killed")
+	w, err := Create(dir, WriterOptions{ChunkSize: 256})
+	require.NoError(t, err)
+	require.NoError(t, w.AddTopic(stringTopic("/chatter")))
+	for i := range 50 {
+		require.NoError(t, w.Write("/chatter", t0+int64(i)*int64(time.Millisecond), encodeString(t, fmt.Sprintf("message %04d", i))))
+	}
+	require.NoError(t, w.file.Sync()) // what a killed process leaves is what reached the file
+
+	r, err := Open(dir)
+	require.NoError(t, err, "metadata.yaml must exist before Close")
+	defer r.Close()
+	require.NotEmpty(t, r.Info().Warnings)
+	got := 0
+	for _, err := range r.Messages() {
+		if err != nil {
+			var corrupt *CorruptFileError
+			require.ErrorAs(t, err, &corrupt)
+			break
+		}
+		got++
+	}
+	require.Greater(t, got, 20, "the complete chunks are read")
+	require.NoError(t, w.Close())
+}
