@@ -5,6 +5,7 @@ import (
 
 	"dysl_vla/bag"
 	"dysl_vla/msgs"
+	"dysl_vla/nodecore"
 )
 
 // TopicClock is where ROS publishes simulated time (rosgraph_msgs/msg/Clock).
@@ -32,42 +33,59 @@ const (
 	ClockRecorded ClockSource = "the bag's recorded /clock"
 )
 
-// nodeClock is the replayed node's clock.
+// nodeClock is the replayed node's clock, and the schedule of its diagnostics. Both are a
+// nodecore.SimClock, the node's own clock under use_sim_time: it moves with the bag's messages, and
+// its diagnostics ticks follow it, one per period while messages come and one across a gap, however
+// long (a bag whose metadata starts at time 0, or one message stamped far in the future, must not
+// give a diagnostics message per period across the gap: billions).
 type nodeClock struct {
 	source ClockSource
-	latest time.Time // ClockRecorded: the last /clock message; zero before the first
+	sim    nodecore.SimClock
 }
 
-func newNodeClock(useSimTime bool, info bag.Info) *nodeClock {
+func newNodeClock(useSimTime bool, info bag.Info, diagnosticsPeriod time.Duration) *nodeClock {
+	c := &nodeClock{source: ClockPlayback, sim: nodecore.SimClock{Period: diagnosticsPeriod}}
 	switch {
 	case !useSimTime:
-		return &nodeClock{source: ClockLogTime}
+		c.source = ClockLogTime
 	case len(info.TopicTypes(TopicClock)) > 0:
-		return &nodeClock{source: ClockRecorded}
-	default:
-		return &nodeClock{source: ClockPlayback}
+		c.source = ClockRecorded
 	}
+	return c
 }
 
-// observe takes a /clock message. rosgraph_msgs/msg/Clock is a single builtin_interfaces/msg/Time,
-// so its CDR is a Time's.
-func (c *nodeClock) observe(data []byte) error {
+// observe moves the clock with a message of the bag: to its log time, or with a recorded clock to
+// the time a /clock message carries (other messages leave it). It reports whether m was a clock
+// message, which the node does not otherwise act on. rosgraph_msgs/msg/Clock is a single
+// builtin_interfaces/msg/Time, so its CDR is a Time's.
+func (c *nodeClock) observe(m bag.Message) (clockMessage bool, err error) {
+	if c.source != ClockRecorded {
+		c.sim.Set(time.Unix(0, m.LogTime))
+		return false, nil
+	}
+	if m.Topic != TopicClock {
+		return false, nil
+	}
 	var t msgs.Time
-	if err := msgs.Decode(data, &t); err != nil {
-		return err
+	if err := msgs.Decode(m.Data, &t); err != nil {
+		return true, err
 	}
-	c.latest = time.Time{}
 	if !t.IsZero() { // ROS time zero means "not set yet"
-		c.latest = t.Go()
+		c.sim.Set(t.Go())
 	}
-	return nil
+	return true, nil
 }
 
-// at is the node's time when a message logged at logTime arrives; false while the node has no time
-// yet (use_sim_time before the first /clock).
-func (c *nodeClock) at(logTime int64) (time.Time, bool) {
-	if c.source == ClockRecorded {
-		return c.latest, !c.latest.IsZero()
+// now is the node's time: zero while it has none (use_sim_time before the first /clock), and the
+// node core then acts on no frame.
+func (c *nodeClock) now() time.Time { return c.sim.Now() }
+
+// diagnosticsDue returns the time of a diagnostics publication the clock's last move made due.
+func (c *nodeClock) diagnosticsDue() (time.Time, bool) {
+	select {
+	case at := <-c.sim.Ticks():
+		return at, true
+	default:
+		return time.Time{}, false
 	}
-	return time.Unix(0, logTime), true
 }

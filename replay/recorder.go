@@ -155,6 +155,8 @@ func (r *recorder) Notice(e nodecore.Event) {
 	case nodecore.EventForwardFailed:
 		r.forwardFailures = append(r.forwardFailures, e.String())
 		return
+	case nodecore.EventParametersNotApplied:
+		return // about the node, not about the message being served
 	}
 	if r.notice == nil {
 		r.notice = e
@@ -167,6 +169,8 @@ func skipKindOf(e nodecore.Event) SkipKind {
 		return SkipStale
 	case nodecore.EventNoInstruction:
 		return SkipNoInstruction
+	case nodecore.EventNoClock:
+		return SkipNoClock
 	case nodecore.EventBadFrame:
 		return SkipBadFrame
 	case nodecore.EventInferenceFailed:

@@ -70,7 +70,7 @@ type Result struct {
 // Run replays the bag. The node's clock is what a dysl_vla_node would read with the same parameters
 // while the bag is played into it (see ClockSource): use_sim_time decides, as on the robot.
 // Diagnostics are published every diagnostic_updater.period of that clock while messages come, and
-// once across a gap without messages. Whatever was computed before a fault in the input bag or an
+// once across a gap without messages, as the node does under use_sim_time. Whatever was computed before a fault in the input bag or an
 // interruption is kept: the output bag is closed properly and the report written, and the fault is
 // returned with the result.
 func Run(cfg Config) (res Result, err error) {
@@ -123,7 +123,11 @@ func Run(cfg Config) (res Result, err error) {
 	}
 	defer core.Close()
 	settings := core.Settings()
-	clock := newNodeClock(settings.UseSimTime, info)
+	period := settings.DiagnosticsPeriod
+	if period <= 0 {
+		period = time.Second
+	}
+	clock := newNodeClock(settings.UseSimTime, info, period)
 	topics := []string{cfg.ImageTopic, cfg.InstructionTopic}
 	if clock.source == ClockRecorded {
 		if err := checkTopicType(info, cfg.BagPath, TopicClock, clockType); err != nil {
@@ -131,15 +135,9 @@ func Run(cfg Config) (res Result, err error) {
 		}
 		topics = append(topics, TopicClock)
 	}
-	diagnostics := diagnosticsSchedule{period: settings.DiagnosticsPeriod}
-	if diagnostics.period <= 0 {
-		diagnostics.period = time.Second
-	}
 
 	var readErr error
 	var instruction string
-	var lastNow time.Time // the node's clock at the last message; zero while it has none
-	var lastLogTime int64
 	for m, err := range in.Messages(topics...) {
 		if err != nil {
 			readErr = err
@@ -153,18 +151,15 @@ func Run(cfg Config) (res Result, err error) {
 		if cfg.Progress != nil {
 			cfg.Progress(time.Duration(m.LogTime-info.Start), info.Duration())
 		}
-		if m.Topic == TopicClock && clock.source == ClockRecorded {
-			if err := clock.observe(m.Data); err != nil {
+		clockMessage, err := clock.observe(m)
+		if at, due := clock.diagnosticsDue(); due {
+			rec.diagnosticsAt(core, at, m.LogTime)
+		}
+		if clockMessage {
+			if err != nil {
 				rec.skip(Skip{Kind: SkipDecodeError, Reason: err.Error()})
 			}
 			continue
-		}
-		now, haveTime := clock.at(m.LogTime)
-		if haveTime {
-			if at, due := diagnostics.due(now); due {
-				rec.diagnosticsAt(core, at, diagnosticsLogTime(m.LogTime, lastLogTime, now.Sub(at)))
-			}
-			lastNow, lastLogTime = now, m.LogTime
 		}
 		switch m.Topic {
 		case cfg.InstructionTopic:
@@ -181,20 +176,16 @@ func Run(cfg Config) (res Result, err error) {
 				core.ReportDecodeError(m.Topic, err)
 				break
 			}
-			if !haveTime {
-				rec.skip(Skip{Kind: SkipNoClock, Reason: "the node's clock reads zero until the first /clock message (use_sim_time true)"})
-				continue
-			}
 			core.OfferFrame(img)
-			core.Step(now)
+			core.Step(clock.now())
 			if rec.frameStep != nil && cfg.CompareFull {
 				compare(cfg.Engine, img, instruction, rec.frameStep, rec.lastChunk)
 			}
 		}
 		rec.settle()
 	}
-	if !lastNow.IsZero() {
-		rec.diagnosticsAt(core, lastNow, lastLogTime)
+	if now := clock.now(); !now.IsZero() {
+		rec.diagnosticsAt(core, now, rec.logTime)
 	}
 
 	res.Steps, res.Skips, res.Chunks = rec.steps, rec.skips, rec.chunks
@@ -266,34 +257,8 @@ func isWithin(path, dir string) bool {
 	return err == nil && rel != "." && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
-// diagnosticsSchedule times the diagnostics publications on the node's clock.
-type diagnosticsSchedule struct {
-	period time.Duration
-	next   time.Time // zero until the clock first reads
-}
-
-// due returns the node time of a diagnostics publication due by now, if one is: every period while
-// messages come, and a single one across a gap between messages, however long. A bag whose metadata
-// starts at time 0, or that holds one message stamped far in the future, would otherwise give one
-// publication per period across the gap: billions.
-func (d *diagnosticsSchedule) due(now time.Time) (time.Time, bool) {
-	if d.next.IsZero() {
-		d.next = now.Add(d.period)
-		return time.Time{}, false
-	}
-	if now.Before(d.next) {
-		return time.Time{}, false
-	}
-	at := d.next
-	d.next = now.Add(d.period - now.Sub(d.next)%d.period) // the first period boundary after now
-	return at, true
-}
-
-// diagnosticsLogTime places a diagnostics publication due lag before the message now logged at
-// logTime into the output bag: lag earlier, but not before the previous message.
-func diagnosticsLogTime(logTime, previous int64, lag time.Duration) int64 {
-	return max(previous, logTime-int64(lag))
-}
+// clockMismatch is an age past which stale frames say more about the clocks than about the camera.
+const clockMismatch = time.Minute
 
 // nothingActedOnHint says what to do when every frame was dropped as stale; empty otherwise.
 func nothingActedOnHint(s Summary, maxAge time.Duration, bagHasClock bool) string {
@@ -301,7 +266,7 @@ func nothingActedOnHint(s Summary, maxAge time.Duration, bagHasClock bool) strin
 		return ""
 	}
 	age := s.StaleAgeMedian
-	if age < time.Minute {
+	if age < clockMismatch {
 		return fmt.Sprintf("Every frame was older than max_image_age (%v) by the node's clock (%s; median age %v): "+
 			"raise max_image_age in --params.", maxAge, s.Clock, age)
 	}

@@ -41,26 +41,6 @@ func TestReplayDiagnosticsAcrossAGap(t *testing.T) {
 	t.Run("metadata starting at time 0", check)
 }
 
-func TestDiagnosticsSchedule(t *testing.T) {
-	d := diagnosticsSchedule{period: time.Second}
-	t0 := time.Unix(1_700_000_000, 0)
-	_, due := d.due(t0)
-	require.False(t, due, "the first reading starts the schedule")
-	_, due = d.due(t0.Add(999 * time.Millisecond))
-	require.False(t, due)
-	at, due := d.due(t0.Add(2500 * time.Millisecond))
-	require.True(t, due)
-	require.Equal(t, t0.Add(time.Second), at)
-	_, due = d.due(t0.Add(2900 * time.Millisecond))
-	require.False(t, due, "the next is at 3 s")
-	far := t0.Add(200 * 365 * 24 * time.Hour)
-	at, due = d.due(far)
-	require.True(t, due)
-	require.Equal(t, t0.Add(3*time.Second), at)
-	_, due = d.due(far)
-	require.False(t, due, "one publication across the gap")
-}
-
 // An empty bag, as Humble records one (starting_time int64 max) or as bag.Writer does (0), replays to
 // an empty, complete output.
 func TestReplayEmptyBag(t *testing.T) {
