@@ -13,29 +13,14 @@ import (
 	"dysl_vla/nodecore"
 	"dysl_vla/paramserver"
 	"dysl_vla/policy"
-	"dysl_vla/policy/bundle"
 	"dysl_vla/policy/policytest"
 )
-
-// fakeManifest: 8 layers, static 3 and 7, a 4x4 model input, chunks of 2 actions (x, gripper).
-func fakeManifest() *bundle.Manifest {
-	return &bundle.Manifest{
-		Format: bundle.FormatVersion, Name: "fake-bundle",
-		Dims: bundle.Dims{Layers: 8, Hidden: 4, Heads: 1, Tokens: 4, InstructionTokens: 8, Chunk: 2, ActionDim: 2},
-		Image: bundle.ImageSpec{Width: 4, Height: 4, Resize: "center_crop_resize",
-			Mean: []float64{0, 0, 0}, Std: []float64{1, 1, 1}},
-		Tokenizer: bundle.Tokenizer{Kind: "bytes"},
-		Action: bundle.ActionSpec{Names: []string{"x", "gripper"}, Mean: []float64{0, 0}, Std: []float64{1, 1},
-			GripperIndex: 1, DtSeconds: 0.1},
-		StaticLayers: []int{3, 7},
-	}
-}
 
 // fakeReplay replays bagPath on a policy.Engine over policytest's Fake backend (no ONNX Runtime),
 // with the node's parameters overridden as a params file would.
 func fakeReplay(t *testing.T, bagPath string, overrides map[string]paramserver.Value, edit func(*Config)) (Result, error) {
 	t.Helper()
-	m := fakeManifest()
+	m := policytest.Manifest()
 	fake := policytest.NewFake(m)
 	for j := range fake.SkipProb {
 		fake.SkipProb[j] = 1
@@ -115,6 +100,17 @@ func (b *bagWriter) close() string {
 	b.t.Helper()
 	require.NoError(b.t, b.w.Close())
 	return b.dir
+}
+
+// pickBag records an instruction and then n images 100 ms apart.
+func pickBag(t *testing.T, n int) string {
+	t.Helper()
+	b := newBagWriter(t)
+	b.instruction(base, "pick")
+	for i := range n {
+		b.image(base + int64(i+1)*1e8)
+	}
+	return b.close()
 }
 
 // editMetadata replaces old by new in the bag's metadata.yaml.

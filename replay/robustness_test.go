@@ -79,12 +79,7 @@ func TestReplayCountsEachFrameOnce(t *testing.T) {
 		require.Equal(t, "/instruction", res.Skips[1].Topic)
 	})
 	t.Run("forwarding failure", func(t *testing.T) {
-		b := newBagWriter(t)
-		b.instruction(base, "pick")
-		for i := range 4 {
-			b.image(base + int64(i+1)*1e8)
-		}
-		res, err := fakeReplay(t, b.close(), nil, func(c *Config) { c.Forwarder = refusingForwarder{} })
+		res, err := fakeReplay(t, pickBag(t, 4), nil, func(c *Config) { c.Forwarder = refusingForwarder{} })
 		require.NoError(t, err)
 		require.Equal(t, 4, res.Summary.Frames)
 		require.Zero(t, res.Summary.Skipped)
@@ -102,12 +97,7 @@ func (refusingForwarder) LinkStatus() msgs.DiagnosticStatus {
 
 // A metadata file listing its storage file twice does not make replay act on every frame twice.
 func TestReplayStorageFileListedTwice(t *testing.T) {
-	b := newBagWriter(t)
-	b.instruction(base, "pick")
-	for i := range 3 {
-		b.image(base + int64(i+1)*1e8)
-	}
-	dir := b.close()
+	dir := pickBag(t, 3)
 	editMetadata(t, dir, "relative_file_paths:\n        - in_0.mcap\n", "relative_file_paths:\n        - in_0.mcap\n        - in_0.mcap\n")
 	res, err := fakeReplay(t, dir, nil, nil)
 	require.NoError(t, err)
@@ -170,9 +160,7 @@ func fmtOrPlain(want, dir string) string {
 
 // The output directory may not be the input bag, nor inside it, nor hold it where the output bag goes.
 func TestReplayRefusesOutputOverInput(t *testing.T) {
-	b := newBagWriter(t)
-	b.instruction(base, "pick")
-	dir := b.close()
+	dir := pickBag(t, 0)
 	for _, out := range []string{dir, filepath.Join(dir, "sub"), filepath.Dir(dir) + "/./" + filepath.Base(dir)} {
 		_, err := fakeReplay(t, dir, nil, func(c *Config) { c.OutDir = out })
 		require.ErrorContains(t, err, "is the input bag")
@@ -188,12 +176,7 @@ func TestReplayRefusesOutputOverInput(t *testing.T) {
 
 // Interrupted (Ctrl-C), a replay still leaves a complete output bag and its report.
 func TestReplayInterruptedLeavesACompleteOutput(t *testing.T) {
-	b := newBagWriter(t)
-	b.instruction(base, "pick")
-	for i := range 20 {
-		b.image(base + int64(i+1)*1e8)
-	}
-	dir := b.close()
+	dir := pickBag(t, 20)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	seen := 0
