@@ -99,12 +99,10 @@ func TestDyslReadsROS2Recordings(t *testing.T) {
 		{"mcap_file_zstd", append([]string{"-s", "mcap"}, compressedZstd("file")...)},
 	}
 	recorders := r.record(dir, specs, "/image", "/instruction")
-	pixels := strings.TrimSuffix(strings.Repeat("7,", 8*8*3), ",")
-	r.Start("instruction publisher", nil, "ros2", "topic", "pub", "-r", "5", "/instruction", "std_msgs/msg/String",
-		"{data: pick up the red block}")
-	r.Start("image publisher", nil, "ros2", "topic", "pub", "-r", "5", "/image", "sensor_msgs/msg/Image",
-		"{header: {stamp: now, frame_id: camera}, height: 8, width: 8, encoding: rgb8, step: 24, data: ["+pixels+"]}")
-	subscribed(t, recorders, "/image", "/instruction")
+	publishInstruction(t, r, "pick up the red block")
+	subscribed(t, recorders, "/instruction") // the latched instruction comes before the first image
+	publishImages(t, r, imageYAML("auto", 8, 8, 24, "rgb8", 8*8*3), 5, 0)
+	subscribed(t, recorders, "/image")
 	time.Sleep(4 * time.Second) // about 20 images
 	stopRecorders(t, recorders)
 
@@ -122,9 +120,8 @@ func TestDyslReadsROS2Recordings(t *testing.T) {
 				t.Fatalf("only %d images recorded", n)
 			}
 			acted, notActed, out := r.replaySummary(bagDir, filepath.Join(t.TempDir(), "out"))
-			if acted+notActed != n || notActed > 2 {
-				t.Errorf("replay acted on %d and skipped %d of %d images (at most the 2 before the first instruction may be skipped):\n%s",
-					acted, notActed, n, out)
+			if acted != n || notActed != 0 {
+				t.Errorf("replay acted on %d and skipped %d of %d images:\n%s", acted, notActed, n, out)
 			}
 		})
 	}
