@@ -7,7 +7,6 @@ import (
 	"dysl_vla/bag"
 	"dysl_vla/msgs"
 	"dysl_vla/nodecore"
-	"dysl_vla/skipping"
 )
 
 // recorder is the node core's Sink during a replay: it writes publications into the output bag, stamped
@@ -111,11 +110,6 @@ func (r *recorder) PublishActionChunk(c *msgs.ActionChunk) {
 // PublishSkipStats implements nodecore.Sink.
 func (r *recorder) PublishSkipStats(s *msgs.SkipStats) {
 	r.write(TopicSkipStats, s)
-	passes := 1
-	if s.VerificationFired {
-		passes = 2
-	}
-	ratio := skipping.Stats{Passes: passes, LayersTotal: int(s.LayersTotal), LayersSkipped: int(s.LayersSkipped)}.SkipRatio()
 	allow := make([]int, len(s.AllowPoints))
 	for i, a := range s.AllowPoints {
 		allow[i] = int(a)
@@ -125,11 +119,20 @@ func (r *recorder) PublishSkipStats(s *msgs.SkipStats) {
 		LatencyMs: s.LatencyMs, PrefixMs: s.PrefixLatencyMs, LayersMs: s.LayersLatencyMs,
 		AdaptersMs: s.AdaptersLatencyMs, ControllersMs: s.ControllersLatencyMs, HeadMs: s.HeadLatencyMs,
 		VerificationMs: s.VerificationLatencyMs,
-		LayersExecuted: int(s.LayersExecuted), LayersTotal: int(s.LayersTotal), SkipRatio: ratio,
+		LayersExecuted: int(s.LayersExecuted), LayersTotal: int(s.LayersTotal), SkipRatio: r.skipRatio(),
 		Continuity: s.Continuity, ContinuityDelta: s.ContinuityDelta,
 		AllowPoints: allow, Verification: s.VerificationFired,
 	})
 	r.frameStep = &r.steps[len(r.steps)-1]
+}
+
+// skipRatio is the skip ratio the node published with the frame's chunk (skipping.Stats.SkipRatio,
+// its one definition), which the core publishes before the frame's stats.
+func (r *recorder) skipRatio() float64 {
+	if r.lastChunk == nil {
+		return 0
+	}
+	return float64(r.lastChunk.SkipRatio)
 }
 
 // PublishDiagnostics implements nodecore.Sink.

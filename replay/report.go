@@ -26,7 +26,8 @@ type Step struct {
 	LatencyMs                                             float64
 	PrefixMs, LayersMs, AdaptersMs, ControllersMs, HeadMs float64
 	VerificationMs                                        float64
-	LayersExecuted, LayersTotal                           int
+	LayersExecuted                                        int // over both passes when verification fired
+	LayersTotal                                           int // the backbone's layers (SkipStats.layers_total)
 	SkipRatio                                             float64
 	Continuity, ContinuityDelta                           float64 // NaN while undefined
 	AllowPoints                                           []int

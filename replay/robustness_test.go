@@ -196,12 +196,31 @@ func TestReplayInterruptedLeavesACompleteOutput(t *testing.T) {
 	require.Equal(t, 5, outputCounts(t, res.OutBag)[TopicActionChunk])
 }
 
-// The report's skip ratio is the one the node publishes in ActionChunk.skip_ratio.
+// The report's skip ratio is the one the node publishes in ActionChunk.skip_ratio, and its layer
+// count the backbone's, whether verification fired or not.
 func TestReplaySkipRatioIsTheChunks(t *testing.T) {
-	res, err := fakeReplay(t, humbleBag("pub_mcap"), nil, nil)
+	b := newBagWriter(t)
+	b.instruction(base, "pick")
+	for i := range 40 {
+		at := base + int64(i+1)*1e8
+		img := staleImage(at)
+		gray := byte(i * i * 37 % 256) // jumps that move the chunks and make verification fire
+		for k := range img.Data {
+			img.Data[k] = gray
+		}
+		b.write("/image", at, img)
+	}
+	res, err := fakeReplay(t, b.close(), nil, nil)
 	require.NoError(t, err)
-	require.NotEmpty(t, res.Steps)
+	require.Len(t, res.Steps, 40)
+	verified := 0
 	for i, st := range res.Steps {
 		require.InDelta(t, float64(res.Chunks[i].SkipRatio), st.SkipRatio, 1e-6, "step %d", i)
+		require.Equal(t, 8, st.LayersTotal, "step %d: the backbone's layers, also when verification fired", i)
+		if st.Verification {
+			verified++
+		}
 	}
+	require.Positive(t, verified, "the fixture must exercise verification")
+	require.Equal(t, 8.0, res.Summary.LayersTotal)
 }

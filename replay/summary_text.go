@@ -24,6 +24,9 @@ func WriteSummary(w io.Writer, s Summary) {
 	if s.Hint != "" {
 		fmt.Fprintf(w, "hint: %s\n", s.Hint)
 	}
+	if s.Frames == 0 {
+		return
+	}
 	fmt.Fprintf(w, "latency mean %.2f ms, p50 %.2f, p95 %.2f, max %.2f\n", s.MeanLatency, s.LatencyP50, s.LatencyP95, s.LatencyMax)
 	fmt.Fprintf(w, "executed layers %.2f of %.0f (skip ratio %.1f%%), verification rate %.1f%%\n",
 		s.MeanExecutedLayers, s.LayersTotal, 100*s.SkipRatio, 100*s.VerificationRate)
