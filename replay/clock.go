@@ -56,8 +56,7 @@ func newNodeClock(useSimTime bool, info bag.Info, diagnosticsPeriod time.Duratio
 
 // observe moves the clock with a message of the bag: to its log time, or with a recorded clock to
 // the time a /clock message carries (other messages leave it). It reports whether m was a clock
-// message, which the node does not otherwise act on. rosgraph_msgs/msg/Clock is a single
-// builtin_interfaces/msg/Time, so its CDR is a Time's.
+// message, which the node does not otherwise act on.
 func (c *nodeClock) observe(m bag.Message) (clockMessage bool, err error) {
 	if c.source != ClockRecorded {
 		c.sim.Set(time.Unix(0, m.LogTime))
@@ -66,12 +65,12 @@ func (c *nodeClock) observe(m bag.Message) (clockMessage bool, err error) {
 	if m.Topic != TopicClock {
 		return false, nil
 	}
-	var t msgs.Time
-	if err := msgs.Decode(m.Data, &t); err != nil {
+	var clock msgs.Clock
+	if err := msgs.Decode(m.Data, &clock); err != nil {
 		return true, err
 	}
-	if !t.IsZero() { // ROS time zero means "not set yet"
-		c.sim.Set(t.Go())
+	if !clock.Clock.IsZero() { // ROS time zero means "not set yet"
+		c.sim.Set(clock.Clock.Go())
 	}
 	return true, nil
 }
