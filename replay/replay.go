@@ -70,9 +70,9 @@ type Result struct {
 // Run replays the bag. The node's clock is what a dysl_vla_node would read with the same parameters
 // while the bag is played into it (see ClockSource): use_sim_time decides, as on the robot.
 // Diagnostics are published every diagnostic_updater.period of that clock while messages come, and
-// once across a gap without messages, as the node does under use_sim_time. Whatever was computed before a fault in the input bag or an
-// interruption is kept: the output bag is closed properly and the report written, and the fault is
-// returned with the result.
+// once across a gap without messages, as the node does under use_sim_time. Whatever was computed
+// before a fault in the input bag or an interruption is kept: the output bag is closed properly and
+// the report written, and the fault is returned with the result.
 func Run(cfg Config) (res Result, err error) {
 	if cfg.Engine == nil || cfg.Params == nil || cfg.BagPath == "" || cfg.OutDir == "" {
 		return res, errors.New("replay: Config needs Engine, Params, BagPath and OutDir")
@@ -136,8 +136,8 @@ func Run(cfg Config) (res Result, err error) {
 		topics = append(topics, TopicClock)
 	}
 
+	sess := &session{cfg: cfg, core: core, rec: rec, clock: clock}
 	var readErr error
-	var instruction string
 	for m, err := range in.Messages(topics...) {
 		if err != nil {
 			readErr = err
@@ -147,42 +147,10 @@ func Run(cfg Config) (res Result, err error) {
 			readErr = fmt.Errorf("interrupted: %w", context.Cause(ctx))
 			break
 		}
-		rec.begin(m, m.Topic == cfg.ImageTopic)
 		if cfg.Progress != nil {
 			cfg.Progress(time.Duration(m.LogTime-info.Start), info.Duration())
 		}
-		clockMessage, err := clock.observe(m)
-		if at, due := clock.diagnosticsDue(); due {
-			rec.diagnosticsAt(core, at, m.LogTime)
-		}
-		if clockMessage {
-			if err != nil {
-				rec.skip(Skip{Kind: SkipDecodeError, Reason: err.Error()})
-			}
-			continue
-		}
-		switch m.Topic {
-		case cfg.InstructionTopic:
-			var s msgs.String
-			if err := msgs.Decode(m.Data, &s); err != nil {
-				core.ReportDecodeError(m.Topic, err)
-				break
-			}
-			core.SetInstruction(s.Data)
-			instruction = s.Data
-		case cfg.ImageTopic:
-			var img msgs.Image
-			if err := msgs.Decode(m.Data, &img); err != nil {
-				core.ReportDecodeError(m.Topic, err)
-				break
-			}
-			core.OfferFrame(img)
-			core.Step(clock.now())
-			if rec.frameStep != nil && cfg.CompareFull {
-				compare(cfg.Engine, img, instruction, rec.frameStep, rec.lastChunk)
-			}
-		}
-		rec.settle()
+		sess.serve(m)
 	}
 	if now := clock.now(); !now.IsZero() {
 		rec.diagnosticsAt(core, now, rec.logTime)
@@ -208,6 +176,53 @@ func Run(cfg Config) (res Result, err error) {
 		return res, rec.writeErr
 	}
 	return res, nil
+}
+
+// session is one replay's node: the core, its clock and the recorder of what it publishes.
+type session struct {
+	cfg         Config
+	core        *nodecore.Core
+	rec         *recorder
+	clock       *nodeClock
+	instruction string
+}
+
+// serve hands one input message to the node, as its subscription callback and worker would, with the
+// diagnostics that fall due first; the message ends acted on or as one Skip.
+func (s *session) serve(m bag.Message) {
+	s.rec.begin(m, m.Topic == s.cfg.ImageTopic)
+	clockMessage, err := s.clock.observe(m)
+	if at, due := s.clock.diagnosticsDue(); due {
+		s.rec.diagnosticsAt(s.core, at, m.LogTime)
+	}
+	if clockMessage {
+		if err != nil {
+			s.rec.skip(Skip{Kind: SkipDecodeError, Reason: err.Error()})
+		}
+		return
+	}
+	switch m.Topic {
+	case s.cfg.InstructionTopic:
+		var text msgs.String
+		if err := msgs.Decode(m.Data, &text); err != nil {
+			s.core.ReportDecodeError(m.Topic, err)
+			break
+		}
+		s.core.SetInstruction(text.Data)
+		s.instruction = text.Data
+	case s.cfg.ImageTopic:
+		var img msgs.Image
+		if err := msgs.Decode(m.Data, &img); err != nil {
+			s.core.ReportDecodeError(m.Topic, err)
+			break
+		}
+		s.core.OfferFrame(img)
+		s.core.Step(s.clock.now())
+		if s.rec.frameStep != nil && s.cfg.CompareFull {
+			compare(s.cfg.Engine, img, s.instruction, s.rec.frameStep, s.rec.lastChunk)
+		}
+	}
+	s.rec.settle()
 }
 
 // checkTopicType refuses a topic recorded with another type than replay decodes, by the bag's own
