@@ -112,10 +112,12 @@ func TestCompressedRecordingsHoldTheSameMessages(t *testing.T) {
 
 // A file-compressed storage file given alone is read too, and its decompressed copy goes with Close.
 func TestLoneCompressedFile(t *testing.T) {
-	r, err := Open(humbleBag("pub_mcap_file_zstd/pub_mcap_file_zstd_0.mcap.zstd"))
+	path := humbleBag("pub_mcap_file_zstd/pub_mcap_file_zstd_0.mcap.zstd")
+	r, err := Open(path)
 	require.NoError(t, err)
 	info := r.Info()
 	require.Equal(t, "mcap", info.StorageID)
+	require.Equal(t, path, info.Files[0].Path, "listed as given, as ros2 bag info lists a lone file")
 	require.Equal(t, uint64(28), info.MessageCount)
 	scratch := r.scratch
 	require.DirExists(t, scratch)

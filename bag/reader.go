@@ -261,7 +261,8 @@ func openSingleFile(path string, size int64) (*Reader, error) {
 			return nil, fmt.Errorf("open bag: %w", err)
 		}
 	}
-	if err := r.addFile(readPath, path, filepath.Base(path), size, storageID); err != nil {
+	// ros2 bag info lists a lone file as it was given.
+	if err := r.addFile(readPath, path, path, size, storageID); err != nil {
 		r.Close()
 		return nil, fmt.Errorf("open bag: %w", err)
 	}
