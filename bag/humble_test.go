@@ -162,6 +162,26 @@ func TestCompressionRefusals(t *testing.T) {
 	})
 }
 
+// In file compression mode a listed file without the .zstd suffix (left uncompressed by a recording
+// cut short, then reindexed) is read as it is.
+func TestFileModeReadsAnUncompressedFile(t *testing.T) {
+	dir := copyDir(t, humbleBag("pub_sqlite3"))
+	path := filepath.Join(dir, MetadataFileName)
+	raw, err := os.ReadFile(path)
+	require.NoError(t, err)
+	edited := replaceOnce(t, string(raw), "compression_format: \"\"\n  compression_mode: \"\"", "compression_format: zstd\n  compression_mode: FILE")
+	require.NoError(t, os.WriteFile(path, []byte(edited), 0o644))
+	r, err := Open(dir)
+	require.NoError(t, err)
+	defer r.Close()
+	n := 0
+	for _, err := range r.Messages() {
+		require.NoError(t, err)
+		n++
+	}
+	require.Equal(t, 28, n)
+}
+
 // A metadata file that lists one storage file twice reads each message once.
 func TestDuplicateStorageFileListedOnce(t *testing.T) {
 	dir := copyDir(t, humbleBag("pub_mcap"))

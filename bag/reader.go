@@ -171,20 +171,16 @@ func Open(path string) (*Reader, error) {
 			r.Close()
 			return nil, fmt.Errorf("open bag %s: %s lists storage file %q, which is missing: %w", path, MetadataFileName, rel, err)
 		}
-		storageName := rel
-		if mode == compressedFile {
-			if !strings.HasSuffix(rel, compressedSuffix) {
-				r.Close()
-				return nil, fmt.Errorf("open bag %s: compression_mode is FILE but storage file %q has no %s suffix", path, rel, compressedSuffix)
-			}
-			storageName = strings.TrimSuffix(rel, compressedSuffix)
-		}
+		// In file mode rosbag2 compresses each file once it is closed; one without the suffix (the
+		// last file of a recording that was cut short, listed by `ros2 bag reindex`) is read as is.
+		compressed := mode == compressedFile && strings.HasSuffix(rel, compressedSuffix)
+		storageName := strings.TrimSuffix(rel, compressedSuffix)
 		if ext, _ := storageForFile(storageName); ext != md.StorageIdentifier {
 			r.Close()
 			return nil, fmt.Errorf("open bag %s: storage file %q does not match storage_identifier %q", path, rel, md.StorageIdentifier)
 		}
 		readPath := filePath
-		if mode == compressedFile {
+		if compressed {
 			if readPath, err = r.decompressed(filePath); err != nil {
 				r.Close()
 				return nil, fmt.Errorf("open bag %s: %w", path, err)
