@@ -125,25 +125,39 @@ func TestLoneCompressedFile(t *testing.T) {
 	require.NoDirExists(t, scratch)
 }
 
-func TestCompressionRefusals(t *testing.T) {
-	edit := func(t *testing.T, name, old, new string) string {
-		dir := copyDir(t, humbleBag(name))
-		path := filepath.Join(dir, MetadataFileName)
-		raw, err := os.ReadFile(path)
+// editedCopy copies a Humble recording and replaces old by new in its metadata.yaml.
+func editedCopy(t *testing.T, name, old, new string) string {
+	t.Helper()
+	dir := copyDir(t, humbleBag(name))
+	path := filepath.Join(dir, MetadataFileName)
+	raw, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(path, []byte(replaceOnce(t, string(raw), old, new)), 0o644))
+	return dir
+}
+
+// countMessages reads a bag to its end without an error and counts its messages.
+func countMessages(t *testing.T, r *Reader) int {
+	t.Helper()
+	n := 0
+	for _, err := range r.Messages() {
 		require.NoError(t, err)
-		require.NoError(t, os.WriteFile(path, []byte(replaceOnce(t, string(raw), old, new)), 0o644))
-		return dir
+		n++
 	}
+	return n
+}
+
+func TestCompressionRefusals(t *testing.T) {
 	t.Run("unknown format", func(t *testing.T) {
-		_, err := Open(edit(t, "pub_sqlite3_file_zstd", "compression_format: zstd", "compression_format: lz4"))
+		_, err := Open(editedCopy(t, "pub_sqlite3_file_zstd", "compression_format: zstd", "compression_format: lz4"))
 		require.ErrorContains(t, err, `compression_format "lz4" with compression_mode "FILE" not supported, expected "zstd"`)
 	})
 	t.Run("unknown mode", func(t *testing.T) {
-		_, err := Open(edit(t, "pub_sqlite3_file_zstd", "compression_mode: FILE", "compression_mode: CHUNK"))
+		_, err := Open(editedCopy(t, "pub_sqlite3_file_zstd", "compression_mode: FILE", "compression_mode: CHUNK"))
 		require.ErrorContains(t, err, `compression_mode "CHUNK" not supported`)
 	})
 	t.Run("message data that is not zstd", func(t *testing.T) {
-		dir := edit(t, "pub_sqlite3", "compression_format: \"\"\n  compression_mode: \"\"",
+		dir := editedCopy(t, "pub_sqlite3", "compression_format: \"\"\n  compression_mode: \"\"",
 			"compression_format: zstd\n  compression_mode: MESSAGE")
 		r, err := Open(dir)
 		require.NoError(t, err)
@@ -165,39 +179,19 @@ func TestCompressionRefusals(t *testing.T) {
 // In file compression mode a listed file without the .zstd suffix (left uncompressed by a recording
 // cut short, then reindexed) is read as it is.
 func TestFileModeReadsAnUncompressedFile(t *testing.T) {
-	dir := copyDir(t, humbleBag("pub_sqlite3"))
-	path := filepath.Join(dir, MetadataFileName)
-	raw, err := os.ReadFile(path)
-	require.NoError(t, err)
-	edited := replaceOnce(t, string(raw), "compression_format: \"\"\n  compression_mode: \"\"", "compression_format: zstd\n  compression_mode: FILE")
-	require.NoError(t, os.WriteFile(path, []byte(edited), 0o644))
+	dir := editedCopy(t, "pub_sqlite3", "compression_format: \"\"\n  compression_mode: \"\"", "compression_format: zstd\n  compression_mode: FILE")
 	r, err := Open(dir)
 	require.NoError(t, err)
 	defer r.Close()
-	n := 0
-	for _, err := range r.Messages() {
-		require.NoError(t, err)
-		n++
-	}
-	require.Equal(t, 28, n)
+	require.Equal(t, 28, countMessages(t, r))
 }
 
 // A metadata file that lists one storage file twice reads each message once.
 func TestDuplicateStorageFileListedOnce(t *testing.T) {
-	dir := copyDir(t, humbleBag("pub_mcap"))
-	path := filepath.Join(dir, MetadataFileName)
-	raw, err := os.ReadFile(path)
-	require.NoError(t, err)
-	doubled := replaceOnce(t, string(raw), "    - pub_mcap_0.mcap\n", "    - pub_mcap_0.mcap\n    - ./pub_mcap_0.mcap\n")
-	require.NoError(t, os.WriteFile(path, []byte(doubled), 0o644))
+	dir := editedCopy(t, "pub_mcap", "    - pub_mcap_0.mcap\n", "    - pub_mcap_0.mcap\n    - ./pub_mcap_0.mcap\n")
 	r, err := Open(dir)
 	require.NoError(t, err)
 	defer r.Close()
 	require.Equal(t, []string{`metadata.yaml lists storage file "./pub_mcap_0.mcap" more than once; it is read once`}, r.Info().Warnings)
-	n := 0
-	for _, err := range r.Messages() {
-		require.NoError(t, err)
-		n++
-	}
-	require.Equal(t, 28, n)
+	require.Equal(t, 28, countMessages(t, r))
 }
