@@ -3,9 +3,11 @@
 // Reading: Open takes a bag directory (metadata.yaml plus one or more storage files, split bags
 // included) or a single .mcap/.db3 file given alone. Both rosbag2 storages are understood: sqlite3
 // (.db3, the Humble default; schema versions 1-4) and MCAP (.mcap, the default from Iron on; chunked
-// or not, zstd or lz4, with or without a summary index). Reader.Messages yields every message in bag
-// time order across all files as raw CDR bytes (encapsulation header included); decoding is the
-// msgs package's job.
+// or not, zstd or lz4, with or without a summary index), and rosbag2's own zstd compression as
+// `ros2 bag record --compression-mode file|message` writes it (a file-compressed bag is read from a
+// decompressed copy in a temporary directory that Close removes). Reader.Messages yields every
+// message in bag time order across all files as raw CDR bytes (encapsulation header included);
+// decoding is the msgs package's job.
 //
 // Faults are reported, not hidden: a file listed in metadata.yaml but absent is an error from Open;
 // per-topic counts that disagree between metadata.yaml and the files become Info.Warnings (a bag

@@ -21,9 +21,9 @@ func (i Info) Format(loc *time.Location) string {
 		}
 		b.WriteString(f.Path + "\n")
 	}
-	fmt.Fprintf(&b, "Bag size:          %s\n", formatFileSize(i.Size()))
+	fmt.Fprintf(&b, "Bag size:          %s\n", formatFileSize(i.Size))
 	fmt.Fprintf(&b, "Storage id:        %s\n", i.StorageID)
-	fmt.Fprintf(&b, "Duration:          %ss\n", secondsWithMillis(i.End-i.Start))
+	fmt.Fprintf(&b, "Duration:          %ss\n", seconds(i.End-i.Start))
 	fmt.Fprintf(&b, "Start:             %s\n", formatTimePoint(i.Start, loc))
 	fmt.Fprintf(&b, "End:               %s\n", formatTimePoint(i.End, loc))
 	fmt.Fprintf(&b, "Messages:          %d\n", i.MessageCount)
@@ -56,15 +56,16 @@ func formatFileSize(size int64) string {
 	return fmt.Sprintf("%.1f %s", value, units[unit])
 }
 
-// secondsWithMillis prints nanoseconds as seconds truncated to milliseconds. rosbag2 prints the
-// milliseconds without zero padding (5 ms shows as ".5"); this pads, so the number reads right.
-func secondsWithMillis(ns int64) string {
-	ms := ns / int64(time.Millisecond)
-	return fmt.Sprintf("%d.%03d", ms/1000, ms%1000)
+// seconds prints nanoseconds as seconds with nine decimals, as Humble's rosbag2 does.
+func seconds(ns int64) string {
+	sign := ""
+	if ns < 0 {
+		sign, ns = "-", -ns
+	}
+	return fmt.Sprintf("%s%d.%09d", sign, ns/int64(time.Second), ns%int64(time.Second))
 }
 
 func formatTimePoint(ns int64, loc *time.Location) string {
 	t := time.Unix(0, ns).In(loc)
-	ms := (ns / int64(time.Millisecond)) % 1000
-	return fmt.Sprintf("%s.%03d (%s)", t.Format("Jan _2 2006 15:04:05"), ms, secondsWithMillis(ns))
+	return fmt.Sprintf("%s.%09d (%s)", t.Format("Jan _2 2006 15:04:05"), t.Nanosecond(), seconds(ns))
 }

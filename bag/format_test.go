@@ -14,11 +14,11 @@ func TestFormatLikeROS2BagInfo(t *testing.T) {
 	defer r.Close()
 	want := `
 Files:             talker.db3
-Bag size:          28.0 KiB
+Bag size:          29.6 KiB
 Storage id:        sqlite3
-Duration:          4.531s
-Start:             Apr  2 2020 22:23:55.112 (1585866235.112)
-End:               Apr  2 2020 22:23:59.643 (1585866239.643)
+Duration:          4.531096768s
+Start:             Apr  2 2020 22:23:55.112411371 (1585866235.112411371)
+End:               Apr  2 2020 22:23:59.643508139 (1585866239.643508139)
 Messages:          20
 Topic information: Topic: /topic | Type: std_msgs/msg/String | Count: 10 | Serialization Format: cdr
                    Topic: /rosout | Type: rcl_interfaces/msg/Log | Count: 10 | Serialization Format: cdr

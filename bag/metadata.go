@@ -97,12 +97,6 @@ func parseMetadata(raw []byte, name string) (bagMetadata, error) {
 		return bagMetadata{}, fmt.Errorf("%s: storage_identifier %q not supported, expected %q or %q",
 			name, md.StorageIdentifier, storageSQLite3, storageMCAP)
 	}
-	// Compressed bags need a decompression pass rosbag2 does with its compression plugin; nothing
-	// this project records is compressed that way (MCAP compresses its own chunks instead).
-	if md.CompressionFormat != "" || md.CompressionMode != "" {
-		return bagMetadata{}, fmt.Errorf("%s: rosbag2 compression (format %q, mode %q) not supported, expected none; "+
-			"decompress with `ros2 bag convert` first", name, md.CompressionFormat, md.CompressionMode)
-	}
 	if len(md.RelativeFilePaths) == 0 {
 		return bagMetadata{}, fmt.Errorf("%s: relative_file_paths is empty, expected at least one storage file", name)
 	}

@@ -7,6 +7,8 @@ import (
 	"iter"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -36,6 +38,9 @@ type FileInfo struct {
 	MessageCount uint64 // counted in the file; see CountsKnown
 	CountsKnown  bool   // false when a fault kept the file from being counted in full
 	Start, End   int64  // log times of the file's first and last message; zero when empty
+	// Topics are the topics the file itself declares (its channels or topics table), with the
+	// counts found in it.
+	Topics []TopicInfo
 }
 
 // Info describes a bag. With a metadata.yaml, topics, counts and times are what it says (as
@@ -49,19 +54,35 @@ type Info struct {
 	Topics          []TopicInfo
 	MessageCount    uint64
 	Start, End      int64 // log times of the first and last message, ns since the epoch
-	Warnings        []string
+	// Size is the bag's size on disk as `ros2 bag info` counts it: every file directly in the bag
+	// directory (metadata.yaml included), or the lone file given.
+	Size int64
+	// CompressionFormat and CompressionMode are metadata.yaml's ("zstd", "FILE" or "MESSAGE"), empty
+	// for an uncompressed bag. Messages yields decompressed data either way.
+	CompressionFormat, CompressionMode string
+	Warnings                           []string
 }
 
 // Duration is the span from the first to the last message.
 func (i Info) Duration() time.Duration { return time.Duration(i.End - i.Start) }
 
-// Size is the bag's total size on disk: its storage files.
-func (i Info) Size() int64 {
-	var n int64
-	for _, f := range i.Files {
-		n += f.Size
+// TopicTypes lists the distinct types recorded for a topic, by metadata.yaml and by every storage
+// file: more than one means the bag mixes types on that topic (two MCAP channels, or a metadata file
+// that disagrees with the storage).
+func (i Info) TopicTypes(name string) []string {
+	var types []string
+	add := func(topics []TopicInfo) {
+		for _, t := range topics {
+			if t.Name == name && !slices.Contains(types, t.Type) {
+				types = append(types, t.Type)
+			}
+		}
 	}
-	return n
+	add(i.Topics)
+	for _, f := range i.Files {
+		add(f.Topics)
+	}
+	return types
 }
 
 // Topic returns the named topic's description.
@@ -92,16 +113,24 @@ func (e *CorruptFileError) Unwrap() error { return e.Err }
 type Reader struct {
 	info  Info
 	files []storageFile
+	// paths and readPaths are each storage file's path as the user knows it and as it is read (a
+	// decompressed copy in file compression mode), so that errors name the user's file.
+	paths, readPaths []string
+	// scratch holds decompressed copies of a file-compressed bag's storage files; removed by Close.
+	scratch string
+	// messageZstd undoes per-message compression; nil when the bag's messages are not compressed.
+	messageZstd *messageDecompressor
 }
 
-// Open opens a bag directory (with metadata.yaml) or a single .mcap or .db3 file.
+// Open opens a bag directory (with metadata.yaml) or a single .mcap or .db3 file (or a
+// zstd-compressed .mcap.zstd or .db3.zstd file, as rosbag2's file compression leaves them).
 func Open(path string) (*Reader, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("open bag: %w", err)
 	}
 	if !st.IsDir() {
-		return openSingleFile(path)
+		return openSingleFile(path, st.Size())
 	}
 	mdPath := filepath.Join(path, MetadataFileName)
 	if _, err := os.Stat(mdPath); err != nil {
@@ -112,18 +141,52 @@ func Open(path string) (*Reader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open bag: %w", err)
 	}
-	r := &Reader{info: Info{Path: path, StorageID: md.StorageIdentifier, MetadataVersion: md.Version}}
+	mode, err := parseCompression(md.CompressionFormat, md.CompressionMode)
+	if err != nil {
+		return nil, fmt.Errorf("open bag: %s: %w", mdPath, err)
+	}
+	size, err := directorySize(path)
+	if err != nil {
+		return nil, fmt.Errorf("open bag: %w", err)
+	}
+	r := &Reader{info: Info{Path: path, StorageID: md.StorageIdentifier, MetadataVersion: md.Version, Size: size,
+		CompressionFormat: md.CompressionFormat, CompressionMode: md.CompressionMode}}
+	if mode == compressedMessage {
+		if r.messageZstd, err = newMessageDecompressor(); err != nil {
+			return nil, fmt.Errorf("open bag %s: %w", path, err)
+		}
+	}
+	listed := map[string]bool{}
 	for _, rel := range md.RelativeFilePaths {
+		if listed[filepath.Clean(rel)] {
+			// Reading it twice would yield every message twice.
+			r.info.Warnings = append(r.info.Warnings, fmt.Sprintf("%s lists storage file %q more than once; it is read once",
+				MetadataFileName, rel))
+			continue
+		}
+		listed[filepath.Clean(rel)] = true
 		filePath := filepath.Join(path, rel)
-		if _, err := os.Stat(filePath); err != nil {
+		fst, err := os.Stat(filePath)
+		if err != nil {
 			r.Close()
 			return nil, fmt.Errorf("open bag %s: %s lists storage file %q, which is missing: %w", path, MetadataFileName, rel, err)
 		}
-		if ext, _ := storageForFile(filePath); ext != md.StorageIdentifier {
+		// In file mode rosbag2 compresses each file once it is closed; one without the suffix (the
+		// last file of a recording that was cut short, listed by `ros2 bag reindex`) is read as is.
+		compressed := mode == compressedFile && strings.HasSuffix(rel, compressedSuffix)
+		storageName := strings.TrimSuffix(rel, compressedSuffix)
+		if ext, _ := storageForFile(storageName); ext != md.StorageIdentifier {
 			r.Close()
 			return nil, fmt.Errorf("open bag %s: storage file %q does not match storage_identifier %q", path, rel, md.StorageIdentifier)
 		}
-		if err := r.addFile(filePath, rel, md.StorageIdentifier); err != nil {
+		readPath := filePath
+		if compressed {
+			if readPath, err = r.decompressed(filePath); err != nil {
+				r.Close()
+				return nil, fmt.Errorf("open bag %s: %w", path, err)
+			}
+		}
+		if err := r.addFile(readPath, filePath, rel, fst.Size(), md.StorageIdentifier); err != nil {
 			r.Close()
 			return nil, fmt.Errorf("open bag %s: %w", path, err)
 		}
@@ -144,13 +207,59 @@ func Open(path string) (*Reader, error) {
 	return r, nil
 }
 
-func openSingleFile(path string) (*Reader, error) {
-	storageID, err := storageForFile(path)
+// directorySize adds up the files directly in dir, as rosbag2 sizes a bag (rcutils'
+// calculate_directory_size, one level deep).
+func directorySize(dir string) (int64, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, err
+	}
+	var total int64
+	for _, e := range entries {
+		st, err := os.Stat(filepath.Join(dir, e.Name()))
+		if err != nil || st.IsDir() {
+			continue
+		}
+		total += st.Size()
+	}
+	return total, nil
+}
+
+// decompressed makes a decompressed copy of a file-compressed storage file in the reader's scratch
+// directory.
+func (r *Reader) decompressed(path string) (string, error) {
+	if r.scratch == "" {
+		dir, err := os.MkdirTemp("", "dysl-bag-")
+		if err != nil {
+			return "", fmt.Errorf("decompressing %s: %w", path, err)
+		}
+		r.scratch = dir
+	}
+	return decompressFile(path, r.scratch)
+}
+
+func openSingleFile(path string, size int64) (*Reader, error) {
+	name := path
+	compressed := strings.HasSuffix(path, compressedSuffix)
+	if compressed {
+		name = strings.TrimSuffix(path, compressedSuffix)
+	}
+	storageID, err := storageForFile(name)
 	if err != nil {
 		return nil, fmt.Errorf("open bag: %w", err)
 	}
-	r := &Reader{info: Info{Path: path, StorageID: storageID}}
-	if err := r.addFile(path, filepath.Base(path), storageID); err != nil {
+	r := &Reader{info: Info{Path: path, StorageID: storageID, Size: size}}
+	readPath := path
+	if compressed {
+		r.info.CompressionFormat, r.info.CompressionMode = compressionZstd, compressionFile
+		if readPath, err = r.decompressed(path); err != nil {
+			r.Close()
+			return nil, fmt.Errorf("open bag: %w", err)
+		}
+	}
+	// ros2 bag info lists a lone file as it was given.
+	if err := r.addFile(readPath, path, path, size, storageID); err != nil {
+		r.Close()
 		return nil, fmt.Errorf("open bag: %w", err)
 	}
 	sum := r.files[0].summary()
@@ -160,26 +269,38 @@ func openSingleFile(path string) (*Reader, error) {
 	return r, nil
 }
 
-func (r *Reader) addFile(path, listedAs, storageID string) error {
-	st, err := os.Stat(path)
+// addFile opens the storage file at readPath (a decompressed copy of userPath, or userPath itself),
+// listed in the bag as listedAs, size bytes on disk.
+func (r *Reader) addFile(readPath, userPath, listedAs string, size int64, storageID string) error {
+	f, err := openStorageFile(readPath, storageID)
 	if err != nil {
-		return err
-	}
-	f, err := openStorageFile(path, storageID)
-	if err != nil {
-		return err
+		return renamePath(err, readPath, userPath)
 	}
 	sum := f.summary()
 	r.files = append(r.files, f)
+	r.paths = append(r.paths, userPath)
+	r.readPaths = append(r.readPaths, readPath)
 	r.info.Files = append(r.info.Files, FileInfo{
-		Path: listedAs, Size: st.Size(), MessageCount: sum.messageCount, CountsKnown: sum.countsKnown,
-		Start: sum.start, End: sum.end,
+		Path: listedAs, Size: size, MessageCount: sum.messageCount, CountsKnown: sum.countsKnown,
+		Start: sum.start, End: sum.end, Topics: sum.topics,
 	})
 	if sum.fault != nil {
 		r.info.Warnings = append(r.info.Warnings, fmt.Sprintf("%s: readable only up to a fault (%d messages counted): %v",
-			listedAs, sum.messageCount, sum.fault))
+			listedAs, sum.messageCount, renamePath(sum.fault, readPath, userPath)))
 	}
 	return nil
+}
+
+// renamePath makes an error about a decompressed scratch copy name the file the user gave.
+func renamePath(err error, readPath, userPath string) error {
+	if readPath == userPath || err == nil {
+		return err
+	}
+	var corrupt *CorruptFileError
+	if errors.As(err, &corrupt) && corrupt.Path == readPath {
+		return &CorruptFileError{Path: userPath, Err: corrupt.Err}
+	}
+	return fmt.Errorf("%s (decompressed): %w", userPath, err)
 }
 
 // crossCheck compares metadata.yaml with what the storage files hold.
@@ -224,7 +345,9 @@ func crossCheck(md bagMetadata, files []storageFile, infos []FileInfo) []string 
 	}
 	for _, mf := range md.Files {
 		for _, fi := range infos {
-			if fi.Path == mf.Path && fi.CountsKnown && fi.MessageCount != mf.MessageCount {
+			// In file compression mode, files lists the storage file's name before compression.
+			samePath := fi.Path == mf.Path || strings.TrimSuffix(fi.Path, compressedSuffix) == mf.Path
+			if samePath && fi.CountsKnown && fi.MessageCount != mf.MessageCount {
 				warnings = append(warnings, fmt.Sprintf("file %s: %s says %d messages, the file holds %d",
 					fi.Path, MetadataFileName, mf.MessageCount, fi.MessageCount))
 			}
@@ -252,9 +375,10 @@ func (r *Reader) Messages(topics ...string) iter.Seq2[Message, error] {
 	}
 	return func(yield func(Message, error) bool) {
 		type source struct {
-			stream messageStream
-			head   Message
-			live   bool
+			path, readPath string
+			stream         messageStream
+			head           Message
+			live           bool
 		}
 		sources := make([]*source, 0, len(r.files))
 		defer func() {
@@ -265,6 +389,9 @@ func (r *Reader) Messages(topics ...string) iter.Seq2[Message, error] {
 		var faults []error
 		advance := func(s *source) {
 			m, err := s.stream.next()
+			if err == nil && r.messageZstd != nil {
+				m, err = r.messageZstd.decompress(s.path, m)
+			}
 			switch {
 			case err == nil:
 				s.head, s.live = m, true
@@ -272,16 +399,16 @@ func (r *Reader) Messages(topics ...string) iter.Seq2[Message, error] {
 				s.live = false
 			default:
 				s.live = false
-				faults = append(faults, err)
+				faults = append(faults, renamePath(err, s.readPath, s.path))
 			}
 		}
-		for _, f := range r.files {
+		for i, f := range r.files {
 			stream, err := f.messages(only)
 			if err != nil {
 				yield(Message{}, err)
 				return
 			}
-			s := &source{stream: stream}
+			s := &source{path: r.paths[i], readPath: r.readPaths[i], stream: stream}
 			sources = append(sources, s)
 			advance(s)
 		}
@@ -313,5 +440,13 @@ func (r *Reader) Close() error {
 		errs = append(errs, f.close())
 	}
 	r.files = nil
+	if r.messageZstd != nil {
+		r.messageZstd.close()
+		r.messageZstd = nil
+	}
+	if r.scratch != "" {
+		errs = append(errs, os.RemoveAll(r.scratch))
+		r.scratch = ""
+	}
 	return errors.Join(errs...)
 }

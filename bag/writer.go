@@ -102,7 +102,9 @@ func (t Topic) validate() error {
 
 // Writer records a rosbag2 bag directory of MCAP files. Declare topics with AddTopic, record with
 // Write, and always Close: Close finishes the current file and writes metadata.yaml, also after
-// a failed Write, so what was recorded stays readable. Not safe for concurrent use.
+// a failed Write, so what was recorded stays readable. A provisional metadata.yaml is written as
+// each storage file opens, so even a killed process leaves a bag Open reads (up to the last
+// complete chunk). Not safe for concurrent use.
 type Writer struct {
 	dir  string
 	opts WriterOptions
@@ -254,7 +256,9 @@ func (w *Writer) openFile() error {
 			return err
 		}
 	}
-	return nil
+	// A process killed before Close would leave a bag without metadata.yaml, which rosbag2 and Open
+	// refuse until `ros2 bag reindex`; with this one the files read, with warnings about the counts.
+	return writeMetadata(filepath.Join(w.dir, MetadataFileName), w.metadata())
 }
 
 // writeTopicRecords writes a topic's schema and channel into the open file; each split file

@@ -84,7 +84,7 @@ func TestWriterRoundTrip(t *testing.T) {
 	require.Equal(t, t0, info.Start)
 	require.Equal(t, 500*time.Millisecond, info.Duration())
 	require.Equal(t, []FileInfo{{Path: "episode_0.mcap", Size: info.Files[0].Size, MessageCount: 6, CountsKnown: true,
-		Start: t0, End: t0 + int64(500*time.Millisecond)}}, info.Files)
+		Start: t0, End: t0 + int64(500*time.Millisecond), Topics: info.Topics}}, info.Files)
 	instruction, ok := info.Topic("/instruction")
 	require.True(t, ok)
 	require.Equal(t, uint64(1), instruction.MessageCount)
@@ -423,4 +423,33 @@ func TestNestedIterationsOverOneReader(t *testing.T) {
 		outer++
 	}
 	require.Equal(t, 10, outer)
+}
+
+// A writer that never reaches Close (its process killed) leaves a bag that opens, with the messages
+// of every chunk already written and a warning about the counts.
+func TestWriterKilledBeforeCloseLeavesAReadableBag(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "killed")
+	w, err := Create(dir, WriterOptions{ChunkSize: 256})
+	require.NoError(t, err)
+	require.NoError(t, w.AddTopic(stringTopic("/chatter")))
+	for i := range 50 {
+		require.NoError(t, w.Write("/chatter", t0+int64(i)*int64(time.Millisecond), encodeString(t, fmt.Sprintf("message %04d", i))))
+	}
+	require.NoError(t, w.file.Sync()) // what a killed process leaves is what reached the file
+
+	r, err := Open(dir)
+	require.NoError(t, err, "metadata.yaml must exist before Close")
+	defer r.Close()
+	require.NotEmpty(t, r.Info().Warnings)
+	got := 0
+	for _, err := range r.Messages() {
+		if err != nil {
+			var corrupt *CorruptFileError
+			require.ErrorAs(t, err, &corrupt)
+			break
+		}
+		got++
+	}
+	require.Greater(t, got, 20, "the complete chunks are read")
+	require.NoError(t, w.Close())
 }

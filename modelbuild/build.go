@@ -53,7 +53,7 @@ func Build(opts Options) (*Result, error) {
 	if opts.StaticRatio == 0 {
 		opts.StaticRatio = 0.2
 	}
-	if opts.StaticRatio < 0 || opts.StaticRatio > 1 {
+	if !(opts.StaticRatio > 0 && opts.StaticRatio <= 1) { // NaN too
 		return nil, fmt.Errorf("modelbuild: static ratio (%g) must be in (0, 1]", opts.StaticRatio)
 	}
 	if opts.CalibrationFrames <= 0 {

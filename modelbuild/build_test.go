@@ -161,6 +161,8 @@ func TestBuildRejectsBadOptions(t *testing.T) {
 		{"unknown preset", Options{Preset: "huge", OutDir: t.TempDir()}, `unknown preset "huge" (want one of bench, tiny)`},
 		{"no output", Options{Preset: "tiny"}, "no output directory"},
 		{"static ratio", Options{Preset: "tiny", OutDir: t.TempDir(), StaticRatio: 1.5}, "static ratio (1.5) must be in (0, 1]"},
+		{"static ratio NaN", Options{Preset: "tiny", OutDir: t.TempDir(), StaticRatio: math.NaN()}, "static ratio (NaN) must be in (0, 1]"},
+		{"static ratio negative", Options{Preset: "tiny", OutDir: t.TempDir(), StaticRatio: -0.5}, "static ratio (-0.5) must be in (0, 1]"},
 		{"missing weights", Options{Preset: "tiny", OutDir: t.TempDir(), WeightsFile: "/nonexistent.safetensors"}, "no such file"},
 	}
 	for _, c := range cases {

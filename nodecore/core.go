@@ -295,9 +295,7 @@ func (c *Core) Step(now time.Time) bool {
 		frameID = live.FrameID
 	}
 	header := msgs.Header{Stamp: stamp, FrameID: frameID}
-	// The first pass's skips over the backbone: the verification pass skips nothing, so this keeps the
-	// skip the inference tried even when verification re-ran it.
-	skipRatio := float64(res.Stats.LayersSkipped) / float64(max(c.cfg.Engine.Manifest.Dims.Layers, 1))
+	skipRatio := res.Stats.SkipRatio()
 	chunk := c.actionChunk(header, res, skipRatio)
 	stats := c.skipStats(header, res.Stats)
 	c.sequence++

@@ -10,19 +10,28 @@ import (
 )
 
 // recorder is the node core's Sink during a replay: it writes publications into the output bag, stamped
-// with the bag time of the frame being served, and keeps what the report needs.
+// with the log time of the input message being served, and keeps what the report needs. Every input
+// message ends in exactly one outcome: acted on (a chunk published), or one Skip with its reason.
 type recorder struct {
 	out      *bag.Writer
-	now      time.Time
+	logTime  int64 // output log time of what is published now
 	writeErr error
 	buf      []byte
 
-	steps     []Step
-	skips     []Skip
-	chunks    []msgs.ActionChunk
-	start     time.Time
-	frameStep *Step             // the step of the frame being served, once its stats are published
-	lastChunk *msgs.ActionChunk // the chunk of the frame being served
+	steps           []Step
+	skips           []Skip
+	chunks          []msgs.ActionChunk
+	forwardFailures []string
+	start           int64 // log time of the first input message
+	started         bool
+
+	// The input message being served.
+	topic     string
+	frame     bool           // it is an image
+	published bool           // a chunk was published for it
+	notice    nodecore.Event // the first notice about it
+	frameStep *Step          // its step, once its stats are published
+	lastChunk *msgs.ActionChunk
 }
 
 var outputTopics = []struct{ name, typ string }{
@@ -50,18 +59,44 @@ func (r *recorder) write(topic string, m msgs.Message) {
 	}
 	var err error
 	if r.buf, err = msgs.Encode(r.buf[:0], m); err == nil {
-		err = r.out.Write(topic, r.now.UnixNano(), r.buf)
+		err = r.out.Write(topic, r.logTime, r.buf)
 	}
 	if err != nil {
 		r.writeErr = fmt.Errorf("replay: writing %s: %w", topic, err)
 	}
 }
 
-func (r *recorder) skip(topic, reason string) {
-	if r.start.IsZero() {
-		r.start = r.now
+// begin starts serving an input message.
+func (r *recorder) begin(m bag.Message, frame bool) {
+	if !r.started {
+		r.start, r.started = m.LogTime, true
 	}
-	r.skips = append(r.skips, Skip{BagTime: r.now.Sub(r.start), Topic: topic, Reason: reason})
+	r.logTime = m.LogTime
+	r.topic, r.frame = m.Topic, frame
+	r.published, r.notice, r.frameStep, r.lastChunk = false, nil, nil, nil
+}
+
+// settle records the outcome of the message being served: a frame that published no chunk, or any
+// message the core reported a problem with, becomes one Skip.
+func (r *recorder) settle() {
+	switch {
+	case r.published:
+	case r.notice != nil:
+		sk := Skip{Kind: skipKindOf(r.notice), Reason: r.notice.String()}
+		if stale, ok := r.notice.(nodecore.EventFrameStale); ok {
+			sk.Age = stale.Age
+		}
+		r.skip(sk)
+	case r.frame:
+		r.skip(Skip{Kind: SkipOther, Reason: "not acted on, no reason given"})
+	}
+}
+
+// skip records the message being served as not acted on.
+func (r *recorder) skip(sk Skip) {
+	sk.BagTime = time.Duration(r.logTime - r.start)
+	sk.Topic, sk.Frame = r.topic, r.frame
+	r.skips = append(r.skips, sk)
 }
 
 // PublishActionChunk implements nodecore.Sink.
@@ -69,32 +104,35 @@ func (r *recorder) PublishActionChunk(c *msgs.ActionChunk) {
 	r.write(TopicActionChunk, c)
 	r.chunks = append(r.chunks, *c)
 	r.lastChunk = c
+	r.published = true
 }
 
 // PublishSkipStats implements nodecore.Sink.
 func (r *recorder) PublishSkipStats(s *msgs.SkipStats) {
 	r.write(TopicSkipStats, s)
-	if r.start.IsZero() {
-		r.start = r.now
-	}
-	ratio := 0.0
-	if s.LayersTotal > 0 {
-		ratio = float64(s.LayersSkipped) / float64(s.LayersSkipped+s.LayersExecuted)
-	}
 	allow := make([]int, len(s.AllowPoints))
 	for i, a := range s.AllowPoints {
 		allow[i] = int(a)
 	}
 	r.steps = append(r.steps, Step{
-		Index: len(r.steps), BagTime: r.now.Sub(r.start),
+		Index: len(r.steps), BagTime: time.Duration(r.logTime - r.start),
 		LatencyMs: s.LatencyMs, PrefixMs: s.PrefixLatencyMs, LayersMs: s.LayersLatencyMs,
 		AdaptersMs: s.AdaptersLatencyMs, ControllersMs: s.ControllersLatencyMs, HeadMs: s.HeadLatencyMs,
 		VerificationMs: s.VerificationLatencyMs,
-		LayersExecuted: int(s.LayersExecuted), LayersTotal: int(s.LayersTotal), SkipRatio: ratio,
+		LayersExecuted: int(s.LayersExecuted), LayersTotal: int(s.LayersTotal), SkipRatio: r.skipRatio(),
 		Continuity: s.Continuity, ContinuityDelta: s.ContinuityDelta,
 		AllowPoints: allow, Verification: s.VerificationFired,
 	})
 	r.frameStep = &r.steps[len(r.steps)-1]
+}
+
+// skipRatio is the skip ratio the node published with the frame's chunk (skipping.Stats.SkipRatio,
+// its one definition), which the core publishes before the frame's stats.
+func (r *recorder) skipRatio() float64 {
+	if r.lastChunk == nil {
+		return 0
+	}
+	return float64(r.lastChunk.SkipRatio)
 }
 
 // PublishDiagnostics implements nodecore.Sink.
@@ -102,19 +140,50 @@ func (r *recorder) PublishDiagnostics(d *msgs.DiagnosticArray) {
 	r.write(TopicDiagnostics, d)
 }
 
-// diagnosticsAt has the core publish its diagnostics (through this sink) stamped at bag time at.
-func (r *recorder) diagnosticsAt(core *nodecore.Core, at time.Time) {
-	saved := r.now
-	r.now = at
+// diagnosticsAt has the core publish its diagnostics, stamped at node time at, into the output bag
+// at log time logTime.
+func (r *recorder) diagnosticsAt(core *nodecore.Core, at time.Time, logTime int64) {
+	saved := r.logTime
+	r.logTime = logTime
 	core.Diagnostics(at)
-	r.now = saved
+	r.logTime = saved
 }
 
-// Notice implements nodecore.Sink: frames not acted on become report entries.
+// Notice implements nodecore.Sink. A chunk that was published but not forwarded is an acted-on frame
+// with a link problem, not a skipped one; the new-instruction notice is no problem at all.
 func (r *recorder) Notice(e nodecore.Event) {
-	switch e.(type) {
+	switch e := e.(type) {
 	case nodecore.EventInstruction:
 		return
+	case nodecore.EventForwardFailed:
+		r.forwardFailures = append(r.forwardFailures, e.String())
+		return
+	case nodecore.EventParametersNotApplied:
+		return // about the node, not about the message being served
 	}
-	r.skip("", fmt.Sprint(e))
+	if r.notice == nil {
+		r.notice = e
+	}
+}
+
+func skipKindOf(e nodecore.Event) SkipKind {
+	switch e.(type) {
+	case nodecore.EventFrameStale:
+		return SkipStale
+	case nodecore.EventNoInstruction:
+		return SkipNoInstruction
+	case nodecore.EventNoClock:
+		return SkipNoClock
+	case nodecore.EventBadFrame:
+		return SkipBadFrame
+	case nodecore.EventInferenceFailed:
+		return SkipInferenceFailed
+	case nodecore.EventNonFiniteAction:
+		return SkipNonFinite
+	case nodecore.EventDecodeError:
+		return SkipDecodeError
+	case nodecore.EventFrameSuperseded:
+		return SkipSuperseded
+	}
+	return SkipOther
 }

@@ -6,10 +6,12 @@
 package replay
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"dysl_vla/bag"
@@ -32,7 +34,7 @@ type Config struct {
 	Engine *policy.Engine
 	Params *paramserver.Server
 	// BagPath is the input bag (directory or lone .mcap); OutDir receives the output bag in OutDir/bag
-	// and the report in OutDir.
+	// and the report in OutDir. OutDir must not be the input bag or inside it.
 	BagPath, OutDir string
 	// ImageTopic and InstructionTopic default to /image and /instruction.
 	ImageTopic, InstructionTopic string
@@ -42,7 +44,16 @@ type Config struct {
 	Forwarder nodecore.ChunkForwarder
 	// Progress, optional, is told the bag time reached and the bag's duration.
 	Progress func(done, total time.Duration)
+	// Context, optional, stops the replay when done (Ctrl-C): what was replayed until then is written
+	// as a complete output bag and report, and Run returns the context's error.
+	Context context.Context
 }
+
+// Input message types replay acts on.
+const (
+	imageType       = "sensor_msgs/msg/Image"
+	instructionType = "std_msgs/msg/String"
+)
 
 // Result is what a replay produced.
 type Result struct {
@@ -56,8 +67,12 @@ type Result struct {
 	ReportPath, OutBag string
 }
 
-// Run replays the bag. Whatever was computed before a fault in the input bag is kept: the output bag
-// is closed properly and the report written, and the fault is returned with the result.
+// Run replays the bag. The node's clock is what a dysl_vla_node would read with the same parameters
+// while the bag is played into it (see ClockSource): use_sim_time decides, as on the robot.
+// Diagnostics are published every diagnostic_updater.period of that clock while messages come, and
+// once across a gap without messages, as the node does under use_sim_time. Whatever was computed
+// before a fault in the input bag or an interruption is kept: the output bag is closed properly and
+// the report written, and the fault is returned with the result.
 func Run(cfg Config) (res Result, err error) {
 	if cfg.Engine == nil || cfg.Params == nil || cfg.BagPath == "" || cfg.OutDir == "" {
 		return res, errors.New("replay: Config needs Engine, Params, BagPath and OutDir")
@@ -68,22 +83,29 @@ func Run(cfg Config) (res Result, err error) {
 	if cfg.InstructionTopic == "" {
 		cfg.InstructionTopic = "/instruction"
 	}
+	ctx := cfg.Context
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if err := checkOutputDir(cfg.BagPath, cfg.OutDir); err != nil {
+		return res, err
+	}
 	in, err := bag.Open(cfg.BagPath)
 	if err != nil {
 		return res, err
 	}
 	defer in.Close()
 	info := in.Info()
-	for _, t := range []string{cfg.ImageTopic, cfg.InstructionTopic} {
-		if _, ok := info.Topic(t); !ok {
-			return res, fmt.Errorf("replay: bag %s has no topic %s (topics: %s)", cfg.BagPath, t, topicList(info))
+	for _, t := range []struct{ topic, typ string }{{cfg.ImageTopic, imageType}, {cfg.InstructionTopic, instructionType}} {
+		if err := checkTopicType(info, cfg.BagPath, t.topic, t.typ); err != nil {
+			return res, err
 		}
 	}
 
 	res.OutBag = filepath.Join(cfg.OutDir, "bag")
 	out, err := bag.Create(res.OutBag, bag.WriterOptions{})
 	if err != nil {
-		return res, err
+		return res, fmt.Errorf("replay: %w; give another --out, or remove it", err)
 	}
 	rec := &recorder{out: out}
 	defer func() {
@@ -100,58 +122,45 @@ func Run(cfg Config) (res Result, err error) {
 		return res, err
 	}
 	defer core.Close()
-
-	start := time.Unix(0, info.Start)
-	period := core.Settings().DiagnosticsPeriod
+	settings := core.Settings()
+	period := settings.DiagnosticsPeriod
 	if period <= 0 {
 		period = time.Second
 	}
-	nextDiag := start.Add(period)
+	clock := newNodeClock(settings.UseSimTime, info, period)
+	topics := []string{cfg.ImageTopic, cfg.InstructionTopic}
+	if clock.source == ClockRecorded {
+		if err := checkTopicType(info, cfg.BagPath, TopicClock, clockType); err != nil {
+			return res, err
+		}
+		topics = append(topics, TopicClock)
+	}
+
+	sess := &session{cfg: cfg, core: core, rec: rec, clock: clock}
 	var readErr error
-	var instruction string
-	for m, err := range in.Messages(cfg.ImageTopic, cfg.InstructionTopic) {
+	for m, err := range in.Messages(topics...) {
 		if err != nil {
 			readErr = err
 			break
 		}
-		now := time.Unix(0, m.LogTime)
-		rec.now = now
-		for !now.Before(nextDiag) {
-			rec.diagnosticsAt(core, nextDiag)
-			nextDiag = nextDiag.Add(period)
+		if ctx.Err() != nil {
+			readErr = fmt.Errorf("interrupted: %w", context.Cause(ctx))
+			break
 		}
 		if cfg.Progress != nil {
-			cfg.Progress(now.Sub(start), info.Duration())
+			cfg.Progress(time.Duration(m.LogTime-info.Start), info.Duration())
 		}
-		switch m.Topic {
-		case cfg.InstructionTopic:
-			var s msgs.String
-			if err := msgs.Decode(m.Data, &s); err != nil {
-				core.ReportDecodeError(m.Topic, err)
-				rec.skip(m.Topic, err.Error())
-				continue
-			}
-			core.SetInstruction(s.Data)
-			instruction = s.Data
-		case cfg.ImageTopic:
-			var img msgs.Image
-			if err := msgs.Decode(m.Data, &img); err != nil {
-				core.ReportDecodeError(m.Topic, err)
-				rec.skip(m.Topic, err.Error())
-				continue
-			}
-			rec.frameStep = nil
-			core.OfferFrame(img)
-			core.Step(now)
-			if rec.frameStep != nil && cfg.CompareFull {
-				compare(cfg.Engine, img, instruction, rec.frameStep, rec.lastChunk)
-			}
-		}
+		sess.serve(m)
 	}
-	rec.diagnosticsAt(core, rec.now)
+	if now := clock.now(); !now.IsZero() {
+		rec.diagnosticsAt(core, now, rec.logTime)
+	}
 
 	res.Steps, res.Skips, res.Chunks = rec.steps, rec.skips, rec.chunks
 	res.Summary = Summarize(res.Steps, res.Skips)
+	res.Summary.ForwardFailures = len(rec.forwardFailures)
+	res.Summary.Clock = clock.source
+	res.Summary.Hint = nothingActedOnHint(res.Summary, settings.Live.MaxImageAge, len(info.TopicTypes(TopicClock)) > 0)
 	if tp, err := bag.MeasureDecodeThroughput(cfg.BagPath); err == nil {
 		res.Summary.DecodeFramesPerSecond = tp.FramesPerSecond()
 	}
@@ -161,12 +170,135 @@ func Run(cfg Config) (res Result, err error) {
 		return res, err
 	}
 	if readErr != nil {
-		return res, fmt.Errorf("replay: input bag stopped early (everything before the fault was replayed): %w", readErr)
+		return res, fmt.Errorf("replay: input bag stopped early (everything before it was replayed): %w", readErr)
 	}
 	if rec.writeErr != nil {
 		return res, rec.writeErr
 	}
 	return res, nil
+}
+
+// session is one replay's node: the core, its clock and the recorder of what it publishes.
+type session struct {
+	cfg         Config
+	core        *nodecore.Core
+	rec         *recorder
+	clock       *nodeClock
+	instruction string
+}
+
+// serve hands one input message to the node, as its subscription callback and worker would, with the
+// diagnostics that fall due first; the message ends acted on or as one Skip.
+func (s *session) serve(m bag.Message) {
+	s.rec.begin(m, m.Topic == s.cfg.ImageTopic)
+	clockMessage, err := s.clock.observe(m)
+	if at, due := s.clock.diagnosticsDue(); due {
+		s.rec.diagnosticsAt(s.core, at, m.LogTime)
+	}
+	if clockMessage {
+		if err != nil {
+			s.rec.skip(Skip{Kind: SkipDecodeError, Reason: err.Error()})
+		}
+		return
+	}
+	switch m.Topic {
+	case s.cfg.InstructionTopic:
+		var text msgs.String
+		if err := msgs.Decode(m.Data, &text); err != nil {
+			s.core.ReportDecodeError(m.Topic, err)
+			break
+		}
+		s.core.SetInstruction(text.Data)
+		s.instruction = text.Data
+	case s.cfg.ImageTopic:
+		var img msgs.Image
+		if err := msgs.Decode(m.Data, &img); err != nil {
+			s.core.ReportDecodeError(m.Topic, err)
+			break
+		}
+		s.core.OfferFrame(img)
+		s.core.Step(s.clock.now())
+		if s.rec.frameStep != nil && s.cfg.CompareFull {
+			compare(s.cfg.Engine, img, s.instruction, s.rec.frameStep, s.rec.lastChunk)
+		}
+	}
+	s.rec.settle()
+}
+
+// checkTopicType refuses a topic recorded with another type than replay decodes, by the bag's own
+// record of it (metadata.yaml and every storage file).
+func checkTopicType(info bag.Info, bagPath, topic, want string) error {
+	types := info.TopicTypes(topic)
+	switch {
+	case len(types) == 0:
+		return fmt.Errorf("replay: bag %s has no topic %s (topics: %s)", bagPath, topic, topicList(info))
+	case len(types) > 1:
+		return fmt.Errorf("replay: topic %s of bag %s is recorded with %d types (%s), expected only %s",
+			topic, bagPath, len(types), strings.Join(types, ", "), want)
+	case types[0] != want:
+		return fmt.Errorf("replay: topic %s of bag %s is %s, expected %s", topic, bagPath, types[0], want)
+	}
+	return nil
+}
+
+// checkOutputDir refuses an output directory that is the input bag, lies inside it, or would put the
+// output bag where the input is.
+func checkOutputDir(bagPath, outDir string) error {
+	in, out := resolvedPath(bagPath), resolvedPath(outDir)
+	outBag := filepath.Join(out, "bag")
+	if in == out || isWithin(out, in) {
+		return fmt.Errorf("replay: output directory %s is the input bag %s or inside it; give --out a directory of its own", outDir, bagPath)
+	}
+	if in == outBag || isWithin(in, outBag) {
+		return fmt.Errorf("replay: the output bag would be written to %s, where the input bag %s is; give another --out", outBag, bagPath)
+	}
+	return nil
+}
+
+// resolvedPath is path made absolute, with symbolic links resolved as far as it exists.
+func resolvedPath(path string) string {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return filepath.Clean(path)
+	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		return real
+	}
+	return abs
+}
+
+func isWithin(path, dir string) bool {
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && rel != "." && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}
+
+// clockMismatch is an age past which stale frames say more about the clocks than about the camera.
+const clockMismatch = time.Minute
+
+// nothingActedOnHint says what to do when every frame was dropped as stale; empty otherwise.
+func nothingActedOnHint(s Summary, maxAge time.Duration, bagHasClock bool) string {
+	if s.Frames > 0 || s.SkippedBy[SkipStale] == 0 {
+		return ""
+	}
+	age := s.StaleAgeMedian
+	if age < clockMismatch {
+		return fmt.Sprintf("Every frame was older than max_image_age (%v) by the node's clock (%s; median age %v): "+
+			"raise max_image_age in --params.", maxAge, s.Clock, age)
+	}
+	hint := fmt.Sprintf("The image header stamps are %v behind the node's clock (%s), far beyond max_image_age (%v): "+
+		"they were stamped in another session than the one this bag's times come from (a recorded playback, "+
+		"or a camera clock that is not synchronized).", age.Round(time.Second), s.Clock, maxAge)
+	switch {
+	case s.Clock == ClockLogTime && bagHasClock:
+		return hint + " The bag records /clock: replay with `use_sim_time: true` in --params " +
+			"(on the robot: launch with use_sim_time:=true and `ros2 bag play` without --clock, so the recorded /clock plays)."
+	case s.Clock == ClockRecorded:
+		return hint + " The bag's /clock does not match the stamps either: set `max_image_age: 0` in --params to turn " +
+			"the check off (on the robot: `ros2 param set /dysl_vla_node max_image_age 0.0`)."
+	default:
+		return hint + " The bag has no /clock of the stamps' session, so use_sim_time cannot help: set `max_image_age: 0` " +
+			"in --params to turn the check off (on the robot: `ros2 param set /dysl_vla_node max_image_age 0.0`)."
+	}
 }
 
 func topicList(info bag.Info) string {

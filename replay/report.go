@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -25,7 +26,8 @@ type Step struct {
 	LatencyMs                                             float64
 	PrefixMs, LayersMs, AdaptersMs, ControllersMs, HeadMs float64
 	VerificationMs                                        float64
-	LayersExecuted, LayersTotal                           int
+	LayersExecuted                                        int // over both passes when verification fired
+	LayersTotal                                           int // the backbone's layers (SkipStats.layers_total)
 	SkipRatio                                             float64
 	Continuity, ContinuityDelta                           float64 // NaN while undefined
 	AllowPoints                                           []int
@@ -38,16 +40,46 @@ type Step struct {
 	GripperAgree   bool
 }
 
-// Skip is a frame that was not acted on, and why.
+// Skip is an input message that was not acted on, and why: a frame that gave no chunk, or another
+// input message (an instruction) that could not be used. Each input message gives at most one.
 type Skip struct {
-	BagTime time.Duration
+	BagTime time.Duration // since the bag's first message
 	Topic   string
+	Frame   bool // a message of the image topic
+	Kind    SkipKind
 	Reason  string
+	Age     time.Duration // SkipStale: how old the frame was by the node's clock
 }
+
+// SkipKind is the reason class of a Skip.
+type SkipKind string
+
+// The reasons a message is not acted on.
+const (
+	SkipStale           SkipKind = "stale (older than max_image_age)"
+	SkipNoInstruction   SkipKind = "no instruction yet"
+	SkipNoClock         SkipKind = "no /clock yet (use_sim_time)"
+	SkipBadFrame        SkipKind = "bad frame"
+	SkipInferenceFailed SkipKind = "inference failed"
+	SkipNonFinite       SkipKind = "non-finite chunk"
+	SkipDecodeError     SkipKind = "decode error"
+	SkipSuperseded      SkipKind = "superseded"
+	SkipOther           SkipKind = "other"
+)
 
 // Summary is the report's numbers.
 type Summary struct {
+	// Frames were acted on (a chunk published); Skipped frames were not, for the reasons counted in
+	// SkippedBy; DroppedMessages are other input messages not acted on (undecodable instructions).
+	// Every image of the bag is in exactly one of Frames and Skipped.
 	Frames, Skipped                    int
+	SkippedBy                          map[SkipKind]int
+	DroppedMessages                    int
+	StaleAgeMin, StaleAgeMedian        time.Duration
+	StaleAgeMax                        time.Duration
+	ForwardFailures                    int // chunks published but not forwarded (MAVLink)
+	Clock                              ClockSource
+	Hint                               string // what to do when the run acted on nothing; empty otherwise
 	LatencyP50, LatencyP95, LatencyMax float64
 	MeanLatency                        float64
 	MeanExecutedLayers, LayersTotal    float64
@@ -63,7 +95,23 @@ type Summary struct {
 
 // Summarize computes the summary of a run.
 func Summarize(steps []Step, skips []Skip) Summary {
-	s := Summary{Frames: len(steps), Skipped: len(skips)}
+	s := Summary{Frames: len(steps), SkippedBy: map[SkipKind]int{}}
+	var ages []time.Duration
+	for _, sk := range skips {
+		if !sk.Frame {
+			s.DroppedMessages++
+			continue
+		}
+		s.Skipped++
+		s.SkippedBy[sk.Kind]++
+		if sk.Kind == SkipStale {
+			ages = append(ages, sk.Age)
+		}
+	}
+	if len(ages) > 0 {
+		slices.Sort(ages)
+		s.StaleAgeMin, s.StaleAgeMedian, s.StaleAgeMax = ages[0], ages[len(ages)/2], ages[len(ages)-1]
+	}
 	if len(steps) == 0 {
 		return s
 	}
@@ -157,7 +205,22 @@ func writeMarkdown(w io.Writer, title string, skips []Skip, s Summary, config st
 	fmt.Fprintf(w, "| measure | value |\n|---|---|\n")
 	row := func(k, format string, v ...any) { fmt.Fprintf(w, "| %s | %s |\n", k, fmt.Sprintf(format, v...)) }
 	row("frames acted on", "%d", s.Frames)
-	row("frames skipped (see below)", "%d", s.Skipped)
+	row("frames not acted on (see below)", "%d", s.Skipped)
+	for _, kind := range s.skipKinds() {
+		row("&nbsp;&nbsp;"+string(kind), "%d", s.SkippedBy[kind])
+	}
+	if s.SkippedBy[SkipStale] > 0 {
+		row("age of the stale frames, min / median / max", "%v / %v / %v", s.StaleAgeMin, s.StaleAgeMedian, s.StaleAgeMax)
+	}
+	if s.DroppedMessages > 0 {
+		row("other input messages not acted on", "%d", s.DroppedMessages)
+	}
+	if s.ForwardFailures > 0 {
+		row("chunks published but not forwarded", "%d", s.ForwardFailures)
+	}
+	if s.Clock != "" {
+		row("node clock", "%s", s.Clock)
+	}
 	row("latency mean / p50 / p95 / max", "%.2f / %.2f / %.2f / %.2f ms", s.MeanLatency, s.LatencyP50, s.LatencyP95, s.LatencyMax)
 	row("mean executed layers", "%.2f of %.0f", s.MeanExecutedLayers, s.LayersTotal)
 	row("skip ratio", "%.1f%%", 100*s.SkipRatio)
@@ -172,11 +235,14 @@ func writeMarkdown(w io.Writer, title string, skips []Skip, s Summary, config st
 		row("bag decoding alone", "%.0f frames/s", s.DecodeFramesPerSecond)
 	}
 	fmt.Fprintln(w)
+	if s.Hint != "" {
+		fmt.Fprintf(w, "**Nothing was acted on.** %s\n\n", s.Hint)
+	}
 	for _, p := range plots {
 		fmt.Fprintf(w, "![%s](%s)\n\n", strings.TrimSuffix(p, ".png"), p)
 	}
 	if len(skips) > 0 {
-		fmt.Fprintf(w, "## Skipped frames\n\n| bag time | topic | reason |\n|---|---|---|\n")
+		fmt.Fprintf(w, "## Messages not acted on\n\n| bag time | topic | reason |\n|---|---|---|\n")
 		for i, sk := range skips {
 			if i == 50 {
 				fmt.Fprintf(w, "| ... | | %d more |\n", len(skips)-50)
@@ -185,6 +251,23 @@ func writeMarkdown(w io.Writer, title string, skips []Skip, s Summary, config st
 			fmt.Fprintf(w, "| %.3f s | %s | %s |\n", sk.BagTime.Seconds(), sk.Topic, strings.ReplaceAll(sk.Reason, "|", "/"))
 		}
 	}
+}
+
+// skipKinds lists the reasons frames were skipped for, most frequent first.
+func (s Summary) skipKinds() []SkipKind {
+	var kinds []SkipKind
+	for k, n := range s.SkippedBy {
+		if n > 0 {
+			kinds = append(kinds, k)
+		}
+	}
+	slices.SortFunc(kinds, func(a, b SkipKind) int {
+		if d := s.SkippedBy[b] - s.SkippedBy[a]; d != 0 {
+			return d
+		}
+		return strings.Compare(string(a), string(b))
+	})
+	return kinds
 }
 
 func latencyHistogram(steps []Step) (*plot.Plot, error) {

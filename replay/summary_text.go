@@ -8,6 +8,25 @@ import (
 // WriteSummary prints the summary in a few lines for a terminal.
 func WriteSummary(w io.Writer, s Summary) {
 	fmt.Fprintf(w, "frames acted on %d, not acted on %d\n", s.Frames, s.Skipped)
+	for _, kind := range s.skipKinds() {
+		fmt.Fprintf(w, "  %s: %d", kind, s.SkippedBy[kind])
+		if kind == SkipStale {
+			fmt.Fprintf(w, " (age min %v, median %v, max %v; node clock: %s)", s.StaleAgeMin, s.StaleAgeMedian, s.StaleAgeMax, s.Clock)
+		}
+		fmt.Fprintln(w)
+	}
+	if s.DroppedMessages > 0 {
+		fmt.Fprintf(w, "other input messages not acted on: %d\n", s.DroppedMessages)
+	}
+	if s.ForwardFailures > 0 {
+		fmt.Fprintf(w, "chunks published but not forwarded: %d\n", s.ForwardFailures)
+	}
+	if s.Hint != "" {
+		fmt.Fprintf(w, "hint: %s\n", s.Hint)
+	}
+	if s.Frames == 0 {
+		return
+	}
 	fmt.Fprintf(w, "latency mean %.2f ms, p50 %.2f, p95 %.2f, max %.2f\n", s.MeanLatency, s.LatencyP50, s.LatencyP95, s.LatencyMax)
 	fmt.Fprintf(w, "executed layers %.2f of %.0f (skip ratio %.1f%%), verification rate %.1f%%\n",
 		s.MeanExecutedLayers, s.LayersTotal, 100*s.SkipRatio, 100*s.VerificationRate)

@@ -27,12 +27,16 @@ type Stats struct {
 	VerificationFired bool
 }
 
-// SkipRatio is the share of layer visits that were skipped.
+// SkipRatio is the skip ratio wherever this package's users report one (ActionChunk.skip_ratio, the
+// diagnostics, the replay report, the benchmarks): the share of the backbone's layers the first pass
+// jumped over. Verification's full re-run skips nothing and leaves it as it was, so a verified frame
+// shows both the skip it tried and, in LayersExecuted, the re-run it paid.
 func (s Stats) SkipRatio() float64 {
 	if s.LayersTotal == 0 {
 		return 0
 	}
-	return float64(s.LayersSkipped) / float64(s.LayersTotal)
+	layersPerPass := float64(s.LayersTotal) / float64(max(s.Passes, 1))
+	return float64(s.LayersSkipped) / layersPerPass
 }
 
 // Verdict is the Machine's answer to a reported pass.

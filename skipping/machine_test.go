@@ -235,3 +235,22 @@ func TestAbortLeavesTheEpisodeUntouched(t *testing.T) {
 	require.InDelta(t, -0.01, m.Last().Continuity, 1e-12, "the aborted inference left no action behind")
 	require.Equal(t, before, m.AllowPoints())
 }
+
+// The skip ratio is the first pass's skips over the backbone's layers: a full re-run by verification
+// does not halve it.
+func TestSkipRatioIsFirstPassOverLayers(t *testing.T) {
+	cases := []struct {
+		name  string
+		stats Stats
+		want  float64
+	}{
+		{"one pass", Stats{Passes: 1, LayersTotal: 8, LayersSkipped: 4, LayersExecuted: 4}, 0.5},
+		{"verified", Stats{Passes: 2, LayersTotal: 16, LayersSkipped: 4, LayersExecuted: 12}, 0.5},
+		{"nothing run", Stats{}, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want, tc.stats.SkipRatio())
+		})
+	}
+}

@@ -43,8 +43,10 @@ const (
 // CameraFrameID is the frame_id of every image (and of the chunks predicted from them).
 const CameraFrameID = "camera"
 
-// ActionNames are the columns of every chunk.
-var ActionNames = []string{"dx", "dy", "dz", "droll", "dpitch", "dyaw", "gripper"}
+// ActionNames returns the columns of every chunk, in a slice of the caller's own.
+func ActionNames() []string {
+	return []string{"dx", "dy", "dz", "droll", "dpitch", "dyaw", "gripper"}
+}
 
 // Options configures Generate. Zero fields take their defaults.
 type Options struct {
@@ -86,7 +88,7 @@ func (o Options) validate() error {
 	if o.Episodes < 1 {
 		problems = append(problems, fmt.Errorf("episodes (%d) must be >= 1", o.Episodes))
 	}
-	if o.RateHz <= 0 || o.RateHz > 1000 {
+	if !(o.RateHz > 0 && o.RateHz <= 1000) { // NaN too
 		problems = append(problems, fmt.Errorf("rate (%v Hz) must be in (0, 1000]", o.RateHz))
 	}
 	if err := o.Scene.Validate(); err != nil {
@@ -189,10 +191,11 @@ func addTopics(w *bag.Writer) error {
 }
 
 func expertChunk(header msgs.Header, sequence uint64, period time.Duration, chunk []scene.Action) *msgs.ActionChunk {
+	names := ActionNames()
 	m := &msgs.ActionChunk{
 		Header: header, Sequence: sequence, StepDt: msgs.DurationFromGo(period),
-		Steps: uint32(len(chunk)), ActionDim: uint32(len(ActionNames)), ActionNames: ActionNames,
-		Actions:  make([]float32, 0, len(chunk)*len(ActionNames)),
+		Steps: uint32(len(chunk)), ActionDim: uint32(len(names)), ActionNames: names,
+		Actions:  make([]float32, 0, len(chunk)*len(names)),
 		Strategy: "expert",
 	}
 	for _, a := range chunk {

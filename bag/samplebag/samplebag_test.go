@@ -85,7 +85,7 @@ func TestGeneratedBagContents(t *testing.T) {
 			require.Equal(t, lastImageStamp, chunk.Header, "a chunk carries its image's header")
 			require.Equal(t, uint64(step), chunk.Sequence)
 			require.Equal(t, uint32(4), chunk.Steps)
-			require.Equal(t, ActionNames, chunk.ActionNames)
+			require.Equal(t, ActionNames(), chunk.ActionNames)
 			require.Equal(t, 100*time.Millisecond, chunk.StepDt.Go())
 			if step < len(ep0) {
 				want := ep0[step]

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -34,7 +36,8 @@ func newBagInfoCmd() *cobra.Command {
 			}
 			defer r.Close()
 			info := r.Info()
-			fmt.Fprint(cmd.OutOrStdout(), info.Format(time.Local))
+			// ros2 bag info prints the description with Python's print, which adds a blank line.
+			fmt.Fprintln(cmd.OutOrStdout(), info.Format(time.Local))
 			for _, w := range info.Warnings {
 				fmt.Fprintln(cmd.ErrOrStderr(), "warning:", w)
 			}
@@ -64,6 +67,23 @@ latched, once per episode), /episode (std_msgs/msg/String marker "episode=i seed
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
 				return fmt.Errorf("--out is required: the bag directory to create")
+			}
+			// Options treats zero as "the default"; on the command line a zero is a mistake.
+			var problems []error
+			if opts.Episodes < 1 {
+				problems = append(problems, fmt.Errorf("--episodes %d: must be at least 1", opts.Episodes))
+			}
+			if !(opts.RateHz > 0) || math.IsInf(opts.RateHz, 0) {
+				problems = append(problems, fmt.Errorf("--rate %v: must be a frame rate in Hz above 0", opts.RateHz))
+			}
+			if chunkSize < 1 {
+				problems = append(problems, fmt.Errorf("--chunk %d: must be at least 1 step", chunkSize))
+			}
+			if opts.Scene.Width < 1 || opts.Scene.Height < 1 {
+				problems = append(problems, fmt.Errorf("--width %d --height %d: must be at least 8 pixels each", opts.Scene.Width, opts.Scene.Height))
+			}
+			if err := errors.Join(problems...); err != nil {
+				return err
 			}
 			opts.Scene.ChunkSize = chunkSize
 			opts.Scene.CameraNoise = noise

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -46,7 +48,16 @@ twice gives the same decisions. OUT receives bag/ (action_chunk, skip_stats and 
 report.md with PNG plots. With --compare full the full model also runs on every frame and the report
 gives per-step action error, gripper agreement and the speedup side by side. With --mavlink every
 chunk also goes to an arm controller over MAVLink, as the node's mavlink.enabled would send it; the
-replay waits for the controller's first heartbeat, then sends at replay speed, not in bag time.`,
+replay waits for the controller's first heartbeat, then sends at replay speed, not in bag time.
+
+Frames older than max_image_age by the node's clock are dropped, as the node drops them. The clock is
+the one the node would read while the bag is played into it: with use_sim_time false, the time each
+message was recorded (its log time); with use_sim_time true, the bag's /clock when it has one (play it
+without --clock), else the log time, which is what ros2 bag play --clock publishes. The summary counts
+the frames not acted on by reason, and says what to do when none was acted on.
+
+Compressed bags (ros2 bag record --compression-mode file or message, zstd) are read as they are.
+Ctrl-C stops the replay with a complete output bag and report.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if ef.model == "" || bagPath == "" || out == "" {
 				return fmt.Errorf("--model, --bag and --out are required")
@@ -77,14 +88,17 @@ replay waits for the controller's first heartbeat, then sends at replay speed, n
 			if fwd != nil { // a nil *Forwarder in the interface would not be nil
 				forwarder = fwd
 			}
+			// Ctrl-C or a service manager's SIGTERM ends the replay with a complete output bag and report.
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
 			bar := newProgressBar(1000, "replay")
 			res, err := replay.Run(replay.Config{
 				Engine: e, Params: srv, BagPath: bagPath, OutDir: out,
 				ImageTopic: imageTopic, InstructionTopic: instrTop, CompareFull: compare == "full",
-				Forwarder: forwarder,
+				Forwarder: forwarder, Context: ctx,
 				Progress: func(done, total time.Duration) {
 					if bar != nil && total > 0 {
-						_ = bar.Set(int(1000 * done / total))
+						_ = bar.Set(int(1000 * min(max(done.Seconds()/total.Seconds(), 0), 1)))
 					}
 				},
 			})
@@ -92,8 +106,9 @@ replay waits for the controller's first heartbeat, then sends at replay speed, n
 				_ = bar.Finish()
 			}
 			if res.ReportPath != "" {
-				replay.WriteSummary(os.Stdout, res.Summary)
-				fmt.Printf("report: %s\noutput bag: %s\n", res.ReportPath, res.OutBag)
+				stdout := cmd.OutOrStdout()
+				replay.WriteSummary(stdout, res.Summary)
+				fmt.Fprintf(stdout, "report: %s\noutput bag: %s\n", res.ReportPath, res.OutBag)
 			}
 			return err
 		},

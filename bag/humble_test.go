@@ -1,0 +1,197 @@
+package bag
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"dysl_vla/msgs"
+)
+
+// humbleBags are the recordings of testdata/humble, made by ROS 2 Humble's `ros2 bag record`
+// (see its README), with the compression metadata.yaml declares.
+var humbleBags = []struct {
+	name, storage, compressionMode string
+}{
+	{"pub_sqlite3", "sqlite3", ""},
+	{"pub_sqlite3_file_zstd", "sqlite3", "FILE"},
+	{"pub_sqlite3_message_zstd", "sqlite3", "MESSAGE"},
+	{"pub_mcap", "mcap", ""},
+	{"pub_mcap_file_zstd", "mcap", "FILE"},
+	{"replayed_sqlite3", "sqlite3", "FILE"},
+}
+
+func humbleBag(name string) string { return filepath.Join("testdata", "humble", name) }
+
+// Every Humble recording, compressed or not, reads completely, and every image decodes.
+func TestReadHumbleRecordings(t *testing.T) {
+	for _, tc := range humbleBags {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := Open(humbleBag(tc.name))
+			require.NoError(t, err)
+			defer r.Close()
+			info := r.Info()
+			require.Empty(t, info.Warnings)
+			require.Equal(t, tc.storage, info.StorageID)
+			require.Equal(t, tc.compressionMode, info.CompressionMode)
+
+			perTopic := map[string]uint64{}
+			var last int64
+			for m, err := range r.Messages() {
+				require.NoError(t, err)
+				require.GreaterOrEqual(t, m.LogTime, last)
+				last = m.LogTime
+				perTopic[m.Topic]++
+				switch m.Topic {
+				case "/image":
+					var img msgs.Image
+					require.NoError(t, msgs.Decode(m.Data, &img))
+					require.Equal(t, "rgb8", img.Encoding)
+					require.Equal(t, uint32(8), img.Width)
+					require.Len(t, img.Data, 192)
+				case "/instruction":
+					var s msgs.String
+					require.NoError(t, msgs.Decode(m.Data, &s))
+					require.NotEmpty(t, s.Data)
+				}
+			}
+			for _, topic := range info.Topics {
+				require.Equal(t, topic.MessageCount, perTopic[topic.Name], topic.Name)
+			}
+			require.Positive(t, perTopic["/image"])
+		})
+	}
+}
+
+// dysl bag info prints what Humble's ros2 bag info printed for the same bag, byte for byte.
+func TestFormatEqualsHumbleBagInfo(t *testing.T) {
+	for _, tc := range humbleBags {
+		t.Run(tc.name, func(t *testing.T) {
+			want, err := os.ReadFile(filepath.Join("testdata", "humble", "ros2_bag_info", tc.name+".txt"))
+			require.NoError(t, err)
+			r, err := Open(humbleBag(tc.name))
+			require.NoError(t, err)
+			defer r.Close()
+			// ros2 bag info prints the description with Python's print: one more newline.
+			require.Equal(t, string(want), r.Info().Format(time.UTC)+"\n")
+		})
+	}
+}
+
+// The three sqlite3 recordings were made at once from the same publishers: compression changes the
+// bytes on disk, never the messages read back.
+func TestCompressedRecordingsHoldTheSameMessages(t *testing.T) {
+	read := func(name string) map[int64][]byte {
+		r, err := Open(humbleBag(name))
+		require.NoError(t, err)
+		defer r.Close()
+		byStamp := map[int64][]byte{}
+		for m, err := range r.Messages("/image") {
+			require.NoError(t, err)
+			var img msgs.Image
+			require.NoError(t, msgs.Decode(m.Data, &img))
+			byStamp[img.Header.Stamp.Nanos()] = m.Data
+		}
+		return byStamp
+	}
+	plain := read("pub_sqlite3")
+	for _, name := range []string{"pub_sqlite3_file_zstd", "pub_sqlite3_message_zstd", "pub_mcap_file_zstd"} {
+		common := 0
+		for stamp, data := range read(name) {
+			if want, ok := plain[stamp]; ok {
+				require.Equal(t, want, data, "%s: image stamped %d", name, stamp)
+				common++
+			}
+		}
+		require.GreaterOrEqual(t, common, len(plain)-2, name)
+	}
+}
+
+// A file-compressed storage file given alone is read too, and its decompressed copy goes with Close.
+func TestLoneCompressedFile(t *testing.T) {
+	path := humbleBag("pub_mcap_file_zstd/pub_mcap_file_zstd_0.mcap.zstd")
+	r, err := Open(path)
+	require.NoError(t, err)
+	info := r.Info()
+	require.Equal(t, "mcap", info.StorageID)
+	require.Equal(t, path, info.Files[0].Path, "listed as given, as ros2 bag info lists a lone file")
+	require.Equal(t, uint64(28), info.MessageCount)
+	scratch := r.scratch
+	require.DirExists(t, scratch)
+	require.NoError(t, r.Close())
+	require.NoDirExists(t, scratch)
+}
+
+// editedCopy copies a Humble recording and replaces old by new in its metadata.yaml.
+func editedCopy(t *testing.T, name, old, new string) string {
+	t.Helper()
+	dir := copyDir(t, humbleBag(name))
+	path := filepath.Join(dir, MetadataFileName)
+	raw, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(path, []byte(replaceOnce(t, string(raw), old, new)), 0o644))
+	return dir
+}
+
+// countMessages reads a bag to its end without an error and counts its messages.
+func countMessages(t *testing.T, r *Reader) int {
+	t.Helper()
+	n := 0
+	for _, err := range r.Messages() {
+		require.NoError(t, err)
+		n++
+	}
+	return n
+}
+
+func TestCompressionRefusals(t *testing.T) {
+	t.Run("unknown format", func(t *testing.T) {
+		_, err := Open(editedCopy(t, "pub_sqlite3_file_zstd", "compression_format: zstd", "compression_format: lz4"))
+		require.ErrorContains(t, err, `compression_format "lz4" with compression_mode "FILE" not supported, expected "zstd"`)
+	})
+	t.Run("unknown mode", func(t *testing.T) {
+		_, err := Open(editedCopy(t, "pub_sqlite3_file_zstd", "compression_mode: FILE", "compression_mode: CHUNK"))
+		require.ErrorContains(t, err, `compression_mode "CHUNK" not supported`)
+	})
+	t.Run("message data that is not zstd", func(t *testing.T) {
+		dir := editedCopy(t, "pub_sqlite3", "compression_format: \"\"\n  compression_mode: \"\"",
+			"compression_format: zstd\n  compression_mode: MESSAGE")
+		r, err := Open(dir)
+		require.NoError(t, err)
+		defer r.Close()
+		var last error
+		n := 0
+		for _, err := range r.Messages() {
+			last = err
+			n++
+		}
+		var corrupt *CorruptFileError
+		require.ErrorAs(t, last, &corrupt)
+		require.ErrorContains(t, last, "zstd decompression (compression_mode MESSAGE)")
+		require.Equal(t, filepath.Join(dir, "pub_sqlite3_0.db3"), corrupt.Path)
+		require.Equal(t, 1, n, "the first message already fails")
+	})
+}
+
+// In file compression mode a listed file without the .zstd suffix (left uncompressed by a recording
+// cut short, then reindexed) is read as it is.
+func TestFileModeReadsAnUncompressedFile(t *testing.T) {
+	dir := editedCopy(t, "pub_sqlite3", "compression_format: \"\"\n  compression_mode: \"\"", "compression_format: zstd\n  compression_mode: FILE")
+	r, err := Open(dir)
+	require.NoError(t, err)
+	defer r.Close()
+	require.Equal(t, 28, countMessages(t, r))
+}
+
+// A metadata file that lists one storage file twice reads each message once.
+func TestDuplicateStorageFileListedOnce(t *testing.T) {
+	dir := editedCopy(t, "pub_mcap", "    - pub_mcap_0.mcap\n", "    - pub_mcap_0.mcap\n    - ./pub_mcap_0.mcap\n")
+	r, err := Open(dir)
+	require.NoError(t, err)
+	defer r.Close()
+	require.Equal(t, []string{`metadata.yaml lists storage file "./pub_mcap_0.mcap" more than once; it is read once`}, r.Info().Warnings)
+	require.Equal(t, 28, countMessages(t, r))
+}

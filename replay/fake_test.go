@@ -1,0 +1,146 @@
+package replay
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"dysl_vla/bag"
+	"dysl_vla/msgs"
+	"dysl_vla/nodecore"
+	"dysl_vla/paramserver"
+	"dysl_vla/policy"
+	"dysl_vla/policy/policytest"
+)
+
+// fakeReplay replays bagPath on a policy.Engine over policytest's Fake backend (no ONNX Runtime),
+// with the node's parameters overridden as a params file would.
+func fakeReplay(t *testing.T, bagPath string, overrides map[string]paramserver.Value, edit func(*Config)) (Result, error) {
+	t.Helper()
+	m := policytest.Manifest()
+	fake := policytest.NewFake(m)
+	for j := range fake.SkipProb {
+		fake.SkipProb[j] = 1
+	}
+	e := &policy.Engine{Manifest: m, Backend: fake}
+	require.NoError(t, e.Initialize())
+	t.Cleanup(func() { e.Close() })
+	srv, _, err := nodecore.NewParamServer("/dysl_vla_node", overrides, nil)
+	require.NoError(t, err)
+	cfg := Config{Engine: e, Params: srv, BagPath: bagPath, OutDir: filepath.Join(t.TempDir(), "out")}
+	if edit != nil {
+		edit(&cfg)
+	}
+	return Run(cfg)
+}
+
+// humbleBag is a recording of bag/testdata/humble, made by ROS 2 Humble's ros2 bag record.
+func humbleBag(name string) string { return filepath.Join("..", "bag", "testdata", "humble", name) }
+
+// imageCount reads how many images a bag holds.
+func imageCount(t *testing.T, path string) int {
+	t.Helper()
+	r, err := bag.Open(path)
+	require.NoError(t, err)
+	defer r.Close()
+	n := 0
+	for _, err := range r.Messages("/image") {
+		require.NoError(t, err)
+		n++
+	}
+	return n
+}
+
+// bagWriter records a small bag of instructions and 4x4 rgb8 images for a test.
+type bagWriter struct {
+	t   *testing.T
+	dir string
+	w   *bag.Writer
+}
+
+func newBagWriter(t *testing.T, topics ...[2]string) *bagWriter {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "in")
+	w, err := bag.Create(dir, bag.WriterOptions{})
+	require.NoError(t, err)
+	if len(topics) == 0 {
+		topics = [][2]string{{"/instruction", instructionType}, {"/image", imageType}}
+	}
+	for _, tp := range topics {
+		def, ok := msgs.Schema(tp[1])
+		if !ok {
+			def = "# a type msgs does not know\n"
+		}
+		require.NoError(t, w.AddTopic(bag.Topic{Name: tp[0], Type: tp[1], Definition: def}))
+	}
+	return &bagWriter{t: t, dir: dir, w: w}
+}
+
+func (b *bagWriter) write(topic string, at int64, m msgs.Message) {
+	b.t.Helper()
+	data, err := msgs.Encode(nil, m)
+	require.NoError(b.t, err)
+	require.NoError(b.t, b.w.Write(topic, at, data))
+}
+
+func (b *bagWriter) instruction(at int64, text string) {
+	b.write("/instruction", at, &msgs.String{Data: text})
+}
+
+// image writes a gray 4x4 frame stamped at its log time.
+func (b *bagWriter) image(at int64) {
+	b.write("/image", at, &msgs.Image{Header: msgs.Header{Stamp: msgs.TimeFromNanos(at), FrameID: "camera"},
+		Height: 4, Width: 4, Encoding: "rgb8", Step: 12, Data: make([]byte, 48)})
+}
+
+func (b *bagWriter) close() string {
+	b.t.Helper()
+	require.NoError(b.t, b.w.Close())
+	return b.dir
+}
+
+// pickBag records an instruction and then n images 100 ms apart.
+func pickBag(t *testing.T, n int) string {
+	t.Helper()
+	b := newBagWriter(t)
+	b.instruction(base, "pick")
+	for i := range n {
+		b.image(base + int64(i+1)*1e8)
+	}
+	return b.close()
+}
+
+// editMetadata replaces old by new in the bag's metadata.yaml.
+func editMetadata(t *testing.T, dir, old, new string) {
+	t.Helper()
+	path := filepath.Join(dir, bag.MetadataFileName)
+	raw, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.Contains(t, string(raw), old)
+	require.NoError(t, os.WriteFile(path, []byte(strings.Replace(string(raw), old, new, 1)), 0o644))
+}
+
+// outputCounts counts the output bag's messages per topic.
+func outputCounts(t *testing.T, outBag string) map[string]int {
+	t.Helper()
+	r, err := bag.Open(outBag)
+	require.NoError(t, err)
+	defer r.Close()
+	counts := map[string]int{}
+	for m, err := range r.Messages() {
+		require.NoError(t, err)
+		counts[m.Topic]++
+	}
+	return counts
+}
+
+const base = int64(1_700_000_000_000_000_000)
+
+// staleImage is a 4x4 frame stamped at stamp (ns).
+func staleImage(stamp int64) *msgs.Image {
+	return &msgs.Image{Header: msgs.Header{Stamp: msgs.TimeFromNanos(stamp), FrameID: "camera"},
+		Height: 4, Width: 4, Encoding: "rgb8", Step: 12, Data: make([]byte, 48)}
+}
