@@ -12,8 +12,11 @@ import (
 type Config struct {
 	Width, Height int     // frame size in pixels; default 64x64, the tiny model's input
 	ChunkSize     int     // K, steps in each expert future chunk; default 8
-	MaxSteps      int     // an episode stops here even if unfinished; default 300
+	MaxSteps      int     // a task stops here even if unfinished; default 300
 	CameraNoise   float64 // pixel noise standard deviation, 0..255 units; DefaultConfig uses 2
+	// Tabletop, when it has blocks, makes every episode a multi-object scene with a chain of
+	// instructions; the zero value keeps the single task of Reset.
+	Tabletop Tabletop
 }
 
 // DefaultConfig returns the defaults: 64x64 frames, K=8, 300 steps at most, slight noise.
@@ -56,11 +59,16 @@ func (c Config) Validate() error {
 	if c.CameraNoise < 0 || math.IsNaN(c.CameraNoise) {
 		problems = append(problems, fmt.Errorf("camera noise (%v) must be >= 0", c.CameraNoise))
 	}
+	if c.Tabletop != (Tabletop{}) {
+		if err := c.Tabletop.Validate(); err != nil {
+			problems = append(problems, err)
+		}
+	}
 	return errors.Join(problems...)
 }
 
-// Reset returns the start state of the episode with this seed: block and pad at distinct random
-// places and colours, the gripper open above the table centre.
+// Reset returns the start state of the single-task episode with this seed: one block and one
+// pad at distinct random places and colours, the gripper open above the table centre.
 func Reset(seed int64) State {
 	rng := rand.New(rand.NewPCG(uint64(seed), 0x5ce7e))
 	place := func() Vec3 {
@@ -73,20 +81,18 @@ func Reset(seed int64) State {
 		goal = place()
 	}
 	object.Z = BlockHalfSize
-	objectColour := Colour(1 + rng.IntN(numColours))
-	goalColour := Colour(1 + rng.IntN(numColours-1))
+	objectColour := Colour(1 + rng.IntN(singleTaskColours))
+	goalColour := Colour(1 + rng.IntN(singleTaskColours-1))
 	if goalColour >= objectColour {
 		goalColour++
 	}
 	return State{
-		EE:           Vec3{Z: StartHeight},
-		Gripper:      GripperOpen,
-		Object:       object,
-		ObjectYaw:    (rng.Float64()*2 - 1) * math.Pi / 4, // a cube looks the same turned by 90°
-		Goal:         goal,
-		ObjectColour: objectColour,
-		GoalColour:   goalColour,
-		Seed:         seed,
+		EE:      Vec3{Z: StartHeight},
+		Gripper: GripperOpen,
+		// A cube looks the same turned by 90°.
+		Blocks: []Block{{Pos: object, Yaw: (rng.Float64()*2 - 1) * math.Pi / 4, Colour: objectColour}},
+		Pads:   []Pad{{Pos: goal, Colour: goalColour}},
+		Seed:   seed,
 	}
 }
 
@@ -97,10 +103,25 @@ var instructionTemplates = []string{
 	"place the %s block on the %s pad",
 }
 
-// Instruction is the language command for the episode starting in s.
+// Instruction is the language command for the task in force in s. The wording varies with the
+// episode seed and the task.
 func Instruction(s State) string {
-	template := instructionTemplates[uint64(s.Seed)%uint64(len(instructionTemplates))]
-	return fmt.Sprintf(template, s.ObjectColour, s.GoalColour)
+	which := uint64(s.Seed) + uint64(3*s.Task.Block+s.Task.Pad)
+	template := instructionTemplates[which%uint64(len(instructionTemplates))]
+	return fmt.Sprintf(template, s.Object().Colour, s.Goal().Colour)
+}
+
+// Start returns the start state and the instructions of the episode with this seed under cfg: the
+// single task (Reset) when cfg.Tabletop has no blocks, else a tabletop scene (ResetTabletop) and
+// its chain of cfg.Tabletop.Chain tasks. The state's Task is the first of them.
+func Start(seed int64, cfg Config) (State, []Task) {
+	if cfg.Tabletop.Blocks == 0 {
+		return Reset(seed), []Task{{}}
+	}
+	s := ResetTabletop(seed, cfg.Tabletop)
+	tasks := ChainTasks(s, max(cfg.Tabletop.Chain, 1))
+	s.Task = tasks[0]
+	return s, tasks
 }
 
 // Chunk returns the expert's next k actions from s, rolling the world forward with them: the
@@ -119,32 +140,37 @@ type EpisodeStep struct {
 	Tick        int
 	State       State  // the world when the frame was taken
 	Image       Image  // Render(State)
-	Instruction string // the same for the whole episode
+	Instruction string // the task in force
+	TaskIndex   int    // which task of the episode's chain, from 0
 	Action      Action // Expert(State): what the arm does next
 	Chunk       []Action
 	Phase       Phase
 }
 
-// Episode runs the expert from Reset(seed) until the task is done (the Done step is not
-// included) or cfg.MaxSteps. Same seed and config, same episode.
+// Episode runs the expert from Start(seed, cfg) through every task of the episode: a task ends when
+// the expert is done with it (the Done step is not included) or after cfg.MaxSteps steps, and the
+// next instruction follows at once. Same seed and config, same episode.
 func Episode(seed int64, cfg Config) ([]EpisodeStep, error) {
 	cfg.EnsureDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("scene config: %w", err)
 	}
-	s := Reset(seed)
-	instruction := Instruction(s)
+	s, tasks := Start(seed, cfg)
 	var steps []EpisodeStep
-	for range cfg.MaxSteps {
-		action, phase := Expert(s)
-		if phase == Done {
-			break
+	for i, task := range tasks {
+		s.Task = task
+		instruction := Instruction(s)
+		for range cfg.MaxSteps {
+			action, phase := Expert(s)
+			if phase == Done {
+				break
+			}
+			steps = append(steps, EpisodeStep{
+				Tick: s.Tick, State: s, Image: Render(s, cfg.Width, cfg.Height, cfg.CameraNoise),
+				Instruction: instruction, TaskIndex: i, Action: action, Chunk: Chunk(s, cfg.ChunkSize), Phase: phase,
+			})
+			s = Step(s, action)
 		}
-		steps = append(steps, EpisodeStep{
-			Tick: s.Tick, State: s, Image: Render(s, cfg.Width, cfg.Height, cfg.CameraNoise),
-			Instruction: instruction, Action: action, Chunk: Chunk(s, cfg.ChunkSize), Phase: phase,
-		})
-		s = Step(s, action)
 	}
 	return steps, nil
 }

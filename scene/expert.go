@@ -50,11 +50,16 @@ const (
 // function of the state, so it labels any state, including ones a learned policy reached.
 func Expert(s State) (Action, Phase) {
 	hold := func(p Phase) (Action, Phase) { return Action{6: s.Gripper}, p }
+	object, goal := s.Object(), s.Goal().Pos
+	if s.Held && !s.HoldsObject() {
+		// Carrying another block than the one named (a policy's mistake): put it down and start over.
+		return Action{6: GripperOpen}, Approach
+	}
 	if s.Held {
-		aboveGoal := s.EE.HorizontalTo(s.Goal) <= alignTol
+		aboveGoal := s.EE.HorizontalTo(goal) <= alignTol
 		switch {
 		case aboveGoal && s.EE.Z > GraspHeight+alignTol:
-			return moveTo(s, Vec3{s.Goal.X, s.Goal.Y, GraspHeight}, s.Yaw, GripperClosed), Place
+			return moveTo(s, Vec3{goal.X, goal.Y, GraspHeight}, s.Yaw, GripperClosed), Place
 		case aboveGoal && s.Still < settleSteps:
 			return hold(Stop)
 		case aboveGoal:
@@ -62,7 +67,7 @@ func Expert(s State) (Action, Phase) {
 		case s.EE.Z < HoverHeight-alignTol:
 			return moveTo(s, Vec3{s.EE.X, s.EE.Y, HoverHeight}, s.Yaw, GripperClosed), Lift
 		default:
-			return moveTo(s, Vec3{s.Goal.X, s.Goal.Y, HoverHeight}, s.Yaw, GripperClosed), Transport
+			return moveTo(s, Vec3{goal.X, goal.Y, HoverHeight}, s.Yaw, GripperClosed), Transport
 		}
 	}
 	if s.Placed() {
@@ -75,17 +80,17 @@ func Expert(s State) (Action, Phase) {
 		// Closed on nothing (a missed grasp, or a policy's mistake): open and start over.
 		return Action{6: GripperOpen}, Approach
 	}
-	aboveBlock := s.EE.HorizontalTo(s.Object) <= alignTol && math.Abs(angleBetween(s.Yaw, s.ObjectYaw)) <= alignTol
+	aboveBlock := s.EE.HorizontalTo(object.Pos) <= alignTol && math.Abs(angleBetween(s.Yaw, object.Yaw)) <= alignTol
 	switch {
 	case !aboveBlock:
 		// Rise to hover height first if below it, so the approach never sweeps through the block.
-		target := Vec3{s.Object.X, s.Object.Y, HoverHeight}
-		if s.EE.Z < HoverHeight-alignTol && s.EE.HorizontalTo(s.Object) > graspReach {
+		target := Vec3{object.Pos.X, object.Pos.Y, HoverHeight}
+		if s.EE.Z < HoverHeight-alignTol && s.EE.HorizontalTo(object.Pos) > graspReach {
 			target = Vec3{s.EE.X, s.EE.Y, HoverHeight}
 		}
-		return moveTo(s, target, s.ObjectYaw, GripperOpen), Approach
+		return moveTo(s, target, object.Yaw, GripperOpen), Approach
 	case s.EE.Z > GraspHeight+alignTol:
-		return moveTo(s, Vec3{s.Object.X, s.Object.Y, GraspHeight}, s.ObjectYaw, GripperOpen), Descend
+		return moveTo(s, Vec3{object.Pos.X, object.Pos.Y, GraspHeight}, object.Yaw, GripperOpen), Descend
 	case s.Still < settleSteps:
 		return hold(Stop)
 	default:

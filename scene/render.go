@@ -40,12 +40,12 @@ const fingerHalfSize = 0.012
 // and out of the frame, which hides exactly what a policy must read off it: where the gripper is.
 const subpixels = 4
 
-// Render draws s as seen by the camera straight above the table: the table, the pad, the
-// block (and its shadow once lifted) and the gripper's two fingers, which sit wide apart when
-// open and together when closed. Each pixel averages subpixels x subpixels samples of its area.
-// noise is the standard deviation of per-channel pixel noise in 0..255 units, drawn from a
-// generator seeded by (s.Seed, s.Tick): a frame is a pure function of the state. Width and
-// height must be positive.
+// Render draws s as seen by the camera straight above the table: the table, the pads, the
+// blocks (and their shadows once lifted) and the gripper's two fingers, which sit wide apart when
+// open and together when closed. Each pixel averages subpixels x subpixels samples of its area,
+// scaled by the episode's lighting (1+s.Light). noise plus s.Noise is the standard deviation of
+// per-channel pixel noise in 0..255 units, drawn from a generator seeded by (s.Seed, s.Tick): a
+// frame is a pure function of the state. Width and height must be positive.
 func Render(s State, width, height int, noise float64) Image {
 	im := Image{Width: width, Height: height, RGB: make([]byte, 3*width*height)}
 	fingerRGB := fingerOpenRGB
@@ -55,19 +55,27 @@ func Render(s State, width, height int, noise float64) Image {
 		fingerGap = BlockHalfSize + fingerHalfSize - 0.002 // the pads press 2 mm into the block's outline
 	}
 	eeScale := perspective(s.EE.Z)
-	blockScale := perspective(s.Object.Z)
 	fingerOffset := Vec3{-math.Sin(s.Yaw), math.Cos(s.Yaw), 0}.Scale(fingerGap * eeScale)
 	fingerHalf := fingerHalfSize * eeScale
-	// Painted in order, later shapes over earlier ones.
-	shapes := []paintedSquare{newPaintedSquare(s.Goal, 0, PadHalfSize, colourRGB[s.GoalColour], false)}
-	if s.Object.Z > BlockHalfSize+1e-9 {
-		shapes = append(shapes, newPaintedSquare(Vec3{X: s.Object.X, Y: s.Object.Y}, s.ObjectYaw, BlockHalfSize, [3]byte{}, true))
+	// Painted in order, later shapes over earlier ones: pads, the shadows of lifted blocks, blocks,
+	// fingers.
+	shapes := make([]paintedSquare, 0, len(s.Pads)+2*len(s.Blocks)+2)
+	for _, p := range s.Pads {
+		shapes = append(shapes, newPaintedSquare(p.Pos, 0, PadHalfSize, colourRGB[p.Colour], false))
+	}
+	for _, b := range s.Blocks {
+		if b.Pos.Z > BlockHalfSize+1e-9 {
+			shapes = append(shapes, newPaintedSquare(Vec3{X: b.Pos.X, Y: b.Pos.Y}, b.Yaw, BlockHalfSize, [3]byte{}, true))
+		}
+	}
+	for _, b := range s.Blocks {
+		shapes = append(shapes, newPaintedSquare(b.Pos, b.Yaw, BlockHalfSize*perspective(b.Pos.Z), colourRGB[b.Colour], false))
 	}
 	shapes = append(shapes,
-		newPaintedSquare(s.Object, s.ObjectYaw, BlockHalfSize*blockScale, colourRGB[s.ObjectColour], false),
 		newPaintedSquare(s.EE.Add(fingerOffset), s.Yaw, fingerHalf, fingerRGB, false),
 		newPaintedSquare(s.EE.Sub(fingerOffset), s.Yaw, fingerHalf, fingerRGB, false),
 	)
+	noise += s.Noise
 	var rng *rand.Rand
 	if noise > 0 {
 		rng = rand.New(rand.NewPCG(uint64(s.Seed), uint64(s.Tick)))
@@ -75,6 +83,11 @@ func Render(s State, width, height int, noise float64) Image {
 	for r := range height {
 		for c := range width {
 			mean := pixelMean(shapes, r, c, width, height)
+			if s.Light != 0 {
+				for ch := range mean {
+					mean[ch] *= 1 + s.Light
+				}
+			}
 			i := 3 * (r*width + c)
 			for ch := range 3 {
 				v := mean[ch]

@@ -3,6 +3,7 @@ package scene
 import (
 	"fmt"
 	"math"
+	"slices"
 )
 
 // Vec3 is a point or displacement in the table frame, metres.
@@ -37,21 +38,45 @@ const (
 	Yellow
 	Purple
 	Orange
+	Cyan
+	Pink
 	numColours = iota
 )
 
-var colourNames = [...]string{"", "red", "green", "blue", "yellow", "purple", "orange"}
+// singleTaskColours is how many of the colours, from Red on, the single-task scene draws from: the
+// first six, as before the tabletop tasks existed, so its episodes stay the ones the reference
+// model was trained on.
+const singleTaskColours = 6
+
+var colourNames = [...]string{"", "red", "green", "blue", "yellow", "purple", "orange", "cyan", "pink"}
 
 var colourRGB = [...][3]byte{
 	{}, {200, 30, 30}, {30, 170, 50}, {40, 70, 210}, {220, 200, 30}, {140, 50, 170}, {240, 130, 20},
+	{40, 200, 210}, {245, 140, 200},
 }
 
 func (c Colour) String() string {
-	if c < Red || c > Orange {
+	if c < Red || c > Pink {
 		return fmt.Sprintf("Colour(%d)", int(c))
 	}
 	return colourNames[c]
 }
+
+// Block is a cube the gripper can pick up.
+type Block struct {
+	Pos    Vec3    // centre
+	Yaw    float64 // rotation about z, radians
+	Colour Colour
+}
+
+// Pad is a flat square target on the table.
+type Pad struct {
+	Pos    Vec3 // centre, on the table (Z = 0)
+	Colour Colour
+}
+
+// Task is one instruction: put Blocks[Block] on Pads[Pad].
+type Task struct{ Block, Pad int }
 
 // State is the whole world at one step.
 type State struct {
@@ -61,19 +86,35 @@ type State struct {
 	Pitch   float64 // likewise
 	Gripper float64 // last gripper command: -1 open, +1 closed
 
-	Object    Vec3    // centre of the block
-	ObjectYaw float64 // block rotation about z, radians
-	Held      bool    // the block moves with the gripper
-	Goal      Vec3    // centre of the pad, on the table (Z = 0)
+	Blocks []Block
+	Pads   []Pad
+	// Task is the instruction in force; the expert works on it and Succeeded judges it.
+	Task Task
+	// Held is set while Blocks[HeldBlock] moves with the gripper.
+	Held      bool
+	HeldBlock int
 
-	ObjectColour, GoalColour Colour
 	// Still counts consecutive steps in which the gripper did not move: the expert waits on it
 	// before closing or opening, as a real arm settles before a grasp.
 	Still int
 
+	// Light is the episode's lighting: every pixel value is scaled by 1+Light. Noise is the episode's
+	// camera noise standard deviation (0..255 units), added to what the renderer is asked for. Both
+	// are zero in the single-task scene.
+	Light, Noise float64
+
 	Seed int64 // the episode seed: render noise and any future randomness derive from it
 	Tick int   // steps since the episode started
 }
+
+// Object is the block the task names.
+func (s State) Object() Block { return s.Blocks[s.Task.Block] }
+
+// Goal is the pad the task names.
+func (s State) Goal() Pad { return s.Pads[s.Task.Pad] }
+
+// HoldsObject reports whether the gripper carries the block the task names.
+func (s State) HoldsObject() bool { return s.Held && s.HeldBlock == s.Task.Block }
 
 // Geometry of the world, metres.
 const (
@@ -90,8 +131,8 @@ const (
 )
 
 // Step applies action a to s and returns the next state. Motion is clamped to the workspace;
-// closing the gripper within reach of the block grasps it, opening it drops the block onto the
-// table below.
+// closing the gripper within reach of a block grasps it (the nearest, should two be in reach),
+// opening it drops the block onto the table below. s is not modified: blocks that move are copied.
 func Step(s State, a Action) State {
 	next := s
 	next.Tick++
@@ -109,21 +150,36 @@ func Step(s State, a Action) State {
 
 	closing := a[6] > 0
 	switch {
-	case closing && s.Gripper <= 0 && next.EE.Sub(s.Object).Norm() <= graspReach:
-		next.Held = true
+	case closing && s.Gripper <= 0:
+		if i, ok := blockInReach(s.Blocks, next.EE); ok {
+			next.Held, next.HeldBlock = true, i
+		}
 	case !closing && s.Held:
 		next.Held = false
-		next.Object.Z = BlockHalfSize // dropped: it falls onto the table
+		next.Blocks = slices.Clone(s.Blocks)
+		next.Blocks[s.HeldBlock].Pos.Z = BlockHalfSize // dropped: it falls onto the table
 	}
 	next.Gripper = GripperOpen
 	if closing {
 		next.Gripper = GripperClosed
 	}
 	if next.Held {
-		next.Object = next.EE
-		next.ObjectYaw = next.Yaw
+		next.Blocks = slices.Clone(s.Blocks)
+		next.Blocks[next.HeldBlock].Pos = next.EE
+		next.Blocks[next.HeldBlock].Yaw = next.Yaw
 	}
 	return next
+}
+
+// blockInReach returns the block whose centre is nearest to tip, if one is within graspReach.
+func blockInReach(blocks []Block, tip Vec3) (int, bool) {
+	best, bestDist := -1, graspReach
+	for i, b := range blocks {
+		if d := tip.Sub(b.Pos).Norm(); d <= bestDist {
+			best, bestDist = i, d
+		}
+	}
+	return best, best >= 0
 }
 
 func clampWorkspace(p Vec3) Vec3 {
@@ -135,7 +191,23 @@ func wrapAngle(a float64) float64 {
 	return math.Remainder(a, 2*math.Pi)
 }
 
-// Placed reports whether the block rests on the pad.
+// Placed reports whether the task's block rests on its pad where the expert puts it (centred within
+// placedTolerance): the expert's own arrival test, tighter than Succeeded.
 func (s State) Placed() bool {
-	return !s.Held && s.Object.HorizontalTo(s.Goal) <= placedTolerance && s.Object.Z <= BlockHalfSize+1e-9
+	return s.onPad(placedTolerance)
+}
+
+// SuccessTolerance is how far the block's centre may sit from the pad's centre, horizontally, for the
+// task to count as done: the whole block then lies on the pad.
+const SuccessTolerance = PadHalfSize - BlockHalfSize
+
+// Succeeded reports whether the task in force is done, judged by the world alone: the named block
+// rests on the table within SuccessTolerance of the named pad's centre and the gripper has let it go.
+func (s State) Succeeded() bool {
+	return s.onPad(SuccessTolerance)
+}
+
+func (s State) onPad(tolerance float64) bool {
+	b := s.Object()
+	return !s.HoldsObject() && b.Pos.HorizontalTo(s.Goal().Pos) <= tolerance && b.Pos.Z <= BlockHalfSize+1e-9
 }
