@@ -1,9 +1,16 @@
 // Package scene is a scripted tabletop pick-and-place world: the sample episodes the tools record
-// into bags, the training labels for the tiny model, and the start of a closed-loop simulator.
+// into bags, the training labels for the tiny model, and the world of the closed-loop simulator
+// (evaluation/closedloop).
+//
+// Two kinds of episode: the single task (Reset: one block, one pad; the scene the committed
+// reference model was trained on, kept exactly as it was) and tabletop scenes (ResetTabletop:
+// several blocks and pads, each of its own colour, so the instruction decides what goes where;
+// random lighting and camera noise; a chain of instructions per episode, CALVIN-style). Start
+// picks one by Config.Tabletop. Succeeded judges the task in force from the world state alone.
 //
 // Three parts stay apart so a learned policy can later replace the expert:
 //
-//   - State and Step: the world (end-effector pose, gripper, object and goal) and its kinematic
+//   - State and Step: the world (end-effector pose, gripper, blocks, pads, the task) and its kinematic
 //     update under a 7-D action. Step is pure: same state and action, same next state.
 //   - Render: State to an RGB camera frame (rgb8). The camera noise comes from the episode seed
 //     and step index, so a frame is a pure function of the state too.

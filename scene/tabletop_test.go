@@ -1,0 +1,174 @@
+package scene
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func tabletopConfig(t Tabletop) Config {
+	cfg := DefaultConfig()
+	cfg.Tabletop = t
+	return cfg
+}
+
+func TestTabletopScenes(t *testing.T) {
+	tt := DefaultTabletop()
+	for seed := range int64(30) {
+		s := ResetTabletop(seed, tt)
+		require.Equal(t, s, ResetTabletop(seed, tt), "same seed, same scene")
+		require.Len(t, s.Blocks, tt.Blocks)
+		require.Len(t, s.Pads, tt.Pads)
+		colours := map[Colour]bool{}
+		var centres []Vec3
+		for _, b := range s.Blocks {
+			colours[b.Colour] = true
+			centres = append(centres, b.Pos)
+			require.Equal(t, BlockHalfSize, b.Pos.Z, "blocks start on the table")
+		}
+		for _, p := range s.Pads {
+			colours[p.Colour] = true
+			centres = append(centres, p.Pos)
+		}
+		require.Len(t, colours, tt.Blocks+tt.Pads, "every block and pad has its own colour")
+		for i := range centres {
+			for j := range i {
+				require.GreaterOrEqual(t, centres[i].HorizontalTo(centres[j]), minSeparation)
+			}
+		}
+		require.LessOrEqual(t, s.Light*s.Light, tt.Light*tt.Light)
+		require.GreaterOrEqual(t, s.Noise, 0.0)
+		require.LessOrEqual(t, s.Noise, tt.Noise)
+	}
+	require.NotEqual(t, ResetTabletop(1, tt).Light, ResetTabletop(2, tt).Light, "lighting varies by episode")
+}
+
+func TestChainInstructionsNameTheTasksBlockAndPad(t *testing.T) {
+	s, tasks := Start(4, tabletopConfig(ChainTabletop()))
+	require.Len(t, tasks, 5)
+	texts := map[string]bool{}
+	for _, task := range tasks {
+		s.Task = task
+		text := Instruction(s)
+		require.Contains(t, text, s.Blocks[task.Block].Colour.String()+" block")
+		require.Contains(t, text, s.Pads[task.Pad].Colour.String()+" pad")
+		texts[text] = true
+	}
+	require.Greater(t, len(texts), 1, "the chain's instructions differ")
+}
+
+// The scripted expert completes every task of every chain, each within the task step limit, and
+// each completed task leaves the world in a state Succeeded accepts.
+func TestExpertCompletesEveryChain(t *testing.T) {
+	for _, tt := range []Tabletop{DefaultTabletop(), ChainTabletop()} {
+		cfg := tabletopConfig(tt)
+		for seed := range int64(25) {
+			s, tasks := Start(seed, cfg)
+			for i, task := range tasks {
+				s.Task = task
+				steps := 0
+				for ; steps < cfg.MaxSteps; steps++ {
+					a, phase := Expert(s)
+					if phase == Done {
+						break
+					}
+					s = Step(s, a)
+				}
+				require.Less(t, steps, cfg.MaxSteps, "seed %d task %d (%s): the expert finishes", seed, i, Instruction(s))
+				require.True(t, s.Succeeded(), "seed %d task %d: the block is on its pad", seed, i)
+			}
+			// Earlier tasks' blocks were not disturbed unless a later task moved them.
+			last := map[int]int{}
+			for _, task := range tasks {
+				last[task.Block] = task.Pad
+			}
+			for b, p := range last {
+				require.LessOrEqual(t, s.Blocks[b].Pos.HorizontalTo(s.Pads[p].Pos), placedTolerance, "seed %d block %d", seed, b)
+			}
+		}
+	}
+}
+
+func TestEpisodeRunsTheWholeChain(t *testing.T) {
+	steps, err := Episode(9, tabletopConfig(ChainTabletop()))
+	require.NoError(t, err)
+	seen := map[int]string{}
+	for _, st := range steps {
+		seen[st.TaskIndex] = st.Instruction
+		require.Equal(t, Instruction(st.State), st.Instruction)
+	}
+	require.Len(t, seen, 5)
+}
+
+// Success is judged on the world alone; these states are built by hand.
+func TestSucceeded(t *testing.T) {
+	base := State{
+		Blocks: []Block{{Pos: Vec3{0.1, 0, BlockHalfSize}, Colour: Red}, {Pos: Vec3{-0.1, 0.1, BlockHalfSize}, Colour: Blue}},
+		Pads:   []Pad{{Pos: Vec3{0.1, 0.01, 0}, Colour: Green}, {Pos: Vec3{-0.1, -0.1, 0}, Colour: Yellow}},
+		Task:   Task{Block: 0, Pad: 0},
+	}
+	require.True(t, base.Succeeded(), "the named block on the named pad, 1 cm off centre")
+
+	off := base
+	off.Blocks = []Block{{Pos: Vec3{0.1, 0.01 + SuccessTolerance + 0.001, BlockHalfSize}}, base.Blocks[1]}
+	require.False(t, off.Succeeded(), "beyond the tolerance")
+
+	held := base
+	held.Held, held.HeldBlock = true, 0
+	require.False(t, held.Succeeded(), "still in the gripper")
+
+	heldOther := base
+	heldOther.Held, heldOther.HeldBlock = true, 1
+	require.True(t, heldOther.Succeeded(), "holding another block does not undo the task")
+
+	lifted := base
+	lifted.Blocks = []Block{{Pos: Vec3{0.1, 0.01, 0.05}}, base.Blocks[1]}
+	require.False(t, lifted.Succeeded(), "above the pad, not on it")
+
+	otherPad := base
+	otherPad.Task = Task{Block: 0, Pad: 1}
+	require.False(t, otherPad.Succeeded(), "on a pad, but not the named one")
+
+	otherBlock := base
+	otherBlock.Task = Task{Block: 1, Pad: 0}
+	require.False(t, otherBlock.Succeeded(), "a block is on the pad, but not the named one")
+}
+
+func TestStepGraspsTheBlockInReachAndLeavesItsInputAlone(t *testing.T) {
+	s := ResetTabletop(3, DefaultTabletop())
+	target := s.Blocks[2].Pos
+	s.EE = target
+	before := append([]Block(nil), s.Blocks...)
+	grasped := Step(s, Action{6: GripperClosed})
+	require.True(t, grasped.Held)
+	require.Equal(t, 2, grasped.HeldBlock)
+	lifted := Step(grasped, Action{2: 0.02, 6: GripperClosed})
+	require.InDelta(t, target.Z+0.02, lifted.Blocks[2].Pos.Z, 1e-12)
+	require.Equal(t, before, s.Blocks, "Step is pure")
+	require.Equal(t, target, grasped.Blocks[2].Pos)
+	dropped := Step(lifted, Action{6: GripperOpen})
+	require.False(t, dropped.Held)
+	require.Equal(t, BlockHalfSize, dropped.Blocks[2].Pos.Z, "a released block falls onto the table")
+	require.Equal(t, target.Z+0.02, lifted.Blocks[2].Pos.Z, "Step is pure")
+}
+
+func TestRenderLighting(t *testing.T) {
+	s := ResetTabletop(5, DefaultTabletop())
+	s.Noise = 0
+	s.Light = 0
+	plain := Render(s, 32, 32, 0)
+	s.Light = 0.2
+	bright := Render(s, 32, 32, 0)
+	require.Greater(t, bright.At(0, 0)[0], plain.At(0, 0)[0], "brighter light, brighter table")
+}
+
+func TestTabletopValidation(t *testing.T) {
+	err := Tabletop{Blocks: 4, Pads: 4, Chain: 0, Light: 1, Noise: -1}.Validate()
+	require.ErrorContains(t, err, "pads (4) must outnumber the blocks (4)")
+	require.ErrorContains(t, err, "chain (0) must be >= 1")
+	require.ErrorContains(t, err, "light (1) must be in [0, 1)")
+	require.ErrorContains(t, err, "noise (-1) must be >= 0")
+	require.ErrorContains(t, Tabletop{Blocks: 4, Pads: 5, Chain: 1}.Validate(), "at most 8")
+	_, err = Episode(1, tabletopConfig(Tabletop{Blocks: 2, Pads: 1, Chain: 1}))
+	require.ErrorContains(t, err, "scene config")
+}
