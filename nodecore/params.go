@@ -306,3 +306,22 @@ func seconds(s float64) time.Duration {
 	}
 	return time.Duration(s * float64(time.Second))
 }
+
+// SkippingParameters are the node parameters that set cfg, the inverse of what the node reads into
+// LiveSettings.Skipping: for a simulator or a test that drives a Core under a given configuration
+// (as NewParamServer overrides, or through Set).
+func SkippingParameters(cfg skipping.Config) []paramserver.Parameter {
+	return []paramserver.Parameter{
+		{Name: ParamStrategy, Value: paramserver.String(cfg.Strategy.String())},
+		{Name: ParamControllerThreshold, Value: paramserver.Double(cfg.ControllerThreshold)},
+		{Name: ParamEtaMove, Value: paramserver.Double(cfg.EtaMove)},
+		{Name: ParamEtaVerify, Value: paramserver.Double(cfg.EtaVerify)},
+		{Name: ParamContinuityWindow, Value: paramserver.Integer(int64(cfg.ContinuityWindow))},
+		{Name: ParamStride, Value: paramserver.Integer(int64(cfg.Stride))},
+		{Name: ParamVerification, Value: paramserver.Bool(cfg.Verification)},
+		{Name: ParamPreSkipPrediction, Value: paramserver.Bool(cfg.PreSkipPrediction)},
+		{Name: ParamExecutedActions, Value: paramserver.Integer(int64(cfg.ExecutedActions))},
+		{Name: ParamSkipRatio, Value: paramserver.Double(cfg.SkipRatio)},
+		{Name: ParamSeed, Value: paramserver.Integer(cfg.Seed)},
+	}
+}

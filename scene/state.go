@@ -113,6 +113,12 @@ func (s State) Object() Block { return s.Blocks[s.Task.Block] }
 // Goal is the pad the task names.
 func (s State) Goal() Pad { return s.Pads[s.Task.Pad] }
 
+// CanGrasp reports whether closing the gripper now would catch the block the task names.
+func (s State) CanGrasp() bool {
+	i, ok := blockInReach(s.Blocks, s.EE)
+	return ok && i == s.Task.Block && !s.Held && s.Gripper <= 0
+}
+
 // HoldsObject reports whether the gripper carries the block the task names.
 func (s State) HoldsObject() bool { return s.Held && s.HeldBlock == s.Task.Block }
 
