@@ -1,0 +1,349 @@
+// Package closedloop is the closed-loop simulator: a policy drives the scene (package scene) through
+// the same node core as the ROS 2 node and `dysl replay` (nodecore.Core), and success is judged on the
+// world it leaves behind (GitHub issue 14).
+//
+// One episode, in simulated time, on the control grid of the bundle's step time dt:
+//
+//   - The instruction in force goes to Core.SetInstruction; every new instruction of a chain does
+//     too, so the engine starts a new skipping episode as on the robot.
+//   - The camera renders the world at its own rate (CameraHz) into the latest-frame slot
+//     (Core.OfferFrame), stamped with the capture time; a frame the worker has not reached yet is
+//     superseded by the next.
+//   - The worker serves the slot (Core.Step) as soon as it is free and a frame waits. An inference
+//     takes the Latency model's time in simulated seconds: the measured engine time, scaled or not, a
+//     fixed time, or a time per executed layer. Its chunk reaches the arm at serve time + latency.
+//   - A chunk applies from its arrival, rounded to the control grid: from the control step nearest to
+//     it, the arm runs the chunk's first action, then one action per step, until a newer chunk
+//     arrives. Only the first executed_actions of a chunk (all when 0) are executed; after them the
+//     arm holds still, gripper unchanged. A latency under half a step therefore costs nothing; each
+//     step more delays the arm's reaction by a step. (The scripted expert, a high-gain feedback
+//     controller, oscillates with a reaction delayed by a whole step, whether the chunk then starts at
+//     its first action or at the one "due" by then.)
+//   - A task succeeds when scene's Succeeded holds (the named block released on the named pad); the
+//     next instruction of the chain then follows at once. A task that takes more than the scene's
+//     MaxSteps steps ends the episode.
+//
+// Everything is a pure function of the seed and the policy's outputs, except the measured latency;
+// with a fixed or per-layer latency, episodes are deterministic.
+package closedloop
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"dysl_vla/msgs"
+	"dysl_vla/nodecore"
+	"dysl_vla/paramserver"
+	"dysl_vla/policy"
+	"dysl_vla/scene"
+	"dysl_vla/skipping"
+)
+
+// Latency is how long an inference takes in simulated time, given what it did.
+type Latency interface {
+	Of(stats *msgs.SkipStats) time.Duration
+	String() string
+}
+
+// MeasuredLatency is the engine's own measured time of the inference (verification included), times
+// Scale (0 means 1): a slower robot computer, or a bigger model, is emulated by scaling.
+type MeasuredLatency struct{ Scale float64 }
+
+// FixedLatency is the same time for every inference, whatever it skipped.
+type FixedLatency time.Duration
+
+// LayerLatency is Base plus PerLayer for every layer executed (verification re-runs included): a
+// deterministic latency that still rewards skipping.
+type LayerLatency struct{ Base, PerLayer time.Duration }
+
+func (l MeasuredLatency) Of(s *msgs.SkipStats) time.Duration {
+	scale := l.Scale
+	if scale == 0 {
+		scale = 1
+	}
+	return time.Duration(s.LatencyMs * scale * float64(time.Millisecond))
+}
+func (l FixedLatency) Of(*msgs.SkipStats) time.Duration { return time.Duration(l) }
+func (l LayerLatency) Of(s *msgs.SkipStats) time.Duration {
+	return l.Base + time.Duration(s.LayersExecuted)*l.PerLayer
+}
+func (l MeasuredLatency) String() string {
+	if l.Scale == 0 || l.Scale == 1 {
+		return "measured"
+	}
+	return fmt.Sprintf("measured x%g", l.Scale)
+}
+func (l FixedLatency) String() string { return fmt.Sprintf("fixed %v", time.Duration(l)) }
+func (l LayerLatency) String() string {
+	return fmt.Sprintf("%v + %v per executed layer", l.Base, l.PerLayer)
+}
+
+// Config wires a Harness. Engine is required.
+type Config struct {
+	// Engine is the policy. Its skipping configuration is set through the node parameters from
+	// Skipping at every episode.
+	Engine   *policy.Engine
+	Skipping skipping.Config
+	// Scene shapes the episodes (single task or tabletop chains, camera noise, the step limit per
+	// task). Width and Height default to the bundle's image size.
+	Scene scene.Config
+	// CameraHz is the camera's frame rate; it defaults to the control rate 1/dt.
+	CameraHz float64
+	// Latency defaults to MeasuredLatency{}.
+	Latency Latency
+	// MaxImageAge is the node's max_image_age; 0 keeps the node's default.
+	MaxImageAge time.Duration
+	// BeforeInference, optional, may return a new skipping configuration before each inference (the
+	// baselines matched frame by frame); it is applied through the node's parameters.
+	BeforeInference func() *skipping.Config
+	// OnFrame, optional, is told the world state of every frame the camera captures.
+	OnFrame func(scene.State)
+	// OnServe, optional, is told every observation the worker serves (the policy's inputs).
+	OnServe func(policy.Observation)
+}
+
+// Harness runs closed-loop episodes.
+type Harness struct {
+	cfg    Config
+	dt     time.Duration
+	camera time.Duration
+}
+
+// New checks cfg and fills its defaults.
+func New(cfg Config) (*Harness, error) {
+	if cfg.Engine == nil || cfg.Engine.Manifest == nil {
+		return nil, errors.New("closedloop: Config needs an initialized Engine")
+	}
+	m := cfg.Engine.Manifest
+	if cfg.Scene.Width == 0 {
+		cfg.Scene.Width, cfg.Scene.Height = m.Image.Width, m.Image.Height
+	}
+	cfg.Scene.EnsureDefaults()
+	if err := cfg.Scene.Validate(); err != nil {
+		return nil, fmt.Errorf("closedloop: scene: %w", err)
+	}
+	if err := cfg.Skipping.Validate(); err != nil {
+		return nil, fmt.Errorf("closedloop: %w", err)
+	}
+	if m.Dims.ActionDim != len(scene.Action{}) {
+		return nil, fmt.Errorf("closedloop: bundle %q has %d action values, the scene takes %d", m.Name, m.Dims.ActionDim, len(scene.Action{}))
+	}
+	dt := time.Duration(m.Action.DtSeconds * float64(time.Second))
+	if cfg.CameraHz == 0 {
+		cfg.CameraHz = 1 / m.Action.DtSeconds
+	}
+	if !(cfg.CameraHz > 0) || math.IsInf(cfg.CameraHz, 0) {
+		return nil, fmt.Errorf("closedloop: camera rate (%v Hz) must be > 0", cfg.CameraHz)
+	}
+	if cfg.Latency == nil {
+		cfg.Latency = MeasuredLatency{}
+	}
+	return &Harness{cfg: cfg, dt: dt, camera: time.Duration(float64(time.Second) / cfg.CameraHz)}, nil
+}
+
+// Episode is what one closed-loop episode did.
+type Episode struct {
+	Seed  int64
+	Tasks int // instructions in the chain
+	// Completed is how many instructions were completed in sequence (the chain length).
+	Completed int
+	Steps     int
+	// Inferences counts published chunks; LayersExecuted and VerificationRuns sum over them.
+	Inferences       int
+	LayersExecuted   int
+	VerificationRuns int
+	// EngineTime is the engine's measured time summed over the inferences; BackboneTime the part spent
+	// in decoder layers, adapters, controllers and verification re-runs.
+	EngineTime, BackboneTime time.Duration
+	// FramesSuperseded counts frames replaced in the latest-frame slot before the worker reached them.
+	FramesSuperseded int
+	Legs             Legs
+	// Final is the world at the end.
+	Final scene.State
+}
+
+// arrival is a chunk on its way to the arm.
+type arrival struct {
+	ready   time.Duration
+	actions []scene.Action
+}
+
+// Run plays the episode with this seed.
+func (h *Harness) Run(seed int64) (Episode, error) {
+	cfg := h.cfg
+	overrides := map[string]paramserver.Value{}
+	for _, p := range nodecore.SkippingParameters(cfg.Skipping) {
+		overrides[p.Name] = p.Value
+	}
+	if cfg.MaxImageAge > 0 {
+		overrides[nodecore.ParamMaxImageAge] = paramserver.Double(cfg.MaxImageAge.Seconds())
+	}
+	origin := time.Unix(1_700_000_000, 0)
+	srv, _, err := nodecore.NewParamServer("/dysl_vla_node", overrides, func() time.Time { return origin })
+	if err != nil {
+		return Episode{}, fmt.Errorf("closedloop: %w", err)
+	}
+	sink := &sink{}
+	core, err := nodecore.New(nodecore.Config{Engine: cfg.Engine, Params: srv, Sink: sink})
+	if err != nil {
+		return Episode{}, err
+	}
+	defer core.Close()
+
+	s, tasks := scene.Start(seed, cfg.Scene)
+	ep := Episode{Seed: seed, Tasks: len(tasks)}
+	instruction := scene.Instruction(s)
+	core.SetInstruction(instruction)
+	legs := newLegTracker()
+
+	const never = time.Duration(math.MaxInt64)
+	var (
+		arrivals    []arrival
+		active      *arrival
+		activeSince int // the tick the active chunk's first action ran
+		freeAt      time.Duration
+		nextCapture time.Duration
+		pending     bool
+		pendingAt   time.Duration
+		pendingObs  policy.Observation
+		taskSteps   int
+		limit       = cfg.Skipping.ExecutedActions
+	)
+	for tick := 0; ; tick++ {
+		t := time.Duration(tick) * h.dt
+		windowEnd := t + h.dt
+		// Camera and worker events in [t, t+dt), in time order. The world is s throughout.
+		for {
+			serveAt := never
+			if pending {
+				serveAt = max(freeAt, pendingAt)
+			}
+			if nextCapture < windowEnd && nextCapture <= serveAt {
+				img := scene.Render(s, cfg.Scene.Width, cfg.Scene.Height, cfg.Scene.CameraNoise)
+				frame := msgs.Image{Header: msgs.Header{Stamp: msgs.TimeFromGo(origin.Add(nextCapture)), FrameID: "camera"},
+					Height: uint32(img.Height), Width: uint32(img.Width), Encoding: msgs.EncodingRGB8, Step: uint32(3 * img.Width), Data: img.RGB}
+				if pending {
+					ep.FramesSuperseded++
+				}
+				core.OfferFrame(frame)
+				pending, pendingAt = true, nextCapture
+				pendingObs = policy.Observation{Image: policy.Image{Width: img.Width, Height: img.Height, Encoding: msgs.EncodingRGB8,
+					Step: 3 * img.Width, Data: img.RGB}, Instruction: instruction}
+				if cfg.OnFrame != nil {
+					cfg.OnFrame(s)
+				}
+				nextCapture += h.camera
+				continue
+			}
+			if serveAt >= windowEnd {
+				break
+			}
+			if cfg.BeforeInference != nil {
+				if c := cfg.BeforeInference(); c != nil {
+					if res := srv.SetAtomically(nodecore.SkippingParameters(*c)...); !res.Successful {
+						return ep, fmt.Errorf("closedloop: skipping configuration refused: %s", res.Reason)
+					}
+				}
+			}
+			if cfg.OnServe != nil {
+				pendingObs.Instruction = instruction // the Core serves with the instruction in force now
+				cfg.OnServe(pendingObs)
+			}
+			sink.chunk, sink.stats, sink.failure = nil, nil, nil
+			core.Step(origin.Add(serveAt))
+			pending = false
+			freeAt = serveAt
+			if sink.failure != nil {
+				return ep, fmt.Errorf("closedloop: seed %d, step %d: %v", seed, tick, sink.failure)
+			}
+			if sink.chunk == nil {
+				continue
+			}
+			latency := cfg.Latency.Of(sink.stats)
+			freeAt = serveAt + latency
+			arrivals = append(arrivals, arrival{ready: freeAt, actions: chunkActions(sink.chunk)})
+			ep.Inferences++
+			ep.LayersExecuted += int(sink.stats.LayersExecuted)
+			if sink.stats.VerificationFired {
+				ep.VerificationRuns++
+			}
+			ep.EngineTime += ms(sink.stats.LatencyMs)
+			ep.BackboneTime += ms(sink.stats.LayersLatencyMs + sink.stats.AdaptersLatencyMs + sink.stats.ControllersLatencyMs + sink.stats.VerificationLatencyMs)
+		}
+		for len(arrivals) > 0 && arrivals[0].ready < t+h.dt/2 {
+			next := arrivals[0]
+			active, arrivals, activeSince = &next, arrivals[1:], tick
+		}
+		a := scene.Action{6: s.Gripper} // hold still until a chunk says otherwise
+		if active != nil {
+			i := tick - activeSince
+			n := len(active.actions)
+			if limit > 0 && limit < n {
+				n = limit
+			}
+			if i < n {
+				a = active.actions[i]
+			}
+		}
+		s = scene.Step(s, a)
+		ep.Steps++
+		taskSteps++
+		legs.observe(s)
+		if s.Succeeded() {
+			ep.Completed++
+			ep.Legs.add(legs.legs)
+			if ep.Completed == len(tasks) {
+				break
+			}
+			s.Task = tasks[ep.Completed]
+			instruction = scene.Instruction(s)
+			core.SetInstruction(instruction)
+			legs = newLegTracker()
+			taskSteps = 0
+			continue
+		}
+		if taskSteps >= cfg.Scene.MaxSteps {
+			ep.Legs.add(legs.legs)
+			break
+		}
+	}
+	ep.Final = s
+	return ep, nil
+}
+
+func ms(v float64) time.Duration { return time.Duration(v * float64(time.Millisecond)) }
+
+// chunkActions reads a published chunk as scene actions.
+func chunkActions(c *msgs.ActionChunk) []scene.Action {
+	out := make([]scene.Action, c.Steps)
+	dim := int(c.ActionDim)
+	for i := range out {
+		for d := range out[i] {
+			out[i][d] = float64(c.Actions[i*dim+d])
+		}
+	}
+	return out
+}
+
+// sink keeps what the last Core.Step published.
+type sink struct {
+	chunk   *msgs.ActionChunk
+	stats   *msgs.SkipStats
+	failure error
+}
+
+func (s *sink) PublishActionChunk(c *msgs.ActionChunk)   { s.chunk = c }
+func (s *sink) PublishSkipStats(st *msgs.SkipStats)      { s.stats = st }
+func (s *sink) PublishDiagnostics(*msgs.DiagnosticArray) {}
+func (s *sink) Notice(ev nodecore.Event) {
+	switch e := ev.(type) {
+	case nodecore.EventInferenceFailed:
+		s.failure = e.Err
+	case nodecore.EventBadFrame:
+		s.failure = e.Err
+	}
+}
+
+func nan() float64 { return math.NaN() }

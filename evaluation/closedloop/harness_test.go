@@ -1,0 +1,200 @@
+package closedloop
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"dysl_vla/policy"
+	"dysl_vla/policy/bundle"
+	"dysl_vla/policy/policytest"
+	"dysl_vla/scene"
+	"dysl_vla/skipping"
+)
+
+// actionStd is the normalization of the test bundle: the training's, so a unit of the model's output
+// is a centimetre of motion.
+var actionStd = []float64{0.01, 0.01, 0.01, 0.05, 0.05, 0.05, 1}
+
+// testManifest: 8 layers with static 2 and 7 (the reference's layout), 64x64 frames, 8x7 chunks, 100 ms.
+func testManifest() *bundle.Manifest {
+	return &bundle.Manifest{
+		Format: bundle.FormatVersion, Name: "closed-loop-test",
+		Dims: bundle.Dims{Layers: 8, Hidden: 4, Heads: 1, Tokens: 4, InstructionTokens: 64, Chunk: 8, ActionDim: 7},
+		Image: bundle.ImageSpec{Width: 64, Height: 64, Resize: "center_crop_resize",
+			Mean: []float64{0, 0, 0}, Std: []float64{1, 1, 1}},
+		Tokenizer: bundle.Tokenizer{Kind: "bytes"},
+		Action: bundle.ActionSpec{Names: []string{"x", "y", "z", "roll", "pitch", "yaw", "gripper"},
+			Mean: make([]float64, 7), Std: actionStd, GripperIndex: 6, DtSeconds: 0.1},
+		StaticLayers: []int{2, 7},
+	}
+}
+
+// scripted is a backend whose chunk comes from head: the fake's layers, adapters and controllers run
+// (so skipping and its statistics are real), the chunk is what the test scripts.
+type scripted struct {
+	*policytest.Fake
+	head func(out []float32)
+}
+
+func (b *scripted) RunHead(out []float32) error { b.head(out); return nil }
+
+func newEngine(t *testing.T, head func(out []float32)) *policy.Engine {
+	m := testManifest()
+	e := &policy.Engine{Manifest: m, Backend: &scripted{Fake: policytest.NewFake(m), head: head}}
+	require.NoError(t, e.Initialize())
+	return e
+}
+
+// expertPolicy is the scripted expert as a policy: its chunk is the expert's from the world of the
+// frame being served (the last one captured: the latest-frame slot serves the newest).
+type expertPolicy struct{ seen scene.State }
+
+func (p *expertPolicy) head(out []float32) {
+	for k, a := range scene.Chunk(p.seen, 8) {
+		for d, v := range a {
+			out[k*7+d] = float32(v / actionStd[d])
+		}
+	}
+}
+
+func expertHarness(t *testing.T, sc scene.Config, latency Latency) *Harness {
+	p := &expertPolicy{}
+	h, err := New(Config{Engine: newEngine(t, p.head), Skipping: skipping.DefaultConfig(), Scene: sc,
+		Latency: latency, OnFrame: func(s scene.State) { p.seen = s }})
+	require.NoError(t, err)
+	return h
+}
+
+func tabletop(t scene.Tabletop) scene.Config {
+	cfg := scene.DefaultConfig()
+	cfg.Tabletop = t
+	return cfg
+}
+
+func TestEpisodesAreDeterministicPerSeed(t *testing.T) {
+	h := expertHarness(t, tabletop(scene.ChainTabletop()), LayerLatency{Base: 20 * time.Millisecond, PerLayer: 10 * time.Millisecond})
+	a, err := h.Run(3)
+	require.NoError(t, err)
+	b, err := h.Run(3)
+	require.NoError(t, err)
+	a.EngineTime, a.BackboneTime, b.EngineTime, b.BackboneTime = 0, 0, 0, 0 // wall-clock measurements
+	require.Equal(t, a, b)
+	c, err := h.Run(4)
+	require.NoError(t, err)
+	require.NotEqual(t, a.Final.Blocks, c.Final.Blocks)
+}
+
+// The expert, driving the arm through the node core, completes every task, single and chained, with
+// no latency and with one under half a control step (46 ms: its chunks apply at the frame's step).
+func TestScriptedExpertSucceedsOnEveryTask(t *testing.T) {
+	for name, sc := range map[string]scene.Config{
+		"single":   scene.DefaultConfig(),
+		"tabletop": tabletop(scene.DefaultTabletop()),
+		"chain":    tabletop(scene.ChainTabletop()),
+	} {
+		for _, latency := range []Latency{FixedLatency(0), LayerLatency{Base: 30 * time.Millisecond, PerLayer: 2 * time.Millisecond}} {
+			t.Run(name+" "+latency.String(), func(t *testing.T) {
+				h := expertHarness(t, sc, latency)
+				for seed := range int64(10) {
+					ep, err := h.Run(1000 + seed)
+					require.NoError(t, err)
+					require.Equal(t, ep.Tasks, ep.Completed, "seed %d: every instruction completed (%d steps)", 1000+seed, ep.Steps)
+					require.Equal(t, ep.Legs.Attempts, ep.Legs.Achieved, "every leg achieved")
+					require.Positive(t, ep.Inferences)
+				}
+			})
+		}
+	}
+}
+
+func TestZeroPolicyNeverSucceeds(t *testing.T) {
+	zero := func(out []float32) { clear(out) }
+	for _, sc := range []scene.Config{scene.DefaultConfig(), tabletop(scene.ChainTabletop())} {
+		sc.MaxSteps = 120
+		h, err := New(Config{Engine: newEngine(t, zero), Skipping: skipping.DefaultConfig(), Scene: sc, Latency: FixedLatency(0)})
+		require.NoError(t, err)
+		for seed := range int64(10) {
+			ep, err := h.Run(seed)
+			require.NoError(t, err)
+			require.Zero(t, ep.Completed)
+			require.Equal(t, 120, ep.Steps, "the task runs to its step limit")
+			require.Equal(t, 0, ep.Legs.Achieved[LegApproach])
+		}
+	}
+}
+
+// constantX is a policy that always moves +1 cm in x.
+func constantX(out []float32) {
+	clear(out)
+	for k := 0; k < len(out); k += 7 {
+		out[k] = 1
+	}
+}
+
+// With a frame every 4 steps and executed_actions 2, the arm moves for 2 steps of every 4 and holds
+// for the rest: actions past executed_actions are never run.
+func TestExecutedActionsAreHonoured(t *testing.T) {
+	sc := scene.DefaultConfig()
+	sc.MaxSteps = 12
+	cfg := skipping.DefaultConfig()
+	cfg.ExecutedActions = 2
+	h, err := New(Config{Engine: newEngine(t, constantX), Skipping: cfg, Scene: sc, CameraHz: 2.5, Latency: FixedLatency(0)})
+	require.NoError(t, err)
+	ep, err := h.Run(1)
+	require.NoError(t, err)
+	require.Equal(t, 3, ep.Inferences)
+	require.InDelta(t, 6*0.01, ep.Final.EE.X, 1e-6, "2 of every 4 steps moved")
+}
+
+// A 250 ms inference on a 10 Hz camera: the worker is busy for 2.5 steps, frames pile up in the slot
+// and are superseded, and a chunk applies from the first step after its arrival.
+func TestLatencyIsAccountedInSimTime(t *testing.T) {
+	sc := scene.DefaultConfig()
+	sc.MaxSteps = 6
+	h, err := New(Config{Engine: newEngine(t, constantX), Skipping: skipping.DefaultConfig(), Scene: sc, Latency: FixedLatency(250 * time.Millisecond)})
+	require.NoError(t, err)
+	ep, err := h.Run(1)
+	require.NoError(t, err)
+	// Frame 0 is served at 0 and its chunk arrives at 250 ms: steps 0-2 hold, steps 3-5 move.
+	require.InDelta(t, 3*0.01, ep.Final.EE.X, 1e-6)
+	require.Equal(t, 3, ep.Inferences, "served at 0, 250 and 500 ms")
+	require.Equal(t, 3, ep.FramesSuperseded, "the frames of 100, 300 and 400 ms (the 500 ms frame arrives as the worker frees)")
+}
+
+func TestSkippingStatisticsReachTheEpisode(t *testing.T) {
+	sc := scene.DefaultConfig()
+	sc.MaxSteps = 20
+	e := newEngine(t, constantX)
+	fake := e.Backend.(*scripted).Fake
+	for j := range fake.SkipProb {
+		fake.SkipProb[j] = 1 // every controller says skip
+	}
+	h, err := New(Config{Engine: e, Skipping: skipping.DefaultConfig(), Scene: sc, Latency: FixedLatency(0)})
+	require.NoError(t, err)
+	ep, err := h.Run(1)
+	require.NoError(t, err)
+	require.Equal(t, 20, ep.Inferences)
+	require.Less(t, ep.LayersExecuted, 8*ep.Inferences, "DySL skipped layers")
+	require.Zero(t, ep.VerificationRuns, "a constant chunk never drops in continuity")
+
+	full := skipping.DefaultConfig()
+	full.Strategy = skipping.StrategyFull
+	h, err = New(Config{Engine: e, Skipping: full, Scene: sc, Latency: FixedLatency(0)})
+	require.NoError(t, err)
+	ep, err = h.Run(1)
+	require.NoError(t, err)
+	require.Equal(t, 8*ep.Inferences, ep.LayersExecuted)
+}
+
+func TestConfigErrors(t *testing.T) {
+	_, err := New(Config{})
+	require.ErrorContains(t, err, "needs an initialized Engine")
+	bad := skipping.DefaultConfig()
+	bad.ControllerThreshold = 2
+	_, err = New(Config{Engine: newEngine(t, constantX), Skipping: bad})
+	require.ErrorContains(t, err, "controller_threshold")
+	_, err = New(Config{Engine: newEngine(t, constantX), Skipping: skipping.DefaultConfig(), CameraHz: -1})
+	require.ErrorContains(t, err, "camera rate")
+}

@@ -1,0 +1,87 @@
+package closedloop
+
+import "dysl_vla/scene"
+
+// Legs counts, over tasks, how often each leg of pick-and-place was attempted and achieved, judged
+// on the world: free-space legs (approach: the tip gets within grasp reach of the named block;
+// transport: the block, held, gets above the named pad) and the critical legs around them (grasp:
+// the named block is held; release: it is let go on the pad, the task's success). A leg counts as
+// attempted once the one before it was achieved.
+type Legs struct {
+	Attempts, Achieved [numLegs]int
+}
+
+// Leg indices.
+const (
+	LegApproach = iota
+	LegGrasp
+	LegTransport
+	LegRelease
+	numLegs
+)
+
+// LegNames name the legs in index order.
+var LegNames = [numLegs]string{"approach", "grasp", "transport", "release"}
+
+func (l *Legs) add(o Legs) {
+	for i := range numLegs {
+		l.Attempts[i] += o.Attempts[i]
+		l.Achieved[i] += o.Achieved[i]
+	}
+}
+
+// Rate is achieved / attempted over the given legs; NaN when none was attempted.
+func (l Legs) Rate(legs ...int) float64 {
+	var a, n int
+	for _, i := range legs {
+		a += l.Achieved[i]
+		n += l.Attempts[i]
+	}
+	if n == 0 {
+		return nan()
+	}
+	return float64(a) / float64(n)
+}
+
+// Free is the success rate of the free-space legs, Critical that of the grasp and release legs.
+func (l Legs) Free() float64     { return l.Rate(LegApproach, LegTransport) }
+func (l Legs) Critical() float64 { return l.Rate(LegGrasp, LegRelease) }
+
+// legTracker follows one task.
+type legTracker struct{ legs Legs }
+
+func newLegTracker() *legTracker {
+	t := &legTracker{}
+	t.legs.Attempts[LegApproach] = 1
+	return t
+}
+
+// observe advances the legs on the world after a step. Each leg is achieved at most once per task.
+func (t *legTracker) observe(s scene.State) {
+	l := &t.legs
+	achieve := func(leg int) {
+		if l.Attempts[leg] == 1 && l.Achieved[leg] == 0 {
+			l.Achieved[leg] = 1
+			if leg+1 < numLegs {
+				l.Attempts[leg+1] = 1
+			}
+		}
+	}
+	if s.CanGrasp() {
+		achieve(LegApproach)
+	}
+	if s.HoldsObject() {
+		// A grasp the policy made without the approach being seen (it closed in the same step it
+		// arrived) still passed through the approach.
+		achieve(LegApproach)
+		achieve(LegGrasp)
+		if s.EE.HorizontalTo(s.Goal().Pos) <= scene.SuccessTolerance {
+			achieve(LegTransport)
+		}
+	}
+	if s.Succeeded() {
+		for leg := range numLegs {
+			achieve(leg)
+		}
+	}
+}
