@@ -444,7 +444,7 @@ func ditherSkipRatio(v *variant, c skipping.Config, layout skipping.Layout, targ
 	if v.engine == nil {
 		return errors.New("evaluate: dithering needs an engine variant")
 	}
-	levels := skipLevels(c.Strategy, layout) // skipped layers -> config ratio
+	levels := SkipLevels(c.Strategy, layout) // skipped layers -> config ratio
 	counts := make([]int, 0, len(levels))
 	for n := range levels {
 		counts = append(counts, n)
@@ -471,9 +471,9 @@ func ditherSkipRatio(v *variant, c skipping.Config, layout skipping.Layout, targ
 	return nil
 }
 
-// skipLevels maps each whole number of skipped layers a strategy can produce to a SkipRatio that
+// SkipLevels maps each whole number of skipped layers a strategy can produce to a SkipRatio that
 // produces it: random skip rounds SkipRatio·dynamic, fixed ratio rounds it per segment.
-func skipLevels(s skipping.Strategy, layout skipping.Layout) map[int]float64 {
+func SkipLevels(s skipping.Strategy, layout skipping.Layout) map[int]float64 {
 	out := map[int]float64{}
 	for step := 0; step <= 1000; step++ {
 		r := float64(step) / 1000

@@ -21,6 +21,7 @@ func newEvaluateCmd() *cobra.Command {
 		asJSON, quiet bool
 		exitThreshold float64
 		tau           float64
+		closedLoop    closedLoopFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "evaluate --model DIR [--one-stage DIR] [--weights FILE] [--episodes N] [--seed S] [--json]",
@@ -64,6 +65,9 @@ MAE on critical (grasp/release) vs free-space frames.`,
 				return err
 			}
 			cfg.DySL = &dysl
+			if closedLoop.enabled {
+				return runClosedLoop(cmd, ef.model, backend, closedLoop, cfg.OneStage, cfg.Episodes, cfg.Seed, dysl, asJSON, quiet)
+			}
 			if !quiet {
 				cfg.Log = cmd.ErrOrStderr()
 			}
@@ -82,6 +86,7 @@ MAE on critical (grasp/release) vs free-space frames.`,
 		},
 	}
 	ef.register(cmd.Flags())
+	closedLoop.register(cmd.Flags())
 	f := cmd.Flags()
 	f.StringVar(&cfg.OneStage, "one-stage", "", "bundle distilled in one stage from scratch (dysl distill --stage1-steps 0 on a copy)")
 	f.StringVar(&cfg.Weights, "weights", "", "backbone safetensors, when the bundle was built from one (for the early-exit fit)")

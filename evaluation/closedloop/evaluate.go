@@ -1,0 +1,286 @@
+package closedloop
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"sort"
+
+	evaluate "dysl_vla/evaluation/openloop"
+	"dysl_vla/policy"
+	"dysl_vla/policy/bundle"
+	"dysl_vla/skipping"
+)
+
+// EvaluateConfig configures Evaluate: one bundle, every variant, the same seeded episodes.
+type EvaluateConfig struct {
+	Model string // bundle directory
+	// OneStage, optional, is a copy of the bundle distilled in one stage (the ablation's row).
+	OneStage string
+	// Backend starts the backends the variants run on (ortbackend.Opener for ONNX Runtime).
+	Backend policy.BackendOpener
+	// DySL is the configuration of the dysl rows; the ablations change one switch of it.
+	DySL  skipping.Config
+	Seeds []int64
+	Suite Suite
+	// MatchFrames caps the observations, served to DySL, that FlexiDepth's threshold is matched on.
+	MatchFrames int
+	Log         io.Writer
+}
+
+// Report is a closed-loop evaluation.
+type Report struct {
+	Model    string   `json:"model"`
+	Layers   int      `json:"layers"`
+	Static   []int    `json:"static_layers"`
+	Seeds    [2]int64 `json:"seeds"`
+	Tasks    string   `json:"tasks"`
+	Latency  string   `json:"latency"`
+	DySL     string   `json:"dysl_config"`
+	Variants []Row    `json:"variants"`
+	Notes    []string `json:"notes"`
+}
+
+// VariantCount is how many variant runs Evaluate makes per episode (for a progress bar's total).
+func VariantCount(oneStage bool) int {
+	if oneStage {
+		return 9
+	}
+	return 8
+}
+
+// Evaluate runs full and DySL first, matches the baselines to the layers DySL executed per
+// inference (verification re-runs included), then runs the ablations and baselines on the same
+// episodes. Every engine shares one ONNX Runtime backend of the bundle (the one-stage bundle has its
+// own); the harness runs one episode at a time, so they never run at once.
+func Evaluate(cfg EvaluateConfig) (*Report, error) {
+	if cfg.Log == nil {
+		cfg.Log = io.Discard
+	}
+	if cfg.MatchFrames <= 0 {
+		cfg.MatchFrames = 600
+	}
+	if len(cfg.Seeds) == 0 {
+		return nil, fmt.Errorf("closedloop: no episodes to evaluate")
+	}
+	b, err := bundle.Load(cfg.Model)
+	if err != nil {
+		return nil, err
+	}
+	m := &b.Manifest
+	L := m.Dims.Layers
+	layout, err := skipping.NewLayout(L, m.StaticLayers)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Backend == nil {
+		return nil, fmt.Errorf("closedloop: EvaluateConfig.Backend is nil: say which backend runs the graphs (ortbackend.Opener)")
+	}
+	backend, err := cfg.Backend(cfg.Model, m)
+	if err != nil {
+		return nil, err
+	}
+	defer backend.Close()
+	engineOf := func(c skipping.Config) (*policy.Engine, error) {
+		e := &policy.Engine{Manifest: m, Backend: backend, Skipping: &c}
+		return e, e.Initialize()
+	}
+	variant := func(name, desc string, c skipping.Config) (*Variant, error) {
+		e, err := engineOf(c)
+		if err != nil {
+			return nil, err
+		}
+		return &Variant{Name: name, Description: desc, Engine: e, Skipping: c}, nil
+	}
+	with := func(f func(*skipping.Config)) skipping.Config {
+		c := cfg.DySL
+		f(&c)
+		return c
+	}
+
+	full, err := variant("full", "every layer (the reference)", with(func(c *skipping.Config) { c.Strategy = skipping.StrategyFull }))
+	if err != nil {
+		return nil, err
+	}
+	dysl, err := variant("dysl", "DySL: allow points, controllers, adapters, verification", cfg.DySL)
+	if err != nil {
+		return nil, err
+	}
+	var served []policy.Observation
+	dysl.OnServe = func(o policy.Observation) {
+		if len(served) < cfg.MatchFrames {
+			served = append(served, o)
+		}
+	}
+	fmt.Fprintf(cfg.Log, "closed loop: full and dysl on %d episodes\n", len(cfg.Seeds))
+	rows, err := cfg.Suite.Run([]*Variant{full, dysl}, cfg.Seeds)
+	if err != nil {
+		return nil, err
+	}
+	executed := float64(rows[1].ExecutedLayers)
+	target := float64(L) - executed // skipped layers per inference at DySL's compute
+	fmt.Fprintf(cfg.Log, "dysl executes %.2f of %d layers per inference: the baselines are matched to it\n", executed, L)
+
+	var rest []*Variant
+	add := func(name, desc string, c skipping.Config) (*Variant, error) {
+		v, err := variant(name, desc, c)
+		if err == nil {
+			rest = append(rest, v)
+		}
+		return v, err
+	}
+	if _, err := add("dysl_no_preskip", "DySL without pre-skip prediction (allow points fixed at the front)",
+		with(func(c *skipping.Config) { c.PreSkipPrediction = false })); err != nil {
+		return nil, err
+	}
+	if _, err := add("dysl_no_verify", "DySL without post-skip verification", with(func(c *skipping.Config) { c.Verification = false })); err != nil {
+		return nil, err
+	}
+	oneStage := &Variant{Name: "one_stage", Description: "DySL with adapters and controllers distilled in one stage",
+		Note: "not run: no --one-stage bundle"}
+	if cfg.OneStage != "" {
+		e, err := policy.Open(cfg.OneStage, cfg.Backend, cfg.DySL)
+		if err != nil {
+			return nil, fmt.Errorf("closedloop: --one-stage: %w", err)
+		}
+		defer e.Close()
+		if e.Manifest.Dims != m.Dims || !slices.Equal(e.Manifest.StaticLayers, m.StaticLayers) {
+			return nil, fmt.Errorf("closedloop: --one-stage bundle %s has another layout than %s", cfg.OneStage, cfg.Model)
+		}
+		oneStage.Engine, oneStage.Skipping, oneStage.Note = e, cfg.DySL, ""
+	}
+	rest = append(rest, oneStage)
+	for _, s := range []skipping.Strategy{skipping.StrategyRandomSkip, skipping.StrategyFixedRatio} {
+		c := with(func(c *skipping.Config) { c.Strategy = s })
+		desc := "random dynamic layers skipped, no adapter"
+		if s == skipping.StrategyFixedRatio {
+			desc = "static-dynamic jumps at fixed points, controllers ignored"
+		}
+		v, err := add(s.String(), desc, c)
+		if err != nil {
+			return nil, err
+		}
+		v.BeforeInference, v.Param, v.Note = dither(c, layout, target)
+	}
+	static, err := add("static_only", "static layers only: first adapter of every segment", with(func(c *skipping.Config) { c.Strategy = skipping.StrategyStaticOnly }))
+	if err != nil {
+		return nil, err
+	}
+	static.Param = "not matchable"
+	static.Note = fmt.Sprintf("runs %d of %d layers", L-layout.DynamicLayers(), L)
+	flexi := with(func(c *skipping.Config) { c.Strategy = skipping.StrategyFlexiDepth })
+	fe, err := engineOf(flexi)
+	if err != nil {
+		return nil, err
+	}
+	tau, got, err := matchFlexiDepth(fe, flexi, served, executed)
+	if err != nil {
+		return nil, err
+	}
+	flexi.ControllerThreshold = tau
+	rest = append(rest, &Variant{Name: "flexidepth", Engine: fe, Skipping: flexi,
+		Description: "the bundle's controllers before every dynamic layer, one layer skipped at a time, no adapter",
+		Param:       fmt.Sprintf("tau=%.4g", tau),
+		Note:        fmt.Sprintf("tau bisected on %d frames served to dysl: %.2f layers (target %.2f)", len(served), got, executed)})
+	rest = append(rest, &Variant{Name: "early_exit", Description: "DeeR-style early exit",
+		Note: "not run in closed loop: the early-exit runner is not a policy.Engine, so it cannot drive the node core yet"})
+
+	fmt.Fprintf(cfg.Log, "closed loop: ablations and baselines on the same %d episodes\n", len(cfg.Seeds))
+	more, err := cfg.Suite.Run(rest, cfg.Seeds)
+	if err != nil {
+		return nil, err
+	}
+	rows = append(rows, more...)
+	Finish(rows, "full")
+	tasks := "single task"
+	if t := cfg.Suite.Scene.Tabletop; t.Blocks > 0 {
+		tasks = fmt.Sprintf("tabletop: %d blocks, %d pads, chains of %d", t.Blocks, t.Pads, t.Chain)
+	}
+	latency := cfg.Suite.Latency
+	if latency == nil {
+		latency = MeasuredLatency{}
+	}
+	rep := &Report{Model: cfg.Model, Layers: L, Static: m.StaticLayers, Seeds: [2]int64{cfg.Seeds[0], cfg.Seeds[len(cfg.Seeds)-1]},
+		Tasks: tasks, Latency: latency.String(), DySL: cfg.DySL.String(), Variants: rows}
+	rep.Notes = append(rep.Notes,
+		fmt.Sprintf("full and dysl ran first; the baselines were then matched to dysl's %.2f executed layers per inference (verification re-runs included) and run on the same episodes", executed),
+		"speedups: mean engine time per inference of full over the variant's, measured in this run; backbone = decoder layers, adapters, controllers and verification re-runs (the re-run's head included)")
+	if m.Provenance.Weights == "" {
+		rep.Notes = append(rep.Notes, "the backbone is random, not trained: success says nothing about DySL")
+	}
+	return rep, nil
+}
+
+// dither gives a random_skip or fixed_ratio variant a per-inference skip ratio such that every
+// inference skips a whole number of layers and the running mean tracks target skipped layers.
+func dither(c skipping.Config, layout skipping.Layout, target float64) (func() *skipping.Config, string, string) {
+	levels := evaluate.SkipLevels(c.Strategy, layout)
+	counts := make([]int, 0, len(levels))
+	for n := range levels {
+		counts = append(counts, n)
+	}
+	sort.Ints(counts)
+	var done float64
+	inferences := 0
+	next := func() *skipping.Config {
+		inferences++
+		want := target*float64(inferences) - done
+		best := counts[0]
+		for _, n := range counts {
+			if math.Abs(float64(n)-want) < math.Abs(float64(best)-want) {
+				best = n
+			}
+		}
+		done += float64(best)
+		cc := c
+		cc.SkipRatio = levels[best]
+		return &cc
+	}
+	return next, fmt.Sprintf("skip_ratio=%.3f", target/float64(layout.Layers)),
+		fmt.Sprintf("each inference skips one of %v layers, dithered to a mean of %.2f", counts, target)
+}
+
+// matchFlexiDepth bisects the controller threshold so that FlexiDepth executes, on the observations
+// DySL was served (episodes cut where the instruction changes), as many layers per inference as
+// target. Executed layers rise with the threshold.
+func matchFlexiDepth(e *policy.Engine, c skipping.Config, obs []policy.Observation, target float64) (tau, got float64, err error) {
+	measure := func(t float64) (float64, error) {
+		c.ControllerThreshold = t
+		if err := e.SetSkipping(c); err != nil {
+			return 0, err
+		}
+		var layers float64
+		for i, o := range obs {
+			if i == 0 || o.Instruction != obs[i-1].Instruction {
+				e.Reset()
+			}
+			res, err := e.Infer(o)
+			if err != nil {
+				return 0, err
+			}
+			layers += float64(res.Stats.LayersExecuted)
+		}
+		e.Reset()
+		return layers / float64(max(len(obs), 1)), nil
+	}
+	bestTau, bestGot := 1.0, math.Inf(1)
+	lo, hi := 0.0, 1.0
+	for range 12 {
+		mid := (lo + hi) / 2
+		r, err := measure(mid)
+		if err != nil {
+			return 0, 0, err
+		}
+		if math.Abs(r-target) < math.Abs(bestGot-target) {
+			bestTau, bestGot = mid, r
+		}
+		if r < target {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	c.ControllerThreshold = bestTau
+	return bestTau, bestGot, e.SetSkipping(c)
+}

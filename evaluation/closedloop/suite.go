@@ -1,0 +1,227 @@
+package closedloop
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"time"
+
+	"dysl_vla/policy"
+	"dysl_vla/scene"
+	"dysl_vla/skipping"
+)
+
+// Variant is one row of a closed-loop comparison: a policy under a skipping configuration.
+type Variant struct {
+	Name, Description string
+	// Param is the variant's matched or given knob; Note anything else worth a line.
+	Param, Note string
+	// Engine is nil when the variant could not be run; Note then says why.
+	Engine   *policy.Engine
+	Skipping skipping.Config
+	// BeforeInference, optional, changes the configuration frame by frame (see Config).
+	BeforeInference func() *skipping.Config
+	// OnServe, optional, sees every observation the variant's policy is served.
+	OnServe func(policy.Observation)
+}
+
+// Suite runs variants over the same seeded episodes.
+type Suite struct {
+	Scene    scene.Config
+	CameraHz float64
+	Latency  Latency
+	// Progress, optional, is called after every episode of every variant.
+	Progress func()
+}
+
+// Row is one variant's result. Rates are NaN (JSON null) when there was nothing to count.
+type Row struct {
+	Variant     string `json:"variant"`
+	Description string `json:"description"`
+	Param       string `json:"param,omitempty"`
+	Note        string `json:"note,omitempty"`
+	Available   bool   `json:"available"`
+
+	Episodes int `json:"episodes"`
+	// SuccessRate is the share of episodes whose every instruction was completed; SuccessLow and
+	// SuccessHigh its 95% Wilson interval.
+	SuccessRate Metric `json:"success_rate"`
+	SuccessLow  Metric `json:"success_ci95_low"`
+	SuccessHigh Metric `json:"success_ci95_high"`
+	// ChainLength is the mean number of instructions completed in sequence.
+	ChainLength Metric `json:"chain_length"`
+	// ExecutedLayers is the mean decoder layers run per inference, verification re-runs included.
+	ExecutedLayers   Metric `json:"executed_layers"`
+	VerificationRate Metric `json:"verification_rate"`
+	// BackboneSpeedup compares the mean time per inference in decoder layers, adapters, controllers
+	// and verification re-runs with the full model's; Speedup the whole inference's.
+	BackboneSpeedup Metric `json:"backbone_speedup"`
+	Speedup         Metric `json:"speedup"`
+	MeanLatencyMs   Metric `json:"mean_latency_ms"`
+	// FreeSuccess and CriticalSuccess are the success rates of the free-space legs (approach,
+	// transport) and of the grasp and release legs.
+	FreeSuccess     Metric `json:"free_space_success"`
+	CriticalSuccess Metric `json:"grasp_release_success"`
+	Legs            Legs   `json:"legs"`
+	Steps           int    `json:"steps"`
+	Inferences      int    `json:"inferences"`
+
+	succeeded, completed, layers, verified int
+	engine, backbone                       time.Duration
+}
+
+// Metric is a figure that may be undefined; NaN goes to JSON as null.
+type Metric float64
+
+// MarshalJSON implements json.Marshaler.
+func (m Metric) MarshalJSON() ([]byte, error) {
+	if math.IsNaN(float64(m)) || math.IsInf(float64(m), 0) {
+		return []byte("null"), nil
+	}
+	return json.Marshal(float64(m))
+}
+
+// Run plays every seed with every available variant, interleaved episode by episode in an order that
+// rotates, so the machine's noise lands on every variant alike. Speedups are left for Finish.
+func (s Suite) Run(variants []*Variant, seeds []int64) ([]Row, error) {
+	harnesses := make([]*Harness, len(variants))
+	rows := make([]Row, len(variants))
+	for i, v := range variants {
+		rows[i] = Row{Variant: v.Name, Description: v.Description, Param: v.Param, Note: v.Note, Available: v.Engine != nil}
+		if v.Engine == nil {
+			continue
+		}
+		h, err := New(Config{Engine: v.Engine, Skipping: v.Skipping, Scene: s.Scene, CameraHz: s.CameraHz, Latency: s.Latency,
+			BeforeInference: v.BeforeInference, OnServe: v.OnServe})
+		if err != nil {
+			return nil, fmt.Errorf("closedloop: variant %s: %w", v.Name, err)
+		}
+		harnesses[i] = h
+	}
+	for e, seed := range seeds {
+		for j := range variants {
+			i := (e + j) % len(variants)
+			if harnesses[i] == nil {
+				continue
+			}
+			ep, err := harnesses[i].Run(seed)
+			if err != nil {
+				return nil, fmt.Errorf("closedloop: variant %s: %w", variants[i].Name, err)
+			}
+			rows[i].add(ep)
+			if s.Progress != nil {
+				s.Progress()
+			}
+		}
+	}
+	for i := range rows {
+		rows[i].summarize()
+	}
+	return rows, nil
+}
+
+func (r *Row) add(ep Episode) {
+	r.Episodes++
+	if ep.Completed == ep.Tasks {
+		r.succeeded++
+	}
+	r.completed += ep.Completed
+	r.Steps += ep.Steps
+	r.Inferences += ep.Inferences
+	r.layers += ep.LayersExecuted
+	r.verified += ep.VerificationRuns
+	r.engine += ep.EngineTime
+	r.backbone += ep.BackboneTime
+	r.Legs.add(ep.Legs)
+}
+
+func (r *Row) summarize() {
+	if r.Episodes == 0 {
+		nan := Metric(math.NaN())
+		r.SuccessRate, r.SuccessLow, r.SuccessHigh, r.ChainLength = nan, nan, nan, nan
+		r.ExecutedLayers, r.VerificationRate, r.MeanLatencyMs, r.FreeSuccess, r.CriticalSuccess = nan, nan, nan, nan, nan
+		r.Speedup, r.BackboneSpeedup = nan, nan
+		return
+	}
+	p, lo, hi := Wilson(r.succeeded, r.Episodes)
+	r.SuccessRate, r.SuccessLow, r.SuccessHigh = Metric(p), Metric(lo), Metric(hi)
+	r.ChainLength = Metric(float64(r.completed) / float64(r.Episodes))
+	r.ExecutedLayers = Metric(ratio(float64(r.layers), r.Inferences))
+	r.VerificationRate = Metric(ratio(float64(r.verified), r.Inferences))
+	r.MeanLatencyMs = Metric(ratio(float64(r.engine)/float64(time.Millisecond), r.Inferences))
+	r.FreeSuccess, r.CriticalSuccess = Metric(r.Legs.Free()), Metric(r.Legs.Critical())
+}
+
+func ratio(a float64, n int) float64 {
+	if n == 0 {
+		return math.NaN()
+	}
+	return a / float64(n)
+}
+
+// Finish sets every row's speedups against the row named full: mean time per inference of full over
+// the row's, for the whole inference and for the backbone part.
+func Finish(rows []Row, full string) {
+	var ref *Row
+	for i := range rows {
+		if rows[i].Variant == full {
+			ref = &rows[i]
+		}
+	}
+	for i := range rows {
+		r := &rows[i]
+		if ref == nil || r.Inferences == 0 || ref.Inferences == 0 {
+			r.Speedup, r.BackboneSpeedup = Metric(math.NaN()), Metric(math.NaN())
+			continue
+		}
+		per := func(d time.Duration, n int) float64 { return float64(d) / float64(n) }
+		r.Speedup = Metric(per(ref.engine, ref.Inferences) / per(r.engine, r.Inferences))
+		r.BackboneSpeedup = Metric(per(ref.backbone, ref.Inferences) / per(r.backbone, r.Inferences))
+	}
+}
+
+// Wilson returns the success share of k in n and its 95% Wilson score interval.
+func Wilson(k, n int) (p, low, high float64) {
+	if n == 0 {
+		return math.NaN(), math.NaN(), math.NaN()
+	}
+	const z = 1.959963984540054
+	p = float64(k) / float64(n)
+	nf := float64(n)
+	denom := 1 + z*z/nf
+	centre := (p + z*z/(2*nf)) / denom
+	half := z * math.Sqrt(p*(1-p)/nf+z*z/(4*nf*nf)) / denom
+	return p, math.Max(0, centre-half), math.Min(1, centre+half)
+}
+
+// WriteTable prints rows for people.
+func WriteTable(w io.Writer, rows []Row) {
+	fmt.Fprintf(w, "%-16s %4s %7s %15s %6s %6s %5s %8s %7s %6s %6s\n",
+		"variant", "eps", "success", "95% interval", "chain", "layers", "verif", "backbone", "speedup", "free", "crit")
+	for _, r := range rows {
+		if !r.Available {
+			fmt.Fprintf(w, "%-16s %s\n", r.Variant, r.Note)
+			continue
+		}
+		fmt.Fprintf(w, "%-16s %4d %7.3f  [%5.3f, %5.3f] %6.2f %6.2f %5.3f %7.2fx %6.2fx %6.3f %6.3f\n",
+			r.Variant, r.Episodes, r.SuccessRate, r.SuccessLow, r.SuccessHigh, r.ChainLength, r.ExecutedLayers,
+			r.VerificationRate, r.BackboneSpeedup, r.Speedup, r.FreeSuccess, r.CriticalSuccess)
+	}
+	fmt.Fprintln(w)
+	for _, r := range rows {
+		line := r.Description
+		if r.Param != "" {
+			line += "; " + r.Param
+		}
+		if r.Available && r.Note != "" {
+			line += "; " + r.Note
+		}
+		fmt.Fprintf(w, "%-16s %s\n", r.Variant, line)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "columns: success = episodes with every instruction completed (Wilson 95% interval); chain = mean instructions completed in sequence;")
+	fmt.Fprintln(w, "  layers = mean decoder layers per inference, verification re-runs included; verif = share of inferences re-run;")
+	fmt.Fprintln(w, "  backbone/speedup = full's mean time per inference over the variant's, backbone part (layers, adapters, controllers, re-runs) / whole;")
+	fmt.Fprintln(w, "  free/crit = success of the free-space legs (approach, transport) / of the grasp and release legs")
+}

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"dysl_vla/evaluation/closedloop"
+	"dysl_vla/policy"
+	"dysl_vla/scene"
+	"dysl_vla/skipping"
+	"dysl_vla/training"
+)
+
+// closedLoopFlags are evaluate's options for --closed-loop: the policy drives the simulated scene.
+type closedLoopFlags struct {
+	enabled      bool
+	tasks        string
+	chain        int
+	latency      string
+	latencyScale float64
+	latencyFixed time.Duration
+	perLayer     time.Duration
+	cameraHz     float64
+	maxSteps     int
+	matchFrames  int
+}
+
+func (f *closedLoopFlags) register(fs *pflag.FlagSet) {
+	fs.BoolVar(&f.enabled, "closed-loop", false, "closed loop: the policy drives the simulated scene through the node core; success, chain length, compute (see --tasks)")
+	fs.StringVar(&f.tasks, "tasks", "tabletop", "closed loop: single (the one-block scene the tiny reference was trained on), tabletop (3 blocks, 4 pads) or chain (tabletop, 5 instructions per episode)")
+	fs.IntVar(&f.chain, "chain", 5, "closed loop: instructions per episode with --tasks chain")
+	fs.StringVar(&f.latency, "latency", "measured", "closed loop: inference time in sim time: measured (the engine's, times --latency-scale), fixed (--latency-fixed) or per-layer (--latency-fixed + --latency-per-layer per executed layer)")
+	fs.Float64Var(&f.latencyScale, "latency-scale", 1, "closed loop: factor on the measured latency (emulates a slower computer or a bigger model)")
+	fs.DurationVar(&f.latencyFixed, "latency-fixed", 0, "closed loop: fixed latency, or the base of the per-layer one")
+	fs.DurationVar(&f.perLayer, "latency-per-layer", 10*time.Millisecond, "closed loop: latency per executed layer with --latency per-layer")
+	fs.Float64Var(&f.cameraHz, "camera-hz", 0, "closed loop: camera rate (0: the control rate of the bundle)")
+	fs.IntVar(&f.maxSteps, "max-steps", 300, "closed loop: step limit per instruction")
+	fs.IntVar(&f.matchFrames, "match-frames-closed-loop", 600, "closed loop: frames served to dysl that flexidepth's tau is matched on")
+}
+
+func (f *closedLoopFlags) sceneConfig() (scene.Config, error) {
+	cfg := scene.DefaultConfig()
+	cfg.MaxSteps = f.maxSteps
+	switch f.tasks {
+	case "single":
+	case "tabletop":
+		cfg.Tabletop = scene.DefaultTabletop()
+	case "chain":
+		cfg.Tabletop = scene.ChainTabletop()
+		cfg.Tabletop.Chain = f.chain
+	default:
+		return cfg, fmt.Errorf("--tasks %q: expected single, tabletop or chain", f.tasks)
+	}
+	return cfg, cfg.Validate()
+}
+
+func (f *closedLoopFlags) latencyModel() (closedloop.Latency, error) {
+	switch f.latency {
+	case "measured":
+		if !(f.latencyScale > 0) {
+			return nil, fmt.Errorf("--latency-scale (%v) must be > 0", f.latencyScale)
+		}
+		return closedloop.MeasuredLatency{Scale: f.latencyScale}, nil
+	case "fixed":
+		return closedloop.FixedLatency(f.latencyFixed), nil
+	case "per-layer":
+		return closedloop.LayerLatency{Base: f.latencyFixed, PerLayer: f.perLayer}, nil
+	}
+	return nil, fmt.Errorf("--latency %q: expected measured, fixed or per-layer", f.latency)
+}
+
+// runClosedLoop is `dysl evaluate --closed-loop`.
+func runClosedLoop(cmd *cobra.Command, model string, backend policy.BackendOpener, f closedLoopFlags, oneStage string, episodes int, seed int64, dysl skipping.Config, asJSON, quiet bool) error {
+	sc, err := f.sceneConfig()
+	if err != nil {
+		return err
+	}
+	latency, err := f.latencyModel()
+	if err != nil {
+		return err
+	}
+	if seed == 0 {
+		seed = training.HeldOutSeedStart
+	}
+	cfg := closedloop.EvaluateConfig{Model: model, OneStage: oneStage, Backend: backend, DySL: dysl,
+		Seeds: training.Seeds(seed, episodes), MatchFrames: f.matchFrames,
+		Suite: closedloop.Suite{Scene: sc, CameraHz: f.cameraHz, Latency: latency}}
+	var bar *progressbar.ProgressBar
+	if !quiet {
+		cfg.Log = cmd.ErrOrStderr()
+		bar = progressbar.NewOptions(episodes*closedloop.VariantCount(oneStage != ""), progressbar.OptionSetWriter(cmd.ErrOrStderr()),
+			progressbar.OptionSetDescription("closed-loop episodes"), progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true),
+			progressbar.OptionThrottle(500*time.Millisecond))
+		cfg.Suite.Progress = func() { _ = bar.Add(1) }
+	}
+	start := time.Now()
+	rep, err := closedloop.Evaluate(cfg)
+	if bar != nil {
+		_ = bar.Finish()
+		fmt.Fprintln(cmd.ErrOrStderr())
+	}
+	if err != nil {
+		return err
+	}
+	if !quiet {
+		fmt.Fprintf(cmd.ErrOrStderr(), "closed-loop evaluation took %s\n", time.Since(start).Round(time.Second))
+	}
+	if asJSON {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	w := cmd.OutOrStdout()
+	fmt.Fprintf(w, "model %s (%d layers, static %v), closed loop, %s, held-out seeds %d..%d, latency %s\n", rep.Model, rep.Layers, rep.Static, rep.Tasks, rep.Seeds[0], rep.Seeds[1], rep.Latency)
+	fmt.Fprintf(w, "dysl config: %s\n\n", rep.DySL)
+	closedloop.WriteTable(w, rep.Variants)
+	for _, n := range rep.Notes {
+		fmt.Fprintln(w, "note:", n)
+	}
+	return nil
+}
