@@ -85,6 +85,11 @@ func (m Metric) MarshalJSON() ([]byte, error) {
 // Run plays every seed with every available variant, interleaved episode by episode in an order that
 // rotates, so the machine's noise lands on every variant alike. Speedups are left for Finish.
 func (s Suite) Run(variants []*Variant, seeds []int64) ([]Row, error) {
+	return s.runWithFrames(variants, seeds, nil)
+}
+
+// runWithFrames is Run with a hook on every captured frame (for scripted policies in tests).
+func (s Suite) runWithFrames(variants []*Variant, seeds []int64, onFrame func(scene.State)) ([]Row, error) {
 	harnesses := make([]*Harness, len(variants))
 	rows := make([]Row, len(variants))
 	for i, v := range variants {
@@ -93,7 +98,7 @@ func (s Suite) Run(variants []*Variant, seeds []int64) ([]Row, error) {
 			continue
 		}
 		h, err := New(Config{Engine: v.Engine, Skipping: v.Skipping, Scene: s.Scene, CameraHz: s.CameraHz, Latency: s.Latency,
-			BeforeInference: v.BeforeInference, OnServe: v.OnServe})
+			BeforeInference: v.BeforeInference, OnServe: v.OnServe, OnFrame: onFrame})
 		if err != nil {
 			return nil, fmt.Errorf("closedloop: variant %s: %w", v.Name, err)
 		}

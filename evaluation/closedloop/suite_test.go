@@ -1,0 +1,86 @@
+package closedloop
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"dysl_vla/scene"
+	"dysl_vla/skipping"
+)
+
+func TestWilson(t *testing.T) {
+	p, lo, hi := Wilson(5, 10)
+	require.Equal(t, 0.5, p)
+	require.InDelta(t, 0.2366, lo, 1e-4)
+	require.InDelta(t, 0.7634, hi, 1e-4)
+	_, lo, hi = Wilson(0, 3)
+	require.Zero(t, lo)
+	require.InDelta(t, 0.5615, hi, 1e-4)
+	_, lo, hi = Wilson(20, 20)
+	require.InDelta(t, 0.8389, lo, 1e-4)
+	require.Equal(t, 1.0, hi)
+	p, _, _ = Wilson(0, 0)
+	require.True(t, math.IsNaN(p))
+}
+
+func TestSuiteRowsAndJSON(t *testing.T) {
+	p := &expertPolicy{}
+	expert := &Variant{Name: "full", Engine: newEngine(t, p.head), Skipping: skipping.DefaultConfig()}
+	full := skipping.DefaultConfig()
+	full.Strategy = skipping.StrategyFull
+	expert.Skipping = full
+	zero := &Variant{Name: "zero", Engine: newEngine(t, func(out []float32) { clear(out) }), Skipping: skipping.DefaultConfig()}
+	missing := &Variant{Name: "missing", Note: "not run: no bundle"}
+	sc := scene.DefaultConfig()
+	sc.Tabletop = scene.ChainTabletop()
+	sc.Tabletop.Chain = 2
+	sc.MaxSteps = 200
+	episodes := 0
+	suite := Suite{Scene: sc, Latency: FixedLatency(0), Progress: func() { episodes++ }}
+	// The expert policy reads the world of the frame it is served from the harness.
+	rows, err := suite.runWithFrames([]*Variant{expert, zero, missing}, []int64{7, 8, 9}, func(s scene.State) { p.seen = s })
+	require.NoError(t, err)
+	require.Equal(t, 6, episodes)
+	Finish(rows, "full")
+
+	require.Equal(t, 3, rows[0].Episodes)
+	require.Equal(t, Metric(1), rows[0].SuccessRate)
+	require.Equal(t, Metric(2), rows[0].ChainLength)
+	require.Equal(t, Metric(8), rows[0].ExecutedLayers)
+	require.Equal(t, Metric(1), rows[0].FreeSuccess)
+	require.Equal(t, Metric(1), rows[0].CriticalSuccess)
+	require.Equal(t, Metric(0), rows[1].SuccessRate)
+	require.Equal(t, Metric(0), rows[1].ChainLength)
+	require.Equal(t, Metric(0), rows[1].FreeSuccess)
+	require.False(t, rows[2].Available)
+
+	var out bytes.Buffer
+	WriteTable(&out, rows)
+	require.Contains(t, out.String(), "missing          not run: no bundle")
+	js, err := json.Marshal(map[string]any{"variants": rows})
+	require.NoError(t, err)
+	var back struct {
+		Variants []map[string]any `json:"variants"`
+	}
+	require.NoError(t, json.Unmarshal(js, &back))
+	for _, key := range []string{"variant", "episodes", "success_rate", "chain_length", "executed_layers", "backbone_speedup", "speedup"} {
+		require.Contains(t, back.Variants[0], key)
+	}
+	require.Nil(t, back.Variants[1]["grasp_release_success"], "no grasp was ever attempted: null, not 0")
+}
+
+func TestFinishSpeedups(t *testing.T) {
+	rows := []Row{
+		{Variant: "full", Inferences: 10, engine: 100 * time.Millisecond, backbone: 80 * time.Millisecond},
+		{Variant: "dysl", Inferences: 20, engine: 100 * time.Millisecond, backbone: 40 * time.Millisecond},
+	}
+	Finish(rows, "full")
+	require.InDelta(t, 2.0, float64(rows[1].Speedup), 1e-12)
+	require.InDelta(t, 4.0, float64(rows[1].BackboneSpeedup), 1e-12)
+	require.InDelta(t, 1.0, float64(rows[0].Speedup), 1e-12)
+}
