@@ -113,6 +113,8 @@ type Preset struct {
 // presets are the built-in architectures (LookupPreset hands out copies):
 //   - tiny: for tests and CI; every file together is well under 5 MB, no external data (onnx-gomlx can
 //     import every graph).
+//   - small: tiny's width with 12 layers, the least the closed-loop reference needs so that skipping
+//     has room (GitHub issue 14), still trainable on a 2-core CPU.
 //   - bench: sized so that decoder layers dominate the time of one inference on a 2-core CPU;
 //     initializers go to external data files.
 var presets = map[string]Preset{
@@ -120,6 +122,15 @@ var presets = map[string]Preset{
 		Name: "tiny",
 		Arch: Arch{
 			Layers: 8, Hidden: 64, Heads: 4, MLP: 176, ImageSize: 64, PatchSize: 8, InstructionTokens: 48,
+			Vocab: 257, Chunk: 8, ActionDim: 7, AdapterRank: 16, ControllerHidden: 16,
+			RopeTheta: 10000, NormEps: 1e-5,
+		},
+		CalibrationFrames: 48,
+	},
+	"small": {
+		Name: "small",
+		Arch: Arch{
+			Layers: 12, Hidden: 64, Heads: 4, MLP: 176, ImageSize: 64, PatchSize: 8, InstructionTokens: 48,
 			Vocab: 257, Chunk: 8, ActionDim: 7, AdapterRank: 16, ControllerHidden: 16,
 			RopeTheta: 10000, NormEps: 1e-5,
 		},

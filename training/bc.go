@@ -11,6 +11,7 @@ import (
 
 	"dysl_vla/modelbuild"
 	"dysl_vla/safetensors"
+	"dysl_vla/scene"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive
@@ -61,6 +62,10 @@ type BCConfig struct {
 	Log io.Writer
 	// OnStep, if set, is called after every step (progress bars, checkpoints).
 	OnStep func(step int, loss float64, m *Model)
+	// Tasks makes the training and held-out episodes tabletop scenes (the zero value: the single task).
+	Tasks scene.Tabletop
+	// Extra frames join the training episodes' (DAgger: states a policy visited, labelled by the expert).
+	Extra []*Dataset
 }
 
 func (cfg BCConfig) residualScale() float64 {
@@ -162,11 +167,14 @@ func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	data, err := GenerateEpisodes(cfg.Arch, Seeds(TrainSeedStart, cfg.Episodes))
+	data, err := GenerateSceneEpisodes(cfg.Arch, Seeds(TrainSeedStart, cfg.Episodes), cfg.Tasks)
 	if err != nil {
 		return nil, err
 	}
-	heldOut, err := GenerateEpisodes(cfg.Arch, Seeds(HeldOutSeedStart, max(1, cfg.HeldOut)))
+	for _, extra := range cfg.Extra {
+		data.Frames = append(data.Frames, extra.Frames...)
+	}
+	heldOut, err := GenerateSceneEpisodes(cfg.Arch, Seeds(HeldOutSeedStart, max(1, cfg.HeldOut)), cfg.Tasks)
 	if err != nil {
 		return nil, err
 	}

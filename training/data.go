@@ -41,14 +41,20 @@ type Dataset struct {
 }
 
 // GenerateEpisodes runs the scene's expert from each seed and keeps every step as a frame. Frames are
-// rendered at the architecture's image size with the scene's default camera noise.
+// rendered at the architecture's image size with the scene's default camera noise. The episodes are the
+// single task; GenerateSceneEpisodes makes tabletop ones.
 func GenerateEpisodes(a modelbuild.Arch, seeds []int64) (*Dataset, error) {
-	cfg := scene.DefaultConfig()
-	cfg.Width, cfg.Height, cfg.ChunkSize = a.ImageSize, a.ImageSize, a.Chunk
-	if a.ActionDim != len(scene.Action{}) {
-		return nil, fmt.Errorf("training: the scene's actions have %d values, the model %d", len(scene.Action{}), a.ActionDim)
+	return GenerateSceneEpisodes(a, seeds, scene.Tabletop{})
+}
+
+// GenerateSceneEpisodes is GenerateEpisodes under tasks: tabletop scenes with their chains of
+// instructions, or the single task when tasks is the zero Tabletop.
+func GenerateSceneEpisodes(a modelbuild.Arch, seeds []int64, tasks scene.Tabletop) (*Dataset, error) {
+	cfg := sceneConfig(a)
+	cfg.Tabletop = tasks
+	if err := checkActionDim(a); err != nil {
+		return nil, err
 	}
-	actionMean, actionStd := ActionNormalization()
 	d := &Dataset{Arch: a}
 	for _, seed := range seeds {
 		steps, err := scene.Episode(seed, cfg)
@@ -56,24 +62,60 @@ func GenerateEpisodes(a modelbuild.Arch, seeds []int64) (*Dataset, error) {
 			return nil, err
 		}
 		for i, s := range steps {
-			f := Frame{
-				Episode: int(seed), Step: i, RGB: s.Image.RGB, Tokens: Tokenize(s.Instruction, a.InstructionTokens),
-				Chunk: make([]float32, 0, a.Chunk*a.ActionDim), Action: s.Action, Phase: s.Phase,
-			}
-			flips := false
-			for k, act := range s.Chunk {
-				for c, v := range act {
-					f.Chunk = append(f.Chunk, float32((v-actionMean[c])/actionStd[c]))
-				}
-				if k > 0 && act[6] != s.Chunk[k-1][6] {
-					flips = true
-				}
-			}
-			f.Critical = flips || s.Phase == scene.Stop || s.Phase == scene.Grasp || s.Phase == scene.Release
-			d.Frames = append(d.Frames, f)
+			d.Frames = append(d.Frames, newFrame(a, int(seed), i, s.Image, s.Instruction, s.Chunk, s.Action, s.Phase))
 		}
 	}
 	return d, nil
+}
+
+// sceneConfig is the scene as the model sees it: its image size and chunk length, default noise.
+func sceneConfig(a modelbuild.Arch) scene.Config {
+	cfg := scene.DefaultConfig()
+	cfg.Width, cfg.Height, cfg.ChunkSize = a.ImageSize, a.ImageSize, a.Chunk
+	return cfg
+}
+
+// LabelStates turns world states a policy visited into training frames labelled by the expert (DAgger:
+// the expert's chunk from each state, rendered as the camera saw it). Frames of one episode share its
+// seed as their Episode.
+func LabelStates(a modelbuild.Arch, states []scene.State) (*Dataset, error) {
+	if err := checkActionDim(a); err != nil {
+		return nil, err
+	}
+	cfg := sceneConfig(a)
+	d := &Dataset{Arch: a}
+	for i, s := range states {
+		action, phase := scene.Expert(s)
+		d.Frames = append(d.Frames, newFrame(a, int(s.Seed), i, scene.Render(s, cfg.Width, cfg.Height, cfg.CameraNoise),
+			scene.Instruction(s), scene.Chunk(s, a.Chunk), action, phase))
+	}
+	return d, nil
+}
+
+func checkActionDim(a modelbuild.Arch) error {
+	if a.ActionDim != len(scene.Action{}) {
+		return fmt.Errorf("training: the scene's actions have %d values, the model %d", len(scene.Action{}), a.ActionDim)
+	}
+	return nil
+}
+
+func newFrame(a modelbuild.Arch, episode, step int, img scene.Image, instruction string, chunk []scene.Action, action scene.Action, phase scene.Phase) Frame {
+	f := Frame{
+		Episode: episode, Step: step, RGB: img.RGB, Tokens: Tokenize(instruction, a.InstructionTokens),
+		Chunk: make([]float32, 0, a.Chunk*a.ActionDim), Action: action, Phase: phase,
+	}
+	actionMean, actionStd := ActionNormalization()
+	flips := false
+	for k, act := range chunk {
+		for c, v := range act {
+			f.Chunk = append(f.Chunk, float32((v-actionMean[c])/actionStd[c]))
+		}
+		if k > 0 && act[6] != chunk[k-1][6] {
+			flips = true
+		}
+	}
+	f.Critical = flips || phase == scene.Stop || phase == scene.Grasp || phase == scene.Release
+	return f
 }
 
 // Tokenize applies the manifest's "bytes" tokenizer: UTF-8 bytes + 1, truncated or zero-padded.

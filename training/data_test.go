@@ -66,3 +66,36 @@ func TestActionStatisticsOfTheScene(t *testing.T) {
 	require.Less(t, std[5], normalizedWith[5])
 	require.InDelta(t, 1, std[6], 0.05)
 }
+
+// DAgger's frames: a state the expert never visited (here, its own episode's states with the gripper
+// moved aside) is rendered as the camera sees it and labelled with the expert's chunk from there; on
+// the expert's own states the labels are the recorded episode's.
+func TestLabelStatesIsTheExpertFromEachState(t *testing.T) {
+	a := tinyPreset()
+	tasks := scene.DefaultTabletop()
+	recorded, err := GenerateSceneEpisodes(a, Seeds(3, 1), tasks)
+	require.NoError(t, err)
+	cfg := scene.DefaultConfig()
+	cfg.Width, cfg.Height, cfg.ChunkSize, cfg.Tabletop = a.ImageSize, a.ImageSize, a.Chunk, tasks
+	steps, err := scene.Episode(3, cfg)
+	require.NoError(t, err)
+	var states []scene.State
+	for _, st := range steps[:5] {
+		states = append(states, st.State)
+	}
+	labelled, err := LabelStates(a, states)
+	require.NoError(t, err)
+	for i := range states {
+		require.Equal(t, recorded.Frames[i].Chunk, labelled.Frames[i].Chunk)
+		require.Equal(t, recorded.Frames[i].RGB, labelled.Frames[i].RGB)
+		require.Equal(t, recorded.Frames[i].Tokens, labelled.Frames[i].Tokens)
+	}
+	off := states[0]
+	off.EE = scene.Vec3{X: 0.2, Y: -0.2, Z: 0.1}
+	d, err := LabelStates(a, []scene.State{off})
+	require.NoError(t, err)
+	want := scene.Chunk(off, a.Chunk)
+	_, std := ActionNormalization()
+	require.InDelta(t, want[0][0]/std[0], float64(d.Frames[0].Chunk[0]), 1e-5)
+	require.NotEqual(t, recorded.Frames[0].Chunk, d.Frames[0].Chunk)
+}

@@ -347,3 +347,29 @@ func (s *sink) Notice(ev nodecore.Event) {
 }
 
 func nan() float64 { return math.NaN() }
+
+// Visit plays the seeds with cfg's policy and returns every world state its camera captured, in
+// order, with the episodes: the states DAgger has the expert label.
+func Visit(cfg Config, seeds []int64) ([]scene.State, []Episode, error) {
+	var states []scene.State
+	inner := cfg.OnFrame
+	cfg.OnFrame = func(s scene.State) {
+		states = append(states, s)
+		if inner != nil {
+			inner(s)
+		}
+	}
+	h, err := New(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	var episodes []Episode
+	for _, seed := range seeds {
+		ep, err := h.Run(seed)
+		if err != nil {
+			return nil, nil, err
+		}
+		episodes = append(episodes, ep)
+	}
+	return states, episodes, nil
+}

@@ -198,3 +198,14 @@ func TestConfigErrors(t *testing.T) {
 	_, err = New(Config{Engine: newEngine(t, constantX), Skipping: skipping.DefaultConfig(), CameraHz: -1})
 	require.ErrorContains(t, err, "camera rate")
 }
+
+func TestVisitReturnsTheCapturedStates(t *testing.T) {
+	sc := scene.DefaultConfig()
+	sc.MaxSteps = 10
+	states, eps, err := Visit(Config{Engine: newEngine(t, constantX), Skipping: skipping.DefaultConfig(), Scene: sc, Latency: FixedLatency(0)}, []int64{1, 2})
+	require.NoError(t, err)
+	require.Len(t, eps, 2)
+	require.Len(t, states, 20, "one frame per step")
+	require.Equal(t, int64(2), states[10].Seed)
+	require.InDelta(t, 0.01*9, states[9].EE.X, 1e-6, "the policy's own trajectory: the tenth frame after nine steps")
+}

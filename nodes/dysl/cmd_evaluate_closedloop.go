@@ -47,16 +47,11 @@ func (f *closedLoopFlags) register(fs *pflag.FlagSet) {
 func (f *closedLoopFlags) sceneConfig() (scene.Config, error) {
 	cfg := scene.DefaultConfig()
 	cfg.MaxSteps = f.maxSteps
-	switch f.tasks {
-	case "single":
-	case "tabletop":
-		cfg.Tabletop = scene.DefaultTabletop()
-	case "chain":
-		cfg.Tabletop = scene.ChainTabletop()
-		cfg.Tabletop.Chain = f.chain
-	default:
-		return cfg, fmt.Errorf("--tasks %q: expected single, tabletop or chain", f.tasks)
+	tasks, err := tabletopFor(f.tasks, f.chain)
+	if err != nil {
+		return cfg, err
 	}
+	cfg.Tabletop = tasks
 	return cfg, cfg.Validate()
 }
 

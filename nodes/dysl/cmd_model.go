@@ -30,7 +30,7 @@ func newModelCmd() *cobra.Command {
 func newModelBuildCmd() *cobra.Command {
 	var opts modelbuild.Options
 	cmd := &cobra.Command{
-		Use:   "build --preset tiny|bench --out DIR",
+		Use:   "build --preset tiny|small|bench --out DIR",
 		Short: "Build a bundle: backbone (random or --weights), calibrated static layers, closed-form adapters",
 		Long: `Build writes a complete DySL bundle: prefix, one graph per decoder layer, adapters and controllers
 of the dynamic layers, head, the whole model as one graph (full.onnx), and manifest.yaml.

@@ -26,7 +26,7 @@ func newTrainCmd() *cobra.Command {
 		Use:   "train",
 		Short: "Train the reference VLA (GoMLX, pure-Go CPU backend)",
 	}
-	cmd.AddCommand(newTrainBCCmd())
+	cmd.AddCommand(newTrainBCCmd(), newDAggerCmd())
 	return cmd
 }
 
@@ -36,6 +36,7 @@ func newTrainBCCmd() *cobra.Command {
 		resume                  bool
 		checkpointEvery         int
 		cfg                     training.BCConfig
+		data                    bcDataFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "bc --out FILE.safetensors",
@@ -64,6 +65,9 @@ Adam moments restart).`,
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "resuming %s at step %d\n", out, done)
 			}
+			if err := data.apply(&cfg, &start); err != nil {
+				return err
+			}
 			total := cfg.Steps
 			if done >= total {
 				return fmt.Errorf("checkpoint %s is already at step %d of %d", out, done, total)
@@ -77,6 +81,7 @@ Adam moments restart).`,
 					"learning_rate": strconv.FormatFloat(cfg.LearningRate, 'g', -1, 64), "loss": loss,
 					"warmup": strconv.Itoa(cfg.Warmup), "residual_scale": strconv.FormatFloat(cfg.ResidualScale, 'g', -1, 64), "final_learning_rate": strconv.FormatFloat(cfg.FinalLearningRate, 'g', -1, 64),
 					"step": strconv.Itoa(step), "steps": strconv.Itoa(total), "stop_after": strconv.Itoa(cfg.StopAfter),
+					"tasks": data.tasks, "dagger_states": strings.Join(data.states, ","), "init": data.init,
 					// The normalization the labels were trained in: a bundle built from these weights must
 					// denormalize with exactly these.
 					"action_mean": fmt.Sprint(actionMean), "action_std": fmt.Sprint(actionStd),
@@ -119,6 +124,7 @@ Adam moments restart).`,
 		},
 	}
 	f := cmd.Flags()
+	data.register(f)
 	f.StringVar(&preset, "preset", "tiny", "architecture: "+strings.Join(modelbuild.PresetNames(), ", "))
 	f.StringVar(&out, "out", "", "safetensors file to write (required)")
 	f.StringVar(&plot, "plot", "", "write the loss curves to this PNG")
