@@ -12,6 +12,7 @@ import (
 
 	"dysl_vla/modelbuild"
 	"dysl_vla/policy/bundle"
+	"dysl_vla/scene"
 
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -143,9 +144,11 @@ func (m *Model) SetSkipModules(mods SkipModules) error {
 
 // DistillConfig configures the two-stage skip-aware distillation (ALGORITHM.md, Eqs. 4-6).
 type DistillConfig struct {
-	Segments     []bundle.Segment
-	Seed         int64
-	Episodes     int     // training episodes (seeds from TrainSeedStart)
+	Segments []bundle.Segment
+	Seed     int64
+	Episodes int // training episodes (seeds from TrainSeedStart)
+	// Tasks makes the episodes tabletop scenes (the zero value: the single task).
+	Tasks        scene.Tabletop
 	Stage1Steps  int     // adapters only; 0 skips stage 1 (the "one stage from scratch" ablation)
 	Stage2Steps  int     // controllers and adapters with the soft mixture
 	Batch        int     // frames per step
@@ -224,7 +227,7 @@ func Distill(m *Model, cfg DistillConfig) (*DistillResult, error) {
 	if len(dynamic) == 0 {
 		return nil, fmt.Errorf("training: no dynamic layers to distill")
 	}
-	data, err := GenerateEpisodes(m.Arch, Seeds(TrainSeedStart, cfg.Episodes))
+	data, err := GenerateSceneEpisodes(m.Arch, Seeds(TrainSeedStart, cfg.Episodes), cfg.Tasks)
 	if err != nil {
 		return nil, err
 	}
@@ -238,7 +241,7 @@ func Distill(m *Model, cfg DistillConfig) (*DistillResult, error) {
 	r := rand.New(rand.NewPCG(uint64(cfg.Seed), 0x64697374)) // "dist"
 	began := time.Now()
 
-	probe, err := GenerateEpisodes(m.Arch, Seeds(HeldOutSeedStart, 2))
+	probe, err := GenerateSceneEpisodes(m.Arch, Seeds(HeldOutSeedStart, 2), cfg.Tasks)
 	if err != nil {
 		return nil, err
 	}

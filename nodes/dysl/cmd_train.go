@@ -151,6 +151,7 @@ func newCalibrateCmd() *cobra.Command {
 		dir, data, weights, plot string
 		ratio                    float64
 		episodes, every          int
+		tasks                    string
 	)
 	cmd := &cobra.Command{
 		Use:   "calibrate --model DIR",
@@ -170,7 +171,11 @@ Bags are not read yet.`,
 			if err != nil {
 				return err
 			}
-			frames, err := training.GenerateEpisodes(a, training.Seeds(training.HeldOutSeedStart, episodes))
+			tabletop, err := tabletopFor(tasks, 5)
+			if err != nil {
+				return err
+			}
+			frames, err := training.GenerateSceneEpisodes(a, training.Seeds(training.HeldOutSeedStart, episodes), tabletop)
 			if err != nil {
 				return err
 			}
@@ -226,6 +231,7 @@ Bags are not read yet.`,
 	f.StringVar(&plot, "plot", "", "write the similarity profile to this PNG")
 	f.Float64Var(&ratio, "ratio", 0.2, "fraction of layers kept static (the last layer always is)")
 	f.IntVar(&episodes, "episodes", 8, "generated episodes")
+	f.StringVar(&tasks, "tasks", "single", "generated episodes: single, tabletop or chain")
 	f.IntVar(&every, "every", 4, "use every this many frames")
 	_ = cmd.MarkFlagRequired("model")
 	return cmd
@@ -236,6 +242,7 @@ func newDistillCmd() *cobra.Command {
 		dir, data, weights, plot, adapters string
 		resume                             bool
 		cfg                                training.DistillConfig
+		tasks                              string
 	)
 	cmd := &cobra.Command{
 		Use:   "distill --model DIR",
@@ -275,6 +282,9 @@ and the file is removed when the run completes.`,
 				return fmt.Errorf("--adapters %q: want bundle or identity", adapters)
 			}
 			cfg.Segments, cfg.Log = m.Segments(), cmd.OutOrStdout()
+			if cfg.Tasks, err = tabletopFor(tasks, 5); err != nil {
+				return err
+			}
 			if resume {
 				if cfg, err = training.ResumeDistill(dir, m, model, cfg); err != nil {
 					return err
@@ -325,6 +335,7 @@ and the file is removed when the run completes.`,
 	f.StringVar(&adapters, "adapters", "bundle", "where stage 1 starts the adapters: bundle (its closed-form fit) or identity")
 	f.Int64Var(&cfg.Seed, "seed", 1, "seed of the initial adapters/controllers, batches and layer draws")
 	f.IntVar(&cfg.Episodes, "episodes", 50, "training episodes")
+	f.StringVar(&tasks, "tasks", "single", "training episodes: single, tabletop or chain")
 	f.IntVar(&cfg.Stage1Steps, "stage1-steps", 300, "adapter-only steps (0: one stage from scratch)")
 	f.IntVar(&cfg.Stage2Steps, "stage2-steps", 300, "controller+adapter steps")
 	f.IntVar(&cfg.Batch, "batch", 16, "frames per step")
