@@ -23,13 +23,13 @@ dysl="$work/dysl"
 weights="$out/reference_small.safetensors"
 
 if [[ ${SMOKE:-0} == 1 ]]; then
-	episodes=4 bc_steps=3 rounds=1 dagger_episodes=1 dagger_steps=3 batch=4 eval_every=0
+	episodes=4 held_out=1 bc_steps=3 rounds=1 dagger_episodes=1 dagger_steps=3 batch=4 eval_every=0
 	distill_episodes=2 stage1=2 stage2=2 eval_episodes=1 max_steps=40
 else
-	episodes=300 bc_steps=3000 rounds=3 dagger_episodes=40 dagger_steps=1000 batch=16 eval_every=250
+	episodes=300 held_out=10 bc_steps=3000 rounds=3 dagger_episodes=40 dagger_steps=1000 batch=16 eval_every=250
 	distill_episodes=30 stage1=100 stage2=200 eval_episodes=100 max_steps=300
 fi
-common=(--preset small --tasks tabletop --episodes "$episodes" --batch "$batch" --eval-every "$eval_every")
+common=(--preset small --tasks tabletop --episodes "$episodes" --held-out "$held_out" --batch "$batch" --eval-every "$eval_every")
 
 # Behaviour cloning from random weights (the residual scale and learning rate of the tiny reference).
 "$dysl" train bc "${common[@]}" --out "$work/w0.safetensors" --seed 1 --lr 2e-3 --steps "$bc_steps" --residual-scale 0.25 \

@@ -343,6 +343,8 @@ func (s *sink) Notice(ev nodecore.Event) {
 		s.failure = e.Err
 	case nodecore.EventBadFrame:
 		s.failure = e.Err
+	case nodecore.EventParametersNotApplied:
+		s.failure = e.Err
 	}
 }
 

@@ -209,3 +209,22 @@ func TestVisitReturnsTheCapturedStates(t *testing.T) {
 	require.Equal(t, int64(2), states[10].Seed)
 	require.InDelta(t, 0.01*9, states[9].EE.X, 1e-6, "the policy's own trajectory: the tenth frame after nine steps")
 }
+
+// BenchmarkEpisode is the simulator's own cost of one 300-step episode (rendering, stepping, the node
+// core), with a policy that costs nothing: what remains of a closed-loop evaluation besides inference.
+func BenchmarkEpisode(b *testing.B) {
+	h, err := New(Config{Engine: newEngineB(b), Skipping: skipping.DefaultConfig(), Scene: tabletop(scene.DefaultTabletop()), Latency: FixedLatency(0)})
+	require.NoError(b, err)
+	for b.Loop() {
+		if _, err := h.Run(1); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func newEngineB(b *testing.B) *policy.Engine {
+	m := testManifest()
+	e := &policy.Engine{Manifest: m, Backend: &scripted{Fake: policytest.NewFake(m), head: func(out []float32) { clear(out) }}}
+	require.NoError(b, e.Initialize())
+	return e
+}
