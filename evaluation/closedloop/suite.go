@@ -209,9 +209,9 @@ func WriteTable(w io.Writer, rows []Row) {
 			fmt.Fprintf(w, "%-16s %s\n", r.Variant, r.Note)
 			continue
 		}
-		fmt.Fprintf(w, "%-16s %4d %7.3f  [%5.3f, %5.3f] %6.2f %6.2f %5.3f %7.2fx %6.2fx %6.3f %6.3f\n",
+		fmt.Fprintf(w, "%-16s %4d %7.3f  [%5.3f, %5.3f] %6.2f %6.2f %5.3f %7.2fx %6.2fx %6s %6s\n",
 			r.Variant, r.Episodes, r.SuccessRate, r.SuccessLow, r.SuccessHigh, r.ChainLength, r.ExecutedLayers,
-			r.VerificationRate, r.BackboneSpeedup, r.Speedup, r.FreeSuccess, r.CriticalSuccess)
+			r.VerificationRate, r.BackboneSpeedup, r.Speedup, rate(r.FreeSuccess), rate(r.CriticalSuccess))
 	}
 	fmt.Fprintln(w)
 	for _, r := range rows {
@@ -228,5 +228,13 @@ func WriteTable(w io.Writer, rows []Row) {
 	fmt.Fprintln(w, "columns: success = episodes with every instruction completed (Wilson 95% interval); chain = mean instructions completed in sequence;")
 	fmt.Fprintln(w, "  layers = mean decoder layers per inference, verification re-runs included; verif = share of inferences re-run;")
 	fmt.Fprintln(w, "  backbone/speedup = full's mean time per inference over the variant's, backbone part (layers, adapters, controllers, re-runs) / whole;")
-	fmt.Fprintln(w, "  free/crit = success of the free-space legs (approach, transport) / of the grasp and release legs")
+	fmt.Fprintln(w, "  free/crit = success of the free-space legs (approach, transport) / of the grasp and release legs (-: none reached)")
+}
+
+// rate prints a share, or "-" when there was nothing to count.
+func rate(m Metric) string {
+	if math.IsNaN(float64(m)) {
+		return "-"
+	}
+	return fmt.Sprintf("%.3f", float64(m))
 }
