@@ -3,11 +3,9 @@ package closedloop
 import (
 	"fmt"
 	"io"
-	"math"
 	"slices"
-	"sort"
 
-	evaluate "dysl_vla/evaluation/openloop"
+	"dysl_vla/evaluation/matching"
 	"dysl_vla/policy"
 	"dysl_vla/policy/bundle"
 	"dysl_vla/skipping"
@@ -225,30 +223,14 @@ func Evaluate(cfg EvaluateConfig) (*Report, error) {
 // dither gives a random_skip or fixed_ratio variant a per-inference skip ratio such that every
 // inference skips a whole number of layers and the running mean tracks target skipped layers.
 func dither(c skipping.Config, layout skipping.Layout, target float64) (func() *skipping.Config, string, string) {
-	levels := evaluate.SkipLevels(c.Strategy, layout)
-	counts := make([]int, 0, len(levels))
-	for n := range levels {
-		counts = append(counts, n)
-	}
-	sort.Ints(counts)
-	var done float64
-	inferences := 0
+	d := matching.NewDither(c.Strategy, layout, target)
 	next := func() *skipping.Config {
-		inferences++
-		want := target*float64(inferences) - done
-		best := counts[0]
-		for _, n := range counts {
-			if math.Abs(float64(n)-want) < math.Abs(float64(best)-want) {
-				best = n
-			}
-		}
-		done += float64(best)
 		cc := c
-		cc.SkipRatio = levels[best]
+		cc.SkipRatio = d.Next()
 		return &cc
 	}
 	return next, fmt.Sprintf("skip_ratio=%.3f", target/float64(layout.Layers)),
-		fmt.Sprintf("each inference skips one of %v layers, dithered to a mean of %.2f", counts, target)
+		fmt.Sprintf("each inference skips one of %v layers, dithered to a mean of %.2f", d.Counts(), target)
 }
 
 // matchFlexiDepth bisects the controller threshold so that FlexiDepth executes, on the observations
@@ -274,22 +256,10 @@ func matchFlexiDepth(e *policy.Engine, c skipping.Config, obs []policy.Observati
 		e.Reset()
 		return layers / float64(max(len(obs), 1)), nil
 	}
-	bestTau, bestGot := 1.0, math.Inf(1)
-	lo, hi := 0.0, 1.0
-	for range 12 {
-		mid := (lo + hi) / 2
-		r, err := measure(mid)
-		if err != nil {
-			return 0, 0, err
-		}
-		if math.Abs(r-target) < math.Abs(bestGot-target) {
-			bestTau, bestGot = mid, r
-		}
-		if r < target {
-			lo = mid
-		} else {
-			hi = mid
-		}
+	// τ = 1 never skips: every layer runs.
+	bestTau, bestGot, err := matching.Bisect(measure, target, true, 12, [2]float64{1, float64(e.Manifest.Dims.Layers)})
+	if err != nil {
+		return 0, 0, err
 	}
 	c.ControllerThreshold = bestTau
 	return bestTau, bestGot, e.SetSkipping(c)

@@ -27,9 +27,9 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"sort"
 	"time"
 
+	"dysl_vla/evaluation/matching"
 	"dysl_vla/modelbuild"
 	"dysl_vla/policy"
 	"dysl_vla/policy/bundle"
@@ -444,51 +444,13 @@ func ditherSkipRatio(v *variant, c skipping.Config, layout skipping.Layout, targ
 	if v.engine == nil {
 		return errors.New("evaluate: dithering needs an engine variant")
 	}
-	levels := SkipLevels(c.Strategy, layout) // skipped layers -> config ratio
-	counts := make([]int, 0, len(levels))
-	for n := range levels {
-		counts = append(counts, n)
-	}
-	sort.Ints(counts)
+	d := matching.NewDither(c.Strategy, layout, target)
 	v.row.Param = fmt.Sprintf("skip_ratio=%.3f", target/float64(layout.Layers))
-	v.row.Note = fmt.Sprintf("each frame skips one of %v layers, dithered to a mean of %.2f", counts, target)
-	var done float64
-	inferences := 0
+	v.row.Note = fmt.Sprintf("each frame skips one of %v layers, dithered to a mean of %.2f", d.Counts(), target)
 	v.before = func() error {
-		inferences++
-		want := target*float64(inferences) - done
-		best := counts[0]
-		for _, n := range counts {
-			if math.Abs(float64(n)-want) < math.Abs(float64(best)-want) {
-				best = n
-			}
-		}
-		done += float64(best)
 		cc := c
-		cc.SkipRatio = levels[best]
+		cc.SkipRatio = d.Next()
 		return v.engine.SetSkipping(cc)
 	}
 	return nil
-}
-
-// SkipLevels maps each whole number of skipped layers a strategy can produce to a SkipRatio that
-// produces it: random skip rounds SkipRatio·dynamic, fixed ratio rounds it per segment.
-func SkipLevels(s skipping.Strategy, layout skipping.Layout) map[int]float64 {
-	out := map[int]float64{}
-	for step := 0; step <= 1000; step++ {
-		r := float64(step) / 1000
-		n := 0
-		switch s {
-		case skipping.StrategyRandomSkip:
-			n = int(float64(layout.DynamicLayers())*r + 0.5)
-		default:
-			for _, seg := range layout.Segments {
-				n += int(float64(seg.Dynamic())*r + 0.5)
-			}
-		}
-		if _, ok := out[n]; !ok {
-			out[n] = r
-		}
-	}
-	return out
 }

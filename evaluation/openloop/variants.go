@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"dysl_vla/evaluation/earlyexit"
+	"dysl_vla/evaluation/matching"
 	"dysl_vla/modelbuild"
 	"dysl_vla/policy"
 	"dysl_vla/policy/bundle"
@@ -77,27 +78,10 @@ func matchFlexiDepth(e *policy.Engine, c skipping.Config, frames []*frame, L int
 		}
 		return engineSkipRatio(e, frames, L)
 	}
-	bestTau, bestGot := 1.0, 0.0 // τ = 1 never skips (a probability never exceeds 1)
 	if target <= 0 {
-		return bestTau, bestGot, nil
+		return 1, 0, nil // τ = 1 never skips (a probability never exceeds 1)
 	}
-	lo, hi := 0.0, 1.0
-	for range 14 {
-		mid := (lo + hi) / 2
-		r, err := measure(mid)
-		if err != nil {
-			return 0, 0, err
-		}
-		if math.Abs(r-target) < math.Abs(bestGot-target) {
-			bestTau, bestGot = mid, r
-		}
-		if r > target {
-			lo = mid
-		} else {
-			hi = mid
-		}
-	}
-	return bestTau, bestGot, nil
+	return matching.Bisect(measure, target, false, 14, [2]float64{1, 0})
 }
 
 // earlyExitVariant fits the exit adapters on training episodes, opens the runner and, unless a
