@@ -185,7 +185,7 @@ func Evaluate(cfg EvaluateConfig) (*Report, error) {
 		Param:       fmt.Sprintf("tau=%.4g", tau),
 		Note:        fmt.Sprintf("tau bisected on %d frames served to dysl: %.2f layers (target %.2f)", len(served), got, executed)})
 	rest = append(rest, &Variant{Name: "early_exit", Description: "DeeR-style early exit",
-		Note: "not run in closed loop: the early-exit runner is not a policy.Engine, so it cannot drive the node core yet"})
+		Note: "not run in closed loop: early exit steps the engine itself (Engine.InferStepwise), and nodecore.Core serves frames through Engine.Infer"})
 
 	// full runs again beside them, untabulated: speedups compare times of the same phase, since the
 	// machine's load may differ between phases.
