@@ -3,7 +3,6 @@ package openloop
 import (
 	"fmt"
 	"math"
-	"os"
 	"slices"
 
 	"dysl_vla/evaluation/earlyexit"
@@ -103,48 +102,27 @@ func earlyExitVariant(cfg Config, m *bundle.Manifest, arch modelbuild.Arch, matc
 	for i := 0; i < len(calib.Frames); i += cfg.ExitStride {
 		obs = append(obs, calib.Frames[i].Observation(arch))
 	}
-	fit, err := earlyexit.FitExits(earlyexit.FitConfig{Arch: arch, Weights: weights, Every: cfg.ExitEvery, Rank: cfg.ExitRank, Frames: obs})
+	r, fit, closeAll, err := earlyexit.OpenFitted(cfg.Model, earlyexit.FitConfig{Arch: arch, Weights: weights, Every: cfg.ExitEvery, Rank: cfg.ExitRank, Frames: obs}, cfg.Backend)
 	if err != nil {
-		return nil, nil, err
-	}
-	dir, err := os.MkdirTemp("", "dysl-early-exits-")
-	if err != nil {
-		return nil, nil, err
-	}
-	cleanup := func() { os.RemoveAll(dir) }
-	files, err := fit.Write(dir)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	r, err := earlyexit.Open(cfg.Model, files, cfg.Backend, 0)
-	if err != nil {
-		cleanup()
 		return nil, nil, err
 	}
 	r.Engine.Now = cfg.Now
-	closeAll := func() { r.Close(); cleanup() }
 	L := m.Dims.Layers
-	quality := ""
-	for _, k := range fit.Exits[:len(fit.Exits)-1] {
-		quality += fmt.Sprintf(" %d:%.2f/%.2f", k, fit.Unexplained[k], fit.ChunkMAE[k])
-	}
 	v := &variant{row: &Row{Variant: name, Description: desc, Available: true}, reset: func() {}}
-	v.row.Note = fmt.Sprintf("exits after layers %v; closed-form rank-%d exit adapters on %d training frames, held-out unexplained/chunk MAE per exit:%s",
-		fit.Exits, fit.Arch.AdapterRank, fit.Frames, quality)
+	v.row.Note = fit.Describe()
 	if cfg.ExitThreshold != nil {
 		r.Threshold = *cfg.ExitThreshold
 		v.row.Param = fmt.Sprintf("eta=%.4g (given)", r.Threshold)
 	} else {
-		profiles := make([][]float64, len(match))
+		obs := make([]policy.Observation, len(match))
 		for i, f := range match {
-			if profiles[i], err = r.Profile(f.obs); err != nil {
-				closeAll()
-				return nil, nil, err
-			}
+			obs[i] = f.obs
 		}
-		var depth float64
-		r.Threshold, depth = earlyexit.MatchThreshold(profiles, r.Exits, float64(L)-target)
+		depth, err := r.MatchLayers(obs, float64(L)-target)
+		if err != nil {
+			closeAll()
+			return nil, nil, err
+		}
 		v.row.Param = fmt.Sprintf("eta=%.4g", r.Threshold)
 		v.row.Note = fmt.Sprintf("eta chosen on %d frames for %.2f layers (target %.2f); ", len(match), depth, float64(L)-target) + v.row.Note
 	}
