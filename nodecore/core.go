@@ -25,6 +25,10 @@ type Config struct {
 	Sink Sink
 	// Forwarder, optional, receives every published chunk too (the MAVLink bridge).
 	Forwarder ChunkForwarder
+	// Infer, optional, replaces Engine.Infer as the inference the Core runs on a frame: for a baseline
+	// that steps the engine itself (early exit, through Engine.InferStepwise). The Core still resets
+	// and configures Engine.
+	Infer func(policy.Observation) (policy.Result, error)
 	// NodeName prefixes the diagnostic status names ("dysl_vla_node: inference"). It defaults to the last
 	// component of Params.Node().
 	NodeName string
@@ -320,11 +324,15 @@ func (c *Core) infer(img *msgs.Image, instruction string) (res policy.Result, er
 			err = fmt.Errorf("panic: %v\n%s", p, debug.Stack())
 		}
 	}()
-	return c.cfg.Engine.Infer(policy.Observation{
+	obs := policy.Observation{
 		Image: policy.Image{Width: int(img.Width), Height: int(img.Height), Encoding: img.Encoding,
 			Step: int(img.Step), Data: img.Data},
 		Instruction: instruction,
-	})
+	}
+	if c.cfg.Infer != nil {
+		return c.cfg.Infer(obs)
+	}
+	return c.cfg.Engine.Infer(obs)
 }
 
 func (c *Core) count(update func(*window, *totals)) {

@@ -1,14 +1,18 @@
 package closedloop
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"slices"
 
+	"dysl_vla/evaluation/earlyexit"
 	"dysl_vla/evaluation/matching"
+	"dysl_vla/modelbuild"
 	"dysl_vla/policy"
 	"dysl_vla/policy/bundle"
 	"dysl_vla/skipping"
+	"dysl_vla/training"
 )
 
 // EvaluateConfig configures Evaluate: one bundle, every variant, the same seeded episodes.
@@ -22,9 +26,16 @@ type EvaluateConfig struct {
 	DySL  skipping.Config
 	Seeds []int64
 	Suite Suite
-	// MatchFrames caps the observations, served to DySL, that FlexiDepth's threshold is matched on.
+	// MatchFrames caps the observations, served to DySL, that FlexiDepth's and early exit's thresholds
+	// are matched on.
 	MatchFrames int
-	Log         io.Writer
+	// Weights is the backbone safetensors the bundle was built from, for the early-exit fit (a random
+	// backbone is rebuilt from the manifest).
+	Weights string
+	// ExitEvery is the early-exit interval in layers (default 2); ExitEpisodes training episodes of
+	// the evaluated tasks, every ExitStride-th frame, fit the exits (defaults 8 and 4).
+	ExitEvery, ExitEpisodes, ExitStride int
+	Log                                 io.Writer
 }
 
 // Report is a closed-loop evaluation.
@@ -43,12 +54,18 @@ type Report struct {
 // timingReference names the second phase's run of the full model.
 const timingReference = "full_timing"
 
-// VariantCount is how many variant runs Evaluate makes per episode (for a progress bar's total).
-func VariantCount(oneStage bool) int {
-	if oneStage {
-		return 10
+// EpisodeRuns is how many episodes Evaluate plays in all (for a progress bar's total): full, dysl,
+// the ablations, the baselines, the second phase's full, the one-stage bundle when given and early
+// exit when its backbone can be had.
+func EpisodeRuns(cfg EvaluateConfig) int {
+	runs := 9
+	if cfg.OneStage != "" {
+		runs++
 	}
-	return 9
+	if _, _, _, err := training.OpenBundleBackbone(cfg.Model, cfg.Weights); err == nil {
+		runs++
+	}
+	return runs * len(cfg.Seeds)
 }
 
 // Evaluate runs full and DySL first, matches the baselines to the layers DySL executed per
@@ -184,8 +201,12 @@ func Evaluate(cfg EvaluateConfig) (*Report, error) {
 		Description: "the bundle's controllers before every dynamic layer, one layer skipped at a time, no adapter",
 		Param:       fmt.Sprintf("tau=%.4g", tau),
 		Note:        fmt.Sprintf("tau bisected on %d frames served to dysl: %.2f layers (target %.2f)", len(served), got, executed)})
-	rest = append(rest, &Variant{Name: "early_exit", Description: "DeeR-style early exit",
-		Note: "not run in closed loop: early exit steps the engine itself (Engine.InferStepwise), and nodecore.Core serves frames through Engine.Infer"})
+	exit, closeExit, err := earlyExitVariant(cfg, served, executed)
+	if err != nil {
+		return nil, err
+	}
+	defer closeExit()
+	rest = append(rest, exit)
 
 	// full runs again beside them, untabulated: speedups compare times of the same phase, since the
 	// machine's load may differ between phases.
@@ -263,4 +284,43 @@ func matchFlexiDepth(e *policy.Engine, c skipping.Config, obs []policy.Observati
 	}
 	c.ControllerThreshold = bestTau
 	return bestTau, bestGot, e.SetSkipping(c)
+}
+
+// earlyExitVariant fits DeeR-style exits on training episodes of the evaluated tasks and matches
+// their threshold so that they execute, on the observations served to DySL, layers layers per
+// inference. Without the backbone's weights the row says why it was not run.
+func earlyExitVariant(cfg EvaluateConfig, served []policy.Observation, layers float64) (*Variant, func(), error) {
+	every, episodes, stride := cmp.Or(cfg.ExitEvery, 2), cmp.Or(cfg.ExitEpisodes, 8), cmp.Or(cfg.ExitStride, 4)
+	v := &Variant{Name: "early_exit", Description: fmt.Sprintf("DeeR-style: exit every %d layers when consecutive exits agree (L2)", every)}
+	_, arch, weights, err := training.OpenBundleBackbone(cfg.Model, cfg.Weights)
+	if err != nil {
+		v.Note = "not run: " + err.Error()
+		return v, func() {}, nil
+	}
+	fmt.Fprintf(cfg.Log, "fitting early exits on %d training episodes (every %d-th frame)\n", episodes, stride)
+	calib, err := training.GenerateSceneEpisodes(arch, training.Seeds(training.TrainSeedStart, episodes), cfg.Suite.Scene.Tabletop)
+	if err != nil {
+		return nil, nil, err
+	}
+	var obs []modelbuild.Observation
+	for i := 0; i < len(calib.Frames); i += stride {
+		obs = append(obs, calib.Frames[i].Observation(arch))
+	}
+	r, fit, closeAll, err := earlyexit.OpenFitted(cfg.Model, earlyexit.FitConfig{Arch: arch, Weights: weights, Every: every, Frames: obs}, cfg.Backend)
+	if err != nil {
+		return nil, nil, err
+	}
+	depth, err := r.MatchLayers(served, layers)
+	if err != nil {
+		closeAll()
+		return nil, nil, err
+	}
+	v.Engine, v.Skipping = r.Engine, r.Engine.SkippingConfig()
+	v.Infer = func(o policy.Observation) (policy.Result, error) {
+		res, err := r.Infer(o)
+		return res.Inference, err
+	}
+	v.Param = fmt.Sprintf("eta=%.4g", r.Threshold)
+	v.Note = fmt.Sprintf("eta chosen on %d frames served to dysl for %.2f layers (target %.2f); %s", len(served), depth, layers, fit.Describe())
+	return v, closeAll, nil
 }

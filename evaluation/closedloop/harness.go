@@ -102,6 +102,8 @@ type Config struct {
 	OnFrame func(scene.State)
 	// OnServe, optional, is told every observation the worker serves (the policy's inputs).
 	OnServe func(policy.Observation)
+	// Infer, optional, replaces Engine.Infer in the node core (nodecore.Config.Infer): early exit.
+	Infer func(policy.Observation) (policy.Result, error)
 }
 
 // Harness runs closed-loop episodes.
@@ -186,7 +188,7 @@ func (h *Harness) Run(seed int64) (Episode, error) {
 		return Episode{}, fmt.Errorf("closedloop: %w", err)
 	}
 	sink := &sink{}
-	core, err := nodecore.New(nodecore.Config{Engine: cfg.Engine, Params: srv, Sink: sink})
+	core, err := nodecore.New(nodecore.Config{Engine: cfg.Engine, Params: srv, Sink: sink, Infer: cfg.Infer})
 	if err != nil {
 		return Episode{}, err
 	}

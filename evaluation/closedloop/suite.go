@@ -24,6 +24,8 @@ type Variant struct {
 	BeforeInference func() *skipping.Config
 	// OnServe, optional, sees every observation the variant's policy is served.
 	OnServe func(policy.Observation)
+	// Infer, optional, replaces Engine.Infer (see Config).
+	Infer func(policy.Observation) (policy.Result, error)
 }
 
 // Suite runs variants over the same seeded episodes.
@@ -98,7 +100,7 @@ func (s Suite) runWithFrames(variants []*Variant, seeds []int64, onFrame func(sc
 			continue
 		}
 		h, err := New(Config{Engine: v.Engine, Skipping: v.Skipping, Scene: s.Scene, CameraHz: s.CameraHz, Latency: s.Latency,
-			BeforeInference: v.BeforeInference, OnServe: v.OnServe, OnFrame: onFrame})
+			BeforeInference: v.BeforeInference, OnServe: v.OnServe, OnFrame: onFrame, Infer: v.Infer})
 		if err != nil {
 			return nil, fmt.Errorf("closedloop: variant %s: %w", v.Name, err)
 		}

@@ -36,6 +36,8 @@ type Result struct {
 	ExitsRun       int           // exit adapters run (the last exit has none)
 	Deltas         []float64     // δ_i for i = 1..Exit (index 0 is the first comparison, at exit 1)
 	Total          time.Duration // the whole inference, preprocessing included
+	// Inference is the engine's result: the chunk in the robot's units and the statistics.
+	Inference policy.Result
 }
 
 // Open starts a backend with openBackend on the bundle in dir with the exit adapter graphs in files
@@ -141,6 +143,7 @@ func (r *Runner) run(obs policy.Observation, all bool) (Result, error) {
 	if err != nil {
 		return res, err
 	}
+	res.Inference = inference
 	s := inference.Stats
 	res.LayersExecuted, res.ExitsRun, res.Total = s.LayersExecuted, s.AdaptersRun, s.Timing.Total
 	return res, nil

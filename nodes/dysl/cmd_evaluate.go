@@ -66,7 +66,7 @@ MAE on critical (grasp/release) vs free-space frames.`,
 			}
 			cfg.DySL = &dysl
 			if closedLoop.enabled {
-				return runClosedLoop(cmd, ef.model, backend, closedLoop, cfg.OneStage, cfg.Episodes, cfg.Seed, dysl, asJSON, quiet)
+				return runClosedLoop(cmd, cfg, closedLoop, asJSON, quiet)
 			}
 			if !quiet {
 				cfg.Log = cmd.ErrOrStderr()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -11,9 +12,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"dysl_vla/evaluation/closedloop"
-	"dysl_vla/policy"
+	"dysl_vla/evaluation/openloop"
 	"dysl_vla/scene"
-	"dysl_vla/skipping"
 	"dysl_vla/training"
 )
 
@@ -71,7 +71,9 @@ func (f *closedLoopFlags) latencyModel() (closedloop.Latency, error) {
 }
 
 // runClosedLoop is `dysl evaluate --closed-loop`.
-func runClosedLoop(cmd *cobra.Command, model string, backend policy.BackendOpener, f closedLoopFlags, oneStage string, episodes int, seed int64, dysl skipping.Config, asJSON, quiet bool) error {
+// It takes the bundle, the backend, the episodes and the variants' options from the open-loop
+// configuration the command's flags filled in.
+func runClosedLoop(cmd *cobra.Command, open openloop.Config, f closedLoopFlags, asJSON, quiet bool) error {
 	sc, err := f.sceneConfig()
 	if err != nil {
 		return err
@@ -80,16 +82,15 @@ func runClosedLoop(cmd *cobra.Command, model string, backend policy.BackendOpene
 	if err != nil {
 		return err
 	}
-	if seed == 0 {
-		seed = training.HeldOutSeedStart
-	}
-	cfg := closedloop.EvaluateConfig{Model: model, OneStage: oneStage, Backend: backend, DySL: dysl,
-		Seeds: training.Seeds(seed, episodes), MatchFrames: f.matchFrames,
+	seed := cmp.Or(open.Seed, training.HeldOutSeedStart)
+	episodes := open.Episodes
+	cfg := closedloop.EvaluateConfig{Model: open.Model, OneStage: open.OneStage, Backend: open.Backend, DySL: *open.DySL,
+		Weights: open.Weights, ExitEvery: open.ExitEvery, Seeds: training.Seeds(seed, episodes), MatchFrames: f.matchFrames,
 		Suite: closedloop.Suite{Scene: sc, CameraHz: f.cameraHz, Latency: latency}}
 	var bar *progressbar.ProgressBar
 	if !quiet {
 		cfg.Log = cmd.ErrOrStderr()
-		bar = progressbar.NewOptions(episodes*closedloop.VariantCount(oneStage != ""), progressbar.OptionSetWriter(cmd.ErrOrStderr()),
+		bar = progressbar.NewOptions(closedloop.EpisodeRuns(cfg), progressbar.OptionSetWriter(cmd.ErrOrStderr()),
 			progressbar.OptionSetDescription("closed-loop episodes"), progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true),
 			progressbar.OptionThrottle(500*time.Millisecond))
 		cfg.Suite.Progress = func() { _ = bar.Add(1) }
