@@ -17,18 +17,16 @@ import (
 // is a centimetre of motion.
 var actionStd = []float64{0.01, 0.01, 0.01, 0.05, 0.05, 0.05, 1}
 
-// testManifest: 8 layers with static 2 and 7 (the reference's layout), 64x64 frames, 8x7 chunks, 100 ms.
+// testManifest is policytest's manifest shaped as the scene's policy: 64x64 frames, chunks of 8
+// seven-value actions (gripper last), static layers 2 and 7 as in the reference.
 func testManifest() *bundle.Manifest {
-	return &bundle.Manifest{
-		Format: bundle.FormatVersion, Name: "closed-loop-test",
-		Dims: bundle.Dims{Layers: 8, Hidden: 4, Heads: 1, Tokens: 4, InstructionTokens: 64, Chunk: 8, ActionDim: 7},
-		Image: bundle.ImageSpec{Width: 64, Height: 64, Resize: "center_crop_resize",
-			Mean: []float64{0, 0, 0}, Std: []float64{1, 1, 1}},
-		Tokenizer: bundle.Tokenizer{Kind: "bytes"},
-		Action: bundle.ActionSpec{Names: []string{"x", "y", "z", "roll", "pitch", "yaw", "gripper"},
-			Mean: make([]float64, 7), Std: actionStd, GripperIndex: 6, DtSeconds: 0.1},
-		StaticLayers: []int{2, 7},
-	}
+	m := policytest.Manifest()
+	m.Dims.InstructionTokens, m.Dims.Chunk, m.Dims.ActionDim = 64, 8, 7
+	m.Image.Width, m.Image.Height = 64, 64
+	m.Action.Names = []string{"x", "y", "z", "roll", "pitch", "yaw", "gripper"}
+	m.Action.Mean, m.Action.Std, m.Action.GripperIndex = make([]float64, 7), actionStd, 6
+	m.StaticLayers = []int{2, 7}
+	return m
 }
 
 // scripted is a backend whose chunk comes from head: the fake's layers, adapters and controllers run
