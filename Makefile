@@ -11,7 +11,7 @@ ARM64_CC ?= aarch64-linux-gnu-gcc
 # goroutines and locks (the node core's worker, the parameter server, the MAVLink bridge, replay driving
 # the core, the GoMLX gradient); training's short run (TestShortTrainingRuns) separately, since its other
 # tests take minutes under -race.
-RACE_PKGS := ./policy/... ./skipping/... ./msgs/... ./nodecore/... ./paramserver/... ./mavbridge/... ./replay/... ./training/fastgrad/...
+RACE_PKGS := ./policy/... ./skipping/... ./msgs/... ./nodecore/... ./paramserver/... ./mavbridge/... ./replay/... ./training/fastgrad/... ./nodes/dysl_vla_node/
 # Packages whose benchmarks `make bench` runs; narrow with `make bench BENCH_PKGS=./policy/...`.
 BENCH_PKGS ?= ./...
 

@@ -99,6 +99,7 @@ func run() error {
 		n.activate()
 	}
 
+	go n.watchInputTypes(ctx)
 	if err := rclgo.Spin(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}

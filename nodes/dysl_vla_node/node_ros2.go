@@ -3,8 +3,10 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -139,6 +141,54 @@ func (n *node) subscribe(topic, pkg, msg string, qos rclgo.QosProfile, take func
 		return fmt.Errorf("subscription %s: %w", topic, err)
 	}
 	return nil
+}
+
+// watchInputTypes warns, once per publisher, about a publisher whose type differs from what the node
+// subscribes with on the same topic (a CompressedImage or a String on the image topic). DDS never
+// matches the two, so without this the node would wait for frames without a word.
+func (n *node) watchInputTypes(ctx context.Context) {
+	warned := map[string]bool{}
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		subs, err := n.rcl.GetSubscriberNamesAndTypesByNode(true, n.rcl.Name(), n.rcl.Namespace())
+		if err != nil {
+			continue
+		}
+		for topic, types := range subs {
+			if len(types) != 1 || topic == "/parameter_events" {
+				continue
+			}
+			pubs, err := n.rcl.GetPublishersInfoByTopic(topic, true) // true: rcl mangles the ROS name
+			if err != nil {
+				continue
+			}
+			for _, p := range pubs {
+				offered := rosTypeName(p.TopicType)
+				key := topic + " " + p.NodeNamespace + "/" + p.NodeName + " " + offered
+				if offered == types[0] || warned[key] {
+					continue
+				}
+				warned[key] = true
+				n.log.Warnf("a publisher (node %s) offers %s on %s, expected %s: none of its messages reach this node",
+					strings.TrimSuffix(p.NodeNamespace, "/")+"/"+p.NodeName, offered, topic, types[0])
+			}
+		}
+	}
+}
+
+// rosTypeName turns the DDS type name the graph reports for an endpoint ("std_msgs::msg::dds_::String_")
+// into the ROS one ("std_msgs/msg/String").
+func rosTypeName(dds string) string {
+	if !strings.Contains(dds, "::dds_::") {
+		return dds
+	}
+	return strings.TrimSuffix(strings.ReplaceAll(strings.Replace(dds, "::dds_::", "::", 1), "::", "/"), "_")
 }
 
 func (n *node) reportDecodeError(topic string, err error) {

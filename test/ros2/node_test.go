@@ -148,6 +148,9 @@ func TestLaunchServesChunksStatsAndDiagnostics(t *testing.T) {
 	if strings.Contains(launch.Output(), "rcl_take") {
 		t.Errorf("the node logged a take failure:\n%s", launch.Output())
 	}
+	if strings.Contains(launch.Output(), "none of its messages reach") {
+		t.Errorf("the node warned about a publisher of the right type:\n%s", launch.Output())
+	}
 }
 
 // Bad camera input is a WARN on /diagnostics, never an exit, and the next good frame is served. A
@@ -255,5 +258,17 @@ func (p *Process) Alive() bool {
 		return false
 	default:
 		return true
+	}
+}
+
+// A publisher of another type on the image topic (a String, a CompressedImage) never matches the
+// node's subscription in DDS; the node names it instead of waiting for frames without a word.
+func TestWrongTypeOnTheImageTopicIsNamed(t *testing.T) {
+	r := NewROS(t)
+	launch := launchNode(t, r)
+	r.Start("string publisher", nil, "ros2", "topic", "pub", "-r", "2", "/image", "std_msgs/msg/String", "{data: frame}")
+	launch.WaitFor(t, `offers std_msgs/msg/String on /image, expected sensor_msgs/msg/Image`, 30*time.Second)
+	if !launch.Alive() {
+		t.Fatalf("the node exited:\n%s", launch.Output())
 	}
 }
