@@ -11,8 +11,6 @@ import (
 	"dysl_vla/skipping"
 )
 
-func init() { addCommand(newBenchCmd) }
-
 func newBenchCmd() *cobra.Command {
 	var (
 		ef         engineFlags

@@ -14,8 +14,6 @@ import (
 	"dysl_vla/replay"
 )
 
-func init() { addCommand(newDemoCmd) }
-
 // The trained reference policy (see models/reference): its backbone weights, and the tiny bundle built
 // from them with distilled adapters and controllers.
 const (

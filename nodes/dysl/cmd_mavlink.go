@@ -16,8 +16,6 @@ import (
 	"dysl_vla/mavbridge/dialect"
 )
 
-func init() { addCommand(newMavlinkCmd) }
-
 func newMavlinkCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "mavlink",

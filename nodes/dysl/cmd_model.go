@@ -16,8 +16,6 @@ import (
 	"dysl_vla/policy/bundle"
 )
 
-func init() { addCommand(newModelCmd) }
-
 func newModelCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "model",

@@ -15,8 +15,6 @@ import (
 	"dysl_vla/replay"
 )
 
-func init() { addCommand(newReplayCmd) }
-
 // replayNodeName is the node the params file is matched against, as `ros2 launch` names the node.
 const replayNodeName = "/dysl_vla_node"
 
