@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -36,7 +35,7 @@ speedup (ratio of executed FLOPs) and their quotient, the efficiency.`,
 			}
 			defer e.Close()
 			total := warmup + iterations
-			bar := newProgressBar(total, "bench")
+			bar := newProgressBar(cmd.ErrOrStderr(), total, "bench")
 			rep, err := benchmark.Run(benchmark.Config{
 				Engine:       e,
 				Observations: syntheticObservations(e, 8, seed),
@@ -54,11 +53,11 @@ speedup (ratio of executed FLOPs) and their quotient, the efficiency.`,
 			}
 			rep.Provider = ef.provider
 			if asJSON {
-				enc := json.NewEncoder(os.Stdout)
+				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
 				return enc.Encode(rep)
 			}
-			benchmark.WriteTable(os.Stdout, rep)
+			benchmark.WriteTable(cmd.OutOrStdout(), rep)
 			return nil
 		},
 	}

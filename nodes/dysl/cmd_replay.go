@@ -77,7 +77,7 @@ Ctrl-C stops the replay with a complete output bag and report.`,
 				return err
 			}
 			defer e.Close()
-			fwd, closeMavlink, err := mf.newForwarder(e.Manifest.Action.GripperIndex, os.Stdout)
+			fwd, closeMavlink, err := mf.newForwarder(e.Manifest.Action.GripperIndex, cmd.OutOrStdout())
 			if err != nil {
 				return err
 			}
@@ -89,7 +89,7 @@ Ctrl-C stops the replay with a complete output bag and report.`,
 			// Ctrl-C or a service manager's SIGTERM ends the replay with a complete output bag and report.
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			bar := newProgressBar(1000, "replay")
+			bar := newProgressBar(cmd.ErrOrStderr(), 1000, "replay")
 			res, err := replay.Run(replay.Config{
 				Engine: e, Params: srv, BagPath: bagPath, OutDir: out,
 				ImageTopic: imageTopic, InstructionTopic: instrTop, CompareFull: compare == "full",

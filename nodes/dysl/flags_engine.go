@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -109,12 +110,12 @@ func syntheticObservations(e *policy.Engine, n int, seed int64) []policy.Observa
 	return out
 }
 
-// newProgressBar draws a progress bar on stderr when it is a terminal, and nothing otherwise (logs and
-// CI output stay readable).
-func newProgressBar(total int, description string) *progressbar.ProgressBar {
-	if !term.IsTerminal(int(os.Stderr.Fd())) {
+// newProgressBar draws a progress bar on w when it is a terminal, and nothing otherwise (logs, CI output
+// and a test's buffer stay readable).
+func newProgressBar(w io.Writer, total int, description string) *progressbar.ProgressBar {
+	if f, ok := w.(*os.File); !ok || !term.IsTerminal(int(f.Fd())) {
 		return nil
 	}
-	return progressbar.NewOptions(total, progressbar.OptionSetWriter(os.Stderr),
+	return progressbar.NewOptions(total, progressbar.OptionSetWriter(w),
 		progressbar.OptionSetDescription(description), progressbar.OptionClearOnFinish())
 }
