@@ -15,9 +15,6 @@ import (
 	"dysl_vla/replay"
 )
 
-// replayNodeName is the node the params file is matched against, as `ros2 launch` names the node.
-const replayNodeName = "/dysl_vla_node"
-
 // warnIgnoredParams says what of a params file the node never sees: keys it does not declare (a
 // misspelt controler_threshold) and blocks for other node names. rclcpp ignores both without a word,
 // which leaves a user running the defaults while believing the file applied.
@@ -41,7 +38,7 @@ func newReplayCmd() *cobra.Command {
 		Use:   "replay --model DIR --bag IN --out OUT [--params FILE] [--compare full] [--mavlink ENDPOINT]",
 		Short: "Run the policy on a recorded bag through the node core; write the results as a bag and a report",
 		Long: `replay feeds the bag's instructions and images, in bag time, through the same node core as the
-ROS 2 node, with the same parameters file (matched as node ` + replayNodeName + `). Replaying the same bag
+ROS 2 node, with the same parameters file (matched as node ` + replay.NodeName + `). Replaying the same bag
 twice gives the same decisions. OUT receives bag/ (action_chunk, skip_stats and diagnostics, MCAP) and
 report.md with PNG plots. With --compare full the full model also runs on every frame and the report
 gives per-step action error, gripper agreement and the speedup side by side. With --mavlink every
@@ -63,7 +60,7 @@ Ctrl-C stops the replay with a complete output bag and report.`,
 			if compare != "" && compare != "full" {
 				return fmt.Errorf("--compare takes only \"full\", got %q", compare)
 			}
-			srv, settings, err := nodecore.LoadParams(params, replayNodeName, nil)
+			srv, settings, err := nodecore.LoadParams(params, replay.NodeName, nil)
 			if err != nil {
 				return err
 			}
