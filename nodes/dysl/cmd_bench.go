@@ -34,19 +34,14 @@ speedup (ratio of executed FLOPs) and their quotient, the efficiency.`,
 				return err
 			}
 			defer e.Close()
-			total := warmup + iterations
-			bar := newProgressBar(cmd.ErrOrStderr(), total, "bench")
+			bar := newProgress(cmd.ErrOrStderr(), warmup+iterations, "bench")
 			rep, err := benchmark.Run(benchmark.Config{
 				Engine:       e,
-				Observations: syntheticObservations(e, 8, seed),
+				Observations: benchmark.SyntheticObservations(e.Manifest.Image, 8, seed),
 				Plans:        benchmark.DefaultPlans(ratios...),
 				Iterations:   iterations,
 				Warmup:       warmup,
-				Progress: func(done, _ int) {
-					if bar != nil {
-						_ = bar.Set(done)
-					}
-				},
+				Progress:     func(done, _ int) { bar.set(done) },
 			})
 			if err != nil {
 				return err

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"dysl_vla/mavbridge"
+	"dysl_vla/nodecore"
 )
 
 // mavlinkFlags are the flags that make a chunk-producing command (dysl replay) send its chunks to an
@@ -48,10 +49,11 @@ func (m *mavlinkFlags) newBridge() (*mavbridge.Bridge, error) {
 
 // newForwarder starts the bridge and waits for the controller's first heartbeat, since the bridge
 // discards chunks until then and an offline command may be done in less time than a heartbeat period.
-// It returns nil, and a no-op close, when --mavlink is empty. gripperDim is the bundle's
-// Action.GripperIndex, whose -1 (no gripper) is mavbridge.NoGripper. done lets the frames still queued
-// go out (within a second), closes the bridge and prints what the link carried to w.
-func (m *mavlinkFlags) newForwarder(gripperDim int, w io.Writer) (fwd *mavbridge.Forwarder, done func(), err error) {
+// It returns a nil forwarder (a nil interface, which the node core takes as none), and a no-op done,
+// when --mavlink is empty. gripperDim is the bundle's Action.GripperIndex, whose -1 (no gripper) is
+// mavbridge.NoGripper. done lets the frames still queued go out (within a second), closes the bridge
+// and prints what the link carried to w.
+func (m *mavlinkFlags) newForwarder(gripperDim int, w io.Writer) (fwd nodecore.ChunkForwarder, done func(), err error) {
 	b, err := m.newBridge()
 	if b == nil || err != nil {
 		return nil, func() {}, err
