@@ -6,6 +6,7 @@ import (
 
 	"dysl_vla/modelbuild"
 	"dysl_vla/policy/bundle"
+	"dysl_vla/scene"
 )
 
 // OpenBundleModel loads a bundle's backbone (see OpenBundleBackbone) into a training model: the start
@@ -31,6 +32,8 @@ type BundleCalibration struct {
 	Ratio float64
 	// Episodes generated from HeldOutSeedStart, of which every Every-th frame is used.
 	Episodes, Every int
+	// Tasks makes the episodes tabletop scenes (the zero value: the single task).
+	Tasks scene.Tabletop
 	// Plot, optional, receives the similarity profile as a PNG.
 	Plot string
 	// Log receives the profile and what was written; nil discards.
@@ -50,7 +53,7 @@ func CalibrateBundle(c BundleCalibration) (static []int, similarity []float64, e
 	if err != nil {
 		return nil, nil, err
 	}
-	frames, err := GenerateEpisodes(a, Seeds(HeldOutSeedStart, c.Episodes))
+	frames, err := GenerateSceneEpisodes(a, Seeds(HeldOutSeedStart, c.Episodes), c.Tasks)
 	if err != nil {
 		return nil, nil, err
 	}

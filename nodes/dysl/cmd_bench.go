@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -48,9 +47,7 @@ speedup (ratio of executed FLOPs) and their quotient, the efficiency.`,
 			}
 			rep.Provider = ef.provider
 			if asJSON {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(rep)
+				return writeJSON(cmd.OutOrStdout(), rep)
 			}
 			benchmark.WriteTable(cmd.OutOrStdout(), rep)
 			return nil
