@@ -1,7 +1,6 @@
 package replay
 
 import (
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -10,15 +9,7 @@ import (
 
 // A misspelt key and a block for another node come back as warnings; the values that do apply apply.
 func TestLoadParamsWarnsAboutIgnoredSettings(t *testing.T) {
-	params := filepath.Join(t.TempDir(), "params.yaml")
-	require.NoError(t, os.WriteFile(params, []byte(`/**:
-  ros__parameters:
-    controler_threshold: 0.7
-    eta_move: 0.2
-/dysl_vla_nod:
-  ros__parameters:
-    seed: 3
-`), 0o644))
+	params := filepath.Join("testdata", "ignored_params.yaml")
 	srv, settings, warnings, err := LoadParams(params)
 	require.NoError(t, err)
 	require.NotNil(t, srv)

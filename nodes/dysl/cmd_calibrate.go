@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"dysl_vla/scene"
 	"dysl_vla/training"
 )
 
@@ -29,10 +30,7 @@ targets) are replaced by identity adapters and closed controllers until 'dysl di
 Bags are not read yet.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkDataSource(data); err != nil {
-				return err
-			}
-			tabletop, err := tabletopFor(tasks, 5)
+			tabletop, err := generatedTasks(data, tasks)
 			if err != nil {
 				return err
 			}
@@ -54,10 +52,11 @@ Bags are not read yet.`,
 	return cmd
 }
 
-// checkDataSource refuses a --data that calibrate and distill cannot read yet.
-func checkDataSource(data string) error {
+// generatedTasks is the task set of calibrate's and distill's generated episodes, or an error for a
+// --data they cannot read yet.
+func generatedTasks(data, tasks string) (scene.Tabletop, error) {
 	if data != "generated" {
-		return fmt.Errorf("--data %q: only 'generated' (scene episodes) is supported so far", data)
+		return scene.Tabletop{}, fmt.Errorf("--data %q: only 'generated' (scene episodes) is supported so far", data)
 	}
-	return nil
+	return tabletopFor(tasks, 5)
 }

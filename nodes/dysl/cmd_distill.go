@@ -32,14 +32,11 @@ with distill_checkpoint.json saying how far it got; --resume (same settings) con
 and the file is removed when the run completes.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkDataSource(data); err != nil {
-				return err
-			}
 			if adapters != "bundle" && adapters != "identity" {
 				return fmt.Errorf("--adapters %q: want bundle or identity", adapters)
 			}
 			var err error
-			if cfg.Tasks, err = tabletopFor(tasks, 5); err != nil {
+			if cfg.Tasks, err = generatedTasks(data, tasks); err != nil {
 				return err
 			}
 			cfg.Log = cmd.OutOrStdout()

@@ -2,7 +2,6 @@ package main
 
 import (
 	"net"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -18,15 +17,7 @@ import (
 // do apply still apply.
 func TestReplayWarnsAboutIgnoredParams(t *testing.T) {
 	dir := t.TempDir()
-	params := filepath.Join(dir, "params.yaml")
-	require.NoError(t, os.WriteFile(params, []byte(`/**:
-  ros__parameters:
-    controler_threshold: 0.7
-    eta_move: 0.2
-/dysl_vla_nod:
-  ros__parameters:
-    seed: 3
-`), 0o644))
+	params := filepath.Join("..", "..", "replay", "testdata", "ignored_params.yaml")
 	_, stderr, err := runDysl("replay", "--model", filepath.Join(dir, "no-model"), "--bag", filepath.Join(dir, "no-bag"),
 		"--out", filepath.Join(dir, "out"), "--params", params)
 	require.Error(t, err, "the model does not exist")
