@@ -21,6 +21,9 @@ import (
 	"dysl_vla/policy"
 )
 
+// NodeName is the node a parameters file is matched against, as `ros2 launch` names the node.
+const NodeName = "/dysl_vla_node"
+
 // Output topics, as the node publishes them under its default name.
 const (
 	TopicActionChunk = "/action_chunk"

@@ -38,3 +38,13 @@ func WriteSummary(w io.Writer, s Summary) {
 		fmt.Fprintf(w, "bag decoding alone: %.0f frames/s\n", s.DecodeFramesPerSecond)
 	}
 }
+
+// WriteResult prints a replay's summary and where its report and output bag are, or nothing when the
+// replay failed before it wrote a report.
+func WriteResult(w io.Writer, r Result) {
+	if r.ReportPath == "" {
+		return
+	}
+	WriteSummary(w, r.Summary)
+	fmt.Fprintf(w, "report: %s\noutput bag: %s\n", r.ReportPath, r.OutBag)
+}

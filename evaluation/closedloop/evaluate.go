@@ -324,3 +324,13 @@ func earlyExitVariant(cfg EvaluateConfig, served []policy.Observation, layers fl
 	v.Note = fmt.Sprintf("eta chosen on %d frames served to dysl for %.2f layers (target %.2f); %s", len(served), depth, layers, fit.Describe())
 	return v, closeAll, nil
 }
+
+// WriteReport prints the report for people: what was evaluated, the table of variants and the notes.
+func WriteReport(w io.Writer, rep *Report) {
+	fmt.Fprintf(w, "model %s (%d layers, static %v), closed loop, %s, held-out seeds %d..%d, latency %s\n", rep.Model, rep.Layers, rep.Static, rep.Tasks, rep.Seeds[0], rep.Seeds[1], rep.Latency)
+	fmt.Fprintf(w, "dysl config: %s\n\n", rep.DySL)
+	WriteTable(w, rep.Variants)
+	for _, n := range rep.Notes {
+		fmt.Fprintln(w, "note:", n)
+	}
+}

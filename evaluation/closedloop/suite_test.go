@@ -84,3 +84,15 @@ func TestFinishSpeedups(t *testing.T) {
 	require.InDelta(t, 4.0, float64(rows[1].BackboneSpeedup), 1e-12)
 	require.InDelta(t, 1.0, float64(rows[0].Speedup), 1e-12)
 }
+
+// The report's text names what was evaluated, then the table, then one line per note.
+func TestWriteReport(t *testing.T) {
+	rep := &Report{Model: "m", Layers: 8, Static: []int{3, 7}, Seeds: [2]int64{1000000, 1000003}, Tasks: "tabletop",
+		Latency: "fixed 0s", DySL: "tau 0.5", Variants: []Row{{Variant: "missing", Note: "not run: no bundle"}},
+		Notes: []string{"first", "second"}}
+	var out, table bytes.Buffer
+	WriteReport(&out, rep)
+	WriteTable(&table, rep.Variants)
+	require.Equal(t, "model m (8 layers, static [3 7]), closed loop, tabletop, held-out seeds 1000000..1000003, latency fixed 0s\n"+
+		"dysl config: tau 0.5\n\n"+table.String()+"note: first\nnote: second\n", out.String())
+}

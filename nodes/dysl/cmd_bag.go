@@ -13,8 +13,6 @@ import (
 	"dysl_vla/scene"
 )
 
-func init() { addCommand(newBagCmd) }
-
 func newBagCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "bag",

@@ -1,17 +1,13 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
 
 	"dysl_vla/evaluation/benchmark"
 	"dysl_vla/skipping"
 )
-
-func init() { addCommand(newBenchCmd) }
 
 func newBenchCmd() *cobra.Command {
 	var (
@@ -37,30 +33,23 @@ speedup (ratio of executed FLOPs) and their quotient, the efficiency.`,
 				return err
 			}
 			defer e.Close()
-			total := warmup + iterations
-			bar := newProgressBar(total, "bench")
+			bar := newProgress(cmd.ErrOrStderr(), warmup+iterations, "bench")
 			rep, err := benchmark.Run(benchmark.Config{
 				Engine:       e,
-				Observations: syntheticObservations(e, 8, seed),
+				Observations: benchmark.SyntheticObservations(e.Manifest.Image, 8, seed),
 				Plans:        benchmark.DefaultPlans(ratios...),
 				Iterations:   iterations,
 				Warmup:       warmup,
-				Progress: func(done, _ int) {
-					if bar != nil {
-						_ = bar.Set(done)
-					}
-				},
+				Progress:     func(done, _ int) { bar.set(done) },
 			})
 			if err != nil {
 				return err
 			}
 			rep.Provider = ef.provider
 			if asJSON {
-				enc := json.NewEncoder(os.Stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(rep)
+				return writeJSON(cmd.OutOrStdout(), rep)
 			}
-			benchmark.WriteTable(os.Stdout, rep)
+			benchmark.WriteTable(cmd.OutOrStdout(), rep)
 			return nil
 		},
 	}

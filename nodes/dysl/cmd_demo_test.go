@@ -9,18 +9,23 @@ import (
 	"dysl_vla/policy/ortbackend/orttest"
 )
 
-// A user runs the demo again into the same directory: it replaces the first run's results.
-func TestDemoRunsTwice(t *testing.T) {
+// dysl demo hands its flags to the demo and prints its lines on the command's output.
+func TestDemoCommand(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs the reference model on a recorded episode, twice")
+		t.Skip("runs the reference model on a recorded episode")
 	}
 	lib := orttest.Library(t)
 	out := t.TempDir()
-	args := []string{"demo", "--out", out, "--episodes", "1", "--ort-lib", lib,
-		"--model", filepath.Join("..", "..", "models", "reference", "tiny")}
-	for run := range 2 {
-		stdout, _, err := runDysl(args...)
-		require.NoError(t, err, "run %d", run+1)
-		require.Contains(t, stdout, "replayed with strategy dysl")
-	}
+	stdout, _, err := runDysl("demo", "--out", out, "--episodes", "1", "--ort-lib", lib,
+		"--model", filepath.Join("..", "..", "models", "reference", "tiny"))
+	require.NoError(t, err)
+	require.Contains(t, stdout, "replayed with strategy dysl: report "+filepath.Join(out, "replay_dysl", "report.md"))
+}
+
+// A thread count out of range is refused before anything is built or recorded.
+func TestDemoRefusesBadThreadsFirst(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "demo")
+	_, _, err := runDysl("demo", "--out", out, "--threads", "0")
+	require.ErrorContains(t, err, "--threads 0: expected 1..64")
+	require.NoDirExists(t, out)
 }

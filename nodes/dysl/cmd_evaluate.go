@@ -1,18 +1,18 @@
 package main
 
 import (
-	"encoding/json"
+	"cmp"
 	"fmt"
-	"os"
+	"time"
 
+	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
+	"dysl_vla/evaluation/closedloop"
 	"dysl_vla/evaluation/openloop"
 	"dysl_vla/skipping"
 	"dysl_vla/training"
 )
-
-func init() { addCommand(newEvaluateCmd) }
 
 func newEvaluateCmd() *cobra.Command {
 	var (
@@ -77,9 +77,7 @@ MAE on critical (grasp/release) vs free-space frames.`,
 			}
 			rep.Provider = ef.provider
 			if asJSON {
-				enc := json.NewEncoder(os.Stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(rep)
+				return writeJSON(cmd.OutOrStdout(), rep)
 			}
 			openloop.WriteTable(cmd.OutOrStdout(), rep)
 			return nil
@@ -102,4 +100,46 @@ MAE on critical (grasp/release) vs free-space frames.`,
 	f.IntVar(&cfg.ExitStride, "exit-stride", 4, "early exit: use every this many frames of them")
 	f.IntVar(&cfg.MatchFrames, "match-frames", 0, "held-out frames used to match flexidepth's tau and early exit's eta (0: all)")
 	return cmd
+}
+
+// runClosedLoop is `dysl evaluate --closed-loop`. It takes the bundle, the backend, the episodes and
+// the variants' options from the open-loop configuration the command's flags filled in.
+func runClosedLoop(cmd *cobra.Command, open openloop.Config, f closedLoopFlags, asJSON, quiet bool) error {
+	sc, err := f.sceneConfig()
+	if err != nil {
+		return err
+	}
+	latency, err := f.latencyModel()
+	if err != nil {
+		return err
+	}
+	seed := cmp.Or(open.Seed, training.HeldOutSeedStart)
+	cfg := closedloop.EvaluateConfig{Model: open.Model, OneStage: open.OneStage, Backend: open.Backend, DySL: *open.DySL,
+		Weights: open.Weights, ExitEvery: open.ExitEvery, Seeds: training.Seeds(seed, open.Episodes), MatchFrames: f.matchFrames,
+		Suite: closedloop.Suite{Scene: sc, CameraHz: f.cameraHz, Latency: latency}}
+	var bar *progressbar.ProgressBar
+	if !quiet {
+		cfg.Log = cmd.ErrOrStderr()
+		bar = progressbar.NewOptions(closedloop.EpisodeRuns(cfg), progressbar.OptionSetWriter(cmd.ErrOrStderr()),
+			progressbar.OptionSetDescription("closed-loop episodes"), progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true),
+			progressbar.OptionThrottle(500*time.Millisecond))
+		cfg.Suite.Progress = func() { _ = bar.Add(1) }
+	}
+	start := time.Now()
+	rep, err := closedloop.Evaluate(cfg)
+	if bar != nil {
+		_ = bar.Finish()
+		fmt.Fprintln(cmd.ErrOrStderr())
+	}
+	if err != nil {
+		return err
+	}
+	if !quiet {
+		fmt.Fprintf(cmd.ErrOrStderr(), "closed-loop evaluation took %s\n", time.Since(start).Round(time.Second))
+	}
+	if asJSON {
+		return writeJSON(cmd.OutOrStdout(), rep)
+	}
+	closedloop.WriteReport(cmd.OutOrStdout(), rep)
+	return nil
 }

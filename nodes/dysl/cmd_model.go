@@ -3,20 +3,13 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
-	"os"
-	"sort"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"dysl_vla/modelbuild"
-	"dysl_vla/onnxgraph"
 	"dysl_vla/policy/bundle"
 )
-
-func init() { addCommand(newModelCmd) }
 
 func newModelCmd() *cobra.Command {
 	cmd := &cobra.Command{
@@ -81,120 +74,7 @@ func newModelCheckCmd() *cobra.Command {
 				}
 				return err
 			}
-			return printSummary(cmd.OutOrStdout(), b)
+			return bundle.WriteSummary(cmd.OutOrStdout(), b)
 		},
 	}
-}
-
-func printSummary(w io.Writer, b *bundle.Bundle) error {
-	m := &b.Manifest
-	d := m.Dims
-	fmt.Fprintf(w, "bundle %s: %s (%s)\n", b.Dir, m.Name, m.Format)
-	fmt.Fprintf(w, "dims: %d layers, hidden %d, %d heads, mlp %d, %d tokens (%d instruction), vocab %d, adapter rank %d\n",
-		d.Layers, d.Hidden, d.Heads, d.MLP, d.Tokens, d.InstructionTokens, d.Vocab, d.AdapterRank)
-	fmt.Fprintf(w, "input: image %dx%d (%s), tokenizer %s; output: %d actions x %d (%s), dt %gs, gripper index %d\n",
-		m.Image.Width, m.Image.Height, m.Image.Resize, m.Tokenizer.Kind, d.Chunk, d.ActionDim,
-		strings.Join(m.Action.Names, " "), m.Action.DtSeconds, m.Action.GripperIndex)
-	fmt.Fprintf(w, "static layers: %v\n", m.StaticLayers)
-	for i, s := range m.Segments() {
-		fmt.Fprintf(w, "  segment %d: dynamic %v -> static %d\n", i, s.Dynamic, s.Static)
-	}
-	if len(m.StaticProfile) > 0 {
-		var sims []string
-		for _, s := range m.StaticProfile {
-			sims = append(sims, fmt.Sprintf("%.3f", s))
-		}
-		fmt.Fprintf(w, "layer input/output cosine similarity: %s\n", strings.Join(sims, " "))
-	}
-
-	fmt.Fprintln(w, "files:")
-	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	var total, params int64
-	for _, file := range bundleFiles(m) {
-		size, p, err := graphSize(b, file)
-		if err != nil {
-			return err
-		}
-		total += size
-		params += p
-		fmt.Fprintf(tw, "  %s\t%s\t%d params\n", file, humanBytes(size), p)
-	}
-	tw.Flush()
-	fmt.Fprintf(w, "total: %s on disk, %d parameters over all graphs (full.onnx repeats the backbone)\n", humanBytes(total), params)
-	fl := m.FLOPs
-	full := fl.Prefix + int64(d.Layers)*fl.Layer + fl.Head
-	fmt.Fprintf(w, "FLOPs per inference: prefix %s, layer %s (x%d), adapter %s, controller %s, head %s; full model %s\n",
-		humanCount(fl.Prefix), humanCount(fl.Layer), d.Layers, humanCount(fl.Adapter), humanCount(fl.Controller), humanCount(fl.Head), humanCount(full))
-	p := m.Provenance
-	fmt.Fprintf(w, "provenance: %s, preset %s, seed %d, created %s\n", p.Builder, p.Preset, p.Seed, p.Created)
-	if p.Weights != "" {
-		fmt.Fprintf(w, "  weights: %s\n", p.Weights)
-	}
-	fmt.Fprintf(w, "  adapters: %s\n  controllers: %s\n", p.Adapters, p.Controllers)
-	return nil
-}
-
-// bundleFiles lists the graph files in execution order, without duplicates.
-func bundleFiles(m *bundle.Manifest) []string {
-	var files []string
-	files = append(files, m.Files.Prefix)
-	files = append(files, m.Files.Layers...)
-	for _, table := range []map[int]string{m.Files.Adapters, m.Files.Controllers} {
-		keys := make([]int, 0, len(table))
-		for k := range table {
-			keys = append(keys, k)
-		}
-		sort.Ints(keys)
-		for _, k := range keys {
-			files = append(files, table[k])
-		}
-	}
-	return append(files, m.Files.Head, m.Files.Full)
-}
-
-// graphSize is a graph's bytes on disk, including the external data it owns (files it references
-// but another graph also names are counted once, with the first graph), and its parameter count.
-func graphSize(b *bundle.Bundle, file string) (size, params int64, err error) {
-	st, err := os.Stat(b.Path(file))
-	if err != nil {
-		return 0, 0, err
-	}
-	size = st.Size()
-	info, err := onnxgraph.ReadInfoFile(b.Path(file))
-	if err != nil {
-		return 0, 0, err
-	}
-	for _, init := range info.Initializers {
-		n := int64(1)
-		for _, dim := range init.Dims {
-			n *= dim
-		}
-		params += n
-	}
-	if data, err := os.Stat(b.Path(file) + ".data"); err == nil {
-		size += data.Size()
-	}
-	return size, params, nil
-}
-
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
-}
-
-func humanCount(n int64) string {
-	switch {
-	case n >= 1e9:
-		return fmt.Sprintf("%.2fG", float64(n)/1e9)
-	case n >= 1e6:
-		return fmt.Sprintf("%.2fM", float64(n)/1e6)
-	case n >= 1e3:
-		return fmt.Sprintf("%.1fk", float64(n)/1e3)
-	}
-	return fmt.Sprintf("%d", n)
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
 	"testing"
@@ -10,17 +9,6 @@ import (
 
 	"dysl_vla/policy/ortbackend"
 )
-
-// runDysl runs the dysl command tree with args and returns stdout, stderr and the error.
-func runDysl(args ...string) (string, string, error) {
-	root := newRootCmd()
-	var stdout, stderr bytes.Buffer
-	root.SetOut(&stdout)
-	root.SetErr(&stderr)
-	root.SetArgs(args)
-	err := root.Execute()
-	return stdout.String(), stderr.String(), err
-}
 
 func TestModelBuildAndCheck(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "tiny")

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -10,26 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"dysl_vla/nodecore"
-	"dysl_vla/paramserver"
 	"dysl_vla/replay"
 )
-
-func init() { addCommand(newReplayCmd) }
-
-// replayNodeName is the node the params file is matched against, as `ros2 launch` names the node.
-const replayNodeName = "/dysl_vla_node"
-
-// warnIgnoredParams says what of a params file the node never sees: keys it does not declare (a
-// misspelt controler_threshold) and blocks for other node names. rclcpp ignores both without a word,
-// which leaves a user running the defaults while believing the file applied.
-func warnIgnoredParams(w io.Writer, paramsFile string, srv *paramserver.Server) error {
-	warnings, err := paramserver.IgnoredSettings(srv, []string{paramsFile})
-	for _, warning := range warnings {
-		fmt.Fprintln(w, "warning:", warning)
-	}
-	return err
-}
 
 func newReplayCmd() *cobra.Command {
 	var (
@@ -43,7 +24,7 @@ func newReplayCmd() *cobra.Command {
 		Use:   "replay --model DIR --bag IN --out OUT [--params FILE] [--compare full] [--mavlink ENDPOINT]",
 		Short: "Run the policy on a recorded bag through the node core; write the results as a bag and a report",
 		Long: `replay feeds the bag's instructions and images, in bag time, through the same node core as the
-ROS 2 node, with the same parameters file (matched as node ` + replayNodeName + `). Replaying the same bag
+ROS 2 node, with the same parameters file (matched as node ` + replay.NodeName + `). Replaying the same bag
 twice gives the same decisions. OUT receives bag/ (action_chunk, skip_stats and diagnostics, MCAP) and
 report.md with PNG plots. With --compare full the full model also runs on every frame and the report
 gives per-step action error, gripper agreement and the speedup side by side. With --mavlink every
@@ -65,51 +46,39 @@ Ctrl-C stops the replay with a complete output bag and report.`,
 			if compare != "" && compare != "full" {
 				return fmt.Errorf("--compare takes only \"full\", got %q", compare)
 			}
-			srv, settings, err := nodecore.LoadParams(params, replayNodeName, nil)
+			srv, settings, warnings, err := replay.LoadParams(params)
 			if err != nil {
 				return err
 			}
-			if params != "" {
-				if err := warnIgnoredParams(cmd.ErrOrStderr(), params, srv); err != nil {
-					return err
-				}
+			for _, warning := range warnings {
+				fmt.Fprintln(cmd.ErrOrStderr(), "warning:", warning)
 			}
 			e, err := ef.open(settings.Live.Skipping)
 			if err != nil {
 				return err
 			}
 			defer e.Close()
-			fwd, closeMavlink, err := mf.newForwarder(e.Manifest.Action.GripperIndex, os.Stdout)
+			forwarder, closeMavlink, err := mf.newForwarder(e.Manifest.Action.GripperIndex, cmd.OutOrStdout())
 			if err != nil {
 				return err
 			}
 			defer closeMavlink()
-			var forwarder nodecore.ChunkForwarder
-			if fwd != nil { // a nil *Forwarder in the interface would not be nil
-				forwarder = fwd
-			}
 			// Ctrl-C or a service manager's SIGTERM ends the replay with a complete output bag and report.
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			bar := newProgressBar(1000, "replay")
+			bar := newProgress(cmd.ErrOrStderr(), 1000, "replay")
 			res, err := replay.Run(replay.Config{
 				Engine: e, Params: srv, BagPath: bagPath, OutDir: out,
 				ImageTopic: imageTopic, InstructionTopic: instrTop, CompareFull: compare == "full",
 				Forwarder: forwarder, Context: ctx,
 				Progress: func(done, total time.Duration) {
-					if bar != nil && total > 0 {
-						_ = bar.Set(int(1000 * min(max(done.Seconds()/total.Seconds(), 0), 1)))
+					if total > 0 {
+						bar.set(int(1000 * min(max(done.Seconds()/total.Seconds(), 0), 1)))
 					}
 				},
 			})
-			if bar != nil {
-				_ = bar.Finish()
-			}
-			if res.ReportPath != "" {
-				stdout := cmd.OutOrStdout()
-				replay.WriteSummary(stdout, res.Summary)
-				fmt.Fprintf(stdout, "report: %s\noutput bag: %s\n", res.ReportPath, res.OutBag)
-			}
+			bar.finish()
+			replay.WriteResult(cmd.OutOrStdout(), res)
 			return err
 		},
 	}

@@ -2,12 +2,8 @@ package main
 
 import (
 	"fmt"
-	"math/rand"
 	"os"
 	"path/filepath"
-
-	"github.com/schollz/progressbar/v3"
-	"golang.org/x/term"
 
 	"github.com/spf13/pflag"
 
@@ -89,32 +85,4 @@ func (f *engineFlags) openAt(dir string, cfg skipping.Config) (*policy.Engine, e
 		return nil, err
 	}
 	return policy.Open(dir, backend, cfg)
-}
-
-// syntheticObservations makes n seeded random frames of the model's input size, for benchmarks that
-// measure compute, not behaviour.
-func syntheticObservations(e *policy.Engine, n int, seed int64) []policy.Observation {
-	rng := rand.New(rand.NewSource(seed))
-	w, h := e.Manifest.Image.Width, e.Manifest.Image.Height
-	instructions := []string{"pick up the red block", "place it on the green pad", "open the gripper"}
-	out := make([]policy.Observation, n)
-	for i := range out {
-		data := make([]byte, w*h*3)
-		rng.Read(data)
-		out[i] = policy.Observation{
-			Image:       policy.Image{Width: w, Height: h, Encoding: "rgb8", Step: 3 * w, Data: data},
-			Instruction: instructions[i%len(instructions)],
-		}
-	}
-	return out
-}
-
-// newProgressBar draws a progress bar on stderr when it is a terminal, and nothing otherwise (logs and
-// CI output stay readable).
-func newProgressBar(total int, description string) *progressbar.ProgressBar {
-	if !term.IsTerminal(int(os.Stderr.Fd())) {
-		return nil
-	}
-	return progressbar.NewOptions(total, progressbar.OptionSetWriter(os.Stderr),
-		progressbar.OptionSetDescription(description), progressbar.OptionClearOnFinish())
 }

@@ -1,6 +1,8 @@
 // Command dysl is the project's tool: build and check model bundles, benchmark, replay bags, generate
-// sample bags, listen to MAVLink, calibrate and train. Each subcommand lives in its own cmd_*.go file
-// and registers itself with addCommand from an init function, so areas of the tool stay independent.
+// sample bags, listen to MAVLink, calibrate, train and evaluate. Each top-level command lives in its
+// own cmd_*.go file with its subcommands; newRootCmd lists them all. A command's RunE parses and checks
+// its flags and calls into the package it drives; what it prints goes to cmd.OutOrStdout() and
+// cmd.ErrOrStderr(), so a test can run the whole tree against buffers.
 package main
 
 import (
@@ -10,11 +12,7 @@ import (
 	"github.com/spf13/cobra"
 )
 
-var subcommands []func() *cobra.Command
-
-// addCommand registers a top-level subcommand constructor; called from init functions.
-func addCommand(newCmd func() *cobra.Command) { subcommands = append(subcommands, newCmd) }
-
+// newRootCmd builds the whole command tree afresh: no command is registered anywhere else.
 func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "dysl",
@@ -22,9 +20,18 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	for _, newCmd := range subcommands {
-		root.AddCommand(newCmd())
-	}
+	root.AddCommand(
+		newModelCmd(),
+		newBenchCmd(),
+		newBagCmd(),
+		newReplayCmd(),
+		newMavlinkCmd(),
+		newTrainCmd(),
+		newCalibrateCmd(),
+		newDistillCmd(),
+		newEvaluateCmd(),
+		newDemoCmd(),
+	)
 	return root
 }
 

@@ -1,20 +1,13 @@
 package main
 
 import (
-	"cmp"
-	"encoding/json"
 	"fmt"
-	"os"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
-	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"dysl_vla/evaluation/closedloop"
-	"dysl_vla/evaluation/openloop"
 	"dysl_vla/scene"
-	"dysl_vla/training"
 )
 
 // closedLoopFlags are evaluate's options for --closed-loop: the policy drives the simulated scene.
@@ -68,56 +61,4 @@ func (f *closedLoopFlags) latencyModel() (closedloop.Latency, error) {
 		return closedloop.LayerLatency{Base: f.latencyFixed, PerLayer: f.perLayer}, nil
 	}
 	return nil, fmt.Errorf("--latency %q: expected measured, fixed or per-layer", f.latency)
-}
-
-// runClosedLoop is `dysl evaluate --closed-loop`.
-// It takes the bundle, the backend, the episodes and the variants' options from the open-loop
-// configuration the command's flags filled in.
-func runClosedLoop(cmd *cobra.Command, open openloop.Config, f closedLoopFlags, asJSON, quiet bool) error {
-	sc, err := f.sceneConfig()
-	if err != nil {
-		return err
-	}
-	latency, err := f.latencyModel()
-	if err != nil {
-		return err
-	}
-	seed := cmp.Or(open.Seed, training.HeldOutSeedStart)
-	episodes := open.Episodes
-	cfg := closedloop.EvaluateConfig{Model: open.Model, OneStage: open.OneStage, Backend: open.Backend, DySL: *open.DySL,
-		Weights: open.Weights, ExitEvery: open.ExitEvery, Seeds: training.Seeds(seed, episodes), MatchFrames: f.matchFrames,
-		Suite: closedloop.Suite{Scene: sc, CameraHz: f.cameraHz, Latency: latency}}
-	var bar *progressbar.ProgressBar
-	if !quiet {
-		cfg.Log = cmd.ErrOrStderr()
-		bar = progressbar.NewOptions(closedloop.EpisodeRuns(cfg), progressbar.OptionSetWriter(cmd.ErrOrStderr()),
-			progressbar.OptionSetDescription("closed-loop episodes"), progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true),
-			progressbar.OptionThrottle(500*time.Millisecond))
-		cfg.Suite.Progress = func() { _ = bar.Add(1) }
-	}
-	start := time.Now()
-	rep, err := closedloop.Evaluate(cfg)
-	if bar != nil {
-		_ = bar.Finish()
-		fmt.Fprintln(cmd.ErrOrStderr())
-	}
-	if err != nil {
-		return err
-	}
-	if !quiet {
-		fmt.Fprintf(cmd.ErrOrStderr(), "closed-loop evaluation took %s\n", time.Since(start).Round(time.Second))
-	}
-	if asJSON {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
-	}
-	w := cmd.OutOrStdout()
-	fmt.Fprintf(w, "model %s (%d layers, static %v), closed loop, %s, held-out seeds %d..%d, latency %s\n", rep.Model, rep.Layers, rep.Static, rep.Tasks, rep.Seeds[0], rep.Seeds[1], rep.Latency)
-	fmt.Fprintf(w, "dysl config: %s\n\n", rep.DySL)
-	closedloop.WriteTable(w, rep.Variants)
-	for _, n := range rep.Notes {
-		fmt.Fprintln(w, "note:", n)
-	}
-	return nil
 }

@@ -1,0 +1,36 @@
+package closedloop
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"dysl_vla/scene"
+	"dysl_vla/skipping"
+)
+
+// The states collected are those Visit returns, and ReadStates gives them back as they were.
+func TestCollectStatesWritesWhatVisitCaptured(t *testing.T) {
+	sc := scene.DefaultConfig()
+	sc.MaxSteps = 10
+	cfg := Config{Engine: newEngine(t, constantX), Skipping: skipping.DefaultConfig(), Scene: sc, Latency: FixedLatency(0)}
+	path := filepath.Join(t.TempDir(), "states.json")
+	v, err := CollectStates(cfg, []int64{1, 2}, path)
+	require.NoError(t, err)
+	require.Equal(t, Visited{States: 20, Episodes: 2, Completed: 0, Tasks: 2}, v)
+
+	want, _, err := Visit(cfg, []int64{1, 2})
+	require.NoError(t, err)
+	got, err := ReadStates(path)
+	require.NoError(t, err)
+	require.Equal(t, want, got)
+}
+
+func TestReadStatesNamesTheFileItCannotRead(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "states.json")
+	require.NoError(t, os.WriteFile(path, []byte(`{"not": "an array"}`), 0o644))
+	_, err := ReadStates(path)
+	require.ErrorContains(t, err, path+": expected a JSON array of scene states")
+}

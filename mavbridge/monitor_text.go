@@ -1,0 +1,65 @@
+package mavbridge
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// PrintReceived writes what arrives on received, one line per heartbeat, gripper command or malformed
+// frame and a line per step of each chunk, until chunks chunks have been written (chunks 0: until ctx
+// ends or received closes). `dysl mavlink listen` is this over a Monitor's Received channel.
+func PrintReceived(ctx context.Context, w io.Writer, received <-chan Received, chunks int) error {
+	written := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case r, ok := <-received:
+			if !ok {
+				return nil
+			}
+			if _, err := io.WriteString(w, FormatReceived(r)); err != nil {
+				return err
+			}
+			if _, isChunk := r.(ReceivedChunk); isChunk {
+				written++
+				if chunks > 0 && written >= chunks {
+					return nil
+				}
+			}
+		}
+	}
+}
+
+// FormatReceived is r as PrintReceived writes it: its lines, each ending in a newline.
+func FormatReceived(r Received) string {
+	var b strings.Builder
+	switch r := r.(type) {
+	case ReceivedHeartbeat:
+		fmt.Fprintf(&b, "heartbeat sys=%d comp=%d type=%s\n", r.SystemID, r.ComponentID, r.Type)
+	case ReceivedChunk:
+		c := r.Chunk
+		fmt.Fprintf(&b, "chunk seq=%d stamp=%s dt=%v frame=%q steps=%d dims=%d\n",
+			c.Seq, c.Stamp.UTC().Format(time.RFC3339Nano), c.StepDt, c.Frame, c.Steps, c.Dims)
+		for step := range c.Steps {
+			fmt.Fprintf(&b, "  [%d]", step)
+			for _, v := range c.Values[step*c.Dims : (step+1)*c.Dims] {
+				fmt.Fprintf(&b, " %.4f", v)
+			}
+			b.WriteByte('\n')
+		}
+	case ReceivedGripper:
+		acked := ""
+		if r.Acked {
+			acked = " acked"
+		}
+		fmt.Fprintf(&b, "gripper %v instance=%d confirmation=%d from sys=%d comp=%d%s\n",
+			r.Action, r.Instance, r.Confirmation, r.SystemID, r.ComponentID, acked)
+	case ReceivedMalformed:
+		fmt.Fprintf(&b, "malformed: %v\n", r.Err)
+	}
+	return b.String()
+}

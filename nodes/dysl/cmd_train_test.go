@@ -1,0 +1,31 @@
+package main
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// The training commands refuse contradictory or unknown options before they load or train anything.
+func TestTrainingCommandsRefuseBadOptions(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "w.safetensors")
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"train", "bc", "--out", out, "--resume", "--init", out}, "--init and --resume exclude each other"},
+		{[]string{"train", "bc", "--out", out, "--tasks", "maze"}, `--tasks "maze": expected single, tabletop or chain`},
+		{[]string{"train", "bc", "--out", out, "--preset", "huge"}, `unknown preset "huge"`},
+		{[]string{"calibrate", "--model", dir, "--data", "bag"}, `--data "bag": only 'generated' (scene episodes) is supported so far`},
+		{[]string{"distill", "--model", dir, "--adapters", "random"}, `--adapters "random": want bundle or identity`},
+		{[]string{"distill", "--model", dir, "--tasks", "maze"}, `--tasks "maze": expected single, tabletop or chain`},
+		{[]string{"train", "dagger", "--out", out}, "--model and --out are required"},
+	}
+	for _, tc := range cases {
+		_, _, err := runDysl(tc.args...)
+		require.ErrorContains(t, err, tc.want, tc.args)
+	}
+	require.NoFileExists(t, out)
+}

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"dysl_vla/mavbridge"
+	"dysl_vla/nodecore"
+)
+
+// mavlinkFlags are the flags that make a chunk-producing command (dysl replay) send its chunks to an
+// arm controller. Register them with register; newBridge returns nil when --mavlink was not given.
+type mavlinkFlags struct {
+	endpoint     string
+	linkTimeout  time.Duration
+	targetSystem uint8
+	targetComp   uint8
+	gripperOpen  float32
+	gripperClose float32
+}
+
+func (m *mavlinkFlags) register(f *pflag.FlagSet) {
+	f.StringVar(&m.endpoint, "mavlink", "", "also send chunks over MAVLink to this endpoint, such as udp-client:127.0.0.1:14550")
+	f.DurationVar(&m.linkTimeout, "mavlink-link-timeout", 3*time.Second, "controller heartbeat silence after which chunks stop")
+	f.Uint8Var(&m.targetSystem, "mavlink-target-system", 1, "the arm controller's MAVLink system id")
+	f.Uint8Var(&m.targetComp, "mavlink-target-component", 1, "the arm controller's MAVLink component id")
+	f.Float32Var(&m.gripperOpen, "mavlink-gripper-open", 0, "gripper dimension value meaning fully open")
+	f.Float32Var(&m.gripperClose, "mavlink-gripper-closed", 1, "gripper dimension value meaning fully closed")
+}
+
+// newBridge starts the bridge the flags describe, or returns nil when --mavlink is empty.
+func (m *mavlinkFlags) newBridge() (*mavbridge.Bridge, error) {
+	if m.endpoint == "" {
+		return nil, nil
+	}
+	b := &mavbridge.Bridge{
+		Endpoint: m.endpoint, LinkTimeout: m.linkTimeout,
+		TargetSystem: m.targetSystem, TargetComponent: m.targetComp,
+		GripperOpenValue: m.gripperOpen, GripperClosedValue: m.gripperClose,
+	}
+	if err := b.Initialize(); err != nil {
+		return nil, fmt.Errorf("--mavlink: %w", err)
+	}
+	return b, nil
+}
+
+// newForwarder starts the bridge and waits for the controller's first heartbeat, since the bridge
+// discards chunks until then and an offline command may be done in less time than a heartbeat period.
+// It returns a nil forwarder (a nil interface, which the node core takes as none), and a no-op done,
+// when --mavlink is empty. gripperDim is the bundle's Action.GripperIndex, whose -1 (no gripper) is
+// mavbridge.NoGripper. done lets the frames still queued go out (within a second), closes the bridge
+// and prints what the link carried to w.
+func (m *mavlinkFlags) newForwarder(gripperDim int, w io.Writer) (fwd nodecore.ChunkForwarder, done func(), err error) {
+	b, err := m.newBridge()
+	if b == nil || err != nil {
+		return nil, func() {}, err
+	}
+	if !b.AwaitLink(m.linkTimeout) {
+		b.Close()
+		return nil, nil, fmt.Errorf("--mavlink: no heartbeat from the controller (system %d, component %d) on %s within %v; "+
+			"is it running? (`dysl mavlink listen --endpoint ...` stands in for one)",
+			b.TargetSystem, b.TargetComponent, m.endpoint, m.linkTimeout)
+	}
+	done = func() {
+		b.Drain(time.Second)
+		b.Close()
+		// After Close: frames still queued count as dropped.
+		fmt.Fprintf(w, "mavlink %s: %s\n", m.endpoint, b.Stats().Carried())
+	}
+	return &mavbridge.Forwarder{Bridge: b, GripperDim: gripperDim}, done, nil
+}

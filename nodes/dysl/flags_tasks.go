@@ -1,0 +1,69 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/pflag"
+
+	"dysl_vla/evaluation/closedloop"
+	"dysl_vla/modelbuild"
+	"dysl_vla/scene"
+	"dysl_vla/training"
+)
+
+// tabletopFor names the task sets the tools take: single (the one-block scene), tabletop (several
+// blocks and pads, one instruction) and chain (tabletop, chain instructions per episode).
+func tabletopFor(tasks string, chain int) (scene.Tabletop, error) {
+	switch tasks {
+	case "single":
+		return scene.Tabletop{}, nil
+	case "tabletop":
+		return scene.DefaultTabletop(), nil
+	case "chain":
+		t := scene.ChainTabletop()
+		t.Chain = chain
+		return t, t.Validate()
+	}
+	return scene.Tabletop{}, fmt.Errorf("--tasks %q: expected single, tabletop or chain", tasks)
+}
+
+// bcDataFlags are train bc's options for the closed-loop reference: the task set, DAgger states and a
+// start checkpoint.
+type bcDataFlags struct {
+	tasks  string
+	chain  int
+	states []string
+	init   string
+}
+
+func (f *bcDataFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&f.tasks, "tasks", "single", "training episodes: single (the one-block scene), tabletop or chain")
+	fs.IntVar(&f.chain, "chain", 5, "instructions per episode with --tasks chain")
+	fs.StringSliceVar(&f.states, "dagger-states", nil, "state files of 'dysl train dagger', labelled by the expert and added to the training frames")
+	fs.StringVar(&f.init, "init", "", "start from these weights (a fresh schedule; --resume continues a run instead)")
+}
+
+// apply sets cfg's tasks and extra frames, and returns the start weights --init gives (nil without it).
+func (f *bcDataFlags) apply(cfg *training.BCConfig) (*modelbuild.Weights, error) {
+	tasks, err := tabletopFor(f.tasks, f.chain)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Tasks = tasks
+	for _, path := range f.states {
+		states, err := closedloop.ReadStates(path)
+		if err != nil {
+			return nil, err
+		}
+		d, err := training.LabelStates(cfg.Arch, states)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Extra = append(cfg.Extra, d)
+	}
+	if f.init == "" {
+		return nil, nil
+	}
+	w, _, err := training.LoadCheckpoint(f.init, cfg.Arch)
+	return w, err
+}

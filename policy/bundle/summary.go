@@ -1,0 +1,119 @@
+package bundle
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"dysl_vla/onnxgraph"
+)
+
+// WriteSummary writes what `dysl model check` prints for a loaded bundle: its dimensions, input and
+// output, static layers and segments, every graph file with its size on disk and parameter count, the
+// FLOPs per inference and the provenance.
+func WriteSummary(w io.Writer, b *Bundle) error {
+	m := &b.Manifest
+	d := m.Dims
+	fmt.Fprintf(w, "bundle %s: %s (%s)\n", b.Dir, m.Name, m.Format)
+	fmt.Fprintf(w, "dims: %d layers, hidden %d, %d heads, mlp %d, %d tokens (%d instruction), vocab %d, adapter rank %d\n",
+		d.Layers, d.Hidden, d.Heads, d.MLP, d.Tokens, d.InstructionTokens, d.Vocab, d.AdapterRank)
+	fmt.Fprintf(w, "input: image %dx%d (%s), tokenizer %s; output: %d actions x %d (%s), dt %gs, gripper index %d\n",
+		m.Image.Width, m.Image.Height, m.Image.Resize, m.Tokenizer.Kind, d.Chunk, d.ActionDim,
+		strings.Join(m.Action.Names, " "), m.Action.DtSeconds, m.Action.GripperIndex)
+	fmt.Fprintf(w, "static layers: %v\n", m.StaticLayers)
+	for i, s := range m.Segments() {
+		fmt.Fprintf(w, "  segment %d: dynamic %v -> static %d\n", i, s.Dynamic, s.Static)
+	}
+	if len(m.StaticProfile) > 0 {
+		var sims []string
+		for _, s := range m.StaticProfile {
+			sims = append(sims, fmt.Sprintf("%.3f", s))
+		}
+		fmt.Fprintf(w, "layer input/output cosine similarity: %s\n", strings.Join(sims, " "))
+	}
+
+	fmt.Fprintln(w, "files:")
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	var total, params int64
+	for _, file := range m.graphFiles() {
+		size, p, err := b.graphSize(file)
+		if err != nil {
+			return err
+		}
+		total += size
+		params += p
+		fmt.Fprintf(tw, "  %s\t%s\t%d params\n", file, humanBytes(size), p)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "total: %s on disk, %d parameters over all graphs (full.onnx repeats the backbone)\n", humanBytes(total), params)
+	fl := m.FLOPs
+	full := fl.Prefix + int64(d.Layers)*fl.Layer + fl.Head
+	fmt.Fprintf(w, "FLOPs per inference: prefix %s, layer %s (x%d), adapter %s, controller %s, head %s; full model %s\n",
+		humanCount(fl.Prefix), humanCount(fl.Layer), d.Layers, humanCount(fl.Adapter), humanCount(fl.Controller), humanCount(fl.Head), humanCount(full))
+	p := m.Provenance
+	fmt.Fprintf(w, "provenance: %s, preset %s, seed %d, created %s\n", p.Builder, p.Preset, p.Seed, p.Created)
+	if p.Weights != "" {
+		fmt.Fprintf(w, "  weights: %s\n", p.Weights)
+	}
+	fmt.Fprintf(w, "  adapters: %s\n  controllers: %s\n", p.Adapters, p.Controllers)
+	return nil
+}
+
+// graphFiles lists the graph files in execution order: prefix, layers, adapters and controllers by
+// layer, head, and the whole model.
+func (m *Manifest) graphFiles() []string {
+	var files []string
+	files = append(files, m.Files.Prefix)
+	files = append(files, m.Files.Layers...)
+	for _, table := range []map[int]string{m.Files.Adapters, m.Files.Controllers} {
+		for _, k := range sortedKeys(table) {
+			files = append(files, table[k])
+		}
+	}
+	return append(files, m.Files.Head, m.Files.Full)
+}
+
+// graphSize is a graph's bytes on disk, with its external data file (file.data) when it has one, and
+// its parameter count.
+func (b *Bundle) graphSize(file string) (size, params int64, err error) {
+	st, err := os.Stat(b.Path(file))
+	if err != nil {
+		return 0, 0, err
+	}
+	size = st.Size()
+	info, err := onnxgraph.ReadInfoFile(b.Path(file))
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, init := range info.Initializers {
+		params += numValues(init.Dims)
+	}
+	if data, err := os.Stat(b.Path(file) + ".data"); err == nil {
+		size += data.Size()
+	}
+	return size, params, nil
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+func humanCount(n int64) string {
+	switch {
+	case n >= 1e9:
+		return fmt.Sprintf("%.2fG", float64(n)/1e9)
+	case n >= 1e6:
+		return fmt.Sprintf("%.2fM", float64(n)/1e6)
+	case n >= 1e3:
+		return fmt.Sprintf("%.1fk", float64(n)/1e3)
+	}
+	return fmt.Sprintf("%d", n)
+}

@@ -1,0 +1,71 @@
+package bundle_test
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"dysl_vla/policy/bundle"
+)
+
+// The summary lists every graph of the bundle once, in execution order, and its total is the sum of
+// the files' sizes on disk.
+func TestWriteSummaryListsEveryGraph(t *testing.T) {
+	b, err := bundle.Load(goodDir)
+	require.NoError(t, err)
+	var out bytes.Buffer
+	require.NoError(t, bundle.WriteSummary(&out, b))
+	text := out.String()
+
+	m := &b.Manifest
+	require.Contains(t, text, fmt.Sprintf("bundle %s: %s (%s)\n", goodDir, m.Name, m.Format))
+	require.Contains(t, text, fmt.Sprintf("dims: %d layers, hidden %d, %d heads", m.Dims.Layers, m.Dims.Hidden, m.Dims.Heads))
+	require.Contains(t, text, fmt.Sprintf("static layers: %v\n", m.StaticLayers))
+
+	listed := regexp.MustCompile(`(?m)^  (\S+\.onnx)\s+\S+ \S*B\s+(\d+) params$`).FindAllStringSubmatch(text, -1)
+	var files []string
+	var params int64
+	for _, l := range listed {
+		files = append(files, l[1])
+		p, err := strconv.ParseInt(l[2], 10, 64)
+		require.NoError(t, err)
+		params += p
+	}
+	want := append([]string{m.Files.Prefix}, m.Files.Layers...)
+	for _, l := range m.DynamicLayers() {
+		want = append(want, m.Files.Adapters[l])
+	}
+	for _, l := range m.DynamicLayers() {
+		want = append(want, m.Files.Controllers[l])
+	}
+	want = append(want, m.Files.Head, m.Files.Full)
+	require.Equal(t, want, files)
+
+	var onDisk int64
+	entries, err := os.ReadDir(goodDir)
+	require.NoError(t, err)
+	for _, e := range entries {
+		if filepath.Ext(e.Name()) == ".onnx" || filepath.Ext(e.Name()) == ".data" {
+			info, err := e.Info()
+			require.NoError(t, err)
+			onDisk += info.Size()
+		}
+	}
+	require.Contains(t, text, fmt.Sprintf("total: %.1f MiB on disk, %d parameters over all graphs", float64(onDisk)/(1<<20), params))
+}
+
+// A graph file that vanished after loading is an error naming it, not a summary with a hole.
+func TestWriteSummaryFailsOnAMissingGraph(t *testing.T) {
+	dir, _ := copyBundle(t)
+	b, err := bundle.Load(dir)
+	require.NoError(t, err)
+	require.NoError(t, os.Remove(filepath.Join(dir, b.Manifest.Files.Head)))
+	err = bundle.WriteSummary(&bytes.Buffer{}, b)
+	require.ErrorContains(t, err, b.Manifest.Files.Head)
+}

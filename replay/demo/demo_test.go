@@ -1,0 +1,64 @@
+package demo_test
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"dysl_vla/policy/ortbackend"
+	"dysl_vla/policy/ortbackend/orttest"
+	"dysl_vla/replay/demo"
+)
+
+func backend(t *testing.T) ortbackend.Config {
+	return ortbackend.Config{LibraryPath: orttest.Library(t), Provider: ortbackend.ProviderCPU, IntraOpThreads: 1}
+}
+
+// The demo replays the given bundle with every layer and with DySL, prints both rows, and a second run
+// into the same directory replaces the first one's results.
+func TestDemoComparesFullAndDySL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the reference model on a recorded episode, twice")
+	}
+	out := t.TempDir()
+	cfg := demo.Config{Model: filepath.Join("..", "..", demo.ReferenceBundle), Out: out, Episodes: 1, Seed: 1,
+		Backend: ortbackend.Opener(backend(t))}
+	for run := range 2 {
+		var log bytes.Buffer
+		cfg.Log = &log
+		replays, err := demo.Run(cfg)
+		require.NoError(t, err, "run %d", run+1)
+		require.Len(t, replays, 2)
+		full, dysl := replays[0], replays[1]
+		require.Equal(t, "full", full.Strategy)
+		require.Equal(t, "dysl", dysl.Strategy)
+		require.Zero(t, full.Summary.SkipRatio, "strategy full runs every layer")
+		require.Greater(t, dysl.Summary.SkipRatio, 0.0, "the reference controllers skip layers")
+		require.FileExists(t, filepath.Join(out, "replay_dysl", "report.md"))
+		require.NotContains(t, log.String(), "building the tiny model", "the given bundle is used as it is")
+		require.Contains(t, log.String(), "recorded 1 episodes, ")
+		require.Contains(t, log.String(), "replayed with strategy full: report "+full.ReportPath+"\n")
+		require.Regexp(t, `\nfull +[0-9.]+ .*\ndysl +[0-9.]+ `, log.String())
+	}
+}
+
+// Without a bundle, reference weights or the reference bundle, the demo builds the tiny model from a
+// random backbone into its output directory and says the backbone is random.
+func TestDemoBuildsTheTinyModelWhenThereIsNoReference(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the tiny model and replays an episode on it")
+	}
+	lib := backend(t)
+	t.Chdir(t.TempDir()) // no models/reference here
+	var log bytes.Buffer
+	_, err := demo.Run(demo.Config{Out: "out", Episodes: 1, Seed: 2, Backend: ortbackend.Opener(lib), Log: &log})
+	require.NoError(t, err)
+	require.Contains(t, log.String(), "backbone weights: random (no "+demo.ReferenceWeights+" yet)\n"+
+		"building the tiny model into "+filepath.Join("out", "model")+"\n")
+	require.Contains(t, log.String(), "the backbone is random")
+	_, err = os.Stat(filepath.Join("out", "model", "manifest.yaml"))
+	require.NoError(t, err)
+}

@@ -1,0 +1,28 @@
+package replay
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// A misspelt key and a block for another node come back as warnings; the values that do apply apply.
+func TestLoadParamsWarnsAboutIgnoredSettings(t *testing.T) {
+	params := filepath.Join("testdata", "ignored_params.yaml")
+	srv, settings, warnings, err := LoadParams(params)
+	require.NoError(t, err)
+	require.NotNil(t, srv)
+	require.Equal(t, 0.2, settings.Live.Skipping.EtaMove)
+	require.Equal(t, []string{
+		"params file " + params + ": controler_threshold is not a parameter of " + NodeName + "; ignored",
+		"params file " + params + ": node block /dysl_vla_nod does not match " + NodeName + "; ignored",
+	}, warnings)
+
+	_, _, warnings, err = LoadParams("")
+	require.NoError(t, err)
+	require.Empty(t, warnings, "the defaults leave nothing out")
+
+	_, _, _, err = LoadParams(filepath.Join(t.TempDir(), "missing.yaml"))
+	require.ErrorContains(t, err, "missing.yaml")
+}

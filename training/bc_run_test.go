@@ -1,0 +1,52 @@
+package training
+
+import (
+	"bytes"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"dysl_vla/safetensors"
+)
+
+// A run checkpointed into its file is resumed from there: the resumed run says so, continues the step
+// count, and each file carries the run's settings, the caller's metadata and the step it was saved at.
+func TestRunBCCheckpointsAndResumes(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "weights", "bc.safetensors")
+	cfg := BCConfig{Arch: microArch(), Seed: 4, Episodes: 1, HeldOut: 1, Steps: 3, StopAfter: 2, Batch: 2,
+		LearningRate: 1e-3, EvalEvery: 1, Loss: LossL1}
+	var log, progress bytes.Buffer
+	cfg.Log = &log
+	run := BCRun{Config: cfg, Out: out, CheckpointEvery: 1, Metadata: map[string]string{"preset": "micro"}, Progress: &progress}
+	res, err := RunBC(run)
+	require.NoError(t, err)
+	require.Len(t, res.TrainLoss, 2)
+	require.Contains(t, log.String(), "wrote "+out+": ")
+	require.Contains(t, log.String(), " 2 steps of batch 2 on ")
+	require.NotEmpty(t, progress.String(), "the bar is drawn on Progress")
+	md := metadataOf(t, out)
+	require.Equal(t, "2", md["step"])
+	require.Equal(t, "3", md["steps"])
+	require.Equal(t, "micro", md["preset"])
+	require.Equal(t, "l1", md["loss"])
+	require.Contains(t, md, "action_std")
+
+	log.Reset()
+	run.Resume, run.Config.StopAfter = true, 0
+	res, err = RunBC(run)
+	require.NoError(t, err)
+	require.Len(t, res.TrainLoss, 1, "steps 3..3")
+	require.Contains(t, log.String(), "resuming "+out+" at step 2\n")
+	require.Equal(t, "3", metadataOf(t, out)["step"])
+
+	_, err = RunBC(run)
+	require.ErrorContains(t, err, "checkpoint "+out+" is already at step 3 of 3")
+}
+
+func metadataOf(t *testing.T, path string) map[string]string {
+	t.Helper()
+	f, err := safetensors.ReadFile(path)
+	require.NoError(t, err)
+	return f.Metadata
+}

@@ -1,0 +1,185 @@
+package training
+
+import (
+	"fmt"
+	"io"
+
+	"dysl_vla/modelbuild"
+	"dysl_vla/policy/bundle"
+	"dysl_vla/scene"
+)
+
+// OpenBundleModel loads a bundle's backbone (see OpenBundleBackbone) into a training model: the start
+// of calibrating and distilling a bundle.
+func OpenBundleModel(dir, weightsFile string) (*bundle.Manifest, modelbuild.Arch, *Model, error) {
+	m, a, w, err := OpenBundleBackbone(dir, weightsFile)
+	if err != nil {
+		return nil, modelbuild.Arch{}, nil, err
+	}
+	model, err := NewModel(a, w)
+	if err != nil {
+		return nil, modelbuild.Arch{}, nil, err
+	}
+	return m, a, model, nil
+}
+
+// BundleCalibration chooses a bundle's static layers from the per-layer similarity of its hidden
+// states on held-out generated episodes, as `dysl calibrate` does.
+type BundleCalibration struct {
+	// Dir is the bundle; Weights its backbone's safetensors file when it was built from one.
+	Dir, Weights string
+	// Ratio of the layers kept static (the last layer always is).
+	Ratio float64
+	// Episodes generated from HeldOutSeedStart, of which every Every-th frame is used.
+	Episodes, Every int
+	// Tasks makes the episodes tabletop scenes (the zero value: the single task).
+	Tasks scene.Tabletop
+	// Plot, optional, receives the similarity profile as a PNG.
+	Plot string
+	// Log receives the profile and what was written; nil discards.
+	Log io.Writer
+}
+
+// CalibrateBundle measures each layer's mean input/output cosine similarity, makes the least similar
+// layers static and writes static_layers and static_profile into the manifest. When the static set
+// changes, the old adapters (fitted for other jump targets) are replaced by identity adapters and closed
+// controllers until a distillation trains them. It returns the static layers and the profile.
+func CalibrateBundle(c BundleCalibration) (static []int, similarity []float64, err error) {
+	out := c.Log
+	if out == nil {
+		out = io.Discard
+	}
+	m, a, model, err := OpenBundleModel(c.Dir, c.Weights)
+	if err != nil {
+		return nil, nil, err
+	}
+	frames, err := GenerateSceneEpisodes(a, Seeds(HeldOutSeedStart, c.Episodes), c.Tasks)
+	if err != nil {
+		return nil, nil, err
+	}
+	var indices []int
+	for i := 0; i < len(frames.Frames); i += max(1, c.Every) {
+		indices = append(indices, i)
+	}
+	if similarity, err = model.LayerSimilarity(frames, indices); err != nil {
+		return nil, nil, err
+	}
+	static = modelbuild.ChooseStatic(similarity, c.Ratio)
+	fmt.Fprintf(out, "calibration: %d frames from %d generated episodes\n", len(indices), c.Episodes)
+	isStatic := map[int]bool{}
+	for _, s := range static {
+		isStatic[s] = true
+	}
+	for i, s := range similarity {
+		mark := ""
+		if isStatic[i] {
+			mark = "  static"
+		}
+		fmt.Fprintf(out, "layer %2d  cos %.4f%s\n", i, s, mark)
+	}
+	changed := fmt.Sprint(static) != fmt.Sprint(m.StaticLayers)
+	m.StaticLayers, m.StaticProfile = static, similarity
+	if changed {
+		fmt.Fprintf(out, "static layers changed to %v: adapters reset to identity, controllers closed; run dysl distill\n", static)
+		err = WriteSkipModules(c.Dir, m, a, IdentitySkipModules(a, m.DynamicLayers()),
+			"identity placeholders (static layers recalibrated; not trained yet)",
+			"closed placeholders: constant skip_prob 0.05 (not trained yet)")
+	} else {
+		fmt.Fprintf(out, "static layers unchanged: %v\n", static)
+		err = bundle.Write(c.Dir, m)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if c.Plot != "" {
+		if err := PlotSimilarity(c.Plot, similarity, static); err != nil {
+			return nil, nil, err
+		}
+		fmt.Fprintf(out, "wrote %s\n", c.Plot)
+	}
+	return static, similarity, nil
+}
+
+// BundleDistillation trains a bundle's adapters and controllers against its frozen backbone and writes
+// them into the bundle, as `dysl distill` does.
+type BundleDistillation struct {
+	// Dir is the bundle; Weights its backbone's safetensors file when it was built from one.
+	Dir, Weights string
+	// Config is the distillation; DistillBundle sets its Segments, AdapterStart, Checkpoint,
+	// OnStep and (with Resume) Resume; its Log receives the progress lines and the summary.
+	Config DistillConfig
+	// IdentityAdapters starts stage 1 from A(h) = h instead of the bundle's own adapters.
+	IdentityAdapters bool
+	// Resume continues the distillation checkpointed in the bundle (same settings).
+	Resume bool
+	// Plot, optional, receives the loss curves as a PNG.
+	Plot string
+	// Progress, optional, receives a progress bar.
+	Progress io.Writer
+}
+
+// DistillBundle runs the distillation, checkpointing into the bundle when Config.CheckpointEvery says
+// so, writes the adapters and controllers as ONNX into it with provenance notes, and removes the
+// checkpoint once done.
+func DistillBundle(d BundleDistillation) (*DistillResult, error) {
+	cfg := d.Config
+	log := cfg.Log
+	if log == nil {
+		log = io.Discard
+	}
+	m, a, model, err := OpenBundleModel(d.Dir, d.Weights)
+	if err != nil {
+		return nil, err
+	}
+	dynamic := m.DynamicLayers()
+	model.AddSkipModules(dynamic, cfg.Seed)
+	if !d.IdentityAdapters {
+		mods, err := ReadSkipModules(d.Dir, m, a)
+		if err != nil {
+			return nil, err
+		}
+		if err := model.SetSkipModules(SkipModules{Adapters: mods.Adapters}); err != nil {
+			return nil, err
+		}
+		cfg.AdapterStart = "the bundle's adapters (" + m.Provenance.Adapters + ")"
+	}
+	cfg.Segments = m.Segments()
+	if d.Resume {
+		if cfg, err = ResumeDistill(d.Dir, m, model, cfg); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(log, "resuming after stage %d step %d\n", cfg.Resume.Stage, cfg.Resume.Step)
+	}
+	cfg.Checkpoint = func(p DistillProgress) error {
+		return WriteDistillCheckpoint(d.Dir, m, model, cfg, p)
+	}
+	bar := newStepBar(d.Progress, cfg.Stage1Steps+cfg.Stage2Steps, "")
+	cfg.OnStep = func(stage, _ int, loss float64) {
+		_ = bar.Add(1)
+		bar.Describe(fmt.Sprintf("stage %d loss %.4f", stage, loss))
+	}
+	res, err := Distill(model, cfg)
+	finishStepBar(bar, d.Progress)
+	if err != nil {
+		return nil, err
+	}
+	mods, err := model.SkipModules(dynamic)
+	if err != nil {
+		return nil, err
+	}
+	adaptersNote, controllersNote := DistillNotes(cfg, res)
+	if err := WriteSkipModules(d.Dir, m, a, mods, adaptersNote, controllersNote); err != nil {
+		return nil, err
+	}
+	if err := FinishDistill(d.Dir); err != nil {
+		return nil, err
+	}
+	if d.Plot != "" {
+		if err := PlotDistill(d.Plot, res); err != nil {
+			return nil, err
+		}
+	}
+	fmt.Fprintf(log, "wrote adapters and controllers of layers %v into %s: %d trainable vs %d backbone parameters, %d+%d steps in %s\n",
+		dynamic, d.Dir, res.Trainable, res.Backbone, len(res.Stage1Loss), len(res.Stage2Loss), res.Duration.Round(1e9))
+	return res, nil
+}

@@ -1,0 +1,61 @@
+package training
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"dysl_vla/policy/bundle"
+)
+
+// Calibrating writes the static layers and the profile it printed into the manifest; a second
+// calibration with the same settings finds nothing to change and keeps the adapters.
+func TestCalibrateBundleWritesTheStaticLayers(t *testing.T) {
+	dir, _, _, _, _ := builtTinyBundle(t)
+	var log bytes.Buffer
+	c := BundleCalibration{Dir: dir, Ratio: 0.4, Episodes: 1, Every: 8, Log: &log,
+		Plot: filepath.Join(t.TempDir(), "profile.png")}
+	static, similarity, err := CalibrateBundle(c)
+	require.NoError(t, err)
+	m, err := bundle.ReadManifest(dir)
+	require.NoError(t, err)
+	require.Equal(t, static, m.StaticLayers)
+	require.Equal(t, similarity, m.StaticProfile)
+	require.Len(t, similarity, m.Dims.Layers)
+	require.Contains(t, log.String(), fmt.Sprintf("layer %2d  cos %.4f  static\n", static[0], similarity[static[0]]))
+	require.Contains(t, log.String(), "wrote "+c.Plot+"\n")
+	require.FileExists(t, c.Plot)
+
+	log.Reset()
+	again, _, err := CalibrateBundle(c)
+	require.NoError(t, err)
+	require.Equal(t, static, again)
+	require.Contains(t, log.String(), fmt.Sprintf("static layers unchanged: %v\n", static))
+}
+
+// Distilling a bundle writes its adapters and controllers with notes on how they were trained, and a
+// run stopped at a checkpoint resumes from the bundle.
+func TestDistillBundleWritesTheSkipModules(t *testing.T) {
+	dir, _, before, _, _ := builtTinyBundle(t)
+	var log bytes.Buffer
+	d := BundleDistillation{Dir: dir, Config: DistillConfig{Seed: 2, Episodes: 1, Stage1Steps: 2, Stage2Steps: 2,
+		Batch: 2, LearningRate: 1e-3, Lambda: 0.05, Log: &log}}
+	res, err := DistillBundle(d)
+	require.NoError(t, err)
+	require.Len(t, res.Stage1Loss, 2)
+	require.Contains(t, log.String(), fmt.Sprintf("wrote adapters and controllers of layers %v into %s: ", before.DynamicLayers(), dir))
+	after, err := bundle.ReadManifest(dir)
+	require.NoError(t, err)
+	require.NotEqual(t, before.Provenance.Adapters, after.Provenance.Adapters)
+	require.Contains(t, after.Provenance.Adapters, "the bundle's adapters", "stage 1 started from the closed-form fit")
+	_, err = os.Stat(filepath.Join(dir, DistillCheckpointFile))
+	require.ErrorIs(t, err, os.ErrNotExist, "a finished run leaves no checkpoint")
+
+	d.Resume = true
+	_, err = DistillBundle(d)
+	require.Error(t, err, "nothing to resume")
+}
