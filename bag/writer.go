@@ -50,6 +50,7 @@ func (o WriterOptions) validate() error {
 		problems = append(problems, fmt.Errorf("ChunkSize (%d) must be >= 0", o.ChunkSize))
 	}
 	if _, ok := mcapCompression[o.Compression]; !ok {
+		//lint:ignore ST1005 the message starts with the name of the option it rejects
 		problems = append(problems, fmt.Errorf("Compression %q must be \"zstd\", \"lz4\" or \"none\"", o.Compression))
 	}
 	return errors.Join(problems...)
