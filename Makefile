@@ -66,7 +66,7 @@ bench:
 
 # cgo stays off in cross builds unless CGO_ENABLED=1 is explicit, and onnxruntime_go needs cgo.
 # Binaries built against bookworm's cross libc need GLIBC_2.34 (JetPack 6 / Ubuntu 22.04 is fine;
-# JetPack 5 / Ubuntu 20.04 is not, see docs/research/arm64.md section 5): arm64-glibc231 links against
+# JetPack 5 / Ubuntu 20.04 is not, see docs/notes/arm64.md): arm64-glibc231 links against
 # bullseye's glibc 2.31 instead, and its binaries need only GLIBC_2.17.
 arm64:
 	scripts/install-arm64-tools.sh

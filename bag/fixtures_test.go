@@ -12,8 +12,8 @@ import (
 	"dysl_vla/msgs"
 )
 
-// fixturesDir finds the shared rosbag2 recordings, which sit beside the repository
-// (../shared/fixtures/rosbag2 from the repository root), or skips the test.
+// fixturesDir finds real rosbag2 recordings (rosbag2's talker test bags, sqlite3 and MCAP), which
+// development machines and CI keep beside the repository in ../shared/fixtures/rosbag2, or skips the test.
 func fixturesDir(t *testing.T) string {
 	t.Helper()
 	dir, err := os.Getwd()
@@ -120,7 +120,7 @@ func TestMessagesFiltersTopics(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, "/topic", m.Topic)
 		if first {
-			// The very first /topic message, byte for byte (ros2.md §6.2).
+			// The very first /topic message, byte for byte (docs/notes/rosbag2.md, sqlite3).
 			require.Equal(t, "000100001000000048656c6c6f2c20776f726c6421203000", fmt.Sprintf("%x", m.Data))
 			first = false
 		}

@@ -39,7 +39,7 @@ func hexBytes(s string) []byte {
 
 var codecCases = []codecCase{
 	{
-		// Recorded by ROS 2: /topic in shared/fixtures/rosbag2/talker_sqlite3.
+		// Recorded by ROS 2: /topic in rosbag2's talker test bag (sqlite3).
 		name:  "String from the talker bag",
 		value: &String{Data: "Hello, world! 0"},
 		raw:   hexBytes(`00010000 | 10000000 "Hello, world! 0" 00`),
@@ -66,7 +66,7 @@ var codecCases = []codecCase{
 		raw:   hexBytes(`00010000 | 01000000 02000000 06000000 "cam_0" 00`),
 	},
 	{
-		// ros2.md §6.3: stamp 1700000000.000000005, frame "camera", 2x2 rgb8.
+		// docs/notes/ros2.md, CDR: stamp 1700000000.000000005, frame "camera", 2x2 rgb8.
 		name: "Image 2x2 rgb8 (research vector)",
 		value: &Image{
 			Header:   Header{Stamp: Time{Sec: 1700000000, Nanosec: 5}, FrameID: "camera"},
@@ -109,7 +109,7 @@ var codecCases = []codecCase{
 			03000000 abcd00`),
 	},
 	{
-		// ros2.md §6.3, one status with one KeyValue, 101 bytes. The research
+		// docs/notes/ros2.md, CDR: one status with one KeyValue, 101 bytes. The research
 		// note shows two pad bytes after "vla: inference\0"; the name ends at
 		// payload offset 43, so alignment needs one, and 101 bytes total agrees.
 		name: "DiagnosticArray one status (research vector)",
@@ -133,7 +133,7 @@ var codecCases = []codecCase{
 	},
 	{
 		// Recorded by ROS 2 Eloquent: the third /rosout message of
-		// shared/fixtures/rosbag2/talker_sqlite3.
+		// rosbag2's talker test bag (sqlite3).
 		name: "Log from the talker bag",
 		value: &Log{
 			Stamp:    Time{Sec: 1585866236, Nanosec: 112220919},

@@ -53,7 +53,7 @@ func TestSchemaSections(t *testing.T) {
 }
 
 func TestSchemaTextOfString(t *testing.T) {
-	// The text rosbag2 recorded in shared/fixtures/rosbag2/talker_mcap.
+	// The text rosbag2 recorded in its talker test bag (MCAP).
 	want := "# This was originally provided as an example message.\n" +
 		"# It is deprecated as of Foxy\n" +
 		"# It is recommended to create your own semantically meaningful message.\n" +

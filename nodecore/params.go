@@ -11,7 +11,7 @@ import (
 	"dysl_vla/skipping"
 )
 
-// Parameter names. The skipping thresholds and switches carry the names ALGORITHM.md and
+// Parameter names. The skipping thresholds and switches carry the names docs/ALGORITHM.md and
 // skipping.Config.Validate use, so a rejection reason names the parameter the operator typed.
 const (
 	// Read-only: fixed for the life of the process.

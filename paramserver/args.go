@@ -87,7 +87,7 @@ var (
 
 // ParseArgs reads the ROS arguments in args (os.Args[1:]) for the node whose name and
 // namespace in code are defaultNode and defaultNamespace, as launch_ros passes them
-// (ros2.md §3.3): --ros-args blocks ended by "--" or the end, holding -r/--remap
+// (docs/notes/ros2.md, "What launch passes"): --ros-args blocks ended by "--" or the end, holding -r/--remap
 // [node:]from:=to (including __node and __ns), -p/--param name:=value with a YAML-typed
 // value, and --params-file FILE. Params files and -p values merge in command-line order as
 // rcl merges them, and Overrides keeps what matches the node's fully qualified name after

@@ -12,7 +12,7 @@ import (
 var posInf = math.Inf(1)
 
 func TestParseArgsLaunchCommandLine(t *testing.T) {
-	// What launch_ros passes (ros2.md §3.3), with the program's own flags around it.
+	// What launch_ros passes (docs/notes/ros2.md, "What launch passes"), with the program's own flags around it.
 	args := []string{
 		"--bundle", "/models/b", "--ros-args", "--log-level", "info", "--ros-args",
 		"-r", "__node:=vla_node", "-r", "__ns:=/robot",

@@ -13,7 +13,7 @@ import (
 	"dysl_vla/msgs"
 )
 
-// The params-file format (ros2.md §5.4, rcl_yaml_param_parser):
+// The params-file format (docs/notes/ros2.md, "Params files"; rcl_yaml_param_parser):
 //
 //	/**:                    # every node
 //	  ros__parameters:

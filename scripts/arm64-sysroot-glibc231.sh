@@ -2,7 +2,7 @@
 # Prepares a cross sysroot holding Debian bullseye's arm64 glibc 2.31 and prints the path of a C
 # compiler wrapper that links against it. Binaries built with CC=<that wrapper> need only GLIBC_2.17,
 # so they start on JetPack 5 (Ubuntu 20.04, glibc 2.31); bookworm's own cross libc yields binaries that
-# need GLIBC_2.34 (docs/research/arm64.md section 5, where this recipe was verified under qemu).
+# need GLIBC_2.34 (docs/notes/arm64.md, where this recipe was verified under qemu).
 # Nothing is installed system-wide: apt reads bullseye's lists into a private directory.
 # Idempotent: does nothing when the sysroot is already in .cache/.
 set -euo pipefail

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs Debian's arm64 cross compiler and qemu-user (for `make arm64` and `make test-arm64`), only
-# what is missing. Needs root or sudo. See docs/research/arm64.md: about 10 s and 270 MB on bookworm.
+# what is missing. Needs root or sudo. See docs/notes/arm64.md: about 10 s and 270 MB on bookworm.
 # binfmt_misc is not needed: binaries run through `qemu-aarch64 -L /usr/aarch64-linux-gnu` explicitly.
 set -euo pipefail
 need=()

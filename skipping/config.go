@@ -110,7 +110,7 @@ type Config struct {
 	Seed int64
 }
 
-// DefaultConfig is the configuration of ALGORITHM.md.
+// DefaultConfig is the configuration of docs/ALGORITHM.md.
 func DefaultConfig() Config {
 	return Config{
 		Strategy:            StrategyDySL,

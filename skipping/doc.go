@@ -18,5 +18,5 @@
 //	}
 //
 // Calling Plan twice without Report, or Report without Plan, panics: it is a bug in the caller, like a
-// raft Ready that was never advanced. See ALGORITHM.md for the equations this implements.
+// raft Ready that was never advanced. See docs/ALGORITHM.md for the equations this implements.
 package skipping

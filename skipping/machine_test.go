@@ -73,7 +73,7 @@ func TestParseStrategyRoundTrip(t *testing.T) {
 	require.ErrorContains(t, err, `unknown strategy "fast" (expected one of dysl, full`)
 }
 
-// Reference: ALGORITHM.md, Eq. 1 — computed by hand.
+// Reference: docs/ALGORITHM.md, Eq. 1 — computed by hand.
 func TestContinuityByHand(t *testing.T) {
 	h := [][]float64{{0, 0}, {3, 4}, {3, 4}, {3, 5}}
 	// last 3: distances 0 and 1 → C = -(0+1)/2

@@ -142,7 +142,7 @@ func (m *Model) SetSkipModules(mods SkipModules) error {
 	return nil
 }
 
-// DistillConfig configures the two-stage skip-aware distillation (ALGORITHM.md, Eqs. 4-6).
+// DistillConfig configures the two-stage skip-aware distillation (docs/ALGORITHM.md, Eqs. 4-6).
 type DistillConfig struct {
 	Segments []bundle.Segment
 	Seed     int64

@@ -36,8 +36,7 @@ const (
 	ScopeControllers = "controllers"
 )
 
-// NewBackend returns the pure-Go GoMLX backend configured as research/gomlx.md found necessary, plus one
-// workaround found since:
+// NewBackend returns the pure-Go GoMLX backend configured as docs/notes/gomlx.md explains:
 //   - parallelism=-1, because the default worker pool deadlocks on a 2-core machine once several
 //     DotGenerals run at once;
 //   - ops_sequential, because simplego v0.26.0's parallel executor decides whether an op may overwrite its

@@ -1,4 +1,4 @@
-// Package earlyexit is the DeeR-VLA-style early-exit baseline (research/algorithm.md §9) in the same
+// Package earlyexit is the DeeR-VLA-style early-exit baseline (docs/ALGORITHM.md, "Strategies") in the same
 // engine family as DySL: the bundle's own prefix, layer and head graphs, plus one exit adapter after
 // every few layers, run on the policy engine as a stepwise pass (policy.Engine.InferStepwise) that
 // peeks at the head through each exit adapter.

@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// Reference: ros2.md §6.3: alignment is measured from the first byte after
+// Reference: docs/notes/ros2.md, CDR: alignment is measured from the first byte after
 // the encapsulation header, and each primitive aligns to its own size.
 func TestAlignmentIsRelativeToPayload(t *testing.T) {
 	cases := []struct {

@@ -219,7 +219,7 @@ func configureSessionOptions(opts *ort.SessionOptions, cfg Config) error {
 		return fmt.Errorf("setting graph optimization level: %w", err)
 	}
 	// Spinning pools of many small sessions on few cores measured 22x slower on average and 50x at p99
-	// than one graph (research/runtime.md §2.1); with spinning off they cost almost nothing.
+	// than one graph (docs/notes/onnxruntime.md); with spinning off they cost almost nothing.
 	// One CPU arena for all sessions (see registerSharedCPUArena).
 	if err := opts.AddSessionConfigEntry("session.use_env_allocators", "1"); err != nil {
 		return fmt.Errorf("setting session.use_env_allocators=1: %w", err)
@@ -257,7 +257,7 @@ func appendCUDA(opts *ort.SessionOptions, cfg Config) error {
 	return nil
 }
 
-// tensorRTOptions are the TensorRT provider's option keys for cfg (see research/runtime.md §1.4).
+// tensorRTOptions are the TensorRT provider's option keys for cfg (see docs/notes/onnxruntime.md).
 func tensorRTOptions(cfg Config) map[string]string {
 	boolString := map[bool]string{false: "0", true: "1"}
 	o := map[string]string{

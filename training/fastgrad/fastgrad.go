@@ -3,7 +3,7 @@
 //
 // Why: the stock gradient (graph.dotGeneralVJP) multiplies the output gradient by a broadcast of the
 // other operand and then sums, materialising an outer-product tensor; on the pure-Go backend that
-// made a training step about 14 times slower (research/gomlx.md, pitfall 1). Upstream fixed it
+// made a training step about 14 times slower (docs/notes/gomlx.md, pitfall 1). Upstream fixed it
 // after v0.26.0 (gomlx/gomlx#428), but no release with the fix is available, so Install overrides
 // the entry in graph.VJPRegistration, an exported map meant for registering gradients.
 //
