@@ -333,7 +333,27 @@ func replaceGenerated(t *testing.T, rel, name, want string) {
 		}
 		return
 	}
-	require.Equal(t, want, got, "%s: the generated block %q is stale; rerun with -update", rel, name)
+	if got != want {
+		t.Errorf("%s: the generated block %q is stale (rerun with -update); lines that should be there (+) and should not (-):\n%s",
+			rel, name, lineDiff(got, want))
+	}
+}
+
+// lineDiff lists the lines of want missing from got (+) and the lines of got not in want (-).
+func lineDiff(got, want string) string {
+	g, w := strings.Split(got, "\n"), strings.Split(want, "\n")
+	var out []string
+	for _, l := range w {
+		if !slices.Contains(g, l) {
+			out = append(out, "+ "+l)
+		}
+	}
+	for _, l := range g {
+		if !slices.Contains(w, l) {
+			out = append(out, "- "+l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // mdCell escapes a table cell.
