@@ -12,6 +12,7 @@ import (
 	"os"
 
 	"dysl_vla/policy"
+	"dysl_vla/policy/ortbackend"
 	"dysl_vla/scene"
 	"dysl_vla/skipping"
 )
@@ -28,9 +29,10 @@ func main() {
 }
 
 func run(model string, frames int, seed int64) error {
-	// The library comes from $DYSL_ORT_LIB; ORTConfig.LibraryPath names it explicitly. The skipping
-	// configuration is the paper's method with this package's defaults (docs/ALGORITHM.md).
-	engine, err := policy.Open(model, policy.ORTConfig{}, skipping.DefaultConfig())
+	// The caller chooses the backend: ONNX Runtime here, with the library from $DYSL_ORT_LIB
+	// (Config.LibraryPath names it explicitly). The skipping configuration is the paper's method with
+	// this package's defaults (docs/ALGORITHM.md).
+	engine, err := policy.Open(model, ortbackend.Opener(ortbackend.Config{}), skipping.DefaultConfig())
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 	"dysl_vla/nodecore"
 	"dysl_vla/paramserver"
 	"dysl_vla/policy"
+	"dysl_vla/policy/ortbackend"
 	"dysl_vla/scene"
 )
 
@@ -58,7 +59,7 @@ func run(model string, frames int) error {
 	if err != nil {
 		return err
 	}
-	engine, err := policy.Open(settings.ModelDir, policy.ORTConfig{}, settings.Live.Skipping)
+	engine, err := policy.Open(settings.ModelDir, ortbackend.Opener(ortbackend.Config{}), settings.Live.Skipping)
 	if err != nil {
 		return err
 	}

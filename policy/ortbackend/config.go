@@ -98,6 +98,7 @@ func (c Config) Validate() error {
 	switch c.Provider {
 	case "", ProviderCPU, ProviderCUDA, ProviderTensorRT:
 	default:
+		//lint:ignore ST1005 the message starts with the name of the field it rejects
 		errs = append(errs, fmt.Errorf("Provider must be %q, %q or %q, got %q",
 			ProviderCPU, ProviderCUDA, ProviderTensorRT, c.Provider))
 	}

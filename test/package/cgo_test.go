@@ -15,8 +15,8 @@ import (
 const ortBinding = "github.com/yalue/onnxruntime_go"
 
 // needCgo are the packages allowed to need cgo: the ONNX Runtime backend (and its test helper, which
-// imports it), and the executables, which run models (and the ROS 2 node, rclgo).
-var needCgo = []string{"dysl_vla/policy/ortbackend", "dysl_vla/nodes/"}
+// imports it), and the executables, which run models (and the ROS 2 node, rclgo), examples included.
+var needCgo = []string{"dysl_vla/policy/ortbackend", "dysl_vla/nodes/", "dysl_vla/examples/"}
 
 func allowedCgo(pkg string) bool {
 	for _, p := range needCgo {
