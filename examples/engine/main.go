@@ -3,11 +3,10 @@
 // the skipping did.
 //
 //	export DYSL_ORT_LIB=$(scripts/fetch-ort.sh)
-//	go run ./examples/engine -model models/reference/tiny -frames 20
+//	go run ./examples/engine [BUNDLE_DIR]        # default: models/reference/tiny
 package main
 
 import (
-	"flag"
 	"fmt"
 	"os"
 
@@ -18,11 +17,12 @@ import (
 )
 
 func main() {
-	model := flag.String("model", "models/reference/tiny", "model bundle directory")
-	frames := flag.Int("frames", 20, "frames of the episode to run")
-	seed := flag.Int64("seed", 1, "episode seed")
-	flag.Parse()
-	if err := run(*model, *frames, *seed); err != nil {
+	model := "models/reference/tiny"
+	if len(os.Args) > 1 {
+		model = os.Args[1]
+	}
+	const frames, seed = 20, 1
+	if err := run(model, frames, seed); err != nil {
 		fmt.Fprintln(os.Stderr, "engine:", err)
 		os.Exit(1)
 	}
