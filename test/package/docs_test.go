@@ -19,6 +19,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -58,11 +59,19 @@ func (p goPackage) allImports() []string {
 	return slices.Concat(p.Imports, p.TestImports, p.XTestImports)
 }
 
+// listed is the output of `go list -json ./...`, run once for all tests.
+var listed struct {
+	sync.Once
+	out string
+	err error
+}
+
 // goPackages runs `go list -json ./...` at the repository root. The rclgo-gen output that a colcon
 // build leaves in nodes/dysl_vla_node/rosgen is not part of the module's code.
 func goPackages(t *testing.T) []goPackage {
 	t.Helper()
-	out, err := goCommand(t, nil, "list", "-json", "./...")
+	listed.Do(func() { listed.out, listed.err = goCommand(t, nil, "list", "-json", "./...") })
+	out, err := listed.out, listed.err
 	require.NoError(t, err, out)
 	var pkgs []goPackage
 	dec := json.NewDecoder(strings.NewReader(out))
