@@ -24,7 +24,7 @@ WITH_ORT = lib=$${DYSL_ORT_LIB:-$$(scripts/fetch-ort.sh)} && export DYSL_ORT_LIB
 help:
 	@echo "make ort         fetch ONNX Runtime 1.24.1 (CPU) into .cache/ort/ and print its path"
 	@echo "make build       build the executables of nodes/ into bin/"
-	@echo "make test        go vet, gofmt check, go test ./..., go test -race on $(RACE_PKGS)"
+	@echo "make test        go vet, staticcheck, gofmt check, go test ./..., go test -race on $(RACE_PKGS), make test-ros2"
 	@echo "make test-ros2   colcon build + the ROS 2 integration tests (test/ros2), when /opt/ros/humble exists"
 	@echo "make demo        run 'dysl demo'"
 	@echo "make bench       run benchmarks (BENCH_PKGS=$(BENCH_PKGS))"
@@ -45,6 +45,8 @@ PKGS = $$($(GO) list ./... | grep -v /rosgen/)
 test:
 	$(GO) vet $(PKGS)
 	$(GO) vet -tags ros2 ./test/ros2/
+	$(GO) tool staticcheck $(PKGS)
+	$(GO) tool staticcheck -tags ros2 ./test/ros2/
 	@unformatted=$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt -l reports unformatted files:"; echo "$$unformatted"; exit 1; fi
 	$(WITH_ORT) $(GO) test -count=1 $(PKGS)

@@ -25,5 +25,8 @@ colcon build --packages-select dysl_vla >log/test-ros2-colcon.txt 2>&1 || {
   tail -n 60 log/test-ros2-colcon.txt; echo "test-ros2: colcon build --packages-select dysl_vla failed" >&2; exit 1; }
 # shellcheck disable=SC1091
 source install/setup.bash
+# The rclgo glue compiles only here, against ROS: vet and staticcheck it here too.
+go vet -tags ros2 ./nodes/dysl_vla_node
+go tool staticcheck -tags ros2 ./nodes/dysl_vla_node
 go build -o bin/ ./nodes/dysl
 go test -tags ros2 -count=1 -v -timeout 20m "$@" ./test/ros2/
