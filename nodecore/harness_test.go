@@ -12,26 +12,11 @@ import (
 	"dysl_vla/nodecore"
 	"dysl_vla/paramserver"
 	"dysl_vla/policy"
-	"dysl_vla/policy/bundle"
 	"dysl_vla/policy/policytest"
 )
 
 // t0 is the fake clock's origin; frames are stamped from it and Step is called shortly after.
 var t0 = time.Unix(1_700_000_000, 0)
-
-// testManifest: 8 layers, static 3 and 7, a 4x4 image, chunks of 2 actions (x, gripper) 100 ms apart.
-func testManifest() *bundle.Manifest {
-	return &bundle.Manifest{
-		Format: bundle.FormatVersion, Name: "fake-bundle",
-		Dims: bundle.Dims{Layers: 8, Hidden: 4, Heads: 1, Tokens: 4, InstructionTokens: 8, Chunk: 2, ActionDim: 2},
-		Image: bundle.ImageSpec{Width: 4, Height: 4, Resize: "center_crop_resize",
-			Mean: []float64{0, 0, 0}, Std: []float64{1, 1, 1}},
-		Tokenizer: bundle.Tokenizer{Kind: "bytes"},
-		Action: bundle.ActionSpec{Names: []string{"x", "gripper"}, Mean: []float64{0, 0}, Std: []float64{1, 1},
-			GripperIndex: 1, DtSeconds: 0.1},
-		StaticLayers: []int{3, 7},
-	}
-}
 
 // frame is a gray 4x4 rgb8 image stamped at t0 + at.
 func frame(at time.Duration, frameID string, gray byte) msgs.Image {
@@ -103,7 +88,7 @@ type fixture struct {
 // start-up overrides as a params file or -p would give them.
 func newFixture(t *testing.T, wrap func(*policytest.Fake) policy.Backend, overrides map[string]paramserver.Value) *fixture {
 	t.Helper()
-	m := testManifest()
+	m := policytest.Manifest()
 	fake := policytest.NewFake(m)
 	for j := range fake.SkipProb {
 		fake.SkipProb[j] = 1 // every controller wants to skip

@@ -15,7 +15,7 @@ import (
 // A Config.Infer stands in for Engine.Infer: its chunk and statistics are what the Core publishes, and
 // it sees the frame and the instruction in force.
 func TestInferReplacesTheEnginesInference(t *testing.T) {
-	m := testManifest()
+	m := policytest.Manifest()
 	engine := &policy.Engine{Manifest: m, Backend: policytest.NewFake(m), Now: func() time.Time { return t0 }}
 	require.NoError(t, engine.Initialize())
 	srv, _, err := nodecore.NewParamServer("/dysl_vla_node", nil, func() time.Time { return t0 })
