@@ -7,6 +7,7 @@ import (
 	"math"
 	"time"
 
+	"dysl_vla/evaluation/matching"
 	"dysl_vla/policy"
 	"dysl_vla/scene"
 	"dysl_vla/skipping"
@@ -217,14 +218,7 @@ func WriteTable(w io.Writer, rows []Row) {
 	}
 	fmt.Fprintln(w)
 	for _, r := range rows {
-		line := r.Description
-		if r.Param != "" {
-			line += "; " + r.Param
-		}
-		if r.Available && r.Note != "" {
-			line += "; " + r.Note
-		}
-		fmt.Fprintf(w, "%-16s %s\n", r.Variant, line)
+		matching.WriteVariantLine(w, r.Variant, r.Description, r.Param, r.Note, r.Available)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "columns: success = episodes with every instruction completed (Wilson 95% interval); chain = mean instructions completed in sequence;")

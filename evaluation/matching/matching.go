@@ -5,6 +5,8 @@
 package matching
 
 import (
+	"fmt"
+	"io"
 	"math"
 	"sort"
 
@@ -93,4 +95,18 @@ func Bisect(measure func(knob float64) (float64, error), target float64, rising 
 		}
 	}
 	return knob, got, nil
+}
+
+// WriteVariantLine writes the line that says what a variant of a report is: its description, the
+// knob matching set (param), and its note when it ran. The open- and closed-loop tables end with one
+// per variant.
+func WriteVariantLine(w io.Writer, variant, description, param, note string, available bool) {
+	line := description
+	if param != "" {
+		line += "; " + param
+	}
+	if available && note != "" {
+		line += "; " + note
+	}
+	fmt.Fprintf(w, "%-16s %s\n", variant, line)
 }

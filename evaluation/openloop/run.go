@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"dysl_vla/evaluation/benchmark"
+	"dysl_vla/evaluation/matching"
 	"dysl_vla/policy/bundle"
 )
 
@@ -163,14 +164,7 @@ func WriteTable(w io.Writer, rep *Report) {
 	}
 	fmt.Fprintln(w)
 	for _, r := range rep.Rows {
-		line := r.Description
-		if r.Param != "" {
-			line += "; " + r.Param
-		}
-		if r.Available && r.Note != "" {
-			line += "; " + r.Note
-		}
-		fmt.Fprintf(w, "%-16s %s\n", r.Variant, line)
+		matching.WriteVariantLine(w, r.Variant, r.Description, r.Param, r.Note, r.Available)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "columns: layers = mean executed layers per inference (all passes); skip = mean skipped layers / L; verif = share re-run by verification;")
