@@ -117,25 +117,20 @@ type Preset struct {
 //     has room (GitHub issue 14), still trainable on a 2-core CPU.
 //   - bench: sized so that decoder layers dominate the time of one inference on a 2-core CPU;
 //     initializers go to external data files.
+//
+// tinyArch is the tiny preset's width with the given number of decoder layers; small differs from
+// tiny only in depth.
+func tinyArch(layers int) Arch {
+	return Arch{
+		Layers: layers, Hidden: 64, Heads: 4, MLP: 176, ImageSize: 64, PatchSize: 8, InstructionTokens: 48,
+		Vocab: 257, Chunk: 8, ActionDim: 7, AdapterRank: 16, ControllerHidden: 16,
+		RopeTheta: 10000, NormEps: 1e-5,
+	}
+}
+
 var presets = map[string]Preset{
-	"tiny": {
-		Name: "tiny",
-		Arch: Arch{
-			Layers: 8, Hidden: 64, Heads: 4, MLP: 176, ImageSize: 64, PatchSize: 8, InstructionTokens: 48,
-			Vocab: 257, Chunk: 8, ActionDim: 7, AdapterRank: 16, ControllerHidden: 16,
-			RopeTheta: 10000, NormEps: 1e-5,
-		},
-		CalibrationFrames: 48,
-	},
-	"small": {
-		Name: "small",
-		Arch: Arch{
-			Layers: 12, Hidden: 64, Heads: 4, MLP: 176, ImageSize: 64, PatchSize: 8, InstructionTokens: 48,
-			Vocab: 257, Chunk: 8, ActionDim: 7, AdapterRank: 16, ControllerHidden: 16,
-			RopeTheta: 10000, NormEps: 1e-5,
-		},
-		CalibrationFrames: 48,
-	},
+	"tiny":  {Name: "tiny", Arch: tinyArch(8), CalibrationFrames: 48},
+	"small": {Name: "small", Arch: tinyArch(12), CalibrationFrames: 48},
 	"bench": {
 		Name: "bench",
 		Arch: Arch{
