@@ -12,6 +12,7 @@ import (
 
 	"dysl_vla/onnxgraph"
 	"dysl_vla/policy/bundle"
+	"dysl_vla/scene"
 )
 
 // Options configure Build.
@@ -26,6 +27,10 @@ type Options struct {
 	StaticRatio float64
 	// CalibrationFrames overrides the preset's number of calibration observations when > 0.
 	CalibrationFrames int
+	// Tasks are the scenes the calibration frames come from: the single task when zero, tabletop
+	// scenes otherwise. Use the scenes the backbone was trained on: the static layers and the
+	// closed-form adapters are fitted on the hidden states of these frames.
+	Tasks scene.Tabletop
 	// Log receives progress lines; nil discards them.
 	Log io.Writer
 	// Now stamps provenance.created; it defaults to time.Now. Tests pin it for reproducible manifests.
@@ -85,7 +90,7 @@ func Build(opts Options) (*Result, error) {
 	heldOutFrames := max(2, opts.CalibrationFrames/4)
 	fmt.Fprintf(opts.Log, "calibrating on %d+%d held-out observations (%d layers, hidden %d, %d tokens)\n",
 		opts.CalibrationFrames, heldOutFrames, a.Layers, a.Hidden, a.Tokens())
-	observations, err := SceneCalibrationObservations(a, opts.CalibrationFrames+heldOutFrames, opts.Seed)
+	observations, err := SceneCalibrationObservations(a, opts.CalibrationFrames+heldOutFrames, opts.Seed, opts.Tasks)
 	if err != nil {
 		return nil, err
 	}

@@ -76,7 +76,7 @@ func TestTinyBundle(t *testing.T) {
 		require.Contains(t, m.Provenance.Controllers, "not trained")
 	})
 	t.Run("adapters beat skipping without one on held-out scene frames", func(t *testing.T) {
-		heldOut, err := SceneCalibrationObservations(res.Model.Arch, 3, 1234) // episodes not calibrated on
+		heldOut, err := SceneCalibrationObservations(res.Model.Arch, 3, 1234, scene.Tabletop{}) // episodes not calibrated on
 		require.NoError(t, err)
 		for _, obs := range heldOut {
 			hiddens, _, err := res.Model.Forward(obs.Image, obs.Tokens)
@@ -284,10 +284,10 @@ func TestAdapterAndControllerGraphsMatchBuild(t *testing.T) {
 
 func TestSceneCalibrationObservations(t *testing.T) {
 	a := presets["tiny"].Arch
-	obs, err := SceneCalibrationObservations(a, 40, 3)
+	obs, err := SceneCalibrationObservations(a, 40, 3, scene.Tabletop{})
 	require.NoError(t, err)
 	require.Len(t, obs, 40)
-	again, err := SceneCalibrationObservations(a, 40, 3)
+	again, err := SceneCalibrationObservations(a, 40, 3, scene.Tabletop{})
 	require.NoError(t, err)
 	require.Equal(t, obs, again, "deterministic by seed")
 	distinctImages := map[float32]bool{}

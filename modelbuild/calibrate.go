@@ -355,11 +355,13 @@ var bytesTokenizer = bundle.Tokenizer{Kind: "bytes"}
 // at the model's input size and converted exactly as the engine converts camera frames. Adapters and the
 // static set are fitted on the distribution the robot will see: adapters fitted on random pixels explain
 // little of what happens on real scenes. Frames are spread over episodes seed, seed+1, ... so that every
-// phase (free-space moves, grasps, releases) is represented.
-func SceneCalibrationObservations(a Arch, n int, seed int64) ([]Observation, error) {
+// phase (free-space moves, grasps, releases) is represented. tasks picks the scenes (scene.Config.Tabletop:
+// zero for the single task).
+func SceneCalibrationObservations(a Arch, n int, seed int64, tasks scene.Tabletop) ([]Observation, error) {
 	const stride = 7 // frames apart within an episode: consecutive frames are nearly identical
 	cfg := scene.DefaultConfig()
 	cfg.Width, cfg.Height = a.ImageSize, a.ImageSize
+	cfg.Tabletop = tasks
 	spec := a.ImageSpec()
 	var obs []Observation
 	for ep := seed; len(obs) < n; ep++ {

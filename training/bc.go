@@ -66,6 +66,9 @@ type BCConfig struct {
 	Tasks scene.Tabletop
 	// Extra frames join the training episodes' (DAgger: states a policy visited, labelled by the expert).
 	Extra []*Dataset
+	// ProbeWeight, when > 0, adds the world-state probe's loss (probe.go) with this weight: a
+	// training-only localization signal that bundles never see.
+	ProbeWeight float64
 }
 
 func (cfg BCConfig) residualScale() float64 {
@@ -132,10 +135,11 @@ func (cfg BCConfig) LearningRateAt(step int) float64 {
 type BCResult struct {
 	Model       *Model
 	Params      int64
-	TrainLoss   []float64      // per step run (Resumed+1..Steps): the batch's training loss (cfg.Loss) on normalized actions
+	TrainLoss   []float64      // per step run (Resumed+1..Steps): the batch's training loss (cfg.Loss on normalized actions, plus the weighted probe loss when probing)
 	EvalSteps   []int          // absolute step numbers
 	EvalLoss    []float64      // held-out mean absolute error at EvalSteps
 	Eval        []ChunkMetrics // the held-out metrics at EvalSteps (EvalLoss[i] = Eval[i].L1)
+	ProbeError  []float64      // the probe's held-out mean squared error at EvalSteps, when probing
 	Duration    time.Duration
 	TrainFrames int
 	// BaselineL1 is the held-out error of the best constant predictor (each chunk value's median over the
@@ -186,8 +190,18 @@ func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.ProbeWeight < 0 || math.IsNaN(cfg.ProbeWeight) {
+		return nil, fmt.Errorf("training: probe weight (%v) must be >= 0", cfg.ProbeWeight)
+	}
+	probing := cfg.ProbeWeight > 0
+	if probing {
+		m.AddProbe(cfg.Seed)
+	}
 	modelFn := func(ctx *context.Context, _ any, inputs []*Node) []*Node {
-		_, actions := m.Forward(inputs[0], inputs[1])
+		hiddens, actions := m.Forward(inputs[0], inputs[1])
+		if probing {
+			m.addProbeLoss(ctx, hiddens[len(hiddens)-1], inputs[2], cfg.ProbeWeight)
+		}
 		return []*Node{actions}
 	}
 	trainer := train.NewTrainer(m.Backend, m.Ctx, modelFn, lossFn,
@@ -209,10 +223,14 @@ func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 			continue // the same batches as the run that wrote the checkpoint, without repeating them
 		}
 		images, tokens, chunks := data.Batch(batch)
+		inputs := []*tensors.Tensor{images, tokens}
+		if probing {
+			inputs = append(inputs, data.ProbeBatch(batch))
+		}
 		if err := learningRate.SetValue(tensors.FromScalar(float32(cfg.LearningRateAt(step)))); err != nil {
 			return nil, err
 		}
-		metrics, err := trainer.TrainStep(nil, []*tensors.Tensor{images, tokens}, []*tensors.Tensor{chunks})
+		metrics, err := trainer.TrainStep(nil, inputs, []*tensors.Tensor{chunks})
 		if err != nil {
 			return nil, fmt.Errorf("training: step %d: %w", step, err)
 		}
@@ -228,8 +246,17 @@ func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 				return nil, err
 			}
 			res.EvalSteps, res.EvalLoss, res.Eval = append(res.EvalSteps, step), append(res.EvalLoss, eval.L1), append(res.Eval, eval)
-			fmt.Fprintf(cfg.Log, "step %d: lr %.2g, train %s %.4f (mean of last 50 %.4f), held-out %s (constant predictor L1 %.4f), %s\n",
-				step, cfg.LearningRateAt(step), cfg.Loss.name(), loss, mean(res.TrainLoss[max(0, len(res.TrainLoss)-50):]), eval,
+			probed := ""
+			if probing {
+				e, err := m.ProbeError(heldOut, allIndices(heldOut))
+				if err != nil {
+					return nil, err
+				}
+				res.ProbeError = append(res.ProbeError, e)
+				probed = fmt.Sprintf(", probe mse %.4f", e)
+			}
+			fmt.Fprintf(cfg.Log, "step %d: lr %.2g, train %s %.4f (mean of last 50 %.4f), held-out %s%s (constant predictor L1 %.4f), %s\n",
+				step, cfg.LearningRateAt(step), cfg.Loss.name(), loss, mean(res.TrainLoss[max(0, len(res.TrainLoss)-50):]), eval, probed,
 				res.BaselineL1, time.Since(began).Round(time.Second))
 		}
 		if last {

@@ -29,6 +29,8 @@ type Frame struct {
 	Chunk         []float32 // the expert's next K actions, normalized, K·A values row-major
 	Action        scene.Action
 	Phase         scene.Phase
+	// Probe is ProbeTargets of the world state the frame shows: the training-only localization target.
+	Probe []float32
 	// Critical marks the grasp and release windows: the still steps before the gripper flips, the flip
 	// itself, and every step whose expert chunk contains a flip. Errors there are what DySL protects.
 	Critical bool
@@ -62,7 +64,7 @@ func GenerateSceneEpisodes(a modelbuild.Arch, seeds []int64, tasks scene.Tableto
 			return nil, err
 		}
 		for i, s := range steps {
-			d.Frames = append(d.Frames, newFrame(a, int(seed), i, s.Image, s.Instruction, s.Chunk, s.Action, s.Phase))
+			d.Frames = append(d.Frames, newFrame(a, int(seed), i, s.State, s.Image, s.Instruction, s.Chunk, s.Action, s.Phase))
 		}
 	}
 	return d, nil
@@ -86,7 +88,7 @@ func LabelStates(a modelbuild.Arch, states []scene.State) (*Dataset, error) {
 	d := &Dataset{Arch: a}
 	for i, s := range states {
 		action, phase := scene.Expert(s)
-		d.Frames = append(d.Frames, newFrame(a, int(s.Seed), i, scene.Render(s, cfg.Width, cfg.Height, cfg.CameraNoise),
+		d.Frames = append(d.Frames, newFrame(a, int(s.Seed), i, s, scene.Render(s, cfg.Width, cfg.Height, cfg.CameraNoise),
 			scene.Instruction(s), scene.Chunk(s, a.Chunk), action, phase))
 	}
 	return d, nil
@@ -99,10 +101,10 @@ func checkActionDim(a modelbuild.Arch) error {
 	return nil
 }
 
-func newFrame(a modelbuild.Arch, episode, step int, img scene.Image, instruction string, chunk []scene.Action, action scene.Action, phase scene.Phase) Frame {
+func newFrame(a modelbuild.Arch, episode, step int, state scene.State, img scene.Image, instruction string, chunk []scene.Action, action scene.Action, phase scene.Phase) Frame {
 	f := Frame{
 		Episode: episode, Step: step, RGB: img.RGB, Tokens: Tokenize(instruction, a.InstructionTokens),
-		Chunk: make([]float32, 0, a.Chunk*a.ActionDim), Action: action, Phase: phase,
+		Chunk: make([]float32, 0, a.Chunk*a.ActionDim), Action: action, Phase: phase, Probe: ProbeTargets(state),
 	}
 	actionMean, actionStd := ActionNormalization()
 	flips := false

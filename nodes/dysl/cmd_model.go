@@ -21,7 +21,10 @@ func newModelCmd() *cobra.Command {
 }
 
 func newModelBuildCmd() *cobra.Command {
-	var opts modelbuild.Options
+	var (
+		opts  modelbuild.Options
+		tasks string
+	)
 	cmd := &cobra.Command{
 		Use:   "build --preset tiny|small|bench --out DIR",
 		Short: "Build a bundle: backbone (random or --weights), calibrated static layers, closed-form adapters",
@@ -38,6 +41,10 @@ these tensors ([in, out] matrices, float32):
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Log = cmd.OutOrStdout()
+			var err error
+			if opts.Tasks, err = tabletopFor(tasks, 1); err != nil {
+				return err
+			}
 			res, err := modelbuild.Build(opts)
 			if err != nil {
 				return err
@@ -53,6 +60,7 @@ these tensors ([in, out] matrices, float32):
 	f.StringVar(&opts.WeightsFile, "weights", "", "safetensors file holding the backbone instead of random weights")
 	f.Float64Var(&opts.StaticRatio, "static-ratio", 0.2, "fraction of layers kept static (the last layer always is)")
 	f.IntVar(&opts.CalibrationFrames, "calibration", 0, "calibration observations (0: the preset's default)")
+	f.StringVar(&tasks, "tasks", "single", "scenes of the calibration frames, as the backbone was trained: single or tabletop")
 	_ = cmd.MarkFlagRequired("out")
 	return cmd
 }

@@ -78,6 +78,7 @@ Adam moments restart).`,
 	f.IntVar(&cfg.Warmup, "warmup", 100, "steps of linear learning-rate warmup")
 	f.Float64Var(&cfg.FinalLearningRate, "final-lr", 1e-4, "learning rate at the last step, reached by cosine decay (0: constant)")
 	f.Float64Var(&cfg.ResidualScale, "residual-scale", 0, "factor on every layer's attn.o and mlp.down of the random initial weights (0: 1/√(2·layers); negative: modelbuild's init unchanged)")
+	f.Float64Var(&cfg.ProbeWeight, "probe-weight", 0, "weight of the training-only world-state probe loss (gripper, block and pad positions read off the action queries); 0: none")
 	f.StringVar(&loss, "loss", "mse", "training loss on normalized chunks: mse, huber or l1 (the held-out figure is always L1)")
 	f.IntVar(&cfg.EvalEvery, "eval-every", 250, "measure the held-out loss every this many steps")
 	_ = cmd.MarkFlagRequired("out")
@@ -92,6 +93,7 @@ func newDAggerCmd() *cobra.Command {
 		episodes int
 		seed     int64
 		maxSteps int
+		cameraHz float64
 	)
 	cmd := &cobra.Command{
 		Use:   "dagger --model DIR --out STATES.json",
@@ -118,7 +120,7 @@ state: the policy learns to recover from the states its own mistakes lead to.`,
 				return err
 			}
 			defer e.Close()
-			v, err := closedloop.CollectStates(closedloop.Config{Engine: e, Skipping: full, Scene: sc}, training.Seeds(seed, episodes), out)
+			v, err := closedloop.CollectStates(closedloop.Config{Engine: e, Skipping: full, Scene: sc, CameraHz: cameraHz}, training.Seeds(seed, episodes), out)
 			if err != nil {
 				return err
 			}
@@ -135,5 +137,6 @@ state: the policy learns to recover from the states its own mistakes lead to.`,
 	f.IntVar(&episodes, "episodes", 20, "episodes to play")
 	f.Int64Var(&seed, "seed", 500_000, "seed of the first episode (training range, apart from bc's and the held-out seeds)")
 	f.IntVar(&maxSteps, "max-steps", 300, "step limit per instruction")
+	f.Float64Var(&cameraHz, "camera-hz", 0, "camera rate (0: the control rate of the bundle); play as evaluate --closed-loop will")
 	return cmd
 }
