@@ -34,6 +34,8 @@ type bcDataFlags struct {
 	chain  int
 	states []string
 	init   string
+	// initPreset is the architecture of init when it is shallower than the trained one (Deepen).
+	initPreset string
 }
 
 func (f *bcDataFlags) register(fs *pflag.FlagSet) {
@@ -41,6 +43,7 @@ func (f *bcDataFlags) register(fs *pflag.FlagSet) {
 	fs.IntVar(&f.chain, "chain", 5, "instructions per episode with --tasks chain")
 	fs.StringSliceVar(&f.states, "dagger-states", nil, "state files of 'dysl train dagger', labelled by the expert and added to the training frames")
 	fs.StringVar(&f.init, "init", "", "start from these weights (a fresh schedule; --resume continues a run instead)")
+	fs.StringVar(&f.initPreset, "init-preset", "", "architecture of --init when it has fewer layers than --preset (same widths): its layers are spread over the deeper stack and the new ones start as identities")
 }
 
 // apply sets cfg's tasks and extra frames, and returns the start weights --init gives (nil without it).
@@ -64,6 +67,17 @@ func (f *bcDataFlags) apply(cfg *training.BCConfig) (*modelbuild.Weights, error)
 	if f.init == "" {
 		return nil, nil
 	}
-	w, _, err := training.LoadCheckpoint(f.init, cfg.Arch)
-	return w, err
+	if f.initPreset == "" {
+		w, _, err := training.LoadCheckpoint(f.init, cfg.Arch)
+		return w, err
+	}
+	from, err := modelbuild.LookupPreset(f.initPreset)
+	if err != nil {
+		return nil, fmt.Errorf("--init-preset: %w", err)
+	}
+	w, _, err := training.LoadCheckpoint(f.init, from.Arch)
+	if err != nil {
+		return nil, err
+	}
+	return modelbuild.Deepen(w, from.Arch, cfg.Arch)
 }

@@ -1,0 +1,56 @@
+package modelbuild
+
+import (
+	"fmt"
+	"slices"
+)
+
+// Deepen returns a backbone of architecture to that computes exactly what w (a backbone of from, fewer
+// layers, the same widths) computes: w's layers keep their order, spread over the deeper stack, and the
+// new layers between them start as identities (their attention and MLP output projections are zero,
+// the rest random from seed, so that training moves them at once).
+//
+// Why: training the 12-layer closed-loop reference from random weights sat at the constant predictor
+// for hundreds of steps on 2 cores; starting from a trained shallower model (depth up-scaling, as in
+// SOLAR 10.7B or progressive stacking) begins where that model already is.
+func Deepen(w *Weights, from, to Arch) (*Weights, error) {
+	same := from
+	same.Layers = to.Layers
+	if same != to {
+		return nil, fmt.Errorf("modelbuild: deepen: architectures differ beyond the layer count (%+v vs %+v)", from, to)
+	}
+	n, L := from.Layers, to.Layers
+	if len(w.Layers) != n || n < 1 || L < n {
+		return nil, fmt.Errorf("modelbuild: deepen: %d layers (architecture says %d) cannot become %d", len(w.Layers), n, L)
+	}
+	out := RandomWeights(to, 0)
+	out.PatchWeight, out.PatchPosition = slices.Clone(w.PatchWeight), slices.Clone(w.PatchPosition)
+	out.TokenEmbedding, out.ActionQueries = slices.Clone(w.TokenEmbedding), slices.Clone(w.ActionQueries)
+	out.HeadNorm, out.HeadWeight, out.HeadBias = slices.Clone(w.HeadNorm), slices.Clone(w.HeadWeight), slices.Clone(w.HeadBias)
+	kept := DeepenedPositions(n, L)
+	next := 0
+	for i := range out.Layers {
+		if next < n && kept[next] == i {
+			l := w.Layers[next]
+			out.Layers[i] = LayerWeights{AttnNorm: slices.Clone(l.AttnNorm), Q: slices.Clone(l.Q), K: slices.Clone(l.K), V: slices.Clone(l.V),
+				O: slices.Clone(l.O), MLPNorm: slices.Clone(l.MLPNorm), Gate: slices.Clone(l.Gate), Up: slices.Clone(l.Up), Down: slices.Clone(l.Down)}
+			next++
+			continue
+		}
+		clear(out.Layers[i].O)
+		clear(out.Layers[i].Down)
+	}
+	return out, nil
+}
+
+// DeepenedPositions is where Deepen puts each of n layers in a stack of L: spread evenly, the first
+// and the last kept in place.
+func DeepenedPositions(n, L int) []int {
+	pos := make([]int, n)
+	for i := range pos {
+		if n > 1 {
+			pos[i] = (i*(L-1) + (n-1)/2) / (n - 1)
+		}
+	}
+	return pos
+}

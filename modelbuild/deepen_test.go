@@ -1,0 +1,47 @@
+package modelbuild
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestDeepenedPositionsSpreadTheLayers(t *testing.T) {
+	require.Equal(t, []int{0, 2, 3, 5, 6, 8, 9, 11}, DeepenedPositions(8, 12))
+	require.Equal(t, []int{0, 1, 2}, DeepenedPositions(3, 3))
+	require.Equal(t, []int{0}, DeepenedPositions(1, 4))
+}
+
+// The deepened backbone computes the same actions as the shallow one: the new layers are identities.
+func TestDeepenKeepsTheFunction(t *testing.T) {
+	from := tinyArchForTest(3)
+	to := tinyArchForTest(5)
+	w := RandomWeights(from, 7)
+	deep, err := Deepen(w, from, to)
+	require.NoError(t, err)
+	require.Len(t, deep.Layers, 5)
+
+	obs := CalibrationObservations(from, 1, 3)[0]
+	_, want, err := (&Model{Arch: from, Weights: w}).Forward(obs.Image, obs.Tokens)
+	require.NoError(t, err)
+	_, got, err := (&Model{Arch: to, Weights: deep}).Forward(obs.Image, obs.Tokens)
+	require.NoError(t, err)
+	require.InDeltaSlice(t, want, got, 1e-9)
+	require.NotEqual(t, make([]float32, len(deep.Layers[1].Q)), deep.Layers[1].Q, "new layers are random apart from their outputs")
+
+	_, err = Deepen(w, from, tinyArchForTest(2))
+	require.ErrorContains(t, err, "cannot become 2")
+	wider := to
+	wider.Hidden = 128
+	_, err = Deepen(w, from, wider)
+	require.ErrorContains(t, err, "beyond the layer count")
+}
+
+func tinyArchForTest(layers int) Arch {
+	p, err := LookupPreset("tiny")
+	if err != nil {
+		panic(err)
+	}
+	p.Arch.Layers = layers
+	return p.Arch
+}
