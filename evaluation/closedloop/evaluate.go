@@ -4,13 +4,11 @@ import (
 	"cmp"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 
-	"dysl_vla/evaluation/earlyexit"
 	"dysl_vla/evaluation/matching"
-	"dysl_vla/modelbuild"
 	"dysl_vla/policy"
-	"dysl_vla/policy/bundle"
 	"dysl_vla/skipping"
 	"dysl_vla/training"
 )
@@ -27,8 +25,16 @@ type EvaluateConfig struct {
 	Seeds []int64
 	Suite Suite
 	// MatchFrames caps the observations, served to DySL, that FlexiDepth's and early exit's thresholds
-	// are matched on.
+	// are first matched on: the start of their closed-loop search.
 	MatchFrames int
+	// MatchEpisodes is how many of Seeds (the first) a threshold is searched on in closed loop (default
+	// 10, at most all); MatchTolerance the executed layers per inference it must come within of
+	// DySL's (default 0.1); MatchRuns caps the closed-loop runs per baseline (default 6).
+	MatchEpisodes, MatchRuns int
+	MatchTolerance           float64
+	// Skipped, optional, is told of episodes EpisodeRuns counted that will not be played (a search that
+	// met its tolerance early), so that a progress bar can shrink its total.
+	Skipped func(episodes int)
 	// Weights is the backbone safetensors the bundle was built from, for the early-exit fit (a random
 	// backbone is rebuilt from the manifest).
 	Weights string
@@ -36,6 +42,18 @@ type EvaluateConfig struct {
 	// the evaluated tasks, every ExitStride-th frame, fit the exits (defaults 8 and 4).
 	ExitEvery, ExitEpisodes, ExitStride int
 	Log                                 io.Writer
+}
+
+func (cfg *EvaluateConfig) ensureDefaults() {
+	if cfg.Log == nil {
+		cfg.Log = io.Discard
+	}
+	if cfg.MatchFrames <= 0 {
+		cfg.MatchFrames = 600
+	}
+	cfg.MatchEpisodes = min(cmp.Or(cfg.MatchEpisodes, 10), len(cfg.Seeds))
+	cfg.MatchRuns = cmp.Or(cfg.MatchRuns, 6)
+	cfg.MatchTolerance = cmp.Or(cfg.MatchTolerance, 0.1)
 }
 
 // Report is a closed-loop evaluation.
@@ -54,18 +72,21 @@ type Report struct {
 // timingReference names the second phase's run of the full model.
 const timingReference = "full_timing"
 
-// EpisodeRuns is how many episodes Evaluate plays in all (for a progress bar's total): full, dysl,
-// the ablations, the baselines, the second phase's full, the one-stage bundle when given and early
-// exit when its backbone can be had.
+// EpisodeRuns is how many episodes Evaluate plays at most (for a progress bar's total): full, dysl,
+// the ablations, the baselines, the second phase's full, the one-stage bundle when given, early exit
+// when its backbone can be had, and the closed-loop searches of FlexiDepth's and early exit's
+// thresholds at their run caps.
 func EpisodeRuns(cfg EvaluateConfig) int {
-	runs := 9
+	cfg.ensureDefaults()
+	runs, searched := 9, 1
 	if cfg.OneStage != "" {
 		runs++
 	}
 	if _, _, _, err := training.OpenBundleBackbone(cfg.Model, cfg.Weights); err == nil {
 		runs++
+		searched++
 	}
-	return runs * len(cfg.Seeds)
+	return runs*len(cfg.Seeds) + searched*cfg.MatchRuns*cfg.MatchEpisodes
 }
 
 // Evaluate runs full and DySL first, matches the baselines to the layers DySL executed per
@@ -73,55 +94,22 @@ func EpisodeRuns(cfg EvaluateConfig) int {
 // episodes. Every engine shares one ONNX Runtime backend of the bundle (the one-stage bundle has its
 // own); the harness runs one episode at a time, so they never run at once.
 func Evaluate(cfg EvaluateConfig) (*Report, error) {
-	if cfg.Log == nil {
-		cfg.Log = io.Discard
-	}
-	if cfg.MatchFrames <= 0 {
-		cfg.MatchFrames = 600
-	}
 	if len(cfg.Seeds) == 0 {
 		return nil, fmt.Errorf("closedloop: no episodes to evaluate")
 	}
-	b, err := bundle.Load(cfg.Model)
+	cfg.ensureDefaults()
+	b, err := openBench(cfg.Model, cfg.Backend, cfg.DySL)
 	if err != nil {
 		return nil, err
 	}
-	m := &b.Manifest
-	L := m.Dims.Layers
-	layout, err := skipping.NewLayout(L, m.StaticLayers)
-	if err != nil {
-		return nil, err
-	}
-	if cfg.Backend == nil {
-		return nil, fmt.Errorf("closedloop: EvaluateConfig.Backend is nil: say which backend runs the graphs (ortbackend.Opener)")
-	}
-	backend, err := cfg.Backend(cfg.Model, m)
-	if err != nil {
-		return nil, err
-	}
-	defer backend.Close()
-	engineOf := func(c skipping.Config) (*policy.Engine, error) {
-		e := &policy.Engine{Manifest: m, Backend: backend, Skipping: &c}
-		return e, e.Initialize()
-	}
-	variant := func(name, desc string, c skipping.Config) (*Variant, error) {
-		e, err := engineOf(c)
-		if err != nil {
-			return nil, err
-		}
-		return &Variant{Name: name, Description: desc, Engine: e, Skipping: c}, nil
-	}
-	with := func(f func(*skipping.Config)) skipping.Config {
-		c := cfg.DySL
-		f(&c)
-		return c
-	}
+	defer b.Close()
+	L := b.layers()
 
-	full, err := variant("full", "every layer (the reference)", with(func(c *skipping.Config) { c.Strategy = skipping.StrategyFull }))
+	full, err := b.variant("full", "every layer (the reference)", b.with(func(c *skipping.Config) { c.Strategy = skipping.StrategyFull }))
 	if err != nil {
 		return nil, err
 	}
-	dysl, err := variant("dysl", "DySL: allow points, controllers, adapters, verification", cfg.DySL)
+	dysl, err := b.variant("dysl", "DySL: allow points, controllers, adapters, verification", cfg.DySL)
 	if err != nil {
 		return nil, err
 	}
@@ -141,18 +129,17 @@ func Evaluate(cfg EvaluateConfig) (*Report, error) {
 	fmt.Fprintf(cfg.Log, "dysl executes %.2f of %d layers per inference: the baselines are matched to it\n", executed, L)
 
 	var rest []*Variant
-	add := func(name, desc string, c skipping.Config) (*Variant, error) {
-		v, err := variant(name, desc, c)
+	add := func(v *Variant, err error) (*Variant, error) {
 		if err == nil {
 			rest = append(rest, v)
 		}
 		return v, err
 	}
-	if _, err := add("dysl_no_preskip", "DySL without pre-skip prediction (allow points fixed at the front)",
-		with(func(c *skipping.Config) { c.PreSkipPrediction = false })); err != nil {
+	if _, err := add(b.variant("dysl_no_preskip", "DySL without pre-skip prediction (allow points fixed at the front)",
+		b.with(func(c *skipping.Config) { c.PreSkipPrediction = false }))); err != nil {
 		return nil, err
 	}
-	if _, err := add("dysl_no_verify", "DySL without post-skip verification", with(func(c *skipping.Config) { c.Verification = false })); err != nil {
+	if _, err := add(b.variant("dysl_no_verify", "DySL without post-skip verification", b.with(func(c *skipping.Config) { c.Verification = false }))); err != nil {
 		return nil, err
 	}
 	oneStage := &Variant{Name: "one_stage", Description: "DySL with adapters and controllers distilled in one stage",
@@ -163,54 +150,100 @@ func Evaluate(cfg EvaluateConfig) (*Report, error) {
 			return nil, fmt.Errorf("closedloop: --one-stage: %w", err)
 		}
 		defer e.Close()
-		if e.Manifest.Dims != m.Dims || !slices.Equal(e.Manifest.StaticLayers, m.StaticLayers) {
+		if e.Manifest.Dims != b.m.Dims || !slices.Equal(e.Manifest.StaticLayers, b.m.StaticLayers) {
 			return nil, fmt.Errorf("closedloop: --one-stage bundle %s has another layout than %s", cfg.OneStage, cfg.Model)
 		}
 		oneStage.Engine, oneStage.Skipping, oneStage.Note = e, cfg.DySL, ""
 	}
 	rest = append(rest, oneStage)
+	exact := &Match{TargetLayers: Metric(executed), Tolerance: cfg.MatchTolerance}
 	for _, s := range []skipping.Strategy{skipping.StrategyRandomSkip, skipping.StrategyFixedRatio} {
-		c := with(func(c *skipping.Config) { c.Strategy = s })
-		desc := "random dynamic layers skipped, no adapter"
-		if s == skipping.StrategyFixedRatio {
-			desc = "static-dynamic jumps at fixed points, controllers ignored"
-		}
-		v, err := add(s.String(), desc, c)
+		v, err := add(b.dithered(s, target))
 		if err != nil {
 			return nil, err
 		}
-		v.BeforeInference, v.Param, v.Note = dither(c, layout, target)
+		v.Match = exact
 	}
-	static, err := add("static_only", "static layers only: first adapter of every segment", with(func(c *skipping.Config) { c.Strategy = skipping.StrategyStaticOnly }))
+	if _, err := add(b.staticOnly()); err != nil {
+		return nil, err
+	}
+	matchSeeds := cfg.Seeds[:cfg.MatchEpisodes]
+	search := func(name string, at func(knob float64) (*Variant, error), s matching.Search) (matching.SearchResult, *Match, error) {
+		s.Target, s.Tolerance, s.MaxRuns = executed, cfg.MatchTolerance, cfg.MatchRuns
+		s.Measure = func(knob float64) (float64, error) {
+			v, err := at(knob)
+			if err != nil {
+				return 0, err
+			}
+			rows, err := cfg.Suite.Run([]*Variant{v}, matchSeeds)
+			if err != nil {
+				return 0, err
+			}
+			fmt.Fprintf(cfg.Log, "%s: %.4g gives %.2f layers per inference on %d episodes (target %.2f)\n", name, knob, rows[0].ExecutedLayers, len(matchSeeds), executed)
+			return float64(rows[0].ExecutedLayers), nil
+		}
+		res, err := s.Run()
+		if err == nil && cfg.Skipped != nil && res.Runs < cfg.MatchRuns {
+			cfg.Skipped((cfg.MatchRuns - res.Runs) * len(matchSeeds))
+		}
+		return res, &Match{TargetLayers: Metric(executed), Tolerance: cfg.MatchTolerance, Runs: res.Runs, Episodes: len(matchSeeds)}, err
+	}
+	flexi, err := b.flexiDepth()
 	if err != nil {
 		return nil, err
 	}
-	static.Param = "not matchable"
-	static.Note = fmt.Sprintf("runs %d of %d layers", L-layout.DynamicLayers(), L)
-	flexi := with(func(c *skipping.Config) { c.Strategy = skipping.StrategyFlexiDepth })
-	fe, err := engineOf(flexi)
+	tau0, got0, err := matchFlexiDepth(flexi.Engine, flexi.Skipping, served, executed)
 	if err != nil {
 		return nil, err
 	}
-	tau, got, err := matchFlexiDepth(fe, flexi, served, executed)
+	// τ = 1 never skips: every layer runs.
+	res, match, err := search("flexidepth tau", flexi.at, matching.Search{Rising: true, Bracket: [2]float64{0, 1}, Known: []matching.Probe{{Knob: 1, Got: float64(L)}}, Start: tau0})
 	if err != nil {
 		return nil, err
 	}
-	flexi.ControllerThreshold = tau
-	rest = append(rest, &Variant{Name: "flexidepth", Engine: fe, Skipping: flexi,
-		Description: "the bundle's controllers before every dynamic layer, one layer skipped at a time, no adapter",
-		Param:       fmt.Sprintf("tau=%.4g", tau),
-		Note:        fmt.Sprintf("tau bisected on %d frames served to dysl: %.2f layers (target %.2f)", len(served), got, executed)})
-	exit, closeExit, err := earlyExitVariant(cfg, served, executed)
+	v, err := flexi.at(res.Knob)
+	if err != nil {
+		return nil, err
+	}
+	v.Match = match
+	v.Note = fmt.Sprintf("tau searched in closed loop from %.4g (%.2f layers on %d frames served to dysl): %s", tau0, got0, len(served), describeSearch(res, match))
+	rest = append(rest, v)
+	exit, closeExit, err := openEarlyExit(earlyExitConfig{Model: cfg.Model, Weights: cfg.Weights, Backend: cfg.Backend, Scene: cfg.Suite.Scene,
+		Every: cfg.ExitEvery, Episodes: cfg.ExitEpisodes, Stride: cfg.ExitStride, Log: cfg.Log})
 	if err != nil {
 		return nil, err
 	}
 	defer closeExit()
-	rest = append(rest, exit)
+	if exit.runner == nil {
+		rest = append(rest, exit.unavailable)
+	} else {
+		got0, err := exit.runner.MatchLayers(served, executed)
+		if err != nil {
+			return nil, err
+		}
+		eta0 := exit.runner.Threshold
+		// The search runs on u in [0, 1), η = scale·u/(1−u): u = ½ is the η matched on served frames,
+		// u → 1 exits at the first chance, and η = 0 (u = 0) never exits early, running every layer.
+		scale, start := eta0, 0.5
+		if eta0 == 0 {
+			scale, start = 1, 0
+		}
+		eta := func(u float64) float64 { return scale * u / (1 - u) }
+		res, match, err := search("early exit eta", func(u float64) (*Variant, error) { return exit.at(eta(u)), nil },
+			matching.Search{Rising: false, Bracket: [2]float64{0, 1}, Known: []matching.Probe{{Knob: 0, Got: float64(L)}}, Start: start})
+		if err != nil {
+			return nil, err
+		}
+		v := exit.at(eta(res.Knob))
+		v.Match = match
+		v.Note = fmt.Sprintf("eta searched in closed loop from %.4g (%.2f layers on %d frames served to dysl): %s; %s",
+			eta0, got0, len(served), describeSearch(res, match), exit.fit.Describe())
+		rest = append(rest, v)
+	}
 
 	// full runs again beside them, untabulated: speedups compare times of the same phase, since the
 	// machine's load may differ between phases.
-	timing, err := variant(timingReference, "full, again: the second phase's timing reference", full.Skipping)
+	timing, err := b.variant(timingReference, "full, again: the second phase's timing reference", full.Skipping)
 	if err != nil {
 		return nil, err
 	}
@@ -222,36 +255,43 @@ func Evaluate(cfg EvaluateConfig) (*Report, error) {
 	Finish(rows, "full")
 	Finish(more, timingReference)
 	rows = append(rows, more[:len(more)-1]...)
-	tasks := "single task"
-	if t := cfg.Suite.Scene.Tabletop; t.Blocks > 0 {
-		tasks = fmt.Sprintf("tabletop: %d blocks, %d pads, chains of %d", t.Blocks, t.Pads, t.Chain)
+	for i := range rows {
+		rows[i].judgeMatch()
 	}
-	latency := cfg.Suite.Latency
-	if latency == nil {
-		latency = MeasuredLatency{}
-	}
-	rep := &Report{Model: cfg.Model, Layers: L, Static: m.StaticLayers, Seeds: [2]int64{cfg.Seeds[0], cfg.Seeds[len(cfg.Seeds)-1]},
-		Tasks: tasks, Latency: latency.String(), DySL: cfg.DySL.String(), Variants: rows}
+	rep := &Report{Model: cfg.Model, Layers: L, Static: b.m.StaticLayers, Seeds: [2]int64{cfg.Seeds[0], cfg.Seeds[len(cfg.Seeds)-1]},
+		Tasks: describeTasks(cfg.Suite), Latency: describeLatency(cfg.Suite), DySL: cfg.DySL.String(), Variants: rows}
 	rep.Notes = append(rep.Notes,
-		fmt.Sprintf("full and dysl ran first; the baselines were then matched to dysl's %.2f executed layers per inference (verification re-runs included) and run on the same episodes", executed),
+		fmt.Sprintf("full and dysl ran first; the baselines were then matched to dysl's %.2f executed layers per inference (verification re-runs included), within %.2g: random_skip and fixed_ratio by construction, flexidepth's tau and early_exit's eta by searching in closed loop on the first %d episodes; all then ran on the same episodes", executed, cfg.MatchTolerance, cfg.MatchEpisodes),
 		"speedups: mean engine time per inference of full over the variant's, measured in this run (full runs in both phases, interleaved episode by episode with the variants, and each phase is compared with its own full); backbone = decoder layers, adapters, controllers and verification re-runs (the re-run's head included)")
-	if m.Provenance.Weights == "" {
+	if b.m.Provenance.Weights == "" {
 		rep.Notes = append(rep.Notes, "the backbone is random, not trained: success says nothing about DySL")
 	}
 	return rep, nil
 }
 
-// dither gives a random_skip or fixed_ratio variant a per-inference skip ratio such that every
-// inference skips a whole number of layers and the running mean tracks target skipped layers.
-func dither(c skipping.Config, layout skipping.Layout, target float64) (func() *skipping.Config, string, string) {
-	d := matching.NewDither(c.Strategy, layout, target)
-	next := func() *skipping.Config {
-		cc := c
-		cc.SkipRatio = d.Next()
-		return &cc
+// describeTasks says what the suite's episodes ask.
+func describeTasks(s Suite) string {
+	if t := s.Scene.Tabletop; t.Blocks > 0 {
+		return fmt.Sprintf("tabletop: %d blocks, %d pads, chains of %d", t.Blocks, t.Pads, t.Chain)
 	}
-	return next, fmt.Sprintf("skip_ratio=%.3f", target/float64(layout.Layers)),
-		fmt.Sprintf("each inference skips one of %v layers, dithered to a mean of %.2f", d.Counts(), target)
+	return "single task"
+}
+
+// describeLatency names the suite's latency model.
+func describeLatency(s Suite) string {
+	if s.Latency == nil {
+		return MeasuredLatency{}.String()
+	}
+	return s.Latency.String()
+}
+
+// describeSearch says how a closed-loop search of a baseline's threshold ended.
+func describeSearch(res matching.SearchResult, m *Match) string {
+	out := fmt.Sprintf("%d runs of %d episodes, %.2f layers there (target %.2f within %.2g)", res.Runs, m.Episodes, res.Got, m.TargetLayers, m.Tolerance)
+	if !res.Met {
+		out += ": TOLERANCE NOT MET, the closest run kept"
+	}
+	return out
 }
 
 // matchFlexiDepth bisects the controller threshold so that FlexiDepth executes, on the observations
@@ -278,51 +318,9 @@ func matchFlexiDepth(e *policy.Engine, c skipping.Config, obs []policy.Observati
 		return layers / float64(max(len(obs), 1)), nil
 	}
 	// τ = 1 never skips: every layer runs.
-	bestTau, bestGot, err := matching.Bisect(measure, target, true, 12, [2]float64{1, float64(e.Manifest.Dims.Layers)})
-	if err != nil {
-		return 0, 0, err
-	}
-	c.ControllerThreshold = bestTau
-	return bestTau, bestGot, e.SetSkipping(c)
-}
-
-// earlyExitVariant fits DeeR-style exits on training episodes of the evaluated tasks and matches
-// their threshold so that they execute, on the observations served to DySL, layers layers per
-// inference. Without the backbone's weights the row says why it was not run.
-func earlyExitVariant(cfg EvaluateConfig, served []policy.Observation, layers float64) (*Variant, func(), error) {
-	every, episodes, stride := cmp.Or(cfg.ExitEvery, 2), cmp.Or(cfg.ExitEpisodes, 8), cmp.Or(cfg.ExitStride, 4)
-	v := &Variant{Name: "early_exit", Description: fmt.Sprintf("DeeR-style: exit every %d layers when consecutive exits agree (L2)", every)}
-	_, arch, weights, err := training.OpenBundleBackbone(cfg.Model, cfg.Weights)
-	if err != nil {
-		v.Note = "not run: " + err.Error()
-		return v, func() {}, nil
-	}
-	fmt.Fprintf(cfg.Log, "fitting early exits on %d training episodes (every %d-th frame)\n", episodes, stride)
-	calib, err := training.GenerateSceneEpisodes(arch, training.Seeds(training.TrainSeedStart, episodes), cfg.Suite.Scene.Tabletop)
-	if err != nil {
-		return nil, nil, err
-	}
-	var obs []modelbuild.Observation
-	for i := 0; i < len(calib.Frames); i += stride {
-		obs = append(obs, calib.Frames[i].Observation(arch))
-	}
-	r, fit, closeAll, err := earlyexit.OpenFitted(cfg.Model, earlyexit.FitConfig{Arch: arch, Weights: weights, Every: every, Frames: obs}, cfg.Backend)
-	if err != nil {
-		return nil, nil, err
-	}
-	depth, err := r.MatchLayers(served, layers)
-	if err != nil {
-		closeAll()
-		return nil, nil, err
-	}
-	v.Engine, v.Skipping = r.Engine, r.Engine.SkippingConfig()
-	v.Infer = func(o policy.Observation) (policy.Result, error) {
-		res, err := r.Infer(o)
-		return res.Inference, err
-	}
-	v.Param = fmt.Sprintf("eta=%.4g", r.Threshold)
-	v.Note = fmt.Sprintf("eta chosen on %d frames served to dysl for %.2f layers (target %.2f); %s", len(served), depth, layers, fit.Describe())
-	return v, closeAll, nil
+	res, err := matching.Search{Measure: measure, Target: target, Rising: true, Bracket: [2]float64{0, 1},
+		Known: []matching.Probe{{Knob: 1, Got: float64(e.Manifest.Dims.Layers)}}, Start: math.NaN(), MaxRuns: 12}.Run()
+	return res.Knob, res.Got, err
 }
 
 // WriteReport prints the report for people: what was evaluated, the table of variants and the notes.

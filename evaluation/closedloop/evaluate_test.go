@@ -1,7 +1,9 @@
 package closedloop_test
 
 import (
+	"math"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -24,13 +26,13 @@ func TestMain(m *testing.M) { os.Exit(modelbuildtest.RunWithTinyBundle(m, 11, &t
 func TestEvaluateEveryVariant(t *testing.T) {
 	sc := scene.DefaultConfig()
 	sc.MaxSteps = 25
-	var runs int
-	cfg := closedloop.EvaluateConfig{Model: tinyDir, Backend: ortbackend.Opener(ortbackend.Config{LibraryPath: orttest.Library(t)}),
+	var runs, skipped int
+	cfg := closedloop.EvaluateConfig{Skipped: func(n int) { skipped += n }, Model: tinyDir, Backend: ortbackend.Opener(ortbackend.Config{LibraryPath: orttest.Library(t)}),
 		DySL: skipping.DefaultConfig(), Seeds: []int64{1_000_000, 1_000_001}, ExitEpisodes: 2, ExitStride: 8,
 		Suite: closedloop.Suite{Scene: sc, Latency: closedloop.LayerLatency{PerLayer: 5_000_000}, Progress: func() { runs++ }}}
 	rep, err := closedloop.Evaluate(cfg)
 	require.NoError(t, err)
-	require.Equal(t, closedloop.EpisodeRuns(cfg), runs, "the progress total is what ran")
+	require.Equal(t, closedloop.EpisodeRuns(cfg), runs+skipped, "the progress total is what ran and what a search left unplayed")
 	var names []string
 	rows := map[string]closedloop.Row{}
 	for _, r := range rep.Variants {
@@ -56,4 +58,20 @@ func TestEvaluateEveryVariant(t *testing.T) {
 		require.InDelta(t, dysl, float64(rows[name].ExecutedLayers), 1/float64(rows[name].Inferences)+1e-9, name)
 	}
 	require.Equal(t, closedloop.Metric(2), rows["static_only"].ExecutedLayers)
+	require.Nil(t, rows["static_only"].Match)
+	// Every matched baseline says what it was matched to, and its note says when its own run missed.
+	for _, name := range []string{"random_skip", "fixed_ratio", "flexidepth", "early_exit"} {
+		m := rows[name].Match
+		require.NotNil(t, m, name)
+		require.Equal(t, rows["dysl"].ExecutedLayers, m.TargetLayers, name)
+		off := math.Abs(float64(rows[name].ExecutedLayers - m.TargetLayers))
+		require.Equal(t, off <= m.Tolerance, m.WithinTolerance, name)
+		require.Equal(t, !m.WithinTolerance, strings.Contains(rows[name].Note, "OFF TARGET"), "%s: %s", name, rows[name].Note)
+	}
+	for _, name := range []string{"flexidepth", "early_exit"} {
+		m := rows[name].Match
+		require.Equal(t, 2, m.Episodes, name)
+		require.GreaterOrEqual(t, m.Runs, 1, "%s: searched in closed loop", name)
+		require.LessOrEqual(t, m.Runs, 6, name)
+	}
 }

@@ -27,6 +27,21 @@ type Variant struct {
 	OnServe func(policy.Observation)
 	// Infer, optional, replaces Engine.Infer (see Config).
 	Infer func(policy.Observation) (policy.Result, error)
+	// Match, for a baseline matched to DySL's compute, says to what and how.
+	Match *Match
+}
+
+// Match is how a baseline's compute was set to DySL's executed layers per inference.
+type Match struct {
+	TargetLayers Metric  `json:"target_layers"`
+	Tolerance    float64 `json:"tolerance"`
+	// Runs counts the closed-loop runs of the threshold search, each on Episodes match episodes (0
+	// for a baseline exact by construction).
+	Runs     int `json:"search_runs"`
+	Episodes int `json:"search_episodes"`
+	// WithinTolerance says whether the row's own executed layers, over all its episodes, came within
+	// Tolerance of TargetLayers.
+	WithinTolerance bool `json:"within_tolerance"`
 }
 
 // Suite runs variants over the same seeded episodes.
@@ -67,8 +82,10 @@ type Row struct {
 	FreeSuccess     Metric `json:"free_space_success"`
 	CriticalSuccess Metric `json:"grasp_release_success"`
 	Legs            Legs   `json:"legs"`
-	Steps           int    `json:"steps"`
-	Inferences      int    `json:"inferences"`
+	// Match is set for a baseline matched to DySL's compute.
+	Match      *Match `json:"match,omitempty"`
+	Steps      int    `json:"steps"`
+	Inferences int    `json:"inferences"`
 
 	succeeded, completed, layers, verified int
 	engine, backbone                       time.Duration
@@ -97,6 +114,10 @@ func (s Suite) runWithFrames(variants []*Variant, seeds []int64, onFrame func(sc
 	rows := make([]Row, len(variants))
 	for i, v := range variants {
 		rows[i] = Row{Variant: v.Name, Description: v.Description, Param: v.Param, Note: v.Note, Available: v.Engine != nil}
+		if v.Match != nil {
+			m := *v.Match
+			rows[i].Match = &m
+		}
 		if v.Engine == nil {
 			continue
 		}
@@ -166,6 +187,21 @@ func ratio(a float64, n int) float64 {
 		return math.NaN()
 	}
 	return a / float64(n)
+}
+
+// judgeMatch says whether a matched row's executed layers came within the tolerance of the target,
+// and when not, says so in its note.
+func (r *Row) judgeMatch() {
+	m := r.Match
+	if m == nil || !r.Available {
+		return
+	}
+	off := float64(r.ExecutedLayers - m.TargetLayers)
+	m.WithinTolerance = math.Abs(off) <= m.Tolerance
+	if !m.WithinTolerance {
+		r.Note += fmt.Sprintf("; OFF TARGET: %.2f layers over its %d episodes, %+.2f from the target %.2f (tolerance %.2g)",
+			r.ExecutedLayers, r.Episodes, off, m.TargetLayers, m.Tolerance)
+	}
 }
 
 // Finish sets every row's speedups against the row named full: mean time per inference of full over

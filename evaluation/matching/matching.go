@@ -1,7 +1,7 @@
 // Package matching sets a baseline's knob so that it spends the compute DySL spent, for the open-loop
 // and the closed-loop evaluations alike: per-inference skip ratios dithered to a mean number of skipped
-// layers (random skip, fixed jump points), and thresholds bisected to a target figure (FlexiDepth's
-// controller threshold).
+// layers (random skip, fixed jump points), and thresholds searched to a target figure (FlexiDepth's
+// controller threshold; early exit's eta in closed loop).
 package matching
 
 import (
@@ -73,28 +73,114 @@ func (d *Dither) Next() float64 {
 	return d.levels[best]
 }
 
-// Bisect searches [0, 1] for the knob whose measure is closest to target, halving steps times; the
-// measure must rise with the knob when rising is set and fall with it otherwise. start is the answer
-// to beat (a knob and its measure known beforehand).
-func Bisect(measure func(knob float64) (float64, error), target float64, rising bool, steps int, start [2]float64) (knob, got float64, err error) {
-	knob, got = start[0], start[1]
-	lo, hi := 0.0, 1.0
-	for range steps {
-		mid := (lo + hi) / 2
-		r, err := measure(mid)
-		if err != nil {
-			return 0, 0, err
-		}
-		if math.Abs(r-target) < math.Abs(got-target) {
-			knob, got = mid, r
-		}
-		if rising && r < target || !rising && r > target {
-			lo = mid
-		} else {
-			hi = mid
+// Probe is one figure measured (or known) at one setting of a knob.
+type Probe struct{ Knob, Got float64 }
+
+// Search finds the setting of a monotone knob whose measured figure (executed layers per inference,
+// a skip ratio) comes within Tolerance of Target, in as few measurements as it can: each may be a
+// whole closed-loop run. It keeps a bracket [lo, hi] with the target between the figures at its ends
+// and tries, next, the point where the straight line through the ends' figures meets the target
+// (regula falsi), or while an end's figure is unknown where the line through the last two figures
+// does (secant), or else the midpoint; kept at least a tenth of the bracket away from either end, so
+// that the bracket shrinks even on a step-shaped figure. A figure
+// that breaks monotonicity (closed loop: the knob changes the states visited) only narrows the
+// bracket on the side it says; the answer is the closest figure seen.
+type Search struct {
+	// Measure returns the figure at a knob.
+	Measure func(knob float64) (float64, error)
+	Target  float64
+	// Tolerance ends the search once a figure is within it of Target; 0 runs every allowed measurement.
+	Tolerance float64
+	// Rising says the figure rises with the knob.
+	Rising bool
+	// Bracket is the knob's range.
+	Bracket [2]float64
+	// Known are figures known without measuring (at a knob where every layer runs, say): they seed the
+	// bracket and compete for the answer.
+	Known []Probe
+	// Start is the first knob measured, a guess from a cheaper match; NaN starts at the midpoint.
+	Start float64
+	// MaxRuns caps the measurements.
+	MaxRuns int
+}
+
+// SearchResult is where a Search ended.
+type SearchResult struct {
+	// Knob and Got are the probe closest to the target; Met says it is within the tolerance.
+	Knob, Got float64
+	Met       bool
+	// Runs counts the measurements; Probes lists them in order.
+	Runs   int
+	Probes []Probe
+}
+
+// Run performs the search.
+func (s Search) Run() (SearchResult, error) {
+	lo, hi := s.Bracket[0], s.Bracket[1]
+	if !(lo < hi) {
+		return SearchResult{}, fmt.Errorf("matching: search bracket [%v, %v] is empty", lo, hi)
+	}
+	flo, fhi := math.NaN(), math.NaN()
+	var res SearchResult
+	best := Probe{Knob: math.NaN(), Got: math.NaN()}
+	consider := func(p Probe) {
+		if math.IsNaN(best.Got) || math.Abs(p.Got-s.Target) < math.Abs(best.Got-s.Target) {
+			best = p
 		}
 	}
-	return knob, got, nil
+	// narrow keeps the target between the ends' figures: a figure below the target on a rising knob
+	// (above it on a falling one) moves the low end up to its knob, otherwise the high end down.
+	narrow := func(p Probe) {
+		if p.Knob < lo || p.Knob > hi {
+			return
+		}
+		if (p.Got < s.Target) == s.Rising {
+			lo, flo = p.Knob, p.Got
+		} else {
+			hi, fhi = p.Knob, p.Got
+		}
+	}
+	within := func() bool { return !math.IsNaN(best.Got) && math.Abs(best.Got-s.Target) <= s.Tolerance }
+	var seen []Probe // known figures, then measured ones, in order
+	for _, p := range s.Known {
+		consider(p)
+		narrow(p)
+		seen = append(seen, p)
+	}
+	next := s.Start
+	for res.Runs < s.MaxRuns && !within() {
+		if math.IsNaN(next) || next <= lo || next >= hi {
+			next = (lo + hi) / 2
+		}
+		got, err := s.Measure(next)
+		if err != nil {
+			return res, err
+		}
+		p := Probe{Knob: next, Got: got}
+		res.Runs++
+		res.Probes = append(res.Probes, p)
+		consider(p)
+		narrow(p)
+		if hi-lo <= 1e-9*math.Max(1, math.Abs(hi)) {
+			break // no knob left between the ends
+		}
+		next = math.NaN()
+		seen = append(seen, p)
+		if !math.IsNaN(flo) && !math.IsNaN(fhi) && fhi != flo {
+			next = lo + (s.Target-flo)*(hi-lo)/(fhi-flo)
+		} else if n := len(seen); n >= 2 {
+			a, b := seen[n-2], seen[n-1]
+			if a.Knob != b.Knob && a.Got != b.Got {
+				next = b.Knob + (s.Target-b.Got)*(b.Knob-a.Knob)/(b.Got-a.Got) // the secant through the last two
+			}
+		}
+		if !math.IsNaN(next) {
+			margin := (hi - lo) / 10
+			next = math.Min(math.Max(next, lo+margin), hi-margin)
+		}
+	}
+	res.Knob, res.Got, res.Met = best.Knob, best.Got, within()
+	return res, nil
 }
 
 // WriteVariantLine writes the line that says what a variant of a report is: its description, the

@@ -80,7 +80,9 @@ func matchFlexiDepth(e *policy.Engine, c skipping.Config, frames []*frame, L int
 	if target <= 0 {
 		return 1, 0, nil // τ = 1 never skips (a probability never exceeds 1)
 	}
-	return matching.Bisect(measure, target, false, 14, [2]float64{1, 0})
+	res, err := matching.Search{Measure: measure, Target: target, Bracket: [2]float64{0, 1}, Known: []matching.Probe{{Knob: 1, Got: 0}},
+		Start: math.NaN(), MaxRuns: 14}.Run()
+	return res.Knob, res.Got, err
 }
 
 // earlyExitVariant fits the exit adapters on training episodes, opens the runner and, unless a

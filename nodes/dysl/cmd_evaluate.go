@@ -113,9 +113,14 @@ func runClosedLoop(cmd *cobra.Command, open openloop.Config, f closedLoopFlags, 
 	if err != nil {
 		return err
 	}
+	if f.match.MatchEpisodes < 1 || f.match.MatchRuns < 0 || !(f.match.MatchTolerance > 0) {
+		return fmt.Errorf("--match-episodes %d, --match-runs %d, --match-tolerance %v: expected at least one episode, no negative run cap and a tolerance > 0 layers",
+			f.match.MatchEpisodes, f.match.MatchRuns, f.match.MatchTolerance)
+	}
 	seed := cmp.Or(open.Seed, training.HeldOutSeedStart)
 	cfg := closedloop.EvaluateConfig{Model: open.Model, OneStage: open.OneStage, Backend: open.Backend, DySL: *open.DySL,
 		Weights: open.Weights, ExitEvery: open.ExitEvery, Seeds: training.Seeds(seed, open.Episodes), MatchFrames: f.matchFrames,
+		MatchEpisodes: f.match.MatchEpisodes, MatchRuns: f.match.MatchRuns, MatchTolerance: f.match.MatchTolerance,
 		Suite: closedloop.Suite{Scene: sc, CameraHz: f.cameraHz, Latency: latency}}
 	var bar *progressbar.ProgressBar
 	if !quiet {
@@ -124,6 +129,7 @@ func runClosedLoop(cmd *cobra.Command, open openloop.Config, f closedLoopFlags, 
 			progressbar.OptionSetDescription("closed-loop episodes"), progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true),
 			progressbar.OptionThrottle(500*time.Millisecond))
 		cfg.Suite.Progress = func() { _ = bar.Add(1) }
+		cfg.Skipped = func(n int) { bar.ChangeMax(bar.GetMax() - n) }
 	}
 	start := time.Now()
 	rep, err := closedloop.Evaluate(cfg)

@@ -22,6 +22,7 @@ type closedLoopFlags struct {
 	cameraHz     float64
 	maxSteps     int
 	matchFrames  int
+	match        closedloop.EvaluateConfig // MatchEpisodes, MatchRuns, MatchTolerance
 }
 
 func (f *closedLoopFlags) register(fs *pflag.FlagSet) {
@@ -34,7 +35,10 @@ func (f *closedLoopFlags) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.perLayer, "latency-per-layer", 10*time.Millisecond, "closed loop: latency per executed layer with --latency per-layer")
 	fs.Float64Var(&f.cameraHz, "camera-hz", 0, "closed loop: camera rate (0: the control rate of the bundle)")
 	fs.IntVar(&f.maxSteps, "max-steps", 300, "closed loop: step limit per instruction")
-	fs.IntVar(&f.matchFrames, "match-frames-closed-loop", 600, "closed loop: frames served to dysl that flexidepth's tau is matched on")
+	fs.IntVar(&f.matchFrames, "match-frames-closed-loop", 600, "closed loop: frames served to dysl that flexidepth's tau and early exit's eta are first matched on (the closed-loop search's start)")
+	fs.IntVar(&f.match.MatchEpisodes, "match-episodes", 10, "closed loop: episodes (the first of --episodes) flexidepth's tau and early exit's eta are searched on, in their own closed loop")
+	fs.IntVar(&f.match.MatchRuns, "match-runs", 6, "closed loop: most closed-loop runs of that search per baseline")
+	fs.Float64Var(&f.match.MatchTolerance, "match-tolerance", 0.1, "closed loop: executed layers per inference a matched baseline must come within of dysl's")
 }
 
 func (f *closedLoopFlags) sceneConfig() (scene.Config, error) {
