@@ -7,12 +7,15 @@ import (
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
 )
 
-// Series is one named line of a plot.
+// Series is one named line of a plot; with Scatter its points alone, with Ringed a line whose points
+// are circled (a Pareto front).
 type Series struct {
-	Name string
-	X, Y []float64
+	Name            string
+	X, Y            []float64
+	Scatter, Ringed bool
 }
 
 // palette gives each line of a plot a distinct colour.
@@ -21,9 +24,36 @@ var palette = []color.RGBA{
 	{R: 0xff, G: 0x7f, B: 0x0e, A: 0xff}, {R: 0x94, G: 0x67, B: 0xbd, A: 0xff}, {R: 0x8c, G: 0x56, B: 0x4b, A: 0xff},
 }
 
-// SaveLinePlot writes a PNG line plot (the extension of path picks the format; .png is what the tools
-// write).
+// glyphs give each scatter series of a plot a distinct shape besides its colour.
+var glyphs = []draw.GlyphDrawer{draw.CircleGlyph{}, draw.TriangleGlyph{}, draw.BoxGlyph{}, draw.PyramidGlyph{},
+	draw.CrossGlyph{}, draw.PlusGlyph{}, draw.RingGlyph{}, draw.SquareGlyph{}}
+
+// SaveLinePlot writes a PNG line plot, scatter series drawn as points (the extension of path picks
+// the format; .png is what the tools write).
 func SaveLinePlot(path, title, xLabel, yLabel string, series ...Series) error {
+	p, err := newPlot(title, xLabel, yLabel, series)
+	if err != nil {
+		return err
+	}
+	p.Legend.Top = true
+	return p.Save(7*vg.Inch, 4*vg.Inch, path)
+}
+
+// SaveSharePlot is SaveLinePlot with a share (a success rate) on the y axis: it spans 0 to 1 whatever
+// the points, and the legend sits bottom left, where a speed-success plot is emptiest.
+func SaveSharePlot(path, title, xLabel, yLabel string, series ...Series) error {
+	p, err := newPlot(title, xLabel, yLabel, series)
+	if err != nil {
+		return err
+	}
+	p.Y.Min, p.Y.Max = -0.03, 1.03
+	pad := (p.X.Max - p.X.Min) / 20 // markers at the ends stay whole
+	p.X.Min, p.X.Max = p.X.Min-pad, p.X.Max+pad
+	p.Legend.Left = true
+	return p.Save(7*vg.Inch, 5*vg.Inch, path)
+}
+
+func newPlot(title, xLabel, yLabel string, series []Series) (*plot.Plot, error) {
 	p := plot.New()
 	p.Title.Text, p.X.Label.Text, p.Y.Label.Text = title, xLabel, yLabel
 	p.Add(plotter.NewGrid())
@@ -32,22 +62,34 @@ func SaveLinePlot(path, title, xLabel, yLabel string, series ...Series) error {
 		for k := range s.X {
 			points[k].X, points[k].Y = s.X[k], s.Y[k]
 		}
+		if s.Scatter {
+			dots, err := plotter.NewScatter(points)
+			if err != nil {
+				return nil, fmt.Errorf("training: plot %s: %w", s.Name, err)
+			}
+			dots.Color, dots.Shape, dots.Radius = palette[i%len(palette)], glyphs[i%len(glyphs)], vg.Points(3)
+			p.Add(dots)
+			p.Legend.Add(s.Name, dots)
+			continue
+		}
 		line, dots, err := plotter.NewLinePoints(points)
 		if err != nil {
-			return fmt.Errorf("training: plot %s: %w", s.Name, err)
+			return nil, fmt.Errorf("training: plot %s: %w", s.Name, err)
 		}
 		line.Color, dots.Color = palette[i%len(palette)], palette[i%len(palette)]
 		dots.Radius = vg.Points(1.5)
 		if len(points) > 60 {
 			dots.Radius = 0 // long loss curves read better as plain lines
 		}
+		if s.Ringed {
+			dots.Shape, dots.Radius = draw.RingGlyph{}, vg.Points(6)
+		}
 		p.Add(line, dots)
 		if s.Name != "" {
 			p.Legend.Add(s.Name, line)
 		}
 	}
-	p.Legend.Top = true
-	return p.Save(7*vg.Inch, 4*vg.Inch, path)
+	return p, nil
 }
 
 // smooth is the running mean of the last window values, for readable loss curves.

@@ -3,6 +3,7 @@ package closedloop_test
 import (
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -74,4 +75,40 @@ func TestEvaluateEveryVariant(t *testing.T) {
 		require.GreaterOrEqual(t, m.Runs, 1, "%s: searched in closed loop", name)
 		require.LessOrEqual(t, m.Runs, 6, name)
 	}
+}
+
+// A sweep on a random tiny bundle: every point of the grid, the extra bundle and the baselines plays
+// the same episodes, the progress total is what ran, the front is marked where ParetoFront says, and
+// with a full model that never succeeds nothing is recommended.
+func TestSweepEveryPoint(t *testing.T) {
+	sc := scene.DefaultConfig()
+	sc.MaxSteps = 15
+	var runs int
+	grid := []closedloop.Setting{{{Name: "controller_threshold", Value: 0.9}}, {{Name: "eta_verify", Value: 0.2}, {Name: "stride", Value: 1}}}
+	cfg := closedloop.SweepConfig{Model: tinyDir, Backend: ortbackend.Opener(ortbackend.Config{LibraryPath: orttest.Library(t)}),
+		DySL: skipping.DefaultConfig(), Grid: grid, Bundles: []closedloop.LabelledBundle{{Label: "lambda=0.1", Dir: tinyDir}},
+		SkipLevels: []float64{0.5, 1}, ExitEta: []float64{0.05}, Seeds: []int64{1_000_000}, ExitEpisodes: 2, ExitStride: 8,
+		Suite: closedloop.Suite{Scene: sc, Latency: closedloop.LayerLatency{PerLayer: 5_000_000}, Progress: func() { runs++ }}}
+	rep, err := closedloop.Sweep(cfg)
+	require.NoError(t, err)
+	require.Equal(t, closedloop.SweepRuns(cfg), runs)
+	var series []string
+	for _, p := range rep.Points {
+		series = append(series, p.Series+" "+p.Setting)
+		require.Equal(t, 1, p.Episodes, p.Variant)
+		require.Equal(t, 15, p.Steps, p.Variant)
+	}
+	require.Equal(t, []string{"full every layer", "dysl defaults", "dysl controller_threshold=0.9", "dysl eta_verify=0.2,stride=1",
+		"dysl_bundle lambda=0.1", "static_only ", "random_skip skip 0.50 of dynamic", "random_skip skip 1.00 of dynamic",
+		"fixed_ratio skip 0.50 of dynamic", "fixed_ratio skip 1.00 of dynamic"}, series[:10])
+	require.Len(t, series, 13, "two flexidepth thresholds matched to the levels, one early-exit eta given: %v", series)
+	require.Equal(t, "early_exit", rep.Points[12].Series)
+	require.Equal(t, "eta=0.05", rep.Points[12].Setting)
+	require.Equal(t, closedloop.Metric(2), rep.Points[7].ExecutedLayers, "skipping every dynamic layer leaves the static ones")
+	front := closedloop.ParetoFront(rep.Points)
+	for i, p := range rep.Points {
+		require.Equal(t, slices.Contains(front, i), p.Pareto, p.Variant)
+	}
+	require.False(t, rep.Recommendation.Found)
+	require.Contains(t, rep.Recommendation.Reason, "succeeds in none")
 }

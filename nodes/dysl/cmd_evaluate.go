@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -125,9 +126,7 @@ func runClosedLoop(cmd *cobra.Command, open openloop.Config, f closedLoopFlags, 
 	var bar *progressbar.ProgressBar
 	if !quiet {
 		cfg.Log = cmd.ErrOrStderr()
-		bar = progressbar.NewOptions(closedloop.EpisodeRuns(cfg), progressbar.OptionSetWriter(cmd.ErrOrStderr()),
-			progressbar.OptionSetDescription("closed-loop episodes"), progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true),
-			progressbar.OptionThrottle(500*time.Millisecond))
+		bar = newEpisodeBar(cmd.ErrOrStderr(), closedloop.EpisodeRuns(cfg), "closed-loop episodes")
 		cfg.Suite.Progress = func() { _ = bar.Add(1) }
 		cfg.Skipped = func(n int) { bar.ChangeMax(bar.GetMax() - n) }
 	}
@@ -148,4 +147,11 @@ func runClosedLoop(cmd *cobra.Command, open openloop.Config, f closedLoopFlags, 
 	}
 	closedloop.WriteReport(cmd.OutOrStdout(), rep)
 	return nil
+}
+
+// newEpisodeBar is the progress bar of the closed-loop commands: episodes played of total, with a
+// time estimate.
+func newEpisodeBar(w io.Writer, total int, description string) *progressbar.ProgressBar {
+	return progressbar.NewOptions(total, progressbar.OptionSetWriter(w), progressbar.OptionSetDescription(description),
+		progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(500*time.Millisecond))
 }

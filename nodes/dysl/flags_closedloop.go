@@ -27,6 +27,14 @@ type closedLoopFlags struct {
 
 func (f *closedLoopFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.enabled, "closed-loop", false, "closed loop: the policy drives the simulated scene through the node core; success, chain length, compute (see --tasks)")
+	f.registerEpisodes(fs)
+	fs.IntVar(&f.match.MatchEpisodes, "match-episodes", 10, "closed loop: episodes (the first of --episodes) flexidepth's tau and early exit's eta are searched on, in their own closed loop")
+	fs.IntVar(&f.match.MatchRuns, "match-runs", 6, "closed loop: most closed-loop runs of that search per baseline")
+	fs.Float64Var(&f.match.MatchTolerance, "match-tolerance", 0.1, "closed loop: executed layers per inference a matched baseline must come within of dysl's")
+}
+
+// registerEpisodes registers what shapes the closed-loop episodes: tasks, latency, camera, step limit.
+func (f *closedLoopFlags) registerEpisodes(fs *pflag.FlagSet) {
 	fs.StringVar(&f.tasks, "tasks", "tabletop", "closed loop: single (the one-block scene the tiny reference was trained on), tabletop (3 blocks, 4 pads) or chain (tabletop, 5 instructions per episode)")
 	fs.IntVar(&f.chain, "chain", 5, "closed loop: instructions per episode with --tasks chain")
 	fs.StringVar(&f.latency, "latency", "measured", "closed loop: inference time in sim time: measured (the engine's, times --latency-scale), fixed (--latency-fixed) or per-layer (--latency-fixed + --latency-per-layer per executed layer)")
@@ -35,10 +43,7 @@ func (f *closedLoopFlags) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.perLayer, "latency-per-layer", 10*time.Millisecond, "closed loop: latency per executed layer with --latency per-layer")
 	fs.Float64Var(&f.cameraHz, "camera-hz", 0, "closed loop: camera rate (0: the control rate of the bundle)")
 	fs.IntVar(&f.maxSteps, "max-steps", 300, "closed loop: step limit per instruction")
-	fs.IntVar(&f.matchFrames, "match-frames-closed-loop", 600, "closed loop: frames served to dysl that flexidepth's tau and early exit's eta are first matched on (the closed-loop search's start)")
-	fs.IntVar(&f.match.MatchEpisodes, "match-episodes", 10, "closed loop: episodes (the first of --episodes) flexidepth's tau and early exit's eta are searched on, in their own closed loop")
-	fs.IntVar(&f.match.MatchRuns, "match-runs", 6, "closed loop: most closed-loop runs of that search per baseline")
-	fs.Float64Var(&f.match.MatchTolerance, "match-tolerance", 0.1, "closed loop: executed layers per inference a matched baseline must come within of dysl's")
+	fs.IntVar(&f.matchFrames, "match-frames-closed-loop", 600, "closed loop: frames served to dysl that flexidepth's tau and early exit's eta are first matched on")
 }
 
 func (f *closedLoopFlags) sceneConfig() (scene.Config, error) {

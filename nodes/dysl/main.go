@@ -30,6 +30,7 @@ func newRootCmd() *cobra.Command {
 		newCalibrateCmd(),
 		newDistillCmd(),
 		newEvaluateCmd(),
+		newSweepCmd(),
 		newDemoCmd(),
 	)
 	return root

@@ -53,6 +53,6 @@ func TestRootListsEachCommandOnce(t *testing.T) {
 		names = append(names, c.Name())
 	}
 	require.ElementsMatch(t, []string{"model", "bench", "bag", "replay", "mavlink", "train", "calibrate",
-		"distill", "evaluate", "demo"}, names)
+		"distill", "evaluate", "sweep", "demo"}, names)
 	require.Len(t, newRootCmd().Commands(), len(names), "building the root twice adds nothing twice")
 }

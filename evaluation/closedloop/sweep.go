@@ -1,0 +1,536 @@
+package closedloop
+
+import (
+	"cmp"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	"dysl_vla/nodecore"
+	"dysl_vla/policy"
+	"dysl_vla/skipping"
+	"dysl_vla/training"
+)
+
+// The speed-success sweep (GitHub issue 14, item 5): DySL at a grid of thresholds, on the bundle and
+// on bundles distilled with other skip-loss weights, and every baseline at several compute levels,
+// all over the same seeded episodes; each point is placed at the backbone speedup it measured.
+
+// Knob is one DySL threshold a sweep setting changes, by its node parameter name.
+type Knob struct {
+	Name  string
+	Value float64
+}
+
+// SweptKnobs are the parameters a Setting may change.
+var SweptKnobs = []string{nodecore.ParamControllerThreshold, nodecore.ParamEtaMove, nodecore.ParamEtaVerify,
+	nodecore.ParamContinuityWindow, nodecore.ParamStride}
+
+// Setting is one DySL configuration of a sweep: changes of the default configuration.
+type Setting []Knob
+
+// ParseSetting reads "controller_threshold=0.7,eta_verify=0.2" (the names of SweptKnobs).
+func ParseSetting(s string) (Setting, error) {
+	var out Setting
+	for _, part := range strings.Split(s, ",") {
+		name, value, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if !ok || !slices.Contains(SweptKnobs, name) {
+			return nil, fmt.Errorf("sweep setting %q: expected NAME=VALUE pairs separated by commas, NAME one of %s", s, strings.Join(SweptKnobs, ", "))
+		}
+		v, err := strconv.ParseFloat(value, 64)
+		if err != nil {
+			return nil, fmt.Errorf("sweep setting %q: %s=%q is not a number", s, name, value)
+		}
+		out = append(out, Knob{name, v})
+	}
+	return out, nil
+}
+
+// String is the setting as ParseSetting reads it; "defaults" when it changes nothing.
+func (s Setting) String() string {
+	if len(s) == 0 {
+		return "defaults"
+	}
+	parts := make([]string, len(s))
+	for i, k := range s {
+		parts[i] = k.Name + "=" + strconv.FormatFloat(k.Value, 'g', -1, 64)
+	}
+	return strings.Join(parts, ",")
+}
+
+// Apply returns c with the setting's changes, or an error naming the knob out of range.
+func (s Setting) Apply(c skipping.Config) (skipping.Config, error) {
+	for _, k := range s {
+		whole := int(k.Value)
+		if (k.Name == nodecore.ParamContinuityWindow || k.Name == nodecore.ParamStride) && float64(whole) != k.Value {
+			return c, fmt.Errorf("sweep setting %s: %s must be a whole number", s, k.Name)
+		}
+		switch k.Name {
+		case nodecore.ParamControllerThreshold:
+			c.ControllerThreshold = k.Value
+		case nodecore.ParamEtaMove:
+			c.EtaMove = k.Value
+		case nodecore.ParamEtaVerify:
+			c.EtaVerify = k.Value
+		case nodecore.ParamContinuityWindow:
+			c.ContinuityWindow = whole
+		case nodecore.ParamStride:
+			c.Stride = whole
+		default:
+			return c, fmt.Errorf("sweep setting %s: %s is not one of %s", s, k.Name, strings.Join(SweptKnobs, ", "))
+		}
+	}
+	if err := c.Validate(); err != nil {
+		return c, fmt.Errorf("sweep setting %s: %w", s, err)
+	}
+	return c, nil
+}
+
+// OneAtATime is the grid that changes one knob at a time from the defaults, each to every value
+// listed for it, followed by the joint settings.
+func OneAtATime(values map[string][]float64, joint []Setting) []Setting {
+	var out []Setting
+	for _, name := range SweptKnobs {
+		for _, v := range values[name] {
+			out = append(out, Setting{{name, v}})
+		}
+	}
+	return append(out, joint...)
+}
+
+// DefaultSweepValues are the one-at-a-time values around docs/ALGORITHM.md's defaults (τ 0.5, η1
+// 0.05, η2 0.1, N 5, adaptive stride), and DefaultJoint a few settings that move several knobs
+// towards more skipping: 12 DySL points besides the defaults.
+var (
+	DefaultSweepValues = map[string][]float64{
+		nodecore.ParamControllerThreshold: {0.3, 0.7, 0.9},
+		nodecore.ParamEtaMove:             {0.025, 0.1},
+		nodecore.ParamEtaVerify:           {0.05, 0.2},
+		nodecore.ParamContinuityWindow:    {3, 8},
+		nodecore.ParamStride:              {1},
+	}
+	DefaultJoint = []Setting{
+		{{nodecore.ParamControllerThreshold, 0.3}, {nodecore.ParamEtaVerify, 0.2}},
+		{{nodecore.ParamControllerThreshold, 0.3}, {nodecore.ParamEtaMove, 0.1}, {nodecore.ParamEtaVerify, 0.2}},
+	}
+	// DefaultSkipLevels are the baselines' compute levels: shares of the dynamic layers skipped.
+	DefaultSkipLevels = []float64{0.25, 0.5, 0.75}
+)
+
+// LabelledBundle is a further bundle of the sweep, its label saying how it differs (the skip-loss
+// weight it was distilled with: "lambda=0.1").
+type LabelledBundle struct{ Label, Dir string }
+
+// SweepConfig configures Sweep.
+type SweepConfig struct {
+	Model   string
+	Backend policy.BackendOpener
+	// DySL is the default configuration; Grid the settings around it.
+	DySL skipping.Config
+	Grid []Setting
+	// Bundles run DySL at DySL's configuration; they must have the main bundle's layout.
+	Bundles []LabelledBundle
+	// SkipLevels are the baselines' compute levels as shares of the dynamic layers skipped:
+	// random_skip and fixed_ratio run at them, and FlexiDepth's τ and early exit's η are matched to
+	// them on frames served to dysl, unless FlexiTau and ExitEta list the thresholds.
+	SkipLevels        []float64
+	FlexiTau, ExitEta []float64
+	Seeds             []int64
+	Suite             Suite
+	// MatchFrames caps the frames served to dysl the thresholds are matched on (default 600).
+	MatchFrames int
+	// Weights, ExitEvery, ExitEpisodes and ExitStride are early exit's, as in EvaluateConfig.
+	Weights                             string
+	ExitEvery, ExitEpisodes, ExitStride int
+	Log                                 io.Writer
+}
+
+func (cfg SweepConfig) skipLevels() []float64 {
+	if len(cfg.SkipLevels) == 0 {
+		return DefaultSkipLevels
+	}
+	return cfg.SkipLevels
+}
+
+// SweepPoint is one configuration of the sweep and what it measured.
+type SweepPoint struct {
+	// Series groups the points drawn alike: full, dysl, dysl_bundle, static_only, random_skip,
+	// fixed_ratio, flexidepth, early_exit.
+	Series string `json:"series"`
+	// Setting is the configuration within the series: a DySL setting, a bundle's label, a knob.
+	Setting string `json:"setting"`
+	// Pareto marks the points no other point beats on both success and backbone speedup.
+	Pareto bool `json:"pareto"`
+	Row
+}
+
+// Recommendation is the DySL setting the params file should ship with, or why there is none.
+type Recommendation struct {
+	Found bool `json:"found"`
+	// Point indexes SweepReport.Points (-1 without one).
+	Point  int    `json:"point"`
+	Reason string `json:"reason"`
+}
+
+// SweepReport is a sweep.
+type SweepReport struct {
+	Model          string         `json:"model"`
+	Layers         int            `json:"layers"`
+	Seeds          [2]int64       `json:"seeds"`
+	Tasks          string         `json:"tasks"`
+	Latency        string         `json:"latency"`
+	Chain          bool           `json:"chain"`
+	Points         []SweepPoint   `json:"points"`
+	Recommendation Recommendation `json:"recommendation"`
+	Notes          []string       `json:"notes"`
+}
+
+// Series names of the sweep.
+const (
+	SeriesFull       = "full"
+	SeriesDySL       = "dysl"
+	SeriesDySLBundle = "dysl_bundle"
+)
+
+// sweepPlan is every variant of the second phase, in order, with its series and setting.
+type sweepPlan struct {
+	variants []*Variant
+	series   []string
+	settings []string
+}
+
+func (p *sweepPlan) add(v *Variant, series, setting string) {
+	p.variants = append(p.variants, v)
+	p.series = append(p.series, series)
+	p.settings = append(p.settings, setting)
+}
+
+// SweepRuns is how many episodes Sweep plays (a progress bar's total).
+func SweepRuns(cfg SweepConfig) int {
+	levels := len(cfg.skipLevels())
+	runs := 2 + len(cfg.Grid) + len(cfg.Bundles) + 1 + 2*levels + cmp.Or(len(cfg.FlexiTau), levels) + 1
+	if _, _, _, err := training.OpenBundleBackbone(cfg.Model, cfg.Weights); err == nil {
+		runs += cmp.Or(len(cfg.ExitEta), levels)
+	}
+	return runs * len(cfg.Seeds)
+}
+
+// Sweep runs full and DySL at its defaults first (the frames DySL is served set the baselines'
+// thresholds), then every other point and full again for timing, interleaved episode by episode.
+func Sweep(cfg SweepConfig) (*SweepReport, error) {
+	if len(cfg.Seeds) == 0 {
+		return nil, fmt.Errorf("closedloop: no episodes to sweep")
+	}
+	if cfg.Log == nil {
+		cfg.Log = io.Discard
+	}
+	cfg.MatchFrames = cmp.Or(cfg.MatchFrames, 600)
+	levels := cfg.skipLevels()
+	for _, r := range levels {
+		if !(r >= 0 && r <= 1) {
+			return nil, fmt.Errorf("closedloop: skip level %v: expected a share of the dynamic layers in [0, 1]", r)
+		}
+	}
+	b, err := openBench(cfg.Model, cfg.Backend, cfg.DySL)
+	if err != nil {
+		return nil, err
+	}
+	defer b.Close()
+	L, dynamic := b.layers(), b.layout.DynamicLayers()
+
+	full, err := b.variant("full", "every layer (the reference)", b.with(func(c *skipping.Config) { c.Strategy = skipping.StrategyFull }))
+	if err != nil {
+		return nil, err
+	}
+	dysl, err := b.variant("dysl", "DySL at its defaults", cfg.DySL)
+	if err != nil {
+		return nil, err
+	}
+	var served []policy.Observation
+	dysl.OnServe = func(o policy.Observation) {
+		if len(served) < cfg.MatchFrames {
+			served = append(served, o)
+		}
+	}
+	fmt.Fprintf(cfg.Log, "sweep: full and dysl at its defaults on %d episodes\n", len(cfg.Seeds))
+	first, err := cfg.Suite.Run([]*Variant{full, dysl}, cfg.Seeds)
+	if err != nil {
+		return nil, err
+	}
+	Finish(first, full.Name)
+
+	var plan sweepPlan
+	for _, s := range cfg.Grid {
+		c, err := s.Apply(cfg.DySL)
+		if err != nil {
+			return nil, err
+		}
+		v, err := b.variant("dysl "+s.String(), "DySL, "+s.String(), c)
+		if err != nil {
+			return nil, err
+		}
+		plan.add(v, SeriesDySL, s.String())
+	}
+	for _, lb := range cfg.Bundles {
+		other, err := openBench(lb.Dir, cfg.Backend, cfg.DySL)
+		if err != nil {
+			return nil, fmt.Errorf("closedloop: bundle %s (%s): %w", lb.Label, lb.Dir, err)
+		}
+		defer other.Close()
+		if other.m.Dims != b.m.Dims || !slices.Equal(other.m.StaticLayers, b.m.StaticLayers) {
+			return nil, fmt.Errorf("closedloop: bundle %s (%s) has another layout than %s: its speedup would not compare", lb.Label, lb.Dir, cfg.Model)
+		}
+		v, err := other.variant("dysl "+lb.Label, "DySL at its defaults on "+lb.Dir, cfg.DySL)
+		if err != nil {
+			return nil, err
+		}
+		plan.add(v, SeriesDySLBundle, lb.Label)
+	}
+	static, err := b.staticOnly()
+	if err != nil {
+		return nil, err
+	}
+	plan.add(static, static.Name, "")
+	for _, s := range []skipping.Strategy{skipping.StrategyRandomSkip, skipping.StrategyFixedRatio} {
+		for _, r := range levels {
+			v, err := b.dithered(s, r*float64(dynamic))
+			if err != nil {
+				return nil, err
+			}
+			v.Name += fmt.Sprintf(" %.2f", r)
+			plan.add(v, s.String(), fmt.Sprintf("skip %.2f of dynamic", r))
+		}
+	}
+	// A threshold per level is matched on the frames served to dysl, unless given.
+	thresholds := func(given []float64, match func(layers float64) (float64, error)) ([]float64, error) {
+		if len(given) > 0 {
+			return given, nil
+		}
+		var out []float64
+		for _, r := range levels {
+			t, err := match(float64(L) - r*float64(dynamic))
+			if err != nil {
+				return nil, err
+			}
+			if !slices.Contains(out, t) {
+				out = append(out, t)
+			}
+		}
+		return out, nil
+	}
+	flexi, err := b.flexiDepth()
+	if err != nil {
+		return nil, err
+	}
+	taus, err := thresholds(cfg.FlexiTau, func(layers float64) (float64, error) {
+		tau, _, err := matchFlexiDepth(flexi.Engine, flexi.Skipping, served, layers)
+		return tau, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, tau := range taus {
+		v, err := flexi.at(tau)
+		if err != nil {
+			return nil, err
+		}
+		v.Name += fmt.Sprintf(" %.3g", tau)
+		plan.add(v, "flexidepth", v.Param)
+	}
+	exit, closeExit, err := openEarlyExit(earlyExitConfig{Model: cfg.Model, Weights: cfg.Weights, Backend: cfg.Backend, Scene: cfg.Suite.Scene,
+		Every: cfg.ExitEvery, Episodes: cfg.ExitEpisodes, Stride: cfg.ExitStride, Log: cfg.Log})
+	if err != nil {
+		return nil, err
+	}
+	defer closeExit()
+	var notes []string
+	if exit.runner == nil {
+		notes = append(notes, "early_exit "+exit.unavailable.Note)
+	} else {
+		etas, err := thresholds(cfg.ExitEta, func(layers float64) (float64, error) {
+			_, err := exit.runner.MatchLayers(served, layers)
+			return exit.runner.Threshold, err
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, eta := range etas {
+			v := exit.at(eta)
+			v.Name += fmt.Sprintf(" %.3g", eta)
+			plan.add(v, "early_exit", v.Param)
+		}
+	}
+	timing, err := b.variant(timingReference, "full, again: the second phase's timing reference", full.Skipping)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(cfg.Log, "sweep: %d more points on the same %d episodes\n", len(plan.variants), len(cfg.Seeds))
+	more, err := cfg.Suite.Run(append(plan.variants, timing), cfg.Seeds)
+	if err != nil {
+		return nil, err
+	}
+	Finish(more, timingReference)
+
+	rep := &SweepReport{Model: cfg.Model, Layers: L, Seeds: [2]int64{cfg.Seeds[0], cfg.Seeds[len(cfg.Seeds)-1]},
+		Tasks: describeTasks(cfg.Suite), Latency: describeLatency(cfg.Suite), Chain: cfg.Suite.Scene.Tabletop.Chain > 1}
+	rep.Points = append(rep.Points, SweepPoint{Series: SeriesFull, Setting: "every layer", Row: first[0]},
+		SweepPoint{Series: SeriesDySL, Setting: Setting{}.String(), Row: first[1]})
+	for i, r := range more[:len(more)-1] {
+		rep.Points = append(rep.Points, SweepPoint{Series: plan.series[i], Setting: plan.settings[i], Row: r})
+	}
+	for _, i := range ParetoFront(rep.Points) {
+		rep.Points[i].Pareto = true
+	}
+	rep.Recommendation = Recommend(rep.Points, rep.Chain)
+	rep.Notes = append(notes,
+		"full and dysl at its defaults ran first; flexidepth's tau and early_exit's eta were matched to the skip levels on the frames served to dysl (unless given), then every other point ran on the same episodes beside full, again, for its timing",
+		"backbone speedup: full's mean backbone time per inference (decoder layers, adapters, controllers, verification re-runs) over the point's, measured in this run")
+	return rep, nil
+}
+
+// usable says whether a point has the figures the front and the recommendation compare.
+func usable(p SweepPoint) bool {
+	return p.Available && !math.IsNaN(float64(p.SuccessRate)) && !math.IsNaN(float64(p.BackboneSpeedup))
+}
+
+// ParetoFront returns the indices of the points no other point beats, that is matches or exceeds on
+// both success rate and backbone speedup and exceeds on one: the highest success for any speedup.
+// They come in order of rising speedup.
+func ParetoFront(points []SweepPoint) []int {
+	var front []int
+	for i, p := range points {
+		if !usable(p) {
+			continue
+		}
+		beaten := false
+		for j, q := range points {
+			if j == i || !usable(q) {
+				continue
+			}
+			if q.SuccessRate >= p.SuccessRate && q.BackboneSpeedup >= p.BackboneSpeedup &&
+				(q.SuccessRate > p.SuccessRate || q.BackboneSpeedup > p.BackboneSpeedup) {
+				beaten = true
+				break
+			}
+		}
+		if !beaten {
+			front = append(front, i)
+		}
+	}
+	slices.SortStableFunc(front, func(a, b int) int { return cmp.Compare(points[a].BackboneSpeedup, points[b].BackboneSpeedup) })
+	return front
+}
+
+// Recommendation criteria (issue 14): at least this share of full's success rate, and with chains
+// an average chain length at most this far below full's.
+const (
+	RecommendSuccessShare = 0.99
+	RecommendChainSlack   = 0.05
+)
+
+// Recommend picks the DySL point (a setting of the bundle, or another bundle) with the highest
+// backbone speedup whose success rate is at least 99% of full's and, with chains, whose average chain
+// length is within 0.05 of full's; or says plainly why none qualifies.
+func Recommend(points []SweepPoint, chain bool) Recommendation {
+	fi := slices.IndexFunc(points, func(p SweepPoint) bool { return p.Series == SeriesFull })
+	if fi < 0 || !usable(points[fi]) {
+		return Recommendation{Point: -1, Reason: "no setting recommended: the full model was not evaluated"}
+	}
+	full := points[fi]
+	if full.SuccessRate == 0 {
+		return Recommendation{Point: -1, Reason: fmt.Sprintf("no setting recommended: the full model succeeds in none of its %d episodes, so no setting can be shown to keep its success", full.Episodes)}
+	}
+	need := RecommendSuccessShare * float64(full.SuccessRate)
+	best := -1
+	for i, p := range points {
+		if (p.Series != SeriesDySL && p.Series != SeriesDySLBundle) || !usable(p) {
+			continue
+		}
+		if float64(p.SuccessRate) < need || chain && float64(p.ChainLength) < float64(full.ChainLength)-RecommendChainSlack {
+			continue
+		}
+		if best < 0 || p.BackboneSpeedup > points[best].BackboneSpeedup {
+			best = i
+		}
+	}
+	criteria := fmt.Sprintf("success >= %.0f%% of full's %.3f", 100*RecommendSuccessShare, full.SuccessRate)
+	if chain {
+		criteria += fmt.Sprintf(" and chain length >= full's %.2f - %.2f", full.ChainLength, RecommendChainSlack)
+	}
+	if best < 0 {
+		return Recommendation{Point: -1, Reason: "no DySL setting meets " + criteria}
+	}
+	p := points[best]
+	where := "setting " + p.Setting
+	if p.Series == SeriesDySLBundle {
+		where = "the bundle " + p.Setting + " at the default setting"
+	}
+	return Recommendation{Found: true, Point: best, Reason: fmt.Sprintf("%s: the highest backbone speedup (%.2fx, success %.3f, chain %.2f) among the DySL points with %s",
+		where, p.BackboneSpeedup, p.SuccessRate, p.ChainLength, criteria)}
+}
+
+// WriteSweep prints the sweep for people: one line per point, the Pareto front marked, and the
+// recommendation.
+func WriteSweep(w io.Writer, rep *SweepReport) {
+	fmt.Fprintf(w, "model %s (%d layers), closed-loop sweep, %s, held-out seeds %d..%d, latency %s\n\n", rep.Model, rep.Layers, rep.Tasks, rep.Seeds[0], rep.Seeds[1], rep.Latency)
+	fmt.Fprintf(w, "%-12s %-54s %4s %7s %15s %6s %6s %5s %8s %7s %s\n",
+		"series", "setting", "eps", "success", "95% interval", "chain", "layers", "verif", "backbone", "speedup", "pareto")
+	for _, p := range rep.Points {
+		if !p.Available {
+			fmt.Fprintf(w, "%-12s %-54s %s\n", p.Series, p.Setting, p.Note)
+			continue
+		}
+		mark := ""
+		if p.Pareto {
+			mark = "*"
+		}
+		fmt.Fprintf(w, "%-12s %-54s %4d %7.3f  [%5.3f, %5.3f] %6.2f %6.2f %5.3f %7.2fx %6.2fx %s\n",
+			p.Series, p.Setting, p.Episodes, p.SuccessRate, p.SuccessLow, p.SuccessHigh, p.ChainLength, p.ExecutedLayers,
+			p.VerificationRate, p.BackboneSpeedup, p.Speedup, mark)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "recommendation:", rep.Recommendation.Reason)
+	for _, n := range rep.Notes {
+		fmt.Fprintln(w, "note:", n)
+	}
+}
+
+// sweepSeries are the sweep's series in drawing order, with their legend names.
+var sweepSeries = []struct{ name, legend string }{
+	{SeriesFull, "full model"}, {SeriesDySL, "DySL (thresholds)"}, {SeriesDySLBundle, "DySL (skip-loss weights)"},
+	{"static_only", "static only"}, {"random_skip", "random skip"}, {"fixed_ratio", "fixed jump points"},
+	{"flexidepth", "FlexiDepth-style"}, {"early_exit", "DeeR-style early exit"},
+}
+
+// SaveSweepPlot draws success rate against backbone speedup, one marker per series, and the Pareto
+// front as a line through its points.
+func SaveSweepPlot(path string, rep *SweepReport) error {
+	var series []training.Series
+	for _, s := range sweepSeries {
+		one := training.Series{Name: s.legend, Scatter: true}
+		for _, p := range rep.Points {
+			if p.Series == s.name && usable(p) {
+				one.X = append(one.X, float64(p.BackboneSpeedup))
+				one.Y = append(one.Y, float64(p.SuccessRate))
+			}
+		}
+		if len(one.X) > 0 {
+			series = append(series, one)
+		}
+	}
+	front := training.Series{Name: "Pareto front", Ringed: true}
+	for _, i := range ParetoFront(rep.Points) {
+		front.X = append(front.X, float64(rep.Points[i].BackboneSpeedup))
+		front.Y = append(front.Y, float64(rep.Points[i].SuccessRate))
+	}
+	series = append(series, front)
+	episodes := 0
+	if len(rep.Points) > 0 {
+		episodes = rep.Points[0].Episodes
+	}
+	title := fmt.Sprintf("closed loop, %s, %d episodes per point", rep.Tasks, episodes)
+	return training.SaveSharePlot(path, title, "backbone speedup over the full model (x)", "success rate", series...)
+}

@@ -1,0 +1,117 @@
+package closedloop
+
+import (
+	"image/png"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"dysl_vla/skipping"
+)
+
+// point builds a sweep point that ran: success rate, backbone speedup and chain length.
+func point(series, setting string, success, speedup, chain float64) SweepPoint {
+	return SweepPoint{Series: series, Setting: setting, Row: Row{Available: true, Episodes: 20,
+		SuccessRate: Metric(success), BackboneSpeedup: Metric(speedup), ChainLength: Metric(chain)}}
+}
+
+func TestParetoFrontKeepsTheBestSuccessForEverySpeedup(t *testing.T) {
+	points := []SweepPoint{
+		point(SeriesFull, "", 0.95, 1, 4.5),              // 0: the slowest, the most successful
+		point(SeriesDySL, "a", 0.95, 1.8, 4.4),           // 1: as successful, faster: beats full
+		point(SeriesDySL, "b", 0.90, 2.5, 4.2),           // 2: front
+		point("random_skip", "", 0.40, 2.0, 2.0),         // 3: beaten by 2
+		point("static_only", "", 0.10, 4.0, 0.5),         // 4: the fastest: front
+		point("flexidepth", "", 0.90, 2.5, 4.0),          // 5: ties 2 exactly: neither beats the other
+		point("early_exit", "", 0.85, 2.4, 4.0),          // 6: beaten by 2
+		{Series: "one_stage", Row: Row{Note: "not run"}}, // 7: never drawn
+	}
+	points = append(points, point(SeriesDySL, "nan", math.NaN(), 3, 0)) // 8: no figures: left out
+	require.Equal(t, []int{1, 2, 5, 4}, ParetoFront(points))
+	require.Empty(t, ParetoFront(nil))
+}
+
+func TestRecommendTheFastestDySLPointThatKeepsSuccess(t *testing.T) {
+	points := []SweepPoint{
+		point(SeriesFull, "", 0.90, 1, 4.0),
+		point(SeriesDySL, "defaults", 0.90, 1.3, 4.0),
+		point(SeriesDySL, "fast", 0.892, 2.1, 3.96), // 99.1% of full's success: qualifies
+		point(SeriesDySL, "faster", 0.85, 2.8, 3.9), // too little success
+		point("static_only", "", 0.90, 4.0, 4.0),    // a baseline is never recommended
+	}
+	rec := Recommend(points, false)
+	require.True(t, rec.Found)
+	require.Equal(t, 2, rec.Point, rec.Reason)
+	require.Contains(t, rec.Reason, "setting fast")
+
+	// With chains, the chain length must stay within 0.05 of full's.
+	points[2].ChainLength = 3.94
+	rec = Recommend(points, true)
+	require.Equal(t, 1, rec.Point, rec.Reason)
+	require.Contains(t, rec.Reason, "chain length")
+
+	// Another bundle may win; it is named as a bundle.
+	points = append(points, point(SeriesDySLBundle, "lambda=0.1", 0.9, 2.5, 4.0))
+	rec = Recommend(points, true)
+	require.Equal(t, 5, rec.Point)
+	require.Contains(t, rec.Reason, "the bundle lambda=0.1")
+}
+
+func TestRecommendSaysPlainlyWhenNothingQualifies(t *testing.T) {
+	none := Recommend([]SweepPoint{point(SeriesFull, "", 0.9, 1, 0), point(SeriesDySL, "defaults", 0.5, 2, 0)}, false)
+	require.False(t, none.Found)
+	require.Equal(t, -1, none.Point)
+	require.Contains(t, none.Reason, "no DySL setting meets")
+
+	zero := Recommend([]SweepPoint{point(SeriesFull, "", 0, 1, 0), point(SeriesDySL, "defaults", 0, 2, 0)}, false)
+	require.False(t, zero.Found, "0 >= 0.99 x 0, but nothing is kept when there is nothing to keep")
+	require.Contains(t, zero.Reason, "succeeds in none")
+
+	require.False(t, Recommend([]SweepPoint{point(SeriesDySL, "defaults", 0.5, 2, 0)}, false).Found)
+}
+
+func TestSettingsParseApplyAndRefuse(t *testing.T) {
+	s, err := ParseSetting("controller_threshold=0.7, eta_verify=0.2,continuity_window=8")
+	require.NoError(t, err)
+	require.Equal(t, "controller_threshold=0.7,eta_verify=0.2,continuity_window=8", s.String())
+	c, err := s.Apply(skipping.DefaultConfig())
+	require.NoError(t, err)
+	require.Equal(t, 0.7, c.ControllerThreshold)
+	require.Equal(t, 0.2, c.EtaVerify)
+	require.Equal(t, 8, c.ContinuityWindow)
+	require.Equal(t, skipping.DefaultConfig().EtaMove, c.EtaMove)
+	require.Equal(t, "defaults", Setting{}.String())
+
+	for _, bad := range []string{"tau=0.7", "controller_threshold", "eta_move=fast"} {
+		_, err := ParseSetting(bad)
+		require.Error(t, err, bad)
+	}
+	for _, bad := range []string{"continuity_window=2.5", "controller_threshold=1.5", "stride=65"} {
+		s, err := ParseSetting(bad)
+		require.NoError(t, err)
+		_, err = s.Apply(skipping.DefaultConfig())
+		require.Error(t, err, bad)
+	}
+	grid := OneAtATime(DefaultSweepValues, DefaultJoint)
+	require.Len(t, grid, 12)
+	for _, s := range grid {
+		_, err := s.Apply(skipping.DefaultConfig())
+		require.NoError(t, err, s.String())
+	}
+}
+
+func TestSaveSweepPlotWritesAPNG(t *testing.T) {
+	rep := &SweepReport{Tasks: "single task", Points: []SweepPoint{
+		point(SeriesFull, "", 0.9, 1, 1), point(SeriesDySL, "defaults", 0.9, 1.5, 1), point("random_skip", "", 0.3, 1.5, 0.3)}}
+	path := filepath.Join(t.TempDir(), "sweep.png")
+	require.NoError(t, SaveSweepPlot(path, rep))
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	cfg, err := png.DecodeConfig(f)
+	require.NoError(t, err)
+	require.Greater(t, cfg.Width, 100)
+}
