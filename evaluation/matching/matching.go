@@ -80,7 +80,8 @@ type Probe struct{ Knob, Got float64 }
 // a skip ratio) comes within Tolerance of Target, in as few measurements as it can: each may be a
 // whole closed-loop run. It keeps a bracket [lo, hi] with the target between the figures at its ends
 // and tries, next, the point where the straight line through the ends' figures meets the target
-// (regula falsi), or while an end's figure is unknown where the line through the last two figures
+// (regula falsi; the midpoint after two probes that moved the same end, as the line then misjudges
+// a curved figure), or while an end's figure is unknown where the line through the last two figures
 // does (secant), or else the midpoint; kept at least a tenth of the bracket away from either end, so
 // that the bracket shrinks even on a step-shaped figure. A figure
 // that breaks monotonicity (closed loop: the knob changes the states visited) only narrows the
@@ -130,14 +131,16 @@ func (s Search) Run() (SearchResult, error) {
 	}
 	// narrow keeps the target between the ends' figures: a figure below the target on a rising knob
 	// (above it on a falling one) moves the low end up to its knob, otherwise the high end down.
+	var moved, movedBefore int // which end the last two probes moved: -1 low, +1 high
 	narrow := func(p Probe) {
 		if p.Knob < lo || p.Knob > hi {
 			return
 		}
+		movedBefore = moved
 		if (p.Got < s.Target) == s.Rising {
-			lo, flo = p.Knob, p.Got
+			lo, flo, moved = p.Knob, p.Got, -1
 		} else {
-			hi, fhi = p.Knob, p.Got
+			hi, fhi, moved = p.Knob, p.Got, +1
 		}
 	}
 	within := func() bool { return !math.IsNaN(best.Got) && math.Abs(best.Got-s.Target) <= s.Tolerance }
@@ -168,6 +171,9 @@ func (s Search) Run() (SearchResult, error) {
 		seen = append(seen, p)
 		if !math.IsNaN(flo) && !math.IsNaN(fhi) && fhi != flo {
 			next = lo + (s.Target-flo)*(hi-lo)/(fhi-flo)
+			if moved == movedBefore {
+				next = (lo + hi) / 2 // the same end moved twice: the line misjudges a curved figure
+			}
 		} else if n := len(seen); n >= 2 {
 			a, b := seen[n-2], seen[n-1]
 			if a.Knob != b.Knob && a.Got != b.Got {

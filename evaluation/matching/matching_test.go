@@ -87,3 +87,14 @@ func TestSearchSurvivesANonMonotoneFigure(t *testing.T) {
 	}
 	require.True(t, res.Met, "%v", res.Probes)
 }
+
+// A figure steep at one end, where the line through the ends keeps landing on the same side, is
+// still found in a few runs: after two probes that moved the same end the search halves.
+func TestSearchHalvesWhereTheLineMisjudges(t *testing.T) {
+	steep := func(x float64) (float64, error) { return 8 * (1 - math.Exp(-40*x)), nil }
+	res, err := Search{Measure: steep, Target: 4, Tolerance: 0.1, Rising: true, Bracket: [2]float64{0, 1},
+		Known: []Probe{{0, 0}, {1, 8 * (1 - math.Exp(-40))}}, Start: math.NaN(), MaxRuns: 10}.Run()
+	require.NoError(t, err)
+	require.True(t, res.Met, "%v", res.Probes)
+	require.LessOrEqual(t, res.Runs, 7, "%v", res.Probes)
+}
