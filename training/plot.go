@@ -58,6 +58,9 @@ func newPlot(title, xLabel, yLabel string, series []Series) (*plot.Plot, error) 
 	p.Title.Text, p.X.Label.Text, p.Y.Label.Text = title, xLabel, yLabel
 	p.Add(plotter.NewGrid())
 	for i, s := range series {
+		if len(s.X) == 0 {
+			continue // it keeps its colour slot, so that a series is drawn alike in every plot of a kind
+		}
 		points := make(plotter.XYs, len(s.X))
 		for k := range s.X {
 			points[k].X, points[k].Y = s.X[k], s.Y[k]

@@ -168,7 +168,7 @@ func Evaluate(cfg EvaluateConfig) (*Report, error) {
 		return nil, err
 	}
 	matchSeeds := cfg.Seeds[:cfg.MatchEpisodes]
-	search := func(name string, at func(knob float64) (*Variant, error), s matching.Search) (matching.SearchResult, *Match, error) {
+	search := func(at func(knob float64) (*Variant, error), s matching.Search) (matching.SearchResult, *Match, error) {
 		s.Target, s.Tolerance, s.MaxRuns = executed, cfg.MatchTolerance, cfg.MatchRuns
 		s.Measure = func(knob float64) (float64, error) {
 			v, err := at(knob)
@@ -179,7 +179,7 @@ func Evaluate(cfg EvaluateConfig) (*Report, error) {
 			if err != nil {
 				return 0, err
 			}
-			fmt.Fprintf(cfg.Log, "%s: %.4g gives %.2f layers per inference on %d episodes (target %.2f)\n", name, knob, rows[0].ExecutedLayers, len(matchSeeds), executed)
+			fmt.Fprintf(cfg.Log, "%s at %s: %.2f layers per inference on %d episodes (target %.2f)\n", v.Name, v.Param, rows[0].ExecutedLayers, len(matchSeeds), executed)
 			return float64(rows[0].ExecutedLayers), nil
 		}
 		res, err := s.Run()
@@ -197,7 +197,7 @@ func Evaluate(cfg EvaluateConfig) (*Report, error) {
 		return nil, err
 	}
 	// τ = 1 never skips: every layer runs.
-	res, match, err := search("flexidepth tau", flexi.at, matching.Search{Rising: true, Bracket: [2]float64{0, 1}, Known: []matching.Probe{{Knob: 1, Got: float64(L)}}, Start: tau0})
+	res, match, err := search(flexi.at, matching.Search{Rising: true, Bracket: [2]float64{0, 1}, Known: []matching.Probe{{Knob: 1, Got: float64(L)}}, Start: tau0})
 	if err != nil {
 		return nil, err
 	}
@@ -229,7 +229,7 @@ func Evaluate(cfg EvaluateConfig) (*Report, error) {
 			scale, start = 1, 0
 		}
 		eta := func(u float64) float64 { return scale * u / (1 - u) }
-		res, match, err := search("early exit eta", func(u float64) (*Variant, error) { return exit.at(eta(u)), nil },
+		res, match, err := search(func(u float64) (*Variant, error) { return exit.at(eta(u)), nil },
 			matching.Search{Rising: false, Bracket: [2]float64{0, 1}, Known: []matching.Probe{{Knob: 0, Got: float64(L)}}, Start: start})
 		if err != nil {
 			return nil, err
@@ -287,7 +287,7 @@ func describeLatency(s Suite) string {
 
 // describeSearch says how a closed-loop search of a baseline's threshold ended.
 func describeSearch(res matching.SearchResult, m *Match) string {
-	out := fmt.Sprintf("%d runs of %d episodes, %.2f layers there (target %.2f within %.2g)", res.Runs, m.Episodes, res.Got, m.TargetLayers, m.Tolerance)
+	out := fmt.Sprintf("closed-loop runs of %d episodes: %d, %.2f layers there (target %.2f within %.2g)", m.Episodes, res.Runs, res.Got, m.TargetLayers, m.Tolerance)
 	if !res.Met {
 		out += ": TOLERANCE NOT MET, the closest run kept"
 	}

@@ -483,13 +483,13 @@ func WriteSweep(w io.Writer, rep *SweepReport) {
 			fmt.Fprintf(w, "%-12s %-54s %s\n", p.Series, p.Setting, p.Note)
 			continue
 		}
-		mark := ""
-		if p.Pareto {
-			mark = "*"
-		}
-		fmt.Fprintf(w, "%-12s %-54s %4d %7.3f  [%5.3f, %5.3f] %6.2f %6.2f %5.3f %7.2fx %6.2fx %s\n",
+		line := fmt.Sprintf("%-12s %-54s %4d %7.3f  [%5.3f, %5.3f] %6.2f %6.2f %5.3f %7.2fx %6.2fx",
 			p.Series, p.Setting, p.Episodes, p.SuccessRate, p.SuccessLow, p.SuccessHigh, p.ChainLength, p.ExecutedLayers,
-			p.VerificationRate, p.BackboneSpeedup, p.Speedup, mark)
+			p.VerificationRate, p.BackboneSpeedup, p.Speedup)
+		if p.Pareto {
+			line += " *"
+		}
+		fmt.Fprintln(w, line)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "recommendation:", rep.Recommendation.Reason)
@@ -505,8 +505,8 @@ var sweepSeries = []struct{ name, legend string }{
 	{"flexidepth", "FlexiDepth-style"}, {"early_exit", "DeeR-style early exit"},
 }
 
-// SaveSweepPlot draws success rate against backbone speedup, one marker per series, and the Pareto
-// front as a line through its points.
+// SaveSweepPlot draws success rate against backbone speedup, one colour and marker per series (the
+// same in every sweep's plot), and the Pareto front as a line through its points.
 func SaveSweepPlot(path string, rep *SweepReport) error {
 	var series []training.Series
 	for _, s := range sweepSeries {
@@ -517,9 +517,7 @@ func SaveSweepPlot(path string, rep *SweepReport) error {
 				one.Y = append(one.Y, float64(p.SuccessRate))
 			}
 		}
-		if len(one.X) > 0 {
-			series = append(series, one)
-		}
+		series = append(series, one) // even empty: each series keeps its colour and marker
 	}
 	front := training.Series{Name: "Pareto front", Ringed: true}
 	for _, i := range ParetoFront(rep.Points) {

@@ -142,6 +142,9 @@ func runClosedLoop(cmd *cobra.Command, open openloop.Config, f closedLoopFlags, 
 	if !quiet {
 		fmt.Fprintf(cmd.ErrOrStderr(), "closed-loop evaluation took %s\n", time.Since(start).Round(time.Second))
 	}
+	if err := writeJSONFile(f.jsonOut, rep); err != nil {
+		return err
+	}
 	if asJSON {
 		return writeJSON(cmd.OutOrStdout(), rep)
 	}

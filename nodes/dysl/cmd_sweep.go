@@ -134,6 +134,9 @@ against backbone speedup, every series and the front, as a PNG.`,
 					return err
 				}
 			}
+			if err := writeJSONFile(episodes.jsonOut, rep); err != nil {
+				return err
+			}
 			if asJSON {
 				return writeJSON(cmd.OutOrStdout(), rep)
 			}

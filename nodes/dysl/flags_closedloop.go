@@ -22,6 +22,7 @@ type closedLoopFlags struct {
 	cameraHz     float64
 	maxSteps     int
 	matchFrames  int
+	jsonOut      string
 	match        closedloop.EvaluateConfig // MatchEpisodes, MatchRuns, MatchTolerance
 }
 
@@ -43,6 +44,7 @@ func (f *closedLoopFlags) registerEpisodes(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.perLayer, "latency-per-layer", 10*time.Millisecond, "closed loop: latency per executed layer with --latency per-layer")
 	fs.Float64Var(&f.cameraHz, "camera-hz", 0, "closed loop: camera rate (0: the control rate of the bundle)")
 	fs.IntVar(&f.maxSteps, "max-steps", 300, "closed loop: step limit per instruction")
+	fs.StringVar(&f.jsonOut, "json-out", "", "closed loop: also write the report as JSON to this file (the table still goes to stdout)")
 	fs.IntVar(&f.matchFrames, "match-frames-closed-loop", 600, "closed loop: frames served to dysl that flexidepth's tau and early exit's eta are first matched on")
 }
 
