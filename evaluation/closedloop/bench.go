@@ -59,6 +59,30 @@ func (b *bench) variant(name, desc string, c skipping.Config) (*Variant, error) 
 	return &Variant{Name: name, Description: desc, Engine: e, Skipping: c}, nil
 }
 
+// firstPhase runs full and DySL at the bench's configuration over the seeds, speedups set against
+// full, and keeps the first matchFrames observations DySL was served: the reference the other
+// variants are compared with, and the frames their thresholds are first matched on.
+func (b *bench) firstPhase(suite Suite, seeds []int64, matchFrames int) (full *Variant, rows []Row, served []policy.Observation, err error) {
+	full, err = b.variant("full", "every layer (the reference)", b.with(func(c *skipping.Config) { c.Strategy = skipping.StrategyFull }))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	dysl, err := b.variant("dysl", "DySL: allow points, controllers, adapters, verification", b.dysl)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	dysl.OnServe = func(o policy.Observation) {
+		if len(served) < matchFrames {
+			served = append(served, o)
+		}
+	}
+	if rows, err = suite.Run([]*Variant{full, dysl}, seeds); err != nil {
+		return nil, nil, nil, err
+	}
+	Finish(rows, full.Name)
+	return full, rows, served, nil
+}
+
 // with is the DySL configuration changed by f.
 func (b *bench) with(f func(*skipping.Config)) skipping.Config {
 	c := b.dysl

