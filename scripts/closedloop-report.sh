@@ -26,7 +26,8 @@ model=${model%/}
 [[ -f $model/manifest.yaml ]] || { echo "closedloop-report: $model has no manifest.yaml: expected a model bundle directory" >&2; exit 2; }
 episodes=${EPISODES:-100} chain_episodes=${CHAIN_EPISODES:-50} sweep_episodes=${SWEEP_EPISODES:-20}
 sweep_tasks=${SWEEP_TASKS:-tabletop} max_steps=${MAX_STEPS:-300} latency=${LATENCY:-measured}
-readme=${README:-README.md}
+readme=README.md
+[[ -n ${README:-} ]] && readme=$README
 out=$model/closedloop
 mkdir -p "$out"
 
@@ -83,12 +84,12 @@ settings="max steps $max_steps, latency $latency"
 	echo '```'
 	echo
 	echo "$(grep '^recommendation:' "$out/sweep.txt" | sed 's/^recommendation:/**Recommendation:**/')"
-} >"$work/section.md"
+} >"$work/section"
 
 {
 	echo "# Closed-loop report of $model"
 	echo
-	cat "$work/section.md"
+	cat "$work/section"
 	for part in tabletop chain sweep; do
 		echo
 		echo "## dysl output: $part"
@@ -106,7 +107,7 @@ if [[ $readme != none ]]; then
 		echo "closedloop-report: $readme has no '$begin ...' and '$end' lines: README left alone" >&2
 		exit 1
 	fi
-	awk -v begin="$begin" -v end="$end" -v section="$work/section.md" '
+	awk -v begin="$begin" -v end="$end" -v section="$work/section" '
 		index($0, begin) == 1 { print; while ((getline line < section) > 0) print line; skip = 1; next }
 		$0 == end { skip = 0 }
 		!skip { print }' "$readme" >"$work/readme" && cat "$work/readme" >"$readme"
