@@ -302,9 +302,7 @@ func Sweep(cfg SweepConfig) (*SweepReport, error) {
 			if err != nil {
 				return nil, err
 			}
-			if !slices.Contains(out, t) {
-				out = append(out, t)
-			}
+			out = append(out, t) // one point per level, even where two levels share a threshold
 		}
 		return out, nil
 	}
