@@ -114,8 +114,8 @@ func runClosedLoop(cmd *cobra.Command, open openloop.Config, f closedLoopFlags, 
 	if err != nil {
 		return err
 	}
-	if f.match.MatchEpisodes < 1 || f.match.MatchRuns < 0 || !(f.match.MatchTolerance > 0) {
-		return fmt.Errorf("--match-episodes %d, --match-runs %d, --match-tolerance %v: expected at least one episode, no negative run cap and a tolerance > 0 layers",
+	if f.match.MatchEpisodes < 1 || f.match.MatchRuns < 1 || !(f.match.MatchTolerance > 0) {
+		return fmt.Errorf("--match-episodes %d, --match-runs %d, --match-tolerance %v: expected at least one episode, at least one run and a tolerance > 0 layers",
 			f.match.MatchEpisodes, f.match.MatchRuns, f.match.MatchTolerance)
 	}
 	seed := cmp.Or(open.Seed, training.HeldOutSeedStart)

@@ -23,6 +23,7 @@ func TestClosedLoopCommandsRefuseBadOptions(t *testing.T) {
 		{[]string{"sweep"}, "--model is required"},
 		{[]string{"evaluate", "--closed-loop", "--model", dir, "--match-tolerance", "0"}, "--match-tolerance 0"},
 		{[]string{"evaluate", "--closed-loop", "--model", dir, "--match-episodes", "0"}, "expected at least one episode"},
+		{[]string{"evaluate", "--closed-loop", "--model", dir, "--match-runs", "0"}, "at least one run"},
 	}
 	for _, tc := range cases {
 		_, _, err := runDysl(tc.args...)
