@@ -17,7 +17,7 @@
 # Environment: TASKS (the single-instruction evaluation: tabletop, the default, or single, the one-block
 # scene), EPISODES (its episodes, default 100), CHAIN_EPISODES (default 50), SWEEP_EPISODES (per point,
 # default 20), SWEEP_TASKS (default tabletop; chain also holds the chain-length criterion), MAX_STEPS
-# (per instruction, default 300), CAMERA_HZ (frames per second, 0: the bundle's control rate), LATENCY (measured, fixed or per-layer; default measured), WEIGHTS
+# (per instruction, default 300), ONE_STAGE (a one-stage distilled copy for the ablation's row), CAMERA_HZ (frames per second, 0: the bundle's control rate), LATENCY (measured, fixed or per-layer; default measured), WEIGHTS
 # (the backbone's safetensors; default: the file the manifest's provenance names, next to MODEL_DIR).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +28,8 @@ model=${model%/}
 tasks=${TASKS:-tabletop} episodes=${EPISODES:-100} chain_episodes=${CHAIN_EPISODES:-50} sweep_episodes=${SWEEP_EPISODES:-20}
 sweep_tasks=${SWEEP_TASKS:-$tasks} max_steps=${MAX_STEPS:-300} latency=${LATENCY:-measured}
 camera_hz=${CAMERA_HZ:-0}
+one_stage=()
+[[ -n ${ONE_STAGE:-} ]] && one_stage=(--one-stage "$ONE_STAGE")
 readme=README.md
 [[ -n ${README:-} ]] && readme=$README
 out=$model/closedloop
@@ -52,8 +54,8 @@ dysl="$work/dysl"
 common=(--model "$model" "${weights_flag[@]}" --max-steps "$max_steps" --latency "$latency" --camera-hz "$camera_hz")
 
 start=$SECONDS
-"$dysl" evaluate --closed-loop "${common[@]}" --tasks "$tasks" --episodes "$episodes" --json-out "$out/$tasks.json" | tee "$out/$tasks.txt"
-"$dysl" evaluate --closed-loop "${common[@]}" --tasks chain --episodes "$chain_episodes" --json-out "$out/chain.json" | tee "$out/chain.txt"
+"$dysl" evaluate --closed-loop "${common[@]}" "${one_stage[@]}" --tasks "$tasks" --episodes "$episodes" --json-out "$out/$tasks.json" | tee "$out/$tasks.txt"
+"$dysl" evaluate --closed-loop "${common[@]}" "${one_stage[@]}" --tasks chain --episodes "$chain_episodes" --json-out "$out/chain.json" | tee "$out/chain.txt"
 "$dysl" sweep "${common[@]}" --tasks "$sweep_tasks" --episodes "$sweep_episodes" --plot "$out/sweep.png" --json-out "$out/sweep.json" "$@" |
 	tee "$out/sweep.txt"
 took=$(( (SECONDS - start) / 60 ))
