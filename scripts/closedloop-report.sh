@@ -101,7 +101,8 @@ settings="max steps $max_steps, latency $latency, camera $camera_hz Hz (0: the c
 {
 	echo "# Closed-loop report of $model"
 	echo
-	cat "$work/section"
+	# The README links the PNG from the repository root, the report from beside it.
+	sed "s#]($out/sweep.png)#](sweep.png)#" "$work/section"
 	for part in "$tasks" chain sweep; do
 		echo
 		echo "## dysl output: $part"
