@@ -339,22 +339,21 @@ func (m *Model) PredictChunks(d *Dataset, indices []int) ([][]float32, error) {
 		return nil, err
 	}
 	defer exec.Finalize()
-	const batch = 64
 	var out [][]float32
-	for lo := 0; lo < len(indices); lo += batch {
-		part := indices[lo:min(lo+batch, len(indices))]
+	err = inEvalBatches(indices, func(part []int) error {
 		images, tokens, _ := d.Batch(part)
 		results, err := exec.Exec(images, tokens)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		flat := tensors.MustCopyFlatData[float32](results[0])
 		size := len(flat) / len(part)
 		for k := range part {
 			out = append(out, flat[k*size:(k+1)*size])
 		}
-	}
-	return out, nil
+		return nil
+	})
+	return out, err
 }
 
 func (l BCLoss) name() string {

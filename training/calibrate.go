@@ -41,7 +41,7 @@ func (m *Model) LayerSimilarity(d *Dataset, indices []int) ([]float64, error) {
 }
 
 // sumOverFrames runs sums (a graph from images and tokens to a vector of sums over the batch) on the
-// frames in batches of 64 and adds the vectors up.
+// frames in batches of evalBatch and adds the vectors up.
 func (m *Model) sumOverFrames(d *Dataset, indices []int, sums func(images, tokens *Node) *Node) ([]float64, error) {
 	exec, err := context.NewExec(m.Backend, m.Ctx, func(ctx *context.Context, images, tokens *Node) *Node {
 		return sums(images, tokens)
@@ -51,12 +51,11 @@ func (m *Model) sumOverFrames(d *Dataset, indices []int, sums func(images, token
 	}
 	defer exec.Finalize()
 	var total []float64
-	const batch = 64
-	for lo := 0; lo < len(indices); lo += batch {
-		images, tokens, _ := d.Batch(indices[lo:min(lo+batch, len(indices))])
+	err = inEvalBatches(indices, func(part []int) error {
+		images, tokens, _ := d.Batch(part)
 		out, err := exec.Exec(images, tokens)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		values := tensors.MustCopyFlatData[float32](out[0])
 		if total == nil {
@@ -65,8 +64,9 @@ func (m *Model) sumOverFrames(d *Dataset, indices []int, sums func(images, token
 		for i, v := range values {
 			total[i] += float64(v)
 		}
-	}
-	return total, nil
+		return nil
+	})
+	return total, err
 }
 
 // PlotSimilarity writes the per-layer similarity profile with the static layers marked.

@@ -164,6 +164,20 @@ func (d *Dataset) Batch(indices []int) (images, tokens, chunks *tensors.Tensor) 
 		tensors.FromFlatDataAndDimensions(chunkData, n, a.Chunk, a.ActionDim)
 }
 
+// evalBatch is how many frames the evaluation graphs (predictions, sums, probe errors) take at once.
+const evalBatch = 64
+
+// inEvalBatches calls fn on consecutive slices of indices, evalBatch at a time, and stops at its first
+// error.
+func inEvalBatches(indices []int, fn func(part []int) error) error {
+	for lo := 0; lo < len(indices); lo += evalBatch {
+		if err := fn(indices[lo:min(lo+evalBatch, len(indices))]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // SampleIndices draws n frame indices uniformly with replacement.
 func (d *Dataset) SampleIndices(r *rand.Rand, n int) []int {
 	out := make([]int, n)

@@ -274,13 +274,17 @@ func lastRows(T, K int) []float32 {
 
 // Head maps h [B,T,D] to normalized action chunks [B,K,A].
 func (m *Model) Head(h *Node) *Node {
-	g, a := h.Graph(), m.Arch
-	T, K := a.Tokens(), a.Chunk
-	n := m.rmsNorm(h, m.param(g, "head.norm.weight"))
-	// The last K tokens (the action queries), picked by a constant selection matrix [T,K]: Slice's
-	// gradient is Pad, which simplego does not implement.
-	queries := TransposeAllAxes(DotGeneral(n, []int{1}, nil, Const(g, tensors.FromFlatDataAndDimensions(lastRows(T, K), T, K)), []int{0}, nil), 0, 2, 1)
+	g := h.Graph()
+	queries := m.actionQueries(m.rmsNorm(h, m.param(g, "head.norm.weight")))
 	return addTrailing(matmul(queries, m.param(g, "head.proj.weight")), m.param(g, "head.proj.bias"))
+}
+
+// actionQueries picks the last K rows (the action queries) of h [B,T,D] -> [B,K,D], by a constant
+// selection matrix [T,K]: Slice's gradient is Pad, which simplego does not implement.
+func (m *Model) actionQueries(h *Node) *Node {
+	T, K := m.Arch.Tokens(), m.Arch.Chunk
+	sel := Const(h.Graph(), tensors.FromFlatDataAndDimensions(lastRows(T, K), T, K))
+	return TransposeAllAxes(DotGeneral(h, []int{1}, nil, sel, []int{0}, nil), 0, 2, 1)
 }
 
 // Forward runs prefix, every layer and the head. hiddens[i] is the input of layer i, hiddens[L] the

@@ -75,17 +75,8 @@ func (m *Model) AddProbe(seed int64) {
 // Probe reads the world state off the last hidden state h [B,T,D]: the mean of the action queries'
 // rows, normalized as the head normalizes them, times the probe's weights -> [B, ProbeSize].
 func (m *Model) Probe(h *Node) *Node {
-	g, a := h.Graph(), m.Arch
-	T, K := a.Tokens(), a.Chunk
-	n := m.rmsNorm(h, m.param(g, "head.norm.weight"))
-	// The mean of the last K rows through a constant [T,1] matrix, for the same reason Head selects
-	// them with one (Slice's gradient is Pad, which simplego lacks).
-	mean := make([]float32, T)
-	for k := T - K; k < T; k++ {
-		mean[k] = 1 / float32(K)
-	}
-	pooled := DotGeneral(n, []int{1}, nil, Const(g, tensors.FromFlatDataAndDimensions(mean, T, 1)), []int{0}, nil) // [B,D,1]
-	pooled = Reshape(pooled, h.Shape().Dimensions[0], a.Hidden)
+	g := h.Graph()
+	pooled := ReduceMean(m.actionQueries(m.rmsNorm(h, m.param(g, "head.norm.weight"))), 1) // [B,D]
 	return addTrailing(matmul(pooled, m.param(g, "probe.weight")), m.param(g, "probe.bias"))
 }
 
@@ -104,16 +95,15 @@ func (m *Model) ProbeError(d *Dataset, indices []int) (float64, error) {
 		return 0, err
 	}
 	defer exec.Finalize()
-	const batch = 64
 	sum := 0.0
-	for lo := 0; lo < len(indices); lo += batch {
-		part := indices[lo:min(lo+batch, len(indices))]
+	err = inEvalBatches(indices, func(part []int) error {
 		images, tokens, _ := d.Batch(part)
 		results, err := exec.Exec(images, tokens, d.ProbeBatch(part))
 		if err != nil {
-			return 0, err
+			return err
 		}
 		sum += scalar(results[0])
-	}
-	return sum / float64(max(1, len(indices)*ProbeSize)), nil
+		return nil
+	})
+	return sum / float64(max(1, len(indices)*ProbeSize)), err
 }
