@@ -8,7 +8,7 @@ import (
 // Deepen returns a backbone of architecture to that computes exactly what w (a backbone of from, fewer
 // layers, the same widths) computes: w's layers keep their order, spread over the deeper stack, and the
 // new layers between them start as identities (their attention and MLP output projections are zero,
-// the rest random from seed, so that training moves them at once).
+// the rest from modelbuild's random initialization, seed 0, so that training moves them at once).
 //
 // Why: training the 12-layer closed-loop reference from random weights sat at the constant predictor
 // for hundreds of steps on 2 cores; starting from a trained shallower model (depth up-scaling, as in
