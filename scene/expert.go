@@ -85,7 +85,7 @@ func Expert(s State) (Action, Phase) {
 	case !aboveBlock:
 		// Rise to hover height first if below it, so the approach never sweeps through the block.
 		target := Vec3{object.Pos.X, object.Pos.Y, HoverHeight}
-		if s.EE.Z < HoverHeight-alignTol && s.EE.HorizontalTo(object.Pos) > graspReach {
+		if s.EE.Z < HoverHeight-alignTol && s.EE.HorizontalTo(object.Pos) > GraspReach {
 			target = Vec3{s.EE.X, s.EE.Y, HoverHeight}
 		}
 		return moveTo(s, target, object.Yaw, GripperOpen), Approach

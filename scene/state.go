@@ -131,7 +131,7 @@ const (
 	HoverHeight     = 0.15 // approach and transport height
 	RetreatHeight   = 0.20
 	StartHeight     = 0.25
-	graspReach      = 0.01 // the block is caught when the tip is this close to its centre
+	GraspReach      = 0.01 // the block is caught when the tip is this close to its centre
 	stillMotionEps  = 1e-9
 	placedTolerance = 0.01 // the block counts as on the pad within this distance of its centre
 )
@@ -177,9 +177,9 @@ func Step(s State, a Action) State {
 	return next
 }
 
-// blockInReach returns the block whose centre is nearest to tip, if one is within graspReach.
+// blockInReach returns the block whose centre is nearest to tip, if one is within GraspReach.
 func blockInReach(blocks []Block, tip Vec3) (int, bool) {
-	best, bestDist := -1, graspReach
+	best, bestDist := -1, GraspReach
 	for i, b := range blocks {
 		if d := tip.Sub(b.Pos).Norm(); d <= bestDist {
 			best, bestDist = i, d

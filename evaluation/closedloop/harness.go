@@ -162,6 +162,8 @@ type Episode struct {
 	// FramesSuperseded counts frames replaced in the latest-frame slot before the worker reached them.
 	FramesSuperseded int
 	Legs             Legs
+	// Nearest is, per instruction played, the closest the gripper tip came to the named block, metres.
+	Nearest []float64
 	// Final is the world at the end.
 	Final scene.State
 }
@@ -296,6 +298,7 @@ func (h *Harness) Run(seed int64) (Episode, error) {
 		if s.Succeeded() {
 			ep.Completed++
 			ep.Legs.add(legs.legs)
+			ep.Nearest = append(ep.Nearest, legs.nearest)
 			if ep.Completed == len(tasks) {
 				break
 			}
@@ -308,6 +311,7 @@ func (h *Harness) Run(seed int64) (Episode, error) {
 		}
 		if taskSteps >= cfg.Scene.MaxSteps {
 			ep.Legs.add(legs.legs)
+			ep.Nearest = append(ep.Nearest, legs.nearest)
 			break
 		}
 	}

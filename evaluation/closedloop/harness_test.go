@@ -100,6 +100,7 @@ func TestScriptedExpertSucceedsOnEveryTask(t *testing.T) {
 					require.NoError(t, err)
 					require.Equal(t, ep.Tasks, ep.Completed, "seed %d: every instruction completed (%d steps)", 1000+seed, ep.Steps)
 					require.Equal(t, ep.Legs.Attempts, ep.Legs.Achieved, "every leg achieved")
+					require.Equal(t, make([]float64, ep.Tasks), ep.Nearest, "the tip reached every named block (it carried it)")
 					require.Positive(t, ep.Inferences)
 				}
 			})
@@ -119,6 +120,9 @@ func TestZeroPolicyNeverSucceeds(t *testing.T) {
 			require.Zero(t, ep.Completed)
 			require.Equal(t, 120, ep.Steps, "the task runs to its step limit")
 			require.Equal(t, 0, ep.Legs.Achieved[LegApproach])
+			start, _ := scene.Start(seed, sc)
+			require.Equal(t, []float64{start.EE.Sub(start.Object().Pos).Norm()}, ep.Nearest,
+				"an arm that never moves misses by its starting distance, on the one instruction it played")
 		}
 	}
 }

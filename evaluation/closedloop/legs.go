@@ -1,6 +1,10 @@
 package closedloop
 
-import "dysl_vla/scene"
+import (
+	"math"
+
+	"dysl_vla/scene"
+)
 
 // Legs counts, over tasks, how often each leg of pick-and-place was attempted and achieved, judged
 // on the world: free-space legs (approach: the tip gets within grasp reach of the named block;
@@ -48,10 +52,15 @@ func (l Legs) Free() float64     { return l.Rate(LegApproach, LegTransport) }
 func (l Legs) Critical() float64 { return l.Rate(LegGrasp, LegRelease) }
 
 // legTracker follows one task.
-type legTracker struct{ legs Legs }
+type legTracker struct {
+	legs Legs
+	// nearest is the closest the gripper tip came to the named block, metres (0 once it holds it):
+	// how far a failed approach missed by, the figure that says whether a policy is near success.
+	nearest float64
+}
 
 func newLegTracker() *legTracker {
-	t := &legTracker{}
+	t := &legTracker{nearest: math.Inf(1)}
 	t.legs.Attempts[LegApproach] = 1
 	return t
 }
@@ -59,6 +68,9 @@ func newLegTracker() *legTracker {
 // observe advances the legs on the world after a step. Each leg is achieved at most once per task.
 func (t *legTracker) observe(s scene.State) {
 	l := &t.legs
+	if d := s.EE.Sub(s.Object().Pos).Norm(); d < t.nearest {
+		t.nearest = d
+	}
 	achieve := func(leg int) {
 		if l.Attempts[leg] == 1 && l.Achieved[leg] == 0 {
 			l.Achieved[leg] = 1

@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"time"
 
 	"dysl_vla/evaluation/matching"
 	"dysl_vla/policy"
 	"dysl_vla/scene"
 	"dysl_vla/skipping"
+
+	"gonum.org/v1/gonum/stat"
 )
 
 // Variant is one row of a closed-loop comparison: a policy under a skipping configuration.
@@ -82,6 +85,9 @@ type Row struct {
 	FreeSuccess     Metric `json:"free_space_success"`
 	CriticalSuccess Metric `json:"grasp_release_success"`
 	Legs            Legs   `json:"legs"`
+	// ApproachMissCm is the median, over instructions played, of the closest the gripper tip came to
+	// the named block, centimetres: 0 to 1 where the approach succeeded, how far it missed otherwise.
+	ApproachMissCm Metric `json:"approach_miss_cm"`
 	// Match is set for a baseline matched to DySL's compute.
 	Match      *Match `json:"match,omitempty"`
 	Steps      int    `json:"steps"`
@@ -89,6 +95,7 @@ type Row struct {
 
 	succeeded, completed, layers, verified int
 	engine, backbone                       time.Duration
+	nearest                                []float64
 }
 
 // Metric is a figure that may be undefined; NaN goes to JSON as null.
@@ -163,6 +170,7 @@ func (r *Row) add(ep Episode) {
 	r.engine += ep.EngineTime
 	r.backbone += ep.BackboneTime
 	r.Legs.add(ep.Legs)
+	r.nearest = append(r.nearest, ep.Nearest...)
 }
 
 func (r *Row) summarize() {
@@ -170,7 +178,7 @@ func (r *Row) summarize() {
 		nan := Metric(math.NaN())
 		r.SuccessRate, r.SuccessLow, r.SuccessHigh, r.ChainLength = nan, nan, nan, nan
 		r.ExecutedLayers, r.VerificationRate, r.MeanLatencyMs, r.FreeSuccess, r.CriticalSuccess = nan, nan, nan, nan, nan
-		r.Speedup, r.BackboneSpeedup = nan, nan
+		r.Speedup, r.BackboneSpeedup, r.ApproachMissCm = nan, nan, nan
 		return
 	}
 	p, lo, hi := Wilson(r.succeeded, r.Episodes)
@@ -180,6 +188,17 @@ func (r *Row) summarize() {
 	r.VerificationRate = Metric(ratio(float64(r.verified), r.Inferences))
 	r.MeanLatencyMs = Metric(ratio(float64(r.engine)/float64(time.Millisecond), r.Inferences))
 	r.FreeSuccess, r.CriticalSuccess = Metric(r.Legs.Free()), Metric(r.Legs.Critical())
+	r.ApproachMissCm = Metric(100 * median(r.nearest))
+}
+
+// median is the lower median of v (a value of v, not a mean of two); NaN when v is empty.
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return math.NaN()
+	}
+	sorted := slices.Clone(v)
+	slices.Sort(sorted)
+	return stat.Quantile(0.5, stat.Empirical, sorted, nil)
 }
 
 func ratio(a float64, n int) float64 {
@@ -241,16 +260,16 @@ func Wilson(k, n int) (p, low, high float64) {
 
 // WriteTable prints rows for people.
 func WriteTable(w io.Writer, rows []Row) {
-	fmt.Fprintf(w, "%-16s %4s %7s %15s %6s %6s %5s %8s %7s %6s %6s\n",
-		"variant", "eps", "success", "95% interval", "chain", "layers", "verif", "backbone", "speedup", "free", "crit")
+	fmt.Fprintf(w, "%-16s %4s %7s %15s %6s %6s %5s %8s %7s %6s %6s %6s\n",
+		"variant", "eps", "success", "95% interval", "chain", "layers", "verif", "backbone", "speedup", "free", "crit", "miss")
 	for _, r := range rows {
 		if !r.Available {
 			fmt.Fprintf(w, "%-16s %s\n", r.Variant, r.Note)
 			continue
 		}
-		fmt.Fprintf(w, "%-16s %4d %7.3f  [%5.3f, %5.3f] %6.2f %6.2f %5.3f %7.2fx %6.2fx %6s %6s\n",
+		fmt.Fprintf(w, "%-16s %4d %7.3f  [%5.3f, %5.3f] %6.2f %6.2f %5.3f %7.2fx %6.2fx %6s %6s %6.1f\n",
 			r.Variant, r.Episodes, r.SuccessRate, r.SuccessLow, r.SuccessHigh, r.ChainLength, r.ExecutedLayers,
-			r.VerificationRate, r.BackboneSpeedup, r.Speedup, rate(r.FreeSuccess), rate(r.CriticalSuccess))
+			r.VerificationRate, r.BackboneSpeedup, r.Speedup, rate(r.FreeSuccess), rate(r.CriticalSuccess), r.ApproachMissCm)
 	}
 	fmt.Fprintln(w)
 	for _, r := range rows {
@@ -260,7 +279,8 @@ func WriteTable(w io.Writer, rows []Row) {
 	fmt.Fprintln(w, "columns: success = episodes with every instruction completed (Wilson 95% interval); chain = mean instructions completed in sequence;")
 	fmt.Fprintln(w, "  layers = mean decoder layers per inference, verification re-runs included; verif = share of inferences re-run;")
 	fmt.Fprintln(w, "  backbone/speedup = full's mean time per inference over the variant's, backbone part (layers, adapters, controllers, re-runs) / whole;")
-	fmt.Fprintln(w, "  free/crit = success of the free-space legs (approach, transport) / of the grasp and release legs (-: none reached)")
+	fmt.Fprintln(w, "  free/crit = success of the free-space legs (approach, transport) / of the grasp and release legs (-: none reached);")
+	fmt.Fprintf(w, "  miss = median over instructions of the closest the gripper tip came to the named block, cm (grasp reach is %g cm)\n", 100*scene.GraspReach)
 }
 
 // rate prints a share, or "-" when there was nothing to count.

@@ -57,6 +57,8 @@ func TestSuiteRowsAndJSON(t *testing.T) {
 	require.Equal(t, Metric(0), rows[1].SuccessRate)
 	require.Equal(t, Metric(0), rows[1].ChainLength)
 	require.Equal(t, Metric(0), rows[1].FreeSuccess)
+	require.Equal(t, Metric(0), rows[0].ApproachMissCm, "the expert carried every block")
+	require.Greater(t, float64(rows[1].ApproachMissCm), 100*scene.GraspReach, "an arm that holds still misses")
 	require.False(t, rows[2].Available)
 
 	var out bytes.Buffer
@@ -72,6 +74,12 @@ func TestSuiteRowsAndJSON(t *testing.T) {
 		require.Contains(t, back.Variants[0], key)
 	}
 	require.Nil(t, back.Variants[1]["grasp_release_success"], "no grasp was ever attempted: null, not 0")
+}
+
+func TestMedianIsAValueOfTheSample(t *testing.T) {
+	require.Equal(t, 2.0, median([]float64{3, 1, 2}))
+	require.Equal(t, 2.0, median([]float64{4, 1, 3, 2}), "the lower of the two middle values")
+	require.True(t, math.IsNaN(median(nil)))
 }
 
 func TestFinishSpeedups(t *testing.T) {
