@@ -17,6 +17,9 @@ type Visited struct {
 	States, Episodes int
 	// Completed of Tasks instructions were completed by the policy, summed over the episodes.
 	Completed, Tasks int
+	// MissCm is the median, over the instructions played, of the closest the gripper tip came to the
+	// named block, centimetres (Row.ApproachMissCm).
+	MissCm float64
 }
 
 // CollectStates plays the seeds with cfg's policy (Visit) and writes every world state its camera
@@ -27,10 +30,13 @@ func CollectStates(cfg Config, seeds []int64, path string) (Visited, error) {
 		return Visited{}, err
 	}
 	v := Visited{States: len(states), Episodes: len(episodes)}
+	var nearest []float64
 	for _, ep := range episodes {
 		v.Completed += ep.Completed
 		v.Tasks += ep.Tasks
+		nearest = append(nearest, ep.Nearest...)
 	}
+	v.MissCm = 100 * median(nearest)
 	return v, WriteStates(path, states)
 }
 

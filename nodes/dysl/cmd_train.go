@@ -124,8 +124,9 @@ state: the policy learns to recover from the states its own mistakes lead to.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: %d states from %d episodes (%d of %d instructions completed by the policy)\n",
-				out, v.States, episodes, v.Completed, v.Tasks)
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: %d states from %d episodes (%d of %d instructions completed by the policy; "+
+				"closest approach to the named block: median %.1f cm, grasp reach %g cm)\n",
+				out, v.States, episodes, v.Completed, v.Tasks, v.MissCm, 100*scene.GraspReach)
 			return nil
 		},
 	}
