@@ -11,42 +11,27 @@ package lifecycle
 import (
 	"errors"
 	"fmt"
+
+	"dysl_vla/msgs"
 )
 
-// State is a lifecycle_msgs/msg/State id.
-type State uint8
+// State is a lifecycle_msgs/msg/State id; its String is the label rcl_lifecycle gives it.
+type State = msgs.StateID
 
 // The states, with lifecycle_msgs' ids.
 const (
-	Unknown         State = 0
-	Unconfigured    State = 1
-	Inactive        State = 2
-	Active          State = 3
-	Finalized       State = 4
-	Configuring     State = 10
-	CleaningUp      State = 11
-	ShuttingDown    State = 12
-	Activating      State = 13
-	Deactivating    State = 14
-	ErrorProcessing State = 15
+	Unknown         = msgs.StateUnknown
+	Unconfigured    = msgs.StateUnconfigured
+	Inactive        = msgs.StateInactive
+	Active          = msgs.StateActive
+	Finalized       = msgs.StateFinalized
+	Configuring     = msgs.StateConfiguring
+	CleaningUp      = msgs.StateCleaningUp
+	ShuttingDown    = msgs.StateShuttingDown
+	Activating      = msgs.StateActivating
+	Deactivating    = msgs.StateDeactivating
+	ErrorProcessing = msgs.StateErrorProcessing
 )
-
-var stateLabels = map[State]string{
-	Unknown: "unknown", Unconfigured: "unconfigured", Inactive: "inactive", Active: "active",
-	Finalized: "finalized", Configuring: "configuring", CleaningUp: "cleaningup",
-	ShuttingDown: "shuttingdown", Activating: "activating", Deactivating: "deactivating",
-	ErrorProcessing: "errorprocessing",
-}
-
-// Label is the state's label as rcl_lifecycle names it.
-func (s State) Label() string {
-	if l, ok := stateLabels[s]; ok {
-		return l
-	}
-	return fmt.Sprintf("state(%d)", uint8(s))
-}
-
-func (s State) String() string { return s.Label() }
 
 // States lists every state the machine has, as ~/get_available_states answers.
 func States() []State {

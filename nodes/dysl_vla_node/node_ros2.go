@@ -356,7 +356,7 @@ func (n *node) serveParameters() error {
 
 // rosState and rosTransition are the lifecycle values as lifecycle_msgs.
 func rosState(s lifecycle.State) lifecycle_msgs_msg.State {
-	return lifecycle_msgs_msg.State{Id: uint8(s), Label: s.Label()}
+	return lifecycle_msgs_msg.State{Id: uint8(s), Label: s.String()}
 }
 
 func rosTransition(t lifecycle.Transition) lifecycle_msgs_msg.Transition {
