@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 
 	"dysl_vla/modelbuild"
+	"dysl_vla/policy/modelinput"
 	"dysl_vla/scene"
 
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -120,23 +121,25 @@ func newFrame(a modelbuild.Arch, episode, step int, state scene.State, img scene
 	return f
 }
 
-// Tokenize applies the manifest's "bytes" tokenizer: UTF-8 bytes + 1, truncated or zero-padded.
+// Tokenize applies the "bytes" tokenizer every modelbuild bundle declares, as the engine does
+// (modelinput.Tokenize): UTF-8 bytes + 1, truncated or zero-padded to n tokens.
 func Tokenize(text string, n int) []int64 {
 	tokens := make([]int64, n)
-	for i := 0; i < n && i < len(text); i++ {
-		tokens[i] = int64(text[i]) + 1
+	if _, err := modelinput.Tokenize("bytes", text, tokens); err != nil {
+		panic(err) // "bytes" is always supported
 	}
 	return tokens
 }
 
-// NormalizedImage converts an rgb8 frame (at the model's size) into the model's input [3,S,S].
+// NormalizedImage converts an rgb8 frame at the model's size into the model's input [3,S,S] through
+// the engine's own converter (modelinput), so that training sees bit for bit what the robot's engine
+// will feed the model.
 func NormalizedImage(rgb []byte, size int) []float32 {
-	spec := modelbuild.Arch{ImageSize: size}.ImageSpec()
-	out := make([]float32, 3*size*size)
-	for p := 0; p < size*size; p++ {
-		for c := 0; c < 3; c++ {
-			out[c*size*size+p] = float32((float64(rgb[3*p+c])/255 - spec.Mean[c]) / spec.Std[c])
-		}
+	img := modelinput.Image{Width: size, Height: size, Encoding: "rgb8", Step: 3 * size, Data: rgb}
+	out, err := modelinput.ImageInput(img, modelbuild.Arch{ImageSize: size}.ImageSpec())
+	if err != nil {
+		// Frames here are rendered by package scene at the model's size: a mismatch is a bug, not input.
+		panic(fmt.Sprintf("training: frame of %d bytes is not a %dx%d rgb8 image: %v", len(rgb), size, size, err))
 	}
 	return out
 }
