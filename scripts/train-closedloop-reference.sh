@@ -40,8 +40,15 @@ common=(--preset small --tasks "$tasks" --episodes "$episodes" --held-out "$held
 
 # Behaviour cloning from the tiny reference, deepened to 12 layers. From random weights the 12-layer
 # model sat at the constant predictor for 1000 steps (held-out L1 0.310 against 0.283) on tabletop.
-"$dysl" train bc "${common[@]}" --out "$work/w0.safetensors" --seed 2 --lr 1e-3 --warmup 50 --steps "$bc_steps" \
-	--stop-after "$stop_after" --init models/reference/reference_tiny.safetensors --init-preset tiny --plot "$out/bc_loss.png" | tee "$out/bc_log.txt"
+# BC_WEIGHTS=FILE starts from those weights instead, skipping the 35-minute behaviour cloning: with
+# BC_WEIGHTS=models/closedloop/reference_small.safetensors ROUNDS=1 it remakes the DAgger round that
+# models/closedloop/README.md reports (it did not help, so the committed weights are behaviour cloning only).
+if [[ -n ${BC_WEIGHTS:-} ]]; then
+	cp "$BC_WEIGHTS" "$work/w0.safetensors"
+else
+	"$dysl" train bc "${common[@]}" --out "$work/w0.safetensors" --seed 2 --lr 1e-3 --warmup 50 --steps "$bc_steps" \
+		--stop-after "$stop_after" --init models/reference/reference_tiny.safetensors --init-preset tiny --plot "$out/bc_loss.png" | tee "$out/bc_log.txt"
+fi
 
 # DAgger: the policy of round r-1 plays training-range episodes (seeds apart from bc's and the held-out
 # ones); the expert labels every state it saw; bc goes on from r-1's weights on everything gathered.
@@ -53,7 +60,7 @@ for r in $(seq 1 "$rounds"); do
 		--max-steps "$max_steps" --out "$work/states$r.json" | tee -a "$out/dagger_log.txt"
 	states+=("$work/states$r.json")
 	list=$(IFS=,; echo "${states[*]}")
-	"$dysl" train bc "${common[@]}" --out "$work/w$r.safetensors" --init "$prev" --dagger-states "$list" --lr 5e-4 \
+	"$dysl" train bc "${common[@]}" --out "$work/w$r.safetensors" --init "$prev" --dagger-states "$list" --lr 5e-4 --seed $((10 + r)) \
 		--steps "$dagger_steps" --warmup 50 | tee -a "$out/dagger_log.txt"
 done
 cp "$work/w$rounds.safetensors" "$weights"

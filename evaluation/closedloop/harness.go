@@ -162,8 +162,9 @@ type Episode struct {
 	// FramesSuperseded counts frames replaced in the latest-frame slot before the worker reached them.
 	FramesSuperseded int
 	Legs             Legs
-	// Nearest is, per instruction played, the closest the gripper tip came to the named block, metres.
-	Nearest []float64
+	// Nearest is, per instruction played, the closest the gripper tip came to the named block, metres;
+	// Gap the horizontal distance between them when the instruction was given.
+	Nearest, Gap []float64
 	// Final is the world at the end.
 	Final scene.State
 }
@@ -200,7 +201,7 @@ func (h *Harness) Run(seed int64) (Episode, error) {
 	ep := Episode{Seed: seed, Tasks: len(tasks)}
 	instruction := scene.Instruction(s)
 	core.SetInstruction(instruction)
-	legs := newLegTracker()
+	legs := newLegTracker(s)
 
 	const never = time.Duration(math.MaxInt64)
 	var (
@@ -298,20 +299,20 @@ func (h *Harness) Run(seed int64) (Episode, error) {
 		if s.Succeeded() {
 			ep.Completed++
 			ep.Legs.add(legs.legs)
-			ep.Nearest = append(ep.Nearest, legs.nearest)
+			ep.Nearest, ep.Gap = append(ep.Nearest, legs.nearest), append(ep.Gap, legs.gap)
 			if ep.Completed == len(tasks) {
 				break
 			}
 			s.Task = tasks[ep.Completed]
 			instruction = scene.Instruction(s)
 			core.SetInstruction(instruction)
-			legs = newLegTracker()
+			legs = newLegTracker(s)
 			taskSteps = 0
 			continue
 		}
 		if taskSteps >= cfg.Scene.MaxSteps {
 			ep.Legs.add(legs.legs)
-			ep.Nearest = append(ep.Nearest, legs.nearest)
+			ep.Nearest, ep.Gap = append(ep.Nearest, legs.nearest), append(ep.Gap, legs.gap)
 			break
 		}
 	}

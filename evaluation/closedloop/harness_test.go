@@ -101,6 +101,7 @@ func TestScriptedExpertSucceedsOnEveryTask(t *testing.T) {
 					require.Equal(t, ep.Tasks, ep.Completed, "seed %d: every instruction completed (%d steps)", 1000+seed, ep.Steps)
 					require.Equal(t, ep.Legs.Attempts, ep.Legs.Achieved, "every leg achieved")
 					require.Equal(t, make([]float64, ep.Tasks), ep.Nearest, "the tip reached every named block (it carried it)")
+					require.Len(t, ep.Gap, ep.Tasks)
 					require.Positive(t, ep.Inferences)
 				}
 			})
@@ -123,6 +124,7 @@ func TestZeroPolicyNeverSucceeds(t *testing.T) {
 			start, _ := scene.Start(seed, sc)
 			require.Equal(t, []float64{start.EE.Sub(start.Object().Pos).Norm()}, ep.Nearest,
 				"an arm that never moves misses by its starting distance, on the one instruction it played")
+			require.Equal(t, []float64{start.EE.HorizontalTo(start.Object().Pos)}, ep.Gap)
 		}
 	}
 }

@@ -57,10 +57,14 @@ type legTracker struct {
 	// nearest is the closest the gripper tip came to the named block, metres (0 once it holds it):
 	// how far a failed approach missed by, the figure that says whether a policy is near success.
 	nearest float64
+	// gap is the horizontal distance from the tip to the named block when the task began: what an
+	// arm that only moved up and down would miss by, the yardstick for nearest.
+	gap float64
 }
 
-func newLegTracker() *legTracker {
-	t := &legTracker{nearest: math.Inf(1)}
+// newLegTracker starts following the task in force in s.
+func newLegTracker(s scene.State) *legTracker {
+	t := &legTracker{nearest: math.Inf(1), gap: s.EE.HorizontalTo(s.Object().Pos)}
 	t.legs.Attempts[LegApproach] = 1
 	return t
 }

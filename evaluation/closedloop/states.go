@@ -18,8 +18,9 @@ type Visited struct {
 	// Completed of Tasks instructions were completed by the policy, summed over the episodes.
 	Completed, Tasks int
 	// MissCm is the median, over the instructions played, of the closest the gripper tip came to the
-	// named block, centimetres (Row.ApproachMissCm).
-	MissCm float64
+	// named block, centimetres (Row.ApproachMissCm); GapCm the median horizontal distance between them
+	// when each instruction was given (Row.ApproachGapCm).
+	MissCm, GapCm float64
 }
 
 // CollectStates plays the seeds with cfg's policy (Visit) and writes every world state its camera
@@ -30,13 +31,13 @@ func CollectStates(cfg Config, seeds []int64, path string) (Visited, error) {
 		return Visited{}, err
 	}
 	v := Visited{States: len(states), Episodes: len(episodes)}
-	var nearest []float64
+	var nearest, gap []float64
 	for _, ep := range episodes {
 		v.Completed += ep.Completed
 		v.Tasks += ep.Tasks
-		nearest = append(nearest, ep.Nearest...)
+		nearest, gap = append(nearest, ep.Nearest...), append(gap, ep.Gap...)
 	}
-	v.MissCm = 100 * median(nearest)
+	v.MissCm, v.GapCm = 100*median(nearest), 100*median(gap)
 	return v, WriteStates(path, states)
 }
 

@@ -22,7 +22,8 @@ func TestCollectStatesWritesWhatVisitCaptured(t *testing.T) {
 	want, episodes, err := Visit(cfg, []int64{1, 2})
 	require.NoError(t, err)
 	miss := 100 * min(episodes[0].Nearest[0], episodes[1].Nearest[0]) // the lower median of two
-	require.Equal(t, Visited{States: 20, Episodes: 2, Completed: 0, Tasks: 2, MissCm: miss}, v)
+	gap := 100 * min(episodes[0].Gap[0], episodes[1].Gap[0])
+	require.Equal(t, Visited{States: 20, Episodes: 2, Completed: 0, Tasks: 2, MissCm: miss, GapCm: gap}, v)
 	require.Greater(t, miss, 100*scene.GraspReach)
 
 	got, err := ReadStates(path)

@@ -88,6 +88,10 @@ type Row struct {
 	// ApproachMissCm is the median, over instructions played, of the closest the gripper tip came to
 	// the named block, centimetres: 0 to 1 where the approach succeeded, how far it missed otherwise.
 	ApproachMissCm Metric `json:"approach_miss_cm"`
+	// ApproachGapCm is the median horizontal distance from the tip to the named block when each
+	// instruction was given, centimetres: the miss of an arm that only moves up and down. A miss near
+	// it means the policy did not find the block.
+	ApproachGapCm Metric `json:"approach_gap_cm"`
 	// Match is set for a baseline matched to DySL's compute.
 	Match      *Match `json:"match,omitempty"`
 	Steps      int    `json:"steps"`
@@ -95,7 +99,7 @@ type Row struct {
 
 	succeeded, completed, layers, verified int
 	engine, backbone                       time.Duration
-	nearest                                []float64
+	nearest, gap                           []float64
 }
 
 // Metric is a figure that may be undefined; NaN goes to JSON as null.
@@ -170,7 +174,7 @@ func (r *Row) add(ep Episode) {
 	r.engine += ep.EngineTime
 	r.backbone += ep.BackboneTime
 	r.Legs.add(ep.Legs)
-	r.nearest = append(r.nearest, ep.Nearest...)
+	r.nearest, r.gap = append(r.nearest, ep.Nearest...), append(r.gap, ep.Gap...)
 }
 
 func (r *Row) summarize() {
@@ -178,7 +182,7 @@ func (r *Row) summarize() {
 		nan := Metric(math.NaN())
 		r.SuccessRate, r.SuccessLow, r.SuccessHigh, r.ChainLength = nan, nan, nan, nan
 		r.ExecutedLayers, r.VerificationRate, r.MeanLatencyMs, r.FreeSuccess, r.CriticalSuccess = nan, nan, nan, nan, nan
-		r.Speedup, r.BackboneSpeedup, r.ApproachMissCm = nan, nan, nan
+		r.Speedup, r.BackboneSpeedup, r.ApproachMissCm, r.ApproachGapCm = nan, nan, nan, nan
 		return
 	}
 	p, lo, hi := Wilson(r.succeeded, r.Episodes)
@@ -188,7 +192,7 @@ func (r *Row) summarize() {
 	r.VerificationRate = Metric(ratio(float64(r.verified), r.Inferences))
 	r.MeanLatencyMs = Metric(ratio(float64(r.engine)/float64(time.Millisecond), r.Inferences))
 	r.FreeSuccess, r.CriticalSuccess = Metric(r.Legs.Free()), Metric(r.Legs.Critical())
-	r.ApproachMissCm = Metric(100 * median(r.nearest))
+	r.ApproachMissCm, r.ApproachGapCm = Metric(100*median(r.nearest)), Metric(100*median(r.gap))
 }
 
 // median is the lower median of v (a value of v, not a mean of two); NaN when v is empty.
@@ -280,7 +284,18 @@ func WriteTable(w io.Writer, rows []Row) {
 	fmt.Fprintln(w, "  layers = mean decoder layers per inference, verification re-runs included; verif = share of inferences re-run;")
 	fmt.Fprintln(w, "  backbone/speedup = full's mean time per inference over the variant's, backbone part (layers, adapters, controllers, re-runs) / whole;")
 	fmt.Fprintln(w, "  free/crit = success of the free-space legs (approach, transport) / of the grasp and release legs (-: none reached);")
-	fmt.Fprintf(w, "  miss = median over instructions of the closest the gripper tip came to the named block, cm (grasp reach is %g cm)\n", 100*scene.GraspReach)
+	fmt.Fprintf(w, "  miss = median over instructions of the closest the gripper tip came to the named block, cm (grasp reach is %g cm;\n", 100*scene.GraspReach)
+	fmt.Fprintf(w, "  an arm that only moved up and down would miss by %s cm on these episodes)\n", gapOf(rows))
+}
+
+// gapOf prints the rows' approach gap (the same seeds give every row the same), or "-".
+func gapOf(rows []Row) string {
+	for _, r := range rows {
+		if r.Available && !math.IsNaN(float64(r.ApproachGapCm)) {
+			return fmt.Sprintf("%.1f", float64(r.ApproachGapCm))
+		}
+	}
+	return "-"
 }
 
 // rate prints a share, or "-" when there was nothing to count.

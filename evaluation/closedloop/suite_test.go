@@ -3,6 +3,7 @@ package closedloop
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -59,11 +60,14 @@ func TestSuiteRowsAndJSON(t *testing.T) {
 	require.Equal(t, Metric(0), rows[1].FreeSuccess)
 	require.Equal(t, Metric(0), rows[0].ApproachMissCm, "the expert carried every block")
 	require.Greater(t, float64(rows[1].ApproachMissCm), 100*scene.GraspReach, "an arm that holds still misses")
+	require.Equal(t, rows[0].ApproachGapCm, rows[1].ApproachGapCm, "the same seeds, the same starting gaps")
+	require.Positive(t, float64(rows[0].ApproachGapCm))
 	require.False(t, rows[2].Available)
 
 	var out bytes.Buffer
 	WriteTable(&out, rows)
 	require.Contains(t, out.String(), "missing          not run: no bundle")
+	require.Contains(t, out.String(), fmt.Sprintf("would miss by %.1f cm", float64(rows[0].ApproachGapCm)))
 	js, err := json.Marshal(map[string]any{"variants": rows})
 	require.NoError(t, err)
 	var back struct {

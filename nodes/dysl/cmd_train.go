@@ -125,8 +125,8 @@ state: the policy learns to recover from the states its own mistakes lead to.`,
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: %d states from %d episodes (%d of %d instructions completed by the policy; "+
-				"closest approach to the named block: median %.1f cm, grasp reach %g cm)\n",
-				out, v.States, episodes, v.Completed, v.Tasks, v.MissCm, 100*scene.GraspReach)
+				"closest approach to the named block: median %.1f cm, grasp reach %g cm, moving only up and down %.1f cm)\n",
+				out, v.States, episodes, v.Completed, v.Tasks, v.MissCm, 100*scene.GraspReach, v.GapCm)
 			return nil
 		},
 	}
