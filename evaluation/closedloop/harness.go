@@ -104,6 +104,11 @@ type Config struct {
 	OnServe func(policy.Observation)
 	// Infer, optional, replaces Engine.Infer in the node core (nodecore.Config.Infer): early exit.
 	Infer func(policy.Observation) (policy.Result, error)
+	// ExpertDims, optional, are action indices (scene.Action: x, y, z, roll, pitch, yaw, gripper) whose
+	// values come from the scripted expert's chunk for the world of the served frame instead of the
+	// policy's. A diagnostic, not a policy: with the motion from the expert and the gripper from the
+	// policy (or the other way round) an episode shows which part of a failing policy fails.
+	ExpertDims []int
 }
 
 // Harness runs closed-loop episodes.
@@ -141,6 +146,11 @@ func New(cfg Config) (*Harness, error) {
 	}
 	if cfg.Latency == nil {
 		cfg.Latency = MeasuredLatency{}
+	}
+	for _, d := range cfg.ExpertDims {
+		if d < 0 || d >= len(scene.Action{}) {
+			return nil, fmt.Errorf("closedloop: expert action index %d: expected 0..%d (x, y, z, roll, pitch, yaw, gripper)", d, len(scene.Action{})-1)
+		}
 	}
 	return &Harness{cfg: cfg, dt: dt, camera: time.Duration(float64(time.Second) / cfg.CameraHz)}, nil
 }
@@ -205,16 +215,17 @@ func (h *Harness) Run(seed int64) (Episode, error) {
 
 	const never = time.Duration(math.MaxInt64)
 	var (
-		arrivals    []arrival
-		active      *arrival
-		activeSince int // the tick the active chunk's first action ran
-		freeAt      time.Duration
-		nextCapture time.Duration
-		pending     bool
-		pendingAt   time.Duration
-		pendingObs  policy.Observation
-		taskSteps   int
-		limit       = cfg.Skipping.ExecutedActions
+		arrivals     []arrival
+		active       *arrival
+		activeSince  int // the tick the active chunk's first action ran
+		freeAt       time.Duration
+		nextCapture  time.Duration
+		pending      bool
+		pendingAt    time.Duration
+		pendingObs   policy.Observation
+		pendingWorld scene.State // the world pendingObs was captured from
+		taskSteps    int
+		limit        = cfg.Skipping.ExecutedActions
 	)
 	for tick := 0; ; tick++ {
 		t := time.Duration(tick) * h.dt
@@ -233,7 +244,7 @@ func (h *Harness) Run(seed int64) (Episode, error) {
 					ep.FramesSuperseded++
 				}
 				core.OfferFrame(frame)
-				pending, pendingAt = true, nextCapture
+				pending, pendingAt, pendingWorld = true, nextCapture, s
 				pendingObs = policy.Observation{Image: policy.Image{Width: img.Width, Height: img.Height, Encoding: msgs.EncodingRGB8,
 					Step: 3 * img.Width, Data: img.RGB}, Instruction: instruction}
 				if cfg.OnFrame != nil {
@@ -257,6 +268,7 @@ func (h *Harness) Run(seed int64) (Episode, error) {
 				cfg.OnServe(pendingObs)
 			}
 			sink.chunk, sink.stats, sink.failure = nil, nil, nil
+			served := pendingWorld
 			core.Step(origin.Add(serveAt))
 			pending = false
 			freeAt = serveAt
@@ -268,7 +280,16 @@ func (h *Harness) Run(seed int64) (Episode, error) {
 			}
 			latency := cfg.Latency.Of(sink.stats)
 			freeAt = serveAt + latency
-			arrivals = append(arrivals, arrival{ready: freeAt, actions: chunkActions(sink.chunk)})
+			actions := chunkActions(sink.chunk)
+			if len(cfg.ExpertDims) > 0 {
+				expert := scene.Chunk(served, len(actions))
+				for k := range actions {
+					for _, d := range cfg.ExpertDims {
+						actions[k][d] = expert[k][d]
+					}
+				}
+			}
+			arrivals = append(arrivals, arrival{ready: freeAt, actions: actions})
 			ep.Inferences++
 			ep.LayersExecuted += int(sink.stats.LayersExecuted)
 			if sink.stats.VerificationFired {

@@ -232,3 +232,28 @@ func newEngineB(b *testing.B) *policy.Engine {
 	require.NoError(b, e.Initialize())
 	return e
 }
+
+// ExpertDims takes those action values from the expert: all of them make a zero policy succeed; the
+// motion alone brings its gripper to the block, where its never-closing gripper fails the grasp.
+func TestExpertDimsReplaceThePolicysActions(t *testing.T) {
+	zero := func(out []float32) { clear(out) }
+	sc := scene.DefaultConfig()
+	sc.MaxSteps = 200
+	run := func(dims []int) Episode {
+		h, err := New(Config{Engine: newEngine(t, zero), Skipping: skipping.DefaultConfig(), Scene: sc, Latency: FixedLatency(0), ExpertDims: dims})
+		require.NoError(t, err)
+		ep, err := h.Run(5)
+		require.NoError(t, err)
+		return ep
+	}
+	all := run([]int{0, 1, 2, 3, 4, 5, 6})
+	require.Equal(t, 1, all.Completed)
+	motion := run([]int{0, 1, 2, 3, 4, 5})
+	require.Zero(t, motion.Completed)
+	require.Equal(t, 1, motion.Legs.Achieved[LegApproach], "the expert's motion reached the block")
+	require.Zero(t, motion.Legs.Achieved[LegGrasp], "the policy's gripper never closed")
+	require.LessOrEqual(t, motion.Nearest[0], scene.GraspReach)
+
+	_, err := New(Config{Engine: newEngine(t, zero), Skipping: skipping.DefaultConfig(), Scene: sc, ExpertDims: []int{7}})
+	require.ErrorContains(t, err, "expert action index 7: expected 0..6")
+}

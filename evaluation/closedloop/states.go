@@ -21,6 +21,8 @@ type Visited struct {
 	// named block, centimetres (Row.ApproachMissCm); GapCm the median horizontal distance between them
 	// when each instruction was given (Row.ApproachGapCm).
 	MissCm, GapCm float64
+	// Legs sums the legs of pick-and-place attempted and achieved over the episodes.
+	Legs Legs
 }
 
 // CollectStates plays the seeds with cfg's policy (Visit) and writes every world state its camera
@@ -36,6 +38,7 @@ func CollectStates(cfg Config, seeds []int64, path string) (Visited, error) {
 		v.Completed += ep.Completed
 		v.Tasks += ep.Tasks
 		nearest, gap = append(nearest, ep.Nearest...), append(gap, ep.Gap...)
+		v.Legs.add(ep.Legs)
 	}
 	v.MissCm, v.GapCm = 100*median(nearest), 100*median(gap)
 	return v, WriteStates(path, states)

@@ -23,7 +23,11 @@ func TestCollectStatesWritesWhatVisitCaptured(t *testing.T) {
 	require.NoError(t, err)
 	miss := 100 * min(episodes[0].Nearest[0], episodes[1].Nearest[0]) // the lower median of two
 	gap := 100 * min(episodes[0].Gap[0], episodes[1].Gap[0])
-	require.Equal(t, Visited{States: 20, Episodes: 2, Completed: 0, Tasks: 2, MissCm: miss, GapCm: gap}, v)
+	var legs Legs
+	legs.add(episodes[0].Legs)
+	legs.add(episodes[1].Legs)
+	require.Equal(t, Visited{States: 20, Episodes: 2, Completed: 0, Tasks: 2, MissCm: miss, GapCm: gap, Legs: legs}, v)
+	require.Equal(t, 2, v.Legs.Attempts[LegApproach])
 	require.Greater(t, miss, 100*scene.GraspReach)
 
 	got, err := ReadStates(path)

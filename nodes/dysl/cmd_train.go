@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -94,6 +95,7 @@ func newDAggerCmd() *cobra.Command {
 		seed     int64
 		maxSteps int
 		cameraHz float64
+		expert   []string
 	)
 	cmd := &cobra.Command{
 		Use:   "dagger --model DIR --out STATES.json",
@@ -120,13 +122,25 @@ state: the policy learns to recover from the states its own mistakes lead to.`,
 				return err
 			}
 			defer e.Close()
-			v, err := closedloop.CollectStates(closedloop.Config{Engine: e, Skipping: full, Scene: sc, CameraHz: cameraHz}, training.Seeds(seed, episodes), out)
+			expertDims, err := actionIndices(e.Manifest.Action.Names, expert)
+			if err != nil {
+				return err
+			}
+			v, err := closedloop.CollectStates(closedloop.Config{Engine: e, Skipping: full, Scene: sc, CameraHz: cameraHz, ExpertDims: expertDims}, training.Seeds(seed, episodes), out)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: %d states from %d episodes (%d of %d instructions completed by the policy; "+
 				"closest approach to the named block: median %.1f cm, grasp reach %g cm, moving only up and down %.1f cm)\n",
 				out, v.States, episodes, v.Completed, v.Tasks, v.MissCm, 100*scene.GraspReach, v.GapCm)
+			fmt.Fprintf(cmd.OutOrStdout(), "legs achieved/attempted:")
+			for l, name := range closedloop.LegNames {
+				fmt.Fprintf(cmd.OutOrStdout(), " %s %d/%d", name, v.Legs.Achieved[l], v.Legs.Attempts[l])
+			}
+			fmt.Fprintln(cmd.OutOrStdout())
+			if len(expert) > 0 {
+				fmt.Fprintf(cmd.OutOrStdout(), "(a diagnostic: %s came from the scripted expert, not the policy)\n", strings.Join(expert, ", "))
+			}
 			return nil
 		},
 	}
@@ -139,5 +153,20 @@ state: the policy learns to recover from the states its own mistakes lead to.`,
 	f.Int64Var(&seed, "seed", 500_000, "seed of the first episode (training range, apart from bc's and the held-out seeds)")
 	f.IntVar(&maxSteps, "max-steps", 300, "step limit per instruction")
 	f.Float64Var(&cameraHz, "camera-hz", 0, "camera rate (0: the control rate of the bundle); play as evaluate --closed-loop will")
+	f.StringSliceVar(&expert, "expert-dims", nil, "a diagnostic: take these action columns (by the bundle's action names, e.g. x,y,z,yaw) "+
+		"from the scripted expert instead of the policy, to see which part of a failing policy fails")
 	return cmd
+}
+
+// actionIndices maps action names to their columns in the bundle's chunks (columns names).
+func actionIndices(columns, names []string) ([]int, error) {
+	var out []int
+	for _, n := range names {
+		i := slices.Index(columns, n)
+		if i < 0 {
+			return nil, fmt.Errorf("--expert-dims %q: expected action names of the bundle: %s", n, strings.Join(columns, ", "))
+		}
+		out = append(out, i)
+	}
+	return out, nil
 }

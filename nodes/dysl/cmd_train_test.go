@@ -29,3 +29,12 @@ func TestTrainingCommandsRefuseBadOptions(t *testing.T) {
 	}
 	require.NoFileExists(t, out)
 }
+
+func TestActionIndicesByTheBundlesNames(t *testing.T) {
+	columns := []string{"x", "y", "z", "roll", "pitch", "yaw", "gripper"}
+	got, err := actionIndices(columns, []string{"gripper", "x"})
+	require.NoError(t, err)
+	require.Equal(t, []int{6, 0}, got)
+	_, err = actionIndices(columns, []string{"dx"})
+	require.ErrorContains(t, err, `--expert-dims "dx": expected action names of the bundle: x, y, z, roll, pitch, yaw, gripper`)
+}
