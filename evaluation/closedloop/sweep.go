@@ -13,6 +13,7 @@ import (
 	"dysl_vla/nodecore"
 	"dysl_vla/paramserver"
 	"dysl_vla/policy"
+	"dysl_vla/scene"
 	"dysl_vla/skipping"
 	"dysl_vla/training"
 )
@@ -461,26 +462,37 @@ func Recommend(points []SweepPoint, chain bool) Recommendation {
 // recommendation.
 func WriteSweep(w io.Writer, rep *SweepReport) {
 	fmt.Fprintf(w, "model %s (%d layers), closed-loop sweep, %s, held-out seeds %d..%d, latency %s\n\n", rep.Model, rep.Layers, rep.Tasks, rep.Seeds[0], rep.Seeds[1], rep.Latency)
-	fmt.Fprintf(w, "%-12s %-54s %4s %7s %15s %6s %6s %5s %8s %7s %s\n",
-		"series", "setting", "eps", "success", "95% interval", "chain", "layers", "verif", "backbone", "speedup", "pareto")
+	fmt.Fprintf(w, "%-12s %-54s %4s %7s %15s %6s %6s %5s %8s %7s %6s %s\n",
+		"series", "setting", "eps", "success", "95% interval", "chain", "layers", "verif", "backbone", "speedup", "miss", "pareto")
 	for _, p := range rep.Points {
 		if !p.Available {
 			fmt.Fprintf(w, "%-12s %-54s %s\n", p.Series, p.Setting, p.Note)
 			continue
 		}
-		line := fmt.Sprintf("%-12s %-54s %4d %7.3f  [%5.3f, %5.3f] %6.2f %6.2f %5.3f %7.2fx %6.2fx",
+		line := fmt.Sprintf("%-12s %-54s %4d %7.3f  [%5.3f, %5.3f] %6.2f %6.2f %5.3f %7.2fx %6.2fx %6.1f",
 			p.Series, p.Setting, p.Episodes, p.SuccessRate, p.SuccessLow, p.SuccessHigh, p.ChainLength, p.ExecutedLayers,
-			p.VerificationRate, p.BackboneSpeedup, p.Speedup)
+			p.VerificationRate, p.BackboneSpeedup, p.Speedup, p.ApproachMissCm)
 		if p.Pareto {
 			line += " *"
 		}
 		fmt.Fprintln(w, line)
 	}
 	fmt.Fprintln(w)
+	fmt.Fprintf(w, "miss: median closest approach of the gripper tip to the named block, cm (grasp reach %g cm; moving only up and down: %s cm)\n",
+		100*scene.GraspReach, gapOfPoints(rep.Points))
 	fmt.Fprintln(w, "recommendation:", rep.Recommendation.Reason)
 	for _, n := range rep.Notes {
 		fmt.Fprintln(w, "note:", n)
 	}
+}
+
+// gapOfPoints is gapOf over the points' rows.
+func gapOfPoints(points []SweepPoint) string {
+	rows := make([]Row, len(points))
+	for i, p := range points {
+		rows[i] = p.Row
+	}
+	return gapOf(rows)
 }
 
 // sweepSeries are the sweep's series in drawing order, with their legend names.

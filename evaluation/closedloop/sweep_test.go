@@ -1,6 +1,7 @@
 package closedloop
 
 import (
+	"bytes"
 	"image/png"
 	"math"
 	"os"
@@ -114,4 +115,16 @@ func TestSaveSweepPlotWritesAPNG(t *testing.T) {
 	cfg, err := png.DecodeConfig(f)
 	require.NoError(t, err)
 	require.Greater(t, cfg.Width, 100)
+}
+
+// The sweep's table gives each point's miss, and its legend the gap every point shares.
+func TestWriteSweepPrintsTheApproachMiss(t *testing.T) {
+	full, dysl := point(SeriesFull, "every layer", 0, 1, 0), point(SeriesDySL, "defaults", 0, 2, 0)
+	full.ApproachMissCm, full.ApproachGapCm = 17.3, 17.8
+	dysl.ApproachMissCm, dysl.ApproachGapCm = 23.3, 17.8
+	var out bytes.Buffer
+	WriteSweep(&out, &SweepReport{Seeds: [2]int64{1, 2}, Points: []SweepPoint{full, dysl}})
+	require.Regexp(t, `speedup +miss pareto`, out.String())
+	require.Regexp(t, `defaults .* 2\.00x +0\.00x +23\.3`, out.String())
+	require.Contains(t, out.String(), "moving only up and down: 17.8 cm")
 }
