@@ -257,7 +257,10 @@ func Evaluate(cfg EvaluateConfig) (*Report, error) {
 // describeTasks says what the suite's episodes ask.
 func describeTasks(s Suite) string {
 	if t := s.Scene.Tabletop; t.Blocks > 0 {
-		return fmt.Sprintf("tabletop: %d blocks, %d pads, chains of %d", t.Blocks, t.Pads, t.Chain)
+		if t.Chain > 1 {
+			return fmt.Sprintf("tabletop: %d blocks, %d pads, chains of %d instructions", t.Blocks, t.Pads, t.Chain)
+		}
+		return fmt.Sprintf("tabletop: %d blocks, %d pads, one instruction per episode", t.Blocks, t.Pads)
 	}
 	return "single task"
 }

@@ -108,3 +108,12 @@ func TestWriteReport(t *testing.T) {
 	require.Equal(t, "model m (8 layers, static [3 7]), closed loop, tabletop, held-out seeds 1000000..1000003, latency fixed 0s\n"+
 		"dysl config: tau 0.5\n\n"+table.String()+"note: first\nnote: second\n", out.String())
 }
+
+func TestDescribeTasksNamesWhatEachEpisodeAsks(t *testing.T) {
+	single := Suite{Scene: scene.DefaultConfig()}
+	require.Equal(t, "single task", describeTasks(single))
+	one := Suite{Scene: tabletop(scene.DefaultTabletop())}
+	require.Equal(t, "tabletop: 3 blocks, 4 pads, one instruction per episode", describeTasks(one))
+	chain := Suite{Scene: tabletop(scene.ChainTabletop())}
+	require.Equal(t, "tabletop: 3 blocks, 4 pads, chains of 5 instructions", describeTasks(chain))
+}
