@@ -147,6 +147,7 @@ func TestImportRules(t *testing.T) {
 // builds and tests without a ROS installation.
 func TestOnlyROS2TaggedFilesImportRclgo(t *testing.T) {
 	root := repoFile(t, ".")
+	rclgoModule := requiredModule(t, "rclgo")
 	checked := 0
 	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
 		if err != nil {
@@ -169,7 +170,7 @@ func TestOnlyROS2TaggedFilesImportRclgo(t *testing.T) {
 		rclgo := false
 		for _, imp := range f.Imports {
 			v, _ := strconv.Unquote(imp.Path.Value)
-			if hasPrefixPath(v, "github.com/tiiuae/rclgo") || strings.Contains(v, "/rosgen/") {
+			if hasPrefixPath(v, rclgoModule) || strings.Contains(v, "/rosgen/") {
 				rclgo = true
 			}
 		}
@@ -183,6 +184,22 @@ func TestOnlyROS2TaggedFilesImportRclgo(t *testing.T) {
 	})
 	require.NoError(t, err)
 	require.Positive(t, checked, "no file imports rclgo: the node's glue moved?")
+}
+
+// requiredModule is the path of the module go.mod requires whose last element is name, so the check
+// follows the dependency go.mod pins rather than a copy of its path.
+func requiredModule(t *testing.T, name string) string {
+	t.Helper()
+	body, err := os.ReadFile(repoFile(t, "go.mod"))
+	require.NoError(t, err)
+	for _, line := range strings.Split(string(body), "\n") {
+		fields := strings.Fields(strings.TrimPrefix(strings.TrimSpace(line), "require "))
+		if len(fields) == 2 && path.Base(fields[0]) == name {
+			return fields[0]
+		}
+	}
+	t.Fatalf("go.mod requires no module named %s", name)
+	return ""
 }
 
 // needsTag reports whether the file's //go:build line excludes it from builds without tag.
