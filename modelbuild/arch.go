@@ -6,7 +6,8 @@
 //
 //	prefix:  patches = reshape/transpose(image) · W_patch + position    [1, Np, D]
 //	         words   = token_embedding[tokens]                          [1, Ti, D]
-//	         hidden  = concat(patches, words, action_queries)           [1, T, D], T = Np + Ti + K
+//	         state   = robot_state · W_state + b_state                  [1, 1, D]   (only with a state input)
+//	         hidden  = concat(patches, words, action_queries + state)   [1, T, D], T = Np + Ti + K
 //	layer i: h = h + W_o · attention(rope(W_q n), rope(W_k n), W_v n),  n = RMSNorm(h)
 //	         h = h + W_down · (silu(W_gate n) * W_up n),                 n = RMSNorm(h)
 //	head:    actions = RMSNorm(h)[last K tokens] · W_head + b_head       [1, K, A]
@@ -16,6 +17,10 @@
 // the rotate-half convention. Rotary positions only reach the attention scores, never the values, so
 // the patches also get a learned absolute embedding (ViT's): without it a patch's value says what is in
 // it but not where in the image it is, and the action queries could not read off where the gripper is.
+//
+// The robot's state (proprioception, Arch.StateDim values) is added to every action query rather than
+// given a token of its own: T stays the same, so a backbone trained without it loads unchanged with a
+// zero W_state and b_state and computes exactly what it computed before, and training starts from there.
 //
 // Only ops that onnx-gomlx v0.3.4 imports are used: silu is written with Tanh
 // (sigmoid(x) = 0.5·(1 + tanh(x/2))) because Sigmoid is missing there.
@@ -28,6 +33,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"dysl_vla/scene"
 )
 
 // Arch are the sizes of the model.
@@ -42,6 +49,7 @@ type Arch struct {
 	Vocab             int // token embedding rows (257: bytes + 1, 0 = padding)
 	Chunk             int // K: action queries = actions per inference
 	ActionDim         int // A
+	StateDim          int // robot-state values the model reads (proprioception); 0 = none
 	AdapterRank       int // bottleneck width of the adapters
 	ControllerHidden  int // hidden width of the controller MLP
 	RopeTheta         float64
@@ -84,6 +92,9 @@ func (a Arch) Validate() error {
 	if a.PatchSize > 0 && a.ImageSize%a.PatchSize != 0 {
 		problems = append(problems, fmt.Sprintf("patch_size (%d) must divide image_size (%d)", a.PatchSize, a.ImageSize))
 	}
+	if a.StateDim < 0 {
+		problems = append(problems, fmt.Sprintf("state_dim (%d) must be >= 0", a.StateDim))
+	}
 	if a.AdapterRank > a.Hidden {
 		problems = append(problems, fmt.Sprintf("adapter_rank (%d) must be <= hidden (%d)", a.AdapterRank, a.Hidden))
 	}
@@ -115,6 +126,9 @@ type Preset struct {
 //     import every graph).
 //   - small: tiny's width with 12 layers, the least the closed-loop reference needs so that skipping
 //     has room (GitHub issue 14), still trainable on a 2-core CPU.
+//   - small_state: small with the scene's robot state as a second input next to the camera
+//     (scene.RobotStateNames): a gripper's last centimetre of height is invisible from the camera,
+//     and a robot knows it from its joint encoders.
 //   - bench: sized so that decoder layers dominate the time of one inference on a 2-core CPU;
 //     initializers go to external data files.
 //
@@ -131,6 +145,11 @@ func tinyArch(layers int) Arch {
 var presets = map[string]Preset{
 	"tiny":  {Name: "tiny", Arch: tinyArch(8), CalibrationFrames: 48},
 	"small": {Name: "small", Arch: tinyArch(12), CalibrationFrames: 48},
+	"small_state": {Name: "small_state", Arch: func() Arch {
+		a := tinyArch(12)
+		a.StateDim = len(scene.RobotStateNames)
+		return a
+	}(), CalibrationFrames: 48},
 	"bench": {
 		Name: "bench",
 		Arch: Arch{

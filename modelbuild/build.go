@@ -172,6 +172,7 @@ func Build(opts Options) (*Result, error) {
 		Image:         a.ImageSpec(),
 		Tokenizer:     bytesTokenizer,
 		Action:        DefaultActionSpec(a.ActionDim),
+		State:         a.stateSpec(),
 		StaticLayers:  static,
 		StaticProfile: similarity,
 		Files:         files,
@@ -188,6 +189,15 @@ func Build(opts Options) (*Result, error) {
 		params += numElements(shape)
 	}
 	return &Result{Manifest: m, Model: model, Params: params}, nil
+}
+
+// stateSpec is the manifest's state block: the scene's robot state, the only one a preset reads.
+func (a Arch) stateSpec() *bundle.StateSpec {
+	if a.StateDim == 0 {
+		return nil
+	}
+	spec := SceneStateSpec()
+	return &spec
 }
 
 // DefaultActionSpec is the action layout of an end-effector delta policy (OpenVLA/LIBERO style): xyz

@@ -79,7 +79,7 @@ func TestTinyBundle(t *testing.T) {
 		heldOut, err := SceneCalibrationObservations(res.Model.Arch, 3, 1234, scene.Tabletop{}) // episodes not calibrated on
 		require.NoError(t, err)
 		for _, obs := range heldOut {
-			hiddens, _, err := res.Model.Forward(obs.Image, obs.Tokens)
+			hiddens, _, err := res.Model.Forward(obs)
 			require.NoError(t, err)
 			for _, seg := range m.Segments() {
 				for _, j := range seg.Dynamic {
@@ -94,9 +94,9 @@ func TestTinyBundle(t *testing.T) {
 	})
 	t.Run("controllers are constant probabilities ranking the adapters", func(t *testing.T) {
 		obs := CalibrationObservations(res.Model.Arch, 2, 77)
-		h0, err := res.Model.Prefix(obs[0].Image, obs[0].Tokens)
+		h0, err := res.Model.Prefix(obs[0])
 		require.NoError(t, err)
-		h1, err := res.Model.Prefix(obs[1].Image, obs[1].Tokens)
+		h1, err := res.Model.Prefix(obs[1])
 		require.NoError(t, err)
 		var probs []float64
 		for _, j := range m.DynamicLayers() {
@@ -158,7 +158,7 @@ func TestBuildRejectsBadOptions(t *testing.T) {
 		opts Options
 		want string
 	}{
-		{"unknown preset", Options{Preset: "huge", OutDir: t.TempDir()}, `unknown preset "huge" (want one of bench, small, tiny)`},
+		{"unknown preset", Options{Preset: "huge", OutDir: t.TempDir()}, `unknown preset "huge" (want one of bench, small, small_state, tiny)`},
 		{"no output", Options{Preset: "tiny"}, "no output directory"},
 		{"static ratio", Options{Preset: "tiny", OutDir: t.TempDir(), StaticRatio: 1.5}, "static ratio (1.5) must be in (0, 1]"},
 		{"static ratio NaN", Options{Preset: "tiny", OutDir: t.TempDir(), StaticRatio: math.NaN()}, "static ratio (NaN) must be in (0, 1]"},
@@ -231,12 +231,14 @@ func TestReferenceRejectsBadInput(t *testing.T) {
 	a := presets["tiny"].Arch
 	m := &Model{Arch: a, Weights: RandomWeights(a, 1)}
 	obs := CalibrationObservations(a, 1, 1)[0]
-	_, err := m.Prefix(obs.Image[:10], obs.Tokens)
+	_, err := m.Prefix(Observation{Image: obs.Image[:10], Tokens: obs.Tokens})
 	require.ErrorContains(t, err, "image has 10 values, want 3x64x64 = 12288")
 	bad := append([]int64(nil), obs.Tokens...)
 	bad[3] = 300
-	_, err = m.Prefix(obs.Image, bad)
+	_, err = m.Prefix(Observation{Image: obs.Image, Tokens: bad})
 	require.ErrorContains(t, err, "token 300 at position 3 is outside the vocabulary [0, 257)")
+	_, err = m.Prefix(Observation{Image: obs.Image, Tokens: obs.Tokens, State: []float32{1}})
+	require.ErrorContains(t, err, "1 robot-state values, want 0")
 }
 
 func TestArchValidate(t *testing.T) {

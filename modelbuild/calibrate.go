@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 
 	"dysl_vla/policy/bundle"
@@ -12,10 +13,12 @@ import (
 	"gonum.org/v1/gonum/mat"
 )
 
-// Observation is one model input: a normalized image [3,S,S] and instruction tokens.
+// Observation is one model input: a normalized image [3,S,S], instruction tokens and, for a model with
+// a state input, the normalized robot state (Arch.StateDim values; nil otherwise).
 type Observation struct {
 	Image  []float32
 	Tokens []int64
+	State  []float32
 }
 
 // CalibrationObservations draws n synthetic observations deterministically from seed: images of
@@ -43,6 +46,12 @@ func CalibrationObservations(a Arch, n int, seed int64) []Observation {
 			tokens[t] = int64(ch) + 1
 		}
 		obs[i] = Observation{Image: img, Tokens: tokens}
+		if a.StateDim > 0 {
+			obs[i].State = make([]float32, a.StateDim)
+			for k := range obs[i].State {
+				obs[i].State[k] = float32(r.NormFloat64())
+			}
+		}
 	}
 	return obs
 }
@@ -61,7 +70,7 @@ type calibration struct {
 func (m *Model) calibrate(obs []Observation) (*calibration, error) {
 	c := &calibration{}
 	for i, o := range obs {
-		h, _, err := m.Forward(o.Image, o.Tokens)
+		h, _, err := m.Forward(o)
 		if err != nil {
 			return nil, fmt.Errorf("calibration observation %d: %w", i, err)
 		}
@@ -351,6 +360,32 @@ func (a Arch) ImageSpec() bundle.ImageSpec {
 
 var bytesTokenizer = bundle.Tokenizer{Kind: "bytes"}
 
+// SceneStateSpec is the state block of a bundle whose model reads the scene's robot state
+// (scene.RobotState): the statistics bring the table's ±0.3 m, the 2-50 cm of height, the yaw and the
+// gripper's ±1 to about unit scale. Training normalizes with the same numbers: this is their one
+// definition.
+func SceneStateSpec() bundle.StateSpec {
+	return bundle.StateSpec{
+		Names: slices.Clone(scene.RobotStateNames),
+		Mean:  []float64{0, 0, 0.15, 0, 0},
+		Std:   []float64{0.15, 0.15, 0.1, 1, 1},
+	}
+}
+
+// NormalizedRobotState is s's robot state as a model of architecture a reads it: nil when a has no
+// state input.
+func NormalizedRobotState(a Arch, s scene.State) []float32 {
+	if a.StateDim == 0 {
+		return nil
+	}
+	spec, values := SceneStateSpec(), s.RobotState()
+	out := make([]float32, len(values))
+	for i, v := range values {
+		out[i] = float32((v - spec.Mean[i]) / spec.Std[i])
+	}
+	return out
+}
+
 // SceneCalibrationObservations are n frames of scripted pick-and-place episodes (package scene), rendered
 // at the model's input size and converted exactly as the engine converts camera frames. Adapters and the
 // static set are fitted on the distribution the robot will see: adapters fitted on random pixels explain
@@ -380,7 +415,7 @@ func SceneCalibrationObservations(a Arch, n int, seed int64, tasks scene.Tableto
 			if err != nil {
 				return nil, err
 			}
-			obs = append(obs, Observation{Image: img, Tokens: tokens})
+			obs = append(obs, Observation{Image: img, Tokens: tokens, State: NormalizedRobotState(a, st.State)})
 		}
 	}
 	return obs, nil

@@ -15,9 +15,12 @@ import (
 // SOLAR 10.7B or progressive stacking) begins where that model already is.
 func Deepen(w *Weights, from, to Arch) (*Weights, error) {
 	same := from
-	same.Layers = to.Layers
+	same.Layers, same.StateDim = to.Layers, to.StateDim
 	if same != to {
-		return nil, fmt.Errorf("modelbuild: deepen: architectures differ beyond the layer count (%+v vs %+v)", from, to)
+		return nil, fmt.Errorf("modelbuild: deepen: architectures differ beyond the layer count and the state input (%+v vs %+v)", from, to)
+	}
+	if from.StateDim != 0 && from.StateDim != to.StateDim {
+		return nil, fmt.Errorf("modelbuild: deepen: a state input of %d values cannot become one of %d", from.StateDim, to.StateDim)
 	}
 	n, L := from.Layers, to.Layers
 	if len(w.Layers) != n || n < 1 || L < n {
@@ -27,6 +30,9 @@ func Deepen(w *Weights, from, to Arch) (*Weights, error) {
 	out.PatchWeight, out.PatchPosition = slices.Clone(w.PatchWeight), slices.Clone(w.PatchPosition)
 	out.TokenEmbedding, out.ActionQueries = slices.Clone(w.TokenEmbedding), slices.Clone(w.ActionQueries)
 	out.HeadNorm, out.HeadWeight, out.HeadBias = slices.Clone(w.HeadNorm), slices.Clone(w.HeadWeight), slices.Clone(w.HeadBias)
+	if from.StateDim == to.StateDim {
+		out.StateWeight, out.StateBias = slices.Clone(w.StateWeight), slices.Clone(w.StateBias)
+	} // else the new state input starts at RandomWeights' zeros: ignored until trained
 	kept := DeepenedPositions(n, L)
 	next := 0
 	for i := range out.Layers {

@@ -22,9 +22,9 @@ func TestDeepenKeepsTheFunction(t *testing.T) {
 	require.Len(t, deep.Layers, 5)
 
 	obs := CalibrationObservations(from, 1, 3)[0]
-	_, want, err := (&Model{Arch: from, Weights: w}).Forward(obs.Image, obs.Tokens)
+	_, want, err := (&Model{Arch: from, Weights: w}).Forward(obs)
 	require.NoError(t, err)
-	_, got, err := (&Model{Arch: to, Weights: deep}).Forward(obs.Image, obs.Tokens)
+	_, got, err := (&Model{Arch: to, Weights: deep}).Forward(obs)
 	require.NoError(t, err)
 	require.InDeltaSlice(t, want, got, 1e-9)
 	require.NotEqual(t, make([]float32, len(deep.Layers[1].Q)), deep.Layers[1].Q, "new layers are random apart from their outputs")

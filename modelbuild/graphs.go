@@ -9,6 +9,9 @@ import (
 	"dysl_vla/policy/bundle"
 )
 
+// modelInputs are the graph inputs the prefix reads; state is unset when the model has no state input.
+type modelInputs struct{ image, tokens, state onnxgraph.Value }
+
 // graphEmitter writes the model's parts into an onnxgraph.Builder. The per-part graphs and the single
 // full graph are made by the same functions, so they compute the same thing by construction.
 type graphEmitter struct {
@@ -36,8 +39,9 @@ func (e graphEmitter) sigmoid(x onnxgraph.Value) onnxgraph.Value {
 	return b.Mul(half, b.Add(b.Scalar(1), b.Tanh(b.Mul(x, half))))
 }
 
-// prefix: image [1,3,S,S], tokens [1,Ti] -> hidden [1,T,D].
-func (e graphEmitter) prefix(image, tokens onnxgraph.Value) onnxgraph.Value {
+// prefix: image [1,3,S,S], tokens [1,Ti] (, state [1,StateDim]) -> hidden [1,T,D].
+func (e graphEmitter) prefix(in modelInputs) onnxgraph.Value {
+	image, tokens := in.image, in.tokens
 	b, a, w := e.b, e.model.Arch, e.model.Weights
 	defer b.Scope("prefix")()
 	D, P, G := int64(a.Hidden), int64(a.PatchSize), int64(a.ImageSize/a.PatchSize)
@@ -49,6 +53,12 @@ func (e graphEmitter) prefix(image, tokens onnxgraph.Value) onnxgraph.Value {
 		e.weight("prefix.patch.position", []int64{G * G, D}, w.PatchPosition))
 	words := b.Gather(e.weight("prefix.token_embedding", []int64{int64(a.Vocab), D}, w.TokenEmbedding), tokens)
 	queries := e.weight("prefix.action_queries", []int64{1, int64(a.Chunk), D}, w.ActionQueries)
+	if a.StateDim > 0 {
+		state := b.Add(
+			b.MatMul(in.state, e.weight("prefix.state.weight", []int64{int64(a.StateDim), D}, w.StateWeight)),
+			e.weight("prefix.state.bias", []int64{D}, w.StateBias))
+		queries = b.Add(queries, b.Reshape(state, 1, 1, D)) // every action query reads the state
+	}
 	return b.Concat(1, patchEmb, words, queries)
 }
 
@@ -135,9 +145,15 @@ func (m *Model) graphs(dynamic []int) map[string]func() *onnxgraph.Builder {
 	hiddenIn := func(b *onnxgraph.Builder) onnxgraph.Value {
 		return b.Input(bundle.InputHidden, onnxgraph.Float, 1, T, D)
 	}
-	inputs := func(b *onnxgraph.Builder) (onnxgraph.Value, onnxgraph.Value) {
-		return b.Input(bundle.InputImage, onnxgraph.Float, 1, 3, S, S),
-			b.Input(bundle.InputTokens, onnxgraph.Int64, 1, int64(a.InstructionTokens))
+	inputs := func(b *onnxgraph.Builder) modelInputs {
+		in := modelInputs{
+			image:  b.Input(bundle.InputImage, onnxgraph.Float, 1, 3, S, S),
+			tokens: b.Input(bundle.InputTokens, onnxgraph.Int64, 1, int64(a.InstructionTokens)),
+		}
+		if a.StateDim > 0 {
+			in.state = b.Input(bundle.InputState, onnxgraph.Float, 1, int64(a.StateDim))
+		}
+		return in
 	}
 	start := func(name, role string, index int) (*onnxgraph.Builder, graphEmitter) {
 		b := onnxgraph.NewBuilder(name)
@@ -208,7 +224,7 @@ func controllerFile(j int) string { return fmt.Sprintf("controller_%02d.onnx", j
 func (a Arch) FLOPs() bundle.FLOPs {
 	T, D, F, K := int64(a.Tokens()), int64(a.Hidden), int64(a.MLP), int64(a.Chunk)
 	return bundle.FLOPs{
-		Prefix:     2 * int64(a.Patches()) * int64(a.PatchValues()) * D,
+		Prefix:     2*int64(a.Patches())*int64(a.PatchValues())*D + 2*int64(a.StateDim)*D,
 		Layer:      2*T*D*D*4 + 2*T*D*F*3 + 2*2*T*T*D, // q,k,v,o; gate,up,down; scores and mixing
 		Adapter:    2 * T * D * int64(a.AdapterRank) * 2,
 		Controller: 2*D*int64(a.ControllerHidden) + 2*int64(a.ControllerHidden),

@@ -29,7 +29,7 @@ func TestGraphsImportIntoGoMLX(t *testing.T) {
 	defer backend.Finalize()
 
 	obs := CalibrationObservations(model.Arch, 1, 42)[0]
-	hiddens, actions, err := model.Forward(obs.Image, obs.Tokens)
+	hiddens, actions, err := model.Forward(obs)
 	require.NoError(t, err)
 	S, T, D := model.Arch.ImageSize, model.Arch.Tokens(), model.Arch.Hidden
 	image := tensors.FromFlatDataAndDimensions(obs.Image, 1, 3, S, S)

@@ -105,7 +105,7 @@ func TestGraphsMatchReference(t *testing.T) {
 
 	// Observations unlike the calibration ones (another seed), so the check is not about fitted data.
 	for i, obs := range CalibrationObservations(model.Arch, 2, 99) {
-		hiddens, wantActions, err := model.Forward(obs.Image, obs.Tokens)
+		hiddens, wantActions, err := model.Forward(obs)
 		require.NoError(t, err)
 		image := tensor(t, obs.Image, 1, 3, S, S)
 		tokens := tensor(t, obs.Tokens, 1, int64(len(obs.Tokens)))

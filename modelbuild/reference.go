@@ -26,9 +26,10 @@ func dense(rows, cols int, data []float32) *mat.Dense {
 	return mat.NewDense(rows, cols, f)
 }
 
-// Prefix computes the initial hidden state from a normalized image [3, S, S] (row-major) and the
-// instruction tokens.
-func (m *Model) Prefix(image []float32, tokens []int64) (*mat.Dense, error) {
+// Prefix computes the initial hidden state from an observation: a normalized image [3, S, S]
+// (row-major), the instruction tokens and, when the model reads it, the normalized robot state.
+func (m *Model) Prefix(obs Observation) (*mat.Dense, error) {
+	image, tokens := obs.Image, obs.Tokens
 	a := m.Arch
 	S, P, D := a.ImageSize, a.PatchSize, a.Hidden
 	if len(image) != 3*S*S {
@@ -36,6 +37,18 @@ func (m *Model) Prefix(image []float32, tokens []int64) (*mat.Dense, error) {
 	}
 	if len(tokens) != a.InstructionTokens {
 		return nil, fmt.Errorf("modelbuild: %d instruction tokens, want %d", len(tokens), a.InstructionTokens)
+	}
+	if len(obs.State) != a.StateDim {
+		return nil, fmt.Errorf("modelbuild: %d robot-state values, want %d", len(obs.State), a.StateDim)
+	}
+	state := make([]float64, D) // state · W_state + b_state, added to every action query
+	if a.StateDim > 0 {
+		for d := range state {
+			state[d] = float64(m.Weights.StateBias[d])
+			for i, v := range obs.State {
+				state[d] += float64(v) * float64(m.Weights.StateWeight[i*D+d])
+			}
+		}
 	}
 	grid := S / P
 	patches := mat.NewDense(a.Patches(), a.PatchValues(), nil)
@@ -74,7 +87,7 @@ func (m *Model) Prefix(image []float32, tokens []int64) (*mat.Dense, error) {
 	for q := 0; q < a.Chunk; q++ {
 		row := h.RawRowView(a.Patches() + a.InstructionTokens + q)
 		for d := range row {
-			row[d] = float64(m.Weights.ActionQueries[q*D+d])
+			row[d] = float64(m.Weights.ActionQueries[q*D+d]) + state[d]
 		}
 	}
 	return h, nil
@@ -260,8 +273,8 @@ func (m *Model) Head(h *mat.Dense) []float64 {
 
 // Forward runs the whole model without skipping. hiddens[i] is the input of layer i; hiddens[L] is the
 // output of the last layer.
-func (m *Model) Forward(image []float32, tokens []int64) (hiddens []*mat.Dense, actions []float64, err error) {
-	h, err := m.Prefix(image, tokens)
+func (m *Model) Forward(obs Observation) (hiddens []*mat.Dense, actions []float64, err error) {
+	h, err := m.Prefix(obs)
 	if err != nil {
 		return nil, nil, err
 	}

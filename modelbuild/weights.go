@@ -18,6 +18,8 @@ type Weights struct {
 	PatchPosition  []float32 // prefix.patch.position [Np, D], a learned embedding per patch (its place in the image)
 	TokenEmbedding []float32 // prefix.token_embedding [Vocab, D]
 	ActionQueries  []float32 // prefix.action_queries  [K, D]
+	StateWeight    []float32 // prefix.state.weight    [StateDim, D], only when the model reads the robot state
+	StateBias      []float32 // prefix.state.bias      [D], likewise
 	Layers         []LayerWeights
 	HeadNorm       []float32 // head.norm.weight [D]
 	HeadWeight     []float32 // head.proj.weight [D, A]
@@ -100,6 +102,12 @@ func (w *Weights) params(a Arch) []param {
 		{"prefix.patch.position", []int64{int64(a.Patches()), D}, &w.PatchPosition, normal(1)},
 		{"prefix.token_embedding", []int64{int64(a.Vocab), D}, &w.TokenEmbedding, normal(1)},
 		{"prefix.action_queries", []int64{int64(a.Chunk), D}, &w.ActionQueries, normal(1)},
+	}
+	if a.StateDim > 0 {
+		// Zero: the state starts out ignored, so it can be added to a backbone trained without it.
+		ps = append(ps,
+			param{"prefix.state.weight", []int64{int64(a.StateDim), D}, &w.StateWeight, constant(0)},
+			param{"prefix.state.bias", []int64{D}, &w.StateBias, constant(0)})
 	}
 	for i := range w.Layers {
 		l := &w.Layers[i]

@@ -107,6 +107,17 @@ type State struct {
 	Tick int   // steps since the episode started
 }
 
+// RobotStateNames name the values of RobotState, in its order: what a robot publishes about itself
+// (as sensor_msgs/JointState names) and a model with a state input reads.
+var RobotStateNames = []string{"ee_x", "ee_y", "ee_z", "ee_yaw", "gripper"}
+
+// RobotState is what the arm knows of itself without a camera (proprioception): the gripper tip's
+// position (metres) and yaw (radians), as its joint encoders give them, and the gripper's last command.
+// Roll and pitch are left out: the expert holds them at zero.
+func (s State) RobotState() []float64 {
+	return []float64{s.EE.X, s.EE.Y, s.EE.Z, s.Yaw, s.Gripper}
+}
+
 // Object is the block the task names.
 func (s State) Object() Block { return s.Blocks[s.Task.Block] }
 

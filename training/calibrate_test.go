@@ -27,7 +27,7 @@ func TestLayerSimilarityMatchesReference(t *testing.T) {
 	want := make([]float64, a.Layers)
 	for _, i := range indices {
 		o := data.Frames[i].Observation(a)
-		hiddens, _, err := ref.Forward(o.Image, o.Tokens)
+		hiddens, _, err := ref.Forward(o)
 		require.NoError(t, err)
 		for l := 0; l < a.Layers; l++ {
 			for tok := 0; tok < a.Tokens(); tok++ {

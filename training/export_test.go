@@ -57,7 +57,7 @@ func TestExportedBundleRunsInEngine(t *testing.T) {
 	// Reference: static-only, i.e. each segment's first dynamic layer jumps through its adapter.
 	ref := &modelbuild.Model{Arch: a, Weights: w, Adapters: mods.Adapters, Controllers: mods.Controllers}
 	obs := modelbuild.CalibrationObservations(a, 1, 3)[0]
-	h, err := ref.Prefix(obs.Image, obs.Tokens)
+	h, err := ref.Prefix(obs)
 	require.NoError(t, err)
 	for _, seg := range m.Segments() {
 		if len(seg.Dynamic) > 0 {
@@ -91,7 +91,7 @@ func TestExportedBundleRunsInEngine(t *testing.T) {
 // mustPrefixThrough is the static-only hidden state at the input of dynamic layer j (the first of its
 // segment), computed by the reference.
 func mustPrefixThrough(t *testing.T, ref *modelbuild.Model, obs modelbuild.Observation, m *bundle.Manifest, j int) *mat.Dense {
-	h, err := ref.Prefix(obs.Image, obs.Tokens)
+	h, err := ref.Prefix(obs)
 	require.NoError(t, err)
 	for _, seg := range m.Segments() {
 		if len(seg.Dynamic) > 0 {

@@ -43,7 +43,7 @@ func TestForwardMatchesReference(t *testing.T) {
 
 	T, D := a.Tokens(), a.Hidden
 	for b, o := range obs {
-		hiddens, actions, err := ref.Forward(o.Image, o.Tokens)
+		hiddens, actions, err := ref.Forward(o)
 		require.NoError(t, err)
 		for k, want := range []int{a.Layers / 2, a.Layers} {
 			got := tensors.MustCopyFlatData[float32](outs[k])[b*T*D : (b+1)*T*D]

@@ -178,7 +178,7 @@ func TestHugeThresholdExitsAtTheFirstComparableExit(t *testing.T) {
 		require.Equal(t, 2, res.ExitsRun)
 		require.Len(t, res.Deltas, 1)
 
-		h, _, err := ref.Forward(f.ref.Image, f.ref.Tokens)
+		h, _, err := ref.Forward(f.ref)
 		require.NoError(t, err)
 		want := ref.Head(ref.Adapter(second, h[second+1]))
 		got := slices.Concat(res.Chunk...)

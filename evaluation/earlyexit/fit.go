@@ -103,7 +103,7 @@ func FitExits(cfg FitConfig) (*Fit, error) {
 	forward := func(obs []modelbuild.Observation) ([][]*mat.Dense, error) {
 		out := make([][]*mat.Dense, len(obs))
 		for i, o := range obs {
-			h, _, err := model.Forward(o.Image, o.Tokens)
+			h, _, err := model.Forward(o)
 			if err != nil {
 				return nil, fmt.Errorf("earlyexit: calibration frame %d: %w", i, err)
 			}

@@ -43,7 +43,7 @@ func (f *bcDataFlags) register(fs *pflag.FlagSet) {
 	fs.IntVar(&f.chain, "chain", 5, "instructions per episode with --tasks chain")
 	fs.StringSliceVar(&f.states, "dagger-states", nil, "state files of 'dysl train dagger', labelled by the expert and added to the training frames")
 	fs.StringVar(&f.init, "init", "", "start from these weights (a fresh schedule; --resume continues a run instead)")
-	fs.StringVar(&f.initPreset, "init-preset", "", "architecture of --init when it has fewer layers than --preset (same widths): its layers are spread over the deeper stack and the new ones start as identities")
+	fs.StringVar(&f.initPreset, "init-preset", "", "architecture of --init when it differs from --preset only in fewer layers (spread over the deeper stack, the new ones start as identities) or in having no state input (it starts at zero: ignored until trained)")
 }
 
 // apply sets cfg's tasks and extra frames, and returns the start weights --init gives (nil without it).

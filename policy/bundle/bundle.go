@@ -249,6 +249,22 @@ func (m *Manifest) Validate() []Problem {
 		add("action.dt_seconds", "is %g, must be from %g to %g seconds", act.DtSeconds, MinDtSeconds, MaxDtSeconds)
 	}
 
+	if st := m.State; st != nil {
+		if len(st.Names) == 0 {
+			add("state.names", "is empty: a model without a state input has no state block")
+		}
+		seen := map[string]bool{}
+		for i, name := range st.Names {
+			if name == "" {
+				add(fmt.Sprintf("state.names[%d]", i), "is empty")
+			} else if seen[name] {
+				add(fmt.Sprintf("state.names[%d]", i), "repeats %q", name)
+			}
+			seen[name] = true
+		}
+		ps = append(ps, checkStats("state", st.Mean, st.Std, len(st.Names), fmt.Sprintf("one per state name (%d)", len(st.Names)))...)
+	}
+
 	ps = append(ps, m.checkStatic()...)
 	if n := len(m.StaticProfile); n != 0 && n != d.Layers {
 		add("static_profile", "has %d values, want one per layer (%d) or none", n, d.Layers)

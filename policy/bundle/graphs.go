@@ -68,8 +68,12 @@ func (m *Manifest) graphSpecs() []graphSpec {
 	skipProb := tensorSpec{OutputSkipProb, onnxgraph.Float, []int64{1, 1}, "a [1, 1] probability"}
 	actions := tensorSpec{OutputActions, onnxgraph.Float, []int64{1, int64(d.Chunk), int64(d.ActionDim)}, "dims.chunk, dims.action_dim"}
 
+	modelInputs := []tensorSpec{image, tokens}
+	if m.State != nil {
+		modelInputs = append(modelInputs, tensorSpec{InputState, onnxgraph.Float, []int64{1, int64(m.StateDim())}, "the number of state.names"})
+	}
 	specs := []graphSpec{
-		{"files.prefix", m.Files.Prefix, "prefix", -1, []tensorSpec{image, tokens}, []tensorSpec{hiddenOut}},
+		{"files.prefix", m.Files.Prefix, "prefix", -1, modelInputs, []tensorSpec{hiddenOut}},
 	}
 	for i, f := range m.Files.Layers {
 		specs = append(specs, graphSpec{fmt.Sprintf("files.layers[%d]", i), f, "layer", i, []tensorSpec{hiddenIn}, []tensorSpec{hiddenOut}})
@@ -82,7 +86,7 @@ func (m *Manifest) graphSpecs() []graphSpec {
 	}
 	specs = append(specs,
 		graphSpec{"files.head", m.Files.Head, "head", -1, []tensorSpec{hiddenIn}, []tensorSpec{actions}},
-		graphSpec{"files.full", m.Files.Full, "full", -1, []tensorSpec{image, tokens}, []tensorSpec{actions}},
+		graphSpec{"files.full", m.Files.Full, "full", -1, modelInputs, []tensorSpec{actions}},
 	)
 	return specs
 }

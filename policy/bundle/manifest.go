@@ -13,6 +13,7 @@ const FormatVersion = "dysl-bundle/1"
 const (
 	InputImage     = "image"      // float32 [1, 3, Image.Height, Image.Width], already normalized
 	InputTokens    = "tokens"     // int64 [1, Dims.InstructionTokens]
+	InputState     = "state"      // float32 [1, len(State.Names)], normalized; only when the manifest has a state block
 	InputHidden    = "hidden_in"  // float32 [1, Tokens, Hidden]
 	OutputHidden   = "hidden_out" // float32 [1, Tokens, Hidden]
 	OutputSkipProb = "skip_prob"  // float32 [1, 1], controller output in [0, 1]
@@ -35,6 +36,9 @@ type Manifest struct {
 	Image      ImageSpec  `yaml:"image"`
 	Tokenizer  Tokenizer  `yaml:"tokenizer"`
 	Action     ActionSpec `yaml:"action"`
+	// State is the robot's own state the model reads next to the camera (proprioception); nil for a
+	// model that sees the camera and the instruction only.
+	State *StateSpec `yaml:"state,omitempty"`
 	// StaticLayers are the always-executed layers, ascending; they must include Dims.Layers-1.
 	StaticLayers []int `yaml:"static_layers"`
 	// StaticProfile is the per-layer mean cosine similarity (input vs output) the static set was
@@ -97,14 +101,31 @@ type ActionSpec struct {
 	DtSeconds    float64   `yaml:"dt_seconds"`    // time between consecutive actions of a chunk
 }
 
+// StateSpec names the values of the robot-state input and holds their normalization:
+// normalized = (value − Mean) / Std per value. The names are what the robot publishes them under (the
+// node picks them by name out of a sensor_msgs/JointState), in the order the model reads them.
+type StateSpec struct {
+	Names []string  `yaml:"names"`
+	Mean  []float64 `yaml:"mean"`
+	Std   []float64 `yaml:"std"`
+}
+
+// StateDim is how many values the state input has: 0 when the model takes no robot state.
+func (m *Manifest) StateDim() int {
+	if m.State == nil {
+		return 0
+	}
+	return len(m.State.Names)
+}
+
 // Files names the graphs. Adapters and Controllers are keyed by dynamic layer index.
 type Files struct {
-	Prefix      string         `yaml:"prefix"` // image, tokens -> hidden_out
+	Prefix      string         `yaml:"prefix"` // image, tokens (, state) -> hidden_out
 	Layers      []string       `yaml:"layers"` // hidden_in -> hidden_out, one per layer, index = layer
 	Adapters    map[int]string `yaml:"adapters"`
 	Controllers map[int]string `yaml:"controllers"`
 	Head        string         `yaml:"head"` // hidden_in -> actions
-	Full        string         `yaml:"full"` // image, tokens -> actions: the whole model as one graph
+	Full        string         `yaml:"full"` // image, tokens (, state) -> actions: the whole model as one graph
 }
 
 // FLOPs per graph, one inference.

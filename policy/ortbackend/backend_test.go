@@ -107,7 +107,7 @@ func TestORTBackend(t *testing.T) {
 		obs := observations[0]
 		for _, plan := range plans {
 			t.Run(plan.name, func(t *testing.T) {
-				h, err := res.Model.Prefix(obs.Image, obs.Tokens)
+				h, err := res.Model.Prefix(obs)
 				require.NoError(t, err)
 				require.NoError(t, b.RunPrefix(obs.Image, obs.Tokens))
 				for _, s := range plan.steps {
@@ -122,7 +122,7 @@ func TestORTBackend(t *testing.T) {
 
 	t.Run("controllers read the hidden state without changing it", func(t *testing.T) {
 		obs := observations[1]
-		h, err := res.Model.Prefix(obs.Image, obs.Tokens)
+		h, err := res.Model.Prefix(obs)
 		require.NoError(t, err)
 		h = res.Model.Layer(0, h)
 		require.NoError(t, b.RunPrefix(obs.Image, obs.Tokens))
