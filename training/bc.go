@@ -198,9 +198,9 @@ func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 		m.AddProbe(cfg.Seed)
 	}
 	modelFn := func(ctx *context.Context, _ any, inputs []*Node) []*Node {
-		hiddens, actions := m.Forward(inputs[0], inputs[1])
+		hiddens, actions := m.Forward(m.inputsFrom(inputs))
 		if probing {
-			m.addProbeLoss(ctx, hiddens[len(hiddens)-1], inputs[2], cfg.ProbeWeight)
+			m.addProbeLoss(ctx, hiddens[len(hiddens)-1], inputs[m.inputCount()], cfg.ProbeWeight)
 		}
 		return []*Node{actions}
 	}
@@ -222,8 +222,7 @@ func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 		if step <= cfg.Resumed {
 			continue // the same batches as the run that wrote the checkpoint, without repeating them
 		}
-		images, tokens, chunks := data.Batch(batch)
-		inputs := []*tensors.Tensor{images, tokens}
+		inputs, chunks := data.Batch(batch)
 		if probing {
 			inputs = append(inputs, data.ProbeBatch(batch))
 		}
@@ -331,8 +330,8 @@ func (m *Model) MeanAbsoluteError(d *Dataset, indices []int) (float64, error) {
 
 // PredictChunks runs the full model on frames and returns each normalized chunk (K·A values).
 func (m *Model) PredictChunks(d *Dataset, indices []int) ([][]float32, error) {
-	exec, err := context.NewExec(m.Backend, m.Ctx, func(ctx *context.Context, images, tokens *Node) *Node {
-		_, actions := m.Forward(images, tokens)
+	exec, err := context.NewExec(m.Backend, m.Ctx, func(ctx *context.Context, inputs []*Node) *Node {
+		_, actions := m.Forward(m.inputsFrom(inputs))
 		return actions
 	})
 	if err != nil {
@@ -341,8 +340,8 @@ func (m *Model) PredictChunks(d *Dataset, indices []int) ([][]float32, error) {
 	defer exec.Finalize()
 	var out [][]float32
 	err = inEvalBatches(indices, func(part []int) error {
-		images, tokens, _ := d.Batch(part)
-		results, err := exec.Exec(images, tokens)
+		inputs, _ := d.Batch(part)
+		results, err := exec.Exec(execArgs(inputs...)...)
 		if err != nil {
 			return err
 		}

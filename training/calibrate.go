@@ -16,8 +16,8 @@ import (
 // criterion for static layers: low similarity = the layer changes the activations most).
 func (m *Model) LayerSimilarity(d *Dataset, indices []int) ([]float64, error) {
 	L := m.Arch.Layers
-	total, err := m.sumOverFrames(d, indices, func(images, tokens *Node) *Node {
-		hiddens, _ := m.Forward(images, tokens)
+	total, err := m.sumOverFrames(d, indices, func(in Inputs) *Node {
+		hiddens, _ := m.Forward(in)
 		sums := make([]*Node, L)
 		for i := 0; i < L; i++ {
 			x, y := hiddens[i], hiddens[i+1]
@@ -40,11 +40,11 @@ func (m *Model) LayerSimilarity(d *Dataset, indices []int) ([]float64, error) {
 	return total, nil
 }
 
-// sumOverFrames runs sums (a graph from images and tokens to a vector of sums over the batch) on the
+// sumOverFrames runs sums (a graph from the model inputs to a vector of sums over the batch) on the
 // frames in batches of evalBatch and adds the vectors up.
-func (m *Model) sumOverFrames(d *Dataset, indices []int, sums func(images, tokens *Node) *Node) ([]float64, error) {
-	exec, err := context.NewExec(m.Backend, m.Ctx, func(ctx *context.Context, images, tokens *Node) *Node {
-		return sums(images, tokens)
+func (m *Model) sumOverFrames(d *Dataset, indices []int, sums func(in Inputs) *Node) ([]float64, error) {
+	exec, err := context.NewExec(m.Backend, m.Ctx, func(ctx *context.Context, inputs []*Node) *Node {
+		return sums(m.inputsFrom(inputs))
 	})
 	if err != nil {
 		return nil, err
@@ -52,8 +52,8 @@ func (m *Model) sumOverFrames(d *Dataset, indices []int, sums func(images, token
 	defer exec.Finalize()
 	var total []float64
 	err = inEvalBatches(indices, func(part []int) error {
-		images, tokens, _ := d.Batch(part)
-		out, err := exec.Exec(images, tokens)
+		inputs, _ := d.Batch(part)
+		out, err := exec.Exec(execArgs(inputs...)...)
 		if err != nil {
 			return err
 		}

@@ -27,6 +27,7 @@ type Frame struct {
 	Episode, Step int
 	RGB           []byte    // Height x Width x 3, the camera frame at the model's input size
 	Tokens        []int64   // the instruction, byte tokens (+1, zero padded), as the "bytes" tokenizer makes them
+	State         []float32 // the robot state when the frame was taken, normalized; nil when the model reads none
 	Chunk         []float32 // the expert's next K actions, normalized, K·A values row-major
 	Action        scene.Action
 	Phase         scene.Phase
@@ -105,6 +106,7 @@ func checkActionDim(a modelbuild.Arch) error {
 func newFrame(a modelbuild.Arch, episode, step int, state scene.State, img scene.Image, instruction string, chunk []scene.Action, action scene.Action, phase scene.Phase) Frame {
 	f := Frame{
 		Episode: episode, Step: step, RGB: img.RGB, Tokens: Tokenize(instruction, a.InstructionTokens),
+		State: modelbuild.NormalizedRobotState(a, state),
 		Chunk: make([]float32, 0, a.Chunk*a.ActionDim), Action: action, Phase: phase, Probe: ProbeTargets(state),
 	}
 	actionMean, actionStd := ActionNormalization()
@@ -146,25 +148,43 @@ func NormalizedImage(rgb []byte, size int) []float32 {
 
 // Observation is the frame as modelbuild's reference model takes it.
 func (f Frame) Observation(a modelbuild.Arch) modelbuild.Observation {
-	return modelbuild.Observation{Image: NormalizedImage(f.RGB, a.ImageSize), Tokens: f.Tokens}
+	return modelbuild.Observation{Image: NormalizedImage(f.RGB, a.ImageSize), Tokens: f.Tokens, State: f.State}
 }
 
-// Batch stacks frames into the graph inputs: images [B,3,S,S], tokens [B,Ti], chunks [B,K,A].
-func (d *Dataset) Batch(indices []int) (images, tokens, chunks *tensors.Tensor) {
+// Batch stacks frames into the model's graph inputs (images [B,3,S,S], tokens [B,Ti] and, when the
+// model reads the robot state, state [B,StateDim]: what Model.inputsFrom reads) and their labels,
+// chunks [B,K,A].
+func (d *Dataset) Batch(indices []int) (inputs []*tensors.Tensor, chunks *tensors.Tensor) {
 	a := d.Arch
 	S, n := a.ImageSize, len(indices)
 	imageData := make([]float32, 0, n*3*S*S)
 	tokenData := make([]int64, 0, n*a.InstructionTokens)
+	stateData := make([]float32, 0, n*a.StateDim)
 	chunkData := make([]float32, 0, n*a.Chunk*a.ActionDim)
 	for _, i := range indices {
 		f := d.Frames[i]
 		imageData = append(imageData, NormalizedImage(f.RGB, S)...)
 		tokenData = append(tokenData, f.Tokens...)
+		stateData = append(stateData, f.State...)
 		chunkData = append(chunkData, f.Chunk...)
 	}
-	return tensors.FromFlatDataAndDimensions(imageData, n, 3, S, S),
+	inputs = []*tensors.Tensor{
+		tensors.FromFlatDataAndDimensions(imageData, n, 3, S, S),
 		tensors.FromFlatDataAndDimensions(tokenData, n, a.InstructionTokens),
-		tensors.FromFlatDataAndDimensions(chunkData, n, a.Chunk, a.ActionDim)
+	}
+	if a.StateDim > 0 {
+		inputs = append(inputs, tensors.FromFlatDataAndDimensions(stateData, n, a.StateDim))
+	}
+	return inputs, tensors.FromFlatDataAndDimensions(chunkData, n, a.Chunk, a.ActionDim)
+}
+
+// execArgs turns tensors into the arguments of a GoMLX Exec.
+func execArgs(ts ...*tensors.Tensor) []any {
+	out := make([]any, len(ts))
+	for i, t := range ts {
+		out[i] = t
+	}
+	return out
 }
 
 // evalBatch is how many frames the evaluation graphs (predictions, sums, probe errors) take at once.

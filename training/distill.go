@@ -260,7 +260,7 @@ func Distill(m *Model, cfg DistillConfig) (*DistillResult, error) {
 
 	if cfg.Stage1Steps > 0 {
 		stage1 := func(ctx *context.Context, _ any, inputs []*Node) []*Node {
-			hiddens, _ := m.Forward(inputs[0], inputs[1])
+			hiddens, _ := m.Forward(m.inputsFrom(inputs))
 			return []*Node{ReduceAllMean(m.adapterUnexplained(hiddens, cfg.Segments))}
 		}
 		trainer := train.NewTrainer(m.Backend, m.Ctx, stage1, func(_, predictions []*Node) *Node { return predictions[0] },
@@ -270,8 +270,8 @@ func Distill(m *Model, cfg DistillConfig) (*DistillResult, error) {
 			if skip {
 				return nil, nil
 			}
-			images, tokens, _ := data.Batch(indices)
-			return []*tensors.Tensor{images, tokens}, []*tensors.Tensor{images}
+			inputs, _ := data.Batch(indices)
+			return inputs, inputs[:1] // the loss is the graph's output: the label is not read
 		})
 		if err != nil {
 			return nil, err
@@ -293,11 +293,11 @@ func Distill(m *Model, cfg DistillConfig) (*DistillResult, error) {
 			position[j] = i
 		}
 		stage2 := func(ctx *context.Context, _ any, inputs []*Node) []*Node {
-			selector := StopGradient(inputs[2]) // [B, len(dynamic)], one-hot within each segment
+			selector := StopGradient(inputs[m.inputCount()]) // [B, len(dynamic)], one-hot within each segment
 			column := func(j int) *Node {
 				return Reshape(Slice(selector, AxisRange(), AxisRange(position[j], position[j]+1)), selector.Shape().Dimensions[0])
 			}
-			h := m.Prefix(inputs[0], inputs[1])
+			h := m.Prefix(m.inputsFrom(inputs))
 			var skipLoss *Node
 			segments := 0
 			for _, seg := range cfg.Segments {
@@ -335,12 +335,12 @@ func Distill(m *Model, cfg DistillConfig) (*DistillResult, error) {
 			if skip {
 				return nil, nil
 			}
-			images, tokens, _ := data.Batch(indices)
+			inputs, _ := data.Batch(indices)
 			labels := make([]float32, 0, len(indices)*m.Arch.Chunk*m.Arch.ActionDim)
 			for _, i := range indices {
 				labels = append(labels, teacher[i]...)
 			}
-			return []*tensors.Tensor{images, tokens, selector},
+			return append(inputs, selector),
 				[]*tensors.Tensor{tensors.FromFlatDataAndDimensions(labels, len(indices), m.Arch.Chunk, m.Arch.ActionDim)}
 		})
 		if err != nil {
@@ -452,8 +452,8 @@ func (m *Model) adapterUnexplained(hiddens []*Node, segments []bundle.Segment) *
 // 1 = no better than skipping them with no adapter).
 func (m *Model) AdapterUnexplained(d *Dataset, indices []int, segments []bundle.Segment) (map[int]float64, error) {
 	dynamic := dynamicLayers(segments)
-	sums, err := m.sumOverFrames(d, indices, func(images, tokens *Node) *Node {
-		hiddens, _ := m.Forward(images, tokens)
+	sums, err := m.sumOverFrames(d, indices, func(in Inputs) *Node {
+		hiddens, _ := m.Forward(in)
 		var miss, change []*Node
 		for _, seg := range segments {
 			for _, j := range seg.Dynamic {

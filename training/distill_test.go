@@ -73,9 +73,8 @@ func TestDistillTrainsSkipModulesOnly(t *testing.T) {
 		}
 	}
 	obs := modelbuild.CalibrationObservations(a, 1, 8)
-	images, tokens := observationTensors(a, obs)
-	outs, err := context.ExecOnceN(m.Backend, m.Ctx, func(ctx *context.Context, images, tokens *Node) []*Node {
-		h := m.Prefix(images, tokens)
+	outs, err := context.ExecOnceN(m.Backend, m.Ctx, func(ctx *context.Context, inputs []*Node) []*Node {
+		h := m.Prefix(m.inputsFrom(inputs))
 		for i := 0; i < j; i++ {
 			h = m.Layer(i, h)
 		}
@@ -85,7 +84,7 @@ func TestDistillTrainsSkipModulesOnly(t *testing.T) {
 			h = m.Layer(i, h)
 		}
 		return []*Node{skip, m.Head(h)}
-	}, images, tokens)
+	}, observationTensors(a, obs)...)
 	require.NoError(t, err)
 	wantSkip := tensors.MustCopyFlatData[float32](outs[0])[0]
 	wantChunk := tensors.MustCopyFlatData[float32](outs[1])

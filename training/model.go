@@ -204,8 +204,32 @@ func sigmoid(x *Node) *Node {
 	return MulScalar(OnePlus(Tanh(MulScalar(x, 0.5))), 0.5)
 }
 
-// Prefix: images [B,3,S,S] (normalized), tokens [B,Ti] (int) -> hidden [B,T,D].
-func (m *Model) Prefix(images, tokens *Node) *Node {
+// Inputs are a batch's model inputs as graph nodes: images [B,3,S,S] (normalized), tokens [B,Ti]
+// (int) and, when the model reads the robot state, state [B,StateDim] (normalized; nil otherwise).
+type Inputs struct{ Images, Tokens, State *Node }
+
+// inputCount is how many graph inputs a batch of model inputs takes (Dataset.Batch's inputs).
+func (m *Model) inputCount() int {
+	if m.Arch.StateDim > 0 {
+		return 3
+	}
+	return 2
+}
+
+// inputsFrom reads the model inputs off the front of a graph's inputs, in Dataset.Batch's order; the
+// rest (targets, selectors) follow from index inputCount.
+func (m *Model) inputsFrom(nodes []*Node) Inputs {
+	in := Inputs{Images: nodes[0], Tokens: nodes[1]}
+	if m.Arch.StateDim > 0 {
+		in.State = nodes[2]
+	}
+	return in
+}
+
+// Prefix: the model inputs -> hidden [B,T,D]. The state, when there is one, is added to every action
+// query (modelbuild's graphs do the same).
+func (m *Model) Prefix(in Inputs) *Node {
+	images, tokens := in.Images, in.Tokens
 	g, a := images.Graph(), m.Arch
 	B := images.Shape().Dimensions[0]
 	P, G := a.PatchSize, a.ImageSize/a.PatchSize
@@ -216,6 +240,10 @@ func (m *Model) Prefix(images, tokens *Node) *Node {
 	// differentiates fast (Gather's gradient is a scatter).
 	words := matmul(OneHot(tokens, a.Vocab, dtypes.Float32), m.param(g, "prefix.token_embedding"))
 	queries := BroadcastPrefix(m.param(g, "prefix.action_queries"), B)
+	if a.StateDim > 0 {
+		state := addTrailing(matmul(in.State, m.param(g, "prefix.state.weight")), m.param(g, "prefix.state.bias")) // [B,D]
+		queries = Add(queries, ExpandDims(state, 1))
+	}
 	return Concatenate([]*Node{patchEmb, words, queries}, 1)
 }
 
@@ -289,8 +317,8 @@ func (m *Model) actionQueries(h *Node) *Node {
 
 // Forward runs prefix, every layer and the head. hiddens[i] is the input of layer i, hiddens[L] the
 // last layer's output.
-func (m *Model) Forward(images, tokens *Node) (hiddens []*Node, actions *Node) {
-	h := m.Prefix(images, tokens)
+func (m *Model) Forward(in Inputs) (hiddens []*Node, actions *Node) {
+	h := m.Prefix(in)
 	hiddens = append(hiddens, h)
 	for i := 0; i < m.Arch.Layers; i++ {
 		h = m.Layer(i, h)

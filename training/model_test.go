@@ -1,6 +1,7 @@
 package training
 
 import (
+	"math"
 	"testing"
 
 	"dysl_vla/modelbuild"
@@ -12,33 +13,48 @@ import (
 )
 
 // observationTensors stacks observations into the batched inputs of the GoMLX graphs.
-func observationTensors(a modelbuild.Arch, obs []modelbuild.Observation) (*tensors.Tensor, *tensors.Tensor) {
+func observationTensors(a modelbuild.Arch, obs []modelbuild.Observation) []any {
 	S := a.ImageSize
-	var images []float32
+	var images, state []float32
 	var tokens []int64
 	for _, o := range obs {
 		images = append(images, o.Image...)
 		tokens = append(tokens, o.Tokens...)
+		state = append(state, o.State...)
 	}
-	return tensors.FromFlatDataAndDimensions(images, len(obs), 3, S, S),
-		tensors.FromFlatDataAndDimensions(tokens, len(obs), a.InstructionTokens)
+	out := []any{tensors.FromFlatDataAndDimensions(images, len(obs), 3, S, S),
+		tensors.FromFlatDataAndDimensions(tokens, len(obs), a.InstructionTokens)}
+	if a.StateDim > 0 {
+		out = append(out, tensors.FromFlatDataAndDimensions(state, len(obs), a.StateDim))
+	}
+	return out
 }
 
 // TestForwardMatchesReference holds the GoMLX graph to modelbuild's float64 reference, the oracle of
 // the ONNX graphs: same hidden states after every layer and the same action chunk.
 func TestForwardMatchesReference(t *testing.T) {
-	a := tinyPreset()
+	t.Run("camera and instruction", func(t *testing.T) { testForwardMatchesReference(t, tinyPreset()) })
+	t.Run("with the robot state", func(t *testing.T) {
+		a := tinyPreset()
+		a.StateDim = 5
+		testForwardMatchesReference(t, a)
+	})
+}
+
+func testForwardMatchesReference(t *testing.T, a modelbuild.Arch) {
 	w := modelbuild.RandomWeights(a, 7)
+	for i := range w.StateWeight { // not zero, as initialized: the state must reach the actions
+		w.StateWeight[i] = float32(math.Sin(float64(i)))
+	}
 	ref := &modelbuild.Model{Arch: a, Weights: w}
 	obs := modelbuild.CalibrationObservations(a, 2, 7)
 
 	m, err := NewModel(a, w)
 	require.NoError(t, err)
-	images, tokens := observationTensors(a, obs)
-	outs, err := context.ExecOnceN(m.Backend, m.Ctx, func(ctx *context.Context, images, tokens *Node) []*Node {
-		hiddens, actions := m.Forward(images, tokens)
+	outs, err := context.ExecOnceN(m.Backend, m.Ctx, func(ctx *context.Context, inputs []*Node) []*Node {
+		hiddens, actions := m.Forward(m.inputsFrom(inputs))
 		return []*Node{hiddens[len(hiddens)/2], hiddens[len(hiddens)-1], actions}
-	}, images, tokens)
+	}, observationTensors(a, obs)...)
 	require.NoError(t, err)
 
 	T, D := a.Tokens(), a.Hidden

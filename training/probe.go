@@ -87,9 +87,9 @@ func (m *Model) addProbeLoss(ctx *context.Context, h, targets *Node, weight floa
 
 // ProbeError is the probe's mean squared error on frames (its training loss without the weight).
 func (m *Model) ProbeError(d *Dataset, indices []int) (float64, error) {
-	exec, err := context.NewExec(m.Backend, m.Ctx, func(ctx *context.Context, images, tokens, targets *Node) *Node {
-		hiddens, _ := m.Forward(images, tokens)
-		return ReduceAllSum(Square(Sub(m.Probe(hiddens[len(hiddens)-1]), targets)))
+	exec, err := context.NewExec(m.Backend, m.Ctx, func(ctx *context.Context, inputs []*Node) *Node {
+		hiddens, _ := m.Forward(m.inputsFrom(inputs))
+		return ReduceAllSum(Square(Sub(m.Probe(hiddens[len(hiddens)-1]), inputs[m.inputCount()])))
 	})
 	if err != nil {
 		return 0, err
@@ -97,8 +97,8 @@ func (m *Model) ProbeError(d *Dataset, indices []int) (float64, error) {
 	defer exec.Finalize()
 	sum := 0.0
 	err = inEvalBatches(indices, func(part []int) error {
-		images, tokens, _ := d.Batch(part)
-		results, err := exec.Exec(images, tokens, d.ProbeBatch(part))
+		inputs, _ := d.Batch(part)
+		results, err := exec.Exec(execArgs(append(inputs, d.ProbeBatch(part))...)...)
 		if err != nil {
 			return err
 		}
