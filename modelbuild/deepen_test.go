@@ -37,6 +37,31 @@ func TestDeepenKeepsTheFunction(t *testing.T) {
 	require.ErrorContains(t, err, "beyond the layer count")
 }
 
+// A backbone trained without the robot state gains the input at zero: it computes what it did,
+// whatever state comes in, until training moves the new weights.
+func TestDeepenAddsTheStateInputAtZero(t *testing.T) {
+	from := tinyArchForTest(3)
+	to := from
+	to.StateDim = 5
+	w := RandomWeights(from, 7)
+	grown, err := Deepen(w, from, to)
+	require.NoError(t, err)
+	require.Len(t, grown.StateWeight, 5*from.Hidden)
+
+	obs := CalibrationObservations(from, 1, 3)[0]
+	_, want, err := (&Model{Arch: from, Weights: w}).Forward(obs)
+	require.NoError(t, err)
+	obs.State = []float32{1, -2, 0.5, 3, -1}
+	_, got, err := (&Model{Arch: to, Weights: grown}).Forward(obs)
+	require.NoError(t, err)
+	require.InDeltaSlice(t, want, got, 1e-9)
+
+	other := to
+	other.StateDim = 3
+	_, err = Deepen(grown, to, other)
+	require.ErrorContains(t, err, "a state input of 5 values cannot become one of 3")
+}
+
 func tinyArchForTest(layers int) Arch {
 	p, err := LookupPreset("tiny")
 	if err != nil {

@@ -155,3 +155,56 @@ func TestGraphsMatchReference(t *testing.T) {
 		tokens.Destroy()
 	}
 }
+
+// TestStateInputReachesTheActions builds a bundle whose model reads the robot state, with state weights
+// that are not zero, and holds its prefix and full graphs to the reference: the state is an input of
+// both, it changes the actions, and the manifest names it.
+func TestStateInputReachesTheActions(t *testing.T) {
+	requireORT(t)
+	preset, err := LookupPreset("small_state")
+	require.NoError(t, err)
+	a := preset.Arch
+	w := RandomWeights(a, 4)
+	for i := range w.StateWeight {
+		w.StateWeight[i] = float32(math.Cos(float64(i)))
+	}
+	dir := t.TempDir()
+	weights := dir + "/w.safetensors"
+	require.NoError(t, SaveWeights(weights, a, w, nil))
+	res, err := Build(Options{Preset: "small_state", OutDir: dir + "/bundle", Seed: 3, WeightsFile: weights, CalibrationFrames: 8})
+	require.NoError(t, err)
+	b, err := bundle.Load(dir + "/bundle")
+	require.NoError(t, err)
+	m, model := b.Manifest, res.Model
+	require.Equal(t, SceneStateSpec(), *m.State)
+	T, D, K, A := int64(m.Dims.Tokens), int64(m.Dims.Hidden), int64(m.Dims.Chunk), int64(m.Dims.ActionDim)
+	S := int64(m.Image.Width)
+
+	obs := CalibrationObservations(a, 1, 99)[0]
+	hiddens, wantActions, err := model.Forward(obs)
+	require.NoError(t, err)
+	still := obs
+	still.State = make([]float32, a.StateDim)
+	_, stillActions, err := model.Forward(still)
+	require.NoError(t, err)
+	moved := 0.0
+	for i := range wantActions {
+		moved = math.Max(moved, math.Abs(wantActions[i]-stillActions[i]))
+	}
+	require.Greater(t, moved, 1e-2, "the state must change the actions")
+
+	inputs := map[string]ort.Value{
+		bundle.InputImage:  tensor(t, obs.Image, 1, 3, S, S),
+		bundle.InputTokens: tensor(t, obs.Tokens, 1, int64(len(obs.Tokens))),
+		bundle.InputState:  tensor(t, obs.State, 1, int64(a.StateDim)),
+	}
+	defer func() {
+		for _, v := range inputs {
+			v.Destroy()
+		}
+	}()
+	h := runGraph(t, b.Path(m.Files.Prefix), inputs, bundle.OutputHidden, 1, T, D)
+	requireClose(t, flat(hiddens[0]), h, 1e-4, "prefix")
+	got := runGraph(t, b.Path(m.Files.Full), inputs, bundle.OutputActions, 1, K, A)
+	requireClose(t, wantActions, got, 1e-4, "full.onnx")
+}

@@ -101,6 +101,13 @@ func TestManifestProblems(t *testing.T) {
 		{"provenance", func(m *bundle.Manifest) { m.Provenance.Controllers = "" }, []string{"provenance.controllers: must say how"}},
 		{"static profile", func(m *bundle.Manifest) { m.StaticProfile = m.StaticProfile[:3] }, []string{"static_profile: has 3 values"}},
 		{"path escapes the bundle", func(m *bundle.Manifest) { m.Files.Head = "../head.onnx" }, []string{`files.head: path "../head.onnx" must be relative and inside`}},
+		{"state stats length", func(m *bundle.Manifest) {
+			m.State = &bundle.StateSpec{Names: []string{"ee_x", "ee_y"}, Mean: []float64{0}, Std: []float64{1, 1}}
+		}, []string{"state.mean: has 1 values, want one per state name (2)"}},
+		{"state names", func(m *bundle.Manifest) {
+			m.State = &bundle.StateSpec{Names: []string{"ee_x", "", "ee_x"}, Mean: []float64{0, 0, 0}, Std: []float64{1, 1, 1}}
+		}, []string{"state.names[1]: is empty", `state.names[2]: repeats "ee_x"`}},
+		{"state empty", func(m *bundle.Manifest) { m.State = &bundle.StateSpec{} }, []string{"state.names: is empty"}},
 		{"every problem is reported", func(m *bundle.Manifest) {
 			m.Action.DtSeconds = -1
 			m.StaticLayers = []int{7, 3, 3}
