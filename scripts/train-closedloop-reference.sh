@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Makes the closed-loop reference of GitHub issue 14 from the committed tiny reference, on the CPU, in Go:
-# the 8 trained layers of models/reference are spread over a 12-layer backbone (preset small; the new
-# layers start as identities: modelbuild.Deepen), behaviour cloning goes on with the world-state probe
+# Makes the closed-loop reference of GitHub issue 14 on the CPU, in Go. PRESET=small (the camera and the
+# instruction only) starts from the committed tiny reference: the 8 trained layers of models/reference are
+# spread over a 12-layer backbone (the new layers start as identities: modelbuild.Deepen). PRESET=small_state
+# (the default: the robot state as a second input) starts from the committed small weights, the state
+# input at zero (it computes what they did until trained). Behaviour cloning goes on with the world-state probe
 # (training/probe.go), optional DAgger rounds let the policy play in the closed-loop simulator and the
 # scripted expert label every state it visited, a bundle is built from the final weights (static
 # layers and closed-form adapters fitted on the training scenes), adapters and controllers are
@@ -10,6 +12,10 @@
 #   scripts/train-closedloop-reference.sh [OUT_DIR]     (default: models/closedloop)
 #   SMOKE=1 scripts/train-closedloop-reference.sh /tmp/cl-smoke   (every stage with a handful of steps)
 #   TASKS=tabletop ROUNDS=3 ...                         (the scenes trained on; DAgger rounds, default 0)
+#   PRESET=small ...                                    (the camera-only model; default small_state)
+#
+# Writes OUT_DIR/reference_PRESET.safetensors, the bundle OUT_DIR/PRESET and its copies
+# OUT_DIR/PRESET_one_stage, OUT_DIR/PRESET_lambda0.05 and OUT_DIR/PRESET_lambda0.5.
 #
 # Measured on 2 shared cores (models/closedloop/README.md): behaviour cloning 2000 steps of batch 8 in
 # about 70 min (the committed weights stop at step 1000: 35 min), build + calibrate 22 s, each of the four
@@ -24,7 +30,8 @@ mkdir -p "$out"
 export DYSL_ORT_LIB=${DYSL_ORT_LIB:-$(scripts/fetch-ort.sh)}
 go build -o "$work/dysl" ./nodes/dysl
 dysl="$work/dysl"
-weights="$out/reference_small.safetensors"
+preset=${PRESET:-small_state}
+weights="$out/reference_$preset.safetensors"
 
 tasks=${TASKS:-single}
 if [[ ${SMOKE:-0} == 1 ]]; then
@@ -32,23 +39,33 @@ if [[ ${SMOKE:-0} == 1 ]]; then
 	distill_episodes=2 stage1=2 stage2=2 max_steps=40
 	report=(EPISODES=1 CHAIN_EPISODES=1 SWEEP_EPISODES=1 MAX_STEPS=40 README=none)
 else
-	# The committed weights are step 1000 of a 2000-step schedule (STOP_AFTER=0 runs it all).
+	# The committed small weights are step 1000 of a 2000-step schedule (STOP_AFTER=0 runs it all).
 	episodes=300 held_out=4 bc_steps=2000 stop_after=${STOP_AFTER:-1000} rounds=${ROUNDS:-0} dagger_episodes=40 dagger_steps=500 batch=8 eval_every=250
+	if [[ $preset == small_state ]]; then
+		bc_steps=1800 stop_after=${STOP_AFTER:-0}
+	fi
 	distill_episodes=30 stage1=100 stage2=200 max_steps=300
 	report=(EPISODES=50 CHAIN_EPISODES=10 SWEEP_EPISODES=10)
 fi
-common=(--preset small --tasks "$tasks" --episodes "$episodes" --held-out "$held_out" --batch "$batch" --eval-every "$eval_every" --probe-weight 1)
+common=(--preset "$preset" --tasks "$tasks" --episodes "$episodes" --held-out "$held_out" --batch "$batch" --eval-every "$eval_every" --probe-weight 1)
 
 # Behaviour cloning from the tiny reference, deepened to 12 layers. From random weights the 12-layer
 # model sat at the constant predictor for 1000 steps (held-out L1 0.310 against 0.283) on tabletop.
 # BC_WEIGHTS=FILE starts from those weights instead, skipping the 35-minute behaviour cloning: with
 # BC_WEIGHTS=models/closedloop/reference_small.safetensors ROUNDS=1 it remakes the DAgger round that
 # models/closedloop/README.md reports (it did not help, so the committed weights are behaviour cloning only).
+# The state model starts from the committed camera-only weights (models/closedloop/reference_small.safetensors).
+if [[ $preset == small_state ]]; then
+	init=(--init models/closedloop/reference_small.safetensors --init-preset small) bc_seed=5
+else
+	init=(--init models/reference/reference_tiny.safetensors --init-preset tiny) bc_seed=2
+fi
+log_suffix=${preset#small}
 if [[ -n ${BC_WEIGHTS:-} ]]; then
 	cp "$BC_WEIGHTS" "$work/w0.safetensors"
 else
-	"$dysl" train bc "${common[@]}" --out "$work/w0.safetensors" --seed 2 --lr 1e-3 --warmup 50 --steps "$bc_steps" \
-		--stop-after "$stop_after" --init models/reference/reference_tiny.safetensors --init-preset tiny --plot "$out/bc_loss.png" | tee "$out/bc_log.txt"
+	"$dysl" train bc "${common[@]}" --out "$work/w0.safetensors" --seed "$bc_seed" --lr 1e-3 --warmup 50 --steps "$bc_steps" \
+		--stop-after "$stop_after" "${init[@]}" --plot "$out/bc_loss$log_suffix.png" | tee "$out/bc_log$log_suffix.txt"
 fi
 
 # DAgger: the policy of round r-1 plays training-range episodes (seeds apart from bc's and the held-out
@@ -56,36 +73,37 @@ fi
 states=()
 for r in $(seq 1 "$rounds"); do
 	prev="$work/w$((r - 1)).safetensors"
-	"$dysl" model build --preset small --tasks "$tasks" --weights "$prev" --out "$work/round$r"
+	"$dysl" model build --preset "$preset" --tasks "$tasks" --weights "$prev" --out "$work/round$r"
 	"$dysl" train dagger --model "$work/round$r" --tasks "$tasks" --episodes "$dagger_episodes" --seed $((500000 + 10000 * r)) \
-		--max-steps "$max_steps" --out "$work/states$r.json" | tee -a "$out/dagger_log.txt"
+		--max-steps "$max_steps" --out "$work/states$r.json" | tee -a "$out/dagger_log$log_suffix.txt"
 	states+=("$work/states$r.json")
 	list=$(IFS=,; echo "${states[*]}")
 	"$dysl" train bc "${common[@]}" --out "$work/w$r.safetensors" --init "$prev" --dagger-states "$list" --lr 5e-4 --seed $((10 + r)) \
-		--steps "$dagger_steps" --warmup 50 | tee -a "$out/dagger_log.txt"
+		--steps "$dagger_steps" --warmup 50 | tee -a "$out/dagger_log$log_suffix.txt"
 done
 cp "$work/w$rounds.safetensors" "$weights"
 
-"$dysl" model build --preset small --tasks "$tasks" --weights "$weights" --out "$out/small"
-"$dysl" calibrate --model "$out/small" --weights "$weights" --tasks "$tasks" --plot "$out/calibration.png"
-one_stage="$out/small_one_stage"
-rm -rf "$one_stage" && cp -r "$out/small" "$one_stage"
-# The sweep's skip-loss weights besides small/'s 0.2: copies of the calibrated bundle, distilled alike.
+model="$out/$preset"
+"$dysl" model build --preset "$preset" --tasks "$tasks" --weights "$weights" --out "$model"
+"$dysl" calibrate --model "$model" --weights "$weights" --tasks "$tasks" --plot "$out/calibration$log_suffix.png"
+one_stage="${model}_one_stage"
+rm -rf "$one_stage" && cp -r "$model" "$one_stage"
+# The sweep's skip-loss weights besides the bundle's 0.2: copies of the calibrated bundle, distilled alike.
 lambdas=(0.05 0.5)
 bundles=()
 for l in "${lambdas[@]}"; do
-	rm -rf "$out/small_lambda$l" && cp -r "$out/small" "$out/small_lambda$l"
-	bundles+=(--bundle "lambda=$l:$out/small_lambda$l")
+	rm -rf "${model}_lambda$l" && cp -r "$model" "${model}_lambda$l"
+	bundles+=(--bundle "lambda=$l:${model}_lambda$l")
 done
-"$dysl" distill --model "$out/small" --weights "$weights" --tasks "$tasks" --plot "$out/distill_loss.png" \
+"$dysl" distill --model "$model" --weights "$weights" --tasks "$tasks" --plot "$out/distill_loss$log_suffix.png" \
 	--episodes "$distill_episodes" --stage1-steps "$stage1" --stage2-steps "$stage2" --lambda 0.2
 # The ablation: the same number of steps, all of them joint, adapters starting from the identity.
 "$dysl" distill --model "$one_stage" --weights "$weights" --tasks "$tasks" --episodes "$distill_episodes" \
 	--stage1-steps 0 --stage2-steps $((stage1 + stage2)) --adapters identity --lambda 0.2
 for l in "${lambdas[@]}"; do
-	"$dysl" distill --model "$out/small_lambda$l" --weights "$weights" --tasks "$tasks" --episodes "$distill_episodes" \
+	"$dysl" distill --model "${model}_lambda$l" --weights "$weights" --tasks "$tasks" --episodes "$distill_episodes" \
 		--stage1-steps "$stage1" --stage2-steps "$stage2" --lambda "$l"
 done
 
 # Every variant in closed loop, the chains, the sweep; the README's generated section.
-env "${report[@]}" TASKS="$tasks" MAX_STEPS="$max_steps" ONE_STAGE="$one_stage" WEIGHTS="$weights" scripts/closedloop-report.sh "$out/small" "${bundles[@]}"
+env "${report[@]}" TASKS="$tasks" MAX_STEPS="$max_steps" ONE_STAGE="$one_stage" WEIGHTS="$weights" scripts/closedloop-report.sh "$model" "${bundles[@]}"
