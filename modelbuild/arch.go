@@ -6,7 +6,7 @@
 //
 //	prefix:  patches = reshape/transpose(image) · W_patch + position    [1, Np, D]
 //	         words   = token_embedding[tokens]                          [1, Ti, D]
-//	         state   = robot_state · W_state + b_state                  [1, 1, D]   (only with a state input)
+//	         state   = features(robot_state) · W_state + b_state        [1, 1, D]   (only with a state input)
 //	         hidden  = concat(patches, words, action_queries + state)   [1, T, D], T = Np + Ti + K
 //	layer i: h = h + W_o · attention(rope(W_q n), rope(W_k n), W_v n),  n = RMSNorm(h)
 //	         h = h + W_down · (silu(W_gate n) * W_up n),                 n = RMSNorm(h)
@@ -21,6 +21,11 @@
 // The robot's state (proprioception, Arch.StateDim values) is added to every action query rather than
 // given a token of its own: T stays the same, so a backbone trained without it loads unchanged with a
 // zero W_state and b_state and computes exactly what it computed before, and training starts from there.
+// features(s) holds each normalized value v with sin(π·2^k·v) and cos(π·2^k·v), k < StateFrequencies
+// (the sinusoidal features NeRF and diffusion policies give low-dimensional inputs): the gripper's
+// last 2 mm above the block are 0.02 normalized units of height, and a linear layer trained with Adam
+// (weights moving about a learning rate per step) would need tens of thousands of steps to grow weights
+// large enough to tell them apart. At π·32 the same 2 mm turn the phase by 2 radians.
 //
 // Only ops that onnx-gomlx v0.3.4 imports are used: silu is written with Tanh
 // (sigmoid(x) = 0.5·(1 + tanh(x/2))) because Sigmoid is missing there.
@@ -31,6 +36,7 @@ package modelbuild
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 
@@ -50,6 +56,7 @@ type Arch struct {
 	Chunk             int // K: action queries = actions per inference
 	ActionDim         int // A
 	StateDim          int // robot-state values the model reads (proprioception); 0 = none
+	StateFrequencies  int // octaves of sinusoidal features per state value (see the package doc)
 	AdapterRank       int // bottleneck width of the adapters
 	ControllerHidden  int // hidden width of the controller MLP
 	RopeTheta         float64
@@ -64,6 +71,19 @@ func (a Arch) Tokens() int { return a.Patches() + a.InstructionTokens + a.Chunk 
 
 // HeadDim is the per-head width.
 func (a Arch) HeadDim() int { return a.Hidden / a.Heads }
+
+// StateFeatures is the width of features(robot_state): each value, then its sines and cosines.
+func (a Arch) StateFeatures() int { return a.StateDim * (1 + 2*a.StateFrequencies) }
+
+// StateAngularFrequencies are π·2^k, k < StateFrequencies: what features(robot_state) multiplies each
+// normalized value by before its sine and cosine.
+func (a Arch) StateAngularFrequencies() []float32 {
+	out := make([]float32, a.StateFrequencies)
+	for k := range out {
+		out[k] = float32(math.Pi * math.Exp2(float64(k)))
+	}
+	return out
+}
 
 // PatchValues is the length of one flattened patch (3·P·P).
 func (a Arch) PatchValues() int { return 3 * a.PatchSize * a.PatchSize }
@@ -92,8 +112,8 @@ func (a Arch) Validate() error {
 	if a.PatchSize > 0 && a.ImageSize%a.PatchSize != 0 {
 		problems = append(problems, fmt.Sprintf("patch_size (%d) must divide image_size (%d)", a.PatchSize, a.ImageSize))
 	}
-	if a.StateDim < 0 {
-		problems = append(problems, fmt.Sprintf("state_dim (%d) must be >= 0", a.StateDim))
+	if a.StateDim < 0 || a.StateFrequencies < 0 {
+		problems = append(problems, fmt.Sprintf("state_dim (%d) and state_frequencies (%d) must be >= 0", a.StateDim, a.StateFrequencies))
 	}
 	if a.AdapterRank > a.Hidden {
 		problems = append(problems, fmt.Sprintf("adapter_rank (%d) must be <= hidden (%d)", a.AdapterRank, a.Hidden))
@@ -147,7 +167,7 @@ var presets = map[string]Preset{
 	"small": {Name: "small", Arch: tinyArch(12), CalibrationFrames: 48},
 	"small_state": {Name: "small_state", Arch: func() Arch {
 		a := tinyArch(12)
-		a.StateDim = len(scene.RobotStateNames)
+		a.StateDim, a.StateFrequencies = len(scene.RobotStateNames), 6
 		return a
 	}(), CalibrationFrames: 48},
 	"bench": {

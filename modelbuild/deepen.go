@@ -15,12 +15,12 @@ import (
 // SOLAR 10.7B or progressive stacking) begins where that model already is.
 func Deepen(w *Weights, from, to Arch) (*Weights, error) {
 	same := from
-	same.Layers, same.StateDim = to.Layers, to.StateDim
+	same.Layers, same.StateDim, same.StateFrequencies = to.Layers, to.StateDim, to.StateFrequencies
 	if same != to {
 		return nil, fmt.Errorf("modelbuild: deepen: architectures differ beyond the layer count and the state input (%+v vs %+v)", from, to)
 	}
-	if from.StateDim != 0 && from.StateDim != to.StateDim {
-		return nil, fmt.Errorf("modelbuild: deepen: a state input of %d values cannot become one of %d", from.StateDim, to.StateDim)
+	if from.StateDim != 0 && from.StateFeatures() != to.StateFeatures() {
+		return nil, fmt.Errorf("modelbuild: deepen: a state input of %d features cannot become one of %d", from.StateFeatures(), to.StateFeatures())
 	}
 	n, L := from.Layers, to.Layers
 	if len(w.Layers) != n || n < 1 || L < n {
@@ -30,7 +30,7 @@ func Deepen(w *Weights, from, to Arch) (*Weights, error) {
 	out.PatchWeight, out.PatchPosition = slices.Clone(w.PatchWeight), slices.Clone(w.PatchPosition)
 	out.TokenEmbedding, out.ActionQueries = slices.Clone(w.TokenEmbedding), slices.Clone(w.ActionQueries)
 	out.HeadNorm, out.HeadWeight, out.HeadBias = slices.Clone(w.HeadNorm), slices.Clone(w.HeadWeight), slices.Clone(w.HeadBias)
-	if from.StateDim == to.StateDim {
+	if from.StateFeatures() == to.StateFeatures() {
 		out.StateWeight, out.StateBias = slices.Clone(w.StateWeight), slices.Clone(w.StateBias)
 	} // else the new state input starts at RandomWeights' zeros: ignored until trained
 	kept := DeepenedPositions(n, L)

@@ -42,11 +42,11 @@ func TestDeepenKeepsTheFunction(t *testing.T) {
 func TestDeepenAddsTheStateInputAtZero(t *testing.T) {
 	from := tinyArchForTest(3)
 	to := from
-	to.StateDim = 5
+	to.StateDim, to.StateFrequencies = 5, 2
 	w := RandomWeights(from, 7)
 	grown, err := Deepen(w, from, to)
 	require.NoError(t, err)
-	require.Len(t, grown.StateWeight, 5*from.Hidden)
+	require.Len(t, grown.StateWeight, 5*5*from.Hidden)
 
 	obs := CalibrationObservations(from, 1, 3)[0]
 	_, want, err := (&Model{Arch: from, Weights: w}).Forward(obs)
@@ -59,7 +59,7 @@ func TestDeepenAddsTheStateInputAtZero(t *testing.T) {
 	other := to
 	other.StateDim = 3
 	_, err = Deepen(grown, to, other)
-	require.ErrorContains(t, err, "a state input of 5 values cannot become one of 3")
+	require.ErrorContains(t, err, "a state input of 25 features cannot become one of 15")
 }
 
 func tinyArchForTest(layers int) Arch {

@@ -54,8 +54,13 @@ func (e graphEmitter) prefix(in modelInputs) onnxgraph.Value {
 	words := b.Gather(e.weight("prefix.token_embedding", []int64{int64(a.Vocab), D}, w.TokenEmbedding), tokens)
 	queries := e.weight("prefix.action_queries", []int64{1, int64(a.Chunk), D}, w.ActionQueries)
 	if a.StateDim > 0 {
+		S, F := int64(a.StateDim), int64(a.StateFrequencies)
+		// features: [1,S,1] · π2^k -> sin, cos [1,S,F]; per value (v, sines, cosines) -> [1, S·(1+2F)]
+		values := b.Reshape(in.state, 1, S, 1)
+		angles := b.Mul(values, b.Const([]int64{F}, a.StateAngularFrequencies()))
+		features := b.Reshape(b.Concat(2, values, b.Op("Sin", []onnxgraph.Value{angles}), b.Op("Cos", []onnxgraph.Value{angles})), 1, S*(1+2*F))
 		state := b.Add(
-			b.MatMul(in.state, e.weight("prefix.state.weight", []int64{int64(a.StateDim), D}, w.StateWeight)),
+			b.MatMul(features, e.weight("prefix.state.weight", []int64{int64(a.StateFeatures()), D}, w.StateWeight)),
 			e.weight("prefix.state.bias", []int64{D}, w.StateBias))
 		queries = b.Add(queries, b.Reshape(state, 1, 1, D)) // every action query reads the state
 	}
@@ -224,7 +229,7 @@ func controllerFile(j int) string { return fmt.Sprintf("controller_%02d.onnx", j
 func (a Arch) FLOPs() bundle.FLOPs {
 	T, D, F, K := int64(a.Tokens()), int64(a.Hidden), int64(a.MLP), int64(a.Chunk)
 	return bundle.FLOPs{
-		Prefix:     2*int64(a.Patches())*int64(a.PatchValues())*D + 2*int64(a.StateDim)*D,
+		Prefix:     2*int64(a.Patches())*int64(a.PatchValues())*D + 2*int64(a.StateFeatures())*D,
 		Layer:      2*T*D*D*4 + 2*T*D*F*3 + 2*2*T*T*D, // q,k,v,o; gate,up,down; scores and mixing
 		Adapter:    2 * T * D * int64(a.AdapterRank) * 2,
 		Controller: 2*D*int64(a.ControllerHidden) + 2*int64(a.ControllerHidden),

@@ -43,10 +43,11 @@ func (m *Model) Prefix(obs Observation) (*mat.Dense, error) {
 	}
 	state := make([]float64, D) // state · W_state + b_state, added to every action query
 	if a.StateDim > 0 {
+		features := a.stateFeatures(obs.State)
 		for d := range state {
 			state[d] = float64(m.Weights.StateBias[d])
-			for i, v := range obs.State {
-				state[d] += float64(v) * float64(m.Weights.StateWeight[i*D+d])
+			for i, v := range features {
+				state[d] += v * float64(m.Weights.StateWeight[i*D+d])
 			}
 		}
 	}
@@ -266,6 +267,22 @@ func (m *Model) Head(h *mat.Dense) []float64 {
 	for k := 0; k < K; k++ {
 		for c := 0; c < A; c++ {
 			out = append(out, actions.At(k, c)+float64(m.Weights.HeadBias[c]))
+		}
+	}
+	return out
+}
+
+// stateFeatures is features(state) of the package doc: per value v, v then sin(ω_k·v) and cos(ω_k·v).
+func (a Arch) stateFeatures(state []float32) []float64 {
+	omegas := a.StateAngularFrequencies()
+	out := make([]float64, 0, a.StateFeatures())
+	for _, v := range state {
+		out = append(out, float64(v))
+		for _, w := range omegas {
+			out = append(out, math.Sin(float64(w*v)))
+		}
+		for _, w := range omegas {
+			out = append(out, math.Cos(float64(w*v)))
 		}
 	}
 	return out

@@ -18,7 +18,7 @@ type Weights struct {
 	PatchPosition  []float32 // prefix.patch.position [Np, D], a learned embedding per patch (its place in the image)
 	TokenEmbedding []float32 // prefix.token_embedding [Vocab, D]
 	ActionQueries  []float32 // prefix.action_queries  [K, D]
-	StateWeight    []float32 // prefix.state.weight    [StateDim, D], only when the model reads the robot state
+	StateWeight    []float32 // prefix.state.weight    [StateFeatures, D], only when the model reads the robot state
 	StateBias      []float32 // prefix.state.bias      [D], likewise
 	Layers         []LayerWeights
 	HeadNorm       []float32 // head.norm.weight [D]
@@ -106,7 +106,7 @@ func (w *Weights) params(a Arch) []param {
 	if a.StateDim > 0 {
 		// Zero: the state starts out ignored, so it can be added to a backbone trained without it.
 		ps = append(ps,
-			param{"prefix.state.weight", []int64{int64(a.StateDim), D}, &w.StateWeight, constant(0)},
+			param{"prefix.state.weight", []int64{int64(a.StateFeatures()), D}, &w.StateWeight, constant(0)},
 			param{"prefix.state.bias", []int64{D}, &w.StateBias, constant(0)})
 	}
 	for i := range w.Layers {

@@ -241,7 +241,12 @@ func (m *Model) Prefix(in Inputs) *Node {
 	words := matmul(OneHot(tokens, a.Vocab, dtypes.Float32), m.param(g, "prefix.token_embedding"))
 	queries := BroadcastPrefix(m.param(g, "prefix.action_queries"), B)
 	if a.StateDim > 0 {
-		state := addTrailing(matmul(in.State, m.param(g, "prefix.state.weight")), m.param(g, "prefix.state.bias")) // [B,D]
+		// modelbuild's features: per value v, v then sin(ω_k·v) and cos(ω_k·v).
+		S, F := a.StateDim, a.StateFrequencies
+		values := Reshape(in.State, B, S, 1)
+		angles := Mul(values, Reshape(Const(g, a.StateAngularFrequencies()), 1, 1, F))
+		features := Reshape(Concatenate([]*Node{values, Sin(angles), Cos(angles)}, 2), B, a.StateFeatures())
+		state := addTrailing(matmul(features, m.param(g, "prefix.state.weight")), m.param(g, "prefix.state.bias")) // [B,D]
 		queries = Add(queries, ExpandDims(state, 1))
 	}
 	return Concatenate([]*Node{patchEmb, words, queries}, 1)

@@ -36,7 +36,7 @@ func TestForwardMatchesReference(t *testing.T) {
 	t.Run("camera and instruction", func(t *testing.T) { testForwardMatchesReference(t, tinyPreset()) })
 	t.Run("with the robot state", func(t *testing.T) {
 		a := tinyPreset()
-		a.StateDim = 5
+		a.StateDim, a.StateFrequencies = 5, 6
 		testForwardMatchesReference(t, a)
 	})
 }
