@@ -70,3 +70,11 @@ func TestStateSpecIsChecked(t *testing.T) {
 	_, err = NewStateNormalizer(bundle.StateSpec{})
 	require.ErrorContains(t, err, "names no values")
 }
+
+// The engine normalizes every frame's state into a buffer it allocated once.
+func TestStateNormalizeDoesNotAllocate(t *testing.T) {
+	n, err := NewStateNormalizer(stateSpec())
+	require.NoError(t, err)
+	values, dst := []float64{0.2, 1}, make([]float32, 2)
+	require.Zero(t, testing.AllocsPerRun(50, func() { _ = n.Normalize(values, dst) }))
+}
