@@ -63,6 +63,11 @@ type Core struct {
 	win          window
 	lastReport   time.Time
 
+	// stateDecode guards jointState, OfferSerializedState's decode buffer; apart from mu so decoding
+	// never holds up the frame slot.
+	stateDecode sync.Mutex
+	jointState  msgs.JointState
+
 	// sequence numbers published chunks; only Step touches it.
 	sequence uint64
 	// stateValues is the state handed to the engine with a frame, in state.names order; only Step

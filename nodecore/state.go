@@ -56,6 +56,25 @@ func (c *Core) OfferState(stamp msgs.Time, names []string, positions []float64) 
 	}
 }
 
+// OfferSerializedState decodes a serialized sensor_msgs/msg/JointState (what a subscription takes) and
+// offers it as OfferState does; raw is not kept. A message that does not decode is counted as a decode
+// error on topic. It reports whether the state was offered.
+func (c *Core) OfferSerializedState(topic string, raw []byte) bool {
+	if c.state == nil {
+		return false
+	}
+	// One decode buffer, reused: joint_states may come at the arm's control rate, hundreds a second.
+	c.stateDecode.Lock()
+	defer c.stateDecode.Unlock()
+	js := &c.jointState
+	if err := msgs.Decode(raw, js); err != nil {
+		c.ReportDecodeError(topic, err)
+		return false
+	}
+	c.OfferState(js.Header.Stamp, js.Name, js.Position)
+	return true
+}
+
 // NeedsState reports whether the bundle reads the robot's state, so the edge subscribes to StateTopic.
 func (c *Core) NeedsState() bool { return c.state != nil }
 

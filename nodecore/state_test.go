@@ -161,3 +161,26 @@ func TestStatelessBundleIgnoresStates(t *testing.T) {
 	_, ok := st.Value("frames without robot state")
 	require.False(t, ok)
 }
+
+// The edge hands serialized JointState messages over as it takes them; one that does not decode is a
+// decode error on its topic, and the next one is used.
+func TestSerializedStatesAreDecodedAndBadOnesCounted(t *testing.T) {
+	f := newStateFixture(t, nil)
+	f.core.Diagnostics(t0)
+	f.core.SetInstruction("pick")
+	raw, err := msgs.Encode(nil, &msgs.JointState{Header: msgs.Header{Stamp: stampAt(0)},
+		Name: []string{"wrist", "gripper", "ee_z"}, Position: []float64{3, 1, 0.2}, Velocity: []float64{0, 0, 0}})
+	require.NoError(t, err)
+	require.False(t, f.core.OfferSerializedState(nodecore.StateTopic, raw[:len(raw)-3]))
+	f.serve(10*time.Millisecond, "cam")
+	require.Empty(t, f.sink.chunks)
+	require.True(t, f.core.OfferSerializedState(nodecore.StateTopic, raw))
+	f.serve(20*time.Millisecond, "cam")
+	require.Len(t, f.sink.chunks, 1)
+	require.InDeltaSlice(t, []float32{1, 1}, f.fake.LastState(), 1e-6)
+	decode := eventsOf[nodecore.EventDecodeError](f.sink)
+	require.Len(t, decode, 1)
+	require.Equal(t, "joint_states", decode[0].Topic)
+	st := f.core.Diagnostics(t0.Add(time.Second)).Status[0]
+	require.Equal(t, "1", value(t, st, "decode errors"))
+}
