@@ -109,6 +109,30 @@ var codecCases = []codecCase{
 			03000000 abcd00`),
 	},
 	{
+		// Hand-laid, offsets in the payload: frame "base" ends at 17, so the
+		// name count pads to 20; "ee_z" ends at 33, the next length pads to 36;
+		// the position count ends at 52 and its doubles pad to 56; the empty
+		// velocity writes its count only (no padding without elements), so the
+		// effort count sits at 76 and its double at 80, aligned already.
+		name: "JointState two joints, no velocity, one effort",
+		value: &JointState{
+			Header:   Header{Stamp: Time{Sec: 1700000000, Nanosec: 5}, FrameID: "base"},
+			Name:     []string{"ee_z", "gripper"},
+			Position: []float64{0.25, -1},
+			Effort:   []float64{0.5},
+		},
+		raw: hexBytes(`00010000
+			00f15365 05000000
+			05000000 "base" 00 | 000000
+			02000000
+			05000000 "ee_z" 00 | 000000
+			08000000 "gripper" 00
+			02000000 | 00000000
+			000000000000d03f 000000000000f0bf
+			00000000
+			01000000 000000000000e03f`),
+	},
+	{
 		// docs/notes/ros2.md, CDR: one status with one KeyValue, 101 bytes. The research
 		// note shows two pad bytes after "vla: inference\0"; the name ends at
 		// payload offset 43, so alignment needs one, and 101 bytes total agrees.

@@ -261,6 +261,13 @@ var registry = map[string]TypeInfo{
 			schemaSeparator + "builtin_interfaces/Time\n" + timeDefinition,
 		New: func() Message { return &Image{} },
 	},
+	"sensor_msgs/msg/JointState": {
+		Name: "sensor_msgs/msg/JointState",
+		Schema: jointStateDefinition +
+			schemaSeparator + "std_msgs/Header\n" + headerDefinition +
+			schemaSeparator + "builtin_interfaces/Time\n" + timeDefinition,
+		New: func() Message { return &JointState{} },
+	},
 	"std_msgs/msg/Header": {
 		Name: "std_msgs/msg/Header",
 		Schema: headerDefinition +

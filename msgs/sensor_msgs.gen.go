@@ -47,6 +47,33 @@ func (m *Image) UnmarshalCDR(d *cdr.Decoder) {
 	m.Data = d.Uint8s("data", m.Data)
 }
 
+// JointState is sensor_msgs/msg/JointState.
+type JointState struct {
+	Header   Header
+	Name     []string
+	Position []float64
+	Velocity []float64
+	Effort   []float64
+}
+
+func (*JointState) TypeName() string { return "sensor_msgs/msg/JointState" }
+
+func (m *JointState) MarshalCDR(e *cdr.Encoder) {
+	m.Header.MarshalCDR(e)
+	e.Strings(m.Name)
+	e.Float64s(m.Position)
+	e.Float64s(m.Velocity)
+	e.Float64s(m.Effort)
+}
+
+func (m *JointState) UnmarshalCDR(d *cdr.Decoder) {
+	unmarshalNested(d, "header", &m.Header)
+	m.Name = d.Strings("name", m.Name)
+	m.Position = d.Float64s("position", m.Position)
+	m.Velocity = d.Float64s("velocity", m.Velocity)
+	m.Effort = d.Float64s("effort", m.Effort)
+}
+
 // The definition texts, from which registry.gen.go builds the schemas.
 const (
 	imageDefinition = `# This message contains an uncompressed image
@@ -72,5 +99,31 @@ string encoding       # Encoding of pixels -- channel meaning, ordering, size
 uint8 is_bigendian    # is this data bigendian?
 uint32 step           # Full row length in bytes
 uint8[] data          # actual matrix data, size is (step * rows)
+`
+	jointStateDefinition = `# This is a message that holds data to describe the state of a set of torque controlled joints.
+#
+# The state of each joint (revolute or prismatic) is defined by:
+#  * the position of the joint (rad or m),
+#  * the velocity of the joint (rad/s or m/s) and
+#  * the effort that is applied in the joint (Nm or N).
+#
+# Each joint is uniquely identified by its name
+# The header specifies the time at which the joint states were recorded. All the joint states
+# in one message have to be recorded at the same time.
+#
+# This message consists of a multiple arrays, one for each part of the joint state.
+# The goal is to make each of the fields optional. When e.g. your joints have no
+# effort associated with them, you can leave the effort array empty.
+#
+# All arrays in this message should have the same size, or be empty.
+# This is the only way to uniquely associate the joint name with the correct
+# states.
+
+std_msgs/Header header
+
+string[] name
+float64[] position
+float64[] velocity
+float64[] effort
 `
 )

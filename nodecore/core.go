@@ -39,7 +39,7 @@ type Config struct {
 // time takes it as an argument, so `dysl replay` drives it with bag time and gets the same outputs for
 // the same bag, and Runner drives it live.
 //
-// Concurrency: OfferFrame, SetInstruction, ReportDecodeError and Diagnostics may be called from any
+// Concurrency: OfferFrame, OfferState, SetInstruction, ReportDecodeError and Diagnostics may be called from any
 // goroutine at any time and never wait for an inference. Step must be called by one goroutine at a time
 // (Runner's worker, or the replay loop).
 type Core struct {
@@ -54,15 +54,25 @@ type Core struct {
 	pending *msgs.Image
 	// spare holds images whose inference is over, for OfferSerializedFrame to decode the next frames
 	// into: a camera at 30 Hz then costs no pixel buffer per frame.
-	spare        []*msgs.Image
+	spare []*msgs.Image
+	// state is the latest robot state, next to the latest frame; nil when the bundle reads none.
+	state        *stateSlot
 	instruction  string
 	resetPending bool
 	totals       totals
 	win          window
 	lastReport   time.Time
 
+	// stateDecode guards jointState, OfferSerializedState's decode buffer; apart from mu so decoding
+	// never holds up the frame slot.
+	stateDecode sync.Mutex
+	jointState  msgs.JointState
+
 	// sequence numbers published chunks; only Step touches it.
 	sequence uint64
+	// stateValues is the state handed to the engine with a frame, in state.names order; only Step
+	// touches it, so a frame costs no allocation for it.
+	stateValues []float64
 	// engineLive is the live settings whose skipping configuration the engine runs with; only Step
 	// touches it.
 	engineLive *LiveSettings
@@ -90,7 +100,10 @@ func New(cfg Config) (*Core, error) {
 	if err := cfg.Engine.SetSkipping(live.Skipping); err != nil {
 		return nil, fmt.Errorf("nodecore: %w", err)
 	}
-	c := &Core{cfg: cfg, settings: settings, engineLive: &live}
+	c := &Core{cfg: cfg, settings: settings, engineLive: &live, state: newStateSlot(cfg.Engine.Manifest.State)}
+	if c.state != nil {
+		c.stateValues = make([]float64, len(c.state.names))
+	}
 	c.live.Store(&live)
 	c.remove = append(c.remove,
 		cfg.Params.AddOnSetCallback(c.checkParameters),
@@ -228,8 +241,9 @@ func (c *Core) HasPendingFrame() bool {
 
 // Step serves the frame in the latest-frame slot, if any, at clock time now, and reports whether there
 // was one. It runs the inference on the calling goroutine and publishes through the Sink before it
-// returns. A frame is not acted on when no instruction is in force or when it is older than
-// max_image_age at now; a failed inference or a non-finite chunk is reported (notice and diagnostics)
+// returns. A frame is not acted on when no instruction is in force, when it is older than
+// max_image_age at now, or, for a bundle that reads the robot's state, when a value of it has not
+// arrived or is further than state_max_age from the frame's stamp; a failed inference or a non-finite chunk is reported (notice and diagnostics)
 // and nothing is published. In every case the Core is ready for the next frame.
 func (c *Core) Step(now time.Time) bool {
 	c.mu.Lock()
@@ -270,8 +284,24 @@ func (c *Core) Step(now time.Time) bool {
 		c.cfg.Sink.Notice(EventFrameStale{Stamp: stamp, Age: age, MaxAge: live.MaxImageAge})
 		return true
 	}
+	var state []float64
+	if c.state != nil {
+		c.mu.Lock()
+		problem := c.state.stateFor(stamp, live.StateMaxAge, c.stateValues)
+		if problem != "" {
+			c.totals.noState++
+			c.win.noState++
+			c.win.lastStateProblem = problem
+		}
+		c.mu.Unlock()
+		if problem != "" {
+			c.cfg.Sink.Notice(EventNoState{Stamp: stamp, Problem: problem})
+			return true
+		}
+		state = c.stateValues
+	}
 
-	res, err := c.infer(img, instruction)
+	res, err := c.infer(img, instruction, state)
 	var inputErr *policy.InputError
 	switch {
 	case errors.As(err, &inputErr):
@@ -318,7 +348,7 @@ func (c *Core) Step(now time.Time) bool {
 // infer runs the engine on one frame. A panic inside it (a bug, in our code or a library's) is the
 // failure of this one inference: the node reports it and serves the next frame rather than leaving
 // the arm without a policy.
-func (c *Core) infer(img *msgs.Image, instruction string) (res policy.Result, err error) {
+func (c *Core) infer(img *msgs.Image, instruction string, state []float64) (res policy.Result, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("panic: %v\n%s", p, debug.Stack())
@@ -328,6 +358,7 @@ func (c *Core) infer(img *msgs.Image, instruction string) (res policy.Result, er
 		Image: policy.Image{Width: int(img.Width), Height: int(img.Height), Encoding: img.Encoding,
 			Step: int(img.Step), Data: img.Data},
 		Instruction: instruction,
+		State:       state,
 	}
 	if c.cfg.Infer != nil {
 		return c.cfg.Infer(obs)

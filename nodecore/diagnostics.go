@@ -15,6 +15,7 @@ import (
 type totals struct {
 	received, superseded, stale, noInstruction, badFrames, failures, nonFinite, decodeErrors, noClock uint64
 	forwardFailures, published                                                                        uint64
+	states, noState                                                                                   uint64
 }
 
 // window gathers what happened since the last diagnostics report.
@@ -28,8 +29,10 @@ type window struct {
 	lastContinuity float64
 	haveContinuity bool
 
-	superseded, stale, noInstruction, badFrames, failures, nonFinite, decodeErrors, noClock int
-	lastError, lastWarning                                                                  string
+	superseded, stale, noInstruction, badFrames, failures, nonFinite, decodeErrors, noClock, noState int
+	lastError, lastWarning                                                                           string
+	// lastStateProblem says why the last frame without a usable robot state was not acted on.
+	lastStateProblem string
 	// lastStaleAge is the age of the last frame dropped as stale.
 	lastStaleAge time.Duration
 }
@@ -50,7 +53,7 @@ func (w *window) add(skipRatio float64, s policy.Stats) {
 // Diagnostics builds the node's diagnostic statuses for the period since the previous call, publishes
 // them through the Sink and returns them; the edge calls it every diagnostic_updater.period (replay: at
 // bag time). The inference status is ERROR when an inference failed or a chunk was refused in the
-// period, WARN when frames were dropped as stale or bad, no frame was served, or no instruction is in
+// period, WARN when frames were dropped as stale or bad or for want of a robot state, no frame was served, or no instruction is in
 // force, OK otherwise.
 func (c *Core) Diagnostics(now time.Time) *msgs.DiagnosticArray {
 	c.mu.Lock()
@@ -81,6 +84,9 @@ func (c *Core) Diagnostics(now time.Time) *msgs.DiagnosticArray {
 	case w.stale > 0:
 		status.Level = msgs.DiagnosticWarn
 		status.Message = staleMessage(w.stale, w.lastStaleAge, live.MaxImageAge, c.settings.UseSimTime)
+	case w.noState > 0:
+		status.Level = msgs.DiagnosticWarn
+		status.Message = fmt.Sprintf("%d frames not acted on: %s", w.noState, w.lastStateProblem)
 	case w.badFrames > 0:
 		status.Level, status.Message = msgs.DiagnosticWarn, w.lastWarning
 	case w.inferences == 0:
@@ -132,6 +138,10 @@ func (c *Core) Diagnostics(now time.Time) *msgs.DiagnosticArray {
 	count("failed inferences", t.failures)
 	count("non-finite chunks", t.nonFinite)
 	count("decode errors", t.decodeErrors)
+	if c.state != nil {
+		count("robot states received", t.states)
+		count("frames without robot state", t.noState)
+	}
 
 	out := &msgs.DiagnosticArray{Header: msgs.Header{Stamp: msgs.TimeFromGo(now)}, Status: []msgs.DiagnosticStatus{status}}
 	if c.cfg.Forwarder != nil {

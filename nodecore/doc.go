@@ -1,7 +1,7 @@
 // Package nodecore is the DySL-VLA node without its edges: subscriptions in, publications out, the
-// latest-frame slot, the node's parameters and their validation, and diagnostics. The ROS 2 executable
-// (nodes/dysl_vla_node, rclgo behind the ros2 build tag), `dysl replay` and the tests all drive the same
-// Core; only what feeds it differs.
+// latest-frame and robot-state slots, the node's parameters and their validation, and diagnostics. The
+// ROS 2 executable (nodes/dysl_vla_node, rclgo behind the ros2 build tag), `dysl replay` and the tests
+// all drive the same Core; only what feeds it differs.
 //
 // The contract, in the order a caller meets it:
 //
@@ -10,6 +10,7 @@
 //	core, err := nodecore.New(nodecore.Config{Engine: engine, Params: srv, Sink: sink})
 //	core.SetInstruction("pick up the cube")   // every instruction message: new episode
 //	core.OfferFrame(img)                      // latest-frame slot; a frame not yet served is dropped
+//	core.OfferState(stamp, names, positions)  // joint_states, for a bundle with a state block
 //	core.Step(now)                            // serve the slot now: chunk + skip stats to the sink
 //	core.Diagnostics(now)                     // once per diagnostic_updater.period
 //
@@ -23,7 +24,8 @@
 // a ticker, so a camera callback never waits for inference.
 //
 // Never act blind: no chunk before an instruction, none from a frame older than max_image_age (or with a
-// zero stamp) when inference would start, and none holding NaN or Inf. A failed inference is reported
+// zero stamp) when inference would start, none for a bundle that reads the robot's state without a
+// state within state_max_age of the frame, and none holding NaN or Inf. A failed inference is reported
 // (an Event to the Sink, ERROR in the diagnostics) and the next frame is served.
 //
 // Parameters follow rclcpp: the server checks types and descriptor ranges; the Core's on-set callback

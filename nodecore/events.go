@@ -35,6 +35,13 @@ type EventParametersNotApplied struct{ Err error }
 // EventNoInstruction: a frame arrived before any instruction; no action is computed without one.
 type EventNoInstruction struct{ Stamp msgs.Time }
 
+// EventNoState: the bundle reads the robot's state and the state slot could not give one for the frame
+// (a value never received, or too far from the frame's stamp); the frame was not acted on.
+type EventNoState struct {
+	Stamp   msgs.Time
+	Problem string
+}
+
 // EventInstruction: a new instruction arrived; the next inference starts a new episode.
 type EventInstruction struct{ Text string }
 
@@ -75,6 +82,7 @@ func (EventNoInstruction) isEvent()        {}
 func (EventNoClock) isEvent()              {}
 func (EventParametersNotApplied) isEvent() {}
 func (EventInstruction) isEvent()          {}
+func (EventNoState) isEvent()              {}
 func (EventBadFrame) isEvent()             {}
 func (EventInferenceFailed) isEvent()      {}
 func (EventNonFiniteAction) isEvent()      {}
@@ -97,6 +105,9 @@ func (e EventNoClock) String() string {
 }
 func (e EventParametersNotApplied) String() string {
 	return fmt.Sprintf("parameters not applied, the previous settings stay in force: %v", e.Err)
+}
+func (e EventNoState) String() string {
+	return "frame " + stamp(e.Stamp) + " not acted on: " + e.Problem
 }
 func (e EventInstruction) String() string {
 	return fmt.Sprintf("new instruction %q: episode reset", e.Text)

@@ -34,6 +34,7 @@ const (
 
 	// Live: applied at the next inference.
 	ParamMaxImageAge = "max_image_age"
+	ParamStateMaxAge = "state_max_age"
 	ParamFrameID     = "frame_id"
 
 	ParamStrategy            = "strategy"
@@ -80,6 +81,9 @@ type LiveSettings struct {
 	// MaxImageAge is how old (clock time minus image stamp) a frame may be when inference starts; older
 	// frames are dropped, never acted on. 0 disables the check.
 	MaxImageAge time.Duration
+	// StateMaxAge is how far from a frame's stamp the robot state it is inferred with may be stamped,
+	// for a bundle that reads one; a frame without such a state is not acted on. 0 disables the check.
+	StateMaxAge time.Duration
 	// FrameID is the frame_id published when the image carries none.
 	FrameID  string
 	Skipping skipping.Config
@@ -143,6 +147,7 @@ func specs() []paramSpec {
 		{ParamMavlinkTargetComponent, paramserver.Integer(1), mavComponent},
 
 		{ParamMaxImageAge, paramserver.Double(0.5), doubleRange("seconds a frame may age before inference starts on it; older frames are dropped (0 disables the check)", 0, 60, 0)},
+		{ParamStateMaxAge, paramserver.Double(0.5), doubleRange("seconds between a frame's stamp and the robot state (joint_states) it is inferred with, for a bundle that reads one; a frame without such a state is not acted on (0 disables the check)", 0, 60, 0)},
 		{ParamFrameID, paramserver.String(""), paramserver.Descriptor{Description: "frame_id published with a chunk when the image has none"}},
 
 		{ParamStrategy, paramserver.String(d.Strategy.String()), strategy},
@@ -239,6 +244,7 @@ func settingsFrom(get lookup) (Settings, error) {
 		},
 		Live: LiveSettings{
 			MaxImageAge: seconds(r.double(ParamMaxImageAge)),
+			StateMaxAge: seconds(r.double(ParamStateMaxAge)),
 			FrameID:     r.str(ParamFrameID),
 			Skipping: skipping.Config{
 				ControllerThreshold: r.double(ParamControllerThreshold),

@@ -62,6 +62,12 @@ func (r *Runner) OfferSerializedFrame(topic string, raw []byte) {
 	}
 }
 
+// OfferSerializedState hands a serialized robot state to the core (see Core.OfferSerializedState). A
+// state does not wake the worker: frames drive inference, the state only goes with them.
+func (r *Runner) OfferSerializedState(topic string, raw []byte) {
+	r.Core.OfferSerializedState(topic, raw)
+}
+
 // SetInstruction sets the instruction in force (see Core.SetInstruction).
 func (r *Runner) SetInstruction(text string) { r.Core.SetInstruction(text) }
 

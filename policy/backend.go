@@ -9,8 +9,11 @@ import "dysl_vla/policy/bundle"
 //
 // A Backend is not safe for concurrent use; the Engine serializes calls.
 type Backend interface {
-	// RunPrefix sets hidden := prefix(image, tokens). image is [1,3,H,W] normalized, tokens [1,T_instr].
-	RunPrefix(image []float32, tokens []int64) error
+	// RunPrefix sets hidden := prefix(image, tokens, state). image is [1,3,H,W] normalized, tokens
+	// [1,T_instr], state the normalized robot state [1,StateDim] for a bundle with a state block and
+	// empty otherwise. The state is variadic only so that callers written before it (training's tests,
+	// on stateless bundles) still compile; every caller in this module passes it.
+	RunPrefix(image []float32, tokens []int64, state ...float32) error
 	// RunLayer sets hidden := layer_j(hidden).
 	RunLayer(j int) error
 	// RunAdapter sets hidden := adapter_j(hidden), the estimate of the next static layer's input.
@@ -19,9 +22,9 @@ type Backend interface {
 	RunController(j int) (float32, error)
 	// RunHead writes head(hidden), the normalized chunk (K*A values, row-major), into out.
 	RunHead(out []float32) error
-	// RunSingleGraph runs the whole model as one graph: out := full(image, tokens). It does not touch
-	// the hidden state.
-	RunSingleGraph(image []float32, tokens []int64, out []float32) error
+	// RunSingleGraph runs the whole model as one graph: out := full(image, tokens, state), the inputs as
+	// for RunPrefix (state nil for a stateless bundle). It does not touch the hidden state.
+	RunSingleGraph(image []float32, tokens []int64, state []float32, out []float32) error
 	// SaveHidden copies the hidden state aside; RestoreHidden puts it back. The engine uses them to
 	// re-run an observation from the prefix output without running the prefix again.
 	SaveHidden()

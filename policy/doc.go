@@ -1,7 +1,7 @@
 // Package policy is the engine every front end uses (the ROS 2 node through the node core, bag replay,
-// the benchmarks and the evaluation): a camera frame and an instruction in, an action chunk and its
-// statistics out. It converts the frame and the instruction into the model's input (package
-// policy/modelinput, which calibration shares), walks the plan the skipping machine decides (with
+// the benchmarks and the evaluation): a camera frame, an instruction and, for a bundle with a state
+// block, the robot's state in, an action chunk and its statistics out. It converts them into the model's
+// input (package policy/modelinput, which calibration shares; a bad frame or state is an InputError), walks the plan the skipping machine decides (with
 // post-skip verification) or a stepwise pass the caller drives, and refuses a chunk with a non-finite
 // value.
 //

@@ -13,10 +13,14 @@ import (
 	"dysl_vla/skipping"
 )
 
-// Observation is one input of the policy: a camera frame and the instruction in force.
+// Observation is one input of the policy: a camera frame, the instruction in force and, for a bundle
+// with a state block, the robot's state when the frame was taken.
 type Observation struct {
 	Image       Image
 	Instruction string
+	// State is the robot's state in its own units, one value per name of the manifest's state.names and
+	// in that order; the engine normalizes it. A bundle without a state block ignores it.
+	State []float64
 }
 
 // Timing is where the time of one inference went. Verification is the whole re-run pass.
@@ -59,8 +63,10 @@ type Engine struct {
 	pending  atomic.Pointer[skipping.Config]
 	sequence uint64
 	frames   *modelinput.ImageConverter
+	states   *modelinput.StateNormalizer // nil when the bundle reads no robot state
 	image    []float32
 	tokens   []int64
+	state    []float32 // nil when the bundle reads no robot state
 	head     []float32
 	closed   bool
 	// lastTrace is the trace of the last pass, kept so a failed walk still reports what ran.
@@ -89,6 +95,12 @@ func (e *Engine) Initialize() error {
 	}
 	if e.frames, err = modelinput.NewImageConverter(m.Image); err != nil {
 		return fmt.Errorf("policy: bundle %q: %w", m.Name, err)
+	}
+	if m.State != nil {
+		if e.states, err = modelinput.NewStateNormalizer(*m.State); err != nil {
+			return fmt.Errorf("policy: bundle %q: %w", m.Name, err)
+		}
+		e.state = make([]float32, m.StateDim())
 	}
 	e.image = make([]float32, 3*m.Image.Width*m.Image.Height)
 	e.tokens = make([]int64, m.Dims.InstructionTokens)
@@ -192,31 +204,44 @@ func (e *Engine) Infer(obs Observation) (Result, error) {
 // runPrefix preprocesses obs and runs the prefix on it, the start of every pass; it reports whether
 // the instruction was truncated. e.mu is held.
 func (e *Engine) runPrefix(obs Observation, timing *Timing) (truncated bool, err error) {
-	if err := e.frames.Convert(obs.Image, e.image); err != nil {
+	if truncated, err = e.convert(obs); err != nil {
 		return false, err
 	}
-	truncated, _ = modelinput.Tokenize(e.Manifest.Tokenizer.Kind, obs.Instruction, e.tokens)
 	t0 := e.Now()
-	if err := e.Backend.RunPrefix(e.image, e.tokens); err != nil {
+	if err := e.Backend.RunPrefix(e.image, e.tokens, e.state...); err != nil {
 		return false, fmt.Errorf("policy: prefix: %w", err)
 	}
 	timing.Prefix = e.Now().Sub(t0)
 	return truncated, nil
 }
 
-// InferSingleGraph runs the whole model as one graph, with no skipping and no state: the reference the
-// segmented run must match and the baseline the benchmarks compare against.
+// convert writes obs into the preallocated model inputs and reports whether the instruction was
+// truncated. A bad image or robot state is an *InputError. e.mu is held.
+func (e *Engine) convert(obs Observation) (truncated bool, err error) {
+	if err := e.frames.Convert(obs.Image, e.image); err != nil {
+		return false, err
+	}
+	if e.states != nil {
+		if err := e.states.Normalize(obs.State, e.state); err != nil {
+			return false, err
+		}
+	}
+	truncated, _ = modelinput.Tokenize(e.Manifest.Tokenizer.Kind, obs.Instruction, e.tokens)
+	return truncated, nil
+}
+
+// InferSingleGraph runs the whole model as one graph, with no skipping and no episode history: the
+// reference the segmented run must match and the baseline the benchmarks compare against.
 func (e *Engine) InferSingleGraph(obs Observation) ([][]float32, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
 		return nil, errors.New("policy: engine is closed")
 	}
-	if err := e.frames.Convert(obs.Image, e.image); err != nil {
+	if _, err := e.convert(obs); err != nil {
 		return nil, err
 	}
-	_, _ = modelinput.Tokenize(e.Manifest.Tokenizer.Kind, obs.Instruction, e.tokens)
-	if err := e.Backend.RunSingleGraph(e.image, e.tokens, e.head); err != nil {
+	if err := e.Backend.RunSingleGraph(e.image, e.tokens, e.state, e.head); err != nil {
 		return nil, fmt.Errorf("policy: single graph: %w", err)
 	}
 	chunk, err := e.readChunk()

@@ -174,6 +174,8 @@ func skipKindOf(e nodecore.Event) SkipKind {
 		return SkipNoInstruction
 	case nodecore.EventNoClock:
 		return SkipNoClock
+	case nodecore.EventNoState:
+		return SkipNoState
 	case nodecore.EventBadFrame:
 		return SkipBadFrame
 	case nodecore.EventInferenceFailed:

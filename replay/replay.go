@@ -2,7 +2,8 @@
 // the bag's instructions and images are fed in bag time, synchronously, so the same bag and parameters
 // give the same decisions every time. It writes the node's publications into an output bag and a
 // report (Markdown and PNG plots); with CompareFull it also runs the full model on every frame and
-// measures the action error and the speedup side by side.
+// measures the action error and the speedup side by side. For a bundle that reads the robot's state, the
+// bag's JointState topic is fed in the same time order, as the node's joint_states subscription takes it.
 package replay
 
 import (
@@ -39,8 +40,10 @@ type Config struct {
 	// BagPath is the input bag (directory or lone .mcap); OutDir receives the output bag in OutDir/bag
 	// and the report in OutDir. OutDir must not be the input bag or inside it.
 	BagPath, OutDir string
-	// ImageTopic and InstructionTopic default to /image and /instruction.
-	ImageTopic, InstructionTopic string
+	// ImageTopic and InstructionTopic default to /image and /instruction. StateTopic (a
+	// sensor_msgs/msg/JointState) defaults to /joint_states and is read only for a bundle with a state
+	// block.
+	ImageTopic, InstructionTopic, StateTopic string
 	// CompareFull also runs the single-graph full model on every frame acted on.
 	CompareFull bool
 	// Forwarder, optional, receives every chunk as the live node would forward it (MAVLink bridge).
@@ -56,6 +59,7 @@ type Config struct {
 const (
 	imageType       = "sensor_msgs/msg/Image"
 	instructionType = "std_msgs/msg/String"
+	stateType       = "sensor_msgs/msg/JointState"
 )
 
 // Result is what a replay produced.
@@ -86,6 +90,10 @@ func Run(cfg Config) (res Result, err error) {
 	if cfg.InstructionTopic == "" {
 		cfg.InstructionTopic = "/instruction"
 	}
+	if cfg.StateTopic == "" {
+		cfg.StateTopic = "/" + nodecore.StateTopic
+	}
+	needsState := cfg.Engine.Manifest != nil && cfg.Engine.Manifest.State != nil
 	ctx := cfg.Context
 	if ctx == nil {
 		ctx = context.Background()
@@ -104,6 +112,12 @@ func Run(cfg Config) (res Result, err error) {
 			return res, err
 		}
 	}
+	if needsState {
+		// Without it every frame would be skipped for want of a state: say so before replaying.
+		if err := checkTopicType(info, cfg.BagPath, cfg.StateTopic, stateType); err != nil {
+			return res, fmt.Errorf("%w; the bundle reads the robot state %v from it", err, cfg.Engine.Manifest.State.Names)
+		}
+	}
 
 	res.OutBag = filepath.Join(cfg.OutDir, "bag")
 	out, err := bag.Create(res.OutBag, bag.WriterOptions{})
@@ -120,7 +134,14 @@ func Run(cfg Config) (res Result, err error) {
 		return res, err
 	}
 
-	core, err := nodecore.New(nodecore.Config{Engine: cfg.Engine, Params: cfg.Params, Sink: rec, Forwarder: cfg.Forwarder})
+	sess := &session{cfg: cfg, rec: rec}
+	// The comparison with the full model needs the state the core inferred with, picked by name out
+	// of the JointState messages: keep it as the core hands it to the engine.
+	infer := func(obs policy.Observation) (policy.Result, error) {
+		sess.state = append(sess.state[:0], obs.State...)
+		return cfg.Engine.Infer(obs)
+	}
+	core, err := nodecore.New(nodecore.Config{Engine: cfg.Engine, Params: cfg.Params, Sink: rec, Forwarder: cfg.Forwarder, Infer: infer})
 	if err != nil {
 		return res, err
 	}
@@ -132,6 +153,9 @@ func Run(cfg Config) (res Result, err error) {
 	}
 	clock := newNodeClock(settings.UseSimTime, info, period)
 	topics := []string{cfg.ImageTopic, cfg.InstructionTopic}
+	if needsState {
+		topics = append(topics, cfg.StateTopic)
+	}
 	if clock.source == ClockRecorded {
 		if err := checkTopicType(info, cfg.BagPath, TopicClock, clockType); err != nil {
 			return res, err
@@ -139,7 +163,7 @@ func Run(cfg Config) (res Result, err error) {
 		topics = append(topics, TopicClock)
 	}
 
-	sess := &session{cfg: cfg, core: core, rec: rec, clock: clock}
+	sess.core, sess.clock = core, clock
 	var readErr error
 	for m, err := range in.Messages(topics...) {
 		if err != nil {
@@ -188,6 +212,8 @@ type session struct {
 	rec         *recorder
 	clock       *nodeClock
 	instruction string
+	// state is the robot state of the last inference, in the bundle's order.
+	state []float64
 }
 
 // serve hands one input message to the node, as its subscription callback and worker would, with the
@@ -213,6 +239,8 @@ func (s *session) serve(m bag.Message) {
 		}
 		s.core.SetInstruction(text.Data)
 		s.instruction = text.Data
+	case s.cfg.StateTopic:
+		s.core.OfferSerializedState(m.Topic, m.Data)
 	case s.cfg.ImageTopic:
 		var img msgs.Image
 		if err := msgs.Decode(m.Data, &img); err != nil {
@@ -222,7 +250,7 @@ func (s *session) serve(m bag.Message) {
 		s.core.OfferFrame(img)
 		s.core.Step(s.clock.now())
 		if s.rec.frameStep != nil && s.cfg.CompareFull {
-			compare(s.cfg.Engine, img, s.instruction, s.rec.frameStep, s.rec.lastChunk)
+			compare(s.cfg.Engine, img, s.instruction, s.state, s.rec.frameStep, s.rec.lastChunk)
 		}
 	}
 	s.rec.settle()
@@ -316,11 +344,12 @@ func topicList(info bag.Info) string {
 }
 
 // compare runs the full model on the same frame and fills the comparison fields of st.
-func compare(e *policy.Engine, img msgs.Image, instruction string, st *Step, chunk *msgs.ActionChunk) {
+func compare(e *policy.Engine, img msgs.Image, instruction string, state []float64, st *Step, chunk *msgs.ActionChunk) {
 	t0 := time.Now()
 	full, err := e.InferSingleGraph(policy.Observation{
 		Image:       policy.Image{Width: int(img.Width), Height: int(img.Height), Encoding: img.Encoding, Step: int(img.Step), Data: img.Data},
 		Instruction: instruction,
+		State:       state,
 	})
 	if err != nil || chunk == nil {
 		return

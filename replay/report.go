@@ -59,6 +59,7 @@ const (
 	SkipStale           SkipKind = "stale (older than max_image_age)"
 	SkipNoInstruction   SkipKind = "no instruction yet"
 	SkipNoClock         SkipKind = "no /clock yet (use_sim_time)"
+	SkipNoState         SkipKind = "no robot state (missing, or further than state_max_age from the frame)"
 	SkipBadFrame        SkipKind = "bad frame"
 	SkipInferenceFailed SkipKind = "inference failed"
 	SkipNonFinite       SkipKind = "non-finite chunk"

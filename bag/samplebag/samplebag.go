@@ -8,6 +8,9 @@
 //	                                                 reliable, depth 1 (latched, as a policy node expects)
 //	/episode              std_msgs/msg/String        once per episode, at its start:
 //	                                                 "episode=<i> seed=<seed> steps=<n>"
+//	/joint_states         sensor_msgs/msg/JointState every step, 1 µs before its image: the arm's state in that
+//	                                                 world (scene.RobotStateNames and State.RobotState: metres,
+//	                                                 radians, gripper command), header.stamp = log time
 //	/image                sensor_msgs/msg/Image      every step: rgb8, frame_id "camera", header.stamp = log time;
 //	                                                 QoS sensor data (best effort, depth 5)
 //	/phase                std_msgs/msg/String        every step, 1 µs after its image: the expert's phase name
@@ -36,6 +39,7 @@ const (
 	TopicInstruction = "/instruction"
 	TopicEpisode     = "/episode"
 	TopicImage       = "/image"
+	TopicJointStates = "/joint_states"
 	TopicPhase       = "/phase"
 	TopicExpertChunk = "/expert_action_chunk"
 )
@@ -144,6 +148,13 @@ func Generate(dir string, opts Options) (sum Summary, err error) {
 		for _, st := range steps {
 			at := episodeStart + int64(instructionLead) + int64(st.Tick)*int64(period)
 			header := msgs.Header{Stamp: msgs.TimeFromNanos(at), FrameID: CameraFrameID}
+			// Just before the frame, as a robot publishing its joints faster than the camera would
+			// have it: a replayed node has the state of the world the frame shows when it arrives.
+			state := &msgs.JointState{Header: msgs.Header{Stamp: msgs.TimeFromNanos(at - 1000)},
+				Name: scene.RobotStateNames, Position: st.State.RobotState()}
+			if err := write(TopicJointStates, at-1000, state); err != nil {
+				return sum, err
+			}
 			image := &msgs.Image{
 				Header: header, Height: uint32(st.Image.Height), Width: uint32(st.Image.Width),
 				Encoding: msgs.EncodingRGB8, Step: uint32(3 * st.Image.Width), Data: st.Image.RGB,
@@ -174,6 +185,7 @@ func addTopics(w *bag.Writer) error {
 	}{
 		{TopicInstruction, "std_msgs/msg/String", bag.QoSLatched},
 		{TopicEpisode, "std_msgs/msg/String", bag.QoSLatched},
+		{TopicJointStates, "sensor_msgs/msg/JointState", bag.QoSSensorData},
 		{TopicImage, "sensor_msgs/msg/Image", bag.QoSSensorData},
 		{TopicPhase, "std_msgs/msg/String", bag.QoSDefault},
 		{TopicExpertChunk, "dysl_vla/msg/ActionChunk", bag.QoSDefault},

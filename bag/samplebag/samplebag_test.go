@@ -24,7 +24,7 @@ func TestGeneratedBagContents(t *testing.T) {
 	ep1, err := scene.Episode(11, scene.Config{Width: 16, Height: 12, ChunkSize: 4})
 	require.NoError(t, err)
 	frames := len(ep0) + len(ep1)
-	require.Equal(t, Summary{Episodes: 2, Frames: frames, Messages: 4 + 3*frames, Duration: sum.Duration}, sum)
+	require.Equal(t, Summary{Episodes: 2, Frames: frames, Messages: 4 + 4*frames, Duration: sum.Duration}, sum)
 
 	r, err := bag.Open(dir)
 	require.NoError(t, err)
@@ -38,7 +38,9 @@ func TestGeneratedBagContents(t *testing.T) {
 	}
 	require.Equal(t, map[string]uint64{
 		TopicInstruction: 2, TopicEpisode: 2, TopicImage: uint64(frames), TopicPhase: uint64(frames), TopicExpertChunk: uint64(frames),
+		TopicJointStates: uint64(frames),
 	}, counts)
+	require.Equal(t, "sensor_msgs/msg/JointState", types[TopicJointStates])
 	require.Equal(t, "sensor_msgs/msg/Image", types[TopicImage])
 	require.Equal(t, "dysl_vla/msg/ActionChunk", types[TopicExpertChunk])
 	instruction, _ := info.Topic(TopicInstruction)
@@ -51,7 +53,8 @@ func TestGeneratedBagContents(t *testing.T) {
 	var imageMsg msgs.Image
 	var chunk msgs.ActionChunk
 	var lastImageStamp msgs.Header
-	step := 0
+	var joints msgs.JointState
+	step, states := 0, 0
 	for m, err := range r.Messages() {
 		require.NoError(t, err)
 		switch m.Topic {
@@ -66,8 +69,18 @@ func TestGeneratedBagContents(t *testing.T) {
 			var s msgs.String
 			require.NoError(t, msgs.Decode(m.Data, &s))
 			markers = append(markers, s.Data)
+		case TopicJointStates:
+			require.NoError(t, msgs.Decode(m.Data, &joints))
+			require.Equal(t, m.LogTime, joints.Header.Stamp.Nanos())
+			require.Equal(t, scene.RobotStateNames, joints.Name)
+			if states < len(ep0) {
+				require.Equal(t, ep0[states].State.RobotState(), joints.Position, "state %d is the arm's in the frame's world", states)
+			}
+			states++
 		case TopicImage:
 			require.NoError(t, msgs.Decode(m.Data, &imageMsg))
+			require.Equal(t, states, step+1, "each frame follows its robot state")
+			require.Equal(t, int64(1000), m.LogTime-joints.Header.Stamp.Nanos())
 			if firstImageAt == 0 {
 				firstImageAt = m.LogTime
 			}

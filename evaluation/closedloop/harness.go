@@ -8,7 +8,9 @@
 //     too, so the engine starts a new skipping episode as on the robot.
 //   - The camera renders the world at its own rate (CameraHz) into the latest-frame slot
 //     (Core.OfferFrame), stamped with the capture time; a frame the worker has not reached yet is
-//     superseded by the next.
+//     superseded by the next. For a bundle that reads the robot's state, the arm's state at that
+//     moment (scene.State.RobotState) goes to Core.OfferState with the same stamp, as joint_states
+//     would.
 //   - The worker serves the slot (Core.Step) as soon as it is free and a frame waits. An inference
 //     takes the Latency model's time in simulated seconds: the measured engine time, scaled or not, a
 //     fixed time, or a time per executed layer. Its chunk reaches the arm at serve time + latency.
@@ -31,6 +33,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"dysl_vla/msgs"
@@ -147,6 +150,13 @@ func New(cfg Config) (*Harness, error) {
 	if cfg.Latency == nil {
 		cfg.Latency = MeasuredLatency{}
 	}
+	if m.State != nil {
+		for _, name := range m.State.Names {
+			if !slices.Contains(scene.RobotStateNames, name) {
+				return nil, fmt.Errorf("closedloop: bundle %q reads the robot state %q, the scene gives only %v", m.Name, name, scene.RobotStateNames)
+			}
+		}
+	}
 	for _, d := range cfg.ExpertDims {
 		if d < 0 || d >= len(scene.Action{}) {
 			return nil, fmt.Errorf("closedloop: expert action index %d: expected 0..%d (x, y, z, roll, pitch, yaw, gripper)", d, len(scene.Action{})-1)
@@ -247,6 +257,11 @@ func (h *Harness) Run(seed int64) (Episode, error) {
 				pending, pendingAt, pendingWorld = true, nextCapture, s
 				pendingObs = policy.Observation{Image: policy.Image{Width: img.Width, Height: img.Height, Encoding: msgs.EncodingRGB8,
 					Step: 3 * img.Width, Data: img.RGB}, Instruction: instruction}
+				if core.NeedsState() {
+					state := s.RobotState()
+					core.OfferState(frame.Header.Stamp, scene.RobotStateNames, state)
+					pendingObs.State = pickState(cfg.Engine.Manifest.State.Names, state)
+				}
 				if cfg.OnFrame != nil {
 					cfg.OnFrame(s)
 				}
@@ -371,12 +386,25 @@ func (s *sink) Notice(ev nodecore.Event) {
 		s.failure = e.Err
 	case nodecore.EventBadFrame:
 		s.failure = e.Err
+	case nodecore.EventNoState:
+		// The simulator offers the state with every frame: a frame without one is a bug here.
+		s.failure = errors.New(e.String())
 	case nodecore.EventParametersNotApplied:
 		s.failure = e.Err
 	}
 }
 
 func nan() float64 { return math.NaN() }
+
+// pickState is the scene's robot state in the order of names (a bundle's state.names), as the node
+// core picks it out of a JointState.
+func pickState(names []string, state []float64) []float64 {
+	out := make([]float64, len(names))
+	for i, name := range names {
+		out[i] = state[slices.Index(scene.RobotStateNames, name)]
+	}
+	return out
+}
 
 // Visit plays the seeds with cfg's policy and returns every world state its camera captured, in
 // order, with the episodes: the states DAgger has the expert label.

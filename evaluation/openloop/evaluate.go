@@ -196,6 +196,12 @@ func Run(cfg Config) (*Report, error) {
 		return nil, err
 	}
 	m := &b.Manifest
+	if m.State != nil {
+		// The recorded frames (training.Frame) keep the camera image, not the world it showed, so the
+		// robot state this model reads cannot be given with them: say so instead of refusing every frame.
+		return nil, fmt.Errorf("evaluate: bundle %s reads the robot state (%v), and the open-loop frames do not carry it yet",
+			cfg.Model, m.State.Names)
+	}
 	preset, err := modelbuild.LookupPreset(m.Provenance.Preset)
 	if err != nil {
 		return nil, fmt.Errorf("evaluate: bundle %s: provenance: %w", cfg.Model, err)

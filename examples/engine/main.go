@@ -8,6 +8,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"os"
 
 	"dysl_vla/policy"
@@ -50,6 +51,11 @@ func run(model string, frames int, seed int64) error {
 				Step: 3 * st.Image.Width, Data: st.Image.RGB},
 			Instruction: st.Instruction,
 		}
+		if m.State != nil {
+			// A bundle with a state block reads the arm's state too, in robot units and in the
+			// manifest's order; the engine normalizes it.
+			obs.State = robotState(m.State.Names, st.State)
+		}
 		res, err := engine.Infer(obs)
 		if err != nil {
 			return fmt.Errorf("frame %d: %w", i, err)
@@ -58,6 +64,22 @@ func run(model string, frames int, seed int64) error {
 			skipping.Describe(res.Stats.Stats), res.Stats.Timing.Total.Round(1000))
 	}
 	return nil
+}
+
+// robotState picks the named values out of the scene's robot state, as the ROS node picks them out of
+// a sensor_msgs/JointState; a name the scene does not have is left NaN, which the engine refuses.
+func robotState(names []string, s scene.State) []float64 {
+	values := s.RobotState()
+	out := make([]float64, len(names))
+	for i, name := range names {
+		out[i] = math.NaN()
+		for j, n := range scene.RobotStateNames {
+			if n == name {
+				out[i] = values[j]
+			}
+		}
+	}
+	return out
 }
 
 func fmtRow(row []float32) string {

@@ -57,7 +57,8 @@ func newBagGenCmd() *cobra.Command {
 		Long: `Record scripted pick-and-place episodes (camera frames, instructions, expert action chunks)
 as a rosbag2 MCAP bag that ros2 bag play (Humble and later) and dysl replay read.
 
-Topics: /image (sensor_msgs/msg/Image rgb8, frame_id camera), /instruction (std_msgs/msg/String,
+Topics: /image (sensor_msgs/msg/Image rgb8, frame_id camera), /joint_states (sensor_msgs/msg/JointState,
+the arm's state ee_x ee_y ee_z ee_yaw gripper just before each frame), /instruction (std_msgs/msg/String,
 latched, once per episode), /episode (std_msgs/msg/String marker "episode=i seed=s steps=n"),
 /phase (std_msgs/msg/String, the expert's phase per frame) and /expert_action_chunk
 (dysl_vla/msg/ActionChunk, the expert's K-step future per frame). Episode i uses seed S+i.`,

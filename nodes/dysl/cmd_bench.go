@@ -36,7 +36,7 @@ speedup (ratio of executed FLOPs) and their quotient, the efficiency.`,
 			bar := newProgress(cmd.ErrOrStderr(), warmup+iterations, "bench")
 			rep, err := benchmark.Run(benchmark.Config{
 				Engine:       e,
-				Observations: benchmark.SyntheticObservations(e.Manifest.Image, 8, seed),
+				Observations: benchmark.SyntheticObservations(e.Manifest, 8, seed),
 				Plans:        benchmark.DefaultPlans(ratios...),
 				Iterations:   iterations,
 				Warmup:       warmup,

@@ -18,6 +18,7 @@ func newReplayCmd() *cobra.Command {
 		bagPath, out, params string
 		imageTopic, instrTop string
 		compare              string
+		stateTopic           string
 		mf                   mavlinkFlags
 	)
 	cmd := &cobra.Command{
@@ -30,6 +31,9 @@ report.md with PNG plots. With --compare full the full model also runs on every 
 gives per-step action error, gripper agreement and the speedup side by side. With --mavlink every
 chunk also goes to an arm controller over MAVLink, as the node's mavlink.enabled would send it; the
 replay waits for the controller's first heartbeat, then sends at replay speed, not in bag time.
+
+For a bundle that reads the robot's state, the bag's sensor_msgs/JointState topic (--state-topic) is fed
+in the same time order, and a frame without a state within state_max_age of it is not acted on.
 
 Frames older than max_image_age by the node's clock are dropped, as the node drops them. The clock is
 the one the node would read while the bag is played into it: with use_sim_time false, the time each
@@ -69,7 +73,7 @@ Ctrl-C stops the replay with a complete output bag and report.`,
 			bar := newProgress(cmd.ErrOrStderr(), 1000, "replay")
 			res, err := replay.Run(replay.Config{
 				Engine: e, Params: srv, BagPath: bagPath, OutDir: out,
-				ImageTopic: imageTopic, InstructionTopic: instrTop, CompareFull: compare == "full",
+				ImageTopic: imageTopic, InstructionTopic: instrTop, StateTopic: stateTopic, CompareFull: compare == "full",
 				Forwarder: forwarder, Context: ctx,
 				Progress: func(done, total time.Duration) {
 					if total > 0 {
@@ -90,6 +94,7 @@ Ctrl-C stops the replay with a complete output bag and report.`,
 	f.StringVar(&params, "params", "", "parameters file in ros__parameters form (the node's own, e.g. params/dysl_vla.yaml)")
 	f.StringVar(&imageTopic, "image-topic", "/image", "image topic in the bag")
 	f.StringVar(&instrTop, "instruction-topic", "/instruction", "instruction topic in the bag")
+	f.StringVar(&stateTopic, "state-topic", "/joint_states", "robot state topic in the bag (sensor_msgs/JointState), read for a bundle with a state block")
 	f.StringVar(&compare, "compare", "", `"full": also run the full model on every frame and compare`)
 	return cmd
 }

@@ -23,6 +23,7 @@ import (
 	"dysl_vla/nodecore"
 	"dysl_vla/paramserver"
 	"dysl_vla/policy"
+	"dysl_vla/policy/bundle"
 	"dysl_vla/policy/ortbackend"
 )
 
@@ -55,6 +56,9 @@ type node struct {
 	// instruction is the newest instruction message, kept while inactive: it arrives once (transient
 	// local) and must not be lost before activation.
 	instruction atomic.Pointer[string]
+	// stateSubscribed: joint_states was subscribed at start-up, because the bundle's manifest then had
+	// a state block.
+	stateSubscribed bool
 }
 
 var (
@@ -63,6 +67,10 @@ var (
 		Reliability: rclgo.ReliabilityBestEffort, Durability: rclgo.DurabilityVolatile}
 	latched = rclgo.QosProfile{History: rclgo.HistoryKeepLast, Depth: 1,
 		Reliability: rclgo.ReliabilityReliable, Durability: rclgo.DurabilityTransientLocal}
+	// jointStates is best effort so that reliable and best-effort publishers both match, with room for
+	// an arm's and a gripper's messages published together.
+	jointStates = rclgo.QosProfile{History: rclgo.HistoryKeepLast, Depth: 10,
+		Reliability: rclgo.ReliabilityBestEffort, Durability: rclgo.DurabilityVolatile}
 )
 
 // paramQos is rmw_qos_profile_parameters / _parameter_events: reliable, keep last 1000.
@@ -100,6 +108,14 @@ func (n *node) createEndpoints() error {
 	}
 	if err := n.subscribe(n.settings.InstructionTopic, "std_msgs", "String", latched, n.onInstruction); err != nil {
 		return err
+	}
+	// Endpoints exist from start-up, before configure loads the bundle, so the manifest alone says
+	// whether the model reads the robot's state; an unreadable one fails at configure, with its reason.
+	if m, err := bundle.ReadManifest(n.settings.ModelDir); err == nil && m.State != nil {
+		if err := n.subscribe(nodecore.StateTopic, "sensor_msgs", "JointState", jointStates, n.onState); err != nil {
+			return err
+		}
+		n.stateSubscribed = true
 	}
 	if err := n.serveClock(); err != nil {
 		return err
@@ -207,6 +223,12 @@ func (n *node) onImage(topic string, raw []byte) {
 	r.OfferSerializedFrame(topic, raw)
 }
 
+func (n *node) onState(topic string, raw []byte) {
+	if r := n.runner.Load(); r != nil {
+		r.OfferSerializedState(topic, raw)
+	}
+}
+
 func (n *node) onInstruction(topic string, raw []byte) {
 	var s msgs.String
 	if err := msgs.Decode(raw, &s); err != nil {
@@ -244,6 +266,11 @@ func (n *node) configure() error {
 	}
 	core, err := nodecore.New(nodecore.Config{Engine: engine, Params: n.params, Sink: n.sink,
 		NodeName: n.nodeName, Forwarder: forwarder})
+	if err == nil && core.NeedsState() && !n.stateSubscribed {
+		core.Close()
+		err = fmt.Errorf("bundle %s reads the robot state %v, but its manifest had no state block when the node started, so %s is not subscribed: restart the node",
+			s.ModelDir, engine.Manifest.State.Names, nodecore.StateTopic)
+	}
 	if err != nil {
 		n.closeForwarder()
 		engine.Close()
@@ -271,6 +298,9 @@ func (n *node) activate() {
 	n.runner.Store(r)
 	n.log.Infof("serving %s on %s, instruction on %s", n.settings.ModelDir, n.settings.ImageTopic,
 		n.settings.InstructionTopic)
+	if n.core.NeedsState() {
+		n.log.Infof("robot state %v from %s", n.engine.Manifest.State.Names, nodecore.StateTopic)
+	}
 }
 
 // deactivate stops the worker after the inference in progress; frames are ignored from now on.

@@ -1,5 +1,6 @@
-// Package modelinput turns an observation (a camera frame and an instruction) into the model's input
-// tensors exactly as a bundle declares: the image resized and normalized, the instruction tokenized.
+// Package modelinput turns an observation (a camera frame, an instruction and, for a bundle with a state
+// block, the robot's state) into the model's input tensors exactly as a bundle declares: the image
+// resized and normalized, the instruction tokenized, the state normalized.
 //
 // The engine converts every frame with it, and the tools that run the model outside the engine
 // (calibration, training) use the same functions, so a model is trained on what the robot will feed it.

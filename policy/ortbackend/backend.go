@@ -36,6 +36,7 @@ type Backend struct {
 	// Inputs, outputs and the hidden state, all Go-backed tensors that ORT reads and writes in place.
 	image         *ort.Tensor[float32] // [1, 3, H, W], shared by the prefix and the single graph
 	tokens        *ort.Tensor[int64]   // [1, InstructionTokens], shared likewise
+	state         *ort.Tensor[float32] // [1, StateDim], shared likewise; nil for a bundle without a state block
 	hidden        [2]*ort.Tensor[float32]
 	current       int       // index into hidden of the buffer that holds the hidden state
 	saved         []float32 // SaveHidden's copy
@@ -182,6 +183,11 @@ func (b *Backend) allocate(m *bundle.Manifest) error {
 	if b.tokens, err = ort.NewEmptyTensor[int64](ort.NewShape(1, int64(d.InstructionTokens))); err != nil {
 		return fmt.Errorf("allocating tokens tensor: %w", err)
 	}
+	if n := m.StateDim(); n > 0 {
+		if b.state, err = ort.NewEmptyTensor[float32](ort.NewShape(1, int64(n))); err != nil {
+			return fmt.Errorf("allocating state tensor: %w", err)
+		}
+	}
 	hiddenShape := ort.NewShape(1, int64(d.Tokens), int64(d.Hidden))
 	for i := range b.hidden {
 		if b.hidden[i], err = ort.NewEmptyTensor[float32](hiddenShape); err != nil {
@@ -238,6 +244,10 @@ func openGraph(dir, file string, kind policy.GraphKind, layer int, opts *ort.Ses
 
 func (b *Backend) openGraphs(dir string, m *bundle.Manifest, opts *ort.SessionOptions) error {
 	observation := []port{{bundle.InputImage, b.image}, {bundle.InputTokens, b.tokens}}
+	if b.state != nil {
+		// Bound only when the manifest declares it: ORT refuses an input the graph does not have.
+		observation = append(observation, port{bundle.InputState, b.state})
+	}
 	readHidden := [][]port{{{bundle.InputHidden, b.hidden[0]}}, {{bundle.InputHidden, b.hidden[1]}}}
 	// Layers and adapters write the buffer they do not read.
 	writeOtherHidden := [][]port{{{bundle.OutputHidden, b.hidden[1]}}, {{bundle.OutputHidden, b.hidden[0]}}}
@@ -288,6 +298,9 @@ func (b *Backend) warmUp(rounds int) error {
 	for range max(rounds, 0) {
 		b.image.ZeroContents()
 		b.tokens.ZeroContents()
+		if b.state != nil {
+			b.state.ZeroContents()
+		}
 		// Every per-layer graph reads buffer 0, which holds the prefix output: each graph gets a
 		// well-formed input, and the order does not matter.
 		graphs := []*ortGraph{b.prefix}
@@ -316,11 +329,11 @@ func (b *Backend) warmUp(rounds int) error {
 var errClosed = errors.New("ORT backend used after Close")
 
 // RunPrefix implements policy.Backend.
-func (b *Backend) RunPrefix(image []float32, tokens []int64) error {
+func (b *Backend) RunPrefix(image []float32, tokens []int64, state ...float32) error {
 	if b.prefix == nil {
 		return errClosed
 	}
-	if err := b.setObservation(image, tokens); err != nil {
+	if err := b.setObservation(image, tokens, state); err != nil {
 		return fmt.Errorf("RunPrefix: %w", err)
 	}
 	if err := b.prefix.run(0); err != nil {
@@ -331,16 +344,30 @@ func (b *Backend) RunPrefix(image []float32, tokens []int64) error {
 	return nil
 }
 
-func (b *Backend) setObservation(image []float32, tokens []int64) error {
+func (b *Backend) setObservation(image []float32, tokens []int64, state []float32) error {
 	if want := b.image.GetData(); len(image) != len(want) {
 		return fmt.Errorf("image has %d values, expected %d (1x3x%v)", len(image), len(want), b.image.GetShape()[2:])
 	}
 	if want := b.tokens.GetData(); len(tokens) != len(want) {
 		return fmt.Errorf("tokens has %d values, expected %d (dims.instruction_tokens)", len(tokens), len(want))
 	}
+	// A state given to a stateless bundle is refused too: the caller believes the model reads it.
+	if want := b.stateLen(); len(state) != want {
+		return fmt.Errorf("state has %d values, expected %d (the manifest's state.names)", len(state), want)
+	}
 	copy(b.image.GetData(), image)
 	copy(b.tokens.GetData(), tokens)
+	if b.state != nil {
+		copy(b.state.GetData(), state)
+	}
 	return nil
+}
+
+func (b *Backend) stateLen() int {
+	if b.state == nil {
+		return 0
+	}
+	return len(b.state.GetData())
 }
 
 // perLayerGraph returns graphs[j] or an error naming what is missing.
@@ -416,7 +443,7 @@ func (b *Backend) RunHead(out []float32) error {
 }
 
 // RunSingleGraph implements policy.Backend.
-func (b *Backend) RunSingleGraph(image []float32, tokens []int64, out []float32) error {
+func (b *Backend) RunSingleGraph(image []float32, tokens []int64, state []float32, out []float32) error {
 	if b.head == nil {
 		return errClosed
 	}
@@ -427,7 +454,7 @@ func (b *Backend) RunSingleGraph(image []float32, tokens []int64, out []float32)
 		return fmt.Errorf("RunSingleGraph: out has %d values, expected %d (chunk %d x action_dim %d)",
 			len(out), want, b.dims.Chunk, b.dims.ActionDim)
 	}
-	if err := b.setObservation(image, tokens); err != nil {
+	if err := b.setObservation(image, tokens, state); err != nil {
 		return fmt.Errorf("RunSingleGraph: %w", err)
 	}
 	if err := b.single.run(0); err != nil {
@@ -479,7 +506,7 @@ func (b *Backend) Close() error {
 	}
 	b.prefix, b.head, b.single, b.layers, b.adapters, b.controllers = nil, nil, nil, nil, nil, nil
 	var errs []error
-	for _, t := range []*ort.Tensor[float32]{b.image, b.hidden[0], b.hidden[1], b.skipProb, b.headActions, b.singleActions} {
+	for _, t := range []*ort.Tensor[float32]{b.image, b.state, b.hidden[0], b.hidden[1], b.skipProb, b.headActions, b.singleActions} {
 		if t != nil {
 			errs = append(errs, t.Destroy())
 		}
@@ -487,6 +514,6 @@ func (b *Backend) Close() error {
 	if b.tokens != nil {
 		errs = append(errs, b.tokens.Destroy())
 	}
-	b.image, b.tokens, b.hidden, b.skipProb, b.headActions, b.singleActions = nil, nil, [2]*ort.Tensor[float32]{}, nil, nil, nil
+	b.image, b.state, b.tokens, b.hidden, b.skipProb, b.headActions, b.singleActions = nil, nil, nil, [2]*ort.Tensor[float32]{}, nil, nil, nil
 	return errors.Join(errs...)
 }

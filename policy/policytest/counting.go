@@ -145,9 +145,9 @@ func (c *Counting) Reset() { c.calls = c.calls[:0] }
 func (c *Counting) record(op Op, layer int) { c.calls = append(c.calls, Call{Op: op, Layer: layer}) }
 
 // RunPrefix implements policy.Backend.
-func (c *Counting) RunPrefix(image []float32, tokens []int64) error {
+func (c *Counting) RunPrefix(image []float32, tokens []int64, state ...float32) error {
 	c.record(OpPrefix, NoLayer)
-	return c.Backend.RunPrefix(image, tokens)
+	return c.Backend.RunPrefix(image, tokens, state...)
 }
 
 // RunLayer implements policy.Backend.
@@ -175,9 +175,9 @@ func (c *Counting) RunHead(out []float32) error {
 }
 
 // RunSingleGraph implements policy.Backend.
-func (c *Counting) RunSingleGraph(image []float32, tokens []int64, out []float32) error {
+func (c *Counting) RunSingleGraph(image []float32, tokens []int64, state []float32, out []float32) error {
 	c.record(OpSingleGraph, NoLayer)
-	return c.Backend.RunSingleGraph(image, tokens, out)
+	return c.Backend.RunSingleGraph(image, tokens, state, out)
 }
 
 // SaveHidden implements policy.Backend.

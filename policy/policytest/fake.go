@@ -9,20 +9,23 @@ import (
 
 // Fake is a pure-Go Backend whose results are simple enough to predict in a test:
 //
-//	prefix:       hidden[i] = mean(image) + i            (tokens are only checked for length)
+//	prefix:       hidden[i] = mean(image) + sum(state) + i   (tokens are only checked for length)
 //	layer j:      hidden[i] += LayerDelta(j)
 //	adapter j:    hidden[i] += AdapterJump[j]            (0 when unset)
 //	controller j: returns SkipProb[j]                    (0 when unset); hidden is unchanged
 //	head:         out[k] = hidden[k mod Hidden]
 //	single graph: the head after the prefix and every layer, without touching the hidden state
 //
-// So after a frame, out[0] - mean(image) is the sum of the deltas of the layers and jumps of the
-// adapters that ran. Set the exported fields before use; Fake is not safe for concurrent use.
+// So after a frame, out[0] - mean(image) - sum(state) is the sum of the deltas of the layers and jumps
+// of the adapters that ran. The state a prefix or single graph received is kept (LastState), so a test
+// can check what the engine made of an observation's robot state. Set the exported fields before use;
+// Fake is not safe for concurrent use.
 type Fake struct {
 	Layers    int // number of layers L
 	Hidden    int // length of the hidden vector
 	ImageLen  int // values RunPrefix and RunSingleGraph expect in image
 	TokensLen int // values they expect in tokens
+	StateLen  int // values they expect in state: 0 for a bundle without a state block
 	ChunkLen  int // values RunHead and RunSingleGraph write (chunk x action_dim)
 	// SkipProb[j] is what controller j returns.
 	SkipProb []float32
@@ -30,9 +33,10 @@ type Fake struct {
 	// exact sets AdapterJump[j] to the sum of LayerDelta over the layers the adapter stands in for.
 	AdapterJump []float32
 
-	hidden []float32
-	saved  []float32
-	closed bool
+	hidden    []float32
+	saved     []float32
+	lastState []float32
+	closed    bool
 }
 
 var _ policy.Backend = (*Fake)(nil)
@@ -46,6 +50,7 @@ func NewFake(m *bundle.Manifest) *Fake {
 		Hidden:      d.Hidden,
 		ImageLen:    3 * m.Image.Width * m.Image.Height,
 		TokensLen:   d.InstructionTokens,
+		StateLen:    m.StateDim(),
 		ChunkLen:    d.Chunk * d.ActionDim,
 		SkipProb:    make([]float32, d.Layers),
 		AdapterJump: make([]float32, d.Layers),
@@ -58,6 +63,15 @@ func LayerDelta(j int) float32 { return float32(j + 1) }
 // HiddenState returns a copy of the current hidden vector (nil before the first prefix).
 func (f *Fake) HiddenState() []float32 { return append([]float32(nil), f.hidden...) }
 
+// LastState returns a copy of the state the last successful RunPrefix or RunSingleGraph received (nil
+// before the first, and for an empty state).
+func (f *Fake) LastState() []float32 {
+	if len(f.lastState) == 0 {
+		return nil
+	}
+	return append([]float32(nil), f.lastState...)
+}
+
 func (f *Fake) checkOpen() error {
 	if f.closed {
 		return fmt.Errorf("policytest.Fake: used after Close")
@@ -65,13 +79,17 @@ func (f *Fake) checkOpen() error {
 	return nil
 }
 
-func (f *Fake) checkObservation(image []float32, tokens []int64) error {
+func (f *Fake) checkObservation(image []float32, tokens []int64, state []float32) error {
 	if len(image) != f.ImageLen {
 		return fmt.Errorf("policytest.Fake: image has %d values, expected %d", len(image), f.ImageLen)
 	}
 	if len(tokens) != f.TokensLen {
 		return fmt.Errorf("policytest.Fake: tokens has %d values, expected %d", len(tokens), f.TokensLen)
 	}
+	if len(state) != f.StateLen {
+		return fmt.Errorf("policytest.Fake: state has %d values, expected %d", len(state), f.StateLen)
+	}
+	f.lastState = append(f.lastState[:0], state...)
 	return nil
 }
 
@@ -88,29 +106,32 @@ func (f *Fake) checkLayer(kind policy.GraphKind, j int) error {
 	return nil
 }
 
-func (f *Fake) prefix(image []float32, hidden []float32) {
+func (f *Fake) prefix(image, state, hidden []float32) {
 	var sum float32
 	for _, v := range image {
 		sum += v
 	}
-	mean := sum / float32(max(len(image), 1))
+	base := sum / float32(max(len(image), 1))
+	for _, v := range state {
+		base += v
+	}
 	for i := range hidden {
-		hidden[i] = mean + float32(i)
+		hidden[i] = base + float32(i)
 	}
 }
 
 // RunPrefix implements policy.Backend.
-func (f *Fake) RunPrefix(image []float32, tokens []int64) error {
+func (f *Fake) RunPrefix(image []float32, tokens []int64, state ...float32) error {
 	if err := f.checkOpen(); err != nil {
 		return err
 	}
-	if err := f.checkObservation(image, tokens); err != nil {
+	if err := f.checkObservation(image, tokens, state); err != nil {
 		return err
 	}
 	if len(f.hidden) != f.Hidden {
 		f.hidden = make([]float32, f.Hidden)
 	}
-	f.prefix(image, f.hidden)
+	f.prefix(image, state, f.hidden)
 	return nil
 }
 
@@ -173,15 +194,15 @@ func (f *Fake) RunHead(out []float32) error {
 }
 
 // RunSingleGraph implements policy.Backend.
-func (f *Fake) RunSingleGraph(image []float32, tokens []int64, out []float32) error {
+func (f *Fake) RunSingleGraph(image []float32, tokens []int64, state []float32, out []float32) error {
 	if err := f.checkOpen(); err != nil {
 		return err
 	}
-	if err := f.checkObservation(image, tokens); err != nil {
+	if err := f.checkObservation(image, tokens, state); err != nil {
 		return err
 	}
 	hidden := make([]float32, f.Hidden)
-	f.prefix(image, hidden)
+	f.prefix(image, state, hidden)
 	for j := range f.Layers {
 		add(hidden, LayerDelta(j))
 	}

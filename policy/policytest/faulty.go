@@ -101,11 +101,11 @@ func fillNaN(out []float32) {
 }
 
 // RunPrefix implements policy.Backend.
-func (f *Faulty) RunPrefix(image []float32, tokens []int64) error {
+func (f *Faulty) RunPrefix(image []float32, tokens []int64, state ...float32) error {
 	if _, err := f.inject(OpPrefix, NoLayer); err != nil {
 		return err
 	}
-	return f.Backend.RunPrefix(image, tokens)
+	return f.Backend.RunPrefix(image, tokens, state...)
 }
 
 // RunLayer implements policy.Backend.
@@ -153,12 +153,12 @@ func (f *Faulty) RunHead(out []float32) error {
 }
 
 // RunSingleGraph implements policy.Backend.
-func (f *Faulty) RunSingleGraph(image []float32, tokens []int64, out []float32) error {
+func (f *Faulty) RunSingleGraph(image []float32, tokens []int64, state []float32, out []float32) error {
 	nan, err := f.inject(OpSingleGraph, NoLayer)
 	if err != nil {
 		return err
 	}
-	if err := f.Backend.RunSingleGraph(image, tokens, out); err != nil {
+	if err := f.Backend.RunSingleGraph(image, tokens, state, out); err != nil {
 		return err
 	}
 	if nan {

@@ -67,7 +67,7 @@ func TestFakeSingleGraphEqualsAllLayers(t *testing.T) {
 	image, tokens := observation()
 	f := policytest.NewFake(manifest())
 	single := make([]float32, 6)
-	require.NoError(t, f.RunSingleGraph(image, tokens, single))
+	require.NoError(t, f.RunSingleGraph(image, tokens, nil, single))
 	require.Nil(t, f.HiddenState(), "the single graph must not touch the hidden state")
 
 	require.NoError(t, f.RunPrefix(image, tokens))
@@ -78,6 +78,29 @@ func TestFakeSingleGraphEqualsAllLayers(t *testing.T) {
 	require.NoError(t, f.RunHead(segmented))
 	require.Equal(t, single, segmented)
 	require.Equal(t, float32(0.5+20*21/2), single[0])
+}
+
+// A bundle with a state block: the state adds its sum to the prefix and is recorded, in the prefix and
+// the single graph alike, so engine tests can see what an observation's state became.
+func TestFakeState(t *testing.T) {
+	image, tokens := observation()
+	m := manifest()
+	m.State = &bundle.StateSpec{Names: []string{"a", "b"}, Mean: []float64{0, 0}, Std: []float64{1, 1}}
+	f := policytest.NewFake(m)
+	require.Nil(t, f.LastState())
+
+	require.NoError(t, f.RunPrefix(image, tokens, 2, -0.25))
+	require.Equal(t, []float32{2, -0.25}, f.LastState())
+	require.Equal(t, float32(0.5+2-0.25), f.HiddenState()[0])
+
+	single := make([]float32, 6)
+	require.NoError(t, f.RunSingleGraph(image, tokens, []float32{1, 1}, single))
+	require.Equal(t, []float32{1, 1}, f.LastState())
+	require.Equal(t, float32(0.5+2+20*21/2), single[0])
+
+	require.ErrorContains(t, f.RunPrefix(image, tokens), "state has 0 values, expected 2")
+	require.ErrorContains(t, f.RunSingleGraph(image, tokens, []float32{1, 2, 3}, single), "state has 3 values, expected 2")
+	require.Equal(t, []float32{1, 1}, f.LastState(), "a refused state is not recorded")
 }
 
 func TestFakeControllerAndSaveRestore(t *testing.T) {
@@ -116,6 +139,8 @@ func TestFakeErrors(t *testing.T) {
 			wantErr: "image has 5 values, expected 12"},
 		{name: "tokens size", call: func(f *policytest.Fake) error { return f.RunPrefix(image, nil) },
 			wantErr: "tokens has 0 values, expected 3"},
+		{name: "state given to a stateless bundle", call: func(f *policytest.Fake) error { return f.RunPrefix(image, tokens, 1) },
+			wantErr: "state has 1 values, expected 0"},
 		{name: "chunk size", call: func(f *policytest.Fake) error {
 			return errors.Join(f.RunPrefix(image, tokens), f.RunHead(make([]float32, 2)))
 		}, wantErr: "out has 2 values, expected 6"},
@@ -144,7 +169,7 @@ func TestCountingRecordsSequence(t *testing.T) {
 	require.NoError(t, c.RunLayer(0))
 	c.RestoreHidden()
 	require.NoError(t, c.RunHead(out))
-	require.NoError(t, c.RunSingleGraph(image, tokens, out))
+	require.NoError(t, c.RunSingleGraph(image, tokens, nil, out))
 
 	require.Equal(t, "prefix, save, layer 0, controller 1, adapter 1, layer 4, layer 0, restore, head, single", c.Sequence())
 	require.Equal(t, 3, c.Count(policytest.OpLayer))
@@ -190,7 +215,7 @@ func TestFaultyInjects(t *testing.T) {
 		for _, v := range out {
 			require.True(t, math.IsNaN(float64(v)))
 		}
-		require.NoError(t, f.RunSingleGraph(image, tokens, out))
+		require.NoError(t, f.RunSingleGraph(image, tokens, nil, out))
 		require.False(t, math.IsNaN(float64(out[0])), "only the head was asked to return NaN")
 	})
 	t.Run("NaN from a controller", func(t *testing.T) {

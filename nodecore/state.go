@@ -1,0 +1,111 @@
+package nodecore
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"dysl_vla/msgs"
+	"dysl_vla/policy/bundle"
+)
+
+// StateTopic is where the node reads the robot's state (sensor_msgs/msg/JointState) for a bundle with a
+// state block: the ROS convention, relative so a launch file can remap it.
+const StateTopic = "joint_states"
+
+// stateSlot keeps, per value the bundle reads, the newest position and its stamp. Per value rather
+// than per message: a robot may publish its arm and its gripper as separate JointState messages on the
+// same topic, and each message then refreshes only its own names. Guarded by Core.mu.
+type stateSlot struct {
+	names  []string // the manifest's state.names, in the model's order
+	index  map[string]int
+	values []float64
+	stamps []msgs.Time
+	have   []bool
+}
+
+func newStateSlot(spec *bundle.StateSpec) *stateSlot {
+	if spec == nil {
+		return nil
+	}
+	n := len(spec.Names)
+	s := &stateSlot{names: spec.Names, index: make(map[string]int, n),
+		values: make([]float64, n), stamps: make([]msgs.Time, n), have: make([]bool, n)}
+	for i, name := range spec.Names {
+		s.index[name] = i
+	}
+	return s
+}
+
+// OfferState records a robot-state message: names[i] is at positions[i], as in a sensor_msgs/JointState
+// stamped stamp. The values the bundle reads are picked by name; other names, and names without a
+// position (JointState allows a shorter position array), are ignored. Neither slice is kept. Without a
+// state block in the bundle it does nothing.
+func (c *Core) OfferState(stamp msgs.Time, names []string, positions []float64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.state
+	if s == nil {
+		return
+	}
+	c.totals.states++
+	for i, name := range names[:min(len(names), len(positions))] {
+		if j, ok := s.index[name]; ok {
+			s.values[j], s.stamps[j], s.have[j] = positions[i], stamp, true
+		}
+	}
+}
+
+// OfferSerializedState decodes a serialized sensor_msgs/msg/JointState (what a subscription takes) and
+// offers it as OfferState does; raw is not kept. A message that does not decode is counted as a decode
+// error on topic. It reports whether the state was offered.
+func (c *Core) OfferSerializedState(topic string, raw []byte) bool {
+	if c.state == nil {
+		return false
+	}
+	// One decode buffer, reused: joint_states may come at the arm's control rate, hundreds a second.
+	c.stateDecode.Lock()
+	defer c.stateDecode.Unlock()
+	js := &c.jointState
+	if err := msgs.Decode(raw, js); err != nil {
+		c.ReportDecodeError(topic, err)
+		return false
+	}
+	c.OfferState(js.Header.Stamp, js.Name, js.Position)
+	return true
+}
+
+// NeedsState reports whether the bundle reads the robot's state, so the edge subscribes to StateTopic.
+func (c *Core) NeedsState() bool { return c.state != nil }
+
+// stateFor copies into dst the state to infer the frame stamped frame with, or says why there is none:
+// a value never received, or one further than maxAge from the frame (0: no check). c.mu is held.
+func (s *stateSlot) stateFor(frame msgs.Time, maxAge time.Duration, dst []float64) (problem string) {
+	var missing, stale []string
+	var worst time.Duration
+	for i, name := range s.names {
+		if !s.have[i] {
+			missing = append(missing, name)
+			continue
+		}
+		dst[i] = s.values[i]
+		if maxAge <= 0 {
+			continue
+		}
+		// Either side of the frame: the state must describe the robot the camera saw. A zero stamp
+		// gives an age the check cannot trust, so it fails.
+		age := frame.Go().Sub(s.stamps[i].Go()).Abs()
+		if s.stamps[i].IsZero() || age > maxAge {
+			stale = append(stale, name)
+			worst = max(worst, age)
+		}
+	}
+	switch {
+	case len(missing) > 0:
+		return fmt.Sprintf("no robot state received for %s on %s", strings.Join(missing, ", "), StateTopic)
+	case len(stale) > 0:
+		return fmt.Sprintf("robot state for %s is %v away from the frame's stamp, state_max_age is %v",
+			strings.Join(stale, ", "), worst.Round(time.Millisecond), maxAge)
+	}
+	return ""
+}

@@ -1,0 +1,186 @@
+package nodecore_test
+
+import (
+	"math"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"dysl_vla/msgs"
+	"dysl_vla/nodecore"
+	"dysl_vla/paramserver"
+	"dysl_vla/policy"
+	"dysl_vla/policy/bundle"
+	"dysl_vla/policy/policytest"
+)
+
+// newStateFixture is newFixture on a bundle that reads two state values, ee_z and gripper.
+func newStateFixture(t *testing.T, overrides map[string]paramserver.Value) *fixture {
+	t.Helper()
+	m := policytest.Manifest()
+	m.State = &bundle.StateSpec{Names: []string{"ee_z", "gripper"}, Mean: []float64{0.1, 0}, Std: []float64{0.1, 1}}
+	fake := policytest.NewFake(m)
+	engine := &policy.Engine{Manifest: m, Backend: fake, Now: func() time.Time { return t0 }}
+	require.NoError(t, engine.Initialize())
+	srv, _, err := nodecore.NewParamServer("/dysl_vla_node", overrides, func() time.Time { return t0 })
+	require.NoError(t, err)
+	sink := &recorder{}
+	core, err := nodecore.New(nodecore.Config{Engine: engine, Params: srv, Sink: sink})
+	require.NoError(t, err)
+	t.Cleanup(core.Close)
+	require.True(t, core.NeedsState())
+	return &fixture{fake: fake, engine: engine, params: srv, core: core, sink: sink}
+}
+
+func stampAt(at time.Duration) msgs.Time { return msgs.TimeFromGo(t0.Add(at)) }
+
+// The state is picked out of a JointState-shaped message by name: extra joints are ignored and the
+// order is the message's, not the model's.
+func TestStateIsPickedByNameAndReachesTheEngine(t *testing.T) {
+	f := newStateFixture(t, nil)
+	f.core.SetInstruction("pick")
+	names := []string{"shoulder", "gripper", "elbow", "ee_z"}
+	positions := []float64{9, 1, 9, 0.3}
+	f.core.OfferState(stampAt(0), names, positions)
+	positions[1], names[3] = 42, "reused" // the Core copied what it needed
+	f.serve(20*time.Millisecond, "cam")
+	require.Len(t, f.sink.chunks, 1)
+	require.InDeltaSlice(t, []float32{2, 1}, f.fake.LastState(), 1e-6, "(0.3-0.1)/0.1 and (1-0)/1")
+}
+
+// A robot may publish its arm and gripper separately: each message refreshes its own names.
+func TestStateValuesFromSeparateMessagesCombine(t *testing.T) {
+	f := newStateFixture(t, nil)
+	f.core.SetInstruction("pick")
+	f.core.OfferState(stampAt(0), []string{"ee_z"}, []float64{0.2})
+	f.serve(10*time.Millisecond, "cam")
+	require.Empty(t, f.sink.chunks, "gripper is still missing")
+	f.core.OfferState(stampAt(20*time.Millisecond), []string{"ee_z", "gripper"}, []float64{0.3})
+	f.serve(30*time.Millisecond, "cam")
+	require.Empty(t, f.sink.chunks, "a name without a position is not a value")
+	f.core.OfferState(stampAt(40*time.Millisecond), []string{"gripper"}, []float64{-1})
+	f.serve(50*time.Millisecond, "cam")
+	require.Len(t, f.sink.chunks, 1)
+	require.InDeltaSlice(t, []float32{2, -1}, f.fake.LastState(), 1e-6, "ee_z from the second message, gripper from the third")
+}
+
+// Without a state, with a value missing, or with a state too far from the frame, the frame is not
+// inferred: counted, noticed, and named in the diagnostics; the next good frame is served.
+func TestFramesWithoutAUsableStateAreNotActedOn(t *testing.T) {
+	f := newStateFixture(t, nil) // state_max_age 0.5 s
+	f.core.Diagnostics(t0)
+	f.core.SetInstruction("pick")
+
+	f.serve(0, "cam")
+	require.Empty(t, f.sink.chunks)
+	st := f.core.Diagnostics(t0.Add(time.Second)).Status[0]
+	require.Equal(t, msgs.DiagnosticWarn, st.Level)
+	require.Equal(t, "1 frames not acted on: no robot state received for ee_z, gripper on joint_states", st.Message)
+	require.Equal(t, "1", value(t, st, "frames without robot state"))
+
+	f.core.OfferState(stampAt(time.Second), []string{"gripper", "wrist"}, []float64{0, 0})
+	f.serve(time.Second, "cam")
+	require.Empty(t, f.sink.chunks)
+	st = f.core.Diagnostics(t0.Add(2 * time.Second)).Status[0]
+	require.Equal(t, "1 frames not acted on: no robot state received for ee_z on joint_states", st.Message)
+
+	f.core.OfferState(stampAt(1100*time.Millisecond), []string{"ee_z"}, []float64{0.1})
+	f.serve(1700*time.Millisecond, "cam") // gripper 0.7 s and ee_z 0.6 s before the frame
+	f.serve(300*time.Millisecond, "cam")  // ee_z 0.8 s after the frame: the state is not the camera's robot either
+	require.Empty(t, f.sink.chunks)
+	events := eventsOf[nodecore.EventNoState](f.sink)
+	require.Len(t, events, 4)
+	require.Equal(t, stampAt(1700*time.Millisecond), events[2].Stamp)
+	require.Equal(t, "robot state for ee_z, gripper is 700ms away from the frame's stamp, state_max_age is 500ms", events[2].Problem)
+	require.Equal(t, "robot state for ee_z, gripper is 800ms away from the frame's stamp, state_max_age is 500ms", events[3].Problem)
+	st = f.core.Diagnostics(t0.Add(3 * time.Second)).Status[0]
+	require.Equal(t, msgs.DiagnosticWarn, st.Level)
+	require.Contains(t, st.Message, "2 frames not acted on: robot state for ee_z, gripper is 800ms away")
+	require.Equal(t, "4", value(t, st, "frames without robot state"))
+	require.Equal(t, "2", value(t, st, "robot states received"))
+
+	f.core.OfferState(stampAt(1600*time.Millisecond), []string{"gripper", "ee_z"}, []float64{1, 0.2})
+	f.serve(1700*time.Millisecond, "cam")
+	require.Len(t, f.sink.chunks, 1)
+	st = f.core.Diagnostics(t0.Add(4 * time.Second)).Status[0]
+	require.Equal(t, msgs.DiagnosticOK, st.Level)
+}
+
+// state_max_age is a live parameter, validated by its range; 0 turns the check off.
+func TestStateMaxAgeParameter(t *testing.T) {
+	f := newStateFixture(t, map[string]paramserver.Value{nodecore.ParamStateMaxAge: paramserver.Double(2)})
+	require.Equal(t, 2*time.Second, f.core.Settings().Live.StateMaxAge)
+	f.core.SetInstruction("pick")
+	f.core.OfferState(stampAt(0), []string{"ee_z", "gripper"}, []float64{0.1, 0})
+	f.serve(1500*time.Millisecond, "cam")
+	require.Len(t, f.sink.chunks, 1)
+
+	res := f.params.Set(paramserver.Parameter{Name: nodecore.ParamStateMaxAge, Value: paramserver.Double(-1)})
+	require.False(t, res[0].Successful)
+	require.Equal(t, 2*time.Second, f.core.Settings().Live.StateMaxAge, "a refused value changes nothing")
+
+	res = f.params.Set(paramserver.Parameter{Name: nodecore.ParamStateMaxAge, Value: paramserver.Double(0)})
+	require.True(t, res[0].Successful)
+	f.serve(time.Hour, "cam")
+	require.Len(t, f.sink.chunks, 2, "0 disables the check")
+}
+
+// A non-finite joint position reaches the engine, which refuses it naming the value: a bad frame, and
+// the next frame with a good state is served.
+func TestNonFiniteStateIsABadFrame(t *testing.T) {
+	f := newStateFixture(t, nil)
+	f.core.Diagnostics(t0)
+	f.core.SetInstruction("pick")
+	f.core.OfferState(stampAt(0), []string{"ee_z", "gripper"}, []float64{math.NaN(), 0})
+	f.serve(10*time.Millisecond, "cam")
+	require.Empty(t, f.sink.chunks)
+	bad := eventsOf[nodecore.EventBadFrame](f.sink)
+	require.Len(t, bad, 1)
+	require.ErrorContains(t, bad[0].Err, `observation state: "ee_z" is NaN`)
+	st := f.core.Diagnostics(t0.Add(time.Second)).Status[0]
+	require.Equal(t, "1", value(t, st, "bad frames"))
+
+	f.core.OfferState(stampAt(20*time.Millisecond), []string{"ee_z"}, []float64{0.1})
+	f.serve(30*time.Millisecond, "cam")
+	require.Len(t, f.sink.chunks, 1)
+}
+
+// A bundle without a state block ignores states entirely: frames are served without one, and the
+// diagnostics do not mention it.
+func TestStatelessBundleIgnoresStates(t *testing.T) {
+	f := newFixture(t, nil, nil)
+	require.False(t, f.core.NeedsState())
+	f.core.Diagnostics(t0)
+	f.core.SetInstruction("pick")
+	f.core.OfferState(stampAt(0), []string{"ee_z"}, []float64{math.NaN()})
+	f.serve(0, "cam")
+	require.Len(t, f.sink.chunks, 1)
+	require.Nil(t, f.fake.LastState())
+	st := f.core.Diagnostics(t0.Add(time.Second)).Status[0]
+	_, ok := st.Value("frames without robot state")
+	require.False(t, ok)
+}
+
+// The edge hands serialized JointState messages over as it takes them; one that does not decode is a
+// decode error on its topic, and the next one is used.
+func TestSerializedStatesAreDecodedAndBadOnesCounted(t *testing.T) {
+	f := newStateFixture(t, nil)
+	f.core.Diagnostics(t0)
+	f.core.SetInstruction("pick")
+	raw, err := msgs.Encode(nil, &msgs.JointState{Header: msgs.Header{Stamp: stampAt(0)},
+		Name: []string{"wrist", "gripper", "ee_z"}, Position: []float64{3, 1, 0.2}, Velocity: []float64{0, 0, 0}})
+	require.NoError(t, err)
+	require.False(t, f.core.OfferSerializedState(nodecore.StateTopic, raw[:len(raw)-3]))
+	f.serve(10*time.Millisecond, "cam")
+	require.Empty(t, f.sink.chunks)
+	require.True(t, f.core.OfferSerializedState(nodecore.StateTopic, raw))
+	f.serve(20*time.Millisecond, "cam")
+	require.Len(t, f.sink.chunks, 1)
+	require.InDeltaSlice(t, []float32{1, 1}, f.fake.LastState(), 1e-6)
+	decode := eventsOf[nodecore.EventDecodeError](f.sink)
+	require.Len(t, decode, 1)
+	require.Equal(t, "joint_states", decode[0].Topic)
+	st := f.core.Diagnostics(t0.Add(time.Second)).Status[0]
+	require.Equal(t, "1", value(t, st, "decode errors"))
+}
