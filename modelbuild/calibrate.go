@@ -372,18 +372,13 @@ func SceneStateSpec() bundle.StateSpec {
 	}
 }
 
-// NormalizedRobotState is s's robot state as a model of architecture a reads it: nil when a has no
-// state input.
-func NormalizedRobotState(a Arch, s scene.State) []float32 {
+// NormalizedRobotState is s's robot state as a model of architecture a reads it, normalized by the
+// engine's own code (modelinput): nil when a has no state input.
+func NormalizedRobotState(a Arch, s scene.State) ([]float32, error) {
 	if a.StateDim == 0 {
-		return nil
+		return nil, nil
 	}
-	spec, values := SceneStateSpec(), s.RobotState()
-	out := make([]float32, len(values))
-	for i, v := range values {
-		out[i] = float32((v - spec.Mean[i]) / spec.Std[i])
-	}
-	return out
+	return modelinput.StateInput(s.RobotState(), SceneStateSpec())
 }
 
 // SceneCalibrationObservations are n frames of scripted pick-and-place episodes (package scene), rendered
@@ -415,7 +410,11 @@ func SceneCalibrationObservations(a Arch, n int, seed int64, tasks scene.Tableto
 			if err != nil {
 				return nil, err
 			}
-			obs = append(obs, Observation{Image: img, Tokens: tokens, State: NormalizedRobotState(a, st.State)})
+			state, err := NormalizedRobotState(a, st.State)
+			if err != nil {
+				return nil, err
+			}
+			obs = append(obs, Observation{Image: img, Tokens: tokens, State: state})
 		}
 	}
 	return obs, nil

@@ -11,9 +11,8 @@ import "dysl_vla/policy/bundle"
 type Backend interface {
 	// RunPrefix sets hidden := prefix(image, tokens, state). image is [1,3,H,W] normalized, tokens
 	// [1,T_instr], state the normalized robot state [1,StateDim] for a bundle with a state block and
-	// empty otherwise. The state is variadic only so that callers written before it (training's tests,
-	// on stateless bundles) still compile; every caller in this module passes it.
-	RunPrefix(image []float32, tokens []int64, state ...float32) error
+	// empty otherwise.
+	RunPrefix(image []float32, tokens []int64, state []float32) error
 	// RunLayer sets hidden := layer_j(hidden).
 	RunLayer(j int) error
 	// RunAdapter sets hidden := adapter_j(hidden), the estimate of the next static layer's input.

@@ -208,7 +208,7 @@ func (e *Engine) runPrefix(obs Observation, timing *Timing) (truncated bool, err
 		return false, err
 	}
 	t0 := e.Now()
-	if err := e.Backend.RunPrefix(e.image, e.tokens, e.state...); err != nil {
+	if err := e.Backend.RunPrefix(e.image, e.tokens, e.state); err != nil {
 		return false, fmt.Errorf("policy: prefix: %w", err)
 	}
 	timing.Prefix = e.Now().Sub(t0)

@@ -23,9 +23,9 @@ type prefixStates struct {
 	states [][]float32
 }
 
-func (b *prefixStates) RunPrefix(image []float32, tokens []int64, state ...float32) error {
+func (b *prefixStates) RunPrefix(image []float32, tokens []int64, state []float32) error {
 	b.states = append(b.states, append([]float32(nil), state...))
-	return b.Fake.RunPrefix(image, tokens, state...)
+	return b.Fake.RunPrefix(image, tokens, state)
 }
 
 // stateManifest reads two of the scene's robot state values, in another order than the bag's.

@@ -42,7 +42,7 @@ else
 	# The committed small weights are step 1000 of a 2000-step schedule (STOP_AFTER=0 runs it all).
 	episodes=300 held_out=4 bc_steps=2000 stop_after=${STOP_AFTER:-1000} rounds=${ROUNDS:-0} dagger_episodes=40 dagger_steps=500 batch=8 eval_every=250
 	if [[ $preset == small_state ]]; then
-		bc_steps=1800 stop_after=${STOP_AFTER:-0}
+		bc_steps=2400 stop_after=${STOP_AFTER:-0} episodes=1500
 	fi
 	distill_episodes=30 stage1=100 stage2=200 max_steps=300
 	report=(EPISODES=50 CHAIN_EPISODES=10 SWEEP_EPISODES=10)

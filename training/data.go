@@ -27,7 +27,7 @@ type Frame struct {
 	Episode, Step int
 	RGB           []byte    // Height x Width x 3, the camera frame at the model's input size
 	Tokens        []int64   // the instruction, byte tokens (+1, zero padded), as the "bytes" tokenizer makes them
-	State         []float32 // the robot state when the frame was taken, normalized; nil when the model reads none
+	State         []float64 // the robot state when the frame was taken, in robot units; nil when the model reads none
 	Chunk         []float32 // the expert's next K actions, normalized, K·A values row-major
 	Action        scene.Action
 	Phase         scene.Phase
@@ -106,7 +106,7 @@ func checkActionDim(a modelbuild.Arch) error {
 func newFrame(a modelbuild.Arch, episode, step int, state scene.State, img scene.Image, instruction string, chunk []scene.Action, action scene.Action, phase scene.Phase) Frame {
 	f := Frame{
 		Episode: episode, Step: step, RGB: img.RGB, Tokens: Tokenize(instruction, a.InstructionTokens),
-		State: modelbuild.NormalizedRobotState(a, state),
+		State: robotState(a, state),
 		Chunk: make([]float32, 0, a.Chunk*a.ActionDim), Action: action, Phase: phase, Probe: ProbeTargets(state),
 	}
 	actionMean, actionStd := ActionNormalization()
@@ -148,7 +148,29 @@ func NormalizedImage(rgb []byte, size int) []float32 {
 
 // Observation is the frame as modelbuild's reference model takes it.
 func (f Frame) Observation(a modelbuild.Arch) modelbuild.Observation {
-	return modelbuild.Observation{Image: NormalizedImage(f.RGB, a.ImageSize), Tokens: f.Tokens, State: f.State}
+	return modelbuild.Observation{Image: NormalizedImage(f.RGB, a.ImageSize), Tokens: f.Tokens, State: NormalizedState(f.State)}
+}
+
+// robotState is what a model of architecture a reads of s: the scene's robot state, or nil.
+func robotState(a modelbuild.Arch, s scene.State) []float64 {
+	if a.StateDim == 0 {
+		return nil
+	}
+	return s.RobotState()
+}
+
+// NormalizedState converts a robot state in robot units into the model's input through the engine's
+// own normalizer (modelinput), with the statistics `dysl model build` writes for the scene's state.
+func NormalizedState(values []float64) []float32 {
+	if values == nil {
+		return nil
+	}
+	out, err := modelinput.StateInput(values, modelbuild.SceneStateSpec())
+	if err != nil {
+		// States here come from package scene, finite and of its length: a failure is a bug, not input.
+		panic(fmt.Sprintf("training: robot state %v: %v", values, err))
+	}
+	return out
 }
 
 // Batch stacks frames into the model's graph inputs (images [B,3,S,S], tokens [B,Ti] and, when the
@@ -165,7 +187,7 @@ func (d *Dataset) Batch(indices []int) (inputs []*tensors.Tensor, chunks *tensor
 		f := d.Frames[i]
 		imageData = append(imageData, NormalizedImage(f.RGB, S)...)
 		tokenData = append(tokenData, f.Tokens...)
-		stateData = append(stateData, f.State...)
+		stateData = append(stateData, NormalizedState(f.State)...)
 		chunkData = append(chunkData, f.Chunk...)
 	}
 	inputs = []*tensors.Tensor{

@@ -94,7 +94,7 @@ func TestDistillTrainsSkipModulesOnly(t *testing.T) {
 	backend, err := ortbackend.New(dir, &b.Manifest, ortbackend.Config{LibraryPath: orttest.Library(t)})
 	require.NoError(t, err)
 	defer backend.Close()
-	require.NoError(t, backend.RunPrefix(obs[0].Image, obs[0].Tokens))
+	require.NoError(t, backend.RunPrefix(obs[0].Image, obs[0].Tokens, obs[0].State))
 	for i := 0; i < j; i++ {
 		require.NoError(t, backend.RunLayer(i))
 	}

@@ -70,7 +70,7 @@ func TestExportedBundleRunsInEngine(t *testing.T) {
 	backend, err := ortbackend.New(dir, &b.Manifest, ortbackend.Config{LibraryPath: lib})
 	require.NoError(t, err)
 	defer backend.Close()
-	require.NoError(t, backend.RunPrefix(obs.Image, obs.Tokens))
+	require.NoError(t, backend.RunPrefix(obs.Image, obs.Tokens, nil))
 	for _, seg := range m.Segments() {
 		if len(seg.Dynamic) > 0 {
 			j := seg.Dynamic[0]

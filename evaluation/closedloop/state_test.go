@@ -25,7 +25,7 @@ type stateChecker struct {
 
 func (b *stateChecker) RunHead(out []float32) error { b.expert.head(out); return nil }
 
-func (b *stateChecker) RunPrefix(image []float32, tokens []int64, state ...float32) error {
+func (b *stateChecker) RunPrefix(image []float32, tokens []int64, state []float32) error {
 	b.prefixes++
 	world := b.expert.seen.RobotState()
 	for i, name := range b.spec.Names {
@@ -35,7 +35,7 @@ func (b *stateChecker) RunPrefix(image []float32, tokens []int64, state ...float
 			b.wrong = append(b.wrong, name)
 		}
 	}
-	return b.Fake.RunPrefix(image, tokens, state...)
+	return b.Fake.RunPrefix(image, tokens, state)
 }
 
 func indexOf(names []string, name string) int {

@@ -196,12 +196,6 @@ func Run(cfg Config) (*Report, error) {
 		return nil, err
 	}
 	m := &b.Manifest
-	if m.State != nil {
-		// The recorded frames (training.Frame) keep the camera image, not the world it showed, so the
-		// robot state this model reads cannot be given with them: say so instead of refusing every frame.
-		return nil, fmt.Errorf("evaluate: bundle %s reads the robot state (%v), and the open-loop frames do not carry it yet",
-			cfg.Model, m.State.Names)
-	}
 	preset, err := modelbuild.LookupPreset(m.Provenance.Preset)
 	if err != nil {
 		return nil, fmt.Errorf("evaluate: bundle %s: provenance: %w", cfg.Model, err)
@@ -373,6 +367,7 @@ func prepareFrames(d *training.Dataset, a modelbuild.Arch) []*frame {
 			obs: policy.Observation{
 				Image:       policy.Image{Width: a.ImageSize, Height: a.ImageSize, Encoding: "rgb8", Step: 3 * a.ImageSize, Data: f.RGB},
 				Instruction: instruction(f.Tokens),
+				State:       f.State,
 			},
 			expert: expert, critical: f.Critical, episode: f.Episode,
 		}

@@ -1,6 +1,7 @@
 package openloop_test
 
 import (
+	"math"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -9,17 +10,29 @@ import (
 	"dysl_vla/modelbuild"
 	"dysl_vla/policy"
 	"dysl_vla/policy/bundle"
+	"dysl_vla/policy/policytest"
 )
 
-// The recorded frames carry no robot state yet: a bundle that reads one is refused up front, naming
-// what is missing, rather than every frame failing as bad input.
-func TestABundleReadingTheRobotStateIsRefused(t *testing.T) {
+// A bundle that reads the robot state is evaluated on frames that carry the state of the world they
+// show: every prefix gets a state, normalized with the bundle's statistics, and it changes per frame.
+func TestTheFramesCarryTheRobotState(t *testing.T) {
 	dir := t.TempDir()
 	_, err := modelbuild.Build(modelbuild.Options{Preset: "small_state", OutDir: dir, Seed: 1, CalibrationFrames: 4})
 	require.NoError(t, err)
-	opened := false
-	_, err = openloop.Run(openloop.Config{Model: dir, Episodes: 1,
-		Backend: func(string, *bundle.Manifest) (policy.Backend, error) { opened = true; return nil, nil }})
-	require.ErrorContains(t, err, "reads the robot state ([ee_x ee_y ee_z ee_yaw gripper]), and the open-loop frames do not carry it yet")
-	require.False(t, opened)
+	var fakes []*policytest.Fake
+	rep, err := openloop.Run(openloop.Config{Model: dir, Episodes: 1, ExitEpisodes: 1, ExitStride: 40, MatchFrames: 4,
+		Backend: func(_ string, m *bundle.Manifest) (policy.Backend, error) {
+			f := policytest.NewFake(m)
+			fakes = append(fakes, f)
+			return f, nil
+		}})
+	require.NoError(t, err)
+	require.Positive(t, rep.Frames)
+	require.NotEmpty(t, fakes)
+	got := fakes[0].LastState()
+	require.Len(t, got, 5)
+	for i, v := range got {
+		require.False(t, math.IsNaN(float64(v)), "state value %d", i)
+	}
+	require.NotEqual(t, make([]float32, 5), got, "the last frame's state is the world's, not zeros")
 }

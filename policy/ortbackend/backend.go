@@ -329,7 +329,7 @@ func (b *Backend) warmUp(rounds int) error {
 var errClosed = errors.New("ORT backend used after Close")
 
 // RunPrefix implements policy.Backend.
-func (b *Backend) RunPrefix(image []float32, tokens []int64, state ...float32) error {
+func (b *Backend) RunPrefix(image []float32, tokens []int64, state []float32) error {
 	if b.prefix == nil {
 		return errClosed
 	}

@@ -81,7 +81,7 @@ func TestORTBackend(t *testing.T) {
 
 	t.Run("segmented run equals the single graph", func(t *testing.T) {
 		for _, obs := range observations {
-			require.NoError(t, b.RunPrefix(obs.Image, obs.Tokens, obs.State...))
+			require.NoError(t, b.RunPrefix(obs.Image, obs.Tokens, obs.State))
 			for _, s := range allLayers(m.Dims.Layers) {
 				require.NoError(t, s.runORT(b))
 			}
@@ -109,7 +109,7 @@ func TestORTBackend(t *testing.T) {
 			t.Run(plan.name, func(t *testing.T) {
 				h, err := res.Model.Prefix(obs)
 				require.NoError(t, err)
-				require.NoError(t, b.RunPrefix(obs.Image, obs.Tokens, obs.State...))
+				require.NoError(t, b.RunPrefix(obs.Image, obs.Tokens, obs.State))
 				for _, s := range plan.steps {
 					require.NoError(t, s.runORT(b))
 					h = s.runReference(res.Model, h)
@@ -125,7 +125,7 @@ func TestORTBackend(t *testing.T) {
 		h, err := res.Model.Prefix(obs)
 		require.NoError(t, err)
 		h = res.Model.Layer(0, h)
-		require.NoError(t, b.RunPrefix(obs.Image, obs.Tokens, obs.State...))
+		require.NoError(t, b.RunPrefix(obs.Image, obs.Tokens, obs.State))
 		require.NoError(t, b.RunLayer(0))
 		require.NoError(t, b.RunHead(single))
 		for j := range m.Files.Controllers {
@@ -139,7 +139,7 @@ func TestORTBackend(t *testing.T) {
 
 	t.Run("restore puts the saved hidden state back", func(t *testing.T) {
 		obs := observations[2]
-		require.NoError(t, b.RunPrefix(obs.Image, obs.Tokens, obs.State...))
+		require.NoError(t, b.RunPrefix(obs.Image, obs.Tokens, obs.State))
 		b.SaveHidden()
 		require.NoError(t, b.RunLayer(0))
 		require.NoError(t, b.RunLayer(7))
@@ -161,7 +161,7 @@ func TestORTBackend(t *testing.T) {
 	t.Run("runs are counted by kind", func(t *testing.T) {
 		before := b.RunCounts()
 		obs := observations[0]
-		require.NoError(t, b.RunPrefix(obs.Image, obs.Tokens, obs.State...))
+		require.NoError(t, b.RunPrefix(obs.Image, obs.Tokens, obs.State))
 		require.NoError(t, b.RunLayer(0))
 		_, err := b.RunController(1)
 		require.NoError(t, err)
@@ -180,7 +180,7 @@ func TestORTBackend(t *testing.T) {
 
 	t.Run("graph runs do not allocate", func(t *testing.T) {
 		obs := observations[0]
-		require.NoError(t, b.RunPrefix(obs.Image, obs.Tokens, obs.State...))
+		require.NoError(t, b.RunPrefix(obs.Image, obs.Tokens, obs.State))
 		calls := map[string]func(){
 			"layer":      func() { _ = b.RunLayer(3) },
 			"adapter":    func() { _ = b.RunAdapter(3) },
@@ -203,8 +203,8 @@ func TestORTBackend(t *testing.T) {
 			{"layer out of range", func() error { return b.RunLayer(8) }, "layer 8: layer index out of range 0..7"},
 			{"no adapter at a static layer", func() error { return b.RunAdapter(0) }, "adapter 0: the bundle has no adapter for this layer"},
 			{"no controller at a static layer", func() error { _, err := b.RunController(7); return err }, "controller 7: the bundle has no controller"},
-			{"image size", func() error { return b.RunPrefix(obs.Image[:10], obs.Tokens) }, "RunPrefix: image has 10 values, expected 12288"},
-			{"tokens size", func() error { return b.RunPrefix(obs.Image, obs.Tokens[:3]) }, "RunPrefix: tokens has 3 values, expected 48"},
+			{"image size", func() error { return b.RunPrefix(obs.Image[:10], obs.Tokens, nil) }, "RunPrefix: image has 10 values, expected 12288"},
+			{"tokens size", func() error { return b.RunPrefix(obs.Image, obs.Tokens[:3], nil) }, "RunPrefix: tokens has 3 values, expected 48"},
 			{"head output size", func() error { return b.RunHead(make([]float32, 5)) }, "RunHead: out has 5 values, expected 56"},
 			{"single graph output size", func() error { return b.RunSingleGraph(obs.Image, obs.Tokens, obs.State, nil) }, "RunSingleGraph: out has 0 values, expected 56"},
 		}
@@ -221,7 +221,7 @@ func TestORTBackend(t *testing.T) {
 		require.NoError(t, second.Close())
 		require.NoError(t, second.Close(), "Close twice is harmless")
 		obs := observations[0]
-		require.ErrorContains(t, second.RunPrefix(obs.Image, obs.Tokens, obs.State...), "used after Close")
+		require.ErrorContains(t, second.RunPrefix(obs.Image, obs.Tokens, obs.State), "used after Close")
 		require.ErrorContains(t, second.RunLayer(0), "used after Close")
 		require.ErrorContains(t, second.RunHead(segmented), "used after Close")
 		second.SaveHidden()
@@ -271,7 +271,7 @@ func newBenchBackend(b *testing.B) (*ortbackend.Backend, *bundle.Manifest, model
 // BenchmarkLayerRun is one decoder layer of the tiny bundle; it must report 0 allocs/op.
 func BenchmarkLayerRun(b *testing.B) {
 	backend, _, obs := newBenchBackend(b)
-	require.NoError(b, backend.RunPrefix(obs.Image, obs.Tokens, obs.State...))
+	require.NoError(b, backend.RunPrefix(obs.Image, obs.Tokens, obs.State))
 	b.ReportAllocs()
 	for b.Loop() {
 		if err := backend.RunLayer(3); err != nil {
@@ -296,7 +296,7 @@ func BenchmarkForward(b *testing.B) {
 	b.Run("segmented", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if err := backend.RunPrefix(obs.Image, obs.Tokens, obs.State...); err != nil {
+			if err := backend.RunPrefix(obs.Image, obs.Tokens, obs.State); err != nil {
 				b.Fatal(err)
 			}
 			for j := range m.Dims.Layers {

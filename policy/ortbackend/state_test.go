@@ -74,7 +74,7 @@ func TestORTBackendBindsTheState(t *testing.T) {
 		obs.Image, obs.Tokens = observations[0].Image, observations[0].Tokens
 		h, err := res.Model.Prefix(obs)
 		require.NoError(t, err)
-		require.NoError(t, b.RunPrefix(obs.Image, obs.Tokens, obs.State...))
+		require.NoError(t, b.RunPrefix(obs.Image, obs.Tokens, obs.State))
 		require.NoError(t, b.RunHead(out))
 		requireClose(t, res.Model.Head(h), out, tol)
 
@@ -83,7 +83,7 @@ func TestORTBackendBindsTheState(t *testing.T) {
 		require.NoError(t, b.RunSingleGraph(obs.Image, obs.Tokens, obs.State, out))
 		requireClose(t, want, out, tol)
 
-		require.NoError(t, b.RunPrefix(obs.Image, obs.Tokens, obs.State...))
+		require.NoError(t, b.RunPrefix(obs.Image, obs.Tokens, obs.State))
 		for j := range m.Dims.Layers {
 			require.NoError(t, b.RunLayer(j))
 		}
@@ -95,13 +95,13 @@ func TestORTBackendBindsTheState(t *testing.T) {
 
 	t.Run("a state of the wrong length is refused", func(t *testing.T) {
 		obs := observations[0]
-		require.ErrorContains(t, b.RunPrefix(obs.Image, obs.Tokens), "RunPrefix: state has 0 values, expected 5 (the manifest's state.names)")
+		require.ErrorContains(t, b.RunPrefix(obs.Image, obs.Tokens, nil), "RunPrefix: state has 0 values, expected 5 (the manifest's state.names)")
 		require.ErrorContains(t, b.RunSingleGraph(obs.Image, obs.Tokens, obs.State[:2], out), "RunSingleGraph: state has 2 values, expected 5")
 	})
 
 	t.Run("the prefix does not allocate", func(t *testing.T) {
 		obs := observations[1]
-		require.Zero(t, testing.AllocsPerRun(10, func() { _ = b.RunPrefix(obs.Image, obs.Tokens, obs.State...) }))
+		require.Zero(t, testing.AllocsPerRun(10, func() { _ = b.RunPrefix(obs.Image, obs.Tokens, obs.State) }))
 	})
 }
 
@@ -114,5 +114,5 @@ func TestORTBackendRefusesAStateTheBundleDoesNotRead(t *testing.T) {
 	require.NoError(t, err)
 	defer b.Close()
 	obs := modelbuild.CalibrationObservations(res.Model.Arch, 1, 1)[0]
-	require.ErrorContains(t, b.RunPrefix(obs.Image, obs.Tokens, 0.5), "RunPrefix: state has 1 values, expected 0")
+	require.ErrorContains(t, b.RunPrefix(obs.Image, obs.Tokens, []float32{0.5}), "RunPrefix: state has 1 values, expected 0")
 }

@@ -145,9 +145,9 @@ func (c *Counting) Reset() { c.calls = c.calls[:0] }
 func (c *Counting) record(op Op, layer int) { c.calls = append(c.calls, Call{Op: op, Layer: layer}) }
 
 // RunPrefix implements policy.Backend.
-func (c *Counting) RunPrefix(image []float32, tokens []int64, state ...float32) error {
+func (c *Counting) RunPrefix(image []float32, tokens []int64, state []float32) error {
 	c.record(OpPrefix, NoLayer)
-	return c.Backend.RunPrefix(image, tokens, state...)
+	return c.Backend.RunPrefix(image, tokens, state)
 }
 
 // RunLayer implements policy.Backend.

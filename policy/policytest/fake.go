@@ -121,7 +121,7 @@ func (f *Fake) prefix(image, state, hidden []float32) {
 }
 
 // RunPrefix implements policy.Backend.
-func (f *Fake) RunPrefix(image []float32, tokens []int64, state ...float32) error {
+func (f *Fake) RunPrefix(image []float32, tokens []int64, state []float32) error {
 	if err := f.checkOpen(); err != nil {
 		return err
 	}

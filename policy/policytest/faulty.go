@@ -101,11 +101,11 @@ func fillNaN(out []float32) {
 }
 
 // RunPrefix implements policy.Backend.
-func (f *Faulty) RunPrefix(image []float32, tokens []int64, state ...float32) error {
+func (f *Faulty) RunPrefix(image []float32, tokens []int64, state []float32) error {
 	if _, err := f.inject(OpPrefix, NoLayer); err != nil {
 		return err
 	}
-	return f.Backend.RunPrefix(image, tokens, state...)
+	return f.Backend.RunPrefix(image, tokens, state)
 }
 
 // RunLayer implements policy.Backend.

@@ -53,7 +53,7 @@ func TestFakeArithmetic(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			f := policytest.NewFake(manifest())
-			require.NoError(t, f.RunPrefix(image, tokens))
+			require.NoError(t, f.RunPrefix(image, tokens, nil))
 			require.NoError(t, c.run(f))
 			out := make([]float32, 6)
 			require.NoError(t, f.RunHead(out))
@@ -70,7 +70,7 @@ func TestFakeSingleGraphEqualsAllLayers(t *testing.T) {
 	require.NoError(t, f.RunSingleGraph(image, tokens, nil, single))
 	require.Nil(t, f.HiddenState(), "the single graph must not touch the hidden state")
 
-	require.NoError(t, f.RunPrefix(image, tokens))
+	require.NoError(t, f.RunPrefix(image, tokens, nil))
 	for j := range 20 {
 		require.NoError(t, f.RunLayer(j))
 	}
@@ -89,7 +89,7 @@ func TestFakeState(t *testing.T) {
 	f := policytest.NewFake(m)
 	require.Nil(t, f.LastState())
 
-	require.NoError(t, f.RunPrefix(image, tokens, 2, -0.25))
+	require.NoError(t, f.RunPrefix(image, tokens, []float32{2, -0.25}))
 	require.Equal(t, []float32{2, -0.25}, f.LastState())
 	require.Equal(t, float32(0.5+2-0.25), f.HiddenState()[0])
 
@@ -98,7 +98,7 @@ func TestFakeState(t *testing.T) {
 	require.Equal(t, []float32{1, 1}, f.LastState())
 	require.Equal(t, float32(0.5+2+20*21/2), single[0])
 
-	require.ErrorContains(t, f.RunPrefix(image, tokens), "state has 0 values, expected 2")
+	require.ErrorContains(t, f.RunPrefix(image, tokens, nil), "state has 0 values, expected 2")
 	require.ErrorContains(t, f.RunSingleGraph(image, tokens, []float32{1, 2, 3}, single), "state has 3 values, expected 2")
 	require.Equal(t, []float32{1, 1}, f.LastState(), "a refused state is not recorded")
 }
@@ -107,7 +107,7 @@ func TestFakeControllerAndSaveRestore(t *testing.T) {
 	image, tokens := observation()
 	f := policytest.NewFake(manifest())
 	f.SkipProb[5] = 0.75
-	require.NoError(t, f.RunPrefix(image, tokens))
+	require.NoError(t, f.RunPrefix(image, tokens, nil))
 	p, err := f.RunController(5)
 	require.NoError(t, err)
 	require.Equal(t, float32(0.75), p)
@@ -133,19 +133,19 @@ func TestFakeErrors(t *testing.T) {
 		{name: "layer before prefix", call: func(f *policytest.Fake) error { return f.RunLayer(0) },
 			wantErr: "layer 0 before RunPrefix"},
 		{name: "layer out of range", call: func(f *policytest.Fake) error {
-			return errors.Join(f.RunPrefix(image, tokens), f.RunLayer(20))
+			return errors.Join(f.RunPrefix(image, tokens, nil), f.RunLayer(20))
 		}, wantErr: "layer 20: layer index out of range 0..19"},
-		{name: "image size", call: func(f *policytest.Fake) error { return f.RunPrefix(image[:5], tokens) },
+		{name: "image size", call: func(f *policytest.Fake) error { return f.RunPrefix(image[:5], tokens, nil) },
 			wantErr: "image has 5 values, expected 12"},
-		{name: "tokens size", call: func(f *policytest.Fake) error { return f.RunPrefix(image, nil) },
+		{name: "tokens size", call: func(f *policytest.Fake) error { return f.RunPrefix(image, nil, nil) },
 			wantErr: "tokens has 0 values, expected 3"},
-		{name: "state given to a stateless bundle", call: func(f *policytest.Fake) error { return f.RunPrefix(image, tokens, 1) },
+		{name: "state given to a stateless bundle", call: func(f *policytest.Fake) error { return f.RunPrefix(image, tokens, []float32{1}) },
 			wantErr: "state has 1 values, expected 0"},
 		{name: "chunk size", call: func(f *policytest.Fake) error {
-			return errors.Join(f.RunPrefix(image, tokens), f.RunHead(make([]float32, 2)))
+			return errors.Join(f.RunPrefix(image, tokens, nil), f.RunHead(make([]float32, 2)))
 		}, wantErr: "out has 2 values, expected 6"},
 		{name: "after close", call: func(f *policytest.Fake) error {
-			return errors.Join(f.Close(), f.RunPrefix(image, tokens))
+			return errors.Join(f.Close(), f.RunPrefix(image, tokens, nil))
 		}, wantErr: "used after Close"},
 	}
 	for _, c := range cases {
@@ -159,7 +159,7 @@ func TestCountingRecordsSequence(t *testing.T) {
 	image, tokens := observation()
 	c := policytest.NewCounting(policytest.NewFake(manifest()))
 	out := make([]float32, 6)
-	require.NoError(t, c.RunPrefix(image, tokens))
+	require.NoError(t, c.RunPrefix(image, tokens, nil))
 	c.SaveHidden()
 	require.NoError(t, c.RunLayer(0))
 	_, err := c.RunController(1)
@@ -191,7 +191,7 @@ func TestFaultyInjects(t *testing.T) {
 
 	t.Run("fail at layer 17", func(t *testing.T) {
 		f := policytest.NewFaulty(policytest.NewFake(manifest()), policytest.FailAtLayer(17))
-		require.NoError(t, f.RunPrefix(image, tokens))
+		require.NoError(t, f.RunPrefix(image, tokens, nil))
 		for j := range 17 {
 			require.NoError(t, f.RunLayer(j))
 		}
@@ -206,11 +206,11 @@ func TestFaultyInjects(t *testing.T) {
 	})
 	t.Run("fail at prefix", func(t *testing.T) {
 		f := policytest.NewFaulty(policytest.NewFake(manifest()), policytest.FailAtPrefix())
-		require.EqualError(t, f.RunPrefix(image, tokens), "prefix (policytest.Faulty): injected fault")
+		require.EqualError(t, f.RunPrefix(image, tokens, nil), "prefix (policytest.Faulty): injected fault")
 	})
 	t.Run("NaN from head", func(t *testing.T) {
 		f := policytest.NewFaulty(policytest.NewFake(manifest()), policytest.NaNFromHead())
-		require.NoError(t, f.RunPrefix(image, tokens))
+		require.NoError(t, f.RunPrefix(image, tokens, nil))
 		require.NoError(t, f.RunHead(out))
 		for _, v := range out {
 			require.True(t, math.IsNaN(float64(v)))
@@ -221,7 +221,7 @@ func TestFaultyInjects(t *testing.T) {
 	t.Run("NaN from a controller", func(t *testing.T) {
 		f := policytest.NewFaulty(policytest.NewFake(manifest()),
 			policytest.Fault{Op: policytest.OpController, Layer: 3, NaN: true})
-		require.NoError(t, f.RunPrefix(image, tokens))
+		require.NoError(t, f.RunPrefix(image, tokens, nil))
 		p, err := f.RunController(3)
 		require.NoError(t, err)
 		require.True(t, math.IsNaN(float64(p)))
@@ -230,7 +230,7 @@ func TestFaultyInjects(t *testing.T) {
 		var slept []time.Duration
 		f := policytest.NewFaulty(policytest.NewFake(manifest()), policytest.Slow(policytest.OpLayer, 80*time.Millisecond))
 		f.Sleep = func(d time.Duration) { slept = append(slept, d) }
-		require.NoError(t, f.RunPrefix(image, tokens))
+		require.NoError(t, f.RunPrefix(image, tokens, nil))
 		require.NoError(t, f.RunLayer(2))
 		require.NoError(t, f.RunLayer(9))
 		require.Equal(t, []time.Duration{80 * time.Millisecond, 80 * time.Millisecond}, slept)
@@ -239,7 +239,7 @@ func TestFaultyInjects(t *testing.T) {
 		fault := policytest.FailAtLayer(policytest.AnyLayer)
 		fault.Skip, fault.Times = 2, 1
 		f := policytest.NewFaulty(policytest.NewFake(manifest()), fault)
-		require.NoError(t, f.RunPrefix(image, tokens))
+		require.NoError(t, f.RunPrefix(image, tokens, nil))
 		require.NoError(t, f.RunLayer(0))
 		require.NoError(t, f.RunLayer(1))
 		require.ErrorIs(t, f.RunLayer(2), policytest.ErrInjected)
@@ -247,7 +247,7 @@ func TestFaultyInjects(t *testing.T) {
 	})
 	t.Run("composes with counting", func(t *testing.T) {
 		c := policytest.NewCounting(policytest.NewFaulty(policytest.NewFake(manifest()), policytest.FailAtLayer(1)))
-		require.NoError(t, c.RunPrefix(image, tokens))
+		require.NoError(t, c.RunPrefix(image, tokens, nil))
 		require.NoError(t, c.RunLayer(0))
 		require.Error(t, c.RunLayer(1))
 		require.Equal(t, "prefix, layer 0, layer 1", c.Sequence())
