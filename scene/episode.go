@@ -17,6 +17,12 @@ type Config struct {
 	// Tabletop, when it has blocks, makes every episode a multi-object scene with a chain of
 	// instructions; the zero value keeps the single task of Reset.
 	Tabletop Tabletop
+	// StartSpread, in metres, starts the gripper above a random point within ±StartSpread of the
+	// table centre in x and y, instead of above the centre (0). Demonstrations that all start from
+	// one pose let a policy that reads the robot state learn the direction from where the gripper
+	// already is, without looking for the block; varied starts take that shortcut away. The start
+	// is drawn from its own random stream, so a seed's blocks and pads stay where they were.
+	StartSpread float64
 }
 
 // DefaultConfig returns the defaults: 64x64 frames, K=8, 300 steps at most, slight noise.
@@ -58,6 +64,9 @@ func (c Config) Validate() error {
 	}
 	if c.CameraNoise < 0 || math.IsNaN(c.CameraNoise) {
 		problems = append(problems, fmt.Errorf("camera noise (%v) must be >= 0", c.CameraNoise))
+	}
+	if !(c.StartSpread >= 0 && c.StartSpread <= TableHalfSize) {
+		problems = append(problems, fmt.Errorf("start spread (%v m) must be in [0, %v] (the table's half size)", c.StartSpread, TableHalfSize))
 	}
 	if c.Tabletop != (Tabletop{}) {
 		if err := c.Tabletop.Validate(); err != nil {
@@ -113,14 +122,23 @@ func Instruction(s State) string {
 
 // Start returns the start state and the instructions of the episode with this seed under cfg: the
 // single task (Reset) when cfg.Tabletop has no blocks, else a tabletop scene (ResetTabletop) and
-// its chain of cfg.Tabletop.Chain tasks. The state's Task is the first of them.
+// its chain of cfg.Tabletop.Chain tasks. The state's Task is the first of them. The gripper starts
+// where cfg.StartSpread puts it.
 func Start(seed int64, cfg Config) (State, []Task) {
+	var s State
+	tasks := []Task{{}}
 	if cfg.Tabletop.Blocks == 0 {
-		return Reset(seed), []Task{{}}
+		s = Reset(seed)
+	} else {
+		s = ResetTabletop(seed, cfg.Tabletop)
+		tasks = ChainTasks(s, max(cfg.Tabletop.Chain, 1))
+		s.Task = tasks[0]
 	}
-	s := ResetTabletop(seed, cfg.Tabletop)
-	tasks := ChainTasks(s, max(cfg.Tabletop.Chain, 1))
-	s.Task = tasks[0]
+	if cfg.StartSpread > 0 {
+		rng := rand.New(rand.NewPCG(uint64(seed), 0x57a27))
+		s.EE.X = (rng.Float64()*2 - 1) * cfg.StartSpread
+		s.EE.Y = (rng.Float64()*2 - 1) * cfg.StartSpread
+	}
 	return s, tasks
 }
 

@@ -136,6 +136,8 @@ func TestConfigValidation(t *testing.T) {
 	require.ErrorContains(t, err, "width (4) must be in [8, 4096] pixels")
 	require.ErrorContains(t, err, "chunk size (-1) must be >= 1")
 	require.ErrorContains(t, err, "camera noise (NaN) must be >= 0")
+	_, err = Episode(1, Config{StartSpread: 0.4})
+	require.ErrorContains(t, err, "start spread (0.4 m) must be in [0, 0.3] (the table's half size)")
 
 	var cfg Config
 	cfg.EnsureDefaults()
@@ -174,4 +176,36 @@ func TestSingleTaskEpisodesUnchanged(t *testing.T) {
 		}
 	}
 	require.Equal(t, "7cc06ed02afc51049f571cf3919664ec55e86ccbd2f06385836bb3020166ab4f", hex.EncodeToString(h.Sum(nil)))
+}
+
+func TestStartSpreadMovesOnlyTheGripper(t *testing.T) {
+	for _, tt := range []Tabletop{{}, DefaultTabletop()} {
+		centred := DefaultConfig()
+		centred.Tabletop = tt
+		spread := centred
+		spread.StartSpread = 0.15
+		moved := 0
+		for seed := range int64(20) {
+			a, tasksA := Start(seed, centred)
+			b, tasksB := Start(seed, spread)
+			require.Equal(t, Vec3{Z: StartHeight}, a.EE, "no spread: the gripper starts above the table centre")
+			require.Equal(t, StartHeight, b.EE.Z)
+			require.LessOrEqual(t, math.Abs(b.EE.X), 0.15)
+			require.LessOrEqual(t, math.Abs(b.EE.Y), 0.15)
+			if b.EE != a.EE {
+				moved++
+			}
+			again, _ := Start(seed, spread)
+			require.Equal(t, b, again, "seed %d: the same start every time", seed)
+			b.EE = a.EE
+			require.Equal(t, a, b, "seed %d: blocks, pads, colours and lighting stay the seed's", seed)
+			require.Equal(t, tasksA, tasksB)
+
+			steps, err := Episode(seed, spread)
+			require.NoError(t, err)
+			last := steps[len(steps)-1]
+			require.True(t, Step(last.State, last.Action).Succeeded(), "seed %d: the expert completes from a spread start", seed)
+		}
+		require.Equal(t, 20, moved, "every seed starts somewhere else")
+	}
 }

@@ -64,6 +64,10 @@ type BCConfig struct {
 	OnStep func(step int, loss float64, m *Model)
 	// Tasks makes the training and held-out episodes tabletop scenes (the zero value: the single task).
 	Tasks scene.Tabletop
+	// StartSpread starts the training episodes' gripper anywhere within this many metres of the table
+	// centre (scene.Config.StartSpread); held-out episodes keep the centred start, so held-out figures
+	// compare across runs.
+	StartSpread float64
 	// Extra frames join the training episodes' (DAgger: states a policy visited, labelled by the expert).
 	Extra []*Dataset
 	// ProbeWeight, when > 0, adds the world-state probe's loss (probe.go) with this weight: a
@@ -171,7 +175,7 @@ func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	data, err := GenerateSceneEpisodes(cfg.Arch, Seeds(TrainSeedStart, cfg.Episodes), cfg.Tasks)
+	data, err := GenerateSpreadEpisodes(cfg.Arch, Seeds(TrainSeedStart, cfg.Episodes), cfg.Tasks, cfg.StartSpread)
 	if err != nil {
 		return nil, err
 	}

@@ -99,3 +99,30 @@ func TestLabelStatesIsTheExpertFromEachState(t *testing.T) {
 	require.InDelta(t, want[0][0]/std[0], float64(d.Frames[0].Chunk[0]), 1e-5)
 	require.NotEqual(t, recorded.Frames[0].Chunk, d.Frames[0].Chunk)
 }
+
+// Spread starts: the same seeds' scenes with the gripper elsewhere, so the first frames' labels and
+// probe targets differ from the centred episodes' and point from the new start to the block.
+func TestSpreadEpisodesStartTheGripperElsewhere(t *testing.T) {
+	a := tinyPreset()
+	centred, err := GenerateSceneEpisodes(a, Seeds(3, 2), scene.Tabletop{})
+	require.NoError(t, err)
+	spread, err := GenerateSpreadEpisodes(a, Seeds(3, 2), scene.Tabletop{}, 0.15)
+	require.NoError(t, err)
+	first := func(d *Dataset, episode int) Frame {
+		for _, f := range d.Frames {
+			if f.Episode == episode {
+				return f
+			}
+		}
+		t.Fatalf("no frame of episode %d", episode)
+		return Frame{}
+	}
+	for _, ep := range []int{3, 4} {
+		c, s := first(centred, ep), first(spread, ep)
+		require.Equal(t, c.Probe[3:7], s.Probe[3:7], "episode %d: block and pad where the seed put them", ep)
+		require.NotEqual(t, c.Probe[:2], s.Probe[:2], "episode %d: the gripper starts elsewhere", ep)
+		require.NotEqual(t, c.Chunk, s.Chunk, "episode %d: the first chunk heads for the block from the new start", ep)
+	}
+	_, err = GenerateSpreadEpisodes(a, Seeds(3, 1), scene.Tabletop{}, -1)
+	require.ErrorContains(t, err, "start spread (-1 m) must be in [0, 0.3]")
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -58,7 +59,7 @@ Adam moments restart).`,
 			_, err = training.RunBC(training.BCRun{Config: cfg, Out: out, Resume: resume, Start: start,
 				CheckpointEvery: checkpointEvery, Plot: plot, Progress: cmd.ErrOrStderr(),
 				Metadata: map[string]string{"trainer": "dysl train bc", "preset": preset,
-					"tasks": data.tasks, "dagger_states": strings.Join(data.states, ","), "init": data.init}})
+					"tasks": data.tasks, "start_spread": strconv.FormatFloat(data.startSpread, 'g', -1, 64), "dagger_states": strings.Join(data.states, ","), "init": data.init}})
 			return err
 		},
 	}

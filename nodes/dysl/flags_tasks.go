@@ -30,10 +30,11 @@ func tabletopFor(tasks string, chain int) (scene.Tabletop, error) {
 // bcDataFlags are train bc's options for the closed-loop reference: the task set, DAgger states and a
 // start checkpoint.
 type bcDataFlags struct {
-	tasks  string
-	chain  int
-	states []string
-	init   string
+	tasks       string
+	chain       int
+	startSpread float64
+	states      []string
+	init        string
 	// initPreset is the architecture of init when it is shallower than the trained one (Deepen).
 	initPreset string
 }
@@ -41,6 +42,7 @@ type bcDataFlags struct {
 func (f *bcDataFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.tasks, "tasks", "single", "training episodes: single (the one-block scene), tabletop or chain")
 	fs.IntVar(&f.chain, "chain", 5, "instructions per episode with --tasks chain")
+	fs.Float64Var(&f.startSpread, "start-spread", 0, "start the training episodes' gripper anywhere within this many metres of the table centre in x and y (0: above the centre; held-out episodes always start there)")
 	fs.StringSliceVar(&f.states, "dagger-states", nil, "state files of 'dysl train dagger', labelled by the expert and added to the training frames")
 	fs.StringVar(&f.init, "init", "", "start from these weights (a fresh schedule; --resume continues a run instead)")
 	fs.StringVar(&f.initPreset, "init-preset", "", "architecture of --init when it differs from --preset only in fewer layers (spread over the deeper stack, the new ones start as identities) or in having no state input (it starts at zero: ignored until trained)")
@@ -52,7 +54,10 @@ func (f *bcDataFlags) apply(cfg *training.BCConfig) (*modelbuild.Weights, error)
 	if err != nil {
 		return nil, err
 	}
-	cfg.Tasks = tasks
+	if !(f.startSpread >= 0 && f.startSpread <= scene.TableHalfSize) {
+		return nil, fmt.Errorf("--start-spread %v: expected metres in [0, %v] (the table's half size)", f.startSpread, scene.TableHalfSize)
+	}
+	cfg.Tasks, cfg.StartSpread = tasks, f.startSpread
 	for _, path := range f.states {
 		states, err := closedloop.ReadStates(path)
 		if err != nil {
