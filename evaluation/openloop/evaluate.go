@@ -115,20 +115,27 @@ type Row struct {
 	P90Ms            float64 `json:"p90_ms"`
 	Speedup          float64 `json:"speedup"` // median of full / median of this variant, same run
 
-	MAEFull     Metric `json:"mae_vs_full"`
-	MAEExpert   Metric `json:"mae_vs_expert"`
-	GripFull    Metric `json:"gripper_agreement_vs_full"`
-	GripExpert  Metric `json:"gripper_agreement_vs_expert"`
-	CritFull    Metric `json:"critical_mae_vs_full"`
-	FreeFull    Metric `json:"free_mae_vs_full"`
-	CritExpert  Metric `json:"critical_mae_vs_expert"`
-	FreeExpert  Metric `json:"free_mae_vs_expert"`
-	latencies   []time.Duration
-	skippedSum  float64
-	layersSum   float64
-	verifiedSum float64
-	sums        [8]float64 // |·| sums: full, expert, crit full, free full, crit expert, free expert; grip full, grip expert
-	counts      [4]float64 // values: all, critical, free; gripper actions
+	MAEFull    Metric `json:"mae_vs_full"`
+	MAEExpert  Metric `json:"mae_vs_expert"`
+	GripFull   Metric `json:"gripper_agreement_vs_full"`
+	GripExpert Metric `json:"gripper_agreement_vs_expert"`
+	CritFull   Metric `json:"critical_mae_vs_full"`
+	FreeFull   Metric `json:"free_mae_vs_full"`
+	CritExpert Metric `json:"critical_mae_vs_expert"`
+	FreeExpert Metric `json:"free_mae_vs_expert"`
+	// StartHeading is, over the episodes' first frames, the mean cosine between the horizontal
+	// heading of the variant's chunk and the expert's (the sum of the chunk's x and y steps). From the
+	// start pose only the image says where the block is, so this is the policy's localization, free
+	// of what the robot state already tells it later on.
+	StartHeading Metric `json:"start_heading_cosine"`
+	latencies    []time.Duration
+	headingSum   float64
+	headingCount float64
+	skippedSum   float64
+	layersSum    float64
+	verifiedSum  float64
+	sums         [8]float64 // |·| sums: full, expert, crit full, free full, crit expert, free expert; grip full, grip expert
+	counts       [4]float64 // values: all, critical, free; gripper actions
 }
 
 // Metric is an error or agreement figure; NaN (nothing to measure, e.g. no critical frame) is
@@ -166,6 +173,7 @@ type frame struct {
 	expert   [][]float64 // normalized expert chunk, K×A
 	critical bool
 	episode  int
+	start    bool // the episode's first frame: the gripper at its start pose
 }
 
 // variant is one row's runner.
@@ -369,7 +377,7 @@ func prepareFrames(d *training.Dataset, a modelbuild.Arch) []*frame {
 				Instruction: instruction(f.Tokens),
 				State:       f.State,
 			},
-			expert: expert, critical: f.Critical, episode: f.Episode,
+			expert: expert, critical: f.Critical, episode: f.Episode, start: f.Step == 0,
 		}
 	}
 	return out

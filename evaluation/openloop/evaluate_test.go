@@ -3,6 +3,7 @@ package openloop_test
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"os"
 	"testing"
 
@@ -52,6 +53,8 @@ func TestEveryRowAndMatchedSkipRatios(t *testing.T) {
 	require.Equal(t, openloop.Metric(1), full.GripFull)
 	require.Equal(t, 1.0, full.Speedup)
 	require.Greater(t, float64(full.MAEExpert), 0.0)
+	require.False(t, math.IsNaN(float64(full.StartHeading)), "the episode's first frame gives a start heading")
+	require.LessOrEqual(t, math.Abs(float64(full.StartHeading)), 1.0)
 
 	dysl := rows["dysl"]
 	require.Greater(t, dysl.SkipRatio, 0.0, "the stand-in controllers of a built bundle let DySL skip")

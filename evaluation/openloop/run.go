@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"time"
 
 	"dysl_vla/evaluation/benchmark"
@@ -19,6 +20,7 @@ func runInterleaved(cfg Config, variants []*variant, frames []*frame, m *bundle.
 	if gi >= 0 {
 		gripperZero = -m.Action.Mean[gi] / m.Action.Std[gi]
 	}
+	h := headingOf(m)
 	n := len(variants)
 	outs := make([]outcome, n)
 	fmt.Fprintf(cfg.Log, "running %d frames through %d variants, interleaved\n", len(frames), n)
@@ -55,12 +57,56 @@ func runInterleaved(cfg Config, variants []*variant, frames []*frame, m *bundle.
 				continue
 			}
 			accumulate(v.row, outs[k], full, f, gi, gripperZero)
+			if f.start {
+				v.row.headingSum += h.cosine(outs[k].chunk, f.expert)
+				v.row.headingCount++
+			}
 		}
 		if (i+1)%max(1, len(frames)/10) == 0 {
 			fmt.Fprintf(cfg.Log, "  %d/%d frames\n", i+1, len(frames))
 		}
 	}
 	return nil
+}
+
+// heading finds where a chunk takes the gripper over the table: the sum of its x and y steps, in
+// robot units (the columns named x and y).
+type heading struct {
+	x, y   int // column indices; -1 when the bundle has no such action
+	sx, sy float64
+}
+
+func headingOf(m *bundle.Manifest) heading {
+	h := heading{x: slices.Index(m.Action.Names, "x"), y: slices.Index(m.Action.Names, "y")}
+	if h.x >= 0 && h.y >= 0 {
+		h.sx, h.sy = m.Action.Std[h.x], m.Action.Std[h.y]
+	}
+	return h
+}
+
+// cosine is the cosine between the horizontal headings of two normalized chunks: 1 when the policy's
+// chunk sets off where the expert's does, 0 at right angles, -1 the opposite way; NaN when either
+// does not move (or the bundle has no x and y).
+func (h heading) cosine(policy, expert [][]float64) float64 {
+	if h.x < 0 || h.y < 0 {
+		return math.NaN()
+	}
+	px, py := h.of(policy)
+	ex, ey := h.of(expert)
+	norms := math.Hypot(px, py) * math.Hypot(ex, ey)
+	if norms == 0 {
+		return math.NaN()
+	}
+	return (px*ex + py*ey) / norms
+}
+
+// of is where a normalized chunk takes the gripper: its x and y steps summed, in robot units.
+func (h heading) of(chunk [][]float64) (x, y float64) {
+	for _, a := range chunk {
+		x += a[h.x] * h.sx
+		y += a[h.y] * h.sy
+	}
+	return x, y
 }
 
 func accumulate(r *Row, o outcome, full [][]float64, f *frame, gi int, gripperZero float64) {
@@ -139,6 +185,7 @@ func finish(rep *Report, L int) {
 		r.FreeExpert = Metric(div(r.sums[5], r.counts[2]))
 		r.GripFull = Metric(div(r.sums[6], r.counts[3]))
 		r.GripExpert = Metric(div(r.sums[7], r.counts[3]))
+		r.StartHeading = Metric(div(r.headingSum, r.headingCount))
 	}
 }
 
@@ -150,17 +197,17 @@ func WriteTable(w io.Writer, rep *Report) {
 	fmt.Fprintf(w, "held-out episodes %d (seeds %d..%d), %d frames, %d critical; %s\n",
 		rep.Episodes, rep.Seeds[0], rep.Seeds[1], rep.Frames, rep.CriticalFrames, rep.Mode)
 	fmt.Fprintf(w, "dysl config: %s\n\n", rep.DySL)
-	fmt.Fprintf(w, "%-16s %6s %5s %5s %8s %7s | %8s %8s | %6s %6s | %8s %8s | %8s %8s\n",
+	fmt.Fprintf(w, "%-16s %6s %5s %5s %8s %7s | %8s %8s | %6s %6s | %8s %8s | %8s %8s | %6s\n",
 		"variant", "layers", "skip", "verif", "p50_ms", "speedup", "mae_full", "mae_exp", "grip_f", "grip_e",
-		"crit_f", "free_f", "crit_e", "free_e")
+		"crit_f", "free_f", "crit_e", "free_e", "head0")
 	for _, r := range rep.Rows {
 		if !r.Available {
 			fmt.Fprintf(w, "%-16s %s\n", r.Variant, r.Note)
 			continue
 		}
-		fmt.Fprintf(w, "%-16s %6.2f %5.3f %5.3f %8.3f %7.3f | %8.4f %8.4f | %6.3f %6.3f | %8.4f %8.4f | %8.4f %8.4f\n",
+		fmt.Fprintf(w, "%-16s %6.2f %5.3f %5.3f %8.3f %7.3f | %8.4f %8.4f | %6.3f %6.3f | %8.4f %8.4f | %8.4f %8.4f | %+6.2f\n",
 			r.Variant, r.MeanLayers, r.SkipRatio, r.VerificationRate, r.MedianMs, r.Speedup, r.MAEFull, r.MAEExpert,
-			r.GripFull, r.GripExpert, r.CritFull, r.FreeFull, r.CritExpert, r.FreeExpert)
+			r.GripFull, r.GripExpert, r.CritFull, r.FreeFull, r.CritExpert, r.FreeExpert, r.StartHeading)
 	}
 	fmt.Fprintln(w)
 	for _, r := range rep.Rows {
@@ -169,7 +216,9 @@ func WriteTable(w io.Writer, rep *Report) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "columns: layers = mean executed layers per inference (all passes); skip = mean skipped layers / L; verif = share re-run by verification;")
 	fmt.Fprintln(w, "  mae_full/mae_exp = action MAE vs the full model / the expert; grip_f/grip_e = gripper open/closed agreement;")
-	fmt.Fprintln(w, "  crit_*/free_* = MAE on critical (grasp/release windows) vs free-space frames, vs full (f) and expert (e)")
+	fmt.Fprintln(w, "  crit_*/free_* = MAE on critical (grasp/release windows) vs free-space frames, vs full (f) and expert (e);")
+	fmt.Fprintln(w, "  head0 = on each episode's first frame, the mean cosine between the chunk's horizontal heading and the expert's")
+	fmt.Fprintln(w, "  (1: it sets off towards the block; 0: no better than chance; from the start pose only the image says where the block is)")
 	for _, n := range rep.Notes {
 		fmt.Fprintln(w, "note:", n)
 	}

@@ -46,7 +46,9 @@ through every variant, interleaved frame by frame so timing noise is shared:
 
 For each: mean executed layers, skip ratio, verification rate, median latency and speedup over full
 in the same run, action MAE vs full and vs the expert (normalized units), gripper agreement, and
-MAE on critical (grasp/release) vs free-space frames.`,
+MAE on critical (grasp/release) vs free-space frames, and the start heading: on each episode's first
+frame, the cosine between where the chunk takes the gripper over the table and where the expert's
+does (from the start pose only the image says where the block is).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if ef.model == "" {
