@@ -256,13 +256,17 @@ func Evaluate(cfg EvaluateConfig) (*Report, error) {
 
 // describeTasks says what the suite's episodes ask.
 func describeTasks(s Suite) string {
+	out := "single task"
 	if t := s.Scene.Tabletop; t.Blocks > 0 {
+		out = fmt.Sprintf("tabletop: %d blocks, %d pads, one instruction per episode", t.Blocks, t.Pads)
 		if t.Chain > 1 {
-			return fmt.Sprintf("tabletop: %d blocks, %d pads, chains of %d instructions", t.Blocks, t.Pads, t.Chain)
+			out = fmt.Sprintf("tabletop: %d blocks, %d pads, chains of %d instructions", t.Blocks, t.Pads, t.Chain)
 		}
-		return fmt.Sprintf("tabletop: %d blocks, %d pads, one instruction per episode", t.Blocks, t.Pads)
 	}
-	return "single task"
+	if len(s.ExpertDims) > 0 {
+		out += fmt.Sprintf("; A DIAGNOSTIC: action columns %v (scene.Action indices) come from the scripted expert in every variant", s.ExpertDims)
+	}
+	return out
 }
 
 // describeLatency names the suite's latency model.

@@ -52,6 +52,10 @@ type Suite struct {
 	Scene    scene.Config
 	CameraHz float64
 	Latency  Latency
+	// ExpertDims, a diagnostic, takes these action columns from the scripted expert in every
+	// variant (Config.ExpertDims): with the motion from the expert, the rows compare the variants'
+	// gripper decisions alone.
+	ExpertDims []int
 	// Progress, optional, is called after every episode of every variant.
 	Progress func()
 }
@@ -132,7 +136,7 @@ func (s Suite) runWithFrames(variants []*Variant, seeds []int64, onFrame func(sc
 		if v.Engine == nil {
 			continue
 		}
-		h, err := New(Config{Engine: v.Engine, Skipping: v.Skipping, Scene: s.Scene, CameraHz: s.CameraHz, Latency: s.Latency,
+		h, err := New(Config{Engine: v.Engine, Skipping: v.Skipping, Scene: s.Scene, CameraHz: s.CameraHz, Latency: s.Latency, ExpertDims: s.ExpertDims,
 			BeforeInference: v.BeforeInference, OnServe: v.OnServe, OnFrame: onFrame, Infer: v.Infer})
 		if err != nil {
 			return nil, fmt.Errorf("closedloop: variant %s: %w", v.Name, err)

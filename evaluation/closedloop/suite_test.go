@@ -116,4 +116,30 @@ func TestDescribeTasksNamesWhatEachEpisodeAsks(t *testing.T) {
 	require.Equal(t, "tabletop: 3 blocks, 4 pads, one instruction per episode", describeTasks(one))
 	chain := Suite{Scene: tabletop(scene.ChainTabletop())}
 	require.Equal(t, "tabletop: 3 blocks, 4 pads, chains of 5 instructions", describeTasks(chain))
+	diagnostic := Suite{Scene: scene.DefaultConfig(), ExpertDims: []int{0, 1}}
+	require.Equal(t, "single task; A DIAGNOSTIC: action columns [0 1] (scene.Action indices) come from the scripted expert in every variant", describeTasks(diagnostic))
+}
+
+// The suite hands its expert columns to every variant's harness: with all of them, a zero policy
+// succeeds in every episode; without them, in none.
+func TestSuiteExpertDimsReachEveryVariant(t *testing.T) {
+	zero := func(out []float32) { clear(out) }
+	sc := scene.DefaultConfig()
+	sc.MaxSteps = 200
+	variants := func() []*Variant {
+		return []*Variant{
+			{Name: "a", Engine: newEngine(t, zero), Skipping: skipping.DefaultConfig()},
+			{Name: "b", Engine: newEngine(t, zero), Skipping: skipping.DefaultConfig()},
+		}
+	}
+	rows, err := Suite{Scene: sc, Latency: FixedLatency(0), ExpertDims: []int{0, 1, 2, 3, 4, 5, 6}}.Run(variants(), []int64{3, 4})
+	require.NoError(t, err)
+	for _, r := range rows {
+		require.Equal(t, Metric(1), r.SuccessRate, r.Variant)
+	}
+	rows, err = Suite{Scene: sc, Latency: FixedLatency(0)}.Run(variants(), []int64{3, 4})
+	require.NoError(t, err)
+	for _, r := range rows {
+		require.Equal(t, Metric(0), r.SuccessRate, r.Variant)
+	}
 }

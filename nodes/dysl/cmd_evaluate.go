@@ -120,11 +120,15 @@ func runClosedLoop(cmd *cobra.Command, open openloop.Config, f closedLoopFlags, 
 		return fmt.Errorf("--match-episodes %d, --match-runs %d, --match-tolerance %v: expected at least one episode, at least one run and a tolerance > 0 layers",
 			f.match.MatchEpisodes, f.match.MatchRuns, f.match.MatchTolerance)
 	}
+	expertDims, err := f.expertColumns(open.Model)
+	if err != nil {
+		return err
+	}
 	seed := cmp.Or(open.Seed, training.HeldOutSeedStart)
 	cfg := closedloop.EvaluateConfig{Model: open.Model, OneStage: open.OneStage, Backend: open.Backend, DySL: *open.DySL,
 		Weights: open.Weights, ExitEvery: open.ExitEvery, Seeds: training.Seeds(seed, open.Episodes), MatchFrames: f.matchFrames,
 		MatchEpisodes: f.match.MatchEpisodes, MatchRuns: f.match.MatchRuns, MatchTolerance: f.match.MatchTolerance,
-		Suite: closedloop.Suite{Scene: sc, CameraHz: f.cameraHz, Latency: latency}}
+		Suite: closedloop.Suite{Scene: sc, CameraHz: f.cameraHz, Latency: latency, ExpertDims: expertDims}}
 	var bar *progressbar.ProgressBar
 	if !quiet {
 		cfg.Log = cmd.ErrOrStderr()

@@ -71,7 +71,11 @@ against backbone speedup, every series and the front, as a PNG.`,
 				return err
 			}
 			cfg.Model, cfg.MatchFrames = ef.model, episodes.matchFrames
-			cfg.Suite = closedloop.Suite{Scene: sc, CameraHz: episodes.cameraHz, Latency: latency}
+			expertDims, err := episodes.expertColumns(ef.model)
+			if err != nil {
+				return err
+			}
+			cfg.Suite = closedloop.Suite{Scene: sc, CameraHz: episodes.cameraHz, Latency: latency, ExpertDims: expertDims}
 			cfg.Seeds = training.Seeds(seed, count)
 			cfg.DySL = skipping.DefaultConfig()
 			cfg.DySL.ControllerThreshold = tau

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"dysl_vla/evaluation/closedloop"
+	"dysl_vla/policy/bundle"
 	"dysl_vla/scene"
 )
 
@@ -23,6 +24,7 @@ type closedLoopFlags struct {
 	maxSteps     int
 	matchFrames  int
 	jsonOut      string
+	expertDims   []string
 	match        closedloop.EvaluateConfig // MatchEpisodes, MatchRuns, MatchTolerance
 }
 
@@ -45,7 +47,21 @@ func (f *closedLoopFlags) registerEpisodes(fs *pflag.FlagSet) {
 	fs.Float64Var(&f.cameraHz, "camera-hz", 0, "closed loop: camera rate (0: the control rate of the bundle)")
 	fs.IntVar(&f.maxSteps, "max-steps", 300, "closed loop: step limit per instruction")
 	fs.StringVar(&f.jsonOut, "json-out", "", "closed loop: also write the report as JSON to this file (the table still goes to stdout)")
+	fs.StringSliceVar(&f.expertDims, "expert-dims", nil, "closed loop, a diagnostic: take these action columns (by the bundle's action names, e.g. x,y,z,roll,pitch,yaw) "+
+		"from the scripted expert in every variant, so that the rows compare what is left (the gripper's timing)")
 	fs.IntVar(&f.matchFrames, "match-frames-closed-loop", 600, "closed loop: frames served to dysl that flexidepth's tau and early exit's eta are first matched on")
+}
+
+// expertColumns resolves --expert-dims against the bundle's action names.
+func (f *closedLoopFlags) expertColumns(model string) ([]int, error) {
+	if len(f.expertDims) == 0 {
+		return nil, nil
+	}
+	m, err := bundle.ReadManifest(model)
+	if err != nil {
+		return nil, err
+	}
+	return actionIndices(m.Action.Names, f.expertDims)
 }
 
 func (f *closedLoopFlags) sceneConfig() (scene.Config, error) {
