@@ -14,6 +14,7 @@ import (
 func TestPublicationsEncodeAsTheirMessages(t *testing.T) {
 	f := newFixture(t, nil, nil)
 	f.core.SetInstruction("pick")
+	f.warmUp()
 	f.serve(0, "cam")
 	d := f.core.Diagnostics(t0.Add(time.Second))
 

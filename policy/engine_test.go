@@ -53,7 +53,16 @@ func TestForcedSkipRunsStaticLayersAndOneAdapterPerSegment(t *testing.T) {
 	fake := policytest.NewFake(fakeManifest())
 	allSkip(fake)
 	counting := policytest.NewCounting(fake)
-	e := newEngine(t, counting, skipping.DefaultConfig())
+	cfg := skipping.DefaultConfig()
+	cfg.Verification = false
+	e := newEngine(t, counting, cfg)
+	// Every layer runs until the continuity is defined: 5 actions, three chunks of 2.
+	for range 3 {
+		res, err := e.Infer(policy.Observation{Image: grayImage(4, 4, 100), Instruction: "pick"})
+		require.NoError(t, err)
+		require.Zero(t, res.Stats.LayersSkipped)
+	}
+	counting.Reset()
 
 	res, err := e.Infer(policy.Observation{Image: grayImage(4, 4, 100), Instruction: "pick"})
 	require.NoError(t, err)
@@ -67,7 +76,7 @@ func TestForcedSkipRunsStaticLayersAndOneAdapterPerSegment(t *testing.T) {
 	require.Equal(t, 6, s.LayersSkipped)
 	require.Equal(t, 2, s.AdaptersRun)
 	require.Equal(t, 2, s.ControllersEvaluated)
-	require.Equal(t, uint64(1), s.Sequence)
+	require.Equal(t, uint64(4), s.Sequence)
 	require.Len(t, res.Chunk, 2)
 }
 
@@ -81,10 +90,13 @@ func TestVerificationRerunsFromThePrefixOutput(t *testing.T) {
 	cfg.ContinuityWindow = 2
 	cfg.ExecutedActions = 1
 	e := newEngine(t, counting, cfg)
-	for i := 0; i < 3; i++ {
+	// Every layer runs until the continuity is defined (two executed actions); those full passes are
+	// never verified.
+	for i := 0; i < 2; i++ {
 		res, err := e.Infer(policy.Observation{Image: grayImage(4, 4, 50), Instruction: "pick"})
 		require.NoError(t, err)
 		require.False(t, res.Stats.VerificationFired)
+		require.Zero(t, res.Stats.LayersSkipped)
 	}
 	counting.Reset()
 	res, err := e.Infer(policy.Observation{Image: grayImage(4, 4, 250), Instruction: "pick"})

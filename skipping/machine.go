@@ -145,6 +145,13 @@ func (m *Machine) Plan() Plan {
 }
 
 func (m *Machine) planDySL(p *Plan) {
+	// Until the continuity is defined (fewer than N executed actions since the episode began), no
+	// drop can be seen and no skip verified, and these first chunks set the arm off. Left to the
+	// controllers alone, the first inference skipped every dynamic layer on the 12-layer references
+	// (docs/ALGORITHM.md), so every layer runs until then.
+	if math.IsNaN(m.continuity) {
+		return
+	}
 	for i, s := range m.layout.Segments {
 		from := m.allow[i]
 		if !m.cfg.PreSkipPrediction {

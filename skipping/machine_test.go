@@ -187,9 +187,59 @@ func TestWalkStopsAtFirstError(t *testing.T) {
 	require.Equal(t, []int{0, 1, 2, 3, 4}, tr.Executed)
 }
 
+// warmUp serves still one-action chunks until the continuity is defined, so that DySL's next plan
+// gates.
+func warmUp(t *testing.T, m *Machine) {
+	t.Helper()
+	for range m.cfg.ContinuityWindow {
+		tr, err := m.Plan().Walk(memRunner{0})
+		require.NoError(t, err)
+		m.Report([][]float64{{0}}, tr)
+	}
+	require.False(t, math.IsNaN(m.Last().Continuity))
+}
+
+// At an episode's start the continuity is undefined: nothing could verify a skip, and the first
+// chunks set the arm off, so DySL runs every layer until N actions have been executed; then its
+// controllers decide again. A new episode starts the warm-up over.
+func TestDySLRunsEveryLayerUntilTheContinuityIsDefined(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.ContinuityWindow = 3
+	m, err := NewMachine(mustLayout(t, 8, 3, 7), cfg)
+	require.NoError(t, err)
+	for i := range 3 { // the third action defines C, after its own plan
+		p := m.Plan()
+		require.Equal(t, FullPlan(&m.layout).Steps, p.Steps, "inference %d: continuity undefined", i+1)
+		tr, err := p.Walk(memRunner{0.9})
+		require.NoError(t, err)
+		require.Empty(t, tr.Skipped)
+		m.Report([][]float64{{0}}, tr)
+	}
+	require.False(t, math.IsNaN(m.Last().Continuity))
+	tr, err := m.Plan().Walk(memRunner{0.9})
+	require.NoError(t, err)
+	require.NotEmpty(t, tr.Skipped, "continuity defined: the controllers skip again")
+	m.Report([][]float64{{0}}, tr)
+
+	m.Reset()
+	tr, err = m.Plan().Walk(memRunner{0.9})
+	require.NoError(t, err)
+	require.Empty(t, tr.Skipped, "a new episode warms up again")
+
+	// A whole chunk of N actions or more defines C at once: one full inference.
+	cfg.ContinuityWindow = 2
+	m, err = NewMachine(mustLayout(t, 8, 3, 7), cfg)
+	require.NoError(t, err)
+	tr, _ = m.Plan().Walk(memRunner{0.9})
+	m.Report([][]float64{{0}, {0}}, tr)
+	tr, _ = m.Plan().Walk(memRunner{0.9})
+	require.NotEmpty(t, tr.Skipped)
+}
+
 func TestNaNControllerMeansRun(t *testing.T) {
 	m, err := NewMachine(mustLayout(t, 8, 3, 7), DefaultConfig())
 	require.NoError(t, err)
+	warmUp(t, m)
 	tr, err := m.Plan().Walk(memRunner{float32(math.NaN())})
 	require.NoError(t, err)
 	require.Len(t, tr.Executed, 8)
