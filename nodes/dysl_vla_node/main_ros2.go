@@ -1,11 +1,15 @@
 //go:build ros2
 
 //go:generate go tool rclgo-gen generate -d rosgen --include-package-deps rcl_interfaces --include-package-deps lifecycle_msgs --include-package-deps rosgraph_msgs --cgo-flags-path ""
+//go:generate find rosgen -name *.go ! -exec grep -q "^//go:build ros2" {} ; -exec sed -i "1i //go:build ros2\\n" {} ;
+//go:generate gofmt -w rosgen
 
 // Command dysl_vla_node is the DySL-VLA ROS 2 node: the node core (package nodecore) behind thin rclgo
 // glue that moves serialized messages. Every message of the data path is encoded and decoded by package
 // msgs; rclgo only sees bytes, except for the parameter and lifecycle services and /clock, whose typed
-// bindings rclgo-gen generates into rosgen/.
+// bindings rclgo-gen generates into rosgen/. The go:generate lines after it give those files this
+// file's ros2 build tag, as every file importing rclgo carries it (rclgo-gen writes none), and gofmt
+// them.
 package main
 
 import (
