@@ -65,7 +65,7 @@ func (c Config) Validate() error {
 	if c.CameraNoise < 0 || math.IsNaN(c.CameraNoise) {
 		problems = append(problems, fmt.Errorf("camera noise (%v) must be >= 0", c.CameraNoise))
 	}
-	if !(c.StartSpread >= 0 && c.StartSpread <= TableHalfSize) {
+	if !ValidStartSpread(c.StartSpread) {
 		problems = append(problems, fmt.Errorf("start spread (%v m) must be in [0, %v] (the table's half size)", c.StartSpread, TableHalfSize))
 	}
 	if c.Tabletop != (Tabletop{}) {
@@ -119,6 +119,10 @@ func Instruction(s State) string {
 	template := instructionTemplates[which%uint64(len(instructionTemplates))]
 	return fmt.Sprintf(template, s.Object().Colour, s.Goal().Colour)
 }
+
+// ValidStartSpread reports whether v (metres) is a start spread the table allows: in [0,
+// TableHalfSize]. NaN is not.
+func ValidStartSpread(v float64) bool { return v >= 0 && v <= TableHalfSize }
 
 // Start returns the start state and the instructions of the episode with this seed under cfg: the
 // single task (Reset) when cfg.Tabletop has no blocks, else a tabletop scene (ResetTabletop) and

@@ -54,7 +54,7 @@ func (f *bcDataFlags) apply(cfg *training.BCConfig) (*modelbuild.Weights, error)
 	if err != nil {
 		return nil, err
 	}
-	if !(f.startSpread >= 0 && f.startSpread <= scene.TableHalfSize) {
+	if !scene.ValidStartSpread(f.startSpread) {
 		return nil, fmt.Errorf("--start-spread %v: expected metres in [0, %v] (the table's half size)", f.startSpread, scene.TableHalfSize)
 	}
 	cfg.Tasks, cfg.StartSpread = tasks, f.startSpread
