@@ -18,6 +18,26 @@
 // the patches also get a learned absolute embedding (ViT's): without it a patch's value says what is in
 // it but not where in the image it is, and the action queries could not read off where the gripper is.
 //
+// Keypoints (Arch.Keypoints > 0) give the action queries where things are in the image as numbers: a
+// per-pixel network (the pixel's 3 values -> KeypointHidden, silu -> Keypoints scores, a 1x1
+// convolution written as MatMul) scores every pixel for each channel; a softmax over the pixels and the
+// expected pixel coordinates under it (a spatial soft-argmax, as in Levine et al.'s deep spatial
+// autoencoders and end-to-end visuomotor policies) turn each channel into an (x, y) in [-1, 1]; a
+// linear map of those 2·Keypoints values is added to every action query, like the state:
+//
+//	scores  = silu(pixels · W_kp1 + b_kp1) · W_kp2 + b_kp2        [1, S·S, C]
+//	points  = softmax_pixels(4 · scores)ᵀ · pixel_grid           [1, C, 2]
+//	queries += reshape(points, 2C) · W_kp_out                    [1, 1, D]
+//
+// Why: a patch token's value says what is in the patch, and its learned position embedding where the
+// patch is, but the attention that must join the two ("the block named in the instruction is in this
+// patch, so go there") is learned only from the approach frames' actions, and on 2 CPU cores the 12-layer
+// reference did not learn it in 4000 steps (GitHub issue 14: its first move from the start pose pointed
+// at the block with a cosine of 0.3). A block is a patch of one saturated colour, which a pixel-wise
+// network separates at once, and the soft-argmax hands its place to the action queries directly.
+// W_kp_out starts at zero, so a backbone trained without keypoints loads unchanged and computes what it
+// computed until trained.
+//
 // The robot's state (proprioception, Arch.StateDim values) is added to every action query rather than
 // given a token of its own: T stays the same, so a backbone trained without it loads unchanged with a
 // zero W_state and b_state and computes exactly what it computed before, and training starts from there.
@@ -57,6 +77,8 @@ type Arch struct {
 	ActionDim         int // A
 	StateDim          int // robot-state values the model reads (proprioception); 0 = none
 	StateFrequencies  int // octaves of sinusoidal features per state value (see the package doc)
+	Keypoints         int // spatial soft-argmax channels of the image (see the package doc); 0 = none
+	KeypointHidden    int // hidden width of the per-pixel network that scores them
 	AdapterRank       int // bottleneck width of the adapters
 	ControllerHidden  int // hidden width of the controller MLP
 	RopeTheta         float64
@@ -68,6 +90,28 @@ func (a Arch) Patches() int { g := a.ImageSize / a.PatchSize; return g * g }
 
 // Tokens is T, the sequence length of the hidden state.
 func (a Arch) Tokens() int { return a.Patches() + a.InstructionTokens + a.Chunk }
+
+// KeypointScoreGain multiplies the keypoint scores before their softmax. A channel's softmax picks out
+// a 4-pixel block among 4096 pixels once its score there stands about 8 above the rest; Adam moves each
+// weight by about a learning rate per step, so at unit gain the scores would take hundreds of steps to
+// spread that far, and at 4 a quarter of that.
+const KeypointScoreGain = 4
+
+// KeypointFeatures is the width of the keypoint vector: an expected x and y per channel.
+func (a Arch) KeypointFeatures() int { return 2 * a.Keypoints }
+
+// KeypointGrid is the [S·S, 2] table of pixel-centre coordinates the soft-argmax averages, row-major
+// pixels, (x, y) in [-1, 1]: x grows with the column, y with the row.
+func (a Arch) KeypointGrid() []float32 {
+	S := a.ImageSize
+	out := make([]float32, 0, 2*S*S)
+	for r := 0; r < S; r++ {
+		for c := 0; c < S; c++ {
+			out = append(out, float32((2*float64(c)+1)/float64(S)-1), float32((2*float64(r)+1)/float64(S)-1))
+		}
+	}
+	return out
+}
 
 // HeadDim is the per-head width.
 func (a Arch) HeadDim() int { return a.Hidden / a.Heads }
@@ -112,6 +156,9 @@ func (a Arch) Validate() error {
 	if a.PatchSize > 0 && a.ImageSize%a.PatchSize != 0 {
 		problems = append(problems, fmt.Sprintf("patch_size (%d) must divide image_size (%d)", a.PatchSize, a.ImageSize))
 	}
+	if a.Keypoints < 0 || a.KeypointHidden < 0 || (a.Keypoints > 0) != (a.KeypointHidden > 0) {
+		problems = append(problems, fmt.Sprintf("keypoints (%d) and keypoint_hidden (%d) must both be > 0, or both 0", a.Keypoints, a.KeypointHidden))
+	}
 	if a.StateDim < 0 || a.StateFrequencies < 0 {
 		problems = append(problems, fmt.Sprintf("state_dim (%d) and state_frequencies (%d) must be >= 0", a.StateDim, a.StateFrequencies))
 	}
@@ -149,6 +196,8 @@ type Preset struct {
 //   - small_state: small with the scene's robot state as a second input next to the camera
 //     (scene.RobotStateNames): a gripper's last centimetre of height is invisible from the camera,
 //     and a robot knows it from its joint encoders.
+//   - small_keypoints: small_state with the image's keypoints (spatial soft-argmax, package doc) added
+//     to the action queries: the camera-only and state models did not learn where the block is.
 //   - bench: sized so that decoder layers dominate the time of one inference on a 2-core CPU;
 //     initializers go to external data files.
 //
@@ -168,6 +217,12 @@ var presets = map[string]Preset{
 	"small_state": {Name: "small_state", Arch: func() Arch {
 		a := tinyArch(12)
 		a.StateDim, a.StateFrequencies = len(scene.RobotStateNames), 6
+		return a
+	}(), CalibrationFrames: 48},
+	"small_keypoints": {Name: "small_keypoints", Arch: func() Arch {
+		a := tinyArch(12)
+		a.StateDim, a.StateFrequencies = len(scene.RobotStateNames), 6
+		a.Keypoints, a.KeypointHidden = 16, 32
 		return a
 	}(), CalibrationFrames: 48},
 	"bench": {

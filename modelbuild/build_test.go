@@ -158,7 +158,7 @@ func TestBuildRejectsBadOptions(t *testing.T) {
 		opts Options
 		want string
 	}{
-		{"unknown preset", Options{Preset: "huge", OutDir: t.TempDir()}, `unknown preset "huge" (want one of bench, small, small_state, tiny)`},
+		{"unknown preset", Options{Preset: "huge", OutDir: t.TempDir()}, `unknown preset "huge" (want one of bench, small, small_keypoints, small_state, tiny)`},
 		{"no output", Options{Preset: "tiny"}, "no output directory"},
 		{"static ratio", Options{Preset: "tiny", OutDir: t.TempDir(), StaticRatio: 1.5}, "static ratio (1.5) must be in (0, 1]"},
 		{"static ratio NaN", Options{Preset: "tiny", OutDir: t.TempDir(), StaticRatio: math.NaN()}, "static ratio (NaN) must be in (0, 1]"},
@@ -244,8 +244,9 @@ func TestReferenceRejectsBadInput(t *testing.T) {
 func TestArchValidate(t *testing.T) {
 	a := presets["tiny"].Arch
 	require.NoError(t, a.Validate())
-	a.Heads, a.PatchSize, a.AdapterRank = 5, 7, 100
+	a.Heads, a.PatchSize, a.AdapterRank, a.Keypoints = 5, 7, 100, 16
 	err := a.Validate()
+	require.ErrorContains(t, err, "keypoints (16) and keypoint_hidden (0) must both be > 0, or both 0")
 	require.ErrorContains(t, err, "hidden (64) must be heads (5) times an even head width")
 	require.ErrorContains(t, err, "patch_size (7) must divide image_size (64)")
 	require.ErrorContains(t, err, "adapter_rank (100) must be <= hidden (64)")

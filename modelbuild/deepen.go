@@ -5,10 +5,11 @@ import (
 	"slices"
 )
 
-// Deepen returns a backbone of architecture to that computes exactly what w (a backbone of from, fewer
-// layers, the same widths) computes: w's layers keep their order, spread over the deeper stack, and the
-// new layers between them start as identities (their attention and MLP output projections are zero,
-// the rest from modelbuild's random initialization, seed 0, so that training moves them at once).
+// Deepen returns a backbone of architecture to that computes exactly what w (a backbone of from: fewer
+// or as many layers, the same widths, perhaps without the state input or the keypoints) computes: w's
+// layers keep their order, spread over the deeper stack, and the new layers between them start as
+// identities (their attention and MLP output projections are zero, the rest from modelbuild's random
+// initialization, seed 0, so that training moves them at once).
 //
 // Why: training the 12-layer closed-loop reference from random weights sat at the constant predictor
 // for hundreds of steps on 2 cores; starting from a trained shallower model (depth up-scaling, as in
@@ -16,8 +17,12 @@ import (
 func Deepen(w *Weights, from, to Arch) (*Weights, error) {
 	same := from
 	same.Layers, same.StateDim, same.StateFrequencies = to.Layers, to.StateDim, to.StateFrequencies
+	same.Keypoints, same.KeypointHidden = to.Keypoints, to.KeypointHidden
 	if same != to {
-		return nil, fmt.Errorf("modelbuild: deepen: architectures differ beyond the layer count and the state input (%+v vs %+v)", from, to)
+		return nil, fmt.Errorf("modelbuild: deepen: architectures differ beyond the layer count, the state input and the keypoints (%+v vs %+v)", from, to)
+	}
+	if from.Keypoints != 0 && (from.Keypoints != to.Keypoints || from.KeypointHidden != to.KeypointHidden) {
+		return nil, fmt.Errorf("modelbuild: deepen: %d keypoints of width %d cannot become %d of width %d", from.Keypoints, from.KeypointHidden, to.Keypoints, to.KeypointHidden)
 	}
 	if from.StateDim != 0 && from.StateFeatures() != to.StateFeatures() {
 		return nil, fmt.Errorf("modelbuild: deepen: a state input of %d features cannot become one of %d", from.StateFeatures(), to.StateFeatures())
@@ -33,6 +38,11 @@ func Deepen(w *Weights, from, to Arch) (*Weights, error) {
 	if from.StateFeatures() == to.StateFeatures() {
 		out.StateWeight, out.StateBias = slices.Clone(w.StateWeight), slices.Clone(w.StateBias)
 	} // else the new state input starts at RandomWeights' zeros: ignored until trained
+	if from.Keypoints == to.Keypoints {
+		out.KeypointPixel, out.KeypointPixelB = slices.Clone(w.KeypointPixel), slices.Clone(w.KeypointPixelB)
+		out.KeypointScore, out.KeypointScoreB = slices.Clone(w.KeypointScore), slices.Clone(w.KeypointScoreB)
+		out.KeypointOut = slices.Clone(w.KeypointOut)
+	} // else new keypoints start at RandomWeights': a random pixel network, a zero output map
 	kept := DeepenedPositions(n, L)
 	next := 0
 	for i := range out.Layers {

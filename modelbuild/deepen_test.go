@@ -62,6 +62,31 @@ func TestDeepenAddsTheStateInputAtZero(t *testing.T) {
 	require.ErrorContains(t, err, "a state input of 25 features cannot become one of 15")
 }
 
+// A backbone trained without keypoints gains them with a zero output map: it computes what it did,
+// whatever the picture, until training moves the new weights; the new pixel network is random.
+func TestDeepenAddsTheKeypointsAtZero(t *testing.T) {
+	from := tinyArchForTest(3)
+	to := from
+	to.Keypoints, to.KeypointHidden = 4, 8
+	w := RandomWeights(from, 7)
+	grown, err := Deepen(w, from, to)
+	require.NoError(t, err)
+	require.Equal(t, make([]float32, 2*4*from.Hidden), grown.KeypointOut)
+	require.NotEqual(t, make([]float32, 3*8), grown.KeypointPixel)
+
+	obs := CalibrationObservations(from, 1, 3)[0]
+	_, want, err := (&Model{Arch: from, Weights: w}).Forward(obs)
+	require.NoError(t, err)
+	_, got, err := (&Model{Arch: to, Weights: grown}).Forward(obs)
+	require.NoError(t, err)
+	require.InDeltaSlice(t, want, got, 1e-9)
+
+	other := to
+	other.Keypoints = 6
+	_, err = Deepen(grown, to, other)
+	require.ErrorContains(t, err, "4 keypoints of width 8 cannot become 6 of width 8")
+}
+
 func tinyArchForTest(layers int) Arch {
 	p, err := LookupPreset("tiny")
 	if err != nil {

@@ -64,7 +64,27 @@ func (e graphEmitter) prefix(in modelInputs) onnxgraph.Value {
 			e.weight("prefix.state.bias", []int64{D}, w.StateBias))
 		queries = b.Add(queries, b.Reshape(state, 1, 1, D)) // every action query reads the state
 	}
+	if a.Keypoints > 0 {
+		queries = b.Add(queries, e.keypoints(image)) // every action query reads where things are
+	}
 	return b.Concat(1, patchEmb, words, queries)
+}
+
+// keypoints: image [1,3,S,S] -> what the spatial soft-argmax adds to the action queries [1,1,D].
+func (e graphEmitter) keypoints(image onnxgraph.Value) onnxgraph.Value {
+	b, a, w := e.b, e.model.Arch, e.model.Weights
+	defer b.Scope("keypoints")()
+	S2, H, C, D := int64(a.ImageSize*a.ImageSize), int64(a.KeypointHidden), int64(a.Keypoints), int64(a.Hidden)
+	pixels := b.Transpose(b.Reshape(image, 1, 3, S2), 0, 2, 1) // [1,S²,3]
+	hidden := b.Add(b.MatMul(pixels, e.weight("prefix.keypoints.pixel.weight", []int64{3, H}, w.KeypointPixel)),
+		e.weight("prefix.keypoints.pixel.bias", []int64{H}, w.KeypointPixelB))
+	hidden = b.Mul(hidden, e.sigmoid(hidden))
+	scores := b.Add(b.MatMul(hidden, e.weight("prefix.keypoints.score.weight", []int64{H, C}, w.KeypointScore)),
+		e.weight("prefix.keypoints.score.bias", []int64{C}, w.KeypointScoreB)) // [1,S²,C]
+	attention := b.Softmax(b.Mul(b.Transpose(scores, 0, 2, 1), b.Scalar(KeypointScoreGain)), -1) // [1,C,S²]
+	points := b.MatMul(attention, b.Const([]int64{S2, 2}, a.KeypointGrid()))                     // [1,C,2]
+	return b.Reshape(b.MatMul(b.Reshape(points, 1, 1, 2*C),
+		e.weight("prefix.keypoints.out.weight", []int64{2 * C, D}, w.KeypointOut)), 1, 1, D)
 }
 
 // layer i: hidden [1,T,D] -> hidden [1,T,D].
@@ -229,7 +249,8 @@ func controllerFile(j int) string { return fmt.Sprintf("controller_%02d.onnx", j
 func (a Arch) FLOPs() bundle.FLOPs {
 	T, D, F, K := int64(a.Tokens()), int64(a.Hidden), int64(a.MLP), int64(a.Chunk)
 	return bundle.FLOPs{
-		Prefix:     2*int64(a.Patches())*int64(a.PatchValues())*D + 2*int64(a.StateFeatures())*D,
+		Prefix: 2*int64(a.Patches())*int64(a.PatchValues())*D + 2*int64(a.StateFeatures())*D +
+			2*int64(a.ImageSize*a.ImageSize)*int64(a.KeypointHidden)*(3+int64(a.Keypoints)+2) + 2*int64(a.KeypointFeatures())*D,
 		Layer:      2*T*D*D*4 + 2*T*D*F*3 + 2*2*T*T*D, // q,k,v,o; gate,up,down; scores and mixing
 		Adapter:    2 * T * D * int64(a.AdapterRank) * 2,
 		Controller: 2*D*int64(a.ControllerHidden) + 2*int64(a.ControllerHidden),

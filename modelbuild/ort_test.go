@@ -161,42 +161,87 @@ func TestGraphsMatchReference(t *testing.T) {
 // both, it changes the actions, and the manifest names it.
 func TestStateInputReachesTheActions(t *testing.T) {
 	requireORT(t)
-	preset, err := LookupPreset("small_state")
-	require.NoError(t, err)
-	a := preset.Arch
-	w := RandomWeights(a, 4)
+	a, w := presetWeights(t, "small_state")
 	for i := range w.StateWeight {
 		w.StateWeight[i] = float32(math.Cos(float64(i)))
 	}
+	obs := CalibrationObservations(a, 1, 99)[0]
+	still := obs
+	still.State = make([]float32, a.StateDim)
+	requireChanges(t, &Model{Arch: a, Weights: w}, obs, still, "the state must change the actions")
+	b := requireGraphsMatchReference(t, "small_state", a, w, obs)
+	require.Equal(t, SceneStateSpec(), *b.Manifest.State)
+}
+
+// TestKeypointsReachTheActions builds a bundle whose prefix has the image keypoints, with an output map
+// that is not zero, and holds its prefix and full graphs to the reference: the keypoints change the
+// actions, and where the image shows things moves them.
+func TestKeypointsReachTheActions(t *testing.T) {
+	requireORT(t)
+	a, w := presetWeights(t, "small_keypoints")
+	for i := range w.KeypointOut {
+		w.KeypointOut[i] = float32(math.Cos(float64(i)))
+	}
+	model := &Model{Arch: a, Weights: w}
+	obs := CalibrationObservations(a, 2, 99)
+	without := &Model{Arch: a, Weights: &Weights{}}
+	*without.Weights = *w
+	without.Weights.KeypointOut = make([]float32, len(w.KeypointOut))
+	_, plain, err := without.Forward(obs[0])
+	require.NoError(t, err)
+	_, with, err := model.Forward(obs[0])
+	require.NoError(t, err)
+	require.Greater(t, maxAbsDiff(with, plain), 1e-2, "the keypoints must change the actions")
+	other := obs[0]
+	other.Image = obs[1].Image // another scene's picture, the same instruction and state
+	requireChanges(t, model, obs[0], other, "another picture must move the keypoints")
+	requireGraphsMatchReference(t, "small_keypoints", a, w, obs[0])
+}
+
+func presetWeights(t *testing.T, name string) (Arch, *Weights) {
+	preset, err := LookupPreset(name)
+	require.NoError(t, err)
+	return preset.Arch, RandomWeights(preset.Arch, 4)
+}
+
+func maxAbsDiff(x, y []float64) float64 {
+	out := 0.0
+	for i := range x {
+		out = math.Max(out, math.Abs(x[i]-y[i]))
+	}
+	return out
+}
+
+// requireChanges asserts that the reference's actions for obs and for changed differ.
+func requireChanges(t *testing.T, model *Model, obs, changed Observation, msg string) {
+	_, want, err := model.Forward(obs)
+	require.NoError(t, err)
+	_, got, err := model.Forward(changed)
+	require.NoError(t, err)
+	require.Greater(t, maxAbsDiff(want, got), 1e-2, msg)
+}
+
+// requireGraphsMatchReference builds a bundle of preset from w and holds its prefix and full graphs to
+// the reference on obs.
+func requireGraphsMatchReference(t *testing.T, preset string, a Arch, w *Weights, obs Observation) *bundle.Bundle {
 	dir := t.TempDir()
 	weights := dir + "/w.safetensors"
 	require.NoError(t, SaveWeights(weights, a, w, nil))
-	res, err := Build(Options{Preset: "small_state", OutDir: dir + "/bundle", Seed: 3, WeightsFile: weights, CalibrationFrames: 8})
+	res, err := Build(Options{Preset: preset, OutDir: dir + "/bundle", Seed: 3, WeightsFile: weights, CalibrationFrames: 8})
 	require.NoError(t, err)
 	b, err := bundle.Load(dir + "/bundle")
 	require.NoError(t, err)
-	m, model := b.Manifest, res.Model
-	require.Equal(t, SceneStateSpec(), *m.State)
+	m := b.Manifest
 	T, D, K, A := int64(m.Dims.Tokens), int64(m.Dims.Hidden), int64(m.Dims.Chunk), int64(m.Dims.ActionDim)
 	S := int64(m.Image.Width)
-
-	obs := CalibrationObservations(a, 1, 99)[0]
-	hiddens, wantActions, err := model.Forward(obs)
+	hiddens, wantActions, err := res.Model.Forward(obs)
 	require.NoError(t, err)
-	still := obs
-	still.State = make([]float32, a.StateDim)
-	_, stillActions, err := model.Forward(still)
-	require.NoError(t, err)
-	moved := 0.0
-	for i := range wantActions {
-		moved = math.Max(moved, math.Abs(wantActions[i]-stillActions[i]))
-	}
-	require.Greater(t, moved, 1e-2, "the state must change the actions")
-
 	inputs := map[string]ort.Value{
 		bundle.InputImage:  tensor(t, obs.Image, 1, 3, S, S),
 		bundle.InputTokens: tensor(t, obs.Tokens, 1, int64(len(obs.Tokens))),
-		bundle.InputState:  tensor(t, obs.State, 1, int64(a.StateDim)),
+	}
+	if a.StateDim > 0 {
+		inputs[bundle.InputState] = tensor(t, obs.State, 1, int64(a.StateDim))
 	}
 	defer func() {
 		for _, v := range inputs {
@@ -207,4 +252,5 @@ func TestStateInputReachesTheActions(t *testing.T) {
 	requireClose(t, flat(hiddens[0]), h, 1e-4, "prefix")
 	got := runGraph(t, b.Path(m.Files.Full), inputs, bundle.OutputActions, 1, K, A)
 	requireClose(t, wantActions, got, 1e-4, "full.onnx")
+	return b
 }

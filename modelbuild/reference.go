@@ -51,6 +51,11 @@ func (m *Model) Prefix(obs Observation) (*mat.Dense, error) {
 			}
 		}
 	}
+	if a.Keypoints > 0 {
+		for d, v := range m.keypointQueryTerm(image) {
+			state[d] += v
+		}
+	}
 	grid := S / P
 	patches := mat.NewDense(a.Patches(), a.PatchValues(), nil)
 	for gy := 0; gy < grid; gy++ {
@@ -92,6 +97,43 @@ func (m *Model) Prefix(obs Observation) (*mat.Dense, error) {
 		}
 	}
 	return h, nil
+}
+
+// keypointQueryTerm is what the image's keypoints add to every action query (the package doc's
+// spatial soft-argmax): [D].
+func (m *Model) keypointQueryTerm(image []float32) []float64 {
+	a, w := m.Arch, m.Weights
+	S, H, C, D := a.ImageSize, a.KeypointHidden, a.Keypoints, a.Hidden
+	pixels := mat.NewDense(S*S, 3, nil)
+	for c := 0; c < 3; c++ {
+		for p := 0; p < S*S; p++ {
+			pixels.Set(p, c, float64(image[c*S*S+p]))
+		}
+	}
+	var hidden, scores mat.Dense
+	hidden.Mul(pixels, dense(3, H, w.KeypointPixel))
+	hidden.Apply(func(_, j int, v float64) float64 { return silu(v + float64(w.KeypointPixelB[j])) }, &hidden)
+	scores.Mul(&hidden, dense(H, C, w.KeypointScore))
+	grid := a.KeypointGrid()
+	points := make([]float64, 2*C) // channel-major: x0, y0, x1, y1, ...
+	column := make([]float64, S*S)
+	for k := 0; k < C; k++ {
+		for p := range column {
+			column[p] = KeypointScoreGain * (scores.At(p, k) + float64(w.KeypointScoreB[k]))
+		}
+		softmaxScaled(column, 1)
+		for p, weight := range column {
+			points[2*k] += weight * float64(grid[2*p])
+			points[2*k+1] += weight * float64(grid[2*p+1])
+		}
+	}
+	out := make([]float64, D)
+	for i, v := range points {
+		for d := range out {
+			out[d] += v * float64(w.KeypointOut[i*D+d])
+		}
+	}
+	return out
 }
 
 // rmsNorm normalizes each row to unit root-mean-square, then scales by gain.

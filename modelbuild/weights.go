@@ -20,6 +20,11 @@ type Weights struct {
 	ActionQueries  []float32 // prefix.action_queries  [K, D]
 	StateWeight    []float32 // prefix.state.weight    [StateFeatures, D], only when the model reads the robot state
 	StateBias      []float32 // prefix.state.bias      [D], likewise
+	KeypointPixel  []float32 // prefix.keypoints.pixel.weight [3, KeypointHidden], only with keypoints
+	KeypointPixelB []float32 // prefix.keypoints.pixel.bias   [KeypointHidden]
+	KeypointScore  []float32 // prefix.keypoints.score.weight [KeypointHidden, Keypoints]
+	KeypointScoreB []float32 // prefix.keypoints.score.bias   [Keypoints]
+	KeypointOut    []float32 // prefix.keypoints.out.weight   [2·Keypoints, D]
 	Layers         []LayerWeights
 	HeadNorm       []float32 // head.norm.weight [D]
 	HeadWeight     []float32 // head.proj.weight [D, A]
@@ -108,6 +113,17 @@ func (w *Weights) params(a Arch) []param {
 		ps = append(ps,
 			param{"prefix.state.weight", []int64{int64(a.StateFeatures()), D}, &w.StateWeight, constant(0)},
 			param{"prefix.state.bias", []int64{D}, &w.StateBias, constant(0)})
+	}
+	if a.Keypoints > 0 {
+		// The output map is zero, like the state's: keypoints can be added to a trained backbone. The
+		// pixel network is random so that its scores differ between pixels from the first step on.
+		H, C := int64(a.KeypointHidden), int64(a.Keypoints)
+		ps = append(ps,
+			param{"prefix.keypoints.pixel.weight", []int64{3, H}, &w.KeypointPixel, fanIn(3)},
+			param{"prefix.keypoints.pixel.bias", []int64{H}, &w.KeypointPixelB, constant(0)},
+			param{"prefix.keypoints.score.weight", []int64{H, C}, &w.KeypointScore, fanIn(H)},
+			param{"prefix.keypoints.score.bias", []int64{C}, &w.KeypointScoreB, constant(0)},
+			param{"prefix.keypoints.out.weight", []int64{2 * C, D}, &w.KeypointOut, constant(0)})
 	}
 	for i := range w.Layers {
 		l := &w.Layers[i]

@@ -249,7 +249,25 @@ func (m *Model) Prefix(in Inputs) *Node {
 		state := addTrailing(matmul(features, m.param(g, "prefix.state.weight")), m.param(g, "prefix.state.bias")) // [B,D]
 		queries = Add(queries, ExpandDims(state, 1))
 	}
+	if a.Keypoints > 0 {
+		queries = Add(queries, ExpandDims(m.keypoints(images), 1))
+	}
 	return Concatenate([]*Node{patchEmb, words, queries}, 1)
+}
+
+// keypoints: images [B,3,S,S] -> what the spatial soft-argmax adds to the action queries [B,D]
+// (modelbuild's package doc).
+func (m *Model) keypoints(images *Node) *Node {
+	g, a := images.Graph(), m.Arch
+	B, S2, C := images.Shape().Dimensions[0], a.ImageSize*a.ImageSize, a.Keypoints
+	pixels := TransposeAllAxes(Reshape(images, B, 3, S2), 0, 2, 1) // [B,S²,3]
+	hidden := addTrailing(matmul(pixels, m.param(g, "prefix.keypoints.pixel.weight")), m.param(g, "prefix.keypoints.pixel.bias"))
+	hidden = Mul(hidden, sigmoid(hidden))
+	scores := addTrailing(matmul(hidden, m.param(g, "prefix.keypoints.score.weight")), m.param(g, "prefix.keypoints.score.bias"))
+	attention := Softmax(MulScalar(TransposeAllAxes(scores, 0, 2, 1), modelbuild.KeypointScoreGain), -1) // [B,C,S²]
+	grid := Const(g, tensors.FromFlatDataAndDimensions(a.KeypointGrid(), S2, 2))
+	points := Reshape(matmul(attention, grid), B, 2*C)
+	return matmul(points, m.param(g, "prefix.keypoints.out.weight"))
 }
 
 // Layer runs decoder layer i on h [B,T,D].

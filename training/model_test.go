@@ -39,12 +39,21 @@ func TestForwardMatchesReference(t *testing.T) {
 		a.StateDim, a.StateFrequencies = 5, 6
 		testForwardMatchesReference(t, a)
 	})
+	t.Run("with the robot state and keypoints", func(t *testing.T) {
+		a := tinyPreset()
+		a.StateDim, a.StateFrequencies = 5, 6
+		a.Keypoints, a.KeypointHidden = 4, 8
+		testForwardMatchesReference(t, a)
+	})
 }
 
 func testForwardMatchesReference(t *testing.T, a modelbuild.Arch) {
 	w := modelbuild.RandomWeights(a, 7)
 	for i := range w.StateWeight { // not zero, as initialized: the state must reach the actions
 		w.StateWeight[i] = float32(math.Sin(float64(i)))
+	}
+	for i := range w.KeypointOut { // likewise the keypoints
+		w.KeypointOut[i] = float32(math.Cos(float64(i)))
 	}
 	ref := &modelbuild.Model{Arch: a, Weights: w}
 	obs := modelbuild.CalibrationObservations(a, 2, 7)

@@ -26,7 +26,7 @@ func newModelBuildCmd() *cobra.Command {
 		tasks string
 	)
 	cmd := &cobra.Command{
-		Use:   "build --preset tiny|small|bench --out DIR",
+		Use:   "build --preset tiny|small|small_state|small_keypoints|bench --out DIR",
 		Short: "Build a bundle: backbone (random or --weights), calibrated static layers, closed-form adapters",
 		Long: `Build writes a complete DySL bundle: prefix, one graph per decoder layer, adapters and controllers
 of the dynamic layers, head, the whole model as one graph (full.onnx), and manifest.yaml.
@@ -37,7 +37,12 @@ these tensors ([in, out] matrices, float32):
   prefix.action_queries [K, D]
   layers.<i>.attn_norm.weight [D]  layers.<i>.attn.{q,k,v,o}.weight [D, D]
   layers.<i>.mlp_norm.weight [D]   layers.<i>.mlp.{gate,up}.weight [D, MLP]  layers.<i>.mlp.down.weight [MLP, D]
-  head.norm.weight [D]  head.proj.weight [D, A]  head.proj.bias [A]`,
+  head.norm.weight [D]  head.proj.weight [D, A]  head.proj.bias [A]
+with the robot state (small_state, small_keypoints):
+  prefix.state.weight [state features, D]   prefix.state.bias [D]
+with the image keypoints (small_keypoints; C keypoints, H their pixel network's width):
+  prefix.keypoints.pixel.weight [3, H]   prefix.keypoints.pixel.bias [H]
+  prefix.keypoints.score.weight [H, C]   prefix.keypoints.score.bias [C]   prefix.keypoints.out.weight [2*C, D]`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Log = cmd.OutOrStdout()
