@@ -99,11 +99,23 @@ func (m *Model) Prefix(obs Observation) (*mat.Dense, error) {
 	return h, nil
 }
 
-// keypointQueryTerm is what the image's keypoints add to every action query (the package doc's
-// spatial soft-argmax): [D].
+// keypointQueryTerm is what the image's keypoints add to every action query: [D].
 func (m *Model) keypointQueryTerm(image []float32) []float64 {
+	w, D := m.Weights, m.Arch.Hidden
+	out := make([]float64, D)
+	for i, v := range m.Keypoints(image) {
+		for d := range out {
+			out[d] += v * float64(w.KeypointOut[i*D+d])
+		}
+	}
+	return out
+}
+
+// Keypoints are the image's keypoints (the package doc's spatial soft-argmax) for a normalized image
+// [3,S,S]: x and y in [-1, 1] per channel, channel-major (x0, y0, x1, y1, ...).
+func (m *Model) Keypoints(image []float32) []float64 {
 	a, w := m.Arch, m.Weights
-	S, H, C, D := a.ImageSize, a.KeypointHidden, a.Keypoints, a.Hidden
+	S, H, C := a.ImageSize, a.KeypointHidden, a.Keypoints
 	pixels := mat.NewDense(S*S, 3, nil)
 	for c := 0; c < 3; c++ {
 		for p := 0; p < S*S; p++ {
@@ -127,13 +139,7 @@ func (m *Model) keypointQueryTerm(image []float32) []float64 {
 			points[2*k+1] += weight * float64(grid[2*p+1])
 		}
 	}
-	out := make([]float64, D)
-	for i, v := range points {
-		for d := range out {
-			out[d] += v * float64(w.KeypointOut[i*D+d])
-		}
-	}
-	return out
+	return points
 }
 
 // rmsNorm normalizes each row to unit root-mean-square, then scales by gain.

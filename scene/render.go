@@ -101,6 +101,15 @@ func Render(s State, width, height int, noise float64) Image {
 	return im
 }
 
+// ImagePoint is where the camera shows a point of the table plane, in the [-1, 1] image coordinates
+// whose u grows with the column (rightwards) and v with the row (downwards): image up is +x, image
+// left is +y, and the table fills the frame. The camera's projection is orthographic for positions
+// (perspective only scales sizes, see Render), so it holds at any height.
+func ImagePoint(p Vec3) (u, v float64) { return -p.Y / TableHalfSize, -p.X / TableHalfSize }
+
+// NumColours is how many object and pad colours there are (Red .. Pink).
+const NumColours = numColours
+
 // pixelMean is the mean colour of the samples of pixel (r, c). A pixel that no shape comes near is
 // plain table and skips its samples; the bound (the pixel's half diagonal plus a square's, half·√2)
 // never cuts off a sample a shape covers.

@@ -124,6 +124,30 @@ func TestRender(t *testing.T) {
 		require.Equal(t, colourRGB[s.Goal().Colour], pixelOf(s.Goal().Pos))
 		require.Equal(t, tableRGB, im.At(0, 0))
 	})
+	t.Run("ImagePoint is the centroid of an object's pixels", func(t *testing.T) {
+		const size = 64
+		for _, seed := range []int64{5, 6, 7} {
+			s := Reset(seed)
+			im := Render(s, size, size, 0)
+			for _, object := range []struct {
+				pos    Vec3
+				colour Colour
+			}{{s.Object().Pos, s.Object().Colour}, {s.Goal().Pos, s.Goal().Colour}} {
+				var su, sv, n float64
+				for r := range size {
+					for c := range size {
+						if im.At(r, c) == colourRGB[object.colour] {
+							su, sv, n = su+(2*float64(c)+1)/size-1, sv+(2*float64(r)+1)/size-1, n+1
+						}
+					}
+				}
+				require.Positive(t, n)
+				u, v := ImagePoint(object.pos)
+				require.InDelta(t, u, su/n, 1.5/size, "seed %d, %v: u", seed, object.colour)
+				require.InDelta(t, v, sv/n, 1.5/size, "seed %d, %v: v", seed, object.colour)
+			}
+		}
+	})
 	t.Run("closing the gripper changes the frame", func(t *testing.T) {
 		closed := s
 		closed.Gripper = GripperClosed

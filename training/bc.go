@@ -73,6 +73,9 @@ type BCConfig struct {
 	// ProbeWeight, when > 0, adds the world-state probe's loss (probe.go) with this weight: a
 	// training-only localization signal that bundles never see.
 	ProbeWeight float64
+	// KeypointWeight, when > 0, adds the keypoint loss (probe.go) with this weight: each image
+	// keypoint channel is told where the object of its colour is. Only for models with keypoints.
+	KeypointWeight float64
 }
 
 func (cfg BCConfig) residualScale() float64 {
@@ -137,15 +140,16 @@ func (cfg BCConfig) LearningRateAt(step int) float64 {
 
 // BCResult reports a training run.
 type BCResult struct {
-	Model       *Model
-	Params      int64
-	TrainLoss   []float64      // per step run (Resumed+1..Steps): the batch's training loss (cfg.Loss on normalized actions, plus the weighted probe loss when probing)
-	EvalSteps   []int          // absolute step numbers
-	EvalLoss    []float64      // held-out mean absolute error at EvalSteps
-	Eval        []ChunkMetrics // the held-out metrics at EvalSteps (EvalLoss[i] = Eval[i].L1)
-	ProbeError  []float64      // the probe's held-out mean squared error at EvalSteps, when probing
-	Duration    time.Duration
-	TrainFrames int
+	Model         *Model
+	Params        int64
+	TrainLoss     []float64      // per step run (Resumed+1..Steps): the batch's training loss (cfg.Loss on normalized actions, plus the weighted probe loss when probing)
+	EvalSteps     []int          // absolute step numbers
+	EvalLoss      []float64      // held-out mean absolute error at EvalSteps
+	Eval          []ChunkMetrics // the held-out metrics at EvalSteps (EvalLoss[i] = Eval[i].L1)
+	ProbeError    []float64      // the probe's held-out mean squared error at EvalSteps, when probing
+	KeypointError []float64      // the keypoints' held-out mean squared error at EvalSteps, with the keypoint loss
+	Duration      time.Duration
+	TrainFrames   int
 	// BaselineL1 is the held-out error of the best constant predictor (each chunk value's median over the
 	// training frames): a run whose held-out loss is not clearly below it has learned only the marginal.
 	BaselineL1 float64
@@ -197,14 +201,23 @@ func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 	if cfg.ProbeWeight < 0 || math.IsNaN(cfg.ProbeWeight) {
 		return nil, fmt.Errorf("training: probe weight (%v) must be >= 0", cfg.ProbeWeight)
 	}
-	probing := cfg.ProbeWeight > 0
+	if cfg.KeypointWeight < 0 || math.IsNaN(cfg.KeypointWeight) || (cfg.KeypointWeight > 0 && cfg.Arch.Keypoints == 0) {
+		return nil, fmt.Errorf("training: keypoint weight (%v) must be >= 0, and 0 for a model without keypoints (it has %d)", cfg.KeypointWeight, cfg.Arch.Keypoints)
+	}
+	probing, keypointing := cfg.ProbeWeight > 0, cfg.KeypointWeight > 0
 	if probing {
 		m.AddProbe(cfg.Seed)
 	}
 	modelFn := func(ctx *context.Context, _ any, inputs []*Node) []*Node {
-		hiddens, actions := m.Forward(m.inputsFrom(inputs))
+		in := m.inputsFrom(inputs)
+		hiddens, actions := m.Forward(in)
+		targets := inputs[m.inputCount():] // the probe's, then the keypoints' places and presence
 		if probing {
-			m.addProbeLoss(ctx, hiddens[len(hiddens)-1], inputs[m.inputCount()], cfg.ProbeWeight)
+			m.addProbeLoss(ctx, hiddens[len(hiddens)-1], targets[0], cfg.ProbeWeight)
+			targets = targets[1:]
+		}
+		if keypointing {
+			m.addKeypointLoss(ctx, in.Images, targets[0], targets[1], cfg.KeypointWeight)
 		}
 		return []*Node{actions}
 	}
@@ -229,6 +242,9 @@ func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 		inputs, chunks := data.Batch(batch)
 		if probing {
 			inputs = append(inputs, data.ProbeBatch(batch))
+		}
+		if keypointing {
+			inputs = append(inputs, data.KeypointBatch(batch)...)
 		}
 		if err := learningRate.SetValue(tensors.FromScalar(float32(cfg.LearningRateAt(step)))); err != nil {
 			return nil, err
@@ -257,6 +273,14 @@ func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 				}
 				res.ProbeError = append(res.ProbeError, e)
 				probed = fmt.Sprintf(", probe mse %.4f", e)
+			}
+			if keypointing {
+				e, err := m.KeypointError(heldOut, allIndices(heldOut))
+				if err != nil {
+					return nil, err
+				}
+				res.KeypointError = append(res.KeypointError, e)
+				probed += fmt.Sprintf(", keypoint mse %.4f", e)
 			}
 			fmt.Fprintf(cfg.Log, "step %d: lr %.2g, train %s %.4f (mean of last 50 %.4f), held-out %s%s (constant predictor L1 %.4f), %s\n",
 				step, cfg.LearningRateAt(step), cfg.Loss.name(), loss, mean(res.TrainLoss[max(0, len(res.TrainLoss)-50):]), eval, probed,

@@ -33,6 +33,8 @@ type Frame struct {
 	Phase         scene.Phase
 	// Probe is ProbeTargets of the world state the frame shows: the training-only localization target.
 	Probe []float32
+	// Keypoints is KeypointTargets of that world state, when the model has keypoints.
+	Keypoints []float32
 	// Critical marks the grasp and release windows: the still steps before the gripper flips, the flip
 	// itself, and every step whose expert chunk contains a flip. Errors there are what DySL protects.
 	Critical bool
@@ -114,6 +116,9 @@ func newFrame(a modelbuild.Arch, episode, step int, state scene.State, img scene
 		Episode: episode, Step: step, RGB: img.RGB, Tokens: Tokenize(instruction, a.InstructionTokens),
 		State: robotState(a, state),
 		Chunk: make([]float32, 0, a.Chunk*a.ActionDim), Action: action, Phase: phase, Probe: ProbeTargets(state),
+	}
+	if a.Keypoints > 0 {
+		f.Keypoints = KeypointTargets(a, state)
 	}
 	actionMean, actionStd := ActionNormalization()
 	flips := false

@@ -258,16 +258,21 @@ func (m *Model) Prefix(in Inputs) *Node {
 // keypoints: images [B,3,S,S] -> what the spatial soft-argmax adds to the action queries [B,D]
 // (modelbuild's package doc).
 func (m *Model) keypoints(images *Node) *Node {
+	B, C := images.Shape().Dimensions[0], m.Arch.Keypoints
+	return matmul(Reshape(m.keypointPoints(images), B, 2*C), m.param(images.Graph(), "prefix.keypoints.out.weight"))
+}
+
+// keypointPoints: images [B,3,S,S] -> the keypoints [B,C,2], (u, v) in [-1, 1] per channel.
+func (m *Model) keypointPoints(images *Node) *Node {
 	g, a := images.Graph(), m.Arch
-	B, S2, C := images.Shape().Dimensions[0], a.ImageSize*a.ImageSize, a.Keypoints
+	B, S2 := images.Shape().Dimensions[0], a.ImageSize*a.ImageSize
 	pixels := TransposeAllAxes(Reshape(images, B, 3, S2), 0, 2, 1) // [B,S²,3]
 	hidden := addTrailing(matmul(pixels, m.param(g, "prefix.keypoints.pixel.weight")), m.param(g, "prefix.keypoints.pixel.bias"))
 	hidden = Mul(hidden, sigmoid(hidden))
 	scores := addTrailing(matmul(hidden, m.param(g, "prefix.keypoints.score.weight")), m.param(g, "prefix.keypoints.score.bias"))
 	attention := Softmax(MulScalar(TransposeAllAxes(scores, 0, 2, 1), modelbuild.KeypointScoreGain), -1) // [B,C,S²]
 	grid := Const(g, tensors.FromFlatDataAndDimensions(a.KeypointGrid(), S2, 2))
-	points := Reshape(matmul(attention, grid), B, 2*C)
-	return matmul(points, m.param(g, "prefix.keypoints.out.weight"))
+	return matmul(attention, grid)
 }
 
 // Layer runs decoder layer i on h [B,T,D].

@@ -50,3 +50,40 @@ func TestProbeTrainsAndStaysOutOfTheWeights(t *testing.T) {
 	_, err = TrainBC(cfg, nil)
 	require.ErrorContains(t, err, "probe weight")
 }
+
+// The keypoint targets on a hand-built state: channel c-1 sits where colour c is shown (scene.ImagePoint),
+// a block over a pad of its colour, nothing for absent colours or channels past the colours.
+func TestKeypointTargetsPlaceEachColour(t *testing.T) {
+	a := tinyArch()
+	a.Keypoints, a.KeypointHidden = scene.NumColours+1, 4
+	s := scene.State{
+		Blocks: []scene.Block{{Pos: scene.Vec3{X: 0.15, Y: 0.06, Z: 0.02}, Colour: scene.Red}},
+		Pads:   []scene.Pad{{Pos: scene.Vec3{X: -0.3}, Colour: scene.Blue}, {Pos: scene.Vec3{Y: 0.3}, Colour: scene.Red}},
+	}
+	got := KeypointTargets(a, s)
+	want := make([]float32, 3*a.Keypoints)
+	copy(want[0:3], []float32{-0.2, -0.5, 1}) // red: the block, not the red pad
+	copy(want[6:9], []float32{0, 1, 1})       // blue pad
+	require.InDeltaSlice(t, want, got, 1e-6)
+}
+
+// A run with the keypoint loss moves the keypoints towards the objects of their colours (the held-out
+// error falls) and adds nothing to the weights; a model without keypoints refuses the loss.
+func TestKeypointLossTrainsTheKeypoints(t *testing.T) {
+	a := tinyArch()
+	a.Keypoints, a.KeypointHidden = scene.NumColours, 8
+	cfg := BCConfig{Arch: a, Seed: 5, Episodes: 2, HeldOut: 1, Steps: 40, Batch: 8, LearningRate: 3e-3,
+		EvalEvery: 20, KeypointWeight: 1}
+	res, err := TrainBC(cfg, nil)
+	require.NoError(t, err)
+	require.Len(t, res.KeypointError, 2)
+	require.Less(t, res.KeypointError[1], 0.8*res.KeypointError[0], "keypoint error should fall: %v", res.KeypointError)
+	path := t.TempDir() + "/bc.safetensors"
+	require.NoError(t, res.Model.SaveBackbone(path, nil))
+	_, err = modelbuild.LoadWeights(path, a)
+	require.NoError(t, err)
+
+	cfg.Arch = tinyArch()
+	_, err = TrainBC(cfg, nil)
+	require.ErrorContains(t, err, "0 for a model without keypoints")
+}
