@@ -37,54 +37,53 @@ func TestDeepenKeepsTheFunction(t *testing.T) {
 	require.ErrorContains(t, err, "beyond the layer count")
 }
 
-// A backbone trained without the robot state gains the input at zero: it computes what it did,
-// whatever state comes in, until training moves the new weights.
-func TestDeepenAddsTheStateInputAtZero(t *testing.T) {
+// A backbone trained without the robot state or the keypoints gains them at zero: it computes what it
+// did, whatever state and picture come in, until training moves the new weights. A grown input cannot
+// change its size.
+func TestDeepenAddsInputsAtZero(t *testing.T) {
 	from := tinyArchForTest(3)
-	to := from
-	to.StateDim, to.StateFrequencies = 5, 2
-	w := RandomWeights(from, 7)
-	grown, err := Deepen(w, from, to)
-	require.NoError(t, err)
-	require.Len(t, grown.StateWeight, 5*5*from.Hidden)
+	cases := []struct {
+		name    string
+		grow    func(a *Arch)
+		check   func(t *testing.T, w *Weights)
+		resize  func(a *Arch)
+		wantErr string
+	}{
+		{"state", func(a *Arch) { a.StateDim, a.StateFrequencies = 5, 2 },
+			func(t *testing.T, w *Weights) { require.Len(t, w.StateWeight, 5*5*from.Hidden) },
+			func(a *Arch) { a.StateDim = 3 }, "a state input of 25 features cannot become one of 15"},
+		{"keypoints", func(a *Arch) { a.Keypoints, a.KeypointHidden = 4, 8 },
+			func(t *testing.T, w *Weights) {
+				require.Equal(t, make([]float32, 2*4*from.Hidden), w.KeypointOut)
+				require.NotEqual(t, make([]float32, 3*8), w.KeypointPixel, "the new pixel network is random")
+			},
+			func(a *Arch) { a.Keypoints = 6 }, "4 keypoints of width 8 cannot become 6 of width 8"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			to := from
+			c.grow(&to)
+			w := RandomWeights(from, 7)
+			grown, err := Deepen(w, from, to)
+			require.NoError(t, err)
+			c.check(t, grown)
 
-	obs := CalibrationObservations(from, 1, 3)[0]
-	_, want, err := (&Model{Arch: from, Weights: w}).Forward(obs)
-	require.NoError(t, err)
-	obs.State = []float32{1, -2, 0.5, 3, -1}
-	_, got, err := (&Model{Arch: to, Weights: grown}).Forward(obs)
-	require.NoError(t, err)
-	require.InDeltaSlice(t, want, got, 1e-9)
+			obs := CalibrationObservations(from, 1, 3)[0]
+			_, want, err := (&Model{Arch: from, Weights: w}).Forward(obs)
+			require.NoError(t, err)
+			if to.StateDim > 0 {
+				obs.State = []float32{1, -2, 0.5, 3, -1}
+			}
+			_, got, err := (&Model{Arch: to, Weights: grown}).Forward(obs)
+			require.NoError(t, err)
+			require.InDeltaSlice(t, want, got, 1e-9)
 
-	other := to
-	other.StateDim = 3
-	_, err = Deepen(grown, to, other)
-	require.ErrorContains(t, err, "a state input of 25 features cannot become one of 15")
-}
-
-// A backbone trained without keypoints gains them with a zero output map: it computes what it did,
-// whatever the picture, until training moves the new weights; the new pixel network is random.
-func TestDeepenAddsTheKeypointsAtZero(t *testing.T) {
-	from := tinyArchForTest(3)
-	to := from
-	to.Keypoints, to.KeypointHidden = 4, 8
-	w := RandomWeights(from, 7)
-	grown, err := Deepen(w, from, to)
-	require.NoError(t, err)
-	require.Equal(t, make([]float32, 2*4*from.Hidden), grown.KeypointOut)
-	require.NotEqual(t, make([]float32, 3*8), grown.KeypointPixel)
-
-	obs := CalibrationObservations(from, 1, 3)[0]
-	_, want, err := (&Model{Arch: from, Weights: w}).Forward(obs)
-	require.NoError(t, err)
-	_, got, err := (&Model{Arch: to, Weights: grown}).Forward(obs)
-	require.NoError(t, err)
-	require.InDeltaSlice(t, want, got, 1e-9)
-
-	other := to
-	other.Keypoints = 6
-	_, err = Deepen(grown, to, other)
-	require.ErrorContains(t, err, "4 keypoints of width 8 cannot become 6 of width 8")
+			other := to
+			c.resize(&other)
+			_, err = Deepen(grown, to, other)
+			require.ErrorContains(t, err, c.wantErr)
+		})
+	}
 }
 
 func tinyArchForTest(layers int) Arch {
