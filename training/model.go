@@ -264,15 +264,25 @@ func (m *Model) keypoints(images *Node) *Node {
 
 // keypointPoints: images [B,3,S,S] -> the keypoints [B,C,2], (u, v) in [-1, 1] per channel.
 func (m *Model) keypointPoints(images *Node) *Node {
+	return matmul(Softmax(m.keypointLogits(images), -1), m.keypointGrid(images.Graph()))
+}
+
+// keypointLogits: images [B,3,S,S] -> the gained scores [B,C,S²] whose softmax over pixels weighs
+// the pixel grid.
+func (m *Model) keypointLogits(images *Node) *Node {
 	g, a := images.Graph(), m.Arch
 	B, S2 := images.Shape().Dimensions[0], a.ImageSize*a.ImageSize
 	pixels := TransposeAllAxes(Reshape(images, B, 3, S2), 0, 2, 1) // [B,S²,3]
 	hidden := addTrailing(matmul(pixels, m.param(g, "prefix.keypoints.pixel.weight")), m.param(g, "prefix.keypoints.pixel.bias"))
 	hidden = Mul(hidden, sigmoid(hidden))
 	scores := addTrailing(matmul(hidden, m.param(g, "prefix.keypoints.score.weight")), m.param(g, "prefix.keypoints.score.bias"))
-	attention := Softmax(MulScalar(TransposeAllAxes(scores, 0, 2, 1), modelbuild.KeypointScoreGain), -1) // [B,C,S²]
-	grid := Const(g, tensors.FromFlatDataAndDimensions(a.KeypointGrid(), S2, 2))
-	return matmul(attention, grid)
+	return MulScalar(TransposeAllAxes(scores, 0, 2, 1), modelbuild.KeypointScoreGain)
+}
+
+// keypointGrid is modelbuild's pixel grid [S²,2] as a constant.
+func (m *Model) keypointGrid(g *Graph) *Node {
+	S2 := m.Arch.ImageSize * m.Arch.ImageSize
+	return Const(g, tensors.FromFlatDataAndDimensions(m.Arch.KeypointGrid(), S2, 2))
 }
 
 // Layer runs decoder layer i on h [B,T,D].

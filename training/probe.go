@@ -175,9 +175,28 @@ func (m *Model) keypointSquares(images, places, present *Node) (sum, count *Node
 	return ReduceAllSum(Mul(squares, present)), ReduceAllSum(present)
 }
 
-// addKeypointLoss adds weight · the mean squared keypoint error over present channels to the loss.
+// keypointSigma is the width of the target heatmap around a colour's place, in image units (a pixel
+// is 2/S): about a block's half width at 64 pixels.
+const keypointSigma = 0.05
+
+// addKeypointLoss adds weight · the keypoint loss to the training loss: over present channels, the
+// cross-entropy between the channel's softmax over pixels and a Gaussian heatmap at its colour's place
+// (the heatmap loss of keypoint detectors). The squared error of the expected coordinates was tried
+// first: a softmax peaked on another colour's pad gives the right pixels almost no gradient, and the
+// purple and orange channels stayed there for 600 steps (models/closedloop/README.md, attempt 9). The
+// cross-entropy's gradient on a pixel is its target weight minus its softmax weight, however the
+// softmax is peaked.
 func (m *Model) addKeypointLoss(ctx *context.Context, images, places, present *Node, weight float64) {
-	sum, count := m.keypointSquares(images, places, present)
+	g := images.Graph()
+	grid := m.keypointGrid(g) // [S²,2]
+	// Squared distance of every pixel to every place: |g|² - 2 g·p + |p|², [B,C,S²].
+	gridSquares := ReduceSum(Square(grid), -1)                      // [S²]
+	placeSquares := ReduceAndKeep(Square(places), ReduceSum, -1)    // [B,C,1]
+	cross := DotGeneral(places, []int{2}, nil, grid, []int{1}, nil) // [B,C,S²]
+	distances := Add(addTrailing(MulScalar(cross, -2), gridSquares), placeSquares)
+	target := Softmax(MulScalar(distances, -1/(2*keypointSigma*keypointSigma)), -1)
+	crossEntropy := Neg(ReduceSum(Mul(target, LogSoftmax(m.keypointLogits(images), -1)), -1)) // [B,C]
+	sum, count := ReduceAllSum(Mul(crossEntropy, present)), ReduceAllSum(present)
 	train.AddLoss(ctx, MulScalar(Div(sum, Max(count, OnesLike(count))), weight))
 }
 

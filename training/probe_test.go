@@ -3,6 +3,10 @@ package training
 import (
 	"testing"
 
+	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX's graph DSL is meant to be dot-imported
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/gomlx/gomlx/pkg/ml/train"
 	"github.com/stretchr/testify/require"
 
 	"dysl_vla/modelbuild"
@@ -86,4 +90,39 @@ func TestKeypointLossTrainsTheKeypoints(t *testing.T) {
 	cfg.Arch = tinyArch()
 	_, err = TrainBC(cfg, nil)
 	require.ErrorContains(t, err, "0 for a model without keypoints")
+}
+
+// The keypoint loss is a cross-entropy against a Gaussian heatmap at the colour's place: lower where
+// the channel's softmax sits than anywhere else.
+func TestKeypointLossPrefersTheRightPlace(t *testing.T) {
+	a := tinyArch()
+	a.Keypoints, a.KeypointHidden = 1, 2
+	w := modelbuild.RandomWeights(a, 3)
+	// The channel's score is the pixel's brightness: silu(5·mean(r,g,b)) through hidden unit 0.
+	w.KeypointPixel = []float32{5.0 / 3, 0, 5.0 / 3, 0, 5.0 / 3, 0}
+	w.KeypointPixelB, w.KeypointScore, w.KeypointScoreB = []float32{0, 0}, []float32{1, 0}, []float32{0}
+	m, err := NewModel(a, w)
+	require.NoError(t, err)
+	S := a.ImageSize
+	image := make([]float32, 3*S*S) // dark but for one bright pixel at row 10, column 40
+	for i := range image {
+		image[i] = -1
+	}
+	for c := 0; c < 3; c++ {
+		image[c*S*S+10*S+40] = 1
+	}
+	loss := func(u, v float32) float64 {
+		out, err := context.ExecOnce(m.Backend, m.Ctx, func(ctx *context.Context, images, places, present *Node) *Node {
+			m.addKeypointLoss(ctx, images, places, present, 1)
+			return train.GetLosses(ctx, images.Graph())
+		}, tensors.FromFlatDataAndDimensions(image, 1, 3, S, S), tensors.FromFlatDataAndDimensions([]float32{u, v}, 1, 1, 2),
+			tensors.FromFlatDataAndDimensions([]float32{1}, 1, 1))
+		require.NoError(t, err)
+		return scalar(out)
+	}
+	u, v := float32(2*40+1)/float32(S)-1, float32(2*10+1)/float32(S)-1
+	at := loss(u, v)
+	for _, far := range [][2]float32{{u + 0.1, v}, {u, v - 0.1}, {-0.5, 0.5}} {
+		require.Less(t, at, loss(far[0], far[1]), "a place %v away", far)
+	}
 }
