@@ -232,6 +232,13 @@ func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 	_, normalizedWith := ActionNormalization()
 	fmt.Fprintf(cfg.Log, "%d training frames; their actions have mean %.4g and std %.4g (normalized with std %v)\n",
 		len(data.Frames), res.ActionMean, res.ActionStd, normalizedWith)
+	lossName := cfg.Loss.name() // what the training loss sums, as the log names it
+	if probing {
+		lossName += "+probe"
+	}
+	if keypointing {
+		lossName += "+keypoints"
+	}
 	r := rand.New(rand.NewPCG(uint64(cfg.Seed), 0x6263)) // "bc"
 	began := time.Now()
 	for step := 1; step <= cfg.Steps; step++ {
@@ -283,7 +290,7 @@ func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 				probed += fmt.Sprintf(", keypoint mse %.4f", e)
 			}
 			fmt.Fprintf(cfg.Log, "step %d: lr %.2g, train %s %.4f (mean of last 50 %.4f), held-out %s%s (constant predictor L1 %.4f), %s\n",
-				step, cfg.LearningRateAt(step), cfg.Loss.name(), loss, mean(res.TrainLoss[max(0, len(res.TrainLoss)-50):]), eval, probed,
+				step, cfg.LearningRateAt(step), lossName, loss, mean(res.TrainLoss[max(0, len(res.TrainLoss)-50):]), eval, probed,
 				res.BaselineL1, time.Since(began).Round(time.Second))
 		}
 		if last {
