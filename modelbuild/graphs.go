@@ -250,7 +250,8 @@ func (a Arch) FLOPs() bundle.FLOPs {
 	T, D, F, K := int64(a.Tokens()), int64(a.Hidden), int64(a.MLP), int64(a.Chunk)
 	return bundle.FLOPs{
 		Prefix: 2*int64(a.Patches())*int64(a.PatchValues())*D + 2*int64(a.StateFeatures())*D +
-			2*int64(a.ImageSize*a.ImageSize)*int64(a.KeypointHidden)*(3+int64(a.Keypoints)+2) + 2*int64(a.KeypointFeatures())*D,
+			2*int64(a.ImageSize*a.ImageSize)*(int64(a.KeypointHidden)*(3+int64(a.Keypoints))+2*int64(a.Keypoints)) + // pixel network, soft-argmax
+			2*int64(a.KeypointFeatures())*D,
 		Layer:      2*T*D*D*4 + 2*T*D*F*3 + 2*2*T*T*D, // q,k,v,o; gate,up,down; scores and mixing
 		Adapter:    2 * T * D * int64(a.AdapterRank) * 2,
 		Controller: 2*D*int64(a.ControllerHidden) + 2*int64(a.ControllerHidden),
