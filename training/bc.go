@@ -210,6 +210,9 @@ func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 	}
 	modelFn := func(ctx *context.Context, _ any, inputs []*Node) []*Node {
 		in := m.inputsFrom(inputs)
+		if keypointing {
+			in.keypointLogits = m.keypointLogits(in.Images) // the prefix and the keypoint loss share them
+		}
 		hiddens, actions := m.Forward(in)
 		targets := inputs[m.inputCount():] // the probe's, then the keypoints' places and presence
 		if probing {
@@ -217,7 +220,7 @@ func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 			targets = targets[1:]
 		}
 		if keypointing {
-			m.addKeypointLoss(ctx, in.Images, targets[0], targets[1], cfg.KeypointWeight)
+			m.addKeypointLoss(ctx, in.keypointLogits, targets[0], targets[1], cfg.KeypointWeight)
 		}
 		return []*Node{actions}
 	}

@@ -206,7 +206,12 @@ func sigmoid(x *Node) *Node {
 
 // Inputs are a batch's model inputs as graph nodes: images [B,3,S,S] (normalized), tokens [B,Ti]
 // (int) and, when the model reads the robot state, state [B,StateDim] (normalized; nil otherwise).
-type Inputs struct{ Images, Tokens, State *Node }
+type Inputs struct {
+	Images, Tokens, State *Node
+	// keypointLogits are the images' keypoint scores (keypointLogits) when the keypoint loss needs
+	// them too, so that the per-pixel network runs once per step; nil: Prefix computes them.
+	keypointLogits *Node
+}
 
 // inputCount is how many graph inputs a batch of model inputs takes (Dataset.Batch's inputs).
 func (m *Model) inputCount() int {
@@ -250,21 +255,25 @@ func (m *Model) Prefix(in Inputs) *Node {
 		queries = Add(queries, ExpandDims(state, 1))
 	}
 	if a.Keypoints > 0 {
-		queries = Add(queries, ExpandDims(m.keypoints(images), 1))
+		logits := in.keypointLogits
+		if logits == nil {
+			logits = m.keypointLogits(images)
+		}
+		queries = Add(queries, ExpandDims(m.keypoints(logits), 1))
 	}
 	return Concatenate([]*Node{patchEmb, words, queries}, 1)
 }
 
-// keypoints: images [B,3,S,S] -> what the spatial soft-argmax adds to the action queries [B,D]
-// (modelbuild's package doc).
-func (m *Model) keypoints(images *Node) *Node {
-	B, C := images.Shape().Dimensions[0], m.Arch.Keypoints
-	return matmul(Reshape(m.keypointPoints(images), B, 2*C), m.param(images.Graph(), "prefix.keypoints.out.weight"))
+// keypoints: the keypoint scores [B,C,S²] -> what the spatial soft-argmax adds to the action queries
+// [B,D] (modelbuild's package doc).
+func (m *Model) keypoints(logits *Node) *Node {
+	B, C := logits.Shape().Dimensions[0], m.Arch.Keypoints
+	return matmul(Reshape(m.keypointPoints(logits), B, 2*C), m.param(logits.Graph(), "prefix.keypoints.out.weight"))
 }
 
-// keypointPoints: images [B,3,S,S] -> the keypoints [B,C,2], (u, v) in [-1, 1] per channel.
-func (m *Model) keypointPoints(images *Node) *Node {
-	return matmul(Softmax(m.keypointLogits(images), -1), m.keypointGrid(images.Graph()))
+// keypointPoints: the keypoint scores [B,C,S²] -> the keypoints [B,C,2], (u, v) in [-1, 1] per channel.
+func (m *Model) keypointPoints(logits *Node) *Node {
+	return matmul(Softmax(logits, -1), m.keypointGrid(logits.Graph()))
 }
 
 // keypointLogits: images [B,3,S,S] -> the gained scores [B,C,S²] whose softmax over pixels weighs

@@ -171,7 +171,7 @@ func (d *Dataset) KeypointBatch(indices []int) []*tensors.Tensor {
 
 // keypointSquares is the squared keypoint error summed over the present channels, and their count.
 func (m *Model) keypointSquares(images, places, present *Node) (sum, count *Node) {
-	squares := ReduceSum(Square(Sub(m.keypointPoints(images), places)), -1) // [B,C]
+	squares := ReduceSum(Square(Sub(m.keypointPoints(m.keypointLogits(images)), places)), -1) // [B,C]
 	return ReduceAllSum(Mul(squares, present)), ReduceAllSum(present)
 }
 
@@ -186,8 +186,10 @@ const keypointSigma = 0.05
 // purple and orange channels stayed there for 600 steps (models/closedloop/README.md, attempt 9). The
 // cross-entropy's gradient on a pixel is its target weight minus its softmax weight, however the
 // softmax is peaked.
-func (m *Model) addKeypointLoss(ctx *context.Context, images, places, present *Node, weight float64) {
-	g := images.Graph()
+//
+// logits are the images' keypoint scores (keypointLogits), the ones the prefix reads.
+func (m *Model) addKeypointLoss(ctx *context.Context, logits, places, present *Node, weight float64) {
+	g := logits.Graph()
 	grid := m.keypointGrid(g) // [S²,2]
 	// Squared distance of every pixel to every place: |g|² - 2 g·p + |p|², [B,C,S²].
 	gridSquares := ReduceSum(Square(grid), -1)                      // [S²]
@@ -195,7 +197,7 @@ func (m *Model) addKeypointLoss(ctx *context.Context, images, places, present *N
 	cross := DotGeneral(places, []int{2}, nil, grid, []int{1}, nil) // [B,C,S²]
 	distances := Add(addTrailing(MulScalar(cross, -2), gridSquares), placeSquares)
 	target := Softmax(MulScalar(distances, -1/(2*keypointSigma*keypointSigma)), -1)
-	crossEntropy := Neg(ReduceSum(Mul(target, LogSoftmax(m.keypointLogits(images), -1)), -1)) // [B,C]
+	crossEntropy := Neg(ReduceSum(Mul(target, LogSoftmax(logits, -1)), -1)) // [B,C]
 	sum, count := ReduceAllSum(Mul(crossEntropy, present)), ReduceAllSum(present)
 	train.AddLoss(ctx, MulScalar(Div(sum, Max(count, OnesLike(count))), weight))
 }

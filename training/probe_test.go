@@ -113,7 +113,7 @@ func TestKeypointLossPrefersTheRightPlace(t *testing.T) {
 	}
 	loss := func(u, v float32) float64 {
 		out, err := context.ExecOnce(m.Backend, m.Ctx, func(ctx *context.Context, images, places, present *Node) *Node {
-			m.addKeypointLoss(ctx, images, places, present, 1)
+			m.addKeypointLoss(ctx, m.keypointLogits(images), places, present, 1)
 			return train.GetLosses(ctx, images.Graph())
 		}, tensors.FromFlatDataAndDimensions(image, 1, 3, S, S), tensors.FromFlatDataAndDimensions([]float32{u, v}, 1, 1, 2),
 			tensors.FromFlatDataAndDimensions([]float32{1}, 1, 1))
