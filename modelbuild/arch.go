@@ -38,6 +38,27 @@
 // W_kp_out starts at zero, so a backbone trained without keypoints loads unchanged and computes what it
 // computed until trained.
 //
+// The keypoint selector (Arch.SelectorWindow > 0, only with keypoints) lets the instruction say which
+// keypoints matter. It embeds the instruction's bytes in SelectorEmbedding values of its own, reads
+// every window of SelectorWindow consecutive bytes (past the end, padding: token 0) through a silu layer,
+// sums over the windows, and scores the keypoint channels twice: once for the object the instruction
+// names, once for the pad. A softmax over the channels weighs the keypoints into those two points, and a
+// linear map of their 4 values is added to every action query:
+//
+//	windows  = [emb(t_i), …, emb(t_{i+W-1})]                        [1, Ti, W·E]
+//	choice   = (Σ_i silu(windows_i · W_s1 + b_s1)) · W_s2 + b_s2    [1, 2, C]
+//	chosen   = softmax_channels(choice) · points                    [1, 2, 2]
+//	queries += reshape(chosen, 4) · W_sel_out                       [1, 1, D]
+//
+// Why: a keypoint channel follows one colour wherever it is, block or pad, and only the instruction
+// says which colour is the block to pick. Left to the decoder layers, that join (the colour word in the
+// instruction, then the channel of that colour) was not learned (GitHub issue 14, attempt 9: the action
+// queries moved 3-7 cm towards the block in 16 steps where the expert moves 16). A window of 5 bytes
+// sees the end of a colour word and the start of the noun after it ("red b", "lue p"), which is enough
+// to tell which colour is the block and which the pad; the sum over windows makes it indifferent to
+// where in the sentence they stand. W_sel_out starts at zero, so the selector can be added to a trained
+// backbone that computes what it computed until trained.
+//
 // The robot's state (proprioception, Arch.StateDim values) is added to every action query rather than
 // given a token of its own: T stays the same, so a backbone trained without it loads unchanged with a
 // zero W_state and b_state and computes exactly what it computed before, and training starts from there.
@@ -79,6 +100,8 @@ type Arch struct {
 	StateFrequencies  int // octaves of sinusoidal features per state value (see the package doc)
 	Keypoints         int // spatial soft-argmax channels of the image (see the package doc); 0 = none
 	KeypointHidden    int // hidden width of the per-pixel network that scores them
+	SelectorWindow    int // instruction bytes the keypoint selector reads at once (package doc); 0 = none
+	SelectorHidden    int // hidden width of the keypoint selector's window network
 	AdapterRank       int // bottleneck width of the adapters
 	ControllerHidden  int // hidden width of the controller MLP
 	RopeTheta         float64
@@ -96,6 +119,14 @@ func (a Arch) Tokens() int { return a.Patches() + a.InstructionTokens + a.Chunk 
 // weight by about a learning rate per step, so at unit gain the scores would take hundreds of steps to
 // spread that far, and at 4 a quarter of that.
 const KeypointScoreGain = 4
+
+// SelectorEmbedding is the width of the keypoint selector's own byte embedding: a colour word is a few
+// bytes, and 16 values tell the bytes of the colour names and of " block" and " pad" apart.
+const SelectorEmbedding = 16
+
+// SelectorChoices is how many points the selector picks from the keypoints: the object to pick and the
+// pad to put it on, in the order the instruction names them.
+const SelectorChoices = 2
 
 // KeypointFeatures is the width of the keypoint vector: an expected x and y per channel.
 func (a Arch) KeypointFeatures() int { return 2 * a.Keypoints }
@@ -159,6 +190,11 @@ func (a Arch) Validate() error {
 	if a.Keypoints < 0 || a.KeypointHidden < 0 || (a.Keypoints > 0) != (a.KeypointHidden > 0) {
 		problems = append(problems, fmt.Sprintf("keypoints (%d) and keypoint_hidden (%d) must both be > 0, or both 0", a.Keypoints, a.KeypointHidden))
 	}
+	if a.SelectorWindow < 0 || a.SelectorHidden < 0 || (a.SelectorWindow > 0) != (a.SelectorHidden > 0) ||
+		(a.SelectorWindow > 0 && a.Keypoints == 0) {
+		problems = append(problems, fmt.Sprintf("selector_window (%d) and selector_hidden (%d) must both be > 0 (with keypoints, %d), or both 0",
+			a.SelectorWindow, a.SelectorHidden, a.Keypoints))
+	}
 	if a.StateDim < 0 || a.StateFrequencies < 0 {
 		problems = append(problems, fmt.Sprintf("state_dim (%d) and state_frequencies (%d) must be >= 0", a.StateDim, a.StateFrequencies))
 	}
@@ -198,6 +234,8 @@ type Preset struct {
 //     and a robot knows it from its joint encoders.
 //   - small_keypoints: small_state with the image's keypoints (spatial soft-argmax, package doc) added
 //     to the action queries: the camera-only and state models did not learn where the block is.
+//   - small_selector: small_keypoints with the keypoint selector (package doc): the instruction picks
+//     which keypoint channels are the object and the pad.
 //   - bench: sized so that decoder layers dominate the time of one inference on a 2-core CPU;
 //     initializers go to external data files.
 //
@@ -223,6 +261,13 @@ var presets = map[string]Preset{
 		a := tinyArch(12)
 		a.StateDim, a.StateFrequencies = len(scene.RobotStateNames), 6
 		a.Keypoints, a.KeypointHidden = 16, 32
+		return a
+	}(), CalibrationFrames: 48},
+	"small_selector": {Name: "small_selector", Arch: func() Arch {
+		a := tinyArch(12)
+		a.StateDim, a.StateFrequencies = len(scene.RobotStateNames), 6
+		a.Keypoints, a.KeypointHidden = 16, 32
+		a.SelectorWindow, a.SelectorHidden = 5, 64
 		return a
 	}(), CalibrationFrames: 48},
 	"bench": {

@@ -6,7 +6,7 @@ import (
 )
 
 // Deepen returns a backbone of architecture to that computes exactly what w (a backbone of from: fewer
-// or as many layers, the same widths, perhaps without the state input or the keypoints) computes: w's
+// or as many layers, the same widths, perhaps without the state input, the keypoints or their selector) computes: w's
 // layers keep their order, spread over the deeper stack, and the new layers between them start as
 // identities (their attention and MLP output projections are zero, the rest from modelbuild's random
 // initialization, seed 0, so that training moves them at once).
@@ -18,8 +18,13 @@ func Deepen(w *Weights, from, to Arch) (*Weights, error) {
 	same := from
 	same.Layers, same.StateDim, same.StateFrequencies = to.Layers, to.StateDim, to.StateFrequencies
 	same.Keypoints, same.KeypointHidden = to.Keypoints, to.KeypointHidden
+	same.SelectorWindow, same.SelectorHidden = to.SelectorWindow, to.SelectorHidden
 	if same != to {
-		return nil, fmt.Errorf("modelbuild: deepen: architectures differ beyond the layer count, the state input and the keypoints (%+v vs %+v)", from, to)
+		return nil, fmt.Errorf("modelbuild: deepen: architectures differ beyond the layer count, the state input, the keypoints and their selector (%+v vs %+v)", from, to)
+	}
+	if from.SelectorWindow != 0 && (from.SelectorWindow != to.SelectorWindow || from.SelectorHidden != to.SelectorHidden) {
+		return nil, fmt.Errorf("modelbuild: deepen: a keypoint selector of window %d and width %d cannot become one of %d and %d",
+			from.SelectorWindow, from.SelectorHidden, to.SelectorWindow, to.SelectorHidden)
 	}
 	if from.Keypoints != 0 && (from.Keypoints != to.Keypoints || from.KeypointHidden != to.KeypointHidden) {
 		return nil, fmt.Errorf("modelbuild: deepen: %d keypoints of width %d cannot become %d of width %d", from.Keypoints, from.KeypointHidden, to.Keypoints, to.KeypointHidden)
@@ -43,6 +48,10 @@ func Deepen(w *Weights, from, to Arch) (*Weights, error) {
 		out.KeypointScore, out.KeypointScoreB = slices.Clone(w.KeypointScore), slices.Clone(w.KeypointScoreB)
 		out.KeypointOut = slices.Clone(w.KeypointOut)
 	} // else new keypoints start at RandomWeights': a random pixel network, a zero output map
+	if from.SelectorWindow == to.SelectorWindow && from.SelectorHidden == to.SelectorHidden {
+		out.SelectorEmbed, out.SelectorWindow, out.SelectorWinB = slices.Clone(w.SelectorEmbed), slices.Clone(w.SelectorWindow), slices.Clone(w.SelectorWinB)
+		out.SelectorChoice, out.SelectorChB, out.SelectorOut = slices.Clone(w.SelectorChoice), slices.Clone(w.SelectorChB), slices.Clone(w.SelectorOut)
+	} // else a new selector starts at RandomWeights': a random window network, zero choice and output maps
 	kept := DeepenedPositions(n, L)
 	next := 0
 	for i := range out.Layers {

@@ -37,7 +37,7 @@ func TestDeepenKeepsTheFunction(t *testing.T) {
 	require.ErrorContains(t, err, "beyond the layer count")
 }
 
-// A backbone trained without the robot state or the keypoints gains them at zero: it computes what it
+// A backbone trained without the robot state, the keypoints or their selector gains them at zero: it computes what it
 // did, whatever state and picture come in, until training moves the new weights. A grown input cannot
 // change its size.
 func TestDeepenAddsInputsAtZero(t *testing.T) {
@@ -58,6 +58,12 @@ func TestDeepenAddsInputsAtZero(t *testing.T) {
 				require.NotEqual(t, make([]float32, 3*8), w.KeypointPixel, "the new pixel network is random")
 			},
 			func(a *Arch) { a.Keypoints = 6 }, "4 keypoints of width 8 cannot become 6 of width 8"},
+		{"keypoint selector", func(a *Arch) { a.Keypoints, a.KeypointHidden, a.SelectorWindow, a.SelectorHidden = 4, 8, 3, 8 },
+			func(t *testing.T, w *Weights) {
+				require.Equal(t, make([]float32, 2*SelectorChoices*from.Hidden), w.SelectorOut)
+				require.NotEqual(t, make([]float32, 3*SelectorEmbedding*8), w.SelectorWindow, "the new window network is random")
+			},
+			func(a *Arch) { a.SelectorHidden = 6 }, "a keypoint selector of window 3 and width 8 cannot become one of 3 and 6"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -64,17 +64,53 @@ func (e graphEmitter) prefix(in modelInputs) onnxgraph.Value {
 			e.weight("prefix.state.bias", []int64{D}, w.StateBias))
 		queries = b.Add(queries, b.Reshape(state, 1, 1, D)) // every action query reads the state
 	}
-	if a.Keypoints > 0 {
-		queries = b.Add(queries, e.keypoints(image)) // every action query reads where things are
+	if a.Keypoints > 0 { // every action query reads where things are
+		C := int64(a.Keypoints)
+		points := e.keypoints(image)
+		queries = b.Add(queries, b.Reshape(b.MatMul(b.Reshape(points, 1, 1, 2*C),
+			e.weight("prefix.keypoints.out.weight", []int64{2 * C, D}, w.KeypointOut)), 1, 1, D))
+		if a.SelectorWindow > 0 { // and where the things the instruction names are
+			queries = b.Add(queries, b.MatMul(b.Reshape(e.chosen(tokens, points), 1, 1, 2*SelectorChoices),
+				e.weight("prefix.selector.out.weight", []int64{2 * SelectorChoices, D}, w.SelectorOut)))
+		}
 	}
 	return b.Concat(1, patchEmb, words, queries)
 }
 
-// keypoints: image [1,3,S,S] -> what the spatial soft-argmax adds to the action queries [1,1,D].
+// chosen: tokens [1,Ti] and the keypoints [1,C,2] -> the selector's two points [1,2,2] (package doc).
+func (e graphEmitter) chosen(tokens, points onnxgraph.Value) onnxgraph.Value {
+	b, a, w := e.b, e.model.Arch, e.model.Weights
+	defer b.Scope("selector")()
+	E, W, H, C, Ti := int64(SelectorEmbedding), int64(a.SelectorWindow), int64(a.SelectorHidden), int64(a.Keypoints), int64(a.InstructionTokens)
+	if W > 1 {
+		// Windows past the end read padding (token 0).
+		tokens = b.Concat(1, tokens, b.Reshape(b.Ints(make([]int64, W-1)...), 1, W-1))
+	}
+	embedded := b.Gather(e.weight("prefix.selector.embedding", []int64{int64(a.Vocab), E}, w.SelectorEmbed), tokens) // [1,Ti+W-1,E]
+	shifted := make([]onnxgraph.Value, W)
+	for o := range W {
+		shifted[o] = b.Slice(embedded, 1, o, o+Ti)
+	}
+	windows := b.Concat(2, shifted...) // [1,Ti,W·E]: window i is bytes i..i+W-1
+	hidden := b.Add(b.MatMul(windows, e.weight("prefix.selector.window.weight", []int64{W * E, H}, w.SelectorWindow)),
+		e.weight("prefix.selector.window.bias", []int64{H}, w.SelectorWinB))
+	hidden = b.Mul(hidden, e.sigmoid(hidden))
+	ones := make([]float32, Ti)
+	for i := range ones {
+		ones[i] = 1
+	}
+	pooled := b.MatMul(b.Const([]int64{1, 1, Ti}, ones), hidden) // [1,1,H]: the sum over the windows
+	choice := b.Add(b.MatMul(pooled, e.weight("prefix.selector.choice.weight", []int64{H, SelectorChoices * C}, w.SelectorChoice)),
+		e.weight("prefix.selector.choice.bias", []int64{SelectorChoices * C}, w.SelectorChB))
+	weights := b.Softmax(b.Reshape(choice, 1, SelectorChoices, C), -1) // [1,2,C]
+	return b.MatMul(weights, points)
+}
+
+// keypoints: image [1,3,S,S] -> the spatial soft-argmax's points [1,C,2].
 func (e graphEmitter) keypoints(image onnxgraph.Value) onnxgraph.Value {
 	b, a, w := e.b, e.model.Arch, e.model.Weights
 	defer b.Scope("keypoints")()
-	S2, H, C, D := int64(a.ImageSize*a.ImageSize), int64(a.KeypointHidden), int64(a.Keypoints), int64(a.Hidden)
+	S2, H, C := int64(a.ImageSize*a.ImageSize), int64(a.KeypointHidden), int64(a.Keypoints)
 	pixels := b.Transpose(b.Reshape(image, 1, 3, S2), 0, 2, 1) // [1,S²,3]
 	hidden := b.Add(b.MatMul(pixels, e.weight("prefix.keypoints.pixel.weight", []int64{3, H}, w.KeypointPixel)),
 		e.weight("prefix.keypoints.pixel.bias", []int64{H}, w.KeypointPixelB))
@@ -82,9 +118,7 @@ func (e graphEmitter) keypoints(image onnxgraph.Value) onnxgraph.Value {
 	scores := b.Add(b.MatMul(hidden, e.weight("prefix.keypoints.score.weight", []int64{H, C}, w.KeypointScore)),
 		e.weight("prefix.keypoints.score.bias", []int64{C}, w.KeypointScoreB)) // [1,S²,C]
 	attention := b.Softmax(b.Mul(b.Transpose(scores, 0, 2, 1), b.Scalar(KeypointScoreGain)), -1) // [1,C,S²]
-	points := b.MatMul(attention, b.Const([]int64{S2, 2}, a.KeypointGrid()))                     // [1,C,2]
-	return b.Reshape(b.MatMul(b.Reshape(points, 1, 1, 2*C),
-		e.weight("prefix.keypoints.out.weight", []int64{2 * C, D}, w.KeypointOut)), 1, 1, D)
+	return b.MatMul(attention, b.Const([]int64{S2, 2}, a.KeypointGrid()))                        // [1,C,2]
 }
 
 // layer i: hidden [1,T,D] -> hidden [1,T,D].
@@ -251,12 +285,22 @@ func (a Arch) FLOPs() bundle.FLOPs {
 	return bundle.FLOPs{
 		Prefix: 2*int64(a.Patches())*int64(a.PatchValues())*D + 2*int64(a.StateFeatures())*D +
 			2*int64(a.ImageSize*a.ImageSize)*(int64(a.KeypointHidden)*(3+int64(a.Keypoints))+2*int64(a.Keypoints)) + // pixel network, soft-argmax
-			2*int64(a.KeypointFeatures())*D,
+			2*int64(a.KeypointFeatures())*D + a.selectorFLOPs(),
 		Layer:      2*T*D*D*4 + 2*T*D*F*3 + 2*2*T*T*D, // q,k,v,o; gate,up,down; scores and mixing
 		Adapter:    2 * T * D * int64(a.AdapterRank) * 2,
 		Controller: 2*D*int64(a.ControllerHidden) + 2*int64(a.ControllerHidden),
 		Head:       2 * K * D * int64(a.ActionDim),
 	}
+}
+
+// selectorFLOPs counts the keypoint selector: its windows, the sum over them, the choice, the weighted
+// keypoints and the output map.
+func (a Arch) selectorFLOPs() int64 {
+	if a.SelectorWindow == 0 {
+		return 0
+	}
+	Ti, W, H, C, D := int64(a.InstructionTokens), int64(a.SelectorWindow), int64(a.SelectorHidden), int64(a.Keypoints), int64(a.Hidden)
+	return 2*Ti*W*SelectorEmbedding*H + 2*Ti*H + 2*H*SelectorChoices*C + 2*SelectorChoices*C*2 + 2*2*SelectorChoices*D
 }
 
 // AdapterGraph builds the graph of adapter j with weights w exactly as Build writes it, so that tools

@@ -2,6 +2,7 @@ package modelbuild
 
 import (
 	"fmt"
+	"gonum.org/v1/gonum/floats"
 	"math"
 	"sync"
 	"testing"
@@ -196,6 +197,37 @@ func TestKeypointsReachTheActions(t *testing.T) {
 	other.Image = obs[1].Image // another scene's picture, the same instruction and state
 	requireChanges(t, model, obs[0], other, "another picture must move the keypoints")
 	requireGraphsMatchReference(t, "small_keypoints", a, w, obs[0])
+}
+
+// TestSelectorReachesTheActions builds a bundle whose prefix has the keypoint selector, with choice and
+// output maps that are not zero, and holds its prefix and full graphs to the reference: the selector
+// changes the actions, and another instruction over the same picture picks other points.
+func TestSelectorReachesTheActions(t *testing.T) {
+	requireORT(t)
+	a, w := presetWeights(t, "small_selector")
+	for i := range w.SelectorChoice {
+		w.SelectorChoice[i] = float32(0.3 * math.Cos(float64(i)))
+	}
+	for i := range w.SelectorOut {
+		w.SelectorOut[i] = float32(math.Sin(float64(i)))
+	}
+	model := &Model{Arch: a, Weights: w}
+	obs := CalibrationObservations(a, 2, 98)
+	without := &Model{Arch: a, Weights: &Weights{}}
+	*without.Weights = *w
+	without.Weights.SelectorOut = make([]float32, len(w.SelectorOut))
+	_, plain, err := without.Forward(obs[0])
+	require.NoError(t, err)
+	_, with, err := model.Forward(obs[0])
+	require.NoError(t, err)
+	require.Greater(t, maxAbsDiff(with, plain), 1e-2, "the selector must change the actions")
+	points := model.Keypoints(obs[0].Image)
+	require.Greater(t, maxAbsDiff(model.Chosen(obs[0].Tokens, points), model.Chosen(obs[1].Tokens, points)), 1e-3,
+		"another instruction must choose other points")
+	for _, weights := range model.Selection(obs[0].Tokens) {
+		require.InDelta(t, 1, floats.Sum(weights), 1e-9, "a choice weighs the channels by a softmax")
+	}
+	requireGraphsMatchReference(t, "small_selector", a, w, obs[0])
 }
 
 func presetWeights(t *testing.T, name string) (Arch, *Weights) {

@@ -41,6 +41,11 @@ func (m *Model) Prefix(obs Observation) (*mat.Dense, error) {
 	if len(obs.State) != a.StateDim {
 		return nil, fmt.Errorf("modelbuild: %d robot-state values, want %d", len(obs.State), a.StateDim)
 	}
+	for i, tok := range tokens {
+		if tok < 0 || tok >= int64(a.Vocab) {
+			return nil, fmt.Errorf("modelbuild: token %d at position %d is outside the vocabulary [0, %d)", tok, i, a.Vocab)
+		}
+	}
 	state := make([]float64, D) // state · W_state + b_state, added to every action query
 	if a.StateDim > 0 {
 		features := a.stateFeatures(obs.State)
@@ -52,8 +57,10 @@ func (m *Model) Prefix(obs Observation) (*mat.Dense, error) {
 		}
 	}
 	if a.Keypoints > 0 {
-		for d, v := range m.keypointQueryTerm(image) {
-			state[d] += v
+		points := m.Keypoints(image)
+		addLinear(state, points, m.Weights.KeypointOut)
+		if a.SelectorWindow > 0 {
+			addLinear(state, m.Chosen(tokens, points), m.Weights.SelectorOut)
 		}
 	}
 	grid := S / P
@@ -82,9 +89,6 @@ func (m *Model) Prefix(obs Observation) (*mat.Dense, error) {
 		}
 	}
 	for i, tok := range tokens {
-		if tok < 0 || tok >= int64(a.Vocab) {
-			return nil, fmt.Errorf("modelbuild: token %d at position %d is outside the vocabulary [0, %d)", tok, i, a.Vocab)
-		}
 		row := h.RawRowView(a.Patches() + i)
 		for d := range row {
 			row[d] = float64(m.Weights.TokenEmbedding[int(tok)*D+d])
@@ -99,14 +103,66 @@ func (m *Model) Prefix(obs Observation) (*mat.Dense, error) {
 	return h, nil
 }
 
-// keypointQueryTerm is what the image's keypoints add to every action query: [D].
-func (m *Model) keypointQueryTerm(image []float32) []float64 {
-	w, D := m.Weights, m.Arch.Hidden
-	out := make([]float64, D)
-	for i, v := range m.Keypoints(image) {
+// addLinear adds x · w to out, w row-major [len(x), len(out)].
+func addLinear(out, x []float64, w []float32) {
+	D := len(out)
+	for i, v := range x {
 		for d := range out {
-			out[d] += v * float64(w.KeypointOut[i*D+d])
+			out[d] += v * float64(w[i*D+d])
 		}
+	}
+}
+
+// Selection is the keypoint selector's choice for an instruction (tokens already checked against the
+// vocabulary): per choice (the object, then the pad), the softmax weight of every keypoint channel.
+func (m *Model) Selection(tokens []int64) [SelectorChoices][]float64 {
+	a, w := m.Arch, m.Weights
+	E, W, H, C := SelectorEmbedding, a.SelectorWindow, a.SelectorHidden, a.Keypoints
+	pooled := make([]float64, H) // Σ over windows of silu(window · W_s1 + b_s1)
+	window := make([]float64, W*E)
+	for i := range tokens {
+		for o := 0; o < W; o++ {
+			tok := 0 // windows past the end read padding
+			if i+o < len(tokens) {
+				tok = int(tokens[i+o])
+			}
+			for e := 0; e < E; e++ {
+				window[o*E+e] = float64(w.SelectorEmbed[tok*E+e])
+			}
+		}
+		hidden := make([]float64, H)
+		for h := range hidden {
+			hidden[h] = float64(w.SelectorWinB[h])
+		}
+		addLinear(hidden, window, w.SelectorWindow)
+		for h, v := range hidden {
+			pooled[h] += silu(v)
+		}
+	}
+	choice := make([]float64, SelectorChoices*C)
+	for k := range choice {
+		choice[k] = float64(w.SelectorChB[k])
+	}
+	addLinear(choice, pooled, w.SelectorChoice)
+	var out [SelectorChoices][]float64
+	for c := range out {
+		out[c] = choice[c*C : (c+1)*C]
+		softmaxScaled(out[c], 1)
+	}
+	return out
+}
+
+// Chosen are the selector's two points, (x, y) of the object then of the pad: each choice's softmax
+// over channels weighing the keypoints (points, channel-major as Keypoints returns them).
+func (m *Model) Chosen(tokens []int64, points []float64) []float64 {
+	out := make([]float64, 0, 2*SelectorChoices)
+	for _, weights := range m.Selection(tokens) {
+		var x, y float64
+		for k, p := range weights {
+			x += p * points[2*k]
+			y += p * points[2*k+1]
+		}
+		out = append(out, x, y)
 	}
 	return out
 }

@@ -25,6 +25,12 @@ type Weights struct {
 	KeypointScore  []float32 // prefix.keypoints.score.weight [KeypointHidden, Keypoints]
 	KeypointScoreB []float32 // prefix.keypoints.score.bias   [Keypoints]
 	KeypointOut    []float32 // prefix.keypoints.out.weight   [2·Keypoints, D]
+	SelectorEmbed  []float32 // prefix.selector.embedding     [Vocab, SelectorEmbedding], only with the selector
+	SelectorWindow []float32 // prefix.selector.window.weight [SelectorWindow·SelectorEmbedding, SelectorHidden]
+	SelectorWinB   []float32 // prefix.selector.window.bias   [SelectorHidden]
+	SelectorChoice []float32 // prefix.selector.choice.weight [SelectorHidden, 2·Keypoints]
+	SelectorChB    []float32 // prefix.selector.choice.bias   [2·Keypoints]
+	SelectorOut    []float32 // prefix.selector.out.weight    [4, D]
 	Layers         []LayerWeights
 	HeadNorm       []float32 // head.norm.weight [D]
 	HeadWeight     []float32 // head.proj.weight [D, A]
@@ -124,6 +130,21 @@ func (w *Weights) params(a Arch) []param {
 			param{"prefix.keypoints.score.weight", []int64{H, C}, &w.KeypointScore, fanIn(H)},
 			param{"prefix.keypoints.score.bias", []int64{C}, &w.KeypointScoreB, constant(0)},
 			param{"prefix.keypoints.out.weight", []int64{2 * C, D}, &w.KeypointOut, constant(0)})
+	}
+	if a.SelectorWindow > 0 {
+		// The output map is zero, like the keypoints': the selector can be added to a trained backbone.
+		// The choice map is zero too: the sum over 48 windows of a random window network would score
+		// the channels tens apart and saturate the softmax; from zero every channel weighs the same and
+		// the gradient reaches all of them.
+		E, H, C := int64(SelectorEmbedding), int64(a.SelectorHidden), int64(a.Keypoints)
+		window := int64(a.SelectorWindow) * E
+		ps = append(ps,
+			param{"prefix.selector.embedding", []int64{int64(a.Vocab), E}, &w.SelectorEmbed, normal(1)},
+			param{"prefix.selector.window.weight", []int64{window, H}, &w.SelectorWindow, fanIn(window)},
+			param{"prefix.selector.window.bias", []int64{H}, &w.SelectorWinB, constant(0)},
+			param{"prefix.selector.choice.weight", []int64{H, SelectorChoices * C}, &w.SelectorChoice, constant(0)},
+			param{"prefix.selector.choice.bias", []int64{SelectorChoices * C}, &w.SelectorChB, constant(0)},
+			param{"prefix.selector.out.weight", []int64{2 * SelectorChoices, D}, &w.SelectorOut, constant(0)})
 	}
 	for i := range w.Layers {
 		l := &w.Layers[i]
