@@ -15,6 +15,8 @@
 #   PRESET=small ...                                    (the camera-only model; default small_state)
 #   PRESET=small_keypoints ...                          (small_state plus the image keypoints, from its weights;
 #                                                        1100 + 1200 steps, 36 + 39 min; it did not succeed either)
+#   PRESET=small_selector ...                           (small_keypoints plus the keypoint selector, from its weights;
+#                                                        1200 steps)
 #
 # Writes OUT_DIR/reference_PRESET.safetensors, the bundle OUT_DIR/PRESET and its copies
 # OUT_DIR/PRESET_one_stage, OUT_DIR/PRESET_lambda0.05 and OUT_DIR/PRESET_lambda0.5.
@@ -50,6 +52,9 @@ else
 	if [[ $preset == small_keypoints ]]; then
 		bc_steps=1600 stop_after=${STOP_AFTER:-1100} episodes=1500 eval_every=200 keypoint_steps=1200
 	fi
+	if [[ $preset == small_selector ]]; then
+		bc_steps=1200 stop_after=${STOP_AFTER:-0} episodes=1500 eval_every=200
+	fi
 	distill_episodes=30 stage1=100 stage2=200 max_steps=300
 	report=(EPISODES=50 CHAIN_EPISODES=10 SWEEP_EPISODES=10)
 fi
@@ -61,13 +66,18 @@ common=(--preset "$preset" --tasks "$tasks" --episodes "$episodes" --held-out "$
 # BC_WEIGHTS=models/closedloop/reference_small.safetensors ROUNDS=1 it remakes the DAgger round that
 # models/closedloop/README.md reports (it did not help, so the committed weights are behaviour cloning only).
 # The state model starts from the committed camera-only weights (models/closedloop/reference_small.safetensors).
-spread=()
+bc_extra=()
 if [[ $preset == small_state ]]; then
 	init=(--init models/closedloop/reference_small.safetensors --init-preset small) bc_seed=5
 elif [[ $preset == small_keypoints ]]; then
 	# The keypoints start at zero on the committed small_state weights and train on spread starts.
 	init=(--init models/closedloop/reference_small_state.safetensors --init-preset small_state) bc_seed=9
-	spread=(--start-spread 0.15)
+	bc_extra=(--start-spread 0.15)
+elif [[ $preset == small_selector ]]; then
+	# The selector starts at zero on the committed keypoint weights; the keypoint loss and the selection
+	# loss (training/probe.go) go on from the start.
+	init=(--init models/closedloop/reference_small_keypoints.safetensors --init-preset small_keypoints) bc_seed=12
+	bc_extra=(--start-spread 0.15 --keypoint-weight 1)
 else
 	init=(--init models/reference/reference_tiny.safetensors --init-preset tiny) bc_seed=2
 fi
@@ -76,7 +86,7 @@ if [[ -n ${BC_WEIGHTS:-} ]]; then
 	cp "$BC_WEIGHTS" "$work/w0.safetensors"
 else
 	"$dysl" train bc "${common[@]}" --out "$work/w0.safetensors" --seed "$bc_seed" --lr 1e-3 --warmup 50 --steps "$bc_steps" \
-		--stop-after "$stop_after" "${init[@]}" "${spread[@]}" --plot "$out/bc_loss$log_suffix.png" | tee "$out/bc_log$log_suffix.txt"
+		--stop-after "$stop_after" "${init[@]}" "${bc_extra[@]}" --plot "$out/bc_loss$log_suffix.png" | tee "$out/bc_log$log_suffix.txt"
 	# The state model then trains on episodes that start anywhere within 15 cm of the table centre: from
 	# one start pose, the robot state alone told it which way to go once it moved, and it never learned
 	# to find the block in the image (models/closedloop/README.md, attempts 7 and 8).

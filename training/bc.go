@@ -74,7 +74,8 @@ type BCConfig struct {
 	// training-only localization signal that bundles never see.
 	ProbeWeight float64
 	// KeypointWeight, when > 0, adds the keypoint loss (probe.go) with this weight: each image
-	// keypoint channel is told where the object of its colour is. Only for models with keypoints.
+	// keypoint channel is told where the object of its colour is, and a keypoint selector which
+	// channels the instruction names (the selection loss, same weight). Only for models with keypoints.
 	KeypointWeight float64
 }
 
@@ -140,16 +141,17 @@ func (cfg BCConfig) LearningRateAt(step int) float64 {
 
 // BCResult reports a training run.
 type BCResult struct {
-	Model         *Model
-	Params        int64
-	TrainLoss     []float64      // per step run (Resumed+1..Steps): the batch's training loss (cfg.Loss on normalized actions, plus the weighted probe loss when probing)
-	EvalSteps     []int          // absolute step numbers
-	EvalLoss      []float64      // held-out mean absolute error at EvalSteps
-	Eval          []ChunkMetrics // the held-out metrics at EvalSteps (EvalLoss[i] = Eval[i].L1)
-	ProbeError    []float64      // the probe's held-out mean squared error at EvalSteps, when probing
-	KeypointError []float64      // the keypoints' held-out mean squared error at EvalSteps, with the keypoint loss
-	Duration      time.Duration
-	TrainFrames   int
+	Model          *Model
+	Params         int64
+	TrainLoss      []float64      // per step run (Resumed+1..Steps): the batch's training loss (cfg.Loss on normalized actions, plus the weighted probe loss when probing)
+	EvalSteps      []int          // absolute step numbers
+	EvalLoss       []float64      // held-out mean absolute error at EvalSteps
+	Eval           []ChunkMetrics // the held-out metrics at EvalSteps (EvalLoss[i] = Eval[i].L1)
+	ProbeError     []float64      // the probe's held-out mean squared error at EvalSteps, when probing
+	KeypointError  []float64      // the keypoints' held-out mean squared error at EvalSteps, with the keypoint loss
+	SelectionError []float64      // the selector's held-out share of wrong choices at EvalSteps, with the keypoint loss and a selector
+	Duration       time.Duration
+	TrainFrames    int
 	// BaselineL1 is the held-out error of the best constant predictor (each chunk value's median over the
 	// training frames): a run whose held-out loss is not clearly below it has learned only the marginal.
 	BaselineL1 float64
@@ -205,6 +207,7 @@ func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 		return nil, fmt.Errorf("training: keypoint weight (%v) must be >= 0, and 0 for a model without keypoints (it has %d)", cfg.KeypointWeight, cfg.Arch.Keypoints)
 	}
 	probing, keypointing := cfg.ProbeWeight > 0, cfg.KeypointWeight > 0
+	selecting := keypointing && cfg.Arch.SelectorWindow > 0
 	if probing {
 		m.AddProbe(cfg.Seed)
 	}
@@ -212,6 +215,9 @@ func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 		in := m.inputsFrom(inputs)
 		if keypointing {
 			in.keypointLogits = m.keypointLogits(in.Images) // the prefix and the keypoint loss share them
+			if selecting {
+				in.selectorChoice = m.selectorChoice(in.Tokens) // likewise the prefix and the selection loss
+			}
 		}
 		hiddens, actions := m.Forward(in)
 		targets := inputs[m.inputCount():] // the probe's, then the keypoints' places and presence
@@ -221,6 +227,9 @@ func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 		}
 		if keypointing {
 			m.addKeypointLoss(ctx, in.keypointLogits, targets[0], targets[1], cfg.KeypointWeight)
+			if selecting {
+				addSelectionLoss(ctx, in.selectorChoice, targets[2], cfg.KeypointWeight)
+			}
 		}
 		return []*Node{actions}
 	}
@@ -241,6 +250,9 @@ func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 	}
 	if keypointing {
 		lossName += "+keypoints"
+	}
+	if selecting {
+		lossName += "+selection"
 	}
 	r := rand.New(rand.NewPCG(uint64(cfg.Seed), 0x6263)) // "bc"
 	began := time.Now()
@@ -291,6 +303,14 @@ func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 				}
 				res.KeypointError = append(res.KeypointError, e)
 				probed += fmt.Sprintf(", keypoint mse %.4f", e)
+			}
+			if selecting {
+				e, err := m.SelectionError(heldOut, allIndices(heldOut))
+				if err != nil {
+					return nil, err
+				}
+				res.SelectionError = append(res.SelectionError, e)
+				probed += fmt.Sprintf(", selection wrong %.3f", e)
 			}
 			fmt.Fprintf(cfg.Log, "step %d: lr %.2g, train %s %.4f (mean of last 50 %.4f), held-out %s%s (constant predictor L1 %.4f), %s\n",
 				step, cfg.LearningRateAt(step), lossName, loss, mean(res.TrainLoss[max(0, len(res.TrainLoss)-50):]), eval, probed,

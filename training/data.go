@@ -35,6 +35,8 @@ type Frame struct {
 	Probe []float32
 	// Keypoints is KeypointTargets of that world state, when the model has keypoints.
 	Keypoints []float32
+	// Selection is SelectionTargets of that world state, when the model has a keypoint selector.
+	Selection []float32
 	// Critical marks the grasp and release windows: the still steps before the gripper flips, the flip
 	// itself, and every step whose expert chunk contains a flip. Errors there are what DySL protects.
 	Critical bool
@@ -119,6 +121,9 @@ func newFrame(a modelbuild.Arch, episode, step int, state scene.State, img scene
 	}
 	if a.Keypoints > 0 {
 		f.Keypoints = KeypointTargets(a, state)
+	}
+	if a.SelectorWindow > 0 {
+		f.Selection = SelectionTargets(a, state)
 	}
 	actionMean, actionStd := ActionNormalization()
 	flips := false

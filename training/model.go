@@ -23,6 +23,7 @@ import (
 	"github.com/gomlx/gomlx/backends/simplego"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX's graph DSL is meant to be dot-imported
+	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
@@ -211,6 +212,9 @@ type Inputs struct {
 	// keypointLogits are the images' keypoint scores (keypointLogits) when the keypoint loss needs
 	// them too, so that the per-pixel network runs once per step; nil: Prefix computes them.
 	keypointLogits *Node
+	// selectorChoice are the keypoint selector's choice scores (selectorChoice) when the selection
+	// loss needs them too; nil: Prefix computes them.
+	selectorChoice *Node
 }
 
 // inputCount is how many graph inputs a batch of model inputs takes (Dataset.Batch's inputs).
@@ -259,16 +263,46 @@ func (m *Model) Prefix(in Inputs) *Node {
 		if logits == nil {
 			logits = m.keypointLogits(images)
 		}
-		queries = Add(queries, ExpandDims(m.keypoints(logits), 1))
+		points := m.keypointPoints(logits) // [B,C,2]
+		queries = Add(queries, ExpandDims(matmul(Reshape(points, B, a.KeypointFeatures()), m.param(g, "prefix.keypoints.out.weight")), 1))
+		if a.SelectorWindow > 0 {
+			choice := in.selectorChoice
+			if choice == nil {
+				choice = m.selectorChoice(tokens)
+			}
+			chosen := Reshape(chosenPoints(choice, points), B, 2*modelbuild.SelectorChoices)
+			queries = Add(queries, ExpandDims(matmul(chosen, m.param(g, "prefix.selector.out.weight")), 1))
+		}
 	}
 	return Concatenate([]*Node{patchEmb, words, queries}, 1)
 }
 
-// keypoints: the keypoint scores [B,C,S²] -> what the spatial soft-argmax adds to the action queries
-// [B,D] (modelbuild's package doc).
-func (m *Model) keypoints(logits *Node) *Node {
-	B, C := logits.Shape().Dimensions[0], m.Arch.Keypoints
-	return matmul(Reshape(m.keypointPoints(logits), B, 2*C), m.param(logits.Graph(), "prefix.keypoints.out.weight"))
+// selectorChoice: tokens [B,Ti] -> the keypoint selector's choice scores [B,2,C], before their softmax
+// over the channels (modelbuild's package doc).
+func (m *Model) selectorChoice(tokens *Node) *Node {
+	g, a := tokens.Graph(), m.Arch
+	B, Ti, W := tokens.Shape().Dimensions[0], a.InstructionTokens, a.SelectorWindow
+	if W > 1 {
+		// Windows past the end read padding (token 0).
+		tokens = Concatenate([]*Node{tokens, Zeros(g, shapes.Make(tokens.DType(), B, W-1))}, 1)
+	}
+	// Shifted copies of the tokens, not of their embeddings: the gradient of a Slice is a Pad, which
+	// simplego v0.26.0 lacks, and integer tokens take no gradient.
+	table := m.param(g, "prefix.selector.embedding")
+	shifted := make([]*Node, W)
+	for o := range W {
+		shifted[o] = matmul(OneHot(Slice(tokens, AxisRange(), AxisRange(o, o+Ti)), a.Vocab, dtypes.Float32), table) // [B,Ti,E]
+	}
+	windows := Concatenate(shifted, 2) // [B,Ti,W·E]: window i is bytes i..i+W-1
+	hidden := addTrailing(matmul(windows, m.param(g, "prefix.selector.window.weight")), m.param(g, "prefix.selector.window.bias"))
+	pooled := ReduceSum(Mul(hidden, sigmoid(hidden)), 1) // [B,H]: the sum over the windows
+	choice := addTrailing(matmul(pooled, m.param(g, "prefix.selector.choice.weight")), m.param(g, "prefix.selector.choice.bias"))
+	return Reshape(choice, B, modelbuild.SelectorChoices, a.Keypoints)
+}
+
+// chosenPoints: choice scores [B,2,C] and keypoints [B,C,2] -> the two chosen points [B,2,2].
+func chosenPoints(choice, points *Node) *Node {
+	return DotGeneral(Softmax(choice, -1), []int{2}, []int{0}, points, []int{1}, []int{0})
 }
 
 // keypointPoints: the keypoint scores [B,C,S²] -> the keypoints [B,C,2], (u, v) in [-1, 1] per channel.

@@ -45,6 +45,11 @@ func TestForwardMatchesReference(t *testing.T) {
 		a.Keypoints, a.KeypointHidden = 4, 8
 		testForwardMatchesReference(t, a)
 	})
+	t.Run("with the keypoints and their selector", func(t *testing.T) {
+		a := tinyPreset()
+		a.Keypoints, a.KeypointHidden, a.SelectorWindow, a.SelectorHidden = 4, 8, 3, 8
+		testForwardMatchesReference(t, a)
+	})
 }
 
 func testForwardMatchesReference(t *testing.T, a modelbuild.Arch) {
@@ -54,6 +59,12 @@ func testForwardMatchesReference(t *testing.T, a modelbuild.Arch) {
 	}
 	for i := range w.KeypointOut { // likewise the keypoints
 		w.KeypointOut[i] = float32(math.Cos(float64(i)))
+	}
+	for i := range w.SelectorChoice { // and the selector's choice and output
+		w.SelectorChoice[i] = float32(0.3 * math.Sin(float64(i)))
+	}
+	for i := range w.SelectorOut {
+		w.SelectorOut[i] = float32(math.Cos(float64(i)))
 	}
 	ref := &modelbuild.Model{Arch: a, Weights: w}
 	obs := modelbuild.CalibrationObservations(a, 2, 7)

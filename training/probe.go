@@ -155,18 +155,63 @@ func KeypointTargets(a modelbuild.Arch, s scene.State) []float32 {
 	return out
 }
 
-// KeypointBatch stacks the frames' keypoint targets: places [B, Keypoints, 2] and presence [B, Keypoints].
+// SelectionTargets are, for a model with a keypoint selector, the channels the task in force in s names,
+// one-hot per choice: [SelectorChoices, Keypoints], the object's colour then the pad's (channel c-1 for
+// colour c, where KeypointTargets places it). A colour past the channels leaves its row zero.
+//
+// Why: the selector could learn which channel the instruction names from the actions alone, but the
+// actions say it only through the decoder, weakly; in simulation the named colours are known, and a
+// cross-entropy on the choice teaches the byte windows directly. Bundles never see this.
+func SelectionTargets(a modelbuild.Arch, s scene.State) []float32 {
+	C := a.Keypoints
+	out := make([]float32, modelbuild.SelectorChoices*C)
+	for choice, colour := range []scene.Colour{s.Object().Colour, s.Goal().Colour} {
+		if k := int(colour) - 1; k >= 0 && k < C {
+			out[choice*C+k] = 1
+		}
+	}
+	return out
+}
+
+// KeypointBatch stacks the frames' keypoint targets: places [B, Keypoints, 2] and presence [B, Keypoints],
+// then, with a keypoint selector, the named channels [B, SelectorChoices, Keypoints].
 func (d *Dataset) KeypointBatch(indices []int) []*tensors.Tensor {
 	C := d.Arch.Keypoints
 	places, present := make([]float32, 0, len(indices)*2*C), make([]float32, 0, len(indices)*C)
+	var named []float32
 	for _, i := range indices {
 		t := d.Frames[i].Keypoints
 		for k := 0; k < C; k++ {
 			places, present = append(places, t[3*k], t[3*k+1]), append(present, t[3*k+2])
 		}
+		named = append(named, d.Frames[i].Selection...)
 	}
-	return []*tensors.Tensor{tensors.FromFlatDataAndDimensions(places, len(indices), C, 2),
+	out := []*tensors.Tensor{tensors.FromFlatDataAndDimensions(places, len(indices), C, 2),
 		tensors.FromFlatDataAndDimensions(present, len(indices), C)}
+	if d.Arch.SelectorWindow > 0 {
+		out = append(out, tensors.FromFlatDataAndDimensions(named, len(indices), modelbuild.SelectorChoices, C))
+	}
+	return out
+}
+
+// addSelectionLoss adds weight · the selection loss: per choice whose colour has a channel, the
+// cross-entropy between the selector's softmax over channels and the channel named (SelectionTargets).
+func addSelectionLoss(ctx *context.Context, choice, named *Node, weight float64) {
+	crossEntropy := Neg(ReduceAllSum(Mul(named, LogSoftmax(choice, -1))))
+	count := ReduceAllSum(named)
+	train.AddLoss(ctx, MulScalar(Div(crossEntropy, Max(count, OnesLike(count))), weight))
+}
+
+// SelectionError is the share of choices (object, pad) over d's frames at indices whose most weighed
+// channel is not the one the instruction names: the held-out figure of the selection loss.
+func (m *Model) SelectionError(d *Dataset, indices []int) (float64, error) {
+	return m.heldOutMeanSquare(d, indices, d.KeypointBatch, func(model Inputs, targets []*Node) (sum, count *Node) {
+		named := targets[2]
+		picked, wanted := ArgMax(m.selectorChoice(model.Tokens), -1), ArgMax(named, -1) // [B,2]
+		present := ReduceMax(named, -1)
+		wrong := Mul(ConvertDType(NotEqual(picked, wanted), dtypes.Float32), present)
+		return ReduceAllSum(wrong), ReduceAllSum(present)
+	})
 }
 
 // keypointSquares is the squared keypoint error summed over the present channels, and their count.
