@@ -183,8 +183,9 @@ type Episode struct {
 	FramesSuperseded int
 	Legs             Legs
 	// Nearest is, per instruction played, the closest the gripper tip came to the named block, metres;
-	// Gap the horizontal distance between them when the instruction was given.
-	Nearest, Gap []float64
+	// Gap the horizontal distance between them when the instruction was given; Headway how much of
+	// that gap the first HeadwaySteps steps closed.
+	Nearest, Gap, Headway []float64
 	// Final is the world at the end.
 	Final scene.State
 }
@@ -335,7 +336,7 @@ func (h *Harness) Run(seed int64) (Episode, error) {
 		if s.Succeeded() {
 			ep.Completed++
 			ep.Legs.add(legs.legs)
-			ep.Nearest, ep.Gap = append(ep.Nearest, legs.nearest), append(ep.Gap, legs.gap)
+			ep.addApproach(legs)
 			if ep.Completed == len(tasks) {
 				break
 			}
@@ -348,12 +349,17 @@ func (h *Harness) Run(seed int64) (Episode, error) {
 		}
 		if taskSteps >= cfg.Scene.MaxSteps {
 			ep.Legs.add(legs.legs)
-			ep.Nearest, ep.Gap = append(ep.Nearest, legs.nearest), append(ep.Gap, legs.gap)
+			ep.addApproach(legs)
 			break
 		}
 	}
 	ep.Final = s
 	return ep, nil
+}
+
+// addApproach records how the approach of a finished task went.
+func (ep *Episode) addApproach(t *legTracker) {
+	ep.Nearest, ep.Gap, ep.Headway = append(ep.Nearest, t.nearest), append(ep.Gap, t.gap), append(ep.Headway, t.headway)
 }
 
 func ms(v float64) time.Duration { return time.Duration(v * float64(time.Millisecond)) }

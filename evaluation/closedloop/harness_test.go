@@ -102,6 +102,10 @@ func TestScriptedExpertSucceedsOnEveryTask(t *testing.T) {
 					require.Equal(t, ep.Legs.Attempts, ep.Legs.Achieved, "every leg achieved")
 					require.Equal(t, make([]float64, ep.Tasks), ep.Nearest, "the tip reached every named block (it carried it)")
 					require.Len(t, ep.Gap, ep.Tasks)
+					require.Len(t, ep.Headway, ep.Tasks)
+					// From the start pose the expert heads for the block at once; a chained task
+					// begins with the retreat from the last pad, straight up.
+					require.Greater(t, ep.Headway[0], min(ep.Gap[0], 0.16)/2, "seed %d: the expert heads for the block", 1000+seed)
 					require.Positive(t, ep.Inferences)
 				}
 			})
@@ -125,6 +129,7 @@ func TestZeroPolicyNeverSucceeds(t *testing.T) {
 			require.Equal(t, []float64{start.EE.Sub(start.Object().Pos).Norm()}, ep.Nearest,
 				"an arm that never moves misses by its starting distance, on the one instruction it played")
 			require.Equal(t, []float64{start.EE.HorizontalTo(start.Object().Pos)}, ep.Gap)
+			require.Equal(t, []float64{0}, ep.Headway, "nor does it close any of the gap")
 		}
 	}
 }

@@ -60,7 +60,17 @@ type legTracker struct {
 	// gap is the horizontal distance from the tip to the named block when the task began: what an
 	// arm that only moved up and down would miss by, the yardstick for nearest.
 	gap float64
+	// headway is how much of gap the first HeadwaySteps steps closed (all of them if the task ended
+	// sooner), metres, negative if they moved away; steps counts the steps observed.
+	headway float64
+	steps   int
 }
+
+// HeadwaySteps is the span over which the headway of an approach is measured. From the start pose the
+// expert closes up to 2 cm of the gap a step, most of a median gap of 17.8 cm by then. A policy unsure
+// where the block is sinks like the expert but barely moves sideways, and the headway shows it long
+// before the miss does (GitHub issue 14).
+const HeadwaySteps = 16
 
 // newLegTracker starts following the task in force in s.
 func newLegTracker(s scene.State) *legTracker {
@@ -74,6 +84,9 @@ func (t *legTracker) observe(s scene.State) {
 	l := &t.legs
 	if d := s.EE.Sub(s.Object().Pos).Norm(); d < t.nearest {
 		t.nearest = d
+	}
+	if t.steps++; t.steps <= HeadwaySteps {
+		t.headway = t.gap - s.EE.HorizontalTo(s.Object().Pos)
 	}
 	achieve := func(leg int) {
 		if l.Attempts[leg] == 1 && l.Achieved[leg] == 0 {

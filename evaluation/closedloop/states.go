@@ -20,7 +20,8 @@ type Visited struct {
 	// MissCm is the median, over the instructions played, of the closest the gripper tip came to the
 	// named block, centimetres (Row.ApproachMissCm); GapCm the median horizontal distance between them
 	// when each instruction was given (Row.ApproachGapCm).
-	MissCm, GapCm float64
+	// HeadwayCm is the median of how much of that distance the first HeadwaySteps steps closed.
+	MissCm, GapCm, HeadwayCm float64
 	// Legs sums the legs of pick-and-place attempted and achieved over the episodes.
 	Legs Legs
 }
@@ -33,14 +34,14 @@ func CollectStates(cfg Config, seeds []int64, path string) (Visited, error) {
 		return Visited{}, err
 	}
 	v := Visited{States: len(states), Episodes: len(episodes)}
-	var nearest, gap []float64
+	var nearest, gap, headway []float64
 	for _, ep := range episodes {
 		v.Completed += ep.Completed
 		v.Tasks += ep.Tasks
-		nearest, gap = append(nearest, ep.Nearest...), append(gap, ep.Gap...)
+		nearest, gap, headway = append(nearest, ep.Nearest...), append(gap, ep.Gap...), append(headway, ep.Headway...)
 		v.Legs.add(ep.Legs)
 	}
-	v.MissCm, v.GapCm = 100*median(nearest), 100*median(gap)
+	v.MissCm, v.GapCm, v.HeadwayCm = 100*median(nearest), 100*median(gap), 100*median(headway)
 	return v, WriteStates(path, states)
 }
 

@@ -23,12 +23,14 @@ func TestCollectStatesWritesWhatVisitCaptured(t *testing.T) {
 	require.NoError(t, err)
 	miss := 100 * min(episodes[0].Nearest[0], episodes[1].Nearest[0]) // the lower median of two
 	gap := 100 * min(episodes[0].Gap[0], episodes[1].Gap[0])
+	headway := 100 * min(episodes[0].Headway[0], episodes[1].Headway[0])
 	var legs Legs
 	legs.add(episodes[0].Legs)
 	legs.add(episodes[1].Legs)
-	require.Equal(t, Visited{States: 20, Episodes: 2, Completed: 0, Tasks: 2, MissCm: miss, GapCm: gap, Legs: legs}, v)
+	require.Equal(t, Visited{States: 20, Episodes: 2, Completed: 0, Tasks: 2, MissCm: miss, GapCm: gap, HeadwayCm: headway, Legs: legs}, v)
 	require.Equal(t, 2, v.Legs.Attempts[LegApproach])
 	require.Greater(t, miss, 100*scene.GraspReach)
+	require.NotZero(t, headway, "10 steps of 1 cm in x change the distance to the block")
 
 	got, err := ReadStates(path)
 	require.NoError(t, err)

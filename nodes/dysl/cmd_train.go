@@ -133,8 +133,9 @@ state: the policy learns to recover from the states its own mistakes lead to.`,
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: %d states from %d episodes (%d of %d instructions completed by the policy; "+
-				"closest approach to the named block: median %.1f cm, grasp reach %g cm, moving only up and down %.1f cm)\n",
-				out, v.States, episodes, v.Completed, v.Tasks, v.MissCm, 100*scene.GraspReach, v.GapCm)
+				"closest approach to the named block: median %.1f cm, grasp reach %g cm, moving only up and down %.1f cm; "+
+				"the first %d steps closed a median %.1f cm of the horizontal distance)\n",
+				out, v.States, episodes, v.Completed, v.Tasks, v.MissCm, 100*scene.GraspReach, v.GapCm, closedloop.HeadwaySteps, v.HeadwayCm)
 			fmt.Fprintf(cmd.OutOrStdout(), "legs achieved/attempted:")
 			for l, name := range closedloop.LegNames {
 				fmt.Fprintf(cmd.OutOrStdout(), " %s %d/%d", name, v.Legs.Achieved[l], v.Legs.Attempts[l])
