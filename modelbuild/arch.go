@@ -26,7 +26,7 @@
 // linear map of those 2·Keypoints values is added to every action query, like the state:
 //
 //	scores  = silu(pixels · W_kp1 + b_kp1) · W_kp2 + b_kp2        [1, S·S, C]
-//	points  = softmax_pixels(4 · scores)ᵀ · pixel_grid           [1, C, 2]
+//	points  = softmax_pixels(gain · scores)ᵀ · pixel_grid        [1, C, 2]
 //	queries += reshape(points, 2C) · W_kp_out                    [1, 1, D]
 //
 // Why: a patch token's value says what is in the patch, and its learned position embedding where the
@@ -37,6 +37,12 @@
 // network separates at once, and the soft-argmax hands its place to the action queries directly.
 // W_kp_out starts at zero, so a backbone trained without keypoints loads unchanged and computes what it
 // computed until trained.
+//
+// The gain (Arch.KeypointScoreGain) sets how sharp each channel's softmax is. At 4 (small_keypoints)
+// the scores the keypoint loss trained ranked a block's pixels first, but the softmax still spread
+// over the table, and every block's keypoint sat about halfway to the image centre: 0.39 image units
+// (12 cm) from the block on held-out start frames, where the pads, four times the pixels, were within
+// 0.1. The same weights at 16 put the block's keypoint within 0.015 (small_selector; GitHub issue 14).
 //
 // The keypoint selector (Arch.SelectorWindow > 0, only with keypoints) lets the instruction say which
 // keypoints matter. It embeds the instruction's bytes in SelectorEmbedding values of its own, reads
@@ -86,24 +92,25 @@ import (
 
 // Arch are the sizes of the model.
 type Arch struct {
-	Layers            int // decoder layers L
-	Hidden            int // D
-	Heads             int // attention heads; Hidden/Heads must be even (rotary pairs)
-	MLP               int // SwiGLU inner width
-	ImageSize         int // square input images, pixels per side
-	PatchSize         int // square patches, pixels per side; must divide ImageSize
-	InstructionTokens int // byte tokens of the instruction
-	Vocab             int // token embedding rows (257: bytes + 1, 0 = padding)
-	Chunk             int // K: action queries = actions per inference
-	ActionDim         int // A
-	StateDim          int // robot-state values the model reads (proprioception); 0 = none
-	StateFrequencies  int // octaves of sinusoidal features per state value (see the package doc)
-	Keypoints         int // spatial soft-argmax channels of the image (see the package doc); 0 = none
-	KeypointHidden    int // hidden width of the per-pixel network that scores them
-	SelectorWindow    int // instruction bytes the keypoint selector reads at once (package doc); 0 = none
-	SelectorHidden    int // hidden width of the keypoint selector's window network
-	AdapterRank       int // bottleneck width of the adapters
-	ControllerHidden  int // hidden width of the controller MLP
+	Layers            int     // decoder layers L
+	Hidden            int     // D
+	Heads             int     // attention heads; Hidden/Heads must be even (rotary pairs)
+	MLP               int     // SwiGLU inner width
+	ImageSize         int     // square input images, pixels per side
+	PatchSize         int     // square patches, pixels per side; must divide ImageSize
+	InstructionTokens int     // byte tokens of the instruction
+	Vocab             int     // token embedding rows (257: bytes + 1, 0 = padding)
+	Chunk             int     // K: action queries = actions per inference
+	ActionDim         int     // A
+	StateDim          int     // robot-state values the model reads (proprioception); 0 = none
+	StateFrequencies  int     // octaves of sinusoidal features per state value (see the package doc)
+	Keypoints         int     // spatial soft-argmax channels of the image (see the package doc); 0 = none
+	KeypointHidden    int     // hidden width of the per-pixel network that scores them
+	KeypointGain      float64 // multiplies the keypoint scores before their softmax; 0 = DefaultKeypointGain
+	SelectorWindow    int     // instruction bytes the keypoint selector reads at once (package doc); 0 = none
+	SelectorHidden    int     // hidden width of the keypoint selector's window network
+	AdapterRank       int     // bottleneck width of the adapters
+	ControllerHidden  int     // hidden width of the controller MLP
 	RopeTheta         float64
 	NormEps           float64
 }
@@ -114,11 +121,20 @@ func (a Arch) Patches() int { g := a.ImageSize / a.PatchSize; return g * g }
 // Tokens is T, the sequence length of the hidden state.
 func (a Arch) Tokens() int { return a.Patches() + a.InstructionTokens + a.Chunk }
 
-// KeypointScoreGain multiplies the keypoint scores before their softmax. A channel's softmax picks out
-// a 4-pixel block among 4096 pixels once its score there stands about 8 above the rest; Adam moves each
-// weight by about a learning rate per step, so at unit gain the scores would take hundreds of steps to
-// spread that far, and at 4 a quarter of that.
-const KeypointScoreGain = 4
+// DefaultKeypointGain is the keypoint gain of an Arch that leaves KeypointGain at 0 (small_keypoints).
+// A channel's softmax picks out a block's 18 pixels among 4096 once its score there stands about 8
+// above the rest; Adam moves each weight by about a learning rate per step, so at unit gain the scores
+// would take hundreds of steps to spread that far, and at 4 a quarter of that.
+const DefaultKeypointGain = 4
+
+// KeypointScoreGain is what the keypoint scores are multiplied by before their softmax over the pixels:
+// KeypointGain, or DefaultKeypointGain when that is 0.
+func (a Arch) KeypointScoreGain() float64 {
+	if a.KeypointGain == 0 {
+		return DefaultKeypointGain
+	}
+	return a.KeypointGain
+}
 
 // SelectorEmbedding is the width of the keypoint selector's own byte embedding: a colour word is a few
 // bytes, and 16 values tell the bytes of the colour names and of " block" and " pad" apart.
@@ -189,6 +205,9 @@ func (a Arch) Validate() error {
 	}
 	if a.Keypoints < 0 || a.KeypointHidden < 0 || (a.Keypoints > 0) != (a.KeypointHidden > 0) {
 		problems = append(problems, fmt.Sprintf("keypoints (%d) and keypoint_hidden (%d) must both be > 0, or both 0", a.Keypoints, a.KeypointHidden))
+	}
+	if !(a.KeypointGain >= 0) || math.IsInf(a.KeypointGain, 0) {
+		problems = append(problems, fmt.Sprintf("keypoint_gain (%g) must be finite and >= 0 (0: %d)", a.KeypointGain, DefaultKeypointGain))
 	}
 	if a.SelectorWindow < 0 || a.SelectorHidden < 0 || (a.SelectorWindow > 0) != (a.SelectorHidden > 0) ||
 		(a.SelectorWindow > 0 && a.Keypoints == 0) {
@@ -268,6 +287,7 @@ var presets = map[string]Preset{
 		a.StateDim, a.StateFrequencies = len(scene.RobotStateNames), 6
 		a.Keypoints, a.KeypointHidden = 16, 32
 		a.SelectorWindow, a.SelectorHidden = 5, 64
+		a.KeypointGain = 16 // see the package doc
 		return a
 	}(), CalibrationFrames: 48},
 	"bench": {

@@ -245,7 +245,10 @@ func TestArchValidate(t *testing.T) {
 	a := presets["tiny"].Arch
 	require.NoError(t, a.Validate())
 	a.Heads, a.PatchSize, a.AdapterRank, a.Keypoints = 5, 7, 100, 16
+	a.KeypointGain, a.SelectorWindow = math.NaN(), 3
 	err := a.Validate()
+	require.ErrorContains(t, err, "keypoint_gain (NaN) must be finite and >= 0 (0: 4)")
+	require.ErrorContains(t, err, "selector_window (3) and selector_hidden (0) must both be > 0 (with keypoints, 16), or both 0")
 	require.ErrorContains(t, err, "keypoints (16) and keypoint_hidden (0) must both be > 0, or both 0")
 	require.ErrorContains(t, err, "hidden (64) must be heads (5) times an even head width")
 	require.ErrorContains(t, err, "patch_size (7) must divide image_size (64)")

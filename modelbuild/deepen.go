@@ -11,6 +11,10 @@ import (
 // identities (their attention and MLP output projections are zero, the rest from modelbuild's random
 // initialization, seed 0, so that training moves them at once).
 //
+// One change is taken as it is rather than made exact: another keypoint gain. The score weights are
+// copied, so the same scores make sharper (or flatter) keypoints; that is what a higher gain is for
+// (the package doc).
+//
 // Why: training the 12-layer closed-loop reference from random weights sat at the constant predictor
 // for hundreds of steps on 2 cores; starting from a trained shallower model (depth up-scaling, as in
 // SOLAR 10.7B or progressive stacking) begins where that model already is.
@@ -19,6 +23,7 @@ func Deepen(w *Weights, from, to Arch) (*Weights, error) {
 	same.Layers, same.StateDim, same.StateFrequencies = to.Layers, to.StateDim, to.StateFrequencies
 	same.Keypoints, same.KeypointHidden = to.Keypoints, to.KeypointHidden
 	same.SelectorWindow, same.SelectorHidden = to.SelectorWindow, to.SelectorHidden
+	same.KeypointGain = to.KeypointGain // the one change that is not exact, see above
 	if same != to {
 		return nil, fmt.Errorf("modelbuild: deepen: architectures differ beyond the layer count, the state input, the keypoints and their selector (%+v vs %+v)", from, to)
 	}

@@ -100,3 +100,18 @@ func tinyArchForTest(layers int) Arch {
 	p.Arch.Layers = layers
 	return p.Arch
 }
+
+// Another keypoint gain is taken as it is, not made exact: the score weights are copied, so the same
+// scores make other keypoints.
+func TestDeepenKeepsTheScoresUnderAnotherKeypointGain(t *testing.T) {
+	from := tinyArchForTest(3)
+	from.Keypoints, from.KeypointHidden = 4, 8
+	to := from
+	to.KeypointGain = 16
+	w := RandomWeights(from, 7)
+	grown, err := Deepen(w, from, to)
+	require.NoError(t, err)
+	require.Equal(t, w.KeypointScore, grown.KeypointScore)
+	image := CalibrationObservations(from, 1, 3)[0].Image
+	require.NotEqual(t, (&Model{Arch: from, Weights: w}).Keypoints(image), (&Model{Arch: to, Weights: grown}).Keypoints(image))
+}

@@ -117,8 +117,8 @@ func (e graphEmitter) keypoints(image onnxgraph.Value) onnxgraph.Value {
 	hidden = b.Mul(hidden, e.sigmoid(hidden))
 	scores := b.Add(b.MatMul(hidden, e.weight("prefix.keypoints.score.weight", []int64{H, C}, w.KeypointScore)),
 		e.weight("prefix.keypoints.score.bias", []int64{C}, w.KeypointScoreB)) // [1,S²,C]
-	attention := b.Softmax(b.Mul(b.Transpose(scores, 0, 2, 1), b.Scalar(KeypointScoreGain)), -1) // [1,C,S²]
-	return b.MatMul(attention, b.Const([]int64{S2, 2}, a.KeypointGrid()))                        // [1,C,2]
+	attention := b.Softmax(b.Mul(b.Transpose(scores, 0, 2, 1), b.Scalar(float32(a.KeypointScoreGain()))), -1) // [1,C,S²]
+	return b.MatMul(attention, b.Const([]int64{S2, 2}, a.KeypointGrid()))                                     // [1,C,2]
 }
 
 // layer i: hidden [1,T,D] -> hidden [1,T,D].

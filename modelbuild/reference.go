@@ -187,7 +187,7 @@ func (m *Model) Keypoints(image []float32) []float64 {
 	column := make([]float64, S*S)
 	for k := 0; k < C; k++ {
 		for p := range column {
-			column[p] = KeypointScoreGain * (scores.At(p, k) + float64(w.KeypointScoreB[k]))
+			column[p] = a.KeypointScoreGain() * (scores.At(p, k) + float64(w.KeypointScoreB[k]))
 		}
 		softmaxScaled(column, 1)
 		for p, weight := range column {

@@ -319,7 +319,7 @@ func (m *Model) keypointLogits(images *Node) *Node {
 	hidden := addTrailing(matmul(pixels, m.param(g, "prefix.keypoints.pixel.weight")), m.param(g, "prefix.keypoints.pixel.bias"))
 	hidden = Mul(hidden, sigmoid(hidden))
 	scores := addTrailing(matmul(hidden, m.param(g, "prefix.keypoints.score.weight")), m.param(g, "prefix.keypoints.score.bias"))
-	return MulScalar(TransposeAllAxes(scores, 0, 2, 1), modelbuild.KeypointScoreGain)
+	return MulScalar(TransposeAllAxes(scores, 0, 2, 1), a.KeypointScoreGain())
 }
 
 // keypointGrid is modelbuild's pixel grid [S²,2] as a constant.

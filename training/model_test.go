@@ -48,6 +48,7 @@ func TestForwardMatchesReference(t *testing.T) {
 	t.Run("with the keypoints and their selector", func(t *testing.T) {
 		a := tinyPreset()
 		a.Keypoints, a.KeypointHidden, a.SelectorWindow, a.SelectorHidden = 4, 8, 3, 8
+		a.KeypointGain = 16 // not the default: every implementation must read it
 		testForwardMatchesReference(t, a)
 	})
 }
