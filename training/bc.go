@@ -77,6 +77,10 @@ type BCConfig struct {
 	// keypoint channel is told where the object of its colour is, and a keypoint selector which
 	// channels the instruction names (the selection loss, same weight). Only for models with keypoints.
 	KeypointWeight float64
+	// FreezeKeypoints keeps the keypoints' per-pixel network (its score maps) as loaded: no loss trains
+	// it, and the keypoint loss, which would train only it, is left out (its held-out error is still
+	// printed). Only for models with keypoints.
+	FreezeKeypoints bool
 }
 
 func (cfg BCConfig) residualScale() float64 {
@@ -206,8 +210,15 @@ func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 	if cfg.KeypointWeight < 0 || math.IsNaN(cfg.KeypointWeight) || (cfg.KeypointWeight > 0 && cfg.Arch.Keypoints == 0) {
 		return nil, fmt.Errorf("training: keypoint weight (%v) must be >= 0, and 0 for a model without keypoints (it has %d)", cfg.KeypointWeight, cfg.Arch.Keypoints)
 	}
+	if cfg.FreezeKeypoints && cfg.Arch.Keypoints == 0 {
+		return nil, fmt.Errorf("training: cannot freeze the keypoints of a model without them")
+	}
 	probing, keypointing := cfg.ProbeWeight > 0, cfg.KeypointWeight > 0
 	selecting := keypointing && cfg.Arch.SelectorWindow > 0
+	heatmaps := keypointing && !cfg.FreezeKeypoints // the keypoint loss trains only the frozen network
+	if cfg.FreezeKeypoints {
+		m.FreezeKeypointScores()
+	}
 	if probing {
 		m.AddProbe(cfg.Seed)
 	}
@@ -226,7 +237,9 @@ func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 			targets = targets[1:]
 		}
 		if keypointing {
-			m.addKeypointLoss(ctx, in.keypointLogits, targets[0], targets[1], cfg.KeypointWeight)
+			if heatmaps {
+				m.addKeypointLoss(ctx, in.keypointLogits, targets[0], targets[1], cfg.KeypointWeight)
+			}
 			if selecting {
 				addSelectionLoss(ctx, in.selectorChoice, targets[2], cfg.KeypointWeight)
 			}
@@ -248,7 +261,7 @@ func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 	if probing {
 		lossName += "+probe"
 	}
-	if keypointing {
+	if heatmaps {
 		lossName += "+keypoints"
 	}
 	if selecting {

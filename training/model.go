@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"dysl_vla/modelbuild"
 	"dysl_vla/safetensors"
@@ -139,6 +140,16 @@ func (m *Model) BackboneVariables() map[string]*context.Variable {
 func (m *Model) SetBackboneTrainable(trainable bool) {
 	for _, v := range m.BackboneVariables() {
 		v.SetTrainable(trainable)
+	}
+}
+
+// FreezeKeypointScores keeps the keypoints' per-pixel network (prefix.keypoints.pixel.*, score.*) out
+// of training; their output map and everything else still train.
+func (m *Model) FreezeKeypointScores() {
+	for name, v := range m.vars {
+		if strings.HasPrefix(name, "prefix.keypoints.pixel.") || strings.HasPrefix(name, "prefix.keypoints.score.") {
+			v.SetTrainable(false)
+		}
 	}
 }
 

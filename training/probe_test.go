@@ -1,6 +1,7 @@
 package training
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
@@ -186,4 +187,29 @@ func TestSelectionLossTeachesTheNamedColours(t *testing.T) {
 	for _, e := range res.SelectionError {
 		require.True(t, e >= 0 && e <= 1, "a share of wrong choices: %v", res.SelectionError)
 	}
+}
+
+// Frozen keypoints: the per-pixel network leaves training as it came in, while the keypoints' output
+// map and the selector train; the keypoint loss is left out of what the log names.
+func TestFreezeKeypointsKeepsThePixelNetwork(t *testing.T) {
+	a := tinyArch()
+	a.Keypoints, a.KeypointHidden, a.SelectorWindow, a.SelectorHidden = scene.NumColours, 8, 3, 8
+	var log strings.Builder
+	res, err := TrainBC(BCConfig{Arch: a, Seed: 5, Episodes: 2, HeldOut: 1, Steps: 3, Batch: 4, LearningRate: 1e-2,
+		EvalEvery: 3, KeypointWeight: 1, FreezeKeypoints: true, Log: &log}, nil)
+	require.NoError(t, err)
+	before := modelbuild.RandomWeights(a, 5)
+	after, err := res.Model.Weights()
+	require.NoError(t, err)
+	require.Equal(t, before.KeypointPixel, after.KeypointPixel)
+	require.Equal(t, before.KeypointScore, after.KeypointScore)
+	require.Equal(t, before.KeypointScoreB, after.KeypointScoreB)
+	require.NotEqual(t, before.KeypointOut, after.KeypointOut, "the keypoints' output map trains")
+	require.NotEqual(t, before.SelectorChoice, after.SelectorChoice, "the selector trains")
+	require.Contains(t, log.String(), "train mse+selection ")
+	require.Len(t, res.KeypointError, 1, "the keypoints' held-out error is still measured")
+
+	_, err = TrainBC(BCConfig{Arch: tinyArch(), Seed: 5, Episodes: 2, HeldOut: 1, Steps: 3, Batch: 4, LearningRate: 1e-2,
+		FreezeKeypoints: true}, nil)
+	require.ErrorContains(t, err, "cannot freeze the keypoints of a model without them")
 }

@@ -82,6 +82,7 @@ Adam moments restart).`,
 	f.Float64Var(&cfg.ResidualScale, "residual-scale", 0, "factor on every layer's attn.o and mlp.down of the random initial weights (0: 1/√(2·layers); negative: modelbuild's init unchanged)")
 	f.Float64Var(&cfg.ProbeWeight, "probe-weight", 0, "weight of the training-only world-state probe loss (gripper, block and pad positions read off the action queries); 0: none")
 	f.Float64Var(&cfg.KeypointWeight, "keypoint-weight", 0, "weight of the training-only keypoint loss (each image keypoint channel told where the object of its colour is, and a keypoint selector which channels the instruction names; presets with keypoints only); 0: none")
+	f.BoolVar(&cfg.FreezeKeypoints, "freeze-keypoints", false, "keep the keypoints' per-pixel network as loaded (not trained; the keypoint loss is then left out, the selection loss kept)")
 	f.StringVar(&loss, "loss", "mse", "training loss on normalized chunks: mse, huber or l1 (the held-out figure is always L1)")
 	f.IntVar(&cfg.EvalEvery, "eval-every", 250, "measure the held-out loss every this many steps")
 	_ = cmd.MarkFlagRequired("out")
