@@ -54,7 +54,7 @@
 //	windows  = [emb(t_i), …, emb(t_{i+W-1})]                        [1, Ti, W·E]
 //	choice   = (Σ_i silu(windows_i · W_s1 + b_s1)) · W_s2 + b_s2    [1, 2, C]
 //	chosen   = softmax_channels(choice) · points                    [1, 2, 2]
-//	queries += reshape(chosen, 4) · W_sel_out                       [1, 1, D]
+//	queries += 8 · reshape(chosen, 4) · W_sel_out                   [1, 1, D]
 //
 // Why: a keypoint channel follows one colour wherever it is, block or pad, and only the instruction
 // says which colour is the block to pick. Left to the decoder layers, that join (the colour word in the
@@ -139,6 +139,13 @@ func (a Arch) KeypointScoreGain() float64 {
 // SelectorEmbedding is the width of the keypoint selector's own byte embedding: a colour word is a few
 // bytes, and 16 values tell the bytes of the colour names and of " block" and " pad" apart.
 const SelectorEmbedding = 16
+
+// SelectorPointGain multiplies the chosen points before their output map. The map starts at zero and
+// Adam grows each weight by about a learning rate per step, so at unit gain the points, at most 1 in
+// size, reached the action queries (whose values are of order 1 each) only after hundreds of steps:
+// 400 steps after the selector had learned to choose, the policy's first moves were still a quarter of
+// the expert's (GitHub issue 14). At 8 the same steps move the queries eight times as far.
+const SelectorPointGain = 8
 
 // SelectorChoices is how many points the selector picks from the keypoints: the object to pick and the
 // pad to put it on, in the order the instruction names them.

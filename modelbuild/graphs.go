@@ -70,7 +70,8 @@ func (e graphEmitter) prefix(in modelInputs) onnxgraph.Value {
 		queries = b.Add(queries, b.Reshape(b.MatMul(b.Reshape(points, 1, 1, 2*C),
 			e.weight("prefix.keypoints.out.weight", []int64{2 * C, D}, w.KeypointOut)), 1, 1, D))
 		if a.SelectorWindow > 0 { // and where the things the instruction names are
-			queries = b.Add(queries, b.MatMul(b.Reshape(e.chosen(tokens, points), 1, 1, 2*SelectorChoices),
+			chosen := b.Mul(b.Reshape(e.chosen(tokens, points), 1, 1, 2*SelectorChoices), b.Scalar(SelectorPointGain))
+			queries = b.Add(queries, b.MatMul(chosen,
 				e.weight("prefix.selector.out.weight", []int64{2 * SelectorChoices, D}, w.SelectorOut)))
 		}
 	}

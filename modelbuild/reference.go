@@ -60,7 +60,11 @@ func (m *Model) Prefix(obs Observation) (*mat.Dense, error) {
 		points := m.Keypoints(image)
 		addLinear(state, points, m.Weights.KeypointOut)
 		if a.SelectorWindow > 0 {
-			addLinear(state, m.Chosen(tokens, points), m.Weights.SelectorOut)
+			chosen := m.Chosen(tokens, points)
+			for i := range chosen {
+				chosen[i] *= SelectorPointGain
+			}
+			addLinear(state, chosen, m.Weights.SelectorOut)
 		}
 	}
 	grid := S / P

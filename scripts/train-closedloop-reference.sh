@@ -74,10 +74,11 @@ elif [[ $preset == small_keypoints ]]; then
 	init=(--init models/closedloop/reference_small_state.safetensors --init-preset small_state) bc_seed=9
 	bc_extra=(--start-spread 0.15)
 elif [[ $preset == small_selector ]]; then
-	# The selector starts at zero on the committed keypoint weights; the keypoint loss and the selection
-	# loss (training/probe.go) go on from the start.
+	# The selector starts at zero on the committed keypoint weights, read at gain 16 (modelbuild's
+	# package doc); the selection loss (training/probe.go) teaches it, and the keypoints' per-pixel
+	# network stays as loaded: further keypoint training at that gain scrambled the blocks' places.
 	init=(--init models/closedloop/reference_small_keypoints.safetensors --init-preset small_keypoints) bc_seed=12
-	bc_extra=(--start-spread 0.15 --keypoint-weight 1)
+	bc_extra=(--start-spread 0.15 --keypoint-weight 1 --freeze-keypoints)
 else
 	init=(--init models/reference/reference_tiny.safetensors --init-preset tiny) bc_seed=2
 fi

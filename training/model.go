@@ -281,7 +281,7 @@ func (m *Model) Prefix(in Inputs) *Node {
 			if choice == nil {
 				choice = m.selectorChoice(tokens)
 			}
-			chosen := Reshape(chosenPoints(choice, points), B, 2*modelbuild.SelectorChoices)
+			chosen := MulScalar(Reshape(chosenPoints(choice, points), B, 2*modelbuild.SelectorChoices), modelbuild.SelectorPointGain)
 			queries = Add(queries, ExpandDims(matmul(chosen, m.param(g, "prefix.selector.out.weight")), 1))
 		}
 	}
