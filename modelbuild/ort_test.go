@@ -180,19 +180,11 @@ func TestStateInputReachesTheActions(t *testing.T) {
 func TestKeypointsReachTheActions(t *testing.T) {
 	requireORT(t)
 	a, w := presetWeights(t, "small_keypoints")
-	for i := range w.KeypointOut {
-		w.KeypointOut[i] = float32(math.Cos(float64(i)))
-	}
+	fillWave(w.KeypointOut, math.Cos, 1)
 	model := &Model{Arch: a, Weights: w}
 	obs := CalibrationObservations(a, 2, 99)
-	without := &Model{Arch: a, Weights: &Weights{}}
-	*without.Weights = *w
-	without.Weights.KeypointOut = make([]float32, len(w.KeypointOut))
-	_, plain, err := without.Forward(obs[0])
-	require.NoError(t, err)
-	_, with, err := model.Forward(obs[0])
-	require.NoError(t, err)
-	require.Greater(t, maxAbsDiff(with, plain), 1e-2, "the keypoints must change the actions")
+	requireMapMatters(t, model, obs[0], func(w *Weights) { w.KeypointOut = make([]float32, len(w.KeypointOut)) },
+		"the keypoints must change the actions")
 	other := obs[0]
 	other.Image = obs[1].Image // another scene's picture, the same instruction and state
 	requireChanges(t, model, obs[0], other, "another picture must move the keypoints")
@@ -205,22 +197,12 @@ func TestKeypointsReachTheActions(t *testing.T) {
 func TestSelectorReachesTheActions(t *testing.T) {
 	requireORT(t)
 	a, w := presetWeights(t, "small_selector")
-	for i := range w.SelectorChoice {
-		w.SelectorChoice[i] = float32(0.3 * math.Cos(float64(i)))
-	}
-	for i := range w.SelectorOut {
-		w.SelectorOut[i] = float32(math.Sin(float64(i)))
-	}
+	fillWave(w.SelectorChoice, math.Cos, 0.3)
+	fillWave(w.SelectorOut, math.Sin, 1)
 	model := &Model{Arch: a, Weights: w}
 	obs := CalibrationObservations(a, 2, 98)
-	without := &Model{Arch: a, Weights: &Weights{}}
-	*without.Weights = *w
-	without.Weights.SelectorOut = make([]float32, len(w.SelectorOut))
-	_, plain, err := without.Forward(obs[0])
-	require.NoError(t, err)
-	_, with, err := model.Forward(obs[0])
-	require.NoError(t, err)
-	require.Greater(t, maxAbsDiff(with, plain), 1e-2, "the selector must change the actions")
+	requireMapMatters(t, model, obs[0], func(w *Weights) { w.SelectorOut = make([]float32, len(w.SelectorOut)) },
+		"the selector must change the actions")
 	points := model.Keypoints(obs[0].Image)
 	require.Greater(t, maxAbsDiff(model.Chosen(obs[0].Tokens, points), model.Chosen(obs[1].Tokens, points)), 1e-3,
 		"another instruction must choose other points")
@@ -228,6 +210,26 @@ func TestSelectorReachesTheActions(t *testing.T) {
 		require.InDelta(t, 1, floats.Sum(weights), 1e-9, "a choice weighs the channels by a softmax")
 	}
 	requireGraphsMatchReference(t, "small_selector", a, w, obs[0])
+}
+
+// fillWave sets x[i] = scale·wave(i): weights that are not zero and differ from one another.
+func fillWave(x []float32, wave func(float64) float64, scale float64) {
+	for i := range x {
+		x[i] = float32(scale * wave(float64(i)))
+	}
+}
+
+// requireMapMatters checks that model's actions on obs change when clear zeroes a map of its weights
+// (on a copy).
+func requireMapMatters(t *testing.T, model *Model, obs Observation, clear func(w *Weights), msg string) {
+	t.Helper()
+	w := *model.Weights
+	clear(&w)
+	_, plain, err := (&Model{Arch: model.Arch, Weights: &w}).Forward(obs)
+	require.NoError(t, err)
+	_, with, err := model.Forward(obs)
+	require.NoError(t, err)
+	require.Greater(t, maxAbsDiff(with, plain), 1e-2, msg)
 }
 
 func presetWeights(t *testing.T, name string) (Arch, *Weights) {

@@ -300,30 +300,26 @@ func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 				return nil, err
 			}
 			res.EvalSteps, res.EvalLoss, res.Eval = append(res.EvalSteps, step), append(res.EvalLoss, eval.L1), append(res.Eval, eval)
-			probed := ""
-			if probing {
-				e, err := m.ProbeError(heldOut, allIndices(heldOut))
+			probed := "" // the training-only targets' held-out figures
+			for _, f := range []struct {
+				on      bool
+				measure func(*Dataset, []int) (float64, error)
+				into    *[]float64
+				format  string
+			}{
+				{probing, m.ProbeError, &res.ProbeError, ", probe mse %.4f"},
+				{keypointing, m.KeypointError, &res.KeypointError, ", keypoint mse %.4f"},
+				{selecting, m.SelectionError, &res.SelectionError, ", selection wrong %.3f"},
+			} {
+				if !f.on {
+					continue
+				}
+				e, err := f.measure(heldOut, allIndices(heldOut))
 				if err != nil {
 					return nil, err
 				}
-				res.ProbeError = append(res.ProbeError, e)
-				probed = fmt.Sprintf(", probe mse %.4f", e)
-			}
-			if keypointing {
-				e, err := m.KeypointError(heldOut, allIndices(heldOut))
-				if err != nil {
-					return nil, err
-				}
-				res.KeypointError = append(res.KeypointError, e)
-				probed += fmt.Sprintf(", keypoint mse %.4f", e)
-			}
-			if selecting {
-				e, err := m.SelectionError(heldOut, allIndices(heldOut))
-				if err != nil {
-					return nil, err
-				}
-				res.SelectionError = append(res.SelectionError, e)
-				probed += fmt.Sprintf(", selection wrong %.3f", e)
+				*f.into = append(*f.into, e)
+				probed += fmt.Sprintf(f.format, e)
 			}
 			fmt.Fprintf(cfg.Log, "step %d: lr %.2g, train %s %.4f (mean of last 50 %.4f), held-out %s%s (constant predictor L1 %.4f), %s\n",
 				step, cfg.LearningRateAt(step), lossName, loss, mean(res.TrainLoss[max(0, len(res.TrainLoss)-50):]), eval, probed,
