@@ -16,7 +16,8 @@
 #   PRESET=small_keypoints ...                          (small_state plus the image keypoints, from its weights;
 #                                                        1100 + 1200 steps, 36 + 39 min; it did not succeed either)
 #   PRESET=small_selector ...                           (small_keypoints plus the keypoint selector, from its weights;
-#                                                        1200 steps)
+#                                                        1200 steps, 36 min; it heads for the block but
+#                                                        completes nothing alone yet)
 #
 # Writes OUT_DIR/reference_PRESET.safetensors, the bundle OUT_DIR/PRESET and its copies
 # OUT_DIR/PRESET_one_stage, OUT_DIR/PRESET_lambda0.05 and OUT_DIR/PRESET_lambda0.5.
