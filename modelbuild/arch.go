@@ -58,8 +58,9 @@
 //
 // Why: a keypoint channel follows one colour wherever it is, block or pad, and only the instruction
 // says which colour is the block to pick. Left to the decoder layers, that join (the colour word in the
-// instruction, then the channel of that colour) was not learned (GitHub issue 14, attempt 9: the action
-// queries moved 3-7 cm towards the block in 16 steps where the expert moves 16). A window of 5 bytes
+// instruction, then the channel of that colour) was not learned (GitHub issue 14, attempt 9: in its
+// first 16 steps the policy closed a median 1.8 cm of the distance to the block, the expert 17.0;
+// with the selector and sharp keypoints, 12.9 cm, small_selector). A window of 5 bytes
 // sees the end of a colour word and the start of the noun after it ("red b", "lue p"), which is enough
 // to tell which colour is the block and which the pad; the sum over windows makes it indifferent to
 // where in the sentence they stand. W_sel_out starts at zero, so the selector can be added to a trained
