@@ -67,7 +67,7 @@ common=(--preset "$preset" --tasks "$tasks" --episodes "$episodes" --held-out "$
 # BC_WEIGHTS=models/closedloop/reference_small.safetensors ROUNDS=1 it remakes the DAgger round that
 # models/closedloop/README.md reports (it did not help, so the committed weights are behaviour cloning only).
 # The state model starts from the committed camera-only weights (models/closedloop/reference_small.safetensors).
-bc_extra=()
+bc_extra=() dagger_extra=()
 if [[ $preset == small_state ]]; then
 	init=(--init models/closedloop/reference_small.safetensors --init-preset small) bc_seed=5
 elif [[ $preset == small_keypoints ]]; then
@@ -80,6 +80,7 @@ elif [[ $preset == small_selector ]]; then
 	# network stays as loaded: further keypoint training at that gain scrambled the blocks' places.
 	init=(--init models/closedloop/reference_small_keypoints.safetensors --init-preset small_keypoints) bc_seed=12
 	bc_extra=(--start-spread 0.15 --keypoint-weight 1 --freeze-keypoints)
+	dagger_extra=(--keypoint-weight 1 --freeze-keypoints) # the DAgger rounds keep the keypoints as they are
 else
 	init=(--init models/reference/reference_tiny.safetensors --init-preset tiny) bc_seed=2
 fi
@@ -117,7 +118,7 @@ for r in $(seq 1 "$rounds"); do
 	states+=("$work/states$r.json")
 	list=$(IFS=,; echo "${states[*]}")
 	"$dysl" train bc "${common[@]}" --out "$work/w$r.safetensors" --init "$prev" --dagger-states "$list" --lr 5e-4 --seed $((10 + r)) \
-		--steps "$dagger_steps" --warmup 50 | tee -a "$out/dagger_log$log_suffix.txt"
+		--steps "$dagger_steps" --warmup 50 "${dagger_extra[@]}" | tee -a "$out/dagger_log$log_suffix.txt"
 done
 cp "$work/w$rounds.safetensors" "$weights"
 
