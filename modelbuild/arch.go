@@ -42,7 +42,8 @@
 // the scores the keypoint loss trained ranked a block's pixels first, but the softmax still spread
 // over the table, and every block's keypoint sat about halfway to the image centre: 0.39 image units
 // (12 cm) from the block on held-out start frames, where the pads, four times the pixels, were within
-// 0.1. The same weights at 16 put the block's keypoint within 0.015 (small_selector; GitHub issue 14).
+// 0.1. The same weights at 16 put the block's keypoint within 0.015 (small_selector; GitHub issue 14;
+// measured once over Model.Keypoints by a throw-away program, not printed by any command here).
 //
 // The keypoint selector (Arch.SelectorWindow > 0, only with keypoints) lets the instruction say which
 // keypoints matter. It embeds the instruction's bytes in SelectorEmbedding values of its own, reads
