@@ -235,7 +235,6 @@ func (h *Harness) Run(seed int64) (Episode, error) {
 		pendingAt    time.Duration
 		pendingObs   policy.Observation
 		pendingWorld scene.State // the world pendingObs was captured from
-		taskSteps    int
 		limit        = cfg.Skipping.ExecutedActions
 	)
 	for tick := 0; ; tick++ {
@@ -331,7 +330,6 @@ func (h *Harness) Run(seed int64) (Episode, error) {
 		}
 		s = scene.Step(s, a)
 		ep.Steps++
-		taskSteps++
 		legs.observe(s)
 		if s.Succeeded() {
 			ep.Completed++
@@ -344,10 +342,9 @@ func (h *Harness) Run(seed int64) (Episode, error) {
 			instruction = scene.Instruction(s)
 			core.SetInstruction(instruction)
 			legs = newLegTracker(s)
-			taskSteps = 0
 			continue
 		}
-		if taskSteps >= cfg.Scene.MaxSteps {
+		if legs.steps >= cfg.Scene.MaxSteps { // the step limit is per task
 			ep.Legs.add(legs.legs)
 			ep.addApproach(legs)
 			break

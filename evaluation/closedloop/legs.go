@@ -61,7 +61,8 @@ type legTracker struct {
 	// arm that only moved up and down would miss by, the yardstick for nearest.
 	gap float64
 	// headway is how much of gap the first HeadwaySteps steps closed (all of them if the task ended
-	// sooner), metres, negative if they moved away; steps counts the steps observed.
+	// sooner), metres, negative if they moved away; steps counts the task's steps, which the
+	// harness also holds against the scene's step limit.
 	headway float64
 	steps   int
 }
