@@ -64,6 +64,9 @@ func Expert(s State) (Action, Phase) {
 			return hold(Stop)
 		case aboveGoal:
 			return Action{6: GripperOpen}, Release
+		case s.EE.Z < HoverHeight-alignTol && s.EE.HorizontalTo(goal) <= placedTolerance:
+			// A near miss over the pad: align at this height, as at the block below.
+			return moveTo(s, Vec3{goal.X, goal.Y, s.EE.Z}, s.Yaw, GripperClosed), Place
 		case s.EE.Z < HoverHeight-alignTol:
 			return moveTo(s, Vec3{s.EE.X, s.EE.Y, HoverHeight}, s.Yaw, GripperClosed), Lift
 		default:
@@ -81,11 +84,18 @@ func Expert(s State) (Action, Phase) {
 		return Action{6: GripperOpen}, Approach
 	}
 	aboveBlock := s.EE.HorizontalTo(object.Pos) <= alignTol && math.Abs(angleBetween(s.Yaw, object.Yaw)) <= alignTol
+	low := s.EE.Z < HoverHeight-alignTol
 	switch {
+	case !aboveBlock && low && s.EE.HorizontalTo(object.Pos) <= GraspReach:
+		// Below hover and within grasp reach, but not exactly over the block or not turned to it: a
+		// learned policy's near miss (the expert's own descent stays aligned). Align at this height,
+		// then descend and close. Rising to hover and coming down again would label the states next to
+		// the expert's own grasps, which a camera cannot tell apart from them, with the opposite motion.
+		return moveTo(s, Vec3{object.Pos.X, object.Pos.Y, s.EE.Z}, object.Yaw, GripperOpen), Descend
 	case !aboveBlock:
 		// Rise to hover height first if below it, so the approach never sweeps through the block.
 		target := Vec3{object.Pos.X, object.Pos.Y, HoverHeight}
-		if s.EE.Z < HoverHeight-alignTol && s.EE.HorizontalTo(object.Pos) > GraspReach {
+		if low {
 			target = Vec3{s.EE.X, s.EE.Y, HoverHeight}
 		}
 		return moveTo(s, target, object.Yaw, GripperOpen), Approach

@@ -100,6 +100,47 @@ func TestExpertRecoversFromAnEmptyClosedGripper(t *testing.T) {
 	require.False(t, Step(s, Action{6: GripperClosed}).Held, "closing far from the block grasps nothing")
 }
 
+func TestExpertRecoversFromALowMiss(t *testing.T) {
+	low := func(dx float64) State {
+		s := Reset(1)
+		b := s.Object()
+		s.EE = Vec3{b.Pos.X + dx, b.Pos.Y, GraspHeight + 0.005}
+		s.Yaw = b.Yaw + 0.2
+		return s
+	}
+	// Within grasp reach: aligned at that height and grasped, never rising towards hover.
+	s := low(0.008)
+	for range 40 {
+		a, _ := Expert(s)
+		s = Step(s, a)
+		require.Less(t, s.EE.Z, GraspHeight+0.006, "a near miss is mended without rising")
+		if s.Held {
+			break
+		}
+	}
+	require.True(t, s.HoldsObject(), "the expert grasps after a near miss")
+	require.InDelta(t, 0, angleBetween(s.Yaw, s.Object().Yaw), 1e-9, "turned to the block before closing")
+
+	// Carrying the block low, within the pad's tolerance: aligned over the pad and released there.
+	s.EE = s.EE.Add(Vec3{X: s.Goal().Pos.X - s.EE.X + 0.007, Y: s.Goal().Pos.Y - s.EE.Y})
+	for range 40 {
+		a, _ := Expert(s)
+		s = Step(s, a)
+		require.Less(t, s.EE.Z, GraspHeight+0.006, "a near miss over the pad is mended without rising")
+		if !s.Held {
+			break
+		}
+	}
+	require.True(t, s.Succeeded(), "released on the pad after a near miss")
+
+	// Beyond grasp reach: straight up first, so it never sweeps through the block.
+	a, phase := Expert(low(0.03))
+	require.Equal(t, Approach, phase)
+	require.Zero(t, a[0])
+	require.Zero(t, a[1])
+	require.Greater(t, a[2], 0.0)
+}
+
 func TestRender(t *testing.T) {
 	s := Reset(5)
 	t.Run("size and determinism", func(t *testing.T) {
