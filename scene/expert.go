@@ -43,6 +43,9 @@ const (
 	snap        = 0.002
 	yawSnap     = 0.01
 	settleSteps = 2 // still steps before closing or opening
+	// clearHeight is the lowest the tip passes sideways over a block: one block height above the
+	// grasp, so the open fingers clear the block's top.
+	clearHeight = GraspHeight + 2*BlockHalfSize
 	alignTol    = 1e-6
 )
 
@@ -92,13 +95,16 @@ func Expert(s State) (Action, Phase) {
 		// then descend and close. Rising to hover and coming down again would label the states next to
 		// the expert's own grasps, which a camera cannot tell apart from them, with the opposite motion.
 		return moveTo(s, Vec3{object.Pos.X, object.Pos.Y, s.EE.Z}, object.Yaw, GripperOpen), Descend
+	case !aboveBlock && low && s.EE.Z >= clearHeight-alignTol:
+		// Below hover but clear of the block's top, off to one side (a policy's descent that set off
+		// early): move over the block at this height, then descend. Labels that servo towards the block
+		// teach a policy to close in; rising to hover would send it back to the descent it missed.
+		return moveTo(s, Vec3{object.Pos.X, object.Pos.Y, s.EE.Z}, object.Yaw, GripperOpen), Approach
+	case !aboveBlock && low:
+		// Beside the block, too low to pass over it: straight up first, so it never sweeps through it.
+		return moveTo(s, Vec3{s.EE.X, s.EE.Y, clearHeight}, object.Yaw, GripperOpen), Approach
 	case !aboveBlock:
-		// Rise to hover height first if below it, so the approach never sweeps through the block.
-		target := Vec3{object.Pos.X, object.Pos.Y, HoverHeight}
-		if low {
-			target = Vec3{s.EE.X, s.EE.Y, HoverHeight}
-		}
-		return moveTo(s, target, object.Yaw, GripperOpen), Approach
+		return moveTo(s, Vec3{object.Pos.X, object.Pos.Y, HoverHeight}, object.Yaw, GripperOpen), Approach
 	case s.EE.Z > GraspHeight+alignTol:
 		return moveTo(s, Vec3{object.Pos.X, object.Pos.Y, GraspHeight}, object.Yaw, GripperOpen), Descend
 	case s.Still < settleSteps:

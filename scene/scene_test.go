@@ -133,12 +133,33 @@ func TestExpertRecoversFromALowMiss(t *testing.T) {
 	}
 	require.True(t, s.Succeeded(), "released on the pad after a near miss")
 
-	// Beyond grasp reach: straight up first, so it never sweeps through the block.
-	a, phase := Expert(low(0.03))
+	// Beyond grasp reach and beside the block: straight up until clear of its top, never sweeping
+	// through it, then over it at that height and down; never back to hover.
+	s = low(0.03)
+	a, phase := Expert(s)
 	require.Equal(t, Approach, phase)
 	require.Zero(t, a[0])
 	require.Zero(t, a[1])
 	require.Greater(t, a[2], 0.0)
+	for range 60 {
+		a, _ := Expert(s)
+		if s.EE.Z < clearHeight-1e-9 {
+			require.Zero(t, a[0], "no sideways motion below the block's top")
+		}
+		s = Step(s, a)
+		require.LessOrEqual(t, s.EE.Z, clearHeight+1e-9)
+		if s.Held {
+			break
+		}
+	}
+	require.True(t, s.HoldsObject(), "the expert grasps after a miss beside the block")
+
+	// Off to one side at mid height: over the block at that height.
+	s = low(0.05)
+	s.EE.Z = 0.10
+	a, _ = Expert(s)
+	require.Zero(t, a[2], "no rising from a descent that set off early")
+	require.Less(t, a[0], 0.0, "towards the block")
 }
 
 func TestRender(t *testing.T) {
