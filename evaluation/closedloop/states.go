@@ -26,12 +26,29 @@ type Visited struct {
 	Legs Legs
 }
 
-// CollectStates plays the seeds with cfg's policy (Visit) and writes every world state its camera
-// captured to path, as ReadStates reads them.
-func CollectStates(cfg Config, seeds []int64, path string) (Visited, error) {
+// Kept says which of the captured states CollectStates writes.
+type Kept int
+
+const (
+	// KeepAll writes every state the camera captured.
+	KeepAll Kept = iota
+	// KeepApproach writes, of each instruction, the states before the policy first closed the gripper
+	// without holding the named block. A policy that misses the block closes on nothing and wanders
+	// with its gripper shut for the rest of the step limit: kept, those states outnumber its approach,
+	// where it missed, several times over, and teach it mostly to open again (models/closedloop/README.md,
+	// attempt 11).
+	KeepApproach
+)
+
+// CollectStates plays the seeds with cfg's policy (Visit) and writes the world states its camera
+// captured that keep selects to path, as ReadStates reads them.
+func CollectStates(cfg Config, seeds []int64, keep Kept, path string) (Visited, error) {
 	states, episodes, err := Visit(cfg, seeds)
 	if err != nil {
 		return Visited{}, err
+	}
+	if keep == KeepApproach {
+		states = approachStates(states)
 	}
 	v := Visited{States: len(states), Episodes: len(episodes)}
 	var nearest, gap, headway []float64
@@ -65,4 +82,23 @@ func ReadStates(path string) ([]scene.State, error) {
 		return nil, fmt.Errorf("%s: expected a JSON array of scene states (dysl train dagger --out): %w", path, err)
 	}
 	return states, nil
+}
+
+// approachStates keeps, of each instruction in states (captured in order, episode by episode), those
+// before the first with the gripper closed on anything but the named block.
+func approachStates(states []scene.State) []scene.State {
+	var kept []scene.State
+	missed := false
+	for i, s := range states {
+		if i == 0 || s.Seed != states[i-1].Seed || s.Task != states[i-1].Task {
+			missed = false
+		}
+		if s.Gripper > 0 && !s.HoldsObject() {
+			missed = true
+		}
+		if !missed {
+			kept = append(kept, s)
+		}
+	}
+	return kept
 }

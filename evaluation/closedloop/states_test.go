@@ -17,7 +17,7 @@ func TestCollectStatesWritesWhatVisitCaptured(t *testing.T) {
 	sc.MaxSteps = 10
 	cfg := Config{Engine: newEngine(t, constantX), Skipping: skipping.DefaultConfig(), Scene: sc, Latency: FixedLatency(0)}
 	path := filepath.Join(t.TempDir(), "states.json")
-	v, err := CollectStates(cfg, []int64{1, 2}, path)
+	v, err := CollectStates(cfg, []int64{1, 2}, KeepAll, path)
 	require.NoError(t, err)
 	want, episodes, err := Visit(cfg, []int64{1, 2})
 	require.NoError(t, err)
@@ -42,4 +42,22 @@ func TestReadStatesNamesTheFileItCannotRead(t *testing.T) {
 	require.NoError(t, os.WriteFile(path, []byte(`{"not": "an array"}`), 0o644))
 	_, err := ReadStates(path)
 	require.ErrorContains(t, err, path+": expected a JSON array of scene states")
+}
+
+// KeepApproach drops what follows an empty grasp, instruction by instruction, and keeps a grasp that held.
+func TestApproachStatesEndAtTheFirstEmptyGrasp(t *testing.T) {
+	at := func(seed int64, block int, gripper float64, held bool) scene.State {
+		s := scene.Reset(seed)
+		s.Task.Block, s.Gripper, s.Held, s.HeldBlock = block, gripper, held, block
+		return s
+	}
+	open, shut := scene.GripperOpen, scene.GripperClosed
+	states := []scene.State{
+		at(1, 0, open, false), at(1, 0, open, false), at(1, 0, shut, false), at(1, 0, open, false), // missed at the third
+		at(1, 1, open, false), at(1, 1, shut, true), at(1, 1, shut, true), // the next instruction: grasped
+		at(2, 0, shut, false), at(2, 0, open, false), // another episode, empty from the start
+		at(3, 0, open, false),
+	}
+	got := approachStates(states)
+	require.Equal(t, []scene.State{states[0], states[1], states[4], states[5], states[6], states[9]}, got)
 }

@@ -99,6 +99,8 @@ func newDAggerCmd() *cobra.Command {
 		maxSteps int
 		cameraHz float64
 		expert   []string
+		// approachOnly keeps the states before each instruction's first empty grasp.
+		approachOnly bool
 	)
 	cmd := &cobra.Command{
 		Use:   "dagger --model DIR --out STATES.json",
@@ -129,7 +131,12 @@ state: the policy learns to recover from the states its own mistakes lead to.`,
 			if err != nil {
 				return err
 			}
-			v, err := closedloop.CollectStates(closedloop.Config{Engine: e, Skipping: full, Scene: sc, CameraHz: cameraHz, ExpertDims: expertDims}, training.Seeds(seed, episodes), out)
+			keep := closedloop.KeepAll
+			if approachOnly {
+				keep = closedloop.KeepApproach
+			}
+			v, err := closedloop.CollectStates(closedloop.Config{Engine: e, Skipping: full, Scene: sc, CameraHz: cameraHz, ExpertDims: expertDims},
+				training.Seeds(seed, episodes), keep, out)
 			if err != nil {
 				return err
 			}
@@ -157,6 +164,8 @@ state: the policy learns to recover from the states its own mistakes lead to.`,
 	f.Int64Var(&seed, "seed", 500_000, "seed of the first episode (training range, apart from bc's and the held-out seeds)")
 	f.IntVar(&maxSteps, "max-steps", 300, "step limit per instruction")
 	f.Float64Var(&cameraHz, "camera-hz", 0, "camera rate (0: the control rate of the bundle); play as evaluate --closed-loop will")
+	f.BoolVar(&approachOnly, "approach-only", false, "write only the states before the policy first closed the gripper on nothing, "+
+		"in each instruction: its approach, where it missed (the wandering that follows would otherwise make most of the states)")
 	f.StringSliceVar(&expert, "expert-dims", nil, "a diagnostic: take these action columns (by the bundle's action names, e.g. x,y,z,yaw) "+
 		"from the scripted expert instead of the policy, to see which part of a failing policy fails")
 	return cmd
