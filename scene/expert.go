@@ -91,10 +91,11 @@ func Expert(s State) (Action, Phase) {
 	switch {
 	case !aboveBlock && low && s.EE.HorizontalTo(object.Pos) <= GraspReach:
 		// Below hover and within grasp reach, but not exactly over the block or not turned to it: a
-		// learned policy's near miss (the expert's own descent stays aligned). Align at this height,
-		// then descend and close. Rising to hover and coming down again would label the states next to
-		// the expert's own grasps, which a camera cannot tell apart from them, with the opposite motion.
-		return moveTo(s, Vec3{object.Pos.X, object.Pos.Y, s.EE.Z}, object.Yaw, GripperOpen), Descend
+		// learned policy's near miss (the expert's own descent stays aligned). Go on down while
+		// aligning, then close. Rising to hover and coming down again, or turning before descending,
+		// would label states that a 64-pixel camera cannot tell apart from the expert's own descents
+		// (a 4 cm block's turn is hardly visible in it) with the opposite vertical motion.
+		return moveTo(s, Vec3{object.Pos.X, object.Pos.Y, GraspHeight}, object.Yaw, GripperOpen), Descend
 	case !aboveBlock && low && s.EE.Z >= clearHeight-alignTol:
 		// Below hover but clear of the block's top, off to one side (a policy's descent that set off
 		// early): move over the block at this height, then descend. Labels that servo towards the block

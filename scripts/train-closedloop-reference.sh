@@ -42,11 +42,13 @@ weights="$out/reference_$preset.safetensors"
 tasks=${TASKS:-single}
 if [[ ${SMOKE:-0} == 1 ]]; then
 	episodes=4 held_out=1 bc_steps=3 spread_steps=3 keypoint_steps=3 stop_after=0 rounds=${ROUNDS:-1} dagger_episodes=1 dagger_steps=3 batch=4 eval_every=0
+	dagger_mix=4
 	distill_episodes=2 stage1=2 stage2=2 max_steps=40
 	report=(EPISODES=1 CHAIN_EPISODES=1 SWEEP_EPISODES=1 MAX_STEPS=40 README=none)
 else
 	# The committed small weights are step 1000 of a 2000-step schedule (STOP_AFTER=0 runs it all).
 	episodes=300 held_out=4 bc_steps=2000 stop_after=${STOP_AFTER:-1000} rounds=${ROUNDS:-0} dagger_episodes=40 dagger_steps=500 batch=8 eval_every=250
+	dagger_mix=$episodes
 	if [[ $preset == small_state ]]; then
 		bc_steps=2400 spread_steps=1600 stop_after=${STOP_AFTER:-0} episodes=1500 eval_every=200
 	fi
@@ -55,11 +57,14 @@ else
 	fi
 	if [[ $preset == small_selector ]]; then
 		bc_steps=1200 stop_after=${STOP_AFTER:-0} episodes=1500 eval_every=200
+		# DAgger rounds: 640 episodes' approaches (about 8,000 states), beside 300 expert episodes'
+		# 37,000 frames so that they weigh, 800 steps (models/closedloop/README.md, attempt 11).
+		dagger_episodes=640 dagger_steps=800 dagger_mix=300
 	fi
 	distill_episodes=30 stage1=100 stage2=200 max_steps=300
 	report=(EPISODES=50 CHAIN_EPISODES=10 SWEEP_EPISODES=10)
 fi
-common=(--preset "$preset" --tasks "$tasks" --episodes "$episodes" --held-out "$held_out" --batch "$batch" --eval-every "$eval_every" --probe-weight 1)
+common=(--preset "$preset" --tasks "$tasks" --held-out "$held_out" --batch "$batch" --eval-every "$eval_every" --probe-weight 1)
 
 # Behaviour cloning from the tiny reference, deepened to 12 layers. From random weights the 12-layer
 # model sat at the constant predictor for 1000 steps (held-out L1 0.310 against 0.283) on tabletop.
@@ -67,7 +72,7 @@ common=(--preset "$preset" --tasks "$tasks" --episodes "$episodes" --held-out "$
 # BC_WEIGHTS=models/closedloop/reference_small.safetensors ROUNDS=1 it remakes the DAgger round that
 # models/closedloop/README.md reports (it did not help, so the committed weights are behaviour cloning only).
 # The state model starts from the committed camera-only weights (models/closedloop/reference_small.safetensors).
-bc_extra=() dagger_extra=()
+bc_extra=() dagger_extra=() dagger_play=() dagger_lr=(--lr 5e-4)
 if [[ $preset == small_state ]]; then
 	init=(--init models/closedloop/reference_small.safetensors --init-preset small) bc_seed=5
 elif [[ $preset == small_keypoints ]]; then
@@ -80,7 +85,10 @@ elif [[ $preset == small_selector ]]; then
 	# network stays as loaded: further keypoint training at that gain scrambled the blocks' places.
 	init=(--init models/closedloop/reference_small_keypoints.safetensors --init-preset small_keypoints) bc_seed=12
 	bc_extra=(--start-spread 0.15 --keypoint-weight 1 --freeze-keypoints)
-	dagger_extra=(--keypoint-weight 1 --freeze-keypoints) # the DAgger rounds keep the keypoints as they are
+	dagger_extra=(--keypoint-weight 1 --freeze-keypoints --start-spread 0.15) # the DAgger rounds keep the keypoints as they are
+	# The policy plays with a new chunk every four steps (the rate at which it can grasp: README there),
+	# and only its approaches are kept; the learning rate continues where behaviour cloning ended.
+	dagger_play=(--camera-hz 2.5 --approach-only) dagger_lr=(--lr 2e-4 --final-lr 5e-5)
 else
 	init=(--init models/reference/reference_tiny.safetensors --init-preset tiny) bc_seed=2
 fi
@@ -88,21 +96,21 @@ log_suffix=${preset#small}
 if [[ -n ${BC_WEIGHTS:-} ]]; then
 	cp "$BC_WEIGHTS" "$work/w0.safetensors"
 else
-	"$dysl" train bc "${common[@]}" --out "$work/w0.safetensors" --seed "$bc_seed" --lr 1e-3 --warmup 50 --steps "$bc_steps" \
+	"$dysl" train bc "${common[@]}" --episodes "$episodes" --out "$work/w0.safetensors" --seed "$bc_seed" --lr 1e-3 --warmup 50 --steps "$bc_steps" \
 		--stop-after "$stop_after" "${init[@]}" "${bc_extra[@]}" --plot "$out/bc_loss$log_suffix.png" | tee "$out/bc_log$log_suffix.txt"
 	# The state model then trains on episodes that start anywhere within 15 cm of the table centre: from
 	# one start pose, the robot state alone told it which way to go once it moved, and it never learned
 	# to find the block in the image (models/closedloop/README.md, attempts 7 and 8).
 	if [[ $preset == small_state ]]; then
 		mv "$work/w0.safetensors" "$work/w0_centred.safetensors"
-		"$dysl" train bc "${common[@]}" --out "$work/w0.safetensors" --seed 7 --lr 1e-3 --warmup 50 --steps "$spread_steps" \
+		"$dysl" train bc "${common[@]}" --episodes "$episodes" --out "$work/w0.safetensors" --seed 7 --lr 1e-3 --warmup 50 --steps "$spread_steps" \
 			--start-spread 0.15 --init "$work/w0_centred.safetensors" | tee "$out/bc_log${log_suffix}_spread.txt"
 	fi
 	# The keypoint model then learns where each colour is from the keypoint loss (training/probe.go):
 	# from the actions alone its keypoints followed the pads (models/closedloop/README.md, attempt 9).
 	if [[ $preset == small_keypoints ]]; then
 		mv "$work/w0.safetensors" "$work/w0_actions.safetensors"
-		"$dysl" train bc "${common[@]}" --out "$work/w0.safetensors" --seed 10 --lr 1e-3 --warmup 50 --steps "$keypoint_steps" \
+		"$dysl" train bc "${common[@]}" --episodes "$episodes" --out "$work/w0.safetensors" --seed 10 --lr 1e-3 --warmup 50 --steps "$keypoint_steps" \
 			--start-spread 0.15 --keypoint-weight 1 --init "$work/w0_actions.safetensors" | tee "$out/bc_log${log_suffix}_supervised.txt"
 	fi
 fi
@@ -114,11 +122,11 @@ for r in $(seq 1 "$rounds"); do
 	prev="$work/w$((r - 1)).safetensors"
 	"$dysl" model build --preset "$preset" --tasks "$tasks" --weights "$prev" --out "$work/round$r"
 	"$dysl" train dagger --model "$work/round$r" --tasks "$tasks" --episodes "$dagger_episodes" --seed $((500000 + 10000 * r)) \
-		--max-steps "$max_steps" --out "$work/states$r.json" | tee -a "$out/dagger_log$log_suffix.txt"
+		--max-steps "$max_steps" "${dagger_play[@]}" --out "$work/states$r.json" | tee -a "$out/dagger_log$log_suffix.txt"
 	states+=("$work/states$r.json")
 	list=$(IFS=,; echo "${states[*]}")
-	"$dysl" train bc "${common[@]}" --out "$work/w$r.safetensors" --init "$prev" --dagger-states "$list" --lr 5e-4 --seed $((10 + r)) \
-		--steps "$dagger_steps" --warmup 50 "${dagger_extra[@]}" | tee -a "$out/dagger_log$log_suffix.txt"
+	"$dysl" train bc "${common[@]}" --episodes "$dagger_mix" --out "$work/w$r.safetensors" --init "$prev" --dagger-states "$list" \
+		"${dagger_lr[@]}" --seed $((10 + r)) --steps "$dagger_steps" --warmup 50 "${dagger_extra[@]}" | tee -a "$out/dagger_log$log_suffix.txt"
 done
 cp "$work/w$rounds.safetensors" "$weights"
 
