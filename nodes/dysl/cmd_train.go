@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"gonum.org/v1/gonum/stat"
 
 	"dysl_vla/evaluation/closedloop"
 	"dysl_vla/modelbuild"
@@ -20,7 +21,7 @@ func newTrainCmd() *cobra.Command {
 		Use:   "train",
 		Short: "Train the reference VLA (GoMLX, pure-Go CPU backend)",
 	}
-	cmd.AddCommand(newTrainBCCmd(), newDAggerCmd())
+	cmd.AddCommand(newTrainBCCmd(), newDAggerCmd(), newChosenPointsCmd())
 	return cmd
 }
 
@@ -182,4 +183,73 @@ func actionIndices(columns, names []string) ([]int, error) {
 		out = append(out, i)
 	}
 	return out, nil
+}
+
+func newChosenPointsCmd() *cobra.Command {
+	var preset, weights, states string
+	cmd := &cobra.Command{
+		Use:   "keypoints --preset small_selector --weights FILE.safetensors --states STATES.json",
+		Short: "Where a model's keypoint selector puts the named block and pad in the states a policy visited",
+		Long: `Renders every world state 'dysl train dagger --out' wrote as the camera saw it, runs the model's
+image keypoints and keypoint selector on it (the float64 reference of the bundle's prefix), and prints
+how far the chosen points lie from the named block and pad, by the gripper's height and its distance
+to the block: whether a policy that misses the block could see where it was.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if weights == "" || states == "" {
+				return fmt.Errorf("--weights and --states are required")
+			}
+			p, err := modelbuild.LookupPreset(preset)
+			if err != nil {
+				return err
+			}
+			w, _, err := training.LoadCheckpoint(weights, p.Arch)
+			if err != nil {
+				return err
+			}
+			visited, err := closedloop.ReadStates(states)
+			if err != nil {
+				return err
+			}
+			points, err := training.ChosenPoints(&modelbuild.Model{Arch: p.Arch, Weights: w}, visited)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "chosen points in %d states of %s: distance from the named block and pad, cm, median (90th percentile)\n", len(points), states)
+			bands := []struct {
+				name string
+				in   func(training.ChosenPoint) bool
+			}{
+				{"all states", func(training.ChosenPoint) bool { return true }},
+				{fmt.Sprintf("tip at or above hover (%g cm)", 100*scene.HoverHeight), func(c training.ChosenPoint) bool { return c.TipHeight >= scene.HoverHeight }},
+				{"tip 5 cm to hover", func(c training.ChosenPoint) bool { return c.TipHeight >= 0.05 && c.TipHeight < scene.HoverHeight }},
+				{"tip below 5 cm", func(c training.ChosenPoint) bool { return c.TipHeight < 0.05 }},
+				{"tip within 5 cm of the block (horizontally)", func(c training.ChosenPoint) bool { return c.TipToBlock < 0.05 }},
+			}
+			for _, b := range bands {
+				var block, pad []float64
+				for _, c := range points {
+					if b.in(c) {
+						block, pad = append(block, 100*c.Block), append(pad, 100*c.Pad)
+					}
+				}
+				if len(block) == 0 {
+					fmt.Fprintf(out, "%s: no states\n", b.name)
+					continue
+				}
+				slices.Sort(block)
+				slices.Sort(pad)
+				q := func(v []float64, p float64) float64 { return stat.Quantile(p, stat.Empirical, v, nil) }
+				fmt.Fprintf(out, "%s: %d states, block %.1f (%.1f), pad %.1f (%.1f)\n", b.name, len(block),
+					q(block, 0.5), q(block, 0.9), q(pad, 0.5), q(pad, 0.9))
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&preset, "preset", "small_selector", "architecture of --weights (one with a keypoint selector)")
+	f.StringVar(&weights, "weights", "", "safetensors file of the model (required)")
+	f.StringVar(&states, "states", "", "JSON file of world states, as 'dysl train dagger --out' writes them (required)")
+	return cmd
 }

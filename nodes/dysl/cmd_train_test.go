@@ -5,6 +5,9 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"dysl_vla/evaluation/closedloop"
+	"dysl_vla/scene"
 )
 
 // The training commands refuse contradictory or unknown options before they load or train anything.
@@ -23,12 +26,29 @@ func TestTrainingCommandsRefuseBadOptions(t *testing.T) {
 		{[]string{"distill", "--model", dir, "--adapters", "random"}, `--adapters "random": want bundle or identity`},
 		{[]string{"distill", "--model", dir, "--tasks", "maze"}, `--tasks "maze": expected single, tabletop or chain`},
 		{[]string{"train", "dagger", "--out", out}, "--model and --out are required"},
+		{[]string{"train", "keypoints", "--states", out}, "--weights and --states are required"},
+		{[]string{"train", "keypoints", "--states", out, "--weights", out, "--preset", "huge"}, `unknown preset "huge"`},
 	}
 	for _, tc := range cases {
 		_, _, err := runDysl(tc.args...)
 		require.ErrorContains(t, err, tc.want, tc.args)
 	}
 	require.NoFileExists(t, out)
+}
+
+// train keypoints reads the committed selector reference on states written as train dagger writes them.
+func TestTrainKeypointsPrintsTheChosenPointsByHeight(t *testing.T) {
+	states := filepath.Join(t.TempDir(), "states.json")
+	visited := []scene.State{scene.Reset(1_000_001), scene.Reset(1_000_002)}
+	visited[1].EE.Z = 0.03
+	require.NoError(t, closedloop.WriteStates(states, visited))
+	stdout, _, err := runDysl("train", "keypoints", "--weights", "../../models/closedloop/reference_small_selector.safetensors", "--states", states)
+	require.NoError(t, err)
+	require.Contains(t, stdout, "chosen points in 2 states of "+states)
+	require.Contains(t, stdout, "all states: 2 states, block ")
+	require.Contains(t, stdout, "tip at or above hover (15 cm): 1 states")
+	require.Contains(t, stdout, "tip 5 cm to hover: no states")
+	require.Contains(t, stdout, "tip below 5 cm: 1 states")
 }
 
 func TestActionIndicesByTheBundlesNames(t *testing.T) {

@@ -1,0 +1,49 @@
+package training
+
+import (
+	"fmt"
+	"math"
+
+	"dysl_vla/modelbuild"
+	"dysl_vla/scene"
+)
+
+// ChosenPoint is where a model's keypoint selector placed the named block and pad in one world state,
+// against where they are. It tells a policy that cannot see the block apart from one that sees it and
+// cannot reach it: the closed loop alone shows only the miss.
+type ChosenPoint struct {
+	// TipHeight is the gripper tip's height, TipToBlock its horizontal distance to the named block,
+	// metres.
+	TipHeight, TipToBlock float64
+	// Block and Pad are the distances on the table between the chosen points and the named block's and
+	// pad's centres, metres.
+	Block, Pad float64
+}
+
+// ChosenPoints renders each state as the camera sees it (scene defaults, the model's image size),
+// reads the instruction in force, and runs the float64 reference of the keypoints and the selector
+// (modelbuild.Model.Keypoints and Chosen) on it. The model must have a keypoint selector.
+func ChosenPoints(m *modelbuild.Model, states []scene.State) ([]ChosenPoint, error) {
+	a := m.Arch
+	if a.SelectorWindow == 0 {
+		return nil, fmt.Errorf("training: the model has no keypoint selector to read (presets with one: small_selector)")
+	}
+	cfg := sceneConfig(a)
+	out := make([]ChosenPoint, 0, len(states))
+	for _, s := range states {
+		img := scene.Render(s, cfg.Width, cfg.Height, cfg.CameraNoise)
+		points := m.Keypoints(NormalizedImage(img.RGB, a.ImageSize))
+		chosen := m.Chosen(Tokenize(scene.Instruction(s), a.InstructionTokens), points)
+		off := func(x, y float64, p scene.Vec3) float64 {
+			u, v := scene.ImagePoint(p)
+			return math.Hypot(x-u, y-v) * scene.TableHalfSize // image units span the table's half size
+		}
+		out = append(out, ChosenPoint{
+			TipHeight:  s.EE.Z,
+			TipToBlock: s.EE.HorizontalTo(s.Object().Pos),
+			Block:      off(chosen[0], chosen[1], s.Object().Pos),
+			Pad:        off(chosen[2], chosen[3], s.Goal().Pos),
+		})
+	}
+	return out, nil
+}
