@@ -23,6 +23,15 @@ type Config struct {
 	// already is, without looking for the block; varied starts take that shortcut away. The start
 	// is drawn from its own random stream, so a seed's blocks and pads stay where they were.
 	StartSpread float64
+	// ActionNoise, in metres, is the standard deviation of noise added in x and y to each expert motion
+	// that Episode executes, while the step keeps the expert's own action and chunk as its labels
+	// (DART). The expert's own path runs exactly over the block from hover down; a learned policy
+	// drifts off it and, from its demonstrations alone, never saw how to come back. Perturbed
+	// demonstrations wander and show the expert correcting, at every height. Only the way to the block
+	// is perturbed, and only motions longer than the expert's final snap, so it still arrives exactly
+	// and the grasp's still steps stay still; the noise has its own random stream, the scene stays the
+	// seed's.
+	ActionNoise float64
 }
 
 // DefaultConfig returns the defaults: 64x64 frames, K=8, 300 steps at most, slight noise.
@@ -64,6 +73,9 @@ func (c Config) Validate() error {
 	}
 	if c.CameraNoise < 0 || math.IsNaN(c.CameraNoise) {
 		problems = append(problems, fmt.Errorf("camera noise (%v) must be >= 0", c.CameraNoise))
+	}
+	if c.ActionNoise < 0 || c.ActionNoise > MaxStep || math.IsNaN(c.ActionNoise) {
+		problems = append(problems, fmt.Errorf("action noise (%v m) must be in [0, %v] (the expert's largest step)", c.ActionNoise, MaxStep))
 	}
 	if !ValidStartSpread(c.StartSpread) {
 		problems = append(problems, fmt.Errorf("start spread (%v m) must be in [0, %v] (the table's half size)", c.StartSpread, TableHalfSize))
@@ -178,6 +190,7 @@ func Episode(seed int64, cfg Config) ([]EpisodeStep, error) {
 		return nil, fmt.Errorf("scene config: %w", err)
 	}
 	s, tasks := Start(seed, cfg)
+	noise := rand.New(rand.NewPCG(uint64(seed), 0xda27))
 	var steps []EpisodeStep
 	for i, task := range tasks {
 		s.Task = task
@@ -191,7 +204,12 @@ func Episode(seed int64, cfg Config) ([]EpisodeStep, error) {
 				Tick: s.Tick, State: s, Image: Render(s, cfg.Width, cfg.Height, cfg.CameraNoise),
 				Instruction: instruction, TaskIndex: i, Action: action, Chunk: Chunk(s, cfg.ChunkSize), Phase: phase,
 			})
-			s = Step(s, action)
+			executed := action
+			if cfg.ActionNoise > 0 && !s.Held && !s.Placed() && action.Motion().Norm() > snap {
+				executed[0] += noise.NormFloat64() * cfg.ActionNoise
+				executed[1] += noise.NormFloat64() * cfg.ActionNoise
+			}
+			s = Step(s, executed)
 		}
 	}
 	return steps, nil

@@ -68,8 +68,8 @@ func Expert(s State) (Action, Phase) {
 		case aboveGoal:
 			return Action{6: GripperOpen}, Release
 		case s.EE.Z < HoverHeight-alignTol && s.EE.HorizontalTo(goal) <= placedTolerance:
-			// A near miss over the pad: align at this height, as at the block below.
-			return moveTo(s, Vec3{goal.X, goal.Y, s.EE.Z}, s.Yaw, GripperClosed), Place
+			// A near miss over the pad: go on down while aligning, as at the block below.
+			return moveTo(s, Vec3{goal.X, goal.Y, GraspHeight}, s.Yaw, GripperClosed), Place
 		case s.EE.Z < HoverHeight-alignTol:
 			return moveTo(s, Vec3{s.EE.X, s.EE.Y, HoverHeight}, s.Yaw, GripperClosed), Lift
 		default:

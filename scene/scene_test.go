@@ -297,3 +297,40 @@ func TestStartSpreadMovesOnlyTheGripper(t *testing.T) {
 		require.Equal(t, 20, moved, "every seed starts somewhere else")
 	}
 }
+
+// DART demonstrations: the executed motion wanders, the labels stay the expert's, and every seed still
+// completes.
+func TestActionNoisePerturbsTheWayToTheBlock(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.ActionNoise = 0.004
+	offBelowHover := 0
+	for seed := range int64(20) {
+		steps, err := Episode(seed, cfg)
+		require.NoError(t, err)
+		last := steps[len(steps)-1]
+		require.True(t, Step(last.State, last.Action).Succeeded(), "seed %d: the expert completes despite the noise", seed)
+		for _, st := range steps {
+			a, phase := Expert(st.State)
+			require.Equal(t, a, st.Action, "seed %d tick %d: the label is the expert's action", seed, st.Tick)
+			require.Equal(t, phase, st.Phase)
+			s := st.State
+			if !s.Held && s.EE.Z < HoverHeight-0.01 && s.EE.HorizontalTo(s.Object().Pos) > 0.003 {
+				offBelowHover++
+			}
+		}
+	}
+	require.Greater(t, offBelowHover, 50, "the demonstrations show the arm off the block below hover")
+
+	again, err := Episode(3, cfg)
+	require.NoError(t, err)
+	first, err := Episode(3, cfg)
+	require.NoError(t, err)
+	require.Equal(t, first, again, "deterministic per seed")
+	plain, err := Episode(3, DefaultConfig())
+	require.NoError(t, err)
+	require.Equal(t, plain[0].State.Blocks, first[0].State.Blocks, "the scene stays the seed's")
+	require.NotEqual(t, plain[5].State.EE, first[5].State.EE, "the path does not")
+
+	cfg.ActionNoise = -1
+	require.ErrorContains(t, cfg.Validate(), "action noise (-1 m) must be in [0, 0.02]")
+}

@@ -68,6 +68,9 @@ type BCConfig struct {
 	// centre (scene.Config.StartSpread); held-out episodes keep the centred start, so held-out figures
 	// compare across runs.
 	StartSpread float64
+	// ActionNoise perturbs the training episodes' way to the block (scene.Config.ActionNoise, metres);
+	// held-out episodes stay unperturbed.
+	ActionNoise float64
 	// Extra frames join the training episodes' (DAgger: states a policy visited, labelled by the expert).
 	Extra []*Dataset
 	// ProbeWeight, when > 0, adds the world-state probe's loss (probe.go) with this weight: a
@@ -185,7 +188,7 @@ func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	data, err := GenerateSpreadEpisodes(cfg.Arch, Seeds(TrainSeedStart, cfg.Episodes), cfg.Tasks, cfg.StartSpread)
+	data, err := GenerateSpreadEpisodes(cfg.Arch, Seeds(TrainSeedStart, cfg.Episodes), cfg.Tasks, cfg.StartSpread, cfg.ActionNoise)
 	if err != nil {
 		return nil, err
 	}

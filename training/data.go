@@ -58,14 +58,15 @@ func GenerateEpisodes(a modelbuild.Arch, seeds []int64) (*Dataset, error) {
 // GenerateSceneEpisodes is GenerateEpisodes under tasks: tabletop scenes with their chains of
 // instructions, or the single task when tasks is the zero Tabletop.
 func GenerateSceneEpisodes(a modelbuild.Arch, seeds []int64, tasks scene.Tabletop) (*Dataset, error) {
-	return GenerateSpreadEpisodes(a, seeds, tasks, 0)
+	return GenerateSpreadEpisodes(a, seeds, tasks, 0, 0)
 }
 
 // GenerateSpreadEpisodes is GenerateSceneEpisodes with the gripper starting anywhere within
-// ±startSpread metres of the table centre (scene.Config.StartSpread).
-func GenerateSpreadEpisodes(a modelbuild.Arch, seeds []int64, tasks scene.Tabletop, startSpread float64) (*Dataset, error) {
+// ±startSpread metres of the table centre (scene.Config.StartSpread), and the expert's way to the
+// block perturbed by actionNoise metres (scene.Config.ActionNoise).
+func GenerateSpreadEpisodes(a modelbuild.Arch, seeds []int64, tasks scene.Tabletop, startSpread, actionNoise float64) (*Dataset, error) {
 	cfg := sceneConfig(a)
-	cfg.Tabletop, cfg.StartSpread = tasks, startSpread
+	cfg.Tabletop, cfg.StartSpread, cfg.ActionNoise = tasks, startSpread, actionNoise
 	if err := checkActionDim(a); err != nil {
 		return nil, err
 	}

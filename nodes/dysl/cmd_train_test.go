@@ -22,6 +22,7 @@ func TestTrainingCommandsRefuseBadOptions(t *testing.T) {
 		{[]string{"train", "bc", "--out", out, "--tasks", "maze"}, `--tasks "maze": expected single, tabletop or chain`},
 		{[]string{"train", "bc", "--out", out, "--start-spread", "0.5"}, "--start-spread 0.5: expected metres in [0, 0.3] (the table's half size)"},
 		{[]string{"train", "bc", "--out", out, "--preset", "huge"}, `unknown preset "huge"`},
+		{[]string{"train", "bc", "--out", out, "--action-noise", "0.1"}, "--action-noise 0.1: expected metres in [0, 0.02] (the expert's largest step)"},
 		{[]string{"calibrate", "--model", dir, "--data", "bag"}, `--data "bag": only 'generated' (scene episodes) is supported so far`},
 		{[]string{"distill", "--model", dir, "--adapters", "random"}, `--adapters "random": want bundle or identity`},
 		{[]string{"distill", "--model", dir, "--tasks", "maze"}, `--tasks "maze": expected single, tabletop or chain`},

@@ -33,6 +33,7 @@ type bcDataFlags struct {
 	tasks       string
 	chain       int
 	startSpread float64
+	actionNoise float64
 	states      []string
 	init        string
 	// initPreset is the architecture of init when it is shallower than the trained one (Deepen).
@@ -43,6 +44,7 @@ func (f *bcDataFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.tasks, "tasks", "single", "training episodes: single (the one-block scene), tabletop or chain")
 	fs.IntVar(&f.chain, "chain", 5, "instructions per episode with --tasks chain")
 	fs.Float64Var(&f.startSpread, "start-spread", 0, "start the training episodes' gripper anywhere within this many metres of the table centre in x and y (0: above the centre; held-out episodes always start there)")
+	fs.Float64Var(&f.actionNoise, "action-noise", 0, "perturb the training episodes' way to the block by this many metres per step in x and y (DART: the expert's labels show it correcting; 0: none; held-out episodes never)")
 	fs.StringSliceVar(&f.states, "dagger-states", nil, "state files of 'dysl train dagger', labelled by the expert and added to the training frames")
 	fs.StringVar(&f.init, "init", "", "start from these weights (a fresh schedule; --resume continues a run instead)")
 	fs.StringVar(&f.initPreset, "init-preset", "", "architecture of --init when it differs from --preset only in fewer layers (spread over the deeper stack, the new ones start as identities) or in lacking the state input, the keypoints or their selector (they start at zero: ignored until trained)")
@@ -57,7 +59,10 @@ func (f *bcDataFlags) apply(cfg *training.BCConfig) (*modelbuild.Weights, error)
 	if !scene.ValidStartSpread(f.startSpread) {
 		return nil, fmt.Errorf("--start-spread %v: expected metres in [0, %v] (the table's half size)", f.startSpread, scene.TableHalfSize)
 	}
-	cfg.Tasks, cfg.StartSpread = tasks, f.startSpread
+	if !(f.actionNoise >= 0 && f.actionNoise <= scene.MaxStep) {
+		return nil, fmt.Errorf("--action-noise %v: expected metres in [0, %v] (the expert's largest step)", f.actionNoise, scene.MaxStep)
+	}
+	cfg.Tasks, cfg.StartSpread, cfg.ActionNoise = tasks, f.startSpread, f.actionNoise
 	for _, path := range f.states {
 		states, err := closedloop.ReadStates(path)
 		if err != nil {
