@@ -57,8 +57,9 @@ else
 	fi
 	if [[ $preset == small_selector ]]; then
 		bc_steps=1200 stop_after=${STOP_AFTER:-0} episodes=1500 eval_every=200
-		# DAgger rounds: 640 episodes' approaches (about 8,000 states), beside 300 expert episodes'
-		# 37,000 frames so that they weigh, 800 steps (models/closedloop/README.md, attempt 11).
+		# DAgger rounds (ROUNDS=1 is attempt 11b of models/closedloop/README.md, with other seeds; it did
+		# not beat the committed weights, which are behaviour cloning only): 640 episodes' approaches
+		# (about 8,000 states), beside 300 expert episodes' 37,000 frames so that they weigh, 800 steps.
 		dagger_episodes=640 dagger_steps=800 dagger_mix=300
 	fi
 	distill_episodes=30 stage1=100 stage2=200 max_steps=300
