@@ -18,10 +18,14 @@
 //     motion), descend, stop, grasp (gripper closes), lift, transport, place, stop, release
 //     (gripper opens), retreat. Motion is proportional and speed-limited, so consecutive actions
 //     differ little in free space and the gripper flips exactly at grasp and release: the
-//     continuity pattern DySL-VLA's skipping relies on.
+//     continuity pattern DySL-VLA's skipping relies on. It labels any state, also the ones a
+//     learned policy reaches (DAgger): a near miss below hover is mended on the way down, not by
+//     rising back to hover, because a camera cannot tell those states from the expert's own.
 //
 // Episode runs the expert in closed loop from a seeded start and returns each step's image,
 // instruction, action, the expert's K-step future chunk (the training label) and phase.
+// Config.ActionNoise perturbs the motion it executes on the way to the block, never the labels, so
+// the demonstrations also show the expert correcting (DART).
 //
 // Frames and units: the table frame has x forward, y left, z up, its origin at the table centre
 // on the surface; lengths are metres, angles radians. The camera looks straight down at the table
