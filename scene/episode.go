@@ -74,7 +74,7 @@ func (c Config) Validate() error {
 	if c.CameraNoise < 0 || math.IsNaN(c.CameraNoise) {
 		problems = append(problems, fmt.Errorf("camera noise (%v) must be >= 0", c.CameraNoise))
 	}
-	if c.ActionNoise < 0 || c.ActionNoise > MaxStep || math.IsNaN(c.ActionNoise) {
+	if !ValidActionNoise(c.ActionNoise) {
 		problems = append(problems, fmt.Errorf("action noise (%v m) must be in [0, %v] (the expert's largest step)", c.ActionNoise, MaxStep))
 	}
 	if !ValidStartSpread(c.StartSpread) {
@@ -131,6 +131,10 @@ func Instruction(s State) string {
 	template := instructionTemplates[which%uint64(len(instructionTemplates))]
 	return fmt.Sprintf(template, s.Object().Colour, s.Goal().Colour)
 }
+
+// ValidActionNoise reports whether v (metres) is an action noise the expert's steps allow: in [0,
+// MaxStep].
+func ValidActionNoise(v float64) bool { return v >= 0 && v <= MaxStep }
 
 // ValidStartSpread reports whether v (metres) is a start spread the table allows: in [0,
 // TableHalfSize]. NaN is not.

@@ -54,6 +54,7 @@ const (
 func Expert(s State) (Action, Phase) {
 	hold := func(p Phase) (Action, Phase) { return Action{6: s.Gripper}, p }
 	object, goal := s.Object(), s.Goal().Pos
+	low := s.EE.Z < HoverHeight-alignTol
 	if s.Held && !s.HoldsObject() {
 		// Carrying another block than the one named (a policy's mistake): put it down and start over.
 		return Action{6: GripperOpen}, Approach
@@ -67,10 +68,10 @@ func Expert(s State) (Action, Phase) {
 			return hold(Stop)
 		case aboveGoal:
 			return Action{6: GripperOpen}, Release
-		case s.EE.Z < HoverHeight-alignTol && s.EE.HorizontalTo(goal) <= placedTolerance:
+		case low && s.EE.HorizontalTo(goal) <= placedTolerance:
 			// A near miss over the pad: go on down while aligning, as at the block below.
 			return moveTo(s, Vec3{goal.X, goal.Y, GraspHeight}, s.Yaw, GripperClosed), Place
-		case s.EE.Z < HoverHeight-alignTol:
+		case low:
 			return moveTo(s, Vec3{s.EE.X, s.EE.Y, HoverHeight}, s.Yaw, GripperClosed), Lift
 		default:
 			return moveTo(s, Vec3{goal.X, goal.Y, HoverHeight}, s.Yaw, GripperClosed), Transport
@@ -86,10 +87,10 @@ func Expert(s State) (Action, Phase) {
 		// Closed on nothing (a missed grasp, or a policy's mistake): open and start over.
 		return Action{6: GripperOpen}, Approach
 	}
-	aboveBlock := s.EE.HorizontalTo(object.Pos) <= alignTol && math.Abs(angleBetween(s.Yaw, object.Yaw)) <= alignTol
-	low := s.EE.Z < HoverHeight-alignTol
+	off := s.EE.HorizontalTo(object.Pos)
+	aboveBlock := off <= alignTol && math.Abs(angleBetween(s.Yaw, object.Yaw)) <= alignTol
 	switch {
-	case !aboveBlock && low && s.EE.HorizontalTo(object.Pos) <= GraspReach:
+	case !aboveBlock && low && off <= GraspReach:
 		// Below hover and within grasp reach, but not exactly over the block or not turned to it: a
 		// learned policy's near miss (the expert's own descent stays aligned). Go on down while
 		// aligning, then close. Rising to hover and coming down again, or turning before descending,

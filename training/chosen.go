@@ -28,16 +28,16 @@ func ChosenPoints(m *modelbuild.Model, states []scene.State) ([]ChosenPoint, err
 	if a.SelectorWindow == 0 {
 		return nil, fmt.Errorf("training: the model has no keypoint selector to read (presets with one: small_selector)")
 	}
+	off := func(x, y float64, p scene.Vec3) float64 {
+		u, v := scene.ImagePoint(p)
+		return math.Hypot(x-u, y-v) * scene.TableHalfSize // image units span the table's half size
+	}
 	cfg := sceneConfig(a)
 	out := make([]ChosenPoint, 0, len(states))
 	for _, s := range states {
 		img := scene.Render(s, cfg.Width, cfg.Height, cfg.CameraNoise)
 		points := m.Keypoints(NormalizedImage(img.RGB, a.ImageSize))
 		chosen := m.Chosen(Tokenize(scene.Instruction(s), a.InstructionTokens), points)
-		off := func(x, y float64, p scene.Vec3) float64 {
-			u, v := scene.ImagePoint(p)
-			return math.Hypot(x-u, y-v) * scene.TableHalfSize // image units span the table's half size
-		}
 		out = append(out, ChosenPoint{
 			TipHeight:  s.EE.Z,
 			TipToBlock: s.EE.HorizontalTo(s.Object().Pos),

@@ -59,7 +59,7 @@ func (f *bcDataFlags) apply(cfg *training.BCConfig) (*modelbuild.Weights, error)
 	if !scene.ValidStartSpread(f.startSpread) {
 		return nil, fmt.Errorf("--start-spread %v: expected metres in [0, %v] (the table's half size)", f.startSpread, scene.TableHalfSize)
 	}
-	if !(f.actionNoise >= 0 && f.actionNoise <= scene.MaxStep) {
+	if !scene.ValidActionNoise(f.actionNoise) {
 		return nil, fmt.Errorf("--action-noise %v: expected metres in [0, %v] (the expert's largest step)", f.actionNoise, scene.MaxStep)
 	}
 	cfg.Tasks, cfg.StartSpread, cfg.ActionNoise = tasks, f.startSpread, f.actionNoise
