@@ -24,6 +24,12 @@ type Visited struct {
 	MissCm, GapCm, HeadwayCm float64
 	// Legs sums the legs of pick-and-place attempted and achieved over the episodes.
 	Legs Legs
+	// Beside counts the captured states low beside the named block (besideBlock) from which the arm
+	// moved by the next capture; AwayShare is the share of them it moved away from the block, AwayCosine the
+	// median cosine between that move and the way to the block (NaN without such states). A policy
+	// that cannot finish an approach shows here whether it closes in or drifts off.
+	Beside                int
+	AwayShare, AwayCosine float64
 }
 
 // Kept says which of the captured states CollectStates writes.
@@ -47,10 +53,14 @@ func CollectStates(cfg Config, seeds []int64, keep Kept, path string) (Visited, 
 	if err != nil {
 		return Visited{}, err
 	}
+	beside, away, cosines := movesBesideTheBlock(states)
 	if keep == KeepApproach {
 		states = approachStates(states)
 	}
-	v := Visited{States: len(states), Episodes: len(episodes)}
+	v := Visited{States: len(states), Episodes: len(episodes), Beside: beside, AwayShare: nan(), AwayCosine: median(cosines)}
+	if beside > 0 {
+		v.AwayShare = float64(away) / float64(beside)
+	}
 	var nearest, gap, headway []float64
 	for _, ep := range episodes {
 		v.Completed += ep.Completed
@@ -101,4 +111,36 @@ func approachStates(states []scene.State) []scene.State {
 		}
 	}
 	return kept
+}
+
+// besideBlock reports whether s is low beside the named block with the gripper open: the tip below
+// 5 cm and 1 to 5 cm from the block horizontally, where a policy that missed the grasp reach is.
+func besideBlock(s scene.State) bool {
+	d := s.EE.HorizontalTo(s.Object().Pos)
+	return s.Gripper <= 0 && s.EE.Z < 0.05 && d > scene.GraspReach && d < 0.05
+}
+
+// movesBesideTheBlock follows each state low beside the block to the next capture of the same episode
+// and instruction, where the arm moved at all (0.1 mm): how many there were, how many moved away from
+// the block (the move's cosine with the way to the block below 0), and the cosines.
+func movesBesideTheBlock(states []scene.State) (beside, away int, cosines []float64) {
+	for i := 1; i < len(states); i++ {
+		s, next := states[i-1], states[i]
+		if next.Seed != s.Seed || next.Task != s.Task || !besideBlock(s) {
+			continue
+		}
+		to := s.Object().Pos.Sub(s.EE)
+		move := next.EE.Sub(s.EE)
+		to.Z, move.Z = 0, 0
+		if move.Norm() < 1e-4 {
+			continue
+		}
+		c := (to.X*move.X + to.Y*move.Y) / (to.Norm() * move.Norm())
+		beside++
+		if c < 0 {
+			away++
+		}
+		cosines = append(cosines, c)
+	}
+	return beside, away, cosines
 }

@@ -1,6 +1,7 @@
 package closedloop
 
 import (
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
@@ -27,6 +28,10 @@ func TestCollectStatesWritesWhatVisitCaptured(t *testing.T) {
 	var legs Legs
 	legs.add(episodes[0].Legs)
 	legs.add(episodes[1].Legs)
+	// The arm moving 1 cm a step in x at the start height is never low beside the block.
+	require.Zero(t, v.Beside)
+	require.True(t, math.IsNaN(v.AwayShare) && math.IsNaN(v.AwayCosine), "no share of nothing")
+	v.AwayShare, v.AwayCosine = 0, 0
 	require.Equal(t, Visited{States: 20, Episodes: 2, Completed: 0, Tasks: 2, MissCm: miss, GapCm: gap, HeadwayCm: headway, Legs: legs}, v)
 	require.Equal(t, 2, v.Legs.Attempts[LegApproach])
 	require.Greater(t, miss, 100*scene.GraspReach)
@@ -60,4 +65,29 @@ func TestApproachStatesEndAtTheFirstEmptyGrasp(t *testing.T) {
 	}
 	got := approachStates(states)
 	require.Equal(t, []scene.State{states[0], states[1], states[4], states[5], states[6], states[9]}, got)
+}
+
+// Low beside the block, a move towards it and one away are told apart; states elsewhere, a still arm,
+// a closed gripper and the step into another episode are not counted.
+func TestMovesBesideTheBlock(t *testing.T) {
+	base := scene.Reset(1)
+	b := base.Object().Pos
+	at := func(seed int64, dx, z, gripper float64) scene.State {
+		s := base
+		s.Seed, s.EE, s.Gripper = seed, scene.Vec3{X: b.X + dx, Y: b.Y, Z: z}, gripper
+		return s
+	}
+	open, shut := scene.GripperOpen, scene.GripperClosed
+	states := []scene.State{
+		at(1, 0.03, 0.03, open), at(1, 0.02, 0.03, open), // towards: cosine 1
+		at(1, 0.02, 0.03, open), at(1, 0.03, 0.02, open), // away: cosine -1 (the height does not count)
+		at(1, 0.03, 0.03, open),                          // still
+		at(1, 0.03, 0.10, open), at(1, 0.01, 0.10, open), // too high
+		at(1, 0.03, 0.03, shut), at(1, 0.04, 0.03, shut), // closed
+		at(1, 0.03, 0.03, open), at(2, 0.04, 0.03, open), // the next capture is another episode
+	}
+	beside, away, cosines := movesBesideTheBlock(states)
+	require.Equal(t, 2, beside)
+	require.Equal(t, 1, away)
+	require.InDeltaSlice(t, []float64{1, -1}, cosines, 1e-9)
 }

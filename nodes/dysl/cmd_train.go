@@ -145,6 +145,8 @@ state: the policy learns to recover from the states its own mistakes lead to.`,
 				"closest approach to the named block: median %.1f cm, grasp reach %g cm, moving only up and down %.1f cm; "+
 				"the first %d steps closed a median %.1f cm of the horizontal distance)\n",
 				out, v.States, episodes, v.Completed, v.Tasks, v.MissCm, 100*scene.GraspReach, v.GapCm, closedloop.HeadwaySteps, v.HeadwayCm)
+			fmt.Fprintf(cmd.OutOrStdout(), "low beside the block (gripper open, tip below 5 cm, %g to 5 cm from it): %d states moved on, "+
+				"%.0f%% of them away from the block (median cosine with the way to it %.2f)\n", 100*scene.GraspReach, v.Beside, 100*v.AwayShare, v.AwayCosine)
 			fmt.Fprintf(cmd.OutOrStdout(), "legs achieved/attempted:")
 			for l, name := range closedloop.LegNames {
 				fmt.Fprintf(cmd.OutOrStdout(), " %s %d/%d", name, v.Legs.Achieved[l], v.Legs.Attempts[l])
