@@ -158,7 +158,7 @@ func TestBuildRejectsBadOptions(t *testing.T) {
 		opts Options
 		want string
 	}{
-		{"unknown preset", Options{Preset: "huge", OutDir: t.TempDir()}, `unknown preset "huge" (want one of bench, small, small_keypoints, small_selector, small_state, tiny)`},
+		{"unknown preset", Options{Preset: "huge", OutDir: t.TempDir()}, `unknown preset "huge" (want one of bench, small, small_keypoints, small_relative, small_selector, small_state, tiny)`},
 		{"no output", Options{Preset: "tiny"}, "no output directory"},
 		{"static ratio", Options{Preset: "tiny", OutDir: t.TempDir(), StaticRatio: 1.5}, "static ratio (1.5) must be in (0, 1]"},
 		{"static ratio NaN", Options{Preset: "tiny", OutDir: t.TempDir(), StaticRatio: math.NaN()}, "static ratio (NaN) must be in (0, 1]"},

@@ -6,7 +6,7 @@ import (
 )
 
 // Deepen returns a backbone of architecture to that computes exactly what w (a backbone of from: fewer
-// or as many layers, the same widths, perhaps without the state input, the keypoints or their selector) computes: w's
+// or as many layers, the same widths, perhaps without the state input, the keypoints, their selector or the relative points) computes: w's
 // layers keep their order, spread over the deeper stack, and the new layers between them start as
 // identities (their attention and MLP output projections are zero, the rest from modelbuild's random
 // initialization, seed 0, so that training moves them at once).
@@ -22,14 +22,17 @@ func Deepen(w *Weights, from, to Arch) (*Weights, error) {
 	same := from
 	same.Layers, same.StateDim, same.StateFrequencies = to.Layers, to.StateDim, to.StateFrequencies
 	same.Keypoints, same.KeypointHidden = to.Keypoints, to.KeypointHidden
-	same.SelectorWindow, same.SelectorHidden = to.SelectorWindow, to.SelectorHidden
+	same.SelectorWindow, same.SelectorHidden, same.RelativePoints = to.SelectorWindow, to.SelectorHidden, to.RelativePoints
 	same.KeypointGain = to.KeypointGain // the one change that is not exact, see above
 	if same != to {
-		return nil, fmt.Errorf("modelbuild: deepen: architectures differ beyond the layer count, the state input, the keypoints and their selector (%+v vs %+v)", from, to)
+		return nil, fmt.Errorf("modelbuild: deepen: architectures differ beyond the layer count, the state input, the keypoints, their selector and the relative points (%+v vs %+v)", from, to)
 	}
 	if from.SelectorWindow != 0 && (from.SelectorWindow != to.SelectorWindow || from.SelectorHidden != to.SelectorHidden) {
 		return nil, fmt.Errorf("modelbuild: deepen: a keypoint selector of window %d and width %d cannot become one of %d and %d",
 			from.SelectorWindow, from.SelectorHidden, to.SelectorWindow, to.SelectorHidden)
+	}
+	if from.RelativePoints && !to.RelativePoints {
+		return nil, fmt.Errorf("modelbuild: deepen: the relative points cannot be dropped")
 	}
 	if from.Keypoints != 0 && (from.Keypoints != to.Keypoints || from.KeypointHidden != to.KeypointHidden) {
 		return nil, fmt.Errorf("modelbuild: deepen: %d keypoints of width %d cannot become %d of width %d", from.Keypoints, from.KeypointHidden, to.Keypoints, to.KeypointHidden)
@@ -57,6 +60,9 @@ func Deepen(w *Weights, from, to Arch) (*Weights, error) {
 		out.SelectorEmbed, out.SelectorWindow, out.SelectorWinB = slices.Clone(w.SelectorEmbed), slices.Clone(w.SelectorWindow), slices.Clone(w.SelectorWinB)
 		out.SelectorChoice, out.SelectorChB, out.SelectorOut = slices.Clone(w.SelectorChoice), slices.Clone(w.SelectorChB), slices.Clone(w.SelectorOut)
 	} // else a new selector starts at RandomWeights': a random window network, zero choice and output maps
+	if from.RelativePoints {
+		out.GripperWeight, out.GripperBias, out.RelativeOut = slices.Clone(w.GripperWeight), slices.Clone(w.GripperBias), slices.Clone(w.RelativeOut)
+	} // else new relative points start at RandomWeights': the camera's calibration, a zero output map
 	kept := DeepenedPositions(n, L)
 	next := 0
 	for i := range out.Layers {

@@ -37,7 +37,7 @@ func TestDeepenKeepsTheFunction(t *testing.T) {
 	require.ErrorContains(t, err, "beyond the layer count")
 }
 
-// A backbone trained without the robot state, the keypoints or their selector gains them at zero: it computes what it
+// A backbone trained without the robot state, the keypoints, their selector or the relative points gains them at zero: it computes what it
 // did, whatever state and picture come in, until training moves the new weights. A grown input cannot
 // change its size.
 func TestDeepenAddsInputsAtZero(t *testing.T) {
@@ -64,6 +64,17 @@ func TestDeepenAddsInputsAtZero(t *testing.T) {
 				require.NotEqual(t, make([]float32, 3*SelectorEmbedding*8), w.SelectorWindow, "the new window network is random")
 			},
 			func(a *Arch) { a.SelectorHidden = 6 }, "a keypoint selector of window 3 and width 8 cannot become one of 3 and 6"},
+		{"relative points", func(a *Arch) {
+			a.StateDim, a.StateFrequencies = 5, 2
+			a.Keypoints, a.KeypointHidden, a.SelectorWindow, a.SelectorHidden, a.RelativePoints = 4, 8, 3, 8, true
+		},
+			func(t *testing.T, w *Weights) {
+				require.Equal(t, make([]float32, 2*SelectorChoices*from.Hidden), w.RelativeOut)
+				grip, gripBias := GripperImagePoint()
+				require.Equal(t, grip, w.GripperWeight, "the gripper's image point starts as the camera's")
+				require.Equal(t, gripBias, w.GripperBias)
+			},
+			func(a *Arch) { a.RelativePoints = false }, "the relative points cannot be dropped"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -70,12 +70,30 @@ func (e graphEmitter) prefix(in modelInputs) onnxgraph.Value {
 		queries = b.Add(queries, b.Reshape(b.MatMul(b.Reshape(points, 1, 1, 2*C),
 			e.weight("prefix.keypoints.out.weight", []int64{2 * C, D}, w.KeypointOut)), 1, 1, D))
 		if a.SelectorWindow > 0 { // and where the things the instruction names are
-			chosen := b.Mul(b.Reshape(e.chosen(tokens, points), 1, 1, 2*SelectorChoices), b.Scalar(SelectorPointGain))
+			picked := e.chosen(tokens, points) // [1,2,2]
+			chosen := b.Mul(b.Reshape(picked, 1, 1, 2*SelectorChoices), b.Scalar(SelectorPointGain))
 			queries = b.Add(queries, b.MatMul(chosen,
 				e.weight("prefix.selector.out.weight", []int64{2 * SelectorChoices, D}, w.SelectorOut)))
+			if a.RelativePoints { // and where they are from the gripper
+				queries = b.Add(queries, e.relative(in.state, picked))
+			}
 		}
 	}
 	return b.Concat(1, patchEmb, words, queries)
+}
+
+// relative: the state [1,StateDim] and the chosen points [1,2,2] -> what the points seen from the
+// gripper add to every action query [1,1,D] (package doc).
+func (e graphEmitter) relative(state, chosen onnxgraph.Value) onnxgraph.Value {
+	b, a, w := e.b, e.model.Arch, e.model.Weights
+	defer b.Scope("relative")()
+	D := int64(a.Hidden)
+	gripper := b.Add(b.MatMul(state, e.weight("prefix.relative.gripper.weight", []int64{int64(a.StateDim), 2}, w.GripperWeight)),
+		e.weight("prefix.relative.gripper.bias", []int64{2}, w.GripperBias)) // [1,2]
+	offsets := b.Sub(chosen, b.Reshape(gripper, 1, 1, 2)) // [1,2,2]
+	relative := b.Mul(b.Tanh(b.Mul(offsets, b.Scalar(RelativeScale))), b.Scalar(SelectorPointGain))
+	return b.MatMul(b.Reshape(relative, 1, 1, 2*SelectorChoices),
+		e.weight("prefix.relative.out.weight", []int64{2 * SelectorChoices, D}, w.RelativeOut))
 }
 
 // chosen: tokens [1,Ti] and the keypoints [1,C,2] -> the selector's two points [1,2,2] (package doc).

@@ -2,13 +2,14 @@ package modelbuild
 
 import (
 	"fmt"
-	"gonum.org/v1/gonum/floats"
 	"math"
+	"slices"
 	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 	ort "github.com/yalue/onnxruntime_go"
+	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
 
 	"dysl_vla/policy/bundle"
@@ -210,6 +211,26 @@ func TestSelectorReachesTheActions(t *testing.T) {
 		require.InDelta(t, 1, floats.Sum(weights), 1e-9, "a choice weighs the channels by a softmax")
 	}
 	requireGraphsMatchReference(t, "small_selector", a, w, obs[0])
+}
+
+// TestRelativePointsReachTheActions builds a bundle whose prefix reads the chosen points as seen from
+// the gripper, with an output map that is not zero, and holds its prefix and full graphs to the
+// reference: the relative points change the actions, and moving only the gripper moves them.
+func TestRelativePointsReachTheActions(t *testing.T) {
+	requireORT(t)
+	a, w := presetWeights(t, "small_relative")
+	fillWave(w.SelectorChoice, math.Cos, 0.3)
+	fillWave(w.RelativeOut, math.Sin, 1)
+	model := &Model{Arch: a, Weights: w}
+	obs := CalibrationObservations(a, 1, 97)[0]
+	requireMapMatters(t, model, obs, func(w *Weights) { w.RelativeOut = make([]float32, len(w.RelativeOut)) },
+		"the relative points must change the actions")
+	chosen := model.Chosen(obs.Tokens, model.Keypoints(obs.Image))
+	moved := slices.Clone(obs.State)
+	moved[0] += 0.5 // the gripper 7.5 cm further along x, the picture the same
+	require.Greater(t, maxAbsDiff(model.Relative(obs.State, chosen), model.Relative(moved, chosen)), 0.1,
+		"moving the gripper must move the points seen from it")
+	requireGraphsMatchReference(t, "small_relative", a, w, obs)
 }
 
 // fillWave sets x[i] = scale·wave(i): weights that are not zero and differ from one another.

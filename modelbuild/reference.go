@@ -61,6 +61,9 @@ func (m *Model) Prefix(obs Observation) (*mat.Dense, error) {
 		addLinear(state, points, m.Weights.KeypointOut)
 		if a.SelectorWindow > 0 {
 			chosen := m.Chosen(tokens, points)
+			if a.RelativePoints {
+				addLinear(state, m.Relative(obs.State, chosen), m.Weights.RelativeOut)
+			}
 			for i := range chosen {
 				chosen[i] *= SelectorPointGain
 			}
@@ -167,6 +170,33 @@ func (m *Model) Chosen(tokens []int64, points []float64) []float64 {
 			y += p * points[2*k+1]
 		}
 		out = append(out, x, y)
+	}
+	return out
+}
+
+// GripperPoint is where the model takes the gripper to be in the image, (u, v) from its normalized
+// robot state through the camera's calibration (W_grip, b_grip; package doc).
+func (m *Model) GripperPoint(state []float32) (u, v float64) {
+	w := m.Weights
+	u, v = float64(w.GripperBias[0]), float64(w.GripperBias[1])
+	for i, s := range state {
+		u += float64(s) * float64(w.GripperWeight[2*i])
+		v += float64(s) * float64(w.GripperWeight[2*i+1])
+	}
+	return u, v
+}
+
+// Relative are the chosen points (Chosen) as seen from the gripper, as the action queries read them:
+// 8 · tanh(3 · (chosen − gripper)), the object's (u, v) then the pad's (package doc).
+func (m *Model) Relative(state []float32, chosen []float64) []float64 {
+	u, v := m.GripperPoint(state)
+	out := make([]float64, len(chosen))
+	for i, c := range chosen {
+		gripper := u
+		if i%2 == 1 {
+			gripper = v
+		}
+		out[i] = SelectorPointGain * math.Tanh(RelativeScale*(c-gripper))
 	}
 	return out
 }

@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strings"
 
 	"dysl_vla/safetensors"
+	"dysl_vla/scene"
 )
 
 // Weights are the backbone parameters (everything except adapters and controllers), float32, row-major.
@@ -31,6 +33,9 @@ type Weights struct {
 	SelectorChoice []float32 // prefix.selector.choice.weight [SelectorHidden, 2·Keypoints]
 	SelectorChB    []float32 // prefix.selector.choice.bias   [2·Keypoints]
 	SelectorOut    []float32 // prefix.selector.out.weight    [4, D]
+	GripperWeight  []float32 // prefix.relative.gripper.weight [StateDim, 2], only with relative points: the camera's calibration
+	GripperBias    []float32 // prefix.relative.gripper.bias   [2]
+	RelativeOut    []float32 // prefix.relative.out.weight     [4, D]
 	Layers         []LayerWeights
 	HeadNorm       []float32 // head.norm.weight [D]
 	HeadWeight     []float32 // head.proj.weight [D, A]
@@ -85,6 +90,10 @@ func normal(std float64) func(r *rand.Rand, n int) []float32 {
 		}
 		return out
 	}
+}
+
+func fixed(values []float32) func(r *rand.Rand, n int) []float32 {
+	return func(_ *rand.Rand, _ int) []float32 { return slices.Clone(values) }
 }
 
 func constant(v float32) func(r *rand.Rand, n int) []float32 {
@@ -146,6 +155,15 @@ func (w *Weights) params(a Arch) []param {
 			param{"prefix.selector.choice.bias", []int64{SelectorChoices * C}, &w.SelectorChB, constant(0)},
 			param{"prefix.selector.out.weight", []int64{2 * SelectorChoices, D}, &w.SelectorOut, constant(0)})
 	}
+	if a.RelativePoints {
+		// The gripper's image point starts as the scene camera's (and training keeps it there); the
+		// output map is zero, like the selector's: relative points can be added to a trained backbone.
+		grip, gripBias := GripperImagePoint()
+		ps = append(ps,
+			param{"prefix.relative.gripper.weight", []int64{int64(a.StateDim), 2}, &w.GripperWeight, fixed(grip)},
+			param{"prefix.relative.gripper.bias", []int64{2}, &w.GripperBias, fixed(gripBias)},
+			param{"prefix.relative.out.weight", []int64{2 * SelectorChoices, D}, &w.RelativeOut, constant(0)})
+	}
 	for i := range w.Layers {
 		l := &w.Layers[i]
 		p := fmt.Sprintf("layers.%d.", i)
@@ -167,6 +185,35 @@ func (w *Weights) params(a Arch) []param {
 		param{"head.proj.bias", []int64{A}, &w.HeadBias, constant(0)},
 	)
 	return ps
+}
+
+// GripperImagePoint is the scene camera's calibration as the relative points read it (package doc):
+// W_grip [StateDim, 2] and b_grip [2] such that state · W_grip + b_grip is scene.ImagePoint of the
+// gripper tip for a robot state normalized by SceneStateSpec. The projection is linear in the tip's
+// place, so row i is how far one standard deviation of value i moves the image point, and the bias is
+// the image point of the means.
+func GripperImagePoint() (weight, bias []float32) {
+	spec := SceneStateSpec()
+	along := func(name string, v float64) scene.Vec3 { // the tip's place that value name = v stands for
+		switch name {
+		case "ee_x":
+			return scene.Vec3{X: v}
+		case "ee_y":
+			return scene.Vec3{Y: v}
+		case "ee_z":
+			return scene.Vec3{Z: v}
+		}
+		return scene.Vec3{} // yaw and gripper do not move the tip
+	}
+	u0, v0 := scene.ImagePoint(scene.Vec3{})
+	var mean scene.Vec3
+	for i, name := range spec.Names {
+		u, v := scene.ImagePoint(along(name, spec.Std[i]))
+		weight = append(weight, float32(u-u0), float32(v-v0))
+		mean = mean.Add(along(name, spec.Mean[i]))
+	}
+	u, v := scene.ImagePoint(mean)
+	return weight, []float32{float32(u), float32(v)}
 }
 
 // RandomWeights initializes the backbone deterministically from seed.

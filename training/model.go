@@ -77,6 +77,7 @@ func NewModel(a modelbuild.Arch, w *modelbuild.Weights) (*Model, error) {
 	for _, name := range sortedKeys(named) {
 		t := named[name]
 		m.vars[name] = m.Ctx.In(ScopeBackbone).VariableWithValue(name, t)
+		m.vars[name].SetTrainable(!isCalibration(name))
 	}
 	return m, nil
 }
@@ -136,12 +137,17 @@ func (m *Model) BackboneVariables() map[string]*context.Variable {
 	return out
 }
 
-// SetBackboneTrainable freezes (false) or unfreezes the backbone.
+// SetBackboneTrainable freezes (false) or unfreezes the backbone; the camera's calibration stays frozen.
 func (m *Model) SetBackboneTrainable(trainable bool) {
-	for _, v := range m.BackboneVariables() {
-		v.SetTrainable(trainable)
+	for name, v := range m.BackboneVariables() {
+		v.SetTrainable(trainable && !isCalibration(name))
 	}
 }
+
+// isCalibration reports whether a backbone tensor is the camera's calibration that the relative points
+// read (modelbuild's package doc): geometry, which training leaves as built rather than fitting it to
+// actions.
+func isCalibration(name string) bool { return strings.HasPrefix(name, "prefix.relative.gripper.") }
 
 // FreezeKeypointScores keeps the keypoints' per-pixel network (prefix.keypoints.pixel.*, score.*) out
 // of training; their output map and everything else still train.
@@ -281,11 +287,26 @@ func (m *Model) Prefix(in Inputs) *Node {
 			if choice == nil {
 				choice = m.selectorChoice(tokens)
 			}
-			chosen := MulScalar(Reshape(chosenPoints(choice, points), B, 2*modelbuild.SelectorChoices), modelbuild.SelectorPointGain)
+			picked := chosenPoints(choice, points) // [B,2,2]
+			chosen := MulScalar(Reshape(picked, B, 2*modelbuild.SelectorChoices), modelbuild.SelectorPointGain)
 			queries = Add(queries, ExpandDims(matmul(chosen, m.param(g, "prefix.selector.out.weight")), 1))
+			if a.RelativePoints {
+				queries = Add(queries, ExpandDims(m.relative(in.State, picked), 1))
+			}
 		}
 	}
 	return Concatenate([]*Node{patchEmb, words, queries}, 1)
+}
+
+// relative: the state [B,StateDim] and the chosen points [B,2,2] -> what the points seen from the
+// gripper add to every action query [B,D] (modelbuild's package doc).
+func (m *Model) relative(state, chosen *Node) *Node {
+	g := state.Graph()
+	B := state.Shape().Dimensions[0]
+	gripper := addTrailing(matmul(state, m.param(g, "prefix.relative.gripper.weight")), m.param(g, "prefix.relative.gripper.bias")) // [B,2]
+	offsets := Sub(chosen, Reshape(gripper, B, 1, 2))
+	relative := MulScalar(Tanh(MulScalar(offsets, modelbuild.RelativeScale)), modelbuild.SelectorPointGain)
+	return matmul(Reshape(relative, B, 2*modelbuild.SelectorChoices), m.param(g, "prefix.relative.out.weight"))
 }
 
 // selectorChoice: tokens [B,Ti] -> the keypoint selector's choice scores [B,2,C], before their softmax

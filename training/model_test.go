@@ -51,6 +51,12 @@ func TestForwardMatchesReference(t *testing.T) {
 		a.KeypointGain = 16 // not the default: every implementation must read it
 		testForwardMatchesReference(t, a)
 	})
+	t.Run("with the relative points", func(t *testing.T) {
+		a := tinyPreset()
+		a.StateDim, a.StateFrequencies = 5, 6
+		a.Keypoints, a.KeypointHidden, a.SelectorWindow, a.SelectorHidden, a.RelativePoints = 4, 8, 3, 8, true
+		testForwardMatchesReference(t, a)
+	})
 }
 
 func testForwardMatchesReference(t *testing.T, a modelbuild.Arch) {
@@ -66,6 +72,9 @@ func testForwardMatchesReference(t *testing.T, a modelbuild.Arch) {
 	}
 	for i := range w.SelectorOut {
 		w.SelectorOut[i] = float32(math.Cos(float64(i)))
+	}
+	for i := range w.RelativeOut { // and the relative points'
+		w.RelativeOut[i] = float32(math.Sin(float64(2 * i)))
 	}
 	ref := &modelbuild.Model{Arch: a, Weights: w}
 	obs := modelbuild.CalibrationObservations(a, 2, 7)

@@ -213,3 +213,19 @@ func TestFreezeKeypointsKeepsThePixelNetwork(t *testing.T) {
 		FreezeKeypoints: true}, nil)
 	require.ErrorContains(t, err, "cannot freeze the keypoints of a model without them")
 }
+
+// Relative points: their output map trains, the camera's calibration they read the gripper's image
+// point through does not.
+func TestRelativePointsTrainButNotTheCalibration(t *testing.T) {
+	a := tinyArch()
+	a.StateDim, a.StateFrequencies = len(scene.RobotStateNames), 2
+	a.Keypoints, a.KeypointHidden, a.SelectorWindow, a.SelectorHidden, a.RelativePoints = scene.NumColours, 8, 3, 8, true
+	res, err := TrainBC(BCConfig{Arch: a, Seed: 5, Episodes: 2, HeldOut: 1, Steps: 3, Batch: 4, LearningRate: 1e-2}, nil)
+	require.NoError(t, err)
+	before := modelbuild.RandomWeights(a, 5)
+	after, err := res.Model.Weights()
+	require.NoError(t, err)
+	require.NotEqual(t, before.RelativeOut, after.RelativeOut, "the relative points' output map trains")
+	require.Equal(t, before.GripperWeight, after.GripperWeight, "the camera's calibration stays")
+	require.Equal(t, before.GripperBias, after.GripperBias)
+}

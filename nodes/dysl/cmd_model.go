@@ -26,7 +26,7 @@ func newModelBuildCmd() *cobra.Command {
 		tasks string
 	)
 	cmd := &cobra.Command{
-		Use:   "build --preset tiny|small|small_state|small_keypoints|small_selector|bench --out DIR",
+		Use:   "build --preset tiny|small|small_state|small_keypoints|small_selector|small_relative|bench --out DIR",
 		Short: "Build a bundle: backbone (random or --weights), calibrated static layers, closed-form adapters",
 		Long: `Build writes a complete DySL bundle: prefix, one graph per decoder layer, adapters and controllers
 of the dynamic layers, head, the whole model as one graph (full.onnx), and manifest.yaml.
@@ -38,14 +38,16 @@ these tensors ([in, out] matrices, float32):
   layers.<i>.attn_norm.weight [D]  layers.<i>.attn.{q,k,v,o}.weight [D, D]
   layers.<i>.mlp_norm.weight [D]   layers.<i>.mlp.{gate,up}.weight [D, MLP]  layers.<i>.mlp.down.weight [MLP, D]
   head.norm.weight [D]  head.proj.weight [D, A]  head.proj.bias [A]
-with the robot state (small_state, small_keypoints, small_selector):
+with the robot state (small_state, small_keypoints, small_selector, small_relative):
   prefix.state.weight [state features, D]   prefix.state.bias [D]
-with the image keypoints (small_keypoints, small_selector; C keypoints, H their pixel network's width):
+with the image keypoints (small_keypoints, small_selector, small_relative; C keypoints, H their pixel network's width):
   prefix.keypoints.pixel.weight [3, H]   prefix.keypoints.pixel.bias [H]
   prefix.keypoints.score.weight [H, C]   prefix.keypoints.score.bias [C]   prefix.keypoints.out.weight [2*C, D]
-with the keypoint selector (small_selector; W bytes per window, G the window network's width, E = 16):
+with the keypoint selector (small_selector, small_relative; W bytes per window, G the window network's width, E = 16):
   prefix.selector.embedding [vocab, E]   prefix.selector.window.weight [W*E, G]   prefix.selector.window.bias [G]
-  prefix.selector.choice.weight [G, 2*C]   prefix.selector.choice.bias [2*C]   prefix.selector.out.weight [4, D]`,
+  prefix.selector.choice.weight [G, 2*C]   prefix.selector.choice.bias [2*C]   prefix.selector.out.weight [4, D]
+with the chosen points seen from the gripper (small_relative; S robot-state values):
+  prefix.relative.gripper.weight [S, 2]   prefix.relative.gripper.bias [2]   prefix.relative.out.weight [4, D]`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Log = cmd.OutOrStdout()

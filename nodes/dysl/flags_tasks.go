@@ -47,7 +47,7 @@ func (f *bcDataFlags) register(fs *pflag.FlagSet) {
 	fs.Float64Var(&f.actionNoise, "action-noise", 0, "perturb the training episodes' way to the block by this many metres per step in x and y (DART: the expert's labels show it correcting; 0: none; held-out episodes never)")
 	fs.StringSliceVar(&f.states, "dagger-states", nil, "state files of 'dysl train dagger', labelled by the expert and added to the training frames")
 	fs.StringVar(&f.init, "init", "", "start from these weights (a fresh schedule; --resume continues a run instead)")
-	fs.StringVar(&f.initPreset, "init-preset", "", "architecture of --init when it differs from --preset only in fewer layers (spread over the deeper stack, the new ones start as identities) or in lacking the state input, the keypoints or their selector (they start at zero: ignored until trained)")
+	fs.StringVar(&f.initPreset, "init-preset", "", "architecture of --init when it differs from --preset only in fewer layers (spread over the deeper stack, the new ones start as identities) or in lacking the state input, the keypoints, their selector or the relative points (they start at zero: ignored until trained)")
 }
 
 // apply sets cfg's tasks and extra frames, and returns the start weights --init gives (nil without it).
