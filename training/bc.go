@@ -188,7 +188,8 @@ func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	data, err := GenerateSpreadEpisodes(cfg.Arch, Seeds(TrainSeedStart, cfg.Episodes), cfg.Tasks, cfg.StartSpread, cfg.ActionNoise)
+	data, err := GeneratePerturbedEpisodes(cfg.Arch, Seeds(TrainSeedStart, cfg.Episodes), cfg.Tasks,
+		Perturbations{StartSpread: cfg.StartSpread, ActionNoise: cfg.ActionNoise})
 	if err != nil {
 		return nil, err
 	}

@@ -58,15 +58,20 @@ func GenerateEpisodes(a modelbuild.Arch, seeds []int64) (*Dataset, error) {
 // GenerateSceneEpisodes is GenerateEpisodes under tasks: tabletop scenes with their chains of
 // instructions, or the single task when tasks is the zero Tabletop.
 func GenerateSceneEpisodes(a modelbuild.Arch, seeds []int64, tasks scene.Tabletop) (*Dataset, error) {
-	return GenerateSpreadEpisodes(a, seeds, tasks, 0, 0)
+	return GeneratePerturbedEpisodes(a, seeds, tasks, Perturbations{})
 }
 
-// GenerateSpreadEpisodes is GenerateSceneEpisodes with the gripper starting anywhere within
-// ±startSpread metres of the table centre (scene.Config.StartSpread), and the expert's way to the
-// block perturbed by actionNoise metres (scene.Config.ActionNoise).
-func GenerateSpreadEpisodes(a modelbuild.Arch, seeds []int64, tasks scene.Tabletop, startSpread, actionNoise float64) (*Dataset, error) {
+// Perturbations take training episodes off the expert's one path, so that its labels show it
+// correcting; the zero value leaves them as the expert plays them.
+type Perturbations struct {
+	StartSpread float64 // the gripper starts anywhere within ± this many metres of the table centre (scene.Config.StartSpread)
+	ActionNoise float64 // the expert's way to the block is perturbed by this many metres per step (scene.Config.ActionNoise)
+}
+
+// GeneratePerturbedEpisodes is GenerateSceneEpisodes with the episodes perturbed by p.
+func GeneratePerturbedEpisodes(a modelbuild.Arch, seeds []int64, tasks scene.Tabletop, p Perturbations) (*Dataset, error) {
 	cfg := sceneConfig(a)
-	cfg.Tabletop, cfg.StartSpread, cfg.ActionNoise = tasks, startSpread, actionNoise
+	cfg.Tabletop, cfg.StartSpread, cfg.ActionNoise = tasks, p.StartSpread, p.ActionNoise
 	if err := checkActionDim(a); err != nil {
 		return nil, err
 	}

@@ -106,7 +106,7 @@ func TestSpreadEpisodesStartTheGripperElsewhere(t *testing.T) {
 	a := tinyPreset()
 	centred, err := GenerateSceneEpisodes(a, Seeds(3, 2), scene.Tabletop{})
 	require.NoError(t, err)
-	spread, err := GenerateSpreadEpisodes(a, Seeds(3, 2), scene.Tabletop{}, 0.15, 0)
+	spread, err := GeneratePerturbedEpisodes(a, Seeds(3, 2), scene.Tabletop{}, Perturbations{StartSpread: 0.15})
 	require.NoError(t, err)
 	first := func(d *Dataset, episode int) Frame {
 		for _, f := range d.Frames {
@@ -123,6 +123,6 @@ func TestSpreadEpisodesStartTheGripperElsewhere(t *testing.T) {
 		require.NotEqual(t, c.Probe[:2], s.Probe[:2], "episode %d: the gripper starts elsewhere", ep)
 		require.NotEqual(t, c.Chunk, s.Chunk, "episode %d: the first chunk heads for the block from the new start", ep)
 	}
-	_, err = GenerateSpreadEpisodes(a, Seeds(3, 1), scene.Tabletop{}, -1, 0)
+	_, err = GeneratePerturbedEpisodes(a, Seeds(3, 1), scene.Tabletop{}, Perturbations{StartSpread: -1})
 	require.ErrorContains(t, err, "start spread (-1 m) must be in [0, 0.3]")
 }
