@@ -38,3 +38,16 @@ func TestRelativePointsNeedTheSelectorAndTheState(t *testing.T) {
 	a.RelativePoints = true
 	require.ErrorContains(t, a.Validate(), "relative_points needs the keypoint selector (selector_window 0) and the scene's 5 robot-state values (state_dim 5)")
 }
+
+// The committed small_relative weights (models/closedloop/README.md, attempt 12) kept the camera's
+// calibration as built and learned to read the relative points.
+func TestCommittedRelativeWeightsKeepTheCalibration(t *testing.T) {
+	p, err := LookupPreset("small_relative")
+	require.NoError(t, err)
+	w, err := LoadWeights("../models/closedloop/reference_small_relative.safetensors", p.Arch)
+	require.NoError(t, err)
+	grip, gripBias := GripperImagePoint()
+	require.Equal(t, grip, w.GripperWeight)
+	require.Equal(t, gripBias, w.GripperBias)
+	require.NotEqual(t, make([]float32, len(w.RelativeOut)), w.RelativeOut, "the relative points' map was trained")
+}
