@@ -18,6 +18,9 @@
 #   PRESET=small_selector ...                           (small_keypoints plus the keypoint selector, from its weights;
 #                                                        1200 steps, 36 min; it heads for the block but
 #                                                        completes nothing alone yet)
+#   PRESET=small_relative ...                           (small_selector plus the chosen points seen from the
+#                                                        gripper, from its weights; 1000 steps, 37 min; it
+#                                                        misses by 2.3 cm and completes nothing alone yet)
 #
 # Writes OUT_DIR/reference_PRESET.safetensors, the bundle OUT_DIR/PRESET and its copies
 # OUT_DIR/PRESET_one_stage, OUT_DIR/PRESET_lambda0.05 and OUT_DIR/PRESET_lambda0.5.
