@@ -224,7 +224,7 @@ func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 		m.FreezeKeypointScores()
 	}
 	if probing {
-		m.AddProbe(cfg.Seed)
+		m.AddProbe()
 	}
 	modelFn := func(ctx *context.Context, _ any, inputs []*Node) []*Node {
 		in := m.inputsFrom(inputs)

@@ -38,13 +38,14 @@ func TestProbeTargetsDescribeTheWorld(t *testing.T) {
 // never see it.
 func TestProbeTrainsAndStaysOutOfTheWeights(t *testing.T) {
 	// Runs are reproducible (TestBehaviourCloningIsReproducible), so the margin is not a matter of luck;
-	// this run's errors were 0.835, 0.860, 0.712: localization is slow to start from random weights.
+	// this run's errors were 0.831, 0.785, 0.777: localization is slow to start from random weights, and
+	// the probe starts at zero (AddProbe).
 	cfg := BCConfig{Arch: tinyArch(), Seed: 5, Episodes: 2, HeldOut: 1, Steps: 60, Batch: 8, LearningRate: 3e-3,
 		EvalEvery: 20, ProbeWeight: 1}
 	res, err := TrainBC(cfg, nil)
 	require.NoError(t, err)
 	require.Len(t, res.ProbeError, 3)
-	require.Less(t, res.ProbeError[2], 0.9*res.ProbeError[0], "probe error should fall: %v", res.ProbeError)
+	require.Less(t, res.ProbeError[2], 0.95*res.ProbeError[0], "probe error should fall: %v", res.ProbeError)
 	for name := range res.Model.BackboneVariables() {
 		require.NotContains(t, name, "probe")
 	}
@@ -228,4 +229,22 @@ func TestRelativePointsTrainButNotTheCalibration(t *testing.T) {
 	require.NotEqual(t, before.RelativeOut, after.RelativeOut, "the relative points' output map trains")
 	require.Equal(t, before.GripperWeight, after.GripperWeight, "the camera's calibration stays")
 	require.Equal(t, before.GripperBias, after.GripperBias)
+}
+
+// A new probe on a trained backbone sends nothing into it on its first step: one step with the probe
+// leaves the backbone exactly where one step without it does. (A random probe undid trained weights on
+// every restart: AddProbe.)
+func TestNewProbeLeavesTheBackboneAlone(t *testing.T) {
+	cfg := BCConfig{Arch: tinyArch(), Seed: 5, Episodes: 2, HeldOut: 1, Steps: 1, Batch: 4, LearningRate: 1e-2}
+	plain, err := TrainBC(cfg, nil)
+	require.NoError(t, err)
+	cfg.ProbeWeight = 1
+	probed, err := TrainBC(cfg, nil)
+	require.NoError(t, err)
+	want, err := plain.Model.Weights()
+	require.NoError(t, err)
+	got, err := probed.Model.Weights()
+	require.NoError(t, err)
+	require.Equal(t, want, got)
+	require.NotEqual(t, modelbuild.RandomWeights(cfg.Arch, cfg.Seed).Layers[0].Q, got.Layers[0].Q, "the step moved the backbone")
 }
