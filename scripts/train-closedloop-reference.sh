@@ -22,6 +22,9 @@
 #                                                        gripper, from its weights; 1000 steps, 37 min; it
 #                                                        misses by 2.3 cm and completes nothing alone yet)
 #
+# The world-state probe now starts at zero (training/probe.go, AddProbe). Every committed weights file was made
+# while it started random, so this script makes other (not the committed) weights since that change.
+#
 # Writes OUT_DIR/reference_PRESET.safetensors, the bundle OUT_DIR/PRESET and its copies
 # OUT_DIR/PRESET_one_stage, OUT_DIR/PRESET_lambda0.05 and OUT_DIR/PRESET_lambda0.5.
 #
