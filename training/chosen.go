@@ -26,7 +26,7 @@ type ChosenPoint struct {
 func ChosenPoints(m *modelbuild.Model, states []scene.State) ([]ChosenPoint, error) {
 	a := m.Arch
 	if a.SelectorWindow == 0 {
-		return nil, fmt.Errorf("training: the model has no keypoint selector to read (presets with one: small_selector)")
+		return nil, fmt.Errorf("training: the model has no keypoint selector to read (presets with one: small_selector, small_relative)")
 	}
 	off := func(x, y float64, p scene.Vec3) float64 {
 		u, v := scene.ImagePoint(p)

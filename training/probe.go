@@ -65,9 +65,9 @@ func (d *Dataset) ProbeBatch(indices []int) *tensors.Tensor {
 
 // AddProbe makes the probe's variables, at zero. The probe is not saved with the backbone, so every run
 // starts a new one; a random one sent its error's gradient into a trained backbone from the first step
-// (through the weights it reads the action queries with) and undid it: restarts from the selector
-// weights raised the held-out L1 from 0.067 to 0.114 in 175 steps, and to 0.067 without the probe
-// (GitHub issue 14, attempt 12). At zero, the probe's first steps move only the probe.
+// (through the weights it reads the action queries with) and undid it: a restart from the committed
+// small_relative weights raised the held-out L1 from 0.067 to 0.114 in 175 steps, and held it at 0.067
+// without the probe (GitHub issue 14, attempt 12). At zero, the probe's first steps move only the probe.
 func (m *Model) AddProbe() {
 	D := m.Arch.Hidden
 	m.vars["probe.weight"] = m.Ctx.In(ScopeProbe).VariableWithValue("probe.weight",
