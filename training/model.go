@@ -14,6 +14,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -49,9 +50,22 @@ const (
 //     tiny preset at batch 32 a step took no longer (12 steps 2m16-2m26 against 2m50-3m19 in parallel
 //     on a loaded 2-core machine), on a 2-layer model at batch 8 about twice as long;
 //   - the fast DotGeneral gradient (fastgrad) installed.
+//
+// GOMLX_BACKEND, GoMLX's own variable, picks another compiled-in backend instead: a binary built with
+// `-tags xla` trains on a GPU through a PJRT plugin, e.g. GOMLX_BACKEND=xla:/abs/path/to/the/cuda/plugin.so
+// (docs/notes/gomlx.md, "Training on a GPU").
 func NewBackend() (backends.Backend, error) {
 	fastgrad.Install()
-	return simplego.New("parallelism=-1,ops_sequential")
+	config := os.Getenv(backends.ConfigEnvVar)
+	if config == "" {
+		return simplego.New("parallelism=-1,ops_sequential")
+	}
+	name, _, _ := strings.Cut(config, ":")
+	if !slices.Contains(backends.List(), name) {
+		return nil, fmt.Errorf("%s=%q: backend %q is not compiled into this binary (compiled in: %s; XLA needs `go build -tags xla`)",
+			backends.ConfigEnvVar, config, name, strings.Join(backends.List(), ", "))
+	}
+	return backends.NewWithConfig(config)
 }
 
 // Model holds the reference VLA's parameters as GoMLX variables and builds its graphs, batched: the
