@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
+	"sync"
 
 	"dysl_vla/modelbuild"
 	"dysl_vla/policy/modelinput"
@@ -75,15 +77,39 @@ func GeneratePerturbedEpisodes(a modelbuild.Arch, seeds []int64, tasks scene.Tab
 	if err := checkActionDim(a); err != nil {
 		return nil, err
 	}
+	// Each episode depends on its seed alone, so they are made on every core and joined in seed order:
+	// the dataset is the same whatever the number of cores (1500 episodes took 2.5 min on one).
+	perEpisode := make([][]Frame, len(seeds))
+	errs := make([]error, len(seeds))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(seeds)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for e := range next {
+				steps, err := scene.Episode(seeds[e], cfg)
+				if err != nil {
+					errs[e] = err
+					continue
+				}
+				for i, s := range steps {
+					perEpisode[e] = append(perEpisode[e], newFrame(a, int(seeds[e]), i, s.State, s.Image, s.Instruction, s.Chunk, s.Action, s.Phase))
+				}
+			}
+		}()
+	}
+	for e := range seeds {
+		next <- e
+	}
+	close(next)
+	wg.Wait()
 	d := &Dataset{Arch: a}
-	for _, seed := range seeds {
-		steps, err := scene.Episode(seed, cfg)
-		if err != nil {
-			return nil, err
+	for e, frames := range perEpisode {
+		if errs[e] != nil {
+			return nil, errs[e]
 		}
-		for i, s := range steps {
-			d.Frames = append(d.Frames, newFrame(a, int(seed), i, s.State, s.Image, s.Instruction, s.Chunk, s.Action, s.Phase))
-		}
+		d.Frames = append(d.Frames, frames...)
 	}
 	return d, nil
 }

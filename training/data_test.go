@@ -126,3 +126,21 @@ func TestSpreadEpisodesStartTheGripperElsewhere(t *testing.T) {
 	_, err = GeneratePerturbedEpisodes(a, Seeds(3, 1), scene.Tabletop{}, Perturbations{StartSpread: -1})
 	require.ErrorContains(t, err, "start spread (-1 m) must be in [0, 0.3]")
 }
+
+// Episodes are made on several cores; the dataset must still be each seed's episode in seed order.
+func TestGeneratedEpisodesKeepSeedOrder(t *testing.T) {
+	a := tinyArch()
+	together, err := GenerateEpisodes(a, []int64{3, 1, 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []Frame
+	for _, seed := range []int64{3, 1, 2} {
+		one, err := GenerateEpisodes(a, []int64{seed})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, one.Frames...)
+	}
+	require.Equal(t, want, together.Frames, "episodes generated together must be the same seeds' episodes one by one, in order")
+}
