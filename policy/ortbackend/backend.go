@@ -26,6 +26,11 @@ import (
 // running a layer neither allocates nor copies; a skipped layer simply does not flip. Controllers and
 // the head read the current buffer and write their own preallocated outputs.
 //
+// On a GPU provider ORT copies a CPU input to the device when it is bound, not when the graph runs
+// (onnxruntime#15438), so a binding made once would feed every run the values the tensor held at
+// construction: on an H200 every variant then returned one constant chunk. There the inputs are bound
+// again before each run (rebindInputs), which is that copy; on the CPU ORT reads the tensors in place.
+//
 // Outputs are always bound to preallocated tensors: onnxruntime_go v1.27.0 mis-sizes auto-allocated
 // fp16 outputs, and IoBinding.GetBoundOutputNames panics with two or more outputs, so neither is used.
 //
@@ -52,6 +57,8 @@ type Backend struct {
 	single      *ortGraph // nil when the bundle has no single graph
 
 	counts RunCounts
+
+	rebindInputs bool // a GPU provider: bind the inputs again before every run (above)
 }
 
 var _ policy.Backend = (*Backend)(nil)
@@ -65,10 +72,19 @@ type ortGraph struct {
 	// bindings[p] reads the hidden state from buffer p. Graphs that do not read the hidden state
 	// (prefix, single graph) have only bindings[0].
 	bindings [2]*ort.IoBinding
+	inputs   [][]port // what bindings[p] reads, bound again before each run when rebind is set
+	rebind   bool
 }
 
 // run executes the binding that reads buffer parity; errors name the graph.
 func (g *ortGraph) run(parity int) error {
+	if g.rebind {
+		for _, in := range g.inputs[parity] {
+			if err := g.bindings[parity].BindInput(in.name, in.value); err != nil {
+				return g.fail(fmt.Errorf("binding input %s: %w", in.name, err))
+			}
+		}
+	}
 	if err := g.session.RunWithBinding(g.bindings[parity]); err != nil {
 		return g.fail(err)
 	}
@@ -113,7 +129,7 @@ func New(dir string, m *bundle.Manifest, cfg Config) (*Backend, error) {
 	}
 	defer opts.Destroy()
 
-	b := &Backend{dims: m.Dims}
+	b := &Backend{dims: m.Dims, rebindInputs: cfg.Provider != ProviderCPU}
 	if err := b.allocate(m); err != nil {
 		b.Close()
 		return nil, err
@@ -215,8 +231,8 @@ type port struct {
 }
 
 // openGraph creates the session for file and one binding per entry of inputs/outputs (index = parity).
-func openGraph(dir, file string, kind policy.GraphKind, layer int, opts *ort.SessionOptions, inputs, outputs [][]port) (*ortGraph, error) {
-	g := &ortGraph{kind: kind, layer: layer, file: file}
+func (b *Backend) openGraph(dir, file string, kind policy.GraphKind, layer int, opts *ort.SessionOptions, inputs, outputs [][]port) (*ortGraph, error) {
+	g := &ortGraph{kind: kind, layer: layer, file: file, inputs: inputs, rebind: b.rebindInputs}
 	var err error
 	if g.session, err = ort.NewDynamicAdvancedSession(filepath.Join(dir, file), nil, nil, opts); err != nil {
 		return nil, g.fail(err)
@@ -254,7 +270,7 @@ func (b *Backend) openGraphs(dir string, m *bundle.Manifest, opts *ort.SessionOp
 	writeBoth := func(name string, v ort.Value) [][]port { return [][]port{{{name, v}}, {{name, v}}} }
 
 	var err error
-	if b.prefix, err = openGraph(dir, m.Files.Prefix, policy.GraphPrefix, -1, opts,
+	if b.prefix, err = b.openGraph(dir, m.Files.Prefix, policy.GraphPrefix, -1, opts,
 		[][]port{observation}, [][]port{{{bundle.OutputHidden, b.hidden[0]}}}); err != nil {
 		return err
 	}
@@ -262,30 +278,30 @@ func (b *Backend) openGraphs(dir string, m *bundle.Manifest, opts *ort.SessionOp
 	b.adapters = make([]*ortGraph, m.Dims.Layers)
 	b.controllers = make([]*ortGraph, m.Dims.Layers)
 	for j, file := range m.Files.Layers {
-		if b.layers[j], err = openGraph(dir, file, policy.GraphLayer, j, opts, readHidden, writeOtherHidden); err != nil {
+		if b.layers[j], err = b.openGraph(dir, file, policy.GraphLayer, j, opts, readHidden, writeOtherHidden); err != nil {
 			return err
 		}
 	}
 	// In layer order, not map order, so the first broken file reported is always the same one.
 	for j := range m.Dims.Layers {
 		if file, ok := m.Files.Adapters[j]; ok {
-			if b.adapters[j], err = openGraph(dir, file, policy.GraphAdapter, j, opts, readHidden, writeOtherHidden); err != nil {
+			if b.adapters[j], err = b.openGraph(dir, file, policy.GraphAdapter, j, opts, readHidden, writeOtherHidden); err != nil {
 				return err
 			}
 		}
 		if file, ok := m.Files.Controllers[j]; ok {
-			if b.controllers[j], err = openGraph(dir, file, policy.GraphController, j, opts,
+			if b.controllers[j], err = b.openGraph(dir, file, policy.GraphController, j, opts,
 				readHidden, writeBoth(bundle.OutputSkipProb, b.skipProb)); err != nil {
 				return err
 			}
 		}
 	}
-	if b.head, err = openGraph(dir, m.Files.Head, policy.GraphHead, -1, opts,
+	if b.head, err = b.openGraph(dir, m.Files.Head, policy.GraphHead, -1, opts,
 		readHidden, writeBoth(bundle.OutputActions, b.headActions)); err != nil {
 		return err
 	}
 	if m.Files.Full != "" {
-		if b.single, err = openGraph(dir, m.Files.Full, policy.GraphSingle, -1, opts,
+		if b.single, err = b.openGraph(dir, m.Files.Full, policy.GraphSingle, -1, opts,
 			[][]port{observation}, [][]port{{{bundle.OutputActions, b.singleActions}}}); err != nil {
 			return err
 		}
@@ -495,14 +511,8 @@ func (b *Backend) RunCounts() RunCounts { return b.counts }
 // Close implements policy.Backend. It releases sessions, bindings and tensors; a second call does nothing.
 // The process-wide ONNX Runtime environment stays loaded for other backends.
 func (b *Backend) Close() error {
-	graphs := []*ortGraph{b.prefix, b.head, b.single}
-	graphs = append(graphs, b.layers...)
-	graphs = append(graphs, b.adapters...)
-	graphs = append(graphs, b.controllers...)
-	for _, g := range graphs {
-		if g != nil {
-			g.destroy()
-		}
+	for _, g := range b.graphs() {
+		g.destroy()
 	}
 	b.prefix, b.head, b.single, b.layers, b.adapters, b.controllers = nil, nil, nil, nil, nil, nil
 	var errs []error
@@ -516,4 +526,13 @@ func (b *Backend) Close() error {
 	}
 	b.image, b.state, b.tokens, b.hidden, b.skipProb, b.headActions, b.singleActions = nil, nil, nil, [2]*ort.Tensor[float32]{}, nil, nil, nil
 	return errors.Join(errs...)
+}
+
+// graphs are the backend's open graphs.
+func (b *Backend) graphs() []*ortGraph {
+	all := []*ortGraph{b.prefix, b.head, b.single}
+	all = append(all, b.layers...)
+	all = append(all, b.adapters...)
+	all = append(all, b.controllers...)
+	return slices.DeleteFunc(all, func(g *ortGraph) bool { return g == nil })
 }

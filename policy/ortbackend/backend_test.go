@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -89,6 +90,37 @@ func TestORTBackend(t *testing.T) {
 			require.NoError(t, b.RunSingleGraph(obs.Image, obs.Tokens, obs.State, single))
 			for k := range single {
 				require.InDelta(t, single[k], segmented[k], 1e-4, "action value %d", k)
+			}
+		}
+	})
+
+	t.Run("inputs bound again before every run, as on a GPU provider, give the same chunks", func(t *testing.T) {
+		rebound, err := ortbackend.New(dir, m, ortbackend.Config{LibraryPath: lib})
+		require.NoError(t, err)
+		defer func() { require.NoError(t, rebound.Close()) }()
+		ortbackend.RebindInputsForTest(rebound)
+		plan := []step{{layer: 0}, {layer: 1}, {adapter: true, layer: 2}, {layer: 7}} // both parities of the hidden state
+		got := make([]float32, chunkLen)
+		var first []float32
+		for i, obs := range observations {
+			for _, run := range []struct {
+				b   *ortbackend.Backend
+				out []float32
+			}{{b, segmented}, {rebound, got}} {
+				require.NoError(t, run.b.RunPrefix(obs.Image, obs.Tokens, obs.State))
+				for _, s := range plan {
+					require.NoError(t, s.runORT(run.b))
+				}
+				require.NoError(t, run.b.RunHead(run.out))
+			}
+			require.Equal(t, segmented, got, "observation %d", i)
+			require.NoError(t, rebound.RunSingleGraph(obs.Image, obs.Tokens, obs.State, single))
+			require.NoError(t, b.RunSingleGraph(obs.Image, obs.Tokens, obs.State, got))
+			require.Equal(t, got, single, "single graph, observation %d", i)
+			if i == 0 {
+				first = slices.Clone(single)
+			} else {
+				require.NotEqual(t, first, single, "another observation must give another chunk")
 			}
 		}
 	})
