@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# The GPU checks of the package, for a machine with an NVIDIA GPU and no internet (how they were run on
+# an H200 with CUDA 13: docs/notes/gpu.md). Stages, run in order in one shell or across calls:
+#
+#   setup     unpack what was carried into .gpu/ (below) into $G (default /tmp/dysl-gpu); safe to repeat
+#   probe     XLA training on the GPU: two short runs, their step time in $G/step_seconds
+#   launch    start the GPU training runs in the background (their own session), sized to TRAIN_SECONDS
+#   ortcheck  ONNX Runtime's CUDA provider against its CPU one: the same bundle, bench, open and closed loop
+#   collect   wait for the training runs (at most WAIT_SECONDS), copy their logs and weights to $OUT
+#
+# What it needs on the machine: python3 with the CUDA 13 wheels (nvidia-cublas, -cuda-runtime,
+# -cudnn-cu13, ...) and jax-cuda13-plugin (its PJRT plugin, xla_cuda_plugin.so, runs GoMLX's graphs),
+# and in .gpu/: dysl-xla.xz (`go build -tags xla ./nodes/dysl`, xz), ort.tar.xz (libonnxruntime.so of
+# the npm package onnxruntime-node@1.29.0, a build with the CUDA provider interface, and
+# libonnxruntime_providers_shared.so), cuda.xz.part* (libonnxruntime_providers_cuda.so of ONNX Runtime
+# 1.29 for CUDA 13, from com.github.asus4.onnxruntime.linux-x64-gpu@0.4.9; xz, split: it is 230 MB) and
+# init.safetensors (the weights the training starts from and the bundle of ortcheck is built from).
+# The core library of com.github.asus4.onnxruntime@0.4.9 is a CPU-only build: it refuses CUDA's options.
+set -uo pipefail
+G=${G:-/tmp/dysl-gpu}
+OUT=${OUT:-$G/out}
+mkdir -p "$G/ort" "$OUT"
+unxz() { python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' "$1" "$2"; }
+SITE=$(python3 -c 'import site; print(site.getsitepackages()[0])')
+PLUGIN=$(ls "$SITE"/jax_plugins/xla_cuda*/xla_cuda_plugin.so 2>/dev/null | head -1)
+export LD_LIBRARY_PATH=$G/ort:$(find "$SITE/nvidia" -name 'lib*.so*' -printf '%h\n' 2>/dev/null | sort -u | paste -sd:)
+cuda_dir=/usr/local/cuda
+[[ -d $cuda_dir/nvvm/libdevice ]] || cuda_dir=$(dirname "$(dirname "$(find "$SITE/nvidia" -name 'libdevice*.bc' | head -1)")")
+export XLA_FLAGS=--xla_gpu_cuda_data_dir=$cuda_dir GOMLX_NO_AUTO_INSTALL=1 GOPJRT_CUDA_CHECKS=0 DYSL_ORT_LIB=$G/ort/libonnxruntime.so
+export GOMLX_BACKEND=xla:$PLUGIN PATH=$cuda_dir/bin:$PATH
+dysl=$G/dysl
+init=$G/init.safetensors
+# The training runs: the committed small_relative reference's flags (scripts/train-closedloop-reference.sh),
+# at batch 128 and a learning rate for it, on twice the episodes; B without the DART action noise.
+bc_flags=(--preset small_relative --tasks single --probe-weight 1 --start-spread 0.15 --keypoint-weight 1 --freeze-keypoints)
+runs=(A B)
+run_flags_A=(--seed 31 --action-noise 0.003)
+run_flags_B=(--seed 32)
+
+seconds_of() { python3 -c 'import re, sys
+d = sys.argv[1]; s = 0.0
+for v, u in re.findall(r"([0-9.]+)(h|ms|m|s)", d): s += float(v) * {"h": 3600, "m": 60, "s": 1, "ms": 0.001}[u]
+print(s)' "$1"; }
+
+for stage in "$@"; do
+	echo "== $stage $(date -u +%T)"
+	case $stage in
+	setup)
+		for f in .gpu/cuda.xz.part*; do [[ -f $f ]] && cp -n "$f" "$G/"; done
+		[[ -x $dysl ]] || { unxz .gpu/dysl-xla.xz "$dysl" && chmod +x "$dysl"; }
+		[[ -f $G/ort/libonnxruntime.so ]] || { unxz .gpu/ort.tar.xz "$G/ort.tar" && tar xf "$G/ort.tar" -C "$G/ort"; }
+		[[ -f $init ]] || cp .gpu/init.safetensors "$init"
+		nvidia-smi -L; echo "plugin $PLUGIN; cuda dir $cuda_dir; $(nproc) cores"; ls "$G" "$G/ort"
+		;;
+	probe)
+		probe20() {
+			"$dysl" train bc "${bc_flags[@]}" --held-out 1 --eval-every 0 --episodes 200 --batch 128 --lr 1e-4 --warmup 10 \
+				--steps 20 --init "$init" --out "$G/probe20.safetensors" 2>&1 | tr '\r' '\n' | grep -a -v '^bc' | tee "$OUT/probe20.txt"
+		}
+		probe20
+		if ! grep -q '^wrote' "$OUT/probe20.txt"; then
+			echo "retrying with the plugin's own memory preallocation: one training run only"
+			echo "export DYSL_XLA_PREALLOCATE=1" >"$G/env"
+			. "$G/env"
+			probe20
+		fi
+		for steps in 300; do
+			"$dysl" train bc "${bc_flags[@]}" --held-out 1 --eval-every 0 --episodes 200 --batch 128 --lr 1e-4 --warmup 10 \
+				--steps $steps --init "$init" --out "$G/probe$steps.safetensors" 2>&1 | tr '\r' '\n' | grep -a -v '^bc' | tee "$OUT/probe$steps.txt"
+		done
+		t20=$(seconds_of "$(grep -a -o 'frames in [0-9hms.]*' "$OUT/probe20.txt" | cut -d' ' -f3)")
+		t300=$(seconds_of "$(grep -a -o 'frames in [0-9hms.]*' "$OUT/probe300.txt" | cut -d' ' -f3)")
+		python3 -c "print(max(($t300 - $t20) / 280, 1e-3))" >"$G/step_seconds"
+		echo "step seconds at batch 128: $(cat "$G/step_seconds") (20 steps in ${t20}s, 300 in ${t300}s, compile and one evaluation included)"
+		;;
+	launch)
+		if [[ -f $G/env ]]; then . "$G/env"; runs=(A); fi
+		# The runs share the GPU and the cores: each is given its share of the steps one alone would make.
+		steps=$(python3 -c "print(int(min(40000, max(500, 1 / ${#runs[@]} * (${TRAIN_SECONDS:-360} - 60) / $(cat "$G/step_seconds")))))")
+		for r in "${runs[@]}"; do
+			flags=run_flags_$r[@]
+			setsid nohup "$dysl" train bc "${bc_flags[@]}" "${!flags}" --held-out 4 --batch 128 --episodes 3000 \
+				--lr 4e-4 --warmup 200 --final-lr 1e-5 --steps "$steps" --eval-every $((steps / 8)) --checkpoint-every $((steps / 8)) \
+				--init "$init" --out "$G/$r.safetensors" >"$G/$r.log" 2>&1 </dev/null &
+			echo "run $r: $steps steps of batch 128, pid $!"
+		done
+		;;
+	ortcheck)
+		if [[ ! -f $G/ort/libonnxruntime_providers_cuda.so ]]; then
+			cat "$G"/cuda.xz.part* >"$G/cuda.xz" && unxz "$G/cuda.xz" "$G/ort/libonnxruntime_providers_cuda.so" && rm "$G/cuda.xz"
+		fi
+		ls -la "$G/ort"
+		env -u GOMLX_BACKEND "$dysl" model build --preset small_relative --tasks single --weights "$init" --out "$G/bundle" | tail -2
+		for p in cpu cuda; do
+			"$dysl" bench --model "$G/bundle" --provider $p --iterations 200 --warmup 10 2>&1 | tee "$OUT/bench_$p.txt"
+			"$dysl" evaluate --model "$G/bundle" --provider $p --episodes 4 2>&1 | tee "$OUT/openloop_$p.txt" | tail -15
+			"$dysl" train dagger --model "$G/bundle" --tasks single --episodes 20 --seed 1000000 --camera-hz 2.5 --provider $p \
+				--out "$G/states_$p.json" 2>&1 | tr '\r' '\n' | grep -a -v '^\s*$' | tail -4 | tee "$OUT/closedloop_$p.txt"
+		done
+		cmp "$G/states_cpu.json" "$G/states_cuda.json" && echo "closed loop: the same states on cpu and cuda" ||
+			echo "closed loop: states differ between cpu and cuda"
+		;;
+	collect)
+		if [[ -f $G/env ]]; then runs=(A); fi
+		deadline=$((SECONDS + ${WAIT_SECONDS:-300}))
+		while pgrep -f "$dysl train bc" >/dev/null && ((SECONDS < deadline)); do sleep 5; done
+		for r in "${runs[@]}"; do
+			tr '\r' '\n' <"$G/$r.log" | grep -a -v '^bc' >"$OUT/train_$r.txt"; tail -3 "$OUT/train_$r.txt"
+			cp "$G/$r.safetensors" "$OUT/" 2>/dev/null
+		done
+		;;
+	*) echo "unknown stage $stage"; exit 2 ;;
+	esac
+done
