@@ -334,12 +334,55 @@ func (b *Backend) warmUp(rounds int) error {
 			}
 		}
 	}
+	if err := b.checkInputsReachThePrefix(); err != nil {
+		return err
+	}
 	b.counts = RunCounts{}
 	b.current = 0
 	for _, h := range b.hidden {
 		h.ZeroContents()
 	}
 	return nil
+}
+
+// checkInputsReachThePrefix runs the prefix on two different observations and fails when they give
+// the same hidden state: an execution provider that does not see what the backend writes into its
+// input tensors (the constant chunks of docs/notes/gpu.md) is refused at start instead of serving one
+// chunk for every frame.
+func (b *Backend) checkInputsReachThePrefix() error {
+	b.setPattern(0)
+	if err := b.prefix.run(0); err != nil {
+		return err
+	}
+	first := slices.Clone(b.hidden[0].GetData())
+	b.setPattern(1)
+	defer b.setPattern(0)
+	if err := b.prefix.run(0); err != nil {
+		return err
+	}
+	if slices.Equal(first, b.hidden[0].GetData()) {
+		return b.prefix.fail(errors.New("two different observations gave the same hidden state: " +
+			"the execution provider does not see the inputs the backend writes"))
+	}
+	return nil
+}
+
+// setPattern fills the observation tensors: zeros for 0, a fixed non-zero pattern otherwise (token
+// ids 1 to 7, which every vocabulary here holds).
+func (b *Backend) setPattern(p int) {
+	image := b.image.GetData()
+	for i := range image {
+		image[i] = float32(p * (i%5 - 2))
+	}
+	tokens := b.tokens.GetData()
+	for i := range tokens {
+		tokens[i] = int64(p * (i%7 + 1))
+	}
+	if b.state != nil {
+		for i, state := 0, b.state.GetData(); i < len(state); i++ {
+			state[i] = float32(p)
+		}
+	}
 }
 
 // errClosed is returned by calls after Close.

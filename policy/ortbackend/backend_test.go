@@ -125,6 +125,17 @@ func TestORTBackend(t *testing.T) {
 		}
 	})
 
+	t.Run("a provider that does not see the inputs is refused", func(t *testing.T) {
+		require.NoError(t, ortbackend.CheckInputsForTest(b))
+		stale, err := ortbackend.New(dir, m, ortbackend.Config{LibraryPath: lib})
+		require.NoError(t, err)
+		defer func() { require.NoError(t, stale.Close()) }()
+		require.NoError(t, ortbackend.StaleInputsForTest(stale))
+		err = ortbackend.CheckInputsForTest(stale)
+		require.ErrorContains(t, err, "two different observations gave the same hidden state")
+		require.ErrorContains(t, err, m.Files.Prefix, "the error names the graph")
+	})
+
 	t.Run("skipping plans match the reference model", func(t *testing.T) {
 		plans := []struct {
 			name  string
