@@ -53,21 +53,18 @@ for stage in "$@"; do
 		nvidia-smi -L; echo "plugin $PLUGIN; cuda dir $cuda_dir; $(nproc) cores"; ls "$G" "$G/ort"
 		;;
 	probe)
-		probe20() {
+		probe_run() { # STEPS: a short run of batch 128 on 200 episodes, its log in $OUT/probeSTEPS.txt
 			"$dysl" train bc "${bc_flags[@]}" --held-out 1 --eval-every 0 --episodes 200 --batch 128 --lr 1e-4 --warmup 10 \
-				--steps 20 --init "$init" --out "$G/probe20.safetensors" 2>&1 | tr '\r' '\n' | grep -a -v '^bc' | tee "$OUT/probe20.txt"
+				--steps "$1" --init "$init" --out "$G/probe$1.safetensors" 2>&1 | tr '\r' '\n' | grep -a -v '^bc' | tee "$OUT/probe$1.txt"
 		}
-		probe20
+		probe_run 20
 		if ! grep -q '^wrote' "$OUT/probe20.txt"; then
 			echo "retrying with the plugin's own memory preallocation: one training run only"
 			echo "export DYSL_XLA_PREALLOCATE=1" >"$G/env"
 			. "$G/env"
-			probe20
+			probe_run 20
 		fi
-		for steps in 300; do
-			"$dysl" train bc "${bc_flags[@]}" --held-out 1 --eval-every 0 --episodes 200 --batch 128 --lr 1e-4 --warmup 10 \
-				--steps $steps --init "$init" --out "$G/probe$steps.safetensors" 2>&1 | tr '\r' '\n' | grep -a -v '^bc' | tee "$OUT/probe$steps.txt"
-		done
+		probe_run 300
 		t20=$(seconds_of "$(grep -a -o 'frames in [0-9hms.]*' "$OUT/probe20.txt" | cut -d' ' -f3)")
 		t300=$(seconds_of "$(grep -a -o 'frames in [0-9hms.]*' "$OUT/probe300.txt" | cut -d' ' -f3)")
 		python3 -c "print(max(($t300 - $t20) / 280, 1e-3))" >"$G/step_seconds"

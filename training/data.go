@@ -78,7 +78,8 @@ func GeneratePerturbedEpisodes(a modelbuild.Arch, seeds []int64, tasks scene.Tab
 		return nil, err
 	}
 	// Each episode depends on its seed alone, so they are made on every core and joined in seed order:
-	// the dataset is the same whatever the number of cores (1500 episodes took 2.5 min on one).
+	// the dataset is the same whatever the number of cores (300 small_relative episodes: about 30 s
+	// before, 13 s after on 2 cores).
 	perEpisode := make([][]Frame, len(seeds))
 	errs := make([]error, len(seeds))
 	next := make(chan int)

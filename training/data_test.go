@@ -131,15 +131,11 @@ func TestSpreadEpisodesStartTheGripperElsewhere(t *testing.T) {
 func TestGeneratedEpisodesKeepSeedOrder(t *testing.T) {
 	a := tinyArch()
 	together, err := GenerateEpisodes(a, []int64{3, 1, 2})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	var want []Frame
 	for _, seed := range []int64{3, 1, 2} {
 		one, err := GenerateEpisodes(a, []int64{seed})
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		want = append(want, one.Frames...)
 	}
 	require.Equal(t, want, together.Frames, "episodes generated together must be the same seeds' episodes one by one, in order")

@@ -53,7 +53,7 @@ const (
 //
 // GOMLX_BACKEND, GoMLX's own variable, picks another compiled-in backend instead: a binary built with
 // `-tags xla` trains on a GPU through a PJRT plugin, e.g. GOMLX_BACKEND=xla:/abs/path/to/the/cuda/plugin.so
-// (docs/notes/gomlx.md, "Training on a GPU").
+// (docs/notes/gpu.md).
 func NewBackend() (backends.Backend, error) {
 	fastgrad.Install()
 	config := os.Getenv(backends.ConfigEnvVar)
