@@ -5,6 +5,11 @@
 #   setup     unpack what was carried into .gpu/ (below) into $G (default /tmp/dysl-gpu); safe to repeat
 #   probe     XLA training on the GPU: two short runs, their step time in $G/step_seconds
 #   launch    start the GPU training runs in the background (their own session), sized to TRAIN_SECONDS
+#   dagger    start two DAgger rounds in the background from init.safetensors: round 1 trains on the
+#             expert's episodes and the carried states (.gpu/states.json.xz, what the init policy visited),
+#             the round-1 policy then plays 1008 training-range episodes on every core, round 2 trains on
+#             all of it (ROUND1_STEPS, ROUND2_STEPS); collect copies weights and logs to $OUT. Its logs stay
+#             in $G: a later call's $OUT is a new folder, so a background job must not write there
 #   ortcheck  ONNX Runtime's CUDA provider against its CPU one: the same bundle, bench, open and closed loop
 #   collect   wait for the training runs (at most WAIT_SECONDS), copy their logs and weights to $OUT
 #
@@ -14,7 +19,8 @@
 # the npm package onnxruntime-node@1.29.0, a build with the CUDA provider interface, and
 # libonnxruntime_providers_shared.so), cuda.xz.part* (libonnxruntime_providers_cuda.so of ONNX Runtime
 # 1.29 for CUDA 13, from com.github.asus4.onnxruntime.linux-x64-gpu@0.4.9; xz, split: it is 230 MB) and
-# init.safetensors (the weights the training starts from and the bundle of ortcheck is built from).
+# init.safetensors (the weights the training starts from and the bundle of ortcheck is built from); for
+# dagger also states.json.xz ('dysl train dagger --out' of the init policy, xz).
 # The core library of com.github.asus4.onnxruntime@0.4.9 is a CPU-only build: it refuses CUDA's options.
 set -uo pipefail
 G=${G:-/tmp/dysl-gpu}
@@ -46,7 +52,7 @@ for stage in "$@"; do
 	echo "== $stage $(date -u +%T)"
 	case $stage in
 	setup)
-		for f in .gpu/cuda.xz.part*; do [[ -f $f ]] && cp -n "$f" "$G/"; done
+		for f in .gpu/cuda.xz.part*; do [[ -f $f && ! -f $G/${f##*/} ]] && cp "$f" "$G/"; done
 		[[ -x $dysl ]] || { unxz .gpu/dysl-xla.xz "$dysl" && chmod +x "$dysl"; }
 		[[ -f $G/ort/libonnxruntime.so ]] || { unxz .gpu/ort.tar.xz "$G/ort.tar" && tar xf "$G/ort.tar" -C "$G/ort"; }
 		[[ -f $init ]] || cp .gpu/init.safetensors "$init"
@@ -82,6 +88,28 @@ for stage in "$@"; do
 			echo "run $r: $steps steps of batch 128, pid $!"
 		done
 		;;
+	dagger)
+		setsid nohup bash "$0" daggerrun >"$G/dagger.log" 2>&1 </dev/null &
+		echo "DAgger rounds in the background, pid $!, log $G/dagger.log"
+		;;
+	daggerrun)
+		dagger_train() { # NAME INIT STATES STEPS SEED: bc on 3000 expert episodes and the states, weights to $OUT
+			"$dysl" train bc "${bc_flags[@]}" --seed "$5" --held-out 4 --batch 128 --episodes 3000 --dagger-states "$3" \
+				--lr 2e-4 --warmup 100 --final-lr 1e-5 --steps "$4" --eval-every $(($4 / 4)) --checkpoint-every $(($4 / 8)) \
+				--init "$2" --out "$G/$1.safetensors" 2>&1 | tr '\r' '\n' | grep -a -v '^bc' >"$G/dagger_$1.txt"
+		}
+		[[ -f $G/states1.json ]] || unxz .gpu/states.json.xz "$G/states1.json"
+		dagger_train R1 "$init" "$G/states1.json" "${ROUND1_STEPS:-9000}" 41
+		env -u GOMLX_BACKEND "$dysl" model build --preset small_relative --tasks single --weights "$G/R1.safetensors" --out "$G/bundle_R1" | tail -1
+		for i in $(seq 0 13); do
+			"$dysl" train dagger --model "$G/bundle_R1" --tasks single --episodes 72 --seed $((700000 + 72 * i)) --camera-hz 2.5 \
+				--out "$G/states2_$i.json" 2>&1 | tr '\r' '\n' | grep -a '^wrote\|^legs' >"$G/states2_$i.txt" &
+		done
+		wait
+		cat "$G"/states2_*.txt >"$G/dagger_R1_play.txt"
+		dagger_train R2 "$G/R1.safetensors" "$G/states1.json,$(ls "$G"/states2_*.json | paste -sd,)" "${ROUND2_STEPS:-7000}" 42
+		echo "DAgger rounds done"
+		;;
 	ortcheck)
 		if [[ ! -f $G/ort/libonnxruntime_providers_cuda.so ]]; then
 			cat "$G"/cuda.xz.part* >"$G/cuda.xz" && unxz "$G/cuda.xz" "$G/ort/libonnxruntime_providers_cuda.so" && rm "$G/cuda.xz"
@@ -100,8 +128,10 @@ for stage in "$@"; do
 	collect)
 		if [[ -f $G/env ]]; then runs=(A); fi
 		deadline=$((SECONDS + ${WAIT_SECONDS:-300}))
-		while pgrep -f "$dysl train bc" >/dev/null && ((SECONDS < deadline)); do sleep 5; done
+		while pgrep -f "$dysl train bc|daggerrun" >/dev/null && ((SECONDS < deadline)); do sleep 5; done
+		cp "$G"/dagger*.txt "$G"/dagger.log "$G"/R[12].safetensors "$OUT/" 2>/dev/null
 		for r in "${runs[@]}"; do
+			[[ -f $G/$r.log ]] || continue
 			tr '\r' '\n' <"$G/$r.log" | grep -a -v '^bc' >"$OUT/train_$r.txt"; tail -3 "$OUT/train_$r.txt"
 			cp "$G/$r.safetensors" "$OUT/" 2>/dev/null
 		done
