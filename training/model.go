@@ -39,6 +39,23 @@ const (
 	ScopeControllers = "controllers"
 )
 
+// pureGoBackend is simplego's name in GOMLX_BACKEND; pureGoOptions are the options NewBackend gives it.
+const (
+	pureGoBackend = "go"
+	pureGoOptions = "parallelism=-1,ops_sequential"
+)
+
+// backendConfig is the backend configuration NewBackend uses for GOMLX_BACKEND's value env: unset or a
+// bare "go" mean the pure-Go backend with pureGoOptions (a bare "go" would otherwise get simplego's
+// default worker pool, which hangs training here: a run of `dysl train bc` waited 10 minutes on it);
+// anything else is used as given.
+func backendConfig(env string) string {
+	if env == "" || env == pureGoBackend {
+		return pureGoBackend + ":" + pureGoOptions
+	}
+	return env
+}
+
 // NewBackend returns the pure-Go GoMLX backend configured as docs/notes/gomlx.md explains:
 //   - parallelism=-1, because the default worker pool deadlocks on a 2-core machine once several
 //     DotGenerals run at once;
@@ -56,11 +73,11 @@ const (
 // (docs/notes/gpu.md).
 func NewBackend() (backends.Backend, error) {
 	fastgrad.Install()
-	config := os.Getenv(backends.ConfigEnvVar)
-	if config == "" {
-		return simplego.New("parallelism=-1,ops_sequential")
+	config := backendConfig(os.Getenv(backends.ConfigEnvVar))
+	name, options, _ := strings.Cut(config, ":")
+	if name == pureGoBackend {
+		return simplego.New(options)
 	}
-	name, _, _ := strings.Cut(config, ":")
 	if !slices.Contains(backends.List(), name) {
 		return nil, fmt.Errorf("%s=%q: backend %q is not compiled into this binary (compiled in: %s; XLA needs `go build -tags xla`)",
 			backends.ConfigEnvVar, config, name, strings.Join(backends.List(), ", "))

@@ -104,3 +104,21 @@ func testForwardMatchesReference(t *testing.T, a modelbuild.Arch) {
 		}
 	}
 }
+
+func TestBackendConfigKeepsThePureGoBackendSafe(t *testing.T) {
+	for env, want := range map[string]string{
+		"":                                   "go:parallelism=-1,ops_sequential",
+		"go":                                 "go:parallelism=-1,ops_sequential",
+		"go:parallelism=2":                   "go:parallelism=2",
+		"xla:/opt/plugin/xla_cuda_plugin.so": "xla:/opt/plugin/xla_cuda_plugin.so",
+	} {
+		require.Equal(t, want, backendConfig(env), "GOMLX_BACKEND=%q", env)
+	}
+	t.Setenv("GOMLX_BACKEND", "go")
+	b, err := NewBackend()
+	require.NoError(t, err)
+	require.Equal(t, "SimpleGo (go)", b.Name())
+	t.Setenv("GOMLX_BACKEND", "nosuch:thing")
+	_, err = NewBackend()
+	require.ErrorContains(t, err, `backend "nosuch" is not compiled into this binary`)
+}
