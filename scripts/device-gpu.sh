@@ -5,11 +5,11 @@
 #   setup     unpack what was carried into .gpu/ (below) into $G (default /tmp/dysl-gpu); safe to repeat
 #   probe     XLA training on the GPU: two short runs, their step time in $G/step_seconds
 #   launch    start the GPU training runs in the background (their own session), sized to TRAIN_SECONDS
-#   dagger    start two DAgger rounds in the background from init.safetensors: round 1 trains on the
-#             expert's episodes and the carried states (.gpu/states.json.xz, what the init policy visited),
-#             the round-1 policy then plays 1008 training-range episodes on every core, round 2 trains on
-#             all of it (ROUND1_STEPS, ROUND2_STEPS); collect copies weights and logs to $OUT. Its logs stay
-#             in $G: a later call's $OUT is a new folder, so a background job must not write there
+#   dagger    start DAgger rounds in the background from init.safetensors (ROUNDS, default 2, of
+#             ROUND_STEPS): each policy plays 1008 training-range episodes on every core, the expert labels
+#             what it saw, bc trains on; a policy completing no more than the one before ends the rounds.
+#             collect copies weights and logs to $OUT. The logs stay in $G: a later call's $OUT is a new
+#             folder, so a background job must not write there
 #   ortcheck  ONNX Runtime's CUDA provider against its CPU one: the same bundle, bench, open and closed loop
 #   collect   wait for the training runs (at most WAIT_SECONDS), copy their logs and weights to $OUT
 #
@@ -19,8 +19,7 @@
 # the npm package onnxruntime-node@1.29.0, a build with the CUDA provider interface, and
 # libonnxruntime_providers_shared.so), cuda.xz.part* (libonnxruntime_providers_cuda.so of ONNX Runtime
 # 1.29 for CUDA 13, from com.github.asus4.onnxruntime.linux-x64-gpu@0.4.9; xz, split: it is 230 MB) and
-# init.safetensors (the weights the training starts from and the bundle of ortcheck is built from); for
-# dagger also states.json.xz ('dysl train dagger --out' of the init policy, xz).
+# init.safetensors (the weights the training starts from and the bundle of ortcheck is built from).
 # The core library of com.github.asus4.onnxruntime@0.4.9 is a CPU-only build: it refuses CUDA's options.
 set -uo pipefail
 G=${G:-/tmp/dysl-gpu}
@@ -33,7 +32,7 @@ export LD_LIBRARY_PATH=$G/ort:$(find "$SITE/nvidia" -name 'lib*.so*' -printf '%h
 cuda_dir=/usr/local/cuda
 [[ -d $cuda_dir/nvvm/libdevice ]] || cuda_dir=$(dirname "$(dirname "$(find "$SITE/nvidia" -name 'libdevice*.bc' | head -1)")")
 export XLA_FLAGS=--xla_gpu_cuda_data_dir=$cuda_dir GOMLX_NO_AUTO_INSTALL=1 GOPJRT_CUDA_CHECKS=0 DYSL_ORT_LIB=$G/ort/libonnxruntime.so
-export GOMLX_BACKEND=xla:$PLUGIN PATH=$cuda_dir/bin:$PATH
+export GOMLX_BACKEND=${GOMLX_BACKEND:-xla:$PLUGIN} PATH=$cuda_dir/bin:$PATH
 dysl=$G/dysl
 init=$G/init.safetensors
 # The training runs: the committed small_relative reference's flags (scripts/train-closedloop-reference.sh),
@@ -93,22 +92,47 @@ for stage in "$@"; do
 		echo "DAgger rounds in the background, pid $!, log $G/dagger.log"
 		;;
 	daggerrun)
-		dagger_train() { # NAME INIT STATES STEPS SEED: bc on 3000 expert episodes and the states, weights to $OUT
-			"$dysl" train bc "${bc_flags[@]}" --seed "$5" --held-out 4 --batch 128 --episodes 3000 --dagger-states "$3" \
+		# Round r: the policy of round r-1 (init.safetensors for r = 1) plays PLAY_PROCS x PLAY_EPISODES
+		# training-range episodes on every core, the expert labels every state it saw, and bc trains on from
+		# its weights on the expert's episodes and every state gathered so far. A policy that completes no
+		# more of its episodes than the one before ends the rounds (a second round once lost half the
+		# grasps: docs/notes/gpu.md); best.safetensors is the policy that completed the most.
+		procs=${PLAY_PROCS:-14} per=${PLAY_EPISODES:-72}
+		dagger_play() { # NAME WEIGHTS SEED: the policy plays; its states in $G/NAME_*.json, completions printed
+			env -u GOMLX_BACKEND "$dysl" model build --preset small_relative --tasks single --weights "$2" --out "$G/bundle_$1" | tail -1 >&2
+			for i in $(seq 0 $((procs - 1))); do
+				"$dysl" train dagger --model "$G/bundle_$1" --tasks single --episodes "$per" --seed $(($3 + per * i)) --camera-hz 2.5 \
+					--out "$G/$1_$i.json" 2>&1 | tr '\r' '\n' | grep -a '^wrote\|^legs' >"$G/$1_$i.txt" &
+			done
+			wait
+			cat "$G/$1"_*.txt >"$G/dagger_$1.txt"
+			grep -a -o '([0-9]* of [0-9]* instructions completed' "$G/$1"_*.txt | awk '{n += substr($1, 2)} END {print n + 0}'
+		}
+		dagger_train() { # NAME INIT STATES STEPS SEED: bc on the expert's episodes and the states
+			"$dysl" train bc "${bc_flags[@]}" --seed "$5" --held-out 4 --batch 128 --episodes "${EPISODES:-3000}" --dagger-states "$3" \
 				--lr 2e-4 --warmup 100 --final-lr 1e-5 --steps "$4" --eval-every $(($4 / 4)) --checkpoint-every $(($4 / 8)) \
 				--init "$2" --out "$G/$1.safetensors" 2>&1 | tr '\r' '\n' | grep -a -v '^bc' >"$G/dagger_$1.txt"
 		}
-		[[ -f $G/states1.json ]] || unxz .gpu/states.json.xz "$G/states1.json"
-		dagger_train R1 "$init" "$G/states1.json" "${ROUND1_STEPS:-9000}" 41
-		env -u GOMLX_BACKEND "$dysl" model build --preset small_relative --tasks single --weights "$G/R1.safetensors" --out "$G/bundle_R1" | tail -1
-		for i in $(seq 0 13); do
-			"$dysl" train dagger --model "$G/bundle_R1" --tasks single --episodes 72 --seed $((700000 + 72 * i)) --camera-hz 2.5 \
-				--out "$G/states2_$i.json" 2>&1 | tr '\r' '\n' | grep -a '^wrote\|^legs' >"$G/states2_$i.txt" &
+		policy=$init best=$init best_done=-1 states=""
+		for r in $(seq 1 $((${ROUNDS:-2} + 1))); do
+			done_now=$(dagger_play "P$((r - 1))" "$policy" $((700000 + 10000 * r)))
+			echo "round $((r - 1)) policy ($policy): $done_now of $((procs * per)) episodes completed"
+			if ((done_now <= best_done)); then
+				echo "no better than the round before: the rounds end"
+				break
+			fi
+			best=$policy best_done=$done_now
+			((r > ${ROUNDS:-2})) && break
+			states=${states:+$states,}$(ls "$G/P$((r - 1))"_*.json | paste -sd,)
+			dagger_train "R$r" "$policy" "$states" "${ROUND_STEPS:-8000}" $((40 + r))
+			if [[ ! -f $G/R$r.safetensors ]]; then
+				echo "round $r: training failed (its log: $G/dagger_R$r.txt)"
+				break
+			fi
+			policy=$G/R$r.safetensors
 		done
-		wait
-		cat "$G"/states2_*.txt >"$G/dagger_R1_play.txt"
-		dagger_train R2 "$G/R1.safetensors" "$G/states1.json,$(ls "$G"/states2_*.json | paste -sd,)" "${ROUND2_STEPS:-7000}" 42
-		echo "DAgger rounds done"
+		cp "$best" "$G/best.safetensors"
+		echo "DAgger rounds done: best $best ($best_done completed)"
 		;;
 	ortcheck)
 		if [[ ! -f $G/ort/libonnxruntime_providers_cuda.so ]]; then
@@ -129,7 +153,7 @@ for stage in "$@"; do
 		if [[ -f $G/env ]]; then runs=(A); fi
 		deadline=$((SECONDS + ${WAIT_SECONDS:-300}))
 		while pgrep -f "$dysl train bc|daggerrun" >/dev/null && ((SECONDS < deadline)); do sleep 5; done
-		cp "$G"/dagger*.txt "$G"/dagger.log "$G"/R[12].safetensors "$OUT/" 2>/dev/null
+		cp "$G"/dagger*.txt "$G"/dagger.log "$G"/R[0-9]*.safetensors "$G"/best.safetensors "$OUT/" 2>/dev/null
 		for r in "${runs[@]}"; do
 			[[ -f $G/$r.log ]] || continue
 			tr '\r' '\n' <"$G/$r.log" | grep -a -v '^bc' >"$OUT/train_$r.txt"; tail -3 "$OUT/train_$r.txt"
