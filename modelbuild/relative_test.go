@@ -39,7 +39,7 @@ func TestRelativePointsNeedTheSelectorAndTheState(t *testing.T) {
 	require.ErrorContains(t, a.Validate(), "relative_points needs the keypoint selector (selector_window 0) and the scene's 5 robot-state values (state_dim 5)")
 }
 
-// The committed small_relative weights (models/closedloop/README.md, attempts 12 and 13) kept the camera's
+// The committed small_relative weights (models/closedloop/README.md, attempts 12 to 14) kept the camera's
 // calibration as built and learned to read the relative points.
 func TestCommittedRelativeWeightsKeepTheCalibration(t *testing.T) {
 	p, err := LookupPreset("small_relative")
