@@ -97,7 +97,7 @@ for stage in "$@"; do
 		# its weights on the expert's episodes and every state gathered so far. A policy that completes no
 		# more of its episodes than the one before ends the rounds (a second round once lost half the
 		# grasps: docs/notes/gpu.md); best.safetensors is the policy that completed the most.
-		procs=${PLAY_PROCS:-14} per=${PLAY_EPISODES:-72}
+		procs=${PLAY_PROCS:-14} per=${PLAY_EPISODES:-72} rounds=${ROUNDS:-2}
 		dagger_play() { # NAME WEIGHTS SEED: the policy plays; its states in $G/NAME_*.json, completions printed
 			env -u GOMLX_BACKEND "$dysl" model build --preset small_relative --tasks single --weights "$2" --out "$G/bundle_$1" | tail -1 >&2
 			for i in $(seq 0 $((procs - 1))); do
@@ -114,7 +114,7 @@ for stage in "$@"; do
 				--init "$2" --out "$G/$1.safetensors" 2>&1 | tr '\r' '\n' | grep -a -v '^bc' >"$G/dagger_$1.txt"
 		}
 		policy=$init best=$init best_done=-1 states=""
-		for r in $(seq 1 $((${ROUNDS:-2} + 1))); do
+		for r in $(seq 1 $((rounds + 1))); do
 			done_now=$(dagger_play "P$((r - 1))" "$policy" $((700000 + 10000 * r)))
 			echo "round $((r - 1)) policy ($policy): $done_now of $((procs * per)) episodes completed"
 			if ((done_now <= best_done)); then
@@ -122,7 +122,7 @@ for stage in "$@"; do
 				break
 			fi
 			best=$policy best_done=$done_now
-			((r > ${ROUNDS:-2})) && break
+			((r > rounds)) && break
 			states=${states:+$states,}$(ls "$G/P$((r - 1))"_*.json | paste -sd,)
 			dagger_train "R$r" "$policy" "$states" "${ROUND_STEPS:-8000}" $((40 + r))
 			if [[ ! -f $G/R$r.safetensors ]]; then

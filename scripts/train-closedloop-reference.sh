@@ -177,35 +177,32 @@ for l in "${lambdas[@]}"; do
 done
 # The four distillations two at a time: one alone keeps about 1.5 of the 2 cores busy (13 min 44 s),
 # a pair takes 17 to 19 min. Each writes its own log; its last lines are printed when the pair is done.
-distill_logged() { # LOG ARGS...: dysl distill ARGS, its output in LOG
+started=() logs=()
+distill_start() { # LOG ARGS...: dysl distill ARGS in the background, its output in LOG
 	local log=$1
 	shift
-	"$dysl" distill "$@" >"$log" 2>&1
+	"$dysl" distill "$@" >"$log" 2>&1 &
+	started+=($!) logs+=("$log")
 }
-distill_pair() { # LOG1 LOG2: wait for the two distillations started last ($p1, $p2), then show how they ended
-	wait "$p1"
-	wait "$p2"
-	for log in "$@"; do
+distill_wait() { # wait for every distillation started (a failed one stops the script), show how each ended
+	for pid in "${started[@]}"; do wait "$pid"; done
+	for log in "${logs[@]}"; do
 		echo "== $log"
 		tr '\r' '\n' <"$log" | grep -a -v '^\s*$' | grep -a -v '|.*([0-9]*/[0-9]*)' | tail -n 3
 	done
+	started=() logs=()
 }
-distill_logged "$work/distill_main.log" --model "$model" --weights "$weights" --tasks "$tasks" --plot "$out/distill_loss$log_suffix.png" \
-	--episodes "$distill_episodes" --stage1-steps "$stage1" --stage2-steps "$stage2" --lambda 0.2 &
-p1=$!
+distill_start "$work/distill_main.log" --model "$model" --weights "$weights" --tasks "$tasks" --plot "$out/distill_loss$log_suffix.png" \
+	--episodes "$distill_episodes" --stage1-steps "$stage1" --stage2-steps "$stage2" --lambda 0.2
 # The ablation: the same number of steps, all of them joint, adapters starting from the identity.
-distill_logged "$work/distill_one_stage.log" --model "$one_stage" --weights "$weights" --tasks "$tasks" --episodes "$distill_episodes" \
-	--stage1-steps 0 --stage2-steps $((stage1 + stage2)) --adapters identity --lambda 0.2 &
-p2=$!
-distill_pair "$work/distill_main.log" "$work/distill_one_stage.log"
-l1=${lambdas[0]} l2=${lambdas[1]}
-distill_logged "$work/distill_lambda$l1.log" --model "${model}_lambda$l1" --weights "$weights" --tasks "$tasks" \
-	--episodes "$distill_episodes" --stage1-steps "$stage1" --stage2-steps "$stage2" --lambda "$l1" &
-p1=$!
-distill_logged "$work/distill_lambda$l2.log" --model "${model}_lambda$l2" --weights "$weights" --tasks "$tasks" \
-	--episodes "$distill_episodes" --stage1-steps "$stage1" --stage2-steps "$stage2" --lambda "$l2" &
-p2=$!
-distill_pair "$work/distill_lambda$l1.log" "$work/distill_lambda$l2.log"
+distill_start "$work/distill_one_stage.log" --model "$one_stage" --weights "$weights" --tasks "$tasks" --episodes "$distill_episodes" \
+	--stage1-steps 0 --stage2-steps $((stage1 + stage2)) --adapters identity --lambda 0.2
+distill_wait
+for l in "${lambdas[@]}"; do
+	distill_start "$work/distill_lambda$l.log" --model "${model}_lambda$l" --weights "$weights" --tasks "$tasks" \
+		--episodes "$distill_episodes" --stage1-steps "$stage1" --stage2-steps "$stage2" --lambda "$l"
+done
+distill_wait
 
 # Every variant in closed loop, the chains, the sweep; the README's generated section.
 env "${report[@]}" TASKS="$tasks" MAX_STEPS="$max_steps" ONE_STAGE="$one_stage" WEIGHTS="$weights" scripts/closedloop-report.sh "$model" "${bundles[@]}"
