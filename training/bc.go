@@ -84,6 +84,38 @@ type BCConfig struct {
 	// it, and the keypoint loss, which would train only it, is left out (its held-out error is still
 	// printed). Only for models with keypoints.
 	FreezeKeypoints bool
+	// LayerDrop, when > 0, is the probability that a training frame passes through each layer between
+	// the first and the last unchanged (ForwardDropping), drawn anew for every frame of every step. It
+	// trains the backbone to tolerate missing layers, which is what DySL's skipping asks of it: a
+	// backbone trained with every layer always present leaves its adapters about half of the skipped
+	// layers' work to guess (models/closedloop/README.md, attempt 14). The first and last layers are
+	// never dropped, as calibration keeps them static. Held-out figures run every layer.
+	LayerDrop float64
+	// DropTails makes each dropping frame (probability LayerDrop) drop a run of layers instead: every
+	// layer from one drawn uniformly among the droppable ones up to the last, which is never dropped.
+	// These are the jumps DySL's adapters make when only the first and last layers are static, long
+	// ones included, which independent drops almost never produce.
+	DropTails bool
+}
+
+// layerDropMasks draws the [Batch, Layers] keep mask of one step: 0 where a frame drops a layer.
+func (cfg BCConfig) layerDropMasks(r *rand.Rand) *tensors.Tensor {
+	L := cfg.Arch.Layers
+	keep := make([]float32, cfg.Batch*L)
+	for b := 0; b < cfg.Batch; b++ {
+		from := L // with DropTails, the first layer this frame drops
+		if cfg.DropTails && r.Float64() < cfg.LayerDrop {
+			from = 1 + r.IntN(L-2)
+		}
+		for i := 0; i < L; i++ {
+			keep[b*L+i] = 1
+			droppable := i > 0 && i < L-1
+			if droppable && (i >= from || !cfg.DropTails && r.Float64() < cfg.LayerDrop) {
+				keep[b*L+i] = 0
+			}
+		}
+	}
+	return tensors.FromFlatDataAndDimensions(keep, cfg.Batch, L)
 }
 
 func (cfg BCConfig) residualScale() float64 {
@@ -188,6 +220,10 @@ func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	if math.IsNaN(cfg.LayerDrop) || cfg.LayerDrop < 0 || cfg.LayerDrop >= 1 || (cfg.LayerDrop > 0 && cfg.Arch.Layers < 3) {
+		return nil, fmt.Errorf("training: layer drop (%v) must be in [0, 1), and 0 for a model of fewer than 3 layers (it has %d): the first and last are never dropped",
+			cfg.LayerDrop, cfg.Arch.Layers)
+	}
 	data, err := GeneratePerturbedEpisodes(cfg.Arch, Seeds(TrainSeedStart, cfg.Episodes), cfg.Tasks,
 		Perturbations{StartSpread: cfg.StartSpread, ActionNoise: cfg.ActionNoise})
 	if err != nil {
@@ -217,6 +253,7 @@ func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 	if cfg.FreezeKeypoints && cfg.Arch.Keypoints == 0 {
 		return nil, fmt.Errorf("training: cannot freeze the keypoints of a model without them")
 	}
+	dropping := cfg.LayerDrop > 0
 	probing, keypointing := cfg.ProbeWeight > 0, cfg.KeypointWeight > 0
 	selecting := keypointing && cfg.Arch.SelectorWindow > 0
 	heatmaps := keypointing && !cfg.FreezeKeypoints // the keypoint loss trains only the frozen network
@@ -234,7 +271,11 @@ func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 				in.selectorChoice = m.selectorChoice(in.Tokens) // likewise the prefix and the selection loss
 			}
 		}
-		hiddens, actions := m.Forward(in)
+		var keep *Node
+		if dropping {
+			keep, inputs = inputs[len(inputs)-1], inputs[:len(inputs)-1] // the mask comes last
+		}
+		hiddens, actions := m.ForwardDropping(in, keep)
 		targets := inputs[m.inputCount():] // the probe's, then the keypoints' places and presence
 		if probing {
 			m.addProbeLoss(ctx, hiddens[len(hiddens)-1], targets[0], cfg.ProbeWeight)
@@ -271,10 +312,21 @@ func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 	if selecting {
 		lossName += "+selection"
 	}
-	r := rand.New(rand.NewPCG(uint64(cfg.Seed), 0x6263)) // "bc"
+	if dropping {
+		lossName += fmt.Sprintf(", layer drop %g", cfg.LayerDrop)
+		if cfg.DropTails {
+			lossName += " (tails)"
+		}
+	}
+	r := rand.New(rand.NewPCG(uint64(cfg.Seed), 0x6263))     // "bc"
+	drops := rand.New(rand.NewPCG(uint64(cfg.Seed), 0x6c64)) // "ld": apart from the batches, so they stay those of a run without drop
 	began := time.Now()
 	for step := 1; step <= cfg.Steps; step++ {
 		batch := data.SampleIndices(r, cfg.Batch)
+		var keep *tensors.Tensor
+		if dropping {
+			keep = cfg.layerDropMasks(drops)
+		}
 		if step <= cfg.Resumed {
 			continue // the same batches as the run that wrote the checkpoint, without repeating them
 		}
@@ -284,6 +336,9 @@ func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 		}
 		if keypointing {
 			inputs = append(inputs, data.KeypointBatch(batch)...)
+		}
+		if dropping {
+			inputs = append(inputs, keep)
 		}
 		if err := learningRate.SetValue(tensors.FromScalar(float32(cfg.LearningRateAt(step)))); err != nil {
 			return nil, err

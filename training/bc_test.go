@@ -1,10 +1,13 @@
 package training
 
 import (
+	"math"
+	"math/rand/v2"
 	"testing"
 
 	"dysl_vla/modelbuild"
 
+	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/stretchr/testify/require"
 )
 
@@ -104,4 +107,76 @@ func TestBehaviourCloningStopAfter(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, full.TrainLoss[:2], stopped.TrainLoss)
 	require.Equal(t, []int{2}, stopped.EvalSteps, "the stopping step is evaluated")
+}
+
+// LayerDrop's masks never drop the first or last layer and drop the others at about the asked rate.
+func TestLayerDropMasks(t *testing.T) {
+	a := tinyPreset()
+	a.Layers = 6
+	cfg := BCConfig{Arch: a, Batch: 500, LayerDrop: 0.3}
+	keep := tensors.MustCopyFlatData[float32](cfg.layerDropMasks(rand.New(rand.NewPCG(1, 2))))
+	dropped := make([]int, a.Layers)
+	for b := 0; b < cfg.Batch; b++ {
+		for i := 0; i < a.Layers; i++ {
+			require.Contains(t, []float32{0, 1}, keep[b*a.Layers+i])
+			if keep[b*a.Layers+i] == 0 {
+				dropped[i]++
+			}
+		}
+	}
+	require.Zero(t, dropped[0], "the first layer is never dropped")
+	require.Zero(t, dropped[a.Layers-1], "the last layer is never dropped")
+	for i := 1; i < a.Layers-1; i++ {
+		require.InDelta(t, 0.3, float64(dropped[i])/float64(cfg.Batch), 0.07, "layer %d", i)
+	}
+
+	// With DropTails a frame drops nothing or a run of layers ending just before the last; about
+	// LayerDrop of the frames drop, and every run length occurs.
+	cfg.DropTails = true
+	keep = tensors.MustCopyFlatData[float32](cfg.layerDropMasks(rand.New(rand.NewPCG(1, 2))))
+	dropping, lengths := 0, map[int]int{}
+	for b := 0; b < cfg.Batch; b++ {
+		row := keep[b*a.Layers : (b+1)*a.Layers]
+		require.Equal(t, float32(1), row[0])
+		require.Equal(t, float32(1), row[a.Layers-1])
+		n := 0
+		for i := a.Layers - 2; i > 0 && row[i] == 0; i-- {
+			n++
+		}
+		for i := 1; i < a.Layers-1-n; i++ {
+			require.Equal(t, float32(1), row[i], "frame %d keeps every layer before its dropped run: %v", b, row)
+		}
+		if n > 0 {
+			dropping++
+			lengths[n]++
+		}
+	}
+	require.InDelta(t, 0.3, float64(dropping)/float64(cfg.Batch), 0.07)
+	require.Len(t, lengths, a.Layers-2, "runs of every length 1..%d: %v", a.Layers-2, lengths)
+}
+
+// Training with LayerDrop runs, is reproducible and differs from the run without it; bad rates are
+// refused.
+func TestBehaviourCloningWithLayerDrop(t *testing.T) {
+	a := tinyPreset()
+	a.Layers = 3
+	cfg := BCConfig{Arch: a, Seed: 4, Episodes: 1, HeldOut: 1, Steps: 3, Batch: 4, LearningRate: 1e-3, LayerDrop: 0.5}
+	first, err := TrainBC(cfg, nil)
+	require.NoError(t, err)
+	second, err := TrainBC(cfg, nil)
+	require.NoError(t, err)
+	require.Equal(t, first.TrainLoss, second.TrainLoss)
+	cfg.LayerDrop = 0
+	plain, err := TrainBC(cfg, nil)
+	require.NoError(t, err)
+	require.NotEqual(t, plain.TrainLoss, first.TrainLoss, "the masks reach the training graph")
+
+	for _, bad := range []struct {
+		drop   float64
+		layers int
+	}{{-0.1, 3}, {1, 3}, {math.NaN(), 3}, {0.2, 2}} {
+		cfg.LayerDrop, cfg.Arch.Layers = bad.drop, bad.layers
+		_, err := TrainBC(cfg, nil)
+		require.ErrorContains(t, err, "layer drop", "%+v", bad)
+	}
 }

@@ -462,11 +462,33 @@ func (m *Model) actionQueries(h *Node) *Node {
 // Forward runs prefix, every layer and the head. hiddens[i] is the input of layer i, hiddens[L] the
 // last layer's output.
 func (m *Model) Forward(in Inputs) (hiddens []*Node, actions *Node) {
+	return m.ForwardDropping(in, nil)
+}
+
+// ForwardDropping is Forward with layers dropped per frame, as LayerDrop trains them: keep is [B, Layers]
+// of 0 and 1 (nil keeps every layer), and layer i of frame b outputs h + keep[b,i]·(Layer(i,h) − h), so
+// a dropped layer passes its input through. The dropped layer is still computed: this is for training,
+// where one graph serves every pattern, not for speed.
+func (m *Model) ForwardDropping(in Inputs, keep *Node) (hiddens []*Node, actions *Node) {
 	h := m.Prefix(in)
 	hiddens = append(hiddens, h)
 	for i := 0; i < m.Arch.Layers; i++ {
-		h = m.Layer(i, h)
+		out := m.Layer(i, h)
+		if keep != nil {
+			out = Add(h, Mul(keepColumn(keep, i), Sub(out, h)))
+		}
+		h = out
 		hiddens = append(hiddens, h)
 	}
 	return hiddens, m.Head(h)
+}
+
+// keepColumn is keep[:, i] of keep [B, L] as [B, 1, 1], taken by a constant one-hot product rather
+// than Slice, whose gradient (Pad) simplego does not implement.
+func keepColumn(keep *Node, i int) *Node {
+	B, L := keep.Shape().Dimensions[0], keep.Shape().Dimensions[1]
+	oneHot := make([]float32, L)
+	oneHot[i] = 1
+	column := matmul(keep, Const(keep.Graph(), tensors.FromFlatDataAndDimensions(oneHot, L, 1)))
+	return Reshape(column, B, 1, 1)
 }

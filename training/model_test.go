@@ -122,3 +122,27 @@ func TestBackendConfigKeepsThePureGoBackendSafe(t *testing.T) {
 	_, err = NewBackend()
 	require.ErrorContains(t, err, `backend "nosuch" is not compiled into this binary`)
 }
+
+// A dropped layer passes its frame's hidden state through: per frame, ForwardDropping equals the
+// model run without the layers its mask drops, and a frame that keeps every layer equals Forward.
+func TestForwardDroppingSkipsTheMaskedLayersPerFrame(t *testing.T) {
+	a := tinyPreset()
+	a.Layers = 3
+	m, err := NewModel(a, modelbuild.RandomWeights(a, 5))
+	require.NoError(t, err)
+	obs := modelbuild.CalibrationObservations(a, 2, 7)
+	keep := tensors.FromFlatDataAndDimensions([]float32{1, 1, 1, 1, 0, 1}, 2, 3) // frame 1 drops layer 1
+	outs, err := context.ExecOnceN(m.Backend, m.Ctx, func(ctx *context.Context, inputs []*Node) []*Node {
+		in := m.inputsFrom(inputs[:len(inputs)-1])
+		_, dropping := m.ForwardDropping(in, inputs[len(inputs)-1])
+		_, full := m.Forward(in)
+		h := m.Layer(2, m.Layer(0, m.Prefix(in)))
+		return []*Node{dropping, full, m.Head(h)}
+	}, append(observationTensors(a, obs), keep)...)
+	require.NoError(t, err)
+	n := a.Chunk * a.ActionDim
+	dropping, full, without1 := tensors.MustCopyFlatData[float32](outs[0]), tensors.MustCopyFlatData[float32](outs[1]), tensors.MustCopyFlatData[float32](outs[2])
+	require.InDeltaSlice(t, full[:n], dropping[:n], 1e-6, "frame 0 keeps every layer")
+	require.InDeltaSlice(t, without1[n:], dropping[n:], 1e-5, "frame 1 runs layers 0 and 2 only")
+	require.NotEqual(t, full[n:], dropping[n:], "dropping layer 1 changes frame 1's actions")
+}

@@ -84,6 +84,8 @@ Adam moments restart).`,
 	f.Float64Var(&cfg.ProbeWeight, "probe-weight", 0, "weight of the training-only world-state probe loss (gripper, block and pad positions read off the action queries); 0: none")
 	f.Float64Var(&cfg.KeypointWeight, "keypoint-weight", 0, "weight of the training-only keypoint loss (each image keypoint channel told where the object of its colour is, and a keypoint selector which channels the instruction names; presets with keypoints only); 0: none")
 	f.BoolVar(&cfg.FreezeKeypoints, "freeze-keypoints", false, "keep the keypoints' per-pixel network as loaded (not trained; the keypoint loss is then left out, the selection loss kept)")
+	f.Float64Var(&cfg.LayerDrop, "layer-drop", 0, "probability that a training frame skips each layer but the first and last (LayerDrop: makes the layers skippable for DySL); 0: none")
+	f.BoolVar(&cfg.DropTails, "drop-tails", false, "with --layer-drop, a dropping frame skips every layer from a random one up to the last (the jumps of a bundle whose static layers are the first and last)")
 	f.StringVar(&loss, "loss", "mse", "training loss on normalized chunks: mse, huber or l1 (the held-out figure is always L1)")
 	f.IntVar(&cfg.EvalEvery, "eval-every", 250, "measure the held-out loss every this many steps")
 	_ = cmd.MarkFlagRequired("out")
