@@ -270,9 +270,10 @@ func (e *Engine) pass(plan skipping.Plan, timing *Timing) ([][]float64, error) {
 // readChunk turns the head output into K rows, refusing non-finite values.
 func (e *Engine) readChunk() ([][]float64, error) {
 	k, a := e.Manifest.Dims.Chunk, e.Manifest.Dims.ActionDim
+	values := make([]float64, k*a) // one array for the rows: the skipping machine keeps them
 	chunk := make([][]float64, k)
 	for i := range chunk {
-		chunk[i] = make([]float64, a)
+		chunk[i] = values[i*a : (i+1)*a : (i+1)*a]
 		for d := range chunk[i] {
 			chunk[i][d] = float64(e.head[i*a+d])
 		}
@@ -320,8 +321,10 @@ func (e *Engine) Normalize(action []float32) []float64 {
 
 func (e *Engine) denormalize(chunk [][]float64) [][]float32 {
 	out := make([][]float32, len(chunk))
+	values := make([]float32, len(chunk)*e.Manifest.Dims.ActionDim) // the caller's: a new array per chunk
 	for i, row := range chunk {
-		out[i] = make([]float32, len(row))
+		out[i] = values[:len(row):len(row)]
+		values = values[len(row):]
 		for d, v := range row {
 			out[i][d] = float32(v*e.Manifest.Action.Std[d] + e.Manifest.Action.Mean[d])
 		}

@@ -247,3 +247,30 @@ func TestUnknownTokenizerIsRefusedAtInitialize(t *testing.T) {
 	e := &policy.Engine{Manifest: m, Backend: policytest.NewFake(m)}
 	require.ErrorContains(t, e.Initialize(), `policy: bundle "fake": tokenizer "sentencepiece" is not supported`)
 }
+
+// BenchmarkEngineInfer is the engine's own cost around a backend that computes nothing: planning,
+// walking the plan, checking and denormalizing the chunk, the continuity history. -benchmem shows its
+// allocations per frame: 28 and 42 before the chunk rows and the trace lists were each allocated whole,
+// 23 and 32 after.
+func BenchmarkEngineInfer(b *testing.B) {
+	for _, skip := range []bool{false, true} {
+		name := map[bool]string{false: "every_layer", true: "skipping"}[skip]
+		b.Run(name, func(b *testing.B) {
+			fake := policytest.NewFake(fakeManifest())
+			if skip {
+				allSkip(fake)
+			}
+			e := &policy.Engine{Manifest: fakeManifest(), Backend: fake}
+			if err := e.Initialize(); err != nil {
+				b.Fatal(err)
+			}
+			obs := policy.Observation{Image: grayImage(4, 4, 100), Instruction: "pick"}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := e.Infer(obs); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

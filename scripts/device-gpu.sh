@@ -9,7 +9,8 @@
 #             ROUND_STEPS): each policy plays 1008 training-range episodes on every core, the expert labels
 #             what it saw, bc trains on; a policy completing no more than the one before ends the rounds.
 #             collect copies weights and logs to $OUT. The logs stay in $G: a later call's $OUT is a new
-#             folder, so a background job must not write there
+#             folder, so a background job must not write there. BC_EXTRA adds train bc flags to every
+#             round, e.g. BC_EXTRA='--layer-drop 0.5 --drop-tails' (a backbone whose layers can be skipped)
 #   ortcheck  ONNX Runtime's CUDA provider against its CPU one: the same bundle, bench, open and closed loop
 #   collect   wait for the training runs (at most WAIT_SECONDS), copy their logs and weights to $OUT
 #
@@ -38,6 +39,7 @@ init=$G/init.safetensors
 # The training runs: the committed small_relative reference's flags (scripts/train-closedloop-reference.sh),
 # at batch 128 and a learning rate for it, on twice the episodes; B without the DART action noise.
 bc_flags=(--preset small_relative --tasks single --probe-weight 1 --start-spread 0.15 --keypoint-weight 1 --freeze-keypoints)
+read -ra bc_extra <<<"${BC_EXTRA:-}"
 runs=(A B)
 run_flags_A=(--seed 31 --action-noise 0.003)
 run_flags_B=(--seed 32)
@@ -109,7 +111,7 @@ for stage in "$@"; do
 			grep -a -o '([0-9]* of [0-9]* instructions completed' "$G/$1"_*.txt | awk '{n += substr($1, 2)} END {print n + 0}'
 		}
 		dagger_train() { # NAME INIT STATES STEPS SEED: bc on the expert's episodes and the states
-			"$dysl" train bc "${bc_flags[@]}" --seed "$5" --held-out 4 --batch 128 --episodes "${EPISODES:-3000}" --dagger-states "$3" \
+			"$dysl" train bc "${bc_flags[@]}" "${bc_extra[@]}" --seed "$5" --held-out 4 --batch 128 --episodes "${EPISODES:-3000}" --dagger-states "$3" \
 				--lr 2e-4 --warmup 100 --final-lr 1e-5 --steps "$4" --eval-every $(($4 / 4)) --checkpoint-every $(($4 / 8)) \
 				--init "$2" --out "$G/$1.safetensors" 2>&1 | tr '\r' '\n' | grep -a -v '^bc' >"$G/dagger_$1.txt"
 		}

@@ -71,7 +71,8 @@ func (t Trace) SkippedAny() bool { return len(t.Skipped) > 0 }
 // Walk executes the plan through r. It stops at the first error, returning what was done so far. A
 // controller output that is NaN never exceeds the threshold, so a broken controller means "run".
 func (p Plan) Walk(r LayerRunner) (Trace, error) {
-	var t Trace
+	// Every layer ends up executed or skipped: room for all of them in each list saves the regrowth.
+	t := Trace{Executed: make([]int, 0, len(p.Steps)), Skipped: make([]int, 0, len(p.Steps))}
 	// jump runs adapter j in place of the rest of j's segment; the walk resumes at its static layer.
 	jump := func(j int) error {
 		if err := r.RunAdapter(j); err != nil {
