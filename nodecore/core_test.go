@@ -37,7 +37,7 @@ func TestFramesAndInstructionInChunksStatsAndDiagnosticsOut(t *testing.T) {
 			stamp := frame(time.Duration(i)*100*time.Millisecond, "", 0).Header.Stamp
 			require.Equal(t, stamp, c.Header.Stamp)
 			require.Equal(t, "camera_optical", c.Header.FrameID)
-			require.Equal(t, uint64(warmUpFrames+i), c.Sequence)
+			require.Equal(t, uint64(f.warmUpFrames()+i), c.Sequence)
 			require.Equal(t, 100*time.Millisecond, c.StepDt.Go())
 			require.Equal(t, uint32(2), c.Steps)
 			require.Equal(t, uint32(2), c.ActionDim)

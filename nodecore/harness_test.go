@@ -108,15 +108,19 @@ func newFixture(t *testing.T, wrap func(*policytest.Fake) policy.Backend, overri
 	return &fixture{fake: fake, engine: engine, params: srv, core: core, sink: sink}
 }
 
-// warmUpFrames is how many inferences the fixture's engine runs in full at an episode's start: the
-// continuity window (5 actions by default) needs three chunks of 2.
-const warmUpFrames = 3
+// warmUpFrames is how many inferences the fixture's engine runs in full at an episode's start: as
+// many chunks as fill the continuity window (5 actions by default: three chunks of 2).
+func (f *fixture) warmUpFrames() int {
+	window, chunk := f.engine.SkippingConfig().ContinuityWindow, f.engine.Manifest.Dims.Chunk
+	return (window + chunk - 1) / chunk
+}
 
 // warmUp serves the frames that run every layer at an episode's start (before t0), then forgets what
 // they published, so that a test sees the controllers' skipping from its first frame on.
 func (f *fixture) warmUp() {
-	for i := range warmUpFrames {
-		f.serve(-time.Duration(warmUpFrames-i)*100*time.Millisecond, "warm-up")
+	n := f.warmUpFrames()
+	for i := range n {
+		f.serve(-time.Duration(n-i)*100*time.Millisecond, "warm-up")
 	}
 	f.sink.mu.Lock()
 	f.sink.chunks, f.sink.stats, f.sink.events = nil, nil, nil
