@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 
 	"dysl_vla/scene"
 )
@@ -30,6 +31,19 @@ type Visited struct {
 	// that cannot finish an approach shows here whether it closes in or drifts off.
 	Beside                int
 	AwayShare, AwayCosine float64
+	// Misses sorts the instructions whose named block was never held by what the camera saw.
+	Misses GraspMisses
+}
+
+// GraspMisses sorts the instructions whose named block was never held (missedGrasps).
+type GraspMisses struct {
+	// Instructions whose block was never held, of which: InReach had the tip within grasp reach of the
+	// block with the gripper open at a captured frame before the gripper first closed (closing then would
+	// have caught it: the policy closed too late, often already rising); ClosedOff closed on nothing
+	// without such a frame, a median ClosedOffCm from the block horizontally at the capture before;
+	// NeverClosed never closed at a captured frame.
+	Instructions, InReach, ClosedOff, NeverClosed int
+	ClosedOffCm                                   float64
 }
 
 // Kept says which of the captured states CollectStates writes.
@@ -54,10 +68,11 @@ func CollectStates(cfg Config, seeds []int64, keep Kept, path string) (Visited, 
 		return Visited{}, err
 	}
 	beside, away, cosines := movesBesideTheBlock(states)
+	misses := missedGrasps(states)
 	if keep == KeepApproach {
 		states = approachStates(states)
 	}
-	v := Visited{States: len(states), Episodes: len(episodes), Beside: beside, AwayShare: nan(), AwayCosine: median(cosines)}
+	v := Visited{States: len(states), Episodes: len(episodes), Beside: beside, AwayShare: nan(), AwayCosine: median(cosines), Misses: misses}
 	if beside > 0 {
 		v.AwayShare = float64(away) / float64(beside)
 	}
@@ -143,4 +158,36 @@ func movesBesideTheBlock(states []scene.State) (beside, away int, cosines []floa
 		cosines = append(cosines, c)
 	}
 	return beside, away, cosines
+}
+
+// missedGrasps sorts the instructions in states (captured in order, episode by episode) whose named
+// block was never held by what the captured frames show before the gripper first closed.
+func missedGrasps(states []scene.State) GraspMisses {
+	var m GraspMisses
+	var offsets []float64
+	for start := 0; start < len(states); {
+		end := start + 1
+		for end < len(states) && states[end].Seed == states[start].Seed && states[end].Task == states[start].Task {
+			end++
+		}
+		instruction := states[start:end]
+		start = end
+		if slices.ContainsFunc(instruction, scene.State.HoldsObject) {
+			continue
+		}
+		m.Instructions++
+		closed := slices.IndexFunc(instruction, func(s scene.State) bool { return s.Gripper > 0 })
+		switch {
+		case closed < 0:
+			m.NeverClosed++
+		case slices.ContainsFunc(instruction[:closed], scene.State.CanGrasp):
+			m.InReach++
+		default:
+			m.ClosedOff++
+			before := instruction[max(0, closed-1)]
+			offsets = append(offsets, 100*before.EE.HorizontalTo(before.Object().Pos))
+		}
+	}
+	m.ClosedOffCm = median(offsets)
+	return m
 }

@@ -32,7 +32,11 @@ func TestCollectStatesWritesWhatVisitCaptured(t *testing.T) {
 	require.Zero(t, v.Beside)
 	require.True(t, math.IsNaN(v.AwayShare) && math.IsNaN(v.AwayCosine), "no share of nothing")
 	v.AwayShare, v.AwayCosine = 0, 0
-	require.Equal(t, Visited{States: 20, Episodes: 2, Completed: 0, Tasks: 2, MissCm: miss, GapCm: gap, HeadwayCm: headway, Legs: legs}, v)
+	// Its gripper never closes, and no block is ever held.
+	require.True(t, math.IsNaN(v.Misses.ClosedOffCm), "no offset of no close")
+	v.Misses.ClosedOffCm = 0
+	misses := GraspMisses{Instructions: 2, NeverClosed: 2}
+	require.Equal(t, Visited{States: 20, Episodes: 2, Completed: 0, Tasks: 2, MissCm: miss, GapCm: gap, HeadwayCm: headway, Legs: legs, Misses: misses}, v)
 	require.Equal(t, 2, v.Legs.Attempts[LegApproach])
 	require.Greater(t, miss, 100*scene.GraspReach)
 	require.NotZero(t, headway, "10 steps of 1 cm in x change the distance to the block")
@@ -90,4 +94,30 @@ func TestMovesBesideTheBlock(t *testing.T) {
 	require.Equal(t, 2, beside)
 	require.Equal(t, 1, away)
 	require.InDeltaSlice(t, []float64{1, -1}, cosines, 1e-9)
+}
+
+// Instructions whose block was never held are sorted by what their frames showed before the first
+// close: in reach with the gripper open (closed too late), closed off the block, never closed.
+func TestMissedGraspsSortsTheInstructionsNeverHeld(t *testing.T) {
+	base := scene.Reset(1)
+	b := base.Object().Pos
+	at := func(seed int64, dx, z, gripper float64, held bool) scene.State {
+		s := base
+		s.Seed, s.EE, s.Gripper, s.Held, s.HeldBlock = seed, scene.Vec3{X: b.X + dx, Y: b.Y, Z: z}, gripper, held, s.Task.Block
+		return s
+	}
+	open, shut := scene.GripperOpen, scene.GripperClosed
+	low := scene.GraspHeight
+	states := []scene.State{
+		at(1, 0.05, 0.10, open, false), at(1, 0.005, low, open, false), at(1, 0.005, 0.05, shut, false), // in reach, then closed rising
+		at(2, 0.05, low, open, false), at(2, 0.02, low, shut, false), at(2, 0.005, low, open, false), // closed 2 cm off first
+		at(3, 0.04, low, open, false), at(3, 0.015, low, shut, false), // closed off, 4 cm from the block the frame before
+		at(4, 0.10, 0.15, open, false),                            // never closed
+		at(5, 0.005, low, open, false), at(5, 0, low, shut, true), // held: not a miss
+	}
+	m := missedGrasps(states)
+	require.InDelta(t, 4, m.ClosedOffCm, 1e-9, "the lower median of 5 and 4 cm")
+	m.ClosedOffCm = 0
+	require.Equal(t, GraspMisses{Instructions: 4, InReach: 1, ClosedOff: 2, NeverClosed: 1}, m)
+	require.True(t, states[1].CanGrasp(), "the fixture's in-reach frame")
 }

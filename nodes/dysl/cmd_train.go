@@ -149,6 +149,9 @@ state: the policy learns to recover from the states its own mistakes lead to.`,
 				out, v.States, episodes, v.Completed, v.Tasks, v.MissCm, 100*scene.GraspReach, v.GapCm, closedloop.HeadwaySteps, v.HeadwayCm)
 			fmt.Fprintf(cmd.OutOrStdout(), "low beside the block (gripper open, tip below 5 cm, %g to 5 cm from it): %d states moved on, "+
 				"%.0f%% of them away from the block (median cosine with the way to it %.2f)\n", 100*scene.GraspReach, v.Beside, 100*v.AwayShare, v.AwayCosine)
+			mg := v.Misses
+			fmt.Fprintf(cmd.OutOrStdout(), "block never held in %d instructions: %d had the tip in grasp reach with the gripper open at a frame before it closed (closed too late), "+
+				"%d closed off the block (median %.1f cm from it the frame before), %d never closed\n", mg.Instructions, mg.InReach, mg.ClosedOff, mg.ClosedOffCm, mg.NeverClosed)
 			fmt.Fprintf(cmd.OutOrStdout(), "legs achieved/attempted:")
 			for l, name := range closedloop.LegNames {
 				fmt.Fprintf(cmd.OutOrStdout(), " %s %d/%d", name, v.Legs.Achieved[l], v.Legs.Attempts[l])
