@@ -83,7 +83,13 @@ func TestCompareChunksCountsGripperSigns(t *testing.T) {
 // TestBehaviourCloningIsReproducible: the same config and seed give the same weights, which is what lets
 // `dysl train bc` stand for the committed reference weights.
 func TestBehaviourCloningIsReproducible(t *testing.T) {
-	cfg := BCConfig{Arch: tinyArch(), Seed: 4, Episodes: 1, HeldOut: 1, Steps: 4, Batch: 4, LearningRate: 1e-3, Warmup: 2, FinalLearningRate: 1e-4}
+	trainTwice(t, BCConfig{Arch: tinyArch(), Seed: 4, Episodes: 1, HeldOut: 1, Steps: 4, Batch: 4, LearningRate: 1e-3, Warmup: 2, FinalLearningRate: 1e-4})
+}
+
+// trainTwice runs cfg twice from random weights, requires the same losses and weights both times, and
+// returns the first run.
+func trainTwice(t *testing.T, cfg BCConfig) *BCResult {
+	t.Helper()
 	first, err := TrainBC(cfg, nil)
 	require.NoError(t, err)
 	second, err := TrainBC(cfg, nil)
@@ -94,6 +100,7 @@ func TestBehaviourCloningIsReproducible(t *testing.T) {
 	b, err := second.Model.Weights()
 	require.NoError(t, err)
 	require.Equal(t, a, b)
+	return first
 }
 
 // A run stopped early with StopAfter is the full run's state at that step: same losses so far, same
@@ -161,11 +168,7 @@ func TestBehaviourCloningWithLayerDrop(t *testing.T) {
 	a := tinyPreset()
 	a.Layers = 3
 	cfg := BCConfig{Arch: a, Seed: 4, Episodes: 1, HeldOut: 1, Steps: 3, Batch: 4, LearningRate: 1e-3, LayerDrop: 0.5}
-	first, err := TrainBC(cfg, nil)
-	require.NoError(t, err)
-	second, err := TrainBC(cfg, nil)
-	require.NoError(t, err)
-	require.Equal(t, first.TrainLoss, second.TrainLoss)
+	first := trainTwice(t, cfg)
 	cfg.LayerDrop = 0
 	plain, err := TrainBC(cfg, nil)
 	require.NoError(t, err)

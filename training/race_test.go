@@ -23,12 +23,7 @@ func microArch() modelbuild.Arch {
 // result that a race may change is not reproducible, so the same seed must give the same losses twice.
 func TestShortTrainingRuns(t *testing.T) {
 	a := microArch()
-	bc := BCConfig{Arch: a, Seed: 4, Episodes: 1, HeldOut: 1, Steps: 2, Batch: 2, LearningRate: 1e-3, EvalEvery: 2}
-	first, err := TrainBC(bc, nil)
-	require.NoError(t, err)
-	second, err := TrainBC(bc, nil)
-	require.NoError(t, err)
-	require.Equal(t, first.TrainLoss, second.TrainLoss)
+	trainTwice(t, BCConfig{Arch: a, Seed: 4, Episodes: 1, HeldOut: 1, Steps: 2, Batch: 2, LearningRate: 1e-3, EvalEvery: 2})
 
 	m, err := NewModel(a, modelbuild.RandomWeights(a, 1))
 	require.NoError(t, err)
