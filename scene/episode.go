@@ -32,6 +32,9 @@ type Config struct {
 	// and the grasp's still steps stay still; the noise has its own random stream, the scene stays the
 	// seed's.
 	ActionNoise float64
+	// Expert is the scripted expert the episodes follow and are labelled by (zero: the one every
+	// committed dataset and weight was made with).
+	Expert ExpertOptions
 }
 
 // DefaultConfig returns the defaults: 64x64 frames, K=8, 300 steps at most, slight noise.
@@ -164,10 +167,13 @@ func Start(seed int64, cfg Config) (State, []Task) {
 
 // Chunk returns the expert's next k actions from s, rolling the world forward with them: the
 // label a chunking policy learns. Its first action is Expert(s).
-func Chunk(s State, k int) []Action {
+func Chunk(s State, k int) []Action { return ExpertOptions{}.Chunk(s, k) }
+
+// Chunk is the package's Chunk with the expert o.
+func (o ExpertOptions) Chunk(s State, k int) []Action {
 	chunk := make([]Action, k)
 	for i := range chunk {
-		chunk[i], _ = Expert(s)
+		chunk[i], _ = o.Next(s)
 		s = Step(s, chunk[i])
 	}
 	return chunk
@@ -200,13 +206,13 @@ func Episode(seed int64, cfg Config) ([]EpisodeStep, error) {
 		s.Task = task
 		instruction := Instruction(s)
 		for range cfg.MaxSteps {
-			action, phase := Expert(s)
+			action, phase := cfg.Expert.Next(s)
 			if phase == Done {
 				break
 			}
 			steps = append(steps, EpisodeStep{
 				Tick: s.Tick, State: s, Image: Render(s, cfg.Width, cfg.Height, cfg.CameraNoise),
-				Instruction: instruction, TaskIndex: i, Action: action, Chunk: Chunk(s, cfg.ChunkSize), Phase: phase,
+				Instruction: instruction, TaskIndex: i, Action: action, Chunk: cfg.Expert.Chunk(s, cfg.ChunkSize), Phase: phase,
 			})
 			executed := action
 			if cfg.ActionNoise > 0 && !s.Held && !s.Placed() && action.Motion().Norm() > snap {

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -333,4 +334,35 @@ func TestActionNoisePerturbsTheWayToTheBlock(t *testing.T) {
 
 	cfg.ActionNoise = -1
 	require.ErrorContains(t, cfg.Validate(), "action noise (-1 m) must be in [0, 0.02]")
+}
+
+// GraspOnReach closes where the committed expert still aligns and settles; its episodes complete
+// every task as well, with the grasp straight after the descent.
+func TestExpertGraspOnReach(t *testing.T) {
+	o := ExpertOptions{GraspOnReach: true}
+	s := Reset(1)
+	b := s.Object()
+	s.EE, s.Yaw = Vec3{b.Pos.X + 0.008, b.Pos.Y, GraspHeight + 0.005}, b.Yaw+0.2
+	require.True(t, s.CanGrasp(), "the fixture is in grasp reach")
+	a, phase := o.Next(s)
+	require.Equal(t, Grasp, phase)
+	require.Equal(t, GripperClosed, a[6])
+	require.Equal(t, Vec3{}, a.Motion(), "closing in place")
+	require.True(t, Step(s, a).HoldsObject())
+	_, phase = Expert(s)
+	require.Equal(t, Descend, phase, "the committed expert aligns first")
+
+	cfg := DefaultConfig()
+	cfg.Expert = o
+	for seed := range int64(20) {
+		steps, err := Episode(seed, cfg)
+		require.NoError(t, err)
+		require.Less(t, len(steps), cfg.MaxSteps, "seed %d: the expert finishes the task", seed)
+		last := steps[len(steps)-1]
+		require.True(t, Step(last.State, last.Action).Placed(), "seed %d: the block ends on the pad", seed)
+		grasp := slices.IndexFunc(steps, func(st EpisodeStep) bool { return st.Phase == Grasp })
+		require.Positive(t, grasp, "seed %d", seed)
+		require.Equal(t, Descend, steps[grasp-1].Phase, "seed %d: no settle wait before the grasp", seed)
+		require.Equal(t, o.Chunk(steps[0].State, cfg.ChunkSize), steps[0].Chunk, "seed %d: the labels are this expert's", seed)
+	}
 }

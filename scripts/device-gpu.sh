@@ -11,6 +11,7 @@
 #             collect copies weights and logs to $OUT. The logs stay in $G: a later call's $OUT is a new
 #             folder, so a background job must not write there. BC_EXTRA adds train bc flags to every
 #             round, e.g. BC_EXTRA='--layer-drop 0.5 --drop-tails' (a backbone whose layers can be skipped)
+#             or BC_EXTRA=--expert-grasp-on-reach (labels that close as soon as a close catches the block)
 #   ortcheck  ONNX Runtime's CUDA provider against its CPU one: the same bundle, bench, open and closed loop
 #   collect   wait for the training runs (at most WAIT_SECONDS), copy their logs and weights to $OUT
 #

@@ -71,6 +71,9 @@ type BCConfig struct {
 	// ActionNoise perturbs the training episodes' way to the block (scene.Config.ActionNoise, metres);
 	// held-out episodes stay unperturbed.
 	ActionNoise float64
+	// Expert is the expert of the training and held-out episodes (the zero value: the committed one).
+	// The DAgger frames in Extra are labelled before they get here (LabelStates), with the same.
+	Expert scene.ExpertOptions
 	// Extra frames join the training episodes' (DAgger: states a policy visited, labelled by the expert).
 	Extra []*Dataset
 	// ProbeWeight, when > 0, adds the world-state probe's loss (probe.go) with this weight: a
@@ -225,14 +228,14 @@ func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 			cfg.LayerDrop, cfg.Arch.Layers)
 	}
 	data, err := GeneratePerturbedEpisodes(cfg.Arch, Seeds(TrainSeedStart, cfg.Episodes), cfg.Tasks,
-		Perturbations{StartSpread: cfg.StartSpread, ActionNoise: cfg.ActionNoise})
+		Perturbations{StartSpread: cfg.StartSpread, ActionNoise: cfg.ActionNoise, Expert: cfg.Expert})
 	if err != nil {
 		return nil, err
 	}
 	for _, extra := range cfg.Extra {
 		data.Frames = append(data.Frames, extra.Frames...)
 	}
-	heldOut, err := GenerateSceneEpisodes(cfg.Arch, Seeds(HeldOutSeedStart, max(1, cfg.HeldOut)), cfg.Tasks)
+	heldOut, err := GeneratePerturbedEpisodes(cfg.Arch, Seeds(HeldOutSeedStart, max(1, cfg.HeldOut)), cfg.Tasks, Perturbations{Expert: cfg.Expert})
 	if err != nil {
 		return nil, err
 	}

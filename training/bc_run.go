@@ -101,7 +101,8 @@ func (r BCRun) metadata(cfg BCConfig, step int) map[string]string {
 		"warmup": strconv.Itoa(cfg.Warmup), "residual_scale": strconv.FormatFloat(cfg.ResidualScale, 'g', -1, 64),
 		"final_learning_rate": strconv.FormatFloat(cfg.FinalLearningRate, 'g', -1, 64),
 		"layer_drop":          strconv.FormatFloat(cfg.LayerDrop, 'g', -1, 64), "drop_tails": strconv.FormatBool(cfg.DropTails),
-		"step": strconv.Itoa(step), "steps": strconv.Itoa(cfg.Steps), "stop_after": strconv.Itoa(cfg.StopAfter),
+		"expert_grasp_on_reach": strconv.FormatBool(cfg.Expert.GraspOnReach),
+		"step":                  strconv.Itoa(step), "steps": strconv.Itoa(cfg.Steps), "stop_after": strconv.Itoa(cfg.StopAfter),
 		// The normalization the labels were trained in: a bundle built from these weights must
 		// denormalize with exactly these.
 		"action_mean": fmt.Sprint(actionMean), "action_std": fmt.Sprint(actionStd),

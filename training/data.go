@@ -68,12 +68,15 @@ func GenerateSceneEpisodes(a modelbuild.Arch, seeds []int64, tasks scene.Tableto
 type Perturbations struct {
 	StartSpread float64 // the gripper starts anywhere within ± this many metres of the table centre (scene.Config.StartSpread)
 	ActionNoise float64 // the expert's way to the block is perturbed by this many metres per step (scene.Config.ActionNoise)
+	// Expert is the expert that plays and labels the episodes (scene.Config.Expert): not a perturbation
+	// of the path, but a variant of the labels, given with it because it too is a choice of training data.
+	Expert scene.ExpertOptions
 }
 
 // GeneratePerturbedEpisodes is GenerateSceneEpisodes with the episodes perturbed by p.
 func GeneratePerturbedEpisodes(a modelbuild.Arch, seeds []int64, tasks scene.Tabletop, p Perturbations) (*Dataset, error) {
 	cfg := sceneConfig(a)
-	cfg.Tabletop, cfg.StartSpread, cfg.ActionNoise = tasks, p.StartSpread, p.ActionNoise
+	cfg.Tabletop, cfg.StartSpread, cfg.ActionNoise, cfg.Expert = tasks, p.StartSpread, p.ActionNoise, p.Expert
 	if err := checkActionDim(a); err != nil {
 		return nil, err
 	}
@@ -125,16 +128,16 @@ func sceneConfig(a modelbuild.Arch) scene.Config {
 // LabelStates turns world states a policy visited into training frames labelled by the expert (DAgger:
 // the expert's chunk from each state, rendered as the camera saw it). Frames of one episode share its
 // seed as their Episode.
-func LabelStates(a modelbuild.Arch, states []scene.State) (*Dataset, error) {
+func LabelStates(a modelbuild.Arch, states []scene.State, expert scene.ExpertOptions) (*Dataset, error) {
 	if err := checkActionDim(a); err != nil {
 		return nil, err
 	}
 	cfg := sceneConfig(a)
 	d := &Dataset{Arch: a}
 	for i, s := range states {
-		action, phase := scene.Expert(s)
+		action, phase := expert.Next(s)
 		d.Frames = append(d.Frames, newFrame(a, int(s.Seed), i, s, scene.Render(s, cfg.Width, cfg.Height, cfg.CameraNoise),
-			scene.Instruction(s), scene.Chunk(s, a.Chunk), action, phase))
+			scene.Instruction(s), expert.Chunk(s, a.Chunk), action, phase))
 	}
 	return d, nil
 }

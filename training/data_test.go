@@ -83,7 +83,7 @@ func TestLabelStatesIsTheExpertFromEachState(t *testing.T) {
 	for _, st := range steps[:5] {
 		states = append(states, st.State)
 	}
-	labelled, err := LabelStates(a, states)
+	labelled, err := LabelStates(a, states, scene.ExpertOptions{})
 	require.NoError(t, err)
 	for i := range states {
 		require.Equal(t, recorded.Frames[i].Chunk, labelled.Frames[i].Chunk)
@@ -92,12 +92,35 @@ func TestLabelStatesIsTheExpertFromEachState(t *testing.T) {
 	}
 	off := states[0]
 	off.EE = scene.Vec3{X: 0.2, Y: -0.2, Z: 0.1}
-	d, err := LabelStates(a, []scene.State{off})
+	d, err := LabelStates(a, []scene.State{off}, scene.ExpertOptions{})
 	require.NoError(t, err)
 	want := scene.Chunk(off, a.Chunk)
 	_, std := ActionNormalization()
 	require.InDelta(t, want[0][0]/std[0], float64(d.Frames[0].Chunk[0]), 1e-5)
 	require.NotEqual(t, recorded.Frames[0].Chunk, d.Frames[0].Chunk)
+}
+
+// The expert variant reaches both the episodes and the DAgger labels: in grasp reach, with the gripper
+// open, its label closes at once where the committed expert's does not.
+func TestEpisodesAndLabelsFollowTheExpertOptions(t *testing.T) {
+	a := tinyPreset()
+	grasp := scene.ExpertOptions{GraspOnReach: true}
+	s := scene.Reset(3)
+	b := s.Object()
+	s.EE = scene.Vec3{X: b.Pos.X + 0.008, Y: b.Pos.Y, Z: scene.GraspHeight + 0.005}
+	committed, err := LabelStates(a, []scene.State{s}, scene.ExpertOptions{})
+	require.NoError(t, err)
+	variant, err := LabelStates(a, []scene.State{s}, grasp)
+	require.NoError(t, err)
+	gripper := a.ActionDim - 1
+	require.Less(t, committed.Frames[0].Chunk[gripper], float32(0), "the committed expert aligns with the gripper open")
+	require.Greater(t, variant.Frames[0].Chunk[gripper], float32(0), "the variant closes at once")
+
+	plain, err := GenerateSceneEpisodes(a, Seeds(3, 1), scene.Tabletop{})
+	require.NoError(t, err)
+	other, err := GeneratePerturbedEpisodes(a, Seeds(3, 1), scene.Tabletop{}, Perturbations{Expert: grasp})
+	require.NoError(t, err)
+	require.Less(t, len(other.Frames), len(plain.Frames), "no settle wait before the grasp: a shorter episode")
 }
 
 // Spread starts: the same seeds' scenes with the gripper elsewhere, so the first frames' labels and

@@ -35,7 +35,9 @@ type bcDataFlags struct {
 	startSpread float64
 	actionNoise float64
 	states      []string
-	init        string
+	// graspOnReach trains on the expert variant that closes as soon as a close catches the block.
+	graspOnReach bool
+	init         string
 	// initPreset is the architecture of init when it is shallower than the trained one (Deepen).
 	initPreset string
 }
@@ -46,6 +48,7 @@ func (f *bcDataFlags) register(fs *pflag.FlagSet) {
 	fs.Float64Var(&f.startSpread, "start-spread", 0, "start the training episodes' gripper anywhere within this many metres of the table centre in x and y (0: above the centre; held-out episodes always start there)")
 	fs.Float64Var(&f.actionNoise, "action-noise", 0, "perturb the training episodes' way to the block by this many metres per step in x and y (DART: the expert's labels show it correcting; 0: none; held-out episodes never)")
 	fs.StringSliceVar(&f.states, "dagger-states", nil, "state files of 'dysl train dagger', labelled by the expert and added to the training frames")
+	fs.BoolVar(&f.graspOnReach, "expert-grasp-on-reach", false, "an experiment: the expert of the episodes and of the DAgger labels closes as soon as a close catches the block, without aligning or settling (scene.ExpertOptions; the committed weights were trained without it)")
 	fs.StringVar(&f.init, "init", "", "start from these weights (a fresh schedule; --resume continues a run instead)")
 	fs.StringVar(&f.initPreset, "init-preset", "", "architecture of --init when it differs from --preset only in fewer layers (spread over the deeper stack, the new ones start as identities) or in lacking the state input, the keypoints, their selector or the relative points (they start at zero: ignored until trained)")
 }
@@ -63,12 +66,13 @@ func (f *bcDataFlags) apply(cfg *training.BCConfig) (*modelbuild.Weights, error)
 		return nil, fmt.Errorf("--action-noise %v: expected metres in [0, %v] (the expert's largest step)", f.actionNoise, scene.MaxStep)
 	}
 	cfg.Tasks, cfg.StartSpread, cfg.ActionNoise = tasks, f.startSpread, f.actionNoise
+	cfg.Expert = scene.ExpertOptions{GraspOnReach: f.graspOnReach}
 	for _, path := range f.states {
 		states, err := closedloop.ReadStates(path)
 		if err != nil {
 			return nil, err
 		}
-		d, err := training.LabelStates(cfg.Arch, states)
+		d, err := training.LabelStates(cfg.Arch, states, cfg.Expert)
 		if err != nil {
 			return nil, err
 		}
