@@ -106,15 +106,23 @@ func (cfg BCConfig) layerDropMasks(r *rand.Rand) *tensors.Tensor {
 	L := cfg.Arch.Layers
 	keep := make([]float32, cfg.Batch*L)
 	for b := 0; b < cfg.Batch; b++ {
-		from := L // with DropTails, the first layer this frame drops
-		if cfg.DropTails && r.Float64() < cfg.LayerDrop {
-			from = 1 + r.IntN(L-2)
+		row := keep[b*L : (b+1)*L]
+		for i := range row {
+			row[i] = 1
 		}
-		for i := 0; i < L; i++ {
-			keep[b*L+i] = 1
-			droppable := i > 0 && i < L-1
-			if droppable && (i >= from || !cfg.DropTails && r.Float64() < cfg.LayerDrop) {
-				keep[b*L+i] = 0
+		// Layers 1..L-2 may be dropped: a run of them up to the last, or each on its own.
+		switch {
+		case cfg.DropTails:
+			if r.Float64() < cfg.LayerDrop {
+				for i := 1 + r.IntN(L-2); i < L-1; i++ {
+					row[i] = 0
+				}
+			}
+		default:
+			for i := 1; i < L-1; i++ {
+				if r.Float64() < cfg.LayerDrop {
+					row[i] = 0
+				}
 			}
 		}
 	}

@@ -109,13 +109,16 @@ func ReadStates(path string) ([]scene.State, error) {
 	return states, nil
 }
 
+// sameInstruction reports whether two captured states belong to one instruction of one episode.
+func sameInstruction(a, b scene.State) bool { return a.Seed == b.Seed && a.Task == b.Task }
+
 // approachStates keeps, of each instruction in states (captured in order, episode by episode), those
 // before the first with the gripper closed on anything but the named block.
 func approachStates(states []scene.State) []scene.State {
 	var kept []scene.State
 	missed := false
 	for i, s := range states {
-		if i == 0 || s.Seed != states[i-1].Seed || s.Task != states[i-1].Task {
+		if i == 0 || !sameInstruction(s, states[i-1]) {
 			missed = false
 		}
 		if s.Gripper > 0 && !s.HoldsObject() {
@@ -141,7 +144,7 @@ func besideBlock(s scene.State) bool {
 func movesBesideTheBlock(states []scene.State) (beside, away int, cosines []float64) {
 	for i := 1; i < len(states); i++ {
 		s, next := states[i-1], states[i]
-		if next.Seed != s.Seed || next.Task != s.Task || !besideBlock(s) {
+		if !sameInstruction(next, s) || !besideBlock(s) {
 			continue
 		}
 		to := s.Object().Pos.Sub(s.EE)
@@ -167,7 +170,7 @@ func missedGrasps(states []scene.State) GraspMisses {
 	var offsets []float64
 	for start := 0; start < len(states); {
 		end := start + 1
-		for end < len(states) && states[end].Seed == states[start].Seed && states[end].Task == states[start].Task {
+		for end < len(states) && sameInstruction(states[end], states[start]) {
 			end++
 		}
 		instruction := states[start:end]
