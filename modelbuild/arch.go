@@ -134,6 +134,7 @@ type Arch struct {
 	SelectorHidden    int     // hidden width of the keypoint selector's window network
 	RelativePoints    bool    // the chosen points also as seen from the gripper (package doc); needs the selector and the scene's state
 	AdapterRank       int     // bottleneck width of the adapters
+	AdapterContext    bool    // context adapters: each token also reads the mean of every token group (TokenGroups)
 	ControllerHidden  int     // hidden width of the controller MLP
 	RopeTheta         float64
 	NormEps           float64
@@ -144,6 +145,31 @@ func (a Arch) Patches() int { g := a.ImageSize / a.PatchSize; return g * g }
 
 // Tokens is T, the sequence length of the hidden state.
 func (a Arch) Tokens() int { return a.Patches() + a.InstructionTokens + a.Chunk }
+
+// TokenGroups are the hidden state's tokens by what they stand for, as [start, end) ranges in token
+// order: the image patches, the instruction, the action queries. A context adapter reads the mean of
+// each group, so that a token can take in what the skipped layers' attention would have brought it.
+func (a Arch) TokenGroups() [][2]int {
+	p, i := a.Patches(), a.InstructionTokens
+	return [][2]int{{0, p}, {p, p + i}, {p + i, a.Tokens()}}
+}
+
+// AdapterFormula says what the adapters compute, for provenance notes.
+func (a Arch) AdapterFormula() string {
+	if !a.AdapterContext {
+		return "A(h) = h + RMSNorm(h)·down·up + bias"
+	}
+	return "A(h) = h + (n·down + c·context)·up + bias with n = RMSNorm(h) per token and c the means of n over the image patches, the instruction and the action queries"
+}
+
+// AdapterContextWidth is the length of a context adapter's context vector (the token groups' means
+// side by side), 0 for a plain adapter.
+func (a Arch) AdapterContextWidth() int {
+	if !a.AdapterContext {
+		return 0
+	}
+	return len(a.TokenGroups()) * a.Hidden
+}
 
 // DefaultKeypointGain is the keypoint gain of an Arch that leaves KeypointGain at 0 (small_keypoints).
 // A channel's softmax picks out a block's 18 pixels among 4096 once its score there stands about 8

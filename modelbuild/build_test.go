@@ -164,6 +164,8 @@ func TestBuildRejectsBadOptions(t *testing.T) {
 		{"static ratio NaN", Options{Preset: "tiny", OutDir: t.TempDir(), StaticRatio: math.NaN()}, "static ratio (NaN) must be in (0, 1]"},
 		{"static ratio negative", Options{Preset: "tiny", OutDir: t.TempDir(), StaticRatio: -0.5}, "static ratio (-0.5) must be in (0, 1]"},
 		{"missing weights", Options{Preset: "tiny", OutDir: t.TempDir(), WeightsFile: "/nonexistent.safetensors"}, "no such file"},
+		{"adapter rank negative", Options{Preset: "tiny", OutDir: t.TempDir(), AdapterRank: -2}, "adapter rank (-2) must be > 0, or 0 for the preset's 16"},
+		{"adapter rank over the width", Options{Preset: "tiny", OutDir: t.TempDir(), AdapterRank: 65}, "adapter_rank (65) must be <= hidden (64)"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -192,29 +192,35 @@ func (m *Model) fitAdapter(c, heldOut *calibration, j, s int) (*AdapterWeights, 
 	return w, adapterFit{Unexplained: unexplained, Ridge: ridge}, nil
 }
 
-// FitLowRankResidual fits adapter weights in closed form: X holds rows [n 1] (n = an RMSNorm-ed hidden
-// state, gain 1; D+1 columns) and Y the residual to add (D columns). It solves the ridge least squares
-// X·W ≈ Y (bias row unpenalized; the penalty, relative to the mean diagonal of XᵀX, is the one of
-// adapterRidges with the lowest error on the held-out Xh, Yh), then keeps the best rank-r part
-// (reduced-rank regression: project onto the top r right singular vectors V_r of the fitted values), so
-// Down = W_n·V_r, Up = V_rᵀ, Bias = w_1·V_r·V_rᵀ. It returns the weights, the penalty chosen and the
+// FitLowRankResidual fits adapter weights in closed form: X holds rows [n c 1] (n = an RMSNorm-ed hidden
+// state, gain 1, D columns; c = a context adapter's context vector, none for a plain adapter) and Y the
+// residual to add (D columns). It solves the ridge least squares X·W ≈ Y (bias row unpenalized; the
+// penalty, relative to the mean diagonal of XᵀX, is the one of adapterRidges with the lowest error on
+// the held-out Xh, Yh), then keeps the best rank-r part (reduced-rank regression: project onto the top r
+// right singular vectors V_r of the fitted values), so Down = W_n·V_r, Context = W_c·V_r, Up = V_rᵀ,
+// Bias = w_1·V_r·V_rᵀ. It returns the weights, the penalty chosen and the
 // held-out unexplained fraction ‖X_h·W_r − Y_h‖² / ‖Y_h‖² (0: the residual is reproduced; 1: no better
 // than adding nothing). The builder's adapters and the early-exit baseline's exits are both fitted here.
 func FitLowRankResidual(X, Y, Xh, Yh *mat.Dense, r int) (*AdapterWeights, float64, float64, error) {
 	_, D := Y.Dims()
+	_, F := X.Dims()
+	F-- // features: every column but the bias
+	if F < D {
+		return nil, 0, 0, fmt.Errorf("%d feature columns, want at least the hidden width %d", F, D)
+	}
 	var gram, xty mat.Dense
 	gram.Mul(X.T(), X)
 	xty.Mul(X.T(), Y)
 	trace := 0.0
-	for i := 0; i < D; i++ {
+	for i := 0; i < F; i++ {
 		trace += gram.At(i, i)
 	}
 	var W mat.Dense
 	bestErr, bestRidge := math.Inf(1), 0.0
 	for _, ridge := range adapterRidges {
 		penalized := mat.DenseCopyOf(&gram)
-		for i := 0; i < D; i++ { // the bias row is not penalized
-			penalized.Set(i, i, penalized.At(i, i)+ridge*trace/float64(D))
+		for i := 0; i < F; i++ { // the bias row is not penalized
+			penalized.Set(i, i, penalized.At(i, i)+ridge*trace/float64(F))
 		}
 		var candidate, resid mat.Dense
 		if err := candidate.Solve(penalized, &xty); err != nil {
@@ -243,8 +249,8 @@ func FitLowRankResidual(X, Y, Xh, Yh *mat.Dense, r int) (*AdapterWeights, float6
 	eig.VectorsTo(&vectors) // ascending eigenvalues: the last r columns are the top r
 	Vr := mat.DenseCopyOf(vectors.Slice(0, D, D-r, D))
 	var WVr, WVrVt mat.Dense
-	WVr.Mul(&W, Vr)         // [(D+1), r]: rows 0..D-1 = Down, row D = bias in the rank-r basis
-	WVrVt.Mul(&WVr, Vr.T()) // [(D+1), D]
+	WVr.Mul(&W, Vr)         // [(F+1), r]: rows 0..D-1 = Down, D..F-1 = Context, row F = bias in the rank-r basis
+	WVrVt.Mul(&WVr, Vr.T()) // [(F+1), D]
 
 	w := &AdapterWeights{Norm: make([]float32, D), Down: make([]float32, D*r), Up: make([]float32, r*D), Bias: make([]float32, D)}
 	for i := 0; i < D; i++ {
@@ -253,7 +259,15 @@ func FitLowRankResidual(X, Y, Xh, Yh *mat.Dense, r int) (*AdapterWeights, float6
 			w.Down[i*r+k] = float32(WVr.At(i, k))
 			w.Up[k*D+i] = float32(Vr.At(i, k))
 		}
-		w.Bias[i] = float32(WVrVt.At(D, i))
+		w.Bias[i] = float32(WVrVt.At(F, i))
+	}
+	if F > D {
+		w.Context = make([]float32, (F-D)*r)
+		for i := D; i < F; i++ {
+			for k := 0; k < r; k++ {
+				w.Context[(i-D)*r+k] = float32(WVr.At(i, k))
+			}
+		}
 	}
 
 	var pred, resid mat.Dense
@@ -314,8 +328,9 @@ func initController(a Arch, j int, skipProb float64, seed int64) *ControllerWeig
 	return w
 }
 
-// adapterProblem stacks, over the observations of c, the regression inputs [RMSNorm(h_j) 1] and
-// targets h_s − h_j, one row per token.
+// adapterProblem stacks, over the observations of c, the regression inputs [n c 1] (n = RMSNorm(h_j);
+// c = the token groups' means of n for a context adapter, nothing otherwise) and targets h_s − h_j, one
+// row per token.
 func (m *Model) adapterProblem(c *calibration, j, s int) (X, Y *mat.Dense) {
 	D := m.Arch.Hidden
 	ones := make([]float32, D)
@@ -324,25 +339,31 @@ func (m *Model) adapterProblem(c *calibration, j, s int) (X, Y *mat.Dense) {
 	}
 	var xs, ys []*mat.Dense
 	rowsTotal := 0
+	C := m.Arch.AdapterContextWidth()
 	for _, h := range c.hiddens {
 		n := m.rmsNorm(h[j], ones)
 		rows, _ := n.Dims()
-		x := mat.NewDense(rows, D+1, nil)
+		x := mat.NewDense(rows, D+C+1, nil)
 		x.Slice(0, rows, 0, D).(*mat.Dense).Copy(n)
+		var context []float64
+		if C > 0 {
+			context = m.Arch.groupMeans(n)
+		}
 		for t := 0; t < rows; t++ {
-			x.Set(t, D, 1)
+			copy(x.RawRowView(t)[D:D+C], context)
+			x.Set(t, D+C, 1)
 		}
 		var y mat.Dense
 		y.Sub(h[s], h[j])
 		xs, ys = append(xs, x), append(ys, &y)
 		rowsTotal += rows
 	}
-	X = mat.NewDense(rowsTotal, D+1, nil)
+	X = mat.NewDense(rowsTotal, D+C+1, nil)
 	Y = mat.NewDense(rowsTotal, D, nil)
 	row := 0
 	for i := range xs {
 		rows, _ := xs[i].Dims()
-		X.Slice(row, row+rows, 0, D+1).(*mat.Dense).Copy(xs[i])
+		X.Slice(row, row+rows, 0, D+C+1).(*mat.Dense).Copy(xs[i])
 		Y.Slice(row, row+rows, 0, D).(*mat.Dense).Copy(ys[i])
 		row += rows
 	}

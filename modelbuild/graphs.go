@@ -186,6 +186,14 @@ func (e graphEmitter) adapter(j int, h onnxgraph.Value) onnxgraph.Value {
 	D, r := int64(a.Hidden), int64(a.AdapterRank)
 	n := e.rmsNorm(h, p+"norm.weight", w.Norm)
 	low := b.MatMul(n, e.weight(p+"down.weight", []int64{D, r}, w.Down))
+	if a.AdapterContext || w.Context != nil { // the token groups' means, the same for every token: [1,1,G·D] -> [1,1,r]
+		var means []onnxgraph.Value
+		for _, g := range a.TokenGroups() {
+			means = append(means, b.ReduceMean(b.Slice(n, 1, int64(g[0]), int64(g[1])), true, 1))
+		}
+		context := e.weight(p+"context.weight", []int64{int64(a.AdapterContextWidth()), r}, w.Context)
+		low = b.Add(low, b.MatMul(b.Concat(2, means...), context))
+	}
 	delta := b.Add(b.MatMul(low, e.weight(p+"up.weight", []int64{r, D}, w.Up)), e.weight(p+"up.bias", []int64{D}, w.Bias))
 	return b.Add(h, delta)
 }
@@ -306,7 +314,7 @@ func (a Arch) FLOPs() bundle.FLOPs {
 			2*int64(a.ImageSize*a.ImageSize)*(int64(a.KeypointHidden)*(3+int64(a.Keypoints))+2*int64(a.Keypoints)) + // pixel network, soft-argmax
 			2*int64(a.KeypointFeatures())*D + a.selectorFLOPs(),
 		Layer:      2*T*D*D*4 + 2*T*D*F*3 + 2*2*T*T*D, // q,k,v,o; gate,up,down; scores and mixing
-		Adapter:    2 * T * D * int64(a.AdapterRank) * 2,
+		Adapter:    2*T*D*int64(a.AdapterRank)*2 + 2*int64(a.AdapterContextWidth())*int64(a.AdapterRank),
 		Controller: 2*D*int64(a.ControllerHidden) + 2*int64(a.ControllerHidden),
 		Head:       2 * K * D * int64(a.ActionDim),
 	}

@@ -355,6 +355,18 @@ func (m *Model) Adapter(j int, h *mat.Dense) *mat.Dense {
 	n := m.rmsNorm(h, w.Norm)
 	var low, delta mat.Dense
 	low.Mul(n, dense(D, r, w.Down))
+	if w.Context != nil {
+		c := mat.NewDense(1, a.AdapterContextWidth(), a.groupMeans(n))
+		var lowContext mat.Dense
+		lowContext.Mul(c, dense(a.AdapterContextWidth(), r, w.Context))
+		rows, _ := low.Dims()
+		for t := 0; t < rows; t++ {
+			row := low.RawRowView(t)
+			for k, v := range lowContext.RawRowView(0) {
+				row[k] += v
+			}
+		}
+	}
 	delta.Mul(&low, dense(r, D, w.Up))
 	out := mat.DenseCopyOf(h)
 	out.Add(out, &delta)
@@ -364,6 +376,17 @@ func (m *Model) Adapter(j int, h *mat.Dense) *mat.Dense {
 		for d := range row {
 			row[d] += float64(w.Bias[d])
 		}
+	}
+	return out
+}
+
+// groupMeans is a context adapter's context vector: the mean of x's rows over each token group, side
+// by side ([G·D]).
+func (a Arch) groupMeans(x *mat.Dense) []float64 {
+	_, D := x.Dims()
+	out := make([]float64, 0, len(a.TokenGroups())*D)
+	for _, g := range a.TokenGroups() {
+		out = append(out, meanRows(x.Slice(g[0], g[1], 0, D).(*mat.Dense))...)
 	}
 	return out
 }

@@ -55,13 +55,17 @@ type LayerWeights struct {
 	Down     []float32 // mlp.down.weight  [MLP, D]
 }
 
-// AdapterWeights are the parameters of adapter j: out = h + (RMSNorm(h)·g · Down) · Up + Bias.
+// AdapterWeights are the parameters of adapter j: out = h + (n·Down + c·Context) · Up + Bias, with
+// n = RMSNorm(h)·g per token and c the means of n over each token group side by side (Arch.TokenGroups,
+// the same for every token). A plain adapter has no Context and leaves the c term out.
 // Names are "adapters.<j>.<field>".
 type AdapterWeights struct {
 	Norm []float32 // norm.weight [D]
 	Down []float32 // down.weight [D, r]
 	Up   []float32 // up.weight   [r, D]
 	Bias []float32 // up.bias     [D]
+	// Context is context.weight [G·D, r] for a context adapter (Arch.AdapterContext), nil otherwise.
+	Context []float32
 }
 
 // ControllerWeights are the parameters of controller j:

@@ -97,6 +97,9 @@ func IdentitySkipModules(a modelbuild.Arch, dynamic []int) SkipModules {
 	}
 	for _, j := range dynamic {
 		mods.Adapters[j] = &modelbuild.AdapterWeights{Norm: ones(D), Down: make([]float32, D*r), Up: make([]float32, r*D), Bias: make([]float32, D)}
+		if W := a.AdapterContextWidth(); W > 0 {
+			mods.Adapters[j].Context = make([]float32, W*r)
+		}
 		mods.Controllers[j] = &modelbuild.ControllerWeights{Norm: ones(D), FC1: make([]float32, D*C), FC1Bias: make([]float32, C),
 			FC2: make([]float32, C), FC2Bias: []float32{float32(math.Log(0.05 / 0.95))}}
 	}

@@ -45,6 +45,9 @@ func (m *Model) AddSkipModules(dynamic []int, seed int64) {
 		add(ScopeAdapters, p+"down.weight", randomSlice32(rng, D*r, 1/math.Sqrt(float64(D))), D, r)
 		add(ScopeAdapters, p+"up.weight", make([]float32, r*D), r, D)
 		add(ScopeAdapters, p+"up.bias", make([]float32, D), D)
+		if W := a.AdapterContextWidth(); W > 0 {
+			add(ScopeAdapters, p+"context.weight", randomSlice32(rng, W*r, 1/math.Sqrt(float64(W))), W, r)
+		}
 		p = fmt.Sprintf("controllers.%d.", j)
 		add(ScopeControllers, p+"norm.weight", ones(D), D)
 		add(ScopeControllers, p+"fc1.weight", randomSlice32(rng, D*C, 1/math.Sqrt(float64(D))), D, C)
@@ -62,11 +65,29 @@ func randomSlice32(r *rand.Rand, n int, std float64) []float32 {
 	return out
 }
 
-// Adapter is A_j(h) = h + RMSNorm(h)·g · down · up + bias, on h [B,T,D].
+// Adapter is A_j(h) = h + (n·down + c·context)·up + bias on h [B,T,D], with n = RMSNorm(h)·g and c the
+// token groups' means of n for a context adapter (modelbuild.AdapterWeights), no c term otherwise.
 func (m *Model) Adapter(j int, h *Node) *Node {
 	g, p := h.Graph(), fmt.Sprintf("adapters.%d.", j)
 	n := m.rmsNorm(h, m.param(g, p+"norm.weight"))
-	delta := addTrailing(matmul(matmul(n, m.param(g, p+"down.weight")), m.param(g, p+"up.weight")), m.param(g, p+"up.bias"))
+	low := matmul(n, m.param(g, p+"down.weight"))
+	if m.Arch.AdapterContext {
+		// The groups' means as one product with a pooling matrix: the gradient of Slice (Pad) is
+		// missing from the SimpleGo backend.
+		T, G := m.Arch.Tokens(), len(m.Arch.TokenGroups())
+		pool := make([]float32, T*G) // [T,G]: 1/|group| where the token is in the group
+		for k, group := range m.Arch.TokenGroups() {
+			for i := group[0]; i < group[1]; i++ {
+				pool[i*G+k] = 1 / float32(group[1]-group[0])
+			}
+		}
+		B := n.Shape().Dimensions[0]
+		means := DotGeneral(n, []int{1}, nil, Const(g, tensors.FromFlatDataAndDimensions(pool, T, G)), []int{0}, nil) // [B,D,G]
+		means = Reshape(TransposeAllDims(means, 0, 2, 1), B, 1, G*m.Arch.Hidden)                                      // [B,1,G·D]
+		context := matmul(means, m.param(g, p+"context.weight"))                                                      // [B,1,r]
+		low = Add(low, BroadcastToShape(context, low.Shape()))
+	}
+	delta := addTrailing(matmul(low, m.param(g, p+"up.weight")), m.param(g, p+"up.bias"))
 	return Add(h, delta)
 }
 
@@ -95,6 +116,9 @@ func (m *Model) SkipModules(dynamic []int) (SkipModules, error) {
 		}
 		p := fmt.Sprintf("adapters.%d.", j)
 		mods.Adapters[j] = &modelbuild.AdapterWeights{Norm: get(p + "norm.weight"), Down: get(p + "down.weight"), Up: get(p + "up.weight"), Bias: get(p + "up.bias")}
+		if m.Arch.AdapterContext {
+			mods.Adapters[j].Context = get(p + "context.weight")
+		}
 		p = fmt.Sprintf("controllers.%d.", j)
 		mods.Controllers[j] = &modelbuild.ControllerWeights{Norm: get(p + "norm.weight"), FC1: get(p + "fc1.weight"),
 			FC1Bias: get(p + "fc1.bias"), FC2: get(p + "fc2.weight"), FC2Bias: get(p + "fc2.bias")}
@@ -114,6 +138,9 @@ func (m *Model) SetSkipModules(mods SkipModules) error {
 	for j, w := range mods.Adapters {
 		p := fmt.Sprintf("adapters.%d.", j)
 		set[j] = append(set[j], tensor{p + "norm.weight", w.Norm}, tensor{p + "down.weight", w.Down}, tensor{p + "up.weight", w.Up}, tensor{p + "up.bias", w.Bias})
+		if m.Arch.AdapterContext || w.Context != nil {
+			set[j] = append(set[j], tensor{p + "context.weight", w.Context})
+		}
 	}
 	for j, w := range mods.Controllers {
 		p := fmt.Sprintf("controllers.%d.", j)

@@ -18,8 +18,15 @@ import (
 // builtTinyBundle builds the tiny bundle of seed 5 in a temporary directory and opens its backbone.
 func builtTinyBundle(t *testing.T) (string, *modelbuild.Result, *bundle.Manifest, modelbuild.Arch, *modelbuild.Weights) {
 	t.Helper()
+	return builtTinyBundleWith(t, modelbuild.Options{})
+}
+
+// builtTinyBundleWith builds the tiny bundle of seed 5 with the adapter options of opts.
+func builtTinyBundleWith(t *testing.T, opts modelbuild.Options) (string, *modelbuild.Result, *bundle.Manifest, modelbuild.Arch, *modelbuild.Weights) {
+	t.Helper()
 	dir := t.TempDir()
-	built, err := modelbuild.Build(modelbuild.Options{Preset: "tiny", OutDir: dir, Seed: 5})
+	built, err := modelbuild.Build(modelbuild.Options{Preset: "tiny", OutDir: dir, Seed: 5,
+		AdapterRank: opts.AdapterRank, AdapterContext: opts.AdapterContext, CalibrationFrames: opts.CalibrationFrames})
 	require.NoError(t, err)
 	manifest, a, w, err := OpenBundleBackbone(dir, "")
 	require.NoError(t, err)
@@ -40,7 +47,15 @@ func backboneSnapshot(t *testing.T, m *Model) map[string][]float32 {
 // the backbone is bit-for-bit unchanged, and the exported adapters and controllers, run on ONNX
 // Runtime, give what the training graph gives.
 func TestDistillTrainsSkipModulesOnly(t *testing.T) {
-	dir, _, manifest, a, w := builtTinyBundle(t)
+	t.Run("plain adapters", func(t *testing.T) { distillTrainsSkipModulesOnly(t, modelbuild.Options{}) })
+	t.Run("context adapters", func(t *testing.T) {
+		distillTrainsSkipModulesOnly(t, modelbuild.Options{AdapterContext: true, AdapterRank: 8})
+	})
+}
+
+func distillTrainsSkipModulesOnly(t *testing.T, opts modelbuild.Options) {
+	dir, _, manifest, a, w := builtTinyBundleWith(t, opts)
+	require.Equal(t, opts.AdapterContext, a.AdapterContext, "the bundle's adapter form reaches training")
 	m, err := NewModel(a, w)
 	require.NoError(t, err)
 	dynamic := manifest.DynamicLayers()
@@ -114,7 +129,14 @@ func TestDistillTrainsSkipModulesOnly(t *testing.T) {
 // builder fitted on scene frames, and loaded into the model they explain part of the skipped layers'
 // work on held-out scene frames.
 func TestDistillStartsFromTheBundlesAdapters(t *testing.T) {
-	dir, built, manifest, a, w := builtTinyBundle(t)
+	t.Run("plain adapters", func(t *testing.T) { distillStartsFromTheBundlesAdapters(t, modelbuild.Options{}) })
+	t.Run("context adapters", func(t *testing.T) {
+		distillStartsFromTheBundlesAdapters(t, modelbuild.Options{AdapterContext: true, CalibrationFrames: 64})
+	})
+}
+
+func distillStartsFromTheBundlesAdapters(t *testing.T, opts modelbuild.Options) {
+	dir, built, manifest, a, w := builtTinyBundleWith(t, opts)
 	mods, err := ReadSkipModules(dir, manifest, a)
 	require.NoError(t, err)
 	dynamic := manifest.DynamicLayers()
@@ -136,6 +158,27 @@ func TestDistillStartsFromTheBundlesAdapters(t *testing.T) {
 		require.InDelta(t, 1, u, 1e-4, "the identity adapter %d explains nothing", j)
 	}
 	require.NoError(t, m.SetSkipModules(SkipModules{Adapters: mods.Adapters}))
+
+	// The training graph's adapter computes what the builder's reference (the ONNX graphs' oracle) does.
+	j := dynamic[0]
+	hiddens, _, err := built.Model.Forward(modelbuild.CalibrationObservations(a, 1, 11)[0])
+	require.NoError(t, err)
+	T, D := a.Tokens(), a.Hidden
+	in := make([]float32, 0, T*D)
+	for i := 0; i < T; i++ {
+		for _, v := range hiddens[j].RawRowView(i) {
+			in = append(in, float32(v))
+		}
+	}
+	out, err := context.ExecOnceN(m.Backend, m.Ctx, func(ctx *context.Context, inputs []*Node) []*Node {
+		return []*Node{m.Adapter(j, inputs[0])}
+	}, tensors.FromFlatDataAndDimensions(in, 1, T, D))
+	require.NoError(t, err)
+	want := built.Model.Adapter(j, hiddens[j])
+	for i, v := range tensors.MustCopyFlatData[float32](out[0]) {
+		require.InDelta(t, want.At(i/D, i%D), float64(v), 2e-3, "adapter %d, value %d", j, i)
+	}
+
 	fitted, err := m.AdapterUnexplained(frames, probe, manifest.Segments())
 	require.NoError(t, err)
 	t.Logf("unexplained fraction on scene frames, closed-form adapters: %s", describeByLayer(fitted))

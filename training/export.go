@@ -78,10 +78,11 @@ func ReadSkipModules(dir string, m *bundle.Manifest, a modelbuild.Arch) (SkipMod
 		}
 		p, q := fmt.Sprintf("adapters.%d.", j), fmt.Sprintf("controllers.%d.", j)
 		D, r, C := a.Hidden, a.AdapterRank, a.ControllerHidden
-		aw := &modelbuild.AdapterWeights{Norm: adapter[p+"norm.weight"], Down: adapter[p+"down.weight"], Up: adapter[p+"up.weight"], Bias: adapter[p+"up.bias"]}
+		aw := &modelbuild.AdapterWeights{Norm: adapter[p+"norm.weight"], Down: adapter[p+"down.weight"], Up: adapter[p+"up.weight"], Bias: adapter[p+"up.bias"],
+			Context: adapter[p+"context.weight"]}
 		cw := &modelbuild.ControllerWeights{Norm: controller[q+"norm.weight"], FC1: controller[q+"fc1.weight"], FC1Bias: controller[q+"fc1.bias"],
 			FC2: controller[q+"fc2.weight"], FC2Bias: controller[q+"fc2.bias"]}
-		if len(aw.Norm) != D || len(aw.Down) != D*r || len(aw.Up) != r*D || len(aw.Bias) != D ||
+		if len(aw.Norm) != D || len(aw.Down) != D*r || len(aw.Up) != r*D || len(aw.Bias) != D || len(aw.Context) != a.AdapterContextWidth()*r ||
 			len(cw.Norm) != D || len(cw.FC1) != D*C || len(cw.FC1Bias) != C || len(cw.FC2) != C || len(cw.FC2Bias) != 1 {
 			return mods, fmt.Errorf("training: %s: adapter or controller of layer %d lacks a tensor or has the wrong size for the architecture", dir, j)
 		}

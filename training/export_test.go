@@ -30,6 +30,9 @@ func randomSkipModules(a modelbuild.Arch, dynamic []int, seed uint64) SkipModule
 	for _, j := range dynamic {
 		mods.Adapters[j] = &modelbuild.AdapterWeights{Norm: randomSlice(r, D, 1), Down: randomSlice(r, D*rank, 0.2),
 			Up: randomSlice(r, rank*D, 0.2), Bias: randomSlice(r, D, 0.1)}
+		if W := a.AdapterContextWidth(); W > 0 {
+			mods.Adapters[j].Context = randomSlice(r, W*rank, 0.2)
+		}
 		mods.Controllers[j] = &modelbuild.ControllerWeights{Norm: randomSlice(r, D, 1), FC1: randomSlice(r, D*C, 0.2),
 			FC1Bias: randomSlice(r, C, 0.1), FC2: randomSlice(r, C, 1), FC2Bias: randomSlice(r, 1, 0.1)}
 	}
@@ -40,9 +43,14 @@ func randomSkipModules(a modelbuild.Arch, dynamic []int, seed uint64) SkipModule
 // the engine on ONNX Runtime and checks that skipping every dynamic layer through the adapters gives
 // the chunk modelbuild's reference computes with the same adapters.
 func TestExportedBundleRunsInEngine(t *testing.T) {
+	t.Run("plain adapters", func(t *testing.T) { exportedBundleRunsInEngine(t, false) })
+	t.Run("context adapters", func(t *testing.T) { exportedBundleRunsInEngine(t, true) })
+}
+
+func exportedBundleRunsInEngine(t *testing.T, adapterContext bool) {
 	lib := orttest.Library(t)
 	dir := t.TempDir()
-	res, err := modelbuild.Build(modelbuild.Options{Preset: "tiny", OutDir: dir, Seed: 5})
+	res, err := modelbuild.Build(modelbuild.Options{Preset: "tiny", OutDir: dir, Seed: 5, AdapterContext: adapterContext})
 	require.NoError(t, err)
 	m, a, w, err := OpenBundleBackbone(dir, "")
 	require.NoError(t, err)

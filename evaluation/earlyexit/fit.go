@@ -122,6 +122,7 @@ func FitExits(cfg FitConfig) (*Fit, error) {
 	}
 	fa := a
 	fa.AdapterRank = cfg.Rank
+	fa.AdapterContext = false // exits are plain adapters, whatever form the bundle's own adapters have
 	fit := &Fit{Arch: fa, Exits: ExitLayers(a.Layers, cfg.Every), Adapters: map[int]*modelbuild.AdapterWeights{},
 		Unexplained: map[int]float64{}, ChunkMAE: map[int]float64{}, Ridge: map[int]float64{}, Frames: len(fitObs)}
 	for _, k := range fit.Exits[:len(fit.Exits)-1] {

@@ -204,11 +204,10 @@ func Run(cfg Config) (*Report, error) {
 		return nil, err
 	}
 	m := &b.Manifest
-	preset, err := modelbuild.LookupPreset(m.Provenance.Preset)
+	arch, err := modelbuild.BundleArch(m)
 	if err != nil {
-		return nil, fmt.Errorf("evaluate: bundle %s: provenance: %w", cfg.Model, err)
+		return nil, fmt.Errorf("evaluate: bundle %s: %w", cfg.Model, err)
 	}
-	arch := preset.Arch
 	L := m.Dims.Layers
 	layout, err := skipping.NewLayout(L, m.StaticLayers)
 	if err != nil {
@@ -221,7 +220,7 @@ func Run(cfg Config) (*Report, error) {
 		return nil, err
 	}
 	frames := prepareFrames(data, arch)
-	rep := &Report{Model: cfg.Model, Preset: preset.Name, Layers: L, StaticLayers: m.StaticLayers,
+	rep := &Report{Model: cfg.Model, Preset: m.Provenance.Preset, Layers: L, StaticLayers: m.StaticLayers,
 		Seeds: [2]int64{seeds[0], seeds[len(seeds)-1]}, Episodes: cfg.Episodes, Frames: len(frames),
 		Mode: "open loop: recorded expert frames in, actions compared, not executed", DySL: cfg.DySL.String()}
 	for _, f := range frames {
@@ -350,7 +349,7 @@ func Run(cfg Config) (*Report, error) {
 	}
 	finish(rep, L)
 	if m.Provenance.Weights == "" {
-		rep.Notes = append(rep.Notes, fmt.Sprintf("the backbone is random (preset %s, seed %d), not trained: errors against the expert say nothing about the policy; only errors against full are meaningful", preset.Name, m.Provenance.Seed))
+		rep.Notes = append(rep.Notes, fmt.Sprintf("the backbone is random (preset %s, seed %d), not trained: errors against the expert say nothing about the policy; only errors against full are meaningful", m.Provenance.Preset, m.Provenance.Seed))
 	}
 	rep.Notes = append(rep.Notes,
 		fmt.Sprintf("DySL's skip ratio %.3f measured on the same frames before the timed run; random_skip and fixed_ratio skip a whole number of layers per frame, dithered so their mean is %.2f layers", ratio, target),

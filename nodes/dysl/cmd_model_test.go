@@ -40,6 +40,16 @@ func TestModelBuildAndCheck(t *testing.T) {
 		require.Contains(t, stderr, "head.onnx: corrupt")
 	})
 
+	t.Run("build makes context adapters of another rank", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "context")
+		_, _, err := runDysl("model", "build", "--preset", "tiny", "--out", dir, "--calibration", "8", "--adapter-context", "--adapter-rank", "8")
+		require.NoError(t, err)
+		out, _, err := runDysl("model", "check", dir)
+		require.NoError(t, err)
+		require.Contains(t, out, "adapter rank 8, context adapters (3 token groups)")
+		require.Contains(t, out, "(n·down + c·context)·up")
+	})
+
 	t.Run("build rejects an unknown preset", func(t *testing.T) {
 		_, _, err := runDysl("model", "build", "--preset", "huge", "--out", t.TempDir())
 		require.ErrorContains(t, err, `unknown preset "huge"`)

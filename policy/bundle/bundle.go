@@ -217,6 +217,9 @@ func (m *Manifest) Validate() []Problem {
 			add("dims."+f.name, "is %d, must be > 0", f.value)
 		}
 	}
+	if d.AdapterContext < 0 {
+		add("dims.adapter_context", "is %d, must be >= 0 (0: plain adapters)", d.AdapterContext)
+	}
 	if d.Heads > 0 && d.Hidden%d.Heads != 0 {
 		add("dims.heads", "%d does not divide dims.hidden %d", d.Heads, d.Hidden)
 	}

@@ -54,6 +54,8 @@ var dimRules = []dimRule{
 	{"layers.", ".mlp.down.weight", 0, "dims.mlp", func(d Dims) int { return d.MLP }},
 	{"adapters.", ".down.weight", 1, "dims.adapter_rank", func(d Dims) int { return d.AdapterRank }},
 	{"adapters.", ".up.weight", 0, "dims.adapter_rank", func(d Dims) int { return d.AdapterRank }},
+	{"adapters.", ".context.weight", 0, "dims.adapter_context x dims.hidden", func(d Dims) int { return d.AdapterContext * d.Hidden }},
+	{"adapters.", ".context.weight", 1, "dims.adapter_rank", func(d Dims) int { return d.AdapterRank }},
 }
 
 // graphSpecs derives every graph's expected interface from the manifest: this is where "shapes chain"

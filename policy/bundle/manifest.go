@@ -70,8 +70,11 @@ type Dims struct {
 	InstructionTokens int `yaml:"instruction_tokens"` // length of the token input
 	Vocab             int `yaml:"vocab"`              // token embedding rows
 	AdapterRank       int `yaml:"adapter_rank"`       // bottleneck width of the adapters
-	Chunk             int `yaml:"chunk"`              // K actions per inference
-	ActionDim         int `yaml:"action_dim"`         // A values per action
+	// AdapterContext is, for context adapters, the number of token groups whose means every adapter
+	// also reads (its context.weight has AdapterContext·Hidden rows); 0 for plain adapters.
+	AdapterContext int `yaml:"adapter_context,omitempty"`
+	Chunk          int `yaml:"chunk"`      // K actions per inference
+	ActionDim      int `yaml:"action_dim"` // A values per action
 }
 
 // ImageSpec says how a camera frame becomes the model's image input.

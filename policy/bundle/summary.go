@@ -17,8 +17,12 @@ func WriteSummary(w io.Writer, b *Bundle) error {
 	m := &b.Manifest
 	d := m.Dims
 	fmt.Fprintf(w, "bundle %s: %s (%s)\n", b.Dir, m.Name, m.Format)
-	fmt.Fprintf(w, "dims: %d layers, hidden %d, %d heads, mlp %d, %d tokens (%d instruction), vocab %d, adapter rank %d\n",
-		d.Layers, d.Hidden, d.Heads, d.MLP, d.Tokens, d.InstructionTokens, d.Vocab, d.AdapterRank)
+	context := ""
+	if d.AdapterContext > 0 {
+		context = fmt.Sprintf(", context adapters (%d token groups)", d.AdapterContext)
+	}
+	fmt.Fprintf(w, "dims: %d layers, hidden %d, %d heads, mlp %d, %d tokens (%d instruction), vocab %d, adapter rank %d%s\n",
+		d.Layers, d.Hidden, d.Heads, d.MLP, d.Tokens, d.InstructionTokens, d.Vocab, d.AdapterRank, context)
 	fmt.Fprintf(w, "input: image %dx%d (%s), tokenizer %s; output: %d actions x %d (%s), dt %gs, gripper index %d\n",
 		m.Image.Width, m.Image.Height, m.Image.Resize, m.Tokenizer.Kind, d.Chunk, d.ActionDim,
 		strings.Join(m.Action.Names, " "), m.Action.DtSeconds, m.Action.GripperIndex)
