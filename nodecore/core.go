@@ -330,7 +330,7 @@ func (c *Core) Step(now time.Time) bool {
 	}
 	header := msgs.Header{Stamp: stamp, FrameID: frameID}
 	skipRatio := res.Stats.SkipRatio()
-	chunk := c.actionChunk(header, res, skipRatio)
+	chunk := c.actionChunk(header, res, skipRatio, live.GripperLead)
 	stats := c.skipStats(header, res.Stats)
 	c.sequence++
 	c.cfg.Sink.PublishActionChunk(chunk)
@@ -373,14 +373,15 @@ func (c *Core) count(update func(*window, *totals)) {
 }
 
 // actionChunk is dysl_vla/msg/ActionChunk for res: the image's header, the bundle's step time and
-// action names, and the skip summary.
-func (c *Core) actionChunk(header msgs.Header, res policy.Result, skipRatio float64) *msgs.ActionChunk {
+// action names, the skip summary, and the gripper column advanced by gripperLead actions.
+func (c *Core) actionChunk(header msgs.Header, res policy.Result, skipRatio float64, gripperLead int) *msgs.ActionChunk {
 	m := c.cfg.Engine.Manifest
 	dim := m.Dims.ActionDim
 	actions := make([]float32, 0, len(res.Chunk)*dim)
 	for _, row := range res.Chunk {
 		actions = append(actions, row...)
 	}
+	leadGripper(actions, dim, m.Action.GripperIndex, gripperLead)
 	s := res.Stats
 	return &msgs.ActionChunk{
 		Header:            header,

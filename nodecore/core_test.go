@@ -87,6 +87,28 @@ func TestFrameIDParameterFillsAnEmptyFrame(t *testing.T) {
 	require.Equal(t, "wrist_camera", f.sink.chunks[0].Header.FrameID)
 }
 
+// gripper_lead changes only the published gripper column, from the next inference on.
+func TestGripperLeadParameterAdvancesThePublishedGripper(t *testing.T) {
+	f := newFixture(t, nil, map[string]paramserver.Value{nodecore.ParamStrategy: paramserver.String("full")})
+	gi := f.engine.Manifest.Action.GripperIndex
+	require.Equal(t, 1, gi)
+	f.core.SetInstruction("pick")
+	f.serve(0, "cam")
+	asPredicted := f.sink.chunks[0].Actions
+	require.NotEqual(t, asPredicted[gi], asPredicted[2+gi], "the fixture's two actions command the gripper differently")
+
+	res := f.params.SetAtomically(paramserver.Parameter{Name: nodecore.ParamGripperLead, Value: paramserver.Integer(1)})
+	require.True(t, res.Successful, res.Reason)
+	f.serve(100*time.Millisecond, "cam")
+	led := f.sink.chunks[1].Actions
+	require.Equal(t, []float32{asPredicted[0], asPredicted[2+gi], asPredicted[2], asPredicted[2+gi]}, led)
+
+	res = f.params.SetAtomically(paramserver.Parameter{Name: nodecore.ParamGripperLead, Value: paramserver.Integer(-1)})
+	require.False(t, res.Successful)
+	require.Contains(t, res.Reason, "gripper_lead")
+	require.Equal(t, 1, f.core.Settings().Live.GripperLead)
+}
+
 // A parameter set applies at the next inference, through the engine.
 func TestLiveParameterChangeAppliesAtTheNextInference(t *testing.T) {
 	f := newFixture(t, nil, nil)

@@ -29,3 +29,22 @@ type ChunkForwarder interface {
 	ForwardChunk(*msgs.ActionChunk) error
 	LinkStatus() msgs.DiagnosticStatus
 }
+
+// leadGripper advances column g of the row-major chunk actions (dim values per action) by lead
+// actions: action i gets the gripper command of action i+lead, the last ones that of the last action.
+// The arm's motion is left as predicted. A gripper index of -1 (no gripper) or a lead of 0 leaves the
+// chunk as it is.
+//
+// Why: a chunk's gripper change can come a few actions later than it should. A policy trained on
+// demonstrations whose grasps follow the alignment after different delays predicts the change at
+// their blend, while the arm is already rising; and a real gripper takes time to close. Advancing
+// the command makes the gripper act on the state the chunk reaches first.
+func leadGripper(actions []float32, dim, g, lead int) {
+	if g < 0 || lead <= 0 || dim <= 0 {
+		return
+	}
+	steps := len(actions) / dim
+	for i := 0; i < steps; i++ {
+		actions[i*dim+g] = actions[min(i+lead, steps-1)*dim+g]
+	}
+}

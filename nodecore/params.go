@@ -48,6 +48,7 @@ const (
 	ParamExecutedActions     = "executed_actions"
 	ParamSkipRatio           = "skip_ratio"
 	ParamSeed                = "seed"
+	ParamGripperLead         = "gripper_lead"
 )
 
 // Settings is every parameter of the node, typed. The read-only part is read once at start-up;
@@ -85,8 +86,11 @@ type LiveSettings struct {
 	// for a bundle that reads one; a frame without such a state is not acted on. 0 disables the check.
 	StateMaxAge time.Duration
 	// FrameID is the frame_id published when the image carries none.
-	FrameID  string
-	Skipping skipping.Config
+	FrameID string
+	// GripperLead advances the gripper column of every published chunk by this many actions (see
+	// leadGripper); 0 publishes the chunk as the policy predicted it.
+	GripperLead int
+	Skipping    skipping.Config
 }
 
 // paramSpec is one declaration: default value and descriptor (the descriptor's Name is filled in).
@@ -161,6 +165,7 @@ func specs() []paramSpec {
 		{ParamExecutedActions, paramserver.Integer(int64(d.ExecutedActions)), integerRange("actions of each chunk the robot executes, entering the continuity history (0 = whole chunk)", 0, 1024, 1)},
 		{ParamSkipRatio, paramserver.Double(d.SkipRatio), doubleRange("share of dynamic layers skipped by the random and fixed_ratio strategies", 0, 1, 0)},
 		{ParamSeed, paramserver.Integer(d.Seed), paramserver.Descriptor{Description: "seed of the random skip baseline"}},
+		{ParamGripperLead, paramserver.Integer(0), integerRange("actions by which the gripper column of each published chunk is advanced: the gripper opens or closes that many steps before the policy's chunk says (0 = as predicted; no effect without a gripper in the bundle's actions)", 0, 64, 1)},
 	}
 }
 
@@ -246,6 +251,7 @@ func settingsFrom(get lookup) (Settings, error) {
 			MaxImageAge: seconds(r.double(ParamMaxImageAge)),
 			StateMaxAge: seconds(r.double(ParamStateMaxAge)),
 			FrameID:     r.str(ParamFrameID),
+			GripperLead: int(r.integer(ParamGripperLead)),
 			Skipping: skipping.Config{
 				ControllerThreshold: r.double(ParamControllerThreshold),
 				ContinuityWindow:    int(r.integer(ParamContinuityWindow)),

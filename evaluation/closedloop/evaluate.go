@@ -263,6 +263,9 @@ func describeTasks(s Suite) string {
 			out = fmt.Sprintf("tabletop: %d blocks, %d pads, chains of %d instructions", t.Blocks, t.Pads, t.Chain)
 		}
 	}
+	if s.GripperLead > 0 {
+		out += fmt.Sprintf("; gripper commands %d actions early (node parameter gripper_lead)", s.GripperLead)
+	}
 	if len(s.ExpertDims) > 0 {
 		out += fmt.Sprintf("; A DIAGNOSTIC: action columns %v (scene.Action indices) come from the scripted expert in every variant", s.ExpertDims)
 	}

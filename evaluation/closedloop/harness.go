@@ -98,6 +98,9 @@ type Config struct {
 	Latency Latency
 	// MaxImageAge is the node's max_image_age; 0 keeps the node's default.
 	MaxImageAge time.Duration
+	// GripperLead is the node's gripper_lead: the published chunks' gripper commands come that many
+	// actions early.
+	GripperLead int
 	// BeforeInference, optional, may return a new skipping configuration before each inference (the
 	// baselines matched frame by frame); it is applied through the node's parameters.
 	BeforeInference func() *skipping.Config
@@ -206,6 +209,7 @@ func (h *Harness) Run(seed int64) (Episode, error) {
 	if cfg.MaxImageAge > 0 {
 		overrides[nodecore.ParamMaxImageAge] = paramserver.Double(cfg.MaxImageAge.Seconds())
 	}
+	overrides[nodecore.ParamGripperLead] = paramserver.Integer(int64(cfg.GripperLead))
 	origin := time.Unix(1_700_000_000, 0)
 	srv, _, err := nodecore.NewParamServer("/dysl_vla_node", overrides, func() time.Time { return origin })
 	if err != nil {

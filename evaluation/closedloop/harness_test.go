@@ -157,6 +157,33 @@ func TestExecutedActionsAreHonoured(t *testing.T) {
 	require.InDelta(t, 6*0.01, ep.Final.EE.X, 1e-6, "2 of every 4 steps moved")
 }
 
+// The node's gripper_lead reaches the arm: a chunk that closes at its fourth action closes at the first
+// with a lead of 3, and moves the arm as before.
+func TestGripperLeadReachesTheArm(t *testing.T) {
+	closeAtFourth := func(out []float32) {
+		for k := 0; k < 8; k++ {
+			out[k*7] = 1 // a centimetre in x per step
+			out[k*7+6] = -1
+			if k >= 3 {
+				out[k*7+6] = 1
+			}
+		}
+	}
+	sc := scene.DefaultConfig()
+	sc.MaxSteps = 3 // the first three actions of the first chunk
+	run := func(lead int) scene.State {
+		h, err := New(Config{Engine: newEngine(t, closeAtFourth), Skipping: skipping.DefaultConfig(), Scene: sc, CameraHz: 2.5, Latency: FixedLatency(0), GripperLead: lead})
+		require.NoError(t, err)
+		ep, err := h.Run(2)
+		require.NoError(t, err)
+		return ep.Final
+	}
+	asPredicted, led := run(0), run(3)
+	require.Equal(t, scene.GripperOpen, asPredicted.Gripper)
+	require.Equal(t, scene.GripperClosed, led.Gripper)
+	require.Equal(t, asPredicted.EE, led.EE, "the motion is the policy's")
+}
+
 // A 250 ms inference on a 10 Hz camera: the worker is busy for 2.5 steps, frames pile up in the slot
 // and are superseded, and a chunk applies from the first step after its arrival.
 func TestLatencyIsAccountedInSimTime(t *testing.T) {

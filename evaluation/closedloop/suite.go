@@ -56,6 +56,8 @@ type Suite struct {
 	// variant (Config.ExpertDims): with the motion from the expert, the rows compare the variants'
 	// gripper decisions alone.
 	ExpertDims []int
+	// GripperLead is every variant's node gripper_lead (Config.GripperLead).
+	GripperLead int
 	// Progress, optional, is called after every episode of every variant.
 	Progress func()
 }
@@ -136,7 +138,7 @@ func (s Suite) runWithFrames(variants []*Variant, seeds []int64, onFrame func(sc
 		if v.Engine == nil {
 			continue
 		}
-		h, err := New(Config{Engine: v.Engine, Skipping: v.Skipping, Scene: s.Scene, CameraHz: s.CameraHz, Latency: s.Latency, ExpertDims: s.ExpertDims,
+		h, err := New(Config{Engine: v.Engine, Skipping: v.Skipping, Scene: s.Scene, CameraHz: s.CameraHz, Latency: s.Latency, ExpertDims: s.ExpertDims, GripperLead: s.GripperLead,
 			BeforeInference: v.BeforeInference, OnServe: v.OnServe, OnFrame: onFrame, Infer: v.Infer})
 		if err != nil {
 			return nil, fmt.Errorf("closedloop: variant %s: %w", v.Name, err)

@@ -101,6 +101,7 @@ func newDAggerCmd() *cobra.Command {
 		seed     int64
 		maxSteps int
 		cameraHz float64
+		lead     int
 		expert   []string
 		// approachOnly keeps the states before each instruction's first empty grasp.
 		approachOnly bool
@@ -138,7 +139,7 @@ state: the policy learns to recover from the states its own mistakes lead to.`,
 			if approachOnly {
 				keep = closedloop.KeepApproach
 			}
-			v, err := closedloop.CollectStates(closedloop.Config{Engine: e, Skipping: full, Scene: sc, CameraHz: cameraHz, ExpertDims: expertDims},
+			v, err := closedloop.CollectStates(closedloop.Config{Engine: e, Skipping: full, Scene: sc, CameraHz: cameraHz, ExpertDims: expertDims, GripperLead: lead},
 				training.Seeds(seed, episodes), keep, out)
 			if err != nil {
 				return err
@@ -172,6 +173,7 @@ state: the policy learns to recover from the states its own mistakes lead to.`,
 	f.Int64Var(&seed, "seed", 500_000, "seed of the first episode (training range, apart from bc's and the held-out seeds)")
 	f.IntVar(&maxSteps, "max-steps", 300, "step limit per instruction")
 	f.Float64Var(&cameraHz, "camera-hz", 0, "camera rate (0: the control rate of the bundle); play as evaluate --closed-loop will")
+	f.IntVar(&lead, "gripper-lead", 0, "the node's gripper_lead: actions by which every chunk's gripper commands are advanced (0..64)")
 	f.BoolVar(&approachOnly, "approach-only", false, "write only the states before the policy first closed the gripper on nothing, "+
 		"in each instruction: its approach, where it missed (the wandering that follows would otherwise make most of the states)")
 	f.StringSliceVar(&expert, "expert-dims", nil, "a diagnostic: take these action columns (by the bundle's action names, e.g. x,y,z,yaw) "+

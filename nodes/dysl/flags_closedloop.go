@@ -25,6 +25,7 @@ type closedLoopFlags struct {
 	matchFrames  int
 	jsonOut      string
 	expertDims   []string
+	gripperLead  int
 	match        closedloop.EvaluateConfig // MatchEpisodes, MatchRuns, MatchTolerance
 }
 
@@ -49,6 +50,7 @@ func (f *closedLoopFlags) registerEpisodes(fs *pflag.FlagSet) {
 	fs.StringVar(&f.jsonOut, "json-out", "", "closed loop: also write the report as JSON to this file (the table still goes to stdout)")
 	fs.StringSliceVar(&f.expertDims, "expert-dims", nil, "closed loop, a diagnostic: take these action columns (by the bundle's action names, e.g. x,y,z,roll,pitch,yaw) "+
 		"from the scripted expert in every variant, so that the rows compare what is left (the gripper's timing)")
+	fs.IntVar(&f.gripperLead, "gripper-lead", 0, "closed loop: the node's gripper_lead, the actions by which every chunk's gripper commands are advanced (0..64)")
 	fs.IntVar(&f.matchFrames, "match-frames-closed-loop", 600, "closed loop: frames served to dysl that flexidepth's tau and early exit's eta are first matched on")
 }
 
