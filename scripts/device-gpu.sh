@@ -11,7 +11,9 @@
 #             collect copies weights and logs to $OUT. The logs stay in $G: a later call's $OUT is a new
 #             folder, so a background job must not write there. BC_EXTRA adds train bc flags to every
 #             round, e.g. BC_EXTRA='--layer-drop 0.5 --drop-tails' (a backbone whose layers can be skipped)
-#             or BC_EXTRA=--expert-grasp-on-reach (labels that close as soon as a close catches the block)
+#             or BC_EXTRA=--expert-grasp-on-reach (labels that close as soon as a close catches the block).
+#             The policies play with the node's gripper_lead at GRIPPER_LEAD (default 3), as the README's
+#             closed-loop report does since attempt 16
 #   ortcheck  ONNX Runtime's CUDA provider against its CPU one: the same bundle, bench, open and closed loop
 #   collect   wait for the training runs (at most WAIT_SECONDS), copy their logs and weights to $OUT
 #
@@ -105,7 +107,7 @@ for stage in "$@"; do
 			env -u GOMLX_BACKEND "$dysl" model build --preset small_relative --tasks single --weights "$2" --out "$G/bundle_$1" | tail -1 >&2
 			for i in $(seq 0 $((procs - 1))); do
 				"$dysl" train dagger --model "$G/bundle_$1" --tasks single --episodes "$per" --seed $(($3 + per * i)) --camera-hz 2.5 \
-					--out "$G/$1_$i.json" 2>&1 | tr '\r' '\n' | grep -a '^wrote\|^legs' >"$G/$1_$i.txt" &
+					--gripper-lead "${GRIPPER_LEAD:-3}" --out "$G/$1_$i.json" 2>&1 | tr '\r' '\n' | grep -a '^wrote\|^legs' >"$G/$1_$i.txt" &
 			done
 			wait
 			cat "$G/$1"_*.txt >"$G/dagger_$1.txt"
