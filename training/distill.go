@@ -181,6 +181,10 @@ type DistillConfig struct {
 	Batch        int     // frames per step
 	LearningRate float64 // Adam, both stages
 	Lambda       float64 // weight of the skip-encouraging loss mean (1 − g)²
+	// Stage2Fit keeps stage 1's loss in stage 2 with this weight. Stage 2 alone trades the adapters' fit
+	// of the skipped layers for the chunk loss of its soft mixture (models/closedloop/README.md, attempt
+	// 16: the mean unexplained fraction rose from 0.31 to 0.45); 0 is the paper's stage 2.
+	Stage2Fit float64
 	// AdapterStart says, for the provenance, where the adapters started: "" means AddSkipModules' identity;
 	// the distill command sets it when it loads the bundle's closed-form adapters (SetSkipModules).
 	AdapterStart string
@@ -253,6 +257,14 @@ func Distill(m *Model, cfg DistillConfig) (*DistillResult, error) {
 	dynamic := dynamicLayers(cfg.Segments)
 	if len(dynamic) == 0 {
 		return nil, fmt.Errorf("training: no dynamic layers to distill")
+	}
+	for _, w := range []struct {
+		name  string
+		value float64
+	}{{"lambda", cfg.Lambda}, {"stage-2 fit weight", cfg.Stage2Fit}} {
+		if !(w.value >= 0) || math.IsInf(w.value, 0) {
+			return nil, fmt.Errorf("training: %s is %v, expected a finite weight >= 0", w.name, w.value)
+		}
 	}
 	data, err := GenerateSceneEpisodes(m.Arch, Seeds(TrainSeedStart, cfg.Episodes), cfg.Tasks)
 	if err != nil {
@@ -327,12 +339,15 @@ func Distill(m *Model, cfg DistillConfig) (*DistillResult, error) {
 			h := m.Prefix(m.inputsFrom(inputs))
 			var skipLoss *Node
 			segments := 0
+			hiddens := make([]*Node, m.Arch.Layers+1) // what the fit term reads: each h_j and h_s(j)
 			for _, seg := range cfg.Segments {
 				var inputsOf []*Node
 				for _, j := range seg.Dynamic {
 					inputsOf = append(inputsOf, h)
+					hiddens[j] = h
 					h = m.Layer(j, h)
 				}
+				hiddens[seg.Static] = h
 				if len(seg.Dynamic) > 0 {
 					segments++
 					full := h
@@ -352,6 +367,9 @@ func Distill(m *Model, cfg DistillConfig) (*DistillResult, error) {
 				h = m.Layer(seg.Static, h)
 			}
 			train.AddLoss(ctx, MulScalar(ReduceAllMean(skipLoss), cfg.Lambda/float64(segments)))
+			if cfg.Stage2Fit > 0 {
+				train.AddLoss(ctx, MulScalar(ReduceAllMean(m.adapterUnexplained(hiddens, cfg.Segments)), cfg.Stage2Fit))
+			}
 			return []*Node{m.Head(h)}
 		}
 		trainer := train.NewTrainer(m.Backend, m.Ctx, stage2, losses.MeanAbsoluteError,
@@ -432,9 +450,14 @@ func DistillNotes(cfg DistillConfig, res *DistillResult) (adapters, controllers 
 		adapters += fmt.Sprintf("; unexplained fraction on held-out frames %.3f at the start, %.3f at the end",
 			meanOf(res.UnexplainedBefore), meanOf(final))
 	}
+	fit := ""
+	if cfg.Stage2Fit > 0 {
+		fit = fmt.Sprintf(" + %g·stage 1's loss", cfg.Stage2Fit)
+		adapters += fmt.Sprintf("; stage 2 kept stage 1's loss at weight %g", cfg.Stage2Fit)
+	}
 	controllers = fmt.Sprintf("trained (dysl distill stage 2, %d steps): soft mixture at one harmonic-decay-drawn dynamic layer per segment, "+
-		"loss L1 to the frozen full model's chunk + %g·mean(1−g)²; %d trainable vs %d backbone parameters",
-		cfg.Stage2Steps, cfg.Lambda, res.Trainable, res.Backbone)
+		"loss L1 to the frozen full model's chunk + %g·mean(1−g)²%s; %d trainable vs %d backbone parameters",
+		cfg.Stage2Steps, cfg.Lambda, fit, res.Trainable, res.Backbone)
 	return adapters, controllers
 }
 

@@ -2,6 +2,7 @@ package training
 
 import (
 	"errors"
+	"math"
 	"testing"
 
 	"dysl_vla/modelbuild"
@@ -186,6 +187,43 @@ func distillStartsFromTheBundlesAdapters(t *testing.T, opts modelbuild.Options) 
 	// the skipped layers' work: distillation starts from there, not from nothing.
 	for j, u := range fitted {
 		require.Less(t, u, 0.9, "adapter %d", j)
+	}
+}
+
+// TestStage2FitKeepsTheAdaptersFit runs stage 2 alone from the bundle's closed-form adapters, with and
+// without stage 1's loss kept: with it the adapters end closer to the skipped layers, and the notes
+// say so. Bad weights are refused.
+func TestStage2FitKeepsTheAdaptersFit(t *testing.T) {
+	dir, _, manifest, a, w := builtTinyBundle(t)
+	mods, err := ReadSkipModules(dir, manifest, a)
+	require.NoError(t, err)
+	run := func(fit float64) (*DistillResult, DistillConfig) {
+		m, err := NewModel(a, w)
+		require.NoError(t, err)
+		m.AddSkipModules(manifest.DynamicLayers(), 1)
+		require.NoError(t, m.SetSkipModules(mods))
+		cfg := DistillConfig{Segments: manifest.Segments(), Seed: 3, Episodes: 1, Stage2Steps: 12, Batch: 4,
+			LearningRate: 1e-2, Lambda: 0.2, Stage2Fit: fit}
+		res, err := Distill(m, cfg)
+		require.NoError(t, err)
+		return res, cfg
+	}
+	plain, _ := run(0)
+	kept, cfg := run(5)
+	t.Logf("mean unexplained after stage 2: %.3f without the fit term, %.3f with it (%.3f before)",
+		meanOf(plain.UnexplainedAfter), meanOf(kept.UnexplainedAfter), meanOf(kept.UnexplainedBefore))
+	require.Less(t, meanOf(kept.UnexplainedAfter), meanOf(plain.UnexplainedAfter))
+	adapters, controllers := DistillNotes(cfg, kept)
+	require.Contains(t, adapters, "stage 2 kept stage 1's loss at weight 5")
+	require.Contains(t, controllers, "+ 5·stage 1's loss")
+
+	m, err := NewModel(a, w)
+	require.NoError(t, err)
+	m.AddSkipModules(manifest.DynamicLayers(), 1)
+	for _, bad := range []DistillConfig{{Stage2Fit: -1}, {Lambda: math.NaN()}, {Stage2Fit: math.Inf(1)}} {
+		bad.Segments, bad.Stage2Steps, bad.Batch, bad.Episodes = manifest.Segments(), 1, 1, 1
+		_, err := Distill(m, bad)
+		require.ErrorContains(t, err, "expected a finite weight >= 0")
 	}
 }
 

@@ -62,6 +62,7 @@ and the file is removed when the run completes.`,
 	// (0.1% of layers skipped at tau 0.5), 0.2 skips 29% at an error a third of random skip's
 	// (models/reference/README.md).
 	f.Float64Var(&cfg.Lambda, "lambda", 0.2, "weight of the skip-encouraging loss")
+	f.Float64Var(&cfg.Stage2Fit, "stage2-fit", 0, "weight of stage 1's loss (the adapters' fit of the skipped layers) kept in stage 2 (0: stage 2 as in the paper)")
 	f.IntVar(&cfg.CheckpointEvery, "checkpoint-every", 0, "write the adapters and controllers into the bundle every this many steps of each stage (0: only at the end)")
 	f.BoolVar(&resume, "resume", false, "continue the distillation checkpointed in the bundle (same settings)")
 	_ = cmd.MarkFlagRequired("model")
