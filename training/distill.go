@@ -220,7 +220,8 @@ func (p DistillProgress) doneIn(stage, steps int) int {
 type DistillResult struct {
 	// Stage1Loss is per step the mean over adapters of ‖A_j(h_j) − h_s(j)‖² / ‖h_s(j) − h_j‖² on the batch:
 	// the fraction of what the skipped layers do that adapter j misses (1 = no better than the identity).
-	// Stage2Loss is per step the chunk L1 to the teacher (normalized action units) plus the skip term.
+	// Stage2Loss is per step the chunk L1 to the teacher (normalized action units) plus the skip term
+	// (plus Stage2Fit times stage 1's loss).
 	Stage1Loss, Stage2Loss []float64
 	// The same fraction per dynamic layer on held-out frames, before stage 1, after it and after stage 2
 	// (nil for a stage that did not run).
@@ -391,7 +392,11 @@ func Distill(m *Model, cfg DistillConfig) (*DistillResult, error) {
 		if err != nil {
 			return nil, err
 		}
-		fmt.Fprintf(cfg.Log, "stage 2: %d steps, loss (chunk L1 to the teacher in normalized action units + skip term) %.4f -> %.4f\n", cfg.Stage2Steps,
+		terms := "chunk L1 to the teacher in normalized action units + skip term"
+		if cfg.Stage2Fit > 0 {
+			terms += fmt.Sprintf(" + %g x stage 1's loss", cfg.Stage2Fit)
+		}
+		fmt.Fprintf(cfg.Log, "stage 2: %d steps, loss (%s) %.4f -> %.4f\n", cfg.Stage2Steps, terms,
 			mean(res.Stage2Loss[:min(10, len(res.Stage2Loss))]), mean(res.Stage2Loss[max(0, len(res.Stage2Loss)-10):]))
 		if res.UnexplainedAfter, err = unexplained("after stage 2"); err != nil {
 			return nil, err
