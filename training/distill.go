@@ -183,7 +183,8 @@ type DistillConfig struct {
 	Lambda       float64 // weight of the skip-encouraging loss mean (1 − g)²
 	// Stage2Fit keeps stage 1's loss in stage 2 with this weight. Stage 2 alone trades the adapters' fit
 	// of the skipped layers for the chunk loss of its soft mixture (models/closedloop/README.md, attempt
-	// 16: the mean unexplained fraction rose from 0.31 to 0.45); 0 is the paper's stage 2.
+	// 16: the context adapters' mean unexplained fraction rose from 0.31 to 0.45). Keeping the fit did
+	// not keep more grasps there, so 0, the paper's stage 2, is the default.
 	Stage2Fit float64
 	// AdapterStart says, for the provenance, where the adapters started: "" means AddSkipModules' identity;
 	// the distill command sets it when it loads the bundle's closed-form adapters (SetSkipModules).
