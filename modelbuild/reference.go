@@ -355,7 +355,7 @@ func (m *Model) Adapter(j int, h *mat.Dense) *mat.Dense {
 	n := m.rmsNorm(h, w.Norm)
 	var low, delta mat.Dense
 	low.Mul(n, dense(D, r, w.Down))
-	if w.Context != nil {
+	if a.AdapterContext || w.Context != nil { // as the graph decides: weights and arch that disagree fail
 		c := mat.NewDense(1, a.AdapterContextWidth(), a.groupMeans(n))
 		var lowContext mat.Dense
 		lowContext.Mul(c, dense(a.AdapterContextWidth(), r, w.Context))

@@ -111,14 +111,13 @@ func (cfg BCConfig) layerDropMasks(r *rand.Rand) *tensors.Tensor {
 			row[i] = 1
 		}
 		// Layers 1..L-2 may be dropped: a run of them up to the last, or each on its own.
-		switch {
-		case cfg.DropTails:
+		if cfg.DropTails {
 			if r.Float64() < cfg.LayerDrop {
 				for i := 1 + r.IntN(L-2); i < L-1; i++ {
 					row[i] = 0
 				}
 			}
-		default:
+		} else {
 			for i := 1; i < L-1; i++ {
 				if r.Float64() < cfg.LayerDrop {
 					row[i] = 0
