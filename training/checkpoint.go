@@ -27,11 +27,13 @@ type DistillCheckpoint struct {
 	LearningRate float64         `json:"learning_rate"`
 	Lambda       float64         `json:"lambda"`
 	Stage2Fit    float64         `json:"stage2_fit,omitempty"`
+	Visited      int             `json:"visited_states,omitempty"`
 }
 
 func checkpointOf(cfg DistillConfig, p DistillProgress) DistillCheckpoint {
 	return DistillCheckpoint{Progress: p, Seed: cfg.Seed, Episodes: cfg.Episodes, Stage1Steps: cfg.Stage1Steps,
-		Stage2Steps: cfg.Stage2Steps, Batch: cfg.Batch, LearningRate: cfg.LearningRate, Lambda: cfg.Lambda, Stage2Fit: cfg.Stage2Fit}
+		Stage2Steps: cfg.Stage2Steps, Batch: cfg.Batch, LearningRate: cfg.LearningRate, Lambda: cfg.Lambda, Stage2Fit: cfg.Stage2Fit,
+		Visited: len(cfg.Visited)}
 }
 
 // WriteDistillCheckpoint writes the model's adapters and controllers into the bundle (WriteSkipModules)

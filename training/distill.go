@@ -175,7 +175,12 @@ type DistillConfig struct {
 	Seed     int64
 	Episodes int // training episodes (seeds from TrainSeedStart)
 	// Tasks makes the episodes tabletop scenes (the zero value: the single task).
-	Tasks        scene.Tabletop
+	Tasks scene.Tabletop
+	// Visited are world states a policy reached in closed loop ('dysl train dagger --strategy dysl'):
+	// their camera frames join the episodes' so that the adapters and controllers also learn the frames
+	// skipping takes the arm to, which expert episodes never show. The teacher there is the frozen full
+	// model, as everywhere in distillation; the expert is not asked.
+	Visited      []scene.State
 	Stage1Steps  int     // adapters only; 0 skips stage 1 (the "one stage from scratch" ablation)
 	Stage2Steps  int     // controllers and adapters with the soft mixture
 	Batch        int     // frames per step
@@ -271,6 +276,18 @@ func Distill(m *Model, cfg DistillConfig) (*DistillResult, error) {
 	data, err := GenerateSceneEpisodes(m.Arch, Seeds(TrainSeedStart, cfg.Episodes), cfg.Tasks)
 	if err != nil {
 		return nil, err
+	}
+	if len(cfg.Visited) > 0 {
+		visited, err := LabelStates(m.Arch, cfg.Visited, scene.ExpertOptions{})
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(cfg.Log, "training frames: %d from %d expert episodes, %d from visited states\n",
+			len(data.Frames), cfg.Episodes, len(visited.Frames))
+		data.Frames = append(data.Frames, visited.Frames...)
+	}
+	if len(data.Frames) == 0 {
+		return nil, fmt.Errorf("training: no frames to distill on (%d episodes, no visited states)", cfg.Episodes)
 	}
 	m.SetBackboneTrainable(false)
 	res := &DistillResult{Backbone: paramCount(m.BackboneVariables())}
@@ -448,6 +465,9 @@ func DistillNotes(cfg DistillConfig, res *DistillResult) (adapters, controllers 
 	adapters = fmt.Sprintf("trained (dysl distill, GoMLX) from %s: stage 1 %d steps of mean_j ‖A_j(h_j) − h_s(j)‖²/‖h_s(j) − h_j‖² against the frozen backbone, "+
 		"then stage 2 %d steps jointly with the controllers; batch %d, Adam lr %s, %d episodes, seed %d",
 		start, cfg.Stage1Steps, cfg.Stage2Steps, cfg.Batch, strconv.FormatFloat(cfg.LearningRate, 'g', -1, 64), cfg.Episodes, cfg.Seed)
+	if len(cfg.Visited) > 0 {
+		adapters += fmt.Sprintf(", and the frames of %d world states a policy visited in closed loop", len(cfg.Visited))
+	}
 	if res.UnexplainedAfter != nil || res.UnexplainedStage1 != nil {
 		final := res.UnexplainedAfter
 		if final == nil {

@@ -3,12 +3,14 @@ package training
 import (
 	"errors"
 	"math"
+	"strings"
 	"testing"
 
 	"dysl_vla/modelbuild"
 	"dysl_vla/policy/bundle"
 	"dysl_vla/policy/ortbackend"
 	"dysl_vla/policy/ortbackend/orttest"
+	"dysl_vla/scene"
 
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -271,4 +273,33 @@ func TestDistillResumesFromItsCheckpoint(t *testing.T) {
 	require.NoError(t, FinishDistill(dir))
 	_, err = ResumeDistill(dir, manifest, newModel(), cfg)
 	require.Error(t, err)
+}
+
+// TestDistillTrainsOnVisitedStates: world states a policy visited are frames of the distillation like
+// the expert episodes' (here the only ones), and the provenance says they were there.
+func TestDistillTrainsOnVisitedStates(t *testing.T) {
+	_, _, manifest, a, w := builtTinyBundle(t)
+	m, err := NewModel(a, w)
+	require.NoError(t, err)
+	m.AddSkipModules(manifest.DynamicLayers(), 1)
+	var visited []scene.State
+	s, _ := scene.Start(TrainSeedStart+77, sceneConfig(a))
+	for range 12 {
+		visited = append(visited, s)
+		action, _ := scene.ExpertOptions{}.Next(s)
+		s = scene.Step(s, action)
+	}
+	var log strings.Builder
+	cfg := DistillConfig{Segments: manifest.Segments(), Seed: 2, Stage1Steps: 30, Batch: 4, LearningRate: 3e-3,
+		Visited: visited, Log: &log}
+	res, err := Distill(m, cfg)
+	require.NoError(t, err)
+	require.Contains(t, log.String(), "training frames: 0 from 0 expert episodes, 12 from visited states")
+	require.Less(t, mean(res.Stage1Loss[25:]), 0.8*mean(res.Stage1Loss[:5]), "stage 1 loss should fall on the visited frames")
+	adapters, _ := DistillNotes(cfg, res)
+	require.Contains(t, adapters, "the frames of 12 world states a policy visited in closed loop")
+
+	cfg.Visited = nil
+	_, err = Distill(m, cfg)
+	require.ErrorContains(t, err, "no frames to distill on (0 episodes, no visited states)")
 }

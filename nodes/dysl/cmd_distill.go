@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"dysl_vla/evaluation/closedloop"
 	"dysl_vla/training"
 )
 
@@ -14,6 +15,7 @@ func newDistillCmd() *cobra.Command {
 		resume                             bool
 		cfg                                training.DistillConfig
 		tasks                              string
+		visited                            []string
 	)
 	cmd := &cobra.Command{
 		Use:   "distill --model DIR",
@@ -29,7 +31,9 @@ The backbone stays frozen. Adapters and controllers are written as ONNX into the
 manifest's provenance says how. --stage1-steps 0 gives the "one stage from scratch" ablation.
 With --checkpoint-every the adapters and controllers are written into the bundle as training goes,
 with distill_checkpoint.json saying how far it got; --resume (same settings) continues from there,
-and the file is removed when the run completes.`,
+and the file is removed when the run completes. --states adds the frames of world states a policy
+visited in closed loop ('dysl train dagger --strategy dysl' writes them): the frames skipping takes
+the arm to, with the full model as their teacher.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if adapters != "bundle" && adapters != "identity" {
@@ -38,6 +42,13 @@ and the file is removed when the run completes.`,
 			var err error
 			if cfg.Tasks, err = generatedTasks(data, tasks); err != nil {
 				return err
+			}
+			for _, path := range visited {
+				states, err := closedloop.ReadStates(path)
+				if err != nil {
+					return err
+				}
+				cfg.Visited = append(cfg.Visited, states...)
 			}
 			cfg.Log = cmd.OutOrStdout()
 			_, err = training.DistillBundle(training.BundleDistillation{Dir: dir, Weights: weights, Config: cfg,
@@ -62,6 +73,7 @@ and the file is removed when the run completes.`,
 	// (0.1% of layers skipped at tau 0.5), 0.2 skips 29% at an error a third of random skip's
 	// (models/reference/README.md).
 	f.Float64Var(&cfg.Lambda, "lambda", 0.2, "weight of the skip-encouraging loss")
+	f.StringSliceVar(&visited, "states", nil, "state files of 'dysl train dagger' whose frames join the training episodes' (teacher: the full model)")
 	f.Float64Var(&cfg.Stage2Fit, "stage2-fit", 0, "weight of stage 1's loss (the adapters' fit of the skipped layers) kept in stage 2 (0: stage 2 as in the paper)")
 	f.IntVar(&cfg.CheckpointEvery, "checkpoint-every", 0, "write the adapters and controllers into the bundle every this many steps of each stage (0: only at the end)")
 	f.BoolVar(&resume, "resume", false, "continue the distillation checkpointed in the bundle (same settings)")

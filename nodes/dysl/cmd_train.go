@@ -102,6 +102,7 @@ func newDAggerCmd() *cobra.Command {
 		maxSteps int
 		cameraHz float64
 		lead     int
+		strategy string
 		expert   []string
 		// approachOnly keeps the states before each instruction's first empty grasp.
 		approachOnly bool
@@ -112,7 +113,9 @@ func newDAggerCmd() *cobra.Command {
 		Long: `Runs the bundle's full model in closed loop on training-range episodes (seeds from --seed, apart from
 bc's 0..N-1 and the held-out ones) and writes every world state its camera captured as JSON. 'dysl
 train bc --dagger-states' renders them and labels each with the scripted expert's chunk from that
-state: the policy learns to recover from the states its own mistakes lead to.`,
+state: the policy learns to recover from the states its own mistakes lead to.
+--strategy dysl plays DySL at its default thresholds instead: 'dysl distill --states' then trains
+the adapters and controllers on the frames where skipping took the arm.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if ef.model == "" || out == "" {
@@ -124,9 +127,11 @@ state: the policy learns to recover from the states its own mistakes lead to.`,
 				return err
 			}
 			sc.MaxSteps = maxSteps
-			full := skipping.DefaultConfig()
-			full.Strategy = skipping.StrategyFull
-			e, err := ef.open(full)
+			play := skipping.DefaultConfig()
+			if play.Strategy, err = skipping.ParseStrategy(strategy); err != nil {
+				return fmt.Errorf("--strategy: %w", err)
+			}
+			e, err := ef.open(play)
 			if err != nil {
 				return err
 			}
@@ -139,7 +144,7 @@ state: the policy learns to recover from the states its own mistakes lead to.`,
 			if approachOnly {
 				keep = closedloop.KeepApproach
 			}
-			v, err := closedloop.CollectStates(closedloop.Config{Engine: e, Skipping: full, Scene: sc, CameraHz: cameraHz, ExpertDims: expertDims, GripperLead: lead},
+			v, err := closedloop.CollectStates(closedloop.Config{Engine: e, Skipping: play, Scene: sc, CameraHz: cameraHz, ExpertDims: expertDims, GripperLead: lead},
 				training.Seeds(seed, episodes), keep, out)
 			if err != nil {
 				return err
@@ -174,6 +179,7 @@ state: the policy learns to recover from the states its own mistakes lead to.`,
 	f.IntVar(&maxSteps, "max-steps", 300, "step limit per instruction")
 	f.Float64Var(&cameraHz, "camera-hz", 0, "camera rate (0: the control rate of the bundle); play as evaluate --closed-loop will")
 	f.IntVar(&lead, "gripper-lead", 0, "the node's gripper_lead: actions by which every chunk's gripper commands are advanced (0..64)")
+	f.StringVar(&strategy, "strategy", "full", "skipping strategy the policy plays with, at the default thresholds: "+strings.Join(skipping.StrategyNames(), ", "))
 	f.BoolVar(&approachOnly, "approach-only", false, "write only the states before the policy first closed the gripper on nothing, "+
 		"in each instruction: its approach, where it missed (the wandering that follows would otherwise make most of the states)")
 	f.StringSliceVar(&expert, "expert-dims", nil, "a diagnostic: take these action columns (by the bundle's action names, e.g. x,y,z,yaw) "+
