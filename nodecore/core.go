@@ -76,6 +76,8 @@ type Core struct {
 	// engineLive is the live settings whose skipping configuration the engine runs with; only Step
 	// touches it.
 	engineLive *LiveSettings
+	// gripper is the executed gripper commands' history for gripper_min_hold; only Step touches it.
+	gripper gripperHold
 }
 
 // New checks cfg, pushes the parameters' skipping configuration into the engine and registers the
@@ -255,6 +257,7 @@ func (c *Core) Step(now time.Time) bool {
 	c.mu.Unlock()
 	if reset {
 		c.cfg.Engine.Reset()
+		c.gripper = gripperHold{}
 	}
 	if img == nil {
 		return false
@@ -330,7 +333,7 @@ func (c *Core) Step(now time.Time) bool {
 	}
 	header := msgs.Header{Stamp: stamp, FrameID: frameID}
 	skipRatio := res.Stats.SkipRatio()
-	chunk := c.actionChunk(header, res, skipRatio, live.GripperLead)
+	chunk := c.actionChunk(header, res, skipRatio, live)
 	stats := c.skipStats(header, res.Stats)
 	c.sequence++
 	c.cfg.Sink.PublishActionChunk(chunk)
@@ -373,15 +376,17 @@ func (c *Core) count(update func(*window, *totals)) {
 }
 
 // actionChunk is dysl_vla/msg/ActionChunk for res: the image's header, the bundle's step time and
-// action names, the skip summary, and the gripper column advanced by gripperLead actions.
-func (c *Core) actionChunk(header msgs.Header, res policy.Result, skipRatio float64, gripperLead int) *msgs.ActionChunk {
+// action names, the skip summary, and the gripper column advanced (gripper_lead) and held
+// (gripper_min_hold).
+func (c *Core) actionChunk(header msgs.Header, res policy.Result, skipRatio float64, live *LiveSettings) *msgs.ActionChunk {
 	m := c.cfg.Engine.Manifest
 	dim := m.Dims.ActionDim
 	actions := make([]float32, 0, len(res.Chunk)*dim)
 	for _, row := range res.Chunk {
 		actions = append(actions, row...)
 	}
-	leadGripper(actions, dim, m.Action.GripperIndex, gripperLead)
+	leadGripper(actions, dim, m.Action.GripperIndex, live.GripperLead)
+	c.gripper.apply(actions, dim, m.Action.GripperIndex, header.Stamp.Nanos(), seconds(m.Action.DtSeconds), live.GripperMinHold)
 	s := res.Stats
 	return &msgs.ActionChunk{
 		Header:            header,

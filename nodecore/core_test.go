@@ -109,6 +109,59 @@ func TestGripperLeadParameterAdvancesThePublishedGripper(t *testing.T) {
 	require.Equal(t, 1, f.core.Settings().Live.GripperLead)
 }
 
+// scriptedGripper is the fixture's backend with a chosen gripper column: its first chunk opens then
+// closes, every later one closes then opens.
+type scriptedGripper struct {
+	*policytest.Fake
+	chunks int
+}
+
+func (s *scriptedGripper) RunHead(out []float32) error {
+	if err := s.Fake.RunHead(out); err != nil {
+		return err
+	}
+	out[1], out[3] = 1, -1 // (x, gripper) per action
+	if s.chunks == 0 {
+		out[1], out[3] = -1, 1
+	}
+	s.chunks++
+	return nil
+}
+
+// gripper_min_hold keeps the gripper closed on the published chunks once it closed, for the time set
+// live; a new instruction starts a new history.
+func TestGripperMinHoldParameterHoldsThePublishedGripper(t *testing.T) {
+	var backend *scriptedGripper
+	f := newFixture(t, func(fake *policytest.Fake) policy.Backend {
+		backend = &scriptedGripper{Fake: fake}
+		return backend
+	}, map[string]paramserver.Value{nodecore.ParamStrategy: paramserver.String("full")})
+	gripper := func(i int) []float32 {
+		a := f.sink.chunks[i].Actions
+		return []float32{a[1], a[3]}
+	}
+	res := f.params.SetAtomically(paramserver.Parameter{Name: nodecore.ParamGripperMinHold, Value: paramserver.Double(1)})
+	require.True(t, res.Successful, res.Reason)
+	require.Equal(t, time.Second, f.core.Settings().Live.GripperMinHold)
+	f.core.SetInstruction("pick")
+	for i := range 3 {
+		f.serve(time.Duration(i)*100*time.Millisecond, "cam")
+	}
+	require.Equal(t, []float32{-1, 1}, gripper(0), "the first chunk as predicted")
+	// Chunk 1 (at 100 ms) closes: the first change, at once. Its open at 200 ms, and chunk 2's at
+	// 300 ms, come within a second of it.
+	require.Equal(t, []float32{1, 1}, gripper(1))
+	require.Equal(t, []float32{1, 1}, gripper(2))
+
+	f.core.SetInstruction("place")
+	f.serve(300*time.Millisecond, "cam")
+	require.Equal(t, []float32{1, -1}, gripper(3), "a new instruction: no history to hold")
+
+	res = f.params.SetAtomically(paramserver.Parameter{Name: nodecore.ParamGripperMinHold, Value: paramserver.Double(11)})
+	require.False(t, res.Successful)
+	require.Contains(t, res.Reason, "gripper_min_hold")
+}
+
 // A parameter set applies at the next inference, through the engine.
 func TestLiveParameterChangeAppliesAtTheNextInference(t *testing.T) {
 	f := newFixture(t, nil, nil)

@@ -2,6 +2,7 @@ package nodecore
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -28,6 +29,61 @@ func TestLeadGripperAdvancesOnlyTheGripperColumn(t *testing.T) {
 			for i, want := range c.wantGripper {
 				require.Equal(t, float32(i), actions[2*i], "action %d: the motion is left as predicted", i)
 				require.Equal(t, want, actions[2*i+1], "action %d's gripper", i)
+			}
+		})
+	}
+}
+
+// The hold keeps a gripper change for the minimum time on the executed timeline: inside a chunk,
+// across chunks (only the previous chunk's actions due before the new stamp count as executed), and
+// not at all with a hold of 0 or without a gripper column.
+func TestGripperHoldKeepsEachChangeForTheMinimumTime(t *testing.T) {
+	const dt = 100 * time.Millisecond
+	ms := func(m int64) int64 { return m * int64(time.Millisecond) }
+	// chunk is (x, gripper) actions with the given gripper commands, x numbering the actions.
+	chunk := func(gripper ...float32) []float32 {
+		out := make([]float32, 0, 2*len(gripper))
+		for i, g := range gripper {
+			out = append(out, float32(i), g)
+		}
+		return out
+	}
+	type published struct {
+		atMs    int64
+		gripper []float32
+		want    []float32
+	}
+	cases := []struct {
+		name   string
+		col    int
+		hold   time.Duration
+		chunks []published
+	}{
+		{"a dip to open after a close is held closed, a later open passes", 1, 500 * time.Millisecond, []published{
+			{0, []float32{-1, 1, -0.7, -0.5, 0.8, 0.9, 0.9, -1}, []float32{-1, 1, 1, 1, 0.8, 0.9, 0.9, -1}},
+		}},
+		{"no hold: as predicted", 1, 0, []published{
+			{0, []float32{-1, 1, -0.7, -0.5, 0.8, 0.9, 0.9, -1}, []float32{-1, 1, -0.7, -0.5, 0.8, 0.9, 0.9, -1}},
+		}},
+		{"across chunks: the close executed at 100 ms holds the next chunk's opens until 400 ms", 1, 300 * time.Millisecond, []published{
+			{0, []float32{-1, 1, 1, 1}, []float32{-1, 1, 1, 1}},
+			{200, []float32{-1, -1, -1, -1}, []float32{1, 1, -1, -1}},
+		}},
+		{"a change planned but superseded before it was due does not count", 1, 300 * time.Millisecond, []published{
+			{0, []float32{-1, -1, 1, 1}, []float32{-1, -1, 1, 1}},
+			{100, []float32{1, -1, -1, -1}, []float32{1, 1, 1, -1}},
+		}},
+		{"no gripper in the bundle", -1, time.Second, []published{
+			{0, []float32{-1, 1, -1, 1}, []float32{-1, 1, -1, 1}},
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var g gripperHold
+			for _, p := range c.chunks {
+				actions := chunk(p.gripper...)
+				g.apply(actions, 2, c.col, ms(p.atMs), dt, c.hold)
+				require.Equal(t, chunk(p.want...), actions, "chunk at %d ms", p.atMs)
 			}
 		})
 	}

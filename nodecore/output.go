@@ -1,6 +1,11 @@
 package nodecore
 
-import "dysl_vla/msgs"
+import (
+	"math"
+	"time"
+
+	"dysl_vla/msgs"
+)
 
 // The node core publishes the wire messages of package msgs directly (dysl_vla/msg/ActionChunk,
 // dysl_vla/msg/SkipStats, diagnostic_msgs/msg/DiagnosticArray): the ROS 2 glue and `dysl replay` encode
@@ -47,4 +52,69 @@ func leadGripper(actions []float32, dim, g, lead int) {
 	for i := 0; i < steps; i++ {
 		actions[i*dim+g] = actions[min(i+lead, steps-1)*dim+g]
 	}
+}
+
+// gripperHold keeps every change of the gripper command for at least a minimum time across chunks
+// (the node parameter gripper_min_hold): a command on the other side of zero (> 0 closes, <= 0 opens,
+// the bundle's gripper convention) that comes sooner after the last change is replaced by the command
+// in force. Only the gripper column is touched.
+//
+// Why: right after a grasp the reference policy's chunks can dip to "open" for a few actions and then
+// close again (the frames of a grasp that held and of one that missed look alike to it), and the arm
+// drops the block it had (models/closedloop/README.md, attempt 17). A real gripper takes a moment to
+// close and settle anyway; releasing within that moment is never what the task wants.
+//
+// The arm executes a chunk's action i at the chunk's stamp plus i steps, until a newer chunk starts;
+// the hold follows that timeline from the chunks it published, without feedback from the arm.
+type gripperHold struct {
+	known   bool    // a command has been executed in this episode
+	closed  bool    // the command in force closes the gripper
+	value   float32 // the last executed command
+	sinceNs int64   // when the command in force took effect
+	// last is the gripper column of the last published chunk and lastNs its stamp: its actions due
+	// before the next chunk's stamp are the ones the arm executed.
+	last   []float32
+	lastNs int64
+}
+
+// step executes command v at time tNs and returns what the gripper is told: v, or the command in force
+// when v would change it sooner than hold after the last change.
+func (g *gripperHold) step(tNs int64, v float32, hold time.Duration) float32 {
+	closes := v > 0
+	switch {
+	case !g.known:
+		// The first command of an episode is no change: the next one may come at once.
+		g.known, g.closed, g.sinceNs = true, closes, math.MinInt64/2
+	case closes == g.closed:
+	case tNs-g.sinceNs < hold.Nanoseconds():
+		return g.value
+	default:
+		g.closed, g.sinceNs = closes, tNs
+	}
+	g.value = v
+	return v
+}
+
+// apply holds column col of the row-major chunk actions (dim values per action, dt apart, stamped
+// atNs). First the previous chunk's actions due before atNs enter the history, as executed; then the
+// new chunk is held against it. A column of -1 (no gripper) or dt <= 0 leaves the chunk as it is.
+func (g *gripperHold) apply(actions []float32, dim, col int, atNs int64, dt, hold time.Duration) {
+	if col < 0 || dim <= 0 || dt <= 0 {
+		return
+	}
+	for i, v := range g.last {
+		t := g.lastNs + int64(i)*dt.Nanoseconds()
+		if t >= atNs {
+			break
+		}
+		g.step(t, v, hold)
+	}
+	planned := *g // the new chunk's actions are not executed yet: hold them on a copy
+	g.last = g.last[:0]
+	for i := 0; i < len(actions)/dim; i++ {
+		v := planned.step(atNs+int64(i)*dt.Nanoseconds(), actions[i*dim+col], hold)
+		actions[i*dim+col] = v
+		g.last = append(g.last, v)
+	}
+	g.lastNs = atNs
 }

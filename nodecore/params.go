@@ -49,6 +49,7 @@ const (
 	ParamSkipRatio           = "skip_ratio"
 	ParamSeed                = "seed"
 	ParamGripperLead         = "gripper_lead"
+	ParamGripperMinHold      = "gripper_min_hold"
 )
 
 // Settings is every parameter of the node, typed. The read-only part is read once at start-up;
@@ -90,7 +91,10 @@ type LiveSettings struct {
 	// GripperLead advances the gripper column of every published chunk by this many actions (see
 	// leadGripper); 0 publishes the chunk as the policy predicted it.
 	GripperLead int
-	Skipping    skipping.Config
+	// GripperMinHold is the least time the gripper keeps a command before the published chunks may
+	// change it again (see gripperHold); 0 publishes the gripper as predicted.
+	GripperMinHold time.Duration
+	Skipping       skipping.Config
 }
 
 // paramSpec is one declaration: default value and descriptor (the descriptor's Name is filled in).
@@ -166,6 +170,7 @@ func specs() []paramSpec {
 		{ParamSkipRatio, paramserver.Double(d.SkipRatio), doubleRange("share of dynamic layers skipped by the random and fixed_ratio strategies", 0, 1, 0)},
 		{ParamSeed, paramserver.Integer(d.Seed), paramserver.Descriptor{Description: "seed of the random skip baseline"}},
 		{ParamGripperLead, paramserver.Integer(0), integerRange("actions by which the gripper column of each published chunk is advanced: the gripper opens or closes that many steps before the policy's chunk says (0 = as predicted; no effect without a gripper in the bundle's actions)", 0, 64, 1)},
+		{ParamGripperMinHold, paramserver.Double(0), doubleRange("seconds the gripper keeps a command once it opened or closed: a published chunk that would change it sooner keeps the command in force, on the timeline of the published chunks (0 = as predicted; no effect without a gripper in the bundle's actions)", 0, 10, 0)},
 	}
 }
 
@@ -248,10 +253,11 @@ func settingsFrom(get lookup) (Settings, error) {
 			TargetComponent: int(r.integer(ParamMavlinkTargetComponent)),
 		},
 		Live: LiveSettings{
-			MaxImageAge: seconds(r.double(ParamMaxImageAge)),
-			StateMaxAge: seconds(r.double(ParamStateMaxAge)),
-			FrameID:     r.str(ParamFrameID),
-			GripperLead: int(r.integer(ParamGripperLead)),
+			MaxImageAge:    seconds(r.double(ParamMaxImageAge)),
+			StateMaxAge:    seconds(r.double(ParamStateMaxAge)),
+			FrameID:        r.str(ParamFrameID),
+			GripperLead:    int(r.integer(ParamGripperLead)),
+			GripperMinHold: seconds(r.double(ParamGripperMinHold)),
 			Skipping: skipping.Config{
 				ControllerThreshold: r.double(ParamControllerThreshold),
 				ContinuityWindow:    int(r.integer(ParamContinuityWindow)),

@@ -107,7 +107,7 @@ for stage in "$@"; do
 			env -u GOMLX_BACKEND "$dysl" model build --preset small_relative --tasks single --weights "$2" --out "$G/bundle_$1" | tail -1 >&2
 			for i in $(seq 0 $((procs - 1))); do
 				"$dysl" train dagger --model "$G/bundle_$1" --tasks single --episodes "$per" --seed $(($3 + per * i)) --camera-hz 2.5 \
-					--gripper-lead "${GRIPPER_LEAD:-3}" --out "$G/$1_$i.json" 2>&1 | tr '\r' '\n' | grep -a '^wrote\|^legs' >"$G/$1_$i.txt" &
+					--gripper-lead "${GRIPPER_LEAD:-3}" --gripper-min-hold "${GRIPPER_MIN_HOLD:-1s}" --out "$G/$1_$i.json" 2>&1 | tr '\r' '\n' | grep -a '^wrote\|^legs' >"$G/$1_$i.txt" &
 			done
 			wait
 			cat "$G/$1"_*.txt >"$G/dagger_$1.txt"

@@ -118,9 +118,10 @@ elif [[ $preset == small_relative ]]; then
 	dagger_play=(--camera-hz 2.5 --approach-only) dagger_lr=(--lr 2e-4 --final-lr 5e-5)
 	# It grasps only when several actions of each chunk are executed (models/closedloop/README.md,
 	# attempt 13: none of 38 at 10 Hz), so the report plays it at 2.5 Hz.
-	# Its chunks close the gripper late; the report plays it with the node's gripper_lead at 3 (attempt 16;
-	# the DAgger rounds above made the committed weights without it).
-	report+=(CAMERA_HZ=2.5 GRIPPER_LEAD=3)
+	# Its chunks close the gripper late, and can dip open right after a grasp; the report plays it with
+	# the node's gripper_lead at 3 (attempt 16) and gripper_min_hold at 1 s (attempt 17). The DAgger
+	# rounds above made the committed weights without either.
+	report+=(CAMERA_HZ=2.5 GRIPPER_LEAD=3 GRIPPER_MIN_HOLD=1s)
 else
 	init=(--init models/reference/reference_tiny.safetensors --init-preset tiny) bc_seed=2
 fi

@@ -266,6 +266,9 @@ func describeTasks(s Suite) string {
 	if s.GripperLead > 0 {
 		out += fmt.Sprintf("; gripper commands %d actions early (node parameter gripper_lead)", s.GripperLead)
 	}
+	if s.GripperMinHold > 0 {
+		out += fmt.Sprintf("; every gripper change held at least %v (node parameter gripper_min_hold)", s.GripperMinHold)
+	}
 	if len(s.ExpertDims) > 0 {
 		out += fmt.Sprintf("; A DIAGNOSTIC: action columns %v (scene.Action indices) come from the scripted expert in every variant", s.ExpertDims)
 	}

@@ -101,6 +101,8 @@ type Config struct {
 	// GripperLead is the node's gripper_lead: the published chunks' gripper commands come that many
 	// actions early.
 	GripperLead int
+	// GripperMinHold is the node's gripper_min_hold: the least time the gripper keeps a command.
+	GripperMinHold time.Duration
 	// BeforeInference, optional, may return a new skipping configuration before each inference (the
 	// baselines matched frame by frame); it is applied through the node's parameters.
 	BeforeInference func() *skipping.Config
@@ -115,6 +117,11 @@ type Config struct {
 	// policy's. A diagnostic, not a policy: with the motion from the expert and the gripper from the
 	// policy (or the other way round) an episode shows which part of a failing policy fails.
 	ExpertDims []int
+	// FullWithin, a diagnostic, runs every layer (strategy full) on the frames whose gripper tip is
+	// within this many metres, horizontally, of where the task needs precision: the named block until
+	// it is held, then the named pad. Elsewhere the policy runs with Skipping. With DySL it shows
+	// whether skipping costs the task near the objects or in the free space before them; 0: never.
+	FullWithin float64
 }
 
 // Harness runs closed-loop episodes.
@@ -159,6 +166,9 @@ func New(cfg Config) (*Harness, error) {
 				return nil, fmt.Errorf("closedloop: bundle %q reads the robot state %q, the scene gives only %v", m.Name, name, scene.RobotStateNames)
 			}
 		}
+	}
+	if !(cfg.FullWithin >= 0) || math.IsInf(cfg.FullWithin, 0) {
+		return nil, fmt.Errorf("closedloop: full-within radius %v: expected metres >= 0", cfg.FullWithin)
 	}
 	for _, d := range cfg.ExpertDims {
 		if d < 0 || d >= len(scene.Action{}) {
@@ -210,6 +220,7 @@ func (h *Harness) Run(seed int64) (Episode, error) {
 		overrides[nodecore.ParamMaxImageAge] = paramserver.Double(cfg.MaxImageAge.Seconds())
 	}
 	overrides[nodecore.ParamGripperLead] = paramserver.Integer(int64(cfg.GripperLead))
+	overrides[nodecore.ParamGripperMinHold] = paramserver.Double(cfg.GripperMinHold.Seconds())
 	origin := time.Unix(1_700_000_000, 0)
 	srv, _, err := nodecore.NewParamServer("/dysl_vla_node", overrides, func() time.Time { return origin })
 	if err != nil {
@@ -275,11 +286,22 @@ func (h *Harness) Run(seed int64) (Episode, error) {
 			if serveAt >= windowEnd {
 				break
 			}
+			var next *skipping.Config
+			if cfg.FullWithin > 0 {
+				c := cfg.Skipping
+				if NearTarget(pendingWorld, cfg.FullWithin) {
+					c.Strategy = skipping.StrategyFull
+				}
+				next = &c
+			}
 			if cfg.BeforeInference != nil {
 				if c := cfg.BeforeInference(); c != nil {
-					if res := srv.SetAtomically(nodecore.SkippingParameters(*c)...); !res.Successful {
-						return ep, fmt.Errorf("closedloop: skipping configuration refused: %s", res.Reason)
-					}
+					next = c
+				}
+			}
+			if next != nil {
+				if res := srv.SetAtomically(nodecore.SkippingParameters(*next)...); !res.Successful {
+					return ep, fmt.Errorf("closedloop: skipping configuration refused: %s", res.Reason)
 				}
 			}
 			if cfg.OnServe != nil {
@@ -437,4 +459,14 @@ func Visit(cfg Config, seeds []int64) ([]scene.State, []Episode, error) {
 		episodes = append(episodes, ep)
 	}
 	return states, episodes, nil
+}
+
+// NearTarget reports whether the gripper tip is within radius metres, horizontally, of where the task
+// in force needs precision: the named block until the gripper holds it, then the named pad.
+func NearTarget(s scene.State, radius float64) bool {
+	target := s.Object().Pos
+	if s.Held && s.HeldBlock == s.Task.Block {
+		target = s.Pads[s.Task.Pad].Pos
+	}
+	return math.Hypot(s.EE.X-target.X, s.EE.Y-target.Y) < radius
 }

@@ -1,6 +1,7 @@
 package closedloop
 
 import (
+	"math"
 	"testing"
 	"time"
 
@@ -184,6 +185,31 @@ func TestGripperLeadReachesTheArm(t *testing.T) {
 	require.Equal(t, asPredicted.EE, led.EE, "the motion is the policy's")
 }
 
+// The node's gripper_min_hold reaches the arm: a chunk that closes at its second action and dips open
+// at its third and fourth leaves the gripper open without it and closed with it.
+func TestGripperMinHoldReachesTheArm(t *testing.T) {
+	closeThenDip := func(out []float32) {
+		for k := 0; k < 8; k++ {
+			out[k*7+6] = 1
+			if k == 0 || k == 2 || k == 3 {
+				out[k*7+6] = -1
+			}
+		}
+	}
+	sc := scene.DefaultConfig()
+	sc.MaxSteps = 4 // the first four actions of the first chunk
+	run := func(hold time.Duration) scene.State {
+		h, err := New(Config{Engine: newEngine(t, closeThenDip), Skipping: skipping.DefaultConfig(), Scene: sc, CameraHz: 2.5,
+			Latency: FixedLatency(0), GripperMinHold: hold})
+		require.NoError(t, err)
+		ep, err := h.Run(2)
+		require.NoError(t, err)
+		return ep.Final
+	}
+	require.Equal(t, scene.GripperOpen, run(0).Gripper)
+	require.Equal(t, scene.GripperClosed, run(time.Second).Gripper)
+}
+
 // A 250 ms inference on a 10 Hz camera: the worker is busy for 2.5 steps, frames pile up in the slot
 // and are superseded, and a chunk applies from the first step after its arrival.
 func TestLatencyIsAccountedInSimTime(t *testing.T) {
@@ -222,6 +248,46 @@ func TestSkippingStatisticsReachTheEpisode(t *testing.T) {
 	ep, err = h.Run(1)
 	require.NoError(t, err)
 	require.Equal(t, 8*ep.Inferences, ep.LayersExecuted)
+}
+
+// FullWithin runs every layer on the frames near the target and lets DySL skip elsewhere.
+func TestFullWithinRunsEveryLayerNearTheTarget(t *testing.T) {
+	sc := scene.DefaultConfig()
+	sc.MaxSteps = 20
+	e := newEngine(t, constantX)
+	fake := e.Backend.(*scripted).Fake
+	for j := range fake.SkipProb {
+		fake.SkipProb[j] = 1 // every controller says skip
+	}
+	run := func(radius float64) Episode {
+		h, err := New(Config{Engine: e, Skipping: skipping.DefaultConfig(), Scene: sc, Latency: FixedLatency(0), FullWithin: radius})
+		require.NoError(t, err)
+		ep, err := h.Run(1)
+		require.NoError(t, err)
+		return ep
+	}
+	everywhere := run(10) // metres: the whole table is near
+	require.Equal(t, 8*everywhere.Inferences, everywhere.LayersExecuted)
+	nowhere := run(1e-9)
+	require.Less(t, nowhere.LayersExecuted, 8*nowhere.Inferences, "DySL skipped layers away from the target")
+	require.Equal(t, everywhere.Final, nowhere.Final, "the constant policy moves alike either way")
+
+	_, err := New(Config{Engine: e, Skipping: skipping.DefaultConfig(), FullWithin: -0.1})
+	require.ErrorContains(t, err, "full-within radius -0.1: expected metres >= 0")
+}
+
+// NearTarget measures from the named block until it is held, then from the named pad, horizontally.
+func TestNearTargetFollowsTheTask(t *testing.T) {
+	s := scene.Reset(1)
+	block, pad := s.Object().Pos, s.Pads[s.Task.Pad].Pos
+	s.EE = scene.Vec3{X: block.X + 0.02, Y: block.Y, Z: block.Z + 0.3}
+	require.True(t, NearTarget(s, 0.03), "2 cm beside the block, whatever the height")
+	require.False(t, NearTarget(s, 0.01))
+	s.Held, s.HeldBlock = true, s.Task.Block
+	require.Equal(t, math.Hypot(s.EE.X-pad.X, s.EE.Y-pad.Y) < 0.03, NearTarget(s, 0.03), "held: the pad is the target")
+	s.EE = scene.Vec3{X: pad.X, Y: pad.Y - 0.02, Z: 0.2}
+	require.True(t, NearTarget(s, 0.03))
+	require.False(t, NearTarget(s, 0.01))
 }
 
 func TestConfigErrors(t *testing.T) {

@@ -25,6 +25,8 @@ type Visited struct {
 	MissCm, GapCm, HeadwayCm float64
 	// Legs sums the legs of pick-and-place attempted and achieved over the episodes.
 	Legs Legs
+	// Layers is the mean number of layers executed per inference, verification re-runs included.
+	Layers float64
 	// Beside counts the captured states low beside the named block (besideBlock) from which the arm
 	// moved by the next capture; AwayShare is the share of them it moved away from the block, AwayCosine the
 	// median cosine between that move and the way to the block (NaN without such states). A policy
@@ -77,13 +79,16 @@ func CollectStates(cfg Config, seeds []int64, keep Kept, path string) (Visited, 
 		v.AwayShare = float64(away) / float64(beside)
 	}
 	var nearest, gap, headway []float64
+	layers, inferences := 0, 0
 	for _, ep := range episodes {
+		layers, inferences = layers+ep.LayersExecuted, inferences+ep.Inferences
 		v.Completed += ep.Completed
 		v.Tasks += ep.Tasks
 		nearest, gap, headway = append(nearest, ep.Nearest...), append(gap, ep.Gap...), append(headway, ep.Headway...)
 		v.Legs.add(ep.Legs)
 	}
 	v.MissCm, v.GapCm, v.HeadwayCm = 100*median(nearest), 100*median(gap), 100*median(headway)
+	v.Layers = float64(layers) / float64(max(1, inferences))
 	return v, WriteStates(path, states)
 }
 

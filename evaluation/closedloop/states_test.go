@@ -36,7 +36,10 @@ func TestCollectStatesWritesWhatVisitCaptured(t *testing.T) {
 	require.True(t, math.IsNaN(v.Misses.ClosedOffCm), "no offset of no close")
 	v.Misses.ClosedOffCm = 0
 	misses := GraspMisses{Instructions: 2, NeverClosed: 2}
-	require.Equal(t, Visited{States: 20, Episodes: 2, Completed: 0, Tasks: 2, MissCm: miss, GapCm: gap, HeadwayCm: headway, Legs: legs, Misses: misses}, v)
+	layers := float64(episodes[0].LayersExecuted+episodes[1].LayersExecuted) / float64(episodes[0].Inferences+episodes[1].Inferences)
+	require.Equal(t, Visited{States: 20, Episodes: 2, Completed: 0, Tasks: 2, MissCm: miss, GapCm: gap, HeadwayCm: headway, Legs: legs,
+		Layers: layers, Misses: misses}, v)
+	require.Greater(t, v.Layers, 0.0)
 	require.Equal(t, 2, v.Legs.Attempts[LegApproach])
 	require.Greater(t, miss, 100*scene.GraspReach)
 	require.NotZero(t, headway, "10 steps of 1 cm in x change the distance to the block")

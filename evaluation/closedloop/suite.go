@@ -58,6 +58,8 @@ type Suite struct {
 	ExpertDims []int
 	// GripperLead is every variant's node gripper_lead (Config.GripperLead).
 	GripperLead int
+	// GripperMinHold is every variant's node gripper_min_hold (Config.GripperMinHold).
+	GripperMinHold time.Duration
 	// Progress, optional, is called after every episode of every variant.
 	Progress func()
 }
@@ -138,7 +140,7 @@ func (s Suite) runWithFrames(variants []*Variant, seeds []int64, onFrame func(sc
 		if v.Engine == nil {
 			continue
 		}
-		h, err := New(Config{Engine: v.Engine, Skipping: v.Skipping, Scene: s.Scene, CameraHz: s.CameraHz, Latency: s.Latency, ExpertDims: s.ExpertDims, GripperLead: s.GripperLead,
+		h, err := New(Config{Engine: v.Engine, Skipping: v.Skipping, Scene: s.Scene, CameraHz: s.CameraHz, Latency: s.Latency, ExpertDims: s.ExpertDims, GripperLead: s.GripperLead, GripperMinHold: s.GripperMinHold,
 			BeforeInference: v.BeforeInference, OnServe: v.OnServe, OnFrame: onFrame, Infer: v.Infer})
 		if err != nil {
 			return nil, fmt.Errorf("closedloop: variant %s: %w", v.Name, err)

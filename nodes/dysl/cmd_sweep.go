@@ -75,7 +75,8 @@ against backbone speedup, every series and the front, as a PNG.`,
 			if err != nil {
 				return err
 			}
-			cfg.Suite = closedloop.Suite{Scene: sc, CameraHz: episodes.cameraHz, Latency: latency, ExpertDims: expertDims, GripperLead: episodes.gripperLead}
+			cfg.Suite = closedloop.Suite{Scene: sc, CameraHz: episodes.cameraHz, Latency: latency, ExpertDims: expertDims, GripperLead: episodes.gripperLead,
+				GripperMinHold: episodes.gripperHold}
 			cfg.Seeds = training.Seeds(seed, count)
 			cfg.DySL = skipping.DefaultConfig()
 			cfg.DySL.ControllerThreshold = tau

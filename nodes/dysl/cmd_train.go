@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"gonum.org/v1/gonum/stat"
@@ -102,7 +103,9 @@ func newDAggerCmd() *cobra.Command {
 		maxSteps int
 		cameraHz float64
 		lead     int
+		hold     time.Duration
 		strategy string
+		within   float64
 		expert   []string
 		// approachOnly keeps the states before each instruction's first empty grasp.
 		approachOnly bool
@@ -144,7 +147,7 @@ the adapters and controllers on the frames where skipping took the arm.`,
 			if approachOnly {
 				keep = closedloop.KeepApproach
 			}
-			v, err := closedloop.CollectStates(closedloop.Config{Engine: e, Skipping: play, Scene: sc, CameraHz: cameraHz, ExpertDims: expertDims, GripperLead: lead},
+			v, err := closedloop.CollectStates(closedloop.Config{Engine: e, Skipping: play, Scene: sc, CameraHz: cameraHz, ExpertDims: expertDims, GripperLead: lead, GripperMinHold: hold, FullWithin: within},
 				training.Seeds(seed, episodes), keep, out)
 			if err != nil {
 				return err
@@ -153,6 +156,11 @@ the adapters and controllers on the frames where skipping took the arm.`,
 				"closest approach to the named block: median %.1f cm, grasp reach %g cm, moving only up and down %.1f cm; "+
 				"the first %d steps closed a median %.1f cm of the horizontal distance)\n",
 				out, v.States, episodes, v.Completed, v.Tasks, v.MissCm, 100*scene.GraspReach, v.GapCm, closedloop.HeadwaySteps, v.HeadwayCm)
+			fmt.Fprintf(cmd.OutOrStdout(), "layers executed per inference: %.2f of %d (%s", v.Layers, e.Manifest.Dims.Layers, play.Strategy)
+			if within > 0 {
+				fmt.Fprintf(cmd.OutOrStdout(), "; every layer within %g cm of the named block, or of its pad once held: a diagnostic", 100*within)
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), ")")
 			fmt.Fprintf(cmd.OutOrStdout(), "low beside the block (gripper open, tip below 5 cm, %g to 5 cm from it): %d states moved on, "+
 				"%.0f%% of them away from the block (median cosine with the way to it %.2f)\n", 100*scene.GraspReach, v.Beside, 100*v.AwayShare, v.AwayCosine)
 			mg := v.Misses
@@ -179,9 +187,12 @@ the adapters and controllers on the frames where skipping took the arm.`,
 	f.IntVar(&maxSteps, "max-steps", 300, "step limit per instruction")
 	f.Float64Var(&cameraHz, "camera-hz", 0, "camera rate (0: the control rate of the bundle); play as evaluate --closed-loop will")
 	f.IntVar(&lead, "gripper-lead", 0, "the node's gripper_lead: actions by which every chunk's gripper commands are advanced (0..64)")
+	f.DurationVar(&hold, "gripper-min-hold", 0, "the node's gripper_min_hold: the least time the gripper keeps a command once it changed (0..10s)")
 	f.StringVar(&strategy, "strategy", "full", "skipping strategy the policy plays with, at the default thresholds: "+strings.Join(skipping.StrategyNames(), ", "))
 	f.BoolVar(&approachOnly, "approach-only", false, "write only the states before the policy first closed the gripper on nothing, "+
 		"in each instruction: its approach, where it missed (the wandering that follows would otherwise make most of the states)")
+	f.Float64Var(&within, "full-within", 0, "a diagnostic: run every layer while the gripper tip is within this many metres (horizontally) of the named block, "+
+		"or of the named pad once the block is held; elsewhere play --strategy (0: never)")
 	f.StringSliceVar(&expert, "expert-dims", nil, "a diagnostic: take these action columns (by the bundle's action names, e.g. x,y,z,yaw) "+
 		"from the scripted expert instead of the policy, to see which part of a failing policy fails")
 	return cmd

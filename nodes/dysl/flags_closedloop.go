@@ -26,6 +26,7 @@ type closedLoopFlags struct {
 	jsonOut      string
 	expertDims   []string
 	gripperLead  int
+	gripperHold  time.Duration
 	match        closedloop.EvaluateConfig // MatchEpisodes, MatchRuns, MatchTolerance
 }
 
@@ -51,6 +52,7 @@ func (f *closedLoopFlags) registerEpisodes(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&f.expertDims, "expert-dims", nil, "closed loop, a diagnostic: take these action columns (by the bundle's action names, e.g. x,y,z,roll,pitch,yaw) "+
 		"from the scripted expert in every variant, so that the rows compare what is left (the gripper's timing)")
 	fs.IntVar(&f.gripperLead, "gripper-lead", 0, "closed loop: the node's gripper_lead, the actions by which every chunk's gripper commands are advanced (0..64)")
+	fs.DurationVar(&f.gripperHold, "gripper-min-hold", 0, "closed loop: the node's gripper_min_hold, the least time the gripper keeps a command once it changed (0..10s)")
 	fs.IntVar(&f.matchFrames, "match-frames-closed-loop", 600, "closed loop: frames served to dysl that flexidepth's tau and early exit's eta are first matched on")
 }
 
