@@ -12,8 +12,8 @@
 #             folder, so a background job must not write there. BC_EXTRA adds train bc flags to every
 #             round, e.g. BC_EXTRA='--layer-drop 0.5 --drop-tails' (a backbone whose layers can be skipped)
 #             or BC_EXTRA=--expert-grasp-on-reach (labels that close as soon as a close catches the block).
-#             The policies play with the node's gripper_lead at GRIPPER_LEAD (default 3), as the README's
-#             closed-loop report does since attempt 16
+#             The policies play with the node's gripper_lead at GRIPPER_LEAD (default 3) and gripper_min_hold
+#             at GRIPPER_MIN_HOLD (default 1s), as the README's closed-loop report does since attempts 16 and 17
 #   ortcheck  ONNX Runtime's CUDA provider against its CPU one: the same bundle, bench, open and closed loop
 #   collect   wait for the training runs (at most WAIT_SECONDS), copy their logs and weights to $OUT
 #
