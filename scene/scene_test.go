@@ -366,3 +366,16 @@ func TestExpertGraspOnReach(t *testing.T) {
 		require.Equal(t, o.Chunk(steps[0].State, cfg.ChunkSize), steps[0].Chunk, "seed %d: the labels are this expert's", seed)
 	}
 }
+
+// TargetDistance measures from the named block until it is held, then from the named pad, horizontally.
+func TestTargetDistanceFollowsTheTask(t *testing.T) {
+	s := Reset(1)
+	block, pad := s.Object().Pos, s.Goal().Pos
+	s.EE = Vec3{X: block.X + 0.02, Y: block.Y, Z: block.Z + 0.3}
+	require.InDelta(t, 0.02, s.TargetDistance(), 1e-12, "2 cm beside the block, whatever the height")
+	s.Held, s.HeldBlock = true, s.Task.Block
+	s.EE = Vec3{X: pad.X, Y: pad.Y - 0.03, Z: 0.2}
+	require.InDelta(t, 0.03, s.TargetDistance(), 1e-12, "holding it: from the pad")
+	s.HeldBlock = s.Task.Block + 1 // another block held: the named one is still the target
+	require.InDelta(t, math.Hypot(pad.X-block.X, pad.Y-0.03-block.Y), s.TargetDistance(), 1e-12)
+}

@@ -133,6 +133,16 @@ func (s State) CanGrasp() bool {
 // HoldsObject reports whether the gripper carries the block the task names.
 func (s State) HoldsObject() bool { return s.Held && s.HeldBlock == s.Task.Block }
 
+// TargetDistance is the horizontal distance, metres, from the gripper tip to where the task in force
+// needs precision: the named block until the gripper holds it, then the named pad.
+func (s State) TargetDistance() float64 {
+	target := s.Object().Pos
+	if s.HoldsObject() {
+		target = s.Goal().Pos
+	}
+	return math.Hypot(s.EE.X-target.X, s.EE.Y-target.Y)
+}
+
 // Geometry of the world, metres.
 const (
 	TableHalfSize   = 0.30 // the table spans [-0.3, 0.3] in x and y

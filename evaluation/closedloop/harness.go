@@ -289,7 +289,7 @@ func (h *Harness) Run(seed int64) (Episode, error) {
 			var next *skipping.Config
 			if cfg.FullWithin > 0 {
 				c := cfg.Skipping
-				if NearTarget(pendingWorld, cfg.FullWithin) {
+				if pendingWorld.TargetDistance() < cfg.FullWithin {
 					c.Strategy = skipping.StrategyFull
 				}
 				next = &c
@@ -459,14 +459,4 @@ func Visit(cfg Config, seeds []int64) ([]scene.State, []Episode, error) {
 		episodes = append(episodes, ep)
 	}
 	return states, episodes, nil
-}
-
-// NearTarget reports whether the gripper tip is within radius metres, horizontally, of where the task
-// in force needs precision: the named block until the gripper holds it, then the named pad.
-func NearTarget(s scene.State, radius float64) bool {
-	target := s.Object().Pos
-	if s.Held && s.HeldBlock == s.Task.Block {
-		target = s.Pads[s.Task.Pad].Pos
-	}
-	return math.Hypot(s.EE.X-target.X, s.EE.Y-target.Y) < radius
 }

@@ -1,7 +1,6 @@
 package closedloop
 
 import (
-	"math"
 	"testing"
 	"time"
 
@@ -274,20 +273,6 @@ func TestFullWithinRunsEveryLayerNearTheTarget(t *testing.T) {
 
 	_, err := New(Config{Engine: e, Skipping: skipping.DefaultConfig(), FullWithin: -0.1})
 	require.ErrorContains(t, err, "full-within radius -0.1: expected metres >= 0")
-}
-
-// NearTarget measures from the named block until it is held, then from the named pad, horizontally.
-func TestNearTargetFollowsTheTask(t *testing.T) {
-	s := scene.Reset(1)
-	block, pad := s.Object().Pos, s.Pads[s.Task.Pad].Pos
-	s.EE = scene.Vec3{X: block.X + 0.02, Y: block.Y, Z: block.Z + 0.3}
-	require.True(t, NearTarget(s, 0.03), "2 cm beside the block, whatever the height")
-	require.False(t, NearTarget(s, 0.01))
-	s.Held, s.HeldBlock = true, s.Task.Block
-	require.Equal(t, math.Hypot(s.EE.X-pad.X, s.EE.Y-pad.Y) < 0.03, NearTarget(s, 0.03), "held: the pad is the target")
-	s.EE = scene.Vec3{X: pad.X, Y: pad.Y - 0.02, Z: 0.2}
-	require.True(t, NearTarget(s, 0.03))
-	require.False(t, NearTarget(s, 0.01))
 }
 
 func TestConfigErrors(t *testing.T) {
