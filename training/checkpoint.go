@@ -28,12 +28,17 @@ type DistillCheckpoint struct {
 	Lambda       float64         `json:"lambda"`
 	Stage2Fit    float64         `json:"stage2_fit,omitempty"`
 	Visited      int             `json:"visited_states,omitempty"`
+	NearWeight   float64         `json:"near_target_weight,omitempty"`
+	NearRadius   float64         `json:"near_target_radius,omitempty"`
 }
 
 func checkpointOf(cfg DistillConfig, p DistillProgress) DistillCheckpoint {
+	if cfg.NearWeight == 0 {
+		cfg.NearRadius = 0 // the radius means nothing then: a checkpoint without the weighting names none
+	}
 	return DistillCheckpoint{Progress: p, Seed: cfg.Seed, Episodes: cfg.Episodes, Stage1Steps: cfg.Stage1Steps,
 		Stage2Steps: cfg.Stage2Steps, Batch: cfg.Batch, LearningRate: cfg.LearningRate, Lambda: cfg.Lambda, Stage2Fit: cfg.Stage2Fit,
-		Visited: len(cfg.Visited)}
+		Visited: len(cfg.Visited), NearWeight: cfg.NearWeight, NearRadius: cfg.NearRadius}
 }
 
 // WriteDistillCheckpoint writes the model's adapters and controllers into the bundle (WriteSkipModules)

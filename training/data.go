@@ -42,6 +42,9 @@ type Frame struct {
 	// Critical marks the grasp and release windows: the still steps before the gripper flips, the flip
 	// itself, and every step whose expert chunk contains a flip. Errors there are what DySL protects.
 	Critical bool
+	// TargetDistance is the world state's scene.State.TargetDistance, metres: how close the gripper
+	// is, horizontally, to where the task needs precision.
+	TargetDistance float64
 }
 
 // Dataset is a set of frames from whole episodes, in episode and step order.
@@ -154,6 +157,7 @@ func newFrame(a modelbuild.Arch, episode, step int, state scene.State, img scene
 		Episode: episode, Step: step, RGB: img.RGB, Tokens: Tokenize(instruction, a.InstructionTokens),
 		State: robotState(a, state),
 		Chunk: make([]float32, 0, a.Chunk*a.ActionDim), Action: action, Phase: phase, Probe: ProbeTargets(state),
+		TargetDistance: state.TargetDistance(),
 	}
 	if a.Keypoints > 0 {
 		f.Keypoints = KeypointTargets(a, state)

@@ -191,6 +191,12 @@ type DistillConfig struct {
 	// 16: the context adapters' mean unexplained fraction rose from 0.31 to 0.45). Keeping the fit did
 	// not keep more grasps there, so 0, the paper's stage 2, is the default.
 	Stage2Fit float64
+	// NearWeight, when > 0, weighs stage 2's chunk L1 on the frames whose gripper tip is within
+	// NearRadius metres of the task's target (Frame.TargetDistance) NearWeight times (the others 1);
+	// the skip term is left as it is, so the controllers pay that much more for a skip there. The
+	// chunk L1 is small where the motions are small, yet an error near the block costs the grasp
+	// (models/closedloop/README.md, attempt 17). 0 weighs every frame alike, as the paper does.
+	NearWeight, NearRadius float64
 	// AdapterStart says, for the provenance, where the adapters started: "" means AddSkipModules' identity;
 	// the distill command sets it when it loads the bundle's closed-form adapters (SetSkipModules).
 	AdapterStart string
@@ -268,7 +274,7 @@ func Distill(m *Model, cfg DistillConfig) (*DistillResult, error) {
 	for _, w := range []struct {
 		name  string
 		value float64
-	}{{"lambda", cfg.Lambda}, {"stage-2 fit weight", cfg.Stage2Fit}} {
+	}{{"lambda", cfg.Lambda}, {"stage-2 fit weight", cfg.Stage2Fit}, {"near-target weight", cfg.NearWeight}, {"near-target radius", cfg.NearRadius}} {
 		if !(w.value >= 0) || math.IsInf(w.value, 0) {
 			return nil, fmt.Errorf("training: %s is %v, expected a finite weight >= 0", w.name, w.value)
 		}
@@ -288,6 +294,26 @@ func Distill(m *Model, cfg DistillConfig) (*DistillResult, error) {
 	}
 	if len(data.Frames) == 0 {
 		return nil, fmt.Errorf("training: no frames to distill on (%d episodes, no visited states)", cfg.Episodes)
+	}
+	if cfg.NearWeight > 0 && cfg.NearRadius == 0 {
+		return nil, fmt.Errorf("training: a near-target weight (%g) needs a near-target radius > 0, metres", cfg.NearWeight)
+	}
+	// weightOf is a frame's weight in stage 2's chunk L1.
+	weightOf := func(f Frame) float32 {
+		if cfg.NearWeight > 0 && f.TargetDistance < cfg.NearRadius {
+			return float32(cfg.NearWeight)
+		}
+		return 1
+	}
+	if cfg.NearWeight > 0 {
+		near := 0
+		for _, f := range data.Frames {
+			if weightOf(f) != 1 {
+				near++
+			}
+		}
+		fmt.Fprintf(cfg.Log, "stage 2 weighs the chunk L1 of the %d of %d frames within %g cm of the target %g times\n",
+			near, len(data.Frames), 100*cfg.NearRadius, cfg.NearWeight)
 	}
 	m.SetBackboneTrainable(false)
 	res := &DistillResult{Backbone: paramCount(m.BackboneVariables())}
@@ -400,12 +426,21 @@ func Distill(m *Model, cfg DistillConfig) (*DistillResult, error) {
 				return nil, nil
 			}
 			inputs, _ := data.Batch(indices)
-			labels := make([]float32, 0, len(indices)*m.Arch.Chunk*m.Arch.ActionDim)
+			perFrame := m.Arch.Chunk * m.Arch.ActionDim
+			labels := make([]float32, 0, len(indices)*perFrame)
+			weights := make([]float32, 0, len(indices)*perFrame)
 			for _, i := range indices {
 				labels = append(labels, teacher[i]...)
+				w := weightOf(data.Frames[i])
+				for range perFrame {
+					weights = append(weights, w)
+				}
 			}
-			return append(inputs, selector),
-				[]*tensors.Tensor{tensors.FromFlatDataAndDimensions(labels, len(indices), m.Arch.Chunk, m.Arch.ActionDim)}
+			out := []*tensors.Tensor{tensors.FromFlatDataAndDimensions(labels, len(indices), m.Arch.Chunk, m.Arch.ActionDim)}
+			if cfg.NearWeight > 0 { // losses.MeanAbsoluteError multiplies each value by its weight
+				out = append(out, tensors.FromFlatDataAndDimensions(weights, len(indices), m.Arch.Chunk, m.Arch.ActionDim))
+			}
+			return append(inputs, selector), out
 		})
 		if err != nil {
 			return nil, err
@@ -468,6 +503,10 @@ func DistillNotes(cfg DistillConfig, res *DistillResult) (adapters, controllers 
 	if len(cfg.Visited) > 0 {
 		adapters += fmt.Sprintf(", and the frames of %d world states a policy visited in closed loop", len(cfg.Visited))
 	}
+	near := ""
+	if cfg.NearWeight > 0 {
+		near = fmt.Sprintf(", chunk L1 weighed %g times within %g cm of the target", cfg.NearWeight, 100*cfg.NearRadius)
+	}
 	if res.UnexplainedAfter != nil || res.UnexplainedStage1 != nil {
 		final := res.UnexplainedAfter
 		if final == nil {
@@ -482,8 +521,8 @@ func DistillNotes(cfg DistillConfig, res *DistillResult) (adapters, controllers 
 		adapters += fmt.Sprintf("; stage 2 kept stage 1's loss at weight %g", cfg.Stage2Fit)
 	}
 	controllers = fmt.Sprintf("trained (dysl distill stage 2, %d steps): soft mixture at one harmonic-decay-drawn dynamic layer per segment, "+
-		"loss L1 to the frozen full model's chunk + %g·mean(1−g)²%s; %d trainable vs %d backbone parameters",
-		cfg.Stage2Steps, cfg.Lambda, fit, res.Trainable, res.Backbone)
+		"loss L1 to the frozen full model's chunk + %g·mean(1−g)²%s%s; %d trainable vs %d backbone parameters",
+		cfg.Stage2Steps, cfg.Lambda, fit, near, res.Trainable, res.Backbone)
 	return adapters, controllers
 }
 

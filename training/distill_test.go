@@ -303,3 +303,34 @@ func TestDistillTrainsOnVisitedStates(t *testing.T) {
 	_, err = Distill(m, cfg)
 	require.ErrorContains(t, err, "no frames to distill on (0 episodes, no visited states)")
 }
+
+// NearWeight weighs stage 2's chunk L1 on the frames near the task's target: the same run with the
+// weight sees a larger loss (every other frame and the skip term alike), and the provenance says so.
+func TestNearTargetWeightWeighsTheChunkLossNearTheTarget(t *testing.T) {
+	_, _, manifest, a, w := builtTinyBundle(t)
+	run := func(weight float64) (*DistillResult, DistillConfig, string) {
+		m, err := NewModel(a, w)
+		require.NoError(t, err)
+		m.AddSkipModules(manifest.DynamicLayers(), 1)
+		var log strings.Builder
+		cfg := DistillConfig{Segments: manifest.Segments(), Seed: 4, Episodes: 1, Stage2Steps: 1, Batch: 16,
+			LearningRate: 1e-3, Lambda: 0.2, NearWeight: weight, NearRadius: 0.06, Log: &log}
+		res, err := Distill(m, cfg)
+		require.NoError(t, err)
+		return res, cfg, log.String()
+	}
+	plain, _, _ := run(0)
+	weighted, cfg, log := run(5)
+	require.Contains(t, log, "within 6 cm of the target 5 times")
+	require.Greater(t, weighted.Stage2Loss[0], plain.Stage2Loss[0], "the same first batch, its near frames' L1 counted 5 times")
+	_, controllers := DistillNotes(cfg, weighted)
+	require.Contains(t, controllers, "chunk L1 weighed 5 times within 6 cm of the target")
+
+	m, err := NewModel(a, w)
+	require.NoError(t, err)
+	m.AddSkipModules(manifest.DynamicLayers(), 1)
+	_, err = Distill(m, DistillConfig{Segments: manifest.Segments(), Episodes: 1, Stage2Steps: 1, Batch: 1, NearWeight: 2})
+	require.ErrorContains(t, err, "needs a near-target radius > 0")
+	_, err = Distill(m, DistillConfig{Segments: manifest.Segments(), Episodes: 1, Stage2Steps: 1, Batch: 1, NearWeight: -2})
+	require.ErrorContains(t, err, "near-target weight is -2, expected a finite weight >= 0")
+}

@@ -74,6 +74,8 @@ the arm to, with the full model as their teacher.`,
 	// (models/reference/README.md).
 	f.Float64Var(&cfg.Lambda, "lambda", 0.2, "weight of the skip-encouraging loss")
 	f.StringSliceVar(&visited, "states", nil, "state files of 'dysl train dagger' whose frames join the training episodes' (teacher: the full model)")
+	f.Float64Var(&cfg.NearWeight, "near-target-weight", 0, "stage 2 weighs the chunk L1 of frames within --near-target-radius of the task's target this many times, the skip term unchanged (0: every frame alike, as the paper)")
+	f.Float64Var(&cfg.NearRadius, "near-target-radius", 0.06, "metres, horizontally, from the gripper tip to the named block (to its pad once held) that count as near the target")
 	f.Float64Var(&cfg.Stage2Fit, "stage2-fit", 0, "weight of stage 1's loss (the adapters' fit of the skipped layers) kept in stage 2 (0: stage 2 as in the paper)")
 	f.IntVar(&cfg.CheckpointEvery, "checkpoint-every", 0, "write the adapters and controllers into the bundle every this many steps of each stage (0: only at the end)")
 	f.BoolVar(&resume, "resume", false, "continue the distillation checkpointed in the bundle (same settings)")
