@@ -224,14 +224,20 @@ func TestLatencyIsAccountedInSimTime(t *testing.T) {
 	require.Equal(t, 3, ep.FramesSuperseded, "the frames of 100, 300 and 400 ms (the 500 ms frame arrives as the worker frees)")
 }
 
-func TestSkippingStatisticsReachTheEpisode(t *testing.T) {
+// skippingEngine is the constant-x policy whose every controller says skip, with a 20-step scene.
+func skippingEngine(t *testing.T) (*policy.Engine, scene.Config) {
 	sc := scene.DefaultConfig()
 	sc.MaxSteps = 20
 	e := newEngine(t, constantX)
 	fake := e.Backend.(*scripted).Fake
 	for j := range fake.SkipProb {
-		fake.SkipProb[j] = 1 // every controller says skip
+		fake.SkipProb[j] = 1
 	}
+	return e, sc
+}
+
+func TestSkippingStatisticsReachTheEpisode(t *testing.T) {
+	e, sc := skippingEngine(t)
 	h, err := New(Config{Engine: e, Skipping: skipping.DefaultConfig(), Scene: sc, Latency: FixedLatency(0)})
 	require.NoError(t, err)
 	ep, err := h.Run(1)
@@ -251,13 +257,7 @@ func TestSkippingStatisticsReachTheEpisode(t *testing.T) {
 
 // FullWithin runs every layer on the frames near the target and lets DySL skip elsewhere.
 func TestFullWithinRunsEveryLayerNearTheTarget(t *testing.T) {
-	sc := scene.DefaultConfig()
-	sc.MaxSteps = 20
-	e := newEngine(t, constantX)
-	fake := e.Backend.(*scripted).Fake
-	for j := range fake.SkipProb {
-		fake.SkipProb[j] = 1 // every controller says skip
-	}
+	e, sc := skippingEngine(t)
 	run := func(radius float64) Episode {
 		h, err := New(Config{Engine: e, Skipping: skipping.DefaultConfig(), Scene: sc, Latency: FixedLatency(0), FullWithin: radius})
 		require.NoError(t, err)
