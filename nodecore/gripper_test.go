@@ -73,6 +73,10 @@ func TestGripperHoldKeepsEachChangeForTheMinimumTime(t *testing.T) {
 			{0, []float32{-1, -1, 1, 1}, []float32{-1, -1, 1, 1}},
 			{100, []float32{1, -1, -1, -1}, []float32{1, 1, 1, -1}},
 		}},
+		{"time going back forgets the history", 1, time.Second, []published{
+			{500, []float32{-1, 1, 1, 1}, []float32{-1, 1, 1, 1}},
+			{0, []float32{1, -1, -1, -1}, []float32{1, -1, -1, -1}},
+		}},
 		{"no gripper in the bundle", -1, time.Second, []published{
 			{0, []float32{-1, 1, -1, 1}, []float32{-1, 1, -1, 1}},
 		}},

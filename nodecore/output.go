@@ -60,8 +60,8 @@ func leadGripper(actions []float32, dim, g, lead int) {
 // in force. Only the gripper column is touched.
 //
 // Why: right after a grasp the reference policy's chunks can dip to "open" for a few actions and then
-// close again (the frames of a grasp that held and of one that missed look alike to it), and the arm
-// drops the block it had (models/closedloop/README.md, attempt 17). A real gripper takes a moment to
+// close again, and the arm drops the block it had (models/closedloop/README.md, attempt 17; likely
+// because the frames of a grasp that held and of one that missed look alike to it). A real gripper takes a moment to
 // close and settle anyway; releasing within that moment is never what the task wants.
 //
 // The arm executes a chunk's action i at the chunk's stamp plus i steps, until a newer chunk starts;
@@ -101,6 +101,9 @@ func (g *gripperHold) step(tNs int64, v float32, hold time.Duration) float32 {
 func (g *gripperHold) apply(actions []float32, dim, col int, atNs int64, dt, hold time.Duration) {
 	if col < 0 || dim <= 0 || dt <= 0 {
 		return
+	}
+	if g.known && atNs < g.lastNs {
+		*g = gripperHold{} // time went back (a bag replayed from its start): the history is not this one's
 	}
 	for i, v := range g.last {
 		t := g.lastNs + int64(i)*dt.Nanoseconds()
