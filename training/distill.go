@@ -262,7 +262,8 @@ func dynamicLayers(segments []bundle.Segment) []int {
 // becomes the soft mixture g_j·A_j(h_j) + (1 − g_j)·F(h_j), where F(h_j) is the frozen layers j..s−1
 // run from h_j — which is the ordinary forward pass through the segment, so one pass serves every
 // choice of j and the choice is an input (a one-hot selector) rather than a different graph. Loss = L1
-// between the chunk and the frozen full model's chunk + λ · mean over segments of (1 − g_j)².
+// between the chunk and the frozen full model's chunk + λ · mean over segments of (1 − g_j)²; with
+// NearWeight, the L1 of frames near the task's target counts NearWeight times.
 func Distill(m *Model, cfg DistillConfig) (*DistillResult, error) {
 	if cfg.Log == nil {
 		cfg.Log = io.Discard
