@@ -180,11 +180,15 @@ for l in "${lambdas[@]}"; do
 done
 # The four distillations two at a time: one alone keeps about 1.5 of the 2 cores busy (13 min 44 s),
 # a pair takes 17 to 19 min. Each writes its own log; its last lines are printed when the pair is done.
+# DISTILL_EXTRA adds dysl distill flags to all four, e.g. DISTILL_EXTRA='--near-target-weight 2' (the
+# chunk loss weighed twice within 6 cm of the target: attempt 17's best DySL bundle, not yet the
+# committed recipe).
+read -r -a distill_extra <<<"${DISTILL_EXTRA:-}"
 started=() logs=()
-distill_start() { # LOG ARGS...: dysl distill ARGS in the background, its output in LOG
+distill_start() { # LOG ARGS...: dysl distill ARGS (and DISTILL_EXTRA) in the background, its output in LOG
 	local log=$1
 	shift
-	"$dysl" distill "$@" >"$log" 2>&1 &
+	"$dysl" distill "$@" "${distill_extra[@]}" >"$log" 2>&1 &
 	started+=($!) logs+=("$log")
 }
 distill_wait() { # wait for every distillation started (a failed one stops the script), show how each ended
