@@ -104,7 +104,7 @@ func (b *bench) dithered(s skipping.Strategy, skipped float64) (*Variant, error)
 		return nil, err
 	}
 	d := matching.NewDither(s, b.layout, skipped)
-	v.BeforeInference = func() *skipping.Config {
+	v.BeforeInference = func(scene.State) *skipping.Config {
 		cc := c
 		cc.SkipRatio = d.Next()
 		return &cc

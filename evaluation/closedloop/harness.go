@@ -103,9 +103,10 @@ type Config struct {
 	GripperLead int
 	// GripperMinHold is the node's gripper_min_hold: the least time the gripper keeps a command.
 	GripperMinHold time.Duration
-	// BeforeInference, optional, may return a new skipping configuration before each inference (the
-	// baselines matched frame by frame); it is applied through the node's parameters.
-	BeforeInference func() *skipping.Config
+	// BeforeInference, optional, may return a new skipping configuration before each inference, given
+	// the world the served frame was captured from (the baselines matched frame by frame, FullNearTarget);
+	// it is applied through the node's parameters.
+	BeforeInference func(served scene.State) *skipping.Config
 	// OnFrame, optional, is told the world state of every frame the camera captures.
 	OnFrame func(scene.State)
 	// OnServe, optional, is told every observation the worker serves (the policy's inputs).
@@ -117,11 +118,6 @@ type Config struct {
 	// policy's. A diagnostic, not a policy: with the motion from the expert and the gripper from the
 	// policy (or the other way round) an episode shows which part of a failing policy fails.
 	ExpertDims []int
-	// FullWithin, a diagnostic, runs every layer (strategy full) on the frames whose gripper tip is
-	// within this many metres, horizontally, of where the task needs precision: the named block until
-	// it is held, then the named pad. Elsewhere the policy runs with Skipping. With DySL it shows
-	// whether skipping costs the task near the objects or in the free space before them; 0: never.
-	FullWithin float64
 }
 
 // Harness runs closed-loop episodes.
@@ -166,9 +162,6 @@ func New(cfg Config) (*Harness, error) {
 				return nil, fmt.Errorf("closedloop: bundle %q reads the robot state %q, the scene gives only %v", m.Name, name, scene.RobotStateNames)
 			}
 		}
-	}
-	if !(cfg.FullWithin >= 0) || math.IsInf(cfg.FullWithin, 0) {
-		return nil, fmt.Errorf("closedloop: full-within radius %v: expected metres >= 0", cfg.FullWithin)
 	}
 	for _, d := range cfg.ExpertDims {
 		if d < 0 || d >= len(scene.Action{}) {
@@ -286,22 +279,11 @@ func (h *Harness) Run(seed int64) (Episode, error) {
 			if serveAt >= windowEnd {
 				break
 			}
-			var next *skipping.Config
-			if cfg.FullWithin > 0 {
-				c := cfg.Skipping
-				if pendingWorld.TargetDistance() < cfg.FullWithin {
-					c.Strategy = skipping.StrategyFull
-				}
-				next = &c
-			}
 			if cfg.BeforeInference != nil {
-				if c := cfg.BeforeInference(); c != nil {
-					next = c
-				}
-			}
-			if next != nil {
-				if res := srv.SetAtomically(nodecore.SkippingParameters(*next)...); !res.Successful {
-					return ep, fmt.Errorf("closedloop: skipping configuration refused: %s", res.Reason)
+				if c := cfg.BeforeInference(pendingWorld); c != nil {
+					if res := srv.SetAtomically(nodecore.SkippingParameters(*c)...); !res.Successful {
+						return ep, fmt.Errorf("closedloop: skipping configuration refused: %s", res.Reason)
+					}
 				}
 			}
 			if cfg.OnServe != nil {
@@ -459,4 +441,22 @@ func Visit(cfg Config, seeds []int64) ([]scene.State, []Episode, error) {
 		episodes = append(episodes, ep)
 	}
 	return states, episodes, nil
+}
+
+// FullNearTarget is a diagnostic BeforeInference: every layer runs (strategy full) on the frames whose
+// gripper tip is within radius metres of where the task needs precision (scene.State.TargetDistance),
+// and play elsewhere. With DySL it shows whether skipping costs the task near the objects or in the
+// free space before them.
+func FullNearTarget(play skipping.Config, radius float64) (func(served scene.State) *skipping.Config, error) {
+	if !(radius >= 0) || math.IsInf(radius, 0) {
+		return nil, fmt.Errorf("closedloop: full-within radius %v: expected metres >= 0", radius)
+	}
+	full := play
+	full.Strategy = skipping.StrategyFull
+	return func(served scene.State) *skipping.Config {
+		if served.TargetDistance() < radius {
+			return &full
+		}
+		return &play
+	}, nil
 }

@@ -255,11 +255,13 @@ func TestSkippingStatisticsReachTheEpisode(t *testing.T) {
 	require.Equal(t, 8*ep.Inferences, ep.LayersExecuted)
 }
 
-// FullWithin runs every layer on the frames near the target and lets DySL skip elsewhere.
-func TestFullWithinRunsEveryLayerNearTheTarget(t *testing.T) {
+// FullNearTarget runs every layer on the frames near the target and lets DySL skip elsewhere.
+func TestFullNearTargetRunsEveryLayerNearTheTarget(t *testing.T) {
 	e, sc := skippingEngine(t)
 	run := func(radius float64) Episode {
-		h, err := New(Config{Engine: e, Skipping: skipping.DefaultConfig(), Scene: sc, Latency: FixedLatency(0), FullWithin: radius})
+		before, err := FullNearTarget(skipping.DefaultConfig(), radius)
+		require.NoError(t, err)
+		h, err := New(Config{Engine: e, Skipping: skipping.DefaultConfig(), Scene: sc, Latency: FixedLatency(0), BeforeInference: before})
 		require.NoError(t, err)
 		ep, err := h.Run(1)
 		require.NoError(t, err)
@@ -271,7 +273,7 @@ func TestFullWithinRunsEveryLayerNearTheTarget(t *testing.T) {
 	require.Less(t, nowhere.LayersExecuted, 8*nowhere.Inferences, "DySL skipped layers away from the target")
 	require.Equal(t, everywhere.Final, nowhere.Final, "the constant policy moves alike either way")
 
-	_, err := New(Config{Engine: e, Skipping: skipping.DefaultConfig(), FullWithin: -0.1})
+	_, err := FullNearTarget(skipping.DefaultConfig(), -0.1)
 	require.ErrorContains(t, err, "full-within radius -0.1: expected metres >= 0")
 }
 

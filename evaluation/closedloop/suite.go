@@ -25,7 +25,7 @@ type Variant struct {
 	Engine   *policy.Engine
 	Skipping skipping.Config
 	// BeforeInference, optional, changes the configuration frame by frame (see Config).
-	BeforeInference func() *skipping.Config
+	BeforeInference func(served scene.State) *skipping.Config
 	// OnServe, optional, sees every observation the variant's policy is served.
 	OnServe func(policy.Observation)
 	// Infer, optional, replaces Engine.Infer (see Config).

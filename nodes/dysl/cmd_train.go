@@ -147,8 +147,13 @@ the adapters and controllers on the frames where skipping took the arm.`,
 			if approachOnly {
 				keep = closedloop.KeepApproach
 			}
-			v, err := closedloop.CollectStates(closedloop.Config{Engine: e, Skipping: play, Scene: sc, CameraHz: cameraHz, ExpertDims: expertDims, GripperLead: lead, GripperMinHold: hold, FullWithin: within},
-				training.Seeds(seed, episodes), keep, out)
+			cfg := closedloop.Config{Engine: e, Skipping: play, Scene: sc, CameraHz: cameraHz, ExpertDims: expertDims, GripperLead: lead, GripperMinHold: hold}
+			if within != 0 {
+				if cfg.BeforeInference, err = closedloop.FullNearTarget(play, within); err != nil {
+					return fmt.Errorf("--full-within: %w", err)
+				}
+			}
+			v, err := closedloop.CollectStates(cfg, training.Seeds(seed, episodes), keep, out)
 			if err != nil {
 				return err
 			}
