@@ -429,16 +429,18 @@ func Distill(m *Model, cfg DistillConfig) (*DistillResult, error) {
 			inputs, _ := data.Batch(indices)
 			perFrame := m.Arch.Chunk * m.Arch.ActionDim
 			labels := make([]float32, 0, len(indices)*perFrame)
-			weights := make([]float32, 0, len(indices)*perFrame)
 			for _, i := range indices {
 				labels = append(labels, teacher[i]...)
-				w := weightOf(data.Frames[i])
-				for range perFrame {
-					weights = append(weights, w)
-				}
 			}
 			out := []*tensors.Tensor{tensors.FromFlatDataAndDimensions(labels, len(indices), m.Arch.Chunk, m.Arch.ActionDim)}
 			if cfg.NearWeight > 0 { // losses.MeanAbsoluteError multiplies each value by its weight
+				weights := make([]float32, 0, len(indices)*perFrame)
+				for _, i := range indices {
+					w := weightOf(data.Frames[i])
+					for range perFrame {
+						weights = append(weights, w)
+					}
+				}
 				out = append(out, tensors.FromFlatDataAndDimensions(weights, len(indices), m.Arch.Chunk, m.Arch.ActionDim))
 			}
 			return append(inputs, selector), out

@@ -5,7 +5,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"dysl_vla/evaluation/closedloop"
 	"dysl_vla/training"
 )
 
@@ -43,12 +42,8 @@ the arm to, with the full model as their teacher.`,
 			if cfg.Tasks, err = generatedTasks(data, tasks); err != nil {
 				return err
 			}
-			for _, path := range visited {
-				states, err := closedloop.ReadStates(path)
-				if err != nil {
-					return err
-				}
-				cfg.Visited = append(cfg.Visited, states...)
+			if cfg.Visited, err = readStateFiles(visited); err != nil {
+				return err
 			}
 			cfg.Log = cmd.OutOrStdout()
 			_, err = training.DistillBundle(training.BundleDistillation{Dir: dir, Weights: weights, Config: cfg,

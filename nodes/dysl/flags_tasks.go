@@ -67,8 +67,8 @@ func (f *bcDataFlags) apply(cfg *training.BCConfig) (*modelbuild.Weights, error)
 	}
 	cfg.Tasks, cfg.StartSpread, cfg.ActionNoise = tasks, f.startSpread, f.actionNoise
 	cfg.Expert = scene.ExpertOptions{GraspOnReach: f.graspOnReach}
-	for _, path := range f.states {
-		states, err := closedloop.ReadStates(path)
+	if len(f.states) > 0 {
+		states, err := readStateFiles(f.states)
 		if err != nil {
 			return nil, err
 		}
@@ -94,4 +94,17 @@ func (f *bcDataFlags) apply(cfg *training.BCConfig) (*modelbuild.Weights, error)
 		return nil, err
 	}
 	return modelbuild.Deepen(w, from.Arch, cfg.Arch)
+}
+
+// readStateFiles reads the world states of every 'dysl train dagger' output in paths, in order.
+func readStateFiles(paths []string) ([]scene.State, error) {
+	var all []scene.State
+	for _, path := range paths {
+		states, err := closedloop.ReadStates(path)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, states...)
+	}
+	return all, nil
 }
