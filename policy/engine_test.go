@@ -274,3 +274,50 @@ func BenchmarkEngineInfer(b *testing.B) {
 		})
 	}
 }
+
+// The fine-motion rule reads the tool's translation in metres through the bundle's action names and
+// normalization: the Fake's chunk values are hundreds of normalized units, so with a std of 1e-5 the
+// tool moves about a millimetre per action (fine) and with a std of 1 hundreds of metres (not).
+func TestFineMotionRunsEveryLayerWhenTheToolMovesFinely(t *testing.T) {
+	for _, tc := range []struct {
+		std      float64
+		wantFine bool
+	}{{1e-5, true}, {1, false}} {
+		m := fakeManifest()
+		m.Dims.ActionDim = 4
+		m.Action = bundle.ActionSpec{Names: []string{"x", "y", "z", "gripper"}, Mean: []float64{0, 0, 0, 0},
+			Std: []float64{tc.std, tc.std, tc.std, 1}, GripperIndex: 3}
+		fake := policytest.NewFake(m)
+		allSkip(fake)
+		cfg := skipping.DefaultConfig()
+		cfg.Verification = false
+		cfg.FineMotionStep = 0.01
+		e := &policy.Engine{Manifest: m, Backend: fake, Skipping: &cfg}
+		require.NoError(t, e.Initialize())
+		var res policy.Result
+		for range 4 { // every layer runs until the continuity is defined: three chunks of 2
+			var err error
+			res, err = e.Infer(policy.Observation{Image: grayImage(4, 4, 100), Instruction: "pick"})
+			require.NoError(t, err)
+		}
+		require.Equal(t, tc.wantFine, res.Stats.FineMotion, "std %v", tc.std)
+		if tc.wantFine {
+			require.Equal(t, 8, res.Stats.LayersExecuted)
+		} else {
+			require.Equal(t, 2, res.Stats.LayersExecuted)
+		}
+	}
+}
+
+// A bundle whose actions name no translation cannot use the rule: it is refused where it is set, with
+// the names it has.
+func TestFineMotionIsRefusedWithoutTranslation(t *testing.T) {
+	cfg := skipping.DefaultConfig()
+	cfg.FineMotionStep = 0.005
+	e := &policy.Engine{Manifest: fakeManifest(), Backend: policytest.NewFake(fakeManifest()), Skipping: &cfg}
+	require.ErrorContains(t, e.Initialize(), "fine_motion_step 0.005 needs the tool's translation among the actions (x, y, z or dx, dy, dz), the bundle's are [x gripper]")
+
+	e = newEngine(t, policytest.NewFake(fakeManifest()), skipping.DefaultConfig())
+	require.ErrorContains(t, e.SetSkipping(cfg), "fine_motion_step 0.005 needs")
+	require.Zero(t, e.SkippingConfig().FineMotionStep, "a rejected change changes nothing")
+}

@@ -16,7 +16,8 @@ import (
 
 // flagOf names the sweep's flag of each knob's values.
 var flagOf = map[string]string{nodecore.ParamControllerThreshold: "tau-values", nodecore.ParamEtaMove: "eta-move-values",
-	nodecore.ParamEtaVerify: "eta-verify-values", nodecore.ParamContinuityWindow: "window-values", nodecore.ParamStride: "stride-values"}
+	nodecore.ParamEtaVerify: "eta-verify-values", nodecore.ParamContinuityWindow: "window-values", nodecore.ParamStride: "stride-values",
+	nodecore.ParamFineMotionStep: "fine-motion-values"}
 
 func newSweepCmd() *cobra.Command {
 	var (
