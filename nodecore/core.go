@@ -129,7 +129,7 @@ func (c *Core) Settings() Settings {
 }
 
 // checkParameters is the on-set callback: it overlays the proposed values on the current ones and
-// refuses the change when the result is not a valid configuration, or one the bundle cannot serve. Ranges and types were checked by
+// refuses the change when the result is not a valid configuration. Ranges and types were checked by
 // the server against the descriptors before this runs.
 func (c *Core) checkParameters(params []paramserver.Parameter) paramserver.SetResult {
 	snap := c.cfg.Params.Snapshot()
@@ -141,11 +141,7 @@ func (c *Core) checkParameters(params []paramserver.Parameter) paramserver.SetRe
 		}
 		return snap.Value(name)
 	}
-	s, err := settingsFrom(proposed)
-	if err == nil {
-		err = c.cfg.Engine.CheckSkipping(s.Live.Skipping)
-	}
-	if err != nil {
+	if _, err := settingsFrom(proposed); err != nil {
 		return paramserver.SetResult{Successful: false, Reason: err.Error()}
 	}
 	return paramserver.SetResult{Successful: true}

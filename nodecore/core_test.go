@@ -162,19 +162,6 @@ func TestGripperMinHoldParameterHoldsThePublishedGripper(t *testing.T) {
 	require.Contains(t, res.Reason, "gripper_min_hold")
 }
 
-// fine_motion_step is refused where it cannot work: out of its range, and on a bundle whose actions
-// name no translation (the test bundle's are x and gripper), with the reason the engine gives.
-func TestFineMotionStepIsRefusedWhereItCannotWork(t *testing.T) {
-	f := newFixture(t, nil, nil)
-	res := f.params.SetAtomically(paramserver.Parameter{Name: nodecore.ParamFineMotionStep, Value: paramserver.Double(2)})
-	require.False(t, res.Successful)
-	require.Contains(t, res.Reason, "fine_motion_step")
-	res = f.params.SetAtomically(paramserver.Parameter{Name: nodecore.ParamFineMotionStep, Value: paramserver.Double(0.005)})
-	require.False(t, res.Successful)
-	require.Contains(t, res.Reason, "fine_motion_step 0.005 needs the tool's translation among the actions")
-	require.Zero(t, f.core.Settings().Live.Skipping.FineMotionStep)
-}
-
 // A parameter set applies at the next inference, through the engine.
 func TestLiveParameterChangeAppliesAtTheNextInference(t *testing.T) {
 	f := newFixture(t, nil, nil)

@@ -48,7 +48,6 @@ const (
 	ParamExecutedActions     = "executed_actions"
 	ParamSkipRatio           = "skip_ratio"
 	ParamSeed                = "seed"
-	ParamFineMotionStep      = "fine_motion_step"
 	ParamGripperLead         = "gripper_lead"
 	ParamGripperMinHold      = "gripper_min_hold"
 )
@@ -170,7 +169,6 @@ func specs() []paramSpec {
 		{ParamExecutedActions, paramserver.Integer(int64(d.ExecutedActions)), integerRange("actions of each chunk the robot executes, entering the continuity history (0 = whole chunk)", 0, 1024, 1)},
 		{ParamSkipRatio, paramserver.Double(d.SkipRatio), doubleRange("share of dynamic layers skipped by the random and fixed_ratio strategies", 0, 1, 0)},
 		{ParamSeed, paramserver.Integer(d.Seed), paramserver.Descriptor{Description: "seed of the random skip baseline"}},
-		{ParamFineMotionStep, paramserver.Double(d.FineMotionStep), doubleRange("metres per action: while the executed actions move the tool less than this on average over the continuity window, DySL runs every layer, and a skipping pass that would begin such motion is verified (0 = off, the paper; needs x, y, z among the bundle's actions)", 0, 1, 0)},
 		{ParamGripperLead, paramserver.Integer(0), integerRange("actions by which the gripper column of each published chunk is advanced: the gripper opens or closes that many steps before the policy's chunk says (0 = as predicted; no effect without a gripper in the bundle's actions)", 0, 64, 1)},
 		{ParamGripperMinHold, paramserver.Double(0), doubleRange("seconds the gripper keeps a command once it opened or closed: a published chunk that would change it sooner keeps the command in force, on the timeline of the published chunks (0 = as predicted; no effect without a gripper in the bundle's actions)", 0, 10, 0)},
 	}
@@ -271,7 +269,6 @@ func settingsFrom(get lookup) (Settings, error) {
 				ExecutedActions:     int(r.integer(ParamExecutedActions)),
 				SkipRatio:           r.double(ParamSkipRatio),
 				Seed:                r.integer(ParamSeed),
-				FineMotionStep:      r.double(ParamFineMotionStep),
 			},
 		},
 	}
@@ -344,6 +341,5 @@ func SkippingParameters(cfg skipping.Config) []paramserver.Parameter {
 		{Name: ParamExecutedActions, Value: paramserver.Integer(int64(cfg.ExecutedActions))},
 		{Name: ParamSkipRatio, Value: paramserver.Double(cfg.SkipRatio)},
 		{Name: ParamSeed, Value: paramserver.Integer(cfg.Seed)},
-		{Name: ParamFineMotionStep, Value: paramserver.Double(cfg.FineMotionStep)},
 	}
 }

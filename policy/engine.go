@@ -90,20 +90,8 @@ func (e *Engine) Initialize() error {
 	if err != nil {
 		return fmt.Errorf("policy: bundle %q: %w", m.Name, err)
 	}
-	if err := e.checkFineMotion(cfg); err != nil {
-		return err
-	}
 	if e.machine, err = skipping.NewMachine(layout, cfg); err != nil {
 		return err
-	}
-	if dims := m.Action.TranslationDims(); dims != nil {
-		t := skipping.Translation{Dims: dims}
-		for _, d := range dims {
-			t.Mean, t.Std = append(t.Mean, m.Action.Mean[d]), append(t.Std, m.Action.Std[d])
-		}
-		if err := e.machine.SetTranslation(t); err != nil {
-			return fmt.Errorf("policy: bundle %q: %w", m.Name, err)
-		}
 	}
 	if e.frames, err = modelinput.NewImageConverter(m.Image); err != nil {
 		return fmt.Errorf("policy: bundle %q: %w", m.Name, err)
@@ -127,27 +115,10 @@ func (e *Engine) Initialize() error {
 // SetSkipping validates cfg and schedules it for the next inference. An invalid configuration is
 // rejected and nothing changes.
 func (e *Engine) SetSkipping(cfg skipping.Config) error {
-	if err := e.CheckSkipping(cfg); err != nil {
-		return err
-	}
-	e.pending.Store(&cfg)
-	return nil
-}
-
-// CheckSkipping says whether SetSkipping would take cfg: a valid configuration that this bundle can
-// serve (the fine-motion rule needs the tool's translation among its actions, or it could never fire).
-func (e *Engine) CheckSkipping(cfg skipping.Config) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	return e.checkFineMotion(cfg)
-}
-
-func (e *Engine) checkFineMotion(cfg skipping.Config) error {
-	if cfg.FineMotionStep > 0 && e.Manifest.Action.TranslationDims() == nil {
-		return fmt.Errorf("policy: bundle %q: fine_motion_step %v needs the tool's translation among the actions (x, y, z or dx, dy, dz), the bundle's are %v",
-			e.Manifest.Name, cfg.FineMotionStep, e.Manifest.Action.Names)
-	}
+	e.pending.Store(&cfg)
 	return nil
 }
 

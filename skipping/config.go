@@ -108,13 +108,6 @@ type Config struct {
 	SkipRatio float64
 	// Seed pins the random skip baseline's choices.
 	Seed int64
-	// FineMotionStep is a rule of ours, not the paper's (0, the default, turns it off): while the tool's
-	// translation over the executed actions in the history averages less than this many metres per
-	// action, DySL runs every layer, and a skipping pass whose chunk would begin such fine motion is
-	// verified like a continuity drop. Precise moments (the last centimetres to a grasp, a place) are
-	// slow and smooth, which continuity reads as unimportant. It needs the machine's Translation.
-	// Range [0, 1].
-	FineMotionStep float64
 }
 
 // DefaultConfig is the configuration of docs/ALGORITHM.md.
@@ -161,27 +154,19 @@ func (c Config) Validate() error {
 	if !(c.SkipRatio >= 0 && c.SkipRatio <= 1) {
 		p = append(p, fmt.Sprintf("skip_ratio (%v) must be in [0, 1]", c.SkipRatio))
 	}
-	if !(c.FineMotionStep >= 0 && c.FineMotionStep <= 1) {
-		p = append(p, fmt.Sprintf("fine_motion_step (%v) must be in [0, 1] metres (0 = off)", c.FineMotionStep))
-	}
 	if len(p) > 0 {
 		return fmt.Errorf("skipping: invalid config: %s", strings.Join(p, "; "))
 	}
 	return nil
 }
 
-// String renders the configuration in one line, stable, so it can be recorded in bags and logs. The
-// fine-motion rule appears only when on, so the paper's configurations read as they always did.
+// String renders the configuration in one line, stable, so it can be recorded in bags and logs.
 func (c Config) String() string {
 	stride := "adaptive"
 	if c.Stride > 0 {
 		stride = fmt.Sprint(c.Stride)
 	}
-	fine := ""
-	if c.FineMotionStep != 0 {
-		fine = fmt.Sprintf(" fine_motion_step=%g", c.FineMotionStep)
-	}
-	return fmt.Sprintf("strategy=%v tau=%g window=%d eta_move=%g eta_verify=%g stride=%s verification=%t pre_skip=%t executed_actions=%d skip_ratio=%g seed=%d%s",
+	return fmt.Sprintf("strategy=%v tau=%g window=%d eta_move=%g eta_verify=%g stride=%s verification=%t pre_skip=%t executed_actions=%d skip_ratio=%g seed=%d",
 		c.Strategy, c.ControllerThreshold, c.ContinuityWindow, c.EtaMove, c.EtaVerify, stride,
-		c.Verification, c.PreSkipPrediction, c.ExecutedActions, c.SkipRatio, c.Seed, fine)
+		c.Verification, c.PreSkipPrediction, c.ExecutedActions, c.SkipRatio, c.Seed)
 }

@@ -16,9 +16,6 @@ func Describe(s Stats) string {
 	}
 	fmt.Fprintf(&b, " exec=%d/%d skipped=%d adapters=%d controllers=%d", s.LayersExecuted, s.LayersTotal,
 		s.LayersSkipped, s.AdaptersRun, s.ControllersEvaluated)
-	if s.FineMotion {
-		b.WriteString(" fine")
-	}
 	if s.VerificationFired {
 		b.WriteString(" verify")
 	}
@@ -41,9 +38,6 @@ func DescribePlan(p Plan) string {
 func fmtC(v float64) string {
 	if math.IsNaN(v) {
 		return "undef"
-	}
-	if v == 0 {
-		v = 0 // minus zero, from a history without change, reads as 0.000
 	}
 	return fmt.Sprintf("%.3f", v)
 }

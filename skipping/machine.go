@@ -25,9 +25,6 @@ type Stats struct {
 	// Stride is how far the allow points moved forward (positive) or back (-1), 0 when they stayed.
 	Stride            int
 	VerificationFired bool
-	// FineMotion says that DySL's first pass ran every layer because the tool moved finely
-	// (Config.FineMotionStep).
-	FineMotion bool
 }
 
 // SkipRatio is the skip ratio wherever this package's users report one (ActionChunk.skip_ratio, the
@@ -64,9 +61,8 @@ type Machine struct {
 	cfg    Config
 	rng    *rand.Rand
 
-	allow       []int       // allow point l_i per segment
-	history     [][]float64 // last ContinuityWindow executed actions, normalized
-	translation Translation // where the fine-motion rule reads the tool's translation
+	allow   []int       // allow point l_i per segment
+	history [][]float64 // last ContinuityWindow executed actions, normalized
 	// Continuity of the last committed inference and whether its change was a drop (> η2).
 	continuity  float64
 	lastDropped bool
@@ -156,10 +152,6 @@ func (m *Machine) planDySL(p *Plan) {
 	if math.IsNaN(m.continuity) {
 		return
 	}
-	if m.fineMotion(m.history) {
-		m.current.FineMotion = true
-		return
-	}
 	for i, s := range m.layout.Segments {
 		from := m.allow[i]
 		if !m.cfg.PreSkipPrediction {
@@ -239,21 +231,14 @@ func (m *Machine) addTrace(t Trace) {
 	m.current.ControllersEvaluated += len(t.Controllers)
 }
 
-// needsVerification: after a DySL pass that skipped something, the first drop of continuity (C'_t −
-// C_{t−1} < −η2 while the previous step did not drop), or the start of fine motion (the chunk would make
-// the history fine where it was not). The baselines are measured as they are, unverified.
+// needsVerification: the first drop of continuity (C'_t − C_{t−1} < −η2 while the previous step did not
+// drop) after a DySL pass that skipped something. The baselines are measured as they are, unverified.
 func (m *Machine) needsVerification(executed [][]float64, t Trace) bool {
-	if m.cfg.Strategy != StrategyDySL || !m.cfg.Verification || !t.SkippedAny() {
+	if m.cfg.Strategy != StrategyDySL || !m.cfg.Verification || !t.SkippedAny() || m.lastDropped || math.IsNaN(m.continuity) {
 		return false
 	}
-	tentative := appendHistory(m.history, executed, m.cfg.ContinuityWindow, true)
-	if m.fineMotion(tentative) && !m.fineMotion(m.history) {
-		return true
-	}
-	if m.lastDropped || math.IsNaN(m.continuity) {
-		return false
-	}
-	return continuity(tentative, m.cfg.ContinuityWindow)-m.continuity < -m.cfg.EtaVerify
+	c := continuity(appendHistory(m.history, executed, m.cfg.ContinuityWindow, true), m.cfg.ContinuityWindow)
+	return c-m.continuity < -m.cfg.EtaVerify
 }
 
 // commit appends the executed actions, recomputes C_t and ΔC_t, and moves the allow points (Eqs. 1-3).

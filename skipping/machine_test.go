@@ -54,11 +54,10 @@ func TestConfigValidateListsEveryViolation(t *testing.T) {
 	c.EtaVerify = math.Inf(1)
 	c.Stride = 65
 	c.SkipRatio = 2
-	c.FineMotionStep = math.NaN()
 	c.Strategy = 0
 	err := c.Validate()
 	for _, want := range []string{"strategy", "controller_threshold (NaN)", "continuity_window (1)", "eta_move (0)",
-		"eta_verify (+Inf)", "stride (65)", "skip_ratio (2)", "fine_motion_step (NaN)"} {
+		"eta_verify (+Inf)", "stride (65)", "skip_ratio (2)"} {
 		require.ErrorContains(t, err, want)
 	}
 	require.NoError(t, DefaultConfig().Validate())

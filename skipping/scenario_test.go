@@ -25,8 +25,7 @@ func (r memRunner) RunController(int) (float32, error) { return r.prob, nil }
 // expected output, separated from the next block by a blank line. Commands:
 //
 //	layout layers=L static=a,b,c
-//	config key=value ...           (strategy tau window eta_move eta_verify stride verification pre_skip executed ratio seed fine)
-//	translation dims=a,b mean=m,n std=s,t   where the fine-motion rule reads the translation
+//	config key=value ...           (strategy tau window eta_move eta_verify stride verification pre_skip executed ratio seed)
 //	infer [p=P] a=(x y ..) a=(..)  one inference whose chunk is the listed actions; controllers answer P
 //	                               (default 1); a verification re-run returns rerun=(..) actions if given,
 //	                               else the same chunk
@@ -103,18 +102,6 @@ func runCommand(t *testing.T, cmd string, m *Machine, layout Layout, cfg Config)
 			return err.Error(), m, layout, m.Config()
 		}
 		return cfg.String(), m, layout, cfg
-	case "translation":
-		var tr Translation
-		for _, d := range strings.Split(args["dims"], ",") {
-			v, err := strconv.Atoi(d)
-			require.NoError(t, err)
-			tr.Dims = append(tr.Dims, v)
-		}
-		tr.Mean, tr.Std = parseVec(t, args["mean"]), parseVec(t, args["std"])
-		if err := m.SetTranslation(tr); err != nil {
-			return err.Error(), m, layout, cfg
-		}
-		return fmt.Sprintf("translation dims=%v mean=%v std=%v", tr.Dims, tr.Mean, tr.Std), m, layout, cfg
 	case "reset":
 		m.Reset()
 		return fmt.Sprintf("allow=%v", m.AllowPoints()), m, layout, cfg
@@ -187,8 +174,6 @@ func applyConfigArg(t *testing.T, c *Config, k, v string) {
 		c.SkipRatio = num()
 	case "seed":
 		c.Seed = int64(num())
-	case "fine":
-		c.FineMotionStep = num()
 	default:
 		t.Fatalf("unknown config key %q", k)
 	}

@@ -30,7 +30,7 @@ type Knob struct {
 
 // SweptKnobs are the parameters a Setting may change.
 var SweptKnobs = []string{nodecore.ParamControllerThreshold, nodecore.ParamEtaMove, nodecore.ParamEtaVerify,
-	nodecore.ParamContinuityWindow, nodecore.ParamStride, nodecore.ParamFineMotionStep}
+	nodecore.ParamContinuityWindow, nodecore.ParamStride}
 
 // Setting is one DySL configuration of a sweep: changes of the default configuration.
 type Setting []Knob

@@ -16,8 +16,7 @@ import (
 
 // flagOf names the sweep's flag of each knob's values.
 var flagOf = map[string]string{nodecore.ParamControllerThreshold: "tau-values", nodecore.ParamEtaMove: "eta-move-values",
-	nodecore.ParamEtaVerify: "eta-verify-values", nodecore.ParamContinuityWindow: "window-values", nodecore.ParamStride: "stride-values",
-	nodecore.ParamFineMotionStep: "fine-motion-values"}
+	nodecore.ParamEtaVerify: "eta-verify-values", nodecore.ParamContinuityWindow: "window-values", nodecore.ParamStride: "stride-values"}
 
 func newSweepCmd() *cobra.Command {
 	var (

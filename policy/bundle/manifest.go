@@ -3,8 +3,6 @@
 // builder, the calibration and training tools, `dysl model check` and the engine share one definition.
 package bundle
 
-import "slices"
-
 // ManifestFile is the manifest's file name inside a bundle directory.
 const ManifestFile = "manifest.yaml"
 
@@ -104,27 +102,6 @@ type ActionSpec struct {
 	Std          []float64 `yaml:"std"`
 	GripperIndex int       `yaml:"gripper_index"` // -1 when there is no gripper dimension
 	DtSeconds    float64   `yaml:"dt_seconds"`    // time between consecutive actions of a chunk
-}
-
-// translationNames are the namings of the tool's translation per action, in metres, that
-// TranslationDims recognizes: the closed-loop bundles' and the sample bags'.
-var translationNames = [][3]string{{"x", "y", "z"}, {"dx", "dy", "dz"}}
-
-// TranslationDims returns the indices of the tool's translation among the action dimensions (the
-// first naming of translationNames found whole), or nil when the actions name none.
-func (a ActionSpec) TranslationDims() []int {
-	for _, names := range translationNames {
-		var dims []int
-		for _, n := range names {
-			if i := slices.Index(a.Names, n); i >= 0 {
-				dims = append(dims, i)
-			}
-		}
-		if len(dims) == len(names) {
-			return dims
-		}
-	}
-	return nil
 }
 
 // StateSpec names the values of the robot-state input and holds their normalization:
