@@ -446,7 +446,9 @@ func Visit(cfg Config, seeds []int64) ([]scene.State, []Episode, error) {
 // FullNearTarget is a diagnostic BeforeInference: every layer runs (strategy full) on the frames whose
 // gripper tip is within radius metres of where the task needs precision (scene.State.TargetDistance),
 // and play elsewhere. With DySL it shows whether skipping costs the task near the objects or in the
-// free space before them.
+// free space before them. A change of strategy starts a new DySL episode (skipping.Machine.SetConfig),
+// so each time the tip leaves the radius DySL runs every layer again until its continuity is defined:
+// the layer counts it reports include those inferences.
 func FullNearTarget(play skipping.Config, radius float64) (func(served scene.State) *skipping.Config, error) {
 	if !(radius >= 0) || math.IsInf(radius, 0) {
 		return nil, fmt.Errorf("closedloop: full-within radius %v: expected metres >= 0", radius)
