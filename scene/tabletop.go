@@ -21,10 +21,15 @@ type Tabletop struct {
 	// Noise bounds the extra camera noise: each episode adds a standard deviation uniform in
 	// [0, Noise] (0..255 units) to the configured one.
 	Noise float64
+	// Colours is how many colours, from red on, the blocks and pads are drawn from (0: all eight).
+	// Six keeps to the colours of the one-block scene, so a model trained there meets no new colour
+	// word; with Blocks 1 and Pads 1 the scene is then the one-block scene laid out the tabletop way,
+	// and each added block or pad is a distractor the instruction does not name.
+	Colours int
 }
 
 // DefaultTabletop is three blocks and four pads (one pad is always free, so every chain can go on),
-// one instruction per episode, lighting within ±25% and up to 4 more units of noise.
+// all eight colours, one instruction per episode, lighting within ±25% and up to 4 more units of noise.
 func DefaultTabletop() Tabletop {
 	return Tabletop{Blocks: 3, Pads: 4, Chain: 1, Light: 0.25, Noise: 4}
 }
@@ -42,11 +47,17 @@ func (t Tabletop) Validate() error {
 	if t.Blocks < 1 {
 		problems = append(problems, fmt.Errorf("tabletop blocks (%d) must be >= 1", t.Blocks))
 	}
-	if t.Pads <= t.Blocks {
-		problems = append(problems, fmt.Errorf("tabletop pads (%d) must outnumber the blocks (%d), so a pad is always free", t.Pads, t.Blocks))
+	// No block starts on a pad, so one instruction always has a free pad; a chain needs a spare one.
+	if t.Pads < 1 {
+		problems = append(problems, fmt.Errorf("tabletop pads (%d) must be >= 1", t.Pads))
+	} else if t.Chain > 1 && t.Pads <= t.Blocks {
+		problems = append(problems, fmt.Errorf("tabletop pads (%d) must outnumber the blocks (%d) in a chain, so a pad is always free", t.Pads, t.Blocks))
 	}
-	if t.Blocks+t.Pads > numColours {
-		problems = append(problems, fmt.Errorf("tabletop blocks and pads (%d) must each have their own colour: at most %d", t.Blocks+t.Pads, numColours))
+	if t.Colours < 0 || t.Colours > numColours {
+		problems = append(problems, fmt.Errorf("tabletop colours (%d) must be in [0, %d] (0: all)", t.Colours, numColours))
+	}
+	if t.Blocks+t.Pads > t.palette() {
+		problems = append(problems, fmt.Errorf("tabletop blocks and pads (%d) must each have their own colour: at most %d", t.Blocks+t.Pads, t.palette()))
 	}
 	if t.Chain < 1 {
 		problems = append(problems, fmt.Errorf("tabletop chain (%d) must be >= 1", t.Chain))
@@ -60,6 +71,14 @@ func (t Tabletop) Validate() error {
 	return errors.Join(problems...)
 }
 
+// palette is how many colours the scene draws from.
+func (t Tabletop) palette() int {
+	if t.Colours == 0 {
+		return numColours
+	}
+	return t.Colours
+}
+
 // minSeparation keeps every block and pad this far (centre to centre) from the others at the start:
 // no block starts on a pad, and pads never overlap.
 const minSeparation = 0.1
@@ -70,7 +89,7 @@ const minSeparation = 0.1
 // the zero Task; Start sets the first of the chain. t must be valid.
 func ResetTabletop(seed int64, t Tabletop) State {
 	rng := rand.New(rand.NewPCG(uint64(seed), 0x7ab1e))
-	colours := rng.Perm(numColours)
+	colours := rng.Perm(t.palette())
 	var placed []Vec3
 	place := func() Vec3 {
 		const margin = 0.22

@@ -60,7 +60,7 @@ func TestChainInstructionsNameTheTasksBlockAndPad(t *testing.T) {
 // The scripted expert completes every task of every chain, each within the task step limit, and
 // each completed task leaves the world in a state Succeeded accepts.
 func TestExpertCompletesEveryChain(t *testing.T) {
-	for _, tt := range []Tabletop{DefaultTabletop(), ChainTabletop()} {
+	for _, tt := range []Tabletop{DefaultTabletop(), ChainTabletop(), {Blocks: 1, Pads: 1, Chain: 1, Colours: 6}, {Blocks: 1, Pads: 2, Chain: 5, Colours: 6}} {
 		cfg := tabletopConfig(tt)
 		for seed := range int64(25) {
 			s, tasks := Start(seed, cfg)
@@ -163,12 +163,32 @@ func TestRenderLighting(t *testing.T) {
 }
 
 func TestTabletopValidation(t *testing.T) {
-	err := Tabletop{Blocks: 4, Pads: 4, Chain: 0, Light: 1, Noise: -1}.Validate()
-	require.ErrorContains(t, err, "pads (4) must outnumber the blocks (4)")
-	require.ErrorContains(t, err, "chain (0) must be >= 1")
+	err := Tabletop{Blocks: 4, Pads: 4, Chain: 2, Light: 1, Noise: -1}.Validate()
+	require.ErrorContains(t, err, "pads (4) must outnumber the blocks (4) in a chain")
 	require.ErrorContains(t, err, "light (1) must be in [0, 1)")
 	require.ErrorContains(t, err, "noise (-1) must be >= 0")
+	require.ErrorContains(t, Tabletop{Blocks: 1, Pads: 1}.Validate(), "chain (0) must be >= 1")
+	require.ErrorContains(t, Tabletop{Blocks: 1, Chain: 1}.Validate(), "pads (0) must be >= 1")
 	require.ErrorContains(t, Tabletop{Blocks: 4, Pads: 5, Chain: 1}.Validate(), "at most 8")
-	_, err = Episode(1, tabletopConfig(Tabletop{Blocks: 2, Pads: 1, Chain: 1}))
+	require.ErrorContains(t, Tabletop{Blocks: 1, Pads: 2, Chain: 1, Colours: 2}.Validate(), "at most 2")
+	require.ErrorContains(t, Tabletop{Blocks: 1, Pads: 2, Chain: 1, Colours: 9}.Validate(), "colours (9) must be in [0, 8]")
+	// One instruction needs no spare pad: no block starts on one.
+	require.NoError(t, Tabletop{Blocks: 2, Pads: 2, Chain: 1}.Validate())
+	_, err = Episode(1, tabletopConfig(Tabletop{Blocks: 2, Pads: 2, Chain: 2}))
 	require.ErrorContains(t, err, "scene config")
+}
+
+// A scene drawn from the one-block scene's six colours uses no other, and with one block and one
+// pad it is that scene laid out the tabletop way.
+func TestTabletopColours(t *testing.T) {
+	for seed := range int64(50) {
+		s := ResetTabletop(seed, Tabletop{Blocks: 1, Pads: 2, Chain: 1, Colours: singleTaskColours})
+		require.Len(t, s.Blocks, 1)
+		require.Len(t, s.Pads, 2)
+		for _, c := range []Colour{s.Blocks[0].Colour, s.Pads[0].Colour, s.Pads[1].Colour} {
+			require.LessOrEqual(t, int(c), singleTaskColours, "seed %d", seed)
+		}
+	}
+	// The default palette draws as before Colours existed.
+	require.Equal(t, ResetTabletop(3, DefaultTabletop()), ResetTabletop(3, Tabletop{Blocks: 3, Pads: 4, Chain: 1, Light: 0.25, Noise: 4, Colours: numColours}))
 }

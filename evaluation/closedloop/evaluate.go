@@ -9,6 +9,7 @@ import (
 
 	"dysl_vla/evaluation/matching"
 	"dysl_vla/policy"
+	"dysl_vla/scene"
 	"dysl_vla/skipping"
 	"dysl_vla/training"
 )
@@ -261,6 +262,13 @@ func describeTasks(s Suite) string {
 		out = fmt.Sprintf("tabletop: %d blocks, %d pads, one instruction per episode", t.Blocks, t.Pads)
 		if t.Chain > 1 {
 			out = fmt.Sprintf("tabletop: %d blocks, %d pads, chains of %d instructions", t.Blocks, t.Pads, t.Chain)
+		}
+		if d := scene.DefaultTabletop(); t.Colours != d.Colours || t.Light != d.Light || t.Noise != d.Noise {
+			colours := "all colours"
+			if t.Colours > 0 {
+				colours = fmt.Sprintf("the first %d colours", t.Colours)
+			}
+			out += fmt.Sprintf(" (%s, light ±%g, extra noise up to %g)", colours, t.Light, t.Noise)
 		}
 	}
 	if s.GripperLead > 0 {

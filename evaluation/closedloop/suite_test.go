@@ -116,6 +116,8 @@ func TestDescribeTasksNamesWhatEachEpisodeAsks(t *testing.T) {
 	require.Equal(t, "tabletop: 3 blocks, 4 pads, one instruction per episode", describeTasks(one))
 	chain := Suite{Scene: tabletop(scene.ChainTabletop())}
 	require.Equal(t, "tabletop: 3 blocks, 4 pads, chains of 5 instructions", describeTasks(chain))
+	distractor := Suite{Scene: tabletop(scene.Tabletop{Blocks: 1, Pads: 2, Chain: 1, Colours: 6})}
+	require.Equal(t, "tabletop: 1 blocks, 2 pads, one instruction per episode (the first 6 colours, light ±0, extra noise up to 0)", describeTasks(distractor))
 	diagnostic := Suite{Scene: scene.DefaultConfig(), ExpertDims: []int{0, 1}}
 	require.Equal(t, "single task; A DIAGNOSTIC: action columns [0 1] (scene.Action indices) come from the scripted expert in every variant", describeTasks(diagnostic))
 }

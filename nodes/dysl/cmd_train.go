@@ -96,7 +96,7 @@ Adam moments restart).`,
 func newDAggerCmd() *cobra.Command {
 	var (
 		ef       engineFlags
-		data     bcDataFlags
+		tasks    taskFlags
 		out      string
 		episodes int
 		seed     int64
@@ -126,7 +126,7 @@ the adapters and controllers on the frames where skipping took the arm.`,
 			}
 			sc := scene.DefaultConfig()
 			var err error
-			if sc.Tabletop, err = tabletopFor(data.tasks, data.chain); err != nil {
+			if sc.Tabletop, err = tasks.tabletop(); err != nil {
 				return err
 			}
 			sc.MaxSteps = maxSteps
@@ -184,8 +184,7 @@ the adapters and controllers on the frames where skipping took the arm.`,
 	}
 	ef.register(cmd.Flags())
 	f := cmd.Flags()
-	f.StringVar(&data.tasks, "tasks", "tabletop", "episodes: single, tabletop or chain")
-	f.IntVar(&data.chain, "chain", 5, "instructions per episode with --tasks chain")
+	tasks.register(f, "tabletop", "episodes: single, tabletop or chain")
 	f.StringVar(&out, "out", "", "JSON file of the visited states (required)")
 	f.IntVar(&episodes, "episodes", 20, "episodes to play")
 	f.Int64Var(&seed, "seed", 500_000, "seed of the first episode (training range, apart from bc's and the held-out seeds)")

@@ -27,6 +27,7 @@ func TestTrainingCommandsRefuseBadOptions(t *testing.T) {
 		{[]string{"distill", "--model", dir, "--adapters", "random"}, `--adapters "random": want bundle or identity`},
 		{[]string{"distill", "--model", dir, "--tasks", "maze"}, `--tasks "maze": expected single, tabletop or chain`},
 		{[]string{"train", "dagger", "--out", out}, "--model and --out are required"},
+		{[]string{"train", "bc", "--out", out, "--tasks", "tabletop", "--tabletop", "colours=4"}, "--tabletop: tabletop blocks and pads (7) must each have their own colour: at most 4"},
 		{[]string{"train", "keypoints", "--states", out}, "--weights and --states are required"},
 		{[]string{"train", "keypoints", "--states", out, "--weights", out, "--preset", "huge"}, `unknown preset "huge"`},
 	}

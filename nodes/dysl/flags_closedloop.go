@@ -13,9 +13,8 @@ import (
 
 // closedLoopFlags are evaluate's options for --closed-loop: the policy drives the simulated scene.
 type closedLoopFlags struct {
-	enabled      bool
-	tasks        string
-	chain        int
+	enabled bool
+	taskFlags
 	latency      string
 	latencyScale float64
 	latencyFixed time.Duration
@@ -40,8 +39,7 @@ func (f *closedLoopFlags) register(fs *pflag.FlagSet) {
 
 // registerEpisodes registers what shapes the closed-loop episodes: tasks, latency, camera, step limit.
 func (f *closedLoopFlags) registerEpisodes(fs *pflag.FlagSet) {
-	fs.StringVar(&f.tasks, "tasks", "tabletop", "closed loop: single (the one-block scene the tiny reference was trained on), tabletop (3 blocks, 4 pads) or chain (tabletop, 5 instructions per episode)")
-	fs.IntVar(&f.chain, "chain", 5, "closed loop: instructions per episode with --tasks chain")
+	f.taskFlags.register(fs, "tabletop", "closed loop: single (the one-block scene the tiny reference was trained on), tabletop (3 blocks, 4 pads) or chain (tabletop, 5 instructions per episode)")
 	fs.StringVar(&f.latency, "latency", "measured", "closed loop: inference time in sim time: measured (the engine's, times --latency-scale), fixed (--latency-fixed) or per-layer (--latency-fixed + --latency-per-layer per executed layer)")
 	fs.Float64Var(&f.latencyScale, "latency-scale", 1, "closed loop: factor on the measured latency (emulates a slower computer or a bigger model)")
 	fs.DurationVar(&f.latencyFixed, "latency-fixed", 0, "closed loop: fixed latency, or the base of the per-layer one")
@@ -71,7 +69,7 @@ func (f *closedLoopFlags) expertColumns(model string) ([]int, error) {
 func (f *closedLoopFlags) sceneConfig() (scene.Config, error) {
 	cfg := scene.DefaultConfig()
 	cfg.MaxSteps = f.maxSteps
-	tasks, err := tabletopFor(f.tasks, f.chain)
+	tasks, err := f.tabletop()
 	if err != nil {
 		return cfg, err
 	}

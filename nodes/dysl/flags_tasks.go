@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/spf13/pflag"
 
@@ -27,11 +29,63 @@ func tabletopFor(tasks string, chain int) (scene.Tabletop, error) {
 	return scene.Tabletop{}, fmt.Errorf("--tasks %q: expected single, tabletop or chain", tasks)
 }
 
+// taskFlags choose the episodes a command plays or trains on: the task set, the chain's length and
+// changes to the tabletop scene.
+type taskFlags struct {
+	tasks string
+	chain int
+	// shape changes fields of the tabletop scene, e.g. "blocks=1,pads=2,colours=6": one factor of the
+	// tabletop scene at a time, to see which one a model trained on the one-block scene fails on.
+	shape []string
+}
+
+func (f *taskFlags) register(fs *pflag.FlagSet, defaultTasks, usage string) {
+	fs.StringVar(&f.tasks, "tasks", defaultTasks, usage)
+	fs.IntVar(&f.chain, "chain", 5, "instructions per episode with --tasks chain")
+	fs.StringSliceVar(&f.shape, "tabletop", nil, "with --tasks tabletop or chain: change the scene, NAME=VALUE of blocks, pads, colours "+
+		"(how many colours from red on: 6 are the one-block scene's), light (±share) and noise (0..255 units); defaults blocks=3,pads=4,colours=8,light=0.25,noise=4")
+}
+
+// tabletop is the scene the flags choose (the zero Tabletop for the one-block scene).
+func (f *taskFlags) tabletop() (scene.Tabletop, error) {
+	t, err := tabletopFor(f.tasks, f.chain)
+	if err != nil || len(f.shape) == 0 {
+		return t, err
+	}
+	if t.Blocks == 0 {
+		return t, fmt.Errorf("--tabletop %s: only with --tasks tabletop or chain (single is the fixed one-block scene)", strings.Join(f.shape, ","))
+	}
+	for _, kv := range f.shape {
+		name, value, _ := strings.Cut(kv, "=")
+		var err error
+		switch name {
+		case "blocks":
+			t.Blocks, err = strconv.Atoi(value)
+		case "pads":
+			t.Pads, err = strconv.Atoi(value)
+		case "colours":
+			t.Colours, err = strconv.Atoi(value)
+		case "light":
+			t.Light, err = strconv.ParseFloat(value, 64)
+		case "noise":
+			t.Noise, err = strconv.ParseFloat(value, 64)
+		default:
+			return t, fmt.Errorf("--tabletop %q: expected NAME=VALUE with NAME one of blocks, pads, colours, light, noise", kv)
+		}
+		if err != nil {
+			return t, fmt.Errorf("--tabletop %q: %s wants a number: %w", kv, name, err)
+		}
+	}
+	if err := t.Validate(); err != nil {
+		return t, fmt.Errorf("--tabletop: %w", err)
+	}
+	return t, nil
+}
+
 // bcDataFlags are train bc's options for the closed-loop reference: the task set, DAgger states and a
 // start checkpoint.
 type bcDataFlags struct {
-	tasks       string
-	chain       int
+	taskFlags
 	startSpread float64
 	actionNoise float64
 	states      []string
@@ -43,8 +97,7 @@ type bcDataFlags struct {
 }
 
 func (f *bcDataFlags) register(fs *pflag.FlagSet) {
-	fs.StringVar(&f.tasks, "tasks", "single", "training episodes: single (the one-block scene), tabletop or chain")
-	fs.IntVar(&f.chain, "chain", 5, "instructions per episode with --tasks chain")
+	f.taskFlags.register(fs, "single", "training episodes: single (the one-block scene), tabletop or chain")
 	fs.Float64Var(&f.startSpread, "start-spread", 0, "start the training episodes' gripper anywhere within this many metres of the table centre in x and y (0: above the centre; held-out episodes always start there)")
 	fs.Float64Var(&f.actionNoise, "action-noise", 0, "perturb the training episodes' way to the block by this many metres per step in x and y (DART: the expert's labels show it correcting; 0: none; held-out episodes never)")
 	fs.StringSliceVar(&f.states, "dagger-states", nil, "state files of 'dysl train dagger', labelled by the expert and added to the training frames")
@@ -55,7 +108,7 @@ func (f *bcDataFlags) register(fs *pflag.FlagSet) {
 
 // apply sets cfg's tasks and extra frames, and returns the start weights --init gives (nil without it).
 func (f *bcDataFlags) apply(cfg *training.BCConfig) (*modelbuild.Weights, error) {
-	tasks, err := tabletopFor(f.tasks, f.chain)
+	tasks, err := f.tabletop()
 	if err != nil {
 		return nil, err
 	}
