@@ -371,11 +371,15 @@ func (m *Model) adapterProblem(c *calibration, j, s int) (X, Y *mat.Dense) {
 }
 
 // ImageSpec and the tokenizer are the input rules every bundle of this builder declares; training normalizes its
-// images with the same statistics.
+// images with the same statistics. Every model here learns from the simulated scene, lit evenly, so
+// each balances its camera to the scene's table: a frame lit brighter or dimmer than the training
+// frames is brought back to their light (on the training frames themselves the gain is 1).
 func (a Arch) ImageSpec() bundle.ImageSpec {
+	table := scene.TableRGB()
 	return bundle.ImageSpec{
 		Width: a.ImageSize, Height: a.ImageSize, Resize: "center_crop_resize",
 		Mean: append([]float64(nil), imageMean...), Std: append([]float64(nil), imageStd...),
+		Balance: []float64{float64(table[0]) / 255, float64(table[1]) / 255, float64(table[2]) / 255},
 	}
 }
 

@@ -29,6 +29,11 @@ var (
 	shadowDarkness = 0.6
 )
 
+// TableRGB is the table's colour under the scene's normal light: the median of every frame, since
+// the table fills most of it. A model trained on these frames balances its camera to it
+// (bundle.ImageSpec.Balance).
+func TableRGB() [3]byte { return tableRGB }
+
 // fingerHalfSize is half the side of a finger as the camera sees it from above (fingertip and the
 // finger's top together, 2.4 cm): the fingers are how a frame shows where the gripper is and whether it
 // is closed, so they must cover whole pixels at the model's resolution.

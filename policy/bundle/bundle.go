@@ -234,6 +234,13 @@ func (m *Manifest) Validate() []Problem {
 		add("image.resize", "is %q, want center_crop_resize or stretch", m.Image.Resize)
 	}
 	ps = append(ps, checkStats("image", m.Image.Mean, m.Image.Std, 3, "3 (RGB)")...)
+	if b := m.Image.Balance; b != nil {
+		if len(b) != 3 {
+			add("image.balance", "has %d values, want 3 (RGB) or none", len(b))
+		} else if !(b[0] > 0 && b[0] <= 1 && b[1] > 0 && b[1] <= 1 && b[2] > 0 && b[2] <= 1) {
+			add("image.balance", "is %v, want each channel's median in (0, 1]", b)
+		}
+	}
 	if m.Tokenizer.Kind != "bytes" {
 		add("tokenizer.kind", "is %q, want bytes", m.Tokenizer.Kind)
 	} else if d.Vocab > 0 && d.Vocab < 257 {

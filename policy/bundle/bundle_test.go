@@ -97,6 +97,8 @@ func TestManifestProblems(t *testing.T) {
 		{"dt", func(m *bundle.Manifest) { m.Action.DtSeconds = 0 }, []string{"action.dt_seconds: is 0, must be from 1e-06 to 3600 seconds"}},
 		{"image std", func(m *bundle.Manifest) { m.Image.Std = []float64{0.2, -1, 0.2} }, []string{"image.std[1]: is -1"}},
 		{"resize rule", func(m *bundle.Manifest) { m.Image.Resize = "crop" }, []string{`image.resize: is "crop"`}},
+		{"balance length", func(m *bundle.Manifest) { m.Image.Balance = []float64{0.5, 0.5} }, []string{"image.balance: has 2 values, want 3 (RGB) or none"}},
+		{"balance range", func(m *bundle.Manifest) { m.Image.Balance = []float64{0.5, 1.5, 0.5} }, []string{"image.balance: is [0.5 1.5 0.5], want each channel's median in (0, 1]"}},
 		{"tokenizer", func(m *bundle.Manifest) { m.Tokenizer.Kind = "bpe" }, []string{`tokenizer.kind: is "bpe", want bytes`}},
 		{"provenance", func(m *bundle.Manifest) { m.Provenance.Controllers = "" }, []string{"provenance.controllers: must say how"}},
 		{"static profile", func(m *bundle.Manifest) { m.StaticProfile = m.StaticProfile[:3] }, []string{"static_profile: has 3 values"}},

@@ -86,7 +86,20 @@ type ImageSpec struct {
 	Resize string    `yaml:"resize"`
 	Mean   []float64 `yaml:"mean"` // per RGB channel, applied to values in [0, 1]
 	Std    []float64 `yaml:"std"`
+	// Balance, when set, is the per-channel median (RGB, in [0, 1]) of the frames the model was
+	// trained on: for a camera above a table, the table's colour, which fills most of the frame. Each
+	// frame's channels are then scaled (by a gain within [MinBalanceGain, MaxBalanceGain]) so that
+	// their medians match it, before the normalization: a light that brightens or dims the whole
+	// scene is undone before the model sees it. Omitted, frames go in as they come.
+	Balance []float64 `yaml:"balance,omitempty"`
 }
+
+// The gain Balance may apply to a channel: a frame darker or brighter than that, e.g. a covered lens,
+// is corrected only this far.
+const (
+	MinBalanceGain = 0.5
+	MaxBalanceGain = 2.0
+)
 
 // Tokenizer says how an instruction string becomes InputTokens.
 type Tokenizer struct {

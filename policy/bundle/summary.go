@@ -23,8 +23,12 @@ func WriteSummary(w io.Writer, b *Bundle) error {
 	}
 	fmt.Fprintf(w, "dims: %d layers, hidden %d, %d heads, mlp %d, %d tokens (%d instruction), vocab %d, adapter rank %d%s\n",
 		d.Layers, d.Hidden, d.Heads, d.MLP, d.Tokens, d.InstructionTokens, d.Vocab, d.AdapterRank, context)
-	fmt.Fprintf(w, "input: image %dx%d (%s), tokenizer %s; output: %d actions x %d (%s), dt %gs, gripper index %d\n",
-		m.Image.Width, m.Image.Height, m.Image.Resize, m.Tokenizer.Kind, d.Chunk, d.ActionDim,
+	balance := ""
+	if b := m.Image.Balance; len(b) == 3 {
+		balance = fmt.Sprintf(", channel medians balanced to %.0f %.0f %.0f", 255*b[0], 255*b[1], 255*b[2])
+	}
+	fmt.Fprintf(w, "input: image %dx%d (%s%s), tokenizer %s; output: %d actions x %d (%s), dt %gs, gripper index %d\n",
+		m.Image.Width, m.Image.Height, m.Image.Resize, balance, m.Tokenizer.Kind, d.Chunk, d.ActionDim,
 		strings.Join(m.Action.Names, " "), m.Action.DtSeconds, m.Action.GripperIndex)
 	fmt.Fprintf(w, "static layers: %v\n", m.StaticLayers)
 	for i, s := range m.Segments() {

@@ -27,6 +27,8 @@ type ImageConverter struct {
 	planned frameGeometry
 	// exact says every sample falls on a source pixel (same size, or a crop): a gather, no arithmetic.
 	exact bool
+	// balanceTo is spec.Balance in [0, 255] units; nil when the spec has none.
+	balanceTo []float64
 }
 
 // tap is where one output column (or row) samples the frame: between source offsets a and b, with
@@ -56,6 +58,17 @@ func NewImageConverter(spec bundle.ImageSpec) (*ImageConverter, error) {
 		c.bias[ch] = float32(-mean / std)
 		for v := range 256 {
 			c.exactValue[ch][v] = float32((float64(v)/255 - mean) / std)
+		}
+	}
+	if spec.Balance != nil {
+		if len(spec.Balance) != 3 {
+			return nil, fmt.Errorf("modelinput: image balance needs 3 values (RGB), got %d", len(spec.Balance))
+		}
+		for ch, b := range spec.Balance {
+			if !(b > 0 && b <= 1) {
+				return nil, fmt.Errorf("modelinput: image balance of channel %d is %v (expected a median in (0, 1])", ch, b)
+			}
+			c.balanceTo = append(c.balanceTo, 255*b)
 		}
 	}
 	return c, nil
@@ -91,7 +104,40 @@ func (c *ImageConverter) Convert(img Image, dst []float32) error {
 		rowB := img.Data[r.b : r.b+rowBytes]
 		c.blendRow(rowA, rowB, r.t, px, dr, dg, db)
 	}
+	if c.balanceTo != nil {
+		c.balance(dst, plane)
+	}
 	return nil
+}
+
+// balance scales each channel of the converted frame dst so that its median is the spec's Balance
+// (bundle.ImageSpec). The median comes from a histogram of the samples' values in [0, 255], which the
+// normalization maps back exactly for samples that fall on a source pixel. A channel already at its
+// median is left bit for bit as it was.
+func (c *ImageConverter) balance(dst []float32, plane int) {
+	for ch := range 3 {
+		out := dst[ch*plane : (ch+1)*plane]
+		scale, bias := c.scale[ch], c.bias[ch]
+		var hist [256]int
+		for _, v := range out {
+			hist[int(math.Round(math.Max(0, math.Min(255, float64((v-bias)/scale)))))]++
+		}
+		median, seen := 0, 0
+		for median = range hist {
+			if seen += hist[median]; 2*seen >= plane {
+				break
+			}
+		}
+		gain := math.Max(bundle.MinBalanceGain, math.Min(bundle.MaxBalanceGain, c.balanceTo[ch]/float64(median)))
+		if gain == 1 {
+			continue
+		}
+		// v = raw·scale + bias, and the balanced value is gain·raw·scale + bias.
+		g, offset := float32(gain), float32(1-gain)*bias
+		for i, v := range out {
+			out[i] = v*g + offset
+		}
+	}
 }
 
 // gatherRow writes a row of output whose samples all fall on source pixels: a table lookup each.

@@ -104,6 +104,8 @@ func TestConverterRefusesAnUnusableSpec(t *testing.T) {
 		{bundle.ImageSpec{Width: 2, Height: 2, Mean: []float64{0}, Std: []float64{1, 1, 1}}, "need 3 values (RGB), got 1 and 3"},
 		{bundle.ImageSpec{Width: 2, Height: 2, Mean: []float64{0, 0, 0}, Std: []float64{1, 0, 1}}, "channel 1 has mean 0 and std 0"},
 		{bundle.ImageSpec{Width: 2, Height: 2, Mean: []float64{0, 0, math.NaN()}, Std: []float64{1, 1, 1}}, "channel 2 has mean NaN"},
+		{bundle.ImageSpec{Width: 2, Height: 2, Mean: []float64{0, 0, 0}, Std: []float64{1, 1, 1}, Balance: []float64{0.5}}, "image balance needs 3 values (RGB), got 1"},
+		{bundle.ImageSpec{Width: 2, Height: 2, Mean: []float64{0, 0, 0}, Std: []float64{1, 1, 1}, Balance: []float64{0.5, 0, 0.5}}, "balance of channel 1 is 0"},
 	} {
 		_, err := NewImageConverter(c.spec)
 		require.ErrorContains(t, err, c.want)
@@ -111,6 +113,53 @@ func TestConverterRefusesAnUnusableSpec(t *testing.T) {
 	conv := newConverter(t, identitySpec(2, 2, "stretch"))
 	require.ErrorContains(t, conv.Convert(pixelImage(2, 2, "rgb8", func(x, y int) [3]byte { return [3]byte{} }), make([]float32, 11)),
 		"destination holds 11 values, expected 3 x 2 x 2 = 12")
+}
+
+// balancedSpec is modelSpec balanced to a table of colour (150, 110, 70), as modelbuild's bundles are.
+func balancedSpec(size int) bundle.ImageSpec {
+	spec := modelSpec(size)
+	spec.Balance = []float64{150.0 / 255, 110.0 / 255, 70.0 / 255}
+	return spec
+}
+
+// tableFrame is a table of colour table with a small square of colour object on it, every channel
+// scaled by light (clipped at 255).
+func tableFrame(size int, table, object [3]byte, light float64) Image {
+	return pixelImage(size, size, "rgb8", func(x, y int) [3]byte {
+		c := table
+		if x >= size/4 && x < size/2 && y >= size/4 && y < size/2 {
+			c = object
+		}
+		for ch := range c {
+			c[ch] = byte(min(255, math.Round(light*float64(c[ch]))))
+		}
+		return c
+	})
+}
+
+// Balance brings the frame's medians, the table, to the spec's: a frame lit 20% brighter or dimmer
+// converts as the frame under the normal light did, within a byte's rounding, and so do the objects
+// on the table. A frame already at the medians converts bit for bit as without balance.
+func TestBalanceUndoesTheLight(t *testing.T) {
+	table, object := [3]byte{150, 110, 70}, [3]byte{40, 70, 210}
+	normal := convert(t, tableFrame(16, table, object, 1), balancedSpec(16))
+	require.Equal(t, convert(t, tableFrame(16, table, object, 1), modelSpec(16)), normal, "at the medians the gain is 1")
+	for _, light := range []float64{0.8, 1.2} {
+		lit := tableFrame(16, table, object, light)
+		unbalanced := convert(t, lit, modelSpec(16))
+		balanced := convert(t, lit, balancedSpec(16))
+		for i := range normal {
+			require.InDelta(t, normal[i], balanced[i], 0.05, "light %v, value %d", light, i) // a byte is 0.017 here
+		}
+		require.Greater(t, math.Abs(float64(unbalanced[0]-normal[0])), 0.3, "light %v changes the unbalanced frame", light)
+	}
+	// A black frame (a covered lens) is not blown up: the gain stops at MaxBalanceGain, and black
+	// stays black.
+	black := tableFrame(4, [3]byte{}, [3]byte{}, 1)
+	require.Equal(t, convert(t, black, modelSpec(4)), convert(t, black, balancedSpec(4)))
+	// A frame 4 times too dark is corrected only by that gain.
+	dark := convert(t, tableFrame(4, [3]byte{36, 28, 18}, [3]byte{36, 28, 18}, 1), balancedSpec(4))
+	require.InDelta(t, (72.0/255-0.485)/0.229, dark[0], 1e-5)
 }
 
 // referenceConvert is the resampler the trained reference model (models/reference/tiny) was trained
@@ -239,7 +288,7 @@ func TestConverterFollowsChangingFrames(t *testing.T) {
 // Converting a stream of frames of one size allocates nothing: the node converts every camera frame.
 func TestConvertDoesNotAllocate(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
-	spec := modelSpec(64)
+	spec := balancedSpec(64)
 	conv := newConverter(t, spec)
 	dst := make([]float32, 3*64*64)
 	for _, img := range []Image{randomImage(r, 64, 64, "rgb8", 0), randomImage(r, 640, 480, "bgra8", 0)} {
