@@ -117,14 +117,23 @@ func (c *ImageConverter) Convert(img Image, dst []float32) error {
 func (c *ImageConverter) balance(dst []float32, plane int) {
 	for ch := range 3 {
 		out := dst[ch*plane : (ch+1)*plane]
-		scale, bias := c.scale[ch], c.bias[ch]
-		var hist [256]int
+		bias := c.bias[ch]
+		// raw = (v - bias)/scale, rounded: v·inv + offset, truncated (raw >= -0.5 where it counts).
+		inv := 1 / c.scale[ch]
+		offset := 0.5 - bias*inv
+		var hist [256]int32
 		for _, v := range out {
-			hist[int(math.Round(math.Max(0, math.Min(255, float64((v-bias)/scale)))))]++
+			raw := int32(v*inv + offset)
+			if raw < 0 {
+				raw = 0
+			} else if raw > 255 {
+				raw = 255
+			}
+			hist[raw]++
 		}
 		median, seen := 0, 0
 		for median = range hist {
-			if seen += hist[median]; 2*seen >= plane {
+			if seen += int(hist[median]); 2*seen >= plane {
 				break
 			}
 		}
