@@ -545,3 +545,33 @@ func TestSerializedFramesReuseTheImageBuffers(t *testing.T) {
 	require.False(t, f.core.OfferSerializedFrame("image", raw[:20]))
 	require.Len(t, eventsOf[nodecore.EventDecodeError](f.sink), 1)
 }
+
+// With an image balance the diagnostics say what it did to the last frame, and WARN when the frame
+// was lit beyond what it corrects (a dark camera), while the frame is still served.
+func TestDiagnosticsReportTheImageBalance(t *testing.T) {
+	const key = "image balance gain (r g b)"
+	plain := newFixture(t, nil, nil)
+	plain.core.Diagnostics(t0)
+	plain.core.SetInstruction("pick")
+	plain.serve(0, "cam")
+	require.Equal(t, "n/a: the bundle declares no image.balance", value(t, plain.core.Diagnostics(t0.Add(time.Second)).Status[0], key))
+
+	m := policytest.Manifest()
+	m.Image.Balance = []float64{0.5, 0.5, 0.5} // channel medians of 127.5
+	f := newFixtureOf(t, m, nil, nil)
+	f.core.Diagnostics(t0)
+	f.core.SetInstruction("pick")
+	f.core.OfferFrame(frame(0, "cam", 102))
+	f.core.Step(t0.Add(10 * time.Millisecond))
+	st := f.core.Diagnostics(t0.Add(time.Second)).Status[0]
+	require.Equal(t, msgs.DiagnosticOK, st.Level, st.Message)
+	require.Equal(t, "1.25 1.25 1.25", value(t, st, key))
+
+	f.core.OfferFrame(frame(time.Second, "cam", 20))
+	f.core.Step(t0.Add(time.Second + 10*time.Millisecond))
+	st = f.core.Diagnostics(t0.Add(2 * time.Second)).Status[0]
+	require.Equal(t, msgs.DiagnosticWarn, st.Level)
+	require.Contains(t, st.Message, "the image balance stopped at gain 2.00 2.00 2.00 (limits 0.5 to 2")
+	require.Equal(t, "2.00 2.00 2.00", value(t, st, key))
+	require.Len(t, f.sink.chunks, 2)
+}

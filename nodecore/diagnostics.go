@@ -9,6 +9,7 @@ import (
 
 	"dysl_vla/msgs"
 	"dysl_vla/policy"
+	"dysl_vla/policy/bundle"
 )
 
 // totals count since start-up.
@@ -28,6 +29,8 @@ type window struct {
 	// lastContinuity is the last defined C_t of the period.
 	lastContinuity float64
 	haveContinuity bool
+	// lastImageGain is what the image balance multiplied the last served frame's channels by.
+	lastImageGain [3]float64
 
 	superseded, stale, noInstruction, badFrames, failures, nonFinite, decodeErrors, noClock, noState int
 	lastError, lastWarning                                                                           string
@@ -48,6 +51,22 @@ func (w *window) add(skipRatio float64, s policy.Stats) {
 	if !math.IsNaN(s.Continuity) {
 		w.lastContinuity, w.haveContinuity = s.Continuity, true
 	}
+	w.lastImageGain = s.ImageGain
+}
+
+func gainText(g [3]float64) string {
+	return fmt.Sprintf("%.2f %.2f %.2f", g[0], g[1], g[2])
+}
+
+// balanceAtLimit says whether the image balance could not bring some channel of the frame to the
+// training frames' light: its gain stopped at a limit.
+func balanceAtLimit(gain [3]float64) bool {
+	for _, g := range gain {
+		if g <= bundle.MinBalanceGain || g >= bundle.MaxBalanceGain {
+			return true
+		}
+	}
+	return false
 }
 
 // Diagnostics builds the node's diagnostic statuses for the period since the previous call, publishes
@@ -89,6 +108,10 @@ func (c *Core) Diagnostics(now time.Time) *msgs.DiagnosticArray {
 		status.Message = fmt.Sprintf("%d frames not acted on: %s", w.noState, w.lastStateProblem)
 	case w.badFrames > 0:
 		status.Level, status.Message = msgs.DiagnosticWarn, w.lastWarning
+	case w.inferences > 0 && balanceAtLimit(w.lastImageGain):
+		status.Level = msgs.DiagnosticWarn
+		status.Message = fmt.Sprintf("camera frames are lit far from the model's training frames: the image balance stopped at gain %s "+
+			"(limits %g to %g; manifest image.balance); check the camera's exposure and lens", gainText(w.lastImageGain), bundle.MinBalanceGain, bundle.MaxBalanceGain)
 	case w.inferences == 0:
 		status.Level, status.Message = msgs.DiagnosticWarn, "no frame served on "+c.settings.ImageTopic
 	default:
@@ -127,6 +150,14 @@ func (c *Core) Diagnostics(now time.Time) *msgs.DiagnosticArray {
 		kv("continuity", strconv.FormatFloat(w.lastContinuity, 'f', 4, 64))
 	} else {
 		kv("continuity", "n/a")
+	}
+	switch {
+	case c.cfg.Engine.Manifest.Image.Balance == nil:
+		kv("image balance gain (r g b)", "n/a: the bundle declares no image.balance")
+	case w.inferences > 0:
+		kv("image balance gain (r g b)", gainText(w.lastImageGain))
+	default:
+		kv("image balance gain (r g b)", "n/a")
 	}
 	count("frames received", t.received)
 	count("chunks published", t.published)

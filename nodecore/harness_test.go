@@ -12,6 +12,7 @@ import (
 	"dysl_vla/nodecore"
 	"dysl_vla/paramserver"
 	"dysl_vla/policy"
+	"dysl_vla/policy/bundle"
 	"dysl_vla/policy/policytest"
 )
 
@@ -88,7 +89,12 @@ type fixture struct {
 // start-up overrides as a params file or -p would give them.
 func newFixture(t *testing.T, wrap func(*policytest.Fake) policy.Backend, overrides map[string]paramserver.Value) *fixture {
 	t.Helper()
-	m := policytest.Manifest()
+	return newFixtureOf(t, policytest.Manifest(), wrap, overrides)
+}
+
+// newFixtureOf is newFixture on the bundle m describes.
+func newFixtureOf(t *testing.T, m *bundle.Manifest, wrap func(*policytest.Fake) policy.Backend, overrides map[string]paramserver.Value) *fixture {
+	t.Helper()
 	fake := policytest.NewFake(m)
 	for j := range fake.SkipProb {
 		fake.SkipProb[j] = 1 // every controller wants to skip

@@ -35,6 +35,9 @@ type Stats struct {
 	Timing   Timing
 	// InstructionTruncated is set when the instruction was longer than the model's token input.
 	InstructionTruncated bool
+	// ImageGain is what the image balance (the manifest's image.balance) multiplied each channel (RGB)
+	// of the frame by: 1 without a balance.
+	ImageGain [3]float64
 }
 
 // Result is the output of one inference.
@@ -197,7 +200,7 @@ func (e *Engine) Infer(obs Observation) (Result, error) {
 	e.sequence++
 	return Result{
 		Chunk: e.denormalize(chunk),
-		Stats: Stats{Stats: e.machine.Last(), Sequence: e.sequence, Timing: timing, InstructionTruncated: truncated},
+		Stats: Stats{Stats: e.machine.Last(), Sequence: e.sequence, Timing: timing, InstructionTruncated: truncated, ImageGain: e.frames.Gains()},
 	}, nil
 }
 

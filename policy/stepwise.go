@@ -104,6 +104,6 @@ func (e *Engine) InferStepwise(obs Observation, step func(p *Pass) ([][]float64,
 	stats.LayersSkipped = max(L-stats.LayersExecuted, 0)
 	return Result{
 		Chunk: e.denormalize(chunk),
-		Stats: Stats{Stats: stats, Sequence: e.sequence, Timing: timing, InstructionTruncated: truncated},
+		Stats: Stats{Stats: stats, Sequence: e.sequence, Timing: timing, InstructionTruncated: truncated, ImageGain: e.frames.Gains()},
 	}, nil
 }

@@ -29,6 +29,8 @@ type ImageConverter struct {
 	exact bool
 	// balanceTo is spec.Balance in [0, 255] units; nil when the spec has none.
 	balanceTo []float64
+	// gains is what the balance multiplied each channel of the last frame by (1 without a balance).
+	gains [3]float64
 }
 
 // tap is where one output column (or row) samples the frame: between source offsets a and b, with
@@ -48,7 +50,7 @@ func NewImageConverter(spec bundle.ImageSpec) (*ImageConverter, error) {
 	if len(spec.Mean) != 3 || len(spec.Std) != 3 {
 		return nil, fmt.Errorf("modelinput: image mean and std need 3 values (RGB), got %d and %d", len(spec.Mean), len(spec.Std))
 	}
-	c := &ImageConverter{spec: spec, cols: make([]tap, spec.Width), rows: make([]tap, spec.Height)}
+	c := &ImageConverter{spec: spec, cols: make([]tap, spec.Width), rows: make([]tap, spec.Height), gains: [3]float64{1, 1, 1}}
 	for ch := range 3 {
 		mean, std := spec.Mean[ch], spec.Std[ch]
 		if std == 0 || math.IsNaN(mean+std) || math.IsInf(mean+std, 0) {
@@ -110,6 +112,10 @@ func (c *ImageConverter) Convert(img Image, dst []float32) error {
 	return nil
 }
 
+// Gains is what the image balance multiplied each channel (RGB) of the last converted frame by: 1
+// without a balance, MinBalanceGain or MaxBalanceGain where the frame lay outside the light it corrects.
+func (c *ImageConverter) Gains() [3]float64 { return c.gains }
+
 // balance scales each channel of the converted frame dst so that its median is the spec's Balance
 // (bundle.ImageSpec). The median comes from a histogram of the samples' values in [0, 255], which the
 // normalization maps back exactly for samples that fall on a source pixel. A channel already at its
@@ -138,6 +144,7 @@ func (c *ImageConverter) balance(dst []float32, plane int) {
 			}
 		}
 		gain := math.Max(bundle.MinBalanceGain, math.Min(bundle.MaxBalanceGain, c.balanceTo[ch]/float64(median)))
+		c.gains[ch] = gain
 		if gain == 1 {
 			continue
 		}
