@@ -1,8 +1,10 @@
 package nodecore_test
 
 import (
+	"fmt"
 	"math"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,7 +77,24 @@ func TestFramesAndInstructionInChunksStatsAndDiagnosticsOut(t *testing.T) {
 	require.Equal(t, "2.00", value(t, st, "mean executed layers"))
 	require.Equal(t, "0.000", value(t, st, "verification rate"))
 	require.Equal(t, "0", value(t, st, "dropped frames (superseded)"))
+	require.Equal(t, "yes: the model reads its first 8 tokens (dims.instruction_tokens)", value(t, st, "instruction truncated"))
 	require.Equal(t, d, f.sink.diags[len(f.sink.diags)-1])
+}
+
+// An instruction longer than the model's token input is served, and the diagnostics say how much of
+// it the model reads.
+func TestDiagnosticsSayWhenTheInstructionIsTruncated(t *testing.T) {
+	f := newFixture(t, nil, nil)
+	tokens := f.engine.Manifest.Dims.InstructionTokens
+	f.core.Diagnostics(t0)
+	f.core.SetInstruction(strings.Repeat("p", tokens))
+	f.serve(0, "cam")
+	require.Equal(t, "no", value(t, f.core.Diagnostics(t0.Add(time.Second)).Status[0], "instruction truncated"))
+	f.core.SetInstruction(strings.Repeat("p", tokens+1))
+	f.serve(time.Second, "cam")
+	require.Len(t, f.sink.chunks, 2)
+	require.Equal(t, fmt.Sprintf("yes: the model reads its first %d tokens (dims.instruction_tokens)", tokens),
+		value(t, f.core.Diagnostics(t0.Add(2 * time.Second)).Status[0], "instruction truncated"))
 }
 
 // An image without a frame_id gets the frame_id parameter.

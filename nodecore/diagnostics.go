@@ -31,6 +31,8 @@ type window struct {
 	haveContinuity bool
 	// lastImageGain is what the image balance multiplied the last served frame's channels by.
 	lastImageGain [3]float64
+	// lastTruncated says the last served frame's instruction was longer than the model's token input.
+	lastTruncated bool
 
 	superseded, stale, noInstruction, badFrames, failures, nonFinite, decodeErrors, noClock, noState int
 	lastError, lastWarning                                                                           string
@@ -52,6 +54,7 @@ func (w *window) add(skipRatio float64, s policy.Stats) {
 		w.lastContinuity, w.haveContinuity = s.Continuity, true
 	}
 	w.lastImageGain = s.ImageGain
+	w.lastTruncated = s.InstructionTruncated
 }
 
 func gainText(g [3]float64) string {
@@ -125,6 +128,14 @@ func (c *Core) Diagnostics(now time.Time) *msgs.DiagnosticArray {
 	kv("provider", c.settings.ExecutionProvider)
 	kv("strategy", live.Skipping.Strategy.String())
 	kv("instruction", instruction)
+	switch {
+	case w.inferences == 0:
+		kv("instruction truncated", "n/a")
+	case w.lastTruncated:
+		kv("instruction truncated", fmt.Sprintf("yes: the model reads its first %d tokens (dims.instruction_tokens)", c.cfg.Engine.Manifest.Dims.InstructionTokens))
+	default:
+		kv("instruction truncated", "no")
+	}
 	kv("inferences in period", strconv.Itoa(w.inferences))
 	if elapsed > 0 {
 		kv("inference rate (Hz)", strconv.FormatFloat(float64(w.inferences)/elapsed.Seconds(), 'f', 2, 64))
