@@ -10,7 +10,8 @@ import (
 // ImageConverter writes camera frames as the model's image input ([1,3,H,W] float32, normalized,
 // channel-major) following a bundle's ImageSpec: "center_crop_resize" takes the largest centered
 // region with the model's aspect ratio and resizes it bilinearly (sampling at pixel centers, clamped to
-// the frame); "stretch" resizes the whole frame.
+// the frame); "stretch" resizes the whole frame. A spec with a Balance then scales each channel so that
+// its median is the training frames' (balance).
 //
 // It works out where each output column and row samples the frame once per frame size and keeps that,
 // so a stream of frames of one size is converted without allocating and without per-pixel geometry.
