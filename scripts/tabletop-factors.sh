@@ -38,7 +38,7 @@ scenes=(
 	"tabletop blocks=3,pads=4|tabletop scene (3 blocks, 4 pads, light, noise)"
 	"chain blocks=1,pads=2,colours=6|chains of 5, 1 block, 2 pads, light, noise"
 )
-printf '%-62s %-8s %-12s %-9s %-7s %-9s %-7s %s\n' scene balance completed approach grasp transport release "miss cm"
+printf '%-62s %-8s %-12s %-9s %-7s %-9s %-7s %-9s %s\n' scene balance completed approach grasp transport release "miss cm" "held over pad at limit"
 for entry in "${scenes[@]}"; do
 	spec=${entry%%|*} label=${entry#*|}
 	read -r tasks shape <<<"$spec"
@@ -53,8 +53,10 @@ for entry in "${scenes[@]}"; do
 			{ echo "tabletop-factors: $spec ($variant) failed:" >&2; cat "$log" >&2; exit 1; }
 		completed=$(grep -o '[0-9]* of [0-9]* instructions completed' "$log" | sed 's/ instructions completed//')
 		miss=$(grep -o 'named block: median [0-9.]* cm' "$log" | grep -o '[0-9.]* cm' | cut -d' ' -f1)
+		held_line=$(grep '^step limit reached with the block held' "$log")
+		held="$(sed 's/.*: \([0-9]*\) over the named pad.*/\1/' <<<"$held_line") $(grep -o '(median [^)]*)' <<<"$held_line" || true)"
 		read -r approach grasp transport release < <(sed -n 's/^legs achieved\/attempted: approach \([^ ]*\) grasp \([^ ]*\) transport \([^ ]*\) release \([^ ]*\)$/\1 \2 \3 \4/p' "$log")
-		printf '%-62s %-8s %-12s %-9s %-7s %-9s %-7s %s\n' "$label" "$balance" "$completed" "$approach" "$grasp" "$transport" "$release" "$miss"
+		printf '%-62s %-8s %-12s %-9s %-7s %-9s %-7s %-9s %s\n' "$label" "$balance" "$completed" "$approach" "$grasp" "$transport" "$release" "$miss" "$held"
 		label=""
 	done
 done

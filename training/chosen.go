@@ -15,6 +15,8 @@ type ChosenPoint struct {
 	// TipHeight is the gripper tip's height, TipToBlock its horizontal distance to the named block,
 	// metres.
 	TipHeight, TipToBlock float64
+	// Holding is set while the gripper carries the named block.
+	Holding bool
 	// Block and Pad are the distances on the table between the chosen points and the named block's and
 	// pad's centres, metres.
 	Block, Pad float64
@@ -41,6 +43,7 @@ func ChosenPoints(m *modelbuild.Model, states []scene.State) ([]ChosenPoint, err
 		out = append(out, ChosenPoint{
 			TipHeight:  s.EE.Z,
 			TipToBlock: s.EE.HorizontalTo(s.Object().Pos),
+			Holding:    s.HoldsObject(),
 			Block:      off(chosen[0], chosen[1], s.Object().Pos),
 			Pad:        off(chosen[2], chosen[3], s.Goal().Pos),
 		})

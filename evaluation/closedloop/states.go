@@ -35,6 +35,8 @@ type Visited struct {
 	AwayShare, AwayCosine float64
 	// Misses sorts the instructions whose named block was never held by what the camera saw.
 	Misses GraspMisses
+	// Carries sorts the instructions whose step limit came while the block was held.
+	Carries HeldCarries
 }
 
 // GraspMisses sorts the instructions whose named block was never held (missedGrasps).
@@ -46,6 +48,16 @@ type GraspMisses struct {
 	// NeverClosed never closed at a captured frame.
 	Instructions, InReach, ClosedOff, NeverClosed int
 	ClosedOffCm                                   float64
+}
+
+// HeldCarries sorts the instructions that ran to their step limit with the named block still held
+// (a chain ends there). Instructions is how many; OverPad of
+// them held it within the named pad's half size of the pad's centre (horizontally): the policy found
+// the pad and never opened. OverPadCm is the median of those offsets, MinOverPadCm and MaxOverPadCm
+// their range (NaN without such carries).
+type HeldCarries struct {
+	Instructions, OverPad                 int
+	OverPadCm, MinOverPadCm, MaxOverPadCm float64
 }
 
 // Kept says which of the captured states CollectStates writes.
@@ -70,11 +82,11 @@ func CollectStates(cfg Config, seeds []int64, keep Kept, path string) (Visited, 
 		return Visited{}, err
 	}
 	beside, away, cosines := movesBesideTheBlock(states)
-	misses := missedGrasps(states)
+	misses, carries := missedGrasps(states), heldCarries(episodes)
 	if keep == KeepApproach {
 		states = approachStates(states)
 	}
-	v := Visited{States: len(states), Episodes: len(episodes), Beside: beside, AwayShare: nan(), AwayCosine: median(cosines), Misses: misses}
+	v := Visited{States: len(states), Episodes: len(episodes), Beside: beside, AwayShare: nan(), AwayCosine: median(cosines), Misses: misses, Carries: carries}
 	if beside > 0 {
 		v.AwayShare = float64(away) / float64(beside)
 	}
@@ -116,6 +128,20 @@ func ReadStates(path string) ([]scene.State, error) {
 
 // sameInstruction reports whether two captured states belong to one instruction of one episode.
 func sameInstruction(a, b scene.State) bool { return a.Seed == b.Seed && a.Task == b.Task }
+
+// byInstruction splits states (captured in order, episode by episode) into the runs of one instruction.
+func byInstruction(states []scene.State) [][]scene.State {
+	var runs [][]scene.State
+	for start := 0; start < len(states); {
+		end := start + 1
+		for end < len(states) && sameInstruction(states[end], states[start]) {
+			end++
+		}
+		runs = append(runs, states[start:end])
+		start = end
+	}
+	return runs
+}
 
 // approachStates keeps, of each instruction in states (captured in order, episode by episode), those
 // before the first with the gripper closed on anything but the named block.
@@ -173,13 +199,7 @@ func movesBesideTheBlock(states []scene.State) (beside, away int, cosines []floa
 func missedGrasps(states []scene.State) GraspMisses {
 	var m GraspMisses
 	var offsets []float64
-	for start := 0; start < len(states); {
-		end := start + 1
-		for end < len(states) && sameInstruction(states[end], states[start]) {
-			end++
-		}
-		instruction := states[start:end]
-		start = end
+	for _, instruction := range byInstruction(states) {
 		if slices.ContainsFunc(instruction, scene.State.HoldsObject) {
 			continue
 		}
@@ -198,4 +218,27 @@ func missedGrasps(states []scene.State) GraspMisses {
 	}
 	m.ClosedOffCm = median(offsets)
 	return m
+}
+
+// heldCarries sorts the episodes whose instruction in force at the end (Episode.Final) was not
+// completed and still had its named block held: the step limit came while the arm carried it.
+func heldCarries(episodes []Episode) HeldCarries {
+	var c HeldCarries
+	var offsets []float64
+	for _, ep := range episodes {
+		end := ep.Final
+		if ep.Completed == ep.Tasks || !end.HoldsObject() {
+			continue
+		}
+		c.Instructions++
+		if d := end.Object().Pos.HorizontalTo(end.Goal().Pos); d <= scene.PadHalfSize {
+			c.OverPad++
+			offsets = append(offsets, 100*d)
+		}
+	}
+	c.OverPadCm, c.MinOverPadCm, c.MaxOverPadCm = median(offsets), nan(), nan()
+	if len(offsets) > 0 {
+		c.MinOverPadCm, c.MaxOverPadCm = slices.Min(offsets), slices.Max(offsets)
+	}
+	return c
 }

@@ -4,6 +4,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -36,9 +37,12 @@ func TestCollectStatesWritesWhatVisitCaptured(t *testing.T) {
 	require.True(t, math.IsNaN(v.Misses.ClosedOffCm), "no offset of no close")
 	v.Misses.ClosedOffCm = 0
 	misses := GraspMisses{Instructions: 2, NeverClosed: 2}
+	c := v.Carries
+	require.True(t, math.IsNaN(c.OverPadCm) && math.IsNaN(c.MinOverPadCm) && math.IsNaN(c.MaxOverPadCm), "no offsets of no carries")
+	v.Carries = HeldCarries{Instructions: c.Instructions, OverPad: c.OverPad}
 	layers := float64(episodes[0].LayersExecuted+episodes[1].LayersExecuted) / float64(episodes[0].Inferences+episodes[1].Inferences)
 	require.Equal(t, Visited{States: 20, Episodes: 2, Completed: 0, Tasks: 2, MissCm: miss, GapCm: gap, HeadwayCm: headway, Legs: legs,
-		Layers: layers, Misses: misses}, v)
+		Layers: layers, Misses: misses, Carries: HeldCarries{}}, v)
 	require.Greater(t, v.Layers, 0.0)
 	require.Equal(t, 2, v.Legs.Attempts[LegApproach])
 	require.Greater(t, miss, 100*scene.GraspReach)
@@ -123,4 +127,33 @@ func TestMissedGraspsSortsTheInstructionsNeverHeld(t *testing.T) {
 	m.ClosedOffCm = 0
 	require.Equal(t, GraspMisses{Instructions: 4, InReach: 1, ClosedOff: 2, NeverClosed: 1}, m)
 	require.True(t, states[1].CanGrasp(), "the fixture's in-reach frame")
+}
+
+// Episodes that ended at the step limit with the named block held are counted, and those over the
+// named pad measured from its centre; a completed episode, a block let go and one never held are not.
+func TestHeldCarriesMeasuresTheCarriesOverThePad(t *testing.T) {
+	base := scene.Reset(1)
+	pad := base.Goal().Pos
+	ended := func(dx float64, held bool, completed, tasks int) Episode {
+		s := base
+		s.Held, s.HeldBlock = held, s.Task.Block
+		s.EE = scene.Vec3{X: pad.X + dx, Y: pad.Y, Z: 0.06}
+		s.Blocks = slices.Clone(base.Blocks)
+		s.Blocks[s.Task.Block].Pos = scene.Vec3{X: s.EE.X, Y: s.EE.Y, Z: s.EE.Z - scene.BlockHalfSize}
+		return Episode{Tasks: tasks, Completed: completed, Final: s}
+	}
+	episodes := []Episode{
+		ended(0.03, true, 0, 1),  // held 3 cm from the pad's centre at the step limit
+		ended(0.01, true, 2, 5),  // 1 cm, the third instruction of a chain
+		ended(0.15, true, 0, 1),  // held far from the pad
+		ended(0.02, false, 0, 1), // let go off the pad
+		ended(0.00, true, 1, 1),  // completed: not a failure's world
+		ended(0.02, true, 0, 1),  // 2 cm
+	}
+	c := heldCarries(episodes)
+	require.Equal(t, 4, c.Instructions)
+	require.Equal(t, 3, c.OverPad)
+	require.InDelta(t, 2, c.OverPadCm, 1e-9)
+	require.InDelta(t, 1, c.MinOverPadCm, 1e-9)
+	require.InDelta(t, 3, c.MaxOverPadCm, 1e-9)
 }

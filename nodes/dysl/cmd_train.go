@@ -172,6 +172,13 @@ the adapters and controllers on the frames where skipping took the arm.`,
 			mg := v.Misses
 			fmt.Fprintf(cmd.OutOrStdout(), "block never held in %d instructions: %d had the tip in grasp reach with the gripper open at a frame before it closed (closed too late), "+
 				"%d closed off the block (median %.1f cm from it the frame before), %d never closed\n", mg.Instructions, mg.InReach, mg.ClosedOff, mg.ClosedOffCm, mg.NeverClosed)
+			hc := v.Carries
+			fmt.Fprintf(cmd.OutOrStdout(), "step limit reached with the block held in %d instructions: %d over the named pad, within %g cm of its centre",
+				hc.Instructions, hc.OverPad, 100*scene.PadHalfSize)
+			if hc.OverPad > 0 {
+				fmt.Fprintf(cmd.OutOrStdout(), " (median %.1f cm, %.1f to %.1f)", hc.OverPadCm, hc.MinOverPadCm, hc.MaxOverPadCm)
+			}
+			fmt.Fprintln(cmd.OutOrStdout())
 			fmt.Fprintf(cmd.OutOrStdout(), "legs achieved/attempted:")
 			for l, name := range closedloop.LegNames {
 				fmt.Fprintf(cmd.OutOrStdout(), " %s %d/%d", name, v.Legs.Achieved[l], v.Legs.Attempts[l])
@@ -223,8 +230,9 @@ func newChosenPointsCmd() *cobra.Command {
 		Short: "Where a model's keypoint selector puts the named block and pad in the states a policy visited",
 		Long: `Renders every world state 'dysl train dagger --out' wrote as the camera saw it, runs the model's
 image keypoints and keypoint selector on it (the float64 reference of the bundle's prefix), and prints
-how far the chosen points lie from the named block and pad, by the gripper's height and its distance
-to the block: whether a policy that misses the block could see where it was.`,
+how far the chosen points lie from the named block and pad, by the gripper's height, its distance
+to the block and whether it carries it: whether a policy that misses the block, or does not let it
+go over the pad, could see where they were.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if weights == "" || states == "" {
@@ -257,6 +265,7 @@ to the block: whether a policy that misses the block could see where it was.`,
 				{"tip 5 cm to hover", func(c training.ChosenPoint) bool { return c.TipHeight >= 0.05 && c.TipHeight < scene.HoverHeight }},
 				{"tip below 5 cm", func(c training.ChosenPoint) bool { return c.TipHeight < 0.05 }},
 				{"tip within 5 cm of the block (horizontally)", func(c training.ChosenPoint) bool { return c.TipToBlock < 0.05 }},
+				{"carrying the named block", func(c training.ChosenPoint) bool { return c.Holding }},
 			}
 			for _, b := range bands {
 				var block, pad []float64

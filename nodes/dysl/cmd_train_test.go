@@ -43,6 +43,7 @@ func TestTrainKeypointsPrintsTheChosenPointsByHeight(t *testing.T) {
 	states := filepath.Join(t.TempDir(), "states.json")
 	visited := []scene.State{scene.Reset(1_000_001), scene.Reset(1_000_002)}
 	visited[1].EE.Z = 0.03
+	visited[1].Held, visited[1].HeldBlock = true, visited[1].Task.Block
 	require.NoError(t, closedloop.WriteStates(states, visited))
 	stdout, _, err := runDysl("train", "keypoints", "--weights", "../../models/closedloop/reference_small_selector.safetensors", "--states", states)
 	require.NoError(t, err)
@@ -51,6 +52,7 @@ func TestTrainKeypointsPrintsTheChosenPointsByHeight(t *testing.T) {
 	require.Contains(t, stdout, "tip at or above hover (15 cm): 1 states")
 	require.Contains(t, stdout, "tip 5 cm to hover: no states")
 	require.Contains(t, stdout, "tip below 5 cm: 1 states")
+	require.Contains(t, stdout, "carrying the named block: 1 states")
 }
 
 func TestActionIndicesByTheBundlesNames(t *testing.T) {
