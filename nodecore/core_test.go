@@ -566,7 +566,8 @@ func TestSerializedFramesReuseTheImageBuffers(t *testing.T) {
 }
 
 // With an image balance the diagnostics say what it did to the last frame, and WARN when the frame
-// was lit beyond what it corrects (a dark camera), while the frame is still served.
+// was lit beyond what it corrects (a dark camera) or its median is not the background's colour, while
+// the frame is still served.
 func TestDiagnosticsReportTheImageBalance(t *testing.T) {
 	const key = "image balance gain (r g b)"
 	plain := newFixture(t, nil, nil)
@@ -593,4 +594,17 @@ func TestDiagnosticsReportTheImageBalance(t *testing.T) {
 	require.Contains(t, st.Message, "the image balance stopped at gain 2.00 2.00 2.00 (limits 0.5 to 2")
 	require.Equal(t, "2.00 2.00 2.00", value(t, st, key))
 	require.Len(t, f.sink.chunks, 2)
+
+	// A frame whose median is another hue than the background's (channel gains 1.25, 1.0 and 0.83)
+	// is served, and the diagnostics say the balance read the wrong colour.
+	hue := frame(2*time.Second, "cam", 0)
+	for i := range hue.Data {
+		hue.Data[i] = [3]byte{102, 128, 153}[i%3]
+	}
+	f.core.OfferFrame(hue)
+	f.core.Step(t0.Add(2*time.Second + 10*time.Millisecond))
+	st = f.core.Diagnostics(t0.Add(3 * time.Second)).Status[0]
+	require.Equal(t, msgs.DiagnosticWarn, st.Level)
+	require.Contains(t, st.Message, "the image balance's channel gains disagree (1.25 1.00 0.83, more than 1.25 apart)")
+	require.Len(t, f.sink.chunks, 3)
 }
