@@ -87,6 +87,13 @@ type BCConfig struct {
 	// it, and the keypoint loss, which would train only it, is left out (its held-out error is still
 	// printed). Only for models with keypoints.
 	FreezeKeypoints bool
+	// TrainFromLayer, when > 0, trains only decoder layers TrainFromLayer and later and the head; the
+	// prefix and the layers before stay as loaded. A fine-tune from trained weights that starts at a
+	// DySL bundle's last static layer leaves its adapters and controllers, which end where that layer
+	// begins, reading the hidden states they were fitted on, so the bundle need not be distilled again.
+	// Fewer weights moving did not make small-batch fine-tunes keep what the model did
+	// (models/closedloop/README.md, attempt 20).
+	TrainFromLayer int
 	// LayerDrop, when > 0, is the probability that a training frame passes through each layer between
 	// the first and the last unchanged (ForwardDropping), drawn anew for every frame of every step. It
 	// trains the backbone to tolerate missing layers, which is what DySL's skipping asks of it: a
@@ -242,6 +249,14 @@ func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 	for _, extra := range cfg.Extra {
 		data.Frames = append(data.Frames, extra.Frames...)
 	}
+	for _, f := range data.Frames {
+		for _, c := range f.Unlabelled {
+			if c < 0 || c >= cfg.Arch.ActionDim {
+				return nil, fmt.Errorf("training: unlabelled action column %d: expected one of the %d columns", c, cfg.Arch.ActionDim)
+			}
+		}
+	}
+	masking := data.HasUnlabelled()
 	heldOut, err := GeneratePerturbedEpisodes(cfg.Arch, Seeds(HeldOutSeedStart, max(1, cfg.HeldOut)), cfg.Tasks, Perturbations{Expert: cfg.Expert})
 	if err != nil {
 		return nil, err
@@ -263,12 +278,18 @@ func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 	if cfg.FreezeKeypoints && cfg.Arch.Keypoints == 0 {
 		return nil, fmt.Errorf("training: cannot freeze the keypoints of a model without them")
 	}
+	if cfg.TrainFromLayer < 0 || cfg.TrainFromLayer > cfg.Arch.Layers {
+		return nil, fmt.Errorf("training: train-from layer (%d) must be in [0, %d] (0: every layer; %d: the head alone)", cfg.TrainFromLayer, cfg.Arch.Layers, cfg.Arch.Layers)
+	}
 	dropping := cfg.LayerDrop > 0
 	probing, keypointing := cfg.ProbeWeight > 0, cfg.KeypointWeight > 0
 	selecting := keypointing && cfg.Arch.SelectorWindow > 0
 	heatmaps := keypointing && !cfg.FreezeKeypoints // the keypoint loss trains only the frozen network
 	if cfg.FreezeKeypoints {
 		m.FreezeKeypointScores()
+	}
+	if cfg.TrainFromLayer > 0 {
+		m.FreezeBelowLayer(cfg.TrainFromLayer)
 	}
 	if probing {
 		m.AddProbe()
@@ -281,9 +302,12 @@ func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 				in.selectorChoice = m.selectorChoice(in.Tokens) // likewise the prefix and the selection loss
 			}
 		}
-		var keep *Node
+		var mask, keep *Node
+		if masking {
+			mask, inputs = inputs[len(inputs)-1], inputs[:len(inputs)-1] // the loss mask comes last
+		}
 		if dropping {
-			keep, inputs = inputs[len(inputs)-1], inputs[:len(inputs)-1] // the mask comes last
+			keep, inputs = inputs[len(inputs)-1], inputs[:len(inputs)-1] // then the drop mask
 		}
 		hiddens, actions := m.ForwardDropping(in, keep)
 		targets := inputs[m.inputCount():] // the probe's, then the keypoints' places and presence
@@ -298,6 +322,9 @@ func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 			if selecting {
 				addSelectionLoss(ctx, in.selectorChoice, targets[2], cfg.KeypointWeight)
 			}
+		}
+		if masking {
+			actions = Mul(actions, mask)
 		}
 		return []*Node{actions}
 	}
@@ -321,6 +348,9 @@ func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 	}
 	if selecting {
 		lossName += "+selection"
+	}
+	if masking {
+		lossName += " (some frames' columns unlabelled)"
 	}
 	if dropping {
 		lossName += fmt.Sprintf(", layer drop %g", cfg.LayerDrop)
@@ -349,6 +379,9 @@ func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 		}
 		if dropping {
 			inputs = append(inputs, keep)
+		}
+		if masking {
+			inputs = append(inputs, data.LossMask(batch))
 		}
 		if err := learningRate.SetValue(tensors.FromScalar(float32(cfg.LearningRateAt(step)))); err != nil {
 			return nil, err

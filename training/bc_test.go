@@ -3,9 +3,12 @@ package training
 import (
 	"math"
 	"math/rand/v2"
+	"reflect"
+	"slices"
 	"testing"
 
 	"dysl_vla/modelbuild"
+	"dysl_vla/scene"
 
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/stretchr/testify/require"
@@ -182,4 +185,62 @@ func TestBehaviourCloningWithLayerDrop(t *testing.T) {
 		_, err := TrainBC(cfg, nil)
 		require.ErrorContains(t, err, "layer drop", "%+v", bad)
 	}
+}
+
+// Training from a layer on: the prefix and the layers before it leave as they came in, the later
+// layers and the head learn; a layer beyond the head is refused.
+func TestTrainFromLayerKeepsTheEarlierLayers(t *testing.T) {
+	a := tinyArch()
+	res, err := TrainBC(BCConfig{Arch: a, Seed: 5, Episodes: 2, HeldOut: 1, Steps: 3, Batch: 4, LearningRate: 1e-2,
+		TrainFromLayer: 1}, nil)
+	require.NoError(t, err)
+	before := modelbuild.RandomWeights(a, 5)
+	scaleResidualBranches(before, BCConfig{Arch: a}.residualScale())
+	after, err := res.Model.Weights()
+	require.NoError(t, err)
+	require.Equal(t, before.PatchWeight, after.PatchWeight)
+	require.Equal(t, before.TokenEmbedding, after.TokenEmbedding)
+	require.Equal(t, before.Layers[0], after.Layers[0])
+	require.NotEqual(t, before.Layers[1], after.Layers[1], "layer 1 trains")
+	require.NotEqual(t, before.HeadWeight, after.HeadWeight, "the head trains")
+
+	_, err = TrainBC(BCConfig{Arch: a, Seed: 5, Episodes: 2, HeldOut: 1, Steps: 3, Batch: 4, LearningRate: 1e-2, TrainFromLayer: 3}, nil)
+	require.ErrorContains(t, err, "train-from layer (3) must be in [0, 2]")
+}
+
+// Unlabelled columns of the extra frames add nothing to the loss: a yaw label changed out of all
+// reason trains the same weights as the true one, while the same change in a labelled column does not.
+func TestUnlabelledColumnsAreNotTrained(t *testing.T) {
+	a := tinyArch()
+	var states []scene.State // enough of them that every batch draws some
+	for seed := range int64(60) {
+		states = append(states, scene.Reset(seed))
+	}
+	const yaw = 5
+	train := func(shift float32, unlabelled []int) *modelbuild.Weights {
+		extra, err := LabelStates(a, states, scene.ExpertOptions{})
+		require.NoError(t, err)
+		for i := range extra.Frames {
+			f := &extra.Frames[i]
+			f.Chunk = slices.Clone(f.Chunk)
+			for k := 0; k < a.Chunk; k++ {
+				f.Chunk[k*a.ActionDim+yaw] += shift
+			}
+			f.Unlabelled = unlabelled
+		}
+		res, err := TrainBC(BCConfig{Arch: a, Seed: 5, Episodes: 1, HeldOut: 1, Steps: 3, Batch: 4, LearningRate: 1e-2,
+			Extra: []*Dataset{extra}}, nil)
+		require.NoError(t, err)
+		w, err := res.Model.Weights()
+		require.NoError(t, err)
+		return w
+	}
+	require.True(t, reflect.DeepEqual(train(0, []int{yaw}), train(50, []int{yaw})), "an unlabelled column trains nothing")
+	require.False(t, reflect.DeepEqual(train(0, nil), train(50, nil)), "the shift changes what a labelled column trains")
+
+	bad, err := LabelStates(a, states, scene.ExpertOptions{})
+	require.NoError(t, err)
+	bad.Frames[0].Unlabelled = []int{a.ActionDim}
+	_, err = TrainBC(BCConfig{Arch: a, Seed: 5, Episodes: 1, HeldOut: 1, Steps: 3, Batch: 4, LearningRate: 1e-2, Extra: []*Dataset{bad}}, nil)
+	require.ErrorContains(t, err, "unlabelled action column 7: expected one of the 7 columns")
 }

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"sync"
 
 	"dysl_vla/modelbuild"
@@ -45,6 +46,9 @@ type Frame struct {
 	// TargetDistance is the world state's scene.State.TargetDistance, metres: how close the gripper
 	// is, horizontally, to where the task needs precision.
 	TargetDistance float64
+	// Unlabelled lists action columns whose labels this frame does not train (nil: every column
+	// trains): Batch gives them as 0 and LossMask masks the prediction there.
+	Unlabelled []int
 }
 
 // Dataset is a set of frames from whole episodes, in episode and step order.
@@ -245,6 +249,11 @@ func (d *Dataset) Batch(indices []int) (inputs []*tensors.Tensor, chunks *tensor
 		tokenData = append(tokenData, f.Tokens...)
 		stateData = append(stateData, NormalizedState(f.State)...)
 		chunkData = append(chunkData, f.Chunk...)
+		for _, c := range f.Unlabelled {
+			for k, row := 0, chunkData[len(chunkData)-len(f.Chunk):]; k < a.Chunk; k++ {
+				row[k*a.ActionDim+c] = 0
+			}
+		}
 	}
 	inputs = []*tensors.Tensor{
 		tensors.FromFlatDataAndDimensions(imageData, n, 3, S, S),
@@ -254,6 +263,32 @@ func (d *Dataset) Batch(indices []int) (inputs []*tensors.Tensor, chunks *tensor
 		inputs = append(inputs, tensors.FromFlatDataAndDimensions(stateData, n, a.StateDim))
 	}
 	return inputs, tensors.FromFlatDataAndDimensions(chunkData, n, a.Chunk, a.ActionDim)
+}
+
+// HasUnlabelled reports whether some frame leaves action columns out of training (Frame.Unlabelled).
+func (d *Dataset) HasUnlabelled() bool {
+	return slices.ContainsFunc(d.Frames, func(f Frame) bool { return len(f.Unlabelled) > 0 })
+}
+
+// LossMask is the [n, Chunk, ActionDim] mask of the frames at indices: 0 in their unlabelled columns
+// (Frame.Unlabelled), 1 elsewhere. Training multiplies the predictions by it, so that with Batch's
+// zeroed labels those columns add nothing to the loss.
+func (d *Dataset) LossMask(indices []int) *tensors.Tensor {
+	a := d.Arch
+	row := a.Chunk * a.ActionDim
+	mask := make([]float32, len(indices)*row)
+	for i, frame := range indices {
+		m := mask[i*row : (i+1)*row]
+		for j := range m {
+			m[j] = 1
+		}
+		for _, c := range d.Frames[frame].Unlabelled {
+			for k := 0; k < a.Chunk; k++ {
+				m[k*a.ActionDim+c] = 0
+			}
+		}
+	}
+	return tensors.FromFlatDataAndDimensions(mask, len(indices), a.Chunk, a.ActionDim)
 }
 
 // execArgs turns tensors into the arguments of a GoMLX Exec.

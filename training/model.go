@@ -180,6 +180,21 @@ func (m *Model) SetBackboneTrainable(trainable bool) {
 // actions.
 func isCalibration(name string) bool { return strings.HasPrefix(name, "prefix.relative.gripper.") }
 
+// FreezeBelowLayer keeps the prefix (image, instruction, state and keypoints) and decoder layers 0 to
+// layer-1 out of training: only the later layers and the head learn.
+func (m *Model) FreezeBelowLayer(layer int) {
+	for name, v := range m.vars {
+		if strings.HasPrefix(name, "prefix.") {
+			v.SetTrainable(false)
+			continue
+		}
+		var i int
+		if _, err := fmt.Sscanf(name, "layers.%d.", &i); err == nil && i < layer {
+			v.SetTrainable(false)
+		}
+	}
+}
+
 // FreezeKeypointScores keeps the keypoints' per-pixel network (prefix.keypoints.pixel.*, score.*) out
 // of training; their output map and everything else still train.
 func (m *Model) FreezeKeypointScores() {

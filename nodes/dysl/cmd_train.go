@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"gonum.org/v1/gonum/stat"
 
 	"dysl_vla/evaluation/closedloop"
@@ -22,7 +23,7 @@ func newTrainCmd() *cobra.Command {
 		Use:   "train",
 		Short: "Train the reference VLA (GoMLX, pure-Go CPU backend)",
 	}
-	cmd.AddCommand(newTrainBCCmd(), newDAggerCmd(), newChosenPointsCmd())
+	cmd.AddCommand(newTrainBCCmd(), newDAggerCmd(), newChosenPointsCmd(), newLabelFitCmd())
 	return cmd
 }
 
@@ -61,7 +62,8 @@ Adam moments restart).`,
 			_, err = training.RunBC(training.BCRun{Config: cfg, Out: out, Resume: resume, Start: start,
 				CheckpointEvery: checkpointEvery, Plot: plot, Progress: cmd.ErrOrStderr(),
 				Metadata: map[string]string{"trainer": "dysl train bc", "preset": preset,
-					"tasks": data.tasks, "start_spread": strconv.FormatFloat(data.startSpread, 'g', -1, 64), "dagger_states": strings.Join(data.states, ","), "init": data.init}})
+					"tasks": data.tasks, "start_spread": strconv.FormatFloat(data.startSpread, 'g', -1, 64), "dagger_states": strings.Join(data.states, ","),
+					"dagger_unlabelled": strings.Join(data.unlabelled, ","), "init": data.init}})
 			return err
 		},
 	}
@@ -86,6 +88,8 @@ Adam moments restart).`,
 		"The probe is not saved: from --init it starts at zero, and while it learns its error pulls the backbone (a 100-step fine-tune kept 64 of 100 held-out completions with it, 75 without: models/closedloop/README.md, attempt 19)")
 	f.Float64Var(&cfg.KeypointWeight, "keypoint-weight", 0, "weight of the training-only keypoint loss (each image keypoint channel told where the object of its colour is, and a keypoint selector which channels the instruction names; presets with keypoints only); 0: none")
 	f.BoolVar(&cfg.FreezeKeypoints, "freeze-keypoints", false, "keep the keypoints' per-pixel network as loaded (not trained; the keypoint loss is then left out, the selection loss kept)")
+	f.IntVar(&cfg.TrainFromLayer, "train-from-layer", 0, "train only this decoder layer, the ones after it and the head; the prefix and earlier layers stay as loaded "+
+		"(0: all). From trained weights at a bundle's last static layer, its adapters and controllers stay valid")
 	f.Float64Var(&cfg.LayerDrop, "layer-drop", 0, "probability that a training frame skips each layer but the first and last (LayerDrop: makes the layers skippable for DySL); 0: none")
 	f.BoolVar(&cfg.DropTails, "drop-tails", false, "with --layer-drop, a dropping frame skips every layer from a random one up to the last (the jumps of a bundle whose static layers are the first and last)")
 	f.StringVar(&loss, "loss", "mse", "training loss on normalized chunks: mse, huber or l1 (the held-out figure is always L1)")
@@ -224,7 +228,7 @@ func actionIndices(columns, names []string) ([]int, error) {
 }
 
 func newChosenPointsCmd() *cobra.Command {
-	var preset, weights, states string
+	var in weightsOnStates
 	cmd := &cobra.Command{
 		Use:   "keypoints --preset small_selector --weights FILE.safetensors --states STATES.json",
 		Short: "Where a model's keypoint selector puts the named block and pad in the states a policy visited",
@@ -235,27 +239,16 @@ to the block and whether it carries it: whether a policy that misses the block, 
 go over the pad, could see where they were.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if weights == "" || states == "" {
-				return fmt.Errorf("--weights and --states are required")
-			}
-			p, err := modelbuild.LookupPreset(preset)
+			a, w, visited, err := in.load()
 			if err != nil {
 				return err
 			}
-			w, _, err := training.LoadCheckpoint(weights, p.Arch)
-			if err != nil {
-				return err
-			}
-			visited, err := closedloop.ReadStates(states)
-			if err != nil {
-				return err
-			}
-			points, err := training.ChosenPoints(&modelbuild.Model{Arch: p.Arch, Weights: w}, visited)
+			points, err := training.ChosenPoints(&modelbuild.Model{Arch: a, Weights: w}, visited)
 			if err != nil {
 				return err
 			}
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "chosen points in %d states of %s: distance from the named block and pad, cm, median (90th percentile)\n", len(points), states)
+			fmt.Fprintf(out, "chosen points in %d states of %s: distance from the named block and pad, cm, median (90th percentile)\n", len(points), in.states)
 			bands := []struct {
 				name string
 				in   func(training.ChosenPoint) bool
@@ -287,9 +280,83 @@ go over the pad, could see where they were.`,
 			return nil
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&preset, "preset", "small_selector", "architecture of --weights (one with a keypoint selector)")
-	f.StringVar(&weights, "weights", "", "safetensors file of the model (required)")
-	f.StringVar(&states, "states", "", "JSON file of world states, as 'dysl train dagger --out' writes them (required)")
+	in.register(cmd.Flags(), "small_selector", "architecture of --weights (one with a keypoint selector)")
 	return cmd
+}
+
+func newLabelFitCmd() *cobra.Command {
+	var in weightsOnStates
+	cmd := &cobra.Command{
+		Use:   "labels --preset small_relative --weights FILE.safetensors --states STATES.json",
+		Short: "How far a model's chunks lie from the expert's labels on the states a policy visited",
+		Long: `Labels every world state 'dysl train dagger --out' wrote with the scripted expert's chunk, as
+'train bc --dagger-states' would, runs the model on it (GoMLX, every layer) and prints the mean
+squared error per action column (normalized units) and the share of wrong gripper signs, by the
+expert's phase at the state: what a DAgger round on those states would have to change, and where.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a, w, visited, err := in.load()
+			if err != nil {
+				return err
+			}
+			d, err := training.LabelStates(a, visited, scene.ExpertOptions{})
+			if err != nil {
+				return err
+			}
+			m, err := training.NewModel(a, w)
+			if err != nil {
+				return err
+			}
+			fits, err := m.FitToLabels(d, visited)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			columns := modelbuild.DefaultActionSpec(a.ActionDim).Names
+			fmt.Fprintf(out, "the model's chunks against the expert's labels on %d states of %s: mean squared error per column (normalized), gripper sign wrong\n", len(visited), in.states)
+			fmt.Fprintf(out, "%-18s %7s", "expert phase", "frames")
+			for _, c := range columns {
+				fmt.Fprintf(out, " %8s", c)
+			}
+			fmt.Fprintf(out, " %14s\n", "gripper wrong")
+			for _, f := range fits {
+				fmt.Fprintf(out, "%-18s %7d", f.Group, f.Frames)
+				for _, v := range f.MSE {
+					fmt.Fprintf(out, " %8.3f", v)
+				}
+				fmt.Fprintf(out, " %5.1f%% (%.1f%%)\n", 100*f.GripperWrong, 100*f.GripperWrongNow)
+			}
+			fmt.Fprintln(out, "(gripper wrong: of every chunk step, and in brackets of each chunk's first step)")
+			return nil
+		},
+	}
+	in.register(cmd.Flags(), "small_relative", "architecture of --weights")
+	return cmd
+}
+
+// weightsOnStates are the flags of the train commands that read a model's weights on the world states
+// 'dysl train dagger --out' wrote.
+type weightsOnStates struct{ preset, weights, states string }
+
+func (f *weightsOnStates) register(fs *pflag.FlagSet, defaultPreset, presetUsage string) {
+	fs.StringVar(&f.preset, "preset", defaultPreset, presetUsage)
+	fs.StringVar(&f.weights, "weights", "", "safetensors file of the model (required)")
+	fs.StringVar(&f.states, "states", "", "JSON file of world states, as 'dysl train dagger --out' writes them (required)")
+}
+
+// load reads the architecture, the weights and the states.
+func (f *weightsOnStates) load() (modelbuild.Arch, *modelbuild.Weights, []scene.State, error) {
+	if f.weights == "" || f.states == "" {
+		return modelbuild.Arch{}, nil, nil, fmt.Errorf("--weights and --states are required")
+	}
+	p, err := modelbuild.LookupPreset(f.preset)
+	if err != nil {
+		return modelbuild.Arch{}, nil, nil, err
+	}
+	w, _, err := training.LoadCheckpoint(f.weights, p.Arch)
+	if err != nil {
+		return modelbuild.Arch{}, nil, nil, err
+	}
+	states, err := closedloop.ReadStates(f.states)
+	return p.Arch, w, states, err
 }

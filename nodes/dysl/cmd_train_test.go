@@ -30,6 +30,9 @@ func TestTrainingCommandsRefuseBadOptions(t *testing.T) {
 		{[]string{"train", "bc", "--out", out, "--tasks", "tabletop", "--tabletop", "colours=4"}, "--tabletop: tabletop blocks and pads (7) must each have their own colour: at most 4"},
 		{[]string{"train", "keypoints", "--states", out}, "--weights and --states are required"},
 		{[]string{"train", "keypoints", "--states", out, "--weights", out, "--preset", "huge"}, `unknown preset "huge"`},
+		{[]string{"train", "labels", "--weights", out}, "--weights and --states are required"},
+		{[]string{"train", "bc", "--out", out, "--dagger-unlabelled", "yaw"}, "--dagger-unlabelled needs --dagger-states"},
+		{[]string{"train", "bc", "--out", out, "--dagger-states", out, "--dagger-unlabelled", "spin"}, `--dagger-unlabelled "spin": expected action names of the model: x, y, z, roll, pitch, yaw, gripper`},
 	}
 	for _, tc := range cases {
 		_, _, err := runDysl(tc.args...)
@@ -53,6 +56,21 @@ func TestTrainKeypointsPrintsTheChosenPointsByHeight(t *testing.T) {
 	require.Contains(t, stdout, "tip 5 cm to hover: no states")
 	require.Contains(t, stdout, "tip below 5 cm: 1 states")
 	require.Contains(t, stdout, "carrying the named block: 1 states")
+}
+
+// train labels groups the committed reference's error against the expert's labels by phase: a state at
+// the start is the approach, one closed beside the block is closed on nothing.
+func TestTrainLabelsPrintsTheFitByPhase(t *testing.T) {
+	states := filepath.Join(t.TempDir(), "states.json")
+	visited := []scene.State{scene.Reset(1_000_001), scene.Reset(1_000_002)}
+	visited[1].Gripper = scene.GripperClosed
+	require.NoError(t, closedloop.WriteStates(states, visited))
+	stdout, _, err := runDysl("train", "labels", "--weights", "../../models/closedloop/reference_small_relative.safetensors", "--states", states)
+	require.NoError(t, err)
+	require.Contains(t, stdout, "the model's chunks against the expert's labels on 2 states of "+states)
+	require.Regexp(t, `(?m)^expert phase +frames +x +y +z +roll +pitch +yaw +gripper +gripper wrong$`, stdout)
+	require.Regexp(t, `(?m)^approach +1( +\d+\.\d{3}){7} +\d+\.\d%`, stdout)
+	require.Regexp(t, `(?m)^closed on nothing +1( +\d+\.\d{3}){7} +\d+\.\d%`, stdout)
 }
 
 func TestActionIndicesByTheBundlesNames(t *testing.T) {

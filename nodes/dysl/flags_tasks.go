@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -89,6 +90,8 @@ type bcDataFlags struct {
 	startSpread float64
 	actionNoise float64
 	states      []string
+	// unlabelled names the action columns the DAgger states' labels leave out of training.
+	unlabelled []string
 	// graspOnReach trains on the expert variant that closes as soon as a close catches the block.
 	graspOnReach bool
 	init         string
@@ -101,6 +104,8 @@ func (f *bcDataFlags) register(fs *pflag.FlagSet) {
 	fs.Float64Var(&f.startSpread, "start-spread", 0, "start the training episodes' gripper anywhere within this many metres of the table centre in x and y (0: above the centre; held-out episodes always start there)")
 	fs.Float64Var(&f.actionNoise, "action-noise", 0, "perturb the training episodes' way to the block by this many metres per step in x and y (DART: the expert's labels show it correcting; 0: none; held-out episodes never)")
 	fs.StringSliceVar(&f.states, "dagger-states", nil, "state files of 'dysl train dagger', labelled by the expert and added to the training frames")
+	fs.StringSliceVar(&f.unlabelled, "dagger-unlabelled", nil, "action columns (x, y, z, roll, pitch, yaw, gripper) whose labels on the --dagger-states frames are not trained, "+
+		"e.g. yaw, which the expert corrects on visited states and a grasp in the scene does not need (attempt 20)")
 	fs.BoolVar(&f.graspOnReach, "expert-grasp-on-reach", false, "an experiment: the expert of the episodes and of the DAgger labels closes as soon as a close catches the block, without aligning or settling (scene.ExpertOptions; the committed weights were trained without it)")
 	fs.StringVar(&f.init, "init", "", "start from these weights (a fresh schedule; --resume continues a run instead)")
 	fs.StringVar(&f.initPreset, "init-preset", "", "architecture of --init when it differs from --preset only in fewer layers (spread over the deeper stack, the new ones start as identities) or in lacking the state input, the keypoints, their selector or the relative points (they start at zero: ignored until trained)")
@@ -120,6 +125,18 @@ func (f *bcDataFlags) apply(cfg *training.BCConfig) (*modelbuild.Weights, error)
 	}
 	cfg.Tasks, cfg.StartSpread, cfg.ActionNoise = tasks, f.startSpread, f.actionNoise
 	cfg.Expert = scene.ExpertOptions{GraspOnReach: f.graspOnReach}
+	if len(f.unlabelled) > 0 && len(f.states) == 0 {
+		return nil, fmt.Errorf("--dagger-unlabelled needs --dagger-states: it leaves columns of their labels out")
+	}
+	var unlabelled []int
+	columns := modelbuild.DefaultActionSpec(cfg.Arch.ActionDim).Names
+	for _, name := range f.unlabelled {
+		c := slices.Index(columns, name)
+		if c < 0 {
+			return nil, fmt.Errorf("--dagger-unlabelled %q: expected action names of the model: %s", name, strings.Join(columns, ", "))
+		}
+		unlabelled = append(unlabelled, c)
+	}
 	if len(f.states) > 0 {
 		states, err := readStateFiles(f.states)
 		if err != nil {
@@ -128,6 +145,9 @@ func (f *bcDataFlags) apply(cfg *training.BCConfig) (*modelbuild.Weights, error)
 		d, err := training.LabelStates(cfg.Arch, states, cfg.Expert)
 		if err != nil {
 			return nil, err
+		}
+		for i := range d.Frames {
+			d.Frames[i].Unlabelled = unlabelled
 		}
 		cfg.Extra = append(cfg.Extra, d)
 	}
