@@ -40,22 +40,34 @@ func manifest(t *testing.T) *bundle.Manifest {
 // imageYAML is a sensor_msgs/msg/Image for `ros2 topic pub`: a gray frame stamped now by ros2 topic
 // pub itself ("header: auto"), or with the given stamp; data holds n bytes.
 func imageYAML(stamp string, width, height, step int, encoding string, n int) string {
+	return imageOf(stamp, width, height, step, encoding, n, func(i int) int { return 60 + i%120 })
+}
+
+// imageOf is imageYAML with byte i of data value(i).
+func imageOf(stamp string, width, height, step int, encoding string, n int, value func(i int) int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "{header: %s, height: %d, width: %d, encoding: %s, is_bigendian: 0, step: %d, data: [", stamp, height, width, encoding, step)
 	for i := 0; i < n; i++ {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteString(strconv.Itoa(60 + i%120))
+		b.WriteString(strconv.Itoa(value(i)))
 	}
 	b.WriteString("]}")
 	return b.String()
 }
 
-// goodImage is a frame of the reference bundle's size, stamped now.
+// goodImage is an rgb8 frame of the reference bundle's size, stamped now: the table its manifest's
+// image.balance describes, with a few units of texture. A gray frame would be served too, but the
+// diagnostics would rightly warn that its median is not the table's colour.
 func goodImage(t *testing.T) string {
 	m := manifest(t)
-	return imageYAML("auto", m.Image.Width, m.Image.Height, 3*m.Image.Width, "rgb8", 3*m.Image.Width*m.Image.Height)
+	table := []float64{0.5, 0.5, 0.5}
+	if m.Image.Balance != nil {
+		table = m.Image.Balance
+	}
+	return imageOf("auto", m.Image.Width, m.Image.Height, 3*m.Image.Width, "rgb8", 3*m.Image.Width*m.Image.Height,
+		func(i int) int { return int(255*table[i%3]) + (i/3)%9 - 4 })
 }
 
 // publishInstruction latches an instruction as a user would.
