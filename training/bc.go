@@ -91,8 +91,8 @@ type BCConfig struct {
 	// prefix and the layers before stay as loaded. A fine-tune from trained weights that starts at a
 	// DySL bundle's last static layer leaves its adapters and controllers, which end where that layer
 	// begins, reading the hidden states they were fitted on, so the bundle need not be distilled again.
-	// Fewer weights moving did not make small-batch fine-tunes keep what the model did
-	// (models/closedloop/README.md, attempt 20).
+	// On 2 cores such a fine-tune on expert episodes kept the policy's completions, one on its DAgger
+	// states did not (models/closedloop/README.md, attempt 20).
 	TrainFromLayer int
 	// LayerDrop, when > 0, is the probability that a training frame passes through each layer between
 	// the first and the last unchanged (ForwardDropping), drawn anew for every frame of every step. It
