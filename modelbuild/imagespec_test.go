@@ -49,3 +49,30 @@ func TestImageSpecBalancesTheSceneLight(t *testing.T) {
 		}
 	}
 }
+
+// A light scales every channel alike, so on the tabletop (its light, noise and distractors, up to
+// eight blocks and pads) the balance's three gains agree within a few percent: the diagnostics warn
+// only beyond 25% (nodecore), which these frames must stay far from.
+func TestImageSpecGainsAgreeOnTheTabletop(t *testing.T) {
+	a := Arch{ImageSize: 64}
+	c, err := modelinput.NewImageConverter(a.ImageSpec())
+	require.NoError(t, err)
+	dst := make([]float32, 3*64*64)
+	crowded := scene.DefaultTabletop()
+	crowded.Blocks, crowded.Pads = 4, 4
+	for _, table := range []scene.Tabletop{scene.DefaultTabletop(), crowded} {
+		corrected := 0
+		for seed := range int64(30) {
+			s := scene.ResetTabletop(seed, table)
+			img := scene.Render(s, 64, 64, scene.DefaultConfig().CameraNoise)
+			require.NoError(t, c.Convert(modelinput.Image{Width: 64, Height: 64, Encoding: "rgb8", Step: 3 * 64, Data: img.RGB}, dst))
+			g := c.Gains()
+			spread := max(g[0], g[1], g[2]) / min(g[0], g[1], g[2])
+			require.Less(t, spread, 1.05, "seed %d, %d blocks, light %+.2f: gains %v", seed, table.Blocks, s.Light, g)
+			if g != [3]float64{1, 1, 1} {
+				corrected++
+			}
+		}
+		require.Greater(t, corrected, 20, "the tabletop's light changes most frames: the spread is measured on corrected ones")
+	}
+}

@@ -75,7 +75,7 @@ func balanceAtLimit(gain [3]float64) bool {
 // balanceSpreadWarn is how far apart (as a ratio) the image balance's channel gains may lie before the
 // diagnostics warn. A change of light brightens or dims every channel alike, so the gains agree: on the
 // simulated tabletop, with its light, noise and up to eight blocks and pads, they lie within 2% of
-// each other. Gains that disagree mean the frame's median colour is not the background's hue (the
+// each other (modelbuild's TestImageSpecGainsAgreeOnTheTabletop holds them under 5%). Gains that disagree mean the frame's median colour is not the background's hue (the
 // table does not fill most of the view: an arm or a box close to the lens) or the light is coloured;
 // either way the model's input is mis-corrected. The 25% allows for a real camera's white-balance
 // drift; it has not been measured on one.
