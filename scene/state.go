@@ -133,6 +133,10 @@ func (s State) CanGrasp() bool {
 // HoldsObject reports whether the gripper carries the block the task names.
 func (s State) HoldsObject() bool { return s.Held && s.HeldBlock == s.Task.Block }
 
+// ClosedOnNothing reports whether the gripper is closed without the block the task names: a grasp
+// that missed, or caught another block.
+func (s State) ClosedOnNothing() bool { return s.Gripper > 0 && !s.HoldsObject() }
+
 // TargetDistance is the horizontal distance, metres, from the gripper tip to where the task in force
 // needs precision: the named block until the gripper holds it, then the named pad.
 func (s State) TargetDistance() float64 {

@@ -29,53 +29,39 @@ func (m *Model) FitToLabels(d *Dataset, states []scene.State) ([]LabelFit, error
 	if err != nil {
 		return nil, err
 	}
-	a := d.Arch
-	gripper := a.ActionDim - 1
-	type sums struct {
-		frames          int
-		sq              []float64
-		wrong, wrongNow int
-	}
-	groups := map[string]*sums{}
+	groups := map[string][]int{}
 	for i, f := range d.Frames {
 		name := f.Phase.String()
-		if s := states[i]; s.Gripper > 0 && !s.HoldsObject() {
+		if states[i].ClosedOnNothing() {
 			name = ClosedOnNothing
 		}
-		g := groups[name]
-		if g == nil {
-			g = &sums{sq: make([]float64, a.ActionDim)}
-			groups[name] = g
-		}
-		g.frames++
-		for k := range a.Chunk {
-			for c := range a.ActionDim {
-				e := float64(pred[i][k*a.ActionDim+c] - f.Chunk[k*a.ActionDim+c])
-				g.sq[c] += e * e
-			}
-			if (pred[i][k*a.ActionDim+gripper] > 0) != (f.Chunk[k*a.ActionDim+gripper] > 0) {
-				g.wrong++
-				if k == 0 {
-					g.wrongNow++
-				}
-			}
-		}
+		groups[name] = append(groups[name], i)
 	}
 	var order []string
 	for p := scene.Approach; p <= scene.Done; p++ {
 		order = append(order, p.String())
 	}
 	order = append(order, ClosedOnNothing)
+	a := d.Arch
 	var out []LabelFit
 	for _, name := range order {
-		g := groups[name]
-		if g == nil {
+		indices := groups[name]
+		if len(indices) == 0 {
 			continue
 		}
-		fit := LabelFit{Group: name, Frames: g.frames, GripperWrong: float64(g.wrong) / float64(g.frames*a.Chunk),
-			GripperWrongNow: float64(g.wrongNow) / float64(g.frames)}
-		for _, sq := range g.sq {
-			fit.MSE = append(fit.MSE, sq/float64(g.frames*a.Chunk))
+		sq := make([]float64, a.ActionDim)
+		groupPred := make([][]float32, len(indices))
+		for k, i := range indices {
+			groupPred[k] = pred[i]
+			for j, label := range d.Frames[i].Chunk {
+				e := float64(pred[i][j] - label)
+				sq[j%a.ActionDim] += e * e
+			}
+		}
+		metrics := CompareChunks(d, indices, groupPred, a.ActionDim)
+		fit := LabelFit{Group: name, Frames: len(indices), GripperWrong: 1 - metrics.Gripper, GripperWrongNow: 1 - metrics.GripperNow}
+		for _, v := range sq {
+			fit.MSE = append(fit.MSE, v/float64(len(indices)*a.Chunk))
 		}
 		out = append(out, fit)
 	}

@@ -152,7 +152,7 @@ func approachStates(states []scene.State) []scene.State {
 		if i == 0 || !sameInstruction(s, states[i-1]) {
 			missed = false
 		}
-		if s.Gripper > 0 && !s.HoldsObject() {
+		if s.ClosedOnNothing() {
 			missed = true
 		}
 		if !missed {
