@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"dysl_vla/policy/bundle"
 	"dysl_vla/policy/modelinput"
 	"dysl_vla/scene"
 )
@@ -67,8 +68,7 @@ func TestImageSpecGainsAgreeOnTheTabletop(t *testing.T) {
 			img := scene.Render(s, 64, 64, scene.DefaultConfig().CameraNoise)
 			require.NoError(t, c.Convert(modelinput.Image{Width: 64, Height: 64, Encoding: "rgb8", Step: 3 * 64, Data: img.RGB}, dst))
 			g := c.Gains()
-			spread := max(g[0], g[1], g[2]) / min(g[0], g[1], g[2])
-			require.Less(t, spread, 1.05, "seed %d, %d blocks, light %+.2f: gains %v", seed, table.Blocks, s.Light, g)
+			require.Less(t, bundle.BalanceSpread(g), 1.05, "seed %d, %d blocks, light %+.2f: gains %v", seed, table.Blocks, s.Light, g)
 			if g != [3]float64{1, 1, 1} {
 				corrected++
 			}

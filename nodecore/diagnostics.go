@@ -72,19 +72,15 @@ func balanceAtLimit(gain [3]float64) bool {
 	return false
 }
 
-// balanceSpreadWarn is how far apart (as a ratio) the image balance's channel gains may lie before the
-// diagnostics warn. A change of light brightens or dims every channel alike, so the gains agree: on the
-// simulated tabletop, with its light, noise and up to eight blocks and pads, they lie within 2% of
-// each other (modelbuild's TestImageSpecGainsAgreeOnTheTabletop holds them under 5%). Gains that disagree mean the frame's median colour is not the background's hue (the
+// balanceSpreadWarn is how far apart (as a ratio, bundle.BalanceSpread) the image balance's channel
+// gains may lie before the diagnostics warn. A change of light brightens or dims every channel alike,
+// so the gains agree: on the simulated tabletop, with its light, noise and up to eight blocks and
+// pads, they lie within 2% of each other (modelbuild's TestImageSpecGainsAgreeOnTheTabletop holds
+// them under 5%). Gains that disagree mean the frame's median colour is not the background's hue (the
 // table does not fill most of the view: an arm or a box close to the lens) or the light is coloured;
 // either way the model's input is mis-corrected. The 25% allows for a real camera's white-balance
 // drift; it has not been measured on one.
 const balanceSpreadWarn = 1.25
-
-// balanceSpread is the ratio of the largest channel gain to the smallest.
-func balanceSpread(gain [3]float64) float64 {
-	return max(gain[0], gain[1], gain[2]) / min(gain[0], gain[1], gain[2])
-}
 
 // Diagnostics builds the node's diagnostic statuses for the period since the previous call, publishes
 // them through the Sink and returns them; the edge calls it every diagnostic_updater.period (replay: at
@@ -129,7 +125,7 @@ func (c *Core) Diagnostics(now time.Time) *msgs.DiagnosticArray {
 		status.Level = msgs.DiagnosticWarn
 		status.Message = fmt.Sprintf("camera frames are lit far from the model's training frames: the image balance stopped at gain %s "+
 			"(limits %g to %g; manifest image.balance); check the camera's exposure and lens", gainText(w.lastImageGain), bundle.MinBalanceGain, bundle.MaxBalanceGain)
-	case w.inferences > 0 && balanceSpread(w.lastImageGain) > balanceSpreadWarn:
+	case w.inferences > 0 && bundle.BalanceSpread(w.lastImageGain) > balanceSpreadWarn:
 		status.Level = msgs.DiagnosticWarn
 		status.Message = fmt.Sprintf("the image balance's channel gains disagree (%s, more than %g apart): the frame's median colour is not "+
 			"the background's (manifest image.balance); the background may not fill most of the view, or the light is coloured, "+

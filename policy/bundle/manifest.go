@@ -101,6 +101,12 @@ const (
 	MaxBalanceGain = 2.0
 )
 
+// BalanceSpread is the ratio of the largest of a frame's three balance gains (RGB) to the smallest: 1
+// when a light brightened or dimmed every channel alike.
+func BalanceSpread(gain [3]float64) float64 {
+	return max(gain[0], gain[1], gain[2]) / min(gain[0], gain[1], gain[2])
+}
+
 // Tokenizer says how an instruction string becomes InputTokens.
 type Tokenizer struct {
 	// Kind "bytes": UTF-8 bytes + 1 (0 is padding), truncated or zero-padded to Dims.InstructionTokens.
