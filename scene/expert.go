@@ -63,7 +63,20 @@ type ExpertOptions struct {
 	// committed policy never held its block, a frame caught the tip in grasp reach with the gripper
 	// open (models/closedloop/README.md, attempt 15).
 	GraspOnReach bool
+	// Direct, below the hover height and not yet over the block, approaches it from wherever the tip
+	// is, down a cone (DirectSlope) towards the grasp point, where the committed expert returns to
+	// the hover height (or to the block's top) and descends straight. The expert's own path never
+	// comes there, so its episodes are unchanged: Direct labels only the states a policy visits,
+	// the way a policy that plunges before it is over the block would correct them. Low beside the
+	// block, it moves in at the tip's height instead of rising first. The scene has no contact
+	// between the fingers and the block, so that rise is a real arm's concern, not the scene's
+	// (models/closedloop/README.md, attempt 21).
+	Direct bool
 }
+
+// DirectSlope is the cone of ExpertOptions.Direct: its approach stays at least this many metres of
+// height above the grasp point per metre of horizontal distance from the block (45 degrees).
+const DirectSlope = 1.0
 
 // Next is Expert with the options o.
 func (o ExpertOptions) Next(s State) (Action, Phase) {
@@ -114,6 +127,14 @@ func (o ExpertOptions) Next(s State) (Action, Phase) {
 		// would label states that a 64-pixel camera cannot tell apart from the expert's own descents
 		// (a 4 cm block's turn is hardly visible in it) with the opposite vertical motion.
 		return moveTo(s, Vec3{object.Pos.X, object.Pos.Y, GraspHeight}, object.Yaw, GripperOpen), Descend
+	case !aboveBlock && low && o.Direct:
+		// Level while below the cone, down it once inside: the height never rises.
+		z := math.Max(GraspHeight, math.Min(s.EE.Z, GraspHeight+DirectSlope*off))
+		phase := Approach
+		if off <= GraspReach {
+			phase = Descend
+		}
+		return moveTo(s, Vec3{object.Pos.X, object.Pos.Y, z}, object.Yaw, GripperOpen), phase
 	case !aboveBlock && low && s.EE.Z >= clearHeight-alignTol:
 		// Below hover but clear of the block's top, off to one side (a policy's descent that set off
 		// early): move over the block at this height, then descend. Labels that servo towards the block

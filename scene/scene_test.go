@@ -367,6 +367,42 @@ func TestExpertGraspOnReach(t *testing.T) {
 	}
 }
 
+// Direct labels a policy's low near miss by moving in towards the block at its height, where the
+// committed expert first rises clear of the block's top; its own episodes, from the committed start
+// and from starts spread over the table, are the committed expert's.
+func TestExpertDirect(t *testing.T) {
+	o := ExpertOptions{Direct: true}
+	s := Reset(1)
+	b := s.Object().Pos
+	s.EE = Vec3{b.X + 0.03, b.Y, GraspHeight + 0.01} // 3 cm beside the block, below its top
+	a, phase := o.Next(s)
+	require.Equal(t, Approach, phase)
+	require.Less(t, a[0], 0.0, "towards the block")
+	require.InDelta(t, 0, a[2], 1e-12, "level: below the cone, the height is kept")
+	committed, _ := Expert(s)
+	require.Greater(t, committed[2], 0.0, "the committed expert rises first")
+	require.InDelta(t, 0, committed[0], 1e-12)
+
+	s.EE = Vec3{b.X, b.Y - 0.02, 0.1} // above the cone: down it
+	a, _ = o.Next(s)
+	require.Greater(t, a[1], 0.0)
+	require.Less(t, a[2], 0.0)
+
+	for _, spread := range []float64{0, 0.15} {
+		cfg := DefaultConfig()
+		cfg.Expert, cfg.StartSpread = o, spread
+		for seed := range int64(8) {
+			steps, err := Episode(seed, cfg)
+			require.NoError(t, err)
+			cfg.Expert = ExpertOptions{}
+			committed, err := Episode(seed, cfg)
+			require.NoError(t, err)
+			cfg.Expert = o
+			require.Equal(t, committed, steps, "spread %v seed %d", spread, seed)
+		}
+	}
+}
+
 // TargetDistance measures from the named block until it is held, then from the named pad, horizontally.
 func TestTargetDistanceFollowsTheTask(t *testing.T) {
 	s := Reset(1)

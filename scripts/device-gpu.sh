@@ -11,7 +11,9 @@
 #             collect copies weights and logs to $OUT. The logs stay in $G: a later call's $OUT is a new
 #             folder, so a background job must not write there. BC_EXTRA adds train bc flags to every
 #             round, e.g. BC_EXTRA='--layer-drop 0.5 --drop-tails' (a backbone whose layers can be skipped)
-#             or BC_EXTRA=--expert-grasp-on-reach (labels that close as soon as a close catches the block).
+#             or BC_EXTRA=--expert-grasp-on-reach (labels that close as soon as a close catches the block),
+#             or BC_EXTRA='--dagger-expert direct --dagger-unlabelled yaw' (visited states labelled without the
+#             climb back to the hover height, the yaw left out; models/closedloop/README.md, attempt 21).
 #             The policies play with the node's gripper_lead at GRIPPER_LEAD (default 3) and gripper_min_hold
 #             at GRIPPER_MIN_HOLD (default 1s), as the README's closed-loop report does since attempts 16 and 17
 #   ortcheck  ONNX Runtime's CUDA provider against its CPU one: the same bundle, bench, open and closed loop

@@ -63,7 +63,7 @@ Adam moments restart).`,
 				CheckpointEvery: checkpointEvery, Plot: plot, Progress: cmd.ErrOrStderr(),
 				Metadata: map[string]string{"trainer": "dysl train bc", "preset": preset,
 					"tasks": data.tasks, "start_spread": strconv.FormatFloat(data.startSpread, 'g', -1, 64), "dagger_states": strings.Join(data.states, ","),
-					"dagger_unlabelled": strings.Join(data.unlabelled, ","), "init": data.init}})
+					"dagger_unlabelled": strings.Join(data.unlabelled, ","), "dagger_expert": data.daggerExpert, "init": data.init}})
 			return err
 		},
 	}
@@ -286,6 +286,7 @@ go over the pad, could see where they were.`,
 
 func newLabelFitCmd() *cobra.Command {
 	var in weightsOnStates
+	var expertName string
 	cmd := &cobra.Command{
 		Use:   "labels --preset small_relative --weights FILE.safetensors --states STATES.json",
 		Short: "How far a model's chunks lie from the expert's labels on the states a policy visited",
@@ -299,7 +300,11 @@ expert's phase at the state: what a DAgger round on those states would have to c
 			if err != nil {
 				return err
 			}
-			d, err := training.LabelStates(a, visited, scene.ExpertOptions{})
+			expert, err := daggerExpert(expertName, scene.ExpertOptions{})
+			if err != nil {
+				return err
+			}
+			d, err := training.LabelStates(a, visited, expert)
 			if err != nil {
 				return err
 			}
@@ -313,7 +318,7 @@ expert's phase at the state: what a DAgger round on those states would have to c
 			}
 			out := cmd.OutOrStdout()
 			columns := modelbuild.DefaultActionSpec(a.ActionDim).Names
-			fmt.Fprintf(out, "the model's chunks against the expert's labels on %d states of %s: mean squared error per column (normalized), gripper sign wrong\n", len(visited), in.states)
+			fmt.Fprintf(out, "the model's chunks against the %s expert's labels on %d states of %s: mean squared error per column (normalized), gripper sign wrong\n", expertName, len(visited), in.states)
 			fmt.Fprintf(out, "%-18s %7s", "expert phase", "frames")
 			for _, c := range columns {
 				fmt.Fprintf(out, " %8s", c)
@@ -331,6 +336,7 @@ expert's phase at the state: what a DAgger round on those states would have to c
 		},
 	}
 	in.register(cmd.Flags(), "small_relative", "architecture of --weights")
+	registerDaggerExpert(cmd.Flags(), &expertName)
 	return cmd
 }
 

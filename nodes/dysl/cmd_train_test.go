@@ -31,6 +31,7 @@ func TestTrainingCommandsRefuseBadOptions(t *testing.T) {
 		{[]string{"train", "keypoints", "--states", out}, "--weights and --states are required"},
 		{[]string{"train", "keypoints", "--states", out, "--weights", out, "--preset", "huge"}, `unknown preset "huge"`},
 		{[]string{"train", "labels", "--weights", out}, "--weights and --states are required"},
+		{[]string{"train", "bc", "--out", out, "--dagger-states", out, "--dagger-expert", "spiral"}, `--dagger-expert "spiral": expected hover or direct`},
 		{[]string{"train", "bc", "--out", out, "--dagger-unlabelled", "yaw"}, "--dagger-unlabelled needs --dagger-states"},
 		{[]string{"train", "bc", "--out", out, "--dagger-states", out, "--dagger-unlabelled", "spin"}, `--dagger-unlabelled "spin": expected action names of the model: x, y, z, roll, pitch, yaw, gripper`},
 	}
@@ -67,7 +68,7 @@ func TestTrainLabelsPrintsTheFitByPhase(t *testing.T) {
 	require.NoError(t, closedloop.WriteStates(states, visited))
 	stdout, _, err := runDysl("train", "labels", "--weights", "../../models/closedloop/reference_small_relative.safetensors", "--states", states)
 	require.NoError(t, err)
-	require.Contains(t, stdout, "the model's chunks against the expert's labels on 2 states of "+states)
+	require.Contains(t, stdout, "the model's chunks against the hover expert's labels on 2 states of "+states)
 	require.Regexp(t, `(?m)^expert phase +frames +x +y +z +roll +pitch +yaw +gripper +gripper wrong$`, stdout)
 	require.Regexp(t, `(?m)^approach +1( +\d+\.\d{3}){7} +\d+\.\d%`, stdout)
 	require.Regexp(t, `(?m)^closed on nothing +1( +\d+\.\d{3}){7} +\d+\.\d%`, stdout)

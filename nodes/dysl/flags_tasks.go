@@ -94,6 +94,8 @@ type bcDataFlags struct {
 	unlabelled []string
 	// graspOnReach trains on the expert variant that closes as soon as a close catches the block.
 	graspOnReach bool
+	// daggerExpert names the approach of the expert that labels the DAgger states (daggerExpertFlag).
+	daggerExpert string
 	init         string
 	// initPreset is the architecture of init when it is shallower than the trained one (Deepen).
 	initPreset string
@@ -106,6 +108,7 @@ func (f *bcDataFlags) register(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&f.states, "dagger-states", nil, "state files of 'dysl train dagger', labelled by the expert and added to the training frames")
 	fs.StringSliceVar(&f.unlabelled, "dagger-unlabelled", nil, "action columns (x, y, z, roll, pitch, yaw, gripper) whose labels on the --dagger-states frames are not trained, "+
 		"e.g. yaw, which the expert corrects on visited states and a grasp in the scene does not need (attempt 20)")
+	registerDaggerExpert(fs, &f.daggerExpert)
 	fs.BoolVar(&f.graspOnReach, "expert-grasp-on-reach", false, "an experiment: the expert of the episodes and of the DAgger labels closes as soon as a close catches the block, without aligning or settling (scene.ExpertOptions; the committed weights were trained without it)")
 	fs.StringVar(&f.init, "init", "", "start from these weights (a fresh schedule; --resume continues a run instead)")
 	fs.StringVar(&f.initPreset, "init-preset", "", "architecture of --init when it differs from --preset only in fewer layers (spread over the deeper stack, the new ones start as identities) or in lacking the state input, the keypoints, their selector or the relative points (they start at zero: ignored until trained)")
@@ -137,12 +140,16 @@ func (f *bcDataFlags) apply(cfg *training.BCConfig) (*modelbuild.Weights, error)
 		}
 		unlabelled = append(unlabelled, c)
 	}
+	expert, err := daggerExpert(f.daggerExpert, cfg.Expert)
+	if err != nil {
+		return nil, err
+	}
 	if len(f.states) > 0 {
 		states, err := readStateFiles(f.states)
 		if err != nil {
 			return nil, err
 		}
-		d, err := training.LabelStates(cfg.Arch, states, cfg.Expert)
+		d, err := training.LabelStates(cfg.Arch, states, expert)
 		if err != nil {
 			return nil, err
 		}
@@ -167,6 +174,25 @@ func (f *bcDataFlags) apply(cfg *training.BCConfig) (*modelbuild.Weights, error)
 		return nil, err
 	}
 	return modelbuild.Deepen(w, from.Arch, cfg.Arch)
+}
+
+// registerDaggerExpert registers --dagger-expert: which approach labels the states a policy visited.
+func registerDaggerExpert(fs *pflag.FlagSet, name *string) {
+	fs.StringVar(name, "dagger-expert", "hover", "the approach of the expert that labels the DAgger states: hover (the committed expert: up to its hover height, "+
+		"then straight down onto the block) or direct (from where the tip is, down a 45-degree cone to the block: scene.ExpertOptions.Direct, attempt 21)")
+}
+
+// daggerExpert is base with the approach --dagger-expert names.
+func daggerExpert(name string, base scene.ExpertOptions) (scene.ExpertOptions, error) {
+	switch name {
+	case "hover":
+		base.Direct = false
+	case "direct":
+		base.Direct = true
+	default:
+		return base, fmt.Errorf("--dagger-expert %q: expected hover or direct", name)
+	}
+	return base, nil
 }
 
 // readStateFiles reads the world states of every 'dysl train dagger' output in paths, in order.
