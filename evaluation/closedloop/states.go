@@ -37,6 +37,23 @@ type Visited struct {
 	Misses GraspMisses
 	// Carries sorts the instructions whose step limit came while the block was held.
 	Carries HeldCarries
+	// Descents measures where the descents onto the named block began.
+	Descents Descents
+}
+
+// DescentHeight is where Descents says a descent onto the block begins: the tip below 10 cm, between
+// the expert's hover height (15 cm) and the lowest it passes sideways over a block (6 cm).
+const DescentHeight = 0.10
+
+// Descents sorts the instructions by the first captured frame with the tip below DescentHeight, the
+// gripper open and the named block not yet held: how far the tip then was from the block,
+// horizontally. The committed policy descends nearly straight once below the hover height
+// (models/closedloop/README.md, attempt 21), so where it starts down largely decides the grasp.
+// Grasped counts the instructions whose block was held afterwards, Missed those whose was not;
+// the Cm values are medians and 90th percentiles of their offsets (NaN without such descents).
+type Descents struct {
+	Grasped, Missed                                int
+	GraspedCm, GraspedP90Cm, MissedCm, MissedP90Cm float64
 }
 
 // GraspMisses sorts the instructions whose named block was never held (missedGrasps).
@@ -82,11 +99,11 @@ func CollectStates(cfg Config, seeds []int64, keep Kept, path string) (Visited, 
 		return Visited{}, err
 	}
 	beside, away, cosines := movesBesideTheBlock(states)
-	misses, carries := missedGrasps(states), heldCarries(episodes)
+	misses, carries, descents := missedGrasps(states), heldCarries(episodes), descentStarts(states)
 	if keep == KeepApproach {
 		states = approachStates(states)
 	}
-	v := Visited{States: len(states), Episodes: len(episodes), Beside: beside, AwayShare: nan(), AwayCosine: median(cosines), Misses: misses, Carries: carries}
+	v := Visited{States: len(states), Episodes: len(episodes), Beside: beside, AwayShare: nan(), AwayCosine: median(cosines), Misses: misses, Carries: carries, Descents: descents}
 	if beside > 0 {
 		v.AwayShare = float64(away) / float64(beside)
 	}
@@ -218,6 +235,29 @@ func missedGrasps(states []scene.State) GraspMisses {
 	}
 	m.ClosedOffCm = median(offsets)
 	return m
+}
+
+// descentStarts measures where each instruction in states (captured in order, episode by episode)
+// first went below DescentHeight towards its block (Descents).
+func descentStarts(states []scene.State) Descents {
+	var grasped, missed []float64
+	for _, instruction := range byInstruction(states) {
+		start := slices.IndexFunc(instruction, func(s scene.State) bool {
+			return s.EE.Z < DescentHeight && s.Gripper <= 0 && !s.HoldsObject() && !s.Placed()
+		})
+		if start < 0 {
+			continue
+		}
+		s := instruction[start]
+		offset := 100 * s.EE.HorizontalTo(s.Object().Pos)
+		if slices.ContainsFunc(instruction[start:], scene.State.HoldsObject) {
+			grasped = append(grasped, offset)
+		} else {
+			missed = append(missed, offset)
+		}
+	}
+	return Descents{Grasped: len(grasped), Missed: len(missed),
+		GraspedCm: median(grasped), GraspedP90Cm: percentile(grasped, 0.9), MissedCm: median(missed), MissedP90Cm: percentile(missed, 0.9)}
 }
 
 // heldCarries sorts the episodes whose instruction in force at the end (Episode.Final) was not

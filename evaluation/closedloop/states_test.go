@@ -40,6 +40,10 @@ func TestCollectStatesWritesWhatVisitCaptured(t *testing.T) {
 	c := v.Carries
 	require.True(t, math.IsNaN(c.OverPadCm) && math.IsNaN(c.MinOverPadCm) && math.IsNaN(c.MaxOverPadCm), "no offsets of no carries")
 	v.Carries = HeldCarries{Instructions: c.Instructions, OverPad: c.OverPad}
+	// Nor does the tip go below the descent height.
+	d := v.Descents
+	require.True(t, math.IsNaN(d.GraspedCm) && math.IsNaN(d.MissedCm), "no offsets of no descents")
+	v.Descents = Descents{Grasped: d.Grasped, Missed: d.Missed}
 	layers := float64(episodes[0].LayersExecuted+episodes[1].LayersExecuted) / float64(episodes[0].Inferences+episodes[1].Inferences)
 	require.Equal(t, Visited{States: 20, Episodes: 2, Completed: 0, Tasks: 2, MissCm: miss, GapCm: gap, HeadwayCm: headway, Legs: legs,
 		Layers: layers, Misses: misses, Carries: HeldCarries{}}, v)
@@ -127,6 +131,35 @@ func TestMissedGraspsSortsTheInstructionsNeverHeld(t *testing.T) {
 	m.ClosedOffCm = 0
 	require.Equal(t, GraspMisses{Instructions: 4, InReach: 1, ClosedOff: 2, NeverClosed: 1}, m)
 	require.True(t, states[1].CanGrasp(), "the fixture's in-reach frame")
+}
+
+// Each instruction's descent is measured at its first frame below DescentHeight with the gripper open,
+// and sorted by whether the block was held afterwards; frames above it, closed or carrying are not
+// starts, and an instruction that never went below has none.
+func TestDescentStartsSortByTheGrasp(t *testing.T) {
+	base := scene.Reset(1)
+	b := base.Object().Pos
+	at := func(seed int64, dx, z, gripper float64, held bool) scene.State {
+		s := base
+		s.Seed, s.EE, s.Gripper, s.Held, s.HeldBlock = seed, scene.Vec3{X: b.X + dx, Y: b.Y, Z: z}, gripper, held, s.Task.Block
+		return s
+	}
+	open, shut := scene.GripperOpen, scene.GripperClosed
+	low := scene.GraspHeight
+	states := []scene.State{
+		at(1, 0.05, 0.15, open, false), at(1, 0.004, 0.08, open, false), at(1, 0, low, shut, true), // down 0.4 cm off, held
+		at(2, 0.01, 0.12, open, false), at(2, 0.002, 0.09, open, false), at(2, 0, low, shut, true), // 0.2 cm, held
+		at(3, 0.03, 0.09, open, false), at(3, 0.02, low, shut, false), // down 3 cm off, closed on nothing
+		at(4, 0.10, 0.15, open, false),                                 // never below
+		at(5, 0.06, 0.05, shut, false), at(5, 0.02, 0.04, open, false), // closed first: the start is the open frame, 2 cm
+	}
+	d := descentStarts(states)
+	require.Equal(t, 2, d.Grasped)
+	require.Equal(t, 2, d.Missed)
+	require.InDelta(t, 0.2, d.GraspedCm, 1e-9, "the lower median of 0.4 and 0.2 cm")
+	require.InDelta(t, 0.4, d.GraspedP90Cm, 1e-9)
+	require.InDelta(t, 2, d.MissedCm, 1e-9)
+	require.InDelta(t, 3, d.MissedP90Cm, 1e-9)
 }
 
 // Episodes that ended at the step limit with the named block held are counted, and those over the

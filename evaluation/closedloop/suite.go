@@ -204,13 +204,16 @@ func (r *Row) summarize() {
 }
 
 // median is the lower median of v (a value of v, not a mean of two); NaN when v is empty.
-func median(v []float64) float64 {
+func median(v []float64) float64 { return percentile(v, 0.5) }
+
+// percentile is the empirical p-quantile of v (a value of v); NaN when v is empty.
+func percentile(v []float64, p float64) float64 {
 	if len(v) == 0 {
 		return math.NaN()
 	}
 	sorted := slices.Clone(v)
 	slices.Sort(sorted)
-	return stat.Quantile(0.5, stat.Empirical, sorted, nil)
+	return stat.Quantile(p, stat.Empirical, sorted, nil)
 }
 
 func ratio(a float64, n int) float64 {

@@ -183,6 +183,9 @@ the adapters and controllers on the frames where skipping took the arm.`,
 				fmt.Fprintf(cmd.OutOrStdout(), " (median %.1f cm, %.1f to %.1f)", hc.OverPadCm, hc.MinOverPadCm, hc.MaxOverPadCm)
 			}
 			fmt.Fprintln(cmd.OutOrStdout())
+			ds := v.Descents
+			fmt.Fprintf(cmd.OutOrStdout(), "descents (the tip first below %g cm, gripper open): %d then held the block, a median %.1f cm from it (90th percentile %.1f); "+
+				"%d did not, %.1f cm (%.1f)\n", 100*closedloop.DescentHeight, ds.Grasped, ds.GraspedCm, ds.GraspedP90Cm, ds.Missed, ds.MissedCm, ds.MissedP90Cm)
 			fmt.Fprintf(cmd.OutOrStdout(), "legs achieved/attempted:")
 			for l, name := range closedloop.LegNames {
 				fmt.Fprintf(cmd.OutOrStdout(), " %s %d/%d", name, v.Legs.Achieved[l], v.Legs.Attempts[l])
