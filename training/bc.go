@@ -87,6 +87,13 @@ type BCConfig struct {
 	// it, and the keypoint loss, which would train only it, is left out (its held-out error is still
 	// printed). Only for models with keypoints.
 	FreezeKeypoints bool
+	// KeypointsOnly trains the keypoints' per-pixel network alone, on the keypoint loss alone: every
+	// other weight stays as loaded and the action loss passes no gradient. It mends what a colour
+	// channel confuses without touching what the backbone learned to do with the keypoints: the
+	// committed reference's yellow channel, with an orange pad in view, sits a median 2.9 cm off the
+	// yellow block, and most of its held-out misses are those descents (models/closedloop/README.md,
+	// attempt 21). Needs KeypointWeight > 0.
+	KeypointsOnly bool
 	// TrainFromLayer, when > 0, trains only decoder layers TrainFromLayer and later and the head; the
 	// prefix and the layers before stay as loaded. A fine-tune from trained weights that starts at a
 	// DySL bundle's last static layer leaves its adapters and controllers, which end where that layer
@@ -278,6 +285,9 @@ func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 	if cfg.FreezeKeypoints && cfg.Arch.Keypoints == 0 {
 		return nil, fmt.Errorf("training: cannot freeze the keypoints of a model without them")
 	}
+	if cfg.KeypointsOnly && (cfg.KeypointWeight <= 0 || cfg.FreezeKeypoints || cfg.TrainFromLayer > 0 || cfg.ProbeWeight > 0) {
+		return nil, fmt.Errorf("training: keypoints only needs a keypoint weight above 0 and excludes freezing the keypoints, a train-from layer and the probe (it trains the keypoints' per-pixel network and nothing else)")
+	}
 	if cfg.TrainFromLayer < 0 || cfg.TrainFromLayer > cfg.Arch.Layers {
 		return nil, fmt.Errorf("training: train-from layer (%d) must be in [0, %d] (0: every layer; %d: the head alone)", cfg.TrainFromLayer, cfg.Arch.Layers, cfg.Arch.Layers)
 	}
@@ -290,6 +300,9 @@ func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 	}
 	if cfg.TrainFromLayer > 0 {
 		m.FreezeBelowLayer(cfg.TrainFromLayer)
+	}
+	if cfg.KeypointsOnly {
+		m.TrainKeypointScoresOnly()
 	}
 	if probing {
 		m.AddProbe()
@@ -325,6 +338,9 @@ func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 		}
 		if masking {
 			actions = Mul(actions, mask)
+		}
+		if cfg.KeypointsOnly {
+			actions = StopGradient(actions) // the action loss is still printed, but trains nothing
 		}
 		return []*Node{actions}
 	}

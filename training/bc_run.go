@@ -102,8 +102,8 @@ func (r BCRun) metadata(cfg BCConfig, step int) map[string]string {
 		"final_learning_rate": strconv.FormatFloat(cfg.FinalLearningRate, 'g', -1, 64),
 		"layer_drop":          strconv.FormatFloat(cfg.LayerDrop, 'g', -1, 64), "drop_tails": strconv.FormatBool(cfg.DropTails),
 		"expert_grasp_on_reach": strconv.FormatBool(cfg.Expert.GraspOnReach),
-		"train_from_layer":      strconv.Itoa(cfg.TrainFromLayer),
-		"step":                  strconv.Itoa(step), "steps": strconv.Itoa(cfg.Steps), "stop_after": strconv.Itoa(cfg.StopAfter),
+		"train_from_layer":      strconv.Itoa(cfg.TrainFromLayer), "keypoints_only": strconv.FormatBool(cfg.KeypointsOnly),
+		"step": strconv.Itoa(step), "steps": strconv.Itoa(cfg.Steps), "stop_after": strconv.Itoa(cfg.StopAfter),
 		// The normalization the labels were trained in: a bundle built from these weights must
 		// denormalize with exactly these.
 		"action_mean": fmt.Sprint(actionMean), "action_std": fmt.Sprint(actionStd),

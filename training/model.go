@@ -199,10 +199,24 @@ func (m *Model) FreezeBelowLayer(layer int) {
 // of training; their output map and everything else still train.
 func (m *Model) FreezeKeypointScores() {
 	for name, v := range m.vars {
-		if strings.HasPrefix(name, "prefix.keypoints.pixel.") || strings.HasPrefix(name, "prefix.keypoints.score.") {
+		if isKeypointScore(name) {
 			v.SetTrainable(false)
 		}
 	}
+}
+
+// TrainKeypointScoresOnly keeps everything but the keypoints' per-pixel network (prefix.keypoints.pixel.*,
+// score.*) out of training: FreezeKeypointScores's complement.
+func (m *Model) TrainKeypointScoresOnly() {
+	for name, v := range m.vars {
+		if !isKeypointScore(name) {
+			v.SetTrainable(false)
+		}
+	}
+}
+
+func isKeypointScore(name string) bool {
+	return strings.HasPrefix(name, "prefix.keypoints.pixel.") || strings.HasPrefix(name, "prefix.keypoints.score.")
 }
 
 // Weights copies the backbone variables out as modelbuild weights (via a safetensors file, so names and

@@ -215,6 +215,35 @@ func TestFreezeKeypointsKeepsThePixelNetwork(t *testing.T) {
 	require.ErrorContains(t, err, "cannot freeze the keypoints of a model without them")
 }
 
+// Keypoints only: the per-pixel network trains on the keypoint loss, everything else (the keypoints'
+// output map, the selector, the layers, the head) leaves as it came in; without a keypoint loss to
+// train on, or with the options that freeze or add other parts, it is refused.
+func TestKeypointsOnlyTrainsThePixelNetworkAlone(t *testing.T) {
+	a := tinyArch()
+	a.Keypoints, a.KeypointHidden, a.SelectorWindow, a.SelectorHidden = scene.NumColours, 8, 3, 8
+	res, err := TrainBC(BCConfig{Arch: a, Seed: 5, Episodes: 2, HeldOut: 1, Steps: 3, Batch: 4, LearningRate: 1e-2,
+		KeypointWeight: 1, KeypointsOnly: true}, nil)
+	require.NoError(t, err)
+	before := modelbuild.RandomWeights(a, 5)
+	scaleResidualBranches(before, BCConfig{Arch: a}.residualScale())
+	after, err := res.Model.Weights()
+	require.NoError(t, err)
+	require.NotEqual(t, before.KeypointPixel, after.KeypointPixel, "the per-pixel network trains")
+	require.NotEqual(t, before.KeypointScore, after.KeypointScore)
+	require.Equal(t, before.KeypointOut, after.KeypointOut)
+	require.Equal(t, before.SelectorChoice, after.SelectorChoice)
+	require.Equal(t, before.PatchWeight, after.PatchWeight)
+	require.Equal(t, before.Layers, after.Layers)
+	require.Equal(t, before.HeadWeight, after.HeadWeight)
+
+	for _, bad := range []BCConfig{{KeypointsOnly: true}, {KeypointsOnly: true, KeypointWeight: 1, FreezeKeypoints: true},
+		{KeypointsOnly: true, KeypointWeight: 1, TrainFromLayer: 1}, {KeypointsOnly: true, KeypointWeight: 1, ProbeWeight: 1}} {
+		bad.Arch, bad.Seed, bad.Episodes, bad.HeldOut, bad.Steps, bad.Batch, bad.LearningRate = a, 5, 2, 1, 3, 4, 1e-2
+		_, err := TrainBC(bad, nil)
+		require.ErrorContains(t, err, "keypoints only needs a keypoint weight above 0", "%+v", bad)
+	}
+}
+
 // Relative points: their output map trains, the camera's calibration they read the gripper's image
 // point through does not.
 func TestRelativePointsTrainButNotTheCalibration(t *testing.T) {

@@ -88,6 +88,8 @@ Adam moments restart).`,
 		"The probe is not saved: from --init it starts at zero, and while it learns its error pulls the backbone (a 100-step fine-tune kept 64 of 100 held-out completions with it, 75 without: models/closedloop/README.md, attempt 19)")
 	f.Float64Var(&cfg.KeypointWeight, "keypoint-weight", 0, "weight of the training-only keypoint loss (each image keypoint channel told where the object of its colour is, and a keypoint selector which channels the instruction names; presets with keypoints only); 0: none")
 	f.BoolVar(&cfg.FreezeKeypoints, "freeze-keypoints", false, "keep the keypoints' per-pixel network as loaded (not trained; the keypoint loss is then left out, the selection loss kept)")
+	f.BoolVar(&cfg.KeypointsOnly, "train-keypoints-only", false, "train the keypoints' per-pixel network alone, on the keypoint loss alone (needs --keypoint-weight): "+
+		"mends a colour the keypoints confuse and leaves every other weight as loaded (attempt 21)")
 	f.IntVar(&cfg.TrainFromLayer, "train-from-layer", 0, "train only this decoder layer, the ones after it and the head; the prefix and earlier layers stay as loaded "+
 		"(0: all). From trained weights at a bundle's last static layer, its adapters and controllers stay valid")
 	f.Float64Var(&cfg.LayerDrop, "layer-drop", 0, "probability that a training frame skips each layer but the first and last (LayerDrop: makes the layers skippable for DySL); 0: none")
