@@ -15,11 +15,15 @@ type ChosenPoint struct {
 	// TipHeight is the gripper tip's height, TipToBlock its horizontal distance to the named block,
 	// metres.
 	TipHeight, TipToBlock float64
-	// Holding is set while the gripper carries the named block.
-	Holding bool
+	// Holding is set while the gripper carries the named block; Approaching while it is open on its
+	// way to the block (not carrying it, the task not done).
+	Holding, Approaching bool
 	// Block and Pad are the distances on the table between the chosen points and the named block's and
 	// pad's centres, metres.
 	Block, Pad float64
+	// BlockColour and PadColour are the named block's and pad's: a keypoint channel can take one colour
+	// for another it resembles (attempt 21: the yellow block beside an orange pad).
+	BlockColour, PadColour scene.Colour
 }
 
 // ChosenPoints renders each state as the camera sees it (scene defaults, the model's image size),
@@ -41,11 +45,13 @@ func ChosenPoints(m *modelbuild.Model, states []scene.State) ([]ChosenPoint, err
 		points := m.Keypoints(NormalizedImage(img.RGB, a.ImageSize))
 		chosen := m.Chosen(Tokenize(scene.Instruction(s), a.InstructionTokens), points)
 		out = append(out, ChosenPoint{
-			TipHeight:  s.EE.Z,
-			TipToBlock: s.EE.HorizontalTo(s.Object().Pos),
-			Holding:    s.HoldsObject(),
-			Block:      off(chosen[0], chosen[1], s.Object().Pos),
-			Pad:        off(chosen[2], chosen[3], s.Goal().Pos),
+			TipHeight:   s.EE.Z,
+			TipToBlock:  s.EE.HorizontalTo(s.Object().Pos),
+			Holding:     s.HoldsObject(),
+			Approaching: s.Gripper <= 0 && !s.Held && !s.Placed(),
+			Block:       off(chosen[0], chosen[1], s.Object().Pos),
+			Pad:         off(chosen[2], chosen[3], s.Goal().Pos),
+			BlockColour: s.Object().Colour, PadColour: s.Goal().Colour,
 		})
 	}
 	return out, nil

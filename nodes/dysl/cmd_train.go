@@ -1,7 +1,9 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -282,11 +284,45 @@ go over the pad, could see where they were.`,
 				fmt.Fprintf(out, "%s: %d states, block %.1f (%.1f), pad %.1f (%.1f)\n", b.name, len(block),
 					q(block, 0.5), q(block, 0.9), q(pad, 0.5), q(pad, 0.9))
 			}
+			printWorstColourPairs(out, points, 3)
 			return nil
 		},
 	}
 	in.register(cmd.Flags(), "small_selector", "architecture of --weights (one with a keypoint selector)")
 	return cmd
+}
+
+// printWorstColourPairs prints the n pairs of named block and pad colours whose chosen block point lies
+// farthest from the block (by the median) on the way to it: where a keypoint channel takes one colour
+// for another.
+func printWorstColourPairs(out io.Writer, points []training.ChosenPoint, n int) {
+	type pair struct{ block, pad scene.Colour }
+	offsets := map[pair][]float64{}
+	for _, c := range points {
+		if !c.Approaching {
+			continue
+		}
+		p := pair{c.BlockColour, c.PadColour}
+		offsets[p] = append(offsets[p], 100*c.Block)
+	}
+	type worst struct {
+		pair
+		median, p90 float64
+		states      int
+	}
+	var pairs []worst
+	for p, v := range offsets {
+		slices.Sort(v)
+		pairs = append(pairs, worst{p, stat.Quantile(0.5, stat.Empirical, v, nil), stat.Quantile(0.9, stat.Empirical, v, nil), len(v)})
+	}
+	slices.SortFunc(pairs, func(a, b worst) int {
+		return cmp.Or(cmp.Compare(b.median, a.median), cmp.Compare(a.block, b.block), cmp.Compare(a.pad, b.pad))
+	})
+	fmt.Fprintf(out, "on the way to the block (gripper open), the named block's chosen point by block and pad colour, the %d farthest of %d pairs:", min(n, len(pairs)), len(pairs))
+	for _, w := range pairs[:min(n, len(pairs))] {
+		fmt.Fprintf(out, " %s block, %s pad: %d states, %.1f (%.1f);", w.block, w.pad, w.states, w.median, w.p90)
+	}
+	fmt.Fprintln(out)
 }
 
 func newLabelFitCmd() *cobra.Command {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -57,6 +58,10 @@ func TestTrainKeypointsPrintsTheChosenPointsByHeight(t *testing.T) {
 	require.Contains(t, stdout, "tip 5 cm to hover: no states")
 	require.Contains(t, stdout, "tip below 5 cm: 1 states")
 	require.Contains(t, stdout, "carrying the named block: 1 states")
+	// Only the state on its way to the block counts by colour: one pair, the one Reset drew.
+	first := visited[0]
+	require.Regexp(t, fmt.Sprintf(`(?m)^on the way to the block \(gripper open\), the named block's chosen point by block and pad colour, the 1 farthest of 1 pairs: %s block, %s pad: 1 states, \d+\.\d \(\d+\.\d\);$`,
+		first.Object().Colour, first.Goal().Colour), stdout)
 }
 
 // train labels groups the committed reference's error against the expert's labels by phase: a state at
