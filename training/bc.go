@@ -87,8 +87,9 @@ type BCConfig struct {
 	// it, and the keypoint loss, which would train only it, is left out (its held-out error is still
 	// printed). Only for models with keypoints.
 	FreezeKeypoints bool
-	// KeypointsOnly trains the keypoints' per-pixel network alone, on the keypoint loss alone: every
-	// other weight stays as loaded and the action loss passes no gradient. It mends what a colour
+	// KeypointsOnly trains the keypoints' per-pixel network alone, on the keypoint loss alone, in the
+	// form of the squared error of the points the policy reads (addKeypointPointLoss): every other
+	// weight stays as loaded and the action loss passes no gradient. It mends what a colour
 	// channel confuses without touching what the backbone learned to do with the keypoints: the
 	// committed reference's yellow channel, with an orange pad in view, sits a median 2.9 cm off the
 	// yellow block, and most of its held-out misses are those descents (models/closedloop/README.md,
@@ -329,7 +330,10 @@ func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 			targets = targets[1:]
 		}
 		if keypointing {
-			if heatmaps {
+			switch {
+			case cfg.KeypointsOnly:
+				m.addKeypointPointLoss(ctx, in.keypointLogits, targets[0], targets[1], cfg.KeypointWeight)
+			case heatmaps:
 				m.addKeypointLoss(ctx, in.keypointLogits, targets[0], targets[1], cfg.KeypointWeight)
 			}
 			if selecting {
