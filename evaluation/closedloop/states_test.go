@@ -107,16 +107,22 @@ func TestMovesBesideTheBlock(t *testing.T) {
 	require.InDeltaSlice(t, []float64{1, -1}, cosines, 1e-9)
 }
 
-// Instructions whose block was never held are sorted by what their frames showed before the first
-// close: in reach with the gripper open (closed too late), closed off the block, never closed.
-func TestMissedGraspsSortsTheInstructionsNeverHeld(t *testing.T) {
+// besideSeedOne returns states of seed 1's scene as another episode seed's: the tip dx metres from the
+// named block in x at height z, with the gripper and the held flag given.
+func besideSeedOne() func(seed int64, dx, z, gripper float64, held bool) scene.State {
 	base := scene.Reset(1)
 	b := base.Object().Pos
-	at := func(seed int64, dx, z, gripper float64, held bool) scene.State {
+	return func(seed int64, dx, z, gripper float64, held bool) scene.State {
 		s := base
 		s.Seed, s.EE, s.Gripper, s.Held, s.HeldBlock = seed, scene.Vec3{X: b.X + dx, Y: b.Y, Z: z}, gripper, held, s.Task.Block
 		return s
 	}
+}
+
+// Instructions whose block was never held are sorted by what their frames showed before the first
+// close: in reach with the gripper open (closed too late), closed off the block, never closed.
+func TestMissedGraspsSortsTheInstructionsNeverHeld(t *testing.T) {
+	at := besideSeedOne()
 	open, shut := scene.GripperOpen, scene.GripperClosed
 	low := scene.GraspHeight
 	states := []scene.State{
@@ -137,13 +143,7 @@ func TestMissedGraspsSortsTheInstructionsNeverHeld(t *testing.T) {
 // and sorted by whether the block was held afterwards; frames above it, closed or carrying are not
 // starts, and an instruction that never went below has none.
 func TestDescentStartsSortByTheGrasp(t *testing.T) {
-	base := scene.Reset(1)
-	b := base.Object().Pos
-	at := func(seed int64, dx, z, gripper float64, held bool) scene.State {
-		s := base
-		s.Seed, s.EE, s.Gripper, s.Held, s.HeldBlock = seed, scene.Vec3{X: b.X + dx, Y: b.Y, Z: z}, gripper, held, s.Task.Block
-		return s
-	}
+	at := besideSeedOne()
 	open, shut := scene.GripperOpen, scene.GripperClosed
 	low := scene.GraspHeight
 	states := []scene.State{
