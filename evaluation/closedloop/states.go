@@ -237,14 +237,20 @@ func missedGrasps(states []scene.State) GraspMisses {
 	return m
 }
 
+// Descending reports whether s is on the way down onto the named block: the tip below DescentHeight,
+// the gripper open, the block neither held nor placed. On such states the scripted expert's DAgger
+// labels ask for sideways corrections the camera can hardly support (the open fingers hide the
+// block), and a fine-tune on them unlearned the approach (models/closedloop/README.md, attempt 21).
+func Descending(s scene.State) bool {
+	return s.EE.Z < DescentHeight && s.Gripper <= 0 && !s.HoldsObject() && !s.Placed()
+}
+
 // descentStarts measures where each instruction in states (captured in order, episode by episode)
 // first went below DescentHeight towards its block (Descents).
 func descentStarts(states []scene.State) Descents {
 	var grasped, missed []float64
 	for _, instruction := range byInstruction(states) {
-		start := slices.IndexFunc(instruction, func(s scene.State) bool {
-			return s.EE.Z < DescentHeight && s.Gripper <= 0 && !s.HoldsObject() && !s.Placed()
-		})
+		start := slices.IndexFunc(instruction, Descending)
 		if start < 0 {
 			continue
 		}

@@ -153,7 +153,14 @@ func TestDescentStartsSortByTheGrasp(t *testing.T) {
 		at(4, 0.10, 0.15, open, false),                                 // never below
 		at(5, 0.06, 0.05, shut, false), at(5, 0.02, 0.04, open, false), // closed first: the start is the open frame, 2 cm
 	}
-	d := descentStarts(states)
+	placed := at(6, 0, 0.05, open, false) // the retreat after a release is no descent
+	placed.Blocks = slices.Clone(placed.Blocks)
+	placed.Blocks[placed.Task.Block].Pos = placed.Goal().Pos
+	placed.Blocks[placed.Task.Block].Pos.Z = scene.BlockHalfSize
+	require.True(t, placed.Placed())
+	require.False(t, Descending(placed))
+	require.True(t, Descending(states[1]))
+	d := descentStarts(append(states, placed))
 	require.Equal(t, 2, d.Grasped)
 	require.Equal(t, 2, d.Missed)
 	require.InDelta(t, 0.2, d.GraspedCm, 1e-9, "the lower median of 0.4 and 0.2 cm")

@@ -65,7 +65,7 @@ Adam moments restart).`,
 				CheckpointEvery: checkpointEvery, Plot: plot, Progress: cmd.ErrOrStderr(),
 				Metadata: map[string]string{"trainer": "dysl train bc", "preset": preset,
 					"tasks": data.tasks, "start_spread": strconv.FormatFloat(data.startSpread, 'g', -1, 64), "dagger_states": strings.Join(data.states, ","),
-					"dagger_unlabelled": strings.Join(data.unlabelled, ","), "dagger_expert": data.daggerExpert, "init": data.init}})
+					"dagger_unlabelled": strings.Join(data.unlabelled, ","), "dagger_expert": data.daggerExpert, "dagger_drop_descents": strconv.FormatBool(data.dropDescents), "init": data.init}})
 			return err
 		},
 	}

@@ -34,6 +34,7 @@ func TestTrainingCommandsRefuseBadOptions(t *testing.T) {
 		{[]string{"train", "labels", "--weights", out}, "--weights and --states are required"},
 		{[]string{"train", "bc", "--out", out, "--dagger-states", out, "--dagger-expert", "spiral"}, `--dagger-expert "spiral": expected hover or direct`},
 		{[]string{"train", "bc", "--out", out, "--dagger-unlabelled", "yaw"}, "--dagger-unlabelled needs --dagger-states"},
+		{[]string{"train", "bc", "--out", out, "--dagger-drop-descents"}, "--dagger-drop-descents needs --dagger-states"},
 		{[]string{"train", "bc", "--out", out, "--dagger-states", out, "--dagger-unlabelled", "spin"}, `--dagger-unlabelled "spin": expected action names of the model: x, y, z, roll, pitch, yaw, gripper`},
 	}
 	for _, tc := range cases {

@@ -96,6 +96,8 @@ type bcDataFlags struct {
 	graspOnReach bool
 	// daggerExpert names the approach of the expert that labels the DAgger states (daggerExpertFlag).
 	daggerExpert string
+	// dropDescents leaves the DAgger states on the way down onto the block out (closedloop.Descending).
+	dropDescents bool
 	init         string
 	// initPreset is the architecture of init when it is shallower than the trained one (Deepen).
 	initPreset string
@@ -109,6 +111,8 @@ func (f *bcDataFlags) register(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&f.unlabelled, "dagger-unlabelled", nil, "action columns (x, y, z, roll, pitch, yaw, gripper) whose labels on the --dagger-states frames are not trained, "+
 		"e.g. yaw, which the expert corrects on visited states and a grasp in the scene does not need (attempt 20)")
 	registerDaggerExpert(fs, &f.daggerExpert)
+	fs.BoolVar(&f.dropDescents, "dagger-drop-descents", false, "leave out the --dagger-states on the way down onto the block (tip below 10 cm, gripper open, block not held), "+
+		"whose labels ask for sideways corrections under the fingers (attempt 21)")
 	fs.BoolVar(&f.graspOnReach, "expert-grasp-on-reach", false, "an experiment: the expert of the episodes and of the DAgger labels closes as soon as a close catches the block, without aligning or settling (scene.ExpertOptions; the committed weights were trained without it)")
 	fs.StringVar(&f.init, "init", "", "start from these weights (a fresh schedule; --resume continues a run instead)")
 	fs.StringVar(&f.initPreset, "init-preset", "", "architecture of --init when it differs from --preset only in fewer layers (spread over the deeper stack, the new ones start as identities) or in lacking the state input, the keypoints, their selector or the relative points (they start at zero: ignored until trained)")
@@ -131,6 +135,9 @@ func (f *bcDataFlags) apply(cfg *training.BCConfig) (*modelbuild.Weights, error)
 	if len(f.unlabelled) > 0 && len(f.states) == 0 {
 		return nil, fmt.Errorf("--dagger-unlabelled needs --dagger-states: it leaves columns of their labels out")
 	}
+	if f.dropDescents && len(f.states) == 0 {
+		return nil, fmt.Errorf("--dagger-drop-descents needs --dagger-states: it leaves some of them out")
+	}
 	var unlabelled []int
 	columns := modelbuild.DefaultActionSpec(cfg.Arch.ActionDim).Names
 	for _, name := range f.unlabelled {
@@ -148,6 +155,9 @@ func (f *bcDataFlags) apply(cfg *training.BCConfig) (*modelbuild.Weights, error)
 		states, err := readStateFiles(f.states)
 		if err != nil {
 			return nil, err
+		}
+		if f.dropDescents {
+			states = slices.DeleteFunc(states, closedloop.Descending)
 		}
 		d, err := training.LabelStates(cfg.Arch, states, expert)
 		if err != nil {
