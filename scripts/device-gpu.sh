@@ -12,8 +12,10 @@
 #             folder, so a background job must not write there. BC_EXTRA adds train bc flags to every
 #             round, e.g. BC_EXTRA='--layer-drop 0.5 --drop-tails' (a backbone whose layers can be skipped)
 #             or BC_EXTRA=--expert-grasp-on-reach (labels that close as soon as a close catches the block),
-#             or BC_EXTRA='--dagger-expert direct --dagger-unlabelled yaw' (visited states labelled without the
-#             climb back to the hover height, the yaw left out; models/closedloop/README.md, attempt 21).
+#             or BC_EXTRA='--dagger-drop-descents --dagger-unlabelled yaw' (the visited states on the way down
+#             onto the block left out, whose labels unlearned the approach on 2 cores, and the yaw), or
+#             BC_EXTRA='--dagger-expert direct' (visited states labelled without the climb back to the hover
+#             height; models/closedloop/README.md, attempt 21).
 #             The policies play with the node's gripper_lead at GRIPPER_LEAD (default 3) and gripper_min_hold
 #             at GRIPPER_MIN_HOLD (default 1s), as the README's closed-loop report does since attempts 16 and 17
 #   ortcheck  ONNX Runtime's CUDA provider against its CPU one: the same bundle, bench, open and closed loop
