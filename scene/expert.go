@@ -130,11 +130,7 @@ func (o ExpertOptions) Next(s State) (Action, Phase) {
 	case !aboveBlock && low && o.Direct:
 		// Level while below the cone, down it once inside: the height never rises.
 		z := math.Max(GraspHeight, math.Min(s.EE.Z, GraspHeight+DirectSlope*off))
-		phase := Approach
-		if off <= GraspReach {
-			phase = Descend
-		}
-		return moveTo(s, Vec3{object.Pos.X, object.Pos.Y, z}, object.Yaw, GripperOpen), phase
+		return moveTo(s, Vec3{object.Pos.X, object.Pos.Y, z}, object.Yaw, GripperOpen), Approach
 	case !aboveBlock && low && s.EE.Z >= clearHeight-alignTol:
 		// Below hover but clear of the block's top, off to one side (a policy's descent that set off
 		// early): move over the block at this height, then descend. Labels that servo towards the block

@@ -94,7 +94,7 @@ type bcDataFlags struct {
 	unlabelled []string
 	// graspOnReach trains on the expert variant that closes as soon as a close catches the block.
 	graspOnReach bool
-	// daggerExpert names the approach of the expert that labels the DAgger states (daggerExpertFlag).
+	// daggerExpert names the approach of the expert that labels the DAgger states (registerDaggerExpert).
 	daggerExpert string
 	// dropDescents leaves the DAgger states on the way down onto the block out (closedloop.Descending).
 	dropDescents bool
