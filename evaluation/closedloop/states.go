@@ -1,6 +1,7 @@
 package closedloop
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -54,6 +55,16 @@ const DescentHeight = 0.10
 type Descents struct {
 	Grasped, Missed                                int
 	GraspedCm, GraspedP90Cm, MissedCm, MissedP90Cm float64
+	// MissedPairs counts the descents that did not hold by the named block's and pad's colours, most
+	// first: a keypoint channel that takes one colour for another misses at its pairs.
+	MissedPairs []ColourPairMisses
+}
+
+// ColourPairMisses is how many of the Descents with a named block and pad of these colours did not
+// hold the block (Missed).
+type ColourPairMisses struct {
+	Block, Pad       scene.Colour
+	Missed, Descents int
 }
 
 // GraspMisses sorts the instructions whose named block was never held (missedGrasps).
@@ -245,24 +256,49 @@ func Descending(s scene.State) bool {
 	return s.EE.Z < DescentHeight && s.Gripper <= 0 && !s.HoldsObject() && !s.Placed()
 }
 
-// descentStarts measures where each instruction in states (captured in order, episode by episode)
-// first went below DescentHeight towards its block (Descents).
-func descentStarts(states []scene.State) Descents {
-	var grasped, missed []float64
+// DescentStart is the first Descending frame of one instruction, and whether its named block was held
+// afterwards.
+type DescentStart struct {
+	State scene.State
+	Held  bool
+}
+
+// DescentStarts returns where each instruction in states (captured in order, episode by episode) began
+// its descent onto the named block, for those that did.
+func DescentStarts(states []scene.State) []DescentStart {
+	var starts []DescentStart
 	for _, instruction := range byInstruction(states) {
-		start := slices.IndexFunc(instruction, Descending)
-		if start < 0 {
-			continue
+		if i := slices.IndexFunc(instruction, Descending); i >= 0 {
+			starts = append(starts, DescentStart{instruction[i], slices.ContainsFunc(instruction[i:], scene.State.HoldsObject)})
 		}
-		s := instruction[start]
-		offset := 100 * s.EE.HorizontalTo(s.Object().Pos)
-		if slices.ContainsFunc(instruction[start:], scene.State.HoldsObject) {
+	}
+	return starts
+}
+
+// descentStarts measures the descents of states (Descents).
+func descentStarts(states []scene.State) Descents {
+	type pair struct{ block, pad scene.Colour }
+	var grasped, missed []float64
+	descents, misses := map[pair]int{}, map[pair]int{}
+	for _, d := range DescentStarts(states) {
+		offset := 100 * d.State.EE.HorizontalTo(d.State.Object().Pos)
+		p := pair{d.State.Object().Colour, d.State.Goal().Colour}
+		descents[p]++
+		if d.Held {
 			grasped = append(grasped, offset)
 		} else {
 			missed = append(missed, offset)
+			misses[p]++
 		}
 	}
-	return Descents{Grasped: len(grasped), Missed: len(missed),
+	var missedPairs []ColourPairMisses
+	for p, n := range misses {
+		missedPairs = append(missedPairs, ColourPairMisses{Block: p.block, Pad: p.pad, Missed: n, Descents: descents[p]})
+	}
+	slices.SortFunc(missedPairs, func(a, b ColourPairMisses) int {
+		return cmp.Or(cmp.Compare(b.Missed, a.Missed), cmp.Compare(a.Block, b.Block), cmp.Compare(a.Pad, b.Pad))
+	})
+	return Descents{Grasped: len(grasped), Missed: len(missed), MissedPairs: missedPairs,
 		GraspedCm: median(grasped), GraspedP90Cm: percentile(grasped, 0.9), MissedCm: median(missed), MissedP90Cm: percentile(missed, 0.9)}
 }
 

@@ -167,6 +167,25 @@ func TestDescentStartsSortByTheGrasp(t *testing.T) {
 	require.InDelta(t, 0.4, d.GraspedP90Cm, 1e-9)
 	require.InDelta(t, 2, d.MissedCm, 1e-9)
 	require.InDelta(t, 3, d.MissedP90Cm, 1e-9)
+	s := states[0]
+	require.Equal(t, []ColourPairMisses{{Block: s.Object().Colour, Pad: s.Goal().Colour, Missed: 2, Descents: 4}}, d.MissedPairs)
+	starts := DescentStarts(states)
+	require.Len(t, starts, 4)
+	require.Equal(t, DescentStart{states[1], true}, starts[0])
+	require.Equal(t, DescentStart{states[6], false}, starts[2])
+
+	// Misses are sorted by pair, most first: a second pair with three descents, all missed, leads.
+	other := at(7, 0.03, 0.09, open, false)
+	other.Pads = slices.Clone(other.Pads)
+	other.Pads[other.Task.Pad].Colour = s.Object().Colour%scene.NumColours + 1
+	if other.Goal().Colour == s.Goal().Colour {
+		other.Pads[other.Task.Pad].Colour = other.Goal().Colour%scene.NumColours + 1
+	}
+	again, third := other, other
+	again.Seed, third.Seed = 8, 9
+	d = descentStarts(append(states, other, again, third))
+	require.Equal(t, []ColourPairMisses{{Block: s.Object().Colour, Pad: other.Goal().Colour, Missed: 3, Descents: 3},
+		{Block: s.Object().Colour, Pad: s.Goal().Colour, Missed: 2, Descents: 4}}, d.MissedPairs)
 }
 
 // Episodes that ended at the step limit with the named block held are counted, and those over the

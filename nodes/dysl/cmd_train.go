@@ -190,6 +190,13 @@ the adapters and controllers on the frames where skipping took the arm.`,
 			ds := v.Descents
 			fmt.Fprintf(cmd.OutOrStdout(), "descents (the tip first below %g cm, gripper open): %d then held the block, a median %.1f cm from it (90th percentile %.1f); "+
 				"%d did not, %.1f cm (%.1f)\n", 100*closedloop.DescentHeight, ds.Grasped, ds.GraspedCm, ds.GraspedP90Cm, ds.Missed, ds.MissedCm, ds.MissedP90Cm)
+			if len(ds.MissedPairs) > 0 {
+				fmt.Fprintf(cmd.OutOrStdout(), "descents that did not hold, by block and pad colour (of the descents with them):")
+				for _, p := range ds.MissedPairs {
+					fmt.Fprintf(cmd.OutOrStdout(), " %s block, %s pad %d of %d;", p.Block, p.Pad, p.Missed, p.Descents)
+				}
+				fmt.Fprintln(cmd.OutOrStdout())
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "legs achieved/attempted:")
 			for l, name := range closedloop.LegNames {
 				fmt.Fprintf(cmd.OutOrStdout(), " %s %d/%d", name, v.Legs.Achieved[l], v.Legs.Attempts[l])
@@ -256,21 +263,39 @@ go over the pad, could see where they were.`,
 			}
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "chosen points in %d states of %s: distance from the named block and pad, cm, median (90th percentile)\n", len(points), in.states)
+			// Each instruction's first frame on the way down onto the block, and whether the grasp then held.
+			type capture struct {
+				seed int64
+				tick int
+			}
+			descentHeld := map[capture]bool{}
+			for _, d := range closedloop.DescentStarts(visited) {
+				descentHeld[capture{d.State.Seed, d.State.Tick}] = d.Held
+			}
+			descent := func(i int, held bool) bool {
+				h, ok := descentHeld[capture{visited[i].Seed, visited[i].Tick}]
+				return ok && h == held
+			}
 			bands := []struct {
 				name string
-				in   func(training.ChosenPoint) bool
+				in   func(i int, c training.ChosenPoint) bool
 			}{
-				{"all states", func(training.ChosenPoint) bool { return true }},
-				{fmt.Sprintf("tip at or above hover (%g cm)", 100*scene.HoverHeight), func(c training.ChosenPoint) bool { return c.TipHeight >= scene.HoverHeight }},
-				{"tip 5 cm to hover", func(c training.ChosenPoint) bool { return c.TipHeight >= 0.05 && c.TipHeight < scene.HoverHeight }},
-				{"tip below 5 cm", func(c training.ChosenPoint) bool { return c.TipHeight < 0.05 }},
-				{"tip within 5 cm of the block (horizontally)", func(c training.ChosenPoint) bool { return c.TipToBlock < 0.05 }},
-				{"carrying the named block", func(c training.ChosenPoint) bool { return c.Holding }},
+				{"all states", func(int, training.ChosenPoint) bool { return true }},
+				{fmt.Sprintf("tip at or above hover (%g cm)", 100*scene.HoverHeight), func(_ int, c training.ChosenPoint) bool { return c.TipHeight >= scene.HoverHeight }},
+				{"tip 5 cm to hover", func(_ int, c training.ChosenPoint) bool {
+					return c.TipHeight >= 0.05 && c.TipHeight < scene.HoverHeight
+				}},
+				{"tip below 5 cm", func(_ int, c training.ChosenPoint) bool { return c.TipHeight < 0.05 }},
+				{"tip within 5 cm of the block (horizontally)", func(_ int, c training.ChosenPoint) bool { return c.TipToBlock < 0.05 }},
+				{"carrying the named block", func(_ int, c training.ChosenPoint) bool { return c.Holding }},
+				{fmt.Sprintf("where a descent began (tip first below %g cm, gripper open), the grasp then held", 100*closedloop.DescentHeight),
+					func(i int, _ training.ChosenPoint) bool { return descent(i, true) }},
+				{"where a descent began, the grasp then did not hold", func(i int, _ training.ChosenPoint) bool { return descent(i, false) }},
 			}
 			for _, b := range bands {
 				var block, pad []float64
-				for _, c := range points {
-					if b.in(c) {
+				for i, c := range points {
+					if b.in(i, c) {
 						block, pad = append(block, 100*c.Block), append(pad, 100*c.Pad)
 					}
 				}

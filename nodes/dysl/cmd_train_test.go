@@ -47,21 +47,24 @@ func TestTrainingCommandsRefuseBadOptions(t *testing.T) {
 // train keypoints reads the committed selector reference on states written as train dagger writes them.
 func TestTrainKeypointsPrintsTheChosenPointsByHeight(t *testing.T) {
 	states := filepath.Join(t.TempDir(), "states.json")
-	visited := []scene.State{scene.Reset(1_000_001), scene.Reset(1_000_002)}
+	visited := []scene.State{scene.Reset(1_000_001), scene.Reset(1_000_002), scene.Reset(1_000_001)}
 	visited[1].EE.Z = 0.03
 	visited[1].Held, visited[1].HeldBlock = true, visited[1].Task.Block
+	visited[2].Seed, visited[2].EE.Z = 1_000_003, 0.08 // another episode's descent, never held
 	require.NoError(t, closedloop.WriteStates(states, visited))
 	stdout, _, err := runDysl("train", "keypoints", "--weights", "../../models/closedloop/reference_small_selector.safetensors", "--states", states)
 	require.NoError(t, err)
-	require.Contains(t, stdout, "chosen points in 2 states of "+states)
-	require.Contains(t, stdout, "all states: 2 states, block ")
+	require.Contains(t, stdout, "chosen points in 3 states of "+states)
+	require.Contains(t, stdout, "all states: 3 states, block ")
 	require.Contains(t, stdout, "tip at or above hover (15 cm): 1 states")
-	require.Contains(t, stdout, "tip 5 cm to hover: no states")
+	require.Contains(t, stdout, "tip 5 cm to hover: 1 states")
 	require.Contains(t, stdout, "tip below 5 cm: 1 states")
 	require.Contains(t, stdout, "carrying the named block: 1 states")
-	// Only the state on its way to the block counts by colour: one pair, the one Reset drew.
+	require.Contains(t, stdout, "where a descent began (tip first below 10 cm, gripper open), the grasp then held: no states")
+	require.Contains(t, stdout, "where a descent began, the grasp then did not hold: 1 states")
+	// Only the states on their way to the block count by colour: one pair, the one Reset drew.
 	first := visited[0]
-	require.Regexp(t, fmt.Sprintf(`(?m)^on the way to the block \(gripper open\), the named block's chosen point by block and pad colour, the 1 farthest of 1 pairs: %s block, %s pad: 1 states, \d+\.\d \(\d+\.\d\);$`,
+	require.Regexp(t, fmt.Sprintf(`(?m)^on the way to the block \(gripper open\), the named block's chosen point by block and pad colour, the 1 farthest of 1 pairs: %s block, %s pad: 2 states, \d+\.\d \(\d+\.\d\);$`,
 		first.Object().Colour, first.Goal().Colour), stdout)
 }
 
