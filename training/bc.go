@@ -91,9 +91,9 @@ type BCConfig struct {
 	// form of the squared error of the points the policy reads (addKeypointPointLoss): every other
 	// weight stays as loaded and the action loss passes no gradient. It mends what a colour
 	// channel confuses without touching what the backbone learned to do with the keypoints: the
-	// committed reference's yellow channel, with an orange pad in view, sits a median 2.9 cm off the
-	// yellow block, and most of its held-out misses are those descents (models/closedloop/README.md,
-	// attempt 21). Needs KeypointWeight > 0.
+	// committed reference's yellow channel, with an orange pad in view, sits a median 2.5 cm off the
+	// yellow block on the held-out episodes' way to it, and 5 of those 7 episodes miss the grasp
+	// (models/closedloop/README.md, attempt 21). Needs KeypointWeight > 0.
 	KeypointsOnly bool
 	// TrainFromLayer, when > 0, trains only decoder layers TrainFromLayer and later and the head; the
 	// prefix and the layers before stay as loaded. A fine-tune from trained weights that starts at a

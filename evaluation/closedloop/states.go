@@ -110,7 +110,7 @@ func CollectStates(cfg Config, seeds []int64, keep Kept, path string) (Visited, 
 		return Visited{}, err
 	}
 	beside, away, cosines := movesBesideTheBlock(states)
-	misses, carries, descents := missedGrasps(states), heldCarries(episodes), descentStarts(states)
+	misses, carries, descents := missedGrasps(states), heldCarries(episodes), measureDescents(states)
 	if keep == KeepApproach {
 		states = approachStates(states)
 	}
@@ -256,10 +256,10 @@ func Descending(s scene.State) bool {
 	return s.EE.Z < DescentHeight && s.Gripper <= 0 && !s.HoldsObject() && !s.Placed()
 }
 
-// DescentStart is the first Descending frame of one instruction, and whether its named block was held
-// afterwards.
+// DescentStart is the first Descending frame of one instruction: its Index in the states it was found
+// in, and whether the named block was held afterwards.
 type DescentStart struct {
-	State scene.State
+	Index int
 	Held  bool
 }
 
@@ -267,22 +267,25 @@ type DescentStart struct {
 // its descent onto the named block, for those that did.
 func DescentStarts(states []scene.State) []DescentStart {
 	var starts []DescentStart
+	offset := 0
 	for _, instruction := range byInstruction(states) {
 		if i := slices.IndexFunc(instruction, Descending); i >= 0 {
-			starts = append(starts, DescentStart{instruction[i], slices.ContainsFunc(instruction[i:], scene.State.HoldsObject)})
+			starts = append(starts, DescentStart{offset + i, slices.ContainsFunc(instruction[i:], scene.State.HoldsObject)})
 		}
+		offset += len(instruction)
 	}
 	return starts
 }
 
-// descentStarts measures the descents of states (Descents).
-func descentStarts(states []scene.State) Descents {
+// measureDescents measures the descents of states (Descents).
+func measureDescents(states []scene.State) Descents {
 	type pair struct{ block, pad scene.Colour }
 	var grasped, missed []float64
 	descents, misses := map[pair]int{}, map[pair]int{}
 	for _, d := range DescentStarts(states) {
-		offset := 100 * d.State.EE.HorizontalTo(d.State.Object().Pos)
-		p := pair{d.State.Object().Colour, d.State.Goal().Colour}
+		s := states[d.Index]
+		offset := 100 * s.EE.HorizontalTo(s.Object().Pos)
+		p := pair{s.Object().Colour, s.Goal().Colour}
 		descents[p]++
 		if d.Held {
 			grasped = append(grasped, offset)

@@ -160,7 +160,7 @@ func TestDescentStartsSortByTheGrasp(t *testing.T) {
 	require.True(t, placed.Placed())
 	require.False(t, Descending(placed))
 	require.True(t, Descending(states[1]))
-	d := descentStarts(append(states, placed))
+	d := measureDescents(append(states, placed))
 	require.Equal(t, 2, d.Grasped)
 	require.Equal(t, 2, d.Missed)
 	require.InDelta(t, 0.2, d.GraspedCm, 1e-9, "the lower median of 0.4 and 0.2 cm")
@@ -171,8 +171,8 @@ func TestDescentStartsSortByTheGrasp(t *testing.T) {
 	require.Equal(t, []ColourPairMisses{{Block: s.Object().Colour, Pad: s.Goal().Colour, Missed: 2, Descents: 4}}, d.MissedPairs)
 	starts := DescentStarts(states)
 	require.Len(t, starts, 4)
-	require.Equal(t, DescentStart{states[1], true}, starts[0])
-	require.Equal(t, DescentStart{states[6], false}, starts[2])
+	require.Equal(t, DescentStart{1, true}, starts[0])
+	require.Equal(t, DescentStart{6, false}, starts[2])
 
 	// Misses are sorted by pair, most first: a second pair with three descents, all missed, leads.
 	other := at(7, 0.03, 0.09, open, false)
@@ -183,7 +183,7 @@ func TestDescentStartsSortByTheGrasp(t *testing.T) {
 	}
 	again, third := other, other
 	again.Seed, third.Seed = 8, 9
-	d = descentStarts(append(states, other, again, third))
+	d = measureDescents(append(states, other, again, third))
 	require.Equal(t, []ColourPairMisses{{Block: s.Object().Colour, Pad: other.Goal().Colour, Missed: 3, Descents: 3},
 		{Block: s.Object().Colour, Pad: s.Goal().Colour, Missed: 2, Descents: 4}}, d.MissedPairs)
 }

@@ -264,16 +264,12 @@ go over the pad, could see where they were.`,
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "chosen points in %d states of %s: distance from the named block and pad, cm, median (90th percentile)\n", len(points), in.states)
 			// Each instruction's first frame on the way down onto the block, and whether the grasp then held.
-			type capture struct {
-				seed int64
-				tick int
-			}
-			descentHeld := map[capture]bool{}
+			descentHeld := map[int]bool{}
 			for _, d := range closedloop.DescentStarts(visited) {
-				descentHeld[capture{d.State.Seed, d.State.Tick}] = d.Held
+				descentHeld[d.Index] = d.Held
 			}
 			descent := func(i int, held bool) bool {
-				h, ok := descentHeld[capture{visited[i].Seed, visited[i].Tick}]
+				h, ok := descentHeld[i]
 				return ok && h == held
 			}
 			bands := []struct {

@@ -111,7 +111,7 @@ func (f *bcDataFlags) register(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&f.unlabelled, "dagger-unlabelled", nil, "action columns (x, y, z, roll, pitch, yaw, gripper) whose labels on the --dagger-states frames are not trained, "+
 		"e.g. yaw, which the expert corrects on visited states and a grasp in the scene does not need (attempt 20)")
 	registerDaggerExpert(fs, &f.daggerExpert)
-	fs.BoolVar(&f.dropDescents, "dagger-drop-descents", false, "leave out the --dagger-states on the way down onto the block (tip below 10 cm, gripper open, block not held), "+
+	fs.BoolVar(&f.dropDescents, "dagger-drop-descents", false, "leave out the --dagger-states on the way down onto the block (tip below 10 cm, gripper open, block neither held nor placed), "+
 		"whose labels ask for sideways corrections under the fingers (attempt 21)")
 	fs.BoolVar(&f.graspOnReach, "expert-grasp-on-reach", false, "an experiment: the expert of the episodes and of the DAgger labels closes as soon as a close catches the block, without aligning or settling (scene.ExpertOptions; the committed weights were trained without it)")
 	fs.StringVar(&f.init, "init", "", "start from these weights (a fresh schedule; --resume continues a run instead)")
