@@ -1,6 +1,7 @@
 package training
 
 import (
+	"fmt"
 	"math"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
@@ -273,4 +274,49 @@ func (m *Model) KeypointError(d *Dataset, indices []int) (float64, error) {
 	return m.heldOutMeanSquare(d, indices, d.KeypointBatch, func(model Inputs, targets []*Node) (sum, count *Node) {
 		return m.keypointSquares(model.Images, targets[0], targets[1])
 	})
+}
+
+// AnchorReport says what AnchorKeypointTargets held and what it left to mend.
+type AnchorReport struct {
+	Frames int
+	// Absent counts the channels held because their colour is not in view; Held the present ones held
+	// because the loaded keypoint lies within the mend-beyond distance; Mended the present ones left
+	// to be pulled to their places.
+	Absent, Held, Mended int
+}
+
+func (r AnchorReport) String() string {
+	return fmt.Sprintf("keypoint targets of %d frames: %d absent channels held where the loaded keypoints are, %d present ones held (within the mend-beyond distance), %d to mend",
+		r.Frames, r.Absent, r.Held, r.Mended)
+}
+
+// AnchorKeypointTargets rewrites d's keypoint targets (Frame.Keypoints, whose third value per channel
+// becomes a weight) so that a keypoints-only fine-tune mends what is wrong and holds the rest: a
+// channel whose colour the frame does not show is held where loaded puts it, with weight absentWeight;
+// a present channel whose loaded keypoint lies within mendBeyond metres of its place is held there
+// with weight 1 (mendBeyond 0: none is); every other present channel keeps its place. The loss
+// (addKeypointPointLoss) averages the squared distances with these weights.
+func AnchorKeypointTargets(d *Dataset, loaded *modelbuild.Model, absentWeight, mendBeyond float64) AnchorReport {
+	a := d.Arch
+	within := mendBeyond / scene.TableHalfSize // image units span the table's half size
+	r := AnchorReport{Frames: len(d.Frames)}
+	for i := range d.Frames {
+		f := &d.Frames[i]
+		points := loaded.Keypoints(NormalizedImage(f.RGB, a.ImageSize))
+		for k := 0; k < a.Keypoints; k++ {
+			t := f.Keypoints[3*k : 3*k+3]
+			u, v := float32(points[2*k]), float32(points[2*k+1])
+			switch {
+			case t[2] == 0:
+				t[0], t[1], t[2] = u, v, float32(absentWeight)
+				r.Absent++
+			case math.Hypot(float64(u-t[0]), float64(v-t[1])) <= within:
+				t[0], t[1] = u, v
+				r.Held++
+			default:
+				r.Mended++
+			}
+		}
+	}
+	return r
 }

@@ -1,6 +1,8 @@
 package training
 
 import (
+	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -276,4 +278,69 @@ func TestNewProbeLeavesTheBackboneAlone(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, want, got)
 	require.NotEqual(t, modelbuild.RandomWeights(cfg.Arch, cfg.Seed).Layers[0].Q, got.Layers[0].Q, "the step moved the backbone")
+}
+
+// The anchor holds what the loaded keypoints already get right: a channel whose colour is not in view
+// is held where they put it (with the anchor's weight), a present one within the mend-beyond distance
+// of its place likewise (weight 1), and only the rest keep their places as targets.
+func TestAnchorKeypointTargetsHoldsAbsentAndNearChannels(t *testing.T) {
+	a := tinyArch()
+	a.Keypoints, a.KeypointHidden = scene.NumColours+2, 8
+	d, err := GenerateEpisodes(a, Seeds(TrainSeedStart, 1))
+	require.NoError(t, err)
+	loaded := &modelbuild.Model{Arch: a, Weights: modelbuild.RandomWeights(a, 3)}
+	places := slices.Clone(d.Frames[0].Keypoints)
+	points := loaded.Keypoints(NormalizedImage(d.Frames[0].RGB, a.ImageSize))
+
+	r := AnchorKeypointTargets(d, loaded, 0.25, 0)
+	got := d.Frames[0].Keypoints
+	present := 0
+	for k := 0; k < a.Keypoints; k++ {
+		if places[3*k+2] == 0 {
+			require.Equal(t, []float32{float32(points[2*k]), float32(points[2*k+1]), 0.25}, got[3*k:3*k+3], "absent channel %d", k)
+			continue
+		}
+		present++
+		require.Equal(t, places[3*k:3*k+3], got[3*k:3*k+3], "present channel %d keeps its place", k)
+	}
+	require.Equal(t, 2, present, "the single task shows one block and one pad")
+	require.Equal(t, AnchorReport{Frames: len(d.Frames), Absent: len(d.Frames) * (a.Keypoints - 2), Mended: 2 * len(d.Frames)}, r)
+
+	// Within a whole table's reach every present channel is already "right": all are held.
+	d, err = GenerateEpisodes(a, Seeds(TrainSeedStart, 1))
+	require.NoError(t, err)
+	r = AnchorKeypointTargets(d, loaded, 1, 2*scene.TableHalfSize*math.Sqrt2)
+	require.Equal(t, 2*len(d.Frames), r.Held)
+	require.Zero(t, r.Mended)
+	for k := 0; k < a.Keypoints; k++ {
+		require.Equal(t, []float32{float32(points[2*k]), float32(points[2*k+1]), 1}, d.Frames[0].Keypoints[3*k:3*k+3], "channel %d", k)
+	}
+}
+
+// A keypoints-only run's loss is the point loss alone: with every channel held where the loaded
+// keypoints are, its first step starts at zero (an action loss on the skipped backbone would not).
+// The anchor needs loaded weights and keypoints only.
+func TestKeypointsOnlyLossIsThePointLoss(t *testing.T) {
+	a := tinyArch()
+	a.Keypoints, a.KeypointHidden, a.SelectorWindow, a.SelectorHidden = scene.NumColours, 8, 3, 8
+	start := modelbuild.RandomWeights(a, 5)
+	cfg := BCConfig{Arch: a, Seed: 5, Episodes: 1, HeldOut: 1, Steps: 2, Batch: 4, LearningRate: 1e-3,
+		KeypointWeight: 1, KeypointsOnly: true, KeypointAnchor: 1, KeypointMendBeyond: 1}
+	res, err := TrainBC(cfg, start)
+	require.NoError(t, err)
+	require.Less(t, res.TrainLoss[0], 1e-9)
+
+	for name, spoil := range map[string]func(*BCConfig){
+		"negative anchor":               func(c *BCConfig) { c.KeypointAnchor = -1 },
+		"NaN anchor":                    func(c *BCConfig) { c.KeypointAnchor = math.NaN() },
+		"mend-beyond without anchor":    func(c *BCConfig) { c.KeypointAnchor = 0 },
+		"anchor without keypoints only": func(c *BCConfig) { c.KeypointsOnly = false },
+	} {
+		c := cfg
+		spoil(&c)
+		_, err := TrainBC(c, start)
+		require.ErrorContains(t, err, "keypoint anchor", name)
+	}
+	_, err = TrainBC(cfg, nil)
+	require.ErrorContains(t, err, "loaded weights to hold the keypoints at")
 }

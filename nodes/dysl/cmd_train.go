@@ -92,6 +92,10 @@ Adam moments restart).`,
 	f.BoolVar(&cfg.FreezeKeypoints, "freeze-keypoints", false, "keep the keypoints' per-pixel network as loaded (not trained; the keypoint loss is then left out, the selection loss kept)")
 	f.BoolVar(&cfg.KeypointsOnly, "train-keypoints-only", false, "train the keypoints' per-pixel network alone, on the keypoint loss alone (needs --keypoint-weight): "+
 		"mends a colour the keypoints confuse and leaves every other weight as loaded (attempt 21)")
+	f.Float64Var(&cfg.KeypointAnchor, "keypoint-anchor", 0, "with --train-keypoints-only and --init: hold every channel whose colour a frame does not show where the loaded keypoints put it, "+
+		"with this weight against a present channel's 1 (the backbone reads them all); 0: those channels are free")
+	f.Float64Var(&cfg.KeypointMendBeyond, "keypoint-mend-beyond", 0, "with --keypoint-anchor: also hold a present channel where the loaded keypoints put it when that is within this many metres of its colour's place, "+
+		"so that only the channels off by more are mended; 0: every present channel is pulled to its place")
 	f.IntVar(&cfg.TrainFromLayer, "train-from-layer", 0, "train only this decoder layer, the ones after it and the head; the prefix and earlier layers stay as loaded "+
 		"(0: all). From trained weights at a bundle's last static layer, its adapters and controllers stay valid")
 	f.Float64Var(&cfg.LayerDrop, "layer-drop", 0, "probability that a training frame skips each layer but the first and last (LayerDrop: makes the layers skippable for DySL); 0: none")
