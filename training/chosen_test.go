@@ -1,6 +1,7 @@
 package training
 
 import (
+	"math"
 	"slices"
 	"testing"
 
@@ -54,6 +55,10 @@ func TestChosenPointsOfTheCommittedSelectorReference(t *testing.T) {
 	gap := states[0].Object().Pos.HorizontalTo(states[0].Goal().Pos)
 	require.Greater(t, wrong[0].Block, gap/2, "the block's point now sits near the pad, %.2f m away", gap)
 	require.Greater(t, wrong[0].Pad, gap/2, "and the pad's near the block")
+	require.Greater(t, wrong[0].BlockTowardsPad, gap/2, "the block's point is off towards the pad")
+	for _, c := range got {
+		require.LessOrEqual(t, math.Abs(c.BlockTowardsPad), c.Block+1e-12, "a part of the offset, along one line")
+	}
 }
 
 func TestChosenPointsNeedsASelector(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"slices"
 
@@ -58,6 +59,24 @@ type Descents struct {
 	// MissedPairs counts the descents that did not hold by the named block's and pad's colours, most
 	// first: a keypoint channel that takes one colour for another misses at its pairs.
 	MissedPairs []ColourPairMisses
+	// MissedPads counts the same by the named pad's colour alone, most first: the committed policy
+	// misses 24 of its 54 training-range descents with a blue pad, 3 to 6 of about 50 with each other
+	// colour (models/closedloop/README.md, attempt 22).
+	MissedPads []ColourMisses
+	// MissedTowardsPad and MissedAwayFromPad count the descents that did not hold whose offset from the
+	// block points along the line from the block to the named pad (within 30 degrees), towards the pad
+	// or away from it; the rest began off to the side. A block keypoint pulled towards the pad, and a
+	// policy that learned to aim away from where such a pull would be, miss along that line.
+	MissedTowardsPad, MissedAwayFromPad int
+}
+
+// alongPadCosine is cos 30°: an offset within 30 degrees of the block-to-pad line counts as along it.
+var alongPadCosine = math.Sqrt(3) / 2
+
+// ColourMisses is how many of the Descents with a named pad of this colour did not hold the block.
+type ColourMisses struct {
+	Colour           scene.Colour
+	Missed, Descents int
 }
 
 // ColourPairMisses is how many of the Descents with a named block and pad of these colours did not
@@ -212,7 +231,7 @@ func movesBesideTheBlock(states []scene.State) (beside, away int, cosines []floa
 		if move.Norm() < 1e-4 {
 			continue
 		}
-		c := (to.X*move.X + to.Y*move.Y) / (to.Norm() * move.Norm())
+		c := horizontalCosine(to, move)
 		beside++
 		if c < 0 {
 			away++
@@ -282,18 +301,35 @@ func measureDescents(states []scene.State) Descents {
 	type pair struct{ block, pad scene.Colour }
 	var grasped, missed []float64
 	descents, misses := map[pair]int{}, map[pair]int{}
+	padDescents, padMisses := map[scene.Colour]int{}, map[scene.Colour]int{}
+	var towards, away int
 	for _, d := range DescentStarts(states) {
 		s := states[d.Index]
 		offset := 100 * s.EE.HorizontalTo(s.Object().Pos)
 		p := pair{s.Object().Colour, s.Goal().Colour}
 		descents[p]++
+		padDescents[p.pad]++
 		if d.Held {
 			grasped = append(grasped, offset)
-		} else {
-			missed = append(missed, offset)
-			misses[p]++
+			continue
+		}
+		missed = append(missed, offset)
+		misses[p]++
+		padMisses[p.pad]++
+		switch cos := horizontalCosine(s.EE.Sub(s.Object().Pos), s.Goal().Pos.Sub(s.Object().Pos)); {
+		case cos >= alongPadCosine:
+			towards++
+		case cos <= -alongPadCosine:
+			away++
 		}
 	}
+	var missedPads []ColourMisses
+	for c, n := range padMisses {
+		missedPads = append(missedPads, ColourMisses{Colour: c, Missed: n, Descents: padDescents[c]})
+	}
+	slices.SortFunc(missedPads, func(a, b ColourMisses) int {
+		return cmp.Or(cmp.Compare(b.Missed, a.Missed), cmp.Compare(a.Colour, b.Colour))
+	})
 	var missedPairs []ColourPairMisses
 	for p, n := range misses {
 		missedPairs = append(missedPairs, ColourPairMisses{Block: p.block, Pad: p.pad, Missed: n, Descents: descents[p]})
@@ -301,8 +337,18 @@ func measureDescents(states []scene.State) Descents {
 	slices.SortFunc(missedPairs, func(a, b ColourPairMisses) int {
 		return cmp.Or(cmp.Compare(b.Missed, a.Missed), cmp.Compare(a.Block, b.Block), cmp.Compare(a.Pad, b.Pad))
 	})
-	return Descents{Grasped: len(grasped), Missed: len(missed), MissedPairs: missedPairs,
+	return Descents{Grasped: len(grasped), Missed: len(missed), MissedPairs: missedPairs, MissedPads: missedPads,
+		MissedTowardsPad: towards, MissedAwayFromPad: away,
 		GraspedCm: median(grasped), GraspedP90Cm: percentile(grasped, 0.9), MissedCm: median(missed), MissedP90Cm: percentile(missed, 0.9)}
+}
+
+// horizontalCosine is the cosine of the angle between a and b on the table (0 when either is vertical).
+func horizontalCosine(a, b scene.Vec3) float64 {
+	n := math.Hypot(a.X, a.Y) * math.Hypot(b.X, b.Y)
+	if n == 0 {
+		return 0
+	}
+	return (a.X*b.X + a.Y*b.Y) / n
 }
 
 // heldCarries sorts the episodes whose instruction in force at the end (Episode.Final) was not

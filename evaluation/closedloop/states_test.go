@@ -216,3 +216,33 @@ func TestHeldCarriesMeasuresTheCarriesOverThePad(t *testing.T) {
 	require.InDelta(t, 1, c.MinOverPadCm, 1e-9)
 	require.InDelta(t, 3, c.MaxOverPadCm, 1e-9)
 }
+
+// The descents that did not hold are counted by the pad's colour, and by where their offset from the
+// block points: along the block-to-pad line (within 30 degrees), towards the pad or away, or across.
+func TestDescentsSortTheMissesByPadAndDirection(t *testing.T) {
+	base := scene.Reset(1)
+	b, pad := base.Object().Pos, base.Goal().Pos
+	toPad := pad.Sub(b)
+	toPad.Z = 0
+	toPad = toPad.Scale(1 / toPad.Norm())
+	across := scene.Vec3{X: -toPad.Y, Y: toPad.X}
+	descent := func(seed int64, offset scene.Vec3, held bool) []scene.State {
+		s := base
+		s.Seed, s.Gripper, s.HeldBlock = seed, scene.GripperOpen, s.Task.Block
+		s.EE = b.Add(offset.Scale(0.02))
+		s.EE.Z = 0.08
+		grasp := s
+		grasp.EE, grasp.EE.Z, grasp.Gripper, grasp.Held = b, scene.GraspHeight, scene.GripperClosed, held
+		return []scene.State{s, grasp}
+	}
+	var states []scene.State
+	for seed, offset := range []scene.Vec3{toPad, toPad.Scale(-1), toPad.Scale(-1), across, toPad.Add(across.Scale(0.5))} {
+		states = append(states, descent(int64(seed+1), offset, false)...)
+	}
+	states = append(states, descent(9, toPad, true)...)
+	d := measureDescents(states)
+	require.Equal(t, 5, d.Missed)
+	require.Equal(t, 2, d.MissedTowardsPad, "27 degrees off the line counts as along it; the one across does not")
+	require.Equal(t, 2, d.MissedAwayFromPad)
+	require.Equal(t, []ColourMisses{{Colour: base.Goal().Colour, Missed: 5, Descents: 6}}, d.MissedPads)
+}

@@ -199,7 +199,12 @@ the adapters and controllers on the frames where skipping took the arm.`,
 				for _, p := range ds.MissedPairs {
 					fmt.Fprintf(cmd.OutOrStdout(), " %s block, %s pad %d of %d;", p.Block, p.Pad, p.Missed, p.Descents)
 				}
-				fmt.Fprintln(cmd.OutOrStdout())
+				fmt.Fprintf(cmd.OutOrStdout(), "\nby pad colour:")
+				for _, p := range ds.MissedPads {
+					fmt.Fprintf(cmd.OutOrStdout(), " %s %d of %d;", p.Colour, p.Missed, p.Descents)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "\nwhere they began, from the block: %d towards the named pad, %d away from it (within 30 degrees of the line to it), %d to the side\n",
+					ds.MissedTowardsPad, ds.MissedAwayFromPad, ds.Missed-ds.MissedTowardsPad-ds.MissedAwayFromPad)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "legs achieved/attempted:")
 			for l, name := range closedloop.LegNames {
@@ -309,6 +314,25 @@ go over the pad, could see where they were.`,
 				fmt.Fprintf(out, "%s: %d states, block %.1f (%.1f), pad %.1f (%.1f)\n", b.name, len(block),
 					q(block, 0.5), q(block, 0.9), q(pad, 0.5), q(pad, 0.9))
 			}
+			// Where the block point is off at the failed descents: towards the pad, or not.
+			fmt.Fprintf(out, "the block point's offset along the line from the block to the named pad (towards the pad positive), cm, median (10th to 90th percentile), where a descent began:")
+			for _, held := range []bool{true, false} {
+				var along []float64
+				for i, c := range points {
+					if descent(i, held) {
+						along = append(along, 100*c.BlockTowardsPad)
+					}
+				}
+				name := map[bool]string{true: "the grasp then held", false: "did not hold"}[held]
+				if len(along) == 0 {
+					fmt.Fprintf(out, " %s: none;", name)
+					continue
+				}
+				slices.Sort(along)
+				q := func(p float64) float64 { return stat.Quantile(p, stat.Empirical, along, nil) }
+				fmt.Fprintf(out, " %s: %d, %.1f (%.1f to %.1f);", name, len(along), q(0.5), q(0.1), q(0.9))
+			}
+			fmt.Fprintln(out)
 			printWorstColourPairs(out, points, 3)
 			return nil
 		},
