@@ -68,6 +68,14 @@ type Descents struct {
 	// or away from it; the rest began off to the side. A block keypoint pulled towards the pad, and a
 	// policy that learned to aim away from where such a pull would be, miss along that line.
 	MissedTowardsPad, MissedAwayFromPad int
+	// Moves counts the captures with the tip between 5 cm and the hover height (on its way down, not
+	// yet at the block), gripper open, the block not yet held, 1 to 5 cm from it horizontally, followed
+	// by a capture of the same instruction; SidewaysMm and DownCm are
+	// the medians of how far the tip then moved on the table and down. Below its hover height the
+	// committed policy moves under a millimetre sideways per capture while it sinks centimetres: it
+	// does not correct its aim on the way down.
+	Moves              int
+	SidewaysMm, DownCm float64
 }
 
 // alongPadCosine is cos 30°: an offset within 30 degrees of the block-to-pad line counts as along it.
@@ -337,9 +345,29 @@ func measureDescents(states []scene.State) Descents {
 	slices.SortFunc(missedPairs, func(a, b ColourPairMisses) int {
 		return cmp.Or(cmp.Compare(b.Missed, a.Missed), cmp.Compare(a.Block, b.Block), cmp.Compare(a.Pad, b.Pad))
 	})
+	sideways, down := movesBelowHover(states)
 	return Descents{Grasped: len(grasped), Missed: len(missed), MissedPairs: missedPairs, MissedPads: missedPads,
-		MissedTowardsPad: towards, MissedAwayFromPad: away,
+		MissedTowardsPad: towards, MissedAwayFromPad: away, Moves: len(sideways), SidewaysMm: median(sideways), DownCm: median(down),
 		GraspedCm: median(grasped), GraspedP90Cm: percentile(grasped, 0.9), MissedCm: median(missed), MissedP90Cm: percentile(missed, 0.9)}
+}
+
+// movesBelowHover follows each capture with the tip between 5 cm and the hover height, the gripper
+// open, the named block
+// neither held nor placed, 1 to 5 cm from it horizontally, to the next capture of the same
+// instruction: how far the tip moved on the table (mm) and down (cm).
+func movesBelowHover(states []scene.State) (sidewaysMm, downCm []float64) {
+	for i := 1; i < len(states); i++ {
+		s, next := states[i-1], states[i]
+		if !sameInstruction(next, s) || s.EE.Z < 0.05 || s.EE.Z >= scene.HoverHeight || s.Gripper > 0 || s.HoldsObject() || s.Placed() {
+			continue
+		}
+		if d := s.EE.HorizontalTo(s.Object().Pos); d < 0.01 || d > 0.05 {
+			continue
+		}
+		sidewaysMm = append(sidewaysMm, 1000*next.EE.HorizontalTo(s.EE))
+		downCm = append(downCm, 100*(s.EE.Z-next.EE.Z))
+	}
+	return sidewaysMm, downCm
 }
 
 // horizontalCosine is the cosine of the angle between a and b on the table (0 when either is vertical).

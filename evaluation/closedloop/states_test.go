@@ -246,3 +246,24 @@ func TestDescentsSortTheMissesByPadAndDirection(t *testing.T) {
 	require.Equal(t, 2, d.MissedAwayFromPad)
 	require.Equal(t, []ColourMisses{{Colour: base.Goal().Colour, Missed: 5, Descents: 6}}, d.MissedPads)
 }
+
+// On the way down (5 cm to the hover height), open, 1 to 5 cm from the block, each capture is followed
+// to the next of its instruction: how far the tip moved on the table and down. Captures above the hover
+// height or at the bottom, too far or too near, closed, or last in their instruction are not moves.
+func TestDescentsMeasureTheMovesBelowHover(t *testing.T) {
+	at := besideSeedOne()
+	open, shut := scene.GripperOpen, scene.GripperClosed
+	states := []scene.State{
+		at(1, 0.03, 0.12, open, false), at(1, 0.0295, 0.10, open, false), at(1, 0.0293, 0.07, open, false), // two moves: 0.5 and 0.2 mm, 2 and 3 cm down
+		at(2, 0.03, 0.16, open, false), at(2, 0.03, 0.12, open, false), // above hover: not a move
+		at(3, 0.06, 0.12, open, false), at(3, 0.05, 0.10, open, false), // 6 cm off: not a move
+		at(4, 0.03, 0.12, shut, false), at(4, 0.02, 0.10, shut, false), // closed: not a move
+		at(5, 0.005, 0.12, open, false), at(5, 0.004, 0.10, open, false), // in reach: not a move
+		at(6, 0.03, 0.04, open, false), at(6, 0.02, 0.04, open, false), // at the bottom: not a move
+		at(7, 0.03, 0.12, open, false), // its instruction's last capture
+	}
+	d := measureDescents(states)
+	require.Equal(t, 2, d.Moves)
+	require.InDelta(t, 0.2, d.SidewaysMm, 1e-6, "the lower median of 0.5 and 0.2 mm")
+	require.InDelta(t, 2, d.DownCm, 1e-6)
+}

@@ -194,6 +194,8 @@ the adapters and controllers on the frames where skipping took the arm.`,
 			ds := v.Descents
 			fmt.Fprintf(cmd.OutOrStdout(), "descents (the tip first below %g cm, gripper open): %d then held the block, a median %.1f cm from it (90th percentile %.1f); "+
 				"%d did not, %.1f cm (%.1f)\n", 100*closedloop.DescentHeight, ds.Grasped, ds.GraspedCm, ds.GraspedP90Cm, ds.Missed, ds.MissedCm, ds.MissedP90Cm)
+			fmt.Fprintf(cmd.OutOrStdout(), "on the way down (tip 5 cm to the hover height, %g cm), gripper open, 1 to 5 cm from the block: %d moves to the next capture, a median %.1f mm sideways and %.1f cm down\n",
+				100*scene.HoverHeight, ds.Moves, ds.SidewaysMm, ds.DownCm)
 			if len(ds.MissedPairs) > 0 {
 				fmt.Fprintf(cmd.OutOrStdout(), "descents that did not hold, by block and pad colour (of the descents with them):")
 				for _, p := range ds.MissedPairs {
