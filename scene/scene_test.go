@@ -415,3 +415,42 @@ func TestTargetDistanceFollowsTheTask(t *testing.T) {
 	s.HeldBlock = s.Task.Block + 1 // another block held: the named one is still the target
 	require.InDelta(t, math.Hypot(pad.X-block.X, pad.Y-0.03-block.Y), s.TargetDistance(), 1e-12)
 }
+
+// A pad recolour paints only the pads drawn in its From colour, never in the block's colour or in
+// From again, and leaves everything else the seed's; a bad one is refused.
+func TestPadRecolourPaintsOnlyThatColour(t *testing.T) {
+	plain := DefaultConfig()
+	recoloured := plain
+	var err error
+	recoloured.PadRecolour, err = ParseRecolour("blue=red")
+	require.NoError(t, err)
+	require.NoError(t, recoloured.Validate())
+	painted, redBlock := 0, 0
+	for seed := range int64(200) {
+		a, _ := Start(seed, plain)
+		b, _ := Start(seed, recoloured)
+		if a.Goal().Colour != Blue {
+			require.Equal(t, a, b, "seed %d: not blue, not touched", seed)
+			continue
+		}
+		painted++
+		require.NotEqual(t, Blue, b.Goal().Colour)
+		require.NotEqual(t, b.Object().Colour, b.Goal().Colour, "seed %d: the pad never takes the block's colour", seed)
+		if a.Object().Colour == Red {
+			redBlock++
+		} else {
+			require.Equal(t, Red, b.Goal().Colour)
+		}
+		b.Pads[0].Colour = Blue
+		require.Equal(t, a, b, "seed %d: only the pad's colour changes", seed)
+	}
+	require.Greater(t, painted, 10)
+	require.Greater(t, redBlock, 0, "the case of a red block beside a blue pad is seen")
+
+	for _, bad := range []string{"blue", "blue=blue", "blue=navy", "cyan=red", "=red"} {
+		_, err := ParseRecolour(bad)
+		require.ErrorContains(t, err, "expected FROM=TO", bad)
+	}
+	recoloured.Tabletop = DefaultTabletop()
+	require.ErrorContains(t, recoloured.Validate(), "in the single task only")
+}

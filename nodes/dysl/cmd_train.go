@@ -122,6 +122,7 @@ func newDAggerCmd() *cobra.Command {
 		expert   []string
 		// approachOnly keeps the states before each instruction's first empty grasp.
 		approachOnly bool
+		recolour     string
 	)
 	cmd := &cobra.Command{
 		Use:   "dagger --model DIR --out STATES.json",
@@ -143,6 +144,14 @@ the adapters and controllers on the frames where skipping took the arm.`,
 				return err
 			}
 			sc.MaxSteps = maxSteps
+			if recolour != "" {
+				if sc.PadRecolour, err = scene.ParseRecolour(recolour); err != nil {
+					return fmt.Errorf("--recolour-pads: %w", err)
+				}
+				if err := sc.Validate(); err != nil {
+					return fmt.Errorf("--recolour-pads: %w", err)
+				}
+			}
 			play := skipping.DefaultConfig()
 			if play.Strategy, err = skipping.ParseStrategy(strategy); err != nil {
 				return fmt.Errorf("--strategy: %w", err)
@@ -234,6 +243,8 @@ the adapters and controllers on the frames where skipping took the arm.`,
 		"in each instruction: its approach, where it missed (the wandering that follows would otherwise make most of the states)")
 	f.Float64Var(&within, "full-within", 0, "a diagnostic: run every layer while the gripper tip is within this many metres (horizontally) of the named block, "+
 		"or of the named pad once the block is held; elsewhere play --strategy (0: never)")
+	f.StringVar(&recolour, "recolour-pads", "", "a diagnostic: FROM=TO (e.g. blue=red) paints the single task's pad TO wherever it would be FROM, "+
+		"the scene otherwise the seed's, to tell what a colour does from where things are (attempt 22)")
 	f.StringSliceVar(&expert, "expert-dims", nil, "a diagnostic: take these action columns (by the bundle's action names, e.g. x,y,z,yaw) "+
 		"from the scripted expert instead of the policy, to see which part of a failing policy fails")
 	return cmd
