@@ -72,6 +72,9 @@ type BCConfig struct {
 	// ActionNoise perturbs the training episodes' way to the block (scene.Config.ActionNoise, metres);
 	// held-out episodes stay unperturbed.
 	ActionNoise float64
+	// PadRecolour paints the training episodes' pads of one colour another (scene.Config.PadRecolour);
+	// held-out episodes keep the seed's colours.
+	PadRecolour scene.Recolour
 	// Expert is the expert of the training and held-out episodes (the zero value: the committed one).
 	// The DAgger frames in Extra are labelled before they get here (LabelStates), with the same.
 	Expert scene.ExpertOptions
@@ -273,7 +276,7 @@ func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 			"and for mend-beyond an anchor above 0", cfg.KeypointAnchor, cfg.KeypointMendBeyond)
 	}
 	data, err := GeneratePerturbedEpisodes(cfg.Arch, Seeds(TrainSeedStart, cfg.Episodes), cfg.Tasks,
-		Perturbations{StartSpread: cfg.StartSpread, ActionNoise: cfg.ActionNoise, Expert: cfg.Expert})
+		Perturbations{StartSpread: cfg.StartSpread, ActionNoise: cfg.ActionNoise, Expert: cfg.Expert, PadRecolour: cfg.PadRecolour})
 	if err != nil {
 		return nil, err
 	}

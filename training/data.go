@@ -78,12 +78,15 @@ type Perturbations struct {
 	// Expert is the expert that plays and labels the episodes (scene.Config.Expert): not a perturbation
 	// of the path, but a variant of the labels, given with it because it too is a choice of training data.
 	Expert scene.ExpertOptions
+	// PadRecolour paints one pad colour another (scene.Config.PadRecolour): a colour the policy fails
+	// beside, seen more often.
+	PadRecolour scene.Recolour
 }
 
 // GeneratePerturbedEpisodes is GenerateSceneEpisodes with the episodes perturbed by p.
 func GeneratePerturbedEpisodes(a modelbuild.Arch, seeds []int64, tasks scene.Tabletop, p Perturbations) (*Dataset, error) {
 	cfg := sceneConfig(a)
-	cfg.Tabletop, cfg.StartSpread, cfg.ActionNoise, cfg.Expert = tasks, p.StartSpread, p.ActionNoise, p.Expert
+	cfg.Tabletop, cfg.StartSpread, cfg.ActionNoise, cfg.Expert, cfg.PadRecolour = tasks, p.StartSpread, p.ActionNoise, p.Expert, p.PadRecolour
 	if err := checkActionDim(a); err != nil {
 		return nil, err
 	}

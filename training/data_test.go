@@ -1,6 +1,7 @@
 package training
 
 import (
+	"slices"
 	"testing"
 
 	"dysl_vla/modelbuild"
@@ -164,4 +165,37 @@ func TestGeneratedEpisodesKeepSeedOrder(t *testing.T) {
 		want = append(want, one.Frames...)
 	}
 	require.Equal(t, want, together.Frames, "episodes generated together must be the same seeds' episodes one by one, in order")
+}
+
+// A pad recolour reaches the training episodes: each one's instruction is the recoloured scene's, and
+// the seeds whose pad it painted read differently from the same seeds without it.
+func TestPerturbedEpisodesRecolourThePads(t *testing.T) {
+	a := tinyArch()
+	seeds := Seeds(TrainSeedStart, 24)
+	recolour := scene.Recolour{From: scene.Blue, To: scene.Red}
+	plain, err := GeneratePerturbedEpisodes(a, seeds, scene.Tabletop{}, Perturbations{})
+	require.NoError(t, err)
+	painted, err := GeneratePerturbedEpisodes(a, seeds, scene.Tabletop{}, Perturbations{PadRecolour: recolour})
+	require.NoError(t, err)
+	first := func(d *Dataset) map[int][]int64 {
+		tokens := map[int][]int64{}
+		for _, f := range d.Frames {
+			if _, ok := tokens[f.Episode]; !ok {
+				tokens[f.Episode] = f.Tokens
+			}
+		}
+		return tokens
+	}
+	plainTokens, paintedTokens := first(plain), first(painted)
+	cfg := scene.DefaultConfig()
+	cfg.PadRecolour = recolour
+	changed := 0
+	for _, seed := range seeds {
+		s, _ := scene.Start(seed, cfg)
+		require.Equal(t, Tokenize(scene.Instruction(s), a.InstructionTokens), paintedTokens[int(seed)], "seed %d", seed)
+		if !slices.Equal(plainTokens[int(seed)], paintedTokens[int(seed)]) {
+			changed++
+		}
+	}
+	require.Positive(t, changed, "some of these seeds draw a blue pad")
 }

@@ -65,7 +65,7 @@ Adam moments restart).`,
 				CheckpointEvery: checkpointEvery, Plot: plot, Progress: cmd.ErrOrStderr(),
 				Metadata: map[string]string{"trainer": "dysl train bc", "preset": preset,
 					"tasks": data.tasks, "start_spread": strconv.FormatFloat(data.startSpread, 'g', -1, 64), "dagger_states": strings.Join(data.states, ","),
-					"dagger_unlabelled": strings.Join(data.unlabelled, ","), "dagger_expert": data.daggerExpert, "dagger_drop_descents": strconv.FormatBool(data.dropDescents), "init": data.init}})
+					"dagger_unlabelled": strings.Join(data.unlabelled, ","), "dagger_expert": data.daggerExpert, "dagger_drop_descents": strconv.FormatBool(data.dropDescents), "recolour_pads": data.recolour, "init": data.init}})
 			return err
 		},
 	}
@@ -144,13 +144,8 @@ the adapters and controllers on the frames where skipping took the arm.`,
 				return err
 			}
 			sc.MaxSteps = maxSteps
-			if recolour != "" {
-				if sc.PadRecolour, err = scene.ParseRecolour(recolour); err != nil {
-					return fmt.Errorf("--recolour-pads: %w", err)
-				}
-				if err := sc.Validate(); err != nil {
-					return fmt.Errorf("--recolour-pads: %w", err)
-				}
+			if sc.PadRecolour, err = recolourPads(recolour, sc.Tabletop); err != nil {
+				return err
 			}
 			play := skipping.DefaultConfig()
 			if play.Strategy, err = skipping.ParseStrategy(strategy); err != nil {
@@ -243,7 +238,7 @@ the adapters and controllers on the frames where skipping took the arm.`,
 		"in each instruction: its approach, where it missed (the wandering that follows would otherwise make most of the states)")
 	f.Float64Var(&within, "full-within", 0, "a diagnostic: run every layer while the gripper tip is within this many metres (horizontally) of the named block, "+
 		"or of the named pad once the block is held; elsewhere play --strategy (0: never)")
-	f.StringVar(&recolour, "recolour-pads", "", "a diagnostic: FROM=TO (e.g. blue=red) paints the single task's pad TO wherever it would be FROM, "+
+	registerRecolourPads(f, &recolour, "a diagnostic: FROM=TO (e.g. blue=red) paints the single task's pad TO wherever it would be FROM, "+
 		"the scene otherwise the seed's, to tell what a colour does from where things are (attempt 22)")
 	f.StringSliceVar(&expert, "expert-dims", nil, "a diagnostic: take these action columns (by the bundle's action names, e.g. x,y,z,yaw) "+
 		"from the scripted expert instead of the policy, to see which part of a failing policy fails")

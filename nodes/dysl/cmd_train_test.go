@@ -35,6 +35,9 @@ func TestTrainingCommandsRefuseBadOptions(t *testing.T) {
 		{[]string{"train", "bc", "--out", out, "--dagger-states", out, "--dagger-expert", "spiral"}, `--dagger-expert "spiral": expected hover or direct`},
 		{[]string{"train", "bc", "--out", out, "--dagger-unlabelled", "yaw"}, "--dagger-unlabelled needs --dagger-states"},
 		{[]string{"train", "bc", "--out", out, "--dagger-drop-descents"}, "--dagger-drop-descents needs --dagger-states"},
+		{[]string{"train", "bc", "--out", out, "--recolour-pads", "blue=navy"}, `--recolour-pads: recolour "blue=navy": expected FROM=TO, two different colours of red, green, blue, yellow, purple, orange`},
+		{[]string{"train", "bc", "--out", out, "--tasks", "tabletop", "--recolour-pads", "red=blue"}, "--recolour-pads red=blue: only with --tasks single"},
+		{[]string{"train", "dagger", "--model", dir, "--out", out, "--tasks", "chain", "--recolour-pads", "red=blue"}, "--recolour-pads red=blue: only with --tasks single"},
 		{[]string{"train", "bc", "--out", out, "--dagger-states", out, "--dagger-unlabelled", "spin"}, `--dagger-unlabelled "spin": expected action names of the model: x, y, z, roll, pitch, yaw, gripper`},
 	}
 	for _, tc := range cases {

@@ -99,6 +99,8 @@ type bcDataFlags struct {
 	// dropDescents leaves the DAgger states on the way down onto the block out (closedloop.Descending).
 	dropDescents bool
 	init         string
+	// recolour is --recolour-pads (recolourPads).
+	recolour string
 	// initPreset is the architecture of init when it is shallower than the trained one (Deepen).
 	initPreset string
 }
@@ -114,6 +116,8 @@ func (f *bcDataFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.dropDescents, "dagger-drop-descents", false, "leave out the --dagger-states on the way down onto the block (tip below 10 cm, gripper open, block neither held nor placed), "+
 		"whose labels ask for sideways corrections under the fingers (attempt 21)")
 	fs.BoolVar(&f.graspOnReach, "expert-grasp-on-reach", false, "an experiment: the expert of the episodes and of the DAgger labels closes as soon as a close catches the block, without aligning or settling (scene.ExpertOptions; the committed weights were trained without it)")
+	registerRecolourPads(fs, &f.recolour, "the training episodes (not the held-out ones): FROM=TO (e.g. red=blue) paints the single task's pad TO wherever it would be FROM, "+
+		"so that a colour the policy fails beside is seen more often (attempt 22)")
 	fs.StringVar(&f.init, "init", "", "start from these weights (a fresh schedule; --resume continues a run instead)")
 	fs.StringVar(&f.initPreset, "init-preset", "", "architecture of --init when it differs from --preset only in fewer layers (spread over the deeper stack, the new ones start as identities) or in lacking the state input, the keypoints, their selector or the relative points (they start at zero: ignored until trained)")
 }
@@ -131,6 +135,9 @@ func (f *bcDataFlags) apply(cfg *training.BCConfig) (*modelbuild.Weights, error)
 		return nil, fmt.Errorf("--action-noise %v: expected metres in [0, %v] (the expert's largest step)", f.actionNoise, scene.MaxStep)
 	}
 	cfg.Tasks, cfg.StartSpread, cfg.ActionNoise = tasks, f.startSpread, f.actionNoise
+	if cfg.PadRecolour, err = recolourPads(f.recolour, tasks); err != nil {
+		return nil, err
+	}
 	cfg.Expert = scene.ExpertOptions{GraspOnReach: f.graspOnReach}
 	if len(f.unlabelled) > 0 && len(f.states) == 0 {
 		return nil, fmt.Errorf("--dagger-unlabelled needs --dagger-states: it leaves columns of their labels out")
@@ -216,4 +223,25 @@ func readStateFiles(paths []string) ([]scene.State, error) {
 		all = append(all, states...)
 	}
 	return all, nil
+}
+
+// registerRecolourPads registers --recolour-pads FROM=TO (scene.Config.PadRecolour) into v; usage
+// says which episodes it paints and why.
+func registerRecolourPads(fs *pflag.FlagSet, v *string, usage string) {
+	fs.StringVar(v, "recolour-pads", "", usage)
+}
+
+// recolourPads reads --recolour-pads ("": none), which paints the single task's pads only.
+func recolourPads(text string, tasks scene.Tabletop) (scene.Recolour, error) {
+	if text == "" {
+		return scene.Recolour{}, nil
+	}
+	r, err := scene.ParseRecolour(text)
+	if err != nil {
+		return r, fmt.Errorf("--recolour-pads: %w", err)
+	}
+	if tasks.Blocks != 0 {
+		return r, fmt.Errorf("--recolour-pads %s: only with --tasks single (the one-block scene)", text)
+	}
+	return r, nil
 }
