@@ -266,8 +266,9 @@ func newChosenPointsCmd() *cobra.Command {
 		Long: `Renders every world state 'dysl train dagger --out' wrote as the camera saw it, runs the model's
 image keypoints and keypoint selector on it (the float64 reference of the bundle's prefix), and prints
 how far the chosen points lie from the named block and pad, by the gripper's height, its distance
-to the block and whether it carries it: whether a policy that misses the block, or does not let it
-go over the pad, could see where they were.`,
+to the block and whether it carries it, and where descents began how far the block point lay towards
+the named pad: whether a policy that misses the block, or does not let it go over the pad, could see
+where they were.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			a, w, visited, err := in.load()
