@@ -348,7 +348,7 @@ func measureDescents(states []scene.State) Descents {
 	sideways, down := movesBelowHover(states)
 	return Descents{Grasped: len(grasped), Missed: len(missed), MissedPairs: missedPairs, MissedPads: missedPads,
 		MissedTowardsPad: towards, MissedAwayFromPad: away, Moves: len(sideways), SidewaysMm: median(sideways), DownCm: median(down),
-		GraspedCm: median(grasped), GraspedP90Cm: percentile(grasped, 0.9), MissedCm: median(missed), MissedP90Cm: percentile(missed, 0.9)}
+		GraspedCm: median(grasped), GraspedP90Cm: Percentile(grasped, 0.9), MissedCm: median(missed), MissedP90Cm: Percentile(missed, 0.9)}
 }
 
 // movesBelowHover follows each capture with the tip between 5 cm and the hover height, the gripper

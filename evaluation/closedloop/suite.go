@@ -204,10 +204,10 @@ func (r *Row) summarize() {
 }
 
 // median is the lower median of v (a value of v, not a mean of two); NaN when v is empty.
-func median(v []float64) float64 { return percentile(v, 0.5) }
+func median(v []float64) float64 { return Percentile(v, 0.5) }
 
-// percentile is the empirical p-quantile of v (a value of v); NaN when v is empty.
-func percentile(v []float64, p float64) float64 {
+// Percentile is the empirical p-quantile of v (a value of v), v left unsorted; NaN when v is empty.
+func Percentile(v []float64, p float64) float64 {
 	if len(v) == 0 {
 		return math.NaN()
 	}

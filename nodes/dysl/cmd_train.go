@@ -11,7 +11,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"gonum.org/v1/gonum/stat"
 
 	"dysl_vla/evaluation/closedloop"
 	"dysl_vla/modelbuild"
@@ -317,9 +316,7 @@ where they were.`,
 					fmt.Fprintf(out, "%s: no states\n", b.name)
 					continue
 				}
-				slices.Sort(block)
-				slices.Sort(pad)
-				q := func(v []float64, p float64) float64 { return stat.Quantile(p, stat.Empirical, v, nil) }
+				q := closedloop.Percentile
 				fmt.Fprintf(out, "%s: %d states, block %.1f (%.1f), pad %.1f (%.1f)\n", b.name, len(block),
 					q(block, 0.5), q(block, 0.9), q(pad, 0.5), q(pad, 0.9))
 			}
@@ -337,9 +334,8 @@ where they were.`,
 					fmt.Fprintf(out, " %s: none;", name)
 					continue
 				}
-				slices.Sort(along)
-				q := func(p float64) float64 { return stat.Quantile(p, stat.Empirical, along, nil) }
-				fmt.Fprintf(out, " %s: %d, %.1f (%.1f to %.1f);", name, len(along), q(0.5), q(0.1), q(0.9))
+				q := closedloop.Percentile
+				fmt.Fprintf(out, " %s: %d, %.1f (%.1f to %.1f);", name, len(along), q(along, 0.5), q(along, 0.1), q(along, 0.9))
 			}
 			fmt.Fprintln(out)
 			printWorstColourPairs(out, points, 3)
@@ -370,8 +366,7 @@ func printWorstColourPairs(out io.Writer, points []training.ChosenPoint, n int) 
 	}
 	var pairs []worst
 	for p, v := range offsets {
-		slices.Sort(v)
-		pairs = append(pairs, worst{p, stat.Quantile(0.5, stat.Empirical, v, nil), stat.Quantile(0.9, stat.Empirical, v, nil), len(v)})
+		pairs = append(pairs, worst{p, closedloop.Percentile(v, 0.5), closedloop.Percentile(v, 0.9), len(v)})
 	}
 	slices.SortFunc(pairs, func(a, b worst) int {
 		return cmp.Or(cmp.Compare(b.median, a.median), cmp.Compare(a.block, b.block), cmp.Compare(a.pad, b.pad))
