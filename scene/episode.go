@@ -47,11 +47,17 @@ type Config struct {
 // Recolour maps one colour to another (the zero value: none).
 type Recolour struct{ From, To Colour }
 
+// valid reports whether r maps one single-task colour to another.
+func (r Recolour) valid() bool {
+	single := func(c Colour) bool { return c >= Red && c < Red+singleTaskColours }
+	return single(r.From) && single(r.To) && r.From != r.To
+}
+
 // ParseRecolour reads "FROM=TO" in colour names (blue=red) among the single task's colours.
 func ParseRecolour(text string) (Recolour, error) {
 	from, to, ok := strings.Cut(text, "=")
 	r := Recolour{From: colourNamed(from), To: colourNamed(to)}
-	if !ok || r.From == 0 || r.To == 0 || r.From == r.To {
+	if !ok || !r.valid() {
 		var names []string
 		for c := Red; c < Red+singleTaskColours; c++ {
 			names = append(names, c.String())
@@ -118,7 +124,7 @@ func (c Config) Validate() error {
 		problems = append(problems, fmt.Errorf("start spread (%v m) must be in [0, %v] (the table's half size)", c.StartSpread, TableHalfSize))
 	}
 	if r := c.PadRecolour; r != (Recolour{}) {
-		if _, err := ParseRecolour(r.From.String() + "=" + r.To.String()); err != nil || c.Tabletop.Blocks != 0 {
+		if !r.valid() || c.Tabletop.Blocks != 0 {
 			problems = append(problems, fmt.Errorf("pad recolour (%s to %s) must map one single-task colour to another, in the single task only", r.From, r.To))
 		}
 	}

@@ -451,6 +451,9 @@ func TestPadRecolourPaintsOnlyThatColour(t *testing.T) {
 		_, err := ParseRecolour(bad)
 		require.ErrorContains(t, err, "expected FROM=TO", bad)
 	}
+	same := plain
+	same.PadRecolour = Recolour{From: Blue, To: Blue}
+	require.ErrorContains(t, same.Validate(), "must map one single-task colour to another")
 	recoloured.Tabletop = DefaultTabletop()
 	require.ErrorContains(t, recoloured.Validate(), "in the single task only")
 }
