@@ -340,6 +340,15 @@ func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 	}
 	modelFn := func(ctx *context.Context, _ any, inputs []*Node) []*Node {
 		in := m.inputsFrom(inputs)
+		if cfg.KeypointsOnly {
+			// The backbone trains nothing here, so its forward pass is left out: a step costs the
+			// keypoints' per-pixel network alone (about 1.5 s of 1.6 at batch 16 on 2 cores was the
+			// backbone). The keypoints' places and presence follow the model inputs (no probe: refused
+			// above). The loss (keypointsOnlyLoss) reads no actions; zeros keep the trainer's shape.
+			targets := inputs[m.inputCount():]
+			m.addKeypointPointLoss(ctx, m.keypointLogits(in.Images), targets[0], targets[1], cfg.KeypointWeight)
+			return []*Node{Zeros(in.Images.Graph(), shapes.Make(dtypes.Float32, in.Images.Shape().Dimensions[0], cfg.Arch.Chunk, cfg.Arch.ActionDim))}
+		}
 		if keypointing {
 			in.keypointLogits = m.keypointLogits(in.Images) // the prefix and the keypoint loss share them
 			if selecting {
@@ -354,13 +363,6 @@ func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 			keep, inputs = inputs[len(inputs)-1], inputs[:len(inputs)-1] // then the drop mask
 		}
 		targets := inputs[m.inputCount():] // the probe's, then the keypoints' places and presence
-		if cfg.KeypointsOnly {
-			// The backbone trains nothing here, so its forward pass is left out: a step costs the
-			// keypoints' per-pixel network alone (about 1.5 s of 1.6 at batch 16 on 2 cores was the
-			// backbone). The loss (keypointsOnlyLoss) reads no actions; zeros keep the trainer's shape.
-			m.addKeypointPointLoss(ctx, in.keypointLogits, targets[0], targets[1], cfg.KeypointWeight)
-			return []*Node{Zeros(in.Images.Graph(), shapes.Make(dtypes.Float32, in.Images.Shape().Dimensions[0], cfg.Arch.Chunk, cfg.Arch.ActionDim))}
-		}
 		hiddens, actions := m.ForwardDropping(in, keep)
 		if probing {
 			m.addProbeLoss(ctx, hiddens[len(hiddens)-1], targets[0], cfg.ProbeWeight)
