@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"dysl_vla/msgs"
+	"dysl_vla/percentile"
 	"dysl_vla/policy"
 	"dysl_vla/policy/bundle"
 )
@@ -163,8 +164,8 @@ func (c *Core) Diagnostics(now time.Time) *msgs.DiagnosticArray {
 		kv("mean executed layers", strconv.FormatFloat(float64(w.executedSum)/n, 'f', 2, 64))
 		kv("verification rate", strconv.FormatFloat(float64(w.verifications)/n, 'f', 3, 64))
 		slices.Sort(w.latencies)
-		kv("latency p50 (ms)", ms(percentile(w.latencies, 0.50)))
-		kv("latency p95 (ms)", ms(percentile(w.latencies, 0.95)))
+		kv("latency p50 (ms)", ms(percentile.Sorted(w.latencies, 0.50)))
+		kv("latency p95 (ms)", ms(percentile.Sorted(w.latencies, 0.95)))
 		kv("latency max (ms)", ms(w.latencies[len(w.latencies)-1]))
 	} else {
 		for _, k := range []string{"skip ratio", "mean executed layers", "verification rate",
@@ -230,10 +231,4 @@ func staleMessage(n int, age, maxAge time.Duration, simTime bool) string {
 	}
 	return msg + ": image stamps are far from the node's clock; to play a bag run `ros2 bag play --clock` " +
 		"and start the node with use_sim_time:=true, or synchronize the camera's clock"
-}
-
-// percentile is the nearest-rank percentile of sorted, non-empty durations.
-func percentile(sorted []time.Duration, p float64) time.Duration {
-	rank := int(math.Ceil(p*float64(len(sorted)))) - 1
-	return sorted[min(max(rank, 0), len(sorted)-1)]
 }

@@ -8,9 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"time"
+
+	"dysl_vla/percentile"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -143,26 +144,16 @@ func Summarize(steps []Step, skips []Skip) Summary {
 	s.MeanExecutedLayers /= n
 	s.SkipRatio /= n
 	s.VerificationRate = float64(verif) / n
-	s.LatencyP50, s.LatencyP95, s.LatencyMax = quantile(lat, 0.5), quantile(lat, 0.95), quantile(lat, 1)
+	s.LatencyP50, s.LatencyP95, s.LatencyMax = percentile.Of(lat, 0.5), percentile.Of(lat, 0.95), percentile.Of(lat, 1)
 	if s.Compared {
 		m := float64(len(full))
 		s.FullMeanLatency /= m
-		s.FullLatencyP50 = quantile(full, 0.5)
+		s.FullLatencyP50 = percentile.Of(full, 0.5)
 		s.ActionMAE /= m
 		s.GripperAgreement = float64(agree) / m
 		s.Speedup = s.FullMeanLatency / s.MeanLatency
 	}
 	return s
-}
-
-func quantile(v []float64, q float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	k := int(math.Ceil(q*float64(len(s)))) - 1
-	return s[max(0, min(k, len(s)-1))]
 }
 
 // WriteReport writes report.md and its PNG plots into dir.

@@ -8,9 +8,9 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"sort"
 	"time"
 
+	"dysl_vla/percentile"
 	"dysl_vla/policy"
 	"dysl_vla/policy/bundle"
 	"dysl_vla/skipping"
@@ -136,10 +136,10 @@ func Run(c Config) (Report, error) {
 	rep := Report{Model: m.Name, Warmup: c.Warmup}
 	var baseline float64
 	for i, p := range c.Plans {
-		med := Percentile(lat[i], 0.5)
+		med := percentile.Of(lat[i], 0.5)
 		r := Result{
 			Plan: p.Name, Runs: c.Iterations,
-			MedianMs: ms(med), P95Ms: ms(Percentile(lat[i], 0.95)),
+			MedianMs: ms(med), P95Ms: ms(percentile.Of(lat[i], 0.95)),
 			MeanExecuted: executed[i] / n, SkipRatio: skipped[i] / n,
 			ExecutedGFLOPs: flops[i] / n / 1e9,
 			IdealSpeedup:   full / (flops[i] / n),
@@ -171,17 +171,6 @@ func ExecutedFLOPs(f bundle.FLOPs, s skipping.Stats) float64 {
 	passes := max(s.Passes, 1)
 	return float64(f.Prefix + int64(s.LayersExecuted)*f.Layer + int64(s.AdaptersRun)*f.Adapter +
 		int64(s.ControllersEvaluated)*f.Controller + int64(passes)*f.Head)
-}
-
-// Percentile returns the q-quantile (nearest rank) of ds.
-func Percentile(ds []time.Duration, q float64) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := append([]time.Duration(nil), ds...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	k := int(math.Ceil(q*float64(len(s)))) - 1
-	return s[max(0, min(k, len(s)-1))]
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

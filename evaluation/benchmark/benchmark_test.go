@@ -66,11 +66,3 @@ func TestReportComparesMeasuredWithIdealSpeedup(t *testing.T) {
 	require.InDelta(t, 1, d.Efficiency, 1e-9)
 	require.InDelta(t, 0.5, d.SkipRatio, 1e-9)
 }
-
-func TestPercentileNearestRank(t *testing.T) {
-	ds := []time.Duration{5, 1, 4, 2, 3}
-	require.Equal(t, time.Duration(3), Percentile(ds, 0.5))
-	require.Equal(t, time.Duration(5), Percentile(ds, 0.95))
-	require.Equal(t, time.Duration(1), Percentile(ds, 0))
-	require.Equal(t, time.Duration(0), Percentile(nil, 0.5))
-}

@@ -5,15 +5,13 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"slices"
 	"time"
 
 	"dysl_vla/evaluation/matching"
+	"dysl_vla/percentile"
 	"dysl_vla/policy"
 	"dysl_vla/scene"
 	"dysl_vla/skipping"
-
-	"gonum.org/v1/gonum/stat"
 )
 
 // Variant is one row of a closed-loop comparison: a policy under a skipping configuration.
@@ -206,14 +204,12 @@ func (r *Row) summarize() {
 // median is the lower median of v (a value of v, not a mean of two); NaN when v is empty.
 func median(v []float64) float64 { return Percentile(v, 0.5) }
 
-// Percentile is the empirical p-quantile of v (a value of v), v left unsorted; NaN when v is empty.
+// Percentile is the nearest-rank p-quantile of v (a value of v), v left unsorted; NaN when v is empty.
 func Percentile(v []float64, p float64) float64 {
 	if len(v) == 0 {
 		return math.NaN()
 	}
-	sorted := slices.Clone(v)
-	slices.Sort(sorted)
-	return stat.Quantile(p, stat.Empirical, sorted, nil)
+	return percentile.Of(v, p)
 }
 
 func ratio(a float64, n int) float64 {

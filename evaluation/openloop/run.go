@@ -7,8 +7,8 @@ import (
 	"slices"
 	"time"
 
-	"dysl_vla/evaluation/benchmark"
 	"dysl_vla/evaluation/matching"
+	"dysl_vla/percentile"
 	"dysl_vla/policy/bundle"
 )
 
@@ -170,12 +170,12 @@ func finish(rep *Report, L int) {
 		r.MeanLayers = r.layersSum / n
 		r.SkipRatio = r.skippedSum / (n * float64(L))
 		r.VerificationRate = r.verifiedSum / n
-		med := benchmark.Percentile(r.latencies, 0.5)
+		med := percentile.Of(r.latencies, 0.5)
 		if i == 0 {
 			fullMedian = med
 		}
 		r.MedianMs = ms(med)
-		r.P90Ms = ms(benchmark.Percentile(r.latencies, 0.9))
+		r.P90Ms = ms(percentile.Of(r.latencies, 0.9))
 		r.Speedup = div(float64(fullMedian), float64(med))
 		r.MAEFull = Metric(div(r.sums[0], r.counts[0]))
 		r.MAEExpert = Metric(div(r.sums[1], r.counts[0]))
