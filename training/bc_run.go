@@ -68,7 +68,9 @@ func RunBC(r BCRun) (*BCResult, error) {
 		_ = bar.Add(1)
 		bar.Describe(fmt.Sprintf("bc loss %.3f", loss))
 		if r.CheckpointEvery > 0 && step%r.CheckpointEvery == 0 && checkpointErr == nil {
-			checkpointErr = m.SaveBackbone(r.Out, r.metadata(cfg, step))
+			if checkpointErr = m.SaveBackbone(r.Out, r.metadata(cfg, step)); checkpointErr == nil {
+				fmt.Fprintf(log, "checkpoint: step %d of %d written to %s\n", step, cfg.Steps, r.Out)
+			}
 		}
 	}
 	res, err := TrainBC(cfg, start)

@@ -24,6 +24,8 @@ func TestRunBCCheckpointsAndResumes(t *testing.T) {
 	require.Len(t, res.TrainLoss, 2)
 	require.Contains(t, log.String(), "wrote "+out+": ")
 	require.Contains(t, log.String(), " 2 steps of batch 2 on ")
+	require.Contains(t, log.String(), "checkpoint: step 1 of 3 written to "+out+"\n")
+	require.Contains(t, log.String(), "checkpoint: step 2 of 3 written to "+out+"\n")
 	require.NotEmpty(t, progress.String(), "the bar is drawn on Progress")
 	md := metadataOf(t, out)
 	require.Equal(t, "2", md["step"])

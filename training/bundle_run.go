@@ -151,7 +151,16 @@ func DistillBundle(d BundleDistillation) (*DistillResult, error) {
 		fmt.Fprintf(log, "resuming after stage %d step %d\n", cfg.Resume.Stage, cfg.Resume.Step)
 	}
 	cfg.Checkpoint = func(p DistillProgress) error {
-		return WriteDistillCheckpoint(d.Dir, m, model, cfg, p)
+		if err := WriteDistillCheckpoint(d.Dir, m, model, cfg, p); err != nil {
+			return err
+		}
+		// Said as it lands, so that whoever wants the bundle at this point can copy it now.
+		steps := cfg.Stage1Steps
+		if p.Stage == 2 {
+			steps = cfg.Stage2Steps
+		}
+		fmt.Fprintf(log, "checkpoint: stage %d step %d of %d written into %s\n", p.Stage, p.Step, steps, d.Dir)
+		return nil
 	}
 	bar := newStepBar(d.Progress, cfg.Stage1Steps+cfg.Stage2Steps, "")
 	cfg.OnStep = func(stage, _ int, loss float64) {

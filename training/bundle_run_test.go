@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -37,16 +38,20 @@ func TestCalibrateBundleWritesTheStaticLayers(t *testing.T) {
 	require.Contains(t, log.String(), fmt.Sprintf("static layers unchanged: %v\n", static))
 }
 
-// Distilling a bundle writes its adapters and controllers with notes on how they were trained, and a
-// run stopped at a checkpoint resumes from the bundle.
+// Distilling a bundle writes its adapters and controllers with notes on how they were trained, says
+// where each checkpoint was written, and leaves no checkpoint once done.
 func TestDistillBundleWritesTheSkipModules(t *testing.T) {
 	dir, _, before, _, _ := builtTinyBundle(t)
 	var log bytes.Buffer
-	d := BundleDistillation{Dir: dir, Config: DistillConfig{Seed: 2, Episodes: 1, Stage1Steps: 2, Stage2Steps: 2,
-		Batch: 2, LearningRate: 1e-3, Lambda: 0.05, Log: &log}}
+	d := BundleDistillation{Dir: dir, Config: DistillConfig{Seed: 2, Episodes: 1, Stage1Steps: 2, Stage2Steps: 3,
+		Batch: 2, LearningRate: 1e-3, Lambda: 0.05, CheckpointEvery: 2, Log: &log}}
 	res, err := DistillBundle(d)
 	require.NoError(t, err)
 	require.Len(t, res.Stage1Loss, 2)
+	for _, p := range []string{"stage 1 step 2 of 2", "stage 2 step 2 of 3", "stage 2 step 3 of 3"} {
+		require.Contains(t, log.String(), "checkpoint: "+p+" written into "+dir+"\n")
+	}
+	require.Equal(t, 3, strings.Count(log.String(), "checkpoint: "), "every 2 steps of each stage and at its end")
 	require.Contains(t, log.String(), fmt.Sprintf("wrote adapters and controllers of layers %v into %s: ", before.DynamicLayers(), dir))
 	after, err := bundle.ReadManifest(dir)
 	require.NoError(t, err)
