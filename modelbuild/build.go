@@ -208,7 +208,7 @@ func Build(opts Options) (*Result, error) {
 	}
 	var params int64
 	for _, shape := range WeightNames(a) {
-		params += numElements(shape)
+		params += onnxgraph.NumElements(shape)
 	}
 	return &Result{Manifest: m, Model: model, Params: params}, nil
 }

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"dysl_vla/onnxgraph"
 	"dysl_vla/safetensors"
 	"dysl_vla/scene"
 )
@@ -225,7 +226,7 @@ func RandomWeights(a Arch, seed int64) *Weights {
 	r := rand.New(rand.NewPCG(uint64(seed), 0x64797331)) // "dys1": a fixed stream id
 	w := &Weights{}
 	for _, p := range w.params(a) {
-		*p.data = p.init(r, int(numElements(p.shape)))
+		*p.data = p.init(r, int(onnxgraph.NumElements(p.shape)))
 	}
 	return w
 }
@@ -298,12 +299,4 @@ func equalShape(a, b []int64) bool {
 		}
 	}
 	return true
-}
-
-func numElements(shape []int64) int64 {
-	n := int64(1)
-	for _, d := range shape {
-		n *= d
-	}
-	return n
 }

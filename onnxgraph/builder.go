@@ -107,7 +107,7 @@ func (b *Builder) Output(name string, v Value, t ElemType, shape ...int64) {
 // and imported as a variable by onnx-gomlx. The name is used verbatim, so give parameters
 // model-wide unique names ("layers.3.attn.q.weight") that stay the same in every graph holding them.
 func (b *Builder) Weight(name string, shape []int64, data []float32) Value {
-	if n := numElements(shape); n != int64(len(data)) {
+	if n := NumElements(shape); n != int64(len(data)) {
 		b.fail("weight %q: shape %v needs %d values, got %d", name, shape, n, len(data))
 	}
 	b.inits = append(b.inits, tensorProto{name: name, elemType: Float, dims: shape, raw: float32Bytes(data)})
@@ -117,7 +117,7 @@ func (b *Builder) Weight(name string, shape []int64, data []float32) Value {
 // Const is a float32 constant (a Constant node, not an initializer: fixed tables such as rotary
 // cos/sin and scalars are not parameters and must not become trainable variables on import).
 func (b *Builder) Const(shape []int64, data []float32) Value {
-	if n := numElements(shape); n != int64(len(data)) {
+	if n := NumElements(shape); n != int64(len(data)) {
 		b.fail("constant: shape %v needs %d values, got %d", shape, n, len(data))
 	}
 	t := &tensorProto{elemType: Float, dims: shape, raw: float32Bytes(data)}
@@ -223,7 +223,7 @@ func (b *Builder) Gather(data, indices Value) Value {
 func (b *Builder) ParamCount() int64 {
 	var n int64
 	for _, t := range b.inits {
-		n += numElements(t.dims)
+		n += NumElements(t.dims)
 	}
 	return n
 }
@@ -338,7 +338,8 @@ func (b *Builder) marshal(inits []tensorProto) []byte {
 	return out
 }
 
-func numElements(shape []int64) int64 {
+// NumElements is the number of elements of a tensor of this shape (1 for a scalar).
+func NumElements(shape []int64) int64 {
 	n := int64(1)
 	for _, d := range shape {
 		n *= d
