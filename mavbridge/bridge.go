@@ -14,6 +14,7 @@ package mavbridge
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -217,6 +218,9 @@ func (b *Bridge) applyDefaults() {
 	}
 }
 
+// finite32 says whether v is neither NaN nor infinite.
+func finite32(v float32) bool { return !math.IsNaN(float64(v)) && !math.IsInf(float64(v), 0) }
+
 func (b *Bridge) validate() error {
 	switch {
 	case b.HeartbeatPeriod < 0:
@@ -225,10 +229,12 @@ func (b *Bridge) validate() error {
 		return fmt.Errorf("LinkTimeout is %v, expected a positive duration", b.LinkTimeout)
 	case b.GripperAckTimeout < 0:
 		return fmt.Errorf("GripperAckTimeout is %v, expected a positive duration", b.GripperAckTimeout)
+	case !finite32(b.GripperOpenValue) || !finite32(b.GripperClosedValue):
+		return fmt.Errorf("GripperOpenValue (%v) and GripperClosedValue (%v) must be finite numbers", b.GripperOpenValue, b.GripperClosedValue)
 	case b.GripperOpenValue == b.GripperClosedValue:
 		return fmt.Errorf("GripperOpenValue and GripperClosedValue are both %v, expected two different values",
 			b.GripperOpenValue)
-	case b.GripperHysteresis < 0 || b.GripperHysteresis >= 1:
+	case !(b.GripperHysteresis >= 0 && b.GripperHysteresis < 1): // NaN too
 		return fmt.Errorf("GripperHysteresis is %v, expected a fraction from 0 to below 1", b.GripperHysteresis)
 	}
 	return nil

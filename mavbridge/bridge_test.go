@@ -1,6 +1,7 @@
 package mavbridge
 
 import (
+	"math"
 	"testing"
 	"time"
 
@@ -156,4 +157,23 @@ func TestEventsNeverBlock(t *testing.T) {
 		o.emit(EventLinkLost{})
 	}
 	require.EqualValues(t, 5, o.Stats().EventsDropped)
+}
+
+// Settings that would put NaN or a meaningless hysteresis into gripper commands are refused by name.
+func TestBridgeRefusesNonFiniteGripperSettings(t *testing.T) {
+	nan := float32(math.NaN())
+	for _, c := range []struct {
+		change func(*Bridge)
+		want   string
+	}{
+		{func(b *Bridge) { b.GripperClosedValue = nan }, "GripperOpenValue (0) and GripperClosedValue (NaN) must be finite numbers"},
+		{func(b *Bridge) { b.GripperOpenValue = float32(math.Inf(1)) }, "GripperOpenValue (+Inf)"},
+		{func(b *Bridge) { b.GripperHysteresis = nan }, "GripperHysteresis is NaN, expected a fraction from 0 to below 1"},
+		{func(b *Bridge) { b.GripperHysteresis = 1 }, "GripperHysteresis is 1"},
+	} {
+		b := &Bridge{Endpoint: "udp-client:127.0.0.1:14550"}
+		b.applyDefaults()
+		c.change(b)
+		require.ErrorContains(t, b.validate(), c.want)
+	}
 }
