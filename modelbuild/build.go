@@ -70,10 +70,13 @@ func Build(opts Options) (*Result, error) {
 	if opts.StaticRatio == 0 {
 		opts.StaticRatio = 0.2
 	}
-	if !(opts.StaticRatio > 0 && opts.StaticRatio <= 1) { // NaN too
-		return nil, fmt.Errorf("modelbuild: static ratio (%g) must be in (0, 1]", opts.StaticRatio)
+	if err := CheckStaticRatio(opts.StaticRatio); err != nil {
+		return nil, err
 	}
-	if opts.CalibrationFrames <= 0 {
+	if opts.CalibrationFrames < 0 {
+		return nil, fmt.Errorf("modelbuild: calibration observations (%d) must be > 0, or 0 for the preset's %d", opts.CalibrationFrames, preset.CalibrationFrames)
+	}
+	if opts.CalibrationFrames == 0 {
 		opts.CalibrationFrames = preset.CalibrationFrames
 		if opts.AdapterContext {
 			opts.CalibrationFrames = max(opts.CalibrationFrames, ContextCalibrationFrames)

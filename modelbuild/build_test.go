@@ -164,6 +164,7 @@ func TestBuildRejectsBadOptions(t *testing.T) {
 		{"static ratio NaN", Options{Preset: "tiny", OutDir: t.TempDir(), StaticRatio: math.NaN()}, "static ratio (NaN) must be in (0, 1]"},
 		{"static ratio negative", Options{Preset: "tiny", OutDir: t.TempDir(), StaticRatio: -0.5}, "static ratio (-0.5) must be in (0, 1]"},
 		{"missing weights", Options{Preset: "tiny", OutDir: t.TempDir(), WeightsFile: "/nonexistent.safetensors"}, "no such file"},
+		{"calibration negative", Options{Preset: "tiny", OutDir: t.TempDir(), CalibrationFrames: -3}, "calibration observations (-3) must be > 0, or 0 for the preset's"},
 		{"adapter rank negative", Options{Preset: "tiny", OutDir: t.TempDir(), AdapterRank: -2}, "adapter rank (-2) must be > 0, or 0 for the preset's 16"},
 		{"adapter rank over the width", Options{Preset: "tiny", OutDir: t.TempDir(), AdapterRank: 65}, "adapter_rank (65) must be <= hidden (64)"},
 	}
@@ -310,6 +311,10 @@ func TestSceneCalibrationObservations(t *testing.T) {
 		distinctImages[sum] = true
 	}
 	require.Greater(t, len(distinctImages), 30, "frames are spread over episodes and phases, not repeated")
+
+	negative, err := SceneCalibrationObservations(a, 5, -3, scene.Tabletop{})
+	require.NoError(t, err, "a negative seed is a seed like any other")
+	require.Len(t, negative, 5)
 }
 
 // The tiny model must read whole instructions: with 16 tokens every scene instruction was cut before

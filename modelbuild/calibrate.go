@@ -129,6 +129,14 @@ func cosine(x, y []float64) float64 {
 	return xy / math.Sqrt(xx*yy)
 }
 
+// CheckStaticRatio says whether ratio can choose static layers: a fraction in (0, 1].
+func CheckStaticRatio(ratio float64) error {
+	if !(ratio > 0 && ratio <= 1) { // NaN too
+		return fmt.Errorf("modelbuild: static ratio (%g) must be in (0, 1]", ratio)
+	}
+	return nil
+}
+
 // ChooseStatic picks round(ratio·L) static layers (at least 1): the last layer always, then the layers
 // with the lowest input/output similarity. Returned ascending.
 func ChooseStatic(similarity []float64, ratio float64) []int {
@@ -424,7 +432,7 @@ func SceneCalibrationObservations(a Arch, n int, seed int64, tasks scene.Tableto
 		if err != nil {
 			return nil, fmt.Errorf("modelbuild: calibration episode %d: %w", ep, err)
 		}
-		for i := int(ep % stride); i < len(steps) && len(obs) < n; i += stride {
+		for i := int((ep%stride + stride) % stride); i < len(steps) && len(obs) < n; i += stride { // seeds may be negative
 			st := steps[i]
 			img, err := modelinput.ImageInput(modelinput.Image{Width: st.Image.Width, Height: st.Image.Height,
 				Encoding: "rgb8", Step: 3 * st.Image.Width, Data: st.Image.RGB}, spec)
