@@ -83,8 +83,11 @@ type Config struct {
 
 // Run measures every plan, interleaved, and restores the engine's skipping configuration afterwards.
 func Run(c Config) (Report, error) {
-	if c.Engine == nil || len(c.Observations) == 0 || len(c.Plans) == 0 || c.Iterations <= 0 {
-		return Report{}, fmt.Errorf("benchmark: need an engine, observations, plans and iterations > 0")
+	if c.Engine == nil || len(c.Observations) == 0 || len(c.Plans) == 0 {
+		return Report{}, fmt.Errorf("benchmark: need an engine, observations and plans")
+	}
+	if c.Iterations < 1 || c.Warmup < 0 {
+		return Report{}, fmt.Errorf("benchmark: iterations (%d) must be >= 1 and warm-up rounds (%d) >= 0", c.Iterations, c.Warmup)
 	}
 	if c.Now == nil {
 		c.Now = time.Now

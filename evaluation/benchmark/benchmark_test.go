@@ -1,6 +1,7 @@
 package benchmark
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -65,4 +66,18 @@ func TestReportComparesMeasuredWithIdealSpeedup(t *testing.T) {
 	require.InDelta(t, 42, d.MedianMs, 1e-9)
 	require.InDelta(t, 1, d.Efficiency, 1e-9)
 	require.InDelta(t, 0.5, d.SkipRatio, 1e-9)
+}
+
+// A run without timed rounds, or with fewer than no warm-up rounds, is refused: it would print a
+// table of zeros and NaN.
+func TestRunRefusesBadRoundCounts(t *testing.T) {
+	m := manifest()
+	e := &policy.Engine{Manifest: m, Backend: policytest.NewFake(m)}
+	require.NoError(t, e.Initialize())
+	img := policy.Image{Width: 2, Height: 2, Encoding: "mono8", Step: 2, Data: []byte{1, 2, 3, 4}}
+	for _, bad := range []struct{ iterations, warmup int }{{0, 1}, {2, -3}} {
+		_, err := Run(Config{Engine: e, Observations: []policy.Observation{{Image: img}}, Plans: DefaultPlans(0.5),
+			Iterations: bad.iterations, Warmup: bad.warmup})
+		require.ErrorContains(t, err, fmt.Sprintf("iterations (%d) must be >= 1 and warm-up rounds (%d) >= 0", bad.iterations, bad.warmup))
+	}
 }

@@ -98,6 +98,9 @@ func Evaluate(cfg EvaluateConfig) (*Report, error) {
 	if len(cfg.Seeds) == 0 {
 		return nil, fmt.Errorf("closedloop: no episodes to evaluate")
 	}
+	if err := checkEarlyExit(cfg.ExitEvery, cfg.ExitEpisodes, cfg.ExitStride); err != nil {
+		return nil, err
+	}
 	cfg.ensureDefaults()
 	b, err := openBench(cfg.Model, cfg.Backend, cfg.DySL)
 	if err != nil {

@@ -116,3 +116,17 @@ func TestSweepEveryPoint(t *testing.T) {
 	require.False(t, rep.Recommendation.Found)
 	require.Contains(t, rep.Recommendation.Reason, "succeeds in none")
 }
+
+// Early exit's counts below zero stop the evaluation and the sweep before any episode is played (a
+// negative stride once looped over frames backwards).
+func TestEvaluateAndSweepRefuseNegativeEarlyExitCounts(t *testing.T) {
+	var runs int
+	suite := closedloop.Suite{Scene: scene.DefaultConfig(), Progress: func() { runs++ }}
+	_, err := closedloop.Evaluate(closedloop.EvaluateConfig{Model: tinyDir, DySL: skipping.DefaultConfig(),
+		Seeds: []int64{1_000_000}, ExitStride: -3, Suite: suite})
+	require.ErrorContains(t, err, "early exit's interval (0 layers), episodes (0) and stride (-3 frames) must be >= 0")
+	_, err = closedloop.Sweep(closedloop.SweepConfig{Model: tinyDir, DySL: skipping.DefaultConfig(),
+		Seeds: []int64{1_000_000}, ExitEvery: -1, Suite: suite})
+	require.ErrorContains(t, err, "early exit's interval (-1 layers)")
+	require.Zero(t, runs)
+}

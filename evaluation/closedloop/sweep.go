@@ -227,6 +227,9 @@ func Sweep(cfg SweepConfig) (*SweepReport, error) {
 	if len(cfg.Seeds) == 0 {
 		return nil, fmt.Errorf("closedloop: no episodes to sweep")
 	}
+	if err := checkEarlyExit(cfg.ExitEvery, cfg.ExitEpisodes, cfg.ExitStride); err != nil {
+		return nil, err
+	}
 	if cfg.Log == nil {
 		cfg.Log = io.Discard
 	}

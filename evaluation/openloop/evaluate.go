@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strings"
 	"time"
 
 	"dysl_vla/evaluation/matching"
@@ -67,9 +68,31 @@ type Config struct {
 	Now         func() time.Time
 }
 
+// Validate names every count below zero and a threshold that is not a finite η >= 0; zero counts
+// take their defaults (EnsureDefaults).
+func (c *Config) Validate() error {
+	var problems []string
+	for _, n := range []struct {
+		name  string
+		value int
+	}{{"episodes", c.Episodes}, {"exit-every", c.ExitEvery}, {"exit-rank", c.ExitRank}, {"exit-episodes", c.ExitEpisodes},
+		{"exit-stride", c.ExitStride}, {"match-frames", c.MatchFrames}} {
+		if n.value < 0 {
+			problems = append(problems, fmt.Sprintf("%s (%d) must be >= 0 (0: the default)", n.name, n.value))
+		}
+	}
+	if t := c.ExitThreshold; t != nil && (!(*t >= 0) || math.IsInf(*t, 1)) {
+		problems = append(problems, fmt.Sprintf("exit threshold (%v) must be a finite eta >= 0", *t))
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("evaluate: %s", strings.Join(problems, "; "))
+	}
+	return nil
+}
+
 // EnsureDefaults fills the zero fields with their defaults.
 func (c *Config) EnsureDefaults() {
-	if c.Episodes <= 0 {
+	if c.Episodes == 0 {
 		c.Episodes = 4
 	}
 	if c.Seed == 0 {
@@ -79,13 +102,13 @@ func (c *Config) EnsureDefaults() {
 		d := skipping.DefaultConfig()
 		c.DySL = &d
 	}
-	if c.ExitEvery <= 0 {
+	if c.ExitEvery == 0 {
 		c.ExitEvery = 2
 	}
-	if c.ExitEpisodes <= 0 {
+	if c.ExitEpisodes == 0 {
 		c.ExitEpisodes = 8
 	}
-	if c.ExitStride <= 0 {
+	if c.ExitStride == 0 {
 		c.ExitStride = 4
 	}
 	if c.Log == nil {
@@ -195,6 +218,9 @@ type outcome struct {
 
 // Run evaluates every variant and returns the report.
 func Run(cfg Config) (*Report, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	cfg.EnsureDefaults()
 	if cfg.Backend == nil {
 		return nil, errors.New("evaluate: Config.Backend is nil: say which backend runs the graphs (ortbackend.Opener)")

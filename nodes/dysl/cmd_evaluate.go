@@ -54,14 +54,17 @@ does (from the start pose only the image says where the block is).`,
 			if ef.model == "" {
 				return fmt.Errorf("--model is required")
 			}
+			if !(exitThreshold < 0) { // negative asks for matching; NaN and +Inf are refused by Validate
+				cfg.ExitThreshold = &exitThreshold
+			}
+			if err := cfg.Validate(); err != nil {
+				return err
+			}
 			backend, err := ef.backend()
 			if err != nil {
 				return err
 			}
 			cfg.Model, cfg.Backend = ef.model, backend
-			if exitThreshold >= 0 {
-				cfg.ExitThreshold = &exitThreshold
-			}
 			dysl := skipping.DefaultConfig()
 			dysl.ControllerThreshold = tau
 			if err := dysl.Validate(); err != nil {
@@ -124,9 +127,12 @@ func runClosedLoop(cmd *cobra.Command, open openloop.Config, f closedLoopFlags, 
 	if err != nil {
 		return err
 	}
-	seed := cmp.Or(open.Seed, training.HeldOutSeedStart)
+	seeds, err := episodeSeeds(cmp.Or(open.Seed, training.HeldOutSeedStart), open.Episodes)
+	if err != nil {
+		return err
+	}
 	cfg := closedloop.EvaluateConfig{Model: open.Model, OneStage: open.OneStage, Backend: open.Backend, DySL: *open.DySL,
-		Weights: open.Weights, ExitEvery: open.ExitEvery, Seeds: training.Seeds(seed, open.Episodes), MatchFrames: f.matchFrames,
+		Weights: open.Weights, ExitEvery: open.ExitEvery, Seeds: seeds, MatchFrames: f.matchFrames,
 		MatchEpisodes: f.match.MatchEpisodes, MatchRuns: f.match.MatchRuns, MatchTolerance: f.match.MatchTolerance,
 		Suite: closedloop.Suite{Scene: sc, CameraHz: f.cameraHz, Latency: latency, ExpertDims: expertDims, GripperLead: f.gripperLead,
 			GripperMinHold: f.gripperHold}}
@@ -139,10 +145,7 @@ func runClosedLoop(cmd *cobra.Command, open openloop.Config, f closedLoopFlags, 
 	}
 	start := time.Now()
 	rep, err := closedloop.Evaluate(cfg)
-	if bar != nil {
-		_ = bar.Finish()
-		fmt.Fprintln(cmd.ErrOrStderr())
-	}
+	endEpisodeBar(bar, cmd.ErrOrStderr(), err)
 	if err != nil {
 		return err
 	}
@@ -157,6 +160,27 @@ func runClosedLoop(cmd *cobra.Command, open openloop.Config, f closedLoopFlags, 
 	}
 	closedloop.WriteReport(cmd.OutOrStdout(), rep)
 	return nil
+}
+
+// episodeSeeds is the seeds of --episodes consecutive episodes from first, refusing fewer than one.
+func episodeSeeds(first int64, episodes int) ([]int64, error) {
+	if episodes < 1 {
+		return nil, fmt.Errorf("--episodes %d: expected at least one episode", episodes)
+	}
+	return training.Seeds(first, episodes), nil
+}
+
+// endEpisodeBar ends the bar's line: full when the run succeeded, where it stopped when it failed.
+func endEpisodeBar(bar *progressbar.ProgressBar, w io.Writer, err error) {
+	if bar == nil {
+		return
+	}
+	if err == nil {
+		_ = bar.Finish()
+	} else {
+		_ = bar.Exit()
+	}
+	fmt.Fprintln(w)
 }
 
 // newEpisodeBar is the progress bar of the closed-loop commands: episodes played of total, with a

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"dysl_vla/evaluation/closedloop"
@@ -59,8 +60,9 @@ against backbone speedup, every series and the front, as a PNG.`,
 			if ef.model == "" {
 				return fmt.Errorf("--model is required")
 			}
-			if count < 1 {
-				return fmt.Errorf("--episodes %d: expected at least one episode per point", count)
+			var err error
+			if cfg.Seeds, err = episodeSeeds(seed, count); err != nil {
+				return err
 			}
 			sc, err := episodes.sceneConfig()
 			if err != nil {
@@ -77,7 +79,6 @@ against backbone speedup, every series and the front, as a PNG.`,
 			}
 			cfg.Suite = closedloop.Suite{Scene: sc, CameraHz: episodes.cameraHz, Latency: latency, ExpertDims: expertDims, GripperLead: episodes.gripperLead,
 				GripperMinHold: episodes.gripperHold}
-			cfg.Seeds = training.Seeds(seed, count)
 			cfg.DySL = skipping.DefaultConfig()
 			cfg.DySL.ControllerThreshold = tau
 			if err := cfg.DySL.Validate(); err != nil {
@@ -120,19 +121,20 @@ against backbone speedup, every series and the front, as a PNG.`,
 			if cfg.Backend, err = ef.backend(); err != nil {
 				return err
 			}
+			var bar *progressbar.ProgressBar
 			if !quiet {
 				cfg.Log = cmd.ErrOrStderr()
-				bar := newEpisodeBar(cmd.ErrOrStderr(), closedloop.SweepRuns(cfg), "sweep episodes")
+				bar = newEpisodeBar(cmd.ErrOrStderr(), closedloop.SweepRuns(cfg), "sweep episodes")
 				cfg.Suite.Progress = func() { _ = bar.Add(1) }
-				defer func() { _ = bar.Finish(); fmt.Fprintln(cmd.ErrOrStderr()) }()
 			}
 			start := time.Now()
 			rep, err := closedloop.Sweep(cfg)
+			endEpisodeBar(bar, cmd.ErrOrStderr(), err)
 			if err != nil {
 				return err
 			}
 			if !quiet {
-				fmt.Fprintf(cmd.ErrOrStderr(), "\nsweep of %d points took %s\n", len(rep.Points), time.Since(start).Round(time.Second))
+				fmt.Fprintf(cmd.ErrOrStderr(), "sweep of %d points took %s\n", len(rep.Points), time.Since(start).Round(time.Second))
 			}
 			if plotPath != "" {
 				if err := closedloop.SaveSweepPlot(plotPath, rep); err != nil {

@@ -137,8 +137,11 @@ the adapters and controllers on the frames where skipping took the arm.`,
 			if ef.model == "" || out == "" {
 				return fmt.Errorf("--model and --out are required")
 			}
+			seeds, err := episodeSeeds(seed, episodes)
+			if err != nil {
+				return err
+			}
 			sc := scene.DefaultConfig()
-			var err error
 			if sc.Tabletop, err = tasks.tabletop(); err != nil {
 				return err
 			}
@@ -169,7 +172,7 @@ the adapters and controllers on the frames where skipping took the arm.`,
 					return fmt.Errorf("--full-within: %w", err)
 				}
 			}
-			v, err := closedloop.CollectStates(cfg, training.Seeds(seed, episodes), keep, out)
+			v, err := closedloop.CollectStates(cfg, seeds, keep, out)
 			if err != nil {
 				return err
 			}
