@@ -159,6 +159,9 @@ func (cfg BCConfig) layerDropMasks(r *rand.Rand) *tensors.Tensor {
 	return tensors.FromFlatDataAndDimensions(keep, cfg.Batch, L)
 }
 
+// finitePositive says whether x is a number above 0 and below infinity (NaN is not).
+func finitePositive(x float64) bool { return x > 0 && !math.IsInf(x, 1) }
+
 func (cfg BCConfig) residualScale() float64 {
 	switch {
 	case cfg.ResidualScale == 0:
@@ -250,14 +253,21 @@ func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 	if cfg.Log == nil {
 		cfg.Log = io.Discard
 	}
-	if cfg.Steps <= 0 || cfg.Batch <= 0 || cfg.Episodes <= 0 || cfg.LearningRate <= 0 {
+	if cfg.Steps <= 0 || cfg.Batch <= 0 || cfg.Episodes <= 0 || !finitePositive(cfg.LearningRate) {
 		return nil, fmt.Errorf("training: steps (%d), batch (%d), episodes (%d) and learning rate (%g) must be > 0",
 			cfg.Steps, cfg.Batch, cfg.Episodes, cfg.LearningRate)
 	}
 	if cfg.Resumed < 0 || cfg.Resumed >= cfg.Steps {
 		return nil, fmt.Errorf("training: resumed step (%d) must be in [0, steps (%d))", cfg.Resumed, cfg.Steps)
 	}
-	if cfg.Warmup < 0 || cfg.FinalLearningRate < 0 || cfg.FinalLearningRate > cfg.LearningRate {
+	if cfg.HeldOut < 0 || cfg.EvalEvery < 0 || cfg.StopAfter < 0 {
+		return nil, fmt.Errorf("training: held-out episodes (%d), eval-every (%d) and stop-after (%d) must be >= 0 (0: one episode, only at the end, no stop)",
+			cfg.HeldOut, cfg.EvalEvery, cfg.StopAfter)
+	}
+	if math.IsNaN(cfg.ResidualScale) || math.IsInf(cfg.ResidualScale, 0) {
+		return nil, fmt.Errorf("training: residual scale (%v) must be finite (0: 1/sqrt(2·layers); below 0: none)", cfg.ResidualScale)
+	}
+	if cfg.Warmup < 0 || !(cfg.FinalLearningRate >= 0) || cfg.FinalLearningRate > cfg.LearningRate {
 		return nil, fmt.Errorf("training: warmup (%d) must be >= 0 and final learning rate (%g) in [0, %g]",
 			cfg.Warmup, cfg.FinalLearningRate, cfg.LearningRate)
 	}

@@ -54,7 +54,10 @@ func RunBC(r BCRun) (*BCResult, error) {
 		}
 		fmt.Fprintf(log, "resuming %s at step %d\n", r.Out, done)
 	}
-	if done >= cfg.Steps {
+	if r.CheckpointEvery < 0 {
+		return nil, fmt.Errorf("training: checkpoint-every (%d) must be >= 0 (0: only at the end)", r.CheckpointEvery)
+	}
+	if r.Resume && done >= cfg.Steps {
 		return nil, fmt.Errorf("checkpoint %s is already at step %d of %d", r.Out, done, cfg.Steps)
 	}
 	cfg.Resumed = done

@@ -46,6 +46,20 @@ func TestRunBCCheckpointsAndResumes(t *testing.T) {
 	require.ErrorContains(t, err, "checkpoint "+out+" is already at step 3 of 3")
 }
 
+// A run of negative steps is refused as such, not as a checkpoint already past it; so is a negative
+// checkpoint interval.
+func TestRunBCRejectsBadStepsAndCheckpoints(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "bc.safetensors")
+	cfg := BCConfig{Arch: microArch(), Seed: 4, Episodes: 1, HeldOut: 1, Steps: -3, Batch: 2, LearningRate: 1e-3}
+	_, err := RunBC(BCRun{Config: cfg, Out: out})
+	require.ErrorContains(t, err, "steps (-3)")
+	require.NotContains(t, err.Error(), "checkpoint")
+	cfg.Steps = 2
+	_, err = RunBC(BCRun{Config: cfg, Out: out, CheckpointEvery: -1})
+	require.ErrorContains(t, err, "checkpoint-every (-1) must be >= 0")
+	require.NoFileExists(t, out)
+}
+
 func metadataOf(t *testing.T, path string) map[string]string {
 	t.Helper()
 	f, err := safetensors.ReadFile(path)

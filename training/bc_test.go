@@ -187,6 +187,29 @@ func TestBehaviourCloningWithLayerDrop(t *testing.T) {
 	}
 }
 
+// Counts and rates out of range are refused before any episode is generated, each named with its value.
+func TestBehaviourCloningRejectsBadCountsAndRates(t *testing.T) {
+	good := BCConfig{Arch: tinyArch(), Seed: 5, Episodes: 1, HeldOut: 1, Steps: 1, Batch: 2, LearningRate: 1e-3}
+	for _, c := range []struct {
+		change func(*BCConfig)
+		want   string
+	}{
+		{func(c *BCConfig) { c.LearningRate = math.NaN() }, "learning rate (NaN) must be > 0"},
+		{func(c *BCConfig) { c.LearningRate = math.Inf(1) }, "learning rate (+Inf) must be > 0"},
+		{func(c *BCConfig) { c.FinalLearningRate = math.NaN() }, "final learning rate (NaN) in [0, 0.001]"},
+		{func(c *BCConfig) { c.HeldOut = -3 }, "held-out episodes (-3)"},
+		{func(c *BCConfig) { c.EvalEvery = -3 }, "eval-every (-3)"},
+		{func(c *BCConfig) { c.StopAfter = -3 }, "stop-after (-3)"},
+		{func(c *BCConfig) { c.ResidualScale = math.NaN() }, "residual scale (NaN) must be finite"},
+		{func(c *BCConfig) { c.Steps = -3 }, "steps (-3)"},
+	} {
+		cfg := good
+		c.change(&cfg)
+		_, err := TrainBC(cfg, nil)
+		require.ErrorContains(t, err, c.want)
+	}
+}
+
 // Training from a layer on: the prefix and the layers before it leave as they came in, the later
 // layers and the head learn; a layer beyond the head is refused.
 func TestTrainFromLayerKeepsTheEarlierLayers(t *testing.T) {

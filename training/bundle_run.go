@@ -49,6 +49,12 @@ func CalibrateBundle(c BundleCalibration) (static []int, similarity []float64, e
 	if out == nil {
 		out = io.Discard
 	}
+	if err := modelbuild.CheckStaticRatio(c.Ratio); err != nil {
+		return nil, nil, err
+	}
+	if c.Episodes < 1 || c.Every < 1 {
+		return nil, nil, fmt.Errorf("training: calibration episodes (%d) and every (%d, frames apart) must be >= 1", c.Episodes, c.Every)
+	}
 	m, a, model, err := OpenBundleModel(c.Dir, c.Weights)
 	if err != nil {
 		return nil, nil, err
@@ -58,7 +64,7 @@ func CalibrateBundle(c BundleCalibration) (static []int, similarity []float64, e
 		return nil, nil, err
 	}
 	var indices []int
-	for i := 0; i < len(frames.Frames); i += max(1, c.Every) {
+	for i := 0; i < len(frames.Frames); i += c.Every {
 		indices = append(indices, i)
 	}
 	if similarity, err = model.LayerSimilarity(frames, indices); err != nil {

@@ -3,6 +3,7 @@ package training
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,6 +37,24 @@ func TestCalibrateBundleWritesTheStaticLayers(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, static, again)
 	require.Contains(t, log.String(), fmt.Sprintf("static layers unchanged: %v\n", static))
+
+	for _, bad := range []struct {
+		ratio           float64
+		episodes, every int
+		want            string
+	}{
+		{-3, 1, 8, "static ratio (-3) must be in (0, 1]"},
+		{math.NaN(), 1, 8, "static ratio (NaN)"},
+		{0.4, -3, 8, "calibration episodes (-3) and every (8, frames apart) must be >= 1"},
+		{0.4, 1, 0, "every (0, frames apart)"},
+	} {
+		c.Ratio, c.Episodes, c.Every = bad.ratio, bad.episodes, bad.every
+		_, _, err := CalibrateBundle(c)
+		require.ErrorContains(t, err, bad.want)
+	}
+	m, err = bundle.ReadManifest(dir)
+	require.NoError(t, err)
+	require.Equal(t, static, m.StaticLayers, "a refused calibration leaves the bundle as it was")
 }
 
 // Distilling a bundle writes its adapters and controllers with notes on how they were trained, says

@@ -272,6 +272,14 @@ func Distill(m *Model, cfg DistillConfig) (*DistillResult, error) {
 	if len(dynamic) == 0 {
 		return nil, fmt.Errorf("training: no dynamic layers to distill")
 	}
+	if cfg.Episodes < 0 || cfg.Stage1Steps < 0 || cfg.Stage2Steps < 0 || cfg.Stage1Steps+cfg.Stage2Steps == 0 ||
+		cfg.Batch < 1 || cfg.CheckpointEvery < 0 {
+		return nil, fmt.Errorf("training: episodes (%d), stage 1 steps (%d), stage 2 steps (%d) and checkpoint-every (%d) must be >= 0 with at least one step, and batch (%d) >= 1",
+			cfg.Episodes, cfg.Stage1Steps, cfg.Stage2Steps, cfg.CheckpointEvery, cfg.Batch)
+	}
+	if !finitePositive(cfg.LearningRate) {
+		return nil, fmt.Errorf("training: learning rate is %v, expected a finite rate > 0", cfg.LearningRate)
+	}
 	for _, w := range []struct {
 		name  string
 		value float64

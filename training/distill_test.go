@@ -223,9 +223,37 @@ func TestStage2FitKeepsTheAdaptersFit(t *testing.T) {
 	require.NoError(t, err)
 	m.AddSkipModules(manifest.DynamicLayers(), 1)
 	for _, bad := range []DistillConfig{{Stage2Fit: -1}, {Lambda: math.NaN()}, {Stage2Fit: math.Inf(1)}} {
-		bad.Segments, bad.Stage2Steps, bad.Batch, bad.Episodes = manifest.Segments(), 1, 1, 1
+		bad.Segments, bad.Stage2Steps, bad.Batch, bad.Episodes, bad.LearningRate = manifest.Segments(), 1, 1, 1, 1e-3
 		_, err := Distill(m, bad)
 		require.ErrorContains(t, err, "expected a finite weight >= 0")
+	}
+}
+
+// Counts and rates out of range are refused before any episode is generated, each named with its value.
+func TestDistillRejectsBadCountsAndRates(t *testing.T) {
+	_, _, manifest, a, w := builtTinyBundle(t)
+	m, err := NewModel(a, w)
+	require.NoError(t, err)
+	m.AddSkipModules(manifest.DynamicLayers(), 1)
+	good := DistillConfig{Segments: manifest.Segments(), Episodes: 1, Stage1Steps: 1, Stage2Steps: 1, Batch: 2, LearningRate: 1e-3}
+	for _, c := range []struct {
+		change func(*DistillConfig)
+		want   string
+	}{
+		{func(c *DistillConfig) { c.Episodes = -3 }, "episodes (-3)"},
+		{func(c *DistillConfig) { c.Stage1Steps = -3 }, "stage 1 steps (-3)"},
+		{func(c *DistillConfig) { c.Stage2Steps = -1 }, "stage 2 steps (-1)"},
+		{func(c *DistillConfig) { c.Stage1Steps, c.Stage2Steps = 0, 0 }, "with at least one step"},
+		{func(c *DistillConfig) { c.Batch = 0 }, "batch (0) >= 1"},
+		{func(c *DistillConfig) { c.CheckpointEvery = -2 }, "checkpoint-every (-2)"},
+		{func(c *DistillConfig) { c.LearningRate = math.NaN() }, "learning rate is NaN, expected a finite rate > 0"},
+		{func(c *DistillConfig) { c.LearningRate = -3 }, "learning rate is -3"},
+		{func(c *DistillConfig) { c.LearningRate = math.Inf(1) }, "learning rate is +Inf"},
+	} {
+		cfg := good
+		c.change(&cfg)
+		_, err := Distill(m, cfg)
+		require.ErrorContains(t, err, c.want)
 	}
 }
 
@@ -329,8 +357,8 @@ func TestNearTargetWeightWeighsTheChunkLossNearTheTarget(t *testing.T) {
 	m, err := NewModel(a, w)
 	require.NoError(t, err)
 	m.AddSkipModules(manifest.DynamicLayers(), 1)
-	_, err = Distill(m, DistillConfig{Segments: manifest.Segments(), Episodes: 1, Stage2Steps: 1, Batch: 1, NearWeight: 2})
+	_, err = Distill(m, DistillConfig{Segments: manifest.Segments(), Episodes: 1, Stage2Steps: 1, Batch: 1, LearningRate: 1e-3, NearWeight: 2})
 	require.ErrorContains(t, err, "needs a near-target radius > 0")
-	_, err = Distill(m, DistillConfig{Segments: manifest.Segments(), Episodes: 1, Stage2Steps: 1, Batch: 1, NearWeight: -2})
+	_, err = Distill(m, DistillConfig{Segments: manifest.Segments(), Episodes: 1, Stage2Steps: 1, Batch: 1, LearningRate: 1e-3, NearWeight: -2})
 	require.ErrorContains(t, err, "near-target weight is -2, expected a finite weight >= 0")
 }
