@@ -129,6 +129,9 @@ type BundleDistillation struct {
 // checkpoint once done.
 func DistillBundle(d BundleDistillation) (*DistillResult, error) {
 	cfg := d.Config
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	log := cfg.Log
 	if log == nil {
 		log = io.Discard

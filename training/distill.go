@@ -251,6 +251,28 @@ func dynamicLayers(segments []bundle.Segment) []int {
 	return out
 }
 
+// Validate checks the counts, the learning rate and the weights, the settings a caller can get wrong
+// before a model is loaded (DistillBundle checks them first).
+func (cfg DistillConfig) Validate() error {
+	if cfg.Episodes < 0 || cfg.Stage1Steps < 0 || cfg.Stage2Steps < 0 || cfg.Stage1Steps+cfg.Stage2Steps == 0 ||
+		cfg.Batch < 1 || cfg.CheckpointEvery < 0 {
+		return fmt.Errorf("training: episodes (%d), stage 1 steps (%d), stage 2 steps (%d) and checkpoint-every (%d) must be >= 0 with at least one step, and batch (%d) >= 1",
+			cfg.Episodes, cfg.Stage1Steps, cfg.Stage2Steps, cfg.CheckpointEvery, cfg.Batch)
+	}
+	if !finitePositive(cfg.LearningRate) {
+		return fmt.Errorf("training: learning rate is %v, expected a finite rate > 0", cfg.LearningRate)
+	}
+	for _, w := range []struct {
+		name  string
+		value float64
+	}{{"lambda", cfg.Lambda}, {"stage-2 fit weight", cfg.Stage2Fit}, {"near-target weight", cfg.NearWeight}, {"near-target radius", cfg.NearRadius}} {
+		if !(w.value >= 0) || math.IsInf(w.value, 0) {
+			return fmt.Errorf("training: %s is %v, expected a finite weight >= 0", w.name, w.value)
+		}
+	}
+	return nil
+}
+
 // Distill trains the adapters and controllers of m (AddSkipModules first) against the frozen backbone.
 //
 // Stage 1 (Eq. 4): L1 = mean over j of ‖A_j(h_j) − h_{s(j)}‖² / ‖h_{s(j)} − h_j‖², teacher hidden states
@@ -272,21 +294,8 @@ func Distill(m *Model, cfg DistillConfig) (*DistillResult, error) {
 	if len(dynamic) == 0 {
 		return nil, fmt.Errorf("training: no dynamic layers to distill")
 	}
-	if cfg.Episodes < 0 || cfg.Stage1Steps < 0 || cfg.Stage2Steps < 0 || cfg.Stage1Steps+cfg.Stage2Steps == 0 ||
-		cfg.Batch < 1 || cfg.CheckpointEvery < 0 {
-		return nil, fmt.Errorf("training: episodes (%d), stage 1 steps (%d), stage 2 steps (%d) and checkpoint-every (%d) must be >= 0 with at least one step, and batch (%d) >= 1",
-			cfg.Episodes, cfg.Stage1Steps, cfg.Stage2Steps, cfg.CheckpointEvery, cfg.Batch)
-	}
-	if !finitePositive(cfg.LearningRate) {
-		return nil, fmt.Errorf("training: learning rate is %v, expected a finite rate > 0", cfg.LearningRate)
-	}
-	for _, w := range []struct {
-		name  string
-		value float64
-	}{{"lambda", cfg.Lambda}, {"stage-2 fit weight", cfg.Stage2Fit}, {"near-target weight", cfg.NearWeight}, {"near-target radius", cfg.NearRadius}} {
-		if !(w.value >= 0) || math.IsInf(w.value, 0) {
-			return nil, fmt.Errorf("training: %s is %v, expected a finite weight >= 0", w.name, w.value)
-		}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	data, err := GenerateSceneEpisodes(m.Arch, Seeds(TrainSeedStart, cfg.Episodes), cfg.Tasks)
 	if err != nil {

@@ -11,7 +11,8 @@ import (
 	"dysl_vla/scene"
 )
 
-// The training commands refuse contradictory or unknown options before they load or train anything.
+// The training commands refuse contradictory or unknown options, and counts or rates out of range,
+// before they load or train anything.
 func TestTrainingCommandsRefuseBadOptions(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "w.safetensors")
@@ -38,6 +39,17 @@ func TestTrainingCommandsRefuseBadOptions(t *testing.T) {
 		{[]string{"train", "bc", "--out", out, "--recolour-pads", "blue=navy"}, `--recolour-pads: recolour "blue=navy": expected FROM=TO, two different colours of red, green, blue, yellow, purple, orange`},
 		{[]string{"train", "bc", "--out", out, "--tasks", "tabletop", "--recolour-pads", "red=blue"}, "--recolour-pads red=blue: only with --tasks single"},
 		{[]string{"train", "dagger", "--model", dir, "--out", out, "--tasks", "chain", "--recolour-pads", "red=blue"}, "--recolour-pads red=blue: only with --tasks single"},
+		{[]string{"calibrate", "--model", dir, "--episodes", "-3"}, "calibration episodes (-3) and every (4, frames apart) must be >= 1"},
+		{[]string{"calibrate", "--model", dir, "--ratio", "NaN"}, "static ratio (NaN) must be in (0, 1]"},
+		{[]string{"distill", "--model", dir, "--batch", "-3"}, "and batch (-3) >= 1"},
+		{[]string{"distill", "--model", dir, "--episodes", "-3"}, "episodes (-3)"},
+		{[]string{"distill", "--model", dir, "--lr", "NaN"}, "learning rate is NaN, expected a finite rate > 0"},
+		{[]string{"distill", "--model", dir, "--stage1-steps", "0", "--stage2-steps", "0"}, "with at least one step"},
+		{[]string{"train", "bc", "--out", out, "--steps", "-3"}, "steps (-3)"},
+		{[]string{"train", "bc", "--out", out, "--lr", "NaN"}, "learning rate (NaN) must be > 0"},
+		{[]string{"train", "bc", "--out", out, "--eval-every", "-1"}, "eval-every (-1)"},
+		{[]string{"train", "bc", "--out", out, "--checkpoint-every", "-1"}, "checkpoint-every (-1) must be >= 0"},
+		{[]string{"model", "build", "--out", filepath.Join(dir, "b"), "--calibration", "-3"}, "calibration observations (-3) must be > 0"},
 		{[]string{"train", "bc", "--out", out, "--dagger-states", out, "--dagger-unlabelled", "spin"}, `--dagger-unlabelled "spin": expected action names of the model: x, y, z, roll, pitch, yaw, gripper`},
 	}
 	for _, tc := range cases {
