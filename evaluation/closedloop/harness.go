@@ -302,6 +302,9 @@ func (h *Harness) Run(seed int64) (Episode, error) {
 				continue
 			}
 			latency := cfg.Latency.Of(sink.stats)
+			if latency < 0 {
+				return ep, fmt.Errorf("closedloop: seed %d, step %d: latency model %q gave %v, expected a duration >= 0", seed, tick, cfg.Latency, latency)
+			}
 			freeAt = serveAt + latency
 			actions := chunkActions(sink.chunk)
 			if len(cfg.ExpertDims) > 0 {

@@ -224,6 +224,17 @@ func TestLatencyIsAccountedInSimTime(t *testing.T) {
 	require.Equal(t, 3, ep.FramesSuperseded, "the frames of 100, 300 and 400 ms (the 500 ms frame arrives as the worker frees)")
 }
 
+// A latency model that puts a chunk's arrival before its frame's capture ends the episode with an
+// error naming the model, instead of a run whose timing means nothing.
+func TestNegativeLatencyIsRefused(t *testing.T) {
+	sc := scene.DefaultConfig()
+	sc.MaxSteps = 6
+	h, err := New(Config{Engine: newEngine(t, constantX), Skipping: skipping.DefaultConfig(), Scene: sc, Latency: FixedLatency(-3 * time.Second)})
+	require.NoError(t, err)
+	_, err = h.Run(1)
+	require.ErrorContains(t, err, `latency model "fixed -3s" gave -3s, expected a duration >= 0`)
+}
+
 // skippingEngine is the constant-x policy whose every controller says skip, with a 20-step scene.
 func skippingEngine(t *testing.T) (*policy.Engine, scene.Config) {
 	sc := scene.DefaultConfig()

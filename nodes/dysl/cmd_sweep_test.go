@@ -35,6 +35,9 @@ func TestClosedLoopCommandsRefuseBadOptions(t *testing.T) {
 		{[]string{"evaluate", "--closed-loop", "--model", dir, "--match-tolerance", "0"}, "--match-tolerance 0"},
 		{[]string{"evaluate", "--closed-loop", "--model", dir, "--match-episodes", "0"}, "expected at least one episode"},
 		{[]string{"evaluate", "--closed-loop", "--model", dir, "--match-runs", "0"}, "at least one run"},
+		{[]string{"evaluate", "--closed-loop", "--model", dir, "--latency", "fixed", "--latency-fixed=-3s"}, "--latency-fixed -3s, --latency-per-layer 10ms: expected durations >= 0"},
+		{[]string{"sweep", "--model", dir, "--latency", "per-layer", "--latency-per-layer=-1ms"}, "--latency-per-layer -1ms: expected durations >= 0"},
+		{[]string{"evaluate", "--closed-loop", "--model", dir, "--latency-scale", "Inf"}, "--latency-scale (+Inf) must be a finite factor > 0"},
 	}
 	for _, tc := range cases {
 		_, _, err := runDysl(tc.args...)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -78,10 +79,13 @@ func (f *closedLoopFlags) sceneConfig() (scene.Config, error) {
 }
 
 func (f *closedLoopFlags) latencyModel() (closedloop.Latency, error) {
+	if f.latencyFixed < 0 || f.perLayer < 0 {
+		return nil, fmt.Errorf("--latency-fixed %v, --latency-per-layer %v: expected durations >= 0", f.latencyFixed, f.perLayer)
+	}
 	switch f.latency {
 	case "measured":
-		if !(f.latencyScale > 0) {
-			return nil, fmt.Errorf("--latency-scale (%v) must be > 0", f.latencyScale)
+		if !(f.latencyScale > 0) || math.IsInf(f.latencyScale, 1) {
+			return nil, fmt.Errorf("--latency-scale (%v) must be a finite factor > 0", f.latencyScale)
 		}
 		return closedloop.MeasuredLatency{Scale: f.latencyScale}, nil
 	case "fixed":
