@@ -43,6 +43,9 @@ func RunBC(r BCRun) (*BCResult, error) {
 	if log == nil {
 		log = io.Discard
 	}
+	if r.CheckpointEvery < 0 {
+		return nil, fmt.Errorf("training: checkpoint-every (%d) must be >= 0 (0: only at the end)", r.CheckpointEvery)
+	}
 	start, done := r.Start, 0
 	if r.Resume {
 		if start != nil {
@@ -53,9 +56,6 @@ func RunBC(r BCRun) (*BCResult, error) {
 			return nil, err
 		}
 		fmt.Fprintf(log, "resuming %s at step %d\n", r.Out, done)
-	}
-	if r.CheckpointEvery < 0 {
-		return nil, fmt.Errorf("training: checkpoint-every (%d) must be >= 0 (0: only at the end)", r.CheckpointEvery)
 	}
 	if r.Resume && done >= cfg.Steps {
 		return nil, fmt.Errorf("checkpoint %s is already at step %d of %d", r.Out, done, cfg.Steps)

@@ -175,8 +175,8 @@ type earlyExitConfig struct {
 	Log                     io.Writer
 }
 
-// checkEarlyExit refuses counts below zero (zero takes the default), so that a bad flag stops a run
-// before its first phase rather than an hour into it.
+// checkEarlyExit refuses counts below zero (zero takes the default). Evaluate and Sweep call it first,
+// so that a bad flag stops a run before its first phase rather than when openEarlyExit is reached.
 func checkEarlyExit(every, episodes, stride int) error {
 	if every < 0 || episodes < 0 || stride < 0 {
 		return fmt.Errorf("closedloop: early exit's interval (%d layers), episodes (%d) and stride (%d frames) must be >= 0 (0: the defaults 2, 8 and 4)",
@@ -188,9 +188,6 @@ func checkEarlyExit(every, episodes, stride int) error {
 // openEarlyExit fits the exits on training episodes of the evaluated tasks and opens their runner;
 // close releases it.
 func openEarlyExit(cfg earlyExitConfig) (*earlyExit, func(), error) {
-	if err := checkEarlyExit(cfg.Every, cfg.Episodes, cfg.Stride); err != nil {
-		return nil, nil, err
-	}
 	every, episodes, stride := cmp.Or(cfg.Every, 2), cmp.Or(cfg.Episodes, 8), cmp.Or(cfg.Stride, 4)
 	x := &earlyExit{desc: fmt.Sprintf("DeeR-style: exit every %d layers when consecutive exits agree (L2)", every)}
 	_, arch, weights, err := training.OpenBundleBackbone(cfg.Model, cfg.Weights)
