@@ -191,7 +191,7 @@ func Declare(srv *paramserver.Server) (Settings, error) {
 		desc := s.desc
 		desc.Name = s.name
 		if _, err := srv.Declare(s.name, s.def, desc); err != nil {
-			return Settings{}, fmt.Errorf("nodecore: parameter %s: %w", s.name, err)
+			return Settings{}, fmt.Errorf("nodecore: %w", err)
 		}
 	}
 	snap := srv.Snapshot()

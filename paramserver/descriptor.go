@@ -3,6 +3,7 @@ package paramserver
 import (
 	"fmt"
 	"math"
+	"strconv"
 
 	"dysl_vla/msgs"
 )
@@ -70,6 +71,27 @@ func floatingPointRangeContains(r msgs.FloatingPointRange, v float64) bool {
 	}
 	steps := math.Round((v - r.FromValue) / r.Step)
 	return doublesEqual(v, r.FromValue+steps*r.Step)
+}
+
+// describeRange is the descriptor's range for an error, such as " (range 0 to 64)" or
+// " (range 0.1 to 60, step 0.1)"; empty without one.
+func describeRange(d Descriptor) string {
+	format := func(from, to, step string, hasStep bool) string {
+		if hasStep {
+			return fmt.Sprintf(" (range %s to %s, step %s)", from, to, step)
+		}
+		return fmt.Sprintf(" (range %s to %s)", from, to)
+	}
+	float := func(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
+	switch {
+	case len(d.IntegerRange) == 1:
+		r := d.IntegerRange[0]
+		return format(strconv.FormatInt(r.FromValue, 10), strconv.FormatInt(r.ToValue, 10), strconv.FormatUint(r.Step, 10), r.Step > 1)
+	case len(d.FloatingPointRange) == 1:
+		r := d.FloatingPointRange[0]
+		return format(float(r.FromValue), float(r.ToValue), float(r.Step), r.Step > 0)
+	}
+	return ""
 }
 
 // checkValue applies the descriptor's type and range rules to a value about to be set,

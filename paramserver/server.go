@@ -186,10 +186,12 @@ func (s *Server) Declare(name string, defaultValue Value, descriptor Descriptor)
 		if strings.HasPrefix(result.Reason, "Wrong parameter type") {
 			return Value{}, fmt.Errorf("parameter '%s' has invalid type: %s", name, result.Reason)
 		}
-		return Value{}, fmt.Errorf("parameter '%s' could not be set: %s", name, result.Reason)
+		// Unlike a set request's reason, which keeps rclcpp's words for ros2 param set, a start-up
+		// failure is read in a launch log: it says what was given and what the range is.
+		return Value{}, fmt.Errorf("parameter '%s' could not be set to %s%s: %s", name, FormatValue(initial), describeRange(descriptor), result.Reason)
 	}
 	if result := s.callOnSet(param); !result.Successful {
-		return Value{}, fmt.Errorf("parameter '%s' could not be set: %s", name, result.Reason)
+		return Value{}, fmt.Errorf("parameter '%s' could not be set to %s: %s", name, FormatValue(initial), result.Reason)
 	}
 	descriptor.Type = initial.Type
 	s.store(name, &entry{value: initial, descriptor: descriptor})

@@ -65,7 +65,10 @@ func TestDeclare(t *testing.T) {
 			param: "x", value: Double(1), descriptor: Descriptor{DynamicTyping: true}, want: Integer(3)},
 		{name: "override outside range", overrides: map[string]Value{"horizon": Integer(99)},
 			param: "horizon", value: Integer(8), descriptor: Descriptor{IntegerRange: []msgs.IntegerRange{{FromValue: 1, ToValue: 16}}},
-			wantErr: "parameter 'horizon' could not be set: Parameter {horizon} doesn't comply with integer range."},
+			wantErr: "parameter 'horizon' could not be set to 99 (range 1 to 16): Parameter {horizon} doesn't comply with integer range."},
+		{name: "override outside a stepped range", overrides: map[string]Value{"period": Double(-3)},
+			param: "period", value: Double(1), descriptor: Descriptor{FloatingPointRange: []msgs.FloatingPointRange{{FromValue: 0.5, ToValue: 60, Step: 0.5}}},
+			wantErr: "parameter 'period' could not be set to -3 (range 0.5 to 60, step 0.5): Parameter {period} doesn't comply with floating point range."},
 		{name: "empty name", param: "", value: Bool(true), wantErr: "parameter name must not be empty"},
 		{name: "static without value", param: "x", value: Value{},
 			wantErr: "parameter 'x' has invalid type: cannot declare a statically typed parameter with an uninitialized value"},
@@ -119,7 +122,7 @@ func TestDeclareRunsOnSetCallback(t *testing.T) {
 		return SetResult{Reason: "model path must exist"}
 	})
 	_, err := s.Declare("model_path", String("/nope"), Descriptor{})
-	require.EqualError(t, err, "parameter 'model_path' could not be set: model path must exist")
+	require.EqualError(t, err, `parameter 'model_path' could not be set to "/nope": model path must exist`)
 	require.False(t, s.Has("model_path"))
 }
 

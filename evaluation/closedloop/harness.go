@@ -125,6 +125,7 @@ type Harness struct {
 	cfg    Config
 	dt     time.Duration
 	camera time.Duration
+	params map[string]paramserver.Value // every episode's node overrides
 }
 
 // New checks cfg and fills its defaults.
@@ -168,7 +169,40 @@ func New(cfg Config) (*Harness, error) {
 			return nil, fmt.Errorf("closedloop: expert action index %d: expected 0..%d (x, y, z, roll, pitch, yaw, gripper)", d, len(scene.Action{})-1)
 		}
 	}
-	return &Harness{cfg: cfg, dt: dt, camera: time.Duration(float64(time.Second) / cfg.CameraHz)}, nil
+	h := &Harness{cfg: cfg, dt: dt, camera: time.Duration(float64(time.Second) / cfg.CameraHz), params: nodeParameters(cfg)}
+	// Each episode starts a node of its own; one declared here refuses a gripper_lead out of range
+	// before any episode is played.
+	if _, _, err := h.newParamServer(); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// nodeParameters are the start-up overrides of every episode's node: the skipping configuration and
+// the harness's node settings.
+func nodeParameters(cfg Config) map[string]paramserver.Value {
+	overrides := map[string]paramserver.Value{}
+	for _, p := range nodecore.SkippingParameters(cfg.Skipping) {
+		overrides[p.Name] = p.Value
+	}
+	if cfg.MaxImageAge > 0 {
+		overrides[nodecore.ParamMaxImageAge] = paramserver.Double(cfg.MaxImageAge.Seconds())
+	}
+	overrides[nodecore.ParamGripperLead] = paramserver.Integer(int64(cfg.GripperLead))
+	overrides[nodecore.ParamGripperMinHold] = paramserver.Double(cfg.GripperMinHold.Seconds())
+	return overrides
+}
+
+// episodeOrigin is the wall time every episode's sim time counts from.
+var episodeOrigin = time.Unix(1_700_000_000, 0)
+
+// newParamServer is a fresh node's parameter server with the harness's overrides.
+func (h *Harness) newParamServer() (*paramserver.Server, nodecore.Settings, error) {
+	srv, settings, err := nodecore.NewParamServer("/dysl_vla_node", h.params, func() time.Time { return episodeOrigin })
+	if err != nil {
+		return nil, nodecore.Settings{}, fmt.Errorf("closedloop: %w", err)
+	}
+	return srv, settings, nil
 }
 
 // Episode is what one closed-loop episode did.
@@ -205,19 +239,10 @@ type arrival struct {
 // Run plays the episode with this seed.
 func (h *Harness) Run(seed int64) (Episode, error) {
 	cfg := h.cfg
-	overrides := map[string]paramserver.Value{}
-	for _, p := range nodecore.SkippingParameters(cfg.Skipping) {
-		overrides[p.Name] = p.Value
-	}
-	if cfg.MaxImageAge > 0 {
-		overrides[nodecore.ParamMaxImageAge] = paramserver.Double(cfg.MaxImageAge.Seconds())
-	}
-	overrides[nodecore.ParamGripperLead] = paramserver.Integer(int64(cfg.GripperLead))
-	overrides[nodecore.ParamGripperMinHold] = paramserver.Double(cfg.GripperMinHold.Seconds())
-	origin := time.Unix(1_700_000_000, 0)
-	srv, _, err := nodecore.NewParamServer("/dysl_vla_node", overrides, func() time.Time { return origin })
+	origin := episodeOrigin
+	srv, _, err := h.newParamServer()
 	if err != nil {
-		return Episode{}, fmt.Errorf("closedloop: %w", err)
+		return Episode{}, err
 	}
 	sink := &sink{}
 	core, err := nodecore.New(nodecore.Config{Engine: cfg.Engine, Params: srv, Sink: sink, Infer: cfg.Infer})

@@ -297,6 +297,11 @@ func TestConfigErrors(t *testing.T) {
 	require.ErrorContains(t, err, "controller_threshold")
 	_, err = New(Config{Engine: newEngine(t, constantX), Skipping: skipping.DefaultConfig(), CameraHz: -1})
 	require.ErrorContains(t, err, "camera rate")
+	// The node's own parameter ranges, before any episode is played.
+	_, err = New(Config{Engine: newEngine(t, constantX), Skipping: skipping.DefaultConfig(), GripperLead: -3})
+	require.ErrorContains(t, err, "parameter 'gripper_lead' could not be set to -3 (range 0 to 64)")
+	_, err = New(Config{Engine: newEngine(t, constantX), Skipping: skipping.DefaultConfig(), GripperMinHold: 11 * time.Second})
+	require.ErrorContains(t, err, "parameter 'gripper_min_hold' could not be set to 11 (range 0 to 10)")
 }
 
 func TestVisitReturnsTheCapturedStates(t *testing.T) {
