@@ -38,6 +38,11 @@ the arm to, with the full model as their teacher.`,
 			if adapters != "bundle" && adapters != "identity" {
 				return fmt.Errorf("--adapters %q: want bundle or identity", adapters)
 			}
+			if cfg.NearWeight == 0 {
+				if err := refuseUnused(cmd.Flags(), "--near-target-weight above 0", "near-target-radius"); err != nil {
+					return err
+				}
+			}
 			var err error
 			if cfg.Tasks, err = generatedTasks(data, tasks); err != nil {
 				return err

@@ -72,7 +72,15 @@ does (from the start pose only the image says where the block is).`,
 			}
 			cfg.DySL = &dysl
 			if closedLoop.enabled {
+				// The closed loop matches early exit's eta itself, with the bundle's adapter rank, on
+				// --match-frames-closed-loop frames.
+				if err := refuseUnused(cmd.Flags(), "open loop (without --closed-loop)", "exit-rank", "exit-threshold", "match-frames"); err != nil {
+					return err
+				}
 				return runClosedLoop(cmd, cfg, closedLoop, asJSON, quiet)
+			}
+			if err := refuseUnused(cmd.Flags(), "--closed-loop", closedLoop.only...); err != nil {
+				return err
 			}
 			if !quiet {
 				cfg.Log = cmd.ErrOrStderr()
@@ -132,7 +140,7 @@ func runClosedLoop(cmd *cobra.Command, open openloop.Config, f closedLoopFlags, 
 		return err
 	}
 	cfg := closedloop.EvaluateConfig{Model: open.Model, OneStage: open.OneStage, Backend: open.Backend, DySL: *open.DySL,
-		Weights: open.Weights, ExitEvery: open.ExitEvery, Seeds: seeds, MatchFrames: f.matchFrames,
+		Weights: open.Weights, ExitEvery: open.ExitEvery, ExitEpisodes: open.ExitEpisodes, ExitStride: open.ExitStride, Seeds: seeds, MatchFrames: f.matchFrames,
 		MatchEpisodes: f.match.MatchEpisodes, MatchRuns: f.match.MatchRuns, MatchTolerance: f.match.MatchTolerance,
 		Suite: closedloop.Suite{Scene: sc, CameraHz: f.cameraHz, Latency: latency, ExpertDims: expertDims, GripperLead: f.gripperLead,
 			GripperMinHold: f.gripperHold}}

@@ -50,6 +50,9 @@ Ctrl-C stops the replay with a complete output bag and report.`,
 			if compare != "" && compare != "full" {
 				return fmt.Errorf("--compare takes only \"full\", got %q", compare)
 			}
+			if err := mf.check(); err != nil {
+				return err
+			}
 			srv, settings, warnings, err := replay.LoadParams(params)
 			if err != nil {
 				return err

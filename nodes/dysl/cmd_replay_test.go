@@ -35,6 +35,16 @@ func TestReplayShippedParamsFileHasNoIgnoredKeys(t *testing.T) {
 	require.NotContains(t, stderr, "warning")
 }
 
+// The link's settings without --mavlink would change nothing: they are refused before the bag or the
+// model is opened.
+func TestReplayRefusesLinkFlagsWithoutMavlink(t *testing.T) {
+	dir := t.TempDir()
+	_, _, err := runDysl("replay", "--model", filepath.Join(dir, "no-model"), "--bag", filepath.Join(dir, "no-bag"),
+		"--out", filepath.Join(dir, "out"), "--mavlink-gripper-closed", "-1", "--mavlink-target-system", "2")
+	require.EqualError(t, err, "--mavlink-gripper-closed, --mavlink-target-system: only with --mavlink")
+	require.NoDirExists(t, filepath.Join(dir, "out"))
+}
+
 // dysl replay --mavlink sends its chunks to a controller that dysl mavlink listen stands in for; each
 // command prints on its own root's output.
 func TestReplaySendsChunksToMavlinkListen(t *testing.T) {

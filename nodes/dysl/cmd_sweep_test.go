@@ -38,6 +38,13 @@ func TestClosedLoopCommandsRefuseBadOptions(t *testing.T) {
 		{[]string{"evaluate", "--closed-loop", "--model", dir, "--latency", "fixed", "--latency-fixed=-3s"}, "--latency-fixed -3s, --latency-per-layer 10ms: expected durations >= 0"},
 		{[]string{"sweep", "--model", dir, "--latency", "per-layer", "--latency-per-layer=-1ms"}, "--latency-per-layer -1ms: expected durations >= 0"},
 		{[]string{"evaluate", "--closed-loop", "--model", dir, "--latency-scale", "Inf"}, "--latency-scale (+Inf) must be a finite factor > 0"},
+		// A flag the chosen mode leaves unused is refused, not ignored.
+		{[]string{"evaluate", "--model", dir, "--gripper-lead", "3", "--tasks", "single"}, "--gripper-lead, --tasks: only with --closed-loop"},
+		{[]string{"evaluate", "--closed-loop", "--model", dir, "--exit-threshold", "0.2"}, "--exit-threshold: only with open loop (without --closed-loop)"},
+		{[]string{"evaluate", "--closed-loop", "--model", dir, "--latency", "fixed", "--latency-scale", "2"}, "--latency-scale: only with --latency measured"},
+		{[]string{"sweep", "--model", dir, "--latency-per-layer", "5ms"}, "--latency-per-layer: only with --latency per-layer"},
+		{[]string{"sweep", "--model", dir, "--chain", "3"}, "--chain: only with --tasks chain"},
+		{[]string{"train", "dagger", "--model", dir, "--out", dir + "/states.json", "--tasks", "single", "--chain", "3"}, "--chain: only with --tasks chain"},
 	}
 	for _, tc := range cases {
 		_, _, err := runDysl(tc.args...)

@@ -43,6 +43,7 @@ func TestTrainingCommandsRefuseBadOptions(t *testing.T) {
 		{[]string{"calibrate", "--model", dir, "--ratio", "NaN"}, "static ratio (NaN) must be in (0, 1]"},
 		{[]string{"distill", "--model", dir, "--batch", "-3"}, "and batch (-3) >= 1"},
 		{[]string{"distill", "--model", dir, "--episodes", "-3"}, "episodes (-3)"},
+		{[]string{"distill", "--model", dir, "--near-target-radius", "0.03"}, "--near-target-radius: only with --near-target-weight above 0"},
 		{[]string{"distill", "--model", dir, "--lr", "NaN"}, "learning rate is NaN, expected a finite rate > 0"},
 		{[]string{"distill", "--model", dir, "--stage1-steps", "0", "--stage2-steps", "0"}, "with at least one step"},
 		{[]string{"train", "bc", "--out", out, "--steps", "-3"}, "steps (-3)"},

@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -28,14 +30,19 @@ type closedLoopFlags struct {
 	gripperLead  int
 	gripperHold  time.Duration
 	match        closedloop.EvaluateConfig // MatchEpisodes, MatchRuns, MatchTolerance
+	// only are the flags that only --closed-loop uses.
+	only []string
 }
 
 func (f *closedLoopFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.enabled, "closed-loop", false, "closed loop: the policy drives the simulated scene through the node core; success, chain length, compute (see --tasks)")
-	f.registerEpisodes(fs)
-	fs.IntVar(&f.match.MatchEpisodes, "match-episodes", 10, "closed loop: episodes (the first of --episodes) flexidepth's tau and early exit's eta are searched on, in their own closed loop")
-	fs.IntVar(&f.match.MatchRuns, "match-runs", 6, "closed loop: most closed-loop runs of that search per baseline")
-	fs.Float64Var(&f.match.MatchTolerance, "match-tolerance", 0.1, "closed loop: executed layers per inference a matched baseline must come within of dysl's")
+	own := pflag.NewFlagSet("closed loop", pflag.ContinueOnError)
+	f.registerEpisodes(own)
+	own.IntVar(&f.match.MatchEpisodes, "match-episodes", 10, "closed loop: episodes (the first of --episodes) flexidepth's tau and early exit's eta are searched on, in their own closed loop")
+	own.IntVar(&f.match.MatchRuns, "match-runs", 6, "closed loop: most closed-loop runs of that search per baseline")
+	own.Float64Var(&f.match.MatchTolerance, "match-tolerance", 0.1, "closed loop: executed layers per inference a matched baseline must come within of dysl's")
+	f.only = flagNames(own)
+	fs.AddFlagSet(own)
 }
 
 // registerEpisodes registers what shapes the closed-loop episodes: tasks, latency, camera, step limit.
@@ -81,6 +88,17 @@ func (f *closedLoopFlags) sceneConfig() (scene.Config, error) {
 func (f *closedLoopFlags) latencyModel() (closedloop.Latency, error) {
 	if f.latencyFixed < 0 || f.perLayer < 0 {
 		return nil, fmt.Errorf("--latency-fixed %v, --latency-per-layer %v: expected durations >= 0", f.latencyFixed, f.perLayer)
+	}
+	// Each latency model reads its own flags; the others would change nothing.
+	for _, use := range []struct {
+		flag    string
+		readers []string
+	}{{"latency-scale", []string{"measured"}}, {"latency-fixed", []string{"fixed", "per-layer"}}, {"latency-per-layer", []string{"per-layer"}}} {
+		if !slices.Contains(use.readers, f.latency) {
+			if err := refuseUnused(f.set, "--latency "+strings.Join(use.readers, " or "), use.flag); err != nil {
+				return nil, err
+			}
+		}
 	}
 	switch f.latency {
 	case "measured":

@@ -12,7 +12,8 @@ import (
 )
 
 // mavlinkFlags are the flags that make a chunk-producing command (dysl replay) send its chunks to an
-// arm controller. Register them with register; newBridge returns nil when --mavlink was not given.
+// arm controller. Register them with register and call check first; newBridge returns nil when --mavlink
+// was not given.
 type mavlinkFlags struct {
 	endpoint     string
 	linkTimeout  time.Duration
@@ -20,15 +21,27 @@ type mavlinkFlags struct {
 	targetComp   uint8
 	gripperOpen  float32
 	gripperClose float32
+	// link are the flags of the link, which only --mavlink uses.
+	link *pflag.FlagSet
 }
 
 func (m *mavlinkFlags) register(f *pflag.FlagSet) {
 	f.StringVar(&m.endpoint, "mavlink", "", "also send chunks over MAVLink to this endpoint, such as udp-client:127.0.0.1:14550")
-	f.DurationVar(&m.linkTimeout, "mavlink-link-timeout", 3*time.Second, "controller heartbeat silence after which chunks stop")
-	f.Uint8Var(&m.targetSystem, "mavlink-target-system", 1, "the arm controller's MAVLink system id")
-	f.Uint8Var(&m.targetComp, "mavlink-target-component", 1, "the arm controller's MAVLink component id")
-	f.Float32Var(&m.gripperOpen, "mavlink-gripper-open", 0, "gripper dimension value meaning fully open")
-	f.Float32Var(&m.gripperClose, "mavlink-gripper-closed", 1, "gripper dimension value meaning fully closed")
+	m.link = pflag.NewFlagSet("mavlink link", pflag.ContinueOnError)
+	m.link.DurationVar(&m.linkTimeout, "mavlink-link-timeout", 3*time.Second, "controller heartbeat silence after which chunks stop")
+	m.link.Uint8Var(&m.targetSystem, "mavlink-target-system", 1, "the arm controller's MAVLink system id")
+	m.link.Uint8Var(&m.targetComp, "mavlink-target-component", 1, "the arm controller's MAVLink component id")
+	m.link.Float32Var(&m.gripperOpen, "mavlink-gripper-open", 0, "gripper dimension value meaning fully open")
+	m.link.Float32Var(&m.gripperClose, "mavlink-gripper-closed", 1, "gripper dimension value meaning fully closed")
+	f.AddFlagSet(m.link)
+}
+
+// check refuses the link's flags without --mavlink, before the command opens anything.
+func (m *mavlinkFlags) check() error {
+	if m.endpoint != "" {
+		return nil
+	}
+	return refuseUnused(m.link, "--mavlink", flagNames(m.link)...)
 }
 
 // newBridge starts the bridge the flags describe, or returns nil when --mavlink is empty.

@@ -38,9 +38,12 @@ type taskFlags struct {
 	// shape changes fields of the tabletop scene, e.g. "blocks=1,pads=2,colours=6": one factor of the
 	// tabletop scene at a time, to see which one a model trained on the one-block scene fails on.
 	shape []string
+	// set is the FlagSet the flags were registered on, to tell a flag given from its default.
+	set *pflag.FlagSet
 }
 
 func (f *taskFlags) register(fs *pflag.FlagSet, defaultTasks, usage string) {
+	f.set = fs
 	fs.StringVar(&f.tasks, "tasks", defaultTasks, usage)
 	fs.IntVar(&f.chain, "chain", 5, "instructions per episode with --tasks chain")
 	fs.StringSliceVar(&f.shape, "tabletop", nil, "with --tasks tabletop or chain: change the scene, NAME=VALUE of blocks, pads, colours "+
@@ -49,6 +52,11 @@ func (f *taskFlags) register(fs *pflag.FlagSet, defaultTasks, usage string) {
 
 // tabletop is the scene the flags choose (the zero Tabletop for the one-block scene).
 func (f *taskFlags) tabletop() (scene.Tabletop, error) {
+	if f.tasks != "chain" {
+		if err := refuseUnused(f.set, "--tasks chain", "chain"); err != nil {
+			return scene.Tabletop{}, err
+		}
+	}
 	t, err := tabletopFor(f.tasks, f.chain)
 	if err != nil || len(f.shape) == 0 {
 		return t, err
