@@ -77,7 +77,7 @@ func RunBC(r BCRun) (*BCResult, error) {
 		}
 	}
 	res, err := TrainBC(cfg, start)
-	finishStepBar(bar, r.Progress)
+	finishStepBar(bar, r.Progress, err)
 	if err != nil {
 		return nil, err
 	}
@@ -133,9 +133,14 @@ func newStepBar(w io.Writer, steps int, description string) *progressbar.Progres
 	return progressbar.NewOptions(steps, options...)
 }
 
-// finishStepBar completes the bar and ends its line.
-func finishStepBar(bar *progressbar.ProgressBar, w io.Writer) {
-	_ = bar.Finish()
+// finishStepBar ends the bar's line: full when the run succeeded, where it stopped when it failed (a
+// bar filled on the way out of a refused run would read as a run that trained).
+func finishStepBar(bar *progressbar.ProgressBar, w io.Writer, err error) {
+	if err == nil {
+		_ = bar.Finish()
+	} else {
+		_ = bar.Exit()
+	}
 	if w != nil {
 		fmt.Fprintln(w)
 	}

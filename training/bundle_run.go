@@ -177,7 +177,7 @@ func DistillBundle(d BundleDistillation) (*DistillResult, error) {
 		bar.Describe(fmt.Sprintf("stage %d loss %.4f", stage, loss))
 	}
 	res, err := Distill(model, cfg)
-	finishStepBar(bar, d.Progress)
+	finishStepBar(bar, d.Progress, err)
 	if err != nil {
 		return nil, err
 	}

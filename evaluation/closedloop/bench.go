@@ -175,12 +175,13 @@ type earlyExitConfig struct {
 	Log                     io.Writer
 }
 
-// checkEarlyExit refuses counts below zero (zero takes the default). Evaluate and Sweep call it first,
-// so that a bad flag stops a run before its first phase rather than when openEarlyExit is reached.
-func checkEarlyExit(every, episodes, stride int) error {
-	if every < 0 || episodes < 0 || stride < 0 {
-		return fmt.Errorf("closedloop: early exit's interval (%d layers), episodes (%d) and stride (%d frames) must be >= 0 (0: the defaults 2, 8 and 4)",
-			every, episodes, stride)
+// checkBaselineCounts refuses the baselines' counts below zero (zero takes the default): early exit's
+// interval, fitting episodes and stride, and the frames served to dysl that the baselines' thresholds
+// are matched on. Evaluate and Sweep call it first, before a bundle is opened.
+func checkBaselineCounts(every, episodes, stride, matchFrames int) error {
+	if every < 0 || episodes < 0 || stride < 0 || matchFrames < 0 {
+		return fmt.Errorf("closedloop: early exit's interval (%d layers), episodes (%d) and stride (%d frames), and the frames thresholds are matched on (%d), must be >= 0 (0: the defaults 2, 8, 4 and 600)",
+			every, episodes, stride, matchFrames)
 	}
 	return nil
 }

@@ -98,7 +98,7 @@ func Evaluate(cfg EvaluateConfig) (*Report, error) {
 	if len(cfg.Seeds) == 0 {
 		return nil, fmt.Errorf("closedloop: no episodes to evaluate")
 	}
-	if err := checkEarlyExit(cfg.ExitEvery, cfg.ExitEpisodes, cfg.ExitStride); err != nil {
+	if err := checkBaselineCounts(cfg.ExitEvery, cfg.ExitEpisodes, cfg.ExitStride, cfg.MatchFrames); err != nil {
 		return nil, err
 	}
 	cfg.ensureDefaults()

@@ -117,16 +117,26 @@ func TestSweepEveryPoint(t *testing.T) {
 	require.Contains(t, rep.Recommendation.Reason, "succeeds in none")
 }
 
-// Early exit's counts below zero stop the evaluation and the sweep before any episode is played (a
-// negative stride once looped over frames backwards).
-func TestEvaluateAndSweepRefuseNegativeEarlyExitCounts(t *testing.T) {
+// The baselines' counts and thresholds out of range stop the evaluation and the sweep before any
+// episode is played (a negative stride once looped over frames backwards; a negative match-frames
+// count and a NaN eta were taken as given).
+func TestEvaluateAndSweepRefuseBadBaselineSettings(t *testing.T) {
 	var runs int
 	suite := closedloop.Suite{Scene: scene.DefaultConfig(), Progress: func() { runs++ }}
 	_, err := closedloop.Evaluate(closedloop.EvaluateConfig{Model: tinyDir, DySL: skipping.DefaultConfig(),
 		Seeds: []int64{1_000_000}, ExitStride: -3, Suite: suite})
-	require.ErrorContains(t, err, "early exit's interval (0 layers), episodes (0) and stride (-3 frames) must be >= 0")
+	require.ErrorContains(t, err, "early exit's interval (0 layers), episodes (0) and stride (-3 frames), and the frames thresholds are matched on (0), must be >= 0")
+	_, err = closedloop.Evaluate(closedloop.EvaluateConfig{Model: tinyDir, DySL: skipping.DefaultConfig(),
+		Seeds: []int64{1_000_000}, MatchFrames: -3, Suite: suite})
+	require.ErrorContains(t, err, "the frames thresholds are matched on (-3)")
 	_, err = closedloop.Sweep(closedloop.SweepConfig{Model: tinyDir, DySL: skipping.DefaultConfig(),
 		Seeds: []int64{1_000_000}, ExitEvery: -1, Suite: suite})
 	require.ErrorContains(t, err, "early exit's interval (-1 layers)")
+	_, err = closedloop.Sweep(closedloop.SweepConfig{Model: tinyDir, DySL: skipping.DefaultConfig(),
+		Seeds: []int64{1_000_000}, ExitEta: []float64{0.2, math.NaN()}, Suite: suite})
+	require.ErrorContains(t, err, "early exit threshold NaN: expected a finite eta >= 0")
+	_, err = closedloop.Sweep(closedloop.SweepConfig{Model: tinyDir, DySL: skipping.DefaultConfig(),
+		Seeds: []int64{1_000_000}, FlexiTau: []float64{-3}, Suite: suite})
+	require.ErrorContains(t, err, "flexidepth threshold -3: expected a probability in [0, 1]")
 	require.Zero(t, runs)
 }

@@ -227,7 +227,7 @@ func Sweep(cfg SweepConfig) (*SweepReport, error) {
 	if len(cfg.Seeds) == 0 {
 		return nil, fmt.Errorf("closedloop: no episodes to sweep")
 	}
-	if err := checkEarlyExit(cfg.ExitEvery, cfg.ExitEpisodes, cfg.ExitStride); err != nil {
+	if err := checkBaselineCounts(cfg.ExitEvery, cfg.ExitEpisodes, cfg.ExitStride, cfg.MatchFrames); err != nil {
 		return nil, err
 	}
 	if cfg.Log == nil {
@@ -238,6 +238,16 @@ func Sweep(cfg SweepConfig) (*SweepReport, error) {
 	for _, r := range levels {
 		if !(r >= 0 && r <= 1) {
 			return nil, fmt.Errorf("closedloop: skip level %v: expected a share of the dynamic layers in [0, 1]", r)
+		}
+	}
+	for _, tau := range cfg.FlexiTau {
+		if !(tau >= 0 && tau <= 1) {
+			return nil, fmt.Errorf("closedloop: flexidepth threshold %v: expected a probability in [0, 1]", tau)
+		}
+	}
+	for _, eta := range cfg.ExitEta {
+		if !(eta >= 0) || math.IsInf(eta, 1) {
+			return nil, fmt.Errorf("closedloop: early exit threshold %v: expected a finite eta >= 0", eta)
 		}
 	}
 	b, err := openBench(cfg.Model, cfg.Backend, cfg.DySL)
