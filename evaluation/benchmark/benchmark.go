@@ -24,8 +24,9 @@ type Plan struct {
 	Skipping    skipping.Config
 }
 
-// DefaultPlans are the plans `dysl bench` measures.
-func DefaultPlans(ratios ...float64) []Plan {
+// DefaultPlans are the plans `dysl bench` measures, with a fixed-ratio DySL plan per skip ratio (each
+// a share of the dynamic layers, in [0, 1]).
+func DefaultPlans(ratios ...float64) ([]Plan, error) {
 	if len(ratios) == 0 {
 		ratios = []float64{0.25, 0.5, 0.75}
 	}
@@ -39,12 +40,15 @@ func DefaultPlans(ratios ...float64) []Plan {
 		{Name: "static_only", Skipping: static},
 	}
 	for _, r := range ratios {
+		if !(r >= 0 && r <= 1) {
+			return nil, fmt.Errorf("benchmark: skip ratio %v: expected a share of the dynamic layers in [0, 1]", r)
+		}
 		c := skipping.DefaultConfig()
 		c.Strategy = skipping.StrategyFixedRatio
 		c.SkipRatio = r
 		plans = append(plans, Plan{Name: fmt.Sprintf("dysl_skip_%d", int(math.Round(r*100))), Skipping: c})
 	}
-	return plans
+	return plans, nil
 }
 
 // Result is one plan's measurement.

@@ -2,6 +2,7 @@ package benchmark
 
 import (
 	"fmt"
+	"math"
 	"testing"
 	"time"
 
@@ -44,7 +45,9 @@ func TestReportComparesMeasuredWithIdealSpeedup(t *testing.T) {
 	require.NoError(t, e.Initialize())
 	img := policy.Image{Width: 2, Height: 2, Encoding: "mono8", Step: 2, Data: []byte{1, 2, 3, 4}}
 
-	rep, err := Run(Config{Engine: e, Observations: []policy.Observation{{Image: img}}, Plans: DefaultPlans(0.5),
+	plans, err := DefaultPlans(0.5)
+	require.NoError(t, err)
+	rep, err := Run(Config{Engine: e, Observations: []policy.Observation{{Image: img}}, Plans: plans,
 		Iterations: 5, Warmup: 1, Now: clock.Now})
 	require.NoError(t, err)
 	byName := map[string]Result{}
@@ -75,9 +78,22 @@ func TestRunRefusesBadRoundCounts(t *testing.T) {
 	e := &policy.Engine{Manifest: m, Backend: policytest.NewFake(m)}
 	require.NoError(t, e.Initialize())
 	img := policy.Image{Width: 2, Height: 2, Encoding: "mono8", Step: 2, Data: []byte{1, 2, 3, 4}}
+	plans, err := DefaultPlans(0.5)
+	require.NoError(t, err)
 	for _, bad := range []struct{ iterations, warmup int }{{0, 1}, {2, -3}} {
-		_, err := Run(Config{Engine: e, Observations: []policy.Observation{{Image: img}}, Plans: DefaultPlans(0.5),
+		_, err := Run(Config{Engine: e, Observations: []policy.Observation{{Image: img}}, Plans: plans,
 			Iterations: bad.iterations, Warmup: bad.warmup})
 		require.ErrorContains(t, err, fmt.Sprintf("iterations (%d) must be >= 1 and warm-up rounds (%d) >= 0", bad.iterations, bad.warmup))
 	}
+}
+
+// A skip ratio outside [0, 1] is refused by its value, not by a plan named after it.
+func TestDefaultPlansRefuseRatiosOutsideZeroToOne(t *testing.T) {
+	for _, bad := range []float64{-3, 1.5, math.NaN()} {
+		_, err := DefaultPlans(0.5, bad)
+		require.EqualError(t, err, fmt.Sprintf("benchmark: skip ratio %v: expected a share of the dynamic layers in [0, 1]", bad))
+	}
+	plans, err := DefaultPlans()
+	require.NoError(t, err)
+	require.Equal(t, "dysl_skip_75", plans[len(plans)-1].Name)
 }

@@ -28,6 +28,10 @@ speedup (ratio of executed FLOPs) and their quotient, the efficiency.`,
 			if ef.model == "" {
 				return fmt.Errorf("--model is required")
 			}
+			plans, err := benchmark.DefaultPlans(ratios...)
+			if err != nil {
+				return err
+			}
 			e, err := ef.open(skipping.DefaultConfig())
 			if err != nil {
 				return err
@@ -37,7 +41,7 @@ speedup (ratio of executed FLOPs) and their quotient, the efficiency.`,
 			rep, err := benchmark.Run(benchmark.Config{
 				Engine:       e,
 				Observations: benchmark.SyntheticObservations(e.Manifest, 8, seed),
-				Plans:        benchmark.DefaultPlans(ratios...),
+				Plans:        plans,
 				Iterations:   iterations,
 				Warmup:       warmup,
 				Progress:     func(done, _ int) { bar.set(done) },

@@ -54,6 +54,10 @@ does (from the start pose only the image says where the block is).`,
 			if ef.model == "" {
 				return fmt.Errorf("--model is required")
 			}
+			// Open loop took 0 for the default 4 and closed loop refused it: both refuse it now.
+			if err := checkEpisodes(cfg.Episodes); err != nil {
+				return err
+			}
 			if !(exitThreshold < 0) { // negative asks for matching; NaN and +Inf are refused by Validate
 				cfg.ExitThreshold = &exitThreshold
 			}
@@ -172,10 +176,18 @@ func runClosedLoop(cmd *cobra.Command, open openloop.Config, f closedLoopFlags, 
 
 // episodeSeeds is the seeds of --episodes consecutive episodes from first, refusing fewer than one.
 func episodeSeeds(first int64, episodes int) ([]int64, error) {
-	if episodes < 1 {
-		return nil, fmt.Errorf("--episodes %d: expected at least one episode", episodes)
+	if err := checkEpisodes(episodes); err != nil {
+		return nil, err
 	}
 	return training.Seeds(first, episodes), nil
+}
+
+// checkEpisodes refuses an --episodes of fewer than one.
+func checkEpisodes(episodes int) error {
+	if episodes < 1 {
+		return fmt.Errorf("--episodes %d: expected at least one episode", episodes)
+	}
+	return nil
 }
 
 // endEpisodeBar ends the bar's line: full when the run succeeded, where it stopped when it failed.
