@@ -99,6 +99,10 @@ func (c *Config) EnsureDefaults() {
 	}
 }
 
+// MaxChunkSize is the longest expert chunk: as many actions as the node's executed_actions admits. A
+// longer one is a mistyped number, and each episode step would hold it whole.
+const MaxChunkSize = 1024
+
 // Validate lists every field out of range.
 func (c Config) Validate() error {
 	var problems []error
@@ -108,8 +112,8 @@ func (c Config) Validate() error {
 	if c.Height < 8 || c.Height > 4096 {
 		problems = append(problems, fmt.Errorf("height (%d) must be in [8, 4096] pixels", c.Height))
 	}
-	if c.ChunkSize < 1 {
-		problems = append(problems, fmt.Errorf("chunk size (%d) must be >= 1", c.ChunkSize))
+	if c.ChunkSize < 1 || c.ChunkSize > MaxChunkSize {
+		problems = append(problems, fmt.Errorf("chunk size (%d) must be in [1, %d] steps", c.ChunkSize, MaxChunkSize))
 	}
 	if c.MaxSteps < 1 {
 		problems = append(problems, fmt.Errorf("max steps (%d) must be >= 1", c.MaxSteps))

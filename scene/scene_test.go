@@ -223,8 +223,10 @@ func TestRender(t *testing.T) {
 func TestConfigValidation(t *testing.T) {
 	_, err := Episode(1, Config{Width: 4, ChunkSize: -1, CameraNoise: math.NaN()})
 	require.ErrorContains(t, err, "width (4) must be in [8, 4096] pixels")
-	require.ErrorContains(t, err, "chunk size (-1) must be >= 1")
+	require.ErrorContains(t, err, "chunk size (-1) must be in [1, 1024] steps")
 	require.ErrorContains(t, err, "camera noise (NaN) must be >= 0")
+	_, err = Episode(1, Config{ChunkSize: 1_000_000_000})
+	require.ErrorContains(t, err, "chunk size (1000000000) must be in [1, 1024] steps")
 	_, err = Episode(1, Config{StartSpread: 0.4})
 	require.ErrorContains(t, err, "start spread (0.4 m) must be in [0, 0.3] (the table's half size)")
 

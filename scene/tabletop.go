@@ -41,6 +41,10 @@ func ChainTabletop() Tabletop {
 	return t
 }
 
+// MaxChain is the longest chain of instructions in one episode. CALVIN's chains are five long; the
+// bound keeps a mistyped count from planning an episode that never ends.
+const MaxChain = 100
+
 // Validate lists every field out of range.
 func (t Tabletop) Validate() error {
 	var problems []error
@@ -59,8 +63,8 @@ func (t Tabletop) Validate() error {
 	if t.Blocks+t.Pads > t.palette() {
 		problems = append(problems, fmt.Errorf("tabletop blocks and pads (%d) must each have their own colour: at most %d", t.Blocks+t.Pads, t.palette()))
 	}
-	if t.Chain < 1 {
-		problems = append(problems, fmt.Errorf("tabletop chain (%d) must be >= 1", t.Chain))
+	if t.Chain < 1 || t.Chain > MaxChain {
+		problems = append(problems, fmt.Errorf("tabletop chain (%d) must be in [1, %d] instructions", t.Chain, MaxChain))
 	}
 	if !(t.Light >= 0 && t.Light < 1) {
 		problems = append(problems, fmt.Errorf("tabletop light (%v) must be in [0, 1)", t.Light))

@@ -1,6 +1,7 @@
 package training
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -256,6 +257,12 @@ func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 	if cfg.Steps <= 0 || cfg.Batch <= 0 || cfg.Episodes <= 0 || !finitePositive(cfg.LearningRate) {
 		return nil, fmt.Errorf("training: steps (%d), batch (%d), episodes (%d) and learning rate (%g) must be > 0",
 			cfg.Steps, cfg.Batch, cfg.Episodes, cfg.LearningRate)
+	}
+	if cfg.Batch > MaxBatch {
+		return nil, fmt.Errorf("training: batch (%d): expected at most %d frames", cfg.Batch, MaxBatch)
+	}
+	if err := errors.Join(CheckEpisodeCount("training: episodes", cfg.Episodes), CheckEpisodeCount("training: held-out episodes", cfg.HeldOut)); err != nil {
+		return nil, err
 	}
 	if cfg.Resumed < 0 || cfg.Resumed >= cfg.Steps {
 		return nil, fmt.Errorf("training: resumed step (%d) must be in [0, steps (%d))", cfg.Resumed, cfg.Steps)

@@ -95,25 +95,38 @@ func GeneratePerturbedEpisodes(a modelbuild.Arch, seeds []int64, tasks scene.Tab
 	// before, 13 s after on 2 cores).
 	perEpisode := make([][]Frame, len(seeds))
 	errs := make([]error, len(seeds))
+	play := func(e int) {
+		steps, err := scene.Episode(seeds[e], cfg)
+		if err != nil {
+			errs[e] = err
+			return
+		}
+		for i, s := range steps {
+			perEpisode[e] = append(perEpisode[e], newFrame(a, int(seeds[e]), i, s.State, s.Image, s.Instruction, s.Chunk, s.Action, s.Phase))
+		}
+	}
+	if len(seeds) == 0 {
+		return &Dataset{Arch: a}, nil
+	}
+	// The first episode is made alone, to judge by its size whether all of them fit in memory.
+	play(0)
+	if available, ok := availableMemory(); ok && errs[0] == nil {
+		if err := checkDatasetFits(len(seeds), frameBytes(perEpisode[0]), available); err != nil {
+			return nil, err
+		}
+	}
 	next := make(chan int)
 	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(seeds)) {
+	for range min(runtime.GOMAXPROCS(0), len(seeds)-1) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for e := range next {
-				steps, err := scene.Episode(seeds[e], cfg)
-				if err != nil {
-					errs[e] = err
-					continue
-				}
-				for i, s := range steps {
-					perEpisode[e] = append(perEpisode[e], newFrame(a, int(seeds[e]), i, s.State, s.Image, s.Instruction, s.Chunk, s.Action, s.Phase))
-				}
+				play(e)
 			}
 		}()
 	}
-	for e := range seeds {
+	for e := 1; e < len(seeds); e++ {
 		next <- e
 	}
 	close(next)
@@ -324,6 +337,22 @@ func (d *Dataset) SampleIndices(r *rand.Rand, n int) []int {
 		out[i] = r.IntN(len(d.Frames))
 	}
 	return out
+}
+
+// MaxEpisodes bounds every count of episodes: a million is weeks of closed-loop play on 2 cores, and a
+// larger count is a mistyped number whose seeds alone would take gigabytes before the first episode.
+const MaxEpisodes = 1_000_000
+
+// MaxBatch bounds the frames of a training step: a larger batch is a mistyped number, whose tensors
+// would not fit before the first step.
+const MaxBatch = 65536
+
+// CheckEpisodeCount refuses a count above MaxEpisodes; what names the count (a flag or a field).
+func CheckEpisodeCount(what string, n int) error {
+	if n > MaxEpisodes {
+		return fmt.Errorf("%s (%d): expected at most %d episodes", what, n, MaxEpisodes)
+	}
+	return nil
 }
 
 // Seeds returns count consecutive episode seeds from first. Training and held-out evaluation use

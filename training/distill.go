@@ -259,6 +259,12 @@ func (cfg DistillConfig) Validate() error {
 		return fmt.Errorf("training: episodes (%d), stage 1 steps (%d), stage 2 steps (%d) and checkpoint-every (%d) must be >= 0 with at least one step, and batch (%d) >= 1",
 			cfg.Episodes, cfg.Stage1Steps, cfg.Stage2Steps, cfg.CheckpointEvery, cfg.Batch)
 	}
+	if cfg.Batch > MaxBatch {
+		return fmt.Errorf("training: batch (%d): expected at most %d frames", cfg.Batch, MaxBatch)
+	}
+	if err := CheckEpisodeCount("training: episodes", cfg.Episodes); err != nil {
+		return err
+	}
 	if !finitePositive(cfg.LearningRate) {
 		return fmt.Errorf("training: learning rate is %v, expected a finite rate > 0", cfg.LearningRate)
 	}

@@ -183,7 +183,7 @@ func checkBaselineCounts(every, episodes, stride, matchFrames int) error {
 		return fmt.Errorf("closedloop: early exit's interval (%d layers), episodes (%d) and stride (%d frames), and the frames thresholds are matched on (%d), must be >= 0 (0: the defaults 2, 8, 4 and 600)",
 			every, episodes, stride, matchFrames)
 	}
-	return nil
+	return training.CheckEpisodeCount("closedloop: early exit's episodes", episodes)
 }
 
 // openEarlyExit fits the exits on training episodes of the evaluated tasks and opens their runner;

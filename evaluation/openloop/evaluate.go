@@ -81,6 +81,14 @@ func (c *Config) Validate() error {
 			problems = append(problems, fmt.Sprintf("%s (%d) must be >= 0 (0: the default)", n.name, n.value))
 		}
 	}
+	for _, n := range []struct {
+		name  string
+		value int
+	}{{"episodes", c.Episodes}, {"exit-episodes", c.ExitEpisodes}} {
+		if err := training.CheckEpisodeCount(n.name, n.value); err != nil {
+			problems = append(problems, err.Error())
+		}
+	}
 	if t := c.ExitThreshold; t != nil && (!(*t >= 0) || math.IsInf(*t, 1)) {
 		problems = append(problems, fmt.Sprintf("exit threshold (%v) must be a finite eta >= 0", *t))
 	}

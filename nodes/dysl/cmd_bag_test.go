@@ -34,6 +34,7 @@ func TestBagGenRefusesZerosAndNaN(t *testing.T) {
 		{[]string{"--rate", "0"}, "--rate 0: must be a frame rate in Hz above 0"},
 		{[]string{"--rate", "NaN"}, "--rate NaN: must be a frame rate in Hz above 0"},
 		{[]string{"--chunk", "0"}, "--chunk 0: must be at least 1 step"},
+		{[]string{"--chunk", "1000000000"}, "chunk size (1000000000) must be in [1, 1024] steps"},
 		{[]string{"--width", "0"}, "--width 0 --height 64: must be at least 8 pixels each"},
 	}
 	for _, tc := range cases {

@@ -182,12 +182,12 @@ func episodeSeeds(first int64, episodes int) ([]int64, error) {
 	return training.Seeds(first, episodes), nil
 }
 
-// checkEpisodes refuses an --episodes of fewer than one.
+// checkEpisodes refuses an --episodes of fewer than one, or more than training.MaxEpisodes.
 func checkEpisodes(episodes int) error {
 	if episodes < 1 {
 		return fmt.Errorf("--episodes %d: expected at least one episode", episodes)
 	}
-	return nil
+	return training.CheckEpisodeCount("--episodes", episodes)
 }
 
 // endEpisodeBar ends the bar's line: full when the run succeeded, where it stopped when it failed.

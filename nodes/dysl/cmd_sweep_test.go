@@ -39,6 +39,10 @@ func TestClosedLoopCommandsRefuseBadOptions(t *testing.T) {
 		{[]string{"evaluate", "--closed-loop", "--model", dir, "--latency", "fixed", "--latency-fixed=-3s"}, "--latency-fixed -3s, --latency-per-layer 10ms: expected durations >= 0"},
 		{[]string{"sweep", "--model", dir, "--latency", "per-layer", "--latency-per-layer=-1ms"}, "--latency-per-layer -1ms: expected durations >= 0"},
 		{[]string{"evaluate", "--closed-loop", "--model", dir, "--latency-scale", "Inf"}, "--latency-scale (+Inf) must be a finite factor > 0"},
+		// Counts too large to plan for are refused before their seeds or tasks are laid out.
+		{[]string{"sweep", "--model", dir, "--episodes", "1000000000"}, "--episodes (1000000000): expected at most 1000000 episodes"},
+		{[]string{"evaluate", "--closed-loop", "--model", dir, "--tasks", "chain", "--chain", "1000000000"}, "tabletop chain (1000000000) must be in [1, 100] instructions"},
+		{[]string{"evaluate", "--model", dir, "--exit-episodes", "1000000000"}, "exit-episodes (1000000000): expected at most 1000000 episodes"},
 		// A flag the chosen mode leaves unused is refused, not ignored.
 		{[]string{"evaluate", "--model", dir, "--gripper-lead", "3", "--tasks", "single"}, "--gripper-lead, --tasks: only with --closed-loop"},
 		{[]string{"evaluate", "--closed-loop", "--model", dir, "--exit-threshold", "0.2"}, "--exit-threshold: only with open loop (without --closed-loop)"},
