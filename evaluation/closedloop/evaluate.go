@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"strings"
 
 	"dysl_vla/evaluation/matching"
 	"dysl_vla/policy"
@@ -42,7 +43,30 @@ type EvaluateConfig struct {
 	// ExitEvery is the early-exit interval in layers (default 2); ExitEpisodes training episodes of
 	// the evaluated tasks, every ExitStride-th frame, fit the exits (defaults 8 and 4).
 	ExitEvery, ExitEpisodes, ExitStride int
-	Log                                 io.Writer
+	// Variants, optional, names the ablations and baselines to run (of LaterVariants); nil runs every
+	// one. full and dysl always run: every row's speedup is full's time over its own, and the baselines
+	// are matched to dysl's compute. {"full", "dysl"} plays those two alone, which is how the full
+	// model is judged on many episodes.
+	Variants []string
+	Log      io.Writer
+}
+
+// LaterVariants are the rows Evaluate runs after full and dysl, in the table's order.
+var LaterVariants = []string{"dysl_no_preskip", "dysl_no_verify", "one_stage", "random_skip", "fixed_ratio", "static_only", "flexidepth", "early_exit"}
+
+// runs says whether the variant named is to run.
+func (cfg *EvaluateConfig) runs(name string) bool {
+	return cfg.Variants == nil || slices.Contains(cfg.Variants, name)
+}
+
+// checkVariants refuses names that are not variants.
+func (cfg *EvaluateConfig) checkVariants() error {
+	for _, name := range cfg.Variants {
+		if name != "full" && name != "dysl" && !slices.Contains(LaterVariants, name) {
+			return fmt.Errorf("closedloop: variant %q: expected full, dysl or one of %v", name, LaterVariants)
+		}
+	}
+	return nil
 }
 
 func (cfg *EvaluateConfig) ensureDefaults() {
@@ -79,13 +103,28 @@ const timingReference = "full_timing"
 // thresholds at their run caps.
 func EpisodeRuns(cfg EvaluateConfig) int {
 	cfg.ensureDefaults()
-	runs, searched := 9, 1
-	if cfg.OneStage != "" {
-		runs++
+	runs, searched := 2, 0 // full and dysl
+	for _, name := range LaterVariants {
+		switch {
+		case !cfg.runs(name):
+		case name == "one_stage":
+			if cfg.OneStage != "" {
+				runs++
+			}
+		case name == "early_exit":
+			if _, _, _, err := training.OpenBundleBackbone(cfg.Model, cfg.Weights); err == nil {
+				runs++
+				searched++
+			}
+		case name == "flexidepth":
+			runs++
+			searched++
+		default:
+			runs++
+		}
 	}
-	if _, _, _, err := training.OpenBundleBackbone(cfg.Model, cfg.Weights); err == nil {
-		runs++
-		searched++
+	if runs > 2 {
+		runs++ // the second phase's full
 	}
 	return runs*len(cfg.Seeds) + searched*cfg.MatchRuns*cfg.MatchEpisodes
 }
@@ -99,6 +138,9 @@ func Evaluate(cfg EvaluateConfig) (*Report, error) {
 		return nil, fmt.Errorf("closedloop: no episodes to evaluate")
 	}
 	if err := checkBaselineCounts(cfg.ExitEvery, cfg.ExitEpisodes, cfg.ExitStride, cfg.MatchFrames); err != nil {
+		return nil, err
+	}
+	if err := cfg.checkVariants(); err != nil {
 		return nil, err
 	}
 	cfg.ensureDefaults()
@@ -125,37 +167,48 @@ func Evaluate(cfg EvaluateConfig) (*Report, error) {
 		}
 		return v, err
 	}
-	if _, err := add(b.variant("dysl_no_preskip", "DySL without pre-skip prediction (allow points fixed at the front)",
-		b.with(func(c *skipping.Config) { c.PreSkipPrediction = false }))); err != nil {
-		return nil, err
-	}
-	if _, err := add(b.variant("dysl_no_verify", "DySL without post-skip verification", b.with(func(c *skipping.Config) { c.Verification = false }))); err != nil {
-		return nil, err
-	}
-	oneStage := &Variant{Name: "one_stage", Description: "DySL with adapters and controllers distilled in one stage",
-		Note: "not run: no --one-stage bundle"}
-	if cfg.OneStage != "" {
-		e, err := policy.Open(cfg.OneStage, cfg.Backend, cfg.DySL)
-		if err != nil {
-			return nil, fmt.Errorf("closedloop: --one-stage: %w", err)
+	if cfg.runs("dysl_no_preskip") {
+		if _, err := add(b.variant("dysl_no_preskip", "DySL without pre-skip prediction (allow points fixed at the front)",
+			b.with(func(c *skipping.Config) { c.PreSkipPrediction = false }))); err != nil {
+			return nil, err
 		}
-		defer e.Close()
-		if e.Manifest.Dims != b.m.Dims || !slices.Equal(e.Manifest.StaticLayers, b.m.StaticLayers) {
-			return nil, fmt.Errorf("closedloop: --one-stage bundle %s has another layout than %s", cfg.OneStage, cfg.Model)
-		}
-		oneStage.Engine, oneStage.Skipping, oneStage.Note = e, cfg.DySL, ""
 	}
-	rest = append(rest, oneStage)
+	if cfg.runs("dysl_no_verify") {
+		if _, err := add(b.variant("dysl_no_verify", "DySL without post-skip verification", b.with(func(c *skipping.Config) { c.Verification = false }))); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.runs("one_stage") {
+		oneStage := &Variant{Name: "one_stage", Description: "DySL with adapters and controllers distilled in one stage",
+			Note: "not run: no --one-stage bundle"}
+		if cfg.OneStage != "" {
+			e, err := policy.Open(cfg.OneStage, cfg.Backend, cfg.DySL)
+			if err != nil {
+				return nil, fmt.Errorf("closedloop: --one-stage: %w", err)
+			}
+			defer e.Close()
+			if e.Manifest.Dims != b.m.Dims || !slices.Equal(e.Manifest.StaticLayers, b.m.StaticLayers) {
+				return nil, fmt.Errorf("closedloop: --one-stage bundle %s has another layout than %s", cfg.OneStage, cfg.Model)
+			}
+			oneStage.Engine, oneStage.Skipping, oneStage.Note = e, cfg.DySL, ""
+		}
+		rest = append(rest, oneStage)
+	}
 	exact := &Match{TargetLayers: Metric(executed), Tolerance: cfg.MatchTolerance}
 	for _, s := range []skipping.Strategy{skipping.StrategyRandomSkip, skipping.StrategyFixedRatio} {
+		if !cfg.runs(s.String()) {
+			continue
+		}
 		v, err := add(b.dithered(s, target))
 		if err != nil {
 			return nil, err
 		}
 		v.Match = exact
 	}
-	if _, err := add(b.staticOnly()); err != nil {
-		return nil, err
+	if cfg.runs("static_only") {
+		if _, err := add(b.staticOnly()); err != nil {
+			return nil, err
+		}
 	}
 	matchSeeds := cfg.Seeds[:cfg.MatchEpisodes]
 	search := func(at func(knob float64) (*Variant, error), s matching.Search) (matching.SearchResult, *Match, error) {
@@ -178,80 +231,57 @@ func Evaluate(cfg EvaluateConfig) (*Report, error) {
 		}
 		return res, &Match{TargetLayers: Metric(executed), Tolerance: cfg.MatchTolerance, Runs: res.Runs, Episodes: len(matchSeeds)}, err
 	}
-	flexi, err := b.flexiDepth()
-	if err != nil {
-		return nil, err
-	}
-	tau0, got0, err := matchFlexiDepth(flexi.Engine, flexi.Skipping, served, executed)
-	if err != nil {
-		return nil, err
-	}
-	// τ = 1 never skips: every layer runs.
-	res, match, err := search(flexi.at, matching.Search{Rising: true, Bracket: [2]float64{0, 1}, Known: []matching.Probe{{Knob: 1, Got: float64(L)}}, Start: tau0})
-	if err != nil {
-		return nil, err
-	}
-	v, err := flexi.at(res.Knob)
-	if err != nil {
-		return nil, err
-	}
-	v.Match = match
-	v.Note = fmt.Sprintf("tau searched in closed loop from %.4g (%.2f layers on %d frames served to dysl): %s", tau0, got0, len(served), describeSearch(res, match))
-	rest = append(rest, v)
-	exit, closeExit, err := openEarlyExit(earlyExitConfig{Model: cfg.Model, Weights: cfg.Weights, Backend: cfg.Backend, Scene: cfg.Suite.Scene,
-		Every: cfg.ExitEvery, Episodes: cfg.ExitEpisodes, Stride: cfg.ExitStride, Log: cfg.Log})
-	if err != nil {
-		return nil, err
-	}
-	defer closeExit()
-	if exit.runner == nil {
-		rest = append(rest, exit.unavailable)
-	} else {
-		got0, err := exit.runner.MatchLayers(served, executed)
+	if cfg.runs("flexidepth") {
+		v, err := matchedFlexiDepth(b, served, executed, L, search)
 		if err != nil {
 			return nil, err
 		}
-		eta0 := exit.runner.Threshold
-		// The search runs on u in [0, 1), η = scale·u/(1−u): u = ½ is the η matched on served frames,
-		// u → 1 exits at the first chance, and η = 0 (u = 0) never exits early, running every layer.
-		scale, start := eta0, 0.5
-		if eta0 == 0 {
-			scale, start = 1, 0
-		}
-		eta := func(u float64) float64 { return scale * u / (1 - u) }
-		res, match, err := search(func(u float64) (*Variant, error) { return exit.at(eta(u)), nil },
-			matching.Search{Rising: false, Bracket: [2]float64{0, 1}, Known: []matching.Probe{{Knob: 0, Got: float64(L)}}, Start: start})
+		rest = append(rest, v)
+	}
+	if cfg.runs("early_exit") {
+		exit, closeExit, err := openEarlyExit(earlyExitConfig{Model: cfg.Model, Weights: cfg.Weights, Backend: cfg.Backend, Scene: cfg.Suite.Scene,
+			Every: cfg.ExitEvery, Episodes: cfg.ExitEpisodes, Stride: cfg.ExitStride, Log: cfg.Log})
 		if err != nil {
 			return nil, err
 		}
-		v := exit.at(eta(res.Knob))
-		v.Match = match
-		v.Note = fmt.Sprintf("eta searched in closed loop from %.4g (%.2f layers on %d frames served to dysl): %s; %s",
-			eta0, got0, len(served), describeSearch(res, match), exit.fit.Describe())
+		defer closeExit()
+		v, err := matchedEarlyExit(exit, served, executed, L, search)
+		if err != nil {
+			return nil, err
+		}
 		rest = append(rest, v)
 	}
 
-	// full runs again beside them, untabulated: speedups compare times of the same phase, since the
-	// machine's load may differ between phases.
-	timing, err := b.variant(timingReference, "full, again: the second phase's timing reference", full.Skipping)
-	if err != nil {
-		return nil, err
+	if len(rest) > 0 {
+		// full runs again beside them, untabulated: speedups compare times of the same phase, since the
+		// machine's load may differ between phases.
+		timing, err := b.variant(timingReference, "full, again: the second phase's timing reference", full.Skipping)
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(cfg.Log, "closed loop: ablations and baselines on the same %d episodes\n", len(cfg.Seeds))
+		more, err := cfg.Suite.Run(append(rest, timing), cfg.Seeds)
+		if err != nil {
+			return nil, err
+		}
+		Finish(more, timingReference)
+		rows = append(rows, more[:len(more)-1]...)
 	}
-	fmt.Fprintf(cfg.Log, "closed loop: ablations and baselines on the same %d episodes\n", len(cfg.Seeds))
-	more, err := cfg.Suite.Run(append(rest, timing), cfg.Seeds)
-	if err != nil {
-		return nil, err
-	}
-	Finish(more, timingReference)
-	rows = append(rows, more[:len(more)-1]...)
 	for i := range rows {
 		rows[i].judgeMatch()
 	}
 	rep := &Report{Model: cfg.Model, Layers: L, Static: b.m.StaticLayers, Seeds: [2]int64{cfg.Seeds[0], cfg.Seeds[len(cfg.Seeds)-1]},
 		Tasks: describeTasks(cfg.Suite), Latency: describeLatency(cfg.Suite), DySL: cfg.DySL.String(), Variants: rows}
-	rep.Notes = append(rep.Notes,
-		fmt.Sprintf("full and dysl ran first; the baselines were then matched to dysl's %.2f executed layers per inference (verification re-runs included), within %.2g: random_skip and fixed_ratio by construction, flexidepth's tau and early_exit's eta by searching in closed loop on the first %d episodes; all then ran on the same episodes", executed, cfg.MatchTolerance, cfg.MatchEpisodes),
-		"speedups: mean engine time per inference of full over the variant's, measured in this run (full runs in both phases, interleaved episode by episode with the variants, and each phase is compared with its own full); backbone = decoder layers, adapters, controllers and verification re-runs (the re-run's head included)")
+	if len(rest) > 0 {
+		rep.Notes = append(rep.Notes,
+			fmt.Sprintf("full and dysl ran first; the baselines were then matched to dysl's %.2f executed layers per inference (verification re-runs included), within %.2g: random_skip and fixed_ratio by construction, flexidepth's tau and early_exit's eta by searching in closed loop on the first %d episodes; all then ran on the same episodes", executed, cfg.MatchTolerance, cfg.MatchEpisodes),
+			"speedups: mean engine time per inference of full over the variant's, measured in this run (full runs in both phases, interleaved episode by episode with the variants, and each phase is compared with its own full); backbone = decoder layers, adapters, controllers and verification re-runs (the re-run's head included)")
+	} else {
+		rep.Notes = append(rep.Notes, "speedups: mean engine time per inference of full over dysl's, measured in this run, the two interleaved episode by episode; backbone = decoder layers, adapters, controllers and verification re-runs (the re-run's head included)")
+	}
+	if cfg.Variants != nil {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("only the variants asked for ran: %s (full and dysl always run)", strings.Join(cfg.Variants, ", ")))
+	}
 	if b.m.Provenance.Weights == "" {
 		rep.Notes = append(rep.Notes, "the backbone is random, not trained: success says nothing about DySL")
 	}
@@ -340,4 +370,62 @@ func WriteReport(w io.Writer, rep *Report) {
 	for _, n := range rep.Notes {
 		fmt.Fprintln(w, "note:", n)
 	}
+}
+
+// thresholdSearch runs a baseline's closed-loop search of its knob towards dysl's executed layers.
+type thresholdSearch func(at func(knob float64) (*Variant, error), s matching.Search) (matching.SearchResult, *Match, error)
+
+// matchedFlexiDepth is FlexiDepth at the τ that gives dysl's executed layers in its own closed loop,
+// searched from the τ fitted on the frames served to dysl.
+func matchedFlexiDepth(b *bench, served []policy.Observation, executed float64, L int, search thresholdSearch) (*Variant, error) {
+	flexi, err := b.flexiDepth()
+	if err != nil {
+		return nil, err
+	}
+	tau0, got0, err := matchFlexiDepth(flexi.Engine, flexi.Skipping, served, executed)
+	if err != nil {
+		return nil, err
+	}
+	// τ = 1 never skips: every layer runs.
+	res, match, err := search(flexi.at, matching.Search{Rising: true, Bracket: [2]float64{0, 1}, Known: []matching.Probe{{Knob: 1, Got: float64(L)}}, Start: tau0})
+	if err != nil {
+		return nil, err
+	}
+	v, err := flexi.at(res.Knob)
+	if err != nil {
+		return nil, err
+	}
+	v.Match = match
+	v.Note = fmt.Sprintf("tau searched in closed loop from %.4g (%.2f layers on %d frames served to dysl): %s", tau0, got0, len(served), describeSearch(res, match))
+	return v, nil
+}
+
+// matchedEarlyExit is early exit at the η that gives dysl's executed layers in its own closed loop,
+// searched from the η fitted on the frames served to dysl; its unavailable row when it has no exits.
+func matchedEarlyExit(exit *earlyExit, served []policy.Observation, executed float64, L int, search thresholdSearch) (*Variant, error) {
+	if exit.runner == nil {
+		return exit.unavailable, nil
+	}
+	got0, err := exit.runner.MatchLayers(served, executed)
+	if err != nil {
+		return nil, err
+	}
+	eta0 := exit.runner.Threshold
+	// The search runs on u in [0, 1), η = scale·u/(1−u): u = ½ is the η matched on served frames,
+	// u → 1 exits at the first chance, and η = 0 (u = 0) never exits early, running every layer.
+	scale, start := eta0, 0.5
+	if eta0 == 0 {
+		scale, start = 1, 0
+	}
+	eta := func(u float64) float64 { return scale * u / (1 - u) }
+	res, match, err := search(func(u float64) (*Variant, error) { return exit.at(eta(u)), nil },
+		matching.Search{Rising: false, Bracket: [2]float64{0, 1}, Known: []matching.Probe{{Knob: 0, Got: float64(L)}}, Start: start})
+	if err != nil {
+		return nil, err
+	}
+	v := exit.at(eta(res.Knob))
+	v.Match = match
+	v.Note = fmt.Sprintf("eta searched in closed loop from %.4g (%.2f layers on %d frames served to dysl): %s; %s",
+		eta0, got0, len(served), describeSearch(res, match), exit.fit.Describe())
+	return v, nil
 }

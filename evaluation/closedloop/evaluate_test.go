@@ -81,6 +81,40 @@ func TestEvaluateEveryVariant(t *testing.T) {
 	}
 }
 
+// --variants: full and dysl always run, then only the rows asked for; full and dysl alone play no
+// second phase. The progress total is what ran, and an unknown name stops the run before it starts.
+func TestEvaluateOnlyTheVariantsAskedFor(t *testing.T) {
+	sc := scene.DefaultConfig()
+	sc.MaxSteps = 10
+	backend := ortbackend.Opener(ortbackend.Config{LibraryPath: orttest.Library(t)})
+	for _, tc := range []struct {
+		variants, rows []string
+	}{
+		{[]string{"full", "dysl"}, []string{"full", "dysl"}},
+		{[]string{"static_only", "dysl_no_verify"}, []string{"full", "dysl", "dysl_no_verify", "static_only"}},
+	} {
+		var runs int
+		cfg := closedloop.EvaluateConfig{Model: tinyDir, Backend: backend, DySL: skipping.DefaultConfig(), Seeds: []int64{1_000_000, 1_000_001},
+			Variants: tc.variants, Suite: closedloop.Suite{Scene: sc, Latency: closedloop.LayerLatency{PerLayer: 5_000_000}, Progress: func() { runs++ }}}
+		rep, err := closedloop.Evaluate(cfg)
+		require.NoError(t, err)
+		var names []string
+		for _, r := range rep.Variants {
+			names = append(names, r.Variant)
+		}
+		require.Equal(t, tc.rows, names)
+		require.Equal(t, closedloop.EpisodeRuns(cfg), runs, tc.variants)
+		require.Contains(t, rep.Notes, "only the variants asked for ran: "+strings.Join(tc.variants, ", ")+" (full and dysl always run)")
+	}
+	require.Equal(t, 2*2, closedloop.EpisodeRuns(closedloop.EvaluateConfig{Model: tinyDir, Seeds: []int64{1, 2}, Variants: []string{"full", "dysl"}}))
+
+	var runs int
+	_, err := closedloop.Evaluate(closedloop.EvaluateConfig{Model: tinyDir, Backend: backend, DySL: skipping.DefaultConfig(), Seeds: []int64{1_000_000},
+		Variants: []string{"flexi"}, Suite: closedloop.Suite{Scene: sc, Progress: func() { runs++ }}})
+	require.ErrorContains(t, err, `closedloop: variant "flexi": expected full, dysl or one of [dysl_no_preskip`)
+	require.Zero(t, runs)
+}
+
 // A sweep on a random tiny bundle: every point of the grid, the extra bundle and the baselines plays
 // the same episodes, the progress total is what ran, the front is marked where ParetoFront says, and
 // with a full model that never succeeds nothing is recommended.

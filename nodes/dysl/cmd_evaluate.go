@@ -145,7 +145,7 @@ func runClosedLoop(cmd *cobra.Command, open openloop.Config, f closedLoopFlags, 
 	}
 	cfg := closedloop.EvaluateConfig{Model: open.Model, OneStage: open.OneStage, Backend: open.Backend, DySL: *open.DySL,
 		Weights: open.Weights, ExitEvery: open.ExitEvery, ExitEpisodes: open.ExitEpisodes, ExitStride: open.ExitStride, Seeds: seeds, MatchFrames: f.matchFrames,
-		MatchEpisodes: f.match.MatchEpisodes, MatchRuns: f.match.MatchRuns, MatchTolerance: f.match.MatchTolerance,
+		MatchEpisodes: f.match.MatchEpisodes, MatchRuns: f.match.MatchRuns, MatchTolerance: f.match.MatchTolerance, Variants: f.match.Variants,
 		Suite: closedloop.Suite{Scene: sc, CameraHz: f.cameraHz, Latency: latency, ExpertDims: expertDims, GripperLead: f.gripperLead,
 			GripperMinHold: f.gripperHold}}
 	var bar *progressbar.ProgressBar

@@ -45,6 +45,7 @@ func TestClosedLoopCommandsRefuseBadOptions(t *testing.T) {
 		{[]string{"evaluate", "--model", dir, "--exit-episodes", "1000000000"}, "exit-episodes (1000000000): expected at most 1000000 episodes"},
 		// A flag the chosen mode leaves unused is refused, not ignored.
 		{[]string{"evaluate", "--model", dir, "--gripper-lead", "3", "--tasks", "single"}, "--gripper-lead, --tasks: only with --closed-loop"},
+		{[]string{"evaluate", "--model", dir, "--variants", "full,dysl"}, "--variants: only with --closed-loop"},
 		{[]string{"evaluate", "--closed-loop", "--model", dir, "--exit-threshold", "0.2"}, "--exit-threshold: only with open loop (without --closed-loop)"},
 		{[]string{"evaluate", "--closed-loop", "--model", dir, "--latency", "fixed", "--latency-scale", "2"}, "--latency-scale: only with --latency measured"},
 		{[]string{"sweep", "--model", dir, "--latency-per-layer", "5ms"}, "--latency-per-layer: only with --latency per-layer"},

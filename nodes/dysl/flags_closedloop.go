@@ -29,7 +29,7 @@ type closedLoopFlags struct {
 	expertDims   []string
 	gripperLead  int
 	gripperHold  time.Duration
-	match        closedloop.EvaluateConfig // MatchEpisodes, MatchRuns, MatchTolerance
+	match        closedloop.EvaluateConfig // MatchEpisodes, MatchRuns, MatchTolerance, Variants
 	// only are the flags that only --closed-loop uses.
 	only []string
 }
@@ -41,6 +41,8 @@ func (f *closedLoopFlags) register(fs *pflag.FlagSet) {
 	own.IntVar(&f.match.MatchEpisodes, "match-episodes", 10, "closed loop: episodes (the first of --episodes) flexidepth's tau and early exit's eta are searched on, in their own closed loop")
 	own.IntVar(&f.match.MatchRuns, "match-runs", 6, "closed loop: most closed-loop runs of that search per baseline")
 	own.Float64Var(&f.match.MatchTolerance, "match-tolerance", 0.1, "closed loop: executed layers per inference a matched baseline must come within of dysl's")
+	own.StringSliceVar(&f.match.Variants, "variants", nil, "closed loop: run only these of the ablations and baselines ("+strings.Join(closedloop.LaterVariants, ", ")+
+		"); full and dysl always run, and --variants full,dysl plays those two alone (default: every one)")
 	f.only = flagNames(own)
 	fs.AddFlagSet(own)
 }
