@@ -158,7 +158,9 @@ func Evaluate(cfg EvaluateConfig) (*Report, error) {
 	}
 	executed := float64(rows[1].ExecutedLayers)
 	target := float64(L) - executed // skipped layers per inference at DySL's compute
-	fmt.Fprintf(cfg.Log, "dysl executes %.2f of %d layers per inference: the baselines are matched to it\n", executed, L)
+	if slices.ContainsFunc(LaterVariants, cfg.runs) {
+		fmt.Fprintf(cfg.Log, "dysl executes %.2f of %d layers per inference: the baselines are matched to it\n", executed, L)
+	}
 
 	var rest []*Variant
 	add := func(v *Variant, err error) (*Variant, error) {
