@@ -151,8 +151,10 @@ func New(cfg Config) (*Harness, error) {
 	if cfg.CameraHz == 0 {
 		cfg.CameraHz = 1 / m.Action.DtSeconds
 	}
-	if !(cfg.CameraHz > 0) || math.IsInf(cfg.CameraHz, 0) {
-		return nil, fmt.Errorf("closedloop: camera rate (%v Hz) must be > 0", cfg.CameraHz)
+	// Above 1 kHz (a sample bag's highest rate too) a frame is rendered for every microsecond or so of
+	// sim time: a mistyped rate, which would only look like a hang.
+	if !(cfg.CameraHz > 0 && cfg.CameraHz <= 1000) {
+		return nil, fmt.Errorf("closedloop: camera rate (%v Hz) must be in (0, 1000]", cfg.CameraHz)
 	}
 	if cfg.Latency == nil {
 		cfg.Latency = MeasuredLatency{}

@@ -296,7 +296,9 @@ func TestConfigErrors(t *testing.T) {
 	_, err = New(Config{Engine: newEngine(t, constantX), Skipping: bad})
 	require.ErrorContains(t, err, "controller_threshold")
 	_, err = New(Config{Engine: newEngine(t, constantX), Skipping: skipping.DefaultConfig(), CameraHz: -1})
-	require.ErrorContains(t, err, "camera rate")
+	require.ErrorContains(t, err, "camera rate (-1 Hz) must be in (0, 1000]")
+	_, err = New(Config{Engine: newEngine(t, constantX), Skipping: skipping.DefaultConfig(), CameraHz: 1e9})
+	require.ErrorContains(t, err, "camera rate (1e+09 Hz) must be in (0, 1000]")
 	// The node's own parameter ranges, before any episode is played.
 	_, err = New(Config{Engine: newEngine(t, constantX), Skipping: skipping.DefaultConfig(), GripperLead: -3})
 	require.ErrorContains(t, err, "parameter 'gripper_lead' could not be set to -3 (range 0 to 64)")
