@@ -103,6 +103,11 @@ func (c *Config) EnsureDefaults() {
 // longer one is a mistyped number, and each episode step would hold it whole.
 const MaxChunkSize = 1024
 
+// MaxStepLimit bounds the step limit per instruction: 100000 steps are hours of simulated motion (a
+// task takes a few hundred), and a policy that never completes would play them all, which looks like
+// a hang.
+const MaxStepLimit = 100_000
+
 // Validate lists every field out of range.
 func (c Config) Validate() error {
 	var problems []error
@@ -115,8 +120,8 @@ func (c Config) Validate() error {
 	if c.ChunkSize < 1 || c.ChunkSize > MaxChunkSize {
 		problems = append(problems, fmt.Errorf("chunk size (%d) must be in [1, %d] steps", c.ChunkSize, MaxChunkSize))
 	}
-	if c.MaxSteps < 1 {
-		problems = append(problems, fmt.Errorf("max steps (%d) must be >= 1", c.MaxSteps))
+	if c.MaxSteps < 1 || c.MaxSteps > MaxStepLimit {
+		problems = append(problems, fmt.Errorf("max steps (%d) must be in [1, %d] per instruction", c.MaxSteps, MaxStepLimit))
 	}
 	if c.CameraNoise < 0 || math.IsNaN(c.CameraNoise) {
 		problems = append(problems, fmt.Errorf("camera noise (%v) must be >= 0", c.CameraNoise))

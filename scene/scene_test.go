@@ -225,6 +225,8 @@ func TestConfigValidation(t *testing.T) {
 	require.ErrorContains(t, err, "width (4) must be in [8, 4096] pixels")
 	require.ErrorContains(t, err, "chunk size (-1) must be in [1, 1024] steps")
 	require.ErrorContains(t, err, "camera noise (NaN) must be >= 0")
+	_, err = Episode(1, Config{MaxSteps: 1_000_000_000})
+	require.ErrorContains(t, err, "max steps (1000000000) must be in [1, 100000] per instruction")
 	_, err = Episode(1, Config{ChunkSize: 1_000_000_000})
 	require.ErrorContains(t, err, "chunk size (1000000000) must be in [1, 1024] steps")
 	_, err = Episode(1, Config{StartSpread: 0.4})
