@@ -163,6 +163,15 @@ func (cfg BCConfig) layerDropMasks(r *rand.Rand) *tensors.Tensor {
 // finitePositive says whether x is a number above 0 and below infinity (NaN is not).
 func finitePositive(x float64) bool { return x > 0 && !math.IsInf(x, 1) }
 
+// checkLoss stops a run whose loss is no longer a finite number: its weights are NaN or infinite from
+// then on, and every step, checkpoint and bundle after would carry them.
+func checkLoss(loss float64, at string, learningRate float64) error {
+	if math.IsNaN(loss) || math.IsInf(loss, 0) {
+		return fmt.Errorf("training: the loss is %v at %s: the run diverged (learning rate %g); nothing more is written", loss, at, learningRate)
+	}
+	return nil
+}
+
 func (cfg BCConfig) residualScale() float64 {
 	switch {
 	case cfg.ResidualScale == 0:
@@ -467,6 +476,9 @@ func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 			return nil, fmt.Errorf("training: step %d: %w", step, err)
 		}
 		loss := scalar(metrics[0])
+		if err := checkLoss(loss, fmt.Sprintf("step %d", step), cfg.LearningRateAt(step)); err != nil {
+			return nil, err
+		}
 		res.TrainLoss = append(res.TrainLoss, loss)
 		if cfg.OnStep != nil {
 			cfg.OnStep(step, loss, m)

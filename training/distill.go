@@ -631,6 +631,9 @@ func runStage(trainer *train.Trainer, stage, steps int, cfg DistillConfig,
 			return nil, fmt.Errorf("training: stage %d step %d: %w", stage, step, err)
 		}
 		loss := scalar(metrics[0])
+		if err := checkLoss(loss, fmt.Sprintf("stage %d step %d", stage, step), cfg.LearningRate); err != nil {
+			return nil, err
+		}
 		out = append(out, loss)
 		if cfg.OnStep != nil {
 			cfg.OnStep(stage, step, loss)

@@ -247,7 +247,13 @@ func (m *Model) SaveBackbone(path string, metadata map[string]string) error {
 		for i, d := range t.Shape().Dimensions {
 			shape[i] = int64(d)
 		}
-		out[name] = safetensors.F32(shape, tensors.MustCopyFlatData[float32](t))
+		values := tensors.MustCopyFlatData[float32](t)
+		// A run that diverged leaves NaN or infinite weights; a bundle built from them would put NaN
+		// in every chunk. Nothing is written.
+		if i := slices.IndexFunc(values, func(x float32) bool { return math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) }); i >= 0 {
+			return fmt.Errorf("training: weight %s[%d] is %v: the run diverged, %s is not written", name, i, values[i], path)
+		}
+		out[name] = safetensors.F32(shape, values)
 	}
 	return safetensors.WriteFile(path, out, metadata)
 }
