@@ -267,8 +267,8 @@ func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 		return nil, fmt.Errorf("training: steps (%d), batch (%d), episodes (%d) and learning rate (%g) must be > 0",
 			cfg.Steps, cfg.Batch, cfg.Episodes, cfg.LearningRate)
 	}
-	if cfg.Batch > MaxBatch {
-		return nil, fmt.Errorf("training: batch (%d): expected at most %d frames", cfg.Batch, MaxBatch)
+	if err := checkBatch(cfg.Batch); err != nil {
+		return nil, err
 	}
 	if err := errors.Join(CheckEpisodeCount("training: episodes", cfg.Episodes), CheckEpisodeCount("training: held-out episodes", cfg.HeldOut)); err != nil {
 		return nil, err

@@ -347,6 +347,14 @@ const MaxEpisodes = 1_000_000
 // would not fit before the first step.
 const MaxBatch = 65536
 
+// checkBatch refuses a batch above MaxBatch.
+func checkBatch(batch int) error {
+	if batch > MaxBatch {
+		return fmt.Errorf("training: batch (%d): expected at most %d frames", batch, MaxBatch)
+	}
+	return nil
+}
+
 // CheckEpisodeCount refuses a count above MaxEpisodes; what names the count (a flag or a field).
 func CheckEpisodeCount(what string, n int) error {
 	if n > MaxEpisodes {

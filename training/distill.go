@@ -259,8 +259,8 @@ func (cfg DistillConfig) Validate() error {
 		return fmt.Errorf("training: episodes (%d), stage 1 steps (%d), stage 2 steps (%d) and checkpoint-every (%d) must be >= 0 with at least one step, and batch (%d) >= 1",
 			cfg.Episodes, cfg.Stage1Steps, cfg.Stage2Steps, cfg.CheckpointEvery, cfg.Batch)
 	}
-	if cfg.Batch > MaxBatch {
-		return fmt.Errorf("training: batch (%d): expected at most %d frames", cfg.Batch, MaxBatch)
+	if err := checkBatch(cfg.Batch); err != nil {
+		return err
 	}
 	if err := CheckEpisodeCount("training: episodes", cfg.Episodes); err != nil {
 		return err

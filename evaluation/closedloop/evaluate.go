@@ -158,7 +158,9 @@ func Evaluate(cfg EvaluateConfig) (*Report, error) {
 	}
 	executed := float64(rows[1].ExecutedLayers)
 	target := float64(L) - executed // skipped layers per inference at DySL's compute
-	if slices.ContainsFunc(LaterVariants, cfg.runs) {
+	// later: any ablation or baseline runs, and so the matching, the second phase and its timing run.
+	later := slices.ContainsFunc(LaterVariants, cfg.runs)
+	if later {
 		fmt.Fprintf(cfg.Log, "dysl executes %.2f of %d layers per inference: the baselines are matched to it\n", executed, L)
 	}
 
@@ -254,7 +256,7 @@ func Evaluate(cfg EvaluateConfig) (*Report, error) {
 		rest = append(rest, v)
 	}
 
-	if len(rest) > 0 {
+	if later {
 		// full runs again beside them, untabulated: speedups compare times of the same phase, since the
 		// machine's load may differ between phases.
 		timing, err := b.variant(timingReference, "full, again: the second phase's timing reference", full.Skipping)
@@ -274,7 +276,7 @@ func Evaluate(cfg EvaluateConfig) (*Report, error) {
 	}
 	rep := &Report{Model: cfg.Model, Layers: L, Static: b.m.StaticLayers, Seeds: [2]int64{cfg.Seeds[0], cfg.Seeds[len(cfg.Seeds)-1]},
 		Tasks: describeTasks(cfg.Suite), Latency: describeLatency(cfg.Suite), DySL: cfg.DySL.String(), Variants: rows}
-	if len(rest) > 0 {
+	if later {
 		rep.Notes = append(rep.Notes,
 			fmt.Sprintf("full and dysl ran first; the baselines were then matched to dysl's %.2f executed layers per inference (verification re-runs included), within %.2g: random_skip and fixed_ratio by construction, flexidepth's tau and early_exit's eta by searching in closed loop on the first %d episodes; all then ran on the same episodes", executed, cfg.MatchTolerance, cfg.MatchEpisodes),
 			"speedups: mean engine time per inference of full over the variant's, measured in this run (full runs in both phases, interleaved episode by episode with the variants, and each phase is compared with its own full); backbone = decoder layers, adapters, controllers and verification re-runs (the re-run's head included)")

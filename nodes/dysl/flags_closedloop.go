@@ -91,7 +91,8 @@ func (f *closedLoopFlags) latencyModel() (closedloop.Latency, error) {
 	if f.latencyFixed < 0 || f.perLayer < 0 {
 		return nil, fmt.Errorf("--latency-fixed %v, --latency-per-layer %v: expected durations >= 0", f.latencyFixed, f.perLayer)
 	}
-	// Each latency model reads its own flags; the others would change nothing.
+	// Each latency model reads its own flags; the others would change nothing. (f.set is where
+	// registerEpisodes put the task flags, and the latency flags beside them.)
 	for _, use := range []struct {
 		flag    string
 		readers []string
