@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"dysl_vla/hostmemory"
 	"dysl_vla/onnxgraph"
 	"dysl_vla/policy/bundle"
 	"dysl_vla/scene"
@@ -113,6 +114,14 @@ func Build(opts Options) (*Result, error) {
 
 	// The held-out observations only measure how well each adapter generalizes (see adapterFit).
 	heldOutFrames := max(2, opts.CalibrationFrames/4)
+	// Calibration keeps every layer's hidden state of every observation in float64, an adapter's fit
+	// four more while it stacks its problem, and the garbage collector lets the heap grow to about twice
+	// what is live: 1.7 MB an observation of the tiny preset, as measured (peak RSS of 400 and 1600
+	// calibration observations). A run that cannot fit is refused here, not killed part way.
+	each := 2 * uint64(8*a.Tokens()*a.Hidden*(a.Layers+1+4)+4*3*a.ImageSize*a.ImageSize)
+	if err := hostmemory.Check(opts.CalibrationFrames+heldOutFrames, "calibration observations", each); err != nil {
+		return nil, fmt.Errorf("modelbuild: %w: use fewer calibration observations", err)
+	}
 	fmt.Fprintf(opts.Log, "calibrating on %d+%d held-out observations (%d layers, hidden %d, %d tokens)\n",
 		opts.CalibrationFrames, heldOutFrames, a.Layers, a.Hidden, a.Tokens())
 	observations, err := SceneCalibrationObservations(a, opts.CalibrationFrames+heldOutFrames, opts.Seed, opts.Tasks)

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 
+	"dysl_vla/hostmemory"
 	"dysl_vla/modelbuild"
 	"dysl_vla/policy/modelinput"
 	"dysl_vla/scene"
@@ -110,9 +111,9 @@ func GeneratePerturbedEpisodes(a modelbuild.Arch, seeds []int64, tasks scene.Tab
 	}
 	// The first episode is made alone, to judge by its size whether all of them fit in memory.
 	play(0)
-	if available, ok := availableMemory(); ok && errs[0] == nil {
-		if err := checkDatasetFits(len(seeds), frameBytes(perEpisode[0]), available); err != nil {
-			return nil, err
+	if errs[0] == nil {
+		if err := hostmemory.Check(len(seeds), "episodes like the first", frameBytes(perEpisode[0])); err != nil {
+			return nil, fmt.Errorf("training: %w: use fewer episodes", err)
 		}
 	}
 	next := make(chan int)
