@@ -29,11 +29,40 @@ var negativeMeans = map[string]string{
 
 // Every numeric flag of every command, given a negative number or NaN, is refused with an error that
 // quotes the value, and nothing panics: the commands are walked from the root, so a flag added later
-// is probed too. A command with numeric flags and no entry in the table below fails the test.
+// is probed too. A command with numeric flags and no entry in numericFlags' table fails the test.
 func TestEveryNumericFlagRefusesNegativeAndNaN(t *testing.T) {
 	if testing.Short() {
 		t.Skip("opens a tiny bundle once per flag")
 	}
+	fx := newFlagFixture(t)
+	probed := 0
+	for _, nf := range numericFlags(t) {
+		for _, v := range badValues(nf.flag.Value.Type()) {
+			if v.negative && negativeMeans[nf.flag.Name] != "" {
+				continue
+			}
+			cmdArgs := append(nf.args(fx), "--"+nf.flag.Name+"="+v.text)
+			err := runWithin(t, 2*time.Minute, cmdArgs...)
+			if err == nil {
+				t.Errorf("dysl %s: accepted", strings.Join(cmdArgs, " "))
+				continue
+			}
+			require.Contains(t, err.Error(), v.quoted, "dysl %s: the error should quote the value given", strings.Join(cmdArgs, " "))
+			probed++
+		}
+	}
+	require.Greater(t, probed, 100, "the walk reached the commands' flags")
+	t.Logf("%d bad values refused", probed)
+}
+
+// flagFixture is what the commands under probe read: a tiny bundle, a one-episode bag, and fresh
+// output paths.
+type flagFixture struct {
+	model, bag string
+	out        func(name string) string
+}
+
+func newFlagFixture(t *testing.T) flagFixture {
 	t.Setenv(ortbackend.LibraryEnvVar, orttest.Library(t))
 	dir := t.TempDir()
 	model := filepath.Join(dir, "tiny")
@@ -42,26 +71,44 @@ func TestEveryNumericFlagRefusesNegativeAndNaN(t *testing.T) {
 	bag := filepath.Join(dir, "bag")
 	_, _, err = runDysl("bag", "gen", "--out", bag, "--episodes", "1")
 	require.NoError(t, err)
-	out := func(name string) string { return filepath.Join(t.TempDir(), name) }
+	return flagFixture{model: model, bag: bag, out: func(name string) string { return filepath.Join(t.TempDir(), name) }}
+}
 
+// numericFlag is one numeric flag of one command; args are the command's words, its smallest
+// arguments and the flags the one under test needs, to which the caller appends the value.
+type numericFlag struct {
+	command string
+	flag    *pflag.Flag
+	args    func(flagFixture) []string
+}
+
+// numericFlags walks the command tree from the root and lists every numeric flag of every runnable
+// command (pflag's int, float, duration and slice types).
+func numericFlags(t *testing.T) []numericFlag {
 	// What each command needs besides the flag under test, at its smallest.
-	base := map[string]func() []string{
-		"bag gen":   func() []string { return []string{"--out", out("bag")} },
-		"bench":     func() []string { return []string{"--model", model, "--iterations", "2", "--warmup", "1"} },
-		"calibrate": func() []string { return []string{"--model", model, "--episodes", "1"} },
-		"demo":      func() []string { return []string{"--out", out("demo"), "--episodes", "1"} },
-		"distill": func() []string {
-			return []string{"--model", model, "--episodes", "1", "--stage1-steps", "1", "--stage2-steps", "1"}
+	base := map[string]func(flagFixture) []string{
+		"bag gen": func(fx flagFixture) []string { return []string{"--out", fx.out("bag")} },
+		"bench": func(fx flagFixture) []string {
+			return []string{"--model", fx.model, "--iterations", "2", "--warmup", "1"}
 		},
-		"evaluate":       func() []string { return []string{"--model", model, "--episodes", "1"} },
-		"mavlink listen": func() []string { return []string{"--endpoint", "udp-server:127.0.0.1:0"} },
-		"model build":    func() []string { return []string{"--out", out("bundle"), "--calibration", "8"} },
-		"replay":         func() []string { return []string{"--model", model, "--bag", bag, "--out", out("replay")} },
-		"sweep":          func() []string { return []string{"--model", model, "--episodes", "1"} },
-		"train bc": func() []string {
-			return []string{"--preset", "tiny", "--steps", "1", "--episodes", "1", "--out", out("w.safetensors")}
+		"calibrate": func(fx flagFixture) []string { return []string{"--model", fx.model, "--episodes", "1"} },
+		"demo":      func(fx flagFixture) []string { return []string{"--out", fx.out("demo"), "--episodes", "1"} },
+		"distill": func(fx flagFixture) []string {
+			return []string{"--model", fx.model, "--episodes", "1", "--stage1-steps", "1", "--stage2-steps", "1"}
 		},
-		"train dagger": func() []string { return []string{"--model", model, "--episodes", "1", "--out", out("states.json")} },
+		"evaluate":       func(fx flagFixture) []string { return []string{"--model", fx.model, "--episodes", "1"} },
+		"mavlink listen": func(flagFixture) []string { return []string{"--endpoint", "udp-server:127.0.0.1:0"} },
+		"model build":    func(fx flagFixture) []string { return []string{"--out", fx.out("bundle"), "--calibration", "8"} },
+		"replay": func(fx flagFixture) []string {
+			return []string{"--model", fx.model, "--bag", fx.bag, "--out", fx.out("replay")}
+		},
+		"sweep": func(fx flagFixture) []string { return []string{"--model", fx.model, "--episodes", "1"} },
+		"train bc": func(fx flagFixture) []string {
+			return []string{"--preset", "tiny", "--steps", "1", "--episodes", "1", "--out", fx.out("w.safetensors")}
+		},
+		"train dagger": func(fx flagFixture) []string {
+			return []string{"--model", fx.model, "--episodes", "1", "--out", fx.out("states.json")}
+		},
 	}
 	// Flags that another flag turns on: without it they are refused as unused, whatever their value.
 	var closedLoop closedLoopFlags
@@ -76,7 +123,7 @@ func TestEveryNumericFlagRefusesNegativeAndNaN(t *testing.T) {
 		needs[name] = []string{"--mavlink", "udp-client:127.0.0.1:9"}
 	}
 
-	probed := 0
+	var flags []numericFlag
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
 		for _, sub := range c.Commands() {
@@ -87,38 +134,25 @@ func TestEveryNumericFlagRefusesNegativeAndNaN(t *testing.T) {
 		}
 		path := strings.TrimPrefix(c.CommandPath(), "dysl ")
 		c.Flags().VisitAll(func(f *pflag.Flag) {
-			values := badValues(f.Value.Type())
-			if values == nil {
+			if badValues(f.Value.Type()) == nil {
 				return
 			}
 			args, ok := base[path]
 			if !ok {
-				t.Errorf("dysl %s has the numeric flag --%s: add the command to this test's table", path, f.Name)
+				t.Errorf("dysl %s has the numeric flag --%s: add the command to numericFlags' table", path, f.Name)
 				return
 			}
-			for _, v := range values {
-				if v.negative && negativeMeans[f.Name] != "" {
-					continue
-				}
-				cmdArgs := append(strings.Fields(path), args()...)
+			flags = append(flags, numericFlag{command: path, flag: f, args: func(fx flagFixture) []string {
+				cmdArgs := append(strings.Fields(path), args(fx)...)
 				if path == "evaluate" && slices.Contains(closedLoop.only, f.Name) {
 					cmdArgs = append(cmdArgs, "--closed-loop")
 				}
-				cmdArgs = append(cmdArgs, needs[f.Name]...)
-				cmdArgs = append(cmdArgs, "--"+f.Name+"="+v.text)
-				err := runWithin(t, 2*time.Minute, cmdArgs...)
-				if err == nil {
-					t.Errorf("dysl %s: accepted", strings.Join(cmdArgs, " "))
-					continue
-				}
-				require.Contains(t, err.Error(), v.quoted, "dysl %s: the error should quote the value given", strings.Join(cmdArgs, " "))
-				probed++
-			}
+				return append(cmdArgs, needs[f.Name]...)
+			}})
 		})
 	}
 	walk(newRootCmd())
-	require.Greater(t, probed, 100, "the walk reached the commands' flags")
-	t.Logf("%d bad values refused", probed)
+	return flags
 }
 
 // badValue is a value to give a numeric flag and what its refusal must quote.
