@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"dysl_vla/bytesize"
 )
 
 // Format renders the description as `ros2 bag info` (Humble) prints it, with times shown in loc.
@@ -21,7 +23,7 @@ func (i Info) Format(loc *time.Location) string {
 		}
 		b.WriteString(f.Path + "\n")
 	}
-	fmt.Fprintf(&b, "Bag size:          %s\n", formatFileSize(i.Size))
+	fmt.Fprintf(&b, "Bag size:          %s\n", bytesize.Format(uint64(max(i.Size, 0))))
 	fmt.Fprintf(&b, "Storage id:        %s\n", i.StorageID)
 	fmt.Fprintf(&b, "Duration:          %ss\n", seconds(i.End-i.Start))
 	fmt.Fprintf(&b, "Start:             %s\n", formatTimePoint(i.Start, loc))
@@ -39,21 +41,6 @@ func (i Info) Format(loc *time.Location) string {
 			t.Name, t.Type, t.MessageCount, t.SerializationFormat)
 	}
 	return b.String()
-}
-
-// formatFileSize prints bytes as rosbag2 does: whole bytes, else one decimal in binary units.
-func formatFileSize(size int64) string {
-	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
-	value := float64(size)
-	unit := 0
-	for value >= 1024 && unit < len(units)-1 {
-		value /= 1024
-		unit++
-	}
-	if unit == 0 {
-		return fmt.Sprintf("%d B", size)
-	}
-	return fmt.Sprintf("%.1f %s", value, units[unit])
 }
 
 // seconds prints nanoseconds as seconds with nine decimals, as Humble's rosbag2 does.

@@ -26,17 +26,3 @@ Topic information: Topic: /topic | Type: std_msgs/msg/String | Count: 10 | Seria
 `
 	require.Equal(t, want, r.Info().Format(time.UTC))
 }
-
-func TestFormatFileSize(t *testing.T) {
-	cases := []struct {
-		bytes int64
-		want  string
-	}{
-		{0, "0 B"}, {1023, "1023 B"}, {1024, "1.0 KiB"}, {1536, "1.5 KiB"}, {5 << 20, "5.0 MiB"}, {3 << 30, "3.0 GiB"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.want, func(t *testing.T) {
-			require.Equal(t, tc.want, formatFileSize(tc.bytes))
-		})
-	}
-}

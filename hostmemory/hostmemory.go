@@ -17,6 +17,8 @@ import (
 	"path"
 	"strconv"
 	"strings"
+
+	"dysl_vla/bytesize"
 )
 
 // Limit is how many bytes the process can still take, and which bound says so.
@@ -50,9 +52,8 @@ func check(count int, items string, each uint64, limit Limit) error {
 	if need <= limit.Bytes {
 		return nil
 	}
-	const gib, mib = 1 << 30, 1 << 20
-	return fmt.Errorf("%d %s need about %.1f GiB in memory (%.1f MiB each), and %.1f GiB is available (%s)",
-		count, items, float64(need)/gib, float64(each)/mib, float64(limit.Bytes)/gib, limit.Source)
+	return fmt.Errorf("%d %s need about %s in memory (%s each), and %s is available (%s)",
+		count, items, bytesize.Format(need), bytesize.Format(each), bytesize.Format(limit.Bytes), limit.Source)
 }
 
 func least(limits []Limit) (Limit, bool) {

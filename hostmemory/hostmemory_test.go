@@ -43,7 +43,7 @@ func TestCgroupV2LimitOfAnAncestor(t *testing.T) {
 	require.True(t, ok)
 	require.Equal(t, Limit{Bytes: 4*gib - (gib - gib/2), Source: "the cgroup v2 memory limit of /robot.slice"}, l)
 	require.EqualError(t, check(10, "episodes like the first", gib, l),
-		"10 episodes like the first need about 10.0 GiB in memory (1024.0 MiB each), and 3.5 GiB is available (the cgroup v2 memory limit of /robot.slice)")
+		"10 episodes like the first need about 10.0 GiB in memory (1.0 GiB each), and 3.5 GiB is available (the cgroup v2 memory limit of /robot.slice)")
 	require.NoError(t, check(3, "episodes like the first", gib, l))
 }
 

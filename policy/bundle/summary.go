@@ -7,6 +7,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"dysl_vla/bytesize"
 	"dysl_vla/onnxgraph"
 )
 
@@ -52,10 +53,10 @@ func WriteSummary(w io.Writer, b *Bundle) error {
 		}
 		total += size
 		params += p
-		fmt.Fprintf(tw, "  %s\t%s\t%d params\n", file, humanBytes(size), p)
+		fmt.Fprintf(tw, "  %s\t%s\t%d params\n", file, bytesize.Format(uint64(size)), p)
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "total: %s on disk, %d parameters over all graphs (full.onnx repeats the backbone)\n", humanBytes(total), params)
+	fmt.Fprintf(w, "total: %s on disk, %d parameters over all graphs (full.onnx repeats the backbone)\n", bytesize.Format(uint64(total)), params)
 	fl := m.FLOPs
 	full := fl.Prefix + int64(d.Layers)*fl.Layer + fl.Head
 	fmt.Fprintf(w, "FLOPs per inference: prefix %s, layer %s (x%d), adapter %s, controller %s, head %s; full model %s\n",
@@ -102,16 +103,6 @@ func (b *Bundle) graphSize(file string) (size, params int64, err error) {
 		size += data.Size()
 	}
 	return size, params, nil
-}
-
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }
 
 func humanCount(n int64) string {
