@@ -10,6 +10,7 @@ import (
 	"math"
 	"time"
 
+	"dysl_vla/hostmemory"
 	"dysl_vla/percentile"
 	"dysl_vla/policy"
 	"dysl_vla/policy/bundle"
@@ -100,7 +101,15 @@ func Run(c Config) (Report, error) {
 	saved := e.SkippingConfig()
 	defer func() { _ = e.SetSkipping(saved) }()
 
+	// Every timed inference's latency is kept for the percentiles: a count whose latencies cannot fit in
+	// memory is refused before the first inference, and the slices are made at their final size.
+	if err := hostmemory.Check(c.Iterations*len(c.Plans), "latencies (one per timed inference of each plan)", 8); err != nil {
+		return Report{}, fmt.Errorf("benchmark: %w: use fewer iterations", err)
+	}
 	lat := make([][]time.Duration, len(c.Plans))
+	for i := range lat {
+		lat[i] = make([]time.Duration, 0, c.Iterations)
+	}
 	flops := make([]float64, len(c.Plans))
 	executed := make([]float64, len(c.Plans))
 	skipped := make([]float64, len(c.Plans))

@@ -85,6 +85,10 @@ func TestRunRefusesBadRoundCounts(t *testing.T) {
 			Iterations: bad.iterations, Warmup: bad.warmup})
 		require.ErrorContains(t, err, fmt.Sprintf("iterations (%d) must be >= 1 and warm-up rounds (%d) >= 0", bad.iterations, bad.warmup))
 	}
+	// Every latency is kept: more than memory holds is refused before the first inference.
+	_, err = Run(Config{Engine: e, Observations: []policy.Observation{{Image: img}}, Plans: plans, Iterations: 1 << 50})
+	require.ErrorContains(t, err, fmt.Sprintf("benchmark: %d latencies (one per timed inference of each plan) need about ", len(plans)<<50))
+	require.ErrorContains(t, err, ": use fewer iterations")
 }
 
 // A skip ratio outside [0, 1] is refused by its value, not by a plan named after it.
