@@ -47,6 +47,7 @@ PKGS = $$($(GO) list ./... | grep -v /rosgen/)
 test:
 	$(GO) vet $(PKGS)
 	$(GO) vet -tags ros2 ./test/ros2/
+	$(GO) vet -tags xla ./training/ ./nodes/dysl/
 	$(GO) tool staticcheck $(PKGS)
 	$(GO) tool staticcheck -tags ros2 ./test/ros2/
 	@unformatted=$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go')); \
