@@ -21,6 +21,11 @@
 #   ortcheck  ONNX Runtime's CUDA provider against its CPU one: the same bundle, bench, open and closed loop
 #   collect   wait for the training runs (at most WAIT_SECONDS), copy their logs and weights to $OUT
 #
+# REHEARSE=1 runs the same stages, the same command lines, on this machine's CPU at toy sizes
+# (GoMLX's Go backend, the CPU provider alone): scripts/rehearse-device-gpu.sh does it before a lent
+# machine's minutes are spent on a refused flag or a broken step. GPU_FILES names the folder of the
+# files below (default .gpu).
+#
 # What it needs on the machine: python3 with the CUDA 13 wheels (nvidia-cublas, -cuda-runtime,
 # -cudnn-cu13, ...) and jax-cuda13-plugin (its PJRT plugin, xla_cuda_plugin.so, runs GoMLX's graphs),
 # and in .gpu/: dysl-xla.xz (`go build -tags xla ./nodes/dysl`, xz), ort.tar.xz (libonnxruntime.so of
@@ -31,6 +36,18 @@
 # The core library of com.github.asus4.onnxruntime@0.4.9 is a CPU-only build: it refuses CUDA's options.
 set -uo pipefail
 G=${G:-/tmp/dysl-gpu}
+files=${GPU_FILES:-.gpu}
+# The sizes of a lent GPU machine's runs, or of a rehearsal's on the CPU.
+if [[ ${REHEARSE:-0} == 1 ]]; then
+	batch=8 probe_episodes=2 probe_steps=(2 4) train_episodes=3 min_steps=8 held_out=1 providers=(cpu)
+	bench_iterations=5 openloop_episodes=1 closedloop_episodes=2 play_procs=2 play_episodes=2 rounds=1 round_steps=8
+	train_seconds=60
+	export GOMLX_BACKEND=go
+else
+	batch=128 probe_episodes=200 probe_steps=(20 300) train_episodes=3000 min_steps=500 held_out=4 providers=(cpu cuda)
+	bench_iterations=200 openloop_episodes=4 closedloop_episodes=20 play_procs=14 play_episodes=72 rounds=2 round_steps=8000
+	train_seconds=360
+fi
 OUT=${OUT:-$G/out}
 mkdir -p "$G/ort" "$OUT"
 unxz() { python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' "$1" "$2"; }
@@ -60,40 +77,42 @@ for stage in "$@"; do
 	echo "== $stage $(date -u +%T)"
 	case $stage in
 	setup)
-		for f in .gpu/cuda.xz.part*; do [[ -f $f && ! -f $G/${f##*/} ]] && cp "$f" "$G/"; done
-		[[ -x $dysl ]] || { unxz .gpu/dysl-xla.xz "$dysl" && chmod +x "$dysl"; }
-		[[ -f $G/ort/libonnxruntime.so ]] || { unxz .gpu/ort.tar.xz "$G/ort.tar" && tar xf "$G/ort.tar" -C "$G/ort"; }
-		[[ -f $init ]] || cp .gpu/init.safetensors "$init"
-		nvidia-smi -L; echo "plugin $PLUGIN; cuda dir $cuda_dir; $(nproc) cores"; ls "$G" "$G/ort"
+		for f in "$files"/cuda.xz.part*; do [[ -f $f && ! -f $G/${f##*/} ]] && cp "$f" "$G/"; done
+		[[ -x $dysl ]] || { unxz "$files/dysl-xla.xz" "$dysl" && chmod +x "$dysl"; }
+		[[ -f $G/ort/libonnxruntime.so ]] || { unxz "$files/ort.tar.xz" "$G/ort.tar" && tar xf "$G/ort.tar" -C "$G/ort"; }
+		[[ -f $init ]] || cp "$files/init.safetensors" "$init"
+		[[ ${REHEARSE:-0} == 1 ]] || nvidia-smi -L
+		echo "plugin $PLUGIN; cuda dir $cuda_dir; $(nproc) cores"; ls "$G" "$G/ort"
 		;;
 	probe)
-		probe_run() { # STEPS: a short run of batch 128 on 200 episodes, its log in $OUT/probeSTEPS.txt
-			"$dysl" train bc "${bc_flags[@]}" --held-out 1 --eval-every 0 --episodes 200 --batch 128 --lr 1e-4 --warmup 10 \
+		probe_run() { # STEPS: a short run (batch 128 on 200 episodes on a GPU), its log in $OUT/probeSTEPS.txt
+			"$dysl" train bc "${bc_flags[@]}" --held-out 1 --eval-every 0 --episodes "$probe_episodes" --batch "$batch" --lr 1e-4 --warmup 10 \
 				--steps "$1" --init "$init" --out "$G/probe$1.safetensors" 2>&1 | tr '\r' '\n' | grep -a -v '^bc' | tee "$OUT/probe$1.txt"
 		}
-		probe_run 20
-		if ! grep -q '^wrote' "$OUT/probe20.txt"; then
+		few=${probe_steps[0]} many=${probe_steps[1]}
+		probe_run "$few"
+		if ! grep -q '^wrote' "$OUT/probe$few.txt"; then
 			echo "retrying with the plugin's own memory preallocation: one training run only"
 			echo "export DYSL_XLA_PREALLOCATE=1" >"$G/env"
 			. "$G/env"
-			probe_run 20
+			probe_run "$few"
 		fi
-		probe_run 300
-		t20=$(seconds_of "$(grep -a -o 'frames in [0-9hms.]*' "$OUT/probe20.txt" | cut -d' ' -f3)")
-		t300=$(seconds_of "$(grep -a -o 'frames in [0-9hms.]*' "$OUT/probe300.txt" | cut -d' ' -f3)")
-		python3 -c "print(max(($t300 - $t20) / 280, 1e-3))" >"$G/step_seconds"
-		echo "step seconds at batch 128: $(cat "$G/step_seconds") (20 steps in ${t20}s, 300 in ${t300}s, compile and one evaluation included)"
+		probe_run "$many"
+		t_few=$(seconds_of "$(grep -a -o 'frames in [0-9hms.]*' "$OUT/probe$few.txt" | cut -d' ' -f3)")
+		t_many=$(seconds_of "$(grep -a -o 'frames in [0-9hms.]*' "$OUT/probe$many.txt" | cut -d' ' -f3)")
+		python3 -c "print(max(($t_many - $t_few) / ($many - $few), 1e-3))" >"$G/step_seconds"
+		echo "step seconds at batch $batch: $(cat "$G/step_seconds") ($few steps in ${t_few}s, $many in ${t_many}s, compile and one evaluation included)"
 		;;
 	launch)
 		if [[ -f $G/env ]]; then . "$G/env"; runs=(A); fi
 		# The runs share the GPU and the cores: each is given its share of the steps one alone would make.
-		steps=$(python3 -c "print(int(min(40000, max(500, 1 / ${#runs[@]} * (${TRAIN_SECONDS:-360} - 60) / $(cat "$G/step_seconds")))))")
+		steps=$(python3 -c "print(int(min(40000, max($min_steps, 1 / ${#runs[@]} * (${TRAIN_SECONDS:-$train_seconds} - 60) / $(cat "$G/step_seconds")))))")
 		for r in "${runs[@]}"; do
 			flags=run_flags_$r[@]
-			setsid nohup "$dysl" train bc "${bc_flags[@]}" "${!flags}" --held-out 4 --batch 128 --episodes 3000 \
+			setsid nohup "$dysl" train bc "${bc_flags[@]}" "${!flags}" --held-out "$held_out" --batch "$batch" --episodes "$train_episodes" \
 				--lr 4e-4 --warmup 200 --final-lr 1e-5 --steps "$steps" --eval-every $((steps / 8)) --checkpoint-every $((steps / 8)) \
 				--init "$init" --out "$G/$r.safetensors" >"$G/$r.log" 2>&1 </dev/null &
-			echo "run $r: $steps steps of batch 128, pid $!"
+			echo "run $r: $steps steps of batch $batch, pid $!"
 		done
 		;;
 	dagger)
@@ -106,7 +125,7 @@ for stage in "$@"; do
 		# its weights on the expert's episodes and every state gathered so far. A policy that completes no
 		# more of its episodes than the one before ends the rounds (a second round once lost half the
 		# grasps: docs/notes/gpu.md); best.safetensors is the policy that completed the most.
-		procs=${PLAY_PROCS:-14} per=${PLAY_EPISODES:-72} rounds=${ROUNDS:-2}
+		procs=${PLAY_PROCS:-$play_procs} per=${PLAY_EPISODES:-$play_episodes} rounds=${ROUNDS:-$rounds}
 		dagger_play() { # NAME WEIGHTS SEED: the policy plays; its states in $G/NAME_*.json, completions printed
 			env -u GOMLX_BACKEND "$dysl" model build --preset small_relative --tasks single --weights "$2" --out "$G/bundle_$1" | tail -1 >&2
 			for i in $(seq 0 $((procs - 1))); do
@@ -115,10 +134,11 @@ for stage in "$@"; do
 			done
 			wait
 			cat "$G/$1"_*.txt >"$G/dagger_$1.txt"
-			grep -a -o '([0-9]* of [0-9]* instructions completed' "$G/$1"_*.txt | awk '{n += substr($1, 2)} END {print n + 0}'
+			# -h: with several files grep would put each one's name before the count, and awk would read 0.
+			grep -a -h -o '([0-9]* of [0-9]* instructions completed' "$G/$1"_*.txt | awk '{n += substr($1, 2)} END {print n + 0}'
 		}
 		dagger_train() { # NAME INIT STATES STEPS SEED: bc on the expert's episodes and the states
-			"$dysl" train bc "${bc_flags[@]}" "${bc_extra[@]}" --seed "$5" --held-out 4 --batch 128 --episodes "${EPISODES:-3000}" --dagger-states "$3" \
+			"$dysl" train bc "${bc_flags[@]}" "${bc_extra[@]}" --seed "$5" --held-out "$held_out" --batch "$batch" --episodes "${EPISODES:-$train_episodes}" --dagger-states "$3" \
 				--lr 2e-4 --warmup 100 --final-lr 1e-5 --steps "$4" --eval-every $(($4 / 4)) --checkpoint-every $(($4 / 8)) \
 				--init "$2" --out "$G/$1.safetensors" 2>&1 | tr '\r' '\n' | grep -a -v '^bc' >"$G/dagger_$1.txt"
 		}
@@ -133,7 +153,7 @@ for stage in "$@"; do
 			best=$policy best_done=$done_now
 			((r > rounds)) && break
 			states=${states:+$states,}$(ls "$G/P$((r - 1))"_*.json | paste -sd,)
-			dagger_train "R$r" "$policy" "$states" "${ROUND_STEPS:-8000}" $((40 + r))
+			dagger_train "R$r" "$policy" "$states" "${ROUND_STEPS:-$round_steps}" $((40 + r))
 			if [[ ! -f $G/R$r.safetensors ]]; then
 				echo "round $r: training failed (its log: $G/dagger_R$r.txt)"
 				break
@@ -144,19 +164,21 @@ for stage in "$@"; do
 		echo "DAgger rounds done: best $best ($best_done completed)"
 		;;
 	ortcheck)
-		if [[ ! -f $G/ort/libonnxruntime_providers_cuda.so ]]; then
+		if [[ " ${providers[*]} " == *" cuda "* && ! -f $G/ort/libonnxruntime_providers_cuda.so ]]; then
 			cat "$G"/cuda.xz.part* >"$G/cuda.xz" && unxz "$G/cuda.xz" "$G/ort/libonnxruntime_providers_cuda.so" && rm "$G/cuda.xz"
 		fi
 		ls -la "$G/ort"
 		env -u GOMLX_BACKEND "$dysl" model build --preset small_relative --tasks single --weights "$init" --out "$G/bundle" | tail -2
-		for p in cpu cuda; do
-			"$dysl" bench --model "$G/bundle" --provider $p --iterations 200 --warmup 10 2>&1 | tee "$OUT/bench_$p.txt"
-			"$dysl" evaluate --model "$G/bundle" --provider $p --episodes 4 2>&1 | tee "$OUT/openloop_$p.txt" | tail -15
-			"$dysl" train dagger --model "$G/bundle" --tasks single --episodes 20 --seed 1000000 --camera-hz 2.5 --provider $p \
+		for p in "${providers[@]}"; do
+			"$dysl" bench --model "$G/bundle" --provider $p --iterations "$bench_iterations" --warmup 10 2>&1 | tee "$OUT/bench_$p.txt"
+			"$dysl" evaluate --model "$G/bundle" --provider $p --episodes "$openloop_episodes" 2>&1 | tee "$OUT/openloop_$p.txt" | tail -15
+			"$dysl" train dagger --model "$G/bundle" --tasks single --episodes "$closedloop_episodes" --seed 1000000 --camera-hz 2.5 --provider $p \
 				--out "$G/states_$p.json" 2>&1 | tr '\r' '\n' | grep -a -v '^\s*$' | tail -4 | tee "$OUT/closedloop_$p.txt"
 		done
-		cmp "$G/states_cpu.json" "$G/states_cuda.json" && echo "closed loop: the same states on cpu and cuda" ||
-			echo "closed loop: states differ between cpu and cuda"
+		if ((${#providers[@]} > 1)); then
+			cmp "$G/states_cpu.json" "$G/states_cuda.json" && echo "closed loop: the same states on cpu and cuda" ||
+				echo "closed loop: states differ between cpu and cuda"
+		fi
 		;;
 	collect)
 		if [[ -f $G/env ]]; then runs=(A); fi
