@@ -100,6 +100,16 @@ func TestFitExplainsTheFinalState(t *testing.T) {
 	}
 }
 
+// An interval of the whole backbone or a rank above the hidden width is refused: neither would be the
+// baseline its name says.
+func TestFitRefusesIntervalAndRankBeyondTheBackbone(t *testing.T) {
+	obs := []modelbuild.Observation{{}, {}}
+	_, err := earlyexit.FitExits(earlyexit.FitConfig{Arch: tinyArch, Weights: tinyWeights, Every: 8, Frames: obs})
+	require.EqualError(t, err, "earlyexit: exit interval (8 layers) must be below the backbone's 8 layers: one exit, after the last layer, is the full model")
+	_, err = earlyexit.FitExits(earlyexit.FitConfig{Arch: tinyArch, Weights: tinyWeights, Rank: 65, Frames: obs})
+	require.EqualError(t, err, "earlyexit: exit rank (65) must be at most the hidden width (64)")
+}
+
 func openRunner(t *testing.T, threshold float64) (*earlyexit.Runner, *policy.Engine) {
 	t.Helper()
 	open := ortbackend.Opener(ortbackend.Config{LibraryPath: orttest.Library(t)})

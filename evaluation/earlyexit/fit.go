@@ -91,7 +91,14 @@ func FitExits(cfg FitConfig) (*Fit, error) {
 	if cfg.Rank <= 0 {
 		cfg.Rank = a.AdapterRank
 	}
-	cfg.Rank = min(cfg.Rank, a.Hidden)
+	// Beyond these the baseline is not what it says: an interval of the whole backbone leaves one exit,
+	// after the last layer (the full model), and a rank above the hidden width is the width.
+	if cfg.Every >= a.Layers {
+		return nil, fmt.Errorf("earlyexit: exit interval (%d layers) must be below the backbone's %d layers: one exit, after the last layer, is the full model", cfg.Every, a.Layers)
+	}
+	if cfg.Rank > a.Hidden {
+		return nil, fmt.Errorf("earlyexit: exit rank (%d) must be at most the hidden width (%d)", cfg.Rank, a.Hidden)
+	}
 	if cfg.HeldOut <= 0 || cfg.HeldOut >= 1 {
 		cfg.HeldOut = 0.2
 	}
