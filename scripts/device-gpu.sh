@@ -28,7 +28,7 @@
 #
 # What it needs on the machine: python3 with the CUDA 13 wheels (nvidia-cublas, -cuda-runtime,
 # -cudnn-cu13, ...) and jax-cuda13-plugin (its PJRT plugin, xla_cuda_plugin.so, runs GoMLX's graphs),
-# and in .gpu/: dysl-xla.xz (`go build -tags xla ./nodes/dysl`, xz), ort.tar.xz (libonnxruntime.so of
+# and in .gpu/: dysl-xla.xz (`go build -tags xla -ldflags '-s -w' -trimpath ./nodes/dysl`, xz: 8.4 MiB), ort.tar.xz (libonnxruntime.so of
 # the npm package onnxruntime-node@1.29.0, a build with the CUDA provider interface, and
 # libonnxruntime_providers_shared.so), cuda.xz.part* (libonnxruntime_providers_cuda.so of ONNX Runtime
 # 1.29 for CUDA 13, from com.github.asus4.onnxruntime.linux-x64-gpu@0.4.9; xz, split: it is 230 MB) and

@@ -15,14 +15,22 @@ work=$(mktemp -d)
 trap 'pkill -f "$work/g/dysl" 2>/dev/null || true; rm -rf "$work"' EXIT
 files=$work/files
 mkdir -p "$files"
-xz() { python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(open(sys.argv[1], "rb"), lzma.open(sys.argv[2], "wb", preset=0))' "$1" "$2"; }
-go build -tags xla -o "$work/dysl" ./nodes/dysl
+xz() { python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(open(sys.argv[1], "rb"), lzma.open(sys.argv[2], "wb"))' "$1" "$2"; }
+go build -tags xla -ldflags '-s -w' -trimpath -o "$work/dysl" ./nodes/dysl
 xz "$work/dysl" "$files/dysl-xla.xz"
 mkdir -p "$work/ort"
 cp "$(scripts/fetch-ort.sh)" "$work/ort/libonnxruntime.so"
 tar cf "$work/ort.tar" -C "$work/ort" libonnxruntime.so
 xz "$work/ort.tar" "$files/ort.tar.xz"
 cp models/closedloop/reference_small_relative.safetensors "$files/init.safetensors"
+
+# A lent machine is sent the working tree with what a call carries, 64 MiB in all: the tree (tracked
+# and not ignored) and the binary and ONNX Runtime as a DAgger session carries them (init.safetensors
+# is the tracked reference_small_relative.safetensors, copied there, so it need not travel).
+tree=$(git ls-files -z --cached --others --exclude-standard | xargs -0 stat -c %s 2>/dev/null | awk '{n += $1} END {print n}')
+carried=$(stat -c %s "$files/dysl-xla.xz" "$files/ort.tar.xz" | awk '{n += $1} END {print n}')
+echo "one call would send $(((tree + carried) >> 20)) MiB of 64: the tree $((tree >> 20)), the binary and ONNX Runtime $((carried >> 20))"
+((tree + carried <= 64 << 20)) || echo "rehearse-device-gpu: WARNING: that is over 64 MiB: carry the binary and ONNX Runtime in two calls, or make the tree smaller" >&2
 
 export REHEARSE=1 GPU_FILES=$files G=$work/g OUT=$work/g/out WAIT_SECONDS=900
 log=$work/log.txt
