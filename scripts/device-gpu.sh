@@ -32,7 +32,8 @@
 # the npm package onnxruntime-node@1.29.0, a build with the CUDA provider interface, and
 # libonnxruntime_providers_shared.so), cuda.xz.part* (libonnxruntime_providers_cuda.so of ONNX Runtime
 # 1.29 for CUDA 13, from com.github.asus4.onnxruntime.linux-x64-gpu@0.4.9; xz, split: it is 230 MB) and
-# init.safetensors (the weights the training starts from and the bundle of ortcheck is built from).
+# init.safetensors (the weights the training starts from and the bundle of ortcheck is built from;
+# without it, the committed models/closedloop/reference_small_relative.safetensors).
 # The core library of com.github.asus4.onnxruntime@0.4.9 is a CPU-only build: it refuses CUDA's options.
 set -uo pipefail
 G=${G:-/tmp/dysl-gpu}
@@ -80,7 +81,10 @@ for stage in "$@"; do
 		for f in "$files"/cuda.xz.part*; do [[ -f $f && ! -f $G/${f##*/} ]] && cp "$f" "$G/"; done
 		[[ -x $dysl ]] || { unxz "$files/dysl-xla.xz" "$dysl" && chmod +x "$dysl"; }
 		[[ -f $G/ort/libonnxruntime.so ]] || { unxz "$files/ort.tar.xz" "$G/ort.tar" && tar xf "$G/ort.tar" -C "$G/ort"; }
-		[[ -f $init ]] || cp "$files/init.safetensors" "$init"
+		# Without a carried init.safetensors the committed reference's weights, which travel with the tree.
+		init_from=$files/init.safetensors
+		[[ -f $init_from ]] || init_from=models/closedloop/reference_small_relative.safetensors
+		[[ -f $init ]] || cp "$init_from" "$init"
 		[[ ${REHEARSE:-0} == 1 ]] || nvidia-smi -L
 		echo "plugin $PLUGIN; cuda dir $cuda_dir; $(nproc) cores"; ls "$G" "$G/ort"
 		;;

@@ -3,11 +3,11 @@
 # same command lines at toy sizes (REHEARSE=1 there), and checks that each stage did its part. A lent
 # GPU machine gives a session 15 minutes; a flag the tools refuse, a log line a stage no longer finds
 # or an xla build that no longer compiles would spend them. Run it before carrying files to such a
-# machine; about 10 minutes on 2 cores. It exits 1 and names the stage when one failed.
+# machine; about 7 minutes on 2 cores. It exits 1 and names the stage when one failed.
 #
 # It builds what `setup` unpacks, as a GPU session carries it: the binary with `-tags xla` (run here
-# with GoMLX's Go backend), ONNX Runtime's CPU library (scripts/fetch-ort.sh) and the committed
-# closed-loop reference's weights as init.safetensors. Needs go, npm (fetch-ort) and python3 (the
+# with GoMLX's Go backend) and ONNX Runtime's CPU library (scripts/fetch-ort.sh); setup starts from
+# the committed closed-loop reference's weights. Needs go, npm (fetch-ort) and python3 (the
 # script's own unpacking and arithmetic).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,11 +22,10 @@ mkdir -p "$work/ort"
 cp "$(scripts/fetch-ort.sh)" "$work/ort/libonnxruntime.so"
 tar cf "$work/ort.tar" -C "$work/ort" libonnxruntime.so
 xz "$work/ort.tar" "$files/ort.tar.xz"
-cp models/closedloop/reference_small_relative.safetensors "$files/init.safetensors"
 
 # A lent machine is sent the working tree with what a call carries, 64 MiB in all: the tree (tracked
-# and not ignored) and the binary and ONNX Runtime as a DAgger session carries them (init.safetensors
-# is the tracked reference_small_relative.safetensors, copied there, so it need not travel).
+# and not ignored) and the binary and ONNX Runtime as a DAgger session carries them (no init.safetensors
+# is carried: setup takes the committed reference's weights, which travel with the tree).
 tree=$(git ls-files -z --cached --others --exclude-standard | xargs -0 stat -c %s 2>/dev/null | awk '{n += $1} END {print n}')
 carried=$(stat -c %s "$files/dysl-xla.xz" "$files/ort.tar.xz" | awk '{n += $1} END {print n}')
 echo "one call would send $(((tree + carried) >> 20)) MiB of 64: the tree $((tree >> 20)), the binary and ONNX Runtime $((carried >> 20))"
