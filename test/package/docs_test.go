@@ -12,7 +12,6 @@ import (
 	"go/token"
 	"io"
 	"os"
-	"os/exec"
 	"path"
 	"path/filepath"
 	"regexp"
@@ -258,14 +257,7 @@ var producedDocs = []string{"report.md", "evaluation.md"}
 // name. Every document path that a tracked text file names exists in the repository, no file but the
 // users of ../shared mentions it, and every relative Markdown link resolves.
 func TestDocumentReferencesStayInTheRepository(t *testing.T) {
-	root := repoFile(t, ".")
-	cmd := exec.Command("git", "ls-files", "--cached", "--others", "--exclude-standard")
-	cmd.Dir = root
-	out, err := cmd.Output()
-	if err != nil {
-		t.Skipf("not a git checkout (git ls-files: %v)", err)
-	}
-	files := strings.Split(strings.TrimSpace(string(out)), "\n")
+	root, files := cloneFiles(t)
 	tracked := map[string]bool{}
 	for _, f := range files {
 		tracked[f] = true

@@ -18,19 +18,26 @@ import (
 // call could start at all.
 const treeBudget = 47 << 20
 
-// The files git tracks, and those it does not ignore, fit the budget above; a change that commits
-// more bundles or weights must make room for them.
-func TestTheWorkingTreeFitsALentGPUMachine(t *testing.T) {
-	root := repoFile(t, ".")
+// cloneFiles lists what a clone holds and a lent machine is sent: the files git tracks and those it
+// does not ignore, relative to the repository's root (the test is skipped outside a git checkout).
+func cloneFiles(t *testing.T) (root string, files []string) {
+	root = repoFile(t, ".")
 	cmd := exec.Command("git", "ls-files", "--cached", "--others", "--exclude-standard")
 	cmd.Dir = root
 	out, err := cmd.Output()
 	if err != nil {
 		t.Skipf("not a git checkout (git ls-files: %v)", err)
 	}
+	return root, strings.Split(strings.TrimSpace(string(out)), "\n")
+}
+
+// The files git tracks, and those it does not ignore, fit the budget above; a change that commits
+// more bundles or weights must make room for them.
+func TestTheWorkingTreeFitsALentGPUMachine(t *testing.T) {
+	root, files := cloneFiles(t)
 	var total int64
 	var largest []string
-	for _, f := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+	for _, f := range files {
 		info, err := os.Lstat(filepath.Join(root, f))
 		if errors.Is(err, os.ErrNotExist) {
 			continue // deleted in the working tree, not yet committed
