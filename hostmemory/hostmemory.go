@@ -15,6 +15,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -124,20 +125,11 @@ func cgroupLimits(root fs.FS) []Limit {
 					break
 				}
 			}
-		case hasController(parts[1], "memory"):
+		case slices.Contains(strings.Split(parts[1], ","), "memory"): // v1: the controllers, comma-separated
 			limits = append(limits, walkUp(root, "sys/fs/cgroup/memory", parts[2], "memory.limit_in_bytes", "memory.usage_in_bytes", "total_inactive_file", "the cgroup v1 memory limit")...)
 		}
 	}
 	return limits
-}
-
-func hasController(list, name string) bool {
-	for _, c := range strings.Split(list, ",") {
-		if c == name {
-			return true
-		}
-	}
-	return false
 }
 
 // walkUp reads the limit of the cgroup at mount/dir and of each cgroup above it up to the mount. A
