@@ -188,7 +188,11 @@ for stage in "$@"; do
 		if [[ -f $G/env ]]; then runs=(A); fi
 		deadline=$((SECONDS + ${WAIT_SECONDS:-300}))
 		while pgrep -f "$dysl train bc|daggerrun" >/dev/null && ((SECONDS < deadline)); do sleep 5; done
-		cp "$G"/dagger*.txt "$G"/dagger.log "$G"/R[0-9]*.safetensors "$G"/best.safetensors "$OUT/" 2>/dev/null
+		# A call brings back at most 8 files from $OUT: the rounds' logs go as one file, and of their
+		# weights only best.safetensors (each round's own stay in $G, and its count is in dagger.log).
+		for f in "$G"/dagger_*.txt; do [[ -f $f ]] && { echo "== ${f##*/}"; cat "$f"; }; done >"$OUT/dagger_rounds.txt"
+		[[ -s $OUT/dagger_rounds.txt ]] || rm -f "$OUT/dagger_rounds.txt"
+		cp "$G"/dagger.log "$G"/best.safetensors "$OUT/" 2>/dev/null
 		for r in "${runs[@]}"; do
 			[[ -f $G/$r.log ]] || continue
 			tr '\r' '\n' <"$G/$r.log" | grep -a -v '^bc' >"$OUT/train_$r.txt"; tail -3 "$OUT/train_$r.txt"

@@ -31,10 +31,23 @@ carried=$(stat -c %s "$files/dysl-xla.xz" "$files/ort.tar.xz" | awk '{n += $1} E
 echo "one call would send $(((tree + carried) >> 20)) MiB of 64: the tree $((tree >> 20)), the binary and ONNX Runtime $((carried >> 20))"
 ((tree + carried <= 64 << 20)) || echo "rehearse-device-gpu: WARNING: that is over 64 MiB: carry the binary and ONNX Runtime in two calls, or make the tree smaller" >&2
 
-export REHEARSE=1 GPU_FILES=$files G=$work/g OUT=$work/g/out WAIT_SECONDS=900
+export REHEARSE=1 GPU_FILES=$files G=$work/g WAIT_SECONDS=900
 log=$work/log.txt
 fail() { echo "rehearse-device-gpu: $1 (the log: above)" >&2; exit 1; }
-stage() { bash scripts/device-gpu.sh "$@" 2>&1 | tee -a "$log"; }
+# Each call gets its own $OUT, as on a lent machine, and what it leaves there must come back: at most
+# 8 files of at most 16 MiB each.
+calls=0
+stage() {
+	calls=$((calls + 1))
+	export OUT=$work/out/$calls
+	mkdir -p "$OUT"
+	bash scripts/device-gpu.sh "$@" 2>&1 | tee -a "$log"
+	local count big
+	count=$(find "$OUT" -type f | wc -l)
+	big=$(find "$OUT" -type f -size +16M)
+	((count <= 8)) || fail "$*: $count files in \$OUT, and a call brings back 8: $(ls "$OUT" | paste -sd' ')"
+	[[ -z $big ]] || fail "$*: files in \$OUT above 16 MiB do not come back: $big"
+}
 
 stage setup
 [[ -x $G/dysl && -f $G/ort/libonnxruntime.so && -f $G/init.safetensors ]] || fail "setup did not unpack the binary, ONNX Runtime and the weights"
@@ -48,8 +61,9 @@ stage collect
 grep -q '^DAgger rounds done: best ' "$OUT/dagger.log" && [[ -f $OUT/best.safetensors ]] || fail "dagger: the rounds did not end with a best policy"
 # The committed weights complete most training-range episodes, and these four seeds are fixed: a count
 # of 0 means the count itself is broken (it once read each process's file name instead).
-cat "$OUT/dagger.log"
+dagger_log=$OUT/dagger.log
+cat "$dagger_log"
 grep -q '^round 0 policy .*: [1-4] of 4 episodes completed' "$OUT/dagger.log" || fail "dagger: the first policy's completions were not counted"
 stage ortcheck
 grep -q 'single_graph\|single-graph\|full' "$OUT/bench_cpu.txt" && [[ -s $G/states_cpu.json ]] || fail "ortcheck: no benchmark or no closed-loop states on the CPU provider"
-echo "rehearse-device-gpu: every stage ran (the DAgger rounds: $(grep -c '^round' "$OUT/dagger.log") lines; $(tail -1 "$OUT/dagger.log"))"
+echo "rehearse-device-gpu: every stage ran in $calls calls, each within what a call brings back ($(tail -1 "$dagger_log"))"
