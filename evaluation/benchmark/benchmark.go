@@ -103,7 +103,8 @@ func Run(c Config) (Report, error) {
 
 	// Every timed inference's latency is kept for the percentiles: a count whose latencies cannot fit in
 	// memory is refused before the first inference, and the slices are made at their final size.
-	if err := hostmemory.Check(c.Iterations*len(c.Plans), "latencies (one per timed inference of each plan)", 8); err != nil {
+	// (The count is the iterations, not iterations × plans: that product can overflow an int.)
+	if err := hostmemory.Check(c.Iterations, "iterations (a latency of each plan)", uint64(8*len(c.Plans))); err != nil {
 		return Report{}, fmt.Errorf("benchmark: %w: use fewer iterations", err)
 	}
 	lat := make([][]time.Duration, len(c.Plans))

@@ -86,9 +86,12 @@ func TestRunRefusesBadRoundCounts(t *testing.T) {
 		require.ErrorContains(t, err, fmt.Sprintf("iterations (%d) must be >= 1 and warm-up rounds (%d) >= 0", bad.iterations, bad.warmup))
 	}
 	// Every latency is kept: more than memory holds is refused before the first inference.
-	_, err = Run(Config{Engine: e, Observations: []policy.Observation{{Image: img}}, Plans: plans, Iterations: 1 << 50})
-	require.ErrorContains(t, err, fmt.Sprintf("benchmark: %d latencies (one per timed inference of each plan) need about ", len(plans)<<50))
-	require.ErrorContains(t, err, ": use fewer iterations")
+	// 1 << 62 iterations of the plans' latencies overflow 64 bits: refused too, not wrapped round.
+	for _, iterations := range []int{1 << 50, 1 << 62} {
+		_, err = Run(Config{Engine: e, Observations: []policy.Observation{{Image: img}}, Plans: plans, Iterations: iterations})
+		require.ErrorContains(t, err, fmt.Sprintf("benchmark: %d iterations (a latency of each plan) need about ", iterations))
+		require.ErrorContains(t, err, ": use fewer iterations")
+	}
 }
 
 // A skip ratio outside [0, 1] is refused by its value, not by a plan named after it.
