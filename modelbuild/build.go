@@ -44,6 +44,11 @@ type Options struct {
 	Now func() time.Time
 }
 
+// MaxCalibrationFrames bounds the calibration observations: a million would take terabytes (every
+// layer's hidden state of each is kept), and far beyond it the count and its held-out quarter would
+// overflow an int before the memory check could refuse them.
+const MaxCalibrationFrames = 1_000_000
+
 // ContextCalibrationFrames is the fewest calibration observations context adapters are fitted on by
 // default. A frame gives each token's own input but only one context vector (3·D values): on the small
 // presets' 48 frames the context term overfits (held-out unexplained 0.585 for the longest jump of the
@@ -74,8 +79,8 @@ func Build(opts Options) (*Result, error) {
 	if err := CheckStaticRatio(opts.StaticRatio); err != nil {
 		return nil, err
 	}
-	if opts.CalibrationFrames < 0 {
-		return nil, fmt.Errorf("modelbuild: calibration observations (%d) must be > 0, or 0 for the preset's %d", opts.CalibrationFrames, preset.CalibrationFrames)
+	if opts.CalibrationFrames < 0 || opts.CalibrationFrames > MaxCalibrationFrames {
+		return nil, fmt.Errorf("modelbuild: calibration observations (%d) must be in [1, %d], or 0 for the preset's %d", opts.CalibrationFrames, MaxCalibrationFrames, preset.CalibrationFrames)
 	}
 	if opts.CalibrationFrames == 0 {
 		opts.CalibrationFrames = preset.CalibrationFrames

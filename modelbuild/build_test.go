@@ -164,8 +164,9 @@ func TestBuildRejectsBadOptions(t *testing.T) {
 		{"static ratio NaN", Options{Preset: "tiny", OutDir: t.TempDir(), StaticRatio: math.NaN()}, "static ratio (NaN) must be in (0, 1]"},
 		{"static ratio negative", Options{Preset: "tiny", OutDir: t.TempDir(), StaticRatio: -0.5}, "static ratio (-0.5) must be in (0, 1]"},
 		{"missing weights", Options{Preset: "tiny", OutDir: t.TempDir(), WeightsFile: "/nonexistent.safetensors"}, "no such file"},
-		{"calibration negative", Options{Preset: "tiny", OutDir: t.TempDir(), CalibrationFrames: -3}, "calibration observations (-3) must be > 0, or 0 for the preset's"},
-		{"calibration beyond memory", Options{Preset: "tiny", OutDir: t.TempDir(), CalibrationFrames: 1 << 40}, "1374389534720 calibration observations need about"},
+		{"calibration negative", Options{Preset: "tiny", OutDir: t.TempDir(), CalibrationFrames: -3}, "calibration observations (-3) must be in [1, 1000000], or 0 for the preset's"},
+		{"calibration beyond its bound", Options{Preset: "tiny", OutDir: t.TempDir(), CalibrationFrames: 9_000_000_000_000_000_000}, "calibration observations (9000000000000000000) must be in [1, 1000000]"},
+		{"calibration beyond memory", Options{Preset: "tiny", OutDir: t.TempDir(), CalibrationFrames: 900_000}, "1125000 calibration observations need about"},
 		{"adapter rank negative", Options{Preset: "tiny", OutDir: t.TempDir(), AdapterRank: -2}, "adapter rank (-2) must be > 0, or 0 for the preset's 16"},
 		{"adapter rank over the width", Options{Preset: "tiny", OutDir: t.TempDir(), AdapterRank: 65}, "adapter_rank (65) must be <= hidden (64)"},
 	}

@@ -53,7 +53,7 @@ func TestTrainingCommandsRefuseBadOptions(t *testing.T) {
 		{[]string{"train", "bc", "--out", out, "--lr", "NaN"}, "learning rate (NaN) must be > 0"},
 		{[]string{"train", "bc", "--out", out, "--eval-every", "-1"}, "eval-every (-1)"},
 		{[]string{"train", "bc", "--out", out, "--checkpoint-every", "-1"}, "checkpoint-every (-1) must be >= 0"},
-		{[]string{"model", "build", "--out", filepath.Join(dir, "b"), "--calibration", "-3"}, "calibration observations (-3) must be > 0"},
+		{[]string{"model", "build", "--out", filepath.Join(dir, "b"), "--calibration", "-3"}, "calibration observations (-3) must be in [1, 1000000]"},
 		{[]string{"train", "bc", "--out", out, "--dagger-states", out, "--dagger-unlabelled", "spin"}, `--dagger-unlabelled "spin": expected action names of the model: x, y, z, roll, pitch, yaw, gripper`},
 	}
 	for _, tc := range cases {
