@@ -103,6 +103,10 @@ func (c *Config) EnsureDefaults() {
 // longer one is a mistyped number, and each episode step would hold it whole.
 const MaxChunkSize = 1024
 
+// MaxCameraHz bounds a camera rate, of sample bags and of the closed-loop simulator alike: above it a
+// frame is rendered for every millisecond or less of sim time, a mistyped rate that looks like a hang.
+const MaxCameraHz = 1000
+
 // MaxStepLimit bounds the step limit per instruction: 100000 steps are hours of simulated motion (a
 // task takes a few hundred), and a policy that never completes would play them all, which looks like
 // a hang.

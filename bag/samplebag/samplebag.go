@@ -92,8 +92,8 @@ func (o Options) validate() error {
 	if o.Episodes < 1 {
 		problems = append(problems, fmt.Errorf("episodes (%d) must be >= 1", o.Episodes))
 	}
-	if !(o.RateHz > 0 && o.RateHz <= 1000) { // NaN too
-		problems = append(problems, fmt.Errorf("rate (%v Hz) must be in (0, 1000]", o.RateHz))
+	if !(o.RateHz > 0 && o.RateHz <= scene.MaxCameraHz) { // NaN too
+		problems = append(problems, fmt.Errorf("rate (%v Hz) must be in (0, %d]", o.RateHz, scene.MaxCameraHz))
 	}
 	if err := o.Scene.Validate(); err != nil {
 		problems = append(problems, err)

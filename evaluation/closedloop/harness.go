@@ -151,10 +151,8 @@ func New(cfg Config) (*Harness, error) {
 	if cfg.CameraHz == 0 {
 		cfg.CameraHz = 1 / m.Action.DtSeconds
 	}
-	// Above 1 kHz (a sample bag's highest rate too) a frame is rendered for every microsecond or so of
-	// sim time: a mistyped rate, which would only look like a hang.
-	if !(cfg.CameraHz > 0 && cfg.CameraHz <= 1000) {
-		return nil, fmt.Errorf("closedloop: camera rate (%v Hz) must be in (0, 1000]", cfg.CameraHz)
+	if !(cfg.CameraHz > 0 && cfg.CameraHz <= scene.MaxCameraHz) {
+		return nil, fmt.Errorf("closedloop: camera rate (%v Hz) must be in (0, %d]", cfg.CameraHz, scene.MaxCameraHz)
 	}
 	if cfg.Latency == nil {
 		cfg.Latency = MeasuredLatency{}
