@@ -119,7 +119,9 @@ func numericFlags(t *testing.T) []numericFlag {
 		"latency-per-layer":  {"--latency", "per-layer"},
 		"near-target-radius": {"--near-target-weight", "1"},
 	}
-	for _, name := range []string{"mavlink-link-timeout", "mavlink-target-system", "mavlink-target-component", "mavlink-gripper-open", "mavlink-gripper-closed"} {
+	var mavlink mavlinkFlags
+	mavlink.register(pflag.NewFlagSet("mavlink", pflag.ContinueOnError))
+	for _, name := range flagNames(mavlink.link) {
 		needs[name] = []string{"--mavlink", "udp-client:127.0.0.1:9"}
 	}
 
