@@ -1,18 +1,14 @@
 package closedloop
 
 import (
-	"cmp"
 	"fmt"
-	"io"
 
 	"dysl_vla/evaluation/earlyexit"
 	"dysl_vla/evaluation/matching"
-	"dysl_vla/modelbuild"
 	"dysl_vla/policy"
 	"dysl_vla/policy/bundle"
 	"dysl_vla/scene"
 	"dysl_vla/skipping"
-	"dysl_vla/training"
 )
 
 // bench is one bundle opened for closed-loop runs: its manifest, its layout and the backend every
@@ -155,68 +151,40 @@ func (f *flexiDepth) at(tau float64) (*Variant, error) {
 }
 
 // earlyExit is DeeR-style early exit, fitted once, at any threshold. Without the backbone's weights,
-// runner is nil and unavailable is the row that says why.
+// its runner is nil and unavailable is the row that says why.
 type earlyExit struct {
-	runner      *earlyexit.Runner
-	fit         *earlyexit.Fit
+	*earlyexit.Baseline
 	desc        string
 	unavailable *Variant
 }
 
-// earlyExitConfig is what fitting the exits takes: the bundle, its backbone, and the training
-// episodes of the evaluated tasks they are fitted on.
-type earlyExitConfig struct {
-	Model, Weights string
-	Backend        policy.BackendOpener
-	Scene          scene.Config
-	// Every is the exit interval in layers (default 2); Episodes training episodes, every Stride-th
-	// frame, fit the exits (defaults 8 and 4).
-	Every, Episodes, Stride int
-	Log                     io.Writer
+// checkBaselines refuses early exit's counts (earlyexit.BaselineConfig.Check) and frames to match
+// the thresholds on below zero (zero: 600). Evaluate and Sweep call it first, before a bundle is
+// opened.
+func checkBaselines(exit earlyexit.BaselineConfig, matchFrames int) error {
+	if matchFrames < 0 {
+		return fmt.Errorf("closedloop: the frames thresholds are matched on (%d) must be >= 0 (0: the default 600)", matchFrames)
+	}
+	return exit.Check()
 }
 
-// checkBaselineCounts refuses the baselines' counts below zero (zero takes the default): early exit's
-// interval, fitting episodes and stride, and the frames served to dysl that the baselines' thresholds
-// are matched on. Evaluate and Sweep call it first, before a bundle is opened.
-func checkBaselineCounts(every, episodes, stride, matchFrames int) error {
-	if every < 0 || episodes < 0 || stride < 0 || matchFrames < 0 {
-		return fmt.Errorf("closedloop: early exit's interval (%d layers), episodes (%d) and stride (%d frames), and the frames thresholds are matched on (%d), must be >= 0 (0: the defaults 2, 8, 4 and 600)",
-			every, episodes, stride, matchFrames)
-	}
-	return training.CheckEpisodeCount("closedloop: early exit's episodes", episodes)
-}
-
-// openEarlyExit fits the exits on training episodes of the evaluated tasks and opens their runner;
-// close releases it.
-func openEarlyExit(cfg earlyExitConfig) (*earlyExit, func(), error) {
-	every, episodes, stride := cmp.Or(cfg.Every, 2), cmp.Or(cfg.Episodes, 8), cmp.Or(cfg.Stride, 4)
-	x := &earlyExit{desc: fmt.Sprintf("DeeR-style: exit every %d layers when consecutive exits agree (L2)", every)}
-	_, arch, weights, err := training.OpenBundleBackbone(cfg.Model, cfg.Weights)
+// openEarlyExit fits the exits on training episodes of the evaluated tasks and opens their runner.
+func openEarlyExit(cfg earlyexit.BaselineConfig) (*earlyExit, error) {
+	b, err := earlyexit.OpenBaseline(cfg)
 	if err != nil {
-		x.unavailable = &Variant{Name: "early_exit", Description: x.desc, Note: "not run: " + err.Error()}
-		return x, func() {}, nil
+		return nil, err
 	}
-	fmt.Fprintf(cfg.Log, "fitting early exits on %d training episodes (every %d-th frame)\n", episodes, stride)
-	calib, err := training.GenerateSceneEpisodes(arch, training.Seeds(training.TrainSeedStart, episodes), cfg.Scene.Tabletop)
-	if err != nil {
-		return nil, nil, err
+	x := &earlyExit{Baseline: b, desc: cfg.Description()}
+	if b.Runner == nil {
+		x.unavailable = &Variant{Name: "early_exit", Description: x.desc, Note: "not run: " + b.Unavailable}
 	}
-	var obs []modelbuild.Observation
-	for i := 0; i < len(calib.Frames); i += stride {
-		obs = append(obs, calib.Frames[i].Observation(arch))
-	}
-	r, fit, closeAll, err := earlyexit.OpenFitted(cfg.Model, earlyexit.FitConfig{Arch: arch, Weights: weights, Every: every, Frames: obs}, cfg.Backend)
-	if err != nil {
-		return nil, nil, err
-	}
-	x.runner, x.fit = r, fit
-	return x, closeAll, nil
+	return x, nil
 }
 
 // at is early exit's variant at threshold eta. Variants at several thresholds share the runner, so
 // each sets its own before every inference.
 func (x *earlyExit) at(eta float64) *Variant {
-	r := x.runner
+	r := x.Runner
 	v := &Variant{Name: "early_exit", Description: x.desc, Engine: r.Engine, Skipping: r.Engine.SkippingConfig()}
 	v.Infer = func(o policy.Observation) (policy.Result, error) {
 		r.Threshold = eta
@@ -225,4 +193,17 @@ func (x *earlyExit) at(eta float64) *Variant {
 	}
 	v.Param = fmt.Sprintf("eta=%.4g", eta)
 	return v
+}
+
+// earlyExit is the early-exit baseline an evaluation asks for, fitted on the training episodes of
+// the tasks it plays.
+func (cfg *EvaluateConfig) earlyExit() earlyexit.BaselineConfig {
+	return earlyexit.BaselineConfig{Model: cfg.Model, Weights: cfg.Weights, Backend: cfg.Backend, Tasks: cfg.Suite.Scene.Tabletop,
+		Every: cfg.ExitEvery, Episodes: cfg.ExitEpisodes, Stride: cfg.ExitStride, Log: cfg.Log}
+}
+
+// earlyExit is the early-exit baseline a sweep asks for, as EvaluateConfig's.
+func (cfg *SweepConfig) earlyExit() earlyexit.BaselineConfig {
+	return earlyexit.BaselineConfig{Model: cfg.Model, Weights: cfg.Weights, Backend: cfg.Backend, Tasks: cfg.Suite.Scene.Tabletop,
+		Every: cfg.ExitEvery, Episodes: cfg.ExitEpisodes, Stride: cfg.ExitStride, Log: cfg.Log}
 }

@@ -137,7 +137,7 @@ func Evaluate(cfg EvaluateConfig) (*Report, error) {
 	if len(cfg.Seeds) == 0 {
 		return nil, fmt.Errorf("closedloop: no episodes to evaluate")
 	}
-	if err := checkBaselineCounts(cfg.ExitEvery, cfg.ExitEpisodes, cfg.ExitStride, cfg.MatchFrames); err != nil {
+	if err := checkBaselines(cfg.earlyExit(), cfg.MatchFrames); err != nil {
 		return nil, err
 	}
 	if err := cfg.checkVariants(); err != nil {
@@ -149,6 +149,12 @@ func Evaluate(cfg EvaluateConfig) (*Report, error) {
 		return nil, err
 	}
 	defer b.Close()
+	if cfg.runs("early_exit") {
+		// Refused now, not after the first phase's episodes.
+		if err := cfg.earlyExit().CheckBundle(b.m); err != nil {
+			return nil, err
+		}
+	}
 	L := b.layers()
 
 	fmt.Fprintf(cfg.Log, "closed loop: full and dysl on %d episodes\n", len(cfg.Seeds))
@@ -243,12 +249,11 @@ func Evaluate(cfg EvaluateConfig) (*Report, error) {
 		rest = append(rest, v)
 	}
 	if cfg.runs("early_exit") {
-		exit, closeExit, err := openEarlyExit(earlyExitConfig{Model: cfg.Model, Weights: cfg.Weights, Backend: cfg.Backend, Scene: cfg.Suite.Scene,
-			Every: cfg.ExitEvery, Episodes: cfg.ExitEpisodes, Stride: cfg.ExitStride, Log: cfg.Log})
+		exit, err := openEarlyExit(cfg.earlyExit())
 		if err != nil {
 			return nil, err
 		}
-		defer closeExit()
+		defer exit.Close()
 		v, err := matchedEarlyExit(exit, served, executed, L, search)
 		if err != nil {
 			return nil, err
@@ -407,14 +412,14 @@ func matchedFlexiDepth(b *bench, served []policy.Observation, executed float64, 
 // matchedEarlyExit is early exit at the η that gives dysl's executed layers in its own closed loop,
 // searched from the η fitted on the frames served to dysl; its unavailable row when it has no exits.
 func matchedEarlyExit(exit *earlyExit, served []policy.Observation, executed float64, L int, search thresholdSearch) (*Variant, error) {
-	if exit.runner == nil {
+	if exit.Runner == nil {
 		return exit.unavailable, nil
 	}
-	got0, err := exit.runner.MatchLayers(served, executed)
+	got0, err := exit.Runner.MatchLayers(served, executed)
 	if err != nil {
 		return nil, err
 	}
-	eta0 := exit.runner.Threshold
+	eta0 := exit.Runner.Threshold
 	// The search runs on u in [0, 1), η = scale·u/(1−u): u = ½ is the η matched on served frames,
 	// u → 1 exits at the first chance, and η = 0 (u = 0) never exits early, running every layer.
 	scale, start := eta0, 0.5
@@ -430,6 +435,6 @@ func matchedEarlyExit(exit *earlyExit, served []policy.Observation, executed flo
 	v := exit.at(eta(res.Knob))
 	v.Match = match
 	v.Note = fmt.Sprintf("eta searched in closed loop from %.4g (%.2f layers on %d frames served to dysl): %s; %s",
-		eta0, got0, len(served), describeSearch(res, match), exit.fit.Describe())
+		eta0, got0, len(served), describeSearch(res, match), exit.Fit.Describe())
 	return v, nil
 }

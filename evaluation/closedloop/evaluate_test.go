@@ -159,13 +159,21 @@ func TestEvaluateAndSweepRefuseBadBaselineSettings(t *testing.T) {
 	suite := closedloop.Suite{Scene: scene.DefaultConfig(), Progress: func() { runs++ }}
 	_, err := closedloop.Evaluate(closedloop.EvaluateConfig{Model: tinyDir, DySL: skipping.DefaultConfig(),
 		Seeds: []int64{1_000_000}, ExitStride: -3, Suite: suite})
-	require.ErrorContains(t, err, "early exit's interval (0 layers), episodes (0) and stride (-3 frames), and the frames thresholds are matched on (0), must be >= 0")
+	require.ErrorContains(t, err, "early exit: exit-stride (-3) must be >= 0 (0: the default)")
 	_, err = closedloop.Evaluate(closedloop.EvaluateConfig{Model: tinyDir, DySL: skipping.DefaultConfig(),
 		Seeds: []int64{1_000_000}, MatchFrames: -3, Suite: suite})
 	require.ErrorContains(t, err, "the frames thresholds are matched on (-3)")
 	_, err = closedloop.Sweep(closedloop.SweepConfig{Model: tinyDir, DySL: skipping.DefaultConfig(),
 		Seeds: []int64{1_000_000}, ExitEvery: -1, Suite: suite})
-	require.ErrorContains(t, err, "early exit's interval (-1 layers)")
+	require.ErrorContains(t, err, "early exit: exit-every (-1) must be >= 0")
+	// An interval of the whole backbone is refused once the bundle is open, before the first phase:
+	// it used to be refused at the fit, after full and dysl had played every episode.
+	_, err = closedloop.Evaluate(closedloop.EvaluateConfig{Model: tinyDir, Backend: ortbackend.Opener(ortbackend.Config{LibraryPath: orttest.Library(t)}), DySL: skipping.DefaultConfig(),
+		Seeds: []int64{1_000_000}, ExitEvery: 8, Suite: suite})
+	require.ErrorContains(t, err, "earlyexit: exit interval (8 layers) must be below the backbone's 8 layers")
+	_, err = closedloop.Sweep(closedloop.SweepConfig{Model: tinyDir, Backend: ortbackend.Opener(ortbackend.Config{LibraryPath: orttest.Library(t)}), DySL: skipping.DefaultConfig(),
+		Seeds: []int64{1_000_000}, ExitEvery: 1_000_000_000, Suite: suite})
+	require.ErrorContains(t, err, "earlyexit: exit interval (1000000000 layers)")
 	_, err = closedloop.Sweep(closedloop.SweepConfig{Model: tinyDir, DySL: skipping.DefaultConfig(),
 		Seeds: []int64{1_000_000}, ExitEta: []float64{0.2, math.NaN()}, Suite: suite})
 	require.ErrorContains(t, err, "early exit threshold NaN: expected a finite eta >= 0")

@@ -227,7 +227,7 @@ func Sweep(cfg SweepConfig) (*SweepReport, error) {
 	if len(cfg.Seeds) == 0 {
 		return nil, fmt.Errorf("closedloop: no episodes to sweep")
 	}
-	if err := checkBaselineCounts(cfg.ExitEvery, cfg.ExitEpisodes, cfg.ExitStride, cfg.MatchFrames); err != nil {
+	if err := checkBaselines(cfg.earlyExit(), cfg.MatchFrames); err != nil {
 		return nil, err
 	}
 	if cfg.Log == nil {
@@ -255,6 +255,10 @@ func Sweep(cfg SweepConfig) (*SweepReport, error) {
 		return nil, err
 	}
 	defer b.Close()
+	// Refused now, not after the first phase's episodes.
+	if err := cfg.earlyExit().CheckBundle(b.m); err != nil {
+		return nil, err
+	}
 	L, dynamic := b.layers(), b.layout.DynamicLayers()
 
 	fmt.Fprintf(cfg.Log, "sweep: full and dysl at its defaults on %d episodes\n", len(cfg.Seeds))
@@ -339,19 +343,18 @@ func Sweep(cfg SweepConfig) (*SweepReport, error) {
 		v.Name += fmt.Sprintf(" %.3g", tau)
 		plan.add(v, "flexidepth", v.Param)
 	}
-	exit, closeExit, err := openEarlyExit(earlyExitConfig{Model: cfg.Model, Weights: cfg.Weights, Backend: cfg.Backend, Scene: cfg.Suite.Scene,
-		Every: cfg.ExitEvery, Episodes: cfg.ExitEpisodes, Stride: cfg.ExitStride, Log: cfg.Log})
+	exit, err := openEarlyExit(cfg.earlyExit())
 	if err != nil {
 		return nil, err
 	}
-	defer closeExit()
+	defer exit.Close()
 	var notes []string
-	if exit.runner == nil {
+	if exit.Runner == nil {
 		notes = append(notes, "early_exit "+exit.unavailable.Note)
 	} else {
 		etas, err := thresholds(cfg.ExitEta, func(layers float64) (float64, error) {
-			_, err := exit.runner.MatchLayers(served, layers)
-			return exit.runner.Threshold, err
+			_, err := exit.Runner.MatchLayers(served, layers)
+			return exit.Runner.Threshold, err
 		})
 		if err != nil {
 			return nil, err

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"dysl_vla/evaluation/earlyexit"
 	"dysl_vla/modelbuild"
 	"dysl_vla/policy"
+	"dysl_vla/policy/bundle"
 	"dysl_vla/policy/ortbackend"
 	"dysl_vla/policy/ortbackend/orttest"
 	"dysl_vla/skipping"
@@ -196,4 +198,45 @@ func TestHugeThresholdExitsAtTheFirstComparableExit(t *testing.T) {
 		firstChunk := ref.Head(ref.Adapter(first, h[first+1]))
 		require.InDelta(t, earlyexit.Delta(want, firstChunk), res.Deltas[0], 1e-3)
 	}
+}
+
+// The evaluations' baseline refuses every bad count at once, by its flag's name, and an interval or a
+// rank its bundle's backbone cannot take before any episode is generated.
+func TestBaselineRefusesBadCounts(t *testing.T) {
+	err := earlyexit.BaselineConfig{Every: -1, Stride: -2, Episodes: training.MaxEpisodes + 1}.Check()
+	require.ErrorContains(t, err, "early exit: exit-every (-1) must be >= 0 (0: the default); exit-stride (-2) must be >= 0")
+	require.ErrorContains(t, err, fmt.Sprintf("exit-episodes (%d): expected at most %d episodes", training.MaxEpisodes+1, training.MaxEpisodes))
+	require.NoError(t, earlyexit.BaselineConfig{}.Check(), "zero counts take the defaults")
+
+	m, err := bundle.ReadManifest(tinyDir)
+	require.NoError(t, err)
+	require.NoError(t, earlyexit.BaselineConfig{}.CheckBundle(m))
+	require.EqualError(t, earlyexit.BaselineConfig{Every: 8}.CheckBundle(m),
+		"earlyexit: exit interval (8 layers) must be below the backbone's 8 layers: one exit, after the last layer, is the full model")
+	require.EqualError(t, earlyexit.BaselineConfig{Rank: 65}.CheckBundle(m), "earlyexit: exit rank (65) must be at most the hidden width (64)")
+}
+
+// A random bundle's backbone is rebuilt from its manifest and the exits fitted on it; a trained
+// bundle whose weights file is not given leaves the baseline unavailable, saying why, not failing
+// the evaluation around it.
+func TestOpenBaseline(t *testing.T) {
+	open := ortbackend.Opener(ortbackend.Config{LibraryPath: orttest.Library(t)})
+	var log strings.Builder
+	b, err := earlyexit.OpenBaseline(earlyexit.BaselineConfig{Model: tinyDir, Backend: open, Episodes: 1, Stride: 8, Log: &log})
+	require.NoError(t, err)
+	require.NotNil(t, b.Runner)
+	require.Equal(t, []int{1, 3, 5, 7}, b.Fit.Exits)
+	require.Equal(t, "fitting early exits on 1 training episodes (every 8-th frame)\n", log.String())
+	b.Close()
+
+	m, err := bundle.ReadManifest(tinyDir)
+	require.NoError(t, err)
+	m.Provenance.Weights = "reference_tiny.safetensors"
+	trained := t.TempDir()
+	require.NoError(t, bundle.Write(trained, m))
+	b, err = earlyexit.OpenBaseline(earlyexit.BaselineConfig{Model: trained, Backend: open})
+	require.NoError(t, err)
+	require.Nil(t, b.Runner)
+	require.Contains(t, b.Unavailable, `was built from weights "reference_tiny.safetensors": pass that file with --weights`)
+	b.Close()
 }

@@ -22,6 +22,10 @@
 // is the second one; η = 0 never exits early (the full model); a huge η exits at the second exit. DeeR
 // solves one η per exit offline; here one η serves every exit, chosen to match a target depth
 // (MatchThreshold) or given.
+//
+// The baseline beside DySL. BaselineConfig and OpenBaseline are early exit as the open-loop and the
+// closed-loop evaluations both run it: the exits fitted on training episodes of the evaluated tasks,
+// the settings checked against the bundle before an evaluation spends any time.
 package earlyexit
 
 import (
@@ -86,18 +90,13 @@ func FitExits(cfg FitConfig) (*Fit, error) {
 		return nil, errors.New("earlyexit: FitExits needs the backbone weights")
 	}
 	if cfg.Every <= 0 {
-		cfg.Every = 2
+		cfg.Every = DefaultEvery
 	}
 	if cfg.Rank <= 0 {
 		cfg.Rank = a.AdapterRank
 	}
-	// Beyond these the baseline is not what it says: an interval of the whole backbone leaves one exit,
-	// after the last layer (the full model), and a rank above the hidden width is the width.
-	if cfg.Every >= a.Layers {
-		return nil, fmt.Errorf("earlyexit: exit interval (%d layers) must be below the backbone's %d layers: one exit, after the last layer, is the full model", cfg.Every, a.Layers)
-	}
-	if cfg.Rank > a.Hidden {
-		return nil, fmt.Errorf("earlyexit: exit rank (%d) must be at most the hidden width (%d)", cfg.Rank, a.Hidden)
+	if err := checkShape(cfg.Every, cfg.Rank, a.Layers, a.Hidden); err != nil {
+		return nil, err
 	}
 	if cfg.HeldOut <= 0 || cfg.HeldOut >= 1 {
 		cfg.HeldOut = 0.2

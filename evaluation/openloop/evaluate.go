@@ -30,6 +30,7 @@ import (
 	"strings"
 	"time"
 
+	"dysl_vla/evaluation/earlyexit"
 	"dysl_vla/evaluation/matching"
 	"dysl_vla/modelbuild"
 	"dysl_vla/policy"
@@ -75,19 +76,16 @@ func (c *Config) Validate() error {
 	for _, n := range []struct {
 		name  string
 		value int
-	}{{"episodes", c.Episodes}, {"exit-every", c.ExitEvery}, {"exit-rank", c.ExitRank}, {"exit-episodes", c.ExitEpisodes},
-		{"exit-stride", c.ExitStride}, {"match-frames", c.MatchFrames}} {
+	}{{"episodes", c.Episodes}, {"match-frames", c.MatchFrames}} {
 		if n.value < 0 {
 			problems = append(problems, fmt.Sprintf("%s (%d) must be >= 0 (0: the default)", n.name, n.value))
 		}
 	}
-	for _, n := range []struct {
-		name  string
-		value int
-	}{{"episodes", c.Episodes}, {"exit-episodes", c.ExitEpisodes}} {
-		if err := training.CheckEpisodeCount(n.name, n.value); err != nil {
-			problems = append(problems, err.Error())
-		}
+	if err := training.CheckEpisodeCount("episodes", c.Episodes); err != nil {
+		problems = append(problems, err.Error())
+	}
+	if err := c.earlyExit().Check(); err != nil {
+		problems = append(problems, err.Error())
 	}
 	if t := c.ExitThreshold; t != nil && (!(*t >= 0) || math.IsInf(*t, 1)) {
 		problems = append(problems, fmt.Sprintf("exit threshold (%v) must be a finite eta >= 0", *t))
@@ -96,6 +94,12 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("evaluate: %s", strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// earlyExit is the early-exit baseline as this configuration asks for it.
+func (c *Config) earlyExit() earlyexit.BaselineConfig {
+	return earlyexit.BaselineConfig{Model: c.Model, Weights: c.Weights, Backend: c.Backend,
+		Every: c.ExitEvery, Rank: c.ExitRank, Episodes: c.ExitEpisodes, Stride: c.ExitStride, Log: c.Log}
 }
 
 // EnsureDefaults fills the zero fields with their defaults.
@@ -109,15 +113,6 @@ func (c *Config) EnsureDefaults() {
 	if c.DySL == nil {
 		d := skipping.DefaultConfig()
 		c.DySL = &d
-	}
-	if c.ExitEvery == 0 {
-		c.ExitEvery = 2
-	}
-	if c.ExitEpisodes == 0 {
-		c.ExitEpisodes = 8
-	}
-	if c.ExitStride == 0 {
-		c.ExitStride = 4
 	}
 	if c.Log == nil {
 		c.Log = io.Discard
@@ -241,6 +236,9 @@ func Run(cfg Config) (*Report, error) {
 	arch, err := modelbuild.BundleArch(m)
 	if err != nil {
 		return nil, fmt.Errorf("evaluate: bundle %s: %w", cfg.Model, err)
+	}
+	if err := cfg.earlyExit().CheckBundle(m); err != nil {
+		return nil, err
 	}
 	L := m.Dims.Layers
 	layout, err := skipping.NewLayout(L, m.StaticLayers)
@@ -368,7 +366,7 @@ func Run(cfg Config) (*Report, error) {
 	v.row.Param = fmt.Sprintf("tau=%.4g", tau)
 	v.row.Note = fmt.Sprintf("tau bisected on %d frames to skip ratio %.3f (target %.3f)", len(match), got, ratio)
 
-	exit, closeExit, err := earlyExitVariant(cfg, m, arch, match, target)
+	exit, closeExit, err := earlyExitVariant(cfg, m, match, target)
 	if err != nil {
 		return nil, err
 	}

@@ -7,11 +7,9 @@ import (
 
 	"dysl_vla/evaluation/earlyexit"
 	"dysl_vla/evaluation/matching"
-	"dysl_vla/modelbuild"
 	"dysl_vla/policy"
 	"dysl_vla/policy/bundle"
 	"dysl_vla/skipping"
-	"dysl_vla/training"
 )
 
 // unavailable is a row that could not be run, with the reason.
@@ -88,26 +86,18 @@ func matchFlexiDepth(e *policy.Engine, c skipping.Config, frames []*frame, L int
 // earlyExitVariant fits the exit adapters on training episodes, opens the runner and, unless a
 // threshold is given, picks η so that the mean skipped layers on the match frames are closest to
 // target.
-func earlyExitVariant(cfg Config, m *bundle.Manifest, arch modelbuild.Arch, match []*frame, target float64) (*variant, func(), error) {
+func earlyExitVariant(cfg Config, m *bundle.Manifest, match []*frame, target float64) (*variant, func(), error) {
 	const name = "early_exit"
-	desc := fmt.Sprintf("DeeR-style: exit every %d layers when consecutive exits agree (L2)", cfg.ExitEvery)
-	_, _, weights, err := training.OpenBundleBackbone(cfg.Model, cfg.Weights)
-	if err != nil {
-		return unavailable(name, desc, "not run: "+err.Error()), func() {}, nil
-	}
-	fmt.Fprintf(cfg.Log, "fitting early exits on %d training episodes (every %d-th frame)\n", cfg.ExitEpisodes, cfg.ExitStride)
-	calib, err := training.GenerateEpisodes(arch, training.Seeds(training.TrainSeedStart, cfg.ExitEpisodes))
+	baseline := cfg.earlyExit()
+	desc := baseline.Description()
+	exit, err := earlyexit.OpenBaseline(baseline)
 	if err != nil {
 		return nil, nil, err
 	}
-	var obs []modelbuild.Observation
-	for i := 0; i < len(calib.Frames); i += cfg.ExitStride {
-		obs = append(obs, calib.Frames[i].Observation(arch))
+	if exit.Runner == nil {
+		return unavailable(name, desc, "not run: "+exit.Unavailable), func() {}, nil
 	}
-	r, fit, closeAll, err := earlyexit.OpenFitted(cfg.Model, earlyexit.FitConfig{Arch: arch, Weights: weights, Every: cfg.ExitEvery, Rank: cfg.ExitRank, Frames: obs}, cfg.Backend)
-	if err != nil {
-		return nil, nil, err
-	}
+	r, fit, closeAll := exit.Runner, exit.Fit, exit.Close
 	r.Engine.Now = cfg.Now
 	L := m.Dims.Layers
 	v := &variant{row: &Row{Variant: name, Description: desc, Available: true}, reset: func() {}}
