@@ -36,6 +36,7 @@ import (
 	"slices"
 	"time"
 
+	"dysl_vla/hostmemory"
 	"dysl_vla/msgs"
 	"dysl_vla/nodecore"
 	"dysl_vla/paramserver"
@@ -460,6 +461,11 @@ func Visit(cfg Config, seeds []int64) ([]scene.State, []Episode, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	if len(seeds) > 0 {
+		if err := h.checkVisitMemory(seeds); err != nil {
+			return nil, nil, err
+		}
+	}
 	var episodes []Episode
 	for _, seed := range seeds {
 		ep, err := h.Run(seed)
@@ -469,6 +475,23 @@ func Visit(cfg Config, seeds []int64) ([]scene.State, []Episode, error) {
 		episodes = append(episodes, ep)
 	}
 	return states, episodes, nil
+}
+
+// checkVisitMemory refuses, before the first is played, a count of episodes whose captured states
+// would not fit in memory if every instruction ran to its step limit, as a failing policy's do: Visit
+// keeps them all (episodes like the first seed's, in the number of blocks and instructions).
+func (h *Harness) checkVisitMemory(seeds []int64) error {
+	first, tasks := scene.Start(seeds[0], h.cfg.Scene)
+	if err := hostmemory.Check(len(seeds), "episodes at their step limit", h.maxCaptures(len(tasks))*stateBytes(first)); err != nil {
+		return fmt.Errorf("closedloop: the states visited: %w: play fewer episodes", err)
+	}
+	return nil
+}
+
+// maxCaptures is the most frames the camera captures in an episode of tasks instructions: one at the
+// start, then one every camera period until the last instruction's step limit.
+func (h *Harness) maxCaptures(tasks int) uint64 {
+	return 1 + uint64(math.Ceil(float64(tasks*h.cfg.Scene.MaxSteps)*h.dt.Seconds()*h.cfg.CameraHz))
 }
 
 // FullNearTarget is a diagnostic BeforeInference: every layer runs (strategy full) on the frames whose

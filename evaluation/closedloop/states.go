@@ -1,12 +1,14 @@
 package closedloop
 
 import (
+	"bufio"
 	"cmp"
 	"encoding/json"
 	"fmt"
 	"math"
 	"os"
 	"slices"
+	"unsafe"
 
 	"dysl_vla/scene"
 )
@@ -159,13 +161,40 @@ func CollectStates(cfg Config, seeds []int64, keep Kept, path string) (Visited, 
 	return v, WriteStates(path, states)
 }
 
-// WriteStates writes states to path as a JSON array.
+// WriteStates writes states to path as a JSON array, one state at a time: the states already fill
+// the memory Visit was allowed, and a second copy as one JSON body would double it.
 func WriteStates(path string, states []scene.State) error {
-	body, err := json.Marshal(states)
+	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(path, body, 0o644)
+	w := bufio.NewWriter(f)
+	sep := byte('[')
+	for _, s := range states {
+		body, err := json.Marshal(s)
+		if err != nil {
+			f.Close()
+			return err
+		}
+		w.WriteByte(sep)
+		w.Write(body)
+		sep = ','
+	}
+	if len(states) == 0 {
+		w.WriteByte('[')
+	}
+	w.WriteByte(']')
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return f.Close()
+}
+
+// stateBytes is what one captured state holds in memory, its blocks and pads included.
+func stateBytes(s scene.State) uint64 {
+	return uint64(unsafe.Sizeof(s)) + uint64(len(s.Blocks))*uint64(unsafe.Sizeof(scene.Block{})) +
+		uint64(len(s.Pads))*uint64(unsafe.Sizeof(scene.Pad{}))
 }
 
 // ReadStates reads the states WriteStates wrote.

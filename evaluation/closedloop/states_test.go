@@ -57,6 +57,55 @@ func TestCollectStatesWritesWhatVisitCaptured(t *testing.T) {
 	require.Equal(t, want, got)
 }
 
+// An episode whose instructions run to their step limit (a policy that never finishes) captures at
+// most maxCaptures frames, whatever the camera rate and the chain: the bound the memory check uses.
+func TestMaxCapturesBoundsAFailingEpisode(t *testing.T) {
+	for _, tc := range []struct {
+		hz    float64
+		chain int
+	}{{10, 1}, {2.5, 1}, {3, 1}, {2.5, 2}} {
+		sc := scene.DefaultConfig()
+		sc.MaxSteps = 10
+		if tc.chain > 1 {
+			sc.Tabletop = scene.DefaultTabletop()
+			sc.Tabletop.Chain = tc.chain
+		}
+		cfg := Config{Engine: newEngine(t, constantX), Skipping: skipping.DefaultConfig(), Scene: sc, Latency: FixedLatency(0), CameraHz: tc.hz}
+		states, episodes, err := Visit(cfg, []int64{1})
+		require.NoError(t, err)
+		require.Zero(t, episodes[0].Completed, "moving along x never completes a task")
+		h, err := New(cfg)
+		require.NoError(t, err)
+		bound := h.maxCaptures(tc.chain)
+		require.LessOrEqual(t, uint64(len(states)), bound, "%v Hz, chain %d", tc.hz, tc.chain)
+		if tc.chain == 1 {
+			// A chain ends at its first instruction out of time; its bound is that of a policy that
+			// finishes each instruction but the last on its last step.
+			require.GreaterOrEqual(t, uint64(len(states)), bound-1, "%v Hz: the bound is tight", tc.hz)
+		}
+	}
+}
+
+// A count of episodes whose states cannot fit is refused before the first is played, and an empty
+// visit still writes a file ReadStates reads.
+func TestVisitRefusesEpisodesThatCannotFitInMemory(t *testing.T) {
+	sc := scene.DefaultConfig()
+	sc.MaxSteps = scene.MaxStepLimit
+	frames := 0
+	cfg := Config{Engine: newEngine(t, constantX), Skipping: skipping.DefaultConfig(), Scene: sc, Latency: FixedLatency(0),
+		OnFrame: func(scene.State) { frames++ }}
+	_, err := CollectStates(cfg, make([]int64, 1_000_000), KeepAll, filepath.Join(t.TempDir(), "states.json"))
+	require.ErrorContains(t, err, "closedloop: the states visited: 1000000 episodes at their step limit need about")
+	require.ErrorContains(t, err, "play fewer episodes")
+	require.Zero(t, frames)
+
+	path := filepath.Join(t.TempDir(), "none.json")
+	require.NoError(t, WriteStates(path, nil))
+	got, err := ReadStates(path)
+	require.NoError(t, err)
+	require.Empty(t, got)
+}
+
 func TestReadStatesNamesTheFileItCannotRead(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "states.json")
 	require.NoError(t, os.WriteFile(path, []byte(`{"not": "an array"}`), 0o644))
