@@ -162,6 +162,12 @@ func LabelStates(a modelbuild.Arch, states []scene.State, expert scene.ExpertOpt
 		action, phase := expert.Next(s)
 		d.Frames = append(d.Frames, newFrame(a, int(s.Seed), i, s, scene.Render(s, cfg.Width, cfg.Height, cfg.CameraNoise),
 			scene.Instruction(s), expert.Chunk(s, a.Chunk), action, phase))
+		// Each state becomes a rendered frame many times its size: judge by the first whether all fit.
+		if i == 0 {
+			if err := hostmemory.Check(len(states), "visited states like the first", frameBytes(d.Frames)); err != nil {
+				return nil, fmt.Errorf("training: %w: label fewer states", err)
+			}
+		}
 	}
 	return d, nil
 }

@@ -70,6 +70,19 @@ func TestActionStatisticsOfTheScene(t *testing.T) {
 	require.InDelta(t, 1, std[6], 0.05)
 }
 
+// Labelling renders every state: a states file whose frames cannot fit in memory is refused after the
+// first, with the size it needs. (A 2048-pixel camera makes 100,000 states need over a terabyte while
+// the slice of states stays small; only the first is ever read.)
+func TestLabellingBeyondMemoryIsRefused(t *testing.T) {
+	a := tinyPreset()
+	a.ImageSize = 2048
+	states := make([]scene.State, 100_000)
+	states[0] = scene.Reset(3)
+	_, err := LabelStates(a, states, scene.ExpertOptions{})
+	require.ErrorContains(t, err, "training: 100000 visited states like the first need about ")
+	require.ErrorContains(t, err, ": label fewer states")
+}
+
 // DAgger's frames: a state the expert never visited (here, its own episode's states with the gripper
 // moved aside) is rendered as the camera sees it and labelled with the expert's chunk from there; on
 // the expert's own states the labels are the recorded episode's.
