@@ -149,11 +149,24 @@ func Evaluate(cfg EvaluateConfig) (*Report, error) {
 		return nil, err
 	}
 	defer b.Close()
+	// What can be refused is refused now, not after the first phase's episodes: early exit's interval
+	// and a one-stage bundle that cannot be opened or does not match.
 	if cfg.runs("early_exit") {
-		// Refused now, not after the first phase's episodes.
 		if err := cfg.earlyExit().CheckBundle(b.m); err != nil {
 			return nil, err
 		}
+	}
+	var oneStageEngine *policy.Engine
+	if cfg.runs("one_stage") && cfg.OneStage != "" {
+		e, err := policy.Open(cfg.OneStage, cfg.Backend, cfg.DySL)
+		if err != nil {
+			return nil, fmt.Errorf("closedloop: --one-stage: %w", err)
+		}
+		defer e.Close()
+		if e.Manifest.Dims != b.m.Dims || !slices.Equal(e.Manifest.StaticLayers, b.m.StaticLayers) {
+			return nil, fmt.Errorf("closedloop: --one-stage bundle %s has another layout than %s", cfg.OneStage, cfg.Model)
+		}
+		oneStageEngine = e
 	}
 	L := b.layers()
 
@@ -191,16 +204,8 @@ func Evaluate(cfg EvaluateConfig) (*Report, error) {
 	if cfg.runs("one_stage") {
 		oneStage := &Variant{Name: "one_stage", Description: "DySL with adapters and controllers distilled in one stage",
 			Note: "not run: no --one-stage bundle"}
-		if cfg.OneStage != "" {
-			e, err := policy.Open(cfg.OneStage, cfg.Backend, cfg.DySL)
-			if err != nil {
-				return nil, fmt.Errorf("closedloop: --one-stage: %w", err)
-			}
-			defer e.Close()
-			if e.Manifest.Dims != b.m.Dims || !slices.Equal(e.Manifest.StaticLayers, b.m.StaticLayers) {
-				return nil, fmt.Errorf("closedloop: --one-stage bundle %s has another layout than %s", cfg.OneStage, cfg.Model)
-			}
-			oneStage.Engine, oneStage.Skipping, oneStage.Note = e, cfg.DySL, ""
+		if oneStageEngine != nil {
+			oneStage.Engine, oneStage.Skipping, oneStage.Note = oneStageEngine, cfg.DySL, ""
 		}
 		rest = append(rest, oneStage)
 	}

@@ -3,6 +3,7 @@ package closedloop_test
 import (
 	"math"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"dysl_vla/evaluation/closedloop"
 	"dysl_vla/modelbuild/modelbuildtest"
+	"dysl_vla/nodecore"
 	"dysl_vla/policy/ortbackend"
 	"dysl_vla/policy/ortbackend/orttest"
 	"dysl_vla/scene"
@@ -154,6 +156,26 @@ func TestSweepEveryPoint(t *testing.T) {
 // The baselines' counts and thresholds out of range stop the evaluation and the sweep before any
 // episode is played (a negative stride once looped over frames backwards; a negative match-frames
 // count and a NaN eta were taken as given).
+// A further bundle that cannot be opened, and a grid setting out of range, stop the evaluation and
+// the sweep before the first phase: they used to be found after full and dysl had played every episode.
+func TestEvaluateAndSweepRefuseBadBundlesBeforePlaying(t *testing.T) {
+	var runs int
+	suite := closedloop.Suite{Scene: scene.DefaultConfig(), Progress: func() { runs++ }}
+	backend := ortbackend.Opener(ortbackend.Config{LibraryPath: orttest.Library(t)})
+	missing := filepath.Join(t.TempDir(), "no_such_bundle")
+	_, err := closedloop.Evaluate(closedloop.EvaluateConfig{Model: tinyDir, Backend: backend, DySL: skipping.DefaultConfig(),
+		Seeds: []int64{1_000_000}, OneStage: missing, Suite: suite})
+	require.ErrorContains(t, err, "closedloop: --one-stage: ")
+	require.ErrorContains(t, err, missing)
+	_, err = closedloop.Sweep(closedloop.SweepConfig{Model: tinyDir, Backend: backend, DySL: skipping.DefaultConfig(),
+		Seeds: []int64{1_000_000}, Bundles: []closedloop.LabelledBundle{{Label: "lambda=0.5", Dir: missing}}, Suite: suite})
+	require.ErrorContains(t, err, "closedloop: bundle lambda=0.5 ("+missing+"): ")
+	_, err = closedloop.Sweep(closedloop.SweepConfig{Model: tinyDir, Backend: backend, DySL: skipping.DefaultConfig(),
+		Seeds: []int64{1_000_000}, Grid: []closedloop.Setting{{{Name: nodecore.ParamContinuityWindow, Value: 2.5}}}, Suite: suite})
+	require.ErrorContains(t, err, "continuity_window must be a whole number")
+	require.Zero(t, runs)
+}
+
 func TestEvaluateAndSweepRefuseBadBaselineSettings(t *testing.T) {
 	var runs int
 	suite := closedloop.Suite{Scene: scene.DefaultConfig(), Progress: func() { runs++ }}

@@ -261,12 +261,8 @@ func Sweep(cfg SweepConfig) (*SweepReport, error) {
 	}
 	L, dynamic := b.layers(), b.layout.DynamicLayers()
 
-	fmt.Fprintf(cfg.Log, "sweep: full and dysl at its defaults on %d episodes\n", len(cfg.Seeds))
-	full, first, served, err := b.firstPhase(cfg.Suite, cfg.Seeds, cfg.MatchFrames)
-	if err != nil {
-		return nil, err
-	}
-
+	// The grid's settings and the further bundles are made ready first: a setting or a bundle that
+	// cannot be had is refused before the first phase's episodes, not after them.
 	var plan sweepPlan
 	for _, s := range cfg.Grid {
 		c, err := s.Apply(cfg.DySL)
@@ -294,6 +290,13 @@ func Sweep(cfg SweepConfig) (*SweepReport, error) {
 		}
 		plan.add(v, SeriesDySLBundle, lb.Label)
 	}
+
+	fmt.Fprintf(cfg.Log, "sweep: full and dysl at its defaults on %d episodes\n", len(cfg.Seeds))
+	full, first, served, err := b.firstPhase(cfg.Suite, cfg.Seeds, cfg.MatchFrames)
+	if err != nil {
+		return nil, err
+	}
+
 	static, err := b.staticOnly()
 	if err != nil {
 		return nil, err
