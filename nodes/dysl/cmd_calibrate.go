@@ -44,6 +44,7 @@ Bags are not read yet.`,
 	f.StringVar(&data, "data", "generated", "calibration data: generated")
 	f.StringVar(&weights, "weights", "", "backbone safetensors, when the bundle was built from one")
 	f.StringVar(&plot, "plot", "", "write the similarity profile to this PNG")
+	markOutputFile(f, "plot", false)
 	f.Float64Var(&ratio, "ratio", 0.2, "fraction of layers kept static (the last layer always is)")
 	f.IntVar(&episodes, "episodes", 8, "generated episodes")
 	f.StringVar(&tasks, "tasks", "single", "generated episodes: single, tabletop or chain")

@@ -61,6 +61,7 @@ the arm to, with the full model as their teacher.`,
 	f.StringVar(&data, "data", "generated", "training data: generated (scene episodes)")
 	f.StringVar(&weights, "weights", "", "backbone safetensors, when the bundle was built from one")
 	f.StringVar(&plot, "plot", "", "write the loss curves to this PNG")
+	markOutputFile(f, "plot", false)
 	f.StringVar(&adapters, "adapters", "bundle", "where stage 1 starts the adapters: bundle (its closed-form fit) or identity")
 	f.Int64Var(&cfg.Seed, "seed", 1, "seed of the initial adapters/controllers, batches and layer draws")
 	f.IntVar(&cfg.Episodes, "episodes", 50, "training episodes")

@@ -19,6 +19,8 @@ func newRootCmd() *cobra.Command {
 		Short:         "DySL-VLA: dynamic-static layer skipping for vision-language-action policies",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// Files written at the end of a command's work are checked before it starts.
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error { return checkOutputFiles(cmd.Flags()) },
 	}
 	root.AddCommand(
 		newModelCmd(),
