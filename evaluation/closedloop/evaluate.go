@@ -12,7 +12,6 @@ import (
 	"dysl_vla/policy"
 	"dysl_vla/scene"
 	"dysl_vla/skipping"
-	"dysl_vla/training"
 )
 
 // EvaluateConfig configures Evaluate: one bundle, every variant, the same seeded episodes.
@@ -97,33 +96,65 @@ type Report struct {
 // timingReference names the second phase's run of the full model.
 const timingReference = "full_timing"
 
-// EpisodeRuns is how many episodes Evaluate plays at most (for a progress bar's total): full, dysl,
-// the ablations, the baselines, the second phase's full, the one-stage bundle when given, early exit
-// when its backbone can be had, and the closed-loop searches of FlexiDepth's and early exit's
-// thresholds at their run caps.
-func EpisodeRuns(cfg EvaluateConfig) int {
-	cfg.ensureDefaults()
-	runs, searched := 2, 0 // full and dysl
+// laterPlan is what Evaluate plays after full and dysl, decided before anything is played:
+// Evaluate follows it, and EpisodeRuns counts it for the progress bar.
+type laterPlan struct {
+	// asked are the LaterVariants asked for, in the table's order: each gets a row.
+	asked []string
+	// plays says which of them play episodes: not the one-stage ablation without its bundle, nor
+	// early exit when its backbone cannot be rebuilt (exitUnavailable then says why).
+	plays           map[string]bool
+	exitUnavailable string
+}
+
+func (cfg *EvaluateConfig) planLater() laterPlan {
+	p := laterPlan{plays: map[string]bool{}}
 	for _, name := range LaterVariants {
-		switch {
-		case !cfg.runs(name):
-		case name == "one_stage":
-			if cfg.OneStage != "" {
-				runs++
-			}
-		case name == "early_exit":
-			if _, _, _, err := training.OpenBundleBackbone(cfg.Model, cfg.Weights); err == nil {
-				runs++
-				searched++
-			}
-		case name == "flexidepth":
-			runs++
-			searched++
+		if !cfg.runs(name) {
+			continue
+		}
+		p.asked = append(p.asked, name)
+		switch name {
+		case "one_stage":
+			p.plays[name] = cfg.OneStage != ""
+		case "early_exit":
+			p.exitUnavailable = cfg.earlyExit().Unavailable()
+			p.plays[name] = p.exitUnavailable == ""
 		default:
-			runs++
+			p.plays[name] = true
 		}
 	}
-	if runs > 2 {
+	return p
+}
+
+// playing reports whether any later variant plays: only then is there a second phase, with full
+// again as its timing reference.
+func (p laterPlan) playing() bool {
+	for _, plays := range p.plays {
+		if plays {
+			return true
+		}
+	}
+	return false
+}
+
+// EpisodeRuns is how many episodes Evaluate plays at most (for a progress bar's total): full and
+// dysl; the later variants that play, and full again beside them; and the closed-loop searches of
+// FlexiDepth's and early exit's thresholds at their run caps.
+func EpisodeRuns(cfg EvaluateConfig) int {
+	cfg.ensureDefaults()
+	p := cfg.planLater()
+	runs, searched := 2, 0 // full and dysl
+	for name, plays := range p.plays {
+		if !plays {
+			continue
+		}
+		runs++
+		if name == "flexidepth" || name == "early_exit" {
+			searched++
+		}
+	}
+	if p.playing() {
 		runs++ // the second phase's full
 	}
 	return runs*len(cfg.Seeds) + searched*cfg.MatchRuns*cfg.MatchEpisodes
@@ -144,6 +175,7 @@ func Evaluate(cfg EvaluateConfig) (*Report, error) {
 		return nil, err
 	}
 	cfg.ensureDefaults()
+	plan := cfg.planLater()
 	b, err := openBench(cfg.Model, cfg.Backend, cfg.DySL)
 	if err != nil {
 		return nil, err
@@ -157,7 +189,7 @@ func Evaluate(cfg EvaluateConfig) (*Report, error) {
 		}
 	}
 	var oneStageEngine *policy.Engine
-	if cfg.runs("one_stage") && cfg.OneStage != "" {
+	if plan.plays["one_stage"] {
 		e, err := policy.Open(cfg.OneStage, cfg.Backend, cfg.DySL)
 		if err != nil {
 			return nil, fmt.Errorf("closedloop: --one-stage: %w", err)
@@ -177,8 +209,8 @@ func Evaluate(cfg EvaluateConfig) (*Report, error) {
 	}
 	executed := float64(rows[1].ExecutedLayers)
 	target := float64(L) - executed // skipped layers per inference at DySL's compute
-	// later: any ablation or baseline runs, and so the matching, the second phase and its timing run.
-	later := slices.ContainsFunc(LaterVariants, cfg.runs)
+	// later: any ablation or baseline plays, and so the matching, the second phase and its timing run.
+	later := plan.playing()
 	if later {
 		fmt.Fprintf(cfg.Log, "dysl executes %.2f of %d layers per inference: the baselines are matched to it\n", executed, L)
 	}
@@ -253,7 +285,8 @@ func Evaluate(cfg EvaluateConfig) (*Report, error) {
 		}
 		rest = append(rest, v)
 	}
-	if cfg.runs("early_exit") {
+	switch {
+	case plan.plays["early_exit"]:
 		exit, err := openEarlyExit(cfg.earlyExit())
 		if err != nil {
 			return nil, err
@@ -264,9 +297,19 @@ func Evaluate(cfg EvaluateConfig) (*Report, error) {
 			return nil, err
 		}
 		rest = append(rest, v)
+	case cfg.runs("early_exit"):
+		rest = append(rest, &Variant{Name: "early_exit", Description: cfg.earlyExit().Description(), Note: "not run: " + plan.exitUnavailable})
 	}
 
-	if later {
+	if !later {
+		// Rows that play nothing (no one-stage bundle, no backbone for early exit) still say why.
+		more, err := cfg.Suite.Run(rest, nil)
+		if err != nil {
+			return nil, err
+		}
+		Finish(more, timingReference)
+		rows = append(rows, more...)
+	} else {
 		// full runs again beside them, untabulated: speedups compare times of the same phase, since the
 		// machine's load may differ between phases.
 		timing, err := b.variant(timingReference, "full, again: the second phase's timing reference", full.Skipping)

@@ -13,6 +13,7 @@ import (
 	"dysl_vla/evaluation/closedloop"
 	"dysl_vla/modelbuild/modelbuildtest"
 	"dysl_vla/nodecore"
+	"dysl_vla/policy/bundle"
 	"dysl_vla/policy/ortbackend"
 	"dysl_vla/policy/ortbackend/orttest"
 	"dysl_vla/scene"
@@ -94,6 +95,8 @@ func TestEvaluateOnlyTheVariantsAskedFor(t *testing.T) {
 	}{
 		{[]string{"full", "dysl"}, []string{"full", "dysl"}},
 		{[]string{"static_only", "dysl_no_verify"}, []string{"full", "dysl", "dysl_no_verify", "static_only"}},
+		// A row that plays nothing (no --one-stage bundle) still brings the second phase's timing run.
+		{[]string{"one_stage"}, []string{"full", "dysl", "one_stage"}},
 	} {
 		var runs int
 		cfg := closedloop.EvaluateConfig{Model: tinyDir, Backend: backend, DySL: skipping.DefaultConfig(), Seeds: []int64{1_000_000, 1_000_001},
@@ -153,9 +156,31 @@ func TestSweepEveryPoint(t *testing.T) {
 	require.Contains(t, rep.Recommendation.Reason, "succeeds in none")
 }
 
-// The baselines' counts and thresholds out of range stop the evaluation and the sweep before any
-// episode is played (a negative stride once looped over frames backwards; a negative match-frames
-// count and a NaN eta were taken as given).
+// Early exit on a trained bundle whose weights file is not given: a row that says why, and nothing
+// more played than full and dysl (no second phase), as the progress total says.
+func TestEvaluateSaysWhyEarlyExitCannotRun(t *testing.T) {
+	sc := scene.DefaultConfig()
+	sc.MaxSteps = 10
+	backend := ortbackend.Opener(ortbackend.Config{LibraryPath: orttest.Library(t)})
+	trained := filepath.Join(t.TempDir(), "trained")
+	require.NoError(t, os.CopyFS(trained, os.DirFS(tinyDir)))
+	m, err := bundle.ReadManifest(trained)
+	require.NoError(t, err)
+	m.Provenance.Weights = "reference_tiny.safetensors"
+	require.NoError(t, bundle.Write(trained, m))
+	var runs int
+	cfg := closedloop.EvaluateConfig{Model: trained, Backend: backend, DySL: skipping.DefaultConfig(), Seeds: []int64{1_000_000, 1_000_001},
+		Variants: []string{"early_exit"}, Suite: closedloop.Suite{Scene: sc, Latency: closedloop.LayerLatency{PerLayer: 5_000_000}, Progress: func() { runs++ }}}
+	rep, err := closedloop.Evaluate(cfg)
+	require.NoError(t, err)
+	require.Len(t, rep.Variants, 3)
+	require.Equal(t, "early_exit", rep.Variants[2].Variant)
+	require.False(t, rep.Variants[2].Available)
+	require.Contains(t, rep.Variants[2].Note, `not run: training: bundle `+trained+` was built from weights "reference_tiny.safetensors": pass that file with --weights`)
+	require.Equal(t, 2*2, runs)
+	require.Equal(t, runs, closedloop.EpisodeRuns(cfg))
+}
+
 // A further bundle that cannot be opened, and a grid setting out of range, stop the evaluation and
 // the sweep before the first phase: they used to be found after full and dysl had played every episode.
 func TestEvaluateAndSweepRefuseBadBundlesBeforePlaying(t *testing.T) {
@@ -176,6 +201,9 @@ func TestEvaluateAndSweepRefuseBadBundlesBeforePlaying(t *testing.T) {
 	require.Zero(t, runs)
 }
 
+// The baselines' counts and thresholds out of range stop the evaluation and the sweep before any
+// episode is played (a negative stride once looped over frames backwards; a negative match-frames
+// count and a NaN eta were taken as given).
 func TestEvaluateAndSweepRefuseBadBaselineSettings(t *testing.T) {
 	var runs int
 	suite := closedloop.Suite{Scene: scene.DefaultConfig(), Progress: func() { runs++ }}

@@ -97,6 +97,15 @@ type Baseline struct {
 	close       func()
 }
 
+// Unavailable says why the baseline cannot run on its bundle (the backbone's weights cannot be had:
+// a trained bundle without its safetensors file), or "" when it can.
+func (c BaselineConfig) Unavailable() string {
+	if _, _, _, err := training.OpenBundleBackbone(c.Model, c.Weights); err != nil {
+		return err.Error()
+	}
+	return ""
+}
+
 // OpenBaseline fits the exits on the calibration frames and opens their runner. A backbone that
 // cannot be rebuilt (a trained bundle without its safetensors file) is not an error: the baseline is
 // then unavailable, and the report says why.
