@@ -112,6 +112,19 @@ const MaxCameraHz = 1000
 // a hang.
 const MaxStepLimit = 100_000
 
+// MaxEpisodes bounds every count of episodes, recorded, trained on or played: a million is weeks of
+// closed-loop play on 2 cores, and a larger count is a mistyped number whose seeds alone would take
+// gigabytes, or whose bag would fill the disk, long before it finished.
+const MaxEpisodes = 1_000_000
+
+// CheckEpisodeCount refuses a count above MaxEpisodes; what names the count (a flag or a field).
+func CheckEpisodeCount(what string, n int) error {
+	if n > MaxEpisodes {
+		return fmt.Errorf("%s (%d): expected at most %d episodes", what, n, MaxEpisodes)
+	}
+	return nil
+}
+
 // Validate lists every field out of range.
 func (c Config) Validate() error {
 	var problems []error

@@ -346,9 +346,8 @@ func (d *Dataset) SampleIndices(r *rand.Rand, n int) []int {
 	return out
 }
 
-// MaxEpisodes bounds every count of episodes: a million is weeks of closed-loop play on 2 cores, and a
-// larger count is a mistyped number whose seeds alone would take gigabytes before the first episode.
-const MaxEpisodes = 1_000_000
+// MaxEpisodes bounds every count of episodes (scene.MaxEpisodes).
+const MaxEpisodes = scene.MaxEpisodes
 
 // MaxBatch bounds the frames of a training step: a larger batch is a mistyped number, whose tensors
 // would not fit before the first step.
@@ -362,13 +361,8 @@ func checkBatch(batch int) error {
 	return nil
 }
 
-// CheckEpisodeCount refuses a count above MaxEpisodes; what names the count (a flag or a field).
-func CheckEpisodeCount(what string, n int) error {
-	if n > MaxEpisodes {
-		return fmt.Errorf("%s (%d): expected at most %d episodes", what, n, MaxEpisodes)
-	}
-	return nil
-}
+// CheckEpisodeCount refuses a count above MaxEpisodes (scene.CheckEpisodeCount).
+func CheckEpisodeCount(what string, n int) error { return scene.CheckEpisodeCount(what, n) }
 
 // Seeds returns count consecutive episode seeds from first. Training and held-out evaluation use
 // disjoint ranges (TrainSeeds, HeldOutSeeds).

@@ -92,6 +92,9 @@ func (o Options) validate() error {
 	if o.Episodes < 1 {
 		problems = append(problems, fmt.Errorf("episodes (%d) must be >= 1", o.Episodes))
 	}
+	if err := scene.CheckEpisodeCount("episodes", o.Episodes); err != nil {
+		problems = append(problems, err)
+	}
 	if !(o.RateHz > 0 && o.RateHz <= scene.MaxCameraHz) { // NaN too
 		problems = append(problems, fmt.Errorf("rate (%v Hz) must be in (0, %d]", o.RateHz, scene.MaxCameraHz))
 	}

@@ -35,6 +35,7 @@ func TestBagGenRefusesZerosAndNaN(t *testing.T) {
 		{[]string{"--rate", "NaN"}, "--rate NaN: must be a frame rate in Hz above 0"},
 		{[]string{"--chunk", "0"}, "--chunk 0: must be at least 1 step"},
 		{[]string{"--chunk", "1000000000"}, "chunk size (1000000000) must be in [1, 1024] steps"},
+		{[]string{"--episodes", "1000001"}, "episodes (1000001): expected at most 1000000 episodes"},
 		{[]string{"--width", "0"}, "--width 0 --height 64: must be at least 8 pixels each"},
 	}
 	for _, tc := range cases {

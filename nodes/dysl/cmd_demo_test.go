@@ -29,3 +29,11 @@ func TestDemoRefusesBadThreadsFirst(t *testing.T) {
 	require.ErrorContains(t, err, "--threads 0: expected 1..64")
 	require.NoDirExists(t, out)
 }
+
+// A count of episodes too large to record is refused before a model is built or a bag begun.
+func TestDemoRefusesTooManyEpisodesFirst(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "demo")
+	_, _, err := runDysl("demo", "--out", out, "--episodes", "1000001")
+	require.EqualError(t, err, "demo: episodes (1000001): expected at most 1000000 episodes")
+	require.NoDirExists(t, out)
+}

@@ -16,6 +16,7 @@ import (
 	"dysl_vla/paramserver"
 	"dysl_vla/policy"
 	"dysl_vla/replay"
+	"dysl_vla/scene"
 )
 
 // The trained reference policy (see models/reference), relative to the repository root: its backbone
@@ -58,6 +59,10 @@ var strategies = [...]string{"full", "dysl"}
 // Run runs the demo and writes its lines to cfg.Log; it returns the replays in the order printed.
 func Run(cfg Config) ([]Replay, error) {
 	w := cfg.Log
+	// Refused before a model is built.
+	if err := scene.CheckEpisodeCount("demo: episodes", cfg.Episodes); err != nil {
+		return nil, err
+	}
 	model, randomBackbone, err := chooseModel(cfg)
 	if err != nil {
 		return nil, err
