@@ -176,9 +176,14 @@ func openEarlyExit(cfg earlyexit.BaselineConfig) (*earlyExit, error) {
 	}
 	x := &earlyExit{Baseline: b, desc: cfg.Description()}
 	if b.Runner == nil {
-		x.unavailable = &Variant{Name: "early_exit", Description: x.desc, Note: "not run: " + b.Unavailable}
+		x.unavailable = earlyExitNotRun(cfg, b.Unavailable)
 	}
 	return x, nil
+}
+
+// earlyExitNotRun is early exit's row when it cannot run, saying why.
+func earlyExitNotRun(cfg earlyexit.BaselineConfig, why string) *Variant {
+	return &Variant{Name: "early_exit", Description: cfg.Description(), Note: "not run: " + why}
 }
 
 // at is early exit's variant at threshold eta. Variants at several thresholds share the runner, so

@@ -99,10 +99,9 @@ const timingReference = "full_timing"
 // laterPlan is what Evaluate plays after full and dysl, decided before anything is played:
 // Evaluate follows it, and EpisodeRuns counts it for the progress bar.
 type laterPlan struct {
-	// asked are the LaterVariants asked for, in the table's order: each gets a row.
-	asked []string
-	// plays says which of them play episodes: not the one-stage ablation without its bundle, nor
-	// early exit when its backbone cannot be rebuilt (exitUnavailable then says why).
+	// plays has the LaterVariants asked for, each of which gets a row, and says which of them play
+	// episodes: not the one-stage ablation without its bundle, nor early exit when its backbone
+	// cannot be rebuilt (exitUnavailable then says why).
 	plays           map[string]bool
 	exitUnavailable string
 }
@@ -113,7 +112,6 @@ func (cfg *EvaluateConfig) planLater() laterPlan {
 		if !cfg.runs(name) {
 			continue
 		}
-		p.asked = append(p.asked, name)
 		switch name {
 		case "one_stage":
 			p.plays[name] = cfg.OneStage != ""
@@ -298,7 +296,7 @@ func Evaluate(cfg EvaluateConfig) (*Report, error) {
 		}
 		rest = append(rest, v)
 	case cfg.runs("early_exit"):
-		rest = append(rest, &Variant{Name: "early_exit", Description: cfg.earlyExit().Description(), Note: "not run: " + plan.exitUnavailable})
+		rest = append(rest, earlyExitNotRun(cfg.earlyExit(), plan.exitUnavailable))
 	}
 
 	if !later {
