@@ -169,19 +169,17 @@ func WriteStates(path string, states []scene.State) error {
 		return err
 	}
 	w := bufio.NewWriter(f)
-	sep := byte('[')
-	for _, s := range states {
+	w.WriteByte('[')
+	for i, s := range states {
 		body, err := json.Marshal(s)
 		if err != nil {
 			f.Close()
 			return err
 		}
-		w.WriteByte(sep)
+		if i > 0 {
+			w.WriteByte(',')
+		}
 		w.Write(body)
-		sep = ','
-	}
-	if len(states) == 0 {
-		w.WriteByte('[')
 	}
 	w.WriteByte(']')
 	if err := w.Flush(); err != nil {
