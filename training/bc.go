@@ -270,7 +270,7 @@ func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 	if err := checkBatch(cfg.Batch); err != nil {
 		return nil, err
 	}
-	if err := errors.Join(CheckEpisodeCount("training: episodes", cfg.Episodes), CheckEpisodeCount("training: held-out episodes", cfg.HeldOut)); err != nil {
+	if err := errors.Join(scene.CheckEpisodeCount("training: episodes", cfg.Episodes), scene.CheckEpisodeCount("training: held-out episodes", cfg.HeldOut)); err != nil {
 		return nil, err
 	}
 	if cfg.Resumed < 0 || cfg.Resumed >= cfg.Steps {

@@ -55,7 +55,7 @@ func CalibrateBundle(c BundleCalibration) (static []int, similarity []float64, e
 	if c.Episodes < 1 || c.Every < 1 {
 		return nil, nil, fmt.Errorf("training: calibration episodes (%d) and every (%d, frames apart) must be >= 1", c.Episodes, c.Every)
 	}
-	if err := CheckEpisodeCount("training: calibration episodes", c.Episodes); err != nil {
+	if err := scene.CheckEpisodeCount("training: calibration episodes", c.Episodes); err != nil {
 		return nil, nil, err
 	}
 	m, a, model, err := OpenBundleModel(c.Dir, c.Weights)

@@ -346,9 +346,6 @@ func (d *Dataset) SampleIndices(r *rand.Rand, n int) []int {
 	return out
 }
 
-// MaxEpisodes bounds every count of episodes (scene.MaxEpisodes).
-const MaxEpisodes = scene.MaxEpisodes
-
 // MaxBatch bounds the frames of a training step: a larger batch is a mistyped number, whose tensors
 // would not fit before the first step.
 const MaxBatch = 65536
@@ -360,9 +357,6 @@ func checkBatch(batch int) error {
 	}
 	return nil
 }
-
-// CheckEpisodeCount refuses a count above MaxEpisodes (scene.CheckEpisodeCount).
-func CheckEpisodeCount(what string, n int) error { return scene.CheckEpisodeCount(what, n) }
 
 // Seeds returns count consecutive episode seeds from first. Training and held-out evaluation use
 // disjoint ranges (TrainSeeds, HeldOutSeeds).

@@ -262,7 +262,7 @@ func (cfg DistillConfig) Validate() error {
 	if err := checkBatch(cfg.Batch); err != nil {
 		return err
 	}
-	if err := CheckEpisodeCount("training: episodes", cfg.Episodes); err != nil {
+	if err := scene.CheckEpisodeCount("training: episodes", cfg.Episodes); err != nil {
 		return err
 	}
 	if !finitePositive(cfg.LearningRate) {

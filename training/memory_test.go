@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"dysl_vla/modelbuild"
+	"dysl_vla/scene"
 )
 
 // frameBytes counts the camera frames' bytes at least, and not twice them.
@@ -26,15 +27,15 @@ func TestFrameBytes(t *testing.T) {
 
 // A dataset that cannot fit in memory is refused after its first episode, with the size it needs.
 func TestDatasetBeyondMemoryIsRefused(t *testing.T) {
-	_, err := GenerateEpisodes(tinyPreset(), Seeds(0, MaxEpisodes))
+	_, err := GenerateEpisodes(tinyPreset(), Seeds(0, scene.MaxEpisodes))
 	require.ErrorContains(t, err, "training: 1000000 episodes like the first need about ")
 	require.ErrorContains(t, err, ": use fewer episodes")
 }
 
-// More episodes than MaxEpisodes, or a larger batch than MaxBatch, is refused before any episode is made.
+// More episodes than scene.MaxEpisodes, or a larger batch than MaxBatch, is refused before any episode is made.
 func TestCountsAboveTheirBoundsAreRefused(t *testing.T) {
-	require.EqualError(t, CheckEpisodeCount("--episodes", MaxEpisodes+1), "--episodes (1000001): expected at most 1000000 episodes")
-	require.NoError(t, CheckEpisodeCount("--episodes", MaxEpisodes))
+	require.EqualError(t, scene.CheckEpisodeCount("--episodes", scene.MaxEpisodes+1), "--episodes (1000001): expected at most 1000000 episodes")
+	require.NoError(t, scene.CheckEpisodeCount("--episodes", scene.MaxEpisodes))
 	cfg := DistillConfig{Episodes: 1, Stage1Steps: 1, Batch: MaxBatch + 1, LearningRate: 1e-3}
 	require.EqualError(t, cfg.Validate(), "training: batch (65537): expected at most 65536 frames")
 	cfg.Batch, cfg.Episodes = 1, 1_000_000_000

@@ -52,7 +52,7 @@ func (c BaselineConfig) Check() error {
 			problems = append(problems, fmt.Sprintf("%s (%d) must be >= 0 (0: the default)", n.name, n.value))
 		}
 	}
-	if err := training.CheckEpisodeCount("exit-episodes", c.Episodes); err != nil {
+	if err := scene.CheckEpisodeCount("exit-episodes", c.Episodes); err != nil {
 		problems = append(problems, err.Error())
 	}
 	if len(problems) > 0 {

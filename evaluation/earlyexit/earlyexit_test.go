@@ -17,6 +17,7 @@ import (
 	"dysl_vla/policy/bundle"
 	"dysl_vla/policy/ortbackend"
 	"dysl_vla/policy/ortbackend/orttest"
+	"dysl_vla/scene"
 	"dysl_vla/skipping"
 	"dysl_vla/training"
 )
@@ -203,9 +204,9 @@ func TestHugeThresholdExitsAtTheFirstComparableExit(t *testing.T) {
 // The evaluations' baseline refuses every bad count at once, by its flag's name, and an interval or a
 // rank its bundle's backbone cannot take before any episode is generated.
 func TestBaselineRefusesBadCounts(t *testing.T) {
-	err := earlyexit.BaselineConfig{Every: -1, Stride: -2, Episodes: training.MaxEpisodes + 1}.Check()
+	err := earlyexit.BaselineConfig{Every: -1, Stride: -2, Episodes: scene.MaxEpisodes + 1}.Check()
 	require.ErrorContains(t, err, "early exit: exit-every (-1) must be >= 0 (0: the default); exit-stride (-2) must be >= 0")
-	require.ErrorContains(t, err, fmt.Sprintf("exit-episodes (%d): expected at most %d episodes", training.MaxEpisodes+1, training.MaxEpisodes))
+	require.ErrorContains(t, err, fmt.Sprintf("exit-episodes (%d): expected at most %d episodes", scene.MaxEpisodes+1, scene.MaxEpisodes))
 	require.NoError(t, earlyexit.BaselineConfig{}.Check(), "zero counts take the defaults")
 
 	m, err := bundle.ReadManifest(tinyDir)

@@ -35,6 +35,7 @@ import (
 	"dysl_vla/modelbuild"
 	"dysl_vla/policy"
 	"dysl_vla/policy/bundle"
+	"dysl_vla/scene"
 	"dysl_vla/skipping"
 	"dysl_vla/training"
 )
@@ -81,7 +82,7 @@ func (c *Config) Validate() error {
 			problems = append(problems, fmt.Sprintf("%s (%d) must be >= 0 (0: the default)", n.name, n.value))
 		}
 	}
-	if err := training.CheckEpisodeCount("episodes", c.Episodes); err != nil {
+	if err := scene.CheckEpisodeCount("episodes", c.Episodes); err != nil {
 		problems = append(problems, err.Error())
 	}
 	if err := c.earlyExit().Check(); err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"dysl_vla/evaluation/closedloop"
 	"dysl_vla/evaluation/openloop"
+	"dysl_vla/scene"
 	"dysl_vla/skipping"
 	"dysl_vla/training"
 )
@@ -182,12 +183,12 @@ func episodeSeeds(first int64, episodes int) ([]int64, error) {
 	return training.Seeds(first, episodes), nil
 }
 
-// checkEpisodes refuses an --episodes of fewer than one, or more than training.MaxEpisodes.
+// checkEpisodes refuses an --episodes of fewer than one, or more than scene.MaxEpisodes.
 func checkEpisodes(episodes int) error {
 	if episodes < 1 {
 		return fmt.Errorf("--episodes %d: expected at least one episode", episodes)
 	}
-	return training.CheckEpisodeCount("--episodes", episodes)
+	return scene.CheckEpisodeCount("--episodes", episodes)
 }
 
 // endEpisodeBar ends the bar's line: full when the run succeeded, where it stopped when it failed.
