@@ -7,6 +7,7 @@ require (
 	github.com/foxglove/mcap/go/mcap v1.7.2
 	github.com/gomlx/gomlx v0.26.0
 	github.com/gomlx/onnx-gomlx v0.3.4
+	github.com/google/renameio/v2 v2.0.2
 	github.com/klauspost/compress v1.17.9
 	github.com/pion/transport/v2 v2.2.10
 	github.com/schollz/progressbar/v3 v3.19.1

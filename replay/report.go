@@ -1,6 +1,7 @@
 package replay
 
 import (
+	"bytes"
 	"fmt"
 	"image/color"
 	"io"
@@ -12,7 +13,9 @@ import (
 	"time"
 
 	"dysl_vla/percentile"
+	"dysl_vla/plots"
 
+	"github.com/google/renameio/v2"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
@@ -161,7 +164,7 @@ func WriteReport(dir, title string, steps []Step, skips []Skip, sum Summary, con
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	plots := []struct {
+	figures := []struct {
 		file string
 		make func([]Step) (*plot.Plot, error)
 	}{
@@ -171,27 +174,23 @@ func WriteReport(dir, title string, steps []Step, skips []Skip, sum Summary, con
 	}
 	var made []string
 	if len(steps) > 0 {
-		for _, p := range plots {
+		for _, p := range figures {
 			pl, err := p.make(steps)
 			if err != nil {
 				return fmt.Errorf("replay: plot %s: %w", p.file, err)
 			}
-			if err := pl.Save(8*vg.Inch, 4*vg.Inch, filepath.Join(dir, p.file)); err != nil {
+			if err := plots.Save(pl, 8*vg.Inch, 4*vg.Inch, filepath.Join(dir, p.file)); err != nil {
 				return fmt.Errorf("replay: plot %s: %w", p.file, err)
 			}
 			made = append(made, p.file)
 		}
 	}
-	f, err := os.Create(filepath.Join(dir, "report.md"))
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	writeMarkdown(f, title, skips, sum, config, made)
-	return f.Close()
+	var report bytes.Buffer
+	writeMarkdown(&report, title, skips, sum, config, made)
+	return renameio.WriteFile(filepath.Join(dir, "report.md"), report.Bytes(), 0o644)
 }
 
-func writeMarkdown(w io.Writer, title string, skips []Skip, s Summary, config string, plots []string) {
+func writeMarkdown(w io.Writer, title string, skips []Skip, s Summary, config string, figures []string) {
 	fmt.Fprintf(w, "# Replay report: %s\n\n", title)
 	fmt.Fprintf(w, "Skipping configuration: `%s`\n\n", config)
 	fmt.Fprintf(w, "| measure | value |\n|---|---|\n")
@@ -230,7 +229,7 @@ func writeMarkdown(w io.Writer, title string, skips []Skip, s Summary, config st
 	if s.Hint != "" {
 		fmt.Fprintf(w, "**Nothing was acted on.** %s\n\n", s.Hint)
 	}
-	for _, p := range plots {
+	for _, p := range figures {
 		fmt.Fprintf(w, "![%s](%s)\n\n", strings.TrimSuffix(p, ".png"), p)
 	}
 	if len(skips) > 0 {

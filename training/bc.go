@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"dysl_vla/modelbuild"
+	"dysl_vla/plots"
 	"dysl_vla/safetensors"
 	"dysl_vla/scene"
 
@@ -688,10 +689,10 @@ func PlotBC(path string, res *BCResult, offset int) error {
 	for i, s := range res.EvalSteps {
 		evalSteps[i] = float64(s)
 	}
-	return SaveLinePlot(path, "behaviour cloning", "step", "error on normalized actions",
-		Series{Name: "train loss (mean of 50 steps)", X: steps, Y: smooth(res.TrainLoss, 50)},
-		Series{Name: "held-out L1", X: evalSteps, Y: res.EvalLoss},
-		Series{Name: "constant predictor L1", X: []float64{float64(offset + 1), float64(offset + len(steps))}, Y: []float64{res.BaselineL1, res.BaselineL1}})
+	return plots.SaveLine(path, "behaviour cloning", "step", "error on normalized actions",
+		plots.Series{Name: "train loss (mean of 50 steps)", X: steps, Y: plots.RunningMean(res.TrainLoss, 50)},
+		plots.Series{Name: "held-out L1", X: evalSteps, Y: res.EvalLoss},
+		plots.Series{Name: "constant predictor L1", X: []float64{float64(offset + 1), float64(offset + len(steps))}, Y: []float64{res.BaselineL1, res.BaselineL1}})
 }
 
 // constantBaselineL1 is the held-out L1 of predicting, for every chunk value, its median over the

@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"dysl_vla/modelbuild"
+	"dysl_vla/plots"
 
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -71,7 +72,7 @@ func (m *Model) sumOverFrames(d *Dataset, indices []int, sums func(in Inputs) *N
 
 // PlotSimilarity writes the per-layer similarity profile with the static layers marked.
 func PlotSimilarity(path string, similarity []float64, static []int) error {
-	var all, marked Series
+	var all, marked plots.Series
 	all.Name, marked.Name = "cos(input, output) per layer", "static layers"
 	for i, s := range similarity {
 		all.X, all.Y = append(all.X, float64(i)), append(all.Y, s)
@@ -79,7 +80,7 @@ func PlotSimilarity(path string, similarity []float64, static []int) error {
 	for _, s := range static {
 		marked.X, marked.Y = append(marked.X, float64(s)), append(marked.Y, similarity[s])
 	}
-	return SaveLinePlot(path, "layer similarity (calibration)", "layer", "mean cosine similarity", all, marked)
+	return plots.SaveLine(path, "layer similarity (calibration)", "layer", "mean cosine similarity", all, marked)
 }
 
 // IdentitySkipModules are placeholders for a bundle whose static set changed: every adapter is the

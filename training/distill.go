@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"dysl_vla/modelbuild"
+	"dysl_vla/plots"
 	"dysl_vla/policy/bundle"
 	"dysl_vla/scene"
 
@@ -554,7 +555,7 @@ func DistillNotes(cfg DistillConfig, res *DistillResult) (adapters, controllers 
 
 // PlotDistill writes both stages' loss curves (each smoothed over 20 steps) against the step.
 func PlotDistill(path string, res *DistillResult) error {
-	var series []Series
+	var series []plots.Series
 	for _, stage := range []struct {
 		name   string
 		losses []float64
@@ -562,13 +563,13 @@ func PlotDistill(path string, res *DistillResult) error {
 		if len(stage.losses) == 0 {
 			continue
 		}
-		s := Series{Name: stage.name, Y: smooth(stage.losses, 20)}
+		s := plots.Series{Name: stage.name, Y: plots.RunningMean(stage.losses, 20)}
 		for i := range stage.losses {
 			s.X = append(s.X, float64(i+1))
 		}
 		series = append(series, s)
 	}
-	return SaveLinePlot(path, "distillation", "step", "loss", series...)
+	return plots.SaveLine(path, "distillation", "step", "loss", series...)
 }
 
 // adapterUnexplained is, per dynamic layer of the segments in order, ‖A_j(h_j) − h_s‖² / ‖h_s − h_j‖²

@@ -12,6 +12,7 @@ import (
 
 	"dysl_vla/nodecore"
 	"dysl_vla/paramserver"
+	"dysl_vla/plots"
 	"dysl_vla/policy"
 	"dysl_vla/scene"
 	"dysl_vla/skipping"
@@ -524,9 +525,9 @@ var sweepSeries = []struct{ name, legend string }{
 // SaveSweepPlot draws success rate against backbone speedup, one colour and marker per series (the
 // same in every sweep's plot), and the Pareto front as a line through its points.
 func SaveSweepPlot(path string, rep *SweepReport) error {
-	var series []training.Series
+	var series []plots.Series
 	for _, s := range sweepSeries {
-		one := training.Series{Name: s.legend, Scatter: true}
+		one := plots.Series{Name: s.legend, Scatter: true}
 		for _, p := range rep.Points {
 			if p.Series == s.name && usable(p) {
 				one.X = append(one.X, float64(p.BackboneSpeedup))
@@ -535,7 +536,7 @@ func SaveSweepPlot(path string, rep *SweepReport) error {
 		}
 		series = append(series, one) // even empty: each series keeps its colour and marker
 	}
-	front := training.Series{Name: "Pareto front", Ringed: true}
+	front := plots.Series{Name: "Pareto front", Ringed: true}
 	for _, i := range ParetoFront(rep.Points) {
 		front.X = append(front.X, float64(rep.Points[i].BackboneSpeedup))
 		front.Y = append(front.Y, float64(rep.Points[i].SuccessRate))
@@ -546,5 +547,5 @@ func SaveSweepPlot(path string, rep *SweepReport) error {
 		episodes = rep.Points[0].Episodes
 	}
 	title := fmt.Sprintf("closed loop, %s, %d episodes per point", rep.Tasks, episodes)
-	return training.SaveSharePlot(path, title, "backbone speedup over the full model (x)", "success rate", series...)
+	return plots.SaveShare(path, title, "backbone speedup over the full model (x)", "success rate", series...)
 }

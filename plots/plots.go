@@ -1,8 +1,16 @@
-package training
+// Package plots draws the PNG figures the tools write (training losses, calibration, the speed-success
+// sweep, replay reports) and writes each whole: a plot file is replaced in one rename, so an
+// interrupted run leaves the previous figure, never half of a new one.
+package plots
 
 import (
+	"bytes"
 	"fmt"
 	"image/color"
+	"path/filepath"
+	"strings"
+
+	"github.com/google/renameio/v2"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -30,20 +38,20 @@ var palette = []color.RGBA{
 var glyphs = []draw.GlyphDrawer{draw.CircleGlyph{}, draw.TriangleGlyph{}, draw.BoxGlyph{}, draw.PyramidGlyph{},
 	draw.CrossGlyph{}, draw.PlusGlyph{}, draw.RingGlyph{}, draw.SquareGlyph{}}
 
-// SaveLinePlot writes a PNG line plot, scatter series drawn as points (the extension of path picks
+// SaveLine writes a PNG line plot, scatter series drawn as points (the extension of path picks
 // the format; .png is what the tools write).
-func SaveLinePlot(path, title, xLabel, yLabel string, series ...Series) error {
+func SaveLine(path, title, xLabel, yLabel string, series ...Series) error {
 	p, err := newPlot(title, xLabel, yLabel, series)
 	if err != nil {
 		return err
 	}
 	p.Legend.Top = true
-	return p.Save(7*vg.Inch, 4*vg.Inch, path)
+	return Save(p, 7*vg.Inch, 4*vg.Inch, path)
 }
 
-// SaveSharePlot is SaveLinePlot with a share (a success rate) on the y axis: it spans 0 to 1 whatever
+// SaveShare is SaveLine with a share (a success rate) on the y axis: it spans 0 to 1 whatever
 // the points, and the legend sits bottom left, where a speed-success plot is emptiest.
-func SaveSharePlot(path, title, xLabel, yLabel string, series ...Series) error {
+func SaveShare(path, title, xLabel, yLabel string, series ...Series) error {
 	p, err := newPlot(title, xLabel, yLabel, series)
 	if err != nil {
 		return err
@@ -52,7 +60,7 @@ func SaveSharePlot(path, title, xLabel, yLabel string, series ...Series) error {
 	pad := (p.X.Max - p.X.Min) / 20 // markers at the ends stay whole
 	p.X.Min, p.X.Max = p.X.Min-pad, p.X.Max+pad
 	p.Legend.Left = true
-	return p.Save(7*vg.Inch, 5*vg.Inch, path)
+	return Save(p, 7*vg.Inch, 5*vg.Inch, path)
 }
 
 func newPlot(title, xLabel, yLabel string, series []Series) (*plot.Plot, error) {
@@ -70,7 +78,7 @@ func newPlot(title, xLabel, yLabel string, series []Series) (*plot.Plot, error) 
 		if s.Scatter {
 			dots, err := plotter.NewScatter(points)
 			if err != nil {
-				return nil, fmt.Errorf("training: plot %s: %w", s.Name, err)
+				return nil, fmt.Errorf("plots: %s: %w", s.Name, err)
 			}
 			dots.Color, dots.Shape, dots.Radius = palette[i%len(palette)], glyphs[i%len(glyphs)], vg.Points(3)
 			p.Add(dots)
@@ -79,7 +87,7 @@ func newPlot(title, xLabel, yLabel string, series []Series) (*plot.Plot, error) 
 		}
 		line, dots, err := plotter.NewLinePoints(points)
 		if err != nil {
-			return nil, fmt.Errorf("training: plot %s: %w", s.Name, err)
+			return nil, fmt.Errorf("plots: %s: %w", s.Name, err)
 		}
 		line.Color, dots.Color = palette[i%len(palette)], palette[i%len(palette)]
 		dots.Radius = vg.Points(1.5)
@@ -97,8 +105,23 @@ func newPlot(title, xLabel, yLabel string, series []Series) (*plot.Plot, error) 
 	return p, nil
 }
 
-// smooth is the running mean of the last window values, for readable loss curves.
-func smooth(values []float64, window int) []float64 {
+// Save writes p to path, its format picked by the extension (.png is what the tools write), as
+// plot.Save does, but through a temporary file renamed over path once complete.
+func Save(p *plot.Plot, width, height vg.Length, path string) error {
+	format := strings.ToLower(strings.TrimPrefix(filepath.Ext(path), "."))
+	w, err := p.WriterTo(width, height, format)
+	if err != nil {
+		return fmt.Errorf("plots: %s: %w", path, err)
+	}
+	var buf bytes.Buffer
+	if _, err := w.WriteTo(&buf); err != nil {
+		return fmt.Errorf("plots: %s: %w", path, err)
+	}
+	return renameio.WriteFile(path, buf.Bytes(), 0o644)
+}
+
+// RunningMean is the running mean of the last window values, for readable loss curves.
+func RunningMean(values []float64, window int) []float64 {
 	out := make([]float64, len(values))
 	var sum float64
 	for i, v := range values {
