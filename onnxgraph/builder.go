@@ -4,10 +4,10 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/google/renameio/v2"
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
@@ -283,11 +283,11 @@ func (b *Builder) WriteFile(path string, opts WriteOptions) (map[string]External
 		}
 	}
 	if len(written) > 0 {
-		if err := os.WriteFile(filepath.Join(filepath.Dir(path), dataName), data, 0o644); err != nil {
+		if err := renameio.WriteFile(filepath.Join(filepath.Dir(path), dataName), data, 0o644); err != nil {
 			return nil, fmt.Errorf("onnxgraph: writing external data: %w", err)
 		}
 	}
-	if err := os.WriteFile(path, b.marshal(inits), 0o644); err != nil {
+	if err := renameio.WriteFile(path, b.marshal(inits), 0o644); err != nil {
 		return nil, fmt.Errorf("onnxgraph: writing model: %w", err)
 	}
 	return written, nil

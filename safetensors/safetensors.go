@@ -14,6 +14,8 @@ import (
 	"math"
 	"os"
 	"sort"
+
+	"github.com/google/renameio/v2"
 )
 
 // Tensor is one named tensor of a file.
@@ -168,11 +170,12 @@ func Encode(tensors map[string]Tensor, metadata map[string]string) ([]byte, erro
 	return out, nil
 }
 
-// WriteFile encodes tensors and metadata into path.
+// WriteFile encodes tensors and metadata into path. The file is replaced whole, in one rename: weights
+// that took hours to train are never left half written over the last good ones.
 func WriteFile(path string, tensors map[string]Tensor, metadata map[string]string) error {
 	data, err := Encode(tensors, metadata)
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(path, data, 0o644)
+	return renameio.WriteFile(path, data, 0o644)
 }

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"dysl_vla/test/diskfull"
+
 	"github.com/stretchr/testify/require"
 )
 
@@ -71,4 +73,21 @@ func TestDecodeRejectsCorruptFiles(t *testing.T) {
 func TestFloat32sRejectsIntegers(t *testing.T) {
 	_, err := Tensor{DType: "I64", Shape: []int64{1}, Data: make([]byte, 8)}.Float32s()
 	require.ErrorContains(t, err, "dtype I64 cannot be read as float32")
+}
+
+// Weights written over the last good ones on a disk that fills part way: the old file stays whole.
+func TestWriteFileOnAFullDiskKeepsTheOldWeights(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "w.safetensors")
+	require.NoError(t, WriteFile(path, map[string]Tensor{"head.proj.bias": F32([]int64{1}, []float32{-0.5})}, nil))
+	dir := filepath.Dir(path)
+	before := diskfull.Snapshot(t, dir)
+	tmp, err := diskfull.Run(t, 4096, path, func(path string) error {
+		return WriteFile(path, map[string]Tensor{"head.proj.weight": F32([]int64{4096}, make([]float32, 4096))}, nil)
+	})
+	require.ErrorContains(t, err, "file too large")
+	require.Equal(t, before, diskfull.Snapshot(t, dir), "the old weights, and no temporary file beside them")
+	require.Empty(t, diskfull.DotFiles(t, tmp), "no temporary file left in TMPDIR")
+	f, err := ReadFile(path)
+	require.NoError(t, err)
+	require.Contains(t, f.Tensors, "head.proj.bias")
 }

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"unsafe"
 
+	"github.com/google/renameio/v2"
+
 	"dysl_vla/scene"
 )
 
@@ -162,18 +164,20 @@ func CollectStates(cfg Config, seeds []int64, keep Kept, path string) (Visited, 
 }
 
 // WriteStates writes states to path as a JSON array, one state at a time: the states already fill
-// the memory Visit was allowed, and a second copy as one JSON body would double it.
+// the memory Visit was allowed, and a second copy as one JSON body would double it. The array goes to
+// a temporary file renamed over path once complete, so a run that fails while writing leaves the
+// states file already there as it was.
 func WriteStates(path string, states []scene.State) error {
-	f, err := os.Create(path)
+	f, err := renameio.NewPendingFile(path, renameio.WithPermissions(0o644), renameio.WithExistingPermissions())
 	if err != nil {
 		return err
 	}
+	defer f.Cleanup()
 	w := bufio.NewWriter(f)
 	w.WriteByte('[')
 	for i, s := range states {
 		body, err := json.Marshal(s)
 		if err != nil {
-			f.Close()
 			return err
 		}
 		if i > 0 {
@@ -183,10 +187,9 @@ func WriteStates(path string, states []scene.State) error {
 	}
 	w.WriteByte(']')
 	if err := w.Flush(); err != nil {
-		f.Close()
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	return f.Close()
+	return f.CloseAtomicallyReplace()
 }
 
 // stateBytes is what one captured state holds in memory, its blocks and pads included.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/google/renameio/v2"
 	"github.com/spf13/pflag"
 )
 
@@ -18,20 +20,17 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-// writeJSONFile writes v as writeJSON does to path; nothing when path is empty.
+// writeJSONFile writes v as writeJSON does to path, replacing the file whole; nothing when path is
+// empty.
 func writeJSONFile(path string, v any) error {
 	if path == "" {
 		return nil
 	}
-	f, err := os.Create(path)
-	if err != nil {
+	var buf bytes.Buffer
+	if err := writeJSON(&buf, v); err != nil {
 		return err
 	}
-	if err := writeJSON(f, v); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return renameio.WriteFile(path, buf.Bytes(), 0o644)
 }
 
 // outputFileAnnotation marks a flag whose value is a file the command writes when its work is done.
