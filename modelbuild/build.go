@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -19,7 +18,7 @@ import (
 // Options configure Build.
 type Options struct {
 	Preset string // a key of Presets
-	OutDir string // created if missing; existing bundle files in it are overwritten
+	OutDir string // created if missing; replaced whole (bundle.Replace), its other files kept
 	Seed   int64  // random init and calibration inputs
 	// WeightsFile, when set, is a safetensors file holding the backbone (names: WeightNames) used instead
 	// of random initialization.
@@ -177,14 +176,6 @@ func Build(opts Options) (*Result, error) {
 		skipProbs = append(skipProbs, fmt.Sprintf("%d: %.2f", j, probs[j]))
 	}
 
-	if err := os.MkdirAll(opts.OutDir, 0o755); err != nil {
-		return nil, fmt.Errorf("modelbuild: %w", err)
-	}
-	files, err := writeGraphs(opts.OutDir, model, dynamic, preset.ExternalData)
-	if err != nil {
-		return nil, err
-	}
-
 	m := bundle.Manifest{
 		Format: bundle.FormatVersion,
 		Name:   fmt.Sprintf("dysl-%s-seed%d", preset.Name, opts.Seed),
@@ -214,14 +205,18 @@ func Build(opts Options) (*Result, error) {
 		State:         a.stateSpec(),
 		StaticLayers:  static,
 		StaticProfile: similarity,
-		Files:         files,
 		FLOPs:         a.FLOPs(),
 	}
-	if err := bundle.Write(opts.OutDir, &m); err != nil {
+	// The graphs and the manifest are made beside the directory and put in its place together, so
+	// that a build stopped part way over an existing bundle leaves that bundle as it was.
+	err = bundle.Replace(opts.OutDir, func(staging string) error {
+		if m.Files, err = writeGraphs(staging, model, dynamic, preset.ExternalData); err != nil {
+			return err
+		}
+		return bundle.Write(staging, &m)
+	})
+	if err != nil {
 		return nil, err
-	}
-	if _, err := bundle.Load(opts.OutDir); err != nil {
-		return nil, fmt.Errorf("modelbuild: the bundle just built does not validate: %w", err)
 	}
 	var params int64
 	for _, shape := range WeightNames(a) {

@@ -58,6 +58,9 @@ func CalibrateBundle(c BundleCalibration) (static []int, similarity []float64, e
 	if err := scene.CheckEpisodeCount("training: calibration episodes", c.Episodes); err != nil {
 		return nil, nil, err
 	}
+	if err := bundle.CheckReplaceable(c.Dir); err != nil {
+		return nil, nil, fmt.Errorf("training: the calibrated bundle could not be written: %w", err)
+	}
 	m, a, model, err := OpenBundleModel(c.Dir, c.Weights)
 	if err != nil {
 		return nil, nil, err
@@ -95,7 +98,7 @@ func CalibrateBundle(c BundleCalibration) (static []int, similarity []float64, e
 			"closed placeholders: constant skip_prob 0.05 (not trained yet)")
 	} else {
 		fmt.Fprintf(out, "static layers unchanged: %v\n", static)
-		err = bundle.Write(c.Dir, m)
+		err = bundle.Replace(c.Dir, func(staging string) error { return bundle.Write(staging, m) })
 	}
 	if err != nil {
 		return nil, nil, err
@@ -138,6 +141,9 @@ func DistillBundle(d BundleDistillation) (*DistillResult, error) {
 	log := cfg.Log
 	if log == nil {
 		log = io.Discard
+	}
+	if err := bundle.CheckReplaceable(d.Dir); err != nil {
+		return nil, fmt.Errorf("training: the distilled bundle could not be written: %w", err)
 	}
 	m, a, model, err := OpenBundleModel(d.Dir, d.Weights)
 	if err != nil {
@@ -189,10 +195,7 @@ func DistillBundle(d BundleDistillation) (*DistillResult, error) {
 		return nil, err
 	}
 	adaptersNote, controllersNote := DistillNotes(cfg, res)
-	if err := WriteSkipModules(d.Dir, m, a, mods, adaptersNote, controllersNote); err != nil {
-		return nil, err
-	}
-	if err := FinishDistill(d.Dir); err != nil {
+	if err := FinishDistill(d.Dir, m, a, mods, adaptersNote, controllersNote); err != nil {
 		return nil, err
 	}
 	if d.Plot != "" {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"dysl_vla/modelbuild"
 	"dysl_vla/policy/bundle"
 )
 
@@ -41,22 +42,25 @@ func checkpointOf(cfg DistillConfig, p DistillProgress) DistillCheckpoint {
 		Visited: len(cfg.Visited), NearWeight: cfg.NearWeight, NearRadius: cfg.NearRadius}
 }
 
-// WriteDistillCheckpoint writes the model's adapters and controllers into the bundle (WriteSkipModules)
-// and DistillCheckpointFile next to them.
+// WriteDistillCheckpoint writes the model's adapters and controllers into the bundle and
+// DistillCheckpointFile next to them, in one step (bundle.Replace): a run stopped while writing a
+// checkpoint leaves the one before, whose adapters and step count agree.
 func WriteDistillCheckpoint(dir string, manifest *bundle.Manifest, m *Model, cfg DistillConfig, p DistillProgress) error {
 	mods, err := m.SkipModules(manifest.DynamicLayers())
 	if err != nil {
-		return err
-	}
-	note := fmt.Sprintf("distillation checkpoint at stage %d step %d (dysl distill --resume continues it)", p.Stage, p.Step)
-	if err := WriteSkipModules(dir, manifest, m.Arch, mods, note, note); err != nil {
 		return err
 	}
 	data, err := json.MarshalIndent(checkpointOf(cfg, p), "", "  ")
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, DistillCheckpointFile), append(data, '\n'), 0o644)
+	note := fmt.Sprintf("distillation checkpoint at stage %d step %d (dysl distill --resume continues it)", p.Stage, p.Step)
+	return bundle.Replace(dir, func(staging string) error {
+		if err := writeSkipModules(staging, manifest, m.Arch, mods, note, note); err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(staging, DistillCheckpointFile), append(data, '\n'), 0o644)
+	})
 }
 
 // ResumeDistill loads a bundle's checkpoint into m (AddSkipModules first) and returns cfg set to
@@ -87,11 +91,17 @@ func ResumeDistill(dir string, manifest *bundle.Manifest, m *Model, cfg DistillC
 	return cfg, nil
 }
 
-// FinishDistill removes the checkpoint file once the run is complete.
-func FinishDistill(dir string) error {
-	err := os.Remove(filepath.Join(dir, DistillCheckpointFile))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	return err
+// FinishDistill writes the distilled adapters and controllers into the bundle with their provenance
+// notes and removes its checkpoint, in one step (bundle.Replace).
+func FinishDistill(dir string, manifest *bundle.Manifest, a modelbuild.Arch, mods SkipModules, adaptersNote, controllersNote string) error {
+	return bundle.Replace(dir, func(staging string) error {
+		if err := writeSkipModules(staging, manifest, a, mods, adaptersNote, controllersNote); err != nil {
+			return err
+		}
+		err := os.Remove(filepath.Join(staging, DistillCheckpointFile))
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return err
+	})
 }

@@ -298,7 +298,9 @@ func TestDistillResumesFromItsCheckpoint(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, res.Stage1Loss, 1)
 	require.Len(t, res.Stage2Loss, 2)
-	require.NoError(t, FinishDistill(dir))
+	mods, err := second.SkipModules(manifest.DynamicLayers())
+	require.NoError(t, err)
+	require.NoError(t, FinishDistill(dir, manifest, second.Arch, mods, "distilled", "distilled"))
 	_, err = ResumeDistill(dir, manifest, newModel(), cfg)
 	require.Error(t, err)
 }

@@ -23,9 +23,18 @@ type SkipModules struct {
 }
 
 // WriteSkipModules writes adapter_XX.onnx and controller_XX.onnx for every dynamic layer of m into the
-// bundle directory, in the builder's own graph format (modelbuild.AdapterGraph and ControllerGraph), points m.Files at them, records how they were made in the provenance, writes the
-// manifest and validates the bundle. Files of layers that are no longer dynamic are removed.
+// bundle directory, in the builder's own graph format (modelbuild.AdapterGraph and ControllerGraph),
+// points m.Files at them, records how they were made in the provenance and writes the manifest. Files
+// of layers that are no longer dynamic are removed. The bundle changes as one step, once the changed
+// bundle validates (bundle.Replace).
 func WriteSkipModules(dir string, m *bundle.Manifest, a modelbuild.Arch, mods SkipModules, adaptersNote, controllersNote string) error {
+	return bundle.Replace(dir, func(staging string) error {
+		return writeSkipModules(staging, m, a, mods, adaptersNote, controllersNote)
+	})
+}
+
+// writeSkipModules is WriteSkipModules in a staging directory of bundle.Replace.
+func writeSkipModules(dir string, m *bundle.Manifest, a modelbuild.Arch, mods SkipModules, adaptersNote, controllersNote string) error {
 	for j, f := range m.Files.Adapters {
 		if _, ok := mods.Adapters[j]; !ok {
 			_ = os.Remove(filepath.Join(dir, f))
@@ -53,13 +62,7 @@ func WriteSkipModules(dir string, m *bundle.Manifest, a modelbuild.Arch, mods Sk
 	}
 	m.Provenance.Adapters, m.Provenance.Controllers = adaptersNote, controllersNote
 	m.FLOPs = a.FLOPs()
-	if err := bundle.Write(dir, m); err != nil {
-		return err
-	}
-	if _, err := bundle.Load(dir); err != nil {
-		return fmt.Errorf("training: the bundle just written does not validate: %w", err)
-	}
-	return nil
+	return bundle.Write(dir, m)
 }
 
 // ReadSkipModules reads back the adapters and controllers of the bundle's dynamic layers from their

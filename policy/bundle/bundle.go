@@ -62,7 +62,8 @@ func (e *ValidationError) Error() string {
 func (e *ValidationError) Is(target error) bool { return target == ErrInvalid }
 
 // Write stores m as dir/manifest.yaml, creating dir if needed. It does not validate m (tools write
-// bundles step by step); Load does.
+// bundles step by step); Load does. It writes in place: the tools change a bundle through Replace,
+// which calls Write in its staging directory.
 func Write(dir string, m *Manifest) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("bundle: %w", err)

@@ -1,0 +1,120 @@
+package bundle_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"dysl_vla/policy/bundle"
+	"dysl_vla/test/diskfull"
+)
+
+func renamed(name string) func(string) error {
+	return func(staging string) error {
+		m, err := bundle.ReadManifest(staging)
+		if err != nil {
+			return err
+		}
+		m.Name = name
+		return bundle.Write(staging, m)
+	}
+}
+
+func TestReplaceChangesTheBundleAndKeepsItsOtherFiles(t *testing.T) {
+	dir, _ := copyBundle(t)
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "closedloop"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "closedloop", "report.md"), []byte("last evaluation"), 0o644))
+
+	require.NoError(t, bundle.Replace(dir, renamed("changed")))
+	b, err := bundle.Load(dir)
+	require.NoError(t, err)
+	require.Equal(t, "changed", b.Manifest.Name)
+	report, err := os.ReadFile(filepath.Join(dir, "closedloop", "report.md"))
+	require.NoError(t, err)
+	require.Equal(t, "last evaluation", string(report))
+	require.Empty(t, diskfull.DotFiles(t, filepath.Dir(dir)), "no staging directory left beside the bundle")
+}
+
+func TestReplaceLeavesTheBundleWhenTheChangeFails(t *testing.T) {
+	broken := errors.New("the run was stopped")
+	for name, write := range map[string]func(string) error{
+		"write fails": func(staging string) error {
+			if err := renamed("half done")(staging); err != nil {
+				return err
+			}
+			return broken
+		},
+		"result does not validate": func(staging string) error {
+			return os.Remove(filepath.Join(staging, "head.onnx"))
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir, _ := copyBundle(t)
+			before := diskfull.Snapshot(t, dir)
+			err := bundle.Replace(dir, write)
+			require.Error(t, err)
+			if name == "result does not validate" {
+				require.ErrorContains(t, err, "does not validate, "+dir+" is left as it was")
+				require.ErrorContains(t, err, "head.onnx")
+			}
+			require.Equal(t, before, diskfull.Snapshot(t, dir))
+			require.Empty(t, diskfull.DotFiles(t, filepath.Dir(dir)), "no staging directory left beside the bundle")
+		})
+	}
+}
+
+func TestReplaceMakesAMissingBundleAndFollowsALink(t *testing.T) {
+	root := t.TempDir()
+	made := filepath.Join(root, "models", "new")
+	require.NoError(t, bundle.Replace(made, func(staging string) error {
+		return os.CopyFS(staging, os.DirFS(goodDir))
+	}))
+	_, err := bundle.Load(made)
+	require.NoError(t, err)
+	info, err := os.Stat(made)
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o755), info.Mode().Perm(), "not MkdirTemp's 0700")
+
+	link := filepath.Join(root, "current")
+	require.NoError(t, os.Symlink(made, link))
+	require.NoError(t, bundle.Replace(link, renamed("through the link")))
+	b, err := bundle.Load(made)
+	require.NoError(t, err)
+	require.Equal(t, "through the link", b.Manifest.Name, "the directory the link names is replaced")
+	target, err := os.Readlink(link)
+	require.NoError(t, err)
+	require.Equal(t, made, target, "the link itself stays")
+}
+
+// A disk that fills while the new bundle is written: the kernel refuses the write part way, and the
+// bundle in place is the old one, whole.
+func TestReplaceOnAFullDiskLeavesTheBundle(t *testing.T) {
+	dir, _ := copyBundle(t)
+	before := diskfull.Snapshot(t, dir)
+	largest := diskfull.LargestFile(t, dir)
+	tmp, err := diskfull.Run(t, uint64(largest)+1024, dir, func(dir string) error {
+		return bundle.Replace(dir, func(staging string) error {
+			if err := renamed("too large")(staging); err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(staging, "full.onnx"), make([]byte, largest+4096), 0o644)
+		})
+	})
+	require.ErrorContains(t, err, "file too large")
+	require.Equal(t, before, diskfull.Snapshot(t, dir))
+	require.Empty(t, diskfull.DotFiles(t, filepath.Dir(dir)), "no staging directory left beside the bundle")
+	require.Empty(t, diskfull.DotFiles(t, tmp), "no temporary file left in TMPDIR")
+}
+
+func TestCheckReplaceable(t *testing.T) {
+	dir, _ := copyBundle(t)
+	require.NoError(t, bundle.CheckReplaceable(dir))
+	require.NoError(t, bundle.CheckReplaceable(filepath.Join(dir, "not yet")))
+	require.Empty(t, diskfull.DotFiles(t, filepath.Dir(dir)), "no staging directory left beside the bundle")
+	file := filepath.Join(dir, "manifest.yaml")
+	require.ErrorContains(t, bundle.CheckReplaceable(file), "is not a directory")
+	require.ErrorContains(t, bundle.CheckReplaceable(filepath.Join(file, "x")), "is staged beside")
+}
