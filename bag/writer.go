@@ -115,11 +115,13 @@ type Writer struct {
 	perTopic   map[string]uint64
 	sequence   map[string]uint32
 
-	file   *os.File
-	mcapW  *mcap.Writer
-	files  []fileYAML // finished files, plus the open one last
-	failed error      // first write error; later writes return it
-	closed bool
+	file  *os.File
+	mcapW *mcap.Writer
+	files []fileYAML // finished files, plus the open one last
+	// finishedBytes is the size of the finished storage files.
+	finishedBytes int64
+	failed        error // first write error; later writes return it
+	closed        bool
 }
 
 // Create makes dir (it must not exist, or be empty) and returns a Writer recording into it.
@@ -285,12 +287,23 @@ func (w *Writer) closeFile() error {
 	}
 	name := w.file.Name()
 	errWriter := w.mcapW.Close()
+	w.finishedBytes += int64(w.mcapW.Offset())
 	errFile := w.file.Close()
 	w.mcapW, w.file = nil, nil
 	if err := errors.Join(errWriter, errFile); err != nil {
 		return fmt.Errorf("bag writer: closing %s: %w", name, err)
 	}
 	return nil
+}
+
+// BytesWritten is how many bytes the storage files hold so far. The chunk being filled is held in
+// memory until it is full (WriterOptions.ChunkSize), so it is not counted yet.
+func (w *Writer) BytesWritten() int64 {
+	n := w.finishedBytes
+	if w.mcapW != nil {
+		n += int64(w.mcapW.Offset())
+	}
+	return n
 }
 
 // Close finishes the open storage file and writes metadata.yaml. It is safe to call at any time

@@ -27,9 +27,12 @@ package samplebag
 import (
 	"errors"
 	"fmt"
+	"os"
+	"syscall"
 	"time"
 
 	"dysl_vla/bag"
+	"dysl_vla/bytesize"
 	"dysl_vla/msgs"
 	"dysl_vla/scene"
 )
@@ -62,6 +65,9 @@ type Options struct {
 	// date so the same options give the same bytes.
 	Start time.Time
 	Bag   bag.WriterOptions
+	// FreeBytes says how many bytes more the file system holding the bag can take; nil: what statfs
+	// gives unprivileged users (the root-reserved blocks are left alone). Tests give their own.
+	FreeBytes func(dir string) (uint64, error)
 }
 
 // Summary says what Generate wrote.
@@ -85,6 +91,41 @@ func (o *Options) ensureDefaults() {
 		o.Scene = scene.DefaultConfig()
 	}
 	o.Scene.EnsureDefaults()
+	if o.FreeBytes == nil {
+		o.FreeBytes = availableBytes
+	}
+}
+
+// availableBytes is the space statfs says unprivileged users may still take on dir's file system.
+func availableBytes(dir string) (uint64, error) {
+	var fs syscall.Statfs_t
+	if err := syscall.Statfs(dir, &fs); err != nil {
+		return 0, err
+	}
+	return fs.Bavail * uint64(fs.Bsize), nil
+}
+
+// checkRoom refuses to go on when the episodes still to record would not fit in the free space, at
+// the bytes per episode the bag has taken so far: a bag of many episodes would otherwise fill the
+// disk (the robot's too) hours in and fail there. Before the first chunk is on disk there is no
+// measure, and nothing is said.
+func checkRoom(dir string, written int64, done, total int, free func(string) (uint64, error)) error {
+	if written == 0 {
+		return nil
+	}
+	avail, err := free(dir)
+	if err != nil {
+		return fmt.Errorf("sample bag: free space for %s: %w", dir, err)
+	}
+	perEpisode := float64(written) / float64(done)
+	need := perEpisode * float64(total-done)
+	if need <= float64(avail) {
+		return nil
+	}
+	return fmt.Errorf("sample bag: the %d episodes left of %d need about %s (%s each, as the first %d took), and %s is free "+
+		"for %s: record fewer episodes or smaller frames, or free space (the %d recorded are removed)",
+		total-done, total, bytesize.Format(uint64(need)), bytesize.Format(uint64(perEpisode)), done,
+		bytesize.Format(avail), dir, done)
 }
 
 func (o Options) validate() error {
@@ -136,6 +177,10 @@ func Generate(dir string, opts Options) (sum Summary, err error) {
 	}
 	sequence := uint64(0)
 	for i := range opts.Episodes {
+		if err := checkRoom(dir, w.BytesWritten(), i, opts.Episodes, opts.FreeBytes); err != nil {
+			// The directory was empty or missing (bag.Create): all that is in it is this bag.
+			return sum, errors.Join(err, w.Close(), os.RemoveAll(dir))
+		}
 		seed := opts.Seed + int64(i)
 		steps, err := scene.Episode(seed, opts.Scene)
 		if err != nil {

@@ -1,6 +1,7 @@
 package samplebag
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -145,6 +146,32 @@ func TestGenerateRejectsBadOptions(t *testing.T) {
 	_, err := Generate(filepath.Join(t.TempDir(), "x"), Options{Episodes: -1, RateHz: -5})
 	require.ErrorContains(t, err, "episodes (-1) must be >= 1")
 	require.ErrorContains(t, err, "rate (-5 Hz) must be in (0, 1000]")
+}
+
+// A bag whose episodes will not fit is stopped once the bytes of the first ones say so, and removed;
+// one that fits is recorded whole, the free space asked before each episode.
+func TestGenerateStopsBeforeTheDiskFills(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "big")
+	const free = 8 << 20
+	asked := 0
+	sum, err := Generate(dir, Options{Episodes: 1000, FreeBytes: func(string) (uint64, error) { asked++; return free, nil }})
+	require.ErrorContains(t, err, "episodes left of 1000 need about")
+	require.ErrorContains(t, err, "and 8.0 MiB is free for "+dir+": record fewer")
+	require.Less(t, sum.Episodes, 5, "stopped on the first measure, not when the disk is full")
+	require.NoDirExists(t, dir)
+	require.Equal(t, 1, asked, "asked once a chunk was on disk")
+
+	dir = filepath.Join(t.TempDir(), "small")
+	asked = 0
+	sum, err = Generate(dir, Options{Episodes: 3, FreeBytes: func(string) (uint64, error) { asked++; return free, nil }})
+	require.NoError(t, err)
+	require.Equal(t, 3, sum.Episodes)
+	require.Equal(t, 2, asked, "before each episode after the first")
+
+	_, err = Generate(filepath.Join(t.TempDir(), "x"), Options{Episodes: 3,
+		FreeBytes: func(string) (uint64, error) { return 0, errors.New("statfs: no such device") }})
+	require.ErrorContains(t, err, "free space for")
+	require.ErrorContains(t, err, "no such device")
 }
 
 func TestMeasureDecodeThroughput(t *testing.T) {
