@@ -32,7 +32,7 @@ func fixture(t *testing.T) (model, bagDir string) {
 	model, bagDir = filepath.Join(dir, "model"), filepath.Join(dir, "bag")
 	_, err := modelbuild.Build(modelbuild.Options{Preset: "tiny", OutDir: model, Seed: 1})
 	require.NoError(t, err)
-	_, err = samplebag.Generate(bagDir, samplebag.Options{Episodes: 2, Seed: 3})
+	_, err = samplebag.Generate(t.Context(), bagDir, samplebag.Options{Episodes: 2, Seed: 3})
 	require.NoError(t, err)
 	return model, bagDir
 }

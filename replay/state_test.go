@@ -83,7 +83,7 @@ func wantStates(t *testing.T, bagDir string) [][]float32 {
 // state recorded just before it, and the full-model comparison gets the same state.
 func TestReplayFeedsTheRecordedJointStates(t *testing.T) {
 	bagDir := filepath.Join(t.TempDir(), "bag")
-	_, err := samplebag.Generate(bagDir, samplebag.Options{Episodes: 1, Seed: 3})
+	_, err := samplebag.Generate(t.Context(), bagDir, samplebag.Options{Episodes: 1, Seed: 3})
 	require.NoError(t, err)
 	want := wantStates(t, bagDir)
 
@@ -102,7 +102,7 @@ func TestReplayFeedsTheRecordedJointStates(t *testing.T) {
 // reason.
 func TestReplaySkipsFramesWhoseStateIsTooOld(t *testing.T) {
 	bagDir := filepath.Join(t.TempDir(), "bag")
-	_, err := samplebag.Generate(bagDir, samplebag.Options{Episodes: 1, Seed: 3})
+	_, err := samplebag.Generate(t.Context(), bagDir, samplebag.Options{Episodes: 1, Seed: 3})
 	require.NoError(t, err)
 	frames := len(wantStates(t, bagDir))
 	// The sample bag's states are 1 µs older than their frames.
@@ -115,7 +115,7 @@ func TestReplaySkipsFramesWhoseStateIsTooOld(t *testing.T) {
 // A bag without the state topic cannot feed a state bundle: refused up front, naming the topic.
 func TestReplayRefusesABagWithoutTheStateTopic(t *testing.T) {
 	bagDir := filepath.Join(t.TempDir(), "bag")
-	_, err := samplebag.Generate(bagDir, samplebag.Options{Episodes: 1, Seed: 3})
+	_, err := samplebag.Generate(t.Context(), bagDir, samplebag.Options{Episodes: 1, Seed: 3})
 	require.NoError(t, err)
 	_, _, err = runStateReplay(t, bagDir, nil, Config{StateTopic: "/arm/joint_states"})
 	require.ErrorContains(t, err, "has no topic /arm/joint_states")

@@ -25,6 +25,7 @@
 package samplebag
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -145,8 +146,10 @@ func (o Options) validate() error {
 	return errors.Join(problems...)
 }
 
-// Generate writes a new bag directory dir (which must not exist, or be empty).
-func Generate(dir string, opts Options) (sum Summary, err error) {
+// Generate writes a new bag directory dir (which must not exist, or be empty). When ctx is done
+// (Ctrl-C in dysl bag gen) it stops after the episode being recorded and closes the bag, which then
+// holds whole episodes, as ros2 bag record closes its bag on Ctrl-C; the error says so.
+func Generate(ctx context.Context, dir string, opts Options) (sum Summary, err error) {
 	opts.ensureDefaults()
 	if err := opts.validate(); err != nil {
 		return Summary{}, fmt.Errorf("sample bag: %w", err)
@@ -177,6 +180,9 @@ func Generate(dir string, opts Options) (sum Summary, err error) {
 	}
 	sequence := uint64(0)
 	for i := range opts.Episodes {
+		if ctx.Err() != nil {
+			return sum, fmt.Errorf("sample bag: stopped after %d of %d episodes; %s holds them: %w", i, opts.Episodes, dir, context.Cause(ctx))
+		}
 		if err := checkRoom(dir, w.BytesWritten(), i, opts.Episodes, opts.FreeBytes); err != nil {
 			// The directory was empty or missing (bag.Create): all that is in it is this bag.
 			return sum, errors.Join(err, w.Close(), os.RemoveAll(dir))

@@ -1,6 +1,7 @@
 package samplebag
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -17,7 +18,7 @@ import (
 func TestGeneratedBagContents(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "sample")
 	opts := Options{Episodes: 2, Seed: 10, Scene: scene.Config{Width: 16, Height: 12, ChunkSize: 4}}
-	sum, err := Generate(dir, opts)
+	sum, err := Generate(t.Context(), dir, opts)
 	require.NoError(t, err)
 
 	ep0, err := scene.Episode(10, scene.Config{Width: 16, Height: 12, ChunkSize: 4})
@@ -135,17 +136,44 @@ func TestGenerateIsDeterministic(t *testing.T) {
 		return out
 	}
 	a, b := filepath.Join(t.TempDir(), "a"), filepath.Join(t.TempDir(), "b")
-	_, err := Generate(a, Options{Seed: 3})
+	_, err := Generate(t.Context(), a, Options{Seed: 3})
 	require.NoError(t, err)
-	_, err = Generate(b, Options{Seed: 3})
+	_, err = Generate(t.Context(), b, Options{Seed: 3})
 	require.NoError(t, err)
 	require.Equal(t, read(a), read(b))
 }
 
 func TestGenerateRejectsBadOptions(t *testing.T) {
-	_, err := Generate(filepath.Join(t.TempDir(), "x"), Options{Episodes: -1, RateHz: -5})
+	_, err := Generate(t.Context(), filepath.Join(t.TempDir(), "x"), Options{Episodes: -1, RateHz: -5})
 	require.ErrorContains(t, err, "episodes (-1) must be >= 1")
 	require.ErrorContains(t, err, "rate (-5 Hz) must be in (0, 1000]")
+}
+
+// Ctrl-C while recording: the bag is closed after the episode being recorded and holds whole
+// episodes, readable without a warning.
+func TestGenerateStopsBetweenEpisodesWhenCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancelCause(t.Context())
+	calls := 0
+	dir := filepath.Join(t.TempDir(), "interrupted")
+	// FreeBytes is asked before each episode after the first: the third ask is before episode 3.
+	sum, err := Generate(ctx, dir, Options{Episodes: 50, FreeBytes: func(string) (uint64, error) {
+		if calls++; calls == 3 {
+			cancel(errors.New("interrupt signal received"))
+		}
+		return 1 << 40, nil
+	}})
+	require.ErrorContains(t, err, "stopped after 4 of 50 episodes; "+dir+" holds them: interrupt signal received")
+	require.Equal(t, 4, sum.Episodes)
+
+	r, err := bag.Open(dir)
+	require.NoError(t, err)
+	defer r.Close()
+	info := r.Info()
+	require.Empty(t, info.Warnings)
+	episodes, _ := info.Topic(TopicEpisode)
+	images, _ := info.Topic(TopicImage)
+	require.Equal(t, uint64(4), episodes.MessageCount)
+	require.Equal(t, uint64(sum.Frames), images.MessageCount)
 }
 
 // A bag whose episodes will not fit is stopped once the bytes of the first ones say so, and removed;
@@ -154,7 +182,7 @@ func TestGenerateStopsBeforeTheDiskFills(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "big")
 	const free = 8 << 20
 	asked := 0
-	sum, err := Generate(dir, Options{Episodes: 1000, FreeBytes: func(string) (uint64, error) { asked++; return free, nil }})
+	sum, err := Generate(t.Context(), dir, Options{Episodes: 1000, FreeBytes: func(string) (uint64, error) { asked++; return free, nil }})
 	require.ErrorContains(t, err, "episodes left of 1000 need about")
 	require.ErrorContains(t, err, "and 8.0 MiB is free for "+dir+": record fewer")
 	require.Less(t, sum.Episodes, 5, "stopped on the first measure, not when the disk is full")
@@ -163,12 +191,12 @@ func TestGenerateStopsBeforeTheDiskFills(t *testing.T) {
 
 	dir = filepath.Join(t.TempDir(), "small")
 	asked = 0
-	sum, err = Generate(dir, Options{Episodes: 3, FreeBytes: func(string) (uint64, error) { asked++; return free, nil }})
+	sum, err = Generate(t.Context(), dir, Options{Episodes: 3, FreeBytes: func(string) (uint64, error) { asked++; return free, nil }})
 	require.NoError(t, err)
 	require.Equal(t, 3, sum.Episodes)
 	require.Equal(t, 2, asked, "before each episode after the first")
 
-	_, err = Generate(filepath.Join(t.TempDir(), "x"), Options{Episodes: 3,
+	_, err = Generate(t.Context(), filepath.Join(t.TempDir(), "x"), Options{Episodes: 3,
 		FreeBytes: func(string) (uint64, error) { return 0, errors.New("statfs: no such device") }})
 	require.ErrorContains(t, err, "free space for")
 	require.ErrorContains(t, err, "no such device")
@@ -176,7 +204,7 @@ func TestGenerateStopsBeforeTheDiskFills(t *testing.T) {
 
 func TestMeasureDecodeThroughput(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "sample")
-	sum, err := Generate(dir, Options{Seed: 1})
+	sum, err := Generate(t.Context(), dir, Options{Seed: 1})
 	require.NoError(t, err)
 	got, err := bag.MeasureDecodeThroughput(dir)
 	require.NoError(t, err)
@@ -191,7 +219,7 @@ func BenchmarkDecode(b *testing.B) {
 	for _, size := range []int{32, 224} {
 		b.Run(fmt.Sprintf("%dx%d", size, size), func(b *testing.B) {
 			dir := filepath.Join(b.TempDir(), "sample")
-			_, err := Generate(dir, Options{Episodes: 3, Scene: scene.Config{Width: size, Height: size, CameraNoise: 2}})
+			_, err := Generate(b.Context(), dir, Options{Episodes: 3, Scene: scene.Config{Width: size, Height: size, CameraNoise: 2}})
 			require.NoError(b, err)
 			b.ResetTimer()
 			var total bag.Throughput

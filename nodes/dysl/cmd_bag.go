@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -86,7 +89,9 @@ latched, once per episode), /episode (std_msgs/msg/String marker "episode=i seed
 			}
 			opts.Scene.ChunkSize = chunkSize
 			opts.Scene.CameraNoise = noise
-			sum, err := samplebag.Generate(out, opts)
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			sum, err := samplebag.Generate(ctx, out, opts)
 			if err != nil {
 				return err
 			}

@@ -5,6 +5,7 @@
 package demo
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -71,7 +72,7 @@ func Run(cfg Config) ([]Replay, error) {
 	if err := os.RemoveAll(bagDir); err != nil {
 		return nil, err
 	}
-	sum, err := samplebag.Generate(bagDir, samplebag.Options{Episodes: cfg.Episodes, Seed: cfg.Seed})
+	sum, err := samplebag.Generate(context.Background(), bagDir, samplebag.Options{Episodes: cfg.Episodes, Seed: cfg.Seed})
 	if err != nil {
 		return nil, err
 	}
