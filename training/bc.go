@@ -65,6 +65,9 @@ type BCConfig struct {
 	Log io.Writer
 	// OnStep, if set, is called after every step (progress bars, checkpoints).
 	OnStep func(step int, loss float64, m *Model)
+	// Interrupted, if set, is asked after every step but the last: true ends the run there, without
+	// the final held-out evaluation (Ctrl-C), and BCResult.Interrupted says at which step.
+	Interrupted func() bool
 	// Tasks makes the training and held-out episodes tabletop scenes (the zero value: the single task).
 	Tasks scene.Tabletop
 	// StartSpread starts the training episodes' gripper anywhere within this many metres of the table
@@ -250,6 +253,8 @@ type BCResult struct {
 	SelectionError []float64      // the selector's held-out share of wrong choices at EvalSteps, with the keypoint loss and a selector
 	Duration       time.Duration
 	TrainFrames    int
+	// Interrupted is the step at which BCConfig.Interrupted ended the run; 0 when it ran to its end.
+	Interrupted int
 	// BaselineL1 is the held-out error of the best constant predictor (each chunk value's median over the
 	// training frames): a run whose held-out loss is not clearly below it has learned only the marginal.
 	BaselineL1 float64
@@ -485,6 +490,10 @@ func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 			cfg.OnStep(step, loss, m)
 		}
 		last := step == cfg.Steps || step == cfg.StopAfter
+		if !last && cfg.Interrupted != nil && cfg.Interrupted() {
+			res.Interrupted = step
+			break
+		}
 		if last || (cfg.EvalEvery > 0 && step%cfg.EvalEvery == 0) {
 			eval, err := m.EvaluateChunks(heldOut, allIndices(heldOut))
 			if err != nil {

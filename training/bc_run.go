@@ -1,6 +1,7 @@
 package training
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -35,6 +36,10 @@ type BCRun struct {
 	// Progress, optional, receives a progress bar.
 	Progress io.Writer
 }
+
+// ErrInterrupted is matched (errors.Is) by the error of a run that BCConfig.Interrupted or
+// DistillConfig.Interrupted ended before its last step; what the run had learned is written first.
+var ErrInterrupted = errors.New("interrupted")
 
 // RunBC trains, writes Out (and Plot) and says what it wrote on Config.Log.
 func RunBC(r BCRun) (*BCResult, error) {
@@ -77,12 +82,23 @@ func RunBC(r BCRun) (*BCResult, error) {
 		}
 	}
 	res, err := TrainBC(cfg, start)
-	finishStepBar(bar, r.Progress, err)
+	if err == nil && res.Interrupted > 0 {
+		finishStepBar(bar, r.Progress, ErrInterrupted) // the bar stays where the run stopped
+	} else {
+		finishStepBar(bar, r.Progress, err)
+	}
 	if err != nil {
 		return nil, err
 	}
 	if checkpointErr != nil {
 		return nil, fmt.Errorf("checkpoint: %w", checkpointErr)
+	}
+	if res.Interrupted > 0 {
+		if err := res.Model.SaveBackbone(r.Out, r.metadata(cfg, res.Interrupted)); err != nil {
+			return nil, err
+		}
+		return res, fmt.Errorf("training: %w after step %d of %d: the weights so far are in %s, and --resume with the same flags continues the run",
+			ErrInterrupted, res.Interrupted, cfg.Steps, r.Out)
 	}
 	if err := res.Model.SaveBackbone(r.Out, r.metadata(cfg, len(res.TrainLoss)+done)); err != nil {
 		return nil, err

@@ -46,6 +46,29 @@ func TestRunBCCheckpointsAndResumes(t *testing.T) {
 	require.ErrorContains(t, err, "checkpoint "+out+" is already at step 3 of 3")
 }
 
+// Ctrl-C in a run without checkpoints: the weights of the step it stopped at are written with that
+// step, without the final evaluation, and --resume continues from there.
+func TestRunBCInterruptedWritesTheWeightsSoFar(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "bc.safetensors")
+	var log, progress bytes.Buffer
+	cfg := BCConfig{Arch: microArch(), Seed: 4, Episodes: 1, HeldOut: 1, Steps: 4, Batch: 2, LearningRate: 1e-3, Loss: LossL1, Log: &log}
+	steps := 0
+	cfg.Interrupted = func() bool { steps++; return steps == 2 }
+	res, err := RunBC(BCRun{Config: cfg, Out: out, Progress: &progress})
+	require.ErrorIs(t, err, ErrInterrupted)
+	require.ErrorContains(t, err, "interrupted after step 2 of 4: the weights so far are in "+out+", and --resume")
+	require.Equal(t, 2, res.Interrupted)
+	require.Empty(t, res.Eval, "no held-out evaluation on the way out")
+	require.Equal(t, "2", metadataOf(t, out)["step"])
+	require.NotContains(t, progress.String(), "(4/4)", "the bar stays where the run stopped")
+
+	cfg.Interrupted = nil
+	res, err = RunBC(BCRun{Config: cfg, Out: out, Resume: true})
+	require.NoError(t, err)
+	require.Len(t, res.TrainLoss, 2, "steps 3..4")
+	require.Equal(t, "4", metadataOf(t, out)["step"])
+}
+
 // A run of negative steps is refused as such, not as a checkpoint already past it; so is a negative
 // checkpoint interval.
 func TestRunBCRejectsBadStepsAndCheckpoints(t *testing.T) {

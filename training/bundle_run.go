@@ -1,6 +1,7 @@
 package training
 
 import (
+	"errors"
 	"fmt"
 	"io"
 
@@ -187,6 +188,9 @@ func DistillBundle(d BundleDistillation) (*DistillResult, error) {
 	}
 	res, err := Distill(model, cfg)
 	finishStepBar(bar, d.Progress, err)
+	if errors.Is(err, ErrInterrupted) {
+		return nil, fmt.Errorf("%w: the checkpoint is in %s, and dysl distill --resume with the same flags continues the run", err, d.Dir)
+	}
 	if err != nil {
 		return nil, err
 	}

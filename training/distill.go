@@ -207,6 +207,9 @@ type DistillConfig struct {
 	// after its last step, with the adapters and controllers as they are then (SkipModules).
 	CheckpointEvery int
 	Checkpoint      func(p DistillProgress) error
+	// Interrupted, if set, is asked after every step: true ends the run there (Ctrl-C), with a call
+	// of Checkpoint (whatever CheckpointEvery says) and an error that is ErrInterrupted.
+	Interrupted func() bool
 	// Resume is the progress of the checkpoint the adapters and controllers were loaded from: the steps
 	// up to it are not run again (their batches and layer draws are still drawn, so the rest of the run
 	// sees the ones it would have seen; Adam's moments restart). The zero value starts from the beginning.
@@ -639,10 +642,15 @@ func runStage(trainer *train.Trainer, stage, steps int, cfg DistillConfig,
 		if cfg.OnStep != nil {
 			cfg.OnStep(stage, step, loss)
 		}
-		if cfg.Checkpoint != nil && cfg.CheckpointEvery > 0 && (step%cfg.CheckpointEvery == 0 || step == steps) {
+		due := cfg.CheckpointEvery > 0 && (step%cfg.CheckpointEvery == 0 || step == steps)
+		interrupted := cfg.Interrupted != nil && cfg.Interrupted()
+		if cfg.Checkpoint != nil && (due || interrupted) {
 			if err := cfg.Checkpoint(DistillProgress{Stage: stage, Step: step}); err != nil {
 				return nil, fmt.Errorf("training: checkpoint at stage %d step %d: %w", stage, step, err)
 			}
+		}
+		if interrupted {
+			return nil, fmt.Errorf("training: %w at stage %d step %d", ErrInterrupted, stage, step)
 		}
 	}
 	return out, nil

@@ -257,6 +257,27 @@ func TestDistillRejectsBadCountsAndRates(t *testing.T) {
 	}
 }
 
+// Ctrl-C in a run without checkpoints: the step in progress finishes, a checkpoint of it is written
+// all the same, and the error says the run was interrupted.
+func TestDistillInterruptedWritesACheckpoint(t *testing.T) {
+	_, _, manifest, a, w := builtTinyBundle(t)
+	m, err := NewModel(a, w)
+	require.NoError(t, err)
+	m.AddSkipModules(manifest.DynamicLayers(), 1)
+	var checkpoints []DistillProgress
+	steps := 0
+	cfg := DistillConfig{Segments: manifest.Segments(), Seed: 2, Episodes: 1, Stage1Steps: 4, Stage2Steps: 2,
+		Batch: 2, LearningRate: 1e-3, Lambda: 0.05,
+		OnStep:      func(int, int, float64) { steps++ },
+		Interrupted: func() bool { return steps == 2 },
+		Checkpoint:  func(p DistillProgress) error { checkpoints = append(checkpoints, p); return nil }}
+	_, err = Distill(m, cfg)
+	require.ErrorIs(t, err, ErrInterrupted)
+	require.ErrorContains(t, err, "interrupted at stage 1 step 2")
+	require.Equal(t, []DistillProgress{{Stage: 1, Step: 2}}, checkpoints, "one checkpoint, of the step it stopped at")
+	require.Equal(t, 2, steps)
+}
+
 // TestDistillResumesFromItsCheckpoint stops a distillation at its first checkpoint and resumes it from
 // the bundle: the resumed run starts from the checkpointed adapters and controllers, runs only the
 // steps left, refuses other settings, and the checkpoint file goes once the run is finished.

@@ -4,9 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -89,7 +86,7 @@ latched, once per episode), /episode (std_msgs/msg/String marker "episode=i seed
 			}
 			opts.Scene.ChunkSize = chunkSize
 			opts.Scene.CameraNoise = noise
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			ctx, stop := interruptContext(cmd, "closing the bag after this episode")
 			defer stop()
 			sum, err := samplebag.Generate(ctx, out, opts)
 			if err != nil {

@@ -51,6 +51,9 @@ the arm to, with the full model as their teacher.`,
 				return err
 			}
 			cfg.Log = cmd.OutOrStdout()
+			ctx, stop := interruptContext(cmd, "writing a checkpoint into the bundle after this step")
+			defer stop()
+			cfg.Interrupted = interrupted(ctx)
 			_, err = training.DistillBundle(training.BundleDistillation{Dir: dir, Weights: weights, Config: cfg,
 				IdentityAdapters: adapters == "identity", Resume: resume, Plot: plot, Progress: cmd.ErrOrStderr()})
 			return err

@@ -60,6 +60,9 @@ Adam moments restart).`,
 			if err != nil {
 				return err
 			}
+			ctx, stop := interruptContext(cmd, "writing the weights after this step")
+			defer stop()
+			cfg.Interrupted = interrupted(ctx)
 			_, err = training.RunBC(training.BCRun{Config: cfg, Out: out, Resume: resume, Start: start,
 				CheckpointEvery: checkpointEvery, Plot: plot, Progress: cmd.ErrOrStderr(),
 				Metadata: map[string]string{"trainer": "dysl train bc", "preset": preset,

@@ -1,0 +1,51 @@
+package main
+
+import (
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/stretchr/testify/require"
+)
+
+// lockedBuilder is a strings.Builder the signal goroutine and the test may use at once.
+type lockedBuilder struct {
+	mu sync.Mutex
+	sb strings.Builder
+}
+
+func (b *lockedBuilder) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.sb.Write(p)
+}
+
+func (b *lockedBuilder) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.sb.String()
+}
+
+// Ctrl-C: the context is done, the hook says so, and the command says what it is doing and that a
+// second Ctrl-C quits.
+func TestInterruptContextOnCtrlC(t *testing.T) {
+	cmd := &cobra.Command{}
+	var stderr lockedBuilder
+	cmd.SetErr(&stderr)
+	ctx, stop := interruptContext(cmd, "closing the bag after this episode")
+	defer stop()
+	require.False(t, interrupted(ctx)())
+	require.NoError(t, syscall.Kill(syscall.Getpid(), syscall.SIGINT))
+	select {
+	case <-ctx.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("SIGINT did not end the context")
+	}
+	require.True(t, interrupted(ctx)())
+	require.Eventually(t, func() bool {
+		return strings.Contains(stderr.String(), "interrupt signal received: closing the bag after this episode (Ctrl-C again quits at once)")
+	}, 10*time.Second, 10*time.Millisecond, "stderr: %q", stderr.String())
+}
