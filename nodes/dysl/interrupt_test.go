@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"strings"
 	"sync"
 	"syscall"
@@ -29,8 +30,9 @@ func (b *lockedBuilder) String() string {
 	return b.sb.String()
 }
 
-// Ctrl-C: the context is done, the hook says so, and the command says what it is doing and that a
-// second Ctrl-C quits.
+// Ctrl-C delivered twice at once, as GNU timeout does (to the command, then to its process group):
+// the context is done, the hook says so, the command says what it is doing, and the process is
+// still there to do it.
 func TestInterruptContextOnCtrlC(t *testing.T) {
 	cmd := &cobra.Command{}
 	var stderr lockedBuilder
@@ -38,6 +40,7 @@ func TestInterruptContextOnCtrlC(t *testing.T) {
 	ctx, stop := interruptContext(cmd, "closing the bag after this episode")
 	defer stop()
 	require.False(t, interrupted(ctx)())
+	require.NoError(t, syscall.Kill(syscall.Getpid(), syscall.SIGINT))
 	require.NoError(t, syscall.Kill(syscall.Getpid(), syscall.SIGINT))
 	select {
 	case <-ctx.Done():
@@ -48,4 +51,15 @@ func TestInterruptContextOnCtrlC(t *testing.T) {
 	require.Eventually(t, func() bool {
 		return strings.Contains(stderr.String(), "interrupt signal received: closing the bag after this episode (Ctrl-C again quits at once)")
 	}, 10*time.Second, 10*time.Millisecond, "stderr: %q", stderr.String())
+	require.Equal(t, "interrupt signal received", context.Cause(ctx).Error())
+}
+
+// A command that returns without a signal: its context ends as a plain cancellation, which the
+// commands do not report as an interruption.
+func TestInterruptContextStop(t *testing.T) {
+	ctx, stop := interruptContext(&cobra.Command{}, "nothing")
+	require.False(t, interrupted(ctx)())
+	stop()
+	stop()
+	require.Equal(t, context.Canceled, context.Cause(ctx))
 }
