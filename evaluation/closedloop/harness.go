@@ -30,6 +30,7 @@
 package closedloop
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -447,8 +448,10 @@ func pickState(names []string, state []float64) []float64 {
 }
 
 // Visit plays the seeds with cfg's policy and returns every world state its camera captured, in
-// order, with the episodes: the states DAgger has the expert label.
-func Visit(cfg Config, seeds []int64) ([]scene.State, []Episode, error) {
+// order, with the episodes: the states DAgger has the expert label. When ctx is done it stops
+// before the next episode and returns those of the episodes played, whole, with an error that
+// says so.
+func Visit(ctx context.Context, cfg Config, seeds []int64) ([]scene.State, []Episode, error) {
 	var states []scene.State
 	inner := cfg.OnFrame
 	cfg.OnFrame = func(s scene.State) {
@@ -468,6 +471,9 @@ func Visit(cfg Config, seeds []int64) ([]scene.State, []Episode, error) {
 	}
 	var episodes []Episode
 	for _, seed := range seeds {
+		if ctx.Err() != nil {
+			return states, episodes, fmt.Errorf("closedloop: stopped after %d of %d episodes: %w", len(episodes), len(seeds), context.Cause(ctx))
+		}
 		ep, err := h.Run(seed)
 		if err != nil {
 			return nil, nil, err

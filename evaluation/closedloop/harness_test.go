@@ -309,7 +309,7 @@ func TestConfigErrors(t *testing.T) {
 func TestVisitReturnsTheCapturedStates(t *testing.T) {
 	sc := scene.DefaultConfig()
 	sc.MaxSteps = 10
-	states, eps, err := Visit(Config{Engine: newEngine(t, constantX), Skipping: skipping.DefaultConfig(), Scene: sc, Latency: FixedLatency(0)}, []int64{1, 2})
+	states, eps, err := Visit(t.Context(), Config{Engine: newEngine(t, constantX), Skipping: skipping.DefaultConfig(), Scene: sc, Latency: FixedLatency(0)}, []int64{1, 2})
 	require.NoError(t, err)
 	require.Len(t, eps, 2)
 	require.Len(t, states, 20, "one frame per step")

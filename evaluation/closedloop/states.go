@@ -3,7 +3,9 @@ package closedloop
 import (
 	"bufio"
 	"cmp"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -134,10 +136,12 @@ const (
 )
 
 // CollectStates plays the seeds with cfg's policy (Visit) and writes the world states its camera
-// captured that keep selects to path, as ReadStates reads them.
-func CollectStates(cfg Config, seeds []int64, keep Kept, path string) (Visited, error) {
-	states, episodes, err := Visit(cfg, seeds)
-	if err != nil {
+// captured that keep selects to path, as ReadStates reads them. Stopped by ctx, it writes those of
+// the episodes played and returns what they show with Visit's error.
+func CollectStates(ctx context.Context, cfg Config, seeds []int64, keep Kept, path string) (Visited, error) {
+	states, episodes, err := Visit(ctx, cfg, seeds)
+	stopped := err != nil && ctx.Err() != nil
+	if err != nil && !stopped {
 		return Visited{}, err
 	}
 	beside, away, cosines := movesBesideTheBlock(states)
@@ -160,7 +164,13 @@ func CollectStates(cfg Config, seeds []int64, keep Kept, path string) (Visited, 
 	}
 	v.MissCm, v.GapCm, v.HeadwayCm = 100*median(nearest), 100*median(gap), 100*median(headway)
 	v.Layers = float64(layers) / float64(max(1, inferences))
-	return v, WriteStates(path, states)
+	if werr := WriteStates(path, states); werr != nil {
+		return v, errors.Join(err, werr)
+	}
+	if stopped {
+		return v, fmt.Errorf("%w; %s holds their %d states", err, path, len(states))
+	}
+	return v, nil
 }
 
 // WriteStates writes states to path as a JSON array, one state at a time: the states already fill

@@ -1,6 +1,8 @@
 package closedloop
 
 import (
+	"context"
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
@@ -13,15 +15,36 @@ import (
 	"dysl_vla/skipping"
 )
 
+// Ctrl-C during train dagger: the episode being played finishes, and the states of the episodes
+// played are written, as Visit of those seeds alone returns them.
+func TestCollectStatesStoppedWritesTheEpisodesPlayed(t *testing.T) {
+	sc := scene.DefaultConfig()
+	sc.MaxSteps = 10
+	ctx, cancel := context.WithCancelCause(t.Context())
+	cfg := Config{Engine: newEngine(t, constantX), Skipping: skipping.DefaultConfig(), Scene: sc, Latency: FixedLatency(0),
+		OnFrame: func(scene.State) { cancel(errors.New("interrupt signal received")) }}
+	path := filepath.Join(t.TempDir(), "states.json")
+	v, err := CollectStates(ctx, cfg, []int64{1, 2, 3}, KeepAll, path)
+	require.ErrorContains(t, err, "stopped after 1 of 3 episodes: interrupt signal received; "+path+" holds their")
+	require.Equal(t, 1, v.Episodes)
+
+	cfg.OnFrame = nil
+	want, _, err := Visit(t.Context(), cfg, []int64{1})
+	require.NoError(t, err)
+	got, err := ReadStates(path)
+	require.NoError(t, err)
+	require.Equal(t, want, got)
+}
+
 // The states collected are those Visit returns, and ReadStates gives them back as they were.
 func TestCollectStatesWritesWhatVisitCaptured(t *testing.T) {
 	sc := scene.DefaultConfig()
 	sc.MaxSteps = 10
 	cfg := Config{Engine: newEngine(t, constantX), Skipping: skipping.DefaultConfig(), Scene: sc, Latency: FixedLatency(0)}
 	path := filepath.Join(t.TempDir(), "states.json")
-	v, err := CollectStates(cfg, []int64{1, 2}, KeepAll, path)
+	v, err := CollectStates(t.Context(), cfg, []int64{1, 2}, KeepAll, path)
 	require.NoError(t, err)
-	want, episodes, err := Visit(cfg, []int64{1, 2})
+	want, episodes, err := Visit(t.Context(), cfg, []int64{1, 2})
 	require.NoError(t, err)
 	miss := 100 * min(episodes[0].Nearest[0], episodes[1].Nearest[0]) // the lower median of two
 	gap := 100 * min(episodes[0].Gap[0], episodes[1].Gap[0])
@@ -71,7 +94,7 @@ func TestMaxCapturesBoundsAFailingEpisode(t *testing.T) {
 			sc.Tabletop.Chain = tc.chain
 		}
 		cfg := Config{Engine: newEngine(t, constantX), Skipping: skipping.DefaultConfig(), Scene: sc, Latency: FixedLatency(0), CameraHz: tc.hz}
-		states, episodes, err := Visit(cfg, []int64{1})
+		states, episodes, err := Visit(t.Context(), cfg, []int64{1})
 		require.NoError(t, err)
 		require.Zero(t, episodes[0].Completed, "moving along x never completes a task")
 		h, err := New(cfg)
@@ -94,7 +117,7 @@ func TestVisitRefusesEpisodesThatCannotFitInMemory(t *testing.T) {
 	frames := 0
 	cfg := Config{Engine: newEngine(t, constantX), Skipping: skipping.DefaultConfig(), Scene: sc, Latency: FixedLatency(0),
 		OnFrame: func(scene.State) { frames++ }}
-	_, err := CollectStates(cfg, make([]int64, 1_000_000), KeepAll, filepath.Join(t.TempDir(), "states.json"))
+	_, err := CollectStates(t.Context(), cfg, make([]int64, 1_000_000), KeepAll, filepath.Join(t.TempDir(), "states.json"))
 	require.ErrorContains(t, err, "closedloop: the states visited: 1000000 episodes at their step limit need about")
 	require.ErrorContains(t, err, "play fewer episodes")
 	require.Zero(t, frames)

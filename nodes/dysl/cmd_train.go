@@ -177,7 +177,9 @@ the adapters and controllers on the frames where skipping took the arm.`,
 					return fmt.Errorf("--full-within: %w", err)
 				}
 			}
-			v, err := closedloop.CollectStates(cfg, seeds, keep, out)
+			ctx, stop := interruptContext(cmd, "writing the states of the episodes played after this one")
+			defer stop()
+			v, err := closedloop.CollectStates(ctx, cfg, seeds, keep, out)
 			if err != nil {
 				return err
 			}
