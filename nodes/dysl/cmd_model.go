@@ -94,6 +94,9 @@ func newModelCheckCmd() *cobra.Command {
 				}
 				return err
 			}
+			for _, left := range bundle.LeftoverStaging(args[0]) {
+				fmt.Fprintf(cmd.ErrOrStderr(), "note: %s was left by a run stopped while it changed this bundle (or is one changing it now); it is not part of the bundle and can be removed\n", left)
+			}
 			return bundle.WriteSummary(cmd.OutOrStdout(), b)
 		},
 	}

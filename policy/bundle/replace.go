@@ -32,7 +32,7 @@ func Replace(dir string, write func(staging string) error) error {
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 		return fmt.Errorf("bundle: %w", err)
 	}
-	staging, err := os.MkdirTemp(filepath.Dir(dir), "."+filepath.Base(dir)+".staging-")
+	staging, err := os.MkdirTemp(filepath.Dir(dir), filepath.Base(stagingPattern(dir)))
 	if err != nil {
 		return fmt.Errorf("bundle: cannot stage the new bundle beside %s: %w", dir, err)
 	}
@@ -70,6 +70,21 @@ func Replace(dir string, write func(staging string) error) error {
 	return swapInto(staging, dir)
 }
 
+// stagingPattern is the glob of the staging directories Replace makes for the bundle dir.
+func stagingPattern(dir string) string {
+	return filepath.Join(filepath.Dir(filepath.Clean(dir)), "."+filepath.Base(filepath.Clean(dir))+".staging-*")
+}
+
+// LeftoverStaging lists the staging directories of Replace beside dir: those of a run that was
+// killed while it changed the bundle (or of one changing it now). They are not part of the bundle.
+func LeftoverStaging(dir string) []string {
+	if resolved, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = resolved
+	}
+	found, _ := filepath.Glob(stagingPattern(dir)) // the only error is a malformed pattern
+	return found
+}
+
 // CheckReplaceable says why Replace could not put a bundle in dir, before the work that makes it: a
 // directory beside dir cannot be made, or dir is there and cannot be read.
 func CheckReplaceable(dir string) error {
@@ -80,7 +95,7 @@ func CheckReplaceable(dir string) error {
 		return fmt.Errorf("%s is not a directory", dir)
 	}
 	parent := filepath.Dir(filepath.Clean(dir))
-	trial, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".staging-")
+	trial, err := os.MkdirTemp(parent, filepath.Base(stagingPattern(dir)))
 	if err != nil {
 		return fmt.Errorf("a new bundle is staged beside %s, in %s: %w", dir, parent, err)
 	}

@@ -118,3 +118,15 @@ func TestCheckReplaceable(t *testing.T) {
 	require.ErrorContains(t, bundle.CheckReplaceable(file), "is not a directory")
 	require.ErrorContains(t, bundle.CheckReplaceable(filepath.Join(file, "x")), "is staged beside")
 }
+
+// A run killed while it changed the bundle leaves its staging directory beside it; model check
+// names it. A finished Replace leaves none.
+func TestLeftoverStaging(t *testing.T) {
+	dir, _ := copyBundle(t)
+	require.NoError(t, bundle.Replace(dir, renamed("once")))
+	require.Empty(t, bundle.LeftoverStaging(dir))
+	left := filepath.Join(filepath.Dir(dir), "."+filepath.Base(dir)+".staging-123")
+	require.NoError(t, os.Mkdir(left, 0o700))
+	require.NoError(t, os.Mkdir(filepath.Join(filepath.Dir(dir), ".other.staging-1"), 0o700))
+	require.Equal(t, []string{left}, bundle.LeftoverStaging(dir))
+}
