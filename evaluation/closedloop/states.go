@@ -141,8 +141,8 @@ const (
 func CollectStates(ctx context.Context, cfg Config, seeds []int64, keep Kept, path string) (Visited, error) {
 	states, episodes, err := Visit(ctx, cfg, seeds)
 	stopped := err != nil && ctx.Err() != nil
-	if err != nil && !stopped {
-		return Visited{}, err
+	if err != nil && (!stopped || len(episodes) == 0) {
+		return Visited{}, err // stopped before an episode was played: path is left as it was
 	}
 	beside, away, cosines := movesBesideTheBlock(states)
 	misses, carries, descents := missedGrasps(states), heldCarries(episodes), measureDescents(states)

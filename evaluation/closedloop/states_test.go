@@ -34,6 +34,14 @@ func TestCollectStatesStoppedWritesTheEpisodesPlayed(t *testing.T) {
 	got, err := ReadStates(path)
 	require.NoError(t, err)
 	require.Equal(t, want, got)
+
+	// Stopped before the first episode: the file of an earlier run is left as it was.
+	cancel(errors.New("interrupt signal received"))
+	_, err = CollectStates(ctx, cfg, []int64{1, 2, 3}, KeepAll, path)
+	require.ErrorContains(t, err, "stopped after 0 of 3 episodes")
+	again, err := ReadStates(path)
+	require.NoError(t, err)
+	require.Equal(t, got, again)
 }
 
 // The states collected are those Visit returns, and ReadStates gives them back as they were.
