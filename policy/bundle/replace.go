@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -16,9 +17,12 @@ import (
 // (an interrupted distillation, a full disk, a power cut), finds either the old bundle whole or the
 // new one whole: never new graphs beside an old manifest, never half a graph.
 //
-// The staging directory is made in dir's parent (created when missing), which must be writable. When dir is a symbolic
-// link, the directory it points to is the one replaced. Files that another process writes into dir
-// while write runs are not in the copy and are gone once the new bundle is in place.
+// The staging directory is made in dir's parent (created when missing), which must be writable, and
+// dir must not be a mount point (a rename cannot move one). When dir is a symbolic link, the
+// directory it points to is the one replaced. Files that another process writes into dir while
+// write runs are not in the copy and are gone once the new bundle is in place. Should the last
+// rename fail all the same, the staging directory is kept and the error names it: it holds the new
+// bundle, complete and validated.
 func Replace(dir string, write func(staging string) error) error {
 	if resolved, err := filepath.EvalSymlinks(dir); err == nil {
 		dir = resolved
@@ -29,6 +33,9 @@ func Replace(dir string, write func(staging string) error) error {
 	if err != nil {
 		return fmt.Errorf("bundle: %w", err)
 	}
+	if err := refuseMountPoint(dir); err != nil {
+		return fmt.Errorf("bundle: %w", err)
+	}
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 		return fmt.Errorf("bundle: %w", err)
 	}
@@ -36,8 +43,14 @@ func Replace(dir string, write func(staging string) error) error {
 	if err != nil {
 		return fmt.Errorf("bundle: cannot stage the new bundle beside %s: %w", dir, err)
 	}
-	// Once the swap is done, staging holds the old bundle; either way it goes.
-	defer os.RemoveAll(staging)
+	// Once the swap is done, staging holds the old bundle; either way it goes, unless the swap
+	// could not be made and it holds the only copy of the new one.
+	keep := false
+	defer func() {
+		if !keep {
+			os.RemoveAll(staging)
+		}
+	}()
 
 	info, err := os.Stat(dir)
 	switch {
@@ -67,7 +80,27 @@ func Replace(dir string, write func(staging string) error) error {
 	if err := syncDir(staging); err != nil {
 		return err
 	}
-	return swapInto(staging, dir)
+	swapped, err := swapInto(staging, dir)
+	if err != nil && !swapped {
+		keep = true
+		return fmt.Errorf("%w; the new bundle, complete and validated, is in %s", err, staging)
+	}
+	return err
+}
+
+// refuseMountPoint says why dir cannot be replaced when it is a mount point: on another device than
+// its parent, as a volume mounted into a container is. A bind mount on the parent's own device is
+// not seen here; its rename fails at the end and Replace keeps the new bundle for the user.
+func refuseMountPoint(dir string) error {
+	var d, parent syscall.Stat_t
+	if err := syscall.Stat(dir, &d); err != nil {
+		return nil // not there yet, or said by what follows
+	}
+	if err := syscall.Stat(filepath.Dir(dir), &parent); err != nil || d.Dev == parent.Dev {
+		return nil
+	}
+	return fmt.Errorf("%s is a mount point, and a changed bundle takes its place by a rename, which a mount point refuses: "+
+		"keep the bundle in a directory inside the mount", dir)
 }
 
 // stagingPattern is the glob of the staging directories Replace makes for the bundle dir.
@@ -94,6 +127,9 @@ func CheckReplaceable(dir string) error {
 	if info, err := os.Stat(dir); err == nil && !info.IsDir() {
 		return fmt.Errorf("%s is not a directory", dir)
 	}
+	if err := refuseMountPoint(dir); err != nil {
+		return err
+	}
 	parent := filepath.Dir(filepath.Clean(dir))
 	trial, err := os.MkdirTemp(parent, filepath.Base(stagingPattern(dir)))
 	if err != nil {
@@ -105,33 +141,38 @@ func CheckReplaceable(dir string) error {
 // swapInto puts staging at dir: one exchange of the two names when dir exists (RENAME_EXCHANGE, which
 // ext4, xfs, btrfs and tmpfs support), a plain rename when it does not. On a file system without the
 // exchange, the old bundle steps aside first and a reader may find no bundle for that moment.
-func swapInto(staging, dir string) error {
+// swapped says whether the new bundle is at dir (an error then is of the sync that follows).
+func swapInto(staging, dir string) (swapped bool, err error) {
 	if _, err := os.Lstat(dir); errors.Is(err, os.ErrNotExist) {
-		return renameSynced(staging, dir)
+		if err := os.Rename(staging, dir); err != nil {
+			return false, fmt.Errorf("bundle: %w", err)
+		}
+		return true, syncDir(filepath.Dir(dir))
 	}
-	err := unix.Renameat2(unix.AT_FDCWD, staging, unix.AT_FDCWD, dir, unix.RENAME_EXCHANGE)
+	err = exchange(staging, dir)
 	if err == nil {
-		return syncDir(filepath.Dir(dir))
+		return true, syncDir(filepath.Dir(dir))
 	}
 	if !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOSYS) && !errors.Is(err, unix.EOPNOTSUPP) {
-		return fmt.Errorf("bundle: putting the new bundle in place of %s: %w", dir, err)
+		return false, fmt.Errorf("bundle: putting the new bundle in place of %s: %w", dir, err)
 	}
 	aside := staging + ".old"
 	if err := os.Rename(dir, aside); err != nil {
-		return fmt.Errorf("bundle: moving the old bundle %s aside: %w", dir, err)
+		return false, fmt.Errorf("bundle: moving the old bundle %s aside: %w", dir, err)
 	}
-	if err := renameSynced(staging, dir); err != nil {
-		return fmt.Errorf("%w (the old bundle is in %s)", err, aside)
+	if err := os.Rename(staging, dir); err != nil {
+		return false, fmt.Errorf("bundle: %w (the old bundle is in %s)", err, aside)
 	}
 	// The deferred removal in Replace takes staging; the old bundle is under another name here.
-	return os.RemoveAll(aside)
+	if err := syncDir(filepath.Dir(dir)); err != nil {
+		return true, err
+	}
+	return true, os.RemoveAll(aside)
 }
 
-func renameSynced(from, to string) error {
-	if err := os.Rename(from, to); err != nil {
-		return fmt.Errorf("bundle: %w", err)
-	}
-	return syncDir(filepath.Dir(to))
+// exchange swaps the two paths in one step; a variable so that a test can make it fail.
+var exchange = func(a, b string) error {
+	return unix.Renameat2(unix.AT_FDCWD, a, unix.AT_FDCWD, b, unix.RENAME_EXCHANGE)
 }
 
 // syncDir makes a directory's entries durable, so that after a power cut the renames are there with

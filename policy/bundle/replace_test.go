@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -129,4 +130,42 @@ func TestLeftoverStaging(t *testing.T) {
 	require.NoError(t, os.Mkdir(left, 0o700))
 	require.NoError(t, os.Mkdir(filepath.Join(filepath.Dir(dir), ".other.staging-1"), 0o700))
 	require.Equal(t, []string{left}, bundle.LeftoverStaging(dir))
+}
+
+// The last rename fails: with EBUSY (a bind mount) the bundle stays and the new one is kept in the
+// staging directory the error names; with EINVAL (a file system without the exchange) two renames
+// put the new bundle in place.
+func TestReplaceWhenTheExchangeFails(t *testing.T) {
+	dir, _ := copyBundle(t)
+	before := diskfull.Snapshot(t, dir)
+	restore := bundle.SetExchange(func(string, string) error { return syscall.EBUSY })
+	err := bundle.Replace(dir, renamed("kept"))
+	restore()
+	require.ErrorContains(t, err, "device or resource busy; the new bundle, complete and validated, is in ")
+	require.Equal(t, before, diskfull.Snapshot(t, dir))
+	kept := bundle.LeftoverStaging(dir)
+	require.Len(t, kept, 1)
+	require.ErrorContains(t, err, kept[0])
+	b, err := bundle.Load(kept[0])
+	require.NoError(t, err)
+	require.Equal(t, "kept", b.Manifest.Name)
+	require.NoError(t, os.RemoveAll(kept[0]))
+
+	restore = bundle.SetExchange(func(string, string) error { return syscall.EINVAL })
+	defer restore()
+	require.NoError(t, bundle.Replace(dir, renamed("two renames")))
+	b, err = bundle.Load(dir)
+	require.NoError(t, err)
+	require.Equal(t, "two renames", b.Manifest.Name)
+	require.Empty(t, diskfull.DotFiles(t, filepath.Dir(dir)), "neither staging nor the old bundle is left")
+}
+
+// A mount point (here /dev/shm, on another device than /dev) is refused before any work.
+func TestCheckReplaceableRefusesAMountPoint(t *testing.T) {
+	var shm, dev syscall.Stat_t
+	if syscall.Stat("/dev/shm", &shm) != nil || syscall.Stat("/dev", &dev) != nil || shm.Dev == dev.Dev {
+		t.Skip("/dev/shm is not a mount point here")
+	}
+	require.ErrorContains(t, bundle.CheckReplaceable("/dev/shm"), "/dev/shm is a mount point")
+	require.ErrorContains(t, bundle.Replace("/dev/shm", func(string) error { t.Fatal("staged"); return nil }), "is a mount point")
 }
