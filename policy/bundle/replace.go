@@ -24,12 +24,7 @@ import (
 // rename fail all the same, the staging directory is kept and the error names it: it holds the new
 // bundle, complete and validated.
 func Replace(dir string, write func(staging string) error) error {
-	if resolved, err := filepath.EvalSymlinks(dir); err == nil {
-		dir = resolved
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("bundle: %w", err)
-	}
-	dir, err := filepath.Abs(dir)
+	dir, err := resolve(dir)
 	if err != nil {
 		return fmt.Errorf("bundle: %w", err)
 	}
@@ -88,6 +83,17 @@ func Replace(dir string, write func(staging string) error) error {
 	return err
 }
 
+// resolve is the absolute path of the directory dir names, through a symbolic link: the directory
+// Replace replaces, and whose parent takes the staging directory (the parent of "." is not ".").
+func resolve(dir string) (string, error) {
+	if resolved, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = resolved
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("%s: %w", dir, err)
+	}
+	return filepath.Abs(dir)
+}
+
 // refuseMountPoint says why dir cannot be replaced when it is a mount point: on another device than
 // its parent, as a volume mounted into a container is. A bind mount on the parent's own device is
 // not seen here; its rename fails at the end and Replace keeps the new bundle for the user.
@@ -103,26 +109,28 @@ func refuseMountPoint(dir string) error {
 		"keep the bundle in a directory inside the mount", dir)
 }
 
-// stagingPattern is the glob of the staging directories Replace makes for the bundle dir.
+// stagingPattern is the glob of the staging directories Replace makes for the bundle dir (resolved).
 func stagingPattern(dir string) string {
-	return filepath.Join(filepath.Dir(filepath.Clean(dir)), "."+filepath.Base(filepath.Clean(dir))+".staging-*")
+	return filepath.Join(filepath.Dir(dir), "."+filepath.Base(dir)+".staging-*")
 }
 
 // LeftoverStaging lists the staging directories of Replace beside dir: those of a run that was
 // killed while it changed the bundle (or of one changing it now). They are not part of the bundle.
 func LeftoverStaging(dir string) []string {
-	if resolved, err := filepath.EvalSymlinks(dir); err == nil {
-		dir = resolved
+	dir, err := resolve(dir)
+	if err != nil {
+		return nil
 	}
 	found, _ := filepath.Glob(stagingPattern(dir)) // the only error is a malformed pattern
 	return found
 }
 
-// CheckReplaceable says why Replace could not put a bundle in dir, before the work that makes it: a
-// directory beside dir cannot be made, or dir is there and cannot be read.
+// CheckReplaceable says why Replace could not put a bundle in dir, before the work that makes it:
+// dir is not a directory, or is a mount point, or no directory can be made beside it.
 func CheckReplaceable(dir string) error {
-	if resolved, err := filepath.EvalSymlinks(dir); err == nil {
-		dir = resolved
+	dir, err := resolve(dir)
+	if err != nil {
+		return err
 	}
 	if info, err := os.Stat(dir); err == nil && !info.IsDir() {
 		return fmt.Errorf("%s is not a directory", dir)
@@ -130,7 +138,7 @@ func CheckReplaceable(dir string) error {
 	if err := refuseMountPoint(dir); err != nil {
 		return err
 	}
-	parent := filepath.Dir(filepath.Clean(dir))
+	parent := filepath.Dir(dir)
 	trial, err := os.MkdirTemp(parent, filepath.Base(stagingPattern(dir)))
 	if err != nil {
 		return fmt.Errorf("a new bundle is staged beside %s, in %s: %w", dir, parent, err)

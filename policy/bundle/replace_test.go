@@ -117,7 +117,7 @@ func TestCheckReplaceable(t *testing.T) {
 	require.Empty(t, diskfull.DotFiles(t, filepath.Dir(dir)), "no staging directory left beside the bundle")
 	file := filepath.Join(dir, "manifest.yaml")
 	require.ErrorContains(t, bundle.CheckReplaceable(file), "is not a directory")
-	require.ErrorContains(t, bundle.CheckReplaceable(filepath.Join(file, "x")), "is staged beside")
+	require.ErrorContains(t, bundle.CheckReplaceable(filepath.Join(file, "x")), file+"/x: not a directory")
 }
 
 // A run killed while it changed the bundle leaves its staging directory beside it; model check
@@ -168,4 +168,17 @@ func TestCheckReplaceableRefusesAMountPoint(t *testing.T) {
 	}
 	require.ErrorContains(t, bundle.CheckReplaceable("/dev/shm"), "/dev/shm is a mount point")
 	require.ErrorContains(t, bundle.Replace("/dev/shm", func(string) error { t.Fatal("staged"); return nil }), "is a mount point")
+}
+
+// "dysl distill --model ." from inside the bundle: the staging directory goes beside the bundle, not
+// into it.
+func TestReplaceOfTheWorkingDirectory(t *testing.T) {
+	dir, _ := copyBundle(t)
+	t.Chdir(dir)
+	require.NoError(t, bundle.CheckReplaceable("."))
+	require.NoError(t, bundle.Replace(".", renamed("from inside")))
+	b, err := bundle.Load(dir)
+	require.NoError(t, err)
+	require.Equal(t, "from inside", b.Manifest.Name)
+	require.Empty(t, diskfull.DotFiles(t, dir), "nothing staged inside the bundle")
 }
