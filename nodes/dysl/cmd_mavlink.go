@@ -3,8 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 
 	"github.com/spf13/cobra"
 
@@ -55,7 +53,7 @@ udp-server:HOST:PORT, udp-client:HOST:PORT, tcp-server:HOST:PORT, tcp-client:HOS
 				return err
 			}
 			defer monitor.Close()
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
+			ctx, stop := interruptContext(cmd, "closing the link")
 			defer stop()
 			return mavbridge.PrintReceived(ctx, cmd.OutOrStdout(), monitor.Received(), count)
 		},

@@ -2,9 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -71,7 +68,7 @@ Ctrl-C stops the replay with a complete output bag and report.`,
 			}
 			defer closeMavlink()
 			// Ctrl-C or a service manager's SIGTERM ends the replay with a complete output bag and report.
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			ctx, stop := interruptContext(cmd, "closing the output bag and writing the report")
 			defer stop()
 			bar := newProgress(cmd.ErrOrStderr(), 1000, "replay")
 			res, err := replay.Run(replay.Config{
