@@ -3,6 +3,7 @@ package bundle
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -72,7 +73,7 @@ func Replace(dir string, write func(staging string) error) error {
 	if _, err := Load(staging); err != nil {
 		return fmt.Errorf("bundle: the changed bundle does not validate, %s is left as it was: %w", dir, err)
 	}
-	if err := syncDir(staging); err != nil {
+	if err := syncTree(staging); err != nil {
 		return err
 	}
 	swapped, err := swapInto(staging, dir)
@@ -181,6 +182,26 @@ func swapInto(staging, dir string) (swapped bool, err error) {
 // exchange swaps the two paths in one step; a variable so that a test can make it fail.
 var exchange = func(a, b string) error {
 	return unix.Renameat2(unix.AT_FDCWD, a, unix.AT_FDCWD, b, unix.RENAME_EXCHANGE)
+}
+
+// syncTree makes every file and directory under root durable before the swap: the writers in the
+// staging directory (a manifest, graphs, the copy of the old bundle) write without syncing, and
+// without this a power cut after the swap could find the new names with empty files behind them.
+func syncTree(root string) error {
+	return filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || !(d.IsDir() || d.Type().IsRegular()) {
+			return err // symbolic links have nothing of their own to sync
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return fmt.Errorf("bundle: %w", err)
+		}
+		defer f.Close()
+		if err := f.Sync(); err != nil {
+			return fmt.Errorf("bundle: syncing %s: %w", path, err)
+		}
+		return nil
+	})
 }
 
 // syncDir makes a directory's entries durable, so that after a power cut the renames are there with
