@@ -1,6 +1,7 @@
 package closedloop
 
 import (
+	"context"
 	"fmt"
 
 	"dysl_vla/evaluation/earlyexit"
@@ -57,8 +58,9 @@ func (b *bench) variant(name, desc string, c skipping.Config) (*Variant, error) 
 
 // firstPhase runs full and DySL at the bench's configuration over the seeds, speedups set against
 // full, and keeps the first matchFrames observations DySL was served: the reference the other
-// variants are compared with, and the frames their thresholds are first matched on.
-func (b *bench) firstPhase(suite Suite, seeds []int64, matchFrames int) (full *Variant, rows []Row, served []policy.Observation, err error) {
+// variants are compared with, and the frames their thresholds are first matched on. Stopped by ctx,
+// it returns the rows of the rounds played with Suite.Run's error.
+func (b *bench) firstPhase(ctx context.Context, suite Suite, seeds []int64, matchFrames int) (full *Variant, rows []Row, served []policy.Observation, err error) {
 	full, err = b.variant("full", "every layer (the reference)", b.with(func(c *skipping.Config) { c.Strategy = skipping.StrategyFull }))
 	if err != nil {
 		return nil, nil, nil, err
@@ -72,11 +74,11 @@ func (b *bench) firstPhase(suite Suite, seeds []int64, matchFrames int) (full *V
 			served = append(served, o)
 		}
 	}
-	if rows, err = suite.Run([]*Variant{full, dysl}, seeds); err != nil {
-		return nil, nil, nil, err
+	rows, err = suite.Run(ctx, []*Variant{full, dysl}, seeds)
+	if rows != nil {
+		Finish(rows, full.Name)
 	}
-	Finish(rows, full.Name)
-	return full, rows, served, nil
+	return full, rows, served, err
 }
 
 // with is the DySL configuration changed by f.

@@ -2,6 +2,7 @@ package closedloop
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"io"
 	"math"
@@ -91,6 +92,9 @@ type Report struct {
 	DySL     string   `json:"dysl_config"`
 	Variants []Row    `json:"variants"`
 	Notes    []string `json:"notes"`
+	// Stopped, when the run was stopped before its end (Ctrl-C), says where, and which episodes the
+	// rows stand on; empty for a whole run.
+	Stopped string `json:"stopped,omitempty"`
 }
 
 // timingReference names the second phase's run of the full model.
@@ -162,7 +166,11 @@ func EpisodeRuns(cfg EvaluateConfig) int {
 // inference (verification re-runs included), then runs the ablations and baselines on the same
 // episodes. Every engine shares one ONNX Runtime backend of the bundle (the one-stage bundle has its
 // own); the harness runs one episode at a time, so they never run at once.
-func Evaluate(cfg EvaluateConfig) (*Report, error) {
+//
+// A done ctx (Ctrl-C) stops it before the next episode: it then returns, with the error, the report
+// of the rounds played (Suite.Run), Report.Stopped saying which rows stand on which episodes, or no
+// report when full and dysl had not finished one.
+func Evaluate(ctx context.Context, cfg EvaluateConfig) (*Report, error) {
 	if len(cfg.Seeds) == 0 {
 		return nil, fmt.Errorf("closedloop: no episodes to evaluate")
 	}
@@ -201,9 +209,27 @@ func Evaluate(cfg EvaluateConfig) (*Report, error) {
 	L := b.layers()
 
 	fmt.Fprintf(cfg.Log, "closed loop: full and dysl on %d episodes\n", len(cfg.Seeds))
-	full, rows, served, err := b.firstPhase(cfg.Suite, cfg.Seeds, cfg.MatchFrames)
+	full, rows, served, err := b.firstPhase(ctx, cfg.Suite, cfg.Seeds, cfg.MatchFrames)
 	if err != nil {
-		return nil, err
+		if ctx.Err() == nil || rows == nil || rows[0].Episodes == 0 {
+			return nil, err
+		}
+		rep := cfg.report(b, rows, false)
+		rep.Stopped = fmt.Sprintf("full and dysl played the first %d of %d episodes", rows[0].Episodes, len(cfg.Seeds))
+		if plan.playing() {
+			rep.Stopped += "; the ablations and baselines did not run"
+		}
+		return rep, err
+	}
+	// stoppedBeforeLater is the report of a run stopped after the first phase, before the ablations
+	// and baselines played an episode.
+	stoppedBeforeLater := func(err error) (*Report, error) {
+		if ctx.Err() == nil {
+			return nil, err
+		}
+		rep := cfg.report(b, rows, false)
+		rep.Stopped = fmt.Sprintf("full and dysl played all %d episodes; the run stopped before the ablations and baselines played theirs", len(cfg.Seeds))
+		return rep, err
 	}
 	executed := float64(rows[1].ExecutedLayers)
 	target := float64(L) - executed // skipped layers per inference at DySL's compute
@@ -263,7 +289,7 @@ func Evaluate(cfg EvaluateConfig) (*Report, error) {
 			if err != nil {
 				return 0, err
 			}
-			rows, err := cfg.Suite.Run([]*Variant{v}, matchSeeds)
+			rows, err := cfg.Suite.Run(ctx, []*Variant{v}, matchSeeds)
 			if err != nil {
 				return 0, err
 			}
@@ -279,7 +305,7 @@ func Evaluate(cfg EvaluateConfig) (*Report, error) {
 	if cfg.runs("flexidepth") {
 		v, err := matchedFlexiDepth(b, served, executed, L, search)
 		if err != nil {
-			return nil, err
+			return stoppedBeforeLater(err)
 		}
 		rest = append(rest, v)
 	}
@@ -292,7 +318,7 @@ func Evaluate(cfg EvaluateConfig) (*Report, error) {
 		defer exit.Close()
 		v, err := matchedEarlyExit(exit, served, executed, L, search)
 		if err != nil {
-			return nil, err
+			return stoppedBeforeLater(err)
 		}
 		rest = append(rest, v)
 	case cfg.runs("early_exit"):
@@ -301,33 +327,42 @@ func Evaluate(cfg EvaluateConfig) (*Report, error) {
 
 	if !later {
 		// Rows that play nothing (no one-stage bundle, no backbone for early exit) still say why.
-		more, err := cfg.Suite.Run(rest, nil)
+		more, err := cfg.Suite.Run(ctx, rest, nil)
 		if err != nil {
 			return nil, err
 		}
 		Finish(more, timingReference)
-		rows = append(rows, more...)
-	} else {
-		// full runs again beside them, untabulated: speedups compare times of the same phase, since the
-		// machine's load may differ between phases.
-		timing, err := b.variant(timingReference, "full, again: the second phase's timing reference", full.Skipping)
-		if err != nil {
-			return nil, err
-		}
-		fmt.Fprintf(cfg.Log, "closed loop: ablations and baselines on the same %d episodes\n", len(cfg.Seeds))
-		more, err := cfg.Suite.Run(append(rest, timing), cfg.Seeds)
-		if err != nil {
-			return nil, err
-		}
-		Finish(more, timingReference)
-		rows = append(rows, more[:len(more)-1]...)
+		return cfg.report(b, append(rows, more...), false), nil
 	}
+	// full runs again beside them, untabulated: speedups compare times of the same phase, since the
+	// machine's load may differ between phases.
+	timing, err := b.variant(timingReference, "full, again: the second phase's timing reference", full.Skipping)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(cfg.Log, "closed loop: ablations and baselines on the same %d episodes\n", len(cfg.Seeds))
+	more, err := cfg.Suite.Run(ctx, append(rest, timing), cfg.Seeds)
+	if err != nil && (ctx.Err() == nil || more == nil) {
+		return nil, err
+	}
+	Finish(more, timingReference)
+	rep := cfg.report(b, append(rows, more[:len(more)-1]...), true)
+	if err != nil {
+		rep.Stopped = fmt.Sprintf("full and dysl played all %d episodes; the ablations and baselines the first %d of them", len(cfg.Seeds), more[len(more)-1].Episodes)
+	}
+	return rep, err
+}
+
+// report is the evaluation's report of rows. later says whether the ablations and baselines were
+// matched to dysl and played a second phase, which the notes then explain.
+func (cfg *EvaluateConfig) report(b *bench, rows []Row, later bool) *Report {
 	for i := range rows {
 		rows[i].judgeMatch()
 	}
-	rep := &Report{Model: cfg.Model, Layers: L, Static: b.m.StaticLayers, Seeds: [2]int64{cfg.Seeds[0], cfg.Seeds[len(cfg.Seeds)-1]},
+	rep := &Report{Model: cfg.Model, Layers: b.layers(), Static: b.m.StaticLayers, Seeds: [2]int64{cfg.Seeds[0], cfg.Seeds[len(cfg.Seeds)-1]},
 		Tasks: describeTasks(cfg.Suite), Latency: describeLatency(cfg.Suite), DySL: cfg.DySL.String(), Variants: rows}
 	if later {
+		executed := float64(rows[1].ExecutedLayers)
 		rep.Notes = append(rep.Notes,
 			fmt.Sprintf("full and dysl ran first; the baselines were then matched to dysl's %.2f executed layers per inference (verification re-runs included), within %.2g: random_skip and fixed_ratio by construction, flexidepth's tau and early_exit's eta by searching in closed loop on the first %d episodes; all then ran on the same episodes", executed, cfg.MatchTolerance, cfg.MatchEpisodes),
 			"speedups: mean engine time per inference of full over the variant's, measured in this run (full runs in both phases, interleaved episode by episode with the variants, and each phase is compared with its own full); backbone = decoder layers, adapters, controllers and verification re-runs (the re-run's head included)")
@@ -340,7 +375,7 @@ func Evaluate(cfg EvaluateConfig) (*Report, error) {
 	if b.m.Provenance.Weights == "" {
 		rep.Notes = append(rep.Notes, "the backbone is random, not trained: success says nothing about DySL")
 	}
-	return rep, nil
+	return rep
 }
 
 // describeTasks says what the suite's episodes ask.
@@ -421,6 +456,9 @@ func matchFlexiDepth(e *policy.Engine, c skipping.Config, obs []policy.Observati
 func WriteReport(w io.Writer, rep *Report) {
 	fmt.Fprintf(w, "model %s (%d layers, static %v), closed loop, %s, held-out seeds %d..%d, latency %s\n", rep.Model, rep.Layers, rep.Static, rep.Tasks, rep.Seeds[0], rep.Seeds[1], rep.Latency)
 	fmt.Fprintf(w, "dysl config: %s\n\n", rep.DySL)
+	if rep.Stopped != "" {
+		fmt.Fprintf(w, "STOPPED before the end: %s\n\n", rep.Stopped)
+	}
 	WriteTable(w, rep.Variants)
 	for _, n := range rep.Notes {
 		fmt.Fprintln(w, "note:", n)

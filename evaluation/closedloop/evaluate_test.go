@@ -1,6 +1,9 @@
 package closedloop_test
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
@@ -38,7 +41,7 @@ func TestEvaluateEveryVariant(t *testing.T) {
 	cfg := closedloop.EvaluateConfig{Skipped: func(n int) { skipped += n }, Model: tinyDir, Backend: ortbackend.Opener(ortbackend.Config{LibraryPath: orttest.Library(t)}),
 		DySL: dysl, Seeds: []int64{1_000_000, 1_000_001}, ExitEpisodes: 2, ExitStride: 8,
 		Suite: closedloop.Suite{Scene: sc, Latency: closedloop.LayerLatency{PerLayer: 5_000_000}, Progress: func() { runs++ }}}
-	rep, err := closedloop.Evaluate(cfg)
+	rep, err := closedloop.Evaluate(context.Background(), cfg)
 	require.NoError(t, err)
 	require.Equal(t, closedloop.EpisodeRuns(cfg), runs+skipped, "the progress total is what ran and what a search left unplayed")
 	var names []string
@@ -101,7 +104,7 @@ func TestEvaluateOnlyTheVariantsAskedFor(t *testing.T) {
 		var runs int
 		cfg := closedloop.EvaluateConfig{Model: tinyDir, Backend: backend, DySL: skipping.DefaultConfig(), Seeds: []int64{1_000_000, 1_000_001},
 			Variants: tc.variants, Suite: closedloop.Suite{Scene: sc, Latency: closedloop.LayerLatency{PerLayer: 5_000_000}, Progress: func() { runs++ }}}
-		rep, err := closedloop.Evaluate(cfg)
+		rep, err := closedloop.Evaluate(context.Background(), cfg)
 		require.NoError(t, err)
 		var names []string
 		for _, r := range rep.Variants {
@@ -114,7 +117,7 @@ func TestEvaluateOnlyTheVariantsAskedFor(t *testing.T) {
 	require.Equal(t, 2*2, closedloop.EpisodeRuns(closedloop.EvaluateConfig{Model: tinyDir, Seeds: []int64{1, 2}, Variants: []string{"full", "dysl"}}))
 
 	var runs int
-	_, err := closedloop.Evaluate(closedloop.EvaluateConfig{Model: tinyDir, Backend: backend, DySL: skipping.DefaultConfig(), Seeds: []int64{1_000_000},
+	_, err := closedloop.Evaluate(context.Background(), closedloop.EvaluateConfig{Model: tinyDir, Backend: backend, DySL: skipping.DefaultConfig(), Seeds: []int64{1_000_000},
 		Variants: []string{"flexi"}, Suite: closedloop.Suite{Scene: sc, Progress: func() { runs++ }}})
 	require.ErrorContains(t, err, `closedloop: variant "flexi": expected full, dysl or one of [dysl_no_preskip`)
 	require.Zero(t, runs)
@@ -132,7 +135,7 @@ func TestSweepEveryPoint(t *testing.T) {
 		DySL: skipping.DefaultConfig(), Grid: grid, Bundles: []closedloop.LabelledBundle{{Label: "lambda=0.1", Dir: tinyDir}},
 		SkipLevels: []float64{0.5, 1}, ExitEta: []float64{0.05}, Seeds: []int64{1_000_000}, ExitEpisodes: 2, ExitStride: 8,
 		Suite: closedloop.Suite{Scene: sc, Latency: closedloop.LayerLatency{PerLayer: 5_000_000}, Progress: func() { runs++ }}}
-	rep, err := closedloop.Sweep(cfg)
+	rep, err := closedloop.Sweep(context.Background(), cfg)
 	require.NoError(t, err)
 	require.Equal(t, closedloop.SweepRuns(cfg), runs)
 	var series []string
@@ -171,7 +174,7 @@ func TestEvaluateSaysWhyEarlyExitCannotRun(t *testing.T) {
 	var runs int
 	cfg := closedloop.EvaluateConfig{Model: trained, Backend: backend, DySL: skipping.DefaultConfig(), Seeds: []int64{1_000_000, 1_000_001},
 		Variants: []string{"early_exit"}, Suite: closedloop.Suite{Scene: sc, Latency: closedloop.LayerLatency{PerLayer: 5_000_000}, Progress: func() { runs++ }}}
-	rep, err := closedloop.Evaluate(cfg)
+	rep, err := closedloop.Evaluate(context.Background(), cfg)
 	require.NoError(t, err)
 	require.Len(t, rep.Variants, 3)
 	require.Equal(t, "early_exit", rep.Variants[2].Variant)
@@ -188,14 +191,14 @@ func TestEvaluateAndSweepRefuseBadBundlesBeforePlaying(t *testing.T) {
 	suite := closedloop.Suite{Scene: scene.DefaultConfig(), Progress: func() { runs++ }}
 	backend := ortbackend.Opener(ortbackend.Config{LibraryPath: orttest.Library(t)})
 	missing := filepath.Join(t.TempDir(), "no_such_bundle")
-	_, err := closedloop.Evaluate(closedloop.EvaluateConfig{Model: tinyDir, Backend: backend, DySL: skipping.DefaultConfig(),
+	_, err := closedloop.Evaluate(context.Background(), closedloop.EvaluateConfig{Model: tinyDir, Backend: backend, DySL: skipping.DefaultConfig(),
 		Seeds: []int64{1_000_000}, OneStage: missing, Suite: suite})
 	require.ErrorContains(t, err, "closedloop: --one-stage: ")
 	require.ErrorContains(t, err, missing)
-	_, err = closedloop.Sweep(closedloop.SweepConfig{Model: tinyDir, Backend: backend, DySL: skipping.DefaultConfig(),
+	_, err = closedloop.Sweep(context.Background(), closedloop.SweepConfig{Model: tinyDir, Backend: backend, DySL: skipping.DefaultConfig(),
 		Seeds: []int64{1_000_000}, Bundles: []closedloop.LabelledBundle{{Label: "lambda=0.5", Dir: missing}}, Suite: suite})
 	require.ErrorContains(t, err, "closedloop: bundle lambda=0.5 ("+missing+"): ")
-	_, err = closedloop.Sweep(closedloop.SweepConfig{Model: tinyDir, Backend: backend, DySL: skipping.DefaultConfig(),
+	_, err = closedloop.Sweep(context.Background(), closedloop.SweepConfig{Model: tinyDir, Backend: backend, DySL: skipping.DefaultConfig(),
 		Seeds: []int64{1_000_000}, Grid: []closedloop.Setting{{{Name: nodecore.ParamContinuityWindow, Value: 2.5}}}, Suite: suite})
 	require.ErrorContains(t, err, "continuity_window must be a whole number")
 	require.Zero(t, runs)
@@ -207,28 +210,125 @@ func TestEvaluateAndSweepRefuseBadBundlesBeforePlaying(t *testing.T) {
 func TestEvaluateAndSweepRefuseBadBaselineSettings(t *testing.T) {
 	var runs int
 	suite := closedloop.Suite{Scene: scene.DefaultConfig(), Progress: func() { runs++ }}
-	_, err := closedloop.Evaluate(closedloop.EvaluateConfig{Model: tinyDir, DySL: skipping.DefaultConfig(),
+	_, err := closedloop.Evaluate(context.Background(), closedloop.EvaluateConfig{Model: tinyDir, DySL: skipping.DefaultConfig(),
 		Seeds: []int64{1_000_000}, ExitStride: -3, Suite: suite})
 	require.ErrorContains(t, err, "early exit: exit-stride (-3) must be >= 0 (0: the default)")
-	_, err = closedloop.Evaluate(closedloop.EvaluateConfig{Model: tinyDir, DySL: skipping.DefaultConfig(),
+	_, err = closedloop.Evaluate(context.Background(), closedloop.EvaluateConfig{Model: tinyDir, DySL: skipping.DefaultConfig(),
 		Seeds: []int64{1_000_000}, MatchFrames: -3, Suite: suite})
 	require.ErrorContains(t, err, "the frames thresholds are matched on (-3)")
-	_, err = closedloop.Sweep(closedloop.SweepConfig{Model: tinyDir, DySL: skipping.DefaultConfig(),
+	_, err = closedloop.Sweep(context.Background(), closedloop.SweepConfig{Model: tinyDir, DySL: skipping.DefaultConfig(),
 		Seeds: []int64{1_000_000}, ExitEvery: -1, Suite: suite})
 	require.ErrorContains(t, err, "early exit: exit-every (-1) must be >= 0")
 	// An interval of the whole backbone is refused once the bundle is open, before the first phase:
 	// it used to be refused at the fit, after full and dysl had played every episode.
-	_, err = closedloop.Evaluate(closedloop.EvaluateConfig{Model: tinyDir, Backend: ortbackend.Opener(ortbackend.Config{LibraryPath: orttest.Library(t)}), DySL: skipping.DefaultConfig(),
+	_, err = closedloop.Evaluate(context.Background(), closedloop.EvaluateConfig{Model: tinyDir, Backend: ortbackend.Opener(ortbackend.Config{LibraryPath: orttest.Library(t)}), DySL: skipping.DefaultConfig(),
 		Seeds: []int64{1_000_000}, ExitEvery: 8, Suite: suite})
 	require.ErrorContains(t, err, "earlyexit: exit interval (8 layers) must be below the backbone's 8 layers")
-	_, err = closedloop.Sweep(closedloop.SweepConfig{Model: tinyDir, Backend: ortbackend.Opener(ortbackend.Config{LibraryPath: orttest.Library(t)}), DySL: skipping.DefaultConfig(),
+	_, err = closedloop.Sweep(context.Background(), closedloop.SweepConfig{Model: tinyDir, Backend: ortbackend.Opener(ortbackend.Config{LibraryPath: orttest.Library(t)}), DySL: skipping.DefaultConfig(),
 		Seeds: []int64{1_000_000}, ExitEvery: 1_000_000_000, Suite: suite})
 	require.ErrorContains(t, err, "earlyexit: exit interval (1000000000 layers)")
-	_, err = closedloop.Sweep(closedloop.SweepConfig{Model: tinyDir, DySL: skipping.DefaultConfig(),
+	_, err = closedloop.Sweep(context.Background(), closedloop.SweepConfig{Model: tinyDir, DySL: skipping.DefaultConfig(),
 		Seeds: []int64{1_000_000}, ExitEta: []float64{0.2, math.NaN()}, Suite: suite})
 	require.ErrorContains(t, err, "early exit threshold NaN: expected a finite eta >= 0")
-	_, err = closedloop.Sweep(closedloop.SweepConfig{Model: tinyDir, DySL: skipping.DefaultConfig(),
+	_, err = closedloop.Sweep(context.Background(), closedloop.SweepConfig{Model: tinyDir, DySL: skipping.DefaultConfig(),
 		Seeds: []int64{1_000_000}, FlexiTau: []float64{-3}, Suite: suite})
 	require.ErrorContains(t, err, "flexidepth threshold -3: expected a probability in [0, 1]")
 	require.Zero(t, runs)
+}
+
+// Ctrl-C during an evaluation: the report of what was played comes back with the error, every row
+// on the episodes it played and the report saying so; stopped before full and dysl finished an
+// episode, there is no report.
+func TestEvaluateStoppedReportsWhatWasPlayed(t *testing.T) {
+	sc := scene.DefaultConfig()
+	sc.MaxSteps = 10
+	backend := ortbackend.Opener(ortbackend.Config{LibraryPath: orttest.Library(t)})
+	interrupt := errors.New("interrupt signal received")
+	// The first phase plays full and dysl (2 episodes a round), then a search of flexidepth's tau plays
+	// 3 episodes a run, or the second phase its rows and full again (3 a round).
+	for _, tc := range []struct {
+		name      string
+		variants  []string
+		stopAfter int
+		episodes  map[string]int // the rows and their episodes
+		stopped   string
+	}{
+		{"before a round", []string{"static_only", "random_skip"}, 1, nil, ""},
+		{"full and dysl alone", []string{"full", "dysl"}, 5, map[string]int{"full": 2, "dysl": 2}, "full and dysl played the first 2 of 3 episodes"},
+		{"first phase", []string{"static_only", "random_skip"}, 3, map[string]int{"full": 1, "dysl": 1},
+			"full and dysl played the first 1 of 3 episodes; the ablations and baselines did not run"},
+		{"search", []string{"flexidepth"}, 7, map[string]int{"full": 3, "dysl": 3},
+			"full and dysl played all 3 episodes; the run stopped before the ablations and baselines played theirs"},
+		{"second phase", []string{"static_only", "random_skip"}, 6 + 3 + 2, map[string]int{"full": 3, "dysl": 3, "random_skip": 1, "static_only": 1},
+			"full and dysl played all 3 episodes; the ablations and baselines the first 1 of them"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancelCause(context.Background())
+			defer cancel(nil)
+			played := 0
+			cfg := closedloop.EvaluateConfig{Model: tinyDir, Backend: backend, DySL: skipping.DefaultConfig(), Seeds: []int64{1_000_000, 1_000_001, 1_000_002},
+				Variants: tc.variants, Suite: closedloop.Suite{Scene: sc, Latency: closedloop.LayerLatency{PerLayer: 5_000_000}, Progress: func() {
+					if played++; played == tc.stopAfter {
+						cancel(interrupt)
+					}
+				}}}
+			rep, err := closedloop.Evaluate(ctx, cfg)
+			require.ErrorIs(t, err, interrupt)
+			require.Equal(t, tc.stopAfter, played)
+			if tc.episodes == nil {
+				require.Nil(t, rep)
+				return
+			}
+			require.NotNil(t, rep)
+			got := map[string]int{}
+			for _, r := range rep.Variants {
+				got[r.Variant] = r.Episodes
+			}
+			require.Equal(t, tc.episodes, got)
+			require.Equal(t, tc.stopped, rep.Stopped)
+			var text strings.Builder
+			closedloop.WriteReport(&text, rep)
+			require.Contains(t, text.String(), "STOPPED before the end: "+tc.stopped)
+			out, err := json.Marshal(rep)
+			require.NoError(t, err)
+			require.Contains(t, string(out), `"stopped":"full and dysl played`)
+		})
+	}
+}
+
+// Ctrl-C during a sweep's second phase: every point is reported on the episodes it played, the
+// stop is said, and no setting is recommended from the unfinished sweep.
+func TestSweepStoppedReportsWhatWasPlayed(t *testing.T) {
+	sc := scene.DefaultConfig()
+	sc.MaxSteps = 10
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	interrupt := errors.New("interrupt signal received")
+	played := 0
+	// The first phase plays 2 episodes a round; the second static_only, random_skip and full again.
+	cfg := closedloop.SweepConfig{Model: tinyDir, Backend: ortbackend.Opener(ortbackend.Config{LibraryPath: orttest.Library(t)}),
+		DySL: skipping.DefaultConfig(), SkipLevels: []float64{0.5}, FlexiTau: []float64{0.5}, ExitEta: []float64{0.05},
+		Seeds: []int64{1_000_000, 1_000_001}, ExitEpisodes: 2, ExitStride: 8,
+		Suite: closedloop.Suite{Scene: sc, Latency: closedloop.LayerLatency{PerLayer: 5_000_000}, Progress: func() {
+			if played++; played == 4+7+1 {
+				cancel(interrupt)
+			}
+		}}}
+	rep, err := closedloop.Sweep(ctx, cfg)
+	require.ErrorIs(t, err, interrupt)
+	require.NotNil(t, rep)
+	require.Len(t, rep.Points, 7, "full, dysl, static_only, random_skip, fixed_ratio, flexidepth, early_exit")
+	for i, p := range rep.Points {
+		want := 1
+		if i < 2 {
+			want = 2
+		}
+		require.Equal(t, want, p.Episodes, "%s %s", p.Series, p.Setting)
+	}
+	require.Equal(t, "full and dysl at its defaults played all 2 episodes; the other points the first 1 of them", rep.Stopped)
+	require.False(t, rep.Recommendation.Found)
+	require.Contains(t, rep.Recommendation.Reason, "stopped before its end")
+	var text strings.Builder
+	closedloop.WriteSweep(&text, rep)
+	require.Contains(t, text.String(), "STOPPED before the end: ")
 }

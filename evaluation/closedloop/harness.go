@@ -472,7 +472,7 @@ func Visit(ctx context.Context, cfg Config, seeds []int64) ([]scene.State, []Epi
 	var episodes []Episode
 	for _, seed := range seeds {
 		if ctx.Err() != nil {
-			return states, episodes, fmt.Errorf("closedloop: stopped after %d of %d episodes: %w", len(episodes), len(seeds), context.Cause(ctx))
+			return states, episodes, stopped(ctx, len(episodes), len(seeds))
 		}
 		ep, err := h.Run(seed)
 		if err != nil {

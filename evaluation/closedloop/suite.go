@@ -1,6 +1,7 @@
 package closedloop
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -121,12 +122,17 @@ func (m Metric) MarshalJSON() ([]byte, error) {
 
 // Run plays every seed with every available variant, interleaved episode by episode in an order that
 // rotates, so the machine's noise lands on every variant alike. Speedups are left for Finish.
-func (s Suite) Run(variants []*Variant, seeds []int64) ([]Row, error) {
-	return s.runWithFrames(variants, seeds, nil)
+//
+// A done ctx stops it before the next episode. The rows it then returns, with an error that says
+// how far it came and wraps ctx's cause, count only the rounds (one seed, every variant) it
+// finished: a round one variant played and another did not is left out, so that every row stands
+// on the same episodes.
+func (s Suite) Run(ctx context.Context, variants []*Variant, seeds []int64) ([]Row, error) {
+	return s.runWithFrames(ctx, variants, seeds, nil)
 }
 
 // runWithFrames is Run with a hook on every captured frame (for scripted policies in tests).
-func (s Suite) runWithFrames(variants []*Variant, seeds []int64, onFrame func(scene.State)) ([]Row, error) {
+func (s Suite) runWithFrames(ctx context.Context, variants []*Variant, seeds []int64, onFrame func(scene.State)) ([]Row, error) {
 	harnesses := make([]*Harness, len(variants))
 	rows := make([]Row, len(variants))
 	for i, v := range variants {
@@ -145,26 +151,44 @@ func (s Suite) runWithFrames(variants []*Variant, seeds []int64, onFrame func(sc
 		}
 		harnesses[i] = h
 	}
+	summarized := func() []Row {
+		for i := range rows {
+			rows[i].summarize()
+		}
+		return rows
+	}
+	round := make([]*Episode, len(variants))
 	for e, seed := range seeds {
+		clear(round)
 		for j := range variants {
 			i := (e + j) % len(variants)
 			if harnesses[i] == nil {
 				continue
 			}
+			if ctx.Err() != nil {
+				return summarized(), stopped(ctx, e, len(seeds))
+			}
 			ep, err := harnesses[i].Run(seed)
 			if err != nil {
 				return nil, fmt.Errorf("closedloop: variant %s: %w", variants[i].Name, err)
 			}
-			rows[i].add(ep)
+			round[i] = &ep
 			if s.Progress != nil {
 				s.Progress()
 			}
 		}
+		for i, ep := range round {
+			if ep != nil {
+				rows[i].add(*ep)
+			}
+		}
 	}
-	for i := range rows {
-		rows[i].summarize()
-	}
-	return rows, nil
+	return summarized(), nil
+}
+
+// stopped is the error of a run that ctx stopped after played of total episodes.
+func stopped(ctx context.Context, played, total int) error {
+	return fmt.Errorf("closedloop: stopped after %d of %d episodes: %w", played, total, context.Cause(ctx))
 }
 
 func (r *Row) add(ep Episode) {

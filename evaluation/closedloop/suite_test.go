@@ -2,7 +2,9 @@ package closedloop
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"testing"
@@ -44,7 +46,7 @@ func TestSuiteRowsAndJSON(t *testing.T) {
 	episodes := 0
 	suite := Suite{Scene: sc, Latency: FixedLatency(0), Progress: func() { episodes++ }}
 	// The expert policy reads the world of the frame it is served from the harness.
-	rows, err := suite.runWithFrames([]*Variant{expert, zero, missing}, []int64{7, 8, 9}, func(s scene.State) { p.seen = s })
+	rows, err := suite.runWithFrames(context.Background(), []*Variant{expert, zero, missing}, []int64{7, 8, 9}, func(s scene.State) { p.seen = s })
 	require.NoError(t, err)
 	require.Equal(t, 6, episodes)
 	Finish(rows, "full")
@@ -134,14 +136,49 @@ func TestSuiteExpertDimsReachEveryVariant(t *testing.T) {
 			{Name: "b", Engine: newEngine(t, zero), Skipping: skipping.DefaultConfig()},
 		}
 	}
-	rows, err := Suite{Scene: sc, Latency: FixedLatency(0), ExpertDims: []int{0, 1, 2, 3, 4, 5, 6}}.Run(variants(), []int64{3, 4})
+	rows, err := Suite{Scene: sc, Latency: FixedLatency(0), ExpertDims: []int{0, 1, 2, 3, 4, 5, 6}}.Run(context.Background(), variants(), []int64{3, 4})
 	require.NoError(t, err)
 	for _, r := range rows {
 		require.Equal(t, Metric(1), r.SuccessRate, r.Variant)
 	}
-	rows, err = Suite{Scene: sc, Latency: FixedLatency(0)}.Run(variants(), []int64{3, 4})
+	rows, err = Suite{Scene: sc, Latency: FixedLatency(0)}.Run(context.Background(), variants(), []int64{3, 4})
 	require.NoError(t, err)
 	for _, r := range rows {
 		require.Equal(t, Metric(0), r.SuccessRate, r.Variant)
+	}
+}
+
+// Stopped part way through a round, the suite reports the rounds every variant finished, and says
+// so in an error that wraps the stop's cause; stopped at a round's end, that round counts too.
+func TestSuiteStoppedKeepsWholeRounds(t *testing.T) {
+	zero := func(out []float32) { clear(out) }
+	sc := scene.DefaultConfig()
+	sc.MaxSteps = 20
+	variants := []*Variant{
+		{Name: "a", Engine: newEngine(t, zero), Skipping: skipping.DefaultConfig()},
+		{Name: "b", Engine: newEngine(t, zero), Skipping: skipping.DefaultConfig()},
+		{Name: "missing", Note: "not run: no bundle"},
+	}
+	interrupt := errors.New("interrupt signal received")
+	for _, tc := range []struct{ stopAfter, rounds int }{{3, 1}, {4, 2}, {1, 0}} {
+		ctx, cancel := context.WithCancelCause(context.Background())
+		played := 0
+		suite := Suite{Scene: sc, Latency: FixedLatency(0), Progress: func() {
+			if played++; played == tc.stopAfter {
+				cancel(interrupt)
+			}
+		}}
+		rows, err := suite.Run(ctx, variants, []int64{3, 4, 5})
+		require.ErrorIs(t, err, interrupt)
+		require.ErrorContains(t, err, fmt.Sprintf("closedloop: stopped after %d of 3 episodes", tc.rounds))
+		require.Equal(t, tc.stopAfter, played, "no episode is begun once stopped")
+		require.Len(t, rows, 3)
+		for _, r := range rows[:2] {
+			require.Equal(t, tc.rounds, r.Episodes, "stopped after %d episodes: %s", tc.stopAfter, r.Variant)
+			require.Equal(t, tc.rounds*20, r.Steps, r.Variant)
+		}
+		require.False(t, rows[2].Available)
+		require.Zero(t, rows[2].Episodes)
+		cancel(nil)
 	}
 }

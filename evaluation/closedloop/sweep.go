@@ -2,6 +2,7 @@ package closedloop
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"io"
 	"math"
@@ -190,6 +191,9 @@ type SweepReport struct {
 	Points         []SweepPoint   `json:"points"`
 	Recommendation Recommendation `json:"recommendation"`
 	Notes          []string       `json:"notes"`
+	// Stopped, when the sweep was stopped before its end (Ctrl-C), says where, and which episodes
+	// the points stand on; empty for a whole sweep.
+	Stopped string `json:"stopped,omitempty"`
 }
 
 // Series names of the sweep.
@@ -224,7 +228,11 @@ func SweepRuns(cfg SweepConfig) int {
 
 // Sweep runs full and DySL at its defaults first (the frames DySL is served set the baselines'
 // thresholds), then every other point and full again for timing, interleaved episode by episode.
-func Sweep(cfg SweepConfig) (*SweepReport, error) {
+//
+// A done ctx (Ctrl-C) stops it before the next episode: it then returns, with the error, the report
+// of the rounds played (Suite.Run), SweepReport.Stopped saying which points stand on which episodes,
+// or no report when full and dysl had not finished one.
+func Sweep(ctx context.Context, cfg SweepConfig) (*SweepReport, error) {
 	if len(cfg.Seeds) == 0 {
 		return nil, fmt.Errorf("closedloop: no episodes to sweep")
 	}
@@ -293,9 +301,14 @@ func Sweep(cfg SweepConfig) (*SweepReport, error) {
 	}
 
 	fmt.Fprintf(cfg.Log, "sweep: full and dysl at its defaults on %d episodes\n", len(cfg.Seeds))
-	full, first, served, err := b.firstPhase(cfg.Suite, cfg.Seeds, cfg.MatchFrames)
+	full, first, served, err := b.firstPhase(ctx, cfg.Suite, cfg.Seeds, cfg.MatchFrames)
 	if err != nil {
-		return nil, err
+		if ctx.Err() == nil || first == nil || first[0].Episodes == 0 {
+			return nil, err
+		}
+		rep := cfg.report(L, first, nil, nil)
+		rep.stop(fmt.Sprintf("full and dysl at its defaults played the first %d of %d episodes; the other points did not run", first[0].Episodes, len(cfg.Seeds)))
+		return rep, err
 	}
 
 	static, err := b.staticOnly()
@@ -374,27 +387,44 @@ func Sweep(cfg SweepConfig) (*SweepReport, error) {
 		return nil, err
 	}
 	fmt.Fprintf(cfg.Log, "sweep: %d more points on the same %d episodes\n", len(plan.variants), len(cfg.Seeds))
-	more, err := cfg.Suite.Run(append(plan.variants, timing), cfg.Seeds)
-	if err != nil {
+	more, err := cfg.Suite.Run(ctx, append(plan.variants, timing), cfg.Seeds)
+	if err != nil && (ctx.Err() == nil || more == nil) {
 		return nil, err
 	}
 	Finish(more, timingReference)
+	rep := cfg.report(L, first, &plan, more[:len(more)-1])
+	rep.Notes = append(notes, rep.Notes...)
+	if err != nil {
+		rep.stop(fmt.Sprintf("full and dysl at its defaults played all %d episodes; the other points the first %d of them", len(cfg.Seeds), more[len(more)-1].Episodes))
+	}
+	return rep, err
+}
 
-	rep := &SweepReport{Model: cfg.Model, Layers: L, Seeds: [2]int64{cfg.Seeds[0], cfg.Seeds[len(cfg.Seeds)-1]},
+// stop marks the report of a sweep stopped before its end. It recommends nothing: the setting the
+// params file ships with is chosen from a whole sweep, every point on the same episodes.
+func (rep *SweepReport) stop(where string) {
+	rep.Stopped = where
+	rep.Recommendation = Recommendation{Point: -1, Reason: "none: the sweep was stopped before its end, and the setting to ship is chosen from a whole sweep"}
+}
+
+// report is the sweep's report: full and dysl at its defaults from first, then the points of plan
+// from more (none when the sweep stopped before them), the front marked and a setting recommended.
+func (cfg SweepConfig) report(layers int, first []Row, plan *sweepPlan, more []Row) *SweepReport {
+	rep := &SweepReport{Model: cfg.Model, Layers: layers, Seeds: [2]int64{cfg.Seeds[0], cfg.Seeds[len(cfg.Seeds)-1]},
 		Tasks: describeTasks(cfg.Suite), Latency: describeLatency(cfg.Suite), Chain: cfg.Suite.Scene.Tabletop.Chain > 1}
 	rep.Points = append(rep.Points, SweepPoint{Series: SeriesFull, Setting: "every layer", Row: first[0]},
 		SweepPoint{Series: SeriesDySL, Setting: Setting{}.String(), Row: first[1]})
-	for i, r := range more[:len(more)-1] {
+	for i, r := range more {
 		rep.Points = append(rep.Points, SweepPoint{Series: plan.series[i], Setting: plan.settings[i], Row: r})
 	}
 	for _, i := range ParetoFront(rep.Points) {
 		rep.Points[i].Pareto = true
 	}
 	rep.Recommendation = Recommend(rep.Points, rep.Chain)
-	rep.Notes = append(notes,
+	rep.Notes = []string{
 		"full and dysl at its defaults ran first; flexidepth's tau and early_exit's eta were matched to the skip levels on the frames served to dysl (unless given), then every other point ran on the same episodes beside full, again, for its timing",
-		"backbone speedup: full's mean backbone time per inference (decoder layers, adapters, controllers, verification re-runs) over the point's, measured in this run")
-	return rep, nil
+		"backbone speedup: full's mean backbone time per inference (decoder layers, adapters, controllers, verification re-runs) over the point's, measured in this run"}
+	return rep
 }
 
 // usable says whether a point has the figures the front and the recommendation compare.
@@ -482,6 +512,9 @@ func Recommend(points []SweepPoint, chain bool) Recommendation {
 // recommendation.
 func WriteSweep(w io.Writer, rep *SweepReport) {
 	fmt.Fprintf(w, "model %s (%d layers), closed-loop sweep, %s, held-out seeds %d..%d, latency %s\n\n", rep.Model, rep.Layers, rep.Tasks, rep.Seeds[0], rep.Seeds[1], rep.Latency)
+	if rep.Stopped != "" {
+		fmt.Fprintf(w, "STOPPED before the end: %s\n\n", rep.Stopped)
+	}
 	fmt.Fprintf(w, "%-12s %-54s %4s %7s %15s %6s %6s %5s %8s %7s %6s %s\n",
 		"series", "setting", "eps", "success", "95% interval", "chain", "layers", "verif", "backbone", "speedup", "miss", "pareto")
 	for _, p := range rep.Points {
@@ -542,10 +575,17 @@ func SaveSweepPlot(path string, rep *SweepReport) error {
 		front.Y = append(front.Y, float64(rep.Points[i].SuccessRate))
 	}
 	series = append(series, front)
-	episodes := 0
-	if len(rep.Points) > 0 {
-		episodes = rep.Points[0].Episodes
+	fewest, most := math.MaxInt, 0
+	for _, p := range rep.Points {
+		if p.Available {
+			fewest, most = min(fewest, p.Episodes), max(most, p.Episodes)
+		}
 	}
-	title := fmt.Sprintf("closed loop, %s, %d episodes per point", rep.Tasks, episodes)
+	title := fmt.Sprintf("closed loop, %s, %d episodes per point", rep.Tasks, most)
+	if rep.Stopped != "" {
+		// A stopped sweep's points stand on different numbers of episodes, and a reader of the PNG
+		// alone must see it.
+		title = fmt.Sprintf("STOPPED sweep, closed loop, %s, %d to %d episodes per point", rep.Tasks, fewest, most)
+	}
 	return plots.SaveShare(path, title, "backbone speedup over the full model (x)", "success rate", series...)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -156,22 +157,31 @@ func runClosedLoop(cmd *cobra.Command, open openloop.Config, f closedLoopFlags, 
 		cfg.Suite.Progress = func() { _ = bar.Add(1) }
 		cfg.Skipped = func(n int) { bar.ChangeMax(bar.GetMax() - n) }
 	}
+	// Ctrl-C or SIGTERM: the episodes played so far are reported, marked as stopped.
+	ctx, stop := interruptContext(cmd, "reporting the episodes played after this one")
+	defer stop()
 	start := time.Now()
-	rep, err := closedloop.Evaluate(cfg)
+	rep, err := closedloop.Evaluate(ctx, cfg)
 	endEpisodeBar(bar, cmd.ErrOrStderr(), err)
-	if err != nil {
+	if rep == nil {
 		return err
 	}
 	if !quiet {
 		fmt.Fprintf(cmd.ErrOrStderr(), "closed-loop evaluation took %s\n", time.Since(start).Round(time.Second))
 	}
-	if err := writeJSONFile(f.jsonOut, rep); err != nil {
+	return errors.Join(err, writeReport(cmd, f.jsonOut, asJSON, rep, func(w io.Writer) { closedloop.WriteReport(w, rep) }))
+}
+
+// writeReport writes a closed-loop report to --json-out when one is named, then prints it: as JSON
+// with --json, for people otherwise.
+func writeReport(cmd *cobra.Command, jsonOut string, asJSON bool, rep any, forPeople func(io.Writer)) error {
+	if err := writeJSONFile(jsonOut, rep); err != nil {
 		return err
 	}
 	if asJSON {
 		return writeJSON(cmd.OutOrStdout(), rep)
 	}
-	closedloop.WriteReport(cmd.OutOrStdout(), rep)
+	forPeople(cmd.OutOrStdout())
 	return nil
 }
 

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -127,28 +129,24 @@ against backbone speedup, every series and the front, as a PNG.`,
 				bar = newEpisodeBar(cmd.ErrOrStderr(), closedloop.SweepRuns(cfg), "sweep episodes")
 				cfg.Suite.Progress = func() { _ = bar.Add(1) }
 			}
+			// Ctrl-C or SIGTERM: the episodes played so far are reported, marked as stopped.
+			ctx, stop := interruptContext(cmd, "reporting the episodes played after this one")
+			defer stop()
 			start := time.Now()
-			rep, err := closedloop.Sweep(cfg)
+			rep, err := closedloop.Sweep(ctx, cfg)
 			endEpisodeBar(bar, cmd.ErrOrStderr(), err)
-			if err != nil {
+			if rep == nil {
 				return err
 			}
 			if !quiet {
 				fmt.Fprintf(cmd.ErrOrStderr(), "sweep of %d points took %s\n", len(rep.Points), time.Since(start).Round(time.Second))
 			}
 			if plotPath != "" {
-				if err := closedloop.SaveSweepPlot(plotPath, rep); err != nil {
-					return err
+				if perr := closedloop.SaveSweepPlot(plotPath, rep); perr != nil {
+					return errors.Join(err, perr)
 				}
 			}
-			if err := writeJSONFile(episodes.jsonOut, rep); err != nil {
-				return err
-			}
-			if asJSON {
-				return writeJSON(cmd.OutOrStdout(), rep)
-			}
-			closedloop.WriteSweep(cmd.OutOrStdout(), rep)
-			return nil
+			return errors.Join(err, writeReport(cmd, episodes.jsonOut, asJSON, rep, func(w io.Writer) { closedloop.WriteSweep(w, rep) }))
 		},
 	}
 	ef.register(cmd.Flags())

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"dysl_vla/policy/ortbackend/orttest"
+)
+
+// stopWhen is a stderr that ends a context when a line it is waiting for is written: the test's
+// Ctrl-C, at a known point of the run.
+type stopWhen struct {
+	lockedBuilder
+	line string
+	stop func()
+}
+
+func (w *stopWhen) Write(p []byte) (int, error) {
+	n, err := w.lockedBuilder.Write(p)
+	if strings.Contains(w.String(), w.line) {
+		w.stop()
+	}
+	return n, err
+}
+
+// Stopped once full and dysl are played, evaluate --closed-loop prints the report of what was played,
+// marked as stopped, writes it to --json-out too, and still fails: a script must not take the
+// report for a whole one.
+func TestClosedLoopEvaluateStoppedPrintsWhatWasPlayed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("plays the reference model in closed loop")
+	}
+	jsonOut := filepath.Join(t.TempDir(), "report.json")
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	stderr := &stopWhen{line: "closed loop: ablations and baselines on the same", stop: func() { cancel(errors.New("interrupt signal received")) }}
+	root := newRootCmd()
+	var stdout bytes.Buffer
+	root.SetOut(&stdout)
+	root.SetErr(stderr)
+	root.SetArgs([]string{"evaluate", "--closed-loop", "--model", filepath.Join("..", "..", "models", "reference", "tiny"), "--ort-lib", orttest.Library(t),
+		"--episodes", "2", "--max-steps", "10", "--variants", "static_only", "--json-out", jsonOut})
+	err := root.ExecuteContext(ctx)
+	require.ErrorContains(t, err, "closedloop: stopped after 0 of 2 episodes: interrupt signal received")
+	require.Contains(t, stdout.String(), "STOPPED before the end: full and dysl played all 2 episodes; the ablations and baselines the first 0 of them")
+	text, rerr := os.ReadFile(jsonOut)
+	require.NoError(t, rerr)
+	var rep struct {
+		Stopped  string `json:"stopped"`
+		Variants []struct {
+			Variant  string `json:"variant"`
+			Episodes int    `json:"episodes"`
+		} `json:"variants"`
+	}
+	require.NoError(t, json.Unmarshal(text, &rep))
+	require.Contains(t, rep.Stopped, "the first 0 of them")
+	require.Len(t, rep.Variants, 3)
+	require.Equal(t, 2, rep.Variants[0].Episodes, rep.Variants[0].Variant)
+	require.Equal(t, 0, rep.Variants[2].Episodes, rep.Variants[2].Variant)
+}
