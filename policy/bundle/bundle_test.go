@@ -258,3 +258,37 @@ func TestWriteReadRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, m, again)
 }
+
+// A bundle's digest names its contents: a copy elsewhere has the same, an engine cache beside the
+// graphs changes nothing, and one byte changed in a graph, or a file renamed, changes it.
+func TestDigest(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a")
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "graphs"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "manifest.json"), []byte(`{"name":"a"}`), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "graphs", "layer_00.onnx"), []byte("graph"), 0o644))
+	want, err := bundle.Digest(dir)
+	require.NoError(t, err)
+	require.Len(t, want, 64)
+
+	other := filepath.Join(t.TempDir(), "b")
+	require.NoError(t, os.CopyFS(other, os.DirFS(dir)))
+	require.NoError(t, os.MkdirAll(filepath.Join(other, ".trt", "engines"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(other, ".trt", "engines", "e.engine"), []byte("cache"), 0o644))
+	got, err := bundle.Digest(other)
+	require.NoError(t, err)
+	require.Equal(t, want, got, "a copy with an engine cache")
+
+	require.NoError(t, os.WriteFile(filepath.Join(other, "graphs", "layer_00.onnx"), []byte("grapH"), 0o644))
+	got, err = bundle.Digest(other)
+	require.NoError(t, err)
+	require.NotEqual(t, want, got, "a graph changed")
+
+	require.NoError(t, os.WriteFile(filepath.Join(other, "graphs", "layer_00.onnx"), []byte("graph"), 0o644))
+	require.NoError(t, os.Rename(filepath.Join(other, "graphs", "layer_00.onnx"), filepath.Join(other, "graphs", "layer_01.onnx")))
+	got, err = bundle.Digest(other)
+	require.NoError(t, err)
+	require.NotEqual(t, want, got, "a graph renamed")
+
+	_, err = bundle.Digest(filepath.Join(t.TempDir(), "missing"))
+	require.ErrorContains(t, err, "bundle: digest of ")
+}
