@@ -57,10 +57,10 @@ func (b *bench) variant(name, desc string, c skipping.Config) (*Variant, error) 
 }
 
 // firstPhase runs full and DySL at the bench's configuration over the seeds, speedups set against
-// full, and keeps the first matchFrames observations DySL was served: the reference the other
-// variants are compared with, and the frames their thresholds are first matched on. Stopped by ctx,
-// it returns the rows of the rounds played with Suite.Run's error.
-func (b *bench) firstPhase(ctx context.Context, suite Suite, seeds []int64, matchFrames int) (full *Variant, rows []Row, served []policy.Observation, err error) {
+// full: the reference the other variants are compared with. It keeps the first matchFrames
+// observations DySL was served, the frames the other variants' thresholds are first matched on.
+// Stopped by ctx, it returns the rows of the rounds played with Suite.Run's error.
+func (b *bench) firstPhase(ctx context.Context, suite Suite, seeds []int64, matchFrames int) (full *Variant, rows []Row, served *servedFrames, err error) {
 	full, err = b.variant("full", "every layer (the reference)", b.with(func(c *skipping.Config) { c.Strategy = skipping.StrategyFull }))
 	if err != nil {
 		return nil, nil, nil, err
@@ -69,16 +69,88 @@ func (b *bench) firstPhase(ctx context.Context, suite Suite, seeds []int64, matc
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	served = &servedFrames{journal: suite.journal}
 	dysl.OnServe = func(o policy.Observation) {
-		if len(served) < matchFrames {
-			served = append(served, o)
+		if len(served.frames) < matchFrames {
+			served.frames = append(served.frames, o)
 		}
 	}
-	rows, err = suite.Run(ctx, []*Variant{full, dysl}, seeds)
+	reused := suite.journal.Reused()
+	rows, err = suite.play(ctx, "first phase", []*Variant{full, dysl}, seeds, nil)
 	if rows != nil {
 		Finish(rows, full.Name)
 	}
+	if suite.journal.Reused() > reused {
+		// Rounds of this phase came from the journal, and their frames were not seen: the thresholds
+		// not matched yet are matched on dysl's first frames, served to it again.
+		served.frames = nil
+		served.gather = func() ([]policy.Observation, error) { return b.gatherServed(suite, seeds, matchFrames) }
+	}
 	return full, rows, served, err
+}
+
+// servedFrames are the observations served to dysl in the first phase that the baselines'
+// thresholds are first matched on.
+type servedFrames struct {
+	frames  []policy.Observation
+	journal *Journal
+	// gather, when set, serves them again: the first phase was taken from the journal.
+	gather func() ([]policy.Observation, error)
+}
+
+// matchedStart is a threshold matched on the frames served to dysl: where a closed-loop search of it
+// starts (Evaluate), or a point of its own (Sweep).
+type matchedStart struct {
+	Knob   Metric `json:"knob"`
+	Layers Metric `json:"layers"` // executed per inference on the frames, at Knob
+	Frames int    `json:"frames"`
+}
+
+// match is the threshold fit finds on the served frames, recorded in the journal under name (and
+// taken from it when it holds one), so that a resumed run plays the same thresholds.
+func (s *servedFrames) match(name string, fit func(frames []policy.Observation) (knob, layers float64, err error)) (matchedStart, error) {
+	var m matchedStart
+	err := s.journal.decide(name, &m, func() error {
+		if s.gather != nil {
+			frames, err := s.gather()
+			if err != nil {
+				return err
+			}
+			s.frames, s.gather = frames, nil
+		}
+		knob, layers, err := fit(s.frames)
+		m = matchedStart{Knob: Metric(knob), Layers: Metric(layers), Frames: len(s.frames)}
+		return err
+	})
+	return m, err
+}
+
+// gatherServed plays dysl alone over the seeds until it was served matchFrames observations (or
+// the seeds end), and returns them. Nothing of it is counted or journaled.
+func (b *bench) gatherServed(suite Suite, seeds []int64, matchFrames int) ([]policy.Observation, error) {
+	dysl, err := b.variant("dysl", "DySL, serving the frames thresholds are matched on", b.dysl)
+	if err != nil {
+		return nil, err
+	}
+	var frames []policy.Observation
+	dysl.OnServe = func(o policy.Observation) {
+		if len(frames) < matchFrames {
+			frames = append(frames, o)
+		}
+	}
+	h, err := suite.harness(dysl, nil)
+	if err != nil {
+		return nil, err
+	}
+	for _, seed := range seeds {
+		if len(frames) >= matchFrames {
+			break
+		}
+		if _, err := h.Run(seed); err != nil {
+			return nil, fmt.Errorf("closedloop: dysl, serving the frames thresholds are matched on: %w", err)
+		}
+	}
+	return frames, nil
 }
 
 // with is the DySL configuration changed by f.

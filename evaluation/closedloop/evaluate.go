@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 
 	"dysl_vla/evaluation/matching"
@@ -48,7 +49,10 @@ type EvaluateConfig struct {
 	// are matched to dysl's compute. {"full", "dysl"} plays those two alone, which is how the full
 	// model is judged on many episodes.
 	Variants []string
-	Log      io.Writer
+	// Journal, optional, is the file that keeps what the run plays (Journal): started again after a
+	// stop with the same options, the run plays only what is left.
+	Journal string
+	Log     io.Writer
 }
 
 // LaterVariants are the rows Evaluate runs after full and dysl, in the table's order.
@@ -207,6 +211,10 @@ func Evaluate(ctx context.Context, cfg EvaluateConfig) (*Report, error) {
 		oneStageEngine = e
 	}
 	L := b.layers()
+	if cfg.Suite.journal, err = openJournal(cfg.Journal, "evaluation", cfg.identity); err != nil {
+		return nil, err
+	}
+	defer cfg.Suite.journal.Close()
 
 	fmt.Fprintf(cfg.Log, "closed loop: full and dysl on %d episodes\n", len(cfg.Seeds))
 	full, rows, served, err := b.firstPhase(ctx, cfg.Suite, cfg.Seeds, cfg.MatchFrames)
@@ -289,7 +297,8 @@ func Evaluate(ctx context.Context, cfg EvaluateConfig) (*Report, error) {
 			if err != nil {
 				return 0, err
 			}
-			rows, err := cfg.Suite.Run(ctx, []*Variant{v}, matchSeeds)
+			// The knob, exactly, names the run in the journal: a search repeats its steps on the same figures.
+			rows, err := cfg.Suite.play(ctx, fmt.Sprintf("search %s at %s", v.Name, strconv.FormatFloat(knob, 'g', -1, 64)), []*Variant{v}, matchSeeds, nil)
 			if err != nil {
 				return 0, err
 			}
@@ -327,7 +336,7 @@ func Evaluate(ctx context.Context, cfg EvaluateConfig) (*Report, error) {
 
 	if !later {
 		// Rows that play nothing (no one-stage bundle, no backbone for early exit) still say why.
-		more, err := cfg.Suite.Run(ctx, rest, nil)
+		more, err := cfg.Suite.play(ctx, "rows not run", rest, nil, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -341,7 +350,7 @@ func Evaluate(ctx context.Context, cfg EvaluateConfig) (*Report, error) {
 		return nil, err
 	}
 	fmt.Fprintf(cfg.Log, "closed loop: ablations and baselines on the same %d episodes\n", len(cfg.Seeds))
-	more, err := cfg.Suite.Run(ctx, append(rest, timing), cfg.Seeds)
+	more, err := cfg.Suite.play(ctx, "second phase", append(rest, timing), cfg.Seeds, nil)
 	if err != nil && (ctx.Err() == nil || more == nil) {
 		return nil, err
 	}
@@ -375,7 +384,28 @@ func (cfg *EvaluateConfig) report(b *bench, rows []Row, later bool) *Report {
 	if b.m.Provenance.Weights == "" {
 		rep.Notes = append(rep.Notes, "the backbone is random, not trained: success says nothing about DySL")
 	}
+	if note := cfg.Suite.journal.resumedNote(); note != "" {
+		rep.Notes = append(rep.Notes, note)
+	}
 	return rep
+}
+
+// identity is what a journal of this evaluation must have been written with to be resumed: the
+// contents of the bundles and weights, the episodes and every option of the rows.
+func (cfg *EvaluateConfig) identity() (map[string]any, error) {
+	id := suiteIdentity(cfg.Suite)
+	var err error
+	if id["bundle"], err = bundleDigest(cfg.Model); err != nil {
+		return nil, err
+	}
+	if id["one_stage_bundle"], err = bundleDigest(cfg.OneStage); err != nil {
+		return nil, err
+	}
+	id["weights"] = weightsDigest(cfg.Weights)
+	id["seeds"], id["dysl"], id["variants"] = cfg.Seeds, cfg.DySL, cfg.Variants
+	id["matching"] = []any{cfg.MatchFrames, cfg.MatchEpisodes, cfg.MatchRuns, cfg.MatchTolerance}
+	id["early_exit"] = []int{cfg.ExitEvery, cfg.ExitEpisodes, cfg.ExitStride}
+	return id, nil
 }
 
 // describeTasks says what the suite's episodes ask.
@@ -470,15 +500,18 @@ type thresholdSearch func(at func(knob float64) (*Variant, error), s matching.Se
 
 // matchedFlexiDepth is FlexiDepth at the τ that gives dysl's executed layers in its own closed loop,
 // searched from the τ fitted on the frames served to dysl.
-func matchedFlexiDepth(b *bench, served []policy.Observation, executed float64, L int, search thresholdSearch) (*Variant, error) {
+func matchedFlexiDepth(b *bench, served *servedFrames, executed float64, L int, search thresholdSearch) (*Variant, error) {
 	flexi, err := b.flexiDepth()
 	if err != nil {
 		return nil, err
 	}
-	tau0, got0, err := matchFlexiDepth(flexi.Engine, flexi.Skipping, served, executed)
+	start, err := served.match("flexidepth tau for dysl's layers", func(frames []policy.Observation) (float64, float64, error) {
+		return matchFlexiDepth(flexi.Engine, flexi.Skipping, frames, executed)
+	})
 	if err != nil {
 		return nil, err
 	}
+	tau0 := float64(start.Knob)
 	// τ = 1 never skips: every layer runs.
 	res, match, err := search(flexi.at, matching.Search{Rising: true, Bracket: [2]float64{0, 1}, Known: []matching.Probe{{Knob: 1, Got: float64(L)}}, Start: tau0})
 	if err != nil {
@@ -489,21 +522,24 @@ func matchedFlexiDepth(b *bench, served []policy.Observation, executed float64, 
 		return nil, err
 	}
 	v.Match = match
-	v.Note = fmt.Sprintf("tau searched in closed loop from %.4g (%.2f layers on %d frames served to dysl): %s", tau0, got0, len(served), describeSearch(res, match))
+	v.Note = fmt.Sprintf("tau searched in closed loop from %.4g (%.2f layers on %d frames served to dysl): %s", tau0, start.Layers, start.Frames, describeSearch(res, match))
 	return v, nil
 }
 
 // matchedEarlyExit is early exit at the η that gives dysl's executed layers in its own closed loop,
 // searched from the η fitted on the frames served to dysl; its unavailable row when it has no exits.
-func matchedEarlyExit(exit *earlyExit, served []policy.Observation, executed float64, L int, search thresholdSearch) (*Variant, error) {
+func matchedEarlyExit(exit *earlyExit, served *servedFrames, executed float64, L int, search thresholdSearch) (*Variant, error) {
 	if exit.Runner == nil {
 		return exit.unavailable, nil
 	}
-	got0, err := exit.Runner.MatchLayers(served, executed)
+	fitted, err := served.match("early_exit eta for dysl's layers", func(frames []policy.Observation) (float64, float64, error) {
+		got, err := exit.Runner.MatchLayers(frames, executed)
+		return exit.Runner.Threshold, got, err
+	})
 	if err != nil {
 		return nil, err
 	}
-	eta0 := exit.Runner.Threshold
+	eta0 := float64(fitted.Knob)
 	// The search runs on u in [0, 1), η = scale·u/(1−u): u = ½ is the η matched on served frames,
 	// u → 1 exits at the first chance, and η = 0 (u = 0) never exits early, running every layer.
 	scale, start := eta0, 0.5
@@ -519,6 +555,6 @@ func matchedEarlyExit(exit *earlyExit, served []policy.Observation, executed flo
 	v := exit.at(eta(res.Knob))
 	v.Match = match
 	v.Note = fmt.Sprintf("eta searched in closed loop from %.4g (%.2f layers on %d frames served to dysl): %s; %s",
-		eta0, got0, len(served), describeSearch(res, match), exit.Fit.Describe())
+		eta0, fitted.Layers, fitted.Frames, describeSearch(res, match), exit.Fit.Describe())
 	return v, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -331,4 +332,148 @@ func TestSweepStoppedReportsWhatWasPlayed(t *testing.T) {
 	var text strings.Builder
 	closedloop.WriteSweep(&text, rep)
 	require.Contains(t, text.String(), "STOPPED before the end: ")
+}
+
+// outcome is what a row played, timing aside: rounds taken from a journal must give what playing
+// them gives (the per-layer latency makes episodes deterministic).
+func outcome(r closedloop.Row) string {
+	return fmt.Sprintf("%s %s eps=%d steps=%d inferences=%d layers=%.4f success=%.3f chain=%.3f", r.Variant, r.Param, r.Episodes, r.Steps, r.Inferences,
+		r.ExecutedLayers, r.SuccessRate, r.ChainLength)
+}
+
+// An evaluation stopped in its first phase and one stopped in its second, each run again with the
+// same journal, end where an evaluation never stopped ends: the same rows from the same episodes,
+// flexidepth's threshold matched and searched alike (its first frames served to dysl again, where
+// the journal held the first phase's rounds). The run again plays only what was left.
+func TestEvaluateResumedFromItsJournal(t *testing.T) {
+	sc := scene.DefaultConfig()
+	sc.MaxSteps = 10
+	backend := ortbackend.Opener(ortbackend.Config{LibraryPath: orttest.Library(t)})
+	// As in TestEvaluateEveryVariant, the controllers decide, so that flexidepth's threshold depends
+	// on the frames it is matched on.
+	dysl := skipping.DefaultConfig()
+	dysl.EtaMove, dysl.EtaVerify = 10, 10
+	config := func(journal string, progress func()) closedloop.EvaluateConfig {
+		return closedloop.EvaluateConfig{Model: tinyDir, Backend: backend, DySL: dysl, Seeds: []int64{1_000_000, 1_000_001, 1_000_002},
+			Variants: []string{"static_only", "flexidepth"}, MatchEpisodes: 2, MatchFrames: 20, Journal: journal,
+			Suite: closedloop.Suite{Scene: sc, Latency: closedloop.LayerLatency{PerLayer: 5_000_000}, Progress: progress}}
+	}
+	wholeRuns := 0
+	whole, err := closedloop.Evaluate(context.Background(), config("", func() { wholeRuns++ }))
+	require.NoError(t, err)
+	var want []string
+	for _, r := range whole.Variants {
+		want = append(want, outcome(r)+" "+r.Note)
+	}
+
+	// The first phase plays 3 rounds of 2 episodes, flexidepth's search 6 runs of 2 rounds of 1, the
+	// second phase 3 rounds of 3 (static_only, flexidepth, full again).
+	require.Equal(t, 6, whole.Variants[3].Match.Runs, "%s: search runs", whole.Variants[3].Variant)
+	// Stopped in the first phase (its second round begun), in the search (its third run's first round
+	// played) or in the second phase (its second round begun): the rounds played before come from the
+	// journal.
+	for _, tc := range []struct{ stopAfter, reused int }{{3, 1}, {6 + 5, 3 + 5}, {6 + 12 + 3 + 1, 3 + 12 + 1}} {
+		stopAfter := tc.stopAfter
+		journal := filepath.Join(t.TempDir(), "evaluate.journal")
+		ctx, cancel := context.WithCancelCause(context.Background())
+		played := 0
+		_, err := closedloop.Evaluate(ctx, config(journal, func() {
+			if played++; played == stopAfter {
+				cancel(errors.New("interrupt signal received"))
+			}
+		}))
+		require.ErrorContains(t, err, "interrupt signal received")
+		cancel(nil)
+
+		again := 0
+		rep, err := closedloop.Evaluate(context.Background(), config(journal, func() { again++ }))
+		require.NoError(t, err)
+		var got []string
+		for _, r := range rep.Variants {
+			got = append(got, outcome(r)+" "+r.Note)
+		}
+		require.Equal(t, want, got, "stopped after %d episodes", stopAfter)
+		require.Empty(t, rep.Stopped)
+		require.Contains(t, strings.Join(rep.Notes, "\n"), fmt.Sprintf("resumed from the journal %s: %d rounds", journal, tc.reused))
+		require.Equal(t, wholeRuns, again, "the progress counts the rounds taken from the journal too")
+	}
+}
+
+// Where the journal held first-phase rounds, whose frames this run did not see, the thresholds are
+// matched on dysl's first frames all the same: served to it again.
+func TestFramesServedAgainAfterAResume(t *testing.T) {
+	sc := scene.DefaultConfig()
+	sc.MaxSteps = 10
+	backend := ortbackend.Opener(ortbackend.Config{LibraryPath: orttest.Library(t)})
+	seeds := []int64{1_000_000, 1_000_001, 1_000_002}
+	suite := closedloop.Suite{Scene: sc, Latency: closedloop.LayerLatency{PerLayer: 5_000_000}}
+	want, err := closedloop.ServedForMatching(context.Background(), tinyDir, backend, skipping.DefaultConfig(), suite, seeds, 15, "")
+	require.NoError(t, err)
+	require.Len(t, want, 15)
+
+	journal := filepath.Join(t.TempDir(), "evaluate.journal")
+	ctx, cancel := context.WithCancelCause(context.Background())
+	played := 0
+	stopping := suite
+	stopping.Progress = func() {
+		if played++; played == 3 { // the second round begun: the first is in the journal
+			cancel(errors.New("interrupt signal received"))
+		}
+	}
+	_, err = closedloop.ServedForMatching(ctx, tinyDir, backend, skipping.DefaultConfig(), stopping, seeds, 15, journal)
+	require.ErrorContains(t, err, "stopped after 1 of 3 episodes")
+	cancel(nil)
+	got, err := closedloop.ServedForMatching(context.Background(), tinyDir, backend, skipping.DefaultConfig(), suite, seeds, 15, journal)
+	require.NoError(t, err)
+	require.Len(t, got, 15)
+	for i := range want {
+		require.Equal(t, want[i].Image.Data, got[i].Image.Data, "frame %d", i)
+		require.Equal(t, want[i].Instruction, got[i].Instruction, "frame %d", i)
+	}
+}
+
+// A sweep stopped in its second phase and run again with its journal ends with the points a sweep
+// never stopped has, on every episode, its thresholds matched once; the dithered baselines, whose
+// dither starts again with the run, execute within a layer per inference of theirs.
+func TestSweepResumedFromItsJournal(t *testing.T) {
+	sc := scene.DefaultConfig()
+	sc.MaxSteps = 10
+	dysl := skipping.DefaultConfig()
+	dysl.EtaMove, dysl.EtaVerify = 10, 10
+	config := func(journal string, progress func()) closedloop.SweepConfig {
+		return closedloop.SweepConfig{Model: tinyDir, Backend: ortbackend.Opener(ortbackend.Config{LibraryPath: orttest.Library(t)}),
+			DySL: dysl, Grid: []closedloop.Setting{{{Name: "controller_threshold", Value: 0.9}}}, SkipLevels: []float64{0.5},
+			Seeds: []int64{1_000_000, 1_000_001, 1_000_002}, ExitEpisodes: 2, ExitStride: 8, MatchFrames: 20, Journal: journal,
+			Suite: closedloop.Suite{Scene: sc, Latency: closedloop.LayerLatency{PerLayer: 5_000_000}, Progress: progress}}
+	}
+	whole, err := closedloop.Sweep(context.Background(), config("", nil))
+	require.NoError(t, err)
+
+	journal := filepath.Join(t.TempDir(), "sweep.journal")
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	played := 0
+	// The first phase plays 3 rounds of 2; the second rounds of 7 (dysl at 0.9, static_only,
+	// random_skip, fixed_ratio, flexidepth, early_exit, full again): stopped in its second round.
+	_, err = closedloop.Sweep(ctx, config(journal, func() {
+		if played++; played == 6+8+3 {
+			cancel(errors.New("interrupt signal received"))
+		}
+	}))
+	require.ErrorContains(t, err, "stopped after 1 of 3 episodes")
+	rep, err := closedloop.Sweep(context.Background(), config(journal, nil))
+	require.NoError(t, err)
+	require.Empty(t, rep.Stopped)
+	require.Contains(t, strings.Join(rep.Notes, "\n"), fmt.Sprintf("resumed from the journal %s: 4 rounds", journal))
+	require.Len(t, rep.Points, len(whole.Points))
+	for i, p := range rep.Points {
+		w := whole.Points[i]
+		if p.Series == "random_skip" || p.Series == "fixed_ratio" {
+			require.Equal(t, w.Variant, p.Variant)
+			require.Equal(t, w.Episodes, p.Episodes, p.Variant)
+			require.InDelta(t, float64(w.ExecutedLayers), float64(p.ExecutedLayers), 2/float64(w.Inferences)+1e-9, p.Variant)
+			continue
+		}
+		require.Equal(t, outcome(w.Row), outcome(p.Row), "%s %s", p.Series, p.Setting)
+	}
 }

@@ -59,8 +59,12 @@ type Suite struct {
 	GripperLead int
 	// GripperMinHold is every variant's node gripper_min_hold (Config.GripperMinHold).
 	GripperMinHold time.Duration
-	// Progress, optional, is called after every episode of every variant.
+	// Progress, optional, is called after every episode of every variant, played or taken from the
+	// journal.
 	Progress func()
+	// journal, set by Evaluate and Sweep, keeps the rounds played and gives back those a stopped run
+	// played before.
+	journal *Journal
 }
 
 // Row is one variant's result. Rates are NaN (JSON null) when there was nothing to count.
@@ -120,6 +124,15 @@ func (m Metric) MarshalJSON() ([]byte, error) {
 	return json.Marshal(float64(m))
 }
 
+// UnmarshalJSON implements json.Unmarshaler: null is NaN again.
+func (m *Metric) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*m = Metric(math.NaN())
+		return nil
+	}
+	return json.Unmarshal(b, (*float64)(m))
+}
+
 // Run plays every seed with every available variant, interleaved episode by episode in an order that
 // rotates, so the machine's noise lands on every variant alike. Speedups are left for Finish.
 //
@@ -128,11 +141,13 @@ func (m Metric) MarshalJSON() ([]byte, error) {
 // finished: a round one variant played and another did not is left out, so that every row stands
 // on the same episodes.
 func (s Suite) Run(ctx context.Context, variants []*Variant, seeds []int64) ([]Row, error) {
-	return s.runWithFrames(ctx, variants, seeds, nil)
+	return s.play(ctx, "run", variants, seeds, nil)
 }
 
-// runWithFrames is Run with a hook on every captured frame (for scripted policies in tests).
-func (s Suite) runWithFrames(ctx context.Context, variants []*Variant, seeds []int64, onFrame func(scene.State)) ([]Row, error) {
+// play is Run as one call of a longer run, named by call in the journal, with a hook on every
+// captured frame (for scripted policies in tests). A round the journal holds for call is taken
+// from it, not played.
+func (s Suite) play(ctx context.Context, call string, variants []*Variant, seeds []int64, onFrame func(scene.State)) ([]Row, error) {
 	harnesses := make([]*Harness, len(variants))
 	rows := make([]Row, len(variants))
 	for i, v := range variants {
@@ -144,10 +159,9 @@ func (s Suite) runWithFrames(ctx context.Context, variants []*Variant, seeds []i
 		if v.Engine == nil {
 			continue
 		}
-		h, err := New(Config{Engine: v.Engine, Skipping: v.Skipping, Scene: s.Scene, CameraHz: s.CameraHz, Latency: s.Latency, ExpertDims: s.ExpertDims, GripperLead: s.GripperLead, GripperMinHold: s.GripperMinHold,
-			BeforeInference: v.BeforeInference, OnServe: v.OnServe, OnFrame: onFrame, Infer: v.Infer})
+		h, err := s.harness(v, onFrame)
 		if err != nil {
-			return nil, fmt.Errorf("closedloop: variant %s: %w", v.Name, err)
+			return nil, err
 		}
 		harnesses[i] = h
 	}
@@ -157,8 +171,14 @@ func (s Suite) runWithFrames(ctx context.Context, variants []*Variant, seeds []i
 		}
 		return rows
 	}
-	round := make([]*Episode, len(variants))
+	round := make([]*episodeRecord, len(variants))
 	for e, seed := range seeds {
+		if recorded, ok := s.journal.round(call, seed); ok {
+			if err := s.addRecorded(rows, variants, call, seed, recorded); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		clear(round)
 		for j := range variants {
 			i := (e + j) % len(variants)
@@ -172,18 +192,52 @@ func (s Suite) runWithFrames(ctx context.Context, variants []*Variant, seeds []i
 			if err != nil {
 				return nil, fmt.Errorf("closedloop: variant %s: %w", variants[i].Name, err)
 			}
-			round[i] = &ep
+			round[i] = recordOf(variants[i].Name, ep)
 			if s.Progress != nil {
 				s.Progress()
 			}
 		}
-		for i, ep := range round {
-			if ep != nil {
-				rows[i].add(*ep)
+		for i, r := range round {
+			if r != nil {
+				rows[i].add(r.episode())
 			}
+		}
+		if err := s.journal.record(call, seed, round); err != nil {
+			return nil, err
 		}
 	}
 	return summarized(), nil
+}
+
+// harness is the harness of variant v under the suite's options.
+func (s Suite) harness(v *Variant, onFrame func(scene.State)) (*Harness, error) {
+	h, err := New(Config{Engine: v.Engine, Skipping: v.Skipping, Scene: s.Scene, CameraHz: s.CameraHz, Latency: s.Latency, ExpertDims: s.ExpertDims, GripperLead: s.GripperLead, GripperMinHold: s.GripperMinHold,
+		BeforeInference: v.BeforeInference, OnServe: v.OnServe, OnFrame: onFrame, Infer: v.Infer})
+	if err != nil {
+		return nil, fmt.Errorf("closedloop: variant %s: %w", v.Name, err)
+	}
+	return h, nil
+}
+
+// addRecorded counts a round the journal held, after checking that it is a round of these variants.
+func (s Suite) addRecorded(rows []Row, variants []*Variant, call string, seed int64, recorded []*episodeRecord) error {
+	same := len(recorded) == len(variants)
+	for i := 0; same && i < len(variants); i++ {
+		r := recorded[i]
+		same = (r == nil) == (variants[i].Engine == nil) && (r == nil || r.Variant == variants[i].Name)
+	}
+	if !same {
+		return fmt.Errorf("closedloop: journal %s: its round of seed %d in %s is not of this run's variants: remove it to start afresh", s.journal.path, seed, call)
+	}
+	for i, r := range recorded {
+		if r != nil {
+			rows[i].add(r.episode())
+			if s.Progress != nil {
+				s.Progress()
+			}
+		}
+	}
+	return nil
 }
 
 // stopped is the error of a run that ctx stopped after played of total episodes.

@@ -46,7 +46,7 @@ func TestSuiteRowsAndJSON(t *testing.T) {
 	episodes := 0
 	suite := Suite{Scene: sc, Latency: FixedLatency(0), Progress: func() { episodes++ }}
 	// The expert policy reads the world of the frame it is served from the harness.
-	rows, err := suite.runWithFrames(context.Background(), []*Variant{expert, zero, missing}, []int64{7, 8, 9}, func(s scene.State) { p.seen = s })
+	rows, err := suite.play(context.Background(), "test", []*Variant{expert, zero, missing}, []int64{7, 8, 9}, func(s scene.State) { p.seen = s })
 	require.NoError(t, err)
 	require.Equal(t, 6, episodes)
 	Finish(rows, "full")

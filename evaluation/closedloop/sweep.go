@@ -150,7 +150,10 @@ type SweepConfig struct {
 	// Weights, ExitEvery, ExitEpisodes and ExitStride are early exit's, as in EvaluateConfig.
 	Weights                             string
 	ExitEvery, ExitEpisodes, ExitStride int
-	Log                                 io.Writer
+	// Journal, optional, is the file that keeps what the sweep plays (Journal): started again after
+	// a stop with the same options, the sweep plays only what is left.
+	Journal string
+	Log     io.Writer
 }
 
 func (cfg SweepConfig) skipLevels() []float64 {
@@ -268,6 +271,7 @@ func Sweep(ctx context.Context, cfg SweepConfig) (*SweepReport, error) {
 	if err := cfg.earlyExit().CheckBundle(b.m); err != nil {
 		return nil, err
 	}
+
 	L, dynamic := b.layers(), b.layout.DynamicLayers()
 
 	// The grid's settings and the further bundles are made ready first: a setting or a bundle that
@@ -300,6 +304,11 @@ func Sweep(ctx context.Context, cfg SweepConfig) (*SweepReport, error) {
 		plan.add(v, SeriesDySLBundle, lb.Label)
 	}
 
+	if cfg.Suite.journal, err = openJournal(cfg.Journal, "sweep", cfg.identity); err != nil {
+		return nil, err
+	}
+	defer cfg.Suite.journal.Close()
+
 	fmt.Fprintf(cfg.Log, "sweep: full and dysl at its defaults on %d episodes\n", len(cfg.Seeds))
 	full, first, served, err := b.firstPhase(ctx, cfg.Suite, cfg.Seeds, cfg.MatchFrames)
 	if err != nil {
@@ -327,17 +336,19 @@ func Sweep(ctx context.Context, cfg SweepConfig) (*SweepReport, error) {
 		}
 	}
 	// A threshold per level is matched on the frames served to dysl, unless given.
-	thresholds := func(given []float64, match func(layers float64) (float64, error)) ([]float64, error) {
+	thresholds := func(series string, given []float64, fit func(frames []policy.Observation, layers float64) (knob, got float64, err error)) ([]float64, error) {
 		if len(given) > 0 {
 			return given, nil
 		}
 		var out []float64
 		for _, r := range levels {
-			t, err := match(float64(L) - r*float64(dynamic))
+			layers := float64(L) - r*float64(dynamic)
+			m, err := served.match(fmt.Sprintf("%s threshold for %s layers", series, strconv.FormatFloat(layers, 'g', -1, 64)),
+				func(frames []policy.Observation) (float64, float64, error) { return fit(frames, layers) })
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, t) // one point per level, even where two levels share a threshold
+			out = append(out, float64(m.Knob)) // one point per level, even where two levels share a threshold
 		}
 		return out, nil
 	}
@@ -345,9 +356,8 @@ func Sweep(ctx context.Context, cfg SweepConfig) (*SweepReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	taus, err := thresholds(cfg.FlexiTau, func(layers float64) (float64, error) {
-		tau, _, err := matchFlexiDepth(flexi.Engine, flexi.Skipping, served, layers)
-		return tau, err
+	taus, err := thresholds("flexidepth", cfg.FlexiTau, func(frames []policy.Observation, layers float64) (float64, float64, error) {
+		return matchFlexiDepth(flexi.Engine, flexi.Skipping, frames, layers)
 	})
 	if err != nil {
 		return nil, err
@@ -369,9 +379,9 @@ func Sweep(ctx context.Context, cfg SweepConfig) (*SweepReport, error) {
 	if exit.Runner == nil {
 		notes = append(notes, "early_exit "+exit.unavailable.Note)
 	} else {
-		etas, err := thresholds(cfg.ExitEta, func(layers float64) (float64, error) {
-			_, err := exit.Runner.MatchLayers(served, layers)
-			return exit.Runner.Threshold, err
+		etas, err := thresholds("early_exit", cfg.ExitEta, func(frames []policy.Observation, layers float64) (float64, float64, error) {
+			got, err := exit.Runner.MatchLayers(frames, layers)
+			return exit.Runner.Threshold, got, err
 		})
 		if err != nil {
 			return nil, err
@@ -387,7 +397,7 @@ func Sweep(ctx context.Context, cfg SweepConfig) (*SweepReport, error) {
 		return nil, err
 	}
 	fmt.Fprintf(cfg.Log, "sweep: %d more points on the same %d episodes\n", len(plan.variants), len(cfg.Seeds))
-	more, err := cfg.Suite.Run(ctx, append(plan.variants, timing), cfg.Seeds)
+	more, err := cfg.Suite.play(ctx, "second phase", append(plan.variants, timing), cfg.Seeds, nil)
 	if err != nil && (ctx.Err() == nil || more == nil) {
 		return nil, err
 	}
@@ -424,7 +434,37 @@ func (cfg SweepConfig) report(layers int, first []Row, plan *sweepPlan, more []R
 	rep.Notes = []string{
 		"full and dysl at its defaults ran first; flexidepth's tau and early_exit's eta were matched to the skip levels on the frames served to dysl (unless given), then every other point ran on the same episodes beside full, again, for its timing",
 		"backbone speedup: full's mean backbone time per inference (decoder layers, adapters, controllers, verification re-runs) over the point's, measured in this run"}
+	if note := cfg.Suite.journal.resumedNote(); note != "" {
+		rep.Notes = append(rep.Notes, note)
+	}
 	return rep
+}
+
+// identity is what a journal of this sweep must have been written with to be resumed: the contents
+// of the bundles and weights, the episodes and every option of the points.
+func (cfg SweepConfig) identity() (map[string]any, error) {
+	id := suiteIdentity(cfg.Suite)
+	var err error
+	if id["bundle"], err = bundleDigest(cfg.Model); err != nil {
+		return nil, err
+	}
+	id["weights"] = weightsDigest(cfg.Weights)
+	var others []string
+	for _, lb := range cfg.Bundles {
+		digest, err := bundleDigest(lb.Dir)
+		if err != nil {
+			return nil, err
+		}
+		others = append(others, lb.Label+" "+digest)
+	}
+	var grid []string
+	for _, s := range cfg.Grid {
+		grid = append(grid, s.String())
+	}
+	id["seeds"], id["dysl"], id["grid"], id["other_bundles"] = cfg.Seeds, cfg.DySL, grid, others
+	id["baselines"] = []any{cfg.skipLevels(), cfg.FlexiTau, cfg.ExitEta, cfg.MatchFrames}
+	id["early_exit"] = []int{cfg.ExitEvery, cfg.ExitEpisodes, cfg.ExitStride}
+	return id, nil
 }
 
 // usable says whether a point has the figures the front and the recommendation compare.

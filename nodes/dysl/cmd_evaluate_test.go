@@ -33,12 +33,13 @@ func (w *stopWhen) Write(p []byte) (int, error) {
 
 // Stopped once full and dysl are played, evaluate --closed-loop prints the report of what was played,
 // marked as stopped, writes it to --json-out too, and still fails: a script must not take the
-// report for a whole one.
+// report for a whole one. Run again with its journal, it plays what is left.
 func TestClosedLoopEvaluateStoppedPrintsWhatWasPlayed(t *testing.T) {
 	if testing.Short() {
 		t.Skip("plays the reference model in closed loop")
 	}
-	jsonOut := filepath.Join(t.TempDir(), "report.json")
+	dir := t.TempDir()
+	jsonOut, journal := filepath.Join(dir, "report.json"), filepath.Join(dir, "evaluate.journal")
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
 	stderr := &stopWhen{line: "closed loop: ablations and baselines on the same", stop: func() { cancel(errors.New("interrupt signal received")) }}
@@ -46,10 +47,11 @@ func TestClosedLoopEvaluateStoppedPrintsWhatWasPlayed(t *testing.T) {
 	var stdout bytes.Buffer
 	root.SetOut(&stdout)
 	root.SetErr(stderr)
-	root.SetArgs([]string{"evaluate", "--closed-loop", "--model", filepath.Join("..", "..", "models", "reference", "tiny"), "--ort-lib", orttest.Library(t),
-		"--episodes", "2", "--max-steps", "10", "--variants", "static_only", "--json-out", jsonOut})
+	args := []string{"evaluate", "--closed-loop", "--model", filepath.Join("..", "..", "models", "reference", "tiny"), "--ort-lib", orttest.Library(t),
+		"--episodes", "2", "--max-steps", "10", "--variants", "static_only", "--json-out", jsonOut, "--journal", journal}
+	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
-	require.ErrorContains(t, err, "closedloop: stopped after 0 of 2 episodes: interrupt signal received")
+	require.EqualError(t, err, "closedloop: stopped after 0 of 2 episodes: interrupt signal received; the same command continues from the journal "+journal)
 	require.Contains(t, stdout.String(), "STOPPED before the end: full and dysl played all 2 episodes; the ablations and baselines the first 0 of them")
 	text, rerr := os.ReadFile(jsonOut)
 	require.NoError(t, rerr)
@@ -65,4 +67,10 @@ func TestClosedLoopEvaluateStoppedPrintsWhatWasPlayed(t *testing.T) {
 	require.Len(t, rep.Variants, 3)
 	require.Equal(t, 2, rep.Variants[0].Episodes, rep.Variants[0].Variant)
 	require.Equal(t, 0, rep.Variants[2].Episodes, rep.Variants[2].Variant)
+
+	out, stderrText, err := runDysl(args...)
+	require.NoError(t, err)
+	require.NotContains(t, out, "STOPPED")
+	require.Contains(t, out, "note: resumed from the journal "+journal+": 2 rounds")
+	require.Contains(t, stderrText, "closed-loop episodes 100% |")
 }

@@ -74,7 +74,7 @@ against backbone speedup, every series and the front, as a PNG.`,
 			if err != nil {
 				return err
 			}
-			cfg.Model, cfg.MatchFrames = ef.model, episodes.matchFrames
+			cfg.Model, cfg.MatchFrames, cfg.Journal = ef.model, episodes.matchFrames, episodes.journal
 			expertDims, err := episodes.expertColumns(ef.model)
 			if err != nil {
 				return err
@@ -134,6 +134,7 @@ against backbone speedup, every series and the front, as a PNG.`,
 			defer stop()
 			start := time.Now()
 			rep, err := closedloop.Sweep(ctx, cfg)
+			err = episodes.resumable(ctx, err)
 			endEpisodeBar(bar, cmd.ErrOrStderr(), err)
 			if rep == nil {
 				return err

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"slices"
@@ -26,6 +27,7 @@ type closedLoopFlags struct {
 	maxSteps     int
 	matchFrames  int
 	jsonOut      string
+	journal      string
 	expertDims   []string
 	gripperLead  int
 	gripperHold  time.Duration
@@ -58,11 +60,22 @@ func (f *closedLoopFlags) registerEpisodes(fs *pflag.FlagSet) {
 	fs.IntVar(&f.maxSteps, "max-steps", 300, "closed loop: step limit per instruction")
 	fs.StringVar(&f.jsonOut, "json-out", "", "closed loop: also write the report as JSON to this file (the table still goes to stdout)")
 	markOutputFile(fs, "json-out", false)
+	fs.StringVar(&f.journal, "journal", "", "closed loop: keep what is played in this file, as it is played; the same command, stopped (Ctrl-C) and run again, "+
+		"plays only what is left (a journal of other options is refused: remove it to start afresh)")
 	fs.StringSliceVar(&f.expertDims, "expert-dims", nil, "closed loop, a diagnostic: take these action columns (by the bundle's action names, e.g. x,y,z,roll,pitch,yaw) "+
 		"from the scripted expert in every variant, so that the rows compare what is left (the gripper's timing)")
 	fs.IntVar(&f.gripperLead, "gripper-lead", 0, "closed loop: the node's gripper_lead, the actions by which every chunk's gripper commands are advanced (0..64)")
 	fs.DurationVar(&f.gripperHold, "gripper-min-hold", 0, "closed loop: the node's gripper_min_hold, the least time the gripper keeps a command once it changed (0..10s)")
 	fs.IntVar(&f.matchFrames, "match-frames-closed-loop", 600, "closed loop: frames served to dysl that flexidepth's tau and early exit's eta are first matched on")
+}
+
+// resumable is the error of a closed-loop run that ended with err, saying that the same command
+// continues it when the run was stopped and kept a journal.
+func (f *closedLoopFlags) resumable(ctx context.Context, err error) error {
+	if err == nil || ctx.Err() == nil || f.journal == "" {
+		return err
+	}
+	return fmt.Errorf("%w; the same command continues from the journal %s", err, f.journal)
 }
 
 // expertColumns resolves --expert-dims against the bundle's action names.
