@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"syscall"
@@ -203,7 +204,7 @@ func checkHeader(path string, line []byte, want string, id map[string]any) error
 		}
 	}
 	if len(differ) > 0 {
-		return fmt.Errorf("closedloop: journal %s was written by a run with another %s: remove it, or name another journal, to start afresh",
+		return fmt.Errorf("closedloop: journal %s was written with other options (it differs in %s): remove it, or name another journal, to start afresh",
 			path, strings.Join(differ, ", "))
 	}
 	return nil
@@ -369,12 +370,36 @@ func weightsDigest(path string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// suiteIdentity is what of the suite shapes an episode.
+// suiteIdentity is what of the suite shapes an episode, and the program that plays it: the commit
+// it was built from, when the build recorded one (go build in a git checkout), so that rows of two
+// versions of the code are not mixed in one report.
 func suiteIdentity(s Suite) map[string]any {
 	latency := ""
 	if s.Latency != nil {
 		latency = s.Latency.String()
 	}
 	return map[string]any{"scene": s.Scene, "camera_hz": s.CameraHz, "latency": latency, "expert_dims": s.ExpertDims,
-		"gripper_lead": s.GripperLead, "gripper_min_hold": s.GripperMinHold.String()}
+		"gripper_lead": s.GripperLead, "gripper_min_hold": s.GripperMinHold.String(), "program": programRevision()}
+}
+
+// programRevision is the VCS revision this program was built from, "+modified" when the tree had
+// changes, or "" when the build recorded none.
+func programRevision() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return ""
+	}
+	var revision, modified string
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			revision = s.Value
+		case "vcs.modified":
+			modified = s.Value
+		}
+	}
+	if revision != "" && modified == "true" {
+		revision += "+modified"
+	}
+	return revision
 }

@@ -48,9 +48,9 @@ func TestJournalReopens(t *testing.T) {
 	require.NoError(t, j.Close())
 
 	_, err = openJournal(path, "sweep", identity(map[string]any{"bundle": "abd", "seeds": []int64{1, 2, 3}, "latency": "measured"}))
-	require.EqualError(t, err, "closedloop: journal "+path+" was written by a run with another bundle, seeds: remove it, or name another journal, to start afresh")
+	require.EqualError(t, err, "closedloop: journal "+path+" was written with other options (it differs in bundle, seeds): remove it, or name another journal, to start afresh")
 	_, err = openJournal(path, "sweep", identity(map[string]any{"bundle": "abc", "seeds": []int64{1, 2}}))
-	require.ErrorContains(t, err, "with another latency:")
+	require.ErrorContains(t, err, "(it differs in latency)")
 	_, err = openJournal(path, "evaluation", identity(id))
 	require.EqualError(t, err, "closedloop: journal "+path+" was written by dysl sweep, not dysl evaluate --closed-loop: name another journal")
 }
