@@ -18,7 +18,9 @@
 # scene), EPISODES (its episodes, default 100), CHAIN_EPISODES (default 50), SWEEP_EPISODES (per point,
 # default 20), SWEEP_TASKS (default tabletop; chain also holds the chain-length criterion), MAX_STEPS
 # (per instruction, default 300), ONE_STAGE (a one-stage distilled copy for the ablation's row), CAMERA_HZ (frames per second, 0: the bundle's control rate), GRIPPER_LEAD (the node's gripper_lead, default 0), GRIPPER_MIN_HOLD (the node's gripper_min_hold, a Go duration such as 1s; default 0s), LATENCY (measured, fixed or per-layer; default measured), WEIGHTS
-# (the backbone's safetensors; default: the file the manifest's provenance names, next to MODEL_DIR).
+# (the backbone's safetensors; default: the file the manifest's provenance names, next to MODEL_DIR),
+# JOURNALS (a directory: each command keeps a journal there, --journal, so that the script, stopped
+# and run again with the same JOURNALS and options, plays only what is left; remove it to start afresh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 model=${1:?usage: scripts/closedloop-report.sh MODEL_DIR [SWEEP ARGS...]}
@@ -54,10 +56,22 @@ dysl="$work/dysl"
 common=(--model "$model" "${weights_flag[@]}" --max-steps "$max_steps" --latency "$latency" --camera-hz "$camera_hz" --gripper-lead "$gripper_lead"
 	--gripper-min-hold "$gripper_hold")
 
+# journal NAME sets jf to the --journal flag of one command under JOURNALS, or to nothing.
+journal() {
+	jf=()
+	if [[ -n ${JOURNALS:-} ]]; then
+		mkdir -p "$JOURNALS"
+		jf=(--journal "$JOURNALS/$1.journal")
+	fi
+}
+
 start=$SECONDS
-"$dysl" evaluate --closed-loop "${common[@]}" "${one_stage[@]}" --tasks "$tasks" --episodes "$episodes" --json-out "$out/$tasks.json" | tee "$out/$tasks.txt"
-"$dysl" evaluate --closed-loop "${common[@]}" "${one_stage[@]}" --tasks chain --episodes "$chain_episodes" --json-out "$out/chain.json" | tee "$out/chain.txt"
-"$dysl" sweep "${common[@]}" --tasks "$sweep_tasks" --episodes "$sweep_episodes" --plot "$out/sweep.png" --json-out "$out/sweep.json" "$@" |
+journal "$tasks"
+"$dysl" evaluate --closed-loop "${common[@]}" "${one_stage[@]}" --tasks "$tasks" --episodes "$episodes" --json-out "$out/$tasks.json" "${jf[@]}" | tee "$out/$tasks.txt"
+journal chain
+"$dysl" evaluate --closed-loop "${common[@]}" "${one_stage[@]}" --tasks chain --episodes "$chain_episodes" --json-out "$out/chain.json" "${jf[@]}" | tee "$out/chain.txt"
+journal sweep
+"$dysl" sweep "${common[@]}" --tasks "$sweep_tasks" --episodes "$sweep_episodes" --plot "$out/sweep.png" --json-out "$out/sweep.json" "${jf[@]}" "$@" |
 	tee "$out/sweep.txt"
 took=$(( (SECONDS - start) / 60 ))
 

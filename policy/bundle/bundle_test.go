@@ -259,13 +259,12 @@ func TestWriteReadRoundTrip(t *testing.T) {
 	require.Equal(t, m, again)
 }
 
-// A bundle's digest names its contents: a copy elsewhere has the same, an engine cache beside the
-// graphs changes nothing, and one byte changed in a graph, or a file renamed, changes it.
+// A bundle's digest names what it computes with: a copy elsewhere has the same, an engine cache or
+// a report beside the graphs changes nothing, and one byte changed in a graph, or in the
+// manifest, changes it.
 func TestDigest(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "a")
-	require.NoError(t, os.MkdirAll(filepath.Join(dir, "graphs"), 0o755))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "manifest.json"), []byte(`{"name":"a"}`), 0o644))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "graphs", "layer_00.onnx"), []byte("graph"), 0o644))
+	require.NoError(t, os.CopyFS(dir, os.DirFS(goodDir)))
 	want, err := bundle.Digest(dir)
 	require.NoError(t, err)
 	require.Len(t, want, 64)
@@ -274,21 +273,34 @@ func TestDigest(t *testing.T) {
 	require.NoError(t, os.CopyFS(other, os.DirFS(dir)))
 	require.NoError(t, os.MkdirAll(filepath.Join(other, ".trt", "engines"), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(other, ".trt", "engines", "e.engine"), []byte("cache"), 0o644))
+	require.NoError(t, os.MkdirAll(filepath.Join(other, "closedloop"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(other, "closedloop", "report.md"), []byte("# report"), 0o644))
 	got, err := bundle.Digest(other)
 	require.NoError(t, err)
-	require.Equal(t, want, got, "a copy with an engine cache")
+	require.Equal(t, want, got, "a copy with an engine cache and a report")
 
-	require.NoError(t, os.WriteFile(filepath.Join(other, "graphs", "layer_00.onnx"), []byte("grapH"), 0o644))
+	m, err := bundle.ReadManifest(other)
+	require.NoError(t, err)
+	head := filepath.Join(other, m.Files.Head)
+	graph, err := os.ReadFile(head)
+	require.NoError(t, err)
+	graph[len(graph)-1] ^= 1
+	require.NoError(t, os.WriteFile(head, graph, 0o644))
 	got, err = bundle.Digest(other)
 	require.NoError(t, err)
 	require.NotEqual(t, want, got, "a graph changed")
 
-	require.NoError(t, os.WriteFile(filepath.Join(other, "graphs", "layer_00.onnx"), []byte("graph"), 0o644))
-	require.NoError(t, os.Rename(filepath.Join(other, "graphs", "layer_00.onnx"), filepath.Join(other, "graphs", "layer_01.onnx")))
+	graph[len(graph)-1] ^= 1
+	require.NoError(t, os.WriteFile(head, graph, 0o644))
+	m.Name += "-renamed"
+	require.NoError(t, bundle.Write(other, m))
 	got, err = bundle.Digest(other)
 	require.NoError(t, err)
-	require.NotEqual(t, want, got, "a graph renamed")
+	require.NotEqual(t, want, got, "the manifest changed")
 
+	require.NoError(t, os.Remove(head))
+	_, err = bundle.Digest(other)
+	require.ErrorContains(t, err, "bundle: digest of "+other+": open "+head)
 	_, err = bundle.Digest(filepath.Join(t.TempDir(), "missing"))
 	require.ErrorContains(t, err, "bundle: digest of ")
 }
