@@ -3,9 +3,12 @@ package bundle
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -24,6 +27,10 @@ import (
 // write runs are not in the copy and are gone once the new bundle is in place. Should the last
 // rename fail all the same, the staging directory is kept and the error names it: it holds the new
 // bundle, complete and validated.
+//
+// Hidden entries of dir (a name starting with "."), such as the TensorRT engine caches ONNX Runtime
+// writes under .trt/, are hard-linked into the staging directory, not copied: they are gigabytes on a
+// robot's computer, and nothing write does touches them.
 func Replace(dir string, write func(staging string) error) error {
 	dir, err := resolve(dir)
 	if err != nil {
@@ -53,7 +60,7 @@ func Replace(dir string, write func(staging string) error) error {
 	case err == nil && !info.IsDir():
 		return fmt.Errorf("bundle: %s is not a directory", dir)
 	case err == nil:
-		if err := os.CopyFS(staging, os.DirFS(dir)); err != nil {
+		if err := stageCopy(dir, staging); err != nil {
 			return fmt.Errorf("bundle: copying %s to change it beside it: %w", dir, err)
 		}
 		if err := os.Chmod(staging, info.Mode().Perm()); err != nil {
@@ -82,6 +89,90 @@ func Replace(dir string, write func(staging string) error) error {
 		return fmt.Errorf("%w; the new bundle, complete and validated, is in %s", err, staging)
 	}
 	return err
+}
+
+// stageCopy copies what dir holds into staging, its hidden entries hard-linked (copied where a link
+// cannot be made: another file system).
+func stageCopy(dir, staging string) error {
+	if err := os.CopyFS(staging, visible{os.DirFS(dir)}); err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") {
+			if err := linkTree(filepath.Join(dir, e.Name()), filepath.Join(staging, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// visible is a directory tree without the hidden entries of its top directory.
+type visible struct{ fs.FS }
+
+func (v visible) ReadDir(name string) ([]fs.DirEntry, error) {
+	entries, err := fs.ReadDir(v.FS, name)
+	if name != "." {
+		return entries, err
+	}
+	return slices.DeleteFunc(entries, func(e fs.DirEntry) bool { return strings.HasPrefix(e.Name(), ".") }), err
+}
+
+// linkTree makes at dst a tree of directories like src's, whose files are hard links to src's.
+func linkTree(src, dst string) error {
+	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, path)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, rel)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		switch {
+		case d.IsDir():
+			return os.Mkdir(target, info.Mode().Perm())
+		case d.Type()&fs.ModeSymlink != 0:
+			link, err := os.Readlink(path)
+			if err != nil {
+				return err
+			}
+			return os.Symlink(link, target)
+		case d.Type().IsRegular():
+			err := os.Link(path, target)
+			if errors.Is(err, syscall.EXDEV) {
+				return copyFile(path, target, info.Mode().Perm())
+			}
+			return err
+		default:
+			return nil // sockets and devices are nothing a bundle holds
+		}
+	})
+}
+
+func copyFile(src, dst string, perm fs.FileMode) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }
 
 // resolve is the absolute path of the directory dir names, through a symbolic link: the directory

@@ -39,6 +39,39 @@ func TestReplaceChangesTheBundleAndKeepsItsOtherFiles(t *testing.T) {
 	require.Empty(t, diskfull.DotFiles(t, filepath.Dir(dir)), "no staging directory left beside the bundle")
 }
 
+// The engine caches under .trt/ come through a Replace as the same files, hard-linked, not copied:
+// gigabytes on a robot's computer. The graphs, which a change may rewrite, are copies.
+func TestReplaceLinksTheEngineCaches(t *testing.T) {
+	dir, _ := copyBundle(t)
+	engine := filepath.Join(dir, ".trt", "engines", "layer_00.engine")
+	require.NoError(t, os.MkdirAll(filepath.Dir(engine), 0o750))
+	require.NoError(t, os.WriteFile(engine, []byte("a TensorRT engine"), 0o600))
+	require.NoError(t, os.Symlink("engines", filepath.Join(dir, ".trt", "latest")))
+	engineBefore, err := os.Stat(engine)
+	require.NoError(t, err)
+	head := filepath.Join(dir, "head.onnx")
+	headBefore, err := os.Stat(head)
+	require.NoError(t, err)
+
+	require.NoError(t, bundle.Replace(dir, renamed("changed")))
+	engineAfter, err := os.Stat(engine)
+	require.NoError(t, err)
+	require.True(t, os.SameFile(engineBefore, engineAfter), "the engine is the same file")
+	require.Equal(t, os.FileMode(0o600), engineAfter.Mode().Perm())
+	cacheDir, err := os.Stat(filepath.Dir(engine))
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o750), cacheDir.Mode().Perm())
+	link, err := os.Readlink(filepath.Join(dir, ".trt", "latest"))
+	require.NoError(t, err)
+	require.Equal(t, "engines", link)
+	headAfter, err := os.Stat(head)
+	require.NoError(t, err)
+	require.False(t, os.SameFile(headBefore, headAfter), "a graph is copied")
+	b, err := bundle.Load(dir)
+	require.NoError(t, err)
+	require.Equal(t, "changed", b.Manifest.Name)
+}
+
 func TestReplaceLeavesTheBundleWhenTheChangeFails(t *testing.T) {
 	broken := errors.New("the run was stopped")
 	for name, write := range map[string]func(string) error{
