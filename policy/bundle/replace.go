@@ -186,19 +186,36 @@ func resolve(dir string) (string, error) {
 	return filepath.Abs(dir)
 }
 
-// refuseMountPoint says why dir cannot be replaced when it is a mount point: on another device than
-// its parent, as a volume mounted into a container is. A bind mount on the parent's own device is
-// not seen here; its rename fails at the end and Replace keeps the new bundle for the user.
+// refuseMountPoint says why dir cannot be replaced when it is a mount point: a volume mounted into a
+// container, or a bind mount. The kernel's mount ID (statx, Linux 5.8 and later) tells a bind mount
+// on its parent's own device; without it, a mount point is told by another device than its parent's,
+// and a same-device bind mount is only found by the last rename, when Replace keeps the new bundle
+// for the user.
 func refuseMountPoint(dir string) error {
-	var d, parent syscall.Stat_t
-	if err := syscall.Stat(dir, &d); err != nil {
-		return nil // not there yet, or said by what follows
+	inner, innerOK := mountID(dir)
+	outer, outerOK := mountID(filepath.Dir(dir))
+	mounted := innerOK && outerOK && inner != outer
+	if !innerOK || !outerOK {
+		var d, parent syscall.Stat_t
+		if err := syscall.Stat(dir, &d); err != nil {
+			return nil // not there yet, or said by what follows
+		}
+		mounted = syscall.Stat(filepath.Dir(dir), &parent) == nil && d.Dev != parent.Dev
 	}
-	if err := syscall.Stat(filepath.Dir(dir), &parent); err != nil || d.Dev == parent.Dev {
+	if !mounted {
 		return nil
 	}
 	return fmt.Errorf("%s is a mount point, and a changed bundle takes its place by a rename, which a mount point refuses: "+
 		"keep the bundle in a directory inside the mount", dir)
+}
+
+// mountID is the ID of the mount path lies on, when the kernel says (statx's STATX_MNT_ID).
+func mountID(path string) (uint64, bool) {
+	var st unix.Statx_t
+	if err := unix.Statx(unix.AT_FDCWD, path, 0, unix.STATX_MNT_ID, &st); err != nil || st.Mask&unix.STATX_MNT_ID == 0 {
+		return 0, false
+	}
+	return st.Mnt_id, true
 }
 
 // stagingPattern is the glob of the staging directories Replace makes for the bundle dir (resolved).

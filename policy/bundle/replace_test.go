@@ -225,3 +225,20 @@ func BenchmarkReplace(b *testing.B) {
 		require.NoError(b, bundle.Replace(dir, func(string) error { return nil }))
 	}
 }
+
+// A bind mount on its parent's own device (as systemd's BindPaths or a host-path volume can make)
+// is refused before any work too, by its mount ID. It needs the right to mount: root here and in CI.
+func TestCheckReplaceableRefusesABindMount(t *testing.T) {
+	dir, _ := copyBundle(t)
+	source := t.TempDir()
+	if err := syscall.Mount(source, dir, "", syscall.MS_BIND, ""); err != nil {
+		t.Skipf("cannot bind-mount here: %v", err)
+	}
+	t.Cleanup(func() { require.NoError(t, syscall.Unmount(dir, 0)) })
+	var d, parent syscall.Stat_t
+	require.NoError(t, syscall.Stat(dir, &d))
+	require.NoError(t, syscall.Stat(filepath.Dir(dir), &parent))
+	require.Equal(t, parent.Dev, d.Dev, "the bind mount is on its parent's device: the device alone does not tell it")
+	require.ErrorContains(t, bundle.CheckReplaceable(dir), dir+" is a mount point")
+	require.ErrorContains(t, bundle.Replace(dir, func(string) error { t.Fatal("staged"); return nil }), "is a mount point")
+}
