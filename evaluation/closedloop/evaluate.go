@@ -219,7 +219,7 @@ func Evaluate(ctx context.Context, cfg EvaluateConfig) (*Report, error) {
 	fmt.Fprintf(cfg.Log, "closed loop: full and dysl on %d episodes\n", len(cfg.Seeds))
 	full, rows, served, err := b.firstPhase(ctx, cfg.Suite, cfg.Seeds, cfg.MatchFrames)
 	if err != nil {
-		if ctx.Err() == nil || rows == nil || rows[0].Episodes == 0 {
+		if !isStopped(err) || rows[0].Episodes == 0 {
 			return nil, err
 		}
 		rep := cfg.report(b, rows, false)
@@ -232,7 +232,7 @@ func Evaluate(ctx context.Context, cfg EvaluateConfig) (*Report, error) {
 	// stoppedBeforeLater is the report of a run stopped after the first phase, before the ablations
 	// and baselines played an episode.
 	stoppedBeforeLater := func(err error) (*Report, error) {
-		if ctx.Err() == nil {
+		if !isStopped(err) {
 			return nil, err
 		}
 		rep := cfg.report(b, rows, false)
@@ -351,7 +351,7 @@ func Evaluate(ctx context.Context, cfg EvaluateConfig) (*Report, error) {
 	}
 	fmt.Fprintf(cfg.Log, "closed loop: ablations and baselines on the same %d episodes\n", len(cfg.Seeds))
 	more, err := cfg.Suite.play(ctx, "second phase", append(rest, timing), cfg.Seeds, nil)
-	if err != nil && (ctx.Err() == nil || more == nil) {
+	if err != nil && !isStopped(err) {
 		return nil, err
 	}
 	Finish(more, timingReference)

@@ -3,6 +3,7 @@ package closedloop
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -136,10 +137,10 @@ func (m *Metric) UnmarshalJSON(b []byte) error {
 // Run plays every seed with every available variant, interleaved episode by episode in an order that
 // rotates, so the machine's noise lands on every variant alike. Speedups are left for Finish.
 //
-// A done ctx stops it before the next episode. The rows it then returns, with an error that says
-// how far it came and wraps ctx's cause, count only the rounds (one seed, every variant) it
-// finished: a round one variant played and another did not is left out, so that every row stands
-// on the same episodes.
+// A done ctx stops it before the next episode, and so does a journal that cannot be written. The
+// rows it then returns, with a *StoppedError that says how far it came and why, count only the
+// rounds (one seed, every variant) it finished: a round one variant played and another did not is
+// left out, so that every row stands on the same episodes.
 func (s Suite) Run(ctx context.Context, variants []*Variant, seeds []int64) ([]Row, error) {
 	return s.play(ctx, "run", variants, seeds, nil)
 }
@@ -203,7 +204,8 @@ func (s Suite) play(ctx context.Context, call string, variants []*Variant, seeds
 			}
 		}
 		if err := s.journal.record(call, seed, round); err != nil {
-			return nil, err
+			// The round is played and counted; what it cannot do is survive this run.
+			return summarized(), &StoppedError{Played: e + 1, Total: len(seeds), Cause: err}
 		}
 	}
 	return summarized(), nil
@@ -240,9 +242,28 @@ func (s Suite) addRecorded(rows []Row, variants []*Variant, call string, seed in
 	return nil
 }
 
+// StoppedError is the error of a run that stopped between its episodes, on a done context (Ctrl-C)
+// or a journal that could not be written: what it played before is reported with it.
+type StoppedError struct {
+	Played, Total int
+	Cause         error
+}
+
+func (e *StoppedError) Error() string {
+	return fmt.Sprintf("closedloop: stopped after %d of %d episodes: %v", e.Played, e.Total, e.Cause)
+}
+
+func (e *StoppedError) Unwrap() error { return e.Cause }
+
 // stopped is the error of a run that ctx stopped after played of total episodes.
 func stopped(ctx context.Context, played, total int) error {
-	return fmt.Errorf("closedloop: stopped after %d of %d episodes: %w", played, total, context.Cause(ctx))
+	return &StoppedError{Played: played, Total: total, Cause: context.Cause(ctx)}
+}
+
+// isStopped says whether err is a StoppedError: the run has something to report.
+func isStopped(err error) bool {
+	var s *StoppedError
+	return errors.As(err, &s)
 }
 
 func (r *Row) add(ep Episode) {

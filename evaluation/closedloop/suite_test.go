@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -180,5 +182,36 @@ func TestSuiteStoppedKeepsWholeRounds(t *testing.T) {
 		require.False(t, rows[2].Available)
 		require.Zero(t, rows[2].Episodes)
 		cancel(nil)
+	}
+}
+
+// A journal that can no longer be written (a full disk) stops the suite like Ctrl-C: the rounds
+// played are returned with an error that names the journal's fault, and the round that could not be
+// journaled still counts.
+func TestSuiteStopsWhenItsJournalFails(t *testing.T) {
+	zero := func(out []float32) { clear(out) }
+	sc := scene.DefaultConfig()
+	sc.MaxSteps = 20
+	variants := []*Variant{
+		{Name: "a", Engine: newEngine(t, zero), Skipping: skipping.DefaultConfig()},
+		{Name: "b", Engine: newEngine(t, zero), Skipping: skipping.DefaultConfig()},
+	}
+	j, err := openJournal(filepath.Join(t.TempDir(), "run.journal"), "sweep", identity(map[string]any{}))
+	require.NoError(t, err)
+	played := 0
+	suite := Suite{Scene: sc, Latency: FixedLatency(0), journal: j, Progress: func() {
+		if played++; played == 3 {
+			require.NoError(t, j.file.Close()) // the second round's record will fail
+		}
+	}}
+	rows, err := suite.play(context.Background(), "test", variants, []int64{3, 4, 5}, nil)
+	var stop *StoppedError
+	require.ErrorAs(t, err, &stop)
+	require.Equal(t, 2, stop.Played)
+	require.ErrorContains(t, err, "closedloop: stopped after 2 of 3 episodes: closedloop: journal ")
+	require.ErrorIs(t, err, os.ErrClosed)
+	require.Equal(t, 4, played)
+	for _, r := range rows {
+		require.Equal(t, 2, r.Episodes, r.Variant)
 	}
 }

@@ -312,7 +312,7 @@ func Sweep(ctx context.Context, cfg SweepConfig) (*SweepReport, error) {
 	fmt.Fprintf(cfg.Log, "sweep: full and dysl at its defaults on %d episodes\n", len(cfg.Seeds))
 	full, first, served, err := b.firstPhase(ctx, cfg.Suite, cfg.Seeds, cfg.MatchFrames)
 	if err != nil {
-		if ctx.Err() == nil || first == nil || first[0].Episodes == 0 {
+		if !isStopped(err) || first[0].Episodes == 0 {
 			return nil, err
 		}
 		rep := cfg.report(L, first, nil, nil)
@@ -398,7 +398,7 @@ func Sweep(ctx context.Context, cfg SweepConfig) (*SweepReport, error) {
 	}
 	fmt.Fprintf(cfg.Log, "sweep: %d more points on the same %d episodes\n", len(plan.variants), len(cfg.Seeds))
 	more, err := cfg.Suite.play(ctx, "second phase", append(plan.variants, timing), cfg.Seeds, nil)
-	if err != nil && (ctx.Err() == nil || more == nil) {
+	if err != nil && !isStopped(err) {
 		return nil, err
 	}
 	Finish(more, timingReference)
