@@ -150,6 +150,12 @@ func openJournal(path, kind string, identity func() (map[string]any, error)) (*J
 // ready for appending. An empty file gets the header.
 func (j *Journal) load(want string, id map[string]any) error {
 	r := bufio.NewReader(j.file)
+	// A file that does not begin as a journal is refused before it is read whole or truncated: a
+	// --journal naming the wrong file (weights, a report) must leave it as it is.
+	head, _ := r.Peek(len(headerStart))
+	if string(head) != headerStart[:len(head)] {
+		return notAJournal(j.path)
+	}
 	var whole int64 // bytes of whole lines
 	for n := 1; ; n++ {
 		line, err := r.ReadBytes('\n')
@@ -183,10 +189,17 @@ func (j *Journal) load(want string, id map[string]any) error {
 	return syncDir(filepath.Dir(j.path)) // the new file's name survives a power cut too
 }
 
+// headerStart is how every journal's first line begins (journalHeader's first field).
+const headerStart = `{"journal":"dysl closed-loop `
+
+func notAJournal(path string) error {
+	return fmt.Errorf("closedloop: %s is not a closed-loop journal (its first line is not one's header)", path)
+}
+
 func checkHeader(path string, line []byte, want string, id map[string]any) error {
 	var h journalHeader
 	if err := json.Unmarshal(line, &h); err != nil || !strings.HasPrefix(h.Journal, "dysl closed-loop ") {
-		return fmt.Errorf("closedloop: %s is not a closed-loop journal (its first line is not one's header)", path)
+		return notAJournal(path)
 	}
 	if h.Journal != want {
 		command := func(header string) string {

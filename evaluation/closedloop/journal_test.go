@@ -87,13 +87,25 @@ func TestJournalTornAndDamagedLines(t *testing.T) {
 	_, err = openJournal(path, "sweep", identity(id))
 	require.ErrorContains(t, err, "closedloop: journal "+path+" line 2: json: cannot unmarshal number")
 
-	other := filepath.Join(dir, "notes.txt")
-	require.NoError(t, os.WriteFile(other, []byte("shopping list\n"), 0o644))
-	_, err = openJournal(other, "sweep", identity(id))
-	require.EqualError(t, err, "closedloop: "+other+" is not a closed-loop journal (its first line is not one's header)")
-	text, err := os.ReadFile(other)
+	// Files that are not journals, with or without a newline, are left as they are.
+	for _, content := range []string{"shopping list\n", "shopping list", `{"journal":"another tool"}`} {
+		other := filepath.Join(dir, "notes.txt")
+		require.NoError(t, os.WriteFile(other, []byte(content), 0o644))
+		_, err = openJournal(other, "sweep", identity(id))
+		require.EqualError(t, err, "closedloop: "+other+" is not a closed-loop journal (its first line is not one's header)")
+		text, err := os.ReadFile(other)
+		require.NoError(t, err)
+		require.Equal(t, content, string(text))
+	}
+	// A header torn by a crash before its newline is the start of a journal: written again.
+	torn := filepath.Join(dir, "torn.journal")
+	require.NoError(t, os.WriteFile(torn, []byte(`{"journal":"dysl clo`), 0o644))
+	j, err = openJournal(torn, "sweep", identity(id))
 	require.NoError(t, err)
-	require.Equal(t, "shopping list\n", string(text))
+	require.NoError(t, j.Close())
+	text, err := os.ReadFile(torn)
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(string(text), `{"journal":"dysl closed-loop sweep","version":1,`), string(text))
 
 	j, err = openJournal("", "sweep", identity(id))
 	require.NoError(t, err)
