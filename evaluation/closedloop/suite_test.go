@@ -129,15 +129,9 @@ func TestDescribeTasksNamesWhatEachEpisodeAsks(t *testing.T) {
 // The suite hands its expert columns to every variant's harness: with all of them, a zero policy
 // succeeds in every episode; without them, in none.
 func TestSuiteExpertDimsReachEveryVariant(t *testing.T) {
-	zero := func(out []float32) { clear(out) }
 	sc := scene.DefaultConfig()
 	sc.MaxSteps = 200
-	variants := func() []*Variant {
-		return []*Variant{
-			{Name: "a", Engine: newEngine(t, zero), Skipping: skipping.DefaultConfig()},
-			{Name: "b", Engine: newEngine(t, zero), Skipping: skipping.DefaultConfig()},
-		}
-	}
+	variants := func() []*Variant { return zeroPolicies(t, "a", "b") }
 	rows, err := Suite{Scene: sc, Latency: FixedLatency(0), ExpertDims: []int{0, 1, 2, 3, 4, 5, 6}}.Run(context.Background(), variants(), []int64{3, 4})
 	require.NoError(t, err)
 	for _, r := range rows {
@@ -153,14 +147,9 @@ func TestSuiteExpertDimsReachEveryVariant(t *testing.T) {
 // Stopped part way through a round, the suite reports the rounds every variant finished, and says
 // so in an error that wraps the stop's cause; stopped at a round's end, that round counts too.
 func TestSuiteStoppedKeepsWholeRounds(t *testing.T) {
-	zero := func(out []float32) { clear(out) }
 	sc := scene.DefaultConfig()
 	sc.MaxSteps = 20
-	variants := []*Variant{
-		{Name: "a", Engine: newEngine(t, zero), Skipping: skipping.DefaultConfig()},
-		{Name: "b", Engine: newEngine(t, zero), Skipping: skipping.DefaultConfig()},
-		{Name: "missing", Note: "not run: no bundle"},
-	}
+	variants := append(zeroPolicies(t, "a", "b"), &Variant{Name: "missing", Note: "not run: no bundle"})
 	interrupt := errors.New("interrupt signal received")
 	for _, tc := range []struct{ stopAfter, rounds int }{{3, 1}, {4, 2}, {1, 0}} {
 		ctx, cancel := context.WithCancelCause(context.Background())
@@ -189,13 +178,9 @@ func TestSuiteStoppedKeepsWholeRounds(t *testing.T) {
 // played are returned with an error that names the journal's fault, and the round that could not be
 // journaled still counts.
 func TestSuiteStopsWhenItsJournalFails(t *testing.T) {
-	zero := func(out []float32) { clear(out) }
 	sc := scene.DefaultConfig()
 	sc.MaxSteps = 20
-	variants := []*Variant{
-		{Name: "a", Engine: newEngine(t, zero), Skipping: skipping.DefaultConfig()},
-		{Name: "b", Engine: newEngine(t, zero), Skipping: skipping.DefaultConfig()},
-	}
+	variants := zeroPolicies(t, "a", "b")
 	j, err := openJournal(filepath.Join(t.TempDir(), "run.journal"), "sweep", identity(map[string]any{}))
 	require.NoError(t, err)
 	played := 0
@@ -214,4 +199,13 @@ func TestSuiteStopsWhenItsJournalFails(t *testing.T) {
 	for _, r := range rows {
 		require.Equal(t, 2, r.Episodes, r.Variant)
 	}
+}
+
+// zeroPolicies are variants, one per name, whose policy outputs zeros: the arm holds still.
+func zeroPolicies(t *testing.T, names ...string) []*Variant {
+	var variants []*Variant
+	for _, name := range names {
+		variants = append(variants, &Variant{Name: name, Engine: newEngine(t, func(out []float32) { clear(out) }), Skipping: skipping.DefaultConfig()})
+	}
+	return variants
 }
