@@ -84,7 +84,7 @@ func (b *bench) firstPhase(ctx context.Context, suite Suite, seeds []int64, matc
 		// Rounds of this phase came from the journal, and their frames were not seen: the thresholds
 		// not matched yet are matched on dysl's first frames, served to it again.
 		served.frames = nil
-		served.gather = func() ([]policy.Observation, error) { return b.gatherServed(suite, seeds, matchFrames) }
+		served.gather = func() ([]policy.Observation, error) { return b.gatherServed(ctx, suite, seeds, matchFrames) }
 	}
 	return full, rows, served, err
 }
@@ -127,7 +127,7 @@ func (s *servedFrames) match(name string, fit func(frames []policy.Observation) 
 
 // gatherServed plays dysl alone over the seeds until it was served matchFrames observations (or
 // the seeds end), and returns them. Nothing of it is counted or journaled.
-func (b *bench) gatherServed(suite Suite, seeds []int64, matchFrames int) ([]policy.Observation, error) {
+func (b *bench) gatherServed(ctx context.Context, suite Suite, seeds []int64, matchFrames int) ([]policy.Observation, error) {
 	dysl, err := b.variant("dysl", "DySL, serving the frames thresholds are matched on", b.dysl)
 	if err != nil {
 		return nil, err
@@ -142,9 +142,12 @@ func (b *bench) gatherServed(suite Suite, seeds []int64, matchFrames int) ([]pol
 	if err != nil {
 		return nil, err
 	}
-	for _, seed := range seeds {
+	for i, seed := range seeds {
 		if len(frames) >= matchFrames {
 			break
+		}
+		if ctx.Err() != nil {
+			return nil, &StoppedError{Played: i, Total: len(seeds), Of: "episodes of dysl, serving again the frames thresholds are matched on", Cause: context.Cause(ctx)}
 		}
 		if _, err := h.Run(seed); err != nil {
 			return nil, fmt.Errorf("closedloop: dysl, serving the frames thresholds are matched on: %w", err)

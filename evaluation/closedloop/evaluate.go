@@ -312,7 +312,7 @@ func Evaluate(ctx context.Context, cfg EvaluateConfig) (*Report, error) {
 		return res, &Match{TargetLayers: Metric(executed), Tolerance: cfg.MatchTolerance, Runs: res.Runs, Episodes: len(matchSeeds)}, err
 	}
 	if cfg.runs("flexidepth") {
-		v, err := matchedFlexiDepth(b, served, executed, L, search)
+		v, err := matchedFlexiDepth(ctx, b, served, executed, L, search)
 		if err != nil {
 			return stoppedBeforeLater(err)
 		}
@@ -456,7 +456,7 @@ func describeSearch(res matching.SearchResult, m *Match) string {
 // matchFlexiDepth bisects the controller threshold so that FlexiDepth executes, on the observations
 // DySL was served (episodes cut where the instruction changes), as many layers per inference as
 // target. Executed layers rise with the threshold.
-func matchFlexiDepth(e *policy.Engine, c skipping.Config, obs []policy.Observation, target float64) (tau, got float64, err error) {
+func matchFlexiDepth(ctx context.Context, e *policy.Engine, c skipping.Config, obs []policy.Observation, target float64) (tau, got float64, err error) {
 	measure := func(t float64) (float64, error) {
 		c.ControllerThreshold = t
 		if err := e.SetSkipping(c); err != nil {
@@ -464,6 +464,9 @@ func matchFlexiDepth(e *policy.Engine, c skipping.Config, obs []policy.Observati
 		}
 		var layers float64
 		for i, o := range obs {
+			if ctx.Err() != nil { // up to 12 passes over 600 frames: tens of seconds
+				return 0, &StoppedError{Played: i, Total: len(obs), Of: "frames served to dysl, matching flexidepth's tau on them", Cause: context.Cause(ctx)}
+			}
 			if i == 0 || o.Instruction != obs[i-1].Instruction {
 				e.Reset()
 			}
@@ -500,13 +503,13 @@ type thresholdSearch func(at func(knob float64) (*Variant, error), s matching.Se
 
 // matchedFlexiDepth is FlexiDepth at the τ that gives dysl's executed layers in its own closed loop,
 // searched from the τ fitted on the frames served to dysl.
-func matchedFlexiDepth(b *bench, served *servedFrames, executed float64, L int, search thresholdSearch) (*Variant, error) {
+func matchedFlexiDepth(ctx context.Context, b *bench, served *servedFrames, executed float64, L int, search thresholdSearch) (*Variant, error) {
 	flexi, err := b.flexiDepth()
 	if err != nil {
 		return nil, err
 	}
 	start, err := served.match("flexidepth tau for dysl's layers", func(frames []policy.Observation) (float64, float64, error) {
-		return matchFlexiDepth(flexi.Engine, flexi.Skipping, frames, executed)
+		return matchFlexiDepth(ctx, flexi.Engine, flexi.Skipping, frames, executed)
 	})
 	if err != nil {
 		return nil, err

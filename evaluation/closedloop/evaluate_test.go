@@ -258,6 +258,8 @@ func TestEvaluateStoppedReportsWhatWasPlayed(t *testing.T) {
 		{"full and dysl alone", []string{"full", "dysl"}, 5, map[string]int{"full": 2, "dysl": 2}, "full and dysl played the first 2 of 3 episodes"},
 		{"first phase", []string{"static_only", "random_skip"}, 3, map[string]int{"full": 1, "dysl": 1},
 			"full and dysl played the first 1 of 3 episodes; the ablations and baselines did not run"},
+		{"matching on served frames", []string{"flexidepth"}, 6, map[string]int{"full": 3, "dysl": 3},
+			"full and dysl played all 3 episodes; the run stopped before the ablations and baselines played theirs"},
 		{"search", []string{"flexidepth"}, 7, map[string]int{"full": 3, "dysl": 3},
 			"full and dysl played all 3 episodes; the run stopped before the ablations and baselines played theirs"},
 		{"second phase", []string{"static_only", "random_skip"}, 6 + 3 + 2, map[string]int{"full": 3, "dysl": 3, "random_skip": 1, "static_only": 1},
@@ -476,4 +478,28 @@ func TestSweepResumedFromItsJournal(t *testing.T) {
 		}
 		require.Equal(t, outcome(w.Row), outcome(p.Row), "%s %s", p.Series, p.Setting)
 	}
+}
+
+// Stopped while the baselines' thresholds are matched on the frames served to dysl (tens of seconds
+// on 600 frames), a sweep stops there, not after the matching: full and dysl are reported.
+func TestSweepStoppedWhileMatchingThresholds(t *testing.T) {
+	sc := scene.DefaultConfig()
+	sc.MaxSteps = 10
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	played := 0
+	cfg := closedloop.SweepConfig{Model: tinyDir, Backend: ortbackend.Opener(ortbackend.Config{LibraryPath: orttest.Library(t)}),
+		DySL: skipping.DefaultConfig(), SkipLevels: []float64{0.5}, Seeds: []int64{1_000_000, 1_000_001}, ExitEpisodes: 2, ExitStride: 8,
+		Suite: closedloop.Suite{Scene: sc, Latency: closedloop.LayerLatency{PerLayer: 5_000_000}, Progress: func() {
+			if played++; played == 4 { // the first phase's last episode
+				cancel(errors.New("interrupt signal received"))
+			}
+		}}}
+	rep, err := closedloop.Sweep(ctx, cfg)
+	require.ErrorContains(t, err, "closedloop: stopped after 0 of ")
+	require.ErrorContains(t, err, " frames served to dysl, matching flexidepth's tau on them: interrupt signal received")
+	require.Equal(t, 4, played)
+	require.NotNil(t, rep)
+	require.Len(t, rep.Points, 2)
+	require.Equal(t, "full and dysl at its defaults played all 2 episodes; the sweep stopped before the other points played theirs", rep.Stopped)
 }

@@ -1,6 +1,7 @@
 package closedloop
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -242,15 +243,18 @@ func (s Suite) addRecorded(rows []Row, variants []*Variant, call string, seed in
 	return nil
 }
 
-// StoppedError is the error of a run that stopped between its episodes, on a done context (Ctrl-C)
-// or a journal that could not be written: what it played before is reported with it.
+// StoppedError is the error of a run that stopped between its episodes (or the frames a threshold
+// is matched on), on a done context (Ctrl-C) or a journal that could not be written: what it played
+// before is reported with it.
 type StoppedError struct {
 	Played, Total int
-	Cause         error
+	// Of names what was counted: "" for episodes.
+	Of    string
+	Cause error
 }
 
 func (e *StoppedError) Error() string {
-	return fmt.Sprintf("closedloop: stopped after %d of %d episodes: %v", e.Played, e.Total, e.Cause)
+	return fmt.Sprintf("closedloop: stopped after %d of %d %s: %v", e.Played, e.Total, cmp.Or(e.Of, "episodes"), e.Cause)
 }
 
 func (e *StoppedError) Unwrap() error { return e.Cause }

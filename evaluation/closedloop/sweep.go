@@ -319,6 +319,16 @@ func Sweep(ctx context.Context, cfg SweepConfig) (*SweepReport, error) {
 		rep.stop(fmt.Sprintf("full and dysl at its defaults played the first %d of %d episodes; the other points did not run", first[0].Episodes, len(cfg.Seeds)))
 		return rep, err
 	}
+	// stoppedBeforeOthers is the report of a sweep stopped while the baselines' thresholds were
+	// matched, before the other points played an episode.
+	stoppedBeforeOthers := func(err error) (*SweepReport, error) {
+		if !isStopped(err) {
+			return nil, err
+		}
+		rep := cfg.report(L, first, nil, nil)
+		rep.stop(fmt.Sprintf("full and dysl at its defaults played all %d episodes; the sweep stopped before the other points played theirs", len(cfg.Seeds)))
+		return rep, err
+	}
 
 	static, err := b.staticOnly()
 	if err != nil {
@@ -357,10 +367,10 @@ func Sweep(ctx context.Context, cfg SweepConfig) (*SweepReport, error) {
 		return nil, err
 	}
 	taus, err := thresholds("flexidepth", cfg.FlexiTau, func(frames []policy.Observation, layers float64) (float64, float64, error) {
-		return matchFlexiDepth(flexi.Engine, flexi.Skipping, frames, layers)
+		return matchFlexiDepth(ctx, flexi.Engine, flexi.Skipping, frames, layers)
 	})
 	if err != nil {
-		return nil, err
+		return stoppedBeforeOthers(err)
 	}
 	for _, tau := range taus {
 		v, err := flexi.at(tau)
@@ -384,7 +394,7 @@ func Sweep(ctx context.Context, cfg SweepConfig) (*SweepReport, error) {
 			return exit.Runner.Threshold, got, err
 		})
 		if err != nil {
-			return nil, err
+			return stoppedBeforeOthers(err)
 		}
 		for _, eta := range etas {
 			v := exit.at(eta)
