@@ -19,13 +19,9 @@ func Digest(dir string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("bundle: digest of %s: %w", dir, err)
 	}
-	names := []string{ManifestFile}
-	for _, g := range m.graphSpecs() {
-		if g.file != "" && !slices.Contains(names, g.file) {
-			names = append(names, g.file)
-		}
-	}
+	names := append([]string{ManifestFile}, m.graphFiles()...)
 	slices.Sort(names)
+	names = slices.Compact(names)
 	h := sha256.New()
 	for _, name := range names {
 		if err := digestFile(h, dir, name); err != nil {

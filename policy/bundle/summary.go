@@ -57,6 +57,11 @@ func WriteSummary(w io.Writer, b *Bundle) error {
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "total: %s on disk, %d parameters over all graphs (full.onnx repeats the backbone)\n", bytesize.Format(uint64(total)), params)
+	digest, err := Digest(b.Dir)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "digest: sha256 %s (the manifest and the graphs; a closed-loop journal records it)\n", digest)
 	fl := m.FLOPs
 	full := fl.Prefix + int64(d.Layers)*fl.Layer + fl.Head
 	fmt.Fprintf(w, "FLOPs per inference: prefix %s, layer %s (x%d), adapter %s, controller %s, head %s; full model %s\n",

@@ -27,6 +27,9 @@ func TestWriteSummaryListsEveryGraph(t *testing.T) {
 	require.Contains(t, text, fmt.Sprintf("bundle %s: %s (%s)\n", goodDir, m.Name, m.Format))
 	require.Contains(t, text, fmt.Sprintf("dims: %d layers, hidden %d, %d heads", m.Dims.Layers, m.Dims.Hidden, m.Dims.Heads))
 	require.Contains(t, text, fmt.Sprintf("static layers: %v\n", m.StaticLayers))
+	digest, err := bundle.Digest(goodDir)
+	require.NoError(t, err)
+	require.Contains(t, text, "\ndigest: sha256 "+digest+" (")
 
 	listed := regexp.MustCompile(`(?m)^  (\S+\.onnx)\s+\S+ \S*B\s+(\d+) params$`).FindAllStringSubmatch(text, -1)
 	var files []string
