@@ -125,6 +125,15 @@ func (s *servedFrames) match(name string, fit func(frames []policy.Observation) 
 	return m, err
 }
 
+// stoppedMatching is err of a threshold's match on frames served to dysl, a StoppedError when ctx
+// stopped it.
+func stoppedMatching(ctx context.Context, err error, frames int) error {
+	if err == nil || ctx.Err() == nil || isStopped(err) {
+		return err
+	}
+	return &StoppedError{Played: -1, Total: frames, Of: "frames served to dysl, matching a threshold on them", Cause: err}
+}
+
 // gatherServed plays dysl alone over the seeds until it was served matchFrames observations (or
 // the seeds end), and returns them. Nothing of it is counted or journaled.
 func (b *bench) gatherServed(ctx context.Context, suite Suite, seeds []int64, matchFrames int) ([]policy.Observation, error) {

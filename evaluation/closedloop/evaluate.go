@@ -325,7 +325,7 @@ func Evaluate(ctx context.Context, cfg EvaluateConfig) (*Report, error) {
 			return nil, err
 		}
 		defer exit.Close()
-		v, err := matchedEarlyExit(exit, served, executed, L, search)
+		v, err := matchedEarlyExit(ctx, exit, served, executed, L, search)
 		if err != nil {
 			return stoppedBeforeLater(err)
 		}
@@ -531,13 +531,13 @@ func matchedFlexiDepth(ctx context.Context, b *bench, served *servedFrames, exec
 
 // matchedEarlyExit is early exit at the η that gives dysl's executed layers in its own closed loop,
 // searched from the η fitted on the frames served to dysl; its unavailable row when it has no exits.
-func matchedEarlyExit(exit *earlyExit, served *servedFrames, executed float64, L int, search thresholdSearch) (*Variant, error) {
+func matchedEarlyExit(ctx context.Context, exit *earlyExit, served *servedFrames, executed float64, L int, search thresholdSearch) (*Variant, error) {
 	if exit.Runner == nil {
 		return exit.unavailable, nil
 	}
 	fitted, err := served.match("early_exit eta for dysl's layers", func(frames []policy.Observation) (float64, float64, error) {
-		got, err := exit.Runner.MatchLayers(frames, executed)
-		return exit.Runner.Threshold, got, err
+		got, err := exit.Runner.MatchLayers(ctx, frames, executed)
+		return exit.Runner.Threshold, got, stoppedMatching(ctx, err, len(frames))
 	})
 	if err != nil {
 		return nil, err

@@ -253,17 +253,23 @@ func TestEvaluateStoppedReportsWhatWasPlayed(t *testing.T) {
 		stopAfter int
 		episodes  map[string]int // the rows and their episodes
 		stopped   string
+		where     string // in the error
 	}{
-		{"before a round", []string{"static_only", "random_skip"}, 1, nil, ""},
-		{"full and dysl alone", []string{"full", "dysl"}, 5, map[string]int{"full": 2, "dysl": 2}, "full and dysl played the first 2 of 3 episodes"},
+		{"before a round", []string{"static_only", "random_skip"}, 1, nil, "", "stopped after 0 of 3 episodes"},
+		{"full and dysl alone", []string{"full", "dysl"}, 5, map[string]int{"full": 2, "dysl": 2}, "full and dysl played the first 2 of 3 episodes",
+			"stopped after 2 of 3 episodes"},
 		{"first phase", []string{"static_only", "random_skip"}, 3, map[string]int{"full": 1, "dysl": 1},
-			"full and dysl played the first 1 of 3 episodes; the ablations and baselines did not run"},
+			"full and dysl played the first 1 of 3 episodes; the ablations and baselines did not run", "stopped after 1 of 3 episodes"},
 		{"matching on served frames", []string{"flexidepth"}, 6, map[string]int{"full": 3, "dysl": 3},
-			"full and dysl played all 3 episodes; the run stopped before the ablations and baselines played theirs"},
+			"full and dysl played all 3 episodes; the run stopped before the ablations and baselines played theirs",
+			"frames served to dysl, matching flexidepth's tau on them"},
+		{"matching early exit", []string{"early_exit"}, 6, map[string]int{"full": 3, "dysl": 3},
+			"full and dysl played all 3 episodes; the run stopped before the ablations and baselines played theirs",
+			"stopped during 30 frames served to dysl, matching a threshold on them"},
 		{"search", []string{"flexidepth"}, 7, map[string]int{"full": 3, "dysl": 3},
-			"full and dysl played all 3 episodes; the run stopped before the ablations and baselines played theirs"},
+			"full and dysl played all 3 episodes; the run stopped before the ablations and baselines played theirs", "stopped after 1 of 3 episodes"},
 		{"second phase", []string{"static_only", "random_skip"}, 6 + 3 + 2, map[string]int{"full": 3, "dysl": 3, "random_skip": 1, "static_only": 1},
-			"full and dysl played all 3 episodes; the ablations and baselines the first 1 of them"},
+			"full and dysl played all 3 episodes; the ablations and baselines the first 1 of them", "stopped after 1 of 3 episodes"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithCancelCause(context.Background())
@@ -277,6 +283,7 @@ func TestEvaluateStoppedReportsWhatWasPlayed(t *testing.T) {
 				}}}
 			rep, err := closedloop.Evaluate(ctx, cfg)
 			require.ErrorIs(t, err, interrupt)
+			require.ErrorContains(t, err, tc.where)
 			require.Equal(t, tc.stopAfter, played)
 			if tc.episodes == nil {
 				require.Nil(t, rep)

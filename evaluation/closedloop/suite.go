@@ -247,6 +247,7 @@ func (s Suite) addRecorded(rows []Row, variants []*Variant, call string, seed in
 // is matched on), on a done context (Ctrl-C) or a journal that could not be written: what it played
 // before is reported with it.
 type StoppedError struct {
+	// Played of Total were played; Played is -1 where the count is not known.
 	Played, Total int
 	// Of names what was counted: "" for episodes.
 	Of    string
@@ -254,6 +255,9 @@ type StoppedError struct {
 }
 
 func (e *StoppedError) Error() string {
+	if e.Played < 0 {
+		return fmt.Sprintf("closedloop: stopped during %d %s: %v", e.Total, e.Of, e.Cause)
+	}
 	return fmt.Sprintf("closedloop: stopped after %d of %d %s: %v", e.Played, e.Total, cmp.Or(e.Of, "episodes"), e.Cause)
 }
 

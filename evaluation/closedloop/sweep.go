@@ -390,8 +390,8 @@ func Sweep(ctx context.Context, cfg SweepConfig) (*SweepReport, error) {
 		notes = append(notes, "early_exit "+exit.unavailable.Note)
 	} else {
 		etas, err := thresholds("early_exit", cfg.ExitEta, func(frames []policy.Observation, layers float64) (float64, float64, error) {
-			got, err := exit.Runner.MatchLayers(frames, layers)
-			return exit.Runner.Threshold, got, err
+			got, err := exit.Runner.MatchLayers(ctx, frames, layers)
+			return exit.Runner.Threshold, got, stoppedMatching(ctx, err, len(frames))
 		})
 		if err != nil {
 			return stoppedBeforeOthers(err)

@@ -1,6 +1,7 @@
 package earlyexit
 
 import (
+	"context"
 	"fmt"
 	"os"
 
@@ -42,10 +43,14 @@ func (f *Fit) Describe() string {
 }
 
 // MatchLayers sets the threshold so that the mean layers executed on obs come closest to layers
-// (MatchThreshold on their profiles) and returns that mean.
-func (r *Runner) MatchLayers(obs []policy.Observation, layers float64) (float64, error) {
+// (MatchThreshold on their profiles) and returns that mean. A done ctx stops it between frames, with
+// ctx's cause.
+func (r *Runner) MatchLayers(ctx context.Context, obs []policy.Observation, layers float64) (float64, error) {
 	profiles := make([][]float64, len(obs))
 	for i, o := range obs {
+		if ctx.Err() != nil {
+			return 0, context.Cause(ctx)
+		}
 		var err error
 		if profiles[i], err = r.Profile(o); err != nil {
 			return 0, err

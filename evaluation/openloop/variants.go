@@ -1,6 +1,7 @@
 package openloop
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"slices"
@@ -110,7 +111,7 @@ func earlyExitVariant(cfg Config, m *bundle.Manifest, match []*frame, target flo
 		for i, f := range match {
 			obs[i] = f.obs
 		}
-		depth, err := r.MatchLayers(obs, float64(L)-target)
+		depth, err := r.MatchLayers(context.Background(), obs, float64(L)-target)
 		if err != nil {
 			closeAll()
 			return nil, nil, err
