@@ -137,7 +137,11 @@ func openJournal(path, kind string, identity func() (map[string]any, error)) (*J
 	j := &Journal{path: path, file: f, rounds: map[roundKey][]*episodeRecord{}, decisions: map[string]json.RawMessage{}}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("closedloop: journal %s is in use by another run (%w)", path, err)
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("closedloop: journal %s is in use by another run (%w)", path, err)
+		}
+		// A file system without locks (some network mounts) cannot keep two runs apart.
+		return nil, fmt.Errorf("closedloop: journal %s cannot be locked against a second run: %w (keep it on a local disk)", path, err)
 	}
 	if err := j.load("dysl closed-loop "+kind, id); err != nil {
 		f.Close()
