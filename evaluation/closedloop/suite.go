@@ -173,7 +173,6 @@ func (s Suite) play(ctx context.Context, call string, variants []*Variant, seeds
 		}
 		return rows
 	}
-	round := make([]*episodeRecord, len(variants))
 	for e, seed := range seeds {
 		if recorded, ok := s.journal.round(call, seed); ok {
 			if err := s.addRecorded(rows, variants, call, seed, recorded); err != nil {
@@ -181,7 +180,8 @@ func (s Suite) play(ctx context.Context, call string, variants []*Variant, seeds
 			}
 			continue
 		}
-		clear(round)
+		// A round of its own each seed: the journal keeps it.
+		round := make([]*episodeRecord, len(variants))
 		for j := range variants {
 			i := (e + j) % len(variants)
 			if harnesses[i] == nil {
