@@ -70,11 +70,7 @@ func (b *bench) firstPhase(ctx context.Context, suite Suite, seeds []int64, matc
 		return nil, nil, nil, err
 	}
 	served = &servedFrames{journal: suite.journal}
-	dysl.OnServe = func(o policy.Observation) {
-		if len(served.frames) < matchFrames {
-			served.frames = append(served.frames, o)
-		}
-	}
+	keepServed(dysl, &served.frames, matchFrames)
 	reused := suite.journal.Reused()
 	rows, err = suite.play(ctx, "first phase", []*Variant{full, dysl}, seeds, nil)
 	if rows != nil {
@@ -87,6 +83,15 @@ func (b *bench) firstPhase(ctx context.Context, suite Suite, seeds []int64, matc
 		served.gather = func() ([]policy.Observation, error) { return b.gatherServed(ctx, suite, seeds, matchFrames) }
 	}
 	return full, rows, served, err
+}
+
+// keepServed has v keep the first n observations it is served in frames.
+func keepServed(v *Variant, frames *[]policy.Observation, n int) {
+	v.OnServe = func(o policy.Observation) {
+		if len(*frames) < n {
+			*frames = append(*frames, o)
+		}
+	}
 }
 
 // servedFrames are the observations served to dysl in the first phase that the baselines'
@@ -142,11 +147,7 @@ func (b *bench) gatherServed(ctx context.Context, suite Suite, seeds []int64, ma
 		return nil, err
 	}
 	var frames []policy.Observation
-	dysl.OnServe = func(o policy.Observation) {
-		if len(frames) < matchFrames {
-			frames = append(frames, o)
-		}
-	}
+	keepServed(dysl, &frames, matchFrames)
 	h, err := suite.harness(dysl, nil)
 	if err != nil {
 		return nil, err

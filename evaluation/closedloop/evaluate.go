@@ -218,26 +218,28 @@ func Evaluate(ctx context.Context, cfg EvaluateConfig) (*Report, error) {
 
 	fmt.Fprintf(cfg.Log, "closed loop: full and dysl on %d episodes\n", len(cfg.Seeds))
 	full, rows, served, err := b.firstPhase(ctx, cfg.Suite, cfg.Seeds, cfg.MatchFrames)
-	if err != nil {
+	// stoppedEarly is the report of a run stopped before the ablations and baselines played an
+	// episode: full's and dysl's rows, on the episodes they played (none: no report).
+	stoppedEarly := func(err error, where string) (*Report, error) {
 		if !isStopped(err) || rows[0].Episodes == 0 {
 			return nil, err
 		}
 		rep := cfg.report(b, rows, false)
-		rep.Stopped = fmt.Sprintf("full and dysl played the first %d of %d episodes", rows[0].Episodes, len(cfg.Seeds))
-		if plan.playing() {
-			rep.Stopped += "; the ablations and baselines did not run"
-		}
+		rep.Stopped = where
 		return rep, err
 	}
-	// stoppedBeforeLater is the report of a run stopped after the first phase, before the ablations
-	// and baselines played an episode.
-	stoppedBeforeLater := func(err error) (*Report, error) {
+	if err != nil {
 		if !isStopped(err) {
-			return nil, err
+			return nil, err // rows may be nil
 		}
-		rep := cfg.report(b, rows, false)
-		rep.Stopped = fmt.Sprintf("full and dysl played all %d episodes; the run stopped before the ablations and baselines played theirs", len(cfg.Seeds))
-		return rep, err
+		where := fmt.Sprintf("full and dysl played the first %d of %d episodes", rows[0].Episodes, len(cfg.Seeds))
+		if plan.playing() {
+			where += "; the ablations and baselines did not run"
+		}
+		return stoppedEarly(err, where)
+	}
+	stoppedBeforeLater := func(err error) (*Report, error) {
+		return stoppedEarly(err, fmt.Sprintf("full and dysl played all %d episodes; the run stopped before the ablations and baselines played theirs", len(cfg.Seeds)))
 	}
 	executed := float64(rows[1].ExecutedLayers)
 	target := float64(L) - executed // skipped layers per inference at DySL's compute

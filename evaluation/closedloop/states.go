@@ -140,7 +140,7 @@ const (
 // the episodes played and returns what they show with Visit's error.
 func CollectStates(ctx context.Context, cfg Config, seeds []int64, keep Kept, path string) (Visited, error) {
 	states, episodes, err := Visit(ctx, cfg, seeds)
-	stopped := err != nil && ctx.Err() != nil
+	stopped := isStopped(err)
 	if err != nil && (!stopped || len(episodes) == 0) {
 		return Visited{}, err // stopped before an episode was played: path is left as it was
 	}

@@ -311,23 +311,24 @@ func Sweep(ctx context.Context, cfg SweepConfig) (*SweepReport, error) {
 
 	fmt.Fprintf(cfg.Log, "sweep: full and dysl at its defaults on %d episodes\n", len(cfg.Seeds))
 	full, first, served, err := b.firstPhase(ctx, cfg.Suite, cfg.Seeds, cfg.MatchFrames)
-	if err != nil {
+	// stoppedEarly is the report of a sweep stopped before the other points played an episode: full
+	// and dysl at its defaults, on the episodes they played (none: no report).
+	stoppedEarly := func(err error, where string) (*SweepReport, error) {
 		if !isStopped(err) || first[0].Episodes == 0 {
 			return nil, err
 		}
 		rep := cfg.report(L, first, nil, nil)
-		rep.stop(fmt.Sprintf("full and dysl at its defaults played the first %d of %d episodes; the other points did not run", first[0].Episodes, len(cfg.Seeds)))
+		rep.stop(where)
 		return rep, err
 	}
-	// stoppedBeforeOthers is the report of a sweep stopped while the baselines' thresholds were
-	// matched, before the other points played an episode.
-	stoppedBeforeOthers := func(err error) (*SweepReport, error) {
+	if err != nil {
 		if !isStopped(err) {
-			return nil, err
+			return nil, err // first may be nil
 		}
-		rep := cfg.report(L, first, nil, nil)
-		rep.stop(fmt.Sprintf("full and dysl at its defaults played all %d episodes; the sweep stopped before the other points played theirs", len(cfg.Seeds)))
-		return rep, err
+		return stoppedEarly(err, fmt.Sprintf("full and dysl at its defaults played the first %d of %d episodes; the other points did not run", first[0].Episodes, len(cfg.Seeds)))
+	}
+	stoppedBeforeOthers := func(err error) (*SweepReport, error) {
+		return stoppedEarly(err, fmt.Sprintf("full and dysl at its defaults played all %d episodes; the sweep stopped before the other points played theirs", len(cfg.Seeds)))
 	}
 
 	static, err := b.staticOnly()
