@@ -187,26 +187,28 @@ func resolve(dir string) (string, error) {
 }
 
 // refuseMountPoint says why dir cannot be replaced when it is a mount point: a volume mounted into a
-// container, or a bind mount. The kernel's mount ID (statx, Linux 5.8 and later) tells a bind mount
-// on its parent's own device; without it, a mount point is told by another device than its parent's,
-// and a same-device bind mount is only found by the last rename, when Replace keeps the new bundle
-// for the user.
+// container, or a bind mount.
 func refuseMountPoint(dir string) error {
-	inner, innerOK := mountID(dir)
-	outer, outerOK := mountID(filepath.Dir(dir))
-	mounted := innerOK && outerOK && inner != outer
-	if !innerOK || !outerOK {
-		var d, parent syscall.Stat_t
-		if err := syscall.Stat(dir, &d); err != nil {
-			return nil // not there yet, or said by what follows
-		}
-		mounted = syscall.Stat(filepath.Dir(dir), &parent) == nil && d.Dev != parent.Dev
-	}
-	if !mounted {
-		return nil
+	if !isMountPoint(dir) {
+		return nil // or not there yet
 	}
 	return fmt.Errorf("%s is a mount point, and a changed bundle takes its place by a rename, which a mount point refuses: "+
 		"keep the bundle in a directory inside the mount", dir)
+}
+
+// isMountPoint tells a mount point by the kernel's mount IDs (statx, Linux 5.8 and later), which
+// see a bind mount on its parent's own device too; without them, by a device other than its
+// parent's, and a same-device bind mount is only found by the last rename, when Replace keeps the
+// new bundle for the user.
+func isMountPoint(dir string) bool {
+	parent := filepath.Dir(dir)
+	if inner, ok := mountID(dir); ok {
+		if outer, ok := mountID(parent); ok {
+			return inner != outer
+		}
+	}
+	var d, p syscall.Stat_t
+	return syscall.Stat(dir, &d) == nil && syscall.Stat(parent, &p) == nil && d.Dev != p.Dev
 }
 
 // mountID is the ID of the mount path lies on, when the kernel says (statx's STATX_MNT_ID).
@@ -264,11 +266,11 @@ func swapInto(staging, dir string) (swapped bool, err error) {
 		if err := os.Rename(staging, dir); err != nil {
 			return false, fmt.Errorf("bundle: %w", err)
 		}
-		return true, syncDir(filepath.Dir(dir))
+		return true, syncPath(filepath.Dir(dir))
 	}
 	err = exchange(staging, dir)
 	if err == nil {
-		return true, syncDir(filepath.Dir(dir))
+		return true, syncPath(filepath.Dir(dir))
 	}
 	if !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOSYS) && !errors.Is(err, unix.EOPNOTSUPP) {
 		return false, fmt.Errorf("bundle: putting the new bundle in place of %s: %w", dir, err)
@@ -281,7 +283,7 @@ func swapInto(staging, dir string) (swapped bool, err error) {
 		return false, fmt.Errorf("bundle: %w (the old bundle is in %s)", err, aside)
 	}
 	// The deferred removal in Replace takes staging; the old bundle is under another name here.
-	if err := syncDir(filepath.Dir(dir)); err != nil {
+	if err := syncPath(filepath.Dir(dir)); err != nil {
 		return true, err
 	}
 	return true, os.RemoveAll(aside)
@@ -300,28 +302,20 @@ func syncTree(root string) error {
 		if err != nil || !(d.IsDir() || d.Type().IsRegular()) {
 			return err // symbolic links have nothing of their own to sync
 		}
-		f, err := os.Open(path)
-		if err != nil {
-			return fmt.Errorf("bundle: %w", err)
-		}
-		defer f.Close()
-		if err := f.Sync(); err != nil {
-			return fmt.Errorf("bundle: syncing %s: %w", path, err)
-		}
-		return nil
+		return syncPath(path)
 	})
 }
 
-// syncDir makes a directory's entries durable, so that after a power cut the renames are there with
-// the files they name (renameio syncs each file's data, not the directory).
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
+// syncPath makes a file's data, or a directory's entries, durable: after a power cut the renames are
+// there with the files they name (renameio syncs each file's data, not the directory).
+func syncPath(path string) error {
+	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("bundle: %w", err)
 	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("bundle: syncing %s: %w", dir, err)
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("bundle: syncing %s: %w", path, err)
 	}
 	return nil
 }
