@@ -3,9 +3,9 @@ package closedloop
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
-	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -457,34 +457,20 @@ func describeSearch(res matching.SearchResult, m *Match) string {
 
 // matchFlexiDepth bisects the controller threshold so that FlexiDepth executes, on the observations
 // DySL was served (episodes cut where the instruction changes), as many layers per inference as
-// target. Executed layers rise with the threshold.
+// target (matching.FlexiDepthThreshold).
 func matchFlexiDepth(ctx context.Context, e *policy.Engine, c skipping.Config, obs []policy.Observation, target float64) (tau, got float64, err error) {
-	measure := func(t float64) (float64, error) {
-		c.ControllerThreshold = t
-		if err := e.SetSkipping(c); err != nil {
-			return 0, err
+	var episodes [][]policy.Observation
+	for i, o := range obs {
+		if i == 0 || o.Instruction != obs[i-1].Instruction {
+			episodes = append(episodes, nil)
 		}
-		var layers float64
-		for i, o := range obs {
-			if ctx.Err() != nil { // up to 12 passes over 600 frames: tens of seconds
-				return 0, &StoppedError{Played: i, Total: len(obs), Of: "frames served to dysl, matching flexidepth's tau on them", Cause: context.Cause(ctx)}
-			}
-			if i == 0 || o.Instruction != obs[i-1].Instruction {
-				e.Reset()
-			}
-			res, err := e.Infer(o)
-			if err != nil {
-				return 0, err
-			}
-			layers += float64(res.Stats.LayersExecuted)
-		}
-		e.Reset()
-		return layers / float64(max(len(obs), 1)), nil
+		episodes[len(episodes)-1] = append(episodes[len(episodes)-1], o)
 	}
-	// τ = 1 never skips: every layer runs.
-	res, err := matching.Search{Measure: measure, Target: target, Rising: true, Bracket: [2]float64{0, 1},
-		Known: []matching.Probe{{Knob: 1, Got: float64(e.Manifest.Dims.Layers)}}, Start: math.NaN(), MaxRuns: 12}.Run()
-	return res.Knob, res.Got, err
+	tau, got, err = matching.FlexiDepthThreshold(ctx, e, c, episodes, target)
+	if stop := (*matching.Interrupted)(nil); errors.As(err, &stop) {
+		err = &StoppedError{Played: stop.Frame, Total: stop.Frames, Of: "frames served to dysl, matching flexidepth's tau on them", Cause: stop.Cause}
+	}
+	return tau, got, err
 }
 
 // WriteReport prints the report for people: what was evaluated, the table of variants and the notes.

@@ -1,7 +1,8 @@
 // Package matching sets a baseline's knob so that it spends the compute DySL spent, for the open-loop
 // and the closed-loop evaluations alike: per-inference skip ratios dithered to a mean number of skipped
 // layers (random skip, fixed jump points), and thresholds searched to a target figure (FlexiDepth's
-// controller threshold; early exit's eta in closed loop).
+// controller threshold, to the layers DySL executed per inference, re-runs included; early exit's eta
+// in closed loop).
 package matching
 
 import (

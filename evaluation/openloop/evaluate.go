@@ -14,14 +14,18 @@
 // sharing the sessions is safe and keeps timings comparable); the one-stage bundle and the early-exit
 // baseline have backends of their own.
 //
-// Matching. DySL runs once over the held-out frames first (untimed; it also warms up) to measure its
-// skip ratio r = mean skipped layers / L. Random skip and fixed-ratio jumps then skip r·L layers per
-// frame on average: each frame gets a whole number of layers, chosen by error diffusion so the running
-// mean tracks r·L. FlexiDepth's threshold τ is bisected, and early exit's η chosen, so that their mean
-// skip ratio on the match frames is closest to r. Matching reads compute statistics only, never errors.
+// Matching. Equal compute is equal executed layers per inference, verification re-runs included
+// (GitHub issue 14: matching DySL's first-pass skip ratio instead flattered DySL, whose re-runs the
+// baselines were not charged for). DySL runs once over the held-out frames first (untimed; it also
+// warms up) to measure the layers E it executes per inference. Random skip and fixed-ratio jumps,
+// which never re-run, then skip L − E layers per frame on average: each frame gets a whole number of
+// layers, chosen by error diffusion so the running mean tracks L − E. FlexiDepth's threshold τ is
+// bisected, and early exit's η chosen, so that their mean executed layers on the match frames are
+// closest to E. Matching reads compute statistics only, never errors.
 package openloop
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -58,7 +62,7 @@ type Config struct {
 	// ExitEvery is the early-exit interval in layers (default 2); ExitRank the exit adapters' rank
 	// (default the bundle's adapter rank).
 	ExitEvery, ExitRank int
-	// ExitThreshold is η; nil (the default) picks the η that matches DySL's skip ratio.
+	// ExitThreshold is η; nil (the default) picks the η that matches DySL's executed layers.
 	ExitThreshold *float64
 	// ExitEpisodes training episodes (seeds from training.TrainSeedStart), every ExitStride-th frame,
 	// calibrate the exits. Defaults 8 and 4.
@@ -272,18 +276,19 @@ func Run(cfg Config) (*Report, error) {
 		return e, e.Initialize()
 	}
 
-	// DySL first, untimed, to measure the skip ratio the baselines are matched to.
+	// DySL first, untimed, to measure the compute the baselines are matched to: the layers it
+	// executes per inference, verification re-runs included.
 	dysl, err := engineOf(*cfg.DySL)
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(cfg.Log, "measuring DySL's skip ratio on %d frames\n", len(frames))
-	ratio, err := engineSkipRatio(dysl, frames, L)
+	fmt.Fprintf(cfg.Log, "measuring DySL's executed layers on %d frames\n", len(frames))
+	executed, err := engineLayers(dysl, episodesOf(frames))
 	if err != nil {
 		return nil, err
 	}
-	target := ratio * float64(L) // skipped layers per frame
-	fmt.Fprintf(cfg.Log, "DySL skips %.3f of %d layers: matching the baselines to %.2f skipped layers per frame\n", ratio, L, target)
+	skipped := float64(L) - executed // per inference, for the baselines that never re-run
+	fmt.Fprintf(cfg.Log, "DySL executes %.2f of %d layers per inference: matching the baselines to it\n", executed, L)
 	match := matchSubset(frames, cfg.MatchFrames)
 
 	var variants []*variant
@@ -329,7 +334,7 @@ func Run(cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := ditherSkipRatio(v, random, layout, target); err != nil {
+	if err := ditherSkipRatio(v, random, layout, skipped); err != nil {
 		return nil, err
 	}
 	static := *cfg.DySL
@@ -344,7 +349,7 @@ func Run(cfg Config) (*Report, error) {
 	if v, err = addEngine("fixed_ratio", "static-dynamic jumps at fixed points, controllers ignored", fixed, nil); err != nil {
 		return nil, err
 	}
-	if err := ditherSkipRatio(v, fixed, layout, target); err != nil {
+	if err := ditherSkipRatio(v, fixed, layout, skipped); err != nil {
 		return nil, err
 	}
 	flexi := *cfg.DySL
@@ -353,7 +358,7 @@ func Run(cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	tau, got, err := matchFlexiDepth(fe, flexi, match, L, ratio)
+	tau, got, err := matching.FlexiDepthThreshold(context.Background(), fe, flexi, episodesOf(match), executed)
 	if err != nil {
 		return nil, err
 	}
@@ -365,9 +370,9 @@ func Run(cfg Config) (*Report, error) {
 		return nil, err
 	}
 	v.row.Param = fmt.Sprintf("tau=%.4g", tau)
-	v.row.Note = fmt.Sprintf("tau bisected on %d frames to skip ratio %.3f (target %.3f)", len(match), got, ratio)
+	v.row.Note = fmt.Sprintf("tau bisected on %d frames to %.2f layers per inference (target %.2f)", len(match), got, executed)
 
-	exit, closeExit, err := earlyExitVariant(cfg, m, match, target)
+	exit, closeExit, err := earlyExitVariant(cfg, m, match, executed)
 	if err != nil {
 		return nil, err
 	}
@@ -385,7 +390,7 @@ func Run(cfg Config) (*Report, error) {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("the backbone is random (preset %s, seed %d), not trained: errors against the expert say nothing about the policy; only errors against full are meaningful", m.Provenance.Preset, m.Provenance.Seed))
 	}
 	rep.Notes = append(rep.Notes,
-		fmt.Sprintf("DySL's skip ratio %.3f measured on the same frames before the timed run; random_skip and fixed_ratio skip a whole number of layers per frame, dithered so their mean is %.2f layers", ratio, target),
+		fmt.Sprintf("the baselines are matched to DySL's %.2f executed layers per inference (verification re-runs included), measured on the same frames before the timed run: random_skip and fixed_ratio skip a whole number of layers per frame, dithered so their mean is %.2f layers; flexidepth's tau and early_exit's eta are searched on the match frames", executed, skipped),
 		"errors: mean |a - b| over every value of the K-action chunk in normalized action units; critical = grasp and release windows as training marks them",
 		"speedup: median latency of full / median latency of the variant, whole inference (prefix, layers, adapters, controllers, head, verification; early exit: its exit adapters and one head per exit reached), same interleaved run")
 	return rep, nil
@@ -440,22 +445,35 @@ func matchSubset(frames []*frame, n int) []*frame {
 	return out
 }
 
-// engineSkipRatio runs e over frames in episode order (reset at each episode) and returns the mean
-// skipped layers per inference divided by L.
-func engineSkipRatio(e *policy.Engine, frames []*frame, L int) (float64, error) {
-	var skipped float64
+// episodesOf cuts frames, in order, into their episodes.
+func episodesOf(frames []*frame) [][]policy.Observation {
+	var out [][]policy.Observation
 	for i, f := range frames {
 		if i == 0 || f.episode != frames[i-1].episode {
-			e.Reset()
+			out = append(out, nil)
 		}
-		res, err := e.Infer(f.obs)
-		if err != nil {
-			return 0, err
-		}
-		skipped += float64(res.Stats.LayersSkipped)
+		out[len(out)-1] = append(out[len(out)-1], f.obs)
 	}
-	e.Reset()
-	return skipped / float64(len(frames)*L), nil
+	return out
+}
+
+// engineLayers runs e over episodes, its state reset before each, and returns the mean layers it
+// executed per inference, verification re-runs included.
+func engineLayers(e *policy.Engine, episodes [][]policy.Observation) (float64, error) {
+	defer e.Reset()
+	var layers, frames float64
+	for _, ep := range episodes {
+		e.Reset()
+		for _, o := range ep {
+			res, err := e.Infer(o)
+			if err != nil {
+				return 0, err
+			}
+			layers += float64(res.Stats.LayersExecuted)
+			frames++
+		}
+	}
+	return layers / max(frames, 1), nil
 }
 
 func engineVariant(row *Row, e *policy.Engine) *variant {

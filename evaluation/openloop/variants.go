@@ -7,10 +7,8 @@ import (
 	"slices"
 
 	"dysl_vla/evaluation/earlyexit"
-	"dysl_vla/evaluation/matching"
 	"dysl_vla/policy"
 	"dysl_vla/policy/bundle"
-	"dysl_vla/skipping"
 )
 
 // unavailable is a row that could not be run, with the reason.
@@ -66,28 +64,10 @@ func oneStageVariant(cfg Config, m *bundle.Manifest, probe *frame, fullChunk fun
 	return v, func() { e.Close() }, nil
 }
 
-// matchFlexiDepth bisects the controller threshold τ so that FlexiDepth's skip ratio on frames is as
-// close as possible to target, and returns τ and the ratio it gave. The skip ratio falls as τ rises.
-func matchFlexiDepth(e *policy.Engine, c skipping.Config, frames []*frame, L int, target float64) (tau, got float64, err error) {
-	measure := func(t float64) (float64, error) {
-		c.ControllerThreshold = t
-		if err := e.SetSkipping(c); err != nil {
-			return 0, err
-		}
-		return engineSkipRatio(e, frames, L)
-	}
-	if target <= 0 {
-		return 1, 0, nil // τ = 1 never skips (a probability never exceeds 1)
-	}
-	res, err := matching.Search{Measure: measure, Target: target, Bracket: [2]float64{0, 1}, Known: []matching.Probe{{Knob: 1, Got: 0}},
-		Start: math.NaN(), MaxRuns: 14}.Run()
-	return res.Knob, res.Got, err
-}
-
 // earlyExitVariant fits the exit adapters on training episodes, opens the runner and, unless a
-// threshold is given, picks η so that the mean skipped layers on the match frames are closest to
-// target.
-func earlyExitVariant(cfg Config, m *bundle.Manifest, match []*frame, target float64) (*variant, func(), error) {
+// threshold is given, picks η so that the mean executed layers on the match frames are closest to
+// executed.
+func earlyExitVariant(cfg Config, m *bundle.Manifest, match []*frame, executed float64) (*variant, func(), error) {
 	const name = "early_exit"
 	baseline := cfg.earlyExit()
 	desc := baseline.Description()
@@ -111,13 +91,13 @@ func earlyExitVariant(cfg Config, m *bundle.Manifest, match []*frame, target flo
 		for i, f := range match {
 			obs[i] = f.obs
 		}
-		depth, err := r.MatchLayers(context.Background(), obs, float64(L)-target)
+		depth, err := r.MatchLayers(context.Background(), obs, executed)
 		if err != nil {
 			closeAll()
 			return nil, nil, err
 		}
 		v.row.Param = fmt.Sprintf("eta=%.4g", r.Threshold)
-		v.row.Note = fmt.Sprintf("eta chosen on %d frames for %.2f layers (target %.2f); ", len(match), depth, float64(L)-target) + v.row.Note
+		v.row.Note = fmt.Sprintf("eta chosen on %d frames for %.2f layers (target %.2f); ", len(match), depth, executed) + v.row.Note
 	}
 	v.infer = func(f *frame) (outcome, error) {
 		res, err := r.Infer(f.obs)

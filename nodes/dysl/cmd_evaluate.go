@@ -38,13 +38,16 @@ through every variant, interleaved frame by frame so timing noise is shared:
   dysl_no_preskip  without pre-skip prediction (allow points stay at the front)
   dysl_no_verify   without post-skip verification
   one_stage        the --one-stage bundle (distilled with --stage1-steps 0) under DySL
-  random_skip      random dynamic layers, no adapter, matched to DySL's measured skip ratio
+  random_skip      random dynamic layers, no adapter, matched to DySL's executed layers
   static_only      only the static layers (its skip ratio is fixed by the layout)
-  fixed_ratio      adapters at fixed jump points, controllers ignored, matched skip ratio
+  fixed_ratio      adapters at fixed jump points, controllers ignored, matched executed layers
   flexidepth       a controller before every dynamic layer, one layer at a time, tau matched
   early_exit       DeeR-style exits every --exit-every layers (closed-form exit adapters fitted on
                    training episodes; needs --weights for a bundle built from trained weights),
-                   eta matched to DySL's skip ratio unless --exit-threshold is given
+                   eta matched to DySL's executed layers unless --exit-threshold is given
+
+The baselines are matched to the layers DySL executes per inference, verification re-runs included,
+measured on the same frames in an untimed run first.
 
 For each: mean executed layers, skip ratio, verification rate, median latency and speedup over full
 in the same run, action MAE vs full and vs the expert (normalized units), gripper agreement, and
@@ -115,7 +118,7 @@ does (from the start pose only the image says where the block is).`,
 	f.Float64Var(&tau, "tau", skipping.DefaultConfig().ControllerThreshold, "DySL controller threshold")
 	f.IntVar(&cfg.ExitEvery, "exit-every", 2, "early exit: an exit after every this many layers")
 	f.IntVar(&cfg.ExitRank, "exit-rank", 0, "early exit: exit adapter rank (0: the bundle's adapter rank)")
-	f.Float64Var(&exitThreshold, "exit-threshold", -1, "early exit: L2 threshold eta on normalized actions (negative: match DySL's skip ratio)")
+	f.Float64Var(&exitThreshold, "exit-threshold", -1, "early exit: L2 threshold eta on normalized actions (negative: match DySL's executed layers)")
 	f.IntVar(&cfg.ExitEpisodes, "exit-episodes", 8, "early exit: training episodes calibrating the exits")
 	f.IntVar(&cfg.ExitStride, "exit-stride", 4, "early exit: use every this many frames of them")
 	f.IntVar(&cfg.MatchFrames, "match-frames", 0, "held-out frames used to match flexidepth's tau and early exit's eta (0: all)")

@@ -22,7 +22,7 @@ import (
 var negativeMeans = map[string]string{
 	"seed":                   "any 64-bit number seeds the generators",
 	"residual-scale":         "below 0: no scaling of the residual branches",
-	"exit-threshold":         "negative: match early exit's eta to DySL's skip ratio",
+	"exit-threshold":         "negative: match early exit's eta to DySL's executed layers",
 	"mavlink-gripper-open":   "a controller's gripper may take negative values",
 	"mavlink-gripper-closed": "a controller's gripper may take negative values",
 }
