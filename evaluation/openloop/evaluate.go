@@ -196,6 +196,22 @@ type Report struct {
 	DySL           string   `json:"dysl_config"`
 	Rows           []Row    `json:"rows"`
 	Notes          []string `json:"notes"`
+	// Stopped, when the run was stopped before its end (Ctrl-C), says how far it came: the report
+	// then stands on the first episodes alone, which Episodes, Frames and Seeds count.
+	Stopped string `json:"stopped,omitempty"`
+}
+
+// stopped makes rep the report of the frames played, whole episodes, of a run stopped early.
+func stopped(rep *Report, played []*frame) {
+	episodes := len(episodesOf(played))
+	rep.Stopped = fmt.Sprintf("every variant ran the first %d of %d episodes (the baselines were matched to DySL's layers on all %[2]d)", episodes, rep.Episodes)
+	rep.Episodes, rep.Frames, rep.CriticalFrames = episodes, len(played), 0
+	rep.Seeds[1] = rep.Seeds[0] + int64(episodes) - 1
+	for _, f := range played {
+		if f.critical {
+			rep.CriticalFrames++
+		}
+	}
 }
 
 // frame is one held-out observation with the expert's chunk.
@@ -224,8 +240,10 @@ type outcome struct {
 	verificationFire bool
 }
 
-// Run evaluates every variant and returns the report.
-func Run(cfg Config) (*Report, error) {
+// Run evaluates every variant and returns the report. A done ctx (Ctrl-C) stops it: during the timed
+// run, at the next episode, with the report of the whole episodes every variant ran (Report.Stopped)
+// and an error; before it, with the error alone.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -283,7 +301,7 @@ func Run(cfg Config) (*Report, error) {
 		return nil, err
 	}
 	fmt.Fprintf(cfg.Log, "measuring DySL's executed layers on %d frames\n", len(frames))
-	executed, err := engineLayers(dysl, episodesOf(frames))
+	executed, err := engineLayers(ctx, dysl, episodesOf(frames))
 	if err != nil {
 		return nil, err
 	}
@@ -358,9 +376,9 @@ func Run(cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	tau, got, err := matching.FlexiDepthThreshold(context.Background(), fe, flexi, episodesOf(match), executed)
+	tau, got, err := matching.FlexiDepthThreshold(ctx, fe, flexi, episodesOf(match), executed)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("evaluate: flexidepth, matching tau: %w", err)
 	}
 	flexi.ControllerThreshold = tau
 	if err := fe.SetSkipping(flexi); err != nil {
@@ -372,15 +390,22 @@ func Run(cfg Config) (*Report, error) {
 	v.row.Param = fmt.Sprintf("tau=%.4g", tau)
 	v.row.Note = fmt.Sprintf("tau bisected on %d frames to %.2f layers per inference (target %.2f)", len(match), got, executed)
 
-	exit, closeExit, err := earlyExitVariant(cfg, m, match, executed)
+	exit, closeExit, err := earlyExitVariant(ctx, cfg, m, match, executed)
 	if err != nil {
 		return nil, err
 	}
 	defer closeExit()
 	variants = append(variants, exit)
 
-	if err := runInterleaved(cfg, variants, frames, m); err != nil {
+	played, err := runInterleaved(ctx, cfg, variants, frames, m)
+	switch {
+	case err != nil:
 		return nil, err
+	case played == 0:
+		return nil, fmt.Errorf("evaluate: stopped before the first episode: %w", context.Cause(ctx))
+	case played < len(frames):
+		stopped(rep, frames[:played])
+		err = fmt.Errorf("evaluate: stopped after %d of %d episodes: %w", rep.Episodes, cfg.Episodes, context.Cause(ctx))
 	}
 	for _, v := range variants {
 		rep.Rows = append(rep.Rows, *v.row)
@@ -393,7 +418,7 @@ func Run(cfg Config) (*Report, error) {
 		fmt.Sprintf("the baselines are matched to DySL's %.2f executed layers per inference (verification re-runs included), measured on the same frames before the timed run: random_skip and fixed_ratio skip a whole number of layers per frame, dithered so their mean is %.2f layers; flexidepth's tau and early_exit's eta are searched on the match frames", executed, skipped),
 		"errors: mean |a - b| over every value of the K-action chunk in normalized action units; critical = grasp and release windows as training marks them",
 		"speedup: median latency of full / median latency of the variant, whole inference (prefix, layers, adapters, controllers, head, verification; early exit: its exit adapters and one head per exit reached), same interleaved run")
-	return rep, nil
+	return rep, err
 }
 
 // prepareFrames turns the generated dataset into engine observations and normalized expert chunks.
@@ -458,13 +483,16 @@ func episodesOf(frames []*frame) [][]policy.Observation {
 }
 
 // engineLayers runs e over episodes, its state reset before each, and returns the mean layers it
-// executed per inference, verification re-runs included.
-func engineLayers(e *policy.Engine, episodes [][]policy.Observation) (float64, error) {
+// executed per inference, verification re-runs included. A done ctx stops it between frames.
+func engineLayers(ctx context.Context, e *policy.Engine, episodes [][]policy.Observation) (float64, error) {
 	defer e.Reset()
 	var layers, frames float64
 	for _, ep := range episodes {
 		e.Reset()
 		for _, o := range ep {
+			if ctx.Err() != nil {
+				return 0, fmt.Errorf("evaluate: stopped while measuring DySL's executed layers: %w", context.Cause(ctx))
+			}
 			res, err := e.Infer(o)
 			if err != nil {
 				return 0, err

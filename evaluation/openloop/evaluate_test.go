@@ -2,9 +2,13 @@ package openloop_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"math"
 	"os"
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -36,7 +40,7 @@ func TestEveryRowAndMatchedExecutedLayers(t *testing.T) {
 	// first pass and verification re-runs about a third of the inferences, still below L layers.
 	dyslConfig := skipping.DefaultConfig()
 	dyslConfig.EtaVerify = 0.15
-	rep, err := openloop.Run(openloop.Config{Model: tinyDir, Backend: ortbackend.Opener(ortbackend.Config{LibraryPath: orttest.Library(t)}),
+	rep, err := openloop.Run(context.Background(), openloop.Config{Model: tinyDir, Backend: ortbackend.Opener(ortbackend.Config{LibraryPath: orttest.Library(t)}),
 		Episodes: 1, ExitEpisodes: 2, ExitStride: 8, MatchFrames: 40, DySL: &dyslConfig})
 	require.NoError(t, err)
 	names := []string{"full", "dysl", "dysl_no_preskip", "dysl_no_verify", "one_stage", "random_skip",
@@ -96,7 +100,7 @@ func TestEveryRowAndMatchedExecutedLayers(t *testing.T) {
 // early exit the full model.
 func TestOneStageRowAndGivenExitThreshold(t *testing.T) {
 	zero := 0.0
-	rep, err := openloop.Run(openloop.Config{Model: tinyDir, OneStage: tinyDir, Backend: ortbackend.Opener(ortbackend.Config{LibraryPath: orttest.Library(t)}),
+	rep, err := openloop.Run(context.Background(), openloop.Config{Model: tinyDir, OneStage: tinyDir, Backend: ortbackend.Opener(ortbackend.Config{LibraryPath: orttest.Library(t)}),
 		Episodes: 1, ExitEpisodes: 2, ExitStride: 8, ExitThreshold: &zero, MatchFrames: 20})
 	require.NoError(t, err)
 	rows := rowsByName(rep)
@@ -109,4 +113,70 @@ func TestOneStageRowAndGivenExitThreshold(t *testing.T) {
 	require.Equal(t, float64(rep.Layers), exit.MeanLayers)
 	require.InDelta(t, 0, float64(exit.MAEFull), 1e-5)
 	require.Equal(t, openloop.Metric(1), exit.GripFull)
+}
+
+// cancelOnLine is a log that cancels a context with cause at the first line marker matches.
+type cancelOnLine struct {
+	marker *regexp.Regexp
+	cancel context.CancelCauseFunc
+	cause  error
+}
+
+func (c cancelOnLine) Write(p []byte) (int, error) {
+	if c.marker.Match(p) {
+		c.cancel(c.cause)
+	}
+	return len(p), nil
+}
+
+// Ctrl-C during the timed run stops it at the next episode: the report of the whole episodes run comes
+// back with the error, saying so, and its rows are those of a run of those episodes alone (the rows
+// matched to DySL are left out: they were matched on every episode's frames). Stopped before the timed
+// run, there is no report.
+func TestStoppedRunReportsTheEpisodesRun(t *testing.T) {
+	backend := ortbackend.Opener(ortbackend.Config{LibraryPath: orttest.Library(t)})
+	interrupt := errors.New("interrupt signal received")
+	run := func(episodes int, stopAt string) (*openloop.Report, error) {
+		ctx, cancel := context.WithCancelCause(context.Background())
+		defer cancel(nil)
+		cfg := openloop.Config{Model: tinyDir, Backend: backend, Episodes: episodes, ExitEpisodes: 2, ExitStride: 8, MatchFrames: 20}
+		if stopAt != "" {
+			cfg.Log = cancelOnLine{marker: regexp.MustCompile(stopAt), cancel: cancel, cause: interrupt}
+		}
+		return openloop.Run(ctx, cfg)
+	}
+
+	rep, err := run(2, `^  \d+/\d+ frames`) // the first progress line, a tenth of the way through the first episode
+	require.ErrorIs(t, err, interrupt)
+	require.ErrorContains(t, err, "evaluate: stopped after 1 of 2 episodes")
+	require.NotNil(t, rep)
+	require.Equal(t, "every variant ran the first 1 of 2 episodes (the baselines were matched to DySL's layers on all 2)", rep.Stopped)
+	require.Equal(t, 1, rep.Episodes)
+	require.Equal(t, rep.Seeds[0], rep.Seeds[1])
+	one, err := run(1, "")
+	require.NoError(t, err)
+	require.Empty(t, one.Stopped)
+	require.Equal(t, one.Frames, rep.Frames)
+	require.Equal(t, one.CriticalFrames, rep.CriticalFrames)
+	stoppedRows, oneRows := rowsByName(rep), rowsByName(one)
+	for _, name := range []string{"full", "dysl", "dysl_no_preskip", "dysl_no_verify", "static_only"} {
+		require.Equal(t, oneRows[name].Frames, stoppedRows[name].Frames, name)
+		require.Equal(t, oneRows[name].MeanLayers, stoppedRows[name].MeanLayers, name)
+		require.Equal(t, oneRows[name].MAEExpert, stoppedRows[name].MAEExpert, name)
+	}
+	var table strings.Builder
+	openloop.WriteTable(&table, rep)
+	require.Contains(t, table.String(), "STOPPED before the end: every variant ran the first 1 of 2 episodes")
+
+	for stopAt, where := range map[string]string{
+		"^measuring DySL's executed layers": "stopped while measuring DySL's executed layers",
+		"^DySL executes":                    "flexidepth, matching tau: matching: stopped after 0 of ",
+		"^fitting early exits":              "early_exit, matching eta on 20 frames",
+		"^running ":                         "stopped before the first episode",
+	} {
+		rep, err := run(2, stopAt)
+		require.ErrorIs(t, err, interrupt, stopAt)
+		require.ErrorContains(t, err, where)
+		require.Nil(t, rep, stopAt)
+	}
 }

@@ -1,6 +1,7 @@
 package openloop
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"math"
@@ -14,7 +15,9 @@ import (
 
 // runInterleaved runs every frame through every available variant, in an order rotating by frame, and
 // accumulates each row's statistics. variants[0] must be the full model: errors are measured against it.
-func runInterleaved(cfg Config, variants []*variant, frames []*frame, m *bundle.Manifest) error {
+// It returns the frames played: all of them, or those of the whole episodes played before ctx was
+// done.
+func runInterleaved(ctx context.Context, cfg Config, variants []*variant, frames []*frame, m *bundle.Manifest) (int, error) {
 	gi := m.Action.GripperIndex
 	gripperZero := 0.0 // the open/closed boundary (0 in robot units), normalized
 	if gi >= 0 {
@@ -26,6 +29,9 @@ func runInterleaved(cfg Config, variants []*variant, frames []*frame, m *bundle.
 	fmt.Fprintf(cfg.Log, "running %d frames through %d variants, interleaved\n", len(frames), n)
 	for i, f := range frames {
 		if i == 0 || f.episode != frames[i-1].episode {
+			if ctx.Err() != nil {
+				return i, nil
+			}
 			for _, v := range variants {
 				if v.row.Available {
 					v.reset()
@@ -39,14 +45,14 @@ func runInterleaved(cfg Config, variants []*variant, frames []*frame, m *bundle.
 			}
 			if v.before != nil {
 				if err := v.before(); err != nil {
-					return fmt.Errorf("evaluate: %s: %w", v.row.Variant, err)
+					return i, fmt.Errorf("evaluate: %s: %w", v.row.Variant, err)
 				}
 			}
 			t0 := cfg.Now()
 			out, err := v.infer(f)
 			dt := cfg.Now().Sub(t0)
 			if err != nil {
-				return fmt.Errorf("evaluate: %s, frame %d: %w", v.row.Variant, i, err)
+				return i, fmt.Errorf("evaluate: %s, frame %d: %w", v.row.Variant, i, err)
 			}
 			outs[(i+j)%n] = out
 			v.row.latencies = append(v.row.latencies, dt)
@@ -66,7 +72,7 @@ func runInterleaved(cfg Config, variants []*variant, frames []*frame, m *bundle.
 			fmt.Fprintf(cfg.Log, "  %d/%d frames\n", i+1, len(frames))
 		}
 	}
-	return nil
+	return len(frames), nil
 }
 
 // heading finds where a chunk takes the gripper over the table: the sum of its x and y steps, in
@@ -197,6 +203,9 @@ func WriteTable(w io.Writer, rep *Report) {
 	fmt.Fprintf(w, "held-out episodes %d (seeds %d..%d), %d frames, %d critical; %s\n",
 		rep.Episodes, rep.Seeds[0], rep.Seeds[1], rep.Frames, rep.CriticalFrames, rep.Mode)
 	fmt.Fprintf(w, "dysl config: %s\n\n", rep.DySL)
+	if rep.Stopped != "" {
+		fmt.Fprintf(w, "STOPPED before the end: %s\n\n", rep.Stopped)
+	}
 	fmt.Fprintf(w, "%-16s %6s %5s %5s %8s %7s | %8s %8s | %6s %6s | %8s %8s | %8s %8s | %6s\n",
 		"variant", "layers", "skip", "verif", "p50_ms", "speedup", "mae_full", "mae_exp", "grip_f", "grip_e",
 		"crit_f", "free_f", "crit_e", "free_e", "head0")

@@ -1,6 +1,7 @@
 package openloop_test
 
 import (
+	"context"
 	"math"
 	"testing"
 
@@ -20,7 +21,7 @@ func TestTheFramesCarryTheRobotState(t *testing.T) {
 	_, err := modelbuild.Build(modelbuild.Options{Preset: "small_state", OutDir: dir, Seed: 1, CalibrationFrames: 4})
 	require.NoError(t, err)
 	var fakes []*policytest.Fake
-	rep, err := openloop.Run(openloop.Config{Model: dir, Episodes: 1, ExitEpisodes: 1, ExitStride: 40, MatchFrames: 4,
+	rep, err := openloop.Run(context.Background(), openloop.Config{Model: dir, Episodes: 1, ExitEpisodes: 1, ExitStride: 40, MatchFrames: 4,
 		Backend: func(_ string, m *bundle.Manifest) (policy.Backend, error) {
 			f := policytest.NewFake(m)
 			fakes = append(fakes, f)

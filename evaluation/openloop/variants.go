@@ -67,7 +67,7 @@ func oneStageVariant(cfg Config, m *bundle.Manifest, probe *frame, fullChunk fun
 // earlyExitVariant fits the exit adapters on training episodes, opens the runner and, unless a
 // threshold is given, picks η so that the mean executed layers on the match frames are closest to
 // executed.
-func earlyExitVariant(cfg Config, m *bundle.Manifest, match []*frame, executed float64) (*variant, func(), error) {
+func earlyExitVariant(ctx context.Context, cfg Config, m *bundle.Manifest, match []*frame, executed float64) (*variant, func(), error) {
 	const name = "early_exit"
 	baseline := cfg.earlyExit()
 	desc := baseline.Description()
@@ -91,10 +91,10 @@ func earlyExitVariant(cfg Config, m *bundle.Manifest, match []*frame, executed f
 		for i, f := range match {
 			obs[i] = f.obs
 		}
-		depth, err := r.MatchLayers(context.Background(), obs, executed)
+		depth, err := r.MatchLayers(ctx, obs, executed)
 		if err != nil {
 			closeAll()
-			return nil, nil, err
+			return nil, nil, fmt.Errorf("evaluate: early_exit, matching eta on %d frames: %w", len(match), err)
 		}
 		v.row.Param = fmt.Sprintf("eta=%.4g", r.Threshold)
 		v.row.Note = fmt.Sprintf("eta chosen on %d frames for %.2f layers (target %.2f); ", len(match), depth, executed) + v.row.Note

@@ -94,16 +94,19 @@ does (from the start pose only the image says where the block is).`,
 			if !quiet {
 				cfg.Log = cmd.ErrOrStderr()
 			}
-			rep, err := openloop.Run(cfg)
-			if err != nil {
+			// Ctrl-C or SIGTERM: the episodes every variant ran are reported, marked as stopped.
+			ctx, stop := interruptContext(cmd, "reporting the episodes run after this one")
+			defer stop()
+			rep, err := openloop.Run(ctx, cfg)
+			if rep == nil {
 				return err
 			}
 			rep.Provider = ef.provider
 			if asJSON {
-				return writeJSON(cmd.OutOrStdout(), rep)
+				return errors.Join(err, writeJSON(cmd.OutOrStdout(), rep))
 			}
 			openloop.WriteTable(cmd.OutOrStdout(), rep)
-			return nil
+			return err
 		},
 	}
 	ef.register(cmd.Flags())
