@@ -145,6 +145,17 @@ func TestWeightsFile(t *testing.T) {
 		require.ErrorContains(t, err, `tensor "head.proj.weight" has shape [7 64], want [64 7]`)
 	})
 
+	t.Run("a deeper backbone is refused, not cut short", func(t *testing.T) {
+		deeper := a
+		deeper.Layers = a.Layers + 4
+		path := filepath.Join(t.TempDir(), "deeper.safetensors")
+		require.NoError(t, SaveWeights(path, deeper, RandomWeights(deeper, 11), nil))
+		_, err := LoadWeights(path, a)
+		require.ErrorContains(t, err, "it holds decoder layers up to layers.11: a backbone of 12 layers, where this one has 8")
+		_, err = LoadWeights(path, deeper)
+		require.NoError(t, err)
+	})
+
 	t.Run("names cover every backbone parameter", func(t *testing.T) {
 		names := WeightNames(a)
 		require.Len(t, names, 4+9*a.Layers+3)

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"dysl_vla/onnxgraph"
@@ -282,11 +283,32 @@ func LoadWeights(path string, a Arch) (*Weights, error) {
 		}
 		*p.data = values
 	}
+	if deepest := deepestLayer(f.Tensors); deepest >= a.Layers {
+		// Loading the first layers alone would build another model than the one trained, silently.
+		problems = append(problems, fmt.Sprintf("it holds decoder layers up to layers.%d: a backbone of %d layers, where this one has %d (another preset?)",
+			deepest, deepest+1, a.Layers))
+	}
 	if len(problems) > 0 {
 		sort.Strings(problems)
 		return nil, fmt.Errorf("modelbuild: weights %s: %s", path, strings.Join(problems, "; "))
 	}
 	return w, nil
+}
+
+// deepestLayer is the highest N of the tensors named layers.N.*, or -1 when there are none.
+func deepestLayer(tensors map[string]safetensors.Tensor) int {
+	deepest := -1
+	for name := range tensors {
+		rest, ok := strings.CutPrefix(name, "layers.")
+		if !ok {
+			continue
+		}
+		index, _, _ := strings.Cut(rest, ".")
+		if n, err := strconv.Atoi(index); err == nil && n > deepest {
+			deepest = n
+		}
+	}
+	return deepest
 }
 
 func equalShape(a, b []int64) bool {

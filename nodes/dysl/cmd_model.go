@@ -51,6 +51,10 @@ with the chosen points seen from the gripper (small_relative; S robot-state valu
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Log = cmd.OutOrStdout()
+			// The library takes a zero ratio for its default; on the command line 0 is a value.
+			if err := modelbuild.CheckStaticRatio(opts.StaticRatio); err != nil {
+				return fmt.Errorf("--static-ratio: %w", err)
+			}
 			var err error
 			if opts.Tasks, err = tabletopFor(tasks, 1); err != nil {
 				return err

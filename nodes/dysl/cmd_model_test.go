@@ -54,6 +54,13 @@ func TestModelBuildAndCheck(t *testing.T) {
 		_, _, err := runDysl("model", "build", "--preset", "huge", "--out", t.TempDir())
 		require.ErrorContains(t, err, `unknown preset "huge"`)
 	})
+
+	t.Run("build refuses a static ratio of 0, not taking it for the default", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "b")
+		_, _, err := runDysl("model", "build", "--preset", "tiny", "--out", out, "--static-ratio", "0")
+		require.ErrorContains(t, err, "--static-ratio: modelbuild: static ratio (0) must be in (0, 1]")
+		require.NoDirExists(t, out)
+	})
 }
 
 // Commands that run a model refuse a thread count the node would refuse too, before starting anything.
