@@ -57,6 +57,11 @@ Ctrl-C stops the replay with a complete output bag and report.`,
 			for _, warning := range warnings {
 				fmt.Fprintln(cmd.ErrOrStderr(), "warning:", warning)
 			}
+			if settings.Mavlink.Enabled && mf.endpoint == "" {
+				// Never to the robot's controller by surprise: a replay sends only where --mavlink says.
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s sets mavlink.enabled, but a replay sends over MAVLink only with --mavlink ENDPOINT: nothing is sent to %s\n",
+					params, settings.Mavlink.Endpoint)
+			}
 			e, err := ef.open(settings.Live.Skipping)
 			if err != nil {
 				return err

@@ -2,6 +2,7 @@ package main
 
 import (
 	"net"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -43,6 +44,41 @@ func TestReplayRefusesLinkFlagsWithoutMavlink(t *testing.T) {
 		"--out", filepath.Join(dir, "out"), "--mavlink-gripper-closed", "-1", "--mavlink-target-system", "2")
 	require.EqualError(t, err, "--mavlink-gripper-closed, --mavlink-target-system: only with --mavlink")
 	require.NoDirExists(t, filepath.Join(dir, "out"))
+}
+
+// The link's settings are refused where the node's mavlink.* parameters would refuse them, before the
+// bag or the model is opened: 0 is no controller id (the library took it for 1), and a gripper whose
+// open and closed values are equal cannot be commanded (the library made closed 1).
+func TestReplayRefusesLinkSettingsTheNodeWouldRefuse(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		flags []string
+		want  string
+	}{
+		{[]string{"--mavlink-target-system", "0"}, "--mavlink-target-system: nodecore: parameter 'mavlink.target_system' could not be set to 0 (range 1 to 255)"},
+		{[]string{"--mavlink-target-component", "0"}, "--mavlink-target-component: nodecore: parameter 'mavlink.target_component' could not be set to 0 (range 1 to 255)"},
+		{[]string{"--mavlink-link-timeout", "0"}, "--mavlink-link-timeout: nodecore: parameter 'mavlink.link_timeout' could not be set to 0 (range 0.1 to 60)"},
+		{[]string{"--mavlink-link-timeout", "2m"}, "--mavlink-link-timeout: nodecore: parameter 'mavlink.link_timeout' could not be set to 120 (range 0.1 to 60)"},
+		{[]string{"--mavlink-gripper-open", "0", "--mavlink-gripper-closed", "0"}, "--mavlink-gripper-open and --mavlink-gripper-closed are both 0: expected two different values"},
+	} {
+		args := append([]string{"replay", "--model", filepath.Join(dir, "no-model"), "--bag", filepath.Join(dir, "no-bag"),
+			"--out", filepath.Join(dir, "out"), "--mavlink", "udp-client:127.0.0.1:9"}, tc.flags...)
+		_, _, err := runDysl(args...)
+		require.ErrorContains(t, err, tc.want)
+		require.NoDirExists(t, filepath.Join(dir, "out"))
+	}
+}
+
+// A params file that enables MAVLink does not send a replay's chunks to the robot's controller: only
+// --mavlink does, and the replay says so.
+func TestReplayWarnsThatTheParamsFileDoesNotEnableMavlink(t *testing.T) {
+	dir := t.TempDir()
+	params := filepath.Join(dir, "params.yaml")
+	require.NoError(t, os.WriteFile(params, []byte("dysl_vla_node:\n  ros__parameters:\n    mavlink:\n      enabled: true\n      endpoint: \"serial:/dev/ttyUSB0:921600\"\n"), 0o644))
+	_, stderr, err := runDysl("replay", "--model", filepath.Join(dir, "no-model"), "--bag", filepath.Join(dir, "no-bag"),
+		"--out", filepath.Join(dir, "out"), "--params", params)
+	require.Error(t, err, "the model does not exist")
+	require.Contains(t, stderr, "warning: "+params+" sets mavlink.enabled, but a replay sends over MAVLink only with --mavlink ENDPOINT: nothing is sent to serial:/dev/ttyUSB0:921600\n")
 }
 
 // dysl replay --mavlink sends its chunks to a controller that dysl mavlink listen stands in for; each

@@ -9,6 +9,8 @@ import (
 
 	"dysl_vla/mavbridge"
 	"dysl_vla/nodecore"
+	"dysl_vla/paramserver"
+	"dysl_vla/replay"
 )
 
 // mavlinkFlags are the flags that make a chunk-producing command (dysl replay) send its chunks to an
@@ -36,12 +38,29 @@ func (m *mavlinkFlags) register(f *pflag.FlagSet) {
 	f.AddFlagSet(m.link)
 }
 
-// check refuses the link's flags without --mavlink, before the command opens anything.
+// check refuses, before the command opens anything, the link's flags without --mavlink, and values
+// the node would refuse: the ranges of its mavlink.* parameters judge the flags that set the same
+// things, and the gripper's open and closed values must differ.
 func (m *mavlinkFlags) check() error {
-	if m.endpoint != "" {
-		return nil
+	if m.endpoint == "" {
+		return refuseUnused(m.link, "--mavlink", flagNames(m.link)...)
 	}
-	return refuseUnused(m.link, "--mavlink", flagNames(m.link)...)
+	for _, p := range []struct {
+		flag, param string
+		value       paramserver.Value
+	}{
+		{"--mavlink-link-timeout", nodecore.ParamMavlinkLinkTimeout, paramserver.Double(m.linkTimeout.Seconds())},
+		{"--mavlink-target-system", nodecore.ParamMavlinkTargetSystem, paramserver.Integer(int64(m.targetSystem))},
+		{"--mavlink-target-component", nodecore.ParamMavlinkTargetComponent, paramserver.Integer(int64(m.targetComp))},
+	} {
+		if _, _, err := nodecore.NewParamServer(replay.NodeName, map[string]paramserver.Value{p.param: p.value}, nil); err != nil {
+			return fmt.Errorf("%s: %w", p.flag, err)
+		}
+	}
+	if m.gripperOpen == m.gripperClose {
+		return fmt.Errorf("--mavlink-gripper-open and --mavlink-gripper-closed are both %v: expected two different values", m.gripperOpen)
+	}
+	return nil
 }
 
 // newBridge starts the bridge the flags describe, or returns nil when --mavlink is empty.
@@ -60,6 +79,10 @@ func (m *mavlinkFlags) newBridge() (*mavbridge.Bridge, error) {
 	return b, nil
 }
 
+// firstHeartbeatWait is the shortest wait for the controller's first heartbeat: three of MAVLink's
+// one-second heartbeat periods.
+const firstHeartbeatWait = 3 * time.Second
+
 // newForwarder starts the bridge and waits for the controller's first heartbeat, since the bridge
 // discards chunks until then and an offline command may be done in less time than a heartbeat period.
 // It returns a nil forwarder (a nil interface, which the node core takes as none), and a no-op done,
@@ -71,11 +94,14 @@ func (m *mavlinkFlags) newForwarder(gripperDim int, w io.Writer) (fwd nodecore.C
 	if b == nil || err != nil {
 		return nil, func() {}, err
 	}
-	if !b.AwaitLink(m.linkTimeout) {
+	// A controller sends a heartbeat a second (MAVLink's rate): a link timeout shorter than a few
+	// periods still waits that long for the first one, or a live controller would be taken for none.
+	wait := max(m.linkTimeout, firstHeartbeatWait)
+	if !b.AwaitLink(wait) {
 		b.Close()
 		return nil, nil, fmt.Errorf("--mavlink: no heartbeat from the controller (system %d, component %d) on %s within %v; "+
 			"is it running? (`dysl mavlink listen --endpoint ...` stands in for one)",
-			b.TargetSystem, b.TargetComponent, m.endpoint, m.linkTimeout)
+			b.TargetSystem, b.TargetComponent, m.endpoint, wait)
 	}
 	done = func() {
 		b.Drain(time.Second)
