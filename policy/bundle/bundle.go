@@ -252,6 +252,7 @@ func (m *Manifest) Validate() []Problem {
 	if len(act.Names) != d.ActionDim {
 		add("action.names", "has %d names, want dims.action_dim = %d", len(act.Names), d.ActionDim)
 	}
+	ps = append(ps, checkNames("action", act.Names)...)
 	ps = append(ps, checkStats("action", act.Mean, act.Std, d.ActionDim, fmt.Sprintf("dims.action_dim = %d", d.ActionDim))...)
 	if act.GripperIndex < -1 || act.GripperIndex >= max(d.ActionDim, 0) {
 		add("action.gripper_index", "is %d, want -1 (no gripper) or an index below %d", act.GripperIndex, d.ActionDim)
@@ -264,15 +265,7 @@ func (m *Manifest) Validate() []Problem {
 		if len(st.Names) == 0 {
 			add("state.names", "is empty: a model without a state input has no state block")
 		}
-		seen := map[string]bool{}
-		for i, name := range st.Names {
-			if name == "" {
-				add(fmt.Sprintf("state.names[%d]", i), "is empty")
-			} else if seen[name] {
-				add(fmt.Sprintf("state.names[%d]", i), "repeats %q", name)
-			}
-			seen[name] = true
-		}
+		ps = append(ps, checkNames("state", st.Names)...)
 		ps = append(ps, checkStats("state", st.Mean, st.Std, len(st.Names), fmt.Sprintf("one per state name (%d)", len(st.Names)))...)
 	}
 
@@ -290,9 +283,36 @@ func (m *Manifest) Validate() []Problem {
 		name  string
 		value int64
 	}{{"prefix", m.FLOPs.Prefix}, {"layer", m.FLOPs.Layer}, {"adapter", m.FLOPs.Adapter}, {"controller", m.FLOPs.Controller}, {"head", m.FLOPs.Head}} {
-		if f.value < 0 {
+		switch {
+		case f.value < 0:
 			add("flops."+f.name, "is %d, must be >= 0", f.value)
+		case f.value > maxGraphFLOPs:
+			add("flops."+f.name, "is %d, must be at most %d (2^50: beyond any model a robot runs, and the sums over an inference would overflow)", f.value, int64(maxGraphFLOPs))
 		}
+	}
+	if m.FLOPs.Layer == 0 && m.FLOPs != (FLOPs{}) {
+		add("flops.layer", "is 0 where the other graphs' are counted: ideal speedups are ratios of layers' FLOPs")
+	}
+	return ps
+}
+
+// maxGraphFLOPs bounds each graph's FLOPs per inference, so that an inference's total (a few
+// thousand graphs at most) stays well inside an int64.
+const maxGraphFLOPs = 1 << 50
+
+// checkNames refuses an empty name and a name given twice: the names say which value is which, in
+// the chunks the node publishes (action) and in the joint states it reads (state).
+func checkNames(section string, names []string) []Problem {
+	var ps []Problem
+	seen := map[string]bool{}
+	for i, name := range names {
+		field := fmt.Sprintf("%s.names[%d]", section, i)
+		if name == "" {
+			ps = append(ps, Problem{ManifestFile, field, "is empty"})
+		} else if seen[name] {
+			ps = append(ps, Problem{ManifestFile, field, fmt.Sprintf("repeats %q", name)})
+		}
+		seen[name] = true
 	}
 	return ps
 }

@@ -110,6 +110,10 @@ func TestManifestProblems(t *testing.T) {
 			m.State = &bundle.StateSpec{Names: []string{"ee_x", "", "ee_x"}, Mean: []float64{0, 0, 0}, Std: []float64{1, 1, 1}}
 		}, []string{"state.names[1]: is empty", `state.names[2]: repeats "ee_x"`}},
 		{"state empty", func(m *bundle.Manifest) { m.State = &bundle.StateSpec{} }, []string{"state.names: is empty"}},
+		{"action names repeated", func(m *bundle.Manifest) { m.Action.Names[1] = m.Action.Names[0] }, []string{fmt.Sprintf("action.names[1]: repeats %q", "x")}},
+		{"flops beyond any model", func(m *bundle.Manifest) { m.FLOPs.Layer = 2_000_000_000_000_000_000 },
+			[]string{"flops.layer: is 2000000000000000000, must be at most 1125899906842624 (2^50"}},
+		{"flops of the layers missing", func(m *bundle.Manifest) { m.FLOPs.Layer = 0 }, []string{"flops.layer: is 0 where the other graphs' are counted"}},
 		{"every problem is reported", func(m *bundle.Manifest) {
 			m.Action.DtSeconds = -1
 			m.StaticLayers = []int{7, 3, 3}
