@@ -3,6 +3,7 @@ package ortbackend
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -275,12 +276,10 @@ func tensorRTOptions(cfg Config) map[string]string {
 	return o
 }
 
+// appendTensorRT asks for the TensorRT provider. Its cache directories are made only once the library
+// has taken the options (a CPU-only build refuses them), and removed again when the provider is not
+// appended after all: asking for a provider the library lacks leaves nothing in the bundle.
 func appendTensorRT(opts *ort.SessionOptions, cfg Config) error {
-	for _, dir := range []string{cfg.TensorRT.EngineCacheDir, cfg.TensorRT.TimingCacheDir} {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return fmt.Errorf("provider %s: creating cache directory: %w", ProviderTensorRT, err)
-		}
-	}
 	trt, err := ort.NewTensorRTProviderOptions()
 	if err != nil {
 		return providerError(ProviderTensorRT, cfg, err)
@@ -289,10 +288,47 @@ func appendTensorRT(opts *ort.SessionOptions, cfg Config) error {
 	if err := trt.Update(tensorRTOptions(cfg)); err != nil {
 		return providerError(ProviderTensorRT, cfg, err)
 	}
+	var made []string // the directories made here, parents first
+	for _, dir := range []string{cfg.TensorRT.EngineCacheDir, cfg.TensorRT.TimingCacheDir} {
+		missing, err := missingDirs(dir)
+		if err == nil {
+			err = os.MkdirAll(dir, 0o755)
+		}
+		if err != nil {
+			removeDirs(made)
+			return fmt.Errorf("provider %s: creating cache directory: %w", ProviderTensorRT, err)
+		}
+		made = append(made, missing...)
+	}
 	if err := opts.AppendExecutionProviderTensorRT(trt); err != nil {
+		removeDirs(made)
 		return providerError(ProviderTensorRT, cfg, err)
 	}
 	return nil
+}
+
+// missingDirs lists dir and those of its parents that do not exist yet, parents first.
+func missingDirs(dir string) ([]string, error) {
+	var missing []string
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		if _, err := os.Stat(d); err == nil {
+			break
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+		missing = append([]string{d}, missing...)
+		if d == filepath.Dir(d) {
+			break
+		}
+	}
+	return missing, nil
+}
+
+// removeDirs removes the directories made, children first; one that is no longer empty stays.
+func removeDirs(made []string) {
+	for i := len(made) - 1; i >= 0; i-- {
+		_ = os.Remove(made[i])
+	}
 }
 
 // providerError explains the usual cause of a provider failure: the CPU-only library (what

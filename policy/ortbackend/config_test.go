@@ -172,7 +172,9 @@ func TestLibrarySwitchRefused(t *testing.T) {
 }
 
 // TestGPUProviderOnCPULibrary checks what a robot operator sees when the config asks for a GPU provider
-// but the library is the CPU-only build: an error naming the provider, before any graph is opened.
+// but the library is the CPU-only build: an error naming the provider, before any graph is opened, and
+// nothing written into the bundle (TensorRT's cache directories are not made), even where the bundle
+// cannot be written.
 func TestGPUProviderOnCPULibrary(t *testing.T) {
 	lib := ortLibraryForTest(t)
 	m := &bundle.Manifest{
@@ -187,6 +189,9 @@ func TestGPUProviderOnCPULibrary(t *testing.T) {
 			require.Error(t, err)
 			require.ErrorContains(t, err, "provider "+provider+" is not available")
 			require.ErrorContains(t, err, lib)
+			entries, err := os.ReadDir(dir)
+			require.NoError(t, err)
+			require.Empty(t, entries, "the bundle directory is left as it was")
 		})
 	}
 }
