@@ -125,6 +125,8 @@ type Stats struct {
 	MalformedFrames uint64
 	// EventsDropped because the Events channel was full.
 	EventsDropped uint64
+	// ConnectError is why the client endpoint's last attempt to connect failed, "" once one succeeded.
+	ConnectError string
 }
 
 // ErrClosed is returned by Send after Close.
@@ -145,6 +147,8 @@ func (b *Bridge) Initialize() error {
 	}
 
 	b.transports = newTransports()
+	b.transports.onConnectFailed = func(err error) { b.emit(EventConnectFailed{Endpoint: endpoint.String(), Err: err}) }
+	b.initState() // before the transport connects: a failure to connect is an event
 	b.node = &gomavlib.Node{
 		Endpoints:      []gomavlib.EndpointConf{gomavlibEndpoint(endpoint, b.transports)},
 		Dialect:        dialect.Dialect,
@@ -158,7 +162,6 @@ func (b *Bridge) Initialize() error {
 		return fmt.Errorf("mavlink endpoint %s: %w", endpoint, err)
 	}
 
-	b.initState()
 	b.terminate = make(chan struct{})
 	b.done = make(chan struct{})
 	go b.run()
@@ -309,6 +312,9 @@ func (b *Bridge) Stats() Stats {
 		GripperCommands: b.counts.gripperCommands, GripperAcked: b.counts.gripperAcked,
 		GripperFailed: b.counts.gripperFailed, MalformedFrames: b.counts.malformedFrames + b.transports.cutFrames.Load(),
 		EventsDropped: b.eventsDropped.Load(),
+	}
+	if err := b.transports.connectFailure(); err != nil {
+		s.ConnectError = err.Error()
 	}
 	for _, ledger := range b.channels {
 		if ledger.conn != nil {

@@ -65,7 +65,8 @@ func (f *Forwarder) ForwardChunk(m *msgs.ActionChunk) error {
 // LinkStatus implements nodecore.ChunkForwarder. The level is ERROR when the controller was heard and
 // its heartbeat has since stopped (chunks are being discarded), or when the link is up but the latest
 // chunk was refused (it cannot be encoded: nothing reaches the controller), WARN before the first
-// heartbeat (no chunk has gone out yet), and OK otherwise. The key-values count chunks, frames and gripper commands
+// heartbeat (no chunk has gone out yet), and OK otherwise; while the link is down, why a client
+// endpoint cannot connect is added. The key-values count chunks, frames and gripper commands
 // since start-up.
 func (f *Forwarder) LinkStatus() msgs.DiagnosticStatus {
 	f.mu.Lock()
@@ -96,6 +97,9 @@ func (f *Forwarder) LinkStatus() msgs.DiagnosticStatus {
 		st.Message = "link up, but chunks are refused before they reach the controller: " + f.refusal
 	default:
 		st.Level, st.Message = msgs.DiagnosticOK, "link up"
+	}
+	if !s.LinkUp && s.ConnectError != "" {
+		st.Message += fmt.Sprintf("; cannot connect on %s: %s (retrying)", b.Endpoint, s.ConnectError)
 	}
 	if f.gripperFailureNew {
 		st.Message += "; " + f.gripperFailure

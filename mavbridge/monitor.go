@@ -60,10 +60,18 @@ type ReceivedGripper struct {
 // ReceivedMalformed is a frame or chunk part that could not be decoded.
 type ReceivedMalformed struct{ Err error }
 
-func (ReceivedHeartbeat) isReceived() {}
-func (ReceivedChunk) isReceived()     {}
-func (ReceivedGripper) isReceived()   {}
-func (ReceivedMalformed) isReceived() {}
+// ReceivedConnectFailed says why the client endpoint could not connect; the transport retries, and a
+// reason the retries repeat is said once.
+type ReceivedConnectFailed struct {
+	Endpoint string
+	Err      error
+}
+
+func (ReceivedHeartbeat) isReceived()     {}
+func (ReceivedChunk) isReceived()         {}
+func (ReceivedGripper) isReceived()       {}
+func (ReceivedMalformed) isReceived()     {}
+func (ReceivedConnectFailed) isReceived() {}
 
 // Initialize starts listening.
 func (m *Monitor) Initialize() error {
@@ -78,6 +86,14 @@ func (m *Monitor) Initialize() error {
 		m.ComponentID = uint8(common.MAV_COMP_ID_AUTOPILOT1)
 	}
 	m.transports = newTransports()
+	m.received = make(chan Received, 256)
+	m.terminate = make(chan struct{})
+	m.transports.onConnectFailed = func(err error) {
+		select { // from the transport's goroutine, which must not wait for the reader
+		case m.received <- ReceivedConnectFailed{Endpoint: endpoint.String(), Err: err}:
+		default:
+		}
+	}
 	m.node = &gomavlib.Node{
 		Endpoints:   []gomavlib.EndpointConf{gomavlibEndpoint(endpoint, m.transports)},
 		Dialect:     dialect.Dialect,
@@ -89,8 +105,6 @@ func (m *Monitor) Initialize() error {
 	if err := m.node.Initialize(); err != nil {
 		return fmt.Errorf("mavlink endpoint %s: %w", endpoint, err)
 	}
-	m.received = make(chan Received, 256)
-	m.terminate = make(chan struct{})
 	m.done.Add(1)
 	go m.run()
 	return nil

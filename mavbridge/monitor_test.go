@@ -1,8 +1,12 @@
 package mavbridge
 
 import (
+	"errors"
+	"path/filepath"
 	"testing"
 	"time"
+
+	"dysl_vla/msgs"
 
 	"github.com/stretchr/testify/require"
 )
@@ -52,4 +56,45 @@ func TestMonitorStandsInForController(t *testing.T) {
 	require.Equal(t, ReceivedGripper{SystemID: 1, ComponentID: 191, Action: GripperClose, Instance: 1, Acked: true},
 		*gripper)
 	require.Eventually(t, func() bool { return bridge.Stats().GripperAcked == 1 }, deadline, poll)
+}
+
+// A client endpoint that cannot connect says why, once per reason, while the transport retries: the
+// monitor as a line to print, the bridge as an event, in its stats and in the forwarder's diagnostics.
+func TestConnectFailuresAreReported(t *testing.T) {
+	device := filepath.Join(t.TempDir(), "ttyNone")
+	want := "open serial device " + device + " at 57600 baud: no such file or directory"
+
+	monitor := &Monitor{Endpoint: "serial:" + device + ":57600"}
+	require.NoError(t, monitor.Initialize())
+	select {
+	case r := <-monitor.Received():
+		require.Equal(t, "cannot connect on serial:"+device+":57600: "+want+" (retrying)\n", FormatReceived(r))
+	case <-time.After(deadline):
+		t.Fatal("the monitor did not say why it cannot connect")
+	}
+	monitor.Close()
+
+	bridge := &Bridge{Endpoint: "serial:" + device + ":57600"}
+	require.NoError(t, bridge.Initialize())
+	defer bridge.Close()
+	forwarder := &Forwarder{Bridge: bridge, GripperDim: NoGripper}
+	require.Eventually(t, func() bool { return bridge.Stats().ConnectError == want }, deadline, poll)
+	status := forwarder.LinkStatus()
+	require.Equal(t, msgs.DiagnosticWarn, status.Level)
+	require.Contains(t, status.Message, "; cannot connect on serial:"+device+":57600: "+want+" (retrying)")
+}
+
+// The retries' repeated reason is heard once; a new reason, or the same one after a connection, again.
+func TestConnectFailureHeardOncePerReason(t *testing.T) {
+	reg := newTransports()
+	var heard []string
+	reg.onConnectFailed = func(err error) { heard = append(heard, err.Error()) }
+	refused, missing := errors.New("connection refused"), errors.New("no such device")
+	for _, err := range []error{refused, refused, missing, missing, nil, missing} {
+		reg.connected(err)
+	}
+	require.Equal(t, []string{"connection refused", "no such device", "no such device"}, heard)
+	require.Equal(t, missing, reg.connectFailure())
+	reg.connected(nil)
+	require.NoError(t, reg.connectFailure())
 }

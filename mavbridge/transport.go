@@ -55,9 +55,34 @@ type transports struct {
 	mu       sync.Mutex
 	byLabel  map[string]*countingConn
 	listener net.Listener // the server endpoint's listener, for ListenAddr
+	// connectErr is why a client endpoint's last attempt to connect failed (gomavlib retries without
+	// a word); nil once one succeeded.
+	connectErr error
+	// onConnectFailed, when set, hears each new reason a connection fails: a reason repeated by the
+	// retries is said once.
+	onConnectFailed func(err error)
 }
 
 func newTransports() *transports { return &transports{byLabel: map[string]*countingConn{}} }
+
+// connected records how a client endpoint's attempt to connect ended.
+func (t *transports) connected(err error) {
+	t.mu.Lock()
+	news := err != nil && (t.connectErr == nil || t.connectErr.Error() != err.Error())
+	t.connectErr = err
+	hear := t.onConnectFailed
+	t.mu.Unlock()
+	if news && hear != nil {
+		hear(err)
+	}
+}
+
+// connectFailure is why the last attempt to connect failed, or nil.
+func (t *transports) connectFailure() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.connectErr
+}
 
 func (t *transports) register(label string, conn net.Conn) *countingConn {
 	counted := &countingConn{Conn: conn}
@@ -212,6 +237,10 @@ func gomavlibEndpoint(e Endpoint, reg *transports) gomavlib.EndpointConf {
 			Label: label,
 			Connect: func(ctx context.Context) (net.Conn, error) {
 				conn, err := connect(ctx)
+				if ctx.Err() != nil { // closing: not a failure to report
+					return conn, err
+				}
+				reg.connected(err)
 				if err != nil {
 					return nil, err
 				}

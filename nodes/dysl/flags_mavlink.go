@@ -98,7 +98,11 @@ func (m *mavlinkFlags) newForwarder(gripperDim int, w io.Writer) (fwd nodecore.C
 	// periods still waits that long for the first one, or a live controller would be taken for none.
 	wait := max(m.linkTimeout, firstHeartbeatWait)
 	if !b.AwaitLink(wait) {
+		connectErr := b.Stats().ConnectError
 		b.Close()
+		if connectErr != "" {
+			return nil, nil, fmt.Errorf("--mavlink: cannot connect on %s within %v: %s", m.endpoint, wait, connectErr)
+		}
 		return nil, nil, fmt.Errorf("--mavlink: no heartbeat from the controller (system %d, component %d) on %s within %v; "+
 			"is it running? (`dysl mavlink listen --endpoint ...` stands in for one)",
 			b.TargetSystem, b.TargetComponent, m.endpoint, wait)
