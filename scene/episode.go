@@ -140,8 +140,8 @@ func (c Config) Validate() error {
 	if c.MaxSteps < 1 || c.MaxSteps > MaxStepLimit {
 		problems = append(problems, fmt.Errorf("max steps (%d) must be in [1, %d] per instruction", c.MaxSteps, MaxStepLimit))
 	}
-	if c.CameraNoise < 0 || math.IsNaN(c.CameraNoise) {
-		problems = append(problems, fmt.Errorf("camera noise (%v) must be >= 0", c.CameraNoise))
+	if !(c.CameraNoise >= 0 && c.CameraNoise <= 255) { // NaN too
+		problems = append(problems, fmt.Errorf("camera noise (%v) must be in [0, 255] pixel units", c.CameraNoise))
 	}
 	if !ValidActionNoise(c.ActionNoise) {
 		problems = append(problems, fmt.Errorf("action noise (%v m) must be in [0, %v] (the expert's largest step)", c.ActionNoise, MaxStep))

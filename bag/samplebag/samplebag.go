@@ -28,6 +28,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"syscall"
 	"time"
@@ -70,6 +71,9 @@ type Options struct {
 	// gives unprivileged users (the root-reserved blocks are left alone). Tests give their own.
 	FreeBytes func(dir string) (uint64, error)
 }
+
+// instructionLead is how long before an episode's first frame its instruction is written.
+const instructionLead = 10 * time.Millisecond
 
 // Summary says what Generate wrote.
 type Summary struct {
@@ -139,11 +143,22 @@ func (o Options) validate() error {
 	}
 	if !(o.RateHz > 0 && o.RateHz <= scene.MaxCameraHz) { // NaN too
 		problems = append(problems, fmt.Errorf("rate (%v Hz) must be in (0, %d]", o.RateHz, scene.MaxCameraHz))
+	} else if end := o.latestStamp(); end > math.MaxInt32 {
+		// builtin_interfaces/Time holds its seconds in an int32: later stamps would wrap to 1901.
+		problems = append(problems, fmt.Errorf("rate (%v Hz): %d episodes of up to %d steps would stamp messages up to %.4g s after 1970, past the last second a ROS 2 stamp holds (%s): raise the rate or record fewer episodes",
+			o.RateHz, o.Episodes, o.Scene.MaxSteps, end, time.Unix(math.MaxInt32, 0).UTC().Format(time.RFC3339)))
 	}
 	if err := o.Scene.Validate(); err != nil {
 		problems = append(problems, err)
 	}
 	return errors.Join(problems...)
+}
+
+// latestStamp bounds, in seconds since 1970, the log time of the last message Generate writes: every
+// episode takes at most its instruction lead, MaxSteps+1 frames and the gap before the next.
+func (o Options) latestStamp() float64 {
+	perEpisode := (instructionLead + time.Second).Seconds() + float64(o.Scene.MaxSteps+1)/o.RateHz
+	return float64(o.Start.UnixNano())/1e9 + float64(o.Episodes)*perEpisode
 }
 
 // Generate writes a new bag directory dir (which must not exist, or be empty). When ctx is done
@@ -164,7 +179,6 @@ func Generate(ctx context.Context, dir string, opts Options) (sum Summary, err e
 	}
 
 	period := time.Duration(float64(time.Second) / opts.RateHz)
-	const instructionLead = 10 * time.Millisecond
 	start := opts.Start.UnixNano()
 	episodeStart := start
 	var last int64

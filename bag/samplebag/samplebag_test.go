@@ -149,6 +149,19 @@ func TestGenerateRejectsBadOptions(t *testing.T) {
 	require.ErrorContains(t, err, "rate (-5 Hz) must be in (0, 1000]")
 }
 
+// A rate so slow that the stamps would pass 2038 (builtin_interfaces/Time's int32 seconds wrap to
+// 1901) is refused before anything is written; one just inside is recorded.
+func TestGenerateRefusesStampsBeyondWhatATimeHolds(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "slow")
+	_, err := Generate(t.Context(), dir, Options{RateHz: 2e-7})
+	require.ErrorContains(t, err, "rate (2e-07 Hz): 1 episodes of up to 300 steps would stamp messages up to 3.205e+09 s after 1970, past the last second a ROS 2 stamp holds (2038-01-19T03:14:07Z)")
+	require.NoDirExists(t, dir)
+	sc := scene.DefaultConfig()
+	sc.Width, sc.Height = 8, 8
+	_, err = Generate(t.Context(), dir, Options{RateHz: 1e-6, Scene: sc})
+	require.NoError(t, err)
+}
+
 // Ctrl-C while recording: the bag is closed after the episode being recorded and holds whole
 // episodes, readable without a warning.
 func TestGenerateStopsBetweenEpisodesWhenCancelled(t *testing.T) {
