@@ -306,7 +306,11 @@ func (c *Core) Step(now time.Time) bool {
 
 	res, err := c.infer(img, instruction, state)
 	var inputErr *policy.InputError
+	var nonFinite *policy.NonFiniteActionError
 	switch {
+	case errors.As(err, &nonFinite):
+		c.refuseNonFinite(EventNonFiniteAction{Stamp: stamp, Step: nonFinite.Step, Dim: nonFinite.Dim, Value: float32(nonFinite.Value)})
+		return true
 	case errors.As(err, &inputErr):
 		c.count(func(w *window, t *totals) { t.badFrames++; w.badFrames++; w.lastWarning = err.Error() })
 		c.cfg.Sink.Notice(EventBadFrame{Stamp: stamp, Err: err})
@@ -321,9 +325,7 @@ func (c *Core) Step(now time.Time) bool {
 		return true
 	}
 	if step, dim, v, bad := firstNonFinite(res.Chunk); bad {
-		ev := EventNonFiniteAction{Stamp: stamp, Step: step, Dim: dim, Value: v}
-		c.count(func(w *window, t *totals) { t.nonFinite++; w.nonFinite++; w.lastError = ev.String() })
-		c.cfg.Sink.Notice(ev)
+		c.refuseNonFinite(EventNonFiniteAction{Stamp: stamp, Step: step, Dim: dim, Value: v})
 		return true
 	}
 
@@ -435,6 +437,16 @@ func (c *Core) skipStats(header msgs.Header, s policy.Stats) *msgs.SkipStats {
 }
 
 func milliseconds(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// refuseNonFinite counts and reports a chunk that was not published because it held NaN or Inf,
+// whether the model produced it or de-normalization overflowed.
+func (c *Core) refuseNonFinite(ev EventNonFiniteAction) {
+	if names := c.cfg.Engine.Manifest.Action.Names; ev.Dim < len(names) {
+		ev.Name = names[ev.Dim]
+	}
+	c.count(func(w *window, t *totals) { t.nonFinite++; w.nonFinite++; w.lastError = ev.String() })
+	c.cfg.Sink.Notice(ev)
+}
 
 // firstNonFinite finds the first NaN or Inf of a chunk. The engine refuses non-finite model outputs,
 // but de-normalization in float32 can still overflow; nothing non-finite may reach an arm.

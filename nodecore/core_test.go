@@ -328,9 +328,17 @@ func TestNaNActionsAreNeverPublished(t *testing.T) {
 	f.serve(0, "cam")
 	require.Empty(t, f.sink.chunks)
 	require.Empty(t, f.sink.stats)
+	// Counted where a user looks for it: a non-finite chunk, not a failed inference.
+	ev := eventsOf[nodecore.EventNonFiniteAction](f.sink)
+	require.Len(t, ev, 1)
+	require.True(t, math.IsNaN(float64(ev[0].Value)))
+	require.Equal(t, f.engine.Manifest.Action.Names[ev[0].Dim], ev[0].Name)
+	require.Empty(t, eventsOf[nodecore.EventInferenceFailed](f.sink))
 	st := f.core.Diagnostics(t0.Add(time.Second)).Status[0]
 	require.Equal(t, msgs.DiagnosticError, st.Level)
 	require.Contains(t, st.Message, "NaN")
+	require.Equal(t, "1", value(t, st, "non-finite chunks"))
+	require.Equal(t, "0", value(t, st, "failed inferences"))
 
 	f.serve(time.Second, "cam")
 	require.Len(t, f.sink.chunks, 1)

@@ -57,10 +57,12 @@ type EventInferenceFailed struct {
 	Err   error
 }
 
-// EventNonFiniteAction: a chunk held NaN or Inf after de-normalization and was not published.
+// EventNonFiniteAction: a chunk held NaN or Inf, out of the model or after de-normalization, and was
+// not published.
 type EventNonFiniteAction struct {
 	Stamp     msgs.Time
 	Step, Dim int
+	Name      string // the dimension's name, "" when the bundle names none
 	Value     float32
 }
 
@@ -119,7 +121,7 @@ func (e EventInferenceFailed) String() string {
 	return fmt.Sprintf("inference on frame %s failed: %v", stamp(e.Stamp), e.Err)
 }
 func (e EventNonFiniteAction) String() string {
-	return fmt.Sprintf("chunk of frame %s not published: step %d dimension %d is %v", stamp(e.Stamp), e.Step, e.Dim, e.Value)
+	return fmt.Sprintf("chunk of frame %s not published: step %d dimension %d (%q) is %v", stamp(e.Stamp), e.Step, e.Dim, e.Name, e.Value)
 }
 func (e EventDecodeError) String() string {
 	return fmt.Sprintf("message on %s dropped: %v", e.Topic, e.Err)

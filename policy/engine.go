@@ -299,11 +299,22 @@ func (e *Engine) checkChunk(chunk [][]float64) error {
 		}
 		for d, v := range row {
 			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return fmt.Errorf("action chunk step %d, dimension %q is %v: not published", i, e.actionName(d), v)
+				return &NonFiniteActionError{Step: i, Dim: d, Name: e.actionName(d), Value: v}
 			}
 		}
 	}
 	return nil
+}
+
+// NonFiniteActionError is a model output holding NaN or Inf: the chunk is refused, never published.
+type NonFiniteActionError struct {
+	Step, Dim int
+	Name      string // the dimension's name in the bundle's action.names
+	Value     float64
+}
+
+func (e *NonFiniteActionError) Error() string {
+	return fmt.Sprintf("action chunk step %d, dimension %q is %v: not published", e.Step, e.Name, e.Value)
 }
 
 func (e *Engine) actionName(d int) string {

@@ -427,6 +427,8 @@ func (s *sink) Notice(ev nodecore.Event) {
 		s.failure = e.Err
 	case nodecore.EventBadFrame:
 		s.failure = e.Err
+	case nodecore.EventNonFiniteAction:
+		s.failure = errors.New(e.String())
 	case nodecore.EventNoState:
 		// The simulator offers the state with every frame: a frame without one is a bug here.
 		s.failure = errors.New(e.String())

@@ -1,6 +1,7 @@
 package closedloop
 
 import (
+	"math"
 	"testing"
 	"time"
 
@@ -359,4 +360,21 @@ func TestExpertDimsReplaceThePolicysActions(t *testing.T) {
 
 	_, err := New(Config{Engine: newEngine(t, zero), Skipping: skipping.DefaultConfig(), Scene: sc, ExpertDims: []int{7}})
 	require.ErrorContains(t, err, "expert action index 7: expected 0..6")
+}
+
+// A policy whose chunks hold NaN stops the episode with an error naming it: the node core refuses
+// the chunk, and a closed loop must not carry on as if the arm had simply stood still.
+func TestNaNChunksStopTheEpisode(t *testing.T) {
+	nanHead := func(out []float32) {
+		for i := range out {
+			out[i] = float32(math.NaN())
+		}
+	}
+	sc := scene.DefaultConfig()
+	sc.MaxSteps = 20
+	h, err := New(Config{Engine: newEngine(t, nanHead), Skipping: skipping.DefaultConfig(), Scene: sc, Latency: FixedLatency(0)})
+	require.NoError(t, err)
+	_, err = h.Run(1)
+	require.ErrorContains(t, err, "closedloop: seed 1, step 0: chunk of frame")
+	require.ErrorContains(t, err, `step 0 dimension 0 ("x") is NaN`)
 }
