@@ -11,7 +11,8 @@ import (
 //
 // It also replaces the diagnostics ticker: a tick is sent on Ticks each time the sim time crosses a
 // multiple of the period, so diagnostics follow the played bag's time as an rclcpp timer on the ROS
-// clock does. A tick the worker has not taken yet is not queued twice (diagnostics are a summary).
+// clock does; before the first /clock message, WallTick stands in. A tick the worker has not taken
+// yet is not queued twice (diagnostics are a summary).
 type SimClock struct {
 	// Period between diagnostics ticks; 0 sends none.
 	Period time.Duration
@@ -51,6 +52,24 @@ func (c *SimClock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.now
+}
+
+// WallTick takes a tick of a wall-clock ticker of the same period. Until the first /clock message sim
+// time stands still and would never tick, so the diagnostics, the one place that says nothing is
+// published on /clock, would never be published: a wall tick is passed on then. Once /clock runs,
+// wall ticks are ignored.
+func (c *SimClock) WallTick() {
+	c.init()
+	c.mu.Lock()
+	waiting := c.now.IsZero() && c.Period > 0
+	c.mu.Unlock()
+	if !waiting {
+		return
+	}
+	select {
+	case c.ticks <- time.Time{}:
+	default:
+	}
 }
 
 // Ticks delivers the diagnostics ticks.

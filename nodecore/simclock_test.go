@@ -54,3 +54,28 @@ func TestSimClockFollowsClockMessages(t *testing.T) {
 		t.Fatal("no tick one period after a jump back")
 	}
 }
+
+// Before the first /clock message, wall ticks stand in, so that the diagnostics can say nothing is
+// published on /clock; after it, only sim time ticks.
+func TestSimClockTicksOnTheWallClockUntilTheFirstClockMessage(t *testing.T) {
+	c := &SimClock{Period: time.Second}
+	c.WallTick()
+	c.WallTick() // not queued twice
+	select {
+	case <-c.Ticks():
+	default:
+		t.Fatal("no tick from the wall clock while /clock is silent")
+	}
+	select {
+	case <-c.Ticks():
+		t.Fatal("two ticks queued")
+	default:
+	}
+	c.Set(time.Unix(1000, 0))
+	c.WallTick()
+	select {
+	case <-c.Ticks():
+		t.Fatal("a wall tick passed on after the first /clock message")
+	default:
+	}
+}

@@ -35,7 +35,7 @@ const nodeName = "dysl_vla_node"
 
 func main() {
 	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, nodeName+":", err)
+		fmt.Fprintln(os.Stderr, nodeName+":", withoutTrace(err))
 		os.Exit(1)
 	}
 }
@@ -143,25 +143,32 @@ func (n *node) now() time.Time {
 	return time.Now()
 }
 
-// rosSink publishes the core's outputs as serialized messages and logs its notices.
+// rosSink publishes the core's outputs as serialized messages and logs its notices, each kind of
+// per-frame notice at most once per nodecore.DefaultNoticePeriod of wall time (the diagnostics count
+// every one).
 type rosSink struct {
 	chunk, stats, diag *rclgo.Publisher
 	log                *rclgo.Logger
+	throttle           nodecore.NoticeThrottle
 }
 
 func (s *rosSink) PublishActionChunk(c *msgs.ActionChunk)     { publish(s.chunk, c, s.log) }
 func (s *rosSink) PublishSkipStats(st *msgs.SkipStats)        { publish(s.stats, st, s.log) }
 func (s *rosSink) PublishDiagnostics(d *msgs.DiagnosticArray) { publish(s.diag, d, s.log) }
 func (s *rosSink) Notice(e nodecore.Event) {
+	line, ok := s.throttle.Line(e, time.Now())
+	if !ok {
+		return
+	}
 	switch e.(type) {
 	case nodecore.EventInferenceFailed, nodecore.EventNonFiniteAction, nodecore.EventParametersNotApplied:
-		s.log.Error(e.String())
+		s.log.Error(line)
 	case nodecore.EventInstruction:
-		s.log.Info(e.String())
+		s.log.Info(line)
 	case nodecore.EventFrameSuperseded:
-		s.log.Debug(e.String()) // routine under load; counted in the diagnostics
+		s.log.Debug(line) // routine under load; counted in the diagnostics
 	default:
-		s.log.Warn(e.String())
+		s.log.Warn(line)
 	}
 }
 

@@ -52,6 +52,8 @@ type node struct {
 	// active
 	runner atomic.Pointer[nodecore.Runner]
 	ticker *time.Ticker
+	// wallTicks, closed at deactivate, stops the goroutine that passes wall ticks to the sim clock.
+	wallTicks chan struct{}
 
 	// instruction is the newest instruction message, kept while inactive: it arrives once (transient
 	// local) and must not be lost before activation.
@@ -283,12 +285,22 @@ func (n *node) configure() error {
 
 // activate starts the worker: frames are served from now on.
 func (n *node) activate() {
-	tick := (<-chan time.Time)(nil)
+	n.ticker = time.NewTicker(n.settings.DiagnosticsPeriod)
+	tick := n.ticker.C
 	if n.clock != nil {
+		// Sim time ticks the diagnostics; the wall clock only until the first /clock message.
 		tick = n.clock.Ticks()
-	} else {
-		n.ticker = time.NewTicker(n.settings.DiagnosticsPeriod)
-		tick = n.ticker.C
+		n.wallTicks = make(chan struct{})
+		go func(wall <-chan time.Time, stop <-chan struct{}) {
+			for {
+				select {
+				case <-wall:
+					n.clock.WallTick()
+				case <-stop:
+					return
+				}
+			}
+		}(n.ticker.C, n.wallTicks)
 	}
 	r := &nodecore.Runner{Core: n.core, Now: n.now, DiagnosticsTick: tick}
 	_ = r.Initialize() // fails only without a Core, which configure made
@@ -313,6 +325,10 @@ func (n *node) deactivate() {
 	if n.ticker != nil {
 		n.ticker.Stop()
 		n.ticker = nil
+	}
+	if n.wallTicks != nil {
+		close(n.wallTicks)
+		n.wallTicks = nil
 	}
 }
 

@@ -1,0 +1,47 @@
+package nodecore_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"dysl_vla/msgs"
+	"dysl_vla/nodecore"
+)
+
+// A 30 Hz camera before the first instruction: one line, then nothing for the period, then a line
+// that says how many were left out. Each kind is throttled on its own; instructions never are.
+func TestNoticeThrottleLogsEachKindOncePerPeriod(t *testing.T) {
+	var th nodecore.NoticeThrottle // the default period, 5 s
+	at := func(ms int) time.Time { return time.Unix(100, 0).Add(time.Duration(ms) * time.Millisecond) }
+	noInstruction := func(ms int) nodecore.Event {
+		return nodecore.EventNoInstruction{Stamp: msgs.TimeFromNanos(at(ms).UnixNano())}
+	}
+
+	var logged []string
+	for ms := 0; ms < 5000; ms += 33 { // 152 frames in the first 5 s
+		if line, ok := th.Line(noInstruction(ms), at(ms)); ok {
+			logged = append(logged, line)
+		}
+	}
+	require.Equal(t, []string{"frame 100.000000000 not acted on: no instruction received yet"}, logged)
+
+	bad := nodecore.EventBadFrame{Stamp: msgs.TimeFromNanos(at(4000).UnixNano()), Err: errors.New("encoding yuv422")}
+	line, ok := th.Line(bad, at(4000))
+	require.True(t, ok, "another kind has a period of its own")
+	require.Equal(t, "frame 104.000000000 refused: encoding yuv422", line)
+
+	for range 3 {
+		line, ok = th.Line(nodecore.EventInstruction{Text: "pick"}, at(4100))
+		require.True(t, ok, "every instruction is logged")
+		require.Equal(t, `new instruction "pick": episode reset`, line)
+	}
+
+	line, ok = th.Line(noInstruction(5016), at(5016))
+	require.True(t, ok)
+	require.Equal(t, "frame 105.016000000 not acted on: no instruction received yet (and 151 more like it in the last 5.016s, not logged; the diagnostics count them)", line)
+	_, ok = th.Line(noInstruction(5049), at(5049))
+	require.False(t, ok)
+}
