@@ -6,6 +6,7 @@ import (
 	"math"
 	"path"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,6 +59,7 @@ type Core struct {
 	// state is the latest robot state, next to the latest frame; nil when the bundle reads none.
 	state        *stateSlot
 	instruction  string
+	withdrawn    bool // the instruction was withdrawn by an empty one, not never received
 	resetPending bool
 	totals       totals
 	win          window
@@ -216,10 +218,16 @@ func (c *Core) recycle(img *msgs.Image) {
 
 // SetInstruction sets the instruction in force. Every instruction message starts a new episode at the
 // next inference (continuity history cleared, allow points at the front), since the robot is now doing
-// something else. An empty instruction withdraws it: no action is computed until the next one.
+// something else. An empty instruction, or one of white space alone, withdraws it: no action is
+// computed until the next one.
 func (c *Core) SetInstruction(text string) {
+	withdrawn := strings.TrimSpace(text) == ""
+	if withdrawn {
+		text = ""
+	}
 	c.mu.Lock()
 	c.instruction = text
+	c.withdrawn = withdrawn
 	c.resetPending = true
 	c.mu.Unlock()
 	c.cfg.Sink.Notice(EventInstruction{Text: text})
@@ -251,7 +259,7 @@ func (c *Core) Step(now time.Time) bool {
 	c.mu.Lock()
 	img := c.pending
 	c.pending = nil
-	instruction := c.instruction
+	instruction, withdrawn := c.instruction, c.withdrawn
 	reset := c.resetPending
 	c.resetPending = false
 	c.mu.Unlock()
@@ -279,7 +287,7 @@ func (c *Core) Step(now time.Time) bool {
 	}
 	if instruction == "" {
 		c.count(func(w *window, t *totals) { t.noInstruction++; w.noInstruction++ })
-		c.cfg.Sink.Notice(EventNoInstruction{Stamp: stamp})
+		c.cfg.Sink.Notice(EventNoInstruction{Stamp: stamp, Withdrawn: withdrawn})
 		return true
 	}
 	if age := now.Sub(stamp.Go()); live.MaxImageAge > 0 && (stamp.IsZero() || age > live.MaxImageAge) {

@@ -217,14 +217,14 @@ func TestInvalidParameterSetIsRejectedAndNothingChanges(t *testing.T) {
 			"Wrong parameter type, parameter {continuity_window} is of type {integer}, setting it to {double} is not allowed."},
 		{"unknown strategy", []paramserver.Parameter{{Name: nodecore.ParamStrategy, Value: paramserver.String("fastest")}},
 			"parameter strategy: "},
-		{"eta_move zero", []paramserver.Parameter{{Name: nodecore.ParamEtaMove, Value: paramserver.Double(0)}},
-			"eta_move (0) must be > 0 and finite"},
+		{"eta_move zero, below its advertised range", []paramserver.Parameter{{Name: nodecore.ParamEtaMove, Value: paramserver.Double(0)}},
+			"Parameter {eta_move} doesn't comply with floating point range."},
 		{"read-only model_dir", []paramserver.Parameter{{Name: nodecore.ParamModelDir, Value: paramserver.String("/elsewhere")}},
 			"parameter 'model_dir' cannot be set because it is read-only"},
 		{"valid threshold with invalid eta_verify", []paramserver.Parameter{
 			{Name: nodecore.ParamControllerThreshold, Value: paramserver.Double(0.9)},
 			{Name: nodecore.ParamEtaVerify, Value: paramserver.Double(0)}},
-			"eta_verify (0) must be > 0 and finite"},
+			"Parameter {eta_verify} doesn't comply with floating point range."},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -287,7 +287,37 @@ func TestNoActionWithoutInstruction(t *testing.T) {
 	f.core.SetInstruction("")
 	f.serve(200*time.Millisecond, "cam")
 	require.Len(t, f.sink.chunks, 1)
-	require.Len(t, eventsOf[nodecore.EventNoInstruction](f.sink), 2)
+	noInstruction := eventsOf[nodecore.EventNoInstruction](f.sink)
+	require.Len(t, noInstruction, 2)
+	require.False(t, noInstruction[0].Withdrawn)
+	require.True(t, noInstruction[1].Withdrawn, "received, then withdrawn: not 'no instruction received yet'")
+	require.Equal(t, "frame 1700000000.200000000 not acted on: an empty instruction withdrew the last one", noInstruction[1].String())
+	st = f.core.Diagnostics(t0.Add(2 * time.Second)).Status[0]
+	require.Equal(t, "waiting for an instruction on instruction (an empty one withdrew the last)", st.Message)
+
+	// White space alone says nothing to the policy: it withdraws the instruction as an empty one does.
+	f.core.SetInstruction("pick")
+	f.core.SetInstruction(" \t\n")
+	f.serve(300*time.Millisecond, "cam")
+	require.Len(t, f.sink.chunks, 1)
+	require.Len(t, eventsOf[nodecore.EventNoInstruction](f.sink), 3)
+}
+
+// An instruction has no length limit; the log line and the diagnostics show its start and its size.
+func TestLongInstructionsAreShownCut(t *testing.T) {
+	f := newFixture(t, nil, nil)
+	long := strings.Repeat("pick the red block ", 6000) // 114,000 bytes
+	f.core.SetInstruction(long)
+	ev := eventsOf[nodecore.EventInstruction](f.sink)
+	require.Len(t, ev, 1)
+	require.Equal(t, long, ev[0].Text, "the core keeps it whole")
+	line := ev[0].String()
+	require.Less(t, len(line), 300)
+	require.True(t, strings.HasPrefix(line, `new instruction "pick the red block pick`), line)
+	require.True(t, strings.HasSuffix(line, `"... (114000 bytes): episode reset`), line)
+	st := f.core.Diagnostics(t0).Status[0]
+	require.Less(t, len(value(t, st, "instruction")), 300)
+	require.Contains(t, value(t, st, "instruction"), "(114000 bytes)")
 }
 
 // A new instruction starts a new episode: the continuity history is empty again.

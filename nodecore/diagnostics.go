@@ -93,7 +93,7 @@ func (c *Core) Diagnostics(now time.Time) *msgs.DiagnosticArray {
 	w := c.win
 	c.win = window{}
 	t := c.totals
-	instruction := c.instruction
+	instruction, withdrawn := c.instruction, c.withdrawn
 	elapsed := time.Duration(0)
 	if !c.lastReport.IsZero() {
 		elapsed = now.Sub(c.lastReport)
@@ -111,6 +111,9 @@ func (c *Core) Diagnostics(now time.Time) *msgs.DiagnosticArray {
 		status.Level, status.Message = msgs.DiagnosticError, w.lastError
 	case instruction == "":
 		status.Level, status.Message = msgs.DiagnosticWarn, "waiting for an instruction on "+c.settings.InstructionTopic
+		if withdrawn {
+			status.Message += " (an empty one withdrew the last)"
+		}
 	case w.noClock > 0:
 		status.Level = msgs.DiagnosticWarn
 		status.Message = fmt.Sprintf("%d frames not acted on: use_sim_time is true and nothing is published on /clock", w.noClock)
@@ -143,7 +146,7 @@ func (c *Core) Diagnostics(now time.Time) *msgs.DiagnosticArray {
 	kv("model", c.cfg.Engine.Manifest.Name)
 	kv("provider", c.settings.ExecutionProvider)
 	kv("strategy", live.Skipping.Strategy.String())
-	kv("instruction", instruction)
+	kv("instruction", quoteShort(instruction))
 	switch {
 	case w.inferences == 0:
 		kv("instruction truncated", "n/a")

@@ -2,7 +2,9 @@ package nodecore
 
 import (
 	"fmt"
+	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"dysl_vla/msgs"
 )
@@ -32,8 +34,12 @@ type EventNoClock struct{ Stamp msgs.Time }
 // settings stay in force.
 type EventParametersNotApplied struct{ Err error }
 
-// EventNoInstruction: a frame arrived before any instruction; no action is computed without one.
-type EventNoInstruction struct{ Stamp msgs.Time }
+// EventNoInstruction: a frame arrived with no instruction in force, before the first one or after an
+// empty one withdrew it (Withdrawn); no action is computed without one.
+type EventNoInstruction struct {
+	Stamp     msgs.Time
+	Withdrawn bool
+}
 
 // EventNoState: the bundle reads the robot's state and the state slot could not give one for the frame
 // (a value never received, or too far from the frame's stamp); the frame was not acted on.
@@ -100,6 +106,9 @@ func (e EventFrameStale) String() string {
 	return fmt.Sprintf("frame %s dropped: %v old, max_image_age is %v", stamp(e.Stamp), e.Age, e.MaxAge)
 }
 func (e EventNoInstruction) String() string {
+	if e.Withdrawn {
+		return "frame " + stamp(e.Stamp) + " not acted on: an empty instruction withdrew the last one"
+	}
 	return "frame " + stamp(e.Stamp) + " not acted on: no instruction received yet"
 }
 func (e EventNoClock) String() string {
@@ -112,7 +121,27 @@ func (e EventNoState) String() string {
 	return "frame " + stamp(e.Stamp) + " not acted on: " + e.Problem
 }
 func (e EventInstruction) String() string {
-	return fmt.Sprintf("new instruction %q: episode reset", e.Text)
+	if e.Text == "" {
+		return "instruction withdrawn (an empty one arrived): no action until the next; episode reset"
+	}
+	return fmt.Sprintf("new instruction %s: episode reset", quoteShort(e.Text))
+}
+
+// shownInstruction is the most of an instruction a log line or a diagnostic value shows.
+const shownInstruction = 200
+
+// quoteShort quotes text, cut to its first shownInstruction bytes (whole UTF-8 characters) with its
+// length said: an instruction is not bounded, and a log line or a diagnostics message per period
+// carrying 100 KB of it helps no one.
+func quoteShort(text string) string {
+	if len(text) <= shownInstruction {
+		return strconv.Quote(text)
+	}
+	cut := shownInstruction
+	for cut > 0 && !utf8.RuneStart(text[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s... (%d bytes)", strconv.Quote(text[:cut]), len(text))
 }
 func (e EventBadFrame) String() string {
 	return fmt.Sprintf("frame %s refused: %v", stamp(e.Stamp), e.Err)

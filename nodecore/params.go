@@ -119,6 +119,10 @@ func integerRange(description string, from, to int64, step uint64) paramserver.D
 }
 
 // specs lists every parameter the node declares, in declaration order, with its default.
+// minEta is the smallest eta_move and eta_verify the descriptors advertise. ROS ranges include their
+// ends and the thresholds must be above 0: a range from 0 would advertise a value the node refuses.
+const minEta = 1e-6
+
 func specs() []paramSpec {
 	d := skipping.DefaultConfig()
 	mavTimeout := doubleRange("seconds without a heartbeat from the controller before the MAVLink link counts as down", 0.1, 60, 0)
@@ -160,8 +164,8 @@ func specs() []paramSpec {
 
 		{ParamStrategy, paramserver.String(d.Strategy.String()), strategy},
 		{ParamControllerThreshold, paramserver.Double(d.ControllerThreshold), doubleRange("tau: a controller skips when its probability exceeds this", 0, 1, 0)},
-		{ParamEtaMove, paramserver.Double(d.EtaMove), doubleRange("eta1: continuity change that moves the allow points (normalized action units, > 0)", 0, 10, 0)},
-		{ParamEtaVerify, paramserver.Double(d.EtaVerify), doubleRange("eta2: continuity drop that triggers post-skip verification (normalized action units, > 0)", 0, 10, 0)},
+		{ParamEtaMove, paramserver.Double(d.EtaMove), doubleRange("eta1: continuity change that moves the allow points (normalized action units)", minEta, 10, 0)},
+		{ParamEtaVerify, paramserver.Double(d.EtaVerify), doubleRange("eta2: continuity drop that triggers post-skip verification (normalized action units)", minEta, 10, 0)},
 		{ParamContinuityWindow, paramserver.Integer(int64(d.ContinuityWindow)), integerRange("N: executed actions continuity is computed over", 2, 64, 1)},
 		{ParamStride, paramserver.Integer(int64(d.Stride)), integerRange("allow-point stride on a continuity drop: 0 adaptive, 1..64 constant", 0, 64, 1)},
 		{ParamVerification, paramserver.Bool(d.Verification), paramserver.Descriptor{Description: "post-skip verification: re-run a frame in full at the first continuity drop"}},
