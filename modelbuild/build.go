@@ -18,7 +18,7 @@ import (
 // Options configure Build.
 type Options struct {
 	Preset string // a key of Presets
-	OutDir string // created if missing; replaced whole (bundle.Replace), its other files kept
+	OutDir string // created if missing; replaced whole (bundle.Replace): its old graphs go, its other files stay
 	Seed   int64  // random init and calibration inputs
 	// WeightsFile, when set, is a safetensors file holding the backbone (names: WeightNames) used instead
 	// of random initialization.
@@ -210,10 +210,17 @@ func Build(opts Options) (*Result, error) {
 	// The graphs and the manifest are made beside the directory and put in its place together, so
 	// that a build stopped part way over an existing bundle leaves that bundle as it was.
 	err = bundle.Replace(opts.OutDir, func(staging string) error {
+		old, oldErr := bundle.ReadManifest(staging) // the bundle built over, if any
 		if m.Files, err = writeGraphs(staging, model, dynamic, preset.ExternalData); err != nil {
 			return err
 		}
-		return bundle.Write(staging, &m)
+		if err := bundle.Write(staging, &m); err != nil {
+			return err
+		}
+		if oldErr != nil {
+			return nil // nothing there, or nothing readable to say which graphs were its own
+		}
+		return bundle.RemoveStaleGraphs(staging, old, &m)
 	})
 	if err != nil {
 		return nil, err

@@ -339,3 +339,30 @@ func TestTinyReadsWholeSceneInstructions(t *testing.T) {
 	}
 	require.LessOrEqual(t, longest, presets["tiny"].Arch.InstructionTokens)
 }
+
+// A build over an older bundle leaves none of its graphs that the new manifest does not name (fewer
+// dynamic layers: fewer adapters and controllers), and keeps the files no manifest names.
+func TestBuildOverABundleRemovesItsStaleGraphs(t *testing.T) {
+	dir, first := buildTiny(t, Options{Seed: 1, StaticRatio: 0.2})
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("mine"), 0o644))
+	res, err := Build(Options{Preset: "tiny", OutDir: dir, Now: epoch, CalibrationFrames: 8, Seed: 1, StaticRatio: 0.5})
+	require.NoError(t, err)
+	require.Less(t, len(res.Manifest.Files.Adapters), len(first.Manifest.Files.Adapters), "the second build has fewer dynamic layers")
+
+	named := map[string]bool{res.Manifest.Files.Prefix: true, res.Manifest.Files.Head: true, res.Manifest.Files.Full: true}
+	for _, f := range res.Manifest.Files.Layers {
+		named[f] = true
+	}
+	for _, table := range []map[int]string{res.Manifest.Files.Adapters, res.Manifest.Files.Controllers} {
+		for _, f := range table {
+			named[f] = true
+		}
+	}
+	graphs, err := filepath.Glob(filepath.Join(dir, "*.onnx"))
+	require.NoError(t, err)
+	for _, g := range graphs {
+		require.True(t, named[filepath.Base(g)], "%s is left from the first build", filepath.Base(g))
+	}
+	require.Len(t, graphs, len(named))
+	require.Equal(t, []byte("mine"), readFile(t, dir, "notes.txt"))
+}

@@ -28,6 +28,10 @@ func TestCalibrateBundleWritesTheStaticLayers(t *testing.T) {
 	require.Equal(t, static, m.StaticLayers)
 	require.Equal(t, similarity, m.StaticProfile)
 	require.Len(t, similarity, m.Dims.Layers)
+	for _, s := range static { // a layer made static has no adapter or controller left behind
+		require.NoFileExists(t, filepath.Join(dir, fmt.Sprintf("adapter_%02d.onnx", s)))
+		require.NoFileExists(t, filepath.Join(dir, fmt.Sprintf("controller_%02d.onnx", s)))
+	}
 	require.Contains(t, log.String(), fmt.Sprintf("layer %2d  cos %.4f  static\n", static[0], similarity[static[0]]))
 	require.Contains(t, log.String(), "wrote "+c.Plot+"\n")
 	require.FileExists(t, c.Plot)

@@ -2,7 +2,6 @@ package training
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -35,16 +34,7 @@ func WriteSkipModules(dir string, m *bundle.Manifest, a modelbuild.Arch, mods Sk
 
 // writeSkipModules is WriteSkipModules in a staging directory of bundle.Replace.
 func writeSkipModules(dir string, m *bundle.Manifest, a modelbuild.Arch, mods SkipModules, adaptersNote, controllersNote string) error {
-	for j, f := range m.Files.Adapters {
-		if _, ok := mods.Adapters[j]; !ok {
-			_ = os.Remove(filepath.Join(dir, f))
-		}
-	}
-	for j, f := range m.Files.Controllers {
-		if _, ok := mods.Controllers[j]; !ok {
-			_ = os.Remove(filepath.Join(dir, f))
-		}
-	}
+	old := *m // its Files keep the old tables: new ones are made below
 	m.Files.Adapters, m.Files.Controllers = map[int]string{}, map[int]string{}
 	for _, j := range m.DynamicLayers() {
 		aw, cw := mods.Adapters[j], mods.Controllers[j]
@@ -62,7 +52,10 @@ func writeSkipModules(dir string, m *bundle.Manifest, a modelbuild.Arch, mods Sk
 	}
 	m.Provenance.Adapters, m.Provenance.Controllers = adaptersNote, controllersNote
 	m.FLOPs = a.FLOPs()
-	return bundle.Write(dir, m)
+	if err := bundle.Write(dir, m); err != nil {
+		return err
+	}
+	return bundle.RemoveStaleGraphs(dir, &old, m)
 }
 
 // ReadSkipModules reads back the adapters and controllers of the bundle's dynamic layers from their

@@ -308,3 +308,22 @@ func TestDigest(t *testing.T) {
 	_, err = bundle.Digest(filepath.Join(t.TempDir(), "missing"))
 	require.ErrorContains(t, err, "bundle: digest of ")
 }
+
+// Only graphs the old manifest names and the new one does not go, with their external data; a name
+// that points outside the bundle is never followed.
+func TestRemoveStaleGraphs(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "b")
+	require.NoError(t, os.Mkdir(dir, 0o755))
+	for _, f := range []string{"b/layer_00.onnx", "b/layer_01.onnx", "b/layer_01.onnx.data", "b/report.md", "outside.onnx"} {
+		require.NoError(t, os.WriteFile(filepath.Join(root, f), nil, 0o644))
+	}
+	old := &bundle.Manifest{Files: bundle.Files{Layers: []string{"layer_00.onnx", "layer_01.onnx"}, Head: "../outside.onnx"}}
+	current := &bundle.Manifest{Files: bundle.Files{Layers: []string{"layer_00.onnx"}}}
+	require.NoError(t, bundle.RemoveStaleGraphs(dir, old, current))
+	require.FileExists(t, filepath.Join(dir, "layer_00.onnx"))
+	require.NoFileExists(t, filepath.Join(dir, "layer_01.onnx"))
+	require.NoFileExists(t, filepath.Join(dir, "layer_01.onnx.data"))
+	require.FileExists(t, filepath.Join(dir, "report.md"))
+	require.FileExists(t, filepath.Join(root, "outside.onnx"))
+}
