@@ -271,6 +271,29 @@ func TestStaleFramesAreDropped(t *testing.T) {
 	require.Equal(t, "2", value(t, st, "dropped frames (stale)"))
 }
 
+// A frame stamped further ahead of the clock than max_image_age (a camera clock 100 s ahead) is
+// dropped too: its chunk would be meant for a time that has not come. Within max_image_age ahead
+// (small clock skew) it is served.
+func TestFramesFromTheFutureAreDropped(t *testing.T) {
+	f := newFixture(t, nil, nil) // max_image_age 0.5 s
+	f.core.Diagnostics(t0)
+	f.core.SetInstruction("pick")
+	f.core.OfferFrame(frame(100*time.Second, "cam", 100))
+	require.True(t, f.core.Step(t0))
+	require.Empty(t, f.sink.chunks)
+	ahead := eventsOf[nodecore.EventFrameStale](f.sink)
+	require.Len(t, ahead, 1)
+	require.Equal(t, -100*time.Second, ahead[0].Age)
+	require.Equal(t, "frame 1700000100.000000000 dropped: stamped 1m40s ahead of the node's clock, max_image_age is 500ms", ahead[0].String())
+	st := f.core.Diagnostics(t0.Add(time.Second)).Status[0]
+	require.Equal(t, msgs.DiagnosticWarn, st.Level)
+	require.Equal(t, "1 frames dropped as older than max_image_age (500ms) or stamped further ahead of the node's clock, the last 1m40s ahead: the camera's clock runs ahead of the node's; synchronize them (chrony, PTP)", st.Message)
+
+	f.core.OfferFrame(frame(1400*time.Millisecond, "cam", 100))
+	require.True(t, f.core.Step(t0.Add(time.Second)), "0.4 s ahead: within max_image_age")
+	require.Len(t, f.sink.chunks, 1)
+}
+
 // No action before an instruction, and none after an empty one withdrew it.
 func TestNoActionWithoutInstruction(t *testing.T) {
 	f := newFixture(t, nil, nil)

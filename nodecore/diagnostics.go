@@ -225,6 +225,14 @@ const clockMismatch = time.Minute
 // staleMessage says why frames were dropped as stale and, when their age points at a clock mismatch
 // rather than a slow pipeline, what to do about it.
 func staleMessage(n int, age, maxAge time.Duration, simTime bool) string {
+	if age < 0 {
+		msg := fmt.Sprintf("%d frames dropped as older than max_image_age (%v) or stamped further ahead of the node's clock, the last %v ahead",
+			n, maxAge, (-age).Round(time.Millisecond))
+		if simTime {
+			return msg + ": image stamps run ahead of /clock; is /clock published from the same recording?"
+		}
+		return msg + ": the camera's clock runs ahead of the node's; synchronize them (chrony, PTP)"
+	}
 	msg := fmt.Sprintf("%d frames older than max_image_age (%v) dropped, the last %v old", n, maxAge, age.Round(time.Millisecond))
 	if age < clockMismatch {
 		return msg

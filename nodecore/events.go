@@ -20,7 +20,8 @@ type Event interface {
 // reached it (the latest-frame slot keeps only the newest).
 type EventFrameSuperseded struct{ Stamp msgs.Time }
 
-// EventFrameStale: a frame was older than max_image_age when inference could start; it was not acted on.
+// EventFrameStale: a frame was older than max_image_age when inference could start, or stamped further
+// ahead of the clock than that (Age < 0); it was not acted on.
 type EventFrameStale struct {
 	Stamp       msgs.Time
 	Age, MaxAge time.Duration
@@ -103,6 +104,9 @@ func (e EventFrameSuperseded) String() string {
 	return "frame " + stamp(e.Stamp) + " dropped: a newer frame arrived before inference reached it"
 }
 func (e EventFrameStale) String() string {
+	if e.Age < 0 {
+		return fmt.Sprintf("frame %s dropped: stamped %v ahead of the node's clock, max_image_age is %v", stamp(e.Stamp), -e.Age, e.MaxAge)
+	}
 	return fmt.Sprintf("frame %s dropped: %v old, max_image_age is %v", stamp(e.Stamp), e.Age, e.MaxAge)
 }
 func (e EventNoInstruction) String() string {
