@@ -40,7 +40,7 @@ func main() {
 	}
 }
 
-func run() error {
+func run() (err error) {
 	// The first SIGINT or SIGTERM ends the spin; every later one is swallowed while the node shuts
 	// down. ros2 launch without a terminal sends a second SIGINT after the process group's, and a
 	// node that had given the signal back to its default action would die of it ("exit code -2").
@@ -72,6 +72,13 @@ func run() error {
 		return err
 	}
 	defer rn.Close()
+	// From here a failure to start (a bad bundle, a bad parameter) also goes to the ROS log, and so
+	// to /rosout, where an operator watching the robot looks, not only to the terminal.
+	defer func() {
+		if err != nil {
+			rn.Logger().Error(withoutTrace(err)) //nolint:errcheck // the error is returned as well
+		}
+	}()
 
 	params, settings, err := nodecore.NewParamServer(args.FullyQualifiedName(), args.Overrides, nil)
 	if err != nil {
