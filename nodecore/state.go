@@ -39,8 +39,8 @@ func newStateSlot(spec *bundle.StateSpec) *stateSlot {
 
 // OfferState records a robot-state message: names[i] is at positions[i], as in a sensor_msgs/JointState
 // stamped stamp. The values the bundle reads are picked by name; other names, and names without a
-// position (JointState allows a shorter position array), are ignored. Neither slice is kept. Without a
-// state block in the bundle it does nothing.
+// position (an empty position array), are ignored. Neither slice is kept. Without a state block in
+// the bundle it does nothing. Messages off the wire are checked first (OfferSerializedState).
 func (c *Core) OfferState(stamp msgs.Time, names []string, positions []float64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -71,8 +71,29 @@ func (c *Core) OfferSerializedState(topic string, raw []byte) bool {
 		c.ReportDecodeError(topic, err)
 		return false
 	}
+	if err := checkJointState(js.Name, js.Position); err != nil {
+		c.ReportDecodeError(topic, err)
+		return false
+	}
 	c.OfferState(js.Header.Stamp, js.Name, js.Position)
 	return true
+}
+
+// checkJointState refuses what sensor_msgs/JointState does not allow: a position array neither empty
+// nor as long as the names, which cannot say which value is whose, and a name given twice, whose two
+// values would leave the robot's state to the order of the array.
+func checkJointState(names []string, positions []float64) error {
+	if len(positions) != 0 && len(positions) != len(names) {
+		return fmt.Errorf("%d names and %d positions: a JointState has as many positions as names, or none", len(names), len(positions))
+	}
+	seen := make(map[string]bool, len(names))
+	for _, name := range names {
+		if seen[name] {
+			return fmt.Errorf("joint name %q given twice", name)
+		}
+		seen[name] = true
+	}
+	return nil
 }
 
 // NeedsState reports whether the bundle reads the robot's state, so the edge subscribes to StateTopic.

@@ -184,3 +184,33 @@ func TestSerializedStatesAreDecodedAndBadOnesCounted(t *testing.T) {
 	st := f.core.Diagnostics(t0.Add(time.Second)).Status[0]
 	require.Equal(t, "1", value(t, st, "decode errors"))
 }
+
+// A JointState whose positions cannot be matched to its names (fewer positions than names, a name
+// given twice) is refused as a malformed message, named, not taken for a state that never came.
+func TestMalformedJointStatesAreRefusedAndNamed(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		names     []string
+		positions []float64
+		want      string
+	}{
+		{"fewer positions", []string{"wrist", "gripper", "ee_z"}, []float64{3, 1}, "3 names and 2 positions: a JointState has as many positions as names, or none"},
+		{"a name twice", []string{"gripper", "ee_z", "gripper"}, []float64{1, 0.2, 0}, `joint name "gripper" given twice`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newStateFixture(t, nil)
+			raw, err := msgs.Encode(nil, &msgs.JointState{Header: msgs.Header{Stamp: stampAt(0)}, Name: tc.names, Position: tc.positions})
+			require.NoError(t, err)
+			require.False(t, f.core.OfferSerializedState(nodecore.StateTopic, raw))
+			decode := eventsOf[nodecore.EventDecodeError](f.sink)
+			require.Len(t, decode, 1)
+			require.EqualError(t, decode[0].Err, tc.want)
+		})
+	}
+	// Positions left empty are allowed (a JointState of velocities only): nothing is taken from it.
+	f := newStateFixture(t, nil)
+	raw, err := msgs.Encode(nil, &msgs.JointState{Header: msgs.Header{Stamp: stampAt(0)}, Name: []string{"gripper"}, Velocity: []float64{0}})
+	require.NoError(t, err)
+	require.True(t, f.core.OfferSerializedState(nodecore.StateTopic, raw))
+	require.Empty(t, eventsOf[nodecore.EventDecodeError](f.sink))
+}
