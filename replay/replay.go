@@ -262,7 +262,11 @@ func checkTopicType(info bag.Info, bagPath, topic, want string) error {
 	types := info.TopicTypes(topic)
 	switch {
 	case len(types) == 0:
-		return fmt.Errorf("replay: bag %s has no topic %s (topics: %s)", bagPath, topic, topicList(info))
+		err := fmt.Errorf("replay: bag %s has no topic %s (topics: %s)", bagPath, topic, topicList(info))
+		if len(info.Warnings) > 0 { // a damaged file: the topic may be in what cannot be read
+			err = fmt.Errorf("%w; %s", err, strings.Join(info.Warnings, "; "))
+		}
+		return err
 	case len(types) > 1:
 		return fmt.Errorf("replay: topic %s of bag %s is recorded with %d types (%s), expected only %s",
 			topic, bagPath, len(types), strings.Join(types, ", "), want)

@@ -153,6 +153,18 @@ func TestReplayMissingTopicIsAClearError(t *testing.T) {
 	defer e.Close()
 	_, err = Run(Config{Engine: e, Params: srv, BagPath: bagDir, OutDir: t.TempDir(), ImageTopic: "/camera/color"})
 	require.ErrorContains(t, err, "has no topic /camera/color (topics: ")
+	require.NotContains(t, err.Error(), "readable only up to a fault")
+
+	// A lone MCAP file cut short holds no topic that can be read: the error says the file is damaged,
+	// not only that the topic is missing.
+	files, err := filepath.Glob(filepath.Join(bagDir, "*.mcap"))
+	require.NoError(t, err)
+	whole, err := os.ReadFile(files[0])
+	require.NoError(t, err)
+	cut := filepath.Join(t.TempDir(), "cut.mcap")
+	require.NoError(t, os.WriteFile(cut, whole[:100], 0o644))
+	_, err = Run(Config{Engine: e, Params: srv, BagPath: cut, OutDir: t.TempDir()})
+	require.ErrorContains(t, err, "has no topic /image (topics: ); "+cut+": readable only up to a fault (0 messages counted): bag file "+cut+" is truncated or corrupt")
 }
 
 // With a MAVLink forwarder, every replayed chunk reaches the controller (a Monitor over loopback UDP),
