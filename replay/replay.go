@@ -187,7 +187,7 @@ func Run(cfg Config) (res Result, err error) {
 	res.Summary = Summarize(res.Steps, res.Skips)
 	res.Summary.ForwardFailures = len(rec.forwardFailures)
 	res.Summary.Clock = clock.source
-	res.Summary.Hint = nothingActedOnHint(res.Summary, settings.Live.MaxImageAge, len(info.TopicTypes(TopicClock)) > 0)
+	res.Summary.Hint = nothingActedOnHint(res.Summary, settings.Live.MaxImageAge, len(info.TopicTypes(TopicClock)) > 0, cfg)
 	if tp, err := bag.MeasureDecodeThroughput(cfg.BagPath); err == nil {
 		res.Summary.DecodeFramesPerSecond = tp.FramesPerSecond()
 	}
@@ -310,19 +310,44 @@ func isWithin(path, dir string) bool {
 // clockMismatch is an age past which stale frames say more about the clocks than about the camera.
 const clockMismatch = time.Minute
 
-// nothingActedOnHint says what to do when every frame was dropped as stale; empty otherwise.
-func nothingActedOnHint(s Summary, maxAge time.Duration, bagHasClock bool) string {
-	if s.Frames > 0 || s.SkippedBy[SkipStale] == 0 {
+// nothingActedOnHint says what to do when no frame was acted on, by the reason that held back the
+// most frames; empty when some frame was acted on.
+func nothingActedOnHint(s Summary, maxAge time.Duration, bagHasClock bool, cfg Config) string {
+	if s.Frames > 0 || s.Skipped == 0 {
 		return ""
 	}
+	switch s.skipKinds()[0] {
+	case SkipStale:
+		return staleHint(s, maxAge, bagHasClock)
+	case SkipInferenceFailed, SkipNonFinite:
+		return fmt.Sprintf("Every inference failed (%d) or gave a chunk holding NaN or Inf (%d): the model is not usable on these frames. "+
+			"The report lists the errors; `dysl model check` and `dysl bench` try the bundle alone.",
+			s.SkippedBy[SkipInferenceFailed], s.SkippedBy[SkipNonFinite])
+	case SkipBadFrame:
+		return "The engine refused the frames: the reasons below say why (an encoding or a size the model does not take)."
+	case SkipNoInstruction:
+		return fmt.Sprintf("No instruction was in force for the frames: is it recorded on %s? (--instruction-topic)", cfg.InstructionTopic)
+	case SkipNoState:
+		return fmt.Sprintf("No frame had a usable robot state: is the bundle's state on %s, with the joint names of its state.names? (--state-topic)", cfg.StateTopic)
+	}
+	return ""
+}
+
+// staleHint says what to do when the frames were mostly dropped as stale: their stamps far from the
+// node's clock point at the clocks, not at the camera.
+func staleHint(s Summary, maxAge time.Duration, bagHasClock bool) string {
 	age := s.StaleAgeMedian
-	if age < clockMismatch {
-		return fmt.Sprintf("Every frame was older than max_image_age (%v) by the node's clock (%s; median age %v): "+
+	if age.Abs() < clockMismatch {
+		return fmt.Sprintf("Every frame was older than max_image_age (%v), or stamped further ahead, by the node's clock (%s; median age %v): "+
 			"raise max_image_age in --params.", maxAge, s.Clock, age)
 	}
-	hint := fmt.Sprintf("The image header stamps are %v behind the node's clock (%s), far beyond max_image_age (%v): "+
+	side := "behind"
+	if age < 0 {
+		side = "ahead of"
+	}
+	hint := fmt.Sprintf("The image header stamps are %v %s the node's clock (%s), far beyond max_image_age (%v): "+
 		"they were stamped in another session than the one this bag's times come from (a recorded playback, "+
-		"or a camera clock that is not synchronized).", age.Round(time.Second), s.Clock, maxAge)
+		"or a camera clock that is not synchronized).", age.Abs().Round(time.Second), side, s.Clock, maxAge)
 	switch {
 	case s.Clock == ClockLogTime && bagHasClock:
 		return hint + " The bag records /clock: replay with `use_sim_time: true` in --params " +

@@ -1,0 +1,33 @@
+package replay
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// A replay that acted on nothing says what to do, by the reason that held back the most frames; one
+// that acted on a frame says nothing.
+func TestNothingActedOnHintNamesTheMainReason(t *testing.T) {
+	cfg := Config{InstructionTopic: "/instruction", StateTopic: "/joint_states"}
+	hint := func(by map[SkipKind]int, median time.Duration) string {
+		s := Summary{SkippedBy: by, StaleAgeMedian: median, Clock: ClockLogTime}
+		for _, n := range by {
+			s.Skipped += n
+		}
+		return nothingActedOnHint(s, 500*time.Millisecond, false, cfg)
+	}
+	require.Contains(t, hint(map[SkipKind]int{SkipInferenceFailed: 120, SkipNonFinite: 9}, 0),
+		"Every inference failed (120) or gave a chunk holding NaN or Inf (9): the model is not usable on these frames")
+	require.Contains(t, hint(map[SkipKind]int{SkipNoInstruction: 30, SkipStale: 2}, time.Second),
+		"No instruction was in force for the frames: is it recorded on /instruction? (--instruction-topic)")
+	require.Contains(t, hint(map[SkipKind]int{SkipBadFrame: 14}, 0), "The engine refused the frames")
+	require.Contains(t, hint(map[SkipKind]int{SkipNoState: 14}, 0), "is the bundle's state on /joint_states")
+	require.Contains(t, hint(map[SkipKind]int{SkipStale: 40}, -100*time.Second),
+		"The image header stamps are 1m40s ahead of the node's clock (log time), far beyond max_image_age (500ms)")
+	require.Contains(t, hint(map[SkipKind]int{SkipStale: 40}, 48*time.Hour), "are 48h0m0s behind the node's clock")
+
+	acted := Summary{Frames: 1, Skipped: 5, SkippedBy: map[SkipKind]int{SkipInferenceFailed: 5}}
+	require.Empty(t, nothingActedOnHint(acted, time.Second, false, cfg))
+}
