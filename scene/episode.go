@@ -125,6 +125,15 @@ func CheckEpisodeCount(what string, n int) error {
 	return nil
 }
 
+// CheckSeeds refuses episodes consecutive seeds from first that would pass the largest int64 and
+// wrap to negative ones: another set of episodes than the one asked for. what names the seed.
+func CheckSeeds(what string, first int64, episodes int) error {
+	if episodes > 0 && first > math.MaxInt64-int64(episodes-1) {
+		return fmt.Errorf("%s (%d): %d episodes from it would pass the largest seed, %d", what, first, episodes, int64(math.MaxInt64))
+	}
+	return nil
+}
+
 // Validate lists every field out of range.
 func (c Config) Validate() error {
 	var problems []error

@@ -220,6 +220,13 @@ func TestRender(t *testing.T) {
 	})
 }
 
+func TestSeedsThatWouldWrapAreRefused(t *testing.T) {
+	require.NoError(t, CheckSeeds("seed", math.MaxInt64, 1))
+	require.NoError(t, CheckSeeds("seed", math.MaxInt64-9, 10))
+	require.EqualError(t, CheckSeeds("--seed", math.MaxInt64-8, 10), "--seed (9223372036854775799): 10 episodes from it would pass the largest seed, 9223372036854775807")
+	require.NoError(t, CheckSeeds("seed", math.MinInt64, 10))
+}
+
 func TestConfigValidation(t *testing.T) {
 	_, err := Episode(1, Config{Width: 4, ChunkSize: -1, CameraNoise: math.NaN()})
 	require.ErrorContains(t, err, "width (4) must be in [8, 4096] pixels")

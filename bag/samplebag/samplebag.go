@@ -141,6 +141,9 @@ func (o Options) validate() error {
 	if err := scene.CheckEpisodeCount("episodes", o.Episodes); err != nil {
 		problems = append(problems, err)
 	}
+	if err := scene.CheckSeeds("seed", o.Seed, o.Episodes); err != nil {
+		problems = append(problems, err)
+	}
 	if !(o.RateHz > 0 && o.RateHz <= scene.MaxCameraHz) { // NaN too
 		problems = append(problems, fmt.Errorf("rate (%v Hz) must be in (0, %d]", o.RateHz, scene.MaxCameraHz))
 	} else if end := o.latestStamp(); end > math.MaxInt32 {

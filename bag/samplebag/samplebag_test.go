@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"path/filepath"
 	"testing"
 	"time"
@@ -147,6 +148,8 @@ func TestGenerateRejectsBadOptions(t *testing.T) {
 	_, err := Generate(t.Context(), filepath.Join(t.TempDir(), "x"), Options{Episodes: -1, RateHz: -5})
 	require.ErrorContains(t, err, "episodes (-1) must be >= 1")
 	require.ErrorContains(t, err, "rate (-5 Hz) must be in (0, 1000]")
+	_, err = Generate(t.Context(), filepath.Join(t.TempDir(), "x"), Options{Episodes: 2, Seed: math.MaxInt64})
+	require.ErrorContains(t, err, "seed (9223372036854775807): 2 episodes from it would pass the largest seed")
 }
 
 // A rate so slow that the stamps would pass 2038 (builtin_interfaces/Time's int32 seconds wrap to

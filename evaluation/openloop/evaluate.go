@@ -89,6 +89,9 @@ func (c *Config) Validate() error {
 	if err := scene.CheckEpisodeCount("episodes", c.Episodes); err != nil {
 		problems = append(problems, err.Error())
 	}
+	if err := scene.CheckSeeds("seed", c.Seed, c.Episodes); err != nil {
+		problems = append(problems, err.Error())
+	}
 	if err := c.earlyExit().Check(); err != nil {
 		problems = append(problems, err.Error())
 	}

@@ -197,6 +197,9 @@ func episodeSeeds(first int64, episodes int) ([]int64, error) {
 	if err := checkEpisodes(episodes); err != nil {
 		return nil, err
 	}
+	if err := scene.CheckSeeds("--seed", first, episodes); err != nil {
+		return nil, err
+	}
 	return training.Seeds(first, episodes), nil
 }
 
