@@ -101,6 +101,9 @@ func New(cfg Config) (*Core, error) {
 		return nil, fmt.Errorf("nodecore: %w", err)
 	}
 	live := settings.Live
+	if err := fitsChunk(live, cfg.Engine.Manifest.Dims.Chunk); err != nil {
+		return nil, fmt.Errorf("nodecore: %w", err)
+	}
 	if err := cfg.Engine.SetSkipping(live.Skipping); err != nil {
 		return nil, fmt.Errorf("nodecore: %w", err)
 	}
@@ -143,10 +146,28 @@ func (c *Core) checkParameters(params []paramserver.Parameter) paramserver.SetRe
 		}
 		return snap.Value(name)
 	}
-	if _, err := settingsFrom(proposed); err != nil {
+	settings, err := settingsFrom(proposed)
+	if err == nil {
+		err = fitsChunk(settings.Live, c.cfg.Engine.Manifest.Dims.Chunk)
+	}
+	if err != nil {
 		return paramserver.SetResult{Successful: false, Reason: err.Error()}
 	}
 	return paramserver.SetResult{Successful: true}
+}
+
+// fitsChunk refuses counts of actions beyond the bundle's chunk of k, which the descriptors' ranges
+// (the same for every bundle) cannot: executed_actions above k would be taken for k, and a
+// gripper_lead of k-1 already takes every action's gripper command from the chunk's last, so a larger
+// one changes nothing it says.
+func fitsChunk(live LiveSettings, k int) error {
+	if n := live.Skipping.ExecutedActions; n > k {
+		return fmt.Errorf("%s (%d) must be at most the bundle's chunk of %d actions (0 = whole chunk)", ParamExecutedActions, n, k)
+	}
+	if n := live.GripperLead; n > k-1 {
+		return fmt.Errorf("%s (%d) must be below the bundle's chunk of %d actions: %d already takes every action's gripper command from the last", ParamGripperLead, n, k, k-1)
+	}
+	return nil
 }
 
 // applyParameters is the post-set callback: the committed values become the live settings in one

@@ -219,6 +219,10 @@ func TestInvalidParameterSetIsRejectedAndNothingChanges(t *testing.T) {
 			"parameter strategy: "},
 		{"eta_move zero, below its advertised range", []paramserver.Parameter{{Name: nodecore.ParamEtaMove, Value: paramserver.Double(0)}},
 			"Parameter {eta_move} doesn't comply with floating point range."},
+		{"executed_actions beyond the chunk", []paramserver.Parameter{{Name: nodecore.ParamExecutedActions, Value: paramserver.Integer(3)}},
+			"executed_actions (3) must be at most the bundle's chunk of 2 actions (0 = whole chunk)"},
+		{"gripper_lead of the whole chunk", []paramserver.Parameter{{Name: nodecore.ParamGripperLead, Value: paramserver.Integer(2)}},
+			"gripper_lead (2) must be below the bundle's chunk of 2 actions: 1 already takes every action's gripper command from the last"},
 		{"read-only model_dir", []paramserver.Parameter{{Name: nodecore.ParamModelDir, Value: paramserver.String("/elsewhere")}},
 			"parameter 'model_dir' cannot be set because it is read-only"},
 		{"valid threshold with invalid eta_verify", []paramserver.Parameter{
@@ -668,4 +672,16 @@ func TestDiagnosticsReportTheImageBalance(t *testing.T) {
 	require.Equal(t, msgs.DiagnosticWarn, st.Level)
 	require.Contains(t, st.Message, "the image balance's channel gains disagree (1.25 1.00 0.83, more than 1.25 apart)")
 	require.Len(t, f.sink.chunks, 3)
+}
+
+// A params file that sets executed_actions beyond the bundle's chunk stops the node at start-up,
+// naming it, as a refused ros2 param set does later.
+func TestStartUpRefusesCountsBeyondTheChunk(t *testing.T) {
+	m := policytest.Manifest() // chunks of 2
+	engine := &policy.Engine{Manifest: m, Backend: policytest.NewFake(m)}
+	require.NoError(t, engine.Initialize())
+	srv, _, err := nodecore.NewParamServer("/dysl_vla_node", map[string]paramserver.Value{nodecore.ParamExecutedActions: paramserver.Integer(4)}, nil)
+	require.NoError(t, err, "the descriptor's range is the same for every bundle")
+	_, err = nodecore.New(nodecore.Config{Engine: engine, Params: srv, Sink: &recorder{}})
+	require.EqualError(t, err, "nodecore: executed_actions (4) must be at most the bundle's chunk of 2 actions (0 = whole chunk)")
 }
