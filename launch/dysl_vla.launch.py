@@ -23,6 +23,8 @@ def generate_launch_description():
                               description='ros__parameters file; the launch arguments below override it'),
         DeclareLaunchArgument('image_topic', default_value='image',
                               description='camera topic the node subscribes to (remapped onto "image")'),
+        DeclareLaunchArgument('joint_states_topic', default_value='joint_states',
+                              description='robot state topic, read for a bundle with a state block (remapped onto "joint_states")'),
         DeclareLaunchArgument('namespace', default_value='', description='namespace of the node'),
         DeclareLaunchArgument('execution_provider', default_value='cpu',
                               description='ONNX Runtime execution provider: cpu, cuda or tensorrt'),
@@ -46,7 +48,8 @@ def generate_launch_description():
                     'managed': ParameterValue(LaunchConfiguration('managed'), value_type=bool),
                 },
             ],
-            remappings=[('image', LaunchConfiguration('image_topic'))],
+            remappings=[('image', LaunchConfiguration('image_topic')),
+                        ('joint_states', LaunchConfiguration('joint_states_topic'))],
             arguments=['--ros-args', '--log-level', LaunchConfiguration('log_level')],
         ),
     ])

@@ -16,7 +16,7 @@
 #
 # Environment: TASKS (the single-instruction evaluation: tabletop, the default, or single, the one-block
 # scene), EPISODES (its episodes, default 100), CHAIN_EPISODES (default 50), SWEEP_EPISODES (per point,
-# default 20), SWEEP_TASKS (default tabletop; chain also holds the chain-length criterion), MAX_STEPS
+# default 20), SWEEP_TASKS (default: TASKS; chain also holds the chain-length criterion), MAX_STEPS
 # (per instruction, default 300), ONE_STAGE (a one-stage distilled copy for the ablation's row), CAMERA_HZ (frames per second, 0: the bundle's control rate), GRIPPER_LEAD (the node's gripper_lead, default 0), GRIPPER_MIN_HOLD (the node's gripper_min_hold, a Go duration such as 1s; default 0s), LATENCY (measured, fixed or per-layer; default measured), WEIGHTS
 # (the backbone's safetensors; default: the file the manifest's provenance names, next to MODEL_DIR),
 # JOURNALS (a directory: each command keeps a journal there, --journal, so that the script, stopped

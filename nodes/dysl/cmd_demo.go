@@ -13,10 +13,11 @@ func newDemoCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Build the tiny model, generate a pick-and-place bag, replay it with and without skipping, compare",
+		Short: "Take the tiny reference model, generate a pick-and-place bag, replay it with and without skipping, compare",
 		Long: `demo is the whole job on the embedded defaults: it takes the committed reference bundle
-(models/reference/tiny: trained backbone, distilled adapters and controllers) or, with --weights or
-without that bundle, builds the tiny bundle; it records scripted pick-and-place episodes as a bag,
+(models/reference/tiny: trained backbone, distilled adapters and controllers; looked for under the
+working directory, so run it from the repository root) or, with --weights or without that bundle,
+builds the tiny bundle (a random backbone without --weights or models/reference/reference_tiny.safetensors); it records scripted pick-and-place episodes as a bag,
 replays the bag through the node core once with every layer (strategy full) and once with DySL
 skipping (each compared with the single-graph full model on every frame), and prints latency, skip
 statistics and action agreement side by side.`,

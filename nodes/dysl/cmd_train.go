@@ -22,7 +22,7 @@ import (
 func newTrainCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "train",
-		Short: "Train the reference VLA (GoMLX, pure-Go CPU backend)",
+		Short: "Train the reference VLA (GoMLX: the pure-Go CPU backend, or XLA on a GPU in a -tags xla build)",
 	}
 	cmd.AddCommand(newTrainBCCmd(), newDAggerCmd(), newChosenPointsCmd(), newLabelFitCmd())
 	return cmd
@@ -39,8 +39,9 @@ func newTrainBCCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "bc --out FILE.safetensors",
 		Short: "Behaviour cloning of the backbone on scripted pick-and-place episodes",
-		Long: `Trains every backbone weight of a preset's architecture from random initialization (seeded) to
-predict the scene expert's K-step action chunks (--loss on normalized actions, Adam with a linear
+		Long: `Trains a preset's backbone, from a random initialization (seeded) or from --init's weights, and
+all of it or the part the data flags say (--train-from-layer, --train-keypoints-only,
+--freeze-keypoints), to predict the scene expert's K-step action chunks (--loss on normalized actions, Adam with a linear
 warmup and a cosine decay to --final-lr), then writes
 the weights as safetensors for 'dysl model build --weights'. Training episodes use seeds 0..N-1,
 the held-out loss uses seeds from 1000000. With --checkpoint-every the weights are written to --out

@@ -30,7 +30,7 @@ type mavlinkFlags struct {
 func (m *mavlinkFlags) register(f *pflag.FlagSet) {
 	f.StringVar(&m.endpoint, "mavlink", "", "also send chunks over MAVLink to this endpoint, such as udp-client:127.0.0.1:14550")
 	m.link = pflag.NewFlagSet("mavlink link", pflag.ContinueOnError)
-	m.link.DurationVar(&m.linkTimeout, "mavlink-link-timeout", 3*time.Second, "controller heartbeat silence after which chunks stop")
+	m.link.DurationVar(&m.linkTimeout, "mavlink-link-timeout", 2*time.Second, "controller heartbeat silence after which chunks stop (the node's mavlink.link_timeout)")
 	m.link.Uint8Var(&m.targetSystem, "mavlink-target-system", 1, "the arm controller's MAVLink system id")
 	m.link.Uint8Var(&m.targetComp, "mavlink-target-component", 1, "the arm controller's MAVLink component id")
 	m.link.Float32Var(&m.gripperOpen, "mavlink-gripper-open", 0, "gripper dimension value meaning fully open")

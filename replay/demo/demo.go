@@ -20,8 +20,9 @@ import (
 	"dysl_vla/scene"
 )
 
-// The trained reference policy (see models/reference), relative to the repository root: its backbone
-// weights, and the tiny bundle built from them with distilled adapters and controllers.
+// The trained reference policy (see models/reference), relative to the working directory, which is
+// the repository root when the demo runs from it: its backbone weights, and the tiny bundle built from
+// them with distilled adapters and controllers.
 const (
 	ReferenceWeights = "models/reference/reference_tiny.safetensors"
 	ReferenceBundle  = "models/reference/tiny"
@@ -122,7 +123,9 @@ func chooseModel(cfg Config) (model string, randomBackbone bool, err error) {
 		fmt.Fprintf(w, "backbone weights: %s\n", weights)
 	} else {
 		randomBackbone = true
-		fmt.Fprintf(w, "backbone weights: random (no %s yet)\n", ReferenceWeights)
+		wd, _ := os.Getwd()
+		fmt.Fprintf(w, "backbone weights: random: neither %s nor %s under the working directory %s "+
+			"(run dysl demo from the repository root, or give --model or --weights)\n", ReferenceBundle, ReferenceWeights, wd)
 	}
 	model = filepath.Join(cfg.Out, "model")
 	fmt.Fprintf(w, "building the tiny model into %s\n", model)

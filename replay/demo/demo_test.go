@@ -53,10 +53,13 @@ func TestDemoBuildsTheTinyModelWhenThereIsNoReference(t *testing.T) {
 	}
 	lib := backend(t)
 	t.Chdir(t.TempDir()) // no models/reference here
-	var log bytes.Buffer
-	_, err := demo.Run(demo.Config{Out: "out", Episodes: 1, Seed: 2, Backend: ortbackend.Opener(lib), Log: &log})
+	wd, err := os.Getwd()
 	require.NoError(t, err)
-	require.Contains(t, log.String(), "backbone weights: random (no "+demo.ReferenceWeights+" yet)\n"+
+	var log bytes.Buffer
+	_, err = demo.Run(demo.Config{Out: "out", Episodes: 1, Seed: 2, Backend: ortbackend.Opener(lib), Log: &log})
+	require.NoError(t, err)
+	require.Contains(t, log.String(), "backbone weights: random: neither "+demo.ReferenceBundle+" nor "+demo.ReferenceWeights+
+		" under the working directory "+wd+" (run dysl demo from the repository root, or give --model or --weights)\n"+
 		"building the tiny model into "+filepath.Join("out", "model")+"\n")
 	require.Contains(t, log.String(), "the backbone is random")
 	_, err = os.Stat(filepath.Join("out", "model", "manifest.yaml"))

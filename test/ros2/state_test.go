@@ -14,7 +14,8 @@ import (
 
 // A bundle that reads the robot's state makes the node subscribe to joint_states: frames without a
 // state are not acted on and /diagnostics names what is missing; once a robot publishes its joints
-// (with joints the model does not read among them), chunks come.
+// (with joints the model does not read among them), chunks come. The launch argument
+// joint_states_topic remaps it, as a robot whose driver publishes elsewhere needs.
 func TestStateBundleReadsJointStates(t *testing.T) {
 	r := NewROS(t)
 	model := filepath.Join(t.TempDir(), "small_state")
@@ -26,7 +27,8 @@ func TestStateBundleReadsJointStates(t *testing.T) {
 	if m.State == nil {
 		t.Fatalf("preset small_state built a bundle without a state block")
 	}
-	launch := r.Start("ros2 launch", nil, "ros2", "launch", "dysl_vla", "dysl_vla.launch.py", "model_dir:="+model)
+	launch := r.Start("ros2 launch", nil, "ros2", "launch", "dysl_vla", "dysl_vla.launch.py", "model_dir:="+model,
+		"joint_states_topic:=/arm/joint_states")
 	launch.WaitFor(t, `robot state \[ee_x ee_y ee_z ee_yaw gripper\] from joint_states`, 60*time.Second)
 	publishInstruction(t, r, "grab the red block, put it on the blue pad")
 	w, h := m.Image.Width, m.Image.Height
@@ -38,7 +40,7 @@ func TestStateBundleReadsJointStates(t *testing.T) {
 		t.Fatalf("/diagnostics does not name the missing robot state:\n%s", joined)
 	}
 
-	r.Start("joint state publisher", nil, "ros2", "topic", "pub", "-r", "20", "/joint_states", "sensor_msgs/msg/JointState",
+	r.Start("joint state publisher", nil, "ros2", "topic", "pub", "-r", "20", "/arm/joint_states", "sensor_msgs/msg/JointState",
 		"{header: auto, name: [shoulder, gripper, ee_yaw, ee_z, ee_y, ee_x], position: [3.0, -1.0, 0.1, 0.2, 0.0, 0.05]}")
 	chunk := echoOnce(t, r, "/action_chunk", 30*time.Second)
 	if got := field(t, chunk, "steps"); got != strconv.Itoa(m.Dims.Chunk) {
