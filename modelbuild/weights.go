@@ -232,6 +232,16 @@ func RandomWeights(a Arch, seed int64) *Weights {
 	return w
 }
 
+// Tensors returns the backbone's tensors by their safetensors names (WeightNames'), sharing w's
+// storage.
+func (w *Weights) Tensors(a Arch) map[string][]float32 {
+	out := map[string][]float32{}
+	for _, p := range w.params(a) {
+		out[p.name] = *p.data
+	}
+	return out
+}
+
 // WeightNames returns the safetensors tensor names and shapes a backbone of this architecture has.
 func WeightNames(a Arch) map[string][]int64 {
 	out := map[string][]int64{}

@@ -3,6 +3,7 @@ package training
 import (
 	"errors"
 	"math"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -384,4 +385,21 @@ func TestNearTargetWeightWeighsTheChunkLossNearTheTarget(t *testing.T) {
 	require.ErrorContains(t, err, "needs a near-target radius > 0")
 	_, err = Distill(m, DistillConfig{Segments: manifest.Segments(), Episodes: 1, Stage2Steps: 1, Batch: 1, LearningRate: 1e-3, NearWeight: -2})
 	require.ErrorContains(t, err, "near-target weight is -2, expected a finite weight >= 0")
+}
+
+// Weights given for a bundle must be its backbone: the same preset's weights of another run (another
+// seed here) are refused, naming a tensor that differs, before anything is fitted to them; the bundle's
+// own weights pass.
+func TestBundleBackboneRefusesAnotherBackbone(t *testing.T) {
+	dir, _, _, a, own := builtTinyBundle(t) // seed 5
+	ownFile := filepath.Join(t.TempDir(), "own.safetensors")
+	require.NoError(t, modelbuild.SaveWeights(ownFile, a, own, nil))
+	_, _, _, err := OpenBundleBackbone(dir, ownFile)
+	require.NoError(t, err)
+
+	otherFile := filepath.Join(t.TempDir(), "other.safetensors")
+	require.NoError(t, modelbuild.SaveWeights(otherFile, a, modelbuild.RandomWeights(a, 6), nil))
+	_, _, _, err = OpenBundleBackbone(dir, otherFile)
+	require.ErrorContains(t, err, "training: "+otherFile+" is not the backbone of bundle "+dir+": its tensor ")
+	require.ErrorContains(t, err, "differs from the one in prefix.onnx")
 }
