@@ -105,6 +105,16 @@ func newPlot(title, xLabel, yLabel string, series []Series) (*plot.Plot, error) 
 	return p, nil
 }
 
+// CheckFormat refuses a path whose extension names no format Save can write, so that a command can
+// refuse it before its work rather than after.
+func CheckFormat(path string) error {
+	format := strings.ToLower(strings.TrimPrefix(filepath.Ext(path), "."))
+	if _, err := plot.New().WriterTo(1, 1, format); err != nil {
+		return fmt.Errorf("plots: %s: %w (expected .png, .svg, .pdf, .eps, .jpg or .tif)", path, err)
+	}
+	return nil
+}
+
 // Save writes p to path, its format picked by the extension (.png is what the tools write), as
 // plot.Save does, but through a temporary file renamed over path once complete.
 func Save(p *plot.Plot, width, height vg.Length, path string) error {

@@ -114,6 +114,8 @@ does (from the start pose only the image says where the block is).`,
 	f := cmd.Flags()
 	f.StringVar(&cfg.OneStage, "one-stage", "", "bundle distilled in one stage from scratch (dysl distill --stage1-steps 0 on a copy)")
 	f.StringVar(&cfg.Weights, "weights", "", "backbone safetensors, when the bundle was built from one (for the early-exit fit)")
+	markInput(f, "weights", false)
+	markInput(f, "one-stage", true)
 	f.IntVar(&cfg.Episodes, "episodes", 4, "held-out episodes")
 	f.Int64Var(&cfg.Seed, "seed", training.HeldOutSeedStart, "seed of the first held-out episode")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")

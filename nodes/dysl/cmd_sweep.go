@@ -177,7 +177,8 @@ against backbone speedup, every series and the front, as a PNG.`,
 	f.Float64SliceVar(&cfg.ExitEta, "exit-eta", nil, "early exit's thresholds (default: those giving --skip-levels on frames served to dysl)")
 	f.IntVar(&cfg.ExitEvery, "exit-every", 2, "early exit: an exit after every this many layers")
 	f.StringVar(&plotPath, "plot", "", "write success against backbone speedup to this PNG")
-	markOutputFile(f, "plot", false)
+	markPlotFile(f, "plot")
+	markInput(f, "weights", false)
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	f.BoolVar(&quiet, "quiet", false, "no progress on stderr")
 	return cmd

@@ -78,7 +78,7 @@ Adam moments restart).`,
 	f.StringVar(&out, "out", "", "safetensors file to write (required)")
 	f.StringVar(&plot, "plot", "", "write the loss curves to this PNG")
 	markOutputFile(f, "out", true)
-	markOutputFile(f, "plot", false)
+	markPlotFile(f, "plot")
 	f.BoolVar(&resume, "resume", false, "continue from the checkpoint in --out")
 	f.IntVar(&checkpointEvery, "checkpoint-every", 0, "write --out every this many steps (0: only at the end)")
 	f.Int64Var(&cfg.Seed, "seed", 1, "seed of the initial weights and the batch order")

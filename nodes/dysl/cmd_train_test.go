@@ -20,7 +20,8 @@ func TestTrainingCommandsRefuseBadOptions(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"train", "bc", "--out", out, "--resume", "--init", out}, "--init and --resume exclude each other"},
+		{[]string{"train", "bc", "--out", out, "--resume", "--init", filepath.Join(dir, "init.safetensors")}, "--init and --resume exclude each other"},
+		{[]string{"train", "bc", "--out", out, "--init", out}, "--out " + out + " is also --init: expected a file of its own"},
 		{[]string{"train", "bc", "--out", out, "--tasks", "maze"}, `--tasks "maze": expected single, tabletop or chain`},
 		{[]string{"train", "bc", "--out", out, "--start-spread", "0.5"}, "--start-spread 0.5: expected metres in [0, 0.3] (the table's half size)"},
 		{[]string{"train", "bc", "--out", out, "--preset", "huge"}, `unknown preset "huge"`},
@@ -33,7 +34,7 @@ func TestTrainingCommandsRefuseBadOptions(t *testing.T) {
 		{[]string{"train", "keypoints", "--states", out}, "--weights and --states are required"},
 		{[]string{"train", "keypoints", "--states", out, "--weights", out, "--preset", "huge"}, `unknown preset "huge"`},
 		{[]string{"train", "labels", "--weights", out}, "--weights and --states are required"},
-		{[]string{"train", "bc", "--out", out, "--dagger-states", out, "--dagger-expert", "spiral"}, `--dagger-expert "spiral": expected hover or direct`},
+		{[]string{"train", "bc", "--out", out, "--dagger-states", filepath.Join(dir, "states.json"), "--dagger-expert", "spiral"}, `--dagger-expert "spiral": expected hover or direct`},
 		{[]string{"train", "bc", "--out", out, "--dagger-unlabelled", "yaw"}, "--dagger-unlabelled needs --dagger-states"},
 		{[]string{"train", "bc", "--out", out, "--dagger-drop-descents"}, "--dagger-drop-descents needs --dagger-states"},
 		{[]string{"train", "bc", "--out", out, "--recolour-pads", "blue=navy"}, `--recolour-pads: recolour "blue=navy": expected FROM=TO, two different colours of red, green, blue, yellow, purple, orange`},
@@ -54,7 +55,7 @@ func TestTrainingCommandsRefuseBadOptions(t *testing.T) {
 		{[]string{"train", "bc", "--out", out, "--eval-every", "-1"}, "eval-every (-1)"},
 		{[]string{"train", "bc", "--out", out, "--checkpoint-every", "-1"}, "checkpoint-every (-1) must be >= 0"},
 		{[]string{"model", "build", "--out", filepath.Join(dir, "b"), "--calibration", "-3"}, "calibration observations (-3) must be in [1, 1000000]"},
-		{[]string{"train", "bc", "--out", out, "--dagger-states", out, "--dagger-unlabelled", "spin"}, `--dagger-unlabelled "spin": expected action names of the model: x, y, z, roll, pitch, yaw, gripper`},
+		{[]string{"train", "bc", "--out", out, "--dagger-states", filepath.Join(dir, "states.json"), "--dagger-unlabelled", "spin"}, `--dagger-unlabelled "spin": expected action names of the model: x, y, z, roll, pitch, yaw, gripper`},
 	}
 	for _, tc := range cases {
 		_, _, err := runDysl(tc.args...)

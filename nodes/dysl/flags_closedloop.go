@@ -62,6 +62,7 @@ func (f *closedLoopFlags) registerEpisodes(fs *pflag.FlagSet) {
 	markOutputFile(fs, "json-out", false)
 	fs.StringVar(&f.journal, "journal", "", "closed loop: keep what is played in this file, as it is played; the same command, stopped (Ctrl-C) and run again, "+
 		"plays only what is left (a journal of other options is refused: remove it to start afresh)")
+	markOutputFile(fs, "journal", false)
 	fs.StringSliceVar(&f.expertDims, "expert-dims", nil, "closed loop, a diagnostic: take these action columns (by the bundle's action names, e.g. x,y,z,roll,pitch,yaw) "+
 		"from the scripted expert in every variant, so that the rows compare what is left (the gripper's timing)")
 	fs.IntVar(&f.gripperLead, "gripper-lead", 0, "closed loop: the node's gripper_lead, the actions by which every chunk's gripper commands are advanced (0..64)")

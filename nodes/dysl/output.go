@@ -8,6 +8,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+
+	"dysl_vla/plots"
+	"dysl_vla/policy/bundle"
 
 	"github.com/google/renameio/v2"
 	"github.com/spf13/pflag"
@@ -51,19 +55,113 @@ func markOutputFile(fs *pflag.FlagSet, name string, makesDir bool) {
 	}
 }
 
-// checkOutputFiles checks every output file flag given on fs (checkWritable).
+// plotFileAnnotation marks an output file flag that takes a plot, whose format its extension picks.
+const plotFileAnnotation = "dysl_plot_file"
+
+// markPlotFile marks the flag name on fs as a plot written at the end of the command's work: an
+// output file (markOutputFile) whose extension must name a format the plots can take.
+func markPlotFile(fs *pflag.FlagSet, name string) {
+	markOutputFile(fs, name, false)
+	if err := fs.SetAnnotation(name, plotFileAnnotation, nil); err != nil {
+		panic(err)
+	}
+}
+
+// inputAnnotation marks a flag naming what the command reads: a file (weights, visited states) or
+// a bundle directory, whose manifest and graphs the command reads and may rewrite itself.
+const inputAnnotation = "dysl_input"
+
+// markInput marks the flag name on fs as a file the command reads, or with bundle a bundle
+// directory, so that no output flag is given the same file (checkOutputFiles).
+func markInput(fs *pflag.FlagSet, name string, bundle bool) {
+	value := "file"
+	if bundle {
+		value = "bundle"
+	}
+	if err := fs.SetAnnotation(name, inputAnnotation, []string{value}); err != nil {
+		panic(err)
+	}
+}
+
+// checkOutputFiles checks every output file flag given on fs before the work begins: that it can be
+// written (checkWritable), that a plot's extension names a format, and that it is none of the
+// command's other files: an input, another output, or the manifest or a graph of a bundle the
+// command reads. Written over, each of those would be lost at the end of the run, or corrupt the
+// bundle, with nothing said.
 func checkOutputFiles(fs *pflag.FlagSet) error {
+	type named struct{ flag, path string }
+	var outputs, inputs []named
+	var bundles []named
 	var err error
 	fs.VisitAll(func(f *pflag.Flag) {
+		if !f.Changed && f.Value.String() == "" {
+			return
+		}
+		if kind, ok := f.Annotations[inputAnnotation]; ok {
+			for _, path := range flagPaths(f) {
+				if kind[0] == "bundle" {
+					bundles = append(bundles, named{f.Name, path})
+				} else {
+					inputs = append(inputs, named{f.Name, path})
+				}
+			}
+		}
 		mark, ok := f.Annotations[outputFileAnnotation]
 		if !ok || f.Value.String() == "" || err != nil {
 			return
 		}
 		if e := checkWritable(f.Value.String(), mark[0] == "mkdir"); e != nil {
 			err = fmt.Errorf("--%s %s: %w", f.Name, f.Value, e)
+			return
 		}
+		if _, plot := f.Annotations[plotFileAnnotation]; plot {
+			if e := plots.CheckFormat(f.Value.String()); e != nil {
+				err = fmt.Errorf("--%s: %w", f.Name, e)
+				return
+			}
+		}
+		outputs = append(outputs, named{f.Name, f.Value.String()})
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	for _, b := range bundles {
+		for _, file := range bundle.OwnFiles(b.path) {
+			inputs = append(inputs, named{b.flag + " (its " + file + ")", filepath.Join(b.path, file)})
+		}
+	}
+	for i, out := range outputs {
+		for _, other := range append(slices.Clone(outputs[:i]), inputs...) {
+			if samePath(out.path, other.path) {
+				return fmt.Errorf("--%s %s is also --%s: expected a file of its own, or the run would write over it", out.flag, out.path, other.flag)
+			}
+		}
+	}
+	return nil
+}
+
+// flagPaths are the paths a flag names: its value, or each of a list's.
+func flagPaths(f *pflag.Flag) []string {
+	if list, ok := f.Value.(pflag.SliceValue); ok {
+		return list.GetSlice()
+	}
+	if f.Value.String() == "" {
+		return nil
+	}
+	return []string{f.Value.String()}
+}
+
+// samePath says whether a and b name the same file: the same path once absolute, or, both existing,
+// the same file by another name (a link).
+func samePath(a, b string) bool {
+	absA, errA := filepath.Abs(a)
+	absB, errB := filepath.Abs(b)
+	if errA == nil && errB == nil && absA == absB {
+		return true
+	}
+	infoA, errA := os.Stat(a)
+	infoB, errB := os.Stat(b)
+	return errA == nil && errB == nil && os.SameFile(infoA, infoB)
 }
 
 // checkWritable says why a file could not be written at path: a directory there, or a directory

@@ -31,8 +31,9 @@ func markedOutputFlags(cmd *cobra.Command) []string {
 func TestOutputFilesAreCheckedBeforeTheWork(t *testing.T) {
 	marked := markedOutputFlags(newRootCmd())
 	slices.Sort(marked)
-	require.Equal(t, []string{"dysl calibrate --plot", "dysl distill --plot", "dysl evaluate --json-out", "dysl sweep --json-out",
-		"dysl sweep --plot", "dysl train bc --out", "dysl train bc --plot", "dysl train dagger --out"}, marked)
+	require.Equal(t, []string{"dysl calibrate --plot", "dysl distill --plot", "dysl evaluate --journal", "dysl evaluate --json-out",
+		"dysl sweep --journal", "dysl sweep --json-out", "dysl sweep --plot", "dysl train bc --out", "dysl train bc --plot",
+		"dysl train dagger --out"}, marked)
 
 	file := filepath.Join(t.TempDir(), "a_file")
 	require.NoError(t, os.WriteFile(file, nil, 0o644))
@@ -60,4 +61,43 @@ func TestCheckWritable(t *testing.T) {
 		require.NoError(t, os.Mkdir(readOnly, 0o555))
 		require.ErrorContains(t, checkWritable(filepath.Join(readOnly, "x.json"), false), "cannot write in "+readOnly)
 	}
+}
+
+// An output given the path of another of the command's files is refused before the work: an input,
+// another output, or the manifest or a graph of a bundle the command reads; so is a plot whose
+// extension names no format. Each would otherwise be written over, or fail, at the end of the run.
+func TestOutputsThatWouldWriteOverAnotherFileAreRefused(t *testing.T) {
+	model := filepath.Join("..", "..", "models", "reference", "tiny")
+	weights := filepath.Join("..", "..", "models", "reference", "reference_tiny.safetensors")
+	dir := t.TempDir()
+	same := filepath.Join(dir, "same.json")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"train", "dagger", "--model", model, "--out", filepath.Join(model, "manifest.yaml")},
+			"--out " + filepath.Join(model, "manifest.yaml") + " is also --model (its manifest.yaml): expected a file of its own, or the run would write over it"},
+		{[]string{"train", "dagger", "--model", model, "--out", filepath.Join(model, "layer_03.onnx")},
+			"is also --model (its layer_03.onnx)"},
+		{[]string{"evaluate", "--closed-loop", "--model", model, "--json-out", same, "--journal", same},
+			"--json-out " + same + " is also --journal"},
+		{[]string{"train", "bc", "--out", filepath.Join(dir, "w.png"), "--plot", filepath.Join(dir, "w.png")}, "--plot " + filepath.Join(dir, "w.png") + " is also --out"},
+		{[]string{"train", "bc", "--out", weights, "--init", weights}, "--out " + weights + " is also --init"},
+		{[]string{"calibrate", "--model", model, "--weights", weights, "--plot", weights}, "--plot: plots: " + weights + ": unsupported format: \"safetensors\""},
+		{[]string{"distill", "--model", model, "--plot", filepath.Join(dir, "loss.txt")}, "--plot: plots: " + filepath.Join(dir, "loss.txt") + ": unsupported format: \"txt\" (expected .png, .svg, .pdf, .eps, .jpg or .tif)"},
+	} {
+		_, _, err := runDysl(tc.args...)
+		require.ErrorContains(t, err, tc.want, tc.args)
+	}
+	// The bundle's other files are fair: a report beside its graphs.
+	require.NoError(t, checkPathsOf(t, "train", "dagger", "--model", model, "--out", filepath.Join(dir, "states.json")))
+}
+
+// checkPathsOf runs only the root's checks of the output flags on the command args name.
+func checkPathsOf(t *testing.T, args ...string) error {
+	t.Helper()
+	cmd, rest, err := newRootCmd().Find(args)
+	require.NoError(t, err)
+	require.NoError(t, cmd.ParseFlags(rest))
+	return checkOutputFiles(cmd.Flags())
 }

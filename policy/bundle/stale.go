@@ -31,3 +31,19 @@ func RemoveStaleGraphs(dir string, old, current *Manifest) error {
 	}
 	return errors.Join(errs...)
 }
+
+// OwnFiles lists the files of the bundle in dir, relative to it: its manifest and the graphs the
+// manifest names, with their external data. Just the manifest when it cannot be read.
+func OwnFiles(dir string) []string {
+	files := []string{ManifestFile}
+	m, err := ReadManifest(dir)
+	if err != nil {
+		return files
+	}
+	for _, name := range m.graphFiles() {
+		if name != "" {
+			files = append(files, name, name+".data")
+		}
+	}
+	return files
+}
