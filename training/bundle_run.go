@@ -94,9 +94,16 @@ func CalibrateBundle(c BundleCalibration) (static []int, similarity []float64, e
 	m.StaticLayers, m.StaticProfile = static, similarity
 	if changed {
 		fmt.Fprintf(out, "static layers changed to %v: adapters reset to identity, controllers closed; run dysl distill\n", static)
-		err = WriteSkipModules(c.Dir, m, a, IdentitySkipModules(a, m.DynamicLayers()),
-			"identity placeholders (static layers recalibrated; not trained yet)",
-			"closed placeholders: constant skip_prob 0.05 (not trained yet)")
+		// A distillation stopped part way trained adapters for the old dynamic layers: its checkpoint
+		// goes with them.
+		err = bundle.Replace(c.Dir, func(staging string) error {
+			if err := writeSkipModules(staging, m, a, IdentitySkipModules(a, m.DynamicLayers()),
+				"identity placeholders (static layers recalibrated; not trained yet)",
+				"closed placeholders: constant skip_prob 0.05 (not trained yet)"); err != nil {
+				return err
+			}
+			return removeDistillCheckpoint(staging)
+		})
 	} else {
 		fmt.Fprintf(out, "static layers unchanged: %v\n", static)
 		err = bundle.Replace(c.Dir, func(staging string) error { return bundle.Write(staging, m) })

@@ -18,6 +18,8 @@ import (
 // calibration with the same settings finds nothing to change and keeps the adapters.
 func TestCalibrateBundleWritesTheStaticLayers(t *testing.T) {
 	dir, _, _, _, _ := builtTinyBundle(t)
+	// A distillation stopped part way: recalibrated, its adapters are gone, and so must its checkpoint.
+	require.NoError(t, os.WriteFile(filepath.Join(dir, DistillCheckpointFile), []byte("{}\n"), 0o644))
 	var log bytes.Buffer
 	c := BundleCalibration{Dir: dir, Ratio: 0.4, Episodes: 1, Every: 8, Log: &log,
 		Plot: filepath.Join(t.TempDir(), "profile.png")}
@@ -28,6 +30,7 @@ func TestCalibrateBundleWritesTheStaticLayers(t *testing.T) {
 	require.Equal(t, static, m.StaticLayers)
 	require.Equal(t, similarity, m.StaticProfile)
 	require.Len(t, similarity, m.Dims.Layers)
+	require.NoFileExists(t, filepath.Join(dir, DistillCheckpointFile))
 	for _, s := range static { // a layer made static has no adapter or controller left behind
 		require.NoFileExists(t, filepath.Join(dir, fmt.Sprintf("adapter_%02d.onnx", s)))
 		require.NoFileExists(t, filepath.Join(dir, fmt.Sprintf("controller_%02d.onnx", s)))

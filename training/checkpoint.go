@@ -1,14 +1,19 @@
 package training
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"dysl_vla/modelbuild"
 	"dysl_vla/policy/bundle"
+	"dysl_vla/scene"
 )
 
 // DistillCheckpointFile is the file in a bundle directory that says a distillation stopped part-way:
@@ -31,15 +36,46 @@ type DistillCheckpoint struct {
 	Visited      int             `json:"visited_states,omitempty"`
 	NearWeight   float64         `json:"near_target_weight,omitempty"`
 	NearRadius   float64         `json:"near_target_radius,omitempty"`
+	// Tasks are the scenes of the training episodes; StaticLayers the bundle's when the run began, so
+	// that a recalibrated bundle is not resumed onto.
+	Tasks        scene.Tabletop `json:"tasks"`
+	StaticLayers []int          `json:"static_layers"`
 }
 
-func checkpointOf(cfg DistillConfig, p DistillProgress) DistillCheckpoint {
+func checkpointOf(cfg DistillConfig, static []int, p DistillProgress) DistillCheckpoint {
 	if cfg.NearWeight == 0 {
 		cfg.NearRadius = 0 // the radius means nothing then: a checkpoint without the weighting names none
 	}
 	return DistillCheckpoint{Progress: p, Seed: cfg.Seed, Episodes: cfg.Episodes, Stage1Steps: cfg.Stage1Steps,
 		Stage2Steps: cfg.Stage2Steps, Batch: cfg.Batch, LearningRate: cfg.LearningRate, Lambda: cfg.Lambda, Stage2Fit: cfg.Stage2Fit,
-		Visited: len(cfg.Visited), NearWeight: cfg.NearWeight, NearRadius: cfg.NearRadius}
+		Visited: len(cfg.Visited), NearWeight: cfg.NearWeight, NearRadius: cfg.NearRadius, Tasks: cfg.Tasks, StaticLayers: static}
+}
+
+// differences names the settings in which a checkpoint and a run differ, with both values, as
+// "lambda (0.2 in the checkpoint, 0.3 here)"; none when they agree.
+func (c DistillCheckpoint) differences(run DistillCheckpoint) []string {
+	var ours, theirs map[string]any
+	for _, x := range []struct {
+		v   DistillCheckpoint
+		out *map[string]any
+	}{{c, &ours}, {run, &theirs}} {
+		data, err := json.Marshal(x.v)
+		if err == nil {
+			err = json.Unmarshal(data, x.out)
+		}
+		if err != nil {
+			return []string{err.Error()}
+		}
+	}
+	var diffs []string
+	for _, key := range slices.Sorted(maps.Keys(theirs)) {
+		a, _ := json.Marshal(ours[key])
+		b, _ := json.Marshal(theirs[key])
+		if key != "progress" && !bytes.Equal(a, b) {
+			diffs = append(diffs, fmt.Sprintf("%s (%s in the checkpoint, %s here)", key, a, b))
+		}
+	}
+	return diffs
 }
 
 // WriteDistillCheckpoint writes the model's adapters and controllers into the bundle and
@@ -50,7 +86,7 @@ func WriteDistillCheckpoint(dir string, manifest *bundle.Manifest, m *Model, cfg
 	if err != nil {
 		return err
 	}
-	data, err := json.MarshalIndent(checkpointOf(cfg, p), "", "  ")
+	data, err := json.MarshalIndent(checkpointOf(cfg, manifest.StaticLayers, p), "", "  ")
 	if err != nil {
 		return err
 	}
@@ -77,8 +113,9 @@ func ResumeDistill(dir string, manifest *bundle.Manifest, m *Model, cfg DistillC
 	if err := json.Unmarshal(data, &c); err != nil {
 		return cfg, fmt.Errorf("training: %s: %w", DistillCheckpointFile, err)
 	}
-	if want := checkpointOf(cfg, c.Progress); c != want {
-		return cfg, fmt.Errorf("training: the checkpoint in %s was made with %+v, this run asks for %+v", dir, c, want)
+	if diffs := c.differences(checkpointOf(cfg, manifest.StaticLayers, c.Progress)); len(diffs) > 0 {
+		return cfg, fmt.Errorf("training: the checkpoint in %s was made with other settings: it differs in %s; run with the checkpoint's, or without --resume to start afresh",
+			dir, strings.Join(diffs, ", "))
 	}
 	mods, err := ReadSkipModules(dir, manifest, m.Arch)
 	if err != nil {
@@ -98,10 +135,16 @@ func FinishDistill(dir string, manifest *bundle.Manifest, a modelbuild.Arch, mod
 		if err := writeSkipModules(staging, manifest, a, mods, adaptersNote, controllersNote); err != nil {
 			return err
 		}
-		err := os.Remove(filepath.Join(staging, DistillCheckpointFile))
-		if errors.Is(err, os.ErrNotExist) {
-			return nil
-		}
-		return err
+		return removeDistillCheckpoint(staging)
 	})
+}
+
+// removeDistillCheckpoint removes the bundle's distillation checkpoint, if any: its adapters and
+// controllers were just replaced, and there is nothing left to resume.
+func removeDistillCheckpoint(dir string) error {
+	err := os.Remove(filepath.Join(dir, DistillCheckpointFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	return err
 }

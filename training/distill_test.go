@@ -305,8 +305,14 @@ func TestDistillResumesFromItsCheckpoint(t *testing.T) {
 
 	other := cfg
 	other.Batch = 3
+	other.Tasks = scene.Tabletop{Blocks: 3, Pads: 4}
 	_, err = ResumeDistill(dir, manifest, newModel(), other)
-	require.Error(t, err, "a resumed run must draw the same batches")
+	require.ErrorContains(t, err, "was made with other settings: it differs in batch (2 in the checkpoint, 3 here), tasks (", "a resumed run must draw the same batches, from the same scenes")
+
+	recalibrated := *manifest
+	recalibrated.StaticLayers = []int{0, 2, 6, 7}
+	_, err = ResumeDistill(dir, &recalibrated, newModel(), cfg)
+	require.ErrorContains(t, err, "it differs in static_layers (", "adapters trained for other dynamic layers")
 
 	second := newModel()
 	resumed, err := ResumeDistill(dir, manifest, second, cfg)
