@@ -4,13 +4,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/schollz/progressbar/v3"
 
 	"dysl_vla/modelbuild"
+	"dysl_vla/safetensors"
 )
 
 // BCRun is behaviour cloning written to a safetensors file for `dysl model build --weights`, as
@@ -55,6 +59,9 @@ func RunBC(r BCRun) (*BCResult, error) {
 	if r.Resume {
 		if start != nil {
 			return nil, fmt.Errorf("training: resuming %s and starting from given weights exclude each other", r.Out)
+		}
+		if err := r.checkResumable(cfg); err != nil {
+			return nil, err
 		}
 		var err error
 		if start, done, err = LoadCheckpoint(r.Out, cfg.Arch); err != nil {
@@ -114,6 +121,34 @@ func RunBC(r BCRun) (*BCResult, error) {
 }
 
 // metadata is what a file written at step says of the run.
+// checkResumable refuses to resume the checkpoint in Out with other settings than the ones it was
+// written with (its metadata): the steps before and after would be another run's, under one record.
+// The step, when to stop and the weights a fresh run started from (--init, which a resume cannot
+// take) are not compared; a setting the checkpoint does not record is not either.
+func (r BCRun) checkResumable(cfg BCConfig) error {
+	f, err := safetensors.ReadFile(r.Out)
+	if err != nil {
+		return nil // LoadCheckpoint says why
+	}
+	var diffs []string
+	want := r.metadata(cfg, 0)
+	for _, key := range slices.Sorted(maps.Keys(want)) {
+		had, recorded := f.Metadata[key]
+		switch key {
+		case "step", "stop_after", "init":
+			continue
+		}
+		if recorded && had != want[key] {
+			diffs = append(diffs, fmt.Sprintf("%s (%q in the checkpoint, %q here)", key, had, want[key]))
+		}
+	}
+	if len(diffs) > 0 {
+		return fmt.Errorf("training: the checkpoint %s was written with other settings: it differs in %s; run with the checkpoint's, or without --resume to start afresh",
+			r.Out, strings.Join(diffs, ", "))
+	}
+	return nil
+}
+
 func (r BCRun) metadata(cfg BCConfig, step int) map[string]string {
 	actionMean, actionStd := ActionNormalization()
 	md := map[string]string{

@@ -34,6 +34,14 @@ func TestRunBCCheckpointsAndResumes(t *testing.T) {
 	require.Equal(t, "l1", md["loss"])
 	require.Contains(t, md, "action_std")
 
+	// Resumed with other settings, the file would record one run made of two: refused, by name.
+	other := run
+	other.Resume, other.Config.StopAfter = true, 0
+	other.Config.LearningRate, other.Config.Seed = 1e-2, 9
+	_, err = RunBC(other)
+	require.ErrorContains(t, err, "the checkpoint "+out+` was written with other settings: it differs in learning_rate ("0.001" in the checkpoint, "0.01" here), seed ("4" in the checkpoint, "9" here)`)
+	require.Equal(t, "2", metadataOf(t, out)["step"], "the checkpoint is left as it was")
+
 	log.Reset()
 	run.Resume, run.Config.StopAfter = true, 0
 	res, err = RunBC(run)
