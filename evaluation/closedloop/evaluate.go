@@ -133,6 +133,22 @@ func (cfg *EvaluateConfig) planLater() laterPlan {
 	return p
 }
 
+// refuseAskedNotPlayed refuses a variant named in asked (the --variants list) that could not play: a
+// row named on purpose that comes back "not run" would pass in a script for one that ran. With all
+// variants (asked empty), such rows are kept, saying why.
+func (p laterPlan) refuseAskedNotPlayed(asked []string) error {
+	for _, name := range asked {
+		switch plays, listed := p.plays[name]; {
+		case !listed || plays:
+		case name == "one_stage":
+			return fmt.Errorf("closedloop: variant one_stage was asked for, and there is no one-stage bundle to play it (--one-stage DIR)")
+		case name == "early_exit":
+			return fmt.Errorf("closedloop: variant early_exit was asked for, and cannot run: %s", p.exitUnavailable)
+		}
+	}
+	return nil
+}
+
 // playing reports whether any later variant plays: only then is there a second phase, with full
 // again as its timing reference.
 func (p laterPlan) playing() bool {
@@ -186,6 +202,9 @@ func Evaluate(ctx context.Context, cfg EvaluateConfig) (*Report, error) {
 	}
 	cfg.ensureDefaults()
 	plan := cfg.planLater()
+	if err := plan.refuseAskedNotPlayed(cfg.Variants); err != nil {
+		return nil, err
+	}
 	b, err := openBench(cfg.Model, cfg.Backend, cfg.DySL)
 	if err != nil {
 		return nil, err

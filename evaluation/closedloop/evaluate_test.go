@@ -99,8 +99,6 @@ func TestEvaluateOnlyTheVariantsAskedFor(t *testing.T) {
 	}{
 		{[]string{"full", "dysl"}, []string{"full", "dysl"}},
 		{[]string{"static_only", "dysl_no_verify"}, []string{"full", "dysl", "dysl_no_verify", "static_only"}},
-		// A row that plays nothing (no --one-stage bundle) still brings the second phase's timing run.
-		{[]string{"one_stage"}, []string{"full", "dysl", "one_stage"}},
 	} {
 		var runs int
 		cfg := closedloop.EvaluateConfig{Model: tinyDir, Backend: backend, DySL: skipping.DefaultConfig(), Seeds: []int64{1_000_000, 1_000_001},
@@ -121,6 +119,13 @@ func TestEvaluateOnlyTheVariantsAskedFor(t *testing.T) {
 	_, err := closedloop.Evaluate(context.Background(), closedloop.EvaluateConfig{Model: tinyDir, Backend: backend, DySL: skipping.DefaultConfig(), Seeds: []int64{1_000_000},
 		Variants: []string{"flexi"}, Suite: closedloop.Suite{Scene: sc, Progress: func() { runs++ }}})
 	require.ErrorContains(t, err, `closedloop: variant "flexi": expected full, dysl or one of [dysl_no_preskip`)
+	require.Zero(t, runs)
+
+	// Asked for by name, a variant that cannot play is refused before anything plays: its "not run"
+	// row would pass in a script for one that ran. (With every variant, such rows stay and say why.)
+	_, err = closedloop.Evaluate(context.Background(), closedloop.EvaluateConfig{Model: tinyDir, Backend: backend, DySL: skipping.DefaultConfig(), Seeds: []int64{1_000_000},
+		Variants: []string{"dysl", "one_stage"}, Suite: closedloop.Suite{Scene: sc, Progress: func() { runs++ }}})
+	require.EqualError(t, err, "closedloop: variant one_stage was asked for, and there is no one-stage bundle to play it (--one-stage DIR)")
 	require.Zero(t, runs)
 }
 
@@ -160,8 +165,8 @@ func TestSweepEveryPoint(t *testing.T) {
 	require.Contains(t, rep.Recommendation.Reason, "succeeds in none")
 }
 
-// Early exit on a trained bundle whose weights file is not given: a row that says why, and nothing
-// more played than full and dysl (no second phase), as the progress total says.
+// Early exit asked for by name on a trained bundle whose weights file is not given: refused before
+// anything plays, saying why (among every variant, its row says the same and plays nothing).
 func TestEvaluateSaysWhyEarlyExitCannotRun(t *testing.T) {
 	sc := scene.DefaultConfig()
 	sc.MaxSteps = 10
@@ -175,14 +180,9 @@ func TestEvaluateSaysWhyEarlyExitCannotRun(t *testing.T) {
 	var runs int
 	cfg := closedloop.EvaluateConfig{Model: trained, Backend: backend, DySL: skipping.DefaultConfig(), Seeds: []int64{1_000_000, 1_000_001},
 		Variants: []string{"early_exit"}, Suite: closedloop.Suite{Scene: sc, Latency: closedloop.LayerLatency{PerLayer: 5_000_000}, Progress: func() { runs++ }}}
-	rep, err := closedloop.Evaluate(context.Background(), cfg)
-	require.NoError(t, err)
-	require.Len(t, rep.Variants, 3)
-	require.Equal(t, "early_exit", rep.Variants[2].Variant)
-	require.False(t, rep.Variants[2].Available)
-	require.Contains(t, rep.Variants[2].Note, `not run: training: bundle `+trained+` was built from weights "reference_tiny.safetensors": pass that file with --weights`)
-	require.Equal(t, 2*2, runs)
-	require.Equal(t, runs, closedloop.EpisodeRuns(cfg))
+	_, err = closedloop.Evaluate(context.Background(), cfg)
+	require.EqualError(t, err, `closedloop: variant early_exit was asked for, and cannot run: training: bundle `+trained+` was built from weights "reference_tiny.safetensors": pass that file with --weights`)
+	require.Zero(t, runs)
 }
 
 // A further bundle that cannot be opened, and a grid setting out of range, stop the evaluation and
