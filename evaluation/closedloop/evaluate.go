@@ -65,9 +65,12 @@ func (cfg *EvaluateConfig) runs(name string) bool {
 
 // checkVariants refuses names that are not variants.
 func (cfg *EvaluateConfig) checkVariants() error {
-	for _, name := range cfg.Variants {
+	for i, name := range cfg.Variants {
 		if name != "full" && name != "dysl" && !slices.Contains(LaterVariants, name) {
 			return fmt.Errorf("closedloop: variant %q: expected full, dysl or one of %v", name, LaterVariants)
+		}
+		if slices.Contains(cfg.Variants[:i], name) {
+			return fmt.Errorf("closedloop: variant %q named twice", name)
 		}
 	}
 	return nil

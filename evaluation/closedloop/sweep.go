@@ -49,6 +49,9 @@ func ParseSetting(s string) (Setting, error) {
 		if err != nil {
 			return nil, fmt.Errorf("sweep setting %q: %s=%q is not a number", s, name, value)
 		}
+		if slices.ContainsFunc(out, func(k Knob) bool { return k.Name == name }) {
+			return nil, fmt.Errorf("sweep setting %q: %s given twice: which value is meant?", s, name)
+		}
 		out = append(out, Knob{name, v})
 	}
 	return out, nil

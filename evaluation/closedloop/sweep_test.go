@@ -90,6 +90,8 @@ func TestSettingsParseApplyAndRefuse(t *testing.T) {
 		_, err := ParseSetting(bad)
 		require.Error(t, err, bad)
 	}
+	_, err = ParseSetting("controller_threshold=0.1,controller_threshold=0.95")
+	require.ErrorContains(t, err, "controller_threshold given twice", "the label would show both and play the last")
 	for _, bad := range []string{"continuity_window=2.5", "controller_threshold=1.5", "stride=65"} {
 		s, err := ParseSetting(bad)
 		require.NoError(t, err)

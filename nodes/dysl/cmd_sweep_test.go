@@ -31,6 +31,8 @@ func TestClosedLoopCommandsRefuseBadOptions(t *testing.T) {
 		{[]string{"sweep", "--model", dir, "--tasks", "single", "--tabletop", "pads=2"}, "--tabletop pads=2: only with --tasks tabletop or chain"},
 		{[]string{"sweep", "--model", dir, "--tabletop", "pads=two"}, `--tabletop "pads=two": pads wants a number`},
 		{[]string{"sweep", "--model", dir, "--tabletop", "walls=2"}, `--tabletop "walls=2": expected NAME=VALUE with NAME one of blocks, pads, colours, light, noise`},
+		{[]string{"sweep", "--model", dir, "--tabletop", "blocks=2,blocks=9"}, "--tabletop blocks=2,blocks=9: blocks given twice: which value is meant?"},
+		{[]string{"evaluate", "--closed-loop", "--model", dir, "--variants", "dysl,static_only,dysl"}, `closedloop: variant "dysl" named twice`},
 		{[]string{"evaluate", "--closed-loop", "--model", dir, "--tasks", "chain", "--tabletop", "blocks=1,pads=1"}, "pads (1) must outnumber the blocks (1) in a chain"},
 		{[]string{"sweep"}, "--model is required"},
 		{[]string{"evaluate", "--closed-loop", "--model", dir, "--match-tolerance", "0"}, "--match-tolerance 0"},
@@ -38,7 +40,8 @@ func TestClosedLoopCommandsRefuseBadOptions(t *testing.T) {
 		{[]string{"evaluate", "--closed-loop", "--model", dir, "--match-runs", "0"}, "at least one run"},
 		{[]string{"evaluate", "--closed-loop", "--model", dir, "--latency", "fixed", "--latency-fixed=-3s"}, "--latency-fixed -3s, --latency-per-layer 10ms: expected durations >= 0"},
 		{[]string{"sweep", "--model", dir, "--latency", "per-layer", "--latency-per-layer=-1ms"}, "--latency-per-layer -1ms: expected durations >= 0"},
-		{[]string{"evaluate", "--closed-loop", "--model", dir, "--latency-scale", "Inf"}, "--latency-scale (+Inf) must be a finite factor > 0"},
+		{[]string{"evaluate", "--closed-loop", "--model", dir, "--latency-scale", "Inf"}, "--latency-scale (+Inf) must be a factor in (0, 1000]"},
+		{[]string{"evaluate", "--closed-loop", "--model", dir, "--latency-scale", "1e300"}, "--latency-scale (1e+300) must be a factor in (0, 1000]"},
 		// Counts too large to plan for are refused before their seeds or tasks are laid out.
 		{[]string{"sweep", "--model", dir, "--episodes", "1000000000"}, "--episodes (1000000000): expected at most 1000000 episodes"},
 		{[]string{"evaluate", "--closed-loop", "--model", dir, "--tasks", "chain", "--chain", "1000000000"}, "tabletop chain (1000000000) must be in [1, 100] instructions"},

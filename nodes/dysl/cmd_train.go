@@ -264,6 +264,9 @@ func actionIndices(columns, names []string) ([]int, error) {
 		if i < 0 {
 			return nil, fmt.Errorf("--expert-dims %q: expected action names of the bundle: %s", n, strings.Join(columns, ", "))
 		}
+		if slices.Contains(out, i) {
+			return nil, fmt.Errorf("--expert-dims %s: %q named twice", strings.Join(names, ","), n)
+		}
 		out = append(out, i)
 	}
 	return out, nil

@@ -110,4 +110,6 @@ func TestActionIndicesByTheBundlesNames(t *testing.T) {
 	require.Equal(t, []int{6, 0}, got)
 	_, err = actionIndices(columns, []string{"dx"})
 	require.ErrorContains(t, err, `--expert-dims "dx": expected action names of the bundle: x, y, z, roll, pitch, yaw, gripper`)
+	_, err = actionIndices(columns, []string{"x", "gripper", "x"})
+	require.EqualError(t, err, `--expert-dims x,gripper,x: "x" named twice`)
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"math"
 	"slices"
 	"strings"
 	"time"
@@ -120,8 +119,9 @@ func (f *closedLoopFlags) latencyModel() (closedloop.Latency, error) {
 	}
 	switch f.latency {
 	case "measured":
-		if !(f.latencyScale > 0) || math.IsInf(f.latencyScale, 1) {
-			return nil, fmt.Errorf("--latency-scale (%v) must be a finite factor > 0", f.latencyScale)
+		// Beyond a thousandfold an inference outlasts any episode, and the sim-time arithmetic overflows.
+		if !(f.latencyScale > 0 && f.latencyScale <= 1000) {
+			return nil, fmt.Errorf("--latency-scale (%v) must be a factor in (0, 1000]", f.latencyScale)
 		}
 		return closedloop.MeasuredLatency{Scale: f.latencyScale}, nil
 	case "fixed":

@@ -64,8 +64,13 @@ func (f *taskFlags) tabletop() (scene.Tabletop, error) {
 	if t.Blocks == 0 {
 		return t, fmt.Errorf("--tabletop %s: only with --tasks tabletop or chain (single is the fixed one-block scene)", strings.Join(f.shape, ","))
 	}
+	seen := map[string]bool{}
 	for _, kv := range f.shape {
 		name, value, _ := strings.Cut(kv, "=")
+		if seen[name] {
+			return t, fmt.Errorf("--tabletop %s: %s given twice: which value is meant?", strings.Join(f.shape, ","), name)
+		}
+		seen[name] = true
 		var err error
 		switch name {
 		case "blocks":
