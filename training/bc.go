@@ -286,6 +286,9 @@ func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 		return nil, fmt.Errorf("training: held-out episodes (%d), eval-every (%d) and stop-after (%d) must be >= 0 (0: one episode, only at the end, no stop)",
 			cfg.HeldOut, cfg.EvalEvery, cfg.StopAfter)
 	}
+	if cfg.StopAfter > cfg.Steps {
+		return nil, fmt.Errorf("training: stop-after (%d) must be at most the steps (%d): the run ends at its last step anyway", cfg.StopAfter, cfg.Steps)
+	}
 	if math.IsNaN(cfg.ResidualScale) || math.IsInf(cfg.ResidualScale, 0) {
 		return nil, fmt.Errorf("training: residual scale (%v) must be finite (0: 1/sqrt(2·layers); below 0: none)", cfg.ResidualScale)
 	}

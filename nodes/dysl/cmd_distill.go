@@ -43,6 +43,11 @@ the arm to, with the full model as their teacher.`,
 					return err
 				}
 			}
+			if cfg.Stage2Steps == 0 { // the skip loss's weight is stage 2's alone
+				if err := refuseUnused(cmd.Flags(), "--stage2-steps above 0", "lambda"); err != nil {
+					return err
+				}
+			}
 			var err error
 			if cfg.Tasks, err = generatedTasks(data, tasks); err != nil {
 				return err

@@ -56,6 +56,21 @@ Adam moments restart).`,
 			if resume && data.init != "" {
 				return fmt.Errorf("--init and --resume exclude each other")
 			}
+			// Flags that change nothing without another: refused, not ignored.
+			for _, dep := range []struct {
+				unused      bool
+				needs, flag string
+			}{
+				{cfg.LayerDrop == 0, "--layer-drop above 0", "drop-tails"},
+				{len(data.states) == 0, "--dagger-states", "dagger-expert"},
+				{data.init == "", "--init", "init-preset"},
+			} {
+				if dep.unused {
+					if err := refuseUnused(cmd.Flags(), dep.needs, dep.flag); err != nil {
+						return err
+					}
+				}
+			}
 			cfg.Arch, cfg.Loss, cfg.Log = p.Arch, training.BCLoss(loss), cmd.OutOrStdout()
 			start, err := data.apply(&cfg)
 			if err != nil {
@@ -174,6 +189,9 @@ the adapters and controllers on the frames where skipping took the arm.`,
 			}
 			cfg := closedloop.Config{Engine: e, Skipping: play, Scene: sc, CameraHz: cameraHz, ExpertDims: expertDims, GripperLead: lead, GripperMinHold: hold}
 			if within != 0 {
+				if play.Strategy == skipping.StrategyFull {
+					return fmt.Errorf("--full-within %v: only with a --strategy that skips (with full every layer runs everywhere)", within)
+				}
 				if cfg.BeforeInference, err = closedloop.FullNearTarget(play, within); err != nil {
 					return fmt.Errorf("--full-within: %w", err)
 				}
