@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -133,6 +134,20 @@ does (from the start pose only the image says where the block is).`,
 // runClosedLoop is `dysl evaluate --closed-loop`. It takes the bundle, the backend, the episodes and
 // the variants' options from the open-loop configuration the command's flags filled in.
 func runClosedLoop(cmd *cobra.Command, open openloop.Config, f closedLoopFlags, asJSON, quiet bool) error {
+	// With --variants, the options of a variant left out would change nothing.
+	for _, v := range []struct {
+		variant string
+		flags   []string
+	}{
+		{"one_stage", []string{"one-stage"}},
+		{"early_exit", []string{"weights", "exit-every", "exit-episodes", "exit-stride"}},
+	} {
+		if f.match.Variants != nil && !slices.Contains(f.match.Variants, v.variant) {
+			if err := refuseUnused(cmd.Flags(), "--variants naming "+v.variant, v.flags...); err != nil {
+				return err
+			}
+		}
+	}
 	sc, err := f.sceneConfig()
 	if err != nil {
 		return err
