@@ -273,11 +273,12 @@ func (cfg DistillConfig) Validate() error {
 		return fmt.Errorf("training: learning rate is %v, expected a finite rate > 0", cfg.LearningRate)
 	}
 	for _, w := range []struct {
-		name  string
-		value float64
-	}{{"lambda", cfg.Lambda}, {"stage-2 fit weight", cfg.Stage2Fit}, {"near-target weight", cfg.NearWeight}, {"near-target radius", cfg.NearRadius}} {
+		name, what string
+		value      float64
+	}{{"lambda", "weight", cfg.Lambda}, {"stage-2 fit weight", "weight", cfg.Stage2Fit}, {"near-target weight", "weight", cfg.NearWeight},
+		{"near-target radius", "distance in metres", cfg.NearRadius}} {
 		if !(w.value >= 0) || math.IsInf(w.value, 0) {
-			return fmt.Errorf("training: %s is %v, expected a finite weight >= 0", w.name, w.value)
+			return fmt.Errorf("training: %s is %v, expected a finite %s >= 0", w.name, w.value, w.what)
 		}
 	}
 	return nil

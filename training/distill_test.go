@@ -228,6 +228,9 @@ func TestStage2FitKeepsTheAdaptersFit(t *testing.T) {
 		_, err := Distill(m, bad)
 		require.ErrorContains(t, err, "expected a finite weight >= 0")
 	}
+	radius := DistillConfig{Segments: manifest.Segments(), Stage2Steps: 1, Batch: 1, Episodes: 1, LearningRate: 1e-3, NearRadius: math.NaN()}
+	_, err = Distill(m, radius)
+	require.ErrorContains(t, err, "near-target radius is NaN, expected a finite distance in metres >= 0")
 }
 
 // Counts and rates out of range are refused before any episode is generated, each named with its value.
