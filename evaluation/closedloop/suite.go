@@ -188,7 +188,13 @@ func (s Suite) play(ctx context.Context, call string, variants []*Variant, seeds
 				continue
 			}
 			if ctx.Err() != nil {
-				return summarized(), stopped(ctx, e, len(seeds))
+				// Named by the call, so that a stop in a later phase is not read as the run's
+				// first episodes unplayed.
+				stop := &StoppedError{Played: e, Total: len(seeds), Of: "episodes of the " + call, Cause: context.Cause(ctx)}
+				if call == "run" {
+					stop.Of = ""
+				}
+				return summarized(), stop
 			}
 			ep, err := harnesses[i].Run(seed)
 			if err != nil {

@@ -51,7 +51,7 @@ func TestClosedLoopEvaluateStoppedPrintsWhatWasPlayed(t *testing.T) {
 		"--episodes", "2", "--max-steps", "10", "--variants", "static_only", "--json-out", jsonOut, "--journal", journal}
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
-	require.EqualError(t, err, "closedloop: stopped after 0 of 2 episodes: interrupt signal received; the same command continues from the journal "+journal)
+	require.EqualError(t, err, "closedloop: stopped after 0 of 2 episodes of the second phase: interrupt signal received; the same command continues from the journal "+journal)
 	require.Contains(t, stdout.String(), "STOPPED before the end: full and dysl played all 2 episodes; the ablations and baselines the first 0 of them")
 	text, rerr := os.ReadFile(jsonOut)
 	require.NoError(t, rerr)
