@@ -144,3 +144,17 @@ func staleImage(stamp int64) *msgs.Image {
 	return &msgs.Image{Header: msgs.Header{Stamp: msgs.TimeFromNanos(stamp), FrameID: "camera"},
 		Height: 4, Width: 4, Encoding: "rgb8", Step: 12, Data: make([]byte, 48)}
 }
+
+// A report that cannot be written (a directory in its place) is an error, and the printed result
+// does not name it as written; the summary of what was replayed is still printed.
+func TestReportNotWrittenIsNotAnnounced(t *testing.T) {
+	res, err := fakeReplay(t, humbleBag("pub_sqlite3"), nil, func(c *Config) {
+		require.NoError(t, os.MkdirAll(filepath.Join(c.OutDir, "report.md"), 0o755))
+	})
+	require.Error(t, err)
+	require.Empty(t, res.ReportPath)
+	var out strings.Builder
+	WriteResult(&out, res)
+	require.Contains(t, out.String(), "frames acted on ")
+	require.NotContains(t, out.String(), "report: ")
+}

@@ -191,11 +191,11 @@ func Run(cfg Config) (res Result, err error) {
 	if tp, err := bag.MeasureDecodeThroughput(cfg.BagPath); err == nil {
 		res.Summary.DecodeFramesPerSecond = tp.FramesPerSecond()
 	}
-	res.ReportPath = filepath.Join(cfg.OutDir, "report.md")
 	title := fmt.Sprintf("%s on %s", cfg.Engine.Manifest.Name, cfg.BagPath)
 	if err := WriteReport(cfg.OutDir, title, res.Steps, res.Skips, res.Summary, cfg.Engine.SkippingConfig().String()); err != nil {
-		return res, err
+		return res, err // no ReportPath: nothing says a report was written
 	}
+	res.ReportPath = filepath.Join(cfg.OutDir, "report.md")
 	if readErr != nil {
 		return res, fmt.Errorf("replay: input bag stopped early (everything before it was replayed): %w", readErr)
 	}

@@ -39,12 +39,17 @@ func WriteSummary(w io.Writer, s Summary) {
 	}
 }
 
-// WriteResult prints a replay's summary and where its report and output bag are, or nothing when the
-// replay failed before it wrote a report.
+// WriteResult prints a replay's summary, when it got as far as the bag's messages, and where its
+// report and output bag are, those it wrote.
 func WriteResult(w io.Writer, r Result) {
-	if r.ReportPath == "" {
+	if r.Summary.Frames+r.Summary.Skipped == 0 && r.ReportPath == "" {
 		return
 	}
 	WriteSummary(w, r.Summary)
-	fmt.Fprintf(w, "report: %s\noutput bag: %s\n", r.ReportPath, r.OutBag)
+	if r.ReportPath != "" {
+		fmt.Fprintf(w, "report: %s\n", r.ReportPath)
+	}
+	if r.OutBag != "" {
+		fmt.Fprintf(w, "output bag: %s\n", r.OutBag)
+	}
 }
