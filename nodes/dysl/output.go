@@ -46,11 +46,12 @@ const outputFileAnnotation = "dysl_output_file"
 // training run or a sweep of hours must not be lost to a mistyped path at its end. makesDir says the
 // command creates the file's directory when it is missing.
 func markOutputFile(fs *pflag.FlagSet, name string, makesDir bool) {
-	value := ""
-	if makesDir {
-		value = "mkdir"
-	}
-	if err := fs.SetAnnotation(name, outputFileAnnotation, []string{value}); err != nil {
+	annotate(fs, name, outputFileAnnotation, map[bool]string{false: "", true: "mkdir"}[makesDir])
+}
+
+// annotate sets a flag's annotation key to values.
+func annotate(fs *pflag.FlagSet, name, key string, values ...string) {
+	if err := fs.SetAnnotation(name, key, values); err != nil {
 		panic(err) // a flag registered under another name: a programming error
 	}
 }
@@ -62,9 +63,7 @@ const plotFileAnnotation = "dysl_plot_file"
 // output file (markOutputFile) whose extension must name a format the plots can take.
 func markPlotFile(fs *pflag.FlagSet, name string) {
 	markOutputFile(fs, name, false)
-	if err := fs.SetAnnotation(name, plotFileAnnotation, nil); err != nil {
-		panic(err)
-	}
+	annotate(fs, name, plotFileAnnotation)
 }
 
 // inputAnnotation marks a flag naming what the command reads: a file (weights, visited states) or
@@ -74,13 +73,7 @@ const inputAnnotation = "dysl_input"
 // markInput marks the flag name on fs as a file the command reads, or with bundle a bundle
 // directory, so that no output flag is given the same file (checkOutputFiles).
 func markInput(fs *pflag.FlagSet, name string, bundle bool) {
-	value := "file"
-	if bundle {
-		value = "bundle"
-	}
-	if err := fs.SetAnnotation(name, inputAnnotation, []string{value}); err != nil {
-		panic(err)
-	}
+	annotate(fs, name, inputAnnotation, map[bool]string{false: "file", true: "bundle"}[bundle])
 }
 
 // checkOutputFiles checks every output file flag given on fs before the work begins: that it can be
