@@ -167,6 +167,9 @@ the adapters and controllers on the frames where skipping took the arm.`,
 				return err
 			}
 			sc.MaxSteps = maxSteps
+			if err := sc.Validate(); err != nil { // before the harness would take 0 for its default
+				return fmt.Errorf("--max-steps: %w", err)
+			}
 			if sc.PadRecolour, err = recolourPads(recolour, sc.Tabletop); err != nil {
 				return err
 			}

@@ -28,6 +28,8 @@ func TestTrainingCommandsRefuseBadOptions(t *testing.T) {
 		{[]string{"train", "bc", "--out", out, "--init-preset", "tiny"}, "--init-preset: only with --init"},
 		{[]string{"train", "bc", "--out", out, "--steps", "2", "--stop-after", "5"}, "stop-after (5) must be at most the steps (2)"},
 		{[]string{"distill", "--model", filepath.Join(dir, "none"), "--stage2-steps", "0", "--lambda", "0.5"}, "--lambda: only with --stage2-steps above 0"},
+		{[]string{"train", "dagger", "--model", filepath.Join("..", "..", "models", "reference", "tiny"), "--out", filepath.Join(dir, "s.json"), "--max-steps", "0"},
+			"--max-steps: max steps (0) must be in [1, 100000] per instruction"},
 		{[]string{"train", "dagger", "--model", filepath.Join("..", "..", "models", "reference", "tiny"), "--out", filepath.Join(dir, "s.json"), "--full-within", "0.05"},
 			"--full-within 0.05: only with a --strategy that skips"},
 		{[]string{"train", "bc", "--out", out, "--start-spread", "0.5"}, "--start-spread 0.5: expected metres in [0, 0.3] (the table's half size)"},
