@@ -20,6 +20,10 @@ type Message struct {
 	// the bag's time axis.
 	LogTime int64
 	Data    []byte // CDR, including the 4-byte encapsulation header
+	// Damaged, when set, says why this message's data could not be read (its zstd compression, in
+	// compression_mode MESSAGE, is broken); Data is then nil. The file around it reads on, as a
+	// message whose CDR does not decode is skipped and the next one read.
+	Damaged error
 }
 
 // TopicInfo describes one recorded topic.
@@ -364,7 +368,8 @@ func (r *Reader) Info() Info { return r.info }
 //
 // A storage file that faults mid-way stops contributing; the other files' messages are still
 // yielded, and the fault comes last, as a *CorruptFileError naming the file (several faults are
-// joined). An error opening the iteration is yielded alone. Breaking out early is fine.
+// joined). A message whose own data is damaged is yielded with Message.Damaged set, and the file
+// reads on. An error opening the iteration is yielded alone. Breaking out early is fine.
 func (r *Reader) Messages(topics ...string) iter.Seq2[Message, error] {
 	var only map[string]bool
 	if len(topics) > 0 {
@@ -390,7 +395,11 @@ func (r *Reader) Messages(topics ...string) iter.Seq2[Message, error] {
 		advance := func(s *source) {
 			m, err := s.stream.next()
 			if err == nil && r.messageZstd != nil {
-				m, err = r.messageZstd.decompress(s.path, m)
+				if data, damage := r.messageZstd.decompress(s.path, m); damage != nil {
+					m.Data, m.Damaged = nil, damage
+				} else {
+					m = data
+				}
 			}
 			switch {
 			case err == nil:

@@ -51,7 +51,7 @@ func MeasureDecodeThroughput(path string) (Throughput, error) {
 		}
 		t.Messages++
 		t.Bytes += int64(len(m.Data))
-		if m.Type != imageType {
+		if m.Type != imageType || m.Damaged != nil {
 			continue
 		}
 		if err := msgs.Decode(m.Data, &image); err != nil {

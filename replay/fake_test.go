@@ -158,3 +158,23 @@ func TestReportNotWrittenIsNotAnnounced(t *testing.T) {
 	require.Contains(t, out.String(), "frames acted on ")
 	require.NotContains(t, out.String(), "report: ")
 }
+
+// A bag whose messages' own data is damaged (its metadata says zstd per message; the data is not)
+// replays to its end: every damaged message is counted as one that does not decode, as an
+// undecodable CDR message is, instead of ending the replay at the first.
+func TestDamagedMessagesAreCountedAndTheReplayGoesOn(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "damaged")
+	require.NoError(t, os.CopyFS(dir, os.DirFS(humbleBag("pub_sqlite3"))))
+	meta := filepath.Join(dir, "metadata.yaml")
+	data, err := os.ReadFile(meta)
+	require.NoError(t, err)
+	edited := strings.Replace(string(data), "compression_format: \"\"\n  compression_mode: \"\"", "compression_format: zstd\n  compression_mode: MESSAGE", 1)
+	require.NotEqual(t, string(data), edited)
+	require.NoError(t, os.WriteFile(meta, []byte(edited), 0o644))
+
+	res, err := fakeReplay(t, dir, nil, nil)
+	require.NoError(t, err)
+	require.Zero(t, res.Summary.Frames)
+	require.Equal(t, imageCount(t, humbleBag("pub_sqlite3")), res.Summary.SkippedBy[SkipDecodeError])
+	require.Contains(t, res.Summary.Hint, "The frames' messages could not be read")
+}

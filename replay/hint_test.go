@@ -23,6 +23,7 @@ func TestNothingActedOnHintNamesTheMainReason(t *testing.T) {
 	require.Contains(t, hint(map[SkipKind]int{SkipNoInstruction: 30, SkipStale: 2}, time.Second),
 		"No instruction was in force for the frames: is it recorded on /instruction? (--instruction-topic)")
 	require.Contains(t, hint(map[SkipKind]int{SkipBadFrame: 14}, 0), "The engine refused the frames")
+	require.Contains(t, hint(map[SkipKind]int{SkipDecodeError: 14}, 0), "The frames' messages could not be read")
 	require.Contains(t, hint(map[SkipKind]int{SkipNoState: 14}, 0), "is the bundle's state on /joint_states")
 	require.Contains(t, hint(map[SkipKind]int{SkipStale: 40}, -100*time.Second),
 		"The image header stamps are 1m40s ahead of the node's clock (log time), far beyond max_image_age (500ms)")

@@ -220,6 +220,11 @@ type session struct {
 // diagnostics that fall due first; the message ends acted on or as one Skip.
 func (s *session) serve(m bag.Message) {
 	s.rec.begin(m, m.Topic == s.cfg.ImageTopic)
+	if m.Damaged != nil { // counted as a message that does not decode; the bag reads on
+		s.core.ReportDecodeError(m.Topic, m.Damaged)
+		s.rec.settle()
+		return
+	}
 	clockMessage, err := s.clock.observe(m)
 	if at, due := s.clock.diagnosticsDue(); due {
 		s.rec.diagnosticsAt(s.core, at, m.LogTime)
@@ -325,6 +330,8 @@ func nothingActedOnHint(s Summary, maxAge time.Duration, bagHasClock bool, cfg C
 			s.SkippedBy[SkipInferenceFailed], s.SkippedBy[SkipNonFinite])
 	case SkipBadFrame:
 		return "The engine refused the frames: the reasons below say why (an encoding or a size the model does not take)."
+	case SkipDecodeError:
+		return "The frames' messages could not be read (damaged, or not of the type the bag records for the topic): the reasons below name them."
 	case SkipNoInstruction:
 		return fmt.Sprintf("No instruction was in force for the frames: is it recorded on %s? (--instruction-topic)", cfg.InstructionTopic)
 	case SkipNoState:
