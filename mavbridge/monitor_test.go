@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"dysl_vla/msgs"
-
 	"github.com/stretchr/testify/require"
+
+	"dysl_vla/msgs"
 )
 
 // TestMonitorStandsInForController: a Bridge pointed at a Monitor sees its link come up, its chunk arrives

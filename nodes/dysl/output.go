@@ -10,11 +10,11 @@ import (
 	"path/filepath"
 	"slices"
 
-	"dysl_vla/plots"
-	"dysl_vla/policy/bundle"
-
 	"github.com/google/renameio/v2"
 	"github.com/spf13/pflag"
+
+	"dysl_vla/plots"
+	"dysl_vla/policy/bundle"
 )
 
 // writeJSON prints v as indented JSON, what the --json flags print.
