@@ -9,8 +9,14 @@ func TimeFromNanos(ns int64) Time {
 }
 
 // TimeFromGo converts a Go time into a Time (the ROS system clock uses the
-// Unix epoch).
-func TimeFromGo(t time.Time) Time { return TimeFromNanos(t.UnixNano()) }
+// Unix epoch). The zero time.Time (a clock not yet known: sim time before the first /clock message) is the zero
+// stamp; its UnixNano would overflow to an arbitrary date.
+func TimeFromGo(t time.Time) Time {
+	if t.IsZero() {
+		return Time{}
+	}
+	return TimeFromNanos(t.UnixNano())
+}
 
 // Nanos returns the time as nanoseconds since the epoch.
 func (t Time) Nanos() int64 { return int64(t.Sec)*1e9 + int64(t.Nanosec) }

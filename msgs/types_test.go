@@ -156,6 +156,7 @@ func TestTimeAndDurationConversions(t *testing.T) {
 		goTime := time.Unix(1700000000, 5)
 		require.Equal(t, Time{Sec: 1700000000, Nanosec: 5}, TimeFromGo(goTime))
 		require.True(t, TimeFromGo(goTime).Go().Equal(goTime))
+		require.Equal(t, Time{}, TimeFromGo(time.Time{}), "an unknown time is the zero stamp, not an overflowed date")
 	})
 }
 
