@@ -304,7 +304,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	fmt.Fprintf(cfg.Log, "measuring DySL's executed layers on %d frames\n", len(frames))
-	executed, err := engineLayers(ctx, dysl, episodesOf(frames))
+	executed, err := matching.EngineLayers(ctx, dysl, episodesOf(frames))
+	if stop := (*matching.Interrupted)(nil); errors.As(err, &stop) {
+		return nil, fmt.Errorf("evaluate: stopped while measuring DySL's executed layers: %w", stop.Cause)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -483,28 +486,6 @@ func episodesOf(frames []*frame) [][]policy.Observation {
 		out[len(out)-1] = append(out[len(out)-1], f.obs)
 	}
 	return out
-}
-
-// engineLayers runs e over episodes, its state reset before each, and returns the mean layers it
-// executed per inference, verification re-runs included. A done ctx stops it between frames.
-func engineLayers(ctx context.Context, e *policy.Engine, episodes [][]policy.Observation) (float64, error) {
-	defer e.Reset()
-	var layers, frames float64
-	for _, ep := range episodes {
-		e.Reset()
-		for _, o := range ep {
-			if ctx.Err() != nil {
-				return 0, fmt.Errorf("evaluate: stopped while measuring DySL's executed layers: %w", context.Cause(ctx))
-			}
-			res, err := e.Infer(o)
-			if err != nil {
-				return 0, err
-			}
-			layers += float64(res.Stats.LayersExecuted)
-			frames++
-		}
-	}
-	return layers / max(frames, 1), nil
 }
 
 func engineVariant(row *Row, e *policy.Engine) *variant {
