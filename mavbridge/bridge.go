@@ -147,8 +147,6 @@ func (b *Bridge) Initialize() error {
 	}
 
 	b.transports = newTransports()
-	b.transports.onConnectFailed = func(err error) { b.emit(EventConnectFailed{Endpoint: endpoint.String(), Err: err}) }
-	b.initState() // before the transport connects: a failure to connect is an event
 	b.node = &gomavlib.Node{
 		Endpoints:      []gomavlib.EndpointConf{gomavlibEndpoint(endpoint, b.transports)},
 		Dialect:        dialect.Dialect,
@@ -162,6 +160,7 @@ func (b *Bridge) Initialize() error {
 		return fmt.Errorf("mavlink endpoint %s: %w", endpoint, err)
 	}
 
+	b.initState()
 	b.terminate = make(chan struct{})
 	b.done = make(chan struct{})
 	go b.run()

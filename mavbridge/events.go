@@ -50,15 +50,7 @@ type EventChannelClosed struct {
 	Err     error
 }
 
-// EventConnectFailed: the client endpoint could not connect (no such serial device, connection
-// refused); the transport retries. A reason the retries repeat is reported once.
-type EventConnectFailed struct {
-	Endpoint string
-	Err      error
-}
-
 func (EventLinkUp) isBridgeEvent()         {}
-func (EventConnectFailed) isBridgeEvent()  {}
 func (EventLinkLost) isBridgeEvent()       {}
 func (EventGripperAcked) isBridgeEvent()   {}
 func (EventGripperFailed) isBridgeEvent()  {}

@@ -59,7 +59,7 @@ func TestMonitorStandsInForController(t *testing.T) {
 }
 
 // A client endpoint that cannot connect says why, once per reason, while the transport retries: the
-// monitor as a line to print, the bridge as an event, in its stats and in the forwarder's diagnostics.
+// monitor as a line to print, the bridge in its stats and in the forwarder's diagnostics.
 func TestConnectFailuresAreReported(t *testing.T) {
 	device := filepath.Join(t.TempDir(), "ttyNone")
 	want := "open serial device " + device + " at 57600 baud: no such file or directory"
