@@ -218,9 +218,10 @@ func (c *Core) Diagnostics(now time.Time) *msgs.DiagnosticArray {
 	return out
 }
 
-// clockMismatch is an age past which a stale frame says more about the clocks than about the camera:
-// a recorded bag played against the wall clock, or a camera whose clock is not synchronized.
-const clockMismatch = time.Minute
+// ClockMismatch is an age past which a stale frame says more about the clocks than about the camera:
+// a recorded bag played against the wall clock, or a camera whose clock is not synchronized. The
+// diagnostics and dysl replay's hint both draw the line there.
+const ClockMismatch = time.Minute
 
 // staleMessage says why frames were dropped as stale and, when their age points at a clock mismatch
 // rather than a slow pipeline, what to do about it.
@@ -234,7 +235,7 @@ func staleMessage(n int, age, maxAge time.Duration, simTime bool) string {
 		return msg + ": the camera's clock runs ahead of the node's; synchronize them (chrony, PTP)"
 	}
 	msg := fmt.Sprintf("%d frames older than max_image_age (%v) dropped, the last %v old", n, maxAge, age.Round(time.Millisecond))
-	if age < clockMismatch {
+	if age < ClockMismatch {
 		return msg
 	}
 	if simTime {

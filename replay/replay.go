@@ -312,9 +312,6 @@ func isWithin(path, dir string) bool {
 	return err == nil && rel != "." && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
-// clockMismatch is an age past which stale frames say more about the clocks than about the camera.
-const clockMismatch = time.Minute
-
 // nothingActedOnHint says what to do when no frame was acted on, by the reason that held back the
 // most frames; empty when some frame was acted on.
 func nothingActedOnHint(s Summary, maxAge time.Duration, bagHasClock bool, cfg Config) string {
@@ -344,7 +341,7 @@ func nothingActedOnHint(s Summary, maxAge time.Duration, bagHasClock bool, cfg C
 // node's clock point at the clocks, not at the camera.
 func staleHint(s Summary, maxAge time.Duration, bagHasClock bool) string {
 	age := s.StaleAgeMedian
-	if age.Abs() < clockMismatch {
+	if age.Abs() < nodecore.ClockMismatch {
 		return fmt.Sprintf("Every frame was older than max_image_age (%v), or stamped further ahead, by the node's clock (%s; median age %v): "+
 			"raise max_image_age in --params.", maxAge, s.Clock, age)
 	}
