@@ -474,7 +474,7 @@ func Visit(ctx context.Context, cfg Config, seeds []int64) ([]scene.State, []Epi
 	var episodes []Episode
 	for _, seed := range seeds {
 		if ctx.Err() != nil {
-			return states, episodes, stopped(ctx, len(episodes), len(seeds))
+			return states, episodes, stopped(ctx, len(episodes), len(seeds), "")
 		}
 		ep, err := h.Run(seed)
 		if err != nil {

@@ -150,6 +150,12 @@ func (s Suite) Run(ctx context.Context, variants []*Variant, seeds []int64) ([]R
 // captured frame (for scripted policies in tests). A round the journal holds for call is taken
 // from it, not played.
 func (s Suite) play(ctx context.Context, call string, variants []*Variant, seeds []int64, onFrame func(scene.State)) ([]Row, error) {
+	// A stop names the call's episodes, so that one in a later phase is not read as the run's first
+	// episodes unplayed; Suite.Run's are all there is.
+	of := "episodes of the " + call
+	if call == "run" {
+		of = ""
+	}
 	harnesses := make([]*Harness, len(variants))
 	rows := make([]Row, len(variants))
 	for i, v := range variants {
@@ -188,13 +194,7 @@ func (s Suite) play(ctx context.Context, call string, variants []*Variant, seeds
 				continue
 			}
 			if ctx.Err() != nil {
-				// Named by the call, so that a stop in a later phase is not read as the run's
-				// first episodes unplayed.
-				stop := &StoppedError{Played: e, Total: len(seeds), Of: "episodes of the " + call, Cause: context.Cause(ctx)}
-				if call == "run" {
-					stop.Of = ""
-				}
-				return summarized(), stop
+				return summarized(), stopped(ctx, e, len(seeds), of)
 			}
 			ep, err := harnesses[i].Run(seed)
 			if err != nil {
@@ -269,9 +269,10 @@ func (e *StoppedError) Error() string {
 
 func (e *StoppedError) Unwrap() error { return e.Cause }
 
-// stopped is the error of a run that ctx stopped after played of total episodes.
-func stopped(ctx context.Context, played, total int) error {
-	return &StoppedError{Played: played, Total: total, Cause: context.Cause(ctx)}
+// stopped is the error of a run that ctx stopped after played of total; of says what was counted, as
+// StoppedError.Of does ("" for episodes).
+func stopped(ctx context.Context, played, total int, of string) error {
+	return &StoppedError{Played: played, Total: total, Of: of, Cause: context.Cause(ctx)}
 }
 
 // isStopped says whether err is a StoppedError: the run has something to report.
