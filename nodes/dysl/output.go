@@ -115,8 +115,8 @@ func checkOutputFiles(fs *pflag.FlagSet) error {
 		}
 		outputs = append(outputs, named{f.Name, f.Value.String()})
 	})
-	if err != nil {
-		return err
+	if err != nil || len(outputs) == 0 {
+		return err // nothing to write over: the bundles' manifests need not be read
 	}
 	for _, b := range bundles {
 		for _, file := range bundle.OwnFiles(b.path) {
