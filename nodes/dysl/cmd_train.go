@@ -214,11 +214,12 @@ the adapters and controllers on the frames where skipping took the arm.`,
 				fmt.Fprintf(cmd.OutOrStdout(), "; every layer within %g cm of the named block, or of its pad once held: a diagnostic", 100*within)
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), ")")
-			fmt.Fprintf(cmd.OutOrStdout(), "low beside the block (gripper open, tip below 5 cm, %g to 5 cm from it): %d states moved on, "+
-				"%.0f%% of them away from the block (median cosine with the way to it %.2f)\n", 100*scene.GraspReach, v.Beside, 100*v.AwayShare, v.AwayCosine)
+			fmt.Fprintf(cmd.OutOrStdout(), "low beside the block (gripper open, tip below 5 cm, %g to 5 cm from it): %d states moved on%s\n",
+				100*scene.GraspReach, v.Beside, ofSome(v.Beside, ", %.0f%% of them away from the block (median cosine with the way to it %.2f)", 100*v.AwayShare, v.AwayCosine))
 			mg := v.Misses
 			fmt.Fprintf(cmd.OutOrStdout(), "block never held in %d instructions: %d had the tip in grasp reach with the gripper open at a frame before it closed (closed too late), "+
-				"%d closed off the block (median %.1f cm from it the frame before), %d never closed\n", mg.Instructions, mg.InReach, mg.ClosedOff, mg.ClosedOffCm, mg.NeverClosed)
+				"%d closed off the block%s, %d never closed\n", mg.Instructions, mg.InReach, mg.ClosedOff,
+				ofSome(mg.ClosedOff, " (median %.1f cm from it the frame before)", mg.ClosedOffCm), mg.NeverClosed)
 			hc := v.Carries
 			fmt.Fprintf(cmd.OutOrStdout(), "step limit reached with the block held in %d instructions: %d over the named pad, within %g cm of its centre",
 				hc.Instructions, hc.OverPad, 100*scene.PadHalfSize)
@@ -227,10 +228,11 @@ the adapters and controllers on the frames where skipping took the arm.`,
 			}
 			fmt.Fprintln(cmd.OutOrStdout())
 			ds := v.Descents
-			fmt.Fprintf(cmd.OutOrStdout(), "descents (the tip first below %g cm, gripper open): %d then held the block, a median %.1f cm from it (90th percentile %.1f); "+
-				"%d did not, %.1f cm (%.1f)\n", 100*closedloop.DescentHeight, ds.Grasped, ds.GraspedCm, ds.GraspedP90Cm, ds.Missed, ds.MissedCm, ds.MissedP90Cm)
-			fmt.Fprintf(cmd.OutOrStdout(), "on the way down (tip 5 cm to the hover height, %g cm), gripper open, 1 to 5 cm from the block: %d moves to the next capture, a median %.1f mm sideways and %.1f cm down\n",
-				100*scene.HoverHeight, ds.Moves, ds.SidewaysMm, ds.DownCm)
+			fmt.Fprintf(cmd.OutOrStdout(), "descents (the tip first below %g cm, gripper open): %d then held the block%s; %d did not%s\n", 100*closedloop.DescentHeight,
+				ds.Grasped, ofSome(ds.Grasped, ", a median %.1f cm from it (90th percentile %.1f)", ds.GraspedCm, ds.GraspedP90Cm),
+				ds.Missed, ofSome(ds.Missed, ", %.1f cm (%.1f)", ds.MissedCm, ds.MissedP90Cm))
+			fmt.Fprintf(cmd.OutOrStdout(), "on the way down (tip 5 cm to the hover height, %g cm), gripper open, 1 to 5 cm from the block: %d moves to the next capture%s\n",
+				100*scene.HoverHeight, ds.Moves, ofSome(ds.Moves, ", a median %.1f mm sideways and %.1f cm down", ds.SidewaysMm, ds.DownCm))
 			if len(ds.MissedPairs) > 0 {
 				fmt.Fprintf(cmd.OutOrStdout(), "descents that did not hold, by block and pad colour (of the descents with them):")
 				for _, p := range ds.MissedPairs {
@@ -278,6 +280,15 @@ the adapters and controllers on the frames where skipping took the arm.`,
 }
 
 // actionIndices maps action names to their columns in the bundle's chunks (columns names).
+// ofSome formats a clause of medians only when n states or instructions went into them: a median of
+// nothing is NaN, which says less to the reader than leaving the clause out.
+func ofSome(n int, format string, args ...any) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf(format, args...)
+}
+
 func actionIndices(columns, names []string) ([]int, error) {
 	var out []int
 	for _, n := range names {

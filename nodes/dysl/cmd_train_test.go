@@ -112,6 +112,17 @@ func TestTrainLabelsPrintsTheFitByPhase(t *testing.T) {
 	require.Regexp(t, `(?m)^closed on nothing +1( +\d+\.\d{3}){7} +\d+\.\d%`, stdout)
 }
 
+// train dagger's summary leaves out the medians of groups with nothing in them: one short episode of the
+// untrained tiny model never holds a block, so it has no grasped descents to take a median of.
+func TestTrainDaggerSummaryHasNoMedianOfNothing(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "states.json")
+	stdout, _, err := runDysl("train", "dagger", "--model", filepath.Join("..", "..", "models", "reference", "tiny"),
+		"--out", out, "--episodes", "1", "--tasks", "single", "--max-steps", "40")
+	require.NoError(t, err)
+	require.Contains(t, stdout, ": 0 then held the block; ")
+	require.NotContains(t, stdout, "NaN")
+}
+
 func TestActionIndicesByTheBundlesNames(t *testing.T) {
 	columns := []string{"x", "y", "z", "roll", "pitch", "yaw", "gripper"}
 	got, err := actionIndices(columns, []string{"gripper", "x"})
