@@ -256,9 +256,13 @@ func checkBaselines(exit earlyexit.BaselineConfig, matchFrames int) error {
 }
 
 // openEarlyExit fits the exits on training episodes of the evaluated tasks and opens their runner.
-func openEarlyExit(cfg earlyexit.BaselineConfig) (*earlyExit, error) {
-	b, err := earlyexit.OpenBaseline(cfg)
+// A done ctx stops the fit with a StoppedError, so that the rows played before it are reported.
+func openEarlyExit(ctx context.Context, cfg earlyexit.BaselineConfig) (*earlyExit, error) {
+	b, err := earlyexit.OpenBaseline(ctx, cfg)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, &StoppedError{Played: -1, Total: cfg.CalibrationEpisodes(), Of: "training episodes, fitting the early exits on them", Cause: context.Cause(ctx)}
+		}
 		return nil, err
 	}
 	x := &earlyExit{Baseline: b, desc: cfg.Description()}

@@ -344,9 +344,9 @@ func Evaluate(ctx context.Context, cfg EvaluateConfig) (*Report, error) {
 	}
 	switch {
 	case plan.plays["early_exit"]:
-		exit, err := openEarlyExit(cfg.earlyExit())
+		exit, err := openEarlyExit(ctx, cfg.earlyExit())
 		if err != nil {
-			return nil, err
+			return stoppedBeforeLater(err)
 		}
 		defer exit.Close()
 		v, err := matchedEarlyExit(ctx, exit, served, executed, L, search)

@@ -384,9 +384,9 @@ func Sweep(ctx context.Context, cfg SweepConfig) (*SweepReport, error) {
 		v.Name += fmt.Sprintf(" %.3g", tau)
 		plan.add(v, "flexidepth", v.Param)
 	}
-	exit, err := openEarlyExit(cfg.earlyExit())
+	exit, err := openEarlyExit(ctx, cfg.earlyExit())
 	if err != nil {
-		return nil, err
+		return stoppedBeforeOthers(err)
 	}
 	defer exit.Close()
 	var notes []string

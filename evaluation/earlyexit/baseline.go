@@ -2,6 +2,7 @@ package earlyexit
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -83,6 +84,9 @@ func checkShape(every, rank, layers, hidden int) error {
 
 func (c BaselineConfig) every() int { return cmp.Or(c.Every, DefaultEvery) }
 
+// CalibrationEpisodes is how many training episodes the exits are fitted on.
+func (c BaselineConfig) CalibrationEpisodes() int { return cmp.Or(c.Episodes, DefaultEpisodes) }
+
 // Description is the baseline's line in a report.
 func (c BaselineConfig) Description() string {
 	return fmt.Sprintf("DeeR-style: exit every %d layers when consecutive exits agree (L2)", c.every())
@@ -108,12 +112,12 @@ func (c BaselineConfig) Unavailable() string {
 
 // OpenBaseline fits the exits on the calibration frames and opens their runner. A backbone that
 // cannot be rebuilt (a trained bundle without its safetensors file) is not an error: the baseline is
-// then unavailable, and the report says why.
-func OpenBaseline(c BaselineConfig) (*Baseline, error) {
+// then unavailable, and the report says why. A done ctx stops the fit with an error that says so.
+func OpenBaseline(ctx context.Context, c BaselineConfig) (*Baseline, error) {
 	if err := c.Check(); err != nil {
 		return nil, err
 	}
-	episodes, stride := cmp.Or(c.Episodes, DefaultEpisodes), cmp.Or(c.Stride, DefaultStride)
+	episodes, stride := c.CalibrationEpisodes(), cmp.Or(c.Stride, DefaultStride)
 	_, arch, weights, err := training.OpenBundleBackbone(c.Model, c.Weights)
 	if err != nil {
 		return &Baseline{Unavailable: err.Error(), close: func() {}}, nil
@@ -132,8 +136,11 @@ func OpenBaseline(c BaselineConfig) (*Baseline, error) {
 	for i := 0; i < len(calib.Frames); i += stride {
 		obs = append(obs, calib.Frames[i].Observation(arch))
 	}
-	r, fit, closeAll, err := OpenFitted(c.Model, FitConfig{Arch: arch, Weights: weights, Every: c.every(), Rank: c.Rank, Frames: obs}, c.Backend)
+	r, fit, closeAll, err := OpenFitted(ctx, c.Model, FitConfig{Arch: arch, Weights: weights, Every: c.every(), Rank: c.Rank, Frames: obs}, c.Backend)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("early exit: stopped fitting the exits on %d frames of %d training episodes: %w", len(obs), episodes, err)
+		}
 		return nil, err
 	}
 	return &Baseline{Runner: r, Fit: fit, close: closeAll}, nil

@@ -1,6 +1,8 @@
 package earlyexit_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -60,7 +62,7 @@ func setup(m *testing.M) (int, error) {
 	for i := 0; i < len(data.Frames); i += 4 {
 		obs = append(obs, data.Frames[i].Observation(tinyArch))
 	}
-	if tinyFit, err = earlyexit.FitExits(earlyexit.FitConfig{Arch: tinyArch, Weights: res.Model.Weights, Frames: obs}); err != nil {
+	if tinyFit, err = earlyexit.FitExits(context.Background(), earlyexit.FitConfig{Arch: tinyArch, Weights: res.Model.Weights, Frames: obs}); err != nil {
 		return 1, err
 	}
 	if exitFiles, err = tinyFit.Write(filepath.Join(dir, "exits")); err != nil {
@@ -107,9 +109,9 @@ func TestFitExplainsTheFinalState(t *testing.T) {
 // baseline its name says.
 func TestFitRefusesIntervalAndRankBeyondTheBackbone(t *testing.T) {
 	obs := []modelbuild.Observation{{}, {}}
-	_, err := earlyexit.FitExits(earlyexit.FitConfig{Arch: tinyArch, Weights: tinyWeights, Every: 8, Frames: obs})
+	_, err := earlyexit.FitExits(context.Background(), earlyexit.FitConfig{Arch: tinyArch, Weights: tinyWeights, Every: 8, Frames: obs})
 	require.EqualError(t, err, "earlyexit: exit interval (8 layers) must be below the backbone's 8 layers: one exit, after the last layer, is the full model")
-	_, err = earlyexit.FitExits(earlyexit.FitConfig{Arch: tinyArch, Weights: tinyWeights, Rank: 65, Frames: obs})
+	_, err = earlyexit.FitExits(context.Background(), earlyexit.FitConfig{Arch: tinyArch, Weights: tinyWeights, Rank: 65, Frames: obs})
 	require.EqualError(t, err, "earlyexit: exit rank (65) must be at most the hidden width (64)")
 }
 
@@ -176,6 +178,26 @@ func TestThresholdZeroIsTheFullModel(t *testing.T) {
 	}
 }
 
+// Matching the threshold to a depth profiles frame by frame; a done ctx stops it between frames and
+// leaves the threshold as it was.
+func TestMatchLayersStopsWithItsContext(t *testing.T) {
+	r, _ := openRunner(t, 0.25)
+	var obs []policy.Observation
+	for _, f := range heldOutFrames(t, 2) {
+		obs = append(obs, f.obs)
+	}
+	interrupt := errors.New("interrupt signal received")
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(interrupt)
+	_, err := r.MatchLayers(ctx, obs, 4)
+	require.ErrorIs(t, err, interrupt)
+	require.Equal(t, 0.25, r.Threshold)
+	depth, err := r.MatchLayers(context.Background(), obs, 4)
+	require.NoError(t, err)
+	require.NotEqual(t, 0.25, r.Threshold)
+	require.GreaterOrEqual(t, depth, 1.0)
+}
+
 // A huge η exits at the first exit that has a predecessor to compare with: the second one. Its chunk
 // is the head on the exit adapter's estimate, as the Go reference model computes it from the output of
 // the exit layer, and δ compares it with the first exit's chunk.
@@ -223,7 +245,7 @@ func TestBaselineRefusesBadCounts(t *testing.T) {
 func TestOpenBaseline(t *testing.T) {
 	open := ortbackend.Opener(ortbackend.Config{LibraryPath: orttest.Library(t)})
 	var log strings.Builder
-	b, err := earlyexit.OpenBaseline(earlyexit.BaselineConfig{Model: tinyDir, Backend: open, Episodes: 1, Stride: 8, Log: &log})
+	b, err := earlyexit.OpenBaseline(context.Background(), earlyexit.BaselineConfig{Model: tinyDir, Backend: open, Episodes: 1, Stride: 8, Log: &log})
 	require.NoError(t, err)
 	require.NotNil(t, b.Runner)
 	require.Equal(t, []int{1, 3, 5, 7}, b.Fit.Exits)
@@ -235,9 +257,21 @@ func TestOpenBaseline(t *testing.T) {
 	m.Provenance.Weights = "reference_tiny.safetensors"
 	trained := t.TempDir()
 	require.NoError(t, bundle.Write(trained, m))
-	b, err = earlyexit.OpenBaseline(earlyexit.BaselineConfig{Model: trained, Backend: open})
+	b, err = earlyexit.OpenBaseline(context.Background(), earlyexit.BaselineConfig{Model: trained, Backend: open})
 	require.NoError(t, err)
 	require.Nil(t, b.Runner)
 	require.Contains(t, b.Unavailable, `was built from weights "reference_tiny.safetensors": pass that file with --weights`)
 	b.Close()
+}
+
+// A done ctx (Ctrl-C) stops the fit, the error saying what was being fitted and why it stopped.
+func TestOpenBaselineStopsWithItsContext(t *testing.T) {
+	open := ortbackend.Opener(ortbackend.Config{LibraryPath: orttest.Library(t)})
+	interrupt := errors.New("interrupt signal received")
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(interrupt)
+	b, err := earlyexit.OpenBaseline(ctx, earlyexit.BaselineConfig{Model: tinyDir, Backend: open, Episodes: 1, Stride: 8})
+	require.Nil(t, b)
+	require.ErrorIs(t, err, interrupt)
+	require.Regexp(t, `^early exit: stopped fitting the exits on \d+ frames of 1 training episodes: interrupt signal received$`, err.Error())
 }

@@ -29,6 +29,7 @@
 package earlyexit
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -83,8 +84,9 @@ type Fit struct {
 }
 
 // FitExits runs the reference forward pass over the calibration frames and fits one exit adapter per
-// exit layer except the last.
-func FitExits(cfg FitConfig) (*Fit, error) {
+// exit layer except the last. A done ctx stops it between frames and between exits, with ctx's cause:
+// the forward pass over a few hundred frames of a 12-layer backbone takes seconds on a small CPU.
+func FitExits(ctx context.Context, cfg FitConfig) (*Fit, error) {
 	a := cfg.Arch
 	if cfg.Weights == nil {
 		return nil, errors.New("earlyexit: FitExits needs the backbone weights")
@@ -109,6 +111,9 @@ func FitExits(cfg FitConfig) (*Fit, error) {
 	forward := func(obs []modelbuild.Observation) ([][]*mat.Dense, error) {
 		out := make([][]*mat.Dense, len(obs))
 		for i, o := range obs {
+			if ctx.Err() != nil {
+				return nil, context.Cause(ctx)
+			}
 			h, _, err := model.Forward(o)
 			if err != nil {
 				return nil, fmt.Errorf("earlyexit: calibration frame %d: %w", i, err)
@@ -132,6 +137,9 @@ func FitExits(cfg FitConfig) (*Fit, error) {
 	fit := &Fit{Arch: fa, Exits: ExitLayers(a.Layers, cfg.Every), Adapters: map[int]*modelbuild.AdapterWeights{},
 		Unexplained: map[int]float64{}, ChunkMAE: map[int]float64{}, Ridge: map[int]float64{}, Frames: len(fitObs)}
 	for _, k := range fit.Exits[:len(fit.Exits)-1] {
+		if ctx.Err() != nil {
+			return nil, context.Cause(ctx)
+		}
 		X, Y := exitProblem(a, fitH, k)
 		Xh, Yh := exitProblem(a, heldH, k)
 		w, ridge, _, err := modelbuild.FitLowRankResidual(X, Y, Xh, Yh, cfg.Rank)

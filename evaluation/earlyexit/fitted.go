@@ -10,8 +10,9 @@ import (
 
 // OpenFitted fits the exit adapters (FitExits), writes them to a temporary directory and opens a
 // runner on the bundle in dir with them (Open). close releases the runner and removes the directory.
-func OpenFitted(dir string, cfg FitConfig, openBackend policy.BackendOpener) (r *Runner, fit *Fit, close func(), err error) {
-	fit, err = FitExits(cfg)
+// A done ctx stops the fit (FitExits).
+func OpenFitted(ctx context.Context, dir string, cfg FitConfig, openBackend policy.BackendOpener) (r *Runner, fit *Fit, close func(), err error) {
+	fit, err = FitExits(ctx, cfg)
 	if err != nil {
 		return nil, nil, nil, err
 	}

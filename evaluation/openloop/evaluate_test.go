@@ -171,7 +171,7 @@ func TestStoppedRunReportsTheEpisodesRun(t *testing.T) {
 	for stopAt, where := range map[string]string{
 		"^measuring DySL's executed layers": "stopped while measuring DySL's executed layers",
 		"^DySL executes":                    "flexidepth, matching tau: matching: stopped after 0 of ",
-		"^fitting early exits":              "early_exit, matching eta on 20 frames",
+		"^fitting early exits":              "early exit: stopped fitting the exits on 32 frames of 2 training episodes",
 		"^running ":                         "stopped before the first episode",
 	} {
 		rep, err := run(2, stopAt)

@@ -71,7 +71,7 @@ func earlyExitVariant(ctx context.Context, cfg Config, m *bundle.Manifest, match
 	const name = "early_exit"
 	baseline := cfg.earlyExit()
 	desc := baseline.Description()
-	exit, err := earlyexit.OpenBaseline(baseline)
+	exit, err := earlyexit.OpenBaseline(ctx, baseline)
 	if err != nil {
 		return nil, nil, err
 	}
