@@ -288,6 +288,9 @@ func (e *Engine) readChunk() ([][]float64, error) {
 }
 
 // checkChunk refuses a chunk that is not K rows of A finite values: a NaN must never reach an arm.
+// A finite normalized value can still overflow float32 once scaled to robot units (a huge head output
+// times the bundle's std); it is refused here, before the skipping machine takes the chunk into its
+// history, not after.
 func (e *Engine) checkChunk(chunk [][]float64) error {
 	k, a := e.Manifest.Dims.Chunk, e.Manifest.Dims.ActionDim
 	if len(chunk) != k {
@@ -301,6 +304,9 @@ func (e *Engine) checkChunk(chunk [][]float64) error {
 			if math.IsNaN(v) || math.IsInf(v, 0) {
 				return &NonFiniteActionError{Step: i, Dim: d, Name: e.actionName(d), Value: v}
 			}
+			if r := e.robotUnits(v, d); math.IsInf(float64(r), 0) {
+				return &NonFiniteActionError{Step: i, Dim: d, Name: e.actionName(d), Value: float64(r), Normalized: v}
+			}
 		}
 	}
 	return nil
@@ -311,9 +317,16 @@ type NonFiniteActionError struct {
 	Step, Dim int
 	Name      string // the dimension's name in the bundle's action.names
 	Value     float64
+	// Normalized is the model's finite output when Value is the infinity it became in robot units;
+	// zero when the model's output itself was not finite.
+	Normalized float64
 }
 
 func (e *NonFiniteActionError) Error() string {
+	if e.Normalized != 0 {
+		return fmt.Sprintf("action chunk step %d, dimension %q is %v in robot units (the model's %.4g times action.std): not published",
+			e.Step, e.Name, e.Value, e.Normalized)
+	}
 	return fmt.Sprintf("action chunk step %d, dimension %q is %v: not published", e.Step, e.Name, e.Value)
 }
 
@@ -340,10 +353,15 @@ func (e *Engine) denormalize(chunk [][]float64) [][]float32 {
 		out[i] = values[:len(row):len(row)]
 		values = values[len(row):]
 		for d, v := range row {
-			out[i][d] = float32(v*e.Manifest.Action.Std[d] + e.Manifest.Action.Mean[d])
+			out[i][d] = e.robotUnits(v, d)
 		}
 	}
 	return out
+}
+
+// robotUnits is normalized value v of action dimension d in the robot's units.
+func (e *Engine) robotUnits(v float64, d int) float32 {
+	return float32(v*e.Manifest.Action.Std[d] + e.Manifest.Action.Mean[d])
 }
 
 // Close releases the backend. Further inferences fail.

@@ -1,6 +1,7 @@
 package policy_test
 
 import (
+	"fmt"
 	"math"
 	"sync"
 	"testing"
@@ -177,6 +178,58 @@ func TestModelFaultsAreErrorsAndTheEngineKeepsServing(t *testing.T) {
 			require.Equal(t, uint64(1), res.Stats.Sequence, "failed inferences are not counted")
 		})
 	}
+}
+
+// hugeHead makes the head's next chunk finite but too large for float32 once in robot units.
+type hugeHead struct {
+	*policytest.Fake
+	armed bool
+}
+
+func (h *hugeHead) RunHead(out []float32) error {
+	if err := h.Fake.RunHead(out); err != nil || !h.armed {
+		return err
+	}
+	h.armed = false
+	for i := range out {
+		out[i] = 3e38
+	}
+	return nil
+}
+
+// A head output that overflows in robot units is refused like a NaN, and before the skipping machine
+// keeps it: the inferences after it are served as if it had never arrived.
+func TestChunkOverflowingInRobotUnitsIsRefusedAndForgotten(t *testing.T) {
+	m := fakeManifest()
+	m.Action.Std = []float64{10, 1}
+	frames := []policy.Observation{}
+	for v := range 6 {
+		frames = append(frames, policy.Observation{Image: grayImage(4, 4, byte(20*v)), Instruction: "go"})
+	}
+	run := func(refuseAt int) []policy.Result {
+		h := &hugeHead{Fake: policytest.NewFake(m)}
+		allSkip(h.Fake)
+		cfg := skipping.DefaultConfig()
+		e := &policy.Engine{Manifest: m, Backend: h, Skipping: &cfg}
+		require.NoError(t, e.Initialize())
+		var served []policy.Result
+		for i, obs := range frames {
+			if i == refuseAt {
+				h.armed = true
+				_, err := e.Infer(obs)
+				var nonFinite *policy.NonFiniteActionError
+				require.ErrorAs(t, err, &nonFinite)
+				require.EqualError(t, err, `policy: action chunk step 0, dimension "x" is +Inf in robot units (the model's 3e+38 times action.std): not published`)
+			}
+			res, err := e.Infer(obs)
+			require.NoError(t, err)
+			res.Stats.Timing = policy.Timing{}
+			served = append(served, res)
+		}
+		return served
+	}
+	// Printed, so that the NaN continuity of the first frames compares equal.
+	require.Equal(t, fmt.Sprintf("%+v", run(-1)), fmt.Sprintf("%+v", run(4)))
 }
 
 func TestSkippingConfigChangesApplyAtTheNextInference(t *testing.T) {
