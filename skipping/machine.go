@@ -66,6 +66,9 @@ type Machine struct {
 	// Continuity of the last committed inference and whether its change was a drop (> η2).
 	continuity  float64
 	lastDropped bool
+	// drawn is random_skip's draw for the inference in progress, kept until a Report commits it: an
+	// aborted inference leaves it to the next one, so that a failure does not shift the draws after it.
+	drawn []int
 
 	state   machineState
 	current Stats
@@ -91,6 +94,12 @@ func (m *Machine) Config() Config { return m.cfg }
 // SetConfig installs a new configuration; call it between inferences. Changing the strategy or the
 // random seed starts a new episode, since history gathered under another strategy means nothing to the
 // new one; threshold changes keep the episode going.
+//
+// Turning pre-skip prediction on or off puts the allow points back at the front of each segment:
+// off, that is where they stay (and what the stats report); on, they start from there. A new window
+// keeps the newest actions that fit it and recomputes C_t over them: a continuity measured over
+// another window is not comparable, and with fewer than N actions it is undefined, so every layer
+// runs until it is again.
 func (m *Machine) SetConfig(cfg Config) error {
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -102,8 +111,17 @@ func (m *Machine) SetConfig(cfg Config) error {
 	m.cfg = cfg
 	if old.Strategy != cfg.Strategy || old.Seed != cfg.Seed {
 		m.Reset()
-	} else if len(m.history) > cfg.ContinuityWindow {
-		m.history = m.history[len(m.history)-cfg.ContinuityWindow:]
+		return nil
+	}
+	if old.PreSkipPrediction != cfg.PreSkipPrediction {
+		m.frontAllowPoints()
+	}
+	if n := cfg.ContinuityWindow; n != old.ContinuityWindow {
+		if len(m.history) > n {
+			m.history = m.history[len(m.history)-n:]
+		}
+		m.continuity = continuity(m.history, n)
+		m.lastDropped = false
 	}
 	return nil
 }
@@ -114,13 +132,19 @@ func (m *Machine) Reset() {
 		panic("skipping: Reset during an inference")
 	}
 	m.rng = rand.New(rand.NewSource(m.cfg.Seed))
+	m.drawn = nil
+	m.frontAllowPoints()
+	m.history = m.history[:0]
+	m.continuity = math.NaN()
+	m.lastDropped = false
+}
+
+// frontAllowPoints puts the allow points at the front of each segment.
+func (m *Machine) frontAllowPoints() {
 	m.allow = m.allow[:0]
 	for _, s := range m.layout.Segments {
 		m.allow = append(m.allow, s.First)
 	}
-	m.history = m.history[:0]
-	m.continuity = math.NaN()
-	m.lastDropped = false
 }
 
 // AllowPoints returns a copy of the current allow points, one per segment.
@@ -152,12 +176,9 @@ func (m *Machine) planDySL(p *Plan) {
 	if math.IsNaN(m.continuity) {
 		return
 	}
+	// Without pre-skip prediction the allow points never leave the front of their segments.
 	for i, s := range m.layout.Segments {
-		from := m.allow[i]
-		if !m.cfg.PreSkipPrediction {
-			from = s.First
-		}
-		for j := from; j < s.Static; j++ {
+		for j := m.allow[i]; j < s.Static; j++ {
 			p.Steps[j] = StepGate
 		}
 	}
@@ -174,7 +195,10 @@ func (m *Machine) planStaticOnly(p *Plan) {
 func (m *Machine) planRandomSkip(p *Plan) {
 	dyn := m.layout.DynamicLayerList()
 	n := int(float64(len(dyn))*m.cfg.SkipRatio + 0.5)
-	for _, k := range m.rng.Perm(len(dyn))[:n] {
+	if m.drawn == nil {
+		m.drawn = m.rng.Perm(len(dyn))
+	}
+	for _, k := range m.drawn[:n] {
 		p.Steps[dyn[k]] = StepSkip
 	}
 }
@@ -209,6 +233,7 @@ func (m *Machine) Report(chunk [][]float64, trace Trace) Verdict {
 		return Verdict{Rerun: true, Plan: FullPlan(&m.layout)}
 	}
 	m.commit(executed)
+	m.drawn = nil
 	m.state = stateIdle
 	m.last = m.current
 	return Verdict{}

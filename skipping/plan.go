@@ -69,7 +69,8 @@ type Trace struct {
 func (t Trace) SkippedAny() bool { return len(t.Skipped) > 0 }
 
 // Walk executes the plan through r. It stops at the first error, returning what was done so far. A
-// controller output that is NaN never exceeds the threshold, so a broken controller means "run".
+// controller output that is NaN never exceeds the threshold, so a broken controller means "run",
+// except under a negative threshold, which skips whatever the controller says.
 func (p Plan) Walk(r LayerRunner) (Trace, error) {
 	// Every layer ends up executed or skipped: room for all of them in each list saves the regrowth.
 	t := Trace{Executed: make([]int, 0, len(p.Steps)), Skipped: make([]int, 0, len(p.Steps))}
@@ -107,7 +108,7 @@ func (p Plan) Walk(r LayerRunner) (Trace, error) {
 			}
 			t.Controllers = append(t.Controllers, j)
 			t.SkipProbs = append(t.SkipProbs, prob)
-			skip := float64(prob) > p.Threshold
+			skip := p.Threshold < 0 || float64(prob) > p.Threshold // a NaN is above no threshold
 			switch {
 			case skip && p.Steps[j] == StepGate:
 				if err := jump(j); err != nil {

@@ -29,6 +29,7 @@ func (r memRunner) RunController(int) (float32, error) { return r.prob, nil }
 //	infer [p=P] a=(x y ..) a=(..)  one inference whose chunk is the listed actions; controllers answer P
 //	                               (default 1); a verification re-run returns rerun=(..) actions if given,
 //	                               else the same chunk
+//	abort [p=P]                    an inference planned and walked that fails before its Report (Abort)
 //	reset
 func TestScenarios(t *testing.T) {
 	files, err := filepath.Glob("testdata/*.txt")
@@ -102,16 +103,17 @@ func runCommand(t *testing.T, cmd string, m *Machine, layout Layout, cfg Config)
 			return err.Error(), m, layout, m.Config()
 		}
 		return cfg.String(), m, layout, cfg
+	case "abort":
+		plan := m.Plan()
+		_, err := plan.Walk(memRunner{prob(t, args)})
+		require.NoError(t, err)
+		m.Abort()
+		return fmt.Sprintf("plan=%s aborted\nallow=%v", DescribePlan(plan), m.AllowPoints()), m, layout, cfg
 	case "reset":
 		m.Reset()
 		return fmt.Sprintf("allow=%v", m.AllowPoints()), m, layout, cfg
 	case "infer":
-		prob := float32(1)
-		if p, ok := args["p"]; ok {
-			v, err := strconv.ParseFloat(p, 32)
-			require.NoError(t, err)
-			prob = float32(v)
-		}
+		prob := prob(t, args)
 		plan := m.Plan()
 		planText := DescribePlan(plan)
 		trace, err := plan.Walk(memRunner{prob})
@@ -130,6 +132,17 @@ func runCommand(t *testing.T, cmd string, m *Machine, layout Layout, cfg Config)
 	}
 	t.Fatalf("unknown command %q", fields[0])
 	return "", m, layout, cfg
+}
+
+// prob is what the controllers answer: the p argument, 1 when absent.
+func prob(t *testing.T, args map[string]string) float32 {
+	p, ok := args["p"]
+	if !ok {
+		return 1
+	}
+	v, err := strconv.ParseFloat(p, 32)
+	require.NoError(t, err)
+	return float32(v)
 }
 
 func parseVec(t *testing.T, s string) []float64 {
