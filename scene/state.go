@@ -164,7 +164,19 @@ const (
 // Step applies action a to s and returns the next state. Motion is clamped to the workspace;
 // closing the gripper within reach of a block grasps it (the nearest, should two be in reach),
 // opening it drops the block onto the table below. s is not modified: blocks that move are copied.
+//
+// A NaN or infinite value holds that part of the arm as it was (no motion, no rotation, the gripper
+// unchanged), as an arm controller that checks its commands would: passed through, a NaN would stick
+// in the pose for the rest of the episode and read as "open", dropping a held block.
 func Step(s State, a Action) State {
+	for i, v := range a {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			a[i] = 0
+			if i == 6 {
+				a[i] = s.Gripper
+			}
+		}
+	}
 	next := s
 	next.Tick++
 	move := a.Motion()

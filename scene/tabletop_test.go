@@ -1,6 +1,7 @@
 package scene
 
 import (
+	"math"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -150,6 +151,25 @@ func TestStepGraspsTheBlockInReachAndLeavesItsInputAlone(t *testing.T) {
 	require.False(t, dropped.Held)
 	require.Equal(t, BlockHalfSize, dropped.Blocks[2].Pos.Z, "a released block falls onto the table")
 	require.Equal(t, target.Z+0.02, lifted.Blocks[2].Pos.Z, "Step is pure")
+}
+
+// A non-finite command holds the arm as it was: a held block stays held, nothing turns NaN, and the
+// finite parts of the same action still apply.
+func TestStepHoldsStillOnNonFiniteValues(t *testing.T) {
+	s := ResetTabletop(3, DefaultTabletop())
+	s.EE = s.Blocks[2].Pos
+	held := Step(s, Action{6: GripperClosed})
+	require.True(t, held.Held)
+	nan, inf := math.NaN(), math.Inf(1)
+	next := Step(held, Action{nan, 0.01, inf, nan, inf, nan, nan})
+	require.True(t, next.Held, "a NaN gripper command does not drop the block")
+	require.Equal(t, GripperClosed, next.Gripper)
+	require.Equal(t, held.EE.X, next.EE.X)
+	require.InDelta(t, held.EE.Y+0.01, next.EE.Y, 1e-12)
+	require.Equal(t, held.EE.Z, next.EE.Z)
+	require.Equal(t, [3]float64{held.Roll, held.Pitch, held.Yaw}, [3]float64{next.Roll, next.Pitch, next.Yaw})
+	require.Equal(t, next.EE, next.Blocks[2].Pos)
+	require.False(t, next.Succeeded())
 }
 
 func TestRenderLighting(t *testing.T) {
