@@ -250,6 +250,27 @@ func (s State) Succeeded() bool {
 	return s.onPad(SuccessTolerance)
 }
 
+// Attempt judges one task of an episode by what happens while it is in force. A chain's later tasks
+// are drawn for the world the earlier ones leave when done as planned; a policy that drops another
+// block on a free pad on its way can leave a later task done before it begins. Such a task counts only
+// once it has been undone and done again, as CALVIN's task oracle compares a subtask's end with its
+// start: a chain scores what the policy did during each task.
+type Attempt struct {
+	doneAtStart bool
+}
+
+// NewAttempt starts judging the task in force in s.
+func NewAttempt(s State) Attempt { return Attempt{doneAtStart: s.Succeeded()} }
+
+// Done reports whether the task is done in s, a state after the attempt began, by the attempt.
+func (a *Attempt) Done(s State) bool {
+	if !s.Succeeded() {
+		a.doneAtStart = false
+		return false
+	}
+	return !a.doneAtStart
+}
+
 func (s State) onPad(tolerance float64) bool {
 	b := s.Object()
 	return !s.HoldsObject() && b.Pos.HorizontalTo(s.Goal().Pos) <= tolerance && b.Pos.Z <= BlockHalfSize+1e-9

@@ -135,6 +135,26 @@ func TestSucceeded(t *testing.T) {
 	require.False(t, otherBlock.Succeeded(), "a block is on the pad, but not the named one")
 }
 
+// A task found done when it comes into force (another task's side effect) counts only once the
+// policy has picked the block up and put it back.
+func TestAttemptCountsWhatHappensDuringTheTask(t *testing.T) {
+	done := State{
+		Blocks: []Block{{Pos: Vec3{0.1, 0, BlockHalfSize}, Colour: Red}},
+		Pads:   []Pad{{Pos: Vec3{0.1, 0.01, 0}, Colour: Green}},
+	}
+	held := done
+	held.Held = true
+	require.True(t, done.Succeeded())
+
+	a := NewAttempt(done)
+	require.False(t, a.Done(done), "done before the task began")
+	require.False(t, a.Done(held))
+	require.True(t, a.Done(done), "undone, then done again")
+
+	b := NewAttempt(held)
+	require.True(t, b.Done(done), "done during the task")
+}
+
 func TestStepGraspsTheBlockInReachAndLeavesItsInputAlone(t *testing.T) {
 	s := ResetTabletop(3, DefaultTabletop())
 	target := s.Blocks[2].Pos

@@ -258,6 +258,7 @@ func (h *Harness) Run(seed int64) (Episode, error) {
 	instruction := scene.Instruction(s)
 	core.SetInstruction(instruction)
 	legs := newLegTracker(s)
+	attempt := scene.NewAttempt(s)
 
 	const never = time.Duration(math.MaxInt64)
 	var (
@@ -369,7 +370,7 @@ func (h *Harness) Run(seed int64) (Episode, error) {
 		s = scene.Step(s, a)
 		ep.Steps++
 		legs.observe(s)
-		if s.Succeeded() {
+		if attempt.Done(s) {
 			ep.Completed++
 			ep.Legs.add(legs.legs)
 			ep.addApproach(legs)
@@ -380,6 +381,7 @@ func (h *Harness) Run(seed int64) (Episode, error) {
 			instruction = scene.Instruction(s)
 			core.SetInstruction(instruction)
 			legs = newLegTracker(s)
+			attempt = scene.NewAttempt(s)
 			continue
 		}
 		if legs.steps >= cfg.Scene.MaxSteps { // the step limit is per task
