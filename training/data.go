@@ -374,6 +374,16 @@ const (
 	HeldOutSeedStart = 1_000_000
 )
 
+// HeldOutSeeds names the episodes of seeds first..last for a report: "held-out seeds A..B", or, when
+// any lies below HeldOutSeedStart (a --seed given by hand), says that they are not held out: figures
+// on episodes a model may have trained on must not pass for held-out ones.
+func HeldOutSeeds(first, last int64) string {
+	if min(first, last) >= HeldOutSeedStart {
+		return fmt.Sprintf("held-out seeds %d..%d", first, last)
+	}
+	return fmt.Sprintf("seeds %d..%d, NOT held out (training draws its episodes from seeds below %d)", first, last, HeldOutSeedStart)
+}
+
 // ActionStatistics are the per-dimension mean and standard deviation of the expert's actions over every
 // step of every chunk of d, in physical units (metres, radians, gripper ±1): what the data would
 // normalize with, next to the fixed normalization that bundles declare (ActionNormalization).

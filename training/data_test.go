@@ -212,3 +212,11 @@ func TestPerturbedEpisodesRecolourThePads(t *testing.T) {
 	}
 	require.Positive(t, changed, "some of these seeds draw a blue pad")
 }
+
+// A report names its episodes held out only when every seed is in the held-out range.
+func TestHeldOutSeedsSaysWhenTheyAreNot(t *testing.T) {
+	require.Equal(t, "held-out seeds 1000000..1000019", HeldOutSeeds(HeldOutSeedStart, HeldOutSeedStart+19))
+	require.Equal(t, "seeds 999990..1000009, NOT held out (training draws its episodes from seeds below 1000000)",
+		HeldOutSeeds(HeldOutSeedStart-10, HeldOutSeedStart+9))
+	require.Contains(t, HeldOutSeeds(-1, 0), "NOT held out")
+}

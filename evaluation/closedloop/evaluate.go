@@ -14,6 +14,7 @@ import (
 	"dysl_vla/policy"
 	"dysl_vla/scene"
 	"dysl_vla/skipping"
+	"dysl_vla/training"
 )
 
 // EvaluateConfig configures Evaluate: one bundle, every variant, the same seeded episodes.
@@ -497,7 +498,8 @@ func matchFlexiDepth(ctx context.Context, e *policy.Engine, c skipping.Config, o
 
 // WriteReport prints the report for people: what was evaluated, the table of variants and the notes.
 func WriteReport(w io.Writer, rep *Report) {
-	fmt.Fprintf(w, "model %s (%d layers, static %v), closed loop, %s, held-out seeds %d..%d, latency %s\n", rep.Model, rep.Layers, rep.Static, rep.Tasks, rep.Seeds[0], rep.Seeds[1], rep.Latency)
+	fmt.Fprintf(w, "model %s (%d layers, static %v), closed loop, %s, %s, latency %s\n", rep.Model, rep.Layers, rep.Static, rep.Tasks,
+		training.HeldOutSeeds(rep.Seeds[0], rep.Seeds[1]), rep.Latency)
 	fmt.Fprintf(w, "dysl config: %s\n\n", rep.DySL)
 	if rep.Stopped != "" {
 		fmt.Fprintf(w, "STOPPED before the end: %s\n\n", rep.Stopped)

@@ -565,7 +565,8 @@ func Recommend(points []SweepPoint, chain bool) Recommendation {
 // WriteSweep prints the sweep for people: one line per point, the Pareto front marked, and the
 // recommendation.
 func WriteSweep(w io.Writer, rep *SweepReport) {
-	fmt.Fprintf(w, "model %s (%d layers), closed-loop sweep, %s, held-out seeds %d..%d, latency %s\n\n", rep.Model, rep.Layers, rep.Tasks, rep.Seeds[0], rep.Seeds[1], rep.Latency)
+	fmt.Fprintf(w, "model %s (%d layers), closed-loop sweep, %s, %s, latency %s\n\n", rep.Model, rep.Layers, rep.Tasks,
+		training.HeldOutSeeds(rep.Seeds[0], rep.Seeds[1]), rep.Latency)
 	if rep.Stopped != "" {
 		fmt.Fprintf(w, "STOPPED before the end: %s\n\n", rep.Stopped)
 	}

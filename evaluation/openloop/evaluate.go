@@ -272,7 +272,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	seeds := training.Seeds(cfg.Seed, cfg.Episodes)
-	fmt.Fprintf(cfg.Log, "generating %d held-out episodes (seeds %d..%d)\n", cfg.Episodes, seeds[0], seeds[len(seeds)-1])
+	fmt.Fprintf(cfg.Log, "generating %d episodes (%s)\n", cfg.Episodes, training.HeldOutSeeds(seeds[0], seeds[len(seeds)-1]))
 	data, err := training.GenerateEpisodes(arch, seeds)
 	if err != nil {
 		return nil, err

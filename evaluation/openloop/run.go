@@ -11,6 +11,7 @@ import (
 	"dysl_vla/evaluation/matching"
 	"dysl_vla/percentile"
 	"dysl_vla/policy/bundle"
+	"dysl_vla/training"
 )
 
 // runInterleaved runs every frame through every available variant, in an order rotating by frame, and
@@ -200,8 +201,8 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 // WriteTable prints the report for people: the table, then each row's knob and notes.
 func WriteTable(w io.Writer, rep *Report) {
 	fmt.Fprintf(w, "model %s (preset %s, %d layers, static %v), provider %s\n", rep.Model, rep.Preset, rep.Layers, rep.StaticLayers, rep.Provider)
-	fmt.Fprintf(w, "held-out episodes %d (seeds %d..%d), %d frames, %d critical; %s\n",
-		rep.Episodes, rep.Seeds[0], rep.Seeds[1], rep.Frames, rep.CriticalFrames, rep.Mode)
+	fmt.Fprintf(w, "%d episodes (%s), %d frames, %d critical; %s\n",
+		rep.Episodes, training.HeldOutSeeds(rep.Seeds[0], rep.Seeds[1]), rep.Frames, rep.CriticalFrames, rep.Mode)
 	fmt.Fprintf(w, "dysl config: %s\n\n", rep.DySL)
 	if rep.Stopped != "" {
 		fmt.Fprintf(w, "STOPPED before the end: %s\n\n", rep.Stopped)
