@@ -91,6 +91,10 @@ func Decode(data []byte) (*File, error) {
 			if d < 0 {
 				return nil, fmt.Errorf("tensor %q: negative dimension in shape %v", name, e.Shape)
 			}
+			// The product must not wrap: shape [2^62, 4] would come to 0 elements and pass as empty.
+			if d > 0 && count > math.MaxInt64/size/d {
+				return nil, fmt.Errorf("tensor %q: shape %v holds more bytes than a file can", name, e.Shape)
+			}
 			count *= d
 		}
 		begin, end := e.DataOffsets[0], e.DataOffsets[1]

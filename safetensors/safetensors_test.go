@@ -2,6 +2,7 @@ package safetensors
 
 import (
 	"encoding/binary"
+	"math/big"
 	"path/filepath"
 	"testing"
 
@@ -60,6 +61,7 @@ func TestDecodeRejectsCorruptFiles(t *testing.T) {
 		{"unknown dtype", withHeader(`{"w":{"dtype":"Q7","shape":[1],"data_offsets":[0,1]}}`), `unknown dtype "Q7"`},
 		{"offsets outside data", withHeader(`{"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}`), "outside the 8 data bytes"},
 		{"size does not match shape", withHeader(`{"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}`), "needs 12 bytes"},
+		{"shape whose size wraps", withHeader(`{"w":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,0]}}`), "holds more bytes than a file can"},
 		{"truncated", good[:len(good)-4], "outside the"},
 	}
 	for _, c := range cases {
@@ -68,6 +70,27 @@ func TestDecodeRejectsCorruptFiles(t *testing.T) {
 			require.ErrorContains(t, err, c.want)
 		})
 	}
+}
+
+// Whatever the bytes, Decode returns an error or tensors whose shapes account for their data exactly.
+func FuzzDecode(f *testing.F) {
+	good, err := Encode(map[string]Tensor{"w": F32([]int64{2, 1}, []float32{1, 2}), "b": F32([]int64{0}, nil)}, map[string]string{"k": "v"})
+	require.NoError(f, err)
+	f.Add(good)
+	f.Add(good[:len(good)-4])
+	f.Fuzz(func(t *testing.T, data []byte) {
+		file, err := Decode(data)
+		if err != nil {
+			return
+		}
+		for name, tensor := range file.Tensors {
+			bytes := new(big.Int).SetInt64(dtypeSize[tensor.DType])
+			for _, d := range tensor.Shape {
+				bytes.Mul(bytes, big.NewInt(d))
+			}
+			require.Zero(t, bytes.Cmp(big.NewInt(int64(len(tensor.Data)))), "tensor %q: %s %v with %d bytes", name, tensor.DType, tensor.Shape, len(tensor.Data))
+		}
+	})
 }
 
 func TestFloat32sRejectsIntegers(t *testing.T) {
