@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -114,9 +113,9 @@ against backbone speedup, every series and the front, as a PNG.`,
 				}
 			}
 			for _, b := range bundles {
-				label, dir, ok := strings.Cut(b, ":")
-				if !ok || label == "" || dir == "" {
-					return fmt.Errorf("--bundle %q: expected LABEL:DIR, e.g. lambda=0.1:models/lambda0.1", b)
+				label, dir, err := parseLabelledBundle(b)
+				if err != nil {
+					return err
 				}
 				cfg.Bundles = append(cfg.Bundles, closedloop.LabelledBundle{Label: label, Dir: dir})
 			}
@@ -178,7 +177,8 @@ against backbone speedup, every series and the front, as a PNG.`,
 	f.IntVar(&cfg.ExitEvery, "exit-every", 2, "early exit: an exit after every this many layers")
 	f.StringVar(&plotPath, "plot", "", "write success against backbone speedup to this PNG")
 	markPlotFile(f, "plot")
-	markInput(f, "weights", false)
+	markInput(f, "weights", inputFile)
+	markInput(f, "bundle", inputLabelledBundles)
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	f.BoolVar(&quiet, "quiet", false, "no progress on stderr")
 	return cmd

@@ -123,7 +123,7 @@ func (f *bcDataFlags) register(fs *pflag.FlagSet) {
 	fs.Float64Var(&f.startSpread, "start-spread", 0, "start the training episodes' gripper anywhere within this many metres of the table centre in x and y (0: above the centre; held-out episodes always start there)")
 	fs.Float64Var(&f.actionNoise, "action-noise", 0, "perturb the training episodes' way to the block by this many metres per step in x and y (DART: the expert's labels show it correcting; 0: none; held-out episodes never)")
 	fs.StringSliceVar(&f.states, "dagger-states", nil, "state files of 'dysl train dagger', labelled by the expert and added to the training frames")
-	markInput(fs, "dagger-states", false)
+	markInput(fs, "dagger-states", inputFile)
 	fs.StringSliceVar(&f.unlabelled, "dagger-unlabelled", nil, "action columns (x, y, z, roll, pitch, yaw, gripper) whose labels on the --dagger-states frames are not trained, "+
 		"e.g. yaw, which the expert corrects on visited states and a grasp in the scene does not need (attempt 20)")
 	registerDaggerExpert(fs, &f.daggerExpert)
@@ -133,7 +133,7 @@ func (f *bcDataFlags) register(fs *pflag.FlagSet) {
 	registerRecolourPads(fs, &f.recolour, "the training episodes (not the held-out ones): FROM=TO (e.g. red=blue) paints the single task's pad TO wherever it would be FROM, "+
 		"so that a colour the policy fails beside is seen more often (attempt 22)")
 	fs.StringVar(&f.init, "init", "", "start from these weights (a fresh schedule; --resume continues a run instead)")
-	markInput(fs, "init", false)
+	markInput(fs, "init", inputFile)
 	fs.StringVar(&f.initPreset, "init-preset", "", "architecture of --init when it differs from --preset only in fewer layers (spread over the deeper stack, the new ones start as identities) or in lacking the state input, the keypoints, their selector or the relative points (they start at zero: ignored until trained)")
 }
 

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/google/renameio/v2"
 	"github.com/spf13/pflag"
@@ -70,10 +71,26 @@ func markPlotFile(fs *pflag.FlagSet, name string) {
 // a bundle directory, whose manifest and graphs the command reads and may rewrite itself.
 const inputAnnotation = "dysl_input"
 
-// markInput marks the flag name on fs as a file the command reads, or with bundle a bundle
-// directory, so that no output flag is given the same file (checkOutputFiles).
-func markInput(fs *pflag.FlagSet, name string, bundle bool) {
-	annotate(fs, name, inputAnnotation, map[bool]string{false: "file", true: "bundle"}[bundle])
+// What an input flag names (its inputAnnotation value).
+const (
+	inputFile            = "file"
+	inputBundle          = "bundle"
+	inputLabelledBundles = "labelled bundles" // LABEL:DIR values, as sweep's --bundle takes them
+)
+
+// markInput marks the flag name on fs as what the command reads, of kind inputFile, inputBundle or
+// inputLabelledBundles, so that no output flag is given the same file (checkOutputFiles).
+func markInput(fs *pflag.FlagSet, name, kind string) {
+	annotate(fs, name, inputAnnotation, kind)
+}
+
+// parseLabelledBundle splits a LABEL:DIR value of sweep's --bundle.
+func parseLabelledBundle(value string) (label, dir string, err error) {
+	label, dir, ok := strings.Cut(value, ":")
+	if !ok || label == "" || dir == "" {
+		return "", "", fmt.Errorf("--bundle %q: expected LABEL:DIR, e.g. lambda=0.1:models/lambda0.1", value)
+	}
+	return label, dir, nil
 }
 
 // checkOutputFiles checks every output file flag given on fs before the work begins: that it can be
@@ -92,9 +109,14 @@ func checkOutputFiles(fs *pflag.FlagSet) error {
 		}
 		if kind, ok := f.Annotations[inputAnnotation]; ok {
 			for _, path := range flagPaths(f) {
-				if kind[0] == "bundle" {
+				switch kind[0] {
+				case inputBundle:
 					bundles = append(bundles, named{f.Name, path})
-				} else {
+				case inputLabelledBundles:
+					if _, dir, e := parseLabelledBundle(path); e == nil { // a malformed one is refused later
+						bundles = append(bundles, named{f.Name, dir})
+					}
+				default:
 					inputs = append(inputs, named{f.Name, path})
 				}
 			}

@@ -79,6 +79,8 @@ func TestOutputsThatWouldWriteOverAnotherFileAreRefused(t *testing.T) {
 			"--out " + filepath.Join(model, "manifest.yaml") + " is also --model (its manifest.yaml): expected a file of its own, or the run would write over it"},
 		{[]string{"train", "dagger", "--model", model, "--out", filepath.Join(model, "layer_03.onnx")},
 			"is also --model (its layer_03.onnx)"},
+		{[]string{"sweep", "--model", dir, "--bundle", "lambda=0.1:" + model, "--json-out", filepath.Join(model, "manifest.yaml")},
+			"--json-out " + filepath.Join(model, "manifest.yaml") + " is also --bundle (its manifest.yaml)"},
 		{[]string{"evaluate", "--closed-loop", "--model", model, "--json-out", same, "--journal", same},
 			"--json-out " + same + " is also --journal"},
 		{[]string{"train", "bc", "--out", filepath.Join(dir, "w.png"), "--plot", filepath.Join(dir, "w.png")}, "--plot " + filepath.Join(dir, "w.png") + " is also --out"},
