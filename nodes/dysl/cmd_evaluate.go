@@ -198,15 +198,20 @@ func runClosedLoop(cmd *cobra.Command, open openloop.Config, f closedLoopFlags, 
 
 // writeReport writes a closed-loop report to --json-out when one is named, then prints it: as JSON
 // with --json, for people otherwise.
+//
+// The report is printed first: a --json-out that cannot be written at the end of an hour's run (its
+// directory removed meanwhile, a full disk) must not take the printed report down with it.
 func writeReport(cmd *cobra.Command, jsonOut string, asJSON bool, rep any, forPeople func(io.Writer)) error {
-	if err := writeJSONFile(jsonOut, rep); err != nil {
-		return err
-	}
+	var printed error
 	if asJSON {
-		return writeJSON(cmd.OutOrStdout(), rep)
+		printed = writeJSON(cmd.OutOrStdout(), rep)
+	} else {
+		forPeople(cmd.OutOrStdout())
 	}
-	forPeople(cmd.OutOrStdout())
-	return nil
+	if err := writeJSONFile(jsonOut, rep); err != nil {
+		return errors.Join(printed, fmt.Errorf("--json-out %s: %w", jsonOut, err))
+	}
+	return printed
 }
 
 // episodeSeeds is the seeds of --episodes consecutive episodes from first, refusing fewer than one.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -73,4 +74,22 @@ func TestClosedLoopEvaluateStoppedPrintsWhatWasPlayed(t *testing.T) {
 	require.NotContains(t, out, "STOPPED")
 	require.Contains(t, out, "note: resumed from the journal "+journal+": 2 rounds")
 	require.Contains(t, stderrText, "closed-loop episodes 100% |")
+}
+
+// A --json-out that cannot be written at the end of a run still leaves the report printed, and the
+// error names the flag.
+func TestReportIsPrintedWhenItsFileCannotBeWritten(t *testing.T) {
+	gone := filepath.Join(t.TempDir(), "removed", "report.json")
+	for _, asJSON := range []bool{false, true} {
+		var out bytes.Buffer
+		cmd := newRootCmd()
+		cmd.SetOut(&out)
+		err := writeReport(cmd, gone, asJSON, map[string]int{"episodes": 3}, func(w io.Writer) { io.WriteString(w, "the table\n") })
+		require.ErrorContains(t, err, "--json-out "+gone+": ")
+		if asJSON {
+			require.JSONEq(t, `{"episodes": 3}`, out.String())
+		} else {
+			require.Equal(t, "the table\n", out.String())
+		}
+	}
 }

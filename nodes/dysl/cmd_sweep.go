@@ -141,12 +141,15 @@ against backbone speedup, every series and the front, as a PNG.`,
 			if !quiet {
 				fmt.Fprintf(cmd.ErrOrStderr(), "sweep of %d points took %s\n", len(rep.Points), time.Since(start).Round(time.Second))
 			}
+			// The report first, so that a plot that cannot be written loses nothing else.
+			reported := writeReport(cmd, episodes.jsonOut, asJSON, rep, func(w io.Writer) { closedloop.WriteSweep(w, rep) })
+			var plotted error
 			if plotPath != "" {
 				if perr := closedloop.SaveSweepPlot(plotPath, rep); perr != nil {
-					return errors.Join(err, perr)
+					plotted = fmt.Errorf("--plot %s: %w", plotPath, perr)
 				}
 			}
-			return errors.Join(err, writeReport(cmd, episodes.jsonOut, asJSON, rep, func(w io.Writer) { closedloop.WriteSweep(w, rep) }))
+			return errors.Join(err, reported, plotted)
 		},
 	}
 	ef.register(cmd.Flags())
