@@ -53,7 +53,8 @@ type Config struct {
 	Weights string
 	// Backend starts the backends the variants run on (ortbackend.Opener for ONNX Runtime).
 	Backend policy.BackendOpener
-	// Episodes held out, from seed Seed on. Seed defaults to training.HeldOutSeedStart; Episodes to 4.
+	// Episodes from seed Seed on: held out from training.HeldOutSeedStart on (the report says so when
+	// they are not; zero is a seed like any other). Episodes defaults to 4.
 	Episodes int
 	Seed     int64
 	// DySL is the configuration of the dysl rows (the ablations change one switch of it); it defaults to
@@ -114,9 +115,6 @@ func (c *Config) earlyExit() earlyexit.BaselineConfig {
 func (c *Config) EnsureDefaults() {
 	if c.Episodes == 0 {
 		c.Episodes = 4
-	}
-	if c.Seed == 0 {
-		c.Seed = training.HeldOutSeedStart
 	}
 	if c.DySL == nil {
 		d := skipping.DefaultConfig()

@@ -18,6 +18,7 @@ import (
 	"dysl_vla/policy/ortbackend"
 	"dysl_vla/policy/ortbackend/orttest"
 	"dysl_vla/skipping"
+	"dysl_vla/training"
 )
 
 var tinyDir string
@@ -40,7 +41,7 @@ func TestEveryRowAndMatchedExecutedLayers(t *testing.T) {
 	// first pass and verification re-runs about a third of the inferences, still below L layers.
 	dyslConfig := skipping.DefaultConfig()
 	dyslConfig.EtaVerify = 0.15
-	rep, err := openloop.Run(context.Background(), openloop.Config{Model: tinyDir, Backend: ortbackend.Opener(ortbackend.Config{LibraryPath: orttest.Library(t)}),
+	rep, err := openloop.Run(context.Background(), openloop.Config{Model: tinyDir, Seed: training.HeldOutSeedStart, Backend: ortbackend.Opener(ortbackend.Config{LibraryPath: orttest.Library(t)}),
 		Episodes: 1, ExitEpisodes: 2, ExitStride: 8, MatchFrames: 40, DySL: &dyslConfig})
 	require.NoError(t, err)
 	names := []string{"full", "dysl", "dysl_no_preskip", "dysl_no_verify", "one_stage", "random_skip",
@@ -100,7 +101,7 @@ func TestEveryRowAndMatchedExecutedLayers(t *testing.T) {
 // early exit the full model.
 func TestOneStageRowAndGivenExitThreshold(t *testing.T) {
 	zero := 0.0
-	rep, err := openloop.Run(context.Background(), openloop.Config{Model: tinyDir, OneStage: tinyDir, Backend: ortbackend.Opener(ortbackend.Config{LibraryPath: orttest.Library(t)}),
+	rep, err := openloop.Run(context.Background(), openloop.Config{Model: tinyDir, Seed: training.HeldOutSeedStart, OneStage: tinyDir, Backend: ortbackend.Opener(ortbackend.Config{LibraryPath: orttest.Library(t)}),
 		Episodes: 1, ExitEpisodes: 2, ExitStride: 8, ExitThreshold: &zero, MatchFrames: 20})
 	require.NoError(t, err)
 	rows := rowsByName(rep)
@@ -139,7 +140,7 @@ func TestStoppedRunReportsTheEpisodesRun(t *testing.T) {
 	run := func(episodes int, stopAt string) (*openloop.Report, error) {
 		ctx, cancel := context.WithCancelCause(context.Background())
 		defer cancel(nil)
-		cfg := openloop.Config{Model: tinyDir, Backend: backend, Episodes: episodes, ExitEpisodes: 2, ExitStride: 8, MatchFrames: 20}
+		cfg := openloop.Config{Model: tinyDir, Seed: training.HeldOutSeedStart, Backend: backend, Episodes: episodes, ExitEpisodes: 2, ExitStride: 8, MatchFrames: 20}
 		if stopAt != "" {
 			cfg.Log = cancelOnLine{marker: regexp.MustCompile(stopAt), cancel: cancel, cause: interrupt}
 		}

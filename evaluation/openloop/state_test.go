@@ -12,6 +12,7 @@ import (
 	"dysl_vla/policy"
 	"dysl_vla/policy/bundle"
 	"dysl_vla/policy/policytest"
+	"dysl_vla/training"
 )
 
 // A bundle that reads the robot state is evaluated on frames that carry the state of the world they
@@ -21,7 +22,7 @@ func TestTheFramesCarryTheRobotState(t *testing.T) {
 	_, err := modelbuild.Build(modelbuild.Options{Preset: "small_state", OutDir: dir, Seed: 1, CalibrationFrames: 4})
 	require.NoError(t, err)
 	var fakes []*policytest.Fake
-	rep, err := openloop.Run(context.Background(), openloop.Config{Model: dir, Episodes: 1, ExitEpisodes: 1, ExitStride: 40, MatchFrames: 4,
+	rep, err := openloop.Run(context.Background(), openloop.Config{Model: dir, Seed: training.HeldOutSeedStart, Episodes: 1, ExitEpisodes: 1, ExitStride: 40, MatchFrames: 4,
 		Backend: func(_ string, m *bundle.Manifest) (policy.Backend, error) {
 			f := policytest.NewFake(m)
 			fakes = append(fakes, f)

@@ -1,11 +1,12 @@
 package main
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -118,7 +119,7 @@ does (from the start pose only the image says where the block is).`,
 	markInput(f, "weights", inputFile)
 	markInput(f, "one-stage", inputBundle)
 	f.IntVar(&cfg.Episodes, "episodes", 4, "held-out episodes")
-	f.Int64Var(&cfg.Seed, "seed", training.HeldOutSeedStart, "seed of the first held-out episode")
+	f.Int64Var(&cfg.Seed, "seed", training.HeldOutSeedStart, "seed of the first episode (held out from 1000000 on)")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	f.BoolVar(&quiet, "quiet", false, "no progress lines on stderr")
 	f.Float64Var(&tau, "tau", skipping.DefaultConfig().ControllerThreshold, "DySL controller threshold")
@@ -141,8 +142,13 @@ func runClosedLoop(cmd *cobra.Command, open openloop.Config, f closedLoopFlags, 
 	}{
 		{"one_stage", []string{"one-stage"}},
 		{"early_exit", []string{"weights", "exit-every", "exit-episodes", "exit-stride"}},
+		{"flexidepth or early_exit", []string{"match-episodes", "match-runs", "match-tolerance", "match-frames-closed-loop"}},
 	} {
-		if f.match.Variants != nil && !slices.Contains(f.match.Variants, v.variant) {
+		named := false
+		for _, name := range strings.Split(v.variant, " or ") {
+			named = named || slices.Contains(f.match.Variants, name)
+		}
+		if f.match.Variants != nil && !named {
 			if err := refuseUnused(cmd.Flags(), "--variants naming "+v.variant, v.flags...); err != nil {
 				return err
 			}
@@ -156,15 +162,15 @@ func runClosedLoop(cmd *cobra.Command, open openloop.Config, f closedLoopFlags, 
 	if err != nil {
 		return err
 	}
-	if f.match.MatchEpisodes < 1 || f.match.MatchRuns < 1 || !(f.match.MatchTolerance > 0) {
-		return fmt.Errorf("--match-episodes %d, --match-runs %d, --match-tolerance %v: expected at least one episode, at least one run and a tolerance > 0 layers",
+	if f.match.MatchEpisodes < 1 || f.match.MatchRuns < 1 || !(f.match.MatchTolerance > 0) || math.IsInf(f.match.MatchTolerance, 0) {
+		return fmt.Errorf("--match-episodes %d, --match-runs %d, --match-tolerance %v: expected at least one episode, at least one run and a finite tolerance > 0 layers",
 			f.match.MatchEpisodes, f.match.MatchRuns, f.match.MatchTolerance)
 	}
 	expertDims, err := f.expertColumns(open.Model)
 	if err != nil {
 		return err
 	}
-	seeds, err := episodeSeeds(cmp.Or(open.Seed, training.HeldOutSeedStart), open.Episodes)
+	seeds, err := episodeSeeds(open.Seed, open.Episodes)
 	if err != nil {
 		return err
 	}

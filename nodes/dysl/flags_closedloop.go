@@ -102,8 +102,9 @@ func (f *closedLoopFlags) sceneConfig() (scene.Config, error) {
 }
 
 func (f *closedLoopFlags) latencyModel() (closedloop.Latency, error) {
-	if f.latencyFixed < 0 || f.perLayer < 0 {
-		return nil, fmt.Errorf("--latency-fixed %v, --latency-per-layer %v: expected durations >= 0", f.latencyFixed, f.perLayer)
+	// An hour is longer than any episode; beyond it the sim-time sums could wrap.
+	if f.latencyFixed < 0 || f.perLayer < 0 || f.latencyFixed > time.Hour || f.perLayer > time.Hour {
+		return nil, fmt.Errorf("--latency-fixed %v, --latency-per-layer %v: expected durations in [0, 1h]", f.latencyFixed, f.perLayer)
 	}
 	// Each latency model reads its own flags; the others would change nothing. (f.set is where
 	// registerEpisodes put the task flags, and the latency flags beside them.)
