@@ -50,7 +50,8 @@ func SaveLine(path, title, xLabel, yLabel string, series ...Series) error {
 }
 
 // SaveShare is SaveLine with a share (a success rate) on the y axis: it spans 0 to 1 whatever
-// the points, and the legend sits bottom left, where a speed-success plot is emptiest.
+// the points, and the legend sits right of the data: a speed-success plot has points in every
+// corner, and a legend drawn over them hid the ones at zero success.
 func SaveShare(path, title, xLabel, yLabel string, series ...Series) error {
 	p, err := newPlot(title, xLabel, yLabel, series)
 	if err != nil {
@@ -59,8 +60,15 @@ func SaveShare(path, title, xLabel, yLabel string, series ...Series) error {
 	p.Y.Min, p.Y.Max = -0.03, 1.03
 	pad := (p.X.Max - p.X.Min) / 20 // markers at the ends stay whole
 	p.X.Min, p.X.Max = p.X.Min-pad, p.X.Max+pad
-	p.Legend.Left = true
-	return Save(p, 7*vg.Inch, 5*vg.Inch, path)
+	legend := p.Legend
+	p.Legend = plot.NewLegend() // an empty legend draws nothing over the data
+	legend.Top, legend.Left = true, true
+	return saveDrawn(path, 9*vg.Inch, 5*vg.Inch, func(c draw.Canvas) {
+		box := legend.Rectangle(c)
+		width := box.Max.X - box.Min.X + vg.Points(16)
+		p.Draw(draw.Crop(c, 0, -width, 0, 0))
+		legend.Draw(draw.Crop(c, c.Max.X-c.Min.X-width+vg.Points(8), 0, 0, -p.Title.TextStyle.Rectangle(p.Title.Text).Size().Y-vg.Points(16)))
+	})
 }
 
 func newPlot(title, xLabel, yLabel string, series []Series) (*plot.Plot, error) {
@@ -118,11 +126,17 @@ func CheckFormat(path string) error {
 // Save writes p to path, its format picked by the extension (.png is what the tools write), as
 // plot.Save does, but through a temporary file renamed over path once complete.
 func Save(p *plot.Plot, width, height vg.Length, path string) error {
+	return saveDrawn(path, width, height, p.Draw)
+}
+
+// saveDrawn writes what drawFn draws on a canvas of width by height to path, as Save does.
+func saveDrawn(path string, width, height vg.Length, drawFn func(draw.Canvas)) error {
 	format := strings.ToLower(strings.TrimPrefix(filepath.Ext(path), "."))
-	w, err := p.WriterTo(width, height, format)
+	w, err := draw.NewFormattedCanvas(width, height, format)
 	if err != nil {
 		return fmt.Errorf("plots: %s: %w", path, err)
 	}
+	drawFn(draw.New(w))
 	var buf bytes.Buffer
 	if _, err := w.WriteTo(&buf); err != nil {
 		return fmt.Errorf("plots: %s: %w", path, err)

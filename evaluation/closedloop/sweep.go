@@ -486,6 +486,21 @@ func usable(p SweepPoint) bool {
 	return p.Available && !math.IsNaN(float64(p.SuccessRate)) && !math.IsNaN(float64(p.BackboneSpeedup))
 }
 
+// wrapWords breaks text into lines of at most width bytes at spaces (a longer word keeps a line
+// of its own).
+func wrapWords(text string, width int) string {
+	var lines []string
+	line := ""
+	for _, word := range strings.Fields(text) {
+		if line != "" && len(line)+1+len(word) > width {
+			lines = append(lines, line)
+			line = ""
+		}
+		line = strings.TrimPrefix(line+" "+word, " ")
+	}
+	return strings.Join(append(lines, line), "\n")
+}
+
 // ParetoFront returns the indices of the points no other point beats, that is matches or exceeds on
 // both success rate and backbone speedup and exceeds on one: the highest success for any speedup.
 // They come in order of rising speedup.
@@ -636,11 +651,12 @@ func SaveSweepPlot(path string, rep *SweepReport) error {
 			fewest, most = min(fewest, p.Episodes), max(most, p.Episodes)
 		}
 	}
-	title := fmt.Sprintf("closed loop, %s, %d episodes per point", rep.Tasks, most)
+	title := fmt.Sprintf("closed-loop sweep, %d episodes per point", most)
 	if rep.Stopped != "" {
 		// A stopped sweep's points stand on different numbers of episodes, and a reader of the PNG
-		// alone must see it.
-		title = fmt.Sprintf("STOPPED sweep, closed loop, %s, %d to %d episodes per point", rep.Tasks, fewest, most)
+		// alone must see it: first, where a title too long for the page cannot cut it off.
+		title = fmt.Sprintf("STOPPED sweep, %d to %d episodes per point", fewest, most)
 	}
+	title += "\n" + wrapWords(rep.Tasks, 80)
 	return plots.SaveShare(path, title, "backbone speedup over the full model (x)", "success rate", series...)
 }

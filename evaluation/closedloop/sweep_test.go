@@ -130,3 +130,9 @@ func TestWriteSweepPrintsTheApproachMiss(t *testing.T) {
 	require.Regexp(t, `defaults .* 2\.00x +0\.00x +23\.3`, out.String())
 	require.Contains(t, out.String(), "moving only up and down: 17.8 cm")
 }
+
+func TestWrapWordsBreaksAtSpaces(t *testing.T) {
+	require.Equal(t, "single task; gripper\ncommands 3 actions\nearly", wrapWords("single task; gripper commands 3 actions early", 20))
+	require.Equal(t, "a\nverylongwordindeed\nb", wrapWords("a verylongwordindeed b", 5))
+	require.Equal(t, "", wrapWords("", 10))
+}

@@ -52,7 +52,7 @@ func newSweepCmd() *cobra.Command {
                skip levels on the frames served to dysl
 
 and prints success rate, chain length, executed layers and backbone speedup per point, the Pareto
-front (no other point has both more success and more speedup) marked, and a recommendation: the DySL
+front (no other point is at least as good on both success and speedup and better on one) marked, and a recommendation: the DySL
 point with the highest backbone speedup whose success is at least 99% of full's and, with --tasks
 chain, whose chain length is within 0.05 of full's; or that none meets it. --plot draws success
 against backbone speedup, every series and the front, as a PNG.`,
