@@ -396,7 +396,7 @@ func suiteIdentity(s Suite) map[string]any {
 		latency = s.Latency.String()
 	}
 	return map[string]any{"scene": s.Scene, "camera_hz": s.CameraHz, "latency": latency, "expert_dims": s.ExpertDims,
-		"gripper_lead": s.GripperLead, "gripper_min_hold": s.GripperMinHold.String(), "program": programRevision()}
+		"gripper_lead": s.GripperLead, "gripper_min_hold": s.GripperMinHold.String(), "engine": s.Engine, "program": programRevision()}
 }
 
 // programRevision is the VCS revision this program was built from, "+modified" when the tree had

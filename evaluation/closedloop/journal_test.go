@@ -117,3 +117,11 @@ func TestJournalTornAndDamagedLines(t *testing.T) {
 func identity(id map[string]any) func() (map[string]any, error) {
 	return func() (map[string]any, error) { return id, nil }
 }
+
+// Rounds computed on another execution provider or precision are other episodes: the suite's
+// identity, which a journal must match to be resumed, says how the backends compute.
+func TestSuiteIdentityNamesTheEngine(t *testing.T) {
+	cpu, cuda := Suite{Engine: "provider=cpu"}, Suite{Engine: "provider=cuda"}
+	require.NotEqual(t, suiteIdentity(cpu), suiteIdentity(cuda))
+	require.Equal(t, suiteIdentity(cpu), suiteIdentity(Suite{Engine: "provider=cpu"}))
+}

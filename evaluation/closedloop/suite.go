@@ -61,6 +61,10 @@ type Suite struct {
 	GripperLead int
 	// GripperMinHold is every variant's node gripper_min_hold (Config.GripperMinHold).
 	GripperMinHold time.Duration
+	// Engine, optional, says how the backends compute (the execution provider and its precision),
+	// for the journal: another provider's float sums differ in their last bits, and a closed loop
+	// amplifies that into other episodes, so rounds of two providers must not mix in one report.
+	Engine string
 	// Progress, optional, is called after every episode of every variant, played or taken from the
 	// journal.
 	Progress func()

@@ -78,7 +78,7 @@ against backbone speedup, every series and the front, as a PNG.`,
 			if err != nil {
 				return err
 			}
-			cfg.Suite = closedloop.Suite{Scene: sc, CameraHz: episodes.cameraHz, Latency: latency, ExpertDims: expertDims, GripperLead: episodes.gripperLead,
+			cfg.Suite = closedloop.Suite{Scene: sc, CameraHz: episodes.cameraHz, Latency: latency, ExpertDims: expertDims, GripperLead: episodes.gripperLead, Engine: ef.computes(),
 				GripperMinHold: episodes.gripperHold}
 			cfg.DySL = skipping.DefaultConfig()
 			cfg.DySL.ControllerThreshold = tau

@@ -66,6 +66,17 @@ func fetchedLibrary() string {
 	return ""
 }
 
+// computes says what of these options changes the actions a model computes, for a journal's
+// identity: the provider, and fp16 where TensorRT may use it. Threads change how long an inference
+// takes, as the machine's load does; under --latency measured that moves the episodes, which no
+// journal can hold fixed (a report's note says that resumed rounds were timed then).
+func (f *engineFlags) computes() string {
+	if f.provider == ortbackend.ProviderTensorRT {
+		return fmt.Sprintf("provider=%s fp16=%v", f.provider, f.trtFP16)
+	}
+	return "provider=" + f.provider
+}
+
 // backend starts ONNX Runtime backends with these flags' runtime options.
 func (f *engineFlags) backend() (policy.BackendOpener, error) {
 	cfg, err := f.ortConfig()
