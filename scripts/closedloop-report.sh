@@ -29,6 +29,8 @@ model=${model%/}
 [[ -f $model/manifest.yaml ]] || { echo "closedloop-report: $model has no manifest.yaml: expected a model bundle directory" >&2; exit 2; }
 tasks=${TASKS:-tabletop} episodes=${EPISODES:-100} chain_episodes=${CHAIN_EPISODES:-50} sweep_episodes=${SWEEP_EPISODES:-20}
 sweep_tasks=${SWEEP_TASKS:-$tasks} max_steps=${MAX_STEPS:-300} latency=${LATENCY:-measured}
+# The chains have an evaluation of their own, written to chain.*: TASKS=chain would write over it.
+[[ $tasks == single || $tasks == tabletop ]] || { echo "closedloop-report: TASKS=$tasks: expected single or tabletop (the chains are evaluated anyway)" >&2; exit 2; }
 camera_hz=${CAMERA_HZ:-0} gripper_lead=${GRIPPER_LEAD:-0} gripper_hold=${GRIPPER_MIN_HOLD:-0s}
 one_stage=()
 [[ -n ${ONE_STAGE:-} ]] && one_stage=(--one-stage "$ONE_STAGE")
@@ -81,7 +83,7 @@ table() { awk -v head="$2" 'index($0, head) == 1 { on = 1 } on && $0 == "" { exi
 invocation="scripts/closedloop-report.sh $model${*:+ $*}"
 for setting in TASKS=$tasks:tabletop EPISODES=$episodes:100 CHAIN_EPISODES=$chain_episodes:50 \
 	SWEEP_EPISODES=$sweep_episodes:20 SWEEP_TASKS=$sweep_tasks:$tasks MAX_STEPS=$max_steps:300 \
-	CAMERA_HZ=$camera_hz:0 GRIPPER_LEAD=$gripper_lead:0 GRIPPER_MIN_HOLD=$gripper_hold:0s LATENCY=$latency:measured ${ONE_STAGE:+ONE_STAGE=$ONE_STAGE:}; do
+	CAMERA_HZ=$camera_hz:0 GRIPPER_LEAD=$gripper_lead:0 GRIPPER_MIN_HOLD=$gripper_hold:0s LATENCY=$latency:measured ${ONE_STAGE:+ONE_STAGE=$ONE_STAGE:} ${WEIGHTS:+WEIGHTS=$WEIGHTS:}; do
 	[[ ${setting%:*} != "${setting%%=*}=${setting##*:}" ]] && invocation="${setting%:*} $invocation"
 done
 settings="max steps $max_steps, latency $latency, camera $camera_hz Hz (0: the control rate), gripper lead $gripper_lead actions, gripper min hold $gripper_hold"
