@@ -141,6 +141,10 @@ func FullPlan(l *Layout) Plan {
 	return Plan{Steps: steps, layout: l}
 }
 
+// FixedRatioSkip is how many of a segment's dynamic layers a fixed-ratio plan skips: the whole number
+// nearest to ratio of them.
+func FixedRatioSkip(dynamic int, ratio float64) int { return int(float64(dynamic)*ratio + 0.5) }
+
 // FixedRatioPlan jumps, in each segment, after running the first round((1-ratio)·d) of its d dynamic
 // layers, evaluating the controller at the jump (as DySL would) but jumping whatever it says. The
 // benchmark uses it to measure DySL inferences at known skip ratios.
@@ -148,7 +152,7 @@ func FixedRatioPlan(l *Layout, ratio float64) Plan {
 	p := FullPlan(l)
 	p.Threshold = -1
 	for _, s := range l.Segments {
-		skip := int(float64(s.Dynamic())*ratio + 0.5)
+		skip := FixedRatioSkip(s.Dynamic(), ratio)
 		if skip == 0 {
 			p.AllowPoints = append(p.AllowPoints, s.Static)
 			continue

@@ -25,9 +25,12 @@ type Plan struct {
 	Skipping    skipping.Config
 }
 
-// DefaultPlans are the plans `dysl bench` measures, with a fixed-ratio DySL plan per skip ratio (each
-// a share of the dynamic layers, in [0, 1]).
-func DefaultPlans(ratios ...float64) ([]Plan, error) {
+// DefaultPlans are the plans `dysl bench` measures on a backbone of layout l, with a fixed-ratio DySL
+// plan per skip ratio (each a share of the dynamic layers, in [0, 1]). Each segment skips a whole
+// number of layers, so a plan skips the share of l's dynamic layers nearest to its ratio that the
+// segments allow: the plan is named after the share it skips (dysl_skip_33 for 0.25 on two segments
+// of 2 and 4 dynamic layers), and ratios that come to the same plan give one.
+func DefaultPlans(l *skipping.Layout, ratios ...float64) ([]Plan, error) {
 	if len(ratios) == 0 {
 		ratios = []float64{0.25, 0.5, 0.75}
 	}
@@ -40,14 +43,24 @@ func DefaultPlans(ratios ...float64) ([]Plan, error) {
 		{Name: "segmented_full", Skipping: full},
 		{Name: "static_only", Skipping: static},
 	}
+	named := map[string]bool{}
 	for _, r := range ratios {
 		if !(r >= 0 && r <= 1) {
 			return nil, fmt.Errorf("benchmark: skip ratio %v: expected a share of the dynamic layers in [0, 1]", r)
 		}
+		skipped := 0
+		for _, s := range l.Segments {
+			skipped += skipping.FixedRatioSkip(s.Dynamic(), r)
+		}
+		name := fmt.Sprintf("dysl_skip_%d", int(math.Round(100*float64(skipped)/float64(max(l.DynamicLayers(), 1)))))
+		if named[name] {
+			continue
+		}
+		named[name] = true
 		c := skipping.DefaultConfig()
 		c.Strategy = skipping.StrategyFixedRatio
 		c.SkipRatio = r
-		plans = append(plans, Plan{Name: fmt.Sprintf("dysl_skip_%d", int(math.Round(r*100))), Skipping: c})
+		plans = append(plans, Plan{Name: name, Skipping: c})
 	}
 	return plans, nil
 }

@@ -11,6 +11,7 @@ import (
 	"dysl_vla/policy"
 	"dysl_vla/policy/bundle"
 	"dysl_vla/policy/policytest"
+	"dysl_vla/skipping"
 )
 
 // simClock is a clock that only moves when a simulated graph "runs".
@@ -45,7 +46,7 @@ func TestReportComparesMeasuredWithIdealSpeedup(t *testing.T) {
 	require.NoError(t, e.Initialize())
 	img := policy.Image{Width: 2, Height: 2, Encoding: "mono8", Step: 2, Data: []byte{1, 2, 3, 4}}
 
-	plans, err := DefaultPlans(0.5)
+	plans, err := DefaultPlans(e.Layout(), 0.5)
 	require.NoError(t, err)
 	rep, err := Run(Config{Engine: e, Observations: []policy.Observation{{Image: img}}, Plans: plans,
 		Iterations: 5, Warmup: 1, Now: clock.Now})
@@ -64,8 +65,9 @@ func TestReportComparesMeasuredWithIdealSpeedup(t *testing.T) {
 	require.InDelta(t, 80.0/22, so.Speedup, 1e-9)
 	require.InDelta(t, 80.0/22, so.IdealSpeedup, 1e-9)
 	require.InDelta(t, 2, so.MeanExecuted, 1e-9)
-	// dysl_skip_50: 3 dynamic layers per segment, round(1.5)=2 skipped: 4 layers + 2 adapters
-	d := byName["dysl_skip_50"]
+	// ratio 0.5: 3 dynamic layers per segment, round(1.5)=2 skipped (4 of the 6 dynamic layers, half
+	// of all 8): 4 layers + 2 adapters
+	d := byName["dysl_skip_67"]
 	require.InDelta(t, 42, d.MedianMs, 1e-9)
 	require.InDelta(t, 1, d.Efficiency, 1e-9)
 	require.InDelta(t, 0.5, d.SkipRatio, 1e-9)
@@ -78,7 +80,7 @@ func TestRunRefusesBadRoundCounts(t *testing.T) {
 	e := &policy.Engine{Manifest: m, Backend: policytest.NewFake(m)}
 	require.NoError(t, e.Initialize())
 	img := policy.Image{Width: 2, Height: 2, Encoding: "mono8", Step: 2, Data: []byte{1, 2, 3, 4}}
-	plans, err := DefaultPlans(0.5)
+	plans, err := DefaultPlans(e.Layout(), 0.5)
 	require.NoError(t, err)
 	for _, bad := range []struct{ iterations, warmup int }{{0, 1}, {2, -3}} {
 		_, err := Run(Config{Engine: e, Observations: []policy.Observation{{Image: img}}, Plans: plans,
@@ -96,11 +98,31 @@ func TestRunRefusesBadRoundCounts(t *testing.T) {
 
 // A skip ratio outside [0, 1] is refused by its value, not by a plan named after it.
 func TestDefaultPlansRefuseRatiosOutsideZeroToOne(t *testing.T) {
+	l, err := skipping.NewLayout(8, []int{3, 7})
+	require.NoError(t, err)
 	for _, bad := range []float64{-3, 1.5, math.NaN()} {
-		_, err := DefaultPlans(0.5, bad)
+		_, err := DefaultPlans(&l, 0.5, bad)
 		require.EqualError(t, err, fmt.Sprintf("benchmark: skip ratio %v: expected a share of the dynamic layers in [0, 1]", bad))
 	}
-	plans, err := DefaultPlans()
+	plans, err := DefaultPlans(&l)
 	require.NoError(t, err)
-	require.Equal(t, "dysl_skip_75", plans[len(plans)-1].Name)
+	require.Len(t, plans, 5, "0.5 and 0.75 of 3 dynamic layers per segment both round to 2: one plan")
+	require.Equal(t, "dysl_skip_67", plans[len(plans)-1].Name)
+}
+
+// A plan is named after the share of the dynamic layers it skips, which whole layers per segment
+// allow, not after the ratio asked for; two ratios that come to one plan give one.
+func TestDefaultPlansAreNamedByWhatTheySkip(t *testing.T) {
+	l, err := skipping.NewLayout(8, []int{2, 7}) // segments of 2 and 4 dynamic layers
+	require.NoError(t, err)
+	plans, err := DefaultPlans(&l, 0.25, 0.5, 0.75)
+	require.NoError(t, err)
+	var names []string
+	for _, p := range plans[3:] {
+		names = append(names, p.Name)
+	}
+	require.Equal(t, []string{"dysl_skip_33", "dysl_skip_50", "dysl_skip_83"}, names)
+	plans, err = DefaultPlans(&l, 0.25, 0.3, 0.25)
+	require.NoError(t, err)
+	require.Len(t, plans, 4)
 }

@@ -28,15 +28,15 @@ speedup (ratio of executed FLOPs) and their quotient, the efficiency.`,
 			if ef.model == "" {
 				return fmt.Errorf("--model is required")
 			}
-			plans, err := benchmark.DefaultPlans(ratios...)
-			if err != nil {
-				return err
-			}
 			e, err := ef.open(skipping.DefaultConfig())
 			if err != nil {
 				return err
 			}
 			defer e.Close()
+			plans, err := benchmark.DefaultPlans(e.Layout(), ratios...)
+			if err != nil {
+				return err
+			}
 			bar := newProgress(cmd.ErrOrStderr(), warmup+iterations, "bench")
 			rep, err := benchmark.Run(benchmark.Config{
 				Engine:       e,
@@ -61,7 +61,7 @@ speedup (ratio of executed FLOPs) and their quotient, the efficiency.`,
 	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"plans": [...]} as JSON`)
 	cmd.Flags().IntVar(&iterations, "iterations", 30, "timed inferences per plan")
 	cmd.Flags().IntVar(&warmup, "warmup", 3, "untimed rounds of every plan first")
-	cmd.Flags().Float64SliceVar(&ratios, "ratios", []float64{0.25, 0.5, 0.75}, "skip ratios of the fixed DySL plans")
+	cmd.Flags().Float64SliceVar(&ratios, "ratios", []float64{0.25, 0.5, 0.75}, "skip ratios of the fixed DySL plans (each plan named after the share it skips, which whole layers per segment allow; ratios giving the same plan are measured once)")
 	cmd.Flags().Int64Var(&seed, "seed", 1, "seed of the synthetic observations")
 	return cmd
 }
