@@ -34,7 +34,7 @@ func TestRoundTripInfo(t *testing.T) {
 	require.Equal(t, []TensorInfo{{Name: "y", ElemType: Float, Shape: []int64{1, 3}}}, info.Outputs)
 	require.Equal(t, map[string]string{"dysl.role": "test"}, info.Metadata)
 	require.Len(t, info.Initializers, 2)
-	require.Equal(t, InitializerInfo{Name: "w", ElemType: Float, Dims: []int64{2, 3}}, info.Initializers[0])
+	require.Equal(t, InitializerInfo{Name: "w", ElemType: Float, Dims: []int64{2, 3}, RawBytes: 24}, info.Initializers[0])
 	require.Equal(t, 3, info.Nodes) // MatMul, Add, Identity
 }
 

@@ -40,6 +40,9 @@ type InitializerInfo struct {
 	ElemType ElemType
 	Dims     []int64
 	External *ExternalRef
+	// RawBytes is the length of the tensor's raw_data in the model file, -1 when it has none (its
+	// values external, or in typed fields).
+	RawBytes int64
 	// NonFinite counts the NaN and ±Inf among float and double values stored in the model file itself
 	// (raw_data or packed float_data/double_data); data in an external file is counted by CountNonFinite.
 	NonFinite int64
@@ -175,10 +178,12 @@ func readInitializer(data []byte) (InitializerInfo, error) {
 	var external bool
 	var ref ExternalRef
 	var floatData, doubleData, raw []byte
+	t.RawBytes = -1
 	err := eachField(data, func(num protowire.Number, v fieldValue) error {
 		switch num {
 		case tensorRawData:
 			raw = v.bytes
+			t.RawBytes = int64(len(raw))
 		case tensorFloatData:
 			floatData = v.bytes // packed; unpacked values are not counted
 		case tensorDoubleData:

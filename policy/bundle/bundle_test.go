@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/encoding/protowire"
 
 	"dysl_vla/modelbuild/modelbuildtest"
 	"dysl_vla/onnxgraph"
@@ -200,7 +201,26 @@ func TestGraphFileProblems(t *testing.T) {
 		{"external data truncated", func(t *testing.T, dir string, m *bundle.Manifest) {
 			writeHeadWithExternalData(t, dir, m.Dims.Tokens)
 			require.NoError(t, os.Truncate(filepath.Join(dir, "head.onnx.data"), 100))
-		}, "head.onnx: initializer head.proj.weight: external data [0, 1792) is past the end of head.onnx.data (100 bytes)"},
+		}, "head.onnx: initializer head.proj.weight: external data of 1792 bytes at offset 0 is past the end of head.onnx.data (100 bytes)"},
+		// Offset plus length wraps int64: checked without the sum, and nothing is allocated by it.
+		{"external data offset and length that wrap", func(t *testing.T, dir string, m *bundle.Manifest) {
+			writeHeadWithExternalData(t, dir, m.Dims.Tokens)
+			setExternalRef(t, filepath.Join(dir, "head.onnx"), "4611686018427387904", "4611686018427387904")
+		}, "head.onnx: initializer head.proj.weight: external data length 4611686018427387904; float32 [64 7] needs 1792 bytes"},
+		{"external data past the end by its offset", func(t *testing.T, dir string, m *bundle.Manifest) {
+			writeHeadWithExternalData(t, dir, m.Dims.Tokens)
+			setExternalRef(t, filepath.Join(dir, "head.onnx"), "9223372036854775000", "1792")
+		}, "head.onnx: initializer head.proj.weight: external data of 1792 bytes at offset 9223372036854775000 is past the end of head.onnx.data (1792 bytes)"},
+		{"external data negative", func(t *testing.T, dir string, m *bundle.Manifest) {
+			writeHeadWithExternalData(t, dir, m.Dims.Tokens)
+			setExternalRef(t, filepath.Join(dir, "head.onnx"), "-8", "1792")
+		}, "head.onnx: initializer head.proj.weight: external data offset -8 and length 1792 must not be negative"},
+		{"external data through a link", func(t *testing.T, dir string, m *bundle.Manifest) {
+			writeHeadWithExternalData(t, dir, m.Dims.Tokens)
+			elsewhere := filepath.Join(t.TempDir(), "weights.data")
+			require.NoError(t, os.Rename(filepath.Join(dir, "head.onnx.data"), elsewhere))
+			require.NoError(t, os.Symlink(elsewhere, filepath.Join(dir, "head.onnx.data")))
+		}, "head.onnx: initializer head.proj.weight: external data file head.onnx.data is a link: expected the file itself in the bundle"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -228,6 +248,43 @@ func writeHeadWithExternalData(t *testing.T, dir string, tokens int) {
 	require.NoError(t, err)
 	_, err = bundle.Load(dir)
 	require.NoError(t, err, "the replacement head itself must be valid")
+}
+
+// setExternalRef rewrites the offset and length of every external initializer of the graph at path,
+// as a corrupt or hostile file would give them: the builder writes only consistent ones.
+func setExternalRef(t *testing.T, path, offset, length string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	// ModelProto.graph (7) > GraphProto.initializer (5) > TensorProto.external_data (13) > key (1), value (2).
+	var rewrite func(msg []byte, depth int) []byte
+	rewrite = func(msg []byte, depth int) []byte {
+		var out []byte
+		key := ""
+		for len(msg) > 0 {
+			num, typ, n := protowire.ConsumeTag(msg)
+			require.GreaterOrEqual(t, n, 0)
+			tag := msg[:n]
+			m := protowire.ConsumeFieldValue(num, typ, msg[n:])
+			require.GreaterOrEqual(t, m, 0)
+			value := msg[n : n+m]
+			msg = msg[n+m:]
+			inner, _ := protowire.ConsumeBytes(value)
+			switch {
+			case typ == protowire.BytesType && (depth == 0 && num == 7 || depth == 1 && num == 5 || depth == 2 && num == 13):
+				out = protowire.AppendBytes(append(out, tag...), rewrite(inner, depth+1))
+			case depth == 3 && num == 1:
+				key = string(inner)
+				out = append(append(out, tag...), value...)
+			case depth == 3 && num == 2 && (key == "offset" || key == "length"):
+				out = protowire.AppendString(append(out, tag...), map[string]string{"offset": offset, "length": length}[key])
+			default:
+				out = append(append(out, tag...), value...)
+			}
+		}
+		return out
+	}
+	require.NoError(t, os.WriteFile(path, rewrite(data, 0), 0o644))
 }
 
 func TestSegments(t *testing.T) {
@@ -307,6 +364,21 @@ func TestDigest(t *testing.T) {
 	require.ErrorContains(t, err, "bundle: digest of "+other+": open "+head)
 	_, err = bundle.Digest(filepath.Join(t.TempDir(), "missing"))
 	require.ErrorContains(t, err, "bundle: digest of ")
+
+	// Weights in an external data file are part of the model.
+	ext, m := copyBundle(t)
+	writeHeadWithExternalData(t, ext, m.Dims.Tokens)
+	before, err := bundle.Digest(ext)
+	require.NoError(t, err)
+	data := filepath.Join(ext, "head.onnx.data")
+	weights, err := os.ReadFile(data)
+	require.NoError(t, err)
+	weights[1000] ^= 1
+	require.NoError(t, os.WriteFile(data, weights, 0o644))
+	after, err := bundle.Digest(ext)
+	require.NoError(t, err)
+	require.NotEqual(t, before, after, "the head's external weights changed")
+	require.Contains(t, bundle.OwnFiles(ext), "head.onnx.data")
 }
 
 // Only graphs the old manifest names and the new one does not go, with their external data; a name

@@ -10,16 +10,22 @@ import (
 	"slices"
 )
 
-// Digest is the SHA-256 of what a bundle computes with: its manifest and every graph the manifest
-// names, each by its name, size and bytes, in name order. Whatever else lies in the directory
-// (reports, plots, the TensorRT engine caches ONNX Runtime writes under .trt/) is left out. Two
-// bundles with the same digest are the same model, wherever they lie.
+// Digest is the SHA-256 of what a bundle computes with: its manifest, every graph the manifest
+// names and the external data files those graphs refer to (where large weights lie), each by its
+// name, size and bytes, in name order. Whatever else lies in the directory (reports, plots, the
+// TensorRT engine caches ONNX Runtime writes under .trt/) is left out. Two bundles with the same
+// digest are the same model, wherever they lie.
 func Digest(dir string) (string, error) {
 	m, err := ReadManifest(dir)
 	if err != nil {
 		return "", fmt.Errorf("bundle: digest of %s: %w", dir, err)
 	}
-	names := append([]string{ManifestFile}, m.graphFiles()...)
+	names := []string{ManifestFile}
+	for _, graph := range m.graphFiles() {
+		if graph != "" {
+			names = append(append(names, graph), externalDataFiles(dir, graph)...)
+		}
+	}
 	slices.Sort(names)
 	names = slices.Compact(names)
 	h := sha256.New()

@@ -2,6 +2,7 @@ package bundle
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -181,6 +182,10 @@ func checkGraph(dir string, spec graphSpec, dims Dims) []Problem {
 	nonFinite := map[string]int64{}
 	for _, init := range info.Initializers {
 		nonFinite[init.Name] += init.NonFinite
+		// ONNX Runtime refuses a tensor whose data does not fill its shape exactly; say so here.
+		if want := dataBytes(init); init.RawBytes >= 0 && want >= 0 && init.RawBytes != want {
+			add("initializer "+init.Name, "holds %d bytes of data; %v %v needs %d", init.RawBytes, init.ElemType, init.Dims, want)
+		}
 	}
 
 	checked := map[string]int64{} // external data file -> size
@@ -196,20 +201,39 @@ func checkGraph(dir string, spec graphSpec, dims Dims) []Problem {
 		}
 		size, ok := checked[ref.Location]
 		if !ok {
-			st, err := os.Stat(filepath.Join(filepath.Dir(path), ref.Location))
-			if err != nil {
+			size = -1 // said once per file, below
+			switch st, err := os.Lstat(filepath.Join(filepath.Dir(path), ref.Location)); {
+			case err != nil:
 				add(field, "external data file %s is missing", ref.Location)
-				checked[ref.Location] = -1
-				continue
+			case st.Mode()&os.ModeSymlink != 0:
+				// ONNX Runtime refuses data that escapes the model's directory, and cannot tell.
+				add(field, "external data file %s is a link: expected the file itself in the bundle", ref.Location)
+			case !st.Mode().IsRegular():
+				add(field, "external data file %s is not a regular file", ref.Location)
+			default:
+				size = st.Size()
 			}
-			size = st.Size()
 			checked[ref.Location] = size
 		}
-		if size >= 0 && ref.Offset+ref.Length > size {
-			add(field, "external data [%d, %d) is past the end of %s (%d bytes)", ref.Offset, ref.Offset+ref.Length, ref.Location, size)
+		if size < 0 {
 			continue
 		}
-		n, err := externalNonFinite(filepath.Join(filepath.Dir(path), ref.Location), init.ElemType, ref)
+		want, length := dataBytes(init), ref.Length
+		if length == 0 { // absent: the tensor's own size, as ONNX Runtime reads it
+			length = want
+		}
+		switch {
+		case ref.Offset < 0 || ref.Length < 0:
+			add(field, "external data offset %d and length %d must not be negative", ref.Offset, ref.Length)
+			continue
+		case want >= 0 && length != want:
+			add(field, "external data length %d; %v %v needs %d bytes", ref.Length, init.ElemType, init.Dims, want)
+			continue
+		case length > size || ref.Offset > size-length: // not Offset+Length, which can wrap
+			add(field, "external data of %d bytes at offset %d is past the end of %s (%d bytes)", length, ref.Offset, ref.Location, size)
+			continue
+		}
+		n, err := externalNonFinite(filepath.Join(filepath.Dir(path), ref.Location), init.ElemType, ref.Offset, length)
 		if err != nil {
 			add(field, "external data %s: %v", ref.Location, err)
 		}
@@ -223,24 +247,44 @@ func checkGraph(dir string, spec graphSpec, dims Dims) []Problem {
 	return ps
 }
 
-// externalNonFinite counts the non-finite values of one initializer's external data.
-func externalNonFinite(path string, t onnxgraph.ElemType, ref *onnxgraph.ExternalRef) (int64, error) {
+// externalNonFinite counts the non-finite values of length bytes of one initializer's external data,
+// checked to lie within the file, read a megabyte at a time: a bench-sized layer's data is hundreds.
+func externalNonFinite(path string, t onnxgraph.ElemType, offset, length int64) (int64, error) {
 	if t != onnxgraph.Float && t != onnxgraph.Double {
 		return 0, nil
-	}
-	if ref.Offset < 0 || ref.Length < 0 {
-		return 0, fmt.Errorf("offset %d and length %d must not be negative", ref.Offset, ref.Length)
 	}
 	f, err := os.Open(path)
 	if err != nil {
 		return 0, err
 	}
 	defer f.Close()
-	data := make([]byte, ref.Length)
-	if _, err := f.ReadAt(data, ref.Offset); err != nil {
-		return 0, err
+	var n int64
+	buf := make([]byte, 1<<20) // a multiple of both element sizes
+	for done := int64(0); done < length; {
+		part := buf[:min(int64(len(buf)), length-done)]
+		if _, err := f.ReadAt(part, offset+done); err != nil {
+			return n, err
+		}
+		n += onnxgraph.CountNonFinite(t, part)
+		done += int64(len(part))
 	}
-	return onnxgraph.CountNonFinite(t, data), nil
+	return n, nil
+}
+
+// dataBytes is the byte size of an initializer's values by its type and shape, -1 when the type has
+// no fixed size or the shape is negative or too large to hold.
+func dataBytes(init onnxgraph.InitializerInfo) int64 {
+	n := int64(init.ElemType.Size())
+	if n == 0 {
+		return -1
+	}
+	for _, d := range init.Dims {
+		if d < 0 || (d > 0 && n > math.MaxInt64/d) {
+			return -1
+		}
+		n *= d
+	}
+	return n
 }
 
 func numValues(dims []int64) int64 {

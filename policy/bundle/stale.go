@@ -5,6 +5,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+
+	"dysl_vla/onnxgraph"
 )
 
 // RemoveStaleGraphs removes from dir the graph files, with their external data (file.data), that the
@@ -42,8 +45,31 @@ func OwnFiles(dir string) []string {
 	}
 	for _, name := range m.graphFiles() {
 		if name != "" {
-			files = append(files, name, name+".data")
+			files = append(append(files, name), externalDataFiles(dir, name)...)
 		}
 	}
 	return files
+}
+
+// externalDataFiles lists the external data files graph (a path relative to dir) refers to, relative
+// to dir, as its initializers name them; when the graph cannot be read, the name the builder gives its
+// data, graph.data.
+func externalDataFiles(dir, graph string) []string {
+	info, err := onnxgraph.ReadInfoFile(filepath.Join(dir, graph))
+	if err != nil {
+		return []string{graph + ".data"}
+	}
+	return externalDataOf(info, graph)
+}
+
+// externalDataOf lists the external data files of graph, read as info, relative to the bundle.
+func externalDataOf(info *onnxgraph.ModelInfo, graph string) []string {
+	var files []string
+	for _, init := range info.Initializers {
+		if init.External != nil {
+			files = append(files, filepath.Join(filepath.Dir(graph), init.External.Location))
+		}
+	}
+	slices.Sort(files)
+	return slices.Compact(files)
 }

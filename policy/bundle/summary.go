@@ -89,8 +89,7 @@ func (m *Manifest) graphFiles() []string {
 	return append(files, m.Files.Head, m.Files.Full)
 }
 
-// graphSize is a graph's bytes on disk, with its external data file (file.data) when it has one, and
-// its parameter count.
+// graphSize is a graph's bytes on disk, with its external data files, and its parameter count.
 func (b *Bundle) graphSize(file string) (size, params int64, err error) {
 	st, err := os.Stat(b.Path(file))
 	if err != nil {
@@ -104,8 +103,10 @@ func (b *Bundle) graphSize(file string) (size, params int64, err error) {
 	for _, init := range info.Initializers {
 		params += numValues(init.Dims)
 	}
-	if data, err := os.Stat(b.Path(file) + ".data"); err == nil {
-		size += data.Size()
+	for _, data := range externalDataOf(info, file) {
+		if st, err := os.Stat(b.Path(data)); err == nil {
+			size += st.Size()
+		}
 	}
 	return size, params, nil
 }
