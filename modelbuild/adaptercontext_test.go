@@ -116,6 +116,15 @@ func TestContextAdapterBundle(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, a.AdapterContext)
 	require.Equal(t, 8, a.AdapterRank)
+	// Every dimension the preset fixes must agree: heads and the vocabulary too, which the graphs of
+	// older bundles carry no metadata for.
+	for _, wrong := range []func(d *bundle.Dims){func(d *bundle.Dims) { d.Heads = 2 }, func(d *bundle.Dims) { d.Vocab = 300 },
+		func(d *bundle.Dims) { d.InstructionTokens-- }, func(d *bundle.Dims) { d.MLP++ }} {
+		odd := m
+		wrong(&odd.Dims)
+		_, err := BundleArch(&odd)
+		require.ErrorContains(t, err, "do not match preset tiny")
+	}
 
 	t.Run("graphs match the reference", func(t *testing.T) {
 		requireORT(t)

@@ -241,7 +241,10 @@ func BundleArch(m *bundle.Manifest) (Arch, error) {
 		return Arch{}, fmt.Errorf("provenance: %w", err)
 	}
 	a, d := preset.Arch, m.Dims
-	if d.Layers != a.Layers || d.Hidden != a.Hidden || d.Tokens != a.Tokens() || d.Chunk != a.Chunk || d.ActionDim != a.ActionDim {
+	// Every dimension the preset fixes: a wrong dims.heads (the graphs of older bundles carry no
+	// dysl.heads to check it against) would rebuild a backbone of another attention layout.
+	if d.Layers != a.Layers || d.Hidden != a.Hidden || d.Heads != a.Heads || d.MLP != a.MLP || d.Tokens != a.Tokens() ||
+		d.InstructionTokens != a.InstructionTokens || d.Vocab != a.Vocab || d.Chunk != a.Chunk || d.ActionDim != a.ActionDim {
 		return a, fmt.Errorf("dims %+v do not match preset %s", d, preset.Name)
 	}
 	a.AdapterRank = d.AdapterRank

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -93,6 +94,11 @@ func ReadManifest(dir string) (*Manifest, error) {
 	if err := dec.Decode(&m); err != nil {
 		return nil, err
 	}
+	// A second document after "---" would be ignored: whoever wrote it meant something by it.
+	var more yaml.Node
+	if err := dec.Decode(&more); err != io.EOF {
+		return nil, &ValidationError{Dir: dir, Problems: []Problem{{File: ManifestFile, Message: "holds more than one YAML document (a second '---'): expected one"}}}
+	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, err
@@ -116,6 +122,9 @@ func fractionalIntegers(n *yaml.Node, t reflect.Type, path string) []Problem {
 	}
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
+	}
+	for n.Kind == yaml.AliasNode && n.Alias != nil { // chunk: *x takes x's value, 8.9 included
+		n = n.Alias
 	}
 	var ps []Problem
 	switch t.Kind() {
@@ -206,17 +215,23 @@ func (m *Manifest) Validate() []Problem {
 	}
 
 	d := m.Dims
+	// The upper bounds are far beyond any VLA backbone (OpenVLA: 32 layers of 4096, 32k vocabulary);
+	// past them a graph with symbolic axes would pass its checks and the engine would allocate its
+	// buffers from these numbers, gigabytes or more, before anything could say so.
 	for _, f := range []struct {
-		name  string
-		value int
+		name       string
+		value, max int
 	}{
-		{"layers", d.Layers}, {"hidden", d.Hidden}, {"heads", d.Heads}, {"mlp", d.MLP}, {"tokens", d.Tokens},
-		{"instruction_tokens", d.InstructionTokens}, {"vocab", d.Vocab}, {"adapter_rank", d.AdapterRank},
-		{"chunk", d.Chunk}, {"action_dim", d.ActionDim},
+		{"layers", d.Layers, 1024}, {"hidden", d.Hidden, 1 << 16}, {"heads", d.Heads, 1 << 10}, {"mlp", d.MLP, 1 << 20},
+		{"tokens", d.Tokens, 1 << 16}, {"instruction_tokens", d.InstructionTokens, 1 << 16}, {"vocab", d.Vocab, 1 << 24},
+		{"adapter_rank", d.AdapterRank, 1 << 16}, {"chunk", d.Chunk, 4096}, {"action_dim", d.ActionDim, 1024},
 	} {
-		if f.value <= 0 {
-			add("dims."+f.name, "is %d, must be > 0", f.value)
+		if f.value <= 0 || f.value > f.max {
+			add("dims."+f.name, "is %d, must be in [1, %d]", f.value, f.max)
 		}
+	}
+	if limit := 1 << 28; d.Tokens > 0 && d.Hidden > 0 && d.Tokens > limit/d.Hidden {
+		add("dims.tokens", "tokens × hidden = %d × %d values per hidden state, must be at most %d (1 GiB of float32)", d.Tokens, d.Hidden, limit)
 	}
 	if d.AdapterContext < 0 {
 		add("dims.adapter_context", "is %d, must be >= 0 (0: plain adapters)", d.AdapterContext)
@@ -228,8 +243,8 @@ func (m *Manifest) Validate() []Problem {
 		add("dims.tokens", "is %d, less than instruction_tokens + chunk = %d", d.Tokens, d.InstructionTokens+d.Chunk)
 	}
 
-	if m.Image.Width <= 0 || m.Image.Height <= 0 {
-		add("image.width", "image size %dx%d must be positive", m.Image.Width, m.Image.Height)
+	if m.Image.Width <= 0 || m.Image.Height <= 0 || m.Image.Width > MaxImageSide || m.Image.Height > MaxImageSide {
+		add("image.width", "image size %dx%d must be positive and at most %d a side", m.Image.Width, m.Image.Height, MaxImageSide)
 	}
 	if m.Image.Resize != "center_crop_resize" && m.Image.Resize != "stretch" {
 		add("image.resize", "is %q, want center_crop_resize or stretch", m.Image.Resize)

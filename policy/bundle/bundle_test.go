@@ -93,6 +93,13 @@ func TestManifestProblems(t *testing.T) {
 		{"layers missing", func(m *bundle.Manifest) { m.Files.Layers = m.Files.Layers[:7] }, []string{"files.layers: names 7 graphs, want one per layer (8)"}},
 		{"action stats length", func(m *bundle.Manifest) { m.Action.Mean = m.Action.Mean[:6] }, []string{"action.mean: has 6 values, want dims.action_dim = 7"}},
 		{"action std zero", func(m *bundle.Manifest) { m.Action.Std[2] = 0 }, []string{"action.std[2]: is 0, must be > 0"}},
+		// Sizes the engine would allocate buffers from, past any VLA backbone.
+		{"huge image", func(m *bundle.Manifest) { m.Image.Width, m.Image.Height = 3_000_000_000, 3_000_000_000 },
+			[]string{"image.width: image size 3000000000x3000000000 must be positive and at most 8192 a side"}},
+		{"huge dims", func(m *bundle.Manifest) { m.Dims.Chunk, m.Dims.Tokens = 1<<40, 1<<40 },
+			[]string{"dims.chunk: is 1099511627776, must be in [1, 4096]", "dims.tokens: is 1099511627776, must be in [1, 65536]"}},
+		{"hidden states too large", func(m *bundle.Manifest) { m.Dims.Tokens, m.Dims.Hidden = 60000, 60000 },
+			[]string{"dims.tokens: tokens × hidden = 60000 × 60000 values per hidden state, must be at most 268435456 (1 GiB of float32)"}},
 		{"action names", func(m *bundle.Manifest) { m.Action.Names = []string{"x"} }, []string{"action.names: has 1 names, want dims.action_dim = 7"}},
 		{"gripper index", func(m *bundle.Manifest) { m.Action.GripperIndex = 7 }, []string{"action.gripper_index: is 7"}},
 		{"dt", func(m *bundle.Manifest) { m.Action.DtSeconds = 0 }, []string{"action.dt_seconds: is 0, must be from 1e-06 to 3600 seconds"}},

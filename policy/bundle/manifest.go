@@ -27,6 +27,10 @@ const (
 	MaxDtSeconds = 3600.0
 )
 
+// MaxImageSide is the largest width or height of the model's input image: far beyond a VLA's input
+// (224 or so), and small enough that the engine's image buffer cannot outgrow memory.
+const MaxImageSide = 8192
+
 // Manifest describes one bundle. Every path is relative to the bundle directory.
 type Manifest struct {
 	Format     string     `yaml:"format"`

@@ -55,6 +55,22 @@ func TestManifestRefusesFractionalIntegers(t *testing.T) {
 	require.Len(t, got, 2, "7.0 is a whole number: %v", got)
 }
 
+// An alias takes its anchor's value, fraction and all; a second YAML document is refused rather than
+// ignored.
+func TestManifestRefusesAliasedFractionsAndSecondDocuments(t *testing.T) {
+	dir, _ := copyBundle(t)
+	path := filepath.Join(dir, bundle.ManifestFile)
+	good, err := os.ReadFile(path)
+	require.NoError(t, err)
+	data := regexp.MustCompile(`(?m)^name: (.*)$`).ReplaceAll(good, []byte("name: &x 8.9"))
+	data = regexp.MustCompile(`(?m)^  chunk: 8$`).ReplaceAll(data, []byte("  chunk: *x"))
+	require.NoError(t, os.WriteFile(path, data, 0o644))
+	requireProblem(t, problems(t, dir), "manifest.yaml: dims.chunk: is 8.9, must be a whole number")
+
+	require.NoError(t, os.WriteFile(path, append(append([]byte(nil), good...), "---\nformat: other\n"...), 0o644))
+	requireProblem(t, problems(t, dir), "manifest.yaml: holds more than one YAML document (a second '---'): expected one")
+}
+
 // A huge layer count is refused by comparing it with the files actually listed, before anything is
 // sized by it: checking must not allocate per claimed layer.
 func TestHugeLayerCountIsCheapToRefuse(t *testing.T) {
