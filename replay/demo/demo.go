@@ -16,6 +16,7 @@ import (
 	"dysl_vla/nodecore"
 	"dysl_vla/paramserver"
 	"dysl_vla/policy"
+	"dysl_vla/policy/bundle"
 	"dysl_vla/replay"
 	"dysl_vla/scene"
 )
@@ -67,6 +68,10 @@ func Run(cfg Config) ([]Replay, error) {
 	}
 	model, randomBackbone, err := chooseModel(cfg)
 	if err != nil {
+		return nil, err
+	}
+	// A broken bundle is said before the episodes are recorded, not after.
+	if _, err := bundle.Load(model); err != nil {
 		return nil, err
 	}
 	bagDir := filepath.Join(cfg.Out, "pick_and_place")

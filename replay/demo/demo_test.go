@@ -45,6 +45,15 @@ func TestDemoComparesFullAndDySL(t *testing.T) {
 	}
 }
 
+// A bundle that does not load is refused before any episode is recorded.
+func TestDemoRefusesABrokenBundleFirst(t *testing.T) {
+	broken, out := t.TempDir(), t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(broken, "manifest.yaml"), []byte("format: x\n"), 0o644))
+	_, err := demo.Run(demo.Config{Model: broken, Out: out, Episodes: 1, Seed: 1, Backend: ortbackend.Opener(backend(t)), Log: &bytes.Buffer{}})
+	require.ErrorContains(t, err, "bundle "+broken)
+	require.NoDirExists(t, filepath.Join(out, "pick_and_place"))
+}
+
 // Without a bundle, reference weights or the reference bundle, the demo builds the tiny model from a
 // random backbone into its output directory and says the backbone is random.
 func TestDemoBuildsTheTinyModelWhenThereIsNoReference(t *testing.T) {
