@@ -36,7 +36,8 @@ Frames older than max_image_age by the node's clock are dropped, as the node dro
 the one the node would read while the bag is played into it: with use_sim_time false, the time each
 message was recorded (its log time); with use_sim_time true, the bag's /clock when it has one (play it
 without --clock), else the log time, which is what ros2 bag play --clock publishes. The summary counts
-the frames not acted on by reason, and says what to do when none was acted on.
+the frames not acted on by reason, and says what to do when none was acted on; the command then
+exits with status 1, having tested nothing of the model.
 
 Compressed bags (ros2 bag record --compression-mode file or message, zstd) are read as they are.
 Ctrl-C stops the replay with a complete output bag and report.`,
@@ -88,6 +89,10 @@ Ctrl-C stops the replay with a complete output bag and report.`,
 			})
 			bar.finish()
 			replay.WriteResult(cmd.OutOrStdout(), res)
+			if err == nil && res.Summary.Hint != "" {
+				// The replay ran, but tested nothing of the model: a script must not take it for a pass.
+				return fmt.Errorf("replay: no frame was acted on; the report says why and what to do")
+			}
 			return err
 		},
 	}

@@ -122,3 +122,16 @@ func TestReplaySendsChunksToMavlinkListen(t *testing.T) {
 		t.Fatal("dysl mavlink listen did not see two chunks")
 	}
 }
+
+// A replay that acted on no frame tested nothing of the model: it prints its report, hint included,
+// and fails, so that a script does not take it for a pass. The recording's header stamps are of 2023,
+// its log times of a later day: without use_sim_time every frame is stale.
+func TestReplayOfNothingActedOnFails(t *testing.T) {
+	lib := orttest.Library(t)
+	out := filepath.Join(t.TempDir(), "out")
+	stdout, _, err := runDysl("replay", "--model", filepath.Join("..", "..", "models", "reference", "tiny"),
+		"--ort-lib", lib, "--bag", filepath.Join("..", "..", "bag", "testdata", "humble", "replayed_sqlite3"), "--out", out)
+	require.EqualError(t, err, "replay: no frame was acted on; the report says why and what to do")
+	require.Contains(t, stdout, "report: "+filepath.Join(out, "report.md"))
+	require.Contains(t, stdout, "The bag records /clock: replay with `use_sim_time: true`")
+}

@@ -3,8 +3,10 @@
 package ros2test
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -62,17 +64,25 @@ func stopRecorders(t *testing.T, recorders []*Process) {
 
 var actedOn = regexp.MustCompile(`frames acted on (\d+), not acted on (\d+)`)
 
-// replaySummary runs dysl replay and returns the frames it acted on and did not, and its output.
+// replaySummary runs dysl replay and returns the frames it acted on and did not, and its output. A
+// replay that acted on no frame must fail (exit status 1) after its summary; any other must succeed.
 func (r *ROS) replaySummary(bagDir, out string, extra ...string) (acted, notActed int, output string) {
 	r.t.Helper()
 	argv := append([]string{dyslTool(r.t), "replay", "--model", referenceModel(r.t), "--bag", bagDir, "--out", out}, extra...)
-	output = r.MustRun(3*time.Minute, argv...)
+	output, err := r.Run(3*time.Minute, argv...)
 	m := actedOn.FindStringSubmatch(output)
 	if m == nil {
-		r.t.Fatalf("dysl replay printed no summary:\n%s", output)
+		r.t.Fatalf("dysl replay printed no summary (%v):\n%s", err, output)
 	}
 	acted, _ = strconv.Atoi(m[1])
 	notActed, _ = strconv.Atoi(m[2])
+	var exit *exec.ExitError
+	switch {
+	case acted > 0 && err != nil:
+		r.t.Fatalf("dysl replay acted on %d frames and failed: %v\n%s", acted, err, output)
+	case acted == 0 && !(errors.As(err, &exit) && exit.ExitCode() == 1):
+		r.t.Fatalf("dysl replay acted on no frame, and must then exit with status 1 (got %v):\n%s", err, output)
+	}
 	return acted, notActed, output
 }
 
