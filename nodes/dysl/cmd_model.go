@@ -3,12 +3,15 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"dysl_vla/modelbuild"
 	"dysl_vla/policy/bundle"
+	"dysl_vla/policy/ortbackend"
+	"dysl_vla/skipping"
 )
 
 func newModelCmd() *cobra.Command {
@@ -82,10 +85,19 @@ with the chosen points seen from the gripper (small_relative; S robot-state valu
 }
 
 func newModelCheckCmd() *cobra.Command {
-	return &cobra.Command{
+	var (
+		ef            engineFlags
+		structureOnly bool
+	)
+	cmd := &cobra.Command{
 		Use:   "check DIR",
 		Short: "Validate a bundle and print its summary, or every problem found",
-		Args:  cobra.ExactArgs(1),
+		Long: `check reads the manifest and every graph it names: fields, files, the inputs and outputs the
+dims imply, the initializers' shapes, sizes and values (NaN, Inf). Then, unless --structure-only,
+it opens the bundle in ONNX Runtime and runs every graph once, as the node does at start-up: an op
+the runtime does not know, a type or shape the graph itself gets wrong, external data it will not
+read. Without an ONNX Runtime library to load, it says so and checks the structure alone.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			b, err := bundle.Load(args[0])
 			if err != nil {
@@ -101,7 +113,27 @@ func newModelCheckCmd() *cobra.Command {
 			for _, left := range bundle.LeftoverStaging(args[0]) {
 				fmt.Fprintf(cmd.ErrOrStderr(), "note: %s was left by a run stopped while it changed this bundle (or is one changing it now); it is not part of the bundle and can be removed\n", left)
 			}
-			return bundle.WriteSummary(cmd.OutOrStdout(), b)
+			if err := bundle.WriteSummary(cmd.OutOrStdout(), b); err != nil {
+				return err
+			}
+			switch cfg, err := ef.ortConfig(); {
+			case err != nil:
+				return err
+			case structureOnly:
+			case cfg.LibraryPath == "" && os.Getenv(ortbackend.LibraryEnvVar) == "":
+				fmt.Fprintf(cmd.ErrOrStderr(), "note: no ONNX Runtime library (--ort-lib, $%s, make ort): the graphs were checked by structure, not run\n", ortbackend.LibraryEnvVar)
+			default:
+				e, err := ef.openAt(args[0], skipping.DefaultConfig())
+				if err != nil {
+					return fmt.Errorf("bundle %s does not run in ONNX Runtime (provider %s): %w", args[0], ef.provider, err)
+				}
+				e.Close()
+				fmt.Fprintf(cmd.OutOrStdout(), "runs in ONNX Runtime (provider %s): every graph ran once\n", ef.provider)
+			}
+			return nil
 		},
 	}
+	ef.registerRuntime(cmd.Flags())
+	cmd.Flags().BoolVar(&structureOnly, "structure-only", false, "check the files alone, without running the graphs in ONNX Runtime")
+	return cmd
 }

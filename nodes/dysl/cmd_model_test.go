@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"dysl_vla/onnxgraph"
+	"dysl_vla/policy/bundle"
 	"dysl_vla/policy/ortbackend"
 )
 
@@ -20,6 +22,7 @@ func TestModelBuildAndCheck(t *testing.T) {
 		out, _, err := runDysl("model", "check", dir)
 		require.NoError(t, err)
 		for _, want := range []string{
+			"runs in ONNX Runtime (provider cpu): every graph ran once",
 			"dims: 8 layers, hidden 64, 4 heads",
 			"static layers: [",
 			"layer_07.onnx",
@@ -29,6 +32,27 @@ func TestModelBuildAndCheck(t *testing.T) {
 		} {
 			require.Contains(t, out, want)
 		}
+	})
+
+	// A head that declares the chunk's shape and computes another passes every check of the files;
+	// ONNX Runtime finds it when it runs the graph, and so does check, unless --structure-only.
+	t.Run("check runs the graphs", func(t *testing.T) {
+		lying := filepath.Join(t.TempDir(), "lying")
+		require.NoError(t, os.CopyFS(lying, os.DirFS(dir)))
+		m, err := bundle.ReadManifest(lying)
+		require.NoError(t, err)
+		T := int64(m.Dims.Tokens)
+		b := onnxgraph.NewBuilder("head")
+		b.SetMetadata(bundle.MetaRole, "head")
+		h := b.Input(bundle.InputHidden, onnxgraph.Float, 1, T, int64(m.Dims.Hidden))
+		b.Output(bundle.OutputActions, b.Slice(b.Slice(h, 1, T-4, T), 2, 0, 7), onnxgraph.Float, 1, 8, 7) // 4 rows, not 8
+		_, err = b.WriteFile(filepath.Join(lying, m.Files.Head), onnxgraph.WriteOptions{})
+		require.NoError(t, err)
+		_, _, err = runDysl("model", "check", lying)
+		require.ErrorContains(t, err, "bundle "+lying+" does not run in ONNX Runtime (provider cpu): ")
+		out, _, err := runDysl("model", "check", "--structure-only", lying)
+		require.NoError(t, err)
+		require.NotContains(t, out, "runs in ONNX Runtime")
 	})
 
 	t.Run("check lists every problem and fails", func(t *testing.T) {

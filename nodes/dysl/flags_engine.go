@@ -24,6 +24,12 @@ type engineFlags struct {
 func (f *engineFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.model, "model", "", "model bundle directory (dysl model build writes one)")
 	markInput(fs, "model", inputBundle)
+	f.registerRuntime(fs)
+}
+
+// registerRuntime registers how ONNX Runtime runs the graphs, for a command that names its bundle
+// otherwise.
+func (f *engineFlags) registerRuntime(fs *pflag.FlagSet) {
 	fs.StringVar(&f.ortLib, "ort-lib", "", "`path` of the libonnxruntime.so to load (default: $DYSL_ORT_LIB, else the one make ort or make demo installed in the repository's .cache/)")
 	fs.StringVar(&f.provider, "provider", ortbackend.ProviderCPU, "execution provider: cpu, cuda or tensorrt")
 	fs.IntVar(&f.threads, "threads", 1, fmt.Sprintf("intra-op threads per ONNX Runtime session, 1..%d", ortbackend.MaxIntraOpThreads))

@@ -99,6 +99,7 @@ func numericFlags(t *testing.T) []numericFlag {
 		"evaluate":       func(fx flagFixture) []string { return []string{"--model", fx.model, "--episodes", "1"} },
 		"mavlink listen": func(flagFixture) []string { return []string{"--endpoint", "udp-server:127.0.0.1:0"} },
 		"model build":    func(fx flagFixture) []string { return []string{"--out", fx.out("bundle"), "--calibration", "8"} },
+		"model check":    func(fx flagFixture) []string { return []string{fx.model} },
 		"replay": func(fx flagFixture) []string {
 			return []string{"--model", fx.model, "--bag", fx.bag, "--out", fx.out("replay")}
 		},
