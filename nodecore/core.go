@@ -371,7 +371,11 @@ func (c *Core) Step(now time.Time) bool {
 	c.sequence++
 	c.cfg.Sink.PublishActionChunk(chunk)
 	c.cfg.Sink.PublishSkipStats(stats)
-	c.count(func(w *window, t *totals) { t.published++; w.add(skipRatio, res.Stats) })
+	c.count(func(w *window, t *totals) {
+		t.published++
+		t.controllersOutOfRange += uint64(res.Stats.ControllersOutOfRange)
+		w.add(skipRatio, res.Stats)
+	})
 	if c.cfg.Forwarder != nil {
 		if err := c.cfg.Forwarder.ForwardChunk(chunk); err != nil {
 			c.count(func(w *window, t *totals) { t.forwardFailures++ })

@@ -685,3 +685,20 @@ func TestStartUpRefusesCountsBeyondTheChunk(t *testing.T) {
 	_, err = nodecore.New(nodecore.Config{Engine: engine, Params: srv, Sink: &recorder{}})
 	require.EqualError(t, err, "nodecore: executed_actions (4) must be at most the bundle's chunk of 2 actions (0 = whole chunk)")
 }
+
+// A controller that answers NaN or no probability is counted where a user looks: the layer runs (NaN)
+// and the chunk is published, and the diagnostics warn, naming what to check.
+func TestControllerOutputsOutOfRangeAreDiagnosed(t *testing.T) {
+	f := newFixture(t, func(fake *policytest.Fake) policy.Backend {
+		return policytest.NewFaulty(fake, policytest.Fault{Op: policytest.OpController, NaN: true})
+	}, nil)
+	f.core.SetInstruction("pick")
+	f.warmUp()
+	f.core.Diagnostics(t0)
+	f.serve(0, "cam")
+	require.Len(t, f.sink.chunks, 1, "a NaN controller runs its layer: the chunk is published")
+	st := f.core.Diagnostics(t0.Add(time.Second)).Status[0]
+	require.Equal(t, msgs.DiagnosticWarn, st.Level)
+	require.Regexp(t, `^\d+ controller outputs were no probability \(NaN, which runs the layer, or outside \[0, 1\]\)`, st.Message)
+	require.NotEqual(t, "0", value(t, st, "controller outputs out of range"))
+}

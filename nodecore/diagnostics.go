@@ -16,6 +16,7 @@ import (
 // totals count since start-up.
 type totals struct {
 	received, superseded, stale, noInstruction, badFrames, failures, nonFinite, decodeErrors, noClock uint64
+	controllersOutOfRange                                                                             uint64
 	forwardFailures, published                                                                        uint64
 	states, noState                                                                                   uint64
 }
@@ -27,6 +28,8 @@ type window struct {
 	skipRatioSum  float64
 	executedSum   int
 	verifications int
+	// controllersOutOfRange counts controller outputs that were NaN or outside [0, 1].
+	controllersOutOfRange int
 	// lastContinuity is the last defined C_t of the period.
 	lastContinuity float64
 	haveContinuity bool
@@ -48,6 +51,7 @@ func (w *window) add(skipRatio float64, s policy.Stats) {
 	w.latencies = append(w.latencies, s.Timing.Total)
 	w.skipRatioSum += skipRatio
 	w.executedSum += s.LayersExecuted
+	w.controllersOutOfRange += s.ControllersOutOfRange
 	if s.VerificationFired {
 		w.verifications++
 	}
@@ -125,6 +129,10 @@ func (c *Core) Diagnostics(now time.Time) *msgs.DiagnosticArray {
 		status.Message = fmt.Sprintf("%d frames not acted on: %s", w.noState, w.lastStateProblem)
 	case w.badFrames > 0:
 		status.Level, status.Message = msgs.DiagnosticWarn, w.lastWarning
+	case w.controllersOutOfRange > 0:
+		status.Level = msgs.DiagnosticWarn
+		status.Message = fmt.Sprintf("%d controller outputs were no probability (NaN, which runs the layer, or outside [0, 1]): "+
+			"the controller graphs are broken or not this bundle's; `dysl model check` runs them", w.controllersOutOfRange)
 	case w.inferences > 0 && balanceAtLimit(w.lastImageGain):
 		status.Level = msgs.DiagnosticWarn
 		status.Message = fmt.Sprintf("camera frames are lit far from the model's training frames: the image balance stopped at gain %s "+
@@ -198,6 +206,7 @@ func (c *Core) Diagnostics(now time.Time) *msgs.DiagnosticArray {
 	count("bad frames", t.badFrames)
 	count("failed inferences", t.failures)
 	count("non-finite chunks", t.nonFinite)
+	count("controller outputs out of range", t.controllersOutOfRange)
 	count("decode errors", t.decodeErrors)
 	if c.state != nil {
 		count("robot states received", t.states)

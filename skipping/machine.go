@@ -25,6 +25,10 @@ type Stats struct {
 	// Stride is how far the allow points moved forward (positive) or back (-1), 0 when they stayed.
 	Stride            int
 	VerificationFired bool
+	// ControllersOutOfRange counts the controller outputs that were no probability: NaN (read as
+	// "run the layer") or outside [0, 1] (read against the threshold as they are). A sigmoid head
+	// gives neither; a broken or foreign controller graph does, and nothing else would say so.
+	ControllersOutOfRange int
 }
 
 // SkipRatio is the skip ratio wherever this package's users report one (ActionChunk.skip_ratio, the
@@ -254,6 +258,11 @@ func (m *Machine) addTrace(t Trace) {
 	m.current.LayersSkipped += len(t.Skipped)
 	m.current.AdaptersRun += len(t.Adapters)
 	m.current.ControllersEvaluated += len(t.Controllers)
+	for _, p := range t.SkipProbs {
+		if !(p >= 0 && p <= 1) {
+			m.current.ControllersOutOfRange++
+		}
+	}
 }
 
 // needsVerification: the first drop of continuity (C'_t − C_{t−1} < −η2 while the previous step did not

@@ -244,6 +244,17 @@ func TestNaNControllerMeansRun(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, tr.Executed, 8)
 	require.Len(t, tr.Controllers, 6)
+	m.Report([][]float64{{0}}, tr)
+	require.Equal(t, 6, m.Last().ControllersOutOfRange, "no probability: counted for the diagnostics")
+
+	tr, err = m.Plan().Walk(memRunner{1.5})
+	require.NoError(t, err)
+	m.Report([][]float64{{0}}, tr)
+	require.Equal(t, len(tr.Controllers), m.Last().ControllersOutOfRange, "above 1: counted too")
+	tr, err = m.Plan().Walk(memRunner{1})
+	require.NoError(t, err)
+	m.Report([][]float64{{0}}, tr)
+	require.Zero(t, m.Last().ControllersOutOfRange)
 }
 
 func TestFixedRatioPlanAlwaysJumpsAtItsGates(t *testing.T) {
