@@ -336,23 +336,8 @@ func (c *Core) Step(now time.Time) bool {
 	}
 
 	res, err := c.infer(img, instruction, state)
-	var inputErr *policy.InputError
-	var nonFinite *policy.NonFiniteActionError
-	switch {
-	case errors.As(err, &nonFinite):
-		c.refuseNonFinite(EventNonFiniteAction{Stamp: stamp, Step: nonFinite.Step, Dim: nonFinite.Dim, Value: float32(nonFinite.Value)})
-		return true
-	case errors.As(err, &inputErr):
-		c.count(func(w *window, t *totals) { t.badFrames++; w.badFrames++; w.lastWarning = err.Error() })
-		c.cfg.Sink.Notice(EventBadFrame{Stamp: stamp, Err: err})
-		return true
-	case err != nil:
-		c.count(func(w *window, t *totals) {
-			t.failures++
-			w.failures++
-			w.lastError = "inference failed: " + err.Error()
-		})
-		c.cfg.Sink.Notice(EventInferenceFailed{Stamp: stamp, Err: err})
+	if err != nil {
+		c.refuseInference(stamp, err)
 		return true
 	}
 	if step, dim, v, bad := firstNonFinite(res.Chunk); bad {
@@ -481,6 +466,28 @@ func (c *Core) refuseNonFinite(ev EventNonFiniteAction) {
 	}
 	c.count(func(w *window, t *totals) { t.nonFinite++; w.nonFinite++; w.lastError = ev.String() })
 	c.cfg.Sink.Notice(ev)
+}
+
+// refuseInference counts and reports an inference that gave no chunk, by why: a model output holding
+// NaN or Inf, an unusable frame, or a failure of the model. It is apart from the success path, whose
+// error targets would otherwise be allocated for every frame.
+func (c *Core) refuseInference(stamp msgs.Time, err error) {
+	var inputErr *policy.InputError
+	var nonFinite *policy.NonFiniteActionError
+	switch {
+	case errors.As(err, &nonFinite):
+		c.refuseNonFinite(EventNonFiniteAction{Stamp: stamp, Step: nonFinite.Step, Dim: nonFinite.Dim, Value: float32(nonFinite.Value)})
+	case errors.As(err, &inputErr):
+		c.count(func(w *window, t *totals) { t.badFrames++; w.badFrames++; w.lastWarning = err.Error() })
+		c.cfg.Sink.Notice(EventBadFrame{Stamp: stamp, Err: err})
+	default:
+		c.count(func(w *window, t *totals) {
+			t.failures++
+			w.failures++
+			w.lastError = "inference failed: " + err.Error()
+		})
+		c.cfg.Sink.Notice(EventInferenceFailed{Stamp: stamp, Err: err})
+	}
 }
 
 // firstNonFinite finds the first NaN or Inf of a chunk. The engine refuses non-finite model outputs,

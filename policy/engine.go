@@ -176,7 +176,9 @@ func (e *Engine) Infer(obs Observation) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	e.Backend.SaveHidden()
+	if e.machine.MayVerify() { // else no re-run can need the prefix's output again
+		e.Backend.SaveHidden()
+	}
 
 	plan := e.machine.Plan()
 	chunk, err := e.pass(plan, &timing)

@@ -99,10 +99,14 @@ func TestVerificationRerunsFromThePrefixOutput(t *testing.T) {
 		require.False(t, res.Stats.VerificationFired)
 		require.Zero(t, res.Stats.LayersSkipped)
 	}
+	// Nor is the prefix's output kept aside for them: a copy of the whole hidden state per frame.
+	require.Zero(t, counting.Count(policytest.OpSaveHidden))
 	counting.Reset()
 	res, err := e.Infer(policy.Observation{Image: grayImage(4, 4, 250), Instruction: "pick"})
 	require.NoError(t, err)
 	require.True(t, res.Stats.VerificationFired)
+	require.Equal(t, 1, counting.Count(policytest.OpSaveHidden))
+	require.Equal(t, 1, counting.Count(policytest.OpRestoreHidden))
 	require.Equal(t, 1, counting.Count(policytest.OpPrefix))
 	require.Equal(t, 2, counting.Count(policytest.OpHead))
 	require.Equal(t, 2, counting.Count(policytest.OpAdapter), "first pass only")

@@ -265,10 +265,18 @@ func (m *Machine) addTrace(t Trace) {
 	}
 }
 
+// MayVerify says, between inferences, whether the next one could ask for verification: DySL with
+// verification on, the continuity defined and the last change no drop. When it cannot, the engine
+// need not keep the hidden state for a re-run: a copy of [tokens, hidden] per frame, megabytes on
+// a full-size backbone.
+func (m *Machine) MayVerify() bool {
+	return m.cfg.Strategy == StrategyDySL && m.cfg.Verification && !m.lastDropped && !math.IsNaN(m.continuity)
+}
+
 // needsVerification: the first drop of continuity (C'_t − C_{t−1} < −η2 while the previous step did not
 // drop) after a DySL pass that skipped something. The baselines are measured as they are, unverified.
 func (m *Machine) needsVerification(executed [][]float64, t Trace) bool {
-	if m.cfg.Strategy != StrategyDySL || !m.cfg.Verification || !t.SkippedAny() || m.lastDropped || math.IsNaN(m.continuity) {
+	if !t.SkippedAny() || !m.MayVerify() {
 		return false
 	}
 	c := continuity(appendHistory(m.history, executed, m.cfg.ContinuityWindow, true), m.cfg.ContinuityWindow)
@@ -318,16 +326,19 @@ func (m *Machine) moveAllowPoints(delta float64) int {
 	return 0
 }
 
-// appendHistory returns the last n actions of history followed by executed. With tentative set it
-// never writes into history's backing array.
+// appendHistory returns the last n actions of history followed by executed. Only the newest n
+// actions can matter, so no more are copied. With tentative set (verification's C'_t, read once) it
+// never writes into history's backing array and shares executed's rows; otherwise it copies them,
+// since the caller's chunk is not the machine's to keep.
 func appendHistory(history, executed [][]float64, n int, tentative bool) [][]float64 {
-	var out [][]float64
-	if tentative {
-		out = make([][]float64, 0, len(history)+len(executed))
-		out = append(out, history...)
-	} else {
-		out = history
+	if len(executed) > n {
+		executed = executed[len(executed)-n:]
 	}
+	if tentative {
+		kept := history[max(0, len(history)-(n-len(executed))):]
+		return append(append(make([][]float64, 0, len(kept)+len(executed)), kept...), executed...)
+	}
+	out := history
 	for _, a := range executed {
 		out = append(out, append([]float64(nil), a...))
 	}
