@@ -645,18 +645,30 @@ func SaveSweepPlot(path string, rep *SweepReport) error {
 		front.Y = append(front.Y, float64(rep.Points[i].SuccessRate))
 	}
 	series = append(series, front)
+	return plots.SaveShare(path, sweepTitle(rep), "backbone speedup over the full model (x)", "success rate", series...)
+}
+
+// sweepTitle is the sweep plot's title: the sweep and its episodes, STOPPED first when it was (a
+// stopped sweep's points stand on different numbers of episodes, and a reader of the PNG alone must
+// see it, where a title too long for the page cannot cut it off), whether the seeds are held out when
+// they are not, and the tasks.
+func sweepTitle(rep *SweepReport) string {
 	fewest, most := math.MaxInt, 0
 	for _, p := range rep.Points {
 		if p.Available {
 			fewest, most = min(fewest, p.Episodes), max(most, p.Episodes)
 		}
 	}
-	title := fmt.Sprintf("closed-loop sweep, %d episodes per point", most)
-	if rep.Stopped != "" {
-		// A stopped sweep's points stand on different numbers of episodes, and a reader of the PNG
-		// alone must see it: first, where a title too long for the page cannot cut it off.
-		title = fmt.Sprintf("STOPPED sweep, %d to %d episodes per point", fewest, most)
+	episodes := fmt.Sprintf("%d episodes per point", most)
+	if fewest != most {
+		episodes = fmt.Sprintf("%d to %d episodes per point", fewest, most)
 	}
-	title += "\n" + wrapWords(rep.Tasks, 80)
-	return plots.SaveShare(path, title, "backbone speedup over the full model (x)", "success rate", series...)
+	title := "closed-loop sweep, " + episodes
+	if rep.Stopped != "" {
+		title = "STOPPED sweep, " + episodes
+	}
+	if min(rep.Seeds[0], rep.Seeds[1]) < training.HeldOutSeedStart {
+		title += "\n" + training.HeldOutSeeds(rep.Seeds[0], rep.Seeds[1])
+	}
+	return title + "\n" + wrapWords(rep.Tasks, 80)
 }

@@ -136,3 +136,14 @@ func TestWrapWordsBreaksAtSpaces(t *testing.T) {
 	require.Equal(t, "a\nverylongwordindeed\nb", wrapWords("a verylongwordindeed b", 5))
 	require.Equal(t, "", wrapWords("", 10))
 }
+
+// The plot's title says, on a PNG alone, that the sweep stopped, on how many episodes its points stand,
+// when its seeds are not held out, and the tasks.
+func TestSweepTitle(t *testing.T) {
+	rep := &SweepReport{Seeds: [2]int64{1_000_000, 1_000_019}, Tasks: "single task",
+		Points: []SweepPoint{{Row: Row{Available: true, Episodes: 20}}, {Row: Row{Available: true, Episodes: 20}}, {}}}
+	require.Equal(t, "closed-loop sweep, 20 episodes per point\nsingle task", sweepTitle(rep))
+	rep.Stopped, rep.Points[1].Episodes, rep.Seeds = "x", 7, [2]int64{0, 19}
+	require.Equal(t, "STOPPED sweep, 7 to 20 episodes per point\n"+
+		"seeds 0..19, NOT held out (training draws its episodes from seeds below 1000000)\nsingle task", sweepTitle(rep))
+}

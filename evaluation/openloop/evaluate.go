@@ -188,7 +188,7 @@ type Report struct {
 	Preset         string   `json:"preset"`
 	Layers         int      `json:"layers"`
 	StaticLayers   []int    `json:"static_layers"`
-	Seeds          [2]int64 `json:"held_out_seeds"` // first and last
+	Seeds          [2]int64 `json:"seeds"` // first and last: held out from training.HeldOutSeedStart on
 	Episodes       int      `json:"episodes"`
 	Frames         int      `json:"frames"`
 	CriticalFrames int      `json:"critical_frames"`

@@ -31,7 +31,8 @@ func newEvaluateCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "evaluate --model DIR [--one-stage DIR] [--weights FILE] [--episodes N] [--seed S] [--json]",
 		Short: "Compare DySL, its ablations and the baselines on held-out episodes: layers, speedup, action error",
-		Long: `evaluate generates held-out scene episodes (seeds from 1000000, disjoint from training's) and runs
+		Long: `evaluate generates held-out scene episodes (seeds from 1000000, disjoint from training's; a --seed
+below that plays training's, and the report says they are not held out) and runs
 their frames, open loop (the expert's recorded trajectory; actions are compared, not executed),
 through every variant, interleaved frame by frame so timing noise is shared:
 
@@ -118,7 +119,7 @@ does (from the start pose only the image says where the block is).`,
 	f.StringVar(&cfg.Weights, "weights", "", "backbone safetensors, when the bundle was built from one (for the early-exit fit)")
 	markInput(f, "weights", inputFile)
 	markInput(f, "one-stage", inputBundle)
-	f.IntVar(&cfg.Episodes, "episodes", 4, "held-out episodes")
+	f.IntVar(&cfg.Episodes, "episodes", 4, "episodes, from --seed")
 	f.Int64Var(&cfg.Seed, "seed", training.HeldOutSeedStart, "seed of the first episode (held out from 1000000 on)")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	f.BoolVar(&quiet, "quiet", false, "no progress lines on stderr")

@@ -91,7 +91,7 @@ func newModelCheckCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "check DIR",
-		Short: "Validate a bundle and print its summary, or every problem found",
+		Short: "Validate a bundle and print its summary, or every problem found; then run every graph once in ONNX Runtime",
 		Long: `check reads the manifest and every graph it names: fields, files, the inputs and outputs the
 dims imply, the initializers' shapes, sizes and values (NaN, Inf). Then, unless --structure-only,
 it opens the bundle in ONNX Runtime and runs every graph once, as the node does at start-up: an op

@@ -155,7 +155,7 @@ against backbone speedup, every series and the front, as a PNG.`,
 	ef.register(cmd.Flags())
 	episodes.registerEpisodes(cmd.Flags())
 	f := cmd.Flags()
-	f.IntVar(&count, "episodes", 20, "held-out episodes per point")
+	f.IntVar(&count, "episodes", 20, "episodes per point, from --seed")
 	f.Int64Var(&seed, "seed", training.HeldOutSeedStart, "seed of the first episode (held out from 1000000 on)")
 	f.StringVar(&cfg.Weights, "weights", "", "backbone safetensors, when the bundle was built from one (for the early-exit fit)")
 	f.Float64Var(&tau, "tau", skipping.DefaultConfig().ControllerThreshold, "DySL's controller threshold at its defaults, where the grid's other knobs are tried (--tau-values lists the thresholds tried)")

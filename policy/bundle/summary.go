@@ -61,7 +61,7 @@ func WriteSummary(w io.Writer, b *Bundle) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "digest: sha256 %s (the manifest and the graphs; a closed-loop journal records it)\n", digest)
+	fmt.Fprintf(w, "digest: sha256 %s (the manifest, the graphs and their external data; a closed-loop journal records it)\n", digest)
 	fl := m.FLOPs
 	full := fl.Prefix + int64(d.Layers)*fl.Layer + fl.Head
 	fmt.Fprintf(w, "FLOPs per inference: prefix %s, layer %s (x%d), adapter %s, controller %s, head %s; full model %s\n",
