@@ -210,18 +210,12 @@ func TestGraphFileProblems(t *testing.T) {
 			require.NoError(t, os.Truncate(filepath.Join(dir, "head.onnx.data"), 100))
 		}, "head.onnx: initializer head.proj.weight: external data of 1792 bytes at offset 0 is past the end of head.onnx.data (100 bytes)"},
 		// Offset plus length wraps int64: checked without the sum, and nothing is allocated by it.
-		{"external data offset and length that wrap", func(t *testing.T, dir string, m *bundle.Manifest) {
-			writeHeadWithExternalData(t, dir, m.Dims.Tokens)
-			setExternalRef(t, filepath.Join(dir, "head.onnx"), "4611686018427387904", "4611686018427387904")
-		}, "head.onnx: initializer head.proj.weight: external data length 4611686018427387904; float32 [64 7] needs 1792 bytes"},
-		{"external data past the end by its offset", func(t *testing.T, dir string, m *bundle.Manifest) {
-			writeHeadWithExternalData(t, dir, m.Dims.Tokens)
-			setExternalRef(t, filepath.Join(dir, "head.onnx"), "9223372036854775000", "1792")
-		}, "head.onnx: initializer head.proj.weight: external data of 1792 bytes at offset 9223372036854775000 is past the end of head.onnx.data (1792 bytes)"},
-		{"external data negative", func(t *testing.T, dir string, m *bundle.Manifest) {
-			writeHeadWithExternalData(t, dir, m.Dims.Tokens)
-			setExternalRef(t, filepath.Join(dir, "head.onnx"), "-8", "1792")
-		}, "head.onnx: initializer head.proj.weight: external data offset -8 and length 1792 must not be negative"},
+		{"external data offset and length that wrap", externalRef("4611686018427387904", "4611686018427387904"),
+			"head.onnx: initializer head.proj.weight: external data length 4611686018427387904; float32 [64 7] needs 1792 bytes"},
+		{"external data past the end by its offset", externalRef("9223372036854775000", "1792"),
+			"head.onnx: initializer head.proj.weight: external data of 1792 bytes at offset 9223372036854775000 is past the end of head.onnx.data (1792 bytes)"},
+		{"external data negative", externalRef("-8", "1792"),
+			"head.onnx: initializer head.proj.weight: external data offset -8 and length 1792 must not be negative"},
 		{"external data through a link", func(t *testing.T, dir string, m *bundle.Manifest) {
 			writeHeadWithExternalData(t, dir, m.Dims.Tokens)
 			elsewhere := filepath.Join(t.TempDir(), "weights.data")
@@ -255,6 +249,15 @@ func writeHeadWithExternalData(t *testing.T, dir string, tokens int) {
 	require.NoError(t, err)
 	_, err = bundle.Load(dir)
 	require.NoError(t, err, "the replacement head itself must be valid")
+}
+
+// externalRef gives the bundle a head whose weights lie in external data at offset and length, as
+// setExternalRef writes them.
+func externalRef(offset, length string) func(*testing.T, string, *bundle.Manifest) {
+	return func(t *testing.T, dir string, m *bundle.Manifest) {
+		writeHeadWithExternalData(t, dir, m.Dims.Tokens)
+		setExternalRef(t, filepath.Join(dir, "head.onnx"), offset, length)
+	}
 }
 
 // setExternalRef rewrites the offset and length of every external initializer of the graph at path,
