@@ -216,6 +216,13 @@ func TestGraphFileProblems(t *testing.T) {
 			"head.onnx: initializer head.proj.weight: external data of 1792 bytes at offset 9223372036854775000 is past the end of head.onnx.data (1792 bytes)"},
 		{"external data negative", externalRef("-8", "1792"),
 			"head.onnx: initializer head.proj.weight: external data offset -8 and length 1792 must not be negative"},
+		{"initializer shape past memory", func(t *testing.T, dir string, m *bundle.Manifest) {
+			writeHeadWithExternalData(t, dir, m.Dims.Tokens)
+			setInitializerDims(t, filepath.Join(dir, "head.onnx"), 1<<40, 1<<40)
+		}, "head.onnx: initializer head.proj.weight: shape [1099511627776 1099511627776] has a negative dimension or more values than memory holds"},
+		{"raw data short of its shape", func(t *testing.T, dir string, m *bundle.Manifest) {
+			setInitializerDims(t, filepath.Join(dir, m.Files.Head), 64, 8)
+		}, "holds 1792 bytes of data; float32 [64 8] needs 2048"},
 		{"external data through a link", func(t *testing.T, dir string, m *bundle.Manifest) {
 			writeHeadWithExternalData(t, dir, m.Dims.Tokens)
 			elsewhere := filepath.Join(t.TempDir(), "weights.data")
@@ -264,37 +271,87 @@ func externalRef(offset, length string) func(*testing.T, string, *bundle.Manifes
 // as a corrupt or hostile file would give them: the builder writes only consistent ones.
 func setExternalRef(t *testing.T, path, offset, length string) {
 	t.Helper()
+	values := map[string]string{"offset": offset, "length": length}
+	editInitializers(t, path, func(num protowire.Number, tag, value []byte, out []byte) []byte {
+		if num != 13 { // TensorProto.external_data: StringStringEntryProto key (1), value (2)
+			return append(append(out, tag...), value...)
+		}
+		entry, _ := protowire.ConsumeBytes(value)
+		key := ""
+		var rewritten []byte
+		eachField(t, entry, func(num protowire.Number, tag, value []byte) {
+			inner, _ := protowire.ConsumeBytes(value)
+			switch {
+			case num == 1:
+				key = string(inner)
+				rewritten = append(append(rewritten, tag...), value...)
+			case num == 2 && values[key] != "":
+				rewritten = protowire.AppendString(append(rewritten, tag...), values[key])
+			default:
+				rewritten = append(append(rewritten, tag...), value...)
+			}
+		})
+		return protowire.AppendBytes(append(out, tag...), rewritten)
+	})
+}
+
+// setInitializerDims gives every initializer of the graph at path the shape dims.
+func setInitializerDims(t *testing.T, path string, dims ...int64) {
+	t.Helper()
+	editInitializers(t, path, func(num protowire.Number, tag, value []byte, out []byte) []byte {
+		if num != 1 { // TensorProto.dims
+			return append(append(out, tag...), value...)
+		}
+		return out // dropped here, written once at the end
+	}, func(out []byte) []byte {
+		for _, d := range dims {
+			out = protowire.AppendVarint(protowire.AppendTag(out, 1, protowire.VarintType), uint64(d))
+		}
+		return out
+	})
+}
+
+// editInitializers rewrites each field of each initializer (ModelProto.graph (7) > GraphProto.
+// initializer (5)) of the graph at path with edit, then appends what each of after adds.
+func editInitializers(t *testing.T, path string, edit func(num protowire.Number, tag, value, out []byte) []byte, after ...func([]byte) []byte) {
+	t.Helper()
 	data, err := os.ReadFile(path)
 	require.NoError(t, err)
-	// ModelProto.graph (7) > GraphProto.initializer (5) > TensorProto.external_data (13) > key (1), value (2).
 	var rewrite func(msg []byte, depth int) []byte
 	rewrite = func(msg []byte, depth int) []byte {
 		var out []byte
-		key := ""
-		for len(msg) > 0 {
-			num, typ, n := protowire.ConsumeTag(msg)
-			require.GreaterOrEqual(t, n, 0)
-			tag := msg[:n]
-			m := protowire.ConsumeFieldValue(num, typ, msg[n:])
-			require.GreaterOrEqual(t, m, 0)
-			value := msg[n : n+m]
-			msg = msg[n+m:]
+		eachField(t, msg, func(num protowire.Number, tag, value []byte) {
 			inner, _ := protowire.ConsumeBytes(value)
 			switch {
-			case typ == protowire.BytesType && (depth == 0 && num == 7 || depth == 1 && num == 5 || depth == 2 && num == 13):
+			case depth == 0 && num == 7, depth == 1 && num == 5:
 				out = protowire.AppendBytes(append(out, tag...), rewrite(inner, depth+1))
-			case depth == 3 && num == 1:
-				key = string(inner)
-				out = append(append(out, tag...), value...)
-			case depth == 3 && num == 2 && (key == "offset" || key == "length"):
-				out = protowire.AppendString(append(out, tag...), map[string]string{"offset": offset, "length": length}[key])
+			case depth == 2:
+				out = edit(num, tag, value, out)
 			default:
 				out = append(append(out, tag...), value...)
+			}
+		})
+		if depth == 2 {
+			for _, a := range after {
+				out = a(out)
 			}
 		}
 		return out
 	}
 	require.NoError(t, os.WriteFile(path, rewrite(data, 0), 0o644))
+}
+
+// eachField calls f with each field of the protobuf message msg: its number, tag and value bytes.
+func eachField(t *testing.T, msg []byte, f func(num protowire.Number, tag, value []byte)) {
+	t.Helper()
+	for len(msg) > 0 {
+		num, typ, n := protowire.ConsumeTag(msg)
+		require.GreaterOrEqual(t, n, 0)
+		m := protowire.ConsumeFieldValue(num, typ, msg[n:])
+		require.GreaterOrEqual(t, m, 0)
+		f(num, msg[:n], msg[n:n+m])
+		msg = msg[n+m:]
+	}
 }
 
 func TestSegments(t *testing.T) {

@@ -183,7 +183,10 @@ func checkGraph(dir string, spec graphSpec, dims Dims) []Problem {
 	for _, init := range info.Initializers {
 		nonFinite[init.Name] += init.NonFinite
 		// ONNX Runtime refuses a tensor whose data does not fill its shape exactly; say so here.
-		if want := dataBytes(init); init.RawBytes >= 0 && want >= 0 && init.RawBytes != want {
+		switch want := dataBytes(init); {
+		case want < 0 && init.ElemType.Size() > 0:
+			add("initializer "+init.Name, "shape %v has a negative dimension or more values than memory holds", init.Dims)
+		case init.RawBytes >= 0 && want >= 0 && init.RawBytes != want:
 			add("initializer "+init.Name, "holds %d bytes of data; %v %v needs %d", init.RawBytes, init.ElemType, init.Dims, want)
 		}
 	}
