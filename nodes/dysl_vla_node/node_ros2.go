@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -308,11 +309,33 @@ func (n *node) activate() {
 		r.SetInstruction(*text)
 	}
 	n.runner.Store(r)
-	n.log.Infof("serving %s on %s, instruction on %s", n.settings.ModelDir, n.settings.ImageTopic,
-		n.settings.InstructionTopic)
+	n.log.Infof("serving %s on %s, instruction on %s", n.settings.ModelDir, n.resolvedTopic(n.settings.ImageTopic, (*msgs.Image)(nil).TypeName()),
+		n.resolvedTopic(n.settings.InstructionTopic, (*msgs.String)(nil).TypeName()))
 	if n.core.NeedsState() {
-		n.log.Infof("robot state %v from %s", n.engine.Manifest.State.Names, nodecore.StateTopic)
+		n.log.Infof("robot state %v from %s", n.engine.Manifest.State.Names, n.resolvedTopic(nodecore.StateTopic, (*msgs.JointState)(nil).TypeName()))
 	}
+}
+
+// resolvedTopic is the name the ROS graph gives this node's subscription of type typeName, after
+// its namespace and any remapping (a launch file's image_topic:=/camera/color/image_raw), so that
+// the log names the topic a user must publish on. rclgo exposes neither rcl's resolved name nor the
+// remap rules; the node subscribes to one topic of each type, so the type finds it. Where the graph
+// lists none (yet) or several, the name as configured.
+func (n *node) resolvedTopic(configured, typeName string) string {
+	subs, err := n.rcl.GetSubscriberNamesAndTypesByNode(true, n.rcl.Name(), n.rcl.Namespace())
+	if err != nil {
+		return configured
+	}
+	var found []string
+	for topic, types := range subs {
+		if slices.Contains(types, typeName) {
+			found = append(found, topic)
+		}
+	}
+	if len(found) != 1 {
+		return configured
+	}
+	return found[0]
 }
 
 // deactivate stops the worker after the inference in progress; frames are ignored from now on.

@@ -29,7 +29,9 @@ func TestStateBundleReadsJointStates(t *testing.T) {
 	}
 	launch := r.Start("ros2 launch", nil, "ros2", "launch", "dysl_vla", "dysl_vla.launch.py", "model_dir:="+model,
 		"joint_states_topic:=/arm/joint_states")
-	launch.WaitFor(t, `robot state \[ee_x ee_y ee_z ee_yaw gripper\] from joint_states`, 60*time.Second)
+	// The log names the topics as resolved, remapping included.
+	launch.WaitFor(t, `serving .* on /image, instruction on /instruction`, 60*time.Second)
+	launch.WaitFor(t, `robot state \[ee_x ee_y ee_z ee_yaw gripper\] from /arm/joint_states`, 10*time.Second)
 	publishInstruction(t, r, "grab the red block, put it on the blue pad")
 	w, h := m.Image.Width, m.Image.Height
 	publishImages(t, r, imageYAML("auto", w, h, 3*w, "rgb8", 3*w*h), 5, 0)
