@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"dysl_vla/evaluation/closedloop"
+	"dysl_vla/evaluation/earlyexit"
 	"dysl_vla/nodecore"
 	"dysl_vla/skipping"
 	"dysl_vla/training"
@@ -74,6 +75,12 @@ against backbone speedup, every series and the front, as a PNG.`,
 				return err
 			}
 			cfg.Model, cfg.MatchFrames, cfg.Journal = ef.model, episodes.matchFrames, episodes.journal
+			// Early exit's options change nothing when its backbone cannot be rebuilt: its row only says why.
+			if why := (earlyexit.BaselineConfig{Model: cfg.Model, Weights: cfg.Weights}).Unavailable(); why != "" {
+				if err := refuseUnused(cmd.Flags(), "an early exit that can run ("+why+")", "exit-every", "exit-eta"); err != nil {
+					return err
+				}
+			}
 			expertDims, err := episodes.expertColumns(ef.model)
 			if err != nil {
 				return err

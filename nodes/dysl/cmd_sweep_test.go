@@ -60,6 +60,8 @@ func TestClosedLoopCommandsRefuseBadOptions(t *testing.T) {
 		{[]string{"evaluate", "--closed-loop", "--model", dir, "--latency", "fixed", "--latency-scale", "2"}, "--latency-scale: only with --latency measured"},
 		{[]string{"sweep", "--model", dir, "--latency-per-layer", "5ms"}, "--latency-per-layer: only with --latency per-layer"},
 		{[]string{"sweep", "--model", dir, "--chain", "3"}, "--chain: only with --tasks chain"},
+		{[]string{"sweep", "--model", "../../models/closedloop/small_relative", "--exit-every", "3", "--exit-eta", "0.1"},
+			`--exit-every, --exit-eta: only with an early exit that can run (training: bundle ../../models/closedloop/small_relative was built from weights "reference_small_relative.safetensors": pass that file with --weights)`},
 		{[]string{"train", "dagger", "--model", dir, "--out", dir + "/states.json", "--tasks", "single", "--chain", "3"}, "--chain: only with --tasks chain"},
 	}
 	for _, tc := range cases {
