@@ -90,8 +90,9 @@ const balanceSpreadWarn = 1.25
 // Diagnostics builds the node's diagnostic statuses for the period since the previous call, publishes
 // them through the Sink and returns them; the edge calls it every diagnostic_updater.period (replay: at
 // bag time). The inference status is ERROR when an inference failed or a chunk was refused in the
-// period, WARN when frames were dropped as stale or bad or for want of a robot state, the image balance
-// could not correct the last frame, no frame was served, or no instruction is in force, OK otherwise.
+// period, WARN when frames were dropped as stale or bad or for want of a robot state, a controller
+// answered no probability, the image balance could not correct the last frame, no frame was served,
+// or no instruction is in force, OK otherwise.
 func (c *Core) Diagnostics(now time.Time) *msgs.DiagnosticArray {
 	c.mu.Lock()
 	w := c.win
