@@ -64,6 +64,9 @@ type Core struct {
 	totals       totals
 	win          window
 	lastReport   time.Time
+	// topics are the topic names the diagnostics say: as configured, or as the edge resolved them
+	// (NameTopics).
+	topics topicNames
 
 	// stateDecode guards jointState, OfferSerializedState's decode buffer; apart from mu so decoding
 	// never holds up the frame slot.
@@ -107,7 +110,8 @@ func New(cfg Config) (*Core, error) {
 	if err := cfg.Engine.SetSkipping(live.Skipping); err != nil {
 		return nil, fmt.Errorf("nodecore: %w", err)
 	}
-	c := &Core{cfg: cfg, settings: settings, engineLive: &live, state: newStateSlot(cfg.Engine.Manifest.State)}
+	c := &Core{cfg: cfg, settings: settings, engineLive: &live, state: newStateSlot(cfg.Engine.Manifest.State),
+		topics: topicNames{image: settings.ImageTopic, instruction: settings.InstructionTopic, state: StateTopic}}
 	if c.state != nil {
 		c.stateValues = make([]float64, len(c.state.names))
 	}
@@ -321,7 +325,7 @@ func (c *Core) Step(now time.Time) bool {
 	var state []float64
 	if c.state != nil {
 		c.mu.Lock()
-		problem := c.state.stateFor(stamp, live.StateMaxAge, c.stateValues)
+		problem := c.state.stateFor(stamp, live.StateMaxAge, c.topics.state, c.stateValues)
 		if problem != "" {
 			c.totals.noState++
 			c.win.noState++

@@ -702,3 +702,14 @@ func TestControllerOutputsOutOfRangeAreDiagnosed(t *testing.T) {
 	require.Regexp(t, `^\d+ controller outputs were no probability \(NaN, which runs the layer, or outside \[0, 1\]\)`, st.Message)
 	require.NotEqual(t, "0", value(t, st, "controller outputs out of range"))
 }
+
+// The diagnostics name the topics as the edge resolved them (a remapped camera), once it has; before,
+// and for a name it leaves empty, as configured.
+func TestDiagnosticsNameTheTopicsAsResolved(t *testing.T) {
+	f := newFixture(t, nil, nil)
+	require.Equal(t, "waiting for an instruction on instruction", f.core.Diagnostics(t0).Status[0].Message)
+	f.core.NameTopics("/camera/color/image_raw", "/robot1/instruction", "")
+	require.Equal(t, "waiting for an instruction on /robot1/instruction", f.core.Diagnostics(t0.Add(time.Second)).Status[0].Message)
+	f.core.SetInstruction("pick")
+	require.Equal(t, "no frame served on /camera/color/image_raw", f.core.Diagnostics(t0.Add(2 * time.Second)).Status[0].Message)
+}

@@ -98,6 +98,7 @@ func (c *Core) Diagnostics(now time.Time) *msgs.DiagnosticArray {
 	w := c.win
 	c.win = window{}
 	t := c.totals
+	topics := c.topics
 	instruction, withdrawn := c.instruction, c.withdrawn
 	elapsed := time.Duration(0)
 	if !c.lastReport.IsZero() {
@@ -115,7 +116,7 @@ func (c *Core) Diagnostics(now time.Time) *msgs.DiagnosticArray {
 	case w.failures > 0 || w.nonFinite > 0:
 		status.Level, status.Message = msgs.DiagnosticError, w.lastError
 	case instruction == "":
-		status.Level, status.Message = msgs.DiagnosticWarn, "waiting for an instruction on "+c.settings.InstructionTopic
+		status.Level, status.Message = msgs.DiagnosticWarn, "waiting for an instruction on "+topics.instruction
 		if withdrawn {
 			status.Message += " (an empty one withdrew the last)"
 		}
@@ -144,7 +145,7 @@ func (c *Core) Diagnostics(now time.Time) *msgs.DiagnosticArray {
 			"the background's (manifest image.balance); the background may not fill most of the view, or the light is coloured, "+
 			"and the model's input is mis-corrected", gainText(w.lastImageGain), balanceSpreadWarn)
 	case w.inferences == 0:
-		status.Level, status.Message = msgs.DiagnosticWarn, "no frame served on "+c.settings.ImageTopic
+		status.Level, status.Message = msgs.DiagnosticWarn, "no frame served on "+topics.image
 	default:
 		status.Level, status.Message = msgs.DiagnosticOK, "acting"
 	}

@@ -96,12 +96,33 @@ func checkJointState(names []string, positions []float64) error {
 	return nil
 }
 
+// topicNames are the names of the topics the node reads, as its messages say them.
+type topicNames struct{ image, instruction, state string }
+
+// NameTopics gives the names the diagnostics say for the camera, instruction and robot state topics:
+// the ROS edge passes them as the graph resolved them (namespace, remapping), so that a remapped
+// camera is named as /camera/color/image_raw, where a user must look, not as the configured "image".
+// An empty name keeps the one in use.
+func (c *Core) NameTopics(image, instruction, state string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, n := range []struct {
+		to   *string
+		name string
+	}{{&c.topics.image, image}, {&c.topics.instruction, instruction}, {&c.topics.state, state}} {
+		if n.name != "" {
+			*n.to = n.name
+		}
+	}
+}
+
 // NeedsState reports whether the bundle reads the robot's state, so the edge subscribes to StateTopic.
 func (c *Core) NeedsState() bool { return c.state != nil }
 
 // stateFor copies into dst the state to infer the frame stamped frame with, or says why there is none:
-// a value never received, or one further than maxAge from the frame (0: no check). c.mu is held.
-func (s *stateSlot) stateFor(frame msgs.Time, maxAge time.Duration, dst []float64) (problem string) {
+// a value never received on topic, or one further than maxAge from the frame (0: no check). c.mu is
+// held.
+func (s *stateSlot) stateFor(frame msgs.Time, maxAge time.Duration, topic string, dst []float64) (problem string) {
 	var missing, stale []string
 	var worst time.Duration
 	for i, name := range s.names {
@@ -123,7 +144,7 @@ func (s *stateSlot) stateFor(frame msgs.Time, maxAge time.Duration, dst []float6
 	}
 	switch {
 	case len(missing) > 0:
-		return fmt.Sprintf("no robot state received for %s on %s", strings.Join(missing, ", "), StateTopic)
+		return fmt.Sprintf("no robot state received for %s on %s", strings.Join(missing, ", "), topic)
 	case len(stale) > 0:
 		return fmt.Sprintf("robot state for %s is %v away from the frame's stamp, state_max_age is %v",
 			strings.Join(stale, ", "), worst.Round(time.Millisecond), maxAge)

@@ -309,10 +309,16 @@ func (n *node) activate() {
 		r.SetInstruction(*text)
 	}
 	n.runner.Store(r)
-	n.log.Infof("serving %s on %s, instruction on %s", n.settings.ModelDir, n.resolvedTopic(n.settings.ImageTopic, (*msgs.Image)(nil).TypeName()),
-		n.resolvedTopic(n.settings.InstructionTopic, (*msgs.String)(nil).TypeName()))
+	image := n.resolvedTopic(n.settings.ImageTopic, (*msgs.Image)(nil).TypeName())
+	instruction := n.resolvedTopic(n.settings.InstructionTopic, (*msgs.String)(nil).TypeName())
+	state := ""
 	if n.core.NeedsState() {
-		n.log.Infof("robot state %v from %s", n.engine.Manifest.State.Names, n.resolvedTopic(nodecore.StateTopic, (*msgs.JointState)(nil).TypeName()))
+		state = n.resolvedTopic(nodecore.StateTopic, (*msgs.JointState)(nil).TypeName())
+	}
+	n.core.NameTopics(image, instruction, state)
+	n.log.Infof("serving %s on %s, instruction on %s", n.settings.ModelDir, image, instruction)
+	if state != "" {
+		n.log.Infof("robot state %v from %s", n.engine.Manifest.State.Names, state)
 	}
 }
 

@@ -38,7 +38,7 @@ func TestStateBundleReadsJointStates(t *testing.T) {
 
 	diag := echo(t, r, "/diagnostics", 3500*time.Millisecond)
 	joined := strings.Join(diag, "\n---\n")
-	if !strings.Contains(joined, "no robot state received for ee_x, ee_y, ee_z, ee_yaw, gripper on joint_states") {
+	if !strings.Contains(joined, "no robot state received for ee_x, ee_y, ee_z, ee_yaw, gripper on /arm/joint_states") {
 		t.Fatalf("/diagnostics does not name the missing robot state:\n%s", joined)
 	}
 
