@@ -369,8 +369,9 @@ func (h *Harness) Run(seed int64) (Episode, error) {
 		}
 		s = scene.Step(s, a)
 		ep.Steps++
-		legs.observe(s)
-		if attempt.Done(s) {
+		done := attempt.Done(s)
+		legs.observe(s, done)
+		if done {
 			ep.Completed++
 			ep.Legs.add(legs.legs)
 			ep.addApproach(legs)

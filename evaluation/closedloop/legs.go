@@ -80,8 +80,10 @@ func newLegTracker(s scene.State) *legTracker {
 	return t
 }
 
-// observe advances the legs on the world after a step. Each leg is achieved at most once per task.
-func (t *legTracker) observe(s scene.State) {
+// observe advances the legs on the world after a step; done is the task's verdict on it
+// (scene.Attempt: a task found done when it came into force is not done by the policy). Each leg is
+// achieved at most once per task.
+func (t *legTracker) observe(s scene.State, done bool) {
 	l := &t.legs
 	if d := s.EE.Sub(s.Object().Pos).Norm(); d < t.nearest {
 		t.nearest = d
@@ -109,7 +111,7 @@ func (t *legTracker) observe(s scene.State) {
 			achieve(LegTransport)
 		}
 	}
-	if s.Succeeded() {
+	if done {
 		for leg := range numLegs {
 			achieve(leg)
 		}
