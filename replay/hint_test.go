@@ -29,6 +29,9 @@ func TestNothingActedOnHintNamesTheMainReason(t *testing.T) {
 		"The image header stamps are 1m40s ahead of the node's clock (log time), far beyond max_image_age (500ms)")
 	require.Contains(t, hint(map[SkipKind]int{SkipStale: 40}, 48*time.Hour), "are 48h0m0s behind the node's clock")
 
+	require.Equal(t, "No frame was read: the bag holds no message on /image in what was replayed (--image-topic).",
+		nothingActedOnHint(Summary{}, time.Second, false, Config{ImageTopic: "/image"}))
+
 	acted := Summary{Frames: 1, Skipped: 5, SkippedBy: map[SkipKind]int{SkipInferenceFailed: 5}}
 	require.Empty(t, nothingActedOnHint(acted, time.Second, false, cfg))
 }

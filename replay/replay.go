@@ -313,10 +313,13 @@ func isWithin(path, dir string) bool {
 }
 
 // nothingActedOnHint says what to do when no frame was acted on, by the reason that held back the
-// most frames; empty when some frame was acted on.
+// most frames, or that none was read; empty when some frame was acted on.
 func nothingActedOnHint(s Summary, maxAge time.Duration, bagHasClock bool, cfg Config) string {
-	if s.Frames > 0 || s.Skipped == 0 {
+	switch {
+	case s.Frames > 0:
 		return ""
+	case s.Skipped == 0:
+		return fmt.Sprintf("No frame was read: the bag holds no message on %s in what was replayed (--image-topic).", cfg.ImageTopic)
 	}
 	switch s.skipKinds()[0] {
 	case SkipStale:
