@@ -94,10 +94,18 @@ func ReadManifest(dir string) (*Manifest, error) {
 	if err := dec.Decode(&m); err != nil {
 		return nil, err
 	}
-	// A second document after "---" would be ignored: whoever wrote it meant something by it.
-	var more yaml.Node
-	if err := dec.Decode(&more); err != io.EOF {
-		return nil, &ValidationError{Dir: dir, Problems: []Problem{{File: ManifestFile, Message: "holds more than one YAML document (a second '---'): expected one"}}}
+	// A second document after "---" would be ignored: whoever wrote it meant something by it. A bare
+	// "---" at the end (an empty document, a comment) says nothing and is let be.
+	for {
+		var more yaml.Node
+		err := dec.Decode(&more)
+		if err == io.EOF {
+			break
+		}
+		empty := len(more.Content) == 0 || len(more.Content) == 1 && more.Content[0].ShortTag() == "!!null"
+		if err != nil || !empty {
+			return nil, &ValidationError{Dir: dir, Problems: []Problem{{File: ManifestFile, Message: "holds more than one YAML document (a second '---'): expected one"}}}
+		}
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {

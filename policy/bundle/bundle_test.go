@@ -259,19 +259,19 @@ func writeHeadWithExternalData(t *testing.T, dir string, tokens int) {
 }
 
 // externalRef gives the bundle a head whose weights lie in external data at offset and length, as
-// setExternalRef writes them.
+// setExternalData writes them.
 func externalRef(offset, length string) func(*testing.T, string, *bundle.Manifest) {
 	return func(t *testing.T, dir string, m *bundle.Manifest) {
 		writeHeadWithExternalData(t, dir, m.Dims.Tokens)
-		setExternalRef(t, filepath.Join(dir, "head.onnx"), offset, length)
+		setExternalData(t, filepath.Join(dir, "head.onnx"), map[string]string{"offset": offset, "length": length})
 	}
 }
 
-// setExternalRef rewrites the offset and length of every external initializer of the graph at path,
-// as a corrupt or hostile file would give them: the builder writes only consistent ones.
-func setExternalRef(t *testing.T, path, offset, length string) {
+// setExternalData rewrites the external-data entries (location, offset, length) of every external
+// initializer of the graph at path to values, as a corrupt or hostile file would give them: the
+// builder writes only consistent ones.
+func setExternalData(t *testing.T, path string, values map[string]string) {
 	t.Helper()
-	values := map[string]string{"offset": offset, "length": length}
 	editInitializers(t, path, func(num protowire.Number, tag, value []byte, out []byte) []byte {
 		if num != 13 { // TensorProto.external_data: StringStringEntryProto key (1), value (2)
 			return append(append(out, tag...), value...)
@@ -465,4 +465,20 @@ func TestRemoveStaleGraphs(t *testing.T) {
 	require.NoFileExists(t, filepath.Join(dir, "layer_01.onnx.data"))
 	require.FileExists(t, filepath.Join(dir, "report.md"))
 	require.FileExists(t, filepath.Join(root, "outside.onnx"))
+
+	// External data goes by the name its graph gives it, and a file a kept graph reads stays.
+	withData, m := copyBundle(t)
+	writeHeadWithExternalData(t, withData, m.Dims.Tokens)
+	require.NoError(t, os.Rename(filepath.Join(withData, "head.onnx.data"), filepath.Join(withData, "weights.bin")))
+	setExternalData(t, filepath.Join(withData, "head.onnx"), map[string]string{"location": "weights.bin"})
+	require.NoError(t, bundle.RemoveStaleGraphs(withData, &bundle.Manifest{Files: bundle.Files{Head: "head.onnx"}}, &bundle.Manifest{}))
+	require.NoFileExists(t, filepath.Join(withData, "head.onnx"))
+	require.NoFileExists(t, filepath.Join(withData, "weights.bin"))
+
+	shared, m := copyBundle(t)
+	writeHeadWithExternalData(t, shared, m.Dims.Tokens)
+	require.NoError(t, os.Link(filepath.Join(shared, "head.onnx"), filepath.Join(shared, "old_head.onnx")))
+	require.NoError(t, bundle.RemoveStaleGraphs(shared, &bundle.Manifest{Files: bundle.Files{Head: "old_head.onnx"}}, &bundle.Manifest{Files: bundle.Files{Head: "head.onnx"}}))
+	require.NoFileExists(t, filepath.Join(shared, "old_head.onnx"))
+	require.FileExists(t, filepath.Join(shared, "head.onnx.data"), "the kept head reads it")
 }

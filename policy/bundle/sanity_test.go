@@ -69,6 +69,10 @@ func TestManifestRefusesAliasedFractionsAndSecondDocuments(t *testing.T) {
 
 	require.NoError(t, os.WriteFile(path, append(append([]byte(nil), good...), "---\nformat: other\n"...), 0o644))
 	requireProblem(t, problems(t, dir), "manifest.yaml: holds more than one YAML document (a second '---'): expected one")
+	// A bare "---" at the end, or one before a comment, holds nothing: accepted.
+	require.NoError(t, os.WriteFile(path, append(append([]byte(nil), good...), "---\n# the end\n"...), 0o644))
+	_, err = bundle.Load(dir)
+	require.NoError(t, err)
 }
 
 // A huge layer count is refused by comparing it with the files actually listed, before anything is

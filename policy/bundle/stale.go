@@ -10,23 +10,32 @@ import (
 	"dysl_vla/onnxgraph"
 )
 
-// RemoveStaleGraphs removes from dir the graph files, with their external data (file.data), that the
-// manifest old names and current does not. A bundle rebuilt over an older one with fewer layers or
-// other dynamic layers would otherwise keep graphs that nothing reads beside the ones it uses, and
-// look like a bundle it is not. Files no manifest names (reports, plots, the .trt caches) stay, and
-// so does any name of old that points outside dir.
+// RemoveStaleGraphs removes from dir the graph files, with their external data, that the manifest old
+// names and current does not. A bundle rebuilt over an older one with fewer layers or other dynamic
+// layers would otherwise keep graphs that nothing reads beside the ones it uses, and look like a
+// bundle it is not. Files no manifest names (reports, plots, the .trt caches) stay, so does a data
+// file a graph of current refers to, and so does any name that points outside dir.
 func RemoveStaleGraphs(dir string, old, current *Manifest) error {
 	keep := map[string]bool{}
 	for _, name := range current.graphFiles() {
-		keep[filepath.Clean(name)] = true
+		if name != "" {
+			for _, file := range append([]string{name}, externalDataFiles(dir, name)...) {
+				keep[filepath.Clean(file)] = true
+			}
+		}
 	}
 	var errs []error
 	for _, name := range old.graphFiles() {
-		name = filepath.Clean(name)
-		if name == "" || keep[name] || !filepath.IsLocal(name) {
+		if name == "" {
 			continue
 		}
-		for _, file := range []string{name, name + ".data"} {
+		if name = filepath.Clean(name); keep[name] || !filepath.IsLocal(name) {
+			continue
+		}
+		for _, file := range append(externalDataFiles(dir, name), name) { // the data first: the graph names it
+			if file = filepath.Clean(file); keep[file] || !filepath.IsLocal(file) {
+				continue
+			}
 			if err := os.Remove(filepath.Join(dir, file)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				errs = append(errs, err)
 			}
