@@ -326,7 +326,7 @@ type NonFiniteActionError struct {
 
 func (e *NonFiniteActionError) Error() string {
 	if e.Normalized != 0 {
-		return fmt.Sprintf("action chunk step %d, dimension %q is %v in robot units (the model's %.4g times action.std): not published",
+		return fmt.Sprintf("action chunk step %d, dimension %q is %v in robot units (the model's %.4g times action.std plus action.mean): not published",
 			e.Step, e.Name, e.Value, e.Normalized)
 	}
 	return fmt.Sprintf("action chunk step %d, dimension %q is %v: not published", e.Step, e.Name, e.Value)

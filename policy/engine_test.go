@@ -223,7 +223,7 @@ func TestChunkOverflowingInRobotUnitsIsRefusedAndForgotten(t *testing.T) {
 				_, err := e.Infer(obs)
 				var nonFinite *policy.NonFiniteActionError
 				require.ErrorAs(t, err, &nonFinite)
-				require.EqualError(t, err, `policy: action chunk step 0, dimension "x" is +Inf in robot units (the model's 3e+38 times action.std): not published`)
+				require.EqualError(t, err, `policy: action chunk step 0, dimension "x" is +Inf in robot units (the model's 3e+38 times action.std plus action.mean): not published`)
 			}
 			res, err := e.Infer(obs)
 			require.NoError(t, err)

@@ -279,7 +279,6 @@ the adapters and controllers on the frames where skipping took the arm.`,
 	return cmd
 }
 
-// actionIndices maps action names to their columns in the bundle's chunks (columns names).
 // ofSome formats a clause of medians only when n states or instructions went into them: a median of
 // nothing is NaN, which says less to the reader than leaving the clause out.
 func ofSome(n int, format string, args ...any) string {
@@ -289,6 +288,7 @@ func ofSome(n int, format string, args ...any) string {
 	return fmt.Sprintf(format, args...)
 }
 
+// actionIndices maps action names to their columns in the bundle's chunks (columns names).
 func actionIndices(columns, names []string) ([]int, error) {
 	var out []int
 	for _, n := range names {
