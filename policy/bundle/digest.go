@@ -20,12 +20,7 @@ func Digest(dir string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("bundle: digest of %s: %w", dir, err)
 	}
-	names := []string{ManifestFile}
-	for _, graph := range m.graphFiles() {
-		if graph != "" {
-			names = append(append(names, graph), externalDataFiles(dir, graph)...)
-		}
-	}
+	names := append([]string{ManifestFile}, m.computeFiles(dir)...)
 	slices.Sort(names)
 	names = slices.Compact(names)
 	h := sha256.New()

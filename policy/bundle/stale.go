@@ -17,12 +17,8 @@ import (
 // file a graph of current refers to, and so does any name that points outside dir.
 func RemoveStaleGraphs(dir string, old, current *Manifest) error {
 	keep := map[string]bool{}
-	for _, name := range current.graphFiles() {
-		if name != "" {
-			for _, file := range append([]string{name}, externalDataFiles(dir, name)...) {
-				keep[filepath.Clean(file)] = true
-			}
-		}
+	for _, file := range current.computeFiles(dir) {
+		keep[filepath.Clean(file)] = true
 	}
 	var errs []error
 	for _, name := range old.graphFiles() {
@@ -52,6 +48,13 @@ func OwnFiles(dir string) []string {
 	if err != nil {
 		return files
 	}
+	return append(files, m.computeFiles(dir)...)
+}
+
+// computeFiles lists, relative to dir, the files the bundle in dir computes with besides its
+// manifest: every graph m names and the external data files those graphs refer to.
+func (m *Manifest) computeFiles(dir string) []string {
+	var files []string
 	for _, name := range m.graphFiles() {
 		if name != "" {
 			files = append(append(files, name), externalDataFiles(dir, name)...)
