@@ -494,8 +494,9 @@ func (c *Core) refuseInference(stamp msgs.Time, err error) {
 	}
 }
 
-// firstNonFinite finds the first NaN or Inf of a chunk. The engine refuses non-finite model outputs,
-// but de-normalization in float32 can still overflow; nothing non-finite may reach an arm.
+// firstNonFinite finds the first NaN or Inf of a chunk. The engine refuses non-finite chunks, in
+// robot units too, but Config.Infer may be another inference (a baseline's); nothing non-finite may
+// reach an arm.
 func firstNonFinite(chunk [][]float32) (step, dim int, v float32, found bool) {
 	for i, row := range chunk {
 		for d, x := range row {

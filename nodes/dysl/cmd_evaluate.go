@@ -139,19 +139,15 @@ does (from the start pose only the image says where the block is).`,
 func runClosedLoop(cmd *cobra.Command, open openloop.Config, engine string, f closedLoopFlags, asJSON, quiet bool) error {
 	// With --variants, the options of a variant left out would change nothing.
 	for _, v := range []struct {
-		variant string
-		flags   []string
+		variants []string // any of them reads flags
+		flags    []string
 	}{
-		{"one_stage", []string{"one-stage"}},
-		{"early_exit", []string{"weights", "exit-every", "exit-episodes", "exit-stride"}},
-		{"flexidepth or early_exit", []string{"match-episodes", "match-runs", "match-tolerance", "match-frames-closed-loop"}},
+		{[]string{"one_stage"}, []string{"one-stage"}},
+		{[]string{"early_exit"}, []string{"weights", "exit-every", "exit-episodes", "exit-stride"}},
+		{[]string{"flexidepth", "early_exit"}, []string{"match-episodes", "match-runs", "match-tolerance", "match-frames-closed-loop"}},
 	} {
-		named := false
-		for _, name := range strings.Split(v.variant, " or ") {
-			named = named || slices.Contains(f.match.Variants, name)
-		}
-		if f.match.Variants != nil && !named {
-			if err := refuseUnused(cmd.Flags(), "--variants naming "+v.variant, v.flags...); err != nil {
+		if f.match.Variants != nil && !slices.ContainsFunc(v.variants, func(name string) bool { return slices.Contains(f.match.Variants, name) }) {
+			if err := refuseUnused(cmd.Flags(), "--variants naming "+strings.Join(v.variants, " or "), v.flags...); err != nil {
 				return err
 			}
 		}
