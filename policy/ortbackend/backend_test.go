@@ -15,6 +15,7 @@ import (
 	"dysl_vla/policy/bundle"
 	"dysl_vla/policy/ortbackend"
 	"dysl_vla/policy/ortbackend/orttest"
+	"dysl_vla/skipping"
 )
 
 // buildTiny writes the tiny bundle into dir through the builder's API.
@@ -352,4 +353,36 @@ func BenchmarkForward(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkEngineInfer is one inference of the committed tiny reference through the engine on ONNX
+// Runtime, from a 640x480 camera frame: the graph runs and the Go around them (preprocessing, the
+// plan), with every layer and with a fixed plan that skips half the dynamic layers. (DySL itself, on
+// one frame repeated, verifies nearly every pass: its row would measure the re-runs, not the path.)
+func BenchmarkEngineInfer(b *testing.B) {
+	lib := orttest.Library(b)
+	img := policy.Image{Width: 640, Height: 480, Encoding: "rgb8", Step: 3 * 640, Data: make([]byte, 3*640*480)}
+	for i := range img.Data {
+		img.Data[i] = byte(i * 7)
+	}
+	obs := policy.Observation{Image: img, Instruction: "put the red block on the blue pad"}
+	for _, strategy := range []skipping.Strategy{skipping.StrategyFull, skipping.StrategyFixedRatio} {
+		b.Run(strategy.String(), func(b *testing.B) {
+			cfg := skipping.DefaultConfig()
+			cfg.Strategy = strategy
+			e, err := policy.Open(filepath.Join("..", "..", "models", "reference", "tiny"), ortbackend.Opener(ortbackend.Config{LibraryPath: lib}), cfg)
+			require.NoError(b, err)
+			b.Cleanup(func() { e.Close() })
+			b.ReportAllocs()
+			layers := 0
+			for b.Loop() {
+				res, err := e.Infer(obs)
+				if err != nil {
+					b.Fatal(err)
+				}
+				layers += res.Stats.LayersExecuted
+			}
+			b.ReportMetric(float64(layers)/float64(b.N), "layers/op")
+		})
+	}
 }
