@@ -137,12 +137,28 @@ func (b *Builder) Ints(v ...int64) Value {
 	return b.addNode("Constant", nil, nil, []Attr{{attribute{name: "value", kind: attrTypeTensor, t: t}}})
 }
 
-// Op appends a node of any standard-domain operator with one output and returns that output.
+// portableOps are the standard-domain operators a graph built here may use: each was checked against
+// TensorRT 10's ONNX parser (opsets 9 to 20; the robot's provider) and onnx-gomlx v0.3.4 (which
+// training imports graphs with), and ONNX Runtime's CPU and CUDA providers implement them all. An
+// operator outside the list fails the build, so that a graph that runs here cannot meet a provider
+// on the robot that refuses it. Check both before adding one.
+var portableOps = map[string]bool{
+	"Add": true, "Concat": true, "Constant": true, "Cos": true, "Div": true, "Gather": true,
+	"Identity": true, "MatMul": true, "Mul": true, "Neg": true, "Pow": true, "ReduceMean": true,
+	"Reshape": true, "Sin": true, "Slice": true, "Softmax": true, "Sqrt": true, "Sub": true,
+	"Tanh": true, "Transpose": true,
+}
+
+// Op appends a node of a standard-domain operator of portableOps with one output and returns that
+// output.
 func (b *Builder) Op(opType string, inputs []Value, attrs ...Attr) Value {
 	return b.addNode(opType, inputs, nil, attrs)
 }
 
 func (b *Builder) addNode(opType string, inputs []Value, outputs []string, attrs []Attr) Value {
+	if !portableOps[opType] {
+		b.fail("operator %q is not one of the portable operators (portableOps: checked against TensorRT 10 and onnx-gomlx)", opType)
+	}
 	for _, in := range inputs {
 		if !b.defined[in] {
 			b.fail("%s: input %q is not defined", opType, in)

@@ -35,7 +35,7 @@ func TestRoundTripInfo(t *testing.T) {
 	require.Equal(t, map[string]string{"dysl.role": "test"}, info.Metadata)
 	require.Len(t, info.Initializers, 2)
 	require.Equal(t, InitializerInfo{Name: "w", ElemType: Float, Dims: []int64{2, 3}, RawBytes: 24}, info.Initializers[0])
-	require.Equal(t, 3, info.Nodes) // MatMul, Add, Identity
+	require.Equal(t, map[Op]int{{Type: "MatMul"}: 1, {Type: "Add"}: 1, {Type: "Identity"}: 1}, info.Ops)
 }
 
 func TestSymbolicDimension(t *testing.T) {
@@ -59,6 +59,10 @@ func TestBuilderMisuse(t *testing.T) {
 		{"undefined input", func(b *Builder) {
 			b.Output("y", b.Neg(Value("nope")), Float)
 		}, `Neg: input "nope" is not defined`},
+		{"operator not on the portable list", func(b *Builder) {
+			x := b.Input("x", Float, 4)
+			b.Output("y", b.Op("Unique", []Value{x}), Float, -1)
+		}, `operator "Unique" is not one of the portable operators`},
 		{"duplicate name", func(b *Builder) {
 			x := b.Input("x", Float, 1)
 			b.Weight("x", []int64{1}, []float32{1})

@@ -88,6 +88,7 @@ const (
 	nodeName      = 3
 	nodeOpType    = 4
 	nodeAttribute = 5
+	nodeDomain    = 7
 
 	attrName   = 1
 	attrF      = 2

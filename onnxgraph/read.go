@@ -23,9 +23,27 @@ type ModelInfo struct {
 	Inputs       []TensorInfo // graph inputs that are not initializers
 	Outputs      []TensorInfo
 	Initializers []InitializerInfo
-	Nodes        int
+	Ops          map[Op]int // how many nodes run each operator
 	Metadata     map[string]string
 }
+
+// Op is an operator: its domain ("" or "ai.onnx" for the standard one) and its type.
+type Op struct {
+	Domain string
+	Type   string
+}
+
+func (o Op) String() string {
+	if o.Standard() {
+		return o.Type
+	}
+	return o.Domain + "." + o.Type
+}
+
+// Standard reports whether the operator belongs to the standard ONNX domain. Operators of other
+// domains (ONNX Runtime's com.microsoft contrib ops, a vendor's custom ops) run only where a provider
+// implements them: TensorRT's ONNX parser, for one, knows the standard domain alone.
+func (o Op) Standard() bool { return o.Domain == "" || o.Domain == "ai.onnx" }
 
 // TensorInfo is a graph input or output. A symbolic dimension is -1.
 type TensorInfo struct {
@@ -98,7 +116,7 @@ func ReadInfoFile(path string) (*ModelInfo, error) {
 // ReadInfo parses a serialized ModelProto. Errors wrap a "not an ONNX model" error when the bytes are
 // not a protobuf ModelProto with a graph.
 func ReadInfo(data []byte) (*ModelInfo, error) {
-	m := &ModelInfo{Opsets: map[string]int64{}, Metadata: map[string]string{}}
+	m := &ModelInfo{Opsets: map[string]int64{}, Ops: map[Op]int{}, Metadata: map[string]string{}}
 	var graph []byte
 	err := eachField(data, func(num protowire.Number, v fieldValue) error {
 		switch num {
@@ -145,7 +163,9 @@ func (m *ModelInfo) readGraph(data []byte) error {
 	err := eachField(data, func(num protowire.Number, v fieldValue) error {
 		switch num {
 		case graphNode:
-			m.Nodes++
+			op, err := readOp(v.bytes)
+			m.Ops[op]++
+			return err
 		case graphName:
 			m.GraphName = string(v.bytes)
 		case graphInitializer:
@@ -171,6 +191,23 @@ func (m *ModelInfo) readGraph(data []byte) error {
 		}
 	}
 	return err
+}
+
+func readOp(data []byte) (Op, error) {
+	var op Op
+	err := eachField(data, func(num protowire.Number, v fieldValue) error {
+		switch num {
+		case nodeOpType:
+			op.Type = string(v.bytes)
+		case nodeDomain:
+			op.Domain = string(v.bytes)
+		}
+		return nil
+	})
+	if err == nil && op.Type == "" {
+		err = errors.New("a node has no op_type")
+	}
+	return op, err
 }
 
 func readInitializer(data []byte) (InitializerInfo, error) {
