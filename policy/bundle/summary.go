@@ -46,17 +46,20 @@ func WriteSummary(w io.Writer, b *Bundle) error {
 	fmt.Fprintln(w, "files:")
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	var total, params int64
+	var ops opTally
 	for _, file := range m.graphFiles() {
-		size, p, err := b.graphSize(file)
+		size, p, info, err := b.graphSize(file)
 		if err != nil {
 			return err
 		}
 		total += size
 		params += p
+		ops.add(file, info)
 		fmt.Fprintf(tw, "  %s\t%s\t%d params\n", file, bytesize.Format(uint64(size)), p)
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "total: %s on disk, %d parameters over all graphs (full.onnx repeats the backbone)\n", bytesize.Format(uint64(total)), params)
+	ops.write(w)
 	digest, err := Digest(b.Dir)
 	if err != nil {
 		return err
@@ -90,15 +93,15 @@ func (m *Manifest) graphFiles() []string {
 }
 
 // graphSize is a graph's bytes on disk, with its external data files, and its parameter count.
-func (b *Bundle) graphSize(file string) (size, params int64, err error) {
+func (b *Bundle) graphSize(file string) (size, params int64, info *onnxgraph.ModelInfo, err error) {
 	st, err := os.Stat(b.Path(file))
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, nil, err
 	}
 	size = st.Size()
-	info, err := onnxgraph.ReadInfoFile(b.Path(file))
+	info, err = onnxgraph.ReadInfoFile(b.Path(file))
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, nil, err
 	}
 	for _, init := range info.Initializers {
 		params += numValues(init.Dims)
@@ -108,7 +111,47 @@ func (b *Bundle) graphSize(file string) (size, params int64, err error) {
 			size += st.Size()
 		}
 	}
-	return size, params, nil
+	return size, params, info, nil
+}
+
+// opTally gathers the operators and opsets of a bundle's graphs, so that model check shows what an
+// execution provider on the robot must implement before the bundle is copied there.
+type opTally struct {
+	types   map[string]bool   // standard-domain operator types
+	foreign map[string]string // operator outside the standard domain -> first graph using it
+	opsets  map[string]bool   // "domain version" as imported
+}
+
+func (t *opTally) add(file string, info *onnxgraph.ModelInfo) {
+	if t.types == nil {
+		t.types, t.foreign, t.opsets = map[string]bool{}, map[string]string{}, map[string]bool{}
+	}
+	for op := range info.Ops {
+		switch {
+		case op.Standard():
+			t.types[op.Type] = true
+		case t.foreign[op.String()] == "":
+			t.foreign[op.String()] = file
+		}
+	}
+	for domain, version := range info.Opsets {
+		if domain == "" {
+			domain = "ai.onnx"
+		}
+		t.opsets[fmt.Sprintf("%s %d", domain, version)] = true
+	}
+}
+
+func (t *opTally) write(w io.Writer) {
+	fmt.Fprintf(w, "ops (opset %s): %s\n", strings.Join(sortedKeys(t.opsets), ", "), strings.Join(sortedKeys(t.types), " "))
+	if len(t.foreign) == 0 {
+		return
+	}
+	var uses []string
+	for _, op := range sortedKeys(t.foreign) {
+		uses = append(uses, fmt.Sprintf("%s (%s)", op, t.foreign[op]))
+	}
+	fmt.Fprintf(w, "  outside the standard ONNX domain: %s; TensorRT's parser knows the standard domain alone, so with --provider tensorrt ONNX Runtime runs these nodes on the CPU, between TensorRT engines\n", strings.Join(uses, ", "))
 }
 
 func humanCount(n int64) string {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"dysl_vla/onnxgraph"
 	"dysl_vla/policy/bundle"
 )
 
@@ -61,6 +62,33 @@ func TestWriteSummaryListsEveryGraph(t *testing.T) {
 		}
 	}
 	require.Contains(t, text, fmt.Sprintf("total: %.1f MiB on disk, %d parameters over all graphs", float64(onDisk)/(1<<20), params))
+}
+
+// The summary names the operators every graph uses, and those outside the standard ONNX domain with
+// the first graph that uses them: a bundle made elsewhere may use ONNX Runtime's contrib ops, which
+// the CPU provider runs and TensorRT does not.
+func TestWriteSummaryNamesOperators(t *testing.T) {
+	b, err := bundle.Load(goodDir)
+	require.NoError(t, err)
+	var out bytes.Buffer
+	require.NoError(t, bundle.WriteSummary(&out, b))
+	require.Regexp(t, `(?m)^ops \(opset ai\.onnx 17\): Add .*MatMul .*Softmax`, out.String())
+	require.NotContains(t, out.String(), "outside the standard ONNX domain")
+
+	out.Reset()
+	bundle.WriteOps(&out, map[string]*onnxgraph.ModelInfo{
+		"layer_01.onnx": {
+			Opsets: map[string]int64{"": 17, "com.microsoft": 1},
+			Ops:    map[onnxgraph.Op]int{{Type: "MatMul"}: 2, {Domain: "com.microsoft", Type: "FusedMatMul"}: 1},
+		},
+		"layer_02.onnx": {
+			Opsets: map[string]int64{"ai.onnx": 17, "com.microsoft": 1},
+			Ops:    map[onnxgraph.Op]int{{Domain: "ai.onnx", Type: "Add"}: 1, {Domain: "com.microsoft", Type: "FusedMatMul"}: 1},
+		},
+	})
+	require.Equal(t, "ops (opset ai.onnx 17, com.microsoft 1): Add MatMul\n"+
+		"  outside the standard ONNX domain: com.microsoft.FusedMatMul (layer_01.onnx); TensorRT's parser knows the standard domain alone, so with --provider tensorrt ONNX Runtime runs these nodes on the CPU, between TensorRT engines\n",
+		out.String())
 }
 
 // A graph file that vanished after loading is an error naming it, not a summary with a hole.
