@@ -430,6 +430,11 @@ func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 	_, normalizedWith := ActionNormalization()
 	fmt.Fprintf(cfg.Log, "%d training frames; their actions have mean %.4g and std %.4g (normalized with std %v)\n",
 		len(data.Frames), res.ActionMean, res.ActionStd, normalizedWith)
+	if cfg.Warmup > cfg.Steps {
+		// Allowed (a short probe run keeps the default warm-up), but the rate it trains at is not --lr.
+		fmt.Fprintf(cfg.Log, "note: the warm-up (%d steps) is longer than the run (%d steps): the learning rate rises to %.2g of %g at the last step and never decays\n",
+			cfg.Warmup, cfg.Steps, cfg.LearningRateAt(cfg.Steps), cfg.LearningRate)
+	}
 	lossName := cfg.Loss.name() // what the training loss sums, as the log names it
 	if probing {
 		lossName += "+probe"

@@ -26,6 +26,7 @@ func TestRunBCCheckpointsAndResumes(t *testing.T) {
 	require.Contains(t, log.String(), " 2 steps of batch 2 on ")
 	require.Contains(t, log.String(), "checkpoint: step 1 of 3 written to "+out+"\n")
 	require.Contains(t, log.String(), "checkpoint: step 2 of 3 written to "+out+"\n")
+	require.NotContains(t, log.String(), "warm-up", "no warm-up, no note")
 	require.NotEmpty(t, progress.String(), "the bar is drawn on Progress")
 	md := metadataOf(t, out)
 	require.Equal(t, "2", md["step"])
@@ -75,6 +76,17 @@ func TestRunBCInterruptedWritesTheWeightsSoFar(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, res.TrainLoss, 2, "steps 3..4")
 	require.Equal(t, "4", metadataOf(t, out)["step"])
+}
+
+// A warm-up longer than the run is allowed (short probe runs keep the default), and the log says at
+// what rate the run actually trained.
+func TestTrainBCSaysWhenTheWarmUpOutlastsTheRun(t *testing.T) {
+	var log bytes.Buffer
+	cfg := BCConfig{Arch: microArch(), Seed: 4, Episodes: 1, HeldOut: 1, Steps: 2, Batch: 2, LearningRate: 1e-3,
+		Warmup: 8, Loss: LossL1, Log: &log}
+	_, err := TrainBC(cfg, nil)
+	require.NoError(t, err)
+	require.Contains(t, log.String(), "note: the warm-up (8 steps) is longer than the run (2 steps): the learning rate rises to 0.00025 of 0.001 at the last step and never decays\n")
 }
 
 // A run of negative steps is refused as such, not as a checkpoint already past it; so is a negative
