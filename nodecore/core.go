@@ -64,9 +64,9 @@ type Core struct {
 	totals       totals
 	win          window
 	lastReport   time.Time
-	// topics are the topic names the diagnostics say: as configured, or as the edge resolved them
-	// (NameTopics).
-	topics topicNames
+	// topics are the topic names the diagnostics and notices say: as configured, or as the edge
+	// resolved them (NameTopics).
+	topics, configured topicNames
 
 	// stateDecode guards jointState, OfferSerializedState's decode buffer; apart from mu so decoding
 	// never holds up the frame slot.
@@ -111,7 +111,8 @@ func New(cfg Config) (*Core, error) {
 		return nil, fmt.Errorf("nodecore: %w", err)
 	}
 	c := &Core{cfg: cfg, settings: settings, engineLive: &live, state: newStateSlot(cfg.Engine.Manifest.State),
-		topics: topicNames{image: settings.ImageTopic, instruction: settings.InstructionTopic, state: StateTopic}}
+		configured: topicNames{image: settings.ImageTopic, instruction: settings.InstructionTopic, state: StateTopic}}
+	c.topics = c.configured
 	if c.state != nil {
 		c.stateValues = make([]float64, len(c.state.names))
 	}
@@ -258,11 +259,13 @@ func (c *Core) SetInstruction(text string) {
 	c.cfg.Sink.Notice(EventInstruction{Text: text})
 }
 
-// ReportDecodeError counts a message the edge could not decode, for the diagnostics.
+// ReportDecodeError counts a message the edge could not decode, for the diagnostics. A topic given as
+// configured is named as NameTopics resolved it.
 func (c *Core) ReportDecodeError(topic string, err error) {
 	c.mu.Lock()
 	c.totals.decodeErrors++
 	c.win.decodeErrors++
+	topic = c.topics.named(c.configured, topic)
 	c.mu.Unlock()
 	c.cfg.Sink.Notice(EventDecodeError{Topic: topic, Err: err})
 }

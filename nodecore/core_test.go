@@ -1,6 +1,7 @@
 package nodecore_test
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"runtime"
@@ -703,13 +704,24 @@ func TestControllerOutputsOutOfRangeAreDiagnosed(t *testing.T) {
 	require.NotEqual(t, "0", value(t, st, "controller outputs out of range"))
 }
 
-// The diagnostics name the topics as the edge resolved them (a remapped camera), once it has; before,
-// and for a name it leaves empty, as configured.
+// The diagnostics and the notices of undecodable messages name the topics as the edge resolved them (a
+// remapped camera), once it has; before, and for a name it leaves empty, as configured.
 func TestDiagnosticsNameTheTopicsAsResolved(t *testing.T) {
 	f := newFixture(t, nil, nil)
 	require.Equal(t, "waiting for an instruction on instruction", f.core.Diagnostics(t0).Status[0].Message)
+	f.core.ReportDecodeError("image", errors.New("short"))
 	f.core.NameTopics("/camera/color/image_raw", "/robot1/instruction", "")
 	require.Equal(t, "waiting for an instruction on /robot1/instruction", f.core.Diagnostics(t0.Add(time.Second)).Status[0].Message)
 	f.core.SetInstruction("pick")
 	require.Equal(t, "no frame served on /camera/color/image_raw", f.core.Diagnostics(t0.Add(2 * time.Second)).Status[0].Message)
+
+	f.core.OfferSerializedFrame("image", []byte{0, 1})
+	f.core.ReportDecodeError("instruction", errors.New("short"))
+	f.core.ReportDecodeError(nodecore.StateTopic, errors.New("short"))
+	f.core.ReportDecodeError("/tf", errors.New("short"))
+	var topics []string
+	for _, e := range eventsOf[nodecore.EventDecodeError](f.sink) {
+		topics = append(topics, e.Topic)
+	}
+	require.Equal(t, []string{"image", "/camera/color/image_raw", "/robot1/instruction", nodecore.StateTopic, "/tf"}, topics)
 }

@@ -99,6 +99,20 @@ func checkJointState(names []string, positions []float64) error {
 // topicNames are the names of the topics the node reads, as its messages say them.
 type topicNames struct{ image, instruction, state string }
 
+// named is what these names call the topic configured calls topic; a topic it does not know is
+// named as given.
+func (t topicNames) named(configured topicNames, topic string) string {
+	switch topic {
+	case configured.image:
+		return t.image
+	case configured.instruction:
+		return t.instruction
+	case configured.state:
+		return t.state
+	}
+	return topic
+}
+
 // NameTopics gives the names the diagnostics say for the camera, instruction and robot state topics:
 // the ROS edge passes them as the graph resolved them (namespace, remapping), so that a remapped
 // camera is named as /camera/color/image_raw, where a user must look, not as the configured "image".
