@@ -1,6 +1,7 @@
 package skipping
 
 import (
+	"fmt"
 	"math"
 	"math/rand"
 )
@@ -219,13 +220,15 @@ func (m *Machine) planFixedRatio(p *Plan) {
 
 // Report takes the normalized action chunk (K actions of A values) a pass produced and the trace of
 // that pass. After a first pass it may ask for verification; after the verification pass it always
-// completes the inference.
+// completes the inference. Every action of an episode has the same width A (continuity compares them
+// value by value); a chunk that breaks that is a caller's bug and panics.
 func (m *Machine) Report(chunk [][]float64, trace Trace) Verdict {
 	switch m.state {
 	case statePlanned, stateVerifying:
 	default:
 		panic("skipping: Report without Plan")
 	}
+	checkWidths(chunk, m.history)
 	m.addTrace(trace)
 	executed := chunk
 	if n := m.cfg.ExecutedActions; n > 0 && n < len(chunk) {
@@ -324,6 +327,21 @@ func (m *Machine) moveAllowPoints(delta float64) int {
 		return -1
 	}
 	return 0
+}
+
+func checkWidths(chunk, history [][]float64) {
+	var want int
+	switch {
+	case len(history) > 0:
+		want = len(history[0])
+	case len(chunk) > 0:
+		want = len(chunk[0])
+	}
+	for k, a := range chunk {
+		if len(a) != want {
+			panic(fmt.Sprintf("skipping: Report: action %d of the chunk has %d values, the episode's actions %d", k, len(a), want))
+		}
+	}
 }
 
 // appendHistory returns the last n actions of history followed by executed. Only the newest n

@@ -106,6 +106,16 @@ func TestProtocolMisusePanics(t *testing.T) {
 	m.Plan()
 	require.Panics(t, func() { m.Plan() }, "Plan twice")
 	require.Panics(t, func() { _ = m.SetConfig(DefaultConfig()) }, "SetConfig mid-inference")
+
+	// Continuity compares actions value by value: a chunk of ragged or changed width is refused whole.
+	require.PanicsWithValue(t, "skipping: Report: action 1 of the chunk has 1 values, the episode's actions 2",
+		func() { m.Report([][]float64{{0, 0}, {0}}, Trace{}) })
+	m.Abort()
+	m.Plan()
+	m.Report([][]float64{{0, 0}, {0, 1}}, Trace{})
+	m.Plan()
+	require.PanicsWithValue(t, "skipping: Report: action 0 of the chunk has 3 values, the episode's actions 2",
+		func() { m.Report([][]float64{{0, 0, 0}}, Trace{}) })
 }
 
 func TestSetConfigStrategyChangeStartsNewEpisode(t *testing.T) {
