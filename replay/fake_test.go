@@ -178,3 +178,19 @@ func TestDamagedMessagesAreCountedAndTheReplayGoesOn(t *testing.T) {
 	require.Equal(t, imageCount(t, humbleBag("pub_sqlite3")), res.Summary.SkippedBy[SkipDecodeError])
 	require.Contains(t, res.Summary.Hint, "The frames' messages could not be read")
 }
+
+// A bag that declares /clock but records none of it before its frames, replayed with use_sim_time:
+// no frame is acted on, and the hint says why instead of leaving a replay that tested nothing silent.
+func TestAnEmptyClockExplainsAReplayThatActedOnNothing(t *testing.T) {
+	b := newBagWriter(t, [2]string{"/instruction", instructionType}, [2]string{"/image", imageType},
+		[2]string{TopicClock, (*msgs.Clock)(nil).TypeName()})
+	b.instruction(base, "pick")
+	for i := range 3 {
+		b.image(base + int64(i+1)*1e8)
+	}
+	res, err := fakeReplay(t, b.close(), map[string]paramserver.Value{nodecore.ParamUseSimTime: paramserver.Bool(true)}, nil)
+	require.NoError(t, err)
+	require.Zero(t, res.Summary.Frames)
+	require.Equal(t, 3, res.Summary.SkippedBy[SkipNoClock])
+	require.Contains(t, res.Summary.Hint, "use_sim_time is true, but no /clock message came before the frames")
+}

@@ -25,6 +25,9 @@ func TestNothingActedOnHintNamesTheMainReason(t *testing.T) {
 	require.Contains(t, hint(map[SkipKind]int{SkipBadFrame: 14}, 0), "The engine refused the frames")
 	require.Contains(t, hint(map[SkipKind]int{SkipDecodeError: 14}, 0), "The frames' messages could not be read")
 	require.Contains(t, hint(map[SkipKind]int{SkipNoState: 14}, 0), "is the bundle's state on /joint_states")
+	require.Contains(t, hint(map[SkipKind]int{SkipNoClock: 252}, 0), "use_sim_time is true, but no /clock message came before the frames")
+	require.Equal(t, "No frame was acted on (most often: superseded): the reasons in report.md say why.",
+		hint(map[SkipKind]int{SkipSuperseded: 3}, 0))
 	require.Contains(t, hint(map[SkipKind]int{SkipStale: 40}, -100*time.Second),
 		"The image header stamps are 1m40s ahead of the node's clock (log time), far beyond max_image_age (500ms)")
 	require.Contains(t, hint(map[SkipKind]int{SkipStale: 40}, 48*time.Hour), "are 48h0m0s behind the node's clock")

@@ -329,15 +329,18 @@ func nothingActedOnHint(s Summary, maxAge time.Duration, bagHasClock bool, cfg C
 			"The report lists the errors; `dysl model check` and `dysl bench` try the bundle alone.",
 			s.SkippedBy[SkipInferenceFailed], s.SkippedBy[SkipNonFinite])
 	case SkipBadFrame:
-		return "The engine refused the frames: the reasons below say why (an encoding or a size the model does not take)."
+		return "The engine refused the frames: the reasons in report.md say why (an encoding or a size the model does not take)."
 	case SkipDecodeError:
-		return "The frames' messages could not be read (damaged, or not of the type the bag records for the topic): the reasons below name them."
+		return "The frames' messages could not be read (damaged, or not of the type the bag records for the topic): the reasons in report.md name them."
+	case SkipNoClock: // a bag without /clock replays on its log times: its /clock is there but empty or late
+		return "use_sim_time is true, but no /clock message came before the frames: the bag's /clock is empty or starts after them " +
+			"(`dysl bag info`). Replay with use_sim_time false (the default), which takes the time each message was recorded."
 	case SkipNoInstruction:
 		return fmt.Sprintf("No instruction was in force for the frames: is it recorded on %s? (--instruction-topic)", cfg.InstructionTopic)
 	case SkipNoState:
 		return fmt.Sprintf("No frame had a usable robot state: is the bundle's state on %s, with the joint names of its state.names? (--state-topic)", cfg.StateTopic)
 	}
-	return ""
+	return fmt.Sprintf("No frame was acted on (most often: %s): the reasons in report.md say why.", s.skipKinds()[0])
 }
 
 // staleHint says what to do when the frames were mostly dropped as stale: their stamps far from the
