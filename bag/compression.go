@@ -54,48 +54,76 @@ func parseCompression(format, mode string) (compressionMode, error) {
 
 // decompressFile writes the zstd file src, decompressed, into dir under its name without .zstd, and
 // returns the new path. Storage engines need a seekable file on disk (SQLite above all), so a
-// file-compressed bag is read from such a copy.
-func decompressFile(src, dir string) (string, error) {
+// file-compressed bag is read from such a copy. A zstd stream that is damaged or cut short (a copy
+// interrupted) leaves what decompressed before the fault, which is returned as damage: the storage
+// file is then read as far as it goes, as an uncompressed file cut at that point would be. A failure
+// to write the copy (a full disk) is an error of its own, not the bag's.
+func decompressFile(src, dir string) (path string, damage, err error) {
 	in, err := os.Open(src)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	defer in.Close()
 	dec, err := zstd.NewReader(in, zstd.WithDecoderConcurrency(1))
 	if err != nil {
-		return "", &CorruptFileError{Path: src, Err: fmt.Errorf("zstd: %w", err)}
+		return "", nil, &CorruptFileError{Path: src, Err: fmt.Errorf("zstd: %w", err)}
 	}
 	defer dec.Close()
 	dst := filepath.Join(dir, strings.TrimSuffix(filepath.Base(src), compressedSuffix))
 	out, err := os.Create(dst)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
-	_, errCopy := io.Copy(out, dec)
-	if err := errors.Join(errCopy, out.Close()); err != nil {
-		if errCopy != nil {
-			return "", &CorruptFileError{Path: src, Err: fmt.Errorf("zstd decompression: %w", errCopy)}
-		}
-		return "", err
+	w := &errorKeepingWriter{w: out}
+	_, errCopy := io.Copy(w, dec)
+	if err := errors.Join(w.err, out.Close()); err != nil {
+		return "", nil, fmt.Errorf("decompressing %s into %s: %w", src, dir, err)
 	}
-	return dst, nil
+	if errCopy != nil {
+		damage = &CorruptFileError{Path: src, Err: fmt.Errorf("zstd decompression: %w", errCopy)}
+	}
+	return dst, damage, nil
 }
+
+// errorKeepingWriter keeps the error of its writer, so that a failed copy says which side failed.
+type errorKeepingWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (k *errorKeepingWriter) Write(p []byte) (int, error) {
+	n, err := k.w.Write(p)
+	if err != nil && k.err == nil {
+		k.err = err
+	}
+	return n, err
+}
+
+// MaxMessageBytes bounds one message's data once decompressed. zstd frames of zeros shrink a
+// thousandfold, so a damaged or hostile bag of a few megabytes could otherwise claim all the memory;
+// this is 40 times a 4K rgb8 frame and 5 times a dense 3-D lidar sweep.
+const MaxMessageBytes = 1 << 30
 
 // messageDecompressor undoes message-mode compression, one message at a time.
 type messageDecompressor struct {
-	dec *zstd.Decoder
+	dec      *zstd.Decoder
+	maxBytes uint64
 }
 
-func newMessageDecompressor() (*messageDecompressor, error) {
-	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1))
+// newMessageDecompressor refuses messages that decompress to more than maxBytes.
+func newMessageDecompressor(maxBytes uint64) (*messageDecompressor, error) {
+	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(maxBytes))
 	if err != nil {
 		return nil, err
 	}
-	return &messageDecompressor{dec: dec}, nil
+	return &messageDecompressor{dec: dec, maxBytes: maxBytes}, nil
 }
 
 func (d *messageDecompressor) decompress(file string, m Message) (Message, error) {
 	data, err := d.dec.DecodeAll(m.Data, nil)
+	if errors.Is(err, zstd.ErrDecoderSizeExceeded) {
+		err = fmt.Errorf("it unpacks to more than %d bytes, the most a message may hold here (bag.MaxMessageBytes)", d.maxBytes)
+	}
 	if err != nil {
 		return Message{}, &CorruptFileError{Path: file,
 			Err: fmt.Errorf("message on %s at %d: zstd decompression (compression_mode MESSAGE): %w", m.Topic, m.LogTime, err)}

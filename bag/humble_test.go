@@ -1,11 +1,14 @@
 package bag
 
 import (
+	"errors"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
 	"github.com/stretchr/testify/require"
 
 	"dysl_vla/msgs"
@@ -196,4 +199,70 @@ func TestDuplicateStorageFileListedOnce(t *testing.T) {
 	defer r.Close()
 	require.Equal(t, []string{`metadata.yaml lists storage file "./pub_mcap_0.mcap" more than once; it is read once`}, r.Info().Warnings)
 	require.Equal(t, 28, countMessages(t, r))
+}
+
+// A file-compressed storage file cut short (a copy interrupted) is read as far as it decompresses,
+// with a warning, as an uncompressed file cut there would be, instead of refusing the whole bag.
+func TestCutCompressedFileIsReadAsFarAsItGoes(t *testing.T) {
+	// Incompressible messages in uncompressed chunks, so that the zstd stream spans many blocks.
+	dir := filepath.Join(t.TempDir(), "rec")
+	w, err := Create(dir, WriterOptions{Compression: "none", ChunkSize: 64 << 10})
+	require.NoError(t, err)
+	require.NoError(t, w.AddTopic(Topic{Name: "/noise", Type: "std_msgs/msg/String", Definition: "string data\n"}))
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 40 {
+		data := make([]byte, 32<<10)
+		for j := 4; j < len(data); j++ { // after CDR's encapsulation header, 00 00 00 00 (big-endian)
+			data[j] = byte(rng.Uint32())
+		}
+		require.NoError(t, w.Write("/noise", int64(i+1)*1e6, data))
+	}
+	require.NoError(t, w.Close())
+	plain, err := os.ReadFile(filepath.Join(dir, "rec_0.mcap"))
+	require.NoError(t, err)
+	enc, err := zstd.NewWriter(nil)
+	require.NoError(t, err)
+	packed := enc.EncodeAll(plain, nil)
+	cut := filepath.Join(t.TempDir(), "cut_0.mcap.zstd")
+	require.NoError(t, os.WriteFile(cut, packed[:len(packed)*2/3], 0o644))
+
+	r, err := Open(cut)
+	require.NoError(t, err)
+	defer r.Close()
+	require.Len(t, r.Info().Warnings, 2)
+	require.Contains(t, r.Info().Warnings[0], cut+": decompresses only up to a fault, and is read that far: bag file "+cut+" is truncated or corrupt: zstd decompression:")
+	read := 0
+	var last error
+	for _, err := range r.Messages() {
+		if err != nil {
+			last = err
+			break
+		}
+		read++
+	}
+	require.Positive(t, read)
+	require.Less(t, read, 40)
+	var corrupt *CorruptFileError
+	require.ErrorAs(t, last, &corrupt)
+	require.Equal(t, cut, corrupt.Path, "named as the user's file, not the scratch copy")
+
+	// Cut before anything decompressed, the copy is not a storage file at all: refused for the cut.
+	require.NoError(t, os.WriteFile(cut, packed[:100], 0o644))
+	_, err = Open(cut)
+	require.ErrorContains(t, err, "open bag: bag file "+cut+" is truncated or corrupt: zstd decompression: ")
+}
+
+// A decompressed copy that cannot be written (here, to a full device) is that error, not a bag
+// reported as corrupt.
+func TestFullScratchDiskIsNotACorruptBag(t *testing.T) {
+	if _, err := os.Stat("/dev/full"); err != nil {
+		t.Skip("no /dev/full")
+	}
+	dir := t.TempDir()
+	require.NoError(t, os.Symlink("/dev/full", filepath.Join(dir, "pub_mcap_file_zstd_0.mcap")))
+	_, damage, err := decompressFile(humbleBag("pub_mcap_file_zstd/pub_mcap_file_zstd_0.mcap.zstd"), dir)
+	require.Nil(t, damage)
+	require.ErrorContains(t, err, "into "+dir+": write "+filepath.Join(dir, "pub_mcap_file_zstd_0.mcap")+": no space left on device")
+	var corrupt *CorruptFileError
+	require.False(t, errors.As(err, &corrupt))
 }

@@ -156,7 +156,7 @@ func Open(path string) (*Reader, error) {
 	r := &Reader{info: Info{Path: path, StorageID: md.StorageIdentifier, MetadataVersion: md.Version, Size: size,
 		CompressionFormat: md.CompressionFormat, CompressionMode: md.CompressionMode}}
 	if mode == compressedMessage {
-		if r.messageZstd, err = newMessageDecompressor(); err != nil {
+		if r.messageZstd, err = newMessageDecompressor(MaxMessageBytes); err != nil {
 			return nil, fmt.Errorf("open bag %s: %w", path, err)
 		}
 	}
@@ -183,14 +183,12 @@ func Open(path string) (*Reader, error) {
 			r.Close()
 			return nil, fmt.Errorf("open bag %s: storage file %q does not match storage_identifier %q", path, rel, md.StorageIdentifier)
 		}
-		readPath := filePath
 		if compressed {
-			if readPath, err = r.decompressed(filePath); err != nil {
-				r.Close()
-				return nil, fmt.Errorf("open bag %s: %w", path, err)
-			}
+			err = r.addCompressedFile(filePath, rel, fst.Size(), md.StorageIdentifier)
+		} else {
+			err = r.addFile(filePath, filePath, rel, fst.Size(), md.StorageIdentifier)
 		}
-		if err := r.addFile(readPath, filePath, rel, fst.Size(), md.StorageIdentifier); err != nil {
+		if err != nil {
 			r.Close()
 			return nil, fmt.Errorf("open bag %s: %w", path, err)
 		}
@@ -230,16 +228,36 @@ func directorySize(dir string) (int64, error) {
 }
 
 // decompressed makes a decompressed copy of a file-compressed storage file in the reader's scratch
-// directory.
-func (r *Reader) decompressed(path string) (string, error) {
+// directory. A copy that ends early is kept and returned with its damage (see decompressFile).
+func (r *Reader) decompressed(path string) (copyPath string, damage, err error) {
 	if r.scratch == "" {
 		dir, err := os.MkdirTemp("", "dysl-bag-")
 		if err != nil {
-			return "", fmt.Errorf("decompressing %s: %w", path, err)
+			return "", nil, fmt.Errorf("decompressing %s: %w", path, err)
 		}
 		r.scratch = dir
 	}
 	return decompressFile(path, r.scratch)
+}
+
+// addCompressedFile adds a file-compressed storage file, read from its decompressed copy. A copy cut
+// short by damage is read as far as it goes, with a warning; one too short to open is refused for
+// that damage.
+func (r *Reader) addCompressedFile(path, listedAs string, size int64, storageID string) error {
+	readPath, damage, err := r.decompressed(path)
+	if err != nil {
+		return err
+	}
+	if damage != nil {
+		r.info.Warnings = append(r.info.Warnings, fmt.Sprintf("%s: decompresses only up to a fault, and is read that far: %v", listedAs, damage))
+	}
+	if err := r.addFile(readPath, path, listedAs, size, storageID); err != nil {
+		if damage != nil {
+			return damage
+		}
+		return err
+	}
+	return nil
 }
 
 func openSingleFile(path string, size int64) (*Reader, error) {
@@ -253,16 +271,14 @@ func openSingleFile(path string, size int64) (*Reader, error) {
 		return nil, fmt.Errorf("open bag: %w", err)
 	}
 	r := &Reader{info: Info{Path: path, StorageID: storageID, Size: size}}
-	readPath := path
+	// ros2 bag info lists a lone file as it was given.
 	if compressed {
 		r.info.CompressionFormat, r.info.CompressionMode = compressionZstd, compressionFile
-		if readPath, err = r.decompressed(path); err != nil {
-			r.Close()
-			return nil, fmt.Errorf("open bag: %w", err)
-		}
+		err = r.addCompressedFile(path, path, size, storageID)
+	} else {
+		err = r.addFile(path, path, path, size, storageID)
 	}
-	// ros2 bag info lists a lone file as it was given.
-	if err := r.addFile(readPath, path, path, size, storageID); err != nil {
+	if err != nil {
 		r.Close()
 		return nil, fmt.Errorf("open bag: %w", err)
 	}
