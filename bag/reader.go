@@ -308,6 +308,10 @@ func (r *Reader) addFile(readPath, userPath, listedAs string, size int64, storag
 		r.info.Warnings = append(r.info.Warnings, fmt.Sprintf("%s: readable only up to a fault (%d messages counted): %v",
 			listedAs, sum.messageCount, renamePath(sum.fault, readPath, userPath)))
 	}
+	if sum.indexProblem != nil {
+		r.info.Warnings = append(r.info.Warnings, fmt.Sprintf("%s: its index disagrees with its data (%v), so it is read in file order, not through the index",
+			listedAs, sum.indexProblem))
+	}
 	return nil
 }
 

@@ -33,6 +33,9 @@ type fileSummary struct {
 	// fault is the error a full read of the file would end with (found while counting an
 	// unindexed file); nil when the file read cleanly or was not scanned.
 	fault error
+	// indexProblem is why a file's index is not used: it disagrees with the data (the file is then
+	// read in file order); nil when it is used or there is none.
+	indexProblem error
 }
 
 // messageStream yields one file's messages in its time order; next returns io.EOF at the end.

@@ -2,6 +2,7 @@ package bag
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -36,8 +37,12 @@ func openMCAPFile(path string) (*mcapFile, error) {
 	file := &mcapFile{path: path}
 	info, err := reader.Info()
 	if err == nil && info.Statistics != nil {
-		file.indexed = true
 		file.sum = summaryFromInfo(info)
+		// The index reader sizes its buffers from the index and the chunk headers as they stand: one
+		// damaged length would panic or claim gigabytes. A file whose index and chunks disagree is read
+		// in file order instead, which needs neither.
+		file.sum.indexProblem = checkChunkIndexes(f, info.ChunkIndexes)
+		file.indexed = file.sum.indexProblem == nil
 		return file, nil
 	}
 	// No usable summary: count by scanning. A fault found here is kept and reported by iteration.
@@ -46,6 +51,63 @@ func openMCAPFile(path string) (*mcapFile, error) {
 		return nil, err
 	}
 	return file, nil
+}
+
+// maxChunkBytes bounds one chunk, compressed or not: a chunk holds the messages of one writer's chunk
+// size (rosbag2: 768 KiB by default) or a single bigger message.
+const maxChunkBytes = 2 * MaxMessageBytes
+
+// checkChunkIndexes compares every chunk index with the chunk record it points at: its place in the
+// file, record length, compression and sizes. It reads a few dozen bytes per chunk.
+func checkChunkIndexes(f *os.File, indexes []*mcap.ChunkIndex) error {
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	size := uint64(st.Size())
+	for _, ci := range indexes {
+		if err := checkChunk(f, size, ci); err != nil {
+			return fmt.Errorf("chunk at offset %d: %w", ci.ChunkStartOffset, err)
+		}
+	}
+	return nil
+}
+
+func checkChunk(f *os.File, size uint64, ci *mcap.ChunkIndex) error {
+	// opcode, record length, start and end times, uncompressed size, uncompressed CRC, compression's length
+	const fixed = 1 + 8 + 8 + 8 + 8 + 4 + 4
+	switch {
+	case ci.ChunkStartOffset > size || ci.ChunkLength > size-ci.ChunkStartOffset:
+		return fmt.Errorf("its index says %d bytes, past the end of the file (%d bytes)", ci.ChunkLength, size)
+	case ci.ChunkLength < fixed+8:
+		return fmt.Errorf("its index says %d bytes, too short for a chunk record", ci.ChunkLength)
+	case ci.UncompressedSize > maxChunkBytes || ci.CompressedSize > maxChunkBytes:
+		return fmt.Errorf("its index says %d bytes uncompressed and %d compressed, more than a chunk may hold here (%d)",
+			ci.UncompressedSize, ci.CompressedSize, uint64(maxChunkBytes))
+	}
+	head := make([]byte, fixed+len(ci.Compression)+8)
+	if _, err := f.ReadAt(head, int64(ci.ChunkStartOffset)); err != nil {
+		return err
+	}
+	le := binary.LittleEndian
+	compressionLen := uint64(le.Uint32(head[37:]))
+	compression := string(head[fixed : fixed+len(ci.Compression)])
+	switch {
+	case mcap.OpCode(head[0]) != mcap.OpChunk:
+		return fmt.Errorf("its index points at a record of opcode 0x%02x, not a chunk", head[0])
+	case le.Uint64(head[1:]) != ci.ChunkLength-9:
+		return fmt.Errorf("the chunk's record is %d bytes long, its index says %d", le.Uint64(head[1:]), ci.ChunkLength-9)
+	case le.Uint64(head[25:]) != ci.UncompressedSize:
+		return fmt.Errorf("the chunk says %d bytes uncompressed, its index %d", le.Uint64(head[25:]), ci.UncompressedSize)
+	case compressionLen != uint64(len(ci.Compression)) || compression != string(ci.Compression):
+		return fmt.Errorf("the chunk's compression is not %q, as its index says", ci.Compression)
+	case le.Uint64(head[fixed+len(ci.Compression):]) != ci.CompressedSize ||
+		ci.ChunkLength != uint64(len(head))+ci.CompressedSize:
+		return fmt.Errorf("the chunk holds %d bytes of records, its index says %d", le.Uint64(head[fixed+len(ci.Compression):]), ci.CompressedSize)
+	case ci.Compression == mcap.CompressionNone && ci.UncompressedSize != ci.CompressedSize:
+		return fmt.Errorf("uncompressed, it says %d bytes of records and %d uncompressed", ci.CompressedSize, ci.UncompressedSize)
+	}
+	return nil
 }
 
 func summaryFromInfo(info *mcap.Info) fileSummary {
