@@ -194,3 +194,27 @@ func TestAnEmptyClockExplainsAReplayThatActedOnNothing(t *testing.T) {
 	require.Equal(t, 3, res.Summary.SkippedBy[SkipNoClock])
 	require.Contains(t, res.Summary.Hint, "use_sim_time is true, but no /clock message came before the frames")
 }
+
+// What the bag says of itself when opened (here, metadata.yaml's count disagreeing with the files) is
+// printed with the replay and written into the report, not left to `dysl bag info`.
+func TestReplayShowsTheBagsWarnings(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "miscounted")
+	require.NoError(t, os.CopyFS(dir, os.DirFS(humbleBag("pub_sqlite3"))))
+	meta := filepath.Join(dir, "metadata.yaml")
+	data, err := os.ReadFile(meta)
+	require.NoError(t, err)
+	edited := strings.Replace(string(data), "  message_count: 28\n", "  message_count: 29\n", 1)
+	require.NotEqual(t, string(data), edited)
+	require.NoError(t, os.WriteFile(meta, []byte(edited), 0o644))
+
+	res, err := fakeReplay(t, dir, nil, nil)
+	require.NoError(t, err)
+	require.Len(t, res.Summary.BagWarnings, 1)
+	require.Contains(t, res.Summary.BagWarnings[0], "29")
+	var out strings.Builder
+	WriteResult(&out, res)
+	require.Contains(t, out.String(), "input bag: "+res.Summary.BagWarnings[0]+"\n")
+	report, err := os.ReadFile(res.ReportPath)
+	require.NoError(t, err)
+	require.Contains(t, string(report), "**Input bag:** "+res.Summary.BagWarnings[0])
+}

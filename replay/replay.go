@@ -187,6 +187,7 @@ func Run(cfg Config) (res Result, err error) {
 	res.Summary = Summarize(res.Steps, res.Skips)
 	res.Summary.ForwardFailures = len(rec.forwardFailures)
 	res.Summary.Clock = clock.source
+	res.Summary.BagWarnings = info.Warnings
 	res.Summary.Hint = nothingActedOnHint(res.Summary, settings.Live.MaxImageAge, len(info.TopicTypes(TopicClock)) > 0, cfg)
 	if tp, err := bag.MeasureDecodeThroughput(cfg.BagPath); err == nil {
 		res.Summary.DecodeFramesPerSecond = tp.FramesPerSecond()

@@ -84,7 +84,8 @@ type Summary struct {
 	StaleAgeMax                        time.Duration
 	ForwardFailures                    int // chunks published but not forwarded (MAVLink)
 	Clock                              ClockSource
-	Hint                               string // what to do when the run acted on nothing; empty otherwise
+	Hint                               string   // what to do when the run acted on nothing; empty otherwise
+	BagWarnings                        []string // what the bag said of itself when opened (bag.Info.Warnings)
 	LatencyP50, LatencyP95, LatencyMax float64
 	MeanLatency                        float64
 	MeanExecutedLayers, LayersTotal    float64
@@ -226,6 +227,9 @@ func writeMarkdown(w io.Writer, title string, skips []Skip, s Summary, config st
 		row("bag decoding alone", "%.0f frames/s", s.DecodeFramesPerSecond)
 	}
 	fmt.Fprintln(w)
+	for _, warning := range s.BagWarnings {
+		fmt.Fprintf(w, "**Input bag:** %s\n\n", warning)
+	}
 	if s.Hint != "" {
 		fmt.Fprintf(w, "**Nothing was acted on.** %s\n\n", s.Hint)
 	}

@@ -7,6 +7,9 @@ import (
 
 // WriteSummary prints the summary in a few lines for a terminal.
 func WriteSummary(w io.Writer, s Summary) {
+	for _, warning := range s.BagWarnings {
+		fmt.Fprintf(w, "input bag: %s\n", warning)
+	}
 	fmt.Fprintf(w, "frames acted on %d, not acted on %d\n", s.Frames, s.Skipped)
 	for _, kind := range s.skipKinds() {
 		fmt.Fprintf(w, "  %s: %d", kind, s.SkippedBy[kind])
