@@ -1,6 +1,7 @@
 package bag
 
 import (
+	"database/sql"
 	"errors"
 	"math/rand/v2"
 	"os"
@@ -265,4 +266,34 @@ func TestFullScratchDiskIsNotACorruptBag(t *testing.T) {
 	require.ErrorContains(t, err, "into "+dir+": write "+filepath.Join(dir, "pub_mcap_file_zstd_0.mcap")+": no space left on device")
 	var corrupt *CorruptFileError
 	require.False(t, errors.As(err, &corrupt))
+}
+
+// A sqlite3 row that names a topic the file lacks is one damaged message, not the end of the file:
+// the rows after it are read, and it comes out with Damaged set, named by its topic id.
+func TestSQLiteRowOfAnUnknownTopicIsOneDamagedMessage(t *testing.T) {
+	dir := copyDir(t, humbleBag("pub_sqlite3"))
+	db, err := sql.Open("sqlite", filepath.Join(dir, "pub_sqlite3_0.db3"))
+	require.NoError(t, err)
+	_, err = db.Exec(`UPDATE messages SET topic_id = 99 WHERE id = (SELECT id FROM messages ORDER BY timestamp, id LIMIT 1 OFFSET 3)`)
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+
+	r, err := Open(dir)
+	require.NoError(t, err)
+	defer r.Close()
+	require.Equal(t, uint64(28), r.Info().Files[0].MessageCount, "the row is counted among the file's messages")
+	read, damaged := 0, 0
+	for m, err := range r.Messages("/image") {
+		require.NoError(t, err)
+		if m.Damaged != nil {
+			damaged++
+			require.Equal(t, "(topic id 99)", m.Topic)
+			require.ErrorContains(t, m.Damaged, "pub_sqlite3_0.db3 is truncated or corrupt: message at ")
+			require.ErrorContains(t, m.Damaged, "refers to topic id 99, which the topics table lacks")
+			continue
+		}
+		read++
+	}
+	require.Equal(t, 1, damaged)
+	require.GreaterOrEqual(t, read, 13, "every other image of the 14")
 }

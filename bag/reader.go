@@ -21,8 +21,9 @@ type Message struct {
 	LogTime int64
 	Data    []byte // CDR, including the 4-byte encapsulation header
 	// Damaged, when set, says why this message's data could not be read (its zstd compression, in
-	// compression_mode MESSAGE, is broken); Data is then nil. The file around it reads on, as a
-	// message whose CDR does not decode is skipped and the next one read.
+	// compression_mode MESSAGE, is broken; its sqlite3 row names a topic the file lacks, and Topic
+	// then gives that topic's id); Data is then nil. The file around it reads on, as a message whose
+	// CDR does not decode is skipped and the next one read.
 	Damaged error
 }
 
@@ -414,7 +415,9 @@ func (r *Reader) Messages(topics ...string) iter.Seq2[Message, error] {
 		var faults []error
 		advance := func(s *source) {
 			m, err := s.stream.next()
-			if err == nil && r.messageZstd != nil {
+			if m.Damaged != nil {
+				m.Damaged = renamePath(m.Damaged, s.readPath, s.path)
+			} else if err == nil && r.messageZstd != nil {
 				if data, damage := r.messageZstd.decompress(s.path, m); damage != nil {
 					m.Data, m.Damaged = nil, damage
 				} else {

@@ -95,7 +95,9 @@ func (f *sqliteFile) readSummary() error {
 		t := f.topicsBy[id]
 		t.MessageCount = perTopic[id]
 		f.sum.topics = append(f.sum.topics, t)
-		f.sum.messageCount += t.MessageCount
+	}
+	for _, n := range perTopic {
+		f.sum.messageCount += n // rows of a topic the table lacks too: the file holds them
 	}
 	if f.sum.countsKnown && f.sum.messageCount > 0 {
 		var start, end int64
@@ -152,7 +154,10 @@ func (s *sqliteStream) next() (Message, error) {
 		}
 		t, ok := s.file.topicsBy[topicID]
 		if !ok {
-			return Message{}, &CorruptFileError{Path: s.file.path, Err: fmt.Errorf("message at %d refers to topic id %d, which the topics table lacks", m.LogTime, topicID)}
+			// One broken row, not a broken file: yielded as damaged, whatever the topics asked for
+			// (it may be one of them), and the rows after it read on.
+			return Message{Topic: fmt.Sprintf("(topic id %d)", topicID), LogTime: m.LogTime, Damaged: &CorruptFileError{Path: s.file.path,
+				Err: fmt.Errorf("message at %d refers to topic id %d, which the topics table lacks", m.LogTime, topicID)}}, nil
 		}
 		if len(s.topics) > 0 && !s.topics[t.Name] {
 			continue
