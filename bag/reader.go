@@ -90,6 +90,22 @@ func (i Info) TopicTypes(name string) []string {
 	return types
 }
 
+// StoredCount is how many messages on the topic the storage files say they hold (their index, or
+// their count when read at Open); ok is false when a file could not be counted in full.
+func (i Info) StoredCount(topic string) (n uint64, ok bool) {
+	for _, f := range i.Files {
+		if !f.CountsKnown {
+			return 0, false
+		}
+		for _, t := range f.Topics {
+			if t.Name == topic {
+				n += t.MessageCount
+			}
+		}
+	}
+	return n, true
+}
+
 // Topic returns the named topic's description.
 func (i Info) Topic(name string) (TopicInfo, bool) {
 	for _, t := range i.Topics {

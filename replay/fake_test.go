@@ -1,6 +1,8 @@
 package replay
 
 import (
+	"bytes"
+	"encoding/binary"
 	"os"
 	"path/filepath"
 	"strings"
@@ -217,4 +219,46 @@ func TestReplayShowsTheBagsWarnings(t *testing.T) {
 	report, err := os.ReadFile(res.ReportPath)
 	require.NoError(t, err)
 	require.Contains(t, string(report), "**Input bag:** "+res.Summary.BagWarnings[0])
+}
+
+// A message the bag reader passes over in silence (an MCAP message on a channel its file never
+// declares, here made by rewriting one image's channel id) is not lost without a word: the replay
+// compares the images read with the count the file's index gives.
+func TestImagesTheReaderPassedOverAreSaid(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "in")
+	w, err := bag.Create(dir, bag.WriterOptions{Compression: "none"})
+	require.NoError(t, err)
+	def, _ := msgs.Schema(imageType)
+	require.NoError(t, w.AddTopic(bag.Topic{Name: "/image", Type: imageType, Definition: def}))
+	def, _ = msgs.Schema(instructionType)
+	require.NoError(t, w.AddTopic(bag.Topic{Name: "/instruction", Type: instructionType, Definition: def}))
+	text, err := msgs.Encode(nil, &msgs.String{Data: "pick"})
+	require.NoError(t, err)
+	require.NoError(t, w.Write("/instruction", base, text))
+	for i := range 5 {
+		at := base + int64(i+1)*1e8
+		data, err := msgs.Encode(nil, &msgs.Image{Header: msgs.Header{Stamp: msgs.TimeFromNanos(at)}, Height: 4, Width: 4, Encoding: "rgb8", Step: 12, Data: make([]byte, 48)})
+		require.NoError(t, err)
+		require.NoError(t, w.Write("/image", at, data))
+	}
+	require.NoError(t, w.Close())
+
+	// A message record: opcode 0x05, record length (8), channel id (2), sequence (4), log time (8), ...
+	// The third image's log time first appears in its message record, before the chunk's message index.
+	path := filepath.Join(dir, "in_0.mcap")
+	raw, err := os.ReadFile(path)
+	require.NoError(t, err)
+	var logTime [8]byte
+	binary.LittleEndian.PutUint64(logTime[:], uint64(base+3e8))
+	at := bytes.Index(raw, logTime[:])
+	require.Positive(t, at)
+	require.Equal(t, byte(0x05), raw[at-15], "the record's opcode")
+	binary.LittleEndian.PutUint16(raw[at-6:], 99)
+	require.NoError(t, os.WriteFile(path, raw, 0o644))
+
+	res, err := fakeReplay(t, dir, nil, nil)
+	require.NoError(t, err)
+	require.Equal(t, 4, res.Summary.Frames+res.Summary.Skipped)
+	require.Contains(t, res.Summary.BagWarnings, "the storage files say they hold 5 messages on /image, and 4 were read: "+
+		"the reader passed over the others (in an MCAP file, a message on a channel the file does not declare)")
 }

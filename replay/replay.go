@@ -188,6 +188,11 @@ func Run(cfg Config) (res Result, err error) {
 	res.Summary.ForwardFailures = len(rec.forwardFailures)
 	res.Summary.Clock = clock.source
 	res.Summary.BagWarnings = info.Warnings
+	if stored, ok := info.StoredCount(cfg.ImageTopic); ok && readErr == nil && uint64(res.Summary.Frames+res.Summary.Skipped) < stored {
+		// The MCAP reader passes over a message on a channel its file never declares without a word.
+		res.Summary.BagWarnings = append(res.Summary.BagWarnings, fmt.Sprintf("the storage files say they hold %d messages on %s, and %d were read: the reader passed over the others (in an MCAP file, a message on a channel the file does not declare)",
+			stored, cfg.ImageTopic, res.Summary.Frames+res.Summary.Skipped))
+	}
 	res.Summary.Hint = nothingActedOnHint(res.Summary, settings.Live.MaxImageAge, len(info.TopicTypes(TopicClock)) > 0, cfg)
 	if tp, err := bag.MeasureDecodeThroughput(cfg.BagPath); err == nil {
 		res.Summary.DecodeFramesPerSecond = tp.FramesPerSecond()
