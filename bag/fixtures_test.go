@@ -180,6 +180,15 @@ func TestMetadataDisagreement(t *testing.T) {
 			"topic /rosout is in the storage files but not in metadata.yaml",
 		}, r.Info().Warnings)
 	})
+	t.Run("topic type differs: warning", func(t *testing.T) {
+		dir := copyDir(t, filepath.Join(fixtures, "talker_sqlite3"))
+		edit(t, dir, "type: std_msgs/msg/String", "type: std_msgs/msg/Int32")
+		r, err := Open(dir)
+		require.NoError(t, err)
+		defer r.Close()
+		require.Equal(t, []string{"topic /topic: metadata.yaml says type std_msgs/msg/Int32, the storage files record std_msgs/msg/String"},
+			r.Info().Warnings)
+	})
 	t.Run("listed file missing: error", func(t *testing.T) {
 		dir := copyDir(t, filepath.Join(fixtures, "talker_mcap"))
 		require.NoError(t, os.Remove(filepath.Join(dir, "talker.mcap")))

@@ -348,6 +348,7 @@ func renamePath(err error, readPath, userPath string) error {
 func crossCheck(md bagMetadata, files []storageFile, infos []FileInfo) []string {
 	var warnings []string
 	counted := map[string]uint64{}
+	types := map[string][]string{} // topic -> the types the storage files record for it
 	var order []string
 	allKnown := true
 	var total uint64
@@ -360,6 +361,9 @@ func crossCheck(md bagMetadata, files []storageFile, infos []FileInfo) []string 
 				order = append(order, t.Name)
 			}
 			counted[t.Name] += t.MessageCount
+			if !slices.Contains(types[t.Name], t.Type) {
+				types[t.Name] = append(types[t.Name], t.Type)
+			}
 		}
 	}
 	listed := map[string]bool{}
@@ -369,6 +373,10 @@ func crossCheck(md bagMetadata, files []storageFile, infos []FileInfo) []string 
 		if _, inFiles := counted[name]; !inFiles {
 			warnings = append(warnings, fmt.Sprintf("topic %s is in %s but in no storage file", name, MetadataFileName))
 			continue
+		}
+		if stored := types[name]; len(stored) != 1 || stored[0] != t.TopicMetadata.Type {
+			warnings = append(warnings, fmt.Sprintf("topic %s: %s says type %s, the storage files record %s",
+				name, MetadataFileName, t.TopicMetadata.Type, strings.Join(stored, " and ")))
 		}
 		if allKnown && counted[name] != t.MessageCount {
 			warnings = append(warnings, fmt.Sprintf("topic %s: %s says %d messages, the storage files hold %d",
