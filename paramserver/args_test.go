@@ -46,13 +46,21 @@ func TestParseArgsPrecedence(t *testing.T) {
 	}{
 		{name: "later file wins", want: Double(20),
 			args: []string{"--ros-args", "-r", "__ns:=/robot", "--params-file", "testdata/vla_node.yaml", "--params-file", "testdata/launch_dict.yaml"}},
-		{name: "exact node key beats a later wildcard", want: Double(10),
+		// rcl merges every source into one table of node keys, and rclcpp applies the keys in the order
+		// each first appeared: vla_node.yaml opens with /**, so its exact key comes later and wins.
+		{name: "exact node key after /** beats a later wildcard", want: Double(10),
 			args: []string{"--ros-args", "-r", "__ns:=/robot", "--params-file", "testdata/vla_node.yaml", "--params-file", "testdata/late_wildcard.yaml"}},
+		{name: "a later wildcard beats an exact key seen first (a ros2 param dump file)", want: Double(1),
+			args: []string{"--ros-args", "-r", "__ns:=/robot", "--params-file", "testdata/dumped.yaml", "--params-file", "testdata/late_wildcard.yaml"}},
+		{name: "a later -p beats an exact key seen first", want: Double(2),
+			args: []string{"--ros-args", "-r", "__ns:=/robot", "--params-file", "testdata/dumped.yaml", "-p", "rate_hz:=2.0"}},
+		{name: "an exact key seen after -p beats it", want: Double(10),
+			args: []string{"--ros-args", "-r", "__ns:=/robot", "-p", "rate_hz:=2.0", "--params-file", "testdata/dumped.yaml"}},
 		{name: "later -p beats an earlier wildcard", want: Double(2),
 			args: []string{"--ros-args", "--params-file", "testdata/late_wildcard.yaml", "-p", "rate_hz:=2.0"}},
 		{name: "later wildcard beats an earlier -p", want: Double(1),
 			args: []string{"--ros-args", "-p", "rate_hz:=2.0", "--params-file", "testdata/late_wildcard.yaml"}},
-		{name: "exact node key beats -p, as in rclcpp", want: Double(10),
+		{name: "exact node key after -p's /** beats it, as in rclcpp", want: Double(10),
 			args: []string{"--ros-args", "-r", "__ns:=/robot", "-p", "rate_hz:=2.0", "--params-file", "testdata/vla_node.yaml"}},
 		{name: "remap after the file still selects the node", want: Double(10),
 			args: []string{"--ros-args", "--params-file", "testdata/vla_node.yaml", "-r", "__ns:=/robot"}},

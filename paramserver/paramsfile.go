@@ -58,11 +58,13 @@ func UnmatchedNodeKeys(path, nodeFQN string) ([]string, error) {
 }
 
 // overrideSet collects node-keyed parameter assignments from params files and -p arguments
-// in command-line order. Resolving them for a node follows the documented ROS 2 rule
-// (launch_ros Node docs, ros2/design#289): the last definition wins, but a key naming the
-// node exactly beats a wildcard key even when the wildcard comes later. -p values count as
-// "/**" assignments, so a params-file entry for the exact node name beats them, as in rclcpp
-// (ros2/rclcpp#953).
+// in command-line order. Resolving them for a node follows rcl and rclcpp (rcl_params_t, then
+// rclcpp::parameter_map_from): every file and -p argument merges into one table of node keys, a
+// later value replacing an earlier one under the same key; the keys that match the node then apply
+// in the order each key first appeared, so a later key's values win. -p values are filed under
+// "/**". So a file whose only key is the node's full name (what `ros2 param dump` writes), followed
+// by -p or by a launch file's dict (which launch_ros writes under "/**"), gives way to them; but "/**"
+// seen first, then the exact key, leaves the exact key's values in force even over a later -p.
 type overrideSet struct {
 	assignments []assignment
 }
@@ -114,11 +116,20 @@ func nodeKeyMatches(nodeKey, nodeFQN string) bool {
 }
 
 func (set *overrideSet) forNode(nodeFQN string) map[string]Value {
+	var keys []string // in the order each first appeared
+	byKey := map[string]map[string]Value{}
+	for _, a := range set.assignments {
+		if byKey[a.nodeKey] == nil {
+			keys = append(keys, a.nodeKey)
+			byKey[a.nodeKey] = map[string]Value{}
+		}
+		byKey[a.nodeKey][a.name] = a.value
+	}
 	values := map[string]Value{}
-	for _, exactPass := range []bool{false, true} {
-		for _, a := range set.assignments {
-			if nodeKeyIsExact(a.nodeKey) == exactPass && nodeKeyMatches(a.nodeKey, nodeFQN) {
-				values[a.name] = cloneValue(a.value)
+	for _, key := range keys {
+		if nodeKeyMatches(key, nodeFQN) {
+			for name, v := range byKey[key] {
+				values[name] = cloneValue(v)
 			}
 		}
 	}
