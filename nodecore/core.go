@@ -138,20 +138,12 @@ func (c *Core) Settings() Settings {
 	return s
 }
 
-// checkParameters is the on-set callback: it overlays the proposed values on the current ones and
-// refuses the change when the result is not a valid configuration. Ranges and types were checked by
-// the server against the descriptors before this runs.
+// checkParameters is the Core's on-set callback: it overlays the proposed values on the current ones
+// and refuses the change when the result does not fit the loaded bundle (fitsChunk). Ranges and types
+// were checked by the server against the descriptors, and the settings as a whole by the callback
+// Declare registers, before this runs.
 func (c *Core) checkParameters(params []paramserver.Parameter) paramserver.SetResult {
-	snap := c.cfg.Params.Snapshot()
-	proposed := func(name string) (paramserver.Value, bool) {
-		for _, p := range params {
-			if p.Name == name {
-				return p.Value, true
-			}
-		}
-		return snap.Value(name)
-	}
-	settings, err := settingsFrom(proposed)
+	settings, err := proposedSettings(c.cfg.Params, params)
 	if err == nil {
 		err = fitsChunk(settings.Live, c.cfg.Engine.Manifest.Dims.Chunk)
 	}

@@ -250,6 +250,22 @@ func TestInvalidParameterSetIsRejectedAndNothingChanges(t *testing.T) {
 	}
 }
 
+// Before any Core exists (a managed node not yet configured, or after cleanup), the parameter server
+// itself refuses a combination the node could not run, as rclcpp's on-set callback registered in the
+// constructor does: only the limits of a bundle not loaded yet wait for configure.
+func TestParameterServerRefusesInvalidSettingsWithoutACore(t *testing.T) {
+	srv, _, err := nodecore.NewParamServer("/dysl_vla_node", nil, nil)
+	require.NoError(t, err)
+	res := srv.Set(paramserver.Parameter{Name: nodecore.ParamStrategy, Value: paramserver.String("bogus")})
+	require.False(t, res[0].Successful)
+	require.Contains(t, res[0].Reason, "parameter strategy: ")
+	v, _ := srv.Snapshot().Value(nodecore.ParamStrategy)
+	require.Equal(t, "dysl", v.StringValue)
+
+	res = srv.Set(paramserver.Parameter{Name: nodecore.ParamExecutedActions, Value: paramserver.Integer(5)})
+	require.True(t, res[0].Successful, "the chunk it must fit is the bundle's, checked at configure")
+}
+
 // A frame older than max_image_age when inference would start is never acted on; nor is one with a
 // zero stamp.
 func TestStaleFramesAreDropped(t *testing.T) {

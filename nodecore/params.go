@@ -189,7 +189,10 @@ func ParameterNames() []string {
 
 // Declare declares every node parameter on srv, taking srv's start-up overrides (--params-file, -p)
 // instead of the defaults, and returns the resulting settings. A value of the wrong type or out of its
-// range, or a combination skipping.Config.Validate rejects, is an error naming the parameter.
+// range, or a combination skipping.Config.Validate rejects, is an error naming the parameter. From
+// then on srv refuses a set that settingsFrom would reject, as rclcpp's on-set callback registered in
+// a node's constructor does: a managed node that is not configured yet (no Core, no bundle) must not
+// take values its configure would then fail on.
 func Declare(srv *paramserver.Server) (Settings, error) {
 	for _, s := range specs() {
 		desc := s.desc
@@ -199,7 +202,30 @@ func Declare(srv *paramserver.Server) (Settings, error) {
 		}
 	}
 	snap := srv.Snapshot()
-	return settingsFrom(snap.Value)
+	settings, err := settingsFrom(snap.Value)
+	if err != nil {
+		return Settings{}, err
+	}
+	srv.AddOnSetCallback(func(params []paramserver.Parameter) paramserver.SetResult {
+		if _, err := proposedSettings(srv, params); err != nil {
+			return paramserver.SetResult{Successful: false, Reason: err.Error()}
+		}
+		return paramserver.SetResult{Successful: true}
+	})
+	return settings, nil
+}
+
+// proposedSettings are the settings srv would hold with params set.
+func proposedSettings(srv *paramserver.Server, params []paramserver.Parameter) (Settings, error) {
+	snap := srv.Snapshot()
+	return settingsFrom(func(name string) (paramserver.Value, bool) {
+		for _, p := range params {
+			if p.Name == name {
+				return p.Value, true
+			}
+		}
+		return snap.Value(name)
+	})
 }
 
 // NewParamServer returns a parameter server for the node nodeFQN (such as "/dysl_vla_node") with every
