@@ -163,8 +163,10 @@ func (n *node) subscribe(topic, pkg, msg string, qos rclgo.QosProfile, take func
 }
 
 // watchInputTypes warns, once per publisher, about a publisher whose type differs from what the node
-// subscribes with on the same topic (a CompressedImage or a String on the image topic). DDS never
-// matches the two, so without this the node would wait for frames without a word.
+// subscribes with on the same topic (a CompressedImage or a String on the image topic), or whose QoS
+// its subscription cannot take (a volatile instruction publisher: rclgo has no QoS events, so this
+// is rclcpp's "offering incompatible QoS" warning). DDS never matches either, so without this the
+// node would wait for frames without a word.
 func (n *node) watchInputTypes(ctx context.Context) {
 	warned := map[string]bool{}
 	tick := time.NewTicker(2 * time.Second)
@@ -187,18 +189,45 @@ func (n *node) watchInputTypes(ctx context.Context) {
 			if err != nil {
 				continue
 			}
+			requested, known := n.subscriptionQoS(topic)
 			for _, p := range pubs {
+				publisher := strings.TrimSuffix(p.NodeNamespace, "/") + "/" + p.NodeName
 				offered := rosTypeName(p.TopicType)
-				key := topic + " " + p.NodeNamespace + "/" + p.NodeName + " " + offered
-				if offered == types[0] || warned[key] {
-					continue
+				key := topic + " " + publisher + " " + offered
+				if offered != types[0] && !warned[key] {
+					warned[key] = true
+					n.log.Warnf("a publisher (node %s) offers %s on %s, expected %s: none of its messages reach this node",
+						publisher, offered, topic, types[0])
 				}
-				warned[key] = true
-				n.log.Warnf("a publisher (node %s) offers %s on %s, expected %s: none of its messages reach this node",
-					strings.TrimSuffix(p.NodeNamespace, "/")+"/"+p.NodeName, offered, topic, types[0])
+				why := ""
+				if known {
+					why = qosMismatch(requested, qosOf(p.QosProfile))
+				}
+				if qosKey := key + " qos"; why != "" && !warned[qosKey] {
+					warned[qosKey] = true
+					n.log.Warnf("a publisher (node %s) on %s offers incompatible QoS, so none of its messages reach this node: %s", publisher, topic, why)
+				}
 			}
 		}
 	}
+}
+
+// subscriptionQoS is the QoS of this node's own subscription to topic, as the graph reports it.
+func (n *node) subscriptionQoS(topic string) (endpointQoS, bool) {
+	subs, err := n.rcl.GetSubscriptionsInfoByTopic(topic, true)
+	if err != nil {
+		return endpointQoS{}, false
+	}
+	for _, s := range subs {
+		if s.NodeName == n.rcl.Name() && strings.TrimSuffix(s.NodeNamespace, "/") == strings.TrimSuffix(n.rcl.Namespace(), "/") {
+			return qosOf(s.QosProfile), true
+		}
+	}
+	return endpointQoS{}, false
+}
+
+func qosOf(p rclgo.QosProfile) endpointQoS {
+	return endpointQoS{reliable: p.Reliability == rclgo.ReliabilityReliable, transientLocal: p.Durability == rclgo.DurabilityTransientLocal}
 }
 
 // rosTypeName turns the DDS type name the graph reports for an endpoint ("std_msgs::msg::dds_::String_")

@@ -284,3 +284,17 @@ func TestWrongTypeOnTheImageTopicIsNamed(t *testing.T) {
 		t.Fatalf("the node exited:\n%s", launch.Output())
 	}
 }
+
+// An instruction publisher with rclpy's default QoS (volatile) never matches the node's transient-
+// local subscription; rclgo has no QoS events, so the node names it from the graph, as rclcpp's
+// "offering incompatible QoS" warning would.
+func TestIncompatibleInstructionQoSIsNamed(t *testing.T) {
+	r := NewROS(t)
+	launch := launchNode(t, r)
+	r.Start("volatile instruction publisher", nil, "ros2", "topic", "pub", "-r", "2", "--qos-durability", "volatile",
+		"/instruction", "std_msgs/msg/String", "{data: pick}")
+	launch.WaitFor(t, `on /instruction offers incompatible QoS, so none of its messages reach this node: it offers volatile durability`, 30*time.Second)
+	if !launch.Alive() {
+		t.Fatalf("the node exited:\n%s", launch.Output())
+	}
+}
