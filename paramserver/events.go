@@ -2,6 +2,7 @@ package paramserver
 
 import (
 	"slices"
+	"strings"
 	"sync/atomic"
 
 	"dysl_vla/msgs"
@@ -26,6 +27,28 @@ func (s *Server) Subscribe(capacity int) *Subscription {
 	s.subsMu.Lock()
 	defer s.subsMu.Unlock()
 	s.listeners = append(s.listeners, sub)
+	return sub
+}
+
+// SubscribeWithDeclared is Subscribe for a subscriber that joins after parameters were declared (the
+// ROS edge, whose /parameter_events publisher exists only once the node does): C first holds one event
+// listing every parameter declared so far with its value, sorted by name, in NewParameters, as rclcpp
+// publishes each declaration, so that a recording of /parameter_events holds the node's initial
+// configuration. Nothing can change in between: later events follow it.
+func (s *Server) SubscribeWithDeclared(capacity int) *Subscription {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	sub := s.Subscribe(capacity)
+	s.stateMu.RLock()
+	declared := make([]Parameter, 0, len(s.params))
+	for name, e := range s.params {
+		if e.value.Type != msgs.ParameterNotSet {
+			declared = append(declared, Parameter{Name: name, Value: cloneValue(e.value)})
+		}
+	}
+	s.stateMu.RUnlock()
+	slices.SortFunc(declared, func(a, b Parameter) int { return strings.Compare(a.Name, b.Name) })
+	sub.c <- Event{Stamp: msgs.TimeFromGo(s.now()), Node: s.node, NewParameters: declared}
 	return sub
 }
 

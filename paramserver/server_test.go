@@ -568,3 +568,22 @@ func TestConcurrentSetAndRead(t *testing.T) {
 	wg.Wait()
 	require.Equal(t, uint64(800), uint64(len(drain(sub)))+sub.Dropped(), "every change produced exactly one event")
 }
+
+// A subscriber that joins after the declarations (the ROS edge) first gets them as one event, with
+// the values in force, so a recording of /parameter_events holds the node's initial configuration;
+// changes follow in order.
+func TestSubscribeWithDeclaredStartsWithTheDeclarations(t *testing.T) {
+	s := newTestServer(t, nil)
+	mustDeclare(t, s, "rate", Double(5), Descriptor{})
+	mustDeclare(t, s, "name", String("arm"), Descriptor{})
+	mustDeclare(t, s, "any", Value{}, Descriptor{DynamicTyping: true}) // no value: nothing to announce
+	require.True(t, s.Set(Parameter{Name: "rate", Value: Double(7)})[0].Successful)
+
+	sub := s.SubscribeWithDeclared(4)
+	require.True(t, s.Set(Parameter{Name: "rate", Value: Double(9)})[0].Successful)
+	events := drain(sub)
+	require.Len(t, events, 2)
+	require.Equal(t, []Parameter{{Name: "name", Value: String("arm")}, {Name: "rate", Value: Double(7)}}, events[0].NewParameters)
+	require.Equal(t, s.node, events[0].Node)
+	require.Equal(t, []Parameter{{Name: "rate", Value: Double(9)}}, events[1].ChangedParameters)
+}

@@ -80,11 +80,19 @@ func run() (err error) {
 		}
 	}()
 
-	params, settings, err := nodecore.NewParamServer(args.FullyQualifiedName(), args.Overrides, nil)
+	// Parameter events are stamped by the node's clock (sim time under use_sim_time), as rclcpp stamps
+	// them; the clock exists once the node does, before any event is published.
+	var n *node
+	params, settings, err := nodecore.NewParamServer(args.FullyQualifiedName(), args.Overrides, func() time.Time {
+		if n == nil {
+			return time.Now()
+		}
+		return n.now()
+	})
 	if err != nil {
 		return err
 	}
-	n := &node{rcl: rn, log: rn.Logger(), params: params, settings: settings, nodeName: args.NodeName}
+	n = &node{rcl: rn, log: rn.Logger(), params: params, settings: settings, nodeName: args.NodeName}
 	warnings, err := paramserver.IgnoredSettings(params, args.ParamsFiles)
 	if err != nil {
 		return err

@@ -126,7 +126,7 @@ func (n *node) createEndpoints() error {
 	if err := n.serveParameters(); err != nil {
 		return err
 	}
-	n.events = n.params.Subscribe(64)
+	n.events = n.params.SubscribeWithDeclared(64) // the declarations were made before this publisher
 	n.eventsWG.Add(1)
 	go func() {
 		defer n.eventsWG.Done()

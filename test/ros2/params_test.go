@@ -142,3 +142,31 @@ func TestParametersThroughTheROS2CLI(t *testing.T) {
 		t.Errorf("strategy after load of the dump: %s", got)
 	}
 }
+
+// A listener on /parameter_events from before the node starts sees the node's parameters as it
+// declared them, as an rclcpp node publishes each declaration: a recording of the topic holds the
+// initial configuration, not only what changed later.
+func TestParameterEventsAnnounceTheDeclarations(t *testing.T) {
+	r := NewROS(t)
+	echo := r.Start("parameter events", nil, "ros2", "topic", "echo", "/parameter_events", "rcl_interfaces/msg/ParameterEvent")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out, _ := r.ROS2(10*time.Second, "topic", "info", "/parameter_events")
+		if strings.Contains(out, "Subscription count: 1") || strings.Contains(out, "Subscription count: 2") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ros2 topic echo never subscribed:\n%s\n%s", out, echo.Output())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	launchNode(t, r)
+	echo.WaitFor(t, `node: /dysl_vla_node\nnew_parameters:\n- name: `, 30*time.Second)
+	// One event lists them all, sorted by name; the echo prints it whole.
+	echo.WaitFor(t, `- name: strategy\n  value:\n    type: 4\n(.*\n)*?    string_value: dysl\n`, 10*time.Second)
+	for _, name := range []string{"controller_threshold", "model_dir", "use_sim_time"} {
+		if !strings.Contains(echo.Output(), "- name: "+name+"\n") {
+			t.Errorf("%s is not among the announced parameters:\n%s", name, echo.Output())
+		}
+	}
+}
