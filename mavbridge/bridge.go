@@ -111,7 +111,8 @@ type Stats struct {
 	HeartbeatAge    time.Duration
 	// Channels open on the endpoint (a UDP or TCP server has one per peer).
 	Channels int
-	// ChunksSent were handed to at least one channel; ChunksDiscarded arrived while the link was down.
+	// ChunksSent were handed to at least one channel; ChunksDiscarded were not: the link was down, or
+	// no channel could take them (none connected, or each one's write buffer full).
 	ChunksSent, ChunksDiscarded uint64
 	// FramesAttempted is every frame the bridge meant to send to a channel (heartbeats, chunk parts,
 	// commands). Each is written by the transport (FramesWritten), dropped (FramesDropped: write buffer
@@ -246,6 +247,7 @@ func (b *Bridge) validate() error {
 func (b *Bridge) Close() {
 	close(b.terminate)
 	<-b.done
+	b.transports.closeConnections()
 	b.node.Close()
 
 	b.mu.Lock()
@@ -294,6 +296,10 @@ func (b *Bridge) Send(c Chunk) error {
 	}
 	if b.writeAll(messages...) {
 		b.counts.chunksSent++
+	} else {
+		// The link counts as up until its timeout, but the channel may be gone already (TCP EOF, a
+		// serial device unplugged) or stalled: the chunk is lost all the same.
+		b.counts.chunksDiscarded++
 	}
 	return nil
 }

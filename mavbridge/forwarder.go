@@ -33,6 +33,9 @@ type Forwarder struct {
 	// since (cleared by the next chunk that is).
 	refused uint64
 	refusal string
+	// reported are the discarded chunks and dropped frames the previous LinkStatus saw, so that a status
+	// says when the link is up but chunks stopped getting through since.
+	reported struct{ chunksDiscarded, framesDropped uint64 }
 }
 
 // ForwardChunk implements nodecore.ChunkForwarder: it converts the published chunk to a Chunk and
@@ -65,7 +68,9 @@ func (f *Forwarder) ForwardChunk(m *msgs.ActionChunk) error {
 // LinkStatus implements nodecore.ChunkForwarder. The level is ERROR when the controller was heard and
 // its heartbeat has since stopped (chunks are being discarded), or when the link is up but the latest
 // chunk was refused (it cannot be encoded: nothing reaches the controller), WARN before the first
-// heartbeat (no chunk has gone out yet), and OK otherwise; while the link is down, why a client
+// heartbeat (no chunk has gone out yet) and while the link is up but chunks were discarded or frames
+// dropped since the previous status (the channel is gone, or the controller stopped reading), and OK
+// otherwise; while the link is down, why a client
 // endpoint cannot connect is added. The key-values count chunks, frames and gripper commands
 // since start-up.
 func (f *Forwarder) LinkStatus() msgs.DiagnosticStatus {
@@ -95,6 +100,11 @@ func (f *Forwarder) LinkStatus() msgs.DiagnosticStatus {
 	case f.refusal != "":
 		st.Level = msgs.DiagnosticError
 		st.Message = "link up, but chunks are refused before they reach the controller: " + f.refusal
+	case s.ChunksDiscarded > f.reported.chunksDiscarded || s.FramesDropped > f.reported.framesDropped:
+		st.Level = msgs.DiagnosticWarn
+		st.Message = fmt.Sprintf("link up, but since the last report %d chunks were discarded and %d frames dropped: "+
+			"no channel is connected, or the controller does not read what is written to it",
+			s.ChunksDiscarded-f.reported.chunksDiscarded, s.FramesDropped-f.reported.framesDropped)
 	default:
 		st.Level, st.Message = msgs.DiagnosticOK, "link up"
 	}
@@ -106,13 +116,15 @@ func (f *Forwarder) LinkStatus() msgs.DiagnosticStatus {
 		f.gripperFailureNew = false
 	}
 
+	f.reported.chunksDiscarded, f.reported.framesDropped = s.ChunksDiscarded, s.FramesDropped
+
 	kv := func(k, v string) { st.Values = append(st.Values, msgs.KeyValue{Key: k, Value: v}) }
 	count := func(k string, n uint64) { kv(k, strconv.FormatUint(n, 10)) }
 	kv("controller", fmt.Sprintf("system %d, component %d", b.TargetSystem, b.TargetComponent))
 	kv("heartbeat age (s)", age)
 	count("channels", uint64(s.Channels))
 	count("chunks sent", s.ChunksSent)
-	count("chunks discarded (link down)", s.ChunksDiscarded)
+	count("chunks discarded", s.ChunksDiscarded)
 	count("chunks refused", f.refused)
 	count("frames written", s.FramesWritten)
 	count("frames dropped", s.FramesDropped)

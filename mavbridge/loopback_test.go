@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"dysl_vla/mavbridge/dialect"
+	"dysl_vla/msgs"
 )
 
 // These tests run the bridge against real gomavlib peers on 127.0.0.1. Timeouts are short but real, so
@@ -344,4 +345,38 @@ func TestStalledTCPPeerDropsAreCounted(t *testing.T) {
 		break
 	}
 	require.Equal(t, stats.FramesWritten, received)
+}
+
+// Between the channel's end (the controller's TCP connection closed) and the link timeout, the link
+// still counts as up; a chunk sent then reaches no one and is counted as discarded, not lost unseen.
+func TestChunkWithNoChannelIsDiscarded(t *testing.T) {
+	listener, err := net.Listen("tcp4", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer listener.Close()
+	bridge := &Bridge{Endpoint: "tcp-client:" + listener.Addr().String(), LinkTimeout: time.Minute}
+	require.NoError(t, bridge.Initialize())
+	defer bridge.Close()
+	peer, err := listener.Accept()
+	require.NoError(t, err)
+	require.NoError(t, (&frameDialect{}).streamWriter(t, peer).Write(&common.MessageHeartbeat{Type: common.MAV_TYPE_GENERIC}))
+	require.Eventually(t, func() bool { return bridge.Stats().LinkUp }, deadline, poll)
+	forwarder := &Forwarder{Bridge: bridge, GripperDim: NoGripper}
+	require.Equal(t, "link up", forwarder.LinkStatus().Message)
+	listener.Close() // no reconnection to take the next chunk
+	peer.Close()
+	require.Eventually(t, func() bool { return bridge.Stats().Channels == 0 }, deadline, poll)
+
+	require.NoError(t, bridge.Send(Chunk{Seq: 1, Stamp: time.UnixMicro(1), StepDt: time.Millisecond, Steps: 1, Dims: 1,
+		Values: []float32{1}, GripperDim: NoGripper}))
+	stats := bridge.Stats()
+	require.True(t, stats.LinkUp, "within the link timeout")
+	require.Equal(t, uint64(0), stats.ChunksSent)
+	require.Equal(t, uint64(1), stats.ChunksDiscarded)
+
+	// The diagnostics say so once, then the link is reported as it is.
+	status := forwarder.LinkStatus()
+	require.Equal(t, msgs.DiagnosticWarn, status.Level)
+	require.Equal(t, "link up, but since the last report 1 chunks were discarded and 0 frames dropped: "+
+		"no channel is connected, or the controller does not read what is written to it", status.Message)
+	require.Equal(t, "link up", forwarder.LinkStatus().Message)
 }

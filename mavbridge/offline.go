@@ -24,7 +24,7 @@ func (b *Bridge) Drain(timeout time.Duration) bool {
 // Carried says what the link carried, in one line: chunks sent and discarded, frames written and
 // dropped, gripper commands acknowledged and failed.
 func (s Stats) Carried() string {
-	return fmt.Sprintf("%d chunks sent, %d discarded while the link was down; %d frames written, %d dropped; "+
+	return fmt.Sprintf("%d chunks sent, %d discarded (link down, or no channel could take them); %d frames written, %d dropped; "+
 		"gripper commands %d acked, %d failed", s.ChunksSent, s.ChunksDiscarded,
 		s.FramesWritten, s.FramesDropped, s.GripperAcked, s.GripperFailed)
 }

@@ -3,16 +3,13 @@ package mavbridge
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/bluenviron/gomavlib/v3"
 	"github.com/bluenviron/gomavlib/v3/pkg/frame"
 	"github.com/pion/transport/v2/udp"
-	"go.bug.st/serial"
 )
 
 // Why the transport is wrapped: gomavlib queues each outgoing frame in a 64-deep buffer per channel and
@@ -104,6 +101,17 @@ func (t *transports) forget(label string, conn *countingConn) {
 	defer t.mu.Unlock()
 	if t.byLabel[label] == conn {
 		delete(t.byLabel, label)
+	}
+}
+
+// closeConnections closes every connection still registered. A write blocked on one (a serial
+// controller that stopped reading) returns at once, where gomavlib's own close would wait for its
+// write timeout.
+func (t *transports) closeConnections() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, c := range t.byLabel {
+		c.Close() //nolint:errcheck // closing: gomavlib closes it again and sees the error
 	}
 }
 
@@ -207,25 +215,6 @@ func completeFrames(datagram []byte) int {
 		i += size
 	}
 	return i
-}
-
-// serialConn lets a serial port stand where gomavlib expects a net.Conn; a serial port has no deadlines.
-type serialConn struct{ io.ReadWriteCloser }
-
-func (serialConn) LocalAddr() net.Addr                { return nil }
-func (serialConn) RemoteAddr() net.Addr               { return nil }
-func (serialConn) SetDeadline(_ time.Time) error      { return nil }
-func (serialConn) SetReadDeadline(_ time.Time) error  { return nil }
-func (serialConn) SetWriteDeadline(_ time.Time) error { return nil }
-
-func openSerial(device string, baud int) (net.Conn, error) {
-	port, err := serial.Open(device, &serial.Mode{
-		BaudRate: baud, Parity: serial.NoParity, DataBits: 8, StopBits: serial.OneStopBit,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("open serial device %s at %d baud: %w", device, baud, err)
-	}
-	return serialConn{port}, nil
 }
 
 // gomavlibEndpoint builds the gomavlib endpoint for e whose connections are counted in reg.

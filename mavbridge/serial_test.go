@@ -1,0 +1,120 @@
+package mavbridge
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/bluenviron/gomavlib/v3"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+)
+
+// openPTY opens a pseudo-terminal: the master stands for the controller's end of the cable, the slave
+// (/dev/pts/N) is the serial device the bridge opens.
+func openPTY(t *testing.T) (master *os.File, device string) {
+	t.Helper()
+	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminals here: %v", err)
+	}
+	t.Cleanup(func() { master.Close() })
+	raw, err := master.SyscallConn()
+	require.NoError(t, err)
+	var n int
+	var ioctlErr error
+	require.NoError(t, raw.Control(func(fd uintptr) {
+		if ioctlErr = unix.IoctlSetPointerInt(int(fd), unix.TIOCSPTLCK, 0); ioctlErr == nil {
+			n, ioctlErr = unix.IoctlGetInt(int(fd), unix.TIOCGPTN)
+		}
+	}))
+	require.NoError(t, ioctlErr)
+	return master, fmt.Sprintf("/dev/pts/%d", n)
+}
+
+// cableEnd is the controller's end of the pty as gomavlib's connection; with deaf set it never reads,
+// as a controller whose firmware stopped reading its port, and the tty's buffer fills.
+type cableEnd struct {
+	*os.File
+	deaf bool
+	shut chan struct{}
+}
+
+func (c *cableEnd) Read(p []byte) (int, error) {
+	if c.deaf {
+		<-c.shut
+		return 0, net.ErrClosed
+	}
+	return c.File.Read(p)
+}
+
+func (c *cableEnd) Close() error {
+	select {
+	case <-c.shut:
+	default:
+		close(c.shut)
+	}
+	return nil // the master is the test's to close
+}
+
+func (*cableEnd) LocalAddr() net.Addr  { return nil }
+func (*cableEnd) RemoteAddr() net.Addr { return nil }
+
+func controllerOnPTY(t *testing.T, master *os.File, deaf bool) *controller {
+	end := &cableEnd{File: master, deaf: deaf, shut: make(chan struct{})}
+	return startController(t, gomavlib.EndpointCustomClient{Connect: func(context.Context) (net.Conn, error) { return end, nil }}, 0)
+}
+
+// Chunks cross a real tty: the port is raw (no newline translation, no echo), 8N1, at the given rate.
+func TestSerialPortCarriesChunks(t *testing.T) {
+	master, device := openPTY(t)
+	c := controllerOnPTY(t, master, false)
+	b := &Bridge{Endpoint: "serial:" + device + ":921600"}
+	require.NoError(t, b.Initialize())
+	defer b.Close()
+	require.True(t, b.AwaitLink(deadline), "the controller's heartbeats arrive through the port")
+	sent := Chunk{Seq: 7, Stamp: time.Unix(3, 0), Steps: 4, Dims: 7, Values: make([]float32, 28), GripperDim: NoGripper, StepDt: 100 * time.Millisecond}
+	for i := range sent.Values {
+		sent.Values[i] = float32(i) - 10 // bytes 0x0a (newline) and 0x0d among them
+	}
+	require.NoError(t, b.Send(sent))
+	require.Eventually(t, func() bool { chunks, _ := c.received(); return len(chunks) == 1 }, deadline, poll)
+	chunks, _ := c.received()
+	require.Equal(t, sent.Values, chunks[0].Values)
+}
+
+// A rate termios does not name is refused when the port opens, with the reason, and retried like any
+// connection that fails.
+func TestSerialPortRefusesAnUnknownRate(t *testing.T) {
+	_, device := openPTY(t)
+	_, err := openSerial(device, 12345)
+	require.EqualError(t, err, "open serial device "+device+" at 12345 baud: the rate is not one termios knows (57600, 115200, 921600, ...)")
+}
+
+// A controller that keeps sending heartbeats but stops reading fills the tty's buffer. The bridge's
+// writes then time out instead of blocking for good, and Close returns: with go.bug.st/serial's
+// blocking write it hung forever (dysl replay --mavlink serial:... never exited).
+func TestCloseReturnsWhenTheControllerStopsReading(t *testing.T) {
+	master, device := openPTY(t)
+	controllerOnPTY(t, master, true)
+	b := &Bridge{Endpoint: "serial:" + device + ":57600"}
+	require.NoError(t, b.Initialize())
+	require.True(t, b.AwaitLink(deadline))
+	values := make([]float32, 16*8)
+	for i := 0; b.Stats().FramesDropped == 0; i++ {
+		require.Less(t, i, 20000, "the tty's buffer never filled")
+		require.NoError(t, b.Send(Chunk{Seq: uint32(i), Stamp: time.Unix(1, 0), Steps: 16, Dims: 8, Values: values, GripperDim: NoGripper, StepDt: time.Millisecond}))
+		time.Sleep(time.Millisecond)
+	}
+	t.Logf("buffer full at %v", time.Now())
+	closed := make(chan struct{})
+	go func() { b.Close(); close(closed); t.Logf("closed at %v", time.Now()) }()
+	select {
+	case <-closed:
+	case <-time.After(deadline):
+		t.Fatal("Close did not return: a write is blocked on the port")
+	}
+}
