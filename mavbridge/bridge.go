@@ -63,8 +63,9 @@ type Bridge struct {
 	node       *gomavlib.Node
 	transports *transports
 	events     chan Event
-	terminate  chan struct{}
+	terminate  chan struct{} // nil until Initialize succeeded
 	done       chan struct{}
+	closeOnce  sync.Once
 
 	eventsDropped atomic.Uint64
 
@@ -244,7 +245,16 @@ func (b *Bridge) validate() error {
 }
 
 // Close stops the bridge and waits for its goroutines. Frames still queued are counted as dropped.
+// Closing a bridge that never started (Initialize failed or was not called), or closing it again, does
+// nothing.
 func (b *Bridge) Close() {
+	if b.terminate == nil {
+		return
+	}
+	b.closeOnce.Do(b.close)
+}
+
+func (b *Bridge) close() {
 	close(b.terminate)
 	<-b.done
 	b.transports.closeConnections()

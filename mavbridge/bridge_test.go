@@ -177,3 +177,23 @@ func TestBridgeRefusesNonFiniteGripperSettings(t *testing.T) {
 		require.ErrorContains(t, b.validate(), c.want)
 	}
 }
+
+// Close is safe on a bridge or monitor that never started (not initialized, or Initialize failed) and
+// when called again: a shutdown path need not know how far start-up got.
+func TestCloseBeforeStartOrTwiceDoesNothing(t *testing.T) {
+	(&Bridge{}).Close()
+	failed := &Bridge{Endpoint: "carrier-pigeon:1"}
+	require.Error(t, failed.Initialize())
+	failed.Close()
+	b := &Bridge{Endpoint: "udp-client:127.0.0.1:9"}
+	require.NoError(t, b.Initialize())
+	b.Close()
+	b.Close()
+	require.ErrorIs(t, b.Send(Chunk{Stamp: time.Unix(1, 0), Steps: 1, Dims: 1, Values: []float32{0}, GripperDim: NoGripper, StepDt: time.Millisecond}), ErrClosed)
+
+	(&Monitor{}).Close()
+	m := &Monitor{Endpoint: "udp-server:127.0.0.1:0"}
+	require.NoError(t, m.Initialize())
+	m.Close()
+	m.Close()
+}

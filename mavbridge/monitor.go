@@ -31,6 +31,8 @@ type Monitor struct {
 	received   chan Received
 	terminate  chan struct{}
 	done       sync.WaitGroup
+	started    bool // Initialize succeeded
+	closeOnce  sync.Once
 }
 
 // Received is what the Monitor saw; the concrete types are the Received* structs.
@@ -105,6 +107,7 @@ func (m *Monitor) Initialize() error {
 	if err := m.node.Initialize(); err != nil {
 		return fmt.Errorf("mavlink endpoint %s: %w", endpoint, err)
 	}
+	m.started = true
 	m.done.Add(1)
 	go m.run()
 	return nil
@@ -116,12 +119,18 @@ func (m *Monitor) Received() <-chan Received { return m.received }
 // ListenAddr is the address a server endpoint listens on, or nil for clients.
 func (m *Monitor) ListenAddr() net.Addr { return m.transports.listenAddr() }
 
-// Close stops the monitor and waits for its goroutine.
+// Close stops the monitor and waits for its goroutine. Closing one that never started, or again, does
+// nothing.
 func (m *Monitor) Close() {
-	close(m.terminate)
-	m.node.Close()
-	m.done.Wait()
-	close(m.received)
+	if !m.started {
+		return
+	}
+	m.closeOnce.Do(func() {
+		close(m.terminate)
+		m.node.Close()
+		m.done.Wait()
+		close(m.received)
+	})
 }
 
 func (m *Monitor) deliver(r Received) {

@@ -71,8 +71,12 @@ func (r *Runner) OfferSerializedState(topic string, raw []byte) {
 // SetInstruction sets the instruction in force (see Core.SetInstruction).
 func (r *Runner) SetInstruction(text string) { r.Core.SetInstruction(text) }
 
-// Close stops the worker after the inference in progress, if any, and waits for it.
+// Close stops the worker after the inference in progress, if any, and waits for it. Closing one that
+// never started, or again, does nothing.
 func (r *Runner) Close() {
+	if r.done == nil {
+		return // never started
+	}
 	r.closeOnce.Do(func() { close(r.terminate) })
 	<-r.done
 }

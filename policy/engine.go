@@ -370,7 +370,7 @@ func (e *Engine) robotUnits(v float64, d int) float32 {
 func (e *Engine) Close() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.closed {
+	if e.closed || e.Backend == nil {
 		return nil
 	}
 	e.closed = true

@@ -296,6 +296,7 @@ func TestClosedEngineRefuses(t *testing.T) {
 	_, err = e.InferSingleGraph(policy.Observation{Image: grayImage(4, 4, 0)})
 	require.EqualError(t, err, "policy: engine is closed")
 	require.NoError(t, e.Close(), "closing twice is harmless")
+	require.NoError(t, (&policy.Engine{}).Close(), "nor is closing one that never got a backend")
 }
 
 func TestUnknownTokenizerIsRefusedAtInitialize(t *testing.T) {
