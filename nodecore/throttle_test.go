@@ -2,6 +2,7 @@ package nodecore_test
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -44,4 +45,32 @@ func TestNoticeThrottleLogsEachKindOncePerPeriod(t *testing.T) {
 	require.Equal(t, "frame 105.016000000 not acted on: no instruction received yet (and 151 more like it in the last 5.016s, not logged; the diagnostics count them)", line)
 	_, ok = th.Line(noInstruction(5049), at(5049))
 	require.False(t, ok)
+}
+
+// A refused frame for a new reason is a new problem: its first line is logged even within the period
+// of the old reason's, which stays held back. Reasons past a handful share one line per period, so an
+// error text that changes with every frame cannot flood the log.
+func TestNoticeThrottleKeepsReasonsApart(t *testing.T) {
+	var th nodecore.NoticeThrottle
+	at := func(ms int) time.Time { return time.Unix(100, 0).Add(time.Duration(ms) * time.Millisecond) }
+	refused := func(ms int, reason string) (string, bool) {
+		return th.Line(nodecore.EventBadFrame{Stamp: msgs.TimeFromNanos(at(ms).UnixNano()), Err: errors.New(reason)}, at(ms))
+	}
+	_, ok := refused(0, "encoding yuv422")
+	require.True(t, ok)
+	_, ok = refused(33, "encoding yuv422")
+	require.False(t, ok)
+	line, ok := refused(66, "encoding 16UC1")
+	require.True(t, ok, "a new reason is logged at once")
+	require.Equal(t, "frame 100.066000000 refused: encoding 16UC1", line)
+	_, ok = refused(99, "encoding yuv422")
+	require.False(t, ok, "the old reason is still held back")
+
+	logged := 0
+	for i := range 20 {
+		if _, ok := refused(200+i, fmt.Sprintf("data of %d bytes", i)); ok {
+			logged++
+		}
+	}
+	require.Equal(t, 7, logged, "six more reasons of their own (eight in all), then one line for the rest")
 }
