@@ -42,6 +42,20 @@ func fakeReplay(t *testing.T, bagPath string, overrides map[string]paramserver.V
 // humbleBag is a recording of bag/testdata/humble, made by ROS 2 Humble's ros2 bag record.
 func humbleBag(name string) string { return filepath.Join("..", "bag", "testdata", "humble", name) }
 
+// humbleBagEdited copies the Humble recording name and replaces old by new in its metadata.yaml.
+func humbleBagEdited(t *testing.T, name, old, new string) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), name)
+	require.NoError(t, os.CopyFS(dir, os.DirFS(humbleBag(name))))
+	meta := filepath.Join(dir, "metadata.yaml")
+	data, err := os.ReadFile(meta)
+	require.NoError(t, err)
+	edited := strings.Replace(string(data), old, new, 1)
+	require.NotEqual(t, string(data), edited, "%q is not in %s", old, meta)
+	require.NoError(t, os.WriteFile(meta, []byte(edited), 0o644))
+	return dir
+}
+
 // imageCount reads how many images a bag holds.
 func imageCount(t *testing.T, path string) int {
 	t.Helper()
@@ -165,15 +179,7 @@ func TestReportNotWrittenIsNotAnnounced(t *testing.T) {
 // replays to its end: every damaged message is counted as one that does not decode, as an
 // undecodable CDR message is, instead of ending the replay at the first.
 func TestDamagedMessagesAreCountedAndTheReplayGoesOn(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "damaged")
-	require.NoError(t, os.CopyFS(dir, os.DirFS(humbleBag("pub_sqlite3"))))
-	meta := filepath.Join(dir, "metadata.yaml")
-	data, err := os.ReadFile(meta)
-	require.NoError(t, err)
-	edited := strings.Replace(string(data), "compression_format: \"\"\n  compression_mode: \"\"", "compression_format: zstd\n  compression_mode: MESSAGE", 1)
-	require.NotEqual(t, string(data), edited)
-	require.NoError(t, os.WriteFile(meta, []byte(edited), 0o644))
-
+	dir := humbleBagEdited(t, "pub_sqlite3", "compression_format: \"\"\n  compression_mode: \"\"", "compression_format: zstd\n  compression_mode: MESSAGE")
 	res, err := fakeReplay(t, dir, nil, nil)
 	require.NoError(t, err)
 	require.Zero(t, res.Summary.Frames)
@@ -200,15 +206,7 @@ func TestAnEmptyClockExplainsAReplayThatActedOnNothing(t *testing.T) {
 // What the bag says of itself when opened (here, metadata.yaml's count disagreeing with the files) is
 // printed with the replay and written into the report, not left to `dysl bag info`.
 func TestReplayShowsTheBagsWarnings(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "miscounted")
-	require.NoError(t, os.CopyFS(dir, os.DirFS(humbleBag("pub_sqlite3"))))
-	meta := filepath.Join(dir, "metadata.yaml")
-	data, err := os.ReadFile(meta)
-	require.NoError(t, err)
-	edited := strings.Replace(string(data), "  message_count: 28\n", "  message_count: 29\n", 1)
-	require.NotEqual(t, string(data), edited)
-	require.NoError(t, os.WriteFile(meta, []byte(edited), 0o644))
-
+	dir := humbleBagEdited(t, "pub_sqlite3", "  message_count: 28\n", "  message_count: 29\n")
 	res, err := fakeReplay(t, dir, nil, nil)
 	require.NoError(t, err)
 	require.Len(t, res.Summary.BagWarnings, 1)
