@@ -11,6 +11,7 @@ package lifecycle
 import (
 	"errors"
 	"fmt"
+	"runtime/debug"
 
 	"dysl_vla/msgs"
 )
@@ -158,7 +159,10 @@ var ErrUnavailable = errors.New("lifecycle: transition not available")
 // Change runs the transition named by label, or by id when label is empty (a non-empty label wins,
 // as in rclcpp): it moves into the transitional state, runs the callback through run, moves on by its
 // result (through on_error when it errors) and hands every step to emit. It reports whether the
-// requested callback succeeded, which is what ~/change_state answers.
+// requested callback succeeded, which is what ~/change_state answers. A callback that panics counts
+// as one that returned Error, as rclcpp counts a callback that throws: the machine goes through
+// on_error instead of staying in the transitional state, and the error returned holds the panic and
+// its stack.
 func (m *Machine) Change(id uint8, label string, run func(Callback) Result, emit func(Event)) (bool, error) {
 	var req *request
 	for i := range requests {
@@ -176,22 +180,32 @@ func (m *Machine) Change(id uint8, label string, run func(Callback) Result, emit
 		return false, fmt.Errorf("%w: %s from state %s (available: %v)", ErrUnavailable, name, m.state, m.Available())
 	}
 	m.step(Event{Transition: req.t, Start: m.state, Goal: req.to}, emit)
-	result := m.runStep(run, emit)
+	result, panicked := m.runStep(run, emit)
 	if m.state == ErrorProcessing {
-		m.runStep(run, emit)
+		_, onErrorPanicked := m.runStep(run, emit)
+		panicked = errors.Join(panicked, onErrorPanicked)
 	}
-	return result == Success, nil
+	return result == Success, panicked
 }
 
 // runStep runs the callback of the current transitional state and moves by its result.
-func (m *Machine) runStep(run func(Callback) Result, emit func(Event)) Result {
+func (m *Machine) runStep(run func(Callback) Result, emit func(Event)) (r Result, panicked error) {
 	o := outcomes[m.state]
-	r := run(o.callback)
+	r, panicked = runRecovering(run, o.callback)
 	if r < Success || r > Error {
 		r = Error
 	}
 	m.step(Event{Transition: Transition{o.firstID + uint8(r), resultLabels[r]}, Start: m.state, Goal: o.goal[r]}, emit)
-	return r
+	return r, panicked
+}
+
+func runRecovering(run func(Callback) Result, cb Callback) (r Result, panicked error) {
+	defer func() {
+		if v := recover(); v != nil {
+			r, panicked = Error, fmt.Errorf("lifecycle: the %s callback panicked: %v\n%s", cb, v, debug.Stack())
+		}
+	}()
+	return run(cb), nil
 }
 
 func (m *Machine) step(e Event, emit func(Event)) {

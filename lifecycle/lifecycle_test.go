@@ -182,3 +182,27 @@ func TestAvailableTransitionsPerState(t *testing.T) {
 		t.Errorf("%d states, want the 10 of rcl_lifecycle's default machine", n)
 	}
 }
+
+// A callback that panics counts as one that returned Error, as rclcpp counts a callback that throws:
+// the machine goes through on_error instead of staying in the transitional state for good, and the
+// error says which callback panicked.
+func TestPanickingCallbackIsAnError(t *testing.T) {
+	m := NewMachine()
+	var trace []string
+	emit := func(e Event) { trace = append(trace, fmt.Sprintf("%s->%s", e.Start, e.Goal)) }
+	ok, err := m.Change(Configure.ID, "", func(c Callback) Result {
+		if c == OnConfigure {
+			panic("bundle loader bug")
+		}
+		return Success // on_error recovers
+	}, emit)
+	if ok || err == nil || !strings.Contains(err.Error(), "lifecycle: the on_configure callback panicked: bundle loader bug") {
+		t.Fatalf("ok %v, err %v", ok, err)
+	}
+	if got := strings.Join(trace, " "); got != "unconfigured->configuring configuring->errorprocessing errorprocessing->unconfigured" {
+		t.Errorf("trace %s", got)
+	}
+	if ok, err := m.Change(Configure.ID, "", func(Callback) Result { return Success }, nil); !ok || err != nil {
+		t.Errorf("the machine is usable again: ok %v, err %v", ok, err)
+	}
+}
