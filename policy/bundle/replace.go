@@ -111,8 +111,13 @@ func stageCopy(dir, staging string) error {
 	return nil
 }
 
-// visible is a directory tree without the hidden entries of its top directory.
+// visible is a directory tree without the hidden entries of its top directory. It passes on
+// fs.ReadLinkFS, so that os.CopyFS copies a user's symbolic link (a notes file linked into the
+// bundle) as a link; without it CopyFS fails on the first one, after the change's work is done.
 type visible struct{ fs.FS }
+
+func (v visible) ReadLink(name string) (string, error)   { return fs.ReadLink(v.FS, name) }
+func (v visible) Lstat(name string) (fs.FileInfo, error) { return fs.Lstat(v.FS, name) }
 
 func (v visible) ReadDir(name string) ([]fs.DirEntry, error) {
 	entries, err := fs.ReadDir(v.FS, name)

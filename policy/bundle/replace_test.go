@@ -39,6 +39,26 @@ func TestReplaceChangesTheBundleAndKeepsItsOtherFiles(t *testing.T) {
 	require.Empty(t, diskfull.DotFiles(t, filepath.Dir(dir)), "no staging directory left beside the bundle")
 }
 
+// A user's symbolic links in the bundle, at its top and below, come through a Replace as links: a
+// distillation's hours of work must not end in "readlink: invalid argument".
+func TestReplaceKeepsSymbolicLinks(t *testing.T) {
+	dir, _ := copyBundle(t)
+	require.NoError(t, os.WriteFile(filepath.Join(filepath.Dir(dir), "notes.txt"), []byte("notes"), 0o644))
+	require.NoError(t, os.Symlink("../notes.txt", filepath.Join(dir, "notes.txt")))
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "closedloop"), 0o755))
+	require.NoError(t, os.Symlink("../../notes.txt", filepath.Join(dir, "closedloop", "notes.txt")))
+
+	require.NoError(t, bundle.Replace(dir, renamed("changed")))
+	for _, link := range []string{"notes.txt", "closedloop/notes.txt"} {
+		target, err := os.Readlink(filepath.Join(dir, link))
+		require.NoError(t, err, link)
+		require.Contains(t, target, "notes.txt")
+		notes, err := os.ReadFile(filepath.Join(dir, link))
+		require.NoError(t, err, link)
+		require.Equal(t, "notes", string(notes))
+	}
+}
+
 // The engine caches under .trt/ come through a Replace as the same files, hard-linked, not copied:
 // gigabytes on a robot's computer. The graphs, which a change may rewrite, are copies.
 func TestReplaceLinksTheEngineCaches(t *testing.T) {
