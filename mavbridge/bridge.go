@@ -96,7 +96,7 @@ type gripperCommand struct {
 }
 
 type counters struct {
-	chunksSent, chunksDiscarded                  uint64
+	chunksSent, chunksDiscarded, chunksNoChannel uint64
 	framesAttempted                              uint64
 	framesWrittenClosed, framesDropped           uint64
 	gripperCommands, gripperAcked, gripperFailed uint64
@@ -113,8 +113,9 @@ type Stats struct {
 	// Channels open on the endpoint (a UDP or TCP server has one per peer).
 	Channels int
 	// ChunksSent were handed to at least one channel; ChunksDiscarded were not: the link was down, or
-	// no channel could take them (none connected, or each one's write buffer full).
-	ChunksSent, ChunksDiscarded uint64
+	// no channel could take them (none connected, or each one's write buffer full). ChunksNoChannel
+	// are those of ChunksDiscarded sent while the link counted as up.
+	ChunksSent, ChunksDiscarded, ChunksNoChannel uint64
 	// FramesAttempted is every frame the bridge meant to send to a channel (heartbeats, chunk parts,
 	// commands). Each is written by the transport (FramesWritten), dropped (FramesDropped: write buffer
 	// full, write error, channel closed first) or queued in gomavlib (FramesInFlight): the three add up to
@@ -310,6 +311,7 @@ func (b *Bridge) Send(c Chunk) error {
 		// The link counts as up until its timeout, but the channel may be gone already (TCP EOF, a
 		// serial device unplugged) or stalled: the chunk is lost all the same.
 		b.counts.chunksDiscarded++
+		b.counts.chunksNoChannel++
 	}
 	return nil
 }
@@ -321,7 +323,7 @@ func (b *Bridge) Stats() Stats {
 	age, heard := b.link.heartbeatAge(b.Now())
 	s := Stats{
 		LinkUp: b.link.up, HeardController: heard, HeartbeatAge: age, Channels: len(b.channels),
-		ChunksSent: b.counts.chunksSent, ChunksDiscarded: b.counts.chunksDiscarded,
+		ChunksSent: b.counts.chunksSent, ChunksDiscarded: b.counts.chunksDiscarded, ChunksNoChannel: b.counts.chunksNoChannel,
 		FramesAttempted: b.counts.framesAttempted,
 		FramesWritten:   b.counts.framesWrittenClosed, FramesDropped: b.counts.framesDropped,
 		GripperCommands: b.counts.gripperCommands, GripperAcked: b.counts.gripperAcked,

@@ -35,7 +35,7 @@ type Forwarder struct {
 	refusal string
 	// reported are the discarded chunks and dropped frames the previous LinkStatus saw, so that a status
 	// says when the link is up but chunks stopped getting through since.
-	reported struct{ chunksDiscarded, framesDropped uint64 }
+	reported struct{ chunksNoChannel, framesDropped uint64 }
 }
 
 // ForwardChunk implements nodecore.ChunkForwarder: it converts the published chunk to a Chunk and
@@ -100,11 +100,11 @@ func (f *Forwarder) LinkStatus() msgs.DiagnosticStatus {
 	case f.refusal != "":
 		st.Level = msgs.DiagnosticError
 		st.Message = "link up, but chunks are refused before they reach the controller: " + f.refusal
-	case s.ChunksDiscarded > f.reported.chunksDiscarded || s.FramesDropped > f.reported.framesDropped:
+	case s.ChunksNoChannel > f.reported.chunksNoChannel || s.FramesDropped > f.reported.framesDropped:
 		st.Level = msgs.DiagnosticWarn
 		st.Message = fmt.Sprintf("link up, but since the last report %d chunks were discarded and %d frames dropped: "+
 			"no channel is connected, or the controller does not read what is written to it",
-			s.ChunksDiscarded-f.reported.chunksDiscarded, s.FramesDropped-f.reported.framesDropped)
+			s.ChunksNoChannel-f.reported.chunksNoChannel, s.FramesDropped-f.reported.framesDropped)
 	default:
 		st.Level, st.Message = msgs.DiagnosticOK, "link up"
 	}
@@ -116,7 +116,7 @@ func (f *Forwarder) LinkStatus() msgs.DiagnosticStatus {
 		f.gripperFailureNew = false
 	}
 
-	f.reported.chunksDiscarded, f.reported.framesDropped = s.ChunksDiscarded, s.FramesDropped
+	f.reported.chunksNoChannel, f.reported.framesDropped = s.ChunksNoChannel, s.FramesDropped
 
 	kv := func(k, v string) { st.Values = append(st.Values, msgs.KeyValue{Key: k, Value: v}) }
 	count := func(k string, n uint64) { kv(k, strconv.FormatUint(n, 10)) }
@@ -125,6 +125,7 @@ func (f *Forwarder) LinkStatus() msgs.DiagnosticStatus {
 	count("channels", uint64(s.Channels))
 	count("chunks sent", s.ChunksSent)
 	count("chunks discarded", s.ChunksDiscarded)
+	count("chunks discarded with the link up", s.ChunksNoChannel)
 	count("chunks refused", f.refused)
 	count("frames written", s.FramesWritten)
 	count("frames dropped", s.FramesDropped)

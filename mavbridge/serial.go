@@ -2,6 +2,7 @@ package mavbridge
 
 import (
 	"fmt"
+	"math"
 	"net"
 	"os"
 
@@ -24,7 +25,8 @@ type serialConn struct{ *os.File }
 func (serialConn) LocalAddr() net.Addr  { return nil }
 func (serialConn) RemoteAddr() net.Addr { return nil }
 
-// baudRates are the speeds termios names on Linux, the usual MAVLink ones among them.
+// baudRates are the speeds termios names on Linux, the usual MAVLink ones among them; any other is
+// set as a number (BOTHER), as go.bug.st/serial does, for the drivers that take it.
 var baudRates = map[int]uint32{
 	1200: unix.B1200, 2400: unix.B2400, 4800: unix.B4800, 9600: unix.B9600, 19200: unix.B19200,
 	38400: unix.B38400, 57600: unix.B57600, 115200: unix.B115200, 230400: unix.B230400,
@@ -36,9 +38,8 @@ var baudRates = map[int]uint32{
 // openSerial opens device raw, 8N1, at baud, for this process alone (TIOCEXCL, as go.bug.st/serial
 // does), without making it the controlling terminal.
 func openSerial(device string, baud int) (net.Conn, error) {
-	speed, ok := baudRates[baud]
-	if !ok {
-		return nil, fmt.Errorf("open serial device %s at %d baud: the rate is not one termios knows (57600, 115200, 921600, ...)", device, baud)
+	if baud <= 0 || baud > math.MaxInt32 {
+		return nil, fmt.Errorf("open serial device %s at %d baud: expected a rate from 1 to %d", device, baud, math.MaxInt32)
 	}
 	f, err := os.OpenFile(device, os.O_RDWR|unix.O_NOCTTY|unix.O_NONBLOCK, 0)
 	if err != nil {
@@ -47,7 +48,7 @@ func openSerial(device string, baud int) (net.Conn, error) {
 	raw, err := f.SyscallConn() // Fd() would turn the descriptor back to blocking
 	if err == nil {
 		var setErr error
-		err = raw.Control(func(fd uintptr) { setErr = configureRaw(int(fd), speed) })
+		err = raw.Control(func(fd uintptr) { setErr = configureRaw(int(fd), baud) })
 		if err == nil {
 			err = setErr
 		}
@@ -59,10 +60,11 @@ func openSerial(device string, baud int) (net.Conn, error) {
 	return serialConn{f}, nil
 }
 
-// configureRaw sets fd to raw mode (cfmakeraw) at speed, 8 data bits, no parity, one stop bit, no flow
-// control, receiver on, modem lines ignored, and takes it for this process alone.
-func configureRaw(fd int, speed uint32) error {
-	t, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+// configureRaw sets fd to raw mode (cfmakeraw) at baud, 8 data bits, no parity, one stop bit, no flow
+// control, receiver on, modem lines ignored, and takes it for this process alone. termios2 (TCSETS2)
+// carries the rate as a number, which a rate outside baudRates needs.
+func configureRaw(fd int, baud int) error {
+	t, err := unix.IoctlGetTermios(fd, unix.TCGETS2)
 	if err != nil {
 		return fmt.Errorf("not a serial port (reading its settings): %w", err)
 	}
@@ -70,11 +72,16 @@ func configureRaw(fd int, speed uint32) error {
 	t.Oflag &^= unix.OPOST
 	t.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
 	t.Cflag &^= unix.CSIZE | unix.PARENB | unix.CSTOPB | unix.CRTSCTS | unix.CBAUD
-	t.Cflag |= unix.CS8 | unix.CREAD | unix.CLOCAL | speed
-	t.Ispeed, t.Ospeed = speed, speed
+	t.Cflag |= unix.CS8 | unix.CREAD | unix.CLOCAL
+	if code, ok := baudRates[baud]; ok {
+		t.Cflag |= code
+	} else {
+		t.Cflag |= unix.BOTHER
+	}
+	t.Ispeed, t.Ospeed = uint32(baud), uint32(baud)
 	t.Cc[unix.VMIN], t.Cc[unix.VTIME] = 1, 0
-	if err := unix.IoctlSetTermios(fd, unix.TCSETS, t); err != nil {
-		return fmt.Errorf("setting raw mode: %w", err)
+	if err := unix.IoctlSetTermios(fd, unix.TCSETS2, t); err != nil {
+		return fmt.Errorf("setting raw mode at %d baud: %w", baud, err)
 	}
 	if err := unix.IoctlSetInt(fd, unix.TIOCEXCL, 0); err != nil {
 		return fmt.Errorf("taking it for this process alone: %w", err)

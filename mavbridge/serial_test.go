@@ -3,6 +3,7 @@ package mavbridge
 import (
 	"context"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"testing"
@@ -77,8 +78,11 @@ func TestSerialPortCarriesChunks(t *testing.T) {
 	defer b.Close()
 	require.True(t, b.AwaitLink(deadline), "the controller's heartbeats arrive through the port")
 	sent := Chunk{Seq: 7, Stamp: time.Unix(3, 0), Steps: 4, Dims: 7, Values: make([]float32, 28), GripperDim: NoGripper, StepDt: 100 * time.Millisecond}
+	// Bytes a cooked tty would change or act on: newline and carriage return (translated), XON/XOFF
+	// (flow control), ^C, ^D, ^Z (signals, end of file), DEL; each a finite float32.
+	controls := []uint32{0x0a0d1113, 0x03041a7f, 0x7f11130a, 0x0d0a0d0a, 0x1a030411}
 	for i := range sent.Values {
-		sent.Values[i] = float32(i) - 10 // bytes 0x0a (newline) and 0x0d among them
+		sent.Values[i] = math.Float32frombits(controls[i%len(controls)])
 	}
 	require.NoError(t, b.Send(sent))
 	require.Eventually(t, func() bool { chunks, _ := c.received(); return len(chunks) == 1 }, deadline, poll)
@@ -86,12 +90,25 @@ func TestSerialPortCarriesChunks(t *testing.T) {
 	require.Equal(t, sent.Values, chunks[0].Values)
 }
 
-// A rate termios does not name is refused when the port opens, with the reason, and retried like any
-// connection that fails.
-func TestSerialPortRefusesAnUnknownRate(t *testing.T) {
+// A rate termios does not name (250000, some radios' and 3-D printers') is set as a number, as
+// go.bug.st/serial set it; a rate no uint32 holds is refused when the port opens, with the reason.
+func TestSerialPortTakesANonStandardRate(t *testing.T) {
 	_, device := openPTY(t)
-	_, err := openSerial(device, 12345)
-	require.EqualError(t, err, "open serial device "+device+" at 12345 baud: the rate is not one termios knows (57600, 115200, 921600, ...)")
+	conn, err := openSerial(device, 250000)
+	require.NoError(t, err)
+	defer conn.Close()
+	raw, err := conn.(serialConn).SyscallConn()
+	require.NoError(t, err)
+	var got *unix.Termios
+	var getErr error
+	require.NoError(t, raw.Control(func(fd uintptr) { got, getErr = unix.IoctlGetTermios(int(fd), unix.TCGETS2) }))
+	require.NoError(t, getErr)
+	require.Equal(t, uint32(250000), got.Ospeed)
+	require.Equal(t, uint32(unix.BOTHER), got.Cflag&unix.CBAUD)
+	require.Zero(t, got.Oflag&unix.OPOST, "raw: no output processing")
+
+	_, err = openSerial(device, 1<<40)
+	require.EqualError(t, err, "open serial device "+device+" at 1099511627776 baud: expected a rate from 1 to 2147483647")
 }
 
 // A controller that keeps sending heartbeats but stops reading fills the tty's buffer. The bridge's
@@ -109,12 +126,12 @@ func TestCloseReturnsWhenTheControllerStopsReading(t *testing.T) {
 		require.NoError(t, b.Send(Chunk{Seq: uint32(i), Stamp: time.Unix(1, 0), Steps: 16, Dims: 8, Values: values, GripperDim: NoGripper, StepDt: time.Millisecond}))
 		time.Sleep(time.Millisecond)
 	}
-	t.Logf("buffer full at %v", time.Now())
+	// gomavlib's own write timeout would end the write after 10 s; Close must not wait for it.
 	closed := make(chan struct{})
-	go func() { b.Close(); close(closed); t.Logf("closed at %v", time.Now()) }()
+	go func() { b.Close(); close(closed) }()
 	select {
 	case <-closed:
-	case <-time.After(deadline):
-		t.Fatal("Close did not return: a write is blocked on the port")
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not return within 5 s: it waits for a write blocked on the port")
 	}
 }
