@@ -187,6 +187,19 @@ func TestForwarderSendsPublishedChunksAndReportsTheLink(t *testing.T) {
 	require.Contains(t, link.Message, "link lost: no heartbeat from the controller")
 	require.Equal(t, "1", value(t, link, "chunks discarded"))
 	require.Equal(t, "0", value(t, link, "chunks not forwarded"), "discarded by the bridge is not a forwarding error")
+
+	// Another chunk is lost while the link is down, then the controller comes back before the next
+	// status: a chunk lost to a link that was down is not news of a link that is up but loses chunks.
+	core.OfferFrame(frame(2*time.Second, 250))
+	require.True(t, core.Step(t0.Add(2*time.Second+5*time.Millisecond)))
+	require.Equal(t, uint64(2), bridge.Stats().ChunksDiscarded)
+	back := &mavbridge.Monitor{Endpoint: "udp-client:" + bridge.ListenAddr().String()}
+	require.NoError(t, back.Initialize())
+	defer back.Close()
+	require.Eventually(t, func() bool { return bridge.Stats().LinkUp }, waitFor, poll)
+	status := fwd.LinkStatus()
+	require.Equal(t, msgs.DiagnosticOK, status.Level, status.Message)
+	require.Equal(t, "0", value(t, status, "chunks discarded with the link up"))
 }
 
 // A frame_id longer than the wire's 16 bytes (a RealSense camera's) still reaches the controller, as its
