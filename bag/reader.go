@@ -266,7 +266,7 @@ func (r *Reader) addCompressedFile(path, listedAs string, size int64, storageID 
 		return err
 	}
 	if damage != nil {
-		r.info.Warnings = append(r.info.Warnings, fmt.Sprintf("%s: decompresses only up to a fault, and is read that far: %v", listedAs, damage))
+		r.info.Warnings = append(r.info.Warnings, fmt.Sprintf("%s: its zstd data is damaged or cut short, and what decompressed before the fault is read (a checksum that fails at the end leaves data that may itself be damaged): %v", listedAs, damage))
 	}
 	if err := r.addFile(readPath, path, listedAs, size, storageID); err != nil {
 		if damage != nil {
@@ -324,6 +324,10 @@ func (r *Reader) addFile(readPath, userPath, listedAs string, size int64, storag
 	if sum.fault != nil {
 		r.info.Warnings = append(r.info.Warnings, fmt.Sprintf("%s: readable only up to a fault (%d messages counted): %v",
 			listedAs, sum.messageCount, renamePath(sum.fault, readPath, userPath)))
+	}
+	if sum.unknownTopicRows > 0 {
+		r.info.Warnings = append(r.info.Warnings, fmt.Sprintf("%s: %d messages name a topic id its topics table lacks; they are not counted, and are read as damaged",
+			listedAs, sum.unknownTopicRows))
 	}
 	if sum.indexProblem != nil {
 		r.info.Warnings = append(r.info.Warnings, fmt.Sprintf("%s: its index disagrees with its data (%v), so it is read in file order, not through the index",

@@ -33,6 +33,9 @@ type fileSummary struct {
 	// fault is the error a full read of the file would end with (found while counting an
 	// unindexed file); nil when the file read cleanly or was not scanned.
 	fault error
+	// unknownTopicRows counts sqlite3 rows whose topic id the topics table lacks: not among the
+	// topics' counts, read as damaged messages.
+	unknownTopicRows uint64
 	// indexProblem is why a file's index is not used: it disagrees with the data (the file is then
 	// read in file order); nil when it is used or there is none.
 	indexProblem error

@@ -95,9 +95,12 @@ func (f *sqliteFile) readSummary() error {
 		t := f.topicsBy[id]
 		t.MessageCount = perTopic[id]
 		f.sum.topics = append(f.sum.topics, t)
+		f.sum.messageCount += t.MessageCount // as Humble counts them, through the topics table
 	}
-	for _, n := range perTopic {
-		f.sum.messageCount += n // rows of a topic the table lacks too: the file holds them
+	for id, n := range perTopic {
+		if _, known := f.topicsBy[id]; !known {
+			f.sum.unknownTopicRows += n
+		}
 	}
 	if f.sum.countsKnown && f.sum.messageCount > 0 {
 		var start, end int64

@@ -62,9 +62,10 @@ func UnmatchedNodeKeys(path, nodeFQN string) ([]string, error) {
 // rclcpp::parameter_map_from): every file and -p argument merges into one table of node keys, a
 // later value replacing an earlier one under the same key; the keys that match the node then apply
 // in the order each key first appeared, so a later key's values win. -p values are filed under
-// "/**". So a file whose only key is the node's full name (what `ros2 param dump` writes), followed
-// by -p or by a launch file's dict (which launch_ros writes under "/**"), gives way to them; but "/**"
-// seen first, then the exact key, leaves the exact key's values in force even over a later -p.
+// "/**". So a file whose only key is the node's full name (what `ros2 param dump` writes) gives way
+// to a later -p (a later key) and to a later launch file's dict (launch_ros writes it under the node's
+// full name when it knows it, else under "/**": the same key or a later one); but "/**" seen first,
+// then the exact key, leaves the exact key's values in force even over a later -p.
 type overrideSet struct {
 	assignments []assignment
 }

@@ -158,9 +158,9 @@ func (n *node) now() time.Time {
 	return time.Now()
 }
 
-// rosSink publishes the core's outputs as serialized messages and logs its notices, each kind of
-// per-frame notice at most once per nodecore.DefaultNoticePeriod of wall time (the diagnostics count
-// every one).
+// rosSink publishes the core's outputs as serialized messages and logs its notices, each kind (and
+// reason) of per-frame notice at most once per nodecore.DefaultNoticePeriod of wall time
+// (nodecore.NoticeThrottle; the diagnostics count every one).
 type rosSink struct {
 	chunk, stats, diag *rclgo.Publisher
 	log                *rclgo.Logger

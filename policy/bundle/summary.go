@@ -151,7 +151,7 @@ func (t *opTally) write(w io.Writer) {
 	for _, op := range sortedKeys(t.foreign) {
 		uses = append(uses, fmt.Sprintf("%s (%s)", op, t.foreign[op]))
 	}
-	fmt.Fprintf(w, "  outside the standard ONNX domain: %s; TensorRT's parser knows the standard domain alone, so with --provider tensorrt ONNX Runtime runs these nodes on the CPU, between TensorRT engines\n", strings.Join(uses, ", "))
+	fmt.Fprintf(w, "  outside the standard ONNX domain: %s; TensorRT's parser knows the standard domain alone, so with --provider tensorrt ONNX Runtime leaves these nodes to the CUDA provider (the CPU where CUDA has no kernel for them), between TensorRT engines\n", strings.Join(uses, ", "))
 }
 
 func humanCount(n int64) string {

@@ -87,7 +87,7 @@ func TestWriteSummaryNamesOperators(t *testing.T) {
 		},
 	})
 	require.Equal(t, "ops (opset ai.onnx 17, com.microsoft 1): Add MatMul\n"+
-		"  outside the standard ONNX domain: com.microsoft.FusedMatMul (layer_01.onnx); TensorRT's parser knows the standard domain alone, so with --provider tensorrt ONNX Runtime runs these nodes on the CPU, between TensorRT engines\n",
+		"  outside the standard ONNX domain: com.microsoft.FusedMatMul (layer_01.onnx); TensorRT's parser knows the standard domain alone, so with --provider tensorrt ONNX Runtime leaves these nodes to the CUDA provider (the CPU where CUDA has no kernel for them), between TensorRT engines\n",
 		out.String())
 }
 
