@@ -79,12 +79,14 @@ type Result struct {
 	ExecutedGFLOPs float64 `json:"executed_gflops"`
 }
 
-// Report is the whole run.
+// Report is the whole run. Without FLOPs in the bundle's manifest (FLOPsKnown false, a bundle built
+// elsewhere), ideal speedup, efficiency and GFLOPs are 0 and the table says n/a.
 type Report struct {
-	Model    string   `json:"model"`
-	Provider string   `json:"provider"`
-	Warmup   int      `json:"warmup"`
-	Plans    []Result `json:"plans"`
+	Model      string   `json:"model"`
+	Provider   string   `json:"provider"`
+	Warmup     int      `json:"warmup"`
+	FLOPsKnown bool     `json:"flops_known"`
+	Plans      []Result `json:"plans"`
 }
 
 // Config says what to measure.
@@ -163,7 +165,7 @@ func Run(c Config) (Report, error) {
 	}
 	n := float64(c.Iterations)
 	full := FullFLOPs(m)
-	rep := Report{Model: m.Name, Warmup: c.Warmup}
+	rep := Report{Model: m.Name, Warmup: c.Warmup, FLOPsKnown: full > 0}
 	var baseline float64
 	for i, p := range c.Plans {
 		med := percentile.Of(lat[i], 0.5)
@@ -171,8 +173,9 @@ func Run(c Config) (Report, error) {
 			Plan: p.Name, Runs: c.Iterations,
 			MedianMs: ms(med), P95Ms: ms(percentile.Of(lat[i], 0.95)),
 			MeanExecuted: executed[i] / n, SkipRatio: skipped[i] / n,
-			ExecutedGFLOPs: flops[i] / n / 1e9,
-			IdealSpeedup:   full / (flops[i] / n),
+		}
+		if rep.FLOPsKnown {
+			r.ExecutedGFLOPs, r.IdealSpeedup = flops[i]/n/1e9, full/(flops[i]/n)
 		}
 		if p.SingleGraph && baseline == 0 {
 			baseline = r.MedianMs
@@ -185,7 +188,9 @@ func Run(c Config) (Report, error) {
 	for i := range rep.Plans {
 		r := &rep.Plans[i]
 		r.Speedup = baseline / r.MedianMs
-		r.Efficiency = r.Speedup / r.IdealSpeedup
+		if rep.FLOPsKnown {
+			r.Efficiency = r.Speedup / r.IdealSpeedup
+		}
 	}
 	return rep, nil
 }
@@ -211,8 +216,15 @@ func WriteTable(w io.Writer, r Report) {
 		r.Model, r.Provider, firstRuns(r), r.Warmup)
 	fmt.Fprintf(w, "%-16s %10s %10s %9s %9s %9s %9s %11s\n", "plan", "median_ms", "p95_ms", "layers", "speedup", "ideal", "efficiency", "GFLOPs")
 	for _, p := range r.Plans {
-		fmt.Fprintf(w, "%-16s %10.3f %10.3f %9.2f %9.3f %9.3f %9.3f %11.3f\n", p.Plan, p.MedianMs, p.P95Ms,
-			p.MeanExecuted, p.Speedup, p.IdealSpeedup, p.Efficiency, p.ExecutedGFLOPs)
+		fmt.Fprintf(w, "%-16s %10.3f %10.3f %9.2f %9.3f ", p.Plan, p.MedianMs, p.P95Ms, p.MeanExecuted, p.Speedup)
+		if r.FLOPsKnown {
+			fmt.Fprintf(w, "%9.3f %9.3f %11.3f\n", p.IdealSpeedup, p.Efficiency, p.ExecutedGFLOPs)
+		} else {
+			fmt.Fprintf(w, "%9s %9s %11s\n", "n/a", "n/a", "n/a")
+		}
+	}
+	if !r.FLOPsKnown {
+		fmt.Fprintln(w, "the bundle's manifest records no FLOPs (no flops block): ideal speedup, efficiency and GFLOPs are not computed")
 	}
 }
 

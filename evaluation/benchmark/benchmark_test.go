@@ -1,8 +1,10 @@
 package benchmark
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,6 +73,31 @@ func TestReportComparesMeasuredWithIdealSpeedup(t *testing.T) {
 	require.InDelta(t, 42, d.MedianMs, 1e-9)
 	require.InDelta(t, 1, d.Efficiency, 1e-9)
 	require.InDelta(t, 0.5, d.SkipRatio, 1e-9)
+}
+
+// A bundle whose manifest records no FLOPs (built elsewhere) is measured all the same: the FLOPs
+// columns say n/a and the JSON holds zeros with flops_known false, not NaN, which JSON cannot encode.
+func TestReportWithoutFLOPs(t *testing.T) {
+	m := manifest()
+	m.FLOPs = bundle.FLOPs{}
+	e := &policy.Engine{Manifest: m, Backend: policytest.NewFake(m)}
+	require.NoError(t, e.Initialize())
+	img := policy.Image{Width: 2, Height: 2, Encoding: "mono8", Step: 2, Data: []byte{1, 2, 3, 4}}
+	plans, err := DefaultPlans(e.Layout(), 0.5)
+	require.NoError(t, err)
+	rep, err := Run(Config{Engine: e, Observations: []policy.Observation{{Image: img}}, Plans: plans, Iterations: 2})
+	require.NoError(t, err)
+	require.False(t, rep.FLOPsKnown)
+	_, err = json.Marshal(rep)
+	require.NoError(t, err)
+	for _, r := range rep.Plans {
+		require.Zero(t, r.IdealSpeedup)
+		require.Zero(t, r.Efficiency)
+	}
+	var out strings.Builder
+	WriteTable(&out, rep)
+	require.Contains(t, out.String(), "      n/a       n/a         n/a\n")
+	require.Contains(t, out.String(), "records no FLOPs")
 }
 
 // A run without timed rounds, or with fewer than no warm-up rounds, is refused: it would print a
