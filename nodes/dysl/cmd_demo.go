@@ -1,9 +1,12 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/spf13/cobra"
 
 	"dysl_vla/replay/demo"
+	"dysl_vla/training"
 )
 
 func newDemoCmd() *cobra.Command {
@@ -36,6 +39,8 @@ statistics and action agreement side by side.`,
 	f.StringVar(&cfg.Out, "out", "demo-out", "output directory")
 	f.IntVar(&cfg.Episodes, "episodes", 3, "pick-and-place episodes to record and replay")
 	f.StringVar(&cfg.Weights, "weights", "", "backbone weights (safetensors) to build the tiny model from; default: the bundle "+demo.ReferenceBundle+" when present, else "+demo.ReferenceWeights+" when present, else random")
-	f.Int64Var(&cfg.Seed, "seed", 1, "seed of the model and of the episodes")
+	f.Int64Var(&cfg.Seed, "seed", 1, "seed of the model, when one is built without weights")
+	f.Int64Var(&cfg.EpisodeSeed, "episode-seed", training.HeldOutSeedStart,
+		fmt.Sprintf("seed of the first episode; the default is the first held-out one (the reference trained on seeds below %d)", training.HeldOutSeedStart))
 	return cmd
 }

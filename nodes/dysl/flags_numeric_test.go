@@ -21,6 +21,7 @@ import (
 // other numeric flag of every command must refuse one.
 var negativeMeans = map[string]string{
 	"seed":                   "any 64-bit number seeds the generators",
+	"episode-seed":           "any 64-bit number seeds the episodes",
 	"residual-scale":         "below 0: no scaling of the residual branches",
 	"exit-threshold":         "negative: match early exit's eta to DySL's executed layers",
 	"mavlink-gripper-open":   "a controller's gripper may take negative values",

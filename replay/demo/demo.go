@@ -6,6 +6,7 @@ package demo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -40,9 +41,12 @@ type Config struct {
 	// Out receives model/ (when built), the bag pick_and_place/ and the reports replay_full/ and
 	// replay_dysl/; a second run replaces the first one's.
 	Out string
-	// Episodes to record and replay; Seed of the built model and of the episodes.
-	Episodes int
-	Seed     int64
+	// Episodes to record and replay, of seeds EpisodeSeed, EpisodeSeed+1, ...; Seed of the built
+	// model. The reference was trained on seeds below 1000000 (training.HeldOutSeedStart): dysl demo
+	// records episodes from there, which it never saw.
+	Episodes    int
+	EpisodeSeed int64
+	Seed        int64
 	// Backend opens the engine's graphs.
 	Backend policy.BackendOpener
 	// Log receives the progress lines and the comparison table.
@@ -63,8 +67,15 @@ var strategies = [...]string{"full", "dysl"}
 func Run(cfg Config) ([]Replay, error) {
 	w := cfg.Log
 	// Refused before a model is built.
-	if err := scene.CheckEpisodeCount("demo: episodes", cfg.Episodes); err != nil {
+	if cfg.Episodes < 1 {
+		return nil, fmt.Errorf("demo: episodes (%d) must be at least 1", cfg.Episodes)
+	}
+	if err := errors.Join(scene.CheckEpisodeCount("demo: episodes", cfg.Episodes),
+		scene.CheckSeeds("demo: episode seed", cfg.EpisodeSeed, cfg.Episodes)); err != nil {
 		return nil, err
+	}
+	if cfg.Model != "" && cfg.Weights != "" {
+		return nil, fmt.Errorf("demo: give a model bundle (%s) or backbone weights to build one from (%s), not both", cfg.Model, cfg.Weights)
 	}
 	model, randomBackbone, err := chooseModel(cfg)
 	if err != nil {
@@ -78,11 +89,12 @@ func Run(cfg Config) ([]Replay, error) {
 	if err := os.RemoveAll(bagDir); err != nil {
 		return nil, err
 	}
-	sum, err := samplebag.Generate(context.Background(), bagDir, samplebag.Options{Episodes: cfg.Episodes, Seed: cfg.Seed})
+	sum, err := samplebag.Generate(context.Background(), bagDir, samplebag.Options{Episodes: cfg.Episodes, Seed: cfg.EpisodeSeed})
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(w, "recorded %d episodes, %d frames (%.1f s of bag time) into %s\n", sum.Episodes, sum.Frames, sum.Duration.Seconds(), bagDir)
+	fmt.Fprintf(w, "recorded %d episodes (seeds %d..%d), %d frames (%.1f s of bag time) into %s\n", sum.Episodes,
+		cfg.EpisodeSeed, cfg.EpisodeSeed+int64(sum.Episodes)-1, sum.Frames, sum.Duration.Seconds(), bagDir)
 
 	runs := make([]Replay, len(strategies))
 	for i, strategy := range strategies {

@@ -2,6 +2,7 @@ package demo_test
 
 import (
 	"bytes"
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
@@ -24,7 +25,7 @@ func TestDemoComparesFullAndDySL(t *testing.T) {
 		t.Skip("runs the reference model on a recorded episode, twice")
 	}
 	out := t.TempDir()
-	cfg := demo.Config{Model: filepath.Join("..", "..", demo.ReferenceBundle), Out: out, Episodes: 1, Seed: 1,
+	cfg := demo.Config{Model: filepath.Join("..", "..", demo.ReferenceBundle), Out: out, Episodes: 1, EpisodeSeed: 1000000,
 		Backend: ortbackend.Opener(backend(t))}
 	for run := range 2 {
 		var log bytes.Buffer
@@ -39,7 +40,7 @@ func TestDemoComparesFullAndDySL(t *testing.T) {
 		require.Greater(t, dysl.Summary.SkipRatio, 0.0, "the reference controllers skip layers")
 		require.FileExists(t, filepath.Join(out, "replay_dysl", "report.md"))
 		require.NotContains(t, log.String(), "building the tiny model", "the given bundle is used as it is")
-		require.Contains(t, log.String(), "recorded 1 episodes, ")
+		require.Contains(t, log.String(), "recorded 1 episodes (seeds 1000000..1000000), ")
 		require.Contains(t, log.String(), "replayed with strategy full: report "+full.ReportPath+"\n")
 		require.Regexp(t, `\nfull +[0-9.]+ .*\ndysl +[0-9.]+ `, log.String())
 	}
@@ -73,4 +74,26 @@ func TestDemoBuildsTheTinyModelWhenThereIsNoReference(t *testing.T) {
 	require.Contains(t, log.String(), "the backbone is random")
 	_, err = os.Stat(filepath.Join("out", "model", "manifest.yaml"))
 	require.NoError(t, err)
+}
+
+// Settings that cannot make a demo are refused before a model is built or an episode recorded: no
+// episode (zero was once taken for one), and weights beside a bundle, which would be ignored.
+func TestDemoRefusesBadSettingsFirst(t *testing.T) {
+	out := t.TempDir()
+	for _, c := range []struct {
+		cfg  demo.Config
+		want string
+	}{
+		{demo.Config{Out: out, Episodes: 0}, "demo: episodes (0) must be at least 1"},
+		{demo.Config{Out: out, Episodes: -3}, "demo: episodes (-3) must be at least 1"},
+		{demo.Config{Out: out, Episodes: 2, EpisodeSeed: math.MaxInt64}, "demo: episode seed (9223372036854775807): 2 episodes from it would pass the largest seed"},
+		{demo.Config{Out: out, Episodes: 1, Model: "m", Weights: "w.safetensors"}, "demo: give a model bundle (m) or backbone weights to build one from (w.safetensors), not both"},
+	} {
+		c.cfg.Log = &bytes.Buffer{}
+		_, err := demo.Run(c.cfg)
+		require.ErrorContains(t, err, c.want)
+		entries, err := os.ReadDir(out)
+		require.NoError(t, err)
+		require.Empty(t, entries, "nothing built or recorded")
+	}
 }
