@@ -20,6 +20,7 @@ func newBenchCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "bench --model DIR [--json]",
+		Args:  cobra.NoArgs,
 		Short: "Measure the single graph, the segmented full run, static-only and DySL plans side by side",
 		Long: `bench runs every plan on the same observations, interleaved round-robin in one run, and prints
 per-inference latency (median, p95), the measured speedup over the single-graph model, the ideal

@@ -16,6 +16,7 @@ func newDemoCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "demo",
+		Args:  cobra.NoArgs,
 		Short: "Take the tiny reference model, generate a pick-and-place bag, replay it with and without skipping, compare",
 		Long: `demo is the whole job on the embedded defaults: it takes the committed reference bundle
 (models/reference/tiny: trained backbone, distilled adapters and controllers; looked for under the

@@ -20,6 +20,7 @@ func newReplayCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "replay --model DIR --bag IN --out OUT [--params FILE] [--compare full] [--mavlink ENDPOINT]",
+		Args:  cobra.NoArgs,
 		Short: "Run the policy on a recorded bag through the node core; write the results as a bag and a report",
 		Long: `replay feeds the bag's instructions and images, in bag time, through the same node core as the
 ROS 2 node, with the same parameters file (matched as node ` + replay.NodeName + `). Replaying the same bag

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"testing"
 
+	"github.com/spf13/cobra"
 	"github.com/stretchr/testify/require"
 )
 
@@ -55,4 +56,21 @@ func TestRootListsEachCommandOnce(t *testing.T) {
 	require.ElementsMatch(t, []string{"model", "bench", "bag", "replay", "mavlink", "train", "calibrate",
 		"distill", "evaluate", "sweep", "demo"}, names)
 	require.Len(t, newRootCmd().Commands(), len(names), "building the root twice adds nothing twice")
+}
+
+// Every command that runs says which positional arguments it takes: a stray word (a path typed without
+// its flag) is refused, not ignored while the command runs on its defaults.
+func TestEveryCommandRefusesStrayArguments(t *testing.T) {
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+		if c.Runnable() && c.Args == nil {
+			t.Errorf("%s has no Args rule: a stray argument would be ignored", c.CommandPath())
+		}
+	}
+	walk(newRootCmd())
+	_, _, err := runDysl("bench", "--model", "m", "stray")
+	require.ErrorContains(t, err, `unknown command "stray" for "dysl bench"`)
 }
