@@ -52,6 +52,9 @@ func (printSink) PublishDiagnostics(d *msgs.DiagnosticArray) {
 func (printSink) Notice(e nodecore.Event) { fmt.Println("notice:", e) }
 
 func run(model string, frames int) error {
+	if frames < 1 {
+		return fmt.Errorf("-frames (%d) must be at least 1", frames)
+	}
 	// The parameters, as a params file or `-p` overrides would give them; the rest keep their defaults.
 	params, settings, err := nodecore.NewParamServer("/example_node", map[string]paramserver.Value{
 		nodecore.ParamModelDir: paramserver.String(model),
@@ -81,6 +84,9 @@ func run(model string, frames int) error {
 	var now time.Time
 	for i, st := range steps[:min(frames, len(steps))] {
 		stamp := start.Add(time.Duration(i) * period)
+		if core.NeedsState() { // what arrives on joint_states, for a bundle that reads the arm's state
+			core.OfferState(msgs.TimeFromGo(stamp), scene.RobotStateNames, st.State.RobotState())
+		}
 		core.OfferFrame(msgs.Image{ // what arrives on the image topic
 			Header: msgs.Header{Stamp: msgs.TimeFromGo(stamp), FrameID: "camera"},
 			Height: uint32(st.Image.Height), Width: uint32(st.Image.Width), Encoding: "rgb8",
