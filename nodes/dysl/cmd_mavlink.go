@@ -49,6 +49,15 @@ udp-server:HOST:PORT, udp-client:HOST:PORT, tcp-server:HOST:PORT, tcp-client:HOS
 			if count < 0 {
 				return fmt.Errorf("--count is %d, expected 0 (until interrupted) or more", count)
 			}
+			// The monitor takes 0 for its default; given on the command line it is MAVLink's broadcast id.
+			for _, id := range []struct {
+				flag  string
+				value uint8
+			}{{"system-id", monitor.SystemID}, {"component-id", monitor.ComponentID}} {
+				if id.value == 0 {
+					return fmt.Errorf("--%s is 0, MAVLink's broadcast id; a controller speaks as 1 to 255", id.flag)
+				}
+			}
 			if err := monitor.Initialize(); err != nil {
 				return err
 			}

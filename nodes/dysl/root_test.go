@@ -74,3 +74,12 @@ func TestEveryCommandRefusesStrayArguments(t *testing.T) {
 	_, _, err := runDysl("bench", "--model", "m", "stray")
 	require.ErrorContains(t, err, `unknown command "stray" for "dysl bench"`)
 }
+
+// mavlink listen speaks as the controller: an id of 0 is MAVLink's broadcast id, refused rather than
+// taken for the default 1 in silence.
+func TestMavlinkListenRefusesTheBroadcastID(t *testing.T) {
+	for _, flag := range []string{"--system-id", "--component-id"} {
+		_, _, err := runDysl("mavlink", "listen", "--endpoint", "udp-server:127.0.0.1:0", flag, "0")
+		require.EqualError(t, err, flag+" is 0, MAVLink's broadcast id; a controller speaks as 1 to 255")
+	}
+}
