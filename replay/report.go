@@ -214,7 +214,7 @@ func writeMarkdown(w io.Writer, title string, skips []Skip, s Summary, config st
 		row("node clock", "%s", s.Clock)
 	}
 	row("latency mean / p50 / p95 / max", "%.2f / %.2f / %.2f / %.2f ms", s.MeanLatency, s.LatencyP50, s.LatencyP95, s.LatencyMax)
-	row("mean executed layers", "%.2f of %.0f", s.MeanExecutedLayers, s.LayersTotal)
+	row("mean executed layers a frame (verification re-runs included)", "%.2f, of %.0f a pass", s.MeanExecutedLayers, s.LayersTotal)
 	row("skip ratio", "%.1f%%", 100*s.SkipRatio)
 	row("verification rate", "%.1f%%", 100*s.VerificationRate)
 	if s.Compared {

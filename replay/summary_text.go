@@ -31,7 +31,7 @@ func WriteSummary(w io.Writer, s Summary) {
 		return
 	}
 	fmt.Fprintf(w, "latency mean %.2f ms, p50 %.2f, p95 %.2f, max %.2f\n", s.MeanLatency, s.LatencyP50, s.LatencyP95, s.LatencyMax)
-	fmt.Fprintf(w, "executed layers %.2f of %.0f (skip ratio %.1f%%), verification rate %.1f%%\n",
+	fmt.Fprintf(w, "executed layers %.2f a frame (verification re-runs included), of %.0f a pass (skip ratio %.1f%%), verification rate %.1f%%\n",
 		s.MeanExecutedLayers, s.LayersTotal, 100*s.SkipRatio, 100*s.VerificationRate)
 	if s.Compared {
 		fmt.Fprintf(w, "full model mean %.2f ms: speedup %.2fx; action error vs full mean %.4f (max %.4f); gripper agreement %.1f%%\n",
