@@ -124,6 +124,15 @@ type Writer struct {
 	closed        bool
 }
 
+// storageBaseName is what storage files are named after, as rosbag2 names them after the bag
+// directory: its own name, also when given as "." or "..".
+func storageBaseName(dir string) string {
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	return filepath.Base(filepath.Clean(dir))
+}
+
 // Create makes dir (it must not exist, or be empty) and returns a Writer recording into it.
 // Storage files are named <dir base name>_<index>.mcap, as rosbag2 names them.
 func Create(dir string, opts WriterOptions) (*Writer, error) {
@@ -234,7 +243,7 @@ func (w *Writer) rotateIfDue(logTime int64) error {
 }
 
 func (w *Writer) openFile() error {
-	name := fmt.Sprintf("%s_%d.mcap", filepath.Base(filepath.Clean(w.dir)), len(w.files))
+	name := fmt.Sprintf("%s_%d.mcap", storageBaseName(w.dir), len(w.files))
 	f, err := os.Create(filepath.Join(w.dir, name))
 	if err != nil {
 		return fmt.Errorf("bag writer: %w", err)

@@ -131,6 +131,19 @@ func TestWriterRoundTrip(t *testing.T) {
 	})
 }
 
+// Given as ".", the bag directory still names its storage files, not "._0.mcap", a hidden file.
+func TestWriterNamesFilesAfterTheDirectoryGivenAsDot(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "rec")
+	require.NoError(t, os.Mkdir(dir, 0o755))
+	t.Chdir(dir)
+	w, err := Create(".", WriterOptions{})
+	require.NoError(t, err)
+	require.NoError(t, w.AddTopic(stringTopic("/chatter")))
+	require.NoError(t, w.Write("/chatter", 1, encodeString(t, "hi")))
+	require.NoError(t, w.Close())
+	require.FileExists(t, filepath.Join(dir, "rec_0.mcap"))
+}
+
 func TestWriterSplitsFiles(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "split")
 	w, err := Create(dir, WriterOptions{MaxFileDuration: time.Second})

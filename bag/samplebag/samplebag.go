@@ -30,6 +30,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -157,6 +158,18 @@ func (o Options) validate() error {
 	return errors.Join(problems...)
 }
 
+// removeBag removes what Generate wrote into dir, and dir itself unless it existed before.
+func removeBag(dir string, existed bool) error {
+	if !existed {
+		return os.RemoveAll(dir)
+	}
+	entries, err := os.ReadDir(dir)
+	for _, e := range entries {
+		err = errors.Join(err, os.RemoveAll(filepath.Join(dir, e.Name())))
+	}
+	return err
+}
+
 // latestStamp bounds, in seconds since 1970, the log time of the last message Generate writes: every
 // episode takes at most its instruction lead, MaxSteps+1 frames and the gap before the next.
 func (o Options) latestStamp() float64 {
@@ -172,6 +185,8 @@ func Generate(ctx context.Context, dir string, opts Options) (sum Summary, err e
 	if err := opts.validate(); err != nil {
 		return Summary{}, fmt.Errorf("sample bag: %w", err)
 	}
+	_, statErr := os.Stat(dir)
+	existed := statErr == nil // an empty directory the user made: on failure, emptied, not removed
 	w, err := bag.Create(dir, opts.Bag)
 	if err != nil {
 		return Summary{}, err
@@ -202,7 +217,7 @@ func Generate(ctx context.Context, dir string, opts Options) (sum Summary, err e
 		}
 		if err := checkRoom(dir, w.BytesWritten(), i, opts.Episodes, opts.FreeBytes); err != nil {
 			// The directory was empty or missing (bag.Create): all that is in it is this bag.
-			return sum, errors.Join(err, w.Close(), os.RemoveAll(dir))
+			return sum, errors.Join(err, w.Close(), removeBag(dir, existed))
 		}
 		seed := opts.Seed + int64(i)
 		steps, err := scene.Episode(seed, opts.Scene)

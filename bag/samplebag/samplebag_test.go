@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -204,6 +205,14 @@ func TestGenerateStopsBeforeTheDiskFills(t *testing.T) {
 	require.Less(t, sum.Episodes, 5, "stopped on the first measure, not when the disk is full")
 	require.NoDirExists(t, dir)
 	require.Equal(t, 1, asked, "asked once a chunk was on disk")
+
+	// An empty directory the user made for it is emptied again, not removed.
+	made := t.TempDir()
+	_, err = Generate(t.Context(), made, Options{Episodes: 1000, FreeBytes: func(string) (uint64, error) { return free, nil }})
+	require.ErrorContains(t, err, "record fewer")
+	entries, err := os.ReadDir(made)
+	require.NoError(t, err, "the directory is still there")
+	require.Empty(t, entries)
 
 	dir = filepath.Join(t.TempDir(), "small")
 	asked = 0
