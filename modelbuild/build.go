@@ -72,6 +72,10 @@ func Build(opts Options) (*Result, error) {
 	if opts.OutDir == "" {
 		return nil, fmt.Errorf("modelbuild: no output directory")
 	}
+	// Before the calibration (42 s on the bench preset), not when the bundle is put in place.
+	if err := bundle.CheckReplaceable(opts.OutDir); err != nil {
+		return nil, fmt.Errorf("modelbuild: output %w", err)
+	}
 	if opts.StaticRatio == 0 {
 		opts.StaticRatio = 0.2
 	}

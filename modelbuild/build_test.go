@@ -164,6 +164,8 @@ func TestWeightsFile(t *testing.T) {
 }
 
 func TestBuildRejectsBadOptions(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "afile")
+	require.NoError(t, os.WriteFile(file, nil, 0o644))
 	cases := []struct {
 		name string
 		opts Options
@@ -180,6 +182,8 @@ func TestBuildRejectsBadOptions(t *testing.T) {
 		{"calibration beyond memory", Options{Preset: "tiny", OutDir: t.TempDir(), CalibrationFrames: 900_000}, "1125000 calibration observations need about"},
 		{"adapter rank negative", Options{Preset: "tiny", OutDir: t.TempDir(), AdapterRank: -2}, "adapter rank (-2) must be > 0, or 0 for the preset's 16"},
 		{"adapter rank over the width", Options{Preset: "tiny", OutDir: t.TempDir(), AdapterRank: 65}, "adapter_rank (65) must be <= hidden (64)"},
+		// Refused before the calibration, not when the bundle is put in place after it.
+		{"output is a file", Options{Preset: "tiny", OutDir: file}, "modelbuild: output " + file + " is not a directory"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

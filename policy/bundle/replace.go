@@ -254,7 +254,14 @@ func CheckReplaceable(dir string) error {
 	if err := refuseMountPoint(dir); err != nil {
 		return err
 	}
+	// Replace makes a missing parent: what must take a new directory is its nearest existing ancestor.
 	parent := filepath.Dir(dir)
+	for {
+		if _, err := os.Stat(parent); !errors.Is(err, os.ErrNotExist) || filepath.Dir(parent) == parent {
+			break
+		}
+		parent = filepath.Dir(parent)
+	}
 	trial, err := os.MkdirTemp(parent, filepath.Base(stagingPattern(dir)))
 	if err != nil {
 		return fmt.Errorf("a new bundle is staged beside %s, in %s: %w", dir, parent, err)

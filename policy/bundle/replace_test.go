@@ -168,6 +168,11 @@ func TestCheckReplaceable(t *testing.T) {
 	require.NoError(t, bundle.CheckReplaceable(dir))
 	require.NoError(t, bundle.CheckReplaceable(filepath.Join(dir, "not yet")))
 	require.Empty(t, diskfull.DotFiles(t, filepath.Dir(dir)), "no staging directory left beside the bundle")
+	// Replace makes missing parents (dysl demo's out/model), so they are no reason to refuse; and
+	// the check makes none.
+	deep := filepath.Join(t.TempDir(), "out", "more", "model")
+	require.NoError(t, bundle.CheckReplaceable(deep))
+	require.NoDirExists(t, filepath.Dir(filepath.Dir(deep)))
 	file := filepath.Join(dir, "manifest.yaml")
 	require.ErrorContains(t, bundle.CheckReplaceable(file), "is not a directory")
 	require.ErrorContains(t, bundle.CheckReplaceable(filepath.Join(file, "x")), file+"/x: not a directory")
