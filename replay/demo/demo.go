@@ -74,6 +74,12 @@ func Run(cfg Config) ([]Replay, error) {
 		scene.CheckSeeds("demo: episode seed", cfg.EpisodeSeed, cfg.Episodes)); err != nil {
 		return nil, err
 	}
+	if cfg.Out == "" {
+		return nil, errors.New("demo: no output directory (--out)")
+	}
+	if info, err := os.Stat(cfg.Out); err == nil && !info.IsDir() {
+		return nil, fmt.Errorf("demo: output %s is not a directory", cfg.Out)
+	}
 	if cfg.Model != "" && cfg.Weights != "" {
 		return nil, fmt.Errorf("demo: give a model bundle (%s) or backbone weights to build one from (%s), not both", cfg.Model, cfg.Weights)
 	}

@@ -80,6 +80,8 @@ func TestDemoBuildsTheTinyModelWhenThereIsNoReference(t *testing.T) {
 // episode (zero was once taken for one), and weights beside a bundle, which would be ignored.
 func TestDemoRefusesBadSettingsFirst(t *testing.T) {
 	out := t.TempDir()
+	file := filepath.Join(t.TempDir(), "afile")
+	require.NoError(t, os.WriteFile(file, nil, 0o644))
 	for _, c := range []struct {
 		cfg  demo.Config
 		want string
@@ -88,6 +90,8 @@ func TestDemoRefusesBadSettingsFirst(t *testing.T) {
 		{demo.Config{Out: out, Episodes: -3}, "demo: episodes (-3) must be at least 1"},
 		{demo.Config{Out: out, Episodes: 2, EpisodeSeed: math.MaxInt64}, "demo: episode seed (9223372036854775807): 2 episodes from it would pass the largest seed"},
 		{demo.Config{Out: out, Episodes: 1, Model: "m", Weights: "w.safetensors"}, "demo: give a model bundle (m) or backbone weights to build one from (w.safetensors), not both"},
+		{demo.Config{Episodes: 1}, "demo: no output directory (--out)"},
+		{demo.Config{Out: file, Episodes: 1}, "demo: output " + file + " is not a directory"},
 	} {
 		c.cfg.Log = &bytes.Buffer{}
 		_, err := demo.Run(c.cfg)
