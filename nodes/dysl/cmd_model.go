@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"dysl_vla/modelbuild"
 	"dysl_vla/policy/bundle"
@@ -89,6 +90,8 @@ func newModelCheckCmd() *cobra.Command {
 		ef            engineFlags
 		structureOnly bool
 	)
+	runtime := pflag.NewFlagSet("runtime", pflag.ContinueOnError) // what --structure-only leaves unused
+	ef.registerRuntime(runtime)
 	cmd := &cobra.Command{
 		Use:   "check DIR",
 		Short: "Validate a bundle and print its summary, or every problem found; then run every graph once in ONNX Runtime",
@@ -99,6 +102,11 @@ the runtime does not know, a type or shape the graph itself gets wrong, external
 read. Without an ONNX Runtime library to load, it says so and checks the structure alone.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if structureOnly {
+				if err := refuseUnused(cmd.Flags(), "a check that runs the graphs (without --structure-only)", flagNames(runtime)...); err != nil {
+					return err
+				}
+			}
 			b, err := bundle.Load(args[0])
 			if err != nil {
 				var invalid *bundle.ValidationError
@@ -133,7 +141,7 @@ read. Without an ONNX Runtime library to load, it says so and checks the structu
 			return nil
 		},
 	}
-	ef.registerRuntime(cmd.Flags())
+	cmd.Flags().AddFlagSet(runtime)
 	cmd.Flags().BoolVar(&structureOnly, "structure-only", false, "check the files alone, without running the graphs in ONNX Runtime")
 	return cmd
 }

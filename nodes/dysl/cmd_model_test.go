@@ -125,3 +125,12 @@ func TestEngineFlagsFindTheFetchedLibrary(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, f.ortLib, cfg.LibraryPath)
 }
+
+// Settings the chosen mode leaves unused are refused before any work, not accepted in silence: the
+// runtime flags with --structure-only, fp16 for TensorRT with another provider.
+func TestRuntimeFlagsThatChangeNothingAreRefused(t *testing.T) {
+	_, _, err := runDysl("model", "check", "--structure-only", "--provider", "bogus", "../../models/reference/tiny")
+	require.EqualError(t, err, "--provider: only with a check that runs the graphs (without --structure-only)")
+	_, _, err = runDysl("model", "check", "--trt-fp16=false", "../../models/reference/tiny")
+	require.EqualError(t, err, "--trt-fp16: only with --provider tensorrt")
+}

@@ -19,6 +19,7 @@ type engineFlags struct {
 	provider string
 	threads  int
 	trtFP16  bool
+	flags    *pflag.FlagSet // where they were registered, to tell a flag given from its default
 }
 
 func (f *engineFlags) register(fs *pflag.FlagSet) {
@@ -30,6 +31,7 @@ func (f *engineFlags) register(fs *pflag.FlagSet) {
 // registerRuntime registers how ONNX Runtime runs the graphs, for a command that names its bundle
 // otherwise.
 func (f *engineFlags) registerRuntime(fs *pflag.FlagSet) {
+	f.flags = fs
 	fs.StringVar(&f.ortLib, "ort-lib", "", "`path` of the libonnxruntime.so to load (default: $DYSL_ORT_LIB, else the one make ort or make demo installed in the repository's .cache/)")
 	fs.StringVar(&f.provider, "provider", ortbackend.ProviderCPU, "execution provider: cpu, cuda or tensorrt")
 	fs.IntVar(&f.threads, "threads", 1, fmt.Sprintf("intra-op threads per ONNX Runtime session, 1..%d", ortbackend.MaxIntraOpThreads))
@@ -42,6 +44,11 @@ func (f *engineFlags) ortConfig() (ortbackend.Config, error) {
 	if f.threads < 1 || f.threads > ortbackend.MaxIntraOpThreads {
 		return ortbackend.Config{}, fmt.Errorf("--threads %d: expected 1..%d intra-op threads per ONNX Runtime session",
 			f.threads, ortbackend.MaxIntraOpThreads)
+	}
+	if f.provider != ortbackend.ProviderTensorRT && f.flags != nil {
+		if err := refuseUnused(f.flags, "--provider tensorrt", "trt-fp16"); err != nil {
+			return ortbackend.Config{}, err
+		}
 	}
 	lib := f.ortLib
 	if lib == "" && os.Getenv(ortbackend.LibraryEnvVar) == "" {
