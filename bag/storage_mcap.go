@@ -11,6 +11,19 @@ import (
 	"github.com/foxglove/mcap/go/mcap"
 )
 
+// guarded runs a call into the MCAP library, turning a panic into an error: the library indexes slices
+// by lengths read from the file and panics on some damaged ones (a chunk whose compression name claims
+// 800 MB: "slice bounds out of range" in its lexer, found by FuzzOpenMCAP), and a damaged bag must be
+// a fault the reader reports, not the end of the process.
+func guarded(call func() error) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("the MCAP reader failed on damaged data: %v", v)
+		}
+	}()
+	return call()
+}
+
 // mcapFile reads a .mcap file. Files with a summary section (every file a writer closed) are read
 // through the index in log-time order; files without one (a recorder killed mid-write, a truncated
 // copy) are scanned linearly in file order, which for rosbag2 recordings is receive order.
@@ -26,7 +39,8 @@ func openMCAPFile(path string) (*mcapFile, error) {
 		return nil, err
 	}
 	defer f.Close()
-	reader, err := mcap.NewReader(f)
+	var reader *mcap.Reader
+	err = guarded(func() (err error) { reader, err = mcap.NewReader(f); return err })
 	if err != nil {
 		return nil, fmt.Errorf("%s: not an MCAP file: %w", path, err)
 	}
@@ -35,7 +49,8 @@ func openMCAPFile(path string) (*mcapFile, error) {
 		return nil, fmt.Errorf("%s: MCAP profile %q, expected \"ros2\" (a rosbag2 recording)", path, h.Profile)
 	}
 	file := &mcapFile{path: path}
-	info, err := reader.Info()
+	var info *mcap.Info
+	err = guarded(func() (err error) { info, err = reader.Info(); return err })
 	if err == nil && info.Statistics != nil {
 		file.sum = summaryFromInfo(info)
 		// The index reader sizes its buffers from the index and the chunk headers as they stand: one
@@ -201,7 +216,8 @@ func openMCAPStream(path string, indexed bool, topics map[string]bool) (*mcapStr
 	if err != nil {
 		return nil, err
 	}
-	reader, err := mcap.NewReader(f)
+	var reader *mcap.Reader
+	err = guarded(func() (err error) { reader, err = mcap.NewReader(f); return err })
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("%s: not an MCAP file: %w", path, err)
@@ -210,7 +226,8 @@ func openMCAPStream(path string, indexed bool, topics map[string]bool) (*mcapStr
 	if indexed {
 		opts = append(opts, mcap.InOrder(mcap.LogTimeOrder))
 	}
-	it, err := reader.Messages(opts...)
+	var it mcap.MessageIterator
+	err = guarded(func() (err error) { it, err = reader.Messages(opts...); return err })
 	if err != nil {
 		reader.Close()
 		f.Close()
@@ -247,7 +264,10 @@ func missingClosingMagic(f *os.File) (bool, error) {
 
 func (s *mcapStream) next() (Message, error) {
 	for {
-		schema, ch, m, err := s.it.NextInto(&s.msg)
+		var schema *mcap.Schema
+		var ch *mcap.Channel
+		var m *mcap.Message
+		err := guarded(func() (err error) { schema, ch, m, err = s.it.NextInto(&s.msg); return err })
 		if errors.Is(err, io.EOF) {
 			if s.truncated {
 				return Message{}, &CorruptFileError{Path: s.path, Err: errMissingFooter}
