@@ -45,11 +45,14 @@ type Bridge struct {
 	// GripperInstance is param1 of MAV_CMD_DO_GRIPPER. It defaults to 1.
 	GripperInstance uint8
 	// GripperOpenValue and GripperClosedValue are the gripper dimension's values for fully open and fully
-	// closed. When both are zero they default to 0 and 1; set them the other way round for policies where
-	// a high value means open.
+	// closed. When both are zero they default to -1 and +1, the bundles' convention (the expert's labels;
+	// the node core reads above 0 as closed): a policy of another convention sets its own, the other way
+	// round where a high value means open.
 	GripperOpenValue, GripperClosedValue float32
-	// GripperHysteresis is the band around the middle of open..closed, as a fraction of that span, in
-	// which the gripper keeps its state. It defaults to 0.2.
+	// GripperHysteresis is a band around the middle of open..closed, as a fraction of that span, in
+	// which the gripper keeps its state. It defaults to 0, the middle alone deciding as the node core's
+	// gripper_min_hold does (it already holds the command steady in time, on the published chunks); a
+	// policy's raw outputs sent from elsewhere may want one.
 	GripperHysteresis float32
 	// GripperAckTimeout is how long to wait for COMMAND_ACK before sending the command again. It defaults
 	// to 500 ms.
@@ -205,10 +208,7 @@ func (b *Bridge) applyDefaults() {
 		b.GripperInstance = 1
 	}
 	if b.GripperOpenValue == 0 && b.GripperClosedValue == 0 {
-		b.GripperClosedValue = 1
-	}
-	if b.GripperHysteresis == 0 {
-		b.GripperHysteresis = 0.2
+		b.GripperOpenValue, b.GripperClosedValue = -1, 1
 	}
 	if b.GripperAckTimeout == 0 {
 		b.GripperAckTimeout = 500 * time.Millisecond

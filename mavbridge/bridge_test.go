@@ -166,7 +166,7 @@ func TestBridgeRefusesNonFiniteGripperSettings(t *testing.T) {
 		change func(*Bridge)
 		want   string
 	}{
-		{func(b *Bridge) { b.GripperClosedValue = nan }, "GripperOpenValue (0) and GripperClosedValue (NaN) must be finite numbers"},
+		{func(b *Bridge) { b.GripperClosedValue = nan }, "GripperOpenValue (-1) and GripperClosedValue (NaN) must be finite numbers"},
 		{func(b *Bridge) { b.GripperOpenValue = float32(math.Inf(1)) }, "GripperOpenValue (+Inf)"},
 		{func(b *Bridge) { b.GripperHysteresis = nan }, "GripperHysteresis is NaN, expected a fraction from 0 to below 1"},
 		{func(b *Bridge) { b.GripperHysteresis = 1 }, "GripperHysteresis is 1"},

@@ -23,9 +23,10 @@ func (a GripperAction) String() string {
 
 // gripperTracker turns the gripper dimension of successive chunks into open/close transitions. The value
 // is placed on the line from openValue (0) to closedValue (1); the gripper counts as closing above
-// 0.5 + hysteresis/2 and opening below 0.5 - hysteresis/2, and in between it keeps its last state, so a
-// value wavering around the middle does not chatter. The first decisive value sets the state and is a
-// transition too: the controller's gripper state is unknown when the bridge starts.
+// 0.5 + hysteresis/2 and opening at or below 0.5 - hysteresis/2, and in between it keeps its last state,
+// so a value wavering around the middle does not chatter. Without hysteresis, and open -1 and closed
+// +1, that is the node core's rule: above 0 closes, 0 and below opens. The first decisive value sets
+// the state and is a transition too: the controller's gripper state is unknown when the bridge starts.
 type gripperTracker struct {
 	openValue, closedValue, hysteresis float32
 	state                              GripperAction
@@ -36,7 +37,7 @@ func (g *gripperTracker) observe(value float32) (GripperAction, bool) {
 	x := (value - g.openValue) / (g.closedValue - g.openValue)
 	next := g.state
 	switch {
-	case x >= 0.5+g.hysteresis/2:
+	case x > 0.5+g.hysteresis/2:
 		next = GripperClose
 	case x <= 0.5-g.hysteresis/2:
 		next = GripperOpen

@@ -33,8 +33,8 @@ func (m *mavlinkFlags) register(f *pflag.FlagSet) {
 	m.link.DurationVar(&m.linkTimeout, "mavlink-link-timeout", 2*time.Second, "controller heartbeat silence after which chunks stop (the node's mavlink.link_timeout)")
 	m.link.Uint8Var(&m.targetSystem, "mavlink-target-system", 1, "the arm controller's MAVLink system id")
 	m.link.Uint8Var(&m.targetComp, "mavlink-target-component", 1, "the arm controller's MAVLink component id")
-	m.link.Float32Var(&m.gripperOpen, "mavlink-gripper-open", 0, "gripper dimension value meaning fully open")
-	m.link.Float32Var(&m.gripperClose, "mavlink-gripper-closed", 1, "gripper dimension value meaning fully closed")
+	m.link.Float32Var(&m.gripperOpen, "mavlink-gripper-open", -1, "gripper dimension value meaning fully open (the bundles' convention: -1)")
+	m.link.Float32Var(&m.gripperClose, "mavlink-gripper-closed", 1, "gripper dimension value meaning fully closed (the bundles' convention: +1)")
 	f.AddFlagSet(m.link)
 }
 
