@@ -197,3 +197,36 @@ func TestCloseBeforeStartOrTwiceDoesNothing(t *testing.T) {
 	m.Close()
 	m.Close()
 }
+
+// A change of the gripper inside a chunk is commanded when its step comes due (arrival + s·StepDt),
+// not only when a chunk's first step changes it; a newer chunk replaces the steps not yet due.
+func TestGripperStepsAreCommandedWhenDue(t *testing.T) {
+	o := newOfflineBridge(t)
+	o.heartbeat()
+	// Steps 0-1 open, 2-3 closed, 100 ms apart.
+	send := func(values ...float32) {
+		chunk := Chunk{Seq: 1, Stamp: o.now, StepDt: 100 * time.Millisecond, Steps: len(values), Dims: 2, GripperDim: 1}
+		for _, v := range values {
+			chunk.Values = append(chunk.Values, 0, v)
+		}
+		require.NoError(t, o.Send(chunk))
+	}
+	send(-1, -1, 1, 1)
+	require.Equal(t, uint64(1), o.Stats().GripperCommands, "step 0 opens at once (the state was unknown)")
+	o.ack(common.MAV_RESULT_ACCEPTED)
+	o.advance(150 * time.Millisecond)
+	require.Equal(t, uint64(1), o.Stats().GripperCommands, "step 1 keeps it open")
+	o.advance(60 * time.Millisecond) // 210 ms: step 2 is due
+	require.Equal(t, uint64(2), o.Stats().GripperCommands, "closed when step 2 came due")
+	require.Equal(t, GripperClose, o.gripperPending.action)
+
+	// A newer chunk that opens at its step 1 replaces what was left of the first.
+	o.ack(common.MAV_RESULT_ACCEPTED)
+	send(1, -1)
+	require.Equal(t, uint64(2), o.Stats().GripperCommands)
+	o.advance(99 * time.Millisecond)
+	require.Equal(t, uint64(2), o.Stats().GripperCommands, "not yet due")
+	o.advance(time.Millisecond)
+	require.Equal(t, uint64(3), o.Stats().GripperCommands)
+	require.Equal(t, GripperOpen, o.gripperPending.action)
+}
