@@ -234,21 +234,36 @@ func (c *Core) recycle(img *msgs.Image) {
 	c.mu.Unlock()
 }
 
-// SetInstruction sets the instruction in force. Every instruction message starts a new episode at the
-// next inference (continuity history cleared, allow points at the front), since the robot is now doing
-// something else. An empty instruction, or one of white space alone, withdraws it: no action is
-// computed until the next one.
+// SetInstruction sets the instruction in force. A new instruction starts a new episode at the next
+// inference (continuity history cleared, allow points at the front, the gripper's hold forgotten),
+// since the robot is now doing something else. The instruction in force arriving again (a publisher
+// that repeats it, ros2 topic pub -r 5) changes nothing: resetting at each would keep the continuity
+// undefined, so that DySL never skips, as training and the closed-loop harness, which give an
+// instruction once, never see. To start the same task over, withdraw it first. An empty instruction,
+// or one of white space alone, withdraws it: no action is computed until the next one.
 func (c *Core) SetInstruction(text string) {
 	withdrawn := strings.TrimSpace(text) == ""
 	if withdrawn {
 		text = ""
 	}
 	c.mu.Lock()
+	if !withdrawn && !c.withdrawn && c.instruction == text {
+		c.mu.Unlock()
+		return
+	}
 	c.instruction = text
 	c.withdrawn = withdrawn
 	c.resetPending = true
 	c.mu.Unlock()
 	c.cfg.Sink.Notice(EventInstruction{Text: text})
+}
+
+// RestartEpisode starts a new episode at the next inference with the instruction in force: a node
+// activated again after a pause is not carrying on from where the arm was.
+func (c *Core) RestartEpisode() {
+	c.mu.Lock()
+	c.resetPending = true
+	c.mu.Unlock()
 }
 
 // ReportDecodeError counts a message the edge could not decode, for the diagnostics. A topic given as

@@ -182,6 +182,34 @@ func TestGripperMinHoldParameterHoldsThePublishedGripper(t *testing.T) {
 	require.Contains(t, res.Reason, "gripper_min_hold")
 }
 
+// The instruction in force arriving again (a publisher repeating it) is not a new episode: DySL goes
+// on skipping and nothing is logged; a new text, or the same after a withdrawal, starts one, and so
+// does RestartEpisode (the node activated again).
+func TestRepeatedInstructionKeepsTheEpisode(t *testing.T) {
+	f := newFixture(t, nil, nil)
+	f.core.SetInstruction("pick")
+	f.warmUp()
+	for i := range 3 {
+		f.core.SetInstruction("pick")
+		f.serve(time.Duration(i)*100*time.Millisecond, "cam")
+	}
+	for i, st := range f.sink.stats {
+		require.Equal(t, uint32(6), st.LayersSkipped, "frame %d: still skipping", i)
+	}
+	require.Empty(t, eventsOf[nodecore.EventInstruction](f.sink), "a repeat is not logged")
+
+	fresh := func(name string, change func()) {
+		t.Helper()
+		change()
+		f.serve(time.Second, "cam")
+		require.Zero(t, f.sink.stats[len(f.sink.stats)-1].LayersSkipped, "%s: a new episode runs every layer first", name)
+		f.warmUp()
+	}
+	fresh("new text", func() { f.core.SetInstruction("place") })
+	fresh("the same after a withdrawal", func() { f.core.SetInstruction(""); f.core.SetInstruction("place") })
+	fresh("restart", f.core.RestartEpisode)
+}
+
 // A parameter set applies at the next inference, through the engine.
 func TestLiveParameterChangeAppliesAtTheNextInference(t *testing.T) {
 	f := newFixture(t, nil, nil)

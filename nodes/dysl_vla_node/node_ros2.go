@@ -337,6 +337,7 @@ func (n *node) activate() {
 	if text := n.instruction.Load(); text != nil {
 		r.SetInstruction(*text)
 	}
+	n.core.RestartEpisode() // the same instruction as before a deactivate is not news to the core
 	n.runner.Store(r)
 	image := n.resolvedTopic(n.settings.ImageTopic, (*msgs.Image)(nil).TypeName())
 	instruction := n.resolvedTopic(n.settings.InstructionTopic, (*msgs.String)(nil).TypeName())
