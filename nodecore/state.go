@@ -13,15 +13,27 @@ import (
 // state block: the ROS convention, relative so a launch file can remap it.
 const StateTopic = "joint_states"
 
-// stateSlot keeps, per value the bundle reads, the newest position and its stamp. Per value rather
-// than per message: a robot may publish its arm and its gripper as separate JointState messages on the
-// same topic, and each message then refreshes only its own names. Guarded by Core.mu.
+// stateSlot keeps, per value the bundle reads, its last stateHistory positions with their stamps, so
+// that a frame is inferred with the state of its own instant, as training pairs them: the reading
+// stamped nearest the frame, not the newest (joint_states at hundreds of Hz move on while the frame
+// waits for inference; a helper measured chunks off by up to 2 action-std with the newest reading
+// 60 ms after the frame's). Per value rather than per message: a robot may publish its arm and its
+// gripper as separate JointState messages on the same topic, and each message then refreshes only its
+// own names. Guarded by Core.mu.
 type stateSlot struct {
-	names  []string // the manifest's state.names, in the model's order
-	index  map[string]int
-	values []float64
-	stamps []msgs.Time
-	have   []bool
+	names   []string // the manifest's state.names, in the model's order
+	index   map[string]int
+	history [][stateHistory]stateReading // per value, a ring
+	count   []int                        // readings received per value (the ring's next slot is count % stateHistory)
+}
+
+// stateHistory is how many readings of each value are kept: 200 ms at 300 Hz, longer than a frame
+// waits for inference.
+const stateHistory = 64
+
+type stateReading struct {
+	value float64
+	stamp msgs.Time
 }
 
 func newStateSlot(spec *bundle.StateSpec) *stateSlot {
@@ -30,11 +42,36 @@ func newStateSlot(spec *bundle.StateSpec) *stateSlot {
 	}
 	n := len(spec.Names)
 	s := &stateSlot{names: spec.Names, index: make(map[string]int, n),
-		values: make([]float64, n), stamps: make([]msgs.Time, n), have: make([]bool, n)}
+		history: make([][stateHistory]stateReading, n), count: make([]int, n)}
 	for i, name := range spec.Names {
 		s.index[name] = i
 	}
 	return s
+}
+
+// nearest is value i's reading stamped nearest frame; the newest when frame, or every kept reading, has
+// no stamp to compare. ok is false when none was received.
+func (s *stateSlot) nearest(i int, frame msgs.Time) (r stateReading, ok bool) {
+	n := min(s.count[i], stateHistory)
+	if n == 0 {
+		return stateReading{}, false
+	}
+	newest := (s.count[i] - 1) % stateHistory
+	r = s.history[i][newest]
+	if frame.IsZero() {
+		return r, true
+	}
+	best := time.Duration(-1)
+	for k := range n {
+		c := s.history[i][(newest-k+stateHistory)%stateHistory] // newest first: ties go to the newer
+		if c.stamp.IsZero() {
+			continue
+		}
+		if gap := frame.Go().Sub(c.stamp.Go()).Abs(); best < 0 || gap < best {
+			r, best = c, gap
+		}
+	}
+	return r, true
 }
 
 // OfferState records a robot-state message: names[i] is at positions[i], as in a sensor_msgs/JointState
@@ -51,7 +88,8 @@ func (c *Core) OfferState(stamp msgs.Time, names []string, positions []float64) 
 	c.totals.states++
 	for i, name := range names[:min(len(names), len(positions))] {
 		if j, ok := s.index[name]; ok {
-			s.values[j], s.stamps[j], s.have[j] = positions[i], stamp, true
+			s.history[j][s.count[j]%stateHistory] = stateReading{value: positions[i], stamp: stamp}
+			s.count[j]++
 		}
 	}
 }
@@ -140,18 +178,19 @@ func (s *stateSlot) stateFor(frame msgs.Time, maxAge time.Duration, topic string
 	var missing, stale []string
 	var worst time.Duration
 	for i, name := range s.names {
-		if !s.have[i] {
+		r, ok := s.nearest(i, frame)
+		if !ok {
 			missing = append(missing, name)
 			continue
 		}
-		dst[i] = s.values[i]
+		dst[i] = r.value
 		if maxAge <= 0 {
 			continue
 		}
 		// Either side of the frame: the state must describe the robot the camera saw. A zero stamp
 		// gives an age the check cannot trust, so it fails.
-		age := frame.Go().Sub(s.stamps[i].Go()).Abs()
-		if s.stamps[i].IsZero() || age > maxAge {
+		age := frame.Go().Sub(r.stamp.Go()).Abs()
+		if r.stamp.IsZero() || age > maxAge {
 			stale = append(stale, name)
 			worst = max(worst, age)
 		}

@@ -49,6 +49,29 @@ func TestStateIsPickedByNameAndReachesTheEngine(t *testing.T) {
 	require.InDeltaSlice(t, []float32{2, 1}, f.fake.LastState(), 1e-6, "(0.3-0.1)/0.1 and (1-0)/1")
 }
 
+// A frame is inferred with the state of its own instant, as training pairs them: the reading stamped
+// nearest the frame, not a newer one that arrived while the frame waited. Readings without a stamp
+// leave only the newest to take.
+func TestStateNearestTheFrameIsTaken(t *testing.T) {
+	f := newStateFixture(t, nil)
+	f.core.SetInstruction("pick")
+	for ms, z := range map[int]float64{-30: 0.2, 0: 0.3, 60: 0.9} {
+		f.core.OfferState(stampAt(time.Duration(ms)*time.Millisecond), []string{"ee_z", "gripper"}, []float64{z, 1})
+	}
+	f.core.OfferFrame(frame(5*time.Millisecond, "cam", 100)) // stamped 5 ms after the reading at 0
+	f.core.Step(t0.Add(70 * time.Millisecond))
+	require.Len(t, f.sink.chunks, 1)
+	require.InDeltaSlice(t, []float32{2, 1}, f.fake.LastState(), 1e-6, "ee_z 0.3, of the reading at 0 ms")
+
+	g := newStateFixture(t, nil) // a publisher that leaves its stamps zero: newest, then refused as of unknown age
+	g.core.SetInstruction("pick")
+	g.core.OfferState(msgs.Time{}, []string{"ee_z", "gripper"}, []float64{0.2, 1})
+	g.core.OfferState(msgs.Time{}, []string{"ee_z", "gripper"}, []float64{0.4, 1})
+	g.serve(0, "cam")
+	require.Empty(t, g.sink.chunks)
+	require.Contains(t, eventsOf[nodecore.EventNoState](g.sink)[0].Problem, "robot state for ee_z, gripper is")
+}
+
 // A robot may publish its arm and gripper separately: each message refreshes its own names.
 func TestStateValuesFromSeparateMessagesCombine(t *testing.T) {
 	f := newStateFixture(t, nil)
