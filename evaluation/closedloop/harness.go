@@ -14,13 +14,13 @@
 //   - The worker serves the slot (Core.Step) as soon as it is free and a frame waits. An inference
 //     takes the Latency model's time in simulated seconds: the measured engine time, scaled or not, a
 //     fixed time, or a time per executed layer. Its chunk reaches the arm at serve time + latency.
-//   - A chunk applies from its arrival, rounded to the control grid: from the control step nearest to
-//     it, the arm runs the chunk's first action, then one action per step, until a newer chunk
-//     arrives. Only the first executed_actions of a chunk (all when 0) are executed; after them the
-//     arm holds still, gripper unchanged. A latency under half a step therefore costs nothing; each
-//     step more delays the arm's reaction by a step. (The scripted expert, a high-gain feedback
-//     controller, oscillates with a reaction delayed by a whole step, whether the chunk then starts at
-//     its first action or at the one "due" by then.)
+//   - A chunk applies from its arrival, rounded to the control grid, on its own timeline: action k is
+//     due at the chunk's stamp (the frame's capture time) + k·dt, as ActionChunk.msg says and a
+//     controller on the robot executes it. From the control step nearest to its arrival the arm runs
+//     the action due then (the first, unless the chunk came late), then one action per step, until a
+//     newer chunk arrives. Only the first executed_actions of a chunk (all when 0) are executed; after
+//     them the arm holds still, gripper unchanged. A latency under half a step therefore costs
+//     nothing; beyond it the actions already past are skipped, as a robot's controller skips them.
 //   - A task succeeds when scene's Succeeded holds (the named block released on the named pad); the
 //     next instruction of the chain then follows at once. A task that takes more than the scene's
 //     MaxSteps steps ends the episode.
@@ -234,8 +234,9 @@ type Episode struct {
 
 // arrival is a chunk on its way to the arm.
 type arrival struct {
-	ready   time.Duration
-	actions []scene.Action
+	ready    time.Duration
+	captured time.Duration // the served frame's capture time: its chunk's stamp
+	actions  []scene.Action
 }
 
 // Run plays the episode with this seed.
@@ -343,7 +344,7 @@ func (h *Harness) Run(seed int64) (Episode, error) {
 					}
 				}
 			}
-			arrivals = append(arrivals, arrival{ready: freeAt, actions: actions})
+			arrivals = append(arrivals, arrival{ready: freeAt, captured: pendingAt, actions: actions})
 			ep.Inferences++
 			ep.LayersExecuted += int(sink.stats.LayersExecuted)
 			if sink.stats.VerificationFired {
@@ -354,7 +355,10 @@ func (h *Harness) Run(seed int64) (Episode, error) {
 		}
 		for len(arrivals) > 0 && arrivals[0].ready < t+h.dt/2 {
 			next := arrivals[0]
-			active, arrivals, activeSince = &next, arrivals[1:], tick
+			// Action k is due at stamp + k·dt (ActionChunk.msg): a chunk that arrives late starts at the
+			// one due now, the earlier ones past.
+			due := max(0, int(math.Round(float64(t-next.captured)/float64(h.dt))))
+			active, arrivals, activeSince = &next, arrivals[1:], tick-due
 		}
 		a := scene.Action{6: s.Gripper} // hold still until a chunk says otherwise
 		if active != nil {

@@ -211,7 +211,8 @@ func TestGripperMinHoldReachesTheArm(t *testing.T) {
 }
 
 // A 250 ms inference on a 10 Hz camera: the worker is busy for 2.5 steps, frames pile up in the slot
-// and are superseded, and a chunk applies from the first step after its arrival.
+// and are superseded, and a chunk applies from the first step after its arrival (at the action due
+// then: every action moves a centimetre here).
 func TestLatencyIsAccountedInSimTime(t *testing.T) {
 	sc := scene.DefaultConfig()
 	sc.MaxSteps = 6
@@ -223,6 +224,25 @@ func TestLatencyIsAccountedInSimTime(t *testing.T) {
 	require.InDelta(t, 3*0.01, ep.Final.EE.X, 1e-6)
 	require.Equal(t, 3, ep.Inferences, "served at 0, 250 and 500 ms")
 	require.Equal(t, 3, ep.FramesSuperseded, "the frames of 100, 300 and 400 ms (the 500 ms frame arrives as the worker frees)")
+}
+
+// A chunk that arrives late runs on its own timeline: action k is due at the frame's capture + k·dt, so
+// the arm starts at the action due on arrival, as a robot's controller does, not at the first.
+func TestLateChunkStartsAtTheActionDue(t *testing.T) {
+	kMillimetres := func(out []float32) { // action k moves k mm in x
+		for k := range 8 {
+			out[k*7] = 0.1 * float32(k)
+		}
+	}
+	sc := scene.DefaultConfig()
+	sc.MaxSteps = 5
+	h, err := New(Config{Engine: newEngine(t, kMillimetres), Skipping: skipping.DefaultConfig(), Scene: sc, Latency: FixedLatency(250 * time.Millisecond)})
+	require.NoError(t, err)
+	start, _ := scene.Start(1, sc)
+	ep, err := h.Run(1)
+	require.NoError(t, err)
+	// Frame 0's chunk arrives at 250 ms, applied from step 3 (300 ms): actions 3 and 4, not 0 and 1.
+	require.InDelta(t, 0.007, ep.Final.EE.X-start.EE.X, 1e-6)
 }
 
 // A latency model that puts a chunk's arrival before its frame's capture ends the episode with an
