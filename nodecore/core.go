@@ -328,7 +328,11 @@ func (c *Core) Step(now time.Time) bool {
 	// A frame stamped further ahead of the clock than max_image_age is dropped as well: its chunk
 	// would be meant for a time that has not come (a camera clock ahead of the node's).
 	if age := now.Sub(stamp.Go()); live.MaxImageAge > 0 && (stamp.IsZero() || age > live.MaxImageAge || age < -live.MaxImageAge) {
-		c.count(func(w *window, t *totals) { t.stale++; w.stale++; w.lastStaleAge = age })
+		c.count(func(w *window, t *totals) {
+			t.stale++
+			w.stale++
+			w.lastStaleAge, w.lastStaleUnstamped = age, stamp.IsZero()
+		})
 		c.cfg.Sink.Notice(EventFrameStale{Stamp: stamp, Age: age, MaxAge: live.MaxImageAge})
 		return true
 	}

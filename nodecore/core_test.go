@@ -311,13 +311,21 @@ func TestStaleFramesAreDropped(t *testing.T) {
 	stale := eventsOf[nodecore.EventFrameStale](f.sink)
 	require.Len(t, stale, 2)
 	require.Equal(t, 600*time.Millisecond, stale[0].Age)
+	// An unstamped frame is said to be one, not decades old with advice about clocks.
+	require.Equal(t, "frame dropped: its header.stamp is 0, so its age is unknown (max_image_age is 500ms): the camera driver does not stamp its images",
+		stale[1].String())
 
 	f.serve(time.Second, "cam") // a fresh frame is served again
 	require.Len(t, f.sink.chunks, 1)
 	st := f.core.Diagnostics(t0.Add(2 * time.Second)).Status[0]
 	require.Equal(t, msgs.DiagnosticWarn, st.Level)
-	require.Contains(t, st.Message, "older than max_image_age")
+	require.Contains(t, st.Message, "2 frames dropped as stale, the last with header.stamp 0: the camera driver does not stamp its images")
 	require.Equal(t, "2", value(t, st, "dropped frames (stale)"))
+
+	f.core.OfferFrame(frame(time.Second, "cam", 100))
+	require.True(t, f.core.Step(t0.Add(1600*time.Millisecond)))
+	st = f.core.Diagnostics(t0.Add(3 * time.Second)).Status[0]
+	require.Contains(t, st.Message, "1 frames older than max_image_age (500ms) dropped, the last 600ms old")
 }
 
 // A frame stamped further ahead of the clock than max_image_age (a camera clock 100 s ahead) is

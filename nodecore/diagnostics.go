@@ -42,8 +42,10 @@ type window struct {
 	lastError, lastWarning                                                                           string
 	// lastStateProblem says why the last frame without a usable robot state was not acted on.
 	lastStateProblem string
-	// lastStaleAge is the age of the last frame dropped as stale.
-	lastStaleAge time.Duration
+	// lastStaleAge is the age of the last frame dropped as stale; lastStaleUnstamped says that frame had
+	// no stamp at all.
+	lastStaleAge       time.Duration
+	lastStaleUnstamped bool
 }
 
 func (w *window) add(skipRatio float64, s policy.Stats) {
@@ -125,7 +127,7 @@ func (c *Core) Diagnostics(now time.Time) *msgs.DiagnosticArray {
 		status.Message = fmt.Sprintf("%d frames not acted on: use_sim_time is true and nothing is published on /clock", w.noClock)
 	case w.stale > 0:
 		status.Level = msgs.DiagnosticWarn
-		status.Message = staleMessage(w.stale, w.lastStaleAge, live.MaxImageAge, c.settings.UseSimTime)
+		status.Message = staleMessage(w.stale, w.lastStaleAge, live.MaxImageAge, c.settings.UseSimTime, w.lastStaleUnstamped)
 	case w.noState > 0:
 		status.Level = msgs.DiagnosticWarn
 		status.Message = fmt.Sprintf("%d frames not acted on: %s", w.noState, w.lastStateProblem)
@@ -236,7 +238,11 @@ const ClockMismatch = time.Minute
 
 // staleMessage says why frames were dropped as stale and, when their age points at a clock mismatch
 // rather than a slow pipeline, what to do about it.
-func staleMessage(n int, age, maxAge time.Duration, simTime bool) string {
+func staleMessage(n int, age, maxAge time.Duration, simTime, unstamped bool) string {
+	if unstamped {
+		return fmt.Sprintf("%d frames dropped as stale, the last with header.stamp 0: the camera driver does not stamp its images, "+
+			"so their age is unknown; stamp them with the capture time, or set max_image_age to 0 to act on them unchecked", n)
+	}
 	if age < 0 {
 		msg := fmt.Sprintf("%d frames dropped as older than max_image_age (%v) or stamped further ahead of the node's clock, the last %v ahead",
 			n, maxAge, (-age).Round(time.Millisecond))

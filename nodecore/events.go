@@ -104,6 +104,9 @@ func (e EventFrameSuperseded) String() string {
 	return "frame " + stamp(e.Stamp) + " dropped: a newer frame arrived before inference reached it"
 }
 func (e EventFrameStale) String() string {
+	if e.Stamp.IsZero() {
+		return fmt.Sprintf("frame dropped: its header.stamp is 0, so its age is unknown (max_image_age is %v): the camera driver does not stamp its images", e.MaxAge)
+	}
 	if e.Age < 0 {
 		return fmt.Sprintf("frame %s dropped: stamped %v ahead of the node's clock, max_image_age is %v", stamp(e.Stamp), -e.Age, e.MaxAge)
 	}

@@ -3,6 +3,8 @@ package nodecore
 import (
 	"fmt"
 	"reflect"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -46,6 +48,10 @@ func (t *NoticeThrottle) keyOf(e Event) noticeKey {
 		k.reason = e.Topic + ": " + fmt.Sprint(e.Err)
 	case EventInferenceFailed:
 		k.reason = fmt.Sprint(e.Err)
+	case EventNoInstruction:
+		if e.Withdrawn { // not "none received yet": another state of the node, another line
+			k.reason = "withdrawn"
+		}
 	}
 	if _, known := t.kinds[k]; !known && k.reason != "" {
 		if t.reasons[k.kind] >= maxReasonsPerKind {
@@ -60,6 +66,7 @@ func (t *NoticeThrottle) keyOf(e Event) noticeKey {
 type noticeKind struct {
 	logged time.Time // when a line of this kind was last logged
 	held   int       // notices of this kind left out since
+	last   Event     // the latest of them
 }
 
 // Line is what to log for e at now, and false when e is held back.
@@ -81,6 +88,7 @@ func (t *NoticeThrottle) Line(e Event, now time.Time) (string, bool) {
 	k, seen := t.kinds[key]
 	if seen && now.Sub(k.logged) < period {
 		k.held++
+		k.last = e
 		return "", false
 	}
 	line := e.String()
@@ -90,4 +98,34 @@ func (t *NoticeThrottle) Line(e Event, now time.Time) (string, bool) {
 	}
 	t.kinds[key] = &noticeKind{logged: now}
 	return line, true
+}
+
+// HeldNotice is a notice kind whose latest notices were held back, as Held reports it.
+type HeldNotice struct {
+	Last Event  // the latest notice held back, for the level to log at
+	Line string // what to log
+}
+
+// Held reports, once their period has passed, the notices held back of every kind that has not come
+// again since: without it, the count of a problem that stopped (a camera switched from a wrong
+// encoding to a right one) would wait for that problem's next notice, perhaps forever. Call it now and
+// then (the ROS node does at each diagnostics period).
+func (t *NoticeThrottle) Held(now time.Time) []HeldNotice {
+	period := t.Period
+	if period <= 0 {
+		period = DefaultNoticePeriod
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []HeldNotice
+	for _, k := range t.kinds {
+		if k.held == 0 || now.Sub(k.logged) < period {
+			continue
+		}
+		out = append(out, HeldNotice{Last: k.last, Line: fmt.Sprintf("%d more like this in the last %v, not logged (the diagnostics count them); the latest: %s",
+			k.held, now.Sub(k.logged).Round(time.Millisecond), k.last)})
+		k.held, k.logged = 0, now
+	}
+	slices.SortFunc(out, func(a, b HeldNotice) int { return strings.Compare(a.Line, b.Line) })
+	return out
 }

@@ -74,3 +74,28 @@ func TestNoticeThrottleKeepsReasonsApart(t *testing.T) {
 	}
 	require.Equal(t, 7, logged, "six more reasons of their own (eight in all), then one line for the rest")
 }
+
+// Notices held back of a problem that then stopped are reported once their period has passed, not
+// when (if ever) the problem comes back; "no instruction yet" and "withdrawn" are two problems.
+func TestNoticeThrottleReportsWhatItHeldWhenAProblemStops(t *testing.T) {
+	var th nodecore.NoticeThrottle
+	at := func(ms int) time.Time { return time.Unix(100, 0).Add(time.Duration(ms) * time.Millisecond) }
+	refused := func(ms int) nodecore.Event {
+		return nodecore.EventBadFrame{Stamp: msgs.TimeFromNanos(at(ms).UnixNano()), Err: errors.New("encoding yuv422")}
+	}
+	for _, ms := range []int{0, 33, 66} {
+		th.Line(refused(ms), at(ms))
+	}
+	require.Empty(t, th.Held(at(4000)), "within the period: the next yuv422 line may still carry the count")
+	held := th.Held(at(5100))
+	require.Len(t, held, 1)
+	require.Equal(t, "2 more like this in the last 5.1s, not logged (the diagnostics count them); the latest: frame 100.066000000 refused: encoding yuv422", held[0].Line)
+	require.IsType(t, nodecore.EventBadFrame{}, held[0].Last)
+	require.Empty(t, th.Held(at(20000)), "reported once")
+
+	_, ok := th.Line(nodecore.EventNoInstruction{Stamp: msgs.TimeFromNanos(at(30000).UnixNano())}, at(30000))
+	require.True(t, ok)
+	line, ok := th.Line(nodecore.EventNoInstruction{Stamp: msgs.TimeFromNanos(at(30100).UnixNano()), Withdrawn: true}, at(30100))
+	require.True(t, ok, "withdrawn is not the held 'none yet'")
+	require.Contains(t, line, "an empty instruction withdrew the last one")
+}

@@ -167,14 +167,26 @@ type rosSink struct {
 	throttle           nodecore.NoticeThrottle
 }
 
-func (s *rosSink) PublishActionChunk(c *msgs.ActionChunk)     { publish(s.chunk, c, s.log) }
-func (s *rosSink) PublishSkipStats(st *msgs.SkipStats)        { publish(s.stats, st, s.log) }
-func (s *rosSink) PublishDiagnostics(d *msgs.DiagnosticArray) { publish(s.diag, d, s.log) }
-func (s *rosSink) Notice(e nodecore.Event) {
-	line, ok := s.throttle.Line(e, time.Now())
-	if !ok {
-		return
+func (s *rosSink) PublishActionChunk(c *msgs.ActionChunk) { publish(s.chunk, c, s.log) }
+func (s *rosSink) PublishSkipStats(st *msgs.SkipStats)    { publish(s.stats, st, s.log) }
+
+// PublishDiagnostics also logs the notices held back of a problem that has stopped since, once a
+// period: the diagnostics are published once a period too.
+func (s *rosSink) PublishDiagnostics(d *msgs.DiagnosticArray) {
+	publish(s.diag, d, s.log)
+	for _, h := range s.throttle.Held(time.Now()) {
+		s.logAt(h.Last, h.Line)
 	}
+}
+
+func (s *rosSink) Notice(e nodecore.Event) {
+	if line, ok := s.throttle.Line(e, time.Now()); ok {
+		s.logAt(e, line)
+	}
+}
+
+// logAt logs line at the level of e's kind.
+func (s *rosSink) logAt(e nodecore.Event, line string) {
 	switch e.(type) {
 	case nodecore.EventInferenceFailed, nodecore.EventNonFiniteAction, nodecore.EventParametersNotApplied:
 		s.log.Error(line)
