@@ -261,3 +261,17 @@ func staleMessage(n int, age, maxAge time.Duration, simTime, unstamped bool) str
 	return msg + ": image stamps are far from the node's clock; to play a bag run `ros2 bag play --clock` " +
 		"and start the node with use_sim_time:=true, or synchronize the camera's clock"
 }
+
+// NotServingDiagnostics is what a node publishes each diagnostics period while it serves no frames, a
+// managed node before configure or while inactive (state, such as "inactive"): the same status name as
+// a serving node's, WARN, so that a monitor tells a node that is not serving from one that is gone.
+func NotServingDiagnostics(nodeName, hardwareID, state string, now time.Time) *msgs.DiagnosticArray {
+	return &msgs.DiagnosticArray{
+		Header: msgs.Header{Stamp: msgs.TimeFromGo(now)},
+		Status: []msgs.DiagnosticStatus{{
+			Level: msgs.DiagnosticWarn, Name: nodeName + ": inference", HardwareID: hardwareID,
+			Message: fmt.Sprintf("not serving frames: the managed node is %s (~/change_state configures and activates it)", state),
+			Values:  []msgs.KeyValue{{Key: "lifecycle state", Value: state}},
+		}},
+	}
+}

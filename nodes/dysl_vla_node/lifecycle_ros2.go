@@ -22,7 +22,11 @@ func (n *node) serveLifecycle() error {
 	if err != nil {
 		return fmt.Errorf("publisher ~/transition_event: %w", err)
 	}
+	state := n.machine.State().String()
+	n.lifecycleState.Store(&state)
 	emit := func(e lifecycle.Event) {
+		goal := e.Goal.String()
+		n.lifecycleState.Store(&goal)
 		msg := lifecycle_msgs_msg.TransitionEvent{Timestamp: uint64(n.now().UnixNano()),
 			Transition: rosTransition(e.Transition), StartState: rosState(e.Start), GoalState: rosState(e.Goal)}
 		if err := events.Publish(&msg); err != nil {

@@ -111,6 +111,7 @@ func run() (err error) {
 			return err
 		}
 		n.log.Infof("managed node: %s, waiting for configure on ~/change_state", n.machine.State())
+		go n.diagnoseWhileNotServing(ctx)
 	} else {
 		if err := n.configure(); err != nil {
 			return err

@@ -40,6 +40,9 @@ type node struct {
 	nodeName string
 	clock    *nodecore.SimClock // nil without use_sim_time
 	machine  *lifecycle.Machine // nil for the plain node
+	// lifecycleState is the managed node's state as its transitions leave it, for the diagnostics
+	// published while it serves no frames (read off the executor's goroutine).
+	lifecycleState atomic.Pointer[string]
 
 	sink     *rosSink
 	events   *paramserver.Subscription
@@ -228,6 +231,26 @@ func (n *node) subscriptionQoS(topic string) (endpointQoS, bool) {
 
 func qosOf(p rclgo.QosProfile) endpointQoS {
 	return endpointQoS{reliable: p.Reliability == rclgo.ReliabilityReliable, transientLocal: p.Durability == rclgo.DurabilityTransientLocal}
+}
+
+// diagnoseWhileNotServing publishes, each diagnostics period, that a managed node serves no frames
+// while it is not active: the Runner publishes the diagnostics only while it is, and a monitor could
+// not tell the node from a dead one.
+func (n *node) diagnoseWhileNotServing(ctx context.Context) {
+	tick := time.NewTicker(n.settings.DiagnosticsPeriod)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		state := n.lifecycleState.Load()
+		if n.runner.Load() != nil || state == nil {
+			continue
+		}
+		n.sink.PublishDiagnostics(nodecore.NotServingDiagnostics(n.nodeName, n.settings.HardwareID, *state, n.now()))
+	}
 }
 
 // rosTypeName turns the DDS type name the graph reports for an endpoint ("std_msgs::msg::dds_::String_")

@@ -30,6 +30,10 @@ func TestManagedNodeThroughLifecycleServices(t *testing.T) {
 	if s := state(); !strings.Contains(s, "id=1, label='unconfigured'") {
 		t.Fatalf("initial state: %s", s)
 	}
+	// Not serving, and saying so: a monitor tells it from a node that is gone.
+	if d := echoOnce(t, r, "/diagnostics", 10*time.Second); !strings.Contains(d, "not serving frames: the managed node is unconfigured") {
+		t.Errorf("diagnostics of an unconfigured node: %s", d)
+	}
 	if s := call("get_available_states", "GetAvailableStates", "{}"); strings.Count(s, "lifecycle_msgs.msg.State(") != 10 {
 		t.Errorf("get_available_states: %s", s)
 	}
