@@ -101,8 +101,10 @@ func (k *errorKeepingWriter) Write(p []byte) (int, error) {
 
 // MaxMessageBytes bounds one message's data once decompressed. zstd frames of zeros shrink a
 // thousandfold, so a damaged or hostile bag of a few megabytes could otherwise claim all the memory;
-// this is 40 times a 4K rgb8 frame and 5 times a dense 3-D lidar sweep.
-const MaxMessageBytes = 1 << 30
+// this holds an 8192x8192 rgba8 frame (256 MiB) with room to spare, 12 times a 4K rgb8 one. Decoding
+// grows its buffer by doubling, so a refused frame costs up to about three times this: a replay of a
+// bag with a 3 GiB frame of zeros peaked at 3.8 GB with a bound of 1 GiB, at 1.45 GB with this one.
+const MaxMessageBytes = 300 << 20
 
 // messageDecompressor undoes message-mode compression, one message at a time.
 type messageDecompressor struct {
