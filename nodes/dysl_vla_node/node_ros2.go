@@ -172,17 +172,10 @@ func (n *node) subscribe(topic, pkg, msg string, qos rclgo.QosProfile, take func
 // node would wait for frames without a word.
 func (n *node) watchInputTypes(ctx context.Context) {
 	warned := map[string]bool{}
-	tick := time.NewTicker(2 * time.Second)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
+	every(ctx, 2*time.Second, func() {
 		subs, err := n.rcl.GetSubscriberNamesAndTypesByNode(true, n.rcl.Name(), n.rcl.Namespace())
 		if err != nil {
-			continue
+			return
 		}
 		for topic, types := range subs {
 			if len(types) != 1 || topic == "/parameter_events" {
@@ -212,6 +205,20 @@ func (n *node) watchInputTypes(ctx context.Context) {
 				}
 			}
 		}
+	})
+}
+
+// every runs f every period until ctx is done.
+func every(ctx context.Context, period time.Duration, f func()) {
+	tick := time.NewTicker(period)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			f()
+		}
 	}
 }
 
@@ -237,20 +244,11 @@ func qosOf(p rclgo.QosProfile) endpointQoS {
 // while it is not active: the Runner publishes the diagnostics only while it is, and a monitor could
 // not tell the node from a dead one.
 func (n *node) diagnoseWhileNotServing(ctx context.Context) {
-	tick := time.NewTicker(n.settings.DiagnosticsPeriod)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
+	every(ctx, n.settings.DiagnosticsPeriod, func() {
+		if state := n.lifecycleState.Load(); state != nil && n.runner.Load() == nil {
+			n.sink.PublishDiagnostics(nodecore.NotServingDiagnostics(n.nodeName, n.settings.HardwareID, *state, n.now()))
 		}
-		state := n.lifecycleState.Load()
-		if n.runner.Load() != nil || state == nil {
-			continue
-		}
-		n.sink.PublishDiagnostics(nodecore.NotServingDiagnostics(n.nodeName, n.settings.HardwareID, *state, n.now()))
-	}
+	})
 }
 
 // rosTypeName turns the DDS type name the graph reports for an endpoint ("std_msgs::msg::dds_::String_")
