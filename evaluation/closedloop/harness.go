@@ -18,8 +18,8 @@
 //     due at the chunk's stamp (the frame's capture time) + k·dt, as ActionChunk.msg says and a
 //     controller on the robot executes it. From the control step nearest to its arrival the arm runs
 //     the action due then (the first, unless the chunk came late), then one action per step, until a
-//     newer chunk arrives. Only the first executed_actions of a chunk (all when 0) are executed; after
-//     them the arm holds still, gripper unchanged. A latency under half a step therefore costs
+//     newer chunk arrives. Only executed_actions of a chunk's actions (all when 0) are executed, from
+//     the first it runs; after them the arm holds still, gripper unchanged. A latency under half a step therefore costs
 //     nothing; beyond it the actions already past are skipped, as a robot's controller skips them.
 //   - A task succeeds when scene's Succeeded holds (the named block released on the named pad); the
 //     next instruction of the chain then follows at once. A task that takes more than the scene's
@@ -265,7 +265,8 @@ func (h *Harness) Run(seed int64) (Episode, error) {
 	var (
 		arrivals     []arrival
 		active       *arrival
-		activeSince  int // the tick the active chunk's first action ran
+		activeSince  int // the tick the active chunk's first action was due (it may have come later)
+		activeFrom   int // the first of its actions the arm runs: the one due on arrival
 		freeAt       time.Duration
 		nextCapture  time.Duration
 		pending      bool
@@ -358,14 +359,14 @@ func (h *Harness) Run(seed int64) (Episode, error) {
 			// Action k is due at stamp + k·dt (ActionChunk.msg): a chunk that arrives late starts at the
 			// one due now, the earlier ones past.
 			due := max(0, int(math.Round(float64(t-next.captured)/float64(h.dt))))
-			active, arrivals, activeSince = &next, arrivals[1:], tick-due
+			active, arrivals, activeSince, activeFrom = &next, arrivals[1:], tick-due, due
 		}
 		a := scene.Action{6: s.Gripper} // hold still until a chunk says otherwise
 		if active != nil {
 			i := tick - activeSince
 			n := len(active.actions)
-			if limit > 0 && limit < n {
-				n = limit
+			if limit > 0 && activeFrom+limit < n { // executed_actions counts the actions the arm runs
+				n = activeFrom + limit
 			}
 			if i < n {
 				a = active.actions[i]

@@ -398,3 +398,19 @@ func TestNaNChunksStopTheEpisode(t *testing.T) {
 	require.ErrorContains(t, err, "closedloop: seed 1, step 0: chunk of frame")
 	require.ErrorContains(t, err, `step 0 dimension 0 ("x") is NaN`)
 }
+
+// executed_actions counts the actions the arm runs: a late chunk runs that many from the one due on
+// arrival, not only those of the first executed_actions still due (which froze the arm for good once
+// the latency passed them).
+func TestLateChunkRunsExecutedActionsFromTheOneDue(t *testing.T) {
+	sc := scene.DefaultConfig()
+	sc.MaxSteps = 30
+	cfg := skipping.DefaultConfig()
+	cfg.ExecutedActions = 2
+	h, err := New(Config{Engine: newEngine(t, constantX), Skipping: cfg, Scene: sc, Latency: FixedLatency(250 * time.Millisecond)})
+	require.NoError(t, err)
+	start, _ := scene.Start(1, sc)
+	ep, err := h.Run(1)
+	require.NoError(t, err)
+	require.Greater(t, ep.Final.EE.X-start.EE.X, 0.1, "the arm keeps moving")
+}
