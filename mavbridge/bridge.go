@@ -50,9 +50,10 @@ type Bridge struct {
 	// round where a high value means open.
 	GripperOpenValue, GripperClosedValue float32
 	// GripperHysteresis is a band around the middle of open..closed, as a fraction of that span, in
-	// which the gripper keeps its state. It defaults to 0, the middle alone deciding as the node core's
-	// gripper_min_hold does (it already holds the command steady in time, on the published chunks); a
-	// policy's raw outputs sent from elsewhere may want one.
+	// which the gripper keeps its state. It defaults to 0, the middle alone deciding, as the node core
+	// reads the column; the node's gripper_min_hold (0 by default, 1 s in the closed-loop evaluation)
+	// steadies the command in time on the published chunks. Without either, a value wavering around
+	// the middle sends a command at each crossing.
 	GripperHysteresis float32
 	// GripperAckTimeout is how long to wait for COMMAND_ACK before sending the command again. It defaults
 	// to 500 ms.
@@ -437,7 +438,6 @@ func (b *Bridge) closeLedger(ch *gomavlib.Channel) {
 }
 
 func (b *Bridge) onTick(now time.Time) {
-	b.followGripperPlan(now)
 	if now.Sub(b.lastHeartbeat) >= b.HeartbeatPeriod {
 		b.lastHeartbeat = now
 		b.writeAll(b.heartbeatMessage())
@@ -450,6 +450,7 @@ func (b *Bridge) onTick(now time.Time) {
 			b.failGripper(p, "link lost before COMMAND_ACK; sent again when the link returns")
 		}
 	}
+	b.followGripperPlan(now) // after the link check: nothing is sent on a link that just timed out
 	if p := b.gripperPending; p != nil && now.Sub(p.lastSent) >= b.GripperAckTimeout {
 		if p.attempts > b.GripperRetries {
 			b.gripperPending = nil
@@ -460,29 +461,39 @@ func (b *Bridge) onTick(now time.Time) {
 	}
 }
 
-// planGripper replaces the gripper timeline with chunk c's, received at now: the controller executes
-// step s at now + s·StepDt, until a newer chunk supersedes the rest. Commanding only each chunk's first
-// step would miss a change inside the steps the controller executes before the next chunk: in a
-// helper's closed-loop runs (the held-out episodes, the full model) that completed 77 of 100 where
-// every step's command taking effect on time completed 82 (this bridge was not in those runs).
-// Time is the bridge's own clock, not the chunk's stamp, whose clock (sim time, a replayed bag's) it
-// may not share.
+// planGripper replaces the gripper timeline with chunk c's, received at now: step s is due at the
+// chunk's stamp + s·StepDt (the observation's time, as the dialect and the node core say), until a
+// newer chunk supersedes the rest. Commanding only each chunk's first step would miss a change inside
+// the steps the controller executes before the next chunk: in a helper's closed-loop runs (the
+// held-out episodes, the full model) that completed 77 of 100 where every step's command taking
+// effect on time completed 82 (this bridge was not in those runs). A stamp that is not on the
+// bridge's clock (sim time, a replayed bag's: in the future, or further back than the link timeout)
+// counts from the arrival instead.
 func (b *Bridge) planGripper(c Chunk, now time.Time) {
+	start := c.Stamp
+	if late := now.Sub(start); late < 0 || late > b.LinkTimeout {
+		start = now
+	}
 	b.gripperPlan = b.gripperPlan[:0]
 	for s := range c.Steps {
-		b.gripperPlan = append(b.gripperPlan, plannedGripper{due: now.Add(time.Duration(s) * c.StepDt), value: c.Values[s*c.Dims+c.GripperDim]})
+		b.gripperPlan = append(b.gripperPlan, plannedGripper{due: start.Add(time.Duration(s) * c.StepDt), value: c.Values[s*c.Dims+c.GripperDim]})
 	}
 	b.followGripperPlan(now)
 }
 
-// followGripperPlan commands the steps that have come due, in order, and drops them from the plan.
+// followGripperPlan commands the step in force now, the latest that has come due, and drops the due
+// ones from the plan: a step already past when its chunk arrived (the controller skipped it) is not
+// commanded, so a late chunk does not send an open it has already moved past.
 func (b *Bridge) followGripperPlan(now time.Time) {
 	n := 0
 	for n < len(b.gripperPlan) && !b.gripperPlan[n].due.After(now) {
-		if action, changed := b.gripper.observe(b.gripperPlan[n].value); changed {
-			b.startGripperCommand(action, now)
-		}
 		n++
+	}
+	if n == 0 {
+		return
+	}
+	if action, changed := b.gripper.observe(b.gripperPlan[n-1].value); changed {
+		b.startGripperCommand(action, now)
 	}
 	b.gripperPlan = b.gripperPlan[n:]
 }

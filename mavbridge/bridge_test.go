@@ -230,3 +230,38 @@ func TestGripperStepsAreCommandedWhenDue(t *testing.T) {
 	require.Equal(t, uint64(3), o.Stats().GripperCommands)
 	require.Equal(t, GripperOpen, o.gripperPending.action)
 }
+
+// A chunk's steps are due from its stamp (the observation's time) when that is on the bridge's clock:
+// a chunk 150 ms late does not command the steps the controller has already moved past, only the one
+// in force. A stamp off the bridge's clock (sim time, a replayed bag) counts from the arrival.
+func TestGripperStepsFollowTheStamp(t *testing.T) {
+	o := newOfflineBridge(t)
+	o.heartbeat()
+	send := func(stamp time.Time, values ...float32) {
+		chunk := Chunk{Seq: 1, Stamp: stamp, StepDt: 100 * time.Millisecond, Steps: len(values), Dims: 2, GripperDim: 1}
+		for _, v := range values {
+			chunk.Values = append(chunk.Values, 0, v)
+		}
+		require.NoError(t, o.Send(chunk))
+	}
+	send(o.now, 1)
+	o.ack(common.MAV_RESULT_ACCEPTED) // closed, and the controller knows it
+	require.Equal(t, uint64(1), o.Stats().GripperCommands)
+
+	send(o.now.Add(-150*time.Millisecond), -1, 1, 1) // step 0 was due 150 ms ago, step 1 50 ms ago
+	require.Equal(t, uint64(1), o.Stats().GripperCommands, "no open for a step already past")
+
+	send(o.now.Add(-150*time.Millisecond), 1, -1, -1, 1)
+	require.Equal(t, uint64(2), o.Stats().GripperCommands, "step 1, in force now, opens")
+	require.Equal(t, GripperOpen, o.gripperPending.action)
+	o.ack(common.MAV_RESULT_ACCEPTED)
+	o.advance(100 * time.Millisecond) // step 2 keeps it open
+	require.Equal(t, uint64(2), o.Stats().GripperCommands)
+	o.advance(100 * time.Millisecond) // step 3 closes
+	require.Equal(t, uint64(3), o.Stats().GripperCommands)
+
+	o.ack(common.MAV_RESULT_ACCEPTED)
+	send(time.Unix(12, 0), -1, -1) // sim time: from the arrival, step 0 now
+	require.Equal(t, uint64(4), o.Stats().GripperCommands)
+	require.Equal(t, GripperOpen, o.gripperPending.action)
+}

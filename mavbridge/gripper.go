@@ -34,12 +34,14 @@ type gripperTracker struct {
 
 // observe takes the gripper value the controller executes next and returns the new state when it changed.
 func (g *gripperTracker) observe(value float32) (GripperAction, bool) {
-	x := (value - g.openValue) / (g.closedValue - g.openValue)
+	// In float64: in float32, values within 6e-8 of the middle would round onto it.
+	x := (float64(value) - float64(g.openValue)) / (float64(g.closedValue) - float64(g.openValue))
+	h := float64(g.hysteresis)
 	next := g.state
 	switch {
-	case x > 0.5+g.hysteresis/2:
+	case x > 0.5+h/2:
 		next = GripperClose
-	case x <= 0.5-g.hysteresis/2:
+	case x <= 0.5-h/2:
 		next = GripperOpen
 	}
 	changed := next != g.state

@@ -24,16 +24,17 @@ func TestGripperTracker(t *testing.T) {
 			{0.3, GripperClose, false}, // read as open on a 0..1 line: the skew this default removes
 			{0, GripperOpen, true},     // 0 opens, as in the node core
 			{-0.01, GripperOpen, false},
+			{3e-8, GripperClose, true}, // above 0 however close: float32 arithmetic rounded it onto the middle
 		}},
 		{"0 open, 1 closed", 0, 1, 0.2, []step{
 			{0.5, 0, false},            // undecided at start: nothing known, nothing sent
 			{0.1, GripperOpen, true},   // first decisive value is a transition
 			{0.55, GripperOpen, false}, // inside the hysteresis band
-			{0.6, GripperOpen, false},  // 0.5 + 0.2/2 itself is still inside
+			{0.59, GripperOpen, false}, // still inside
 			{0.61, GripperClose, true},
 			{0.45, GripperClose, false},
 			{0.41, GripperClose, false},
-			{0.4, GripperOpen, true},
+			{0.39, GripperOpen, true},
 			{-1, GripperOpen, false},
 		}},
 		{"1 open, -1 closed (inverted)", 1, -1, 0.2, []step{
