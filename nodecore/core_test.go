@@ -777,3 +777,21 @@ func TestDiagnosticsNameTheTopicsAsResolved(t *testing.T) {
 	}
 	require.Equal(t, []string{"image", "/camera/color/image_raw", "/robot1/instruction", nodecore.StateTopic, "/tf"}, topics)
 }
+
+// A managed node that serves no frames says so in every state, with what would make it serve.
+func TestNotServingDiagnosticsNameTheWayOut(t *testing.T) {
+	for state, want := range map[string]string{
+		"unconfigured": "not serving frames: the managed node is unconfigured (~/change_state configures it, then activates it)",
+		"inactive":     "not serving frames: the managed node is inactive (~/change_state activates it)",
+		"finalized":    "not serving frames: the managed node is finalized (it was shut down: start the node again)",
+		"configuring":  "not serving frames: the managed node is configuring (in transition)",
+	} {
+		d := nodecore.NotServingDiagnostics("dysl_vla_node", "arm1", state, t0)
+		require.Len(t, d.Status, 1)
+		st := d.Status[0]
+		require.Equal(t, want, st.Message)
+		require.Equal(t, msgs.DiagnosticWarn, st.Level)
+		require.Equal(t, "dysl_vla_node: inference", st.Name, "the serving node's status name")
+		require.Equal(t, "arm1", st.HardwareID)
+	}
+}

@@ -263,14 +263,24 @@ func staleMessage(n int, age, maxAge time.Duration, simTime, unstamped bool) str
 }
 
 // NotServingDiagnostics is what a node publishes each diagnostics period while it serves no frames, a
-// managed node before configure or while inactive (state, such as "inactive"): the same status name as
-// a serving node's, WARN, so that a monitor tells a node that is not serving from one that is gone.
+// managed node in any lifecycle state but active (state is its label, such as "inactive"): the same
+// status name as a serving node's, WARN, so that a monitor tells a node that is not serving from one
+// that is gone, and what would make it serve.
 func NotServingDiagnostics(nodeName, hardwareID, state string, now time.Time) *msgs.DiagnosticArray {
+	next := "in transition"
+	switch state {
+	case "unconfigured":
+		next = "~/change_state configures it, then activates it"
+	case "inactive":
+		next = "~/change_state activates it"
+	case "finalized":
+		next = "it was shut down: start the node again"
+	}
 	return &msgs.DiagnosticArray{
 		Header: msgs.Header{Stamp: msgs.TimeFromGo(now)},
 		Status: []msgs.DiagnosticStatus{{
 			Level: msgs.DiagnosticWarn, Name: nodeName + ": inference", HardwareID: hardwareID,
-			Message: fmt.Sprintf("not serving frames: the managed node is %s (~/change_state configures and activates it)", state),
+			Message: fmt.Sprintf("not serving frames: the managed node is %s (%s)", state, next),
 			Values:  []msgs.KeyValue{{Key: "lifecycle state", Value: state}},
 		}},
 	}

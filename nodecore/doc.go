@@ -8,7 +8,7 @@
 //	srv, settings, err := nodecore.LoadParams(paramsFile, "/dysl_vla_node", now) // or NewParamServer
 //	engine := ... policy engine for settings.ModelDir ...
 //	core, err := nodecore.New(nodecore.Config{Engine: engine, Params: srv, Sink: sink})
-//	core.SetInstruction("pick up the cube")   // every instruction message: new episode
+//	core.SetInstruction("pick up the cube")   // a new instruction: new episode (a repeat changes nothing)
 //	core.OfferFrame(img)                      // latest-frame slot; a frame not yet served is dropped
 //	core.OfferState(stamp, names, positions)  // joint_states, for a bundle with a state block
 //	core.Step(now)                            // serve the slot now: chunk + skip stats to the sink

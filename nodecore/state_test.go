@@ -55,8 +55,11 @@ func TestStateIsPickedByNameAndReachesTheEngine(t *testing.T) {
 func TestStateNearestTheFrameIsTaken(t *testing.T) {
 	f := newStateFixture(t, nil)
 	f.core.SetInstruction("pick")
-	for ms, z := range map[int]float64{-30: 0.2, 0: 0.3, 60: 0.9} {
-		f.core.OfferState(stampAt(time.Duration(ms)*time.Millisecond), []string{"ee_z", "gripper"}, []float64{z, 1})
+	for _, r := range []struct { // the nearest neither first nor last
+		ms int
+		z  float64
+	}{{-30, 0.2}, {0, 0.3}, {60, 0.9}} {
+		f.core.OfferState(stampAt(time.Duration(r.ms)*time.Millisecond), []string{"ee_z", "gripper"}, []float64{r.z, 1})
 	}
 	f.core.OfferFrame(frame(5*time.Millisecond, "cam", 100)) // stamped 5 ms after the reading at 0
 	f.core.Step(t0.Add(70 * time.Millisecond))

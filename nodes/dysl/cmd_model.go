@@ -107,6 +107,10 @@ read. Without an ONNX Runtime library to load, it says so and checks the structu
 					return err
 				}
 			}
+			cfg, err := ef.ortConfig() // its flags refused, if they are, before the summary
+			if err != nil {
+				return err
+			}
 			b, err := bundle.Load(args[0])
 			if err != nil {
 				var invalid *bundle.ValidationError
@@ -124,9 +128,7 @@ read. Without an ONNX Runtime library to load, it says so and checks the structu
 			if err := bundle.WriteSummary(cmd.OutOrStdout(), b); err != nil {
 				return err
 			}
-			switch cfg, err := ef.ortConfig(); {
-			case err != nil:
-				return err
+			switch {
 			case structureOnly:
 			case cfg.LibraryPath == "" && os.Getenv(ortbackend.LibraryEnvVar) == "":
 				fmt.Fprintf(cmd.ErrOrStderr(), "note: no ONNX Runtime library (--ort-lib, $%s, make ort): the graphs were checked by structure, not run\n", ortbackend.LibraryEnvVar)

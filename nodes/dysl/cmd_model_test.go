@@ -131,6 +131,7 @@ func TestEngineFlagsFindTheFetchedLibrary(t *testing.T) {
 func TestRuntimeFlagsThatChangeNothingAreRefused(t *testing.T) {
 	_, _, err := runDysl("model", "check", "--structure-only", "--provider", "bogus", "../../models/reference/tiny")
 	require.EqualError(t, err, "--provider: only with a check that runs the graphs (without --structure-only)")
-	_, _, err = runDysl("model", "check", "--trt-fp16=false", "../../models/reference/tiny")
+	out, _, err := runDysl("model", "check", "--trt-fp16=false", "../../models/reference/tiny")
 	require.EqualError(t, err, "--trt-fp16: only with --provider tensorrt")
+	require.Empty(t, out, "refused before the summary")
 }
