@@ -133,11 +133,24 @@ func (n *node) createEndpoints() error {
 	n.eventsWG.Add(1)
 	go func() {
 		defer n.eventsWG.Done()
+		// The first event, the declarations, goes out once a subscriber has matched (2 s at most):
+		// /parameter_events is volatile, and what a new publisher sends before discovery completes is
+		// lost even to a recorder that was there first.
+		awaitSubscriber(n.eventPub, 2*time.Second)
 		for e := range n.events.C {
 			publish(n.eventPub, &e, n.log)
 		}
 	}()
 	return nil
+}
+
+// awaitSubscriber waits until p has a matched subscription, or timeout.
+func awaitSubscriber(p *rclgo.Publisher, timeout time.Duration) {
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if n, err := p.GetSubscriptionCount(); err != nil || n > 0 {
+			return
+		}
+	}
 }
 
 // subscribe takes serialized messages of one topic. An empty take is not a lost message: rmw wakes a
