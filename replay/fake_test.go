@@ -260,3 +260,22 @@ func TestImagesTheReaderPassedOverAreSaid(t *testing.T) {
 	require.Contains(t, res.Summary.BagWarnings, "the storage files say they hold 5 messages on /image, and 4 were read: "+
 		"the reader passed over the others (in an MCAP file, a message on a channel the file does not declare)")
 }
+
+// Frames whose header.stamp is 0 (a driver that does not stamp) are stale of unknown age: counted as
+// such, kept out of the age figures, and the hint says what they are instead of blaming the clocks.
+func TestUnstampedFramesAreSaidToBe(t *testing.T) {
+	b := newBagWriter(t)
+	b.instruction(base, "pick")
+	for i := range 3 {
+		b.write("/image", base+int64(i+1)*1e8, &msgs.Image{Header: msgs.Header{FrameID: "camera"},
+			Height: 4, Width: 4, Encoding: "rgb8", Step: 12, Data: make([]byte, 48)})
+	}
+	res, err := fakeReplay(t, b.close(), nil, nil)
+	require.NoError(t, err)
+	require.Equal(t, 3, res.Summary.Unstamped)
+	require.Zero(t, res.Summary.StaleAgeMax, "no age to speak of")
+	require.Contains(t, res.Summary.Hint, "3 of the frames have header.stamp 0")
+	var out strings.Builder
+	WriteSummary(&out, res.Summary)
+	require.Contains(t, out.String(), "  stale (older than max_image_age): 3 (3 with header.stamp 0)\n")
+}

@@ -31,6 +31,8 @@ func TestNothingActedOnHintNamesTheMainReason(t *testing.T) {
 	require.Contains(t, hint(map[SkipKind]int{SkipStale: 40}, -100*time.Second),
 		"The image header stamps are 1m40s ahead of the node's clock (log time), far beyond max_image_age (500ms)")
 	require.Contains(t, hint(map[SkipKind]int{SkipStale: 40}, 48*time.Hour), "are 48h0m0s behind the node's clock")
+	unstamped := Summary{SkippedBy: map[SkipKind]int{SkipStale: 40}, Skipped: 40, Unstamped: 40}
+	require.Contains(t, nothingActedOnHint(unstamped, time.Second, false, cfg), "40 of the frames have header.stamp 0: the camera driver did not stamp them")
 
 	require.Equal(t, "No frame was read: the bag holds no message on /image in what was replayed (--image-topic).",
 		nothingActedOnHint(Summary{}, time.Second, false, Config{ImageTopic: "/image"}))

@@ -84,7 +84,7 @@ func (r *recorder) settle() {
 	case r.notice != nil:
 		sk := Skip{Kind: skipKindOf(r.notice), Reason: r.notice.String()}
 		if stale, ok := r.notice.(nodecore.EventFrameStale); ok {
-			sk.Age = stale.Age
+			sk.Age, sk.Unstamped = stale.Age, stale.Stamp.IsZero()
 		}
 		r.skip(sk)
 	case r.frame:

@@ -329,6 +329,10 @@ func nothingActedOnHint(s Summary, maxAge time.Duration, bagHasClock bool, cfg C
 	}
 	switch s.skipKinds()[0] {
 	case SkipStale:
+		if s.Unstamped*2 > s.SkippedBy[SkipStale] {
+			return fmt.Sprintf("%d of the frames have header.stamp 0: the camera driver did not stamp them, so their age is unknown. "+
+				"Set `max_image_age: 0` in --params to act on them unchecked (on the robot, have the driver stamp its images).", s.Unstamped)
+		}
 		return staleHint(s, maxAge, bagHasClock)
 	case SkipInferenceFailed, SkipNonFinite:
 		return fmt.Sprintf("Every inference failed (%d) or gave a chunk holding NaN or Inf (%d): the model is not usable on these frames. "+

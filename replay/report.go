@@ -53,6 +53,8 @@ type Skip struct {
 	Kind    SkipKind
 	Reason  string
 	Age     time.Duration // SkipStale: how old the frame was by the node's clock
+	// Unstamped (SkipStale): the frame's header.stamp was 0, so Age means nothing.
+	Unstamped bool
 }
 
 // SkipKind is the reason class of a Skip.
@@ -80,8 +82,9 @@ type Summary struct {
 	Frames, Skipped                    int
 	SkippedBy                          map[SkipKind]int
 	DroppedMessages                    int
-	StaleAgeMin, StaleAgeMedian        time.Duration
+	StaleAgeMin, StaleAgeMedian        time.Duration // of the stale frames with a stamp
 	StaleAgeMax                        time.Duration
+	Unstamped                          int // stale frames whose header.stamp was 0
 	ForwardFailures                    int // chunks published but not forwarded (MAVLink)
 	Clock                              ClockSource
 	Hint                               string   // what to do when the run acted on nothing; empty otherwise
@@ -110,7 +113,10 @@ func Summarize(steps []Step, skips []Skip) Summary {
 		}
 		s.Skipped++
 		s.SkippedBy[sk.Kind]++
-		if sk.Kind == SkipStale {
+		switch {
+		case sk.Kind == SkipStale && sk.Unstamped:
+			s.Unstamped++
+		case sk.Kind == SkipStale:
 			ages = append(ages, sk.Age)
 		}
 	}

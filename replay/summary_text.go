@@ -13,7 +13,10 @@ func WriteSummary(w io.Writer, s Summary) {
 	fmt.Fprintf(w, "frames acted on %d, not acted on %d\n", s.Frames, s.Skipped)
 	for _, kind := range s.skipKinds() {
 		fmt.Fprintf(w, "  %s: %d", kind, s.SkippedBy[kind])
-		if kind == SkipStale {
+		if kind == SkipStale && s.Unstamped > 0 {
+			fmt.Fprintf(w, " (%d with header.stamp 0)", s.Unstamped)
+		}
+		if kind == SkipStale && s.Unstamped < s.SkippedBy[SkipStale] {
 			fmt.Fprintf(w, " (age min %v, median %v, max %v; node clock: %s)", s.StaleAgeMin, s.StaleAgeMedian, s.StaleAgeMax, s.Clock)
 		}
 		fmt.Fprintln(w)
