@@ -108,7 +108,7 @@ type gripperCommand struct {
 }
 
 type counters struct {
-	chunksSent, chunksDiscarded, chunksNoChannel uint64
+	chunksSent, chunksLinkDown, chunksNoChannel  uint64 // discarded: the two last
 	framesAttempted                              uint64
 	framesWrittenClosed, framesDropped           uint64
 	gripperCommands, gripperAcked, gripperFailed uint64
@@ -309,7 +309,7 @@ func (b *Bridge) Send(c Chunk) error {
 		b.planGripper(c, now)
 	}
 	if !b.link.up {
-		b.counts.chunksDiscarded++
+		b.counts.chunksLinkDown++
 		return nil
 	}
 	if b.writeAll(messages...) {
@@ -317,7 +317,6 @@ func (b *Bridge) Send(c Chunk) error {
 	} else {
 		// The link counts as up until its timeout, but the channel may be gone already (TCP EOF, a
 		// serial device unplugged) or stalled: the chunk is lost all the same.
-		b.counts.chunksDiscarded++
 		b.counts.chunksNoChannel++
 	}
 	return nil
@@ -330,7 +329,7 @@ func (b *Bridge) Stats() Stats {
 	age, heard := b.link.heartbeatAge(b.Now())
 	s := Stats{
 		LinkUp: b.link.up, HeardController: heard, HeartbeatAge: age, Channels: len(b.channels),
-		ChunksSent: b.counts.chunksSent, ChunksDiscarded: b.counts.chunksDiscarded, ChunksNoChannel: b.counts.chunksNoChannel,
+		ChunksSent: b.counts.chunksSent, ChunksDiscarded: b.counts.chunksLinkDown + b.counts.chunksNoChannel, ChunksNoChannel: b.counts.chunksNoChannel,
 		FramesAttempted: b.counts.framesAttempted,
 		FramesWritten:   b.counts.framesWrittenClosed, FramesDropped: b.counts.framesDropped,
 		GripperCommands: b.counts.gripperCommands, GripperAcked: b.counts.gripperAcked,

@@ -125,7 +125,7 @@ func TestGripperCommandLifecycle(t *testing.T) {
 		o := newOfflineBridge(t)
 		o.gripperValue(t, 1)
 		require.EqualValues(t, 0, o.counts.gripperCommands, "no controller yet")
-		require.EqualValues(t, 1, o.counts.chunksDiscarded)
+		require.EqualValues(t, 1, o.Stats().ChunksDiscarded)
 		o.heartbeat()
 		require.EqualValues(t, 1, o.counts.gripperCommands)
 		o.advance(time.Second) // silence: link lost, pending command fails

@@ -61,13 +61,13 @@ func (s *stateSlot) nearest(i int, frame msgs.Time) (r stateReading, ok bool) {
 	if frame.IsZero() {
 		return r, true
 	}
-	best := time.Duration(-1)
+	at, best := frame.Go(), time.Duration(-1)
 	for k := range n {
 		c := s.history[i][(newest-k+stateHistory)%stateHistory] // newest first: ties go to the newer
 		if c.stamp.IsZero() {
 			continue
 		}
-		if gap := frame.Go().Sub(c.stamp.Go()).Abs(); best < 0 || gap < best {
+		if gap := at.Sub(c.stamp.Go()).Abs(); best < 0 || gap < best {
 			r, best = c, gap
 		}
 	}

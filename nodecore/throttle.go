@@ -75,10 +75,7 @@ func (t *NoticeThrottle) Line(e Event, now time.Time) (string, bool) {
 	case EventInstruction, EventParametersNotApplied:
 		return e.String(), true
 	}
-	period := t.Period
-	if period <= 0 {
-		period = DefaultNoticePeriod
-	}
+	period := t.period()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.kinds == nil {
@@ -100,6 +97,13 @@ func (t *NoticeThrottle) Line(e Event, now time.Time) (string, bool) {
 	return line, true
 }
 
+func (t *NoticeThrottle) period() time.Duration {
+	if t.Period <= 0 {
+		return DefaultNoticePeriod
+	}
+	return t.Period
+}
+
 // HeldNotice is a notice kind whose latest notices were held back, as Held reports it.
 type HeldNotice struct {
 	Last Event  // the latest notice held back, for the level to log at
@@ -111,10 +115,7 @@ type HeldNotice struct {
 // encoding to a right one) would wait for that problem's next notice, perhaps forever. Call it now and
 // then (the ROS node does at each diagnostics period).
 func (t *NoticeThrottle) Held(now time.Time) []HeldNotice {
-	period := t.Period
-	if period <= 0 {
-		period = DefaultNoticePeriod
-	}
+	period := t.period()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var out []HeldNotice
