@@ -86,7 +86,8 @@ type ImageSpec struct {
 	Width  int `yaml:"width"`
 	Height int `yaml:"height"`
 	// Resize is the rule from any frame size to Width x Height: "center_crop_resize" (crop the largest
-	// centered region of the target aspect ratio, then bilinear resize) or "stretch".
+	// centered region of the target aspect ratio, then resize: area averaging where it shrinks,
+	// bilinear where it grows) or "stretch".
 	Resize string    `yaml:"resize"`
 	Mean   []float64 `yaml:"mean"` // per RGB channel, applied to values in [0, 1]
 	Std    []float64 `yaml:"std"`

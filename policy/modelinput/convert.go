@@ -9,9 +9,15 @@ import (
 
 // ImageConverter writes camera frames as the model's image input ([1,3,H,W] float32, normalized,
 // channel-major) following a bundle's ImageSpec: "center_crop_resize" takes the largest centered
-// region with the model's aspect ratio and resizes it bilinearly (sampling at pixel centers, clamped to
-// the frame); "stretch" resizes the whole frame. A spec with a Balance then scales each channel so that
-// its median is the training frames' (balance).
+// region with the model's aspect ratio and resizes it; "stretch" resizes the whole frame. A spec with a
+// Balance then scales each channel so that its median is the training frames' (balance).
+//
+// Along an axis where the region is larger than the model's input, each output pixel is the mean of
+// the source pixels its footprint covers, weighted by how much of each it covers (area averaging).
+// The training frames are rendered at the model's size with every pixel averaging its whole area, as a
+// camera's sensor does; sampling a 640x480 frame at 64 points per row instead would alias edges and
+// fine texture into patterns those frames never show. Along an axis that is enlarged, or kept at its
+// size, the output samples the region bilinearly at pixel centres (clamped to the frame).
 //
 // It works out where each output column and row samples the frame once per frame size and keeps that,
 // so a stream of frames of one size is converted without allocating and without per-pixel geometry.
@@ -28,6 +34,11 @@ type ImageConverter struct {
 	planned frameGeometry
 	// exact says every sample falls on a source pixel (same size, or a crop): a gather, no arithmetic.
 	exact bool
+	// areaCols and areaRows are the weighted source pixels of each output column and row when an axis
+	// is reduced (area); nil otherwise, and cols and rows are used. acc sums one output row, as RGB
+	// triples.
+	areaCols, areaRows *weightTable
+	acc                []float32
 	// balanceTo is spec.Balance in [0, 255] units; nil when the spec has none.
 	balanceTo []float64
 	// gains is what the balance multiplied each channel of the last frame by (1 without a balance).
@@ -42,6 +53,15 @@ type tap struct {
 }
 
 type frameGeometry struct{ width, height, step, bytesPerPixel int }
+
+// weightTable lists, for each output pixel i along an axis, the source offsets it reads and their
+// weights (summing to 1): entries start[i] to start[i+1] of offset and weight. Offsets are in bytes, as
+// in tap.
+type weightTable struct {
+	start  []int
+	offset []int
+	weight []float32
+}
 
 // NewImageConverter checks spec and allocates the sampling tables for its output size.
 func NewImageConverter(spec bundle.ImageSpec) (*ImageConverter, error) {
@@ -96,6 +116,13 @@ func (c *ImageConverter) Convert(img Image, dst []float32) error {
 	// are there.
 	rowBytes := img.Step
 	outR, outG, outB := dst[:plane], dst[plane:2*plane], dst[2*plane:]
+	if c.areaRows != nil {
+		c.reduce(img.Data, rowBytes, px, outR, outG, outB)
+		if c.balanceTo != nil {
+			c.balance(dst, plane)
+		}
+		return nil
+	}
 	for oy, r := range c.rows {
 		rowA := img.Data[r.a : r.a+rowBytes]
 		o := oy * w
@@ -190,6 +217,46 @@ func bilinear(a, b, c, d byte, tx, ty float32) float32 {
 	return top + (bottom-top)*ty
 }
 
+// reduce writes the output when an axis is reduced: each output pixel is the weighted sum of the source
+// pixels in its row and column weight lists. Each source row is read once per output row that
+// covers it (twice at most where footprints share a row), through its column weights.
+func (c *ImageConverter) reduce(data []byte, rowBytes int, px pixelLayout, outR, outG, outB []float32) {
+	w := c.spec.Width
+	cs := c.areaCols
+	acc := c.acc[:3*w]
+	for oy := range c.spec.Height {
+		clear(acc)
+		for k := c.areaRows.start[oy]; k < c.areaRows.start[oy+1]; k++ {
+			row := data[c.areaRows.offset[k] : c.areaRows.offset[k]+rowBytes]
+			wy := c.areaRows.weight[k]
+			pr, pg, pb := row[px.r:], row[px.g:], row[px.b:]
+			for ox := range w {
+				var r, g, b float32
+				offsets := cs.offset[cs.start[ox]:cs.start[ox+1]]
+				weights := cs.weight[cs.start[ox]:cs.start[ox+1]]
+				weights = weights[:len(offsets)]
+				for j, off := range offsets {
+					wx := weights[j]
+					r += wx * float32(pr[off])
+					g += wx * float32(pg[off])
+					b += wx * float32(pb[off])
+				}
+				a := acc[3*ox : 3*ox+3]
+				a[0] += wy * r
+				a[1] += wy * g
+				a[2] += wy * b
+			}
+		}
+		o := oy * w
+		for ox := range w {
+			a := acc[3*ox : 3*ox+3]
+			outR[o+ox] = a[0]*c.scale[0] + c.bias[0]
+			outG[o+ox] = a[1]*c.scale[1] + c.bias[1]
+			outB[o+ox] = a[2]*c.scale[2] + c.bias[2]
+		}
+	}
+}
+
 // plan computes the sampling tables for frames of geometry g.
 func (c *ImageConverter) plan(g frameGeometry) {
 	w, h := c.spec.Width, c.spec.Height
@@ -206,18 +273,65 @@ func (c *ImageConverter) plan(g frameGeometry) {
 			y0 = (fh - ch) / 2
 		}
 	}
+	c.planned = g
+	sx, sy := cw/float64(w), ch/float64(h)
+	c.areaCols, c.areaRows = nil, nil
+	if sx > 1 || sy > 1 {
+		c.areaCols = axisWeights(x0, sx, w, g.width, g.bytesPerPixel)
+		c.areaRows = axisWeights(y0, sy, h, g.height, g.step)
+		if len(c.acc) < 3*w {
+			c.acc = make([]float32, 3*w)
+		}
+		c.exact = false
+		return
+	}
 	c.exact = true
 	for ox := range c.cols {
-		a, b, t := sample(x0, cw/float64(w), ox, g.width)
+		a, b, t := sample(x0, sx, ox, g.width)
 		c.cols[ox] = tap{a * g.bytesPerPixel, b * g.bytesPerPixel, t}
 		c.exact = c.exact && t == 0
 	}
 	for oy := range c.rows {
-		a, b, t := sample(y0, ch/float64(h), oy, g.height)
+		a, b, t := sample(y0, sy, oy, g.height)
 		c.rows[oy] = tap{a * g.step, b * g.step, t}
 		c.exact = c.exact && t == 0
 	}
-	c.planned = g
+}
+
+// axisWeights is the weight table of an axis of n source pixels whose region starts at origin and
+// advances by scale per output pixel, for out output pixels, stride bytes apart per source pixel. Where
+// scale > 1 output pixel i covers [origin + i·scale, origin + (i+1)·scale) and each source pixel j,
+// covering [j, j+1), weighs the length they share; otherwise it samples bilinearly at its centre.
+func axisWeights(origin, scale float64, out, n, stride int) *weightTable {
+	t := &weightTable{start: make([]int, 0, out+1)}
+	for i := range out {
+		t.start = append(t.start, len(t.offset))
+		if scale <= 1 {
+			a, b, w := sample(origin, scale, i, n)
+			t.offset = append(t.offset, a*stride, b*stride)
+			t.weight = append(t.weight, 1-w, w)
+			continue
+		}
+		lo := math.Max(0, origin+float64(i)*scale)
+		hi := math.Min(float64(n), origin+float64(i+1)*scale)
+		first := len(t.weight)
+		total := 0.0
+		for j := int(lo); j < n && float64(j) < hi; j++ {
+			share := math.Min(hi, float64(j+1)) - math.Max(lo, float64(j))
+			if share <= 0 {
+				continue
+			}
+			t.offset = append(t.offset, j*stride)
+			t.weight = append(t.weight, float32(share))
+			total += share
+		}
+		// The shares sum to scale but for rounding at the frame's edge.
+		for k := first; k < len(t.weight); k++ {
+			t.weight[k] = float32(float64(t.weight[k]) / total)
+		}
+	}
+	t.start = append(t.start, len(t.offset))
+	return t
 }
 
 // sample is where output pixel i samples a source axis of n pixels whose region starts at origin and

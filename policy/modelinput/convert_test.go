@@ -162,8 +162,11 @@ func TestBalanceUndoesTheLight(t *testing.T) {
 	require.InDelta(t, (72.0/255-0.485)/0.229, dark[0], 1e-5)
 }
 
-// referenceConvert is the resampler the trained reference model (models/reference/tiny) was trained
-// and calibrated with: per-pixel float64 bilinear. The converter must keep to its output.
+// referenceConvert is what the converter must compute, per pixel in float64 with no tables: along an
+// axis the region reduces, each output pixel the mean of the source pixels under its footprint weighted
+// by the length each shares with it; along an axis kept or enlarged, bilinear at pixel centres clamped
+// to the frame. The training frames are the model's size, so there the output is a gather: what the
+// trained reference model (models/reference/tiny) was trained and calibrated on.
 func referenceConvert(img Image, spec bundle.ImageSpec, dst []float32) {
 	ord, _ := layoutOf(img.Encoding)
 	w, h := spec.Width, spec.Height
@@ -180,30 +183,46 @@ func referenceConvert(img Image, spec bundle.ImageSpec, dst []float32) {
 	}
 	sx, sy := cw/float64(w), ch/float64(h)
 	plane := w * h
-	clamp := func(v, lo, hi float64) float64 { return math.Max(lo, math.Min(hi, v)) }
 	px := func(x, y, c int) float64 {
 		off := y*img.Step + x*ord.bytes
 		idx := [3]int{ord.r, ord.g, ord.b}[c]
 		return float64(img.Data[off+idx]) / 255
 	}
 	for oy := 0; oy < h; oy++ {
-		fy := clamp(y0+(float64(oy)+0.5)*sy-0.5, 0, float64(img.Height-1))
-		yA := int(fy)
-		yB := min(yA+1, img.Height-1)
-		ty := fy - float64(yA)
+		wy := referenceWeights(y0, sy, oy, img.Height)
 		for ox := 0; ox < w; ox++ {
-			fx := clamp(x0+(float64(ox)+0.5)*sx-0.5, 0, float64(img.Width-1))
-			xA := int(fx)
-			xB := min(xA+1, img.Width-1)
-			tx := fx - float64(xA)
+			wx := referenceWeights(x0, sx, ox, img.Width)
 			for c := 0; c < 3; c++ {
-				top := px(xA, yA, c)*(1-tx) + px(xB, yA, c)*tx
-				bottom := px(xA, yB, c)*(1-tx) + px(xB, yB, c)*tx
-				v := top*(1-ty) + bottom*ty
+				v := 0.0
+				for y, a := range wy {
+					for x, b := range wx {
+						v += a * b * px(x, y, c)
+					}
+				}
 				dst[c*plane+oy*w+ox] = float32((v - spec.Mean[c]) / spec.Std[c])
 			}
 		}
 	}
+}
+
+// referenceWeights is the weight of each of an axis's n source pixels in output pixel i, keyed by the
+// pixel's index (those that weigh nothing left out).
+func referenceWeights(origin, scale float64, i, n int) map[int]float64 {
+	weights := map[int]float64{}
+	if scale <= 1 {
+		f := math.Max(0, math.Min(float64(n-1), origin+(float64(i)+0.5)*scale-0.5))
+		a := int(f)
+		weights[a] += 1 - (f - float64(a))
+		weights[min(a+1, n-1)] += f - float64(a)
+		return weights
+	}
+	lo, hi := origin+float64(i)*scale, origin+float64(i+1)*scale
+	for j := range n {
+		if share := math.Min(hi, float64(j+1)) - math.Max(lo, float64(j)); share > 0 {
+			weights[j] = share / scale
+		}
+	}
+	return weights
 }
 
 // referenceTolerance bounds the converter's difference from referenceConvert in normalized units
@@ -298,5 +317,29 @@ func TestConvertDoesNotAllocate(t *testing.T) {
 			}
 		})
 		require.Zero(t, allocs, "%dx%d", img.Width, img.Height)
+	}
+}
+
+// A pattern finer than the model's pixels reaches the model as its mean, not as a moiré: a camera
+// frame of 1-pixel black and white checks, reduced to the model's input, is an even grey. Sampling
+// one point per output pixel would give black or white at each, by where the sample happened to fall.
+func TestReductionAveragesFinePatterns(t *testing.T) {
+	checks := func(w, h int) Image {
+		return pixelImage(w, h, "rgb8", func(x, y int) [3]byte {
+			if (x+y)%2 == 0 {
+				return [3]byte{255, 255, 255}
+			}
+			return [3]byte{}
+		})
+	}
+	spec := identitySpec(64, 64, "center_crop_resize")
+	for _, f := range [][2]int{{640, 480}, {1280, 720}, {200, 200}} {
+		got := convert(t, checks(f[0], f[1]), spec)
+		// A footprint of s x s source pixels holds at most about one pixel's worth more of one colour
+		// than of the other: within 1/floor(s)^2 of grey.
+		footprint := math.Floor(float64(min(f[0], f[1])) / 64)
+		for i, v := range got {
+			require.InDelta(t, 0.5, v, 1/(footprint*footprint), "%dx%d: value %d", f[0], f[1], i)
+		}
 	}
 }
