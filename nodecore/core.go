@@ -83,7 +83,17 @@ type Core struct {
 	engineLive *LiveSettings
 	// gripper is the executed gripper commands' history for gripper_min_hold; only Step touches it.
 	gripper gripperHold
+	// lastServed is the stamp of the last frame inference ran on in this episode (zero: none, or it was
+	// unstamped); only Step touches it.
+	lastServed msgs.Time
 }
+
+// episodeRewind is how far a frame's stamp may lie before the last served frame's and still belong to
+// the same episode. Stamps a little out of order are jitter (two publishers on the camera topic, a
+// camera clock re-synced); a bag played again from its start (ros2 bag play --loop) or a simulator
+// reset moves them back by an episode's length, and the world with them: the trajectory continuity
+// and the gripper's history of the previous pass say nothing about the new one.
+const episodeRewind = time.Second
 
 // New checks cfg, pushes the parameters' skipping configuration into the engine and registers the
 // parameter callbacks: from now on a `ros2 param set` is validated as a whole (the on-set callback
@@ -299,8 +309,7 @@ func (c *Core) Step(now time.Time) bool {
 	c.resetPending = false
 	c.mu.Unlock()
 	if reset {
-		c.cfg.Engine.Reset()
-		c.gripper = gripperHold{}
+		c.restartEpisode()
 	}
 	if img == nil {
 		return false
@@ -352,6 +361,13 @@ func (c *Core) Step(now time.Time) bool {
 		}
 		state = c.stateValues
 	}
+	if !stamp.IsZero() {
+		if last := c.lastServed; !last.IsZero() && last.Go().Sub(stamp.Go()) > episodeRewind {
+			c.restartEpisode()
+			c.cfg.Sink.Notice(EventTimeWentBack{Stamp: stamp, Last: last})
+		}
+		c.lastServed = stamp
+	}
 
 	res, err := c.infer(img, instruction, state)
 	if err != nil {
@@ -369,7 +385,7 @@ func (c *Core) Step(now time.Time) bool {
 	}
 	header := msgs.Header{Stamp: stamp, FrameID: frameID}
 	skipRatio := res.Stats.SkipRatio()
-	chunk := c.actionChunk(header, res, skipRatio, live)
+	chunk := c.actionChunk(header, now, res, skipRatio, live)
 	stats := c.skipStats(header, res.Stats)
 	c.sequence++
 	c.cfg.Sink.PublishActionChunk(chunk)
@@ -386,6 +402,13 @@ func (c *Core) Step(now time.Time) bool {
 		}
 	}
 	return true
+}
+
+// restartEpisode forgets what the episode so far told the engine and the gripper's hold.
+func (c *Core) restartEpisode() {
+	c.cfg.Engine.Reset()
+	c.gripper = gripperHold{}
+	c.lastServed = msgs.Time{}
 }
 
 // infer runs the engine on one frame. A panic inside it (a bug, in our code or a library's) is the
@@ -417,8 +440,9 @@ func (c *Core) count(update func(*window, *totals)) {
 
 // actionChunk is dysl_vla/msg/ActionChunk for res: the image's header, the bundle's step time and
 // action names, the skip summary, and the gripper column advanced (gripper_lead) and held
-// (gripper_min_hold).
-func (c *Core) actionChunk(header msgs.Header, res policy.Result, skipRatio float64, live *LiveSettings) *msgs.ActionChunk {
+// (gripper_min_hold). The hold follows the frames' stamps, or the node's clock at now for a frame not
+// stamped: every chunk at time 0 would leave no action executed before the next, and nothing held.
+func (c *Core) actionChunk(header msgs.Header, now time.Time, res policy.Result, skipRatio float64, live *LiveSettings) *msgs.ActionChunk {
 	m := c.cfg.Engine.Manifest
 	dim := m.Dims.ActionDim
 	actions := make([]float32, 0, len(res.Chunk)*dim)
@@ -426,7 +450,11 @@ func (c *Core) actionChunk(header msgs.Header, res policy.Result, skipRatio floa
 		actions = append(actions, row...)
 	}
 	leadGripper(actions, dim, m.Action.GripperIndex, live.GripperLead)
-	c.gripper.apply(actions, dim, m.Action.GripperIndex, header.Stamp.Nanos(), seconds(m.Action.DtSeconds), live.GripperMinHold)
+	at := header.Stamp.Nanos()
+	if header.Stamp.IsZero() {
+		at = now.UnixNano()
+	}
+	c.gripper.apply(actions, dim, m.Action.GripperIndex, at, seconds(m.Action.DtSeconds), live.GripperMinHold)
 	s := res.Stats
 	return &msgs.ActionChunk{
 		Header:            header,

@@ -182,6 +182,54 @@ func TestGripperMinHoldParameterHoldsThePublishedGripper(t *testing.T) {
 	require.Contains(t, res.Reason, "gripper_min_hold")
 }
 
+// A camera that does not stamp its frames (max_image_age 0) still gets gripper_min_hold: the hold
+// follows the node's clock for them, where every stamp 0 would leave no action executed.
+func TestGripperMinHoldHoldsUnstampedFrames(t *testing.T) {
+	f := newFixture(t, func(fake *policytest.Fake) policy.Backend {
+		return &scriptedGripper{Fake: fake}
+	}, map[string]paramserver.Value{
+		nodecore.ParamStrategy:       paramserver.String("full"),
+		nodecore.ParamMaxImageAge:    paramserver.Double(0),
+		nodecore.ParamGripperMinHold: paramserver.Double(1),
+	})
+	f.core.SetInstruction("pick")
+	for i := range 3 {
+		img := frame(0, "cam", 100)
+		img.Header.Stamp = msgs.Time{}
+		f.core.OfferFrame(img)
+		f.core.Step(t0.Add(time.Duration(i) * 100 * time.Millisecond))
+	}
+	require.Len(t, f.sink.chunks, 3)
+	for i, want := range [][]float32{{-1, 1}, {1, 1}, {1, 1}} {
+		a := f.sink.chunks[i].Actions
+		require.Equal(t, want, []float32{a[1], a[3]}, "chunk %d", i)
+	}
+}
+
+// Frames stamped more than a second before the last one served (a bag played again with --loop, a
+// simulator reset) start a new episode, as a new instruction does; stamps a little out of order do not.
+func TestTimeGoingBackStartsANewEpisode(t *testing.T) {
+	f := newFixture(t, nil, map[string]paramserver.Value{
+		nodecore.ParamExecutedActions:  paramserver.Integer(1),
+		nodecore.ParamContinuityWindow: paramserver.Integer(3),
+	})
+	f.core.SetInstruction("pick")
+	for _, ms := range []int{0, 100, 200, 150} {
+		f.serve(time.Duration(ms)*time.Millisecond, "cam")
+	}
+	require.Equal(t, []bool{false, false, true, true}, continuityDefined(f.sink.stats))
+	require.Empty(t, eventsOf[nodecore.EventTimeWentBack](f.sink), "50 ms out of order is the same episode")
+
+	f.serve(-10*time.Second, "cam")
+	require.False(t, f.sink.stats[4].ContinuityDefined, "history cleared as time went back")
+	ev := eventsOf[nodecore.EventTimeWentBack](f.sink)
+	require.Len(t, ev, 1)
+	require.Equal(t, stampAt(150*time.Millisecond), ev[0].Last)
+	require.Contains(t, ev[0].String(), "stamped 10.15s before the last one served")
+	f.serve(-9900*time.Millisecond, "cam")
+	require.Len(t, eventsOf[nodecore.EventTimeWentBack](f.sink), 1, "the new episode goes on")
+}
+
 // The instruction in force arriving again (a publisher repeating it) is not a new episode: DySL goes
 // on skipping and nothing is logged; a new text, or the same after a withdrawal, starts one, and so
 // does RestartEpisode (the node activated again).

@@ -52,6 +52,10 @@ type EventNoState struct {
 // EventInstruction: a new instruction arrived; the next inference starts a new episode.
 type EventInstruction struct{ Text string }
 
+// EventTimeWentBack: a frame was stamped more than a second before the last one served (a bag played
+// again from its start, a simulator reset, a clock set back): a new episode started with it.
+type EventTimeWentBack struct{ Stamp, Last msgs.Time }
+
 // EventBadFrame: the engine refused a frame (unsupported encoding, inconsistent size...).
 type EventBadFrame struct {
 	Stamp msgs.Time
@@ -91,6 +95,7 @@ func (EventNoInstruction) isEvent()        {}
 func (EventNoClock) isEvent()              {}
 func (EventParametersNotApplied) isEvent() {}
 func (EventInstruction) isEvent()          {}
+func (EventTimeWentBack) isEvent()         {}
 func (EventNoState) isEvent()              {}
 func (EventBadFrame) isEvent()             {}
 func (EventInferenceFailed) isEvent()      {}
@@ -149,6 +154,10 @@ func quoteShort(text string) string {
 		cut--
 	}
 	return fmt.Sprintf("%s... (%d bytes)", strconv.Quote(text[:cut]), len(text))
+}
+func (e EventTimeWentBack) String() string {
+	return fmt.Sprintf("frame %s is stamped %v before the last one served (%s): time went back (a bag played again, a simulator reset); a new episode starts with it",
+		stamp(e.Stamp), e.Last.Go().Sub(e.Stamp.Go()), stamp(e.Last))
 }
 func (e EventBadFrame) String() string {
 	return fmt.Sprintf("frame %s refused: %v", stamp(e.Stamp), e.Err)

@@ -102,9 +102,8 @@ func (g *gripperHold) apply(actions []float32, dim, col int, atNs int64, dt, hol
 	if col < 0 || dim <= 0 || dt <= 0 {
 		return
 	}
-	if g.known && atNs < g.lastNs {
-		*g = gripperHold{} // time went back (a bag replayed from its start): the history is not this one's
-	}
+	// A chunk stamped before the last (stamps a little out of order) executed none of the last's
+	// actions; the history stands. Time gone back further starts a new episode (Core.Step).
 	for i, v := range g.last {
 		t := g.lastNs + int64(i)*dt.Nanoseconds()
 		if t >= atNs {

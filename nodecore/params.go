@@ -174,7 +174,7 @@ func specs() []paramSpec {
 		{ParamSkipRatio, paramserver.Double(d.SkipRatio), doubleRange("share of dynamic layers skipped by the random and fixed_ratio strategies", 0, 1, 0)},
 		{ParamSeed, paramserver.Integer(d.Seed), paramserver.Descriptor{Description: "seed of the random skip baseline"}},
 		{ParamGripperLead, paramserver.Integer(0), integerRange("actions by which the gripper column of each published chunk is advanced: the gripper opens or closes that many steps before the policy's chunk says (0 = as predicted; no effect without a gripper in the bundle's actions)", 0, 64, 1)},
-		{ParamGripperMinHold, paramserver.Double(0), doubleRange("seconds the gripper keeps a command once it opened or closed: a published chunk that would change it sooner keeps the command in force, on the timeline of the published chunks (0 = as predicted; no effect without a gripper in the bundle's actions)", 0, 10, 0)},
+		{ParamGripperMinHold, paramserver.Double(0), doubleRange("seconds the gripper keeps a command once it opened or closed: a published chunk that would change it sooner keeps the command in force, on the timeline of the published chunks (their stamps; the node's clock for a frame not stamped) (0 = as predicted; no effect without a gripper in the bundle's actions)", 0, 10, 0)},
 	}
 }
 

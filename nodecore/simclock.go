@@ -27,11 +27,16 @@ type SimClock struct {
 func (c *SimClock) init() { c.once.Do(func() { c.ticks = make(chan time.Time, 1) }) }
 
 // Set takes the time of a /clock message. Time that jumps back (a bag played again with --loop)
-// restarts the diagnostics period from there.
+// restarts the diagnostics period from there. ROS time 0 (a simulator that publishes its clock before
+// it starts) is no time yet, as rclcpp takes it: frames are not acted on and wall ticks stand in again.
 func (c *SimClock) Set(t time.Time) {
 	c.init()
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if t.Equal(rosTimeZero) {
+		c.now, c.next = time.Time{}, time.Time{}
+		return
+	}
 	if t.Before(c.now) || c.next.IsZero() {
 		c.next = t.Add(c.Period)
 	}
@@ -46,6 +51,9 @@ func (c *SimClock) Set(t time.Time) {
 	default:
 	}
 }
+
+// rosTimeZero is ROS time 0 as a Go time.
+var rosTimeZero = time.Unix(0, 0)
 
 // Now is the newest /clock time; zero before the first message.
 func (c *SimClock) Now() time.Time {

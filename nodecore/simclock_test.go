@@ -79,3 +79,28 @@ func TestSimClockTicksOnTheWallClockUntilTheFirstClockMessage(t *testing.T) {
 	default:
 	}
 }
+
+// /clock at ROS time 0 (a simulator publishing its clock before it starts) is no time yet, as for
+// rclcpp: frames wait, and wall ticks stand in for the diagnostics.
+func TestSimClockAtRosTimeZeroIsNoTimeYet(t *testing.T) {
+	c := &SimClock{Period: time.Second}
+	c.Set(time.Unix(5, 0))
+	c.Set(time.Unix(0, 0))
+	if !c.Now().IsZero() {
+		t.Fatalf("at ROS time 0 Now = %v, want zero", c.Now())
+	}
+	select {
+	case <-c.Ticks(): // the tick of the first message, if any
+	default:
+	}
+	c.WallTick()
+	select {
+	case <-c.Ticks():
+	default:
+		t.Fatal("no wall tick while /clock stands at 0")
+	}
+	c.Set(time.Unix(7, 0))
+	if !c.Now().Equal(time.Unix(7, 0)) {
+		t.Fatalf("Now = %v, want %v", c.Now(), time.Unix(7, 0))
+	}
+}

@@ -172,10 +172,11 @@ func (c *Core) NameTopics(image, instruction, state string) {
 func (c *Core) NeedsState() bool { return c.state != nil }
 
 // stateFor copies into dst the state to infer the frame stamped frame with, or says why there is none:
-// a value never received on topic, or one further than maxAge from the frame (0: no check). c.mu is
-// held.
+// a value never received on topic, or one further than maxAge from the frame (0: no check). An
+// unstamped frame takes the newest values unchecked: there is no instant to hold them to (the frame's
+// own age check, max_image_age, refuses unstamped frames unless it is off). c.mu is held.
 func (s *stateSlot) stateFor(frame msgs.Time, maxAge time.Duration, topic string, dst []float64) (problem string) {
-	var missing, stale []string
+	var missing, stale, unstamped []string
 	var worst time.Duration
 	for i, name := range s.names {
 		r, ok := s.nearest(i, frame)
@@ -184,20 +185,25 @@ func (s *stateSlot) stateFor(frame msgs.Time, maxAge time.Duration, topic string
 			continue
 		}
 		dst[i] = r.value
-		if maxAge <= 0 {
-			continue
-		}
-		// Either side of the frame: the state must describe the robot the camera saw. A zero stamp
-		// gives an age the check cannot trust, so it fails.
-		age := frame.Go().Sub(r.stamp.Go()).Abs()
-		if r.stamp.IsZero() || age > maxAge {
-			stale = append(stale, name)
-			worst = max(worst, age)
+		switch {
+		case maxAge <= 0 || frame.IsZero():
+		case r.stamp.IsZero():
+			// A zero stamp gives an age the check cannot trust, so it fails.
+			unstamped = append(unstamped, name)
+		default:
+			// Either side of the frame: the state must describe the robot the camera saw.
+			if age := frame.Go().Sub(r.stamp.Go()).Abs(); age > maxAge {
+				stale = append(stale, name)
+				worst = max(worst, age)
+			}
 		}
 	}
 	switch {
 	case len(missing) > 0:
 		return fmt.Sprintf("no robot state received for %s on %s", strings.Join(missing, ", "), topic)
+	case len(unstamped) > 0:
+		return fmt.Sprintf("robot state for %s on %s has header.stamp 0, so how far it is from the frame's stamp is unknown (state_max_age is %v; 0 turns the check off)",
+			strings.Join(unstamped, ", "), topic, maxAge)
 	case len(stale) > 0:
 		return fmt.Sprintf("robot state for %s is %v away from the frame's stamp, state_max_age is %v",
 			strings.Join(stale, ", "), worst.Round(time.Millisecond), maxAge)

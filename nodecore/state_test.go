@@ -72,7 +72,21 @@ func TestStateNearestTheFrameIsTaken(t *testing.T) {
 	g.core.OfferState(msgs.Time{}, []string{"ee_z", "gripper"}, []float64{0.4, 1})
 	g.serve(0, "cam")
 	require.Empty(t, g.sink.chunks)
-	require.Contains(t, eventsOf[nodecore.EventNoState](g.sink)[0].Problem, "robot state for ee_z, gripper is")
+	require.Contains(t, eventsOf[nodecore.EventNoState](g.sink)[0].Problem, "robot state for ee_z, gripper on joint_states has header.stamp 0")
+
+	// An unstamped frame (max_image_age 0, a camera that does not stamp) has no instant to hold the
+	// state to: it takes the newest, stamped or not.
+	u := newStateFixture(t, map[string]paramserver.Value{nodecore.ParamMaxImageAge: paramserver.Double(0)})
+	u.core.SetInstruction("pick")
+	u.core.OfferState(stampAt(0), []string{"ee_z", "gripper"}, []float64{0.2, 1})
+	u.core.OfferState(stampAt(10*time.Millisecond), []string{"ee_z", "gripper"}, []float64{0.3, 1})
+	unstamped := frame(0, "cam", 100)
+	unstamped.Header.Stamp = msgs.Time{}
+	u.core.OfferFrame(unstamped)
+	u.core.Step(t0.Add(time.Second))
+	require.Empty(t, eventsOf[nodecore.EventNoState](u.sink))
+	require.Len(t, u.sink.chunks, 1)
+	require.InDeltaSlice(t, []float32{2, 1}, u.fake.LastState(), 1e-6, "ee_z 0.3, the newest")
 }
 
 // A robot may publish its arm and gripper separately: each message refreshes its own names.

@@ -153,7 +153,7 @@ func (r *recorder) diagnosticsAt(core *nodecore.Core, at time.Time, logTime int6
 // with a link problem, not a skipped one; the new-instruction notice is no problem at all.
 func (r *recorder) Notice(e nodecore.Event) {
 	switch e := e.(type) {
-	case nodecore.EventInstruction:
+	case nodecore.EventInstruction, nodecore.EventTimeWentBack:
 		return
 	case nodecore.EventForwardFailed:
 		r.forwardFailures = append(r.forwardFailures, e.String())
