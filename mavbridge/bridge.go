@@ -61,6 +61,9 @@ type Bridge struct {
 	// GripperRetries is how many times a gripper command is sent again without an acceptance before
 	// EventGripperFailed. It defaults to 3; a negative value means no retries.
 	GripperRetries int
+	// StampsOffClock says the chunks' stamps are not on this bridge's clock: sim time (use_sim_time),
+	// a replayed bag's. Each chunk's gripper steps are then due from its arrival instead of its stamp.
+	StampsOffClock bool
 	// Now reads the clock for the link timeout and the retries. It defaults to time.Now.
 	Now func() time.Time
 
@@ -465,12 +468,17 @@ func (b *Bridge) onTick(now time.Time) {
 // newer chunk supersedes the rest. Commanding only each chunk's first step would miss a change inside
 // the steps the controller executes before the next chunk: in a helper's closed-loop runs (the
 // held-out episodes, the full model) that completed 77 of 100 where every step's command taking
-// effect on time completed 82 (this bridge was not in those runs). A stamp that is not on the
-// bridge's clock (sim time, a replayed bag's: in the future, or further back than the link timeout)
-// counts from the arrival instead.
+// effect on time completed 82 (this bridge was not in those runs).
+//
+// Steps count from the arrival instead when the stamps are off the bridge's clock (StampsOffClock),
+// and for a stamp ahead of now or further back than the chunk's whole span: a clock that disagrees
+// (a camera host not synchronized), since on the bridge's clock no step of it would be left. The due
+// times are read from now, which carries the monotonic clock: a wall clock stepped by NTP after the
+// chunk arrived moves none of them.
 func (b *Bridge) planGripper(c Chunk, now time.Time) {
-	start := c.Stamp
-	if late := now.Sub(start); late < 0 || late > b.LinkTimeout {
+	late := now.Sub(c.Stamp)
+	start := now.Add(-late)
+	if b.StampsOffClock || late < 0 || late > time.Duration(c.Steps)*c.StepDt {
 		start = now
 	}
 	b.gripperPlan = b.gripperPlan[:0]

@@ -265,3 +265,53 @@ func TestGripperStepsFollowTheStamp(t *testing.T) {
 	require.Equal(t, uint64(4), o.Stats().GripperCommands)
 	require.Equal(t, GripperOpen, o.gripperPending.action)
 }
+
+// Whether a chunk's steps count from its stamp does not hang on the link timeout: a chunk 350 ms late
+// (camera and inference latency, within the node's max_image_age) on a link with a 300 ms timeout
+// still closes when its step comes due on the controller's timeline, 150 ms after it arrived, not
+// 500 ms after. Chunks whose stamps are off the bridge's clock (StampsOffClock: sim time, a replayed
+// bag) count from their arrival.
+func TestGripperPlanDoesNotDependOnTheLinkTimeout(t *testing.T) {
+	closesAtStep5 := func(stamp time.Time) Chunk {
+		c := Chunk{Seq: 1, Stamp: stamp, StepDt: 100 * time.Millisecond, Steps: 8, Dims: 2, GripperDim: 1}
+		for s := range 8 {
+			c.Values = append(c.Values, 0, map[bool]float32{true: 1, false: -1}[s >= 5])
+		}
+		return c
+	}
+	o := newOfflineBridge(t)
+	o.LinkTimeout, o.link.timeout = 300*time.Millisecond, 300*time.Millisecond
+	o.heartbeat()
+	require.NoError(t, o.Send(closesAtStep5(o.now.Add(-350*time.Millisecond))))
+	require.Equal(t, GripperOpen, o.gripperPending.action, "step 3, in force on arrival, opens")
+	o.ack(common.MAV_RESULT_ACCEPTED)
+	o.advance(140 * time.Millisecond)
+	require.Nil(t, o.gripperPending, "step 5 is not due yet")
+	o.advance(10 * time.Millisecond)
+	require.NotNil(t, o.gripperPending)
+	require.Equal(t, GripperClose, o.gripperPending.action, "step 5 closes 150 ms after the arrival")
+
+	off := newOfflineBridge(t)
+	off.StampsOffClock = true
+	off.heartbeat()
+	require.NoError(t, off.Send(closesAtStep5(off.now.Add(-350*time.Millisecond))))
+	off.ack(common.MAV_RESULT_ACCEPTED)
+	off.advance(490 * time.Millisecond)
+	require.Nil(t, off.gripperPending, "off the clock: step 5 is due 500 ms after the arrival")
+	off.advance(10 * time.Millisecond)
+	require.Equal(t, GripperClose, off.gripperPending.action)
+}
+
+// The due times of a chunk's steps are read on the monotonic clock of the bridge's now, though a
+// ROS stamp carries none: a wall clock stepped by NTP after the chunk arrived moves none of them.
+func TestGripperPlanKeepsTheMonotonicClock(t *testing.T) {
+	o := newOfflineBridge(t)
+	now := time.Now()
+	stamp := time.Unix(0, now.UnixNano()).Add(-50 * time.Millisecond) // as a header.stamp gives it
+	o.planGripper(Chunk{Seq: 1, Stamp: stamp, StepDt: 100 * time.Millisecond, Steps: 3, Dims: 2,
+		Values: []float32{0, -1, 0, -1, 0, 1}, GripperDim: 1}, now)
+	require.Len(t, o.gripperPlan, 2, "step 0 was due on arrival")
+	for _, p := range o.gripperPlan {
+		require.NotEqual(t, p.due.Round(0), p.due, "due %v has no monotonic reading", p.due)
+	}
+}

@@ -72,6 +72,8 @@ func (m *mavlinkFlags) newBridge() (*mavbridge.Bridge, error) {
 		Endpoint: m.endpoint, LinkTimeout: m.linkTimeout,
 		TargetSystem: m.targetSystem, TargetComponent: m.targetComp,
 		GripperOpenValue: m.gripperOpen, GripperClosedValue: m.gripperClose,
+		// A replay's chunks are stamped on the bag's time, not this bridge's clock.
+		StampsOffClock: true,
 	}
 	if err := b.Initialize(); err != nil {
 		return nil, fmt.Errorf("--mavlink: %w", err)

@@ -7,11 +7,13 @@ import (
 	"dysl_vla/nodecore"
 )
 
-// startMavlink starts the MAVLink bridge the mavlink.* parameters describe and returns the Forwarder
-// the node core sends every published chunk through; the caller closes fwd.Bridge after the node core
-// has stopped. gripperDim is the bundle's Action.GripperIndex, whose -1 (no gripper) is
+// startMavlink starts the MAVLink bridge the mavlink.* parameters of s describe and returns the
+// Forwarder the node core sends every published chunk through; the caller closes fwd.Bridge after the
+// node core has stopped. Under use_sim_time the chunks' stamps are sim time, not the bridge's clock:
+// their gripper steps count from their arrival. gripperDim is the bundle's Action.GripperIndex, whose -1 (no gripper) is
 // mavbridge.NoGripper. It has no build tag so that it is built and tested without ROS.
-func startMavlink(s nodecore.MavlinkSettings, gripperDim int) (*mavbridge.Forwarder, error) {
+func startMavlink(settings nodecore.Settings, gripperDim int) (*mavbridge.Forwarder, error) {
+	s := settings.Mavlink
 	// Checked here, at the edge, because the syntax is the bridge's: the node core does not know it.
 	if _, err := mavbridge.ParseEndpoint(s.Endpoint); err != nil {
 		return nil, fmt.Errorf("parameter %s: %w", nodecore.ParamMavlinkEndpoint, err)
@@ -21,6 +23,7 @@ func startMavlink(s nodecore.MavlinkSettings, gripperDim int) (*mavbridge.Forwar
 		LinkTimeout:     s.LinkTimeout,
 		TargetSystem:    uint8(s.TargetSystem), // 1..255, the parameters' declared range
 		TargetComponent: uint8(s.TargetComponent),
+		StampsOffClock:  settings.UseSimTime,
 	}
 	if err := b.Initialize(); err != nil {
 		return nil, fmt.Errorf("MAVLink bridge (%s): %w", nodecore.ParamMavlinkEndpoint, err)

@@ -14,7 +14,7 @@ import (
 // The mavlink.* parameters become a running bridge; an endpoint in another syntax is refused at
 // start-up with the parameter's name and the kinds the bridge reads.
 func TestStartMavlinkFromParameters(t *testing.T) {
-	settingsWith := func(endpoint string) nodecore.MavlinkSettings {
+	settingsWith := func(endpoint string) nodecore.Settings {
 		_, s, err := nodecore.NewParamServer("/dysl_vla_node", map[string]paramserver.Value{
 			nodecore.ParamMavlinkEnabled:         paramserver.Bool(true),
 			nodecore.ParamMavlinkEndpoint:        paramserver.String(endpoint),
@@ -22,7 +22,7 @@ func TestStartMavlinkFromParameters(t *testing.T) {
 			nodecore.ParamMavlinkTargetComponent: paramserver.Integer(2),
 		}, nil)
 		require.NoError(t, err)
-		return s.Mavlink
+		return s
 	}
 
 	t.Run("valid endpoint", func(t *testing.T) {
@@ -33,6 +33,15 @@ func TestStartMavlinkFromParameters(t *testing.T) {
 		require.Equal(t, 1500*time.Millisecond, fwd.Bridge.LinkTimeout)
 		require.Equal(t, uint8(1), fwd.Bridge.TargetSystem)
 		require.Equal(t, uint8(2), fwd.Bridge.TargetComponent)
+		require.False(t, fwd.Bridge.StampsOffClock, "stamps on the system clock")
+	})
+	t.Run("sim time", func(t *testing.T) {
+		s := settingsWith("udp-server:127.0.0.1:0")
+		s.UseSimTime = true
+		fwd, err := startMavlink(s, 6)
+		require.NoError(t, err)
+		defer fwd.Bridge.Close()
+		require.True(t, fwd.Bridge.StampsOffClock, "sim-time stamps count from each chunk's arrival")
 	})
 	t.Run("old udpout syntax", func(t *testing.T) {
 		_, err := startMavlink(settingsWith("udpout:127.0.0.1:14550"), mavbridge.NoGripper)

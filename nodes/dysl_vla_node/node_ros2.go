@@ -321,7 +321,7 @@ func (n *node) configure() error {
 	}
 	var forwarder nodecore.ChunkForwarder
 	if s.Mavlink.Enabled {
-		fwd, err := startMavlink(s.Mavlink, engine.Manifest.Action.GripperIndex)
+		fwd, err := startMavlink(s, engine.Manifest.Action.GripperIndex)
 		if err != nil {
 			engine.Close()
 			return err
