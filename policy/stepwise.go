@@ -3,6 +3,7 @@ package policy
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"dysl_vla/skipping"
 )
@@ -21,6 +22,8 @@ type Pass struct {
 	e      *Engine
 	timing *Timing
 	stats  skipping.Stats
+	// lastHead is the time of the last Peek's head run, the one whose chunk is the output.
+	lastHead time.Duration
 }
 
 // RunLayer runs decoder layer j on the hidden state.
@@ -59,7 +62,8 @@ func (p *Pass) Peek(adapter int) ([][]float64, error) {
 	}
 	t0 := e.Now()
 	err := e.Backend.RunHead(e.head)
-	p.timing.Head += e.Now().Sub(t0)
+	p.lastHead = e.Now().Sub(t0)
+	p.timing.Head += p.lastHead
 	if adapter != NoAdapter {
 		e.Backend.RestoreHidden()
 	}
@@ -73,7 +77,9 @@ func (p *Pass) Peek(adapter int) ([][]float64, error) {
 // the head as it sees fit and returns the normalized chunk the inference gives (usually one that Peek
 // returned). The skipping configuration and its episode state are neither read nor changed. The stats
 // count the layers and adapters step ran (Strategy is zero: no plan decided), the timing is split as
-// Infer splits it. Like Infer, an error leaves the engine ready for the next observation.
+// Infer splits it, with one difference: the head run of the last Peek makes the output (Head), and
+// those of the Peeks before it decided whether to go on, the exit criterion's cost, booked as
+// Controllers as a DySL controller's is, so that a backbone's time counts them. Like Infer, an error leaves the engine ready for the next observation.
 func (e *Engine) InferStepwise(obs Observation, step func(p *Pass) ([][]float64, error)) (Result, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -90,6 +96,8 @@ func (e *Engine) InferStepwise(obs Observation, step func(p *Pass) ([][]float64,
 	p := &Pass{e: e, timing: &timing}
 	chunk, err := step(p)
 	p.e = nil
+	timing.Controllers += timing.Head - p.lastHead
+	timing.Head = p.lastHead
 	if err != nil {
 		return Result{}, err
 	}

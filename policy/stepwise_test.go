@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -128,4 +129,55 @@ func TestStepwisePassFailures(t *testing.T) {
 	require.ErrorContains(t, kept.RunLayer(0), "pass used after its inference ended")
 	_, err := kept.Peek(policy.NoAdapter)
 	require.ErrorContains(t, err, "pass used after its inference ended")
+}
+
+// clockedBackend advances a fake clock by a fixed time per graph it runs.
+type clockedBackend struct {
+	policy.Backend
+	now                        *time.Time
+	layer, adapter, head, pref time.Duration
+}
+
+func (c *clockedBackend) RunPrefix(image []float32, tokens []int64, state []float32) error {
+	*c.now = c.now.Add(c.pref)
+	return c.Backend.RunPrefix(image, tokens, state)
+}
+func (c *clockedBackend) RunLayer(j int) error {
+	*c.now = c.now.Add(c.layer)
+	return c.Backend.RunLayer(j)
+}
+func (c *clockedBackend) RunAdapter(j int) error {
+	*c.now = c.now.Add(c.adapter)
+	return c.Backend.RunAdapter(j)
+}
+func (c *clockedBackend) RunHead(out []float32) error {
+	*c.now = c.now.Add(c.head)
+	return c.Backend.RunHead(out)
+}
+
+// The head runs of the peeks before the last decided whether to go on (an early exit's criterion):
+// they are booked as controller time, part of the backbone's, and only the last one's as the head's.
+func TestStepwisePassBooksSideExitHeadsAsControllers(t *testing.T) {
+	now := time.Unix(1000, 0)
+	b := &clockedBackend{Backend: policytest.NewFake(fakeManifest()), now: &now,
+		pref: time.Second, layer: 100 * time.Millisecond, adapter: 10 * time.Millisecond, head: time.Millisecond}
+	e := &policy.Engine{Manifest: fakeManifest(), Backend: b, Now: func() time.Time { return now }}
+	require.NoError(t, e.Initialize())
+	res, err := e.InferStepwise(policy.Observation{Image: grayImage(4, 4, 100), Instruction: "pick"},
+		func(p *policy.Pass) ([][]float64, error) {
+			require.NoError(t, p.RunLayer(0))
+			_, err := p.Peek(0) // a side exit: adapter and head
+			require.NoError(t, err)
+			require.NoError(t, p.RunLayer(1))
+			_, err = p.Peek(1)
+			require.NoError(t, err)
+			require.NoError(t, p.RunLayer(2))
+			return p.Peek(policy.NoAdapter) // the output
+		})
+	require.NoError(t, err)
+	tm := res.Stats.Timing
+	require.Equal(t, 300*time.Millisecond, tm.Layers)
+	require.Equal(t, 20*time.Millisecond, tm.Adapters)
+	require.Equal(t, 2*time.Millisecond, tm.Controllers, "two side exits' heads")
+	require.Equal(t, time.Millisecond, tm.Head, "the output's head")
 }
