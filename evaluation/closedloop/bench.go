@@ -187,7 +187,14 @@ func (b *bench) dithered(s skipping.Strategy, skipped float64) (*Variant, error)
 		return nil, err
 	}
 	d := matching.NewDither(s, b.layout, skipped)
-	v.BeforeInference = func(scene.State) *skipping.Config {
+	// Each episode dithers from its own start, so that what it skips depends on its seed alone, not on
+	// the episodes played before it in this run, or in the run a journal resumes.
+	var last scene.State
+	v.BeforeInference = func(served scene.State) *skipping.Config {
+		if served.Seed != last.Seed || served.Tick <= last.Tick {
+			d.Restart()
+		}
+		last = served
 		cc := c
 		cc.SkipRatio = d.Next()
 		return &cc

@@ -57,6 +57,9 @@ func NewDither(s skipping.Strategy, layout skipping.Layout, target float64) *Dit
 	return d
 }
 
+// Restart starts the dither over, as a new one: the next inference is its first.
+func (d *Dither) Restart() { d.done, d.inferences = 0, 0 }
+
 // Counts lists the skipped-layer counts the strategy can produce, ascending.
 func (d *Dither) Counts() []int { return d.counts }
 
