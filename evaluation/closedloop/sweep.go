@@ -538,7 +538,10 @@ const (
 
 // Recommend picks the DySL point (a setting of the bundle, or another bundle) with the highest
 // backbone speedup whose success rate is at least 99% of full's and, with chains, whose average chain
-// length is within 0.05 of full's; or says plainly why none qualifies.
+// length is within 0.05 of full's; or says plainly why none qualifies. A point must also execute fewer
+// layers per inference than full and be measured faster: on a shared machine a setting that runs
+// every layer is timed up to 15% either side of full, and such a speedup is noise, not a setting to
+// ship.
 func Recommend(points []SweepPoint, chain bool) Recommendation {
 	fi := slices.IndexFunc(points, func(p SweepPoint) bool { return p.Series == SeriesFull })
 	if fi < 0 || !usable(points[fi]) {
@@ -557,14 +560,18 @@ func Recommend(points []SweepPoint, chain bool) Recommendation {
 		if float64(p.SuccessRate) < need || chain && float64(p.ChainLength) < float64(full.ChainLength)-RecommendChainSlack {
 			continue
 		}
+		if p.ExecutedLayers >= full.ExecutedLayers || p.BackboneSpeedup <= 1 {
+			continue
+		}
 		if best < 0 || p.BackboneSpeedup > points[best].BackboneSpeedup {
 			best = i
 		}
 	}
 	criteria := fmt.Sprintf("success >= %.0f%% of full's %.3f", 100*RecommendSuccessShare, full.SuccessRate)
 	if chain {
-		criteria += fmt.Sprintf(" and chain length >= full's %.2f - %.2f", full.ChainLength, RecommendChainSlack)
+		criteria += fmt.Sprintf(", chain length >= full's %.2f - %.2f", full.ChainLength, RecommendChainSlack)
 	}
+	criteria += fmt.Sprintf(", fewer executed layers than full's %.2f and a backbone speedup above 1", full.ExecutedLayers)
 	if best < 0 {
 		return Recommendation{Point: -1, Reason: "no DySL setting meets " + criteria}
 	}

@@ -14,9 +14,12 @@ import (
 )
 
 // point builds a sweep point that ran: success rate, backbone speedup and chain length.
+// point is a sweep point of a 12-layer model whose executed layers are in proportion to its
+// speedup.
 func point(series, setting string, success, speedup, chain float64) SweepPoint {
 	return SweepPoint{Series: series, Setting: setting, Row: Row{Available: true, Episodes: 20,
-		SuccessRate: Metric(success), BackboneSpeedup: Metric(speedup), ChainLength: Metric(chain)}}
+		SuccessRate: Metric(success), BackboneSpeedup: Metric(speedup), ChainLength: Metric(chain),
+		ExecutedLayers: Metric(12 / speedup)}}
 }
 
 func TestParetoFrontKeepsTheBestSuccessForEverySpeedup(t *testing.T) {
@@ -59,6 +62,25 @@ func TestRecommendTheFastestDySLPointThatKeepsSuccess(t *testing.T) {
 	rec = Recommend(points, true)
 	require.Equal(t, 5, rec.Point)
 	require.Contains(t, rec.Reason, "the bundle lambda=0.1")
+}
+
+// A speedup is recommended only where compute was saved: a setting that runs every layer (or more,
+// verifying), timed faster than full by the noise of a shared machine, is no speedup, and neither
+// is a setting that skips but was measured no faster.
+func TestRecommendOnlyASettingThatSavesCompute(t *testing.T) {
+	noisy := point(SeriesDySL, "controller_threshold=0.9", 0.75, 1.097, 0.75)
+	noisy.ExecutedLayers = 12
+	verifying := point(SeriesDySL, "controller_threshold=0.7", 0.75, 1.026, 0.75)
+	verifying.ExecutedLayers = 12.77
+	slow := point(SeriesDySL, "eta_verify=0.05", 0.75, 0.98, 0.75)
+	slow.ExecutedLayers = 11.5
+	rec := Recommend([]SweepPoint{point(SeriesFull, "", 0.75, 1, 0.75), noisy, verifying, slow}, false)
+	require.False(t, rec.Found, rec.Reason)
+	require.Contains(t, rec.Reason, "fewer executed layers than full's 12.00 and a backbone speedup above 1")
+
+	fast := point(SeriesDySL, "eta_move=0.025", 0.75, 1.2, 0.75)
+	rec = Recommend([]SweepPoint{point(SeriesFull, "", 0.75, 1, 0.75), noisy, fast}, false)
+	require.Equal(t, 2, rec.Point, rec.Reason)
 }
 
 func TestRecommendSaysPlainlyWhenNothingQualifies(t *testing.T) {
