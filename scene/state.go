@@ -240,8 +240,11 @@ func (s State) Placed() bool {
 	return s.onPad(placedTolerance)
 }
 
-// SuccessTolerance is how far the block's centre may sit from the pad's centre, horizontally, for the
-// task to count as done: the whole block then lies on the pad.
+// SuccessTolerance is how far the block's centre may sit from the pad's centre, horizontally (the
+// straight-line distance), for the task to count as done: the room a block square to the pad has
+// on either side of the centre. The block's yaw is not judged: a block turned 45 degrees at the
+// tolerance overhangs the pad's edge by up to 8 mm, a fifth of its width, as a block resting mostly
+// on a plate still counts as put on it.
 const SuccessTolerance = PadHalfSize - BlockHalfSize
 
 // Succeeded reports whether the task in force is done, judged by the world alone: the named block
