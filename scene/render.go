@@ -50,7 +50,9 @@ const subpixels = 4
 // open and together when closed. Each pixel averages subpixels x subpixels samples of its area,
 // scaled by the episode's lighting (1+s.Light). noise plus s.Noise is the standard deviation of
 // per-channel pixel noise in 0..255 units, drawn from a generator seeded by (s.Seed, s.Tick): a
-// frame is a pure function of the state. Width and height must be positive.
+// frame is a pure function of the state. Width and height must be positive; the pixels are square,
+// the table filling the frame's largest centred square (a 640x480 frame is a 480x480 view of the
+// table with 80 columns more of it on either side), as a camera's wider frame shows more.
 func Render(s State, width, height int, noise float64) Image {
 	im := Image{Width: width, Height: height, RGB: make([]byte, 3*width*height)}
 	fingerRGB := fingerOpenRGB
@@ -108,7 +110,7 @@ func Render(s State, width, height int, noise float64) Image {
 
 // ImagePoint is where the camera shows a point of the table plane, in the [-1, 1] image coordinates
 // whose u grows with the column (rightwards) and v with the row (downwards): image up is +x, image
-// left is +y, and the table fills the frame. The camera's projection is orthographic for positions
+// left is +y, and the table fills the frame (a square one; the largest centred square of another). The camera's projection is orthographic for positions
 // (perspective only scales sizes, see Render), so it holds at any height.
 func ImagePoint(p Vec3) (u, v float64) { return -p.Y / TableHalfSize, -p.X / TableHalfSize }
 
@@ -119,9 +121,14 @@ const NumColours = numColours
 // plain table and skips its samples; the bound (the pixel's half diagonal plus a square's, half·√2)
 // never cuts off a sample a shape covers.
 func pixelMean(shapes []paintedSquare, r, c, width, height int) [3]float64 {
-	// Image up is +x, image left is +y.
-	pixelX, pixelY := 2*TableHalfSize/float64(height), 2*TableHalfSize/float64(width)
-	top, left := TableHalfSize-float64(r)*pixelX, TableHalfSize-float64(c)*pixelY
+	// Image up is +x, image left is +y. Pixels are square, as a camera's are: the table fills the
+	// frame's largest centred square, and a frame wider (or taller) than square shows more of the
+	// table on either side.
+	side := min(width, height)
+	pixelX := 2 * TableHalfSize / float64(side)
+	pixelY := pixelX
+	top := TableHalfSize + float64(height-side)/2*pixelX - float64(r)*pixelX
+	left := TableHalfSize + float64(width-side)/2*pixelY - float64(c)*pixelY
 	reach := 0.5 * math.Hypot(pixelX, pixelY)
 	near := false
 	for _, sq := range shapes {

@@ -470,3 +470,20 @@ func TestPadRecolourPaintsOnlyThatColour(t *testing.T) {
 	recoloured.Tabletop = DefaultTabletop()
 	require.ErrorContains(t, recoloured.Validate(), "in the single task only")
 }
+
+// A frame of another shape than square has square pixels, as a camera's: its centred square is the
+// square frame of that size, pixel for pixel, and the columns beyond it show more table.
+func TestRenderKeepsPixelsSquare(t *testing.T) {
+	s := Reset(5)
+	s.EE = Vec3{0.05, -0.03, 0.1}
+	square := Render(s, 48, 48, 0)
+	for _, size := range [][2]int{{64, 48}, {48, 80}} {
+		w, h := size[0], size[1]
+		im := Render(s, w, h, 0)
+		x0, y0 := (w-48)/2, (h-48)/2
+		for r := range 48 {
+			got := im.RGB[3*((r+y0)*w+x0) : 3*((r+y0)*w+x0+48)]
+			require.Equal(t, square.RGB[3*r*48:3*(r+1)*48], got, "%dx%d: row %d of the centred square", w, h, r)
+		}
+	}
+}
