@@ -449,6 +449,9 @@ func describeTasks(s Suite) string {
 			out += fmt.Sprintf(" (%s, light ±%g, extra noise up to %g)", colours, t.Light, t.Noise)
 		}
 	}
+	if s.Scene.Width > 0 {
+		out += fmt.Sprintf("; camera frames %dx%d, converted to the model's input", s.Scene.Width, s.Scene.Height)
+	}
 	if s.GripperLead > 0 {
 		out += fmt.Sprintf("; gripper commands %d actions early (node parameter gripper_lead)", s.GripperLead)
 	}

@@ -93,3 +93,12 @@ func TestReportIsPrintedWhenItsFileCannotBeWritten(t *testing.T) {
 		}
 	}
 }
+
+// --camera-size plays the episodes with camera frames of that size, which the node core converts to
+// the model's input as it converts a robot camera's; the report says so.
+func TestClosedLoopEvaluateWithALargerCamera(t *testing.T) {
+	out, _, err := runDysl("evaluate", "--closed-loop", "--model", filepath.Join("..", "..", "models", "reference", "tiny"), "--ort-lib", orttest.Library(t),
+		"--tasks", "single", "--episodes", "1", "--max-steps", "5", "--variants", "full,dysl", "--latency", "fixed", "--camera-size", "96x72")
+	require.NoError(t, err)
+	require.Contains(t, out, "camera frames 96x72, converted to the model's input")
+}

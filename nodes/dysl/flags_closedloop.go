@@ -23,6 +23,7 @@ type closedLoopFlags struct {
 	latencyFixed time.Duration
 	perLayer     time.Duration
 	cameraHz     float64
+	cameraSize   string
 	maxSteps     int
 	matchFrames  int
 	jsonOut      string
@@ -56,6 +57,7 @@ func (f *closedLoopFlags) registerEpisodes(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.latencyFixed, "latency-fixed", 0, "closed loop: fixed latency, or the base of the per-layer one")
 	fs.DurationVar(&f.perLayer, "latency-per-layer", 10*time.Millisecond, "closed loop: latency per executed layer with --latency per-layer")
 	fs.Float64Var(&f.cameraHz, "camera-hz", 0, "closed loop: camera rate (0: the control rate of the bundle)")
+	fs.StringVar(&f.cameraSize, "camera-size", "", "closed loop: camera frame size WxH, such as 640x480 (square pixels), converted to the model's input as the node converts a camera's (default: the model's input size)")
 	fs.IntVar(&f.maxSteps, "max-steps", 300, "closed loop: step limit per instruction")
 	fs.StringVar(&f.jsonOut, "json-out", "", "closed loop: also write the report as JSON to this file (the table still goes to stdout)")
 	markOutputFile(fs, "json-out", false)
@@ -98,7 +100,18 @@ func (f *closedLoopFlags) sceneConfig() (scene.Config, error) {
 		return cfg, err
 	}
 	cfg.Tabletop = tasks
-	return cfg, cfg.Validate()
+	if f.cameraSize != "" {
+		if _, err := fmt.Sscanf(f.cameraSize, "%dx%d", &cfg.Width, &cfg.Height); err != nil || f.cameraSize != fmt.Sprintf("%dx%d", cfg.Width, cfg.Height) {
+			return cfg, fmt.Errorf("--camera-size %q: expected WIDTHxHEIGHT in pixels, such as 640x480", f.cameraSize)
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, fmt.Errorf("--camera-size %s: %w", f.cameraSize, err)
+	}
+	if f.cameraSize == "" {
+		cfg.Width, cfg.Height = 0, 0 // the model's input size (closedloop.Config.Scene)
+	}
+	return cfg, nil
 }
 
 func (f *closedLoopFlags) latencyModel() (closedloop.Latency, error) {
