@@ -420,6 +420,12 @@ func TestDigest(t *testing.T) {
 
 	graph[len(graph)-1] ^= 1
 	require.NoError(t, os.WriteFile(head, graph, 0o644))
+	m.Provenance.Created = "2031-01-02T03:04:05Z"
+	require.NoError(t, bundle.Write(other, m))
+	got, err = bundle.Digest(other)
+	require.NoError(t, err)
+	require.Equal(t, want, got, "the same model built at another time")
+
 	m.Name += "-renamed"
 	require.NoError(t, bundle.Write(other, m))
 	got, err = bundle.Digest(other)
