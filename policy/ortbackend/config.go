@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 
+	"dysl_vla/policy/bundle"
+
 	ort "github.com/yalue/onnxruntime_go"
 )
 
@@ -51,6 +53,9 @@ type Config struct {
 	// a cache). Warm-up also proves each graph's input and output names. It defaults to 1; a negative
 	// value disables warm-up. Warm-up runs are not counted in RunCounts.
 	WarmUpRuns int
+
+	// bundleDir is the bundle the backend opens (withDefaults), whose digest names the engine cache.
+	bundleDir string
 }
 
 // TensorRTConfig holds the TensorRT execution provider's options. Engines and the timing cache are always
@@ -59,8 +64,13 @@ type Config struct {
 type TensorRTConfig struct {
 	// FP16 lets TensorRT choose half-precision kernels.
 	FP16 bool
-	// EngineCacheDir holds built engines. It defaults to <bundle dir>/.trt/engines, so the cache travels
-	// with the bundle it was built from. Engines are tied to the ORT and TensorRT versions and the GPU.
+	// EngineCacheDir holds built engines. It defaults to <bundle dir>/.trt/engines/<digest>, the first
+	// 16 hex digits of the bundle's digest (bundle.Digest), so the cache travels with the bundle it was
+	// built from and a bundle rebuilt, calibrated or distilled in place never runs the engines of the
+	// one before: ONNX Runtime names a cached engine by the graph's file name, its tensor names and the
+	// library versions, not its weights, and a rebuilt layer_03.onnx keeps every one of those.
+	// Engines are tied to the ORT and TensorRT versions and the GPU. The directories of earlier
+	// digests are left where they are; removing them costs only a rebuild of their engines.
 	EngineCacheDir string
 	// TimingCacheDir holds the layer timing cache, shared by all graphs. It defaults to <bundle dir>/.trt/timing.
 	TimingCacheDir string
@@ -70,7 +80,8 @@ type TensorRTConfig struct {
 }
 
 // withDefaults returns a copy of c with empty fields set to their documented defaults. bundleDir
-// anchors the TensorRT cache directories.
+// anchors the TensorRT cache directories; the engine cache's is found when TensorRT is set up
+// (engineCacheDir), since it reads the whole bundle.
 func (c Config) withDefaults(bundleDir string) Config {
 	if c.LibraryPath == "" {
 		c.LibraryPath = os.Getenv(LibraryEnvVar)
@@ -84,13 +95,23 @@ func (c Config) withDefaults(bundleDir string) Config {
 	if c.WarmUpRuns == 0 {
 		c.WarmUpRuns = 1
 	}
-	if c.TensorRT.EngineCacheDir == "" {
-		c.TensorRT.EngineCacheDir = filepath.Join(bundleDir, ".trt", "engines")
-	}
+	c.bundleDir = bundleDir
 	if c.TensorRT.TimingCacheDir == "" {
 		c.TensorRT.TimingCacheDir = filepath.Join(bundleDir, ".trt", "timing")
 	}
 	return c
+}
+
+// engineCacheDir is TensorRT.EngineCacheDir, or its default under the bundle's digest.
+func (c Config) engineCacheDir() (string, error) {
+	if c.TensorRT.EngineCacheDir != "" {
+		return c.TensorRT.EngineCacheDir, nil
+	}
+	digest, err := bundle.Digest(c.bundleDir)
+	if err != nil {
+		return "", fmt.Errorf("TensorRT engine cache: %w", err)
+	}
+	return filepath.Join(c.bundleDir, ".trt", "engines", digest[:16]), nil
 }
 
 // Validate reports every invalid field at once.
@@ -266,9 +287,11 @@ func tensorRTOptions(cfg Config) map[string]string {
 		"device_id":               strconv.Itoa(cfg.DeviceID),
 		"trt_fp16_enable":         boolString[cfg.TensorRT.FP16],
 		"trt_engine_cache_enable": "1",
-		"trt_engine_cache_path":   cfg.TensorRT.EngineCacheDir,
 		"trt_timing_cache_enable": "1",
 		"trt_timing_cache_path":   cfg.TensorRT.TimingCacheDir,
+	}
+	if cfg.TensorRT.EngineCacheDir != "" {
+		o["trt_engine_cache_path"] = cfg.TensorRT.EngineCacheDir
 	}
 	if l := cfg.TensorRT.BuilderOptimizationLevel; l > 0 {
 		o["trt_builder_optimization_level"] = strconv.Itoa(l)
@@ -285,6 +308,14 @@ func appendTensorRT(opts *ort.SessionOptions, cfg Config) error {
 		return providerError(ProviderTensorRT, cfg, err)
 	}
 	defer trt.Destroy()
+	// A CPU-only library refuses the options: say so before reading the whole bundle for its digest.
+	// The second call gives every option again, the engine cache's path among them.
+	if err := trt.Update(tensorRTOptions(cfg)); err != nil {
+		return providerError(ProviderTensorRT, cfg, err)
+	}
+	if cfg.TensorRT.EngineCacheDir, err = cfg.engineCacheDir(); err != nil {
+		return err
+	}
 	if err := trt.Update(tensorRTOptions(cfg)); err != nil {
 		return providerError(ProviderTensorRT, cfg, err)
 	}

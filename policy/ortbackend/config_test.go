@@ -65,18 +65,50 @@ func TestConfigDefaults(t *testing.T) {
 			Provider:       ProviderCPU,
 			IntraOpThreads: 1,
 			WarmUpRuns:     1,
-			TensorRT: TensorRTConfig{
-				EngineCacheDir: "/bundles/tiny/.trt/engines",
-				TimingCacheDir: "/bundles/tiny/.trt/timing",
-			},
+			TensorRT:       TensorRTConfig{TimingCacheDir: "/bundles/tiny/.trt/timing"},
+			bundleDir:      "/bundles/tiny",
 		}, got)
 	})
 	t.Run("set fields win over defaults and environment", func(t *testing.T) {
 		t.Setenv(LibraryEnvVar, "/from/env.so")
 		set := Config{LibraryPath: "/from/config.so", Provider: ProviderCUDA, IntraOpThreads: 4,
 			WarmUpRuns: -1, TensorRT: TensorRTConfig{EngineCacheDir: "/e", TimingCacheDir: "/t"}}
-		require.Equal(t, set, set.withDefaults("/bundles/tiny"))
+		got := set.withDefaults("/bundles/tiny")
+		require.Equal(t, "/bundles/tiny", got.bundleDir)
+		got.bundleDir = ""
+		require.Equal(t, set, got)
+		dir, err := set.engineCacheDir()
+		require.NoError(t, err)
+		require.Equal(t, "/e", dir)
 	})
+}
+
+// The engine cache is named by the bundle's digest: ONNX Runtime names a cached engine by the graph's
+// file and tensor names, not its weights, so a bundle rebuilt in place (another seed, a calibration,
+// a distillation) must not find the engines of the one before.
+func TestEngineCacheFollowsTheBundle(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "tiny")
+	require.NoError(t, os.CopyFS(dir, os.DirFS(filepath.Join("..", "..", "models", "reference", "tiny"))))
+	cfg := Config{Provider: ProviderTensorRT}.withDefaults(dir)
+	before, err := cfg.engineCacheDir()
+	require.NoError(t, err)
+	require.Equal(t, filepath.Join(dir, ".trt", "engines"), filepath.Dir(before))
+	require.Len(t, filepath.Base(before), 16)
+
+	m, err := bundle.ReadManifest(dir)
+	require.NoError(t, err)
+	layer := filepath.Join(dir, m.Files.Layers[3])
+	graph, err := os.ReadFile(layer)
+	require.NoError(t, err)
+	graph[len(graph)-1] ^= 1 // other weights, the same names
+	require.NoError(t, os.WriteFile(layer, graph, 0o644))
+	after, err := cfg.engineCacheDir()
+	require.NoError(t, err)
+	require.NotEqual(t, before, after)
+
+	require.NoError(t, os.Remove(layer))
+	_, err = cfg.engineCacheDir()
+	require.ErrorContains(t, err, "TensorRT engine cache: bundle: digest of")
 }
 
 func TestTensorRTOptions(t *testing.T) {
