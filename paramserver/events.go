@@ -4,19 +4,26 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"dysl_vla/msgs"
 )
 
-// Subscription delivers events on C, a buffered channel. The server never waits for a slow
-// reader: an event that finds C full is dropped and counted in Dropped.
+// DefaultEventWait is Config.EventWait's default.
+const DefaultEventWait = time.Second
+
+// Subscription delivers events on C, a buffered channel. A change whose event finds C full waits
+// for the reader to make room, up to Config.EventWait for the whole request, so that a burst (one
+// set_parameters of hundreds of changes, as ros2 param load sends) reaches a reader that keeps up,
+// as rclcpp delivers every event; only a reader that stays behind longer loses events, counted in
+// Dropped.
 type Subscription struct {
 	C       <-chan Event
 	c       chan Event
 	dropped atomic.Uint64
 }
 
-// Dropped returns how many events did not fit in C.
+// Dropped returns how many events were dropped because C stayed full.
 func (sub *Subscription) Dropped() uint64 { return sub.dropped.Load() }
 
 // Subscribe returns a subscription whose channel holds up to capacity undelivered events
@@ -62,9 +69,47 @@ func (s *Server) Unsubscribe(sub *Subscription) {
 	}
 }
 
-// publish stamps ev and offers it to every subscriber without blocking; the caller holds
-// writeMu, so events leave in commit order.
-func (s *Server) publish(ev Event) {
+// delivery is one change request's allowance for waiting on subscribers that are behind: the
+// request waits EventWait in all, however many events it makes, so a reader that has stopped costs
+// each request one wait, not one per event.
+type delivery struct {
+	wait     time.Duration
+	deadline time.Time // set at the request's first wait
+}
+
+func (s *Server) newDelivery() *delivery { return &delivery{wait: s.eventWait} }
+
+// send puts ev on c, waiting for room until the request's deadline; it reports whether ev was sent.
+func (d *delivery) send(c chan<- Event, ev Event) bool {
+	select {
+	case c <- ev:
+		return true
+	default:
+	}
+	if d.wait <= 0 {
+		return false
+	}
+	if d.deadline.IsZero() {
+		d.deadline = time.Now().Add(d.wait)
+	}
+	left := time.Until(d.deadline)
+	if left <= 0 {
+		return false
+	}
+	timer := time.NewTimer(left)
+	defer timer.Stop()
+	select {
+	case c <- ev:
+		return true
+	case <-timer.C:
+		return false
+	}
+}
+
+// publish stamps ev and delivers it to every subscriber, waiting for one that is behind as d allows;
+// the caller holds writeMu, so events leave in commit order. subsMu is held throughout, so a
+// subscriber cannot be unsubscribed (its channel closed) while an event waits for it.
+func (s *Server) publish(ev Event, d *delivery) {
 	ev.Stamp = msgs.TimeFromGo(s.now())
 	ev.Node = s.node
 	s.subsMu.Lock()
@@ -81,9 +126,7 @@ func (s *Server) publish(ev Event) {
 		if ev.DeletedParameters != nil {
 			copied.DeletedParameters = cloneParameters(ev.DeletedParameters)
 		}
-		select {
-		case sub.c <- copied:
-		default: // subscriber is behind: drop, never block a parameter change
+		if !d.send(sub.c, copied) {
 			sub.dropped.Add(1)
 		}
 	}

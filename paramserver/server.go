@@ -34,6 +34,10 @@ type Config struct {
 	Overrides map[string]Value
 	// Now stamps events. It defaults to time.Now; tests pass a fixed clock.
 	Now func() time.Time
+	// EventWait is how long one change request (a set_parameters of any size, a declaration) waits
+	// in all for subscribers whose channel is full before it drops their events. 0 means
+	// DefaultEventWait; a negative value never waits.
+	EventWait time.Duration
 }
 
 // NotDeclaredError says a parameter a caller asked for was never declared.
@@ -57,6 +61,7 @@ type Server struct {
 	node      string
 	overrides map[string]Value
 	now       func() time.Time
+	eventWait time.Duration
 
 	writeMu   sync.Mutex
 	onSet     []*onSetHandle
@@ -91,7 +96,11 @@ func New(cfg Config) (*Server, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &Server{node: cfg.Node, overrides: overrides, now: now, params: map[string]*entry{}}, nil
+	eventWait := cfg.EventWait
+	if eventWait == 0 {
+		eventWait = DefaultEventWait
+	}
+	return &Server{node: cfg.Node, overrides: overrides, now: now, eventWait: eventWait, params: map[string]*entry{}}, nil
 }
 
 // UndeclaredOverrides lists, sorted, the start-up overrides no declared parameter has taken: after the
@@ -196,7 +205,7 @@ func (s *Server) Declare(name string, defaultValue Value, descriptor Descriptor)
 	descriptor.Type = initial.Type
 	s.store(name, &entry{value: initial, descriptor: descriptor})
 	s.callPostSet(param)
-	s.publish(Event{NewParameters: cloneParameters(param)})
+	s.publish(Event{NewParameters: cloneParameters(param)}, s.newDelivery())
 	return cloneValue(initial), nil
 }
 
@@ -220,7 +229,7 @@ func (s *Server) Undeclare(name string) error {
 	s.stateMu.Lock()
 	delete(s.params, name)
 	s.stateMu.Unlock()
-	s.publish(Event{DeletedParameters: []Parameter{{Name: name}}})
+	s.publish(Event{DeletedParameters: []Parameter{{Name: name}}}, s.newDelivery())
 	return nil
 }
 
@@ -309,9 +318,12 @@ func (s *Server) List(prefixes []string, depth uint64) ListResult {
 // Set applies each parameter on its own, as set_parameters does, with one result per
 // parameter in request order. A failure of one leaves the others applied.
 func (s *Server) Set(params ...Parameter) []SetResult {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	d := s.newDelivery()
 	results := make([]SetResult, len(params))
 	for i, p := range params {
-		results[i] = s.SetAtomically(p)
+		results[i] = s.setAtomically([]Parameter{p}, d)
 	}
 	return results
 }
@@ -328,6 +340,11 @@ func (s *Server) Set(params ...Parameter) []SetResult {
 func (s *Server) SetAtomically(params ...Parameter) SetResult {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
+	return s.setAtomically(params, s.newDelivery())
+}
+
+// setAtomically is SetAtomically with writeMu held, its event delivered as d allows.
+func (s *Server) setAtomically(params []Parameter, d *delivery) SetResult {
 	if len(params) == 0 {
 		return SetResult{Successful: true}
 	}
@@ -397,7 +414,7 @@ func (s *Server) SetAtomically(params ...Parameter) SetResult {
 	s.stateMu.Unlock()
 
 	s.callPostSet(cloneParameters(params))
-	s.publish(event)
+	s.publish(event, d)
 	return SetResult{Successful: true}
 }
 

@@ -16,7 +16,13 @@ var testStamp = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
 func newTestServer(t *testing.T, overrides map[string]Value) *Server {
 	t.Helper()
-	s, err := New(Config{Node: "/robot/vla_node", Overrides: overrides, Now: func() time.Time { return testStamp }})
+	return newTestServerWaiting(t, overrides, 0)
+}
+
+// newTestServerWaiting is newTestServer with Config.EventWait set to wait.
+func newTestServerWaiting(t *testing.T, overrides map[string]Value, wait time.Duration) *Server {
+	t.Helper()
+	s, err := New(Config{Node: "/robot/vla_node", Overrides: overrides, Now: func() time.Time { return testStamp }, EventWait: wait})
 	require.NoError(t, err)
 	return s
 }
@@ -517,17 +523,43 @@ func TestSnapshotAccessors(t *testing.T) {
 	})
 }
 
+// A reader that has stopped costs each request one EventWait, and the events that did not fit are
+// counted.
 func TestSubscriptionDropsWhenFull(t *testing.T) {
-	s := newTestServer(t, nil)
+	const wait = 20 * time.Millisecond
+	s := newTestServerWaiting(t, nil, wait)
 	mustDeclare(t, s, "x", Integer(0), Descriptor{})
 	sub := s.Subscribe(2)
+	start := time.Now()
 	for i := 1; i <= 5; i++ {
 		require.True(t, s.SetAtomically(Parameter{Name: "x", Value: Integer(int64(i))}).Successful)
 	}
+	require.GreaterOrEqual(t, time.Since(start), 3*wait, "each of the 3 requests that found C full waited")
 	events := drain(sub)
 	require.Len(t, events, 2)
 	require.Equal(t, Integer(1), events[0].ChangedParameters[0].Value, "the oldest events are kept")
 	require.Equal(t, uint64(3), sub.Dropped())
+
+	t.Run("one request waits once in all", func(t *testing.T) {
+		const wait = 200 * time.Millisecond
+		s := newTestServerWaiting(t, nil, wait)
+		var burst []Parameter
+		for i := range 6 {
+			name := fmt.Sprintf("p%d", i)
+			mustDeclare(t, s, name, Integer(0), Descriptor{})
+			burst = append(burst, Parameter{Name: name, Value: Integer(1)})
+		}
+		sub := s.Subscribe(2)
+		start := time.Now()
+		for _, r := range s.Set(burst...) {
+			require.True(t, r.Successful)
+		}
+		elapsed := time.Since(start)
+		require.GreaterOrEqual(t, elapsed, wait)
+		require.Less(t, elapsed, 2*wait, "4 events found C full; the request waited once, not 4 times")
+		require.Len(t, drain(sub), 2)
+		require.Equal(t, uint64(4), sub.Dropped())
+	})
 
 	s.Unsubscribe(sub)
 	_, open := <-sub.C
@@ -539,7 +571,7 @@ func TestSubscriptionDropsWhenFull(t *testing.T) {
 // TestConcurrentSetAndRead runs writers and readers together (go test -race). Writers always
 // set a and b to the same value atomically, so every snapshot must show them equal.
 func TestConcurrentSetAndRead(t *testing.T) {
-	s := newTestServer(t, nil)
+	s := newTestServerWaiting(t, nil, -1) // nobody reads sub: drop at once
 	mustDeclare(t, s, "a", Integer(0), Descriptor{})
 	mustDeclare(t, s, "b", Integer(0), Descriptor{})
 	sub := s.Subscribe(1)
@@ -567,6 +599,40 @@ func TestConcurrentSetAndRead(t *testing.T) {
 	}
 	wg.Wait()
 	require.Equal(t, uint64(800), uint64(len(drain(sub)))+sub.Dropped(), "every change produced exactly one event")
+}
+
+// One set_parameters request of 400 changes (ros2 param load of a large file) reaches a subscriber
+// that reads more slowly than the server commits, as the node's /parameter_events publisher does:
+// every event, in order. Dropping at once when the 64-event channel was full delivered 273 of 400.
+func TestABurstReachesASubscriberThatKeepsReading(t *testing.T) {
+	const n = 400
+	s := newTestServer(t, nil)
+	var burst []Parameter
+	for i := range n {
+		name := fmt.Sprintf("p%03d", i)
+		mustDeclare(t, s, name, Integer(0), Descriptor{})
+		burst = append(burst, Parameter{Name: name, Value: Integer(int64(i + 1))})
+	}
+	sub := s.Subscribe(64)
+	got := make(chan []Event)
+	go func() {
+		var events []Event
+		for ev := range sub.C {
+			events = append(events, ev)
+			time.Sleep(100 * time.Microsecond) // a publish through rcl
+		}
+		got <- events
+	}()
+	for i, r := range s.Set(burst...) {
+		require.True(t, r.Successful, "parameter %d: %s", i, r.Reason)
+	}
+	s.Unsubscribe(sub)
+	events := <-got
+	require.Zero(t, sub.Dropped())
+	require.Len(t, events, n)
+	for i, ev := range events {
+		require.Equal(t, burst[i:i+1], ev.ChangedParameters, "event %d", i)
+	}
 }
 
 // A subscriber that joins after the declarations (the ROS edge) first gets them as one event, with

@@ -129,7 +129,10 @@ func (n *node) createEndpoints() error {
 	if err := n.serveParameters(); err != nil {
 		return err
 	}
-	n.events = n.params.SubscribeWithDeclared(64) // the declarations were made before this publisher
+	// The declarations were made before this publisher existed. Room for as many events as the
+	// publisher's history (keep last 1000), so that a set request made while the first event waits
+	// for a subscriber below does not have to wait for this goroutine.
+	n.events = n.params.SubscribeWithDeclared(int(paramQos().Depth))
 	n.eventsWG.Add(1)
 	go func() {
 		defer n.eventsWG.Done()
@@ -137,8 +140,15 @@ func (n *node) createEndpoints() error {
 		// /parameter_events is volatile, and what a new publisher sends before discovery completes is
 		// lost even to a recorder that was there first.
 		awaitSubscriber(n.eventPub, 2*time.Second)
+		var dropped uint64
 		for e := range n.events.C {
 			publish(n.eventPub, &e, n.log)
+			// A drop happens only while the channel is full, so the events read after it say so.
+			if d := n.events.Dropped(); d > dropped {
+				n.log.Warnf("%d parameter events were not published on /parameter_events: this publisher fell more than %v behind the parameter changes",
+					d-dropped, paramserver.DefaultEventWait)
+				dropped = d
+			}
 		}
 	}()
 	return nil
