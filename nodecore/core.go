@@ -178,8 +178,10 @@ func fitsChunk(live LiveSettings, k int) error {
 }
 
 // applyParameters is the post-set callback: the committed values become the live settings in one
-// swap. The next Step hands their skipping configuration to the engine before it infers, so an
-// inference never runs with the max_image_age of one set and the thresholds of another.
+// swap, once per request (paramserver runs it after a whole set_parameters, not after each of its
+// parameters). The next Step hands their skipping configuration to the engine before it infers, so
+// an inference never runs with the max_image_age of one set and the thresholds of another, nor with
+// half of a ros2 param load.
 func (c *Core) applyParameters([]paramserver.Parameter) {
 	snap := c.cfg.Params.Snapshot()
 	settings, err := settingsFrom(snap.Value)

@@ -280,6 +280,40 @@ func TestLiveParameterChangeAppliesAtTheNextInference(t *testing.T) {
 	require.Equal(t, "full", f.sink.chunks[1].Strategy)
 }
 
+// A set_parameters of several parameters (what ros2 param load sends) changes the live settings once,
+// after the whole request: the worker never sees a part of it. Each parameter is still applied, and
+// answered, on its own. Before, the core swapped its settings after each parameter, so while the
+// request's second parameter was checked the worker already ran with the first.
+func TestMultiParameterSetChangesTheLiveSettingsOnce(t *testing.T) {
+	f := newFixture(t, nil, nil)
+	var liveDuringRequest []nodecore.LiveSettings
+	f.params.AddOnSetCallback(func(params []paramserver.Parameter) paramserver.SetResult {
+		liveDuringRequest = append(liveDuringRequest, f.core.Settings().Live)
+		return paramserver.SetResult{Successful: true}
+	})
+	before := f.core.Settings().Live
+
+	results := f.params.Set(
+		paramserver.Parameter{Name: nodecore.ParamControllerThreshold, Value: paramserver.Double(0.7)},
+		paramserver.Parameter{Name: nodecore.ParamEtaVerify, Value: paramserver.Double(0)}, // refused: out of range
+		paramserver.Parameter{Name: nodecore.ParamEtaMove, Value: paramserver.Double(0.2)},
+		paramserver.Parameter{Name: nodecore.ParamMaxImageAge, Value: paramserver.Double(2)})
+
+	require.True(t, results[0].Successful, results[0].Reason)
+	require.False(t, results[1].Successful)
+	require.True(t, results[2].Successful, results[2].Reason)
+	require.True(t, results[3].Successful, results[3].Reason)
+	require.Len(t, liveDuringRequest, 3, "the on-set callbacks ran for each parameter in range")
+	for i, live := range liveDuringRequest {
+		require.Equal(t, before, live, "the live settings changed during the request, before parameter %d", i)
+	}
+	live := f.core.Settings().Live
+	require.Equal(t, 0.7, live.Skipping.ControllerThreshold)
+	require.Equal(t, 0.2, live.Skipping.EtaMove)
+	require.Equal(t, before.Skipping.EtaVerify, live.Skipping.EtaVerify)
+	require.Equal(t, 2*time.Second, live.MaxImageAge)
+}
+
 // Out-of-range, wrongly typed, read-only and invalid combinations are refused with rclcpp's (or the
 // skipping package's) reason, and nothing changes.
 func TestInvalidParameterSetIsRejectedAndNothingChanges(t *testing.T) {

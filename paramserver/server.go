@@ -22,7 +22,9 @@ const DepthRecursive uint64 = 0
 type OnSetCallback func(params []Parameter) SetResult
 
 // PostSetCallback observes a change after it is committed, like rclcpp's
-// add_post_set_parameters_callback, with the same locking rule as OnSetCallback.
+// add_post_set_parameters_callback, with the same locking rule as OnSetCallback. It runs once per
+// request: for a set_parameters (Set) once after the whole request, with every parameter it
+// applied, where rclcpp runs it after each.
 type PostSetCallback func(params []Parameter)
 
 // Config configures a Server.
@@ -127,8 +129,8 @@ func (s *Server) AddOnSetCallback(cb OnSetCallback) (remove func()) {
 	return register(&s.writeMu, &s.onSet, &onSetHandle{callback: cb})
 }
 
-// AddPostSetCallback registers a callback run after every committed set (and every
-// declaration with a value), newest first, and returns a function that removes it.
+// AddPostSetCallback registers a callback run after every request that committed a change (and
+// every declaration with a value), newest first, and returns a function that removes it.
 func (s *Server) AddPostSetCallback(cb PostSetCallback) (remove func()) {
 	return register(&s.writeMu, &s.postSet, &postSetHandle{callback: cb})
 }
@@ -316,14 +318,27 @@ func (s *Server) List(prefixes []string, depth uint64) ListResult {
 }
 
 // Set applies each parameter on its own, as set_parameters does, with one result per
-// parameter in request order. A failure of one leaves the others applied.
+// parameter in request order. A failure of one leaves the others applied. Each parameter is
+// checked (descriptor and on-set callbacks) against the values the ones before it left, and each
+// one applied sends its own Event, as in rclcpp. The post-set callbacks, though, run once, after
+// the whole request, with every parameter it applied: a node that rebuilds its settings there
+// (nodecore) then never runs with half of a request, as ros2 param load sends a whole file in one.
 func (s *Server) Set(params ...Parameter) []SetResult {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	d := s.newDelivery()
 	results := make([]SetResult, len(params))
+	var applied []Parameter
 	for i, p := range params {
-		results[i] = s.setAtomically([]Parameter{p}, d)
+		var event Event
+		results[i], event = s.commit([]Parameter{p})
+		if results[i].Successful {
+			applied = append(applied, p)
+			s.publish(event, d)
+		}
+	}
+	if len(applied) > 0 {
+		s.callPostSet(cloneParameters(applied))
 	}
 	return results
 }
@@ -340,14 +355,20 @@ func (s *Server) Set(params ...Parameter) []SetResult {
 func (s *Server) SetAtomically(params ...Parameter) SetResult {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	return s.setAtomically(params, s.newDelivery())
-}
-
-// setAtomically is SetAtomically with writeMu held, its event delivered as d allows.
-func (s *Server) setAtomically(params []Parameter, d *delivery) SetResult {
 	if len(params) == 0 {
 		return SetResult{Successful: true}
 	}
+	result, event := s.commit(params)
+	if result.Successful {
+		s.callPostSet(cloneParameters(params))
+		s.publish(event, s.newDelivery())
+	}
+	return result
+}
+
+// commit checks params and, when they pass, commits them all and returns the event that says so;
+// the caller holds writeMu and runs the post-set callbacks and publishes the event.
+func (s *Server) commit(params []Parameter) (SetResult, Event) {
 	params = cloneParameters(params)
 
 	s.stateMu.RLock()
@@ -375,7 +396,7 @@ func (s *Server) setAtomically(params []Parameter, d *delivery) SetResult {
 	}
 	s.stateMu.RUnlock()
 	if failure != nil {
-		return *failure
+		return *failure, Event{}
 	}
 
 	// A NOT_SET value on a parameter that has a value means "undeclare".
@@ -383,18 +404,18 @@ func (s *Server) setAtomically(params []Parameter, d *delivery) SetResult {
 	for i, p := range params {
 		if p.Value.Type == msgs.ParameterNotSet && current[i].value.Type != msgs.ParameterNotSet {
 			if !current[i].descriptor.DynamicTyping {
-				return SetResult{Reason: "cannot undeclare a statically typed parameter"}
+				return SetResult{Reason: "cannot undeclare a statically typed parameter"}, Event{}
 			}
 			undeclare[i] = true
 		}
 	}
 	for i, p := range params {
 		if result := checkValue(current[i].descriptor, p.Name, p.Value); !result.Successful {
-			return result
+			return result, Event{}
 		}
 	}
 	if result := s.callOnSet(params); !result.Successful {
-		return result
+		return result, Event{}
 	}
 
 	var event Event
@@ -413,9 +434,7 @@ func (s *Server) setAtomically(params []Parameter, d *delivery) SetResult {
 	}
 	s.stateMu.Unlock()
 
-	s.callPostSet(cloneParameters(params))
-	s.publish(event, d)
-	return SetResult{Successful: true}
+	return SetResult{Successful: true}, event
 }
 
 func (s *Server) has(name string) bool {

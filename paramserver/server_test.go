@@ -304,6 +304,37 @@ func TestSetAppliesEachParameterOnItsOwn(t *testing.T) {
 	require.Equal(t, []Parameter{{Name: "c", Value: Integer(3)}}, events[1].ChangedParameters)
 }
 
+// set_parameters checks, applies and announces each parameter on its own, but runs the post-set
+// callbacks once, after the request, with every parameter it applied.
+func TestSetRunsPostSetOnceAfterTheRequest(t *testing.T) {
+	s := newTestServer(t, nil)
+	mustDeclare(t, s, "a", Integer(1), Descriptor{})
+	mustDeclare(t, s, "b", Integer(1), Descriptor{IntegerRange: []msgs.IntegerRange{{FromValue: 0, ToValue: 5}}})
+	mustDeclare(t, s, "c", Integer(1), Descriptor{})
+	var seenByOnSet [][]Value
+	s.AddOnSetCallback(func([]Parameter) SetResult {
+		values, err := s.Get("a", "c")
+		require.NoError(t, err)
+		seenByOnSet = append(seenByOnSet, values)
+		return SetResult{Successful: true}
+	})
+	var post [][]Parameter
+	s.AddPostSetCallback(func(params []Parameter) { post = append(post, params) })
+	sub := s.Subscribe(8)
+
+	results := s.Set(Parameter{Name: "a", Value: Integer(2)}, Parameter{Name: "b", Value: Integer(9)}, Parameter{Name: "c", Value: Integer(3)})
+
+	require.Equal(t, []SetResult{{Successful: true}, {Reason: "Parameter {b} doesn't comply with integer range."}, {Successful: true}}, results)
+	require.Equal(t, [][]Value{{Integer(1), Integer(1)}, {Integer(2), Integer(1)}}, seenByOnSet,
+		"each parameter is checked against the ones before it applied")
+	require.Equal(t, [][]Parameter{{{Name: "a", Value: Integer(2)}, {Name: "c", Value: Integer(3)}}}, post)
+	events := drain(sub)
+	require.Len(t, events, 2, "one event per applied parameter")
+
+	require.Equal(t, []SetResult{{Reason: "parameter 'x' cannot be set because it was not declared"}}, s.Set(Parameter{Name: "x", Value: Integer(1)}))
+	require.Len(t, post, 1, "a request that applied nothing runs no post-set callback")
+}
+
 func TestCallbacks(t *testing.T) {
 	t.Run("on-set rejection keeps old values and emits nothing", func(t *testing.T) {
 		s := newTestServer(t, nil)
