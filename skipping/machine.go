@@ -96,9 +96,11 @@ func (m *Machine) Layout() *Layout { return &m.layout }
 // Config returns the configuration in force.
 func (m *Machine) Config() Config { return m.cfg }
 
-// SetConfig installs a new configuration; call it between inferences. Changing the strategy or the
-// random seed starts a new episode, since history gathered under another strategy means nothing to the
-// new one; threshold changes keep the episode going.
+// SetConfig installs a new configuration; call it between inferences. Changing the strategy starts a
+// new episode, since history gathered under another strategy means nothing to the new one; threshold
+// changes keep the episode going. A new seed restarts the random draws from it and nothing else: the
+// continuity history and the allow points are DySL's, which draws nothing, and restarting them would
+// make a DySL node run every layer again for N inferences.
 //
 // Turning pre-skip prediction on or off puts the allow points back at the front of each segment:
 // off, that is where they stay (and what the stats report); on, they start from there. A new window
@@ -114,9 +116,12 @@ func (m *Machine) SetConfig(cfg Config) error {
 	}
 	old := m.cfg
 	m.cfg = cfg
-	if old.Strategy != cfg.Strategy || old.Seed != cfg.Seed {
+	if old.Strategy != cfg.Strategy {
 		m.Reset()
 		return nil
+	}
+	if old.Seed != cfg.Seed {
+		m.reseed()
 	}
 	if old.PreSkipPrediction != cfg.PreSkipPrediction {
 		m.frontAllowPoints()
@@ -136,12 +141,18 @@ func (m *Machine) Reset() {
 	if m.state != stateIdle {
 		panic("skipping: Reset during an inference")
 	}
-	m.rng = rand.New(rand.NewSource(m.cfg.Seed))
-	m.drawn = nil
+	m.reseed()
 	m.frontAllowPoints()
 	m.history = m.history[:0]
 	m.continuity = math.NaN()
 	m.lastDropped = false
+}
+
+// reseed starts the random draws over from the configured seed, dropping a draw an aborted
+// inference left: it came from the old sequence.
+func (m *Machine) reseed() {
+	m.rng = rand.New(rand.NewSource(m.cfg.Seed))
+	m.drawn = nil
 }
 
 // frontAllowPoints puts the allow points at the front of each segment.

@@ -144,6 +144,56 @@ func TestSetConfigStrategyChangeStartsNewEpisode(t *testing.T) {
 	require.Equal(t, cfg, m.Config(), "a rejected config changes nothing")
 }
 
+// A new seed restarts the random draws and leaves the episode alone: a DySL node whose seed changed
+// kept running every layer for N inferences, since the change reset its continuity history.
+func TestSetConfigSeedChangeReseedsOnly(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.ContinuityWindow = 2
+	m, err := NewMachine(mustLayout(t, 8, 3, 7), cfg)
+	require.NoError(t, err)
+	// A drop moves the allow points to the static layers, a recovery one back.
+	for _, x := range []float64{0, 0, 1, 1, 1} {
+		tr, _ := m.Plan().Walk(memRunner{0})
+		m.Report([][]float64{{x}}, tr)
+	}
+	allow := m.AllowPoints()
+	require.Equal(t, []int{2, 6}, allow)
+	require.False(t, math.IsNaN(m.Last().Continuity))
+
+	cfg.Seed = 7
+	require.NoError(t, m.SetConfig(cfg))
+	require.Equal(t, allow, m.AllowPoints(), "the allow points stay")
+	p := m.Plan()
+	require.Equal(t, allow, p.AllowPoints)
+	require.Contains(t, p.Steps, StepGate, "the continuity is still defined: DySL gates at once")
+	tr, _ := p.Walk(memRunner{0})
+	m.Report([][]float64{{1}}, tr)
+	require.False(t, math.IsNaN(m.Last().Continuity), "the history was kept")
+
+	t.Run("random_skip draws from the new seed", func(t *testing.T) {
+		plans := func(m *Machine, n int) []string {
+			var out []string
+			for range n {
+				p := m.Plan()
+				out = append(out, DescribePlan(p))
+				tr, _ := p.Walk(memRunner{0})
+				m.Report([][]float64{{0}}, tr)
+			}
+			return out
+		}
+		cfg := DefaultConfig()
+		cfg.Strategy, cfg.Seed = StrategyRandomSkip, 3
+		m, err := NewMachine(mustLayout(t, 16, 7, 15), cfg)
+		require.NoError(t, err)
+		plans(m, 2)
+		cfg.Seed = 4
+		require.NoError(t, m.SetConfig(cfg))
+		fresh, err := NewMachine(mustLayout(t, 16, 7, 15), cfg)
+		require.NoError(t, err)
+		require.Equal(t, plans(fresh, 3), plans(m, 3))
+	})
+}
+
 func TestRandomSkipIsSeeded(t *testing.T) {
 	run := func(seed int64) []string {
 		cfg := DefaultConfig()
