@@ -4,10 +4,10 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/google/renameio/v2"
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
@@ -266,8 +266,10 @@ func (b *Builder) Marshal() ([]byte, error) {
 
 // WriteFile writes the model to path and, when options ask for it, its external data file. It returns
 // where each externally stored initializer went (locations relative to path's directory), so that
-// another graph can reuse them. It writes in place: the tools write graphs into a temporary
-// directory or into bundle.Replace's staging directory, which is synced and put in place whole.
+// another graph can reuse them. Each file is replaced whole (written beside it and renamed over it),
+// so that a symbolic link at its name, which bundle.Replace's staging directory copies as a link, is
+// replaced and never written through into what it points at; the staging directory is then synced
+// and put in place whole.
 func (b *Builder) WriteFile(path string, opts WriteOptions) (map[string]ExternalRef, error) {
 	if err := b.check(); err != nil {
 		return nil, err
@@ -300,11 +302,11 @@ func (b *Builder) WriteFile(path string, opts WriteOptions) (map[string]External
 		}
 	}
 	if len(written) > 0 {
-		if err := os.WriteFile(filepath.Join(filepath.Dir(path), dataName), data, 0o644); err != nil {
+		if err := renameio.WriteFile(filepath.Join(filepath.Dir(path), dataName), data, 0o644); err != nil {
 			return nil, fmt.Errorf("onnxgraph: writing external data: %w", err)
 		}
 	}
-	if err := os.WriteFile(path, b.marshal(inits), 0o644); err != nil {
+	if err := renameio.WriteFile(path, b.marshal(inits), 0o644); err != nil {
 		return nil, fmt.Errorf("onnxgraph: writing model: %w", err)
 	}
 	return written, nil

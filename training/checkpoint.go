@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/google/renameio/v2"
+
 	"dysl_vla/modelbuild"
 	"dysl_vla/policy/bundle"
 	"dysl_vla/scene"
@@ -95,7 +97,7 @@ func WriteDistillCheckpoint(dir string, manifest *bundle.Manifest, m *Model, cfg
 		if err := writeSkipModules(staging, manifest, m.Arch, mods, note, note); err != nil {
 			return err
 		}
-		return os.WriteFile(filepath.Join(staging, DistillCheckpointFile), append(data, '\n'), 0o644)
+		return renameio.WriteFile(filepath.Join(staging, DistillCheckpointFile), append(data, '\n'), 0o644)
 	})
 }
 

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/google/renameio/v2"
 	"gopkg.in/yaml.v3"
 )
 
@@ -65,8 +66,9 @@ func (e *ValidationError) Error() string {
 func (e *ValidationError) Is(target error) bool { return target == ErrInvalid }
 
 // Write stores m as dir/manifest.yaml, creating dir if needed. It does not validate m (tools write
-// bundles step by step); Load does. It writes in place: the tools change a bundle through Replace,
-// which calls Write in its staging directory.
+// bundles step by step); Load does. The tools change a bundle through Replace, which calls Write in
+// its staging directory; the file is replaced whole (renamed over), so a symbolic link there is
+// replaced, not written through.
 func Write(dir string, m *Manifest) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("bundle: %w", err)
@@ -77,7 +79,7 @@ func Write(dir string, m *Manifest) error {
 	if err := enc.Encode(m); err != nil {
 		return fmt.Errorf("bundle: encoding manifest: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, ManifestFile), buf.Bytes(), 0o644); err != nil {
+	if err := renameio.WriteFile(filepath.Join(dir, ManifestFile), buf.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("bundle: %w", err)
 	}
 	return nil
@@ -189,6 +191,9 @@ func Load(dir string) (*Bundle, error) {
 		return nil, &ValidationError{Dir: dir, Problems: []Problem{{File: ManifestFile, Message: err.Error()}}}
 	}
 	problems := m.Validate()
+	if linkOnPath(dir, ManifestFile) != "" {
+		problems = append(problems, Problem{File: ManifestFile, Message: "is a symbolic link: expected the file itself in the bundle (a change to the bundle writes it in place, and would write through the link)"})
+	}
 	if len(problems) == 0 || dimsUsable(problems) {
 		problems = append(problems, checkGraphs(dir, m)...)
 	}

@@ -228,7 +228,24 @@ func TestGraphFileProblems(t *testing.T) {
 			elsewhere := filepath.Join(t.TempDir(), "weights.data")
 			require.NoError(t, os.Rename(filepath.Join(dir, "head.onnx.data"), elsewhere))
 			require.NoError(t, os.Symlink(elsewhere, filepath.Join(dir, "head.onnx.data")))
-		}, "head.onnx: initializer head.proj.weight: external data file head.onnx.data is a link: expected the file itself in the bundle"},
+		}, "head.onnx: initializer head.proj.weight: external data file head.onnx.data is reached through the symbolic link head.onnx.data: expected the file itself in the bundle"},
+		// A rebuild writes the graphs in place: through a link, into a file outside the bundle.
+		{"graph through a link", func(t *testing.T, dir string, m *bundle.Manifest) {
+			elsewhere := filepath.Join(t.TempDir(), "layer.onnx")
+			require.NoError(t, os.Rename(filepath.Join(dir, m.Files.Layers[1]), elsewhere))
+			require.NoError(t, os.Symlink(elsewhere, filepath.Join(dir, m.Files.Layers[1])))
+		}, "files.layers[1]: " + "layer_01.onnx is reached through the symbolic link layer_01.onnx: expected the file itself in the bundle"},
+		{"graph in a linked directory", func(t *testing.T, dir string, m *bundle.Manifest) {
+			elsewhere := t.TempDir()
+			require.NoError(t, os.Rename(filepath.Join(dir, m.Files.Layers[1]), filepath.Join(elsewhere, "layer_01.onnx")))
+			require.NoError(t, os.Symlink(elsewhere, filepath.Join(dir, "sub")))
+			m.Files.Layers[1] = filepath.Join("sub", "layer_01.onnx")
+		}, "sub/layer_01.onnx is reached through the symbolic link sub: expected the file itself"},
+		{"manifest through a link", func(t *testing.T, dir string, m *bundle.Manifest) {
+			elsewhere := filepath.Join(t.TempDir(), "manifest.yaml")
+			require.NoError(t, os.Rename(filepath.Join(dir, bundle.ManifestFile), elsewhere))
+			require.NoError(t, os.Symlink(elsewhere, filepath.Join(dir, bundle.ManifestFile)))
+		}, "manifest.yaml: is a symbolic link: expected the file itself in the bundle"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

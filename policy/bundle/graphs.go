@@ -106,6 +106,23 @@ func checkGraphs(dir string, m *Manifest) []Problem {
 	return ps
 }
 
+// linkOnPath is the first part of the relative path rel, under dir, that is a symbolic link, as a
+// path relative to dir; "" when none is (or a part is missing: reported where the file is opened).
+func linkOnPath(dir, rel string) string {
+	part := ""
+	for _, name := range strings.Split(filepath.Clean(rel), string(filepath.Separator)) {
+		part = filepath.Join(part, name)
+		st, err := os.Lstat(filepath.Join(dir, part))
+		if err != nil {
+			return ""
+		}
+		if st.Mode()&os.ModeSymlink != 0 {
+			return part
+		}
+	}
+	return ""
+}
+
 // insideBundle reports whether a manifest path stays inside the bundle directory.
 func insideBundle(file string) bool {
 	if filepath.IsAbs(file) {
@@ -122,6 +139,9 @@ func checkGraph(dir string, spec graphSpec, dims Dims) []Problem {
 	}
 	if !insideBundle(spec.file) {
 		return []Problem{{ManifestFile, spec.field, fmt.Sprintf("path %q must be relative and inside the bundle directory", spec.file)}}
+	}
+	if link := linkOnPath(dir, spec.file); link != "" {
+		return []Problem{{ManifestFile, spec.field, fmt.Sprintf("%s is reached through the symbolic link %s: expected the file itself in the bundle (a rebuild writes the graphs in place, and would write through the link into what it points at)", spec.file, link)}}
 	}
 	path := filepath.Join(dir, spec.file)
 	data, err := os.ReadFile(path)
@@ -205,12 +225,14 @@ func checkGraph(dir string, spec graphSpec, dims Dims) []Problem {
 		size, ok := checked[ref.Location]
 		if !ok {
 			size = -1 // said once per file, below
+			// ONNX Runtime refuses data that escapes the model's directory, through a link on any
+			// part of its path; a rebuild would write through it.
+			link := linkOnPath(filepath.Dir(path), ref.Location)
 			switch st, err := os.Lstat(filepath.Join(filepath.Dir(path), ref.Location)); {
+			case link != "":
+				add(field, "external data file %s is reached through the symbolic link %s: expected the file itself in the bundle", ref.Location, link)
 			case err != nil:
 				add(field, "external data file %s is missing", ref.Location)
-			case st.Mode()&os.ModeSymlink != 0:
-				// ONNX Runtime refuses data that escapes the model's directory, and cannot tell.
-				add(field, "external data file %s is a link: expected the file itself in the bundle", ref.Location)
 			case !st.Mode().IsRegular():
 				add(field, "external data file %s is not a regular file", ref.Location)
 			default:

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"dysl_vla/onnxgraph"
 	"dysl_vla/policy/bundle"
 	"dysl_vla/test/diskfull"
 )
@@ -57,6 +58,44 @@ func TestReplaceKeepsSymbolicLinks(t *testing.T) {
 		require.NoError(t, err, link)
 		require.Equal(t, "notes", string(notes))
 	}
+}
+
+// A graph or manifest that is a link to a file outside the bundle (another bundle's identical
+// layer, say) is replaced by the change, never written through: the other file stays as it was.
+func TestReplaceDoesNotWriteThroughALink(t *testing.T) {
+	dir, m := copyBundle(t)
+	outside := t.TempDir()
+	for _, name := range []string{m.Files.Layers[0], bundle.ManifestFile} {
+		require.NoError(t, os.Rename(filepath.Join(dir, name), filepath.Join(outside, name)))
+		require.NoError(t, os.Symlink(filepath.Join(outside, name), filepath.Join(dir, name)))
+	}
+	before := map[string][]byte{}
+	for _, name := range []string{m.Files.Layers[0], bundle.ManifestFile} {
+		data, err := os.ReadFile(filepath.Join(outside, name))
+		require.NoError(t, err)
+		before[name] = data
+	}
+	require.NoError(t, bundle.Replace(dir, func(staging string) error {
+		b := onnxgraph.NewBuilder("another layer")
+		b.SetMetadata(bundle.MetaRole, "layer")
+		shape := []int64{1, int64(m.Dims.Tokens), int64(m.Dims.Hidden)}
+		b.Output(bundle.OutputHidden, b.Input(bundle.InputHidden, onnxgraph.Float, shape...), onnxgraph.Float, shape...)
+		if _, err := b.WriteFile(filepath.Join(staging, m.Files.Layers[0]), onnxgraph.WriteOptions{}); err != nil {
+			return err
+		}
+		return renamed("changed")(staging)
+	}))
+	for name, data := range before {
+		after, err := os.ReadFile(filepath.Join(outside, name))
+		require.NoError(t, err)
+		require.Equal(t, data, after, "%s outside the bundle", name)
+		st, err := os.Lstat(filepath.Join(dir, name))
+		require.NoError(t, err)
+		require.True(t, st.Mode().IsRegular(), "%s in the bundle is a file of its own now", name)
+	}
+	b, err := bundle.Load(dir)
+	require.NoError(t, err)
+	require.Equal(t, "changed", b.Manifest.Name)
 }
 
 // The engine caches under .trt/ come through a Replace as the same files, hard-linked, not copied:
