@@ -166,13 +166,18 @@ func (c *Core) checkParameters(params []paramserver.Parameter) paramserver.SetRe
 // fitsChunk refuses counts of actions beyond the bundle's chunk of k, which the descriptors' ranges
 // (the same for every bundle) cannot: executed_actions above k would be taken for k, and a
 // gripper_lead of k-1 already takes every action's gripper command from the chunk's last, so a larger
-// one changes nothing it says.
+// one changes nothing it says. Like skipping.Config.Validate, it names every violation, so that a
+// configure refused for one does not hide the next.
 func fitsChunk(live LiveSettings, k int) error {
+	var p []string
 	if n := live.Skipping.ExecutedActions; n > k {
-		return fmt.Errorf("%s (%d) must be at most the bundle's chunk of %d actions (0 = whole chunk)", ParamExecutedActions, n, k)
+		p = append(p, fmt.Sprintf("%s (%d) must be at most the bundle's chunk of %d actions (0 = whole chunk)", ParamExecutedActions, n, k))
 	}
 	if n := live.GripperLead; n > k-1 {
-		return fmt.Errorf("%s (%d) must be below the bundle's chunk of %d actions: %d already takes every action's gripper command from the last", ParamGripperLead, n, k, k-1)
+		p = append(p, fmt.Sprintf("%s (%d) must be below the bundle's chunk of %d actions: %d already takes every action's gripper command from the last", ParamGripperLead, n, k, k-1))
+	}
+	if len(p) > 0 {
+		return errors.New(strings.Join(p, "; "))
 	}
 	return nil
 }

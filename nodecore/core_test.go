@@ -819,6 +819,17 @@ func TestStartUpRefusesCountsBeyondTheChunk(t *testing.T) {
 	require.NoError(t, err, "the descriptor's range is the same for every bundle")
 	_, err = nodecore.New(nodecore.Config{Engine: engine, Params: srv, Sink: &recorder{}})
 	require.EqualError(t, err, "nodecore: executed_actions (4) must be at most the bundle's chunk of 2 actions (0 = whole chunk)")
+
+	// Configure names every count beyond the chunk, not the first alone, as skipping.Config.Validate
+	// does: with both too large it named executed_actions only, and a second configure failed again.
+	t.Run("every one", func(t *testing.T) {
+		srv, _, err := nodecore.NewParamServer("/dysl_vla_node", map[string]paramserver.Value{
+			nodecore.ParamExecutedActions: paramserver.Integer(4), nodecore.ParamGripperLead: paramserver.Integer(5)}, nil)
+		require.NoError(t, err)
+		_, err = nodecore.New(nodecore.Config{Engine: engine, Params: srv, Sink: &recorder{}})
+		require.EqualError(t, err, "nodecore: executed_actions (4) must be at most the bundle's chunk of 2 actions (0 = whole chunk); "+
+			"gripper_lead (5) must be below the bundle's chunk of 2 actions: 1 already takes every action's gripper command from the last")
+	})
 }
 
 // A controller that answers NaN or no probability is counted where a user looks: the layer runs (NaN)
