@@ -274,8 +274,9 @@ func lookupAll[T any](s *Server, names []string, read func(*entry) T) ([]T, erro
 // "a.b.c" is "a.b". With no prefixes and DepthRecursive, every name is listed. With no
 // prefixes and depth d, names with fewer than d dots. With prefixes, a name matches a prefix
 // it equals, or one it extends by "."; then, unless depth is DepthRecursive, the part after
-// the prefix must have fewer than depth dots. Names come sorted; Prefixes holds the distinct
-// prefixes of the listed names, in the order first met.
+// the prefix, the separating dot included (rclcpp counts in name.substr(prefix.length())), must
+// have fewer than depth dots: depth 1 lists a prefix's own name only, depth 2 its children. Names
+// come sorted; Prefixes holds the distinct prefixes of the listed names, in the order first met.
 func (s *Server) List(prefixes []string, depth uint64) ListResult {
 	s.stateMu.RLock()
 	names := make([]string, 0, len(s.params))
@@ -292,7 +293,7 @@ func (s *Server) List(prefixes []string, depth uint64) ListResult {
 				return true
 			}
 			if strings.HasPrefix(name, prefix+".") {
-				if depth == DepthRecursive || dotsBelowDepth(name[len(prefix)+1:]) {
+				if depth == DepthRecursive || dotsBelowDepth(name[len(prefix):]) {
 					return true
 				}
 			}

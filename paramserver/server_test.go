@@ -492,13 +492,17 @@ func TestList(t *testing.T) {
 		{name: "prefix recursive, not a mere string prefix", prefixes: []string{"camera"}, depth: DepthRecursive, want: ListResult{
 			Names:    []string{"camera.info.qos.depth", "camera.info.topic", "camera.topic"},
 			Prefixes: []string{"camera.info.qos", "camera.info", "camera"}}},
+		// rclcpp counts the dots of the name after the prefix with the separator, so depth 1 lists
+		// only a name equal to a prefix ([diagnostic_updater] depth 1 gives [] on an rclcpp node).
 		{name: "prefix with depth 1", prefixes: []string{"camera"}, depth: 1, want: ListResult{
-			Names: []string{"camera.topic"}, Prefixes: []string{"camera"}}},
+			Names: []string{}, Prefixes: []string{}}},
 		{name: "prefix with depth 2", prefixes: []string{"camera"}, depth: 2, want: ListResult{
+			Names: []string{"camera.topic"}, Prefixes: []string{"camera"}}},
+		{name: "prefix with depth 3", prefixes: []string{"camera"}, depth: 3, want: ListResult{
 			Names: []string{"camera.info.topic", "camera.topic"}, Prefixes: []string{"camera.info", "camera"}}},
 		{name: "prefix equal to a name", prefixes: []string{"use_sim_time"}, depth: 1, want: ListResult{
 			Names: []string{"use_sim_time"}, Prefixes: []string{}}},
-		{name: "several prefixes", prefixes: []string{"controller", "camera.info"}, depth: 1, want: ListResult{
+		{name: "several prefixes", prefixes: []string{"controller", "camera.info"}, depth: 2, want: ListResult{
 			Names: []string{"camera.info.topic", "controller.alpha"}, Prefixes: []string{"camera.info", "controller"}}},
 		{name: "no match", prefixes: []string{"lidar"}, depth: DepthRecursive, want: ListResult{
 			Names: []string{}, Prefixes: []string{}}},
