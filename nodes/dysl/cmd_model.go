@@ -78,7 +78,7 @@ with the chosen points seen from the gripper (small_relative; S robot-state valu
 	f.StringVar(&opts.WeightsFile, "weights", "", "safetensors file holding the backbone instead of random weights")
 	f.Float64Var(&opts.StaticRatio, "static-ratio", 0.2, "fraction of layers kept static (the last layer always is)")
 	f.IntVar(&opts.CalibrationFrames, "calibration", 0, "calibration observations (0: the preset's default, at least 256 with --adapter-context)")
-	f.StringVar(&tasks, "tasks", "single", "scenes of the calibration frames, as the backbone was trained: single or tabletop")
+	f.StringVar(&tasks, "tasks", "single", "scenes of the calibration frames, as the backbone was trained: single, tabletop or chain (the chains' scene)")
 	f.IntVar(&opts.AdapterRank, "adapter-rank", 0, "bottleneck width of the adapters, at most the hidden width (0: the preset's)")
 	f.BoolVar(&opts.AdapterContext, "adapter-context", false, "context adapters: every token also reads the means of the image patches, the instruction and the action queries, standing in for some of the skipped layers' attention")
 	_ = cmd.MarkFlagRequired("out")
