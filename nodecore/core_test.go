@@ -323,13 +323,13 @@ func TestInvalidParameterSetIsRejectedAndNothingChanges(t *testing.T) {
 		reason string
 	}{
 		{"threshold out of range", []paramserver.Parameter{{Name: nodecore.ParamControllerThreshold, Value: paramserver.Double(1.5)}},
-			"Parameter {controller_threshold} doesn't comply with floating point range."},
+			"Parameter {controller_threshold} doesn't comply with floating point range. Range: 0 to 1."},
 		{"window of the wrong type", []paramserver.Parameter{{Name: nodecore.ParamContinuityWindow, Value: paramserver.Double(5)}},
 			"Wrong parameter type, parameter {continuity_window} is of type {integer}, setting it to {double} is not allowed."},
 		{"unknown strategy", []paramserver.Parameter{{Name: nodecore.ParamStrategy, Value: paramserver.String("fastest")}},
 			"parameter strategy: "},
 		{"eta_move zero, below its advertised range", []paramserver.Parameter{{Name: nodecore.ParamEtaMove, Value: paramserver.Double(0)}},
-			"Parameter {eta_move} doesn't comply with floating point range."},
+			"Parameter {eta_move} doesn't comply with floating point range. Range: 1e-06 to 10."},
 		{"executed_actions beyond the chunk", []paramserver.Parameter{{Name: nodecore.ParamExecutedActions, Value: paramserver.Integer(3)}},
 			"executed_actions (3) must be at most the bundle's chunk of 2 actions (0 = whole chunk)"},
 		{"gripper_lead of the whole chunk", []paramserver.Parameter{{Name: nodecore.ParamGripperLead, Value: paramserver.Integer(2)}},
@@ -339,7 +339,7 @@ func TestInvalidParameterSetIsRejectedAndNothingChanges(t *testing.T) {
 		{"valid threshold with invalid eta_verify", []paramserver.Parameter{
 			{Name: nodecore.ParamControllerThreshold, Value: paramserver.Double(0.9)},
 			{Name: nodecore.ParamEtaVerify, Value: paramserver.Double(0)}},
-			"Parameter {eta_verify} doesn't comply with floating point range."},
+			"Parameter {eta_verify} doesn't comply with floating point range. Range: 1e-06 to 10."},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

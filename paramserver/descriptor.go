@@ -76,11 +76,19 @@ func floatingPointRangeContains(r msgs.FloatingPointRange, v float64) bool {
 // describeRange is the descriptor's range for an error, such as " (range 0 to 64)" or
 // " (range 0.1 to 60, step 0.1)"; empty without one.
 func describeRange(d Descriptor) string {
+	if r := rangeText(d); r != "" {
+		return " (range " + r + ")"
+	}
+	return ""
+}
+
+// rangeText is the descriptor's range, such as "0 to 64" or "0.1 to 60, step 0.1"; empty without one.
+func rangeText(d Descriptor) string {
 	format := func(from, to, step string, hasStep bool) string {
 		if hasStep {
-			return fmt.Sprintf(" (range %s to %s, step %s)", from, to, step)
+			return fmt.Sprintf("%s to %s, step %s", from, to, step)
 		}
-		return fmt.Sprintf(" (range %s to %s)", from, to)
+		return fmt.Sprintf("%s to %s", from, to)
 	}
 	float := func(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
 	switch {
@@ -95,15 +103,28 @@ func describeRange(d Descriptor) string {
 }
 
 // checkValue applies the descriptor's type and range rules to a value about to be set,
-// in rclcpp's order (__check_parameters): type first, then range. Ranges also apply to
-// every element of integer and double arrays, which rclcpp Humble does not check; a
-// joint-limit array outside its range is as wrong as a scalar.
+// in rclcpp's order (__check_parameters): type first, then range.
 func checkValue(d Descriptor, name string, v Value) SetResult {
+	if result := checkType(d, name, v); !result.Successful {
+		return result
+	}
+	return checkRange(d, name, v)
+}
+
+// checkType refuses a value of another type than a statically typed parameter's, with rclcpp's reason.
+func checkType(d Descriptor, name string, v Value) SetResult {
 	if !d.DynamicTyping && d.Type != v.Type {
 		return SetResult{Reason: fmt.Sprintf(
 			"Wrong parameter type, parameter {%s} is of type {%s}, setting it to {%s} is not allowed.",
 			name, rclcppTypeName(d.Type), rclcppTypeName(v.Type))}
 	}
+	return SetResult{Successful: true}
+}
+
+// checkRange refuses a value outside the descriptor's range, with rclcpp's reason. Ranges also apply
+// to every element of integer and double arrays, which rclcpp Humble does not check; a joint-limit
+// array outside its range is as wrong as a scalar.
+func checkRange(d Descriptor, name string, v Value) SetResult {
 	// What a range applies to: the scalar, or each element of the array.
 	var integers []int64
 	var doubles []float64

@@ -411,7 +411,14 @@ func (s *Server) commit(params []Parameter) (SetResult, Event) {
 		}
 	}
 	for i, p := range params {
-		if result := checkValue(current[i].descriptor, p.Name, p.Value); !result.Successful {
+		d := current[i].descriptor
+		if result := checkType(d, p.Name, p.Value); !result.Successful {
+			return result, Event{}
+		}
+		if result := checkRange(d, p.Name, p.Value); !result.Successful {
+			// rclcpp's reason names no range, and ros2 param set prints only the reason: an operator
+			// who typed 1.5 would have to ros2 param describe to learn what is allowed.
+			result.Reason += " Range: " + rangeText(d) + "."
 			return result, Event{}
 		}
 	}

@@ -151,7 +151,8 @@ func TestIntegerRange(t *testing.T) {
 				require.Equal(t, SetResult{Successful: true}, result)
 				return
 			}
-			require.Equal(t, SetResult{Reason: "Parameter {n} doesn't comply with integer range."}, result)
+			// rclcpp's reason, and the range, which ros2 param set would otherwise not show.
+			require.Equal(t, SetResult{Reason: "Parameter {n} doesn't comply with integer range. Range: 2 to 12, step 3."}, result)
 		})
 	}
 	t.Run("step zero allows any value in range", func(t *testing.T) {
@@ -182,7 +183,7 @@ func TestFloatingPointRange(t *testing.T) {
 				require.Equal(t, SetResult{Successful: true}, result)
 				return
 			}
-			require.Equal(t, SetResult{Reason: "Parameter {alpha} doesn't comply with floating point range."}, result)
+			require.Equal(t, SetResult{Reason: "Parameter {alpha} doesn't comply with floating point range. Range: 0 to 1, step 0.1."}, result)
 		})
 	}
 	t.Run("to within tolerance passes although above it", func(t *testing.T) {
@@ -196,8 +197,8 @@ func TestRangesApplyToArrayElements(t *testing.T) {
 	mustDeclare(t, s, "ids", IntegerArray(1, 2), Descriptor{IntegerRange: []msgs.IntegerRange{{FromValue: 0, ToValue: 9}}})
 	require.Equal(t, []SetResult{
 		{Successful: true},
-		{Reason: "Parameter {limits} doesn't comply with floating point range."},
-		{Reason: "Parameter {ids} doesn't comply with integer range."},
+		{Reason: "Parameter {limits} doesn't comply with floating point range. Range: 0 to 2."},
+		{Reason: "Parameter {ids} doesn't comply with integer range. Range: 0 to 9."},
 	}, s.Set(
 		Parameter{Name: "limits", Value: DoubleArray(2, 0)},
 		Parameter{Name: "limits", Value: DoubleArray(1, 2.5)},
@@ -324,7 +325,7 @@ func TestSetRunsPostSetOnceAfterTheRequest(t *testing.T) {
 
 	results := s.Set(Parameter{Name: "a", Value: Integer(2)}, Parameter{Name: "b", Value: Integer(9)}, Parameter{Name: "c", Value: Integer(3)})
 
-	require.Equal(t, []SetResult{{Successful: true}, {Reason: "Parameter {b} doesn't comply with integer range."}, {Successful: true}}, results)
+	require.Equal(t, []SetResult{{Successful: true}, {Reason: "Parameter {b} doesn't comply with integer range. Range: 0 to 5."}, {Successful: true}}, results)
 	require.Equal(t, [][]Value{{Integer(1), Integer(1)}, {Integer(2), Integer(1)}}, seenByOnSet,
 		"each parameter is checked against the ones before it applied")
 	require.Equal(t, [][]Parameter{{{Name: "a", Value: Integer(2)}, {Name: "c", Value: Integer(3)}}}, post)

@@ -85,7 +85,7 @@ func TestParametersThroughTheROS2CLI(t *testing.T) {
 		args   []string
 		reason string
 	}{
-		{[]string{"controller_threshold", "2.0"}, "doesn't comply with floating point range"},
+		{[]string{"controller_threshold", "2.0"}, "doesn't comply with floating point range. Range: 0 to 1."},
 		{[]string{"controller_threshold", "abc"}, "Wrong parameter type, parameter {controller_threshold} is of type {double}"},
 		{[]string{"model_dir", "/elsewhere"}, "parameter 'model_dir' cannot be set because it is read-only"},
 		{[]string{"continuity_window", "1"}, "doesn't comply with integer range"},
