@@ -18,6 +18,7 @@ const (
 	ParamModelDir          = "model_dir"
 	ParamExecutionProvider = "execution_provider"
 	ParamORTThreads        = "ort_intra_op_threads"
+	ParamTRTFP16           = "trt_fp16"
 	ParamImageTopic        = "image_topic"
 	ParamInstructionTopic  = "instruction_topic"
 	ParamActionChunkTopic  = "action_chunk_topic"
@@ -58,6 +59,9 @@ type Settings struct {
 	ModelDir          string
 	ExecutionProvider string
 	ORTThreads        int
+	// TRTFP16 lets TensorRT choose fp16 kernels (execution_provider tensorrt), as the dysl tool's
+	// --trt-fp16 does by default: the latencies and accuracy it measures are those of fp16 engines.
+	TRTFP16           bool
 	ImageTopic        string
 	InstructionTopic  string
 	ActionChunkTopic  string
@@ -145,6 +149,7 @@ func specs() []paramSpec {
 		{ParamModelDir, paramserver.String(""), readOnly("directory of the DySL model bundle (manifest.yaml and ONNX graphs)")},
 		{ParamExecutionProvider, paramserver.String("cpu"), readOnly("ONNX Runtime execution provider: cpu, cuda or tensorrt")},
 		{ParamORTThreads, paramserver.Integer(1), threads},
+		{ParamTRTFP16, paramserver.Bool(true), readOnly("with execution_provider tensorrt: let TensorRT choose fp16 kernels, as dysl's --trt-fp16 (default true) does when it measures a bundle")},
 		{ParamImageTopic, paramserver.String("image"), readOnly("camera topic (sensor_msgs/msg/Image, best effort)")},
 		{ParamInstructionTopic, paramserver.String("instruction"), readOnly("instruction topic (std_msgs/msg/String, reliable, transient local)")},
 		{ParamActionChunkTopic, paramserver.String("action_chunk"), readOnly("output topic of the action chunks")},
@@ -268,6 +273,7 @@ func settingsFrom(get lookup) (Settings, error) {
 		ModelDir:          r.str(ParamModelDir),
 		ExecutionProvider: r.str(ParamExecutionProvider),
 		ORTThreads:        int(r.integer(ParamORTThreads)),
+		TRTFP16:           r.boolean(ParamTRTFP16),
 		ImageTopic:        r.str(ParamImageTopic),
 		InstructionTopic:  r.str(ParamInstructionTopic),
 		ActionChunkTopic:  r.str(ParamActionChunkTopic),

@@ -325,7 +325,7 @@ func (n *node) configure() error {
 		return errors.New("parameter model_dir is empty, expected the model bundle directory (-p model_dir:=/path)")
 	}
 	engine, err := policy.Open(s.ModelDir, ortbackend.Opener(ortbackend.Config{Provider: s.ExecutionProvider,
-		IntraOpThreads: s.ORTThreads}), s.Live.Skipping)
+		IntraOpThreads: s.ORTThreads, TensorRT: ortbackend.TensorRTConfig{FP16: s.TRTFP16}}), s.Live.Skipping)
 	if err != nil {
 		return err
 	}
