@@ -116,12 +116,15 @@ func (c *calibration) layerSimilarity(layers int) []float64 {
 	return sim
 }
 
+// cosine is the cosine similarity of x and y. Each product is rounded before it is added (the
+// float64 conversions): Go may fuse a multiply and an add into one instruction on arm64 and not on
+// amd64, and the static layers chosen from these figures must be the same on the Jetson.
 func cosine(x, y []float64) float64 {
 	var xy, xx, yy float64
 	for i := range x {
-		xy += x[i] * y[i]
-		xx += x[i] * x[i]
-		yy += y[i] * y[i]
+		xy += float64(x[i] * y[i])
+		xx += float64(x[i] * x[i])
+		yy += float64(y[i] * y[i])
 	}
 	if xx == 0 || yy == 0 {
 		return 0
