@@ -42,8 +42,10 @@ def generate_launch_description():
             parameters=[
                 LaunchConfiguration('params_file'),
                 {
-                    'model_dir': LaunchConfiguration('model_dir'),
-                    'execution_provider': LaunchConfiguration('execution_provider'),
+                    # As strings whatever they look like: launch_ros reads a bare substitution as YAML,
+                    # so model_dir:=2024 would reach the node as an integer and stop it.
+                    'model_dir': ParameterValue(LaunchConfiguration('model_dir'), value_type=str),
+                    'execution_provider': ParameterValue(LaunchConfiguration('execution_provider'), value_type=str),
                     'use_sim_time': ParameterValue(LaunchConfiguration('use_sim_time'), value_type=bool),
                     'managed': ParameterValue(LaunchConfiguration('managed'), value_type=bool),
                 },

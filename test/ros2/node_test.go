@@ -4,6 +4,8 @@ package ros2test
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -162,6 +164,24 @@ func TestLaunchServesChunksStatsAndDiagnostics(t *testing.T) {
 	}
 	if strings.Contains(launch.Output(), "none of its messages reach") {
 		t.Errorf("the node warned about a publisher of the right type:\n%s", launch.Output())
+	}
+}
+
+// A launch argument that YAML would read as a number reaches the node as the string it names:
+// model_dir:=2024 (a bundle directory named for its year) stopped the node with a parameter of the
+// wrong type, as launch_ros passed the bare substitution through YAML.
+func TestLaunchArgumentsThatLookLikeNumbersStayStrings(t *testing.T) {
+	r := NewROS(t)
+	dir := t.TempDir()
+	if err := os.Symlink(referenceModel(t), filepath.Join(dir, "2024")); err != nil {
+		t.Fatal(err)
+	}
+	p := r.Start("ros2 launch", nil, "bash", "-c",
+		`cd "$1" && exec ros2 launch dysl_vla dysl_vla.launch.py model_dir:=2024`, "bash", dir)
+	p.WaitFor(t, `serving 2024 on `, 60*time.Second)
+	out, err := r.ROS2(30*time.Second, "param", "get", node, "model_dir")
+	if err != nil || !strings.Contains(out, "String value is: 2024") {
+		t.Errorf("ros2 param get model_dir: %v\n%s", err, out)
 	}
 }
 
