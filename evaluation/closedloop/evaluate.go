@@ -12,6 +12,7 @@ import (
 
 	"dysl_vla/evaluation/matching"
 	"dysl_vla/policy"
+	"dysl_vla/policy/bundle"
 	"dysl_vla/scene"
 	"dysl_vla/skipping"
 	"dysl_vla/training"
@@ -394,7 +395,7 @@ func (cfg *EvaluateConfig) report(b *bench, rows []Row, later bool) *Report {
 		rows[i].judgeMatch()
 	}
 	rep := &Report{Model: cfg.Model, Layers: b.layers(), Static: b.m.StaticLayers, Seeds: [2]int64{cfg.Seeds[0], cfg.Seeds[len(cfg.Seeds)-1]},
-		Tasks: describeTasks(cfg.Suite), Latency: describeLatency(cfg.Suite), DySL: cfg.DySL.String(), Variants: rows}
+		Tasks: describeTasks(cfg.Suite, b.m.Image), Latency: describeLatency(cfg.Suite), DySL: cfg.DySL.String(), Variants: rows}
 	if later {
 		executed := float64(rows[1].ExecutedLayers)
 		rep.Notes = append(rep.Notes,
@@ -434,7 +435,7 @@ func (cfg *EvaluateConfig) identity() (map[string]any, error) {
 }
 
 // describeTasks says what the suite's episodes ask.
-func describeTasks(s Suite) string {
+func describeTasks(s Suite, image bundle.ImageSpec) string {
 	out := "single task"
 	if t := s.Scene.Tabletop; t.Blocks > 0 {
 		out = fmt.Sprintf("tabletop: %d blocks, %d pads, one instruction per episode", t.Blocks, t.Pads)
@@ -449,8 +450,8 @@ func describeTasks(s Suite) string {
 			out += fmt.Sprintf(" (%s, light ±%g, extra noise up to %g)", colours, t.Light, t.Noise)
 		}
 	}
-	if s.Scene.Width > 0 {
-		out += fmt.Sprintf("; camera frames %dx%d, converted to the model's input", s.Scene.Width, s.Scene.Height)
+	if w, h := s.Scene.Width, s.Scene.Height; w > 0 && (w != image.Width || h != image.Height) {
+		out += fmt.Sprintf("; camera frames %dx%d, converted to the model's input (%dx%d)", w, h, image.Width, image.Height)
 	}
 	if s.GripperLead > 0 {
 		out += fmt.Sprintf("; gripper commands %d actions early (node parameter gripper_lead)", s.GripperLead)

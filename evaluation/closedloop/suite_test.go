@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"dysl_vla/policy/bundle"
 	"dysl_vla/scene"
 	"dysl_vla/skipping"
 )
@@ -114,16 +115,20 @@ func TestWriteReport(t *testing.T) {
 }
 
 func TestDescribeTasksNamesWhatEachEpisodeAsks(t *testing.T) {
+	image64 := bundle.ImageSpec{Width: 64, Height: 64}
 	single := Suite{Scene: scene.DefaultConfig()}
-	require.Equal(t, "single task", describeTasks(single))
+	require.Equal(t, "single task", describeTasks(single, image64))
 	one := Suite{Scene: tabletop(scene.DefaultTabletop())}
-	require.Equal(t, "tabletop: 3 blocks, 4 pads, one instruction per episode", describeTasks(one))
+	require.Equal(t, "tabletop: 3 blocks, 4 pads, one instruction per episode", describeTasks(one, image64))
 	chain := Suite{Scene: tabletop(scene.ChainTabletop())}
-	require.Equal(t, "tabletop: 3 blocks, 4 pads, chains of 5 instructions", describeTasks(chain))
+	require.Equal(t, "tabletop: 3 blocks, 4 pads, chains of 5 instructions", describeTasks(chain, image64))
 	distractor := Suite{Scene: tabletop(scene.Tabletop{Blocks: 1, Pads: 2, Chain: 1, Colours: 6})}
-	require.Equal(t, "tabletop: 1 blocks, 2 pads, one instruction per episode (the first 6 colours, light ±0, extra noise up to 0)", describeTasks(distractor))
+	require.Equal(t, "tabletop: 1 blocks, 2 pads, one instruction per episode (the first 6 colours, light ±0, extra noise up to 0)", describeTasks(distractor, image64))
 	diagnostic := Suite{Scene: scene.DefaultConfig(), ExpertDims: []int{0, 1}}
-	require.Equal(t, "single task; A DIAGNOSTIC: action columns [0 1] (scene.Action indices) come from the scripted expert in every variant", describeTasks(diagnostic))
+	require.Equal(t, "single task; A DIAGNOSTIC: action columns [0 1] (scene.Action indices) come from the scripted expert in every variant", describeTasks(diagnostic, image64))
+	camera := Suite{Scene: scene.DefaultConfig()}
+	camera.Scene.Width, camera.Scene.Height = 640, 480
+	require.Equal(t, "single task; camera frames 640x480, converted to the model's input (64x64)", describeTasks(camera, image64))
 }
 
 // The suite hands its expert columns to every variant's harness: with all of them, a zero policy

@@ -15,6 +15,7 @@ import (
 	"dysl_vla/paramserver"
 	"dysl_vla/plots"
 	"dysl_vla/policy"
+	"dysl_vla/policy/bundle"
 	"dysl_vla/scene"
 	"dysl_vla/skipping"
 	"dysl_vla/training"
@@ -320,7 +321,7 @@ func Sweep(ctx context.Context, cfg SweepConfig) (*SweepReport, error) {
 		if !isStopped(err) || first[0].Episodes == 0 {
 			return nil, err
 		}
-		rep := cfg.report(L, first, nil, nil)
+		rep := cfg.report(b.m, first, nil, nil)
 		rep.stop(where)
 		return rep, err
 	}
@@ -416,7 +417,7 @@ func Sweep(ctx context.Context, cfg SweepConfig) (*SweepReport, error) {
 		return nil, err
 	}
 	Finish(more, timingReference)
-	rep := cfg.report(L, first, &plan, more[:len(more)-1])
+	rep := cfg.report(b.m, first, &plan, more[:len(more)-1])
 	rep.Notes = append(notes, rep.Notes...)
 	if err != nil {
 		rep.stop(fmt.Sprintf("full and dysl at its defaults played all %d episodes; the other points the first %d of them", len(cfg.Seeds), more[len(more)-1].Episodes))
@@ -433,9 +434,9 @@ func (rep *SweepReport) stop(where string) {
 
 // report is the sweep's report: full and dysl at its defaults from first, then the points of plan
 // from more (none when the sweep stopped before them), the front marked and a setting recommended.
-func (cfg SweepConfig) report(layers int, first []Row, plan *sweepPlan, more []Row) *SweepReport {
-	rep := &SweepReport{Model: cfg.Model, Layers: layers, Seeds: [2]int64{cfg.Seeds[0], cfg.Seeds[len(cfg.Seeds)-1]},
-		Tasks: describeTasks(cfg.Suite), Latency: describeLatency(cfg.Suite), Chain: cfg.Suite.Scene.Tabletop.Chain > 1}
+func (cfg SweepConfig) report(m *bundle.Manifest, first []Row, plan *sweepPlan, more []Row) *SweepReport {
+	rep := &SweepReport{Model: cfg.Model, Layers: m.Dims.Layers, Seeds: [2]int64{cfg.Seeds[0], cfg.Seeds[len(cfg.Seeds)-1]},
+		Tasks: describeTasks(cfg.Suite, m.Image), Latency: describeLatency(cfg.Suite), Chain: cfg.Suite.Scene.Tabletop.Chain > 1}
 	rep.Points = append(rep.Points, SweepPoint{Series: SeriesFull, Setting: "every layer", Row: first[0]},
 		SweepPoint{Series: SeriesDySL, Setting: Setting{}.String(), Row: first[1]})
 	for i, r := range more {

@@ -100,5 +100,5 @@ func TestClosedLoopEvaluateWithALargerCamera(t *testing.T) {
 	out, _, err := runDysl("evaluate", "--closed-loop", "--model", filepath.Join("..", "..", "models", "reference", "tiny"), "--ort-lib", orttest.Library(t),
 		"--tasks", "single", "--episodes", "1", "--max-steps", "5", "--variants", "full,dysl", "--latency", "fixed", "--camera-size", "96x72")
 	require.NoError(t, err)
-	require.Contains(t, out, "camera frames 96x72, converted to the model's input")
+	require.Contains(t, out, "camera frames 96x72, converted to the model's input (64x64)")
 }
