@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/spf13/pflag"
 
@@ -52,7 +51,7 @@ func (f *engineFlags) ortConfig() (ortbackend.Config, error) {
 	}
 	lib := f.ortLib
 	if lib == "" && os.Getenv(ortbackend.LibraryEnvVar) == "" {
-		lib = fetchedLibrary()
+		lib = ortbackend.FetchedLibraryOfThisProgram()
 	}
 	return ortbackend.Config{
 		LibraryPath:    lib,
@@ -60,23 +59,6 @@ func (f *engineFlags) ortConfig() (ortbackend.Config, error) {
 		IntraOpThreads: f.threads,
 		TensorRT:       ortbackend.TensorRTConfig{FP16: f.trtFP16},
 	}, nil
-}
-
-// fetchedLibrary is the ONNX Runtime library scripts/fetch-ort.sh (run by `make demo` and `make ort`)
-// installed in the repository's .cache/, found from the executable (bin/dysl) or else from the working
-// directory (go run), or "" when neither lies in a repository that has one.
-func fetchedLibrary() string {
-	if exe, err := os.Executable(); err == nil {
-		if exe, err = filepath.EvalSymlinks(exe); err == nil {
-			if lib := ortbackend.FindFetchedLibrary(filepath.Dir(exe)); lib != "" {
-				return lib
-			}
-		}
-	}
-	if wd, err := os.Getwd(); err == nil {
-		return ortbackend.FindFetchedLibrary(wd)
-	}
-	return ""
 }
 
 // computes says what of these options changes the actions a model computes, for a journal's

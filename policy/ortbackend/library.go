@@ -42,6 +42,24 @@ func FindFetchedLibrary(dir string) string {
 	}
 }
 
+// FetchedLibraryOfThisProgram is the library scripts/fetch-ort.sh (make ort, make demo) installed in
+// the repository the running program lies in (bin/dysl, or a colcon install/ inside the checkout),
+// or else the one its working directory is in (go run, ros2 launch from the checkout), or "" when
+// neither holds one: what a program falls back to when neither a flag nor DYSL_ORT_LIB names one.
+func FetchedLibraryOfThisProgram() string {
+	if exe, err := os.Executable(); err == nil {
+		if exe, err = filepath.EvalSymlinks(exe); err == nil {
+			if lib := FindFetchedLibrary(filepath.Dir(exe)); lib != "" {
+				return lib
+			}
+		}
+	}
+	if wd, err := os.Getwd(); err == nil {
+		return FindFetchedLibrary(wd)
+	}
+	return ""
+}
+
 // fetchHint tells the reader how to get a library, for error messages.
 func fetchHint() string {
 	return fmt.Sprintf("scripts/fetch-ort.sh (or make ort) installs ONNX Runtime %s into %s and prints the library's path",
