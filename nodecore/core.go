@@ -83,8 +83,8 @@ type Core struct {
 	engineLive *LiveSettings
 	// gripper is the executed gripper commands' history for gripper_min_hold; only Step touches it.
 	gripper gripperHold
-	// lastServed is the stamp of the last frame inference ran on in this episode (zero: none, or it was
-	// unstamped); only Step touches it.
+	// lastServed is the instant (stamp, or clock for an unstamped frame) of the last frame inference
+	// ran on in this episode, zero before the first; only Step touches it.
 	lastServed msgs.Time
 }
 
@@ -352,10 +352,17 @@ func (c *Core) Step(now time.Time) bool {
 		c.cfg.Sink.Notice(EventFrameStale{Stamp: stamp, Age: age, MaxAge: live.MaxImageAge})
 		return true
 	}
+	// at is the instant the frame shows: its stamp, or the node's clock for a frame not stamped (a
+	// camera that does not stamp, with max_image_age 0). The robot state, the episode's time line and
+	// the gripper's hold all follow it.
+	at := stamp
+	if at.IsZero() {
+		at = msgs.TimeFromGo(now)
+	}
 	var state []float64
 	if c.state != nil {
 		c.mu.Lock()
-		problem := c.state.stateFor(stamp, live.StateMaxAge, c.topics.state, c.stateValues)
+		problem := c.state.stateFor(at, live.StateMaxAge, c.topics.state, c.stateValues)
 		if problem != "" {
 			c.totals.noState++
 			c.win.noState++
@@ -368,13 +375,12 @@ func (c *Core) Step(now time.Time) bool {
 		}
 		state = c.stateValues
 	}
-	if !stamp.IsZero() {
-		if last := c.lastServed; !last.IsZero() && last.Go().Sub(stamp.Go()) > episodeRewind {
-			c.restartEpisode()
-			c.cfg.Sink.Notice(EventTimeWentBack{Stamp: stamp, Last: last})
-		}
-		c.lastServed = stamp
+	if last := c.lastServed; !last.IsZero() && last.Go().Sub(at.Go()) > episodeRewind {
+		c.restartEpisode()
+		c.count(func(w *window, t *totals) { t.timeRewinds++ })
+		c.cfg.Sink.Notice(EventTimeWentBack{At: at, Last: last})
 	}
+	c.lastServed = at
 
 	res, err := c.infer(img, instruction, state)
 	if err != nil {
@@ -392,7 +398,7 @@ func (c *Core) Step(now time.Time) bool {
 	}
 	header := msgs.Header{Stamp: stamp, FrameID: frameID}
 	skipRatio := res.Stats.SkipRatio()
-	chunk := c.actionChunk(header, now, res, skipRatio, live)
+	chunk := c.actionChunk(header, at, res, skipRatio, live)
 	stats := c.skipStats(header, res.Stats)
 	c.sequence++
 	c.cfg.Sink.PublishActionChunk(chunk)
@@ -447,9 +453,9 @@ func (c *Core) count(update func(*window, *totals)) {
 
 // actionChunk is dysl_vla/msg/ActionChunk for res: the image's header, the bundle's step time and
 // action names, the skip summary, and the gripper column advanced (gripper_lead) and held
-// (gripper_min_hold). The hold follows the frames' stamps, or the node's clock at now for a frame not
-// stamped: every chunk at time 0 would leave no action executed before the next, and nothing held.
-func (c *Core) actionChunk(header msgs.Header, now time.Time, res policy.Result, skipRatio float64, live *LiveSettings) *msgs.ActionChunk {
+// (gripper_min_hold). The hold follows at, the frame's instant (Step): for unstamped frames the node's
+// clock, since every chunk at time 0 would leave no action executed before the next, and nothing held.
+func (c *Core) actionChunk(header msgs.Header, at msgs.Time, res policy.Result, skipRatio float64, live *LiveSettings) *msgs.ActionChunk {
 	m := c.cfg.Engine.Manifest
 	dim := m.Dims.ActionDim
 	actions := make([]float32, 0, len(res.Chunk)*dim)
@@ -457,11 +463,7 @@ func (c *Core) actionChunk(header msgs.Header, now time.Time, res policy.Result,
 		actions = append(actions, row...)
 	}
 	leadGripper(actions, dim, m.Action.GripperIndex, live.GripperLead)
-	at := header.Stamp.Nanos()
-	if header.Stamp.IsZero() {
-		at = now.UnixNano()
-	}
-	c.gripper.apply(actions, dim, m.Action.GripperIndex, at, seconds(m.Action.DtSeconds), live.GripperMinHold)
+	c.gripper.apply(actions, dim, m.Action.GripperIndex, at.Nanos(), seconds(m.Action.DtSeconds), live.GripperMinHold)
 	s := res.Stats
 	return &msgs.ActionChunk{
 		Header:            header,

@@ -225,9 +225,37 @@ func TestTimeGoingBackStartsANewEpisode(t *testing.T) {
 	ev := eventsOf[nodecore.EventTimeWentBack](f.sink)
 	require.Len(t, ev, 1)
 	require.Equal(t, stampAt(150*time.Millisecond), ev[0].Last)
-	require.Contains(t, ev[0].String(), "stamped 10.15s before the last one served")
+	require.Contains(t, ev[0].String(), "is 10.15s before the last one served")
 	f.serve(-9900*time.Millisecond, "cam")
 	require.Len(t, eventsOf[nodecore.EventTimeWentBack](f.sink), 1, "the new episode goes on")
+	f.core.Diagnostics(t0)
+	require.Equal(t, "1", value(t, f.sink.diags[len(f.sink.diags)-1].Status[0], "episodes restarted (time went back)"))
+}
+
+// Unstamped frames follow the node's clock: the clock set back (a /clock restarted, an NTP step)
+// starts a new episode for them too, and the gripper's hold of the old time line goes with it.
+func TestClockGoingBackStartsANewEpisodeForUnstampedFrames(t *testing.T) {
+	f := newFixture(t, func(fake *policytest.Fake) policy.Backend {
+		return &scriptedGripper{Fake: fake}
+	}, map[string]paramserver.Value{
+		nodecore.ParamStrategy:       paramserver.String("full"),
+		nodecore.ParamMaxImageAge:    paramserver.Double(0),
+		nodecore.ParamGripperMinHold: paramserver.Double(1),
+	})
+	f.core.SetInstruction("pick")
+	serveAt := func(now time.Time) []float32 {
+		img := frame(0, "cam", 100)
+		img.Header.Stamp = msgs.Time{}
+		f.core.OfferFrame(img)
+		f.core.Step(now)
+		a := f.sink.chunks[len(f.sink.chunks)-1].Actions
+		return []float32{a[1], a[3]}
+	}
+	for i := range 3 {
+		serveAt(t0.Add(time.Duration(i) * 100 * time.Millisecond))
+	}
+	require.Equal(t, []float32{1, -1}, serveAt(t0.Add(-time.Minute)), "a new episode: the close of the old time line is not held")
+	require.Len(t, eventsOf[nodecore.EventTimeWentBack](f.sink), 1)
 }
 
 // The instruction in force arriving again (a publisher repeating it) is not a new episode: DySL goes

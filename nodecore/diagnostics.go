@@ -19,6 +19,7 @@ type totals struct {
 	controllersOutOfRange                                                                             uint64
 	forwardFailures, published                                                                        uint64
 	states, noState                                                                                   uint64
+	timeRewinds                                                                                       uint64 // episodes restarted as time went back
 }
 
 // window gathers what happened since the last diagnostics report.
@@ -212,6 +213,7 @@ func (c *Core) Diagnostics(now time.Time) *msgs.DiagnosticArray {
 	count("non-finite chunks", t.nonFinite)
 	count("controller outputs out of range", t.controllersOutOfRange)
 	count("decode errors", t.decodeErrors)
+	count("episodes restarted (time went back)", t.timeRewinds)
 	if c.state != nil {
 		count("robot states received", t.states)
 		count("frames without robot state", t.noState)

@@ -52,9 +52,10 @@ type EventNoState struct {
 // EventInstruction: a new instruction arrived; the next inference starts a new episode.
 type EventInstruction struct{ Text string }
 
-// EventTimeWentBack: a frame was stamped more than a second before the last one served (a bag played
-// again from its start, a simulator reset, a clock set back): a new episode started with it.
-type EventTimeWentBack struct{ Stamp, Last msgs.Time }
+// EventTimeWentBack: a frame's instant (its stamp, or the node's clock for a frame not stamped) lay
+// more than a second before the last one served (a bag played again from its start, a simulator
+// reset, a clock set back): a new episode started with it.
+type EventTimeWentBack struct{ At, Last msgs.Time }
 
 // EventBadFrame: the engine refused a frame (unsupported encoding, inconsistent size...).
 type EventBadFrame struct {
@@ -156,8 +157,8 @@ func quoteShort(text string) string {
 	return fmt.Sprintf("%s... (%d bytes)", strconv.Quote(text[:cut]), len(text))
 }
 func (e EventTimeWentBack) String() string {
-	return fmt.Sprintf("frame %s is stamped %v before the last one served (%s): time went back (a bag played again, a simulator reset); a new episode starts with it",
-		stamp(e.Stamp), e.Last.Go().Sub(e.Stamp.Go()), stamp(e.Last))
+	return fmt.Sprintf("frame at %s is %v before the last one served (%s): time went back (a bag played again, a simulator reset, a clock set back); a new episode starts with it",
+		stamp(e.At), e.Last.Go().Sub(e.At.Go()), stamp(e.Last))
 }
 func (e EventBadFrame) String() string {
 	return fmt.Sprintf("frame %s refused: %v", stamp(e.Stamp), e.Err)

@@ -171,10 +171,9 @@ func (c *Core) NameTopics(image, instruction, state string) {
 // NeedsState reports whether the bundle reads the robot's state, so the edge subscribes to StateTopic.
 func (c *Core) NeedsState() bool { return c.state != nil }
 
-// stateFor copies into dst the state to infer the frame stamped frame with, or says why there is none:
-// a value never received on topic, or one further than maxAge from the frame (0: no check). An
-// unstamped frame takes the newest values unchecked: there is no instant to hold them to (the frame's
-// own age check, max_image_age, refuses unstamped frames unless it is off). c.mu is held.
+// stateFor copies into dst the state to infer the frame of instant frame with (its stamp, or the
+// node's clock for a frame not stamped: Step), or says why there is none: a value never received on
+// topic, or one further than maxAge from the frame (0: no check). c.mu is held.
 func (s *stateSlot) stateFor(frame msgs.Time, maxAge time.Duration, topic string, dst []float64) (problem string) {
 	var missing, stale, unstamped []string
 	var worst time.Duration
@@ -186,7 +185,7 @@ func (s *stateSlot) stateFor(frame msgs.Time, maxAge time.Duration, topic string
 		}
 		dst[i] = r.value
 		switch {
-		case maxAge <= 0 || frame.IsZero():
+		case maxAge <= 0:
 		case r.stamp.IsZero():
 			// A zero stamp gives an age the check cannot trust, so it fails.
 			unstamped = append(unstamped, name)
@@ -205,7 +204,7 @@ func (s *stateSlot) stateFor(frame msgs.Time, maxAge time.Duration, topic string
 		return fmt.Sprintf("robot state for %s on %s has header.stamp 0, so how far it is from the frame's stamp is unknown (state_max_age is %v; 0 turns the check off)",
 			strings.Join(unstamped, ", "), topic, maxAge)
 	case len(stale) > 0:
-		return fmt.Sprintf("robot state for %s is %v away from the frame's stamp, state_max_age is %v",
+		return fmt.Sprintf("robot state for %s is %v away from the frame's time (its stamp; the node's clock for a frame not stamped), state_max_age is %v",
 			strings.Join(stale, ", "), worst.Round(time.Millisecond), maxAge)
 	}
 	return ""

@@ -74,8 +74,8 @@ func TestStateNearestTheFrameIsTaken(t *testing.T) {
 	require.Empty(t, g.sink.chunks)
 	require.Contains(t, eventsOf[nodecore.EventNoState](g.sink)[0].Problem, "robot state for ee_z, gripper on joint_states has header.stamp 0")
 
-	// An unstamped frame (max_image_age 0, a camera that does not stamp) has no instant to hold the
-	// state to: it takes the newest, stamped or not.
+	// An unstamped frame (max_image_age 0, a camera that does not stamp) is taken as of the node's
+	// clock: the state nearest it, the newest, within state_max_age of it.
 	u := newStateFixture(t, map[string]paramserver.Value{nodecore.ParamMaxImageAge: paramserver.Double(0)})
 	u.core.SetInstruction("pick")
 	u.core.OfferState(stampAt(0), []string{"ee_z", "gripper"}, []float64{0.2, 1})
@@ -83,10 +83,15 @@ func TestStateNearestTheFrameIsTaken(t *testing.T) {
 	unstamped := frame(0, "cam", 100)
 	unstamped.Header.Stamp = msgs.Time{}
 	u.core.OfferFrame(unstamped)
-	u.core.Step(t0.Add(time.Second))
+	u.core.Step(t0.Add(100 * time.Millisecond))
 	require.Empty(t, eventsOf[nodecore.EventNoState](u.sink))
 	require.Len(t, u.sink.chunks, 1)
 	require.InDeltaSlice(t, []float32{2, 1}, u.fake.LastState(), 1e-6, "ee_z 0.3, the newest")
+	// The joint_states publisher died an hour ago: the arm is not driven on its last word.
+	u.core.OfferFrame(unstamped)
+	u.core.Step(t0.Add(time.Hour))
+	require.Len(t, u.sink.chunks, 1)
+	require.Contains(t, eventsOf[nodecore.EventNoState](u.sink)[0].Problem, "is 59m59.99s away from the frame's time")
 }
 
 // A robot may publish its arm and gripper separately: each message refreshes its own names.
@@ -132,8 +137,8 @@ func TestFramesWithoutAUsableStateAreNotActedOn(t *testing.T) {
 	events := eventsOf[nodecore.EventNoState](f.sink)
 	require.Len(t, events, 4)
 	require.Equal(t, stampAt(1700*time.Millisecond), events[2].Stamp)
-	require.Equal(t, "robot state for ee_z, gripper is 700ms away from the frame's stamp, state_max_age is 500ms", events[2].Problem)
-	require.Equal(t, "robot state for ee_z, gripper is 800ms away from the frame's stamp, state_max_age is 500ms", events[3].Problem)
+	require.Equal(t, "robot state for ee_z, gripper is 700ms away from the frame's time (its stamp; the node's clock for a frame not stamped), state_max_age is 500ms", events[2].Problem)
+	require.Equal(t, "robot state for ee_z, gripper is 800ms away from the frame's time (its stamp; the node's clock for a frame not stamped), state_max_age is 500ms", events[3].Problem)
 	st = f.core.Diagnostics(t0.Add(3 * time.Second)).Status[0]
 	require.Equal(t, msgs.DiagnosticWarn, st.Level)
 	require.Contains(t, st.Message, "2 frames not acted on: robot state for ee_z, gripper is 800ms away")
