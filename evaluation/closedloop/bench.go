@@ -188,10 +188,12 @@ func (b *bench) dithered(s skipping.Strategy, skipped float64) (*Variant, error)
 	}
 	d := matching.NewDither(s, b.layout, skipped)
 	// Each episode dithers from its own start, so that what it skips depends on its seed alone, not on
-	// the episodes played before it in this run, or in the run a journal resumes.
+	// the episodes played before it in this run, or in the run a journal resumes. A frame of an earlier
+	// tick than the last one served begins another episode; frames of one tick (a camera faster than
+	// the control rate) belong to the same.
 	var last scene.State
 	v.BeforeInference = func(served scene.State) *skipping.Config {
-		if served.Seed != last.Seed || served.Tick <= last.Tick {
+		if served.Seed != last.Seed || served.Tick < last.Tick {
 			d.Restart()
 		}
 		last = served

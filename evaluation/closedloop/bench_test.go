@@ -1,6 +1,7 @@
 package closedloop
 
 import (
+	"math"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -34,4 +35,16 @@ func TestDitheredBaselinesStartEachEpisodeAfresh(t *testing.T) {
 		require.Equal(t, alone, ratios(3, 7)[5:], "%v: seed 7 after seed 3", s)
 		require.Equal(t, alone, ratios(7, 7)[5:], "%v: seed 7 played again", s)
 	}
+
+	// A camera twice the control rate serves two frames a tick: one episode, one dither, its mean on
+	// the target.
+	v, err := b.dithered(skipping.StrategyRandomSkip, 1.3)
+	require.NoError(t, err)
+	var skipped float64
+	const frames = 200
+	for i := range frames {
+		ratio := v.BeforeInference(scene.State{Seed: 7, Tick: i / 2}).SkipRatio
+		skipped += math.Round(ratio * float64(b.layout.DynamicLayers()))
+	}
+	require.InDelta(t, 1.3, skipped/frames, 0.01)
 }

@@ -38,7 +38,7 @@ func SkipLevels(s skipping.Strategy, layout skipping.Layout) map[int]float64 {
 
 // Dither chooses, inference by inference, how many layers a random_skip or fixed_ratio baseline
 // skips: always a whole number the strategy can produce, with the running mean tracking Target
-// (error diffusion over the whole run).
+// (error diffusion since it was made or last restarted: the closed loop restarts it per episode).
 type Dither struct {
 	levels     map[int]float64
 	counts     []int
