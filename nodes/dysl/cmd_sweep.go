@@ -55,7 +55,8 @@ func newSweepCmd() *cobra.Command {
 and prints success rate, chain length, executed layers and backbone speedup per point, the Pareto
 front (no other point is at least as good on both success and speedup and better on one) marked, and a recommendation: the DySL
 point with the highest backbone speedup whose success is at least 99% of full's and, with --tasks
-chain, whose chain length is within 0.05 of full's; or that none meets it. --plot draws success
+chain, whose chain length is within 0.05 of full's, among those that run fewer layers than full and
+are measured faster; or that none meets it. --plot draws success
 against backbone speedup, every series and the front, as a PNG.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -71,4 +71,7 @@ func TestClosedLoopCommandsRefuseBadOptions(t *testing.T) {
 		_, _, err := runDysl(tc.args...)
 		require.ErrorContains(t, err, tc.want, tc.args)
 	}
+	// A scene setting out of range is named as itself, not as the camera size no one gave.
+	_, _, err := runDysl("evaluate", "--closed-loop", "--model", dir, "--max-steps", "0")
+	require.EqualError(t, err, "max steps (0) must be in [1, 100000] per instruction")
 }

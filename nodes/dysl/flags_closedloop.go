@@ -101,12 +101,19 @@ func (f *closedLoopFlags) sceneConfig() (scene.Config, error) {
 	}
 	cfg.Tabletop = tasks
 	if f.cameraSize != "" {
-		if _, err := fmt.Sscanf(f.cameraSize, "%dx%d", &cfg.Width, &cfg.Height); err != nil || f.cameraSize != fmt.Sprintf("%dx%d", cfg.Width, cfg.Height) {
+		var w, h int
+		if _, err := fmt.Sscanf(f.cameraSize, "%dx%d", &w, &h); err != nil || f.cameraSize != fmt.Sprintf("%dx%d", w, h) {
 			return cfg, fmt.Errorf("--camera-size %q: expected WIDTHxHEIGHT in pixels, such as 640x480", f.cameraSize)
 		}
+		camera := scene.Config{Width: w, Height: h}
+		camera.EnsureDefaults()
+		if err := camera.Validate(); err != nil {
+			return cfg, fmt.Errorf("--camera-size %s: %w", f.cameraSize, err)
+		}
+		cfg.Width, cfg.Height = w, h
 	}
 	if err := cfg.Validate(); err != nil {
-		return cfg, fmt.Errorf("--camera-size %s: %w", f.cameraSize, err)
+		return cfg, err
 	}
 	if f.cameraSize == "" {
 		cfg.Width, cfg.Height = 0, 0 // the model's input size (closedloop.Config.Scene)
