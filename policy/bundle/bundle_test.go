@@ -229,6 +229,9 @@ func TestGraphFileProblems(t *testing.T) {
 			require.NoError(t, os.Rename(filepath.Join(dir, "head.onnx.data"), elsewhere))
 			require.NoError(t, os.Symlink(elsewhere, filepath.Join(dir, "head.onnx.data")))
 		}, "head.onnx: initializer head.proj.weight: external data file head.onnx.data is reached through the symbolic link head.onnx.data: expected the file itself in the bundle"},
+		{"opset TensorRT does not read", func(t *testing.T, dir string, m *bundle.Manifest) {
+			setOpset(t, filepath.Join(dir, m.Files.Layers[0]), 23)
+		}, "layer_00.onnx: opset_import: declares opset 23 of the standard domain: expected 9 to 20, what TensorRT 10 reads (this package writes 17)"},
 		// A rebuild writes the graphs in place: through a link, into a file outside the bundle.
 		{"graph through a link", func(t *testing.T, dir string, m *bundle.Manifest) {
 			elsewhere := filepath.Join(t.TempDir(), "layer.onnx")
@@ -326,6 +329,25 @@ func setInitializerDims(t *testing.T, path string, dims ...int64) {
 		}
 		return out
 	})
+}
+
+// setOpset rewrites the standard-domain opset the graph at path declares (ModelProto.opset_import
+// (8) > OperatorSetIdProto.version (2)).
+func setOpset(t *testing.T, path string, version uint64) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	var out []byte
+	eachField(t, data, func(num protowire.Number, tag, value []byte) {
+		if num != 8 {
+			out = append(append(out, tag...), value...)
+			return
+		}
+		opset := protowire.AppendTag(nil, 2, protowire.VarintType)
+		opset = protowire.AppendVarint(opset, version)
+		out = protowire.AppendBytes(append(out, tag...), opset)
+	})
+	require.NoError(t, os.WriteFile(path, out, 0o644))
 }
 
 // editInitializers rewrites each field of each initializer (ModelProto.graph (7) > GraphProto.

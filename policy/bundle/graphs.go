@@ -123,6 +123,13 @@ func linkOnPath(dir, rel string) string {
 	return ""
 }
 
+// minOpset and maxOpset bound the standard-domain opset of a bundle's graphs: those TensorRT 10's ONNX
+// parser reads.
+const (
+	minOpset = 9
+	maxOpset = 20
+)
+
 // insideBundle reports whether a manifest path stays inside the bundle directory.
 func insideBundle(file string) bool {
 	if filepath.IsAbs(file) {
@@ -154,6 +161,17 @@ func checkGraph(dir string, spec graphSpec, dims Dims) []Problem {
 	info, err := onnxgraph.ReadInfo(data)
 	if err != nil {
 		return []Problem{{spec.file, "", fmt.Sprintf("corrupt: %v", err)}}
+	}
+	// The robot's provider reads what TensorRT 10's ONNX parser reads; a graph of another opset can
+	// pass everything here and still be refused there (or, as an opset 23 layer did, by ONNX Runtime
+	// at its first run: ReduceMean's axes moved from an attribute to an input at opset 18).
+	opset, ok := info.Opsets[""]
+	if v, std := info.Opsets["ai.onnx"]; std {
+		opset, ok = v, true
+	}
+	if !ok || opset < minOpset || opset > maxOpset {
+		add("opset_import", "declares opset %d of the standard domain: expected %d to %d, what TensorRT 10 reads (this package writes %d)",
+			opset, minOpset, maxOpset, onnxgraph.OpsetVersion)
 	}
 
 	checkTensors := func(kind string, want []tensorSpec, got []onnxgraph.TensorInfo) {
