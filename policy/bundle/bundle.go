@@ -116,16 +116,17 @@ func ReadManifest(dir string) (*Manifest, error) {
 		return nil, err
 	}
 	if len(doc.Content) > 0 {
-		if ps := fractionalIntegers(doc.Content[0], reflect.TypeOf(m), ""); len(ps) > 0 {
+		if ps := integerProblems(doc.Content[0], reflect.TypeOf(m), ""); len(ps) > 0 {
 			return nil, &ValidationError{Dir: dir, Problems: ps}
 		}
 	}
 	return &m, nil
 }
 
-// fractionalIntegers lists the integer fields (and int map keys) of t whose YAML value has a fraction:
-// the decoder truncates layers: 8.5 to 8 without a word.
-func fractionalIntegers(n *yaml.Node, t reflect.Type, path string) []Problem {
+// integerProblems lists the integer fields (and int map keys) of t whose YAML value has a fraction (the
+// decoder truncates layers: 8.5 to 8 without a word), and the int map keys given twice in two
+// spellings (3 and 0x3, 4 and 04: YAML compares keys as text, and the last one would silently win).
+func integerProblems(n *yaml.Node, t reflect.Type, path string) []Problem {
 	join := func(key string) string {
 		if path == "" {
 			return key
@@ -148,7 +149,7 @@ func fractionalIntegers(n *yaml.Node, t reflect.Type, path string) []Problem {
 			key := n.Content[i].Value
 			for f := range t.Fields() {
 				if tag, _, _ := strings.Cut(f.Tag.Get("yaml"), ","); tag == key {
-					ps = append(ps, fractionalIntegers(n.Content[i+1], f.Type, join(key))...)
+					ps = append(ps, integerProblems(n.Content[i+1], f.Type, join(key))...)
 				}
 			}
 		}
@@ -157,16 +158,24 @@ func fractionalIntegers(n *yaml.Node, t reflect.Type, path string) []Problem {
 			return nil
 		}
 		for i, child := range n.Content {
-			ps = append(ps, fractionalIntegers(child, t.Elem(), fmt.Sprintf("%s[%d]", path, i))...)
+			ps = append(ps, integerProblems(child, t.Elem(), fmt.Sprintf("%s[%d]", path, i))...)
 		}
 	case reflect.Map:
 		if n.Kind != yaml.MappingNode {
 			return nil
 		}
+		seen := map[int64]string{}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			key := n.Content[i]
-			ps = append(ps, fractionalIntegers(key, t.Key(), path+" key")...)
-			ps = append(ps, fractionalIntegers(n.Content[i+1], t.Elem(), fmt.Sprintf("%s[%s]", path, key.Value))...)
+			ps = append(ps, integerProblems(key, t.Key(), path+" key")...)
+			var k int64
+			if t.Key().Kind() >= reflect.Int && t.Key().Kind() <= reflect.Int64 && key.Decode(&k) == nil {
+				if first, twice := seen[k]; twice {
+					ps = append(ps, Problem{ManifestFile, path, fmt.Sprintf("key %d is given twice, as %s and as %s", k, first, key.Value)})
+				}
+				seen[k] = key.Value
+			}
+			ps = append(ps, integerProblems(n.Content[i+1], t.Elem(), fmt.Sprintf("%s[%s]", path, key.Value))...)
 		}
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!float" {

@@ -1,11 +1,14 @@
 package bundle_test
 
 import (
+	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -108,4 +111,19 @@ func TestNonFiniteInitializerIsAProblem(t *testing.T) {
 		require.NoError(t, err)
 		requireProblem(t, problems(t, dir), "head.onnx: initializer head.proj.weight: 2 of 448 values are not finite (NaN or Inf)")
 	}
+}
+
+// YAML compares map keys as text: 3 and 0x3 under files.adapters are two keys to it and one adapter
+// to the bundle, the last silently winning. The second spelling is refused.
+func TestManifestRefusesAnIntegerKeyGivenTwice(t *testing.T) {
+	dir, m := copyBundle(t)
+	path := filepath.Join(dir, bundle.ManifestFile)
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	first := slices.Sorted(maps.Keys(m.Files.Adapters))[0]
+	line := regexp.MustCompile(fmt.Sprintf(`(?m)^    %d: (.*)$`, first))
+	require.True(t, line.Match(data), "the manifest lists adapter %d", first)
+	data = line.ReplaceAll(data, []byte(fmt.Sprintf("    %d: $1\n    0x%x: $1", first, first)))
+	require.NoError(t, os.WriteFile(path, data, 0o644))
+	requireProblem(t, problems(t, dir), fmt.Sprintf("manifest.yaml: files.adapters: key %d is given twice, as %d and as 0x%x", first, first, first))
 }
