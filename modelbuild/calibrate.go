@@ -141,10 +141,7 @@ func CheckStaticRatio(ratio float64) error {
 }
 
 // ChooseStatic picks round(ratio·L) static layers (at least 1): the last layer always, then the layers
-// with the lowest input/output similarity. Returned ascending. Similarities are compared to 9 decimal
-// places, ties going to the earlier layer: the hidden states, and so the similarities, differ in their
-// last bits between amd64 and arm64 (Go fuses multiply-adds on arm64), and a near tie must not choose
-// other static layers on the Jetson than where the bundle was built.
+// with the lowest input/output similarity. Returned ascending.
 func ChooseStatic(similarity []float64, ratio float64) []int {
 	L := len(similarity)
 	n := max(1, min(L, int(math.Round(ratio*float64(L)))))
@@ -152,8 +149,7 @@ func ChooseStatic(similarity []float64, ratio float64) []int {
 	for i := 0; i < L-1; i++ {
 		order = append(order, i)
 	}
-	rounded := func(i int) float64 { return math.Round(similarity[i] * 1e9) }
-	sort.SliceStable(order, func(x, y int) bool { return rounded(order[x]) < rounded(order[y]) })
+	sort.SliceStable(order, func(x, y int) bool { return similarity[order[x]] < similarity[order[y]] })
 	static := append([]int{L - 1}, order[:n-1]...)
 	sort.Ints(static)
 	return static

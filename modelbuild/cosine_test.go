@@ -23,19 +23,3 @@ func TestCosineRoundsEachProduct(t *testing.T) {
 		t.Fatalf("cosine = %.20g, want %.20g (each product rounded)", got, want)
 	}
 }
-
-// Similarities a few last bits apart, as amd64 and arm64 compute them, choose the same static layers:
-// the tie goes to the earlier layer on both.
-func TestChooseStaticIgnoresTheLastBits(t *testing.T) {
-	for _, sim := range [][]float64{
-		{math.Nextafter(0.8, 1), 0.8, 0.9, 1},
-		{0.8, math.Nextafter(0.8, 1), 0.9, 1},
-	} {
-		if got := ChooseStatic(sim, 0.5); len(got) != 2 || got[0] != 0 || got[1] != 3 {
-			t.Fatalf("ChooseStatic(%v) = %v, want [0 3]", sim, got)
-		}
-	}
-	if got := ChooseStatic([]float64{0.8, 0.8 - 1e-6, 0.9, 1}, 0.5); got[0] != 1 {
-		t.Fatalf("a real difference still decides: got %v, want [1 3]", got)
-	}
-}
