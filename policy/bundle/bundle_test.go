@@ -229,9 +229,12 @@ func TestGraphFileProblems(t *testing.T) {
 			require.NoError(t, os.Rename(filepath.Join(dir, "head.onnx.data"), elsewhere))
 			require.NoError(t, os.Symlink(elsewhere, filepath.Join(dir, "head.onnx.data")))
 		}, "head.onnx: initializer head.proj.weight: external data file head.onnx.data is reached through the symbolic link head.onnx.data: expected the file itself in the bundle"},
-		{"opset TensorRT does not read", func(t *testing.T, dir string, m *bundle.Manifest) {
-			setOpset(t, filepath.Join(dir, m.Files.Layers[0]), 23)
-		}, "layer_00.onnx: opset_import: declares opset 23 of the standard domain: expected 9 to 20, what TensorRT 10 reads (this package writes 17)"},
+		{"another opset", func(t *testing.T, dir string, m *bundle.Manifest) {
+			setOpset(t, filepath.Join(dir, m.Files.Layers[0]), "", 18)
+		}, `layer_00.onnx: opset_import: declares opset 18 of the standard domain (""): expected 17, the opset this package's operators are built and checked at`},
+		{"two spellings of the standard domain", func(t *testing.T, dir string, m *bundle.Manifest) {
+			setOpset(t, filepath.Join(dir, m.Files.Layers[0]), "ai.onnx", 17, "", 23)
+		}, `layer_00.onnx: opset_import: declares opset 23 of the standard domain (""): expected 17`},
 		// A rebuild writes the graphs in place: through a link, into a file outside the bundle.
 		{"graph through a link", func(t *testing.T, dir string, m *bundle.Manifest) {
 			elsewhere := filepath.Join(t.TempDir(), "layer.onnx")
@@ -331,9 +334,9 @@ func setInitializerDims(t *testing.T, path string, dims ...int64) {
 	})
 }
 
-// setOpset rewrites the standard-domain opset the graph at path declares (ModelProto.opset_import
-// (8) > OperatorSetIdProto.version (2)).
-func setOpset(t *testing.T, path string, version uint64) {
+// setOpset replaces the opsets the graph at path declares (ModelProto.opset_import (8), each an
+// OperatorSetIdProto: domain (1), version (2)) with the domain and version pairs given.
+func setOpset(t *testing.T, path string, pairs ...any) {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	require.NoError(t, err)
@@ -341,12 +344,13 @@ func setOpset(t *testing.T, path string, version uint64) {
 	eachField(t, data, func(num protowire.Number, tag, value []byte) {
 		if num != 8 {
 			out = append(append(out, tag...), value...)
-			return
 		}
-		opset := protowire.AppendTag(nil, 2, protowire.VarintType)
-		opset = protowire.AppendVarint(opset, version)
-		out = protowire.AppendBytes(append(out, tag...), opset)
 	})
+	for i := 0; i+1 < len(pairs); i += 2 {
+		opset := protowire.AppendString(protowire.AppendTag(nil, 1, protowire.BytesType), pairs[i].(string))
+		opset = protowire.AppendVarint(protowire.AppendTag(opset, 2, protowire.VarintType), uint64(pairs[i+1].(int)))
+		out = protowire.AppendBytes(protowire.AppendTag(out, 8, protowire.BytesType), opset)
+	}
 	require.NoError(t, os.WriteFile(path, out, 0o644))
 }
 

@@ -123,13 +123,6 @@ func linkOnPath(dir, rel string) string {
 	return ""
 }
 
-// minOpset and maxOpset bound the standard-domain opset of a bundle's graphs: those TensorRT 10's ONNX
-// parser reads.
-const (
-	minOpset = 9
-	maxOpset = 20
-)
-
 // insideBundle reports whether a manifest path stays inside the bundle directory.
 func insideBundle(file string) bool {
 	if filepath.IsAbs(file) {
@@ -162,16 +155,23 @@ func checkGraph(dir string, spec graphSpec, dims Dims) []Problem {
 	if err != nil {
 		return []Problem{{spec.file, "", fmt.Sprintf("corrupt: %v", err)}}
 	}
-	// The robot's provider reads what TensorRT 10's ONNX parser reads; a graph of another opset can
-	// pass everything here and still be refused there (or, as an opset 23 layer did, by ONNX Runtime
-	// at its first run: ReduceMean's axes moved from an attribute to an input at opset 18).
-	opset, ok := info.Opsets[""]
-	if v, std := info.Opsets["ai.onnx"]; std {
-		opset, ok = v, true
+	// The operators a graph built here uses are checked at one opset, onnxgraph.OpsetVersion, which
+	// TensorRT 10, ONNX Runtime and onnx-gomlx all read. A graph declaring another can pass everything
+	// here and still be refused at its first run: ReduceMean's axes, an attribute up to opset 17, are
+	// an input from 18 (a helper's layer declaring 18, then 23, passed the structure check and failed
+	// in ONNX Runtime). The standard domain is spelled "" or "ai.onnx"; every entry is checked.
+	declared := 0
+	for _, domain := range []string{"", "ai.onnx"} {
+		if v, ok := info.Opsets[domain]; ok {
+			declared++
+			if v != onnxgraph.OpsetVersion {
+				add("opset_import", "declares opset %d of the standard domain (%q): expected %d, the opset this package's operators are built and checked at",
+					v, domain, onnxgraph.OpsetVersion)
+			}
+		}
 	}
-	if !ok || opset < minOpset || opset > maxOpset {
-		add("opset_import", "declares opset %d of the standard domain: expected %d to %d, what TensorRT 10 reads (this package writes %d)",
-			opset, minOpset, maxOpset, onnxgraph.OpsetVersion)
+	if declared == 0 {
+		add("opset_import", "declares no opset of the standard domain: expected %d", onnxgraph.OpsetVersion)
 	}
 
 	checkTensors := func(kind string, want []tensorSpec, got []onnxgraph.TensorInfo) {
