@@ -56,6 +56,7 @@ func TestClosedLoopCommandsRefuseBadOptions(t *testing.T) {
 		{[]string{"evaluate", "--closed-loop", "--model", dir, "--camera-size", "640"}, `--camera-size "640": expected WIDTHxHEIGHT in pixels, such as 640x480`},
 		{[]string{"sweep", "--model", dir, "--camera-size", "640x480x3"}, `--camera-size "640x480x3": expected WIDTHxHEIGHT`},
 		{[]string{"evaluate", "--closed-loop", "--model", dir, "--camera-size", "4x480"}, "--camera-size 4x480: width (4) must be in [8, 4096] pixels"},
+		{[]string{"evaluate", "--closed-loop", "--model", dir, "--camera-size", "640x0"}, "--camera-size 640x0: height (0) must be in [8, 4096] pixels"},
 		// A flag the chosen mode leaves unused is refused, not ignored.
 		{[]string{"evaluate", "--model", dir, "--gripper-lead", "3", "--tasks", "single"}, "--gripper-lead, --tasks: only with --closed-loop"},
 		{[]string{"evaluate", "--model", dir, "--variants", "full,dysl"}, "--variants: only with --closed-loop"},

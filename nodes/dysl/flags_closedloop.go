@@ -105,8 +105,8 @@ func (f *closedLoopFlags) sceneConfig() (scene.Config, error) {
 		if _, err := fmt.Sscanf(f.cameraSize, "%dx%d", &w, &h); err != nil || f.cameraSize != fmt.Sprintf("%dx%d", w, h) {
 			return cfg, fmt.Errorf("--camera-size %q: expected WIDTHxHEIGHT in pixels, such as 640x480", f.cameraSize)
 		}
-		camera := scene.Config{Width: w, Height: h}
-		camera.EnsureDefaults()
+		camera := scene.DefaultConfig() // its own width and height only: a zero is not a default here
+		camera.Width, camera.Height = w, h
 		if err := camera.Validate(); err != nil {
 			return cfg, fmt.Errorf("--camera-size %s: %w", f.cameraSize, err)
 		}
