@@ -83,9 +83,10 @@ type Core struct {
 	engineLive *LiveSettings
 	// gripper is the executed gripper commands' history for gripper_min_hold; only Step touches it.
 	gripper gripperHold
-	// lastServed is the instant (stamp, or clock for an unstamped frame) of the last frame inference
-	// ran on in this episode, zero before the first; only Step touches it.
-	lastServed msgs.Time
+	// lastStamped is the stamp of the last stamped frame inference ran on in this episode, and
+	// lastUnstamped the node's clock at the last unstamped one; zero before the first. Only Step
+	// touches them.
+	lastStamped, lastUnstamped msgs.Time
 }
 
 // episodeRewind is how far a frame's stamp may lie before the last served frame's and still belong to
@@ -305,8 +306,9 @@ func (c *Core) HasPendingFrame() bool {
 // was one. It runs the inference on the calling goroutine and publishes through the Sink before it
 // returns. A frame is not acted on when no instruction is in force, when it is older than
 // max_image_age at now, or, for a bundle that reads the robot's state, when a value of it has not
-// arrived or is further than state_max_age from the frame's stamp; a failed inference or a non-finite chunk is reported (notice and diagnostics)
-// and nothing is published. In every case the Core is ready for the next frame.
+// arrived or is further than state_max_age from the frame's time (its stamp; now for a frame not
+// stamped); a failed inference or a non-finite chunk is reported (notice and diagnostics) and nothing
+// is published. In every case the Core is ready for the next frame.
 func (c *Core) Step(now time.Time) bool {
 	c.mu.Lock()
 	img := c.pending
@@ -362,7 +364,7 @@ func (c *Core) Step(now time.Time) bool {
 	var state []float64
 	if c.state != nil {
 		c.mu.Lock()
-		problem := c.state.stateFor(at, live.StateMaxAge, c.topics.state, c.stateValues)
+		problem := c.state.stateFor(stamp, at, live.StateMaxAge, c.topics.state, c.stateValues)
 		if problem != "" {
 			c.totals.noState++
 			c.win.noState++
@@ -375,12 +377,19 @@ func (c *Core) Step(now time.Time) bool {
 		}
 		state = c.stateValues
 	}
-	if last := c.lastServed; !last.IsZero() && last.Go().Sub(at.Go()) > episodeRewind {
+	// Stamps and the node's clock are two time lines (a camera's clock, sim time): each frame is held
+	// to the last one served on its own, so that a camera stamping some frames and not others does
+	// not look like time going back at every change.
+	line := &c.lastStamped
+	if stamp.IsZero() {
+		line = &c.lastUnstamped
+	}
+	if last := *line; !last.IsZero() && last.Go().Sub(at.Go()) > episodeRewind {
 		c.restartEpisode()
 		c.count(func(w *window, t *totals) { t.timeRewinds++ })
 		c.cfg.Sink.Notice(EventTimeWentBack{At: at, Last: last})
 	}
-	c.lastServed = at
+	*line = at
 
 	res, err := c.infer(img, instruction, state)
 	if err != nil {
@@ -421,7 +430,7 @@ func (c *Core) Step(now time.Time) bool {
 func (c *Core) restartEpisode() {
 	c.cfg.Engine.Reset()
 	c.gripper = gripperHold{}
-	c.lastServed = msgs.Time{}
+	c.lastStamped, c.lastUnstamped = msgs.Time{}, msgs.Time{}
 }
 
 // infer runs the engine on one frame. A panic inside it (a bug, in our code or a library's) is the

@@ -232,6 +232,24 @@ func TestTimeGoingBackStartsANewEpisode(t *testing.T) {
 	require.Equal(t, "1", value(t, f.sink.diags[len(f.sink.diags)-1].Status[0], "episodes restarted (time went back)"))
 }
 
+// A camera that stamps some frames and not others (a bag played without --clock, max_image_age 0)
+// has two time lines, its stamps and the node's clock: a frame is held to the last one of its own
+// kind, so that switching between them is not time going back.
+func TestStampedAndUnstampedFramesKeepTheirOwnTimeLines(t *testing.T) {
+	f := newFixture(t, nil, map[string]paramserver.Value{nodecore.ParamMaxImageAge: paramserver.Double(0)})
+	f.core.SetInstruction("pick")
+	for i := range 6 {
+		img := frame(time.Duration(i)*100*time.Millisecond, "cam", 100)
+		if i%2 == 1 {
+			img.Header.Stamp = msgs.Time{}
+		}
+		f.core.OfferFrame(img)
+		f.core.Step(t0.Add(time.Hour + time.Duration(i)*100*time.Millisecond))
+	}
+	require.Len(t, f.sink.chunks, 6)
+	require.Empty(t, eventsOf[nodecore.EventTimeWentBack](f.sink))
+}
+
 // Unstamped frames follow the node's clock: the clock set back (a /clock restarted, an NTP step)
 // starts a new episode for them too, and the gripper's hold of the old time line goes with it.
 func TestClockGoingBackStartsANewEpisodeForUnstampedFrames(t *testing.T) {

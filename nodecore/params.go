@@ -164,7 +164,7 @@ func specs() []paramSpec {
 		{ParamMavlinkTargetComponent, paramserver.Integer(1), mavComponent},
 
 		{ParamMaxImageAge, paramserver.Double(0.5), doubleRange("seconds a frame may age before inference starts on it; older frames, and frames stamped further ahead of the clock, are dropped (0 disables the check)", 0, 60, 0)},
-		{ParamStateMaxAge, paramserver.Double(0.5), doubleRange("seconds between a frame's stamp and the robot state (joint_states) it is inferred with, for a bundle that reads one; a frame without such a state is not acted on (0 disables the check)", 0, 60, 0)},
+		{ParamStateMaxAge, paramserver.Double(0.5), doubleRange("seconds between a frame's stamp (the node's clock for a frame not stamped) and the robot state (joint_states) it is inferred with, for a bundle that reads one; a frame without such a state is not acted on (0 disables the check, as a robot whose joint_states are not stamped needs)", 0, 60, 0)},
 		{ParamFrameID, paramserver.String(""), paramserver.Descriptor{Description: "frame_id published with a chunk when the image has none"}},
 
 		{ParamStrategy, paramserver.String(d.Strategy.String()), strategy},

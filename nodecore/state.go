@@ -171,14 +171,15 @@ func (c *Core) NameTopics(image, instruction, state string) {
 // NeedsState reports whether the bundle reads the robot's state, so the edge subscribes to StateTopic.
 func (c *Core) NeedsState() bool { return c.state != nil }
 
-// stateFor copies into dst the state to infer the frame of instant frame with (its stamp, or the
-// node's clock for a frame not stamped: Step), or says why there is none: a value never received on
-// topic, or one further than maxAge from the frame (0: no check). c.mu is held.
-func (s *stateSlot) stateFor(frame msgs.Time, maxAge time.Duration, topic string, dst []float64) (problem string) {
+// stateFor copies into dst the state to infer a frame with, or says why there is none: a value never
+// received on topic, or one further than maxAge from the frame's time at (0: no check). The reading
+// of each value is the one stamped nearest the frame's stamp, the newest for a frame not stamped,
+// whose time at is then the node's clock (Step). c.mu is held.
+func (s *stateSlot) stateFor(stamp, at msgs.Time, maxAge time.Duration, topic string, dst []float64) (problem string) {
 	var missing, stale, unstamped []string
 	var worst time.Duration
 	for i, name := range s.names {
-		r, ok := s.nearest(i, frame)
+		r, ok := s.nearest(i, stamp)
 		if !ok {
 			missing = append(missing, name)
 			continue
@@ -191,7 +192,7 @@ func (s *stateSlot) stateFor(frame msgs.Time, maxAge time.Duration, topic string
 			unstamped = append(unstamped, name)
 		default:
 			// Either side of the frame: the state must describe the robot the camera saw.
-			if age := frame.Go().Sub(r.stamp.Go()).Abs(); age > maxAge {
+			if age := at.Go().Sub(r.stamp.Go()).Abs(); age > maxAge {
 				stale = append(stale, name)
 				worst = max(worst, age)
 			}
@@ -201,7 +202,7 @@ func (s *stateSlot) stateFor(frame msgs.Time, maxAge time.Duration, topic string
 	case len(missing) > 0:
 		return fmt.Sprintf("no robot state received for %s on %s", strings.Join(missing, ", "), topic)
 	case len(unstamped) > 0:
-		return fmt.Sprintf("robot state for %s on %s has header.stamp 0, so how far it is from the frame's stamp is unknown (state_max_age is %v; 0 turns the check off)",
+		return fmt.Sprintf("robot state for %s on %s has header.stamp 0, so how far it is from the frame's time is unknown (state_max_age is %v; 0 turns the check off)",
 			strings.Join(unstamped, ", "), topic, maxAge)
 	case len(stale) > 0:
 		return fmt.Sprintf("robot state for %s is %v away from the frame's time (its stamp; the node's clock for a frame not stamped), state_max_age is %v",

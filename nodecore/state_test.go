@@ -92,6 +92,17 @@ func TestStateNearestTheFrameIsTaken(t *testing.T) {
 	u.core.Step(t0.Add(time.Hour))
 	require.Len(t, u.sink.chunks, 1)
 	require.Contains(t, eventsOf[nodecore.EventNoState](u.sink)[0].Problem, "is 59m59.99s away from the frame's time")
+
+	// With the check off, an unstamped frame takes the newest reading, whatever the clocks say.
+	off := newStateFixture(t, map[string]paramserver.Value{
+		nodecore.ParamMaxImageAge: paramserver.Double(0), nodecore.ParamStateMaxAge: paramserver.Double(0)})
+	off.core.SetInstruction("pick")
+	off.core.OfferState(stampAt(time.Hour), []string{"ee_z", "gripper"}, []float64{0.2, 1})
+	off.core.OfferState(stampAt(time.Hour+10*time.Millisecond), []string{"ee_z", "gripper"}, []float64{0.3, 1})
+	off.core.OfferFrame(unstamped)
+	off.core.Step(t0)
+	require.Len(t, off.sink.chunks, 1)
+	require.InDeltaSlice(t, []float32{2, 1}, off.fake.LastState(), 1e-6, "ee_z 0.3, the newest, though stamped ahead of the clock")
 }
 
 // A robot may publish its arm and gripper separately: each message refreshes its own names.
