@@ -190,7 +190,8 @@ func (b *bench) dithered(s skipping.Strategy, skipped float64) (*Variant, error)
 	// Each episode dithers from its own start, so that what it skips depends on its seed alone, not on
 	// the episodes played before it in this run, or in the run a journal resumes. A frame of an earlier
 	// tick than the last one served begins another episode; frames of one tick (a camera faster than
-	// the control rate) belong to the same.
+	// the control rate) belong to the same. (So would two episodes of one seed served one frame
+	// each, at tick 0: no run plays those.)
 	var last scene.State
 	v.BeforeInference = func(served scene.State) *skipping.Config {
 		if served.Seed != last.Seed || served.Tick < last.Tick {
