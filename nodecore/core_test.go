@@ -182,10 +182,11 @@ func TestGripperMinHoldParameterHoldsThePublishedGripper(t *testing.T) {
 	require.Contains(t, res.Reason, "gripper_min_hold")
 }
 
-// A camera that does not stamp its frames (max_image_age 0) still gets gripper_min_hold: the hold
-// follows the node's clock for them, where every stamp 0 would leave no action executed.
-func TestGripperMinHoldHoldsUnstampedFrames(t *testing.T) {
-	f := newFixture(t, func(fake *policytest.Fake) policy.Backend {
+// unstampedGripper is the node with the scripted gripper, strategy full, a camera that does not stamp
+// its frames (max_image_age 0) and gripper_min_hold 1 s; serve offers an unstamped frame, steps at now
+// and returns the published chunk's gripper column.
+func unstampedGripper(t *testing.T) (f *fixture, serve func(now time.Time) []float32) {
+	f = newFixture(t, func(fake *policytest.Fake) policy.Backend {
 		return &scriptedGripper{Fake: fake}
 	}, map[string]paramserver.Value{
 		nodecore.ParamStrategy:       paramserver.String("full"),
@@ -193,16 +194,22 @@ func TestGripperMinHoldHoldsUnstampedFrames(t *testing.T) {
 		nodecore.ParamGripperMinHold: paramserver.Double(1),
 	})
 	f.core.SetInstruction("pick")
-	for i := range 3 {
+	return f, func(now time.Time) []float32 {
 		img := frame(0, "cam", 100)
 		img.Header.Stamp = msgs.Time{}
 		f.core.OfferFrame(img)
-		f.core.Step(t0.Add(time.Duration(i) * 100 * time.Millisecond))
+		f.core.Step(now)
+		a := f.sink.chunks[len(f.sink.chunks)-1].Actions
+		return []float32{a[1], a[3]}
 	}
-	require.Len(t, f.sink.chunks, 3)
+}
+
+// A camera that does not stamp its frames still gets gripper_min_hold: the hold follows the node's
+// clock for them, where every stamp 0 would leave no action executed.
+func TestGripperMinHoldHoldsUnstampedFrames(t *testing.T) {
+	_, serve := unstampedGripper(t)
 	for i, want := range [][]float32{{-1, 1}, {1, 1}, {1, 1}} {
-		a := f.sink.chunks[i].Actions
-		require.Equal(t, want, []float32{a[1], a[3]}, "chunk %d", i)
+		require.Equal(t, want, serve(t0.Add(time.Duration(i)*100*time.Millisecond)), "chunk %d", i)
 	}
 }
 
@@ -253,22 +260,7 @@ func TestStampedAndUnstampedFramesKeepTheirOwnTimeLines(t *testing.T) {
 // Unstamped frames follow the node's clock: the clock set back (a /clock restarted, an NTP step)
 // starts a new episode for them too, and the gripper's hold of the old time line goes with it.
 func TestClockGoingBackStartsANewEpisodeForUnstampedFrames(t *testing.T) {
-	f := newFixture(t, func(fake *policytest.Fake) policy.Backend {
-		return &scriptedGripper{Fake: fake}
-	}, map[string]paramserver.Value{
-		nodecore.ParamStrategy:       paramserver.String("full"),
-		nodecore.ParamMaxImageAge:    paramserver.Double(0),
-		nodecore.ParamGripperMinHold: paramserver.Double(1),
-	})
-	f.core.SetInstruction("pick")
-	serveAt := func(now time.Time) []float32 {
-		img := frame(0, "cam", 100)
-		img.Header.Stamp = msgs.Time{}
-		f.core.OfferFrame(img)
-		f.core.Step(now)
-		a := f.sink.chunks[len(f.sink.chunks)-1].Actions
-		return []float32{a[1], a[3]}
-	}
+	f, serveAt := unstampedGripper(t)
 	for i := range 3 {
 		serveAt(t0.Add(time.Duration(i) * 100 * time.Millisecond))
 	}
