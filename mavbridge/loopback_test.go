@@ -376,7 +376,9 @@ func TestChunkWithNoChannelIsDiscarded(t *testing.T) {
 	// The diagnostics say so once, then the link is reported as it is.
 	status := forwarder.LinkStatus()
 	require.Equal(t, msgs.DiagnosticWarn, status.Level)
-	require.Equal(t, "link up, but since the last report 1 chunks were discarded and 0 frames dropped: "+
-		"no channel is connected, or the controller does not read what is written to it", status.Message)
+	// A frame the bridge had queued when the peer closed counts as dropped at the channel's close,
+	// which the scheduler may put before or after this report (11 of 300 runs under load).
+	require.Regexp(t, `^link up, but since the last report 1 chunks were discarded and [01] frames dropped: `+
+		"no channel is connected, or the controller does not read what is written to it$", status.Message)
 	require.Equal(t, "link up", forwarder.LinkStatus().Message)
 }
