@@ -75,14 +75,17 @@ type Topic struct {
 }
 
 var (
-	topicNamePattern = regexp.MustCompile(`^/[A-Za-z0-9_~{}/]*$`)
+	// A recorded topic is fully resolved: tokens of letters, digits and underscores, none starting
+	// with a digit, one slash between them, none at the end (rcl's rules; ros2 bag play refuses
+	// "/robot1//cam/").
+	topicNamePattern = regexp.MustCompile(`^(/[A-Za-z_][A-Za-z0-9_]*)+$`)
 	typeNamePattern  = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*/msg/[A-Z][A-Za-z0-9]*$`)
 )
 
 func (t Topic) validate() error {
 	var problems []error
 	if !topicNamePattern.MatchString(t.Name) {
-		problems = append(problems, fmt.Errorf("name %q must be an absolute ROS topic name such as \"/image\"", t.Name))
+		problems = append(problems, fmt.Errorf("name %q must be an absolute, resolved ROS topic name such as \"/image\" or \"/robot1/cam/image_raw\" (tokens of letters, digits and underscores, not starting with a digit, one slash between them, none at the end)", t.Name))
 	}
 	if !typeNamePattern.MatchString(t.Type) {
 		problems = append(problems, fmt.Errorf("type %q must look like \"pkg/msg/Type\"", t.Type))
@@ -122,7 +125,13 @@ type Writer struct {
 	finishedBytes int64
 	failed        error // first write error; later writes return it
 	closed        bool
+	// metadataAt is when the provisional metadata.yaml was last written (openFile, Write).
+	metadataAt time.Time
 }
+
+// provisionalMetadataEvery is how often, at most, Write brings the provisional metadata.yaml up to
+// date (and always at a file's first message).
+const provisionalMetadataEvery = time.Second
 
 // storageBaseName is what storage files are named after, as rosbag2 names them after the bag
 // directory: its own name, also when given as "." or "..".
@@ -213,7 +222,23 @@ func (w *Writer) Write(topic string, logTime int64, data []byte) error {
 	cur.StartingTime.NanosecondsSinceEpoch, cur.Duration.Nanoseconds = start, end-start
 	cur.MessageCount++
 	w.perTopic[topic]++
+	// A killed process leaves the provisional metadata.yaml as it was last written. Written only at
+	// the file's opening, it said 0 messages from 1970: ros2 bag info called the bag empty, and ros2
+	// bag play started its clock at 0 and waited for the first message, decades away, ignoring
+	// Ctrl-C. It now holds the first message's time from that message on, and the counts of a
+	// second ago (a few more than the file holds, by the chunk being filled, which Open warns of).
+	if cur.MessageCount == 1 || time.Since(w.metadataAt) >= provisionalMetadataEvery {
+		if err := w.writeProvisionalMetadata(); err != nil {
+			return w.fail(err)
+		}
+	}
 	return nil
+}
+
+// writeProvisionalMetadata writes metadata.yaml for the bag as recorded so far.
+func (w *Writer) writeProvisionalMetadata() error {
+	w.metadataAt = time.Now()
+	return writeMetadata(filepath.Join(w.dir, MetadataFileName), w.metadata())
 }
 
 func (w *Writer) fail(err error) error {
@@ -270,7 +295,7 @@ func (w *Writer) openFile() error {
 	}
 	// A process killed before Close would leave a bag without metadata.yaml, which rosbag2 and Open
 	// refuse until `ros2 bag reindex`; with this one the files read, with warnings about the counts.
-	return writeMetadata(filepath.Join(w.dir, MetadataFileName), w.metadata())
+	return w.writeProvisionalMetadata()
 }
 
 // writeTopicRecords writes a topic's schema and channel into the open file; each split file

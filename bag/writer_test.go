@@ -193,7 +193,12 @@ func TestWriterRejectsBadInput(t *testing.T) {
 		topic   Topic
 		wantErr string
 	}{
-		{"relative name", Topic{Name: "image", Type: "sensor_msgs/msg/Image", Definition: "x"}, `name "image" must be an absolute ROS topic name`},
+		{"relative name", Topic{Name: "image", Type: "sensor_msgs/msg/Image", Definition: "x"}, `name "image" must be an absolute, resolved ROS topic name`},
+		// ros2 bag play refuses these.
+		{"empty token and trailing slash", Topic{Name: "/robot1//cam/", Type: "sensor_msgs/msg/Image", Definition: "x"}, `name "/robot1//cam/" must be an absolute, resolved`},
+		{"token starting with a digit", Topic{Name: "/1cam/image", Type: "sensor_msgs/msg/Image", Definition: "x"}, `name "/1cam/image" must be`},
+		{"bare slash", Topic{Name: "/", Type: "sensor_msgs/msg/Image", Definition: "x"}, `name "/" must be`},
+		{"unresolved private name", Topic{Name: "/~/chunks", Type: "sensor_msgs/msg/Image", Definition: "x"}, `name "/~/chunks" must be`},
 		{"bad type", Topic{Name: "/image", Type: "Image", Definition: "x"}, `type "Image" must look like "pkg/msg/Type"`},
 		{"no definition", Topic{Name: "/image", Type: "sensor_msgs/msg/Image"}, "definition of sensor_msgs/msg/Image is empty"},
 		{"bad QoS", Topic{Name: "/image", Type: "sensor_msgs/msg/Image", Definition: "x", QoS: []QoS{{History: KeepLast}}},
@@ -464,5 +469,10 @@ func TestWriterKilledBeforeCloseLeavesAReadableBag(t *testing.T) {
 		got++
 	}
 	require.Greater(t, got, 20, "the complete chunks are read")
+	// What rosbag2 reads of it: the first message's time and the messages written (so that ros2 bag
+	// play starts there, not in 1970, and ros2 bag info does not call it empty).
+	info := r.Info()
+	require.Equal(t, t0, info.Start)
+	require.Positive(t, info.MessageCount)
 	require.NoError(t, w.Close())
 }
