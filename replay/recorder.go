@@ -13,10 +13,11 @@ import (
 // with the log time of the input message being served, and keeps what the report needs. Every input
 // message ends in exactly one outcome: acted on (a chunk published), or one Skip with its reason.
 type recorder struct {
-	out      *bag.Writer
-	logTime  int64 // output log time of what is published now
-	writeErr error
-	buf      []byte
+	out        *bag.Writer
+	chunkTopic string // where the chunks are written: action_chunk_topic, resolved
+	logTime    int64  // output log time of what is published now
+	writeErr   error
+	buf        []byte
 
 	steps           []Step
 	skips           []Skip
@@ -34,19 +35,24 @@ type recorder struct {
 	lastChunk *msgs.ActionChunk
 }
 
-var outputTopics = []struct{ name, typ string }{
-	{TopicActionChunk, "dysl_vla/msg/ActionChunk"},
-	{TopicSkipStats, "dysl_vla/msg/SkipStats"},
-	{TopicDiagnostics, "diagnostic_msgs/msg/DiagnosticArray"},
-}
-
-func (r *recorder) addTopics() error {
-	for _, t := range outputTopics {
+// addTopics adds the output topics, the chunks on chunkTopic (action_chunk_topic, resolved), each
+// with the QoS the node offers on it: a recording of the live node would hold the same.
+func (r *recorder) addTopics(chunkTopic string) error {
+	r.chunkTopic = chunkTopic
+	for _, t := range []struct {
+		name, typ string
+		qos       bag.QoS
+	}{
+		{chunkTopic, "dysl_vla/msg/ActionChunk", bag.QoSDefault},
+		{TopicSkipStats, "dysl_vla/msg/SkipStats", bag.QoSDefault},
+		// /diagnostics: reliable, keep last 1 (docs/ROS.md).
+		{TopicDiagnostics, "diagnostic_msgs/msg/DiagnosticArray", bag.QoS{History: bag.KeepLast, Depth: 1, Reliability: bag.Reliable, Durability: bag.Volatile}},
+	} {
 		info, ok := msgs.Lookup(t.typ)
 		if !ok {
 			return fmt.Errorf("replay: no schema for %s", t.typ)
 		}
-		if err := r.out.AddTopic(bag.Topic{Name: t.name, Type: t.typ, Definition: info.Schema}); err != nil {
+		if err := r.out.AddTopic(bag.Topic{Name: t.name, Type: t.typ, Definition: info.Schema, QoS: []bag.QoS{t.qos}}); err != nil {
 			return err
 		}
 	}
@@ -101,7 +107,7 @@ func (r *recorder) skip(sk Skip) {
 
 // PublishActionChunk implements nodecore.Sink.
 func (r *recorder) PublishActionChunk(c *msgs.ActionChunk) {
-	r.write(TopicActionChunk, c)
+	r.write(r.chunkTopic, c)
 	r.chunks = append(r.chunks, *c)
 	r.lastChunk = c
 	r.published = true

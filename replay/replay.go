@@ -25,7 +25,8 @@ import (
 // NodeName is the node a parameters file is matched against, as `ros2 launch` names the node.
 const NodeName = "/dysl_vla_node"
 
-// Output topics, as the node publishes them under its default name.
+// Output topics, as the node publishes them under its default name and parameters (the chunks go to
+// action_chunk_topic: TopicActionChunk by default).
 const (
 	TopicActionChunk = "/action_chunk"
 	TopicSkipStats   = "/dysl_vla_node/skip_stats"
@@ -130,9 +131,6 @@ func Run(cfg Config) (res Result, err error) {
 			err = cerr
 		}
 	}()
-	if err := rec.addTopics(); err != nil {
-		return res, err
-	}
 
 	sess := &session{cfg: cfg, rec: rec}
 	// The comparison with the full model needs the state the core inferred with, picked by name out
@@ -147,6 +145,9 @@ func Run(cfg Config) (res Result, err error) {
 	}
 	defer core.Close()
 	settings := core.Settings()
+	if err := rec.addTopics(outputTopicName(settings.ActionChunkTopic)); err != nil {
+		return res, err
+	}
 	period := settings.DiagnosticsPeriod
 	if period <= 0 {
 		period = time.Second
@@ -431,4 +432,16 @@ func chunkError(full [][]float32, got *msgs.ActionChunk, gripper int) (float64, 
 		return 0, false
 	}
 	return sum / float64(n), agree
+}
+
+// outputTopicName is topic as the node, in the root namespace under NodeName (as ros2 launch runs it by
+// default), resolves it: "action_chunk" is /action_chunk, "~/chunks" /dysl_vla_node/chunks.
+func outputTopicName(topic string) string {
+	switch {
+	case strings.HasPrefix(topic, "/"):
+		return topic
+	case strings.HasPrefix(topic, "~/"):
+		return NodeName + topic[1:]
+	}
+	return "/" + topic
 }

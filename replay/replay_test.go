@@ -144,6 +144,34 @@ func TestReplayCompareFullWithSkippingOff(t *testing.T) {
 	require.Equal(t, 0.0, res.Summary.SkipRatio)
 }
 
+// The output bag holds the chunks on action_chunk_topic as the node resolves it, and each output
+// topic with the QoS the node offers, as a recording of the live node would.
+func TestReplayOutputFollowsTheNodesTopicsAndQoS(t *testing.T) {
+	model, bagDir := fixture(t)
+	for _, c := range []struct{ param, want string }{{"arm/vla_chunks", "/arm/vla_chunks"}, {"~/chunks", "/dysl_vla_node/chunks"}} {
+		params := filepath.Join(t.TempDir(), "params.yaml")
+		require.NoError(t, os.WriteFile(params, []byte("/**:\n  ros__parameters:\n    action_chunk_topic: "+c.param+"\n"), 0o644))
+		srv, settings, err := nodecore.LoadParams(params, "/dysl_vla_node", nil)
+		require.NoError(t, err)
+		e, err := policy.Open(model, ortbackend.Opener(ortbackend.Config{LibraryPath: ortLib}), settings.Live.Skipping)
+		require.NoError(t, err)
+		res, err := Run(Config{Engine: e, Params: srv, BagPath: bagDir, OutDir: t.TempDir()})
+		e.Close()
+		require.NoError(t, err)
+		ob, err := bag.Open(res.OutBag)
+		require.NoError(t, err)
+		info := ob.Info()
+		ti, ok := info.Topic(c.want)
+		require.True(t, ok, "%s: topics %v", c.param, info.Topics)
+		require.Equal(t, uint64(res.Summary.Frames), ti.MessageCount)
+		_, old := info.Topic(TopicActionChunk)
+		require.False(t, old)
+		diag, _ := info.Topic(TopicDiagnostics)
+		require.Contains(t, diag.OfferedQoSProfiles, "depth: 1\n")
+		ob.Close()
+	}
+}
+
 func TestReplayMissingTopicIsAClearError(t *testing.T) {
 	model, bagDir := fixture(t)
 	srv, settings, err := nodecore.LoadParams("", "/dysl_vla_node", nil)
