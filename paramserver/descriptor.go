@@ -102,16 +102,9 @@ func rangeText(d Descriptor) string {
 	return ""
 }
 
-// checkValue applies the descriptor's type and range rules to a value about to be set,
-// in rclcpp's order (__check_parameters): type first, then range.
-func checkValue(d Descriptor, name string, v Value) SetResult {
-	if result := checkType(d, name, v); !result.Successful {
-		return result
-	}
-	return checkRange(d, name, v)
-}
-
 // checkType refuses a value of another type than a statically typed parameter's, with rclcpp's reason.
+// A value about to be set is checked in rclcpp's order (__check_parameters): type first, then range
+// (checkRange).
 func checkType(d Descriptor, name string, v Value) SetResult {
 	if !d.DynamicTyping && d.Type != v.Type {
 		return SetResult{Reason: fmt.Sprintf(

@@ -193,12 +193,12 @@ func (s *Server) Declare(name string, defaultValue Value, descriptor Descriptor)
 	}
 
 	param := []Parameter{{Name: name, Value: initial}}
-	if result := checkValue(descriptor, name, initial); !result.Successful {
-		if strings.HasPrefix(result.Reason, "Wrong parameter type") {
-			return Value{}, fmt.Errorf("parameter '%s' has invalid type: %s", name, result.Reason)
-		}
-		// Unlike a set request's reason, which keeps rclcpp's words for ros2 param set, a start-up
-		// failure is read in a launch log: it says what was given and what the range is.
+	if result := checkType(descriptor, name, initial); !result.Successful {
+		return Value{}, fmt.Errorf("parameter '%s' has invalid type: %s", name, result.Reason)
+	}
+	if result := checkRange(descriptor, name, initial); !result.Successful {
+		// A start-up failure is read in a launch log: it says what was given, then the range and
+		// rclcpp's words (a set request's reason keeps rclcpp's words first, for ros2 param set).
 		return Value{}, fmt.Errorf("parameter '%s' could not be set to %s%s: %s", name, FormatValue(initial), describeRange(descriptor), result.Reason)
 	}
 	if result := s.callOnSet(param); !result.Successful {
