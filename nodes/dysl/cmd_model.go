@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -130,7 +129,7 @@ read. Without an ONNX Runtime library to load, it says so and checks the structu
 			}
 			switch {
 			case structureOnly:
-			case cfg.LibraryPath == "" && os.Getenv(ortbackend.LibraryEnvVar) == "":
+			case cfg.LibraryPath == "":
 				fmt.Fprintf(cmd.ErrOrStderr(), "note: no ONNX Runtime library (--ort-lib, $%s, make ort): the graphs were checked by structure, not run\n", ortbackend.LibraryEnvVar)
 			default:
 				e, err := ef.openAt(args[0], skipping.DefaultConfig())

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 
 	"github.com/spf13/pflag"
 
@@ -50,8 +49,8 @@ func (f *engineFlags) ortConfig() (ortbackend.Config, error) {
 		}
 	}
 	lib := f.ortLib
-	if lib == "" && os.Getenv(ortbackend.LibraryEnvVar) == "" {
-		lib = ortbackend.FetchedLibraryOfThisProgram()
+	if lib == "" {
+		lib = ortbackend.DefaultLibrary()
 	}
 	return ortbackend.Config{
 		LibraryPath:    lib,

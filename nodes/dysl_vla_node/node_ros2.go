@@ -324,7 +324,7 @@ func (n *node) configure() error {
 	if s.ModelDir == "" {
 		return errors.New("parameter model_dir is empty, expected the model bundle directory (-p model_dir:=/path)")
 	}
-	engine, err := policy.Open(s.ModelDir, ortbackend.Opener(ortbackend.Config{LibraryPath: ortLibrary(), Provider: s.ExecutionProvider,
+	engine, err := policy.Open(s.ModelDir, ortbackend.Opener(ortbackend.Config{LibraryPath: ortbackend.DefaultLibrary(), Provider: s.ExecutionProvider,
 		IntraOpThreads: s.ORTThreads, TensorRT: ortbackend.TensorRTConfig{FP16: s.TRTFP16}}), s.Live.Skipping)
 	if err != nil {
 		return err

@@ -151,6 +151,22 @@ func TestFindFetchedLibrary(t *testing.T) {
 	require.Contains(t, FetchedLibraryPath(), filepath.Join(".cache", "ort", "1.24.1", "linux-"))
 }
 
+// A program finds ONNX Runtime the same way, dysl and the node alike: DYSL_ORT_LIB first, else the
+// library make ort put in the checkout it runs from, so that the quick start's ros2 launch from the
+// checkout needs no export.
+func TestDefaultLibrary(t *testing.T) {
+	t.Setenv(LibraryEnvVar, "/opt/ort/libonnxruntime.so")
+	require.Equal(t, "/opt/ort/libonnxruntime.so", DefaultLibrary())
+
+	t.Setenv(LibraryEnvVar, "")
+	fetched, err := filepath.Abs(filepath.Join("..", "..", FetchedLibraryPath()))
+	require.NoError(t, err)
+	if _, err := os.Stat(fetched); err != nil {
+		t.Skipf("no library fetched into this checkout (%v): make ort", err)
+	}
+	require.Equal(t, fetched, DefaultLibrary(), "from the working directory, a package inside the checkout")
+}
+
 func TestLibraryPathErrors(t *testing.T) {
 	dir := t.TempDir()
 	cases := []struct {

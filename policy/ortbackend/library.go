@@ -42,11 +42,14 @@ func FindFetchedLibrary(dir string) string {
 	}
 }
 
-// FetchedLibraryOfThisProgram is the library scripts/fetch-ort.sh (make ort, make demo) installed in
-// the repository the running program lies in (bin/dysl, or a colcon install/ inside the checkout),
-// or else the one its working directory is in (go run, ros2 launch from the checkout), or "" when
-// neither holds one: what a program falls back to when neither a flag nor DYSL_ORT_LIB names one.
-func FetchedLibraryOfThisProgram() string {
+// DefaultLibrary is the library a program loads when no flag names one: $DYSL_ORT_LIB, else the one
+// scripts/fetch-ort.sh (make ort, make demo) installed in the repository the running program lies in
+// (bin/dysl, or a colcon install/ inside the checkout), else the one its working directory is in (go
+// run, ros2 launch from the checkout); "" when none of them gives one.
+func DefaultLibrary() string {
+	if lib := os.Getenv(LibraryEnvVar); lib != "" {
+		return lib
+	}
 	if exe, err := os.Executable(); err == nil {
 		if exe, err = filepath.EvalSymlinks(exe); err == nil {
 			if lib := FindFetchedLibrary(filepath.Dir(exe)); lib != "" {
