@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -437,11 +438,5 @@ func chunkError(full [][]float32, got *msgs.ActionChunk, gripper int) (float64, 
 // outputTopicName is topic as the node, in the root namespace under NodeName (as ros2 launch runs it by
 // default), resolves it: "action_chunk" is /action_chunk, "~/chunks" /dysl_vla_node/chunks.
 func outputTopicName(topic string) string {
-	switch {
-	case strings.HasPrefix(topic, "/"):
-		return topic
-	case strings.HasPrefix(topic, "~/"):
-		return NodeName + topic[1:]
-	}
-	return "/" + topic
+	return paramserver.Args{NodeName: path.Base(NodeName), Namespace: "/"}.RemapName(topic)
 }
