@@ -79,7 +79,8 @@ func (p *Pass) Peek(adapter int) ([][]float64, error) {
 // count the layers and adapters step ran (Strategy is zero: no plan decided), the timing is split as
 // Infer splits it, with one difference: the head run of the last Peek makes the output (Head), and
 // those of the Peeks before it decided whether to go on, the exit criterion's cost, booked as
-// Controllers as a DySL controller's is, so that a backbone's time counts them. Like Infer, an error leaves the engine ready for the next observation.
+// Controllers as a DySL controller's is, so that a backbone's time counts them. Like Infer, an error
+// leaves the engine ready for the next observation.
 func (e *Engine) InferStepwise(obs Observation, step func(p *Pass) ([][]float64, error)) (Result, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -118,26 +118,30 @@ func (c *ImageConverter) Convert(img Image, dst []float32) error {
 	outR, outG, outB := dst[:plane], dst[plane:2*plane], dst[2*plane:]
 	if c.areaRows != nil {
 		c.reduce(img.Data, rowBytes, px, outR, outG, outB)
-		if c.balanceTo != nil {
-			c.balance(dst, plane)
-		}
-		return nil
+	} else {
+		c.interpolate(img.Data, rowBytes, px, outR, outG, outB)
 	}
+	if c.balanceTo != nil {
+		c.balance(dst, plane)
+	}
+	return nil
+}
+
+// interpolate writes the output when no axis is reduced: a gather where every sample falls on a
+// source pixel, else bilinear between the rows and columns of the tables.
+func (c *ImageConverter) interpolate(data []byte, rowBytes int, px pixelLayout, outR, outG, outB []float32) {
+	w := c.spec.Width
 	for oy, r := range c.rows {
-		rowA := img.Data[r.a : r.a+rowBytes]
+		rowA := data[r.a : r.a+rowBytes]
 		o := oy * w
 		dr, dg, db := outR[o:o+w], outG[o:o+w], outB[o:o+w]
 		if c.exact {
 			c.gatherRow(rowA, px, dr, dg, db)
 			continue
 		}
-		rowB := img.Data[r.b : r.b+rowBytes]
+		rowB := data[r.b : r.b+rowBytes]
 		c.blendRow(rowA, rowB, r.t, px, dr, dg, db)
 	}
-	if c.balanceTo != nil {
-		c.balance(dst, plane)
-	}
-	return nil
 }
 
 // Gains is what the image balance multiplied each channel (RGB) of the last converted frame by: 1
