@@ -279,3 +279,29 @@ func TestUnstampedFramesAreSaidToBe(t *testing.T) {
 	WriteSummary(&out, res.Summary)
 	require.Contains(t, out.String(), "  stale (older than max_image_age): 3 (3 with header.stamp 0)\n")
 }
+
+// A bag recorded on a robot whose camera and instruction topics are set in the node's parameters file
+// replays with that file alone: the topics are the parameters', resolved as the node resolves them,
+// unless the caller names others.
+func TestReplayReadsTheParametersTopics(t *testing.T) {
+	b := newBagWriter(t, [2]string{"/robot1/task", instructionType}, [2]string{"/camera/color/image_raw", imageType})
+	b.write("/robot1/task", base, &msgs.String{Data: "pick"})
+	for i := range 3 {
+		at := base + int64(i+1)*1e8
+		b.write("/camera/color/image_raw", at, &msgs.Image{Header: msgs.Header{Stamp: msgs.TimeFromNanos(at)},
+			Height: 4, Width: 4, Encoding: "rgb8", Step: 12, Data: make([]byte, 48)})
+	}
+	dir := b.close()
+	overrides := map[string]paramserver.Value{
+		nodecore.ParamImageTopic:       paramserver.String("/camera/color/image_raw"),
+		nodecore.ParamInstructionTopic: paramserver.String("robot1/task"),
+	}
+	res, err := fakeReplay(t, dir, overrides, nil)
+	require.NoError(t, err)
+	require.Equal(t, 3, res.Summary.Frames)
+
+	_, err = fakeReplay(t, dir, nil, nil)
+	require.ErrorContains(t, err, "has no topic /image (topics: ")
+	_, err = fakeReplay(t, dir, overrides, func(c *Config) { c.ImageTopic = "/image" })
+	require.ErrorContains(t, err, "has no topic /image (topics: ")
+}

@@ -42,7 +42,8 @@ type Config struct {
 	// BagPath is the input bag (directory or lone .mcap); OutDir receives the output bag in OutDir/bag
 	// and the report in OutDir. OutDir must not be the input bag or inside it.
 	BagPath, OutDir string
-	// ImageTopic and InstructionTopic default to /image and /instruction. StateTopic (a
+	// ImageTopic and InstructionTopic default to the parameters' image_topic and instruction_topic,
+	// resolved as the node resolves them (/image and /instruction by default). StateTopic (a
 	// sensor_msgs/msg/JointState) defaults to /joint_states and is read only for a bundle with a state
 	// block.
 	ImageTopic, InstructionTopic, StateTopic string
@@ -86,11 +87,8 @@ func Run(cfg Config) (res Result, err error) {
 	if cfg.Engine == nil || cfg.Params == nil || cfg.BagPath == "" || cfg.OutDir == "" {
 		return res, errors.New("replay: Config needs Engine, Params, BagPath and OutDir")
 	}
-	if cfg.ImageTopic == "" {
-		cfg.ImageTopic = "/image"
-	}
-	if cfg.InstructionTopic == "" {
-		cfg.InstructionTopic = "/instruction"
+	if err := inputTopicsFromParams(&cfg); err != nil {
+		return res, err
 	}
 	if cfg.StateTopic == "" {
 		cfg.StateTopic = "/" + nodecore.StateTopic
@@ -146,7 +144,7 @@ func Run(cfg Config) (res Result, err error) {
 	}
 	defer core.Close()
 	settings := core.Settings()
-	if err := rec.addTopics(outputTopicName(settings.ActionChunkTopic)); err != nil {
+	if err := rec.addTopics(resolveTopic(settings.ActionChunkTopic)); err != nil {
 		return res, err
 	}
 	period := settings.DiagnosticsPeriod
@@ -435,8 +433,28 @@ func chunkError(full [][]float32, got *msgs.ActionChunk, gripper int) (float64, 
 	return sum / float64(n), agree
 }
 
-// outputTopicName is topic as the node, in the root namespace under NodeName (as ros2 launch runs it by
+// inputTopicsFromParams fills the image and instruction topics the caller left empty from the
+// parameters, image_topic and instruction_topic resolved as the node resolves them, so that a bag
+// recorded on a robot replays with the node's own parameters file and no topic flags.
+func inputTopicsFromParams(cfg *Config) error {
+	for _, t := range []struct {
+		param string
+		topic *string
+	}{{nodecore.ParamImageTopic, &cfg.ImageTopic}, {nodecore.ParamInstructionTopic, &cfg.InstructionTopic}} {
+		if *t.topic != "" {
+			continue
+		}
+		v, err := cfg.Params.Get(t.param)
+		if err != nil {
+			return fmt.Errorf("replay: reading %s: %w", t.param, err)
+		}
+		*t.topic = resolveTopic(v[0].StringValue)
+	}
+	return nil
+}
+
+// resolveTopic is topic as the node, in the root namespace under NodeName (as ros2 launch runs it by
 // default), resolves it: "action_chunk" is /action_chunk, "~/chunks" /dysl_vla_node/chunks.
-func outputTopicName(topic string) string {
+func resolveTopic(topic string) string {
 	return paramserver.Args{NodeName: path.Base(NodeName), Namespace: "/"}.RemapName(topic)
 }
