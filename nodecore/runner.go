@@ -88,9 +88,28 @@ func (r *Runner) run() {
 		case <-r.terminate:
 			return
 		case <-r.wake:
+			if r.closing() {
+				return
+			}
 			r.Core.Step(r.Now())
 		case <-r.DiagnosticsTick:
+			if r.closing() {
+				return
+			}
 			r.Core.Diagnostics(r.Now())
 		}
+	}
+}
+
+// closing reports whether Close was called. A frame that arrived during the last inference and a
+// Close that came after it are both ready when that inference ends, and select picks either: without
+// this, the worker served that frame half the time, publishing a chunk after deactivate or shutdown
+// asked the node to stop acting.
+func (r *Runner) closing() bool {
+	select {
+	case <-r.terminate:
+		return true
+	default:
+		return false
 	}
 }

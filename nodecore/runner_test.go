@@ -67,3 +67,36 @@ func TestRunnerCloseStopsTheWorker(t *testing.T) {
 	require.Error(t, never.Initialize())
 	never.Close() // a shutdown path that does not know how far start-up got
 }
+
+// A frame offered during an inference is not served once Close was called during that inference:
+// after deactivate or shutdown, no chunk goes out. The frame and the Close are both waiting when the
+// inference ends, and select would pick either at random, so the scenario runs many times.
+func TestRunnerServesNoFrameAfterClose(t *testing.T) {
+	for i := range 30 {
+		entered := make(chan struct{})
+		gate := make(chan struct{})
+		f := newFixture(t, func(fake *policytest.Fake) policy.Backend {
+			faulty := policytest.NewFaulty(fake, policytest.Fault{Op: policytest.OpPrefix, Delay: time.Hour, Times: 1})
+			faulty.Sleep = func(time.Duration) {
+				close(entered)
+				<-gate
+			}
+			return faulty
+		}, nil)
+		r := &nodecore.Runner{Core: f.core, Now: func() time.Time { return t0 }}
+		require.NoError(t, r.Initialize())
+		r.SetInstruction("pick")
+		r.OfferFrame(frame(0, "cam", 100))
+		<-entered
+		r.OfferFrame(frame(10*time.Millisecond, "cam", 100))
+		closed := make(chan struct{})
+		go func() { r.Close(); close(closed) }()
+		time.Sleep(5 * time.Millisecond) // let Close signal the worker (if it has not, the run asserts nothing new)
+		close(gate)
+		<-closed
+		f.sink.mu.Lock()
+		n := len(f.sink.chunks)
+		f.sink.mu.Unlock()
+		require.Equal(t, 1, n, "run %d: chunks published; Close was called during the first inference", i)
+	}
+}
