@@ -208,7 +208,10 @@ func stateBytes(s scene.State) uint64 {
 		uint64(len(s.Pads))*uint64(unsafe.Sizeof(scene.Pad{}))
 }
 
-// ReadStates reads the states WriteStates wrote.
+// ReadStates reads the states WriteStates wrote. Each state must be one the scene could have reached
+// (checkState): the states are rendered, labelled by the expert and stepped, and a state of another
+// file, or an edited one, would otherwise stop them with a panic (an empty block list, a task naming a
+// block that is not there, an unknown colour) or quietly teach from a world the scene never shows.
 func ReadStates(path string) ([]scene.State, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -218,7 +221,72 @@ func ReadStates(path string) ([]scene.State, error) {
 	if err := json.Unmarshal(data, &states); err != nil {
 		return nil, fmt.Errorf("%s: expected a JSON array of scene states (dysl train dagger --out): %w", path, err)
 	}
+	for i, s := range states {
+		if err := checkState(s); err != nil {
+			return nil, fmt.Errorf("%s: state %d: %w (dysl train dagger --out writes the states)", path, i, err)
+		}
+	}
 	return states, nil
+}
+
+// checkState says what in s no episode of the scene holds, naming the field (as the JSON names it):
+// what Render, Step, Expert and Instruction index or read must be there and in range, and the
+// numbers must lie where the scene keeps them (scene.Step's workspace, the table, the gripper's two
+// commands).
+func checkState(s scene.State) error {
+	switch {
+	case len(s.Blocks) == 0:
+		return errors.New("Blocks: expected at least one block")
+	case len(s.Pads) == 0:
+		return errors.New("Pads: expected at least one pad")
+	case s.Task.Block < 0 || s.Task.Block >= len(s.Blocks):
+		return fmt.Errorf("Task.Block (%d): expected the index of one of its %d blocks, 0..%d", s.Task.Block, len(s.Blocks), len(s.Blocks)-1)
+	case s.Task.Pad < 0 || s.Task.Pad >= len(s.Pads):
+		return fmt.Errorf("Task.Pad (%d): expected the index of one of its %d pads, 0..%d", s.Task.Pad, len(s.Pads), len(s.Pads)-1)
+	case s.Held && (s.HeldBlock < 0 || s.HeldBlock >= len(s.Blocks)):
+		return fmt.Errorf("HeldBlock (%d): expected, with Held, the index of one of its %d blocks, 0..%d", s.HeldBlock, len(s.Blocks), len(s.Blocks)-1)
+	case s.Gripper != scene.GripperOpen && s.Gripper != scene.GripperClosed:
+		return fmt.Errorf("Gripper (%v): expected %v (open) or %v (closed)", s.Gripper, scene.GripperOpen, scene.GripperClosed)
+	case !inWorkspace(s.EE):
+		return fmt.Errorf("EE (%v): expected a point of the arm's workspace (x and y within %v m of the table centre, z from %v m up)", s.EE, scene.TableHalfSize, scene.BlockHalfSize)
+	case !(s.Light > -1 && s.Light < 1):
+		return fmt.Errorf("Light (%v): expected a share of the normal light in (-1, 1)", s.Light)
+	case !(s.Noise >= 0):
+		return fmt.Errorf("Noise (%v): expected a standard deviation >= 0 (0..255 units)", s.Noise)
+	case s.Still < 0 || s.Tick < 0:
+		return fmt.Errorf("Still (%d), Tick (%d): expected counts of steps >= 0", s.Still, s.Tick)
+	}
+	for i, b := range s.Blocks {
+		if err := checkColour(b.Colour); err != nil {
+			return fmt.Errorf("Blocks[%d].Colour %w", i, err)
+		}
+		if !inWorkspace(b.Pos) {
+			return fmt.Errorf("Blocks[%d].Pos (%v): expected a point of the arm's workspace (on the table or in the gripper)", i, b.Pos)
+		}
+	}
+	for i, p := range s.Pads {
+		if err := checkColour(p.Colour); err != nil {
+			return fmt.Errorf("Pads[%d].Colour %w", i, err)
+		}
+		if !(math.Abs(p.Pos.X) <= scene.TableHalfSize && math.Abs(p.Pos.Y) <= scene.TableHalfSize) {
+			return fmt.Errorf("Pads[%d].Pos (%v): expected x and y within %v m of the table centre", i, p.Pos, scene.TableHalfSize)
+		}
+	}
+	return nil
+}
+
+// checkColour refuses a colour the scene has no paint for.
+func checkColour(c scene.Colour) error {
+	if c >= scene.Red && int(c) <= scene.NumColours {
+		return nil
+	}
+	return fmt.Errorf("(%d): expected a colour %d..%d (%s to %s)", int(c), scene.Red, scene.NumColours, scene.Red, scene.Colour(scene.NumColours))
+}
+
+// inWorkspace reports whether p is where the arm can be: scene.Step keeps the tip in its workspace,
+// so a point it leaves where it is, holding still from there, lies inside. (A NaN is not.)
+func inWorkspace(p scene.Vec3) bool {
+	return scene.Step(scene.State{EE: p, Gripper: scene.GripperOpen}, scene.Action{6: scene.GripperOpen}).EE == p
 }
 
 // sameInstruction reports whether two captured states belong to one instruction of one episode.

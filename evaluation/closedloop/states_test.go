@@ -144,6 +144,54 @@ func TestReadStatesNamesTheFileItCannotRead(t *testing.T) {
 	require.ErrorContains(t, err, path+": expected a JSON array of scene states")
 }
 
+// A states file of another program, or an edited one, is refused with the state and the field that
+// the scene cannot hold, before anything renders or steps it (which panicked on an empty block list).
+func TestReadStatesRefusesStatesTheSceneCannotHold(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "states.json")
+	good := scene.Reset(1)
+	good.Blocks = append(good.Blocks, scene.Block{Pos: scene.Vec3{X: -0.1, Z: scene.BlockHalfSize}, Colour: scene.Pink})
+	for _, tc := range []struct {
+		json string // the second state, after a good one
+		want string
+	}{
+		{`{}`, "state 1: Blocks: expected at least one block"},
+		{`{"Blocks":[{"Colour":1,"Pos":{"Z":0.02}}]}`, "state 1: Pads: expected at least one pad"},
+		{`{"Blocks":[{"Colour":1,"Pos":{"Z":0.02}}],"Pads":[{"Colour":2}],"Task":{"Block":5}}`, "state 1: Task.Block (5): expected the index of one of its 1 blocks, 0..0"},
+		{`{"Blocks":[{"Colour":1,"Pos":{"Z":0.02}}],"Pads":[{"Colour":2}],"Task":{"Pad":-1}}`, "state 1: Task.Pad (-1): expected the index of one of its 1 pads, 0..0"},
+		{`{"Blocks":[{"Colour":1,"Pos":{"Z":0.02}}],"Pads":[{"Colour":2}],"Held":true,"HeldBlock":3}`, "state 1: HeldBlock (3): expected, with Held, the index of one of its 1 blocks"},
+		{`{"Blocks":[{"Colour":1,"Pos":{"Z":0.02}}],"Pads":[{"Colour":2}]}`, "state 1: Gripper (0): expected -1 (open) or 1 (closed)"},
+		{`{"Blocks":[{"Colour":1,"Pos":{"Z":0.02}}],"Pads":[{"Colour":2}],"Gripper":-1}`, "state 1: EE ({0 0 0}): expected a point of the arm's workspace"},
+		{`{"Blocks":[{"Colour":1,"Pos":{"Z":0.02}}],"Pads":[{"Colour":2}],"Gripper":-1,"EE":{"X":25,"Z":0.2}}`, "state 1: EE ({25 0 0.2}): expected a point of the arm's workspace"},
+		{`{"Blocks":[{"Colour":99,"Pos":{"Z":0.02}}],"Pads":[{"Colour":2}],"Gripper":-1,"EE":{"Z":0.2}}`, "state 1: Blocks[0].Colour (99): expected a colour 1..8 (red to pink)"},
+		{`{"Blocks":[{"Colour":1,"Pos":{"Z":0.02}}],"Pads":[{"Colour":0}],"Gripper":-1,"EE":{"Z":0.2}}`, "state 1: Pads[0].Colour (0): expected a colour 1..8 (red to pink)"},
+		{`{"Blocks":[{"Colour":1,"Pos":{"X":0.5,"Z":0.02}}],"Pads":[{"Colour":2}],"Gripper":-1,"EE":{"Z":0.2}}`, "state 1: Blocks[0].Pos ({0.5 0 0.02}): expected a point of the arm's workspace"},
+		{`{"Blocks":[{"Colour":1,"Pos":{"Z":0.02}}],"Pads":[{"Colour":2,"Pos":{"Y":-1}}],"Gripper":-1,"EE":{"Z":0.2}}`, "state 1: Pads[0].Pos ({0 -1 0}): expected x and y within 0.3 m of the table centre"},
+		{`{"Blocks":[{"Colour":1,"Pos":{"Z":0.02}}],"Pads":[{"Colour":2}],"Gripper":-1,"EE":{"Z":0.2},"Light":-1}`, "state 1: Light (-1): expected a share of the normal light in (-1, 1)"},
+		{`{"Blocks":[{"Colour":1,"Pos":{"Z":0.02}}],"Pads":[{"Colour":2}],"Gripper":-1,"EE":{"Z":0.2},"Noise":-2}`, "state 1: Noise (-2): expected a standard deviation >= 0"},
+		{`{"Blocks":[{"Colour":1,"Pos":{"Z":0.02}}],"Pads":[{"Colour":2}],"Gripper":-1,"EE":{"Z":0.2},"Tick":-2}`, "state 1: Still (0), Tick (-2): expected counts of steps >= 0"},
+	} {
+		require.NoError(t, WriteStates(path, []scene.State{good}))
+		body, err := os.ReadFile(path)
+		require.NoError(t, err)
+		body = append(append(body[:len(body)-1], ','), tc.json+"]"...)
+		require.NoError(t, os.WriteFile(path, body, 0o644))
+		_, err = ReadStates(path)
+		require.ErrorContains(t, err, path+": "+tc.want, tc.json)
+	}
+	// The last case less its fault is a state the scene can hold, and so is a block held in the air.
+	lifted := good
+	lifted.EE.Z, lifted.Gripper, lifted.Held, lifted.HeldBlock = 0.3, scene.GripperClosed, true, 1
+	lifted.Blocks = slices.Clone(good.Blocks)
+	lifted.Blocks[1].Pos = lifted.EE
+	require.NoError(t, WriteStates(path, []scene.State{good, lifted}))
+	got, err := ReadStates(path)
+	require.NoError(t, err)
+	require.Equal(t, []scene.State{good, lifted}, got)
+	require.NoError(t, os.WriteFile(path, []byte(`[{"Blocks":[{"Colour":1,"Pos":{"Z":0.02}}],"Pads":[{"Colour":2}],"Gripper":-1,"EE":{"Z":0.2}}]`), 0o644))
+	_, err = ReadStates(path)
+	require.NoError(t, err)
+}
+
 // KeepApproach drops what follows an empty grasp, instruction by instruction, and keeps a grasp that held.
 func TestApproachStatesEndAtTheFirstEmptyGrasp(t *testing.T) {
 	at := func(seed int64, block int, gripper float64, held bool) scene.State {
