@@ -2,12 +2,14 @@ package mavbridge
 
 import (
 	"bytes"
+	"context"
 	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/bluenviron/gomavlib/v3"
 	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
 	"github.com/stretchr/testify/require"
 )
@@ -121,4 +123,25 @@ func TestStatsAddUpUnderASendFlood(t *testing.T) {
 	stop.Store(true)
 	wg.Wait()
 	require.Zero(t, bad, "a snapshot that does not add up: %+v", last)
+}
+
+// A connection attempt that runs out of gomavlib's per-attempt time (a controller behind a firewall
+// that drops SYNs) is a failure to report; one the closing bridge cancels is not.
+func TestConnectTimeoutIsReportedAndCancelIsNot(t *testing.T) {
+	e, err := ParseEndpoint("tcp-client:127.0.0.1:9")
+	require.NoError(t, err)
+	reg := newTransports()
+	conf := gomavlibEndpoint(e, reg).(gomavlib.EndpointCustomClient)
+
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = conf.Connect(cancelled)
+	require.Error(t, err)
+	require.NoError(t, reg.connectFailure(), "a cancelled attempt is the bridge closing")
+
+	expired, cancel := context.WithTimeout(context.Background(), -time.Second)
+	defer cancel()
+	_, err = conf.Connect(expired)
+	require.Error(t, err)
+	require.ErrorIs(t, reg.connectFailure(), context.DeadlineExceeded)
 }

@@ -83,6 +83,12 @@ func configureRaw(fd int, baud int) error {
 	if err := unix.IoctlSetTermios(fd, unix.TCSETS2, t); err != nil {
 		return fmt.Errorf("setting raw mode at %d baud: %w", baud, err)
 	}
+	// What arrived before raw mode went through the cooked line discipline, which echoed it back to
+	// the controller ("^C" for each 0x03): a 0xfe among the echoes made the controller's parser take
+	// the next 253 bytes, the bridge's first frames, for one broken frame. Both are dropped.
+	if err := unix.IoctlSetInt(fd, unix.TCFLSH, unix.TCIOFLUSH); err != nil {
+		return fmt.Errorf("flushing what arrived before raw mode: %w", err)
+	}
 	if err := unix.IoctlSetInt(fd, unix.TIOCEXCL, 0); err != nil {
 		return fmt.Errorf("taking it for this process alone: %w", err)
 	}

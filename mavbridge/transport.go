@@ -2,6 +2,7 @@ package mavbridge
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"sync"
@@ -226,8 +227,14 @@ func gomavlibEndpoint(e Endpoint, reg *transports) gomavlib.EndpointConf {
 			Label: label,
 			Connect: func(ctx context.Context) (net.Conn, error) {
 				conn, err := connect(ctx)
-				if ctx.Err() != nil { // closing: not a failure to report
-					return conn, err
+				// gomavlib cancels ctx when the bridge closes: not a failure to report. It also
+				// gives each attempt a deadline of its read timeout, and a controller whose SYNs
+				// vanish (a firewall) times out there: that is the failure to report.
+				if errors.Is(ctx.Err(), context.Canceled) {
+					if conn != nil {
+						conn.Close()
+					}
+					return nil, context.Canceled
 				}
 				reg.connected(err)
 				if err != nil {
