@@ -500,10 +500,11 @@ func (f *weightsOnStates) load() (modelbuild.Arch, *modelbuild.Weights, []scene.
 	if err != nil {
 		return modelbuild.Arch{}, nil, nil, err
 	}
-	w, _, err := training.LoadCheckpoint(f.weights, p.Arch)
+	// The states first: a file with none would leave nothing to measure the weights on.
+	states, err := readStateFiles("--states", []string{f.states})
 	if err != nil {
 		return modelbuild.Arch{}, nil, nil, err
 	}
-	states, err := closedloop.ReadStates(f.states)
+	w, _, err := training.LoadCheckpoint(f.weights, p.Arch)
 	return p.Arch, w, states, err
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -132,4 +133,34 @@ func TestActionIndicesByTheBundlesNames(t *testing.T) {
 	require.ErrorContains(t, err, `--expert-dims "dx": expected action names of the bundle: x, y, z, roll, pitch, yaw, gripper`)
 	_, err = actionIndices(columns, []string{"x", "gripper", "x"})
 	require.EqualError(t, err, `--expert-dims x,gripper,x: "x" named twice`)
+}
+
+// A states file without states is refused by every command that reads one, rather than measuring or
+// adding nothing and exiting 0; a state the scene cannot hold is refused with its index, not a panic.
+func TestStateReadersRefuseAFileWithoutStates(t *testing.T) {
+	dir := t.TempDir()
+	empty, foreign := filepath.Join(dir, "empty.json"), filepath.Join(dir, "foreign.json")
+	require.NoError(t, closedloop.WriteStates(empty, nil))
+	require.NoError(t, os.WriteFile(foreign, []byte(`[{}]`), 0o644))
+	selector := "../../models/closedloop/reference_small_selector.safetensors"
+	relative := "../../models/closedloop/reference_small_relative.safetensors"
+	out := filepath.Join(dir, "w.safetensors")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"train", "keypoints", "--weights", selector, "--states", empty}, "--states " + empty + ": no states in it: expected the states a policy visited"},
+		{[]string{"train", "labels", "--weights", relative, "--states", empty}, "--states " + empty + ": no states in it"},
+		{[]string{"train", "bc", "--out", out, "--dagger-states", empty}, "--dagger-states " + empty + ": no states in it"},
+		{[]string{"distill", "--model", dir, "--states", empty}, "--states " + empty + ": no states in it"},
+		{[]string{"train", "keypoints", "--weights", selector, "--states", foreign}, foreign + ": state 0: Blocks: expected at least one block"},
+		{[]string{"train", "labels", "--weights", relative, "--states", foreign}, foreign + ": state 0: Blocks: expected at least one block"},
+		{[]string{"train", "bc", "--out", out, "--dagger-states", foreign}, foreign + ": state 0: Blocks: expected at least one block"},
+		{[]string{"distill", "--model", dir, "--states", foreign}, foreign + ": state 0: Blocks: expected at least one block"},
+	} {
+		stdout, _, err := runDysl(tc.args...)
+		require.ErrorContains(t, err, tc.want, tc.args)
+		require.Empty(t, stdout, tc.args)
+	}
+	require.NoFileExists(t, out)
 }

@@ -174,7 +174,7 @@ func (f *bcDataFlags) apply(cfg *training.BCConfig) (*modelbuild.Weights, error)
 		return nil, err
 	}
 	if len(f.states) > 0 {
-		states, err := readStateFiles(f.states)
+		states, err := readStateFiles("--dagger-states", f.states)
 		if err != nil {
 			return nil, err
 		}
@@ -227,13 +227,17 @@ func daggerExpert(name string, base scene.ExpertOptions) (scene.ExpertOptions, e
 	return base, nil
 }
 
-// readStateFiles reads the world states of every 'dysl train dagger' output in paths, in order.
-func readStateFiles(paths []string) ([]scene.State, error) {
+// readStateFiles reads the world states of every 'dysl train dagger' output in paths, given by flag,
+// in order. A file without states is refused: what it was named for would run on nothing of it.
+func readStateFiles(flag string, paths []string) ([]scene.State, error) {
 	var all []scene.State
 	for _, path := range paths {
 		states, err := closedloop.ReadStates(path)
 		if err != nil {
 			return nil, err
+		}
+		if len(states) == 0 {
+			return nil, fmt.Errorf("%s %s: no states in it: expected the states a policy visited, as 'dysl train dagger --out' writes them", flag, path)
 		}
 		all = append(all, states...)
 	}
