@@ -149,7 +149,10 @@ func (set *overrideSet) addFile(path string) error {
 	if len(doc.Content) == 0 {
 		return nil // an empty file sets nothing
 	}
-	root := resolveAlias(doc.Content[0])
+	root := doc.Content[0]
+	if err := refuseAlias(root); err != nil {
+		return fmt.Errorf("params file %s: %w", path, err)
+	}
 	if root.Kind != yaml.MappingNode {
 		return fmt.Errorf("params file %s: line %d: expected a mapping of node names to ros__parameters", path, root.Line)
 	}
@@ -159,7 +162,10 @@ func (set *overrideSet) addFile(path string) error {
 // addNodes walks node-name keys until it reaches ros__parameters.
 func (set *overrideSet) addNodes(path string, mapping *yaml.Node, nodeKey string) error {
 	for i := 0; i+1 < len(mapping.Content); i += 2 {
-		key, value := mapping.Content[i], resolveAlias(mapping.Content[i+1])
+		key, value := mapping.Content[i], mapping.Content[i+1]
+		if err := refuseAlias(value); err != nil {
+			return fmt.Errorf("params file %s: %w", path, err)
+		}
 		if key.Value == "ros__parameters" {
 			if nodeKey == "" {
 				return fmt.Errorf("params file %s: line %d: ros__parameters must sit under a node name such as /** or /ns/node", path, key.Line)
@@ -176,6 +182,9 @@ func (set *overrideSet) addNodes(path string, mapping *yaml.Node, nodeKey string
 		if nodeKey != "" {
 			child = strings.TrimSuffix(nodeKey, "/") + "/" + strings.TrimPrefix(key.Value, "/")
 		}
+		if err := checkNodeKey(child); err != nil {
+			return fmt.Errorf("params file %s: line %d: %w", path, key.Line, err)
+		}
 		if value.Kind != yaml.MappingNode {
 			return fmt.Errorf("params file %s: line %d: node %q: expected a mapping holding ros__parameters or nested node names", path, value.Line, child)
 		}
@@ -189,7 +198,10 @@ func (set *overrideSet) addNodes(path string, mapping *yaml.Node, nodeKey string
 // addParameters walks parameter names; nested mappings join names with '.'.
 func (set *overrideSet) addParameters(path, nodeKey string, mapping *yaml.Node, prefix string) error {
 	for i := 0; i+1 < len(mapping.Content); i += 2 {
-		key, node := mapping.Content[i], resolveAlias(mapping.Content[i+1])
+		key, node := mapping.Content[i], mapping.Content[i+1]
+		if err := refuseAlias(node); err != nil {
+			return fmt.Errorf("params file %s: node %q: %w", path, nodeKey, err)
+		}
 		name := key.Value
 		if prefix != "" {
 			name = prefix + "." + name
@@ -218,14 +230,54 @@ func parseYAMLValue(text string) (Value, error) {
 	if err := yaml.Unmarshal([]byte(text), &doc); err != nil {
 		return Value{}, err
 	}
-	return yamlValue(resolveAlias(doc.Content[0]))
+	if len(doc.Content) == 0 { // "#...": YAML takes it for a comment
+		return Value{}, fmt.Errorf("expected a value after ':=', got only a YAML comment %q (quote a value that starts with #)", text)
+	}
+	if err := refuseAlias(doc.Content[0]); err != nil {
+		return Value{}, err
+	}
+	return yamlValue(doc.Content[0])
 }
 
-func resolveAlias(n *yaml.Node) *yaml.Node {
-	for n.Kind == yaml.AliasNode && n.Alias != nil {
-		n = n.Alias
+// refuseAlias refuses a YAML alias (*name), as rcl_yaml_param_parser does ("Will not support
+// aliasing"): a file ROS refuses must not start the node here either, and followed naively an alias
+// to its own mapping, or a few nested ones, expand without end (46 bytes took 9 GB).
+func refuseAlias(n *yaml.Node) error {
+	if n.Kind == yaml.AliasNode {
+		return fmt.Errorf("line %d: YAML aliases (*%s) are not supported, as ROS 2 (rcl) refuses them: write the value out", n.Line, n.Value)
 	}
-	return n
+	return nil
+}
+
+// checkNodeKey applies rcl's rules to a node key of a params file, which refuse the whole file
+// otherwise: each part between '/' is a wildcard (* or **, after a '/') or a name of letters, digits
+// and '_' that does not start with a digit, and no part is empty but a leading one ("/ns/node").
+func checkNodeKey(key string) error {
+	for i, part := range strings.Split(key, "/") {
+		switch {
+		case (part == "*" || part == "**") && i > 0:
+		case part == "*" || part == "**":
+			// rclcpp turns "/*" and "/**" into its regular expression; a bare one makes none.
+			return fmt.Errorf("node key %q: a wildcard must follow '/' (/* for one name, /** for any)", key)
+		case part == "" && i == 0 && len(key) > 0:
+		case part == "":
+			return fmt.Errorf("node key %q: empty name between '/' (expected /ns/node, /** or /*)", key)
+		case !isROSName(part):
+			return fmt.Errorf("node key %q: %q must be * or ** or a name of letters, digits and '_' that does not start with a digit, as rcl requires", key, part)
+		}
+	}
+	return nil
+}
+
+func isROSName(s string) bool {
+	for i, r := range s {
+		letter := r == '_' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z')
+		digit := r >= '0' && r <= '9'
+		if !letter && (!digit || i == 0) {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // yamlValue types a scalar or a homogeneous sequence: bool, int, float and string scalars
@@ -292,7 +344,9 @@ func yamlSequence(n *yaml.Node) (Value, error) {
 	}
 	items := make([]Value, len(n.Content))
 	for i, child := range n.Content {
-		child = resolveAlias(child)
+		if err := refuseAlias(child); err != nil {
+			return Value{}, fmt.Errorf("list element %d: %w", i, err)
+		}
 		if child.Kind != yaml.ScalarNode {
 			return Value{}, fmt.Errorf("list element %d is not a scalar, expected a flat list", i)
 		}

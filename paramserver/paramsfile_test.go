@@ -1,6 +1,10 @@
 package paramserver
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -110,6 +114,8 @@ func TestParseYAMLValue(t *testing.T) {
 		{text: "99999999999999999999", want: Double(1e20)}, // too big for int64: YAML reads a float
 		{text: "!!str yes", want: String("yes")},
 		{text: "~", wantErr: "no value given"},
+		{text: "#c", wantErr: `expected a value after ':=', got only a YAML comment "#c"`}, // once a panic
+		{text: "'#c'", want: String("#c")},
 	}
 	for _, tc := range cases {
 		t.Run(tc.text, func(t *testing.T) {
@@ -122,4 +128,45 @@ func TestParseYAMLValue(t *testing.T) {
 			require.Equal(t, tc.want, got)
 		})
 	}
+}
+
+// Files ROS 2 refuses (rcl_yaml_param_parser, checked on Humble with rclpy) are refused here too, by
+// line, and none of them panics or runs away: a bare wildcard or a '*' inside a name once panicked
+// compiling the node key's regular expression, and aliases once expanded without end (46 bytes of
+// self-reference reached 9 GB).
+func TestLoadParamsFileRefusesWhatRclRefuses(t *testing.T) {
+	laughs := "/**:\n  ros__parameters:\n    l0: &l0 {a: 1, b: 2}\n"
+	for i := 1; i <= 24; i++ {
+		laughs += fmt.Sprintf("    l%d: &l%d {a: *l%d, b: *l%d}\n", i, i, i-1, i-1)
+	}
+	cases := []struct{ name, file, wantErr string }{
+		{"self alias", "/**:\n  ros__parameters:\n    a: &x\n      b: *x\n", "line 4: YAML aliases (*x) are not supported"},
+		{"billion laughs", laughs, "line 4: YAML aliases (*l0) are not supported"},
+		{"scalar alias", "/**:\n  ros__parameters:\n    a: &x 5\n    b: *x\n", "line 4: YAML aliases (*x) are not supported"},
+		{"alias in a list", "/**:\n  ros__parameters:\n    a: &x 5\n    b: [1, *x]\n", `parameter "b": list element 1: line 4: YAML aliases`},
+		{"aliased node", "a: &n\n  ros__parameters:\n    p: 1\nb: *n\n", "line 4: YAML aliases (*n)"},
+		{"star in a name", "/a**:\n  ros__parameters:\n    x: 1\n", `node key "/a**": "a**" must be * or **`},
+		{"three stars", "/***:\n  ros__parameters:\n    x: 1\n", `node key "/***"`},
+		{"bare wildcard", "\"**\":\n  ros__parameters:\n    x: 1\n", `node key "**": a wildcard must follow '/'`},
+		{"hyphen", "/ns-1/x:\n  ros__parameters:\n    x: 1\n", `"ns-1" must be`},
+		{"leading digit", "/ns/1abc:\n  ros__parameters:\n    x: 1\n", `"1abc" must be`},
+		{"trailing slash", "/a/:\n  ros__parameters:\n    x: 1\n", `node key "/a/": empty name`},
+		{"double slash", "//x:\n  ros__parameters:\n    x: 1\n", `node key "//x": empty name`},
+		{"nested bad name", "/**:\n  my-node:\n    ros__parameters:\n      x: 1\n", `line 2: node key "/**/my-node"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "params.yaml")
+			require.NoError(t, os.WriteFile(path, []byte(tc.file), 0o644))
+			_, err := LoadParamsFile(path, "/vla_node")
+			require.ErrorContains(t, err, tc.wantErr)
+			require.True(t, strings.HasPrefix(err.Error(), "params file "+path+": "), err.Error())
+		})
+	}
+	// An anchor without an alias, which rcl accepts, is only a value.
+	path := filepath.Join(t.TempDir(), "params.yaml")
+	require.NoError(t, os.WriteFile(path, []byte("/**:\n  ros__parameters:\n    a: &x 5\n"), 0o644))
+	got, err := LoadParamsFile(path, "/vla_node")
+	require.NoError(t, err)
+	require.Equal(t, map[string]Value{"a": Integer(5)}, got)
 }
