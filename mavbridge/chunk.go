@@ -208,6 +208,9 @@ func checkPart(m *dialect.MessageVlaActionChunk) error {
 	if m.StepDtUs == 0 {
 		return fail("step_dt_us is 0")
 	}
+	if m.TimeUsec > math.MaxInt64 { // read as a time before 1970, which EncodeChunk never sends
+		return fail("time_usec %d is beyond what a time holds (at most %d µs since 1970)", m.TimeUsec, int64(math.MaxInt64))
+	}
 	steps := min(perMessage, int(m.StepCount)-int(m.FirstStep))
 	for i, v := range m.Values[:steps*int(m.DimCount)] {
 		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {

@@ -151,12 +151,13 @@ func TestAssemblerLostAndMalformedParts(t *testing.T) {
 	})
 	t.Run("inconsistent fields are malformed", func(t *testing.T) {
 		breakers := map[string]func(m *dialect.MessageVlaActionChunk){
-			"part count":  func(m *dialect.MessageVlaActionChunk) { m.PartCount = 3 },
-			"first step":  func(m *dialect.MessageVlaActionChunk) { m.FirstStep = 1 },
-			"zero dims":   func(m *dialect.MessageVlaActionChunk) { m.DimCount = 0 },
-			"zero dt":     func(m *dialect.MessageVlaActionChunk) { m.StepDtUs = 0 },
-			"nan value":   func(m *dialect.MessageVlaActionChunk) { m.Values[0] = float32(math.NaN()) },
-			"index >= of": func(m *dialect.MessageVlaActionChunk) { m.PartIndex = 2 },
+			"part count":      func(m *dialect.MessageVlaActionChunk) { m.PartCount = 3 },
+			"first step":      func(m *dialect.MessageVlaActionChunk) { m.FirstStep = 1 },
+			"zero dims":       func(m *dialect.MessageVlaActionChunk) { m.DimCount = 0 },
+			"zero dt":         func(m *dialect.MessageVlaActionChunk) { m.StepDtUs = 0 },
+			"nan value":       func(m *dialect.MessageVlaActionChunk) { m.Values[0] = float32(math.NaN()) },
+			"index >= of":     func(m *dialect.MessageVlaActionChunk) { m.PartIndex = 2 },
+			"time past int64": func(m *dialect.MessageVlaActionChunk) { m.TimeUsec = 1 << 63 }, // once a chunk from -290308
 		}
 		for name, breakIt := range breakers {
 			t.Run(name, func(t *testing.T) {

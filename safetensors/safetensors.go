@@ -8,11 +8,13 @@
 package safetensors
 
 import (
+	"cmp"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"sort"
 
 	"github.com/google/renameio/v2"
@@ -71,6 +73,7 @@ func Decode(data []byte) (*File, error) {
 	}
 	body := data[8+n:]
 	f := &File{Tensors: map[string]Tensor{}, Metadata: map[string]string{}}
+	var spans []span
 	for name, msg := range raw {
 		if name == "__metadata__" {
 			if err := json.Unmarshal(msg, &f.Metadata); err != nil {
@@ -105,8 +108,37 @@ func Decode(data []byte) (*File, error) {
 			return nil, fmt.Errorf("tensor %q: %s %v needs %d bytes, data_offsets give %d", name, e.DType, e.Shape, count*size, end-begin)
 		}
 		f.Tensors[name] = Tensor{DType: e.DType, Shape: e.Shape, Data: body[begin:end]}
+		spans = append(spans, span{name, begin, end})
+	}
+	if err := checkSpans(spans, int64(len(body))); err != nil {
+		return nil, err
 	}
 	return f, nil
+}
+
+// span is where a tensor's data lies in the data section.
+type span struct {
+	name       string
+	begin, end int64
+}
+
+// checkSpans requires the tensors' data to follow one another without overlap or gap and to fill the
+// data section, as the format's reference implementation does: two tensors sharing bytes, or bytes no
+// tensor owns, mean a file damaged or not what its header says.
+func checkSpans(spans []span, size int64) error {
+	slices.SortFunc(spans, func(a, b span) int { return cmp.Or(cmp.Compare(a.begin, b.begin), cmp.Compare(a.end, b.end)) })
+	at := int64(0)
+	for _, s := range spans {
+		if s.begin != at {
+			return fmt.Errorf("tensor %q: data_offsets [%d, %d] start at byte %d, expected %d: the tensors' data must follow one another without overlap or gap",
+				s.name, s.begin, s.end, s.begin, at)
+		}
+		at = s.end
+	}
+	if at != size {
+		return fmt.Errorf("the tensors' data ends at byte %d of a %d-byte data section: expected the tensors to fill it", at, size)
+	}
+	return nil
 }
 
 // Float32s returns the tensor's values as float32, converting from F64. Other dtypes are an error.

@@ -63,6 +63,11 @@ func TestDecodeRejectsCorruptFiles(t *testing.T) {
 		{"size does not match shape", withHeader(`{"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}`), "needs 12 bytes"},
 		{"shape whose size wraps", withHeader(`{"w":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,0]}}`), "holds more bytes than a file can"},
 		{"truncated", good[:len(good)-4], "outside the"},
+		{"tensors sharing bytes", withHeader(`{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}`),
+			`tensor "b": data_offsets [4, 8] start at byte 4, expected 8`},
+		{"a gap", withHeader(`{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}`), `tensor "a": data_offsets [4, 8] start at byte 4, expected 0`},
+		{"bytes no tensor owns", withHeader(`{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}`),
+			"the tensors' data ends at byte 4 of a 8-byte data section"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
