@@ -188,6 +188,13 @@ func Run(cfg Config) (res Result, err error) {
 	res.Summary.ForwardFailures = len(rec.forwardFailures)
 	res.Summary.Clock = clock.source
 	res.Summary.BagWarnings = info.Warnings
+	if readErr != nil {
+		res.Summary.StoppedEarly = readErr.Error()
+		if rec.logTime >= info.Start {
+			res.Summary.StoppedEarly += fmt.Sprintf(" (at bag time %v of %v)",
+				time.Duration(rec.logTime-info.Start).Round(time.Millisecond), info.Duration().Round(time.Millisecond))
+		}
+	}
 	if stored, ok := info.StoredCount(cfg.ImageTopic); ok && readErr == nil && uint64(res.Summary.Frames+res.Summary.Skipped) < stored {
 		// The MCAP reader passes over a message on a channel its file never declares without a word.
 		res.Summary.BagWarnings = append(res.Summary.BagWarnings, fmt.Sprintf("the storage files say they hold %d messages on %s, and %d were read: the reader passed over the others (in an MCAP file, a message on a channel the file does not declare)",

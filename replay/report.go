@@ -79,16 +79,19 @@ type Summary struct {
 	// Frames were acted on (a chunk published); Skipped frames were not, for the reasons counted in
 	// SkippedBy; DroppedMessages are other input messages not acted on (undecodable instructions).
 	// Every image of the bag is in exactly one of Frames and Skipped.
-	Frames, Skipped                    int
-	SkippedBy                          map[SkipKind]int
-	DroppedMessages                    int
-	StaleAgeMin, StaleAgeMedian        time.Duration // of the stale frames with a stamp
-	StaleAgeMax                        time.Duration
-	Unstamped                          int // stale frames whose header.stamp was 0
-	ForwardFailures                    int // chunks published but not forwarded (MAVLink)
-	Clock                              ClockSource
-	Hint                               string   // what to do when the run acted on nothing; empty otherwise
-	BagWarnings                        []string // what the bag said of itself when opened (bag.Info.Warnings)
+	Frames, Skipped             int
+	SkippedBy                   map[SkipKind]int
+	DroppedMessages             int
+	StaleAgeMin, StaleAgeMedian time.Duration // of the stale frames with a stamp
+	StaleAgeMax                 time.Duration
+	Unstamped                   int // stale frames whose header.stamp was 0
+	ForwardFailures             int // chunks published but not forwarded (MAVLink)
+	Clock                       ClockSource
+	Hint                        string   // what to do when the run acted on nothing; empty otherwise
+	BagWarnings                 []string // what the bag said of itself when opened (bag.Info.Warnings)
+	// StoppedEarly, when set, says why the replay ended before the bag did (Ctrl-C, a fault in the
+	// file): the figures cover only the messages before it.
+	StoppedEarly                       string
 	LatencyP50, LatencyP95, LatencyMax float64
 	MeanLatency                        float64
 	MeanExecutedLayers, LayersTotal    float64
@@ -200,6 +203,9 @@ func WriteReport(dir, title string, steps []Step, skips []Skip, sum Summary, con
 func writeMarkdown(w io.Writer, title string, skips []Skip, s Summary, config string, figures []string) {
 	fmt.Fprintf(w, "# Replay report: %s\n\n", title)
 	fmt.Fprintf(w, "Skipping configuration: `%s`\n\n", config)
+	if s.StoppedEarly != "" {
+		fmt.Fprintf(w, "**STOPPED before the end of the bag:** %s. The figures cover the messages before it.\n\n", s.StoppedEarly)
+	}
 	fmt.Fprintf(w, "| measure | value |\n|---|---|\n")
 	row := func(k, format string, v ...any) { fmt.Fprintf(w, "| %s | %s |\n", k, fmt.Sprintf(format, v...)) }
 	row("frames acted on", "%d", s.Frames)

@@ -194,6 +194,19 @@ func TestReplayInterruptedLeavesACompleteOutput(t *testing.T) {
 	require.FileExists(t, filepath.Join(res.OutBag, bag.MetadataFileName))
 	require.FileExists(t, res.ReportPath)
 	require.Equal(t, 5, outputCounts(t, res.OutBag)[TopicActionChunk])
+	// The report does not pass for one of the whole bag.
+	report, err := os.ReadFile(res.ReportPath)
+	require.NoError(t, err)
+	require.Contains(t, string(report), "**STOPPED before the end of the bag:** interrupted: context canceled (at bag time 500ms of 2s).")
+	var summary strings.Builder
+	WriteSummary(&summary, res.Summary)
+	require.True(t, strings.HasPrefix(summary.String(), "STOPPED before the end of the bag: interrupted"), summary.String())
+
+	complete, err := fakeReplay(t, dir, nil, nil)
+	require.NoError(t, err)
+	report, err = os.ReadFile(complete.ReportPath)
+	require.NoError(t, err)
+	require.NotContains(t, string(report), "STOPPED")
 }
 
 // The report's skip ratio is the one the node publishes in ActionChunk.skip_ratio, and its layer

@@ -7,6 +7,9 @@ import (
 
 // WriteSummary prints the summary in a few lines for a terminal.
 func WriteSummary(w io.Writer, s Summary) {
+	if s.StoppedEarly != "" {
+		fmt.Fprintf(w, "STOPPED before the end of the bag: %s; what follows covers the messages before it\n", s.StoppedEarly)
+	}
 	for _, warning := range s.BagWarnings {
 		fmt.Fprintf(w, "input bag: %s\n", warning)
 	}
