@@ -62,10 +62,28 @@ func (c BaselineConfig) Check() error {
 	return nil
 }
 
-// CheckBundle refuses an interval or a rank the bundle's backbone cannot take (checkShape), so that
+// CheckBundle refuses an interval or a rank the bundle's backbone cannot take (checkShape), and
+// Weights, when named, that are not the bundle's backbone or cannot be read (checkWeights), so that
 // an evaluation can refuse them before it spends its first phase.
 func (c BaselineConfig) CheckBundle(m *bundle.Manifest) error {
-	return checkShape(c.every(), c.Rank, m.Dims.Layers, m.Dims.Hidden)
+	if err := checkShape(c.every(), c.Rank, m.Dims.Layers, m.Dims.Hidden); err != nil {
+		return err
+	}
+	if c.Weights == "" {
+		return nil
+	}
+	_, _, _, err := training.OpenBundleBackbone(c.Model, c.Weights)
+	return c.checkWeights(err)
+}
+
+// checkWeights is the error of a backbone that could not be opened (err) with Weights named: a file
+// given on purpose that cannot be used is a mistake to report (a mistyped path, another bundle's
+// backbone), not a baseline to leave out as when no file was given. Without Weights it is nil.
+func (c BaselineConfig) checkWeights(err error) error {
+	if err == nil || c.Weights == "" {
+		return nil
+	}
+	return fmt.Errorf("early exit: --weights %s: %w", c.Weights, err)
 }
 
 // checkShape is what an exit interval and rank must be for a backbone of layers layers of width
@@ -102,23 +120,31 @@ type Baseline struct {
 }
 
 // Unavailable says why the baseline cannot run on its bundle (the backbone's weights cannot be had:
-// a trained bundle without its safetensors file), or "" when it can.
+// a trained bundle without its safetensors file, none named), or "" when it can. Weights named
+// are not judged here: one that cannot be used is an error (CheckBundle), not a row that says why.
 func (c BaselineConfig) Unavailable() string {
-	if _, _, _, err := training.OpenBundleBackbone(c.Model, c.Weights); err != nil {
+	if c.Weights != "" {
+		return ""
+	}
+	if _, _, _, err := training.OpenBundleBackbone(c.Model, ""); err != nil {
 		return err.Error()
 	}
 	return ""
 }
 
 // OpenBaseline fits the exits on the calibration frames and opens their runner. A backbone that
-// cannot be rebuilt (a trained bundle without its safetensors file) is not an error: the baseline is
-// then unavailable, and the report says why. A done ctx stops the fit with an error that says so.
+// cannot be rebuilt without Weights (a trained bundle without its safetensors file) is not an
+// error: the baseline is then unavailable, and the report says why. Weights named that cannot be
+// used are (checkWeights). A done ctx stops the fit with an error that says so.
 func OpenBaseline(ctx context.Context, c BaselineConfig) (*Baseline, error) {
 	if err := c.Check(); err != nil {
 		return nil, err
 	}
 	episodes, stride := c.CalibrationEpisodes(), cmp.Or(c.Stride, DefaultStride)
 	_, arch, weights, err := training.OpenBundleBackbone(c.Model, c.Weights)
+	if err := c.checkWeights(err); err != nil {
+		return nil, err
+	}
 	if err != nil {
 		return &Baseline{Unavailable: err.Error(), close: func() {}}, nil
 	}

@@ -264,6 +264,25 @@ func TestOpenBaseline(t *testing.T) {
 	b.Close()
 }
 
+// Weights named on purpose that cannot be used are an error, before the run (CheckBundle) and when the
+// baseline opens: a mistyped --weights must not pass as a baseline left out for want of weights.
+func TestNamedWeightsThatCannotBeUsedAreAnError(t *testing.T) {
+	m, err := bundle.ReadManifest(tinyDir)
+	require.NoError(t, err)
+	missing := filepath.Join(t.TempDir(), "nonexist.safetensors")
+	c := earlyexit.BaselineConfig{Model: tinyDir, Weights: missing}
+	require.EqualError(t, c.CheckBundle(m), "early exit: --weights "+missing+": open "+missing+": no such file or directory")
+	require.Empty(t, c.Unavailable(), "named weights are checked, not reported as a reason")
+	b, err := earlyexit.OpenBaseline(context.Background(), c)
+	require.Nil(t, b)
+	require.EqualError(t, err, "early exit: --weights "+missing+": open "+missing+": no such file or directory")
+
+	// The backbone's own file is taken.
+	own := filepath.Join(t.TempDir(), "own.safetensors")
+	require.NoError(t, modelbuild.SaveWeights(own, tinyArch, tinyWeights, nil))
+	require.NoError(t, earlyexit.BaselineConfig{Model: tinyDir, Weights: own}.CheckBundle(m))
+}
+
 // A done ctx (Ctrl-C) stops the fit, the error saying what was being fitted and why it stopped.
 func TestOpenBaselineStopsWithItsContext(t *testing.T) {
 	open := ortbackend.Opener(ortbackend.Config{LibraryPath: orttest.Library(t)})

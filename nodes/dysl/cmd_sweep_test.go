@@ -1,6 +1,7 @@
 package main
 
 import (
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -9,6 +10,7 @@ import (
 // The closed-loop commands refuse bad grids, bundles and matching options before they open a model.
 func TestClosedLoopCommandsRefuseBadOptions(t *testing.T) {
 	dir := t.TempDir()
+	tiny, missing := filepath.Join("..", "..", "models", "reference", "tiny"), filepath.Join(dir, "nonexist.safetensors")
 	cases := []struct {
 		args []string
 		want string
@@ -67,6 +69,10 @@ func TestClosedLoopCommandsRefuseBadOptions(t *testing.T) {
 		{[]string{"sweep", "--model", "../../models/closedloop/small_relative", "--exit-every", "3", "--exit-eta", "0.1"},
 			`--exit-every, --exit-eta: only with an early exit that can run (training: bundle ../../models/closedloop/small_relative was built from weights "reference_small_relative.safetensors": pass that file with --weights)`},
 		{[]string{"train", "dagger", "--model", dir, "--out", dir + "/states.json", "--tasks", "single", "--chain", "3"}, "--chain: only with --tasks chain"},
+		// A --weights given that cannot be used is an error before the run, not a row "not run".
+		{[]string{"evaluate", "--model", tiny, "--episodes", "1", "--quiet", "--weights", missing}, "early exit: --weights " + missing + ": open " + missing + ": no such file or directory"},
+		{[]string{"evaluate", "--closed-loop", "--model", tiny, "--episodes", "1", "--quiet", "--weights", missing}, "early exit: --weights " + missing + ": open "},
+		{[]string{"sweep", "--model", tiny, "--episodes", "1", "--quiet", "--weights", missing}, "early exit: --weights " + missing + ": open "},
 	}
 	for _, tc := range cases {
 		_, _, err := runDysl(tc.args...)
