@@ -106,6 +106,10 @@ func (k *errorKeepingWriter) Write(p []byte) (int, error) {
 // bag with a 3 GiB frame of zeros peaked at 3.8 GB with a bound of 1 GiB, at 1.45 GB with this one.
 const MaxMessageBytes = 300 << 20
 
+// maxMessageBytes is MaxMessageBytes where the reader applies it; tests lower it to show a refusal
+// without allocating what it refuses.
+var maxMessageBytes uint64 = MaxMessageBytes
+
 // messageDecompressor undoes message-mode compression, one message at a time.
 type messageDecompressor struct {
 	dec      *zstd.Decoder

@@ -173,7 +173,7 @@ func Open(path string) (*Reader, error) {
 	r := &Reader{info: Info{Path: path, StorageID: md.StorageIdentifier, MetadataVersion: md.Version, Size: size,
 		CompressionFormat: md.CompressionFormat, CompressionMode: md.CompressionMode}}
 	if mode == compressedMessage {
-		if r.messageZstd, err = newMessageDecompressor(MaxMessageBytes); err != nil {
+		if r.messageZstd, err = newMessageDecompressor(maxMessageBytes); err != nil {
 			return nil, fmt.Errorf("open bag %s: %w", path, err)
 		}
 	}

@@ -2,10 +2,12 @@ package bag
 
 import (
 	"database/sql"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
 	"path/filepath"
+	"strings"
 
 	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver: no cgo, so cross-builds stay simple
 )
@@ -42,6 +44,9 @@ func openSQLiteFile(path string) (*sqliteFile, error) {
 }
 
 func (f *sqliteFile) readSummary() error {
+	if err := f.checkTables(); err != nil {
+		return err
+	}
 	// Schema version 1 bags have no offered_qos_profiles column.
 	hasQoS := false
 	cols, err := f.db.Query(`SELECT name FROM pragma_table_info('topics')`)
@@ -112,6 +117,56 @@ func (f *sqliteFile) readSummary() error {
 	return nil
 }
 
+// checkTables refuses a file whose topics or messages are anything but plain tables, as every
+// rosbag2 version creates them. SQLite computes a view, a virtual table or a generated column on
+// every read, also of a read-only, immutable file: an 8 KiB file whose messages were a recursive view
+// yielded a 900 MB blob per row, or rows without end, and Open counted them forever. A plain table
+// holds only what the file holds, so every query below reads at most the file.
+func (f *sqliteFile) checkTables() error {
+	for _, name := range []string{"topics", "messages"} {
+		rows, err := f.db.Query(`SELECT type, COALESCE(sql, '') FROM sqlite_master
+			WHERE name = ? COLLATE NOCASE AND type IN ('table', 'view')`, name)
+		if err != nil {
+			return fmt.Errorf("not a rosbag2 sqlite3 file (reading its schema): %w", err)
+		}
+		var kinds []string
+		var definition string
+		for rows.Next() {
+			var kind string
+			if err := rows.Scan(&kind, &definition); err != nil {
+				rows.Close()
+				return err
+			}
+			kinds = append(kinds, kind)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		switch {
+		case len(kinds) == 0:
+			return fmt.Errorf("not a rosbag2 sqlite3 file: it has no %s table", name)
+		case len(kinds) > 1:
+			return fmt.Errorf("not a rosbag2 sqlite3 file: its schema defines %s %d times, expected one table", name, len(kinds))
+		case kinds[0] != "table":
+			return fmt.Errorf("not a rosbag2 sqlite3 file: %s is a %s, expected a table (rosbag2 stores topics and messages in tables; "+
+				"a view computes its rows on every read)", name, kinds[0])
+		case !strings.HasPrefix(strings.ToUpper(strings.TrimSpace(definition)), "CREATE TABLE"):
+			return fmt.Errorf("not a rosbag2 sqlite3 file: %s is a virtual table, expected a plain table as rosbag2 creates", name)
+		}
+		// hidden is 2 or 3 for a generated column (computed on read), 1 for a virtual table's hidden one.
+		var computed sql.NullString
+		err = f.db.QueryRow(`SELECT name FROM pragma_table_xinfo(?) WHERE hidden != 0 LIMIT 1`, name).Scan(&computed)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("not a rosbag2 sqlite3 file (reading the columns of %s): %w", name, err)
+		}
+		if computed.Valid {
+			return fmt.Errorf("not a rosbag2 sqlite3 file: column %s of %s is generated, expected stored columns as rosbag2 creates", computed.String, name)
+		}
+	}
+	return nil
+}
+
 func (f *sqliteFile) countMessages() (map[int64]uint64, error) {
 	rows, err := f.db.Query(`SELECT topic_id, COUNT(*) FROM messages GROUP BY topic_id`)
 	if err != nil {
@@ -134,28 +189,43 @@ func (f *sqliteFile) summary() fileSummary { return f.sum }
 func (f *sqliteFile) close() error         { return f.db.Close() }
 
 func (f *sqliteFile) messages(topics map[string]bool) (messageStream, error) {
-	// rosbag2's own read order: by receive time, ties in insertion order.
-	rows, err := f.db.Query(`SELECT topic_id, timestamp, data FROM messages ORDER BY timestamp, id`)
+	// rosbag2's own read order: by receive time, ties in insertion order. A row's data is read only
+	// when its length, which SQLite reads from the row's header, is within the bound: MCAP chunks and
+	// compressed messages are bounded, and a .db3 row is one message.
+	bound := maxMessageBytes
+	rows, err := f.db.Query(`SELECT topic_id, timestamp, octet_length(data), CASE WHEN octet_length(data) <= ? THEN data END
+		FROM messages ORDER BY timestamp, id`, int64(bound))
 	if err != nil {
 		return nil, &CorruptFileError{Path: f.path, Err: err}
 	}
-	return &sqliteStream{file: f, rows: rows, topics: topics}, nil
+	return &sqliteStream{file: f, rows: rows, topics: topics, bound: bound}, nil
 }
 
 type sqliteStream struct {
 	file   *sqliteFile
 	rows   *sql.Rows
 	topics map[string]bool
+	bound  uint64 // the most bytes a row's data may hold (bag.MaxMessageBytes)
 }
 
 func (s *sqliteStream) next() (Message, error) {
 	for s.rows.Next() {
 		var topicID int64
+		var size sql.NullInt64
 		var m Message
-		if err := s.rows.Scan(&topicID, &m.LogTime, &m.Data); err != nil {
+		if err := s.rows.Scan(&topicID, &m.LogTime, &size, &m.Data); err != nil {
 			return Message{}, &CorruptFileError{Path: s.file.path, Err: err}
 		}
 		t, ok := s.file.topicsBy[topicID]
+		if ok && size.Int64 > 0 && uint64(size.Int64) > s.bound {
+			// One oversized row, not a broken file: yielded as damaged, without its data.
+			if len(s.topics) > 0 && !s.topics[t.Name] {
+				continue
+			}
+			return Message{Topic: t.Name, Type: t.Type, LogTime: m.LogTime, Damaged: &CorruptFileError{Path: s.file.path,
+				Err: fmt.Errorf("message on %s at %d holds %d bytes, more than a message may hold here (%d, bag.MaxMessageBytes)",
+					t.Name, m.LogTime, size.Int64, s.bound)}}, nil
+		}
 		if !ok {
 			// One broken row, not a broken file: yielded as damaged, whatever the topics asked for
 			// (it may be one of them), and the rows after it read on.
