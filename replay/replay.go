@@ -40,8 +40,9 @@ type Config struct {
 	Engine *policy.Engine
 	Params *paramserver.Server
 	// BagPath is the input bag (directory or lone .mcap); OutDir receives the output bag in OutDir/bag
-	// and the report in OutDir. OutDir must not be the input bag or inside it.
-	BagPath, OutDir string
+	// and the report in OutDir. OutDir must not be the input bag or inside it, nor ModelDir (optional:
+	// the bundle Engine was opened from) or inside it.
+	BagPath, OutDir, ModelDir string
 	// ImageTopic and InstructionTopic default to the parameters' image_topic and instruction_topic,
 	// resolved as the node resolves them (/image and /instruction by default). StateTopic (a
 	// sensor_msgs/msg/JointState) defaults to /joint_states and is read only for a bundle with a state
@@ -98,7 +99,7 @@ func Run(cfg Config) (res Result, err error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	if err := checkOutputDir(cfg.BagPath, cfg.OutDir); err != nil {
+	if err := checkOutputDir(cfg.BagPath, cfg.OutDir, cfg.ModelDir); err != nil {
 		return res, err
 	}
 	in, err := bag.Open(cfg.BagPath)
@@ -295,9 +296,15 @@ func checkTopicType(info bag.Info, bagPath, topic, want string) error {
 }
 
 // checkOutputDir refuses an output directory that is the input bag, lies inside it, or would put the
-// output bag where the input is.
-func checkOutputDir(bagPath, outDir string) error {
+// output bag where the input is; and one that is the model bundle or inside it, where the bag, report
+// and plots would land among the bundle's graphs.
+func checkOutputDir(bagPath, outDir, modelDir string) error {
 	in, out := resolvedPath(bagPath), resolvedPath(outDir)
+	if modelDir != "" {
+		if model := resolvedPath(modelDir); out == model || isWithin(out, model) {
+			return fmt.Errorf("replay: output directory %s is the model bundle %s or inside it; give --out a directory of its own", outDir, modelDir)
+		}
+	}
 	outBag := filepath.Join(out, "bag")
 	if in == out || isWithin(out, in) {
 		return fmt.Errorf("replay: output directory %s is the input bag %s or inside it; give --out a directory of its own", outDir, bagPath)

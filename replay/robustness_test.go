@@ -172,6 +172,16 @@ func TestReplayRefusesOutputOverInput(t *testing.T) {
 	entries, err := os.ReadDir(moved)
 	require.NoError(t, err)
 	require.Len(t, entries, 2, "the input bag is untouched")
+
+	// Nor among the model bundle's graphs.
+	model := t.TempDir()
+	for _, out := range []string{model, filepath.Join(model, "replay")} {
+		_, err = fakeReplay(t, moved, nil, func(c *Config) { c.OutDir, c.ModelDir = out, model })
+		require.ErrorContains(t, err, "is the model bundle "+model+" or inside it")
+	}
+	entries, err = os.ReadDir(model)
+	require.NoError(t, err)
+	require.Empty(t, entries)
 }
 
 // Interrupted (Ctrl-C), a replay still leaves a complete output bag and its report.

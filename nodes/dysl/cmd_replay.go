@@ -6,6 +6,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"dysl_vla/nodecore"
+	"dysl_vla/policy/ortbackend"
 	"dysl_vla/replay"
 )
 
@@ -64,6 +66,9 @@ Ctrl-C stops the replay with a complete output bag and report.`,
 				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s sets mavlink.enabled, but a replay sends over MAVLink only with --mavlink ENDPOINT: nothing is sent to %s\n",
 					params, settings.Mavlink.Endpoint)
 			}
+			for _, warning := range settingsReplayRunsOtherwise(params, settings, &ef, &mf) {
+				fmt.Fprintln(cmd.ErrOrStderr(), "warning:", warning)
+			}
 			e, err := ef.open(settings.Live.Skipping)
 			if err != nil {
 				return err
@@ -79,7 +84,7 @@ Ctrl-C stops the replay with a complete output bag and report.`,
 			defer stop()
 			bar := newProgress(cmd.ErrOrStderr(), 1000, "replay")
 			res, err := replay.Run(replay.Config{
-				Engine: e, Params: srv, BagPath: bagPath, OutDir: out,
+				Engine: e, Params: srv, BagPath: bagPath, OutDir: out, ModelDir: ef.model,
 				ImageTopic: imageTopic, InstructionTopic: instrTop, StateTopic: stateTopic, CompareFull: compare == "full",
 				Forwarder: forwarder, Context: ctx,
 				Progress: func(done, total time.Duration) {
@@ -108,4 +113,32 @@ Ctrl-C stops the replay with a complete output bag and report.`,
 	f.StringVar(&stateTopic, "state-topic", "/joint_states", "robot state topic in the bag (sensor_msgs/JointState), read for a bundle with a state block")
 	f.StringVar(&compare, "compare", "", `"full": also run the full model on every frame and compare`)
 	return cmd
+}
+
+// settingsReplayRunsOtherwise says which node settings of the params file a replay does not run with,
+// because its own flags decide them: a file asking for cuda was replayed on the CPU without a word.
+// Only values that differ are named, so the node's own file (params/dysl_vla.yaml, every default)
+// replays in silence.
+func settingsReplayRunsOtherwise(file string, s nodecore.Settings, ef *engineFlags, mf *mavlinkFlags) []string {
+	var out []string
+	differ := func(param, flag string, fileValue, flagValue any) {
+		if fileValue != flagValue {
+			out = append(out, fmt.Sprintf("%s sets %s to %v, but a replay runs with %s %v", file, param, fileValue, flag, flagValue))
+		}
+	}
+	if s.ModelDir != "" && !samePath(s.ModelDir, ef.model) {
+		differ(nodecore.ParamModelDir, "--model", s.ModelDir, ef.model)
+	}
+	differ(nodecore.ParamExecutionProvider, "--provider", s.ExecutionProvider, ef.provider)
+	differ(nodecore.ParamORTThreads, "--threads", s.ORTThreads, ef.threads)
+	if ef.provider == ortbackend.ProviderTensorRT {
+		differ(nodecore.ParamTRTFP16, "--trt-fp16", s.TRTFP16, ef.trtFP16)
+	}
+	if mf.endpoint != "" {
+		differ(nodecore.ParamMavlinkEndpoint, "--mavlink", s.Mavlink.Endpoint, mf.endpoint)
+		differ(nodecore.ParamMavlinkLinkTimeout, "--mavlink-link-timeout", s.Mavlink.LinkTimeout, mf.linkTimeout)
+		differ(nodecore.ParamMavlinkTargetSystem, "--mavlink-target-system", s.Mavlink.TargetSystem, int(mf.targetSystem))
+		differ(nodecore.ParamMavlinkTargetComponent, "--mavlink-target-component", s.Mavlink.TargetComponent, int(mf.targetComp))
+	}
+	return out
 }

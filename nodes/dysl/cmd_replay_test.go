@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"dysl_vla/nodecore"
 	"dysl_vla/policy/ortbackend/orttest"
 )
 
@@ -134,4 +135,31 @@ func TestReplayOfNothingActedOnFails(t *testing.T) {
 	require.EqualError(t, err, "replay: no frame was acted on; the report says why and what to do")
 	require.Contains(t, stdout, "report: "+filepath.Join(out, "report.md"))
 	require.Contains(t, stdout, "The bag records /clock: replay with `use_sim_time: true`")
+}
+
+// A params file whose node settings a replay's flags decide is told where it differs: a file asking
+// for cuda was replayed on the CPU without a word. The node's own file, every default, says nothing.
+func TestReplaySaysWhichNodeSettingsItRunsOtherwise(t *testing.T) {
+	ef := engineFlags{model: "models/x", provider: "cpu", threads: 1, trtFP16: true}
+	mf := mavlinkFlags{}
+	_, defaults, err := nodecore.LoadParams(filepath.Join("..", "..", "params", "dysl_vla.yaml"), "/dysl_vla_node", nil)
+	require.NoError(t, err)
+	require.Empty(t, settingsReplayRunsOtherwise("params/dysl_vla.yaml", defaults, &ef, &mf))
+
+	robot := defaults
+	robot.ModelDir, robot.ExecutionProvider, robot.ORTThreads = "/opt/models/arm", "cuda", 4
+	robot.Mavlink.TargetSystem = 7
+	require.Equal(t, []string{
+		"robot.yaml sets model_dir to /opt/models/arm, but a replay runs with --model models/x",
+		"robot.yaml sets execution_provider to cuda, but a replay runs with --provider cpu",
+		"robot.yaml sets ort_intra_op_threads to 4, but a replay runs with --threads 1",
+	}, settingsReplayRunsOtherwise("robot.yaml", robot, &ef, &mf), "the MAVLink ids matter only with --mavlink")
+
+	mf = mavlinkFlags{endpoint: "udp-client:127.0.0.1:14550", linkTimeout: 2 * time.Second, targetSystem: 1, targetComp: 1}
+	robot.ModelDir = "models/./x"
+	require.Equal(t, []string{
+		"robot.yaml sets execution_provider to cuda, but a replay runs with --provider cpu",
+		"robot.yaml sets ort_intra_op_threads to 4, but a replay runs with --threads 1",
+		"robot.yaml sets mavlink.target_system to 7, but a replay runs with --mavlink-target-system 1",
+	}, settingsReplayRunsOtherwise("robot.yaml", robot, &ef, &mf))
 }

@@ -91,6 +91,12 @@ func TestOutputsThatWouldWriteOverAnotherFileAreRefused(t *testing.T) {
 		_, _, err := runDysl(tc.args...)
 		require.ErrorContains(t, err, tc.want, tc.args)
 	}
+	// A link to a file not made yet is that file: the report would replace the journal through it.
+	link := filepath.Join(dir, "link.json")
+	require.NoError(t, os.Symlink("target.json", link))
+	_, _, err := runDysl("evaluate", "--closed-loop", "--model", model, "--json-out", filepath.Join(dir, "target.json"), "--journal", link)
+	require.ErrorContains(t, err, "--json-out "+filepath.Join(dir, "target.json")+" is also --journal")
+
 	// The bundle's other files are fair: a report beside its graphs.
 	require.NoError(t, checkPathsOf(t, "train", "dagger", "--model", model, "--out", filepath.Join(dir, "states.json")))
 }
