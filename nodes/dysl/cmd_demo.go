@@ -31,6 +31,17 @@ statistics and action agreement side by side.`,
 				return err
 			}
 			cfg.Model, cfg.Backend, cfg.Log = ef.model, backend, cmd.OutOrStdout()
+			if !demo.BuildsRandomBackbone(cfg) {
+				if err := refuseUnused(cmd.Flags(), "a random backbone (no --model, no --weights, and neither "+
+					demo.ReferenceBundle+" nor "+demo.ReferenceWeights+" under the working directory)", "seed"); err != nil {
+					return err
+				}
+			}
+			// Ctrl-C stops at the next safe point: the bag closes after its episode, a replay writes
+			// its output bag and report; the demo then ends with status 1.
+			ctx, stop := interruptContext(cmd, "closing the bag or the replay under way")
+			defer stop()
+			cfg.Context = ctx
 			_, err = demo.Run(cfg)
 			return err
 		},

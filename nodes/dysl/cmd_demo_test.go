@@ -37,3 +37,15 @@ func TestDemoRefusesTooManyEpisodesFirst(t *testing.T) {
 	require.EqualError(t, err, "demo: episodes (1000001): expected at most 1000000 episodes")
 	require.NoDirExists(t, out)
 }
+
+// --seed seeds only a random backbone: with a bundle or weights it would change nothing, so it is
+// refused before anything is built or recorded. Without either, and with no reference under the
+// working directory (the test's), it is the model's seed.
+func TestDemoRefusesASeedItWouldNotUse(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "demo")
+	_, _, err := runDysl("demo", "--out", out, "--seed", "5", "--model", filepath.Join("..", "..", "models", "reference", "tiny"))
+	require.ErrorContains(t, err, "--seed: only with a random backbone (no --model, no --weights")
+	require.NoDirExists(t, out)
+	_, _, err = runDysl("demo", "--out", out, "--seed", "5", "--episodes", "1000001")
+	require.EqualError(t, err, "demo: episodes (1000001): expected at most 1000000 episodes", "a random backbone takes --seed")
+}

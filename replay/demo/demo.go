@@ -51,6 +51,10 @@ type Config struct {
 	Backend policy.BackendOpener
 	// Log receives the progress lines and the comparison table.
 	Log io.Writer
+	// Context, optional, stops the demo when done (Ctrl-C): the bag closes after the episode being
+	// recorded, a replay under way closes its output bag and writes its report, and Run returns the
+	// context's error without starting the next step.
+	Context context.Context
 }
 
 // Replay is one strategy's replay of the demo bag.
@@ -66,6 +70,9 @@ var strategies = [...]string{"full", "dysl"}
 // Run runs the demo and writes its lines to cfg.Log; it returns the replays in the order printed.
 func Run(cfg Config) ([]Replay, error) {
 	w := cfg.Log
+	if cfg.Context == nil {
+		cfg.Context = context.Background()
+	}
 	// Refused before a model is built.
 	if cfg.Episodes < 1 {
 		return nil, fmt.Errorf("demo: episodes (%d) must be at least 1", cfg.Episodes)
@@ -95,7 +102,7 @@ func Run(cfg Config) ([]Replay, error) {
 	if err := os.RemoveAll(bagDir); err != nil {
 		return nil, err
 	}
-	sum, err := samplebag.Generate(context.Background(), bagDir, samplebag.Options{Episodes: cfg.Episodes, Seed: cfg.EpisodeSeed})
+	sum, err := samplebag.Generate(cfg.Context, bagDir, samplebag.Options{Episodes: cfg.Episodes, Seed: cfg.EpisodeSeed})
 	if err != nil {
 		return nil, err
 	}
@@ -104,6 +111,9 @@ func Run(cfg Config) ([]Replay, error) {
 
 	runs := make([]Replay, len(strategies))
 	for i, strategy := range strategies {
+		if err := cfg.Context.Err(); err != nil {
+			return nil, fmt.Errorf("demo: stopped before the %s replay: %w", strategy, context.Cause(cfg.Context))
+		}
 		if runs[i], err = replayWith(cfg, model, bagDir, strategy); err != nil {
 			return nil, err
 		}
@@ -129,22 +139,16 @@ func Run(cfg Config) ([]Replay, error) {
 // backbone is random.
 func chooseModel(cfg Config) (model string, randomBackbone bool, err error) {
 	w := cfg.Log
-	model, weights := cfg.Model, cfg.Weights
-	if model == "" && weights == "" {
-		if _, err := os.Stat(filepath.Join(ReferenceBundle, "manifest.yaml")); err == nil {
-			fmt.Fprintf(w, "model: %s (trained reference backbone, distilled adapters and controllers)\n", ReferenceBundle)
-			return ReferenceBundle, false, nil
-		}
-		if _, err := os.Stat(ReferenceWeights); err == nil {
-			weights = ReferenceWeights
-		}
-	}
-	if model != "" {
+	model, weights := source(cfg)
+	switch {
+	case model == ReferenceBundle && cfg.Model == "":
+		fmt.Fprintf(w, "model: %s (trained reference backbone, distilled adapters and controllers)\n", ReferenceBundle)
 		return model, false, nil
-	}
-	if weights != "" {
+	case model != "":
+		return model, false, nil
+	case weights != "":
 		fmt.Fprintf(w, "backbone weights: %s\n", weights)
-	} else {
+	default:
 		randomBackbone = true
 		wd, _ := os.Getwd()
 		fmt.Fprintf(w, "backbone weights: random: neither %s nor %s under the working directory %s "+
@@ -158,6 +162,28 @@ func chooseModel(cfg Config) (model string, randomBackbone bool, err error) {
 	}
 	fmt.Fprintf(w, "  %d backbone parameters, %d layers, static layers %v\n", res.Params, res.Manifest.Dims.Layers, res.Manifest.StaticLayers)
 	return model, randomBackbone, nil
+}
+
+// source is what the demo will replay: a bundle as it is, or else the weights to build the tiny
+// bundle from (both empty: a random backbone, of cfg.Seed).
+func source(cfg Config) (model, weights string) {
+	if cfg.Model != "" || cfg.Weights != "" {
+		return cfg.Model, cfg.Weights
+	}
+	if _, err := os.Stat(filepath.Join(ReferenceBundle, "manifest.yaml")); err == nil {
+		return ReferenceBundle, ""
+	}
+	if _, err := os.Stat(ReferenceWeights); err == nil {
+		return "", ReferenceWeights
+	}
+	return "", ""
+}
+
+// BuildsRandomBackbone says whether the demo with cfg builds a model from a random backbone, the only
+// use of cfg.Seed.
+func BuildsRandomBackbone(cfg Config) bool {
+	model, weights := source(cfg)
+	return model == "" && weights == ""
 }
 
 // replayWith replays the bag with the node's default parameters but the strategy, into Out/replay_<strategy>.
@@ -177,8 +203,11 @@ func replayWith(cfg Config, model, bagDir, strategy string) (Replay, error) {
 		return Replay{}, err
 	}
 	defer e.Close()
-	res, err := replay.Run(replay.Config{Engine: e, Params: srv, BagPath: bagDir, OutDir: replayDir, CompareFull: true})
+	res, err := replay.Run(replay.Config{Engine: e, Params: srv, BagPath: bagDir, OutDir: replayDir, CompareFull: true, Context: cfg.Context})
 	if err != nil {
+		if res.ReportPath != "" {
+			err = fmt.Errorf("%w; the report of what was replayed is %s", err, res.ReportPath)
+		}
 		return Replay{}, err
 	}
 	return Replay{Strategy: strategy, ReportPath: res.ReportPath, Summary: res.Summary}, nil

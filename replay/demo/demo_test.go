@@ -2,6 +2,7 @@ package demo_test
 
 import (
 	"bytes"
+	"context"
 	"math"
 	"os"
 	"path/filepath"
@@ -100,4 +101,19 @@ func TestDemoRefusesBadSettingsFirst(t *testing.T) {
 		require.NoError(t, err)
 		require.Empty(t, entries, "nothing built or recorded")
 	}
+}
+
+// Ctrl-C stops the demo at its next safe point: the bag closes, no replay starts, and the error says
+// why (the command then exits 1). Before, the demo ignored it and the signal killed the process,
+// leaving a bag without its footer beside a metadata.yaml that counted a message.
+func TestDemoStopsWhenItsContextIsDone(t *testing.T) {
+	out := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := demo.Run(demo.Config{Model: filepath.Join("..", "..", demo.ReferenceBundle), Out: out, Episodes: 2, EpisodeSeed: 1000000,
+		Backend: ortbackend.Opener(backend(t)), Log: &bytes.Buffer{}, Context: ctx})
+	require.ErrorIs(t, err, context.Canceled)
+	require.FileExists(t, filepath.Join(out, "pick_and_place", "metadata.yaml"), "the bag is closed")
+	require.NoDirExists(t, filepath.Join(out, "replay_full"))
+	require.NoDirExists(t, filepath.Join(out, "replay_dysl"))
 }
