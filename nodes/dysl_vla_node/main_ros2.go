@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -104,6 +105,14 @@ func run() (err error) {
 		return err
 	}
 	defer n.teardown()
+	// The watchers below use the rcl node and its publishers: they must stop before teardown and
+	// rn.Close free them (deferred calls run last first), also when Spin fails and ctx lives on.
+	watchCtx, stopWatchers := context.WithCancel(ctx)
+	var watchers sync.WaitGroup
+	defer func() {
+		stopWatchers()
+		watchers.Wait()
+	}()
 
 	if settings.Managed {
 		n.machine = lifecycle.NewMachine()
@@ -111,7 +120,7 @@ func run() (err error) {
 			return err
 		}
 		n.log.Infof("managed node: %s, waiting for configure on ~/change_state", n.machine.State())
-		go n.diagnoseWhileNotServing(ctx)
+		watchers.Go(func() { n.diagnoseWhileNotServing(watchCtx) })
 	} else {
 		if err := n.configure(); err != nil {
 			return err
@@ -119,7 +128,7 @@ func run() (err error) {
 		n.activate()
 	}
 
-	go n.watchInputTypes(ctx)
+	watchers.Go(func() { n.watchInputTypes(watchCtx) })
 	if err := rclgo.Spin(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}

@@ -329,11 +329,20 @@ func (n *node) configure() error {
 	if err != nil {
 		return err
 	}
+	// Until the engine is stored in n nothing else closes it: a failure, or a panic the lifecycle
+	// machine recovers as an Error, must not leave its sessions (GPU memory under CUDA) open for a
+	// second configure to open more.
+	configured := false
+	defer func() {
+		if !configured {
+			n.closeForwarder()
+			engine.Close()
+		}
+	}()
 	var forwarder nodecore.ChunkForwarder
 	if s.Mavlink.Enabled {
 		fwd, err := startMavlink(s, engine.Manifest.Action.GripperIndex)
 		if err != nil {
-			engine.Close()
 			return err
 		}
 		n.fwd, forwarder = fwd, fwd
@@ -348,11 +357,9 @@ func (n *node) configure() error {
 			s.ModelDir, engine.Manifest.State.Names, nodecore.StateTopic)
 	}
 	if err != nil {
-		n.closeForwarder()
-		engine.Close()
 		return err
 	}
-	n.engine, n.core = engine, core
+	n.engine, n.core, configured = engine, core, true
 	n.log.Infof("configured: %s (%s)", s.ModelDir, s.ExecutionProvider)
 	return nil
 }
