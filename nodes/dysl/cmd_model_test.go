@@ -126,6 +126,19 @@ func TestEngineFlagsFindTheFetchedLibrary(t *testing.T) {
 	require.Equal(t, f.ortLib, cfg.LibraryPath)
 }
 
+// An unknown provider is refused by the flag's name before any work: model check printed the whole
+// summary first, and bench named the configuration's field, not --provider.
+func TestUnknownProviderIsRefusedFirst(t *testing.T) {
+	for _, args := range [][]string{
+		{"model", "check", filepath.Join("..", "..", "models", "reference", "tiny"), "--provider", "gpu"},
+		{"bench", "--model", filepath.Join("..", "..", "models", "reference", "tiny"), "--provider", "gpu"},
+	} {
+		stdout, _, err := runDysl(args...)
+		require.EqualError(t, err, `--provider "gpu": expected cpu, cuda or tensorrt`, args)
+		require.Empty(t, stdout, args)
+	}
+}
+
 // Settings the chosen mode leaves unused are refused before any work, not accepted in silence: the
 // runtime flags with --structure-only, fp16 for TensorRT with another provider.
 func TestRuntimeFlagsThatChangeNothingAreRefused(t *testing.T) {

@@ -74,6 +74,10 @@ Ctrl-C stops the replay with a complete output bag and report.`,
 				return err
 			}
 			defer e.Close()
+			if e.Manifest.State == nil && cmd.Flags().Changed("state-topic") {
+				return fmt.Errorf("--state-topic %s: the bundle %s reads no robot state (its manifest has no state block), so no topic of the bag would be read for it",
+					stateTopic, ef.model)
+			}
 			forwarder, closeMavlink, err := mf.newForwarder(e.Manifest.Action.GripperIndex, cmd.OutOrStdout())
 			if err != nil {
 				return err

@@ -61,6 +61,9 @@ func TestReplayRefusesLinkSettingsTheNodeWouldRefuse(t *testing.T) {
 		{[]string{"--mavlink-link-timeout", "0"}, "--mavlink-link-timeout: nodecore: parameter 'mavlink.link_timeout' could not be set to 0 (range 0.1 to 60)"},
 		{[]string{"--mavlink-link-timeout", "2m"}, "--mavlink-link-timeout: nodecore: parameter 'mavlink.link_timeout' could not be set to 120 (range 0.1 to 60)"},
 		{[]string{"--mavlink-gripper-open", "0", "--mavlink-gripper-closed", "0"}, "--mavlink-gripper-open and --mavlink-gripper-closed are both 0: expected two different values"},
+		// NaN differs from NaN, and reached the bridge, which named its own field, after the model loaded.
+		{[]string{"--mavlink-gripper-open", "NaN", "--mavlink-gripper-closed", "NaN"}, "--mavlink-gripper-open NaN: expected a finite gripper value"},
+		{[]string{"--mavlink-gripper-closed", "+Inf"}, "--mavlink-gripper-closed +Inf: expected a finite gripper value"},
 	} {
 		args := append([]string{"replay", "--model", filepath.Join(dir, "no-model"), "--bag", filepath.Join(dir, "no-bag"),
 			"--out", filepath.Join(dir, "out"), "--mavlink", "udp-client:127.0.0.1:9"}, tc.flags...)
@@ -135,6 +138,18 @@ func TestReplayOfNothingActedOnFails(t *testing.T) {
 	require.EqualError(t, err, "replay: no frame was acted on; the report says why and what to do")
 	require.Contains(t, stdout, "report: "+filepath.Join(out, "report.md"))
 	require.Contains(t, stdout, "The bag records /clock: replay with `use_sim_time: true`")
+}
+
+// --state-topic names a topic only a bundle with a state block reads: with the tiny bundle, which
+// has none, it was accepted and ignored (with a state bundle a wrong one is refused as missing).
+func TestReplayRefusesAStateTopicItWouldNotRead(t *testing.T) {
+	lib := orttest.Library(t)
+	out := filepath.Join(t.TempDir(), "out")
+	model := filepath.Join("..", "..", "models", "reference", "tiny")
+	_, _, err := runDysl("replay", "--model", model, "--ort-lib", lib, "--state-topic", "/nope",
+		"--bag", filepath.Join("..", "..", "bag", "testdata", "humble", "replayed_sqlite3"), "--out", out)
+	require.EqualError(t, err, "--state-topic /nope: the bundle "+model+" reads no robot state (its manifest has no state block), so no topic of the bag would be read for it")
+	require.NoDirExists(t, out)
 }
 
 // A params file whose node settings a replay's flags decide is told where it differs: a file asking

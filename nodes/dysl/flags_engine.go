@@ -43,6 +43,12 @@ func (f *engineFlags) ortConfig() (ortbackend.Config, error) {
 		return ortbackend.Config{}, fmt.Errorf("--threads %d: expected 1..%d intra-op threads per ONNX Runtime session",
 			f.threads, ortbackend.MaxIntraOpThreads)
 	}
+	switch f.provider {
+	case "", ortbackend.ProviderCPU, ortbackend.ProviderCUDA, ortbackend.ProviderTensorRT:
+	default: // said before a summary or a model is built, and by the flag's name
+		return ortbackend.Config{}, fmt.Errorf("--provider %q: expected %s, %s or %s",
+			f.provider, ortbackend.ProviderCPU, ortbackend.ProviderCUDA, ortbackend.ProviderTensorRT)
+	}
 	if f.provider != ortbackend.ProviderTensorRT && f.flags != nil {
 		if err := refuseUnused(f.flags, "--provider tensorrt", "trt-fp16"); err != nil {
 			return ortbackend.Config{}, err

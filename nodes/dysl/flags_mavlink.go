@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -55,6 +56,14 @@ func (m *mavlinkFlags) check() error {
 	} {
 		if _, _, err := nodecore.NewParamServer(replay.NodeName, map[string]paramserver.Value{p.param: p.value}, nil); err != nil {
 			return fmt.Errorf("%s: %w", p.flag, err)
+		}
+	}
+	for _, g := range []struct {
+		flag  string
+		value float32
+	}{{"--mavlink-gripper-open", m.gripperOpen}, {"--mavlink-gripper-closed", m.gripperClose}} {
+		if math.IsNaN(float64(g.value)) || math.IsInf(float64(g.value), 0) {
+			return fmt.Errorf("%s %v: expected a finite gripper value", g.flag, g.value)
 		}
 	}
 	if m.gripperOpen == m.gripperClose {
