@@ -1,0 +1,154 @@
+package mavbridge
+
+import (
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bluenviron/gomavlib/v3"
+	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
+	"github.com/bluenviron/gomavlib/v3/pkg/frame"
+	"github.com/stretchr/testify/require"
+
+	"dysl_vla/msgs"
+)
+
+// The Forwarder passes its GripperDim on with every chunk: a node's gripper column becomes
+// MAV_CMD_DO_GRIPPER commands on the controller, or the arm would reach the cube and never close on it.
+// The bridge runs over UDP against the test controller (which heartbeats and acks) on an injected clock,
+// so the close step comes due when the test says, not after a real wait. The first step opens: the
+// gripper's state is unknown when the bridge starts, so its first decisive value is a command too.
+func TestForwarderSendsTheGripperColumnAsCommands(t *testing.T) {
+	var clock atomic.Int64
+	clock.Store(time.Unix(5000, 0).UnixNano())
+	now := func() time.Time { return time.Unix(0, clock.Load()) }
+	bridge := &Bridge{Endpoint: "udp-server:127.0.0.1:0", GripperAckTimeout: time.Hour, Now: now}
+	require.NoError(t, bridge.Initialize())
+	defer bridge.Close()
+	ctrl := startController(t, gomavlib.EndpointUDPClient{Address: bridge.ListenAddr().String()}, 0)
+	require.Eventually(t, func() bool { return bridge.Stats().LinkUp }, deadline, poll)
+
+	fwd := &Forwarder{Bridge: bridge, GripperDim: 1}
+	require.NoError(t, fwd.ForwardChunk(&msgs.ActionChunk{Header: msgs.Header{Stamp: msgs.TimeFromGo(now()), FrameID: "base_link"},
+		StepDt: msgs.DurationFromGo(100 * time.Millisecond), Sequence: 1, Steps: 2, ActionDim: 2,
+		Actions: []float32{0, -1, 0, 1}}))
+	require.Eventually(t, func() bool { return bridge.Stats().GripperAcked == 1 }, deadline, poll, "step 0 opens")
+	clock.Add(int64(100 * time.Millisecond)) // step 1 comes due at the next tick
+	require.Eventually(t, func() bool { return bridge.Stats().GripperAcked == 2 }, deadline, poll, "step 1 closes")
+
+	_, commands := ctrl.received()
+	require.Len(t, commands, 2)
+	for i, want := range []common.GRIPPER_ACTIONS{common.GRIPPER_ACTION_OPEN, common.GRIPPER_ACTION_CLOSE} {
+		require.Equal(t, common.MAV_CMD_DO_GRIPPER, commands[i].Command)
+		require.Equal(t, float32(want), commands[i].Param2, "command %d", i)
+	}
+	require.Equal(t, uint64(2), bridge.Stats().GripperCommands, "one each, no retry")
+}
+
+// Only the controller's own heartbeat keeps the link up: a camera or gimbal of the same system
+// (another component) heartbeats too, and counting it would send chunks to a controller that is gone.
+func TestHeartbeatOfAnotherComponentDoesNotBringTheLinkUp(t *testing.T) {
+	o := newOfflineBridge(t)
+	heartbeatFrom := func(sys, comp uint8) {
+		o.handle(&gomavlib.EventFrame{Frame: &frame.V2Frame{SystemID: sys, ComponentID: comp,
+			Message: &common.MessageHeartbeat{Type: common.MAV_TYPE_CAMERA}}})
+	}
+	for range 3 {
+		heartbeatFrom(o.TargetSystem, o.TargetComponent+1)
+		heartbeatFrom(o.TargetSystem+1, o.TargetComponent)
+		o.advance(100 * time.Millisecond)
+	}
+	require.NoError(t, o.Send(testChunk(1, 0)))
+	s := o.Stats()
+	require.False(t, s.LinkUp)
+	require.False(t, s.HeardController)
+	require.Equal(t, uint64(1), s.ChunksDiscarded)
+	require.Equal(t, uint64(0), s.ChunksSent)
+
+	heartbeatFrom(o.TargetSystem, o.TargetComponent) // the controller itself
+	require.True(t, o.Stats().LinkUp)
+}
+
+// A COMMAND_ACK accepting some other command (an arm/disarm), or a gripper ack addressed to another
+// commander on the network (a ground station), is not the controller accepting our gripper command:
+// taking it as one would stop the retries while the gripper never moved. The command is sent again
+// after GripperAckTimeout.
+func TestForeignCommandAcksDoNotAcceptTheGripperCommand(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		ack  common.MessageCommandAck
+	}{
+		{"another command", common.MessageCommandAck{Command: common.MAV_CMD_COMPONENT_ARM_DISARM, Result: common.MAV_RESULT_ACCEPTED}},
+		{"another system", common.MessageCommandAck{Command: common.MAV_CMD_DO_GRIPPER, Result: common.MAV_RESULT_ACCEPTED,
+			TargetSystem: 7, TargetComponent: uint8(common.MAV_COMP_ID_ONBOARD_COMPUTER)}},
+		{"another component", common.MessageCommandAck{Command: common.MAV_CMD_DO_GRIPPER, Result: common.MAV_RESULT_ACCEPTED,
+			TargetSystem: 1, TargetComponent: 190}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			o := newOfflineBridge(t)
+			o.heartbeat()
+			o.gripperValue(t, 1)
+			o.drainEvents()
+			ack := c.ack
+			o.handleMessage(&ack, o.now)
+			require.NotNil(t, o.gripperPending, "still waiting for our ack")
+			require.Zero(t, o.Stats().GripperAcked)
+			require.Nil(t, o.drainEvents())
+			o.advance(o.GripperAckTimeout)
+			require.Equal(t, uint64(2), o.Stats().GripperCommands, "sent again after the ack timeout")
+		})
+	}
+}
+
+// planGripper counts a chunk's steps from its arrival when its stamp cannot be on the bridge's clock.
+// A stamp ahead of now (a camera host whose clock runs fast): counted from the stamp, no step would be
+// due yet and the gripper would wait a clock error long. A stamp further back than the chunk's whole
+// span (a clock far behind): counted from the stamp every step is past, and the chunk's first steps
+// would never be commanded.
+func TestGripperPlanFallsBackToTheArrivalForAStampOffTheClock(t *testing.T) {
+	chunk := func(stamp time.Time, values ...float32) Chunk {
+		c := Chunk{Seq: 1, Stamp: stamp, StepDt: 100 * time.Millisecond, Steps: len(values), Dims: 2, GripperDim: 1}
+		for _, v := range values {
+			c.Values = append(c.Values, 0, v)
+		}
+		return c
+	}
+	t.Run("stamp ahead of the clock", func(t *testing.T) {
+		o := newOfflineBridge(t)
+		o.heartbeat()
+		require.NoError(t, o.Send(chunk(o.now.Add(time.Second), 1, -1)))
+		require.NotNil(t, o.gripperPending, "step 0 is due on arrival")
+		require.Equal(t, GripperClose, o.gripperPending.action)
+		o.ack(common.MAV_RESULT_ACCEPTED)
+		o.advance(100 * time.Millisecond)
+		require.NotNil(t, o.gripperPending, "step 1 is due 100 ms after the arrival")
+		require.Equal(t, GripperOpen, o.gripperPending.action)
+	})
+	t.Run("stamp further back than the chunk's span", func(t *testing.T) {
+		o := newOfflineBridge(t)
+		o.heartbeat()
+		require.NoError(t, o.Send(chunk(o.now.Add(-10*time.Second), -1, 1)))
+		require.NotNil(t, o.gripperPending, "step 0 is due on arrival")
+		require.Equal(t, GripperOpen, o.gripperPending.action)
+		o.ack(common.MAV_RESULT_ACCEPTED)
+		o.advance(100 * time.Millisecond)
+		require.NotNil(t, o.gripperPending, "step 1 is due 100 ms after the arrival")
+		require.Equal(t, GripperClose, o.gripperPending.action)
+	})
+}
+
+// A gripper state the controller has already accepted is not commanded again when the link returns:
+// only a transition it missed is. Re-sending on every reconnect would have a controller that was busy
+// re-run the gripper's action, e.g. squeeze again on a grasped object.
+func TestAckedGripperStateIsNotResentOnReconnect(t *testing.T) {
+	o := newOfflineBridge(t)
+	o.heartbeat()
+	o.gripperValue(t, 1)
+	o.ack(common.MAV_RESULT_ACCEPTED)
+	o.advance(o.LinkTimeout) // silence: link lost
+	require.False(t, o.Stats().LinkUp)
+	o.heartbeat()
+	require.True(t, o.Stats().LinkUp)
+	require.Nil(t, o.gripperPending)
+	require.Equal(t, uint64(1), o.Stats().GripperCommands)
+}
