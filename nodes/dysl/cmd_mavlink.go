@@ -62,6 +62,10 @@ udp-server:HOST:PORT, udp-client:HOST:PORT, tcp-server:HOST:PORT, tcp-client:HOS
 				return err
 			}
 			defer monitor.Close()
+			if addr := monitor.ListenAddr(); addr != nil {
+				// Port 0 has the system choose one: the bridge needs to be told which.
+				fmt.Fprintf(cmd.ErrOrStderr(), "listening on %s\n", addr)
+			}
 			ctx, stop := interruptContext(cmd, "closing the link")
 			defer stop()
 			return mavbridge.PrintReceived(ctx, cmd.OutOrStdout(), monitor.Received(), count)

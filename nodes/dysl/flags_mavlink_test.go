@@ -1,7 +1,13 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"io"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/spf13/pflag"
 	"github.com/stretchr/testify/require"
@@ -19,4 +25,40 @@ func TestReplayBridgeTakesStampsAsOffItsClock(t *testing.T) {
 	require.NoError(t, err)
 	defer b.Close()
 	require.True(t, b.StampsOffClock)
+}
+
+// mavlink listen on port 0 says which port the system chose: a bridge has to be told where to send.
+func TestListenSaysTheAddressItListensOn(t *testing.T) {
+	for _, kind := range []string{"udp-server", "tcp-server"} {
+		root := newRootCmd()
+		var stderr lockedBuffer
+		root.SetOut(io.Discard)
+		root.SetErr(&stderr)
+		root.SetArgs([]string{"mavlink", "listen", "--endpoint", kind + ":127.0.0.1:0"})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- root.ExecuteContext(ctx) }()
+		require.Eventually(t, func() bool { return strings.Contains(stderr.String(), "\n") }, 10*time.Second, 10*time.Millisecond)
+		cancel()
+		require.NoError(t, <-done)
+		require.Regexp(t, `^listening on 127\.0\.0\.1:[1-9]\d*\n`, stderr.String(), kind)
+	}
+}
+
+// lockedBuffer is a bytes.Buffer a command writes while the test reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -35,7 +35,22 @@ func newRootCmd() *cobra.Command {
 		newSweepCmd(),
 		newDemoCmd(),
 	)
+	root.InitDefaultCompletionCmd()
+	refuseUnknownSubcommands(root)
 	return root
+}
+
+// refuseUnknownSubcommands makes every command group (bag, model, train, ...) refuse a subcommand it
+// does not have: cobra prints the group's help and exits 0, so a script's `dysl bag infp` passed.
+func refuseUnknownSubcommands(cmd *cobra.Command) {
+	for _, sub := range cmd.Commands() {
+		refuseUnknownSubcommands(sub)
+	}
+	if !cmd.HasParent() || !cmd.HasSubCommands() || cmd.Runnable() {
+		return // the root refuses unknown commands itself
+	}
+	cmd.Args = cobra.NoArgs // "unknown command "infp" for "dysl bag""
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
 }
 
 func main() {

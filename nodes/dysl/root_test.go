@@ -54,7 +54,7 @@ func TestRootListsEachCommandOnce(t *testing.T) {
 		names = append(names, c.Name())
 	}
 	require.ElementsMatch(t, []string{"model", "bench", "bag", "replay", "mavlink", "train", "calibrate",
-		"distill", "evaluate", "sweep", "demo"}, names)
+		"distill", "evaluate", "sweep", "demo", "completion"}, names)
 	require.Len(t, newRootCmd().Commands(), len(names), "building the root twice adds nothing twice")
 }
 
@@ -81,5 +81,17 @@ func TestMavlinkListenRefusesTheBroadcastID(t *testing.T) {
 	for _, flag := range []string{"--system-id", "--component-id"} {
 		_, _, err := runDysl("mavlink", "listen", "--endpoint", "udp-server:127.0.0.1:0", flag, "0")
 		require.EqualError(t, err, flag+" is 0, MAVLink's broadcast id; a controller speaks as 1 to 255")
+	}
+}
+
+// A mistyped subcommand is an error, not the group's help with status 0, which a script took for
+// success; the group alone still prints its help.
+func TestUnknownSubcommandsAreRefused(t *testing.T) {
+	for _, group := range []string{"bag", "model", "train", "mavlink", "completion"} {
+		_, _, err := runDysl(group, "infp")
+		require.EqualError(t, err, `unknown command "infp" for "dysl `+group+`"`)
+		stdout, _, err := runDysl(group)
+		require.NoError(t, err)
+		require.Contains(t, stdout, "Available Commands:", group)
 	}
 }
