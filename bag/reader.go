@@ -330,8 +330,7 @@ func (r *Reader) addFile(readPath, userPath, listedAs string, size int64, storag
 			listedAs, sum.unknownTopicRows))
 	}
 	if sum.indexProblem != nil {
-		r.info.Warnings = append(r.info.Warnings, fmt.Sprintf("%s: its index disagrees with its data (%v), so it is read in file order, not through the index",
-			listedAs, sum.indexProblem))
+		r.info.Warnings = append(r.info.Warnings, fmt.Sprintf("%s: %v", listedAs, sum.indexProblem))
 	}
 	return nil
 }

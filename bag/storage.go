@@ -36,8 +36,9 @@ type fileSummary struct {
 	// unknownTopicRows counts sqlite3 rows whose topic id the topics table lacks: not among the
 	// topics' counts, read as damaged messages.
 	unknownTopicRows uint64
-	// indexProblem is why a file's index is not used: it disagrees with the data (the file is then
-	// read in file order); nil when it is used or there is none.
+	// indexProblem is why a file's index is not used, the file being read in file order instead (it
+	// disagrees with the data, or names a chunk over the bound), said as Info's warning says it; nil when
+	// the index is used or there is none.
 	indexProblem error
 }
 

@@ -1,6 +1,7 @@
 package bag
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"errors"
@@ -9,6 +10,8 @@ import (
 	"os"
 
 	"github.com/foxglove/mcap/go/mcap"
+	"github.com/klauspost/compress/zstd"
+	"github.com/pierrec/lz4/v4"
 )
 
 // guarded runs a call into the MCAP library, turning a panic into an error: the library indexes slices
@@ -55,7 +58,8 @@ func openMCAPFile(path string) (*mcapFile, error) {
 		file.sum = summaryFromInfo(info)
 		// The index reader sizes its buffers from the index and the chunk headers as they stand: one
 		// damaged length would panic or claim gigabytes. A file whose index and chunks disagree is read
-		// in file order instead, which needs neither.
+		// in file order instead, which needs neither; so is one with a chunk over the bound, which the
+		// file-order read then stops at with a fault, the bytes unread.
 		file.sum.indexProblem = checkChunkIndexes(f, info.ChunkIndexes)
 		file.indexed = file.sum.indexProblem == nil
 		return file, nil
@@ -69,8 +73,17 @@ func openMCAPFile(path string) (*mcapFile, error) {
 }
 
 // maxChunkBytes bounds one chunk, compressed or not: a chunk holds the messages of one writer's chunk
-// size (rosbag2: 768 KiB by default) or a single bigger message.
-const maxChunkBytes = 2 * MaxMessageBytes
+// size (rosbag2: 768 KiB by default) or a single bigger message. Both readers apply it: the index check
+// to what the index and the chunk headers claim, the file-order read to the records and the bytes a
+// chunk decompresses to. A variable so that tests can show a refusal without allocating what it refuses.
+var maxChunkBytes uint64 = 2 * MaxMessageBytes
+
+// errChunkTooBig is the fault of a chunk over maxChunkBytes: more than this reader holds in memory.
+type errChunkTooBig struct{ what string }
+
+func (e errChunkTooBig) Error() string {
+	return fmt.Sprintf("%s more than a chunk may hold here (%d bytes, twice bag.MaxMessageBytes)", e.what, maxChunkBytes)
+}
 
 // checkChunkIndexes compares every chunk index with the chunk record it points at: its place in the
 // file, record length, compression and sizes. It reads a few dozen bytes per chunk.
@@ -81,8 +94,13 @@ func checkChunkIndexes(f *os.File, indexes []*mcap.ChunkIndex) error {
 	}
 	size := uint64(st.Size())
 	for _, ci := range indexes {
+		if ci.UncompressedSize > maxChunkBytes || ci.CompressedSize > maxChunkBytes {
+			return fmt.Errorf("its chunk at offset %d is too big to read: %w; it is read in file order, which stops with a fault at that chunk",
+				ci.ChunkStartOffset, errChunkTooBig{fmt.Sprintf("its index says %d bytes uncompressed and %d compressed,", ci.UncompressedSize, ci.CompressedSize)})
+		}
 		if err := checkChunk(f, size, ci); err != nil {
-			return fmt.Errorf("chunk at offset %d: %w", ci.ChunkStartOffset, err)
+			return fmt.Errorf("its index disagrees with its data (chunk at offset %d: %w), so it is read in file order, not through the index",
+				ci.ChunkStartOffset, err)
 		}
 	}
 	return nil
@@ -96,9 +114,6 @@ func checkChunk(f *os.File, size uint64, ci *mcap.ChunkIndex) error {
 		return fmt.Errorf("its index says %d bytes, past the end of the file (%d bytes)", ci.ChunkLength, size)
 	case ci.ChunkLength < fixed+8:
 		return fmt.Errorf("its index says %d bytes, too short for a chunk record", ci.ChunkLength)
-	case ci.UncompressedSize > maxChunkBytes || ci.CompressedSize > maxChunkBytes:
-		return fmt.Errorf("its index says %d bytes uncompressed and %d compressed, more than a chunk may hold here (%d)",
-			ci.UncompressedSize, ci.CompressedSize, uint64(maxChunkBytes))
 	}
 	head := make([]byte, fixed+len(ci.Compression)+8)
 	if _, err := f.ReadAt(head, int64(ci.ChunkStartOffset)); err != nil {
@@ -200,7 +215,8 @@ func (f *mcapFile) messages(topics map[string]bool) (messageStream, error) {
 type mcapStream struct {
 	path       string
 	file       *os.File
-	reader     *mcap.Reader
+	reader     *mcap.Reader  // the index reader's; nil when read in file order
+	linear     *linearReader // the file-order reader; nil when read through the index
 	it         mcap.MessageIterator
 	topics     map[string]bool
 	seen       map[uint16]bool
@@ -216,32 +232,36 @@ func openMCAPStream(path string, indexed bool, topics map[string]bool) (*mcapStr
 	if err != nil {
 		return nil, err
 	}
-	var reader *mcap.Reader
-	err = guarded(func() (err error) { reader, err = mcap.NewReader(f); return err })
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("%s: not an MCAP file: %w", path, err)
-	}
-	opts := []mcap.ReadOpt{mcap.UsingIndex(indexed)}
+	s := &mcapStream{path: path, file: f, topics: topics, seen: map[uint16]bool{}}
 	if indexed {
-		opts = append(opts, mcap.InOrder(mcap.LogTimeOrder))
-	}
-	var it mcap.MessageIterator
-	err = guarded(func() (err error) { it, err = reader.Messages(opts...); return err })
-	if err != nil {
-		reader.Close()
-		f.Close()
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	s := &mcapStream{path: path, file: f, reader: reader, it: it, topics: topics, seen: map[uint16]bool{}}
-	if !indexed {
-		// A linear scan ends quietly with io.EOF when a cut falls on a record boundary, so a
-		// missing closing magic is the only sign of truncation there.
-		s.truncated, err = missingClosingMagic(f)
+		err = guarded(func() (err error) { s.reader, err = mcap.NewReader(f); return err })
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("%s: not an MCAP file: %w", path, err)
+		}
+		err = guarded(func() (err error) {
+			s.it, err = s.reader.Messages(mcap.UsingIndex(true), mcap.InOrder(mcap.LogTimeOrder))
+			return err
+		})
 		if err != nil {
 			s.close()
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
+		return s, nil
+	}
+	var lexer *linearReader
+	err = guarded(func() (err error) { lexer, err = newLinearReader(bufio.NewReaderSize(f, 64<<10)); return err })
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: not an MCAP file: %w", path, err)
+	}
+	s.it, s.linear = lexer, lexer
+	// A linear scan ends quietly with io.EOF when a cut falls on a record boundary, so a missing
+	// closing magic is the only sign of truncation there.
+	s.truncated, err = missingClosingMagic(f)
+	if err != nil {
+		s.close()
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return s, nil
 }
@@ -293,6 +313,147 @@ func (s *mcapStream) next() (Message, error) {
 }
 
 func (s *mcapStream) close() error {
-	s.reader.Close()
+	if s.reader != nil {
+		s.reader.Close()
+	}
+	if s.linear != nil {
+		s.linear.close()
+	}
 	return s.file.Close()
+}
+
+// linearReader reads an MCAP file's messages in file order, for files without a usable index. The
+// MCAP library's own file-order reader allocates whatever a record's length claims and decompresses a
+// chunk without limit (a chunk holding one 1 GiB message of zeros, 40 KB in the file, cost 3 GB), so
+// this one runs the library's lexer with the bounds the index check applies: a record over
+// maxChunkBytes (and its header) is refused before it is read, and a chunk that decompresses to more
+// than maxChunkBytes is refused as its bytes come out. Either is a fault of the file there.
+type linearReader struct {
+	lexer    *mcap.Lexer
+	zstd     *zstd.Decoder
+	schemas  map[uint16]*mcap.Schema
+	channels map[uint16]*mcap.Channel
+	buf      []byte
+	header   bool
+}
+
+// chunkRecordSlack is what a chunk record holds besides its compressed records: times, sizes, CRC and
+// the compression's name.
+const chunkRecordSlack = 1 << 10
+
+func newLinearReader(f io.Reader) (*linearReader, error) {
+	bound := int64(maxChunkBytes)
+	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(uint64(bound)))
+	if err != nil {
+		return nil, err
+	}
+	lexer, err := mcap.NewLexer(f, &mcap.LexerOptions{
+		MaxRecordSize: int(bound + chunkRecordSlack),
+		// Applied by the lexer only where it checks chunk CRCs, which this reader leaves to the
+		// bounded decompressors below: they stream a chunk's records instead of holding it whole.
+		MaxDecompressedChunkSize: int(bound),
+		Decompressors: map[mcap.CompressionFormat]mcap.ResettableReader{
+			mcap.CompressionZSTD: &boundedDecompressor{bound: bound, reader: dec, reset: dec.Reset},
+			mcap.CompressionLZ4:  newBoundedLZ4(bound),
+		},
+	})
+	if err != nil {
+		dec.Close()
+		return nil, err
+	}
+	return &linearReader{lexer: lexer, zstd: dec, schemas: map[uint16]*mcap.Schema{}, channels: map[uint16]*mcap.Channel{}}, nil
+}
+
+func (r *linearReader) close() {
+	r.lexer.Close()
+	r.zstd.Close()
+}
+
+func (r *linearReader) Next(p []byte) (*mcap.Schema, *mcap.Channel, *mcap.Message, error) {
+	return r.NextInto(&mcap.Message{Data: p})
+}
+
+// NextInto yields the next message, as the library's file-order reader does: messages on a channel
+// not yet declared are skipped.
+func (r *linearReader) NextInto(msg *mcap.Message) (*mcap.Schema, *mcap.Channel, *mcap.Message, error) {
+	for {
+		token, record, err := r.lexer.Next(r.buf)
+		if errors.Is(err, mcap.ErrRecordTooLarge) {
+			err = errChunkTooBig{"a record is"}
+		}
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if cap(record) > cap(r.buf) {
+			r.buf = record
+		}
+		if !r.header {
+			if token != mcap.TokenHeader {
+				return nil, nil, nil, fmt.Errorf("the file starts with a %s record, not a header", token)
+			}
+			r.header = true
+			continue
+		}
+		switch token {
+		case mcap.TokenSchema:
+			schema, err := mcap.ParseSchema(record)
+			if err != nil {
+				return nil, nil, nil, fmt.Errorf("failed to parse schema: %w", err)
+			}
+			r.schemas[schema.ID] = schema
+		case mcap.TokenChannel:
+			ch, err := mcap.ParseChannel(record)
+			if err != nil {
+				return nil, nil, nil, fmt.Errorf("failed to parse channel: %w", err)
+			}
+			r.channels[ch.ID] = ch
+		case mcap.TokenMessage:
+			if err := msg.PopulateFrom(record, true); err != nil {
+				return nil, nil, nil, err
+			}
+			ch := r.channels[msg.ChannelID]
+			if ch == nil {
+				continue
+			}
+			schema := r.schemas[ch.SchemaID]
+			if schema == nil && ch.SchemaID != 0 {
+				return nil, nil, nil, fmt.Errorf("channel %d with unrecognized schema ID %d", msg.ChannelID, ch.SchemaID)
+			}
+			return schema, ch, msg, nil
+		}
+	}
+}
+
+// boundedDecompressor decompresses one chunk's records for the lexer and fails once they pass bound.
+type boundedDecompressor struct {
+	bound, left int64
+	reader      io.Reader
+	reset       func(io.Reader) error
+}
+
+func (d *boundedDecompressor) Reset(r io.Reader) error {
+	d.left = d.bound
+	return d.reset(r)
+}
+
+func (d *boundedDecompressor) Read(p []byte) (int, error) {
+	if d.left < 0 {
+		return 0, errChunkTooBig{"a chunk decompresses to"}
+	}
+	if int64(len(p)) > d.left+1 {
+		p = p[:d.left+1]
+	}
+	n, err := d.reader.Read(p)
+	d.left -= int64(n)
+	if d.left < 0 || errors.Is(err, zstd.ErrDecoderSizeExceeded) || errors.Is(err, zstd.ErrWindowSizeExceeded) {
+		// zstd refuses a frame whose header declares more than the bound before decoding it.
+		d.left = -1
+		return n, errChunkTooBig{"a chunk decompresses to"}
+	}
+	return n, err
+}
+
+func newBoundedLZ4(bound int64) *boundedDecompressor {
+	dec := lz4.NewReader(nil)
+	return &boundedDecompressor{bound: bound, reader: dec, reset: func(r io.Reader) error { dec.Reset(r); return nil }}
 }
