@@ -30,7 +30,7 @@ type BCConfig struct {
 	Arch     modelbuild.Arch
 	Seed     int64 // initial weights (modelbuild.RandomWeights) and batch order
 	Episodes int   // training episodes (seeds TrainSeedStart...)
-	HeldOut  int   // held-out episodes for the evaluation loss (seeds HeldOutSeedStart...)
+	HeldOut  int   // held-out episodes for the evaluation loss (seeds HeldOutSeedStart...), at least one
 	Steps    int   // optimizer steps, in all
 	// Resumed is the number of steps a checkpoint passed as start has already taken: training runs steps
 	// Resumed+1..Steps, and the learning-rate schedule continues where it was (Adam's moments restart).
@@ -282,9 +282,13 @@ func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 	if cfg.Resumed < 0 || cfg.Resumed >= cfg.Steps {
 		return nil, fmt.Errorf("training: resumed step (%d) must be in [0, steps (%d))", cfg.Resumed, cfg.Steps)
 	}
-	if cfg.HeldOut < 0 || cfg.EvalEvery < 0 || cfg.StopAfter < 0 {
-		return nil, fmt.Errorf("training: held-out episodes (%d), eval-every (%d) and stop-after (%d) must be >= 0 (0: one episode, only at the end, no stop)",
-			cfg.HeldOut, cfg.EvalEvery, cfg.StopAfter)
+	// No held-out episode would leave the held-out loss, which every run reports, measured on nothing.
+	if cfg.HeldOut < 1 {
+		return nil, fmt.Errorf("training: held-out episodes (%d) must be >= 1: the held-out loss is measured on them", cfg.HeldOut)
+	}
+	if cfg.EvalEvery < 0 || cfg.StopAfter < 0 {
+		return nil, fmt.Errorf("training: eval-every (%d) and stop-after (%d) must be >= 0 (0: only at the end, no stop)",
+			cfg.EvalEvery, cfg.StopAfter)
 	}
 	if cfg.StopAfter > cfg.Steps {
 		return nil, fmt.Errorf("training: stop-after (%d) must be at most the steps (%d): the run ends at its last step anyway", cfg.StopAfter, cfg.Steps)
@@ -326,7 +330,7 @@ func TrainBC(cfg BCConfig, start *modelbuild.Weights) (*BCResult, error) {
 		}
 	}
 	masking := data.HasUnlabelled()
-	heldOut, err := GeneratePerturbedEpisodes(cfg.Arch, Seeds(HeldOutSeedStart, max(1, cfg.HeldOut)), cfg.Tasks, Perturbations{Expert: cfg.Expert})
+	heldOut, err := GeneratePerturbedEpisodes(cfg.Arch, Seeds(HeldOutSeedStart, cfg.HeldOut), cfg.Tasks, Perturbations{Expert: cfg.Expert})
 	if err != nil {
 		return nil, err
 	}

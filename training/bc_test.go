@@ -198,6 +198,7 @@ func TestBehaviourCloningRejectsBadCountsAndRates(t *testing.T) {
 		{func(c *BCConfig) { c.LearningRate = math.Inf(1) }, "learning rate (+Inf) must be > 0"},
 		{func(c *BCConfig) { c.FinalLearningRate = math.NaN() }, "final learning rate (NaN) in [0, 0.001]"},
 		{func(c *BCConfig) { c.HeldOut = -3 }, "held-out episodes (-3)"},
+		{func(c *BCConfig) { c.HeldOut = 0 }, "training: held-out episodes (0) must be >= 1: the held-out loss is measured on them"},
 		{func(c *BCConfig) { c.EvalEvery = -3 }, "eval-every (-3)"},
 		{func(c *BCConfig) { c.StopAfter = -3 }, "stop-after (-3)"},
 		{func(c *BCConfig) { c.ResidualScale = math.NaN() }, "residual scale (NaN) must be finite"},

@@ -66,6 +66,11 @@ does (from the start pose only the image says where the block is).`,
 			if err := checkEpisodes(cfg.Episodes); err != nil {
 				return err
 			}
+			// The evaluations take a zero count for its default: given on the command line, it is refused.
+			if err := checkCounts(countFlag{"exit-every", cfg.ExitEvery, "1 layer between exits"}, countFlag{"exit-episodes", cfg.ExitEpisodes, "1 episode"},
+				countFlag{"exit-stride", cfg.ExitStride, "1 (every frame)"}); err != nil {
+				return err
+			}
 			if !(exitThreshold < 0) { // negative asks for matching; NaN and +Inf are refused by Validate
 				cfg.ExitThreshold = &exitThreshold
 			}
@@ -172,6 +177,9 @@ func runClosedLoop(cmd *cobra.Command, open openloop.Config, engine string, f cl
 	if err != nil {
 		return err
 	}
+	if err := f.checkMatchFrames(); err != nil {
+		return err
+	}
 	cfg := closedloop.EvaluateConfig{Model: open.Model, OneStage: open.OneStage, Backend: open.Backend, DySL: *open.DySL,
 		Weights: open.Weights, Journal: f.journal, ExitEvery: open.ExitEvery, ExitEpisodes: open.ExitEpisodes, ExitStride: open.ExitStride, Seeds: seeds, MatchFrames: f.matchFrames,
 		MatchEpisodes: f.match.MatchEpisodes, MatchRuns: f.match.MatchRuns, MatchTolerance: f.match.MatchTolerance, Variants: f.match.Variants,
@@ -227,6 +235,29 @@ func episodeSeeds(first int64, episodes int) ([]int64, error) {
 		return nil, err
 	}
 	return training.Seeds(first, episodes), nil
+}
+
+// countFlag is a count flag's name, value and least value in words ("1 episode").
+type countFlag struct {
+	flag  string
+	value int
+	least string
+}
+
+// checkCounts refuses every count below 1, naming the flags. The evaluations' configurations take a
+// zero count for its default (earlyexit.DefaultEvery, ...), so a 0 given on the command line would run
+// the default while saying nothing: the flags have their defaults for that.
+func checkCounts(counts ...countFlag) error {
+	var problems []string
+	for _, c := range counts {
+		if c.value < 1 {
+			problems = append(problems, fmt.Sprintf("--%s %d: expected at least %s", c.flag, c.value, c.least))
+		}
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	return nil
 }
 
 // checkEpisodes refuses an --episodes of fewer than one, or more than scene.MaxEpisodes.

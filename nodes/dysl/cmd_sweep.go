@@ -75,6 +75,9 @@ against backbone speedup, every series and the front, as a PNG.`,
 			if err != nil {
 				return err
 			}
+			if err := errors.Join(checkCounts(countFlag{"exit-every", cfg.ExitEvery, "1 layer between exits"}), episodes.checkMatchFrames()); err != nil {
+				return err
+			}
 			cfg.Model, cfg.MatchFrames, cfg.Journal = ef.model, episodes.matchFrames, episodes.journal
 			// Early exit's options change nothing when its backbone cannot be rebuilt: its row only says why.
 			if why := (earlyexit.BaselineConfig{Model: cfg.Model, Weights: cfg.Weights}).Unavailable(); why != "" {

@@ -98,7 +98,7 @@ Adam moments restart).`,
 	f.IntVar(&checkpointEvery, "checkpoint-every", 0, "write --out every this many steps (0: only at the end)")
 	f.Int64Var(&cfg.Seed, "seed", 1, "seed of the initial weights and the batch order")
 	f.IntVar(&cfg.Episodes, "episodes", 200, "training episodes")
-	f.IntVar(&cfg.HeldOut, "held-out", 10, "held-out episodes for the evaluation loss")
+	f.IntVar(&cfg.HeldOut, "held-out", 10, "held-out episodes for the evaluation loss (at least 1)")
 	f.IntVar(&cfg.Steps, "steps", 5000, "optimizer steps")
 	f.IntVar(&cfg.StopAfter, "stop-after", 0, "end after this step, the schedule still spanning --steps (0: run all --steps)")
 	f.IntVar(&cfg.Batch, "batch", 32, "frames per step")
@@ -121,7 +121,7 @@ Adam moments restart).`,
 	f.Float64Var(&cfg.LayerDrop, "layer-drop", 0, "probability that a training frame skips each layer but the first and last (LayerDrop: makes the layers skippable for DySL); 0: none")
 	f.BoolVar(&cfg.DropTails, "drop-tails", false, "with --layer-drop, a dropping frame skips every layer from a random one up to the last (the jumps of a bundle whose static layers are the first and last)")
 	f.StringVar(&loss, "loss", "mse", "training loss on normalized chunks: mse, huber or l1 (the held-out figure is always L1)")
-	f.IntVar(&cfg.EvalEvery, "eval-every", 250, "measure the held-out loss every this many steps")
+	f.IntVar(&cfg.EvalEvery, "eval-every", 250, "measure the held-out loss every this many steps (0: only at the end)")
 	_ = cmd.MarkFlagRequired("out")
 	return cmd
 }

@@ -63,6 +63,7 @@ func TestTrainingCommandsRefuseBadOptions(t *testing.T) {
 		{[]string{"calibrate", "--model", dir, "--episodes", "1000000000"}, "calibration episodes (1000000000): expected at most 1000000 episodes"},
 		{[]string{"train", "bc", "--out", out, "--lr", "NaN"}, "learning rate (NaN) must be > 0"},
 		{[]string{"train", "bc", "--out", out, "--eval-every", "-1"}, "eval-every (-1)"},
+		{[]string{"train", "bc", "--out", out, "--held-out", "0"}, "held-out episodes (0) must be >= 1: the held-out loss is measured on them"},
 		{[]string{"train", "bc", "--out", out, "--checkpoint-every", "-1"}, "checkpoint-every (-1) must be >= 0"},
 		{[]string{"model", "build", "--out", filepath.Join(dir, "b"), "--calibration", "-3"}, "calibration observations (-3) must be in [1, 1000000]"},
 		{[]string{"train", "bc", "--out", out, "--dagger-states", filepath.Join(dir, "states.json"), "--dagger-unlabelled", "spin"}, `--dagger-unlabelled "spin": expected action names of the model: x, y, z, roll, pitch, yaw, gripper`},

@@ -71,6 +71,11 @@ func (f *closedLoopFlags) registerEpisodes(fs *pflag.FlagSet) {
 	fs.IntVar(&f.matchFrames, "match-frames-closed-loop", 600, "closed loop: frames served to dysl that flexidepth's tau and early exit's eta are first matched on")
 }
 
+// checkMatchFrames refuses a --match-frames-closed-loop below 1 (closedloop would take 0 for its 600).
+func (f *closedLoopFlags) checkMatchFrames() error {
+	return checkCounts(countFlag{"match-frames-closed-loop", f.matchFrames, "1 frame"})
+}
+
 // resumable is the error of a closed-loop run that ended with err, saying that the same command
 // continues it when the run was stopped and kept a journal.
 func (f *closedLoopFlags) resumable(ctx context.Context, err error) error {
