@@ -3,11 +3,13 @@ package bag
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 
 	"github.com/foxglove/mcap/go/mcap"
 	"github.com/klauspost/compress/zstd"
@@ -61,6 +63,11 @@ func openMCAPFile(path string) (*mcapFile, error) {
 		// in file order instead, which needs neither; so is one with a chunk over the bound, which the
 		// file-order read then stops at with a fault, the bytes unread.
 		file.sum.indexProblem = checkChunkIndexes(f, info.ChunkIndexes)
+		if held := logTimeFootprint(info.ChunkIndexes); file.sum.indexProblem == nil && held > maxHeldChunkBytes {
+			file.sum.indexProblem = fmt.Errorf("its chunks overlap in log time: read in log-time order they would be held decompressed "+
+				"together, up to %d bytes, more than the %d a chunk may hold here, so it is read in file order, and its messages may come "+
+				"out of time order", held, maxHeldChunkBytes)
+		}
 		file.indexed = file.sum.indexProblem == nil
 		return file, nil
 	}
@@ -77,6 +84,54 @@ func openMCAPFile(path string) (*mcapFile, error) {
 // to what the index and the chunk headers claim, the file-order read to the records and the bytes a
 // chunk decompresses to. A variable so that tests can show a refusal without allocating what it refuses.
 var maxChunkBytes uint64 = 2 * MaxMessageBytes
+
+// maxHeldChunkBytes bounds the chunks the log-time-ordered index reader holds decompressed at once.
+// It keeps a chunk until its last message is read, so chunks whose log times overlap are held together:
+// a 116 KB file of chunks that all start at log time 0 reached 2 GB. Recordings write in receive order
+// and hold one chunk at a time, a few where receive times interleave; the bound is what one chunk may
+// hold, so a read in log-time order takes no more than a read in file order of a file at the bound.
+var maxHeldChunkBytes uint64 = 2 * MaxMessageBytes
+
+// logTimeFootprint is the most bytes the MCAP library's log-time-ordered reader holds decompressed at
+// once for these chunks. It loads chunks in order of their first log time (ties in file order), each
+// into the first free slot, whose buffer grows to the chunk's uncompressed size and never shrinks. A
+// chunk is loaded once every message up to its first log time has been read, so a chunk loaded before
+// it is free by then if its last log time is not past that.
+func logTimeFootprint(indexes []*mcap.ChunkIndex) uint64 {
+	order := slices.Clone(indexes)
+	slices.SortStableFunc(order, func(a, b *mcap.ChunkIndex) int {
+		return cmp.Or(cmp.Compare(a.MessageStartTime, b.MessageStartTime), cmp.Compare(a.ChunkStartOffset, b.ChunkStartOffset))
+	})
+	type slot struct {
+		size, until uint64
+		busy        bool
+	}
+	var slots []slot
+	var held, peak uint64
+	for _, ci := range order {
+		free := -1
+		for i := range slots {
+			if slots[i].busy && slots[i].until <= ci.MessageStartTime {
+				slots[i].busy = false
+			}
+			if !slots[i].busy && free < 0 {
+				free = i
+			}
+		}
+		if free < 0 {
+			slots = append(slots, slot{})
+			free = len(slots) - 1
+		}
+		s := &slots[free]
+		if ci.UncompressedSize > s.size {
+			held += ci.UncompressedSize - s.size
+			s.size = ci.UncompressedSize
+		}
+		s.busy, s.until = true, ci.MessageEndTime
+		peak = max(peak, held)
+	}
+	return peak
+}
 
 // errChunkTooBig is the fault of a chunk over maxChunkBytes: more than this reader holds in memory.
 type errChunkTooBig struct{ what string }
