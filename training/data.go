@@ -374,11 +374,27 @@ const (
 	HeldOutSeedStart = 1_000_000
 )
 
+// IsHeldOut reports whether seed is a held-out episode's: one the evaluations play (from
+// HeldOutSeedStart on) and no training may see.
+func IsHeldOut(seed int64) bool { return seed >= HeldOutSeedStart }
+
+// CheckTrainingSeeds refuses count episodes from first when any is held out (IsHeldOut): what is
+// drawn from them (states a policy visited, frames) would be trained on, and the held-out figures
+// would no longer be held out. flag names the option that chose first.
+func CheckTrainingSeeds(flag string, first int64, count int) error {
+	last := first + int64(max(count, 1)) - 1
+	if !IsHeldOut(last) {
+		return nil
+	}
+	return fmt.Errorf("%s %d: episodes %d..%d reach the held-out seeds (from %d on, which evaluate plays): expected training seeds, the last below %d",
+		flag, first, first, last, HeldOutSeedStart, HeldOutSeedStart)
+}
+
 // HeldOutSeeds names the episodes of seeds first..last for a report: "held-out seeds A..B", or, when
 // any lies below HeldOutSeedStart (a --seed given by hand), says that they are not held out: figures
 // on episodes a model may have trained on must not pass for held-out ones.
 func HeldOutSeeds(first, last int64) string {
-	if min(first, last) >= HeldOutSeedStart {
+	if IsHeldOut(min(first, last)) {
 		return fmt.Sprintf("held-out seeds %d..%d", first, last)
 	}
 	return fmt.Sprintf("seeds %d..%d, NOT held out (training draws its episodes from seeds below %d)", first, last, HeldOutSeedStart)

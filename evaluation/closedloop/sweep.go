@@ -675,7 +675,7 @@ func sweepTitle(rep *SweepReport) string {
 	if rep.Stopped != "" {
 		title = "STOPPED sweep, " + episodes
 	}
-	if min(rep.Seeds[0], rep.Seeds[1]) < training.HeldOutSeedStart {
+	if !training.IsHeldOut(min(rep.Seeds[0], rep.Seeds[1])) {
 		title += "\n" + training.HeldOutSeeds(rep.Seeds[0], rep.Seeds[1])
 	}
 	return title + "\n" + wrapWords(rep.Tasks, 80)

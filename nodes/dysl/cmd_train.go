@@ -162,6 +162,10 @@ the adapters and controllers on the frames where skipping took the arm.`,
 			if err != nil {
 				return err
 			}
+			// The states are for training: none may come from the episodes evaluate holds out.
+			if err := training.CheckTrainingSeeds("--seed", seed, episodes); err != nil {
+				return err
+			}
 			sc := scene.DefaultConfig()
 			if sc.Tabletop, err = tasks.tabletop(); err != nil {
 				return err
@@ -262,7 +266,7 @@ the adapters and controllers on the frames where skipping took the arm.`,
 	f.StringVar(&out, "out", "", "JSON file of the visited states (required)")
 	markOutputFile(f, "out", false)
 	f.IntVar(&episodes, "episodes", 20, "episodes to play")
-	f.Int64Var(&seed, "seed", 500_000, "seed of the first episode (training range, apart from bc's and the held-out seeds)")
+	f.Int64Var(&seed, "seed", 500_000, fmt.Sprintf("seed of the first episode (training range, apart from bc's; the last below the held-out seeds, %d)", training.HeldOutSeedStart))
 	f.IntVar(&maxSteps, "max-steps", 300, "step limit per instruction")
 	f.Float64Var(&cameraHz, "camera-hz", 0, "camera rate (0: the control rate of the bundle); play as evaluate --closed-loop will")
 	f.IntVar(&lead, "gripper-lead", 0, "the node's gripper_lead: actions by which every chunk's gripper commands are advanced (0..64)")
