@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -69,13 +70,28 @@ func decompressFile(src, dir string) (path string, damage, err error) {
 		return "", nil, &CorruptFileError{Path: src, Err: fmt.Errorf("zstd: %w", err)}
 	}
 	defer dec.Close()
+	st, err := in.Stat()
+	if err != nil {
+		return "", nil, err
+	}
+	limit := scratchLimit(st.Size())
 	dst := filepath.Join(dir, strings.TrimSuffix(filepath.Base(src), compressedSuffix))
 	out, err := os.Create(dst)
 	if err != nil {
 		return "", nil, err
 	}
 	w := &errorKeepingWriter{w: out}
-	_, errCopy := io.Copy(w, dec)
+	_, errCopy := io.Copy(w, io.LimitReader(dec, limit))
+	if errCopy == nil {
+		// One byte more says whether the copy stopped at the limit or at the end.
+		if n, err := dec.Read(make([]byte, 1)); n > 0 {
+			errCopy = fmt.Errorf("it decompresses to more than %d bytes, the most a storage file of %d bytes may unpack to here "+
+				"(%d times its size, or %d bytes; decompress it with zstd -d and open the storage file to read it whole)",
+				limit, st.Size(), scratchRatio, scratchFloor)
+		} else if !errors.Is(err, io.EOF) {
+			errCopy = err
+		}
+	}
 	if err := errors.Join(w.err, out.Close()); err != nil {
 		return "", nil, fmt.Errorf("decompressing %s into %s: %w", src, dir, err)
 	}
@@ -83,6 +99,26 @@ func decompressFile(src, dir string) (path string, damage, err error) {
 		damage = &CorruptFileError{Path: src, Err: fmt.Errorf("zstd decompression: %w", errCopy)}
 	}
 	return dst, damage, nil
+}
+
+// A file-compressed storage file is decompressed to a scratch copy before it is read, and zstd packs
+// zeros 30000-fold: a 34 KB file wrote 1 GiB into the temporary directory (often a RAM disk) before
+// SQLite saw a page. The copy is cut at scratchRatio times the compressed size, or scratchFloor bytes
+// when that is more, and what lies beyond is reported as damage. Recorded data packs far less (camera
+// frames and joint states 2 to 10-fold, the Humble recordings here 20-fold, mostly sqlite3's page
+// slack); only near-constant data passes 1000-fold. The floor keeps small files, whose headers
+// and empty pages weigh most, clear of the ratio. Variables so that tests can lower them.
+var (
+	scratchRatio int64 = 1000
+	scratchFloor int64 = 64 << 20
+)
+
+// scratchLimit is how many bytes a file-compressed storage file of size bytes may unpack to.
+func scratchLimit(size int64) int64 {
+	if size > math.MaxInt64/scratchRatio {
+		return math.MaxInt64
+	}
+	return max(scratchFloor, size*scratchRatio)
 }
 
 // errorKeepingWriter keeps the error of its writer, so that a failed copy says which side failed.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -254,7 +255,13 @@ func (r *Reader) decompressed(path string) (copyPath string, damage, err error) 
 		}
 		r.scratch = dir
 	}
-	return decompressFile(path, r.scratch)
+	// Each file in a directory of its own: two listed files may share a name (a/x_0.db3.zstd and
+	// b/x_0.db3.zstd), and the second copy would overwrite the first, already open.
+	dir := filepath.Join(r.scratch, strconv.Itoa(len(r.readPaths)))
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return "", nil, fmt.Errorf("decompressing %s: %w", path, err)
+	}
+	return decompressFile(path, dir)
 }
 
 // addCompressedFile adds a file-compressed storage file, read from its decompressed copy. A copy cut
