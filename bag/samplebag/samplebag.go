@@ -7,7 +7,10 @@
 //	/instruction          std_msgs/msg/String        once per episode, at its start; QoS transient_local,
 //	                                                 reliable, depth 1 (latched, as a policy node expects)
 //	/episode              std_msgs/msg/String        once per episode, at its start:
-//	                                                 "episode=<i> seed=<seed> steps=<n>"
+//	                                                 "episode=<i> seed=<seed> steps=<n>"; once more, after
+//	                                                 its last frame, for an episode cut short by Ctrl-C:
+//	                                                 "episode=<i> seed=<seed> steps=<n> cut=<k>", only its
+//	                                                 first k steps recorded (see Generate)
 //	/joint_states         sensor_msgs/msg/JointState every step, 1 µs before its image: the arm's state in that
 //	                                                 world (scene.RobotStateNames and State.RobotState: metres,
 //	                                                 radians, gripper command), header.stamp = log time
@@ -72,6 +75,9 @@ type Options struct {
 	// gives unprivileged users (the root-reserved blocks are left alone). Tests give their own.
 	FreeBytes func(dir string) (uint64, error)
 }
+
+// minFrameSide is the smallest frame side scene.Config allows.
+const minFrameSide = 8
 
 // instructionLead is how long before an episode's first frame its instruction is written.
 const instructionLead = 10 * time.Millisecond
@@ -178,8 +184,13 @@ func (o Options) latestStamp() float64 {
 }
 
 // Generate writes a new bag directory dir (which must not exist, or be empty). When ctx is done
-// (Ctrl-C in dysl bag gen) it stops after the episode being recorded and closes the bag, which then
-// holds whole episodes, as ros2 bag record closes its bag on Ctrl-C; the error says so.
+// (Ctrl-C in dysl bag gen) it stops before the next frame and closes the bag, as ros2 bag record closes
+// its bag on Ctrl-C, and the error says what the bag holds. Stopped between episodes, it holds whole
+// episodes. Stopped within one, that episode's frames so far are kept (the bag cannot take back what
+// it has written) and a second /episode message, stamped after them, marks it cut:
+// "episode=<i> seed=<s> steps=<n> cut=<k>", only its first k of n steps recorded. Whoever trains or
+// evaluates on whole episodes must drop an episode so marked. Summary counts whole episodes in
+// Episodes, and every frame written in Frames.
 func Generate(ctx context.Context, dir string, opts Options) (sum Summary, err error) {
 	opts.ensureDefaults()
 	if err := opts.validate(); err != nil {
@@ -211,16 +222,22 @@ func Generate(ctx context.Context, dir string, opts Options) (sum Summary, err e
 		return w.Write(topic, at, buf)
 	}
 	sequence := uint64(0)
+	// The episode's states, actions and chunks come from scene.Episode run at the smallest frame; each
+	// frame is rendered at full size as it is written (scene.Render, of which a frame is a pure
+	// function). An episode of 4096x4096 frames took 8 minutes and 6 GB to render whole before its
+	// first frame was written, and Ctrl-C waited for all of it.
+	unrendered := opts.Scene
+	unrendered.Width, unrendered.Height = minFrameSide, minFrameSide
 	for i := range opts.Episodes {
-		if ctx.Err() != nil {
-			return sum, fmt.Errorf("sample bag: stopped after %d of %d episodes; %s holds them: %w", i, opts.Episodes, dir, context.Cause(ctx))
-		}
 		if err := checkRoom(dir, w.BytesWritten(), i, opts.Episodes, opts.FreeBytes); err != nil {
 			// The directory was empty or missing (bag.Create): all that is in it is this bag.
 			return sum, errors.Join(err, w.Close(), removeBag(dir, existed))
 		}
+		if ctx.Err() != nil {
+			return sum, fmt.Errorf("sample bag: stopped after %d of %d episodes; %s holds them: %w", i, opts.Episodes, dir, context.Cause(ctx))
+		}
 		seed := opts.Seed + int64(i)
-		steps, err := scene.Episode(seed, opts.Scene)
+		steps, err := scene.Episode(seed, unrendered)
 		if err != nil {
 			return sum, err
 		}
@@ -231,7 +248,17 @@ func Generate(ctx context.Context, dir string, opts Options) (sum Summary, err e
 		if err := write(TopicEpisode, episodeStart, &msgs.String{Data: marker}); err != nil {
 			return sum, err
 		}
-		for _, st := range steps {
+		for k, st := range steps {
+			if k > 0 && ctx.Err() != nil {
+				cut := fmt.Sprintf("%s cut=%d", marker, k)
+				if err := write(TopicEpisode, last+1000, &msgs.String{Data: cut}); err != nil {
+					return sum, err
+				}
+				return sum, fmt.Errorf("sample bag: stopped after %d whole episodes of %d and %d of the %d steps of the next; %s holds them, "+
+					"the cut one marked on %s (%q): drop it to train or evaluate on whole episodes: %w",
+					i, opts.Episodes, k, len(steps), dir, TopicEpisode, cut, context.Cause(ctx))
+			}
+			st.Image = scene.Render(st.State, opts.Scene.Width, opts.Scene.Height, opts.Scene.CameraNoise)
 			at := episodeStart + int64(instructionLead) + int64(st.Tick)*int64(period)
 			header := msgs.Header{Stamp: msgs.TimeFromNanos(at), FrameID: CameraFrameID}
 			// Just before the frame, as a robot publishing its joints faster than the camera would

@@ -166,8 +166,8 @@ func TestGenerateRefusesStampsBeyondWhatATimeHolds(t *testing.T) {
 	require.NoError(t, err)
 }
 
-// Ctrl-C while recording: the bag is closed after the episode being recorded and holds whole
-// episodes, readable without a warning.
+// Ctrl-C between episodes (here while the free space is asked before episode 3): the bag is closed
+// before the next one, and holds whole episodes, readable without a warning.
 func TestGenerateStopsBetweenEpisodesWhenCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancelCause(t.Context())
 	calls := 0
@@ -179,8 +179,8 @@ func TestGenerateStopsBetweenEpisodesWhenCancelled(t *testing.T) {
 		}
 		return 1 << 40, nil
 	}})
-	require.ErrorContains(t, err, "stopped after 4 of 50 episodes; "+dir+" holds them: interrupt signal received")
-	require.Equal(t, 4, sum.Episodes)
+	require.EqualError(t, err, "sample bag: stopped after 3 of 50 episodes; "+dir+" holds them: interrupt signal received")
+	require.Equal(t, 3, sum.Episodes)
 
 	r, err := bag.Open(dir)
 	require.NoError(t, err)
@@ -189,8 +189,75 @@ func TestGenerateStopsBetweenEpisodesWhenCancelled(t *testing.T) {
 	require.Empty(t, info.Warnings)
 	episodes, _ := info.Topic(TopicEpisode)
 	images, _ := info.Topic(TopicImage)
-	require.Equal(t, uint64(4), episodes.MessageCount)
+	require.Equal(t, uint64(3), episodes.MessageCount)
 	require.Equal(t, uint64(sum.Frames), images.MessageCount)
+}
+
+// cancelOnCall is a context that is cancelled, as Ctrl-C cancels dysl bag gen's, when its Err is
+// asked for the at-th time: Generate asks once before each episode and once before each frame after
+// an episode's first.
+type cancelOnCall struct {
+	context.Context
+	cancel    context.CancelCauseFunc
+	calls, at int
+}
+
+func (c *cancelOnCall) Err() error {
+	if c.calls++; c.calls == c.at {
+		c.cancel(errors.New("interrupt signal received"))
+	}
+	return c.Context.Err()
+}
+
+// Ctrl-C within an episode stops before the next frame: 4096x4096 frames took 7.5 minutes to finish
+// the episode after Ctrl-C, and wrote 3.5 GB. The frames so far are kept, and a second /episode marker
+// after them says the episode is cut, so that it does not read as a whole one.
+func TestGenerateStopsBetweenFramesWhenCancelled(t *testing.T) {
+	sc := scene.DefaultConfig()
+	sc.Width, sc.Height = 16, 12
+	first, err := scene.Episode(0, sc)
+	require.NoError(t, err)
+	second, err := scene.Episode(1, sc)
+	require.NoError(t, err)
+	inner, cancel := context.WithCancelCause(t.Context())
+	// Asked before episode 0 and its len(first)-1 later frames, before episode 1, then before its
+	// frames 1 to 5: cancelled there, after 5 of its frames.
+	ctx := &cancelOnCall{Context: inner, cancel: cancel, at: len(first) + 1 + 5}
+	dir := filepath.Join(t.TempDir(), "interrupted")
+	sum, err := Generate(ctx, dir, Options{Episodes: 50, Scene: sc})
+	cut := fmt.Sprintf("episode=1 seed=1 steps=%d cut=5", len(second))
+	require.EqualError(t, err, fmt.Sprintf("sample bag: stopped after 1 whole episodes of 50 and 5 of the %d steps of the next; %s holds them, "+
+		"the cut one marked on /episode (%q): drop it to train or evaluate on whole episodes: interrupt signal received",
+		len(second), dir, cut))
+	require.Equal(t, 1, sum.Episodes, "whole episodes")
+	require.Equal(t, len(first)+5, sum.Frames)
+
+	r, err := bag.Open(dir)
+	require.NoError(t, err)
+	defer r.Close()
+	require.Empty(t, r.Info().Warnings)
+	var markers []string
+	images := 0
+	var lastTopic string
+	for m, err := range r.Messages() {
+		require.NoError(t, err)
+		lastTopic = m.Topic
+		switch m.Topic {
+		case TopicEpisode:
+			var s msgs.String
+			require.NoError(t, msgs.Decode(m.Data, &s))
+			markers = append(markers, s.Data)
+		case TopicImage:
+			images++
+		}
+	}
+	require.Equal(t, []string{
+		fmt.Sprintf("episode=0 seed=0 steps=%d", len(first)),
+		fmt.Sprintf("episode=1 seed=1 steps=%d", len(second)),
+		cut,
+	}, markers)
+	require.Equal(t, TopicEpisode, lastTopic, "the cut marker comes after the episode's last frame")
+	require.Equal(t, len(first)+5, images)
 }
 
 // A bag whose episodes will not fit is stopped once the bytes of the first ones say so, and removed;
