@@ -121,6 +121,12 @@ read. Without an ONNX Runtime library to load, it says so and checks the structu
 				}
 				return err
 			}
+			if changed := bundle.CheckRecordedFiles(args[0], &b.Manifest); len(changed) > 0 {
+				for _, p := range changed {
+					fmt.Fprintln(cmd.ErrOrStderr(), p)
+				}
+				return fmt.Errorf("bundle %s is invalid: %d problem(s)", args[0], len(changed))
+			}
 			for _, left := range bundle.LeftoverStaging(args[0]) {
 				fmt.Fprintf(cmd.ErrOrStderr(), "note: %s was left by a run stopped while it changed this bundle (or is one changing it now); it is not part of the bundle and can be removed\n", left)
 			}

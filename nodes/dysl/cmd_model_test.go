@@ -48,11 +48,30 @@ func TestModelBuildAndCheck(t *testing.T) {
 		b.Output(bundle.OutputActions, b.Slice(b.Slice(h, 1, T-4, T), 2, 0, 7), onnxgraph.Float, 1, 8, 7) // 4 rows, not 8
 		_, err = b.WriteFile(filepath.Join(lying, m.Files.Head), onnxgraph.WriteOptions{})
 		require.NoError(t, err)
+		require.NoError(t, bundle.Write(lying, m)) // records the lying head's digest, as a tool would
 		_, _, err = runDysl("model", "check", lying)
 		require.ErrorContains(t, err, "bundle "+lying+" does not run in ONNX Runtime (provider cpu): ")
 		out, _, err := runDysl("model", "check", "--structure-only", lying)
 		require.NoError(t, err)
 		require.NotContains(t, out, "runs in ONNX Runtime")
+	})
+
+	// A graph copied in from a sibling bundle of the same shapes passes every check of its structure,
+	// and runs: only the digest the manifest recorded tells it apart.
+	t.Run("check finds a graph from another bundle", func(t *testing.T) {
+		sibling := filepath.Join(t.TempDir(), "sibling")
+		_, _, err := runDysl("model", "build", "--preset", "tiny", "--out", sibling, "--seed", "4", "--calibration", "8")
+		require.NoError(t, err)
+		mixed := filepath.Join(t.TempDir(), "mixed")
+		require.NoError(t, os.CopyFS(mixed, os.DirFS(dir)))
+		head, err := os.ReadFile(filepath.Join(sibling, "head.onnx"))
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(mixed, "head.onnx"), head, 0o644))
+		for _, args := range [][]string{{"model", "check", mixed}, {"model", "check", "--structure-only", mixed}} {
+			_, stderr, err := runDysl(args...)
+			require.EqualError(t, err, "bundle "+mixed+" is invalid: 1 problem(s)", args)
+			require.Contains(t, stderr, "head.onnx: sha256: is not the file the tools wrote", args)
+		}
 	})
 
 	t.Run("check lists every problem and fails", func(t *testing.T) {

@@ -65,14 +65,20 @@ func (e *ValidationError) Error() string {
 // Is makes errors.Is(err, ErrInvalid) true.
 func (e *ValidationError) Is(target error) bool { return target == ErrInvalid }
 
-// Write stores m as dir/manifest.yaml, creating dir if needed. It does not validate m (tools write
-// bundles step by step); Load does. The tools change a bundle through Replace, which calls Write in
-// its staging directory; the file is replaced whole (renamed over), so a symbolic link there is
-// replaced, not written through.
+// Write stores m as dir/manifest.yaml, creating dir if needed, with m.SHA256 set to the digests of
+// the graphs and external data files m names that are in dir (write the graphs first). It does not
+// validate m (tools write bundles step by step); Load does. The tools change a bundle through
+// Replace, which calls Write in its staging directory; the file is replaced whole (renamed over), so
+// a symbolic link there is replaced, not written through.
 func Write(dir string, m *Manifest) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("bundle: %w", err)
 	}
+	sums, err := fileSums(dir, m.computeFiles(dir))
+	if err != nil {
+		return fmt.Errorf("bundle: %w", err)
+	}
+	m.SHA256 = sums
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)

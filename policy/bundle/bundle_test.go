@@ -531,3 +531,43 @@ func TestRemoveStaleGraphs(t *testing.T) {
 	require.NoFileExists(t, filepath.Join(shared, "old_head.onnx"))
 	require.FileExists(t, filepath.Join(shared, "head.onnx.data"), "the kept head reads it")
 }
+
+// The manifest records each graph's and external data file's digest when a tool writes it, and
+// CheckRecordedFiles names a file replaced since; a manifest written before the record was kept is
+// not compared.
+func TestCheckRecordedFiles(t *testing.T) {
+	dir, m := copyBundle(t)
+	require.NotEmpty(t, m.SHA256, "written by dysl model build")
+	require.Empty(t, bundle.CheckRecordedFiles(dir, m))
+
+	writeHeadWithExternalData(t, dir, m.Dims.Tokens)
+	require.Len(t, bundle.CheckRecordedFiles(dir, m), 2, "the head changed, its data is new")
+	older := *m
+	older.SHA256 = nil
+	require.Empty(t, bundle.CheckRecordedFiles(dir, &older), "a manifest without the record is not compared")
+	require.NoError(t, bundle.Write(dir, m))
+	m, err := bundle.ReadManifest(dir)
+	require.NoError(t, err)
+	require.Contains(t, m.SHA256, "head.onnx")
+	require.Contains(t, m.SHA256, "head.onnx.data")
+	require.Contains(t, m.SHA256, m.Files.Layers[0])
+	require.Empty(t, bundle.CheckRecordedFiles(dir, m))
+
+	flip := func(name string) {
+		data, err := os.ReadFile(filepath.Join(dir, name))
+		require.NoError(t, err)
+		data[len(data)-1] ^= 1
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), data, 0o644))
+	}
+	flip("head.onnx.data")
+	problems := bundle.CheckRecordedFiles(dir, m)
+	require.Len(t, problems, 1)
+	require.Equal(t, "head.onnx.data", problems[0].File)
+	require.Contains(t, problems[0].Message, "is not the file the tools wrote")
+	flip("head.onnx.data")
+
+	delete(m.SHA256, m.Files.Layers[0])
+	problems = bundle.CheckRecordedFiles(dir, m)
+	require.Len(t, problems, 1)
+	require.Equal(t, m.Files.Layers[0]+": sha256: has no digest in the manifest: it was added after the tools last wrote the bundle", problems[0].String())
+}

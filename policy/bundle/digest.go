@@ -3,8 +3,10 @@ package bundle
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -30,6 +32,7 @@ func Digest(dir string) (string, error) {
 	h := sha256.New()
 	settings := *m
 	settings.Provenance.Created = ""
+	settings.SHA256 = nil // the files themselves are hashed below
 	text, err := yaml.Marshal(&settings)
 	if err != nil {
 		return "", fmt.Errorf("bundle: digest of %s: %w", dir, err)
@@ -58,4 +61,62 @@ func digestFile(h io.Writer, dir, name string) error {
 	fmt.Fprintf(h, "%q %d\n", filepath.ToSlash(name), info.Size())
 	_, err = io.Copy(h, f)
 	return err
+}
+
+// fileSums is the SHA-256 of each of names (relative to dir) that exists, by name; nil for none.
+func fileSums(dir string, names []string) (map[string]string, error) {
+	var sums map[string]string
+	for _, name := range names {
+		sum, err := fileSum(filepath.Join(dir, name))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // not written yet: a tool writing the bundle step by step
+		}
+		if err != nil {
+			return nil, err
+		}
+		if sums == nil {
+			sums = map[string]string{}
+		}
+		sums[filepath.ToSlash(name)] = sum
+	}
+	return sums, nil
+}
+
+func fileSum(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// CheckRecordedFiles compares the graphs and external data files of the bundle in dir with the
+// SHA-256 its manifest recorded when a tool last wrote it: a file replaced since, by hand or by a
+// copy from another bundle of the same shapes, is named. A manifest without the record (written
+// before it was kept) is not compared. Reading every file, it is for `dysl model check`, not for
+// loading a model on the robot.
+func CheckRecordedFiles(dir string, m *Manifest) []Problem {
+	if m.SHA256 == nil {
+		return nil
+	}
+	var problems []Problem
+	for _, name := range m.computeFiles(dir) {
+		want, recorded := m.SHA256[filepath.ToSlash(name)]
+		got, err := fileSum(filepath.Join(dir, name))
+		switch {
+		case err != nil:
+			problems = append(problems, Problem{File: name, Message: err.Error()})
+		case !recorded:
+			problems = append(problems, Problem{File: name, Field: "sha256", Message: "has no digest in the manifest: it was added after the tools last wrote the bundle"})
+		case got != want:
+			problems = append(problems, Problem{File: name, Field: "sha256", Message: fmt.Sprintf(
+				"is not the file the tools wrote (sha256 %s, recorded %s): replaced since, perhaps by another bundle's; rebuild the bundle, or remove the manifest's sha256 table if the replacement is meant", got[:12], want[:12])})
+		}
+	}
+	return problems
 }

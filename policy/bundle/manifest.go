@@ -51,6 +51,11 @@ type Manifest struct {
 	Files         Files     `yaml:"files"`
 	// FLOPs per graph for one inference (multiply-adds counted as 2), used for ideal speedups.
 	FLOPs FLOPs `yaml:"flops"`
+	// SHA256 is each graph's and external data file's SHA-256 as the tools last wrote the bundle
+	// (Write records it), by the file's name in the bundle. `dysl model check` compares it with the
+	// files (CheckRecordedFiles): a graph copied in from a sibling bundle of the same shapes passes
+	// every other check. Absent from bundles written before it was kept, which are not compared.
+	SHA256 map[string]string `yaml:"sha256,omitempty"`
 }
 
 // Provenance says how the bundle was made, so a result can be traced back to its inputs.
