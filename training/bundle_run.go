@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
 
 	"dysl_vla/modelbuild"
 	"dysl_vla/policy/bundle"
@@ -22,6 +25,26 @@ func OpenBundleModel(dir, weightsFile string) (*bundle.Manifest, modelbuild.Arch
 		return nil, modelbuild.Arch{}, nil, err
 	}
 	return m, a, model, nil
+}
+
+// checkBundleDir refuses a dir that is no bundle before the work, as the input it is: calibrating and
+// distilling rewrite the bundle they read, and a file given for it was otherwise reported as an output
+// that could not be written, though nothing had been read.
+func checkBundleDir(dir string) error {
+	const expected = "expected a bundle directory, as 'dysl model build --out' writes"
+	info, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("training: bundle %s does not exist: %s", dir, expected)
+	case err != nil:
+		return fmt.Errorf("training: bundle %s: %w", dir, err)
+	case !info.IsDir():
+		return fmt.Errorf("training: bundle %s is a file, not a bundle directory: %s", dir, expected)
+	}
+	if _, err := os.Stat(filepath.Join(dir, bundle.ManifestFile)); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("training: bundle %s holds no %s: %s", dir, bundle.ManifestFile, expected)
+	}
+	return nil
 }
 
 // BundleCalibration chooses a bundle's static layers from the per-layer similarity of its hidden
@@ -57,6 +80,9 @@ func CalibrateBundle(c BundleCalibration) (static []int, similarity []float64, e
 		return nil, nil, fmt.Errorf("training: calibration episodes (%d) and every (%d, frames apart) must be >= 1", c.Episodes, c.Every)
 	}
 	if err := scene.CheckEpisodeCount("training: calibration episodes", c.Episodes); err != nil {
+		return nil, nil, err
+	}
+	if err := checkBundleDir(c.Dir); err != nil {
 		return nil, nil, err
 	}
 	if err := bundle.CheckReplaceable(c.Dir); err != nil {
@@ -149,6 +175,9 @@ func DistillBundle(d BundleDistillation) (*DistillResult, error) {
 	log := cfg.Log
 	if log == nil {
 		log = io.Discard
+	}
+	if err := checkBundleDir(d.Dir); err != nil {
+		return nil, err
 	}
 	if err := bundle.CheckReplaceable(d.Dir); err != nil {
 		return nil, fmt.Errorf("training: the distilled bundle could not be written: %w", err)

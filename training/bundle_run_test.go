@@ -90,3 +90,23 @@ func TestDistillBundleWritesTheSkipModules(t *testing.T) {
 	_, err = DistillBundle(d)
 	require.Error(t, err, "nothing to resume")
 }
+
+// A --model that is no bundle is refused as the input it is, before anything is read or generated: not
+// as a calibrated or distilled bundle that could not be written.
+func TestCalibrateAndDistillRefuseWhatIsNoBundle(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "afile")
+	require.NoError(t, os.WriteFile(file, []byte("x\n"), 0o644))
+	const expected = ": expected a bundle directory, as 'dysl model build --out' writes"
+	for _, tc := range []struct{ dir, want string }{
+		{file, "training: bundle " + file + " is a file, not a bundle directory" + expected},
+		{filepath.Join(dir, "none"), "training: bundle " + filepath.Join(dir, "none") + " does not exist" + expected},
+		{dir, "training: bundle " + dir + " holds no manifest.yaml" + expected},
+	} {
+		_, _, err := CalibrateBundle(BundleCalibration{Dir: tc.dir, Ratio: 0.4, Episodes: 1, Every: 8})
+		require.EqualError(t, err, tc.want)
+		_, err = DistillBundle(BundleDistillation{Dir: tc.dir, Config: DistillConfig{Seed: 2, Episodes: 1, Stage1Steps: 2, Stage2Steps: 3,
+			Batch: 2, LearningRate: 1e-3, Lambda: 0.05}})
+		require.EqualError(t, err, tc.want)
+	}
+}
