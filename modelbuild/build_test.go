@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -154,6 +155,40 @@ func TestWeightsFile(t *testing.T) {
 		require.ErrorContains(t, err, "it holds decoder layers up to layers.11: a backbone of 12 layers, where this one has 8")
 		_, err = LoadWeights(path, deeper)
 		require.NoError(t, err)
+	})
+
+	t.Run("another preset's weights are named as such, briefly, either way", func(t *testing.T) {
+		save := func(arch Arch) string {
+			p := filepath.Join(t.TempDir(), "w.safetensors")
+			require.NoError(t, SaveWeights(p, arch, RandomWeights(arch, 11), nil))
+			return p
+		}
+		small, selector, wide := presets["small"].Arch, presets["small_selector"].Arch, a
+		wide.Hidden, wide.MLP = 128, 352
+		smallPath := save(small)
+		hint := func(arch Arch) string {
+			return fmt.Sprintf("(weights of another preset? this architecture has %d layers of width %d)", arch.Layers, arch.Hidden)
+		}
+		for _, tc := range []struct {
+			file     string
+			into     Arch
+			contains []string
+		}{
+			{path, small, []string{"modelbuild: weights " + path + ": it holds decoder layers up to layers.7: a backbone of 8 layers, where this one has 12; ",
+				fmt.Sprintf("36 of its tensors do not fit (36 of the %d this architecture has are missing, 0 have other shapes), the first 3: ", len(WeightNames(small))),
+				`missing tensor "layers.10.attn.k.weight" (want shape [64 64]); `, hint(small)}},
+			{smallPath, a, []string{"it holds decoder layers up to layers.11: a backbone of 12 layers, where this one has 8 " + hint(a)}},
+			{save(wide), a, []string{"have other shapes), the first 3: tensor ", hint(a)}},
+			{smallPath, selector, []string{"are missing, 0 have other shapes), the first 3: missing tensor ", hint(selector)}},
+		} {
+			_, err := LoadWeights(tc.file, tc.into)
+			require.Error(t, err)
+			for _, c := range tc.contains {
+				require.Contains(t, err.Error(), c)
+			}
+			require.Less(t, len(err.Error()), 700, err.Error())
+			require.Equal(t, 1, strings.Count(err.Error(), "another preset"), err.Error())
+		}
 	})
 
 	t.Run("names cover every backbone parameter", func(t *testing.T) {

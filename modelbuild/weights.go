@@ -270,14 +270,17 @@ func LoadWeights(path string, a Arch) (*Weights, error) {
 	}
 	w := &Weights{}
 	var problems []string
+	missing, reshaped := 0, 0
 	for _, p := range w.params(a) {
 		t, ok := f.Tensors[p.name]
 		if !ok {
 			problems = append(problems, fmt.Sprintf("missing tensor %q (want shape %v)", p.name, p.shape))
+			missing++
 			continue
 		}
 		if !equalShape(t.Shape, p.shape) {
 			problems = append(problems, fmt.Sprintf("tensor %q has shape %v, want %v", p.name, t.Shape, p.shape))
+			reshaped++
 			continue
 		}
 		values, err := t.Float32s()
@@ -293,14 +296,28 @@ func LoadWeights(path string, a Arch) (*Weights, error) {
 		}
 		*p.data = values
 	}
-	if deepest := deepestLayer(f.Tensors); deepest >= a.Layers {
-		// Loading the first layers alone would build another model than the one trained, silently.
-		problems = append(problems, fmt.Sprintf("it holds decoder layers up to layers.%d: a backbone of %d layers, where this one has %d (another preset?)",
-			deepest, deepest+1, a.Layers))
+	sort.Strings(problems)
+	// Weights of another preset miss, or reshape, most of the tensors: the first few and the counts
+	// say so; every one of them listed ran to thousands of characters.
+	const listed = 3
+	if len(problems) > listed {
+		problems = []string{fmt.Sprintf("%d of its tensors do not fit (%d of the %d this architecture has are missing, %d have other shapes), the first %d: %s",
+			len(problems), missing, len(w.params(a)), reshaped, listed, strings.Join(problems[:listed], "; "))}
+	}
+	// Loading the first layers alone of a deeper file would build another model than the one trained,
+	// silently; a shallower one misses layers. Either way the layer counts say more than the names.
+	otherDepth := false
+	if deepest := deepestLayer(f.Tensors); deepest >= 0 && deepest+1 != a.Layers {
+		otherDepth = true
+		problems = append([]string{fmt.Sprintf("it holds decoder layers up to layers.%d: a backbone of %d layers, where this one has %d",
+			deepest, deepest+1, a.Layers)}, problems...)
 	}
 	if len(problems) > 0 {
-		sort.Strings(problems)
-		return nil, fmt.Errorf("modelbuild: weights %s: %s", path, strings.Join(problems, "; "))
+		hint := ""
+		if otherDepth || missing+reshaped > 0 {
+			hint = fmt.Sprintf(" (weights of another preset? this architecture has %d layers of width %d)", a.Layers, a.Hidden)
+		}
+		return nil, fmt.Errorf("modelbuild: weights %s: %s%s", path, strings.Join(problems, "; "), hint)
 	}
 	return w, nil
 }
