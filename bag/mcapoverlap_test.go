@@ -1,6 +1,7 @@
 package bag
 
 import (
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -37,24 +38,30 @@ func TestMCAPOverlappingChunksAreReadInFileOrder(t *testing.T) {
 // The footprint follows the library's reader: chunks one after another in log time (as recordings
 // write them) hold one chunk at a time, whose buffer is reused; overlapping ones add up.
 func TestLogTimeFootprint(t *testing.T) {
-	chunk := func(offset, start, end, size uint64) *mcap.ChunkIndex {
-		return &mcap.ChunkIndex{ChunkStartOffset: offset, MessageStartTime: start, MessageEndTime: end, UncompressedSize: size}
+	chunk := func(offset, start, end, size uint64) chunkSpan {
+		return chunkSpan{offset: offset, start: start, end: end, unpacked: size}
 	}
-	require.Equal(t, uint64(300), logTimeFootprint([]*mcap.ChunkIndex{chunk(1, 0, 10, 100), chunk(2, 10, 20, 300), chunk(3, 20, 30, 200)}),
+	require.Equal(t, uint64(300), logTimeFootprint([]chunkSpan{chunk(1, 0, 10, 100), chunk(2, 10, 20, 300), chunk(3, 20, 30, 200)}),
 		"in sequence, sharing a boundary time: one slot, grown to the biggest")
-	require.Equal(t, uint64(500), logTimeFootprint([]*mcap.ChunkIndex{chunk(1, 0, 10, 100), chunk(2, 5, 20, 300), chunk(3, 15, 30, 200)}),
+	require.Equal(t, uint64(500), logTimeFootprint([]chunkSpan{chunk(1, 0, 10, 100), chunk(2, 5, 20, 300), chunk(3, 15, 30, 200)}),
 		"each overlapping the next: two slots, each grown to the biggest it held")
-	require.Equal(t, uint64(400), logTimeFootprint([]*mcap.ChunkIndex{chunk(3, 0, 10, 100), chunk(1, 0, 10, 100), chunk(2, 0, 10, 100), chunk(4, 0, 10, 100)}),
+	require.Equal(t, uint64(400), logTimeFootprint([]chunkSpan{chunk(3, 0, 10, 100), chunk(1, 0, 10, 100), chunk(2, 0, 10, 100), chunk(4, 0, 10, 100)}),
 		"all from one time: all at once")
 
 	// A recording as this package writes it, bound set just over its biggest chunk: read through the
 	// index, without a warning.
 	path, indexes := chunkedRecording(t, "zstd")
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	chunks, err := checkChunkIndexes(f, indexes)
+	require.NoError(t, err)
 	var biggest uint64
-	for _, ci := range indexes {
-		biggest = max(biggest, ci.UncompressedSize)
+	for i, c := range chunks {
+		require.Equal(t, indexes[i].UncompressedSize, c.unpacked, "each zstd frame declares its size")
+		biggest = max(biggest, c.unpacked)
 	}
-	require.Equal(t, biggest, logTimeFootprint(indexes))
+	require.Equal(t, biggest, logTimeFootprint(chunks))
 	old := maxHeldChunkBytes
 	maxHeldChunkBytes = biggest
 	t.Cleanup(func() { maxHeldChunkBytes = old })

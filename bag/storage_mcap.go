@@ -62,8 +62,9 @@ func openMCAPFile(path string) (*mcapFile, error) {
 		// damaged length would panic or claim gigabytes. A file whose index and chunks disagree is read
 		// in file order instead, which needs neither; so is one with a chunk over the bound, which the
 		// file-order read then stops at with a fault, the bytes unread.
-		file.sum.indexProblem = checkChunkIndexes(f, info.ChunkIndexes)
-		if held := logTimeFootprint(info.ChunkIndexes); file.sum.indexProblem == nil && held > maxHeldChunkBytes {
+		var chunks []chunkSpan
+		chunks, file.sum.indexProblem = checkChunkIndexes(f, info.ChunkIndexes)
+		if held := logTimeFootprint(chunks); file.sum.indexProblem == nil && held > maxHeldChunkBytes {
 			file.sum.indexProblem = fmt.Errorf("its chunks overlap in log time: read in log-time order they would be held decompressed "+
 				"together, up to %d bytes, more than the %d a chunk may hold here, so it is read in file order, and its messages may come "+
 				"out of time order", held, maxHeldChunkBytes)
@@ -92,15 +93,22 @@ var maxChunkBytes uint64 = 2 * MaxMessageBytes
 // hold, so a read in log-time order takes no more than a read in file order of a file at the bound.
 var maxHeldChunkBytes uint64 = 2 * MaxMessageBytes
 
+// chunkSpan is what the index reader's memory depends on of a chunk: its place in the file, its first
+// and last log times, and the most bytes it may decompress to there.
+type chunkSpan struct {
+	offset, start, end uint64
+	unpacked           uint64
+}
+
 // logTimeFootprint is the most bytes the MCAP library's log-time-ordered reader holds decompressed at
 // once for these chunks. It loads chunks in order of their first log time (ties in file order), each
-// into the first free slot, whose buffer grows to the chunk's uncompressed size and never shrinks. A
+// into the first free slot, whose buffer grows to what the chunk decompresses to and never shrinks. A
 // chunk is loaded once every message up to its first log time has been read, so a chunk loaded before
 // it is free by then if its last log time is not past that.
-func logTimeFootprint(indexes []*mcap.ChunkIndex) uint64 {
-	order := slices.Clone(indexes)
-	slices.SortStableFunc(order, func(a, b *mcap.ChunkIndex) int {
-		return cmp.Or(cmp.Compare(a.MessageStartTime, b.MessageStartTime), cmp.Compare(a.ChunkStartOffset, b.ChunkStartOffset))
+func logTimeFootprint(chunks []chunkSpan) uint64 {
+	order := slices.Clone(chunks)
+	slices.SortStableFunc(order, func(a, b chunkSpan) int {
+		return cmp.Or(cmp.Compare(a.start, b.start), cmp.Compare(a.offset, b.offset))
 	})
 	type slot struct {
 		size, until uint64
@@ -108,10 +116,10 @@ func logTimeFootprint(indexes []*mcap.ChunkIndex) uint64 {
 	}
 	var slots []slot
 	var held, peak uint64
-	for _, ci := range order {
+	for _, c := range order {
 		free := -1
 		for i := range slots {
-			if slots[i].busy && slots[i].until <= ci.MessageStartTime {
+			if slots[i].busy && slots[i].until <= c.start {
 				slots[i].busy = false
 			}
 			if !slots[i].busy && free < 0 {
@@ -123,11 +131,11 @@ func logTimeFootprint(indexes []*mcap.ChunkIndex) uint64 {
 			free = len(slots) - 1
 		}
 		s := &slots[free]
-		if ci.UncompressedSize > s.size {
-			held += ci.UncompressedSize - s.size
-			s.size = ci.UncompressedSize
+		if c.unpacked > s.size {
+			held += c.unpacked - s.size
+			s.size = c.unpacked
 		}
-		s.busy, s.until = true, ci.MessageEndTime
+		s.busy, s.until = true, c.end
 		peak = max(peak, held)
 	}
 	return peak
@@ -141,58 +149,142 @@ func (e errChunkTooBig) Error() string {
 }
 
 // checkChunkIndexes compares every chunk index with the chunk record it points at: its place in the
-// file, record length, compression and sizes. It reads a few dozen bytes per chunk.
-func checkChunkIndexes(f *os.File, indexes []*mcap.ChunkIndex) error {
+// file, record length, compression and sizes, and for zstd the frame's size and extent. It reads a few
+// dozen bytes per chunk, and 3 per 128 KiB of a zstd chunk.
+func checkChunkIndexes(f *os.File, indexes []*mcap.ChunkIndex) ([]chunkSpan, error) {
 	st, err := f.Stat()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	size := uint64(st.Size())
+	chunks := make([]chunkSpan, 0, len(indexes))
 	for _, ci := range indexes {
-		if ci.UncompressedSize > maxChunkBytes || ci.CompressedSize > maxChunkBytes {
+		tooBig := func(what string) error {
 			return fmt.Errorf("its chunk at offset %d is too big to read: %w; it is read in file order, which stops with a fault at that chunk",
-				ci.ChunkStartOffset, errChunkTooBig{fmt.Sprintf("its index says %d bytes uncompressed and %d compressed,", ci.UncompressedSize, ci.CompressedSize)})
+				ci.ChunkStartOffset, errChunkTooBig{what})
 		}
-		if err := checkChunk(f, size, ci); err != nil {
-			return fmt.Errorf("its index disagrees with its data (chunk at offset %d: %w), so it is read in file order, not through the index",
+		if ci.UncompressedSize > maxChunkBytes || ci.CompressedSize > maxChunkBytes {
+			return nil, tooBig(fmt.Sprintf("its index says %d bytes uncompressed and %d compressed,", ci.UncompressedSize, ci.CompressedSize))
+		}
+		unpacked, err := checkChunk(f, size, ci)
+		if err != nil {
+			return nil, fmt.Errorf("its index disagrees with its data (chunk at offset %d: %w), so it is read in file order, not through the index",
 				ci.ChunkStartOffset, err)
 		}
+		if unpacked > maxChunkBytes {
+			return nil, tooBig(fmt.Sprintf("its zstd blocks may decompress to %d bytes,", unpacked))
+		}
+		chunks = append(chunks, chunkSpan{offset: ci.ChunkStartOffset, start: ci.MessageStartTime, end: ci.MessageEndTime, unpacked: unpacked})
 	}
-	return nil
+	return chunks, nil
 }
 
-func checkChunk(f *os.File, size uint64, ci *mcap.ChunkIndex) error {
+// checkChunk checks one chunk against its index, and returns the most bytes the index reader may
+// decompress it to.
+func checkChunk(f *os.File, size uint64, ci *mcap.ChunkIndex) (unpacked uint64, err error) {
 	// opcode, record length, start and end times, uncompressed size, uncompressed CRC, compression's length
 	const fixed = 1 + 8 + 8 + 8 + 8 + 4 + 4
 	switch {
 	case ci.ChunkStartOffset > size || ci.ChunkLength > size-ci.ChunkStartOffset:
-		return fmt.Errorf("its index says %d bytes, past the end of the file (%d bytes)", ci.ChunkLength, size)
+		return 0, fmt.Errorf("its index says %d bytes, past the end of the file (%d bytes)", ci.ChunkLength, size)
 	case ci.ChunkLength < fixed+8:
-		return fmt.Errorf("its index says %d bytes, too short for a chunk record", ci.ChunkLength)
+		return 0, fmt.Errorf("its index says %d bytes, too short for a chunk record", ci.ChunkLength)
 	}
 	head := make([]byte, fixed+len(ci.Compression)+8)
 	if _, err := f.ReadAt(head, int64(ci.ChunkStartOffset)); err != nil {
-		return err
+		return 0, err
 	}
 	le := binary.LittleEndian
 	compressionLen := uint64(le.Uint32(head[37:]))
 	compression := string(head[fixed : fixed+len(ci.Compression)])
 	switch {
 	case mcap.OpCode(head[0]) != mcap.OpChunk:
-		return fmt.Errorf("its index points at a record of opcode 0x%02x, not a chunk", head[0])
+		return 0, fmt.Errorf("its index points at a record of opcode 0x%02x, not a chunk", head[0])
 	case le.Uint64(head[1:]) != ci.ChunkLength-9:
-		return fmt.Errorf("the chunk's record is %d bytes long, its index says %d", le.Uint64(head[1:]), ci.ChunkLength-9)
+		return 0, fmt.Errorf("the chunk's record is %d bytes long, its index says %d", le.Uint64(head[1:]), ci.ChunkLength-9)
 	case le.Uint64(head[25:]) != ci.UncompressedSize:
-		return fmt.Errorf("the chunk says %d bytes uncompressed, its index %d", le.Uint64(head[25:]), ci.UncompressedSize)
+		return 0, fmt.Errorf("the chunk says %d bytes uncompressed, its index %d", le.Uint64(head[25:]), ci.UncompressedSize)
 	case compressionLen != uint64(len(ci.Compression)) || compression != string(ci.Compression):
-		return fmt.Errorf("the chunk's compression is not %q, as its index says", ci.Compression)
+		return 0, fmt.Errorf("the chunk's compression is not %q, as its index says", ci.Compression)
 	case le.Uint64(head[fixed+len(ci.Compression):]) != ci.CompressedSize ||
 		ci.ChunkLength != uint64(len(head))+ci.CompressedSize:
-		return fmt.Errorf("the chunk holds %d bytes of records, its index says %d", le.Uint64(head[fixed+len(ci.Compression):]), ci.CompressedSize)
+		return 0, fmt.Errorf("the chunk holds %d bytes of records, its index says %d", le.Uint64(head[fixed+len(ci.Compression):]), ci.CompressedSize)
 	case ci.Compression == mcap.CompressionNone && ci.UncompressedSize != ci.CompressedSize:
-		return fmt.Errorf("uncompressed, it says %d bytes of records and %d uncompressed", ci.CompressedSize, ci.UncompressedSize)
+		return 0, fmt.Errorf("uncompressed, it says %d bytes of records and %d uncompressed", ci.CompressedSize, ci.UncompressedSize)
+	case ci.Compression == mcap.CompressionZSTD:
+		return checkZstdRecords(f, ci.ChunkStartOffset+uint64(len(head)), ci.CompressedSize, ci.UncompressedSize)
 	}
-	return nil
+	// An uncompressed or lz4 chunk is read into a buffer of its size, and no further.
+	return ci.UncompressedSize, nil
+}
+
+// checkZstdRecords checks that a zstd chunk's n bytes of records at offset at are one zstd frame, of the
+// chunk's uncompressed size where the frame declares its size, and returns the most that frame may
+// decompress to. The index reader decompresses a chunk with the zstd library's DecodeAll, which takes
+// the chunk's size for its buffer but not as a bound: it decodes every frame there is, each to the size
+// it declares or, declaring none, as far as its blocks go (a chunk that claimed 4 KiB and held a 200 MB
+// frame allocated 1 GB). Without a declared size the bound is what the blocks may hold: a raw or RLE
+// block says its size, a compressed one holds 128 KiB at most. Only the frame's header and the 3-byte
+// header of each block are read, not their data.
+func checkZstdRecords(f *os.File, at, n, uncompressed uint64) (unpacked uint64, err error) {
+	head := make([]byte, min(n, zstd.HeaderMaxSize))
+	if _, err := f.ReadAt(head, int64(at)); err != nil {
+		return 0, err
+	}
+	var h zstd.Header
+	if err := h.Decode(head); err != nil {
+		return 0, fmt.Errorf("its zstd frame header: %w", err)
+	}
+	switch {
+	case h.Skippable:
+		return 0, errors.New("its zstd data starts with a skippable frame, not the chunk's records")
+	case h.HasFCS && h.FrameContentSize != uncompressed:
+		return 0, fmt.Errorf("its zstd frame declares %d bytes, the chunk %d", h.FrameContentSize, uncompressed)
+	}
+	const maxBlock = 128 << 10 // zstd's Block_Maximum_Size
+	end := at + n
+	pos := at + uint64(h.HeaderSize)
+	var block [3]byte
+	for last := false; !last; {
+		if end-pos < uint64(len(block)) {
+			return 0, errors.New("its zstd frame runs past the chunk's records")
+		}
+		if _, err := f.ReadAt(block[:], int64(pos)); err != nil {
+			return 0, err
+		}
+		v := uint64(block[0]) | uint64(block[1])<<8 | uint64(block[2])<<16
+		last = v&1 == 1
+		pos += uint64(len(block))
+		switch size := v >> 3; (v >> 1) & 3 {
+		case 0: // raw: size bytes
+			pos += size
+			unpacked += size
+		case 1: // RLE: one byte, size times
+			pos++
+			unpacked += size
+		case 2: // compressed: size bytes, up to 128 KiB once decompressed
+			pos += size
+			unpacked += maxBlock
+		default:
+			return 0, errors.New("its zstd frame holds a block of the reserved type")
+		}
+		if pos > end {
+			return 0, errors.New("its zstd frame runs past the chunk's records")
+		}
+	}
+	if h.HasCheckSum {
+		pos += 4
+	}
+	switch {
+	case pos != end:
+		return 0, fmt.Errorf("its zstd data is %d bytes, of which its one frame is %d: more frames would decompress past the chunk's size",
+			n, int64(pos)-int64(at))
+	case h.HasFCS:
+		return h.FrameContentSize, nil
+	case unpacked < uncompressed:
+		return 0, fmt.Errorf("its zstd blocks decompress to %d bytes at most, the chunk says %d", unpacked, uncompressed)
+	}
+	return unpacked, nil
 }
 
 func summaryFromInfo(info *mcap.Info) fileSummary {
