@@ -15,6 +15,13 @@
 // or corrupt storage file ends iteration with an error naming the file, after the messages read
 // before the fault.
 //
+// What a file may cost is bounded, whatever it claims: a message holds MaxMessageBytes at most (a
+// bigger compressed message or .db3 row is read as damaged), an MCAP chunk twice that, in its index,
+// its zstd frame and as it decompresses, and so do the chunks the log-time-ordered reader holds at
+// once (a file whose chunks overlap more is read in file order, with a warning). A .db3 is read only
+// through plain tables, never views or generated columns, which SQLite would compute on every read.
+// A file-compressed storage file unpacks to 1000 times its size, or 64 MiB, at most.
+//
 // Writing: Create makes a bag directory that ROS 2 Humble and later can play: MCAP files with
 // profile "ros2", "ros2msg" schemas carrying the full message definition, "cdr" message encoding,
 // offered_qos_profiles channel metadata and zstd chunks, plus a version 5 metadata.yaml. Files are
