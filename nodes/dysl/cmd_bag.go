@@ -59,7 +59,8 @@ as a rosbag2 MCAP bag that ros2 bag play (Humble and later) and dysl replay read
 
 Topics: /image (sensor_msgs/msg/Image rgb8, frame_id camera), /joint_states (sensor_msgs/msg/JointState,
 the arm's state ee_x ee_y ee_z ee_yaw gripper just before each frame), /instruction (std_msgs/msg/String,
-latched, once per episode), /episode (std_msgs/msg/String marker "episode=i seed=s steps=n"),
+latched, once per episode), /episode (std_msgs/msg/String marker "episode=i seed=s steps=n", plus
+"episode=i seed=s steps=n cut=k" after an episode that Ctrl-C cut short at its k-th step),
 /phase (std_msgs/msg/String, the expert's phase per frame) and /expert_action_chunk
 (dysl_vla/msg/ActionChunk, the expert's K-step future per frame). Episode i uses seed S+i.`,
 		Args: cobra.NoArgs,
@@ -86,7 +87,7 @@ latched, once per episode), /episode (std_msgs/msg/String marker "episode=i seed
 			}
 			opts.Scene.ChunkSize = chunkSize
 			opts.Scene.CameraNoise = noise
-			ctx, stop := interruptContext(cmd, "closing the bag after this episode")
+			ctx, stop := interruptContext(cmd, "closing the bag after this frame; the episode being recorded is kept and marked cut on /episode")
 			defer stop()
 			sum, err := samplebag.Generate(ctx, out, opts)
 			if err != nil {

@@ -37,7 +37,7 @@ func TestInterruptContextOnCtrlC(t *testing.T) {
 	cmd := &cobra.Command{}
 	var stderr lockedBuilder
 	cmd.SetErr(&stderr)
-	ctx, stop := interruptContext(cmd, "closing the bag after this episode")
+	ctx, stop := interruptContext(cmd, "closing the bag after this frame")
 	defer stop()
 	require.False(t, interrupted(ctx)())
 	require.NoError(t, syscall.Kill(syscall.Getpid(), syscall.SIGINT))
@@ -49,7 +49,7 @@ func TestInterruptContextOnCtrlC(t *testing.T) {
 	}
 	require.True(t, interrupted(ctx)())
 	require.Eventually(t, func() bool {
-		return strings.Contains(stderr.String(), "interrupt signal received: closing the bag after this episode (Ctrl-C again quits at once)")
+		return strings.Contains(stderr.String(), "interrupt signal received: closing the bag after this frame (Ctrl-C again quits at once)")
 	}, 10*time.Second, 10*time.Millisecond, "stderr: %q", stderr.String())
 	require.Equal(t, "interrupt signal received", context.Cause(ctx).Error())
 }
