@@ -95,6 +95,9 @@ type Bridge struct {
 type channelLedger struct {
 	conn   *countingConn // nil if the transport could not be matched; nothing is sent there then
 	handed uint64
+	// controller is set once a frame of the target controller arrived on the channel: chunks and
+	// gripper commands go to such channels only.
+	controller bool
 }
 
 func (l *channelLedger) inFlight() uint64 { return l.handed - l.conn.finished() }
@@ -315,7 +318,7 @@ func (b *Bridge) Send(c Chunk) error {
 		b.counts.chunksLinkDown++
 		return nil
 	}
-	if b.writeAll(messages...) {
+	if b.writeToController(messages...) {
 		b.counts.chunksSent++
 	} else {
 		// The link counts as up until its timeout, but the channel may be gone already (TCP EOF, a
@@ -404,6 +407,9 @@ func (b *Bridge) handle(evt gomavlib.Event) {
 
 	case *gomavlib.EventFrame:
 		if evt.SystemID() == b.TargetSystem && evt.ComponentID() == b.TargetComponent {
+			if ledger := b.channels[evt.Channel]; ledger != nil {
+				ledger.controller = true
+			}
 			b.handleMessage(evt.Message(), now)
 		}
 	}
@@ -524,7 +530,7 @@ func (b *Bridge) sendGripperCommand(p *gripperCommand, now time.Time) {
 	if p.action == GripperClose {
 		gripperAction = common.GRIPPER_ACTION_CLOSE
 	}
-	b.writeAll(&common.MessageCommandLong{
+	b.writeToController(&common.MessageCommandLong{
 		TargetSystem:    b.TargetSystem,
 		TargetComponent: b.TargetComponent,
 		Command:         common.MAV_CMD_DO_GRIPPER,
@@ -579,9 +585,22 @@ func (b *Bridge) heartbeatMessage() message.Message {
 
 // writeAll hands messages to every open channel and reports whether any channel took them.
 func (b *Bridge) writeAll(messages ...message.Message) bool {
+	return b.writeWhere(func(*channelLedger) bool { return true }, messages...)
+}
+
+// writeToController hands messages to the channels the controller was heard on. A server endpoint
+// opens a channel for every peer that sends to it (a ground station, mavlink-router, another vehicle
+// on port 14550): the arm's chunks and gripper commands are none of their business, and written to
+// every peer they cost each one a copy. Heartbeats still go to every channel (writeAll), so that a
+// controller serving UDP learns our address from the first packet.
+func (b *Bridge) writeToController(messages ...message.Message) bool {
+	return b.writeWhere(func(l *channelLedger) bool { return l.controller }, messages...)
+}
+
+func (b *Bridge) writeWhere(to func(*channelLedger) bool, messages ...message.Message) bool {
 	taken := false
-	for ch := range b.channels {
-		if b.writeTo(ch, messages...) {
+	for ch, ledger := range b.channels {
+		if to(ledger) && b.writeTo(ch, messages...) {
 			taken = true
 		}
 	}

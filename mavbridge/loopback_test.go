@@ -382,3 +382,43 @@ func TestChunkWithNoChannelIsDiscarded(t *testing.T) {
 		"no channel is connected, or the controller does not read what is written to it$", status.Message)
 	require.Equal(t, "link up", forwarder.LinkStatus().Message)
 }
+
+// On a server endpoint every peer that sends opens a channel: a ground station beside the arm's
+// controller hears the bridge's heartbeats, but the chunks and gripper commands go to the channel
+// the controller was heard on only (they went to every peer, a copy each).
+func TestChunksGoToTheControllerOnly(t *testing.T) {
+	bridge := &Bridge{Endpoint: "udp-server:127.0.0.1:0", HeartbeatPeriod: 100 * time.Millisecond,
+		LinkTimeout: time.Second, GripperAckTimeout: 100 * time.Millisecond}
+	require.NoError(t, bridge.Initialize())
+	defer bridge.Close()
+	ctrl := startController(t, gomavlib.EndpointUDPClient{Address: bridge.ListenAddr().String()}, 0)
+
+	station := &gomavlib.Node{Endpoints: []gomavlib.EndpointConf{gomavlib.EndpointUDPClient{Address: bridge.ListenAddr().String()}},
+		Dialect: dialect.Dialect, OutVersion: gomavlib.V2, OutSystemID: 255, OutComponentID: 190,
+		HeartbeatSystemType: int(common.MAV_TYPE_GCS), HeartbeatPeriod: 50 * time.Millisecond}
+	require.NoError(t, station.Initialize())
+	defer station.Close()
+	var mu sync.Mutex
+	heard := map[uint32]int{} // by message id: the station's heartbeat may decode as minimal's or common's
+	go func() {
+		for evt := range station.Events() {
+			if fr, ok := evt.(*gomavlib.EventFrame); ok {
+				mu.Lock()
+				heard[fr.Message().GetID()]++
+				mu.Unlock()
+			}
+		}
+	}()
+	require.Eventually(t, func() bool { s := bridge.Stats(); return s.LinkUp && s.Channels == 2 }, deadline, poll)
+
+	for seq := uint32(1); seq <= 3; seq++ {
+		require.NoError(t, bridge.Send(testChunk(seq, float32(seq%2)))) // the gripper closes and opens
+	}
+	require.Eventually(t, func() bool { chunks, cmds := ctrl.received(); return len(chunks) == 3 && len(cmds) > 0 }, deadline, poll)
+	time.Sleep(200 * time.Millisecond) // what went to the station would have arrived with the rest
+	mu.Lock()
+	defer mu.Unlock()
+	require.Positive(t, heard[(&common.MessageHeartbeat{}).GetID()], "the station is connected: it hears heartbeats")
+	require.Zero(t, heard[(&dialect.MessageVlaActionChunk{}).GetID()], "chunk parts sent to the station")
+	require.Zero(t, heard[(&common.MessageCommandLong{}).GetID()], "gripper commands sent to the station")
+}
