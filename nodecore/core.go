@@ -243,14 +243,22 @@ func (c *Core) offer(img *msgs.Image) {
 }
 
 // recycle keeps img's buffers for the next decode. Two spares cover the frame in the slot and the one
-// being decoded while another is served.
+// being decoded while another is served. A buffer far larger than its frame is let go: grown once by
+// a camera run at a larger size (8K frames left 190 MB held after it went back to 640x480), it would
+// be kept for the life of the node.
 func (c *Core) recycle(img *msgs.Image) {
+	if cap(img.Data) > oversizedSpare && cap(img.Data) > 4*len(img.Data) {
+		return
+	}
 	c.mu.Lock()
 	if len(c.spare) < 2 {
 		c.spare = append(c.spare, img)
 	}
 	c.mu.Unlock()
 }
+
+// oversizedSpare is the buffer size below which recycle keeps any spare: a few 640x480 frames.
+const oversizedSpare = 4 << 20
 
 // SetInstruction sets the instruction in force. A new instruction starts a new episode at the next
 // inference (continuity history cleared, allow points at the front, the gripper's hold forgotten),

@@ -127,7 +127,7 @@ func checkJointState(names []string, positions []float64) error {
 	seen := make(map[string]bool, len(names))
 	for _, name := range names {
 		if seen[name] {
-			return fmt.Errorf("joint name %q given twice", name)
+			return fmt.Errorf("joint name %.64q given twice", name)
 		}
 		seen[name] = true
 	}

@@ -18,9 +18,10 @@ const DefaultNoticePeriod = 5 * time.Second
 // RCLCPP_WARN_THROTTLE does, and its next line says how many were left out; the diagnostics count
 // them all. A kind that carries a reason (a refused frame, a message that does not decode, a failed
 // inference) is throttled per reason: a camera switched from yuv422 to 16UC1 is a new problem, and its
-// first line is not held back behind the old one's. A new instruction and a parameter change that
-// could not be applied are rare and each worth reading: they are never held back. The caller supplies
-// the clock.
+// first line is not held back behind the old one's. A parameter change that could not be applied is
+// rare and worth reading: it is never held back. A new instruction is logged unless another came
+// within instructionPeriod: two publishers on the topic, or a script that numbers its messages, would
+// otherwise log (and reset the episode at) every message. The caller supplies the clock.
 type NoticeThrottle struct {
 	Period time.Duration // DefaultNoticePeriod when 0
 
@@ -71,11 +72,13 @@ type noticeKind struct {
 
 // Line is what to log for e at now, and false when e is held back.
 func (t *NoticeThrottle) Line(e Event, now time.Time) (string, bool) {
-	switch e.(type) {
-	case EventInstruction, EventParametersNotApplied:
-		return e.String(), true
-	}
 	period := t.period()
+	switch e.(type) {
+	case EventParametersNotApplied:
+		return e.String(), true
+	case EventInstruction:
+		period = instructionPeriod
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.kinds == nil {
@@ -89,13 +92,21 @@ func (t *NoticeThrottle) Line(e Event, now time.Time) (string, bool) {
 		return "", false
 	}
 	line := e.String()
-	if seen && k.held > 0 {
+	switch _, instruction := e.(EventInstruction); {
+	case seen && k.held > 0 && instruction:
+		line += fmt.Sprintf(" (after %d other new instructions in the last %v, not logged, each an episode reset: "+
+			"is more than one node publishing on the topic?)", k.held, now.Sub(k.logged).Round(time.Millisecond))
+	case seen && k.held > 0:
 		line += fmt.Sprintf(" (and %d more like it in the last %v, not logged; the diagnostics count them)",
 			k.held, now.Sub(k.logged).Round(time.Millisecond))
 	}
 	t.kinds[key] = &noticeKind{logged: now}
 	return line, true
 }
+
+// instructionPeriod is the least time between two instruction lines: an operator or a task planner
+// gives instructions seconds apart.
+const instructionPeriod = time.Second
 
 func (t *NoticeThrottle) period() time.Duration {
 	if t.Period <= 0 {

@@ -34,11 +34,20 @@ func TestNoticeThrottleLogsEachKindOncePerPeriod(t *testing.T) {
 	require.True(t, ok, "another kind has a period of its own")
 	require.Equal(t, "frame 104.000000000 refused: encoding yuv422", line)
 
-	for range 3 {
-		line, ok = th.Line(nodecore.EventInstruction{Text: "pick"}, at(4100))
-		require.True(t, ok, "every instruction is logged")
-		require.Equal(t, `new instruction "pick": episode reset`, line)
+	line, ok = th.Line(nodecore.EventInstruction{Text: "pick"}, at(4100))
+	require.True(t, ok, "an instruction is logged")
+	require.Equal(t, `new instruction "pick": episode reset`, line)
+	line, ok = th.Line(nodecore.EventInstruction{Text: "place"}, at(5200))
+	require.True(t, ok, "one a second is logged")
+	require.Equal(t, `new instruction "place": episode reset`, line)
+	// Two publishers alternating at 20 Hz: a line a second, saying how many it left out and why.
+	for ms := 5250; ms < 6200; ms += 50 {
+		_, ok = th.Line(nodecore.EventInstruction{Text: fmt.Sprint(ms)}, at(ms))
+		require.False(t, ok, "%d ms", ms)
 	}
+	line, ok = th.Line(nodecore.EventInstruction{Text: "pick"}, at(6200))
+	require.True(t, ok)
+	require.Equal(t, `new instruction "pick": episode reset (after 19 other new instructions in the last 1s, not logged, each an episode reset: is more than one node publishing on the topic?)`, line)
 
 	line, ok = th.Line(noInstruction(5016), at(5016))
 	require.True(t, ok)

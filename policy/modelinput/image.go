@@ -82,7 +82,7 @@ func (img Image) Validate() error {
 func (img Image) layout() (pixelLayout, error) {
 	px, ok := layoutOf(img.Encoding)
 	if !ok {
-		return px, &InputError{"image.encoding", fmt.Sprintf("unsupported encoding %q (expected one of %v)", img.Encoding, Encodings())}
+		return px, &InputError{"image.encoding", fmt.Sprintf("unsupported encoding %.32q (expected one of %v)", img.Encoding, Encodings())}
 	}
 	if img.Width <= 0 || img.Height <= 0 {
 		return px, &InputError{"image", fmt.Sprintf("size %dx%d must be positive", img.Width, img.Height)}

@@ -3,6 +3,7 @@ package modelinput
 import (
 	"errors"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -71,4 +72,12 @@ func TestEncodingsIsACopy(t *testing.T) {
 	names[0] = "yuv422"
 	require.Equal(t, "rgb8", Encodings()[0])
 	require.Error(t, Image{Width: 1, Height: 1, Encoding: "yuv422", Step: 2, Data: make([]byte, 2)}.Validate())
+}
+
+// An encoding string is quoted in the refusal only in part: a peer sending megabyte encodings, one
+// new each frame, wrote a megabyte a log line and kept each as a throttled reason.
+func TestALongEncodingIsQuotedInPart(t *testing.T) {
+	err := Image{Width: 1, Height: 1, Step: 3, Encoding: strings.Repeat("x", 1<<20), Data: make([]byte, 3)}.Validate()
+	require.ErrorContains(t, err, `unsupported encoding "`+strings.Repeat("x", 32)+`" (expected one of`)
+	require.Less(t, len(err.Error()), 200)
 }
