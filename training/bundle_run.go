@@ -62,7 +62,21 @@ type BundleCalibration struct {
 	Plot string
 	// Log receives the profile and what was written; nil discards.
 	Log io.Writer
+	// Warn receives a warning when the frames are too few to choose from (MinCalibrationFrames); nil
+	// discards.
+	Warn io.Writer
 }
+
+// expertPhases is how many phases the expert's episodes pass through, approach to retreat.
+const expertPhases = int(scene.Retreat-scene.Approach) + 1
+
+// MinCalibrationFrames is the fewest frames a calibration chooses static layers from without a
+// warning. The static layers are those whose output differs most from their input, averaged over the
+// frames, and what a layer changes depends on what the frame shows: the gripper far from the block,
+// closing on it, carrying it. An episode passes through the expert's nine phases; below two frames
+// per phase the average stands on a few moments of the task, whichever the sampling hit, and the
+// choice may not hold for the rest. (The defaults, 8 episodes every 4th frame, give about 245.)
+const MinCalibrationFrames = 2 * expertPhases
 
 // CalibrateBundle measures each layer's mean input/output cosine similarity, makes the least similar
 // layers static and writes static_layers and static_profile into the manifest. When the static set
@@ -97,8 +111,15 @@ func CalibrateBundle(c BundleCalibration) (static []int, similarity []float64, e
 		return nil, nil, err
 	}
 	var indices []int
+	shown := map[scene.Phase]bool{}
 	for i := 0; i < len(frames.Frames); i += c.Every {
 		indices = append(indices, i)
+		shown[frames.Frames[i].Phase] = true
+	}
+	if len(indices) < MinCalibrationFrames && c.Warn != nil {
+		fmt.Fprintf(c.Warn, "warning: calibration on %d frames (%d generated episodes, one frame in %d), which show %d of the expert's %d phases: "+
+			"static layers chosen on so few may not hold for the rest of the task; %d or more (two per phase) are advised: more episodes, or a smaller every\n",
+			len(indices), c.Episodes, c.Every, len(shown), expertPhases, MinCalibrationFrames)
 	}
 	if similarity, err = model.LayerSimilarity(frames, indices); err != nil {
 		return nil, nil, err

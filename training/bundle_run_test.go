@@ -110,3 +110,22 @@ func TestCalibrateAndDistillRefuseWhatIsNoBundle(t *testing.T) {
 		require.EqualError(t, err, tc.want)
 	}
 }
+
+// A calibration on fewer frames than MinCalibrationFrames says so on its warning writer, before the
+// work, and still calibrates; one on enough says nothing there.
+func TestCalibrateBundleWarnsOfTooFewFrames(t *testing.T) {
+	dir, _, _, _, _ := builtTinyBundle(t)
+	var log, warn bytes.Buffer
+	c := BundleCalibration{Dir: dir, Ratio: 0.4, Episodes: 1, Every: 100_000, Log: &log, Warn: &warn}
+	_, _, err := CalibrateBundle(c)
+	require.NoError(t, err)
+	require.Equal(t, fmt.Sprintf("warning: calibration on 1 frames (1 generated episodes, one frame in 100000), which show 1 of the expert's 9 phases: "+
+		"static layers chosen on so few may not hold for the rest of the task; %d or more (two per phase) are advised: more episodes, or a smaller every\n", MinCalibrationFrames), warn.String())
+	require.Contains(t, log.String(), "calibration: 1 frames from 1 generated episodes\n")
+
+	warn.Reset()
+	c.Every = 4 // a single-task episode is over a hundred frames
+	_, _, err = CalibrateBundle(c)
+	require.NoError(t, err)
+	require.Empty(t, warn.String())
+}

@@ -35,7 +35,7 @@ Bags are not read yet.`,
 				return err
 			}
 			_, _, err = training.CalibrateBundle(training.BundleCalibration{Dir: dir, Weights: weights, Ratio: ratio,
-				Episodes: episodes, Every: every, Tasks: tabletop, Plot: plot, Log: cmd.OutOrStdout()})
+				Episodes: episodes, Every: every, Tasks: tabletop, Plot: plot, Log: cmd.OutOrStdout(), Warn: cmd.ErrOrStderr()})
 			return err
 		},
 	}

@@ -169,3 +169,14 @@ func TestStateReadersRefuseAFileWithoutStates(t *testing.T) {
 	}
 	require.NoFileExists(t, out)
 }
+
+// calibrate warns on stderr when it chooses the static layers from too few frames, and still calibrates.
+func TestCalibrateWarnsOfTooFewFrames(t *testing.T) {
+	model := filepath.Join(t.TempDir(), "tiny")
+	require.NoError(t, os.CopyFS(model, os.DirFS(filepath.Join("..", "..", "models", "reference", "tiny"))))
+	stdout, stderr, err := runDysl("calibrate", "--model", model, "--weights", filepath.Join("..", "..", "models", "reference", "reference_tiny.safetensors"),
+		"--episodes", "1", "--every", "100000")
+	require.NoError(t, err)
+	require.Contains(t, stderr, "warning: calibration on 1 frames (1 generated episodes, one frame in 100000), which show 1 of the expert's 9 phases")
+	require.Contains(t, stdout, "calibration: 1 frames from 1 generated episodes\n")
+}
