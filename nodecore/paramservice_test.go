@@ -77,3 +77,58 @@ func TestParameterServicesOnTheWire(t *testing.T) {
 		require.ErrorContains(t, err, `unknown parameter service "get_everything"`)
 	})
 }
+
+// A call of more entries than MaxParameterRequestEntries is answered at once, nothing looked up or
+// set: the services share the node's one callback thread with the camera, and 100000 sets in one
+// call held it 1.2 s. At the bound, a call is served.
+func TestParameterRequestsOverTheBoundAreRefused(t *testing.T) {
+	f := newFixture(t, nil, nil)
+	call := func(service string, req, resp msgs.Message) {
+		t.Helper()
+		raw, err := msgs.Encode(nil, req)
+		require.NoError(t, err)
+		out, err := nodecore.ServeParameterRequest(f.params, service, raw)
+		require.NoError(t, err)
+		require.NoError(t, msgs.Decode(out, resp))
+	}
+	names := func(n int) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = "strategy"
+		}
+		return out
+	}
+	sets := func(n int) []msgs.Parameter {
+		out := make([]msgs.Parameter, n)
+		for i := range out {
+			out[i] = msgs.Parameter{Name: "controller_threshold", Value: msgs.ParameterValue{Type: msgs.ParameterType(3), DoubleValue: 0.6}}
+		}
+		return out
+	}
+	over := nodecore.MaxParameterRequestEntries + 1
+
+	var got msgs.GetParametersResponse
+	call("get_parameters", &msgs.GetParametersRequest{Names: names(over)}, &got)
+	require.Empty(t, got.Values)
+	call("get_parameters", &msgs.GetParametersRequest{Names: names(over - 1)}, &got)
+	require.Len(t, got.Values, over-1)
+	var described msgs.DescribeParametersResponse
+	call("describe_parameters", &msgs.DescribeParametersRequest{Names: names(over)}, &described)
+	require.Empty(t, described.Descriptors)
+	var types msgs.GetParameterTypesResponse
+	call("get_parameter_types", &msgs.GetParameterTypesRequest{Names: names(over)}, &types)
+	require.Empty(t, types.Types)
+	var listed msgs.ListParametersResponse
+	call("list_parameters", &msgs.ListParametersRequest{Prefixes: names(over)}, &listed)
+	require.Empty(t, listed.Result.Names)
+
+	var set msgs.SetParametersResponse
+	call("set_parameters", &msgs.SetParametersRequest{Parameters: sets(over)}, &set)
+	require.Len(t, set.Results, over)
+	require.False(t, set.Results[0].Successful)
+	require.Equal(t, "a request of 4097 parameters: at most 4096 are taken in one call", set.Results[0].Reason)
+	var atomic msgs.SetParametersAtomicallyResponse
+	call("set_parameters_atomically", &msgs.SetParametersAtomicallyRequest{Parameters: sets(over)}, &atomic)
+	require.False(t, atomic.Result.Successful)
+	require.Equal(t, 0.5, f.core.Settings().Live.Skipping.ControllerThreshold, "nothing was set")
+}
