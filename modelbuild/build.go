@@ -39,6 +39,8 @@ type Options struct {
 	AdapterContext bool
 	// Log receives progress lines; nil discards them.
 	Log io.Writer
+	// Warn receives warnings (a WeightsFile whose training did not finish); nil sends them to Log.
+	Warn io.Writer
 	// Now stamps provenance.created; it defaults to time.Now. Tests pin it for reproducible manifests.
 	Now func() time.Time
 }
@@ -94,6 +96,9 @@ func Build(opts Options) (*Result, error) {
 	if opts.Log == nil {
 		opts.Log = io.Discard
 	}
+	if opts.Warn == nil {
+		opts.Warn = opts.Log
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -113,8 +118,12 @@ func Build(opts Options) (*Result, error) {
 	weightsNote := ""
 	if opts.WeightsFile != "" {
 		var err error
-		if weights, err = LoadWeights(opts.WeightsFile, a); err != nil {
+		var metadata map[string]string
+		if weights, metadata, err = loadWeights(opts.WeightsFile, a); err != nil {
 			return nil, err
+		}
+		if why := unfinishedTraining(metadata); why != "" {
+			fmt.Fprintf(opts.Warn, "warning: weights %s: %s\n", opts.WeightsFile, why)
 		}
 		weightsNote = filepath.Base(opts.WeightsFile)
 	}

@@ -191,6 +191,44 @@ func TestWeightsFile(t *testing.T) {
 		}
 	})
 
+	t.Run("a checkpoint of a run that did not finish is built with a warning", func(t *testing.T) {
+		for _, tc := range []struct {
+			step, steps, stopAfter string
+			warned                 bool
+		}{
+			{"56", "500", "0", true},   // interrupted (Ctrl-C, or a --checkpoint-every file)
+			{"500", "500", "0", false}, // finished
+			{"56", "500", "56", false}, // ended where --stop-after said
+			{"40", "500", "56", true},  // interrupted before its --stop-after
+		} {
+			file := filepath.Join(t.TempDir(), "wi.safetensors")
+			require.NoError(t, SaveWeights(file, a, RandomWeights(a, 11), map[string]string{"trainer": "dysl train bc",
+				"step": tc.step, "steps": tc.steps, "stop_after": tc.stopAfter}))
+			var log, warn strings.Builder
+			buildTiny(t, Options{Seed: 1, WeightsFile: file, Log: &log, Warn: &warn})
+			if !tc.warned {
+				require.Empty(t, warn.String(), tc)
+				continue
+			}
+			end := tc.steps
+			if tc.stopAfter != "0" {
+				end = tc.stopAfter
+			}
+			require.Equal(t, "warning: weights "+file+": written at step "+tc.step+" of "+end+", a checkpoint of a training run that did not finish (interrupted, or stopped early): "+
+				"the bundle runs it as if trained; 'dysl train bc --resume' with the run's flags finishes it\n", warn.String(), tc)
+			require.NotContains(t, log.String(), "warning", tc)
+		}
+		// Without a warning writer the warning goes with the progress lines; a file without the metadata is let be.
+		file := filepath.Join(t.TempDir(), "wi.safetensors")
+		require.NoError(t, SaveWeights(file, a, RandomWeights(a, 11), map[string]string{"step": "56", "steps": "500"}))
+		var log strings.Builder
+		buildTiny(t, Options{Seed: 1, WeightsFile: file, Log: &log})
+		require.Contains(t, log.String(), "warning: weights "+file+": written at step 56 of 500, a checkpoint of a training run that did not finish (interrupted, or stopped early): the bundle runs it as if trained\n")
+		log.Reset()
+		buildTiny(t, Options{Seed: 1, WeightsFile: path, Log: &log})
+		require.NotContains(t, log.String(), "warning")
+	})
+
 	t.Run("names cover every backbone parameter", func(t *testing.T) {
 		names := WeightNames(a)
 		require.Len(t, names, 4+9*a.Layers+3)

@@ -264,9 +264,15 @@ func SaveWeights(path string, a Arch, w *Weights, metadata map[string]string) er
 // its exact shape (F32 or F64); extra tensors (e.g. adapters saved by training) are ignored. All
 // problems are reported together.
 func LoadWeights(path string, a Arch) (*Weights, error) {
+	w, _, err := loadWeights(path, a)
+	return w, err
+}
+
+// loadWeights is LoadWeights, also returning the file's metadata.
+func loadWeights(path string, a Arch) (*Weights, map[string]string, error) {
 	f, err := safetensors.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	w := &Weights{}
 	var problems []string
@@ -317,9 +323,36 @@ func LoadWeights(path string, a Arch) (*Weights, error) {
 		if otherDepth || missing+reshaped > 0 {
 			hint = fmt.Sprintf(" (weights of another preset? this architecture has %d layers of width %d)", a.Layers, a.Hidden)
 		}
-		return nil, fmt.Errorf("modelbuild: weights %s: %s%s", path, strings.Join(problems, "; "), hint)
+		return nil, nil, fmt.Errorf("modelbuild: weights %s: %s%s", path, strings.Join(problems, "; "), hint)
 	}
-	return w, nil
+	return w, f.Metadata, nil
+}
+
+// unfinishedTraining says when weights whose file has this metadata are a checkpoint of a training
+// run that had not reached its end, or "" when it had or the metadata does not say. 'dysl train bc'
+// records in every file it writes the step it was written at ("step"), the schedule's length
+// ("steps") and the step the run was told to end after ("stop_after", 0: none): a file written at a
+// --checkpoint-every or at Ctrl-C holds a backbone part way through its learning-rate schedule, which
+// a bundle built from it would run as if trained.
+func unfinishedTraining(metadata map[string]string) string {
+	step, err1 := strconv.Atoi(metadata["step"])
+	steps, err2 := strconv.Atoi(metadata["steps"])
+	if err1 != nil || err2 != nil {
+		return ""
+	}
+	end := steps
+	if stop, err := strconv.Atoi(metadata["stop_after"]); err == nil && stop > 0 {
+		end = min(stop, steps)
+	}
+	if step >= end {
+		return ""
+	}
+	why := fmt.Sprintf("written at step %d of %d, a checkpoint of a training run that did not finish (interrupted, or stopped early): "+
+		"the bundle runs it as if trained", step, end)
+	if trainer := metadata["trainer"]; trainer != "" {
+		why += fmt.Sprintf("; '%s --resume' with the run's flags finishes it", trainer)
+	}
+	return why
 }
 
 // deepestLayer is the highest N of the tensors named layers.N.*, or -1 when there are none.
