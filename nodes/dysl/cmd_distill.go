@@ -52,7 +52,7 @@ the arm to, with the full model as their teacher.`,
 			if cfg.Tasks, err = generatedTasks(data, tasks); err != nil {
 				return err
 			}
-			if cfg.Visited, err = readStateFiles("--states", visited); err != nil {
+			if cfg.Visited, err = readStateFiles("--states", visited, true); err != nil {
 				return err
 			}
 			cfg.Log = cmd.OutOrStdout()

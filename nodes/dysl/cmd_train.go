@@ -162,9 +162,12 @@ the adapters and controllers on the frames where skipping took the arm.`,
 			if err != nil {
 				return err
 			}
-			// The states are for training: none may come from the episodes evaluate holds out.
-			if err := training.CheckTrainingSeeds("--seed", seed, episodes); err != nil {
-				return err
+			// Held-out episodes make a fair diagnostic of the policy (the READMEs measure it so), but
+			// their states must not be trained on: readStateFiles refuses them there.
+			if last := seed + int64(episodes) - 1; training.IsHeldOut(last) {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: --seed %d: episodes %d..%d include held-out ones (seeds from %d on, which evaluate plays): "+
+					"their states serve diagnostics (train keypoints, train labels); train bc --dagger-states and distill --states refuse them\n",
+					seed, seed, last, training.HeldOutSeedStart)
 			}
 			sc := scene.DefaultConfig()
 			if sc.Tabletop, err = tasks.tabletop(); err != nil {
@@ -266,7 +269,7 @@ the adapters and controllers on the frames where skipping took the arm.`,
 	f.StringVar(&out, "out", "", "JSON file of the visited states (required)")
 	markOutputFile(f, "out", false)
 	f.IntVar(&episodes, "episodes", 20, "episodes to play")
-	f.Int64Var(&seed, "seed", 500_000, fmt.Sprintf("seed of the first episode (training range, apart from bc's; the last below the held-out seeds, %d)", training.HeldOutSeedStart))
+	f.Int64Var(&seed, "seed", 500_000, fmt.Sprintf("seed of the first episode (training range, apart from bc's; from %d on, held-out episodes: a diagnostic, their states not for training)", training.HeldOutSeedStart))
 	f.IntVar(&maxSteps, "max-steps", 300, "step limit per instruction")
 	f.Float64Var(&cameraHz, "camera-hz", 0, "camera rate (0: the control rate of the bundle); play as evaluate --closed-loop will")
 	f.IntVar(&lead, "gripper-lead", 0, "the node's gripper_lead: actions by which every chunk's gripper commands are advanced (0..64)")
@@ -505,7 +508,7 @@ func (f *weightsOnStates) load() (modelbuild.Arch, *modelbuild.Weights, []scene.
 		return modelbuild.Arch{}, nil, nil, err
 	}
 	// The states first: a file with none would leave nothing to measure the weights on.
-	states, err := readStateFiles("--states", []string{f.states})
+	states, err := readStateFiles("--states", []string{f.states}, false)
 	if err != nil {
 		return modelbuild.Arch{}, nil, nil, err
 	}

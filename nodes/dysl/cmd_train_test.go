@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -31,10 +32,6 @@ func TestTrainingCommandsRefuseBadOptions(t *testing.T) {
 		{[]string{"distill", "--model", filepath.Join(dir, "none"), "--stage2-steps", "0", "--lambda", "0.5"}, "--lambda: only with --stage2-steps above 0"},
 		{[]string{"train", "dagger", "--model", filepath.Join("..", "..", "models", "reference", "tiny"), "--out", filepath.Join(dir, "s.json"), "--max-steps", "0"},
 			"--max-steps: max steps (0) must be in [1, 100000] per instruction"},
-		{[]string{"train", "dagger", "--model", filepath.Join("..", "..", "models", "reference", "tiny"), "--out", filepath.Join(dir, "s.json"), "--tasks", "single", "--max-steps", "30", "--seed", "1000000", "--episodes", "1"},
-			"--seed 1000000: episodes 1000000..1000000 reach the held-out seeds (from 1000000 on, which evaluate plays): expected training seeds, the last below 1000000"},
-		{[]string{"train", "dagger", "--model", filepath.Join("..", "..", "models", "reference", "tiny"), "--out", filepath.Join(dir, "s.json"), "--seed", "999999", "--episodes", "2"},
-			"--seed 999999: episodes 999999..1000000 reach the held-out seeds"},
 		{[]string{"train", "dagger", "--model", filepath.Join("..", "..", "models", "reference", "tiny"), "--out", filepath.Join(dir, "s.json"), "--full-within", "0.05"},
 			"--full-within 0.05: only with a --strategy that skips"},
 		{[]string{"train", "bc", "--out", out, "--start-spread", "0.5"}, "--start-spread 0.5: expected metres in [0, 0.3] (the table's half size)"},
@@ -179,4 +176,36 @@ func TestCalibrateWarnsOfTooFewFrames(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, stderr, "warning: calibration on 1 frames (1 generated episodes, one frame in 100000), which show 1 of the expert's 9 phases")
 	require.Contains(t, stdout, "calibration: 1 frames from 1 generated episodes\n")
+}
+
+// train dagger plays held-out episodes as a diagnostic, warning that their states are not to be trained
+// on; train bc --dagger-states and distill --states refuse them, and train labels reads them.
+func TestHeldOutStatesAreNotTrainedOn(t *testing.T) {
+	dir := t.TempDir()
+	states := filepath.Join(dir, "states.json")
+	_, stderr, err := runDysl("train", "dagger", "--model", filepath.Join("..", "..", "models", "reference", "tiny"), "--out", states,
+		"--tasks", "single", "--max-steps", "30", "--seed", "999999", "--episodes", "2")
+	require.NoError(t, err)
+	require.Contains(t, stderr, "warning: --seed 999999: episodes 999999..1000000 include held-out ones (seeds from 1000000 on, which evaluate plays): "+
+		"their states serve diagnostics (train keypoints, train labels); train bc --dagger-states and distill --states refuse them\n")
+	visited, err := closedloop.ReadStates(states)
+	require.NoError(t, err)
+	first := slices.IndexFunc(visited, func(s scene.State) bool { return s.Seed == 1_000_000 })
+	require.Positive(t, first, "the training-range episode's states come first")
+	want := fmt.Sprintf(": state %d is of held-out episode 1000000 (seeds from 1000000 on, which evaluate plays): "+
+		"expected states to train on from training-range episodes ('dysl train dagger --seed' below 1000000)", first)
+	out := filepath.Join(dir, "w.safetensors")
+	_, _, err = runDysl("train", "bc", "--out", out, "--dagger-states", states, "--steps", "1", "--episodes", "1", "--held-out", "1", "--batch", "2")
+	require.EqualError(t, err, "--dagger-states "+states+want)
+	_, _, err = runDysl("distill", "--model", dir, "--states", states, "--episodes", "1", "--stage1-steps", "1", "--stage2-steps", "1")
+	require.EqualError(t, err, "--states "+states+want)
+	require.NoFileExists(t, out)
+
+	_, _, err = runDysl("train", "labels", "--weights", "../../models/closedloop/reference_small_relative.safetensors", "--states", states)
+	require.NoError(t, err, "a diagnostic reads them")
+
+	_, stderr, err = runDysl("train", "dagger", "--model", filepath.Join("..", "..", "models", "reference", "tiny"), "--out", states,
+		"--tasks", "single", "--max-steps", "5", "--seed", "999999", "--episodes", "1")
+	require.NoError(t, err)
+	require.NotContains(t, stderr, "warning", "training-range episodes alone")
 }

@@ -174,7 +174,7 @@ func (f *bcDataFlags) apply(cfg *training.BCConfig) (*modelbuild.Weights, error)
 		return nil, err
 	}
 	if len(f.states) > 0 {
-		states, err := readStateFiles("--dagger-states", f.states)
+		states, err := readStateFiles("--dagger-states", f.states, true)
 		if err != nil {
 			return nil, err
 		}
@@ -228,8 +228,10 @@ func daggerExpert(name string, base scene.ExpertOptions) (scene.ExpertOptions, e
 }
 
 // readStateFiles reads the world states of every 'dysl train dagger' output in paths, given by flag,
-// in order. A file without states is refused: what it was named for would run on nothing of it.
-func readStateFiles(flag string, paths []string) ([]scene.State, error) {
+// in order. A file without states is refused: what it was named for would run on nothing of it. So,
+// when the states are to be trained on (train), is a state of a held-out episode: evaluate's figures
+// on those episodes would no longer be held out.
+func readStateFiles(flag string, paths []string, train bool) ([]scene.State, error) {
 	var all []scene.State
 	for _, path := range paths {
 		states, err := closedloop.ReadStates(path)
@@ -238,6 +240,10 @@ func readStateFiles(flag string, paths []string) ([]scene.State, error) {
 		}
 		if len(states) == 0 {
 			return nil, fmt.Errorf("%s %s: no states in it: expected the states a policy visited, as 'dysl train dagger --out' writes them", flag, path)
+		}
+		if i := slices.IndexFunc(states, func(s scene.State) bool { return training.IsHeldOut(s.Seed) }); train && i >= 0 {
+			return nil, fmt.Errorf("%s %s: state %d is of held-out episode %d (seeds from %d on, which evaluate plays): "+
+				"expected states to train on from training-range episodes ('dysl train dagger --seed' below %d)", flag, path, i, states[i].Seed, training.HeldOutSeedStart, training.HeldOutSeedStart)
 		}
 		all = append(all, states...)
 	}
