@@ -53,7 +53,7 @@ with the chosen points seen from the gripper (small_relative; S robot-state valu
   prefix.relative.gripper.weight [S, 2]   prefix.relative.gripper.bias [2]   prefix.relative.out.weight [4, D]`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			opts.Log = cmd.OutOrStdout()
+			opts.Log, opts.Warn = cmd.OutOrStdout(), cmd.ErrOrStderr()
 			// The library takes a zero ratio for its default; on the command line 0 is a value.
 			if err := modelbuild.CheckStaticRatio(opts.StaticRatio); err != nil {
 				return fmt.Errorf("--static-ratio: %w", err)
