@@ -12,14 +12,7 @@ import (
 // What `ros2 param set/get/describe` sends, answered on the wire.
 func TestParameterServicesOnTheWire(t *testing.T) {
 	f := newFixture(t, nil, nil)
-	call := func(t *testing.T, service string, req, resp msgs.Message) {
-		t.Helper()
-		raw, err := msgs.Encode(nil, req)
-		require.NoError(t, err)
-		out, err := nodecore.ServeParameterRequest(f.params, service, raw)
-		require.NoError(t, err)
-		require.NoError(t, msgs.Decode(out, resp))
-	}
+	call := func(t *testing.T, service string, req, resp msgs.Message) { serveParameters(t, f, service, req, resp) }
 	t.Run("set out of range is refused with rclcpp's reason", func(t *testing.T) {
 		var resp msgs.SetParametersResponse
 		call(t, "set_parameters", &msgs.SetParametersRequest{Parameters: []msgs.Parameter{
@@ -83,14 +76,7 @@ func TestParameterServicesOnTheWire(t *testing.T) {
 // call held it 1.2 s. At the bound, a call is served.
 func TestParameterRequestsOverTheBoundAreRefused(t *testing.T) {
 	f := newFixture(t, nil, nil)
-	call := func(service string, req, resp msgs.Message) {
-		t.Helper()
-		raw, err := msgs.Encode(nil, req)
-		require.NoError(t, err)
-		out, err := nodecore.ServeParameterRequest(f.params, service, raw)
-		require.NoError(t, err)
-		require.NoError(t, msgs.Decode(out, resp))
-	}
+	call := func(service string, req, resp msgs.Message) { serveParameters(t, f, service, req, resp) }
 	names := func(n int) []string {
 		out := make([]string, n)
 		for i := range out {
@@ -131,4 +117,15 @@ func TestParameterRequestsOverTheBoundAreRefused(t *testing.T) {
 	call("set_parameters_atomically", &msgs.SetParametersAtomicallyRequest{Parameters: sets(over)}, &atomic)
 	require.False(t, atomic.Result.Successful)
 	require.Equal(t, 0.5, f.core.Settings().Live.Skipping.ControllerThreshold, "nothing was set")
+}
+
+// serveParameters calls service with req on the wire, as the ROS glue does, and decodes the answer
+// into resp.
+func serveParameters(t *testing.T, f *fixture, service string, req, resp msgs.Message) {
+	t.Helper()
+	raw, err := msgs.Encode(nil, req)
+	require.NoError(t, err)
+	out, err := nodecore.ServeParameterRequest(f.params, service, raw)
+	require.NoError(t, err)
+	require.NoError(t, msgs.Decode(out, resp))
 }

@@ -15,16 +15,7 @@ import (
 // newest is kept; when the inference ends, the worker serves that newest frame. The slow inference is
 // a gate the test opens, not a duration, so the test asserts order, never timing.
 func TestRunnerServesTheLatestFrameWhileInferenceIsBusy(t *testing.T) {
-	entered := make(chan struct{})
-	gate := make(chan struct{})
-	f := newFixture(t, func(fake *policytest.Fake) policy.Backend {
-		faulty := policytest.NewFaulty(fake, policytest.Fault{Op: policytest.OpPrefix, Delay: time.Hour, Times: 1})
-		faulty.Sleep = func(time.Duration) {
-			close(entered)
-			<-gate
-		}
-		return faulty
-	}, nil)
+	f, entered, gate := gatedFixture(t)
 	f.sink.published = make(chan struct{}, 8)
 	ticks := make(chan time.Time)
 	clock := t0
@@ -73,16 +64,7 @@ func TestRunnerCloseStopsTheWorker(t *testing.T) {
 // inference ends, and select would pick either at random, so the scenario runs many times.
 func TestRunnerServesNoFrameAfterClose(t *testing.T) {
 	for i := range 30 {
-		entered := make(chan struct{})
-		gate := make(chan struct{})
-		f := newFixture(t, func(fake *policytest.Fake) policy.Backend {
-			faulty := policytest.NewFaulty(fake, policytest.Fault{Op: policytest.OpPrefix, Delay: time.Hour, Times: 1})
-			faulty.Sleep = func(time.Duration) {
-				close(entered)
-				<-gate
-			}
-			return faulty
-		}, nil)
+		f, entered, gate := gatedFixture(t)
 		r := &nodecore.Runner{Core: f.core, Now: func() time.Time { return t0 }}
 		require.NoError(t, r.Initialize())
 		r.SetInstruction("pick")
@@ -99,4 +81,19 @@ func TestRunnerServesNoFrameAfterClose(t *testing.T) {
 		f.sink.mu.Unlock()
 		require.Equal(t, 1, n, "run %d: chunks published; Close was called during the first inference", i)
 	}
+}
+
+// gatedFixture is a fixture whose first inference waits for gate to close, once entered is closed:
+// the test holds the worker inside an inference for as long as it needs, with no timing involved.
+func gatedFixture(t *testing.T) (f *fixture, entered, gate chan struct{}) {
+	entered, gate = make(chan struct{}), make(chan struct{})
+	f = newFixture(t, func(fake *policytest.Fake) policy.Backend {
+		faulty := policytest.NewFaulty(fake, policytest.Fault{Op: policytest.OpPrefix, Delay: time.Hour, Times: 1})
+		faulty.Sleep = func(time.Duration) {
+			close(entered)
+			<-gate
+		}
+		return faulty
+	}, nil)
+	return f, entered, gate
 }

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -31,7 +29,7 @@ func TestReplayBridgeTakesStampsAsOffItsClock(t *testing.T) {
 func TestListenSaysTheAddressItListensOn(t *testing.T) {
 	for _, kind := range []string{"udp-server", "tcp-server"} {
 		root := newRootCmd()
-		var stderr lockedBuffer
+		var stderr lockedBuilder
 		root.SetOut(io.Discard)
 		root.SetErr(&stderr)
 		root.SetArgs([]string{"mavlink", "listen", "--endpoint", kind + ":127.0.0.1:0"})
@@ -43,22 +41,4 @@ func TestListenSaysTheAddressItListensOn(t *testing.T) {
 		require.NoError(t, <-done)
 		require.Regexp(t, `^listening on 127\.0\.0\.1:[1-9]\d*\n`, stderr.String(), kind)
 	}
-}
-
-// lockedBuffer is a bytes.Buffer a command writes while the test reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// lockedBuilder is a strings.Builder the signal goroutine and the test may use at once.
+// lockedBuilder is a strings.Builder a goroutine (a signal's, a command's) writes while the test reads it.
 type lockedBuilder struct {
 	mu sync.Mutex
 	sb strings.Builder
