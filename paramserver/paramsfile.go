@@ -173,17 +173,25 @@ func (set *overrideSet) addNodes(path string, mapping *yaml.Node, nodeKey string
 			if value.Kind != yaml.MappingNode {
 				return fmt.Errorf("params file %s: line %d: node %q: ros__parameters must be a mapping of parameter names to values", path, value.Line, nodeKey)
 			}
+			// rcl judges the node's whole name here, once the nested keys are joined: a key "/"
+			// with the node under it is fine, a name ending in '/' is not.
+			if err := checkNodeKey(nodeKey); err != nil {
+				return fmt.Errorf("params file %s: line %d: %w", path, key.Line, err)
+			}
 			if err := set.addParameters(path, nodeKey, value, ""); err != nil {
 				return err
 			}
 			continue
 		}
+		// Joined as rcl joins them (add_name_to_ns): a '/' between, unless the outer key ends in one;
+		// "/a" holding "/b" is "/a//b", which rcl refuses.
 		child := key.Value
-		if nodeKey != "" {
-			child = strings.TrimSuffix(nodeKey, "/") + "/" + strings.TrimPrefix(key.Value, "/")
-		}
-		if err := checkNodeKey(child); err != nil {
-			return fmt.Errorf("params file %s: line %d: %w", path, key.Line, err)
+		switch {
+		case nodeKey == "":
+		case strings.HasSuffix(nodeKey, "/"):
+			child = nodeKey + key.Value
+		default:
+			child = nodeKey + "/" + key.Value
 		}
 		if value.Kind != yaml.MappingNode {
 			return fmt.Errorf("params file %s: line %d: node %q: expected a mapping holding ros__parameters or nested node names", path, value.Line, child)
@@ -249,17 +257,15 @@ func refuseAlias(n *yaml.Node) error {
 	return nil
 }
 
-// checkNodeKey applies rcl's rules to a node key of a params file, which refuse the whole file
-// otherwise: each part between '/' is a wildcard (* or **, after a '/') or a name of letters, digits
-// and '_' that does not start with a digit, and no part is empty but a leading one ("/ns/node").
+// checkNodeKey applies rcl's rules to the whole node name of a ros__parameters block, which refuse
+// the whole file otherwise: with the leading '/' put() gives it, each part between '/' is a wildcard
+// (* or **) or a name of letters, digits and '_' that does not start with a digit, and no part is
+// empty ("/ns//node", "/ns/node/").
 func checkNodeKey(key string) error {
-	for i, part := range strings.Split(key, "/") {
+	parts := strings.Split(strings.TrimPrefix(key, "/"), "/")
+	for _, part := range parts {
 		switch {
-		case (part == "*" || part == "**") && i > 0:
 		case part == "*" || part == "**":
-			// rclcpp turns "/*" and "/**" into its regular expression; a bare one makes none.
-			return fmt.Errorf("node key %q: a wildcard must follow '/' (/* for one name, /** for any)", key)
-		case part == "" && i == 0 && len(key) > 0:
 		case part == "":
 			return fmt.Errorf("node key %q: empty name between '/' (expected /ns/node, /** or /*)", key)
 		case !isROSName(part):

@@ -131,7 +131,7 @@ func TestParseYAMLValue(t *testing.T) {
 }
 
 // Files ROS 2 refuses (rcl_yaml_param_parser, checked on Humble with rclpy) are refused here too, by
-// line, and none of them panics or runs away: a bare wildcard or a '*' inside a name once panicked
+// line, and none of them panics or runs away: a '*' inside a name once panicked
 // compiling the node key's regular expression, and aliases once expanded without end (46 bytes of
 // self-reference reached 9 GB).
 func TestLoadParamsFileRefusesWhatRclRefuses(t *testing.T) {
@@ -147,12 +147,12 @@ func TestLoadParamsFileRefusesWhatRclRefuses(t *testing.T) {
 		{"aliased node", "a: &n\n  ros__parameters:\n    p: 1\nb: *n\n", "line 4: YAML aliases (*n)"},
 		{"star in a name", "/a**:\n  ros__parameters:\n    x: 1\n", `node key "/a**": "a**" must be * or **`},
 		{"three stars", "/***:\n  ros__parameters:\n    x: 1\n", `node key "/***"`},
-		{"bare wildcard", "\"**\":\n  ros__parameters:\n    x: 1\n", `node key "**": a wildcard must follow '/'`},
 		{"hyphen", "/ns-1/x:\n  ros__parameters:\n    x: 1\n", `"ns-1" must be`},
 		{"leading digit", "/ns/1abc:\n  ros__parameters:\n    x: 1\n", `"1abc" must be`},
 		{"trailing slash", "/a/:\n  ros__parameters:\n    x: 1\n", `node key "/a/": empty name`},
 		{"double slash", "//x:\n  ros__parameters:\n    x: 1\n", `node key "//x": empty name`},
-		{"nested bad name", "/**:\n  my-node:\n    ros__parameters:\n      x: 1\n", `line 2: node key "/**/my-node"`},
+		{"nested bad name", "/**:\n  my-node:\n    ros__parameters:\n      x: 1\n", `line 3: node key "/**/my-node"`},
+		{"slash joined to slash", "/a:\n  /b:\n    ros__parameters:\n      x: 1\n", `node key "/a//b": empty name`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -163,6 +163,21 @@ func TestLoadParamsFileRefusesWhatRclRefuses(t *testing.T) {
 			require.True(t, strings.HasPrefix(err.Error(), "params file "+path+": "), err.Error())
 		})
 	}
+	// What rcl accepts (checked with rclpy on Humble): keys joined without a second '/', bare
+	// wildcards, which get their leading '/' as every key does.
+	for _, tc := range []struct{ file, node string }{
+		{"/:\n  vla_node:\n    ros__parameters:\n      x: 1\n", "/vla_node"},
+		{"/robot/:\n  vla_node:\n    ros__parameters:\n      x: 1\n", "/robot/vla_node"},
+		{"\"*\":\n  ros__parameters:\n    x: 1\n", "/vla_node"},
+		{"\"**\":\n  vla_node:\n    ros__parameters:\n      x: 1\n", "/robot/vla_node"},
+	} {
+		path := filepath.Join(t.TempDir(), "params.yaml")
+		require.NoError(t, os.WriteFile(path, []byte(tc.file), 0o644))
+		got, err := LoadParamsFile(path, tc.node)
+		require.NoError(t, err, tc.file)
+		require.Equal(t, map[string]Value{"x": Integer(1)}, got, tc.file)
+	}
+
 	// An anchor without an alias, which rcl accepts, is only a value.
 	path := filepath.Join(t.TempDir(), "params.yaml")
 	require.NoError(t, os.WriteFile(path, []byte("/**:\n  ros__parameters:\n    a: &x 5\n"), 0o644))
