@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"dysl_vla/nodecore"
+	"dysl_vla/paramserver"
 	"dysl_vla/policy/ortbackend"
 	"dysl_vla/replay"
 )
@@ -66,8 +67,14 @@ Ctrl-C stops the replay with a complete output bag and report.`,
 				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s sets mavlink.enabled, but a replay sends over MAVLink only with --mavlink ENDPOINT: nothing is sent to %s\n",
 					params, settings.Mavlink.Endpoint)
 			}
-			for _, warning := range settingsReplayRunsOtherwise(params, settings, &ef, &mf) {
-				fmt.Fprintln(cmd.ErrOrStderr(), "warning:", warning)
+			if params != "" {
+				given, err := paramserver.LoadParamsFile(params, replay.NodeName)
+				if err != nil {
+					return err
+				}
+				for _, warning := range settingsReplayRunsOtherwise(params, given, settings, &ef, &mf) {
+					fmt.Fprintln(cmd.ErrOrStderr(), "warning:", warning)
+				}
 			}
 			e, err := ef.open(settings.Live.Skipping)
 			if err != nil {
@@ -119,14 +126,14 @@ Ctrl-C stops the replay with a complete output bag and report.`,
 	return cmd
 }
 
-// settingsReplayRunsOtherwise says which node settings of the params file a replay does not run with,
-// because its own flags decide them: a file asking for cuda was replayed on the CPU without a word.
-// Only values that differ are named, so the node's own file (params/dysl_vla.yaml, every default)
-// replays in silence.
-func settingsReplayRunsOtherwise(file string, s nodecore.Settings, ef *engineFlags, mf *mavlinkFlags) []string {
+// settingsReplayRunsOtherwise says which node settings the params file gives (given: its values for
+// the node) a replay does not run with, because its own flags decide them: a file asking for cuda
+// was replayed on the CPU without a word. Only values that differ are named, so the node's own file
+// (params/dysl_vla.yaml, every default) replays in silence.
+func settingsReplayRunsOtherwise(file string, given map[string]paramserver.Value, s nodecore.Settings, ef *engineFlags, mf *mavlinkFlags) []string {
 	var out []string
 	differ := func(param, flag string, fileValue, flagValue any) {
-		if fileValue != flagValue {
+		if _, set := given[param]; set && fileValue != flagValue {
 			out = append(out, fmt.Sprintf("%s sets %s to %v, but a replay runs with %s %v", file, param, fileValue, flag, flagValue))
 		}
 	}

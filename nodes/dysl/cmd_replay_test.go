@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"dysl_vla/nodecore"
+	"dysl_vla/paramserver"
 	"dysl_vla/policy/ortbackend/orttest"
 )
 
@@ -157,9 +158,12 @@ func TestReplayRefusesAStateTopicItWouldNotRead(t *testing.T) {
 func TestReplaySaysWhichNodeSettingsItRunsOtherwise(t *testing.T) {
 	ef := engineFlags{model: "models/x", provider: "cpu", threads: 1, trtFP16: true}
 	mf := mavlinkFlags{}
-	_, defaults, err := nodecore.LoadParams(filepath.Join("..", "..", "params", "dysl_vla.yaml"), "/dysl_vla_node", nil)
+	shipped := filepath.Join("..", "..", "params", "dysl_vla.yaml")
+	_, defaults, err := nodecore.LoadParams(shipped, "/dysl_vla_node", nil)
 	require.NoError(t, err)
-	require.Empty(t, settingsReplayRunsOtherwise("params/dysl_vla.yaml", defaults, &ef, &mf))
+	given, err := paramserver.LoadParamsFile(shipped, "/dysl_vla_node")
+	require.NoError(t, err)
+	require.Empty(t, settingsReplayRunsOtherwise(shipped, given, defaults, &ef, &mf))
 
 	robot := defaults
 	robot.ModelDir, robot.ExecutionProvider, robot.ORTThreads = "/opt/models/arm", "cuda", 4
@@ -168,13 +172,19 @@ func TestReplaySaysWhichNodeSettingsItRunsOtherwise(t *testing.T) {
 		"robot.yaml sets model_dir to /opt/models/arm, but a replay runs with --model models/x",
 		"robot.yaml sets execution_provider to cuda, but a replay runs with --provider cpu",
 		"robot.yaml sets ort_intra_op_threads to 4, but a replay runs with --threads 1",
-	}, settingsReplayRunsOtherwise("robot.yaml", robot, &ef, &mf), "the MAVLink ids matter only with --mavlink")
+	}, settingsReplayRunsOtherwise("robot.yaml", given, robot, &ef, &mf), "the MAVLink ids matter only with --mavlink")
 
-	mf = mavlinkFlags{endpoint: "udp-client:127.0.0.1:14550", linkTimeout: 2 * time.Second, targetSystem: 1, targetComp: 1}
+	mf = mavlinkFlags{endpoint: "udp-client:127.0.0.1:14551", linkTimeout: 2 * time.Second, targetSystem: 1, targetComp: 1}
 	robot.ModelDir = "models/./x"
 	require.Equal(t, []string{
 		"robot.yaml sets execution_provider to cuda, but a replay runs with --provider cpu",
 		"robot.yaml sets ort_intra_op_threads to 4, but a replay runs with --threads 1",
+		"robot.yaml sets mavlink.endpoint to udp-client:127.0.0.1:14550, but a replay runs with --mavlink udp-client:127.0.0.1:14551",
 		"robot.yaml sets mavlink.target_system to 7, but a replay runs with --mavlink-target-system 1",
-	}, settingsReplayRunsOtherwise("robot.yaml", robot, &ef, &mf))
+	}, settingsReplayRunsOtherwise("robot.yaml", given, robot, &ef, &mf))
+
+	// Only what the file sets: a file of one parameter names nothing else, whatever the defaults.
+	one := map[string]paramserver.Value{nodecore.ParamExecutionProvider: paramserver.String("cuda")}
+	require.Equal(t, []string{"one.yaml sets execution_provider to cuda, but a replay runs with --provider cpu"},
+		settingsReplayRunsOtherwise("one.yaml", one, robot, &ef, &mf))
 }
