@@ -72,13 +72,10 @@ type noticeKind struct {
 
 // Line is what to log for e at now, and false when e is held back.
 func (t *NoticeThrottle) Line(e Event, now time.Time) (string, bool) {
-	period := t.period()
-	switch e.(type) {
-	case EventParametersNotApplied:
+	if _, ok := e.(EventParametersNotApplied); ok {
 		return e.String(), true
-	case EventInstruction:
-		period = instructionPeriod
 	}
+	period := t.periodOf(reflect.TypeOf(e))
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.kinds == nil {
@@ -108,8 +105,12 @@ func (t *NoticeThrottle) Line(e Event, now time.Time) (string, bool) {
 // gives instructions seconds apart.
 const instructionPeriod = time.Second
 
-func (t *NoticeThrottle) period() time.Duration {
-	if t.Period <= 0 {
+// periodOf is the period of a kind of notice.
+func (t *NoticeThrottle) periodOf(kind reflect.Type) time.Duration {
+	switch {
+	case kind == reflect.TypeFor[EventInstruction]():
+		return instructionPeriod
+	case t.Period <= 0:
 		return DefaultNoticePeriod
 	}
 	return t.Period
@@ -126,12 +127,11 @@ type HeldNotice struct {
 // encoding to a right one) would wait for that problem's next notice, perhaps forever. Call it now and
 // then (the ROS node does at each diagnostics period).
 func (t *NoticeThrottle) Held(now time.Time) []HeldNotice {
-	period := t.period()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var out []HeldNotice
-	for _, k := range t.kinds {
-		if k.held == 0 || now.Sub(k.logged) < period {
+	for key, k := range t.kinds {
+		if k.held == 0 || now.Sub(k.logged) < t.periodOf(key.kind) {
 			continue
 		}
 		out = append(out, HeldNotice{Last: k.last, Line: fmt.Sprintf("%d more like this in the last %v, not logged (the diagnostics count them); the latest: %s",

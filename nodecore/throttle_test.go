@@ -54,6 +54,14 @@ func TestNoticeThrottleLogsEachKindOncePerPeriod(t *testing.T) {
 	require.Equal(t, "frame 105.016000000 not acted on: no instruction received yet (and 151 more like it in the last 5.016s, not logged; the diagnostics count them)", line)
 	_, ok = th.Line(noInstruction(5049), at(5049))
 	require.False(t, ok)
+
+	// The instruction in force, held back, is said a second after the last line, not five.
+	_, ok = th.Line(nodecore.EventInstruction{Text: "place"}, at(6300))
+	require.False(t, ok)
+	require.Empty(t, th.Held(at(7100)))
+	held := th.Held(at(7200))
+	require.Len(t, held, 1)
+	require.Equal(t, `1 more like this in the last 1s, not logged (the diagnostics count them); the latest: new instruction "place": episode reset`, held[0].Line)
 }
 
 // A refused frame for a new reason is a new problem: its first line is logged even within the period
