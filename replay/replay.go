@@ -21,6 +21,7 @@ import (
 	"dysl_vla/nodecore"
 	"dysl_vla/paramserver"
 	"dysl_vla/policy"
+	"dysl_vla/realpath"
 )
 
 // NodeName is the node a parameters file is matched against, as `ros2 launch` names the node.
@@ -299,9 +300,9 @@ func checkTopicType(info bag.Info, bagPath, topic, want string) error {
 // output bag where the input is; and one that is the model bundle or inside it, where the bag, report
 // and plots would land among the bundle's graphs.
 func checkOutputDir(bagPath, outDir, modelDir string) error {
-	in, out := resolvedPath(bagPath), resolvedPath(outDir)
+	in, out := realpath.Of(bagPath), realpath.Of(outDir)
 	if modelDir != "" {
-		if model := resolvedPath(modelDir); out == model || isWithin(out, model) {
+		if model := realpath.Of(modelDir); out == model || isWithin(out, model) {
 			return fmt.Errorf("replay: output directory %s is the model bundle %s or inside it; give --out a directory of its own", outDir, modelDir)
 		}
 	}
@@ -313,18 +314,6 @@ func checkOutputDir(bagPath, outDir, modelDir string) error {
 		return fmt.Errorf("replay: the output bag would be written to %s, where the input bag %s is; give another --out", outBag, bagPath)
 	}
 	return nil
-}
-
-// resolvedPath is path made absolute, with symbolic links resolved as far as it exists.
-func resolvedPath(path string) string {
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return filepath.Clean(path)
-	}
-	if real, err := filepath.EvalSymlinks(abs); err == nil {
-		return real
-	}
-	return abs
 }
 
 func isWithin(path, dir string) bool {

@@ -16,6 +16,7 @@ import (
 
 	"dysl_vla/plots"
 	"dysl_vla/policy/bundle"
+	"dysl_vla/realpath"
 )
 
 // writeJSON prints v as indented JSON, what the --json flags print.
@@ -169,36 +170,12 @@ func flagPaths(f *pflag.Flag) []string {
 // samePath says whether a and b name the same file: the same path once absolute with their links
 // followed, or, both existing, the same file by another name (a hard link).
 func samePath(a, b string) bool {
-	if followLinks(a) == followLinks(b) {
+	if realpath.Of(a) == realpath.Of(b) {
 		return true
 	}
 	infoA, errA := os.Stat(a)
 	infoB, errB := os.Stat(b)
 	return errA == nil && errB == nil && os.SameFile(infoA, infoB)
-}
-
-// followLinks is path made absolute with its symbolic links followed, also a last one whose target
-// does not exist yet: a report written through --journal's link to --json-out's file, not yet made,
-// would have replaced the journal.
-func followLinks(path string) string {
-	p, err := filepath.Abs(path)
-	if err != nil {
-		return path
-	}
-	for range 40 { // as many links as Linux follows
-		if dir, err := filepath.EvalSymlinks(filepath.Dir(p)); err == nil {
-			p = filepath.Join(dir, filepath.Base(p))
-		}
-		target, err := os.Readlink(p)
-		if err != nil {
-			return p
-		}
-		if !filepath.IsAbs(target) {
-			target = filepath.Join(filepath.Dir(p), target)
-		}
-		p = filepath.Clean(target)
-	}
-	return p
 }
 
 // checkWritable says why a file could not be written at path: a directory there, or a directory
