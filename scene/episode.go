@@ -134,14 +134,20 @@ func CheckSeeds(what string, first int64, episodes int) error {
 	return nil
 }
 
+// MinFrameSide and MaxFrameSide bound a frame's width and height, in pixels.
+const (
+	MinFrameSide = 8
+	MaxFrameSide = 4096
+)
+
 // Validate lists every field out of range.
 func (c Config) Validate() error {
 	var problems []error
-	if c.Width < 8 || c.Width > 4096 {
-		problems = append(problems, fmt.Errorf("width (%d) must be in [8, 4096] pixels", c.Width))
+	if c.Width < MinFrameSide || c.Width > MaxFrameSide {
+		problems = append(problems, fmt.Errorf("width (%d) must be in [%d, %d] pixels", c.Width, MinFrameSide, MaxFrameSide))
 	}
-	if c.Height < 8 || c.Height > 4096 {
-		problems = append(problems, fmt.Errorf("height (%d) must be in [8, 4096] pixels", c.Height))
+	if c.Height < MinFrameSide || c.Height > MaxFrameSide {
+		problems = append(problems, fmt.Errorf("height (%d) must be in [%d, %d] pixels", c.Height, MinFrameSide, MaxFrameSide))
 	}
 	if c.ChunkSize < 1 || c.ChunkSize > MaxChunkSize {
 		problems = append(problems, fmt.Errorf("chunk size (%d) must be in [1, %d] steps", c.ChunkSize, MaxChunkSize))

@@ -76,9 +76,6 @@ type Options struct {
 	FreeBytes func(dir string) (uint64, error)
 }
 
-// minFrameSide is the smallest frame side scene.Config allows.
-const minFrameSide = 8
-
 // instructionLead is how long before an episode's first frame its instruction is written.
 const instructionLead = 10 * time.Millisecond
 
@@ -227,7 +224,7 @@ func Generate(ctx context.Context, dir string, opts Options) (sum Summary, err e
 	// function). An episode of 4096x4096 frames took 8 minutes and 6 GB to render whole before its
 	// first frame was written, and Ctrl-C waited for all of it.
 	unrendered := opts.Scene
-	unrendered.Width, unrendered.Height = minFrameSide, minFrameSide
+	unrendered.Width, unrendered.Height = scene.MinFrameSide, scene.MinFrameSide
 	for i := range opts.Episodes {
 		if err := checkRoom(dir, w.BytesWritten(), i, opts.Episodes, opts.FreeBytes); err != nil {
 			// The directory was empty or missing (bag.Create): all that is in it is this bag.

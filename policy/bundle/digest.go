@@ -49,17 +49,26 @@ func Digest(dir string) (string, error) {
 
 // digestFile adds one file to h, framed by its name and size so that no two bundles hash alike.
 func digestFile(h io.Writer, dir, name string) error {
-	f, err := os.Open(filepath.Join(dir, name))
+	return readInto(h, filepath.Join(dir, name), func(size int64) {
+		fmt.Fprintf(h, "%q %d\n", filepath.ToSlash(name), size)
+	})
+}
+
+// readInto writes the bytes of the file at path to w, after head, when given, has been told its size.
+func readInto(w io.Writer, path string, head func(size int64)) error {
+	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return err
+	if head != nil {
+		info, err := f.Stat()
+		if err != nil {
+			return err
+		}
+		head(info.Size())
 	}
-	fmt.Fprintf(h, "%q %d\n", filepath.ToSlash(name), info.Size())
-	_, err = io.Copy(h, f)
+	_, err = io.Copy(w, f)
 	return err
 }
 
@@ -83,13 +92,8 @@ func fileSums(dir string, names []string) (map[string]string, error) {
 }
 
 func fileSum(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
 	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
+	if err := readInto(h, path, nil); err != nil {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
