@@ -131,8 +131,9 @@ type Stats struct {
 	// Channels open on the endpoint (a UDP or TCP server has one per peer).
 	Channels int
 	// ChunksSent were handed to at least one channel; ChunksDiscarded were not: the link was down, or
-	// no channel could take them (none connected, or each one's write buffer full). ChunksNoChannel
-	// are those of ChunksDiscarded sent while the link counted as up.
+	// no channel could take them (none connected, none the controller was heard on yet, such as a
+	// TCP connection made again before its first heartbeat, or each one's write buffer full).
+	// ChunksNoChannel are those of ChunksDiscarded sent while the link counted as up.
 	ChunksSent, ChunksDiscarded, ChunksNoChannel uint64
 	// FramesAttempted is every frame the bridge meant to send to a channel (heartbeats, chunk parts,
 	// commands). Each is written by the transport (FramesWritten), dropped (FramesDropped: write buffer

@@ -103,7 +103,7 @@ func (f *Forwarder) LinkStatus() msgs.DiagnosticStatus {
 	case s.ChunksNoChannel > f.reported.chunksNoChannel || s.FramesDropped > f.reported.framesDropped:
 		st.Level = msgs.DiagnosticWarn
 		st.Message = fmt.Sprintf("link up, but since the last report %d chunks were discarded and %d frames dropped: "+
-			"no channel is connected, or the controller does not read what is written to it",
+			"no channel is connected, the controller has not been heard on the one connected again, or it does not read what is written to it",
 			s.ChunksNoChannel-f.reported.chunksNoChannel, s.FramesDropped-f.reported.framesDropped)
 	default:
 		st.Level, st.Message = msgs.DiagnosticOK, "link up"

@@ -379,7 +379,7 @@ func TestChunkWithNoChannelIsDiscarded(t *testing.T) {
 	// A frame the bridge had queued when the peer closed counts as dropped at the channel's close,
 	// which the scheduler may put before or after this report (11 of 300 runs under load).
 	require.Regexp(t, `^link up, but since the last report 1 chunks were discarded and [01] frames dropped: `+
-		"no channel is connected, or the controller does not read what is written to it$", status.Message)
+		"no channel is connected, the controller has not been heard on the one connected again, or it does not read what is written to it$", status.Message)
 	require.Equal(t, "link up", forwarder.LinkStatus().Message)
 }
 

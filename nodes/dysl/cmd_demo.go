@@ -37,7 +37,7 @@ statistics and action agreement side by side.`,
 					return err
 				}
 			}
-			// Ctrl-C stops at the next safe point: the bag closes after its episode, a replay writes
+			// Ctrl-C stops at the next safe point: the bag closes after its frame, a replay writes
 			// its output bag and report; the demo then ends with status 1.
 			ctx, stop := interruptContext(cmd, "closing the bag or the replay under way")
 			defer stop()

@@ -51,9 +51,9 @@ type Config struct {
 	Backend policy.BackendOpener
 	// Log receives the progress lines and the comparison table.
 	Log io.Writer
-	// Context, optional, stops the demo when done (Ctrl-C): the bag closes after the episode being
-	// recorded, a replay under way closes its output bag and writes its report, and Run returns the
-	// context's error without starting the next step.
+	// Context, optional, stops the demo when done (Ctrl-C): the bag closes after the frame being
+	// recorded (the episode it cuts is marked cut on /episode), a replay under way closes its output
+	// bag and writes its report, and Run returns the context's error without starting the next step.
 	Context context.Context
 }
 
