@@ -20,7 +20,10 @@
 // its zstd frame and as it decompresses, and so do the chunks the log-time-ordered reader holds at
 // once (a file whose chunks overlap more is read in file order, with a warning). A .db3 is read only
 // through plain tables, never views or generated columns, which SQLite would compute on every read.
-// A file-compressed storage file unpacks to 1000 times its size, or 64 MiB, at most.
+// A file-compressed storage file unpacks to 1000 times its size, or 64 MiB, at most. The zstd check
+// reads the 3-byte header of every block of every chunk when a file opens: on a 2.4 GB recording,
+// 0.05 s warm and 2.0 s from a cold disk, where the summary alone (what ros2 bag info reads) took
+// 0.01 and 0.15 s.
 //
 // Writing: Create makes a bag directory that ROS 2 Humble and later can play: MCAP files with
 // profile "ros2", "ros2msg" schemas carrying the full message definition, "cdr" message encoding,
