@@ -1,3 +1,5 @@
+//lint:file-ignore ST1005 checkState's messages start with the name of the JSON field they refuse, as a states file spells it
+
 package closedloop
 
 import (
