@@ -19,6 +19,7 @@ func TestOf(t *testing.T) {
 	require.NoError(t, os.Mkdir(real, 0o755))
 	require.NoError(t, os.Symlink("real", filepath.Join(dir, "alias")))
 	require.Equal(t, filepath.Join(real, "out"), realpath.Of(filepath.Join(dir, "alias", "out")), "a directory link, the file not made")
+	require.Equal(t, filepath.Join(real, "a", "b"), realpath.Of(filepath.Join(dir, "alias", "a", "b")), "a directory link, two levels not made")
 
 	require.NoError(t, os.Symlink("target.json", filepath.Join(dir, "link.json")))
 	require.Equal(t, filepath.Join(dir, "target.json"), realpath.Of(filepath.Join(dir, "link.json")), "a link to a file not made yet")

@@ -173,6 +173,14 @@ func TestReplayRefusesOutputOverInput(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, entries, 2, "the input bag is untouched")
 
+	// Through a link to the bag's directory, and directories not made yet below it.
+	link := filepath.Join(t.TempDir(), "link")
+	require.NoError(t, os.Symlink(filepath.Dir(moved), link))
+	for _, out := range []string{filepath.Join(link, "bag", "a"), filepath.Join(link, "bag", "a", "b")} {
+		_, err = fakeReplay(t, moved, nil, func(c *Config) { c.OutDir = out })
+		require.ErrorContains(t, err, "is the input bag", out)
+	}
+
 	// Nor among the model bundle's graphs.
 	model := t.TempDir()
 	for _, out := range []string{model, filepath.Join(model, "replay")} {
