@@ -134,8 +134,13 @@ func (t *NoticeThrottle) Held(now time.Time) []HeldNotice {
 		if k.held == 0 || now.Sub(k.logged) < t.periodOf(key.kind) {
 			continue
 		}
-		out = append(out, HeldNotice{Last: k.last, Line: fmt.Sprintf("%d more like this in the last %v, not logged (the diagnostics count them); the latest: %s",
-			k.held, now.Sub(k.logged).Round(time.Millisecond), k.last)})
+		line := fmt.Sprintf("%d more like this in the last %v, not logged (the diagnostics count them); the latest: %s",
+			k.held, now.Sub(k.logged).Round(time.Millisecond), k.last)
+		if in, ok := k.last.(EventInstruction); ok { // no diagnostics count these: say what is in force
+			line = fmt.Sprintf("%d other new instructions in the last %v, not logged, each an episode reset (is more than one node publishing on the topic?); in force: %s",
+				k.held, now.Sub(k.logged).Round(time.Millisecond), quoteShort(in.Text))
+		}
+		out = append(out, HeldNotice{Last: k.last, Line: line})
 		k.held, k.logged = 0, now
 	}
 	slices.SortFunc(out, func(a, b HeldNotice) int { return strings.Compare(a.Line, b.Line) })

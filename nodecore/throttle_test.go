@@ -13,7 +13,7 @@ import (
 )
 
 // A 30 Hz camera before the first instruction: one line, then nothing for the period, then a line
-// that says how many were left out. Each kind is throttled on its own; instructions never are.
+// that says how many were left out. Each kind is throttled on its own; instructions a line a second.
 func TestNoticeThrottleLogsEachKindOncePerPeriod(t *testing.T) {
 	var th nodecore.NoticeThrottle // the default period, 5 s
 	at := func(ms int) time.Time { return time.Unix(100, 0).Add(time.Duration(ms) * time.Millisecond) }
@@ -61,7 +61,7 @@ func TestNoticeThrottleLogsEachKindOncePerPeriod(t *testing.T) {
 	require.Empty(t, th.Held(at(7100)))
 	held := th.Held(at(7200))
 	require.Len(t, held, 1)
-	require.Equal(t, `1 more like this in the last 1s, not logged (the diagnostics count them); the latest: new instruction "place": episode reset`, held[0].Line)
+	require.Equal(t, `1 other new instructions in the last 1s, not logged, each an episode reset (is more than one node publishing on the topic?); in force: "place"`, held[0].Line)
 }
 
 // A refused frame for a new reason is a new problem: its first line is logged even within the period

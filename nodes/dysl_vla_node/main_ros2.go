@@ -169,8 +169,8 @@ func (n *node) now() time.Time {
 }
 
 // rosSink publishes the core's outputs as serialized messages and logs its notices, each kind (and
-// reason) of per-frame notice at most once per nodecore.DefaultNoticePeriod of wall time
-// (nodecore.NoticeThrottle; the diagnostics count every one).
+// reason) of per-frame notice at most once per nodecore.DefaultNoticePeriod of wall time, a new
+// instruction at most once a second (nodecore.NoticeThrottle; the diagnostics count the frames).
 type rosSink struct {
 	chunk, stats, diag *rclgo.Publisher
 	log                *rclgo.Logger
