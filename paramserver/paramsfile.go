@@ -156,11 +156,12 @@ func (set *overrideSet) addFile(path string) error {
 	if root.Kind != yaml.MappingNode {
 		return fmt.Errorf("params file %s: line %d: expected a mapping of node names to ros__parameters", path, root.Line)
 	}
-	return set.addNodes(path, root, "")
+	return set.addNodes(path, root, "", 0)
 }
 
-// addNodes walks node-name keys until it reaches ros__parameters.
-func (set *overrideSet) addNodes(path string, mapping *yaml.Node, nodeKey string) error {
+// addNodes walks node-name keys until it reaches ros__parameters; keyLine is the line of the key that
+// ended nodeKey, where a bad name is said to be.
+func (set *overrideSet) addNodes(path string, mapping *yaml.Node, nodeKey string, keyLine int) error {
 	for i := 0; i+1 < len(mapping.Content); i += 2 {
 		key, value := mapping.Content[i], mapping.Content[i+1]
 		if err := refuseAlias(value); err != nil {
@@ -176,7 +177,7 @@ func (set *overrideSet) addNodes(path string, mapping *yaml.Node, nodeKey string
 			// rcl judges the node's whole name here, once the nested keys are joined: a key "/"
 			// with the node under it is fine, a name ending in '/' is not.
 			if err := checkNodeKey(nodeKey); err != nil {
-				return fmt.Errorf("params file %s: line %d: %w", path, key.Line, err)
+				return fmt.Errorf("params file %s: line %d: %w", path, keyLine, err)
 			}
 			if err := set.addParameters(path, nodeKey, value, ""); err != nil {
 				return err
@@ -196,7 +197,7 @@ func (set *overrideSet) addNodes(path string, mapping *yaml.Node, nodeKey string
 		if value.Kind != yaml.MappingNode {
 			return fmt.Errorf("params file %s: line %d: node %q: expected a mapping holding ros__parameters or nested node names", path, value.Line, child)
 		}
-		if err := set.addNodes(path, value, child); err != nil {
+		if err := set.addNodes(path, value, child, key.Line); err != nil {
 			return err
 		}
 	}

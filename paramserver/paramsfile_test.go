@@ -151,7 +151,7 @@ func TestLoadParamsFileRefusesWhatRclRefuses(t *testing.T) {
 		{"leading digit", "/ns/1abc:\n  ros__parameters:\n    x: 1\n", `"1abc" must be`},
 		{"trailing slash", "/a/:\n  ros__parameters:\n    x: 1\n", `node key "/a/": empty name`},
 		{"double slash", "//x:\n  ros__parameters:\n    x: 1\n", `node key "//x": empty name`},
-		{"nested bad name", "/**:\n  my-node:\n    ros__parameters:\n      x: 1\n", `line 3: node key "/**/my-node"`},
+		{"nested bad name", "/**:\n  my-node:\n    ros__parameters:\n      x: 1\n", `line 2: node key "/**/my-node"`},
 		{"slash joined to slash", "/a:\n  /b:\n    ros__parameters:\n      x: 1\n", `node key "/a//b": empty name`},
 	}
 	for _, tc := range cases {

@@ -153,6 +153,17 @@ func TestReplayRefusesAStateTopicItWouldNotRead(t *testing.T) {
 	require.NoDirExists(t, out)
 }
 
+// Without --params there is no file to speak of: --mavlink given alone warned that " sets
+// mavlink.endpoint to ..." (the defaults taken for a file's settings). The model here does not
+// exist, so the command stops just after the warnings would have been printed.
+func TestReplayWithoutParamsWarnsOfNoFile(t *testing.T) {
+	dir := t.TempDir()
+	_, stderr, err := runDysl("replay", "--model", filepath.Join(dir, "no-model"), "--bag", filepath.Join(dir, "no-bag"),
+		"--out", filepath.Join(dir, "out"), "--mavlink", "udp-client:127.0.0.1:9", "--threads", "2")
+	require.ErrorContains(t, err, filepath.Join(dir, "no-model"), "it got as far as the model")
+	require.NotContains(t, stderr, "warning")
+}
+
 // A params file whose node settings a replay's flags decide is told where it differs: a file asking
 // for cuda was replayed on the CPU without a word. The node's own file, every default, says nothing.
 func TestReplaySaysWhichNodeSettingsItRunsOtherwise(t *testing.T) {
