@@ -25,6 +25,15 @@ func chunkedRecording(t *testing.T, compression string) (string, []*mcap.ChunkIn
 	}
 	require.NoError(t, w.Close())
 	path := filepath.Join(dir, "rec_0.mcap")
+	info := readMCAPInfo(t, path)
+	require.Greater(t, len(info.ChunkIndexes), 3)
+	return path, info.ChunkIndexes
+}
+
+// readMCAPInfo reads the summary of the MCAP file at path with the library itself: its header, schemas,
+// channels and chunk indexes as written.
+func readMCAPInfo(t *testing.T, path string) *mcap.Info {
+	t.Helper()
 	f, err := os.Open(path)
 	require.NoError(t, err)
 	defer f.Close()
@@ -32,8 +41,7 @@ func chunkedRecording(t *testing.T, compression string) (string, []*mcap.ChunkIn
 	require.NoError(t, err)
 	info, err := r.Info()
 	require.NoError(t, err)
-	require.Greater(t, len(info.ChunkIndexes), 3)
-	return path, info.ChunkIndexes
+	return info
 }
 
 func patchUint64(t *testing.T, path string, offset uint64, v uint64) {

@@ -21,13 +21,7 @@ func TestMCAPZstdChunkThatUnpacksPastItsSizeIsNotReadThroughTheIndex(t *testing.
 	path := filepath.Join(t.TempDir(), "lie.mcap")
 	writeMCAP(t, path, mcap.WriterOptions{Chunked: true, ChunkSize: 1 << 10, Compression: mcap.CompressionZSTD},
 		mcapMessage{1, 600}, mcapMessage{2, 600}, mcapMessage{3, 64 << 10})
-	f, err := os.Open(path)
-	require.NoError(t, err)
-	reader, err := mcap.NewReader(f)
-	require.NoError(t, err)
-	info, err := reader.Info()
-	require.NoError(t, err)
-	f.Close()
+	info := readMCAPInfo(t, path)
 	claimed := info.ChunkIndexes[len(info.ChunkIndexes)-1].UncompressedSize
 	// The chunk's header and its index say the size: both are made to say 4 KiB.
 	data, err := os.ReadFile(path)
@@ -99,13 +93,10 @@ func TestMCAPZstdChunkWithoutItsSizeIsBoundedByItsBlocks(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "stream.mcap")
 	writeMCAP(t, path, mcap.WriterOptions{Chunked: true, ChunkSize: 1 << 10, Compressor: mcap.NewCustomCompressor(mcap.CompressionZSTD, streamed{enc})},
 		mcapMessage{1, 600}, mcapMessage{2, 600}, mcapMessage{3, 300 << 10})
+	chunks := readMCAPInfo(t, path).ChunkIndexes
+	last := chunks[len(chunks)-1]
 	f, err := os.Open(path)
 	require.NoError(t, err)
-	reader, err := mcap.NewReader(f)
-	require.NoError(t, err)
-	info, err := reader.Info()
-	require.NoError(t, err)
-	last := info.ChunkIndexes[len(info.ChunkIndexes)-1]
 	head := make([]byte, zstd.HeaderMaxSize)
 	_, err = f.ReadAt(head, int64(last.ChunkStartOffset+last.ChunkLength-last.CompressedSize))
 	require.NoError(t, err)

@@ -107,13 +107,7 @@ func TestWriterRoundTrip(t *testing.T) {
 	})
 
 	t.Run("MCAP records are what rosbag2 writes", func(t *testing.T) {
-		f, err := os.Open(filepath.Join(dir, "episode_0.mcap"))
-		require.NoError(t, err)
-		defer f.Close()
-		reader, err := mcap.NewReader(f)
-		require.NoError(t, err)
-		mcapInfo, err := reader.Info()
-		require.NoError(t, err)
+		mcapInfo := readMCAPInfo(t, filepath.Join(dir, "episode_0.mcap"))
 		require.Equal(t, "ros2", mcapInfo.Header.Profile)
 		require.NotEmpty(t, mcapInfo.ChunkIndexes)
 		for _, ci := range mcapInfo.ChunkIndexes {
@@ -306,13 +300,7 @@ func TestMCAPCutOnRecordBoundaryIsReported(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "cut")
 	writeChatterBag(t, dir, 50)
 	path := filepath.Join(dir, "cut_0.mcap")
-	f, err := os.Open(path)
-	require.NoError(t, err)
-	reader, err := mcap.NewReader(f)
-	require.NoError(t, err)
-	info, err := reader.Info()
-	require.NoError(t, err)
-	f.Close()
+	info := readMCAPInfo(t, path)
 	require.Greater(t, len(info.ChunkIndexes), 1)
 	second := info.ChunkIndexes[1]
 	require.NoError(t, os.Truncate(path, int64(second.ChunkStartOffset+second.ChunkLength)))
