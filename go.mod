@@ -9,6 +9,7 @@ require (
 	github.com/gomlx/onnx-gomlx v0.3.4
 	github.com/google/renameio/v2 v2.0.2
 	github.com/klauspost/compress v1.17.9
+	github.com/pierrec/lz4/v4 v4.1.22
 	github.com/pion/transport/v2 v2.2.10
 	github.com/schollz/progressbar/v3 v3.19.1
 	github.com/spf13/cobra v1.10.2
@@ -51,7 +52,6 @@ require (
 	github.com/mitchellh/mapstructure v1.5.0 // indirect
 	github.com/ncruces/go-strftime v1.1.0 // indirect
 	github.com/pelletier/go-toml/v2 v2.0.8 // indirect
-	github.com/pierrec/lz4/v4 v4.1.22 // indirect
 	github.com/pion/logging v0.2.2 // indirect
 	github.com/pkg/errors v0.9.1 // indirect
 	github.com/remyoudompheng/bigfft v0.0.0-20230129092748-24d4a6f8daec // indirect
