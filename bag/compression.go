@@ -136,9 +136,10 @@ func (k *errorKeepingWriter) Write(p []byte) (int, error) {
 }
 
 // MaxMessageBytes bounds one message's data once decompressed (compression_mode MESSAGE), and as a
-// .db3 row holds it; an MCAP chunk may hold twice this. zstd frames of zeros shrink a thousandfold, so a damaged or hostile bag of a few megabytes could otherwise claim all the memory;
-// this holds an 8192x8192 rgba8 frame (256 MiB) with room to spare, 12 times a 4K rgb8 one. Decoding
-// grows its buffer by doubling, so a refused frame costs up to about three times this: a replay of a
+// .db3 row holds it; an MCAP chunk may hold twice this. zstd frames of zeros shrink a thousandfold,
+// so a damaged or hostile bag of a few megabytes could otherwise claim all the memory; this holds an
+// 8192x8192 rgba8 frame (256 MiB) with room to spare, 12 times a 4K rgb8 one. Decoding grows its
+// buffer by doubling, so a refused frame costs up to about three times this: a replay of a
 // bag with a 3 GiB frame of zeros peaked at 3.8 GB with a bound of 1 GiB, at 1.45 GB with this one.
 const MaxMessageBytes = 300 << 20
 
