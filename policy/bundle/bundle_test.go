@@ -235,6 +235,9 @@ func TestGraphFileProblems(t *testing.T) {
 		{"two spellings of the standard domain", func(t *testing.T, dir string, m *bundle.Manifest) {
 			setOpset(t, filepath.Join(dir, m.Files.Layers[0]), "ai.onnx", 17, "", 23)
 		}, `layer_00.onnx: opset_import: declares opset 23 of the standard domain (""): expected 17`},
+		{"another IR version", func(t *testing.T, dir string, m *bundle.Manifest) {
+			setIRVersion(t, filepath.Join(dir, m.Files.Layers[0]), 10)
+		}, `layer_00.onnx: ir_version: is 10: expected 8, the IR version of opset 17 that this package writes`},
 		// A rebuild writes the graphs in place: through a link, into a file outside the bundle.
 		{"graph through a link", func(t *testing.T, dir string, m *bundle.Manifest) {
 			elsewhere := filepath.Join(t.TempDir(), "layer.onnx")
@@ -338,20 +341,36 @@ func setInitializerDims(t *testing.T, path string, dims ...int64) {
 // OperatorSetIdProto: domain (1), version (2)) with the domain and version pairs given.
 func setOpset(t *testing.T, path string, pairs ...any) {
 	t.Helper()
+	replaceModelField(t, path, 8, func(out []byte) []byte {
+		for i := 0; i+1 < len(pairs); i += 2 {
+			opset := protowire.AppendString(protowire.AppendTag(nil, 1, protowire.BytesType), pairs[i].(string))
+			opset = protowire.AppendVarint(protowire.AppendTag(opset, 2, protowire.VarintType), uint64(pairs[i+1].(int)))
+			out = protowire.AppendBytes(protowire.AppendTag(out, 8, protowire.BytesType), opset)
+		}
+		return out
+	})
+}
+
+// setIRVersion replaces the IR version the graph at path declares (ModelProto.ir_version (1)).
+func setIRVersion(t *testing.T, path string, version uint64) {
+	t.Helper()
+	replaceModelField(t, path, 1, func(out []byte) []byte {
+		return protowire.AppendVarint(protowire.AppendTag(out, 1, protowire.VarintType), version)
+	})
+}
+
+// replaceModelField drops every field num of the ModelProto at path and appends what add writes.
+func replaceModelField(t *testing.T, path string, num protowire.Number, add func([]byte) []byte) {
+	t.Helper()
 	data, err := os.ReadFile(path)
 	require.NoError(t, err)
 	var out []byte
-	eachField(t, data, func(num protowire.Number, tag, value []byte) {
-		if num != 8 {
+	eachField(t, data, func(n protowire.Number, tag, value []byte) {
+		if n != num {
 			out = append(append(out, tag...), value...)
 		}
 	})
-	for i := 0; i+1 < len(pairs); i += 2 {
-		opset := protowire.AppendString(protowire.AppendTag(nil, 1, protowire.BytesType), pairs[i].(string))
-		opset = protowire.AppendVarint(protowire.AppendTag(opset, 2, protowire.VarintType), uint64(pairs[i+1].(int)))
-		out = protowire.AppendBytes(protowire.AppendTag(out, 8, protowire.BytesType), opset)
-	}
-	require.NoError(t, os.WriteFile(path, out, 0o644))
+	require.NoError(t, os.WriteFile(path, add(out), 0o644))
 }
 
 // editInitializers rewrites each field of each initializer (ModelProto.graph (7) > GraphProto.

@@ -173,6 +173,14 @@ func checkGraph(dir string, spec graphSpec, dims Dims) []Problem {
 	if declared == 0 {
 		add("opset_import", "declares no opset of the standard domain: expected %d", onnxgraph.OpsetVersion)
 	}
+	// The IR version is held to the one this package writes, as the opset is: opset 17 came with IR 8,
+	// and a runtime older than a file's IR version refuses the file at load, on the robot, however
+	// well the graph passed here (ONNX Runtime 1.24.1 runs IR 3 to 13 alike, so nothing here would
+	// tell).
+	if info.IRVersion != onnxgraph.IRVersion {
+		add("ir_version", "is %d: expected %d, the IR version of opset %d that this package writes",
+			info.IRVersion, onnxgraph.IRVersion, onnxgraph.OpsetVersion)
+	}
 
 	checkTensors := func(kind string, want []tensorSpec, got []onnxgraph.TensorInfo) {
 		byName := map[string]onnxgraph.TensorInfo{}
