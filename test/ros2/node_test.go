@@ -318,3 +318,52 @@ func TestIncompatibleInstructionQoSIsNamed(t *testing.T) {
 		t.Fatalf("the node exited:\n%s", launch.Output())
 	}
 }
+
+// Two arms on one ROS graph run one node each, in its own namespace (launch argument namespace:=...):
+// each node reads its own camera and instruction, publishes its own chunks and skip stats, and takes
+// `ros2 param set` under its own name, while the shipped params file (keyed "/**") applies to both.
+// A topic or service name that did not resolve into the namespace would cross the two robots' streams.
+func TestTwoNamespacedNodesKeepTheirRobotsApart(t *testing.T) {
+	r := NewROS(t)
+	left := launchNode(t, r, "namespace:=left_arm")
+	right := launchNode(t, r, "namespace:=right_arm", "image_topic:=/right_arm/camera/image_raw")
+	left.WaitFor(t, `serving .* on /left_arm/image, instruction on /left_arm/instruction`, 5*time.Second)
+	right.WaitFor(t, `serving .* on /right_arm/camera/image_raw, instruction on /right_arm/instruction`, 5*time.Second)
+
+	// Only the left arm gets camera frames and an instruction: the right arm must act on nothing.
+	r.Start("left instruction publisher", nil, "ros2", "topic", "pub", "--qos-durability", "transient_local",
+		"--qos-reliability", "reliable", "--once", "--keep-alive", "3600", "/left_arm/instruction", "std_msgs/msg/String",
+		"{data: 'grab the red block, put it on the blue pad'}")
+	r.Start("left image publisher", nil, "ros2", "topic", "pub", "--qos-reliability", "best_effort", "-r", "5",
+		"/left_arm/image", "sensor_msgs/msg/Image", goodImage(t))
+	echoOnce(t, r, "/left_arm/action_chunk", 30*time.Second)
+	if stats := echo(t, r, "/left_arm/dysl_vla_node/skip_stats", 3*time.Second); len(stats) == 0 {
+		t.Errorf("no skip stats on /left_arm/dysl_vla_node/skip_stats")
+	}
+	if chunks := echo(t, r, "/right_arm/action_chunk", 3*time.Second); len(chunks) != 0 {
+		t.Errorf("%d chunks on /right_arm/action_chunk, whose node got no frame", len(chunks))
+	}
+	for _, topic := range []string{"/action_chunk", "/image", "/instruction"} {
+		// ros2 topic info fails on a topic nobody uses; one somebody uses counts them.
+		out, err := r.ROS2(20*time.Second, "topic", "info", topic)
+		if err == nil && !(strings.Contains(out, "Publisher count: 0") && strings.Contains(out, "Subscription count: 0")) {
+			t.Errorf("ros2 topic info %s: a node uses the un-namespaced topic:\n%s", topic, out)
+		}
+	}
+
+	// A parameter set on one node leaves the other's as it was.
+	if out, err := r.ROS2(30*time.Second, "param", "set", "/right_arm/dysl_vla_node", "controller_threshold", "0.7"); err != nil || !strings.Contains(out, "Set parameter successful") {
+		t.Fatalf("ros2 param set on /right_arm/dysl_vla_node: %v\n%s", err, out)
+	}
+	for ns, want := range map[string]string{"right_arm": "0.7", "left_arm": "0.5"} {
+		out, err := r.ROS2(30*time.Second, "param", "get", "/"+ns+"/dysl_vla_node", "controller_threshold")
+		if err != nil || !strings.Contains(out, "Double value is: "+want) {
+			t.Errorf("ros2 param get /%s/dysl_vla_node controller_threshold: want %s: %v\n%s", ns, want, err, out)
+		}
+	}
+	for name, p := range map[string]*Process{"left": left, "right": right} {
+		if !p.Alive() {
+			t.Errorf("the %s node exited:\n%s", name, p.Output())
+		}
+	}
+}
