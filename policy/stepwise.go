@@ -3,6 +3,7 @@ package policy
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"dysl_vla/skipping"
@@ -111,6 +112,9 @@ func (e *Engine) InferStepwise(obs Observation, step func(p *Pass) ([][]float64,
 	stats := p.stats
 	stats.Passes, stats.LayersTotal = 1, L
 	stats.LayersSkipped = max(L-stats.LayersExecuted, 0)
+	// A stepwise pass keeps no trajectory, so its continuity is undefined, as the machine's is before
+	// it has seen N actions; a zero here would be published as a measured, perfectly smooth one.
+	stats.Continuity, stats.ContinuityDelta = math.NaN(), math.NaN()
 	return Result{
 		Chunk: e.denormalize(chunk),
 		Stats: Stats{Stats: stats, Sequence: e.sequence, Timing: timing, InstructionTruncated: truncated, ImageGain: e.frames.Gains()},

@@ -55,6 +55,8 @@ func TestStepwisePassPeeksWithoutMovingThePass(t *testing.T) {
 	require.Equal(t, 1, s.AdaptersRun)
 	require.Equal(t, 1, s.Passes)
 	require.Equal(t, uint64(1), s.Sequence)
+	require.True(t, math.IsNaN(s.Continuity) && math.IsNaN(s.ContinuityDelta),
+		"a stepwise pass keeps no trajectory: its continuity is undefined, not %v (Δ %v)", s.Continuity, s.ContinuityDelta)
 }
 
 // A stepwise pass neither reads nor changes the skipping state: the next plain inference is the one it
