@@ -7,12 +7,12 @@ type GraphKind int
 
 // The graph kinds, in the order a frame meets them.
 const (
-	GraphPrefix     GraphKind = 1 + iota // image, tokens -> hidden
+	GraphPrefix     GraphKind = 1 + iota // image, tokens (, state) -> hidden
 	GraphLayer                           // hidden -> hidden, one per decoder layer
 	GraphAdapter                         // hidden -> estimate of the next static layer's input
 	GraphController                      // hidden -> skip probability
 	GraphHead                            // hidden -> normalized action chunk
-	GraphSingle                          // image, tokens -> action chunk: the whole model in one graph
+	GraphSingle                          // image, tokens (, state) -> action chunk: the whole model in one graph
 )
 
 func (k GraphKind) String() string {

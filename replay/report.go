@@ -77,7 +77,8 @@ const (
 // Summary is the report's numbers.
 type Summary struct {
 	// Frames were acted on (a chunk published); Skipped frames were not, for the reasons counted in
-	// SkippedBy; DroppedMessages are other input messages not acted on (undecodable instructions).
+	// SkippedBy; DroppedMessages are other input messages not acted on: instructions, joint states and
+	// /clock messages that were damaged in the bag, did not decode or failed their checks.
 	// Every image of the bag is in exactly one of Frames and Skipped.
 	Frames, Skipped             int
 	SkippedBy                   map[SkipKind]int

@@ -23,8 +23,9 @@ const (
 	// StrategyFlexiDepth puts a controller before every dynamic layer and skips one layer at a time
 	// (identity), the paper's "w/o dynamic-static" ablation.
 	StrategyFlexiDepth
-	// StrategyFixedRatio jumps through the adapter after running the first (1-SkipRatio) share of each
-	// segment, evaluating the controller there but ignoring it: the benchmark's fixed DySL plans.
+	// StrategyFixedRatio jumps through the adapter after running all but the last FixedRatioSkip of each
+	// segment's dynamic layers, evaluating the controller there but ignoring it: the benchmark's fixed
+	// DySL plans.
 	StrategyFixedRatio
 )
 

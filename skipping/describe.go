@@ -6,8 +6,8 @@ import (
 	"strings"
 )
 
-// Describe renders the statistics of one inference in one line; the debug log and the scenario tests
-// share it, so what a test pins is what an operator reads.
+// Describe renders the statistics of one inference in one line; the engine example prints it and the
+// scenario tests pin it, so what a test pins is what a user of the library reads.
 func Describe(s Stats) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "C=%s dC=%s allow=%v", fmtC(s.Continuity), fmtDelta(s.ContinuityDelta), s.AllowPoints)

@@ -145,9 +145,9 @@ func FullPlan(l *Layout) Plan {
 // nearest to ratio of them.
 func FixedRatioSkip(dynamic int, ratio float64) int { return int(float64(dynamic)*ratio + 0.5) }
 
-// FixedRatioPlan jumps, in each segment, after running the first round((1-ratio)·d) of its d dynamic
-// layers, evaluating the controller at the jump (as DySL would) but jumping whatever it says. The
-// benchmark uses it to measure DySL inferences at known skip ratios.
+// FixedRatioPlan jumps, in each segment, after running all but the last FixedRatioSkip(d, ratio) of
+// its d dynamic layers, evaluating the controller at the jump (as DySL would) but jumping whatever it
+// says. The benchmark uses it to measure DySL inferences at known skip ratios.
 func FixedRatioPlan(l *Layout, ratio float64) Plan {
 	p := FullPlan(l)
 	p.Threshold = -1

@@ -9,7 +9,7 @@ import (
 	"dysl_vla/skipping"
 )
 
-// FlexiDepthThreshold bisects FlexiDepth's controller threshold τ (c's strategy is FlexiDepth) so
+// FlexiDepthThreshold searches (Search) FlexiDepth's controller threshold τ (c's strategy is FlexiDepth) so
 // that engine e, run over episodes with its state reset before each, executes target layers per
 // inference, verification re-runs included: the compute DySL spent. It returns τ and the layers per
 // inference at τ. Executed layers rise with τ; τ = 1 never skips. A done ctx stops it between frames
