@@ -40,3 +40,17 @@ func TestNothingActedOnHintNamesTheMainReason(t *testing.T) {
 	acted := Summary{Frames: 1, Skipped: 5, SkippedBy: map[SkipKind]int{SkipInferenceFailed: 5}}
 	require.Empty(t, nothingActedOnHint(acted, time.Second, false, cfg))
 }
+
+// The stale ages' median is the nearest-rank one every report prints (package percentile): of an even
+// count, the lower middle value, a frame age that occurred.
+func TestSummarizeStaleAgesUseTheReportsMedian(t *testing.T) {
+	var skips []Skip
+	for _, age := range []time.Duration{4 * time.Second, time.Second, 3 * time.Second, 2 * time.Second} {
+		skips = append(skips, Skip{Frame: true, Kind: SkipStale, Age: age})
+	}
+	s := Summarize(nil, skips)
+	require.Equal(t, time.Second, s.StaleAgeMin)
+	require.Equal(t, 2*time.Second, s.StaleAgeMedian)
+	require.Equal(t, 4*time.Second, s.StaleAgeMax)
+	require.Equal(t, 4, s.SkippedBy[SkipStale])
+}

@@ -126,7 +126,7 @@ func Summarize(steps []Step, skips []Skip) Summary {
 	}
 	if len(ages) > 0 {
 		slices.Sort(ages)
-		s.StaleAgeMin, s.StaleAgeMedian, s.StaleAgeMax = ages[0], ages[len(ages)/2], ages[len(ages)-1]
+		s.StaleAgeMin, s.StaleAgeMedian, s.StaleAgeMax = ages[0], percentile.Sorted(ages, 0.5), ages[len(ages)-1]
 	}
 	if len(steps) == 0 {
 		return s
