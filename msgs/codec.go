@@ -70,6 +70,9 @@ func marshalEnums[T ~uint8](e *cdr.Encoder, items []T) {
 // unmarshalEnums reads a sequence of a uint8 enum into items' storage.
 func unmarshalEnums[T ~uint8](d *cdr.Decoder, field string, items []T) []T {
 	n := d.SequenceLength(field, 1)
+	if cap(items) < n { // sized once: n fits in the bytes left
+		items = make([]T, 0, n)
+	}
 	items = items[:0]
 	for i := 0; i < n; i++ {
 		items = append(items, T(d.Uint8(field)))

@@ -98,6 +98,7 @@ func TestDecodeErrorsNameField(t *testing.T) {
 		{"image cut inside stamp", "sensor_msgs/msg/Image", image[:4+6], "header.stamp.nanosec", "need 4 bytes, 2 left"},
 		{"image cut inside data", "sensor_msgs/msg/Image", image[:len(image)-1], "data", "sequence of 12 elements of at least 1 bytes exceeds the 11 bytes left"},
 		{"string without NUL", "std_msgs/msg/String", hexBytes(`00010000 02000000 "ab"`), "data", "does not end in NUL"},
+		{"huge status count", "diagnostic_msgs/msg/DiagnosticArray", hexBytes(`00010000 00000000 00000000 00000000 ffffffff 00000000`), "status", "sequence of 4294967295 elements"},
 		{"huge data count", "sensor_msgs/msg/Image", append(append([]byte{}, image[:4+44]...), 0xff, 0xff, 0xff, 0xff), "data", "sequence of 4294967295"},
 	}
 	for _, tc := range cases {
@@ -147,6 +148,22 @@ func FuzzDecode(f *testing.F) {
 		require.NoError(t, err)
 		require.True(t, bytes.Equal(once, twice), "%s: re-encoding is not stable", info.Name)
 	})
+}
+
+// A sequence of enums is sized once by its count, as every other sequence is, not grown element by
+// element.
+func TestEnumSequenceAllocatesOnce(t *testing.T) {
+	if raceDetector {
+		t.Skip("sync.Pool drops objects at random under -race")
+	}
+	wire, err := Encode(nil, &GetParameterTypesResponse{Types: make([]ParameterType, 1000)})
+	require.NoError(t, err)
+	var resp GetParameterTypesResponse
+	require.Equal(t, 1.0, testing.AllocsPerRun(10, func() {
+		resp.Types = nil
+		_ = Decode(wire, &resp)
+	}))
+	require.Len(t, resp.Types, 1000)
 }
 
 // The node decodes every camera frame and encodes every chunk: into storage kept between messages,

@@ -263,8 +263,13 @@ func (d *Decoder) intern(b []byte) string {
 	if s, ok := d.strings[string(b)]; ok {
 		return s
 	}
-	if d.strings == nil || len(d.strings) >= internMaxEntries {
+	switch {
+	case d.strings == nil:
 		d.strings = make(map[string]string, internMaxEntries)
+	case len(d.strings) >= internMaxEntries:
+		// Emptied in place: a new table every internMaxEntries strings made a sequence of a million
+		// distinct names cost 77 MB of tables besides the names.
+		clear(d.strings)
 	}
 	s := string(b)
 	d.strings[s] = s
@@ -384,6 +389,11 @@ func (d *Decoder) Strings(field string, dst []string) []string {
 // stops at the first error.
 func readSequence[T any](d *Decoder, field string, minSize int, dst []T, get func(*Decoder, string) T) []T {
 	n := d.SequenceLength(field, minSize)
+	// Sized once, since n fits in the bytes left: grown by append, a sequence of a million strings
+	// allocated five times its final 16 MB on the way.
+	if cap(dst) < n {
+		dst = make([]T, 0, n)
+	}
 	dst = dst[:0]
 	for i := 0; i < n && d.err == nil; i++ {
 		dst = append(dst, get(d, field))
