@@ -210,7 +210,7 @@ func (m *Machine) planStaticOnly(p *Plan) {
 
 func (m *Machine) planRandomSkip(p *Plan) {
 	dyn := m.layout.DynamicLayerList()
-	n := int(float64(len(dyn))*m.cfg.SkipRatio + 0.5)
+	n, _ := SkippedLayers(StrategyRandomSkip, m.layout, m.cfg.SkipRatio)
 	if m.drawn == nil {
 		m.drawn = m.rng.Perm(len(dyn))
 	}

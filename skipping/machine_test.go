@@ -375,3 +375,25 @@ func TestSkipRatioIsFirstPassOverLayers(t *testing.T) {
 		})
 	}
 }
+
+// SkippedLayers, which the baselines' compute matching reads, is what the random-skip and fixed-ratio
+// plans skip, at every ratio, on a layout whose segments round differently from the whole.
+func TestSkippedLayersIsWhatThePlansSkip(t *testing.T) {
+	l := mustLayout(t, 12, 2, 6, 11)
+	for step := 0; step <= 40; step++ {
+		ratio := float64(step) / 40
+		for _, s := range []Strategy{StrategyRandomSkip, StrategyFixedRatio} {
+			cfg := DefaultConfig()
+			cfg.Strategy, cfg.SkipRatio = s, ratio
+			m, err := NewMachine(l, cfg)
+			require.NoError(t, err)
+			tr, err := m.Plan().Walk(memRunner{0})
+			require.NoError(t, err)
+			n, ok := SkippedLayers(s, l, ratio)
+			require.True(t, ok)
+			require.Equal(t, len(tr.Skipped), n, "%v at ratio %v", s, ratio)
+		}
+	}
+	_, ok := SkippedLayers(StrategyDySL, l, 0.5)
+	require.False(t, ok, "DySL decides per inference, not by a ratio")
+}

@@ -145,6 +145,23 @@ func FullPlan(l *Layout) Plan {
 // nearest to ratio of them.
 func FixedRatioSkip(dynamic int, ratio float64) int { return int(float64(dynamic)*ratio + 0.5) }
 
+// SkippedLayers is how many layers an inference of strategy s skips on layout l at SkipRatio ratio, for
+// the two strategies that decide it from the ratio alone: random skip rounds ratio·(all dynamic
+// layers), fixed ratio rounds it per segment (FixedRatioSkip). ok is false for the other strategies.
+// The baselines' compute matching reads it, so it stays the count the plans make.
+func SkippedLayers(s Strategy, l Layout, ratio float64) (n int, ok bool) {
+	switch s {
+	case StrategyRandomSkip:
+		return FixedRatioSkip(l.DynamicLayers(), ratio), true
+	case StrategyFixedRatio:
+		for _, seg := range l.Segments {
+			n += FixedRatioSkip(seg.Dynamic(), ratio)
+		}
+		return n, true
+	}
+	return 0, false
+}
+
 // FixedRatioPlan jumps, in each segment, after running all but the last FixedRatioSkip(d, ratio) of
 // its d dynamic layers, evaluating the controller at the jump (as DySL would) but jumping whatever it
 // says. The benchmark uses it to measure DySL inferences at known skip ratios.

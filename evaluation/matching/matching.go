@@ -14,20 +14,15 @@ import (
 	"dysl_vla/skipping"
 )
 
-// SkipLevels maps each whole number of skipped layers a strategy can produce to a SkipRatio that
-// produces it: random skip rounds SkipRatio·dynamic, fixed ratio rounds it per segment.
+// SkipLevels maps each whole number of skipped layers a random_skip or fixed_ratio plan can produce to
+// a SkipRatio that produces it (skipping.SkippedLayers).
 func SkipLevels(s skipping.Strategy, layout skipping.Layout) map[int]float64 {
 	out := map[int]float64{}
 	for step := 0; step <= 1000; step++ {
 		r := float64(step) / 1000
-		n := 0
-		switch s {
-		case skipping.StrategyRandomSkip:
-			n = int(float64(layout.DynamicLayers())*r + 0.5)
-		default:
-			for _, seg := range layout.Segments {
-				n += int(float64(seg.Dynamic())*r + 0.5)
-			}
+		n, known := skipping.SkippedLayers(s, layout, r)
+		if !known {
+			panic(fmt.Sprintf("matching: strategy %v does not skip by a ratio", s))
 		}
 		if _, ok := out[n]; !ok {
 			out[n] = r
