@@ -292,7 +292,7 @@ func checkGraph(dir string, spec graphSpec, dims Dims) []Problem {
 	}
 	for _, init := range info.Initializers {
 		if n := nonFinite[init.Name]; n > 0 {
-			add("initializer "+init.Name, "%d of %d values are not finite (NaN or Inf)", n, numValues(init.Dims))
+			add("initializer "+init.Name, "%d of %d values are not finite (NaN or Inf)", n, onnxgraph.NumElements(init.Dims))
 		}
 	}
 	return ps
@@ -333,14 +333,6 @@ func dataBytes(init onnxgraph.InitializerInfo) int64 {
 		if d < 0 || (d > 0 && n > math.MaxInt64/d) {
 			return -1
 		}
-		n *= d
-	}
-	return n
-}
-
-func numValues(dims []int64) int64 {
-	n := int64(1)
-	for _, d := range dims {
 		n *= d
 	}
 	return n

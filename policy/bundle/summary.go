@@ -104,7 +104,7 @@ func (b *Bundle) graphSize(file string) (size, params int64, info *onnxgraph.Mod
 		return 0, 0, nil, err
 	}
 	for _, init := range info.Initializers {
-		params += numValues(init.Dims)
+		params += onnxgraph.NumElements(init.Dims)
 	}
 	for _, data := range externalDataOf(info, file) {
 		if st, err := os.Stat(b.Path(data)); err == nil {
