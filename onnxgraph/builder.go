@@ -59,9 +59,6 @@ func NewBuilder(graphName string) *Builder {
 	return &Builder{graphName: graphName, defined: map[Value]bool{}}
 }
 
-// Err returns the first misuse recorded so far, or nil.
-func (b *Builder) Err() error { return b.err }
-
 func (b *Builder) fail(format string, args ...any) {
 	if b.err == nil {
 		b.err = fmt.Errorf("onnxgraph: graph %q: "+format, append([]any{b.graphName}, args...)...)
@@ -233,15 +230,6 @@ func (b *Builder) Slice(x Value, axis, start, end int64) Value {
 // Gather takes rows of data (axis 0) at integer indices.
 func (b *Builder) Gather(data, indices Value) Value {
 	return b.Op("Gather", []Value{data, indices}, AttrInt("axis", 0))
-}
-
-// ParamCount is the number of float32 values held by the graph's initializers.
-func (b *Builder) ParamCount() int64 {
-	var n int64
-	for _, t := range b.inits {
-		n += NumElements(t.dims)
-	}
-	return n
 }
 
 // WriteOptions choose where a model's initializers are stored.

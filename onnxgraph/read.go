@@ -89,21 +89,6 @@ func CountNonFinite(t ElemType, data []byte) int64 {
 	return n
 }
 
-// Input returns the graph input with that name.
-func (m *ModelInfo) Input(name string) (TensorInfo, bool) { return findTensor(m.Inputs, name) }
-
-// Output returns the graph output with that name.
-func (m *ModelInfo) Output(name string) (TensorInfo, bool) { return findTensor(m.Outputs, name) }
-
-func findTensor(ts []TensorInfo, name string) (TensorInfo, bool) {
-	for _, t := range ts {
-		if t.Name == name {
-			return t, true
-		}
-	}
-	return TensorInfo{}, false
-}
-
 // ReadInfoFile reads a model file with ReadInfo.
 func ReadInfoFile(path string) (*ModelInfo, error) {
 	data, err := os.ReadFile(path)
