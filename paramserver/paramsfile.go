@@ -298,7 +298,9 @@ func yamlValue(n *yaml.Node) (Value, error) {
 	case yaml.MappingNode:
 		return Value{}, errors.New("expected a scalar or a list, got a mapping")
 	default:
-		return Value{}, fmt.Errorf("expected a scalar or a list, got YAML node kind %d", n.Kind)
+		// Only a document or an alias is left, and refuseAlias has refused aliases already.
+		kind := map[yaml.Kind]string{yaml.DocumentNode: "document", yaml.AliasNode: "alias"}[n.Kind]
+		return Value{}, fmt.Errorf("expected a scalar or a list, got a YAML %s", kind)
 	}
 }
 
