@@ -61,6 +61,13 @@ type Bridge struct {
 	// GripperRetries is how many times a gripper command is sent again without an acceptance before
 	// EventGripperFailed. It defaults to 3; a negative value means no retries.
 	GripperRetries int
+	// MaxChannels is how many channels a server endpoint (udp-server, tcp-server) keeps open at once. A
+	// connection beyond them is closed as it is accepted, counted in Stats.ChannelsRefused and reported
+	// as EventChannelRefused; for UDP, where a channel opens for each source address, that is every
+	// datagram from a source without a channel. A channel's place is free again once it closes: a TCP
+	// peer hangs up, or a UDP peer has been silent for a minute. It defaults to 16
+	// (DefaultMaxChannels); a client or serial endpoint has one channel.
+	MaxChannels int
 	// StampsOffClock says the chunks' stamps are not on this bridge's clock: sim time (use_sim_time),
 	// a replayed bag's. Each chunk's gripper steps are then due from its arrival instead of its stamp.
 	StampsOffClock bool
@@ -128,8 +135,11 @@ type Stats struct {
 	// HeardController is false until the first controller heartbeat; HeartbeatAge is meaningful after it.
 	HeardController bool
 	HeartbeatAge    time.Duration
-	// Channels open on the endpoint (a UDP or TCP server has one per peer).
+	// Channels open on the endpoint (a UDP or TCP server has one per peer, MaxChannels at most).
 	Channels int
+	// ChannelsRefused counts the connections a server endpoint closed as they came, its MaxChannels
+	// channels being open: TCP connections, and datagrams from UDP sources without a channel.
+	ChannelsRefused uint64
 	// ChunksSent were handed to at least one channel; ChunksDiscarded were not: the link was down, or
 	// no channel could take them (none connected, none the controller was heard on yet, such as a
 	// TCP connection made again before its first heartbeat, or each one's write buffer full).
@@ -169,8 +179,11 @@ func (b *Bridge) Initialize() error {
 	}
 
 	b.transports = newTransports()
+	// Before the node starts: its listener may refuse a connection, and say so, at once.
+	b.initState()
+	b.transports.onRefused = func(e EventChannelRefused) { b.emit(e) }
 	b.node = &gomavlib.Node{
-		Endpoints:      []gomavlib.EndpointConf{gomavlibEndpoint(endpoint, b.transports)},
+		Endpoints:      []gomavlib.EndpointConf{gomavlibEndpoint(endpoint, b.transports, b.MaxChannels)},
 		Dialect:        dialect.Dialect,
 		OutVersion:     gomavlib.V2,
 		OutSystemID:    b.SystemID,
@@ -182,7 +195,6 @@ func (b *Bridge) Initialize() error {
 		return fmt.Errorf("mavlink endpoint %s: %w", endpoint, err)
 	}
 
-	b.initState()
 	b.terminate = make(chan struct{})
 	b.done = make(chan struct{})
 	go b.run()
@@ -234,6 +246,9 @@ func (b *Bridge) applyDefaults() {
 	} else if b.GripperRetries < 0 {
 		b.GripperRetries = 0
 	}
+	if b.MaxChannels == 0 {
+		b.MaxChannels = DefaultMaxChannels
+	}
 	if b.Now == nil {
 		b.Now = time.Now
 	}
@@ -257,6 +272,8 @@ func (b *Bridge) validate() error {
 			b.GripperOpenValue)
 	case !(b.GripperHysteresis >= 0 && b.GripperHysteresis < 1): // NaN too
 		return fmt.Errorf("GripperHysteresis is %v, expected a fraction from 0 to below 1", b.GripperHysteresis)
+	case b.MaxChannels < 0:
+		return fmt.Errorf("MaxChannels is %d, expected a positive number of channels (0: %d)", b.MaxChannels, DefaultMaxChannels)
 	}
 	return nil
 }
@@ -341,7 +358,7 @@ func (b *Bridge) Stats() Stats {
 		FramesWritten:   b.counts.framesWrittenClosed, FramesDropped: b.counts.framesDropped,
 		GripperCommands: b.counts.gripperCommands, GripperAcked: b.counts.gripperAcked,
 		GripperFailed: b.counts.gripperFailed, MalformedFrames: b.counts.malformedFrames + b.transports.cutFrames.Load(),
-		EventsDropped: b.eventsDropped.Load(),
+		EventsDropped: b.eventsDropped.Load(), ChannelsRefused: b.transports.refused.Load(),
 	}
 	if err := b.transports.connectFailure(); err != nil {
 		s.ConnectError = err.Error()

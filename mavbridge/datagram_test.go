@@ -131,7 +131,7 @@ func TestConnectTimeoutIsReportedAndCancelIsNot(t *testing.T) {
 	e, err := ParseEndpoint("tcp-client:127.0.0.1:9")
 	require.NoError(t, err)
 	reg := newTransports()
-	conf := gomavlibEndpoint(e, reg).(gomavlib.EndpointCustomClient)
+	conf := gomavlibEndpoint(e, reg, DefaultMaxChannels).(gomavlib.EndpointCustomClient)
 
 	cancelled, cancel := context.WithCancel(context.Background())
 	cancel()

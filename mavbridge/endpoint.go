@@ -42,6 +42,8 @@ func (k EndpointKind) String() string {
 //	tcp-client:HOST:PORT   connect to a TCP server, reconnecting every 2 s when the connection drops
 //	tcp-server:HOST:PORT   accept TCP connections; HOST may be empty ("tcp-server::5760") for all interfaces
 //	serial:DEVICE:BAUD     a serial device, for example "serial:/dev/ttyUSB0:57600"
+//
+// A server keeps Bridge.MaxChannels channels open at most (16 by default) and refuses the peers beyond.
 type Endpoint struct {
 	Kind EndpointKind
 	// Address is HOST:PORT for the network kinds.

@@ -1,6 +1,9 @@
 package mavbridge
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // Event is something the node core should know about the link to the controller. The concrete types are
 // the Event* structs of this package; callers type-switch on them.
@@ -50,6 +53,27 @@ type EventChannelClosed struct {
 	Err     error
 }
 
+// EventChannelRefused: a server endpoint closed a connection as it came, because Limit channels
+// (Bridge.MaxChannels) were open: a port scan, a flood from many UDP source addresses, or more peers
+// than expected. The first refusal is reported, then one at most every 10 s while they go on: a UDP
+// peer without a channel is refused at each datagram it sends. Refused counts the connections refused
+// since the previous EventChannelRefused, this one included; Stats.ChannelsRefused counts them all.
+type EventChannelRefused struct {
+	Endpoint string
+	Peer     string
+	Limit    int
+	Refused  uint64
+}
+
+// String is the refusal in one line, naming the endpoint, the peer and the limit.
+func (e EventChannelRefused) String() string {
+	line := fmt.Sprintf("%s refused a connection from %s: it has %d channels open, its limit", e.Endpoint, e.Peer, e.Limit)
+	if e.Refused > 1 {
+		line += fmt.Sprintf(" (%d refused since the previous report)", e.Refused)
+	}
+	return line
+}
+
 func (EventLinkUp) isBridgeEvent()         {}
 func (EventLinkLost) isBridgeEvent()       {}
 func (EventGripperAcked) isBridgeEvent()   {}
@@ -57,3 +81,4 @@ func (EventGripperFailed) isBridgeEvent()  {}
 func (EventMalformedFrame) isBridgeEvent() {}
 func (EventChannelOpen) isBridgeEvent()    {}
 func (EventChannelClosed) isBridgeEvent()  {}
+func (EventChannelRefused) isBridgeEvent() {}

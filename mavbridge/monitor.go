@@ -97,7 +97,7 @@ func (m *Monitor) Initialize() error {
 		}
 	}
 	m.node = &gomavlib.Node{
-		Endpoints:   []gomavlib.EndpointConf{gomavlibEndpoint(endpoint, m.transports)},
+		Endpoints:   []gomavlib.EndpointConf{gomavlibEndpoint(endpoint, m.transports, DefaultMaxChannels)},
 		Dialect:     dialect.Dialect,
 		OutVersion:  gomavlib.V2,
 		OutSystemID: m.SystemID, OutComponentID: m.ComponentID,

@@ -7,6 +7,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/bluenviron/gomavlib/v3"
 	"github.com/bluenviron/gomavlib/v3/pkg/frame"
@@ -23,6 +24,16 @@ import (
 
 // libraryWriteBuffer is gomavlib v3.3.0's per-channel write buffer (writeBufferSize in channel.go).
 const libraryWriteBuffer = 64
+
+// DefaultMaxChannels is how many channels a server endpoint keeps open at once when Bridge.MaxChannels
+// or Monitor.MaxChannels is 0: the controller, a ground station and a router beside it, and room to
+// spare. Every channel costs gomavlib three goroutines, and a UDP one a 64 KiB datagram buffer too
+// (about 75 KB in all), until its peer has been silent for gomavlib's idle timeout of a minute.
+const DefaultMaxChannels = 16
+
+// refusalReportPeriod is the least time between two reports of connections a server endpoint refused:
+// a flood, which a UDP endpoint refuses datagram by datagram, is said once a period, not once a packet.
+const refusalReportPeriod = 10 * time.Second
 
 // countingConn is the connection under one gomavlib channel.
 type countingConn struct {
@@ -59,9 +70,41 @@ type transports struct {
 	// onConnectFailed, when set, hears each new reason a connection fails: a reason repeated by the
 	// retries is said once.
 	onConnectFailed func(err error)
+
+	// refused counts the connections a server endpoint closed as they came, its channels all open.
+	refused atomic.Uint64
+	// onRefused, when set, hears the first refused connection, then one at most every
+	// refusalReportPeriod, each with the number refused since the one heard before.
+	onRefused func(EventChannelRefused)
+	// refusalHeard is when onRefused was last called, refusedUnheard how many were refused since.
+	refusalHeard   time.Time
+	refusedUnheard uint64
+	// now reads the clock of the refusal reports.
+	now func() time.Time
 }
 
-func newTransports() *transports { return &transports{byLabel: map[string]*countingConn{}} }
+func newTransports() *transports {
+	return &transports{byLabel: map[string]*countingConn{}, now: time.Now}
+}
+
+// refuse counts a connection from peer that endpoint closed because limit channels were open, and
+// reports it when the previous report is old enough.
+func (t *transports) refuse(endpoint string, peer net.Addr, limit int) {
+	t.refused.Add(1)
+	t.mu.Lock()
+	t.refusedUnheard++
+	now := t.now()
+	heard := EventChannelRefused{Endpoint: endpoint, Peer: peer.String(), Limit: limit, Refused: t.refusedUnheard}
+	due := t.refusalHeard.IsZero() || now.Sub(t.refusalHeard) >= refusalReportPeriod
+	if due {
+		t.refusalHeard, t.refusedUnheard = now, 0
+	}
+	hear := t.onRefused
+	t.mu.Unlock()
+	if due && hear != nil {
+		hear(heard)
+	}
+}
 
 // connected records how a client endpoint's attempt to connect ended.
 func (t *transports) connected(err error) {
@@ -125,23 +168,61 @@ func (t *transports) listenAddr() net.Addr {
 	return t.listener.Addr()
 }
 
-// countingListener registers each accepted connection under the label gomavlib will give its channel.
+// countingListener registers each accepted connection under the label gomavlib will give its channel,
+// and keeps no more than limit of them open: gomavlib opens a channel for every connection it is
+// given, so a port scan or a flood from many UDP source addresses would hold three goroutines and,
+// for UDP, a datagram buffer per peer until each had been idle for a minute.
 type countingListener struct {
 	net.Listener
 	label     string
 	reg       *transports
 	datagrams bool // each accepted connection is a UDP peer
+	limit     int
+	open      atomic.Int64 // connections handed to gomavlib and not closed yet
 }
 
+// Accept refuses a connection beyond the limit here, closing it and waiting for the next, rather than
+// handing gomavlib an error or a closed connection: gomavlib's server endpoint stops accepting for
+// good at the first error of Accept (it then waits for the node to close), and a closed connection
+// would still become a channel, goroutines and open and close events, for every refused peer.
+//
+// The UDP listener (pion/transport's udp) forgets a connection once it is closed, so a refused
+// source's next datagram makes a new one, refused again: each costs a few small allocations and no
+// goroutine, and between datagrams this loop waits in Accept, so a refused peer is refused as often
+// as it sends and never more.
 func (l *countingListener) Accept() (net.Conn, error) {
-	conn, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
+	for {
+		conn, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		if l.open.Add(1) > int64(l.limit) {
+			l.open.Add(-1)
+			peer := conn.RemoteAddr()
+			conn.Close() //nolint:errcheck // refused: nothing was read or written
+			l.reg.refuse(l.label, peer, l.limit)
+			continue
+		}
+		conn = &slotConn{Conn: conn, free: func() { l.open.Add(-1) }}
+		if l.datagrams {
+			conn = newDatagramConn(conn, &l.reg.cutFrames)
+		}
+		return l.reg.register(fmt.Sprintf("%s:%s", l.label, conn.RemoteAddr()), conn), nil
 	}
-	if l.datagrams {
-		conn = newDatagramConn(conn, &l.reg.cutFrames)
-	}
-	return l.reg.register(fmt.Sprintf("%s:%s", l.label, conn.RemoteAddr()), conn), nil
+}
+
+// slotConn gives its place under the listener's limit back when it is closed, once, though gomavlib
+// and closeConnections may both close it.
+type slotConn struct {
+	net.Conn
+	free  func()
+	freed sync.Once
+}
+
+func (c *slotConn) Close() error {
+	err := c.Conn.Close()
+	c.freed.Do(c.free)
+	return err
 }
 
 // datagramConn makes each UDP datagram stand alone. gomavlib reads every transport as a byte stream, so
@@ -218,8 +299,9 @@ func completeFrames(datagram []byte) int {
 	return i
 }
 
-// gomavlibEndpoint builds the gomavlib endpoint for e whose connections are counted in reg.
-func gomavlibEndpoint(e Endpoint, reg *transports) gomavlib.EndpointConf {
+// gomavlibEndpoint builds the gomavlib endpoint for e whose connections are counted in reg; a server
+// endpoint keeps maxChannels channels open at most.
+func gomavlibEndpoint(e Endpoint, reg *transports, maxChannels int) gomavlib.EndpointConf {
 	label := e.String()
 	datagrams := e.Kind == UDPClient || e.Kind == UDPServer
 	client := func(connect func(ctx context.Context) (net.Conn, error)) gomavlib.EndpointConf {
@@ -258,7 +340,8 @@ func gomavlibEndpoint(e Endpoint, reg *transports) gomavlib.EndpointConf {
 				reg.mu.Lock()
 				reg.listener = listener
 				reg.mu.Unlock()
-				return &countingListener{Listener: listener, label: label, reg: reg, datagrams: datagrams}, nil
+				return &countingListener{Listener: listener, label: label, reg: reg, datagrams: datagrams,
+					limit: maxChannels}, nil
 			},
 		}
 	}
