@@ -149,11 +149,7 @@ func Run(cfg Config) (res Result, err error) {
 	if err := rec.addTopics(resolveTopic(settings.ActionChunkTopic)); err != nil {
 		return res, err
 	}
-	period := settings.DiagnosticsPeriod
-	if period <= 0 {
-		period = time.Second
-	}
-	clock := newNodeClock(settings.UseSimTime, info, period)
+	clock := newNodeClock(settings.UseSimTime, info, settings.DiagnosticsPeriod)
 	topics := []string{cfg.ImageTopic, cfg.InstructionTopic}
 	if needsState {
 		topics = append(topics, cfg.StateTopic)
