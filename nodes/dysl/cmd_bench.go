@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -28,6 +29,22 @@ speedup (ratio of executed FLOPs) and their quotient, the efficiency.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if ef.model == "" {
 				return fmt.Errorf("--model is required")
+			}
+			// Checked before the bundle opens (seconds on a robot), and named as the flags they are.
+			var problems []error
+			if iterations < 1 {
+				problems = append(problems, fmt.Errorf("--iterations %d: expected at least 1 timed inference per plan", iterations))
+			}
+			if warmup < 0 {
+				problems = append(problems, fmt.Errorf("--warmup %d: expected 0 or more untimed rounds", warmup))
+			}
+			for _, r := range ratios {
+				if !(r >= 0 && r <= 1) {
+					problems = append(problems, fmt.Errorf("--ratios %v: expected skip ratios in [0, 1], shares of the dynamic layers", r))
+				}
+			}
+			if len(problems) > 0 {
+				return errors.Join(problems...)
 			}
 			e, err := ef.open(skipping.DefaultConfig())
 			if err != nil {

@@ -167,3 +167,20 @@ func TestRuntimeFlagsThatChangeNothingAreRefused(t *testing.T) {
 	require.EqualError(t, err, "--trt-fp16: only with --provider tensorrt")
 	require.Empty(t, out, "refused before the summary")
 }
+
+// bench's own numbers are refused by their flags' names before the bundle opens (a missing bundle
+// would be the error otherwise), every bad one at once.
+func TestBenchNamesItsBadFlags(t *testing.T) {
+	_, _, err := runDysl("bench", "--model", filepath.Join(t.TempDir(), "none"), "--ratios", "0.5,2", "--iterations", "0", "--warmup", "-1")
+	require.EqualError(t, err, "--iterations 0: expected at least 1 timed inference per plan\n"+
+		"--warmup -1: expected 0 or more untimed rounds\n"+
+		"--ratios 2: expected skip ratios in [0, 1], shares of the dynamic layers")
+}
+
+// A command with several required flags names the ones left out, not all of them.
+func TestMissingRequiredFlagsAreNamed(t *testing.T) {
+	_, _, err := runDysl("replay", "--bag", "some.mcap")
+	require.EqualError(t, err, "--model, --out: required, and not given")
+	_, _, err = runDysl("replay", "--model", "m", "--bag", "", "--out", "o")
+	require.EqualError(t, err, "--bag: required, and not given")
+}

@@ -46,8 +46,8 @@ exits with status 1, having tested nothing of the model.
 Compressed bags (ros2 bag record --compression-mode file or message, zstd) are read as they are.
 Ctrl-C stops the replay with a complete output bag and report.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if ef.model == "" || bagPath == "" || out == "" {
-				return fmt.Errorf("--model, --bag and --out are required")
+			if err := requireValues(cmd.Flags(), "model", "bag", "out"); err != nil {
+				return err
 			}
 			if compare != "" && compare != "full" {
 				return fmt.Errorf("--compare takes only \"full\", got %q", compare)

@@ -155,8 +155,8 @@ state: the policy learns to recover from the states its own mistakes lead to.
 the adapters and controllers on the frames where skipping took the arm.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if ef.model == "" || out == "" {
-				return fmt.Errorf("--model and --out are required")
+			if err := requireValues(cmd.Flags(), "model", "out"); err != nil {
+				return err
 			}
 			seeds, err := episodeSeeds(seed, episodes)
 			if err != nil {
@@ -500,8 +500,15 @@ func (f *weightsOnStates) register(fs *pflag.FlagSet, defaultPreset, presetUsage
 
 // load reads the architecture, the weights and the states.
 func (f *weightsOnStates) load() (modelbuild.Arch, *modelbuild.Weights, []scene.State, error) {
-	if f.weights == "" || f.states == "" {
-		return modelbuild.Arch{}, nil, nil, fmt.Errorf("--weights and --states are required")
+	var empty []string
+	for flag, value := range map[string]string{"--states": f.states, "--weights": f.weights} {
+		if value == "" {
+			empty = append(empty, flag)
+		}
+	}
+	if len(empty) > 0 {
+		slices.Sort(empty)
+		return modelbuild.Arch{}, nil, nil, fmt.Errorf("%s: required, and not given", strings.Join(empty, ", "))
 	}
 	p, err := modelbuild.LookupPreset(f.preset)
 	if err != nil {

@@ -30,3 +30,18 @@ func flagNames(fs *pflag.FlagSet) []string {
 	fs.VisitAll(func(f *pflag.Flag) { names = append(names, f.Name) })
 	return names
 }
+
+// requireValues refuses a command line that leaves any of the flags names empty (not given, or given
+// as ""), naming those, so that whoever left out one of three required flags is told which.
+func requireValues(fs *pflag.FlagSet, names ...string) error {
+	var empty []string
+	for _, name := range names {
+		if f := fs.Lookup(name); f == nil || f.Value.String() == "" {
+			empty = append(empty, "--"+name)
+		}
+	}
+	if len(empty) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s: required, and not given", strings.Join(empty, ", "))
+}
