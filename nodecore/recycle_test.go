@@ -6,6 +6,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"dysl_vla/msgs"
+	"dysl_vla/policy/bundle"
 )
 
 // A spare frame buffer far larger than the frame it last held is let go, so one burst of large
@@ -24,3 +25,29 @@ func TestRecycleLetsGoOfBuffersFarLargerThanTheirFrame(t *testing.T) {
 	c.recycle(&msgs.Image{Data: make([]byte, 3)})
 	require.Equal(t, []*msgs.Image{vga, big}, c.spare, "two spares at most")
 }
+
+// The JointState decode buffer grown by a message refused for its size is let go, so one hostile
+// message is not held for the life of the node; buffers of a robot's size are kept.
+func TestJointStateBuffersPastMaxJointsAreLetGo(t *testing.T) {
+	c := &Core{cfg: Config{Sink: discard{}}, state: newStateSlot(&bundle.StateSpec{Names: []string{"ee_z"}})}
+	encode := func(js *msgs.JointState) []byte {
+		raw, err := msgs.Encode(nil, js)
+		require.NoError(t, err)
+		return raw
+	}
+	require.True(t, c.OfferSerializedState(StateTopic, encode(&msgs.JointState{Name: []string{"ee_z"}, Position: []float64{1}})))
+	require.Equal(t, 1, cap(c.jointState.Name), "a robot's size: kept for the next decode")
+
+	require.False(t, c.OfferSerializedState(StateTopic, encode(&msgs.JointState{Name: make([]string, MaxJoints+1)})))
+	require.Zero(t, cap(c.jointState.Name))
+	require.False(t, c.OfferSerializedState(StateTopic, encode(&msgs.JointState{Effort: make([]float64, 10*MaxJoints)})))
+	require.Zero(t, cap(c.jointState.Effort))
+}
+
+// discard is a Sink that keeps nothing.
+type discard struct{}
+
+func (discard) PublishActionChunk(*msgs.ActionChunk)     {}
+func (discard) PublishSkipStats(*msgs.SkipStats)         {}
+func (discard) PublishDiagnostics(*msgs.DiagnosticArray) {}
+func (discard) Notice(Event)                             {}

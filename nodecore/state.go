@@ -105,11 +105,18 @@ func (c *Core) OfferSerializedState(topic string, raw []byte) bool {
 	c.stateDecode.Lock()
 	defer c.stateDecode.Unlock()
 	js := &c.jointState
+	defer func() {
+		// Arrays grown past MaxJoints by a refused message are not kept as the next one's buffers: a
+		// message of a million names would otherwise hold 40 MB for the life of the node.
+		if max(cap(js.Name), cap(js.Position), cap(js.Velocity), cap(js.Effort)) > MaxJoints {
+			*js = msgs.JointState{}
+		}
+	}()
 	if err := msgs.Decode(raw, js); err != nil {
 		c.ReportDecodeError(topic, err)
 		return false
 	}
-	if err := checkJointState(js.Name, js.Position); err != nil {
+	if err := checkJointState(js); err != nil {
 		c.ReportDecodeError(topic, err)
 		return false
 	}
@@ -117,10 +124,26 @@ func (c *Core) OfferSerializedState(topic string, raw []byte) bool {
 	return true
 }
 
+// MaxJoints is the most entries an array of a JointState the node takes may hold (its names,
+// positions, velocities or efforts). A real robot's has tens of joints, a humanoid with hands about a
+// hundred. Past it, a message is refused before its names are looked at: a million names cost 56 MB
+// for the check of names given twice, and held the frame slot's lock while each was looked up.
+const MaxJoints = 4096
+
 // checkJointState refuses what sensor_msgs/JointState does not allow: a position array neither empty
 // nor as long as the names, which cannot say which value is whose, and a name given twice, whose two
-// values would leave the robot's state to the order of the array.
-func checkJointState(names []string, positions []float64) error {
+// values would leave the robot's state to the order of the array; and an array of more than MaxJoints
+// entries, which no robot has.
+func checkJointState(js *msgs.JointState) error {
+	for _, a := range []struct {
+		field string
+		n     int
+	}{{"name", len(js.Name)}, {"position", len(js.Position)}, {"velocity", len(js.Velocity)}, {"effort", len(js.Effort)}} {
+		if a.n > MaxJoints {
+			return fmt.Errorf("field %s holds %d entries, at most %d allowed: a robot has tens of joints", a.field, a.n, MaxJoints)
+		}
+	}
+	names, positions := js.Name, js.Position
 	if len(positions) != 0 && len(positions) != len(names) {
 		return fmt.Errorf("%d names and %d positions: a JointState has as many positions as names, or none", len(names), len(positions))
 	}

@@ -1,6 +1,7 @@
 package nodecore_test
 
 import (
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -269,4 +270,52 @@ func TestMalformedJointStatesAreRefusedAndNamed(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, f.core.OfferSerializedState(nodecore.StateTopic, raw))
 	require.Empty(t, eventsOf[nodecore.EventDecodeError](f.sink))
+}
+
+// A JointState with more entries in an array than any robot has joints is refused as a decode error
+// naming the field, its size and the limit, before its names are checked or looked up: a million
+// names cost 56 MB for the check of names given twice alone. At the limit, a message is taken.
+func TestJointStatesOfTooManyJointsAreRefused(t *testing.T) {
+	names := func(n int) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = fmt.Sprintf("joint_%d", i)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name string
+		js   msgs.JointState
+		want string
+	}{
+		{"names", msgs.JointState{Name: names(nodecore.MaxJoints + 1)}, "field name holds 4097 entries, at most 4096 allowed: a robot has tens of joints"},
+		{"velocities", msgs.JointState{Name: []string{"ee_z"}, Position: []float64{0.2}, Velocity: make([]float64, 100_000)},
+			"field velocity holds 100000 entries, at most 4096 allowed: a robot has tens of joints"},
+		{"efforts", msgs.JointState{Effort: make([]float64, nodecore.MaxJoints+1)}, "field effort holds 4097 entries"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newStateFixture(t, nil)
+			tc.js.Header.Stamp = stampAt(0)
+			raw, err := msgs.Encode(nil, &tc.js)
+			require.NoError(t, err)
+			require.False(t, f.core.OfferSerializedState(nodecore.StateTopic, raw))
+			decode := eventsOf[nodecore.EventDecodeError](f.sink)
+			require.Len(t, decode, 1)
+			require.Equal(t, "joint_states", decode[0].Topic)
+			require.ErrorContains(t, decode[0].Err, tc.want)
+			require.Contains(t, decode[0].String(), "message on joint_states dropped: field ")
+		})
+	}
+	f := newStateFixture(t, nil)
+	f.core.SetInstruction("pick")
+	at := names(nodecore.MaxJoints)
+	at[7], at[9] = "ee_z", "gripper"
+	positions := make([]float64, len(at))
+	positions[7], positions[9] = 0.3, 1
+	raw, err := msgs.Encode(nil, &msgs.JointState{Header: msgs.Header{Stamp: stampAt(0)}, Name: at, Position: positions})
+	require.NoError(t, err)
+	require.True(t, f.core.OfferSerializedState(nodecore.StateTopic, raw))
+	f.serve(10*time.Millisecond, "cam")
+	require.Len(t, f.sink.chunks, 1)
+	require.InDeltaSlice(t, []float32{2, 1}, f.fake.LastState(), 1e-6)
 }
