@@ -48,10 +48,7 @@ func DefaultPlans(l *skipping.Layout, ratios ...float64) ([]Plan, error) {
 		if !(r >= 0 && r <= 1) {
 			return nil, fmt.Errorf("benchmark: skip ratio %v: expected a share of the dynamic layers in [0, 1]", r)
 		}
-		skipped := 0
-		for _, s := range l.Segments {
-			skipped += skipping.FixedRatioSkip(s.Dynamic(), r)
-		}
+		skipped, _ := skipping.SkippedLayers(skipping.StrategyFixedRatio, *l, r)
 		name := fmt.Sprintf("dysl_skip_%d", int(math.Round(100*float64(skipped)/float64(max(l.DynamicLayers(), 1)))))
 		if named[name] {
 			continue
