@@ -351,8 +351,8 @@ func (h *Harness) Run(seed int64) (Episode, error) {
 			if sink.stats.VerificationFired {
 				ep.VerificationRuns++
 			}
-			ep.EngineTime += ms(sink.stats.LatencyMs)
-			ep.BackboneTime += ms(sink.stats.LayersLatencyMs + sink.stats.AdaptersLatencyMs + sink.stats.ControllersLatencyMs + sink.stats.VerificationLatencyMs)
+			ep.EngineTime += durationOfMs(sink.stats.LatencyMs)
+			ep.BackboneTime += durationOfMs(sink.stats.LayersLatencyMs + sink.stats.AdaptersLatencyMs + sink.stats.ControllersLatencyMs + sink.stats.VerificationLatencyMs)
 		}
 		for len(arrivals) > 0 && arrivals[0].ready < t+h.dt/2 {
 			next := arrivals[0]
@@ -405,7 +405,8 @@ func (ep *Episode) addApproach(t *legTracker) {
 	ep.Nearest, ep.Gap, ep.Headway = append(ep.Nearest, t.nearest), append(ep.Gap, t.gap), append(ep.Headway, t.headway)
 }
 
-func ms(v float64) time.Duration { return time.Duration(v * float64(time.Millisecond)) }
+// durationOfMs reads a statistic published in milliseconds (SkipStats' latencies) back as a duration.
+func durationOfMs(v float64) time.Duration { return time.Duration(v * float64(time.Millisecond)) }
 
 // chunkActions reads a published chunk as scene actions.
 func chunkActions(c *msgs.ActionChunk) []scene.Action {
