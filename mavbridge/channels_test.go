@@ -3,9 +3,11 @@ package mavbridge
 import (
 	"bytes"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +15,8 @@ import (
 	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
 	"github.com/pion/transport/v2/udp"
 	"github.com/stretchr/testify/require"
+
+	"dysl_vla/msgs"
 )
 
 // A server endpoint keeps MaxChannels channels open; the connections beyond are closed as they come
@@ -238,7 +242,68 @@ func TestRefusalsAreHeardOncePerPeriod(t *testing.T) {
 		"(6 refused since the previous report)", heard[1].String())
 }
 
+// The diagnostics say that connections were refused (WARN, with the line of the latest refusal, once)
+// while the controller's own channel carries on.
+func TestForwarderReportsRefusedConnections(t *testing.T) {
+	bridge := &Bridge{Endpoint: "tcp-server:127.0.0.1:0", MaxChannels: 1, LinkTimeout: time.Minute}
+	require.NoError(t, bridge.Initialize())
+	defer bridge.Close()
+	forwarder := &Forwarder{Bridge: bridge, GripperDim: NoGripper}
+	startController(t, gomavlib.EndpointTCPClient{Address: bridge.ListenAddr().String()}, 0)
+	require.Eventually(t, func() bool { return forwarder.LinkStatus().Level == msgs.DiagnosticOK }, deadline, poll)
+	require.Equal(t, "0", statusValue(t, forwarder.LinkStatus(), "channels refused"))
+
+	scan, err := net.Dial("tcp4", bridge.ListenAddr().String())
+	require.NoError(t, err)
+	defer scan.Close()
+	require.False(t, heardOrClosed(t, scan))
+	// The refusal is counted, then reported: wait for both, the report being the only event to come.
+	require.Eventually(t, func() bool { return bridge.Stats().ChannelsRefused == 1 && len(bridge.events) == 1 }, deadline, poll)
+
+	status := forwarder.LinkStatus()
+	require.Equal(t, msgs.DiagnosticWarn, status.Level)
+	require.Equal(t, "link up, but since the last report 1 connections were refused: the endpoint's 1 channels were all open "+
+		"(a port scan, a flood, or more peers than expected); tcp-server:127.0.0.1:0 refused a connection from "+
+		scan.LocalAddr().String()+": it has 1 channels open, its limit", status.Message)
+	require.Equal(t, "1", statusValue(t, status, "channels refused"))
+	require.Equal(t, "link up", forwarder.LinkStatus().Message, "said once")
+	require.True(t, bridge.Stats().LinkUp)
+}
+
+func statusValue(t *testing.T, st msgs.DiagnosticStatus, key string) string {
+	t.Helper()
+	v, ok := st.Value(key)
+	require.True(t, ok, "%q not in %v", key, st.Values)
+	return v
+}
+
+// `dysl mavlink listen` on a server endpoint prints a line for a refused connection.
+func TestMonitorReportsRefusedConnections(t *testing.T) {
+	monitor := &Monitor{Endpoint: "tcp-server:127.0.0.1:0", MaxChannels: 1, NoHeartbeat: true}
+	require.NoError(t, monitor.Initialize())
+	defer monitor.Close()
+	kept, err := net.Dial("tcp4", monitor.ListenAddr().String())
+	require.NoError(t, err)
+	defer kept.Close()
+	refused, err := net.Dial("tcp4", monitor.ListenAddr().String())
+	require.NoError(t, err)
+	defer refused.Close()
+	require.NoError(t, refused.SetReadDeadline(time.Now().Add(deadline)))
+	_, err = refused.Read(make([]byte, 1))
+	require.True(t, errors.Is(err, io.EOF) || strings.Contains(err.Error(), "reset"), "%v", err)
+
+	select {
+	case r := <-monitor.Received():
+		require.Equal(t, "tcp-server:127.0.0.1:0 refused a connection from "+refused.LocalAddr().String()+
+			": it has 1 channels open, its limit\n", FormatReceived(r))
+	case <-time.After(deadline):
+		t.Fatal("the monitor did not say it refused a connection")
+	}
+}
+
 func TestNegativeMaxChannelsIsRefused(t *testing.T) {
 	bridge := &Bridge{Endpoint: "tcp-server:127.0.0.1:0", MaxChannels: -1}
 	require.ErrorContains(t, bridge.Initialize(), "MaxChannels is -1, expected a positive number of channels (0: 16)")
+	monitor := &Monitor{Endpoint: "tcp-server:127.0.0.1:0", MaxChannels: -1}
+	require.ErrorContains(t, monitor.Initialize(), "MaxChannels is -1")
 }

@@ -29,13 +29,17 @@ type Forwarder struct {
 	gripperFailureNew bool
 	// channelError is the latest transport error that closed a channel (a TCP peer going away).
 	channelError string
+	// channelRefusal is the latest connection the server endpoint refused, its channels all open;
+	// channelRefusalNew says it came since the previous LinkStatus, which then says it once.
+	channelRefusal    string
+	channelRefusalNew bool
 	// refused counts chunks Send refused; refusal is the latest reason, while no chunk has been taken
 	// since (cleared by the next chunk that is).
 	refused uint64
 	refusal string
 	// reported are the discarded chunks and dropped frames the previous LinkStatus saw, so that a status
 	// says when the link is up but chunks stopped getting through since.
-	reported struct{ chunksNoChannel, framesDropped uint64 }
+	reported struct{ chunksNoChannel, framesDropped, channelsRefused uint64 }
 }
 
 // ForwardChunk implements nodecore.ChunkForwarder: it converts the published chunk to a Chunk and
@@ -69,10 +73,11 @@ func (f *Forwarder) ForwardChunk(m *msgs.ActionChunk) error {
 // its heartbeat has since stopped (chunks are being discarded), or when the link is up but the latest
 // chunk was refused (it cannot be encoded: nothing reaches the controller), WARN before the first
 // heartbeat (no chunk has gone out yet) and while the link is up but chunks were discarded or frames
-// dropped since the previous status (the channel is gone, or the controller stopped reading), and OK
-// otherwise; while the link is down, why a client
-// endpoint cannot connect is added. The key-values count chunks, frames and gripper commands
-// since start-up.
+// dropped since the previous status (the channel is gone, or the controller stopped reading), or a
+// server endpoint refused connections, its channels all open, and OK otherwise; while the link is
+// down, why a client endpoint cannot connect is added, and the latest refused connection reported
+// since the previous status is added once. The key-values count chunks, frames, gripper commands and
+// refused connections since start-up.
 func (f *Forwarder) LinkStatus() msgs.DiagnosticStatus {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -105,6 +110,10 @@ func (f *Forwarder) LinkStatus() msgs.DiagnosticStatus {
 		st.Message = fmt.Sprintf("link up, but since the last report %d chunks were discarded and %d frames dropped: "+
 			"no channel is connected, the controller has not been heard on the one connected again, or it does not read what is written to it",
 			s.ChunksNoChannel-f.reported.chunksNoChannel, s.FramesDropped-f.reported.framesDropped)
+	case s.ChannelsRefused > f.reported.channelsRefused:
+		st.Level = msgs.DiagnosticWarn
+		st.Message = fmt.Sprintf("link up, but since the last report %d connections were refused: the endpoint's %d channels were all open "+
+			"(a port scan, a flood, or more peers than expected)", s.ChannelsRefused-f.reported.channelsRefused, b.MaxChannels)
 	default:
 		st.Level, st.Message = msgs.DiagnosticOK, "link up"
 	}
@@ -115,14 +124,20 @@ func (f *Forwarder) LinkStatus() msgs.DiagnosticStatus {
 		st.Message += "; " + f.gripperFailure
 		f.gripperFailureNew = false
 	}
+	if f.channelRefusalNew {
+		st.Message += "; " + f.channelRefusal
+		f.channelRefusalNew = false
+	}
 
 	f.reported.chunksNoChannel, f.reported.framesDropped = s.ChunksNoChannel, s.FramesDropped
+	f.reported.channelsRefused = s.ChannelsRefused
 
 	kv := func(k, v string) { st.Values = append(st.Values, msgs.KeyValue{Key: k, Value: v}) }
 	count := func(k string, n uint64) { kv(k, strconv.FormatUint(n, 10)) }
 	kv("controller", fmt.Sprintf("system %d, component %d", b.TargetSystem, b.TargetComponent))
 	kv("heartbeat age (s)", age)
 	count("channels", uint64(s.Channels))
+	count("channels refused", s.ChannelsRefused)
 	count("chunks sent", s.ChunksSent)
 	count("chunks discarded", s.ChunksDiscarded)
 	count("chunks discarded with the link up", s.ChunksNoChannel)
@@ -160,6 +175,9 @@ func (f *Forwarder) drainEvents() {
 				if e.Err != nil {
 					f.channelError = fmt.Sprintf("channel %s closed: %v", e.Channel, e.Err)
 				}
+			case EventChannelRefused:
+				f.channelRefusal = e.String()
+				f.channelRefusalNew = true
 			case EventLinkUp:
 				f.channelError = "" // an old transport error no longer explains anything
 			}

@@ -25,6 +25,9 @@ type Monitor struct {
 	NoHeartbeat bool
 	// AckGripper answers each MAV_CMD_DO_GRIPPER with COMMAND_ACK(MAV_RESULT_ACCEPTED).
 	AckGripper bool
+	// MaxChannels is how many channels a server endpoint keeps open at once, as Bridge.MaxChannels;
+	// a connection beyond them is refused and reported as ReceivedChannelRefused. It defaults to 16.
+	MaxChannels int
 
 	node       *gomavlib.Node
 	transports *transports
@@ -62,6 +65,15 @@ type ReceivedGripper struct {
 // ReceivedMalformed is a frame or chunk part that could not be decoded.
 type ReceivedMalformed struct{ Err error }
 
+// ReceivedChannelRefused says that a server endpoint refused a connection, as EventChannelRefused
+// does for a Bridge: the first, then one at most every 10 s while they go on.
+type ReceivedChannelRefused struct {
+	Endpoint string
+	Peer     string
+	Limit    int
+	Refused  uint64
+}
+
 // ReceivedConnectFailed says why the client endpoint could not connect; the transport retries, and a
 // reason the retries repeat is said once.
 type ReceivedConnectFailed struct {
@@ -69,11 +81,12 @@ type ReceivedConnectFailed struct {
 	Err      error
 }
 
-func (ReceivedHeartbeat) isReceived()     {}
-func (ReceivedChunk) isReceived()         {}
-func (ReceivedGripper) isReceived()       {}
-func (ReceivedMalformed) isReceived()     {}
-func (ReceivedConnectFailed) isReceived() {}
+func (ReceivedHeartbeat) isReceived()      {}
+func (ReceivedChunk) isReceived()          {}
+func (ReceivedGripper) isReceived()        {}
+func (ReceivedMalformed) isReceived()      {}
+func (ReceivedConnectFailed) isReceived()  {}
+func (ReceivedChannelRefused) isReceived() {}
 
 // Initialize starts listening.
 func (m *Monitor) Initialize() error {
@@ -87,6 +100,11 @@ func (m *Monitor) Initialize() error {
 	if m.ComponentID == 0 {
 		m.ComponentID = uint8(common.MAV_COMP_ID_AUTOPILOT1)
 	}
+	if m.MaxChannels == 0 {
+		m.MaxChannels = DefaultMaxChannels
+	} else if m.MaxChannels < 0 {
+		return fmt.Errorf("MaxChannels is %d, expected a positive number of channels (0: %d)", m.MaxChannels, DefaultMaxChannels)
+	}
 	m.transports = newTransports()
 	m.received = make(chan Received, 256)
 	m.terminate = make(chan struct{})
@@ -96,8 +114,14 @@ func (m *Monitor) Initialize() error {
 		default:
 		}
 	}
+	m.transports.onRefused = func(e EventChannelRefused) {
+		select { // from the listener's goroutine, as above
+		case m.received <- ReceivedChannelRefused(e):
+		default:
+		}
+	}
 	m.node = &gomavlib.Node{
-		Endpoints:   []gomavlib.EndpointConf{gomavlibEndpoint(endpoint, m.transports, DefaultMaxChannels)},
+		Endpoints:   []gomavlib.EndpointConf{gomavlibEndpoint(endpoint, m.transports, m.MaxChannels)},
 		Dialect:     dialect.Dialect,
 		OutVersion:  gomavlib.V2,
 		OutSystemID: m.SystemID, OutComponentID: m.ComponentID,

@@ -42,6 +42,8 @@ func FormatReceived(r Received) string {
 		fmt.Fprintf(&b, "heartbeat sys=%d comp=%d type=%s\n", r.SystemID, r.ComponentID, r.Type)
 	case ReceivedConnectFailed:
 		fmt.Fprintf(&b, "cannot connect on %s: %v (retrying)\n", r.Endpoint, r.Err)
+	case ReceivedChannelRefused:
+		fmt.Fprintf(&b, "%v\n", EventChannelRefused(r))
 	case ReceivedChunk:
 		c := r.Chunk
 		fmt.Fprintf(&b, "chunk seq=%d stamp=%s dt=%v frame=%q steps=%d dims=%d\n",

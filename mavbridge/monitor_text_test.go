@@ -27,6 +27,9 @@ func TestFormatReceived(t *testing.T) {
 		{ReceivedGripper{SystemID: 2, ComponentID: 1, Action: GripperOpen, Instance: 0, Confirmation: 1},
 			"gripper open instance=0 confirmation=1 from sys=2 comp=1\n"},
 		{ReceivedMalformed{Err: errors.New("bad crc")}, "malformed: bad crc\n"},
+		{ReceivedChannelRefused{Endpoint: "udp-server:0.0.0.0:14550", Peer: "10.0.0.7:40000", Limit: 16, Refused: 212},
+			"udp-server:0.0.0.0:14550 refused a connection from 10.0.0.7:40000: it has 16 channels open, its limit " +
+				"(212 refused since the previous report)\n"},
 	}
 	for _, tc := range cases {
 		require.Equal(t, tc.want, FormatReceived(tc.r))
