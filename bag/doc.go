@@ -13,17 +13,25 @@
 // per-topic counts that disagree between metadata.yaml and the files become Info.Warnings (a bag
 // whose recorder died keeps stale metadata, and its messages are still worth reading); a truncated
 // or corrupt storage file ends iteration with an error naming the file, after the messages read
-// before the fault.
+// before the fault. An MCAP chunk whose records cannot be read (the CRC32 it records of them
+// disagrees, its compressed data is broken, its records do not tile it) is damage to that chunk
+// alone, as mcap doctor reports it: its messages, as the message index after it names them, come out
+// with Message.Damaged set, naming the file, the chunk's offset and, for a CRC, both values; where
+// nothing says what it held (in file order, or without a message index) the chunk comes out as one
+// damaged message at its first log time; and the chunks after it are read. A chunk that records no
+// CRC (0, as Humble's rosbag2 writes them) cannot be checked. Info, like `ros2 bag info`, reads an
+// indexed file's summary alone and so says nothing of its chunks' records.
 //
 // What a file may cost is bounded, whatever it claims: a message holds MaxMessageBytes at most (a
-// bigger compressed message or .db3 row is read as damaged), an MCAP chunk twice that, in its index,
-// its zstd frame and as it decompresses, and so do the chunks the log-time-ordered reader holds at
-// once (a file whose chunks overlap more is read in file order, with a warning). A .db3 is read only
-// through plain tables, never views or generated columns, which SQLite would compute on every read.
-// A file-compressed storage file unpacks to 1000 times its size, or 64 MiB, at most. The zstd check
-// reads the 3-byte header of every block of every chunk when a file opens: on a 2.4 GB recording,
-// 0.05 s warm and 2.0 s from a cold disk, where the summary alone (what ros2 bag info reads) took
-// 0.01 and 0.15 s.
+// bigger compressed message or .db3 row is read as damaged), an MCAP chunk twice that, in its
+// index, its zstd frame and as it decompresses, and so do the chunks the log-time-ordered reader
+// holds at once (a file whose chunks overlap more is read in file order, with a warning). A chunk
+// is decompressed whole, into a buffer that grows with what comes out, not with what the chunk
+// claims, and checked before any of its messages is read. A .db3 is read only through plain tables,
+// never views or generated columns, which SQLite would compute on every read. A file-compressed
+// storage file unpacks to 1000 times its size, or 64 MiB, at most. The zstd check reads the 3-byte
+// header of every block of every chunk when a file opens: on a 2.4 GB recording, 0.05 s warm and
+// 2.0 s from a cold disk, where the summary alone (what ros2 bag info reads) took 0.01 and 0.15 s.
 //
 // Writing: Create makes a bag directory that ROS 2 Humble and later can play: MCAP files with
 // profile "ros2", "ros2msg" schemas carrying the full message definition, "cdr" message encoding,

@@ -1,7 +1,6 @@
 package bag
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -79,17 +78,20 @@ func TestMCAPChunkOverTheBoundIsAFault(t *testing.T) {
 	requireChunkTooBig(t, path, fault)
 }
 
-// requireChunkTooBig checks the fault of a chunk over the bound: a record too long, or, where the zstd
-// frame declares its size, the chunk as a whole.
+// requireChunkTooBig checks the fault of a chunk over the bound: its record too long, or what it
+// decompresses to.
 func requireChunkTooBig(t *testing.T, path string, fault error) {
 	t.Helper()
 	var corrupt *CorruptFileError
 	require.ErrorAs(t, fault, &corrupt)
-	require.Regexp(t, `^bag file `+path+` is truncated or corrupt: (a record is|a chunk decompresses to) more than a chunk may hold here \(16384 bytes, twice bag.MaxMessageBytes\)$`, fault.Error())
+	require.Regexp(t, `^bag file `+path+` is truncated or corrupt: (its chunk record at offset \d+ says \d+ bytes,|the chunk at offset \d+ decompresses to) `+
+		`more than a chunk may hold here \(16384 bytes, twice bag.MaxMessageBytes\)$`, fault.Error())
 }
 
 // A file without a summary is read in file order from the start: there the same bound applies to each
-// record and to what a chunk decompresses to, many small messages as much as one big one.
+// record and to what a chunk decompresses to, many small messages as much as one big one. A chunk is
+// decompressed whole before any of its messages is read, so none of a chunk over the bound is: its
+// records once streamed out as they decompressed, those before the bound read before the fault.
 func TestMCAPChunkOverTheBoundIsAFaultWithoutAnIndex(t *testing.T) {
 	setMaxChunkBytes(t, 16<<10)
 	for _, compression := range []mcap.CompressionFormat{mcap.CompressionZSTD, mcap.CompressionLZ4} {
@@ -102,14 +104,9 @@ func TestMCAPChunkOverTheBoundIsAFaultWithoutAnIndex(t *testing.T) {
 			writeMCAP(t, path, mcap.WriterOptions{Chunked: true, ChunkSize: 64 << 10, Compression: compression, SkipStatistics: true},
 				many...)
 			times, warnings, fault := readLogTimes(t, path)
-			// The chunk's records stream out as it decompresses: those before the bound are read
-			// (none where the zstd frame declares its size).
-			require.Less(t, len(times), len(many))
-			for i, at := range times {
-				require.Equal(t, int64(many[i].at), at)
-			}
+			require.Empty(t, times, "the chunk holds every message")
 			require.Len(t, warnings, 1)
-			require.Contains(t, warnings[0], fmt.Sprintf("%s: readable only up to a fault (%d messages counted): ", path, len(times)))
+			require.Contains(t, warnings[0], path+": readable only up to a fault (0 messages counted): ")
 			requireChunkTooBig(t, path, fault)
 
 			writeMCAP(t, path, mcap.WriterOptions{Chunked: true, ChunkSize: 1 << 10, Compression: compression, SkipStatistics: true},

@@ -332,6 +332,10 @@ func (r *Reader) addFile(readPath, userPath, listedAs string, size int64, storag
 		r.info.Warnings = append(r.info.Warnings, fmt.Sprintf("%s: readable only up to a fault (%d messages counted): %v",
 			listedAs, sum.messageCount, renamePath(sum.fault, readPath, userPath)))
 	}
+	if sum.damagedChunks > 0 {
+		r.info.Warnings = append(r.info.Warnings, fmt.Sprintf("%s: %d chunks cannot be read; their messages are not counted, and are read as damaged (the first: %v)",
+			listedAs, sum.damagedChunks, renamePath(sum.chunkDamage, readPath, userPath)))
+	}
 	if sum.unknownTopicRows > 0 {
 		r.info.Warnings = append(r.info.Warnings, fmt.Sprintf("%s: %d messages name a topic id its topics table lacks; they are not counted, and are read as damaged",
 			listedAs, sum.unknownTopicRows))

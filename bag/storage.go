@@ -36,6 +36,10 @@ type fileSummary struct {
 	// unknownTopicRows counts sqlite3 rows whose topic id the topics table lacks: not among the
 	// topics' counts, read as damaged messages.
 	unknownTopicRows uint64
+	// damagedChunks counts the chunks of an unindexed file that cannot be read (see chunkDamage), whose
+	// messages are not counted, and chunkDamage is the first one's fault.
+	damagedChunks uint64
+	chunkDamage   error
 	// indexProblem is why a file's index is not used, the file being read in file order instead (it
 	// disagrees with the data, or names a chunk over the bound), said as Info's warning says it; nil when
 	// the index is used or there is none.

@@ -13,7 +13,6 @@ import (
 
 	"github.com/foxglove/mcap/go/mcap"
 	"github.com/klauspost/compress/zstd"
-	"github.com/pierrec/lz4/v4"
 )
 
 // guarded runs a call into the MCAP library, turning a panic into an error: the library indexes slices
@@ -33,9 +32,9 @@ func guarded(call func() error) (err error) {
 // through the index in log-time order; files without one (a recorder killed mid-write, a truncated
 // copy) are scanned linearly in file order, which for rosbag2 recordings is receive order.
 type mcapFile struct {
-	path    string
-	indexed bool
-	sum     fileSummary
+	path  string
+	index *mcapIndex // nil: read in file order
+	sum   fileSummary
 }
 
 func openMCAPFile(path string) (*mcapFile, error) {
@@ -69,7 +68,13 @@ func openMCAPFile(path string) (*mcapFile, error) {
 				"together, up to %d bytes, more than the %d a chunk may hold here, so it is read in file order, and its messages may come "+
 				"out of time order", held, maxHeldChunkBytes)
 		}
-		file.indexed = file.sum.indexProblem == nil
+		if file.sum.indexProblem == nil {
+			st, err := f.Stat()
+			if err != nil {
+				return nil, err
+			}
+			file.index = newMCAPIndex(info.Channels, info.Schemas, info.ChunkIndexes, st.Size())
+		}
 		return file, nil
 	}
 	// No usable summary: count by scanning. A fault found here is kept and reported by iteration.
@@ -100,8 +105,8 @@ type chunkSpan struct {
 	unpacked           uint64
 }
 
-// logTimeFootprint is the most bytes the MCAP library's log-time-ordered reader holds decompressed at
-// once for these chunks. It loads chunks in order of their first log time (ties in file order), each
+// logTimeFootprint is the most bytes the index reader (indexedReader, which loads chunks as the MCAP
+// library's log-time-ordered reader does) holds decompressed at once for these chunks. It loads chunks in order of their first log time (ties in file order), each
 // into the first free slot, whose buffer grows to what the chunk decompresses to and never shrinks. A
 // chunk is loaded once every message up to its first log time has been read, so a chunk loaded before
 // it is free by then if its last log time is not past that.
@@ -220,12 +225,15 @@ func checkChunk(f *os.File, size uint64, ci *mcap.ChunkIndex) (unpacked uint64, 
 
 // checkZstdRecords checks that a zstd chunk's n bytes of records at offset at are one zstd frame, of the
 // chunk's uncompressed size where the frame declares its size, and returns the most that frame may
-// decompress to. The index reader decompresses a chunk with the zstd library's DecodeAll, which takes
-// the chunk's size for its buffer but not as a bound: it decodes every frame there is, each to the size
-// it declares or, declaring none, as far as its blocks go (a chunk that claimed 4 KiB and held a 200 MB
-// frame allocated 1 GB). Without a declared size the bound is what the blocks may hold: a raw or RLE
-// block says its size, a compressed one holds 128 KiB at most. Only the frame's header and the 3-byte
-// header of each block are read, not their data.
+// decompress to. The MCAP library's index reader, which this package used, decompressed a chunk with
+// the zstd library's DecodeAll, which takes the chunk's size for its buffer but not as a bound: it
+// decodes every frame there is, each to the size it declares or, declaring none, as far as its blocks
+// go (a chunk that claimed 4 KiB and held a 200 MB frame allocated 1 GB). The chunkDecoder stops at
+// the chunk's size, and would read such a chunk as damaged; found here, when the file opens, the file
+// is read in file order instead, where what the frame holds is read, the chunk's CRC checking it.
+// Without a declared size the bound is what the blocks may hold: a raw or RLE block says its size, a
+// compressed one holds 128 KiB at most. Only the frame's header and the 3-byte header of each block
+// are read, not their data.
 func checkZstdRecords(f *os.File, at, n, uncompressed uint64) (unpacked uint64, err error) {
 	head := make([]byte, min(n, zstd.HeaderMaxSize))
 	if _, err := f.ReadAt(head, int64(at)); err != nil {
@@ -319,7 +327,7 @@ func topicFromChannel(ch *mcap.Channel, schema *mcap.Schema, count uint64) Topic
 
 // scanMCAPSummary reads an unindexed file from start to end, counting messages per channel.
 func scanMCAPSummary(path string) (fileSummary, error) {
-	stream, err := openMCAPStream(path, false, nil)
+	stream, err := openMCAPStream(path, nil, nil)
 	if err != nil {
 		return fileSummary{}, err
 	}
@@ -335,6 +343,15 @@ func scanMCAPSummary(path string) (fileSummary, error) {
 			sum.fault = err
 			sum.countsKnown = false
 			break
+		}
+		if m.Damaged != nil {
+			// A chunk that cannot be read, whose messages are unknown: the counts are not either.
+			sum.damagedChunks++
+			sum.countsKnown = false
+			if sum.chunkDamage == nil {
+				sum.chunkDamage = m.Damaged
+			}
+			continue
 		}
 		if sum.messageCount == 0 || m.LogTime < sum.start {
 			sum.start = m.LogTime
@@ -356,53 +373,60 @@ func (f *mcapFile) summary() fileSummary { return f.sum }
 func (f *mcapFile) close() error         { return nil }
 
 func (f *mcapFile) messages(topics map[string]bool) (messageStream, error) {
-	return openMCAPStream(f.path, f.indexed, topics)
+	return openMCAPStream(f.path, f.index, topics)
+}
+
+// fileMessage is one message a reader of an MCAP file yields: its channel, log time and data (valid
+// until the next call); or, for a message of a chunk that cannot be read, the damage instead of data,
+// and no channel either where nothing says what the chunk held.
+type fileMessage struct {
+	channel *mcap.Channel
+	schema  *mcap.Schema
+	logTime uint64
+	data    []byte
+	damage  *chunkDamage
+}
+
+// mcapReader is the index reader or the file-order one; next returns io.EOF at the end.
+type mcapReader interface {
+	next() (fileMessage, error)
+	close()
 }
 
 type mcapStream struct {
 	path       string
 	file       *os.File
-	reader     *mcap.Reader  // the index reader's; nil when read in file order
-	linear     *linearReader // the file-order reader; nil when read through the index
-	it         mcap.MessageIterator
+	reader     mcapReader
 	topics     map[string]bool
 	seen       map[uint16]bool
 	topicsSeen []TopicInfo // channels in the order first met, for scans of unindexed files
-	msg        mcap.Message
-	truncated  bool // the file lacks its closing magic: reaching its end is a fault
+	truncated  bool        // the file lacks its closing magic: reaching its end is a fault
 }
 
 var errMissingFooter = errors.New("file ends without the MCAP footer (truncated, or the recorder did not close it)")
 
-func openMCAPStream(path string, indexed bool, topics map[string]bool) (*mcapStream, error) {
+// openMCAPStream reads the file at path through index, or in file order where index is nil.
+func openMCAPStream(path string, index *mcapIndex, topics map[string]bool) (*mcapStream, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	s := &mcapStream{path: path, file: f, topics: topics, seen: map[uint16]bool{}}
-	if indexed {
-		err = guarded(func() (err error) { s.reader, err = mcap.NewReader(f); return err })
+	if index != nil {
+		s.reader, err = newIndexedReader(f, index, topics)
 		if err != nil {
 			f.Close()
-			return nil, fmt.Errorf("%s: not an MCAP file: %w", path, err)
-		}
-		err = guarded(func() (err error) {
-			s.it, err = s.reader.Messages(mcap.UsingIndex(true), mcap.InOrder(mcap.LogTimeOrder))
-			return err
-		})
-		if err != nil {
-			s.close()
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 		return s, nil
 	}
-	var lexer *linearReader
-	err = guarded(func() (err error) { lexer, err = newLinearReader(bufio.NewReaderSize(f, 64<<10)); return err })
+	var linear *linearReader
+	err = guarded(func() (err error) { linear, err = newLinearReader(f); return err })
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("%s: not an MCAP file: %w", path, err)
 	}
-	s.it, s.linear = lexer, lexer
+	s.reader = linear
 	// A linear scan ends quietly with io.EOF when a cut falls on a record boundary, so a missing
 	// closing magic is the only sign of truncation there.
 	s.truncated, err = missingClosingMagic(f)
@@ -431,10 +455,8 @@ func missingClosingMagic(f *os.File) (bool, error) {
 
 func (s *mcapStream) next() (Message, error) {
 	for {
-		var schema *mcap.Schema
-		var ch *mcap.Channel
-		var m *mcap.Message
-		err := guarded(func() (err error) { schema, ch, m, err = s.it.NextInto(&s.msg); return err })
+		var m fileMessage
+		err := guarded(func() (err error) { m, err = s.reader.next(); return err })
 		if errors.Is(err, io.EOF) {
 			if s.truncated {
 				return Message{}, &CorruptFileError{Path: s.path, Err: errMissingFooter}
@@ -444,43 +466,56 @@ func (s *mcapStream) next() (Message, error) {
 		if err != nil {
 			return Message{}, &CorruptFileError{Path: s.path, Err: err}
 		}
+		ch := m.channel
+		if ch == nil {
+			// A damaged chunk of unknown content, yielded whatever the topics asked for (it may hold
+			// some of them), as a .db3 row of an unknown topic is.
+			return Message{Topic: fmt.Sprintf("(chunk at offset %d)", m.damage.offset), LogTime: int64(m.logTime),
+				Damaged: &CorruptFileError{Path: s.path, Err: m.damage}}, nil
+		}
 		if !s.seen[ch.ID] {
 			s.seen[ch.ID] = true
-			s.topicsSeen = append(s.topicsSeen, topicFromChannel(ch, schema, 0))
+			s.topicsSeen = append(s.topicsSeen, topicFromChannel(ch, m.schema, 0))
 		}
 		if len(s.topics) > 0 && !s.topics[ch.Topic] {
 			continue
 		}
-		out := Message{Topic: ch.Topic, LogTime: int64(m.LogTime), Data: append([]byte(nil), m.Data...)}
-		if schema != nil {
-			out.Type = schema.Name
+		out := Message{Topic: ch.Topic, LogTime: int64(m.logTime)}
+		if m.schema != nil {
+			out.Type = m.schema.Name
 		}
+		if m.damage != nil {
+			out.Damaged = &CorruptFileError{Path: s.path, Err: fmt.Errorf("message on %s at %d: %w", ch.Topic, m.logTime, m.damage)}
+			return out, nil
+		}
+		out.Data = append([]byte(nil), m.data...)
 		return out, nil
 	}
 }
 
 func (s *mcapStream) close() error {
-	if s.reader != nil {
-		s.reader.Close()
-	}
-	if s.linear != nil {
-		s.linear.close()
-	}
+	s.reader.close()
 	return s.file.Close()
 }
 
-// linearReader reads an MCAP file's messages in file order, for files without a usable index. The
-// MCAP library's own file-order reader allocates whatever a record's length claims and decompresses a
-// chunk without limit (a chunk holding one 1 GiB message of zeros, 40 KB in the file, cost 3 GB), so
-// this one runs the library's lexer with the bounds the index check applies: a record over
-// maxChunkBytes (and its header) is refused before it is read, and a chunk that decompresses to more
-// than maxChunkBytes is refused as its bytes come out. Either is a fault of the file there.
+// linearReader reads an MCAP file's records in file order, for files without a usable index. The MCAP
+// library's own file-order reader allocates whatever a record's length claims and decompresses a chunk
+// without limit (a chunk holding one 1 GiB message of zeros, 40 KB in the file, cost 3 GB), so this one
+// runs the library's lexer with a bound on records, no bigger than the file, and hands each chunk whole
+// to the chunkDecoder, which bounds it and checks it before any of its messages is read. A record over
+// the bound is a fault of the file there; a chunk that cannot be read is yielded as damaged (its
+// messages are unknown here) and the read goes on past it.
 type linearReader struct {
+	file     *os.File
+	size     int64
+	read     *countingReader
 	lexer    *mcap.Lexer
-	zstd     *zstd.Decoder
+	dec      *chunkDecoder
 	schemas  map[uint16]*mcap.Schema
 	channels map[uint16]*mcap.Channel
-	buf      []byte
+	buf      []byte // the lexer's record buffer
+	chunk    []byte // the records of the chunk being read
+	at       int    // the next of them; len(chunk) when none is left
 	header   bool
 }
 
@@ -488,119 +523,145 @@ type linearReader struct {
 // the compression's name.
 const chunkRecordSlack = 1 << 10
 
-func newLinearReader(f io.Reader) (*linearReader, error) {
-	bound := int64(maxChunkBytes)
-	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(uint64(bound)))
+// countingReader counts the bytes read through it: the lexer's place in the file.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func newLinearReader(f *os.File) (*linearReader, error) {
+	st, err := f.Stat()
 	if err != nil {
 		return nil, err
 	}
-	lexer, err := mcap.NewLexer(f, &mcap.LexerOptions{
-		MaxRecordSize: int(bound + chunkRecordSlack),
-		// Applied by the lexer only where it checks chunk CRCs, which this reader leaves to the
-		// bounded decompressors below: they stream a chunk's records instead of holding it whole.
-		MaxDecompressedChunkSize: int(bound),
-		Decompressors: map[mcap.CompressionFormat]mcap.ResettableReader{
-			mcap.CompressionZSTD: &boundedDecompressor{bound: bound, reader: dec, reset: dec.Reset},
-			mcap.CompressionLZ4:  newBoundedLZ4(bound),
-		},
+	read := &countingReader{r: bufio.NewReaderSize(f, 64<<10)}
+	lexer, err := mcap.NewLexer(read, &mcap.LexerOptions{
+		EmitChunks: true,
+		// No record is longer than the file: the lexer allocates a record's length before reading it.
+		MaxRecordSize: int(max(1, min(int64(maxChunkBytes)+chunkRecordSlack, st.Size()))),
 	})
 	if err != nil {
-		dec.Close()
 		return nil, err
 	}
-	return &linearReader{lexer: lexer, zstd: dec, schemas: map[uint16]*mcap.Schema{}, channels: map[uint16]*mcap.Channel{}}, nil
+	dec, err := newChunkDecoder()
+	if err != nil {
+		lexer.Close()
+		return nil, err
+	}
+	return &linearReader{file: f, size: st.Size(), read: read, lexer: lexer, dec: dec,
+		schemas: map[uint16]*mcap.Schema{}, channels: map[uint16]*mcap.Channel{}}, nil
 }
 
 func (r *linearReader) close() {
 	r.lexer.Close()
-	r.zstd.Close()
+	r.dec.close()
 }
 
-func (r *linearReader) Next(p []byte) (*mcap.Schema, *mcap.Channel, *mcap.Message, error) {
-	return r.NextInto(&mcap.Message{Data: p})
-}
-
-// NextInto yields the next message, as the library's file-order reader does: messages on a channel
-// not yet declared are skipped.
-func (r *linearReader) NextInto(msg *mcap.Message) (*mcap.Schema, *mcap.Channel, *mcap.Message, error) {
+// next yields the next message, as the library's file-order reader does: messages on a channel not yet
+// declared are skipped.
+func (r *linearReader) next() (fileMessage, error) {
 	for {
+		if r.at < len(r.chunk) {
+			op, body, next, _ := chunkRecord(r.chunk, r.at) // tiled, as decode checked
+			r.at = next
+			if m, ok, err := r.record(op, body); ok || err != nil {
+				return m, err
+			}
+			continue
+		}
 		token, record, err := r.lexer.Next(r.buf)
 		if errors.Is(err, mcap.ErrRecordTooLarge) {
-			err = errChunkTooBig{"a record is"}
+			err = r.tooLarge()
 		}
 		if err != nil {
-			return nil, nil, nil, err
+			return fileMessage{}, err
 		}
 		if cap(record) > cap(r.buf) {
 			r.buf = record
 		}
 		if !r.header {
 			if token != mcap.TokenHeader {
-				return nil, nil, nil, fmt.Errorf("the file starts with a %s record, not a header", token)
+				return fileMessage{}, fmt.Errorf("the file starts with a %s record, not a header", token)
 			}
 			r.header = true
 			continue
 		}
 		switch token {
-		case mcap.TokenSchema:
-			schema, err := mcap.ParseSchema(record)
+		case mcap.TokenChunk:
+			offset := r.read.n - 9 - int64(len(record))
+			chunk, err := mcap.ParseChunk(record)
 			if err != nil {
-				return nil, nil, nil, fmt.Errorf("failed to parse schema: %w", err)
+				return fileMessage{}, fmt.Errorf("its chunk record at offset %d: %w", offset, err)
 			}
-			r.schemas[schema.ID] = schema
-		case mcap.TokenChannel:
-			ch, err := mcap.ParseChannel(record)
+			records, err := r.dec.decode(chunk, offset, r.chunk, false)
+			r.chunk, r.at = records[:0], 0
+			var damage *chunkDamage
+			if errors.As(err, &damage) {
+				return fileMessage{logTime: chunk.MessageStartTime, damage: damage}, nil
+			}
 			if err != nil {
-				return nil, nil, nil, fmt.Errorf("failed to parse channel: %w", err)
+				return fileMessage{}, err
 			}
-			r.channels[ch.ID] = ch
-		case mcap.TokenMessage:
-			if err := msg.PopulateFrom(record, true); err != nil {
-				return nil, nil, nil, err
+			r.chunk = records
+		case mcap.TokenSchema, mcap.TokenChannel, mcap.TokenMessage:
+			op := map[mcap.TokenType]mcap.OpCode{mcap.TokenSchema: mcap.OpSchema, mcap.TokenChannel: mcap.OpChannel, mcap.TokenMessage: mcap.OpMessage}[token]
+			if m, ok, err := r.record(op, record); ok || err != nil {
+				return m, err
 			}
-			ch := r.channels[msg.ChannelID]
-			if ch == nil {
-				continue
-			}
-			schema := r.schemas[ch.SchemaID]
-			if schema == nil && ch.SchemaID != 0 {
-				return nil, nil, nil, fmt.Errorf("channel %d with unrecognized schema ID %d", msg.ChannelID, ch.SchemaID)
-			}
-			return schema, ch, msg, nil
 		}
 	}
 }
 
-// boundedDecompressor decompresses one chunk's records for the lexer and fails once they pass bound.
-type boundedDecompressor struct {
-	bound, left int64
-	reader      io.Reader
-	reset       func(io.Reader) error
+// record takes in a schema or channel record, or returns a message record's message with ok set.
+func (r *linearReader) record(op mcap.OpCode, body []byte) (m fileMessage, ok bool, err error) {
+	switch op {
+	case mcap.OpSchema:
+		schema, err := mcap.ParseSchema(body)
+		if err != nil {
+			return m, false, fmt.Errorf("failed to parse schema: %w", err)
+		}
+		r.schemas[schema.ID] = schema
+	case mcap.OpChannel:
+		ch, err := mcap.ParseChannel(body)
+		if err != nil {
+			return m, false, fmt.Errorf("failed to parse channel: %w", err)
+		}
+		r.channels[ch.ID] = ch
+	case mcap.OpMessage:
+		if len(body) < messageRecordHead {
+			return m, false, fmt.Errorf("a message record of %d bytes, fewer than a message's head", len(body))
+		}
+		channel, logTime := messageHead(body)
+		ch := r.channels[channel]
+		if ch == nil {
+			return m, false, nil
+		}
+		schema := r.schemas[ch.SchemaID]
+		if schema == nil && ch.SchemaID != 0 {
+			return m, false, fmt.Errorf("channel %d with unrecognized schema ID %d", channel, ch.SchemaID)
+		}
+		return fileMessage{channel: ch, schema: schema, logTime: logTime, data: body[messageRecordHead:]}, true, nil
+	}
+	return m, false, nil
 }
 
-func (d *boundedDecompressor) Reset(r io.Reader) error {
-	d.left = d.bound
-	return d.reset(r)
-}
-
-func (d *boundedDecompressor) Read(p []byte) (int, error) {
-	if d.left < 0 {
-		return 0, errChunkTooBig{"a chunk decompresses to"}
+// tooLarge says what the record the lexer refused for its length claims: more than the file holds
+// (damage), or more than a chunk may hold here.
+func (r *linearReader) tooLarge() error {
+	at := r.read.n - 9 // the lexer read the record's opcode and length, and stopped
+	var head [9]byte
+	if _, err := r.file.ReadAt(head[:], at); err != nil {
+		return err
 	}
-	if int64(len(p)) > d.left+1 {
-		p = p[:d.left+1]
+	op, n := mcap.OpCode(head[0]), binary.LittleEndian.Uint64(head[1:])
+	if n > uint64(r.size-at-9) {
+		return fmt.Errorf("its %s record at offset %d says %d bytes, past the end of the file (%d bytes)", op, at, n, r.size)
 	}
-	n, err := d.reader.Read(p)
-	d.left -= int64(n)
-	if d.left < 0 || errors.Is(err, zstd.ErrDecoderSizeExceeded) || errors.Is(err, zstd.ErrWindowSizeExceeded) {
-		// zstd refuses a frame whose header declares more than the bound before decoding it.
-		d.left = -1
-		return n, errChunkTooBig{"a chunk decompresses to"}
-	}
-	return n, err
-}
-
-func newBoundedLZ4(bound int64) *boundedDecompressor {
-	dec := lz4.NewReader(nil)
-	return &boundedDecompressor{bound: bound, reader: dec, reset: func(r io.Reader) error { dec.Reset(r); return nil }}
+	return errChunkTooBig{fmt.Sprintf("its %s record at offset %d says %d bytes,", op, at, n)}
 }
