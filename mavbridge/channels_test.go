@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -306,4 +307,64 @@ func TestNegativeMaxChannelsIsRefused(t *testing.T) {
 	require.ErrorContains(t, bridge.Initialize(), "MaxChannels is -1, expected a positive number of channels (0: 16)")
 	monitor := &Monitor{Endpoint: "tcp-server:127.0.0.1:0", MaxChannels: -1}
 	require.ErrorContains(t, monitor.Initialize(), "MaxChannels is -1")
+}
+
+// failingListener fails its first failures calls of Accept as a process out of file descriptors does.
+type failingListener struct {
+	net.Listener
+	failures int
+}
+
+func (l *failingListener) Accept() (net.Conn, error) {
+	if l.failures > 0 {
+		l.failures--
+		return nil, &net.OpError{Op: "accept", Net: "tcp", Err: os.NewSyscallError("accept4", syscall.EMFILE)}
+	}
+	return l.Listener.Accept()
+}
+
+// A failure to accept (EMFILE) is said and retried, not handed to gomavlib, whose server endpoint would
+// stop accepting for good: the controller connects once descriptors are free again. Closing the
+// listener still ends Accept.
+func TestAcceptFailureIsRetriedAndSaid(t *testing.T) {
+	raw, err := net.Listen("tcp4", "127.0.0.1:0")
+	require.NoError(t, err)
+	reg := newTransports()
+	heard := make(chan error, 8)
+	reg.onConnectFailed = func(err error) { heard <- err }
+	listener := &countingListener{Listener: &failingListener{Listener: raw, failures: 3}, label: "tcp-server:test", reg: reg, limit: 2}
+	accepted := make(chan net.Conn)
+	ended := make(chan error, 1)
+	go func() {
+		for {
+			conn, err := listener.Accept()
+			if err != nil {
+				ended <- err
+				return
+			}
+			accepted <- conn
+		}
+	}()
+
+	controller, err := net.Dial("tcp4", raw.Addr().String())
+	require.NoError(t, err)
+	defer controller.Close()
+	select {
+	case conn := <-accepted:
+		defer conn.Close()
+	case err := <-ended:
+		require.FailNow(t, "Accept gave up", "%v", err)
+	case <-time.After(deadline):
+		require.FailNow(t, "the controller's connection was never accepted")
+	}
+	require.Len(t, heard, 1, "the same reason, repeated by the retries, is said once")
+	require.ErrorContains(t, <-heard, "tcp-server:test: accepting a connection: accept tcp: accept4: too many open files")
+	require.NoError(t, reg.connectFailure(), "taken back once a connection was accepted")
+
+	require.NoError(t, listener.Close())
+	select {
+	case <-ended:
+	case <-time.After(deadline):
+		require.FailNow(t, "Accept did not return after Close")
+	}
 }

@@ -179,7 +179,17 @@ type countingListener struct {
 	datagrams bool // each accepted connection is a UDP peer
 	limit     int
 	open      atomic.Int64 // connections handed to gomavlib and not closed yet
+	closed    atomic.Bool  // Close was called: an error of Accept is the end, not a hitch
 }
+
+// Close marks the listener closed before closing it, so that Accept tells its own end from a failure.
+func (l *countingListener) Close() error {
+	l.closed.Store(true)
+	return l.Listener.Close()
+}
+
+// acceptRetryMax bounds the wait between two attempts to accept after a failure.
+const acceptRetryMax = time.Second
 
 // Accept refuses a connection beyond the limit here, closing it and waiting for the next, rather than
 // handing gomavlib an error or a closed connection: gomavlib's server endpoint stops accepting for
@@ -191,10 +201,25 @@ type countingListener struct {
 // goroutine, and between datagrams this loop waits in Accept, so a refused peer is refused as often
 // as it sends and never more.
 func (l *countingListener) Accept() (net.Conn, error) {
+	var retry time.Duration
 	for {
 		conn, err := l.Listener.Accept()
 		if err != nil {
-			return nil, err
+			if l.closed.Load() {
+				return nil, err
+			}
+			// Out of file descriptors (EMFILE) or an aborted handshake: handed to gomavlib, it would
+			// stop this endpoint for good, and the controller could never connect again. Said (in
+			// Stats.ConnectError and to a monitor), then retried after a wait that doubles to a
+			// second, as net/http's server does.
+			l.reg.connected(fmt.Errorf("%s: accepting a connection: %w", l.label, err))
+			retry = min(max(2*retry, 5*time.Millisecond), acceptRetryMax)
+			time.Sleep(retry)
+			continue
+		}
+		if retry > 0 {
+			retry = 0
+			l.reg.connected(nil)
 		}
 		if l.open.Add(1) > int64(l.limit) {
 			l.open.Add(-1)
