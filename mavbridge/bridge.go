@@ -157,7 +157,8 @@ type Stats struct {
 	MalformedFrames uint64
 	// EventsDropped because the Events channel was full.
 	EventsDropped uint64
-	// ConnectError is why the client endpoint's last attempt to connect failed, "" once one succeeded.
+	// ConnectError is why the client endpoint's last attempt to connect failed, or the server
+	// endpoint's last attempt to accept a connection; "" once one succeeded.
 	ConnectError string
 }
 
