@@ -89,7 +89,8 @@ type Bridge struct {
 	link     linkWatch
 	gripper  gripperTracker
 	// gripperPlan is the gripper column of the latest chunk, each step with the time the controller
-	// executes it (its arrival plus s·StepDt); followGripperPlan commands each step as it comes due.
+	// executes it (the chunk's stamp plus s·StepDt, or its arrival when the stamp is off this clock:
+	// planGripper); followGripperPlan commands each step as it comes due.
 	gripperPlan []plannedGripper
 	// gripperAcked is the last action the controller accepted, gripperPending the command awaiting its ack.
 	gripperAcked   GripperAction
