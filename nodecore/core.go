@@ -202,8 +202,16 @@ func (c *Core) applyParameters([]paramserver.Parameter) {
 }
 
 // OfferFrame puts img in the latest-frame slot, replacing (and counting as dropped) a frame inference
-// has not reached yet. The Core keeps img: the caller must not reuse img.Data.
-func (c *Core) OfferFrame(img msgs.Image) { c.offer(&img) }
+// has not reached yet. The Core keeps img: the caller must not reuse img.Data. A frame whose
+// header.frame_id is longer than MaxFrameID is not offered: it is counted as a decode error on the
+// image topic, as OfferSerializedFrame counts it.
+func (c *Core) OfferFrame(img msgs.Image) {
+	if err := checkFrameID("field header.frame_id", img.Header.FrameID); err != nil {
+		c.ReportDecodeError(c.configured.image, err)
+		return
+	}
+	c.offer(&img)
+}
 
 // OfferSerializedFrame decodes a serialized sensor_msgs/msg/Image (what a subscription takes) into an
 // image buffer the Core recycles, and offers it as OfferFrame does. raw is not kept. A message that does
@@ -217,13 +225,32 @@ func (c *Core) OfferSerializedFrame(topic string, raw []byte) bool {
 		img = new(msgs.Image)
 	}
 	c.mu.Unlock()
-	if err := msgs.Decode(raw, img); err != nil {
+	err := msgs.Decode(raw, img)
+	if err == nil {
+		err = checkFrameID("field header.frame_id", img.Header.FrameID)
+	}
+	if err != nil {
 		c.recycle(img)
 		c.ReportDecodeError(topic, err)
 		return false
 	}
 	c.offer(img)
 	return true
+}
+
+// MaxFrameID is the longest frame_id the node takes, in bytes: an image's header.frame_id or the
+// frame_id parameter. A frame_id is a TF frame name, tens of bytes even under a robot's namespace.
+// Every chunk and skip statistics message published from a frame carries it, and one of a megabyte
+// sent out 2 MB per frame (the parameter's: 63 MB in 30 frames of 96 bytes each); 256 bytes at most
+// doubles a chunk.
+const MaxFrameID = 256
+
+// checkFrameID refuses a frame_id longer than MaxFrameID; what says whose it is.
+func checkFrameID(what, id string) error {
+	if len(id) > MaxFrameID {
+		return fmt.Errorf("%s holds %d bytes, at most %d allowed: a frame_id is a TF frame name", what, len(id), MaxFrameID)
+	}
+	return nil
 }
 
 func (c *Core) offer(img *msgs.Image) {

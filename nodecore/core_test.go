@@ -107,6 +107,47 @@ func TestFrameIDParameterFillsAnEmptyFrame(t *testing.T) {
 	require.Equal(t, "wrist_camera", f.sink.chunks[0].Header.FrameID)
 }
 
+// A frame_id longer than any TF frame name, which every chunk and skip statistics message would carry,
+// is refused: from an image, offered decoded or serialized, as a decode error on the image topic that
+// names the field, its size and the limit, nothing published; as the frame_id parameter, as rclcpp
+// refuses a set its callback rejects, at start-up too. At the limit, it goes out.
+func TestFrameIDsLongerThanAFrameNameAreRefused(t *testing.T) {
+	f := newFixture(t, nil, nil)
+	f.core.Diagnostics(t0)
+	f.core.SetInstruction("pick")
+	long, atLimit := strings.Repeat("f", nodecore.MaxFrameID+1), strings.Repeat("f", nodecore.MaxFrameID)
+	f.serve(0, long)
+	raw, err := msgs.Encode(nil, &msgs.Image{Header: msgs.Header{Stamp: msgs.TimeFromGo(t0), FrameID: long},
+		Height: 4, Width: 4, Encoding: "rgb8", Step: 12, Data: make([]byte, 48)})
+	require.NoError(t, err)
+	require.False(t, f.core.OfferSerializedFrame("image", raw))
+	require.False(t, f.core.Step(t0.Add(10*time.Millisecond)))
+	require.Empty(t, f.sink.chunks)
+	decode := eventsOf[nodecore.EventDecodeError](f.sink)
+	require.Len(t, decode, 2)
+	for _, ev := range decode {
+		require.Equal(t, "message on image dropped: field header.frame_id holds 257 bytes, at most 256 allowed: a frame_id is a TF frame name", ev.String())
+	}
+	st := f.core.Diagnostics(t0.Add(time.Second)).Status[0]
+	require.Equal(t, "2", value(t, st, "decode errors"))
+	require.Equal(t, "0", value(t, st, "frames received"))
+	f.serve(time.Second, atLimit)
+	require.Len(t, f.sink.chunks, 1)
+	require.Equal(t, atLimit, f.sink.chunks[0].Header.FrameID)
+
+	res := f.params.Set(paramserver.Parameter{Name: nodecore.ParamFrameID, Value: paramserver.String(long)})
+	require.False(t, res[0].Successful)
+	require.Equal(t, "parameter frame_id holds 257 bytes, at most 256 allowed: a frame_id is a TF frame name", res[0].Reason)
+	require.Empty(t, f.core.Settings().Live.FrameID)
+	res = f.params.Set(paramserver.Parameter{Name: nodecore.ParamFrameID, Value: paramserver.String(atLimit)})
+	require.True(t, res[0].Successful, res[0].Reason)
+	desc, err := f.params.Describe(nodecore.ParamFrameID)
+	require.NoError(t, err)
+	require.Equal(t, "at most 256 bytes", desc[0].AdditionalConstraints, "what ros2 param describe shows")
+	_, _, err = nodecore.NewParamServer("/dysl_vla_node", map[string]paramserver.Value{nodecore.ParamFrameID: paramserver.String(long)}, nil)
+	require.ErrorContains(t, err, "parameter frame_id holds 257 bytes")
+}
+
 // gripper_lead changes only the published gripper column, from the next inference on.
 func TestGripperLeadParameterAdvancesThePublishedGripper(t *testing.T) {
 	f := newFixture(t, nil, map[string]paramserver.Value{nodecore.ParamStrategy: paramserver.String("full")})

@@ -165,7 +165,8 @@ func specs() []paramSpec {
 
 		{ParamMaxImageAge, paramserver.Double(0.5), doubleRange("seconds a frame may age before inference starts on it; older frames, and frames stamped further ahead of the clock, are dropped (0 disables the check)", 0, 60, 0)},
 		{ParamStateMaxAge, paramserver.Double(0.5), doubleRange("seconds between a frame's stamp (the node's clock for a frame not stamped) and the robot state (joint_states) it is inferred with, for a bundle that reads one; a frame without such a state is not acted on (0 disables the check, as a robot whose joint_states are not stamped needs)", 0, 60, 0)},
-		{ParamFrameID, paramserver.String(""), paramserver.Descriptor{Description: "frame_id published with a chunk when the image has none"}},
+		{ParamFrameID, paramserver.String(""), paramserver.Descriptor{Description: "frame_id published with a chunk when the image has none",
+			AdditionalConstraints: fmt.Sprintf("at most %d bytes", MaxFrameID)}},
 
 		{ParamStrategy, paramserver.String(d.Strategy.String()), strategy},
 		{ParamControllerThreshold, paramserver.Double(d.ControllerThreshold), doubleRange("tau: a controller skips when its probability exceeds this", 0, 1, 0)},
@@ -310,6 +311,10 @@ func settingsFrom(get lookup) (Settings, error) {
 	}
 	if r.err != nil {
 		return Settings{}, r.err
+	}
+	// Published with every chunk; the parameter services also answer with it, once per name asked.
+	if err := checkFrameID("parameter "+ParamFrameID, s.Live.FrameID); err != nil {
+		return Settings{}, err
 	}
 	strategy, err := skipping.ParseStrategy(r.str(ParamStrategy))
 	if err != nil {
