@@ -107,7 +107,7 @@ func (c *Core) OfferSerializedState(topic string, raw []byte) bool {
 	js := &c.jointState
 	defer func() {
 		// Arrays grown past MaxJoints by a refused message are not kept as the next one's buffers: a
-		// message of a million names would otherwise hold 40 MB for the life of the node.
+		// message of a million names would otherwise hold 32 MB for the life of the node.
 		if max(cap(js.Name), cap(js.Position), cap(js.Velocity), cap(js.Effort)) > MaxJoints {
 			*js = msgs.JointState{}
 		}
