@@ -149,6 +149,32 @@ func TestAssemblerLostAndMalformedParts(t *testing.T) {
 		}
 		require.Equal(t, 1, a.Abandoned)
 	})
+	// A datagram delivered twice: the chunk would otherwise be taken as complete with part 1's values
+	// twice and part 7's missing, values of the wrong steps sent to the arm.
+	t.Run("duplicated part abandons the chunk", func(t *testing.T) {
+		var a ChunkAssembler
+		for _, p := range append([]*dialect.MessageVlaActionChunk{parts[0], parts[1]}, parts[1:]...) {
+			_, done, err := a.Add(p)
+			require.NoError(t, err)
+			require.False(t, done, "part %d of a chunk with a part twice", p.PartIndex)
+		}
+		require.Equal(t, 1, a.Abandoned, "counted once for all its parts")
+	})
+	t.Run("first parts of two chunks in a row lost", func(t *testing.T) {
+		var a ChunkAssembler
+		later := make([]*dialect.MessageVlaActionChunk, len(parts))
+		for i, p := range parts {
+			again := *p
+			again.ChunkSeq = p.ChunkSeq + 1
+			later[i] = &again
+		}
+		for _, p := range append(append([]*dialect.MessageVlaActionChunk(nil), parts[1:]...), later[1:]...) {
+			_, done, err := a.Add(p)
+			require.NoError(t, err)
+			require.False(t, done)
+		}
+		require.Equal(t, 2, a.Abandoned, "each chunk counted once")
+	})
 	t.Run("inconsistent fields are malformed", func(t *testing.T) {
 		breakers := map[string]func(m *dialect.MessageVlaActionChunk){
 			"part count":      func(m *dialect.MessageVlaActionChunk) { m.PartCount = 3 },
