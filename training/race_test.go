@@ -32,4 +32,12 @@ func TestShortTrainingRuns(t *testing.T) {
 		Stage1Steps: 1, Stage2Steps: 1, Batch: 2, LearningRate: 1e-3, Lambda: 0.05})
 	require.NoError(t, err)
 	require.Len(t, res.Stage2Loss, 1)
+
+	// The episodes are played by a pool of workers after the first (one episode above leaves the pool
+	// idle): three let two run at once, and the frames are the same whatever their order.
+	first, err := GenerateEpisodes(a, Seeds(TrainSeedStart, 3))
+	require.NoError(t, err)
+	second, err := GenerateEpisodes(a, Seeds(TrainSeedStart, 3))
+	require.NoError(t, err)
+	require.Equal(t, first.Frames, second.Frames)
 }
