@@ -122,11 +122,11 @@ func integerRange(description string, from, to int64, step uint64) paramserver.D
 		IntegerRange: []msgs.IntegerRange{{FromValue: from, ToValue: to, Step: step}}}
 }
 
-// specs lists every parameter the node declares, in declaration order, with its default.
 // minEta is the smallest eta_move and eta_verify the descriptors advertise. ROS ranges include their
 // ends and the thresholds must be above 0: a range from 0 would advertise a value the node refuses.
 const minEta = 1e-6
 
+// specs lists every parameter the node declares, in declaration order, with its default.
 func specs() []paramSpec {
 	d := skipping.DefaultConfig()
 	mavTimeout := doubleRange("seconds without a heartbeat from the controller before the MAVLink link counts as down", 0.1, 60, 0)
@@ -177,7 +177,7 @@ func specs() []paramSpec {
 		{ParamVerification, paramserver.Bool(d.Verification), paramserver.Descriptor{Description: "post-skip verification: re-run a frame in full at the first continuity drop"}},
 		{ParamPreSkipPrediction, paramserver.Bool(d.PreSkipPrediction), paramserver.Descriptor{Description: "move the allow points with continuity (off: they stay at the front)"}},
 		{ParamExecutedActions, paramserver.Integer(int64(d.ExecutedActions)), integerRange("actions of each chunk the robot executes, entering the continuity history (0 = whole chunk)", 0, 1024, 1)},
-		{ParamSkipRatio, paramserver.Double(d.SkipRatio), doubleRange("share of dynamic layers skipped by the random and fixed_ratio strategies", 0, 1, 0)},
+		{ParamSkipRatio, paramserver.Double(d.SkipRatio), doubleRange("share of dynamic layers skipped by the random_skip and fixed_ratio strategies", 0, 1, 0)},
 		{ParamSeed, paramserver.Integer(d.Seed), paramserver.Descriptor{Description: "seed of the random skip baseline"}},
 		{ParamGripperLead, paramserver.Integer(0), integerRange("actions by which the gripper column of each published chunk is advanced: the gripper opens or closes that many steps before the policy's chunk says (0 = as predicted; no effect without a gripper in the bundle's actions)", 0, 64, 1)},
 		{ParamGripperMinHold, paramserver.Double(0), doubleRange("seconds the gripper keeps a command once it opened or closed: a published chunk that would change it sooner keeps the command in force, on the timeline of the published chunks (their stamps; the node's clock for a frame not stamped) (0 = as predicted; no effect without a gripper in the bundle's actions)", 0, 10, 0)},
