@@ -259,7 +259,12 @@ func LoadParams(paramsFile, nodeFQN string, now func() time.Time) (*paramserver.
 			return nil, Settings{}, fmt.Errorf("nodecore: params file %s: %w", paramsFile, err)
 		}
 	}
-	return NewParamServer(nodeFQN, overrides, now)
+	srv, settings, err := NewParamServer(nodeFQN, overrides, now)
+	if err != nil && paramsFile != "" {
+		// A value the file gives that the node refuses ("unknown strategy") is the file's to fix.
+		return nil, Settings{}, fmt.Errorf("nodecore: params file %s: %w", paramsFile, err)
+	}
+	return srv, settings, err
 }
 
 // lookup gives a parameter's value; settingsFrom reads through it so the on-set callback can overlay a

@@ -1,6 +1,7 @@
 package replay
 
 import (
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -25,4 +26,11 @@ func TestLoadParamsWarnsAboutIgnoredSettings(t *testing.T) {
 
 	_, _, _, err = LoadParams(filepath.Join(t.TempDir(), "missing.yaml"))
 	require.ErrorContains(t, err, "missing.yaml")
+
+	// A value the node refuses is the file's to fix: the error names the file.
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	require.NoError(t, os.WriteFile(bad, []byte("/**:\n  ros__parameters:\n    strategy: dysll\n"), 0o644))
+	_, _, _, err = LoadParams(bad)
+	require.ErrorContains(t, err, "params file "+bad+": ")
+	require.ErrorContains(t, err, `unknown strategy "dysll"`)
 }
