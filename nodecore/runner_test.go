@@ -73,7 +73,9 @@ func TestRunnerServesNoFrameAfterClose(t *testing.T) {
 		r.OfferFrame(frame(10*time.Millisecond, "cam", 100))
 		closed := make(chan struct{})
 		go func() { r.Close(); close(closed) }()
-		time.Sleep(5 * time.Millisecond) // let Close signal the worker (if it has not, the run asserts nothing new)
+		for !nodecore.RunnerClosing(r) { // the inference ends only once Close has told the worker
+			time.Sleep(100 * time.Microsecond)
+		}
 		close(gate)
 		<-closed
 		f.sink.mu.Lock()
