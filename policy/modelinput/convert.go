@@ -307,7 +307,14 @@ func (c *ImageConverter) plan(g frameGeometry) {
 // scale > 1 output pixel i covers [origin + i·scale, origin + (i+1)·scale) and each source pixel j,
 // covering [j, j+1), weighs the length they share; otherwise it samples bilinearly at its centre.
 func axisWeights(origin, scale float64, out, n, stride int) *weightTable {
-	t := &weightTable{start: make([]int, 0, out+1)}
+	// Sized once: a camera whose frame size changes makes a table per frame, and grown entry by entry
+	// a table of a wide frame cost many times the frame's bytes. An output pixel of a region wider
+	// than one source pixel covers at most ceil(scale)+1 of them, and the regions meet end to end.
+	entries := 2 * out
+	if scale > 1 {
+		entries = min(out*(int(math.Ceil(scale))+1), n+out)
+	}
+	t := &weightTable{start: make([]int, 0, out+1), offset: make([]int, 0, entries), weight: make([]float32, 0, entries)}
 	for i := range out {
 		t.start = append(t.start, len(t.offset))
 		if scale <= 1 {

@@ -343,3 +343,25 @@ func TestReductionAveragesFinePatterns(t *testing.T) {
 		}
 	}
 }
+
+// A weight table is allocated once at its size, whatever the scale: a camera whose frame size changes
+// makes a table per frame, and a table grown entry by entry cost tens of times a wide frame's bytes.
+func TestAxisWeightsAllocateOnce(t *testing.T) {
+	for _, c := range []struct {
+		name       string
+		origin     float64
+		scale      float64
+		out, n     int
+		wantExcess int // entries allocated but not used, at most
+	}{
+		{"wide frame to 32", 0, 1 << 20 / 32.0, 32, 1 << 20, 32},
+		{"uneven shrink", 0.25, 2.7, 100, 271, 100},
+		{"enlarge", 0, 0.5, 64, 32, 0},
+	} {
+		allocs := testing.AllocsPerRun(3, func() { axisWeights(c.origin, c.scale, c.out, c.n, 1) })
+		require.LessOrEqual(t, allocs, 4.0, "%s: the table and its three slices", c.name)
+		tab := axisWeights(c.origin, c.scale, c.out, c.n, 1)
+		require.LessOrEqual(t, cap(tab.weight)-len(tab.weight), c.wantExcess, c.name)
+		require.Equal(t, cap(tab.weight), cap(tab.offset), c.name)
+	}
+}
