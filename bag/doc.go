@@ -27,11 +27,19 @@
 // index, its zstd frame and as it decompresses, and so do the chunks the log-time-ordered reader
 // holds at once (a file whose chunks overlap more is read in file order, with a warning). A chunk
 // is decompressed whole, into a buffer that grows with what comes out, not with what the chunk
-// claims, and checked before any of its messages is read. A .db3 is read only through plain tables,
-// never views or generated columns, which SQLite would compute on every read. A file-compressed
-// storage file unpacks to 1000 times its size, or 64 MiB, at most. The zstd check reads the 3-byte
-// header of every block of every chunk when a file opens: on a 2.4 GB recording, 0.05 s warm and
-// 2.0 s from a cold disk, where the summary alone (what ros2 bag info reads) took 0.01 and 0.15 s.
+// claims, and checked before any of its messages is read. An MCAP file's header and summary section
+// are read here, not by the MCAP library, which allocated what a record's length claimed (2 GiB for
+// a file of 17 bytes): the header holds 64 KiB at most, a summary record no more than is left of
+// the summary nor 16 MiB, only what is used is kept of each record, and the summary indexes no more
+// chunks than the data section has room for, none twice or overlapping another; in file order, no
+// record is read that is longer than the file. A summary whose CRC32 disagrees with the footer's is
+// not used: the file is read and counted in file order, with a warning. The data section's CRC32 is
+// not checked (it would take reading every byte when a file opens; the chunks' CRCs cover their
+// messages). A .db3 is read only through plain tables, never views or generated columns, which
+// SQLite would compute on every read. A file-compressed storage file unpacks to 1000 times its
+// size, or 64 MiB, at most. The zstd check reads the 3-byte header of every block of every chunk
+// when a file opens: on a 2.4 GB recording, 0.05 s warm and 2.0 s from a cold disk, where the
+// summary alone (what ros2 bag info reads) took 0.01 and 0.15 s.
 //
 // Writing: Create makes a bag directory that ROS 2 Humble and later can play: MCAP files with
 // profile "ros2", "ros2msg" schemas carrying the full message definition, "cdr" message encoding,

@@ -2,6 +2,7 @@ package bag
 
 import (
 	"encoding/binary"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"testing"
@@ -49,6 +50,20 @@ func patchUint64(t *testing.T, path string, offset uint64, v uint64) {
 	data, err := os.ReadFile(path)
 	require.NoError(t, err)
 	binary.LittleEndian.PutUint64(data[offset:], v)
+	require.NoError(t, os.WriteFile(path, data, 0o644))
+}
+
+// fixSummaryCRC makes the CRC in the footer of the file at path that of its summary as it stands, as a
+// writer of a summary that lies would: the summary is then used, and the lie is what is tested.
+func fixSummaryCRC(t *testing.T, path string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	footerAt := len(data) - len(mcap.Magic) - footerRecordBytes
+	require.Equal(t, byte(mcap.OpFooter), data[footerAt])
+	start := binary.LittleEndian.Uint64(data[footerAt+9:])
+	require.NotZero(t, start)
+	binary.LittleEndian.PutUint32(data[footerAt+25:], crc32.ChecksumIEEE(data[start:footerAt+25]))
 	require.NoError(t, os.WriteFile(path, data, 0o644))
 }
 
@@ -120,6 +135,7 @@ func TestMCAPChunkIndexPastTheEndIsNotUsed(t *testing.T) {
 	}
 	require.Positive(t, at, "the chunk index record is in the summary")
 	patchUint64(t, path, uint64(at), 0x7fffffffffffff00)
+	fixSummaryCRC(t, path)
 
 	r, err := Open(path)
 	require.NoError(t, err)

@@ -31,6 +31,7 @@ func TestMCAPZstdChunkThatUnpacksPastItsSizeIsNotReadThroughTheIndex(t *testing.
 	binary.LittleEndian.PutUint64(lie[:], 4<<10)
 	require.Equal(t, 2, bytes.Count(data, was[:]))
 	require.NoError(t, os.WriteFile(path, bytes.ReplaceAll(data, was[:], lie[:]), 0o644))
+	fixSummaryCRC(t, path)
 
 	times, warnings, fault := readLogTimes(t, path)
 	require.NoError(t, fault)
@@ -125,6 +126,7 @@ func TestMCAPZstdChunkWithoutItsSizeIsBoundedByItsBlocks(t *testing.T) {
 	binary.LittleEndian.PutUint64(lie[:], 4<<10)
 	require.Equal(t, 2, bytes.Count(data, was[:]))
 	require.NoError(t, os.WriteFile(path, bytes.ReplaceAll(data, was[:], lie[:]), 0o644))
+	fixSummaryCRC(t, path)
 
 	times, warnings, fault := readLogTimes(t, path)
 	require.Len(t, warnings, 1)

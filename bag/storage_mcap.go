@@ -43,37 +43,34 @@ func openMCAPFile(path string) (*mcapFile, error) {
 		return nil, err
 	}
 	defer f.Close()
-	var reader *mcap.Reader
-	err = guarded(func() (err error) { reader, err = mcap.NewReader(f); return err })
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	header, err := readMCAPHeader(f, st.Size())
 	if err != nil {
 		return nil, fmt.Errorf("%s: not an MCAP file: %w", path, err)
 	}
-	defer reader.Close()
-	if h := reader.Header(); h != nil && h.Profile != "ros2" && h.Profile != "" {
-		return nil, fmt.Errorf("%s: MCAP profile %q, expected \"ros2\" (a rosbag2 recording)", path, h.Profile)
+	if header.Profile != "ros2" && header.Profile != "" {
+		return nil, fmt.Errorf("%s: MCAP profile %q, expected \"ros2\" (a rosbag2 recording)", path, header.Profile)
 	}
 	file := &mcapFile{path: path}
-	var info *mcap.Info
-	err = guarded(func() (err error) { info, err = reader.Info(); return err })
-	if err == nil && info.Statistics != nil {
-		file.sum = summaryFromInfo(info)
+	summary, summaryProblem := readMCAPSummary(f, st.Size())
+	if summary != nil && summary.statistics != nil {
+		file.sum = summaryFromIndex(summary)
 		// The index reader sizes its buffers from the index and the chunk headers as they stand: one
-		// damaged length would panic or claim gigabytes. A file whose index and chunks disagree is read
-		// in file order instead, which needs neither; so is one with a chunk over the bound, which the
+		// damaged length would claim gigabytes. A file whose index and chunks disagree is read in file
+		// order instead, which needs neither; so is one with a chunk over the bound, which the
 		// file-order read then stops at with a fault, the bytes unread.
 		var chunks []chunkSpan
-		chunks, file.sum.indexProblem = checkChunkIndexes(f, info.ChunkIndexes)
+		chunks, file.sum.indexProblem = checkChunkIndexes(f, summary.chunks)
 		if held := logTimeFootprint(chunks); file.sum.indexProblem == nil && held > maxHeldChunkBytes {
 			file.sum.indexProblem = fmt.Errorf("its chunks overlap in log time: read in log-time order they would be held decompressed "+
 				"together, up to %d bytes, more than the %d a chunk may hold here, so it is read in file order, and its messages may come "+
 				"out of time order", held, maxHeldChunkBytes)
 		}
 		if file.sum.indexProblem == nil {
-			st, err := f.Stat()
-			if err != nil {
-				return nil, err
-			}
-			file.index = newMCAPIndex(info.Channels, info.Schemas, info.ChunkIndexes, st.Size())
+			file.index = newMCAPIndex(summary.channels, summary.schemas, summary.chunks, st.Size())
 		}
 		return file, nil
 	}
@@ -81,6 +78,9 @@ func openMCAPFile(path string) (*mcapFile, error) {
 	file.sum, err = scanMCAPSummary(path)
 	if err != nil {
 		return nil, err
+	}
+	if summaryProblem != nil {
+		file.sum.indexProblem = fmt.Errorf("its summary is not used (%w), so it is read in file order, and counted by reading it", summaryProblem)
 	}
 	return file, nil
 }
@@ -180,6 +180,22 @@ func checkChunkIndexes(f *os.File, indexes []*mcap.ChunkIndex) ([]chunkSpan, err
 			return nil, tooBig(fmt.Sprintf("its zstd blocks may decompress to %d bytes,", unpacked))
 		}
 		chunks = append(chunks, chunkSpan{offset: ci.ChunkStartOffset, start: ci.MessageStartTime, end: ci.MessageEndTime, unpacked: unpacked})
+	}
+	// Each listing is read: a chunk listed twice would yield its messages twice, and a summary of a few
+	// kilobytes could list one chunk of hundreds of megabytes thousands of times. Each chunk lies in the
+	// file by now, so the sums do not overflow.
+	byOffset := slices.Clone(indexes)
+	slices.SortFunc(byOffset, func(a, b *mcap.ChunkIndex) int { return cmp.Compare(a.ChunkStartOffset, b.ChunkStartOffset) })
+	for i := 1; i < len(byOffset); i++ {
+		prev, next := byOffset[i-1], byOffset[i]
+		if prev.ChunkStartOffset == next.ChunkStartOffset {
+			return nil, fmt.Errorf("its index lists the chunk at offset %d more than once, so it is read in file order, not through the index",
+				next.ChunkStartOffset)
+		}
+		if prev.ChunkStartOffset+prev.ChunkLength > next.ChunkStartOffset {
+			return nil, fmt.Errorf("its index lists chunks that overlap (at offsets %d and %d), so it is read in file order, not through the index",
+				prev.ChunkStartOffset, next.ChunkStartOffset)
+		}
 	}
 	return chunks, nil
 }
@@ -295,17 +311,18 @@ func checkZstdRecords(f *os.File, at, n, uncompressed uint64) (unpacked uint64, 
 	return unpacked, nil
 }
 
-func summaryFromInfo(info *mcap.Info) fileSummary {
-	sum := fileSummary{countsKnown: true, messageCount: info.Statistics.MessageCount}
+func summaryFromIndex(summary *mcapSummary) fileSummary {
+	stats := summary.statistics
+	sum := fileSummary{countsKnown: true, messageCount: stats.MessageCount}
 	if sum.messageCount > 0 {
-		sum.start = int64(info.Statistics.MessageStartTime)
-		sum.end = int64(info.Statistics.MessageEndTime)
+		sum.start = int64(stats.MessageStartTime)
+		sum.end = int64(stats.MessageEndTime)
 	}
 	// Channel IDs are assigned in creation order; keep that order for a stable topic list.
-	for id := uint16(0); len(sum.topics) < len(info.Channels); id++ {
-		ch, ok := info.Channels[id]
+	for id := uint16(0); len(sum.topics) < len(summary.channels); id++ {
+		ch, ok := summary.channels[id]
 		if ok {
-			sum.topics = append(sum.topics, topicFromChannel(ch, info.Schemas[ch.SchemaID], info.Statistics.ChannelMessageCounts[id]))
+			sum.topics = append(sum.topics, topicFromChannel(ch, summary.schemas[ch.SchemaID], stats.ChannelMessageCounts[id]))
 		}
 		if id == 0xffff {
 			break
@@ -320,7 +337,7 @@ func topicFromChannel(ch *mcap.Channel, schema *mcap.Schema, count uint64) Topic
 		t.Type = schema.Name
 	}
 	if ch.Metadata != nil {
-		t.OfferedQoSProfiles = ch.Metadata["offered_qos_profiles"]
+		t.OfferedQoSProfiles = ch.Metadata[qosMetadataKey]
 	}
 	return t
 }
@@ -622,15 +639,15 @@ func (r *linearReader) next() (fileMessage, error) {
 func (r *linearReader) record(op mcap.OpCode, body []byte) (m fileMessage, ok bool, err error) {
 	switch op {
 	case mcap.OpSchema:
-		schema, err := mcap.ParseSchema(body)
+		schema, err := parseSchema(body)
 		if err != nil {
-			return m, false, fmt.Errorf("failed to parse schema: %w", err)
+			return m, false, fmt.Errorf("its schema record: %w", err)
 		}
 		r.schemas[schema.ID] = schema
 	case mcap.OpChannel:
-		ch, err := mcap.ParseChannel(body)
+		ch, err := parseChannel(body)
 		if err != nil {
-			return m, false, fmt.Errorf("failed to parse channel: %w", err)
+			return m, false, fmt.Errorf("its channel record: %w", err)
 		}
 		r.channels[ch.ID] = ch
 	case mcap.OpMessage:
