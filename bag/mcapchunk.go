@@ -14,10 +14,11 @@ import (
 )
 
 // chunkDecoder unpacks MCAP chunks for both readers of a file, the index reader and the file-order one,
-// so that every chunk is bounded and checked in one place: it decompresses a chunk whole, to the size
-// the chunk states and no further, checks the CRC32 the chunk records of its records (the MCAP
-// library's readers do not, and Humble's rosbag2 plays a chunk with a flipped bit without a word), and
-// checks that its records tile it, all before any of its messages is read.
+// so that every chunk is bounded and checked in one place: it decompresses a chunk whole, no further
+// than the chunk states (through the index) or than a chunk may hold (in file order), checks the CRC32
+// the chunk records of its records (the MCAP library's readers do not, and Humble's rosbag2 reads a
+// chunk with a flipped bit without a word), and checks that its records tile it, all before any of
+// its messages is read.
 type chunkDecoder struct {
 	zstd *zstd.Decoder
 	lz4  *lz4.Reader
