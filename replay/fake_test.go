@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/foxglove/mcap/go/mcap"
 	"github.com/stretchr/testify/require"
 
 	"dysl_vla/bag"
@@ -252,6 +253,17 @@ func TestImagesTheReaderPassedOverAreSaid(t *testing.T) {
 	require.Positive(t, at)
 	require.Equal(t, byte(0x05), raw[at-15], "the record's opcode")
 	binary.LittleEndian.PutUint16(raw[at-6:], 99)
+	// The chunk's CRC would now call the whole chunk damaged; Humble writes none (0), and so does this
+	// chunk after the edit: a chunk record is opcode (1), length (8), start and end times (8 each),
+	// uncompressed size (8), then the CRC (4).
+	r, err := mcap.NewReader(bytes.NewReader(raw))
+	require.NoError(t, err)
+	info, err := r.Info()
+	require.NoError(t, err)
+	require.Len(t, info.ChunkIndexes, 1)
+	chunk := info.ChunkIndexes[0].ChunkStartOffset
+	require.Equal(t, byte(0x06), raw[chunk], "the chunk record's opcode")
+	binary.LittleEndian.PutUint32(raw[chunk+33:], 0)
 	require.NoError(t, os.WriteFile(path, raw, 0o644))
 
 	res, err := fakeReplay(t, dir, nil, nil)
