@@ -10,7 +10,8 @@ ARM64_CC ?= aarch64-linux-gnu-gcc
 # Packages also tested under the race detector: the pure cores, the engine, and the packages that own
 # goroutines and locks (the node core's worker, the parameter server, the MAVLink bridge, replay driving
 # the core, the GoMLX gradient); training's short run (TestShortTrainingRuns) separately, since its other
-# tests take minutes under -race.
+# tests take minutes under -race. The node's ROS 2 glue (build tag ros2, where its goroutines are) is
+# not built here: make test-ros2 runs the integration tests on a race-detector build of the node.
 RACE_PKGS := ./policy/... ./skipping/... ./msgs/... ./nodecore/... ./paramserver/... ./mavbridge/... ./replay/... ./training/fastgrad/... ./nodes/dysl_vla_node/
 # Packages whose benchmarks `make bench` runs; narrow with `make bench BENCH_PKGS=./policy/...`.
 BENCH_PKGS ?= ./...

@@ -29,4 +29,22 @@ source install/setup.bash
 go vet -tags ros2 ./nodes/dysl_vla_node
 go tool staticcheck -tags ros2 ./nodes/dysl_vla_node
 go build -o bin/ ./nodes/dysl
-go test -tags ros2 -count=1 -v -timeout 20m "$@" ./test/ros2/
+
+# The node's goroutines and locks live in its ros2-tagged glue, which `go test -race` never builds.
+# So the tests run a race-detector build of the node in place of colcon's (DYSL_ROS2_RACE=0 keeps
+# colcon's), each of its processes writing what it detects to log/ros2-race/; any report fails the run.
+race_dir=$root/log/ros2-race
+rm -rf "$race_dir"
+if [ "${DYSL_ROS2_RACE:-1}" = 1 ]; then
+  go build -race -tags ros2 -o install/dysl_vla/lib/dysl_vla/dysl_vla_node ./nodes/dysl_vla_node
+  mkdir -p "$race_dir"
+  export GORACE="log_path=$race_dir/node"
+fi
+status=0
+go test -tags ros2 -count=1 -v -timeout 20m "$@" ./test/ros2/ || status=$?
+if [ -d "$race_dir" ] && [ -n "$(ls -A "$race_dir")" ]; then
+  cat "$race_dir"/*
+  echo "test-ros2: the race detector reported data races in dysl_vla_node (above; files in $race_dir)" >&2
+  exit 1
+fi
+exit $status
