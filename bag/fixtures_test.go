@@ -12,27 +12,11 @@ import (
 	"dysl_vla/msgs"
 )
 
-// fixturesDir finds real rosbag2 recordings (rosbag2's talker test bags, sqlite3 and MCAP), which
-// development machines and CI keep beside the repository in ../shared/fixtures/rosbag2, or skips the test.
+// fixturesDir is where rosbag2's own talker test bags (sqlite3 and MCAP) lie, committed with the
+// tests (testdata/talker/README.md says where they come from).
 func fixturesDir(t *testing.T) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("repository root (go.mod) not found above the test directory")
-		}
-		dir = parent
-	}
-	fixtures := filepath.Join(dir, "..", "shared", "fixtures", "rosbag2")
-	if _, err := os.Stat(fixtures); err != nil {
-		t.Skipf("rosbag2 fixtures not found at %s (a clone with shared/ beside the repository has them)", fixtures)
-	}
-	return fixtures
+	return filepath.Join("testdata", "talker")
 }
 
 // The talker recordings from ros2/rosbag2's test resources: the same 20 messages in both storages.
