@@ -18,9 +18,6 @@ type Throughput struct {
 	Elapsed  time.Duration // wall time of the whole pass, opening included
 }
 
-// MessagesPerSecond is the read rate over all topics.
-func (t Throughput) MessagesPerSecond() float64 { return perSecond(t.Messages, t.Elapsed) }
-
 // FramesPerSecond is the rate of images read and decoded: compare it with the model's inference
 // rate to see that replay is model-bound, not bag-bound.
 func (t Throughput) FramesPerSecond() float64 { return perSecond(t.Frames, t.Elapsed) }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/foxglove/mcap/go/mcap"
+
+	"dysl_vla/msgs"
 )
 
 // WriterOptions configures a Writer. The zero value writes one file with zstd chunks of 1 MiB.
@@ -302,11 +304,11 @@ func (w *Writer) openFile() error {
 // carries its own, so every file can be read alone.
 func (w *Writer) writeTopicRecords(t Topic) error {
 	id := w.channelIDs[t.Name]
-	if err := w.mcapW.WriteSchema(&mcap.Schema{ID: id, Name: t.Type, Encoding: "ros2msg", Data: []byte(t.Definition)}); err != nil {
+	if err := w.mcapW.WriteSchema(&mcap.Schema{ID: id, Name: t.Type, Encoding: msgs.SchemaEncoding, Data: []byte(t.Definition)}); err != nil {
 		return fmt.Errorf("bag writer: %s: schema %s: %w", w.file.Name(), t.Type, err)
 	}
 	err := w.mcapW.WriteChannel(&mcap.Channel{
-		ID: id, SchemaID: id, Topic: t.Name, MessageEncoding: "cdr",
+		ID: id, SchemaID: id, Topic: t.Name, MessageEncoding: msgs.MessageEncoding,
 		Metadata: map[string]string{"offered_qos_profiles": OfferedQoSProfiles(t.QoS...)},
 	})
 	if err != nil {
@@ -382,7 +384,7 @@ func (w *Writer) metadata() bagMetadata {
 	for _, t := range w.topics {
 		md.TopicsWithMessageCount = append(md.TopicsWithMessageCount, topicWithCountYAML{
 			TopicMetadata: topicMetadataYAML{
-				Name: t.Name, Type: t.Type, SerializationFormat: "cdr",
+				Name: t.Name, Type: t.Type, SerializationFormat: msgs.MessageEncoding,
 				OfferedQoSProfiles: OfferedQoSProfiles(t.QoS...),
 			},
 			MessageCount: w.perTopic[t.Name],
