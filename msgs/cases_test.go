@@ -423,4 +423,24 @@ var codecCases = []codecCase{
 			01 | 0000 0d000000 "unconfigured" 00
 			0c | 0000 0d000000 "shuttingdown" 00`),
 	},
+	{
+		// The format as compressed_image_transport writes it for an rgb8 camera; the data is the
+		// start of a JPEG (SOI and APP0 markers), enough for the layout.
+		name: "CompressedImage jpeg (rclpy)",
+		value: &CompressedImage{
+			Header: Header{Stamp: Time{Sec: 1700000000, Nanosec: 5}, FrameID: "camera"},
+			Format: "rgb8; jpeg compressed bgr8",
+			Data:   []byte{0xff, 0xd8, 0xff, 0xe0, 0x00},
+		},
+		raw: hexBytes(`00010000
+			00f15365 05000000
+			07000000 "camera" 00 | 00
+			1b000000 "rgb8; jpeg compressed bgr8" 00 | 00
+			05000000 ffd8ffe000`),
+	},
+	{
+		name:  "CompressedImage empty (rclpy)",
+		value: &CompressedImage{},
+		raw:   hexBytes(`00010000 | 00000000 00000000 01000000 00 | 000000 01000000 00 | 000000 00000000`),
+	},
 }

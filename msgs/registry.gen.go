@@ -254,6 +254,13 @@ var registry = map[string]TypeInfo{
 			schemaSeparator + "builtin_interfaces/Time\n" + timeDefinition,
 		New: func() Message { return &Clock{} },
 	},
+	"sensor_msgs/msg/CompressedImage": {
+		Name: "sensor_msgs/msg/CompressedImage",
+		Schema: compressedImageDefinition +
+			schemaSeparator + "std_msgs/Header\n" + headerDefinition +
+			schemaSeparator + "builtin_interfaces/Time\n" + timeDefinition,
+		New: func() Message { return &CompressedImage{} },
+	},
 	"sensor_msgs/msg/Image": {
 		Name: "sensor_msgs/msg/Image",
 		Schema: imageDefinition +

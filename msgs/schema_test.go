@@ -34,6 +34,7 @@ func TestSchemaSections(t *testing.T) {
 		{"std_msgs/msg/Header", []string{"", "builtin_interfaces/Time"}},
 		{"sensor_msgs/msg/Image", []string{"", "std_msgs/Header", "builtin_interfaces/Time"}},
 		{"sensor_msgs/msg/JointState", []string{"", "std_msgs/Header", "builtin_interfaces/Time"}},
+		{"sensor_msgs/msg/CompressedImage", []string{"", "std_msgs/Header", "builtin_interfaces/Time"}},
 		{"diagnostic_msgs/msg/DiagnosticArray", []string{"", "diagnostic_msgs/DiagnosticStatus", "diagnostic_msgs/KeyValue", "std_msgs/Header", "builtin_interfaces/Time"}},
 		// The talker bag repeats Parameter and ParameterValue once per field
 		// that uses them; rosbag2's current writer (followed here) writes each once.

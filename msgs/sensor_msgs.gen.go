@@ -6,6 +6,32 @@ import (
 	"dysl_vla/msgs/cdr"
 )
 
+// CompressedImage is sensor_msgs/msg/CompressedImage, a camera frame as
+// image_transport's "compressed" transport carries it: a JPEG or PNG file in
+// Data. Package compressedimage decodes it into an Image.
+type CompressedImage struct {
+	Header Header
+
+	// compressed_image_transport writes "<encoding>; jpeg compressed <encoding>"
+	// (or png); older publishers "jpeg" or "png"
+	Format string
+	Data   []byte // the whole JPEG or PNG file
+}
+
+func (*CompressedImage) TypeName() string { return "sensor_msgs/msg/CompressedImage" }
+
+func (m *CompressedImage) MarshalCDR(e *cdr.Encoder) {
+	m.Header.MarshalCDR(e)
+	e.String(m.Format)
+	e.Uint8s(m.Data)
+}
+
+func (m *CompressedImage) UnmarshalCDR(d *cdr.Decoder) {
+	unmarshalNested(d, "header", &m.Header)
+	m.Format = d.String("format")
+	m.Data = d.Uint8s("data", m.Data)
+}
+
 // Image is sensor_msgs/msg/Image, an uncompressed camera frame.
 //
 // Header.Stamp is the acquisition time and Header.FrameID the camera's
@@ -76,6 +102,21 @@ func (m *JointState) UnmarshalCDR(d *cdr.Decoder) {
 
 // The definition texts, from which registry.gen.go builds the schemas.
 const (
+	compressedImageDefinition = `# This message contains a compressed image.
+
+std_msgs/Header header # Header timestamp should be acquisition time of image
+                             # Header frame_id should be optical frame of camera
+                             # origin of frame should be optical center of cameara
+                             # +x should point to the right in the image
+                             # +y should point down in the image
+                             # +z should point into to plane of the image
+
+string format                # Specifies the format of the data
+                             #   Acceptable values:
+                             #     jpeg, png, tiff
+
+uint8[] data                 # Compressed image buffer
+`
 	imageDefinition = `# This message contains an uncompressed image
 # (0, 0) is at top-left corner of image
 

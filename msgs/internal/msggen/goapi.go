@@ -183,6 +183,16 @@ var MsgsAPI = API{
 				"data": {Doc: "Step*Height bytes"},
 			},
 		},
+		"sensor_msgs/msg/CompressedImage": {
+			Doc: "CompressedImage is sensor_msgs/msg/CompressedImage, a camera frame as\n" +
+				"image_transport's \"compressed\" transport carries it: a JPEG or PNG file in\n" +
+				"Data. Package compressedimage decodes it into an Image.",
+			Fields: map[string]FieldAPI{
+				"format": {Doc: "compressed_image_transport writes \"<encoding>; jpeg compressed <encoding>\"\n" +
+					"(or png); older publishers \"jpeg\" or \"png\""},
+				"data": {Doc: "the whole JPEG or PNG file"},
+			},
+		},
 		"diagnostic_msgs/msg/DiagnosticArray": {
 			Doc: "DiagnosticArray is diagnostic_msgs/msg/DiagnosticArray, published on\n/diagnostics.",
 		},
