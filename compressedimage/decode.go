@@ -1,0 +1,238 @@
+// Package compressedimage decodes sensor_msgs/msg/CompressedImage, the frames of image_transport's
+// "compressed" transport, into the raw sensor_msgs/msg/Image the rest of the node takes: JPEG and PNG
+// of 8-bit colour (rgb8) or gray (mono8), with the standard library's decoders (pure Go, no cgo).
+//
+// What compressed_image_transport would not give an 8-bit colour or gray camera frame is refused with
+// an error naming the format and what was expected: 16-bit PNG, compressedDepth, TIFF, CMYK JPEG, data
+// whose first bytes are not of the container its format names. The size a frame's header claims is
+// checked before any pixel is decoded, so a few hundred bytes claiming 65535x65535 pixels cost nothing.
+package compressedimage
+
+import (
+	"bytes"
+	"fmt"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"image/png"
+	"slices"
+	"strings"
+
+	"dysl_vla/msgs"
+)
+
+// MaxSide is the largest width or height of a frame Decode takes. Its rgb8 pixels are then at most
+// 192 MiB (an 8K UHD camera, 7680x4320, is 95 MiB), under the 300 MiB a raw Image may hold in a bag
+// (bag.MaxMessageBytes), and as large as a model's input may be (bundle.MaxImageSide). Raw Images need
+// no such bound: their pixels arrive with them. A compressed frame's do not, and without it a JPEG of
+// a few hundred bytes claiming 65535x65535 pixels would have the decoder allocate gigabytes.
+const MaxSide = 8192
+
+// Container is the file format of a compressed frame's data.
+type Container int
+
+const (
+	JPEG Container = 1 + iota
+	PNG
+)
+
+func (c Container) String() string {
+	switch c {
+	case JPEG:
+		return "jpeg"
+	case PNG:
+		return "png"
+	}
+	return fmt.Sprintf("Container(%d)", int(c))
+}
+
+// expectedFormats is what ParseFormat takes, for its errors.
+const expectedFormats = `expected "<encoding>; jpeg compressed <encoding>" or "<encoding>; png compressed <encoding>" ` +
+	`as compressed_image_transport writes it, or "jpeg", "jpg" or "png"`
+
+// eightBit are the target encodings compressed_image_transport writes after "compressed" for 8-bit
+// frames: bgr8 for colour (bgra8 for PNG with alpha), nothing for gray (mono8 from other publishers).
+var eightBit = []string{"bgr8", "rgb8", "bgra8", "rgba8", "mono8"}
+
+// ParseFormat returns the container a CompressedImage's format names. compressed_image_transport
+// writes "<original encoding>; jpeg compressed <encoding>" ("rgb8; jpeg compressed bgr8", "mono8; png
+// compressed "), older publishers and cv_bridge just "jpeg", "jpg" or "png". The pixels' encoding
+// after "compressed" must be 8-bit; the original one before ";" says what the camera sent and is not
+// needed, since a JPEG or PNG says its own colours.
+func ParseFormat(format string) (Container, error) {
+	if strings.Contains(strings.ToLower(format), "compresseddepth") {
+		return 0, fmt.Errorf("compressedimage: format %.64q is a depth image (compressed_depth_image_transport), %s", format, expectedFormats)
+	}
+	i := strings.IndexByte(format, ';')
+	if i < 0 {
+		switch f := strings.TrimSpace(format); {
+		case strings.EqualFold(f, "jpeg"), strings.EqualFold(f, "jpg"):
+			return JPEG, nil
+		case strings.EqualFold(f, "png"):
+			return PNG, nil
+		}
+		return 0, fmt.Errorf("compressedimage: format %.64q is not one this node decodes, %s", format, expectedFormats)
+	}
+	fields := strings.Fields(format[i+1:])
+	if len(fields) < 2 || len(fields) > 3 || fields[1] != "compressed" {
+		return 0, fmt.Errorf("compressedimage: format %.64q is not one this node decodes, %s", format, expectedFormats)
+	}
+	var c Container
+	switch fields[0] {
+	case "jpeg":
+		c = JPEG
+	case "png":
+		c = PNG
+	default:
+		return 0, fmt.Errorf("compressedimage: format %.64q compresses as %.16q, %s", format, fields[0], expectedFormats)
+	}
+	if len(fields) == 3 && !slices.Contains(eightBit, fields[2]) {
+		return 0, fmt.Errorf("compressedimage: format %.64q holds %.16q pixels, expected 8-bit colour or gray (one of %s)",
+			format, fields[2], strings.Join(eightBit, ", "))
+	}
+	return c, nil
+}
+
+// The first bytes of each container.
+var (
+	jpegMagic = []byte{0xff, 0xd8, 0xff}
+	pngMagic  = []byte("\x89PNG\r\n\x1a\n")
+)
+
+// sniff names the container data's first bytes show, or "" for neither.
+func sniff(data []byte) Container {
+	switch {
+	case bytes.HasPrefix(data, jpegMagic):
+		return JPEG
+	case bytes.HasPrefix(data, pngMagic):
+		return PNG
+	}
+	return 0
+}
+
+// Decode decodes m into dst: m's header, and its pixels as rgb8 (colour) or mono8 (gray), rows packed
+// (Step is Width times the bytes of a pixel), in dst.Data's storage when it is large enough, so a
+// camera's frames decoded into the same Image reuse one pixel buffer. The decoders of image/jpeg and
+// image/png still allocate their own image for every frame. On an error dst is left unspecified.
+func Decode(m *msgs.CompressedImage, dst *msgs.Image) error {
+	c, err := ParseFormat(m.Format)
+	if err != nil {
+		return err
+	}
+	if got := sniff(m.Data); got != c {
+		what := "neither a JPEG nor a PNG"
+		if got != 0 {
+			what = "a " + strings.ToUpper(got.String())
+		}
+		return fmt.Errorf("compressedimage: format %.64q says %s, but the data (%d bytes, starting % x) is %s",
+			m.Format, c, len(m.Data), m.Data[:min(len(m.Data), 8)], what)
+	}
+	decodeConfig, decode := jpeg.DecodeConfig, jpeg.Decode
+	if c == PNG {
+		decodeConfig, decode = png.DecodeConfig, png.Decode
+	}
+	cfg, err := decodeConfig(bytes.NewReader(m.Data))
+	if err != nil {
+		return fmt.Errorf("compressedimage: %s header: %w", c, err)
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width > MaxSide || cfg.Height > MaxSide {
+		return fmt.Errorf("compressedimage: %s of %dx%d pixels, expected a positive size of at most %d a side", c, cfg.Width, cfg.Height, MaxSide)
+	}
+	if err := checkColorModel(c, cfg.ColorModel); err != nil {
+		return err
+	}
+	img, err := decode(bytes.NewReader(m.Data))
+	if err != nil {
+		return fmt.Errorf("compressedimage: %s of %dx%d pixels: %w", c, cfg.Width, cfg.Height, err)
+	}
+	if b := img.Bounds(); b.Dx() != cfg.Width || b.Dy() != cfg.Height {
+		return fmt.Errorf("compressedimage: %s decoded to %dx%d pixels, its header says %dx%d", c, b.Dx(), b.Dy(), cfg.Width, cfg.Height)
+	}
+	dst.Header = m.Header
+	dst.Width, dst.Height, dst.IsBigEndian = uint32(cfg.Width), uint32(cfg.Height), 0
+	return toRaw(img, dst)
+}
+
+// checkColorModel refuses what is not 8-bit colour or gray before the pixels are decoded.
+func checkColorModel(c Container, model color.Model) error {
+	switch model {
+	case color.GrayModel, color.YCbCrModel, color.RGBAModel, color.NRGBAModel:
+		return nil
+	case color.Gray16Model, color.RGBA64Model, color.NRGBA64Model:
+		return fmt.Errorf("compressedimage: %s of 16-bit pixels, expected 8-bit colour or gray (a depth image belongs on compressedDepth)", c)
+	case color.CMYKModel:
+		return fmt.Errorf("compressedimage: %s of CMYK pixels, expected 8-bit colour or gray", c)
+	}
+	if _, ok := model.(color.Palette); ok {
+		return nil
+	}
+	return fmt.Errorf("compressedimage: %s of %T pixels, expected 8-bit colour or gray", c, model)
+}
+
+// toRaw writes img's pixels into dst as mono8 (gray) or rgb8 (anything else); alpha is dropped, as the
+// model input drops it from rgba8.
+func toRaw(img image.Image, dst *msgs.Image) error {
+	w, h := int(dst.Width), int(dst.Height)
+	if g, ok := img.(*image.Gray); ok {
+		dst.Encoding, dst.Step = msgs.EncodingMono8, uint32(w)
+		dst.Data = resize(dst.Data, w*h)
+		for y := range h {
+			copy(dst.Data[y*w:(y+1)*w], g.Pix[y*g.Stride:])
+		}
+		return nil
+	}
+	dst.Encoding, dst.Step = msgs.EncodingRGB8, uint32(3*w)
+	dst.Data = resize(dst.Data, 3*w*h)
+	out := dst.Data
+	switch im := img.(type) {
+	case *image.YCbCr:
+		for y := range h {
+			row := out[3*w*y:]
+			for x := range w {
+				yi, ci := im.YOffset(x, y), im.COffset(x, y)
+				row[3*x], row[3*x+1], row[3*x+2] = color.YCbCrToRGB(im.Y[yi], im.Cb[ci], im.Cr[ci])
+			}
+		}
+	case *image.RGBA: // PNG without alpha: every pixel opaque, so not premultiplied in effect
+		copyRGB(out, im.Pix, im.Stride, 4, w, h)
+	case *image.NRGBA:
+		copyRGB(out, im.Pix, im.Stride, 4, w, h)
+	case *image.Paletted:
+		var rgb [256][3]byte
+		for i, c := range im.Palette {
+			if n, ok := c.(color.NRGBA); ok { // tRNS entries: their colour, not darkened by alpha
+				rgb[i] = [3]byte{n.R, n.G, n.B}
+				continue
+			}
+			r, g, b, _ := c.RGBA()
+			rgb[i] = [3]byte{byte(r >> 8), byte(g >> 8), byte(b >> 8)}
+		}
+		for y := range h {
+			row, src := out[3*w*y:], im.Pix[y*im.Stride:]
+			for x := range w {
+				copy(row[3*x:3*x+3], rgb[src[x]][:])
+			}
+		}
+	default:
+		return fmt.Errorf("compressedimage: decoded %T pixels, expected 8-bit colour or gray", img)
+	}
+	return nil
+}
+
+// copyRGB copies the first three bytes of each pixel of size px.
+func copyRGB(out, pix []byte, stride, px, w, h int) {
+	for y := range h {
+		row, src := out[3*w*y:], pix[y*stride:]
+		for x := range w {
+			copy(row[3*x:3*x+3], src[px*x:px*x+3])
+		}
+	}
+}
+
+// resize is buf with n bytes, in its own storage when that holds them.
+func resize(buf []byte, n int) []byte {
+	if cap(buf) >= n {
+		return buf[:n]
+	}
+	return make([]byte, n)
+}

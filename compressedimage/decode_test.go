@@ -1,0 +1,278 @@
+package compressedimage
+
+import (
+	"bytes"
+	"encoding/binary"
+	"hash/crc32"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"image/png"
+	"runtime"
+	"strconv"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"dysl_vla/msgs"
+)
+
+// tabletop is a w x h test frame: a gradient with two coloured squares, smooth as camera frames are,
+// with edges for the JPEG to blur.
+func tabletop(w, h int) *image.RGBA {
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			c := color.RGBA{R: uint8(60 + 100*x/w), G: uint8(90 + 80*y/h), B: 120, A: 255}
+			switch {
+			case x > w/5 && x < 2*w/5 && y > h/4 && y < h/2:
+				c = color.RGBA{R: 200, G: 30, B: 40, A: 255}
+			case x > 3*w/5 && x < 4*w/5 && y > h/2 && y < 3*h/4:
+				c = color.RGBA{R: 30, G: 60, B: 210, A: 255}
+			}
+			img.SetRGBA(x, y, c)
+		}
+	}
+	return img
+}
+
+// rgbOf is img's pixels as rgb8, packed: what Decode must give for a lossless file of it.
+func rgbOf(img image.Image) []byte {
+	b := img.Bounds()
+	out := make([]byte, 0, 3*b.Dx()*b.Dy())
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			c := color.NRGBAModel.Convert(img.At(x, y)).(color.NRGBA)
+			out = append(out, c.R, c.G, c.B)
+		}
+	}
+	return out
+}
+
+func encodePNG(t testing.TB, img image.Image) []byte {
+	var buf bytes.Buffer
+	require.NoError(t, png.Encode(&buf, img))
+	return buf.Bytes()
+}
+
+func encodeJPEG(t testing.TB, img image.Image, quality int) []byte {
+	var buf bytes.Buffer
+	require.NoError(t, jpeg.Encode(&buf, img, &jpeg.Options{Quality: quality}))
+	return buf.Bytes()
+}
+
+var header = msgs.Header{Stamp: msgs.Time{Sec: 1700000000, Nanosec: 5}, FrameID: "camera_color_optical_frame"}
+
+func TestDecodeLosslessFramesExactly(t *testing.T) {
+	frame := tabletop(16, 12)
+	gray := image.NewGray(frame.Bounds())
+	nrgba := image.NewNRGBA(frame.Bounds())
+	paletted := image.NewPaletted(frame.Bounds(), color.Palette{color.RGBA{0, 0, 0, 255}, color.RGBA{200, 30, 40, 255}, color.NRGBA{10, 20, 30, 0}})
+	for y := range 12 {
+		for x := range 16 {
+			c := frame.RGBAAt(x, y)
+			gray.SetGray(x, y, color.Gray{Y: c.G})
+			nrgba.SetNRGBA(x, y, color.NRGBA{R: c.R, G: c.G, B: c.B, A: uint8(x * 16)})
+			paletted.SetColorIndex(x, y, uint8((x+y)%3))
+		}
+	}
+	grayBytes := make([]byte, 0, 16*12)
+	for y := range 12 {
+		grayBytes = append(grayBytes, gray.Pix[y*gray.Stride:y*gray.Stride+16]...)
+	}
+	cases := []struct {
+		name, format string
+		img          image.Image
+		encoding     string
+		pixels       []byte
+	}{
+		{"rgb8 as compressed_image_transport writes it", "rgb8; png compressed bgr8", frame, "rgb8", rgbOf(frame)},
+		{"bgr8 camera: the PNG holds true colours", "bgr8; png compressed bgr8", frame, "rgb8", rgbOf(frame)},
+		{"old publisher", "png", frame, "rgb8", rgbOf(frame)},
+		{"alpha dropped, colours not darkened", "rgba8; png compressed bgra8", nrgba, "rgb8", rgbOf(nrgba)},
+		{"gray as compressed_image_transport writes it", "mono8; png compressed ", gray, "mono8", grayBytes},
+		{"palette", "png", paletted, "rgb8", rgbOf(paletted)},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var got msgs.Image
+			require.NoError(t, Decode(&msgs.CompressedImage{Header: header, Format: tc.format, Data: encodePNG(t, tc.img)}, &got))
+			bpp := 3
+			if tc.encoding == "mono8" {
+				bpp = 1
+			}
+			require.Equal(t, msgs.Image{Header: header, Width: 16, Height: 12, Encoding: tc.encoding, Step: uint32(16 * bpp), Data: tc.pixels}, got)
+		})
+	}
+}
+
+// A JPEG is lossy: its pixels are close to the frame, not equal. Gray JPEGs give mono8.
+func TestDecodeJPEG(t *testing.T) {
+	frame := tabletop(64, 48)
+	want := rgbOf(frame)
+	for _, format := range []string{"rgb8; jpeg compressed bgr8", "jpeg", "jpg", "JPEG"} {
+		t.Run(format, func(t *testing.T) {
+			var got msgs.Image
+			require.NoError(t, Decode(&msgs.CompressedImage{Header: header, Format: format, Data: encodeJPEG(t, frame, 95)}, &got))
+			require.Equal(t, header, got.Header)
+			require.Equal(t, [4]any{uint32(64), uint32(48), "rgb8", uint32(64 * 3)}, [4]any{got.Width, got.Height, got.Encoding, got.Step})
+			require.Less(t, meanAbsDiff(want, got.Data), 5.0, "mean error; R and B swapped would be far above")
+		})
+	}
+	t.Run("gray", func(t *testing.T) {
+		gray := image.NewGray(image.Rect(0, 0, 16, 8))
+		for i := range gray.Pix {
+			gray.Pix[i] = uint8(i)
+		}
+		var got msgs.Image
+		require.NoError(t, Decode(&msgs.CompressedImage{Format: "mono8; jpeg compressed ", Data: encodeJPEG(t, gray, 100)}, &got))
+		require.Equal(t, [4]any{uint32(16), uint32(8), "mono8", uint32(16)}, [4]any{got.Width, got.Height, got.Encoding, got.Step})
+		require.Less(t, meanAbsDiff(gray.Pix, got.Data), 2.0)
+	})
+}
+
+func meanAbsDiff(a, b []byte) float64 {
+	if len(a) != len(b) {
+		return 255
+	}
+	var sum float64
+	for i := range a {
+		d := float64(a[i]) - float64(b[i])
+		if d < 0 {
+			d = -d
+		}
+		sum += d
+	}
+	return sum / float64(len(a))
+}
+
+// A camera's frames decoded into the same Image reuse its pixel buffer.
+func TestDecodeReusesThePixelBuffer(t *testing.T) {
+	m := &msgs.CompressedImage{Format: "png", Data: encodePNG(t, tabletop(16, 12))}
+	var dst msgs.Image
+	require.NoError(t, Decode(m, &dst))
+	first := &dst.Data[0]
+	require.NoError(t, Decode(m, &dst))
+	require.Same(t, first, &dst.Data[0])
+}
+
+func TestDecodeRefuses(t *testing.T) {
+	frame := tabletop(16, 12)
+	sixteen := image.NewRGBA64(image.Rect(0, 0, 4, 4))
+	gray16 := image.NewGray16(image.Rect(0, 0, 4, 4))
+	pngData, jpegData := encodePNG(t, frame), encodeJPEG(t, tabletop(64, 48), 90)
+	cases := []struct {
+		name, format string
+		data         []byte
+		want         string
+	}{
+		{"compressedDepth", "16UC1; compressedDepth png", append(make([]byte, 12), pngData...), `format "16UC1; compressedDepth png" is a depth image (compressed_depth_image_transport), expected "<encoding>; jpeg compressed <encoding>"`},
+		{"16-bit target encoding", "bgr16; png compressed bgr16", encodePNG(t, sixteen), `format "bgr16; png compressed bgr16" holds "bgr16" pixels, expected 8-bit colour or gray (one of bgr8, rgb8, bgra8, rgba8, mono8)`},
+		{"16-bit colour PNG", "png", encodePNG(t, sixteen), "png of 16-bit pixels, expected 8-bit colour or gray"},
+		{"16-bit gray PNG from mono16", "mono16; png compressed ", encodePNG(t, gray16), "png of 16-bit pixels, expected 8-bit colour or gray"},
+		{"tiff", "tiff", []byte("II*\x00"), `format "tiff" is not one this node decodes, expected "<encoding>; jpeg compressed <encoding>" or "<encoding>; png compressed <encoding>" as compressed_image_transport writes it, or "jpeg", "jpg" or "png"`},
+		{"no format", "", pngData, `format "" is not one this node decodes`},
+		{"another compression", "rgb8; webp compressed bgr8", pngData, `format "rgb8; webp compressed bgr8" compresses as "webp"`},
+		{"format says jpeg, data is a PNG", "rgb8; jpeg compressed bgr8", pngData, `format "rgb8; jpeg compressed bgr8" says jpeg, but the data (` + strconv.Itoa(len(pngData)) + ` bytes, starting 89 50 4e 47 0d 0a 1a 0a) is a PNG`},
+		{"format says png, data is a JPEG", "png", jpegData, `format "png" says png, but the data (` + strconv.Itoa(len(jpegData)) + ` bytes, starting ff d8 ff`},
+		{"no data", "jpeg", nil, `format "jpeg" says jpeg, but the data (0 bytes, starting ) is neither a JPEG nor a PNG`},
+		{"JPEG cut short", "jpeg", jpegData[:len(jpegData)-100], "compressedimage: jpeg of 64x48 pixels: invalid JPEG format: short Huffman data"},
+		{"PNG cut in its header", "png", pngData[:20], "compressedimage: png header: "},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var dst msgs.Image
+			err := Decode(&msgs.CompressedImage{Format: tc.format, Data: tc.data}, &dst)
+			require.ErrorContains(t, err, tc.want)
+		})
+	}
+}
+
+// Go's encoder writes no CMYK JPEG; a camera neither, but Adobe's tools do.
+func TestCMYKIsRefused(t *testing.T) {
+	require.EqualError(t, checkColorModel(JPEG, color.CMYKModel), "compressedimage: jpeg of CMYK pixels, expected 8-bit colour or gray")
+}
+
+// A side of MaxSide is taken, one more is refused, whichever side.
+func TestDecodeBoundsTheSize(t *testing.T) {
+	var dst msgs.Image
+	require.NoError(t, Decode(&msgs.CompressedImage{Format: "png", Data: encodePNG(t, image.NewGray(image.Rect(0, 0, MaxSide, 1)))}, &dst))
+	require.Equal(t, uint32(MaxSide), dst.Width)
+	for _, r := range []image.Rectangle{image.Rect(0, 0, MaxSide+1, 1), image.Rect(0, 0, 1, MaxSide+1)} {
+		err := Decode(&msgs.CompressedImage{Format: "png", Data: encodePNG(t, image.NewGray(r))}, &dst)
+		require.ErrorContains(t, err, "expected a positive size of at most 8192 a side")
+	}
+}
+
+// A few hundred bytes that claim 65535x65535 pixels are refused from their header: nothing near the
+// 12 GiB of rgb8 pixels (or the decoder's own planes) is allocated.
+func TestDecodeRefusesAClaimedSizeBeforeDecoding(t *testing.T) {
+	small := encodeJPEG(t, tabletop(8, 8), 90)
+	claimsHuge := append([]byte(nil), small...)
+	sof := bytes.Index(claimsHuge, []byte{0xff, 0xc0}) // baseline SOF: length(2) precision(1) height(2) width(2)
+	require.Positive(t, sof)
+	binary.BigEndian.PutUint16(claimsHuge[sof+5:], 65535)
+	binary.BigEndian.PutUint16(claimsHuge[sof+7:], 65535)
+
+	pngHuge := encodePNG(t, image.NewGray(image.Rect(0, 0, 1, 1)))
+	binary.BigEndian.PutUint32(pngHuge[16:], 65535) // IHDR width, height, then its CRC
+	binary.BigEndian.PutUint32(pngHuge[20:], 65535)
+	binary.BigEndian.PutUint32(pngHuge[29:], crc32.ChecksumIEEE(pngHuge[12:29]))
+
+	for name, m := range map[string]*msgs.CompressedImage{
+		"jpeg": {Format: "jpeg", Data: claimsHuge},
+		"png":  {Format: "png", Data: pngHuge},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var dst msgs.Image
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			err := Decode(m, &dst)
+			runtime.ReadMemStats(&after)
+			require.ErrorContains(t, err, name+" of 65535x65535 pixels, expected a positive size of at most 8192 a side")
+			require.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(1<<20), "bytes allocated")
+		})
+	}
+}
+
+func TestParseFormat(t *testing.T) {
+	for format, want := range map[string]Container{
+		"rgb8; jpeg compressed bgr8":  JPEG,
+		"mono8; jpeg compressed ":     JPEG,
+		"bgra8; png compressed bgra8": PNG,
+		"mono8; png compressed mono8": PNG,
+		" jpeg ":                      JPEG,
+		"jpg":                         JPEG,
+		"PNG":                         PNG,
+	} {
+		got, err := ParseFormat(format)
+		require.NoError(t, err, format)
+		require.Equal(t, want, got, format)
+	}
+	for _, format := range []string{"rgb8; jpeg", "rgb8; jpeg compressed bgr8 extra", "rgb8; png squeezed bgr8", "32FC1; compressedDepth", "h264"} {
+		_, err := ParseFormat(format)
+		require.Error(t, err, format)
+	}
+}
+
+// Whatever the bytes, Decode returns an error or a frame whose size fits MaxSide and whose data its
+// step and height describe.
+func FuzzDecode(f *testing.F) {
+	frame := tabletop(16, 12)
+	f.Add("rgb8; jpeg compressed bgr8", encodeJPEG(f, frame, 75))
+	f.Add("png", encodePNG(f, frame))
+	f.Add("mono8; png compressed ", encodePNG(f, image.NewGray(image.Rect(0, 0, 5, 3))))
+	f.Add("jpeg", encodeJPEG(f, image.NewGray(image.Rect(0, 0, 9, 7)), 50))
+	f.Fuzz(func(t *testing.T, format string, data []byte) {
+		var dst msgs.Image
+		if err := Decode(&msgs.CompressedImage{Format: format, Data: data}, &dst); err != nil {
+			return
+		}
+		require.LessOrEqual(t, dst.Width, uint32(MaxSide))
+		require.LessOrEqual(t, dst.Height, uint32(MaxSide))
+		bpp := map[string]uint32{"rgb8": 3, "mono8": 1}[dst.Encoding]
+		require.NotZero(t, bpp, dst.Encoding)
+		require.Equal(t, dst.Width*bpp, dst.Step)
+		require.Len(t, dst.Data, int(dst.Step*dst.Height))
+	})
+}
