@@ -117,3 +117,19 @@ func TestMCAPChunkOverTheBoundIsAFaultWithoutAnIndex(t *testing.T) {
 		})
 	}
 }
+
+// A file whose messages stand outside chunks, with its summary (what ros2 bag record writes with the
+// fastwrite storage preset: noChunking) reads every message, in file order: its index has no chunk to
+// walk, and read through it the file came out empty, in silence.
+func TestMCAPUnchunkedFileWithASummaryReads(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "fastwrite.mcap")
+	writeMCAP(t, path, mcap.WriterOptions{Chunked: false}, mcapMessage{at: 3e9, size: 8}, mcapMessage{at: 1e9, size: 8}, mcapMessage{at: 2e9, size: 8})
+	times, warnings, fault := readLogTimes(t, path)
+	require.NoError(t, fault)
+	require.Empty(t, warnings)
+	require.Equal(t, []int64{3e9, 1e9, 2e9}, times, "in file order, as recorded")
+	r, err := Open(path)
+	require.NoError(t, err)
+	defer r.Close()
+	require.Equal(t, uint64(3), r.Info().MessageCount, "counted by its summary")
+}

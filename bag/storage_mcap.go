@@ -69,7 +69,11 @@ func openMCAPFile(path string) (*mcapFile, error) {
 				"together, up to %d bytes, more than the %d a chunk may hold here, so it is read in file order, and its messages may come "+
 				"out of time order", held, maxHeldChunkBytes)
 		}
-		if file.sum.indexProblem == nil {
+		// A file of messages outside chunks (ros2 bag record's fastwrite preset: noChunking, summary
+		// kept) has an index with nothing to walk: it is read in file order, which is its log order
+		// as recorded, as the MCAP library's reader does.
+		unchunked := len(summary.chunks) == 0 && summary.statistics.MessageCount > 0
+		if file.sum.indexProblem == nil && !unchunked {
 			file.index = newMCAPIndex(summary.channels, summary.schemas, summary.chunks, st.Size())
 		}
 		return file, nil
