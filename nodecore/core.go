@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"dysl_vla/compressedimage"
 	"dysl_vla/msgs"
 	"dysl_vla/paramserver"
 	"dysl_vla/policy"
@@ -40,7 +41,7 @@ type Config struct {
 // time takes it as an argument, so `dysl replay` drives it with bag time and gets the same outputs for
 // the same bag, and Runner drives it live.
 //
-// Concurrency: OfferFrame, OfferState, SetInstruction, ReportDecodeError and Diagnostics may be called from any
+// Concurrency: OfferFrame, OfferSerializedFrame, OfferSerializedCompressedFrame, OfferState, SetInstruction, ReportDecodeError and Diagnostics may be called from any
 // goroutine at any time and never wait for an inference. Step must be called by one goroutine at a time
 // (Runner's worker, or the replay loop).
 type Core struct {
@@ -52,10 +53,11 @@ type Core struct {
 	// mu guards the latest-frame slot, the instruction and the statistics. It is never held during an
 	// inference, so a camera callback never waits for the model.
 	mu      sync.Mutex
-	pending *msgs.Image
-	// spare holds images whose inference is over, for OfferSerializedFrame to decode the next frames
-	// into: a camera at 30 Hz then costs no pixel buffer per frame.
-	spare []*msgs.Image
+	pending *frame
+	// spare holds frames whose inference is over, for OfferSerializedFrame and
+	// OfferSerializedCompressedFrame to decode the next frames into: a camera at 30 Hz then costs no
+	// pixel buffer per frame.
+	spare []*frame
 	// state is the latest robot state, next to the latest frame; nil when the bundle reads none.
 	state        *stateSlot
 	instruction  string
@@ -121,8 +123,9 @@ func New(cfg Config) (*Core, error) {
 	if err := cfg.Engine.SetSkipping(live.Skipping); err != nil {
 		return nil, fmt.Errorf("nodecore: %w", err)
 	}
+	imageTopic, _ := settings.ImageInput()
 	c := &Core{cfg: cfg, settings: settings, engineLive: &live, state: newStateSlot(cfg.Engine.Manifest.State),
-		configured: topicNames{image: settings.ImageTopic, instruction: settings.InstructionTopic, state: StateTopic}}
+		configured: topicNames{image: imageTopic, instruction: settings.InstructionTopic, state: StateTopic}}
 	c.topics = c.configured
 	if c.state != nil {
 		c.stateValues = make([]float64, len(c.state.names))
@@ -201,6 +204,23 @@ func (c *Core) applyParameters([]paramserver.Parameter) {
 	c.live.Store(&live)
 }
 
+// frame is a camera frame in the latest-frame slot: a raw image, or a compressed one whose pixels Step
+// decodes into image only when it serves the frame, so that the frames a camera sends faster than the
+// model infers, superseded in the slot, cost no JPEG or PNG decode.
+type frame struct {
+	image        msgs.Image
+	compressed   msgs.CompressedImage
+	isCompressed bool
+}
+
+// header is the frame's header, known before its pixels are decoded.
+func (f *frame) header() msgs.Header {
+	if f.isCompressed {
+		return f.compressed.Header
+	}
+	return f.image.Header
+}
+
 // OfferFrame puts img in the latest-frame slot, replacing (and counting as dropped) a frame inference
 // has not reached yet. The Core keeps img: the caller must not reuse img.Data. A frame whose
 // header.frame_id is longer than MaxFrameID is not offered: it is counted as a decode error on the
@@ -210,31 +230,49 @@ func (c *Core) OfferFrame(img msgs.Image) {
 		c.ReportDecodeError(c.configured.image, err)
 		return
 	}
-	c.offer(&img)
+	c.offer(&frame{image: img})
 }
 
 // OfferSerializedFrame decodes a serialized sensor_msgs/msg/Image (what a subscription takes) into an
 // image buffer the Core recycles, and offers it as OfferFrame does. raw is not kept. A message that does
 // not decode is counted as a decode error on topic; it reports whether the frame was offered.
 func (c *Core) OfferSerializedFrame(topic string, raw []byte) bool {
+	return c.offerSerialized(topic, raw, false)
+}
+
+// OfferSerializedCompressedFrame takes a serialized sensor_msgs/msg/CompressedImage (the compressed
+// image transport) as OfferSerializedFrame takes an Image: the message is decoded and offered at once,
+// but its JPEG or PNG only when Step serves it. Data that does not decode into an 8-bit colour or gray
+// frame (package compressedimage) is then a bad frame, as a raw frame the model cannot read is.
+func (c *Core) OfferSerializedCompressedFrame(topic string, raw []byte) bool {
+	return c.offerSerialized(topic, raw, true)
+}
+
+func (c *Core) offerSerialized(topic string, raw []byte, compressed bool) bool {
 	c.mu.Lock()
-	var img *msgs.Image
+	var f *frame
 	if n := len(c.spare); n > 0 {
-		img, c.spare = c.spare[n-1], c.spare[:n-1]
+		f, c.spare = c.spare[n-1], c.spare[:n-1]
 	} else {
-		img = new(msgs.Image)
+		f = new(frame)
 	}
 	c.mu.Unlock()
-	err := msgs.Decode(raw, img)
+	f.isCompressed = compressed
+	var err error
+	if compressed {
+		err = msgs.Decode(raw, &f.compressed)
+	} else {
+		err = msgs.Decode(raw, &f.image)
+	}
 	if err == nil {
-		err = checkFrameID("field header.frame_id", img.Header.FrameID)
+		err = checkFrameID("field header.frame_id", f.header().FrameID)
 	}
 	if err != nil {
-		c.recycle(img)
+		c.recycle(f)
 		c.ReportDecodeError(topic, err)
 		return false
 	}
-	c.offer(img)
+	c.offer(f)
 	return true
 }
 
@@ -253,10 +291,10 @@ func checkFrameID(what, id string) error {
 	return nil
 }
 
-func (c *Core) offer(img *msgs.Image) {
+func (c *Core) offer(f *frame) {
 	c.mu.Lock()
 	old := c.pending
-	c.pending = img
+	c.pending = f
 	c.totals.received++
 	if old != nil {
 		c.totals.superseded++
@@ -264,25 +302,27 @@ func (c *Core) offer(img *msgs.Image) {
 	}
 	c.mu.Unlock()
 	if old != nil {
-		c.cfg.Sink.Notice(EventFrameSuperseded{Stamp: old.Header.Stamp})
+		c.cfg.Sink.Notice(EventFrameSuperseded{Stamp: old.header().Stamp})
 		c.recycle(old)
 	}
 }
 
-// recycle keeps img's buffers for the next decode. Two spares cover the frame in the slot and the one
+// recycle keeps f's buffers for the next decode. Two spares cover the frame in the slot and the one
 // being decoded while another is served. A buffer far larger than its frame is let go: grown once by
 // a camera run at a larger size (8K frames left 190 MB held after it went back to 640x480), it would
 // be kept for the life of the node.
-func (c *Core) recycle(img *msgs.Image) {
-	if cap(img.Data) > oversizedSpare && cap(img.Data) > 4*len(img.Data) {
+func (c *Core) recycle(f *frame) {
+	if oversized(f.image.Data) || oversized(f.compressed.Data) {
 		return
 	}
 	c.mu.Lock()
 	if len(c.spare) < 2 {
-		c.spare = append(c.spare, img)
+		c.spare = append(c.spare, f)
 	}
 	c.mu.Unlock()
 }
+
+func oversized(buf []byte) bool { return cap(buf) > oversizedSpare && cap(buf) > 4*len(buf) }
 
 // oversizedSpare is the buffer size below which recycle keeps any spare: a few 640x480 frames.
 const oversizedSpare = 4 << 20
@@ -346,7 +386,7 @@ func (c *Core) HasPendingFrame() bool {
 // is published. In every case the Core is ready for the next frame.
 func (c *Core) Step(now time.Time) bool {
 	c.mu.Lock()
-	img := c.pending
+	f := c.pending
 	c.pending = nil
 	instruction, withdrawn := c.instruction, c.withdrawn
 	reset := c.resetPending
@@ -355,10 +395,10 @@ func (c *Core) Step(now time.Time) bool {
 	if reset {
 		c.restartEpisode()
 	}
-	if img == nil {
+	if f == nil {
 		return false
 	}
-	defer c.recycle(img) // nothing published keeps img's buffers
+	defer c.recycle(f) // nothing published keeps the frame's buffers
 	live := c.live.Load()
 	if live != c.engineLive {
 		if err := c.cfg.Engine.SetSkipping(live.Skipping); err != nil {
@@ -367,7 +407,7 @@ func (c *Core) Step(now time.Time) bool {
 		}
 		c.engineLive = live
 	}
-	stamp := img.Header.Stamp
+	stamp := f.header().Stamp
 	if now.IsZero() {
 		c.count(func(w *window, t *totals) { t.noClock++; w.noClock++ })
 		c.cfg.Sink.Notice(EventNoClock{Stamp: stamp})
@@ -426,6 +466,14 @@ func (c *Core) Step(now time.Time) bool {
 	}
 	*line = at
 
+	// The one frame decoded: every check that needs no pixels came first.
+	if f.isCompressed {
+		if err := compressedimage.Decode(&f.compressed, &f.image); err != nil {
+			c.refuseBadFrame(stamp, err)
+			return true
+		}
+	}
+	img := &f.image
 	res, err := c.infer(img, instruction, state)
 	if err != nil {
 		c.refuseInference(stamp, err)
@@ -577,8 +625,7 @@ func (c *Core) refuseInference(stamp msgs.Time, err error) {
 	case errors.As(err, &nonFinite):
 		c.refuseNonFinite(EventNonFiniteAction{Stamp: stamp, Step: nonFinite.Step, Dim: nonFinite.Dim, Value: float32(nonFinite.Value)})
 	case errors.As(err, &inputErr):
-		c.count(func(w *window, t *totals) { t.badFrames++; w.badFrames++; w.lastWarning = err.Error() })
-		c.cfg.Sink.Notice(EventBadFrame{Stamp: stamp, Err: err})
+		c.refuseBadFrame(stamp, err)
 	default:
 		c.count(func(w *window, t *totals) {
 			t.failures++
@@ -587,6 +634,13 @@ func (c *Core) refuseInference(stamp msgs.Time, err error) {
 		})
 		c.cfg.Sink.Notice(EventInferenceFailed{Stamp: stamp, Err: err})
 	}
+}
+
+// refuseBadFrame counts and reports a frame that could not be read: one the engine refused, or
+// compressed data that did not decode.
+func (c *Core) refuseBadFrame(stamp msgs.Time, err error) {
+	c.count(func(w *window, t *totals) { t.badFrames++; w.badFrames++; w.lastWarning = err.Error() })
+	c.cfg.Sink.Notice(EventBadFrame{Stamp: stamp, Err: err})
 }
 
 // firstNonFinite finds the first NaN or Inf of a chunk. The engine refuses non-finite chunks, in

@@ -10,6 +10,8 @@
 //	core, err := nodecore.New(nodecore.Config{Engine: engine, Params: srv, Sink: sink})
 //	core.SetInstruction("pick up the cube")   // a new instruction: new episode (a repeat changes nothing)
 //	core.OfferFrame(img)                      // latest-frame slot; a frame not yet served is dropped
+//	core.OfferSerializedCompressedFrame(t, b) // image_transport compressed: its JPEG or PNG is decoded
+//	                                          // by Step, so a superseded frame costs no decode
 //	core.OfferState(stamp, names, positions)  // joint_states, for a bundle with a state block
 //	core.Step(now)                            // serve the slot now: chunk + skip stats to the sink
 //	core.Diagnostics(now)                     // once per diagnostic_updater.period

@@ -3,6 +3,7 @@ package nodecore
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -20,6 +21,7 @@ const (
 	ParamORTThreads        = "ort_intra_op_threads"
 	ParamTRTFP16           = "trt_fp16"
 	ParamImageTopic        = "image_topic"
+	ParamImageTransport    = "image_transport"
 	ParamInstructionTopic  = "instruction_topic"
 	ParamActionChunkTopic  = "action_chunk_topic"
 	ParamDiagnosticsPeriod = "diagnostic_updater.period"
@@ -61,8 +63,11 @@ type Settings struct {
 	ORTThreads        int
 	// TRTFP16 lets TensorRT choose fp16 kernels (execution_provider tensorrt), as the dysl tool's
 	// --trt-fp16 does by default: the latencies and accuracy it measures are those of fp16 engines.
-	TRTFP16           bool
-	ImageTopic        string
+	TRTFP16    bool
+	ImageTopic string
+	// ImageTransport is how camera frames arrive: ImageTransportRaw or ImageTransportCompressed
+	// (ImageInput says on which topic, of which type).
+	ImageTransport    string
 	InstructionTopic  string
 	ActionChunkTopic  string
 	DiagnosticsPeriod time.Duration
@@ -71,6 +76,32 @@ type Settings struct {
 	Managed           bool
 	Mavlink           MavlinkSettings
 	Live              LiveSettings
+}
+
+// The values of image_transport, named as image_transport names its transports.
+const (
+	ImageTransportRaw        = "raw"
+	ImageTransportCompressed = "compressed"
+)
+
+// ImageTransports lists the image transports the node takes.
+func ImageTransports() []string { return []string{ImageTransportRaw, ImageTransportCompressed} }
+
+// Image message types, one per transport.
+const (
+	ImageType           = "sensor_msgs/msg/Image"
+	CompressedImageType = "sensor_msgs/msg/CompressedImage"
+)
+
+// ImageInput is the topic the node takes camera frames on and their type: image_topic itself with
+// sensor_msgs/msg/Image, or, with image_transport compressed, image_topic + "/compressed" with
+// sensor_msgs/msg/CompressedImage, as image_transport's publishers and subscribers name the
+// transport's topic (a camera's /camera/color/image_raw/compressed).
+func (s Settings) ImageInput() (topic, typeName string) {
+	if s.ImageTransport == ImageTransportCompressed {
+		return s.ImageTopic + "/compressed", CompressedImageType
+	}
+	return s.ImageTopic, ImageType
 }
 
 // MavlinkSettings configure the optional MAVLink bridge the executable forwards chunks to.
@@ -141,6 +172,8 @@ func specs() []paramSpec {
 	threads.ReadOnly = true
 	period := doubleRange("seconds between /diagnostics publications", 0.1, 60, 0)
 	period.ReadOnly = true
+	transport := readOnly("how camera frames arrive, as image_transport's subscribers take it: raw, sensor_msgs/msg/Image on image_topic; compressed, sensor_msgs/msg/CompressedImage (JPEG or PNG, 8-bit colour or gray) on image_topic/compressed")
+	transport.AdditionalConstraints = "one of " + strings.Join(ImageTransports(), ", ")
 	strategy := paramserver.Descriptor{
 		Description:           "skipping strategy: the paper's method or a baseline",
 		AdditionalConstraints: "one of " + strings.Join(skipping.StrategyNames(), ", "),
@@ -150,7 +183,8 @@ func specs() []paramSpec {
 		{ParamExecutionProvider, paramserver.String("cpu"), readOnly("ONNX Runtime execution provider: cpu, cuda or tensorrt")},
 		{ParamORTThreads, paramserver.Integer(1), threads},
 		{ParamTRTFP16, paramserver.Bool(true), readOnly("with execution_provider tensorrt: let TensorRT choose fp16 kernels, as dysl's --trt-fp16 (default true) does when it measures a bundle")},
-		{ParamImageTopic, paramserver.String("image"), readOnly("camera topic (sensor_msgs/msg/Image, best effort)")},
+		{ParamImageTopic, paramserver.String("image"), readOnly("camera topic (sensor_msgs/msg/Image, best effort; with image_transport compressed, the base of the topic taken)")},
+		{ParamImageTransport, paramserver.String(ImageTransportRaw), transport},
 		{ParamInstructionTopic, paramserver.String("instruction"), readOnly("instruction topic (std_msgs/msg/String, reliable, transient local)")},
 		{ParamActionChunkTopic, paramserver.String("action_chunk"), readOnly("output topic of the action chunks")},
 		{ParamDiagnosticsPeriod, paramserver.Double(1.0), period},
@@ -281,6 +315,7 @@ func settingsFrom(get lookup) (Settings, error) {
 		ORTThreads:        int(r.integer(ParamORTThreads)),
 		TRTFP16:           r.boolean(ParamTRTFP16),
 		ImageTopic:        r.str(ParamImageTopic),
+		ImageTransport:    r.str(ParamImageTransport),
 		InstructionTopic:  r.str(ParamInstructionTopic),
 		ActionChunkTopic:  r.str(ParamActionChunkTopic),
 		DiagnosticsPeriod: seconds(r.double(ParamDiagnosticsPeriod)),
@@ -320,6 +355,10 @@ func settingsFrom(get lookup) (Settings, error) {
 	// Published with every chunk; the parameter services also answer with it, once per name asked.
 	if err := checkFrameID("parameter "+ParamFrameID, s.Live.FrameID); err != nil {
 		return Settings{}, err
+	}
+	if !slices.Contains(ImageTransports(), s.ImageTransport) {
+		return Settings{}, fmt.Errorf("parameter %s: %q is not an image transport this node takes (expected one of %s)",
+			ParamImageTransport, s.ImageTransport, strings.Join(ImageTransports(), ", "))
 	}
 	strategy, err := skipping.ParseStrategy(r.str(ParamStrategy))
 	if err != nil {

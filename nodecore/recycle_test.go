@@ -14,16 +14,20 @@ import (
 // decodes.
 func TestRecycleLetsGoOfBuffersFarLargerThanTheirFrame(t *testing.T) {
 	var c Core
-	grown := &msgs.Image{Data: make([]byte, 640*480*3, 7680*4320*3)} // 8K once, 640x480 now
+	grown := &frame{image: msgs.Image{Data: make([]byte, 640*480*3, 7680*4320*3)}} // 8K once, 640x480 now
 	c.recycle(grown)
 	require.Empty(t, c.spare)
+	// A compressed frame's data is held too: one burst of huge PNGs is let go as well.
+	grownFile := &frame{compressed: msgs.CompressedImage{Data: make([]byte, 30<<10, 40<<20)}, isCompressed: true}
+	c.recycle(grownFile)
+	require.Empty(t, c.spare)
 
-	vga := &msgs.Image{Data: make([]byte, 640*480*3)}
-	big := &msgs.Image{Data: make([]byte, 7680*4320*3)} // the camera's size now: kept
+	vga := &frame{image: msgs.Image{Data: make([]byte, 640*480*3)}}
+	big := &frame{image: msgs.Image{Data: make([]byte, 7680*4320*3)}} // the camera's size now: kept
 	c.recycle(vga)
 	c.recycle(big)
-	c.recycle(&msgs.Image{Data: make([]byte, 3)})
-	require.Equal(t, []*msgs.Image{vga, big}, c.spare, "two spares at most")
+	c.recycle(&frame{image: msgs.Image{Data: make([]byte, 3)}})
+	require.Equal(t, []*frame{vga, big}, c.spare, "two spares at most")
 }
 
 // The JointState decode buffer grown by a message refused for its size is let go, so one hostile

@@ -62,6 +62,14 @@ func (r *Runner) OfferSerializedFrame(topic string, raw []byte) {
 	}
 }
 
+// OfferSerializedCompressedFrame hands a serialized compressed frame to the worker (see
+// Core.OfferSerializedCompressedFrame) and returns at once; the worker decodes its pixels.
+func (r *Runner) OfferSerializedCompressedFrame(topic string, raw []byte) {
+	if r.Core.OfferSerializedCompressedFrame(topic, raw) {
+		r.wakeWorker()
+	}
+}
+
 // OfferSerializedState hands a serialized robot state to the core (see Core.OfferSerializedState). A
 // state does not wake the worker: frames drive inference, the state only goes with them.
 func (r *Runner) OfferSerializedState(topic string, raw []byte) {
