@@ -358,7 +358,10 @@ func TestAcceptFailureIsRetriedAndSaid(t *testing.T) {
 		require.FailNow(t, "the controller's connection was never accepted")
 	}
 	require.Len(t, heard, 1, "the same reason, repeated by the retries, is said once")
-	require.ErrorContains(t, <-heard, "tcp-server:test: accepting a connection: accept tcp: accept4: too many open files")
+	failure := <-heard
+	require.EqualError(t, failure, "accept tcp: accept4: too many open files")
+	require.Equal(t, "cannot accept connections on tcp-server::5760: accept tcp: accept4: too many open files (retrying)",
+		openFailure("tcp-server::5760", failure), "said once, with the endpoint and the verb of a server")
 	require.NoError(t, reg.connectFailure(), "taken back once a connection was accepted")
 
 	require.NoError(t, listener.Close())

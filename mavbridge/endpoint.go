@@ -101,3 +101,13 @@ func ParseEndpoint(s string) (Endpoint, error) {
 	}
 	return Endpoint{Kind: kind, Address: rest}, nil
 }
+
+// openFailure is how a failure of endpoint e to open its link reads: a client or a serial port cannot
+// connect, a server cannot accept connections. endpoint is as Bridge.Endpoint gives it.
+func openFailure(endpoint string, reason any) string {
+	verb := "cannot connect on"
+	if e, err := ParseEndpoint(endpoint); err == nil && (e.Kind == UDPServer || e.Kind == TCPServer) {
+		verb = "cannot accept connections on"
+	}
+	return fmt.Sprintf("%s %s: %v (retrying)", verb, endpoint, reason)
+}

@@ -75,7 +75,7 @@ func (f *Forwarder) ForwardChunk(m *msgs.ActionChunk) error {
 // heartbeat (no chunk has gone out yet) and while the link is up but chunks were discarded or frames
 // dropped since the previous status (the channel is gone, or the controller stopped reading), or a
 // server endpoint refused connections, its channels all open, and OK otherwise; while the link is
-// down, why a client endpoint cannot connect is added, and the latest refused connection reported
+// down, why a client endpoint cannot connect, or a server endpoint cannot accept, is added, and the latest refused connection reported
 // since the previous status is added once. The key-values count chunks, frames, gripper commands and
 // refused connections since start-up.
 func (f *Forwarder) LinkStatus() msgs.DiagnosticStatus {
@@ -118,7 +118,7 @@ func (f *Forwarder) LinkStatus() msgs.DiagnosticStatus {
 		st.Level, st.Message = msgs.DiagnosticOK, "link up"
 	}
 	if !s.LinkUp && s.ConnectError != "" {
-		st.Message += fmt.Sprintf("; cannot connect on %s: %s (retrying)", b.Endpoint, s.ConnectError)
+		st.Message += "; " + openFailure(b.Endpoint, s.ConnectError)
 	}
 	if f.gripperFailureNew {
 		st.Message += "; " + f.gripperFailure

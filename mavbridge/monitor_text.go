@@ -41,7 +41,7 @@ func FormatReceived(r Received) string {
 	case ReceivedHeartbeat:
 		fmt.Fprintf(&b, "heartbeat sys=%d comp=%d type=%s\n", r.SystemID, r.ComponentID, r.Type)
 	case ReceivedConnectFailed:
-		fmt.Fprintf(&b, "cannot connect on %s: %v (retrying)\n", r.Endpoint, r.Err)
+		b.WriteString(openFailure(r.Endpoint, r.Err) + "\n")
 	case ReceivedChannelRefused:
 		fmt.Fprintf(&b, "%v\n", EventChannelRefused(r))
 	case ReceivedChunk:

@@ -179,12 +179,21 @@ type countingListener struct {
 	datagrams bool // each accepted connection is a UDP peer
 	limit     int
 	open      atomic.Int64 // connections handed to gomavlib and not closed yet
-	closed    atomic.Bool  // Close was called: an error of Accept is the end, not a hitch
+	// closed is closed by Close: an error of Accept is then the end, not a hitch, and a wait before
+	// retrying ends at once. Made on first use, so that a listener needs no constructor.
+	closed     chan struct{}
+	closedMade sync.Once
+	closeOnce  sync.Once
+}
+
+func (l *countingListener) closedCh() chan struct{} {
+	l.closedMade.Do(func() { l.closed = make(chan struct{}) })
+	return l.closed
 }
 
 // Close marks the listener closed before closing it, so that Accept tells its own end from a failure.
 func (l *countingListener) Close() error {
-	l.closed.Store(true)
+	l.closeOnce.Do(func() { close(l.closedCh()) })
 	return l.Listener.Close()
 }
 
@@ -205,16 +214,22 @@ func (l *countingListener) Accept() (net.Conn, error) {
 	for {
 		conn, err := l.Listener.Accept()
 		if err != nil {
-			if l.closed.Load() {
+			select {
+			case <-l.closedCh():
 				return nil, err
+			default:
 			}
 			// Out of file descriptors (EMFILE) or an aborted handshake: handed to gomavlib, it would
 			// stop this endpoint for good, and the controller could never connect again. Said (in
 			// Stats.ConnectError and to a monitor), then retried after a wait that doubles to a
 			// second, as net/http's server does.
-			l.reg.connected(fmt.Errorf("%s: accepting a connection: %w", l.label, err))
+			l.reg.connected(err)
 			retry = min(max(2*retry, 5*time.Millisecond), acceptRetryMax)
-			time.Sleep(retry)
+			select {
+			case <-l.closedCh():
+				return nil, err
+			case <-time.After(retry):
+			}
 			continue
 		}
 		if retry > 0 {
