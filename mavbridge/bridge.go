@@ -248,9 +248,6 @@ func (b *Bridge) applyDefaults() {
 	} else if b.GripperRetries < 0 {
 		b.GripperRetries = 0
 	}
-	if b.MaxChannels == 0 {
-		b.MaxChannels = DefaultMaxChannels
-	}
 	if b.Now == nil {
 		b.Now = time.Now
 	}
@@ -274,10 +271,10 @@ func (b *Bridge) validate() error {
 			b.GripperOpenValue)
 	case !(b.GripperHysteresis >= 0 && b.GripperHysteresis < 1): // NaN too
 		return fmt.Errorf("GripperHysteresis is %v, expected a fraction from 0 to below 1", b.GripperHysteresis)
-	case b.MaxChannels < 0:
-		return fmt.Errorf("MaxChannels is %d, expected a positive number of channels (0: %d)", b.MaxChannels, DefaultMaxChannels)
 	}
-	return nil
+	var err error
+	b.MaxChannels, err = maxChannels(b.MaxChannels) // its default and its check are one, shared with Monitor
+	return err
 }
 
 // Close stops the bridge and waits for its goroutines. Frames still queued are counted as dropped.

@@ -100,10 +100,8 @@ func (m *Monitor) Initialize() error {
 	if m.ComponentID == 0 {
 		m.ComponentID = uint8(common.MAV_COMP_ID_AUTOPILOT1)
 	}
-	if m.MaxChannels == 0 {
-		m.MaxChannels = DefaultMaxChannels
-	} else if m.MaxChannels < 0 {
-		return fmt.Errorf("MaxChannels is %d, expected a positive number of channels (0: %d)", m.MaxChannels, DefaultMaxChannels)
+	if m.MaxChannels, err = maxChannels(m.MaxChannels); err != nil {
+		return err
 	}
 	m.transports = newTransports()
 	m.received = make(chan Received, 256)

@@ -31,6 +31,17 @@ const libraryWriteBuffer = 64
 // (about 75 KB in all), until its peer has been silent for gomavlib's idle timeout of a minute.
 const DefaultMaxChannels = 16
 
+// maxChannels is the channel limit a MaxChannels field sets: 0 for DefaultMaxChannels.
+func maxChannels(field int) (int, error) {
+	switch {
+	case field == 0:
+		return DefaultMaxChannels, nil
+	case field < 0:
+		return 0, fmt.Errorf("MaxChannels is %d, expected a positive number of channels (0: %d)", field, DefaultMaxChannels)
+	}
+	return field, nil
+}
+
 // refusalReportPeriod is the least time between two reports of connections a server endpoint refused:
 // a flood, which a UDP endpoint refuses datagram by datagram, is said once a period, not once a packet.
 const refusalReportPeriod = 10 * time.Second
