@@ -110,9 +110,9 @@ func (r *indexedReader) next() (fileMessage, error) {
 			return fileMessage{logTime: m.logTime, damage: head.damage}, nil
 		}
 		ch := r.index.channels[m.channel]
-		schema := r.index.schemas[ch.SchemaID]
-		if schema == nil && ch.SchemaID != 0 {
-			return fileMessage{}, fmt.Errorf("channel %d with unrecognized schema ID %d", ch.ID, ch.SchemaID)
+		schema, err := channelSchema(r.index.schemas, ch)
+		if err != nil {
+			return fileMessage{}, err
 		}
 		out := fileMessage{channel: ch, schema: schema, logTime: m.logTime, damage: head.damage}
 		if head.damage == nil {

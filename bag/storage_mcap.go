@@ -663,13 +663,23 @@ func (r *linearReader) record(op mcap.OpCode, body []byte) (m fileMessage, ok bo
 		if ch == nil {
 			return m, false, nil
 		}
-		schema := r.schemas[ch.SchemaID]
-		if schema == nil && ch.SchemaID != 0 {
-			return m, false, fmt.Errorf("channel %d with unrecognized schema ID %d", channel, ch.SchemaID)
+		schema, err := channelSchema(r.schemas, ch)
+		if err != nil {
+			return m, false, err
 		}
 		return fileMessage{channel: ch, schema: schema, logTime: logTime, data: body[messageRecordHead:]}, true, nil
 	}
 	return m, false, nil
+}
+
+// channelSchema is the schema of channel ch: nil for schema ID 0 (a channel without one, which MCAP
+// allows), an error for an ID the file never defined.
+func channelSchema(schemas map[uint16]*mcap.Schema, ch *mcap.Channel) (*mcap.Schema, error) {
+	schema := schemas[ch.SchemaID]
+	if schema == nil && ch.SchemaID != 0 {
+		return nil, fmt.Errorf("channel %d with unrecognized schema ID %d", ch.ID, ch.SchemaID)
+	}
+	return schema, nil
 }
 
 // tooLarge says what the record the lexer refused for its length claims: more than the file holds
