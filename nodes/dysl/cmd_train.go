@@ -324,7 +324,7 @@ the named pad: whether a policy that misses the block, or does not let it go ove
 where they were.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, w, visited, err := in.load()
+			a, w, visited, err := in.load(cmd.Flags())
 			if err != nil {
 				return err
 			}
@@ -444,7 +444,7 @@ squared error per action column (normalized units) and the share of wrong grippe
 expert's phase at the state: what a DAgger round on those states would have to change, and where.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, w, visited, err := in.load()
+			a, w, visited, err := in.load(cmd.Flags())
 			if err != nil {
 				return err
 			}
@@ -499,16 +499,9 @@ func (f *weightsOnStates) register(fs *pflag.FlagSet, defaultPreset, presetUsage
 }
 
 // load reads the architecture, the weights and the states.
-func (f *weightsOnStates) load() (modelbuild.Arch, *modelbuild.Weights, []scene.State, error) {
-	var empty []string
-	for flag, value := range map[string]string{"--states": f.states, "--weights": f.weights} {
-		if value == "" {
-			empty = append(empty, flag)
-		}
-	}
-	if len(empty) > 0 {
-		slices.Sort(empty)
-		return modelbuild.Arch{}, nil, nil, fmt.Errorf("%s: required, and not given", strings.Join(empty, ", "))
+func (f *weightsOnStates) load(fs *pflag.FlagSet) (modelbuild.Arch, *modelbuild.Weights, []scene.State, error) {
+	if err := requireValues(fs, "weights", "states"); err != nil {
+		return modelbuild.Arch{}, nil, nil, err
 	}
 	p, err := modelbuild.LookupPreset(f.preset)
 	if err != nil {
