@@ -6,6 +6,8 @@
 // an error naming the format and what was expected: 16-bit PNG, compressedDepth, TIFF, CMYK JPEG, data
 // whose first bytes are not of the container its format names. The size a frame's header claims is
 // checked before any pixel is decoded, so a few hundred bytes claiming 65535x65535 pixels cost nothing.
+//
+// Encode writes such frames, for sample bags and tests.
 package compressedimage
 
 import (
@@ -124,8 +126,10 @@ func Decode(m *msgs.CompressedImage, dst *msgs.Image) error {
 		if got != 0 {
 			what = "a " + strings.ToUpper(got.String())
 		}
-		return fmt.Errorf("compressedimage: format %.64q says %s, but the data (%d bytes, starting % x) is %s",
-			m.Format, c, len(m.Data), m.Data[:min(len(m.Data), 8)], what)
+		// No byte count: the error is a notice's reason, throttled per text, and should read the same
+		// for every frame of a misconfigured camera.
+		return fmt.Errorf("compressedimage: format %.64q says %s, but the data (starting % x) is %s",
+			m.Format, c, m.Data[:min(len(m.Data), 8)], what)
 	}
 	decodeConfig, decode := jpeg.DecodeConfig, jpeg.Decode
 	if c == PNG {

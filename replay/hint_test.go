@@ -22,7 +22,7 @@ func TestNothingActedOnHintNamesTheMainReason(t *testing.T) {
 		"Every inference failed (120) or gave a chunk holding NaN or Inf (9): the model is not usable on these frames")
 	require.Contains(t, hint(map[SkipKind]int{SkipNoInstruction: 30, SkipStale: 2}, time.Second),
 		"No instruction was in force for the frames: is it recorded on /instruction? (--instruction-topic)")
-	require.Contains(t, hint(map[SkipKind]int{SkipBadFrame: 14}, 0), "The engine refused the frames")
+	require.Contains(t, hint(map[SkipKind]int{SkipBadFrame: 14}, 0), "The frames were refused")
 	require.Contains(t, hint(map[SkipKind]int{SkipDecodeError: 14}, 0), "The frames' messages could not be read")
 	require.Contains(t, hint(map[SkipKind]int{SkipNoState: 14}, 0), "is the bundle's state on /joint_states")
 	require.Contains(t, hint(map[SkipKind]int{SkipNoClock: 252}, 0), "use_sim_time is true, but no /clock message came before the frames")

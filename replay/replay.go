@@ -1,6 +1,7 @@
 // Package replay runs a model on a recorded rosbag2 bag through the same node core as the ROS 2 node:
 // the bag's instructions and images are fed in bag time, synchronously, so the same bag and parameters
-// give the same decisions every time. It writes the node's publications into an output bag and a
+// give the same decisions every time. The images are raw (sensor_msgs/msg/Image) or compressed
+// (sensor_msgs/msg/CompressedImage, JPEG or PNG), as the bag records the image topic. It writes the node's publications into an output bag and a
 // report (Markdown and PNG plots); with CompareFull it also runs the full model on every frame and
 // measures the action error and the speedup side by side. For a bundle that reads the robot's state, the
 // bag's JointState topic is fed in the same time order, as the node's joint_states subscription takes it.
@@ -13,6 +14,7 @@ import (
 	"math"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -45,7 +47,10 @@ type Config struct {
 	// the bundle Engine was opened from) or inside it.
 	BagPath, OutDir, ModelDir string
 	// ImageTopic and InstructionTopic default to the parameters' image_topic and instruction_topic,
-	// resolved as the node resolves them (/image and /instruction by default). StateTopic (a
+	// resolved as the node resolves them (/image and /instruction by default; with image_transport
+	// compressed, /image/compressed). The image topic may hold sensor_msgs/msg/Image or
+	// sensor_msgs/msg/CompressedImage, whichever the bag records. A default raw topic the bag lacks is
+	// replaced by its image_transport compressed topic when the bag has that (/image/compressed). StateTopic (a
 	// sensor_msgs/msg/JointState) defaults to /joint_states and is read only for a bundle with a state
 	// block.
 	ImageTopic, InstructionTopic, StateTopic string
@@ -62,7 +67,8 @@ type Config struct {
 
 // Input message types replay acts on.
 const (
-	imageType       = "sensor_msgs/msg/Image"
+	imageType       = nodecore.ImageType
+	compressedType  = nodecore.CompressedImageType
 	instructionType = "std_msgs/msg/String"
 	stateType       = "sensor_msgs/msg/JointState"
 )
@@ -89,6 +95,7 @@ func Run(cfg Config) (res Result, err error) {
 	if cfg.Engine == nil || cfg.Params == nil || cfg.BagPath == "" || cfg.OutDir == "" {
 		return res, errors.New("replay: Config needs Engine, Params, BagPath and OutDir")
 	}
+	imageTopicGiven := cfg.ImageTopic != ""
 	if err := inputTopicsFromParams(&cfg); err != nil {
 		return res, err
 	}
@@ -109,11 +116,19 @@ func Run(cfg Config) (res Result, err error) {
 	}
 	defer in.Close()
 	info := in.Info()
-	for _, t := range []struct{ topic, typ string }{{cfg.ImageTopic, imageType}, {cfg.InstructionTopic, instructionType}} {
-		if err := checkTopicType(info, cfg.BagPath, t.topic, t.typ); err != nil {
+	if !imageTopicGiven && len(info.TopicTypes(cfg.ImageTopic)) == 0 && !strings.HasSuffix(cfg.ImageTopic, "/compressed") &&
+		slices.Equal(info.TopicTypes(cfg.ImageTopic+"/compressed"), []string{compressedType}) {
+		cfg.ImageTopic += "/compressed" // the camera as image_transport's compressed transport recorded it
+	}
+	for _, t := range []struct {
+		topic string
+		types []string
+	}{{cfg.ImageTopic, []string{imageType, compressedType}}, {cfg.InstructionTopic, []string{instructionType}}} {
+		if err := checkTopicType(info, cfg.BagPath, t.topic, t.types...); err != nil {
 			return res, err
 		}
 	}
+	compressedImages := info.TopicTypes(cfg.ImageTopic)[0] == compressedType
 	if needsState {
 		// Without it every frame would be skipped for want of a state: say so before replaying.
 		if err := checkTopicType(info, cfg.BagPath, cfg.StateTopic, stateType); err != nil {
@@ -133,11 +148,17 @@ func Run(cfg Config) (res Result, err error) {
 		}
 	}()
 
-	sess := &session{cfg: cfg, rec: rec}
-	// The comparison with the full model needs the state the core inferred with, picked by name out
-	// of the JointState messages: keep it as the core hands it to the engine.
+	sess := &session{cfg: cfg, rec: rec, compressedImages: compressedImages}
+	// The comparison with the full model needs the frame and the state the core inferred with: the
+	// pixels the core decoded out of a compressed frame, the state picked by name out of the
+	// JointState messages. Keep them as the core hands them to the engine.
 	infer := func(obs policy.Observation) (policy.Result, error) {
 		sess.state = append(sess.state[:0], obs.State...)
+		if cfg.CompareFull {
+			sess.image = obs.Image
+			sess.image.Data = append(sess.pixels[:0], obs.Image.Data...)
+			sess.pixels = sess.image.Data
+		}
 		return cfg.Engine.Infer(obs)
 	}
 	core, err := nodecore.New(nodecore.Config{Engine: cfg.Engine, Params: cfg.Params, Sink: rec, Forwarder: cfg.Forwarder, Infer: infer})
@@ -223,8 +244,13 @@ type session struct {
 	rec         *recorder
 	clock       *nodeClock
 	instruction string
-	// state is the robot state of the last inference, in the bundle's order.
-	state []float64
+	// compressedImages: the image topic holds CompressedImage frames, which the core decodes.
+	compressedImages bool
+	// state and image are the robot state (in the bundle's order) and the frame of the last inference,
+	// image's pixels in pixels' storage; image only with CompareFull.
+	state  []float64
+	image  policy.Image
+	pixels []byte
 }
 
 // serve hands one input message to the node, as its subscription callback and worker would, with the
@@ -258,23 +284,24 @@ func (s *session) serve(m bag.Message) {
 	case s.cfg.StateTopic:
 		s.core.OfferSerializedState(m.Topic, m.Data)
 	case s.cfg.ImageTopic:
-		var img msgs.Image
-		if err := msgs.Decode(m.Data, &img); err != nil {
-			s.core.ReportDecodeError(m.Topic, err)
-			break
+		offer := s.core.OfferSerializedFrame
+		if s.compressedImages {
+			offer = s.core.OfferSerializedCompressedFrame
 		}
-		s.core.OfferFrame(img)
+		if !offer(m.Topic, m.Data) {
+			break // a decode error, reported
+		}
 		s.core.Step(s.clock.now())
 		if s.rec.frameStep != nil && s.cfg.CompareFull {
-			compare(s.cfg.Engine, img, s.instruction, s.state, s.rec.frameStep, s.rec.lastChunk)
+			compare(s.cfg.Engine, s.image, s.instruction, s.state, s.rec.frameStep, s.rec.lastChunk)
 		}
 	}
 	s.rec.settle()
 }
 
-// checkTopicType refuses a topic recorded with another type than replay decodes, by the bag's own
-// record of it (metadata.yaml and every storage file).
-func checkTopicType(info bag.Info, bagPath, topic, want string) error {
+// checkTopicType refuses a topic recorded with another type than replay decodes (one of want), by the
+// bag's own record of it (metadata.yaml and every storage file).
+func checkTopicType(info bag.Info, bagPath, topic string, want ...string) error {
 	types := info.TopicTypes(topic)
 	switch {
 	case len(types) == 0:
@@ -285,9 +312,9 @@ func checkTopicType(info bag.Info, bagPath, topic, want string) error {
 		return err
 	case len(types) > 1:
 		return fmt.Errorf("replay: topic %s of bag %s is recorded with %d types (%s), expected only %s",
-			topic, bagPath, len(types), strings.Join(types, ", "), want)
-	case types[0] != want:
-		return fmt.Errorf("replay: topic %s of bag %s is %s, expected %s", topic, bagPath, types[0], want)
+			topic, bagPath, len(types), strings.Join(types, ", "), strings.Join(want, " or "))
+	case !slices.Contains(want, types[0]):
+		return fmt.Errorf("replay: topic %s of bag %s is %s, expected %s", topic, bagPath, types[0], strings.Join(want, " or "))
 	}
 	return nil
 }
@@ -338,7 +365,8 @@ func nothingActedOnHint(s Summary, maxAge time.Duration, bagHasClock bool, cfg C
 			"The report lists the errors; `dysl model check` and `dysl bench` try the bundle alone.",
 			s.SkippedBy[SkipInferenceFailed], s.SkippedBy[SkipNonFinite])
 	case SkipBadFrame:
-		return "The engine refused the frames: the reasons in report.md say why (an encoding or a size the model does not take)."
+		return "The frames were refused: the reasons in report.md say why (an encoding or a size the model does not take, " +
+			"or compressed data that is no 8-bit JPEG or PNG)."
 	case SkipDecodeError:
 		return "The frames' messages could not be read (damaged, or not of the type the bag records for the topic): the reasons in report.md name them."
 	case SkipNoClock: // a bag without /clock replays on its log times: its /clock is there but empty or late
@@ -392,13 +420,9 @@ func topicList(info bag.Info) string {
 }
 
 // compare runs the full model on the same frame and fills the comparison fields of st.
-func compare(e *policy.Engine, img msgs.Image, instruction string, state []float64, st *Step, chunk *msgs.ActionChunk) {
+func compare(e *policy.Engine, img policy.Image, instruction string, state []float64, st *Step, chunk *msgs.ActionChunk) {
 	t0 := time.Now()
-	full, err := e.InferSingleGraph(policy.Observation{
-		Image:       policy.Image{Width: int(img.Width), Height: int(img.Height), Encoding: img.Encoding, Step: int(img.Step), Data: img.Data},
-		Instruction: instruction,
-		State:       state,
-	})
+	full, err := e.InferSingleGraph(policy.Observation{Image: img, Instruction: instruction, State: state})
 	if err != nil || chunk == nil {
 		return
 	}
@@ -448,6 +472,16 @@ func inputTopicsFromParams(cfg *Config) error {
 			return fmt.Errorf("replay: reading %s: %w", t.param, err)
 		}
 		*t.topic = resolveTopic(v[0].StringValue)
+		if t.param != nodecore.ParamImageTopic {
+			continue
+		}
+		transport, err := cfg.Params.Get(nodecore.ParamImageTransport)
+		if err != nil {
+			return fmt.Errorf("replay: reading %s: %w", nodecore.ParamImageTransport, err)
+		}
+		if transport[0].StringValue == nodecore.ImageTransportCompressed {
+			*t.topic += "/compressed" // as the node subscribes to it (nodecore.Settings.ImageInput)
+		}
 	}
 	return nil
 }

@@ -15,7 +15,10 @@
 //	                                                 world (scene.RobotStateNames and State.RobotState: metres,
 //	                                                 radians, gripper command), header.stamp = log time
 //	/image                sensor_msgs/msg/Image      every step: rgb8, frame_id "camera", header.stamp = log time;
-//	                                                 QoS sensor data (best effort, depth 5)
+//	                                                 QoS sensor data (best effort, depth 5). With
+//	                                                 Options.ImageFormat jpeg or png, instead:
+//	/image/compressed     sensor_msgs/msg/CompressedImage  the same frames as image_transport's compressed
+//	                                                 transport publishes them ("rgb8; png compressed bgr8")
 //	/phase                std_msgs/msg/String        every step, 1 µs after its image: the expert's phase name
 //	/expert_action_chunk  dysl_vla/msg/ActionChunk   every step, 2 µs after its image: the expert's K-step
 //	                                                 future (the label), header = the image's, step_dt = 1/RateHz,
@@ -34,11 +37,14 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
 	"dysl_vla/bag"
 	"dysl_vla/bytesize"
+	"dysl_vla/compressedimage"
 	"dysl_vla/msgs"
 	"dysl_vla/scene"
 )
@@ -48,9 +54,12 @@ const (
 	TopicInstruction = "/instruction"
 	TopicEpisode     = "/episode"
 	TopicImage       = "/image"
-	TopicJointStates = "/joint_states"
-	TopicPhase       = "/phase"
-	TopicExpertChunk = "/expert_action_chunk"
+	// TopicCompressedImage is where the frames go with ImageFormat jpeg or png, as image_transport
+	// names the compressed transport's topic of /image.
+	TopicCompressedImage = TopicImage + "/compressed"
+	TopicJointStates     = "/joint_states"
+	TopicPhase           = "/phase"
+	TopicExpertChunk     = "/expert_action_chunk"
 )
 
 // CameraFrameID is the frame_id of every image (and of the chunks predicted from them).
@@ -71,9 +80,33 @@ type Options struct {
 	// date so the same options give the same bytes.
 	Start time.Time
 	Bag   bag.WriterOptions
+	// ImageFormat is how the frames are recorded: ImageRaw (the default, ""), or compressed by
+	// ImageJPEG or ImagePNG on TopicCompressedImage.
+	ImageFormat string
 	// FreeBytes says how many bytes more the file system holding the bag can take; nil: what statfs
 	// gives unprivileged users (the root-reserved blocks are left alone). Tests give their own.
 	FreeBytes func(dir string) (uint64, error)
+}
+
+// The values of Options.ImageFormat.
+const (
+	ImageRaw  = "raw"
+	ImageJPEG = "jpeg"
+	ImagePNG  = "png"
+)
+
+// ImageFormats lists the values of Options.ImageFormat.
+func ImageFormats() []string { return []string{ImageRaw, ImageJPEG, ImagePNG} }
+
+// imageTopic is the topic the frames go to, their type and, for a compressed format, its container.
+func (o Options) imageTopic() (topic, typeName string, c compressedimage.Container) {
+	switch o.ImageFormat {
+	case ImageJPEG:
+		return TopicCompressedImage, "sensor_msgs/msg/CompressedImage", compressedimage.JPEG
+	case ImagePNG:
+		return TopicCompressedImage, "sensor_msgs/msg/CompressedImage", compressedimage.PNG
+	}
+	return TopicImage, "sensor_msgs/msg/Image", 0
 }
 
 // instructionLead is how long before an episode's first frame its instruction is written.
@@ -102,6 +135,9 @@ func (o *Options) ensureDefaults() {
 	o.Scene.EnsureDefaults()
 	if o.FreeBytes == nil {
 		o.FreeBytes = availableBytes
+	}
+	if o.ImageFormat == "" {
+		o.ImageFormat = ImageRaw
 	}
 }
 
@@ -158,6 +194,9 @@ func (o Options) validate() error {
 	if err := o.Scene.Validate(); err != nil {
 		problems = append(problems, err)
 	}
+	if !slices.Contains(ImageFormats(), o.ImageFormat) {
+		problems = append(problems, fmt.Errorf("image format %.16q must be one of %s", o.ImageFormat, strings.Join(ImageFormats(), ", ")))
+	}
 	return errors.Join(problems...)
 }
 
@@ -200,7 +239,8 @@ func Generate(ctx context.Context, dir string, opts Options) (sum Summary, err e
 		return Summary{}, err
 	}
 	defer func() { err = errors.Join(err, w.Close()) }()
-	if err := addTopics(w); err != nil {
+	imageTopic, imageType, container := opts.imageTopic()
+	if err := addTopics(w, imageTopic, imageType); err != nil {
 		return Summary{}, err
 	}
 
@@ -265,11 +305,16 @@ func Generate(ctx context.Context, dir string, opts Options) (sum Summary, err e
 			if err := write(TopicJointStates, at-1000, state); err != nil {
 				return sum, err
 			}
-			image := &msgs.Image{
+			var image msgs.Message = &msgs.Image{
 				Header: header, Height: uint32(st.Image.Height), Width: uint32(st.Image.Width),
 				Encoding: msgs.EncodingRGB8, Step: uint32(3 * st.Image.Width), Data: st.Image.RGB,
 			}
-			if err := write(TopicImage, at, image); err != nil {
+			if container != 0 {
+				if image, err = compressedimage.Encode(image.(*msgs.Image), container); err != nil {
+					return sum, fmt.Errorf("sample bag: %w", err)
+				}
+			}
+			if err := write(imageTopic, at, image); err != nil {
 				return sum, err
 			}
 			if err := write(TopicPhase, at+1000, &msgs.String{Data: st.Phase.String()}); err != nil {
@@ -288,7 +333,7 @@ func Generate(ctx context.Context, dir string, opts Options) (sum Summary, err e
 	return sum, nil
 }
 
-func addTopics(w *bag.Writer) error {
+func addTopics(w *bag.Writer, imageTopic, imageType string) error {
 	topics := []struct {
 		name, typeName string
 		qos            bag.QoS
@@ -296,7 +341,7 @@ func addTopics(w *bag.Writer) error {
 		{TopicInstruction, "std_msgs/msg/String", bag.QoSLatched},
 		{TopicEpisode, "std_msgs/msg/String", bag.QoSLatched},
 		{TopicJointStates, "sensor_msgs/msg/JointState", bag.QoSSensorData},
-		{TopicImage, "sensor_msgs/msg/Image", bag.QoSSensorData},
+		{imageTopic, imageType, bag.QoSSensorData},
 		{TopicPhase, "std_msgs/msg/String", bag.QoSDefault},
 		{TopicExpertChunk, "dysl_vla/msg/ActionChunk", bag.QoSDefault},
 	}

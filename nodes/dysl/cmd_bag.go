@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -62,7 +63,13 @@ the arm's state ee_x ee_y ee_z ee_yaw gripper just before each frame), /instruct
 latched, once per episode), /episode (std_msgs/msg/String marker "episode=i seed=s steps=n", plus
 "episode=i seed=s steps=n cut=k" after an episode that Ctrl-C cut short at its k-th step),
 /phase (std_msgs/msg/String, the expert's phase per frame) and /expert_action_chunk
-(dysl_vla/msg/ActionChunk, the expert's K-step future per frame). Episode i uses seed S+i.`,
+(dysl_vla/msg/ActionChunk, the expert's K-step future per frame). Episode i uses seed S+i.
+
+--image-format jpeg or png records the frames compressed instead, as a camera's image_transport
+"compressed" transport publishes them: sensor_msgs/msg/CompressedImage on /image/compressed (format
+"rgb8; jpeg compressed bgr8", JPEG quality 95, or png), and no /image. dysl replay takes them from
+there without flags (its image topic /image, absent, gives way to /image/compressed); the node takes
+them with image_transport:=compressed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
@@ -108,5 +115,7 @@ latched, once per episode), /episode (std_msgs/msg/String marker "episode=i seed
 	f.IntVar(&chunkSize, "chunk", defaults.ChunkSize, "steps K in each expert action chunk")
 	f.Float64Var(&noise, "noise", defaults.CameraNoise, "camera pixel noise standard deviation (0..255 units; 0 for clean frames)")
 	f.Float64Var(&opts.RateHz, "rate", 10, "camera and control rate in Hz")
+	f.StringVar(&opts.ImageFormat, "image-format", samplebag.ImageRaw, "how frames are recorded: "+strings.Join(samplebag.ImageFormats(), ", ")+
+		" (jpeg and png: sensor_msgs/msg/CompressedImage on "+samplebag.TopicCompressedImage+")")
 	return cmd
 }

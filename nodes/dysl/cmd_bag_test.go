@@ -37,6 +37,7 @@ func TestBagGenRefusesZerosAndNaN(t *testing.T) {
 		{[]string{"--chunk", "1000000000"}, "chunk size (1000000000) must be in [1, 1024] steps"},
 		{[]string{"--episodes", "1000001"}, "episodes (1000001): expected at most 1000000 episodes"},
 		{[]string{"--width", "0"}, "--width 0 --height 64: must be at least 8 pixels each"},
+		{[]string{"--image-format", "tiff"}, `image format "tiff" must be one of raw, jpeg, png`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.want, func(t *testing.T) {
@@ -46,4 +47,16 @@ func TestBagGenRefusesZerosAndNaN(t *testing.T) {
 			require.NoDirExists(t, out, "nothing written")
 		})
 	}
+}
+
+// --image-format png records the frames as image_transport's compressed transport publishes them,
+// on /image/compressed, which bag info lists.
+func TestBagGenRecordsCompressedFrames(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "bag")
+	_, _, err := runDysl("bag", "gen", "--out", out, "--image-format", "png", "--width", "16", "--height", "12")
+	require.NoError(t, err)
+	info, _, err := runDysl("bag", "info", out)
+	require.NoError(t, err)
+	require.Regexp(t, `Topic: /image/compressed \| Type: sensor_msgs/msg/CompressedImage \| Count: \d+`, info)
+	require.NotContains(t, info, "Topic: /image |")
 }

@@ -119,7 +119,8 @@ Ctrl-C stops the replay with a complete output bag and report.`,
 	f.StringVar(&bagPath, "bag", "", "input bag: a rosbag2 directory (sqlite3 or MCAP) or a single .mcap file")
 	f.StringVar(&out, "out", "", "output directory (bag/ and report.md)")
 	f.StringVar(&params, "params", "", "parameters file in ros__parameters form (the node's own, e.g. params/dysl_vla.yaml)")
-	f.StringVar(&imageTopic, "image-topic", "", "image topic in the bag (default: image_topic of --params as the node resolves it, /image without one)")
+	f.StringVar(&imageTopic, "image-topic", "", "image topic in the bag, sensor_msgs/msg/Image or CompressedImage as the bag records it (default: image_topic of --params as the node resolves it, "+
+		"with /compressed under image_transport compressed; /image without one, or /image/compressed when the bag has only that)")
 	f.StringVar(&instrTop, "instruction-topic", "", "instruction topic in the bag (default: instruction_topic of --params as the node resolves it, /instruction without one)")
 	f.StringVar(&stateTopic, "state-topic", "/joint_states", "robot state topic in the bag (sensor_msgs/JointState), read for a bundle with a state block")
 	f.StringVar(&compare, "compare", "", `"full": also run the full model on every frame and compare`)
