@@ -23,6 +23,8 @@ def generate_launch_description():
                               description='ros__parameters file; the launch arguments below override it'),
         DeclareLaunchArgument('image_topic', default_value='image',
                               description='camera topic the node subscribes to (remapped onto "image")'),
+        DeclareLaunchArgument('image_transport', default_value='raw',
+                              description='raw (sensor_msgs/msg/Image on image_topic) or compressed (sensor_msgs/msg/CompressedImage, JPEG or PNG, on image_topic/compressed)'),
         DeclareLaunchArgument('joint_states_topic', default_value='joint_states',
                               description='robot state topic, read for a bundle with a state block (remapped onto "joint_states")'),
         DeclareLaunchArgument('namespace', default_value='', description='namespace of the node'),
@@ -46,11 +48,14 @@ def generate_launch_description():
                     # so model_dir:=2024 would reach the node as an integer and stop it.
                     'model_dir': ParameterValue(LaunchConfiguration('model_dir'), value_type=str),
                     'execution_provider': ParameterValue(LaunchConfiguration('execution_provider'), value_type=str),
+                    'image_transport': ParameterValue(LaunchConfiguration('image_transport'), value_type=str),
                     'use_sim_time': ParameterValue(LaunchConfiguration('use_sim_time'), value_type=bool),
                     'managed': ParameterValue(LaunchConfiguration('managed'), value_type=bool),
                 },
             ],
+            # A remapping renames one whole topic name: image/compressed follows image_topic by its own.
             remappings=[('image', LaunchConfiguration('image_topic')),
+                        ('image/compressed', [LaunchConfiguration('image_topic'), '/compressed']),
                         ('joint_states', LaunchConfiguration('joint_states_topic'))],
             arguments=['--ros-args', '--log-level', LaunchConfiguration('log_level')],
         ),

@@ -109,7 +109,9 @@ func (n *node) createEndpoints() error {
 	}
 	n.sink = &rosSink{chunk: chunkPub, stats: statsPub, diag: diagPub, log: n.log}
 
-	if err := n.subscribe(n.settings.ImageTopic, "sensor_msgs", "Image", sensorData, n.onImage); err != nil {
+	// image_transport compressed: <image_topic>/compressed, as image_transport's subscribers name it.
+	imageTopic, imageType := n.settings.ImageInput()
+	if err := n.subscribe(imageTopic, "sensor_msgs", strings.TrimPrefix(imageType, "sensor_msgs/msg/"), sensorData, n.onImage); err != nil {
 		return err
 	}
 	if err := n.subscribe(n.settings.InstructionTopic, "std_msgs", "String", latched, n.onInstruction); err != nil {
@@ -296,6 +298,10 @@ func (n *node) onImage(topic string, raw []byte) {
 	if r == nil {
 		return // not active: a managed node does not process data
 	}
+	if n.settings.ImageTransport == nodecore.ImageTransportCompressed {
+		r.OfferSerializedCompressedFrame(topic, raw)
+		return
+	}
 	r.OfferSerializedFrame(topic, raw)
 }
 
@@ -390,7 +396,8 @@ func (n *node) activate() {
 	}
 	n.core.RestartEpisode() // the same instruction as before a deactivate is not news to the core
 	n.runner.Store(r)
-	image := n.resolvedTopic(n.settings.ImageTopic, (*msgs.Image)(nil).TypeName())
+	imageTopic, imageType := n.settings.ImageInput()
+	image := n.resolvedTopic(imageTopic, imageType)
 	instruction := n.resolvedTopic(n.settings.InstructionTopic, (*msgs.String)(nil).TypeName())
 	state := ""
 	if n.core.NeedsState() {
