@@ -1,9 +1,9 @@
 // Package replay runs a model on a recorded rosbag2 bag through the same node core as the ROS 2 node:
 // the bag's instructions and images are fed in bag time, synchronously, so the same bag and parameters
 // give the same decisions every time. The images are raw (sensor_msgs/msg/Image) or compressed
-// (sensor_msgs/msg/CompressedImage, JPEG or PNG), as the bag records the image topic. It writes the node's publications into an output bag and a
-// report (Markdown and PNG plots); with CompareFull it also runs the full model on every frame and
-// measures the action error and the speedup side by side. For a bundle that reads the robot's state, the
+// (sensor_msgs/msg/CompressedImage, JPEG or PNG), as the bag records the image topic. It writes the
+// node's publications into an output bag and a report (Markdown and PNG plots); with CompareFull it
+// also runs the full model on every frame and measures the action error and the speedup side by side. For a bundle that reads the robot's state, the
 // bag's JointState topic is fed in the same time order, as the node's joint_states subscription takes it.
 package replay
 
@@ -50,9 +50,9 @@ type Config struct {
 	// resolved as the node resolves them (/image and /instruction by default; with image_transport
 	// compressed, /image/compressed). The image topic may hold sensor_msgs/msg/Image or
 	// sensor_msgs/msg/CompressedImage, whichever the bag records. A default raw topic the bag lacks is
-	// replaced by its image_transport compressed topic when the bag has that (/image/compressed). StateTopic (a
-	// sensor_msgs/msg/JointState) defaults to /joint_states and is read only for a bundle with a state
-	// block.
+	// replaced by its image_transport compressed topic when the bag has that (/image/compressed).
+	// StateTopic (a sensor_msgs/msg/JointState) defaults to /joint_states and is read only for a
+	// bundle with a state block.
 	ImageTopic, InstructionTopic, StateTopic string
 	// CompareFull also runs the single-graph full model on every frame acted on.
 	CompareFull bool
