@@ -3,17 +3,12 @@ package bag
 import (
 	"fmt"
 	"time"
-
-	"dysl_vla/msgs"
 )
-
-// imageType is the ROS type whose frames DecodeThroughput counts.
-const imageType = "sensor_msgs/msg/Image"
 
 // Throughput is how fast a bag reads and decodes.
 type Throughput struct {
 	Messages int           // messages read
-	Frames   int           // sensor_msgs/msg/Image messages decoded
+	Frames   int           // camera frames decoded
 	Bytes    int64         // CDR bytes read
 	Elapsed  time.Duration // wall time of the whole pass, opening included
 }
@@ -29,10 +24,15 @@ func perSecond(n int, d time.Duration) float64 {
 	return float64(n) / d.Seconds()
 }
 
-// MeasureDecodeThroughput reads the whole bag at path, decoding every sensor_msgs/msg/Image into
-// one reused value (as replay does), and reports the rates. A decode or storage error ends the
-// pass and is returned with what was measured up to it.
-func MeasureDecodeThroughput(path string) (Throughput, error) {
+// FrameDecoders decode the serialized camera frames of a bag by ROS type, as its reader would
+// (sensor_msgs/msg/Image, and sensor_msgs/msg/CompressedImage down to its pixels), each into a value it
+// reuses.
+type FrameDecoders map[string]func(data []byte) error
+
+// MeasureDecodeThroughput reads the whole bag at path, decoding every message of a type decode has a
+// decoder for, and reports the rates. A decode or storage error ends the pass and is returned with
+// what was measured up to it.
+func MeasureDecodeThroughput(path string, decode FrameDecoders) (Throughput, error) {
 	began := time.Now()
 	var t Throughput
 	r, err := Open(path)
@@ -40,7 +40,6 @@ func MeasureDecodeThroughput(path string) (Throughput, error) {
 		return t, err
 	}
 	defer r.Close()
-	var image msgs.Image
 	for m, err := range r.Messages() {
 		if err != nil {
 			t.Elapsed = time.Since(began)
@@ -48,10 +47,11 @@ func MeasureDecodeThroughput(path string) (Throughput, error) {
 		}
 		t.Messages++
 		t.Bytes += int64(len(m.Data))
-		if m.Type != imageType || m.Damaged != nil {
+		frame := decode[m.Type]
+		if frame == nil || m.Damaged != nil {
 			continue
 		}
-		if err := msgs.Decode(m.Data, &image); err != nil {
+		if err := frame(m.Data); err != nil {
 			t.Elapsed = time.Since(began)
 			return t, fmt.Errorf("%s: image at %d: %w", m.Topic, m.LogTime, err)
 		}

@@ -35,6 +35,9 @@ func TestReplayOfCompressedBagsMatchesTheRawBag(t *testing.T) {
 	raw, png, jpeg := replayed[samplebag.ImageRaw], replayed[samplebag.ImagePNG], replayed[samplebag.ImageJPEG]
 	require.Positive(t, raw.Summary.Frames)
 	require.Zero(t, raw.Summary.Skipped)
+	for _, format := range []string{samplebag.ImagePNG, samplebag.ImageJPEG} {
+		require.Positive(t, replayed[format].Summary.DecodeFramesPerSecond, "%s: the report's bag decoding line counts compressed frames", format)
+	}
 
 	require.Equal(t, raw.Chunks, png.Chunks)
 	require.Equal(t, decisions(raw), decisions(png))
