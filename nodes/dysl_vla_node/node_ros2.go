@@ -193,8 +193,9 @@ func (n *node) subscribe(topic, pkg, msg string, qos rclgo.QosProfile, take func
 // watchInputTypes warns, once per publisher, about a publisher whose type differs from what the node
 // subscribes with on the same topic (a CompressedImage or a String on the image topic), or whose QoS
 // its subscription cannot take (a volatile instruction publisher: rclgo has no QoS events, so this
-// is rclcpp's "offering incompatible QoS" warning). DDS never matches either, so without this the
-// node would wait for frames without a word.
+// is rclcpp's "offering incompatible QoS" warning), and about a camera on the other image transport
+// (transportHint). DDS never matches any of them, so without this the node would wait for frames
+// without a word.
 func (n *node) watchInputTypes(ctx context.Context) {
 	warned := map[string]bool{}
 	every(ctx, 2*time.Second, func() {
@@ -209,6 +210,10 @@ func (n *node) watchInputTypes(ctx context.Context) {
 			pubs, err := n.rcl.GetPublishersInfoByTopic(topic, true) // true: rcl mangles the ROS name
 			if err != nil {
 				continue
+			}
+			if hint := transportHint(topic, types[0], len(pubs), n.publishedTypes); hint != "" && !warned[hint] {
+				warned[hint] = true
+				n.log.Warnf("%s", hint)
 			}
 			requested, known := n.subscriptionQoS(topic)
 			for _, p := range pubs {
@@ -231,6 +236,19 @@ func (n *node) watchInputTypes(ctx context.Context) {
 			}
 		}
 	})
+}
+
+// publishedTypes lists the types published on topic, as the graph reports them.
+func (n *node) publishedTypes(topic string) []string {
+	pubs, err := n.rcl.GetPublishersInfoByTopic(topic, true)
+	if err != nil {
+		return nil
+	}
+	var types []string
+	for _, p := range pubs {
+		types = append(types, rosTypeName(p.TopicType))
+	}
+	return types
 }
 
 // every runs f every period until ctx is done.

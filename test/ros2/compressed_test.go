@@ -67,3 +67,18 @@ func TestCompressedImageTransportServesChunks(t *testing.T) {
 		}
 	}
 }
+
+// A camera publishing compressed frames while the node takes raw ones (the default) never matches in
+// DDS; the node names the other transport's topic and the setting to change, instead of waiting for
+// frames without a word.
+func TestCameraOnTheOtherTransportIsNamed(t *testing.T) {
+	r := NewROS(t)
+	launch := launchNode(t, r)
+	r.Start("compressed image publisher", nil, "ros2", "topic", "pub", "--qos-reliability", "best_effort", "-r", "2",
+		"/image/compressed", "sensor_msgs/msg/CompressedImage", compressedGoodImage(t))
+	launch.WaitFor(t, `nothing publishes sensor_msgs/msg/Image on /image, but sensor_msgs/msg/CompressedImage is published on `+
+		`/image/compressed: .* set the parameter image_transport to "compressed"`, 30*time.Second)
+	if !launch.Alive() {
+		t.Fatalf("the node exited:\n%s", launch.Output())
+	}
+}
