@@ -1,6 +1,7 @@
 package replay
 
 import (
+	"bytes"
 	"math"
 	"path/filepath"
 	"testing"
@@ -100,23 +101,34 @@ func TestReplayTakesCompressedFramesWhereTheBagHasThem(t *testing.T) {
 		name, topic string
 		overrides   map[string]paramserver.Value
 		imageTopic  string
+		note        string // why the topic read is not the one the parameters name
 	}{
-		{"the compressed topic of /image, no flags", "/image/compressed", nil, ""},
-		{"image_transport compressed", "/image/compressed", map[string]paramserver.Value{nodecore.ParamImageTransport: paramserver.String("compressed")}, ""},
-		{"CompressedImage on /image", "/image", nil, ""},
-		{"--image-topic", "/cam/compressed", nil, "/cam/compressed"},
+		{"the compressed topic of /image, no flags", "/image/compressed", nil, "",
+			"/image is not in the bag, so its compressed transport was read (the node reads it with image_transport compressed)"},
+		{"image_transport compressed", "/image/compressed", map[string]paramserver.Value{nodecore.ParamImageTransport: paramserver.String("compressed")}, "", ""},
+		{"CompressedImage on /image", "/image", nil, "", ""},
+		{"--image-topic", "/cam/compressed", nil, "/cam/compressed", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res, err := fakeReplay(t, compressedBag(t, tc.topic, 3, 0), tc.overrides, func(c *Config) { c.ImageTopic = tc.imageTopic })
 			require.NoError(t, err)
 			require.Equal(t, 3, res.Summary.Frames)
+			require.Equal(t, tc.topic+" (sensor_msgs/msg/CompressedImage)", res.Summary.Camera, "the report names the camera read")
+			require.Equal(t, tc.note, res.Summary.CameraNote)
+			var out bytes.Buffer
+			WriteSummary(&out, res.Summary)
+			require.Contains(t, out.String(), "camera: "+res.Summary.Camera+"\n")
 		})
 	}
 	// A topic given is the one read: no other is looked for.
 	_, err := fakeReplay(t, compressedBag(t, "/image/compressed", 3, 0), nil, func(c *Config) { c.ImageTopic = "/image" })
 	require.ErrorContains(t, err, "has no topic /image (topics: ")
+	require.ErrorContains(t, err, "; the bag holds the camera on /image/compressed (sensor_msgs/msg/CompressedImage): "+
+		"replay it with image_transport compressed in the params file, or --image-topic /image/compressed")
 	_, err = fakeReplay(t, pickBag(t, 2), map[string]paramserver.Value{nodecore.ParamImageTransport: paramserver.String("compressed")}, nil)
 	require.ErrorContains(t, err, "has no topic /image/compressed (topics: ")
+	require.ErrorContains(t, err, "; the bag holds the camera on /image (sensor_msgs/msg/Image): "+
+		"replay it with image_transport raw in the params file, or --image-topic /image")
 	b := newBagWriter(t, [2]string{"/instruction", instructionType}, [2]string{"/image", instructionType})
 	_, err = fakeReplay(t, b.close(), nil, nil)
 	require.ErrorContains(t, err, "topic /image of bag "+b.dir+" is std_msgs/msg/String, expected sensor_msgs/msg/Image or sensor_msgs/msg/CompressedImage")
@@ -130,6 +142,7 @@ func TestReplayCountsUndecodableCompressedFramesAsBadFrames(t *testing.T) {
 	require.Equal(t, 3, res.Summary.Frames)
 	require.Equal(t, map[SkipKind]int{SkipBadFrame: 1}, res.Summary.SkippedBy)
 	require.Contains(t, res.Skips[0].Reason, `format "rgb8; png compressed bgr8" says png, but the data (starting 47 49 46 38 39 61) is neither a JPEG nor a PNG`)
+	require.Positive(t, res.Summary.DecodeFramesPerSecond, "the bag decoding line passes over the bad frame")
 
 	all, err := fakeReplay(t, compressedBag(t, "/image/compressed", 1, 1), nil, nil)
 	require.NoError(t, err)

@@ -74,20 +74,35 @@ const (
 	stateType       = "sensor_msgs/msg/JointState"
 )
 
-// frameDecoders decode camera frames for the throughput line of the report as the node does, a
+// frameDecoder decodes camera frames for the throughput line of the report as the node does, a
 // compressed frame down to its pixels: its decoding is most of what reading such a bag costs.
-func frameDecoders() bag.FrameDecoders {
+func frameDecoder(compressed bool) func(data []byte) error {
 	var image msgs.Image
-	var compressed msgs.CompressedImage
-	return bag.FrameDecoders{
-		imageType: func(data []byte) error { return msgs.Decode(data, &image) },
-		compressedType: func(data []byte) error {
-			if err := msgs.Decode(data, &compressed); err != nil {
-				return err
-			}
-			return compressedimage.Decode(&compressed, &image)
-		},
+	if !compressed {
+		return func(data []byte) error { return msgs.Decode(data, &image) }
 	}
+	var m msgs.CompressedImage
+	return func(data []byte) error {
+		if err := msgs.Decode(data, &m); err != nil {
+			return err
+		}
+		return compressedimage.Decode(&m, &image)
+	}
+}
+
+// withOtherTransport adds to err, the image topic missing from the bag or of another type, the other
+// image transport's topic when the bag holds that one: a params file's image_transport, or
+// --image-topic, names the transport the camera was not recorded with.
+func withOtherTransport(err error, info bag.Info, topic string) error {
+	other, otherType, transport := topic+"/compressed", compressedType, nodecore.ImageTransportCompressed
+	if base, ok := strings.CutSuffix(topic, "/compressed"); ok {
+		other, otherType, transport = base, imageType, nodecore.ImageTransportRaw
+	}
+	if !slices.Equal(info.TopicTypes(other), []string{otherType}) {
+		return err
+	}
+	return fmt.Errorf("%w; the bag holds the camera on %s (%s): replay it with %s %s in the params file, or --image-topic %s",
+		err, other, otherType, nodecore.ParamImageTransport, transport, other)
 }
 
 // Result is what a replay produced.
@@ -133,17 +148,20 @@ func Run(cfg Config) (res Result, err error) {
 	}
 	defer in.Close()
 	info := in.Info()
+	var cameraNote string
 	if !imageTopicGiven && len(info.TopicTypes(cfg.ImageTopic)) == 0 && !strings.HasSuffix(cfg.ImageTopic, "/compressed") &&
 		slices.Equal(info.TopicTypes(cfg.ImageTopic+"/compressed"), []string{compressedType}) {
-		cfg.ImageTopic += "/compressed" // the camera as image_transport's compressed transport recorded it
+		// The camera as image_transport's compressed transport recorded it. The node with these
+		// parameters would read the raw topic, so the report says which was read, and why.
+		cameraNote = fmt.Sprintf("%s is not in the bag, so its compressed transport was read (the node reads it with %s %s)",
+			cfg.ImageTopic, nodecore.ParamImageTransport, nodecore.ImageTransportCompressed)
+		cfg.ImageTopic += "/compressed"
 	}
-	for _, t := range []struct {
-		topic string
-		types []string
-	}{{cfg.ImageTopic, []string{imageType, compressedType}}, {cfg.InstructionTopic, []string{instructionType}}} {
-		if err := checkTopicType(info, cfg.BagPath, t.topic, t.types...); err != nil {
-			return res, err
-		}
+	if err := checkTopicType(info, cfg.BagPath, cfg.ImageTopic, imageType, compressedType); err != nil {
+		return res, withOtherTransport(err, info, cfg.ImageTopic)
+	}
+	if err := checkTopicType(info, cfg.BagPath, cfg.InstructionTopic, instructionType); err != nil {
+		return res, err
 	}
 	compressedImages := info.TopicTypes(cfg.ImageTopic)[0] == compressedType
 	if needsState {
@@ -237,7 +255,9 @@ func Run(cfg Config) (res Result, err error) {
 			stored, cfg.ImageTopic, res.Summary.Frames+res.Summary.Skipped))
 	}
 	res.Summary.Hint = nothingActedOnHint(res.Summary, settings.Live.MaxImageAge, len(info.TopicTypes(TopicClock)) > 0, cfg)
-	if tp, err := bag.MeasureDecodeThroughput(cfg.BagPath, frameDecoders()); err == nil {
+	res.Summary.Camera = fmt.Sprintf("%s (%s)", cfg.ImageTopic, info.TopicTypes(cfg.ImageTopic)[0])
+	res.Summary.CameraNote = cameraNote
+	if tp, err := bag.MeasureDecodeThroughput(cfg.BagPath, cfg.ImageTopic, frameDecoder(compressedImages)); err == nil {
 		res.Summary.DecodeFramesPerSecond = tp.FramesPerSecond()
 	}
 	title := fmt.Sprintf("%s on %s", cfg.Engine.Manifest.Name, cfg.BagPath)

@@ -104,6 +104,9 @@ type Summary struct {
 	ActionMAE, ActionMAEMax            float64
 	GripperAgreement                   float64
 	DecodeFramesPerSecond              float64 // bag decoding alone; 0 when not measured
+	// Camera is the topic the frames were read from, with its type; CameraNote says why it is not
+	// the one the parameters name, when it is not.
+	Camera, CameraNote string
 }
 
 // Summarize computes the summary of a run.
@@ -209,6 +212,9 @@ func writeMarkdown(w io.Writer, title string, skips []Skip, s Summary, config st
 	}
 	fmt.Fprintf(w, "| measure | value |\n|---|---|\n")
 	row := func(k, format string, v ...any) { fmt.Fprintf(w, "| %s | %s |\n", k, fmt.Sprintf(format, v...)) }
+	if s.Camera != "" {
+		row("camera", "%s", s.Camera)
+	}
 	row("frames acted on", "%d", s.Frames)
 	row("frames not acted on (see below)", "%d", s.Skipped)
 	for _, kind := range s.skipKinds() {
@@ -240,6 +246,9 @@ func writeMarkdown(w io.Writer, title string, skips []Skip, s Summary, config st
 		row("bag decoding alone", "%.0f frames/s", s.DecodeFramesPerSecond)
 	}
 	fmt.Fprintln(w)
+	if s.CameraNote != "" {
+		fmt.Fprintf(w, "**Camera:** %s.\n\n", s.CameraNote)
+	}
 	for _, warning := range s.BagWarnings {
 		fmt.Fprintf(w, "**Input bag:** %s\n\n", warning)
 	}

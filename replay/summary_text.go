@@ -13,6 +13,12 @@ func WriteSummary(w io.Writer, s Summary) {
 	for _, warning := range s.BagWarnings {
 		fmt.Fprintf(w, "input bag: %s\n", warning)
 	}
+	if s.Camera != "" {
+		fmt.Fprintf(w, "camera: %s\n", s.Camera)
+	}
+	if s.CameraNote != "" {
+		fmt.Fprintf(w, "camera: %s\n", s.CameraNote)
+	}
 	fmt.Fprintf(w, "frames acted on %d, not acted on %d\n", s.Frames, s.Skipped)
 	for _, kind := range s.skipKinds() {
 		fmt.Fprintf(w, "  %s: %d", kind, s.SkippedBy[kind])

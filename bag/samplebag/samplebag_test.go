@@ -295,16 +295,16 @@ func TestGenerateStopsBeforeTheDiskFills(t *testing.T) {
 }
 
 // rawImages decodes sensor_msgs/msg/Image frames, what Generate records by default.
-func rawImages() bag.FrameDecoders {
+func rawImages() func(data []byte) error {
 	var image msgs.Image
-	return bag.FrameDecoders{"sensor_msgs/msg/Image": func(data []byte) error { return msgs.Decode(data, &image) }}
+	return func(data []byte) error { return msgs.Decode(data, &image) }
 }
 
 func TestMeasureDecodeThroughput(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "sample")
 	sum, err := Generate(t.Context(), dir, Options{Seed: 1})
 	require.NoError(t, err)
-	got, err := bag.MeasureDecodeThroughput(dir, rawImages())
+	got, err := bag.MeasureDecodeThroughput(dir, "/image", rawImages())
 	require.NoError(t, err)
 	require.Equal(t, sum.Messages, got.Messages)
 	require.Equal(t, sum.Frames, got.Frames)
@@ -322,7 +322,7 @@ func BenchmarkDecode(b *testing.B) {
 			b.ResetTimer()
 			var total bag.Throughput
 			for b.Loop() {
-				got, err := bag.MeasureDecodeThroughput(dir, rawImages())
+				got, err := bag.MeasureDecodeThroughput(dir, "/image", rawImages())
 				require.NoError(b, err)
 				total.Messages += got.Messages
 				total.Frames += got.Frames
