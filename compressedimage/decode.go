@@ -6,6 +6,10 @@
 // an error naming the format and what was expected: 16-bit PNG, compressedDepth, TIFF, CMYK JPEG, data
 // whose first bytes are not of the container its format names. The size a frame's header claims is
 // checked before any pixel is decoded, so a few hundred bytes claiming 65535x65535 pixels cost nothing.
+// A Bayer mosaic compressed as gray is refused, as a raw bayer Image is.
+//
+// What other decoders take, this one takes too: an empty format, read by the data's first bytes, and a
+// webcam's Motion-JPEG frame without Huffman tables, given the standard's (Annex K.3).
 //
 // Encode writes such frames, for sample bags and tests.
 package compressedimage
@@ -76,11 +80,11 @@ func ParseFormat(format string) (Container, error) {
 		return 0, fmt.Errorf("compressedimage: format %.64q is not one this node decodes, %s", format, expectedFormats)
 	}
 	fields := strings.Fields(format[i+1:])
-	if len(fields) < 2 || len(fields) > 3 || fields[1] != "compressed" {
+	if len(fields) < 2 || len(fields) > 3 || !strings.EqualFold(fields[1], "compressed") {
 		return 0, fmt.Errorf("compressedimage: format %.64q is not one this node decodes, %s", format, expectedFormats)
 	}
 	var c Container
-	switch fields[0] {
+	switch strings.ToLower(fields[0]) {
 	case "jpeg":
 		c = JPEG
 	case "png":
@@ -91,6 +95,13 @@ func ParseFormat(format string) (Container, error) {
 	if len(fields) == 3 && !slices.Contains(eightBit, fields[2]) {
 		return 0, fmt.Errorf("compressedimage: format %.64q holds %.16q pixels, expected 8-bit colour or gray (one of %s)",
 			format, fields[2], strings.Join(eightBit, ", "))
+	}
+	// A Bayer mosaic compressed as it is (gray pixels, or none named) would reach the model as a
+	// checkerboard; a raw bayer Image is refused too.
+	original := strings.TrimSpace(format[:i])
+	if strings.HasPrefix(original, "bayer_") && (len(fields) == 2 || fields[2] == "mono8") {
+		return 0, fmt.Errorf("compressedimage: format %.64q holds an undebayered %.16s mosaic, expected colour or gray pixels (debayer before compressing)",
+			format, original)
 	}
 	return c, nil
 }
@@ -117,9 +128,17 @@ func sniff(data []byte) Container {
 // camera's frames decoded into the same Image reuse one pixel buffer. The decoders of image/jpeg and
 // image/png still allocate their own image for every frame. On an error dst is left unspecified.
 func Decode(m *msgs.CompressedImage, dst *msgs.Image) error {
-	c, err := ParseFormat(m.Format)
-	if err != nil {
+	var c Container
+	if strings.TrimSpace(m.Format) == "" {
+		// Some drivers leave the format empty; JPEG and PNG say what they are.
+		if c = sniff(m.Data); c == 0 {
+			return fmt.Errorf("compressedimage: the format is empty and the data (starting % x) is neither a JPEG nor a PNG, %s",
+				m.Data[:min(len(m.Data), 8)], expectedFormats)
+		}
+	} else if parsed, err := ParseFormat(m.Format); err != nil {
 		return err
+	} else {
+		c = parsed
 	}
 	if got := sniff(m.Data); got != c {
 		what := "neither a JPEG nor a PNG"
@@ -131,11 +150,14 @@ func Decode(m *msgs.CompressedImage, dst *msgs.Image) error {
 		return fmt.Errorf("compressedimage: format %.64q says %s, but the data (starting % x) is %s",
 			m.Format, c, m.Data[:min(len(m.Data), 8)], what)
 	}
+	data := m.Data
 	decodeConfig, decode := jpeg.DecodeConfig, jpeg.Decode
 	if c == PNG {
 		decodeConfig, decode = png.DecodeConfig, png.Decode
+	} else if layout, err := readJPEGLayout(data); err == nil && !layout.huffman {
+		data = withStandardHuffman(data, layout.firstScan)
 	}
-	cfg, err := decodeConfig(bytes.NewReader(m.Data))
+	cfg, err := decodeConfig(bytes.NewReader(data))
 	if err != nil {
 		return fmt.Errorf("compressedimage: %s header: %w", c, err)
 	}
@@ -145,7 +167,7 @@ func Decode(m *msgs.CompressedImage, dst *msgs.Image) error {
 	if err := checkColorModel(c, cfg.ColorModel); err != nil {
 		return err
 	}
-	img, err := decode(bytes.NewReader(m.Data))
+	img, err := decode(bytes.NewReader(data))
 	if err != nil {
 		return fmt.Errorf("compressedimage: %s of %dx%d pixels: %w", c, cfg.Width, cfg.Height, err)
 	}

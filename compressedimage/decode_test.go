@@ -170,7 +170,9 @@ func TestDecodeRefuses(t *testing.T) {
 		{"16-bit colour PNG", "png", encodePNG(t, sixteen), "png of 16-bit pixels, expected 8-bit colour or gray"},
 		{"16-bit gray PNG from mono16", "mono16; png compressed ", encodePNG(t, gray16), "png of 16-bit pixels, expected 8-bit colour or gray"},
 		{"tiff", "tiff", []byte("II*\x00"), `format "tiff" is not one this node decodes, expected "<encoding>; jpeg compressed <encoding>" or "<encoding>; png compressed <encoding>" as compressed_image_transport writes it, or "jpeg", "jpg" or "png"`},
-		{"no format", "", pngData, `format "" is not one this node decodes`},
+		{"no format, and no JPEG or PNG", "", []byte("GIF89a"), `the format is empty and the data (starting 47 49 46 38 39 61) is neither a JPEG nor a PNG`},
+		{"Bayer mosaic compressed as gray", "bayer_rggb8; png compressed ", pngData, `format "bayer_rggb8; png compressed " holds an undebayered bayer_rggb8 mosaic, expected colour or gray pixels`},
+		{"Bayer mosaic compressed as mono8", "bayer_grbg8; jpeg compressed mono8", jpegData, `holds an undebayered bayer_grbg8 mosaic`},
 		{"another compression", "rgb8; webp compressed bgr8", pngData, `format "rgb8; webp compressed bgr8" compresses as "webp"`},
 		{"format says jpeg, data is a PNG", "rgb8; jpeg compressed bgr8", pngData, `format "rgb8; jpeg compressed bgr8" says jpeg, but the data (starting 89 50 4e 47 0d 0a 1a 0a) is a PNG`},
 		{"format says png, data is a JPEG", "png", jpegData, `format "png" says png, but the data (starting ff d8 ff`},
@@ -236,13 +238,15 @@ func TestDecodeRefusesAClaimedSizeBeforeDecoding(t *testing.T) {
 
 func TestParseFormat(t *testing.T) {
 	for format, want := range map[string]Container{
-		"rgb8; jpeg compressed bgr8":  JPEG,
-		"mono8; jpeg compressed ":     JPEG,
-		"bgra8; png compressed bgra8": PNG,
-		"mono8; png compressed mono8": PNG,
-		" jpeg ":                      JPEG,
-		"jpg":                         JPEG,
-		"PNG":                         PNG,
+		"rgb8; jpeg compressed bgr8":       JPEG,
+		"mono8; jpeg compressed ":          JPEG,
+		"bgra8; png compressed bgra8":      PNG,
+		"mono8; png compressed mono8":      PNG,
+		" jpeg ":                           JPEG,
+		"jpg":                              JPEG,
+		"PNG":                              PNG,
+		"rgb8; JPEG Compressed bgr8":       JPEG,
+		"bayer_rggb8; png compressed bgr8": PNG, // debayered before compression
 	} {
 		got, err := ParseFormat(format)
 		require.NoError(t, err, format)
@@ -274,4 +278,46 @@ func FuzzDecode(f *testing.F) {
 		require.Equal(t, dst.Width*bpp, dst.Step)
 		require.Len(t, dst.Data, int(dst.Step*dst.Height))
 	})
+}
+
+// A frame whose format is empty is read by what its data says it is.
+func TestDecodeEmptyFormatByItsData(t *testing.T) {
+	data := encodePNG(t, tabletop(16, 12))
+	var want, got msgs.Image
+	require.NoError(t, Decode(&msgs.CompressedImage{Format: "png", Data: data}, &want))
+	require.NoError(t, Decode(&msgs.CompressedImage{Format: "", Data: data}, &got))
+	require.Equal(t, want, got)
+	require.NoError(t, Decode(&msgs.CompressedImage{Format: " ", Data: encodeJPEG(t, tabletop(64, 48), 90)}, &got))
+	require.Equal(t, uint32(64), got.Width)
+}
+
+// A webcam's Motion-JPEG frame carries no Huffman tables, its decoder being meant to use the
+// standard's: it decodes as the same frame with the tables does.
+func TestDecodeMotionJPEGWithoutHuffmanTables(t *testing.T) {
+	data := encodeJPEG(t, tabletop(64, 48), 90)
+	layout, err := readJPEGLayout(data)
+	require.NoError(t, err)
+	require.True(t, layout.huffman)
+	var stripped []byte
+	for i := 2; ; {
+		n := 2 + (int(data[i+2])<<8 | int(data[i+3]))
+		if data[i+1] == markerSOS {
+			stripped = append(append([]byte{0xff, 0xd8}, stripped...), data[i:]...)
+			break
+		}
+		if data[i+1] != markerDHT {
+			stripped = append(stripped, data[i:i+n]...)
+		}
+		i += n
+	}
+	layout, err = readJPEGLayout(stripped)
+	require.NoError(t, err)
+	require.False(t, layout.huffman, "the test's frame has no tables left")
+	_, err = jpeg.Decode(bytes.NewReader(stripped))
+	require.ErrorContains(t, err, "uninitialized Huffman table", "Go's decoder alone refuses it")
+
+	var want, got msgs.Image
+	require.NoError(t, Decode(&msgs.CompressedImage{Format: "jpeg", Data: data}, &want))
+	require.NoError(t, Decode(&msgs.CompressedImage{Format: "jpeg", Data: stripped}, &got))
+	require.Equal(t, want.Data, got.Data)
 }
