@@ -15,6 +15,7 @@ import (
 	"dysl_vla/msgs"
 	"dysl_vla/nodecore"
 	"dysl_vla/paramserver"
+	"dysl_vla/policy"
 )
 
 // compressedTransport are the overrides of a node launched with image_transport:=compressed.
@@ -181,4 +182,59 @@ func TestImageTransportParameter(t *testing.T) {
 	desc, err := f.params.Describe(nodecore.ParamImageTransport)
 	require.NoError(t, err)
 	require.Equal(t, "one of raw, compressed", desc[0].AdditionalConstraints, "what ros2 param describe shows")
+}
+
+// observing is a fixture whose inferences are recorded with the image they saw, bytes copied.
+func observing(t *testing.T, overrides map[string]paramserver.Value) (*fixture, *[]policy.Image) {
+	t.Helper()
+	f := newFixture(t, nil, overrides)
+	seen := &[]policy.Image{}
+	core, err := nodecore.New(nodecore.Config{Engine: f.engine, Params: f.params, Sink: f.sink,
+		Infer: func(obs policy.Observation) (policy.Result, error) {
+			img := obs.Image
+			img.Data = append([]byte(nil), img.Data...)
+			*seen = append(*seen, img)
+			return f.engine.Infer(obs)
+		}})
+	require.NoError(t, err)
+	t.Cleanup(core.Close)
+	f.core = core
+	return f, seen
+}
+
+// The model sees a compressed frame's pixels as the raw frame's, channel for channel: a red frame is
+// red, not blue (the fake backend reads only a frame's mean, so the chunks alone would not tell).
+func TestCompressedFramesReachTheModelChannelForChannel(t *testing.T) {
+	raw, rawSeen := observing(t, nil)
+	comp, compSeen := observing(t, compressedTransport)
+	img := patterned(0, 0)
+	for i := 0; i < len(img.Data); i += 3 {
+		img.Data[i], img.Data[i+1], img.Data[i+2] = 200, byte(i), 10 // red, with a pattern in green
+	}
+	for _, f := range []*fixture{raw, comp} {
+		f.core.SetInstruction("pick")
+	}
+	raw.core.OfferFrame(img)
+	require.True(t, comp.core.OfferSerializedCompressedFrame("image/compressed", pngOf(t, img)))
+	raw.core.Step(t0.Add(10 * time.Millisecond))
+	comp.core.Step(t0.Add(10 * time.Millisecond))
+	require.Len(t, *compSeen, 1)
+	require.Equal(t, *rawSeen, *compSeen)
+	require.Equal(t, []byte{200, 0, 10}, (*compSeen)[0].Data[:3], "the first pixel, red")
+}
+
+// A compressed frame that is not acted on for its age, or for want of a /clock under use_sim_time, is
+// dropped before its decode: undecodable data in it is never noticed, and costs nothing.
+func TestCompressedFramesDroppedBeforeTheirDecode(t *testing.T) {
+	garbage := compressed(t, msgs.Header{Stamp: msgs.TimeFromGo(t0), FrameID: "cam"}, "png", []byte("not a png"))
+	f := newFixture(t, nil, compressedTransport)
+	f.core.SetInstruction("pick")
+	require.True(t, f.core.OfferSerializedCompressedFrame("image/compressed", garbage))
+	f.core.Step(t0.Add(time.Hour)) // far older than max_image_age
+	require.Len(t, eventsOf[nodecore.EventFrameStale](f.sink), 1)
+	require.Empty(t, eventsOf[nodecore.EventBadFrame](f.sink), "a stale frame is not decoded")
+
+	require.True(t, f.core.OfferSerializedCompressedFrame("image/compressed", garbage))
+	f.core.Step(t0.Add(10 * time.Millisecond))
+	require.Len(t, eventsOf[nodecore.EventBadFrame](f.sink), 1, "the same data, served, is a bad frame")
 }
