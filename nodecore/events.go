@@ -57,7 +57,8 @@ type EventInstruction struct{ Text string }
 // reset, a clock set back): a new episode started with it.
 type EventTimeWentBack struct{ At, Last msgs.Time }
 
-// EventBadFrame: the engine refused a frame (unsupported encoding, inconsistent size...).
+// EventBadFrame: a frame the model cannot read (unsupported encoding, inconsistent size, compressed
+// data that does not decode...): refused by the engine, or by the compressed frame's decoder.
 type EventBadFrame struct {
 	Stamp msgs.Time
 	Err   error
