@@ -8,12 +8,13 @@ import (
 	"dysl_vla/nodecore"
 )
 
-// transportHint says what to set when the camera publishes on the other image transport than the one
-// the node takes: nothing publishes on the node's image topic, while the topic of the other transport
-// (image_transport's names: <image_topic> raw, <image_topic>/compressed compressed) carries that
-// transport's type. DDS matches neither, so the node would wait for frames without a word. subscribed
-// is the node's image topic as resolved and its type; offered lists the types published on the other
-// transport's topic, which is returned with the hint ("" when there is nothing to say).
+// transportHint says what to set when nothing publishes on the node's image topic but the camera is
+// found next to it: on the other image transport's topic (image_transport's names: <image_topic> raw,
+// <image_topic>/compressed compressed) with that transport's type, or, with the compressed transport,
+// on the topic image_topic itself names when that is already a compressed one (/compressed added
+// twice). DDS matches none of them, so the node would wait for frames without a word. subscribed is
+// the node's image topic as resolved and its type; offered lists the types published on a topic.
+// It returns "" when there is nothing to say.
 func transportHint(subscribed, subscribedType string, publishersOnSubscribed int, offered func(topic string) []string) string {
 	if publishersOnSubscribed > 0 {
 		return ""
@@ -26,6 +27,13 @@ func transportHint(subscribed, subscribedType string, publishersOnSubscribed int
 		base, ok := strings.CutSuffix(subscribed, "/compressed")
 		if !ok {
 			return ""
+		}
+		if slices.Contains(offered(base), nodecore.CompressedImageType) {
+			// image_topic names the compressed topic itself, and the node added /compressed again.
+			return fmt.Sprintf("nothing publishes %s on %s, but it is published on %s: with %s %s, set the parameter %s to "+
+				"the camera's base topic, %s (launch argument %s:=%s)", subscribedType, subscribed, base,
+				nodecore.ParamImageTransport, nodecore.ImageTransportCompressed, nodecore.ParamImageTopic,
+				strings.TrimSuffix(base, "/compressed"), nodecore.ParamImageTopic, strings.TrimSuffix(base, "/compressed"))
 		}
 		other, otherType, setting = base, nodecore.ImageType, nodecore.ImageTransportRaw
 	default:

@@ -25,6 +25,11 @@ func TestTransportHintNamesTheOtherTransport(t *testing.T) {
 		`"raw" (launch argument image_transport:=raw)`,
 		transportHint("/arm/image_raw/compressed", "sensor_msgs/msg/CompressedImage", 0, offered))
 
+	require.Equal(t, "nothing publishes sensor_msgs/msg/CompressedImage on /cam/image_raw/compressed/compressed, but it is published "+
+		"on /cam/image_raw/compressed: with image_transport compressed, set the parameter image_topic to the camera's base topic, "+
+		"/cam/image_raw (launch argument image_topic:=/cam/image_raw)",
+		transportHint("/cam/image_raw/compressed/compressed", "sensor_msgs/msg/CompressedImage", 0, offered), "image_topic names the compressed topic")
+
 	require.Empty(t, transportHint("/cam/image_raw", "sensor_msgs/msg/Image", 1, offered), "a publisher on the node's own topic")
 	require.Empty(t, transportHint("/none", "sensor_msgs/msg/Image", 0, offered), "nothing on either topic")
 	require.Empty(t, transportHint("/odd/image", "sensor_msgs/msg/Image", 0, offered), "another type on the other topic")
