@@ -238,3 +238,27 @@ func TestCompressedFramesDroppedBeforeTheirDecode(t *testing.T) {
 	f.core.Step(t0.Add(10 * time.Millisecond))
 	require.Len(t, eventsOf[nodecore.EventBadFrame](f.sink), 1, "the same data, served, is a bad frame")
 }
+
+// The decode of a served compressed frame is not in the inference's latency: the diagnostics give it
+// apart, timed by the engine's clock; a raw camera has no such values.
+func TestCompressedFrameDecodeTimeIsInTheDiagnostics(t *testing.T) {
+	f := newFixture(t, nil, compressedTransport)
+	f.core.Diagnostics(t0) // opens the first period
+	st := f.core.Diagnostics(t0.Add(time.Second)).Status[0]
+	require.Equal(t, "n/a", value(t, st, "frame decode p50 (ms)"), "nothing decoded yet")
+
+	clock := t0
+	f.engine.Now = func() time.Time { clock = clock.Add(3 * time.Millisecond); return clock } // each reading 3 ms on
+	f.core.SetInstruction("pick")
+	require.True(t, f.core.OfferSerializedCompressedFrame("image/compressed", pngOf(t, patterned(1100*time.Millisecond, 0))))
+	require.True(t, f.core.Step(t0.Add(1110*time.Millisecond)))
+	require.Len(t, f.sink.chunks, 1)
+	st = f.core.Diagnostics(t0.Add(2 * time.Second)).Status[0]
+	require.Equal(t, "3.00", value(t, st, "frame decode p50 (ms)"))
+	require.Equal(t, "3.00", value(t, st, "frame decode max (ms)"))
+
+	raw := newFixture(t, nil, nil)
+	for _, kv := range raw.core.Diagnostics(t0).Status[0].Values {
+		require.NotContains(t, kv.Key, "decode p50", "a raw camera decodes nothing")
+	}
+}

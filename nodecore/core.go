@@ -468,7 +468,13 @@ func (c *Core) Step(now time.Time) bool {
 
 	// The one frame decoded: every check that needs no pixels came first.
 	if f.isCompressed {
-		if err := compressedimage.Decode(&f.compressed, &f.image); err != nil {
+		// Timed by the engine's clock, as the inference is: it is not in the inference's latency, and a
+		// large JPEG takes tens of milliseconds on a robot's CPU.
+		began := c.cfg.Engine.Now()
+		err := compressedimage.Decode(&f.compressed, &f.image)
+		took := c.cfg.Engine.Now().Sub(began)
+		c.count(func(w *window, _ *totals) { w.decodes = append(w.decodes, took) })
+		if err != nil {
 			c.refuseBadFrame(stamp, err)
 			return true
 		}

@@ -24,8 +24,10 @@ type totals struct {
 
 // window gathers what happened since the last diagnostics report.
 type window struct {
-	inferences    int
-	latencies     []time.Duration
+	inferences int
+	latencies  []time.Duration
+	// decodes are the decode times of the compressed frames served (image_transport compressed).
+	decodes       []time.Duration
 	skipRatioSum  float64
 	executedSum   int
 	verifications int
@@ -187,6 +189,16 @@ func (c *Core) Diagnostics(now time.Time) *msgs.DiagnosticArray {
 		for _, k := range []string{"skip ratio", "mean executed layers", "verification rate",
 			"latency p50 (ms)", "latency p95 (ms)", "latency max (ms)"} {
 			kv(k, "n/a")
+		}
+	}
+	if c.settings.ImageTransport == ImageTransportCompressed {
+		if len(w.decodes) > 0 {
+			slices.Sort(w.decodes)
+			kv("frame decode p50 (ms)", ms(percentile.Sorted(w.decodes, 0.50)))
+			kv("frame decode max (ms)", ms(w.decodes[len(w.decodes)-1]))
+		} else {
+			kv("frame decode p50 (ms)", "n/a")
+			kv("frame decode max (ms)", "n/a")
 		}
 	}
 	if w.haveContinuity {
