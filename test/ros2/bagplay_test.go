@@ -87,11 +87,43 @@ func TestBagPlayedIntoTheNodeAgreesWithReplay(t *testing.T) {
 		}
 	})
 
-	launchNode(t, r, "use_sim_time:=true")
+	playIntoTheNode(t, r, gen, "/image", want, []string{"sqlite3", "mcap"})
+}
+
+// The same with the camera recorded compressed (dysl bag gen --image-format png), as image_transport's
+// compressed transport publishes it: played into the node launched with image_transport:=compressed,
+// the chunks are those dysl replay computes from the same bag, which it reads from /image/compressed.
+func TestCompressedBagPlayedIntoTheNodeAgreesWithReplay(t *testing.T) {
+	dir := t.TempDir()
+	gen := filepath.Join(dir, "episodes")
+	r := NewROS(t)
+	r.MustRun(2*time.Minute, dyslTool(t), "bag", "gen", "--out", gen, "--episodes", "1", "--seed", "3", "--image-format", "png")
+	replayed := filepath.Join(dir, "replay")
+	out := r.MustRun(3*time.Minute, dyslTool(t), "replay", "--model", referenceModel(t), "--bag", gen, "--out", replayed)
+	if !strings.Contains(out, "camera: /image/compressed (sensor_msgs/msg/CompressedImage)") {
+		t.Errorf("replay does not say it read the compressed camera:\n%s", out)
+	}
+	want := chunksByStamp(t, filepath.Join(replayed, "bag"), "/action_chunk")
+	if len(want) < 100 {
+		t.Fatalf("replay served %d frames of one episode", len(want))
+	}
+	playIntoTheNode(t, r, gen, "/image/compressed", want, []string{"mcap"}, "image_transport:=compressed")
+}
+
+// playIntoTheNode launches the node under use_sim_time with launchArgs, latches the bag's instruction,
+// plays the bag's camera topic with its /clock at half speed while ros2 bag record records the chunks
+// in each storage, and holds each recording to want, the chunks dysl replay computed from the bag.
+func playIntoTheNode(t *testing.T, r *ROS, gen, camera string, want map[msgs.Time]*msgs.ActionChunk, storages []string, launchArgs ...string) {
+	t.Helper()
+	dir := t.TempDir()
+	launchNode(t, r, append([]string{"use_sim_time:=true"}, launchArgs...)...)
 	// The instruction is latched before the frames play, as on a robot; the player sends the frames
 	// and /clock.
 	publishInstruction(t, r, bagInstruction(t, gen))
-	recordings := map[string]string{"sqlite3": filepath.Join(dir, "live_sqlite3"), "mcap": filepath.Join(dir, "live_mcap")}
+	recordings := map[string]string{}
+	for _, storage := range storages {
+		recordings[storage] = filepath.Join(dir, "live_"+storage)
+	}
 	var recorders []*Process
 	for storage, out := range recordings {
 		recorders = append(recorders, r.Start("ros2 bag record "+storage, nil,
@@ -103,7 +135,7 @@ func TestBagPlayedIntoTheNodeAgreesWithReplay(t *testing.T) {
 	time.Sleep(3 * time.Second) // discovery between the recorders and the node
 	// Half speed: one frame every 200 ms leaves the worker idle between frames even on a loaded
 	// machine, so no frame is superseded in the latest-frame slot and the two runs see the same frames.
-	r.MustRun(3*time.Minute, "ros2", "bag", "play", "--clock", "--rate", "0.5", "--topics", "/image", "--", gen)
+	r.MustRun(3*time.Minute, "ros2", "bag", "play", "--clock", "--rate", "0.5", "--topics", camera, "--", gen)
 	time.Sleep(2 * time.Second)
 	for _, p := range recorders {
 		p.Stop(syscall.SIGINT, 20*time.Second)
