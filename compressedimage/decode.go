@@ -167,6 +167,10 @@ func Decode(m *msgs.CompressedImage, dst *msgs.Image) error {
 	if err := checkColorModel(c, cfg.ColorModel); err != nil {
 		return err
 	}
+	if least := leastBytes(c, cfg.Width, cfg.Height); len(data) < least {
+		return fmt.Errorf("compressedimage: %s of %dx%d pixels in %d bytes, fewer than any %s of that size takes (%d): "+
+			"its header claims pixels its data cannot hold", c, cfg.Width, cfg.Height, len(data), c, least)
+	}
 	img, err := decode(bytes.NewReader(data))
 	if err != nil {
 		return fmt.Errorf("compressedimage: %s of %dx%d pixels: %w", c, cfg.Width, cfg.Height, err)
@@ -177,6 +181,18 @@ func Decode(m *msgs.CompressedImage, dst *msgs.Image) error {
 	dst.Header = m.Header
 	dst.Width, dst.Height, dst.IsBigEndian = uint32(cfg.Width), uint32(cfg.Height), 0
 	return toRaw(img, dst)
+}
+
+// leastBytes is the fewest bytes a JPEG or PNG of w×h pixels can take: the decoders allocate the
+// frame's pixels before they find the data short, so a 74-byte PNG claiming 8192x8192 pixels cost
+// 256 MiB. A PNG's rows, at one bit a pixel at least and one filter byte each, pass through deflate,
+// which shrinks at most 1032 to 1. A JPEG codes the DC coefficient of every 8x8 block of luma, one bit
+// at least (Huffman codes), in baseline and progressive files alike.
+func leastBytes(c Container, w, h int) int {
+	if c == PNG {
+		return h * (1 + (w+7)/8) / 1032
+	}
+	return ((w + 7) / 8) * ((h + 7) / 8) / 8
 }
 
 // checkColorModel refuses what is not 8-bit colour or gray before the pixels are decoded.

@@ -3,6 +3,7 @@ package compressedimage
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"hash/crc32"
 	"image"
 	"image/color"
@@ -208,17 +209,8 @@ func TestDecodeBoundsTheSize(t *testing.T) {
 // A few hundred bytes that claim 65535x65535 pixels are refused from their header: nothing near the
 // 12 GiB of rgb8 pixels (or the decoder's own planes) is allocated.
 func TestDecodeRefusesAClaimedSizeBeforeDecoding(t *testing.T) {
-	small := encodeJPEG(t, tabletop(8, 8), 90)
-	claimsHuge := append([]byte(nil), small...)
-	sof := bytes.Index(claimsHuge, []byte{0xff, 0xc0}) // baseline SOF: length(2) precision(1) height(2) width(2)
-	require.Positive(t, sof)
-	binary.BigEndian.PutUint16(claimsHuge[sof+5:], 65535)
-	binary.BigEndian.PutUint16(claimsHuge[sof+7:], 65535)
-
-	pngHuge := encodePNG(t, image.NewGray(image.Rect(0, 0, 1, 1)))
-	binary.BigEndian.PutUint32(pngHuge[16:], 65535) // IHDR width, height, then its CRC
-	binary.BigEndian.PutUint32(pngHuge[20:], 65535)
-	binary.BigEndian.PutUint32(pngHuge[29:], crc32.ChecksumIEEE(pngHuge[12:29]))
+	claimsHuge := withClaimedSize(t, JPEG, encodeJPEG(t, tabletop(8, 8), 90), 65535, 65535)
+	pngHuge := withClaimedSize(t, PNG, encodePNG(t, image.NewGray(image.Rect(0, 0, 1, 1))), 65535, 65535)
 
 	for name, m := range map[string]*msgs.CompressedImage{
 		"jpeg": {Format: "jpeg", Data: claimsHuge},
@@ -234,6 +226,53 @@ func TestDecodeRefusesAClaimedSizeBeforeDecoding(t *testing.T) {
 			require.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(1<<20), "bytes allocated")
 		})
 	}
+}
+
+// A header claiming pixels the data is too short to hold is refused before the decoder allocates them;
+// the smallest frames real encoders write of a size (one colour throughout) are taken.
+func TestDecodeRefusesPixelsTheDataCannotHold(t *testing.T) {
+	for _, c := range []Container{JPEG, PNG} {
+		t.Run(c.String(), func(t *testing.T) {
+			const side = 8192
+			flat := image.NewGray(image.Rect(0, 0, side, side)) // all black: as small as a frame this size gets
+			data := encodePNG(t, flat)
+			if c == JPEG {
+				data = encodeJPEG(t, flat, 1)
+			}
+			require.GreaterOrEqual(t, len(data), leastBytes(c, side, side), "the encoder's smallest frame")
+			var dst msgs.Image
+			require.NoError(t, Decode(&msgs.CompressedImage{Format: c.String(), Data: data}, &dst))
+
+			small := encodePNG(t, image.NewGray(image.Rect(0, 0, 1, 1)))
+			if c == JPEG {
+				small = encodeJPEG(t, image.NewGray(image.Rect(0, 0, 8, 8)), 90)
+			}
+			claims := withClaimedSize(t, c, small, side, side)
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			err := Decode(&msgs.CompressedImage{Format: c.String(), Data: claims}, &dst)
+			runtime.ReadMemStats(&after)
+			require.ErrorContains(t, err, fmt.Sprintf("%s of 8192x8192 pixels in %d bytes, fewer than any %s of that size takes", c, len(claims), c))
+			require.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(1<<20), "bytes allocated")
+		})
+	}
+}
+
+// withClaimedSize is data, a baseline JPEG or a PNG, with its header claiming w×h pixels.
+func withClaimedSize(t *testing.T, c Container, data []byte, w, h int) []byte {
+	t.Helper()
+	out := append([]byte(nil), data...)
+	if c == JPEG {
+		sof := bytes.Index(out, []byte{0xff, 0xc0}) // baseline SOF: length(2) precision(1) height(2) width(2)
+		require.Positive(t, sof)
+		binary.BigEndian.PutUint16(out[sof+5:], uint16(h))
+		binary.BigEndian.PutUint16(out[sof+7:], uint16(w))
+		return out
+	}
+	binary.BigEndian.PutUint32(out[16:], uint32(w)) // IHDR width, height, then its CRC
+	binary.BigEndian.PutUint32(out[20:], uint32(h))
+	binary.BigEndian.PutUint32(out[29:], crc32.ChecksumIEEE(out[12:29]))
+	return out
 }
 
 func TestParseFormat(t *testing.T) {
