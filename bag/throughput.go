@@ -1,6 +1,7 @@
 package bag
 
 import (
+	"context"
 	"time"
 )
 
@@ -24,11 +25,13 @@ func perSecond(n int, d time.Duration) float64 {
 	return float64(n) / d.Seconds()
 }
 
-// MeasureDecodeThroughput reads the whole bag at path, decoding every frame of its camera topic with
-// decode as its reader would (a sensor_msgs/msg/Image, or a CompressedImage down to its pixels), and
-// reports the rates. A frame that does not decode is counted in BadFrames, as a reader passes over it;
-// a storage error ends the pass and is returned with what was measured up to it.
-func MeasureDecodeThroughput(path, camera string, decode func(data []byte) error) (Throughput, error) {
+// MeasureDecodeThroughput reads the bag at path, decoding every frame of its camera topic with decode
+// as its reader would (a sensor_msgs/msg/Image, or a CompressedImage down to its pixels), and reports
+// the rates: over the whole bag, or up to maxFrames camera frames when that is above 0 (a JPEG takes
+// milliseconds: an hour of them would take minutes more). A frame that does not decode is counted in
+// BadFrames, as a reader passes over it; a storage error, or ctx done, ends the pass and is returned
+// with what was measured up to it.
+func MeasureDecodeThroughput(ctx context.Context, path, camera string, decode func(data []byte) error, maxFrames int) (Throughput, error) {
 	began := time.Now()
 	var t Throughput
 	r, err := Open(path)
@@ -37,9 +40,15 @@ func MeasureDecodeThroughput(path, camera string, decode func(data []byte) error
 	}
 	defer r.Close()
 	for m, err := range r.Messages() {
+		if err == nil {
+			err = ctx.Err()
+		}
 		if err != nil {
 			t.Elapsed = time.Since(began)
 			return t, err
+		}
+		if maxFrames > 0 && t.Frames+t.BadFrames >= maxFrames {
+			break
 		}
 		t.Messages++
 		t.Bytes += int64(len(m.Data))

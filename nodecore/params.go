@@ -104,6 +104,23 @@ func (s Settings) ImageInput() (topic, typeName string) {
 	return s.ImageTopic, ImageType
 }
 
+// OtherImageTransport is where image_transport's other transport would carry the camera of topic, a
+// topic of type typeName: topic + "/compressed" with CompressedImage for a raw topic, the topic without
+// its "/compressed" with Image for a compressed one, and the image_transport value that reads it.
+// ok is false for a type that is no camera frame, or a compressed topic not named as the transport
+// names it.
+func OtherImageTransport(topic, typeName string) (other, otherType, transport string, ok bool) {
+	switch typeName {
+	case ImageType:
+		return topic + "/compressed", CompressedImageType, ImageTransportCompressed, true
+	case CompressedImageType:
+		if base, named := strings.CutSuffix(topic, "/compressed"); named {
+			return base, ImageType, ImageTransportRaw, true
+		}
+	}
+	return "", "", "", false
+}
+
 // MavlinkSettings configure the optional MAVLink bridge the executable forwards chunks to.
 type MavlinkSettings struct {
 	Enabled         bool

@@ -124,11 +124,16 @@ func TestReplayTakesCompressedFramesWhereTheBagHasThem(t *testing.T) {
 	_, err := fakeReplay(t, compressedBag(t, "/image/compressed", 3, 0), nil, func(c *Config) { c.ImageTopic = "/image" })
 	require.ErrorContains(t, err, "has no topic /image (topics: ")
 	require.ErrorContains(t, err, "; the bag holds the camera on /image/compressed (sensor_msgs/msg/CompressedImage): "+
-		"replay it with image_transport compressed in the params file, or --image-topic /image/compressed")
+		"give --image-topic /image/compressed", "the topic given is the one to change")
+	require.NotContains(t, err.Error(), "params file")
 	_, err = fakeReplay(t, pickBag(t, 2), map[string]paramserver.Value{nodecore.ParamImageTransport: paramserver.String("compressed")}, nil)
 	require.ErrorContains(t, err, "has no topic /image/compressed (topics: ")
 	require.ErrorContains(t, err, "; the bag holds the camera on /image (sensor_msgs/msg/Image): "+
-		"replay it with image_transport raw in the params file, or --image-topic /image")
+		"set image_transport raw in the params file, or give --image-topic /image")
+	// image_topic itself names the compressed topic, under the raw transport: the topic is the setting.
+	_, err = fakeReplay(t, pickBag(t, 2), map[string]paramserver.Value{nodecore.ParamImageTopic: paramserver.String("/image/compressed")}, nil)
+	require.ErrorContains(t, err, "; the bag holds the camera on /image (sensor_msgs/msg/Image): "+
+		"set image_topic /image in the params file, or give --image-topic /image")
 	b := newBagWriter(t, [2]string{"/instruction", instructionType}, [2]string{"/image", instructionType})
 	_, err = fakeReplay(t, b.close(), nil, nil)
 	require.ErrorContains(t, err, "topic /image of bag "+b.dir+" is std_msgs/msg/String, expected sensor_msgs/msg/Image or sensor_msgs/msg/CompressedImage")

@@ -74,6 +74,10 @@ const (
 	stateType       = "sensor_msgs/msg/JointState"
 )
 
+// throughputFrames is how many camera frames the report's bag-decoding rate is measured on: ten
+// seconds of a 30 Hz camera, enough for a rate, and little beside a replay of any length.
+const throughputFrames = 300
+
 // frameDecoder decodes camera frames for the throughput line of the report as the node does, a
 // compressed frame down to its pixels: its decoding is most of what reading such a bag costs.
 func frameDecoder(compressed bool) func(data []byte) error {
@@ -90,19 +94,28 @@ func frameDecoder(compressed bool) func(data []byte) error {
 	}
 }
 
-// withOtherTransport adds to err, the image topic missing from the bag or of another type, the other
-// image transport's topic when the bag holds that one: a params file's image_transport, or
-// --image-topic, names the transport the camera was not recorded with.
-func withOtherTransport(err error, info bag.Info, topic string) error {
-	other, otherType, transport := topic+"/compressed", compressedType, nodecore.ImageTransportCompressed
-	if base, ok := strings.CutSuffix(topic, "/compressed"); ok {
-		other, otherType, transport = base, imageType, nodecore.ImageTransportRaw
+// withOtherTransport adds to err, cfg's image topic missing from the bag or of another type, the
+// other image transport's topic when the bag holds the camera there, and how to read it: --image-topic
+// always; without it, the params file's setting that would name that topic.
+func withOtherTransport(err error, info bag.Info, cfg Config, topicGiven bool) error {
+	for _, expected := range []string{imageType, compressedType} {
+		other, otherType, transport, ok := nodecore.OtherImageTransport(cfg.ImageTopic, expected)
+		if !ok || !slices.Equal(info.TopicTypes(other), []string{otherType}) {
+			continue
+		}
+		how := "give --image-topic " + other
+		if !topicGiven {
+			current, _ := cfg.Params.Get(nodecore.ParamImageTransport)
+			setting := fmt.Sprintf("%s %s", nodecore.ParamImageTransport, transport)
+			if len(current) == 1 && current[0].StringValue == transport {
+				// The transport is right already: image_topic itself ends in /compressed.
+				setting = fmt.Sprintf("%s %s", nodecore.ParamImageTopic, other)
+			}
+			how = fmt.Sprintf("set %s in the params file, or %s", setting, how)
+		}
+		return fmt.Errorf("%w; the bag holds the camera on %s (%s): %s", err, other, otherType, how)
 	}
-	if !slices.Equal(info.TopicTypes(other), []string{otherType}) {
-		return err
-	}
-	return fmt.Errorf("%w; the bag holds the camera on %s (%s): replay it with %s %s in the params file, or --image-topic %s",
-		err, other, otherType, nodecore.ParamImageTransport, transport, other)
+	return err
 }
 
 // Result is what a replay produced.
@@ -158,7 +171,7 @@ func Run(cfg Config) (res Result, err error) {
 		cfg.ImageTopic += "/compressed"
 	}
 	if err := checkTopicType(info, cfg.BagPath, cfg.ImageTopic, imageType, compressedType); err != nil {
-		return res, withOtherTransport(err, info, cfg.ImageTopic)
+		return res, withOtherTransport(err, info, cfg, imageTopicGiven)
 	}
 	if err := checkTopicType(info, cfg.BagPath, cfg.InstructionTopic, instructionType); err != nil {
 		return res, err
@@ -257,8 +270,11 @@ func Run(cfg Config) (res Result, err error) {
 	res.Summary.Hint = nothingActedOnHint(res.Summary, settings.Live.MaxImageAge, len(info.TopicTypes(TopicClock)) > 0, cfg)
 	res.Summary.Camera = fmt.Sprintf("%s (%s)", cfg.ImageTopic, info.TopicTypes(cfg.ImageTopic)[0])
 	res.Summary.CameraNote = cameraNote
-	if tp, err := bag.MeasureDecodeThroughput(cfg.BagPath, cfg.ImageTopic, frameDecoder(compressedImages)); err == nil {
-		res.Summary.DecodeFramesPerSecond = tp.FramesPerSecond()
+	if readErr == nil { // not after Ctrl-C, nor on a bag the replay could not read to its end
+		tp, err := bag.MeasureDecodeThroughput(ctx, cfg.BagPath, cfg.ImageTopic, frameDecoder(compressedImages), throughputFrames)
+		if err == nil {
+			res.Summary.DecodeFramesPerSecond = tp.FramesPerSecond()
+		}
 	}
 	title := fmt.Sprintf("%s on %s", cfg.Engine.Manifest.Name, cfg.BagPath)
 	if err := WriteReport(cfg.OutDir, title, res.Steps, res.Skips, res.Summary, cfg.Engine.SkippingConfig().String()); err != nil {

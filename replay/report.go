@@ -103,7 +103,7 @@ type Summary struct {
 	Speedup                            float64 // full mean latency / skipping mean latency
 	ActionMAE, ActionMAEMax            float64
 	GripperAgreement                   float64
-	DecodeFramesPerSecond              float64 // bag decoding alone; 0 when not measured
+	DecodeFramesPerSecond              float64 // bag decoding alone, on the first camera frames; 0 when not measured
 	// Camera is the topic the frames were read from, with its type; CameraNote says why it is not
 	// the one the parameters name, when it is not.
 	Camera, CameraNote string

@@ -207,6 +207,7 @@ func TestReplayInterruptedLeavesACompleteOutput(t *testing.T) {
 	require.ErrorIs(t, err, context.Canceled)
 	require.ErrorContains(t, err, "interrupted")
 	require.Equal(t, 5, res.Summary.Frames)
+	require.Zero(t, res.Summary.DecodeFramesPerSecond, "no pass over the bag to measure decoding after Ctrl-C")
 	require.FileExists(t, filepath.Join(res.OutBag, bag.MetadataFileName))
 	require.FileExists(t, res.ReportPath)
 	require.Equal(t, 5, outputCounts(t, res.OutBag)[TopicActionChunk])

@@ -304,11 +304,22 @@ func TestMeasureDecodeThroughput(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "sample")
 	sum, err := Generate(t.Context(), dir, Options{Seed: 1})
 	require.NoError(t, err)
-	got, err := bag.MeasureDecodeThroughput(dir, "/image", rawImages())
+	got, err := bag.MeasureDecodeThroughput(t.Context(), dir, "/image", rawImages(), 0)
 	require.NoError(t, err)
 	require.Equal(t, sum.Messages, got.Messages)
 	require.Equal(t, sum.Frames, got.Frames)
 	require.Positive(t, got.FramesPerSecond())
+
+	// A bound on the frames measured stops the pass there; a done context stops it at once.
+	got, err = bag.MeasureDecodeThroughput(t.Context(), dir, "/image", rawImages(), 5)
+	require.NoError(t, err)
+	require.Equal(t, 5, got.Frames)
+	require.Less(t, got.Messages, sum.Messages)
+	done, cancel := context.WithCancel(t.Context())
+	cancel()
+	got, err = bag.MeasureDecodeThroughput(done, dir, "/image", rawImages(), 0)
+	require.ErrorIs(t, err, context.Canceled)
+	require.Zero(t, got.Frames)
 }
 
 // BenchmarkDecode reads and decodes a 3-episode sample bag at two frame sizes; it reports messages/s
@@ -322,7 +333,7 @@ func BenchmarkDecode(b *testing.B) {
 			b.ResetTimer()
 			var total bag.Throughput
 			for b.Loop() {
-				got, err := bag.MeasureDecodeThroughput(dir, "/image", rawImages())
+				got, err := bag.MeasureDecodeThroughput(b.Context(), dir, "/image", rawImages(), 0)
 				require.NoError(b, err)
 				total.Messages += got.Messages
 				total.Frames += got.Frames
