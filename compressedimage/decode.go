@@ -154,8 +154,8 @@ func Decode(m *msgs.CompressedImage, dst *msgs.Image) error {
 	decodeConfig, decode := jpeg.DecodeConfig, jpeg.Decode
 	if c == PNG {
 		decodeConfig, decode = png.DecodeConfig, png.Decode
-	} else if layout, err := readJPEGLayout(data); err == nil && !layout.huffman {
-		data = withStandardHuffman(data, layout.firstScan)
+	} else {
+		data = withHuffmanTables(data)
 	}
 	cfg, err := decodeConfig(bytes.NewReader(data))
 	if err != nil {

@@ -305,6 +305,8 @@ func FuzzDecode(f *testing.F) {
 	f.Add("png", encodePNG(f, frame))
 	f.Add("mono8; png compressed ", encodePNG(f, image.NewGray(image.Rect(0, 0, 5, 3))))
 	f.Add("jpeg", encodeJPEG(f, image.NewGray(image.Rect(0, 0, 9, 7)), 50))
+	f.Add("jpeg", withoutHuffmanTables(f, encodeJPEG(f, frame, 75))) // a Motion-JPEG frame
+	f.Add("", encodePNG(f, frame))                                   // no format: the data says
 	f.Fuzz(func(t *testing.T, format string, data []byte) {
 		var dst msgs.Image
 		if err := Decode(&msgs.CompressedImage{Format: format, Data: data}, &dst); err != nil {
@@ -330,33 +332,58 @@ func TestDecodeEmptyFormatByItsData(t *testing.T) {
 	require.Equal(t, uint32(64), got.Width)
 }
 
+// withoutHuffmanTables is data, a JPEG, with its DHT segments taken out: a webcam's Motion-JPEG frame.
+func withoutHuffmanTables(t testing.TB, data []byte) []byte {
+	stripped := []byte{0xff, 0xd8}
+	firstScan, err := eachSegment(data, func(marker byte, segment []byte) {
+		if marker != markerDHT {
+			stripped = append(stripped, segment...)
+		}
+	})
+	require.NoError(t, err)
+	return append(stripped, data[firstScan:]...)
+}
+
 // A webcam's Motion-JPEG frame carries no Huffman tables, its decoder being meant to use the
-// standard's: it decodes as the same frame with the tables does.
+// standard's: it decodes as the same frame with the tables does, extraneous bytes between its segments
+// (which Go's decoder passes over) or not.
 func TestDecodeMotionJPEGWithoutHuffmanTables(t *testing.T) {
 	data := encodeJPEG(t, tabletop(64, 48), 90)
-	layout, err := readJPEGLayout(data)
-	require.NoError(t, err)
-	require.True(t, layout.huffman)
-	var stripped []byte
-	for i := 2; ; {
-		n := 2 + (int(data[i+2])<<8 | int(data[i+3]))
-		if data[i+1] == markerSOS {
-			stripped = append(append([]byte{0xff, 0xd8}, stripped...), data[i:]...)
-			break
-		}
-		if data[i+1] != markerDHT {
-			stripped = append(stripped, data[i:i+n]...)
-		}
-		i += n
-	}
-	layout, err = readJPEGLayout(stripped)
-	require.NoError(t, err)
-	require.False(t, layout.huffman, "the test's frame has no tables left")
-	_, err = jpeg.Decode(bytes.NewReader(stripped))
+	stripped := withoutHuffmanTables(t, data)
+	_, err := jpeg.Decode(bytes.NewReader(stripped))
 	require.ErrorContains(t, err, "uninitialized Huffman table", "Go's decoder alone refuses it")
+	sos := bytes.Index(stripped, []byte{0xff, markerSOS})
+	padded := append(append(append([]byte(nil), stripped[:sos]...), 0x00, 0xff, 0x00, 0xff, 0xff), stripped[sos:]...)
 
-	var want, got msgs.Image
+	var want msgs.Image
 	require.NoError(t, Decode(&msgs.CompressedImage{Format: "jpeg", Data: data}, &want))
-	require.NoError(t, Decode(&msgs.CompressedImage{Format: "jpeg", Data: stripped}, &got))
-	require.Equal(t, want.Data, got.Data)
+	for name, frame := range map[string][]byte{"tables left out": stripped, "and extraneous bytes": padded} {
+		var got msgs.Image
+		require.NoError(t, Decode(&msgs.CompressedImage{Format: "jpeg", Data: frame}, &got), name)
+		require.Equal(t, want.Data, got.Data, name)
+	}
+}
+
+// The tables put in are the four of the JPEG standard's Annex K.3: their code-length counts.
+func TestStandardHuffmanTablesAreAnnexK3(t *testing.T) {
+	counts := map[byte][]byte{ // table class and id, then its 16 counts
+		0x00: {0, 1, 5, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0},
+		0x10: {0, 2, 1, 3, 3, 2, 4, 3, 5, 5, 4, 4, 0, 0, 1, 0x7d},
+		0x01: {0, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0},
+		0x11: {0, 2, 1, 2, 4, 4, 3, 4, 7, 5, 4, 4, 0, 1, 2, 0x77},
+	}
+	segment := standardHuffman()
+	require.Equal(t, []byte{0xff, markerDHT}, segment[:2])
+	tables := segment[4:]
+	for len(tables) > 0 {
+		id, got := tables[0], tables[1:17]
+		require.Equal(t, counts[id], got, "table %#x", id)
+		delete(counts, id)
+		n := 0
+		for _, c := range got {
+			n += int(c)
+		}
+		tables = tables[17+n:]
+	}
+	require.Empty(t, counts, "tables missing")
 }

@@ -20,7 +20,7 @@
 // therefore means: for each message in bag order, SetInstruction or OfferFrame then Step(bag time), and
 // Diagnostics(bag time) whenever a period of bag time has passed. The same bag gives the same chunks,
 // skip decisions and diagnostics, provided the engine's own timing clock (policy.Engine.Now) is also
-// bag time; otherwise only the latency fields differ.
+// bag time; otherwise only the latency fields differ (and the decode times of compressed frames).
 //
 // Runner is the live wrapper: a worker goroutine that calls Step when a frame arrives and Diagnostics on
 // a ticker, so a camera callback never waits for inference.
