@@ -41,9 +41,10 @@ type Config struct {
 // time takes it as an argument, so `dysl replay` drives it with bag time and gets the same outputs for
 // the same bag, and Runner drives it live.
 //
-// Concurrency: OfferFrame, OfferSerializedFrame, OfferSerializedCompressedFrame, OfferState, SetInstruction, ReportDecodeError and Diagnostics may be called from any
-// goroutine at any time and never wait for an inference. Step must be called by one goroutine at a time
-// (Runner's worker, or the replay loop).
+// Concurrency: OfferFrame, OfferSerializedFrame, OfferSerializedCompressedFrame, OfferState,
+// SetInstruction, ReportDecodeError and Diagnostics may be called from any goroutine at any time and
+// never wait for an inference. Step must be called by one goroutine at a time (Runner's worker, or the
+// replay loop).
 type Core struct {
 	cfg      Config
 	settings Settings // read-only part, as at construction
