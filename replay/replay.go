@@ -3,8 +3,9 @@
 // give the same decisions every time. The images are raw (sensor_msgs/msg/Image) or compressed
 // (sensor_msgs/msg/CompressedImage, JPEG or PNG), as the bag records the image topic. It writes the
 // node's publications into an output bag and a report (Markdown and PNG plots); with CompareFull it
-// also runs the full model on every frame and measures the action error and the speedup side by side. For a bundle that reads the robot's state, the
-// bag's JointState topic is fed in the same time order, as the node's joint_states subscription takes it.
+// also runs the full model on every frame and measures the action error and the speedup side by side.
+// For a bundle that reads the robot's state, the bag's JointState topic is fed in the same time order,
+// as the node's joint_states subscription takes it.
 package replay
 
 import (
