@@ -110,8 +110,9 @@ type chunkSpan struct {
 }
 
 // logTimeFootprint is the most bytes the index reader (indexedReader, which loads chunks as the MCAP
-// library's log-time-ordered reader does) holds decompressed at once for these chunks. It loads chunks in order of their first log time (ties in file order), each
-// into the first free slot, whose buffer grows to what the chunk decompresses to and never shrinks. A
+// library's log-time-ordered reader does) holds decompressed at once for these chunks. It loads chunks
+// in order of their first log time (ties in file order), each into the first free slot, whose buffer
+// grows to what the chunk decompresses to and never shrinks. A
 // chunk is loaded once every message up to its first log time has been read, so a chunk loaded before
 // it is free by then if its last log time is not past that.
 func logTimeFootprint(chunks []chunkSpan) uint64 {

@@ -75,9 +75,9 @@ func (f *Forwarder) ForwardChunk(m *msgs.ActionChunk) error {
 // heartbeat (no chunk has gone out yet) and while the link is up but chunks were discarded or frames
 // dropped since the previous status (the channel is gone, or the controller stopped reading), or a
 // server endpoint refused connections, its channels all open, and OK otherwise; while the link is
-// down, why a client endpoint cannot connect, or a server endpoint cannot accept, is added, and the latest refused connection reported
-// since the previous status is added once. The key-values count chunks, frames, gripper commands and
-// refused connections since start-up.
+// down, why a client endpoint cannot connect, or a server endpoint cannot accept, is added, and the
+// latest refused connection reported since the previous status is added once. The key-values count
+// chunks, frames, gripper commands and refused connections since start-up.
 func (f *Forwarder) LinkStatus() msgs.DiagnosticStatus {
 	f.mu.Lock()
 	defer f.mu.Unlock()
