@@ -89,10 +89,23 @@ func publishImages(t *testing.T, r *ROS, yaml string, rate, times int) *Process 
 	return r.Start("image publisher", nil, append(argv, "/image", "sensor_msgs/msg/Image", yaml)...)
 }
 
-// echo collects messages of topic for d and returns them split at "---".
+// echo collects messages of topic for d, counted from when its subscription is in the graph, and
+// returns them split at "---". Counted from the start of the process instead, a check that nothing
+// was published could pass only because the echo had not subscribed yet.
 func echo(t *testing.T, r *ROS, topic string, d time.Duration, extra ...string) []string {
 	t.Helper()
 	p := r.Start("echo "+topic, nil, append([]string{"ros2", "topic", "echo", "--no-daemon", topic}, extra...)...)
+	// ros2cli names its node _ros2cli_<pid>.
+	subscriber := fmt.Sprintf("Node name: _ros2cli_%d\n", p.cmd.Process.Pid)
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		if out, _ := r.ROS2(20*time.Second, "topic", "info", "--verbose", topic); strings.Contains(out, subscriber) {
+			break
+		}
+		if time.Now().After(deadline) || !p.Alive() {
+			t.Fatalf("ros2 topic echo %s never subscribed:\n%s", topic, p.Output())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 	time.Sleep(d)
 	p.Stop(syscall.SIGINT, 5*time.Second)
 	var msgs []string
