@@ -112,8 +112,7 @@ func New(cfg Config) (*Core, error) {
 	if cfg.NodeName == "" {
 		cfg.NodeName = path.Base(cfg.Params.Node())
 	}
-	snap := cfg.Params.Snapshot()
-	settings, err := settingsFrom(snap.Value)
+	settings, err := SettingsOf(cfg.Params)
 	if err != nil {
 		return nil, fmt.Errorf("nodecore: %w", err)
 	}
@@ -193,8 +192,7 @@ func fitsChunk(live LiveSettings, k int) error {
 // an inference never runs with the max_image_age of one set and the thresholds of another, nor with
 // half of a ros2 param load.
 func (c *Core) applyParameters([]paramserver.Parameter) {
-	snap := c.cfg.Params.Snapshot()
-	settings, err := settingsFrom(snap.Value)
+	settings, err := SettingsOf(c.cfg.Params)
 	if err != nil {
 		// checkParameters accepted exactly these values; reaching here is a bug, and keeping the
 		// previous settings is the safe reaction.

@@ -258,8 +258,7 @@ func Declare(srv *paramserver.Server) (Settings, error) {
 			return Settings{}, fmt.Errorf("nodecore: %w", err)
 		}
 	}
-	snap := srv.Snapshot()
-	settings, err := settingsFrom(snap.Value)
+	settings, err := SettingsOf(srv)
 	if err != nil {
 		return Settings{}, err
 	}
@@ -270,6 +269,12 @@ func Declare(srv *paramserver.Server) (Settings, error) {
 		return paramserver.SetResult{Successful: true}
 	})
 	return settings, nil
+}
+
+// SettingsOf reads the settings srv's parameters hold now, as the Core reads them: for a caller that
+// needs them before a Core exists (replay resolves its input topics with them).
+func SettingsOf(srv *paramserver.Server) (Settings, error) {
+	return settingsFrom(srv.Snapshot().Value)
 }
 
 // proposedSettings are the settings srv would hold with params set.

@@ -514,28 +514,16 @@ func chunkError(full [][]float32, got *msgs.ActionChunk, gripper int) (float64, 
 // parameters, image_topic and instruction_topic resolved as the node resolves them, so that a bag
 // recorded on a robot replays with the node's own parameters file and no topic flags.
 func inputTopicsFromParams(cfg *Config) error {
-	for _, t := range []struct {
-		param string
-		topic *string
-	}{{nodecore.ParamImageTopic, &cfg.ImageTopic}, {nodecore.ParamInstructionTopic, &cfg.InstructionTopic}} {
-		if *t.topic != "" {
-			continue
-		}
-		v, err := cfg.Params.Get(t.param)
-		if err != nil {
-			return fmt.Errorf("replay: reading %s: %w", t.param, err)
-		}
-		*t.topic = resolveTopic(v[0].StringValue)
-		if t.param != nodecore.ParamImageTopic {
-			continue
-		}
-		transport, err := cfg.Params.Get(nodecore.ParamImageTransport)
-		if err != nil {
-			return fmt.Errorf("replay: reading %s: %w", nodecore.ParamImageTransport, err)
-		}
-		if transport[0].StringValue == nodecore.ImageTransportCompressed {
-			*t.topic += "/compressed" // as the node subscribes to it (nodecore.Settings.ImageInput)
-		}
+	settings, err := nodecore.SettingsOf(cfg.Params)
+	if err != nil {
+		return fmt.Errorf("replay: %w", err)
+	}
+	if cfg.ImageTopic == "" {
+		image, _ := settings.ImageInput() // as the node subscribes to it
+		cfg.ImageTopic = resolveTopic(image)
+	}
+	if cfg.InstructionTopic == "" {
+		cfg.InstructionTopic = resolveTopic(settings.InstructionTopic)
 	}
 	return nil
 }
