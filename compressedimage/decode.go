@@ -128,19 +128,19 @@ func sniff(data []byte) Container {
 // camera's frames decoded into the same Image reuse one pixel buffer. The decoders of image/jpeg and
 // image/png still allocate their own image for every frame. On an error dst is left unspecified.
 func Decode(m *msgs.CompressedImage, dst *msgs.Image) error {
-	var c Container
-	if strings.TrimSpace(m.Format) == "" {
-		// Some drivers leave the format empty; JPEG and PNG say what they are.
-		if c = sniff(m.Data); c == 0 {
-			return fmt.Errorf("compressedimage: the format is empty and the data (starting % x) is neither a JPEG nor a PNG, %s",
-				m.Data[:min(len(m.Data), 8)], expectedFormats)
+	// Some drivers leave the format empty; JPEG and PNG say what they are.
+	got := sniff(m.Data)
+	c := got
+	if strings.TrimSpace(m.Format) != "" {
+		var err error
+		if c, err = ParseFormat(m.Format); err != nil {
+			return err
 		}
-	} else if parsed, err := ParseFormat(m.Format); err != nil {
-		return err
-	} else {
-		c = parsed
+	} else if c == 0 {
+		return fmt.Errorf("compressedimage: the format is empty and the data (starting % x) is neither a JPEG nor a PNG, %s",
+			m.Data[:min(len(m.Data), 8)], expectedFormats)
 	}
-	if got := sniff(m.Data); got != c {
+	if got != c {
 		what := "neither a JPEG nor a PNG"
 		if got != 0 {
 			what = "a " + strings.ToUpper(got.String())
