@@ -194,8 +194,7 @@ func TestGenerateStopsBetweenEpisodesWhenCancelled(t *testing.T) {
 }
 
 // cancelOnCall is a context that is cancelled, as Ctrl-C cancels dysl bag gen's, when its Err is
-// asked for the at-th time: Generate asks once before each episode and once before each frame after
-// an episode's first.
+// asked for the at-th time: Generate asks once before each episode and once before each frame.
 type cancelOnCall struct {
 	context.Context
 	cancel    context.CancelCauseFunc
@@ -220,9 +219,9 @@ func TestGenerateStopsBetweenFramesWhenCancelled(t *testing.T) {
 	second, err := scene.Episode(1, sc)
 	require.NoError(t, err)
 	inner, cancel := context.WithCancelCause(t.Context())
-	// Asked before episode 0 and its len(first)-1 later frames, before episode 1, then before its
-	// frames 1 to 5: cancelled there, after 5 of its frames.
-	ctx := &cancelOnCall{Context: inner, cancel: cancel, at: len(first) + 1 + 5}
+	// Asked before episode 0 and its len(first) frames, before episode 1, then before its frames 0 to
+	// 5: cancelled there, after 5 of its frames.
+	ctx := &cancelOnCall{Context: inner, cancel: cancel, at: 1 + len(first) + 1 + 6}
 	dir := filepath.Join(t.TempDir(), "interrupted")
 	sum, err := Generate(ctx, dir, Options{Episodes: 50, Scene: sc})
 	cut := fmt.Sprintf("episode=1 seed=1 steps=%d cut=5", len(second))
@@ -232,12 +231,23 @@ func TestGenerateStopsBetweenFramesWhenCancelled(t *testing.T) {
 	require.Equal(t, 1, sum.Episodes, "whole episodes")
 	require.Equal(t, len(first)+5, sum.Frames)
 
+	markers, images := readEpisodes(t, dir)
+	require.Equal(t, []string{
+		fmt.Sprintf("episode=0 seed=0 steps=%d", len(first)),
+		fmt.Sprintf("episode=1 seed=1 steps=%d", len(second)),
+		cut,
+	}, markers)
+	require.Equal(t, len(first)+5, images)
+}
+
+// readEpisodes reads the /episode markers of a bag of raw frames and counts its frames; it checks
+// that the bag reads without a warning and that nothing comes after the last marker, as a cut one.
+func readEpisodes(t *testing.T, dir string) (markers []string, images int) {
+	t.Helper()
 	r, err := bag.Open(dir)
 	require.NoError(t, err)
 	defer r.Close()
 	require.Empty(t, r.Info().Warnings)
-	var markers []string
-	images := 0
 	var lastTopic string
 	for m, err := range r.Messages() {
 		require.NoError(t, err)
@@ -251,13 +261,73 @@ func TestGenerateStopsBetweenFramesWhenCancelled(t *testing.T) {
 			images++
 		}
 	}
-	require.Equal(t, []string{
-		fmt.Sprintf("episode=0 seed=0 steps=%d", len(first)),
-		fmt.Sprintf("episode=1 seed=1 steps=%d", len(second)),
-		cut,
-	}, markers)
-	require.Equal(t, TopicEpisode, lastTopic, "the cut marker comes after the episode's last frame")
-	require.Equal(t, len(first)+5, images)
+	require.Equal(t, TopicEpisode, lastTopic, "an /episode marker comes last")
+	return markers, images
+}
+
+// heldRender renders as scene.Render does, but its call number at (from 0) is the frame Ctrl-C comes
+// in: it cancels the context and holds its frame until release is closed, as a 4096x4096 frame holds
+// for seconds.
+type heldRender struct {
+	calls, at int
+	cancel    context.CancelCauseFunc
+	release   chan struct{}
+	returned  chan struct{} // closed when the held frame is done
+}
+
+func (h *heldRender) render(s scene.State, width, height int, noise float64) scene.Image {
+	im := scene.Render(s, width, height, noise)
+	if h.calls++; h.calls-1 == h.at {
+		h.cancel(errors.New("interrupt signal received"))
+		<-h.release
+		close(h.returned)
+	}
+	return im
+}
+
+// Ctrl-C while a frame is rendered stops without waiting for it (a 4096x4096 frame took 2 s to render
+// and 2.8 s more to compress as PNG, so Ctrl-C took seconds): the frame is dropped and the episode cut
+// before it, in its first frame too.
+func TestGenerateDropsTheFrameBeingRenderedWhenCancelled(t *testing.T) {
+	sc := scene.DefaultConfig()
+	sc.Width, sc.Height = 16, 12
+	first, err := scene.Episode(0, sc)
+	require.NoError(t, err)
+	for _, heldFrame := range []int{3, 0} {
+		t.Run(fmt.Sprint("frame ", heldFrame), func(t *testing.T) {
+			ctx, cancel := context.WithCancelCause(t.Context())
+			held := &heldRender{at: heldFrame, cancel: cancel, release: make(chan struct{}), returned: make(chan struct{})}
+			dir := filepath.Join(t.TempDir(), "interrupted")
+			type result struct {
+				sum Summary
+				err error
+			}
+			generated := make(chan result, 1)
+			go func() {
+				sum, err := Generate(ctx, dir, Options{Episodes: 2, Scene: sc, render: held.render})
+				generated <- result{sum, err}
+			}()
+			var got result
+			select {
+			case got = <-generated:
+			case <-time.After(time.Minute): // not a measure: without the fix Generate waits for ever
+				close(held.release)
+				<-generated
+				t.Fatal("Generate waited for the frame being rendered")
+			}
+			close(held.release)
+			<-held.returned
+
+			cut := fmt.Sprintf("episode=0 seed=0 steps=%d cut=%d", len(first), heldFrame)
+			require.EqualError(t, got.err, fmt.Sprintf("sample bag: stopped after 0 whole episodes of 2 and %d of the %d steps of the next; %s holds them, "+
+				"the cut one marked on /episode (%q): drop it to train or evaluate on whole episodes: interrupt signal received",
+				heldFrame, len(first), dir, cut))
+			require.Equal(t, heldFrame, got.sum.Frames)
+			markers, images := readEpisodes(t, dir)
+			require.Equal(t, []string{fmt.Sprintf("episode=0 seed=0 steps=%d", len(first)), cut}, markers)
+			require.Equal(t, heldFrame, images)
+		})
+	}
 }
 
 // A bag whose episodes will not fit is stopped once the bytes of the first ones say so, and removed;

@@ -94,7 +94,7 @@ them with image_transport:=compressed.`,
 			}
 			opts.Scene.ChunkSize = chunkSize
 			opts.Scene.CameraNoise = noise
-			ctx, stop := interruptContext(cmd, "closing the bag after this frame; the episode being recorded is kept and marked cut on /episode")
+			ctx, stop := interruptContext(cmd, "closing the bag without the frame being rendered; the episode being recorded is kept and marked cut on /episode")
 			defer stop()
 			sum, err := samplebag.Generate(ctx, out, opts)
 			if err != nil {
