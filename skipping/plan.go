@@ -1,6 +1,9 @@
 package skipping
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // StepKind says what happens at one layer of a Plan. The zero value is invalid.
 type StepKind uint8
@@ -142,8 +145,9 @@ func FullPlan(l *Layout) Plan {
 }
 
 // FixedRatioSkip is how many of a segment's dynamic layers a fixed-ratio plan skips: the whole number
-// nearest to ratio of them.
-func FixedRatioSkip(dynamic int, ratio float64) int { return int(float64(dynamic)*ratio + 0.5) }
+// nearest to ratio of them, a half rounded up. math.Round, not int(x + 0.5): the sum rounds the share
+// just below a half (0.49999999999999994) up to 1, a layer more than the nearest number.
+func FixedRatioSkip(dynamic int, ratio float64) int { return int(math.Round(float64(dynamic) * ratio)) }
 
 // SkippedLayers is how many layers an inference of strategy s skips on layout l at SkipRatio ratio, for
 // the two strategies that decide it from the ratio alone: random skip rounds ratio·(all dynamic
