@@ -245,7 +245,7 @@ func (c *Core) Diagnostics(now time.Time) *msgs.DiagnosticArray {
 	return out
 }
 
-// ClockMismatch is an age past which a stale frame says more about the clocks than about the camera:
+// ClockMismatch is the age from which on a stale frame says more about the clocks than about the camera:
 // a recorded bag played against the wall clock, or a camera whose clock is not synchronized. The
 // diagnostics and dysl replay's hint both draw the line there.
 const ClockMismatch = time.Minute
