@@ -54,3 +54,21 @@ func TestSummarizeStaleAgesUseTheReportsMedian(t *testing.T) {
 	require.Equal(t, 4*time.Second, s.StaleAgeMax)
 	require.Equal(t, 4, s.SkippedBy[SkipStale])
 }
+
+// From nodecore.ClockMismatch (1 min) on, stale frames' median age, behind or ahead of the node's
+// clock, points at the clocks, as the node's diagnostics say (nodecore's
+// TestStaleMessageHintsAtTheClocksFromClockMismatch); a nanosecond less asks for a larger max_image_age.
+func TestStaleHintPointsAtTheClocksFromClockMismatch(t *testing.T) {
+	const clocks, raise = "they were stamped in another session", "raise max_image_age in --params"
+	for _, c := range []struct {
+		median time.Duration
+		want   string
+	}{
+		{time.Minute - 1, raise}, {time.Minute, clocks}, {time.Minute + 1, clocks},
+		{-time.Minute + 1, raise}, {-time.Minute, clocks}, {-time.Minute - 1, clocks},
+	} {
+		s := Summary{SkippedBy: map[SkipKind]int{SkipStale: 40}, Skipped: 40, StaleAgeMedian: c.median, Clock: ClockLogTime}
+		hint := staleHint(s, 500*time.Millisecond, false)
+		require.Contains(t, hint, c.want, "median age %v", c.median)
+	}
+}
