@@ -3,7 +3,6 @@ package policy_test
 import (
 	"fmt"
 	"math"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -242,15 +241,15 @@ func TestSkippingConfigChangesApplyAtTheNextInference(t *testing.T) {
 	e := newEngine(t, fake, skipping.DefaultConfig())
 	obs := policy.Observation{Image: grayImage(4, 4, 10), Instruction: "go"}
 
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { // a ros2 param set arrives from another goroutine
-		defer wg.Done()
+	// A ros2 param set arrives from another goroutine; its error comes back to be checked here, where
+	// a failed require may stop the test.
+	set := make(chan error)
+	go func() {
 		cfg := skipping.DefaultConfig()
 		cfg.Strategy = skipping.StrategyFull
-		require.NoError(t, e.SetSkipping(cfg))
+		set <- e.SetSkipping(cfg)
 	}()
-	wg.Wait()
+	require.NoError(t, <-set)
 	res, err := e.Infer(obs)
 	require.NoError(t, err)
 	require.Equal(t, skipping.StrategyFull, res.Stats.Strategy)
@@ -265,27 +264,35 @@ func TestSkippingConfigChangesApplyAtTheNextInference(t *testing.T) {
 func TestConcurrentInferAndSetSkippingIsSafe(t *testing.T) {
 	fake := policytest.NewFake(fakeManifest())
 	e := newEngine(t, fake, skipping.DefaultConfig())
-	var wg sync.WaitGroup
-	wg.Add(2)
+	// Each goroutine reports its first error, or nil, to be checked on the test's goroutine: require
+	// stops a test only from there.
+	done := make(chan error, 2)
 	go func() {
-		defer wg.Done()
-		for i := 0; i < 50; i++ {
-			_, err := e.Infer(policy.Observation{Image: grayImage(4, 4, byte(i)), Instruction: "go"})
-			require.NoError(t, err)
+		for i := range 50 {
+			if _, err := e.Infer(policy.Observation{Image: grayImage(4, 4, byte(i)), Instruction: "go"}); err != nil {
+				done <- fmt.Errorf("inference %d: %w", i, err)
+				return
+			}
 		}
+		done <- nil
 	}()
 	go func() {
-		defer wg.Done()
-		for i := 0; i < 50; i++ {
+		for i := range 50 {
 			cfg := skipping.DefaultConfig()
 			cfg.ControllerThreshold = float64(i%10) / 10
-			require.NoError(t, e.SetSkipping(cfg))
+			if err := e.SetSkipping(cfg); err != nil {
+				done <- fmt.Errorf("SetSkipping %d: %w", i, err)
+				return
+			}
 			if i%7 == 0 {
 				e.Reset()
 			}
 		}
+		done <- nil
 	}()
-	wg.Wait()
+	for range 2 {
+		require.NoError(t, <-done)
+	}
 }
 
 func TestClosedEngineRefuses(t *testing.T) {
