@@ -61,17 +61,21 @@ type Bridge struct {
 	// GripperRetries is how many times a gripper command is sent again without an acceptance before
 	// EventGripperFailed. It defaults to 3; a negative value means no retries.
 	GripperRetries int
-	// MaxChannels is how many channels a server endpoint (udp-server, tcp-server) keeps open at once. A
-	// connection beyond them is closed as it is accepted, counted in Stats.ChannelsRefused and reported
-	// as EventChannelRefused; for UDP, where a channel opens for each source address, that is every
-	// datagram from a source without a channel. A channel's place is free again once it closes: a TCP
-	// peer hangs up, or a UDP peer has been silent for a minute. It defaults to 16
-	// (DefaultMaxChannels); a client or serial endpoint has one channel.
+	// MaxChannels is how many channels a server endpoint (udp-server, tcp-server) keeps open at once
+	// (for UDP a channel opens for each source address). A connection beyond them takes the place of
+	// the least useful channel, which is closed, counted in Stats.ChannelsEvicted and reported as
+	// EventChannelEvicted; the controller's channel, once its heartbeat was heard, is never closed so,
+	// nor is one opened in the last 3 s (channels.go says the whole policy, and why). When no channel
+	// may be closed, the connection is closed as it is accepted, counted in Stats.ChannelsRefused and
+	// reported as EventChannelRefused. A channel's place is free again once it closes: a TCP peer hangs
+	// up, or a UDP peer has been silent for a minute. It defaults to 16 (DefaultMaxChannels); a client
+	// or serial endpoint has one channel.
 	MaxChannels int
 	// StampsOffClock says the chunks' stamps are not on this bridge's clock: sim time (use_sim_time),
 	// a replayed bag's. Each chunk's gripper steps are then due from its arrival instead of its stamp.
 	StampsOffClock bool
-	// Now reads the clock for the link timeout and the retries. It defaults to time.Now.
+	// Now reads the clock for the link timeout, the retries and the standing of a server endpoint's
+	// channels. It defaults to time.Now.
 	Now func() time.Time
 
 	node       *gomavlib.Node
@@ -139,8 +143,10 @@ type Stats struct {
 	// Channels open on the endpoint (a UDP or TCP server has one per peer, MaxChannels at most).
 	Channels int
 	// ChannelsRefused counts the connections a server endpoint closed as they came, its MaxChannels
-	// channels being open: TCP connections, and datagrams from UDP sources without a channel.
-	ChannelsRefused uint64
+	// channels being open and none of them one it could close: TCP connections, and datagrams from UDP
+	// sources without a channel. ChannelsEvicted counts the channels it closed to make room for a
+	// newcomer instead.
+	ChannelsRefused, ChannelsEvicted uint64
 	// ChunksSent were handed to at least one channel; ChunksDiscarded were not: the link was down, or
 	// no channel could take them (none connected, none the controller was heard on yet, such as a
 	// TCP connection made again before its first heartbeat, or each one's write buffer full).
@@ -183,7 +189,9 @@ func (b *Bridge) Initialize() error {
 	b.transports = newTransports()
 	// Before the node starts: its listener may refuse a connection, and say so, at once.
 	b.initState()
+	b.transports.now = b.Now
 	b.transports.onRefused = func(e EventChannelRefused) { b.emit(e) }
+	b.transports.onEvicted = func(e EventChannelEvicted) { b.emit(e) }
 	b.node = &gomavlib.Node{
 		Endpoints:      []gomavlib.EndpointConf{gomavlibEndpoint(endpoint, b.transports, b.MaxChannels)},
 		Dialect:        dialect.Dialect,
@@ -358,6 +366,7 @@ func (b *Bridge) Stats() Stats {
 		GripperCommands: b.counts.gripperCommands, GripperAcked: b.counts.gripperAcked,
 		GripperFailed: b.counts.gripperFailed, MalformedFrames: b.counts.malformedFrames + b.transports.cutFrames.Load(),
 		EventsDropped: b.eventsDropped.Load(), ChannelsRefused: b.transports.refused.Load(),
+		ChannelsEvicted: b.transports.evicted.Load(),
 	}
 	if err := b.transports.connectFailure(); err != nil {
 		s.ConnectError = err.Error()
@@ -423,8 +432,15 @@ func (b *Bridge) handle(evt gomavlib.Event) {
 		b.emit(EventMalformedFrame{Channel: evt.Channel.String(), Err: evt.Error})
 
 	case *gomavlib.EventFrame:
-		if evt.SystemID() == b.TargetSystem && evt.ComponentID() == b.TargetComponent {
-			if ledger := b.channels[evt.Channel]; ledger != nil {
+		fromController := evt.SystemID() == b.TargetSystem && evt.ComponentID() == b.TargetComponent
+		ledger := b.channels[evt.Channel]
+		if ledger != nil && ledger.conn != nil {
+			// Its heartbeat is what keeps the link up: the controller's channel keeps its place too.
+			_, heartbeat := evt.Message().(*common.MessageHeartbeat)
+			ledger.conn.heardFrame(fromController && heartbeat)
+		}
+		if fromController {
+			if ledger != nil {
 				ledger.controller = true
 			}
 			b.handleMessage(evt.Message(), now)

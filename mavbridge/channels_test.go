@@ -1,7 +1,6 @@
 package mavbridge
 
 import (
-	"bytes"
 	"errors"
 	"io"
 	"net"
@@ -13,7 +12,6 @@ import (
 	"time"
 
 	"github.com/bluenviron/gomavlib/v3"
-	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
 	"github.com/pion/transport/v2/udp"
 	"github.com/stretchr/testify/require"
 
@@ -22,6 +20,8 @@ import (
 
 // A server endpoint keeps MaxChannels channels open; the connections beyond are closed as they come
 // and counted. Each check waits for a condition within a generous deadline; none asserts a duration.
+// The channels' standing is measured on a clock that stands still (manualClock): every channel stays
+// young, so none is closed for a newcomer (eviction_test.go has those).
 
 // goroutinesSettle reports whether the goroutines come down to at most limit within the deadline: the
 // goroutines of closed channels end a moment after their connections close.
@@ -56,7 +56,7 @@ func refusals(events *eventLog) []EventChannelRefused {
 
 func TestTCPServerKeepsMaxChannels(t *testing.T) {
 	const limit, extra = 4, 40
-	bridge := &Bridge{Endpoint: "tcp-server:127.0.0.1:0", MaxChannels: limit, LinkTimeout: time.Minute}
+	bridge := &Bridge{Endpoint: "tcp-server:127.0.0.1:0", MaxChannels: limit, LinkTimeout: time.Minute, Now: newManualClock().now}
 	require.NoError(t, bridge.Initialize())
 	defer bridge.Close()
 	events := collectEvents(bridge)
@@ -104,17 +104,13 @@ func TestTCPServerKeepsMaxChannels(t *testing.T) {
 
 func TestUDPServerKeepsMaxChannels(t *testing.T) {
 	const limit, extra = 4, 40
-	bridge := &Bridge{Endpoint: "udp-server:127.0.0.1:0", MaxChannels: limit, LinkTimeout: time.Minute}
+	bridge := &Bridge{Endpoint: "udp-server:127.0.0.1:0", MaxChannels: limit, LinkTimeout: time.Minute, Now: newManualClock().now}
 	require.NoError(t, bridge.Initialize())
 	defer bridge.Close()
 	events := collectEvents(bridge)
 	idle := runtime.NumGoroutine()
 
-	// A heartbeat of another system: a peer that is not the controller.
-	var datagram bytes.Buffer
-	writer := frameDialect{}.streamWriter(t, &datagram)
-	writer.SystemID = 200
-	require.NoError(t, writer.Write(&common.MessageHeartbeat{Type: common.MAV_TYPE_GCS}))
+	datagram := noisyHeartbeat(t)
 	sources := make([]net.Conn, limit+extra)
 	for i := range sources {
 		conn, err := net.Dial("udp4", bridge.ListenAddr().String())
@@ -125,7 +121,7 @@ func TestUDPServerKeepsMaxChannels(t *testing.T) {
 	sent := uint64(0) // datagrams from sources that have no channel
 	send := func() {
 		for _, conn := range sources {
-			_, err := conn.Write(datagram.Bytes())
+			_, err := conn.Write(datagram)
 			require.NoError(t, err)
 		}
 		sent += extra
@@ -166,7 +162,8 @@ func TestUDPSourceRefusedGetsAFreedPlace(t *testing.T) {
 	raw, err := udp.Listen("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	require.NoError(t, err)
 	reg := newTransports()
-	listener := &countingListener{Listener: raw, label: "udp-server:test", reg: reg, datagrams: true, limit: 1}
+	reg.now = newManualClock().now
+	listener := newCountingListener(raw, "udp-server:test", reg, true, 1)
 	defer listener.Close()
 	accepted := make(chan net.Conn)
 	go func() {
@@ -206,17 +203,17 @@ func TestUDPSourceRefusedGetsAFreedPlace(t *testing.T) {
 
 	require.NoError(t, first.Close())
 	require.NoError(t, first.Close(), "closed twice (by gomavlib and closeConnections), its place freed once")
-	require.EqualValues(t, 0, listener.open.Load())
+	require.EqualValues(t, 0, listener.openChannels())
 	_, err = b.Write([]byte{3})
 	require.NoError(t, err)
 	second := next()
 	require.Equal(t, b.LocalAddr().String(), second.RemoteAddr().String())
-	require.EqualValues(t, 1, listener.open.Load())
+	require.EqualValues(t, 1, listener.openChannels())
 	require.EqualValues(t, 1, reg.refused.Load())
 	second.Close()
 }
 
-// The first refusal is heard, then one at most every refusalReportPeriod, with the number refused
+// The first refusal is heard, then one at most every crowdingReportPeriod, with the number refused
 // since the one heard before.
 func TestRefusalsAreHeardOncePerPeriod(t *testing.T) {
 	reg := newTransports()
@@ -229,9 +226,9 @@ func TestRefusalsAreHeardOncePerPeriod(t *testing.T) {
 	for port := 1; port <= 5; port++ {
 		reg.refuse("udp-server:0.0.0.0:14550", peer(port), 16)
 	}
-	now = now.Add(refusalReportPeriod / 2)
+	now = now.Add(crowdingReportPeriod / 2)
 	reg.refuse("udp-server:0.0.0.0:14550", peer(6), 16)
-	now = now.Add(refusalReportPeriod / 2)
+	now = now.Add(crowdingReportPeriod / 2)
 	reg.refuse("udp-server:0.0.0.0:14550", peer(7), 16)
 
 	require.Equal(t, []EventChannelRefused{
@@ -280,7 +277,7 @@ func statusValue(t *testing.T, st msgs.DiagnosticStatus, key string) string {
 
 // `dysl mavlink listen` on a server endpoint prints a line for a refused connection.
 func TestMonitorReportsRefusedConnections(t *testing.T) {
-	monitor := &Monitor{Endpoint: "tcp-server:127.0.0.1:0", MaxChannels: 1, NoHeartbeat: true}
+	monitor := &Monitor{Endpoint: "tcp-server:127.0.0.1:0", MaxChannels: 1, NoHeartbeat: true, now: newManualClock().now}
 	require.NoError(t, monitor.Initialize())
 	defer monitor.Close()
 	kept, err := net.Dial("tcp4", monitor.ListenAddr().String())
@@ -332,7 +329,7 @@ func TestAcceptFailureIsRetriedAndSaid(t *testing.T) {
 	reg := newTransports()
 	heard := make(chan error, 8)
 	reg.onConnectFailed = func(err error) { heard <- err }
-	listener := &countingListener{Listener: &failingListener{Listener: raw, failures: 3}, label: "tcp-server:test", reg: reg, limit: 2}
+	listener := newCountingListener(&failingListener{Listener: raw, failures: 3}, "tcp-server:test", reg, false, 2)
 	accepted := make(chan net.Conn)
 	ended := make(chan error, 1)
 	go func() {

@@ -43,7 +43,8 @@ func (k EndpointKind) String() string {
 //	tcp-server:HOST:PORT   accept TCP connections; HOST may be empty ("tcp-server::5760") for all interfaces
 //	serial:DEVICE:BAUD     a serial device, for example "serial:/dev/ttyUSB0:57600"
 //
-// A server keeps Bridge.MaxChannels channels open at most (16 by default) and refuses the peers beyond.
+// A server keeps Bridge.MaxChannels channels open at most (16 by default): a peer beyond them takes
+// the place of the least useful channel, never the controller's, or is refused (channels.go).
 type Endpoint struct {
 	Kind EndpointKind
 	// Address is HOST:PORT for the network kinds.

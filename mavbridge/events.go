@@ -54,8 +54,9 @@ type EventChannelClosed struct {
 }
 
 // EventChannelRefused: a server endpoint closed a connection as it came, because Limit channels
-// (Bridge.MaxChannels) were open: a port scan, a flood from many UDP source addresses, or more peers
-// than expected. The first refusal is reported, then one at most every 10 s while they go on: a UDP
+// (Bridge.MaxChannels) were open and none of them was one it could close for a newcomer (see
+// EventChannelEvicted): a port scan, a flood from many UDP source addresses, or more peers than
+// expected. The first refusal is reported, then one at most every 10 s while they go on: a UDP
 // peer without a channel is refused at each datagram it sends. Refused counts the connections refused
 // since the previous EventChannelRefused, this one included; Stats.ChannelsRefused counts them all.
 type EventChannelRefused struct {
@@ -74,6 +75,37 @@ func (e EventChannelRefused) String() string {
 	return line
 }
 
+// EventChannelEvicted: a server endpoint, its Limit channels (Bridge.MaxChannels) all open, closed the
+// channel of Peer to make room for a connection from Newcomer. Peer's was the least useful of the
+// channels it may close (the controller's, once its heartbeat was heard, is not one): Silent, it had
+// carried no valid MAVLink frame in the Idle it was open; otherwise its last valid frame was Idle ago,
+// the longest of them. Reported as refusals are, Evicted counting the channels closed so since the
+// previous EventChannelEvicted, this one included; Stats.ChannelsEvicted counts them all.
+type EventChannelEvicted struct {
+	Endpoint string
+	Peer     string
+	Newcomer string
+	Limit    int
+	Silent   bool
+	Idle     time.Duration
+	Evicted  uint64
+}
+
+// String is the eviction in one line, naming the endpoint, both peers and why the one was closed.
+func (e EventChannelEvicted) String() string {
+	idle := e.Idle.Round(100 * time.Millisecond)
+	why := fmt.Sprintf("its last valid frame %v ago, the longest", idle)
+	if e.Silent {
+		why = fmt.Sprintf("no valid frame in the %v it was open", idle)
+	}
+	line := fmt.Sprintf("%s closed the channel of %s (%s) for a connection from %s: it has %d channels open, its limit",
+		e.Endpoint, e.Peer, why, e.Newcomer, e.Limit)
+	if e.Evicted > 1 {
+		line += fmt.Sprintf(" (%d closed so since the previous report)", e.Evicted)
+	}
+	return line
+}
+
 func (EventLinkUp) isBridgeEvent()         {}
 func (EventLinkLost) isBridgeEvent()       {}
 func (EventGripperAcked) isBridgeEvent()   {}
@@ -82,3 +114,4 @@ func (EventMalformedFrame) isBridgeEvent() {}
 func (EventChannelOpen) isBridgeEvent()    {}
 func (EventChannelClosed) isBridgeEvent()  {}
 func (EventChannelRefused) isBridgeEvent() {}
+func (EventChannelEvicted) isBridgeEvent() {}

@@ -3,6 +3,7 @@ package mavbridge
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 
 	"dysl_vla/msgs"
@@ -29,17 +30,18 @@ type Forwarder struct {
 	gripperFailureNew bool
 	// channelError is the latest transport error that closed a channel (a TCP peer going away).
 	channelError string
-	// channelRefusal is the latest connection the server endpoint refused, its channels all open;
-	// channelRefusalNew says it came since the previous LinkStatus, which then says it once.
-	channelRefusal    string
-	channelRefusalNew bool
+	// crowding is the latest connection the server endpoint refused, or channel it closed for a
+	// newcomer, its channels all open; crowdingNew says it came since the previous LinkStatus, which
+	// then says it once.
+	crowding    string
+	crowdingNew bool
 	// refused counts chunks Send refused; refusal is the latest reason, while no chunk has been taken
 	// since (cleared by the next chunk that is).
 	refused uint64
 	refusal string
 	// reported are the discarded chunks and dropped frames the previous LinkStatus saw, so that a status
 	// says when the link is up but chunks stopped getting through since.
-	reported struct{ chunksNoChannel, framesDropped, channelsRefused uint64 }
+	reported struct{ chunksNoChannel, framesDropped, channelsRefused, channelsEvicted uint64 }
 }
 
 // ForwardChunk implements nodecore.ChunkForwarder: it converts the published chunk to a Chunk and
@@ -74,10 +76,11 @@ func (f *Forwarder) ForwardChunk(m *msgs.ActionChunk) error {
 // chunk was refused (it cannot be encoded: nothing reaches the controller), WARN before the first
 // heartbeat (no chunk has gone out yet) and while the link is up but chunks were discarded or frames
 // dropped since the previous status (the channel is gone, or the controller stopped reading), or a
-// server endpoint refused connections, its channels all open, and OK otherwise; while the link is
-// down, why a client endpoint cannot connect, or a server endpoint cannot accept, is added, and the
-// latest refused connection reported since the previous status is added once. The key-values count
-// chunks, frames, gripper commands and refused connections since start-up.
+// server endpoint refused connections or closed channels for newcomers, its channels all open, and OK
+// otherwise; while the link is down, why a client endpoint cannot connect, or a server endpoint cannot
+// accept, is added, and the latest refusal or eviction reported since the previous status is added
+// once. The key-values count chunks, frames, gripper commands, refused connections and evicted
+// channels since start-up.
 func (f *Forwarder) LinkStatus() msgs.DiagnosticStatus {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -110,10 +113,17 @@ func (f *Forwarder) LinkStatus() msgs.DiagnosticStatus {
 		st.Message = fmt.Sprintf("link up, but since the last report %d chunks were discarded and %d frames dropped: "+
 			"no channel is connected, the controller has not been heard on the one connected again, or it does not read what is written to it",
 			s.ChunksNoChannel-f.reported.chunksNoChannel, s.FramesDropped-f.reported.framesDropped)
-	case s.ChannelsRefused > f.reported.channelsRefused:
+	case s.ChannelsRefused > f.reported.channelsRefused || s.ChannelsEvicted > f.reported.channelsEvicted:
+		var what []string
+		if n := s.ChannelsRefused - f.reported.channelsRefused; n > 0 {
+			what = append(what, fmt.Sprintf("%d connections were refused", n))
+		}
+		if n := s.ChannelsEvicted - f.reported.channelsEvicted; n > 0 {
+			what = append(what, fmt.Sprintf("%d channels were closed for newcomers", n))
+		}
 		st.Level = msgs.DiagnosticWarn
-		st.Message = fmt.Sprintf("link up, but since the last report %d connections were refused: the endpoint's %d channels were all open "+
-			"(a port scan, a flood, or more peers than expected)", s.ChannelsRefused-f.reported.channelsRefused, b.MaxChannels)
+		st.Message = fmt.Sprintf("link up, but since the last report %s: the endpoint's %d channels were all open "+
+			"(a port scan, a flood, or more peers than expected)", strings.Join(what, " and "), b.MaxChannels)
 	default:
 		st.Level, st.Message = msgs.DiagnosticOK, "link up"
 	}
@@ -124,13 +134,13 @@ func (f *Forwarder) LinkStatus() msgs.DiagnosticStatus {
 		st.Message += "; " + f.gripperFailure
 		f.gripperFailureNew = false
 	}
-	if f.channelRefusalNew {
-		st.Message += "; " + f.channelRefusal
-		f.channelRefusalNew = false
+	if f.crowdingNew {
+		st.Message += "; " + f.crowding
+		f.crowdingNew = false
 	}
 
 	f.reported.chunksNoChannel, f.reported.framesDropped = s.ChunksNoChannel, s.FramesDropped
-	f.reported.channelsRefused = s.ChannelsRefused
+	f.reported.channelsRefused, f.reported.channelsEvicted = s.ChannelsRefused, s.ChannelsEvicted
 
 	kv := func(k, v string) { st.Values = append(st.Values, msgs.KeyValue{Key: k, Value: v}) }
 	count := func(k string, n uint64) { kv(k, strconv.FormatUint(n, 10)) }
@@ -138,6 +148,7 @@ func (f *Forwarder) LinkStatus() msgs.DiagnosticStatus {
 	kv("heartbeat age (s)", age)
 	count("channels", uint64(s.Channels))
 	count("channels refused", s.ChannelsRefused)
+	count("channels evicted", s.ChannelsEvicted)
 	count("chunks sent", s.ChunksSent)
 	count("chunks discarded", s.ChunksDiscarded)
 	count("chunks discarded with the link up", s.ChunksNoChannel)
@@ -176,8 +187,9 @@ func (f *Forwarder) drainEvents() {
 					f.channelError = fmt.Sprintf("channel %s closed: %v", e.Channel, e.Err)
 				}
 			case EventChannelRefused:
-				f.channelRefusal = e.String()
-				f.channelRefusalNew = true
+				f.crowding, f.crowdingNew = e.String(), true
+			case EventChannelEvicted:
+				f.crowding, f.crowdingNew = e.String(), true
 			case EventLinkUp:
 				f.channelError = "" // an old transport error no longer explains anything
 			}

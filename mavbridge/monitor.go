@@ -25,9 +25,14 @@ type Monitor struct {
 	NoHeartbeat bool
 	// AckGripper answers each MAV_CMD_DO_GRIPPER with COMMAND_ACK(MAV_RESULT_ACCEPTED).
 	AckGripper bool
-	// MaxChannels is how many channels a server endpoint keeps open at once, as Bridge.MaxChannels;
-	// a connection beyond them is refused and reported as ReceivedChannelRefused. It defaults to 16.
+	// MaxChannels is how many channels a server endpoint keeps open at once, as Bridge.MaxChannels: a
+	// connection beyond them takes the place of the least useful channel (ReceivedChannelEvicted) or is
+	// refused (ReceivedChannelRefused). The monitor has no controller to protect: a channel that carried
+	// a VLA_ACTION_CHUNK part, which only a bridge sends, keeps its place instead. It defaults to 16.
 	MaxChannels int
+
+	// now reads the clock of the channels' standing (time.Now); tests set another.
+	now func() time.Time
 
 	node       *gomavlib.Node
 	transports *transports
@@ -74,6 +79,18 @@ type ReceivedChannelRefused struct {
 	Refused  uint64
 }
 
+// ReceivedChannelEvicted says that a server endpoint closed a channel to make room for a newcomer,
+// as EventChannelEvicted does for a Bridge.
+type ReceivedChannelEvicted struct {
+	Endpoint string
+	Peer     string
+	Newcomer string
+	Limit    int
+	Silent   bool
+	Idle     time.Duration
+	Evicted  uint64
+}
+
 // ReceivedConnectFailed says why the client endpoint could not connect; the transport retries, and a
 // reason the retries repeat is said once.
 type ReceivedConnectFailed struct {
@@ -87,6 +104,7 @@ func (ReceivedGripper) isReceived()        {}
 func (ReceivedMalformed) isReceived()      {}
 func (ReceivedConnectFailed) isReceived()  {}
 func (ReceivedChannelRefused) isReceived() {}
+func (ReceivedChannelEvicted) isReceived() {}
 
 // Initialize starts listening.
 func (m *Monitor) Initialize() error {
@@ -104,6 +122,9 @@ func (m *Monitor) Initialize() error {
 		return err
 	}
 	m.transports = newTransports()
+	if m.now != nil {
+		m.transports.now = m.now
+	}
 	m.received = make(chan Received, 256)
 	m.terminate = make(chan struct{})
 	m.transports.onConnectFailed = func(err error) {
@@ -115,6 +136,12 @@ func (m *Monitor) Initialize() error {
 	m.transports.onRefused = func(e EventChannelRefused) {
 		select { // from the listener's goroutine, as above
 		case m.received <- ReceivedChannelRefused(e):
+		default:
+		}
+	}
+	m.transports.onEvicted = func(e EventChannelEvicted) {
+		select { // from the listener's goroutine, as above
+		case m.received <- ReceivedChannelEvicted(e):
 		default:
 		}
 	}
@@ -165,11 +192,28 @@ func (m *Monitor) deliver(r Received) {
 func (m *Monitor) run() {
 	defer m.done.Done()
 	var assembler ChunkAssembler
+	// conns are the connections under the open channels, which hear what their channel carries.
+	conns := map[*gomavlib.Channel]*countingConn{}
 	for evt := range m.node.Events() {
 		switch evt := evt.(type) {
+		case *gomavlib.EventChannelOpen:
+			if conn := m.transports.lookup(evt.Channel.String()); conn != nil {
+				conns[evt.Channel] = conn
+			}
+		case *gomavlib.EventChannelClose:
+			if conn := conns[evt.Channel]; conn != nil {
+				// Peers come and go on a server endpoint: forgotten, a UDP peer's datagram buffer is freed.
+				m.transports.forget(evt.Channel.String(), conn)
+				delete(conns, evt.Channel)
+			}
 		case *gomavlib.EventParseError:
 			m.deliver(ReceivedMalformed{Err: evt.Error})
 		case *gomavlib.EventFrame:
+			if conn := conns[evt.Channel]; conn != nil {
+				// A chunk part: the peer is a bridge, which the monitor is there to hear.
+				_, chunkPart := evt.Message().(*dialect.MessageVlaActionChunk)
+				conn.heardFrame(chunkPart)
+			}
 			switch msg := evt.Message().(type) {
 			case *common.MessageHeartbeat:
 				m.deliver(ReceivedHeartbeat{SystemID: evt.SystemID(), ComponentID: evt.ComponentID(),

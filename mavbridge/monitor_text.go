@@ -44,6 +44,8 @@ func FormatReceived(r Received) string {
 		b.WriteString(openFailure(r.Endpoint, r.Err) + "\n")
 	case ReceivedChannelRefused:
 		fmt.Fprintf(&b, "%v\n", EventChannelRefused(r))
+	case ReceivedChannelEvicted:
+		fmt.Fprintf(&b, "%v\n", EventChannelEvicted(r))
 	case ReceivedChunk:
 		c := r.Chunk
 		fmt.Fprintf(&b, "chunk seq=%d stamp=%s dt=%v frame=%q steps=%d dims=%d\n",

@@ -42,15 +42,13 @@ func maxChannels(field int) (int, error) {
 	return field, nil
 }
 
-// refusalReportPeriod is the least time between two reports of connections a server endpoint refused:
-// a flood, which a UDP endpoint refuses datagram by datagram, is said once a period, not once a packet.
-const refusalReportPeriod = 10 * time.Second
-
 // countingConn is the connection under one gomavlib channel.
 type countingConn struct {
 	net.Conn
 	written atomic.Uint64 // frames written successfully
 	failed  atomic.Uint64 // frames whose write failed; gomavlib then closes the channel
+	// server is the place the channel holds on a server endpoint; nil for a client's or a serial port's.
+	server *serverChannel
 }
 
 func (c *countingConn) Write(p []byte) (int, error) {
@@ -65,6 +63,15 @@ func (c *countingConn) Write(p []byte) (int, error) {
 
 // finished is the number of frames that left the library, written or not.
 func (c *countingConn) finished() uint64 { return c.written.Load() + c.failed.Load() }
+
+// heardFrame records that the channel carried a valid frame, one of the peer its server endpoint
+// serves when protect is set, which keeps the channel's place from newcomers (channels.go). A client
+// endpoint's channel has no place to keep: nothing to record.
+func (c *countingConn) heardFrame(protect bool) {
+	if c.server != nil {
+		c.server.heardFrame(protect)
+	}
+}
 
 // transports remembers the countingConn under each open gomavlib channel, keyed by the channel's label,
 // which gomavlib builds as the endpoint label (clients) or "label:remote address" (servers).
@@ -82,15 +89,18 @@ type transports struct {
 	// retries is said once.
 	onConnectFailed func(err error)
 
-	// refused counts the connections a server endpoint closed as they came, its channels all open.
-	refused atomic.Uint64
-	// onRefused, when set, hears the first refused connection, then one at most every
-	// refusalReportPeriod, each with the number refused since the one heard before.
+	// refused counts the connections a server endpoint closed as they came, its channels all open and
+	// none of them one it could close; evicted counts the channels it closed to make room for a
+	// newcomer (channels.go).
+	refused, evicted atomic.Uint64
+	// onRefused and onEvicted, when set, hear the first refusal and the first eviction, then one of
+	// each at most every crowdingReportPeriod, each with the number since the one heard before.
 	onRefused func(EventChannelRefused)
-	// refusalHeard is when onRefused was last called, refusedUnheard how many were refused since.
-	refusalHeard   time.Time
-	refusedUnheard uint64
-	// now reads the clock of the refusal reports.
+	onEvicted func(EventChannelEvicted)
+	// refusals and evictions hold those reports back.
+	refusals, evictions reportThrottle
+	// now reads the clock of the reports and of the channels' standing: when each opened and last
+	// carried a valid frame.
 	now func() time.Time
 }
 
@@ -103,17 +113,25 @@ func newTransports() *transports {
 func (t *transports) refuse(endpoint string, peer net.Addr, limit int) {
 	t.refused.Add(1)
 	t.mu.Lock()
-	t.refusedUnheard++
-	now := t.now()
-	heard := EventChannelRefused{Endpoint: endpoint, Peer: peer.String(), Limit: limit, Refused: t.refusedUnheard}
-	due := t.refusalHeard.IsZero() || now.Sub(t.refusalHeard) >= refusalReportPeriod
-	if due {
-		t.refusalHeard, t.refusedUnheard = now, 0
-	}
+	due, since := t.refusals.count(t.now())
 	hear := t.onRefused
 	t.mu.Unlock()
 	if due && hear != nil {
-		hear(heard)
+		hear(EventChannelRefused{Endpoint: endpoint, Peer: peer.String(), Limit: limit, Refused: since})
+	}
+}
+
+// evict counts the channel a server endpoint closed for a newcomer, which e says (its Evicted is
+// filled in here), and reports it when the previous report is old enough.
+func (t *transports) evict(e EventChannelEvicted) {
+	t.evicted.Add(1)
+	t.mu.Lock()
+	due, since := t.evictions.count(t.now())
+	hear := t.onEvicted
+	t.mu.Unlock()
+	if due && hear != nil {
+		e.Evicted = since
+		hear(e)
 	}
 }
 
@@ -136,8 +154,10 @@ func (t *transports) connectFailure() error {
 	return t.connectErr
 }
 
-func (t *transports) register(label string, conn net.Conn) *countingConn {
-	counted := &countingConn{Conn: conn}
+// register counts the frames written to conn, the connection of the channel gomavlib labels label;
+// server is the place it holds on a server endpoint, or nil.
+func (t *transports) register(label string, conn net.Conn, server *serverChannel) *countingConn {
+	counted := &countingConn{Conn: conn, server: server}
 	t.mu.Lock()
 	t.byLabel[label] = counted
 	t.mu.Unlock()
@@ -182,37 +202,43 @@ func (t *transports) listenAddr() net.Addr {
 // countingListener registers each accepted connection under the label gomavlib will give its channel,
 // and keeps no more than limit of them open: gomavlib opens a channel for every connection it is
 // given, so a port scan or a flood from many UDP source addresses would hold three goroutines and,
-// for UDP, a datagram buffer per peer until each had been idle for a minute.
+// for UDP, a datagram buffer per peer until each had been idle for a minute. Which connection keeps
+// a place when they are all taken is channels.go's policy.
 type countingListener struct {
 	net.Listener
 	label     string
 	reg       *transports
 	datagrams bool // each accepted connection is a UDP peer
 	limit     int
-	open      atomic.Int64 // connections handed to gomavlib and not closed yet
 	// closed is closed by Close: an error of Accept is then the end, not a hitch, and a wait before
-	// retrying ends at once. Made on first use, so that a listener needs no constructor.
-	closed     chan struct{}
-	closedMade sync.Once
-	closeOnce  sync.Once
+	// retrying ends at once.
+	closed    chan struct{}
+	closeOnce sync.Once
+
+	mu sync.Mutex
+	// open are the channels handed to gomavlib and not closed yet, with their standing.
+	open map[*serverChannel]struct{}
 }
 
-func (l *countingListener) closedCh() chan struct{} {
-	l.closedMade.Do(func() { l.closed = make(chan struct{}) })
-	return l.closed
+// newCountingListener keeps limit channels of listener open at most, labelled as endpoint label's;
+// datagrams says each connection is a UDP peer.
+func newCountingListener(listener net.Listener, label string, reg *transports, datagrams bool, limit int) *countingListener {
+	return &countingListener{Listener: listener, label: label, reg: reg, datagrams: datagrams, limit: limit,
+		closed: make(chan struct{}), open: map[*serverChannel]struct{}{}}
 }
 
 // Close marks the listener closed before closing it, so that Accept tells its own end from a failure.
 func (l *countingListener) Close() error {
-	l.closeOnce.Do(func() { close(l.closedCh()) })
+	l.closeOnce.Do(func() { close(l.closed) })
 	return l.Listener.Close()
 }
 
 // acceptRetryMax bounds the wait between two attempts to accept after a failure.
 const acceptRetryMax = time.Second
 
-// Accept refuses a connection beyond the limit here, closing it and waiting for the next, rather than
-// handing gomavlib an error or a closed connection: gomavlib's server endpoint stops accepting for
+// Accept gives a connection beyond the limit the place of a channel it closes (admit), or refuses it
+// here, closing it and waiting for the next, rather than handing gomavlib an error or a closed
+// connection: gomavlib's server endpoint stops accepting for
 // good at the first error of Accept (it then waits for the node to close), and a closed connection
 // would still become a channel, goroutines and open and close events, for every refused peer.
 //
@@ -226,7 +252,7 @@ func (l *countingListener) Accept() (net.Conn, error) {
 		conn, err := l.Listener.Accept()
 		if err != nil {
 			select {
-			case <-l.closedCh():
+			case <-l.closed:
 				return nil, err
 			default:
 			}
@@ -237,7 +263,7 @@ func (l *countingListener) Accept() (net.Conn, error) {
 			l.reg.connected(err)
 			retry = min(max(2*retry, 5*time.Millisecond), acceptRetryMax)
 			select {
-			case <-l.closedCh():
+			case <-l.closed:
 				return nil, err
 			case <-time.After(retry):
 			}
@@ -247,33 +273,19 @@ func (l *countingListener) Accept() (net.Conn, error) {
 			retry = 0
 			l.reg.connected(nil)
 		}
-		if l.open.Add(1) > int64(l.limit) {
-			l.open.Add(-1)
+		channel := l.admit(conn)
+		if channel == nil {
 			peer := conn.RemoteAddr()
 			conn.Close() //nolint:errcheck // refused: nothing was read or written
 			l.reg.refuse(l.label, peer, l.limit)
 			continue
 		}
-		conn = &slotConn{Conn: conn, free: func() { l.open.Add(-1) }}
+		var read net.Conn = channel
 		if l.datagrams {
-			conn = newDatagramConn(conn, &l.reg.cutFrames)
+			read = newDatagramConn(channel, &l.reg.cutFrames)
 		}
-		return l.reg.register(fmt.Sprintf("%s:%s", l.label, conn.RemoteAddr()), conn), nil
+		return l.reg.register(fmt.Sprintf("%s:%s", l.label, conn.RemoteAddr()), read, channel), nil
 	}
-}
-
-// slotConn gives its place under the listener's limit back when it is closed, once, though gomavlib
-// and closeConnections may both close it.
-type slotConn struct {
-	net.Conn
-	free  func()
-	freed sync.Once
-}
-
-func (c *slotConn) Close() error {
-	err := c.Conn.Close()
-	c.freed.Do(c.free)
-	return err
 }
 
 // datagramConn makes each UDP datagram stand alone. gomavlib reads every transport as a byte stream, so
@@ -376,7 +388,7 @@ func gomavlibEndpoint(e Endpoint, reg *transports, maxChannels int) gomavlib.End
 				if datagrams {
 					conn = newDatagramConn(conn, &reg.cutFrames)
 				}
-				return reg.register(label, conn), nil
+				return reg.register(label, conn, nil), nil
 			},
 		}
 	}
@@ -391,8 +403,7 @@ func gomavlibEndpoint(e Endpoint, reg *transports, maxChannels int) gomavlib.End
 				reg.mu.Lock()
 				reg.listener = listener
 				reg.mu.Unlock()
-				return &countingListener{Listener: listener, label: label, reg: reg, datagrams: datagrams,
-					limit: maxChannels}, nil
+				return newCountingListener(listener, label, reg, datagrams, maxChannels), nil
 			},
 		}
 	}
