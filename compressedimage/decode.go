@@ -228,13 +228,7 @@ func toRaw(img image.Image, dst *msgs.Image) error {
 	out := dst.Data
 	switch im := img.(type) {
 	case *image.YCbCr:
-		for y := range h {
-			row := out[3*w*y:]
-			for x := range w {
-				yi, ci := im.YOffset(x, y), im.COffset(x, y)
-				row[3*x], row[3*x+1], row[3*x+2] = color.YCbCrToRGB(im.Y[yi], im.Cb[ci], im.Cr[ci])
-			}
-		}
+		return ycbcrToRGB(out, im)
 	case *image.RGBA: // PNG without alpha: every pixel opaque, so not premultiplied in effect
 		copyRGB(out, im.Pix, im.Stride, 4, w, h)
 	case *image.NRGBA:
@@ -269,6 +263,55 @@ func copyRGB(out, pix []byte, stride, px, w, h int) {
 			copy(row[3*x:3*x+3], src[px*x:px*x+3])
 		}
 	}
+}
+
+// ycbcrToRGB writes im's pixels into out as packed rgb8, each exactly as color.YCbCrToRGB converts it.
+// That function is called for no pixel (it is not inlined, and its branches mispredict on colours near
+// the gamut's edge): its arithmetic is done here over the planes, each chroma sample's share of it once
+// for the two or four luma samples it covers in 4:2:x and 4:1:x (BenchmarkToRaw).
+func ycbcrToRGB(out []byte, im *image.YCbCr) error {
+	r := im.Rect
+	// Luma columns per chroma sample. COffset places a row's chroma, whatever the vertical ratio.
+	perChroma := 1
+	switch im.SubsampleRatio {
+	case image.YCbCrSubsampleRatio422, image.YCbCrSubsampleRatio420:
+		perChroma = 2
+	case image.YCbCrSubsampleRatio411, image.YCbCrSubsampleRatio410:
+		perChroma = 4
+	}
+	if r.Min.X < 0 {
+		// Go's YCbCr groups the columns around 0 differently (x/2 rounds towards 0); decoders' frames
+		// start at 0.
+		return fmt.Errorf("compressedimage: decoded YCbCr pixels from column %d, expected a frame from column 0 or right of it", r.Min.X)
+	}
+	w := r.Dx()
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		luma := im.Y[im.YOffset(r.Min.X, y):][:w]
+		ci := im.COffset(r.Min.X, y)
+		cb, cr := im.Cb[ci:], im.Cr[ci:]
+		rgb := out[3*w*(y-r.Min.Y):][:3*w]
+		// The frame may start inside a chroma sample's columns: its first sample covers fewer.
+		first, end := 0, perChroma-r.Min.X%perChroma
+		for c := 0; first < w; c++ {
+			end = min(end, w)
+			// color.YCbCrToRGB's terms of Cb and Cr, shared by the luma samples of this chroma sample.
+			cb1, cr1 := int32(cb[c])-128, int32(cr[c])-128
+			toR, toG, toB := 91881*cr1, -22554*cb1-46802*cr1, 116130*cb1
+			for x := first; x < end; x++ {
+				yy1 := int32(luma[x]) * 0x10101
+				px := rgb[3*x : 3*x+3]
+				px[0], px[1], px[2] = clampShifted(yy1+toR), clampShifted(yy1+toG), clampShifted(yy1+toB)
+			}
+			first, end = end, end+perChroma
+		}
+	}
+	return nil
+}
+
+// clampShifted is v>>16 clamped to 0..255, as color.YCbCrToRGB clamps it (without a branch, which
+// colours near the gamut's edge would mispredict).
+func clampShifted(v int32) byte {
+	return byte(min(max(v>>16, 0), 255))
 }
 
 // resize is buf with n bytes, in its own storage when that holds them.

@@ -9,6 +9,7 @@ import (
 	"image/color"
 	"image/jpeg"
 	"image/png"
+	"math/rand/v2"
 	"runtime"
 	"testing"
 
@@ -31,6 +32,20 @@ func tabletop(w, h int) *image.RGBA {
 				c = color.RGBA{R: 30, G: 60, B: 210, A: 255}
 			}
 			img.SetRGBA(x, y, c)
+		}
+	}
+	return img
+}
+
+// noisyYCbCr is a YCbCr image of rect and ratio whose every sample is random: colours far out of the
+// RGB gamut as well as in it, so a conversion's clamping is exercised, and no two neighbours alike, so
+// a chroma sample read for the wrong pixel shows.
+func noisyYCbCr(rect image.Rectangle, ratio image.YCbCrSubsampleRatio) *image.YCbCr {
+	img := image.NewYCbCr(rect, ratio)
+	rng := rand.New(rand.NewPCG(uint64(ratio), 7))
+	for _, plane := range [][]byte{img.Y, img.Cb, img.Cr} {
+		for i := range plane {
+			plane[i] = uint8(rng.Uint32())
 		}
 	}
 	return img
@@ -386,4 +401,71 @@ func TestStandardHuffmanTablesAreAnnexK3(t *testing.T) {
 		tables = tables[17+n:]
 	}
 	require.Empty(t, counts, "tables missing")
+}
+
+// The conversion of a JPEG's planes gives every pixel exactly as color.YCbCrToRGB does from the
+// image's own YCbCrAt, for each subsampling a JPEG can have, at odd sizes, and for frames that start
+// inside a chroma sample (sub-images right of and below the origin).
+func TestYCbCrToRGBIsExact(t *testing.T) {
+	ratios := []image.YCbCrSubsampleRatio{
+		image.YCbCrSubsampleRatio444, image.YCbCrSubsampleRatio422, image.YCbCrSubsampleRatio420,
+		image.YCbCrSubsampleRatio440, image.YCbCrSubsampleRatio411, image.YCbCrSubsampleRatio410,
+	}
+	for _, ratio := range ratios {
+		full := noisyYCbCr(image.Rect(0, 0, 641, 479), ratio)
+		// Each column a 4:1:x chroma sample's span can start at; single pixels and rows too.
+		for _, rect := range []image.Rectangle{full.Rect, image.Rect(1, 1, 640, 478), image.Rect(2, 3, 301, 200), image.Rect(3, 2, 8, 3), image.Rect(7, 9, 8, 10)} {
+			t.Run(fmt.Sprintf("%s %v", ratio, rect), func(t *testing.T) {
+				img := full.SubImage(rect).(*image.YCbCr)
+				want := make([]byte, 0, 3*rect.Dx()*rect.Dy())
+				for y := rect.Min.Y; y < rect.Max.Y; y++ {
+					for x := rect.Min.X; x < rect.Max.X; x++ {
+						c := img.YCbCrAt(x, y)
+						r, g, b := color.YCbCrToRGB(c.Y, c.Cb, c.Cr)
+						want = append(want, r, g, b)
+					}
+				}
+				dst := msgs.Image{Width: uint32(rect.Dx()), Height: uint32(rect.Dy())}
+				require.NoError(t, toRaw(img, &dst))
+				require.Equal(t, "rgb8", dst.Encoding)
+				require.True(t, bytes.Equal(want, dst.Data), "first pixel that differs: %d", firstDifference(want, dst.Data)/3)
+			})
+		}
+	}
+	// Left of the origin, Go's planes group columns otherwise; no decoder gives such a frame.
+	left := noisyYCbCr(image.Rect(-3, 0, 5, 2), image.YCbCrSubsampleRatio420)
+	dst := msgs.Image{Width: 8, Height: 2}
+	require.EqualError(t, toRaw(left, &dst), "compressedimage: decoded YCbCr pixels from column -3, expected a frame from column 0 or right of it")
+}
+
+// Every one of the 2^24 Y, Cb, Cr triples converts as color.YCbCrToRGB converts it: the clamping of
+// colours out of the RGB gamut included.
+func TestYCbCrToRGBIsExactForEveryColour(t *testing.T) {
+	img := image.NewYCbCr(image.Rect(0, 0, 256*256, 256), image.YCbCrSubsampleRatio444) // x: Cb and Cr, y: Y
+	want := make([]byte, 0, 3*len(img.Y))
+	for y := range 256 {
+		for x := range 256 * 256 {
+			i := img.YOffset(x, y)
+			img.Y[i], img.Cb[i], img.Cr[i] = uint8(y), uint8(x>>8), uint8(x)
+			r, g, b := color.YCbCrToRGB(uint8(y), uint8(x>>8), uint8(x))
+			want = append(want, r, g, b)
+		}
+	}
+	dst := msgs.Image{Width: 256 * 256, Height: 256}
+	require.NoError(t, toRaw(img, &dst))
+	i := firstDifference(want, dst.Data)
+	require.Equal(t, -1, i, "Y %d, Cb %d, Cr %d", i/3/65536, i/3%65536>>8, i/3%256)
+}
+
+// firstDifference is the index of the first byte where a and b differ, or -1 if none.
+func firstDifference(a, b []byte) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	if len(a) != len(b) {
+		return min(len(a), len(b))
+	}
+	return -1
 }
