@@ -3,10 +3,10 @@
 // of 8-bit colour (rgb8) or gray (mono8), with the standard library's decoders (pure Go, no cgo).
 //
 // What compressed_image_transport would not give an 8-bit colour or gray camera frame is refused with
-// an error naming the format and what was expected: 16-bit PNG, compressedDepth, TIFF, CMYK JPEG, data
-// whose first bytes are not of the container its format names. The size a frame's header claims is
-// checked before any pixel is decoded, so a few hundred bytes claiming 65535x65535 pixels cost nothing.
-// A Bayer mosaic compressed as gray is refused, as a raw bayer Image is.
+// an error naming the format and what was expected: 16-bit PNG, compressedDepth, TIFF, CMYK or YCCK
+// JPEG, data whose first bytes are not of the container its format names. The size a frame's header
+// claims is checked before any pixel is decoded, so a few hundred bytes claiming 65535x65535 pixels
+// cost nothing. A Bayer mosaic compressed as gray is refused, as a raw bayer Image is.
 //
 // What other decoders take, this one takes too: an empty format, read by the data's first bytes, and a
 // webcam's Motion-JPEG frame without Huffman tables, given the standard's (Annex K.3).
@@ -203,7 +203,8 @@ func checkColorModel(c Container, model color.Model) error {
 	case color.Gray16Model, color.RGBA64Model, color.NRGBA64Model:
 		return fmt.Errorf("compressedimage: %s of 16-bit pixels, expected 8-bit colour or gray (a depth image belongs on compressedDepth)", c)
 	case color.CMYKModel:
-		return fmt.Errorf("compressedimage: %s of CMYK pixels, expected 8-bit colour or gray", c)
+		// Go's decoder gives YCCK as CMYK too.
+		return fmt.Errorf("compressedimage: %s of CMYK or YCCK pixels (4 components, as print software writes), expected 8-bit colour or gray", c)
 	}
 	if _, ok := model.(color.Palette); ok {
 		return nil

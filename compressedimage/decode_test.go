@@ -205,11 +205,6 @@ func TestDecodeRefuses(t *testing.T) {
 	}
 }
 
-// Go's encoder writes no CMYK JPEG; a camera neither, but Adobe's tools do.
-func TestCMYKIsRefused(t *testing.T) {
-	require.EqualError(t, checkColorModel(JPEG, color.CMYKModel), "compressedimage: jpeg of CMYK pixels, expected 8-bit colour or gray")
-}
-
 // A side of MaxSide is taken, one more is refused, whichever side.
 func TestDecodeBoundsTheSize(t *testing.T) {
 	var dst msgs.Image
@@ -322,6 +317,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add("jpeg", encodeJPEG(f, image.NewGray(image.Rect(0, 0, 9, 7)), 50))
 	f.Add("jpeg", withoutHuffmanTables(f, encodeJPEG(f, frame, 75))) // a Motion-JPEG frame
 	f.Add("", encodePNG(f, frame))                                   // no format: the data says
+	f.Add("jpeg", adobeJPEG(adobeYCCK, [4]uint8{200, 100, 0, 255}))  // print software's 4 components
 	f.Fuzz(func(t *testing.T, format string, data []byte) {
 		var dst msgs.Image
 		if err := Decode(&msgs.CompressedImage{Format: format, Data: data}, &dst); err != nil {
