@@ -155,7 +155,7 @@ func initORTEnvironment(path string) error {
 	}
 	info, err := os.Stat(path)
 	if err != nil {
-		return fmt.Errorf("ONNX Runtime library %s: %w; %s", path, err, fetchHint())
+		return fmt.Errorf("ONNX Runtime library %s%s: %w; %s", path, libraryOrigin(path), err, fetchHint())
 	}
 	if info.IsDir() {
 		return fmt.Errorf("ONNX Runtime library %s is a directory, expected the file libonnxruntime.so", path)
@@ -362,6 +362,15 @@ func removeDirs(made []string) {
 	}
 }
 
+// libraryOrigin names where a library path came from when it is the environment's: a stale
+// $DYSL_ORT_LIB in a shell profile is the usual reason a path nobody typed is missing.
+func libraryOrigin(path string) string {
+	if path == os.Getenv(LibraryEnvVar) {
+		return " (from $" + LibraryEnvVar + ")"
+	}
+	return ""
+}
+
 // providerError explains the usual cause of a provider failure: the CPU-only library (what
 // scripts/fetch-ort.sh installs) has no GPU providers, and ORT then says only "Failed to load shared
 // library", "Failed to load library ...providers_shared.so" or "not supported in this build".
@@ -371,7 +380,7 @@ func providerError(provider string, cfg Config, err error) error {
 	if strings.Contains(msg, "Failed to load") || strings.Contains(msg, "not supported in this build") {
 		return fmt.Errorf("provider %s is not available in ONNX Runtime library %s (a CPU-only build, or its "+
 			"libonnxruntime_providers_shared.so and libonnxruntime_providers_%s.so are missing next to it); "+
-			"use a GPU build of ONNX Runtime >= 1.24 or Provider %q: %w", provider, lib, provider, ProviderCPU, err)
+			"use a GPU build of ONNX Runtime >= 1.24, or the %s provider: %w", provider, lib, provider, ProviderCPU, err)
 	}
 	return fmt.Errorf("provider %s: %w", provider, err)
 }

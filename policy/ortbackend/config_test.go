@@ -1,6 +1,7 @@
 package ortbackend
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -185,8 +186,26 @@ func TestLibraryPathErrors(t *testing.T) {
 			for _, want := range c.wantErr {
 				require.ErrorContains(t, err, want)
 			}
+			require.NotContains(t, err.Error(), "from $"+LibraryEnvVar, "a path the caller gave is not the environment's")
 		})
 	}
+}
+
+// A missing library that came from $DYSL_ORT_LIB says so: the path is one the user never typed.
+func TestLibraryFromTheEnvironmentIsNamedAsSuch(t *testing.T) {
+	stale := filepath.Join(t.TempDir(), "old", "libonnxruntime.so.1")
+	t.Setenv(LibraryEnvVar, stale)
+	err := initORTEnvironment(Config{}.withDefaults(t.TempDir()).LibraryPath)
+	require.ErrorContains(t, err, "ONNX Runtime library "+stale+" (from $"+LibraryEnvVar+"): ")
+}
+
+// A GPU provider missing from the library points at the cpu provider by its value, which the node's
+// execution_provider and the CLI's --provider both take, not at a Go field.
+func TestProviderErrorNamesTheCPUProviderByItsValue(t *testing.T) {
+	err := providerError(ProviderCUDA, Config{LibraryPath: "/x/libonnxruntime.so.1"}, errors.New("Failed to load library libonnxruntime_providers_cuda.so"))
+	require.ErrorContains(t, err, "provider cuda is not available in ONNX Runtime library /x/libonnxruntime.so.1")
+	require.ErrorContains(t, err, "or the cpu provider: Failed to load")
+	require.NotContains(t, err.Error(), "Provider")
 }
 
 // TestLibraryNotLoadable runs in a child process, because a process whose environment is already
