@@ -412,6 +412,15 @@ func (c *Core) Step(now time.Time) bool {
 		c.cfg.Sink.Notice(EventNoClock{Stamp: stamp})
 		return true
 	}
+	// A raw frame the model cannot read is said before any reason that waiting could cure: a yuv422
+	// camera that does not stamp its frames was reported as unstamped, and its encoding only once
+	// max_image_age was set to 0. It costs no pixel; compressed data is checked when it is decoded.
+	if !f.isCompressed {
+		if err := imageOf(&f.image).Validate(); err != nil {
+			c.refuseBadFrame(stamp, err)
+			return true
+		}
+	}
 	if instruction == "" {
 		c.count(func(w *window, t *totals) { t.noInstruction++; w.noInstruction++ })
 		c.cfg.Sink.Notice(EventNoInstruction{Stamp: stamp, Withdrawn: withdrawn})
@@ -530,16 +539,17 @@ func (c *Core) infer(img *msgs.Image, instruction string, state []float64) (res 
 			err = fmt.Errorf("panic: %v\n%s", p, debug.Stack())
 		}
 	}()
-	obs := policy.Observation{
-		Image: policy.Image{Width: int(img.Width), Height: int(img.Height), Encoding: img.Encoding,
-			Step: int(img.Step), Data: img.Data},
-		Instruction: instruction,
-		State:       state,
-	}
+	obs := policy.Observation{Image: imageOf(img), Instruction: instruction, State: state}
 	if c.cfg.Infer != nil {
 		return c.cfg.Infer(obs)
 	}
 	return c.cfg.Engine.Infer(obs)
+}
+
+// imageOf is the model input's view of img: its pixels are shared, not copied.
+func imageOf(img *msgs.Image) policy.Image {
+	return policy.Image{Width: int(img.Width), Height: int(img.Height), Encoding: img.Encoding,
+		Step: int(img.Step), Data: img.Data}
 }
 
 func (c *Core) count(update func(*window, *totals)) {

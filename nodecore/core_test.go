@@ -664,6 +664,32 @@ func TestBadFrameIsDroppedWithAWarning(t *testing.T) {
 	require.Len(t, f.sink.chunks, 1)
 }
 
+// A frame the model can never read is said before what waiting would cure: an unstamped yuv422 frame
+// with no instruction yet is a bad frame, not a stale one or one waiting for an instruction, so the
+// camera's encoding is what the user reads first.
+func TestUnreadableEncodingIsSaidBeforeStaleOrNoInstruction(t *testing.T) {
+	f := newFixture(t, nil, nil)
+	bad := frame(0, "cam", 100)
+	bad.Encoding = "yuv422"
+	bad.Header.Stamp = msgs.Time{}
+	f.core.OfferFrame(bad)
+	require.True(t, f.core.Step(t0))
+	refused := eventsOf[nodecore.EventBadFrame](f.sink)
+	require.Len(t, refused, 1)
+	require.ErrorContains(t, refused[0].Err, `unsupported encoding "yuv422"`)
+	require.Empty(t, eventsOf[nodecore.EventFrameStale](f.sink))
+	require.Empty(t, eventsOf[nodecore.EventNoInstruction](f.sink))
+
+	// With an instruction in force, the diagnostics say the encoding, not that frames are unstamped.
+	f.core.SetInstruction("pick")
+	f.core.OfferFrame(bad)
+	require.True(t, f.core.Step(t0.Add(100*time.Millisecond)))
+	require.Empty(t, eventsOf[nodecore.EventFrameStale](f.sink))
+	st := f.core.Diagnostics(t0.Add(time.Second)).Status[0]
+	require.Equal(t, msgs.DiagnosticWarn, st.Level)
+	require.Contains(t, st.Message, `unsupported encoding "yuv422"`)
+}
+
 // Frames faster than inference: the latest is served, the older ones dropped and counted.
 func TestBurstKeepsTheLatestFrame(t *testing.T) {
 	f := newFixture(t, nil, nil)

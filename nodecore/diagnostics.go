@@ -272,7 +272,7 @@ func staleMessage(n int, age, maxAge time.Duration, simTime, unstamped bool) str
 	if simTime {
 		return msg + ": image stamps are far from the /clock time; is /clock published from the same recording?"
 	}
-	return msg + ": image stamps are far from the node's clock; to play a bag run `ros2 bag play --clock` " +
+	return msg + ": image stamps are far from the node's clock; to play a bag run `ros2 bag play --clock 100 BAG` " +
 		"and start the node with use_sim_time:=true, or synchronize the camera's clock"
 }
 
