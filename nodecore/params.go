@@ -34,6 +34,7 @@ const (
 	ParamMavlinkLinkTimeout     = "mavlink.link_timeout"
 	ParamMavlinkTargetSystem    = "mavlink.target_system"
 	ParamMavlinkTargetComponent = "mavlink.target_component"
+	ParamMavlinkMaxChannels     = "mavlink.max_channels"
 
 	// Live: applied at the next inference.
 	ParamMaxImageAge = "max_image_age"
@@ -128,6 +129,8 @@ type MavlinkSettings struct {
 	LinkTimeout     time.Duration
 	TargetSystem    int
 	TargetComponent int
+	// MaxChannels is how many channels a server endpoint keeps open at once (mavbridge.Bridge.MaxChannels).
+	MaxChannels int
 }
 
 // LiveSettings are the parameters the node core reads at every inference.
@@ -185,6 +188,12 @@ func specs() []paramSpec {
 	mavSystem.ReadOnly = true
 	mavComponent := integerRange("MAVLink component id of the arm controller", 1, 255, 1)
 	mavComponent.ReadOnly = true
+	// 16 is mavbridge.DefaultMaxChannels (the node executable's tests hold the two equal). Up to 1024:
+	// each channel costs gomavlib three goroutines and, for UDP, a 64 KiB datagram buffer.
+	mavChannels := integerRange("channels a udp-server or tcp-server endpoint keeps open at once, one per peer: a peer beyond "+
+		"them takes the place of the least useful channel, never the controller's once heard, or is refused "+
+		"(no effect on client and serial endpoints)", 1, 1024, 1)
+	mavChannels.ReadOnly = true
 	threads := integerRange("ONNX Runtime intra-op threads per session", 1, 64, 1)
 	threads.ReadOnly = true
 	period := doubleRange("seconds between /diagnostics publications", 0.1, 60, 0)
@@ -213,6 +222,7 @@ func specs() []paramSpec {
 		{ParamMavlinkLinkTimeout, paramserver.Double(2.0), mavTimeout},
 		{ParamMavlinkTargetSystem, paramserver.Integer(1), mavSystem},
 		{ParamMavlinkTargetComponent, paramserver.Integer(1), mavComponent},
+		{ParamMavlinkMaxChannels, paramserver.Integer(16), mavChannels},
 
 		{ParamMaxImageAge, paramserver.Double(0.5), doubleRange("seconds a frame may age before inference starts on it; older frames, and frames stamped further ahead of the clock, are dropped (0 disables the check)", 0, 60, 0)},
 		{ParamStateMaxAge, paramserver.Double(0.5), doubleRange("seconds between a frame's stamp (the node's clock for a frame not stamped) and the robot state (joint_states) it is inferred with, for a bundle that reads one; a frame without such a state is not acted on (0 disables the check, as a robot whose joint_states are not stamped needs)", 0, 60, 0)},
@@ -350,6 +360,7 @@ func settingsFrom(get lookup) (Settings, error) {
 			LinkTimeout:     seconds(r.double(ParamMavlinkLinkTimeout)),
 			TargetSystem:    int(r.integer(ParamMavlinkTargetSystem)),
 			TargetComponent: int(r.integer(ParamMavlinkTargetComponent)),
+			MaxChannels:     int(r.integer(ParamMavlinkMaxChannels)),
 		},
 		Live: LiveSettings{
 			MaxImageAge:    seconds(r.double(ParamMaxImageAge)),

@@ -40,7 +40,10 @@ func newMavlinkListenCmd() *cobra.Command {
 		Long: `listen opens the endpoint as a controller would (system 1, component 1 unless told otherwise),
 sends heartbeats so that a bridge sees its link up, and prints every heartbeat, action chunk (one line per
 step) and gripper command. With --ack it accepts gripper commands with COMMAND_ACK. Endpoints:
-udp-server:HOST:PORT, udp-client:HOST:PORT, tcp-server:HOST:PORT, tcp-client:HOST:PORT, serial:DEVICE:BAUD.`,
+udp-server:HOST:PORT, udp-client:HOST:PORT, tcp-server:HOST:PORT, tcp-client:HOST:PORT, serial:DEVICE:BAUD.
+A server endpoint keeps --max-channels peers at once; a peer beyond them takes the place of the least
+useful one (one that sent no valid frame, else the one idle longest), never a bridge's that has sent
+it a chunk, or is refused: a line says each, at most once every 10 s.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if monitor.Endpoint == "" {
@@ -48,6 +51,9 @@ udp-server:HOST:PORT, udp-client:HOST:PORT, tcp-server:HOST:PORT, tcp-client:HOS
 			}
 			if count < 0 {
 				return fmt.Errorf("--count is %d, expected 0 (until interrupted) or more", count)
+			}
+			if monitor.MaxChannels < 1 {
+				return fmt.Errorf("--max-channels is %d, expected 1 or more", monitor.MaxChannels)
 			}
 			// The monitor takes 0 for its default; given on the command line it is MAVLink's broadcast id.
 			for _, id := range []struct {
@@ -78,5 +84,6 @@ udp-server:HOST:PORT, udp-client:HOST:PORT, tcp-server:HOST:PORT, tcp-client:HOS
 	f.Uint8Var(&monitor.SystemID, "system-id", 1, "system id to speak as (the controller's)")
 	f.Uint8Var(&monitor.ComponentID, "component-id", 1, "component id to speak as (the controller's)")
 	f.BoolVar(&monitor.NoHeartbeat, "no-heartbeat", false, "send no heartbeats (a bridge then sends no chunks)")
+	f.IntVar(&monitor.MaxChannels, "max-channels", mavbridge.DefaultMaxChannels, "channels a server endpoint keeps open at once, one per peer")
 	return cmd
 }

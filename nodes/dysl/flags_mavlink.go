@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"math"
@@ -22,6 +23,7 @@ type mavlinkFlags struct {
 	linkTimeout  time.Duration
 	targetSystem uint8
 	targetComp   uint8
+	maxChannels  int
 	gripperOpen  float32
 	gripperClose float32
 	// link are the flags of the link, which only --mavlink uses.
@@ -34,6 +36,8 @@ func (m *mavlinkFlags) register(f *pflag.FlagSet) {
 	m.link.DurationVar(&m.linkTimeout, "mavlink-link-timeout", 2*time.Second, "controller heartbeat silence after which chunks stop (the node's mavlink.link_timeout)")
 	m.link.Uint8Var(&m.targetSystem, "mavlink-target-system", 1, "the arm controller's MAVLink system id")
 	m.link.Uint8Var(&m.targetComp, "mavlink-target-component", 1, "the arm controller's MAVLink component id")
+	m.link.IntVar(&m.maxChannels, "mavlink-max-channels", mavbridge.DefaultMaxChannels,
+		"channels a udp-server or tcp-server endpoint keeps open, one per peer (the node's mavlink.max_channels)")
 	m.link.Float32Var(&m.gripperOpen, "mavlink-gripper-open", -1, "gripper dimension value meaning fully open (the bundles' convention: -1)")
 	m.link.Float32Var(&m.gripperClose, "mavlink-gripper-closed", 1, "gripper dimension value meaning fully closed (the bundles' convention: +1)")
 	f.AddFlagSet(m.link)
@@ -53,6 +57,7 @@ func (m *mavlinkFlags) check() error {
 		{"--mavlink-link-timeout", nodecore.ParamMavlinkLinkTimeout, paramserver.Double(m.linkTimeout.Seconds())},
 		{"--mavlink-target-system", nodecore.ParamMavlinkTargetSystem, paramserver.Integer(int64(m.targetSystem))},
 		{"--mavlink-target-component", nodecore.ParamMavlinkTargetComponent, paramserver.Integer(int64(m.targetComp))},
+		{"--mavlink-max-channels", nodecore.ParamMavlinkMaxChannels, paramserver.Integer(int64(m.maxChannels))},
 	} {
 		if _, _, err := nodecore.NewParamServer(replay.NodeName, map[string]paramserver.Value{p.param: p.value}, nil); err != nil {
 			return fmt.Errorf("%s: %w", p.flag, err)
@@ -72,6 +77,10 @@ func (m *mavlinkFlags) check() error {
 	return nil
 }
 
+// channels is the channel limit the bridge runs with: --mavlink-max-channels, where 0 (flags set
+// without register) is the bridge's default, as for mavbridge.Bridge.MaxChannels.
+func (m *mavlinkFlags) channels() int { return cmp.Or(m.maxChannels, mavbridge.DefaultMaxChannels) }
+
 // newBridge starts the bridge the flags describe, or returns nil when --mavlink is empty.
 func (m *mavlinkFlags) newBridge() (*mavbridge.Bridge, error) {
 	if m.endpoint == "" {
@@ -79,7 +88,7 @@ func (m *mavlinkFlags) newBridge() (*mavbridge.Bridge, error) {
 	}
 	b := &mavbridge.Bridge{
 		Endpoint: m.endpoint, LinkTimeout: m.linkTimeout,
-		TargetSystem: m.targetSystem, TargetComponent: m.targetComp,
+		TargetSystem: m.targetSystem, TargetComponent: m.targetComp, MaxChannels: m.maxChannels,
 		GripperOpenValue: m.gripperOpen, GripperClosedValue: m.gripperClose,
 		// A replay's chunks are stamped on the bag's time, not this bridge's clock.
 		StampsOffClock: true,

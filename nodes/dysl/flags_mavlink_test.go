@@ -9,6 +9,9 @@ import (
 
 	"github.com/spf13/pflag"
 	"github.com/stretchr/testify/require"
+
+	"dysl_vla/nodecore"
+	"dysl_vla/paramserver"
 )
 
 // A replay's chunks are stamped on the bag's time: the bridge counts their gripper steps from their
@@ -41,4 +44,49 @@ func TestListenSaysTheAddressItListensOn(t *testing.T) {
 		require.NoError(t, <-done)
 		require.Regexp(t, `^listening on 127\.0\.0\.1:[1-9]\d*\n`, stderr.String(), kind)
 	}
+}
+
+// --mavlink-max-channels is the node's mavlink.max_channels: it reaches the bridge, is judged by the
+// parameter's range, needs --mavlink, and a replay says when the params file sets another.
+func TestMavlinkMaxChannelsFlag(t *testing.T) {
+	parse := func(args ...string) (*mavlinkFlags, error) {
+		m := &mavlinkFlags{}
+		f := pflag.NewFlagSet("replay", pflag.ContinueOnError)
+		m.register(f)
+		require.NoError(t, f.Parse(args))
+		return m, m.check()
+	}
+
+	m, err := parse("--mavlink", "tcp-server:127.0.0.1:0", "--mavlink-max-channels", "3")
+	require.NoError(t, err)
+	b, err := m.newBridge()
+	require.NoError(t, err)
+	defer b.Close()
+	require.Equal(t, 3, b.MaxChannels)
+
+	for _, bad := range []string{"0", "1025"} {
+		_, err = parse("--mavlink", "tcp-server:127.0.0.1:0", "--mavlink-max-channels", bad)
+		require.ErrorContains(t, err, "--mavlink-max-channels: nodecore: parameter 'mavlink.max_channels' could not be set to "+bad+
+			" (range 1 to 1024)")
+	}
+	_, err = parse("--mavlink-max-channels", "3")
+	require.ErrorContains(t, err, "--mavlink-max-channels")
+	require.ErrorContains(t, err, "--mavlink")
+
+	defaults, err := parse("--mavlink", "tcp-server:127.0.0.1:0")
+	require.NoError(t, err)
+	_, settings, err := nodecore.NewParamServer("/dysl_vla_node", nil, nil)
+	require.NoError(t, err)
+	given := map[string]paramserver.Value{nodecore.ParamMavlinkMaxChannels: paramserver.Integer(32)}
+	settings.Mavlink.MaxChannels = 32
+	require.Equal(t, []string{"robot.yaml sets mavlink.max_channels to 32, but a replay runs with --mavlink-max-channels 16"},
+		settingsReplayRunsOtherwise("robot.yaml", given, settings, &engineFlags{}, defaults))
+	settings.Mavlink.MaxChannels = 16
+	require.Empty(t, settingsReplayRunsOtherwise("robot.yaml", given, settings, &engineFlags{}, defaults))
+}
+
+// mavlink listen refuses a channel limit below one, naming its flag.
+func TestListenRefusesNoChannels(t *testing.T) {
+	_, _, err := runDysl("mavlink", "listen", "--endpoint", "udp-server:127.0.0.1:0", "--max-channels", "0")
+	require.EqualError(t, err, "--max-channels is 0, expected 1 or more")
 }

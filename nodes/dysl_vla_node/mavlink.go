@@ -23,6 +23,7 @@ func startMavlink(settings nodecore.Settings, gripperDim int) (*mavbridge.Forwar
 		LinkTimeout:     s.LinkTimeout,
 		TargetSystem:    uint8(s.TargetSystem), // 1..255, the parameters' declared range
 		TargetComponent: uint8(s.TargetComponent),
+		MaxChannels:     s.MaxChannels,
 		StampsOffClock:  settings.UseSimTime,
 	}
 	if err := b.Initialize(); err != nil {

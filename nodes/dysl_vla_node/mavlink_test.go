@@ -20,6 +20,7 @@ func TestStartMavlinkFromParameters(t *testing.T) {
 			nodecore.ParamMavlinkEndpoint:        paramserver.String(endpoint),
 			nodecore.ParamMavlinkLinkTimeout:     paramserver.Double(1.5),
 			nodecore.ParamMavlinkTargetComponent: paramserver.Integer(2),
+			nodecore.ParamMavlinkMaxChannels:     paramserver.Integer(5),
 		}, nil)
 		require.NoError(t, err)
 		return s
@@ -33,6 +34,7 @@ func TestStartMavlinkFromParameters(t *testing.T) {
 		require.Equal(t, 1500*time.Millisecond, fwd.Bridge.LinkTimeout)
 		require.Equal(t, uint8(1), fwd.Bridge.TargetSystem)
 		require.Equal(t, uint8(2), fwd.Bridge.TargetComponent)
+		require.Equal(t, 5, fwd.Bridge.MaxChannels)
 		require.False(t, fwd.Bridge.StampsOffClock, "stamps on the system clock")
 	})
 	t.Run("sim time", func(t *testing.T) {
@@ -52,4 +54,12 @@ func TestStartMavlinkFromParameters(t *testing.T) {
 		_, err := startMavlink(settingsWith("udp-client:127.0.0.1:0"), mavbridge.NoGripper)
 		require.ErrorContains(t, err, "parameter mavlink.endpoint: ")
 	})
+}
+
+// The node's mavlink.max_channels defaults to the bridge's own default: nodecore, which does not import
+// the bridge, writes the number down.
+func TestMaxChannelsParameterDefaultsToTheBridgesDefault(t *testing.T) {
+	_, s, err := nodecore.NewParamServer("/dysl_vla_node", nil, nil)
+	require.NoError(t, err)
+	require.Equal(t, mavbridge.DefaultMaxChannels, s.Mavlink.MaxChannels)
 }
