@@ -2,22 +2,56 @@
 
     ros2 launch dysl_vla dysl_vla.launch.py model_dir:=/models/oft-dysl image_topic:=/camera/color/image_raw
 
-Playing a recording into it: `ros2 bag play --clock BAG` with `use_sim_time:=true` here, so frames are
+Playing a recording into it: `ros2 bag play --clock 100 BAG` with `use_sim_time:=true` here, so frames are
 judged against the bag's time, not today's. `managed:=true` starts a lifecycle node (unconfigured) that a
 bring-up configures and activates through ~/change_state.
+
+Node parameters that are not launch arguments (mavlink.enabled, controller_threshold, ...) go in
+params_file: `name:=value` on the command line for one of them is not passed to the node.
+
+Stop it with SIGINT (Ctrl-C; `docker stop --signal SIGINT`, systemd `KillSignal=SIGINT`): Humble's
+launch answers SIGTERM by exiting and leaves the node running.
 """
 
+import difflib
+
+import launch.logging
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
 
+# Arguments ros2 launch adds to every launch file's own.
+LAUNCH_OWN_ARGUMENTS = {'launch-prefix', 'launch-prefix-filter'}
+
+
+def warn_unknown_arguments(context, declared):
+    """Warn about command-line arguments this file does not declare, which launch ignores in silence.
+
+    Only a name close to a declared one (a typo: image_topci) or a node parameter's dotted name
+    (mavlink.enabled) is named: a parent launch file that includes this one passes its own arguments
+    too, and those are not mistakes.
+    """
+    logger = launch.logging.get_logger('dysl_vla.launch')
+    for arg in context.argv or []:
+        name, sep, _ = arg.partition(':=')
+        if not sep or name in declared or name in LAUNCH_OWN_ARGUMENTS:
+            continue
+        if '.' in name:
+            logger.warning(f'{name} is a parameter of dysl_vla_node, not a launch argument, and is ignored: '
+                           f'set it in the file given as params_file:=')
+            continue
+        close = difflib.get_close_matches(name, declared, n=1, cutoff=0.8)
+        if close:
+            logger.warning(f'{name} is not a launch argument of dysl_vla.launch.py and is ignored; did you mean {close[0]}?')
+    return []
+
 
 def generate_launch_description():
     default_params = PathJoinSubstitution([FindPackageShare('dysl_vla'), 'params', 'dysl_vla.yaml'])
-    return LaunchDescription([
+    arguments = [
         DeclareLaunchArgument('model_dir', description='DySL model bundle directory (manifest.yaml + ONNX graphs)'),
         DeclareLaunchArgument('params_file', default_value=default_params,
                               description='ros__parameters file; the launch arguments below override it'),
@@ -35,6 +69,10 @@ def generate_launch_description():
         DeclareLaunchArgument('managed', default_value='false',
                               description='start as a lifecycle node in unconfigured state'),
         DeclareLaunchArgument('log_level', default_value='info', description='ROS log level of the node'),
+    ]
+    declared = [a.name for a in arguments]
+    return LaunchDescription(arguments + [
+        OpaqueFunction(function=warn_unknown_arguments, args=[declared]),
         Node(
             package='dysl_vla',
             executable='dysl_vla_node',

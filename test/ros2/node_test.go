@@ -180,6 +180,26 @@ func TestLaunchServesChunksStatsAndDiagnostics(t *testing.T) {
 	}
 }
 
+// launch ignores arguments a file does not declare, so a misspelt one used to change nothing in silence:
+// the launch file names a near miss of its own arguments and a node parameter's dotted name, and
+// leaves alone an argument of a parent launch file (robot_name), which is no mistake.
+func TestLaunchWarnsAboutArgumentsItIgnores(t *testing.T) {
+	r := NewROS(t)
+	launch := launchNode(t, r, "image_topci:=/camera/color/image_raw", "mavlink.enabled:=true", "robot_name:=arm1")
+	out := launch.Output()
+	for _, want := range []string{
+		"image_topci is not a launch argument of dysl_vla.launch.py and is ignored; did you mean image_topic?",
+		"mavlink.enabled is a parameter of dysl_vla_node, not a launch argument, and is ignored",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("launch did not warn %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "robot_name") {
+		t.Errorf("launch warned about an argument that is not close to its own:\n%s", out)
+	}
+}
+
 // A launch argument that YAML would read as a number reaches the node as the string it names:
 // model_dir:=2024 (a bundle directory named for its year) stopped the node with a parameter of the
 // wrong type, as launch_ros passed the bare substitution through YAML.
