@@ -194,7 +194,12 @@ func (s *Server) Declare(name string, defaultValue Value, descriptor Descriptor)
 
 	param := []Parameter{{Name: name, Value: initial}}
 	if result := checkType(descriptor, name, initial); !result.Successful {
-		return Value{}, fmt.Errorf("parameter '%s' has invalid type: %s", name, result.Reason)
+		hint := ""
+		if descriptor.Type == msgs.ParameterDouble && initial.Type == msgs.ParameterInteger {
+			// YAML reads 1 as an integer, and rclcpp refuses it for a double; the file's author meant 1.0.
+			hint = fmt.Sprintf(" (write %d.0 for a double)", initial.IntegerValue)
+		}
+		return Value{}, fmt.Errorf("parameter '%s' has invalid type: %s%s", name, result.Reason, hint)
 	}
 	if result := checkRange(descriptor, name, initial); !result.Successful {
 		// A start-up failure is read in a launch log: it says what was given, then the range and
