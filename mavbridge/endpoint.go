@@ -62,6 +62,11 @@ func (e Endpoint) String() string {
 	return e.Kind.String() + ":" + e.Address
 }
 
+// olderEndpointKinds are other tools' names for the kinds (pymavlink's and MAVProxy's udpin, udpout,
+// tcpin and tcp; tcpout), which a user coming from them types: each is refused with the name it has
+// here, not merely as unknown.
+var olderEndpointKinds = map[string]EndpointKind{"udpin": UDPServer, "udpout": UDPClient, "tcpin": TCPServer, "tcp": TCPClient, "tcpout": TCPClient}
+
 // ParseEndpoint reads an endpoint string such as "udp-client:127.0.0.1:14550" or "serial:/dev/ttyUSB0:57600".
 func ParseEndpoint(s string) (Endpoint, error) {
 	kindName, rest, found := strings.Cut(s, ":")
@@ -70,6 +75,9 @@ func ParseEndpoint(s string) (Endpoint, error) {
 		if name == kindName {
 			kind = k
 		}
+	}
+	if renamed, ok := olderEndpointKinds[kindName]; ok && found {
+		return Endpoint{}, fmt.Errorf("endpoint %q: the %s form of other MAVLink tools is %s here: %s:%s", s, kindName, renamed, renamed, rest)
 	}
 	if !found || kind == 0 {
 		return Endpoint{}, fmt.Errorf("endpoint %q: expected KIND:ADDRESS with KIND one of "+

@@ -30,6 +30,12 @@ func TestParseEndpoint(t *testing.T) {
 	invalid := []struct{ in, want string }{
 		{"", "expected KIND:ADDRESS"},
 		{"udp:127.0.0.1:14550", "KIND one of udp-client"},
+		{"udpin:0.0.0.0:14550", `endpoint "udpin:0.0.0.0:14550": the udpin form of other MAVLink tools is udp-server here: udp-server:0.0.0.0:14550`},
+		{"udpout:10.0.0.2:14550", "is udp-client here: udp-client:10.0.0.2:14550"},
+		{"tcpin:0.0.0.0:5760", "is tcp-server here: tcp-server:0.0.0.0:5760"},
+		{"tcp:10.0.0.2:5760", "is tcp-client here: tcp-client:10.0.0.2:5760"},
+		{"tcpout:10.0.0.2:5760", "is tcp-client here: tcp-client:10.0.0.2:5760"},
+		{"udpin", "KIND one of udp-client"},
 		{"udp-client", "expected KIND:ADDRESS"},
 		{"udp-client:127.0.0.1", "expected udp-client:HOST:PORT"},
 		{"udp-client::14550", "needs the controller's host"},

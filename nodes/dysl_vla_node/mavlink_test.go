@@ -48,7 +48,7 @@ func TestStartMavlinkFromParameters(t *testing.T) {
 	t.Run("old udpout syntax", func(t *testing.T) {
 		_, err := startMavlink(settingsWith("udpout:127.0.0.1:14550"), mavbridge.NoGripper)
 		require.ErrorContains(t, err, "parameter mavlink.endpoint: ")
-		require.ErrorContains(t, err, "udp-client, udp-server, tcp-client, tcp-server, serial")
+		require.ErrorContains(t, err, "the udpout form of other MAVLink tools is udp-client here: udp-client:127.0.0.1:14550")
 	})
 	t.Run("client without a port", func(t *testing.T) {
 		_, err := startMavlink(settingsWith("udp-client:127.0.0.1:0"), mavbridge.NoGripper)
