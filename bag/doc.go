@@ -24,10 +24,11 @@
 //
 // What a file may cost is bounded, whatever it claims: a message holds MaxMessageBytes at most (a
 // bigger compressed message or .db3 row is read as damaged), an MCAP chunk twice that, in its
-// index, its zstd frame and as it decompresses, and so do the chunks the log-time-ordered reader
-// holds at once (a file whose chunks overlap more is read in file order, with a warning). A chunk
-// is decompressed whole, into a buffer that grows with what comes out, not with what the chunk
-// claims, and checked before any of its messages is read. An MCAP file's header and summary section
+// index and as it decompresses, and so do the chunks the log-time-ordered reader holds at once (a
+// file whose chunks overlap more is read in file order, with a warning). A chunk is decompressed
+// whole, into a buffer that grows with what comes out, not with what the chunk claims, and checked
+// before any of its messages is read; through the index it is decompressed no further than the size
+// it states, and a chunk whose data holds more is damaged. An MCAP file's header and summary section
 // are read here, not by the MCAP library, which allocated what a record's length claimed (2 GiB for
 // a file of 17 bytes): the header holds 64 KiB at most, a summary record no more than is left of
 // the summary nor 16 MiB, only what is used is kept of each record, and the summary indexes no more
@@ -37,9 +38,11 @@
 // not checked (it would take reading every byte when a file opens; the chunks' CRCs cover their
 // messages). A .db3 is read only through plain tables, never views or generated columns, which
 // SQLite would compute on every read. A file-compressed storage file unpacks to 1000 times its
-// size, or 64 MiB, at most. The zstd check reads the 3-byte header of every block of every chunk
-// when a file opens: on a 2.4 GB recording, 0.05 s warm and 2.0 s from a cold disk, where the
-// summary alone (what ros2 bag info reads) took 0.01 and 0.15 s.
+// size, or 64 MiB, at most. Opening an indexed MCAP file reads its header, its summary and the head
+// of each chunk record: a 2.4 GB recording of 1447 chunks opened in 0.003 s, and in 0.07 to 0.12 s
+// with its pages out of the page cache (1.8 s when the header of every zstd block was read too). The
+// index reader keeps 16 bytes per selected message of a loaded chunk besides its records: 5% of a
+// rosbag2 chunk of 768 KiB of 300-byte messages, and about half of a chunk of empty ones.
 //
 // Writing: Create makes a bag directory that ROS 2 Humble and later can play: MCAP files with
 // profile "ros2", "ros2msg" schemas carrying the full message definition, "cdr" message encoding,

@@ -58,7 +58,7 @@ func TestLogTimeFootprint(t *testing.T) {
 	require.NoError(t, err)
 	var biggest uint64
 	for i, c := range chunks {
-		require.Equal(t, indexes[i].UncompressedSize, c.unpacked, "each zstd frame declares its size")
+		require.Equal(t, indexes[i].UncompressedSize, c.unpacked, "through the index a chunk decompresses to its size and no further")
 		biggest = max(biggest, c.unpacked)
 	}
 	require.Equal(t, biggest, logTimeFootprint(chunks))
