@@ -322,13 +322,13 @@ func LoadParams(paramsFile, nodeFQN string, now func() time.Time) (*paramserver.
 	if paramsFile != "" {
 		var err error
 		if overrides, err = paramserver.LoadParamsFile(paramsFile, nodeFQN); err != nil {
-			return nil, Settings{}, fmt.Errorf("nodecore: params file %s: %w", paramsFile, err)
+			return nil, Settings{}, fmt.Errorf("params file %s: %w", paramsFile, err)
 		}
 	}
 	srv, settings, err := NewParamServer(nodeFQN, overrides, now)
 	if err != nil && paramsFile != "" {
 		// A value the file gives that the node refuses ("unknown strategy") is the file's to fix.
-		return nil, Settings{}, fmt.Errorf("nodecore: params file %s: %w", paramsFile, err)
+		return nil, Settings{}, fmt.Errorf("params file %s: %w", paramsFile, err)
 	}
 	return srv, settings, err
 }
