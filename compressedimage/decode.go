@@ -128,48 +128,13 @@ func sniff(data []byte) Container {
 // camera's frames decoded into the same Image reuse one pixel buffer. The decoders of image/jpeg and
 // image/png still allocate their own image for every frame. On an error dst is left unspecified.
 func Decode(m *msgs.CompressedImage, dst *msgs.Image) error {
-	// Some drivers leave the format empty; JPEG and PNG say what they are.
-	got := sniff(m.Data)
-	c := got
-	if strings.TrimSpace(m.Format) != "" {
-		var err error
-		if c, err = ParseFormat(m.Format); err != nil {
-			return err
-		}
-	} else if c == 0 {
-		return fmt.Errorf("compressedimage: the format is empty and the data (starting % x) is neither a JPEG nor a PNG, %s",
-			m.Data[:min(len(m.Data), 8)], expectedFormats)
-	}
-	if got != c {
-		what := "neither a JPEG nor a PNG"
-		if got != 0 {
-			what = "a " + strings.ToUpper(got.String())
-		}
-		// No byte count: the error is a notice's reason, throttled per text, and should read the same
-		// for every frame of a misconfigured camera.
-		return fmt.Errorf("compressedimage: format %.64q says %s, but the data (starting % x) is %s",
-			m.Format, c, m.Data[:min(len(m.Data), 8)], what)
-	}
-	data := m.Data
-	decodeConfig, decode := jpeg.DecodeConfig, jpeg.Decode
-	if c == PNG {
-		decodeConfig, decode = png.DecodeConfig, png.Decode
-	} else {
-		data = withHuffmanTables(data)
-	}
-	cfg, err := decodeConfig(bytes.NewReader(data))
+	c, data, cfg, err := readHeader(m)
 	if err != nil {
-		return fmt.Errorf("compressedimage: %s header: %w", c, err)
-	}
-	if cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width > MaxSide || cfg.Height > MaxSide {
-		return fmt.Errorf("compressedimage: %s of %dx%d pixels, expected a positive size of at most %d a side", c, cfg.Width, cfg.Height, MaxSide)
-	}
-	if err := checkColorModel(c, cfg.ColorModel); err != nil {
 		return err
 	}
-	if least := leastBytes(c, cfg.Width, cfg.Height); len(data) < least {
-		return fmt.Errorf("compressedimage: %s of %dx%d pixels in %d bytes, fewer than any %s of that size takes (%d): "+
-			"its header claims pixels its data cannot hold", c, cfg.Width, cfg.Height, len(data), c, least)
+	decode := jpeg.Decode
+	if c == PNG {
+		decode = png.Decode
 	}
 	img, err := decode(bytes.NewReader(data))
 	if err != nil {
@@ -181,6 +146,62 @@ func Decode(m *msgs.CompressedImage, dst *msgs.Image) error {
 	dst.Header = m.Header
 	dst.Width, dst.Height, dst.IsBigEndian = uint32(cfg.Width), uint32(cfg.Height), 0
 	return toRaw(img, dst)
+}
+
+// Check refuses what Decode would refuse from m's format and header alone, decoding no pixel: a node
+// says a camera's wrong format or size before reasons that waiting could cure, on frames it may never
+// decode.
+func Check(m *msgs.CompressedImage) error {
+	_, _, _, err := readHeader(m)
+	return err
+}
+
+// readHeader reads m's container and header and checks them: the format against the data, the size,
+// the colour model, and that the data is long enough for the pixels the header claims. data is what
+// the decoder is to read (a Motion-JPEG frame with the Huffman tables it lacks).
+func readHeader(m *msgs.CompressedImage) (c Container, data []byte, cfg image.Config, err error) {
+	// Some drivers leave the format empty; JPEG and PNG say what they are.
+	got := sniff(m.Data)
+	c = got
+	if strings.TrimSpace(m.Format) != "" {
+		if c, err = ParseFormat(m.Format); err != nil {
+			return 0, nil, cfg, err
+		}
+	} else if c == 0 {
+		return 0, nil, cfg, fmt.Errorf("compressedimage: the format is empty and the data (starting % x) is neither a JPEG nor a PNG, %s",
+			m.Data[:min(len(m.Data), 8)], expectedFormats)
+	}
+	if got != c {
+		what := "neither a JPEG nor a PNG"
+		if got != 0 {
+			what = "a " + strings.ToUpper(got.String())
+		}
+		// No byte count: the error is a notice's reason, throttled per text, and should read the same
+		// for every frame of a misconfigured camera.
+		return 0, nil, cfg, fmt.Errorf("compressedimage: format %.64q says %s, but the data (starting % x) is %s",
+			m.Format, c, m.Data[:min(len(m.Data), 8)], what)
+	}
+	data = m.Data
+	decodeConfig := jpeg.DecodeConfig
+	if c == PNG {
+		decodeConfig = png.DecodeConfig
+	} else {
+		data = withHuffmanTables(data)
+	}
+	if cfg, err = decodeConfig(bytes.NewReader(data)); err != nil {
+		return 0, nil, cfg, fmt.Errorf("compressedimage: %s header: %w", c, err)
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width > MaxSide || cfg.Height > MaxSide {
+		return 0, nil, cfg, fmt.Errorf("compressedimage: %s of %dx%d pixels, expected a positive size of at most %d a side", c, cfg.Width, cfg.Height, MaxSide)
+	}
+	if err := checkColorModel(c, cfg.ColorModel); err != nil {
+		return 0, nil, cfg, err
+	}
+	if least := leastBytes(c, cfg.Width, cfg.Height); len(data) < least {
+		return 0, nil, cfg, fmt.Errorf("compressedimage: %s of %dx%d pixels in %d bytes, fewer than any %s of that size takes (%d): "+
+			"its header claims pixels its data cannot hold", c, cfg.Width, cfg.Height, len(data), c, least)
+	}
+	return c, data, cfg, nil
 }
 
 // leastBytes is the fewest bytes a JPEG or PNG of w×h pixels can take: the decoders allocate the

@@ -224,19 +224,42 @@ func TestCompressedFramesReachTheModelChannelForChannel(t *testing.T) {
 }
 
 // A compressed frame that is not acted on for its age, or for want of a /clock under use_sim_time, is
-// dropped before its decode: undecodable data in it is never noticed, and costs nothing.
+// dropped before its decode: pixel data that does not decode is never noticed, and costs nothing.
 func TestCompressedFramesDroppedBeforeTheirDecode(t *testing.T) {
+	frame := patterned(0, 0)
+	var m msgs.CompressedImage
+	require.NoError(t, msgs.Decode(pngOf(t, frame), &m))
+	idat := bytes.Index(m.Data, []byte("IDAT"))
+	require.Positive(t, idat)
+	m.Data[idat+6] ^= 0xff // in the pixel data: the header reads, the pixels do not (CRC)
+	damaged := compressed(t, frame.Header, m.Format, m.Data)
+
+	f := newFixture(t, nil, compressedTransport)
+	f.core.SetInstruction("pick")
+	require.True(t, f.core.OfferSerializedCompressedFrame("image/compressed", damaged))
+	f.core.Step(t0.Add(time.Hour)) // far older than max_image_age
+	require.Len(t, eventsOf[nodecore.EventFrameStale](f.sink), 1)
+	require.Empty(t, eventsOf[nodecore.EventBadFrame](f.sink), "a stale frame's pixels are not decoded")
+
+	require.True(t, f.core.OfferSerializedCompressedFrame("image/compressed", damaged))
+	f.core.Step(t0.Add(10 * time.Millisecond))
+	bad := eventsOf[nodecore.EventBadFrame](f.sink)
+	require.Len(t, bad, 1, "the same data, served, is a bad frame")
+	require.ErrorContains(t, bad[0].Err, "png of 8x6 pixels")
+}
+
+// A compressed frame whose format or header the model cannot read is said before what waiting would
+// cure, as a raw frame's encoding is: the camera's format is what the user has to change.
+func TestUnreadableCompressedHeaderIsSaidBeforeStale(t *testing.T) {
 	garbage := compressed(t, msgs.Header{Stamp: msgs.TimeFromGo(t0), FrameID: "cam"}, "png", []byte("not a png"))
 	f := newFixture(t, nil, compressedTransport)
 	f.core.SetInstruction("pick")
 	require.True(t, f.core.OfferSerializedCompressedFrame("image/compressed", garbage))
 	f.core.Step(t0.Add(time.Hour)) // far older than max_image_age
-	require.Len(t, eventsOf[nodecore.EventFrameStale](f.sink), 1)
-	require.Empty(t, eventsOf[nodecore.EventBadFrame](f.sink), "a stale frame is not decoded")
-
-	require.True(t, f.core.OfferSerializedCompressedFrame("image/compressed", garbage))
-	f.core.Step(t0.Add(10 * time.Millisecond))
-	require.Len(t, eventsOf[nodecore.EventBadFrame](f.sink), 1, "the same data, served, is a bad frame")
+	require.Empty(t, eventsOf[nodecore.EventFrameStale](f.sink))
+	bad := eventsOf[nodecore.EventBadFrame](f.sink)
+	require.Len(t, bad, 1)
+	require.ErrorContains(t, bad[0].Err, `format "png" says png, but the data`)
 }
 
 // The decode of a served compressed frame is not in the inference's latency: the diagnostics give it

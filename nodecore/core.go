@@ -412,14 +412,18 @@ func (c *Core) Step(now time.Time) bool {
 		c.cfg.Sink.Notice(EventNoClock{Stamp: stamp})
 		return true
 	}
-	// A raw frame the model cannot read is said before any reason that waiting could cure: a yuv422
-	// camera that does not stamp its frames was reported as unstamped, and its encoding only once
-	// max_image_age was set to 0. It costs no pixel; compressed data is checked when it is decoded.
-	if !f.isCompressed {
-		if err := imageOf(&f.image).Validate(); err != nil {
-			c.refuseBadFrame(stamp, err)
-			return true
-		}
+	// A frame the model cannot read is said before any reason that waiting could cure: a yuv422 camera
+	// that does not stamp its frames was reported as unstamped, and its encoding only once
+	// max_image_age was set to 0. Neither check decodes a pixel.
+	var unreadable error
+	if f.isCompressed {
+		unreadable = compressedimage.Check(&f.compressed)
+	} else {
+		unreadable = imageOf(&f.image).Validate()
+	}
+	if unreadable != nil {
+		c.refuseBadFrame(stamp, unreadable)
+		return true
 	}
 	if instruction == "" {
 		c.count(func(w *window, t *totals) { t.noInstruction++; w.noInstruction++ })
