@@ -35,6 +35,8 @@ const (
 	ParamMavlinkTargetSystem    = "mavlink.target_system"
 	ParamMavlinkTargetComponent = "mavlink.target_component"
 	ParamMavlinkMaxChannels     = "mavlink.max_channels"
+	ParamMavlinkGripperOpen     = "mavlink.gripper_open"
+	ParamMavlinkGripperClosed   = "mavlink.gripper_closed"
 
 	// Live: applied at the next inference.
 	ParamMaxImageAge = "max_image_age"
@@ -131,6 +133,10 @@ type MavlinkSettings struct {
 	TargetComponent int
 	// MaxChannels is how many channels a server endpoint keeps open at once (mavbridge.Bridge.MaxChannels).
 	MaxChannels int
+	// GripperOpen and GripperClosed are the gripper column's values for fully open and fully closed
+	// (mavbridge.Bridge.GripperOpenValue and GripperClosedValue), -1 and +1 by default as in the
+	// bundles. float32: the chunks carry the column so, and the bridge compares it so.
+	GripperOpen, GripperClosed float32
 }
 
 // LiveSettings are the parameters the node core reads at every inference.
@@ -194,6 +200,16 @@ func specs() []paramSpec {
 		"them takes the place of the least useful channel, never the controller's once heard, or is refused "+
 		"(no effect on client and serial endpoints)", 1, 1024, 1)
 	mavChannels.ReadOnly = true
+	// The gripper column in the published chunks' units: -1..1 in the bundles, 0..1 or a width in
+	// millimetres elsewhere. A range makes the values finite; ±1000 keeps them within 1e-4 in float32.
+	mavGripperOpen := doubleRange("value of the published chunks' gripper column that means fully open (the bundles' convention: -1): "+
+		"the bridge sends MAV_CMD_DO_GRIPPER open when the column comes to the middle between open and closed or to this side of it "+
+		"(0 for a gripper column of 0..1 that closes at 1)", -1000, 1000, 0)
+	mavGripperOpen.ReadOnly = true
+	mavGripperClosed := doubleRange("value of the published chunks' gripper column that means fully closed (the bundles' convention: +1): "+
+		"the bridge sends MAV_CMD_DO_GRIPPER close when the column passes the middle towards it; must differ from mavlink.gripper_open "+
+		"(the two the other way round for a column whose high value opens)", -1000, 1000, 0)
+	mavGripperClosed.ReadOnly = true
 	threads := integerRange("ONNX Runtime intra-op threads per session", 1, 64, 1)
 	threads.ReadOnly = true
 	period := doubleRange("seconds between /diagnostics publications", 0.1, 60, 0)
@@ -223,6 +239,8 @@ func specs() []paramSpec {
 		{ParamMavlinkTargetSystem, paramserver.Integer(1), mavSystem},
 		{ParamMavlinkTargetComponent, paramserver.Integer(1), mavComponent},
 		{ParamMavlinkMaxChannels, paramserver.Integer(16), mavChannels},
+		{ParamMavlinkGripperOpen, paramserver.Double(-1), mavGripperOpen},
+		{ParamMavlinkGripperClosed, paramserver.Double(1), mavGripperClosed},
 
 		{ParamMaxImageAge, paramserver.Double(0.5), doubleRange("seconds a frame may age before inference starts on it; older frames, and frames stamped further ahead of the clock, are dropped (0 disables the check)", 0, 60, 0)},
 		{ParamStateMaxAge, paramserver.Double(0.5), doubleRange("seconds between a frame's stamp (the node's clock for a frame not stamped) and the robot state (joint_states) it is inferred with, for a bundle that reads one; a frame without such a state is not acted on (0 disables the check, as a robot whose joint_states are not stamped needs)", 0, 60, 0)},
@@ -338,7 +356,8 @@ func LoadParams(paramsFile, nodeFQN string, now func() time.Time) (*paramserver.
 type lookup func(name string) (paramserver.Value, bool)
 
 // settingsFrom reads every parameter through get and checks what the descriptors cannot: the strategy
-// name and the skipping configuration as a whole.
+// name, the skipping configuration as a whole and the gripper's open and closed values against each
+// other.
 func settingsFrom(get lookup) (Settings, error) {
 	r := reader{get: get}
 	s := Settings{
@@ -361,6 +380,8 @@ func settingsFrom(get lookup) (Settings, error) {
 			TargetSystem:    int(r.integer(ParamMavlinkTargetSystem)),
 			TargetComponent: int(r.integer(ParamMavlinkTargetComponent)),
 			MaxChannels:     int(r.integer(ParamMavlinkMaxChannels)),
+			GripperOpen:     float32(r.double(ParamMavlinkGripperOpen)), // ±1000, the declared range
+			GripperClosed:   float32(r.double(ParamMavlinkGripperClosed)),
 		},
 		Live: LiveSettings{
 			MaxImageAge:    seconds(r.double(ParamMaxImageAge)),
@@ -388,6 +409,12 @@ func settingsFrom(get lookup) (Settings, error) {
 	// Published with every chunk; the parameter services also answer with it, once per name asked.
 	if err := checkFrameID("parameter "+ParamFrameID, s.Live.FrameID); err != nil {
 		return Settings{}, err
+	}
+	// The bridge tells open from closed by the side of their middle the column is on: equal values have
+	// no middle (and two zeros would be taken by the bridge for its default, -1 and +1).
+	if s.Mavlink.GripperOpen == s.Mavlink.GripperClosed {
+		return Settings{}, fmt.Errorf("parameters %s and %s are both %v: expected two different values, the gripper column's fully open and fully closed",
+			ParamMavlinkGripperOpen, ParamMavlinkGripperClosed, s.Mavlink.GripperOpen)
 	}
 	if !slices.Contains(ImageTransports(), s.ImageTransport) {
 		return Settings{}, fmt.Errorf("parameter %s: %q is not an image transport this node takes (expected one of %s)",
