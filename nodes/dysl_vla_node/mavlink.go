@@ -24,7 +24,10 @@ func startMavlink(settings nodecore.Settings, gripperDim int) (*mavbridge.Forwar
 		TargetSystem:    uint8(s.TargetSystem), // 1..255, the parameters' declared range
 		TargetComponent: uint8(s.TargetComponent),
 		MaxChannels:     s.MaxChannels,
-		StampsOffClock:  settings.UseSimTime,
+		// Finite and different: the parameters' declared range and nodecore's check of the two.
+		GripperOpenValue:   s.GripperOpen,
+		GripperClosedValue: s.GripperClosed,
+		StampsOffClock:     settings.UseSimTime,
 	}
 	if err := b.Initialize(); err != nil {
 		return nil, fmt.Errorf("MAVLink bridge (%s): %w", nodecore.ParamMavlinkEndpoint, err)

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"dysl_vla/mavbridge"
+	"dysl_vla/msgs"
 	"dysl_vla/nodecore"
 	"dysl_vla/paramserver"
 )
@@ -36,6 +37,17 @@ func TestStartMavlinkFromParameters(t *testing.T) {
 		require.Equal(t, uint8(2), fwd.Bridge.TargetComponent)
 		require.Equal(t, 5, fwd.Bridge.MaxChannels)
 		require.False(t, fwd.Bridge.StampsOffClock, "stamps on the system clock")
+		require.Equal(t, float32(-1), fwd.Bridge.GripperOpenValue, "the bundles' convention")
+		require.Equal(t, float32(1), fwd.Bridge.GripperClosedValue)
+	})
+	t.Run("gripper convention", func(t *testing.T) {
+		s := settingsWith("udp-server:127.0.0.1:0")
+		s.Mavlink.GripperOpen, s.Mavlink.GripperClosed = 85, 0
+		fwd, err := startMavlink(s, 6)
+		require.NoError(t, err)
+		defer fwd.Bridge.Close()
+		require.Equal(t, float32(85), fwd.Bridge.GripperOpenValue)
+		require.Equal(t, float32(0), fwd.Bridge.GripperClosedValue)
 	})
 	t.Run("sim time", func(t *testing.T) {
 		s := settingsWith("udp-server:127.0.0.1:0")
@@ -62,4 +74,51 @@ func TestMaxChannelsParameterDefaultsToTheBridgesDefault(t *testing.T) {
 	_, s, err := nodecore.NewParamServer("/dysl_vla_node", nil, nil)
 	require.NoError(t, err)
 	require.Equal(t, mavbridge.DefaultMaxChannels, s.Mavlink.MaxChannels)
+}
+
+// With mavlink.gripper_open 1 and mavlink.gripper_closed 0 (a 0..1 gripper where 1 is open), a chunk
+// whose gripper column goes from 1 to 0 opens the gripper, then closes it: the controller gets the
+// MAV_CMD_DO_GRIPPER of that convention, not of the bundles' default, under which 1 closes. A Monitor
+// stands in for the controller and accepts the commands.
+func TestNodeGripperConventionReachesTheController(t *testing.T) {
+	monitor := &mavbridge.Monitor{Endpoint: "udp-server:127.0.0.1:0", AckGripper: true}
+	require.NoError(t, monitor.Initialize())
+	defer monitor.Close()
+	_, settings, err := nodecore.NewParamServer("/dysl_vla_node", map[string]paramserver.Value{
+		nodecore.ParamMavlinkEnabled:       paramserver.Bool(true),
+		nodecore.ParamMavlinkEndpoint:      paramserver.String("udp-client:" + monitor.ListenAddr().String()),
+		nodecore.ParamMavlinkGripperOpen:   paramserver.Double(1),
+		nodecore.ParamMavlinkGripperClosed: paramserver.Double(0),
+	}, nil)
+	require.NoError(t, err)
+	fwd, err := startMavlink(settings, 1)
+	require.NoError(t, err)
+	defer fwd.Bridge.Close()
+
+	// The monitor waits for its reader: read everything, keep the gripper commands.
+	commands := make(chan mavbridge.GripperAction, 16)
+	go func() {
+		for r := range monitor.Received() {
+			if g, ok := r.(mavbridge.ReceivedGripper); ok {
+				commands <- g.Action
+			}
+		}
+	}()
+	require.Eventually(t, func() bool { return fwd.Bridge.Stats().LinkUp }, 20*time.Second, 10*time.Millisecond, "monitor heartbeats")
+
+	// Stamped at 0, far before the bridge's clock: its steps count from the arrival, so step 0 (open) is
+	// commanded as the chunk arrives and step 1 (closed) a step later, in that order.
+	require.NoError(t, fwd.ForwardChunk(&msgs.ActionChunk{Header: msgs.Header{FrameID: "base_link"},
+		StepDt: msgs.DurationFromGo(100 * time.Millisecond), Sequence: 1, Steps: 2, ActionDim: 2,
+		Actions: []float32{0, 1, 0, 0}}))
+	var got []mavbridge.GripperAction
+	for len(got) < 2 {
+		select {
+		case a := <-commands:
+			got = append(got, a)
+		case <-time.After(20 * time.Second):
+			t.Fatalf("the controller got %v, expected open then close", got)
+		}
+	}
+	require.Equal(t, []mavbridge.GripperAction{mavbridge.GripperOpen, mavbridge.GripperClose}, got)
 }
