@@ -152,6 +152,8 @@ func settingsReplayRunsOtherwise(file string, given map[string]paramserver.Value
 		differ(nodecore.ParamMavlinkTargetSystem, "--mavlink-target-system", s.Mavlink.TargetSystem, int(mf.targetSystem))
 		differ(nodecore.ParamMavlinkTargetComponent, "--mavlink-target-component", s.Mavlink.TargetComponent, int(mf.targetComp))
 		differ(nodecore.ParamMavlinkMaxChannels, "--mavlink-max-channels", s.Mavlink.MaxChannels, mf.channels())
+		differ(nodecore.ParamMavlinkGripperOpen, "--mavlink-gripper-open", s.Mavlink.GripperOpen, mf.gripperOpen)
+		differ(nodecore.ParamMavlinkGripperClosed, "--mavlink-gripper-closed", s.Mavlink.GripperClosed, mf.gripperClose)
 	}
 	return out
 }

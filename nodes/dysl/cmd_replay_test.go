@@ -50,7 +50,9 @@ func TestReplayRefusesLinkFlagsWithoutMavlink(t *testing.T) {
 
 // The link's settings are refused where the node's mavlink.* parameters would refuse them, before the
 // bag or the model is opened: 0 is no controller id (the library took it for 1), and a gripper whose
-// open and closed values are equal cannot be commanded (the library made closed 1).
+// open and closed values are equal cannot be commanded (the library made closed 1). The gripper's
+// two are judged together, as mavlink.gripper_open and mavlink.gripper_closed: one alone equal to
+// the other's default is refused too.
 func TestReplayRefusesLinkSettingsTheNodeWouldRefuse(t *testing.T) {
 	dir := t.TempDir()
 	for _, tc := range []struct {
@@ -61,10 +63,15 @@ func TestReplayRefusesLinkSettingsTheNodeWouldRefuse(t *testing.T) {
 		{[]string{"--mavlink-target-component", "0"}, "--mavlink-target-component: nodecore: parameter 'mavlink.target_component' could not be set to 0 (range 1 to 255)"},
 		{[]string{"--mavlink-link-timeout", "0"}, "--mavlink-link-timeout: nodecore: parameter 'mavlink.link_timeout' could not be set to 0 (range 0.1 to 60)"},
 		{[]string{"--mavlink-link-timeout", "2m"}, "--mavlink-link-timeout: nodecore: parameter 'mavlink.link_timeout' could not be set to 120 (range 0.1 to 60)"},
-		{[]string{"--mavlink-gripper-open", "0", "--mavlink-gripper-closed", "0"}, "--mavlink-gripper-open and --mavlink-gripper-closed are both 0: expected two different values"},
+		{[]string{"--mavlink-gripper-open", "0", "--mavlink-gripper-closed", "0"}, "--mavlink-gripper-open and --mavlink-gripper-closed: " +
+			"parameters mavlink.gripper_open and mavlink.gripper_closed are both 0: expected two different values"},
+		{[]string{"--mavlink-gripper-open", "1"}, "--mavlink-gripper-open and --mavlink-gripper-closed: " +
+			"parameters mavlink.gripper_open and mavlink.gripper_closed are both 1: expected two different values"},
 		// NaN differs from NaN, and reached the bridge, which named its own field, after the model loaded.
-		{[]string{"--mavlink-gripper-open", "NaN", "--mavlink-gripper-closed", "NaN"}, "--mavlink-gripper-open NaN: expected a finite gripper value"},
-		{[]string{"--mavlink-gripper-closed", "+Inf"}, "--mavlink-gripper-closed +Inf: expected a finite gripper value"},
+		{[]string{"--mavlink-gripper-open", "NaN", "--mavlink-gripper-closed", "NaN"}, "--mavlink-gripper-open and --mavlink-gripper-closed: " +
+			"nodecore: parameter 'mavlink.gripper_open' could not be set to NaN (range -1000 to 1000)"},
+		{[]string{"--mavlink-gripper-closed", "+Inf"}, "--mavlink-gripper-open and --mavlink-gripper-closed: " +
+			"nodecore: parameter 'mavlink.gripper_closed' could not be set to +Inf (range -1000 to 1000)"},
 	} {
 		args := append([]string{"replay", "--model", filepath.Join(dir, "no-model"), "--bag", filepath.Join(dir, "no-bag"),
 			"--out", filepath.Join(dir, "out"), "--mavlink", "udp-client:127.0.0.1:9"}, tc.flags...)
@@ -185,13 +192,16 @@ func TestReplaySaysWhichNodeSettingsItRunsOtherwise(t *testing.T) {
 		"robot.yaml sets ort_intra_op_threads to 4, but a replay runs with --threads 1",
 	}, settingsReplayRunsOtherwise("robot.yaml", given, robot, &ef, &mf), "the MAVLink ids matter only with --mavlink")
 
-	mf = mavlinkFlags{endpoint: "udp-client:127.0.0.1:14551", linkTimeout: 2 * time.Second, targetSystem: 1, targetComp: 1}
+	mf = mavlinkFlags{endpoint: "udp-client:127.0.0.1:14551", linkTimeout: 2 * time.Second, targetSystem: 1, targetComp: 1,
+		gripperOpen: -1, gripperClose: 1}
 	robot.ModelDir = "models/./x"
+	robot.Mavlink.GripperOpen, robot.Mavlink.GripperClosed = 0, 1
 	require.Equal(t, []string{
 		"robot.yaml sets execution_provider to cuda, but a replay runs with --provider cpu",
 		"robot.yaml sets ort_intra_op_threads to 4, but a replay runs with --threads 1",
 		"robot.yaml sets mavlink.endpoint to udp-client:127.0.0.1:14550, but a replay runs with --mavlink udp-client:127.0.0.1:14551",
 		"robot.yaml sets mavlink.target_system to 7, but a replay runs with --mavlink-target-system 1",
+		"robot.yaml sets mavlink.gripper_open to 0, but a replay runs with --mavlink-gripper-open -1",
 	}, settingsReplayRunsOtherwise("robot.yaml", given, robot, &ef, &mf))
 
 	// Only what the file sets: a file of one parameter names nothing else, whatever the defaults.

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"fmt"
 	"io"
-	"math"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -38,41 +37,39 @@ func (m *mavlinkFlags) register(f *pflag.FlagSet) {
 	m.link.Uint8Var(&m.targetComp, "mavlink-target-component", 1, "the arm controller's MAVLink component id")
 	m.link.IntVar(&m.maxChannels, "mavlink-max-channels", mavbridge.DefaultMaxChannels,
 		"channels a udp-server or tcp-server endpoint keeps open, one per peer (the node's mavlink.max_channels)")
-	m.link.Float32Var(&m.gripperOpen, "mavlink-gripper-open", -1, "gripper dimension value meaning fully open (the bundles' convention: -1)")
-	m.link.Float32Var(&m.gripperClose, "mavlink-gripper-closed", 1, "gripper dimension value meaning fully closed (the bundles' convention: +1)")
+	m.link.Float32Var(&m.gripperOpen, "mavlink-gripper-open", -1, "gripper dimension value meaning fully open (the node's mavlink.gripper_open; the bundles' convention: -1)")
+	m.link.Float32Var(&m.gripperClose, "mavlink-gripper-closed", 1, "gripper dimension value meaning fully closed (the node's mavlink.gripper_closed; the bundles' convention: +1)")
 	f.AddFlagSet(m.link)
 }
 
 // check refuses, before the command opens anything, the link's flags without --mavlink, and values
-// the node would refuse: the ranges of its mavlink.* parameters judge the flags that set the same
-// things, and the gripper's open and closed values must differ.
+// the node would refuse: its mavlink.* parameters judge the flags that set the same things, their
+// ranges and, for the gripper's open and closed values, that the two differ.
 func (m *mavlinkFlags) check() error {
 	if m.endpoint == "" {
 		return refuseUnused(m.link, "--mavlink", flagNames(m.link)...)
 	}
+	one := func(param string, v paramserver.Value) map[string]paramserver.Value {
+		return map[string]paramserver.Value{param: v}
+	}
 	for _, p := range []struct {
-		flag, param string
-		value       paramserver.Value
+		flags  string
+		params map[string]paramserver.Value
 	}{
-		{"--mavlink-link-timeout", nodecore.ParamMavlinkLinkTimeout, paramserver.Double(m.linkTimeout.Seconds())},
-		{"--mavlink-target-system", nodecore.ParamMavlinkTargetSystem, paramserver.Integer(int64(m.targetSystem))},
-		{"--mavlink-target-component", nodecore.ParamMavlinkTargetComponent, paramserver.Integer(int64(m.targetComp))},
-		{"--mavlink-max-channels", nodecore.ParamMavlinkMaxChannels, paramserver.Integer(int64(m.maxChannels))},
+		{"--mavlink-link-timeout", one(nodecore.ParamMavlinkLinkTimeout, paramserver.Double(m.linkTimeout.Seconds()))},
+		{"--mavlink-target-system", one(nodecore.ParamMavlinkTargetSystem, paramserver.Integer(int64(m.targetSystem)))},
+		{"--mavlink-target-component", one(nodecore.ParamMavlinkTargetComponent, paramserver.Integer(int64(m.targetComp)))},
+		{"--mavlink-max-channels", one(nodecore.ParamMavlinkMaxChannels, paramserver.Integer(int64(m.maxChannels)))},
+		// Together: either alone is refused where it equals the other's default, as the inverted
+		// convention's --mavlink-gripper-open 1 does.
+		{"--mavlink-gripper-open and --mavlink-gripper-closed", map[string]paramserver.Value{
+			nodecore.ParamMavlinkGripperOpen:   paramserver.Double(float64(m.gripperOpen)),
+			nodecore.ParamMavlinkGripperClosed: paramserver.Double(float64(m.gripperClose)),
+		}},
 	} {
-		if _, _, err := nodecore.NewParamServer(replay.NodeName, map[string]paramserver.Value{p.param: p.value}, nil); err != nil {
-			return fmt.Errorf("%s: %w", p.flag, err)
+		if _, _, err := nodecore.NewParamServer(replay.NodeName, p.params, nil); err != nil {
+			return fmt.Errorf("%s: %w", p.flags, err)
 		}
-	}
-	for _, g := range []struct {
-		flag  string
-		value float32
-	}{{"--mavlink-gripper-open", m.gripperOpen}, {"--mavlink-gripper-closed", m.gripperClose}} {
-		if math.IsNaN(float64(g.value)) || math.IsInf(float64(g.value), 0) {
-			return fmt.Errorf("%s %v: expected a finite gripper value", g.flag, g.value)
-		}
-	}
-	if m.gripperOpen == m.gripperClose {
-		return fmt.Errorf("--mavlink-gripper-open and --mavlink-gripper-closed are both %v: expected two different values", m.gripperOpen)
 	}
 	return nil
 }
