@@ -16,6 +16,7 @@ launch answers SIGTERM by exiting and leaves the node running.
 import difflib
 
 import launch.logging
+import yaml
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
@@ -27,19 +28,40 @@ from launch_ros.substitutions import FindPackageShare
 LAUNCH_OWN_ARGUMENTS = {'launch-prefix', 'launch-prefix-filter'}
 
 
-def warn_unknown_arguments(context, declared):
+def node_parameter_names(params_path):
+    """The dotted names of every parameter the node's own params file lists (all of them, with defaults)."""
+    try:
+        with open(params_path) as f:
+            doc = yaml.safe_load(f)
+        params = doc['/**']['ros__parameters']
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        return set()
+    names = set()
+
+    def walk(prefix, value):
+        if isinstance(value, dict):
+            for key, child in value.items():
+                walk(f'{prefix}{key}.', child)
+        else:
+            names.add(prefix[:-1])
+    walk('', params)
+    return names
+
+
+def warn_unknown_arguments(context, declared, params_path):
     """Warn about command-line arguments this file does not declare, which launch ignores in silence.
 
-    Only a name close to a declared one (a typo: image_topci) or a node parameter's dotted name
-    (mavlink.enabled) is named: a parent launch file that includes this one passes its own arguments
-    too, and those are not mistakes.
+    Only a node parameter's name (controller_threshold, mavlink.enabled) or a name close to a declared
+    argument (a typo: image_topci) is named: a parent launch file that includes this one passes its own
+    arguments too, and those are not mistakes.
     """
     logger = launch.logging.get_logger('dysl_vla.launch')
+    parameters = node_parameter_names(params_path.perform(context))
     for arg in context.argv or []:
         name, sep, _ = arg.partition(':=')
         if not sep or name in declared or name in LAUNCH_OWN_ARGUMENTS:
             continue
-        if '.' in name:
+        if name in parameters:
             logger.warning(f'{name} is a parameter of dysl_vla_node, not a launch argument, and is ignored: '
                            f'set it in the file given as params_file:=')
             continue
@@ -72,7 +94,7 @@ def generate_launch_description():
     ]
     declared = [a.name for a in arguments]
     return LaunchDescription(arguments + [
-        OpaqueFunction(function=warn_unknown_arguments, args=[declared]),
+        OpaqueFunction(function=warn_unknown_arguments, args=[declared, default_params]),
         Node(
             package='dysl_vla',
             executable='dysl_vla_node',

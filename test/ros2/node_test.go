@@ -181,22 +181,26 @@ func TestLaunchServesChunksStatsAndDiagnostics(t *testing.T) {
 }
 
 // launch ignores arguments a file does not declare, so a misspelt one used to change nothing in silence:
-// the launch file names a near miss of its own arguments and a node parameter's dotted name, and
-// leaves alone an argument of a parent launch file (robot_name), which is no mistake.
+// the launch file names a near miss of its own arguments and a node parameter given as an argument,
+// and leaves alone arguments of a parent launch file (robot_name, arm.side), which are no mistake.
 func TestLaunchWarnsAboutArgumentsItIgnores(t *testing.T) {
 	r := NewROS(t)
-	launch := launchNode(t, r, "image_topci:=/camera/color/image_raw", "mavlink.enabled:=true", "robot_name:=arm1")
+	launch := launchNode(t, r, "image_topci:=/camera/color/image_raw", "mavlink.enabled:=true",
+		"controller_threshold:=0.7", "robot_name:=arm1", "arm.side:=left")
 	out := launch.Output()
 	for _, want := range []string{
 		"image_topci is not a launch argument of dysl_vla.launch.py and is ignored; did you mean image_topic?",
 		"mavlink.enabled is a parameter of dysl_vla_node, not a launch argument, and is ignored",
+		"controller_threshold is a parameter of dysl_vla_node, not a launch argument, and is ignored",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("launch did not warn %q:\n%s", want, out)
 		}
 	}
-	if strings.Contains(out, "robot_name") {
-		t.Errorf("launch warned about an argument that is not close to its own:\n%s", out)
+	for _, quiet := range []string{"robot_name", "arm.side"} {
+		if strings.Contains(out, quiet) {
+			t.Errorf("launch warned about %s, an argument that is neither close to its own nor a parameter:\n%s", quiet, out)
+		}
 	}
 }
 
