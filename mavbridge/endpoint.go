@@ -62,10 +62,10 @@ func (e Endpoint) String() string {
 	return e.Kind.String() + ":" + e.Address
 }
 
-// olderEndpointKinds are other tools' names for the kinds (pymavlink's and MAVProxy's udpin, udpout,
-// tcpin and tcp; tcpout), which a user coming from them types: each is refused with the name it has
-// here, not merely as unknown.
-var olderEndpointKinds = map[string]EndpointKind{"udpin": UDPServer, "udpout": UDPClient, "tcpin": TCPServer, "tcp": TCPClient, "tcpout": TCPClient}
+// otherToolsKinds are other MAVLink tools' names for the kinds, which a user coming from them types:
+// pymavlink's and MAVProxy's udpin:, udpout:, tcpin: and tcp:, MAVSDK's udpin://, udpout://, tcpin://
+// and tcpout://. Each is refused with the name it has here, not merely as unknown.
+var otherToolsKinds = map[string]EndpointKind{"udpin": UDPServer, "udpout": UDPClient, "tcpin": TCPServer, "tcp": TCPClient, "tcpout": TCPClient}
 
 // ParseEndpoint reads an endpoint string such as "udp-client:127.0.0.1:14550" or "serial:/dev/ttyUSB0:57600".
 func ParseEndpoint(s string) (Endpoint, error) {
@@ -76,8 +76,13 @@ func ParseEndpoint(s string) (Endpoint, error) {
 			kind = k
 		}
 	}
-	if renamed, ok := olderEndpointKinds[kindName]; ok && found {
-		return Endpoint{}, fmt.Errorf("endpoint %q: the %s form of other MAVLink tools is %s here: %s:%s", s, kindName, renamed, renamed, rest)
+	// MAVSDK writes its endpoints as URLs (udpin://0.0.0.0:14540, serial:///dev/ttyUSB0:57600).
+	address, url := strings.CutPrefix(rest, "//")
+	if renamed, ok := otherToolsKinds[kindName]; ok && found {
+		return Endpoint{}, fmt.Errorf("endpoint %q: the %s form of other MAVLink tools is %s here: %s:%s", s, kindName, renamed, renamed, address)
+	}
+	if kind != 0 && url {
+		return Endpoint{}, fmt.Errorf("endpoint %q: expected no // after the kind: %s:%s", s, kindName, address)
 	}
 	if !found || kind == 0 {
 		return Endpoint{}, fmt.Errorf("endpoint %q: expected KIND:ADDRESS with KIND one of "+

@@ -186,10 +186,8 @@ func (f *Forwarder) drainEvents() {
 				if e.Err != nil {
 					f.channelError = fmt.Sprintf("channel %s closed: %v", e.Channel, e.Err)
 				}
-			case EventChannelRefused:
-				f.crowding, f.crowdingNew = e.String(), true
-			case EventChannelEvicted:
-				f.crowding, f.crowdingNew = e.String(), true
+			case EventChannelRefused, EventChannelEvicted:
+				f.crowding, f.crowdingNew = fmt.Sprint(e), true
 			case EventLinkUp:
 				f.channelError = "" // an old transport error no longer explains anything
 			}
