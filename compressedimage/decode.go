@@ -233,10 +233,15 @@ func checkColorModel(c Container, model color.Model) error {
 	return fmt.Errorf("compressedimage: %s of %T pixels, expected 8-bit colour or gray", c, model)
 }
 
-// toRaw writes img's pixels into dst as mono8 (gray) or rgb8 (anything else); alpha is dropped, as the
-// model input drops it from rgba8.
+// toRaw writes img's pixels into dst as mono8 (gray) or rgb8 (anything else), dst.Width by dst.Height of
+// them, which must be img's size; alpha is dropped, as the model input drops it from rgba8.
 func toRaw(img image.Image, dst *msgs.Image) error {
 	w, h := int(dst.Width), int(dst.Height)
+	// Every conversion below indexes by these: one size, not the header's for the output and the
+	// image's for the planes.
+	if size := img.Bounds().Size(); size.X != w || size.Y != h {
+		return fmt.Errorf("compressedimage: %dx%d pixels decoded into a %dx%d frame", size.X, size.Y, w, h)
+	}
 	if g, ok := img.(*image.Gray); ok {
 		dst.Encoding, dst.Step = msgs.EncodingMono8, uint32(w)
 		dst.Data = resize(dst.Data, w*h)

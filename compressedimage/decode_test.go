@@ -441,6 +441,11 @@ func TestYCbCrToRGBIsExact(t *testing.T) {
 	left := noisyYCbCr(image.Rect(-3, 0, 5, 2), image.YCbCrSubsampleRatio420)
 	dst := msgs.Image{Width: 8, Height: 2}
 	require.EqualError(t, toRaw(left, &dst), "compressedimage: decoded YCbCr pixels from column -3, expected a frame from column 0 or right of it")
+	// A frame whose size is not the decoded image's is refused, not written past either's end.
+	for _, img := range []image.Image{noisyYCbCr(image.Rect(0, 0, 8, 2), image.YCbCrSubsampleRatio420), image.NewGray(image.Rect(0, 0, 8, 2))} {
+		small := msgs.Image{Width: 9, Height: 2}
+		require.EqualError(t, toRaw(img, &small), "compressedimage: 8x2 pixels decoded into a 9x2 frame")
+	}
 }
 
 // Every one of the 2^24 Y, Cb, Cr triples converts as color.YCbCrToRGB converts it: the clamping of
