@@ -57,24 +57,29 @@ func parseCompression(format, mode string) (compressionMode, error) {
 // returns the new path. Storage engines need a seekable file on disk (SQLite above all), so a
 // file-compressed bag is read from such a copy. A zstd stream that is damaged or cut short (a copy
 // interrupted) leaves what decompressed before the fault, which is returned as damage: the storage
-// file is then read as far as it goes, as an uncompressed file cut at that point would be. A failure
-// to write the copy (a full disk) is an error of its own, not the bag's.
+// file is then read as far as it goes, as an uncompressed file cut at that point would be; so is a
+// frame declaring more window than the file can need (zstdWindowBound), refused before the decoder
+// allocates it. A failure to write the copy (a full disk) is an error of its own, not the bag's.
 func decompressFile(src, dir string) (path string, damage, err error) {
 	in, err := os.Open(src)
 	if err != nil {
 		return "", nil, err
 	}
 	defer in.Close()
-	dec, err := zstd.NewReader(in, zstd.WithDecoderConcurrency(1))
-	if err != nil {
-		return "", nil, &CorruptFileError{Path: src, Err: fmt.Errorf("zstd: %w", err)}
-	}
-	defer dec.Close()
 	st, err := in.Stat()
 	if err != nil {
 		return "", nil, err
 	}
 	limit := scratchLimit(st.Size())
+	window := zstdWindowBound(uint64(st.Size()), uint64(limit))
+	dec, err := newZstdDecoder(window)
+	if err == nil {
+		err = dec.Reset(in)
+	}
+	if err != nil {
+		return "", nil, &CorruptFileError{Path: src, Err: fmt.Errorf("zstd: %w", err)}
+	}
+	defer dec.Close()
 	dst := filepath.Join(dir, strings.TrimSuffix(filepath.Base(src), compressedSuffix))
 	out, err := os.Create(dst)
 	if err != nil {
@@ -91,6 +96,11 @@ func decompressFile(src, dir string) (path string, damage, err error) {
 		} else if !errors.Is(err, io.EOF) {
 			errCopy = err
 		}
+	}
+	if zstdRefused(errCopy) {
+		head := make([]byte, zstd.HeaderMaxSize)
+		n, _ := in.ReadAt(head, 0)
+		errCopy = newZstdWindowError(head[:n], uint64(st.Size()), window)
 	}
 	if err := errors.Join(w.err, out.Close()); err != nil {
 		return "", nil, fmt.Errorf("decompressing %s into %s: %w", src, dir, err)
@@ -149,13 +159,13 @@ var maxMessageBytes uint64 = MaxMessageBytes
 
 // messageDecompressor undoes message-mode compression, one message at a time.
 type messageDecompressor struct {
-	dec      *zstd.Decoder
+	dec      *boundedZstd
 	maxBytes uint64
 }
 
 // newMessageDecompressor refuses messages that decompress to more than maxBytes.
 func newMessageDecompressor(maxBytes uint64) (*messageDecompressor, error) {
-	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(maxBytes))
+	dec, err := newBoundedZstd(maxBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -163,8 +173,16 @@ func newMessageDecompressor(maxBytes uint64) (*messageDecompressor, error) {
 }
 
 func (d *messageDecompressor) decompress(file string, m Message) (Message, error) {
-	data, err := d.dec.DecodeAll(m.Data, nil)
-	if errors.Is(err, zstd.ErrDecoderSizeExceeded) {
+	// Decoded whole, a frame takes no window apart from its content, but the decoder allocates the
+	// content a frame declares: the bound covers both.
+	bound := min(d.maxBytes, zstdWindowBound(uint64(len(m.Data)), d.maxBytes))
+	var data []byte
+	err := d.dec.decode(m.Data, bound, func(dec *zstd.Decoder) (err error) {
+		data, err = dec.DecodeAll(m.Data, nil)
+		return err
+	})
+	var refused *zstdWindowError
+	if errors.As(err, &refused) && bound == d.maxBytes {
 		err = fmt.Errorf("it unpacks to more than %d bytes, the most a message may hold here (bag.MaxMessageBytes)", d.maxBytes)
 	}
 	if err != nil {
@@ -175,4 +193,4 @@ func (d *messageDecompressor) decompress(file string, m Message) (Message, error
 	return m, nil
 }
 
-func (d *messageDecompressor) close() { d.dec.Close() }
+func (d *messageDecompressor) close() { d.dec.close() }

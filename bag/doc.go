@@ -38,11 +38,16 @@
 // not checked (it would take reading every byte when a file opens; the chunks' CRCs cover their
 // messages). A .db3 is read only through plain tables, never views or generated columns, which
 // SQLite would compute on every read. A file-compressed storage file unpacks to 1000 times its
-// size, or 64 MiB, at most. Opening an indexed MCAP file reads its header, its summary and the head
-// of each chunk record: a 2.4 GB recording of 1447 chunks opened in 0.003 s, and in 0.07 to 0.12 s
-// with its pages out of the page cache (1.8 s when the header of every zstd block was read too). The
-// index reader keeps 16 bytes per selected message of a loaded chunk besides its records: 5% of a
-// rosbag2 chunk of 768 KiB of 300-byte messages, and about half of a chunk of empty ones.
+// size, or 64 MiB, at most. A zstd frame declares no more window (nor, in a message, content) than
+// its data can need, which the decoder allocates before reading it: what the data can unpack to (a
+// chunk the size it states, 32 KiB per byte of zstd at most), or 8 MiB, what encoders declare at
+// their default levels whatever the size; a frame that declares more is damage to its chunk,
+// message or file (a chunk of 2 KB declaring a window of 512 MiB cost 538 MB to read). Opening an
+// indexed MCAP file reads its header, its summary and the head of each chunk record: a 2.4 GB
+// recording of 1447 chunks opened in 0.003 s, and in 0.07 to 0.12 s with its pages out of the page
+// cache (1.8 s when the header of every zstd block was read too). The index reader keeps 16 bytes
+// per selected message of a loaded chunk besides its records: 5% of a rosbag2 chunk of 768 KiB of
+// 300-byte messages, and about half of a chunk of empty ones.
 //
 // Writing: Create makes a bag directory that ROS 2 Humble and later can play: MCAP files with
 // profile "ros2", "ros2msg" schemas carrying the full message definition, "cdr" message encoding,

@@ -20,25 +20,27 @@ import (
 // chunk with a flipped bit without a word), and checks that its records tile it, all before any of
 // its messages is read.
 type chunkDecoder struct {
-	zstd *zstd.Decoder
+	zstd *boundedZstd
 	lz4  *lz4.Reader
 	src  bytes.Reader
 }
 
 func newChunkDecoder() (*chunkDecoder, error) {
-	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(maxChunkBytes))
+	// The bound of a streaming decoder is a window only: unpack bounds what comes out.
+	dec, err := newBoundedZstd(zstdCommonWindow)
 	if err != nil {
 		return nil, err
 	}
 	return &chunkDecoder{zstd: dec, lz4: lz4.NewReader(nil)}, nil
 }
 
-func (d *chunkDecoder) close() { d.zstd.Close() }
+func (d *chunkDecoder) close() { d.zstd.close() }
 
 // chunkDamage is why the records of a chunk cannot be read, its record in the file being whole: its
-// compressed data is broken, it unpacks to another size than it states, its CRC disagrees, or its
-// records do not tile it. The file's other chunks are not affected: the readers yield the messages
-// the chunk held (or the chunk itself, where nothing says what it held) as damaged and read on.
+// compressed data is broken or declares a zstd window it cannot need, it unpacks to another size
+// than it states, its CRC disagrees, or its records do not tile it. The file's other chunks are not
+// affected: the readers yield the messages the chunk held (or the chunk itself, where nothing says
+// what it held) as damaged and read on.
 type chunkDamage struct {
 	offset int64 // of the chunk record in the file
 	err    error
@@ -62,7 +64,16 @@ func (d *chunkDecoder) decode(c *mcap.Chunk, offset int64, buf []byte, exact boo
 		return buf, errChunkTooBig{fmt.Sprintf("the chunk at offset %d says %d bytes uncompressed,", offset, n)}
 	}
 	damaged := func(err error) ([]byte, error) { return buf, &chunkDamage{offset: offset, err: err} }
-	var r io.Reader
+	limit := maxChunkBytes
+	if exact {
+		limit = n
+	}
+	var over bool
+	unpackFrom := func(r io.Reader) (err error) {
+		buf, over, err = unpack(r, buf, min(n, limit), limit, uint64(len(c.Records)))
+		return err
+	}
+	var err error
 	switch mcap.CompressionFormat(c.Compression) {
 	case mcap.CompressionNone:
 		switch {
@@ -73,37 +84,29 @@ func (d *chunkDecoder) decode(c *mcap.Chunk, offset int64, buf []byte, exact boo
 		}
 		buf = append(buf[:0], c.Records...)
 	case mcap.CompressionZSTD:
-		d.src.Reset(c.Records)
-		if err := d.zstd.Reset(&d.src); err != nil {
-			return damaged(err)
-		}
-		r = d.zstd
+		err = d.zstd.decode(c.Records, zstdWindowBound(uint64(len(c.Records)), limit), func(dec *zstd.Decoder) error {
+			d.src.Reset(c.Records)
+			if err := dec.Reset(&d.src); err != nil {
+				return err
+			}
+			return unpackFrom(dec)
+		})
 	case mcap.CompressionLZ4:
 		d.src.Reset(c.Records)
 		d.lz4.Reset(&d.src)
-		r = d.lz4
+		err = unpackFrom(d.lz4)
 	default:
 		return damaged(fmt.Errorf("its compression %q is none that MCAP defines", c.Compression))
 	}
-	if r != nil {
-		limit := maxChunkBytes
-		if exact {
-			limit = n
-		}
-		var err error
-		var over bool
-		buf, over, err = unpack(r, buf, min(n, limit), limit, uint64(len(c.Records)))
-		switch {
-		case over && !exact, errors.Is(err, zstd.ErrDecoderSizeExceeded), errors.Is(err, zstd.ErrWindowSizeExceeded):
-			// zstd refuses a frame whose header declares more than the bound before decoding it.
-			return buf, errChunkTooBig{fmt.Sprintf("the chunk at offset %d decompresses to", offset)}
-		case over:
-			return damaged(fmt.Errorf("it decompresses to more than the %d bytes it says", n))
-		case err != nil:
-			return damaged(err)
-		case exact && uint64(len(buf)) != n:
-			return damaged(fmt.Errorf("it decompresses to %d bytes, and says %d", len(buf), n))
-		}
+	switch {
+	case over && !exact:
+		return buf, errChunkTooBig{fmt.Sprintf("the chunk at offset %d decompresses to", offset)}
+	case over:
+		return damaged(fmt.Errorf("it decompresses to more than the %d bytes it says", n))
+	case err != nil:
+		return damaged(err)
+	case exact && uint64(len(buf)) != n:
+		return damaged(fmt.Errorf("it decompresses to %d bytes, and says %d", len(buf), n))
 	}
 	if c.UncompressedCRC != 0 { // 0: the writer did not compute it (Humble's rosbag2 does not)
 		if crc := crc32.ChecksumIEEE(buf); crc != c.UncompressedCRC {
