@@ -24,6 +24,7 @@ import (
 	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
 	"github.com/bluenviron/gomavlib/v3/pkg/message"
 
+	"dysl_vla/gripper"
 	"dysl_vla/mavbridge/dialect"
 )
 
@@ -45,9 +46,9 @@ type Bridge struct {
 	// GripperInstance is param1 of MAV_CMD_DO_GRIPPER. It defaults to 1.
 	GripperInstance uint8
 	// GripperOpenValue and GripperClosedValue are the gripper dimension's values for fully open and fully
-	// closed. When both are zero they default to -1 and +1, the bundles' convention (the expert's labels;
-	// the node core reads above 0 as closed): a policy of another convention sets its own, the other way
-	// round where a high value means open.
+	// closed, a gripper.Convention: the node's gripper_open and gripper_closed, by which its core reads
+	// the column too. When both are zero they default to gripper.Default(), the bundles' -1 and +1: a
+	// policy of another convention sets its own, the other way round where a high value means open.
 	GripperOpenValue, GripperClosedValue float32
 	// GripperHysteresis is a band around the middle of open..closed, as a fraction of that span, in
 	// which the gripper keeps its state. It defaults to 0, the middle alone deciding, as the node core
@@ -246,7 +247,8 @@ func (b *Bridge) applyDefaults() {
 		b.GripperInstance = 1
 	}
 	if b.GripperOpenValue == 0 && b.GripperClosedValue == 0 {
-		b.GripperOpenValue, b.GripperClosedValue = -1, 1
+		d := gripper.Default()
+		b.GripperOpenValue, b.GripperClosedValue = d.Open, d.Closed
 	}
 	if b.GripperAckTimeout == 0 {
 		b.GripperAckTimeout = 500 * time.Millisecond

@@ -1,6 +1,10 @@
 package mavbridge
 
-import "fmt"
+import (
+	"fmt"
+
+	"dysl_vla/gripper"
+)
 
 // GripperAction is what a MAV_CMD_DO_GRIPPER command asks of the gripper.
 type GripperAction int
@@ -21,12 +25,14 @@ func (a GripperAction) String() string {
 	return fmt.Sprintf("GripperAction(%d)", int(a))
 }
 
-// gripperTracker turns the gripper dimension of successive chunks into open/close transitions. The value
-// is placed on the line from openValue (0) to closedValue (1); the gripper counts as closing above
-// 0.5 + hysteresis/2 and opening at or below 0.5 - hysteresis/2, and in between it keeps its last state,
-// so a value wavering around the middle does not chatter. Without hysteresis, and open -1 and closed
-// +1, that is the node core's rule: above 0 closes, 0 and below opens. The first decisive value sets
-// the state and is a transition too: the controller's gripper state is unknown when the bridge starts.
+// gripperTracker turns the gripper dimension of successive chunks into open/close transitions, by the
+// node's rule for the column (gripper.Convention, openValue and closedValue): the gripper counts as
+// closing beyond the middle of open and closed by more than hysteresis/2 of their span towards closed,
+// and opening at or beyond hysteresis/2 of it towards open; in between it keeps its last state, so a
+// value wavering around the middle does not chatter. Without hysteresis that is the node core's rule
+// (gripper.Convention.Closes), the one its gripper_min_hold reads the column by. The first decisive
+// value sets the state and is a transition too: the controller's gripper state is unknown when the
+// bridge starts.
 type gripperTracker struct {
 	openValue, closedValue, hysteresis float32
 	state                              GripperAction
@@ -34,14 +40,13 @@ type gripperTracker struct {
 
 // observe takes the gripper value the controller executes next and returns the new state when it changed.
 func (g *gripperTracker) observe(value float32) (GripperAction, bool) {
-	// In float64: in float32, values within 6e-8 of the middle would round onto it.
-	x := (float64(value) - float64(g.openValue)) / (float64(g.closedValue) - float64(g.openValue))
+	x := gripper.Convention{Open: g.openValue, Closed: g.closedValue}.Offset(value)
 	h := float64(g.hysteresis)
 	next := g.state
 	switch {
-	case x > 0.5+h/2:
+	case x > h/2:
 		next = GripperClose
-	case x <= 0.5-h/2:
+	case x <= -h/2:
 		next = GripperOpen
 	}
 	changed := next != g.state
