@@ -564,8 +564,9 @@ func (c *Core) count(update func(*window, *totals)) {
 
 // actionChunk is dysl_vla/msg/ActionChunk for res: the image's header, the bundle's step time and
 // action names, the skip summary, and the gripper column advanced (gripper_lead) and held
-// (gripper_min_hold). The hold follows at, the frame's instant (Step): for unstamped frames the node's
-// clock, since every chunk at time 0 would leave no action executed before the next, and nothing held.
+// (gripper_min_hold, telling open from closed by gripper_open and gripper_closed). The hold follows at,
+// the frame's instant (Step): for unstamped frames the node's clock, since every chunk at time 0 would
+// leave no action executed before the next, and nothing held.
 func (c *Core) actionChunk(header msgs.Header, at msgs.Time, res policy.Result, skipRatio float64, live *LiveSettings) *msgs.ActionChunk {
 	m := c.cfg.Engine.Manifest
 	dim := m.Dims.ActionDim
@@ -574,7 +575,7 @@ func (c *Core) actionChunk(header msgs.Header, at msgs.Time, res policy.Result, 
 		actions = append(actions, row...)
 	}
 	leadGripper(actions, dim, m.Action.GripperIndex, live.GripperLead)
-	c.gripper.apply(actions, dim, m.Action.GripperIndex, at.Nanos(), seconds(m.Action.DtSeconds), live.GripperMinHold)
+	c.gripper.apply(actions, dim, m.Action.GripperIndex, at.Nanos(), seconds(m.Action.DtSeconds), c.settings.Gripper, live.GripperMinHold)
 	s := res.Stats
 	return &msgs.ActionChunk{
 		Header:            header,

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"dysl_vla/gripper"
 )
 
 // gripperColumn is (x, gripper) actions with the given gripper commands.
@@ -16,17 +18,17 @@ func gripperColumn(gripper ...float32) []float32 {
 	return out
 }
 
-// A gripper command of exactly 0 opens (> 0 closes, the bundles' convention, as the MAVLink bridge
+// A gripper command of exactly 0 opens under the bundles' convention (> 0 closes, as the MAVLink bridge
 // reads it too): 300 ms after a close, under gripper_min_hold 1 s, a chunk of zeros is a change and is
 // held closed. Read as closed, it would pass and the bridge would open the gripper on the object.
 func TestGripperZeroIsOpenAndHeld(t *testing.T) {
 	const dt, hold = 100 * time.Millisecond, time.Second
 	var g gripperHold
 	first := gripperColumn(-1, 1, 1, 1) // closes at 100 ms
-	g.apply(first, 2, 1, 0, dt, hold)
+	g.apply(first, 2, 1, 0, dt, gripper.Default(), hold)
 	require.Equal(t, gripperColumn(-1, 1, 1, 1), first)
 	second := gripperColumn(0, 0, 0, 0)
-	g.apply(second, 2, 1, (300 * time.Millisecond).Nanoseconds(), dt, hold)
+	g.apply(second, 2, 1, (300 * time.Millisecond).Nanoseconds(), dt, gripper.Default(), hold)
 	require.Equal(t, gripperColumn(1, 1, 1, 1), second, "the open at 300 ms is within the hold of the close at 100 ms")
 }
 
@@ -37,8 +39,8 @@ func TestGripperActionAtTheNewStampIsNotExecuted(t *testing.T) {
 	const dt, hold = 100 * time.Millisecond, time.Second
 	var g gripperHold
 	first := gripperColumn(-1, -1, 1, 1) // would close at 200 ms
-	g.apply(first, 2, 1, 0, dt, hold)
+	g.apply(first, 2, 1, 0, dt, gripper.Default(), hold)
 	second := gripperColumn(-1, -1, -1, -1)
-	g.apply(second, 2, 1, (200 * time.Millisecond).Nanoseconds(), dt, hold)
+	g.apply(second, 2, 1, (200 * time.Millisecond).Nanoseconds(), dt, gripper.Default(), hold)
 	require.Equal(t, gripperColumn(-1, -1, -1, -1), second, "the close at 200 ms was superseded, never executed")
 }

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"dysl_vla/gripper"
 )
 
 func TestLeadGripperAdvancesOnlyTheGripperColumn(t *testing.T) {
@@ -88,9 +90,44 @@ func TestGripperHoldKeepsEachChangeForTheMinimumTime(t *testing.T) {
 			var g gripperHold
 			for _, p := range c.chunks {
 				actions := chunk(p.gripper...)
-				g.apply(actions, 2, c.col, ms(p.atMs), dt, c.hold)
+				g.apply(actions, 2, c.col, ms(p.atMs), dt, gripper.Default(), c.hold)
 				require.Equal(t, chunk(p.want...), actions, "chunk at %d ms", p.atMs)
 			}
+		})
+	}
+}
+
+// The hold judges a change by the node's gripper convention (gripper_open, gripper_closed), as the
+// MAVLink bridge does: a 0..1 policy's 0.2 after its 0.9 opens the gripper, so within the hold it is
+// held closed, while under the bundles' convention both close and 0.2 passes as predicted. An
+// inverted column (1 open, -1 closed) holds its -0.9's close against a 0.2.
+func TestGripperHoldReadsTheColumnByItsConvention(t *testing.T) {
+	const dt, hold = 100 * time.Millisecond, time.Second
+	for _, c := range []struct {
+		name             string
+		convention       gripper.Convention
+		predicted, want  []float32
+		afterHold, after []float32
+	}{
+		{"0 open, 1 closed", gripper.Convention{Open: 0, Closed: 1},
+			[]float32{0.1, 0.9, 0.2, 0.5}, []float32{0.1, 0.9, 0.9, 0.9},
+			[]float32{0.2, 0.5}, []float32{0.2, 0.5}},
+		{"the bundles' -1 open, +1 closed", gripper.Default(),
+			[]float32{0.1, 0.9, 0.2, 0.5}, []float32{0.1, 0.9, 0.2, 0.5},
+			[]float32{0.2, 0.5}, []float32{0.2, 0.5}},
+		{"1 open, -1 closed", gripper.Convention{Open: 1, Closed: -1},
+			[]float32{0.9, -0.9, 0.2, 0}, []float32{0.9, -0.9, -0.9, -0.9},
+			[]float32{0.2, 0}, []float32{0.2, 0}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var g gripperHold
+			chunk := gripperColumn(c.predicted...)
+			g.apply(chunk, 2, 1, 0, dt, c.convention, hold)
+			require.Equal(t, gripperColumn(c.want...), chunk, "within the hold of the change at 100 ms")
+			// 1.2 s on, the change at 100 ms is over a second old: the open passes.
+			later := gripperColumn(c.afterHold...)
+			g.apply(later, 2, 1, (1200 * time.Millisecond).Nanoseconds(), dt, c.convention, hold)
+			require.Equal(t, gripperColumn(c.after...), later, "after the hold")
 		})
 	}
 }

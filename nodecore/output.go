@@ -4,6 +4,7 @@ import (
 	"math"
 	"time"
 
+	"dysl_vla/gripper"
 	"dysl_vla/msgs"
 )
 
@@ -55,9 +56,10 @@ func leadGripper(actions []float32, dim, g, lead int) {
 }
 
 // gripperHold keeps every change of the gripper command for at least a minimum time across chunks
-// (the node parameter gripper_min_hold): a command on the other side of zero (> 0 closes, <= 0 opens,
-// the bundle's gripper convention) that comes sooner after the last change is replaced by the command
-// in force. Only the gripper column is touched.
+// (the node parameter gripper_min_hold): a command on the other side of the middle of open and closed
+// (gripper.Convention.Closes, the node's gripper_open and gripper_closed, as the MAVLink bridge reads
+// the column) that comes sooner after the last change is replaced by the command in force. Only the
+// gripper column is touched.
 //
 // Why: right after a grasp the reference policy's chunks can dip to "open" for a few actions and then
 // close again, and the arm drops the block it had (models/closedloop/README.md, attempt 17; likely
@@ -77,10 +79,10 @@ type gripperHold struct {
 	lastNs int64
 }
 
-// step executes command v at time tNs and returns what the gripper is told: v, or the command in force
-// when v would change it sooner than hold after the last change.
-func (g *gripperHold) step(tNs int64, v float32, hold time.Duration) float32 {
-	closes := v > 0
+// step executes command v, read by convention, at time tNs and returns what the gripper is told: v, or
+// the command in force when v would change it sooner than hold after the last change.
+func (g *gripperHold) step(tNs int64, v float32, convention gripper.Convention, hold time.Duration) float32 {
+	closes := convention.Closes(v)
 	switch {
 	case !g.known:
 		// The first command of an episode is no change: the next one may come at once.
@@ -96,9 +98,10 @@ func (g *gripperHold) step(tNs int64, v float32, hold time.Duration) float32 {
 }
 
 // apply holds column col of the row-major chunk actions (dim values per action, dt apart, stamped
-// atNs). First the previous chunk's actions due before atNs enter the history, as executed; then the
-// new chunk is held against it. A column of -1 (no gripper) or dt <= 0 leaves the chunk as it is.
-func (g *gripperHold) apply(actions []float32, dim, col int, atNs int64, dt, hold time.Duration) {
+// atNs), whose values convention reads. First the previous chunk's actions due before atNs enter the
+// history, as executed; then the new chunk is held against it. A column of -1 (no gripper) or dt <= 0
+// leaves the chunk as it is.
+func (g *gripperHold) apply(actions []float32, dim, col int, atNs int64, dt time.Duration, convention gripper.Convention, hold time.Duration) {
 	if col < 0 || dim <= 0 || dt <= 0 {
 		return
 	}
@@ -109,12 +112,12 @@ func (g *gripperHold) apply(actions []float32, dim, col int, atNs int64, dt, hol
 		if t >= atNs {
 			break
 		}
-		g.step(t, v, hold)
+		g.step(t, v, convention, hold)
 	}
 	planned := *g // the new chunk's actions are not executed yet: hold them on a copy
 	g.last = g.last[:0]
 	for i := 0; i < len(actions)/dim; i++ {
-		v := planned.step(atNs+int64(i)*dt.Nanoseconds(), actions[i*dim+col], hold)
+		v := planned.step(atNs+int64(i)*dt.Nanoseconds(), actions[i*dim+col], convention, hold)
 		actions[i*dim+col] = v
 		g.last = append(g.last, v)
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"dysl_vla/gripper"
 	"dysl_vla/msgs"
 	"dysl_vla/paramserver"
 	"dysl_vla/skipping"
@@ -35,8 +36,9 @@ const (
 	ParamMavlinkTargetSystem    = "mavlink.target_system"
 	ParamMavlinkTargetComponent = "mavlink.target_component"
 	ParamMavlinkMaxChannels     = "mavlink.max_channels"
-	ParamMavlinkGripperOpen     = "mavlink.gripper_open"
-	ParamMavlinkGripperClosed   = "mavlink.gripper_closed"
+
+	ParamGripperOpen   = "gripper_open"
+	ParamGripperClosed = "gripper_closed"
 
 	// Live: applied at the next inference.
 	ParamMaxImageAge = "max_image_age"
@@ -77,8 +79,11 @@ type Settings struct {
 	HardwareID        string
 	UseSimTime        bool
 	Managed           bool
-	Mavlink           MavlinkSettings
-	Live              LiveSettings
+	// Gripper is what the policy's gripper column means (gripper_open, gripper_closed): the rule by
+	// which gripper_min_hold and the MAVLink bridge tell its closes from its opens.
+	Gripper gripper.Convention
+	Mavlink MavlinkSettings
+	Live    LiveSettings
 }
 
 // The values of image_transport, named as image_transport names its transports.
@@ -133,10 +138,6 @@ type MavlinkSettings struct {
 	TargetComponent int
 	// MaxChannels is how many channels a server endpoint keeps open at once (mavbridge.Bridge.MaxChannels).
 	MaxChannels int
-	// GripperOpen and GripperClosed are the gripper column's values for fully open and fully closed
-	// (mavbridge.Bridge.GripperOpenValue and GripperClosedValue), -1 and +1 by default as in the
-	// bundles. float32: the chunks carry the column so, and the bridge compares it so.
-	GripperOpen, GripperClosed float32
 }
 
 // LiveSettings are the parameters the node core reads at every inference.
@@ -186,6 +187,7 @@ const minEta = 1e-6
 // specs lists every parameter the node declares, in declaration order, with its default.
 func specs() []paramSpec {
 	d := skipping.DefaultConfig()
+	defaultGripper := gripper.Default()
 	mavTimeout := doubleRange("seconds without a heartbeat from the controller before the MAVLink link counts as down", 0.1, 60, 0)
 	mavTimeout.ReadOnly = true
 	// No broadcast id (0): the bridge addresses chunks and gripper commands to one controller, and only
@@ -200,16 +202,17 @@ func specs() []paramSpec {
 		"them takes the place of the least useful channel, never the controller's once heard, or is refused "+
 		"(no effect on client and serial endpoints)", 1, 1024, 1)
 	mavChannels.ReadOnly = true
-	// The gripper column in the published chunks' units: -1..1 in the bundles, 0..1 or a width in
+	// The policy's gripper column in its own units: -1..1 in the bundles, 0..1 or a width in
 	// millimetres elsewhere. A range makes the values finite; ±1000 keeps them within 1e-4 in float32.
-	mavGripperOpen := doubleRange("value of the published chunks' gripper column that means fully open (the bundles' convention: -1): "+
-		"the bridge sends MAV_CMD_DO_GRIPPER open when the column comes to the middle between open and closed or to this side of it "+
-		"(0 for a gripper column of 0..1 that closes at 1)", -1000, 1000, 0)
-	mavGripperOpen.ReadOnly = true
-	mavGripperClosed := doubleRange("value of the published chunks' gripper column that means fully closed (the bundles' convention: +1): "+
-		"the bridge sends MAV_CMD_DO_GRIPPER close when the column passes the middle towards it; must differ from mavlink.gripper_open "+
+	// Read-only: the bridge takes them once, when it starts.
+	gripperOpen := doubleRange("value of the policy's gripper column (as the chunks publish it) that means fully open (the bundles' convention: -1; "+
+		"0 for a column of 0..1 that closes at 1): a command at the middle between gripper_open and gripper_closed, or on this side of it, "+
+		"opens the gripper, for gripper_min_hold and the MAVLink bridge alike", -1000, 1000, 0)
+	gripperOpen.ReadOnly = true
+	gripperClosed := doubleRange("value of the policy's gripper column that means fully closed (the bundles' convention: +1): a command past "+
+		"the middle towards it closes the gripper, for gripper_min_hold and the MAVLink bridge alike; must differ from gripper_open "+
 		"(the two the other way round for a column whose high value opens)", -1000, 1000, 0)
-	mavGripperClosed.ReadOnly = true
+	gripperClosed.ReadOnly = true
 	threads := integerRange("ONNX Runtime intra-op threads per session", 1, 64, 1)
 	threads.ReadOnly = true
 	period := doubleRange("seconds between /diagnostics publications", 0.1, 60, 0)
@@ -239,8 +242,6 @@ func specs() []paramSpec {
 		{ParamMavlinkTargetSystem, paramserver.Integer(1), mavSystem},
 		{ParamMavlinkTargetComponent, paramserver.Integer(1), mavComponent},
 		{ParamMavlinkMaxChannels, paramserver.Integer(16), mavChannels},
-		{ParamMavlinkGripperOpen, paramserver.Double(-1), mavGripperOpen},
-		{ParamMavlinkGripperClosed, paramserver.Double(1), mavGripperClosed},
 
 		{ParamMaxImageAge, paramserver.Double(0.5), doubleRange("seconds a frame may age before inference starts on it; older frames, and frames stamped further ahead of the clock, are dropped (0 disables the check)", 0, 60, 0)},
 		{ParamStateMaxAge, paramserver.Double(0.5), doubleRange("seconds between a frame's stamp (the node's clock for a frame not stamped) and the robot state (joint_states) it is inferred with, for a bundle that reads one; a frame without such a state is not acted on (0 disables the check, as a robot whose joint_states are not stamped needs)", 0, 60, 0)},
@@ -258,6 +259,8 @@ func specs() []paramSpec {
 		{ParamExecutedActions, paramserver.Integer(int64(d.ExecutedActions)), integerRange("actions of each chunk the robot executes, entering the continuity history (0 = whole chunk)", 0, 1024, 1)},
 		{ParamSkipRatio, paramserver.Double(d.SkipRatio), doubleRange("share of dynamic layers skipped by the random_skip and fixed_ratio strategies", 0, 1, 0)},
 		{ParamSeed, paramserver.Integer(d.Seed), paramserver.Descriptor{Description: "seed of the random skip baseline"}},
+		{ParamGripperOpen, paramserver.Double(float64(defaultGripper.Open)), gripperOpen},
+		{ParamGripperClosed, paramserver.Double(float64(defaultGripper.Closed)), gripperClosed},
 		{ParamGripperLead, paramserver.Integer(0), integerRange("actions by which the gripper column of each published chunk is advanced: the gripper opens or closes that many steps before the policy's chunk says (0 = as predicted; no effect without a gripper in the bundle's actions)", 0, 64, 1)},
 		{ParamGripperMinHold, paramserver.Double(0), doubleRange("seconds the gripper keeps a command once it opened or closed: a published chunk that would change it sooner keeps the command in force, on the timeline of the published chunks (their stamps; the node's clock for a frame not stamped) (0 = as predicted; no effect without a gripper in the bundle's actions)", 0, 10, 0)},
 	}
@@ -373,6 +376,10 @@ func settingsFrom(get lookup) (Settings, error) {
 		HardwareID:        r.str(ParamHardwareID),
 		UseSimTime:        r.boolean(ParamUseSimTime),
 		Managed:           r.boolean(ParamManaged),
+		Gripper: gripper.Convention{
+			Open:   float32(r.double(ParamGripperOpen)), // ±1000, the declared range
+			Closed: float32(r.double(ParamGripperClosed)),
+		},
 		Mavlink: MavlinkSettings{
 			Enabled:         r.boolean(ParamMavlinkEnabled),
 			Endpoint:        r.str(ParamMavlinkEndpoint),
@@ -380,8 +387,6 @@ func settingsFrom(get lookup) (Settings, error) {
 			TargetSystem:    int(r.integer(ParamMavlinkTargetSystem)),
 			TargetComponent: int(r.integer(ParamMavlinkTargetComponent)),
 			MaxChannels:     int(r.integer(ParamMavlinkMaxChannels)),
-			GripperOpen:     float32(r.double(ParamMavlinkGripperOpen)), // ±1000, the declared range
-			GripperClosed:   float32(r.double(ParamMavlinkGripperClosed)),
 		},
 		Live: LiveSettings{
 			MaxImageAge:    seconds(r.double(ParamMaxImageAge)),
@@ -410,11 +415,12 @@ func settingsFrom(get lookup) (Settings, error) {
 	if err := checkFrameID("parameter "+ParamFrameID, s.Live.FrameID); err != nil {
 		return Settings{}, err
 	}
-	// The bridge tells open from closed by the side of their middle the column is on: equal values have
-	// no middle (and two zeros would be taken by the bridge for its default, -1 and +1).
-	if s.Mavlink.GripperOpen == s.Mavlink.GripperClosed {
+	// A command is told open or closed by the side of their middle it is on: equal values have no
+	// middle (and two zeros would be taken by the bridge for its default, -1 and +1). Compared as the
+	// float32 the rule takes.
+	if s.Gripper.Open == s.Gripper.Closed {
 		return Settings{}, fmt.Errorf("parameters %s and %s are both %v: expected two different values, the gripper column's fully open and fully closed",
-			ParamMavlinkGripperOpen, ParamMavlinkGripperClosed, s.Mavlink.GripperOpen)
+			ParamGripperOpen, ParamGripperClosed, s.Gripper.Open)
 	}
 	if !slices.Contains(ImageTransports(), s.ImageTransport) {
 		return Settings{}, fmt.Errorf("parameter %s: %q is not an image transport this node takes (expected one of %s)",

@@ -2,10 +2,14 @@ package main
 
 import (
 	"fmt"
+	"maps"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
+	"dysl_vla/gripper"
 	"dysl_vla/nodecore"
 	"dysl_vla/paramserver"
 	"dysl_vla/policy/ortbackend"
@@ -20,9 +24,10 @@ func newReplayCmd() *cobra.Command {
 		compare              string
 		stateTopic           string
 		mf                   mavlinkFlags
+		gf                   gripperFlags
 	)
 	cmd := &cobra.Command{
-		Use:   "replay --model DIR --bag IN --out OUT [--params FILE] [--compare full] [--mavlink ENDPOINT]",
+		Use:   "replay --model DIR --bag IN --out OUT [--params FILE] [--compare full] [--gripper-open V --gripper-closed V] [--mavlink ENDPOINT]",
 		Args:  cobra.NoArgs,
 		Short: "Run the policy on a recorded bag through the node core; write the results as a bag and a report",
 		Long: `replay feeds the bag's instructions and images, in bag time, through the same node core as the
@@ -32,6 +37,11 @@ report.md with PNG plots. With --compare full the full model also runs on every 
 gives per-step action error, gripper agreement and the speedup side by side. With --mavlink every
 chunk also goes to an arm controller over MAVLink, as the node's mavlink.enabled would send it; the
 replay waits for the controller's first heartbeat, then sends at replay speed, not in bag time.
+
+--gripper-open and --gripper-closed are the node's gripper_open and gripper_closed, what the policy's
+gripper column means: gripper_min_hold and the MAVLink bridge read it by them. Given, a flag wins over
+the same parameter in --params, as -p over --params-file on the node; not given, the file's value (or
+the node's default, -1 open and +1 closed) stands.
 
 For a bundle that reads the robot's state, the bag's sensor_msgs/JointState topic (--state-topic) is fed
 in the same time order, and a frame without a state within state_max_age of it is not acted on.
@@ -62,16 +72,21 @@ Ctrl-C stops the replay with a complete output bag and report.`,
 			for _, warning := range warnings {
 				fmt.Fprintln(cmd.ErrOrStderr(), "warning:", warning)
 			}
+			var given map[string]paramserver.Value // the file's values for the node
+			if params != "" {
+				if given, err = paramserver.LoadParamsFile(params, replay.NodeName); err != nil {
+					return err
+				}
+			}
+			if srv, settings, err = gf.apply(cmd.Flags(), given, srv, settings); err != nil {
+				return err
+			}
 			if settings.Mavlink.Enabled && mf.endpoint == "" {
 				// Never to the robot's controller by surprise: a replay sends only where --mavlink says.
 				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s sets mavlink.enabled, but a replay sends over MAVLink only with --mavlink ENDPOINT: nothing is sent to %s\n",
 					params, settings.Mavlink.Endpoint)
 			}
 			if params != "" {
-				given, err := paramserver.LoadParamsFile(params, replay.NodeName)
-				if err != nil {
-					return err
-				}
 				for _, warning := range settingsReplayRunsOtherwise(params, given, settings, &ef, &mf) {
 					fmt.Fprintln(cmd.ErrOrStderr(), "warning:", warning)
 				}
@@ -85,7 +100,7 @@ Ctrl-C stops the replay with a complete output bag and report.`,
 				return fmt.Errorf("--state-topic %s: the bundle %s reads no robot state (its manifest has no state block), so no topic of the bag would be read for it",
 					stateTopic, ef.model)
 			}
-			forwarder, closeMavlink, err := mf.newForwarder(e.Manifest.Action.GripperIndex, cmd.OutOrStdout())
+			forwarder, closeMavlink, err := mf.newForwarder(e.Manifest.Action.GripperIndex, settings.Gripper, cmd.OutOrStdout())
 			if err != nil {
 				return err
 			}
@@ -114,6 +129,7 @@ Ctrl-C stops the replay with a complete output bag and report.`,
 		},
 	}
 	ef.register(cmd.Flags())
+	gf.register(cmd.Flags())
 	mf.register(cmd.Flags())
 	f := cmd.Flags()
 	f.StringVar(&bagPath, "bag", "", "input bag: a rosbag2 directory (sqlite3 or MCAP) or a single .mcap file")
@@ -130,7 +146,9 @@ Ctrl-C stops the replay with a complete output bag and report.`,
 // settingsReplayRunsOtherwise says which node settings the params file gives (given: its values for
 // the node) a replay does not run with, because its own flags decide them: a file asking for cuda
 // was replayed on the CPU without a word. Only values that differ are named, so the node's own file
-// (params/dysl_vla.yaml, every default) replays in silence.
+// (params/dysl_vla.yaml, every default) replays in silence. gripper_open and gripper_closed are not
+// among them: the replay runs with the file's, unless --gripper-open/--gripper-closed, given on
+// purpose, set others.
 func settingsReplayRunsOtherwise(file string, given map[string]paramserver.Value, s nodecore.Settings, ef *engineFlags, mf *mavlinkFlags) []string {
 	var out []string
 	differ := func(param, flag string, fileValue, flagValue any) {
@@ -152,8 +170,52 @@ func settingsReplayRunsOtherwise(file string, given map[string]paramserver.Value
 		differ(nodecore.ParamMavlinkTargetSystem, "--mavlink-target-system", s.Mavlink.TargetSystem, int(mf.targetSystem))
 		differ(nodecore.ParamMavlinkTargetComponent, "--mavlink-target-component", s.Mavlink.TargetComponent, int(mf.targetComp))
 		differ(nodecore.ParamMavlinkMaxChannels, "--mavlink-max-channels", s.Mavlink.MaxChannels, mf.channels())
-		differ(nodecore.ParamMavlinkGripperOpen, "--mavlink-gripper-open", s.Mavlink.GripperOpen, mf.gripperOpen)
-		differ(nodecore.ParamMavlinkGripperClosed, "--mavlink-gripper-closed", s.Mavlink.GripperClosed, mf.gripperClose)
 	}
 	return out
+}
+
+// gripperFlags are --gripper-open and --gripper-closed: the node's gripper_open and gripper_closed,
+// what the policy's gripper column means to the replay's node core (gripper_min_hold) and, with
+// --mavlink, to the bridge. Outside the MAVLink flags: they apply without --mavlink.
+type gripperFlags struct {
+	open, closed float64
+}
+
+func (g *gripperFlags) register(f *pflag.FlagSet) {
+	d := gripper.Default()
+	f.Float64Var(&g.open, "gripper-open", float64(d.Open), "the policy's gripper column value for fully open, the node's gripper_open, "+
+		"by which gripper_min_hold and --mavlink read the column: given, it wins over gripper_open in --params")
+	f.Float64Var(&g.closed, "gripper-closed", float64(d.Closed), "the policy's gripper column value for fully closed, the node's gripper_closed: "+
+		"given, it wins over gripper_closed in --params")
+}
+
+// apply returns the parameters a replay runs with: srv and settings, those of the params file (given:
+// its values for the node, nil without one), as they are when neither flag was given; else the file's
+// values with the flags given on top, as -p values go on top of a --params-file, judged by the
+// parameters (a flag alone may equal the other value, the file's or the default) before the bag or
+// the model is opened.
+func (g *gripperFlags) apply(f *pflag.FlagSet, given map[string]paramserver.Value, srv *paramserver.Server,
+	settings nodecore.Settings) (*paramserver.Server, nodecore.Settings, error) {
+	values := maps.Clone(given)
+	var flags []string
+	for _, p := range []struct {
+		flag, param string
+		value       float64
+	}{{"gripper-open", nodecore.ParamGripperOpen, g.open}, {"gripper-closed", nodecore.ParamGripperClosed, g.closed}} {
+		if f.Changed(p.flag) {
+			if values == nil {
+				values = map[string]paramserver.Value{}
+			}
+			values[p.param] = paramserver.Double(p.value)
+			flags = append(flags, "--"+p.flag)
+		}
+	}
+	if len(flags) == 0 {
+		return srv, settings, nil
+	}
+	srv, settings, err := nodecore.NewParamServer(replay.NodeName, values, nil)
+	if err != nil {
+		return nil, nodecore.Settings{}, fmt.Errorf("%s: %w", strings.Join(flags, " and "), err)
+	}
+	return srv, settings, nil
 }

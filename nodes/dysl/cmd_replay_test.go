@@ -9,8 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/pflag"
 	"github.com/stretchr/testify/require"
 
+	"dysl_vla/gripper"
 	"dysl_vla/nodecore"
 	"dysl_vla/paramserver"
 	"dysl_vla/policy/ortbackend/orttest"
@@ -43,16 +45,13 @@ func TestReplayShippedParamsFileHasNoIgnoredKeys(t *testing.T) {
 func TestReplayRefusesLinkFlagsWithoutMavlink(t *testing.T) {
 	dir := t.TempDir()
 	_, _, err := runDysl("replay", "--model", filepath.Join(dir, "no-model"), "--bag", filepath.Join(dir, "no-bag"),
-		"--out", filepath.Join(dir, "out"), "--mavlink-gripper-closed", "-1", "--mavlink-target-system", "2")
-	require.EqualError(t, err, "--mavlink-gripper-closed, --mavlink-target-system: only with --mavlink")
+		"--out", filepath.Join(dir, "out"), "--mavlink-link-timeout", "1s", "--mavlink-target-system", "2")
+	require.EqualError(t, err, "--mavlink-link-timeout, --mavlink-target-system: only with --mavlink")
 	require.NoDirExists(t, filepath.Join(dir, "out"))
 }
 
 // The link's settings are refused where the node's mavlink.* parameters would refuse them, before the
-// bag or the model is opened: 0 is no controller id (the library took it for 1), and a gripper whose
-// open and closed values are equal cannot be commanded (the library made closed 1). The gripper's
-// two are judged together, as mavlink.gripper_open and mavlink.gripper_closed: one alone equal to
-// the other's default is refused too.
+// bag or the model is opened: 0 is no controller id (the library took it for 1).
 func TestReplayRefusesLinkSettingsTheNodeWouldRefuse(t *testing.T) {
 	dir := t.TempDir()
 	for _, tc := range []struct {
@@ -63,15 +62,6 @@ func TestReplayRefusesLinkSettingsTheNodeWouldRefuse(t *testing.T) {
 		{[]string{"--mavlink-target-component", "0"}, "--mavlink-target-component: nodecore: parameter 'mavlink.target_component' could not be set to 0 (range 1 to 255)"},
 		{[]string{"--mavlink-link-timeout", "0"}, "--mavlink-link-timeout: nodecore: parameter 'mavlink.link_timeout' could not be set to 0 (range 0.1 to 60)"},
 		{[]string{"--mavlink-link-timeout", "2m"}, "--mavlink-link-timeout: nodecore: parameter 'mavlink.link_timeout' could not be set to 120 (range 0.1 to 60)"},
-		{[]string{"--mavlink-gripper-open", "0", "--mavlink-gripper-closed", "0"}, "--mavlink-gripper-open and --mavlink-gripper-closed: " +
-			"parameters mavlink.gripper_open and mavlink.gripper_closed are both 0: expected two different values"},
-		{[]string{"--mavlink-gripper-open", "1"}, "--mavlink-gripper-open and --mavlink-gripper-closed: " +
-			"parameters mavlink.gripper_open and mavlink.gripper_closed are both 1: expected two different values"},
-		// NaN differs from NaN, and reached the bridge, which named its own field, after the model loaded.
-		{[]string{"--mavlink-gripper-open", "NaN", "--mavlink-gripper-closed", "NaN"}, "--mavlink-gripper-open and --mavlink-gripper-closed: " +
-			"nodecore: parameter 'mavlink.gripper_open' could not be set to NaN (range -1000 to 1000)"},
-		{[]string{"--mavlink-gripper-closed", "+Inf"}, "--mavlink-gripper-open and --mavlink-gripper-closed: " +
-			"nodecore: parameter 'mavlink.gripper_closed' could not be set to +Inf (range -1000 to 1000)"},
 	} {
 		args := append([]string{"replay", "--model", filepath.Join(dir, "no-model"), "--bag", filepath.Join(dir, "no-bag"),
 			"--out", filepath.Join(dir, "out"), "--mavlink", "udp-client:127.0.0.1:9"}, tc.flags...)
@@ -192,20 +182,99 @@ func TestReplaySaysWhichNodeSettingsItRunsOtherwise(t *testing.T) {
 		"robot.yaml sets ort_intra_op_threads to 4, but a replay runs with --threads 1",
 	}, settingsReplayRunsOtherwise("robot.yaml", given, robot, &ef, &mf), "the MAVLink ids matter only with --mavlink")
 
-	mf = mavlinkFlags{endpoint: "udp-client:127.0.0.1:14551", linkTimeout: 2 * time.Second, targetSystem: 1, targetComp: 1,
-		gripperOpen: -1, gripperClose: 1}
+	mf = mavlinkFlags{endpoint: "udp-client:127.0.0.1:14551", linkTimeout: 2 * time.Second, targetSystem: 1, targetComp: 1}
 	robot.ModelDir = "models/./x"
-	robot.Mavlink.GripperOpen, robot.Mavlink.GripperClosed = 0, 1
 	require.Equal(t, []string{
 		"robot.yaml sets execution_provider to cuda, but a replay runs with --provider cpu",
 		"robot.yaml sets ort_intra_op_threads to 4, but a replay runs with --threads 1",
 		"robot.yaml sets mavlink.endpoint to udp-client:127.0.0.1:14550, but a replay runs with --mavlink udp-client:127.0.0.1:14551",
 		"robot.yaml sets mavlink.target_system to 7, but a replay runs with --mavlink-target-system 1",
-		"robot.yaml sets mavlink.gripper_open to 0, but a replay runs with --mavlink-gripper-open -1",
 	}, settingsReplayRunsOtherwise("robot.yaml", given, robot, &ef, &mf))
+
+	// A file's gripper convention is the replay's, as any node parameter it does not decide by a flag.
+	arm := map[string]paramserver.Value{nodecore.ParamGripperOpen: paramserver.Double(0), nodecore.ParamGripperClosed: paramserver.Double(1)}
+	robot.Gripper = gripper.Convention{Open: 0, Closed: 1}
+	require.Empty(t, settingsReplayRunsOtherwise("arm.yaml", arm, robot, &ef, &mf))
 
 	// Only what the file sets: a file of one parameter names nothing else, whatever the defaults.
 	one := map[string]paramserver.Value{nodecore.ParamExecutionProvider: paramserver.String("cuda")}
 	require.Equal(t, []string{"one.yaml sets execution_provider to cuda, but a replay runs with --provider cpu"},
 		settingsReplayRunsOtherwise("one.yaml", one, robot, &ef, &mf))
+}
+
+// --gripper-open and --gripper-closed are the node's gripper_open and gripper_closed, outside the
+// MAVLink flags: without --mavlink they are judged by the parameters, before the bag or the model is
+// opened, each flag against the other's value (the default here): --gripper-open 1 alone is the
+// inverted convention's half, and equal to gripper_closed's default.
+func TestReplayRefusesGripperFlagsTheNodeWould(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		flags []string
+		want  string
+	}{
+		{[]string{"--gripper-open", "0", "--gripper-closed", "0"}, "--gripper-open and --gripper-closed: " +
+			"parameters gripper_open and gripper_closed are both 0: expected two different values, the gripper column's fully open and fully closed"},
+		{[]string{"--gripper-open", "1"}, "--gripper-open: parameters gripper_open and gripper_closed are both 1: expected two different values"},
+		{[]string{"--gripper-open", "NaN"}, "--gripper-open: nodecore: parameter 'gripper_open' could not be set to NaN (range -1000 to 1000)"},
+		{[]string{"--gripper-closed", "+Inf"}, "--gripper-closed: nodecore: parameter 'gripper_closed' could not be set to +Inf (range -1000 to 1000)"},
+	} {
+		args := append([]string{"replay", "--model", filepath.Join(dir, "no-model"), "--bag", filepath.Join(dir, "no-bag"),
+			"--out", filepath.Join(dir, "out")}, tc.flags...)
+		_, _, err := runDysl(args...)
+		require.ErrorContains(t, err, tc.want)
+		require.NoDirExists(t, filepath.Join(dir, "out"))
+	}
+	_, stderr, err := runDysl("replay", "--model", filepath.Join(dir, "no-model"), "--bag", filepath.Join(dir, "no-bag"),
+		"--out", filepath.Join(dir, "out"), "--gripper-open", "1", "--gripper-closed", "-1")
+	require.ErrorContains(t, err, filepath.Join(dir, "no-model"), "the inverted convention is taken: it got as far as the model")
+	require.NotContains(t, stderr, "warning")
+}
+
+// The replay's gripper convention: --params' gripper_open and gripper_closed where no flag is given,
+// and a flag given wins over the file's value, as -p over --params-file; the other value stays the
+// file's, which a flag is then judged against.
+func TestGripperFlagsGoOnTopOfTheParamsFile(t *testing.T) {
+	file := map[string]paramserver.Value{nodecore.ParamGripperOpen: paramserver.Double(0), nodecore.ParamGripperClosed: paramserver.Double(1)}
+	fileServer, fileSettings, err := nodecore.NewParamServer("/dysl_vla_node", file, nil)
+	require.NoError(t, err)
+	run := func(given map[string]paramserver.Value, args ...string) (*paramserver.Server, gripper.Convention, error) {
+		var g gripperFlags
+		f := pflag.NewFlagSet("replay", pflag.ContinueOnError)
+		g.register(f)
+		require.NoError(t, f.Parse(args))
+		srv, settings, err := nodecore.NewParamServer("/dysl_vla_node", given, nil)
+		require.NoError(t, err)
+		if given != nil {
+			srv, settings = fileServer, fileSettings
+		}
+		srv, settings, err = g.apply(f, given, srv, settings)
+		if err != nil {
+			return nil, gripper.Convention{}, err
+		}
+		held, err := nodecore.SettingsOf(srv)
+		require.NoError(t, err)
+		require.Equal(t, held.Gripper, settings.Gripper, "the server the node core reads holds them")
+		return srv, settings.Gripper, nil
+	}
+
+	srv, c, err := run(file)
+	require.NoError(t, err)
+	require.Same(t, fileServer, srv, "no flag: the file's parameters as loaded")
+	require.Equal(t, gripper.Convention{Open: 0, Closed: 1}, c)
+
+	_, c, err = run(file, "--gripper-open", "1", "--gripper-closed", "0")
+	require.NoError(t, err)
+	require.Equal(t, gripper.Convention{Open: 1, Closed: 0}, c, "both flags win")
+
+	_, c, err = run(file, "--gripper-closed", "-1")
+	require.NoError(t, err)
+	require.Equal(t, gripper.Convention{Open: 0, Closed: -1}, c, "gripper_open stays the file's")
+
+	_, _, err = run(file, "--gripper-open", "1")
+	require.EqualError(t, err, "--gripper-open: parameters gripper_open and gripper_closed are both 1: "+
+		"expected two different values, the gripper column's fully open and fully closed")
+
+	_, c, err = run(nil, "--gripper-open", "0")
+	require.NoError(t, err)
+	require.Equal(t, gripper.Convention{Open: 0, Closed: 1}, c, "no file: the flag on the defaults")
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"dysl_vla/gripper"
 	"dysl_vla/mavbridge"
 	"dysl_vla/nodecore"
 	"dysl_vla/paramserver"
@@ -23,8 +24,6 @@ type mavlinkFlags struct {
 	targetSystem uint8
 	targetComp   uint8
 	maxChannels  int
-	gripperOpen  float32
-	gripperClose float32
 	// link are the flags of the link, which only --mavlink uses.
 	link *pflag.FlagSet
 }
@@ -37,38 +36,27 @@ func (m *mavlinkFlags) register(f *pflag.FlagSet) {
 	m.link.Uint8Var(&m.targetComp, "mavlink-target-component", 1, "the arm controller's MAVLink component id")
 	m.link.IntVar(&m.maxChannels, "mavlink-max-channels", mavbridge.DefaultMaxChannels,
 		"channels a udp-server or tcp-server endpoint keeps open, one per peer (the node's mavlink.max_channels)")
-	m.link.Float32Var(&m.gripperOpen, "mavlink-gripper-open", -1, "gripper dimension value meaning fully open (the node's mavlink.gripper_open; the bundles' convention: -1)")
-	m.link.Float32Var(&m.gripperClose, "mavlink-gripper-closed", 1, "gripper dimension value meaning fully closed (the node's mavlink.gripper_closed; the bundles' convention: +1)")
 	f.AddFlagSet(m.link)
 }
 
 // check refuses, before the command opens anything, the link's flags without --mavlink, and values
-// the node would refuse: its mavlink.* parameters judge the flags that set the same things, their
-// ranges and, for the gripper's open and closed values, that the two differ.
+// the node would refuse: the ranges of its mavlink.* parameters judge the flags that set the same
+// things.
 func (m *mavlinkFlags) check() error {
 	if m.endpoint == "" {
 		return refuseUnused(m.link, "--mavlink", flagNames(m.link)...)
 	}
-	one := func(param string, v paramserver.Value) map[string]paramserver.Value {
-		return map[string]paramserver.Value{param: v}
-	}
 	for _, p := range []struct {
-		flags  string
-		params map[string]paramserver.Value
+		flag, param string
+		value       paramserver.Value
 	}{
-		{"--mavlink-link-timeout", one(nodecore.ParamMavlinkLinkTimeout, paramserver.Double(m.linkTimeout.Seconds()))},
-		{"--mavlink-target-system", one(nodecore.ParamMavlinkTargetSystem, paramserver.Integer(int64(m.targetSystem)))},
-		{"--mavlink-target-component", one(nodecore.ParamMavlinkTargetComponent, paramserver.Integer(int64(m.targetComp)))},
-		{"--mavlink-max-channels", one(nodecore.ParamMavlinkMaxChannels, paramserver.Integer(int64(m.maxChannels)))},
-		// Together: either alone is refused where it equals the other's default, as the inverted
-		// convention's --mavlink-gripper-open 1 does.
-		{"--mavlink-gripper-open and --mavlink-gripper-closed", map[string]paramserver.Value{
-			nodecore.ParamMavlinkGripperOpen:   paramserver.Double(float64(m.gripperOpen)),
-			nodecore.ParamMavlinkGripperClosed: paramserver.Double(float64(m.gripperClose)),
-		}},
+		{"--mavlink-link-timeout", nodecore.ParamMavlinkLinkTimeout, paramserver.Double(m.linkTimeout.Seconds())},
+		{"--mavlink-target-system", nodecore.ParamMavlinkTargetSystem, paramserver.Integer(int64(m.targetSystem))},
+		{"--mavlink-target-component", nodecore.ParamMavlinkTargetComponent, paramserver.Integer(int64(m.targetComp))},
+		{"--mavlink-max-channels", nodecore.ParamMavlinkMaxChannels, paramserver.Integer(int64(m.maxChannels))},
 	} {
-		if _, _, err := nodecore.NewParamServer(replay.NodeName, p.params, nil); err != nil {
-			return fmt.Errorf("%s: %w", p.flags, err)
+		if _, _, err := nodecore.NewParamServer(replay.NodeName, map[string]paramserver.Value{p.param: p.value}, nil); err != nil {
+			return fmt.Errorf("%s: %w", p.flag, err)
 		}
 	}
 	return nil
@@ -78,15 +66,17 @@ func (m *mavlinkFlags) check() error {
 // without register) is the bridge's default, as for mavbridge.Bridge.MaxChannels.
 func (m *mavlinkFlags) channels() int { return cmp.Or(m.maxChannels, mavbridge.DefaultMaxChannels) }
 
-// newBridge starts the bridge the flags describe, or returns nil when --mavlink is empty.
-func (m *mavlinkFlags) newBridge() (*mavbridge.Bridge, error) {
+// newBridge starts the bridge the flags describe, commanding the gripper by convention (the node's
+// gripper_open and gripper_closed, as the replay's node core reads the column), or returns nil when
+// --mavlink is empty.
+func (m *mavlinkFlags) newBridge(convention gripper.Convention) (*mavbridge.Bridge, error) {
 	if m.endpoint == "" {
 		return nil, nil
 	}
 	b := &mavbridge.Bridge{
 		Endpoint: m.endpoint, LinkTimeout: m.linkTimeout,
 		TargetSystem: m.targetSystem, TargetComponent: m.targetComp, MaxChannels: m.maxChannels,
-		GripperOpenValue: m.gripperOpen, GripperClosedValue: m.gripperClose,
+		GripperOpenValue: convention.Open, GripperClosedValue: convention.Closed,
 		// A replay's chunks are stamped on the bag's time, not this bridge's clock.
 		StampsOffClock: true,
 	}
@@ -104,10 +94,10 @@ const firstHeartbeatWait = 3 * time.Second
 // discards chunks until then and an offline command may be done in less time than a heartbeat period.
 // It returns a nil forwarder (a nil interface, which the node core takes as none), and a no-op done,
 // when --mavlink is empty. gripperDim is the bundle's Action.GripperIndex, whose -1 (no gripper) is
-// mavbridge.NoGripper. done lets the frames still queued go out (within a second), closes the bridge
-// and prints what the link carried to w.
-func (m *mavlinkFlags) newForwarder(gripperDim int, w io.Writer) (fwd nodecore.ChunkForwarder, done func(), err error) {
-	b, err := m.newBridge()
+// mavbridge.NoGripper, and convention what its values mean (newBridge). done lets the frames still
+// queued go out (within a second), closes the bridge and prints what the link carried to w.
+func (m *mavlinkFlags) newForwarder(gripperDim int, convention gripper.Convention, w io.Writer) (fwd nodecore.ChunkForwarder, done func(), err error) {
+	b, err := m.newBridge(convention)
 	if b == nil || err != nil {
 		return nil, func() {}, err
 	}

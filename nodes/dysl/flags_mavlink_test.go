@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/stretchr/testify/require"
 
+	"dysl_vla/gripper"
 	"dysl_vla/nodecore"
 	"dysl_vla/paramserver"
 )
@@ -22,7 +23,7 @@ func TestReplayBridgeTakesStampsAsOffItsClock(t *testing.T) {
 	m.register(f)
 	require.NoError(t, f.Parse([]string{"--mavlink", "udp-server:127.0.0.1:0"}))
 	require.NoError(t, m.check())
-	b, err := m.newBridge()
+	b, err := m.newBridge(gripper.Default())
 	require.NoError(t, err)
 	defer b.Close()
 	require.True(t, b.StampsOffClock)
@@ -59,7 +60,7 @@ func TestMavlinkMaxChannelsFlag(t *testing.T) {
 
 	m, err := parse("--mavlink", "tcp-server:127.0.0.1:0", "--mavlink-max-channels", "3")
 	require.NoError(t, err)
-	b, err := m.newBridge()
+	b, err := m.newBridge(gripper.Default())
 	require.NoError(t, err)
 	defer b.Close()
 	require.Equal(t, 3, b.MaxChannels)
@@ -91,35 +92,16 @@ func TestListenRefusesNoChannels(t *testing.T) {
 	require.EqualError(t, err, "--max-channels is 0, expected 1 or more")
 }
 
-// --mavlink-gripper-open and --mavlink-gripper-closed are the node's mavlink.gripper_open and
-// mavlink.gripper_closed: an inverted convention (1 open, -1 closed) passes, though either value alone
-// equals the other's default, and reaches the bridge; a replay says when the params file sets others.
-func TestMavlinkGripperFlags(t *testing.T) {
-	parse := func(args ...string) *mavlinkFlags {
-		m := &mavlinkFlags{}
-		f := pflag.NewFlagSet("replay", pflag.ContinueOnError)
-		m.register(f)
-		require.NoError(t, f.Parse(args))
-		return m
-	}
-	m := parse("--mavlink", "udp-server:127.0.0.1:0", "--mavlink-gripper-open", "1", "--mavlink-gripper-closed", "-1")
-	require.NoError(t, m.check())
-	b, err := m.newBridge()
+// The bridge commands the gripper by the convention the replay's node core reads the column by (its
+// gripper_open and gripper_closed): an inverted one (1 open, -1 closed) reaches it as given.
+func TestReplayBridgeTakesTheNodesGripperConvention(t *testing.T) {
+	var m mavlinkFlags
+	f := pflag.NewFlagSet("replay", pflag.ContinueOnError)
+	m.register(f)
+	require.NoError(t, f.Parse([]string{"--mavlink", "udp-server:127.0.0.1:0"}))
+	b, err := m.newBridge(gripper.Convention{Open: 1, Closed: -1})
 	require.NoError(t, err)
 	defer b.Close()
 	require.Equal(t, float32(1), b.GripperOpenValue)
 	require.Equal(t, float32(-1), b.GripperClosedValue)
-
-	given := map[string]paramserver.Value{
-		nodecore.ParamMavlinkGripperOpen:   paramserver.Double(0),
-		nodecore.ParamMavlinkGripperClosed: paramserver.Double(1),
-	}
-	_, settings, err := nodecore.NewParamServer("/dysl_vla_node", given, nil)
-	require.NoError(t, err)
-	require.Equal(t, []string{
-		"arm.yaml sets mavlink.gripper_open to 0, but a replay runs with --mavlink-gripper-open 1",
-		"arm.yaml sets mavlink.gripper_closed to 1, but a replay runs with --mavlink-gripper-closed -1",
-	}, settingsReplayRunsOtherwise("arm.yaml", given, settings, &engineFlags{}, m))
-	same := parse("--mavlink", "udp-server:127.0.0.1:0", "--mavlink-gripper-open", "0", "--mavlink-gripper-closed", "1")
-	require.Empty(t, settingsReplayRunsOtherwise("arm.yaml", given, settings, &engineFlags{}, same))
 }

@@ -7,11 +7,12 @@ import (
 	"dysl_vla/nodecore"
 )
 
-// startMavlink starts the MAVLink bridge the mavlink.* parameters of s describe and returns the
-// Forwarder the node core sends every published chunk through; the caller closes fwd.Bridge after the
-// node core has stopped. Under use_sim_time the chunks' stamps are sim time, not the bridge's clock:
-// their gripper steps count from their arrival. gripperDim is the bundle's Action.GripperIndex, whose -1 (no gripper) is
-// mavbridge.NoGripper. It has no build tag so that it is built and tested without ROS.
+// startMavlink starts the MAVLink bridge the mavlink.* and gripper_open/gripper_closed parameters of
+// settings describe and returns the Forwarder the node core sends every published chunk through; the
+// caller closes fwd.Bridge after the node core has stopped. Under use_sim_time the chunks' stamps are
+// sim time, not the bridge's clock: their gripper steps count from their arrival. gripperDim is the
+// bundle's Action.GripperIndex, whose -1 (no gripper) is mavbridge.NoGripper. It has no build tag so
+// that it is built and tested without ROS.
 func startMavlink(settings nodecore.Settings, gripperDim int) (*mavbridge.Forwarder, error) {
 	s := settings.Mavlink
 	// Checked here, at the edge, because the syntax is the bridge's: the node core does not know it.
@@ -24,9 +25,10 @@ func startMavlink(settings nodecore.Settings, gripperDim int) (*mavbridge.Forwar
 		TargetSystem:    uint8(s.TargetSystem), // 1..255, the parameters' declared range
 		TargetComponent: uint8(s.TargetComponent),
 		MaxChannels:     s.MaxChannels,
-		// Finite and different: the parameters' declared range and nodecore's check of the two.
-		GripperOpenValue:   s.GripperOpen,
-		GripperClosedValue: s.GripperClosed,
+		// gripper_open and gripper_closed, the convention the node core's gripper_min_hold reads the
+		// column by too; finite and different: the parameters' declared range and nodecore's check.
+		GripperOpenValue:   settings.Gripper.Open,
+		GripperClosedValue: settings.Gripper.Closed,
 		StampsOffClock:     settings.UseSimTime,
 	}
 	if err := b.Initialize(); err != nil {

@@ -42,7 +42,7 @@ func TestStartMavlinkFromParameters(t *testing.T) {
 	})
 	t.Run("gripper convention", func(t *testing.T) {
 		s := settingsWith("udp-server:127.0.0.1:0")
-		s.Mavlink.GripperOpen, s.Mavlink.GripperClosed = 85, 0
+		s.Gripper.Open, s.Gripper.Closed = 85, 0
 		fwd, err := startMavlink(s, 6)
 		require.NoError(t, err)
 		defer fwd.Bridge.Close()
@@ -76,7 +76,7 @@ func TestMaxChannelsParameterDefaultsToTheBridgesDefault(t *testing.T) {
 	require.Equal(t, mavbridge.DefaultMaxChannels, s.Mavlink.MaxChannels)
 }
 
-// With mavlink.gripper_open 1 and mavlink.gripper_closed 0 (a 0..1 gripper where 1 is open), a chunk
+// With gripper_open 1 and gripper_closed 0 (a 0..1 gripper where 1 is open), a chunk
 // whose gripper column goes from 1 to 0 opens the gripper, then closes it: the controller gets the
 // MAV_CMD_DO_GRIPPER of that convention, not of the bundles' default, under which 1 closes. A Monitor
 // stands in for the controller and accepts the commands.
@@ -85,10 +85,10 @@ func TestNodeGripperConventionReachesTheController(t *testing.T) {
 	require.NoError(t, monitor.Initialize())
 	defer monitor.Close()
 	_, settings, err := nodecore.NewParamServer("/dysl_vla_node", map[string]paramserver.Value{
-		nodecore.ParamMavlinkEnabled:       paramserver.Bool(true),
-		nodecore.ParamMavlinkEndpoint:      paramserver.String("udp-client:" + monitor.ListenAddr().String()),
-		nodecore.ParamMavlinkGripperOpen:   paramserver.Double(1),
-		nodecore.ParamMavlinkGripperClosed: paramserver.Double(0),
+		nodecore.ParamMavlinkEnabled:  paramserver.Bool(true),
+		nodecore.ParamMavlinkEndpoint: paramserver.String("udp-client:" + monitor.ListenAddr().String()),
+		nodecore.ParamGripperOpen:     paramserver.Double(1),
+		nodecore.ParamGripperClosed:   paramserver.Double(0),
 	}, nil)
 	require.NoError(t, err)
 	fwd, err := startMavlink(settings, 1)
