@@ -21,6 +21,7 @@ import (
 
 	"dysl_vla/bag"
 	"dysl_vla/compressedimage"
+	"dysl_vla/gripper"
 	"dysl_vla/msgs"
 	"dysl_vla/nodecore"
 	"dysl_vla/paramserver"
@@ -347,7 +348,7 @@ func (s *session) serve(m bag.Message) {
 		}
 		s.core.Step(s.clock.now())
 		if s.rec.frameStep != nil && s.cfg.CompareFull {
-			compare(s.cfg.Engine, s.image, s.instruction, s.state, s.rec.frameStep, s.rec.lastChunk)
+			compare(s.cfg.Engine, s.core.Settings().Gripper, s.image, s.instruction, s.state, s.rec.frameStep, s.rec.lastChunk)
 		}
 	}
 	s.rec.settle()
@@ -473,8 +474,9 @@ func topicList(info bag.Info) string {
 	return s
 }
 
-// compare runs the full model on the same frame and fills the comparison fields of st.
-func compare(e *policy.Engine, img policy.Image, instruction string, state []float64, st *Step, chunk *msgs.ActionChunk) {
+// compare runs the full model on the same frame and fills the comparison fields of st; grip is the
+// node's gripper convention, by which the two chunks' gripper commands are read.
+func compare(e *policy.Engine, grip gripper.Convention, img policy.Image, instruction string, state []float64, st *Step, chunk *msgs.ActionChunk) {
 	t0 := time.Now()
 	full, err := e.InferSingleGraph(policy.Observation{Image: img, Instruction: instruction, State: state})
 	if err != nil || chunk == nil {
@@ -482,12 +484,12 @@ func compare(e *policy.Engine, img policy.Image, instruction string, state []flo
 	}
 	st.FullLatencyMs = float64(time.Since(t0)) / float64(time.Millisecond)
 	st.Compared = true
-	st.ActionErrorMAE, st.GripperAgree = chunkError(full, chunk, e.Manifest.Action.GripperIndex)
+	st.ActionErrorMAE, st.GripperAgree = chunkError(full, chunk, e.Manifest.Action.GripperIndex, grip)
 }
 
 // chunkError is the mean absolute difference between two chunks and whether their gripper commands
-// (sign of the gripper dimension) agree at every step.
-func chunkError(full [][]float32, got *msgs.ActionChunk, gripper int) (float64, bool) {
+// (column gripperDim, open or closed by grip) agree at every step.
+func chunkError(full [][]float32, got *msgs.ActionChunk, gripperDim int, grip gripper.Convention) (float64, bool) {
 	var sum float64
 	n := 0
 	agree := true
@@ -499,7 +501,7 @@ func chunkError(full [][]float32, got *msgs.ActionChunk, gripper int) (float64, 
 			g := got.At(s, d)
 			sum += math.Abs(float64(g - v))
 			n++
-			if d == gripper && (g > 0) != (v > 0) {
+			if d == gripperDim && grip.Closes(g) != grip.Closes(v) {
 				agree = false
 			}
 		}

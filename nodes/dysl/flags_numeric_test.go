@@ -20,12 +20,12 @@ import (
 // negativeMeans lists the numeric flags where a negative number is a setting, with what it means; every
 // other numeric flag of every command must refuse one.
 var negativeMeans = map[string]string{
-	"seed":                   "any 64-bit number seeds the generators",
-	"episode-seed":           "any 64-bit number seeds the episodes",
-	"residual-scale":         "below 0: no scaling of the residual branches",
-	"exit-threshold":         "negative: match early exit's eta to DySL's executed layers",
-	"mavlink-gripper-open":   "a controller's gripper may take negative values",
-	"mavlink-gripper-closed": "a controller's gripper may take negative values",
+	"seed":           "any 64-bit number seeds the generators",
+	"episode-seed":   "any 64-bit number seeds the episodes",
+	"residual-scale": "below 0: no scaling of the residual branches",
+	"exit-threshold": "negative: match early exit's eta to DySL's executed layers",
+	"gripper-open":   "a policy's gripper column may take negative values",
+	"gripper-closed": "a policy's gripper column may take negative values",
 }
 
 // Every numeric flag of every command, given a negative number or NaN, is refused with an error that
