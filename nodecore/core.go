@@ -656,8 +656,9 @@ func (c *Core) refuseInference(stamp msgs.Time, err error) {
 	}
 }
 
-// refuseBadFrame counts and reports a frame that could not be read: one the engine refused, or
-// compressed data that did not decode.
+// refuseBadFrame counts and reports a frame that could not be read: a raw encoding or size, or a
+// compressed format or header, that Step refuses before anything else; compressed data that did not
+// decode; or a frame the engine refused.
 func (c *Core) refuseBadFrame(stamp msgs.Time, err error) {
 	c.count(func(w *window, t *totals) { t.badFrames++; w.badFrames++; w.lastWarning = err.Error() })
 	c.cfg.Sink.Notice(EventBadFrame{Stamp: stamp, Err: err})
