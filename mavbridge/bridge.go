@@ -475,9 +475,14 @@ func (b *Bridge) closeLedger(ch *gomavlib.Channel) {
 		return
 	}
 	b.transports.forget(ch.String(), ledger.conn)
+	b.counts.framesWrittenClosed += ledger.conn.written.Load()
+	if ledger.conn.server != nil && ledger.conn.server.evictedFor.Load() != nil {
+		// Closed here for a newcomer (channels.go): what it held was for a peer given up on purpose, and
+		// counted as dropped it would read as a controller that does not read.
+		return
+	}
 	// gomavlib discards what is still queued on a closed channel.
 	b.counts.framesDropped += ledger.inFlight() + ledger.conn.failed.Load()
-	b.counts.framesWrittenClosed += ledger.conn.written.Load()
 }
 
 func (b *Bridge) onTick(now time.Time) {

@@ -136,10 +136,7 @@ func TestChannelEvictedReadsAsOneLine(t *testing.T) {
 // newcomers after it take the other peers' places, never its own.
 func TestTCPControllerGetsAPlaceFromNoisyPeers(t *testing.T) {
 	clock := newManualClock()
-	// No heartbeat of the bridge's own after its first and those to each new channel: each jump of the
-	// clock would send one to every channel, and one to a channel closed for a newcomer would be a
-	// frame dropped.
-	bridge := &Bridge{Endpoint: "tcp-server:127.0.0.1:0", LinkTimeout: time.Minute, HeartbeatPeriod: time.Hour, Now: clock.now}
+	bridge := &Bridge{Endpoint: "tcp-server:127.0.0.1:0", LinkTimeout: time.Minute, Now: clock.now}
 	require.NoError(t, bridge.Initialize())
 	defer bridge.Close()
 	forwarder := &Forwarder{Bridge: bridge, GripperDim: NoGripper} // the reader of the events
@@ -347,4 +344,29 @@ func TestMonitorKeepsTheBridgesPlace(t *testing.T) {
 		Newcomer: third.LocalAddr().String(), Limit: 2, Silent: true, Idle: crowdingReportPeriod, Evicted: 1},
 		awaitReceived(t, monitor, func(r Received) bool { _, ok := r.(ReceivedChannelEvicted); return ok }))
 	sendChunk(2)
+}
+
+// Frames still queued on a channel closed for a newcomer, or failed on it, are not frames dropped:
+// counted so, the status would blame a controller that does not read. A channel that closed on its
+// own still counts them.
+func TestFramesOfAnEvictedChannelAreNotDropped(t *testing.T) {
+	for _, evicted := range []bool{false, true} {
+		b := &Bridge{transports: newTransports(), channels: map[*gomavlib.Channel]*channelLedger{}}
+		server := &serverChannel{}
+		if evicted {
+			server.evictedFor.Store(&evictedError{newcomer: "10.0.0.2:14555"})
+		}
+		conn := &countingConn{server: server}
+		conn.written.Add(3)
+		conn.failed.Add(2)
+		ch := &gomavlib.Channel{}
+		b.channels[ch] = &channelLedger{conn: conn, handed: 9} // 3 written, 2 failed, 4 still queued
+		b.closeLedger(ch)
+		require.EqualValues(t, 3, b.counts.framesWrittenClosed)
+		if evicted {
+			require.Zero(t, b.counts.framesDropped)
+		} else {
+			require.EqualValues(t, 6, b.counts.framesDropped)
+		}
+	}
 }
