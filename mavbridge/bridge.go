@@ -124,6 +124,10 @@ type gripperCommand struct {
 	action   GripperAction
 	attempts int
 	lastSent time.Time
+	// acksAmbiguousUntil is set when the command superseded another still waiting for its ack: a
+	// COMMAND_ACK carries the command id and no sequence, so until then an ack may be the replaced
+	// command's (see ackMayBeForReplaced).
+	acksAmbiguousUntil time.Time
 }
 
 type counters struct {
@@ -554,15 +558,28 @@ func (b *Bridge) followGripperPlan(now time.Time) {
 // startGripperCommand begins sending action, superseding a command still waiting for its ack. While the
 // link is down nothing is sent; the transition is sent when the link comes up.
 func (b *Bridge) startGripperCommand(action GripperAction, now time.Time) {
-	if p := b.gripperPending; p != nil {
+	replaced := b.gripperPending
+	if replaced != nil {
 		b.gripperPending = nil
-		b.failGripper(p, fmt.Sprintf("superseded by %v before it was accepted", action))
+		b.failGripper(replaced, fmt.Sprintf("superseded by %v before it was accepted", action))
 	}
 	if !b.link.up {
 		return
 	}
 	b.gripperPending = &gripperCommand{action: action}
+	if replaced != nil {
+		// The replaced command's ack may still be on its way, and would read as this one's: a close
+		// accepted late would count as the open that followed it, and the open, lost, would never be
+		// sent again. Acks are not trusted for one ack timeout; the retry it ends with is answered
+		// after it, and that answer counts.
+		b.gripperPending.acksAmbiguousUntil = now.Add(b.GripperAckTimeout)
+	}
 	b.sendGripperCommand(b.gripperPending, now)
+}
+
+// ackMayBeForReplaced says whether an ack arriving at now for p may answer the command p replaced.
+func ackMayBeForReplaced(p *gripperCommand, now time.Time) bool {
+	return now.Before(p.acksAmbiguousUntil)
 }
 
 func (b *Bridge) sendGripperCommand(p *gripperCommand, now time.Time) {
@@ -591,6 +608,9 @@ func (b *Bridge) onCommandAck(ack *common.MessageCommandAck, now time.Time) {
 	// The target fields are a MAVLink 2 extension: zero when the controller does not fill them.
 	if (ack.TargetSystem != 0 && ack.TargetSystem != b.SystemID) ||
 		(ack.TargetComponent != 0 && ack.TargetComponent != b.ComponentID) {
+		return
+	}
+	if ackMayBeForReplaced(p, now) {
 		return
 	}
 	switch ack.Result {

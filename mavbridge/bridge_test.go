@@ -118,8 +118,25 @@ func TestGripperCommandLifecycle(t *testing.T) {
 		require.EqualValues(t, 2, o.counts.gripperCommands)
 		require.Contains(t, o.drainEvents(), Event(EventGripperFailed{Action: GripperClose, Attempts: 1,
 			Reason: "superseded by open before it was accepted"}))
+		o.advance(o.GripperAckTimeout) // the open is sent again, its ack no longer mistakable
 		o.ack(common.MAV_RESULT_ACCEPTED)
 		require.Equal(t, GripperOpen, o.gripperAcked)
+	})
+	t.Run("an ack that may be the replaced command's does not count", func(t *testing.T) {
+		// Close, then open 50 ms later; the close's ack comes late and the open is lost on the way.
+		o := newOfflineBridge(t)
+		o.heartbeat()
+		o.gripperValue(t, 1)
+		o.advance(50 * time.Millisecond)
+		o.gripperValue(t, 0)
+		o.advance(50 * time.Millisecond)
+		o.ack(common.MAV_RESULT_ACCEPTED) // the close's
+		require.Zero(t, o.Stats().GripperAcked)
+		require.NotNil(t, o.gripperPending, "the open still waits for its own ack")
+		o.advance(o.GripperAckTimeout)
+		require.EqualValues(t, 3, o.Stats().GripperCommands, "close, open, open again")
+		o.ack(common.MAV_RESULT_ACCEPTED)
+		require.Contains(t, o.drainEvents(), Event(EventGripperAcked{Action: GripperOpen, Attempts: 2}))
 	})
 	t.Run("transition during link loss is sent when the link returns", func(t *testing.T) {
 		o := newOfflineBridge(t)
