@@ -97,8 +97,7 @@ type Bridge struct {
 	// executes it (the chunk's stamp plus s·StepDt, or its arrival when the stamp is off this clock:
 	// planGripper); followGripperPlan commands each step as it comes due.
 	gripperPlan []plannedGripper
-	// gripperAcked is the last action the controller accepted, gripperPending the command awaiting its ack.
-	gripperAcked   GripperAction
+	// gripperPending is the command awaiting its ack.
 	gripperPending *gripperCommand
 	lastHeartbeat  time.Time
 	counts         counters
@@ -111,6 +110,8 @@ type channelLedger struct {
 	// controller is set once a frame of the target controller arrived on the channel: chunks and
 	// gripper commands go to such channels only.
 	controller bool
+	// controllerSequence follows the numbers of the controller's frames on the channel, to see it restart.
+	controllerSequence sequenceWatch
 }
 
 func (l *channelLedger) inFlight() uint64 { return l.handed - l.conn.finished() }
@@ -136,6 +137,7 @@ type counters struct {
 	framesWrittenClosed, framesDropped           uint64
 	gripperCommands, gripperAcked, gripperFailed uint64
 	malformedFrames                              uint64
+	controllerRestarts                           uint64
 }
 
 // Stats is a snapshot of the bridge for diagnostics.
@@ -167,6 +169,9 @@ type Stats struct {
 	GripperCommands, GripperAcked, GripperFailed uint64
 	// MalformedFrames received and ignored.
 	MalformedFrames uint64
+	// ControllerRestarts counts the times the controller's frames were numbered from 0 again while its
+	// heartbeat went on (sequenceWatch); the gripper's state was commanded again each time.
+	ControllerRestarts uint64
 	// EventsDropped because the Events channel was full.
 	EventsDropped uint64
 	// ConnectError is why the client endpoint's last attempt to connect failed, or the server
@@ -370,7 +375,7 @@ func (b *Bridge) Stats() Stats {
 		FramesAttempted: b.counts.framesAttempted,
 		FramesWritten:   b.counts.framesWrittenClosed, FramesDropped: b.counts.framesDropped,
 		GripperCommands: b.counts.gripperCommands, GripperAcked: b.counts.gripperAcked,
-		GripperFailed: b.counts.gripperFailed, MalformedFrames: b.counts.malformedFrames + b.transports.cutFrames.Load(),
+		GripperFailed: b.counts.gripperFailed, ControllerRestarts: b.counts.controllerRestarts, MalformedFrames: b.counts.malformedFrames + b.transports.cutFrames.Load(),
 		EventsDropped: b.eventsDropped.Load(), ChannelsRefused: b.transports.refused.Load(),
 		ChannelsEvicted: b.transports.evicted.Load(),
 	}
@@ -448,6 +453,10 @@ func (b *Bridge) handle(evt gomavlib.Event) {
 		if fromController {
 			if ledger != nil {
 				ledger.controller = true
+				if ledger.controllerSequence.restarted(evt.Frame.GetSequenceNumber(), now) {
+					b.counts.controllerRestarts++
+					b.controllerStateUnknown(now)
+				}
 			}
 			b.handleMessage(evt.Message(), now)
 		}
@@ -460,12 +469,21 @@ func (b *Bridge) handleMessage(m message.Message, now time.Time) {
 	case *common.MessageHeartbeat:
 		if b.link.heartbeat(now) {
 			b.emit(EventLinkUp{SystemID: b.TargetSystem, ComponentID: b.TargetComponent, Resumed: b.link.lostOnce})
-			if b.gripper.state != 0 && b.gripper.state != b.gripperAcked && b.gripperPending == nil {
-				b.startGripperCommand(b.gripper.state, now) // the transition the controller missed
-			}
+			// Heard first, or again after a silence it may have restarted in.
+			b.controllerStateUnknown(now)
 		}
 	case *common.MessageCommandAck:
 		b.onCommandAck(msg, now)
+	}
+}
+
+// controllerStateUnknown commands the policy's gripper state again, whatever the controller accepted
+// before: it was never heard, or it may have restarted since, the gripper then in whatever state its
+// start-up leaves it. A gripper already there stays, while a grasp the controller forgot would drop
+// the object. Nothing is sent while the link is down: the heartbeat that brings it up calls this again.
+func (b *Bridge) controllerStateUnknown(now time.Time) {
+	if b.gripper.state != 0 && b.gripperPending == nil {
+		b.startGripperCommand(b.gripper.state, now)
 	}
 }
 
@@ -616,7 +634,6 @@ func (b *Bridge) onCommandAck(ack *common.MessageCommandAck, now time.Time) {
 	switch ack.Result {
 	case common.MAV_RESULT_ACCEPTED:
 		b.gripperPending = nil
-		b.gripperAcked = p.action
 		b.counts.gripperAcked++
 		b.emit(EventGripperAcked{Action: p.action, Attempts: p.attempts})
 	case common.MAV_RESULT_IN_PROGRESS:

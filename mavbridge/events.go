@@ -10,7 +10,8 @@ import (
 type Event interface{ isBridgeEvent() }
 
 // EventLinkUp: a heartbeat arrived from the controller after none (Resumed false) or after the link was
-// lost (Resumed true). Chunks are sent from now on.
+// lost (Resumed true). Chunks are sent from now on, and the gripper's state is commanded again: the
+// controller may have restarted while it was silent.
 type EventLinkUp struct {
 	SystemID, ComponentID uint8
 	Resumed               bool

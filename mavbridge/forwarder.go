@@ -159,6 +159,7 @@ func (f *Forwarder) LinkStatus() msgs.DiagnosticStatus {
 	count("gripper commands sent", s.GripperCommands)
 	count("gripper commands acked", s.GripperAcked)
 	count("gripper commands failed", s.GripperFailed)
+	count("controller restarts", s.ControllerRestarts)
 	count("malformed frames", s.MalformedFrames)
 	count("bridge events dropped", s.EventsDropped)
 	if f.gripperFailure != "" {

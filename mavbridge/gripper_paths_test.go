@@ -1,6 +1,8 @@
 package mavbridge
 
 import (
+	"errors"
+	"net"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -8,6 +10,8 @@ import (
 	"github.com/bluenviron/gomavlib/v3"
 	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
 	"github.com/bluenviron/gomavlib/v3/pkg/frame"
+	"github.com/bluenviron/gomavlib/v3/pkg/message"
+	"github.com/bluenviron/gomavlib/v3/pkg/streamwriter"
 	"github.com/stretchr/testify/require"
 
 	"dysl_vla/msgs"
@@ -137,10 +141,10 @@ func TestGripperPlanFallsBackToTheArrivalForAStampOffTheClock(t *testing.T) {
 	})
 }
 
-// A gripper state the controller has already accepted is not commanded again when the link returns:
-// only a transition it missed is. Re-sending on every reconnect would have a controller that was busy
-// re-run the gripper's action, e.g. squeeze again on a grasped object.
-func TestAckedGripperStateIsNotResentOnReconnect(t *testing.T) {
+// A gripper state the controller accepted is commanded again when the link returns: a controller
+// silent for the link timeout may have restarted (power cut, watchdog) and opened the gripper, while
+// the policy holds the object. A gripper already closed stays closed.
+func TestGripperStateIsSentAgainWhenTheLinkReturns(t *testing.T) {
 	o := newOfflineBridge(t)
 	o.heartbeat()
 	o.gripperValue(t, 1)
@@ -149,6 +153,99 @@ func TestAckedGripperStateIsNotResentOnReconnect(t *testing.T) {
 	require.False(t, o.Stats().LinkUp)
 	o.heartbeat()
 	require.True(t, o.Stats().LinkUp)
-	require.Nil(t, o.gripperPending)
-	require.Equal(t, uint64(1), o.Stats().GripperCommands)
+	require.NotNil(t, o.gripperPending)
+	require.Equal(t, GripperClose, o.gripperPending.action)
+	require.Equal(t, uint64(2), o.Stats().GripperCommands)
+}
+
+// rawController is a controller on a UDP socket that numbers its frames itself: restart starts the
+// numbers again from 0, as a controller that restarted does.
+type rawController struct {
+	conn     net.Conn
+	writer   *streamwriter.Writer
+	commands chan *common.MessageCommandLong
+}
+
+func dialRawController(t *testing.T, bridge *Bridge) *rawController {
+	conn, err := net.Dial("udp4", bridge.ListenAddr().String())
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close() })
+	c := &rawController{conn: conn, commands: make(chan *common.MessageCommandLong, 16)}
+	c.restart(t)
+	reader := frameDialect{}.frameReader(t, conn)
+	go func() {
+		for {
+			fr, err := reader.Read()
+			var malformed frame.ReadError
+			switch {
+			case errors.As(err, &malformed):
+				continue
+			case err != nil:
+				return
+			}
+			if m, ok := fr.GetMessage().(*common.MessageCommandLong); ok {
+				c.commands <- m
+			}
+		}
+	}()
+	return c
+}
+
+func (c *rawController) restart(t *testing.T) { c.writer = frameDialect{}.streamWriter(t, c.conn) }
+
+func (c *rawController) send(t *testing.T, m message.Message) { require.NoError(t, c.writer.Write(m)) }
+
+func (c *rawController) heartbeat(t *testing.T) {
+	c.send(t, &common.MessageHeartbeat{Type: common.MAV_TYPE_GENERIC, MavlinkVersion: 3})
+}
+
+// nextCommand waits for the next gripper command and answers it with result.
+func (c *rawController) nextCommand(t *testing.T, result common.MAV_RESULT) *common.MessageCommandLong {
+	t.Helper()
+	select {
+	case m := <-c.commands:
+		c.send(t, &common.MessageCommandAck{Command: m.Command, Result: result, TargetSystem: 1,
+			TargetComponent: uint8(common.MAV_COMP_ID_ONBOARD_COMPUTER)})
+		return m
+	case <-time.After(deadline):
+		t.Fatal("no gripper command reached the controller")
+		return nil
+	}
+}
+
+// heartbeatHeard sends a heartbeat and waits for the bridge to have taken it, on a clock that stands still.
+func (c *rawController) heartbeatHeard(t *testing.T, bridge *Bridge) {
+	c.heartbeat(t)
+	require.Eventually(t, func() bool { return bridge.Stats().HeartbeatAge == 0 }, deadline, poll)
+}
+
+// A controller that restarts faster than the link timeout numbers its frames from 0 again: the bridge
+// takes it as a restart and commands the gripper's state again, which the restart lost. Frames
+// numbered in turn after the same silence are no restart.
+func TestFastControllerRestartGetsTheGripperStateAgain(t *testing.T) {
+	clock := newManualClock()
+	bridge := &Bridge{Endpoint: "udp-server:127.0.0.1:0", LinkTimeout: 3 * time.Second, Now: clock.now}
+	require.NoError(t, bridge.Initialize())
+	defer bridge.Close()
+	ctrl := dialRawController(t, bridge)
+	for range 20 {
+		ctrl.heartbeat(t)
+	}
+	require.Eventually(t, func() bool { return bridge.Stats().LinkUp }, deadline, poll)
+	require.NoError(t, bridge.Send(testChunk(1, 1)))
+	require.Equal(t, float32(common.GRIPPER_ACTION_CLOSE), ctrl.nextCommand(t, common.MAV_RESULT_ACCEPTED).Param2)
+	require.Eventually(t, func() bool { return bridge.Stats().GripperAcked == 1 }, deadline, poll)
+
+	clock.advance(time.Second)
+	ctrl.heartbeatHeard(t, bridge) // in turn
+	require.Zero(t, bridge.Stats().ControllerRestarts)
+	require.Equal(t, uint64(1), bridge.Stats().GripperCommands)
+
+	clock.advance(time.Second)
+	ctrl.restart(t)
+	ctrl.heartbeatHeard(t, bridge)
+	require.Equal(t, uint64(1), bridge.Stats().ControllerRestarts)
+	require.Equal(t, float32(common.GRIPPER_ACTION_CLOSE), ctrl.nextCommand(t, common.MAV_RESULT_ACCEPTED).Param2)
+	require.Eventually(t, func() bool { return bridge.Stats().GripperAcked == 2 }, deadline, poll)
+	require.True(t, bridge.Stats().LinkUp, "no link lost on the way")
 }

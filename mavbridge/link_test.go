@@ -29,3 +29,30 @@ func TestLinkWatch(t *testing.T) {
 	require.True(t, w.heartbeat(at(600)), "heartbeat after the loss resumes the link")
 	require.True(t, w.up)
 }
+
+func TestSequenceWatchTellsARestart(t *testing.T) {
+	start := time.Unix(100, 0)
+	for _, c := range []struct {
+		name      string
+		last, seq uint8
+		silence   time.Duration
+		restarted bool
+	}{
+		{"in turn after a silence", 41, 42, time.Second, false},
+		{"in turn across the wrap", 255, 0, time.Second, false},
+		{"a duplicate", 41, 41, time.Second, false},
+		{"frames lost", 41, 60, time.Second, false},
+		{"back, overtaken datagram", 41, 40, time.Millisecond, false},
+		{"back after a silence", 41, 0, time.Second, true},
+		{"back after a silence, not from 0", 41, 3, time.Second, true},
+		{"from 0 when the numbers had passed half", 200, 0, time.Second, true},
+		{"from 0 as frame 255 was lost", 254, 0, time.Millisecond, false},
+		{"far ahead, not among the first numbers", 200, 9, time.Second, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			w := sequenceWatch{}
+			require.False(t, w.restarted(c.last, start), "the first frame heard")
+			require.Equal(t, c.restarted, w.restarted(c.seq, start.Add(c.silence)))
+		})
+	}
+}
