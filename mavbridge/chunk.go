@@ -56,6 +56,10 @@ func (c Chunk) Validate() error {
 	case c.Dims < 1 || c.Dims > dialect.MaxChunkValues:
 		return fmt.Errorf("chunk %d: Dims is %d, expected 1 to %d (the values one message carries)",
 			c.Seq, c.Dims, dialect.MaxChunkValues)
+	case chunkParts(c.Steps, c.Dims) > maxChunkParts:
+		return fmt.Errorf("chunk %d: %d steps of %d values take %d VLA_ACTION_CHUNK messages, expected at most %d "+
+			"(a channel holds no more at once; fewer steps or dimensions)",
+			c.Seq, c.Steps, c.Dims, chunkParts(c.Steps, c.Dims), maxChunkParts)
 	case len(c.Values) != c.Steps*c.Dims:
 		return fmt.Errorf("chunk %d: %d values, expected Steps×Dims = %d×%d = %d",
 			c.Seq, len(c.Values), c.Steps, c.Dims, c.Steps*c.Dims)
@@ -83,6 +87,17 @@ func (c Chunk) Validate() error {
 // stepsPerMessage is how many whole steps of dims values one VLA_ACTION_CHUNK carries.
 func stepsPerMessage(dims int) int { return dialect.MaxChunkValues / dims }
 
+// chunkParts is how many VLA_ACTION_CHUNK messages a chunk of steps steps of dims values takes.
+func chunkParts(steps, dims int) int {
+	perMessage := stepsPerMessage(dims)
+	return (steps + perMessage - 1) / perMessage
+}
+
+// maxChunkParts is the most messages a chunk may take: the bridge hands a chunk to a channel whole or
+// not at all, and a channel holds libraryWriteBuffer frames (transport.go). A larger chunk could never
+// be sent, and would be discarded each time as if the link were congested.
+const maxChunkParts = libraryWriteBuffer
+
 // EncodeChunk turns c into VLA_ACTION_CHUNK messages addressed to targetSystem/targetComponent.
 // A chunk larger than one message (54 values) is split on step boundaries, so each part is usable on its
 // own: part i carries steps i·n to i·n+n-1, n = floor(54/Dims). An 8×7 chunk takes two messages.
@@ -91,7 +106,7 @@ func EncodeChunk(c Chunk, targetSystem, targetComponent uint8) ([]*dialect.Messa
 		return nil, err
 	}
 	perMessage := stepsPerMessage(c.Dims)
-	partCount := (c.Steps + perMessage - 1) / perMessage
+	partCount := chunkParts(c.Steps, c.Dims)
 	parts := make([]*dialect.MessageVlaActionChunk, partCount)
 	for i := range parts {
 		first := i * perMessage
@@ -198,7 +213,7 @@ func checkPart(m *dialect.MessageVlaActionChunk) error {
 			m.StepCount, m.DimCount, dialect.MaxChunkValues)
 	}
 	perMessage := stepsPerMessage(int(m.DimCount))
-	wantParts := (int(m.StepCount) + perMessage - 1) / perMessage
+	wantParts := chunkParts(int(m.StepCount), int(m.DimCount))
 	if int(m.PartCount) != wantParts || m.PartIndex >= m.PartCount {
 		return fail("part_count %d, expected %d for %d steps of %d values", m.PartCount, wantParts, m.StepCount, m.DimCount)
 	}

@@ -37,8 +37,8 @@ var chunkCases = []struct {
 		Steps: 6, Dims: 9, Values: sequence(54), GripperDim: NoGripper}, 1, 6},
 	{"pi0 50x7", Chunk{Seq: math.MaxUint32, Stamp: time.UnixMicro(0), StepDt: 20 * time.Millisecond,
 		Steps: 50, Dims: 7, Values: sequence(350), GripperDim: NoGripper}, 8, 1},
-	{"one wide step", Chunk{Seq: 5, Stamp: stamp, StepDt: time.Second, Frame: "world",
-		Steps: 255, Dims: 54, Values: sequence(255 * 54), GripperDim: 53}, 255, 1},
+	{"one wide step a message, as many as a channel holds", Chunk{Seq: 5, Stamp: stamp, StepDt: time.Second, Frame: "world",
+		Steps: 64, Dims: 54, Values: sequence(64 * 54), GripperDim: 53}, 64, 1},
 }
 
 // wireRoundTrip encodes m as a MAVLink 2 payload, with its trailing-zero truncation, and decodes it back.
@@ -99,6 +99,8 @@ func TestChunkValidate(t *testing.T) {
 		{"too many steps", func(c *Chunk) { c.Steps, c.Values = 256, sequence(256*3) }, "Steps is 256"},
 		{"too many dims", func(c *Chunk) { c.Dims, c.Values, c.GripperDim = 55, sequence(110), 0 }, "Dims is 55"},
 		{"values short", func(c *Chunk) { c.Values = c.Values[:5] }, "5 values, expected Steps×Dims"},
+		{"more parts than a channel holds", func(c *Chunk) { c.Steps, c.Dims, c.Values = 65, 54, sequence(65*54) },
+			"65 steps of 54 values take 65 VLA_ACTION_CHUNK messages, expected at most 64"},
 		{"zero dt", func(c *Chunk) { c.StepDt = 0 }, "StepDt is 0s"},
 		{"zero stamp", func(c *Chunk) { c.Stamp = time.Time{} }, "before 1970"},
 		{"long frame", func(c *Chunk) { c.Frame = "a_very_long_frame_id" }, "at most 16 bytes"},
