@@ -65,10 +65,10 @@ type Bridge struct {
 	// MaxChannels is how many channels a server endpoint (udp-server, tcp-server) keeps open at once
 	// (for UDP a channel opens for each source address). A connection beyond them takes the place of
 	// the least useful channel, which is closed, counted in Stats.ChannelsEvicted and reported as
-	// EventChannelEvicted; the controller's channel, once its heartbeat was heard, is never closed so,
-	// nor is one opened in the last 3 s (channels.go says the whole policy, and why). When no channel
-	// may be closed, the connection is closed as it is accepted, counted in Stats.ChannelsRefused and
-	// reported as EventChannelRefused. A channel's place is free again once it closes: a TCP peer hangs
+	// EventChannelEvicted; the controller's channel is never closed so while its heartbeat comes
+	// within LinkTimeout, nor is one opened in the last 3 s (channels.go says the whole policy, and
+	// why). When no channel may be closed, the connection is closed as it is accepted, counted in
+	// Stats.ChannelsRefused and reported as EventChannelRefused. A channel's place is free again once it closes: a TCP peer hangs
 	// up, or a UDP peer has been silent for a minute. It defaults to 16 (DefaultMaxChannels); a client
 	// or serial endpoint has one channel.
 	MaxChannels int
@@ -200,6 +200,7 @@ func (b *Bridge) Initialize() error {
 	// Before the node starts: its listener may refuse a connection, and say so, at once.
 	b.initState()
 	b.transports.now = b.Now
+	b.transports.protectionLapse = b.LinkTimeout // the controller's channel, once the link is lost over it
 	b.transports.onRefused = func(e EventChannelRefused) { b.emit(e) }
 	b.transports.onEvicted = func(e EventChannelEvicted) { b.emit(e) }
 	b.node = &gomavlib.Node{

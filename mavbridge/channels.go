@@ -17,7 +17,10 @@ import (
 //   - A protected channel is never closed for a newcomer: one that carried a frame of the peer the
 //     endpoint serves. For a Bridge that is a heartbeat of its target, the controller; a Monitor has
 //     no target, and protects a channel that carried a VLA_ACTION_CHUNK part, which only a bridge
-//     sends.
+//     sends. A Bridge's protection lapses once the controller has been silent on the channel for the
+//     link timeout: a controller that lost power leaves a TCP connection open (no FIN reaches us),
+//     and were it protected still, the controller connecting again after its restart would be
+//     refused with max_channels 1 until gomavlib's idle timeout of a minute closed the dead one.
 //   - Nor is a channel younger than newcomerGrace: the controller heartbeats once a second, and its
 //     first heartbeat must have time to arrive on the channel it has just opened. The grace also
 //     bounds the turnover: MaxChannels channels closed per grace at most, however many peers crowd in.
@@ -73,8 +76,9 @@ type serverChannel struct {
 	opened   time.Time
 	// heard is when the channel last carried a valid frame; zero while it has carried none.
 	heard time.Time
-	// protected: the channel carried a frame of the peer the endpoint serves.
-	protected bool
+	// served is when the channel last carried a frame of the peer the endpoint serves; zero while it
+	// has carried none.
+	served time.Time
 
 	// evictedFor is the reason the listener closed the channel, which reading it then returns: gomavlib
 	// reports it as the reason the channel closed, where the closed socket would say nothing of why.
@@ -114,7 +118,15 @@ func (c *serverChannel) heardFrame(protect bool) {
 	c.listener.mu.Lock()
 	defer c.listener.mu.Unlock()
 	c.heard = now
-	c.protected = c.protected || protect
+	if protect {
+		c.served = now
+	}
+}
+
+// protected says whether the channel keeps its place at now: it carried a frame of the peer the
+// endpoint serves, within lapse of now unless lapse is 0.
+func (c *serverChannel) protected(now time.Time, lapse time.Duration) bool {
+	return !c.served.IsZero() && (lapse == 0 || now.Sub(c.served) < lapse)
 }
 
 // lastSign is when the channel last carried a valid frame, or opened if it has carried none.
@@ -135,11 +147,11 @@ func lessUseful(a, b *serverChannel) bool {
 }
 
 // leastUseful is the channel among open that a newcomer at now takes the place of, or nil when every
-// one is protected or younger than newcomerGrace.
-func leastUseful(open map[*serverChannel]struct{}, now time.Time) *serverChannel {
+// one is protected (protectionLapse: see serverChannel.protected) or younger than newcomerGrace.
+func leastUseful(open map[*serverChannel]struct{}, now time.Time, protectionLapse time.Duration) *serverChannel {
 	var least *serverChannel
 	for c := range open {
-		if c.protected || now.Sub(c.opened) < newcomerGrace {
+		if c.protected(now, protectionLapse) || now.Sub(c.opened) < newcomerGrace {
 			continue
 		}
 		if least == nil || lessUseful(c, least) {
@@ -157,7 +169,7 @@ func (l *countingListener) admit(conn net.Conn) *serverChannel {
 	var evicted *serverChannel
 	var report EventChannelEvicted
 	if len(l.open) >= l.limit {
-		evicted = leastUseful(l.open, now)
+		evicted = leastUseful(l.open, now, l.reg.protectionLapse)
 		if evicted == nil {
 			l.mu.Unlock()
 			return nil

@@ -20,7 +20,7 @@ import (
 )
 
 // A newcomer to a full server endpoint takes the place of the least useful channel, never the
-// controller's once its heartbeat was heard (channels.go). The channels' standing is measured on a
+// controller's while its heartbeat comes within the link timeout (channels.go). The channels' standing is measured on a
 // clock that stands still until a test moves it, so which channel goes is decided by the test alone.
 
 // manualClock stands still until the test advances it.
@@ -88,9 +88,12 @@ func TestLeastUsefulChannel(t *testing.T) {
 	at := func(s float64) time.Time { return start.Add(time.Duration(s * float64(time.Second))) }
 	now := at(100)
 	channel := func(opened, heard float64, protected bool) *serverChannel {
-		c := &serverChannel{opened: at(opened), protected: protected}
+		c := &serverChannel{opened: at(opened)}
 		if heard >= 0 {
 			c.heard = at(heard)
+		}
+		if protected {
+			c.served = c.heard
 		}
 		return c
 	}
@@ -110,14 +113,21 @@ func TestLeastUsefulChannel(t *testing.T) {
 	idleShort := channel(5, 90, false)
 	young := channel(99, never, false) // within newcomerGrace of now
 
-	require.Same(t, silentOld, leastUseful(places(controller, silentOld, silentNew, idleLong, idleShort, young), now),
+	const forever = 0
+	require.Same(t, silentOld, leastUseful(places(controller, silentOld, silentNew, idleLong, idleShort, young), now, forever),
 		"a channel that carried no valid frame goes first, the oldest of them")
-	require.Same(t, silentNew, leastUseful(places(controller, silentNew, idleLong, idleShort, young), now))
-	require.Same(t, idleLong, leastUseful(places(controller, idleLong, idleShort, young), now),
+	require.Same(t, silentNew, leastUseful(places(controller, silentNew, idleLong, idleShort, young), now, forever))
+	require.Same(t, idleLong, leastUseful(places(controller, idleLong, idleShort, young), now, forever),
 		"then the one whose last valid frame is the oldest")
-	require.Same(t, idleShort, leastUseful(places(controller, idleShort, young), now))
-	require.Nil(t, leastUseful(places(controller, young), now), "protected or young: the newcomer is refused")
-	require.Same(t, young, leastUseful(places(controller, young), at(99).Add(newcomerGrace)), "young no more")
+	require.Same(t, idleShort, leastUseful(places(controller, idleShort, young), now, forever))
+	require.Nil(t, leastUseful(places(controller, young), now, forever), "protected or young: the newcomer is refused")
+	require.Same(t, young, leastUseful(places(controller, young), at(99).Add(newcomerGrace), forever), "young no more")
+
+	linkTimeout := 3 * time.Second
+	heardLately := channel(0, 98, true)
+	require.Nil(t, leastUseful(places(heardLately), now, linkTimeout), "protected while its link is up")
+	require.Same(t, controller, leastUseful(places(controller, young), now, linkTimeout),
+		"its peer silent for the link timeout, its protection lapsed")
 }
 
 func TestChannelEvictedReadsAsOneLine(t *testing.T) {
@@ -369,4 +379,28 @@ func TestFramesOfAnEvictedChannelAreNotDropped(t *testing.T) {
 			require.EqualValues(t, 6, b.counts.framesDropped)
 		}
 	}
+}
+
+// A TCP controller that lost power leaves its connection open: no FIN reaches the bridge. Connecting
+// again after its restart, it finds the one place (max_channels 1) held by the dead connection, whose
+// protection lapsed with the link: the newcomer takes it, and the link comes back.
+func TestRestartedTCPControllerTakesTheDeadConnectionsPlace(t *testing.T) {
+	clock := newManualClock()
+	bridge := &Bridge{Endpoint: "tcp-server:127.0.0.1:0", MaxChannels: 1, LinkTimeout: 3 * time.Second, Now: clock.now}
+	require.NoError(t, bridge.Initialize())
+	defer bridge.Close()
+	before := dialRawController(t, "tcp4", bridge)
+	before.heartbeat(t)
+	require.Eventually(t, func() bool { return bridge.Stats().LinkUp }, deadline, poll)
+
+	clock.advance(bridge.LinkTimeout + time.Second) // the power is cut: silence, the connection open
+	require.Eventually(t, func() bool { return !bridge.Stats().LinkUp }, deadline, poll)
+
+	after := dialRawController(t, "tcp4", bridge)
+	after.heartbeat(t)
+	require.Eventually(t, func() bool { return bridge.Stats().LinkUp }, deadline, poll, "the restarted controller was refused")
+	stats := bridge.Stats()
+	require.EqualValues(t, 1, stats.ChannelsEvicted)
+	require.Zero(t, stats.ChannelsRefused)
+	require.Equal(t, 1, stats.Channels)
 }

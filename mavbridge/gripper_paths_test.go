@@ -158,7 +158,7 @@ func TestGripperStateIsSentAgainWhenTheLinkReturns(t *testing.T) {
 	require.Equal(t, uint64(2), o.Stats().GripperCommands)
 }
 
-// rawController is a controller on a UDP socket that numbers its frames itself: restart starts the
+// rawController is a controller on a socket that numbers its frames itself: restart starts the
 // numbers again from 0, as a controller that restarted does.
 type rawController struct {
 	conn     net.Conn
@@ -166,8 +166,9 @@ type rawController struct {
 	commands chan *common.MessageCommandLong
 }
 
-func dialRawController(t *testing.T, bridge *Bridge) *rawController {
-	conn, err := net.Dial("udp4", bridge.ListenAddr().String())
+// dialRawController connects to bridge's server endpoint over network, udp4 or tcp4.
+func dialRawController(t *testing.T, network string, bridge *Bridge) *rawController {
+	conn, err := net.Dial(network, bridge.ListenAddr().String())
 	require.NoError(t, err)
 	t.Cleanup(func() { conn.Close() })
 	c := &rawController{conn: conn, commands: make(chan *common.MessageCommandLong, 16)}
@@ -227,7 +228,7 @@ func TestFastControllerRestartGetsTheGripperStateAgain(t *testing.T) {
 	bridge := &Bridge{Endpoint: "udp-server:127.0.0.1:0", LinkTimeout: 3 * time.Second, Now: clock.now}
 	require.NoError(t, bridge.Initialize())
 	defer bridge.Close()
-	ctrl := dialRawController(t, bridge)
+	ctrl := dialRawController(t, "udp4", bridge)
 	for range 20 {
 		ctrl.heartbeat(t)
 	}

@@ -102,6 +102,9 @@ type transports struct {
 	// now reads the clock of the reports and of the channels' standing: when each opened and last
 	// carried a valid frame.
 	now func() time.Time
+	// protectionLapse is how long a server endpoint's channel stays protected after the last frame of
+	// the peer it serves (channels.go); 0: as long as it is open. Set before the endpoint starts.
+	protectionLapse time.Duration
 }
 
 func newTransports() *transports {
