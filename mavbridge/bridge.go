@@ -62,6 +62,11 @@ type Bridge struct {
 	// GripperRetries is how many times a gripper command is sent again without an acceptance before
 	// EventGripperFailed. It defaults to 3; a negative value means no retries.
 	GripperRetries int
+	// GripperProgressTimeout is how long to wait for the final COMMAND_ACK after the controller answered
+	// MAV_RESULT_IN_PROGRESS (a gripper that takes a while to close), without sending the command again:
+	// sent again, it would be started over or refused as busy. Each IN_PROGRESS starts the wait again.
+	// It defaults to 3 s.
+	GripperProgressTimeout time.Duration
 	// MaxChannels is how many channels a server endpoint (udp-server, tcp-server) keeps open at once
 	// (for UDP a channel opens for each source address). A connection beyond them takes the place of
 	// the least useful channel, which is closed, counted in Stats.ChannelsEvicted and reported as
@@ -125,6 +130,13 @@ type gripperCommand struct {
 	action   GripperAction
 	attempts int
 	lastSent time.Time
+	// inProgressAt is when the controller last answered MAV_RESULT_IN_PROGRESS; zero when it did not,
+	// or answered otherwise since.
+	inProgressAt time.Time
+	// lastAnswer is the controller's latest answer that did not settle the command; answered is false
+	// while there was none. A failure names it.
+	lastAnswer common.MAV_RESULT
+	answered   bool
 	// acksAmbiguousUntil is set when the command superseded another still waiting for its ack: a
 	// COMMAND_ACK carries the command id and no sequence, so until then an ack may be the replaced
 	// command's (see ackMayBeForReplaced).
@@ -263,6 +275,9 @@ func (b *Bridge) applyDefaults() {
 	if b.GripperAckTimeout == 0 {
 		b.GripperAckTimeout = 500 * time.Millisecond
 	}
+	if b.GripperProgressTimeout == 0 {
+		b.GripperProgressTimeout = 3 * time.Second
+	}
 	if b.GripperRetries == 0 {
 		b.GripperRetries = 3
 	} else if b.GripperRetries < 0 {
@@ -284,6 +299,8 @@ func (b *Bridge) validate() error {
 		return fmt.Errorf("LinkTimeout is %v, expected a positive duration", b.LinkTimeout)
 	case b.GripperAckTimeout < 0:
 		return fmt.Errorf("GripperAckTimeout is %v, expected a positive duration", b.GripperAckTimeout)
+	case b.GripperProgressTimeout < 0:
+		return fmt.Errorf("GripperProgressTimeout is %v, expected a positive duration", b.GripperProgressTimeout)
 	case !finite32(b.GripperOpenValue) || !finite32(b.GripperClosedValue):
 		return fmt.Errorf("GripperOpenValue (%v) and GripperClosedValue (%v) must be finite numbers", b.GripperOpenValue, b.GripperClosedValue)
 	case b.GripperOpenValue == b.GripperClosedValue:
@@ -522,14 +539,34 @@ func (b *Bridge) onTick(now time.Time) {
 		}
 	}
 	b.followGripperPlan(now) // after the link check: nothing is sent on a link that just timed out
-	if p := b.gripperPending; p != nil && now.Sub(p.lastSent) >= b.GripperAckTimeout {
-		if p.attempts > b.GripperRetries {
-			b.gripperPending = nil
-			b.failGripper(p, fmt.Sprintf("no COMMAND_ACK accepting it after %d attempts", p.attempts))
-		} else {
-			b.sendGripperCommand(p, now)
-		}
+	if p := b.gripperPending; p != nil {
+		b.followUpGripperCommand(p, now)
 	}
+}
+
+// followUpGripperCommand sends p again when its ack is overdue, or gives it up: after its retries, or
+// when the controller, working on it, has not said the outcome within GripperProgressTimeout.
+func (b *Bridge) followUpGripperCommand(p *gripperCommand, now time.Time) {
+	if !p.inProgressAt.IsZero() {
+		if now.Sub(p.inProgressAt) >= b.GripperProgressTimeout {
+			b.gripperPending = nil
+			b.failGripper(p, fmt.Sprintf("no final COMMAND_ACK within %v of MAV_RESULT_IN_PROGRESS", b.GripperProgressTimeout))
+		}
+		return
+	}
+	if now.Sub(p.lastSent) < b.GripperAckTimeout {
+		return
+	}
+	if p.attempts <= b.GripperRetries {
+		b.sendGripperCommand(p, now)
+		return
+	}
+	b.gripperPending = nil
+	reason := fmt.Sprintf("no COMMAND_ACK accepting it after %d attempts", p.attempts)
+	if p.answered {
+		reason += fmt.Sprintf("; the last answer was %v", p.lastAnswer)
+	}
+	b.failGripper(p, reason)
 }
 
 // planGripper replaces the gripper timeline with chunk c's, received at now: step s is due at the
@@ -638,9 +675,11 @@ func (b *Bridge) onCommandAck(ack *common.MessageCommandAck, now time.Time) {
 		b.counts.gripperAcked++
 		b.emit(EventGripperAcked{Action: p.action, Attempts: p.attempts})
 	case common.MAV_RESULT_IN_PROGRESS:
-		p.lastSent = now // the controller is working on it: wait another GripperAckTimeout
+		p.inProgressAt = now // the controller is working on it: wait for the outcome (followUpGripperCommand)
+		p.lastAnswer, p.answered = ack.Result, true
 	case common.MAV_RESULT_TEMPORARILY_REJECTED:
-		// retried when GripperAckTimeout expires
+		p.inProgressAt = time.Time{} // busy: retried when GripperAckTimeout expires
+		p.lastAnswer, p.answered = ack.Result, true
 	default:
 		b.gripperPending = nil
 		b.failGripper(p, fmt.Sprintf("controller answered %v", ack.Result))

@@ -91,14 +91,43 @@ func TestGripperCommandLifecycle(t *testing.T) {
 		require.Contains(t, o.drainEvents(), Event(EventGripperFailed{Action: GripperClose, Attempts: 3,
 			Reason: "no COMMAND_ACK accepting it after 3 attempts"}))
 	})
-	t.Run("in progress extends the wait", func(t *testing.T) {
+	keepLinkUp := func(o *offlineBridge, d time.Duration) {
+		for range d / (100 * time.Millisecond) {
+			o.heartbeat()
+			o.advance(100 * time.Millisecond)
+		}
+	}
+	t.Run("in progress waits for the outcome without sending again", func(t *testing.T) {
 		o := newOfflineBridge(t)
 		o.heartbeat()
 		o.gripperValue(t, 1)
-		o.now = o.now.Add(90 * time.Millisecond)
+		o.advance(10 * time.Millisecond)
 		o.ack(common.MAV_RESULT_IN_PROGRESS)
-		o.advance(90 * time.Millisecond)
+		keepLinkUp(o, 2500*time.Millisecond) // 25 ack timeouts
+		require.EqualValues(t, 1, o.counts.gripperCommands, "not sent again while the controller works on it")
+		o.ack(common.MAV_RESULT_ACCEPTED)
+		require.Contains(t, o.drainEvents(), Event(EventGripperAcked{Action: GripperClose, Attempts: 1}))
+	})
+	t.Run("in progress without an outcome fails, naming it", func(t *testing.T) {
+		o := newOfflineBridge(t)
+		o.heartbeat()
+		o.gripperValue(t, 1)
+		o.ack(common.MAV_RESULT_IN_PROGRESS)
+		keepLinkUp(o, o.GripperProgressTimeout)
 		require.EqualValues(t, 1, o.counts.gripperCommands)
+		require.Contains(t, o.drainEvents(), Event(EventGripperFailed{Action: GripperClose, Attempts: 1,
+			Reason: "no final COMMAND_ACK within 3s of MAV_RESULT_IN_PROGRESS"}))
+	})
+	t.Run("a failure after the retries names the last answer", func(t *testing.T) {
+		o := newOfflineBridge(t)
+		o.heartbeat()
+		o.gripperValue(t, 1)
+		for range 3 {
+			o.ack(common.MAV_RESULT_TEMPORARILY_REJECTED)
+			keepLinkUp(o, o.GripperAckTimeout)
+		}
+		require.Contains(t, o.drainEvents(), Event(EventGripperFailed{Action: GripperClose, Attempts: 3,
+			Reason: "no COMMAND_ACK accepting it after 3 attempts; the last answer was MAV_RESULT_TEMPORARILY_REJECTED"}))
 	})
 	t.Run("denied fails at once", func(t *testing.T) {
 		o := newOfflineBridge(t)
