@@ -102,10 +102,12 @@ type Bridge struct {
 	// executes it (the chunk's stamp plus s·StepDt, or its arrival when the stamp is off this clock:
 	// planGripper); followGripperPlan commands each step as it comes due.
 	gripperPlan []plannedGripper
-	// gripperPending is the command awaiting its ack.
-	gripperPending *gripperCommand
-	lastHeartbeat  time.Time
-	counts         counters
+	// gripperPending is the command awaiting its ack; lastGripperFailure says the latest that failed,
+	// kept here as well as in Events, which may drop it.
+	gripperPending     *gripperCommand
+	lastGripperFailure string
+	lastHeartbeat      time.Time
+	counts             counters
 }
 
 // channelLedger accounts for the frames handed to one gomavlib channel.
@@ -117,6 +119,9 @@ type channelLedger struct {
 	controller bool
 	// controllerSequence follows the numbers of the controller's frames on the channel, to see it restart.
 	controllerSequence sequenceWatch
+	// malformed holds back the reports of malformed input on the channel: line noise is one parse
+	// error a byte, and an event each would crowd the others (a gripper failure) out of Events.
+	malformed reportThrottle
 }
 
 func (l *channelLedger) inFlight() uint64 { return l.handed - l.conn.finished() }
@@ -179,6 +184,8 @@ type Stats struct {
 	// GripperCommands counts COMMAND_LONG transmissions, retries included; GripperAcked and GripperFailed
 	// count transitions.
 	GripperCommands, GripperAcked, GripperFailed uint64
+	// LastGripperFailure is the latest EventGripperFailed in one line, "" before the first.
+	LastGripperFailure string
 	// MalformedFrames received and ignored.
 	MalformedFrames uint64
 	// ControllerRestarts counts the times the controller's frames were numbered from 0 again while its
@@ -393,7 +400,7 @@ func (b *Bridge) Stats() Stats {
 		FramesAttempted: b.counts.framesAttempted,
 		FramesWritten:   b.counts.framesWrittenClosed, FramesDropped: b.counts.framesDropped,
 		GripperCommands: b.counts.gripperCommands, GripperAcked: b.counts.gripperAcked,
-		GripperFailed: b.counts.gripperFailed, ControllerRestarts: b.counts.controllerRestarts, MalformedFrames: b.counts.malformedFrames + b.transports.cutFrames.Load(),
+		GripperFailed: b.counts.gripperFailed, LastGripperFailure: b.lastGripperFailure, ControllerRestarts: b.counts.controllerRestarts, MalformedFrames: b.counts.malformedFrames + b.transports.cutFrames.Load(),
 		EventsDropped: b.eventsDropped.Load(), ChannelsRefused: b.transports.refused.Load(),
 		ChannelsEvicted: b.transports.evicted.Load(),
 	}
@@ -458,7 +465,11 @@ func (b *Bridge) handle(evt gomavlib.Event) {
 
 	case *gomavlib.EventParseError:
 		b.counts.malformedFrames++
-		b.emit(EventMalformedFrame{Channel: evt.Channel.String(), Err: evt.Error})
+		if ledger := b.channels[evt.Channel]; ledger != nil {
+			if due, since := ledger.malformed.count(now); due {
+				b.emit(EventMalformedFrame{Channel: evt.Channel.String(), Err: evt.Error, Malformed: since})
+			}
+		}
 
 	case *gomavlib.EventFrame:
 		fromController := evt.SystemID() == b.TargetSystem && evt.ComponentID() == b.TargetComponent
@@ -688,7 +699,9 @@ func (b *Bridge) onCommandAck(ack *common.MessageCommandAck, now time.Time) {
 
 func (b *Bridge) failGripper(p *gripperCommand, reason string) {
 	b.counts.gripperFailed++
-	b.emit(EventGripperFailed{Action: p.action, Attempts: p.attempts, Reason: reason})
+	failure := EventGripperFailed{Action: p.action, Attempts: p.attempts, Reason: reason}
+	b.lastGripperFailure = failure.String()
+	b.emit(failure)
 }
 
 func (b *Bridge) heartbeatMessage() message.Message {

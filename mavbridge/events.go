@@ -36,10 +36,19 @@ type EventGripperFailed struct {
 	Reason   string
 }
 
+// String is the failure in one line, as the node's status says it.
+func (e EventGripperFailed) String() string {
+	return fmt.Sprintf("gripper %v failed after %d attempts: %s", e.Action, e.Attempts, e.Reason)
+}
+
 // EventMalformedFrame: bytes from the link were not a valid frame of the dialect; they were ignored.
+// Line noise is one malformed frame a byte: a channel's first is reported, then one at most every
+// 10 s while they go on, Malformed counting those of the channel since its previous report, this one
+// included; Stats.MalformedFrames counts them all.
 type EventMalformedFrame struct {
-	Channel string
-	Err     error
+	Channel   string
+	Err       error
+	Malformed uint64
 }
 
 // EventChannelOpen and EventChannelClosed follow the transport's connections (a UDP server has one per

@@ -24,10 +24,6 @@ type Forwarder struct {
 	GripperDim int
 
 	mu sync.Mutex
-	// gripperFailure is the latest gripper failure; gripperFailureNew says it happened since the
-	// previous LinkStatus, so it reaches the message once and then stays as a key-value.
-	gripperFailure    string
-	gripperFailureNew bool
 	// channelError is the latest transport error that closed a channel (a TCP peer going away).
 	channelError string
 	// crowding is the latest connection the server endpoint refused, or channel it closed for a
@@ -41,7 +37,9 @@ type Forwarder struct {
 	refusal string
 	// reported are the discarded chunks and dropped frames the previous LinkStatus saw, so that a status
 	// says when the link is up but chunks stopped getting through since.
-	reported struct{ chunksNoChannel, framesDropped, channelsRefused, channelsEvicted uint64 }
+	reported struct {
+		chunksNoChannel, framesDropped, channelsRefused, channelsEvicted, gripperFailed uint64
+	}
 }
 
 // ForwardChunk implements nodecore.ChunkForwarder: it converts the published chunk to a Chunk and
@@ -76,7 +74,8 @@ func (f *Forwarder) ForwardChunk(m *msgs.ActionChunk) error {
 // chunk was refused (it cannot be encoded: nothing reaches the controller), WARN before the first
 // heartbeat (no chunk has gone out yet) and while the link is up but chunks were discarded or frames
 // dropped since the previous status (the channel is gone, or the controller stopped reading), or a
-// server endpoint refused connections or closed channels for newcomers, its channels all open, and OK
+// server endpoint refused connections or closed channels for newcomers, its channels all open, or a
+// gripper command failed since the previous status (the latest failure is added once), and OK
 // otherwise; while the link is down, why a client endpoint cannot connect, or a server endpoint cannot
 // accept, is added, and the latest refusal or eviction reported since the previous status is added
 // once. The key-values count chunks, frames, gripper commands, refused connections and evicted
@@ -89,6 +88,7 @@ func (f *Forwarder) LinkStatus() msgs.DiagnosticStatus {
 	b := f.Bridge
 
 	st := msgs.DiagnosticStatus{HardwareID: b.Endpoint}
+	gripperFailed := s.GripperFailed - f.reported.gripperFailed // since the previous status
 	age := "n/a"
 	if s.HeardController {
 		age = strconv.FormatFloat(s.HeartbeatAge.Seconds(), 'f', 1, 64)
@@ -124,15 +124,17 @@ func (f *Forwarder) LinkStatus() msgs.DiagnosticStatus {
 		st.Level = msgs.DiagnosticWarn
 		st.Message = fmt.Sprintf("link up, but since the last report %s: the endpoint's %d channels were all open "+
 			"(a port scan, a flood, or more peers than expected)", strings.Join(what, " and "), b.MaxChannels)
+	case gripperFailed > 0:
+		st.Level = msgs.DiagnosticWarn
+		st.Message = fmt.Sprintf("link up, but since the last report %d gripper commands failed", gripperFailed)
 	default:
 		st.Level, st.Message = msgs.DiagnosticOK, "link up"
 	}
 	if !s.LinkUp && s.ConnectError != "" {
 		st.Message += "; " + openFailure(b.Endpoint, s.ConnectError)
 	}
-	if f.gripperFailureNew {
-		st.Message += "; " + f.gripperFailure
-		f.gripperFailureNew = false
+	if gripperFailed > 0 {
+		st.Message += "; " + s.LastGripperFailure
 	}
 	if f.crowdingNew {
 		st.Message += "; " + f.crowding
@@ -141,6 +143,7 @@ func (f *Forwarder) LinkStatus() msgs.DiagnosticStatus {
 
 	f.reported.chunksNoChannel, f.reported.framesDropped = s.ChunksNoChannel, s.FramesDropped
 	f.reported.channelsRefused, f.reported.channelsEvicted = s.ChannelsRefused, s.ChannelsEvicted
+	f.reported.gripperFailed = s.GripperFailed
 
 	kv := func(k, v string) { st.Values = append(st.Values, msgs.KeyValue{Key: k, Value: v}) }
 	count := func(k string, n uint64) { kv(k, strconv.FormatUint(n, 10)) }
@@ -162,8 +165,8 @@ func (f *Forwarder) LinkStatus() msgs.DiagnosticStatus {
 	count("controller restarts", s.ControllerRestarts)
 	count("malformed frames", s.MalformedFrames)
 	count("bridge events dropped", s.EventsDropped)
-	if f.gripperFailure != "" {
-		kv("last gripper failure", f.gripperFailure)
+	if s.LastGripperFailure != "" {
+		kv("last gripper failure", s.LastGripperFailure)
 	} else {
 		kv("last gripper failure", "none")
 	}
@@ -171,7 +174,7 @@ func (f *Forwarder) LinkStatus() msgs.DiagnosticStatus {
 }
 
 // drainEvents takes every event waiting on the bridge without blocking; the counters are in Stats,
-// so only the reasons are kept. f.mu is held.
+// and so is the latest gripper failure, so only the other reasons are kept. f.mu is held.
 func (f *Forwarder) drainEvents() {
 	for {
 		select {
@@ -180,9 +183,6 @@ func (f *Forwarder) drainEvents() {
 				return
 			}
 			switch e := e.(type) {
-			case EventGripperFailed:
-				f.gripperFailure = fmt.Sprintf("gripper %v failed after %d attempts: %s", e.Action, e.Attempts, e.Reason)
-				f.gripperFailureNew = true
 			case EventChannelClosed:
 				if e.Err != nil {
 					f.channelError = fmt.Sprintf("channel %s closed: %v", e.Channel, e.Err)

@@ -1,6 +1,7 @@
 package mavbridge
 
 import (
+	"bytes"
 	"errors"
 	"net"
 	"sync/atomic"
@@ -249,4 +250,39 @@ func TestFastControllerRestartGetsTheGripperStateAgain(t *testing.T) {
 	require.Equal(t, float32(common.GRIPPER_ACTION_CLOSE), ctrl.nextCommand(t, common.MAV_RESULT_ACCEPTED).Param2)
 	require.Eventually(t, func() bool { return bridge.Stats().GripperAcked == 2 }, deadline, poll)
 	require.True(t, bridge.Stats().LinkUp, "no link lost on the way")
+}
+
+// Line noise is one malformed frame a byte. Reported each, they filled the bridge's events between two
+// statuses, and the gripper failure that followed was dropped: the status stayed OK, its last failure
+// "none". A channel's malformed frames are now reported once a period, and the status reads the
+// failure from the bridge's state, at WARN.
+func TestGripperFailureOutlivesLineNoise(t *testing.T) {
+	clock := newManualClock()
+	bridge := &Bridge{Endpoint: "tcp-server:127.0.0.1:0", Now: clock.now}
+	require.NoError(t, bridge.Initialize())
+	defer bridge.Close()
+	forwarder := &Forwarder{Bridge: bridge, GripperDim: 6}
+	ctrl := dialRawController(t, "tcp4", bridge)
+	ctrl.heartbeat(t)
+	require.Eventually(t, func() bool { return bridge.Stats().LinkUp }, deadline, poll)
+	require.Equal(t, msgs.DiagnosticOK, forwarder.LinkStatus().Level)
+
+	const noise = 4 * eventBuffer
+	_, err := ctrl.conn.Write(bytes.Repeat([]byte{0x55}, noise))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return bridge.Stats().MalformedFrames >= noise }, deadline, poll)
+	require.NoError(t, bridge.Send(testChunk(1, 1)))
+	ctrl.nextCommand(t, common.MAV_RESULT_DENIED)
+	require.Eventually(t, func() bool { return bridge.Stats().GripperFailed == 1 }, deadline, poll)
+
+	status := forwarder.LinkStatus()
+	failure := "gripper close failed after 1 attempts: controller answered MAV_RESULT_DENIED"
+	require.Equal(t, msgs.DiagnosticWarn, status.Level, status.Message)
+	require.Equal(t, "link up, but since the last report 1 gripper commands failed; "+failure, status.Message)
+	require.Equal(t, failure, statusValue(t, status, "last gripper failure"))
+	require.Zero(t, bridge.Stats().EventsDropped)
+
+	status = forwarder.LinkStatus()
+	require.Equal(t, msgs.DiagnosticOK, status.Level, "said once")
+	require.Equal(t, failure, statusValue(t, status, "last gripper failure"), "kept")
 }
