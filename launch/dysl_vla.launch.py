@@ -71,52 +71,64 @@ def warn_unknown_arguments(context, declared, params_path):
     return []
 
 
+# Launch arguments that set the node parameter of their name, and its type. Given on the command line,
+# one overrides params_file; left out (its default, FROM_PARAMS_FILE), the file's value stands, else the
+# node's default: a params file that sets use_sim_time or image_transport is not undone by an argument
+# nobody gave.
+PARAMETER_ARGUMENTS = {'image_topic': str, 'image_transport': str, 'execution_provider': str,
+                       'use_sim_time': bool, 'managed': bool}
+FROM_PARAMS_FILE = ''
+
+
+def dysl_vla_node(context):
+    given = {}
+    for name, kind in PARAMETER_ARGUMENTS.items():
+        argument = LaunchConfiguration(name)
+        if argument.perform(context) != FROM_PARAMS_FILE:
+            given[name] = ParameterValue(argument, value_type=kind)
+    return [Node(
+        package='dysl_vla',
+        executable='dysl_vla_node',
+        name='dysl_vla_node',
+        namespace=LaunchConfiguration('namespace'),
+        output='screen',
+        parameters=[
+            LaunchConfiguration('params_file'),
+            {
+                # As a string whatever it looks like (value_type, as for every argument above): launch_ros
+                # reads a bare substitution as YAML, so model_dir:=2024 would reach the node as an integer.
+                'model_dir': ParameterValue(LaunchConfiguration('model_dir'), value_type=str),
+                **given,
+            },
+        ],
+        remappings=[('joint_states', LaunchConfiguration('joint_states_topic'))],
+        arguments=['--ros-args', '--log-level', LaunchConfiguration('log_level')],
+    )]
+
+
 def generate_launch_description():
     default_params = PathJoinSubstitution([FindPackageShare('dysl_vla'), 'params', 'dysl_vla.yaml'])
     arguments = [
         DeclareLaunchArgument('model_dir', description='DySL model bundle directory (manifest.yaml + ONNX graphs)'),
         DeclareLaunchArgument('params_file', default_value=default_params,
-                              description='ros__parameters file; the launch arguments below override it'),
-        DeclareLaunchArgument('image_topic', default_value='image',
-                              description='camera topic the node subscribes to (remapped onto "image")'),
-        DeclareLaunchArgument('image_transport', default_value='raw',
-                              description='raw (sensor_msgs/msg/Image on image_topic) or compressed (sensor_msgs/msg/CompressedImage, JPEG or PNG, on image_topic/compressed)'),
+                              description='ros__parameters file; the launch arguments below that are given override it'),
+        DeclareLaunchArgument('image_topic', default_value=FROM_PARAMS_FILE,
+                              description='camera topic the node subscribes to (its image_topic parameter; the node default: image)'),
+        DeclareLaunchArgument('image_transport', default_value=FROM_PARAMS_FILE,
+                              description='raw (sensor_msgs/msg/Image on image_topic) or compressed (sensor_msgs/msg/CompressedImage, JPEG or PNG, on image_topic/compressed); the node default: raw'),
         DeclareLaunchArgument('joint_states_topic', default_value='joint_states',
                               description='robot state topic, read for a bundle with a state block (remapped onto "joint_states")'),
         DeclareLaunchArgument('namespace', default_value='', description='namespace of the node'),
-        DeclareLaunchArgument('execution_provider', default_value='cpu',
-                              description='ONNX Runtime execution provider: cpu, cuda or tensorrt'),
-        DeclareLaunchArgument('use_sim_time', default_value='false',
-                              description='follow /clock (ros2 bag play --clock) instead of the system clock'),
-        DeclareLaunchArgument('managed', default_value='false',
-                              description='start as a lifecycle node in unconfigured state'),
+        DeclareLaunchArgument('execution_provider', default_value=FROM_PARAMS_FILE,
+                              description='ONNX Runtime execution provider: cpu, cuda or tensorrt; the node default: cpu'),
+        DeclareLaunchArgument('use_sim_time', default_value=FROM_PARAMS_FILE,
+                              description='true: follow /clock (ros2 bag play --clock) instead of the system clock; the node default: false'),
+        DeclareLaunchArgument('managed', default_value=FROM_PARAMS_FILE,
+                              description='true: start as a lifecycle node in unconfigured state; the node default: false'),
         DeclareLaunchArgument('log_level', default_value='info', description='ROS log level of the node'),
     ]
     declared = [a.name for a in arguments]
     return LaunchDescription(arguments + [
         OpaqueFunction(function=warn_unknown_arguments, args=[declared, default_params]),
-        Node(
-            package='dysl_vla',
-            executable='dysl_vla_node',
-            name='dysl_vla_node',
-            namespace=LaunchConfiguration('namespace'),
-            output='screen',
-            parameters=[
-                LaunchConfiguration('params_file'),
-                {
-                    # As strings whatever they look like: launch_ros reads a bare substitution as YAML,
-                    # so model_dir:=2024 would reach the node as an integer and stop it.
-                    'model_dir': ParameterValue(LaunchConfiguration('model_dir'), value_type=str),
-                    'execution_provider': ParameterValue(LaunchConfiguration('execution_provider'), value_type=str),
-                    'image_transport': ParameterValue(LaunchConfiguration('image_transport'), value_type=str),
-                    'use_sim_time': ParameterValue(LaunchConfiguration('use_sim_time'), value_type=bool),
-                    'managed': ParameterValue(LaunchConfiguration('managed'), value_type=bool),
-                },
-            ],
-            # A remapping renames one whole topic name: image/compressed follows image_topic by its own.
-            remappings=[('image', LaunchConfiguration('image_topic')),
-                        ('image/compressed', [LaunchConfiguration('image_topic'), '/compressed']),
-                        ('joint_states', LaunchConfiguration('joint_states_topic'))],
-            arguments=['--ros-args', '--log-level', LaunchConfiguration('log_level')],
-        ),
+        OpaqueFunction(function=dysl_vla_node),
     ])

@@ -478,6 +478,8 @@ func TestROSDocLaunchArguments(t *testing.T) {
 		switch {
 		case def == "":
 			def = "(required)"
+		case def == "FROM_PARAMS_FILE":
+			def = "(`params_file`'s value)"
 		case strings.HasPrefix(def, "'"):
 			def = "`" + strings.Trim(def, "'") + "`"
 			if def == "``" {

@@ -204,6 +204,28 @@ func TestLaunchWarnsAboutArgumentsItIgnores(t *testing.T) {
 	}
 }
 
+// A launch argument left out leaves the params file's value in force: the file's use_sim_time,
+// image_transport and image_topic were undone by the arguments' defaults, which nobody gave.
+func TestLaunchArgumentsNotGivenLeaveTheParamsFile(t *testing.T) {
+	r := NewROS(t)
+	params := filepath.Join(t.TempDir(), "arm.yaml")
+	if err := os.WriteFile(params, []byte("/**:\n  ros__parameters:\n    use_sim_time: true\n"+
+		"    image_transport: compressed\n    image_topic: /cam/image_raw\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	launch := launchNode(t, r, "params_file:="+params)
+	launch.WaitFor(t, `on /cam/image_raw/compressed`, 10*time.Second)
+	for name, want := range map[string]string{
+		"use_sim_time":    "Boolean value is: True",
+		"image_transport": "String value is: compressed",
+		"image_topic":     "String value is: /cam/image_raw",
+	} {
+		if out, err := r.ROS2(30*time.Second, "param", "get", node, name); err != nil || !strings.Contains(out, want) {
+			t.Errorf("ros2 param get %s: %v\n%s", name, err, out)
+		}
+	}
+}
+
 // A launch argument that YAML would read as a number reaches the node as the string it names:
 // model_dir:=2024 (a bundle directory named for its year) stopped the node with a parameter of the
 // wrong type, as launch_ros passed the bare substitution through YAML.
