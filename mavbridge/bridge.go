@@ -22,6 +22,7 @@ import (
 
 	"github.com/bluenviron/gomavlib/v3"
 	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
+	"github.com/bluenviron/gomavlib/v3/pkg/frame"
 	"github.com/bluenviron/gomavlib/v3/pkg/message"
 
 	"dysl_vla/gripper"
@@ -106,6 +107,8 @@ type Bridge struct {
 	// kept here as well as in Events, which may drop it.
 	gripperPending     *gripperCommand
 	lastGripperFailure string
+	// controllerMAVLink1: the controller's latest heartbeat was a MAVLink 1 frame.
+	controllerMAVLink1 bool
 	lastHeartbeat      time.Time
 	counts             counters
 }
@@ -188,6 +191,10 @@ type Stats struct {
 	LastGripperFailure string
 	// MalformedFrames received and ignored.
 	MalformedFrames uint64
+	// ControllerMAVLink1 says the controller's latest heartbeat was a MAVLink 1 frame: VLA_ACTION_CHUNK
+	// (message id 43000) exists only in MAVLink 2, so a controller that speaks MAVLink 1 alone cannot
+	// read the chunks. Many switch to MAVLink 2 once they hear it, which clears this.
+	ControllerMAVLink1 bool
 	// ControllerRestarts counts the times the controller's frames were numbered from 0 again while its
 	// heartbeat went on (sequenceWatch); the gripper's state was commanded again each time.
 	ControllerRestarts uint64
@@ -400,7 +407,8 @@ func (b *Bridge) Stats() Stats {
 		FramesAttempted: b.counts.framesAttempted,
 		FramesWritten:   b.counts.framesWrittenClosed, FramesDropped: b.counts.framesDropped,
 		GripperCommands: b.counts.gripperCommands, GripperAcked: b.counts.gripperAcked,
-		GripperFailed: b.counts.gripperFailed, LastGripperFailure: b.lastGripperFailure, ControllerRestarts: b.counts.controllerRestarts, MalformedFrames: b.counts.malformedFrames + b.transports.cutFrames.Load(),
+		GripperFailed: b.counts.gripperFailed, LastGripperFailure: b.lastGripperFailure,
+		ControllerMAVLink1: b.controllerMAVLink1, ControllerRestarts: b.counts.controllerRestarts, MalformedFrames: b.counts.malformedFrames + b.transports.cutFrames.Load(),
 		EventsDropped: b.eventsDropped.Load(), ChannelsRefused: b.transports.refused.Load(),
 		ChannelsEvicted: b.transports.evicted.Load(),
 	}
@@ -480,6 +488,9 @@ func (b *Bridge) handle(evt gomavlib.Event) {
 			ledger.conn.heardFrame(fromController && heartbeat)
 		}
 		if fromController {
+			if _, heartbeat := evt.Message().(*common.MessageHeartbeat); heartbeat {
+				_, b.controllerMAVLink1 = evt.Frame.(*frame.V1Frame)
+			}
 			if ledger != nil {
 				ledger.controller = true
 				if ledger.controllerSequence.restarted(evt.Frame.GetSequenceNumber(), now) {

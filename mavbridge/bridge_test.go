@@ -5,8 +5,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bluenviron/gomavlib/v3"
 	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
+	"github.com/bluenviron/gomavlib/v3/pkg/frame"
 	"github.com/stretchr/testify/require"
+
+	"dysl_vla/msgs"
 )
 
 // offlineBridge is a Bridge without a transport, driven by a fake clock: it exercises the gripper and link
@@ -360,4 +364,19 @@ func TestGripperPlanKeepsTheMonotonicClock(t *testing.T) {
 	for _, p := range o.gripperPlan {
 		require.NotEqual(t, p.due.Round(0), p.due, "due %v has no monotonic reading", p.due)
 	}
+}
+
+// A controller heartbeating in MAVLink 1 brings the link up, but VLA_ACTION_CHUNK (id 43000) exists
+// only in MAVLink 2: the status warns, naming it, until the controller's heartbeats are MAVLink 2.
+func TestStatusWarnsOfAMAVLink1Controller(t *testing.T) {
+	o := newOfflineBridge(t)
+	forwarder := &Forwarder{Bridge: o.Bridge, GripperDim: NoGripper}
+	heartbeat := &common.MessageHeartbeat{Type: common.MAV_TYPE_GENERIC}
+	o.handle(&gomavlib.EventFrame{Frame: &frame.V1Frame{SystemID: 1, ComponentID: 1, Message: heartbeat}})
+	status := forwarder.LinkStatus()
+	require.Equal(t, msgs.DiagnosticWarn, status.Level)
+	require.Contains(t, status.Message, "the controller heartbeats in MAVLink 1: the chunks (VLA_ACTION_CHUNK, id 43000) need MAVLink 2")
+
+	o.handle(&gomavlib.EventFrame{Frame: &frame.V2Frame{SystemID: 1, ComponentID: 1, Message: heartbeat}})
+	require.Equal(t, msgs.DiagnosticOK, forwarder.LinkStatus().Level, "switched to MAVLink 2")
 }

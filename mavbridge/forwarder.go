@@ -75,7 +75,8 @@ func (f *Forwarder) ForwardChunk(m *msgs.ActionChunk) error {
 // heartbeat (no chunk has gone out yet) and while the link is up but chunks were discarded or frames
 // dropped since the previous status (the channel is gone, or the controller stopped reading), or a
 // server endpoint refused connections or closed channels for newcomers, its channels all open, or a
-// gripper command failed since the previous status (the latest failure is added once), and OK
+// gripper command failed since the previous status (the latest failure is added once), or the
+// controller heartbeats in MAVLink 1 (Stats.ControllerMAVLink1), and OK
 // otherwise; while the link is down, why a client endpoint cannot connect, or a server endpoint cannot
 // accept, is added, and the latest refusal or eviction reported since the previous status is added
 // once. The key-values count chunks, frames, gripper commands, refused connections and evicted
@@ -108,6 +109,10 @@ func (f *Forwarder) LinkStatus() msgs.DiagnosticStatus {
 	case f.refusal != "":
 		st.Level = msgs.DiagnosticError
 		st.Message = "link up, but chunks are refused before they reach the controller: " + f.refusal
+	case s.ControllerMAVLink1:
+		st.Level = msgs.DiagnosticWarn
+		st.Message = "link up, but the controller heartbeats in MAVLink 1: the chunks (VLA_ACTION_CHUNK, id 43000) " +
+			"need MAVLink 2, which the controller must read; set its link to MAVLink 2"
 	case s.ChunksNoChannel > f.reported.chunksNoChannel || s.FramesDropped > f.reported.framesDropped:
 		st.Level = msgs.DiagnosticWarn
 		st.Message = fmt.Sprintf("link up, but since the last report %d chunks were discarded and %d frames dropped: "+
