@@ -35,10 +35,11 @@ import (
 // ends. A flood from more UDP source addresses than places keeps those places turning over; the
 // controller takes one when its datagram comes first, and keeps it once its heartbeat is heard.
 //
-// The protection trusts the system and component ids of a frame's header. MAVLink 1, and MAVLink 2
-// without signing, cannot tell the controller from a peer that sends with its ids: MaxChannels such
-// peers still hold every place. Signing, a firewall, or a client endpoint (whose one channel is the
-// controller's) shut that door.
+// The protection trusts the system and component ids of a frame's header, which any peer can send:
+// MaxChannels peers sending with the controller's ids still hold every place. MAVLink 2 signing does
+// not shut that door here: the bridge has no signing key, so it takes a signed frame without checking
+// its signature (gomavlib does so without a key) and signs none of its own. A firewall, or a client
+// endpoint (whose one channel is the controller's), does.
 
 // newcomerGrace is how long a new channel keeps its place whatever it carries: three of MAVLink's
 // one-second heartbeat periods, for the controller to be heard on it.
