@@ -66,6 +66,7 @@ func run() (err error) {
 	if err := rclgo.Init(rosArgs); err != nil {
 		return err
 	}
+	defer finishROSLog() // deferred first, so it runs last: after every line is logged and rclgo is down
 	defer rclgo.Uninit()
 	// rcl applies -r __node:= and __ns:= itself (global arguments).
 	rn, err := rclgo.NewNode(nodeName, "")

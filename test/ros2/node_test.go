@@ -298,15 +298,28 @@ func TestShutdownIsClean(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		t.Run("node "+sig.String(), func(t *testing.T) {
 			r := NewROS(t)
-			p := r.Start("dysl_vla_node", nil, nodeBin, "--ros-args", "-p", "model_dir:="+referenceModel(t))
+			logDir := t.TempDir()
+			p := r.Start("dysl_vla_node", []string{"ROS_LOG_DIR=" + logDir}, nodeBin, "--ros-args", "-p", "model_dir:="+referenceModel(t))
 			p.WaitFor(t, `serving `, 60*time.Second)
 			p.Signal(sig)
 			code, ok := p.Wait(15 * time.Second)
 			if !ok || code != 0 {
 				t.Fatalf("after %v: exited %v with %d\n%s", sig, ok, code, p.Output())
 			}
+			requireInROSLog(t, logDir, "[dysl_vla_node]: shutting down")
 		})
 	}
+	// The ROS log file holds the error a node stopped on: rcl's file logger flushes only when its buffer
+	// fills or logging is finished, and the file used to be left empty.
+	t.Run("start-up error in the log file", func(t *testing.T) {
+		r := NewROS(t)
+		logDir := t.TempDir()
+		p := r.Start("dysl_vla_node", []string{"ROS_LOG_DIR=" + logDir}, nodeBin, "--ros-args", "-p", "model_dir:="+filepath.Join(logDir, "no-bundle"))
+		if code, ok := p.Wait(30 * time.Second); !ok || code != 1 {
+			t.Fatalf("with no bundle: exited %v with %d\n%s", ok, code, p.Output())
+		}
+		requireInROSLog(t, logDir, "manifest.yaml: open "+filepath.Join(logDir, "no-bundle", "manifest.yaml"))
+	})
 	t.Run("launch Ctrl-C", func(t *testing.T) {
 		r := NewROS(t)
 		p := launchNode(t, r)
@@ -319,6 +332,22 @@ func TestShutdownIsClean(t *testing.T) {
 			t.Fatalf("launch did not report a clean finish:\n%s", p.Output())
 		}
 	})
+}
+
+// requireInROSLog fails the test unless the node's ROS log file in logDir holds want.
+func requireInROSLog(t *testing.T, logDir, want string) {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(logDir, "dysl_vla_node_*.log"))
+	if len(files) != 1 {
+		t.Fatalf("%d ROS log files of the node in %s, want 1: %v", len(files), logDir, files)
+	}
+	raw, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(raw), want) {
+		t.Fatalf("the node's ROS log file %s (%d bytes) lacks %q:\n%s", files[0], len(raw), want, raw)
+	}
 }
 
 // With use_sim_time:=true the node follows /clock: before the first clock message nothing is served,
