@@ -48,6 +48,9 @@ type node struct {
 	events   *paramserver.Subscription
 	eventPub *rclgo.Publisher
 	eventsWG sync.WaitGroup
+	// eventsEnd is closed by teardown: a node stopping (a start-up that failed) does not wait for
+	// /parameter_events to find a subscriber.
+	eventsEnd chan struct{}
 
 	// configured
 	engine *policy.Engine
@@ -135,13 +138,14 @@ func (n *node) createEndpoints() error {
 	// publisher's history (keep last 1000), so that a set request made while the first event waits
 	// for a subscriber below does not have to wait for this goroutine.
 	n.events = n.params.SubscribeWithDeclared(int(paramQos().Depth))
+	n.eventsEnd = make(chan struct{})
 	n.eventsWG.Add(1)
 	go func() {
 		defer n.eventsWG.Done()
 		// The first event, the declarations, goes out once a subscriber has matched (2 s at most):
 		// /parameter_events is volatile, and what a new publisher sends before discovery completes is
 		// lost even to a recorder that was there first.
-		awaitSubscriber(n.eventPub, 2*time.Second)
+		awaitSubscriber(n.eventPub, 2*time.Second, n.eventsEnd)
 		var dropped uint64
 		for e := range n.events.C {
 			publish(n.eventPub, &e, n.log)
@@ -156,11 +160,18 @@ func (n *node) createEndpoints() error {
 	return nil
 }
 
-// awaitSubscriber waits until p has a matched subscription, or timeout.
-func awaitSubscriber(p *rclgo.Publisher, timeout time.Duration) {
-	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+// awaitSubscriber waits until p has a matched subscription, timeout has passed, or end is closed.
+func awaitSubscriber(p *rclgo.Publisher, timeout time.Duration, end <-chan struct{}) {
+	poll := time.NewTicker(20 * time.Millisecond)
+	defer poll.Stop()
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); {
 		if n, err := p.GetSubscriptionCount(); err != nil || n > 0 {
 			return
+		}
+		select {
+		case <-end:
+			return
+		case <-poll.C:
 		}
 	}
 }
@@ -493,6 +504,7 @@ func (n *node) closeForwarder() {
 func (n *node) teardown() {
 	n.cleanup()
 	if n.events != nil {
+		close(n.eventsEnd)
 		n.params.Unsubscribe(n.events)
 		n.eventsWG.Wait()
 	}
