@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"strings"
 
 	"dysl_vla/msgs"
 )
@@ -34,9 +35,10 @@ const (
 	ErrorProcessing = msgs.StateErrorProcessing
 )
 
-// States lists every state the machine has, as ~/get_available_states answers.
+// States lists every state the machine has, as ~/get_available_states answers: rcl_lifecycle's default
+// machine, unknown (id 0) included, as rclcpp_lifecycle lists it, though no node is ever in it.
 func States() []State {
-	return []State{Unconfigured, Inactive, Active, Finalized, Configuring, CleaningUp, ShuttingDown,
+	return []State{Unknown, Unconfigured, Inactive, Active, Finalized, Configuring, CleaningUp, ShuttingDown,
 		Activating, Deactivating, ErrorProcessing}
 }
 
@@ -177,7 +179,11 @@ func (m *Machine) Change(id uint8, label string, run func(Callback) Result, emit
 		if name == "" {
 			name = fmt.Sprintf("id %d", id)
 		}
-		return false, fmt.Errorf("%w: %s from state %s (available: %v)", ErrUnavailable, name, m.state, m.Available())
+		var available []string
+		for _, d := range m.Available() {
+			available = append(available, fmt.Sprintf("%s (%d)", d.Transition.Label, d.Transition.ID))
+		}
+		return false, fmt.Errorf("%w: %s from state %s (available there: %s)", ErrUnavailable, name, m.state, strings.Join(available, ", "))
 	}
 	m.step(Event{Transition: req.t, Start: m.state, Goal: req.to}, emit)
 	result, panicked := m.runStep(run, emit)

@@ -44,7 +44,8 @@ func (n *node) serveLifecycle() error {
 			t := req.(*lifecycle_msgs_srv.ChangeState_Request).Transition
 			ok, err := n.machine.Change(t.Id, t.Label, n.runTransition, emit)
 			if err != nil {
-				n.log.Warnf("%v", err)
+				// At ERROR, as rclcpp logs a transition it cannot start or a callback that failed.
+				n.log.Errorf("%v", err)
 			}
 			return &lifecycle_msgs_srv.ChangeState_Response{Success: ok}
 		}},

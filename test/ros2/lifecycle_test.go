@@ -34,7 +34,9 @@ func TestManagedNodeThroughLifecycleServices(t *testing.T) {
 	if d := echoOnce(t, r, "/diagnostics", 10*time.Second); !strings.Contains(d, "not serving frames: the managed node is unconfigured") {
 		t.Errorf("diagnostics of an unconfigured node: %s", d)
 	}
-	if s := call("get_available_states", "GetAvailableStates", "{}"); strings.Count(s, "lifecycle_msgs.msg.State(") != 10 {
+	// rcl_lifecycle's default machine, as rclcpp_lifecycle answers: unknown (id 0) and the ten others.
+	if s := call("get_available_states", "GetAvailableStates", "{}"); strings.Count(s, "lifecycle_msgs.msg.State(") != 11 ||
+		!strings.Contains(s, "id=0, label='unknown'") {
 		t.Errorf("get_available_states: %s", s)
 	}
 	av := call("get_available_transitions", "GetAvailableTransitions", "{}")
@@ -55,6 +57,7 @@ func TestManagedNodeThroughLifecycleServices(t *testing.T) {
 	if out := change("{transition: {id: 3}}"); !strings.Contains(out, "success=False") {
 		t.Errorf("activate from unconfigured: %s", out)
 	}
+	launch.WaitFor(t, `\[ERROR\] .*transition not available: id 3 from state unconfigured \(available there: configure \(1\), shutdown \(5\)\)`, 10*time.Second)
 	if out := change("{transition: {id: 1}}"); !strings.Contains(out, "success=True") {
 		t.Fatalf("configure: %s\n%s", out, launch.Output())
 	}
