@@ -48,18 +48,28 @@ func WireFrame(frameID string) string {
 	return fmt.Sprintf("%s~%08x", frameID[:prefix], h.Sum32())
 }
 
+// CheckShape reports why no chunk of steps steps of dims values can be sent, whatever its values: a
+// node checks its bundle's chunk shape with it before it forwards anything, rather than have every
+// chunk refused.
+func CheckShape(steps, dims int) error {
+	switch {
+	case steps < 1 || steps > math.MaxUint8:
+		return fmt.Errorf("%d steps, expected 1 to %d", steps, math.MaxUint8)
+	case dims < 1 || dims > dialect.MaxChunkValues:
+		return fmt.Errorf("%d values a step, expected 1 to %d (the values one message carries)", dims, dialect.MaxChunkValues)
+	case chunkParts(steps, dims) > maxChunkParts:
+		return fmt.Errorf("%d steps of %d values take %d VLA_ACTION_CHUNK messages, expected at most %d "+
+			"(a channel holds no more at once; fewer steps or dimensions)", steps, dims, chunkParts(steps, dims), maxChunkParts)
+	}
+	return nil
+}
+
 // Validate reports the first way c cannot be sent.
 func (c Chunk) Validate() error {
+	if err := CheckShape(c.Steps, c.Dims); err != nil {
+		return fmt.Errorf("chunk %d: %w", c.Seq, err)
+	}
 	switch {
-	case c.Steps < 1 || c.Steps > math.MaxUint8:
-		return fmt.Errorf("chunk %d: Steps is %d, expected 1 to %d", c.Seq, c.Steps, math.MaxUint8)
-	case c.Dims < 1 || c.Dims > dialect.MaxChunkValues:
-		return fmt.Errorf("chunk %d: Dims is %d, expected 1 to %d (the values one message carries)",
-			c.Seq, c.Dims, dialect.MaxChunkValues)
-	case chunkParts(c.Steps, c.Dims) > maxChunkParts:
-		return fmt.Errorf("chunk %d: %d steps of %d values take %d VLA_ACTION_CHUNK messages, expected at most %d "+
-			"(a channel holds no more at once; fewer steps or dimensions)",
-			c.Seq, c.Steps, c.Dims, chunkParts(c.Steps, c.Dims), maxChunkParts)
 	case len(c.Values) != c.Steps*c.Dims:
 		return fmt.Errorf("chunk %d: %d values, expected Steps×Dims = %d×%d = %d",
 			c.Seq, len(c.Values), c.Steps, c.Dims, c.Steps*c.Dims)

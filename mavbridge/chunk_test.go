@@ -95,9 +95,9 @@ func TestChunkValidate(t *testing.T) {
 		change func(c *Chunk)
 		want   string
 	}{
-		{"no steps", func(c *Chunk) { c.Steps, c.Values = 0, nil }, "Steps is 0"},
-		{"too many steps", func(c *Chunk) { c.Steps, c.Values = 256, sequence(256*3) }, "Steps is 256"},
-		{"too many dims", func(c *Chunk) { c.Dims, c.Values, c.GripperDim = 55, sequence(110), 0 }, "Dims is 55"},
+		{"no steps", func(c *Chunk) { c.Steps, c.Values = 0, nil }, "0 steps, expected 1 to 255"},
+		{"too many steps", func(c *Chunk) { c.Steps, c.Values = 256, sequence(256*3) }, "256 steps, expected"},
+		{"too many dims", func(c *Chunk) { c.Dims, c.Values, c.GripperDim = 55, sequence(110), 0 }, "55 values a step, expected 1 to 54"},
 		{"values short", func(c *Chunk) { c.Values = c.Values[:5] }, "5 values, expected Steps×Dims"},
 		{"more parts than a channel holds", func(c *Chunk) { c.Steps, c.Dims, c.Values = 65, 54, sequence(65*54) },
 			"65 steps of 54 values take 65 VLA_ACTION_CHUNK messages, expected at most 64"},

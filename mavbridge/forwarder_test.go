@@ -260,11 +260,11 @@ func TestForwarderStatusSaysWhenChunksAreRefused(t *testing.T) {
 
 	wide := &msgs.ActionChunk{Header: msgs.Header{Stamp: msgs.TimeFromGo(t0)}, StepDt: msgs.DurationFromGo(50 * time.Millisecond),
 		Sequence: 1, Steps: 1, ActionDim: 60, Actions: make([]float32, 60)}
-	require.ErrorContains(t, fwd.ForwardChunk(wide), "Dims is 60")
+	require.ErrorContains(t, fwd.ForwardChunk(wide), "60 values a step")
 	st := fwd.LinkStatus()
 	require.Equal(t, msgs.DiagnosticError, st.Level, st.Message)
 	require.Contains(t, st.Message, "chunks are refused before they reach the controller")
-	require.Contains(t, st.Message, "Dims is 60")
+	require.Contains(t, st.Message, "60 values a step")
 	require.Equal(t, "1", value(t, st, "chunks refused"))
 
 	ok := &msgs.ActionChunk{Header: msgs.Header{Stamp: msgs.TimeFromGo(t0)}, StepDt: msgs.DurationFromGo(50 * time.Millisecond),

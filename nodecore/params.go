@@ -199,7 +199,7 @@ func specs() []paramSpec {
 	// 16 is mavbridge.DefaultMaxChannels (the node executable's tests hold the two equal). Up to 1024:
 	// each channel costs gomavlib three goroutines and, for UDP, a 64 KiB datagram buffer.
 	mavChannels := integerRange("channels a udp-server or tcp-server endpoint keeps open at once, one per peer: a peer beyond "+
-		"them takes the place of the least useful channel, never the controller's once heard, or is refused "+
+		"them takes the place of the least useful channel, never the controller's while its heartbeat comes within link_timeout, or is refused "+
 		"(no effect on client and serial endpoints)", 1, 1024, 1)
 	mavChannels.ReadOnly = true
 	// The policy's gripper column in its own units: -1..1 in the bundles, 0..1 or a width in

@@ -100,7 +100,7 @@ Ctrl-C stops the replay with a complete output bag and report.`,
 				return fmt.Errorf("--state-topic %s: the bundle %s reads no robot state (its manifest has no state block), so no topic of the bag would be read for it",
 					stateTopic, ef.model)
 			}
-			forwarder, closeMavlink, err := mf.newForwarder(e.Manifest.Action.GripperIndex, settings.Gripper, cmd.OutOrStdout())
+			forwarder, closeMavlink, err := mf.newForwarder(e.Manifest.Dims.Chunk, e.Manifest.Dims.ActionDim, e.Manifest.Action.GripperIndex, settings.Gripper, cmd.OutOrStdout())
 			if err != nil {
 				return err
 			}

@@ -93,10 +93,16 @@ const firstHeartbeatWait = 3 * time.Second
 // newForwarder starts the bridge and waits for the controller's first heartbeat, since the bridge
 // discards chunks until then and an offline command may be done in less time than a heartbeat period.
 // It returns a nil forwarder (a nil interface, which the node core takes as none), and a no-op done,
-// when --mavlink is empty. gripperDim is the bundle's Action.GripperIndex, whose -1 (no gripper) is
-// mavbridge.NoGripper, and convention what its values mean (newBridge). done lets the frames still
-// queued go out (within a second), closes the bridge and prints what the link carried to w.
-func (m *mavlinkFlags) newForwarder(gripperDim int, convention gripper.Convention, w io.Writer) (fwd nodecore.ChunkForwarder, done func(), err error) {
+// when --mavlink is empty. steps and dims are the bundle's chunk and action dimension, which the link
+// must carry; gripperDim is its Action.GripperIndex, whose -1 (no gripper) is mavbridge.NoGripper, and
+// convention what its values mean (newBridge). done lets the frames still queued go out (within a
+// second), closes the bridge and prints what the link carried to w.
+func (m *mavlinkFlags) newForwarder(steps, dims, gripperDim int, convention gripper.Convention, w io.Writer) (fwd nodecore.ChunkForwarder, done func(), err error) {
+	if m.endpoint != "" {
+		if err := mavbridge.CheckShape(steps, dims); err != nil {
+			return nil, nil, fmt.Errorf("--mavlink: the bundle's chunks cannot go over MAVLink: %w", err)
+		}
+	}
 	b, err := m.newBridge(convention)
 	if b == nil || err != nil {
 		return nil, func() {}, err

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"dysl_vla/gripper"
+	"dysl_vla/mavbridge"
 	"dysl_vla/nodecore"
 	"dysl_vla/paramserver"
 )
@@ -104,4 +105,17 @@ func TestReplayBridgeTakesTheNodesGripperConvention(t *testing.T) {
 	defer b.Close()
 	require.Equal(t, float32(1), b.GripperOpenValue)
 	require.Equal(t, float32(-1), b.GripperClosedValue)
+}
+
+// A bundle whose chunks the link cannot carry is refused before the bridge starts, not chunk by chunk.
+func TestReplayRefusesABundleTheLinkCannotCarry(t *testing.T) {
+	m := &mavlinkFlags{endpoint: "udp-server:127.0.0.1:0"}
+	_, _, err := m.newForwarder(255, 54, mavbridge.NoGripper, gripper.Default(), io.Discard)
+	require.EqualError(t, err, "--mavlink: the bundle's chunks cannot go over MAVLink: 255 steps of 54 values take 255 "+
+		"VLA_ACTION_CHUNK messages, expected at most 64 (a channel holds no more at once; fewer steps or dimensions)")
+	none := &mavlinkFlags{}
+	fwd, done, err := none.newForwarder(255, 54, mavbridge.NoGripper, gripper.Default(), io.Discard)
+	require.NoError(t, err, "without --mavlink the shape is no concern")
+	require.Nil(t, fwd)
+	done()
 }

@@ -28,7 +28,7 @@ func TestStartMavlinkFromParameters(t *testing.T) {
 	}
 
 	t.Run("valid endpoint", func(t *testing.T) {
-		fwd, err := startMavlink(settingsWith("udp-server:127.0.0.1:0"), 6)
+		fwd, err := startMavlink(settingsWith("udp-server:127.0.0.1:0"), 8, 7, 6)
 		require.NoError(t, err)
 		defer fwd.Bridge.Close()
 		require.Equal(t, 6, fwd.GripperDim)
@@ -43,7 +43,7 @@ func TestStartMavlinkFromParameters(t *testing.T) {
 	t.Run("gripper convention", func(t *testing.T) {
 		s := settingsWith("udp-server:127.0.0.1:0")
 		s.Gripper.Open, s.Gripper.Closed = 85, 0
-		fwd, err := startMavlink(s, 6)
+		fwd, err := startMavlink(s, 8, 7, 6)
 		require.NoError(t, err)
 		defer fwd.Bridge.Close()
 		require.Equal(t, float32(85), fwd.Bridge.GripperOpenValue)
@@ -52,18 +52,23 @@ func TestStartMavlinkFromParameters(t *testing.T) {
 	t.Run("sim time", func(t *testing.T) {
 		s := settingsWith("udp-server:127.0.0.1:0")
 		s.UseSimTime = true
-		fwd, err := startMavlink(s, 6)
+		fwd, err := startMavlink(s, 8, 7, 6)
 		require.NoError(t, err)
 		defer fwd.Bridge.Close()
 		require.True(t, fwd.Bridge.StampsOffClock, "sim-time stamps count from each chunk's arrival")
 	})
 	t.Run("old udpout syntax", func(t *testing.T) {
-		_, err := startMavlink(settingsWith("udpout:127.0.0.1:14550"), mavbridge.NoGripper)
+		_, err := startMavlink(settingsWith("udpout:127.0.0.1:14550"), 8, 7, mavbridge.NoGripper)
 		require.ErrorContains(t, err, "parameter mavlink.endpoint: ")
 		require.ErrorContains(t, err, "the udpout form of other MAVLink tools is udp-client here: udp-client:127.0.0.1:14550")
 	})
+	t.Run("a bundle whose chunks the link cannot carry", func(t *testing.T) {
+		_, err := startMavlink(settingsWith("udp-server:127.0.0.1:0"), 255, 54, mavbridge.NoGripper)
+		require.EqualError(t, err, "mavlink.enabled: the bundle's chunks cannot go over MAVLink: 255 steps of 54 values take 255 "+
+			"VLA_ACTION_CHUNK messages, expected at most 64 (a channel holds no more at once; fewer steps or dimensions)")
+	})
 	t.Run("client without a port", func(t *testing.T) {
-		_, err := startMavlink(settingsWith("udp-client:127.0.0.1:0"), mavbridge.NoGripper)
+		_, err := startMavlink(settingsWith("udp-client:127.0.0.1:0"), 8, 7, mavbridge.NoGripper)
 		require.ErrorContains(t, err, "parameter mavlink.endpoint: ")
 	})
 }
@@ -91,7 +96,7 @@ func TestNodeGripperConventionReachesTheController(t *testing.T) {
 		nodecore.ParamGripperClosed:   paramserver.Double(0),
 	}, nil)
 	require.NoError(t, err)
-	fwd, err := startMavlink(settings, 1)
+	fwd, err := startMavlink(settings, 8, 7, 1)
 	require.NoError(t, err)
 	defer fwd.Bridge.Close()
 

@@ -376,7 +376,8 @@ func (n *node) configure() error {
 	}()
 	var forwarder nodecore.ChunkForwarder
 	if s.Mavlink.Enabled {
-		fwd, err := startMavlink(s, engine.Manifest.Action.GripperIndex)
+		m := engine.Manifest
+		fwd, err := startMavlink(s, m.Dims.Chunk, m.Dims.ActionDim, m.Action.GripperIndex)
 		if err != nil {
 			return err
 		}
