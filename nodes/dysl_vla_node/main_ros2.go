@@ -55,10 +55,6 @@ func run() (err error) {
 		}
 	}()
 
-	args, err := paramserver.ParseArgs(os.Args[1:], nodeName, "/")
-	if err != nil {
-		return err
-	}
 	rosArgs, _, err := rclgo.ParseArgs(os.Args[1:])
 	if err != nil {
 		return err
@@ -81,6 +77,12 @@ func run() (err error) {
 			rn.Logger().Error(withoutTrace(err)) //nolint:errcheck // the error is returned as well
 		}
 	}()
+	// After the node exists, so that a -p value the node refuses (use_sim_time:=1) is logged as the
+	// other start-up failures are.
+	args, err := paramserver.ParseArgs(os.Args[1:], nodeName, "/")
+	if err != nil {
+		return err
+	}
 
 	// Parameter events are stamped by the node's clock (sim time under use_sim_time), as rclcpp stamps
 	// them; the clock exists once the node does, before any event is published.

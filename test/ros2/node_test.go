@@ -311,14 +311,25 @@ func TestShutdownIsClean(t *testing.T) {
 	}
 	// The ROS log file holds the error a node stopped on: rcl's file logger flushes only when its buffer
 	// fills or logging is finished, and the file used to be left empty.
+	// A -p value the node refuses is logged there too, as every other start-up failure is.
 	t.Run("start-up error in the log file", func(t *testing.T) {
-		r := NewROS(t)
-		logDir := t.TempDir()
-		p := r.Start("dysl_vla_node", []string{"ROS_LOG_DIR=" + logDir}, nodeBin, "--ros-args", "-p", "model_dir:="+filepath.Join(logDir, "no-bundle"))
-		if code, ok := p.Wait(30 * time.Second); !ok || code != 1 {
-			t.Fatalf("with no bundle: exited %v with %d\n%s", ok, code, p.Output())
+		for _, tc := range []struct{ param, want string }{
+			{"model_dir:=NO-BUNDLE", "manifest.yaml: open NO-BUNDLE/manifest.yaml"},
+			{"use_sim_time:=1", "[dysl_vla_node]: parameter use_sim_time is integer 1, expected a bool"},
+		} {
+			r := NewROS(t)
+			logDir := t.TempDir()
+			noBundle := filepath.Join(logDir, "no-bundle")
+			argv := []string{nodeBin, "--ros-args", "-p", strings.ReplaceAll(tc.param, "NO-BUNDLE", noBundle)}
+			if !strings.HasPrefix(tc.param, "model_dir") {
+				argv = append(argv, "-p", "model_dir:="+referenceModel(t))
+			}
+			p := r.Start("dysl_vla_node", []string{"ROS_LOG_DIR=" + logDir}, argv...)
+			if code, ok := p.Wait(30 * time.Second); !ok || code != 1 {
+				t.Fatalf("-p %s: exited %v with %d\n%s", tc.param, ok, code, p.Output())
+			}
+			requireInROSLog(t, logDir, strings.ReplaceAll(tc.want, "NO-BUNDLE", noBundle))
 		}
-		requireInROSLog(t, logDir, "manifest.yaml: open "+filepath.Join(logDir, "no-bundle", "manifest.yaml"))
 	})
 	t.Run("launch Ctrl-C", func(t *testing.T) {
 		r := NewROS(t)
