@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -120,6 +121,9 @@ type channelLedger struct {
 	// controller is set once a frame of the target controller arrived on the channel: chunks and
 	// gripper commands go to such channels only.
 	controller bool
+	// controllerHeartbeat is when the target's heartbeat last arrived on the channel; zero before the
+	// first. More than one channel with a recent one is Stats.ControllerChannels' warning.
+	controllerHeartbeat time.Time
 	// controllerSequence follows the numbers of the controller's frames on the channel, to see it restart.
 	controllerSequence sequenceWatch
 	// malformed holds back the reports of malformed input on the channel: line noise is one parse
@@ -195,6 +199,15 @@ type Stats struct {
 	// (message id 43000) exists only in MAVLink 2, so a controller that speaks MAVLink 1 alone cannot
 	// read the chunks. Many switch to MAVLink 2 once they hear it, which clears this.
 	ControllerMAVLink1 bool
+	// ControllerChannels are the channels a heartbeat with the target's ids arrived on within
+	// LinkTimeout, by name (the endpoint and, on a server endpoint, the peer's address), sorted. More
+	// than one is either one controller with two links (a serial cable and a telemetry router) or two
+	// controllers left at the same ids, such as two arms at the common default system 1, component 1:
+	// both then get the chunks and gripper commands (writeToController), an ack from either counts, and
+	// when this arm's controller dies the other keeps the link up. The bridge cannot tell the two apart;
+	// the Forwarder warns of it. A controller that came back on a new channel (a new TCP connection, a
+	// new UDP port) within LinkTimeout reads so too until its old channel's heartbeat is that old.
+	ControllerChannels []string
 	// ControllerRestarts counts the times the controller's frames were numbered from 0 again while its
 	// heartbeat went on (sequenceWatch); the gripper's state was commanded again each time.
 	ControllerRestarts uint64
@@ -400,7 +413,8 @@ func (b *Bridge) Send(c Chunk) error {
 func (b *Bridge) Stats() Stats {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	age, heard := b.link.heartbeatAge(b.Now())
+	now := b.Now()
+	age, heard := b.link.heartbeatAge(now)
 	s := Stats{
 		LinkUp: b.link.up, HeardController: heard, HeartbeatAge: age, Channels: len(b.channels),
 		ChunksSent: b.counts.chunksSent, ChunksDiscarded: b.counts.chunksLinkDown + b.counts.chunksNoChannel, ChunksNoChannel: b.counts.chunksNoChannel,
@@ -415,7 +429,10 @@ func (b *Bridge) Stats() Stats {
 	if err := b.transports.connectFailure(); err != nil {
 		s.ConnectError = err.Error()
 	}
-	for _, ledger := range b.channels {
+	for ch, ledger := range b.channels {
+		if !ledger.controllerHeartbeat.IsZero() && now.Sub(ledger.controllerHeartbeat) < b.LinkTimeout {
+			s.ControllerChannels = append(s.ControllerChannels, ch.String())
+		}
 		if ledger.conn != nil {
 			// One load of each counter: the writer goroutine moves frames on meanwhile, and in flight
 			// computed from fresh loads would not add up with the written and failed counted here.
@@ -425,6 +442,7 @@ func (b *Bridge) Stats() Stats {
 			s.FramesInFlight += ledger.handed - written - failed
 		}
 	}
+	slices.Sort(s.ControllerChannels)
 	return s
 }
 
@@ -490,6 +508,9 @@ func (b *Bridge) handle(evt gomavlib.Event) {
 		if fromController {
 			if _, heartbeat := evt.Message().(*common.MessageHeartbeat); heartbeat {
 				_, b.controllerMAVLink1 = evt.Frame.(*frame.V1Frame)
+				if ledger != nil {
+					ledger.controllerHeartbeat = now
+				}
 			}
 			if ledger != nil {
 				ledger.controller = true
@@ -734,6 +755,12 @@ func (b *Bridge) writeAll(messages ...message.Message) bool {
 // on port 14550): the arm's chunks and gripper commands are none of their business, and written to
 // every peer they cost each one a copy. Heartbeats still go to every channel (writeAll), so that a
 // controller serving UDP learns our address from the first packet.
+//
+// The controller may be heard on several channels, and each gets the messages: a controller with
+// two links (a serial cable and a telemetry router) must not lose its chunks to the one the bridge
+// did not choose, and a choice by the latest heartbeat would flip between the links. Two controllers
+// left at the same ids get them too, and both arms move: the ids are all the bridge knows a
+// controller by, and Stats.ControllerChannels shows the case (the Forwarder's status is WARN).
 func (b *Bridge) writeToController(messages ...message.Message) bool {
 	return b.writeWhere(func(l *channelLedger) bool { return l.controller }, messages...)
 }

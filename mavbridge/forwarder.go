@@ -72,7 +72,9 @@ func (f *Forwarder) ForwardChunk(m *msgs.ActionChunk) error {
 // LinkStatus implements nodecore.ChunkForwarder. The level is ERROR when the controller was heard and
 // its heartbeat has since stopped (chunks are being discarded), or when the link is up but the latest
 // chunk was refused (it cannot be encoded: nothing reaches the controller), WARN before the first
-// heartbeat (no chunk has gone out yet) and while the link is up but chunks were discarded or frames
+// heartbeat (no chunk has gone out yet), while the controller's ids heartbeat on more than one
+// channel (Stats.ControllerChannels, which the message names: two controllers at the same ids are
+// both sent the chunks), and while the link is up but chunks were discarded or frames
 // dropped since the previous status (the channel is gone, or the controller stopped reading), or a
 // server endpoint refused connections or closed channels for newcomers, its channels all open, or a
 // gripper command failed since the previous status (the latest failure is added once), or the
@@ -109,6 +111,12 @@ func (f *Forwarder) LinkStatus() msgs.DiagnosticStatus {
 	case f.refusal != "":
 		st.Level = msgs.DiagnosticError
 		st.Message = "link up, but chunks are refused before they reach the controller: " + f.refusal
+	case len(s.ControllerChannels) > 1:
+		st.Level = msgs.DiagnosticWarn
+		st.Message = fmt.Sprintf("link up, but heartbeats of the controller's ids (system %d, component %d) arrive on %d channels (%s): "+
+			"if these are two controllers, both get the chunks and gripper commands and either keeps the link up; "+
+			"give each controller its own system id and set mavlink.target_system to this arm's (one controller on two links reads so too)",
+			b.TargetSystem, b.TargetComponent, len(s.ControllerChannels), strings.Join(s.ControllerChannels, ", "))
 	case s.ControllerMAVLink1:
 		st.Level = msgs.DiagnosticWarn
 		st.Message = "link up, but the controller heartbeats in MAVLink 1: the chunks (VLA_ACTION_CHUNK, id 43000) " +
@@ -155,6 +163,7 @@ func (f *Forwarder) LinkStatus() msgs.DiagnosticStatus {
 	kv("controller", fmt.Sprintf("system %d, component %d", b.TargetSystem, b.TargetComponent))
 	kv("heartbeat age (s)", age)
 	count("channels", uint64(s.Channels))
+	count("channels the controller heartbeats on", uint64(len(s.ControllerChannels)))
 	count("channels refused", s.ChannelsRefused)
 	count("channels evicted", s.ChannelsEvicted)
 	count("chunks sent", s.ChunksSent)

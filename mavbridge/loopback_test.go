@@ -422,3 +422,48 @@ func TestChunksGoToTheControllerOnly(t *testing.T) {
 	require.Zero(t, heard[(&dialect.MessageVlaActionChunk{}).GetID()], "chunk parts sent to the station")
 	require.Zero(t, heard[(&common.MessageCommandLong{}).GetID()], "gripper commands sent to the station")
 }
+
+// Two arms both left at the common default ids (system 1, component 1) on one network: the bridge
+// sends each of them the chunks, and either keeps the link up, so the status warns, naming the
+// channels, while both heartbeat. One controller on one channel is no such warning, and the warning
+// ends once the other has been silent for the link timeout.
+func TestTwoControllersWithTheSameIDsAreWarnedOf(t *testing.T) {
+	bridge := &Bridge{Endpoint: "udp-server:127.0.0.1:0", HeartbeatPeriod: 100 * time.Millisecond,
+		LinkTimeout: 2 * time.Second, GripperAckTimeout: 100 * time.Millisecond}
+	require.NoError(t, bridge.Initialize())
+	defer bridge.Close()
+	forwarder := &Forwarder{Bridge: bridge, GripperDim: NoGripper}
+	arm := startController(t, gomavlib.EndpointUDPClient{Address: bridge.ListenAddr().String()}, 0)
+	require.Eventually(t, func() bool { return len(bridge.Stats().ControllerChannels) == 1 }, deadline, poll)
+	status := forwarder.LinkStatus()
+	require.Equal(t, msgs.DiagnosticOK, status.Level, status.Message)
+	require.Equal(t, "1", statusValue(t, status, "channels the controller heartbeats on"))
+
+	twin := startController(t, gomavlib.EndpointUDPClient{Address: bridge.ListenAddr().String()}, 0)
+	require.Eventually(t, func() bool { return len(bridge.Stats().ControllerChannels) == 2 }, deadline, poll)
+	status = forwarder.LinkStatus()
+	channels := bridge.Stats().ControllerChannels
+	require.NotEqual(t, channels[0], channels[1])
+	for _, ch := range channels {
+		require.True(t, strings.HasPrefix(ch, "udp-server:127.0.0.1:0:127.0.0.1:"), "%q names the peer", ch)
+	}
+	require.Equal(t, msgs.DiagnosticWarn, status.Level)
+	require.Equal(t, "link up, but heartbeats of the controller's ids (system 1, component 1) arrive on 2 channels ("+
+		channels[0]+", "+channels[1]+"): if these are two controllers, both get the chunks and gripper commands and either keeps the link up; "+
+		"give each controller its own system id and set mavlink.target_system to this arm's (one controller on two links reads so too)",
+		status.Message)
+	require.Equal(t, "2", statusValue(t, status, "channels the controller heartbeats on"))
+
+	// Both get the chunks: a controller with two links must not lose them to one of its links.
+	c := testChunk(1, 0)
+	c.GripperDim = NoGripper
+	require.NoError(t, bridge.Send(c))
+	for _, ctrl := range []*controller{arm, twin} {
+		require.Eventually(t, func() bool { chunks, _ := ctrl.received(); return len(chunks) == 1 }, deadline, poll)
+	}
+
+	twin.silent.Store(true)
+	require.Eventually(t, func() bool { return len(bridge.Stats().ControllerChannels) == 1 }, deadline, poll)
+	status = forwarder.LinkStatus()
+	require.Equal(t, msgs.DiagnosticOK, status.Level, status.Message)
+}
