@@ -128,32 +128,50 @@ func sniff(data []byte) Container {
 // camera's frames decoded into the same Image reuse one pixel buffer. The decoders of image/jpeg and
 // image/png still allocate their own image for every frame. On an error dst is left unspecified.
 func Decode(m *msgs.CompressedImage, dst *msgs.Image) error {
-	c, data, cfg, err := readHeader(m)
+	f, err := Check(m)
 	if err != nil {
 		return err
 	}
+	return f.Decode(dst)
+}
+
+// Checked is a compressed frame whose format and header Check has read and accepted: Decode decodes
+// its pixels without reading them again. It holds m's data, which must not change until then.
+type Checked struct {
+	header    msgs.Header
+	container Container
+	data      []byte // what the decoder reads: m.Data, or a Motion-JPEG frame with its Huffman tables
+	cfg       image.Config
+}
+
+// Check refuses what Decode would refuse from m's format and header alone, decoding no pixel: a node
+// says a camera's wrong format or size before reasons that waiting could cure, on frames it may never
+// decode.
+func Check(m *msgs.CompressedImage) (Checked, error) {
+	c, data, cfg, err := readHeader(m)
+	if err != nil {
+		return Checked{}, err
+	}
+	return Checked{header: m.Header, container: c, data: data, cfg: cfg}, nil
+}
+
+// Decode decodes the checked frame into dst, as the package's Decode does.
+func (f Checked) Decode(dst *msgs.Image) error {
+	c, cfg := f.container, f.cfg
 	decode := jpeg.Decode
 	if c == PNG {
 		decode = png.Decode
 	}
-	img, err := decode(bytes.NewReader(data))
+	img, err := decode(bytes.NewReader(f.data))
 	if err != nil {
 		return fmt.Errorf("compressedimage: %s of %dx%d pixels: %w", c, cfg.Width, cfg.Height, err)
 	}
 	if b := img.Bounds(); b.Dx() != cfg.Width || b.Dy() != cfg.Height {
 		return fmt.Errorf("compressedimage: %s decoded to %dx%d pixels, its header says %dx%d", c, b.Dx(), b.Dy(), cfg.Width, cfg.Height)
 	}
-	dst.Header = m.Header
+	dst.Header = f.header
 	dst.Width, dst.Height, dst.IsBigEndian = uint32(cfg.Width), uint32(cfg.Height), 0
 	return toRaw(img, dst)
-}
-
-// Check refuses what Decode would refuse from m's format and header alone, decoding no pixel: a node
-// says a camera's wrong format or size before reasons that waiting could cure, on frames it may never
-// decode.
-func Check(m *msgs.CompressedImage) error {
-	_, _, _, err := readHeader(m)
-	return err
 }
 
 // readHeader reads m's container and header and checks them: the format against the data, the size,

@@ -416,8 +416,9 @@ func (c *Core) Step(now time.Time) bool {
 	// that does not stamp its frames was reported as unstamped, and its encoding only once
 	// max_image_age was set to 0. Neither check decodes a pixel.
 	var unreadable error
+	var compressed compressedimage.Checked // its header read once, here; its pixels below
 	if f.isCompressed {
-		unreadable = compressedimage.Check(&f.compressed)
+		compressed, unreadable = compressedimage.Check(&f.compressed)
 	} else {
 		unreadable = imageOf(&f.image).Validate()
 	}
@@ -483,7 +484,7 @@ func (c *Core) Step(now time.Time) bool {
 		// Timed by the engine's clock, as the inference is: it is not in the inference's latency, and a
 		// large JPEG takes tens of milliseconds on a robot's CPU.
 		began := c.cfg.Engine.Now()
-		err := compressedimage.Decode(&f.compressed, &f.image)
+		err := compressed.Decode(&f.image)
 		took := c.cfg.Engine.Now().Sub(began)
 		c.count(func(w *window, _ *totals) { w.decodes = append(w.decodes, took) })
 		if err != nil {
