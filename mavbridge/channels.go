@@ -15,12 +15,14 @@ import (
 // least useful channel instead, as the listener accepts it:
 //
 //   - A protected channel is never closed for a newcomer: one that carried a frame of the peer the
-//     endpoint serves. For a Bridge that is a heartbeat of its target, the controller; a Monitor has
-//     no target, and protects a channel that carried a VLA_ACTION_CHUNK part, which only a bridge
-//     sends. A Bridge's protection lapses once the controller has been silent on the channel for the
-//     link timeout: a controller that lost power leaves a TCP connection open (no FIN reaches us),
-//     and were it protected still, the controller connecting again after its restart would be
-//     refused with max_channels 1 until gomavlib's idle timeout of a minute closed the dead one.
+//     endpoint serves within the endpoint's protection lapse (serverChannel.protected, one rule for
+//     both). For a Bridge that frame is a heartbeat of its target, the controller, and the lapse its
+//     LinkTimeout. A Monitor has no target: it serves a bridge, known on a channel by the ids that
+//     sent a VLA_ACTION_CHUNK part there (only a bridge sends them), and any frame of those ids on
+//     the channel (its heartbeats, once a second) keeps the place, for bridgeProtectionLapse. The
+//     protection lapses because a peer that lost power leaves a TCP connection open (no FIN reaches
+//     us): were it protected still, the peer connecting again after its restart would be refused
+//     with max_channels 1 until gomavlib's idle timeout of a minute closed the dead one.
 //   - Nor is a channel younger than newcomerGrace: the controller heartbeats once a second, and its
 //     first heartbeat must have time to arrive on the channel it has just opened. The grace also
 //     bounds the turnover: MaxChannels channels closed per grace at most, however many peers crowd in.
@@ -44,6 +46,11 @@ import (
 // newcomerGrace is how long a new channel keeps its place whatever it carries: three of MAVLink's
 // one-second heartbeat periods, for the controller to be heard on it.
 const newcomerGrace = 3 * time.Second
+
+// bridgeProtectionLapse is how long a Monitor keeps protecting a bridge's channel after the bridge's
+// last frame on it: three of a Bridge's one-second heartbeats (its default HeartbeatPeriod), as the
+// Bridge's default LinkTimeout waits for three of the controller's.
+const bridgeProtectionLapse = 3 * time.Second
 
 // crowdingReportPeriod is the least time between two reports of connections a server endpoint refused,
 // or of channels it closed for newcomers: a flood, which a UDP endpoint meets datagram by datagram, is
@@ -125,9 +132,9 @@ func (c *serverChannel) heardFrame(protect bool) {
 }
 
 // protected says whether the channel keeps its place at now: it carried a frame of the peer the
-// endpoint serves, within lapse of now unless lapse is 0.
+// endpoint serves within lapse of now.
 func (c *serverChannel) protected(now time.Time, lapse time.Duration) bool {
-	return !c.served.IsZero() && (lapse == 0 || now.Sub(c.served) < lapse)
+	return !c.served.IsZero() && now.Sub(c.served) < lapse
 }
 
 // lastSign is when the channel last carried a valid frame, or opened if it has carried none.

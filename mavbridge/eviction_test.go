@@ -14,6 +14,7 @@ import (
 
 	"github.com/bluenviron/gomavlib/v3"
 	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
+	"github.com/bluenviron/gomavlib/v3/pkg/streamwriter"
 	"github.com/stretchr/testify/require"
 
 	"dysl_vla/msgs"
@@ -113,15 +114,15 @@ func TestLeastUsefulChannel(t *testing.T) {
 	idleShort := channel(5, 90, false)
 	young := channel(99, never, false) // within newcomerGrace of now
 
-	const forever = 0
-	require.Same(t, silentOld, leastUseful(places(controller, silentOld, silentNew, idleLong, idleShort, young), now, forever),
+	const longLapse = time.Hour // the controller's channel stays protected throughout
+	require.Same(t, silentOld, leastUseful(places(controller, silentOld, silentNew, idleLong, idleShort, young), now, longLapse),
 		"a channel that carried no valid frame goes first, the oldest of them")
-	require.Same(t, silentNew, leastUseful(places(controller, silentNew, idleLong, idleShort, young), now, forever))
-	require.Same(t, idleLong, leastUseful(places(controller, idleLong, idleShort, young), now, forever),
+	require.Same(t, silentNew, leastUseful(places(controller, silentNew, idleLong, idleShort, young), now, longLapse))
+	require.Same(t, idleLong, leastUseful(places(controller, idleLong, idleShort, young), now, longLapse),
 		"then the one whose last valid frame is the oldest")
-	require.Same(t, idleShort, leastUseful(places(controller, idleShort, young), now, forever))
-	require.Nil(t, leastUseful(places(controller, young), now, forever), "protected or young: the newcomer is refused")
-	require.Same(t, young, leastUseful(places(controller, young), at(99).Add(newcomerGrace), forever), "young no more")
+	require.Same(t, idleShort, leastUseful(places(controller, idleShort, young), now, longLapse))
+	require.Nil(t, leastUseful(places(controller, young), now, longLapse), "protected or young: the newcomer is refused")
+	require.Same(t, young, leastUseful(places(controller, young), at(99).Add(newcomerGrace), longLapse), "young no more")
 
 	linkTimeout := 3 * time.Second
 	heardLately := channel(0, 98, true)
@@ -303,7 +304,8 @@ func awaitReceived(t *testing.T, monitor *Monitor, match func(Received) bool) Re
 	}
 }
 
-// A monitor has no controller: the channel of the bridge that sends it chunks keeps its place instead.
+// A monitor has no controller: the channel of the bridge that sends it chunks keeps its place instead,
+// while the bridge is heard on it within bridgeProtectionLapse.
 func TestMonitorKeepsTheBridgesPlace(t *testing.T) {
 	clock := newManualClock()
 	monitor := &Monitor{Endpoint: "tcp-server:127.0.0.1:0", MaxChannels: 2, now: clock.now}
@@ -331,7 +333,9 @@ func TestMonitorKeepsTheBridgesPlace(t *testing.T) {
 	}
 	noisy := dial()
 	require.True(t, heardOrClosed(t, noisy), "the monitor's heartbeat: it has a place")
-	clock.advance(newcomerGrace)
+	clock.advance(newcomerGrace - time.Second/2)
+	sendChunk(2)
+	clock.advance(time.Second / 2)
 	// Heard after the bridge: without the protection, the bridge's channel would be the one to go.
 	_, err := noisy.Write(noisyHeartbeat(t))
 	require.NoError(t, err)
@@ -349,11 +353,12 @@ func TestMonitorKeepsTheBridgesPlace(t *testing.T) {
 		"the first newcomer is young, the bridge protected")
 
 	clock.advance(crowdingReportPeriod)
+	sendChunk(3)
 	third := dial()
 	require.Equal(t, ReceivedChannelEvicted{Endpoint: "tcp-server:127.0.0.1:0", Peer: first.LocalAddr().String(),
 		Newcomer: third.LocalAddr().String(), Limit: 2, Silent: true, Idle: crowdingReportPeriod, Evicted: 1},
 		awaitReceived(t, monitor, func(r Received) bool { _, ok := r.(ReceivedChannelEvicted); return ok }))
-	sendChunk(2)
+	sendChunk(4)
 }
 
 // Frames still queued on a channel closed for a newcomer, or failed on it, are not frames dropped:
@@ -403,4 +408,54 @@ func TestRestartedTCPControllerTakesTheDeadConnectionsPlace(t *testing.T) {
 	require.EqualValues(t, 1, stats.ChannelsEvicted)
 	require.Zero(t, stats.ChannelsRefused)
 	require.Equal(t, 1, stats.Channels)
+}
+
+// A bridge that lost power leaves its TCP connection to the monitor open: no FIN arrives. Connecting
+// again after its restart, it finds the one place (max_channels 1) held by the dead connection, which
+// kept it while the bridge was heard there (its heartbeats) and no longer once the bridge had been
+// silent for bridgeProtectionLapse: the newcomer takes it.
+func TestMonitorProtectsTheBridgesChannelWhileTheBridgeIsHeard(t *testing.T) {
+	clock := newManualClock()
+	monitor := &Monitor{Endpoint: "tcp-server:127.0.0.1:0", MaxChannels: 1, now: clock.now}
+	require.NoError(t, monitor.Initialize())
+	defer monitor.Close()
+	const onboard = uint8(common.MAV_COMP_ID_ONBOARD_COMPUTER)
+	dialBridge := func() (net.Conn, *streamwriter.Writer) {
+		conn, err := net.Dial("tcp4", monitor.ListenAddr().String())
+		require.NoError(t, err)
+		t.Cleanup(func() { conn.Close() })
+		writer := frameDialect{}.streamWriter(t, conn)
+		writer.ComponentID = onboard // as a Bridge speaks
+		return conn, writer
+	}
+	sendChunk := func(writer *streamwriter.Writer, seq uint32) {
+		c := testChunk(seq, 0)
+		c.GripperDim = NoGripper
+		parts, err := EncodeChunk(c, 1, 1)
+		require.NoError(t, err)
+		for _, part := range parts {
+			require.NoError(t, writer.Write(part))
+		}
+		awaitReceived(t, monitor, func(r Received) bool { c, ok := r.(ReceivedChunk); return ok && c.Chunk.Seq == seq })
+	}
+
+	before, beforeWriter := dialBridge()
+	sendChunk(beforeWriter, 1)
+	clock.advance(2 * time.Second)
+	require.NoError(t, beforeWriter.Write(&common.MessageHeartbeat{Type: common.MAV_TYPE_ONBOARD_CONTROLLER}))
+	awaitReceived(t, monitor, func(r Received) bool { h, ok := r.(ReceivedHeartbeat); return ok && h.ComponentID == onboard })
+
+	clock.advance(2 * time.Second) // past newcomerGrace; the bridge's heartbeat 2 s old
+	refused, _ := dialBridge()
+	require.Equal(t, ReceivedChannelRefused{Endpoint: "tcp-server:127.0.0.1:0", Peer: refused.LocalAddr().String(), Limit: 1, Refused: 1},
+		awaitReceived(t, monitor, func(r Received) bool { _, ok := r.(ReceivedChannelRefused); return ok }),
+		"the bridge's heartbeat keeps its channel's place")
+
+	clock.advance(bridgeProtectionLapse) // the power is cut: silence, the connection open
+	after, afterWriter := dialBridge()
+	require.Equal(t, ReceivedChannelEvicted{Endpoint: "tcp-server:127.0.0.1:0", Peer: before.LocalAddr().String(),
+		Newcomer: after.LocalAddr().String(), Limit: 1, Idle: 2*time.Second + bridgeProtectionLapse, Evicted: 1},
+		awaitReceived(t, monitor, func(r Received) bool { _, ok := r.(ReceivedChannelEvicted); return ok }),
+		"the dead connection still holds the place")
+	sendChunk(afterWriter, 2)
 }

@@ -28,7 +28,10 @@ type Monitor struct {
 	// MaxChannels is how many channels a server endpoint keeps open at once, as Bridge.MaxChannels: a
 	// connection beyond them takes the place of the least useful channel (ReceivedChannelEvicted) or is
 	// refused (ReceivedChannelRefused). The monitor has no controller to protect: a channel that carried
-	// a VLA_ACTION_CHUNK part, which only a bridge sends, keeps its place instead. It defaults to 16.
+	// a VLA_ACTION_CHUNK part, which only a bridge sends, keeps its place instead while the ids that
+	// sent it are heard there within 3 s (bridgeProtectionLapse; a Bridge heartbeats once a second),
+	// so that a bridge that lost power leaves no dead TCP connection holding its place. It defaults
+	// to 16.
 	MaxChannels int
 
 	// now reads the clock of the channels' standing (time.Now); tests set another.
@@ -125,6 +128,7 @@ func (m *Monitor) Initialize() error {
 	if m.now != nil {
 		m.transports.now = m.now
 	}
+	m.transports.protectionLapse = bridgeProtectionLapse
 	m.received = make(chan Received, 256)
 	m.terminate = make(chan struct{})
 	m.transports.onConnectFailed = func(err error) {
@@ -182,6 +186,25 @@ func (m *Monitor) Close() {
 	})
 }
 
+// monitoredChannel is an open channel of the monitor and the bridge heard on it.
+type monitoredChannel struct {
+	conn *countingConn
+	// bridge is the system and component id that sent a VLA_ACTION_CHUNK part on the channel, which
+	// only a bridge sends; bridgeKnown is false while none came.
+	bridge      [2]uint8
+	bridgeKnown bool
+}
+
+// fromBridge says whether evt, a frame the channel carried, is the bridge's: a chunk part makes its
+// sender the channel's bridge, whose every frame keeps the channel's place (channels.go).
+func (c *monitoredChannel) fromBridge(evt *gomavlib.EventFrame) bool {
+	ids := [2]uint8{evt.SystemID(), evt.ComponentID()}
+	if _, chunkPart := evt.Message().(*dialect.MessageVlaActionChunk); chunkPart {
+		c.bridge, c.bridgeKnown = ids, true
+	}
+	return c.bridgeKnown && ids == c.bridge
+}
+
 func (m *Monitor) deliver(r Received) {
 	select {
 	case m.received <- r:
@@ -192,27 +215,25 @@ func (m *Monitor) deliver(r Received) {
 func (m *Monitor) run() {
 	defer m.done.Done()
 	var assembler ChunkAssembler
-	// conns are the connections under the open channels, which hear what their channel carries.
-	conns := map[*gomavlib.Channel]*countingConn{}
+	// channels are the open channels whose connection was found, which hear what their channel carries.
+	channels := map[*gomavlib.Channel]*monitoredChannel{}
 	for evt := range m.node.Events() {
 		switch evt := evt.(type) {
 		case *gomavlib.EventChannelOpen:
 			if conn := m.transports.lookup(evt.Channel.String()); conn != nil {
-				conns[evt.Channel] = conn
+				channels[evt.Channel] = &monitoredChannel{conn: conn}
 			}
 		case *gomavlib.EventChannelClose:
-			if conn := conns[evt.Channel]; conn != nil {
+			if ch := channels[evt.Channel]; ch != nil {
 				// Peers come and go on a server endpoint: forgotten, a UDP peer's datagram buffer is freed.
-				m.transports.forget(evt.Channel.String(), conn)
-				delete(conns, evt.Channel)
+				m.transports.forget(evt.Channel.String(), ch.conn)
+				delete(channels, evt.Channel)
 			}
 		case *gomavlib.EventParseError:
 			m.deliver(ReceivedMalformed{Err: evt.Error})
 		case *gomavlib.EventFrame:
-			if conn := conns[evt.Channel]; conn != nil {
-				// A chunk part: the peer is a bridge, which the monitor is there to hear.
-				_, chunkPart := evt.Message().(*dialect.MessageVlaActionChunk)
-				conn.heardFrame(chunkPart)
+			if ch := channels[evt.Channel]; ch != nil {
+				ch.conn.heardFrame(ch.fromBridge(evt))
 			}
 			switch msg := evt.Message().(type) {
 			case *common.MessageHeartbeat:

@@ -103,7 +103,7 @@ type transports struct {
 	// carried a valid frame.
 	now func() time.Time
 	// protectionLapse is how long a server endpoint's channel stays protected after the last frame of
-	// the peer it serves (channels.go); 0: as long as it is open. Set before the endpoint starts.
+	// the peer it serves (channels.go); 0 protects none. Set before the endpoint starts.
 	protectionLapse time.Duration
 }
 
