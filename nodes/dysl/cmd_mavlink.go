@@ -42,8 +42,9 @@ sends heartbeats so that a bridge sees its link up, and prints every heartbeat, 
 step) and gripper command. With --ack it accepts gripper commands with COMMAND_ACK. Endpoints:
 udp-server:HOST:PORT, udp-client:HOST:PORT, tcp-server:HOST:PORT, tcp-client:HOST:PORT, serial:DEVICE:BAUD.
 A server endpoint keeps --max-channels peers at once; a peer beyond them takes the place of the least
-useful one (one that sent no valid frame, else the one idle longest), never a bridge's that has sent
-it a chunk, or is refused: a line says each, at most once every 10 s.`,
+useful one (one that sent no valid frame, else the one idle longest), never that of a bridge that
+sent a chunk on it while the bridge is heard there (within 3 s), or is refused: a line says each, at
+most once every 10 s.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if monitor.Endpoint == "" {
