@@ -62,7 +62,8 @@ type Bridge struct {
 	// to 500 ms.
 	GripperAckTimeout time.Duration
 	// GripperRetries is how many times a gripper command is sent again without an acceptance before
-	// EventGripperFailed. It defaults to 3; a negative value means no retries.
+	// EventGripperFailed. It defaults to 3; a negative value means no retries. Sends made while an ack
+	// could answer an earlier command instead (ackInDoubt), and so could not count, are not among them.
 	GripperRetries int
 	// GripperProgressTimeout is how long to wait for the final COMMAND_ACK after the controller answered
 	// MAV_RESULT_IN_PROGRESS (a gripper that takes a while to close), without sending the command again:
@@ -108,6 +109,9 @@ type Bridge struct {
 	// kept here as well as in Events, which may drop it.
 	gripperPending     *gripperCommand
 	lastGripperFailure string
+	// strayAcksUntil: until then a gripper COMMAND_ACK may answer a command no longer pending, and
+	// counts for none (ackInDoubt). A COMMAND_ACK names the command, not the transmission it answers.
+	strayAcksUntil time.Time
 	// controllerMAVLink1: the controller's latest heartbeat was a MAVLink 1 frame.
 	controllerMAVLink1 bool
 	lastHeartbeat      time.Time
@@ -141,7 +145,8 @@ type plannedGripper struct {
 type gripperCommand struct {
 	action   GripperAction
 	attempts int
-	lastSent time.Time
+	// lastSent and previousSent are when it was sent last and the time before; zero when not sent.
+	lastSent, previousSent time.Time
 	// inProgressAt is when the controller last answered MAV_RESULT_IN_PROGRESS; zero when it did not,
 	// or answered otherwise since.
 	inProgressAt time.Time
@@ -149,10 +154,14 @@ type gripperCommand struct {
 	// while there was none. A failure names it.
 	lastAnswer common.MAV_RESULT
 	answered   bool
-	// acksAmbiguousUntil is set when the command superseded another still waiting for its ack: a
-	// COMMAND_ACK carries the command id and no sequence, so until then an ack may be the replaced
-	// command's (see ackMayBeForReplaced).
-	acksAmbiguousUntil time.Time
+	// doubtfulAnswer is the latest answer that came while it could be an earlier command's
+	// (ackInDoubt), and was not taken; answeredInDoubt says there was one. The command is sent
+	// again once no earlier command's answer can come, so that the answer to that send counts.
+	doubtfulAnswer  common.MAV_RESULT
+	answeredInDoubt bool
+	// sentInDoubt counts the sends made while answers were in doubt: none of them could be seen
+	// accepted, so they are not among its GripperRetries.
+	sentInDoubt int
 }
 
 type counters struct {
@@ -577,7 +586,7 @@ func (b *Bridge) onTick(now time.Time) {
 		age, _ := b.link.heartbeatAge(now)
 		b.emit(EventLinkLost{Silence: age})
 		if p := b.gripperPending; p != nil {
-			b.gripperPending = nil
+			b.endGripperCommand(p, b.lastAnswerDue(p))
 			b.failGripper(p, "link lost before COMMAND_ACK; sent again when the link returns")
 		}
 	}
@@ -590,9 +599,21 @@ func (b *Bridge) onTick(now time.Time) {
 // followUpGripperCommand sends p again when its ack is overdue, or gives it up: after its retries, or
 // when the controller, working on it, has not said the outcome within GripperProgressTimeout.
 func (b *Bridge) followUpGripperCommand(p *gripperCommand, now time.Time) {
+	if b.ackInDoubt(now) {
+		if b.worthSendingInDoubt(p, now) {
+			b.sendGripperCommand(p, now)
+		}
+		return
+	}
+	if p.answeredInDoubt {
+		// Its answer came while it could not count: the answer to this send can.
+		p.answeredInDoubt = false
+		b.sendGripperCommand(p, now)
+		return
+	}
 	if !p.inProgressAt.IsZero() {
 		if now.Sub(p.inProgressAt) >= b.GripperProgressTimeout {
-			b.gripperPending = nil
+			b.endGripperCommand(p, b.lastAnswerDue(p))
 			b.failGripper(p, fmt.Sprintf("no final COMMAND_ACK within %v of MAV_RESULT_IN_PROGRESS", b.GripperProgressTimeout))
 		}
 		return
@@ -600,11 +621,11 @@ func (b *Bridge) followUpGripperCommand(p *gripperCommand, now time.Time) {
 	if now.Sub(p.lastSent) < b.GripperAckTimeout {
 		return
 	}
-	if p.attempts <= b.GripperRetries {
+	if p.attempts-p.sentInDoubt <= b.GripperRetries {
 		b.sendGripperCommand(p, now)
 		return
 	}
-	b.gripperPending = nil
+	b.endGripperCommand(p, b.lastAnswerDue(p))
 	reason := fmt.Sprintf("no COMMAND_ACK accepting it after %d attempts", p.attempts)
 	if p.answered {
 		reason += fmt.Sprintf("; the last answer was %v", p.lastAnswer)
@@ -657,28 +678,85 @@ func (b *Bridge) followGripperPlan(now time.Time) {
 // startGripperCommand begins sending action, superseding a command still waiting for its ack. While the
 // link is down nothing is sent; the transition is sent when the link comes up.
 func (b *Bridge) startGripperCommand(action GripperAction, now time.Time) {
-	replaced := b.gripperPending
-	if replaced != nil {
-		b.gripperPending = nil
+	if replaced := b.gripperPending; replaced != nil {
+		b.endGripperCommand(replaced, b.lastAnswerDue(replaced))
 		b.failGripper(replaced, fmt.Sprintf("superseded by %v before it was accepted", action))
 	}
 	if !b.link.up {
 		return
 	}
 	b.gripperPending = &gripperCommand{action: action}
-	if replaced != nil {
-		// The replaced command's ack may still be on its way, and would read as this one's: a close
-		// accepted late would count as the open that followed it, and the open, lost, would never be
-		// sent again. Acks are not trusted for one ack timeout; the retry it ends with is answered
-		// after it, and that answer counts.
-		b.gripperPending.acksAmbiguousUntil = now.Add(b.GripperAckTimeout)
-	}
 	b.sendGripperCommand(b.gripperPending, now)
 }
 
-// ackMayBeForReplaced says whether an ack arriving at now for p may answer the command p replaced.
-func ackMayBeForReplaced(p *gripperCommand, now time.Time) bool {
-	return now.Before(p.acksAmbiguousUntil)
+// endGripperCommand takes p off pending, accepted or not. The controller may still answer it until
+// answersDue (lastAnswerDue, otherAnswerDue), and the answer would read as the next command's: a
+// close accepted late would count as the open that replaced it, and the open, lost on the way, would
+// never be sent again, the gripper shut on an object the policy means to release. Acks count for no
+// command until then.
+func (b *Bridge) endGripperCommand(p *gripperCommand, answersDue time.Time) {
+	b.gripperPending = nil
+	b.doubtAcksUntil(answersDue)
+}
+
+// doubtAcksUntil extends the doubt on acks (ackInDoubt) to t, if it ends before.
+func (b *Bridge) doubtAcksUntil(t time.Time) {
+	if t.After(b.strayAcksUntil) {
+		b.strayAcksUntil = t
+	}
+}
+
+// lastAnswerDue is the latest time a COMMAND_ACK may still answer p, which was not accepted. Each
+// send is answered within GripperAckTimeout or taken as lost, as the retries take it; a command the
+// controller is working on (MAV_RESULT_IN_PROGRESS) has its outcome within GripperProgressTimeout of
+// its latest such answer.
+func (b *Bridge) lastAnswerDue(p *gripperCommand) time.Time {
+	due := p.lastSent.Add(b.GripperAckTimeout)
+	if !p.inProgressAt.IsZero() {
+		if outcome := p.inProgressAt.Add(b.GripperProgressTimeout); outcome.After(due) {
+			due = outcome
+		}
+	}
+	return due
+}
+
+// otherAnswerDue is the latest time a COMMAND_ACK may still answer p, accepted at now. Retries go out
+// an ack timeout apart, so the acceptance answers the last send, any earlier one being past due;
+// only the send that follows an answer in doubt at once (followUpGripperCommand) leaves the one
+// before it due still, and which of the two was accepted is not known: the other may answer until
+// the last one's due.
+func (b *Bridge) otherAnswerDue(p *gripperCommand, now time.Time) time.Time {
+	if p.previousSent.IsZero() || !p.previousSent.Add(b.GripperAckTimeout).After(now) {
+		return time.Time{}
+	}
+	return p.lastSent.Add(b.GripperAckTimeout)
+}
+
+// ackInDoubt says whether a gripper COMMAND_ACK arriving at now may answer an ended command
+// (endGripperCommand) instead of the pending one.
+func (b *Bridge) ackInDoubt(now time.Time) bool { return !now.After(b.strayAcksUntil) }
+
+// worthSendingInDoubt says whether p should go out again while its answers cannot count: every ack
+// timeout, a first send lost or refused as busy (a gripper still closing) costs no more than that,
+// unless the controller's latest answer was IN_PROGRESS, which may be p's (sent again it would be
+// started over), or ACCEPTED, maybe p's already. The send once the doubt ends confirms it.
+func (b *Bridge) worthSendingInDoubt(p *gripperCommand, now time.Time) bool {
+	if p.answeredInDoubt && (p.doubtfulAnswer == common.MAV_RESULT_IN_PROGRESS || p.doubtfulAnswer == common.MAV_RESULT_ACCEPTED) {
+		return false
+	}
+	return now.Sub(p.lastSent) >= b.GripperAckTimeout
+}
+
+// answerInDoubt takes an ack that may be an ended command's: it counts for no command. An
+// IN_PROGRESS may be an ended command's progress, whose outcome may follow up to
+// GripperProgressTimeout later: the doubt lasts until then.
+func (b *Bridge) answerInDoubt(result common.MAV_RESULT, now time.Time) {
+	if result == common.MAV_RESULT_IN_PROGRESS {
+		b.doubtAcksUntil(now.Add(b.GripperProgressTimeout))
+	}
+	if p := b.gripperPending; p != nil {
+		p.doubtfulAnswer, p.answeredInDoubt = result, true
+	}
 }
 
 func (b *Bridge) sendGripperCommand(p *gripperCommand, now time.Time) {
@@ -694,14 +772,16 @@ func (b *Bridge) sendGripperCommand(p *gripperCommand, now time.Time) {
 		Param1:          float32(b.GripperInstance),
 		Param2:          float32(gripperAction),
 	})
+	if b.ackInDoubt(now) {
+		p.sentInDoubt++
+	}
 	p.attempts++
-	p.lastSent = now
+	p.lastSent, p.previousSent = now, p.lastSent
 	b.counts.gripperCommands++
 }
 
 func (b *Bridge) onCommandAck(ack *common.MessageCommandAck, now time.Time) {
-	p := b.gripperPending
-	if ack.Command != common.MAV_CMD_DO_GRIPPER || p == nil {
+	if ack.Command != common.MAV_CMD_DO_GRIPPER {
 		return
 	}
 	// The target fields are a MAVLink 2 extension: zero when the controller does not fill them.
@@ -709,12 +789,17 @@ func (b *Bridge) onCommandAck(ack *common.MessageCommandAck, now time.Time) {
 		(ack.TargetComponent != 0 && ack.TargetComponent != b.ComponentID) {
 		return
 	}
-	if ackMayBeForReplaced(p, now) {
+	if b.ackInDoubt(now) {
+		b.answerInDoubt(ack.Result, now)
+		return
+	}
+	p := b.gripperPending
+	if p == nil {
 		return
 	}
 	switch ack.Result {
 	case common.MAV_RESULT_ACCEPTED:
-		b.gripperPending = nil
+		b.endGripperCommand(p, b.otherAnswerDue(p, now))
 		b.counts.gripperAcked++
 		b.emit(EventGripperAcked{Action: p.action, Attempts: p.attempts})
 	case common.MAV_RESULT_IN_PROGRESS:
@@ -724,7 +809,7 @@ func (b *Bridge) onCommandAck(ack *common.MessageCommandAck, now time.Time) {
 		p.inProgressAt = time.Time{} // busy: retried when GripperAckTimeout expires
 		p.lastAnswer, p.answered = ack.Result, true
 	default:
-		b.gripperPending = nil
+		b.endGripperCommand(p, b.lastAnswerDue(p))
 		b.failGripper(p, fmt.Sprintf("controller answered %v", ack.Result))
 	}
 }

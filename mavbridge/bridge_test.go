@@ -151,7 +151,7 @@ func TestGripperCommandLifecycle(t *testing.T) {
 		require.EqualValues(t, 2, o.counts.gripperCommands)
 		require.Contains(t, o.drainEvents(), Event(EventGripperFailed{Action: GripperClose, Attempts: 1,
 			Reason: "superseded by open before it was accepted"}))
-		o.advance(o.GripperAckTimeout) // the open is sent again, its ack no longer mistakable
+		o.advance(o.GripperAckTimeout + time.Millisecond) // the close's answer past due: the open is sent again
 		o.ack(common.MAV_RESULT_ACCEPTED)
 		require.Contains(t, o.drainEvents(), Event(EventGripperAcked{Action: GripperOpen, Attempts: 2}))
 	})
