@@ -552,7 +552,13 @@ func (b *Bridge) handleMessage(m message.Message, now time.Time) {
 // start-up leaves it. A gripper already there stays, while a grasp the controller forgot would drop
 // the object. Nothing is sent while the link is down: the heartbeat that brings it up calls this again.
 func (b *Bridge) controllerStateUnknown(now time.Time) {
-	if b.gripper.state != 0 && b.gripperPending == nil {
+	if p := b.gripperPending; p != nil {
+		// A restarted controller forgot the command too, IN_PROGRESS or not: waiting for its outcome
+		// would end in a failure, and nothing would command the state again until the policy changed
+		// it. The command starts over, its retries with it (the pending one is always the state's).
+		b.endGripperCommand(p, b.lastAnswerDue(p))
+	}
+	if b.gripper.state != 0 {
 		b.startGripperCommand(b.gripper.state, now)
 	}
 }
