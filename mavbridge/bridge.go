@@ -522,9 +522,13 @@ func (b *Bridge) handle(evt gomavlib.Event) {
 				}
 			}
 			if ledger != nil {
-				ledger.controller = true
-				if ledger.controllerSequence.restarted(evt.Frame.GetSequenceNumber(), now) {
+				newChannel := b.controllerOnANewChannel(ledger)
+				ledger.controller = true // before a command goes out: the new channel gets it too
+				restarted := ledger.controllerSequence.restarted(evt.Frame.GetSequenceNumber(), now)
+				if restarted {
 					b.counts.controllerRestarts++
+				}
+				if restarted || newChannel {
 					b.controllerStateUnknown(now)
 				}
 			}
@@ -545,6 +549,15 @@ func (b *Bridge) handleMessage(m message.Message, now time.Time) {
 	case *common.MessageCommandAck:
 		b.onCommandAck(msg, now)
 	}
+}
+
+// controllerOnANewChannel says whether the controller, heard on ledger's channel for the first time,
+// already kept the link up over another. A controller that restarted connects anew (a TCP connection,
+// a UDP source port of its own), and its numbers begin a fresh sequenceWatch there: a restart faster
+// than the link timeout shows only so. A second link of a controller that did not restart reads the
+// same, and costs a command.
+func (b *Bridge) controllerOnANewChannel(ledger *channelLedger) bool {
+	return !ledger.controller && b.link.up
 }
 
 // controllerStateUnknown commands the policy's gripper state again, whatever the controller accepted

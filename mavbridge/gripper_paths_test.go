@@ -252,6 +252,29 @@ func TestFastControllerRestartGetsTheGripperStateAgain(t *testing.T) {
 	require.True(t, bridge.Stats().LinkUp, "no link lost on the way")
 }
 
+// A controller that restarts connects anew: from another UDP source port here, its frames numbered
+// from 0 on a channel of their own, where no earlier number shows the restart. Back within the link
+// timeout, the link never dropped; the bridge still commands the gripper's state again.
+func TestControllerBackOnANewChannelGetsTheGripperStateAgain(t *testing.T) {
+	clock := newManualClock()
+	bridge := &Bridge{Endpoint: "udp-server:127.0.0.1:0", LinkTimeout: 3 * time.Second, Now: clock.now}
+	require.NoError(t, bridge.Initialize())
+	defer bridge.Close()
+	before := dialRawController(t, "udp4", bridge)
+	before.heartbeat(t)
+	require.Eventually(t, func() bool { return bridge.Stats().LinkUp }, deadline, poll)
+	require.NoError(t, bridge.Send(testChunk(1, 1)))
+	require.Equal(t, float32(common.GRIPPER_ACTION_CLOSE), before.nextCommand(t, common.MAV_RESULT_ACCEPTED).Param2)
+	require.Eventually(t, func() bool { return bridge.Stats().GripperAcked == 1 }, deadline, poll)
+
+	clock.advance(time.Second)
+	after := dialRawController(t, "udp4", bridge)
+	after.heartbeatHeard(t, bridge)
+	require.Equal(t, float32(common.GRIPPER_ACTION_CLOSE), after.nextCommand(t, common.MAV_RESULT_ACCEPTED).Param2)
+	require.Eventually(t, func() bool { return bridge.Stats().GripperAcked == 2 }, deadline, poll)
+	require.True(t, bridge.Stats().LinkUp, "no link lost on the way")
+}
+
 // Line noise is one malformed frame a byte. Reported each, they filled the bridge's events between two
 // statuses, and the gripper failure that followed was dropped: the status stayed OK, its last failure
 // "none". A channel's malformed frames are now reported once a period, and the status reads the
