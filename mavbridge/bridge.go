@@ -168,6 +168,7 @@ type counters struct {
 	chunksSent, chunksLinkDown, chunksNoChannel  uint64 // discarded: the two last
 	framesAttempted                              uint64
 	framesWrittenClosed, framesDropped           uint64
+	framesEvicted                                uint64
 	gripperCommands, gripperAcked, gripperFailed uint64
 	malformedFrames                              uint64
 	controllerRestarts                           uint64
@@ -194,9 +195,10 @@ type Stats struct {
 	ChunksSent, ChunksDiscarded, ChunksNoChannel uint64
 	// FramesAttempted is every frame the bridge meant to send to a channel (heartbeats, chunk parts,
 	// commands). Each is written by the transport (FramesWritten), dropped (FramesDropped: write buffer
-	// full, write error, channel closed first) or queued in gomavlib (FramesInFlight): the three add up to
-	// FramesAttempted.
-	FramesAttempted, FramesWritten, FramesDropped, FramesInFlight uint64
+	// full, write error, channel closed first), left on a channel a server endpoint closed for a
+	// newcomer (FramesEvicted: queued or failed there, for a peer given up on purpose) or queued in
+	// gomavlib (FramesInFlight): the four add up to FramesAttempted.
+	FramesAttempted, FramesWritten, FramesDropped, FramesEvicted, FramesInFlight uint64
 	// GripperCommands counts COMMAND_LONG transmissions, retries included; GripperAcked and GripperFailed
 	// count transitions.
 	GripperCommands, GripperAcked, GripperFailed uint64
@@ -429,6 +431,7 @@ func (b *Bridge) Stats() Stats {
 		ChunksSent: b.counts.chunksSent, ChunksDiscarded: b.counts.chunksLinkDown + b.counts.chunksNoChannel, ChunksNoChannel: b.counts.chunksNoChannel,
 		FramesAttempted: b.counts.framesAttempted,
 		FramesWritten:   b.counts.framesWrittenClosed, FramesDropped: b.counts.framesDropped,
+		FramesEvicted:   b.counts.framesEvicted,
 		GripperCommands: b.counts.gripperCommands, GripperAcked: b.counts.gripperAcked,
 		GripperFailed: b.counts.gripperFailed, LastGripperFailure: b.lastGripperFailure,
 		ControllerMAVLink1: b.controllerMAVLink1, ControllerRestarts: b.counts.controllerRestarts, MalformedFrames: b.counts.malformedFrames + b.transports.cutFrames.Load(),
@@ -587,13 +590,15 @@ func (b *Bridge) closeLedger(ch *gomavlib.Channel) {
 	}
 	b.transports.forget(ch.String(), ledger.conn)
 	b.counts.framesWrittenClosed += ledger.conn.written.Load()
+	// gomavlib discards what is still queued on a closed channel.
+	lost := ledger.inFlight() + ledger.conn.failed.Load()
 	if ledger.conn.server != nil && ledger.conn.server.evictedFor.Load() != nil {
 		// Closed here for a newcomer (channels.go): what it held was for a peer given up on purpose, and
 		// counted as dropped it would read as a controller that does not read.
+		b.counts.framesEvicted += lost
 		return
 	}
-	// gomavlib discards what is still queued on a closed channel.
-	b.counts.framesDropped += ledger.inFlight() + ledger.conn.failed.Load()
+	b.counts.framesDropped += lost
 }
 
 func (b *Bridge) onTick(now time.Time) {

@@ -362,11 +362,11 @@ func TestMonitorKeepsTheBridgesPlace(t *testing.T) {
 }
 
 // Frames still queued on a channel closed for a newcomer, or failed on it, are not frames dropped:
-// counted so, the status would blame a controller that does not read. A channel that closed on its
-// own still counts them.
+// counted so, the status would blame a controller that does not read. They are frames evicted, and the
+// frames still add up. A channel that closed on its own counts them as dropped.
 func TestFramesOfAnEvictedChannelAreNotDropped(t *testing.T) {
 	for _, evicted := range []bool{false, true} {
-		b := &Bridge{transports: newTransports(), channels: map[*gomavlib.Channel]*channelLedger{}}
+		b := &Bridge{transports: newTransports(), channels: map[*gomavlib.Channel]*channelLedger{}, Now: time.Now}
 		server := &serverChannel{}
 		if evicted {
 			server.evictedFor.Store(&evictedError{newcomer: "10.0.0.2:14555"})
@@ -376,13 +376,18 @@ func TestFramesOfAnEvictedChannelAreNotDropped(t *testing.T) {
 		conn.failed.Add(2)
 		ch := &gomavlib.Channel{}
 		b.channels[ch] = &channelLedger{conn: conn, handed: 9} // 3 written, 2 failed, 4 still queued
+		b.counts.framesAttempted = 9
 		b.closeLedger(ch)
-		require.EqualValues(t, 3, b.counts.framesWrittenClosed)
+		s := b.Stats()
+		require.EqualValues(t, 3, s.FramesWritten)
 		if evicted {
-			require.Zero(t, b.counts.framesDropped)
+			require.Zero(t, s.FramesDropped)
+			require.EqualValues(t, 6, s.FramesEvicted)
 		} else {
-			require.EqualValues(t, 6, b.counts.framesDropped)
+			require.EqualValues(t, 6, s.FramesDropped)
+			require.Zero(t, s.FramesEvicted)
 		}
+		require.Equal(t, s.FramesAttempted, s.FramesWritten+s.FramesDropped+s.FramesEvicted+s.FramesInFlight)
 	}
 }
 

@@ -172,6 +172,7 @@ func (f *Forwarder) LinkStatus() msgs.DiagnosticStatus {
 	count("chunks refused", f.refused)
 	count("frames written", s.FramesWritten)
 	count("frames dropped", s.FramesDropped)
+	count("frames left on channels closed for newcomers", s.FramesEvicted)
 	count("frames in flight", s.FramesInFlight)
 	count("gripper commands sent", s.GripperCommands)
 	count("gripper commands acked", s.GripperAcked)

@@ -278,7 +278,7 @@ func TestLoopbackUDP(t *testing.T) {
 
 	stats := bridge.Stats()
 	require.Zero(t, stats.EventsDropped)
-	require.Equal(t, stats.FramesAttempted, stats.FramesWritten+stats.FramesDropped+stats.FramesInFlight)
+	require.Equal(t, stats.FramesAttempted, stats.FramesWritten+stats.FramesDropped+stats.FramesEvicted+stats.FramesInFlight)
 }
 
 // TestStalledTCPPeerDropsAreCounted connects the bridge to a TCP peer that sends heartbeats but never
