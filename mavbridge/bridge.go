@@ -219,8 +219,9 @@ type Stats struct {
 	// the Forwarder warns of it. A controller that came back on a new channel (a new TCP connection, a
 	// new UDP port) within LinkTimeout reads so too until its old channel's heartbeat is that old.
 	ControllerChannels []string
-	// ControllerRestarts counts the times the controller's frames were numbered from 0 again while its
-	// heartbeat went on (sequenceWatch); the gripper's state was commanded again each time.
+	// ControllerRestarts counts the times the controller's frames started again from their first
+	// numbers after a pause that lost frames do not explain, while its heartbeat went on
+	// (sequenceWatch); the gripper's state was commanded again each time.
 	ControllerRestarts uint64
 	// EventsDropped because the Events channel was full.
 	EventsDropped uint64

@@ -38,12 +38,16 @@ func (w *linkWatch) heartbeatAge(now time.Time) (time.Duration, bool) {
 }
 
 // restartSilence is the least silence before a frame whose sequence number reads as a restart: a
-// controller takes longer than that to start again, while a datagram overtaken by the next one, or a
-// frame lost as the numbers wrap, comes within a frame period.
+// controller takes longer than that to start again, while a datagram overtaken by the next one comes
+// within a frame period of a controller that sends more than heartbeats.
 const restartSilence = 250 * time.Millisecond
 
 // firstFrames are the sequence numbers a controller's first frames after it starts carry.
 const firstFrames = 8
+
+// maxLostInARow is how many frames lost in a row may explain a jump to one of the firstFrames numbers
+// (sequenceWatch.framesLost).
+const maxLostInARow = 2
 
 // sequenceWatch tells from the sequence numbers of the controller's frames on one channel whether the
 // controller restarted: it then numbers its frames from 0 again, and what it had been commanded (the
@@ -53,18 +57,34 @@ type sequenceWatch struct {
 	heard  bool
 	last   uint8
 	lastAt time.Time
+	// period is the longest time seen between two frames numbered in turn: the controller's slowest
+	// cadence, 1 s for one that sends heartbeats alone; zero before two such frames.
+	period time.Duration
 }
 
 // restarted records a frame numbered seq arriving at now, and says whether it reads as the first frames
-// of a controller started again: after restartSilence, out of turn, with a number behind the last one
-// (by less than half the range: further behind reads as frames lost) or among the firstFrames. A
-// restart while the numbers were past half their range, whose first frames were lost, is missed.
+// of a controller started again: among the firstFrames, out of turn, after restartSilence, and not a
+// frame or two lost as the numbers wrap (framesLost). A restart missed so is one whose first frames
+// were all lost, or that left the numbers where a loss would (from 254 for a controller that sends
+// heartbeats alone, for instance); the link timeout covers those that take longer than it.
 func (w *sequenceWatch) restarted(seq uint8, now time.Time) bool {
 	heard, last, silence := w.heard, w.last, now.Sub(w.lastAt)
 	w.heard, w.last, w.lastAt = true, seq, now
-	if !heard || seq == last+1 || seq == last || silence < restartSilence {
+	inTurn := heard && seq == last+1
+	if inTurn {
+		w.period = max(w.period, silence)
+	}
+	if !heard || inTurn || seq == last || seq >= firstFrames || silence < restartSilence {
 		return false
 	}
-	behind := last - seq // mod 256
-	return behind < 128 || seq < firstFrames
+	return !w.framesLost(seq-last-1, silence)
+}
+
+// framesLost says whether skipped frames, lost in a row, explain the jump: no more than maxLostInARow
+// of them, and a silence no longer than their periods and one more (jitter). A controller that sends
+// heartbeats alone, once a second, is silent longer than restartSilence before every frame: one lost
+// as the numbers wrap (254, then 0 two seconds later) is no restart. A controller that sends more
+// has a short period, so its restarts, silent for longer, never read as lost frames.
+func (w *sequenceWatch) framesLost(skipped uint8, silence time.Duration) bool {
+	return skipped <= maxLostInARow && silence <= time.Duration(skipped+2)*w.period
 }

@@ -48,6 +48,7 @@ func TestSequenceWatchTellsARestart(t *testing.T) {
 		{"from 0 when the numbers had passed half", 200, 0, time.Second, true},
 		{"from 0 as frame 255 was lost", 254, 0, time.Millisecond, false},
 		{"far ahead, not among the first numbers", 200, 9, time.Second, false},
+		{"behind, not among the first numbers", 41, 20, time.Second, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			w := sequenceWatch{}
@@ -55,4 +56,47 @@ func TestSequenceWatchTellsARestart(t *testing.T) {
 			require.Equal(t, c.restarted, w.restarted(c.seq, start.Add(c.silence)))
 		})
 	}
+}
+
+// A controller that sends heartbeats alone, once a second, is silent for longer than restartSilence
+// before each frame: a heartbeat lost as the numbers wrap, or one delayed past the next, is no
+// restart, while numbers from 0 that no lost frames explain still are.
+func TestSequenceWatchOfAHeartbeatOnlyController(t *testing.T) {
+	start := time.Unix(100, 0)
+	at := func(ms int) time.Time { return start.Add(time.Duration(ms) * time.Millisecond) }
+	for _, c := range []struct {
+		name      string
+		seq       uint8
+		at        int // ms after 252, 253 and 254 a second apart
+		restarted bool
+	}{
+		{"255 lost", 0, 4000, false},
+		{"255 and 0 lost", 1, 5000, false},
+		{"one frame skipped within a second", 0, 3000, false},
+		{"more lost in a row than maxLostInARow", 2, 6000, true},
+		{"numbered from 0 again, among the first numbers", 4, 2400, true},
+		{"a restart where a lost frame would leave the numbers: missed", 0, 2600, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			w := sequenceWatch{}
+			for i, seq := range []uint8{252, 253, 254} {
+				require.False(t, w.restarted(seq, at(1000*i)))
+			}
+			require.Equal(t, c.restarted, w.restarted(c.seq, at(c.at)))
+		})
+	}
+	t.Run("restarted from the middle of the numbers", func(t *testing.T) {
+		w := sequenceWatch{}
+		for i, seq := range []uint8{99, 100, 101} {
+			require.False(t, w.restarted(seq, at(1000*i)))
+		}
+		require.True(t, w.restarted(0, at(2500)))
+	})
+	t.Run("an overtaken frame", func(t *testing.T) {
+		w := sequenceWatch{}
+		for i, seq := range []uint8{40, 41, 43} {
+			require.False(t, w.restarted(seq, at(1000*i)))
+		}
+		require.False(t, w.restarted(42, at(2300)), "delayed past 43 by 300 ms")
+	})
 }
