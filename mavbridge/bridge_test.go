@@ -380,3 +380,19 @@ func TestStatusWarnsOfAMAVLink1Controller(t *testing.T) {
 	o.handle(&gomavlib.EventFrame{Frame: &frame.V2Frame{SystemID: 1, ComponentID: 1, Message: heartbeat}})
 	require.Equal(t, msgs.DiagnosticOK, forwarder.LinkStatus().Level, "switched to MAVLink 2")
 }
+
+// The MAVLink 1 warning leads the status while it lasts, and must not hide chunks lost meanwhile: the
+// counts since the previous status follow it.
+func TestMAVLink1WarningHidesNoLostChunks(t *testing.T) {
+	o := newOfflineBridge(t)
+	forwarder := &Forwarder{Bridge: o.Bridge, GripperDim: NoGripper}
+	heartbeat := &common.MessageHeartbeat{Type: common.MAV_TYPE_GENERIC}
+	o.handle(&gomavlib.EventFrame{Frame: &frame.V1Frame{SystemID: 1, ComponentID: 1, Message: heartbeat}})
+	forwarder.LinkStatus()
+	require.NoError(t, o.Send(testChunk(1, 0))) // no channel is open: discarded with the link up
+	status := forwarder.LinkStatus()
+	require.Equal(t, msgs.DiagnosticWarn, status.Level)
+	require.Contains(t, status.Message, "the controller heartbeats in MAVLink 1")
+	require.Contains(t, status.Message, "; since the last report 1 chunks were discarded and 0 frames dropped")
+	require.NotContains(t, forwarder.LinkStatus().Message, "discarded", "said once")
+}

@@ -79,9 +79,11 @@ func (f *Forwarder) ForwardChunk(m *msgs.ActionChunk) error {
 // server endpoint refused connections or closed channels for newcomers, its channels all open, or a
 // gripper command failed since the previous status (the latest failure is added once), or the
 // controller heartbeats in MAVLink 1 (Stats.ControllerMAVLink1), and OK
-// otherwise; while the link is down, why a client endpoint cannot connect, or a server endpoint cannot
-// accept, is added, and the latest refusal or eviction reported since the previous status is added
-// once. The key-values count chunks, frames, gripper commands, refused connections and evicted
+// otherwise; while the link is up, chunks discarded, frames dropped, connections refused and channels
+// closed for newcomers since the previous status are added when another case leads the message (two
+// channels, MAVLink 1, chunks refused), so that one warning hides no other; while the link is down,
+// why a client endpoint cannot connect, or a server endpoint cannot accept, is added, and the latest
+// refusal or eviction reported since the previous status is added once. The key-values count chunks, frames, gripper commands, refused connections and evicted
 // channels since start-up.
 func (f *Forwarder) LinkStatus() msgs.DiagnosticStatus {
 	f.mu.Lock()
@@ -92,6 +94,9 @@ func (f *Forwarder) LinkStatus() msgs.DiagnosticStatus {
 
 	st := msgs.DiagnosticStatus{HardwareID: b.Endpoint}
 	gripperFailed := s.GripperFailed - f.reported.gripperFailed // since the previous status
+	lost, crowded := f.lostSinceReported(s), f.crowdedSinceReported(s)
+	// sayLost and sayCrowded: the message is to add them, unless it leads with them or the link is down.
+	sayLost, sayCrowded := s.LinkUp, s.LinkUp
 	age := "n/a"
 	if s.HeardController {
 		age = strconv.FormatFloat(s.HeartbeatAge.Seconds(), 'f', 1, 64)
@@ -121,27 +126,26 @@ func (f *Forwarder) LinkStatus() msgs.DiagnosticStatus {
 		st.Level = msgs.DiagnosticWarn
 		st.Message = "link up, but the controller heartbeats in MAVLink 1: the chunks (VLA_ACTION_CHUNK, id 43000) " +
 			"need MAVLink 2, which the controller must read; set its link to MAVLink 2"
-	case s.ChunksNoChannel > f.reported.chunksNoChannel || s.FramesDropped > f.reported.framesDropped:
+	case lost != "":
 		st.Level = msgs.DiagnosticWarn
-		st.Message = fmt.Sprintf("link up, but since the last report %d chunks were discarded and %d frames dropped: "+
-			"no channel is connected, the controller has not been heard on the one connected again, or it does not read what is written to it",
-			s.ChunksNoChannel-f.reported.chunksNoChannel, s.FramesDropped-f.reported.framesDropped)
-	case s.ChannelsRefused > f.reported.channelsRefused || s.ChannelsEvicted > f.reported.channelsEvicted:
-		var what []string
-		if n := s.ChannelsRefused - f.reported.channelsRefused; n > 0 {
-			what = append(what, fmt.Sprintf("%d connections were refused", n))
-		}
-		if n := s.ChannelsEvicted - f.reported.channelsEvicted; n > 0 {
-			what = append(what, fmt.Sprintf("%d channels were closed for newcomers", n))
-		}
+		st.Message = "link up, but " + lost
+		sayLost = false
+	case crowded != "":
 		st.Level = msgs.DiagnosticWarn
-		st.Message = fmt.Sprintf("link up, but since the last report %s: the endpoint's %d channels were all open "+
-			"(a port scan, a flood, or more peers than expected)", strings.Join(what, " and "), b.MaxChannels)
+		st.Message = "link up, but " + crowded
+		sayCrowded = false
 	case gripperFailed > 0:
 		st.Level = msgs.DiagnosticWarn
 		st.Message = fmt.Sprintf("link up, but since the last report %d gripper commands failed", gripperFailed)
 	default:
 		st.Level, st.Message = msgs.DiagnosticOK, "link up"
+	}
+	// An earlier case (two channels, MAVLink 1, chunks refused) hides neither.
+	if sayLost && lost != "" {
+		st.Message += "; " + lost
+	}
+	if sayCrowded && crowded != "" {
+		st.Message += "; " + crowded
 	}
 	if !s.LinkUp && s.ConnectError != "" {
 		st.Message += "; " + openFailure(b.Endpoint, s.ConnectError)
@@ -186,6 +190,34 @@ func (f *Forwarder) LinkStatus() msgs.DiagnosticStatus {
 		kv("last gripper failure", "none")
 	}
 	return st
+}
+
+// lostSinceReported says the chunks discarded with the link up and the frames dropped since the
+// previous status, and why they may be; "" when there were none.
+func (f *Forwarder) lostSinceReported(s Stats) string {
+	if s.ChunksNoChannel == f.reported.chunksNoChannel && s.FramesDropped == f.reported.framesDropped {
+		return ""
+	}
+	return fmt.Sprintf("since the last report %d chunks were discarded and %d frames dropped: "+
+		"no channel is connected, the controller has not been heard on the one connected again, or it does not read what is written to it",
+		s.ChunksNoChannel-f.reported.chunksNoChannel, s.FramesDropped-f.reported.framesDropped)
+}
+
+// crowdedSinceReported says the connections refused and channels closed for newcomers since the
+// previous status; "" when there were none.
+func (f *Forwarder) crowdedSinceReported(s Stats) string {
+	var what []string
+	if n := s.ChannelsRefused - f.reported.channelsRefused; n > 0 {
+		what = append(what, fmt.Sprintf("%d connections were refused", n))
+	}
+	if n := s.ChannelsEvicted - f.reported.channelsEvicted; n > 0 {
+		what = append(what, fmt.Sprintf("%d channels were closed for newcomers", n))
+	}
+	if what == nil {
+		return ""
+	}
+	return fmt.Sprintf("since the last report %s: the endpoint's %d channels were all open "+
+		"(a port scan, a flood, or more peers than expected)", strings.Join(what, " and "), f.Bridge.MaxChannels)
 }
 
 // drainEvents takes every event waiting on the bridge without blocking; the counters are in Stats,
