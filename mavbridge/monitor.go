@@ -70,8 +70,15 @@ type ReceivedGripper struct {
 	Acked                 bool
 }
 
-// ReceivedMalformed is a frame or chunk part that could not be decoded.
-type ReceivedMalformed struct{ Err error }
+// ReceivedMalformed is a frame or chunk part that could not be decoded. Line noise is one malformed
+// frame a byte, and a report each would bury the rest: as with a Bridge's EventMalformedFrame, a
+// channel's first malformed frame is reported, then one at most every 10 s while they go on,
+// Malformed counting the channel's since its previous report, this one included. A chunk part that
+// could not be decoded is reported each time, Malformed 1.
+type ReceivedMalformed struct {
+	Err       error
+	Malformed uint64
+}
 
 // ReceivedChannelRefused says that a server endpoint refused a connection, as EventChannelRefused
 // does for a Bridge: the first, then one at most every 10 s while they go on.
@@ -217,6 +224,8 @@ func (m *Monitor) run() {
 	var assembler ChunkAssembler
 	// channels are the open channels whose connection was found, which hear what their channel carries.
 	channels := map[*gomavlib.Channel]*monitoredChannel{}
+	// malformed holds back each channel's reports of malformed frames (ReceivedMalformed).
+	malformed := map[*gomavlib.Channel]*reportThrottle{}
 	for evt := range m.node.Events() {
 		switch evt := evt.(type) {
 		case *gomavlib.EventChannelOpen:
@@ -229,8 +238,16 @@ func (m *Monitor) run() {
 				m.transports.forget(evt.Channel.String(), ch.conn)
 				delete(channels, evt.Channel)
 			}
+			delete(malformed, evt.Channel)
 		case *gomavlib.EventParseError:
-			m.deliver(ReceivedMalformed{Err: evt.Error})
+			throttle := malformed[evt.Channel]
+			if throttle == nil {
+				throttle = &reportThrottle{}
+				malformed[evt.Channel] = throttle
+			}
+			if due, since := throttle.count(m.transports.now()); due {
+				m.deliver(ReceivedMalformed{Err: evt.Error, Malformed: since})
+			}
 		case *gomavlib.EventFrame:
 			if ch := channels[evt.Channel]; ch != nil {
 				ch.conn.heardFrame(ch.fromBridge(evt))
@@ -242,7 +259,7 @@ func (m *Monitor) run() {
 			case *dialect.MessageVlaActionChunk:
 				chunk, done, err := assembler.Add(msg)
 				if err != nil {
-					m.deliver(ReceivedMalformed{Err: err})
+					m.deliver(ReceivedMalformed{Err: err, Malformed: 1})
 				} else if done {
 					m.deliver(ReceivedChunk{SystemID: evt.SystemID(), Chunk: chunk})
 				}

@@ -1,11 +1,14 @@
 package mavbridge
 
 import (
+	"bytes"
 	"errors"
+	"net"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
 	"github.com/stretchr/testify/require"
 
 	"dysl_vla/msgs"
@@ -97,4 +100,48 @@ func TestConnectFailureHeardOncePerReason(t *testing.T) {
 	require.Equal(t, missing, reg.connectFailure())
 	reg.connected(nil)
 	require.NoError(t, reg.connectFailure())
+}
+
+// Line noise is one malformed frame a byte: the monitor reports a channel's first, then one at most
+// every 10 s counting those held back, as the bridge does, so that `dysl mavlink listen` prints a
+// line a period rather than one a byte.
+func TestMonitorReportsLineNoiseOncePerPeriod(t *testing.T) {
+	clock := newManualClock()
+	monitor := &Monitor{Endpoint: "tcp-server:127.0.0.1:0", now: clock.now}
+	require.NoError(t, monitor.Initialize())
+	defer monitor.Close()
+	conn, err := net.Dial("tcp4", monitor.ListenAddr().String())
+	require.NoError(t, err)
+	defer conn.Close()
+	writer := frameDialect{}.streamWriter(t, conn)
+
+	// noiseThenHeartbeat writes noise bytes of line noise and a heartbeat, and returns the malformed
+	// reports that came before the heartbeat.
+	noiseThenHeartbeat := func(noise int) []ReceivedMalformed {
+		_, err := conn.Write(bytes.Repeat([]byte{0x55}, noise))
+		require.NoError(t, err)
+		require.NoError(t, writer.Write(&common.MessageHeartbeat{Type: common.MAV_TYPE_GENERIC, MavlinkVersion: 3}))
+		var reports []ReceivedMalformed
+		for {
+			select {
+			case r := <-monitor.Received():
+				switch r := r.(type) {
+				case ReceivedMalformed:
+					reports = append(reports, r)
+				case ReceivedHeartbeat:
+					return reports
+				}
+			case <-time.After(deadline):
+				t.Fatal("the heartbeat after the noise did not arrive")
+				return nil
+			}
+		}
+	}
+	first := noiseThenHeartbeat(100)
+	require.Len(t, first, 1, "the first, alone")
+	require.EqualValues(t, 1, first[0].Malformed)
+	clock.advance(crowdingReportPeriod)
+	again := noiseThenHeartbeat(1)
+	require.Len(t, again, 1)
+	require.GreaterOrEqual(t, again[0].Malformed, uint64(100), "those held back, and this one")
 }

@@ -65,7 +65,11 @@ func FormatReceived(r Received) string {
 		fmt.Fprintf(&b, "gripper %v instance=%d confirmation=%d from sys=%d comp=%d%s\n",
 			r.Action, r.Instance, r.Confirmation, r.SystemID, r.ComponentID, acked)
 	case ReceivedMalformed:
-		fmt.Fprintf(&b, "malformed: %v\n", r.Err)
+		fmt.Fprintf(&b, "malformed: %v", r.Err)
+		if r.Malformed > 1 {
+			fmt.Fprintf(&b, " (%d malformed frames since the previous report)", r.Malformed)
+		}
+		b.WriteByte('\n')
 	}
 	return b.String()
 }

@@ -26,7 +26,9 @@ func TestFormatReceived(t *testing.T) {
 			"gripper close instance=1 confirmation=0 from sys=1 comp=191 acked\n"},
 		{ReceivedGripper{SystemID: 2, ComponentID: 1, Action: GripperOpen, Instance: 0, Confirmation: 1},
 			"gripper open instance=0 confirmation=1 from sys=2 comp=1\n"},
-		{ReceivedMalformed{Err: errors.New("bad crc")}, "malformed: bad crc\n"},
+		{ReceivedMalformed{Err: errors.New("bad crc"), Malformed: 1}, "malformed: bad crc\n"},
+		{ReceivedMalformed{Err: errors.New("invalid magic byte: 55"), Malformed: 212},
+			"malformed: invalid magic byte: 55 (212 malformed frames since the previous report)\n"},
 		{ReceivedChannelRefused{Endpoint: "udp-server:0.0.0.0:14550", Peer: "10.0.0.7:40000", Limit: 16, Refused: 212},
 			"udp-server:0.0.0.0:14550 refused a connection from 10.0.0.7:40000: it has 16 channels open, its limit " +
 				"(212 refused since the previous report)\n"},
