@@ -76,9 +76,9 @@ type Bridge struct {
 	// EventChannelEvicted; the controller's channel is never closed so while its heartbeat comes
 	// within LinkTimeout, nor is one opened in the last 3 s (channels.go says the whole policy, and
 	// why). When no channel may be closed, the connection is closed as it is accepted, counted in
-	// Stats.ChannelsRefused and reported as EventChannelRefused. A channel's place is free again once it closes: a TCP peer hangs
-	// up, or a UDP peer has been silent for a minute. It defaults to 16 (DefaultMaxChannels); a client
-	// or serial endpoint has one channel.
+	// Stats.ChannelsRefused and reported as EventChannelRefused. A channel's place is free again once
+	// it closes: a TCP peer hangs up, or a UDP peer has been silent for a minute. It defaults to 16
+	// (DefaultMaxChannels); a client or serial endpoint has one channel.
 	MaxChannels int
 	// StampsOffClock says the chunks' stamps are not on this bridge's clock: sim time (use_sim_time),
 	// a replayed bag's. Each chunk's gripper steps are then due from its arrival instead of its stamp.
@@ -512,14 +512,14 @@ func (b *Bridge) handle(evt gomavlib.Event) {
 
 	case *gomavlib.EventFrame:
 		fromController := evt.SystemID() == b.TargetSystem && evt.ComponentID() == b.TargetComponent
+		_, heartbeat := evt.Message().(*common.MessageHeartbeat)
 		ledger := b.channels[evt.Channel]
 		if ledger != nil && ledger.conn != nil {
 			// Its heartbeat is what keeps the link up: the controller's channel keeps its place too.
-			_, heartbeat := evt.Message().(*common.MessageHeartbeat)
 			ledger.conn.heardFrame(fromController && heartbeat)
 		}
 		if fromController {
-			if _, heartbeat := evt.Message().(*common.MessageHeartbeat); heartbeat {
+			if heartbeat {
 				_, b.controllerMAVLink1 = evt.Frame.(*frame.V1Frame)
 				if ledger != nil {
 					ledger.controllerHeartbeat = now

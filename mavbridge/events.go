@@ -87,9 +87,9 @@ func (e EventChannelRefused) String() string {
 
 // EventChannelEvicted: a server endpoint, its Limit channels (Bridge.MaxChannels) all open, closed the
 // channel of Peer to make room for a connection from Newcomer. Peer's was the least useful of the
-// channels it may close (the controller's, while its heartbeat comes within the link timeout, is not one): Silent, it had
-// carried no valid MAVLink frame in the Idle it was open; otherwise its last valid frame was Idle ago,
-// the longest of them. Reported as refusals are, Evicted counting the channels closed so since the
+// channels it may close (the controller's, while its heartbeat comes within the link timeout, is not
+// one): Silent, it had carried no valid MAVLink frame in the Idle it was open; otherwise its last
+// valid frame was Idle ago, the longest of them. Reported as refusals are, Evicted counting the channels closed so since the
 // previous EventChannelEvicted, this one included; Stats.ChannelsEvicted counts them all.
 type EventChannelEvicted struct {
 	Endpoint string

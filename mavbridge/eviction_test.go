@@ -21,8 +21,9 @@ import (
 )
 
 // A newcomer to a full server endpoint takes the place of the least useful channel, never the
-// controller's while its heartbeat comes within the link timeout (channels.go). The channels' standing is measured on a
-// clock that stands still until a test moves it, so which channel goes is decided by the test alone.
+// controller's while its heartbeat comes within the link timeout (channels.go). The channels' standing
+// is measured on a clock that stands still until a test moves it, so which channel goes is decided by
+// the test alone.
 
 // manualClock stands still until the test advances it.
 type manualClock struct{ nanos atomic.Int64 }

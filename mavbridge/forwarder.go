@@ -83,8 +83,8 @@ func (f *Forwarder) ForwardChunk(m *msgs.ActionChunk) error {
 // closed for newcomers since the previous status are added when another case leads the message (two
 // channels, MAVLink 1, chunks refused), so that one warning hides no other; while the link is down,
 // why a client endpoint cannot connect, or a server endpoint cannot accept, is added, and the latest
-// refusal or eviction reported since the previous status is added once. The key-values count chunks, frames, gripper commands, refused connections and evicted
-// channels since start-up.
+// refusal or eviction reported since the previous status is added once. The key-values count chunks,
+// frames, gripper commands, refused connections and evicted channels since start-up.
 func (f *Forwarder) LinkStatus() msgs.DiagnosticStatus {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -32,9 +32,9 @@ func (o *offlineBridge) gripperEvents() []Event {
 }
 
 // A COMMAND_ACK names the command, not the transmission it answers: an ack that may answer an ended
-// command (replaced, or accepted while another of its sends was due an answer) counts for none, or a close accepted late
-// would count as the open that replaced it, and the open, never sent again, would leave the gripper
-// shut on an object the policy means to release. The offline bridge's ack timeout is 100 ms, its
+// command (replaced, or accepted while another of its sends was due an answer) counts for none, or a
+// close accepted late would count as the open that replaced it, and the open, never sent again, would
+// leave the gripper shut on an object the policy means to release. The offline bridge's ack timeout is 100 ms, its
 // progress timeout 3 s.
 func TestAnAckThatMayAnswerAnEndedCommandNeverCounts(t *testing.T) {
 	superseded := EventGripperFailed{Action: GripperClose, Attempts: 1, Reason: "superseded by open before it was accepted"}
