@@ -109,6 +109,14 @@ type Bridge struct {
 	// kept here as well as in Events, which may drop it.
 	gripperPending     *gripperCommand
 	lastGripperFailure string
+	// gripperAccepted says the controller accepted the gripper state the policy asks for (gripper.state);
+	// gripperAskedAt is when that state was last commanded afresh (a transition, or a controller whose
+	// state is unknown), and gripperFailedAt when its latest command failed. A state not accepted is
+	// commanded again (resendUnacceptedGripper): a failure must not leave the gripper where the policy
+	// does not want it, with no later chunk asking again, as none changes the state.
+	gripperAccepted bool
+	gripperAskedAt  time.Time
+	gripperFailedAt time.Time
 	// strayAcksUntil: until then a gripper COMMAND_ACK may answer a command no longer pending, and
 	// counts for none (ackInDoubt). A COMMAND_ACK names the command, not the transmission it answers.
 	strayAcksUntil time.Time
@@ -204,6 +212,10 @@ type Stats struct {
 	GripperCommands, GripperAcked, GripperFailed uint64
 	// LastGripperFailure is the latest EventGripperFailed in one line, "" before the first.
 	LastGripperFailure string
+	// GripperUnaccepted is the gripper state the policy asks for that the controller has not accepted
+	// (yet), nil when it has or before the first. The bridge commands it again once each
+	// gripperResendWait after a failure, for as long as the link is up.
+	GripperUnaccepted *GripperUnaccepted
 	// MalformedFrames received and ignored.
 	MalformedFrames uint64
 	// ControllerMAVLink1 says the controller's latest heartbeat was a MAVLink 1 frame: VLA_ACTION_CHUNK
@@ -228,6 +240,13 @@ type Stats struct {
 	// ConnectError is why the client endpoint's last attempt to connect failed, or the server
 	// endpoint's last attempt to accept a connection; "" once one succeeded.
 	ConnectError string
+}
+
+// GripperUnaccepted is a gripper state the controller has not accepted: Action, commanded afresh For
+// ago (the policy's transition, or the link's return: a restarted controller's state is unknown).
+type GripperUnaccepted struct {
+	Action GripperAction
+	For    time.Duration
 }
 
 // ErrClosed is returned by Send after Close.
@@ -442,6 +461,9 @@ func (b *Bridge) Stats() Stats {
 	if err := b.transports.connectFailure(); err != nil {
 		s.ConnectError = err.Error()
 	}
+	if b.gripper.state != 0 && !b.gripperAccepted {
+		s.GripperUnaccepted = &GripperUnaccepted{Action: b.gripper.state, For: now.Sub(b.gripperAskedAt)}
+	}
 	for ch, ledger := range b.channels {
 		if !ledger.controllerHeartbeat.IsZero() && now.Sub(ledger.controllerHeartbeat) < b.LinkTimeout {
 			s.ControllerChannels = append(s.ControllerChannels, ch.String())
@@ -612,13 +634,34 @@ func (b *Bridge) onTick(now time.Time) {
 		b.emit(EventLinkLost{Silence: age})
 		if p := b.gripperPending; p != nil {
 			b.endGripperCommand(p, b.lastAnswerDue(p))
-			b.failGripper(p, "link lost before COMMAND_ACK; sent again when the link returns")
+			b.failGripper(p, "link lost before COMMAND_ACK; sent again when the link returns", now)
 		}
 	}
 	b.followGripperPlan(now) // after the link check: nothing is sent on a link that just timed out
 	if p := b.gripperPending; p != nil {
 		b.followUpGripperCommand(p, now)
 	}
+	b.resendUnacceptedGripper(now)
+}
+
+// gripperResendWait is how long after a failed gripper command the state it asked for is commanded
+// again: a controller that refused it (busy, denied), or did not answer, may take it later, and a
+// gripper the policy still wants closed must not stay open for want of a transition. One link
+// timeout apart, a controller that keeps refusing gets one command (and the status one failure)
+// per wait, not a flood.
+func (b *Bridge) gripperResendWait() time.Duration { return b.LinkTimeout }
+
+// resendUnacceptedGripper commands the policy's gripper state again when its latest command failed
+// gripperResendWait ago and nothing is pending. While the link is down nothing is sent: the
+// heartbeat that brings it up commands the state again (controllerStateUnknown).
+func (b *Bridge) resendUnacceptedGripper(now time.Time) {
+	if !b.link.up || b.gripperPending != nil || b.gripperAccepted || b.gripper.state == 0 {
+		return
+	}
+	if now.Sub(b.gripperFailedAt) < b.gripperResendWait() {
+		return
+	}
+	b.commandGripper(b.gripper.state, now) // the state is not asked afresh: gripperAskedAt stays
 }
 
 // followUpGripperCommand sends p again when its ack is overdue, or gives it up: after its retries, or
@@ -639,7 +682,7 @@ func (b *Bridge) followUpGripperCommand(p *gripperCommand, now time.Time) {
 	if !p.inProgressAt.IsZero() {
 		if now.Sub(p.inProgressAt) >= b.GripperProgressTimeout {
 			b.endGripperCommand(p, b.lastAnswerDue(p))
-			b.failGripper(p, fmt.Sprintf("no final COMMAND_ACK within %v of MAV_RESULT_IN_PROGRESS", b.GripperProgressTimeout))
+			b.failGripper(p, fmt.Sprintf("no final COMMAND_ACK within %v of MAV_RESULT_IN_PROGRESS", b.GripperProgressTimeout), now)
 		}
 		return
 	}
@@ -655,7 +698,7 @@ func (b *Bridge) followUpGripperCommand(p *gripperCommand, now time.Time) {
 	if p.answered {
 		reason += fmt.Sprintf("; the last answer was %v", p.lastAnswer)
 	}
-	b.failGripper(p, reason)
+	b.failGripper(p, reason, now)
 }
 
 // planGripper replaces the gripper timeline with chunk c's, received at now: step s is due at the
@@ -700,12 +743,21 @@ func (b *Bridge) followGripperPlan(now time.Time) {
 	b.gripperPlan = b.gripperPlan[n:]
 }
 
-// startGripperCommand begins sending action, superseding a command still waiting for its ack. While the
-// link is down nothing is sent; the transition is sent when the link comes up.
+// startGripperCommand begins sending action, the state asked afresh, superseding a command still
+// waiting for its ack. While the link is down nothing is sent; the transition is sent when the link
+// comes up.
 func (b *Bridge) startGripperCommand(action GripperAction, now time.Time) {
+	b.gripperAskedAt = now
+	b.commandGripper(action, now)
+}
+
+// commandGripper sends action as a new command, superseding a command still waiting for its ack; the
+// state counts as not accepted until the controller accepts this one.
+func (b *Bridge) commandGripper(action GripperAction, now time.Time) {
+	b.gripperAccepted = false
 	if replaced := b.gripperPending; replaced != nil {
 		b.endGripperCommand(replaced, b.lastAnswerDue(replaced))
-		b.failGripper(replaced, fmt.Sprintf("superseded by %v before it was accepted", action))
+		b.failGripper(replaced, fmt.Sprintf("superseded by %v before it was accepted", action), now)
 	}
 	if !b.link.up {
 		return
@@ -825,6 +877,7 @@ func (b *Bridge) onCommandAck(ack *common.MessageCommandAck, now time.Time) {
 	switch ack.Result {
 	case common.MAV_RESULT_ACCEPTED:
 		b.endGripperCommand(p, b.otherAnswerDue(p, now))
+		b.gripperAccepted = true // the pending command is always the policy's state's
 		b.counts.gripperAcked++
 		b.emit(EventGripperAcked{Action: p.action, Attempts: p.attempts})
 	case common.MAV_RESULT_IN_PROGRESS:
@@ -835,11 +888,12 @@ func (b *Bridge) onCommandAck(ack *common.MessageCommandAck, now time.Time) {
 		p.lastAnswer, p.answered = ack.Result, true
 	default:
 		b.endGripperCommand(p, b.lastAnswerDue(p))
-		b.failGripper(p, fmt.Sprintf("controller answered %v", ack.Result))
+		b.failGripper(p, fmt.Sprintf("controller answered %v", ack.Result), now)
 	}
 }
 
-func (b *Bridge) failGripper(p *gripperCommand, reason string) {
+func (b *Bridge) failGripper(p *gripperCommand, reason string, now time.Time) {
+	b.gripperFailedAt = now
 	b.counts.gripperFailed++
 	failure := EventGripperFailed{Action: p.action, Attempts: p.attempts, Reason: reason}
 	b.lastGripperFailure = failure.String()

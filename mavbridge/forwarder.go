@@ -77,11 +77,13 @@ func (f *Forwarder) ForwardChunk(m *msgs.ActionChunk) error {
 // both sent the chunks), and while the link is up but chunks were discarded or frames
 // dropped since the previous status (the channel is gone, or the controller stopped reading), or a
 // server endpoint refused connections or closed channels for newcomers, its channels all open, or a
-// gripper command failed since the previous status (the latest failure is added once), or the
-// controller heartbeats in MAVLink 1 (Stats.ControllerMAVLink1), and OK
+// gripper command failed since the previous status (the latest failure is added once), while the
+// controller has not accepted the gripper state the policy asks for, longer than a command takes
+// (gripperUnaccepted), or the controller heartbeats in MAVLink 1 (Stats.ControllerMAVLink1), and OK
 // otherwise; while the link is up, chunks discarded, frames dropped, connections refused and channels
-// closed for newcomers since the previous status are added when another case leads the message (two
-// channels, MAVLink 1, chunks refused), so that one warning hides no other; while the link is down,
+// closed for newcomers since the previous status, and a gripper state not accepted, are added when
+// another case leads the message (two channels, MAVLink 1, chunks refused), so that one warning hides
+// no other; while the link is down,
 // why a client endpoint cannot connect, or a server endpoint cannot accept, is added, and the latest
 // refusal or eviction reported since the previous status is added once. The key-values count chunks,
 // frames, gripper commands, refused connections and evicted channels since start-up.
@@ -94,9 +96,10 @@ func (f *Forwarder) LinkStatus() msgs.DiagnosticStatus {
 
 	st := msgs.DiagnosticStatus{HardwareID: b.Endpoint}
 	gripperFailed := s.GripperFailed - f.reported.gripperFailed // since the previous status
-	lost, crowded := f.lostSinceReported(s), f.crowdedSinceReported(s)
-	// sayLost and sayCrowded: the message is to add them, unless it leads with them or the link is down.
-	sayLost, sayCrowded := s.LinkUp, s.LinkUp
+	lost, crowded, unaccepted := f.lostSinceReported(s), f.crowdedSinceReported(s), f.gripperUnaccepted(s)
+	// sayLost, sayCrowded and sayUnaccepted: the message is to add them, unless it leads with them or
+	// the link is down.
+	sayLost, sayCrowded, sayUnaccepted := s.LinkUp, s.LinkUp, s.LinkUp
 	age := "n/a"
 	if s.HeardController {
 		age = strconv.FormatFloat(s.HeartbeatAge.Seconds(), 'f', 1, 64)
@@ -134,6 +137,10 @@ func (f *Forwarder) LinkStatus() msgs.DiagnosticStatus {
 		st.Level = msgs.DiagnosticWarn
 		st.Message = "link up, but " + crowded
 		sayCrowded = false
+	case unaccepted != "":
+		st.Level = msgs.DiagnosticWarn
+		st.Message = "link up, but " + unaccepted
+		sayUnaccepted = false
 	case gripperFailed > 0:
 		st.Level = msgs.DiagnosticWarn
 		st.Message = fmt.Sprintf("link up, but since the last report %d gripper commands failed", gripperFailed)
@@ -146,6 +153,9 @@ func (f *Forwarder) LinkStatus() msgs.DiagnosticStatus {
 	}
 	if sayCrowded && crowded != "" {
 		st.Message += "; " + crowded
+	}
+	if sayUnaccepted && unaccepted != "" {
+		st.Message += "; " + unaccepted
 	}
 	if !s.LinkUp && s.ConnectError != "" {
 		st.Message += "; " + openFailure(b.Endpoint, s.ConnectError)
@@ -201,6 +211,21 @@ func (f *Forwarder) lostSinceReported(s Stats) string {
 	return fmt.Sprintf("since the last report %d chunks were discarded and %d frames dropped: "+
 		"no channel is connected, the controller has not been heard on the one connected again, or it does not read what is written to it",
 		s.ChunksNoChannel-f.reported.chunksNoChannel, s.FramesDropped-f.reported.framesDropped)
+}
+
+// gripperUnaccepted says the gripper state the controller has not accepted for longer than a command
+// working as it should takes (its retries, or the wait for its outcome after IN_PROGRESS), and
+// that the bridge keeps commanding it; "" otherwise. A gripper the policy wants closed and the
+// controller never closed stays a warning for as long as it lasts, not only the status after the
+// failure.
+func (f *Forwarder) gripperUnaccepted(s Stats) string {
+	u := s.GripperUnaccepted
+	b := f.Bridge
+	if u == nil || u.For < max(b.gripperResendWait(), b.GripperProgressTimeout) {
+		return ""
+	}
+	return fmt.Sprintf("the controller has not accepted gripper %v, asked for %.1f s ago; it is commanded again %v after each failure",
+		u.Action, u.For.Seconds(), b.gripperResendWait())
 }
 
 // crowdedSinceReported says the connections refused and channels closed for newcomers since the
