@@ -153,8 +153,11 @@ type plannedGripper struct {
 type gripperCommand struct {
 	action   GripperAction
 	attempts int
-	// lastSent and previousSent are when it was sent last and the time before; zero when not sent.
-	lastSent, previousSent time.Time
+	// lastSent is when it was sent last; zero when not sent.
+	lastSent time.Time
+	// channels is the most controller channels one of its sends was written to: one controller on two
+	// links answers each copy.
+	channels int
 	// inProgressAt is when the controller last answered MAV_RESULT_IN_PROGRESS; zero when it did not,
 	// or answered otherwise since.
 	inProgressAt time.Time
@@ -767,7 +770,7 @@ func (b *Bridge) commandGripper(action GripperAction, now time.Time) {
 }
 
 // endGripperCommand takes p off pending, accepted or not. The controller may still answer it until
-// answersDue (lastAnswerDue, otherAnswerDue), and the answer would read as the next command's: a
+// answersDue (lastAnswerDue, acceptedAnswersDue), and the answer would read as the next command's: a
 // close accepted late would count as the open that replaced it, and the open, lost on the way, would
 // never be sent again, the gripper shut on an object the policy means to release. Acks count for no
 // command until then.
@@ -797,13 +800,14 @@ func (b *Bridge) lastAnswerDue(p *gripperCommand) time.Time {
 	return due
 }
 
-// otherAnswerDue is the latest time a COMMAND_ACK may still answer p, accepted at now. Retries go out
-// an ack timeout apart, so the acceptance answers the last send, any earlier one being past due;
-// only the send that follows an answer in doubt at once (followUpGripperCommand) leaves the one
-// before it due still, and which of the two was accepted is not known: the other may answer until
-// the last one's due.
-func (b *Bridge) otherAnswerDue(p *gripperCommand, now time.Time) time.Time {
-	if p.previousSent.IsZero() || !p.previousSent.Add(b.GripperAckTimeout).After(now) {
+// acceptedAnswersDue is the latest time a COMMAND_ACK may still answer p, accepted at now. A command
+// sent more than once, or written to more than one controller channel, may be answered more than
+// once, and the acceptance does not say which send it answers: an answer to the first send coming
+// late, or the copy on the other link, could be taken as the next command's. Acks count for none
+// until its last send's answer is past due; that costs the next command one send when it comes that
+// soon. A command sent once on one channel has only the one answer.
+func (b *Bridge) acceptedAnswersDue(p *gripperCommand) time.Time {
+	if p.attempts <= 1 && p.channels <= 1 {
 		return time.Time{}
 	}
 	return p.lastSent.Add(b.GripperAckTimeout)
@@ -853,7 +857,8 @@ func (b *Bridge) sendGripperCommand(p *gripperCommand, now time.Time) {
 		p.sentInDoubt++
 	}
 	p.attempts++
-	p.lastSent, p.previousSent = now, p.lastSent
+	p.lastSent = now
+	p.channels = max(p.channels, b.controllerChannels())
 	b.counts.gripperCommands++
 }
 
@@ -876,7 +881,7 @@ func (b *Bridge) onCommandAck(ack *common.MessageCommandAck, now time.Time) {
 	}
 	switch ack.Result {
 	case common.MAV_RESULT_ACCEPTED:
-		b.endGripperCommand(p, b.otherAnswerDue(p, now))
+		b.endGripperCommand(p, b.acceptedAnswersDue(p))
 		b.gripperAccepted = true // the pending command is always the policy's state's
 		b.counts.gripperAcked++
 		b.emit(EventGripperAcked{Action: p.action, Attempts: p.attempts})
@@ -927,6 +932,18 @@ func (b *Bridge) writeAll(messages ...message.Message) bool {
 // controller by, and Stats.ControllerChannels shows the case (the Forwarder's status is WARN).
 func (b *Bridge) writeToController(messages ...message.Message) bool {
 	return b.writeWhere(func(l *channelLedger) bool { return l.controller }, messages...)
+}
+
+// controllerChannels counts the channels writeToController writes to, whether each takes the frames
+// or not: a copy refused (a full write buffer) draws no answer, but counting it only costs a send.
+func (b *Bridge) controllerChannels() int {
+	n := 0
+	for _, ledger := range b.channels {
+		if ledger.controller {
+			n++
+		}
+	}
+	return n
 }
 
 func (b *Bridge) writeWhere(to func(*channelLedger) bool, messages ...message.Message) bool {

@@ -155,3 +155,46 @@ func TestAReplacingCommandIsConfirmedOnceTheReplacedOnesAnswerIsPastDue(t *testi
 		require.Contains(t, o.gripperEvents(), Event(EventGripperAcked{Action: GripperOpen, Attempts: 2}))
 	})
 }
+
+// An acceptance of a command sent more than once may answer any of its sends, and one controller on
+// two links answers each copy: until its last send's answer is past due, another ack may be the
+// same command's, and taken for the next command it would leave that one, lost on the way, never
+// sent again. The offline bridge's ack timeout is 100 ms.
+func TestAnAcceptedCommandsOtherAnswersDoNotCountForTheNext(t *testing.T) {
+	t.Run("a late answer to the first send", func(t *testing.T) {
+		o := newOfflineBridge(t)
+		o.heartbeat()
+		o.gripperValue(t, 1) // close at 0
+		o.run(100 * time.Millisecond)
+		require.EqualValues(t, 2, o.Stats().GripperCommands, "sent again at 100")
+		o.run(10 * time.Millisecond)
+		o.ack(common.MAV_RESULT_ACCEPTED) // at 110: the first send's late answer, or the second's
+		require.Equal(t, []Event{EventGripperAcked{Action: GripperClose, Attempts: 2}}, o.gripperEvents())
+		o.run(10 * time.Millisecond)
+		o.gripperValue(t, 0) // open at 120, lost on the way
+		o.run(10 * time.Millisecond)
+		o.ack(common.MAV_RESULT_ACCEPTED) // at 130: the second close's answer
+		require.Empty(t, o.gripperEvents(), "not the open's")
+		o.run(80 * time.Millisecond) // 210: the close's answers are past due, the open goes out again
+		require.EqualValues(t, 4, o.Stats().GripperCommands, "close, close, open, open")
+		o.ack(common.MAV_RESULT_ACCEPTED)
+		require.Equal(t, []Event{EventGripperAcked{Action: GripperOpen, Attempts: 2}}, o.gripperEvents())
+	})
+	t.Run("one send on two links", func(t *testing.T) {
+		o := newOfflineBridge(t)
+		a, b := o.openChannel(), o.openChannel()
+		heartbeat := &common.MessageHeartbeat{Type: common.MAV_TYPE_GENERIC}
+		o.controllerFrame(a, 0, heartbeat)
+		o.controllerFrame(b, 0, heartbeat)
+		o.gripperValue(t, 1) // one close, written to both channels
+		o.drainEvents()
+		accepted := &common.MessageCommandAck{Command: common.MAV_CMD_DO_GRIPPER, Result: common.MAV_RESULT_ACCEPTED}
+		o.controllerFrame(a, 1, accepted)
+		require.Equal(t, []Event{EventGripperAcked{Action: GripperClose, Attempts: 1}}, o.gripperEvents())
+		o.advance(5 * time.Millisecond)
+		o.gripperValue(t, 0)              // open, lost on both
+		o.controllerFrame(b, 1, accepted) // the close's copy on the other link
+		require.Empty(t, o.gripperEvents(), "not the open's")
+		require.Equal(t, GripperOpen, o.gripperPending.action)
+	})
+}

@@ -203,14 +203,25 @@ func TestLoopbackUDP(t *testing.T) {
 		require.Eventually(t, func() bool { return events.has(EventGripperAcked{Action: GripperOpen, Attempts: 2}) },
 			deadline, poll)
 		require.NoError(t, bridge.Send(testChunk(21, 0.9)))
-		require.Eventually(t, func() bool { return events.has(EventGripperAcked{Action: GripperClose, Attempts: 1}) },
-			deadline, poll)
+		// The open was sent twice: until its last send's answer is past due (100 ms), an ack may be
+		// its other answer, so a close sent by then is confirmed by one more send. How soon this test
+		// sends it is the wall clock's: either is right.
+		closeAcked := func() (int, bool) {
+			for attempts := 1; attempts <= 2; attempts++ {
+				if events.has(EventGripperAcked{Action: GripperClose, Attempts: attempts}) {
+					return attempts, true
+				}
+			}
+			return 0, false
+		}
+		require.Eventually(t, func() bool { _, acked := closeAcked(); return acked }, deadline, poll)
+		closeAttempts, _ := closeAcked()
 		_, commands := ctrl.received()
-		require.Len(t, commands, 3)
+		require.Len(t, commands, 2+closeAttempts)
 		for i, want := range []struct {
 			action       common.GRIPPER_ACTIONS
 			confirmation uint8
-		}{{common.GRIPPER_ACTION_OPEN, 0}, {common.GRIPPER_ACTION_OPEN, 1}, {common.GRIPPER_ACTION_CLOSE, 0}} {
+		}{{common.GRIPPER_ACTION_OPEN, 0}, {common.GRIPPER_ACTION_OPEN, 1}, {common.GRIPPER_ACTION_CLOSE, 0}, {common.GRIPPER_ACTION_CLOSE, 1}}[:2+closeAttempts] {
 			require.Equal(t, common.MAV_CMD_DO_GRIPPER, commands[i].Command)
 			require.Equal(t, float32(1), commands[i].Param1, "gripper instance")
 			require.Equal(t, float32(want.action), commands[i].Param2, "command %d", i)
