@@ -67,7 +67,8 @@ type Bridge struct {
 	GripperRetries int
 	// GripperProgressTimeout is how long to wait for the final COMMAND_ACK after the controller answered
 	// MAV_RESULT_IN_PROGRESS (a gripper that takes a while to close), without sending the command again:
-	// sent again, it would be started over or refused as busy. Each IN_PROGRESS starts the wait again.
+	// sent again, it would be started over or refused as busy. Each IN_PROGRESS starts the wait again,
+	// without a cap on the total: Stats.GripperUnaccepted shows a command kept pending so.
 	// It defaults to 3 s.
 	GripperProgressTimeout time.Duration
 	// MaxChannels is how many channels a server endpoint (udp-server, tcp-server) keeps open at once
@@ -247,9 +248,15 @@ type Stats struct {
 
 // GripperUnaccepted is a gripper state the controller has not accepted: Action, commanded afresh For
 // ago (the policy's transition, or the link's return: a restarted controller's state is unknown).
+// Pending says a command for it awaits its answer; LastAnswer is the controller's latest answer to
+// that command, "" before one. A controller answering MAV_RESULT_IN_PROGRESS again and again keeps
+// its command pending for as long as it does (each IN_PROGRESS starts GripperProgressTimeout again):
+// only the time not accepted shows it.
 type GripperUnaccepted struct {
-	Action GripperAction
-	For    time.Duration
+	Action     GripperAction
+	For        time.Duration
+	Pending    bool
+	LastAnswer string
 }
 
 // ErrClosed is returned by Send after Close.
@@ -466,6 +473,12 @@ func (b *Bridge) Stats() Stats {
 	}
 	if b.gripper.state != 0 && !b.gripperAccepted {
 		s.GripperUnaccepted = &GripperUnaccepted{Action: b.gripper.state, For: now.Sub(b.gripperAskedAt)}
+		if p := b.gripperPending; p != nil {
+			s.GripperUnaccepted.Pending = true
+			if p.answered {
+				s.GripperUnaccepted.LastAnswer = p.lastAnswer.String()
+			}
+		}
 	}
 	for ch, ledger := range b.channels {
 		if !ledger.controllerHeartbeat.IsZero() && now.Sub(ledger.controllerHeartbeat) < b.LinkTimeout {

@@ -224,8 +224,14 @@ func (f *Forwarder) gripperUnaccepted(s Stats) string {
 	if u == nil || u.For < max(b.gripperResendWait(), b.GripperProgressTimeout) {
 		return ""
 	}
-	return fmt.Sprintf("the controller has not accepted gripper %v, asked for %.1f s ago; it is commanded again %v after each failure",
-		u.Action, u.For.Seconds(), b.gripperResendWait())
+	line := fmt.Sprintf("the controller has not accepted gripper %v, asked for %.1f s ago", u.Action, u.For.Seconds())
+	switch {
+	case u.Pending && u.LastAnswer != "":
+		line += fmt.Sprintf(" (a command is pending; the controller's latest answer: %s)", u.LastAnswer)
+	case u.Pending:
+		line += " (a command is pending, unanswered)"
+	}
+	return line + fmt.Sprintf("; it is commanded again %v after each failure", b.gripperResendWait())
 }
 
 // crowdedSinceReported says the connections refused and channels closed for newcomers since the

@@ -60,3 +60,23 @@ func TestAFailedGripperStateIsCommandedAgain(t *testing.T) {
 		})
 	}
 }
+
+// A controller that answers MAV_RESULT_IN_PROGRESS every second, and never the outcome, keeps the
+// command pending without end (each IN_PROGRESS starts the progress timeout again): no failure
+// says so, the status does, naming the answer.
+func TestEndlessProgressShowsInTheStatus(t *testing.T) {
+	o := newOfflineBridge(t)
+	f := &Forwarder{Bridge: o.Bridge, GripperDim: 1}
+	o.heartbeat()
+	o.gripperValue(t, 1)
+	for range 120 {
+		o.ack(common.MAV_RESULT_IN_PROGRESS)
+		o.run(time.Second)
+	}
+	require.NotNil(t, o.gripperPending)
+	require.Zero(t, o.Stats().GripperFailed)
+	st := f.LinkStatus()
+	require.Equal(t, msgs.DiagnosticWarn, st.Level)
+	require.Contains(t, st.Message, "the controller has not accepted gripper close, asked for 120.0 s ago "+
+		"(a command is pending; the controller's latest answer: MAV_RESULT_IN_PROGRESS)")
+}
