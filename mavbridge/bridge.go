@@ -567,7 +567,9 @@ func (b *Bridge) handle(evt gomavlib.Event) {
 				newChannel := b.controllerOnANewChannel(ledger)
 				ledger.controller = true // before a command goes out: the new channel gets it too
 				restarted := ledger.controllerSequence.restarted(evt.Frame.GetSequenceNumber(), now)
-				if restarted {
+				if restarted && b.link.up {
+					// Only a restart the heartbeat went on through counts (Stats.ControllerRestarts): a
+					// slower one lost the link, and the link's return reports it.
 					b.counts.controllerRestarts++
 				}
 				if restarted || newChannel {

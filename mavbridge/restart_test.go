@@ -58,3 +58,22 @@ func TestRestartWhileAGripperCommandIsPendingSendsItAgain(t *testing.T) {
 	require.Equal(t, []Event{EventGripperAcked{Action: GripperClose, Attempts: 2}}, o.gripperEvents(),
 		"accepted, never failed")
 }
+
+// ControllerRestarts counts the restarts faster than the link timeout, which only the numbers of
+// the frames show: a controller silent longer lost the link, and its return is EventLinkUp
+// {Resumed: true}, though its first frame is numbered 0 too.
+func TestARestartSlowerThanTheLinkTimeoutIsNotCountedAsFast(t *testing.T) {
+	o := newOfflineBridge(t) // link timeout 1 s
+	ch := o.openChannel()
+	heartbeat := &common.MessageHeartbeat{Type: common.MAV_TYPE_GENERIC}
+	for seq := range uint8(20) {
+		o.controllerFrame(ch, seq, heartbeat)
+		o.advance(100 * time.Millisecond)
+	}
+	o.advance(5 * time.Second)
+	require.False(t, o.Stats().LinkUp)
+	o.drainEvents()
+	o.controllerFrame(ch, 0, heartbeat)
+	require.Contains(t, o.drainEvents(), Event(EventLinkUp{SystemID: 1, ComponentID: 1, Resumed: true}))
+	require.Zero(t, o.Stats().ControllerRestarts)
+}
