@@ -8,7 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bluenviron/gomavlib/v3"
 	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
+	"github.com/bluenviron/gomavlib/v3/pkg/frame"
+	"github.com/bluenviron/gomavlib/v3/pkg/message"
 	"github.com/stretchr/testify/require"
 
 	"dysl_vla/msgs"
@@ -144,4 +147,23 @@ func TestMonitorReportsLineNoiseOncePerPeriod(t *testing.T) {
 	again := noiseThenHeartbeat(1)
 	require.Len(t, again, 1)
 	require.GreaterOrEqual(t, again[0].Malformed, uint64(100), "those held back, and this one")
+}
+
+// Only the frames of the ids that sent a chunk on a channel are the bridge's: another peer sharing
+// the channel (a ground station behind the same router, heartbeating) must not keep the channel's
+// place as the bridge's frames do, nor may the bridge lose it for its heartbeats between chunks.
+func TestMonitorTellsTheBridgesFramesByItsIDs(t *testing.T) {
+	frameFrom := func(sys, comp uint8, m message.Message) *gomavlib.EventFrame {
+		return &gomavlib.EventFrame{Frame: &frame.V2Frame{SystemID: sys, ComponentID: comp, Message: m}}
+	}
+	heartbeat := &common.MessageHeartbeat{Type: common.MAV_TYPE_ONBOARD_CONTROLLER}
+	parts, err := EncodeChunk(testChunk(1, 0), 1, 1)
+	require.NoError(t, err)
+
+	var ch monitoredChannel
+	require.False(t, ch.fromBridge(frameFrom(1, 191, heartbeat)), "no chunk yet: no bridge known")
+	require.True(t, ch.fromBridge(frameFrom(1, 191, parts[0])))
+	require.True(t, ch.fromBridge(frameFrom(1, 191, heartbeat)), "the bridge's heartbeat")
+	require.False(t, ch.fromBridge(frameFrom(255, 190, heartbeat)), "a ground station's")
+	require.False(t, ch.fromBridge(frameFrom(1, 192, heartbeat)), "another component of the bridge's system")
 }
