@@ -212,7 +212,8 @@ type Stats struct {
 	// gomavlib (FramesInFlight): the four add up to FramesAttempted.
 	FramesAttempted, FramesWritten, FramesDropped, FramesEvicted, FramesInFlight uint64
 	// GripperCommands counts COMMAND_LONG transmissions, retries included; GripperAcked and GripperFailed
-	// count transitions.
+	// count commands, each accepted or failed once: the transitions, and the state commanded again
+	// (the link's return, a controller restart or new channel, a failed command's state).
 	GripperCommands, GripperAcked, GripperFailed uint64
 	// LastGripperFailure is the latest EventGripperFailed in one line, "" before the first.
 	LastGripperFailure string

@@ -28,8 +28,11 @@ type EventGripperAcked struct {
 	Attempts int
 }
 
-// EventGripperFailed: a MAV_CMD_DO_GRIPPER command was refused, not acknowledged after its retries,
-// superseded by the opposite transition, or could not be sent because the link was down.
+// EventGripperFailed: a MAV_CMD_DO_GRIPPER command was refused, not accepted after its retries, had no
+// outcome within GripperProgressTimeout of MAV_RESULT_IN_PROGRESS, was superseded by the opposite
+// transition, or was still awaiting its ack when the link was lost. A transition while the link is
+// down is no failure: nothing is sent, and the link's return sends it. Except when superseded, the
+// state it asked for is commanded again: when the link returns, or a link timeout after the failure.
 type EventGripperFailed struct {
 	Action   GripperAction
 	Attempts int
