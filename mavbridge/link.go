@@ -57,10 +57,34 @@ type sequenceWatch struct {
 	heard  bool
 	last   uint8
 	lastAt time.Time
-	// period is the longest time seen between two frames numbered in turn: the controller's slowest
-	// cadence, 1 s for one that sends heartbeats alone; zero before two such frames.
-	period time.Duration
+	// cadence is the longest time between two frames numbered in turn, of late: the controller's
+	// slowest cadence, which tells frames lost at the wrap from a restart (framesLost).
+	cadence recentLongestGap
 }
+
+// cadenceSpan is how many frames numbered in turn the longest gap is kept for: one turn of the
+// sequence numbers, whose wrap is where a lost frame and a restart look alike.
+const cadenceSpan = 256
+
+// recentLongestGap is the longest gap among the latest cadenceSpan to 2·cadenceSpan gaps: a
+// controller's slowest cadence of late, 1 s for one that sends heartbeats alone. The longest gap
+// ever seen would keep one stall (a 50 Hz controller silent 2 s) for the session, and with it read
+// every later fast restart as lost frames.
+type recentLongestGap struct {
+	current, previous time.Duration // the longest gap of this span of frames and of the one before
+	inSpan            int
+}
+
+func (g *recentLongestGap) add(gap time.Duration) {
+	if g.inSpan == cadenceSpan {
+		g.previous, g.current, g.inSpan = g.current, 0, 0
+	}
+	g.current = max(g.current, gap)
+	g.inSpan++
+}
+
+// longest is the longest gap of late; zero before the first.
+func (g *recentLongestGap) longest() time.Duration { return max(g.current, g.previous) }
 
 // restarted records a frame numbered seq arriving at now, and says whether it reads as the first frames
 // of a controller started again: among the firstFrames, out of turn, after restartSilence, and not a
@@ -72,7 +96,7 @@ func (w *sequenceWatch) restarted(seq uint8, now time.Time) bool {
 	w.heard, w.last, w.lastAt = true, seq, now
 	inTurn := heard && seq == last+1
 	if inTurn {
-		w.period = max(w.period, silence)
+		w.cadence.add(silence)
 	}
 	if !heard || inTurn || seq == last || seq >= firstFrames || silence < restartSilence {
 		return false
@@ -86,5 +110,5 @@ func (w *sequenceWatch) restarted(seq uint8, now time.Time) bool {
 // as the numbers wrap (254, then 0 two seconds later) is no restart. A controller that sends more
 // has a short period, so its restarts, silent for longer, never read as lost frames.
 func (w *sequenceWatch) framesLost(skipped uint8, silence time.Duration) bool {
-	return skipped <= maxLostInARow && silence <= time.Duration(skipped+2)*w.period
+	return skipped <= maxLostInARow && silence <= time.Duration(skipped+2)*w.cadence.longest()
 }

@@ -100,3 +100,29 @@ func TestSequenceWatchOfAHeartbeatOnlyController(t *testing.T) {
 		require.False(t, w.restarted(42, at(2300)), "delayed past 43 by 300 ms")
 	})
 }
+
+// A stall of a fast controller (2 s without a frame, none lost) is forgotten once the numbers have
+// gone round twice: kept for the session, it would read every later fast restart as frames lost.
+func TestSequenceWatchForgetsAStall(t *testing.T) {
+	w := sequenceWatch{}
+	at := time.Unix(100, 0)
+	seq := uint8(0)
+	frame := func(gap time.Duration) bool {
+		at = at.Add(gap)
+		restarted := w.restarted(seq, at)
+		seq++
+		return restarted
+	}
+	for range 100 {
+		require.False(t, frame(20*time.Millisecond))
+	}
+	require.False(t, frame(2*time.Second), "the stall, numbered in turn")
+	for range 2*cadenceSpan - 1 {
+		require.False(t, frame(20*time.Millisecond))
+	}
+	for seq != 255 { // on to 254
+		require.False(t, frame(20*time.Millisecond))
+	}
+	seq = 0 // restarted after 1 s: from 0 where frame 255 alone would have been lost
+	require.True(t, frame(time.Second), "a fast restart")
+}
