@@ -199,6 +199,13 @@ func (f *Forwarder) LinkStatus() msgs.DiagnosticStatus {
 	} else {
 		kv("last gripper failure", "none")
 	}
+	// A value a monitor can graph or alarm on, from the first moment, where the message waits until
+	// the state is overdue.
+	if u := s.GripperUnaccepted; u != nil {
+		kv("gripper not accepted", fmt.Sprintf("%v for %.1f s", u.Action, u.For.Seconds()))
+	} else {
+		kv("gripper not accepted", "none")
+	}
 	return st
 }
 

@@ -79,4 +79,9 @@ func TestEndlessProgressShowsInTheStatus(t *testing.T) {
 	require.Equal(t, msgs.DiagnosticWarn, st.Level)
 	require.Contains(t, st.Message, "the controller has not accepted gripper close, asked for 120.0 s ago "+
 		"(a command is pending; the controller's latest answer: MAV_RESULT_IN_PROGRESS)")
+	require.Equal(t, "close for 120.0 s", statusValue(t, st, "gripper not accepted"))
+
+	o.ack(common.MAV_RESULT_ACCEPTED)
+	o.run(time.Second)
+	require.Equal(t, "none", statusValue(t, f.LinkStatus(), "gripper not accepted"), "once the controller accepted it")
 }
