@@ -81,25 +81,13 @@ type ReceivedMalformed struct {
 }
 
 // ReceivedChannelRefused says that a server endpoint refused a connection, as EventChannelRefused
-// does for a Bridge: the first, then one at most every 10 s while they go on.
-type ReceivedChannelRefused struct {
-	Endpoint string
-	Peer     string
-	Limit    int
-	Refused  uint64
-}
+// does for a Bridge: the first, then one at most every 10 s while they go on. The same report, one
+// definition: the transports' counting code reports both.
+type ReceivedChannelRefused EventChannelRefused
 
 // ReceivedChannelEvicted says that a server endpoint closed a channel to make room for a newcomer,
 // as EventChannelEvicted does for a Bridge.
-type ReceivedChannelEvicted struct {
-	Endpoint string
-	Peer     string
-	Newcomer string
-	Limit    int
-	Silent   bool
-	Idle     time.Duration
-	Evicted  uint64
-}
+type ReceivedChannelEvicted EventChannelEvicted
 
 // ReceivedConnectFailed says why the client endpoint could not connect; the transport retries, and a
 // reason the retries repeat is said once.
