@@ -246,7 +246,7 @@ func Generate(ctx context.Context, dir string, opts Options) (sum Summary, err e
 		return Summary{}, err
 	}
 	defer func() { err = errors.Join(err, w.Close()) }()
-	imageTopic, imageType, _ := opts.imageTopic()
+	imageTopic, imageType, container := opts.imageTopic()
 	if err := addTopics(w, imageTopic, imageType); err != nil {
 		return Summary{}, err
 	}
@@ -310,7 +310,7 @@ func Generate(ctx context.Context, dir string, opts Options) (sum Summary, err e
 			header := msgs.Header{Stamp: msgs.TimeFromNanos(at), FrameID: CameraFrameID}
 			var image msgs.Message
 			select {
-			case f := <-opts.frame(st.State, header):
+			case f := <-opts.frame(st.State, header, container):
 				if f.err != nil {
 					return sum, f.err
 				}
@@ -350,12 +350,12 @@ type renderedFrame struct {
 	err   error
 }
 
-// frame renders the image of s, and compresses it as ImageFormat says, in a goroutine of its own so
-// that Ctrl-C need not wait for it: a 4096x4096 frame took 2 s to render and 2.8 s more to compress
-// as PNG (two cores). A frame no one waits for any longer finishes into the channel's room.
-func (o Options) frame(s scene.State, header msgs.Header) <-chan renderedFrame {
+// frame renders the image of s, and compresses it into container (0: raw) as ImageFormat says, in a
+// goroutine of its own so that Ctrl-C need not wait for it: a 4096x4096 frame took 2 s to render and
+// 2.8 s more to compress as PNG (two cores). A frame no one waits for any longer finishes into the
+// channel's room.
+func (o Options) frame(s scene.State, header msgs.Header, container compressedimage.Container) <-chan renderedFrame {
 	done := make(chan renderedFrame, 1)
-	_, _, container := o.imageTopic()
 	go func() {
 		im := o.render(s, o.Scene.Width, o.Scene.Height, o.Scene.CameraNoise)
 		raw := &msgs.Image{
