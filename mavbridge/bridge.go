@@ -63,7 +63,8 @@ type Bridge struct {
 	GripperAckTimeout time.Duration
 	// GripperRetries is how many times a gripper command is sent again without an acceptance before
 	// EventGripperFailed. It defaults to 3; a negative value means no retries. Sends made while an ack
-	// could answer an earlier command instead (ackInDoubt), and so could not count, are not among them.
+	// could answer an earlier command instead (gripperCommander.ackInDoubt), and so could not count,
+	// are not among them.
 	GripperRetries int
 	// GripperProgressTimeout is how long to wait for the final COMMAND_ACK after the controller answered
 	// MAV_RESULT_IN_PROGRESS (a gripper that takes a while to close), without sending the command again:
@@ -101,26 +102,17 @@ type Bridge struct {
 	closed   bool
 	channels map[*gomavlib.Channel]*channelLedger
 	link     linkWatch
-	gripper  gripperTracker
+	// gripperColumn reads the chunks' gripper column as open and close transitions.
+	gripperColumn gripperTracker
 	// gripperPlan is the gripper column of the latest chunk, each step with the time the controller
 	// executes it (the chunk's stamp plus s·StepDt, or its arrival when the stamp is off this clock:
-	// planGripper); followGripperPlan commands each step as it comes due.
+	// planGripper); followGripperPlan reads each step as it comes due.
 	gripperPlan []plannedGripper
-	// gripperPending is the command awaiting its ack; lastGripperFailure says the latest that failed,
-	// kept here as well as in Events, which may drop it.
-	gripperPending     *gripperCommand
+	// gripper decides the gripper commands (gripper_commander.go); doGripper does what it decides.
+	gripper gripperCommander
+	// lastGripperFailure says the latest gripper command that failed, kept here as well as in Events,
+	// which may drop it.
 	lastGripperFailure string
-	// gripperAccepted says the controller accepted the gripper state the policy asks for (gripper.state);
-	// gripperAskedAt is when that state was last commanded afresh (a transition, or a controller whose
-	// state is unknown), and gripperFailedAt when its latest command failed. A state not accepted is
-	// commanded again (resendUnacceptedGripper): a failure must not leave the gripper where the policy
-	// does not want it, with no later chunk asking again, as none changes the state.
-	gripperAccepted bool
-	gripperAskedAt  time.Time
-	gripperFailedAt time.Time
-	// strayAcksUntil: until then a gripper COMMAND_ACK may answer a command no longer pending, and
-	// counts for none (ackInDoubt). A COMMAND_ACK names the command, not the transmission it answers.
-	strayAcksUntil time.Time
 	// controllerMAVLink1: the controller's latest heartbeat was a MAVLink 1 frame.
 	controllerMAVLink1 bool
 	lastHeartbeat      time.Time
@@ -149,31 +141,6 @@ func (l *channelLedger) inFlight() uint64 { return l.handed - l.conn.finished() 
 type plannedGripper struct {
 	due   time.Time
 	value float32
-}
-
-type gripperCommand struct {
-	action   GripperAction
-	attempts int
-	// lastSent is when it was sent last; zero when not sent.
-	lastSent time.Time
-	// channels is the most controller channels one of its sends was written to: one controller on two
-	// links answers each copy.
-	channels int
-	// inProgressAt is when the controller last answered MAV_RESULT_IN_PROGRESS; zero when it did not,
-	// or answered otherwise since.
-	inProgressAt time.Time
-	// lastAnswer is the controller's latest answer that did not settle the command; answered is false
-	// while there was none. A failure names it.
-	lastAnswer common.MAV_RESULT
-	answered   bool
-	// doubtfulAnswer is the latest answer that came while it could be an earlier command's
-	// (ackInDoubt), and was not taken; answeredInDoubt says there was one. The command is sent
-	// again once no earlier command's answer can come, so that the answer to that send counts.
-	doubtfulAnswer  common.MAV_RESULT
-	answeredInDoubt bool
-	// sentInDoubt counts the sends made while answers were in doubt: none of them could be seen
-	// accepted, so they are not among its GripperRetries.
-	sentInDoubt int
 }
 
 type counters struct {
@@ -219,7 +186,7 @@ type Stats struct {
 	LastGripperFailure string
 	// GripperUnaccepted is the gripper state the policy asks for that the controller has not accepted
 	// (yet), nil when it has or before the first. The bridge commands it again once each
-	// gripperResendWait after a failure, for as long as the link is up.
+	// link timeout after a failure (gripperCommander.resendWait), for as long as the link is up.
 	GripperUnaccepted *GripperUnaccepted
 	// MalformedFrames received and ignored.
 	MalformedFrames uint64
@@ -311,8 +278,10 @@ func (b *Bridge) initState() {
 	b.events = make(chan Event, eventBuffer)
 	b.channels = map[*gomavlib.Channel]*channelLedger{}
 	b.link = linkWatch{timeout: b.LinkTimeout}
-	b.gripper = gripperTracker{openValue: b.GripperOpenValue, closedValue: b.GripperClosedValue,
+	b.gripperColumn = gripperTracker{openValue: b.GripperOpenValue, closedValue: b.GripperClosedValue,
 		hysteresis: b.GripperHysteresis}
+	b.gripper = gripperCommander{ackTimeout: b.GripperAckTimeout, progressTimeout: b.GripperProgressTimeout,
+		retries: b.GripperRetries, resendWait: b.LinkTimeout}
 }
 
 func (b *Bridge) applyDefaults() {
@@ -472,15 +441,7 @@ func (b *Bridge) Stats() Stats {
 	if err := b.transports.connectFailure(); err != nil {
 		s.ConnectError = err.Error()
 	}
-	if b.gripper.state != 0 && !b.gripperAccepted {
-		s.GripperUnaccepted = &GripperUnaccepted{Action: b.gripper.state, For: now.Sub(b.gripperAskedAt)}
-		if p := b.gripperPending; p != nil {
-			s.GripperUnaccepted.Pending = true
-			if p.answered {
-				s.GripperUnaccepted.LastAnswer = p.lastAnswer.String()
-			}
-		}
-	}
+	s.GripperUnaccepted = b.gripper.unaccepted(now)
 	for ch, ledger := range b.channels {
 		if !ledger.controllerHeartbeat.IsZero() && now.Sub(ledger.controllerHeartbeat) < b.LinkTimeout {
 			s.ControllerChannels = append(s.ControllerChannels, ch.String())
@@ -574,7 +535,7 @@ func (b *Bridge) handle(evt gomavlib.Event) {
 					b.counts.controllerRestarts++
 				}
 				if restarted || newChannel {
-					b.controllerStateUnknown(now)
+					b.doGripper(b.gripper.stateUnknown(now, b.controllerChannels()))
 				}
 			}
 			b.handleMessage(evt.Message(), now)
@@ -588,8 +549,7 @@ func (b *Bridge) handleMessage(m message.Message, now time.Time) {
 	case *common.MessageHeartbeat:
 		if b.link.heartbeat(now) {
 			b.emit(EventLinkUp{SystemID: b.TargetSystem, ComponentID: b.TargetComponent, Resumed: b.link.lostOnce})
-			// Heard first, or again after a silence it may have restarted in.
-			b.controllerStateUnknown(now)
+			b.doGripper(b.gripper.linkCameUp(now, b.controllerChannels()))
 		}
 	case *common.MessageCommandAck:
 		b.onCommandAck(msg, now)
@@ -603,22 +563,6 @@ func (b *Bridge) handleMessage(m message.Message, now time.Time) {
 // same, and costs a command.
 func (b *Bridge) controllerOnANewChannel(ledger *channelLedger) bool {
 	return !ledger.controller && b.link.up
-}
-
-// controllerStateUnknown commands the policy's gripper state again, whatever the controller accepted
-// before: it was never heard, or it may have restarted since, the gripper then in whatever state its
-// start-up leaves it. A gripper already there stays, while a grasp the controller forgot would drop
-// the object. Nothing is sent while the link is down: the heartbeat that brings it up calls this again.
-func (b *Bridge) controllerStateUnknown(now time.Time) {
-	if p := b.gripperPending; p != nil {
-		// A restarted controller forgot the command too, IN_PROGRESS or not: waiting for its outcome
-		// would end in a failure, and nothing would command the state again until the policy changed
-		// it. The command starts over, its retries with it (the pending one is always the state's).
-		b.endGripperCommand(p, b.lastAnswerDue(p))
-	}
-	if b.gripper.state != 0 {
-		b.startGripperCommand(b.gripper.state, now)
-	}
 }
 
 func (b *Bridge) closeLedger(ch *gomavlib.Channel) {
@@ -651,73 +595,10 @@ func (b *Bridge) onTick(now time.Time) {
 	if b.link.check(now) {
 		age, _ := b.link.heartbeatAge(now)
 		b.emit(EventLinkLost{Silence: age})
-		if p := b.gripperPending; p != nil {
-			b.endGripperCommand(p, b.lastAnswerDue(p))
-			b.failGripper(p, "link lost before COMMAND_ACK; sent again when the link returns", now)
-		}
+		b.doGripper(b.gripper.linkLost(now))
 	}
 	b.followGripperPlan(now) // after the link check: nothing is sent on a link that just timed out
-	if p := b.gripperPending; p != nil {
-		b.followUpGripperCommand(p, now)
-	}
-	b.resendUnacceptedGripper(now)
-}
-
-// gripperResendWait is how long after a failed gripper command the state it asked for is commanded
-// again: a controller that refused it (busy, denied), or did not answer, may take it later, and a
-// gripper the policy still wants closed must not stay open for want of a transition. One link
-// timeout apart, a controller that keeps refusing gets one command (and the status one failure)
-// per wait, not a flood.
-func (b *Bridge) gripperResendWait() time.Duration { return b.LinkTimeout }
-
-// resendUnacceptedGripper commands the policy's gripper state again when its latest command failed
-// gripperResendWait ago and nothing is pending. While the link is down nothing is sent: the
-// heartbeat that brings it up commands the state again (controllerStateUnknown).
-func (b *Bridge) resendUnacceptedGripper(now time.Time) {
-	if !b.link.up || b.gripperPending != nil || b.gripperAccepted || b.gripper.state == 0 {
-		return
-	}
-	if now.Sub(b.gripperFailedAt) < b.gripperResendWait() {
-		return
-	}
-	b.commandGripper(b.gripper.state, now) // the state is not asked afresh: gripperAskedAt stays
-}
-
-// followUpGripperCommand sends p again when its ack is overdue, or gives it up: after its retries, or
-// when the controller, working on it, has not said the outcome within GripperProgressTimeout.
-func (b *Bridge) followUpGripperCommand(p *gripperCommand, now time.Time) {
-	if b.ackInDoubt(now) {
-		if b.worthSendingInDoubt(p, now) {
-			b.sendGripperCommand(p, now)
-		}
-		return
-	}
-	if p.answeredInDoubt {
-		// Its answer came while it could not count: the answer to this send can.
-		p.answeredInDoubt = false
-		b.sendGripperCommand(p, now)
-		return
-	}
-	if !p.inProgressAt.IsZero() {
-		if now.Sub(p.inProgressAt) >= b.GripperProgressTimeout {
-			b.endGripperCommand(p, b.lastAnswerDue(p))
-			b.failGripper(p, fmt.Sprintf("no final COMMAND_ACK within %v of MAV_RESULT_IN_PROGRESS", b.GripperProgressTimeout), now)
-		}
-		return
-	}
-	if now.Sub(p.lastSent) < b.GripperAckTimeout {
-		return
-	}
-	if p.attempts-p.sentInDoubt <= b.GripperRetries {
-		b.sendGripperCommand(p, now)
-		return
-	}
-	b.endGripperCommand(p, b.lastAnswerDue(p))
-	reason := fmt.Sprintf("no COMMAND_ACK accepting it after %d attempts", p.attempts)
-	if p.answered {
-		reason += fmt.Sprintf("; the last answer was %v", p.lastAnswer)
-	}
-	b.failGripper(p, reason, now)
+	b.doGripper(b.gripper.tick(now, b.controllerChannels()))
 }
 
 // planGripper replaces the gripper timeline with chunk c's, received at now: step s is due at the
@@ -756,126 +637,44 @@ func (b *Bridge) followGripperPlan(now time.Time) {
 	if n == 0 {
 		return
 	}
-	if action, changed := b.gripper.observe(b.gripperPlan[n-1].value); changed {
-		b.startGripperCommand(action, now)
+	if action, changed := b.gripperColumn.observe(b.gripperPlan[n-1].value); changed {
+		b.doGripper(b.gripper.transition(action, now, b.controllerChannels()))
 	}
 	b.gripperPlan = b.gripperPlan[n:]
 }
 
-// startGripperCommand begins sending action, the state asked afresh, superseding a command still
-// waiting for its ack. While the link is down nothing is sent; the transition is sent when the link
-// comes up.
-func (b *Bridge) startGripperCommand(action GripperAction, now time.Time) {
-	b.gripperAskedAt = now
-	b.commandGripper(action, now)
-}
-
-// commandGripper sends action as a new command, superseding a command still waiting for its ack; the
-// state counts as not accepted until the controller accepts this one.
-func (b *Bridge) commandGripper(action GripperAction, now time.Time) {
-	b.gripperAccepted = false
-	if replaced := b.gripperPending; replaced != nil {
-		b.endGripperCommand(replaced, b.lastAnswerDue(replaced))
-		b.failGripper(replaced, fmt.Sprintf("superseded by %v before it was accepted", action), now)
+// doGripper does what the gripper commander decided: it writes each command to the controller's
+// channels, and counts and reports each acceptance and failure.
+func (b *Bridge) doGripper(out gripperOutput) {
+	for _, send := range out.sends {
+		b.writeToController(b.gripperCommandMessage(send))
+		b.counts.gripperCommands++
 	}
-	if !b.link.up {
-		return
-	}
-	b.gripperPending = &gripperCommand{action: action}
-	b.sendGripperCommand(b.gripperPending, now)
-}
-
-// endGripperCommand takes p off pending, accepted or not. The controller may still answer it until
-// answersDue (lastAnswerDue, acceptedAnswersDue), and the answer would read as the next command's: a
-// close accepted late would count as the open that replaced it, and the open, lost on the way, would
-// never be sent again, the gripper shut on an object the policy means to release. Acks count for no
-// command until then.
-func (b *Bridge) endGripperCommand(p *gripperCommand, answersDue time.Time) {
-	b.gripperPending = nil
-	b.doubtAcksUntil(answersDue)
-}
-
-// doubtAcksUntil extends the doubt on acks (ackInDoubt) to t, if it ends before.
-func (b *Bridge) doubtAcksUntil(t time.Time) {
-	if t.After(b.strayAcksUntil) {
-		b.strayAcksUntil = t
-	}
-}
-
-// lastAnswerDue is the latest time a COMMAND_ACK may still answer p, which was not accepted. Each
-// send is answered within GripperAckTimeout or taken as lost, as the retries take it; a command the
-// controller is working on (MAV_RESULT_IN_PROGRESS) has its outcome within GripperProgressTimeout of
-// its latest such answer.
-func (b *Bridge) lastAnswerDue(p *gripperCommand) time.Time {
-	due := p.lastSent.Add(b.GripperAckTimeout)
-	if !p.inProgressAt.IsZero() {
-		if outcome := p.inProgressAt.Add(b.GripperProgressTimeout); outcome.After(due) {
-			due = outcome
+	for _, e := range out.events {
+		switch e := e.(type) {
+		case EventGripperAcked:
+			b.counts.gripperAcked++
+		case EventGripperFailed:
+			b.counts.gripperFailed++
+			b.lastGripperFailure = e.String()
 		}
-	}
-	return due
-}
-
-// acceptedAnswersDue is the latest time a COMMAND_ACK may still answer p, accepted at now. A command
-// sent more than once, or written to more than one controller channel, may be answered more than
-// once, and the acceptance does not say which send it answers: an answer to the first send coming
-// late, or the copy on the other link, could be taken as the next command's. Acks count for none
-// until its last send's answer is past due; that costs the next command one send when it comes that
-// soon. A command sent once on one channel has only the one answer.
-func (b *Bridge) acceptedAnswersDue(p *gripperCommand) time.Time {
-	if p.attempts <= 1 && p.channels <= 1 {
-		return time.Time{}
-	}
-	return p.lastSent.Add(b.GripperAckTimeout)
-}
-
-// ackInDoubt says whether a gripper COMMAND_ACK arriving at now may answer an ended command
-// (endGripperCommand) instead of the pending one.
-func (b *Bridge) ackInDoubt(now time.Time) bool { return !now.After(b.strayAcksUntil) }
-
-// worthSendingInDoubt says whether p should go out again while its answers cannot count: every ack
-// timeout, a first send lost or refused as busy (a gripper still closing) costs no more than that,
-// unless the controller's latest answer was IN_PROGRESS, which may be p's (sent again it would be
-// started over), or ACCEPTED, maybe p's already. The send once the doubt ends confirms it.
-func (b *Bridge) worthSendingInDoubt(p *gripperCommand, now time.Time) bool {
-	if p.answeredInDoubt && (p.doubtfulAnswer == common.MAV_RESULT_IN_PROGRESS || p.doubtfulAnswer == common.MAV_RESULT_ACCEPTED) {
-		return false
-	}
-	return now.Sub(p.lastSent) >= b.GripperAckTimeout
-}
-
-// answerInDoubt takes an ack that may be an ended command's: it counts for no command. An
-// IN_PROGRESS may be an ended command's progress, whose outcome may follow up to
-// GripperProgressTimeout later: the doubt lasts until then.
-func (b *Bridge) answerInDoubt(result common.MAV_RESULT, now time.Time) {
-	if result == common.MAV_RESULT_IN_PROGRESS {
-		b.doubtAcksUntil(now.Add(b.GripperProgressTimeout))
-	}
-	if p := b.gripperPending; p != nil {
-		p.doubtfulAnswer, p.answeredInDoubt = result, true
+		b.emit(e)
 	}
 }
 
-func (b *Bridge) sendGripperCommand(p *gripperCommand, now time.Time) {
-	gripperAction := common.GRIPPER_ACTION_OPEN
-	if p.action == GripperClose {
-		gripperAction = common.GRIPPER_ACTION_CLOSE
+func (b *Bridge) gripperCommandMessage(send gripperSend) *common.MessageCommandLong {
+	action := common.GRIPPER_ACTION_OPEN
+	if send.action == GripperClose {
+		action = common.GRIPPER_ACTION_CLOSE
 	}
-	b.writeToController(&common.MessageCommandLong{
+	return &common.MessageCommandLong{
 		TargetSystem:    b.TargetSystem,
 		TargetComponent: b.TargetComponent,
 		Command:         common.MAV_CMD_DO_GRIPPER,
-		Confirmation:    uint8(min(p.attempts, 255)), // MAVLink: 0 first transmission, then 1, 2, ...
+		Confirmation:    send.confirmation,
 		Param1:          float32(b.GripperInstance),
-		Param2:          float32(gripperAction),
-	})
-	if b.ackInDoubt(now) {
-		p.sentInDoubt++
+		Param2:          float32(action),
 	}
-	p.attempts++
-	p.lastSent = now
-	p.channels = max(p.channels, b.controllerChannels())
-	b.counts.gripperCommands++
 }
 
 func (b *Bridge) onCommandAck(ack *common.MessageCommandAck, now time.Time) {
@@ -887,38 +686,7 @@ func (b *Bridge) onCommandAck(ack *common.MessageCommandAck, now time.Time) {
 		(ack.TargetComponent != 0 && ack.TargetComponent != b.ComponentID) {
 		return
 	}
-	if b.ackInDoubt(now) {
-		b.answerInDoubt(ack.Result, now)
-		return
-	}
-	p := b.gripperPending
-	if p == nil {
-		return
-	}
-	switch ack.Result {
-	case common.MAV_RESULT_ACCEPTED:
-		b.endGripperCommand(p, b.acceptedAnswersDue(p))
-		b.gripperAccepted = true // the pending command is always the policy's state's
-		b.counts.gripperAcked++
-		b.emit(EventGripperAcked{Action: p.action, Attempts: p.attempts})
-	case common.MAV_RESULT_IN_PROGRESS:
-		p.inProgressAt = now // the controller is working on it: wait for the outcome (followUpGripperCommand)
-		p.lastAnswer, p.answered = ack.Result, true
-	case common.MAV_RESULT_TEMPORARILY_REJECTED:
-		p.inProgressAt = time.Time{} // busy: retried when GripperAckTimeout expires
-		p.lastAnswer, p.answered = ack.Result, true
-	default:
-		b.endGripperCommand(p, b.lastAnswerDue(p))
-		b.failGripper(p, fmt.Sprintf("controller answered %v", ack.Result), now)
-	}
-}
-
-func (b *Bridge) failGripper(p *gripperCommand, reason string, now time.Time) {
-	b.gripperFailedAt = now
-	b.counts.gripperFailed++
-	failure := EventGripperFailed{Action: p.action, Attempts: p.attempts, Reason: reason}
-	b.lastGripperFailure = failure.String()
-	b.emit(failure)
+	b.doGripper(b.gripper.ack(ack.Result, now))
 }
 
 func (b *Bridge) heartbeatMessage() message.Message {

@@ -165,7 +165,7 @@ func TestGripperCommandLifecycle(t *testing.T) {
 		o.advance(50 * time.Millisecond)
 		o.ack(common.MAV_RESULT_ACCEPTED) // the close's
 		require.Zero(t, o.Stats().GripperAcked)
-		require.NotNil(t, o.gripperPending, "the open still waits for its own ack")
+		require.NotNil(t, o.gripper.pending, "the open still waits for its own ack")
 		o.advance(o.GripperAckTimeout)
 		require.EqualValues(t, 3, o.Stats().GripperCommands, "close, open, open again")
 		o.ack(common.MAV_RESULT_ACCEPTED)
@@ -197,7 +197,7 @@ func TestGripperCommandLifecycle(t *testing.T) {
 		o.handleMessage(&common.MessageCommandAck{Command: common.MAV_CMD_DO_GRIPPER,
 			Result: common.MAV_RESULT_ACCEPTED, TargetSystem: 255, TargetComponent: 190}, o.now)
 		require.Nil(t, o.drainEvents())
-		require.NotNil(t, o.gripperPending)
+		require.NotNil(t, o.gripper.pending)
 	})
 }
 
@@ -268,7 +268,7 @@ func TestGripperStepsAreCommandedWhenDue(t *testing.T) {
 	require.Equal(t, uint64(1), o.Stats().GripperCommands, "step 1 keeps it open")
 	o.advance(60 * time.Millisecond) // 210 ms: step 2 is due
 	require.Equal(t, uint64(2), o.Stats().GripperCommands, "closed when step 2 came due")
-	require.Equal(t, GripperClose, o.gripperPending.action)
+	require.Equal(t, GripperClose, o.gripper.pending.action)
 
 	// A newer chunk that opens at its step 1 replaces what was left of the first.
 	o.ack(common.MAV_RESULT_ACCEPTED)
@@ -278,7 +278,7 @@ func TestGripperStepsAreCommandedWhenDue(t *testing.T) {
 	require.Equal(t, uint64(2), o.Stats().GripperCommands, "not yet due")
 	o.advance(time.Millisecond)
 	require.Equal(t, uint64(3), o.Stats().GripperCommands)
-	require.Equal(t, GripperOpen, o.gripperPending.action)
+	require.Equal(t, GripperOpen, o.gripper.pending.action)
 }
 
 // A chunk's steps are due from its stamp (the observation's time) when that is on the bridge's clock:
@@ -303,7 +303,7 @@ func TestGripperStepsFollowTheStamp(t *testing.T) {
 
 	send(o.now.Add(-150*time.Millisecond), 1, -1, -1, 1)
 	require.Equal(t, uint64(2), o.Stats().GripperCommands, "step 1, in force now, opens")
-	require.Equal(t, GripperOpen, o.gripperPending.action)
+	require.Equal(t, GripperOpen, o.gripper.pending.action)
 	o.ack(common.MAV_RESULT_ACCEPTED)
 	o.advance(100 * time.Millisecond) // step 2 keeps it open
 	require.Equal(t, uint64(2), o.Stats().GripperCommands)
@@ -313,7 +313,7 @@ func TestGripperStepsFollowTheStamp(t *testing.T) {
 	o.ack(common.MAV_RESULT_ACCEPTED)
 	send(time.Unix(12, 0), -1, -1) // sim time: from the arrival, step 0 now
 	require.Equal(t, uint64(4), o.Stats().GripperCommands)
-	require.Equal(t, GripperOpen, o.gripperPending.action)
+	require.Equal(t, GripperOpen, o.gripper.pending.action)
 }
 
 // Whether a chunk's steps count from its stamp does not hang on the link timeout: a chunk 350 ms late
@@ -333,13 +333,13 @@ func TestGripperPlanDoesNotDependOnTheLinkTimeout(t *testing.T) {
 	o.LinkTimeout, o.link.timeout = 300*time.Millisecond, 300*time.Millisecond
 	o.heartbeat()
 	require.NoError(t, o.Send(closesAtStep5(o.now.Add(-350*time.Millisecond))))
-	require.Equal(t, GripperOpen, o.gripperPending.action, "step 3, in force on arrival, opens")
+	require.Equal(t, GripperOpen, o.gripper.pending.action, "step 3, in force on arrival, opens")
 	o.ack(common.MAV_RESULT_ACCEPTED)
 	o.advance(140 * time.Millisecond)
-	require.Nil(t, o.gripperPending, "step 5 is not due yet")
+	require.Nil(t, o.gripper.pending, "step 5 is not due yet")
 	o.advance(10 * time.Millisecond)
-	require.NotNil(t, o.gripperPending)
-	require.Equal(t, GripperClose, o.gripperPending.action, "step 5 closes 150 ms after the arrival")
+	require.NotNil(t, o.gripper.pending)
+	require.Equal(t, GripperClose, o.gripper.pending.action, "step 5 closes 150 ms after the arrival")
 
 	off := newOfflineBridge(t)
 	off.StampsOffClock = true
@@ -347,9 +347,9 @@ func TestGripperPlanDoesNotDependOnTheLinkTimeout(t *testing.T) {
 	require.NoError(t, off.Send(closesAtStep5(off.now.Add(-350*time.Millisecond))))
 	off.ack(common.MAV_RESULT_ACCEPTED)
 	off.advance(490 * time.Millisecond)
-	require.Nil(t, off.gripperPending, "off the clock: step 5 is due 500 ms after the arrival")
+	require.Nil(t, off.gripper.pending, "off the clock: step 5 is due 500 ms after the arrival")
 	off.advance(10 * time.Millisecond)
-	require.Equal(t, GripperClose, off.gripperPending.action)
+	require.Equal(t, GripperClose, off.gripper.pending.action)
 }
 
 // The due times of a chunk's steps are read on the monotonic clock of the bridge's now, though a

@@ -228,7 +228,7 @@ func (f *Forwarder) lostSinceReported(s Stats) string {
 func (f *Forwarder) gripperUnaccepted(s Stats) string {
 	u := s.GripperUnaccepted
 	b := f.Bridge
-	if u == nil || u.For < max(b.gripperResendWait(), b.GripperProgressTimeout) {
+	if u == nil || u.For < max(b.gripper.resendWait, b.GripperProgressTimeout) {
 		return ""
 	}
 	line := fmt.Sprintf("the controller has not accepted gripper %v, asked for %.1f s ago", u.Action, u.For.Seconds())
@@ -238,7 +238,7 @@ func (f *Forwarder) gripperUnaccepted(s Stats) string {
 	case u.Pending:
 		line += " (a command is pending, unanswered)"
 	}
-	return line + fmt.Sprintf("; it is commanded again %v after each failure", b.gripperResendWait())
+	return line + fmt.Sprintf("; it is commanded again %v after each failure", b.gripper.resendWait)
 }
 
 // crowdedSinceReported says the connections refused and channels closed for newcomers since the

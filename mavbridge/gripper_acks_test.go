@@ -50,7 +50,7 @@ func TestAnAckThatMayAnswerAnEndedCommandNeverCounts(t *testing.T) {
 		o.run(150 * time.Millisecond)
 		o.ack(common.MAV_RESULT_ACCEPTED) // the close's outcome, at 210
 		require.Equal(t, []Event{superseded}, o.gripperEvents(), "the open is not taken as accepted")
-		require.Equal(t, GripperOpen, o.gripperPending.action)
+		require.Equal(t, GripperOpen, o.gripper.pending.action)
 
 		o.run(2800 * time.Millisecond) // 3010 ms
 		require.EqualValues(t, 3, o.Stats().GripperCommands, "close, open, open: nothing after an ACCEPTED, maybe the open's")
@@ -195,6 +195,6 @@ func TestAnAcceptedCommandsOtherAnswersDoNotCountForTheNext(t *testing.T) {
 		o.gripperValue(t, 0)              // open, lost on both
 		o.controllerFrame(b, 1, accepted) // the close's copy on the other link
 		require.Empty(t, o.gripperEvents(), "not the open's")
-		require.Equal(t, GripperOpen, o.gripperPending.action)
+		require.Equal(t, GripperOpen, o.gripper.pending.action)
 	})
 }

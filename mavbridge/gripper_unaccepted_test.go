@@ -12,7 +12,7 @@ import (
 
 // A failed gripper command is not the end of it: the policy still asks for the state, and no later
 // chunk is a transition that would command it again. The state is commanded again one
-// gripperResendWait (the link timeout, 1 s here) after each failure, and the status stays WARN
+// gripperCommander.resendWait (the link timeout, 1 s here) after each failure, and the status stays WARN
 // while the controller has not accepted it.
 func TestAFailedGripperStateIsCommandedAgain(t *testing.T) {
 	for _, tc := range []struct {
@@ -48,7 +48,7 @@ func TestAFailedGripperStateIsCommandedAgain(t *testing.T) {
 			require.Contains(t, st.Message, "the controller has not accepted gripper close, asked for 11.0 s ago")
 			require.Equal(t, &GripperUnaccepted{Action: GripperClose, For: 11 * time.Second}, o.Stats().GripperUnaccepted)
 
-			for waited := time.Duration(0); o.gripperPending == nil; waited += 10 * time.Millisecond {
+			for waited := time.Duration(0); o.gripper.pending == nil; waited += 10 * time.Millisecond {
 				require.Less(t, waited, 2*time.Second, "the next command goes out within a wait after a failure")
 				o.run(10 * time.Millisecond)
 			}
@@ -73,7 +73,7 @@ func TestEndlessProgressShowsInTheStatus(t *testing.T) {
 		o.ack(common.MAV_RESULT_IN_PROGRESS)
 		o.run(time.Second)
 	}
-	require.NotNil(t, o.gripperPending)
+	require.NotNil(t, o.gripper.pending)
 	require.Zero(t, o.Stats().GripperFailed)
 	st := f.LinkStatus()
 	require.Equal(t, msgs.DiagnosticWarn, st.Level)

@@ -44,7 +44,7 @@ func TestRestartWhileAGripperCommandIsPendingSendsItAgain(t *testing.T) {
 	o.controllerFrame(ch, 0, heartbeat)
 	require.EqualValues(t, 1, o.Stats().ControllerRestarts)
 	require.EqualValues(t, 2, o.Stats().GripperCommands, "the close is sent again at once")
-	require.Equal(t, 1, o.gripperPending.attempts, "its retries start over")
+	require.Equal(t, 1, o.gripper.pending.attempts, "its retries start over")
 	accept := &common.MessageCommandAck{Command: common.MAV_CMD_DO_GRIPPER, Result: common.MAV_RESULT_ACCEPTED}
 	o.controllerFrame(ch, 1, accept) // maybe the outcome owed before the restart: it cannot count
 	seq := uint8(2)
