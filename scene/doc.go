@@ -34,6 +34,9 @@
 //	[dx, dy, dz, droll, dpitch, dyaw, gripper]
 //
 // with the first six per-step deltas of the end-effector pose (metres, radians) and gripper the
-// absolute command, -1 open and +1 closed. The gripper stays pointing down (roll and pitch deltas
-// from the expert are always zero; Step applies them but nothing here depends on them).
+// absolute command, -1 open and +1 closed: Step closes on a command above 0. A policy whose gripper
+// column means otherwise (the node's gripper_open and gripper_closed) is translated into this
+// convention by the closed-loop simulator (evaluation/closedloop) where its commands enter the world;
+// the scene itself knows only its own. The gripper stays pointing down (roll and pitch deltas from the
+// expert are always zero; Step applies them but nothing here depends on them).
 package scene

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"dysl_vla/evaluation/matching"
+	"dysl_vla/gripper"
 	"dysl_vla/policy"
 	"dysl_vla/policy/bundle"
 	"dysl_vla/scene"
@@ -458,6 +459,9 @@ func describeTasks(s Suite, image bundle.ImageSpec) string {
 	}
 	if s.GripperMinHold > 0 {
 		out += fmt.Sprintf("; every gripper change held at least %v (node parameter gripper_min_hold)", s.GripperMinHold)
+	}
+	if c := gripperOrDefault(s.Gripper); c != gripper.Default() {
+		out += fmt.Sprintf("; the policy's gripper column opens at %v and closes at %v (node parameters gripper_open and gripper_closed)", c.Open, c.Closed)
 	}
 	if len(s.ExpertDims) > 0 {
 		out += fmt.Sprintf("; A DIAGNOSTIC: action columns %v (scene.Action indices) come from the scripted expert in every variant", s.ExpertDims)

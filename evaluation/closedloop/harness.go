@@ -21,6 +21,11 @@
 //     newer chunk arrives. Only executed_actions of a chunk's actions (all when 0) are executed, from
 //     the first it runs; after them the arm holds still, gripper unchanged. A latency under half a step therefore costs
 //     nothing; beyond it the actions already past are skipped, as a robot's controller skips them.
+//   - The policy's gripper column is in the node's convention (gripper_open, gripper_closed), the
+//     scene's in its own (scene.GripperOpen, scene.GripperClosed). Where a command enters the world it
+//     is translated into the scene's, so that the scene closes exactly where the node core's
+//     gripper_min_hold (and, on the robot, the MAVLink bridge) reads a close; the arm's last gripper
+//     command in the robot state goes back to the policy in the node's.
 //   - A task succeeds when scene's Succeeded holds (the named block released on the named pad); the
 //     next instruction of the chain then follows at once. A task that takes more than the scene's
 //     MaxSteps steps ends the episode.
@@ -37,6 +42,7 @@ import (
 	"slices"
 	"time"
 
+	"dysl_vla/gripper"
 	"dysl_vla/hostmemory"
 	"dysl_vla/msgs"
 	"dysl_vla/nodecore"
@@ -105,6 +111,11 @@ type Config struct {
 	GripperLead int
 	// GripperMinHold is the node's gripper_min_hold: the least time the gripper keeps a command.
 	GripperMinHold time.Duration
+	// Gripper is the node's gripper_open and gripper_closed: what the policy's gripper column means.
+	// The node core's gripper_min_hold reads the column by it, and so does the scene, through the
+	// harness's translation (sceneGripper). The zero value keeps the node's default, gripper.Default(),
+	// which is the scene's own convention.
+	Gripper gripper.Convention
 	// BeforeInference, optional, may return a new skipping configuration before each inference, given
 	// the world the served frame was captured from (the baselines matched frame by frame, FullNearTarget);
 	// it is applied through the node's parameters.
@@ -118,7 +129,8 @@ type Config struct {
 	// ExpertDims, optional, are action indices (scene.Action: x, y, z, roll, pitch, yaw, gripper) whose
 	// values come from the scripted expert's chunk for the world of the served frame instead of the
 	// policy's. A diagnostic, not a policy: with the motion from the expert and the gripper from the
-	// policy (or the other way round) an episode shows which part of a failing policy fails.
+	// policy (or the other way round) an episode shows which part of a failing policy fails. The
+	// expert's gripper is in the scene's convention: it replaces the policy's command once translated.
 	ExpertDims []int
 }
 
@@ -128,6 +140,9 @@ type Harness struct {
 	dt     time.Duration
 	camera time.Duration
 	params map[string]paramserver.Value // every episode's node overrides
+	// gripper is the node's convention as its parameters hold it: the one the node core reads the
+	// gripper column by, and the harness translates it by.
+	gripper gripper.Convention
 }
 
 // New checks cfg and fills its defaults.
@@ -172,11 +187,13 @@ func New(cfg Config) (*Harness, error) {
 		}
 	}
 	h := &Harness{cfg: cfg, dt: dt, camera: time.Duration(float64(time.Second) / cfg.CameraHz), params: nodeParameters(cfg)}
-	// Each episode starts a node of its own; one declared here refuses a gripper_lead out of range
-	// before any episode is played.
-	if _, _, err := h.newParamServer(); err != nil {
+	// Each episode starts a node of its own; one declared here refuses a gripper_lead out of range, or
+	// a gripper_open equal to gripper_closed, before any episode is played.
+	_, settings, err := h.newParamServer()
+	if err != nil {
 		return nil, err
 	}
+	h.gripper = settings.Gripper
 	return h, nil
 }
 
@@ -192,7 +209,18 @@ func nodeParameters(cfg Config) map[string]paramserver.Value {
 	}
 	overrides[nodecore.ParamGripperLead] = paramserver.Integer(int64(cfg.GripperLead))
 	overrides[nodecore.ParamGripperMinHold] = paramserver.Double(cfg.GripperMinHold.Seconds())
+	convention := gripperOrDefault(cfg.Gripper)
+	overrides[nodecore.ParamGripperOpen] = paramserver.Double(float64(convention.Open))
+	overrides[nodecore.ParamGripperClosed] = paramserver.Double(float64(convention.Closed))
 	return overrides
+}
+
+// gripperOrDefault is convention, or for the zero value the node's default (Config.Gripper).
+func gripperOrDefault(convention gripper.Convention) gripper.Convention {
+	if convention == (gripper.Convention{}) {
+		return gripper.Default()
+	}
+	return convention
 }
 
 // episodeOrigin is the wall time every episode's sim time counts from.
@@ -297,6 +325,7 @@ func (h *Harness) Run(seed int64) (Episode, error) {
 					Step: 3 * img.Width, Data: img.RGB}, Instruction: instruction}
 				if core.NeedsState() {
 					state := s.RobotState()
+					state[robotStateGripper] = policyGripper(h.gripper, state[robotStateGripper])
 					core.OfferState(frame.Header.Stamp, scene.RobotStateNames, state)
 					pendingObs.State = pickState(cfg.Engine.Manifest.State.Names, state)
 				}
@@ -336,7 +365,7 @@ func (h *Harness) Run(seed int64) (Episode, error) {
 				return ep, fmt.Errorf("closedloop: seed %d, step %d: latency model %q gave %v, expected a duration >= 0", seed, tick, cfg.Latency, latency)
 			}
 			freeAt = serveAt + latency
-			actions := chunkActions(sink.chunk)
+			actions := chunkActions(sink.chunk, h.gripper)
 			if len(cfg.ExpertDims) > 0 {
 				expert := scene.Chunk(served, len(actions))
 				for k := range actions {
@@ -408,16 +437,45 @@ func (ep *Episode) addApproach(t *legTracker) {
 // durationOfMs reads a statistic published in milliseconds (SkipStats' latencies) back as a duration.
 func durationOfMs(v float64) time.Duration { return time.Duration(v * float64(time.Millisecond)) }
 
-// chunkActions reads a published chunk as scene actions.
-func chunkActions(c *msgs.ActionChunk) []scene.Action {
+// chunkActions reads a published chunk as scene actions, its gripper commands, in the node's
+// convention c, translated into the scene's (sceneGripper).
+func chunkActions(c *msgs.ActionChunk, convention gripper.Convention) []scene.Action {
 	out := make([]scene.Action, c.Steps)
 	dim := int(c.ActionDim)
 	for i := range out {
 		for d := range out[i] {
 			out[i][d] = float64(c.Actions[i*dim+d])
 		}
+		out[i][sceneGripperIndex] = sceneGripper(convention, c.Actions[i*dim+sceneGripperIndex])
 	}
 	return out
+}
+
+// sceneGripperIndex is the gripper's column of a scene.Action, and of the chunks the harness takes
+// (New requires the scene's seven action values).
+const sceneGripperIndex = 6
+
+// robotStateGripper is the gripper's place in scene.State.RobotState.
+var robotStateGripper = slices.Index(scene.RobotStateNames, "gripper")
+
+// sceneGripper is the policy's gripper command v, in the node's convention c, in the scene's: the
+// same offset from the middle of open and closed, in the scene's units (-1 open, +1 closed, the
+// middle 0). scene.Step closes on a command above 0, so it closes exactly where c.Closes(v) does,
+// the rule of the node core's gripper_min_hold and of the MAVLink bridge. In the scene's own
+// convention it is v itself (v/2·2, exact in float64); NaN stays NaN, which the scene reads as "the
+// gripper unchanged".
+func sceneGripper(c gripper.Convention, v float32) float64 {
+	return (scene.GripperClosed - scene.GripperOpen) * c.Offset(v)
+}
+
+// policyGripper is the scene's gripper state g (scene.GripperOpen or scene.GripperClosed, the arm's
+// last command) in the node's convention c: the value the policy commands for it, as a robot state
+// read alongside the policy's own commands gives it back.
+func policyGripper(c gripper.Convention, g float64) float64 {
+	if g > 0 {
+		return float64(c.Closed)
+	}
+	return float64(c.Open)
 }
 
 // sink keeps what the last Core.Step published.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"dysl_vla/gripper"
 	"dysl_vla/policy"
 	"dysl_vla/policy/bundle"
 	"dysl_vla/policy/policytest"
@@ -210,6 +211,97 @@ func TestGripperMinHoldReachesTheArm(t *testing.T) {
 	require.Equal(t, scene.GripperClosed, run(time.Second).Gripper)
 }
 
+// conventionHead is the scripted expert's chunk, its gripper written in convention c.
+func conventionHead(p *expertPolicy, c gripper.Convention) func(out []float32) {
+	return func(out []float32) {
+		p.head(out)
+		for k := 6; k < len(out); k += 7 {
+			if out[k] > 0 { // the scene's expert closes (gripper std 1, mean 0: its value as written)
+				out[k] = c.Closed
+			} else {
+				out[k] = c.Open
+			}
+		}
+	}
+}
+
+// A policy whose gripper column has another convention than the scene's completes its tasks when the
+// harness is told it (the node's gripper_open and gripper_closed), gripper_min_hold reading the
+// column by it as well. Told nothing, the scene reads its opens as closes (or every command as a
+// close) and it completes none; 0 open and 1 closed alone reads right by the default's middle.
+func TestAPolicyIsReadByItsGripperConvention(t *testing.T) {
+	for _, tc := range []struct {
+		c           gripper.Convention
+		untoldFails bool
+	}{{gripper.Convention{Open: 1, Closed: -1}, true}, {gripper.Convention{Open: 1, Closed: 3}, true}, {gripper.Convention{Open: 100, Closed: -100}, true},
+		{gripper.Convention{Open: 0, Closed: 1}, false}} {
+		run := func(told gripper.Convention, hold time.Duration) int {
+			p := &expertPolicy{}
+			h, err := New(Config{Engine: newEngine(t, conventionHead(p, tc.c)), Skipping: skipping.DefaultConfig(), Scene: scene.DefaultConfig(),
+				Latency: FixedLatency(0), OnFrame: func(s scene.State) { p.seen = s }, Gripper: told, GripperMinHold: hold})
+			require.NoError(t, err)
+			completed := 0
+			for seed := range int64(5) {
+				ep, err := h.Run(1000 + seed)
+				require.NoError(t, err)
+				completed += ep.Completed
+			}
+			return completed
+		}
+		require.Equal(t, 5, run(tc.c, 0), "%+v, told", tc.c)
+		require.Equal(t, 5, run(tc.c, 300*time.Millisecond), "%+v, told, with gripper_min_hold", tc.c)
+		if tc.untoldFails {
+			require.Zero(t, run(gripper.Convention{}, 0), "%+v, not told", tc.c)
+		}
+	}
+}
+
+// gripper_min_hold and the scene agree in any convention: a chunk that closes at its second action
+// and dips open at its third and fourth, written in the inverted convention (+1 open, -1 closed),
+// leaves the gripper open without a hold and closed with one.
+func TestGripperMinHoldReachesTheArmInTheNodesConvention(t *testing.T) {
+	inverted := gripper.Convention{Open: 1, Closed: -1}
+	closeThenDip := func(out []float32) {
+		for k := 0; k < 8; k++ {
+			out[k*7+6] = inverted.Closed
+			if k == 0 || k == 2 || k == 3 {
+				out[k*7+6] = inverted.Open
+			}
+		}
+	}
+	sc := scene.DefaultConfig()
+	sc.MaxSteps = 4
+	run := func(hold time.Duration) scene.State {
+		h, err := New(Config{Engine: newEngine(t, closeThenDip), Skipping: skipping.DefaultConfig(), Scene: sc, CameraHz: 2.5,
+			Latency: FixedLatency(0), GripperMinHold: hold, Gripper: inverted})
+		require.NoError(t, err)
+		ep, err := h.Run(2)
+		require.NoError(t, err)
+		return ep.Final
+	}
+	require.Equal(t, scene.GripperOpen, run(0).Gripper)
+	require.Equal(t, scene.GripperClosed, run(time.Second).Gripper)
+}
+
+// In the scene's own convention the translation is the identity, to the bit: the default runs are
+// the runs of before.
+func TestSceneGripperIsTheIdentityInTheScenesConvention(t *testing.T) {
+	for _, v := range []float32{-1, 1, 0, -0.3, 0.7, 1e-8, -1e-8, math.SmallestNonzeroFloat32, 5, -1000, float32(math.Inf(1))} {
+		require.Equal(t, float64(v), sceneGripper(gripper.Default(), v), "%v", v)
+	}
+	require.True(t, math.IsNaN(sceneGripper(gripper.Default(), float32(math.NaN()))), "NaN stays NaN: the scene holds the gripper")
+	for _, g := range []float64{scene.GripperOpen, scene.GripperClosed} {
+		require.Equal(t, g, policyGripper(gripper.Default(), g))
+	}
+	// Another convention: its open and closed land on the scene's, its middle on the scene's.
+	c := gripper.Convention{Open: 0, Closed: 1}
+	require.Equal(t, scene.GripperOpen, sceneGripper(c, 0))
+	require.Equal(t, scene.GripperClosed, sceneGripper(c, 1))
+	require.Zero(t, sceneGripper(c, 0.5))
+	require.Equal(t, 0.0, policyGripper(c, scene.GripperOpen))
+	require.Equal(t, 1.0, policyGripper(c, scene.GripperClosed))
+}
+
 // A 250 ms inference on a 10 Hz camera: the worker is busy for 2.5 steps, frames pile up in the slot
 // and are superseded, and a chunk applies from the first step after its arrival (at the action due
 // then: every action moves a centimetre here).
@@ -325,6 +417,12 @@ func TestConfigErrors(t *testing.T) {
 	require.ErrorContains(t, err, "parameter 'gripper_lead' could not be set to -3 (range 0 to 64)")
 	_, err = New(Config{Engine: newEngine(t, constantX), Skipping: skipping.DefaultConfig(), GripperMinHold: 11 * time.Second})
 	require.ErrorContains(t, err, "parameter 'gripper_min_hold' could not be set to 11 (range 0 to 10)")
+	_, err = New(Config{Engine: newEngine(t, constantX), Skipping: skipping.DefaultConfig(), Gripper: gripper.Convention{Open: float32(math.NaN()), Closed: 1}})
+	require.ErrorContains(t, err, "parameter 'gripper_open' could not be set to NaN (range -1000 to 1000)")
+	_, err = New(Config{Engine: newEngine(t, constantX), Skipping: skipping.DefaultConfig(), Gripper: gripper.Convention{Open: 1, Closed: 1}})
+	require.ErrorContains(t, err, "parameters gripper_open and gripper_closed are both 1: expected two different values")
+	_, err = New(Config{Engine: newEngine(t, constantX), Skipping: skipping.DefaultConfig(), Gripper: gripper.Convention{Open: 0, Closed: float32(math.Inf(-1))}})
+	require.ErrorContains(t, err, "parameter 'gripper_closed' could not be set to -Inf (range -1000 to 1000)")
 }
 
 func TestVisitReturnsTheCapturedStates(t *testing.T) {

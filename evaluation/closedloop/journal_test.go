@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"dysl_vla/gripper"
 )
 
 // A journal gives back what it was given after it is closed and opened again, refuses a run of
@@ -124,4 +126,10 @@ func TestSuiteIdentityNamesTheEngine(t *testing.T) {
 	cpu, cuda := Suite{Engine: "provider=cpu"}, Suite{Engine: "provider=cuda"}
 	require.NotEqual(t, suiteIdentity(cpu), suiteIdentity(cuda))
 	require.Equal(t, suiteIdentity(cpu), suiteIdentity(Suite{Engine: "provider=cpu"}))
+}
+
+// Rounds played with another gripper convention are other episodes; the zero value is the default's.
+func TestSuiteIdentityNamesTheGripperConvention(t *testing.T) {
+	require.NotEqual(t, suiteIdentity(Suite{}), suiteIdentity(Suite{Gripper: gripper.Convention{Open: 1, Closed: -1}}))
+	require.Equal(t, suiteIdentity(Suite{}), suiteIdentity(Suite{Gripper: gripper.Default()}))
 }

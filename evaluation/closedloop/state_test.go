@@ -5,6 +5,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"dysl_vla/gripper"
 	"dysl_vla/policy"
 	"dysl_vla/policy/bundle"
 	"dysl_vla/policy/policytest"
@@ -79,6 +80,33 @@ func TestTheCapturedWorldsStateReachesThePolicy(t *testing.T) {
 	}
 	// The arm moved, so a state frozen at the start would have been caught above.
 	require.NotEqual(t, served[0].State, served[len(served)-1].State)
+}
+
+// The arm's last gripper command reaches a policy that reads the robot state in the policy's own
+// convention, the node's gripper_open and gripper_closed: the scene's -1 and +1 as +1 and -1 for the
+// inverted one, and the expert written in it completes its task through the node core.
+func TestTheRobotStatesGripperReachesThePolicyInItsConvention(t *testing.T) {
+	m := testManifest()
+	m.State = &bundle.StateSpec{Names: []string{"ee_z", "gripper"}, Mean: []float64{0.15, 0}, Std: []float64{0.1, 1}}
+	inverted := gripper.Convention{Open: 1, Closed: -1}
+	expert := &expertPolicy{}
+	e := &policy.Engine{Manifest: m, Backend: &scripted{Fake: policytest.NewFake(m), head: conventionHead(expert, inverted)}}
+	require.NoError(t, e.Initialize())
+	var served []float64
+	var worlds []float64
+	h, err := New(Config{Engine: e, Skipping: skipping.DefaultConfig(), Scene: scene.DefaultConfig(), Latency: FixedLatency(0), Gripper: inverted,
+		OnFrame: func(s scene.State) { expert.seen = s },
+		OnServe: func(o policy.Observation) {
+			served, worlds = append(served, o.State[1]), append(worlds, expert.seen.Gripper)
+		}})
+	require.NoError(t, err)
+	ep, err := h.Run(7)
+	require.NoError(t, err)
+	require.Equal(t, ep.Tasks, ep.Completed)
+	require.Contains(t, worlds, scene.GripperClosed, "the arm closed on the block")
+	for i, w := range worlds {
+		require.Equal(t, -w, served[i], "observation %d: the scene's gripper %v in the inverted convention", i, w)
+	}
 }
 
 func TestABundleReadingAStateTheSceneLacksIsRefused(t *testing.T) {

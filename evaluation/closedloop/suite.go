@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"dysl_vla/evaluation/matching"
+	"dysl_vla/gripper"
 	"dysl_vla/percentile"
 	"dysl_vla/policy"
 	"dysl_vla/scene"
@@ -61,6 +62,9 @@ type Suite struct {
 	GripperLead int
 	// GripperMinHold is every variant's node gripper_min_hold (Config.GripperMinHold).
 	GripperMinHold time.Duration
+	// Gripper is every variant's node gripper_open and gripper_closed (Config.Gripper; the zero value
+	// the node's default).
+	Gripper gripper.Convention
 	// Engine, optional, says how the backends compute (the execution provider and its precision),
 	// for the journal: another provider's float sums differ in their last bits, and a closed loop
 	// amplifies that into other episodes, so rounds of two providers must not mix in one report.
@@ -224,7 +228,7 @@ func (s Suite) play(ctx context.Context, call string, variants []*Variant, seeds
 
 // harness is the harness of variant v under the suite's options.
 func (s Suite) harness(v *Variant, onFrame func(scene.State)) (*Harness, error) {
-	h, err := New(Config{Engine: v.Engine, Skipping: v.Skipping, Scene: s.Scene, CameraHz: s.CameraHz, Latency: s.Latency, ExpertDims: s.ExpertDims, GripperLead: s.GripperLead, GripperMinHold: s.GripperMinHold,
+	h, err := New(Config{Engine: v.Engine, Skipping: v.Skipping, Scene: s.Scene, CameraHz: s.CameraHz, Latency: s.Latency, ExpertDims: s.ExpertDims, GripperLead: s.GripperLead, GripperMinHold: s.GripperMinHold, Gripper: s.Gripper,
 		BeforeInference: v.BeforeInference, OnServe: v.OnServe, OnFrame: onFrame, Infer: v.Infer})
 	if err != nil {
 		return nil, fmt.Errorf("closedloop: variant %s: %w", v.Name, err)

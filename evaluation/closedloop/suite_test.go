@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"dysl_vla/gripper"
 	"dysl_vla/policy/bundle"
 	"dysl_vla/scene"
 	"dysl_vla/skipping"
@@ -129,6 +130,10 @@ func TestDescribeTasksNamesWhatEachEpisodeAsks(t *testing.T) {
 	camera := Suite{Scene: scene.DefaultConfig()}
 	camera.Scene.Width, camera.Scene.Height = 640, 480
 	require.Equal(t, "single task; camera frames 640x480, converted to the model's input (64x64)", describeTasks(camera, image64))
+	inverted := Suite{Scene: scene.DefaultConfig(), Gripper: gripper.Convention{Open: 1, Closed: -1}}
+	require.Equal(t, "single task; the policy's gripper column opens at 1 and closes at -1 (node parameters gripper_open and gripper_closed)", describeTasks(inverted, image64))
+	scenes := Suite{Scene: scene.DefaultConfig(), Gripper: gripper.Default()}
+	require.Equal(t, "single task", describeTasks(scenes, image64), "the scene's own convention goes without saying")
 }
 
 // The suite hands its expert columns to every variant's harness: with all of them, a zero policy
