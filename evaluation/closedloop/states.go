@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/renameio/v2"
 
+	"dysl_vla/gripper"
 	"dysl_vla/scene"
 )
 
@@ -137,10 +138,29 @@ const (
 	KeepApproach
 )
 
+// CheckExpertConvention refuses, for a policy whose states the scripted expert is to label, a
+// gripper convention (Config.Gripper, the node's gripper_open and gripper_closed) other than the
+// scene's. The expert writes its labels in the scene's (scene.GripperOpen, scene.GripperClosed), and
+// the states file holds world states, which say nothing of the policy's convention: a policy of
+// another convention trained on those labels would learn the scene's in place of its own, which its
+// node would then misread. The zero value is the node's default, the scene's.
+func CheckExpertConvention(c gripper.Convention) error {
+	if c = gripperOrDefault(c); c != (gripper.Convention{Open: scene.GripperOpen, Closed: scene.GripperClosed}) {
+		return fmt.Errorf("closedloop: the policy's gripper convention (gripper_open %v, gripper_closed %v) is not the scene's (%v open, %v closed), "+
+			"in which the scripted expert labels the states visited: trained on them, the policy would learn the scene's convention in place of its own",
+			c.Open, c.Closed, scene.GripperOpen, scene.GripperClosed)
+	}
+	return nil
+}
+
 // CollectStates plays the seeds with cfg's policy (Visit) and writes the world states its camera
-// captured that keep selects to path, as ReadStates reads them. Stopped by ctx, it writes those of
-// the episodes played and returns what they show with Visit's error.
+// captured that keep selects to path, as ReadStates reads them, for the scripted expert to label.
+// Stopped by ctx, it writes those of the episodes played and returns what they show with Visit's
+// error. A policy of another gripper convention than the scene's is refused (CheckExpertConvention).
 func CollectStates(ctx context.Context, cfg Config, seeds []int64, keep Kept, path string) (Visited, error) {
+	if err := CheckExpertConvention(cfg.Gripper); err != nil {
+		return Visited{}, err
+	}
 	states, episodes, err := Visit(ctx, cfg, seeds)
 	stopped := isStopped(err)
 	if err != nil && (!stopped || len(episodes) == 0) {

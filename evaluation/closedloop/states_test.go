@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"dysl_vla/gripper"
 	"dysl_vla/scene"
 	"dysl_vla/skipping"
 )
@@ -135,6 +136,29 @@ func TestVisitRefusesEpisodesThatCannotFitInMemory(t *testing.T) {
 	got, err := ReadStates(path)
 	require.NoError(t, err)
 	require.Empty(t, got)
+}
+
+// States for the scripted expert to label are collected only from a policy of the scene's gripper
+// convention, in which the expert labels them: another is refused before an episode is played, and
+// no file is written.
+func TestCollectStatesRefusesAnotherGripperConvention(t *testing.T) {
+	sc := scene.DefaultConfig()
+	sc.MaxSteps = 10
+	frames := 0
+	cfg := Config{Engine: newEngine(t, constantX), Skipping: skipping.DefaultConfig(), Scene: sc, Latency: FixedLatency(0),
+		OnFrame: func(scene.State) { frames++ }, Gripper: gripper.Convention{Open: 0, Closed: 1}}
+	path := filepath.Join(t.TempDir(), "states.json")
+	_, err := CollectStates(t.Context(), cfg, []int64{1}, KeepAll, path)
+	require.EqualError(t, err, "closedloop: the policy's gripper convention (gripper_open 0, gripper_closed 1) is not the scene's (-1 open, 1 closed), "+
+		"in which the scripted expert labels the states visited: trained on them, the policy would learn the scene's convention in place of its own")
+	require.Zero(t, frames)
+	require.NoFileExists(t, path)
+
+	for _, c := range []gripper.Convention{{}, gripper.Default()} {
+		cfg.Gripper = c
+		_, err = CollectStates(t.Context(), cfg, []int64{1}, KeepAll, path)
+		require.NoError(t, err, "%+v", c)
+	}
 }
 
 func TestReadStatesNamesTheFileItCannotRead(t *testing.T) {
