@@ -180,11 +180,15 @@ func runClosedLoop(cmd *cobra.Command, open openloop.Config, engine string, f cl
 	if err := f.checkMatchFrames(); err != nil {
 		return err
 	}
+	convention, err := f.gripper.convention()
+	if err != nil {
+		return err
+	}
 	cfg := closedloop.EvaluateConfig{Model: open.Model, OneStage: open.OneStage, Backend: open.Backend, DySL: *open.DySL,
 		Weights: open.Weights, Journal: f.journal, ExitEvery: open.ExitEvery, ExitEpisodes: open.ExitEpisodes, ExitStride: open.ExitStride, Seeds: seeds, MatchFrames: f.matchFrames,
 		MatchEpisodes: f.match.MatchEpisodes, MatchRuns: f.match.MatchRuns, MatchTolerance: f.match.MatchTolerance, Variants: f.match.Variants,
 		Suite: closedloop.Suite{Scene: sc, CameraHz: f.cameraHz, Latency: latency, ExpertDims: expertDims, GripperLead: f.gripperLead, Engine: engine,
-			GripperMinHold: f.gripperHold}}
+			GripperMinHold: f.gripperHold, Gripper: convention}}
 	var bar *progressbar.ProgressBar
 	if !quiet {
 		cfg.Log = cmd.ErrOrStderr()

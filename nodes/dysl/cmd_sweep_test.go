@@ -76,6 +76,17 @@ func TestClosedLoopCommandsRefuseBadOptions(t *testing.T) {
 		{[]string{"sweep", "--model", "../../models/closedloop/small_relative", "--exit-every", "3", "--exit-eta", "0.1"},
 			`--exit-every, --exit-eta: only with an early exit that can run (training: bundle ../../models/closedloop/small_relative was built from weights "reference_small_relative.safetensors": pass that file with --weights)`},
 		{[]string{"train", "dagger", "--model", dir, "--out", dir + "/states.json", "--tasks", "single", "--chain", "3"}, "--chain: only with --tasks chain"},
+		// The node's gripper convention is refused as the node refuses it, naming the flags; the states
+		// train dagger writes are labelled in the scene's convention, so it takes no other.
+		{[]string{"evaluate", "--closed-loop", "--model", dir, "--gripper-open", "0", "--gripper-closed", "0"},
+			"--gripper-open 0, --gripper-closed 0: parameters gripper_open and gripper_closed are both 0: expected two different values"},
+		{[]string{"sweep", "--model", dir, "--gripper-closed", "-1"}, "--gripper-open -1, --gripper-closed -1: parameters gripper_open and gripper_closed are both -1"},
+		{[]string{"sweep", "--model", dir, "--gripper-open", "NaN"}, "--gripper-open NaN, --gripper-closed 1: nodecore: parameter 'gripper_open' could not be set to NaN (range -1000 to 1000)"},
+		{[]string{"evaluate", "--closed-loop", "--model", dir, "--gripper-closed", "1e9"}, "parameter 'gripper_closed' could not be set to 1e+09 (range -1000 to 1000)"},
+		{[]string{"evaluate", "--model", dir, "--gripper-open", "1", "--gripper-closed", "-1"}, "--gripper-closed, --gripper-open: only with --closed-loop"},
+		{[]string{"train", "dagger", "--model", dir, "--out", dir + "/states.json", "--gripper-open", "0", "--gripper-closed", "1"},
+			"--gripper-open 0, --gripper-closed 1: closedloop: the policy's gripper convention (gripper_open 0, gripper_closed 1) is not the scene's (-1 open, 1 closed)"},
+		{[]string{"train", "dagger", "--model", dir, "--out", dir + "/states.json", "--gripper-open", "Inf"}, "--gripper-open +Inf, --gripper-closed 1: nodecore: parameter 'gripper_open' could not be set to +Inf"},
 		// A --weights given that cannot be used is an error before the run, not a row "not run".
 		{[]string{"evaluate", "--model", tiny, "--episodes", "1", "--quiet", "--weights", missing}, "early exit: --weights " + missing + ": open " + missing + ": no such file or directory"},
 		{[]string{"evaluate", "--closed-loop", "--model", tiny, "--episodes", "1", "--quiet", "--weights", missing}, "early exit: --weights " + missing + ": open "},

@@ -137,6 +137,7 @@ func newDAggerCmd() *cobra.Command {
 		cameraHz float64
 		lead     int
 		hold     time.Duration
+		grip     gripperFlags
 		strategy string
 		within   float64
 		expert   []string
@@ -169,6 +170,14 @@ the adapters and controllers on the frames where skipping took the arm.`,
 					"their states serve diagnostics (train keypoints, train labels); train bc --dagger-states and distill --states refuse them\n",
 					seed, seed, last, training.HeldOutSeedStart)
 			}
+			// The states go to the scripted expert, which labels them in the scene's convention.
+			convention, err := grip.convention()
+			if err != nil {
+				return err
+			}
+			if err := closedloop.CheckExpertConvention(convention); err != nil {
+				return fmt.Errorf("--gripper-open %v, --gripper-closed %v: %w", grip.open, grip.closed, err)
+			}
 			sc := scene.DefaultConfig()
 			if sc.Tabletop, err = tasks.tabletop(); err != nil {
 				return err
@@ -197,7 +206,7 @@ the adapters and controllers on the frames where skipping took the arm.`,
 			if approachOnly {
 				keep = closedloop.KeepApproach
 			}
-			cfg := closedloop.Config{Engine: e, Skipping: play, Scene: sc, CameraHz: cameraHz, ExpertDims: expertDims, GripperLead: lead, GripperMinHold: hold}
+			cfg := closedloop.Config{Engine: e, Skipping: play, Scene: sc, CameraHz: cameraHz, ExpertDims: expertDims, GripperLead: lead, GripperMinHold: hold, Gripper: convention}
 			if within != 0 {
 				if play.Strategy == skipping.StrategyFull {
 					return fmt.Errorf("--full-within %v: only with a --strategy that skips (with full every layer runs everywhere)", within)
@@ -274,6 +283,7 @@ the adapters and controllers on the frames where skipping took the arm.`,
 	f.Float64Var(&cameraHz, "camera-hz", 0, "camera rate (0: the control rate of the bundle); play as evaluate --closed-loop will")
 	f.IntVar(&lead, "gripper-lead", 0, "the node's gripper_lead: actions by which every chunk's gripper commands are advanced (0..64)")
 	f.DurationVar(&hold, "gripper-min-hold", 0, "the node's gripper_min_hold: the least time the gripper keeps a command once it changed (0..10s)")
+	grip.registerClosedLoop(f, "", "; refused unless the scene's, in which the scripted expert labels the states")
 	f.StringVar(&strategy, "strategy", "full", "skipping strategy the policy plays with, at the default thresholds: "+strings.Join(skipping.StrategyNames(), ", "))
 	f.BoolVar(&approachOnly, "approach-only", false, "write only the states before the policy first closed the gripper on nothing, "+
 		"in each instruction: its approach, where it missed (the wandering that follows would otherwise make most of the states)")

@@ -10,6 +10,9 @@ import (
 	"github.com/spf13/pflag"
 
 	"dysl_vla/evaluation/closedloop"
+	"dysl_vla/gripper"
+	"dysl_vla/nodecore"
+	"dysl_vla/paramserver"
 	"dysl_vla/policy/bundle"
 	"dysl_vla/scene"
 )
@@ -31,6 +34,7 @@ type closedLoopFlags struct {
 	expertDims   []string
 	gripperLead  int
 	gripperHold  time.Duration
+	gripper      gripperFlags
 	match        closedloop.EvaluateConfig // MatchEpisodes, MatchRuns, MatchTolerance, Variants
 	// only are the flags that only --closed-loop uses.
 	only []string
@@ -68,7 +72,31 @@ func (f *closedLoopFlags) registerEpisodes(fs *pflag.FlagSet) {
 		"from the scripted expert in every variant, so that the rows compare what is left (the gripper's timing)")
 	fs.IntVar(&f.gripperLead, "gripper-lead", 0, "closed loop: the node's gripper_lead, the actions by which every chunk's gripper commands are advanced (0..64)")
 	fs.DurationVar(&f.gripperHold, "gripper-min-hold", 0, "closed loop: the node's gripper_min_hold, the least time the gripper keeps a command once it changed (0..10s)")
+	f.gripper.registerClosedLoop(fs, "closed loop: ", "")
 	fs.IntVar(&f.matchFrames, "match-frames-closed-loop", 600, "closed loop: frames served to dysl that flexidepth's tau and early exit's eta are first matched on")
+}
+
+// registerClosedLoop registers --gripper-open and --gripper-closed for a command that plays the policy
+// in the closed-loop simulator: the node's gripper_open and gripper_closed, by which the node core's
+// gripper_min_hold and the simulated arm both read the policy's gripper column. prefix starts each
+// usage line and suffix ends it.
+func (g *gripperFlags) registerClosedLoop(fs *pflag.FlagSet, prefix, suffix string) {
+	d := gripper.Default()
+	fs.Float64Var(&g.open, "gripper-open", float64(d.Open), prefix+"the node's gripper_open, the policy's gripper column value for fully open, "+
+		"by which gripper_min_hold and the simulated arm read the column (the scene's own convention: -1 open, +1 closed)"+suffix)
+	fs.Float64Var(&g.closed, "gripper-closed", float64(d.Closed), prefix+"the node's gripper_closed, the policy's gripper column value for fully closed (not --gripper-open's)"+suffix)
+}
+
+// convention is the gripper convention of --gripper-open and --gripper-closed as the node takes
+// gripper_open and gripper_closed, refused as the node refuses them (NaN, out of range, the two equal,
+// as float32), with the flags named.
+func (g *gripperFlags) convention() (gripper.Convention, error) {
+	_, settings, err := nodecore.NewParamServer("/dysl_vla_node", map[string]paramserver.Value{
+		nodecore.ParamGripperOpen: paramserver.Double(g.open), nodecore.ParamGripperClosed: paramserver.Double(g.closed)}, nil)
+	if err != nil {
+		return gripper.Convention{}, fmt.Errorf("--gripper-open %v, --gripper-closed %v: %w", g.open, g.closed, err)
+	}
+	return settings.Gripper, nil
 }
 
 // checkMatchFrames refuses a --match-frames-closed-loop below 1 (closedloop would take 0 for its 600).
