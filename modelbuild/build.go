@@ -1,9 +1,12 @@
 package modelbuild
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -18,7 +21,7 @@ import (
 // Options configure Build.
 type Options struct {
 	Preset string // a key of Presets
-	OutDir string // created if missing; replaced whole (bundle.Replace): its old graphs go, its other files stay
+	OutDir string // missing, empty, or a bundle Build wrote; replaced whole (bundle.Replace): its old graphs go, its other files stay
 	Seed   int64  // random init and calibration inputs
 	// WeightsFile, when set, is a safetensors file holding the backbone (names: WeightNames) used instead
 	// of random initialization.
@@ -77,6 +80,9 @@ func Build(opts Options) (*Result, error) {
 	// Before the calibration (42 s on the bench preset), not when the bundle is put in place.
 	if err := bundle.CheckReplaceable(opts.OutDir); err != nil {
 		return nil, fmt.Errorf("modelbuild: output %w", err)
+	}
+	if err := checkOutDir(opts.OutDir); err != nil {
+		return nil, err
 	}
 	if opts.StaticRatio == 0 {
 		opts.StaticRatio = 0.2
@@ -193,7 +199,7 @@ func Build(opts Options) (*Result, error) {
 		Format: bundle.FormatVersion,
 		Name:   fmt.Sprintf("dysl-%s-seed%d", preset.Name, opts.Seed),
 		Provenance: bundle.Provenance{
-			Builder: "dysl model build",
+			Builder: provenanceBuilder,
 			Preset:  preset.Name,
 			Seed:    opts.Seed,
 			Weights: weightsNote,
@@ -243,6 +249,46 @@ func Build(opts Options) (*Result, error) {
 		params += onnxgraph.NumElements(shape)
 	}
 	return &Result{Manifest: m, Model: model, Params: params}, nil
+}
+
+// provenanceBuilder is provenance.builder of the bundles Build writes; calibrate and distill keep it.
+const provenanceBuilder = "dysl model build"
+
+// checkOutDir refuses an output directory that holds anything but a bundle Build wrote: the build
+// replaces the directory whole, so a hand-made bundle there (a model brought from elsewhere), or files
+// that are no bundle at all, would be gone without a word. An empty or missing directory, and a
+// bundle Build wrote (rebuilt by the scripts round after round), are built into.
+func checkOutDir(dir string) error {
+	entries, err := os.ReadDir(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("modelbuild: output %w", err)
+	case len(entries) == 0:
+		return nil
+	}
+	const what = "dysl model build replaces the directory whole: give another --out, or remove %s first"
+	m, err := bundle.ReadManifest(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		var names []string
+		for _, e := range entries[:min(len(entries), 3)] {
+			names = append(names, e.Name())
+		}
+		if len(entries) > 3 {
+			names = append(names, fmt.Sprintf("%d more", len(entries)-3))
+		}
+		return fmt.Errorf("modelbuild: output %s is not a bundle (no %s; it holds %s): "+what,
+			dir, bundle.ManifestFile, strings.Join(names, ", "), dir)
+	case err != nil:
+		return fmt.Errorf("modelbuild: output %s: its %s does not read (%v), so nothing says dysl model build wrote it: "+what,
+			dir, bundle.ManifestFile, err, dir)
+	case m.Provenance.Builder != provenanceBuilder:
+		return fmt.Errorf("modelbuild: output %s holds a bundle that dysl model build did not write (provenance.builder is %q, not %q): "+what,
+			dir, m.Provenance.Builder, provenanceBuilder, dir)
+	}
+	return nil
 }
 
 // BundleArch is the architecture a bundle was built with: its preset's (provenance.preset), with the

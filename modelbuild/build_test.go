@@ -16,6 +16,7 @@ import (
 	"dysl_vla/policy/bundle"
 	"dysl_vla/safetensors"
 	"dysl_vla/scene"
+	"dysl_vla/test/diskfull"
 )
 
 var epoch = func() time.Time { return time.Unix(0, 0) }
@@ -457,5 +458,40 @@ func TestCommittedWeightsAreFinishedRuns(t *testing.T) {
 		f, err := safetensors.Decode(data)
 		require.NoError(t, err, path)
 		require.Empty(t, unfinishedTraining(f.Metadata), path)
+	}
+}
+
+// A build refuses an output directory holding anything but a bundle dysl model build wrote, before
+// any work, and leaves it as it was: a model author's own bundle (found by one who brought their own
+// VLA: provenance.builder "hand" came out "dysl model build", its graphs replaced), or other files.
+// A rebuild of its own bundle goes on (TestBuildOverABundleRemovesItsStaleGraphs).
+func TestBuildRefusesAnOutputItDidNotWrite(t *testing.T) {
+	own, _ := buildTiny(t, Options{Seed: 1})
+	m, err := bundle.ReadManifest(own)
+	require.NoError(t, err)
+	m.Provenance.Builder = "hand"
+	require.NoError(t, bundle.Write(own, m))
+
+	other := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(other, "thesis.tex"), []byte("mine"), 0o644))
+
+	unreadable := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(unreadable, bundle.ManifestFile), []byte("format: [\n"), 0o644))
+
+	for _, c := range []struct {
+		name, dir, want string
+	}{
+		{"a hand-made bundle", own, `holds a bundle that dysl model build did not write (provenance.builder is "hand", not "dysl model build")`},
+		{"files that are no bundle", other, "is not a bundle (no manifest.yaml; it holds thesis.tex)"},
+		{"a manifest that does not read", unreadable, "its manifest.yaml does not read"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			before := diskfull.Snapshot(t, c.dir)
+			_, err := Build(Options{Preset: "tiny", OutDir: c.dir, Seed: 2, CalibrationFrames: 8, Now: epoch})
+			require.ErrorContains(t, err, "modelbuild: output "+c.dir)
+			require.ErrorContains(t, err, c.want)
+			require.ErrorContains(t, err, "give another --out, or remove "+c.dir+" first")
+			require.Equal(t, before, diskfull.Snapshot(t, c.dir), "left as it was")
+		})
 	}
 }
