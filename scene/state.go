@@ -18,7 +18,13 @@ func (a Vec3) HorizontalTo(b Vec3) float64 { return math.Hypot(b.X-a.X, b.Y-a.Y)
 // Action is one 7-D command: [dx, dy, dz, droll, dpitch, dyaw, gripper]; see the package doc.
 type Action [7]float64
 
-// Gripper commands (Action[6]).
+// ActionNames name an Action's values in order, as a bundle's manifest names its action columns.
+var ActionNames = []string{"x", "y", "z", "roll", "pitch", "yaw", "gripper"}
+
+// GripperIndex is the gripper command's place in an Action.
+const GripperIndex = 6
+
+// Gripper commands (Action[GripperIndex]).
 const (
 	GripperOpen   = -1.0
 	GripperClosed = 1.0
@@ -191,7 +197,7 @@ func Step(s State, a Action) State {
 		next.Still = s.Still + 1
 	}
 
-	closing := a[6] > 0
+	closing := a[GripperIndex] > 0
 	switch {
 	case closing && s.Gripper <= 0:
 		if i, ok := blockInReach(s.Blocks, next.EE); ok {

@@ -164,6 +164,13 @@ func New(cfg Config) (*Harness, error) {
 	if m.Dims.ActionDim != len(scene.Action{}) {
 		return nil, fmt.Errorf("closedloop: bundle %q has %d action values, the scene takes %d", m.Name, m.Dims.ActionDim, len(scene.Action{}))
 	}
+	// The chunks enter the scene column by column: a bundle whose columns mean other things (another
+	// order, the gripper elsewhere) would drive the arm with the wrong values and fail for no reason
+	// the report could name.
+	if !slices.Equal(m.Action.Names, scene.ActionNames) || m.Action.GripperIndex != scene.GripperIndex {
+		return nil, fmt.Errorf("closedloop: bundle %q names its action columns %v with the gripper at %d; the scene takes %v with the gripper at %d",
+			m.Name, m.Action.Names, m.Action.GripperIndex, scene.ActionNames, scene.GripperIndex)
+	}
 	dt := time.Duration(m.Action.DtSeconds * float64(time.Second))
 	if cfg.CameraHz == 0 {
 		cfg.CameraHz = 1 / m.Action.DtSeconds
@@ -446,14 +453,10 @@ func chunkActions(c *msgs.ActionChunk, convention gripper.Convention) []scene.Ac
 		for d := range out[i] {
 			out[i][d] = float64(c.Actions[i*dim+d])
 		}
-		out[i][sceneGripperIndex] = sceneGripper(convention, c.Actions[i*dim+sceneGripperIndex])
+		out[i][scene.GripperIndex] = sceneGripper(convention, c.Actions[i*dim+scene.GripperIndex])
 	}
 	return out
 }
-
-// sceneGripperIndex is the gripper's column of a scene.Action, and of the chunks the harness takes
-// (New requires the scene's seven action values).
-const sceneGripperIndex = 6
 
 // robotStateGripper is the gripper's place in scene.State.RobotState.
 var robotStateGripper = slices.Index(scene.RobotStateNames, "gripper")

@@ -425,6 +425,33 @@ func TestConfigErrors(t *testing.T) {
 	require.ErrorContains(t, err, "parameter 'gripper_closed' could not be set to -Inf (range -1000 to 1000)")
 }
 
+// A bundle whose action columns mean other things than the scene's, the gripper first say, is refused
+// before it drives the arm with the wrong values.
+func TestActionColumnsMustBeTheScenes(t *testing.T) {
+	for name, mend := range map[string]func(m *bundle.Manifest){
+		"gripper first": func(m *bundle.Manifest) {
+			m.Action.Names = []string{"gripper", "x", "y", "z", "roll", "pitch", "yaw"}
+			m.Action.GripperIndex = 0
+		},
+		"no gripper": func(m *bundle.Manifest) {
+			m.Action.Names[6] = "wrist"
+			m.Action.GripperIndex = -1
+		},
+		"gripper index elsewhere": func(m *bundle.Manifest) { m.Action.GripperIndex = 5 },
+	} {
+		t.Run(name, func(t *testing.T) {
+			m := testManifest()
+			mend(m)
+			e := &policy.Engine{Manifest: m, Backend: &scripted{Fake: policytest.NewFake(m), head: constantX}}
+			require.NoError(t, e.Initialize())
+			_, err := New(Config{Engine: e, Skipping: skipping.DefaultConfig()})
+			require.ErrorContains(t, err, "the scene takes [x y z roll pitch yaw gripper] with the gripper at 6")
+		})
+	}
+	_, err := New(Config{Engine: newEngine(t, constantX), Skipping: skipping.DefaultConfig()})
+	require.NoError(t, err)
+}
+
 func TestVisitReturnsTheCapturedStates(t *testing.T) {
 	sc := scene.DefaultConfig()
 	sc.MaxSteps = 10
