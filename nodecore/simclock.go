@@ -11,8 +11,9 @@ import (
 //
 // It also replaces the diagnostics ticker: a tick is sent on Ticks each time the sim time crosses a
 // multiple of the period, so diagnostics follow the played bag's time as an rclcpp timer on the ROS
-// clock does; before the first /clock message, WallTick stands in. A tick the worker has not taken
-// yet is not queued twice (diagnostics are a summary).
+// clock does; before the first /clock message, and while sim time gives no tick for wall periods on
+// end, WallTick stands in. A tick the worker has not taken yet is not queued twice (diagnostics are
+// a summary).
 type SimClock struct {
 	// Period between diagnostics ticks; 0 sends none.
 	Period time.Duration
@@ -22,7 +23,16 @@ type SimClock struct {
 	next  time.Time
 	ticks chan time.Time
 	once  sync.Once
+	// wallTicksWithoutSimTick counts the wall ticks since sim time last ticked or started a period.
+	wallTicksWithoutSimTick int
 }
+
+// simTickGrace is how many wall periods without a sim tick pass before wall ticks stand in again: a
+// clock that stopped (a bag played to its end, a simulator that died or paused) would otherwise
+// silence the diagnostics, and a monitor could not tell the node from one that is gone. Two, so that a
+// clock running at the wall's pace, whose ticks come a little before or after the wall's, never
+// doubles them.
+const simTickGrace = 2
 
 func (c *SimClock) init() { c.once.Do(func() { c.ticks = make(chan time.Time, 1) }) }
 
@@ -38,7 +48,9 @@ func (c *SimClock) Set(t time.Time) {
 		return
 	}
 	if t.Before(c.now) || c.next.IsZero() {
+		// The period starts here, and so does the wait for its tick.
 		c.next = t.Add(c.Period)
+		c.wallTicksWithoutSimTick = 0
 	}
 	c.now = t
 	if c.Period <= 0 || t.Before(c.next) {
@@ -46,6 +58,7 @@ func (c *SimClock) Set(t time.Time) {
 	}
 	// One tick for the whole jump, however many periods it spans.
 	c.next = t.Add(c.Period)
+	c.wallTicksWithoutSimTick = 0
 	select {
 	case c.ticks <- t:
 	default:
@@ -65,11 +78,13 @@ func (c *SimClock) Now() time.Time {
 // WallTick takes a tick of a wall-clock ticker of the same period. Until the first /clock message sim
 // time stands still and would never tick, so the diagnostics, the one place that says nothing is
 // published on /clock, would never be published: a wall tick is passed on then. Once /clock runs,
-// wall ticks are ignored.
+// wall ticks are ignored while sim time ticks; after simTickGrace wall ticks without a sim tick (the
+// clock stopped, or runs far slower than the wall) each wall tick is passed on again.
 func (c *SimClock) WallTick() {
 	c.init()
 	c.mu.Lock()
-	waiting := c.now.IsZero() && c.Period > 0
+	c.wallTicksWithoutSimTick++
+	waiting := c.Period > 0 && (c.now.IsZero() || c.wallTicksWithoutSimTick > simTickGrace)
 	c.mu.Unlock()
 	if !waiting {
 		return

@@ -104,3 +104,56 @@ func TestSimClockAtRosTimeZeroIsNoTimeYet(t *testing.T) {
 		t.Fatalf("Now = %v, want %v", c.Now(), time.Unix(7, 0))
 	}
 }
+
+// A /clock that stops (a bag played to its end) must not silence the diagnostics: after
+// simTickGrace wall periods without a sim tick, wall ticks stand in again, until sim time ticks anew.
+func TestSimClockTicksOnTheWallClockWhenTheClockStops(t *testing.T) {
+	c := &SimClock{Period: time.Second}
+	ticked := func() bool {
+		select {
+		case <-c.Ticks():
+			return true
+		default:
+			return false
+		}
+	}
+	base := time.Unix(1000, 0)
+	c.Set(base)
+	c.Set(base.Add(time.Second))
+	if !ticked() {
+		t.Fatal("no sim tick after a period")
+	}
+	// A clock at the wall's pace: each sim tick resets the count, no wall tick passes.
+	for i := 2; i < 6; i++ {
+		c.WallTick()
+		c.Set(base.Add(time.Duration(i) * time.Second))
+		if !ticked() {
+			t.Fatalf("no sim tick at %d s", i)
+		}
+		if ticked() {
+			t.Fatalf("a wall tick passed on while sim time ticks (at %d s)", i)
+		}
+	}
+	// The clock stops.
+	for i := range simTickGrace {
+		c.WallTick()
+		if ticked() {
+			t.Fatalf("wall tick %d of the grace passed on", i+1)
+		}
+	}
+	for i := range 3 {
+		c.WallTick()
+		if !ticked() {
+			t.Fatalf("wall tick %d after the grace was not passed on: the diagnostics fall silent", i+1)
+		}
+	}
+	// It runs again: sim time ticks, and wall ticks are held back once more.
+	c.Set(base.Add(10 * time.Second))
+	if !ticked() {
+		t.Fatal("no sim tick when the clock runs again")
+	}
+	c.WallTick()
+	if ticked() {
+		t.Fatal("a wall tick passed on right after a sim tick")
+	}
+}

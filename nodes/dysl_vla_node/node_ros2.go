@@ -405,7 +405,8 @@ func (n *node) activate() {
 	n.ticker = time.NewTicker(n.settings.DiagnosticsPeriod)
 	tick := n.ticker.C
 	if n.clock != nil {
-		// Sim time ticks the diagnostics; the wall clock only until the first /clock message.
+		// Sim time ticks the diagnostics; the wall clock before the first /clock message and while
+		// /clock stands still (nodecore.SimClock.WallTick).
 		tick = n.clock.Ticks()
 		n.wallTicks = make(chan struct{})
 		go func(wall <-chan time.Time, stop <-chan struct{}) {
