@@ -85,6 +85,12 @@ type Bridge struct {
 	// StampsOffClock says the chunks' stamps are not on this bridge's clock: sim time (use_sim_time),
 	// a replayed bag's. Each chunk's gripper steps are then due from its arrival instead of its stamp.
 	StampsOffClock bool
+	// MaxChunkWait is how long a chunk may wait in a channel's queue, a part of it not yet written,
+	// before the Forwarder's status warns of the backlog (Stats.OldestQueuedChunk): a link slower than
+	// the chunks (a TCP reader or a radio at serial speed) queues them, and the controller would
+	// execute chunks older than the bridge's status lets on. It defaults to 500 ms, the node's
+	// max_image_age: older, the chunk's frame would not have been taken for inference.
+	MaxChunkWait time.Duration
 	// Now reads the clock for the link timeout, the retries and the standing of a server endpoint's
 	// channels. It defaults to time.Now.
 	Now func() time.Time
@@ -134,9 +140,36 @@ type channelLedger struct {
 	// malformed holds back the reports of malformed input on the channel: line noise is one parse
 	// error a byte, and an event each would crowd the others (a gripper failure) out of Events.
 	malformed reportThrottle
+	// queuedChunks are the chunks handed to the channel, oldest first, of which a part may not have
+	// left gomavlib's queue yet (queuedChunk.end); the older ones are let go of as they leave it.
+	queuedChunks []queuedChunk
+}
+
+// queuedChunk is a chunk handed to a channel: its parts are the frames numbered below end, from the
+// end of the chunk before, and handed is when; stepDt is its StepDt.
+type queuedChunk struct {
+	end    uint64
+	handed time.Time
+	stepDt time.Duration
 }
 
 func (l *channelLedger) inFlight() uint64 { return l.handed - l.conn.finished() }
+
+// oldestQueuedChunk is how long the oldest chunk still queued on the channel has waited at now, of
+// which finished frames have left gomavlib's queue; 0 when none. A chunk superseded there counts
+// until its parts, skipped, have left it too: the frames queued before them have held the chunks
+// since back as long.
+func (l *channelLedger) oldestQueuedChunk(finished uint64, now time.Time) time.Duration {
+	gone := 0
+	for gone < len(l.queuedChunks) && l.queuedChunks[gone].end <= finished {
+		gone++
+	}
+	l.queuedChunks = l.queuedChunks[gone:]
+	if len(l.queuedChunks) == 0 {
+		return 0
+	}
+	return now.Sub(l.queuedChunks[0].handed)
+}
 
 type plannedGripper struct {
 	due   time.Time
@@ -145,8 +178,10 @@ type plannedGripper struct {
 
 type counters struct {
 	chunksSent, chunksLinkDown, chunksNoChannel  uint64 // discarded: the two last
+	chunksSuperseded                             uint64
 	framesAttempted                              uint64
 	framesWrittenClosed, framesDropped           uint64
+	framesSupersededClosed                       uint64
 	framesEvicted                                uint64
 	gripperCommands, gripperAcked, gripperFailed uint64
 	malformedFrames                              uint64
@@ -172,12 +207,22 @@ type Stats struct {
 	// TCP connection made again before its first heartbeat, or each one's write buffer full).
 	// ChunksNoChannel are those of ChunksDiscarded sent while the link counted as up.
 	ChunksSent, ChunksDiscarded, ChunksNoChannel uint64
+	// ChunksSuperseded are chunks of ChunksSent cut short on a channel: a newer chunk was sent while
+	// parts of them were still queued there, a step (their StepDt) after they were, and those parts
+	// were skipped, unwritten (FramesSuperseded). A link slower than the chunks carries the newest parts so, not a backlog;
+	// the controller may have the first parts of a chunk cut short, and reads the newer chunk_seq.
+	ChunksSuperseded uint64
+	// OldestQueuedChunk is how long the oldest chunk still queued on a channel has waited since Send:
+	// a part of it has not left gomavlib's queue (written, or skipped as superseded); 0 when none.
+	// Beyond MaxChunkWait, the Forwarder's status warns of the backlog.
+	OldestQueuedChunk time.Duration
 	// FramesAttempted is every frame the bridge meant to send to a channel (heartbeats, chunk parts,
 	// commands). Each is written by the transport (FramesWritten), dropped (FramesDropped: write buffer
 	// full, write error, channel closed first), left on a channel a server endpoint closed for a
-	// newcomer (FramesEvicted: queued or failed there, for a peer given up on purpose) or queued in
-	// gomavlib (FramesInFlight): the four add up to FramesAttempted.
-	FramesAttempted, FramesWritten, FramesDropped, FramesEvicted, FramesInFlight uint64
+	// newcomer (FramesEvicted: queued or failed there, for a peer given up on purpose), skipped as a
+	// part of a chunk superseded (FramesSuperseded) or queued in gomavlib (FramesInFlight): the five
+	// add up to FramesAttempted.
+	FramesAttempted, FramesWritten, FramesDropped, FramesEvicted, FramesSuperseded, FramesInFlight uint64
 	// GripperCommands counts COMMAND_LONG transmissions, retries included; GripperAcked and GripperFailed
 	// count commands, each accepted or failed once: the transitions, and the state commanded again
 	// (the link's return, a controller restart or new channel, a failed command's state).
@@ -321,6 +366,9 @@ func (b *Bridge) applyDefaults() {
 	} else if b.GripperRetries < 0 {
 		b.GripperRetries = 0
 	}
+	if b.MaxChunkWait == 0 {
+		b.MaxChunkWait = 500 * time.Millisecond
+	}
 	if b.Now == nil {
 		b.Now = time.Now
 	}
@@ -337,6 +385,8 @@ func (b *Bridge) validate() error {
 		return fmt.Errorf("LinkTimeout is %v, expected a positive duration", b.LinkTimeout)
 	case b.GripperAckTimeout < 0:
 		return fmt.Errorf("GripperAckTimeout is %v, expected a positive duration", b.GripperAckTimeout)
+	case b.MaxChunkWait < 0:
+		return fmt.Errorf("MaxChunkWait is %v, expected a positive duration", b.MaxChunkWait)
 	case b.GripperProgressTimeout < 0:
 		return fmt.Errorf("GripperProgressTimeout is %v, expected a positive duration", b.GripperProgressTimeout)
 	case !finite32(b.GripperOpenValue) || !finite32(b.GripperClosedValue):
@@ -410,7 +460,7 @@ func (b *Bridge) Send(c Chunk) error {
 		b.counts.chunksLinkDown++
 		return nil
 	}
-	if b.writeToController(messages...) {
+	if b.writeChunk(messages, c.StepDt, now) {
 		b.counts.chunksSent++
 	} else {
 		// The link counts as up until its timeout, but the channel may be gone already (TCP EOF, a
@@ -431,8 +481,9 @@ func (b *Bridge) Stats() Stats {
 		ChunksSent: b.counts.chunksSent, ChunksDiscarded: b.counts.chunksLinkDown + b.counts.chunksNoChannel, ChunksNoChannel: b.counts.chunksNoChannel,
 		FramesAttempted: b.counts.framesAttempted,
 		FramesWritten:   b.counts.framesWrittenClosed, FramesDropped: b.counts.framesDropped,
-		FramesEvicted:   b.counts.framesEvicted,
-		GripperCommands: b.counts.gripperCommands, GripperAcked: b.counts.gripperAcked,
+		FramesEvicted: b.counts.framesEvicted, FramesSuperseded: b.counts.framesSupersededClosed,
+		ChunksSuperseded: b.counts.chunksSuperseded,
+		GripperCommands:  b.counts.gripperCommands, GripperAcked: b.counts.gripperAcked,
 		GripperFailed: b.counts.gripperFailed, LastGripperFailure: b.lastGripperFailure,
 		ControllerMAVLink1: b.controllerMAVLink1, ControllerRestarts: b.counts.controllerRestarts, MalformedFrames: b.counts.malformedFrames + b.transports.cutFrames.Load(),
 		EventsDropped: b.eventsDropped.Load(), ChannelsRefused: b.transports.refused.Load(),
@@ -449,10 +500,12 @@ func (b *Bridge) Stats() Stats {
 		if ledger.conn != nil {
 			// One load of each counter: the writer goroutine moves frames on meanwhile, and in flight
 			// computed from fresh loads would not add up with the written and failed counted here.
-			written, failed := ledger.conn.written.Load(), ledger.conn.failed.Load()
+			written, failed, superseded := ledger.conn.written.Load(), ledger.conn.failed.Load(), ledger.conn.superseded.Load()
 			s.FramesWritten += written
 			s.FramesDropped += failed
-			s.FramesInFlight += ledger.handed - written - failed
+			s.FramesSuperseded += superseded
+			s.FramesInFlight += ledger.handed - written - failed - superseded
+			s.OldestQueuedChunk = max(s.OldestQueuedChunk, ledger.oldestQueuedChunk(written+failed+superseded, now))
 		}
 	}
 	slices.Sort(s.ControllerChannels)
@@ -576,6 +629,7 @@ func (b *Bridge) closeLedger(ch *gomavlib.Channel) {
 	}
 	b.transports.forget(ch.String(), ledger.conn)
 	b.counts.framesWrittenClosed += ledger.conn.written.Load()
+	b.counts.framesSupersededClosed += ledger.conn.superseded.Load()
 	// gomavlib discards what is still queued on a closed channel.
 	lost := ledger.inFlight() + ledger.conn.failed.Load()
 	if ledger.conn.server != nil && ledger.conn.server.evictedFor.Load() != nil {
@@ -716,6 +770,44 @@ func (b *Bridge) writeAll(messages ...message.Message) bool {
 // controller by, and Stats.ControllerChannels shows the case (the Forwarder's status is WARN).
 func (b *Bridge) writeToController(messages ...message.Message) bool {
 	return b.writeWhere(func(l *channelLedger) bool { return l.controller }, messages...)
+}
+
+// writeChunk hands a chunk's messages to the channels the controller was heard on (writeToController),
+// and reports whether any took them. On each, they supersede the parts still queued of the chunks
+// that have waited there a step (their StepDt) or longer: those are skipped, unwritten
+// (countingConn.supersede). On a link slower than the chunks (a TCP reader or a radio at serial
+// speed), the queue would otherwise hold chunks for seconds, and the controller would execute each
+// long after a newer one was computed. A chunk waiting less is not late: chunks sent in a burst (a
+// replayed bag) are all written.
+func (b *Bridge) writeChunk(messages []message.Message, stepDt time.Duration, now time.Time) bool {
+	taken := false
+	superseded := 0 // chunks cut short, on the channel that cut the most
+	for ch, ledger := range b.channels {
+		if !ledger.controller || !b.writeTo(ch, messages...) {
+			continue
+		}
+		taken = true
+		ledger.oldestQueuedChunk(ledger.conn.finished(), now) // lets go of the chunks gone
+		var late uint64                                       // the end of the newest chunk that has waited a step
+		for _, q := range ledger.queuedChunks {
+			if now.Sub(q.handed) >= q.stepDt {
+				late = q.end
+			}
+		}
+		if late > 0 {
+			cut := 0
+			before, entered := ledger.conn.supersede(late)
+			for _, q := range ledger.queuedChunks {
+				if q.end > max(before, entered) && q.end <= late {
+					cut++
+				}
+			}
+			superseded = max(superseded, cut)
+		}
+		ledger.queuedChunks = append(ledger.queuedChunks, queuedChunk{end: ledger.handed, handed: now, stepDt: stepDt})
+	}
+	b.counts.chunksSuperseded += uint64(superseded)
+	return taken
 }
 
 // controllerChannels counts the channels writeToController writes to, whether each takes the frames

@@ -388,7 +388,7 @@ func TestFramesOfAnEvictedChannelAreNotDropped(t *testing.T) {
 			require.EqualValues(t, 6, s.FramesDropped)
 			require.Zero(t, s.FramesEvicted)
 		}
-		require.Equal(t, s.FramesAttempted, s.FramesWritten+s.FramesDropped+s.FramesEvicted+s.FramesInFlight)
+		require.Equal(t, s.FramesAttempted, s.FramesWritten+s.FramesDropped+s.FramesEvicted+s.FramesSuperseded+s.FramesInFlight)
 	}
 }
 

@@ -38,7 +38,7 @@ type Forwarder struct {
 	// reported are the discarded chunks and dropped frames the previous LinkStatus saw, so that a status
 	// says when the link is up but chunks stopped getting through since.
 	reported struct {
-		chunksNoChannel, framesDropped, channelsRefused, channelsEvicted, gripperFailed uint64
+		chunksNoChannel, framesDropped, chunksSuperseded, channelsRefused, channelsEvicted, gripperFailed uint64
 	}
 }
 
@@ -76,12 +76,15 @@ func (f *Forwarder) ForwardChunk(m *msgs.ActionChunk) error {
 // channel (Stats.ControllerChannels, which the message names: two controllers at the same ids are
 // both sent the chunks), and while the link is up but chunks were discarded or frames
 // dropped since the previous status (the channel is gone, or the controller stopped reading), or a
+// chunk has waited in the queue to the controller longer than the bridge's MaxChunkWait, or chunks
+// were cut short by newer ones since the previous status (the link is slower than the chunks), or a
 // server endpoint refused connections or closed channels for newcomers, its channels all open, or a
 // gripper command failed since the previous status (the latest failure is added once), while the
 // controller has not accepted the gripper state the policy asks for, longer than a command takes
 // (gripperUnaccepted), or the controller heartbeats in MAVLink 1 (Stats.ControllerMAVLink1), and OK
-// otherwise; while the link is up, chunks discarded, frames dropped, connections refused and channels
-// closed for newcomers since the previous status, and a gripper state not accepted, are added when
+// otherwise; while the link is up, chunks discarded, frames dropped, the chunks' backlog, connections
+// refused and channels closed for newcomers since the previous status, and a gripper state not
+// accepted, are added when
 // another case leads the message (two channels, MAVLink 1, chunks refused), so that one warning hides
 // no other; while the link is down,
 // why a client endpoint cannot connect, or a server endpoint cannot accept, is added, and the latest
@@ -96,10 +99,11 @@ func (f *Forwarder) LinkStatus() msgs.DiagnosticStatus {
 
 	st := msgs.DiagnosticStatus{HardwareID: b.Endpoint}
 	gripperFailed := s.GripperFailed - f.reported.gripperFailed // since the previous status
-	lost, crowded, unaccepted := f.lostSinceReported(s), f.crowdedSinceReported(s), f.gripperUnaccepted(s)
-	// sayLost, sayCrowded and sayUnaccepted: the message is to add them, unless it leads with them or
-	// the link is down.
-	sayLost, sayCrowded, sayUnaccepted := s.LinkUp, s.LinkUp, s.LinkUp
+	lost, backlog := f.lostSinceReported(s), f.backlog(s)
+	crowded, unaccepted := f.crowdedSinceReported(s), f.gripperUnaccepted(s)
+	// sayLost, sayBacklog, sayCrowded and sayUnaccepted: the message is to add them, unless it leads
+	// with them or the link is down.
+	sayLost, sayBacklog, sayCrowded, sayUnaccepted := s.LinkUp, s.LinkUp, s.LinkUp, s.LinkUp
 	age := "n/a"
 	if s.HeardController {
 		age = strconv.FormatFloat(s.HeartbeatAge.Seconds(), 'f', 1, 64)
@@ -133,6 +137,10 @@ func (f *Forwarder) LinkStatus() msgs.DiagnosticStatus {
 		st.Level = msgs.DiagnosticWarn
 		st.Message = "link up, but " + lost
 		sayLost = false
+	case backlog != "":
+		st.Level = msgs.DiagnosticWarn
+		st.Message = "link up, but " + backlog
+		sayBacklog = false
 	case crowded != "":
 		st.Level = msgs.DiagnosticWarn
 		st.Message = "link up, but " + crowded
@@ -150,6 +158,9 @@ func (f *Forwarder) LinkStatus() msgs.DiagnosticStatus {
 	// An earlier case (two channels, MAVLink 1, chunks refused) hides neither.
 	if sayLost && lost != "" {
 		st.Message += "; " + lost
+	}
+	if sayBacklog && backlog != "" {
+		st.Message += "; " + backlog
 	}
 	if sayCrowded && crowded != "" {
 		st.Message += "; " + crowded
@@ -169,6 +180,7 @@ func (f *Forwarder) LinkStatus() msgs.DiagnosticStatus {
 	}
 
 	f.reported.chunksNoChannel, f.reported.framesDropped = s.ChunksNoChannel, s.FramesDropped
+	f.reported.chunksSuperseded = s.ChunksSuperseded
 	f.reported.channelsRefused, f.reported.channelsEvicted = s.ChannelsRefused, s.ChannelsEvicted
 	f.reported.gripperFailed = s.GripperFailed
 
@@ -184,9 +196,12 @@ func (f *Forwarder) LinkStatus() msgs.DiagnosticStatus {
 	count("chunks discarded", s.ChunksDiscarded)
 	count("chunks discarded with the link up", s.ChunksNoChannel)
 	count("chunks refused", f.refused)
+	count("chunks cut short by newer ones", s.ChunksSuperseded)
+	kv("oldest queued chunk (s)", strconv.FormatFloat(s.OldestQueuedChunk.Seconds(), 'f', 1, 64))
 	count("frames written", s.FramesWritten)
 	count("frames dropped", s.FramesDropped)
 	count("frames left on channels closed for newcomers", s.FramesEvicted)
+	count("frames skipped for newer chunks", s.FramesSuperseded)
 	count("frames in flight", s.FramesInFlight)
 	count("gripper commands sent", s.GripperCommands)
 	count("gripper commands acked", s.GripperAcked)
@@ -218,6 +233,26 @@ func (f *Forwarder) lostSinceReported(s Stats) string {
 	return fmt.Sprintf("since the last report %d chunks were discarded and %d frames dropped: "+
 		"no channel is connected, the controller has not been heard on the one connected again, or it does not read what is written to it",
 		s.ChunksNoChannel-f.reported.chunksNoChannel, s.FramesDropped-f.reported.framesDropped)
+}
+
+// backlog says the chunks queued for longer than MaxChunkWait, and the chunks cut short by newer
+// ones since the previous status; "" when neither. Both say the link carries less than the chunks
+// need: without the cut, the controller would execute chunks long after newer ones were computed.
+func (f *Forwarder) backlog(s Stats) string {
+	var what []string
+	if wait := f.Bridge.MaxChunkWait; s.OldestQueuedChunk > wait {
+		what = append(what, fmt.Sprintf("a chunk has waited %.1f s in the queue to the controller, unwritten "+
+			"(%d frames queued; a chunk may wait %v)", s.OldestQueuedChunk.Seconds(), s.FramesInFlight, wait))
+	}
+	if n := s.ChunksSuperseded - f.reported.chunksSuperseded; n > 0 {
+		what = append(what, fmt.Sprintf("since the last report %d chunks were cut short by newer ones, "+
+			"their parts still queued skipped unwritten", n))
+	}
+	if what == nil {
+		return ""
+	}
+	return strings.Join(what, ", and ") + ": the link carries less than the chunks need " +
+		"(a slow link or controller; fewer chunks a second, or fewer steps a chunk)"
 }
 
 // gripperUnaccepted says the gripper state the controller has not accepted for longer than a command

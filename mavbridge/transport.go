@@ -12,6 +12,8 @@ import (
 	"github.com/bluenviron/gomavlib/v3"
 	"github.com/bluenviron/gomavlib/v3/pkg/frame"
 	"github.com/pion/transport/v2/udp"
+
+	"dysl_vla/mavbridge/dialect"
 )
 
 // Why the transport is wrapped: gomavlib queues each outgoing frame in a 64-deep buffer per channel and
@@ -24,6 +26,23 @@ import (
 
 // libraryWriteBuffer is gomavlib v3.3.0's per-channel write buffer (writeBufferSize in channel.go).
 const libraryWriteBuffer = 64
+
+// tcpWriteBuffer is the kernel send buffer the bridge asks for on a TCP connection (Linux doubles it
+// for its bookkeeping). The default one grows to megabytes, at once on loopback: frames the bridge
+// counts as written would wait there, minutes long on a link at serial speed, out of reach of a newer
+// chunk (countingConn.supersede) and of the status. Kept small, a slow link's backlog stays in
+// gomavlib's queue, where both see it; 4 KiB still carries a chunk (1.7 KB for 50 steps of 7
+// values) twice a round trip. What the controller's own receive buffer holds is out of the bridge's
+// reach all the same.
+const tcpWriteBuffer = 4096
+
+// limitSendBuffer asks for tcpWriteBuffer on conn when it is a TCP connection. A refusal leaves the
+// default: the link works, with its backlog out of sight, as before.
+func limitSendBuffer(conn net.Conn) {
+	if tcp, ok := conn.(*net.TCPConn); ok {
+		tcp.SetWriteBuffer(tcpWriteBuffer) //nolint:errcheck // see above
+	}
+}
 
 // DefaultMaxChannels is how many channels a server endpoint keeps open at once when Bridge.MaxChannels
 // or Monitor.MaxChannels is 0: the controller, a ground station and a router beside it, and room to
@@ -45,13 +64,44 @@ func maxChannels(field int) (int, error) {
 // countingConn is the connection under one gomavlib channel.
 type countingConn struct {
 	net.Conn
-	written atomic.Uint64 // frames written successfully
-	failed  atomic.Uint64 // frames whose write failed; gomavlib then closes the channel
+	written    atomic.Uint64 // frames written successfully
+	failed     atomic.Uint64 // frames whose write failed; gomavlib then closes the channel
+	superseded atomic.Uint64 // chunk parts skipped unwritten: a newer chunk came (supersede)
 	// server is the place the channel holds on a server endpoint; nil for a client's or a serial port's.
 	server *serverChannel
+
+	// mu puts each frame's entry into Write before or after a supersede: a chunk part is written
+	// whole, or skipped.
+	mu sync.Mutex
+	// entered counts the frames that entered Write; gomavlib writes them one at a time, in the order
+	// they were handed to it, so the next one's index is entered.
+	entered uint64
+	// supersededBelow: a VLA_ACTION_CHUNK frame handed before it (its index below) is of a chunk a
+	// newer one superseded.
+	supersededBelow uint64
+}
+
+// supersede has the chunk parts handed before the frame numbered below skipped instead of written. It
+// returns the bound set before, and how many frames had entered Write: those numbered below were
+// written, or are being written. gomavlib's queue cannot be taken from, so a part stays in it until
+// its turn, and is skipped then, at once.
+func (c *countingConn) supersede(below uint64) (before, entered uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	before = c.supersededBelow
+	c.supersededBelow = max(c.supersededBelow, below)
+	return before, c.entered
 }
 
 func (c *countingConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	skip := c.entered < c.supersededBelow && isChunkFrame(p)
+	c.entered++
+	c.mu.Unlock()
+	if skip {
+		c.superseded.Add(1)
+		return len(p), nil
+	}
 	n, err := c.Conn.Write(p)
 	if err != nil {
 		c.failed.Add(1)
@@ -62,7 +112,16 @@ func (c *countingConn) Write(p []byte) (int, error) {
 }
 
 // finished is the number of frames that left the library, written or not.
-func (c *countingConn) finished() uint64 { return c.written.Load() + c.failed.Load() }
+func (c *countingConn) finished() uint64 {
+	return c.written.Load() + c.failed.Load() + c.superseded.Load()
+}
+
+// isChunkFrame says whether p, one whole frame as gomavlib writes it, is a VLA_ACTION_CHUNK: a
+// MAVLink 2 frame (the bridge sends no other) whose message id, bytes 7 to 9, is the chunk's.
+func isChunkFrame(p []byte) bool {
+	return len(p) >= 10 && p[0] == frame.V2MagicByte &&
+		uint32(p[7])|uint32(p[8])<<8|uint32(p[9])<<16 == dialect.ActionChunkID
+}
 
 // heardFrame records that the channel carried a valid frame, one of the peer its server endpoint
 // serves when protect is set, which keeps the channel's place from newcomers (channels.go). A client
@@ -276,6 +335,7 @@ func (l *countingListener) Accept() (net.Conn, error) {
 			retry = 0
 			l.reg.connected(nil)
 		}
+		limitSendBuffer(conn)
 		channel := l.admit(conn)
 		if channel == nil {
 			peer := conn.RemoteAddr()
@@ -388,6 +448,7 @@ func gomavlibEndpoint(e Endpoint, reg *transports, maxChannels int) gomavlib.End
 				if err != nil {
 					return nil, err
 				}
+				limitSendBuffer(conn)
 				if datagrams {
 					conn = newDatagramConn(conn, &reg.cutFrames)
 				}

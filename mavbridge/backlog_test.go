@@ -1,0 +1,162 @@
+package mavbridge
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
+	"github.com/stretchr/testify/require"
+
+	"dysl_vla/mavbridge/dialect"
+	"dysl_vla/msgs"
+)
+
+// serialSpeedReader reads from a connection as a controller behind a 57600-baud line does: 5760
+// bytes a second, in reads of 576 bytes every 100 ms.
+type serialSpeedReader struct {
+	conn net.Conn
+	next time.Time
+}
+
+func (r *serialSpeedReader) Read(p []byte) (int, error) {
+	if wait := time.Until(r.next); wait > 0 {
+		time.Sleep(wait)
+	}
+	r.next = time.Now().Add(100 * time.Millisecond)
+	return r.conn.Read(p[:min(len(p), 576)])
+}
+
+// listenWithSmallReceiveBuffer listens on a TCP port of 127.0.0.1 whose connections receive into 4
+// KiB from their first segment on: the window a socket announces in its handshake is not taken back.
+func listenWithSmallReceiveBuffer(t *testing.T) net.Listener {
+	config := net.ListenConfig{Control: func(_, _ string, raw syscall.RawConn) error {
+		var err error
+		if controlErr := raw.Control(func(fd uintptr) {
+			err = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+		}); controlErr != nil {
+			return controlErr
+		}
+		return err
+	}}
+	listener, err := config.Listen(context.Background(), "tcp4", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { listener.Close() })
+	return listener
+}
+
+// slowTCPController accepts the bridge's connection on listener, heartbeats once, and reads what the
+// bridge writes at serial speed. It returns a function that stops it and says, for each chunk part
+// it read, how old its chunk was then: from its stamp, the time the test sent it.
+func slowTCPController(t *testing.T, listener net.Listener) (stop func() []time.Duration) {
+	peer, err := listener.Accept()
+	require.NoError(t, err)
+	require.NoError(t, (&frameDialect{}).streamWriter(t, peer).Write(&common.MessageHeartbeat{Type: common.MAV_TYPE_GENERIC}))
+	var ages []time.Duration
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		reader := (&frameDialect{}).frameReader(t, &serialSpeedReader{conn: peer})
+		for {
+			fr, err := reader.Read()
+			if err != nil {
+				if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
+					return
+				}
+				continue
+			}
+			if part, ok := fr.GetMessage().(*dialect.MessageVlaActionChunk); ok {
+				ages = append(ages, time.Since(time.UnixMicro(int64(part.TimeUsec))))
+			}
+		}
+	}()
+	return func() []time.Duration {
+		peer.Close()
+		wg.Wait()
+		return ages
+	}
+}
+
+// fiftyStepChunk is a chunk of 50 steps of 7 values (7 VLA_ACTION_CHUNK parts, 1.7 KB), stamped now.
+func fiftyStepChunk(seq uint32) Chunk {
+	return Chunk{Seq: seq, Stamp: time.Now(), StepDt: 100 * time.Millisecond, Steps: 50, Dims: 7,
+		Values: make([]float32, 50*7), GripperDim: NoGripper}
+}
+
+// A link slower than the chunks (a TCP reader at 57600-baud speed) queued them in the sockets and in
+// gomavlib's queue: 34 KB/s of chunks into 5.8 KB/s, and after 6 s the controller read chunks 5 s
+// old, more the longer it ran, while the status said OK. Now a newer chunk supersedes the parts of
+// the older ones still queued a step (100 ms) after they were, the bridge's socket holds little (tcpWriteBuffer), and the parts the
+// controller reads stay as old as the sockets' buffers make them; the status says the link cuts
+// chunks short.
+func TestASlowLinkCarriesTheNewestChunks(t *testing.T) {
+	listener := listenWithSmallReceiveBuffer(t)
+	bridge := &Bridge{Endpoint: "tcp-client:" + listener.Addr().String(), LinkTimeout: time.Minute}
+	require.NoError(t, bridge.Initialize())
+	defer bridge.Close()
+	stop := slowTCPController(t, listener)
+	require.True(t, bridge.AwaitLink(deadline))
+	forwarder := &Forwarder{Bridge: bridge, GripperDim: NoGripper}
+	forwarder.LinkStatus()
+
+	for seq := range uint32(120) { // 20 chunks a second for 6 s: 34 KB/s
+		require.NoError(t, bridge.Send(fiftyStepChunk(seq)))
+		time.Sleep(50 * time.Millisecond)
+	}
+	status := forwarder.LinkStatus()
+	stats := bridge.Stats()
+	ages := stop()
+
+	require.NotEmpty(t, ages)
+	// The latest parts read: on a link that queues them, these are the oldest, 5 s old and more. What
+	// is left is what the two sockets' buffers hold, 1.5 to 2.2 s of reading here.
+	for _, age := range ages[max(0, len(ages)-5):] {
+		require.Less(t, age, 3500*time.Millisecond, "a chunk part %v old when the controller read it (all: %v)", age, ages)
+	}
+	require.Positive(t, stats.ChunksSuperseded)
+	require.Positive(t, stats.FramesSuperseded)
+	require.Equal(t, stats.FramesAttempted,
+		stats.FramesWritten+stats.FramesDropped+stats.FramesEvicted+stats.FramesSuperseded+stats.FramesInFlight)
+	require.Equal(t, msgs.DiagnosticWarn, status.Level)
+	require.Contains(t, status.Message, "chunks were cut short by newer ones, their parts still queued skipped unwritten: "+
+		"the link carries less than the chunks need")
+}
+
+// A controller that stops reading holds the chunk being written, and the chunks behind it, in the
+// queue: the status says how long the oldest has waited, once that is longer than MaxChunkWait, and
+// Stats carries the figure.
+func TestAChunkWaitingLongerThanMaxChunkWaitIsWarnedOf(t *testing.T) {
+	listener, err := net.Listen("tcp4", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer listener.Close()
+	bridge := &Bridge{Endpoint: "tcp-client:" + listener.Addr().String(), LinkTimeout: time.Minute,
+		MaxChunkWait: 300 * time.Millisecond}
+	require.NoError(t, bridge.Initialize())
+	defer bridge.Close()
+	peer, err := listener.Accept()
+	require.NoError(t, err)
+	defer peer.Close()
+	require.NoError(t, peer.(*net.TCPConn).SetReadBuffer(4096))
+	require.NoError(t, (&frameDialect{}).streamWriter(t, peer).Write(&common.MessageHeartbeat{Type: common.MAV_TYPE_GENERIC}))
+	require.True(t, bridge.AwaitLink(deadline))
+	forwarder := &Forwarder{Bridge: bridge, GripperDim: NoGripper}
+
+	// The peer never reads: the socket's buffers fill, and the writer blocks on a chunk part.
+	seq := uint32(0)
+	require.Eventually(t, func() bool {
+		seq++
+		require.NoError(t, bridge.Send(fiftyStepChunk(seq)))
+		return bridge.Stats().OldestQueuedChunk > 300*time.Millisecond
+	}, deadline, 50*time.Millisecond, "no chunk waited in the queue")
+	status := forwarder.LinkStatus()
+	require.Equal(t, msgs.DiagnosticWarn, status.Level)
+	require.Regexp(t, `^link up, but a chunk has waited \d+\.\d s in the queue to the controller, unwritten \(\d+ frames queued; a chunk may wait 300ms\)`,
+		status.Message)
+	require.Regexp(t, `^\d+\.\d$`, statusValue(t, status, "oldest queued chunk (s)"))
+}
