@@ -92,7 +92,8 @@ func Write(dir string, m *Manifest) error {
 }
 
 // ReadManifest parses dir/manifest.yaml without validating it. Unknown fields are an error, so a typo
-// cannot silently drop a setting.
+// cannot silently drop a setting; so are a fraction in an integer field and a required field left out
+// whose zero would mean something else (missingProblems), which the decoder would not tell.
 func ReadManifest(dir string) (*Manifest, error) {
 	data, err := os.ReadFile(filepath.Join(dir, ManifestFile))
 	if err != nil {
@@ -122,11 +123,55 @@ func ReadManifest(dir string) (*Manifest, error) {
 		return nil, err
 	}
 	if len(doc.Content) > 0 {
-		if ps := integerProblems(doc.Content[0], reflect.TypeOf(m), ""); len(ps) > 0 {
+		ps := integerProblems(doc.Content[0], reflect.TypeOf(m), "")
+		ps = append(ps, m.missingProblems(doc.Content[0])...)
+		if len(ps) > 0 {
 			return nil, &ValidationError{Dir: dir, Problems: ps}
 		}
 	}
 	return &m, nil
+}
+
+// missingProblems names the required fields that root, the manifest's YAML mapping, leaves out where
+// the zero the decoder puts in their place is a valid value with another meaning: a manifest without
+// action.gripper_index would read column 0 (x) as the gripper, and drive the gripper's lead, its
+// minimum hold and the MAVLink gripper commands from it.
+func (m *Manifest) missingProblems(root *yaml.Node) []Problem {
+	if given(root, "action", "gripper_index") {
+		return nil
+	}
+	columns := "0..dims.action_dim-1"
+	if m.Dims.ActionDim > 0 {
+		columns = fmt.Sprintf("0..%d", m.Dims.ActionDim-1)
+	}
+	return []Problem{{ManifestFile, "action.gripper_index", "missing: expected -1 (no gripper) or a column index " + columns}}
+}
+
+// given says whether the mapping n holds the key path, each key inside the value of the one before
+// (aliases followed), with a value other than null: "gripper_index:" decodes to 0 as well.
+func given(n *yaml.Node, path ...string) bool {
+	for _, key := range path {
+		for n.Kind == yaml.AliasNode && n.Alias != nil {
+			n = n.Alias
+		}
+		if n.Kind != yaml.MappingNode {
+			return false
+		}
+		var value *yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				value = n.Content[i+1]
+			}
+		}
+		if value == nil {
+			return false
+		}
+		n = value
+	}
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	return n.ShortTag() != "!!null"
 }
 
 // integerProblems lists the integer fields (and int map keys) of t whose YAML value has a fraction (the

@@ -126,11 +126,13 @@ type Tokenizer struct {
 // ActionSpec names the action dimensions and holds the normalization statistics:
 // action = normalized * Std + Mean, per dimension.
 type ActionSpec struct {
-	Names        []string  `yaml:"names"` // len ActionDim, e.g. x y z roll pitch yaw gripper
-	Mean         []float64 `yaml:"mean"`
-	Std          []float64 `yaml:"std"`
-	GripperIndex int       `yaml:"gripper_index"` // -1 when there is no gripper dimension
-	DtSeconds    float64   `yaml:"dt_seconds"`    // time between consecutive actions of a chunk
+	Names []string  `yaml:"names"` // len ActionDim, e.g. x y z roll pitch yaw gripper
+	Mean  []float64 `yaml:"mean"`
+	Std   []float64 `yaml:"std"`
+	// GripperIndex is the gripper's column, -1 when there is none. It is required (ReadManifest):
+	// left out, it would decode as 0, and column 0 would drive the gripper.
+	GripperIndex int     `yaml:"gripper_index"`
+	DtSeconds    float64 `yaml:"dt_seconds"` // time between consecutive actions of a chunk
 }
 
 // StateSpec names the values of the robot-state input and holds their normalization:

@@ -127,3 +127,25 @@ func TestManifestRefusesAnIntegerKeyGivenTwice(t *testing.T) {
 	require.NoError(t, os.WriteFile(path, data, 0o644))
 	requireProblem(t, problems(t, dir), fmt.Sprintf("manifest.yaml: files.adapters: key %d is given twice, as %d and as 0x%x", first, first, first))
 }
+
+// A manifest without action.gripper_index would decode it as 0, the x column: that column would then
+// drive the gripper's lead, its minimum hold and the MAVLink gripper commands. The field is required.
+func TestManifestRequiresTheGripperIndex(t *testing.T) {
+	dir, _ := copyBundle(t)
+	path := filepath.Join(dir, bundle.ManifestFile)
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	line := regexp.MustCompile(`(?m)^  gripper_index: .*\n`)
+	require.True(t, line.Match(data), "the tiny bundle's manifest gives gripper_index")
+	for _, without := range []string{"", "  gripper_index:\n", "  gripper_index: ~\n"} {
+		require.NoError(t, os.WriteFile(path, line.ReplaceAll(data, []byte(without)), 0o644))
+		require.Equal(t, []string{"manifest.yaml: action.gripper_index: missing: expected -1 (no gripper) or a column index 0..6"},
+			problems(t, dir), "gripper_index given as %q", without)
+	}
+
+	// Given as -1 it loads: no gripper is a statement, not an absence.
+	require.NoError(t, os.WriteFile(path, line.ReplaceAll(data, []byte("  gripper_index: -1\n")), 0o644))
+	b, err := bundle.Load(dir)
+	require.NoError(t, err)
+	require.Equal(t, -1, b.Manifest.Action.GripperIndex)
+}
