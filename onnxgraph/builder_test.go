@@ -174,3 +174,13 @@ func FuzzReadInfo(f *testing.F) {
 		}
 	})
 }
+
+// A graph exported in half precision is named so in a bundle check's messages.
+func TestElemTypeNames(t *testing.T) {
+	for typ, want := range map[ElemType]string{
+		Float: "float32", ElemType(10): "float16", ElemType(16): "bfloat16", // onnx.proto's FLOAT16, BFLOAT16
+		Double: "float64", ElemType(13): "elem_type(13)",
+	} {
+		require.Equal(t, want, typ.String())
+	}
+}

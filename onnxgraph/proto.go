@@ -27,6 +27,13 @@ const (
 	Double ElemType = 11
 )
 
+// Half-precision types, named in messages but not encoded (Size is 0): a graph exported in half
+// precision is told apart by its type's name, not as elem_type(10).
+const (
+	Float16  ElemType = 10
+	BFloat16 ElemType = 16
+)
+
 // Size is the byte size of one element, 0 for types this package does not encode.
 func (t ElemType) Size() int {
 	switch t {
@@ -56,6 +63,10 @@ func (t ElemType) String() string {
 		return "bool"
 	case Double:
 		return "float64"
+	case Float16:
+		return "float16"
+	case BFloat16:
+		return "bfloat16"
 	}
 	return "elem_type(" + itoa(int64(t)) + ")"
 }

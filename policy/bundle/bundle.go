@@ -102,7 +102,9 @@ func ReadManifest(dir string) (*Manifest, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	var m Manifest
-	if err := dec.Decode(&m); err != nil {
+	if err := dec.Decode(&m); err == io.EOF { // no document: a file cut short, or comments alone
+		return nil, &ValidationError{Dir: dir, Problems: []Problem{{File: ManifestFile, Message: "is empty: expected a " + FormatVersion + " manifest (format, dims, files, ...)"}}}
+	} else if err != nil {
 		return nil, err
 	}
 	// A second document after "---" would be ignored: whoever wrote it meant something by it. A bare

@@ -149,3 +149,13 @@ func TestManifestRequiresTheGripperIndex(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, -1, b.Manifest.Action.GripperIndex)
 }
+
+// An empty manifest (a copy cut short, a file truncated) says so, not just "EOF".
+func TestEmptyManifestSaysItIsEmpty(t *testing.T) {
+	dir, _ := copyBundle(t)
+	for _, content := range []string{"", "\n# nothing\n"} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, bundle.ManifestFile), []byte(content), 0o644))
+		got := problems(t, dir)
+		require.Equal(t, []string{"manifest.yaml: is empty: expected a dysl-bundle/1 manifest (format, dims, files, ...)"}, got)
+	}
+}
