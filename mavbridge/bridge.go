@@ -70,7 +70,7 @@ type Bridge struct {
 	// MAV_RESULT_IN_PROGRESS (a gripper that takes a while to close), without sending the command again:
 	// sent again, it would be started over or refused as busy. Each IN_PROGRESS starts the wait again,
 	// without a cap on the total: Stats.GripperUnaccepted shows a command kept pending so.
-	// It defaults to 3 s.
+	// It defaults to DefaultGripperProgressTimeout.
 	GripperProgressTimeout time.Duration
 	// MaxChannels is how many channels a server endpoint (udp-server, tcp-server) keeps open at once
 	// (for UDP a channel opens for each source address). A connection beyond them takes the place of
@@ -88,8 +88,7 @@ type Bridge struct {
 	// MaxChunkWait is how long a chunk may wait in a channel's queue, a part of it not yet written,
 	// before the Forwarder's status warns of the backlog (Stats.OldestQueuedChunk): a link slower than
 	// the chunks (a TCP reader or a radio at serial speed) queues them, and the controller would
-	// execute chunks older than the bridge's status lets on. It defaults to 500 ms, the node's
-	// max_image_age: older, the chunk's frame would not have been taken for inference.
+	// execute chunks older than the bridge's status lets on. It defaults to DefaultMaxChunkWait.
 	MaxChunkWait time.Duration
 	// Now reads the clock for the link timeout, the retries and the standing of a server endpoint's
 	// channels. It defaults to time.Now.
@@ -187,6 +186,16 @@ type counters struct {
 	malformedFrames                              uint64
 	controllerRestarts                           uint64
 }
+
+// Defaults of the Bridge's fields that the node sets from its mavlink.* parameters.
+const (
+	// DefaultGripperProgressTimeout is GripperProgressTimeout's default: a gripper that answered
+	// MAV_RESULT_IN_PROGRESS is given 3 s to say the outcome.
+	DefaultGripperProgressTimeout = 3 * time.Second
+	// DefaultMaxChunkWait is MaxChunkWait's default, that of the node's max_image_age: a chunk
+	// that waited longer is older than a frame the node would still take for inference.
+	DefaultMaxChunkWait = 500 * time.Millisecond
+)
 
 // Stats is a snapshot of the bridge for diagnostics.
 type Stats struct {
@@ -359,7 +368,7 @@ func (b *Bridge) applyDefaults() {
 		b.GripperAckTimeout = 500 * time.Millisecond
 	}
 	if b.GripperProgressTimeout == 0 {
-		b.GripperProgressTimeout = 3 * time.Second
+		b.GripperProgressTimeout = DefaultGripperProgressTimeout
 	}
 	if b.GripperRetries == 0 {
 		b.GripperRetries = 3
@@ -367,7 +376,7 @@ func (b *Bridge) applyDefaults() {
 		b.GripperRetries = 0
 	}
 	if b.MaxChunkWait == 0 {
-		b.MaxChunkWait = 500 * time.Millisecond
+		b.MaxChunkWait = DefaultMaxChunkWait
 	}
 	if b.Now == nil {
 		b.Now = time.Now

@@ -2,6 +2,7 @@ package nodecore_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -30,5 +31,32 @@ func TestMavlinkMaxChannelsParameter(t *testing.T) {
 		_, _, err = nodecore.NewParamServer("/dysl_vla_node",
 			map[string]paramserver.Value{nodecore.ParamMavlinkMaxChannels: paramserver.Integer(bad)}, nil)
 		require.ErrorContains(t, err, "mavlink.max_channels", "%d channels", bad)
+	}
+}
+
+// mavlink.gripper_progress_timeout and mavlink.max_chunk_wait reach the settings in seconds: read-only,
+// as the bridge is started once, and refused outside their ranges at start-up with the parameter's name.
+func TestMavlinkWaitParameters(t *testing.T) {
+	srv, settings, err := nodecore.NewParamServer("/dysl_vla_node", map[string]paramserver.Value{
+		nodecore.ParamMavlinkGripperProgress: paramserver.Double(7.5),
+		nodecore.ParamMavlinkMaxChunkWait:    paramserver.Double(0.2),
+	}, nil)
+	require.NoError(t, err)
+	require.Equal(t, 7500*time.Millisecond, settings.Mavlink.GripperProgressTimeout)
+	require.Equal(t, 200*time.Millisecond, settings.Mavlink.MaxChunkWait)
+	for _, name := range []string{nodecore.ParamMavlinkGripperProgress, nodecore.ParamMavlinkMaxChunkWait} {
+		res := srv.Set(paramserver.Parameter{Name: name, Value: paramserver.Double(1)})
+		require.Equal(t, "parameter '"+name+"' cannot be set because it is read-only", res[0].Reason)
+	}
+	for _, bad := range []struct {
+		name  string
+		value float64
+	}{
+		{nodecore.ParamMavlinkGripperProgress, 0}, {nodecore.ParamMavlinkGripperProgress, 61},
+		{nodecore.ParamMavlinkMaxChunkWait, 0}, {nodecore.ParamMavlinkMaxChunkWait, 61},
+	} {
+		_, _, err = nodecore.NewParamServer("/dysl_vla_node",
+			map[string]paramserver.Value{bad.name: paramserver.Double(bad.value)}, nil)
+		require.ErrorContains(t, err, "parameter '"+bad.name+"' could not be set to", "%s %v", bad.name, bad.value)
 	}
 }

@@ -36,6 +36,8 @@ const (
 	ParamMavlinkTargetSystem    = "mavlink.target_system"
 	ParamMavlinkTargetComponent = "mavlink.target_component"
 	ParamMavlinkMaxChannels     = "mavlink.max_channels"
+	ParamMavlinkGripperProgress = "mavlink.gripper_progress_timeout"
+	ParamMavlinkMaxChunkWait    = "mavlink.max_chunk_wait"
 
 	ParamGripperOpen   = "gripper_open"
 	ParamGripperClosed = "gripper_closed"
@@ -138,6 +140,12 @@ type MavlinkSettings struct {
 	TargetComponent int
 	// MaxChannels is how many channels a server endpoint keeps open at once (mavbridge.Bridge.MaxChannels).
 	MaxChannels int
+	// GripperProgressTimeout is how long a gripper command the controller answered IN_PROGRESS is
+	// given to say its outcome (mavbridge.Bridge.GripperProgressTimeout).
+	GripperProgressTimeout time.Duration
+	// MaxChunkWait is how long a chunk may wait unwritten before the link's status warns of a backlog
+	// (mavbridge.Bridge.MaxChunkWait).
+	MaxChunkWait time.Duration
 }
 
 // LiveSettings are the parameters the node core reads at every inference.
@@ -202,6 +210,14 @@ func specs() []paramSpec {
 		"them takes the place of the least useful channel, never the controller's while its heartbeat comes within link_timeout, or is refused "+
 		"(no effect on client and serial endpoints)", 1, 1024, 1)
 	mavChannels.ReadOnly = true
+	// 3 s and 0.5 s are mavbridge's DefaultGripperProgressTimeout and DefaultMaxChunkWait (the node
+	// executable's tests hold them equal).
+	mavProgress := doubleRange("seconds a gripper command the controller answered MAV_RESULT_IN_PROGRESS is given to say its outcome, "+
+		"each IN_PROGRESS starting the wait again, before it counts as failed and is sent again: more than a slow gripper takes to close", 0.1, 60, 0)
+	mavProgress.ReadOnly = true
+	mavChunkWait := doubleRange("seconds a chunk may wait in the link's queue, part of it not yet written, before the MAVLink status "+
+		"warns of a backlog (a link slower than the chunks: the controller executes old chunks)", 0.01, 60, 0)
+	mavChunkWait.ReadOnly = true
 	// The policy's gripper column in its own units: -1..1 in the bundles, 0..1 or a width in
 	// millimetres elsewhere. A range makes the values finite; ±1000 keeps them within 1e-4 in float32.
 	// Read-only: the bridge takes them once, when it starts.
@@ -242,6 +258,8 @@ func specs() []paramSpec {
 		{ParamMavlinkTargetSystem, paramserver.Integer(1), mavSystem},
 		{ParamMavlinkTargetComponent, paramserver.Integer(1), mavComponent},
 		{ParamMavlinkMaxChannels, paramserver.Integer(16), mavChannels},
+		{ParamMavlinkGripperProgress, paramserver.Double(3.0), mavProgress},
+		{ParamMavlinkMaxChunkWait, paramserver.Double(0.5), mavChunkWait},
 
 		{ParamMaxImageAge, paramserver.Double(0.5), doubleRange("seconds a frame may age before inference starts on it; older frames, and frames stamped further ahead of the clock, are dropped (0 disables the check)", 0, 60, 0)},
 		{ParamStateMaxAge, paramserver.Double(0.5), doubleRange("seconds between a frame's stamp (the node's clock for a frame not stamped) and the robot state (joint_states) it is inferred with, for a bundle that reads one; a frame without such a state is not acted on (0 disables the check, as a robot whose joint_states are not stamped needs)", 0, 60, 0)},
@@ -387,6 +405,9 @@ func settingsFrom(get lookup) (Settings, error) {
 			TargetSystem:    int(r.integer(ParamMavlinkTargetSystem)),
 			TargetComponent: int(r.integer(ParamMavlinkTargetComponent)),
 			MaxChannels:     int(r.integer(ParamMavlinkMaxChannels)),
+
+			GripperProgressTimeout: seconds(r.double(ParamMavlinkGripperProgress)),
+			MaxChunkWait:           seconds(r.double(ParamMavlinkMaxChunkWait)),
 		},
 		Live: LiveSettings{
 			MaxImageAge:    seconds(r.double(ParamMaxImageAge)),

@@ -169,7 +169,9 @@ func settingsReplayRunsOtherwise(file string, given map[string]paramserver.Value
 		differ(nodecore.ParamMavlinkLinkTimeout, "--mavlink-link-timeout", s.Mavlink.LinkTimeout, mf.linkTimeout)
 		differ(nodecore.ParamMavlinkTargetSystem, "--mavlink-target-system", s.Mavlink.TargetSystem, int(mf.targetSystem))
 		differ(nodecore.ParamMavlinkTargetComponent, "--mavlink-target-component", s.Mavlink.TargetComponent, int(mf.targetComp))
-		differ(nodecore.ParamMavlinkMaxChannels, "--mavlink-max-channels", s.Mavlink.MaxChannels, mf.channels())
+		differ(nodecore.ParamMavlinkMaxChannels, "--mavlink-max-channels", s.Mavlink.MaxChannels, mf.maxChannels)
+		differ(nodecore.ParamMavlinkGripperProgress, "--mavlink-gripper-progress-timeout", s.Mavlink.GripperProgressTimeout, mf.gripperProgress)
+		differ(nodecore.ParamMavlinkMaxChunkWait, "--mavlink-max-chunk-wait", s.Mavlink.MaxChunkWait, mf.maxChunkWait)
 	}
 	return out
 }

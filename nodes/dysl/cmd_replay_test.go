@@ -182,7 +182,11 @@ func TestReplaySaysWhichNodeSettingsItRunsOtherwise(t *testing.T) {
 		"robot.yaml sets ort_intra_op_threads to 4, but a replay runs with --threads 1",
 	}, settingsReplayRunsOtherwise("robot.yaml", given, robot, &ef, &mf), "the MAVLink ids matter only with --mavlink")
 
-	mf = mavlinkFlags{endpoint: "udp-client:127.0.0.1:14551", linkTimeout: 2 * time.Second, targetSystem: 1, targetComp: 1}
+	// The MAVLink flags as a replay has them: their defaults, the endpoint given.
+	mf = mavlinkFlags{}
+	mavFlags := pflag.NewFlagSet("replay", pflag.ContinueOnError)
+	mf.register(mavFlags)
+	require.NoError(t, mavFlags.Parse([]string{"--mavlink", "udp-client:127.0.0.1:14551"}))
 	robot.ModelDir = "models/./x"
 	require.Equal(t, []string{
 		"robot.yaml sets execution_provider to cuda, but a replay runs with --provider cpu",

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"fmt"
 	"io"
 	"time"
@@ -24,6 +23,8 @@ type mavlinkFlags struct {
 	targetSystem uint8
 	targetComp   uint8
 	maxChannels  int
+	// gripperProgress and maxChunkWait are the node's mavlink.gripper_progress_timeout and max_chunk_wait.
+	gripperProgress, maxChunkWait time.Duration
 	// link are the flags of the link, which only --mavlink uses.
 	link *pflag.FlagSet
 }
@@ -36,6 +37,10 @@ func (m *mavlinkFlags) register(f *pflag.FlagSet) {
 	m.link.Uint8Var(&m.targetComp, "mavlink-target-component", 1, "the arm controller's MAVLink component id")
 	m.link.IntVar(&m.maxChannels, "mavlink-max-channels", mavbridge.DefaultMaxChannels,
 		"channels a udp-server or tcp-server endpoint keeps open, one per peer (the node's mavlink.max_channels)")
+	m.link.DurationVar(&m.gripperProgress, "mavlink-gripper-progress-timeout", mavbridge.DefaultGripperProgressTimeout,
+		"how long a gripper that answered IN_PROGRESS has to say the outcome (the node's mavlink.gripper_progress_timeout)")
+	m.link.DurationVar(&m.maxChunkWait, "mavlink-max-chunk-wait", mavbridge.DefaultMaxChunkWait,
+		"how long a chunk may wait unwritten before the link's status warns of a backlog (the node's mavlink.max_chunk_wait)")
 	f.AddFlagSet(m.link)
 }
 
@@ -54,6 +59,8 @@ func (m *mavlinkFlags) check() error {
 		{"--mavlink-target-system", nodecore.ParamMavlinkTargetSystem, paramserver.Integer(int64(m.targetSystem))},
 		{"--mavlink-target-component", nodecore.ParamMavlinkTargetComponent, paramserver.Integer(int64(m.targetComp))},
 		{"--mavlink-max-channels", nodecore.ParamMavlinkMaxChannels, paramserver.Integer(int64(m.maxChannels))},
+		{"--mavlink-gripper-progress-timeout", nodecore.ParamMavlinkGripperProgress, paramserver.Double(m.gripperProgress.Seconds())},
+		{"--mavlink-max-chunk-wait", nodecore.ParamMavlinkMaxChunkWait, paramserver.Double(m.maxChunkWait.Seconds())},
 	} {
 		if _, _, err := nodecore.NewParamServer(replay.NodeName, map[string]paramserver.Value{p.param: p.value}, nil); err != nil {
 			return fmt.Errorf("%s: %w", p.flag, err)
@@ -61,10 +68,6 @@ func (m *mavlinkFlags) check() error {
 	}
 	return nil
 }
-
-// channels is the channel limit the bridge runs with: --mavlink-max-channels, where 0 (flags set
-// without register) is the bridge's default, as for mavbridge.Bridge.MaxChannels.
-func (m *mavlinkFlags) channels() int { return cmp.Or(m.maxChannels, mavbridge.DefaultMaxChannels) }
 
 // newBridge starts the bridge the flags describe, commanding the gripper by convention (the node's
 // gripper_open and gripper_closed, as the replay's node core reads the column), or returns nil when
@@ -76,6 +79,7 @@ func (m *mavlinkFlags) newBridge(convention gripper.Convention) (*mavbridge.Brid
 	b := &mavbridge.Bridge{
 		Endpoint: m.endpoint, LinkTimeout: m.linkTimeout,
 		TargetSystem: m.targetSystem, TargetComponent: m.targetComp, MaxChannels: m.maxChannels,
+		GripperProgressTimeout: m.gripperProgress, MaxChunkWait: m.maxChunkWait,
 		GripperOpenValue: convention.Open, GripperClosedValue: convention.Closed,
 		// A replay's chunks are stamped on the bag's time, not this bridge's clock.
 		StampsOffClock: true,

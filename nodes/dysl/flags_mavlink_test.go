@@ -87,6 +87,43 @@ func TestMavlinkMaxChannelsFlag(t *testing.T) {
 	require.Empty(t, settingsReplayRunsOtherwise("robot.yaml", given, settings, &engineFlags{}, defaults))
 }
 
+// --mavlink-gripper-progress-timeout and --mavlink-max-chunk-wait are the node's
+// mavlink.gripper_progress_timeout and max_chunk_wait: they reach the bridge, are judged by the
+// parameters' ranges, and a replay says when the params file sets others.
+func TestMavlinkWaitFlags(t *testing.T) {
+	parse := func(args ...string) (*mavlinkFlags, error) {
+		m := &mavlinkFlags{}
+		f := pflag.NewFlagSet("replay", pflag.ContinueOnError)
+		m.register(f)
+		require.NoError(t, f.Parse(args))
+		return m, m.check()
+	}
+	m, err := parse("--mavlink", "tcp-server:127.0.0.1:0", "--mavlink-gripper-progress-timeout", "6s", "--mavlink-max-chunk-wait", "200ms")
+	require.NoError(t, err)
+	b, err := m.newBridge(gripper.Default())
+	require.NoError(t, err)
+	defer b.Close()
+	require.Equal(t, 6*time.Second, b.GripperProgressTimeout)
+	require.Equal(t, 200*time.Millisecond, b.MaxChunkWait)
+
+	_, err = parse("--mavlink", "tcp-server:127.0.0.1:0", "--mavlink-gripper-progress-timeout", "0s")
+	require.ErrorContains(t, err, "--mavlink-gripper-progress-timeout: nodecore: parameter 'mavlink.gripper_progress_timeout' could not be set to 0")
+	_, err = parse("--mavlink", "tcp-server:127.0.0.1:0", "--mavlink-max-chunk-wait", "2m")
+	require.ErrorContains(t, err, "--mavlink-max-chunk-wait: nodecore: parameter 'mavlink.max_chunk_wait' could not be set to 120")
+
+	defaults, err := parse("--mavlink", "tcp-server:127.0.0.1:0")
+	require.NoError(t, err)
+	_, settings, err := nodecore.NewParamServer("/dysl_vla_node", nil, nil)
+	require.NoError(t, err)
+	given := map[string]paramserver.Value{
+		nodecore.ParamMavlinkGripperProgress: paramserver.Double(5),
+		nodecore.ParamMavlinkMaxChunkWait:    paramserver.Double(0.5),
+	}
+	settings.Mavlink.GripperProgressTimeout = 5 * time.Second
+	require.Equal(t, []string{"robot.yaml sets mavlink.gripper_progress_timeout to 5s, but a replay runs with --mavlink-gripper-progress-timeout 3s"},
+		settingsReplayRunsOtherwise("robot.yaml", given, settings, &engineFlags{}, defaults))
+}
+
 // mavlink listen refuses a channel limit below one, naming its flag.
 func TestListenRefusesNoChannels(t *testing.T) {
 	_, _, err := runDysl("mavlink", "listen", "--endpoint", "udp-server:127.0.0.1:0", "--max-channels", "0")

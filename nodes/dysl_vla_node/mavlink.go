@@ -30,6 +30,9 @@ func startMavlink(settings nodecore.Settings, steps, dims, gripperDim int) (*mav
 		TargetSystem:    uint8(s.TargetSystem), // 1..255, the parameters' declared range
 		TargetComponent: uint8(s.TargetComponent),
 		MaxChannels:     s.MaxChannels,
+
+		GripperProgressTimeout: s.GripperProgressTimeout,
+		MaxChunkWait:           s.MaxChunkWait,
 		// gripper_open and gripper_closed, the convention the node core's gripper_min_hold reads the
 		// column by too; finite and different: the parameters' declared range and nodecore's check.
 		GripperOpenValue:   settings.Gripper.Open,

@@ -22,6 +22,8 @@ func TestStartMavlinkFromParameters(t *testing.T) {
 			nodecore.ParamMavlinkLinkTimeout:     paramserver.Double(1.5),
 			nodecore.ParamMavlinkTargetComponent: paramserver.Integer(2),
 			nodecore.ParamMavlinkMaxChannels:     paramserver.Integer(5),
+			nodecore.ParamMavlinkGripperProgress: paramserver.Double(8),
+			nodecore.ParamMavlinkMaxChunkWait:    paramserver.Double(0.25),
 		}, nil)
 		require.NoError(t, err)
 		return s
@@ -36,6 +38,8 @@ func TestStartMavlinkFromParameters(t *testing.T) {
 		require.Equal(t, uint8(1), fwd.Bridge.TargetSystem)
 		require.Equal(t, uint8(2), fwd.Bridge.TargetComponent)
 		require.Equal(t, 5, fwd.Bridge.MaxChannels)
+		require.Equal(t, 8*time.Second, fwd.Bridge.GripperProgressTimeout)
+		require.Equal(t, 250*time.Millisecond, fwd.Bridge.MaxChunkWait)
 		require.False(t, fwd.Bridge.StampsOffClock, "stamps on the system clock")
 		require.Equal(t, float32(-1), fwd.Bridge.GripperOpenValue, "the bundles' convention")
 		require.Equal(t, float32(1), fwd.Bridge.GripperClosedValue)
@@ -73,12 +77,14 @@ func TestStartMavlinkFromParameters(t *testing.T) {
 	})
 }
 
-// The node's mavlink.max_channels defaults to the bridge's own default: nodecore, which does not import
-// the bridge, writes the number down.
-func TestMaxChannelsParameterDefaultsToTheBridgesDefault(t *testing.T) {
+// The node's mavlink.max_channels, gripper_progress_timeout and max_chunk_wait default to the bridge's
+// own defaults: nodecore, which does not import the bridge, writes the numbers down.
+func TestMavlinkParametersDefaultToTheBridgesDefaults(t *testing.T) {
 	_, s, err := nodecore.NewParamServer("/dysl_vla_node", nil, nil)
 	require.NoError(t, err)
 	require.Equal(t, mavbridge.DefaultMaxChannels, s.Mavlink.MaxChannels)
+	require.Equal(t, mavbridge.DefaultGripperProgressTimeout, s.Mavlink.GripperProgressTimeout)
+	require.Equal(t, mavbridge.DefaultMaxChunkWait, s.Mavlink.MaxChunkWait)
 }
 
 // With gripper_open 1 and gripper_closed 0 (a 0..1 gripper where 1 is open), a chunk
