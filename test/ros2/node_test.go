@@ -374,11 +374,20 @@ func TestSimTimeFollowsClock(t *testing.T) {
 	if chunks := echo(t, r, "/action_chunk", 2*time.Second); len(chunks) != 0 {
 		t.Fatalf("%d chunks before any /clock message", len(chunks))
 	}
-	r.Start("clock", nil, "ros2", "topic", "pub", "-r", "20", "/clock", "rosgraph_msgs/msg/Clock",
+	clock := r.Start("clock", nil, "ros2", "topic", "pub", "-r", "20", "/clock", "rosgraph_msgs/msg/Clock",
 		"{clock: {sec: 1700000000, nanosec: 100000000}}")
 	chunk := echoOnce(t, r, "/action_chunk", 30*time.Second)
 	if got := field(t, chunk, "sec"); got != "1700000000" {
 		t.Errorf("chunk stamp sec %s, want the image's 1700000000", got)
+	}
+
+	// The clock stops, as at the end of a played bag: the diagnostics go on at the wall clock's
+	// period (after two periods without a sim tick), so that a monitor can tell the node from one
+	// that is gone. Before, they stopped with the clock.
+	clock.Stop(syscall.SIGINT, 5*time.Second)
+	time.Sleep(3 * time.Second)
+	if got := echo(t, r, "/diagnostics", 3*time.Second); len(got) == 0 {
+		t.Errorf("no /diagnostics within 3 s, 3 s after /clock stopped:\n%s", launch.Output())
 	}
 }
 
