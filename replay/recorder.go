@@ -2,6 +2,7 @@ package replay
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 
 	"dysl_vla/bag"
@@ -23,8 +24,10 @@ type recorder struct {
 	skips           []Skip
 	chunks          []msgs.ActionChunk
 	forwardFailures []string
-	start           int64 // log time of the first input message
-	started         bool
+	// controllersOutOfRange is the core's count in its last diagnostics (PublishDiagnostics).
+	controllersOutOfRange int
+	start                 int64 // log time of the first input message
+	started               bool
 
 	// The input message being served.
 	topic     string
@@ -141,10 +144,25 @@ func (r *recorder) skipRatio() float64 {
 	return float64(r.lastChunk.SkipRatio)
 }
 
-// PublishDiagnostics implements nodecore.Sink.
+// PublishDiagnostics implements nodecore.Sink. It keeps the core's count of controller outputs out of
+// range, which no per-frame message carries, from the node's status (the first).
 func (r *recorder) PublishDiagnostics(d *msgs.DiagnosticArray) {
 	r.write(TopicDiagnostics, d)
+	if len(d.Status) == 0 {
+		return
+	}
+	for _, kv := range d.Status[0].Values {
+		if kv.Key == diagnosticControllersOutOfRange {
+			if n, err := strconv.Atoi(kv.Value); err == nil {
+				r.controllersOutOfRange = n
+			}
+		}
+	}
 }
+
+// diagnosticControllersOutOfRange is the key under which the node's diagnostics count, since start-up,
+// the controller outputs that were no probability.
+const diagnosticControllersOutOfRange = "controller outputs out of range"
 
 // diagnosticsAt has the core publish its diagnostics, stamped at node time at, into the output bag
 // at log time logTime.

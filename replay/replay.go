@@ -255,6 +255,7 @@ func Run(cfg Config) (res Result, err error) {
 	res.Steps, res.Skips, res.Chunks = rec.steps, rec.skips, rec.chunks
 	res.Summary = Summarize(res.Steps, res.Skips)
 	res.Summary.ForwardFailures = len(rec.forwardFailures)
+	res.Summary.ControllersOutOfRange = rec.controllersOutOfRange
 	res.Summary.Clock = clock.source
 	res.Summary.BagWarnings = info.Warnings
 	if readErr != nil {

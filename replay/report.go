@@ -87,6 +87,10 @@ type Summary struct {
 	StaleAgeMax                 time.Duration
 	Unstamped                   int // stale frames whose header.stamp was 0
 	ForwardFailures             int // chunks published but not forwarded (MAVLink)
+	// ControllersOutOfRange counts the controller outputs that were no probability (NaN, or outside
+	// [0, 1]): a controller that gives a logit skips at random against the threshold, and every frame
+	// is still acted on.
+	ControllersOutOfRange int
 	Clock                       ClockSource
 	Hint                        string   // what to do when the run acted on nothing; empty otherwise
 	BagWarnings                 []string // what the bag said of itself when opened (bag.Info.Warnings)
@@ -229,6 +233,7 @@ func writeMarkdown(w io.Writer, title string, skips []Skip, s Summary, config st
 	if s.ForwardFailures > 0 {
 		row("chunks published but not forwarded", "%d", s.ForwardFailures)
 	}
+	row("controller outputs out of range (NaN, or outside [0, 1])", "%d", s.ControllersOutOfRange)
 	if s.Clock != "" {
 		row("node clock", "%s", s.Clock)
 	}

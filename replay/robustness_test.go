@@ -16,6 +16,7 @@ import (
 
 	"dysl_vla/bag"
 	"dysl_vla/msgs"
+	"dysl_vla/policy/policytest"
 )
 
 // Diagnostics follow the messages: across a day without messages (or from a metadata start time of
@@ -253,4 +254,35 @@ func TestReplaySkipRatioIsTheChunks(t *testing.T) {
 	}
 	require.Positive(t, verified, "the fixture must exercise verification")
 	require.Equal(t, 8.0, res.Summary.LayersTotal)
+}
+
+// A controller that gives a logit instead of a probability decides at random against the threshold,
+// and the replay still acts on every frame: the report says how many controller outputs were no
+// probability, as the node's diagnostics count them.
+func TestReplayCountsControllerOutputsOutOfRange(t *testing.T) {
+	var dynamic int
+	res, err := fakeReplay(t, pickBag(t, 4), nil, func(c *Config) {
+		fake := c.Engine.Backend.(*policytest.Fake)
+		for j := range fake.SkipProb {
+			fake.SkipProb[j] = 1.5
+		}
+		dynamic = len(c.Engine.Manifest.DynamicLayers())
+	})
+	require.NoError(t, err)
+	require.Equal(t, 4, res.Summary.Frames)
+	require.Positive(t, res.Summary.ControllersOutOfRange)
+	require.LessOrEqual(t, res.Summary.ControllersOutOfRange, 4*2*dynamic, "at most every controller of both passes of every frame")
+	var text strings.Builder
+	WriteSummary(&text, res.Summary)
+	require.Contains(t, text.String(), fmt.Sprintf("controller outputs out of range: %d (NaN, or outside [0, 1])", res.Summary.ControllersOutOfRange))
+	report, err := os.ReadFile(res.ReportPath)
+	require.NoError(t, err)
+	require.Contains(t, string(report), fmt.Sprintf("| controller outputs out of range (NaN, or outside [0, 1]) | %d |", res.Summary.ControllersOutOfRange))
+
+	res, err = fakeReplay(t, pickBag(t, 2), nil, nil)
+	require.NoError(t, err)
+	require.Zero(t, res.Summary.ControllersOutOfRange)
+	text.Reset()
+	WriteSummary(&text, res.Summary)
+	require.NotContains(t, text.String(), "controller outputs out of range")
 }

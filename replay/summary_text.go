@@ -36,6 +36,10 @@ func WriteSummary(w io.Writer, s Summary) {
 	if s.ForwardFailures > 0 {
 		fmt.Fprintf(w, "chunks published but not forwarded: %d\n", s.ForwardFailures)
 	}
+	if s.ControllersOutOfRange > 0 {
+		fmt.Fprintf(w, "controller outputs out of range: %d (NaN, or outside [0, 1]): the controllers' decisions are no probabilities, "+
+			"they are broken or not this bundle's; `dysl model check` runs them\n", s.ControllersOutOfRange)
+	}
 	if s.Hint != "" {
 		fmt.Fprintf(w, "hint: %s\n", s.Hint)
 	}

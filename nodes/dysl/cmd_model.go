@@ -98,7 +98,9 @@ func newModelCheckCmd() *cobra.Command {
 dims imply, the initializers' shapes, sizes and values (NaN, Inf). Then, unless --structure-only,
 it opens the bundle in ONNX Runtime and runs every graph once, as the node does at start-up: an op
 the runtime does not know, a type or shape the graph itself gets wrong, external data it will not
-read. Without an ONNX Runtime library to load, it says so and checks the structure alone.`,
+read, a hidden state or chunk holding NaN or Inf, a controller whose skip probability is outside
+[0, 1] (a logit where a sigmoid belongs). Without an ONNX Runtime library to load, it says so and
+checks the structure alone.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if structureOnly {
@@ -142,8 +144,9 @@ read. Without an ONNX Runtime library to load, it says so and checks the structu
 				if err != nil {
 					return fmt.Errorf("bundle %s does not run in ONNX Runtime (provider %s): %w", args[0], ef.provider, err)
 				}
-				e.Close()
-				fmt.Fprintf(cmd.OutOrStdout(), "runs in ONNX Runtime (provider %s): every graph ran once\n", ef.provider)
+				defer e.Close()
+				fmt.Fprintf(cmd.OutOrStdout(), "runs in ONNX Runtime (provider %s): every graph ran once, "+
+					"its hidden states and actions finite, its controllers' skip probabilities in [0, 1]\n", ef.provider)
 			}
 			return nil
 		},

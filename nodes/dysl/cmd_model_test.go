@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -72,6 +73,34 @@ func TestModelBuildAndCheck(t *testing.T) {
 			require.EqualError(t, err, "bundle "+mixed+" is invalid: 1 problem(s)", args)
 			require.Contains(t, stderr, "head.onnx: sha256: is not the file the tools wrote", args)
 		}
+	})
+
+	// A controller that gives a logit and a head that gives NaN are of the right shapes and run: check
+	// looks at what they give, and names the graph and the tensor.
+	t.Run("check refuses outputs no frame could use", func(t *testing.T) {
+		broken := filepath.Join(t.TempDir(), "broken")
+		require.NoError(t, os.CopyFS(broken, os.DirFS(dir)))
+		m, err := bundle.ReadManifest(broken)
+		require.NoError(t, err)
+		T, D := int64(m.Dims.Tokens), int64(m.Dims.Hidden)
+		j := m.DynamicLayers()[0]
+		b := onnxgraph.NewBuilder("controller")
+		h := b.Input(bundle.InputHidden, onnxgraph.Float, 1, T, D)
+		logit := b.Add(b.MatMul(b.ReduceMean(h, false, 1), b.Weight("w", []int64{D, 1}, make([]float32, D))), b.Scalar(1.5))
+		b.Output(bundle.OutputSkipProb, logit, onnxgraph.Float, 1, 1)
+		_, err = b.WriteFile(filepath.Join(broken, m.Files.Controllers[j]), onnxgraph.WriteOptions{})
+		require.NoError(t, err)
+		b = onnxgraph.NewBuilder("head")
+		h = b.Input(bundle.InputHidden, onnxgraph.Float, 1, T, D)
+		zero := b.Mul(b.Slice(b.Slice(h, 1, T-8, T), 2, 0, 7), b.Scalar(0))
+		b.Output(bundle.OutputActions, b.Div(zero, b.Scalar(0)), onnxgraph.Float, 1, 8, 7)
+		_, err = b.WriteFile(filepath.Join(broken, m.Files.Head), onnxgraph.WriteOptions{})
+		require.NoError(t, err)
+		require.NoError(t, bundle.Write(broken, m)) // records their digests, as a tool would
+		stdout, _, err := runDysl("model", "check", broken)
+		require.ErrorContains(t, err, fmt.Sprintf("controller %d (%s): output skip_prob is 1.5 on the warm-up observation, expected a probability in [0, 1]", j, m.Files.Controllers[j]))
+		require.ErrorContains(t, err, fmt.Sprintf("head (%s): output actions has 56 of 56 values not finite (value 0 is NaN)", m.Files.Head))
+		require.NotContains(t, stdout, "every graph ran once")
 	})
 
 	t.Run("check lists every problem and fails", func(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"path/filepath"
 	"slices"
 
@@ -311,14 +312,14 @@ func (b *Backend) openGraphs(dir string, m *bundle.Manifest, opts *ort.SessionOp
 	return nil
 }
 
-// warmUp runs every graph once per round on a zero observation, then forgets the runs.
+// warmUp runs every graph once per round on the fixed non-zero observation of setPattern, then
+// forgets the runs. The first round also looks at what each graph wrote (checkWarmUpOutputs): a graph
+// that gives NaN, or a controller that gives no probability, is refused here, at start, rather than
+// started and then failing, or skipping at random, on every frame. Reading outputs the runs wrote
+// anyway costs a pass over a few hidden states; no graph runs for it.
 func (b *Backend) warmUp(rounds int) error {
-	for range max(rounds, 0) {
-		b.image.ZeroContents()
-		b.tokens.ZeroContents()
-		if b.state != nil {
-			b.state.ZeroContents()
-		}
+	for round := range max(rounds, 0) {
+		b.setPattern(1)
 		// Every per-layer graph reads buffer 0, which holds the prefix output: each graph gets a
 		// well-formed input, and the order does not matter.
 		graphs := []*ortGraph{b.prefix}
@@ -326,6 +327,7 @@ func (b *Backend) warmUp(rounds int) error {
 		graphs = append(graphs, b.adapters...)
 		graphs = append(graphs, b.controllers...)
 		graphs = append(graphs, b.head, b.single)
+		var bad []error
 		for _, g := range graphs {
 			if g == nil {
 				continue
@@ -333,6 +335,14 @@ func (b *Backend) warmUp(rounds int) error {
 			if err := g.run(0); err != nil {
 				return err
 			}
+			if round == 0 {
+				if err := b.checkWarmUpOutput(g); err != nil {
+					bad = append(bad, err)
+				}
+			}
+		}
+		if len(bad) > 0 {
+			return errors.Join(bad...)
 		}
 	}
 	if err := b.checkInputsReachThePrefix(); err != nil {
@@ -344,6 +354,48 @@ func (b *Backend) warmUp(rounds int) error {
 		h.ZeroContents()
 	}
 	return nil
+}
+
+// checkWarmUpOutput checks what g wrote in the warm-up, where every graph that reads the hidden state
+// read buffer 0: hidden states and actions finite, a skip probability within [0, 1].
+func (b *Backend) checkWarmUpOutput(g *ortGraph) error {
+	var name string
+	var values []float32
+	switch g.kind {
+	case policy.GraphPrefix:
+		name, values = bundle.OutputHidden, b.hidden[0].GetData()
+	case policy.GraphLayer, policy.GraphAdapter:
+		name, values = bundle.OutputHidden, b.hidden[1].GetData()
+	case policy.GraphHead:
+		name, values = bundle.OutputActions, b.headActions.GetData()
+	case policy.GraphSingle:
+		name, values = bundle.OutputActions, b.singleActions.GetData()
+	case policy.GraphController:
+		if p := b.skipProb.GetData()[0]; !(p >= 0 && p <= 1) {
+			return g.fail(fmt.Errorf("output %s is %g on the warm-up observation, expected a probability in [0, 1]: "+
+				"a controller must end in a sigmoid (a logit is read against the skip threshold as it is)", bundle.OutputSkipProb, p))
+		}
+		return nil
+	}
+	if n, first := nonFinite(values); n > 0 {
+		return g.fail(fmt.Errorf("output %s has %d of %d values not finite (value %d is %g) on the warm-up observation: "+
+			"every frame would give a non-finite chunk", name, n, len(values), first, values[first]))
+	}
+	return nil
+}
+
+// nonFinite counts the NaN and ±Inf in values and gives the index of the first.
+func nonFinite(values []float32) (n, first int) {
+	first = -1
+	for i, v := range values {
+		if f := float64(v); math.IsNaN(f) || math.IsInf(f, 0) {
+			if n == 0 {
+				first = i
+			}
+			n++
+		}
+	}
+	return n, first
 }
 
 // checkInputsReachThePrefix runs the prefix on two different observations and fails when they give

@@ -50,8 +50,10 @@ type Config struct {
 	TensorRT TensorRTConfig
 	// WarmUpRuns is how many times New runs every graph before returning, so the first real
 	// frame does not pay for lazy initialization (with TensorRT: engine builds that take minutes without
-	// a cache). Warm-up also proves each graph's input and output names. It defaults to 1; a negative
-	// value disables warm-up. Warm-up runs are not counted in RunCounts.
+	// a cache). Warm-up also proves each graph's input and output names, and refuses a graph whose
+	// output no frame could use: a hidden state or chunk holding NaN or Inf, a skip probability outside
+	// [0, 1]. It defaults to 1; a negative value disables warm-up, and those checks with it. Warm-up
+	// runs are not counted in RunCounts.
 	WarmUpRuns int
 
 	// bundleDir is the bundle the backend opens (withDefaults), whose digest names the engine cache.
