@@ -120,8 +120,11 @@ type Bridge struct {
 	lastGripperFailure string
 	// controllerMAVLink1: the controller's latest heartbeat was a MAVLink 1 frame.
 	controllerMAVLink1 bool
-	lastHeartbeat      time.Time
-	counts             counters
+	// controllerReadsMAVLink2: since the link came up, the controller answered a gripper command (which
+	// the bridge sends in MAVLink 2, as everything) or sent a MAVLink 2 frame (Stats.ControllerReadsMAVLink2).
+	controllerReadsMAVLink2 bool
+	lastHeartbeat           time.Time
+	counts                  counters
 }
 
 // channelLedger accounts for the frames handed to one gomavlib channel.
@@ -246,8 +249,16 @@ type Stats struct {
 	MalformedFrames uint64
 	// ControllerMAVLink1 says the controller's latest heartbeat was a MAVLink 1 frame: VLA_ACTION_CHUNK
 	// (message id 43000) exists only in MAVLink 2, so a controller that speaks MAVLink 1 alone cannot
-	// read the chunks. Many switch to MAVLink 2 once they hear it, which clears this.
+	// read the chunks. Many switch to MAVLink 2 once they hear it, which clears this. A controller
+	// may also heartbeat in MAVLink 1 and read MAVLink 2 (ControllerReadsMAVLink2).
 	ControllerMAVLink1 bool
+	// ControllerReadsMAVLink2 says the controller showed, since the link came up, that it reads
+	// MAVLink 2: it answered a MAV_CMD_DO_GRIPPER, which the bridge sends in MAVLink 2 as every frame,
+	// or sent a MAVLink 2 frame itself. Whether it reads VLA_ACTION_CHUNK is known only to it: no
+	// answer comes to a chunk. It is cleared when the link comes up again and when the controller
+	// restarted or is heard on a new channel, and shown again by the answer to the gripper command
+	// the bridge then sends.
+	ControllerReadsMAVLink2 bool
 	// ControllerChannels are the channels a heartbeat with the target's ids arrived on within
 	// LinkTimeout, by name (the endpoint and, on a server endpoint, the peer's address), sorted. More
 	// than one is either one controller with two links (a serial cable and a telemetry router) or two
@@ -494,7 +505,7 @@ func (b *Bridge) Stats() Stats {
 		ChunksSuperseded: b.counts.chunksSuperseded,
 		GripperCommands:  b.counts.gripperCommands, GripperAcked: b.counts.gripperAcked,
 		GripperFailed: b.counts.gripperFailed, LastGripperFailure: b.lastGripperFailure,
-		ControllerMAVLink1: b.controllerMAVLink1, ControllerRestarts: b.counts.controllerRestarts, MalformedFrames: b.counts.malformedFrames + b.transports.cutFrames.Load(),
+		ControllerMAVLink1: b.controllerMAVLink1, ControllerReadsMAVLink2: b.controllerReadsMAVLink2, ControllerRestarts: b.counts.controllerRestarts, MalformedFrames: b.counts.malformedFrames + b.transports.cutFrames.Load(),
 		EventsDropped: b.eventsDropped.Load(), ChannelsRefused: b.transports.refused.Load(),
 		ChannelsEvicted: b.transports.evicted.Load(),
 	}
@@ -597,10 +608,14 @@ func (b *Bridge) handle(evt gomavlib.Event) {
 					b.counts.controllerRestarts++
 				}
 				if restarted || newChannel {
+					b.controllerReadsMAVLink2 = false // it may be another program now
 					b.doGripper(b.gripper.stateUnknown(now, b.controllerChannels()))
 				}
 			}
 			b.handleMessage(evt.Message(), now)
+			if _, v2 := evt.Frame.(*frame.V2Frame); v2 {
+				b.controllerReadsMAVLink2 = true // after handleMessage, which clears it for a link come up
+			}
 		}
 	}
 }
@@ -610,6 +625,7 @@ func (b *Bridge) handleMessage(m message.Message, now time.Time) {
 	switch msg := m.(type) {
 	case *common.MessageHeartbeat:
 		if b.link.heartbeat(now) {
+			b.controllerReadsMAVLink2 = false // a controller back after a silence may be another program
 			b.emit(EventLinkUp{SystemID: b.TargetSystem, ComponentID: b.TargetComponent, Resumed: b.link.lostOnce})
 			b.doGripper(b.gripper.linkCameUp(now, b.controllerChannels()))
 		}
@@ -671,6 +687,10 @@ func (b *Bridge) onTick(now time.Time) {
 // held-out episodes, the full model) that completed 77 of 100 where every step's command taking
 // effect on time completed 82 (this bridge was not in those runs).
 //
+// With c.Executed set, the plan ends after that many steps from the one in force on arrival (the
+// first due after it when none is): the controller holds still after them, the gripper unchanged, and
+// a gripper moving while the arm holds still is none of the policy's doing.
+//
 // Steps count from the arrival instead when the stamps are off the bridge's clock (StampsOffClock),
 // and for a stamp ahead of now or further back than the chunk's whole span: a clock that disagrees
 // (a camera host not synchronized), since on the bridge's clock no step of it would be left. The due
@@ -683,8 +703,16 @@ func (b *Bridge) planGripper(c Chunk, now time.Time) {
 		start = now
 	}
 	b.gripperPlan = b.gripperPlan[:0]
+	inForce := 0 // the step in force on arrival: the latest come due
 	for s := range c.Steps {
-		b.gripperPlan = append(b.gripperPlan, plannedGripper{due: start.Add(time.Duration(s) * c.StepDt), value: c.Values[s*c.Dims+c.GripperDim]})
+		due := start.Add(time.Duration(s) * c.StepDt)
+		if s > 0 && !due.After(now) {
+			inForce = s
+		}
+		b.gripperPlan = append(b.gripperPlan, plannedGripper{due: due, value: c.Values[s*c.Dims+c.GripperDim]})
+	}
+	if c.Executed > 0 && inForce+c.Executed < len(b.gripperPlan) {
+		b.gripperPlan = b.gripperPlan[:inForce+c.Executed]
 	}
 	b.followGripperPlan(now)
 }
@@ -749,6 +777,8 @@ func (b *Bridge) onCommandAck(ack *common.MessageCommandAck, now time.Time) {
 		(ack.TargetComponent != 0 && ack.TargetComponent != b.ComponentID) {
 		return
 	}
+	// It answered a COMMAND_LONG sent in MAVLink 2, whatever version its own frames are.
+	b.controllerReadsMAVLink2 = true
 	b.doGripper(b.gripper.ack(ack.Result, now))
 }
 

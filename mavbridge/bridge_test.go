@@ -8,6 +8,7 @@ import (
 	"github.com/bluenviron/gomavlib/v3"
 	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
 	"github.com/bluenviron/gomavlib/v3/pkg/frame"
+	"github.com/bluenviron/gomavlib/v3/pkg/message"
 	"github.com/stretchr/testify/require"
 
 	"dysl_vla/msgs"
@@ -375,7 +376,8 @@ func TestStatusWarnsOfAMAVLink1Controller(t *testing.T) {
 	o.handle(&gomavlib.EventFrame{Frame: &frame.V1Frame{SystemID: 1, ComponentID: 1, Message: heartbeat}})
 	status := forwarder.LinkStatus()
 	require.Equal(t, msgs.DiagnosticWarn, status.Level)
-	require.Contains(t, status.Message, "the controller heartbeats in MAVLink 1: the chunks (VLA_ACTION_CHUNK, id 43000) need MAVLink 2")
+	require.Contains(t, status.Message, "the controller heartbeats in MAVLink 1 and has not yet shown that it reads MAVLink 2")
+	require.Contains(t, status.Message, "the chunks (VLA_ACTION_CHUNK, id 43000) exist only in MAVLink 2")
 
 	o.handle(&gomavlib.EventFrame{Frame: &frame.V2Frame{SystemID: 1, ComponentID: 1, Message: heartbeat}})
 	require.Equal(t, msgs.DiagnosticOK, forwarder.LinkStatus().Level, "switched to MAVLink 2")
@@ -395,4 +397,86 @@ func TestMAVLink1WarningHidesNoLostChunks(t *testing.T) {
 	require.Contains(t, status.Message, "the controller heartbeats in MAVLink 1")
 	require.Contains(t, status.Message, "; since the last report 1 chunks were discarded and 0 frames dropped")
 	require.NotContains(t, forwarder.LinkStatus().Message, "discarded", "said once")
+}
+
+// With executed_actions set (Chunk.Executed), the controller runs that many steps of a chunk from the
+// one in force on arrival and then holds still, the gripper unchanged: a close among the steps after
+// them is not commanded, or the gripper would shut while the arm waits for the next chunk.
+func TestGripperPlanEndsWithTheExecutedSteps(t *testing.T) {
+	closesAtStep5 := func(stamp time.Time, executed int) Chunk {
+		c := Chunk{Seq: 1, Stamp: stamp, StepDt: 100 * time.Millisecond, Steps: 8, Dims: 2, GripperDim: 1, Executed: executed}
+		for s := range 8 {
+			c.Values = append(c.Values, 0, map[bool]float32{true: 1, false: -1}[s >= 5])
+		}
+		return c
+	}
+	for _, tc := range []struct {
+		name     string
+		late     time.Duration
+		executed int
+		closes   bool
+	}{
+		{"steps 0 to 4 run", 0, 5, false},
+		{"steps 0 to 5 run", 0, 6, true},
+		{"all steps run", 0, 0, true},
+		{"late: steps 2 to 4 run", 250 * time.Millisecond, 3, false},
+		{"late: steps 2 to 5 run", 250 * time.Millisecond, 4, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := newOfflineBridge(t)
+			o.heartbeat()
+			require.NoError(t, o.Send(closesAtStep5(o.now.Add(-tc.late), tc.executed)))
+			require.Equal(t, GripperOpen, o.gripper.pending.action, "the step in force on arrival opens")
+			o.ack(common.MAV_RESULT_ACCEPTED)
+			o.advance(700 * time.Millisecond) // past step 7, within the link timeout
+			if tc.closes {
+				require.NotNil(t, o.gripper.pending, "step 5 is executed: it closes")
+				require.Equal(t, GripperClose, o.gripper.pending.action)
+			} else {
+				require.Nil(t, o.gripper.pending, "step 5 is not executed: no close")
+			}
+		})
+	}
+}
+
+// The Forwarder reads executed_actions at each chunk, since it is a live parameter.
+func TestForwarderSendsTheExecutedActionsInForce(t *testing.T) {
+	o := newOfflineBridge(t)
+	executed := 0
+	forwarder := &Forwarder{Bridge: o.Bridge, GripperDim: 1, ExecutedActions: func() int { return executed }}
+	o.heartbeat()
+	chunk := &msgs.ActionChunk{Header: msgs.Header{Stamp: msgs.TimeFromGo(o.now)}, StepDt: msgs.DurationFromGo(100 * time.Millisecond),
+		Steps: 4, ActionDim: 2, Actions: []float32{0, -1, 0, -1, 0, 1, 0, 1}}
+	require.NoError(t, forwarder.ForwardChunk(chunk))
+	require.Len(t, o.gripperPlan, 3, "all 4 steps planned, step 0 done")
+	executed = 2
+	require.NoError(t, forwarder.ForwardChunk(chunk))
+	require.Len(t, o.gripperPlan, 1, "steps 0 and 1 run, step 0 done")
+}
+
+// A controller that heartbeats in MAVLink 1 and reads MAVLink 2 gets every chunk (measured: 60 of 60
+// chunks, 3 of 3 gripper acks): once it answers a gripper command, which went in MAVLink 2, the
+// warning that it may not read the chunks is over, though its frames stay MAVLink 1. It comes back
+// when the link does: the controller heard then may be another program.
+func TestMAVLink1WarningClearsOnceTheControllerAnswersMAVLink2(t *testing.T) {
+	o := newOfflineBridge(t)
+	forwarder := &Forwarder{Bridge: o.Bridge, GripperDim: 1}
+	v1 := func(m message.Message) {
+		o.handle(&gomavlib.EventFrame{Frame: &frame.V1Frame{SystemID: 1, ComponentID: 1, Message: m}})
+	}
+	heartbeat := &common.MessageHeartbeat{Type: common.MAV_TYPE_GENERIC}
+	v1(heartbeat)
+	require.Equal(t, msgs.DiagnosticWarn, forwarder.LinkStatus().Level)
+
+	o.gripperValue(t, 1) // a close, sent as MAVLink 2
+	v1(&common.MessageCommandAck{Command: common.MAV_CMD_DO_GRIPPER, Result: common.MAV_RESULT_ACCEPTED})
+	v1(heartbeat)
+	require.True(t, o.Stats().ControllerMAVLink1)
+	require.NotContains(t, forwarder.LinkStatus().Message, "MAVLink 1") // it says the chunk discarded (no channel here)
+	status := forwarder.LinkStatus()
+	require.Equal(t, msgs.DiagnosticOK, status.Level, status.Message)
+
+	o.advance(o.LinkTimeout) // silence: the link is lost
+	v1(heartbeat)
+	require.Contains(t, forwarder.LinkStatus().Message, "has not yet shown that it reads MAVLink 2", "the link came up again")
 }

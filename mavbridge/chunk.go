@@ -17,7 +17,8 @@ const NoGripper = -1
 // Chunk is an action chunk as the bridge takes it: Steps future steps of Dims values each, row-major.
 // It is the bridge's own type so that the bridge imports nothing of the engine.
 type Chunk struct {
-	// Seq numbers chunks; the controller sees it as chunk_seq and can detect gaps.
+	// Seq numbers chunks; the controller sees it as chunk_seq. It is the node core's counter: it starts
+	// at 0 again when the node is configured again, and the chunks a bridge discards leave gaps.
 	Seq uint32
 	// Stamp is the time of the observation the chunk was computed from; sent with microsecond resolution.
 	Stamp time.Time
@@ -32,6 +33,11 @@ type Chunk struct {
 	// GripperDim is the index of the gripper dimension, whose open/close transitions become
 	// MAV_CMD_DO_GRIPPER commands, or NoGripper. It is not sent with the chunk.
 	GripperDim int
+	// Executed is how many steps of the chunk the controller executes, from the one in force when it
+	// arrives (the node's executed_actions); 0 means all. The controller holds still after them, the
+	// gripper unchanged, so the bridge commands no gripper change among the steps after them. It is
+	// not sent with the chunk either: the controller is configured with the same number.
+	Executed int
 }
 
 // WireFrame is the frame field a ROS frame_id is sent as. One of up to 16 bytes goes as it is; a longer
@@ -84,6 +90,8 @@ func (c Chunk) Validate() error {
 	case c.GripperDim != NoGripper && (c.GripperDim < 0 || c.GripperDim >= c.Dims):
 		return fmt.Errorf("chunk %d: GripperDim is %d, expected NoGripper (-1) or 0 to %d",
 			c.Seq, c.GripperDim, c.Dims-1)
+	case c.Executed < 0:
+		return fmt.Errorf("chunk %d: Executed is %d, expected 0 (all steps) or more", c.Seq, c.Executed)
 	}
 	for i, v := range c.Values {
 		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
@@ -109,8 +117,11 @@ func chunkParts(steps, dims int) int {
 const maxChunkParts = libraryWriteBuffer
 
 // EncodeChunk turns c into VLA_ACTION_CHUNK messages addressed to targetSystem/targetComponent.
-// A chunk larger than one message (54 values) is split on step boundaries, so each part is usable on its
-// own: part i carries steps i·n to i·n+n-1, n = floor(54/Dims). An 8×7 chunk takes two messages.
+// A chunk larger than one message (54 values) is split on step boundaries, each part with the whole
+// header, so the steps a part carries read without the other parts: part i carries steps i·n to
+// i·n+n-1, n = floor(54/Dims). An 8×7 chunk takes two messages. The parts go out in order; a link
+// slower than the chunks may carry only the first parts of a chunk a newer one cut short
+// (Bridge.writeChunk), and a datagram link may lose any.
 func EncodeChunk(c Chunk, targetSystem, targetComponent uint8) ([]*dialect.MessageVlaActionChunk, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
@@ -144,9 +155,12 @@ func EncodeChunk(c Chunk, targetSystem, targetComponent uint8) ([]*dialect.Messa
 // message definition or the other parts of their chunk.
 var ErrMalformedPart = errors.New("malformed VLA_ACTION_CHUNK")
 
-// ChunkAssembler rebuilds chunks from VLA_ACTION_CHUNK messages, as a controller would. Parts of one
-// chunk must arrive in order; a part of another chunk abandons the one in progress (UDP loses messages,
-// and a late chunk is of no use to a controller).
+// ChunkAssembler rebuilds whole chunks from VLA_ACTION_CHUNK messages, as the Monitor (a stand-in
+// controller) does; it is one way for a controller to read them, not the only one. Parts of one chunk
+// must arrive in order, as a bridge sends them; a part out of order, or of another chunk, abandons the
+// one in progress, whose parts so far are dropped (UDP loses messages, and the newer chunk is the one
+// to execute). A controller may instead execute the steps of the parts it has: each carries whole
+// steps and the whole header (EncodeChunk).
 type ChunkAssembler struct {
 	// Abandoned counts chunks of which some parts never arrived.
 	Abandoned int

@@ -22,6 +22,9 @@ type Forwarder struct {
 	// GripperDim is the column of the gripper in the chunk's actions (the bundle manifest's
 	// Action.GripperIndex), whose open/close transitions become gripper commands, or NoGripper.
 	GripperDim int
+	// ExecutedActions returns the node's executed_actions as it stands (a live parameter): how many
+	// actions of each chunk the controller executes, 0 for all (Chunk.Executed). Nil is 0.
+	ExecutedActions func() int
 
 	mu sync.Mutex
 	// channelError is the latest transport error that closed a channel (a TCP peer going away).
@@ -57,6 +60,7 @@ func (f *Forwarder) ForwardChunk(m *msgs.ActionChunk) error {
 		Dims:       int(m.ActionDim),
 		Values:     m.Actions, // read, not kept: EncodeChunk copies them into the messages
 		GripperDim: f.GripperDim,
+		Executed:   f.executed(),
 	})
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -67,6 +71,13 @@ func (f *Forwarder) ForwardChunk(m *msgs.ActionChunk) error {
 		f.refusal = ""
 	}
 	return err
+}
+
+func (f *Forwarder) executed() int {
+	if f.ExecutedActions == nil {
+		return 0
+	}
+	return f.ExecutedActions()
 }
 
 // LinkStatus implements nodecore.ChunkForwarder. The level is ERROR when the controller was heard and
@@ -81,7 +92,8 @@ func (f *Forwarder) ForwardChunk(m *msgs.ActionChunk) error {
 // server endpoint refused connections or closed channels for newcomers, its channels all open, or a
 // gripper command failed since the previous status (the latest failure is added once), while the
 // controller has not accepted the gripper state the policy asks for, longer than a command takes
-// (gripperUnaccepted), or the controller heartbeats in MAVLink 1 (Stats.ControllerMAVLink1), and OK
+// (gripperUnaccepted), or the controller heartbeats in MAVLink 1 (Stats.ControllerMAVLink1) and has not
+// shown that it reads MAVLink 2 (Stats.ControllerReadsMAVLink2), and OK
 // otherwise; while the link is up, chunks discarded, frames dropped, the chunks' backlog, connections
 // refused and channels closed for newcomers since the previous status, and a gripper state not
 // accepted, are added when
@@ -129,10 +141,11 @@ func (f *Forwarder) LinkStatus() msgs.DiagnosticStatus {
 			"if these are two controllers, both get the chunks and gripper commands and either keeps the link up; "+
 			"give each controller its own system id and set mavlink.target_system to this arm's (one controller on two links reads so too)",
 			b.TargetSystem, b.TargetComponent, len(s.ControllerChannels), strings.Join(s.ControllerChannels, ", "))
-	case s.ControllerMAVLink1:
+	case s.ControllerMAVLink1 && !s.ControllerReadsMAVLink2:
 		st.Level = msgs.DiagnosticWarn
-		st.Message = "link up, but the controller heartbeats in MAVLink 1: the chunks (VLA_ACTION_CHUNK, id 43000) " +
-			"need MAVLink 2, which the controller must read; set its link to MAVLink 2"
+		st.Message = "link up, but the controller heartbeats in MAVLink 1 and has not yet shown that it reads MAVLink 2 " +
+			"(by answering a gripper command, which goes in MAVLink 2): the chunks (VLA_ACTION_CHUNK, id 43000) exist only in MAVLink 2, " +
+			"and a controller that reads MAVLink 1 alone gets none; if so, set its link to MAVLink 2"
 	case lost != "":
 		st.Level = msgs.DiagnosticWarn
 		st.Message = "link up, but " + lost

@@ -42,10 +42,16 @@ type controller struct {
 }
 
 func startController(t *testing.T, endpoint gomavlib.EndpointConf, ignoreCommands int) *controller {
+	return startControllerWriting(t, endpoint, ignoreCommands, gomavlib.V2)
+}
+
+// startControllerWriting is startController with the MAVLink version the controller writes its own
+// frames in; it reads both, as gomavlib does.
+func startControllerWriting(t *testing.T, endpoint gomavlib.EndpointConf, ignoreCommands int, version gomavlib.Version) *controller {
 	c := &controller{ignoreCommands: ignoreCommands, fromSys: map[[2]uint8]common.MAV_TYPE{},
 		terminate: make(chan struct{})}
 	c.node = &gomavlib.Node{
-		Endpoints: []gomavlib.EndpointConf{endpoint}, Dialect: dialect.Dialect, OutVersion: gomavlib.V2,
+		Endpoints: []gomavlib.EndpointConf{endpoint}, Dialect: dialect.Dialect, OutVersion: version,
 		OutSystemID: 1, OutComponentID: 1, HeartbeatDisable: true,
 	}
 	require.NoError(t, c.node.Initialize())
@@ -477,4 +483,28 @@ func TestTwoControllersWithTheSameIDsAreWarnedOf(t *testing.T) {
 	require.Eventually(t, func() bool { return len(bridge.Stats().ControllerChannels) == 1 }, deadline, poll)
 	status = forwarder.LinkStatus()
 	require.Equal(t, msgs.DiagnosticOK, status.Level, status.Message)
+}
+
+// A controller that writes MAVLink 1 and reads MAVLink 2 gets every chunk and answers every gripper
+// command, and the status, warning at first that it may not read MAVLink 2, is OK once it answered one.
+func TestLoopbackControllerWritingMAVLink1(t *testing.T) {
+	bridge := &Bridge{Endpoint: "udp-server:127.0.0.1:0", HeartbeatPeriod: 100 * time.Millisecond,
+		LinkTimeout: 300 * time.Millisecond, GripperAckTimeout: 100 * time.Millisecond}
+	require.NoError(t, bridge.Initialize())
+	defer bridge.Close()
+	forwarder := &Forwarder{Bridge: bridge, GripperDim: 6}
+	ctrl := startControllerWriting(t, gomavlib.EndpointUDPClient{Address: bridge.ListenAddr().String()}, 0, gomavlib.V1)
+	require.Eventually(t, func() bool { return bridge.Stats().LinkUp }, deadline, poll)
+	require.Contains(t, forwarder.LinkStatus().Message, "has not yet shown that it reads MAVLink 2")
+
+	for seq := uint32(1); seq <= 20; seq++ {
+		require.NoError(t, bridge.Send(testChunk(seq, float32(seq%2)*2-1))) // close, open, close, ...
+		time.Sleep(20 * time.Millisecond)
+	}
+	require.Eventually(t, func() bool { chunks, _ := ctrl.received(); return len(chunks) == 20 }, deadline, poll)
+	require.Eventually(t, func() bool { return bridge.Stats().GripperAcked >= 1 }, deadline, poll)
+	s := bridge.Stats()
+	require.True(t, s.ControllerMAVLink1)
+	require.True(t, s.ControllerReadsMAVLink2)
+	require.NotContains(t, forwarder.LinkStatus().Message, "MAVLink 1")
 }
