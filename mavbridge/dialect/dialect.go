@@ -28,11 +28,14 @@ const MaxChunkValues = 54
 const MaxFrameLength = 16
 
 // MessageVlaActionChunk is VLA_ACTION_CHUNK: one part of an action chunk. Field order and types mirror
-// dysl_vla.xml, because gomavlib derives the wire layout and CRC extra from them.
+// dysl_vla.xml, because gomavlib derives the wire layout and CRC extra from them; the field
+// descriptions are the XML's, and docs/CONTROLLER.md gives the layout on the wire (a test holds it).
 type MessageVlaActionChunk struct {
-	// Timestamp of the observation the chunk was computed from, microseconds since the UNIX epoch.
+	// Time the observation the chunk was computed from was taken, microseconds on the sender's clock:
+	// the UNIX epoch on a robot, sim time under use_sim_time, a bag's time under dysl replay.
 	TimeUsec uint64
-	// Chunk sequence number; all parts of a chunk share it.
+	// The sender's chunk counter; all parts of a chunk share it. It starts at 0 again when the node is
+	// configured again, and skips chunks not sent.
 	ChunkSeq uint32
 	// System ID of the arm controller.
 	TargetSystem uint8
@@ -50,7 +53,7 @@ type MessageVlaActionChunk struct {
 	PartCount uint8
 	// Time between consecutive steps, microseconds.
 	StepDtUs uint32
-	// Frame the actions are expressed in.
+	// The camera image's frame_id (the observation's, not the actions' frame), as mavbridge.WireFrame.
 	Frame string `mavlen:"16"`
 	// Values of this message's steps, row-major; unused entries are zero.
 	Values [MaxChunkValues]float32

@@ -44,7 +44,14 @@ udp-server:HOST:PORT, udp-client:HOST:PORT, tcp-server:HOST:PORT, tcp-client:HOS
 A server endpoint keeps --max-channels peers at once; a peer beyond them takes the place of the least
 useful one (one that sent no valid frame, else the one idle longest), never that of a bridge that
 sent a chunk on it while the bridge is heard there (within 3 s), or is refused: a line says each, at
-most once every 10 s.`,
+most once every 10 s.
+
+It is a stand-in to watch the link with, not a model of a controller (docs/CONTROLLER.md says what one
+does): it heartbeats as gomavlib's default, MAV_TYPE_GCS (a bridge takes a heartbeat of any type from
+the controller's ids); it prints chunks addressed to any ids, and acks gripper commands addressed to
+any, at once with MAV_RESULT_ACCEPTED (never IN_PROGRESS); it prints only whole chunks, their parts in
+order (a chunk a newer one cut short, or with a part lost, is not printed); it executes nothing and
+keeps no time, so the stamps it prints are as sent (a replayed bag's time under dysl replay).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if monitor.Endpoint == "" {
