@@ -123,7 +123,7 @@ func TestContextAdapterBundle(t *testing.T) {
 		odd := m
 		wrong(&odd.Dims)
 		_, err := BundleArch(&odd)
-		require.ErrorContains(t, err, "do not match preset tiny")
+		require.ErrorContains(t, err, "provenance.preset is tiny, but the sizes are not its (dims.")
 	}
 
 	t.Run("graphs match the reference", func(t *testing.T) {

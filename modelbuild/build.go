@@ -291,20 +291,43 @@ func checkOutDir(dir string) error {
 	return nil
 }
 
+// referenceOnly says why a bundle of another model is refused by what rebuilds its backbone here
+// (BundleArch's callers: calibrate, distill, the open-loop evaluation and the early-exit baseline).
+func referenceOnly() string {
+	return "calibrate, distill and the open-loop evaluate (and the early-exit baseline) rebuild the backbone of dysl model build's " +
+		"reference architecture in Go, so they run only on a bundle built from one of its presets (" + strings.Join(PresetNames(), ", ") +
+		"); a bundle of another model brings its static layers, adapters and controllers from its own training (docs/BUNDLE.md)"
+}
+
 // BundleArch is the architecture a bundle was built with: its preset's (provenance.preset), with the
 // adapters' rank and context from the manifest's dims, since dysl model build may change both. The
 // preset's sizes must match the dims.
 func BundleArch(m *bundle.Manifest) (Arch, error) {
-	preset, err := LookupPreset(m.Provenance.Preset)
-	if err != nil {
-		return Arch{}, fmt.Errorf("provenance: %w", err)
+	preset, ok := presets[m.Provenance.Preset]
+	if !ok {
+		return Arch{}, fmt.Errorf("provenance.preset is %q, not a preset of the reference architecture: %s", m.Provenance.Preset, referenceOnly())
 	}
 	a, d := preset.Arch, m.Dims
-	// Every dimension the preset fixes: a wrong dims.heads (the graphs of older bundles carry no
-	// dysl.heads to check it against) would rebuild a backbone of another attention layout.
-	if d.Layers != a.Layers || d.Hidden != a.Hidden || d.Heads != a.Heads || d.MLP != a.MLP || d.Tokens != a.Tokens() ||
-		d.InstructionTokens != a.InstructionTokens || d.Vocab != a.Vocab || d.Chunk != a.Chunk || d.ActionDim != a.ActionDim {
-		return a, fmt.Errorf("dims %+v do not match preset %s", d, preset.Name)
+	// Every size the preset fixes (of the state, how many values, not which): a wrong dims.heads (the
+	// graphs of older bundles carry no dysl.heads to check it against) would rebuild a backbone of
+	// another attention layout.
+	var differ []string
+	for _, f := range []struct {
+		name              string
+		bundle, reference int
+	}{
+		{"dims.layers", d.Layers, a.Layers}, {"dims.hidden", d.Hidden, a.Hidden}, {"dims.heads", d.Heads, a.Heads}, {"dims.mlp", d.MLP, a.MLP},
+		{"dims.tokens", d.Tokens, a.Tokens()}, {"dims.instruction_tokens", d.InstructionTokens, a.InstructionTokens},
+		{"dims.vocab", d.Vocab, a.Vocab}, {"dims.chunk", d.Chunk, a.Chunk}, {"dims.action_dim", d.ActionDim, a.ActionDim},
+		{"image.width", m.Image.Width, a.ImageSize}, {"image.height", m.Image.Height, a.ImageSize},
+		{"len(state.names)", m.StateDim(), a.StateDim},
+	} {
+		if f.bundle != f.reference {
+			differ = append(differ, fmt.Sprintf("%s is %d, the preset's %d", f.name, f.bundle, f.reference))
+		}
+	}
+	if len(differ) > 0 {
+		return a, fmt.Errorf("provenance.preset is %s, but the sizes are not its (%s): %s", preset.Name, strings.Join(differ, "; "), referenceOnly())
 	}
 	a.AdapterRank = d.AdapterRank
 	switch d.AdapterContext {

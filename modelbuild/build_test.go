@@ -495,3 +495,28 @@ func TestBuildRefusesAnOutputItDidNotWrite(t *testing.T) {
 		})
 	}
 }
+
+// A bundle of another model (provenance.preset "own", or a preset's name over other sizes) is refused
+// by what rebuilds the reference backbone with a message saying so in words: which commands these
+// are, what such a bundle brings instead, and each size that differs as bundle value and preset
+// value, not a Go struct dump (it said "dims {Layers:4 Hidden:16 ...} do not match preset tiny").
+func TestBundleArchRefusesAnotherModelInWords(t *testing.T) {
+	m := bundle.Manifest{
+		Provenance: bundle.Provenance{Preset: "own"},
+		Dims: bundle.Dims{Layers: 4, Hidden: 16, Heads: 2, MLP: 176, Tokens: 120, InstructionTokens: 48, Vocab: 257,
+			AdapterRank: 8, Chunk: 8, ActionDim: 7},
+		Image: bundle.ImageSpec{Width: 64, Height: 48},
+	}
+	const why = "calibrate, distill and the open-loop evaluate (and the early-exit baseline) rebuild the backbone of dysl model build's " +
+		"reference architecture in Go, so they run only on a bundle built from one of its presets " +
+		"(bench, small, small_keypoints, small_relative, small_selector, small_state, tiny); " +
+		"a bundle of another model brings its static layers, adapters and controllers from its own training (docs/BUNDLE.md)"
+
+	_, err := BundleArch(&m)
+	require.EqualError(t, err, `provenance.preset is "own", not a preset of the reference architecture: `+why)
+
+	m.Provenance.Preset = "tiny"
+	_, err = BundleArch(&m)
+	require.EqualError(t, err, "provenance.preset is tiny, but the sizes are not its (dims.layers is 4, the preset's 8; dims.hidden is 16, the preset's 64; "+
+		"dims.heads is 2, the preset's 4; image.height is 48, the preset's 64): "+why)
+}
