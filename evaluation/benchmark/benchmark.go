@@ -76,8 +76,9 @@ type Result struct {
 	ExecutedGFLOPs float64 `json:"executed_gflops"`
 }
 
-// Report is the whole run. Without FLOPs in the bundle's manifest (FLOPsKnown false, a bundle built
-// elsewhere), ideal speedup, efficiency and GFLOPs are 0 and the table says n/a.
+// Report is the whole run. Without FLOPs in the bundle's manifest (FLOPsKnown false: its flops are
+// all 0, as a bundle made elsewhere may leave them), ideal speedup, efficiency and GFLOPs are 0 and
+// the table says n/a.
 type Report struct {
 	Model      string   `json:"model"`
 	Provider   string   `json:"provider"`
@@ -221,7 +222,9 @@ func WriteTable(w io.Writer, r Report) {
 		}
 	}
 	if !r.FLOPsKnown {
-		fmt.Fprintln(w, "the bundle's manifest records no FLOPs (no flops block): ideal speedup, efficiency and GFLOPs are not computed")
+		// A flops block of zeros and none at all decode alike; an author may have written either.
+		fmt.Fprintln(w, "the manifest's flops are 0 for every graph (a flops block of zeros, or none): ideal speedup, efficiency and GFLOPs "+
+			"are not computed; to have them, write each graph's FLOPs per inference into flops (docs/BUNDLE.md)")
 	}
 }
 

@@ -77,6 +77,8 @@ func TestReportComparesMeasuredWithIdealSpeedup(t *testing.T) {
 
 // A bundle whose manifest records no FLOPs (built elsewhere) is measured all the same: the FLOPs
 // columns say n/a and the JSON holds zeros with flops_known false, not NaN, which JSON cannot encode.
+// The note says what was found, a flops block of zeros or none, not "no flops block" to an author
+// who wrote one of zeros.
 func TestReportWithoutFLOPs(t *testing.T) {
 	m := manifest()
 	m.FLOPs = bundle.FLOPs{}
@@ -97,7 +99,8 @@ func TestReportWithoutFLOPs(t *testing.T) {
 	var out strings.Builder
 	WriteTable(&out, rep)
 	require.Contains(t, out.String(), "      n/a       n/a         n/a\n")
-	require.Contains(t, out.String(), "records no FLOPs")
+	require.Contains(t, out.String(), "the manifest's flops are 0 for every graph (a flops block of zeros, or none)")
+	require.NotContains(t, out.String(), "no flops block")
 }
 
 // A run without timed rounds, or with fewer than no warm-up rounds, is refused: it would print a
