@@ -355,7 +355,7 @@ func (a Arch) stateSpec() *bundle.StateSpec {
 // normalizes its labels with the same statistics, so that a bundle built from trained weights
 // denormalizes chunks exactly as the labels were normalized: this is their one definition.
 func DefaultActionSpec(dim int) bundle.ActionSpec {
-	names := []string{"x", "y", "z", "roll", "pitch", "yaw", "gripper"}
+	names := scene.ActionNames
 	std := []float64{0.01, 0.01, 0.01, 0.05, 0.05, 0.05, 1}
 	spec := bundle.ActionSpec{GripperIndex: -1, DtSeconds: 0.1}
 	for i := 0; i < dim; i++ {
@@ -368,8 +368,8 @@ func DefaultActionSpec(dim int) bundle.ActionSpec {
 		}
 		spec.Mean = append(spec.Mean, 0)
 	}
-	if dim >= len(names) {
-		spec.GripperIndex = len(names) - 1
+	if dim > scene.GripperIndex {
+		spec.GripperIndex = scene.GripperIndex
 	}
 	return spec
 }
