@@ -439,18 +439,16 @@ func TestGripperPlanEndsWithTheExecutedSteps(t *testing.T) {
 	}
 }
 
-// The Forwarder reads executed_actions at each chunk, since it is a live parameter.
+// The Forwarder gives each chunk the executed_actions the node core passes with it (a live parameter).
 func TestForwarderSendsTheExecutedActionsInForce(t *testing.T) {
 	o := newOfflineBridge(t)
-	executed := 0
-	forwarder := &Forwarder{Bridge: o.Bridge, GripperDim: 1, ExecutedActions: func() int { return executed }}
+	forwarder := &Forwarder{Bridge: o.Bridge, GripperDim: 1}
 	o.heartbeat()
 	chunk := &msgs.ActionChunk{Header: msgs.Header{Stamp: msgs.TimeFromGo(o.now)}, StepDt: msgs.DurationFromGo(100 * time.Millisecond),
 		Steps: 4, ActionDim: 2, Actions: []float32{0, -1, 0, -1, 0, 1, 0, 1}}
-	require.NoError(t, forwarder.ForwardChunk(chunk))
+	require.NoError(t, forwarder.ForwardChunk(chunk, 0))
 	require.Len(t, o.gripperPlan, 3, "all 4 steps planned, step 0 done")
-	executed = 2
-	require.NoError(t, forwarder.ForwardChunk(chunk))
+	require.NoError(t, forwarder.ForwardChunk(chunk, 2))
 	require.Len(t, o.gripperPlan, 1, "steps 0 and 1 run, step 0 done")
 }
 

@@ -22,9 +22,6 @@ type Forwarder struct {
 	// GripperDim is the column of the gripper in the chunk's actions (the bundle manifest's
 	// Action.GripperIndex), whose open/close transitions become gripper commands, or NoGripper.
 	GripperDim int
-	// ExecutedActions returns the node's executed_actions as it stands (a live parameter): how many
-	// actions of each chunk the controller executes, 0 for all (Chunk.Executed). Nil is 0.
-	ExecutedActions func() int
 
 	mu sync.Mutex
 	// channelError is the latest transport error that closed a channel (a TCP peer going away).
@@ -45,11 +42,11 @@ type Forwarder struct {
 	}
 }
 
-// ForwardChunk implements nodecore.ChunkForwarder: it converts the published chunk to a Chunk and
-// sends it. It never blocks on the link; while the link is down the bridge discards the chunk and
+// ForwardChunk implements nodecore.ChunkForwarder: it converts the published chunk to a Chunk, its
+// executedActions the chunk's Executed, and sends it. It never blocks on the link; while the link is down the bridge discards the chunk and
 // counts it. A frame_id longer than the 16 bytes of VLA_ACTION_CHUNK.frame goes as its WireFrame. An
 // error means the chunk cannot go out at all, such as a closed bridge.
-func (f *Forwarder) ForwardChunk(m *msgs.ActionChunk) error {
+func (f *Forwarder) ForwardChunk(m *msgs.ActionChunk, executedActions int) error {
 	err := f.Bridge.Send(Chunk{
 		// chunk_seq is 32 bits on the wire; after 2^32 chunks it wraps, which a controller sees as one gap.
 		Seq:        uint32(m.Sequence),
@@ -60,7 +57,7 @@ func (f *Forwarder) ForwardChunk(m *msgs.ActionChunk) error {
 		Dims:       int(m.ActionDim),
 		Values:     m.Actions, // read, not kept: EncodeChunk copies them into the messages
 		GripperDim: f.GripperDim,
-		Executed:   f.executed(),
+		Executed:   executedActions,
 	})
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -71,13 +68,6 @@ func (f *Forwarder) ForwardChunk(m *msgs.ActionChunk) error {
 		f.refusal = ""
 	}
 	return err
-}
-
-func (f *Forwarder) executed() int {
-	if f.ExecutedActions == nil {
-		return 0
-	}
-	return f.ExecutedActions()
 }
 
 // LinkStatus implements nodecore.ChunkForwarder. The level is ERROR when the controller was heard and

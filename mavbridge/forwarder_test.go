@@ -260,7 +260,7 @@ func TestForwarderStatusSaysWhenChunksAreRefused(t *testing.T) {
 
 	wide := &msgs.ActionChunk{Header: msgs.Header{Stamp: msgs.TimeFromGo(t0)}, StepDt: msgs.DurationFromGo(50 * time.Millisecond),
 		Sequence: 1, Steps: 1, ActionDim: 60, Actions: make([]float32, 60)}
-	require.ErrorContains(t, fwd.ForwardChunk(wide), "60 values a step")
+	require.ErrorContains(t, fwd.ForwardChunk(wide, 0), "60 values a step")
 	st := fwd.LinkStatus()
 	require.Equal(t, msgs.DiagnosticError, st.Level, st.Message)
 	require.Contains(t, st.Message, "chunks are refused before they reach the controller")
@@ -269,7 +269,7 @@ func TestForwarderStatusSaysWhenChunksAreRefused(t *testing.T) {
 
 	ok := &msgs.ActionChunk{Header: msgs.Header{Stamp: msgs.TimeFromGo(t0)}, StepDt: msgs.DurationFromGo(50 * time.Millisecond),
 		Sequence: 2, Steps: 1, ActionDim: 3, Actions: make([]float32, 3)}
-	require.NoError(t, fwd.ForwardChunk(ok))
+	require.NoError(t, fwd.ForwardChunk(ok, 0))
 	st = fwd.LinkStatus()
 	require.Equal(t, msgs.DiagnosticOK, st.Level, "a chunk went out since: %s", st.Message)
 	require.Equal(t, "1", value(t, st, "chunks refused"))

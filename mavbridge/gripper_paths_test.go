@@ -36,7 +36,7 @@ func TestForwarderSendsTheGripperColumnAsCommands(t *testing.T) {
 	fwd := &Forwarder{Bridge: bridge, GripperDim: 1}
 	require.NoError(t, fwd.ForwardChunk(&msgs.ActionChunk{Header: msgs.Header{Stamp: msgs.TimeFromGo(now()), FrameID: "base_link"},
 		StepDt: msgs.DurationFromGo(100 * time.Millisecond), Sequence: 1, Steps: 2, ActionDim: 2,
-		Actions: []float32{0, -1, 0, 1}}))
+		Actions: []float32{0, -1, 0, 1}}, 0))
 	require.Eventually(t, func() bool { return bridge.Stats().GripperAcked == 1 }, deadline, poll, "step 0 opens")
 	clock.Add(int64(100 * time.Millisecond)) // step 1 comes due at the next tick
 	require.Eventually(t, func() bool { return bridge.Stats().GripperAcked == 2 }, deadline, poll, "step 1 closes")

@@ -520,7 +520,7 @@ func (c *Core) Step(now time.Time) bool {
 		w.add(skipRatio, res.Stats)
 	})
 	if c.cfg.Forwarder != nil {
-		if err := c.cfg.Forwarder.ForwardChunk(chunk); err != nil {
+		if err := c.cfg.Forwarder.ForwardChunk(chunk, live.Skipping.ExecutedActions); err != nil {
 			c.count(func(w *window, t *totals) { t.forwardFailures++ })
 			c.cfg.Sink.Notice(EventForwardFailed{Sequence: chunk.Sequence, Err: err})
 		}

@@ -751,6 +751,13 @@ func TestForwarderGetsChunksAndReportsItsLink(t *testing.T) {
 	core.Step(t0)
 	require.Len(t, fwd.chunks, 1)
 	require.Same(t, f.sink.chunks[0], fwd.chunks[0], "the forwarder gets the published chunk itself")
+	// With the executed_actions in force (a live parameter): the bridge commands no gripper change past
+	// them.
+	res := f.params.Set(paramserver.Parameter{Name: nodecore.ParamExecutedActions, Value: paramserver.Integer(2)})
+	require.True(t, res[0].Successful, res[0].Reason)
+	core.OfferFrame(frame(1, "cam", 200))
+	core.Step(t0.Add(100 * time.Millisecond))
+	require.Equal(t, []int{0, 2}, fwd.executed)
 
 	d := core.Diagnostics(t0.Add(time.Second))
 	require.Len(t, d.Status, 2)
@@ -759,10 +766,14 @@ func TestForwarderGetsChunksAndReportsItsLink(t *testing.T) {
 	require.Equal(t, "udp-client:127.0.0.1:14550", d.Status[1].HardwareID)
 }
 
-type fakeForwarder struct{ chunks []*msgs.ActionChunk }
+type fakeForwarder struct {
+	chunks   []*msgs.ActionChunk
+	executed []int
+}
 
-func (f *fakeForwarder) ForwardChunk(c *msgs.ActionChunk) error {
+func (f *fakeForwarder) ForwardChunk(c *msgs.ActionChunk, executedActions int) error {
 	f.chunks = append(f.chunks, c)
+	f.executed = append(f.executed, executedActions)
 	return nil
 }
 func (f *fakeForwarder) LinkStatus() msgs.DiagnosticStatus {

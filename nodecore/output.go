@@ -27,12 +27,14 @@ type Sink interface {
 }
 
 // ChunkForwarder is an optional second destination of every published chunk, such as the MAVLink
-// bridge to an arm controller. The node core calls ForwardChunk right after publishing the chunk; it
-// must not block (queue and return) and must not modify the chunk. LinkStatus feeds the diagnostics:
+// bridge to an arm controller. The node core calls ForwardChunk right after publishing the chunk, with
+// the executed_actions in force for it (how many of its actions the robot runs, 0 for all: the bridge
+// commands no gripper change past them); it must not block (queue and return) and must not modify the
+// chunk. LinkStatus feeds the diagnostics:
 // the core names the status ("<node>: mavlink"), fills an empty HardwareID with mavlink.endpoint and
 // appends its own count of chunks not forwarded.
 type ChunkForwarder interface {
-	ForwardChunk(*msgs.ActionChunk) error
+	ForwardChunk(chunk *msgs.ActionChunk, executedActions int) error
 	LinkStatus() msgs.DiagnosticStatus
 }
 

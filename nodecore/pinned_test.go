@@ -18,7 +18,7 @@ import (
 // countingForwarder is a ChunkForwarder that keeps what it is given.
 type countingForwarder struct{ chunks []*msgs.ActionChunk }
 
-func (f *countingForwarder) ForwardChunk(c *msgs.ActionChunk) error {
+func (f *countingForwarder) ForwardChunk(c *msgs.ActionChunk, _ int) error {
 	f.chunks = append(f.chunks, c)
 	return nil
 }

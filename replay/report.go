@@ -91,9 +91,9 @@ type Summary struct {
 	// [0, 1]): a controller that gives a logit skips at random against the threshold, and every frame
 	// is still acted on.
 	ControllersOutOfRange int
-	Clock                       ClockSource
-	Hint                        string   // what to do when the run acted on nothing; empty otherwise
-	BagWarnings                 []string // what the bag said of itself when opened (bag.Info.Warnings)
+	Clock                 ClockSource
+	Hint                  string   // what to do when the run acted on nothing; empty otherwise
+	BagWarnings           []string // what the bag said of itself when opened (bag.Info.Warnings)
 	// StoppedEarly, when set, says why the replay ended before the bag did (Ctrl-C, a fault in the
 	// file): the figures cover only the messages before it.
 	StoppedEarly                       string

@@ -91,7 +91,7 @@ func TestReplayCountsEachFrameOnce(t *testing.T) {
 
 type refusingForwarder struct{}
 
-func (refusingForwarder) ForwardChunk(*msgs.ActionChunk) error { return errors.New("link down") }
+func (refusingForwarder) ForwardChunk(*msgs.ActionChunk, int) error { return errors.New("link down") }
 func (refusingForwarder) LinkStatus() msgs.DiagnosticStatus {
 	return msgs.DiagnosticStatus{Level: msgs.DiagnosticError, Message: "link down"}
 }

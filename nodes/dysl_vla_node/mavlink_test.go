@@ -121,7 +121,7 @@ func TestNodeGripperConventionReachesTheController(t *testing.T) {
 	// commanded as the chunk arrives and step 1 (closed) a step later, in that order.
 	require.NoError(t, fwd.ForwardChunk(&msgs.ActionChunk{Header: msgs.Header{FrameID: "base_link"},
 		StepDt: msgs.DurationFromGo(100 * time.Millisecond), Sequence: 1, Steps: 2, ActionDim: 2,
-		Actions: []float32{0, 1, 0, 0}}))
+		Actions: []float32{0, 1, 0, 0}}, 0))
 	var got []mavbridge.GripperAction
 	for len(got) < 2 {
 		select {
