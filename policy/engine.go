@@ -238,6 +238,15 @@ func (e *Engine) convert(obs Observation) (truncated bool, err error) {
 // InferSingleGraph runs the whole model as one graph, with no skipping and no episode history: the
 // reference the segmented run must match and the baseline the benchmarks compare against.
 func (e *Engine) InferSingleGraph(obs Observation) ([][]float32, error) {
+	chunk, err := e.inferSingleGraphNormalized(obs)
+	if err != nil {
+		return nil, err
+	}
+	return e.denormalize(chunk), nil
+}
+
+// inferSingleGraphNormalized is InferSingleGraph's chunk before it is put in robot units.
+func (e *Engine) inferSingleGraphNormalized(obs Observation) ([][]float64, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
@@ -249,11 +258,7 @@ func (e *Engine) InferSingleGraph(obs Observation) ([][]float32, error) {
 	if err := e.Backend.RunSingleGraph(e.image, e.tokens, e.state, e.head); err != nil {
 		return nil, fmt.Errorf("policy: single graph: %w", err)
 	}
-	chunk, err := e.readChunk()
-	if err != nil {
-		return nil, err
-	}
-	return e.denormalize(chunk), nil
+	return e.readChunk()
 }
 
 // pass walks one plan and runs the head, returning the normalized chunk.

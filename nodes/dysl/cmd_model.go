@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"dysl_vla/modelbuild"
+	"dysl_vla/policy"
 	"dysl_vla/policy/bundle"
 	"dysl_vla/policy/ortbackend"
 	"dysl_vla/skipping"
@@ -99,8 +100,11 @@ dims imply, the initializers' shapes, sizes and values (NaN, Inf). Then, unless 
 it opens the bundle in ONNX Runtime and runs every graph once, as the node does at start-up: an op
 the runtime does not know, a type or shape the graph itself gets wrong, external data it will not
 read, a hidden state or chunk holding NaN or Inf, a controller whose skip probability is outside
-[0, 1] (a logit where a sigmoid belongs). Without an ONNX Runtime library to load, it says so and
-checks the structure alone.`,
+[0, 1] (a logit where a sigmoid belongs). Last it runs one test observation through the prefix,
+every layer and the head, and through the single graph (files.full), the reference the segmented
+run must match, and refuses a difference beyond float error: a layer graph out of order, or a graph
+of another model of the same shapes. Without an ONNX Runtime library to load, it says so and checks
+the structure alone.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if structureOnly {
@@ -123,12 +127,6 @@ checks the structure alone.`,
 				}
 				return err
 			}
-			if changed := bundle.CheckRecordedFiles(args[0], &b.Manifest); len(changed) > 0 {
-				for _, p := range changed {
-					fmt.Fprintln(cmd.ErrOrStderr(), p)
-				}
-				return fmt.Errorf("bundle %s is invalid: %d problem(s)", args[0], len(changed))
-			}
 			for _, left := range bundle.LeftoverStaging(args[0]) {
 				fmt.Fprintf(cmd.ErrOrStderr(), "note: %s was left by a run stopped while it changed this bundle (or is one changing it now); it is not part of the bundle and can be removed\n", left)
 			}
@@ -147,6 +145,24 @@ checks the structure alone.`,
 				defer e.Close()
 				fmt.Fprintf(cmd.OutOrStdout(), "runs in ONNX Runtime (provider %s): every graph ran once, "+
 					"its hidden states and actions finite, its controllers' skip probabilities in [0, 1]\n", ef.provider)
+				c, err := e.CompareWithSingleGraph(checkObservation(e.Manifest))
+				if err != nil {
+					return fmt.Errorf("bundle %s: comparing the segmented run with %s: %w", args[0], b.Manifest.Files.Full, err)
+				}
+				switch {
+				case ef.provider == ortbackend.ProviderTensorRT && ef.trtFP16:
+					// Half-precision kernels part the two runs by an amount no float32 tolerance
+					// bounds: the figure is shown, not judged (--trt-fp16=false judges it).
+					fmt.Fprintf(cmd.OutOrStdout(), "segmented run with every layer vs %s, fp16 kernels allowed: %v\n", b.Manifest.Files.Full, c)
+				case !(c.MaxDiff <= policy.SingleGraphTolerance):
+					return fmt.Errorf("bundle %s: the segmented run with every layer (prefix, layers 0 to %d, head) does not match %s, "+
+						"the whole model as one graph, on a test observation: %v, tolerance %g. A layer graph is out of order, or a graph "+
+						"is another model's; %s gives its actions alone, so which graph parts them cannot be said",
+						args[0], b.Manifest.Dims.Layers-1, b.Manifest.Files.Full, c, policy.SingleGraphTolerance, b.Manifest.Files.Full)
+				default:
+					fmt.Fprintf(cmd.OutOrStdout(), "segmented run with every layer matches %s: %v, tolerance %g\n",
+						b.Manifest.Files.Full, c, policy.SingleGraphTolerance)
+				}
 			}
 			return nil
 		},
@@ -154,4 +170,27 @@ checks the structure alone.`,
 	cmd.Flags().AddFlagSet(runtime)
 	cmd.Flags().BoolVar(&structureOnly, "structure-only", false, "check the files alone, without running the graphs in ONNX Runtime")
 	return cmd
+}
+
+// checkObservation is the observation `model check` runs the segmented model and the single graph on:
+// a frame of the model's input size with a pattern that differs in every channel, row and column, an
+// instruction, and for a model that reads the robot's state, the state at its training means.
+func checkObservation(m *bundle.Manifest) policy.Observation {
+	w, h := m.Image.Width, m.Image.Height
+	data := make([]byte, 3*w*h)
+	for y := range h {
+		for x := range w {
+			for c := range 3 {
+				data[3*(y*w+x)+c] = byte((7*x + 13*y + 85*c) % 256)
+			}
+		}
+	}
+	obs := policy.Observation{
+		Image:       policy.Image{Width: w, Height: h, Encoding: "rgb8", Step: 3 * w, Data: data},
+		Instruction: "pick up the red block and place it on the blue pad",
+	}
+	if m.State != nil {
+		obs.State = m.State.Mean
+	}
+	return obs
 }

@@ -103,6 +103,29 @@ func TestModelBuildAndCheck(t *testing.T) {
 		require.NotContains(t, stdout, "every graph ran once")
 	})
 
+	// Graphs of the right shapes that are not this model's run, and give finite chunks: only the
+	// single graph, the reference the segmented run must match, tells them apart.
+	t.Run("check compares the segmented run with the single graph", func(t *testing.T) {
+		out, _, err := runDysl("model", "check", dir)
+		require.NoError(t, err)
+		require.Contains(t, out, "segmented run with every layer matches full.onnx: identical chunks, tolerance 0.001")
+
+		sibling := filepath.Join(t.TempDir(), "sibling")
+		_, _, err = runDysl("model", "build", "--preset", "tiny", "--out", sibling, "--seed", "4", "--calibration", "8")
+		require.NoError(t, err)
+		foreign := filepath.Join(t.TempDir(), "foreign")
+		require.NoError(t, os.CopyFS(foreign, os.DirFS(dir)))
+		head, err := os.ReadFile(filepath.Join(sibling, "head.onnx"))
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(foreign, "head.onnx"), head, 0o644))
+		m, err := bundle.ReadManifest(foreign)
+		require.NoError(t, err)
+		require.NoError(t, bundle.Write(foreign, m)) // the head's digest recorded: the sha256 table cannot tell
+		_, _, err = runDysl("model", "check", foreign)
+		require.ErrorContains(t, err, "bundle "+foreign+": the segmented run with every layer (prefix, layers 0 to 7, head) does not match full.onnx")
+		require.ErrorContains(t, err, "tolerance 0.001. A layer graph is out of order, or a graph is another model's")
+	})
+
 	t.Run("check lists every problem and fails", func(t *testing.T) {
 		require.NoError(t, os.Remove(filepath.Join(dir, "layer_02.onnx")))
 		require.NoError(t, os.WriteFile(filepath.Join(dir, "head.onnx"), []byte("not a model"), 0o644))

@@ -1,6 +1,7 @@
 package bundle_test
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"os"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/encoding/protowire"
+	"gopkg.in/yaml.v3"
 
 	"dysl_vla/modelbuild/modelbuildtest"
 	"dysl_vla/onnxgraph"
@@ -281,6 +283,13 @@ func writeHeadWithExternalData(t *testing.T, dir string, tokens int) {
 	_, err := b.WriteFile(filepath.Join(dir, "head.onnx"), onnxgraph.WriteOptions{ExternalData: true, ExternalThreshold: 1024})
 	require.NoError(t, err)
 	_, err = bundle.Load(dir)
+	var invalid *bundle.ValidationError
+	if errors.As(err, &invalid) {
+		for _, p := range invalid.Problems {
+			require.Equal(t, "sha256", p.Field, "the replacement head itself must be valid, its digest aside: %v", p)
+		}
+		return
+	}
 	require.NoError(t, err, "the replacement head itself must be valid")
 }
 
@@ -589,4 +598,30 @@ func TestCheckRecordedFiles(t *testing.T) {
 	problems = bundle.CheckRecordedFiles(dir, m)
 	require.Len(t, problems, 1)
 	require.Equal(t, m.Files.Layers[0]+": sha256: has no digest in the manifest: it was added after the tools last wrote the bundle", problems[0].String())
+}
+
+// Load compares the files with the manifest's sha256 table, so the node and replay refuse a graph
+// replaced since a tool wrote the bundle (one of another bundle, of the same shapes, passes every other
+// check), and say how to record it when the replacement is meant.
+func TestLoadComparesTheRecordedDigests(t *testing.T) {
+	dir, m := copyBundle(t)
+	writeHeadWithExternalData(t, dir, m.Dims.Tokens)
+	got := problems(t, dir)
+	require.Len(t, got, 2, "%v", got)
+	head, err := os.ReadFile(filepath.Join(dir, "head.onnx"))
+	require.NoError(t, err)
+	requireProblem(t, got, "head.onnx: sha256: is not the file the tools wrote")
+	requireProblem(t, got, fmt.Sprintf("record it: set sha256[head.onnx] in manifest.yaml to %x (or remove the table)", sha256.Sum256(head)))
+	requireProblem(t, got, "head.onnx.data: sha256: has no digest in the manifest")
+
+	// Recorded by hand, as the message says, it loads.
+	data, err := os.ReadFile(filepath.Join(dir, "head.onnx.data"))
+	require.NoError(t, err)
+	m.SHA256["head.onnx"] = fmt.Sprintf("%x", sha256.Sum256(head))
+	m.SHA256["head.onnx.data"] = fmt.Sprintf("%x", sha256.Sum256(data))
+	text, err := yaml.Marshal(m)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, bundle.ManifestFile), text, 0o644))
+	_, err = bundle.Load(dir)
+	require.NoError(t, err)
 }

@@ -101,9 +101,9 @@ func fileSum(path string) (string, error) {
 
 // CheckRecordedFiles compares the graphs and external data files of the bundle in dir with the
 // SHA-256 its manifest recorded when a tool last wrote it: a file replaced since, by hand or by a
-// copy from another bundle of the same shapes, is named. A manifest without the record (written
-// before it was kept) is not compared. Reading every file, it is for `dysl model check`, not for
-// loading a model on the robot.
+// copy from another bundle of the same shapes, is named, with the digest that would record it. A
+// manifest without the record (written before it was kept) is not compared. Load calls it, so the
+// node and every tool refuse such a bundle, not `dysl model check` alone.
 func CheckRecordedFiles(dir string, m *Manifest) []Problem {
 	if m.SHA256 == nil {
 		return nil
@@ -119,7 +119,9 @@ func CheckRecordedFiles(dir string, m *Manifest) []Problem {
 			problems = append(problems, Problem{File: name, Field: "sha256", Message: "has no digest in the manifest: it was added after the tools last wrote the bundle"})
 		case got != want:
 			problems = append(problems, Problem{File: name, Field: "sha256", Message: fmt.Sprintf(
-				"is not the file the tools wrote (sha256 %s, recorded %s): replaced since, perhaps by another bundle's; rebuild the bundle, or remove the manifest's sha256 table if the replacement is meant", got[:12], want[:12])})
+				"is not the file the tools wrote (sha256 %s, recorded %s): replaced since, perhaps by another bundle's of the same shapes. "+
+					"Rebuild the bundle; or, if the replacement is meant, record it: set sha256[%s] in %s to %s (or remove the table)",
+				got[:12], want[:12], filepath.ToSlash(name), ManifestFile, got)})
 		}
 	}
 	return problems

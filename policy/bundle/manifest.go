@@ -52,9 +52,9 @@ type Manifest struct {
 	// FLOPs per graph for one inference (multiply-adds counted as 2), used for ideal speedups.
 	FLOPs FLOPs `yaml:"flops"`
 	// SHA256 is each graph's and external data file's SHA-256 as the tools last wrote the bundle
-	// (Write records it), by the file's name in the bundle. `dysl model check` compares it with the
-	// files (CheckRecordedFiles): a graph copied in from a sibling bundle of the same shapes passes
-	// every other check. Absent from bundles written before it was kept, which are not compared.
+	// (Write records it), by the file's name in the bundle. Load compares it with the files
+	// (CheckRecordedFiles): a graph copied in from a sibling bundle of the same shapes passes every
+	// other check. Absent from bundles written before it was kept, which are not compared.
 	SHA256 map[string]string `yaml:"sha256,omitempty"`
 }
 
