@@ -160,3 +160,39 @@ func TestAChunkWaitingLongerThanMaxChunkWaitIsWarnedOf(t *testing.T) {
 		status.Message)
 	require.Regexp(t, `^\d+\.\d$`, statusValue(t, status, "oldest queued chunk (s)"))
 }
+
+// A replay's chunks come faster than real time, each for the controller to check: with
+// KeepLateChunks none is cut short, however long the writer falls behind; without, the chunks queued
+// a step are.
+func TestKeepLateChunksCutsNone(t *testing.T) {
+	for _, keep := range []bool{false, true} {
+		listener, err := net.Listen("tcp4", "127.0.0.1:0")
+		require.NoError(t, err)
+		bridge := &Bridge{Endpoint: "tcp-client:" + listener.Addr().String(), LinkTimeout: time.Minute, KeepLateChunks: keep}
+		require.NoError(t, bridge.Initialize())
+		peer, err := listener.Accept()
+		require.NoError(t, err)
+		require.NoError(t, peer.(*net.TCPConn).SetReadBuffer(4096))
+		require.NoError(t, (&frameDialect{}).streamWriter(t, peer).Write(&common.MessageHeartbeat{Type: common.MAV_TYPE_GENERIC}))
+		require.True(t, bridge.AwaitLink(deadline))
+
+		// The peer never reads: the writer blocks, and the chunks behind it wait a step and more.
+		seq := uint32(0)
+		require.Eventually(t, func() bool {
+			seq++
+			require.NoError(t, bridge.Send(fiftyStepChunk(seq)))
+			return bridge.Stats().OldestQueuedChunk > 300*time.Millisecond
+		}, deadline, 50*time.Millisecond, "no chunk waited in the queue")
+		require.NoError(t, bridge.Send(fiftyStepChunk(seq+1)))
+		stats := bridge.Stats()
+		if keep {
+			require.Zero(t, stats.ChunksSuperseded, "KeepLateChunks")
+			require.Zero(t, stats.FramesSuperseded, "KeepLateChunks")
+		} else {
+			require.Positive(t, stats.ChunksSuperseded)
+		}
+		bridge.Close()
+		peer.Close()
+		listener.Close()
+	}
+}

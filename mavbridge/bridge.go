@@ -90,6 +90,11 @@ type Bridge struct {
 	// the chunks (a TCP reader or a radio at serial speed) queues them, and the controller would
 	// execute chunks older than the bridge's status lets on. It defaults to DefaultMaxChunkWait.
 	MaxChunkWait time.Duration
+	// KeepLateChunks writes every part of every chunk, however long a newer one finds it queued,
+	// instead of skipping the late ones (writeChunk). A replay sets it: its chunks come faster than
+	// real time, for a controller to check each, and a loaded machine's writer falling a step behind
+	// would otherwise cut some short.
+	KeepLateChunks bool
 	// Now reads the clock for the link timeout, the retries and the standing of a server endpoint's
 	// channels. It defaults to time.Now.
 	Now func() time.Time
@@ -816,8 +821,8 @@ func (b *Bridge) writeToController(messages ...message.Message) bool {
 // that have waited there a step (their StepDt) or longer: those are skipped, unwritten
 // (countingConn.supersede). On a link slower than the chunks (a TCP reader or a radio at serial
 // speed), the queue would otherwise hold chunks for seconds, and the controller would execute each
-// long after a newer one was computed. A chunk waiting less is not late: chunks sent in a burst (a
-// replayed bag) are all written.
+// long after a newer one was computed. A chunk waiting less is not late: chunks sent in a burst are
+// all written. With KeepLateChunks, none is skipped.
 func (b *Bridge) writeChunk(messages []message.Message, stepDt time.Duration, now time.Time) bool {
 	taken := false
 	superseded := 0 // chunks cut short, on the channel that cut the most
@@ -833,7 +838,7 @@ func (b *Bridge) writeChunk(messages []message.Message, stepDt time.Duration, no
 				late = q.end
 			}
 		}
-		if late > 0 {
+		if late > 0 && !b.KeepLateChunks {
 			cut := 0
 			before, entered := ledger.conn.supersede(late)
 			for _, q := range ledger.queuedChunks {

@@ -81,8 +81,9 @@ func (m *mavlinkFlags) newBridge(convention gripper.Convention) (*mavbridge.Brid
 		TargetSystem: m.targetSystem, TargetComponent: m.targetComp, MaxChannels: m.maxChannels,
 		GripperProgressTimeout: m.gripperProgress, MaxChunkWait: m.maxChunkWait,
 		GripperOpenValue: convention.Open, GripperClosedValue: convention.Closed,
-		// A replay's chunks are stamped on the bag's time, not this bridge's clock.
-		StampsOffClock: true,
+		// A replay's chunks are stamped on the bag's time, not this bridge's clock, and each is to reach
+		// the controller, however fast the replay runs.
+		StampsOffClock: true, KeepLateChunks: true,
 	}
 	if err := b.Initialize(); err != nil {
 		return nil, fmt.Errorf("--mavlink: %w", err)

@@ -28,6 +28,7 @@ func TestReplayBridgeTakesStampsAsOffItsClock(t *testing.T) {
 	require.NoError(t, err)
 	defer b.Close()
 	require.True(t, b.StampsOffClock)
+	require.True(t, b.KeepLateChunks, "a replay's chunks each reach the controller")
 }
 
 // mavlink listen on port 0 says which port the system chose: a bridge has to be told where to send.
