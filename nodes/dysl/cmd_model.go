@@ -33,7 +33,8 @@ func newModelBuildCmd() *cobra.Command {
 		Use:   "build --preset tiny|small|small_state|small_keypoints|small_selector|small_relative|bench --out DIR",
 		Short: "Build a bundle: backbone (random or --weights), calibrated static layers, closed-form adapters",
 		Long: `Build writes a complete DySL bundle: prefix, one graph per decoder layer, adapters and controllers
-of the dynamic layers, head, the whole model as one graph (full.onnx), and manifest.yaml.
+of the dynamic layers, head, the whole model as one graph (full.onnx), and manifest.yaml. It makes the
+reference architecture only; a bundle of another model is written by hand (docs/BUNDLE.md).
 
 The backbone is random (deterministic from --seed) unless --weights names a safetensors file with
 these tensors ([in, out] matrices, float32):
@@ -73,7 +74,7 @@ with the chosen points seen from the gripper (small_relative; S robot-state valu
 	}
 	f := cmd.Flags()
 	f.StringVar(&opts.Preset, "preset", "tiny", "architecture: "+strings.Join(modelbuild.PresetNames(), ", "))
-	f.StringVar(&opts.OutDir, "out", "", "bundle directory to write (required)")
+	f.StringVar(&opts.OutDir, "out", "", "bundle directory to write (required): missing, empty, or a bundle dysl model build wrote, which is replaced")
 	f.Int64Var(&opts.Seed, "seed", 1, "seed of the random backbone and the calibration observations")
 	f.StringVar(&opts.WeightsFile, "weights", "", "safetensors file holding the backbone instead of random weights")
 	f.Float64Var(&opts.StaticRatio, "static-ratio", 0.2, "fraction of layers kept static (the last layer always is)")
