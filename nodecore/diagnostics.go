@@ -223,7 +223,7 @@ func (c *Core) Diagnostics(now time.Time) *msgs.DiagnosticArray {
 	count("bad frames", t.badFrames)
 	count("failed inferences", t.failures)
 	count("non-finite chunks", t.nonFinite)
-	count("controller outputs out of range", t.controllersOutOfRange)
+	count(DiagnosticControllersOutOfRange, t.controllersOutOfRange)
 	count("decode errors", t.decodeErrors)
 	count("episodes restarted (time went back)", t.timeRewinds)
 	if c.state != nil {
@@ -244,6 +244,10 @@ func (c *Core) Diagnostics(now time.Time) *msgs.DiagnosticArray {
 	c.cfg.Sink.PublishDiagnostics(out)
 	return out
 }
+
+// DiagnosticControllersOutOfRange is the key under which the inference status counts, since start-up,
+// the controller outputs that were no probability (replay reads it back for its report).
+const DiagnosticControllersOutOfRange = "controller outputs out of range"
 
 // ClockMismatch is the age from which on a stale frame says more about the clocks than about the camera:
 // a recorded bag played against the wall clock, or a camera whose clock is not synchronized. The

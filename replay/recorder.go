@@ -152,17 +152,13 @@ func (r *recorder) PublishDiagnostics(d *msgs.DiagnosticArray) {
 		return
 	}
 	for _, kv := range d.Status[0].Values {
-		if kv.Key == diagnosticControllersOutOfRange {
+		if kv.Key == nodecore.DiagnosticControllersOutOfRange {
 			if n, err := strconv.Atoi(kv.Value); err == nil {
 				r.controllersOutOfRange = n
 			}
 		}
 	}
 }
-
-// diagnosticControllersOutOfRange is the key under which the node's diagnostics count, since start-up,
-// the controller outputs that were no probability.
-const diagnosticControllersOutOfRange = "controller outputs out of range"
 
 // diagnosticsAt has the core publish its diagnostics, stamped at node time at, into the output bag
 // at log time logTime.
