@@ -33,7 +33,7 @@ func fakeReplay(t *testing.T, bagPath string, overrides map[string]paramserver.V
 	t.Cleanup(func() { e.Close() })
 	srv, _, err := nodecore.NewParamServer("/dysl_vla_node", overrides, nil)
 	require.NoError(t, err)
-	cfg := Config{Engine: e, Params: srv, BagPath: bagPath, OutDir: filepath.Join(t.TempDir(), "out")}
+	cfg := Config{Engine: e, Params: srv, BagPath: bagPath, OutDir: filepath.Join(t.TempDir(), "out"), KeepChunks: true}
 	if edit != nil {
 		edit(&cfg)
 	}

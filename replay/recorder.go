@@ -23,7 +23,8 @@ type recorder struct {
 	steps           []Step
 	skips           []Skip
 	chunks          []msgs.ActionChunk
-	forwardFailures []string
+	keepChunks      bool // Config.KeepChunks
+	forwardFailures int
 	// controllersOutOfRange is the core's count in its last diagnostics (PublishDiagnostics).
 	controllersOutOfRange int
 	start                 int64 // log time of the first input message
@@ -111,7 +112,9 @@ func (r *recorder) skip(sk Skip) {
 // PublishActionChunk implements nodecore.Sink.
 func (r *recorder) PublishActionChunk(c *msgs.ActionChunk) {
 	r.write(r.chunkTopic, c)
-	r.chunks = append(r.chunks, *c)
+	if r.keepChunks {
+		r.chunks = append(r.chunks, *c)
+	}
 	r.lastChunk = c
 	r.published = true
 }
@@ -172,11 +175,11 @@ func (r *recorder) diagnosticsAt(core *nodecore.Core, at time.Time, logTime int6
 // Notice implements nodecore.Sink. A chunk that was published but not forwarded is an acted-on frame
 // with a link problem, not a skipped one; the new-instruction notice is no problem at all.
 func (r *recorder) Notice(e nodecore.Event) {
-	switch e := e.(type) {
+	switch e.(type) {
 	case nodecore.EventInstruction, nodecore.EventTimeWentBack:
 		return
 	case nodecore.EventForwardFailed:
-		r.forwardFailures = append(r.forwardFailures, e.String())
+		r.forwardFailures++
 		return
 	case nodecore.EventParametersNotApplied:
 		return // about the node, not about the message being served

@@ -44,7 +44,7 @@ func replayOnce(t *testing.T, model, bagDir, out string, compare bool) Result {
 	e, err := policy.Open(model, ortbackend.Opener(ortbackend.Config{LibraryPath: ortLib}), settings.Live.Skipping)
 	require.NoError(t, err)
 	defer e.Close()
-	res, err := Run(Config{Engine: e, Params: srv, BagPath: bagDir, OutDir: out, CompareFull: compare})
+	res, err := Run(Config{Engine: e, Params: srv, BagPath: bagDir, OutDir: out, CompareFull: compare, KeepChunks: true})
 	require.NoError(t, err)
 	return res
 }
@@ -223,7 +223,7 @@ func TestReplayForwardsEveryChunkOverMAVLink(t *testing.T) {
 	require.NoError(t, err)
 	defer e.Close()
 	fwd := &mavbridge.Forwarder{Bridge: bridge, GripperDim: e.Manifest.Action.GripperIndex}
-	res, err := Run(Config{Engine: e, Params: srv, BagPath: bagDir, OutDir: t.TempDir(), Forwarder: fwd})
+	res, err := Run(Config{Engine: e, Params: srv, BagPath: bagDir, OutDir: t.TempDir(), Forwarder: fwd, KeepChunks: true})
 	require.NoError(t, err)
 	require.NotEmpty(t, res.Chunks)
 

@@ -286,3 +286,25 @@ func TestReplayCountsControllerOutputsOutOfRange(t *testing.T) {
 	WriteSummary(&text, res.Summary)
 	require.NotContains(t, text.String(), "controller outputs out of range")
 }
+
+// Without KeepChunks (dysl replay) the chunks are not kept in memory, which grew by about 1.4 KB a
+// frame over a long bag; the output bag holds them, and a forward failure is counted, not kept.
+func TestReplayKeepsChunksOnlyWhenAsked(t *testing.T) {
+	dir := pickBag(t, 3)
+	res, err := fakeReplay(t, dir, nil, func(c *Config) { c.KeepChunks = false; c.Forwarder = refusingForwarder{} })
+	require.NoError(t, err)
+	require.Equal(t, 3, res.Summary.Frames)
+	require.Empty(t, res.Chunks)
+	require.Equal(t, 3, res.Summary.ForwardFailures)
+	out, err := bag.Open(res.OutBag)
+	require.NoError(t, err)
+	defer out.Close()
+	chunks := 0
+	for m, err := range out.Messages() {
+		require.NoError(t, err)
+		if m.Topic == "/action_chunk" {
+			chunks++
+		}
+	}
+	require.Equal(t, 3, chunks, "the output bag holds every chunk")
+}
