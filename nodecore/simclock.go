@@ -85,6 +85,11 @@ func (c *SimClock) WallTick() {
 	c.mu.Lock()
 	c.wallTicksWithoutSimTick++
 	waiting := c.Period > 0 && (c.now.IsZero() || c.wallTicksWithoutSimTick > simTickGrace)
+	if waiting && !c.now.IsZero() {
+		// The stand-in's tick ends the period: sim time running at a third of the wall's pace or
+		// slower would otherwise tick a moment after it, over a window with nothing in it.
+		c.next = c.now.Add(c.Period)
+	}
 	c.mu.Unlock()
 	if !waiting {
 		return

@@ -157,3 +157,37 @@ func TestSimClockTicksOnTheWallClockWhenTheClockStops(t *testing.T) {
 		t.Fatal("a wall tick passed on right after a sim tick")
 	}
 }
+
+// Sim time at a quarter of the wall's pace (ros2 bag play --rate 0.25): the wall's stand-in ticks and
+// the sim's never come moments apart, which gave a diagnostics window with nothing in it (WARN "no
+// frame served" flapping with OK). Every gap between two ticks is at least a wall period.
+func TestSimClockAtASlowRateNeverTicksTwiceInAPeriod(t *testing.T) {
+	for _, rate := range []float64{0.1, 0.25, 0.3, 0.34, 0.5} {
+		c := &SimClock{Period: time.Second}
+		base := time.Unix(1000, 0)
+		var ticks []time.Duration // wall time of each tick
+		take := func(wall time.Duration) {
+			select {
+			case <-c.Ticks():
+				ticks = append(ticks, wall)
+			default:
+			}
+		}
+		for wall := time.Duration(0); wall <= 40*time.Second; wall += 10 * time.Millisecond {
+			c.Set(base.Add(time.Duration(float64(wall) * rate)))
+			take(wall)
+			if wall > 0 && wall%time.Second == 0 {
+				c.WallTick()
+				take(wall)
+			}
+		}
+		if len(ticks) < 10 {
+			t.Fatalf("rate %v: %d ticks in 40 s", rate, len(ticks))
+		}
+		for i := 1; i < len(ticks); i++ {
+			if gap := ticks[i] - ticks[i-1]; gap < 990*time.Millisecond {
+				t.Fatalf("rate %v: ticks %v apart at %v (all: %v)", rate, gap, ticks[i], ticks)
+			}
+		}
+	}
+}
