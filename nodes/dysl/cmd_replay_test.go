@@ -183,10 +183,9 @@ func TestReplaySaysWhichNodeSettingsItRunsOtherwise(t *testing.T) {
 	}, settingsReplayRunsOtherwise("robot.yaml", given, robot, &ef, &mf), "the MAVLink ids matter only with --mavlink")
 
 	// The MAVLink flags as a replay has them: their defaults, the endpoint given.
-	mf = mavlinkFlags{}
-	mavFlags := pflag.NewFlagSet("replay", pflag.ContinueOnError)
-	mf.register(mavFlags)
-	require.NoError(t, mavFlags.Parse([]string{"--mavlink", "udp-client:127.0.0.1:14551"}))
+	parsed, err := parseMavlinkFlags(t, "--mavlink", "udp-client:127.0.0.1:14551")
+	require.NoError(t, err)
+	mf = *parsed
 	robot.ModelDir = "models/./x"
 	require.Equal(t, []string{
 		"robot.yaml sets execution_provider to cuda, but a replay runs with --provider cpu",

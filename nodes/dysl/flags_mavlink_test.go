@@ -49,16 +49,20 @@ func TestListenSaysTheAddressItListensOn(t *testing.T) {
 	}
 }
 
+// parseMavlinkFlags parses args as a replay's MAVLink flags and checks them.
+func parseMavlinkFlags(t *testing.T, args ...string) (*mavlinkFlags, error) {
+	t.Helper()
+	m := &mavlinkFlags{}
+	f := pflag.NewFlagSet("replay", pflag.ContinueOnError)
+	m.register(f)
+	require.NoError(t, f.Parse(args))
+	return m, m.check()
+}
+
 // --mavlink-max-channels is the node's mavlink.max_channels: it reaches the bridge, is judged by the
 // parameter's range, needs --mavlink, and a replay says when the params file sets another.
 func TestMavlinkMaxChannelsFlag(t *testing.T) {
-	parse := func(args ...string) (*mavlinkFlags, error) {
-		m := &mavlinkFlags{}
-		f := pflag.NewFlagSet("replay", pflag.ContinueOnError)
-		m.register(f)
-		require.NoError(t, f.Parse(args))
-		return m, m.check()
-	}
+	parse := func(args ...string) (*mavlinkFlags, error) { return parseMavlinkFlags(t, args...) }
 
 	m, err := parse("--mavlink", "tcp-server:127.0.0.1:0", "--mavlink-max-channels", "3")
 	require.NoError(t, err)
@@ -92,13 +96,7 @@ func TestMavlinkMaxChannelsFlag(t *testing.T) {
 // mavlink.gripper_progress_timeout and max_chunk_wait: they reach the bridge, are judged by the
 // parameters' ranges, and a replay says when the params file sets others.
 func TestMavlinkWaitFlags(t *testing.T) {
-	parse := func(args ...string) (*mavlinkFlags, error) {
-		m := &mavlinkFlags{}
-		f := pflag.NewFlagSet("replay", pflag.ContinueOnError)
-		m.register(f)
-		require.NoError(t, f.Parse(args))
-		return m, m.check()
-	}
+	parse := func(args ...string) (*mavlinkFlags, error) { return parseMavlinkFlags(t, args...) }
 	m, err := parse("--mavlink", "tcp-server:127.0.0.1:0", "--mavlink-gripper-progress-timeout", "6s", "--mavlink-max-chunk-wait", "200ms")
 	require.NoError(t, err)
 	b, err := m.newBridge(gripper.Default())
