@@ -139,7 +139,14 @@ func ReadManifest(dir string) (*Manifest, error) {
 // action.gripper_index would read column 0 (x) as the gripper, and drive the gripper's lead, its
 // minimum hold and the MAVLink gripper commands from it.
 func (m *Manifest) missingProblems(root *yaml.Node) []Problem {
-	if given(root, "action", "gripper_index") {
+	// Decoded a second time into pointers, which the decoder leaves nil for a key left out or given as
+	// null ("gripper_index:", "~"), and fills as it filled m: through aliases and merge keys ("<<").
+	var required struct {
+		Action struct {
+			GripperIndex *int `yaml:"gripper_index"`
+		} `yaml:"action"`
+	}
+	if err := root.Decode(&required); err == nil && required.Action.GripperIndex != nil {
 		return nil
 	}
 	columns := "0..dims.action_dim-1"
@@ -147,33 +154,6 @@ func (m *Manifest) missingProblems(root *yaml.Node) []Problem {
 		columns = fmt.Sprintf("0..%d", m.Dims.ActionDim-1)
 	}
 	return []Problem{{ManifestFile, "action.gripper_index", "missing: expected -1 (no gripper) or a column index " + columns}}
-}
-
-// given says whether the mapping n holds the key path, each key inside the value of the one before
-// (aliases followed), with a value other than null: "gripper_index:" decodes to 0 as well.
-func given(n *yaml.Node, path ...string) bool {
-	for _, key := range path {
-		for n.Kind == yaml.AliasNode && n.Alias != nil {
-			n = n.Alias
-		}
-		if n.Kind != yaml.MappingNode {
-			return false
-		}
-		var value *yaml.Node
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if n.Content[i].Value == key {
-				value = n.Content[i+1]
-			}
-		}
-		if value == nil {
-			return false
-		}
-		n = value
-	}
-	for n.Kind == yaml.AliasNode && n.Alias != nil {
-		n = n.Alias
-	}
-	return n.ShortTag() != "!!null"
 }
 
 // integerProblems lists the integer fields (and int map keys) of t whose YAML value has a fraction (the

@@ -1,6 +1,7 @@
 package bundle_test
 
 import (
+	"bytes"
 	"fmt"
 	"maps"
 	"math"
@@ -148,6 +149,17 @@ func TestManifestRequiresTheGripperIndex(t *testing.T) {
 	b, err := bundle.Load(dir)
 	require.NoError(t, err)
 	require.Equal(t, -1, b.Manifest.Action.GripperIndex)
+
+	// Given through a YAML merge key it is given: the decoder reads it there, so the check must too.
+	merged := line.ReplaceAll(data, nil)
+	merged = regexp.MustCompile(`(?m)^action:\n`).ReplaceAll(merged, []byte("action:\n  <<: {gripper_index: 5}\n"))
+	require.NoError(t, os.WriteFile(path, merged, 0o644))
+	b, err = bundle.Load(dir)
+	require.NoError(t, err)
+	require.Equal(t, 5, b.Manifest.Action.GripperIndex)
+	require.NoError(t, os.WriteFile(path, bytes.Replace(merged, []byte("gripper_index: 5"), []byte("gripper_index: ~"), 1), 0o644))
+	require.Equal(t, []string{"manifest.yaml: action.gripper_index: missing: expected -1 (no gripper) or a column index 0..6"},
+		problems(t, dir), "gripper_index given as null through a merge key")
 }
 
 // An empty manifest (a copy cut short, a file truncated) says so, not just "EOF".
