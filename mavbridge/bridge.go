@@ -692,9 +692,12 @@ func (b *Bridge) onTick(now time.Time) {
 // held-out episodes, the full model) that completed 77 of 100 where every step's command taking
 // effect on time completed 82 (this bridge was not in those runs).
 //
-// With c.Executed set, the plan ends after that many steps from the one in force on arrival (the
-// first due after it when none is): the controller holds still after them, the gripper unchanged, and
-// a gripper moving while the arm holds still is none of the policy's doing.
+// With c.Executed set, the plan ends after that many steps from the one nearest the arrival, where
+// the controller starts (docs/CONTROLLER.md, rule 1, and the closed-loop harness round the lateness):
+// it holds still after them, the gripper unchanged, and a gripper moving while the arm holds still is
+// none of the policy's doing. The step in force on arrival, commanded at once, is the latest come due
+// instead: counted from it, a chunk more than half a step late would end a step before the
+// controller does, and a change at that last step would never be commanded.
 //
 // Steps count from the arrival instead when the stamps are off the bridge's clock (StampsOffClock),
 // and for a stamp ahead of now or further back than the chunk's whole span: a clock that disagrees
@@ -708,16 +711,15 @@ func (b *Bridge) planGripper(c Chunk, now time.Time) {
 		start = now
 	}
 	b.gripperPlan = b.gripperPlan[:0]
-	inForce := 0 // the step in force on arrival: the latest come due
 	for s := range c.Steps {
 		due := start.Add(time.Duration(s) * c.StepDt)
-		if s > 0 && !due.After(now) {
-			inForce = s
-		}
 		b.gripperPlan = append(b.gripperPlan, plannedGripper{due: due, value: c.Values[s*c.Dims+c.GripperDim]})
 	}
-	if c.Executed > 0 && inForce+c.Executed < len(b.gripperPlan) {
-		b.gripperPlan = b.gripperPlan[:inForce+c.Executed]
+	if c.Executed > 0 {
+		first := int((now.Sub(start) + c.StepDt/2) / c.StepDt) // the step nearest the arrival: rule 1's round
+		if end := first + c.Executed; end < len(b.gripperPlan) {
+			b.gripperPlan = b.gripperPlan[:end]
+		}
 	}
 	b.followGripperPlan(now)
 }

@@ -400,7 +400,7 @@ func TestMAVLink1WarningHidesNoLostChunks(t *testing.T) {
 }
 
 // With executed_actions set (Chunk.Executed), the controller runs that many steps of a chunk from the
-// one in force on arrival and then holds still, the gripper unchanged: a close among the steps after
+// one nearest its arrival (docs/CONTROLLER.md, rule 1) and then holds still, the gripper unchanged: a close among the steps after
 // them is not commanded, or the gripper would shut while the arm waits for the next chunk.
 func TestGripperPlanEndsWithTheExecutedSteps(t *testing.T) {
 	closesAtStep5 := func(stamp time.Time, executed int) Chunk {
@@ -419,8 +419,10 @@ func TestGripperPlanEndsWithTheExecutedSteps(t *testing.T) {
 		{"steps 0 to 4 run", 0, 5, false},
 		{"steps 0 to 5 run", 0, 6, true},
 		{"all steps run", 0, 0, true},
-		{"late: steps 2 to 4 run", 250 * time.Millisecond, 3, false},
-		{"late: steps 2 to 5 run", 250 * time.Millisecond, 4, true},
+		{"late: steps 2 to 4 run", 240 * time.Millisecond, 3, false},
+		{"late: steps 2 to 5 run", 240 * time.Millisecond, 4, true},
+		{"late past half a step: steps 3 to 5 run", 260 * time.Millisecond, 3, true},
+		{"late by half a step: steps 3 to 5 run", 250 * time.Millisecond, 3, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := newOfflineBridge(t)
@@ -437,6 +439,24 @@ func TestGripperPlanEndsWithTheExecutedSteps(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A chunk 60 ms late at 100 ms a step: the controller starts at the nearest step, 1, and with
+// executed_actions 2 runs steps 1 and 2, so the close at step 2 is commanded, 200 ms after the stamp.
+// Counted from step 0, in force on arrival, the plan ended at step 1 and the close never went out.
+func TestGripperPlanCountsTheExecutedStepsFromTheNearest(t *testing.T) {
+	o := newOfflineBridge(t)
+	o.heartbeat()
+	require.NoError(t, o.Send(Chunk{Seq: 1, Stamp: o.now.Add(-60 * time.Millisecond), StepDt: 100 * time.Millisecond,
+		Steps: 4, Dims: 1, GripperDim: 0, Executed: 2, Values: []float32{-1, -1, 1, 1}}))
+	require.Equal(t, GripperOpen, o.gripper.pending.action, "step 0, in force on arrival, opens")
+	o.ack(common.MAV_RESULT_ACCEPTED)
+	sent := o.counts.gripperCommands
+	o.advance(130 * time.Millisecond)
+	require.Equal(t, sent, o.counts.gripperCommands, "step 2 is not due yet")
+	o.advance(10 * time.Millisecond)
+	require.Equal(t, sent+1, o.counts.gripperCommands, "step 2, run by the controller, closes")
+	require.Equal(t, GripperClose, o.gripper.pending.action)
 }
 
 // The Forwarder gives each chunk the executed_actions the node core passes with it (a live parameter).
