@@ -125,7 +125,7 @@ type Bridge struct {
 	lastGripperFailure string
 	// controllerMAVLink1: the controller's latest heartbeat was a MAVLink 1 frame.
 	controllerMAVLink1 bool
-	// controllerReadsMAVLink2: since the link came up, the controller answered a gripper command (which
+	// controllerReadsMAVLink2: since the link came up, the controller answered our gripper command (which
 	// the bridge sends in MAVLink 2, as everything) or sent a MAVLink 2 frame (Stats.ControllerReadsMAVLink2).
 	controllerReadsMAVLink2 bool
 	lastHeartbeat           time.Time
@@ -258,8 +258,8 @@ type Stats struct {
 	// may also heartbeat in MAVLink 1 and read MAVLink 2 (ControllerReadsMAVLink2).
 	ControllerMAVLink1 bool
 	// ControllerReadsMAVLink2 says the controller showed, since the link came up, that it reads
-	// MAVLink 2: it answered a MAV_CMD_DO_GRIPPER, which the bridge sends in MAVLink 2 as every frame,
-	// or sent a MAVLink 2 frame itself. Whether it reads VLA_ACTION_CHUNK is known only to it: no
+	// MAVLink 2: it answered one of the bridge's MAV_CMD_DO_GRIPPER commands (an ack while one awaits
+	// its answer), sent in MAVLink 2 as every frame, or sent a MAVLink 2 frame itself. Whether it reads VLA_ACTION_CHUNK is known only to it: no
 	// answer comes to a chunk. It is cleared when the link comes up again and when the controller
 	// restarted or is heard on a new channel, and shown again by the answer to the gripper command
 	// the bridge then sends.
@@ -784,8 +784,12 @@ func (b *Bridge) onCommandAck(ack *common.MessageCommandAck, now time.Time) {
 		(ack.TargetComponent != 0 && ack.TargetComponent != b.ComponentID) {
 		return
 	}
-	// It answered a COMMAND_LONG sent in MAVLink 2, whatever version its own frames are.
-	b.controllerReadsMAVLink2 = true
+	// It answered a COMMAND_LONG sent in MAVLink 2, whatever version its own frames are: ours, when one
+	// of ours awaits an answer. An ack names the command, not whose, and a MAVLink 1 one no target: a
+	// MAVLink-1-only controller answering a ground station's DO_GRIPPER on a shared router is no proof.
+	if b.gripper.awaitsAnswer(now) {
+		b.controllerReadsMAVLink2 = true
+	}
 	b.doGripper(b.gripper.ack(ack.Result, now))
 }
 

@@ -383,6 +383,27 @@ func TestStatusWarnsOfAMAVLink1Controller(t *testing.T) {
 	require.Equal(t, msgs.DiagnosticOK, forwarder.LinkStatus().Level, "switched to MAVLink 2")
 }
 
+// A MAVLink 1 COMMAND_ACK carries no target, so one from the controller's ids may answer a ground
+// station's DO_GRIPPER on a shared router: it shows the controller reads MAVLink 2 only while one of
+// the bridge's commands awaits an answer.
+func TestMAVLink1AckShowsMAVLink2OnlyForTheBridgesCommand(t *testing.T) {
+	o := newOfflineBridge(t)
+	forwarder := &Forwarder{Bridge: o.Bridge, GripperDim: 1}
+	v1 := func(m message.Message) {
+		o.handle(&gomavlib.EventFrame{Frame: &frame.V1Frame{SystemID: 1, ComponentID: 1, Message: m}})
+	}
+	v1(&common.MessageHeartbeat{Type: common.MAV_TYPE_GENERIC})
+	v1(&common.MessageCommandAck{Command: common.MAV_CMD_DO_GRIPPER, Result: common.MAV_RESULT_ACCEPTED})
+	require.False(t, o.Stats().ControllerReadsMAVLink2, "no command of the bridge's was sent: the ack is another's")
+	require.Contains(t, forwarder.LinkStatus().Message, "has not yet shown that it reads MAVLink 2")
+
+	o.gripperValue(t, 1)
+	require.NotNil(t, o.gripper.pending)
+	v1(&common.MessageCommandAck{Command: common.MAV_CMD_DO_GRIPPER, Result: common.MAV_RESULT_ACCEPTED})
+	require.True(t, o.Stats().ControllerReadsMAVLink2, "it answered the bridge's command")
+	require.NotContains(t, forwarder.LinkStatus().Message, "MAVLink 1")
+}
+
 // The MAVLink 1 warning leads the status while it lasts, and must not hide chunks lost meanwhile: the
 // counts since the previous status follow it.
 func TestMAVLink1WarningHidesNoLostChunks(t *testing.T) {

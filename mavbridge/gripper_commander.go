@@ -338,6 +338,12 @@ func (c *gripperCommander) acceptedAnswersDue(p *gripperCommand) time.Time {
 // the pending one.
 func (c *gripperCommander) ackInDoubt(now time.Time) bool { return !now.After(c.strayAcksUntil) }
 
+// awaitsAnswer says whether a COMMAND_ACK arriving at now may answer one of the bridge's commands: one
+// is pending, or an ended one may still be answered (ackInDoubt).
+func (c *gripperCommander) awaitsAnswer(now time.Time) bool {
+	return c.pending != nil || c.ackInDoubt(now)
+}
+
 // worthSendingInDoubt says whether p should go out again while its answers cannot count: every ack
 // timeout, a first send lost or refused as busy (a gripper still closing) costs no more than that,
 // unless the controller's latest answer was IN_PROGRESS, which may be p's (sent again it would be
