@@ -3,6 +3,7 @@ package mavbridge
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -128,32 +129,45 @@ func TestASlowLinkCarriesTheNewestChunks(t *testing.T) {
 		"the link carries less than the chunks need")
 }
 
-// A controller that stops reading holds the chunk being written, and the chunks behind it, in the
-// queue: the status says how long the oldest has waited, once that is longer than MaxChunkWait, and
-// Stats carries the figure.
-func TestAChunkWaitingLongerThanMaxChunkWaitIsWarnedOf(t *testing.T) {
+// stalledController starts bridge (its Endpoint set here) towards a TCP controller that heartbeats
+// once and never reads: the socket's buffers fill, and the writer blocks on a chunk part.
+func stalledController(t *testing.T, bridge *Bridge) {
+	t.Helper()
 	listener, err := net.Listen("tcp4", "127.0.0.1:0")
 	require.NoError(t, err)
-	defer listener.Close()
-	bridge := &Bridge{Endpoint: "tcp-client:" + listener.Addr().String(), LinkTimeout: time.Minute,
-		MaxChunkWait: 300 * time.Millisecond}
+	t.Cleanup(func() { listener.Close() })
+	bridge.Endpoint, bridge.LinkTimeout = "tcp-client:"+listener.Addr().String(), time.Minute
 	require.NoError(t, bridge.Initialize())
-	defer bridge.Close()
+	t.Cleanup(bridge.Close)
 	peer, err := listener.Accept()
 	require.NoError(t, err)
-	defer peer.Close()
+	t.Cleanup(func() { peer.Close() })
 	require.NoError(t, peer.(*net.TCPConn).SetReadBuffer(4096))
 	require.NoError(t, (&frameDialect{}).streamWriter(t, peer).Write(&common.MessageHeartbeat{Type: common.MAV_TYPE_GENERIC}))
 	require.True(t, bridge.AwaitLink(deadline))
-	forwarder := &Forwarder{Bridge: bridge, GripperDim: NoGripper}
+}
 
-	// The peer never reads: the socket's buffers fill, and the writer blocks on a chunk part.
+// sendUntilAChunkWaits sends chunks until one has waited wait in the queue, and returns the last
+// sequence number sent.
+func sendUntilAChunkWaits(t *testing.T, bridge *Bridge, wait time.Duration) uint32 {
+	t.Helper()
 	seq := uint32(0)
 	require.Eventually(t, func() bool {
 		seq++
 		require.NoError(t, bridge.Send(fiftyStepChunk(seq)))
-		return bridge.Stats().OldestQueuedChunk > 300*time.Millisecond
+		return bridge.Stats().OldestQueuedChunk > wait
 	}, deadline, 50*time.Millisecond, "no chunk waited in the queue")
+	return seq
+}
+
+// A controller that stops reading holds the chunk being written, and the chunks behind it, in the
+// queue: the status says how long the oldest has waited, once that is longer than MaxChunkWait, and
+// Stats carries the figure.
+func TestAChunkWaitingLongerThanMaxChunkWaitIsWarnedOf(t *testing.T) {
+	bridge := &Bridge{MaxChunkWait: 300 * time.Millisecond}
+	stalledController(t, bridge)
+	forwarder := &Forwarder{Bridge: bridge, GripperDim: NoGripper}
+	sendUntilAChunkWaits(t, bridge, 300*time.Millisecond)
 	status := forwarder.LinkStatus()
 	require.Equal(t, msgs.DiagnosticWarn, status.Level)
 	require.Regexp(t, `^link up, but a chunk has waited \d+\.\d s in the queue to the controller, unwritten \(\d+ frames queued; a chunk may wait 300ms\)`,
@@ -166,33 +180,18 @@ func TestAChunkWaitingLongerThanMaxChunkWaitIsWarnedOf(t *testing.T) {
 // a step are.
 func TestKeepLateChunksCutsNone(t *testing.T) {
 	for _, keep := range []bool{false, true} {
-		listener, err := net.Listen("tcp4", "127.0.0.1:0")
-		require.NoError(t, err)
-		bridge := &Bridge{Endpoint: "tcp-client:" + listener.Addr().String(), LinkTimeout: time.Minute, KeepLateChunks: keep}
-		require.NoError(t, bridge.Initialize())
-		peer, err := listener.Accept()
-		require.NoError(t, err)
-		require.NoError(t, peer.(*net.TCPConn).SetReadBuffer(4096))
-		require.NoError(t, (&frameDialect{}).streamWriter(t, peer).Write(&common.MessageHeartbeat{Type: common.MAV_TYPE_GENERIC}))
-		require.True(t, bridge.AwaitLink(deadline))
-
-		// The peer never reads: the writer blocks, and the chunks behind it wait a step and more.
-		seq := uint32(0)
-		require.Eventually(t, func() bool {
-			seq++
-			require.NoError(t, bridge.Send(fiftyStepChunk(seq)))
-			return bridge.Stats().OldestQueuedChunk > 300*time.Millisecond
-		}, deadline, 50*time.Millisecond, "no chunk waited in the queue")
-		require.NoError(t, bridge.Send(fiftyStepChunk(seq+1)))
-		stats := bridge.Stats()
-		if keep {
-			require.Zero(t, stats.ChunksSuperseded, "KeepLateChunks")
-			require.Zero(t, stats.FramesSuperseded, "KeepLateChunks")
-		} else {
-			require.Positive(t, stats.ChunksSuperseded)
-		}
-		bridge.Close()
-		peer.Close()
-		listener.Close()
+		t.Run(fmt.Sprintf("KeepLateChunks %v", keep), func(t *testing.T) {
+			bridge := &Bridge{KeepLateChunks: keep}
+			stalledController(t, bridge)
+			seq := sendUntilAChunkWaits(t, bridge, 300*time.Millisecond)
+			require.NoError(t, bridge.Send(fiftyStepChunk(seq+1)))
+			stats := bridge.Stats()
+			if keep {
+				require.Zero(t, stats.ChunksSuperseded)
+				require.Zero(t, stats.FramesSuperseded)
+			} else {
+				require.Positive(t, stats.ChunksSuperseded)
+			}
+		})
 	}
 }
