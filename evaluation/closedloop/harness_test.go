@@ -186,29 +186,32 @@ func TestGripperLeadReachesTheArm(t *testing.T) {
 	require.Equal(t, asPredicted.EE, led.EE, "the motion is the policy's")
 }
 
-// The node's gripper_min_hold reaches the arm: a chunk that closes at its second action and dips open
-// at its third and fourth leaves the gripper open without it and closed with it.
+// The node's gripper_min_hold reaches the arm, in the bundles' convention and in any other (the scene
+// and the hold read the column alike): a chunk that closes at its second action and dips open at its
+// third and fourth leaves the gripper open without it and closed with it.
 func TestGripperMinHoldReachesTheArm(t *testing.T) {
-	closeThenDip := func(out []float32) {
-		for k := 0; k < 8; k++ {
-			out[k*7+6] = 1
-			if k == 0 || k == 2 || k == 3 {
-				out[k*7+6] = -1
+	for _, convention := range []gripper.Convention{gripper.Default(), {Open: 1, Closed: -1}} {
+		closeThenDip := func(out []float32) {
+			for k := 0; k < 8; k++ {
+				out[k*7+6] = convention.Closed
+				if k == 0 || k == 2 || k == 3 {
+					out[k*7+6] = convention.Open
+				}
 			}
 		}
+		sc := scene.DefaultConfig()
+		sc.MaxSteps = 4 // the first four actions of the first chunk
+		run := func(hold time.Duration) scene.State {
+			h, err := New(Config{Engine: newEngine(t, closeThenDip), Skipping: skipping.DefaultConfig(), Scene: sc, CameraHz: 2.5,
+				Latency: FixedLatency(0), GripperMinHold: hold, Gripper: convention})
+			require.NoError(t, err)
+			ep, err := h.Run(2)
+			require.NoError(t, err)
+			return ep.Final
+		}
+		require.Equal(t, scene.GripperOpen, run(0).Gripper, "%+v", convention)
+		require.Equal(t, scene.GripperClosed, run(time.Second).Gripper, "%+v", convention)
 	}
-	sc := scene.DefaultConfig()
-	sc.MaxSteps = 4 // the first four actions of the first chunk
-	run := func(hold time.Duration) scene.State {
-		h, err := New(Config{Engine: newEngine(t, closeThenDip), Skipping: skipping.DefaultConfig(), Scene: sc, CameraHz: 2.5,
-			Latency: FixedLatency(0), GripperMinHold: hold})
-		require.NoError(t, err)
-		ep, err := h.Run(2)
-		require.NoError(t, err)
-		return ep.Final
-	}
-	require.Equal(t, scene.GripperOpen, run(0).Gripper)
-	require.Equal(t, scene.GripperClosed, run(time.Second).Gripper)
 }
 
 // conventionHead is the scripted expert's chunk, its gripper written in convention c.
@@ -254,33 +257,6 @@ func TestAPolicyIsReadByItsGripperConvention(t *testing.T) {
 			require.Zero(t, run(gripper.Convention{}, 0), "%+v, not told", tc.c)
 		}
 	}
-}
-
-// gripper_min_hold and the scene agree in any convention: a chunk that closes at its second action
-// and dips open at its third and fourth, written in the inverted convention (+1 open, -1 closed),
-// leaves the gripper open without a hold and closed with one.
-func TestGripperMinHoldReachesTheArmInTheNodesConvention(t *testing.T) {
-	inverted := gripper.Convention{Open: 1, Closed: -1}
-	closeThenDip := func(out []float32) {
-		for k := 0; k < 8; k++ {
-			out[k*7+6] = inverted.Closed
-			if k == 0 || k == 2 || k == 3 {
-				out[k*7+6] = inverted.Open
-			}
-		}
-	}
-	sc := scene.DefaultConfig()
-	sc.MaxSteps = 4
-	run := func(hold time.Duration) scene.State {
-		h, err := New(Config{Engine: newEngine(t, closeThenDip), Skipping: skipping.DefaultConfig(), Scene: sc, CameraHz: 2.5,
-			Latency: FixedLatency(0), GripperMinHold: hold, Gripper: inverted})
-		require.NoError(t, err)
-		ep, err := h.Run(2)
-		require.NoError(t, err)
-		return ep.Final
-	}
-	require.Equal(t, scene.GripperOpen, run(0).Gripper)
-	require.Equal(t, scene.GripperClosed, run(time.Second).Gripper)
 }
 
 // In the scene's own convention the translation is the identity, to the bit: the default runs are
