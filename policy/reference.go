@@ -27,6 +27,17 @@ func (c SingleGraphComparison) String() string {
 	if c.MaxDiff == 0 {
 		return "identical chunks"
 	}
+	if math.IsInf(c.MaxDiff, 1) {
+		side := "both runs'"
+		switch {
+		case !math.IsNaN(c.Segmented) && !math.IsInf(c.Segmented, 0):
+			side = "the single graph's"
+		case !math.IsNaN(c.Single) && !math.IsInf(c.Single, 0):
+			side = "the segmented run's"
+		}
+		return fmt.Sprintf("%s value is not finite at step %d, dimension %q (segmented %v, single graph %v; normalized units)",
+			side, c.Step, c.Name, c.Segmented, c.Single)
+	}
 	return fmt.Sprintf("largest difference %.3g at step %d, dimension %q (segmented %.6g, single graph %.6g; normalized units)",
 		c.MaxDiff, c.Step, c.Name, c.Segmented, c.Single)
 }
@@ -56,14 +67,25 @@ func (e *Engine) CompareWithSingleGraph(obs Observation) (SingleGraphComparison,
 	if err != nil {
 		return SingleGraphComparison{}, err
 	}
-	var c SingleGraphComparison
-	c.MaxDiff = -1
+	return e.compareChunks(segmented, single), nil
+}
+
+// compareChunks finds the largest difference of two normalized chunks of the same shape. A value that
+// is not finite on either side is a difference of +Inf, the first such one kept: NaN compares false
+// with everything, and skipped it would let a chunk of NaN pass any tolerance as agreeing. Both runs'
+// chunks are refused before this when not finite (readChunk); the comparison does not lean on that.
+func (e *Engine) compareChunks(segmented, single [][]float64) SingleGraphComparison {
+	c := SingleGraphComparison{MaxDiff: -1}
 	for i, row := range single {
 		for d, v := range row {
-			if diff := math.Abs(segmented[i][d] - v); diff > c.MaxDiff {
+			diff := math.Abs(segmented[i][d] - v)
+			if math.IsNaN(diff) || math.IsInf(diff, 0) {
+				diff = math.Inf(1)
+			}
+			if diff > c.MaxDiff {
 				c = SingleGraphComparison{MaxDiff: diff, Step: i, Dim: d, Name: e.actionName(d), Segmented: segmented[i][d], Single: v}
 			}
 		}
 	}
-	return c, nil
+	return c
 }

@@ -1,6 +1,7 @@
 package policy_test
 
 import (
+	"math"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -45,4 +46,36 @@ func TestCompareWithSingleGraph(t *testing.T) {
 	require.Equal(t, float64(policytest.LayerDelta(5)), c.MaxDiff, "%v", c)
 	require.Greater(t, c.MaxDiff, policy.SingleGraphTolerance)
 	require.Equal(t, `largest difference 6 at step 0, dimension "x" (segmented 42.3922, single graph 36.3922; normalized units)`, c.String())
+}
+
+// A value that is not finite on either side is as far apart as can be: a chunk of NaN compares false
+// with every tolerance, and must not pass `dysl model check` as agreeing with the other run.
+func TestCompareChunksNotFinite(t *testing.T) {
+	e := newEngine(t, policytest.NewFake(fakeManifest()), skipping.DefaultConfig())
+	nan, inf := math.NaN(), math.Inf(-1)
+	finite := [][]float64{{0.5, 0.25}, {1, 2}}
+	for _, tc := range []struct {
+		segmented, single [][]float64
+		want              string
+	}{
+		{[][]float64{{nan, nan}, {nan, nan}}, finite,
+			`the segmented run's value is not finite at step 0, dimension "x" (segmented NaN, single graph 0.5; normalized units)`},
+		{finite, [][]float64{{0.5, 0.25}, {1, inf}},
+			`the single graph's value is not finite at step 1, dimension "gripper" (segmented 2, single graph -Inf; normalized units)`},
+		{[][]float64{{nan, nan}, {nan, nan}}, [][]float64{{nan, nan}, {nan, nan}},
+			`both runs' value is not finite at step 0, dimension "x" (segmented NaN, single graph NaN; normalized units)`},
+	} {
+		c := e.CompareChunks(tc.segmented, tc.single)
+		require.True(t, math.IsInf(c.MaxDiff, 1), "%v", c)
+		require.False(t, c.MaxDiff <= policy.SingleGraphTolerance, "the check `dysl model check` makes")
+		require.Equal(t, tc.want, c.String())
+	}
+
+	// A chunk of NaN from either graph never reaches the comparison: the run refuses it.
+	for _, op := range []policytest.Op{policytest.OpHead, policytest.OpSingleGraph} {
+		faulty := policytest.NewFaulty(policytest.NewFake(fakeManifest()), policytest.Fault{Op: op, NaN: true})
+		_, err := newEngine(t, faulty, skipping.DefaultConfig()).CompareWithSingleGraph(policy.Observation{Image: grayImage(4, 4, 100), Instruction: "pick"})
+		var notFinite *policy.NonFiniteActionError
+		require.ErrorAs(t, err, &notFinite, "NaN from %v", op)
+	}
 }
