@@ -60,14 +60,7 @@ func TestModelBuildAndCheck(t *testing.T) {
 	// A graph copied in from a sibling bundle of the same shapes passes every check of its structure,
 	// and runs: only the digest the manifest recorded tells it apart.
 	t.Run("check finds a graph from another bundle", func(t *testing.T) {
-		sibling := filepath.Join(t.TempDir(), "sibling")
-		_, _, err := runDysl("model", "build", "--preset", "tiny", "--out", sibling, "--seed", "4", "--calibration", "8")
-		require.NoError(t, err)
-		mixed := filepath.Join(t.TempDir(), "mixed")
-		require.NoError(t, os.CopyFS(mixed, os.DirFS(dir)))
-		head, err := os.ReadFile(filepath.Join(sibling, "head.onnx"))
-		require.NoError(t, err)
-		require.NoError(t, os.WriteFile(filepath.Join(mixed, "head.onnx"), head, 0o644))
+		mixed := withSiblingsHead(t, dir)
 		for _, args := range [][]string{{"model", "check", mixed}, {"model", "check", "--structure-only", mixed}} {
 			_, stderr, err := runDysl(args...)
 			require.EqualError(t, err, "bundle "+mixed+" is invalid: 1 problem(s)", args)
@@ -110,14 +103,7 @@ func TestModelBuildAndCheck(t *testing.T) {
 		require.NoError(t, err)
 		require.Contains(t, out, "segmented run with every layer matches full.onnx: identical chunks, tolerance 0.001")
 
-		sibling := filepath.Join(t.TempDir(), "sibling")
-		_, _, err = runDysl("model", "build", "--preset", "tiny", "--out", sibling, "--seed", "4", "--calibration", "8")
-		require.NoError(t, err)
-		foreign := filepath.Join(t.TempDir(), "foreign")
-		require.NoError(t, os.CopyFS(foreign, os.DirFS(dir)))
-		head, err := os.ReadFile(filepath.Join(sibling, "head.onnx"))
-		require.NoError(t, err)
-		require.NoError(t, os.WriteFile(filepath.Join(foreign, "head.onnx"), head, 0o644))
+		foreign := withSiblingsHead(t, dir)
 		m, err := bundle.ReadManifest(foreign)
 		require.NoError(t, err)
 		require.NoError(t, bundle.Write(foreign, m)) // the head's digest recorded: the sha256 table cannot tell
@@ -235,4 +221,19 @@ func TestMissingRequiredFlagsAreNamed(t *testing.T) {
 	require.EqualError(t, err, "--model, --out: required, and not given")
 	_, _, err = runDysl("replay", "--model", "m", "--bag", "", "--out", "o")
 	require.EqualError(t, err, "--bag: required, and not given")
+}
+
+// withSiblingsHead copies the tiny bundle dir (built with seed 3) and puts into the copy the head of a
+// sibling built with seed 4: the same shapes, another model. It returns the copy.
+func withSiblingsHead(t *testing.T, dir string) string {
+	t.Helper()
+	sibling := filepath.Join(t.TempDir(), "sibling")
+	_, _, err := runDysl("model", "build", "--preset", "tiny", "--out", sibling, "--seed", "4", "--calibration", "8")
+	require.NoError(t, err)
+	mixed := filepath.Join(t.TempDir(), "mixed")
+	require.NoError(t, os.CopyFS(mixed, os.DirFS(dir)))
+	head, err := os.ReadFile(filepath.Join(sibling, "head.onnx"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(mixed, "head.onnx"), head, 0o644))
+	return mixed
 }
