@@ -101,11 +101,14 @@ func (f *Forwarder) LinkStatus() msgs.DiagnosticStatus {
 
 	st := msgs.DiagnosticStatus{HardwareID: b.Endpoint}
 	gripperFailed := s.GripperFailed - f.reported.gripperFailed // since the previous status
-	lost, backlog := f.lostSinceReported(s), f.backlog(s)
-	crowded, unaccepted := f.crowdedSinceReported(s), f.gripperUnaccepted(s)
-	// sayLost, sayBacklog, sayCrowded and sayUnaccepted: the message is to add them, unless it leads
-	// with them or the link is down.
-	sayLost, sayBacklog, sayCrowded, sayUnaccepted := s.LinkUp, s.LinkUp, s.LinkUp, s.LinkUp
+	// Warnings of a link that is up, in the order they are said: the first leads the message unless an
+	// earlier case does, and the message adds the rest. A link that is down says none of them.
+	var upWarnings []string
+	for _, w := range []string{f.lostSinceReported(s), f.backlog(s), f.crowdedSinceReported(s), f.gripperUnaccepted(s)} {
+		if w != "" && s.LinkUp {
+			upWarnings = append(upWarnings, w)
+		}
+	}
 	age := "n/a"
 	if s.HeardController {
 		age = strconv.FormatFloat(s.HeartbeatAge.Seconds(), 'f', 1, 64)
@@ -136,40 +139,19 @@ func (f *Forwarder) LinkStatus() msgs.DiagnosticStatus {
 		st.Message = "link up, but the controller heartbeats in MAVLink 1 and has not yet shown that it reads MAVLink 2 " +
 			"(by answering a gripper command, which goes in MAVLink 2): the chunks (VLA_ACTION_CHUNK, id 43000) exist only in MAVLink 2, " +
 			"and a controller that reads MAVLink 1 alone gets none; if so, set its link to MAVLink 2"
-	case lost != "":
+	case len(upWarnings) > 0:
 		st.Level = msgs.DiagnosticWarn
-		st.Message = "link up, but " + lost
-		sayLost = false
-	case backlog != "":
-		st.Level = msgs.DiagnosticWarn
-		st.Message = "link up, but " + backlog
-		sayBacklog = false
-	case crowded != "":
-		st.Level = msgs.DiagnosticWarn
-		st.Message = "link up, but " + crowded
-		sayCrowded = false
-	case unaccepted != "":
-		st.Level = msgs.DiagnosticWarn
-		st.Message = "link up, but " + unaccepted
-		sayUnaccepted = false
+		st.Message = "link up, but " + upWarnings[0]
+		upWarnings = upWarnings[1:]
 	case gripperFailed > 0:
 		st.Level = msgs.DiagnosticWarn
 		st.Message = fmt.Sprintf("link up, but since the last report %d gripper commands failed", gripperFailed)
 	default:
 		st.Level, st.Message = msgs.DiagnosticOK, "link up"
 	}
-	// An earlier case (two channels, MAVLink 1, chunks refused) hides neither.
-	if sayLost && lost != "" {
-		st.Message += "; " + lost
-	}
-	if sayBacklog && backlog != "" {
-		st.Message += "; " + backlog
-	}
-	if sayCrowded && crowded != "" {
-		st.Message += "; " + crowded
-	}
-	if sayUnaccepted && unaccepted != "" {
-		st.Message += "; " + unaccepted
+	// An earlier case (two channels, MAVLink 1, chunks refused) hides none of them.
+	for _, w := range upWarnings {
+		st.Message += "; " + w
 	}
 	if !s.LinkUp && s.ConnectError != "" {
 		st.Message += "; " + openFailure(b.Endpoint, s.ConnectError)
