@@ -16,6 +16,15 @@ type Convention struct {
 // scene) that the reference policies learn.
 func Default() Convention { return Convention{Open: -1, Closed: 1} }
 
+// OrDefault is c, or Default for the zero value: a configuration that leaves both values unset (0 and
+// 0 is no convention, since open and closed must differ) takes the bundles'.
+func (c Convention) OrDefault() Convention {
+	if c == (Convention{}) {
+		return Default()
+	}
+	return c
+}
+
 // Offset is how far command v lies from the middle of Open and Closed towards Closed, in spans from
 // Open to Closed: 0 at the middle, +0.5 at Closed, -0.5 at Open, NaN for NaN.
 //

@@ -52,3 +52,10 @@ func TestDefaultClosesExactlyAboveZero(t *testing.T) {
 		require.Equal(t, v > 0, Default().Closes(v), "%v", v)
 	}
 }
+
+// The zero value, both values unset, takes the bundles' convention; any other is kept as given.
+func TestOrDefault(t *testing.T) {
+	require.Equal(t, Default(), Convention{}.OrDefault())
+	require.Equal(t, Convention{Open: 0, Closed: 1}, Convention{Open: 0, Closed: 1}.OrDefault())
+	require.Equal(t, Convention{Open: 1, Closed: 0}, Convention{Open: 1, Closed: 0}.OrDefault())
+}

@@ -376,10 +376,8 @@ func (b *Bridge) applyDefaults() {
 	if b.GripperInstance == 0 {
 		b.GripperInstance = 1
 	}
-	if b.GripperOpenValue == 0 && b.GripperClosedValue == 0 {
-		d := gripper.Default()
-		b.GripperOpenValue, b.GripperClosedValue = d.Open, d.Closed
-	}
+	c := gripper.Convention{Open: b.GripperOpenValue, Closed: b.GripperClosedValue}.OrDefault()
+	b.GripperOpenValue, b.GripperClosedValue = c.Open, c.Closed
 	if b.GripperAckTimeout == 0 {
 		b.GripperAckTimeout = 500 * time.Millisecond
 	}

@@ -460,7 +460,7 @@ func describeTasks(s Suite, image bundle.ImageSpec) string {
 	if s.GripperMinHold > 0 {
 		out += fmt.Sprintf("; every gripper change held at least %v (node parameter gripper_min_hold)", s.GripperMinHold)
 	}
-	if c := gripperOrDefault(s.Gripper); c != gripper.Default() {
+	if c := s.Gripper.OrDefault(); c != gripper.Default() {
 		out += fmt.Sprintf("; the policy's gripper column opens at %v and closes at %v (node parameters gripper_open and gripper_closed)", c.Open, c.Closed)
 	}
 	if len(s.ExpertDims) > 0 {

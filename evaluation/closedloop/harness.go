@@ -216,18 +216,10 @@ func nodeParameters(cfg Config) map[string]paramserver.Value {
 	}
 	overrides[nodecore.ParamGripperLead] = paramserver.Integer(int64(cfg.GripperLead))
 	overrides[nodecore.ParamGripperMinHold] = paramserver.Double(cfg.GripperMinHold.Seconds())
-	convention := gripperOrDefault(cfg.Gripper)
+	convention := cfg.Gripper.OrDefault()
 	overrides[nodecore.ParamGripperOpen] = paramserver.Double(float64(convention.Open))
 	overrides[nodecore.ParamGripperClosed] = paramserver.Double(float64(convention.Closed))
 	return overrides
-}
-
-// gripperOrDefault is convention, or for the zero value the node's default (Config.Gripper).
-func gripperOrDefault(convention gripper.Convention) gripper.Convention {
-	if convention == (gripper.Convention{}) {
-		return gripper.Default()
-	}
-	return convention
 }
 
 // episodeOrigin is the wall time every episode's sim time counts from.

@@ -395,7 +395,7 @@ func suiteIdentity(s Suite) map[string]any {
 	if s.Latency != nil {
 		latency = s.Latency.String()
 	}
-	convention := gripperOrDefault(s.Gripper)
+	convention := s.Gripper.OrDefault()
 	return map[string]any{"scene": s.Scene, "camera_hz": s.CameraHz, "latency": latency, "expert_dims": s.ExpertDims,
 		"gripper_lead": s.GripperLead, "gripper_min_hold": s.GripperMinHold.String(), "gripper_open": convention.Open, "gripper_closed": convention.Closed,
 		"engine": s.Engine, "program": programRevision()}

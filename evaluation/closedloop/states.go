@@ -145,7 +145,7 @@ const (
 // another convention trained on those labels would learn the scene's in place of its own, which its
 // node would then misread. The zero value is the node's default, the scene's.
 func CheckExpertConvention(c gripper.Convention) error {
-	if c = gripperOrDefault(c); c != (gripper.Convention{Open: scene.GripperOpen, Closed: scene.GripperClosed}) {
+	if c = c.OrDefault(); c != (gripper.Convention{Open: scene.GripperOpen, Closed: scene.GripperClosed}) {
 		return fmt.Errorf("closedloop: the policy's gripper convention (gripper_open %v, gripper_closed %v) is not the scene's (%v open, %v closed), "+
 			"in which the scripted expert labels the states visited: trained on them, the policy would learn the scene's convention in place of its own",
 			c.Open, c.Closed, scene.GripperOpen, scene.GripperClosed)
