@@ -19,24 +19,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// builtTinyBundle builds the tiny bundle of seed 5 in a temporary directory and opens its backbone.
-func builtTinyBundle(t *testing.T) (string, *modelbuild.Result, *bundle.Manifest, modelbuild.Arch, *modelbuild.Weights) {
-	t.Helper()
-	return builtTinyBundleWith(t, modelbuild.Options{})
-}
-
-// builtTinyBundleWith builds the tiny bundle of seed 5 with the adapter options of opts.
-func builtTinyBundleWith(t *testing.T, opts modelbuild.Options) (string, *modelbuild.Result, *bundle.Manifest, modelbuild.Arch, *modelbuild.Weights) {
-	t.Helper()
-	dir := t.TempDir()
-	built, err := modelbuild.Build(modelbuild.Options{Preset: "tiny", OutDir: dir, Seed: 5,
-		AdapterRank: opts.AdapterRank, AdapterContext: opts.AdapterContext, CalibrationFrames: opts.CalibrationFrames})
-	require.NoError(t, err)
-	manifest, a, w, err := OpenBundleBackbone(dir, "")
-	require.NoError(t, err)
-	return dir, built, manifest, a, w
-}
-
 func backboneSnapshot(t *testing.T, m *Model) map[string][]float32 {
 	out := map[string][]float32{}
 	for name, v := range m.BackboneVariables() {
@@ -53,7 +35,7 @@ func backboneSnapshot(t *testing.T, m *Model) map[string][]float32 {
 func TestDistillTrainsSkipModulesOnly(t *testing.T) {
 	t.Run("plain adapters", func(t *testing.T) { distillTrainsSkipModulesOnly(t, modelbuild.Options{}) })
 	t.Run("context adapters", func(t *testing.T) {
-		distillTrainsSkipModulesOnly(t, modelbuild.Options{AdapterContext: true, AdapterRank: 8})
+		distillTrainsSkipModulesOnly(t, contextAdapters)
 	})
 }
 
@@ -135,7 +117,7 @@ func distillTrainsSkipModulesOnly(t *testing.T, opts modelbuild.Options) {
 func TestDistillStartsFromTheBundlesAdapters(t *testing.T) {
 	t.Run("plain adapters", func(t *testing.T) { distillStartsFromTheBundlesAdapters(t, modelbuild.Options{}) })
 	t.Run("context adapters", func(t *testing.T) {
-		distillStartsFromTheBundlesAdapters(t, modelbuild.Options{AdapterContext: true, CalibrationFrames: 64})
+		distillStartsFromTheBundlesAdapters(t, contextAdapters)
 	})
 }
 
@@ -193,19 +175,13 @@ func distillStartsFromTheBundlesAdapters(t *testing.T, opts modelbuild.Options) 
 	}
 }
 
-// TestStage2FitKeepsTheAdaptersFit runs stage 2 alone from the bundle's closed-form adapters, with and
+// TestStage2FitKeepsTheAdaptersFit runs stage 2 alone from a micro model's identity adapters, with and
 // without stage 1's loss kept: with it the adapters end closer to the skipped layers, and the notes
 // say so. Bad weights are refused.
 func TestStage2FitKeepsTheAdaptersFit(t *testing.T) {
-	dir, _, manifest, a, w := builtTinyBundle(t)
-	mods, err := ReadSkipModules(dir, manifest, a)
-	require.NoError(t, err)
 	run := func(fit float64) (*DistillResult, DistillConfig) {
-		m, err := NewModel(a, w)
-		require.NoError(t, err)
-		m.AddSkipModules(manifest.DynamicLayers(), 1)
-		require.NoError(t, m.SetSkipModules(mods))
-		cfg := DistillConfig{Segments: manifest.Segments(), Seed: 3, Episodes: 1, Stage2Steps: 12, Batch: 4,
+		m, segments := microDistillModel(t)
+		cfg := DistillConfig{Segments: segments, Seed: 3, Episodes: 1, Stage2Steps: 12, Batch: 4,
 			LearningRate: 1e-2, Lambda: 0.2, Stage2Fit: fit}
 		res, err := Distill(m, cfg)
 		require.NoError(t, err)
@@ -220,26 +196,21 @@ func TestStage2FitKeepsTheAdaptersFit(t *testing.T) {
 	require.Contains(t, adapters, "stage 2 kept stage 1's loss at weight 5")
 	require.Contains(t, controllers, "+ 5·stage 1's loss")
 
-	m, err := NewModel(a, w)
-	require.NoError(t, err)
-	m.AddSkipModules(manifest.DynamicLayers(), 1)
+	m, segments := microDistillModel(t)
 	for _, bad := range []DistillConfig{{Stage2Fit: -1}, {Lambda: math.NaN()}, {Stage2Fit: math.Inf(1)}} {
-		bad.Segments, bad.Stage2Steps, bad.Batch, bad.Episodes, bad.LearningRate = manifest.Segments(), 1, 1, 1, 1e-3
+		bad.Segments, bad.Stage2Steps, bad.Batch, bad.Episodes, bad.LearningRate = segments, 1, 1, 1, 1e-3
 		_, err := Distill(m, bad)
 		require.ErrorContains(t, err, "expected a finite weight >= 0")
 	}
-	radius := DistillConfig{Segments: manifest.Segments(), Stage2Steps: 1, Batch: 1, Episodes: 1, LearningRate: 1e-3, NearRadius: math.NaN()}
-	_, err = Distill(m, radius)
+	radius := DistillConfig{Segments: segments, Stage2Steps: 1, Batch: 1, Episodes: 1, LearningRate: 1e-3, NearRadius: math.NaN()}
+	_, err := Distill(m, radius)
 	require.ErrorContains(t, err, "near-target radius is NaN, expected a finite distance in metres >= 0")
 }
 
 // Counts and rates out of range are refused before any episode is generated, each named with its value.
 func TestDistillRejectsBadCountsAndRates(t *testing.T) {
-	_, _, manifest, a, w := builtTinyBundle(t)
-	m, err := NewModel(a, w)
-	require.NoError(t, err)
-	m.AddSkipModules(manifest.DynamicLayers(), 1)
-	good := DistillConfig{Segments: manifest.Segments(), Episodes: 1, Stage1Steps: 1, Stage2Steps: 1, Batch: 2, LearningRate: 1e-3}
+	m, segments := microDistillModel(t)
+	good := DistillConfig{Segments: segments, Episodes: 1, Stage1Steps: 1, Stage2Steps: 1, Batch: 2, LearningRate: 1e-3}
 	for _, c := range []struct {
 		change func(*DistillConfig)
 		want   string
@@ -264,18 +235,15 @@ func TestDistillRejectsBadCountsAndRates(t *testing.T) {
 // Ctrl-C in a run without checkpoints: the step in progress finishes, a checkpoint of it is written
 // all the same, and the error says the run was interrupted.
 func TestDistillInterruptedWritesACheckpoint(t *testing.T) {
-	_, _, manifest, a, w := builtTinyBundle(t)
-	m, err := NewModel(a, w)
-	require.NoError(t, err)
-	m.AddSkipModules(manifest.DynamicLayers(), 1)
+	m, segments := microDistillModel(t)
 	var checkpoints []DistillProgress
 	steps := 0
-	cfg := DistillConfig{Segments: manifest.Segments(), Seed: 2, Episodes: 1, Stage1Steps: 4, Stage2Steps: 2,
+	cfg := DistillConfig{Segments: segments, Seed: 2, Episodes: 1, Stage1Steps: 4, Stage2Steps: 2,
 		Batch: 2, LearningRate: 1e-3, Lambda: 0.05,
 		OnStep:      func(int, int, float64) { steps++ },
 		Interrupted: func() bool { return steps == 2 },
 		Checkpoint:  func(p DistillProgress) error { checkpoints = append(checkpoints, p); return nil }}
-	_, err = Distill(m, cfg)
+	_, err := Distill(m, cfg)
 	require.ErrorIs(t, err, ErrInterrupted)
 	require.ErrorContains(t, err, "interrupted at stage 1 step 2")
 	require.Equal(t, []DistillProgress{{Stage: 1, Step: 2}}, checkpoints, "one checkpoint, of the step it stopped at")
@@ -339,19 +307,16 @@ func TestDistillResumesFromItsCheckpoint(t *testing.T) {
 // TestDistillTrainsOnVisitedStates: world states a policy visited are frames of the distillation like
 // the expert episodes' (here the only ones), and the provenance says they were there.
 func TestDistillTrainsOnVisitedStates(t *testing.T) {
-	_, _, manifest, a, w := builtTinyBundle(t)
-	m, err := NewModel(a, w)
-	require.NoError(t, err)
-	m.AddSkipModules(manifest.DynamicLayers(), 1)
+	m, segments := microDistillModel(t)
 	var visited []scene.State
-	s, _ := scene.Start(TrainSeedStart+77, sceneConfig(a))
+	s, _ := scene.Start(TrainSeedStart+77, sceneConfig(m.Arch))
 	for range 12 {
 		visited = append(visited, s)
 		action, _ := scene.ExpertOptions{}.Next(s)
 		s = scene.Step(s, action)
 	}
 	var log strings.Builder
-	cfg := DistillConfig{Segments: manifest.Segments(), Seed: 2, Stage1Steps: 30, Batch: 4, LearningRate: 3e-3,
+	cfg := DistillConfig{Segments: segments, Seed: 2, Stage1Steps: 30, Batch: 4, LearningRate: 3e-3,
 		Visited: visited, Log: &log}
 	res, err := Distill(m, cfg)
 	require.NoError(t, err)
@@ -368,13 +333,10 @@ func TestDistillTrainsOnVisitedStates(t *testing.T) {
 // NearWeight weighs stage 2's chunk L1 on the frames near the task's target: the same run with the
 // weight sees a larger loss (every other frame and the skip term alike), and the provenance says so.
 func TestNearTargetWeightWeighsTheChunkLossNearTheTarget(t *testing.T) {
-	_, _, manifest, a, w := builtTinyBundle(t)
 	run := func(weight float64) (*DistillResult, DistillConfig, string) {
-		m, err := NewModel(a, w)
-		require.NoError(t, err)
-		m.AddSkipModules(manifest.DynamicLayers(), 1)
+		m, segments := microDistillModel(t)
 		var log strings.Builder
-		cfg := DistillConfig{Segments: manifest.Segments(), Seed: 4, Episodes: 1, Stage2Steps: 1, Batch: 16,
+		cfg := DistillConfig{Segments: segments, Seed: 4, Episodes: 1, Stage2Steps: 1, Batch: 16,
 			LearningRate: 1e-3, Lambda: 0.2, NearWeight: weight, NearRadius: 0.06, Log: &log}
 		res, err := Distill(m, cfg)
 		require.NoError(t, err)
@@ -387,12 +349,10 @@ func TestNearTargetWeightWeighsTheChunkLossNearTheTarget(t *testing.T) {
 	_, controllers := DistillNotes(cfg, weighted)
 	require.Contains(t, controllers, "chunk L1 weighed 5 times within 6 cm of the target")
 
-	m, err := NewModel(a, w)
-	require.NoError(t, err)
-	m.AddSkipModules(manifest.DynamicLayers(), 1)
-	_, err = Distill(m, DistillConfig{Segments: manifest.Segments(), Episodes: 1, Stage2Steps: 1, Batch: 1, LearningRate: 1e-3, NearWeight: 2})
+	m, segments := microDistillModel(t)
+	_, err := Distill(m, DistillConfig{Segments: segments, Episodes: 1, Stage2Steps: 1, Batch: 1, LearningRate: 1e-3, NearWeight: 2})
 	require.ErrorContains(t, err, "needs a near-target radius > 0")
-	_, err = Distill(m, DistillConfig{Segments: manifest.Segments(), Episodes: 1, Stage2Steps: 1, Batch: 1, LearningRate: 1e-3, NearWeight: -2})
+	_, err = Distill(m, DistillConfig{Segments: segments, Episodes: 1, Stage2Steps: 1, Batch: 1, LearningRate: 1e-3, NearWeight: -2})
 	require.ErrorContains(t, err, "near-target weight is -2, expected a finite weight >= 0")
 }
 

@@ -43,17 +43,15 @@ func randomSkipModules(a modelbuild.Arch, dynamic []int, seed uint64) SkipModule
 // the engine on ONNX Runtime and checks that skipping every dynamic layer through the adapters gives
 // the chunk modelbuild's reference computes with the same adapters.
 func TestExportedBundleRunsInEngine(t *testing.T) {
-	t.Run("plain adapters", func(t *testing.T) { exportedBundleRunsInEngine(t, false) })
-	t.Run("context adapters", func(t *testing.T) { exportedBundleRunsInEngine(t, true) })
+	t.Run("plain adapters", func(t *testing.T) { exportedBundleRunsInEngine(t, modelbuild.Options{}) })
+	t.Run("context adapters", func(t *testing.T) {
+		exportedBundleRunsInEngine(t, contextAdapters)
+	})
 }
 
-func exportedBundleRunsInEngine(t *testing.T, adapterContext bool) {
+func exportedBundleRunsInEngine(t *testing.T, opts modelbuild.Options) {
 	lib := orttest.Library(t)
-	dir := t.TempDir()
-	res, err := modelbuild.Build(modelbuild.Options{Preset: "tiny", OutDir: dir, Seed: 5, AdapterContext: adapterContext})
-	require.NoError(t, err)
-	m, a, w, err := OpenBundleBackbone(dir, "")
-	require.NoError(t, err)
+	dir, res, m, a, w := builtTinyBundleWith(t, opts)
 	require.Equal(t, res.Model.Weights.HeadWeight, w.HeadWeight, "the backbone rebuilt from provenance is the bundle's")
 
 	mods := randomSkipModules(a, m.DynamicLayers(), 1)
