@@ -10,22 +10,17 @@ import (
 
 	"dysl_vla/bag/samplebag"
 	"dysl_vla/compressedimage"
-	"dysl_vla/modelbuild"
 	"dysl_vla/msgs"
 	"dysl_vla/nodecore"
 	"dysl_vla/paramserver"
-	"dysl_vla/policy/ortbackend/orttest"
 )
 
 // The same episodes recorded raw, as PNG and as JPEG replay through the tiny model: PNG is lossless,
 // so its replay publishes the raw replay's chunks exactly, with the same skip decisions and the same
 // comparison with the full model; JPEG's chunks are those of the same frames, close to the raw ones.
 func TestReplayOfCompressedBagsMatchesTheRawBag(t *testing.T) {
-	ortLib = orttest.Library(t)
+	model, _ := fixture(t)
 	dir := t.TempDir()
-	model := filepath.Join(dir, "model")
-	_, err := modelbuild.Build(modelbuild.Options{Preset: "tiny", OutDir: model, Seed: 1})
-	require.NoError(t, err)
 	replayed := map[string]Result{}
 	for _, format := range samplebag.ImageFormats() {
 		bagDir := filepath.Join(dir, format)

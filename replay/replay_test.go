@@ -1,9 +1,11 @@
 package replay
 
 import (
+	"context"
 	"math"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,13 +30,48 @@ var ortLib string
 func fixture(t *testing.T) (model, bagDir string) {
 	t.Helper()
 	ortLib = orttest.Library(t)
+	built := fixtures.get(t)
 	dir := t.TempDir()
 	model, bagDir = filepath.Join(dir, "model"), filepath.Join(dir, "bag")
-	_, err := modelbuild.Build(modelbuild.Options{Preset: "tiny", OutDir: model, Seed: 1})
-	require.NoError(t, err)
-	_, err = samplebag.Generate(t.Context(), bagDir, samplebag.Options{Episodes: 2, Seed: 3})
-	require.NoError(t, err)
+	require.NoError(t, os.CopyFS(model, os.DirFS(built.model)))
+	require.NoError(t, os.CopyFS(bagDir, os.DirFS(built.bag)))
 	return model, bagDir
+}
+
+// fixtureCache builds the tiny model of seed 1 and the two-episode bag of seed 3 once per test binary:
+// both are deterministic, and under -race each build takes seconds that eight tests would otherwise
+// spend again. Each test gets its own copy to change as it likes.
+type fixtureCache struct {
+	once       sync.Once
+	root       string
+	model, bag string
+	err        error
+}
+
+var fixtures fixtureCache
+
+func (c *fixtureCache) get(t *testing.T) *fixtureCache {
+	t.Helper()
+	c.once.Do(func() {
+		if c.root, c.err = os.MkdirTemp("", "dysl-replay-fixture-"); c.err != nil {
+			return
+		}
+		c.model, c.bag = filepath.Join(c.root, "model"), filepath.Join(c.root, "bag")
+		if _, c.err = modelbuild.Build(modelbuild.Options{Preset: "tiny", OutDir: c.model, Seed: 1}); c.err != nil {
+			return
+		}
+		_, c.err = samplebag.Generate(context.Background(), c.bag, samplebag.Options{Episodes: 2, Seed: 3})
+	})
+	require.NoError(t, c.err, "building the replay fixture")
+	return c
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if fixtures.root != "" {
+		os.RemoveAll(fixtures.root)
+	}
+	os.Exit(code)
 }
 
 func replayOnce(t *testing.T, model, bagDir, out string, compare bool) Result {
