@@ -3,6 +3,7 @@
 package ros2test
 
 import (
+	"fmt"
 	"math"
 	"path/filepath"
 	"strings"
@@ -116,7 +117,7 @@ func TestCompressedBagPlayedIntoTheNodeAgreesWithReplay(t *testing.T) {
 func playIntoTheNode(t *testing.T, r *ROS, gen, camera string, want map[msgs.Time]*msgs.ActionChunk, storages []string, launchArgs ...string) {
 	t.Helper()
 	dir := t.TempDir()
-	launchNode(t, r, append([]string{"use_sim_time:=true"}, launchArgs...)...)
+	node := launchNode(t, r, append([]string{"use_sim_time:=true"}, launchArgs...)...)
 	// The instruction is latched before the frames play, as on a robot; the player sends the frames
 	// and /clock.
 	publishInstruction(t, r, bagInstruction(t, gen))
@@ -135,7 +136,9 @@ func playIntoTheNode(t *testing.T, r *ROS, gen, camera string, want map[msgs.Tim
 	time.Sleep(3 * time.Second) // discovery between the recorders and the node
 	// Half speed: one frame every 200 ms leaves the worker idle between frames even on a loaded
 	// machine, so no frame is superseded in the latest-frame slot and the two runs see the same frames.
-	r.MustRun(3*time.Minute, "ros2", "bag", "play", "--clock", "--rate", "0.5", "--topics", camera, "--", gen)
+	// The player's publishers are new to the graph: --delay gives discovery two seconds to match them
+	// with the node's subscriptions, or the first frame can go out before anyone listens.
+	r.MustRun(3*time.Minute, "ros2", "bag", "play", "--clock", "--rate", "0.5", "--delay", "2", "--topics", camera, "--", gen)
 	time.Sleep(2 * time.Second)
 	for _, p := range recorders {
 		p.Stop(syscall.SIGINT, 20*time.Second)
@@ -154,7 +157,8 @@ func playIntoTheNode(t *testing.T, r *ROS, gen, camera string, want map[msgs.Tim
 			for stamp, w := range want {
 				g, ok := live[stamp]
 				if !ok {
-					t.Errorf("no live chunk for frame %d.%09d", stamp.Sec, stamp.Nanosec)
+					t.Errorf("no live chunk for frame %d.%09d; the node's log of it: %q", stamp.Sec, stamp.Nanosec,
+						linesWith(node.Output(), fmt.Sprintf("%d.%09d", stamp.Sec, stamp.Nanosec)))
 					continue
 				}
 				if g.LayersExecuted != w.LayersExecuted || g.VerificationFired != w.VerificationFired {
@@ -170,4 +174,16 @@ func playIntoTheNode(t *testing.T, r *ROS, gen, camera string, want map[msgs.Tim
 			}
 		})
 	}
+}
+
+// linesWith returns the lines of out that contain s: what a process said of one frame, for a failure
+// that must tell a frame the node dropped (and said so) from one lost on the way.
+func linesWith(out, s string) []string {
+	var lines []string
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, s) {
+			lines = append(lines, line)
+		}
+	}
+	return lines
 }
