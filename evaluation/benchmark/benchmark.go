@@ -82,6 +82,7 @@ type Result struct {
 type Report struct {
 	Model      string   `json:"model"`
 	Provider   string   `json:"provider"`
+	Machine    string   `json:"machine,omitempty"` // set by the caller: the processor and runtime timed
 	Warmup     int      `json:"warmup"`
 	FLOPsKnown bool     `json:"flops_known"`
 	Plans      []Result `json:"plans"`
@@ -212,6 +213,9 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 func WriteTable(w io.Writer, r Report) {
 	fmt.Fprintf(w, "model %s, provider %s, %d timed runs per plan (interleaved), %d warm-up rounds\n",
 		r.Model, r.Provider, firstRuns(r), r.Warmup)
+	if r.Machine != "" {
+		fmt.Fprintf(w, "machine: %s\n", r.Machine)
+	}
 	fmt.Fprintf(w, "%-16s %10s %10s %9s %9s %9s %9s %11s\n", "plan", "median_ms", "p95_ms", "layers", "speedup", "ideal", "efficiency", "GFLOPs")
 	for _, p := range r.Plans {
 		fmt.Fprintf(w, "%-16s %10.3f %10.3f %9.2f %9.3f ", p.Plan, p.MedianMs, p.P95Ms, p.MeanExecuted, p.Speedup)

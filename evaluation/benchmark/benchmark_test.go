@@ -101,6 +101,12 @@ func TestReportWithoutFLOPs(t *testing.T) {
 	require.Contains(t, out.String(), "      n/a       n/a         n/a\n")
 	require.Contains(t, out.String(), "the manifest's flops are 0 for every graph (a flops block of zeros, or none)")
 	require.NotContains(t, out.String(), "no flops block")
+	require.NotContains(t, out.String(), "machine:", "no machine given, none printed")
+
+	rep.Machine = "AMD EPYC, 2 cores, ONNX Runtime 1.24.1, provider cpu"
+	out.Reset()
+	WriteTable(&out, rep)
+	require.Contains(t, out.String(), " warm-up rounds\nmachine: AMD EPYC, 2 cores, ONNX Runtime 1.24.1, provider cpu\n")
 }
 
 // A run without timed rounds, or with fewer than no warm-up rounds, is refused: it would print a

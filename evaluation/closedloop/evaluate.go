@@ -93,13 +93,17 @@ func (cfg *EvaluateConfig) ensureDefaults() {
 
 // Report is a closed-loop evaluation.
 type Report struct {
-	Model    string   `json:"model"`
-	Layers   int      `json:"layers"`
-	Static   []int    `json:"static_layers"`
-	Seeds    [2]int64 `json:"seeds"`
-	Tasks    string   `json:"tasks"`
-	Latency  string   `json:"latency"`
-	DySL     string   `json:"dysl_config"`
+	Model   string   `json:"model"`
+	Layers  int      `json:"layers"`
+	Static  []int    `json:"static_layers"`
+	Seeds   [2]int64 `json:"seeds"`
+	Tasks   string   `json:"tasks"`
+	Latency string   `json:"latency"`
+	DySL    string   `json:"dysl_config"`
+	// Machine, set by the caller, says what computed the run (the processor, ONNX Runtime and its
+	// provider): the figures depend on it beyond their timings. Processors differ in the order their
+	// kernels sum floats, and a closed loop carries the last bits into other states.
+	Machine  string   `json:"machine,omitempty"`
 	Variants []Row    `json:"variants"`
 	Notes    []string `json:"notes"`
 	// Stopped, when the run was stopped before its end (Ctrl-C), says where, and which episodes the
@@ -508,7 +512,11 @@ func matchFlexiDepth(ctx context.Context, e *policy.Engine, c skipping.Config, o
 func WriteReport(w io.Writer, rep *Report) {
 	fmt.Fprintf(w, "model %s (%d layers, static %v), closed loop, %s, %s, latency %s\n", rep.Model, rep.Layers, rep.Static, rep.Tasks,
 		training.HeldOutSeeds(rep.Seeds[0], rep.Seeds[1]), rep.Latency)
-	fmt.Fprintf(w, "dysl config: %s\n\n", rep.DySL)
+	fmt.Fprintf(w, "dysl config: %s\n", rep.DySL)
+	if rep.Machine != "" {
+		fmt.Fprintf(w, "machine: %s\n", rep.Machine)
+	}
+	fmt.Fprintln(w)
 	if rep.Stopped != "" {
 		fmt.Fprintf(w, "STOPPED before the end: %s\n\n", rep.Stopped)
 	}

@@ -67,7 +67,7 @@ speedup (ratio of executed FLOPs) and their quotient, the efficiency.`,
 			if err != nil {
 				return err
 			}
-			rep.Provider = ef.provider
+			rep.Provider, rep.Machine = ef.provider, machineDescription(ef.provider)
 			if asJSON {
 				return writeJSON(cmd.OutOrStdout(), rep)
 			}

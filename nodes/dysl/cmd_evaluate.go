@@ -94,7 +94,7 @@ does (from the start pose only the image says where the block is).`,
 				if err := refuseUnused(cmd.Flags(), "open loop (without --closed-loop)", "exit-rank", "exit-threshold", "match-frames"); err != nil {
 					return err
 				}
-				return runClosedLoop(cmd, cfg, ef.computes(), closedLoop, asJSON, quiet)
+				return runClosedLoop(cmd, cfg, &ef, closedLoop, asJSON, quiet)
 			}
 			if err := refuseUnused(cmd.Flags(), "--closed-loop", closedLoop.only...); err != nil {
 				return err
@@ -139,9 +139,9 @@ does (from the start pose only the image says where the block is).`,
 }
 
 // runClosedLoop is `dysl evaluate --closed-loop`. It takes the bundle, the backend, the episodes and
-// the variants' options from the open-loop configuration the command's flags filled in; engine says
-// how the backend computes (engineFlags.computes).
-func runClosedLoop(cmd *cobra.Command, open openloop.Config, engine string, f closedLoopFlags, asJSON, quiet bool) error {
+// the variants' options from the open-loop configuration the command's flags filled in, and ef's
+// runtime options.
+func runClosedLoop(cmd *cobra.Command, open openloop.Config, ef *engineFlags, f closedLoopFlags, asJSON, quiet bool) error {
 	// With --variants, the options of a variant left out would change nothing.
 	for _, v := range []struct {
 		variants []string // any of them reads flags
@@ -187,7 +187,7 @@ func runClosedLoop(cmd *cobra.Command, open openloop.Config, engine string, f cl
 	cfg := closedloop.EvaluateConfig{Model: open.Model, OneStage: open.OneStage, Backend: open.Backend, DySL: *open.DySL,
 		Weights: open.Weights, Journal: f.journal, ExitEvery: open.ExitEvery, ExitEpisodes: open.ExitEpisodes, ExitStride: open.ExitStride, Seeds: seeds, MatchFrames: f.matchFrames,
 		MatchEpisodes: f.match.MatchEpisodes, MatchRuns: f.match.MatchRuns, MatchTolerance: f.match.MatchTolerance, Variants: f.match.Variants,
-		Suite: closedloop.Suite{Scene: sc, CameraHz: f.cameraHz, Latency: latency, ExpertDims: expertDims, GripperLead: f.gripperLead, Engine: engine,
+		Suite: closedloop.Suite{Scene: sc, CameraHz: f.cameraHz, Latency: latency, ExpertDims: expertDims, GripperLead: f.gripperLead, Engine: ef.computes(),
 			GripperMinHold: f.gripperHold, Gripper: convention}}
 	var bar *progressbar.ProgressBar
 	if !quiet {
@@ -206,6 +206,7 @@ func runClosedLoop(cmd *cobra.Command, open openloop.Config, engine string, f cl
 	if rep == nil {
 		return err
 	}
+	rep.Machine = machineDescription(ef.provider) // after the run: the engines have loaded ONNX Runtime
 	if !quiet {
 		fmt.Fprintf(cmd.ErrOrStderr(), "closed-loop evaluation took %s\n", time.Since(start).Round(time.Second))
 	}

@@ -194,6 +194,17 @@ func initORTEnvironment(path string) error {
 	return nil
 }
 
+// LoadedRuntime names the ONNX Runtime this process loaded, as "ONNX Runtime 1.24.1": its version
+// from the library itself, which a path need not say. Empty before a backend has loaded one.
+func LoadedRuntime() string {
+	ortEnvironment.Lock()
+	defer ortEnvironment.Unlock()
+	if ortEnvironment.library == "" {
+		return ""
+	}
+	return "ONNX Runtime " + ort.GetVersion()
+}
+
 // registerSharedCPUArena gives the environment one CPU arena that every session uses (sessions opt in
 // with session.use_env_allocators). With one session per layer, per-session arenas put each layer's
 // intermediate buffers in different memory, cold in cache when the layer runs; one shared arena reuses the
