@@ -90,6 +90,7 @@ func newModelCheckCmd() *cobra.Command {
 	var (
 		ef            engineFlags
 		structureOnly bool
+		recordDigests bool
 	)
 	runtime := pflag.NewFlagSet("runtime", pflag.ContinueOnError) // what --structure-only leaves unused
 	ef.registerRuntime(runtime)
@@ -105,7 +106,12 @@ read, a hidden state or chunk holding NaN or Inf, a controller whose skip probab
 every layer and the head, and through the single graph (files.full), the reference the segmented
 run must match, and refuses a difference beyond float error: a layer graph out of order, or a graph
 of another model of the same shapes. Without an ONNX Runtime library to load, it says so and checks
-the structure alone.`,
+the structure alone.
+
+A graph replaced since a tool last wrote the bundle is refused by its SHA-256, which the manifest
+records. When the replacement is meant, --record-digests records the files as they are now, once
+the bundle passes every other check here, the graphs run included; should a check fail, the
+manifest is left as it was. The manifest is then written by the tools' encoder: its comments go.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if structureOnly {
@@ -117,60 +123,98 @@ the structure alone.`,
 			if err != nil {
 				return err
 			}
-			b, err := bundle.Load(args[0])
+			if !recordDigests {
+				return checkBundle(cmd, args[0], &ef, cfg, structureOnly)
+			}
+			// The digests say the graphs are the ones checked: record them only for a check that ran them.
+			if structureOnly || cfg.LibraryPath == "" {
+				return fmt.Errorf("--record-digests records graphs that ran here and matched the single graph: it needs an ONNX Runtime library (--ort-lib, $%s, make ort) and no --structure-only",
+					ortbackend.LibraryEnvVar)
+			}
+			if ef.provider == ortbackend.ProviderTensorRT && ef.trtFP16 {
+				return fmt.Errorf("--record-digests with --provider tensorrt needs --trt-fp16=false: with fp16 kernels the match with the single graph is shown, not judged")
+			}
+			changed, restore, err := bundle.RecordDigests(args[0])
 			if err != nil {
-				var invalid *bundle.ValidationError
-				if errors.As(err, &invalid) {
-					for _, p := range invalid.Problems {
-						fmt.Fprintln(cmd.ErrOrStderr(), p)
-					}
-					return fmt.Errorf("bundle %s is invalid: %d problem(s)", args[0], len(invalid.Problems))
-				}
-				return err
+				return invalidBundle(cmd, args[0], err)
 			}
-			for _, left := range bundle.LeftoverStaging(args[0]) {
-				fmt.Fprintf(cmd.ErrOrStderr(), "note: %s was left by a run stopped while it changed this bundle (or is one changing it now); it is not part of the bundle and can be removed\n", left)
+			if err := checkBundle(cmd, args[0], &ef, cfg, false); err != nil {
+				if len(changed) == 0 {
+					return err
+				}
+				return errors.Join(err, restore(), fmt.Errorf("no digest recorded: %s in %s is as it was", bundle.ManifestFile, args[0]))
 			}
-			if err := bundle.WriteSummary(cmd.OutOrStdout(), b); err != nil {
-				return err
-			}
-			switch {
-			case structureOnly:
-			case cfg.LibraryPath == "":
-				fmt.Fprintf(cmd.ErrOrStderr(), "note: no ONNX Runtime library (--ort-lib, $%s, make ort): the graphs were checked by structure, not run\n", ortbackend.LibraryEnvVar)
-			default:
-				e, err := ef.openAt(args[0], skipping.DefaultConfig())
-				if err != nil {
-					return fmt.Errorf("bundle %s does not run in ONNX Runtime (provider %s): %w", args[0], ef.provider, err)
-				}
-				defer e.Close()
-				fmt.Fprintf(cmd.OutOrStdout(), "runs in ONNX Runtime (provider %s): every graph ran once, "+
-					"its hidden states and actions finite, its controllers' skip probabilities in [0, 1]\n", ef.provider)
-				c, err := e.CompareWithSingleGraph(checkObservation(e.Manifest))
-				if err != nil {
-					return fmt.Errorf("bundle %s: comparing the segmented run with %s: %w", args[0], b.Manifest.Files.Full, err)
-				}
-				switch {
-				case ef.provider == ortbackend.ProviderTensorRT && ef.trtFP16:
-					// Half-precision kernels part the two runs by an amount no float32 tolerance
-					// bounds: the figure is shown, not judged (--trt-fp16=false judges it).
-					fmt.Fprintf(cmd.OutOrStdout(), "segmented run with every layer vs %s, fp16 kernels allowed: %v\n", b.Manifest.Files.Full, c)
-				case !(c.MaxDiff <= policy.SingleGraphTolerance):
-					return fmt.Errorf("bundle %s: the segmented run with every layer (prefix, layers 0 to %d, head) does not match %s, "+
-						"the whole model as one graph, on a test observation: %v, tolerance %g. A layer graph is out of order, or a graph "+
-						"is another model's; %s gives its actions alone, so which graph parts them cannot be said",
-						args[0], b.Manifest.Dims.Layers-1, b.Manifest.Files.Full, c, policy.SingleGraphTolerance, b.Manifest.Files.Full)
-				default:
-					fmt.Fprintf(cmd.OutOrStdout(), "segmented run with every layer matches %s: %v, tolerance %g\n",
-						b.Manifest.Files.Full, c, policy.SingleGraphTolerance)
-				}
+			if len(changed) == 0 {
+				fmt.Fprintf(cmd.OutOrStdout(), "digests: %s already records every graph and data file as they are\n", bundle.ManifestFile)
+			} else {
+				fmt.Fprintf(cmd.OutOrStdout(), "digests recorded in %s for %d file(s): %s\n", bundle.ManifestFile, len(changed), strings.Join(changed, ", "))
 			}
 			return nil
 		},
 	}
 	cmd.Flags().AddFlagSet(runtime)
 	cmd.Flags().BoolVar(&structureOnly, "structure-only", false, "check the files alone, without running the graphs in ONNX Runtime")
+	cmd.Flags().BoolVar(&recordDigests, "record-digests", false, "record the SHA-256 of the graphs and data files as they are now, in the manifest, once every check passes (for a graph replaced on purpose)")
 	return cmd
+}
+
+// invalidBundle prints each problem of a bundle that does not load, and returns an error counting them.
+func invalidBundle(cmd *cobra.Command, dir string, err error) error {
+	var invalid *bundle.ValidationError
+	if errors.As(err, &invalid) {
+		for _, p := range invalid.Problems {
+			fmt.Fprintln(cmd.ErrOrStderr(), p)
+		}
+		return fmt.Errorf("bundle %s is invalid: %d problem(s)", dir, len(invalid.Problems))
+	}
+	return err
+}
+
+// checkBundle is `dysl model check` on dir: Load, the summary, then unless structureOnly the graphs
+// run in ONNX Runtime and the segmented run compared with the single graph.
+func checkBundle(cmd *cobra.Command, dir string, ef *engineFlags, cfg ortbackend.Config, structureOnly bool) error {
+	b, err := bundle.Load(dir)
+	if err != nil {
+		return invalidBundle(cmd, dir, err)
+	}
+	for _, left := range bundle.LeftoverStaging(dir) {
+		fmt.Fprintf(cmd.ErrOrStderr(), "note: %s was left by a run stopped while it changed this bundle (or is one changing it now); it is not part of the bundle and can be removed\n", left)
+	}
+	if err := bundle.WriteSummary(cmd.OutOrStdout(), b); err != nil {
+		return err
+	}
+	switch {
+	case structureOnly:
+	case cfg.LibraryPath == "":
+		fmt.Fprintf(cmd.ErrOrStderr(), "note: no ONNX Runtime library (--ort-lib, $%s, make ort): the graphs were checked by structure, not run\n", ortbackend.LibraryEnvVar)
+	default:
+		e, err := ef.openAt(dir, skipping.DefaultConfig())
+		if err != nil {
+			return fmt.Errorf("bundle %s does not run in ONNX Runtime (provider %s): %w", dir, ef.provider, err)
+		}
+		defer e.Close()
+		fmt.Fprintf(cmd.OutOrStdout(), "runs in ONNX Runtime (provider %s): every graph ran once, "+
+			"its hidden states and actions finite, its controllers' skip probabilities in [0, 1]\n", ef.provider)
+		c, err := e.CompareWithSingleGraph(checkObservation(e.Manifest))
+		if err != nil {
+			return fmt.Errorf("bundle %s: comparing the segmented run with %s: %w", dir, b.Manifest.Files.Full, err)
+		}
+		switch {
+		case ef.provider == ortbackend.ProviderTensorRT && ef.trtFP16:
+			// Half-precision kernels part the two runs by an amount no float32 tolerance
+			// bounds: the figure is shown, not judged (--trt-fp16=false judges it).
+			fmt.Fprintf(cmd.OutOrStdout(), "segmented run with every layer vs %s, fp16 kernels allowed: %v\n", b.Manifest.Files.Full, c)
+		case !(c.MaxDiff <= policy.SingleGraphTolerance):
+			return fmt.Errorf("bundle %s: the segmented run with every layer (prefix, layers 0 to %d, head) does not match %s, "+
+				"the whole model as one graph, on a test observation: %v, tolerance %g. A layer graph is out of order, or a graph "+
+				"is another model's; %s gives its actions alone, so which graph parts them cannot be said",
+				dir, b.Manifest.Dims.Layers-1, b.Manifest.Files.Full, c, policy.SingleGraphTolerance, b.Manifest.Files.Full)
+		default:
+			fmt.Fprintf(cmd.OutOrStdout(), "segmented run with every layer matches %s: %v, tolerance %g\n",
+				b.Manifest.Files.Full, c, policy.SingleGraphTolerance)
+		}
+	}
+	return nil
 }
 
 // checkObservation is the observation `model check` runs the segmented model and the single graph on:

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/google/renameio/v2"
 	"gopkg.in/yaml.v3"
 )
 
@@ -120,9 +121,57 @@ func CheckRecordedFiles(dir string, m *Manifest) []Problem {
 		case got != want:
 			problems = append(problems, Problem{File: name, Field: "sha256", Message: fmt.Sprintf(
 				"is not the file the tools wrote (sha256 %s, recorded %s): replaced since, perhaps by another bundle's of the same shapes. "+
-					"Rebuild the bundle; or, if the replacement is meant, record it: set sha256[%s] in %s to %s (or remove the table)",
-				got[:12], want[:12], filepath.ToSlash(name), ManifestFile, got)})
+					"Rebuild the bundle; or, if the replacement is meant, record it: set sha256[%s] in %s to %s (or remove the table), "+
+					"or run `dysl model check --record-digests %s`, which records the files once the graphs pass its checks",
+				got[:12], want[:12], filepath.ToSlash(name), ManifestFile, got, dir)})
 		}
 	}
 	return problems
+}
+
+// RecordDigests writes into the manifest of the bundle in dir the SHA-256 of each graph and external
+// data file as they are now: for a graph replaced on purpose, which Load otherwise refuses. The bundle
+// must pass every other check of Load first. It returns the files whose digest it added, changed or
+// dropped (none: the manifest is left untouched), and restore, which writes back the manifest as it was, for
+// a caller whose later checks of the recorded bundle fail. The manifest is written by the tools'
+// encoder, as every tool that changes a bundle writes it: comments and layout are not kept.
+func RecordDigests(dir string) (changed []string, restore func() error, err error) {
+	b, err := load(dir, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	path := filepath.Join(dir, ManifestFile)
+	original, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("bundle: %w", err)
+	}
+	m := b.Manifest
+	sums, err := fileSums(dir, m.computeFiles(dir))
+	if err != nil {
+		return nil, nil, fmt.Errorf("bundle: %w", err)
+	}
+	for name, sum := range sums {
+		if m.SHA256[name] != sum {
+			changed = append(changed, name)
+		}
+	}
+	for name := range m.SHA256 {
+		if _, named := sums[name]; !named {
+			changed = append(changed, name) // a file the manifest no longer names
+		}
+	}
+	slices.Sort(changed)
+	restore = func() error {
+		if err := renameio.WriteFile(path, original, 0o644); err != nil {
+			return fmt.Errorf("bundle: restoring %s: %w", path, err)
+		}
+		return nil
+	}
+	if len(changed) == 0 {
+		return nil, restore, nil
+	}
+	if err := Write(dir, &m); err != nil {
+		return nil, nil, err
+	}
+	return changed, restore, nil
 }
