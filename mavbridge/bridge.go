@@ -43,7 +43,8 @@ type Bridge struct {
 	TargetSystem, TargetComponent uint8
 	// HeartbeatPeriod between the bridge's own heartbeats. It defaults to 1 second.
 	HeartbeatPeriod time.Duration
-	// LinkTimeout without a controller heartbeat after which the link counts as lost. It defaults to 3 s.
+	// LinkTimeout without a controller heartbeat after which the link counts as lost. It defaults to
+	// DefaultLinkTimeout.
 	LinkTimeout time.Duration
 	// GripperInstance is param1 of MAV_CMD_DO_GRIPPER. It defaults to 1.
 	GripperInstance uint8
@@ -197,6 +198,8 @@ type counters struct {
 
 // Defaults of the Bridge's fields that the node sets from its mavlink.* parameters.
 const (
+	// DefaultLinkTimeout is LinkTimeout's default: two heartbeats missed at MAVLink's 1 Hz.
+	DefaultLinkTimeout = 2 * time.Second
 	// DefaultGripperProgressTimeout is GripperProgressTimeout's default: a gripper that answered
 	// MAV_RESULT_IN_PROGRESS is given 3 s to say the outcome.
 	DefaultGripperProgressTimeout = 3 * time.Second
@@ -371,7 +374,7 @@ func (b *Bridge) applyDefaults() {
 		b.HeartbeatPeriod = time.Second
 	}
 	if b.LinkTimeout == 0 {
-		b.LinkTimeout = 3 * time.Second
+		b.LinkTimeout = DefaultLinkTimeout
 	}
 	if b.GripperInstance == 0 {
 		b.GripperInstance = 1

@@ -210,8 +210,8 @@ func specs() []paramSpec {
 		"them takes the place of the least useful channel, never the controller's while its heartbeat comes within link_timeout, or is refused "+
 		"(no effect on client and serial endpoints)", 1, 1024, 1)
 	mavChannels.ReadOnly = true
-	// 3 s and 0.5 s are mavbridge's DefaultGripperProgressTimeout and DefaultMaxChunkWait (the node
-	// executable's tests hold them equal).
+	// 3 s and 0.5 s are mavbridge's DefaultGripperProgressTimeout and DefaultMaxChunkWait, as
+	// link_timeout's 2 s is its DefaultLinkTimeout (the node executable's tests hold them equal).
 	mavProgress := doubleRange("seconds a gripper command the controller answered MAV_RESULT_IN_PROGRESS is given to say its outcome, "+
 		"each IN_PROGRESS starting the wait again, before it counts as failed and is sent again: more than a slow gripper takes to close", 0.1, 60, 0)
 	mavProgress.ReadOnly = true

@@ -32,7 +32,7 @@ type mavlinkFlags struct {
 func (m *mavlinkFlags) register(f *pflag.FlagSet) {
 	f.StringVar(&m.endpoint, "mavlink", "", "also send chunks over MAVLink to this endpoint, such as udp-client:127.0.0.1:14550")
 	m.link = pflag.NewFlagSet("mavlink link", pflag.ContinueOnError)
-	m.link.DurationVar(&m.linkTimeout, "mavlink-link-timeout", 2*time.Second, "controller heartbeat silence after which chunks stop (the node's mavlink.link_timeout)")
+	m.link.DurationVar(&m.linkTimeout, "mavlink-link-timeout", mavbridge.DefaultLinkTimeout, "controller heartbeat silence after which chunks stop (the node's mavlink.link_timeout)")
 	m.link.Uint8Var(&m.targetSystem, "mavlink-target-system", 1, "the arm controller's MAVLink system id")
 	m.link.Uint8Var(&m.targetComp, "mavlink-target-component", 1, "the arm controller's MAVLink component id")
 	m.link.IntVar(&m.maxChannels, "mavlink-max-channels", mavbridge.DefaultMaxChannels,

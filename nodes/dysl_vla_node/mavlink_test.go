@@ -77,11 +77,12 @@ func TestStartMavlinkFromParameters(t *testing.T) {
 	})
 }
 
-// The node's mavlink.max_channels, gripper_progress_timeout and max_chunk_wait default to the bridge's
-// own defaults: nodecore, which does not import the bridge, writes the numbers down.
+// The node's mavlink.link_timeout, max_channels, gripper_progress_timeout and max_chunk_wait default to
+// the bridge's own defaults: nodecore, which does not import the bridge, writes the numbers down.
 func TestMavlinkParametersDefaultToTheBridgesDefaults(t *testing.T) {
 	_, s, err := nodecore.NewParamServer("/dysl_vla_node", nil, nil)
 	require.NoError(t, err)
+	require.Equal(t, mavbridge.DefaultLinkTimeout, s.Mavlink.LinkTimeout)
 	require.Equal(t, mavbridge.DefaultMaxChannels, s.Mavlink.MaxChannels)
 	require.Equal(t, mavbridge.DefaultGripperProgressTimeout, s.Mavlink.GripperProgressTimeout)
 	require.Equal(t, mavbridge.DefaultMaxChunkWait, s.Mavlink.MaxChunkWait)
