@@ -513,10 +513,7 @@ func WriteReport(w io.Writer, rep *Report) {
 	fmt.Fprintf(w, "model %s (%d layers, static %v), closed loop, %s, %s, latency %s\n", rep.Model, rep.Layers, rep.Static, rep.Tasks,
 		training.HeldOutSeeds(rep.Seeds[0], rep.Seeds[1]), rep.Latency)
 	fmt.Fprintf(w, "dysl config: %s\n", rep.DySL)
-	if rep.Machine != "" {
-		fmt.Fprintf(w, "machine: %s\n", rep.Machine)
-	}
-	fmt.Fprintln(w)
+	writeMachine(w, rep.Machine)
 	if rep.Stopped != "" {
 		fmt.Fprintf(w, "STOPPED before the end: %s\n\n", rep.Stopped)
 	}
@@ -524,6 +521,15 @@ func WriteReport(w io.Writer, rep *Report) {
 	for _, n := range rep.Notes {
 		fmt.Fprintln(w, "note:", n)
 	}
+}
+
+// writeMachine ends a report's heading with the machine that computed it, when the caller said, and
+// the blank line before the table.
+func writeMachine(w io.Writer, machine string) {
+	if machine != "" {
+		fmt.Fprintf(w, "machine: %s\n", machine)
+	}
+	fmt.Fprintln(w)
 }
 
 // thresholdSearch runs a baseline's closed-loop search of its knob towards dysl's executed layers.

@@ -19,3 +19,11 @@ func TestReportNamesTheMachine(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, string(js), `"machine":"AMD EPYC, 2 cores, ONNX Runtime 1.24.1, provider cpu"`)
 }
+
+// The sweep's report names it likewise.
+func TestSweepReportNamesTheMachine(t *testing.T) {
+	rep := &SweepReport{Model: "m", Layers: 8, Latency: "measured", Machine: "NVIDIA Jetson AGX Orin Developer Kit (arm64), 12 cores, ONNX Runtime 1.24.1, provider cuda"}
+	var out bytes.Buffer
+	WriteSweep(&out, rep)
+	require.Contains(t, out.String(), "latency measured\nmachine: NVIDIA Jetson AGX Orin Developer Kit (arm64), 12 cores, ONNX Runtime 1.24.1, provider cuda\n\nseries ")
+}

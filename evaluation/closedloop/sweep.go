@@ -195,6 +195,7 @@ type SweepReport struct {
 	Tasks          string         `json:"tasks"`
 	Latency        string         `json:"latency"`
 	Chain          bool           `json:"chain"`
+	Machine        string         `json:"machine,omitempty"` // set by the caller, as Report.Machine
 	Points         []SweepPoint   `json:"points"`
 	Recommendation Recommendation `json:"recommendation"`
 	Notes          []string       `json:"notes"`
@@ -588,8 +589,9 @@ func Recommend(points []SweepPoint, chain bool) Recommendation {
 // WriteSweep prints the sweep for people: one line per point, the Pareto front marked, and the
 // recommendation.
 func WriteSweep(w io.Writer, rep *SweepReport) {
-	fmt.Fprintf(w, "model %s (%d layers), closed-loop sweep, %s, %s, latency %s\n\n", rep.Model, rep.Layers, rep.Tasks,
+	fmt.Fprintf(w, "model %s (%d layers), closed-loop sweep, %s, %s, latency %s\n", rep.Model, rep.Layers, rep.Tasks,
 		training.HeldOutSeeds(rep.Seeds[0], rep.Seeds[1]), rep.Latency)
+	writeMachine(w, rep.Machine)
 	if rep.Stopped != "" {
 		fmt.Fprintf(w, "STOPPED before the end: %s\n\n", rep.Stopped)
 	}

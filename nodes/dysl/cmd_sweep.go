@@ -153,6 +153,7 @@ against backbone speedup, every series and the front, as a PNG.`,
 			if rep == nil {
 				return err
 			}
+			rep.Machine = machineDescription(ef.provider) // after the run: the engines have loaded ONNX Runtime
 			if !quiet {
 				fmt.Fprintf(cmd.ErrOrStderr(), "sweep of %d points took %s\n", len(rep.Points), time.Since(start).Round(time.Second))
 			}
