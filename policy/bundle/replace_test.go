@@ -188,6 +188,7 @@ func TestReplaceOnAFullDiskLeavesTheBundle(t *testing.T) {
 	dir, _ := copyBundle(t)
 	before := diskfull.Snapshot(t, dir)
 	largest := diskfull.LargestFile(t, dir)
+	t.Setenv(goodDirEnv, goodDir)
 	tmp, err := diskfull.Run(t, uint64(largest)+1024, dir, func(dir string) error {
 		return bundle.Replace(dir, func(staging string) error {
 			if err := renamed("too large")(staging); err != nil {
