@@ -87,9 +87,10 @@ func Render(s State, width, height int, noise float64) Image {
 	if noise > 0 {
 		rng = rand.New(rand.NewPCG(uint64(s.Seed), uint64(s.Tick)))
 	}
+	near := make([]paintedSquare, 0, len(shapes))
 	for r := range height {
 		for c := range width {
-			mean := pixelMean(shapes, r, c, width, height)
+			mean := pixelMean(shapes, near, r, c, width, height)
 			if s.Light != 0 {
 				for ch := range mean {
 					mean[ch] *= 1 + s.Light
@@ -117,10 +118,14 @@ func ImagePoint(p Vec3) (u, v float64) { return -p.Y / TableHalfSize, -p.X / Tab
 // NumColours is how many object and pad colours there are (Red .. Pink).
 const NumColours = numColours
 
-// pixelMean is the mean colour of the samples of pixel (r, c). A pixel that no shape comes near is
-// plain table and skips its samples; the bound (the pixel's half diagonal plus a square's, half·√2)
-// never cuts off a sample a shape covers.
-func pixelMean(shapes []paintedSquare, r, c, width, height int) [3]float64 {
+// pixelMean is the mean colour of the samples of pixel (r, c). Only the shapes near the pixel can
+// cover one of its samples: the bound (the pixel's half diagonal plus a square's, half·√2) never
+// cuts off a sample a shape covers, as a sample lies at most 3/8 of a pixel's diagonal from its
+// centre. So the samples are tested against those shapes alone, kept in their painting order in
+// near (scratch space of Render's, as long as shapes), and a pixel no shape comes near is plain
+// table. Leaving out shapes that cover no sample changes no sample: the frames are those of testing
+// every shape (TestTabletopFramesUnchanged, TestSingleTaskEpisodesUnchanged).
+func pixelMean(shapes, near []paintedSquare, r, c, width, height int) [3]float64 {
 	// Image up is +x, image left is +y. Pixels are square, as a camera's are: the table fills the
 	// frame's largest centred square, and a frame wider (or taller) than square shows more of the
 	// table on either side.
@@ -130,11 +135,14 @@ func pixelMean(shapes []paintedSquare, r, c, width, height int) [3]float64 {
 	top := TableHalfSize + float64(height-side)/2*pixelX - float64(r)*pixelX
 	left := TableHalfSize + float64(width-side)/2*pixelY - float64(c)*pixelY
 	reach := 0.5 * math.Hypot(pixelX, pixelY)
-	near := false
+	near = near[:0]
 	for _, sq := range shapes {
-		near = near || math.Hypot(top-0.5*pixelX-sq.centre.X, left-0.5*pixelY-sq.centre.Y) <= reach+sq.half*math.Sqrt2
+		dx, dy := top-0.5*pixelX-sq.centre.X, left-0.5*pixelY-sq.centre.Y
+		if bound := reach + sq.half*math.Sqrt2; dx*dx+dy*dy <= bound*bound {
+			near = append(near, sq)
+		}
 	}
-	if !near {
+	if len(near) == 0 {
 		return [3]float64{float64(tableRGB[0]), float64(tableRGB[1]), float64(tableRGB[2])}
 	}
 	var sum [3]float64
@@ -142,7 +150,7 @@ func pixelMean(shapes []paintedSquare, r, c, width, height int) [3]float64 {
 		for sc := range subpixels {
 			p := Vec3{X: top - (float64(sr)+0.5)*pixelX/subpixels, Y: left - (float64(sc)+0.5)*pixelY/subpixels}
 			px := tableRGB
-			for _, sq := range shapes {
+			for _, sq := range near {
 				if sq.contains(p) {
 					px = sq.paint(px)
 				}
