@@ -15,6 +15,7 @@ import (
 	"dysl_vla/bag/samplebag"
 	"dysl_vla/mavbridge"
 	"dysl_vla/modelbuild"
+	"dysl_vla/modelbuild/modelbuildtest"
 	"dysl_vla/msgs"
 	"dysl_vla/nodecore"
 	"dysl_vla/policy"
@@ -30,46 +31,44 @@ var ortLib string
 func fixture(t *testing.T) (model, bagDir string) {
 	t.Helper()
 	ortLib = orttest.Library(t)
-	built := fixtures.get(t)
 	dir := t.TempDir()
 	model, bagDir = filepath.Join(dir, "model"), filepath.Join(dir, "bag")
-	require.NoError(t, os.CopyFS(model, os.DirFS(built.model)))
-	require.NoError(t, os.CopyFS(bagDir, os.DirFS(built.bag)))
+	testBundles.Copy(t, modelbuild.Options{Preset: "tiny", Seed: 1}, model)
+	require.NoError(t, os.CopyFS(bagDir, os.DirFS(sampleBag.get(t))))
 	return model, bagDir
 }
 
-// fixtureCache builds the tiny model of seed 1 and the two-episode bag of seed 3 once per test binary:
-// both are deterministic, and under -race each build takes seconds that eight tests would otherwise
+// The tiny model of seed 1 and the two-episode bag of seed 3 are built once per test binary: both
+// are deterministic, and under -race each build takes seconds that eight tests would otherwise
 // spend again. Each test gets its own copy to change as it likes.
-type fixtureCache struct {
-	once       sync.Once
-	root       string
-	model, bag string
-	err        error
+var (
+	testBundles modelbuildtest.Cache
+	sampleBag   generatedBag
+)
+
+// generatedBag is the sample bag, generated on first use into a directory TestMain removes.
+type generatedBag struct {
+	once sync.Once
+	dir  string
+	err  error
 }
 
-var fixtures fixtureCache
-
-func (c *fixtureCache) get(t *testing.T) *fixtureCache {
+func (g *generatedBag) get(t *testing.T) string {
 	t.Helper()
-	c.once.Do(func() {
-		if c.root, c.err = os.MkdirTemp("", "dysl-replay-fixture-"); c.err != nil {
-			return
+	g.once.Do(func() {
+		if g.dir, g.err = os.MkdirTemp("", "dysl-replay-bag-"); g.err == nil {
+			_, g.err = samplebag.Generate(context.Background(), filepath.Join(g.dir, "bag"), samplebag.Options{Episodes: 2, Seed: 3})
 		}
-		c.model, c.bag = filepath.Join(c.root, "model"), filepath.Join(c.root, "bag")
-		if _, c.err = modelbuild.Build(modelbuild.Options{Preset: "tiny", OutDir: c.model, Seed: 1}); c.err != nil {
-			return
-		}
-		_, c.err = samplebag.Generate(context.Background(), c.bag, samplebag.Options{Episodes: 2, Seed: 3})
 	})
-	require.NoError(t, c.err, "building the replay fixture")
-	return c
+	require.NoError(t, g.err, "generating the sample bag")
+	return filepath.Join(g.dir, "bag")
 }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if fixtures.root != "" {
-		os.RemoveAll(fixtures.root)
+	testBundles.Remove()
+	if sampleBag.dir != "" {
+		os.RemoveAll(sampleBag.dir)
 	}
 	os.Exit(code)
 }

@@ -5,13 +5,13 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 	"gonum.org/v1/gonum/mat"
 
 	"dysl_vla/modelbuild"
+	"dysl_vla/modelbuild/modelbuildtest"
 	"dysl_vla/policy"
 	"dysl_vla/policy/bundle"
 	"dysl_vla/policy/ortbackend"
@@ -19,36 +19,20 @@ import (
 	"dysl_vla/skipping"
 )
 
-// buildTiny writes the tiny bundle of seed 7 into dir through the builder's API. The build is
-// deterministic and calibrates on the default frames (seconds on 2 cores, several times that under
-// -race), so it runs once per test binary and each caller gets its own copy of the files to change as
-// it likes. The Result is shared by every caller: read it, do not change it.
+// buildTiny writes the tiny bundle of seed 7 into dir through the builder's API. The build calibrates
+// on the default frames (seconds on 2 cores, several times that under -race), so it runs once per test
+// binary (tinyBundles) and each caller gets its own copy of the files to change as it likes. The
+// Result is shared by every caller: read it, do not change it.
 func buildTiny(tb testing.TB, dir string) *modelbuild.Result {
 	tb.Helper()
-	tinyBundle.once.Do(func() {
-		if tinyBundle.root, tinyBundle.err = os.MkdirTemp("", "dysl-ortbackend-tiny-"); tinyBundle.err != nil {
-			return
-		}
-		tinyBundle.res, tinyBundle.err = modelbuild.Build(modelbuild.Options{Preset: "tiny", OutDir: tinyBundle.root, Seed: 7})
-	})
-	require.NoError(tb, tinyBundle.err, "building the tiny bundle of seed 7")
-	require.NoError(tb, os.CopyFS(dir, os.DirFS(tinyBundle.root)))
-	return tinyBundle.res
+	return tinyBundles.Copy(tb, modelbuild.Options{Preset: "tiny", Seed: 7}, dir)
 }
 
-// tinyBundle is the one build buildTiny copies from, in a directory TestMain removes.
-var tinyBundle struct {
-	once sync.Once
-	root string
-	res  *modelbuild.Result
-	err  error
-}
+var tinyBundles modelbuildtest.Cache
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if tinyBundle.root != "" {
-		os.RemoveAll(tinyBundle.root)
-	}
+	tinyBundles.Remove()
 	os.Exit(code)
 }
 
