@@ -55,6 +55,11 @@ type EvaluateConfig struct {
 	// Journal, optional, is the file that keeps what the run plays (Journal): started again after a
 	// stop with the same options, the run plays only what is left.
 	Journal string
+	// Machine, optional, says what plays the episodes (the processor, ONNX Runtime and its provider).
+	// The report prints it, and a journal records it: the figures depend on it beyond their timings,
+	// as processors sum floats in different orders and a closed loop carries the last bits into other
+	// states.
+	Machine string
 	Log     io.Writer
 }
 
@@ -93,17 +98,14 @@ func (cfg *EvaluateConfig) ensureDefaults() {
 
 // Report is a closed-loop evaluation.
 type Report struct {
-	Model   string   `json:"model"`
-	Layers  int      `json:"layers"`
-	Static  []int    `json:"static_layers"`
-	Seeds   [2]int64 `json:"seeds"`
-	Tasks   string   `json:"tasks"`
-	Latency string   `json:"latency"`
-	DySL    string   `json:"dysl_config"`
-	// Machine, set by the caller, says what computed the run (the processor, ONNX Runtime and its
-	// provider): the figures depend on it beyond their timings. Processors differ in the order their
-	// kernels sum floats, and a closed loop carries the last bits into other states.
-	Machine  string   `json:"machine,omitempty"`
+	Model    string   `json:"model"`
+	Layers   int      `json:"layers"`
+	Static   []int    `json:"static_layers"`
+	Seeds    [2]int64 `json:"seeds"`
+	Tasks    string   `json:"tasks"`
+	Latency  string   `json:"latency"`
+	DySL     string   `json:"dysl_config"`
+	Machine  string   `json:"machine,omitempty"` // EvaluateConfig.Machine
 	Variants []Row    `json:"variants"`
 	Notes    []string `json:"notes"`
 	// Stopped, when the run was stopped before its end (Ctrl-C), says where, and which episodes the
@@ -240,7 +242,7 @@ func Evaluate(ctx context.Context, cfg EvaluateConfig) (*Report, error) {
 		oneStageEngine = e
 	}
 	L := b.layers()
-	if cfg.Suite.journal, err = openJournal(cfg.Journal, "evaluation", cfg.identity); err != nil {
+	if cfg.Suite.journal, err = openJournal(cfg.Journal, "evaluation", cfg.Machine, cfg.identity); err != nil {
 		return nil, err
 	}
 	defer cfg.Suite.journal.Close()
@@ -400,7 +402,7 @@ func (cfg *EvaluateConfig) report(b *bench, rows []Row, later bool) *Report {
 		rows[i].judgeMatch()
 	}
 	rep := &Report{Model: cfg.Model, Layers: b.layers(), Static: b.m.StaticLayers, Seeds: [2]int64{cfg.Seeds[0], cfg.Seeds[len(cfg.Seeds)-1]},
-		Tasks: describeTasks(cfg.Suite, b.m.Image), Latency: describeLatency(cfg.Suite), DySL: cfg.DySL.String(), Variants: rows}
+		Tasks: describeTasks(cfg.Suite, b.m.Image), Latency: describeLatency(cfg.Suite), DySL: cfg.DySL.String(), Machine: cfg.Machine, Variants: rows}
 	if later {
 		executed := float64(rows[1].ExecutedLayers)
 		rep.Notes = append(rep.Notes,

@@ -15,7 +15,7 @@ func ServedForMatching(ctx context.Context, model string, opener policy.BackendO
 		return nil, err
 	}
 	defer b.Close()
-	if suite.journal, err = openJournal(journal, "evaluation", func() (map[string]any, error) { return map[string]any{"model": model}, nil }); err != nil {
+	if suite.journal, err = openJournal(journal, "evaluation", "", func() (map[string]any, error) { return map[string]any{"model": model}, nil }); err != nil {
 		return nil, err
 	}
 	defer suite.journal.Close()

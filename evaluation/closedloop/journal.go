@@ -36,7 +36,11 @@ import (
 // Rounds taken from the journal keep the times measured when they were played, so a resumed run's
 // speedups mix two processes' timings (each round's variants were still timed side by side).
 type Journal struct {
-	path      string
+	path string
+	// machine is what played the rounds already in the journal (its header's), this run's machine
+	// what plays the rest: another processor can play the same episode otherwise (EvaluateConfig.Machine).
+	machine, thisMachine string
+
 	file      *os.File
 	rounds    map[roundKey][]*episodeRecord
 	decisions map[string]json.RawMessage
@@ -50,6 +54,9 @@ type journalHeader struct {
 	Journal  string         `json:"journal"`
 	Version  int            `json:"version"`
 	Identity map[string]any `json:"identity"`
+	// Machine is what played the journal's first rounds; not part of the identity, as a run resumed
+	// elsewhere is still the same run (its report says where each part was played).
+	Machine string `json:"machine,omitempty"`
 }
 
 type journalLine struct {
@@ -115,10 +122,10 @@ func (r *episodeRecord) episode() Episode {
 	return ep
 }
 
-// openJournal opens the journal at path for a run of this kind and identity, creating it when it
-// does not exist; no journal (nil) when path is empty, and then identity is not asked. It is locked
-// against a second run.
-func openJournal(path, kind string, identity func() (map[string]any, error)) (*Journal, error) {
+// openJournal opens the journal at path for a run of this kind and identity, played on machine,
+// creating it when it does not exist; no journal (nil) when path is empty, and then identity is not
+// asked. It is locked against a second run.
+func openJournal(path, kind, machine string, identity func() (map[string]any, error)) (*Journal, error) {
 	if path == "" {
 		return nil, nil
 	}
@@ -134,7 +141,7 @@ func openJournal(path, kind string, identity func() (map[string]any, error)) (*J
 	if err != nil {
 		return nil, fmt.Errorf("closedloop: journal: %w", err)
 	}
-	j := &Journal{path: path, file: f, rounds: map[roundKey][]*episodeRecord{}, decisions: map[string]json.RawMessage{}}
+	j := &Journal{path: path, thisMachine: machine, file: f, rounds: map[roundKey][]*episodeRecord{}, decisions: map[string]json.RawMessage{}}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
@@ -170,7 +177,7 @@ func (j *Journal) load(want string, id map[string]any) error {
 			return fmt.Errorf("closedloop: journal %s: %w", j.path, err)
 		}
 		if n == 1 {
-			if err := checkHeader(j.path, line, want, id); err != nil {
+			if j.machine, err = checkHeader(j.path, line, want, id); err != nil {
 				return err
 			}
 		} else if err := j.read(line); err != nil {
@@ -187,7 +194,8 @@ func (j *Journal) load(want string, id map[string]any) error {
 	if whole > 0 {
 		return nil
 	}
-	if err := j.append(journalHeader{Journal: want, Version: journalVersion, Identity: id}); err != nil {
+	j.machine = j.thisMachine
+	if err := j.append(journalHeader{Journal: want, Version: journalVersion, Identity: id, Machine: j.machine}); err != nil {
 		return err
 	}
 	return syncDir(filepath.Dir(j.path)) // the new file's name survives a power cut too
@@ -200,19 +208,20 @@ func notAJournal(path string) error {
 	return fmt.Errorf("closedloop: %s is not a closed-loop journal (its first line is not one's header)", path)
 }
 
-func checkHeader(path string, line []byte, want string, id map[string]any) error {
+// checkHeader checks a journal's first line against want and id, and returns the machine it names.
+func checkHeader(path string, line []byte, want string, id map[string]any) (string, error) {
 	var h journalHeader
 	if err := json.Unmarshal(line, &h); err != nil || !strings.HasPrefix(h.Journal, "dysl closed-loop ") {
-		return notAJournal(path)
+		return "", notAJournal(path)
 	}
 	if h.Journal != want {
 		command := func(header string) string {
 			return map[string]string{"sweep": "dysl sweep", "evaluation": "dysl evaluate --closed-loop"}[strings.TrimPrefix(header, "dysl closed-loop ")]
 		}
-		return fmt.Errorf("closedloop: journal %s was written by %s, not %s: name another journal", path, command(h.Journal), command(want))
+		return "", fmt.Errorf("closedloop: journal %s was written by %s, not %s: name another journal", path, command(h.Journal), command(want))
 	}
 	if h.Version != journalVersion {
-		return fmt.Errorf("closedloop: journal %s has version %d, this dysl writes %d: remove it to start afresh", path, h.Version, journalVersion)
+		return "", fmt.Errorf("closedloop: journal %s has version %d, this dysl writes %d: remove it to start afresh", path, h.Version, journalVersion)
 	}
 	var differ []string
 	for _, k := range slices.Sorted(maps.Keys(mergedKeys(h.Identity, id))) {
@@ -221,10 +230,10 @@ func checkHeader(path string, line []byte, want string, id map[string]any) error
 		}
 	}
 	if len(differ) > 0 {
-		return fmt.Errorf("closedloop: journal %s was written with other options (it differs in %s): remove it, or name another journal, to start afresh",
+		return "", fmt.Errorf("closedloop: journal %s was written with other options (it differs in %s): remove it, or name another journal, to start afresh",
 			path, strings.Join(differ, ", "))
 	}
-	return nil
+	return h.Machine, nil
 }
 
 func mergedKeys(a, b map[string]any) map[string]bool {
@@ -337,7 +346,11 @@ func (j *Journal) resumedNote() string {
 	if j.Reused() == 0 {
 		return ""
 	}
-	return fmt.Sprintf("resumed from the journal %s: %d rounds (one seed, every variant of a phase or a search run) were taken from an earlier run of the same options, not played again; their times were measured then, each round's variants side by side", j.path, j.reused)
+	note := fmt.Sprintf("resumed from the journal %s: %d rounds (one seed, every variant of a phase or a search run) were taken from an earlier run of the same options, not played again; their times were measured then, each round's variants side by side", j.path, j.reused)
+	if j.machine != j.thisMachine && j.machine != "" && j.thisMachine != "" {
+		note += fmt.Sprintf(". They were played on %s, the rest on %s: another processor or runtime sums floats in another order, and a closed loop can carry the difference into another outcome, so the figures mix two machines", j.machine, j.thisMachine)
+	}
+	return note
 }
 
 // Close releases the journal; what it holds stays for the next run.

@@ -16,9 +16,9 @@ import (
 func TestJournalReopens(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "run.journal")
 	id := map[string]any{"bundle": "abc", "seeds": []int64{1, 2}, "latency": "measured"}
-	j, err := openJournal(path, "sweep", identity(id))
+	j, err := openJournal(path, "sweep", "", identity(id))
 	require.NoError(t, err)
-	_, err = openJournal(path, "sweep", identity(id))
+	_, err = openJournal(path, "sweep", "", identity(id))
 	require.ErrorContains(t, err, "closedloop: journal "+path+" is in use by another run")
 	ep := Episode{Tasks: 1, Completed: 1, Steps: 40, Inferences: 9, LayersExecuted: 60, EngineTime: 1234567, Nearest: []float64{0.004}, Gap: []float64{0.12}}
 	ep.Legs.Attempts[LegApproach], ep.Legs.Achieved[LegApproach] = 1, 1
@@ -27,7 +27,7 @@ func TestJournalReopens(t *testing.T) {
 	require.NoError(t, j.decide("flexidepth tau", &picked, func() error { picked.Tau = 0.25; return nil }))
 	require.NoError(t, j.Close())
 
-	j, err = openJournal(path, "sweep", identity(id))
+	j, err = openJournal(path, "sweep", "", identity(id))
 	require.NoError(t, err)
 	defer j.Close()
 	round, ok := j.round("first phase", 2)
@@ -49,11 +49,11 @@ func TestJournalReopens(t *testing.T) {
 	require.Equal(t, 0.25, picked.Tau)
 	require.NoError(t, j.Close())
 
-	_, err = openJournal(path, "sweep", identity(map[string]any{"bundle": "abd", "seeds": []int64{1, 2, 3}, "latency": "measured"}))
+	_, err = openJournal(path, "sweep", "", identity(map[string]any{"bundle": "abd", "seeds": []int64{1, 2, 3}, "latency": "measured"}))
 	require.EqualError(t, err, "closedloop: journal "+path+" was written with other options (it differs in bundle, seeds): remove it, or name another journal, to start afresh")
-	_, err = openJournal(path, "sweep", identity(map[string]any{"bundle": "abc", "seeds": []int64{1, 2}}))
+	_, err = openJournal(path, "sweep", "", identity(map[string]any{"bundle": "abc", "seeds": []int64{1, 2}}))
 	require.ErrorContains(t, err, "(it differs in latency)")
-	_, err = openJournal(path, "evaluation", identity(id))
+	_, err = openJournal(path, "evaluation", "", identity(id))
 	require.EqualError(t, err, "closedloop: journal "+path+" was written by dysl sweep, not dysl evaluate --closed-loop: name another journal")
 }
 
@@ -63,7 +63,7 @@ func TestJournalTornAndDamagedLines(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "run.journal")
 	id := map[string]any{"seeds": []int64{5}}
-	j, err := openJournal(path, "sweep", identity(id))
+	j, err := openJournal(path, "sweep", "", identity(id))
 	require.NoError(t, err)
 	require.NoError(t, j.record("first phase", 5, []*episodeRecord{{Variant: "full", Steps: 7}}))
 	require.NoError(t, j.Close())
@@ -71,13 +71,13 @@ func TestJournalTornAndDamagedLines(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(path, append(append([]byte{}, whole...), `{"round":{"call":"first phase","seed":6,"epis`...), 0o644))
 
-	j, err = openJournal(path, "sweep", identity(id))
+	j, err = openJournal(path, "sweep", "", identity(id))
 	require.NoError(t, err)
 	_, ok := j.round("first phase", 6)
 	require.False(t, ok, "the torn round is not taken")
 	require.NoError(t, j.record("first phase", 6, []*episodeRecord{{Variant: "full", Steps: 8}}))
 	require.NoError(t, j.Close())
-	j, err = openJournal(path, "sweep", identity(id))
+	j, err = openJournal(path, "sweep", "", identity(id))
 	require.NoError(t, err)
 	round, ok := j.round("first phase", 6)
 	require.True(t, ok)
@@ -86,14 +86,14 @@ func TestJournalTornAndDamagedLines(t *testing.T) {
 
 	lines := strings.SplitAfter(string(whole), "\n")
 	require.NoError(t, os.WriteFile(path, []byte(lines[0]+"{\"round\": 3}\n"+lines[1]), 0o644))
-	_, err = openJournal(path, "sweep", identity(id))
+	_, err = openJournal(path, "sweep", "", identity(id))
 	require.ErrorContains(t, err, "closedloop: journal "+path+" line 2: json: cannot unmarshal number")
 
 	// Files that are not journals, with or without a newline, are left as they are.
 	for _, content := range []string{"shopping list\n", "shopping list", `{"journal":"another tool"}`} {
 		other := filepath.Join(dir, "notes.txt")
 		require.NoError(t, os.WriteFile(other, []byte(content), 0o644))
-		_, err = openJournal(other, "sweep", identity(id))
+		_, err = openJournal(other, "sweep", "", identity(id))
 		require.EqualError(t, err, "closedloop: "+other+" is not a closed-loop journal (its first line is not one's header)")
 		text, err := os.ReadFile(other)
 		require.NoError(t, err)
@@ -102,14 +102,14 @@ func TestJournalTornAndDamagedLines(t *testing.T) {
 	// A header torn by a crash before its newline is the start of a journal: written again.
 	torn := filepath.Join(dir, "torn.journal")
 	require.NoError(t, os.WriteFile(torn, []byte(`{"journal":"dysl clo`), 0o644))
-	j, err = openJournal(torn, "sweep", identity(id))
+	j, err = openJournal(torn, "sweep", "", identity(id))
 	require.NoError(t, err)
 	require.NoError(t, j.Close())
 	text, err := os.ReadFile(torn)
 	require.NoError(t, err)
 	require.True(t, strings.HasPrefix(string(text), `{"journal":"dysl closed-loop sweep","version":1,`), string(text))
 
-	j, err = openJournal("", "sweep", identity(id))
+	j, err = openJournal("", "sweep", "", identity(id))
 	require.NoError(t, err)
 	require.Nil(t, j, "no path, no journal")
 	require.NoError(t, j.decide("x", new(int), func() error { return nil }))

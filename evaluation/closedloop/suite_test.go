@@ -191,7 +191,7 @@ func TestSuiteStopsWhenItsJournalFails(t *testing.T) {
 	sc := scene.DefaultConfig()
 	sc.MaxSteps = 20
 	variants := zeroPolicies(t, "a", "b")
-	j, err := openJournal(filepath.Join(t.TempDir(), "run.journal"), "sweep", identity(map[string]any{}))
+	j, err := openJournal(filepath.Join(t.TempDir(), "run.journal"), "sweep", "", identity(map[string]any{}))
 	require.NoError(t, err)
 	played := 0
 	suite := Suite{Scene: sc, Latency: FixedLatency(0), journal: j, Progress: func() {

@@ -157,6 +157,7 @@ type SweepConfig struct {
 	// Journal, optional, is the file that keeps what the sweep plays (Journal): started again after
 	// a stop with the same options, the sweep plays only what is left.
 	Journal string
+	Machine string // what plays the episodes, as EvaluateConfig.Machine
 	Log     io.Writer
 }
 
@@ -195,7 +196,7 @@ type SweepReport struct {
 	Tasks          string         `json:"tasks"`
 	Latency        string         `json:"latency"`
 	Chain          bool           `json:"chain"`
-	Machine        string         `json:"machine,omitempty"` // set by the caller, as Report.Machine
+	Machine        string         `json:"machine,omitempty"` // SweepConfig.Machine
 	Points         []SweepPoint   `json:"points"`
 	Recommendation Recommendation `json:"recommendation"`
 	Notes          []string       `json:"notes"`
@@ -309,7 +310,7 @@ func Sweep(ctx context.Context, cfg SweepConfig) (*SweepReport, error) {
 		plan.add(v, SeriesDySLBundle, lb.Label)
 	}
 
-	if cfg.Suite.journal, err = openJournal(cfg.Journal, "sweep", cfg.identity); err != nil {
+	if cfg.Suite.journal, err = openJournal(cfg.Journal, "sweep", cfg.Machine, cfg.identity); err != nil {
 		return nil, err
 	}
 	defer cfg.Suite.journal.Close()
@@ -437,7 +438,7 @@ func (rep *SweepReport) stop(where string) {
 // from more (none when the sweep stopped before them), the front marked and a setting recommended.
 func (cfg SweepConfig) report(m *bundle.Manifest, first []Row, plan *sweepPlan, more []Row) *SweepReport {
 	rep := &SweepReport{Model: cfg.Model, Layers: m.Dims.Layers, Seeds: [2]int64{cfg.Seeds[0], cfg.Seeds[len(cfg.Seeds)-1]},
-		Tasks: describeTasks(cfg.Suite, m.Image), Latency: describeLatency(cfg.Suite), Chain: cfg.Suite.Scene.Tabletop.Chain > 1}
+		Tasks: describeTasks(cfg.Suite, m.Image), Latency: describeLatency(cfg.Suite), Chain: cfg.Suite.Scene.Tabletop.Chain > 1, Machine: cfg.Machine}
 	rep.Points = append(rep.Points, SweepPoint{Series: SeriesFull, Setting: "every layer", Row: first[0]},
 		SweepPoint{Series: SeriesDySL, Setting: Setting{}.String(), Row: first[1]})
 	for i, r := range more {

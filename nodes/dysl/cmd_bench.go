@@ -67,7 +67,10 @@ speedup (ratio of executed FLOPs) and their quotient, the efficiency.`,
 			if err != nil {
 				return err
 			}
-			rep.Provider, rep.Machine = ef.provider, machineDescription(ef.provider)
+			rep.Provider = ef.provider
+			if rep.Machine, err = ef.machine(); err != nil { // loaded already: the engine runs on it
+				return err
+			}
 			if asJSON {
 				return writeJSON(cmd.OutOrStdout(), rep)
 			}

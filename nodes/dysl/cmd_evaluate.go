@@ -184,7 +184,11 @@ func runClosedLoop(cmd *cobra.Command, open openloop.Config, ef *engineFlags, f 
 	if err != nil {
 		return err
 	}
-	cfg := closedloop.EvaluateConfig{Model: open.Model, OneStage: open.OneStage, Backend: open.Backend, DySL: *open.DySL,
+	machine, err := ef.machine()
+	if err != nil {
+		return err
+	}
+	cfg := closedloop.EvaluateConfig{Model: open.Model, Machine: machine, OneStage: open.OneStage, Backend: open.Backend, DySL: *open.DySL,
 		Weights: open.Weights, Journal: f.journal, ExitEvery: open.ExitEvery, ExitEpisodes: open.ExitEpisodes, ExitStride: open.ExitStride, Seeds: seeds, MatchFrames: f.matchFrames,
 		MatchEpisodes: f.match.MatchEpisodes, MatchRuns: f.match.MatchRuns, MatchTolerance: f.match.MatchTolerance, Variants: f.match.Variants,
 		Suite: closedloop.Suite{Scene: sc, CameraHz: f.cameraHz, Latency: latency, ExpertDims: expertDims, GripperLead: f.gripperLead, Engine: ef.computes(),
@@ -206,7 +210,6 @@ func runClosedLoop(cmd *cobra.Command, open openloop.Config, ef *engineFlags, f 
 	if rep == nil {
 		return err
 	}
-	rep.Machine = machineDescription(ef.provider) // after the run: the engines have loaded ONNX Runtime
 	if !quiet {
 		fmt.Fprintf(cmd.ErrOrStderr(), "closed-loop evaluation took %s\n", time.Since(start).Round(time.Second))
 	}

@@ -134,6 +134,9 @@ against backbone speedup, every series and the front, as a PNG.`,
 				}
 				cfg.Bundles = append(cfg.Bundles, closedloop.LabelledBundle{Label: label, Dir: dir})
 			}
+			if cfg.Machine, err = ef.machine(); err != nil {
+				return err
+			}
 			if cfg.Backend, err = ef.backend(); err != nil {
 				return err
 			}
@@ -153,7 +156,6 @@ against backbone speedup, every series and the front, as a PNG.`,
 			if rep == nil {
 				return err
 			}
-			rep.Machine = machineDescription(ef.provider) // after the run: the engines have loaded ONNX Runtime
 			if !quiet {
 				fmt.Fprintf(cmd.ErrOrStderr(), "sweep of %d points took %s\n", len(rep.Points), time.Since(start).Round(time.Second))
 			}

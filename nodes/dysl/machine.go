@@ -11,18 +11,28 @@ import (
 	"dysl_vla/policy/ortbackend"
 )
 
-// machineDescription says what computed a run, for reports whose figures depend on it beyond their
-// timings: the processor, how many cores Go sees, the ONNX Runtime loaded and its execution
-// provider. Two processors can give a closed-loop evaluation different successes from the same
-// binary and bundle, as their kernels sum floats in different orders.
-func machineDescription(provider string) string {
+// machine describes what a run computes on, for reports whose figures depend on it beyond their
+// timings: the processor, how many cores Go sees, the ONNX Runtime these flags load (loaded here, as
+// the run would) and the execution provider. Two processors can give a closed-loop evaluation
+// different successes from the same binary and bundle, as their kernels sum floats in different
+// orders.
+func (f *engineFlags) machine() (string, error) {
+	cfg, err := f.ortConfig()
+	if err != nil {
+		return "", err
+	}
+	runtimeName, err := ortbackend.LoadRuntime(cfg.LibraryPath)
+	if err != nil {
+		return "", err
+	}
+	return machineDescription(runtimeName, f.provider), nil
+}
+
+// machineDescription is this computer's processor and cores, then the runtime and provider named.
+func machineDescription(runtimeName, provider string) string {
 	cpuinfo, _ := os.ReadFile("/proc/cpuinfo")
 	board, _ := os.ReadFile("/proc/device-tree/model") // ARM boards (a Jetson) name themselves here
-	parts := []string{fmt.Sprintf("%s, %d cores", processorName(cpuinfo, board, runtime.GOARCH), runtime.NumCPU())}
-	if rt := ortbackend.LoadedRuntime(); rt != "" {
-		parts = append(parts, rt)
-	}
-	return strings.Join(append(parts, "provider "+provider), ", ")
+	return fmt.Sprintf("%s, %d cores, %s, provider %s", processorName(cpuinfo, board, runtime.GOARCH), runtime.NumCPU(), runtimeName, provider)
 }
 
 // processorName is the board's model where the device tree has one, else the first "model name" of

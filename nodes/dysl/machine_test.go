@@ -26,9 +26,10 @@ func TestProcessorName(t *testing.T) {
 	}
 }
 
-// The description names the provider it is given and the cores Go sees, whatever the machine.
+// The description names the runtime and provider it is given and the cores Go sees, whatever the
+// machine.
 func TestMachineDescription(t *testing.T) {
-	d := machineDescription("cuda")
-	require.True(t, strings.HasSuffix(d, ", provider cuda"), d)
+	d := machineDescription("ONNX Runtime 1.24.1", "cuda")
+	require.True(t, strings.HasSuffix(d, ", ONNX Runtime 1.24.1, provider cuda"), d)
 	require.Regexp(t, `, [0-9]+ cores, `, d)
 }

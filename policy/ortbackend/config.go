@@ -194,15 +194,14 @@ func initORTEnvironment(path string) error {
 	return nil
 }
 
-// LoadedRuntime names the ONNX Runtime this process loaded, as "ONNX Runtime 1.24.1": its version
-// from the library itself, which a path need not say. Empty before a backend has loaded one.
-func LoadedRuntime() string {
-	ortEnvironment.Lock()
-	defer ortEnvironment.Unlock()
-	if ortEnvironment.library == "" {
-		return ""
+// LoadRuntime loads the ONNX Runtime library at path, as New does on its first call in a process (a
+// later call must name the same library), and names it as "ONNX Runtime 1.24.1": its version from
+// the library itself, which a path need not say. A report says what computed it before anything runs.
+func LoadRuntime(path string) (string, error) {
+	if err := initORTEnvironment(path); err != nil {
+		return "", err
 	}
-	return "ONNX Runtime " + ort.GetVersion()
+	return "ONNX Runtime " + ort.GetVersion(), nil
 }
 
 // registerSharedCPUArena gives the environment one CPU arena that every session uses (sessions opt in
