@@ -21,6 +21,7 @@ func TestTinyEtaMoveSaturatesTheStride(t *testing.T) {
 			require.GreaterOrEqual(t, m.Last().Stride, -1, "eta %g", eta)
 		}
 		require.Equal(t, []int{3, 7}, m.AllowPoints(), "eta %g: a drop moves the allow points to the static layers", eta)
+		require.Equal(t, 8, m.Last().Stride, "eta %g: the stride saturates at L, the depth of the stack (docs/ALGORITHM.md)", eta)
 		require.NotPanics(t, func() { m.Plan() }, "eta %g", eta)
 	}
 }

@@ -397,3 +397,58 @@ func TestSkippedLayersIsWhatThePlansSkip(t *testing.T) {
 	_, ok := SkippedLayers(StrategyDySL, l, 0.5)
 	require.False(t, ok, "DySL decides per inference, not by a ratio")
 }
+
+// A verified inference reports both passes (docs/ALGORITHM.md, Statistics): LayersTotal is 2·L and
+// LayersExecuted counts the re-run, while the skip ratio stays the first pass's share of L, and C_t is
+// the verified chunk's.
+func TestVerifiedInferenceReportsBothPasses(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.ContinuityWindow = 2
+	m, err := NewMachine(mustLayout(t, 8, 3, 7), cfg)
+	require.NoError(t, err)
+	warmUp(t, m)
+	tr, err := m.Plan().Walk(memRunner{1})
+	require.NoError(t, err)
+	require.Len(t, tr.Skipped, 6)
+	v := m.Report([][]float64{{1}}, tr) // C' − C = −1: the first drop of a skipping pass
+	require.True(t, v.Rerun)
+	full, err := v.Plan.Walk(memRunner{1})
+	require.NoError(t, err)
+	require.False(t, m.Report([][]float64{{0.01}}, full).Rerun)
+
+	s := m.Last()
+	require.True(t, s.VerificationFired)
+	require.Equal(t, 2, s.Passes)
+	require.Equal(t, 16, s.LayersTotal)
+	require.Equal(t, 2+8, s.LayersExecuted)
+	require.Equal(t, 6.0/8, s.SkipRatio())
+	require.InDelta(t, -0.01, s.Continuity, 1e-12, "the verified chunk is committed, not the skipped one")
+}
+
+// A verification re-run that fails (its chunk is NaN, the engine refuses it) aborts the whole
+// inference (docs/ALGORITHM.md, One inference): the skipped pass's chunk is not kept either, so the
+// next observation is served, and may be verified, as if the failed one had never arrived.
+func TestAbortDuringVerificationKeepsNothingOfTheFirstPass(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.ContinuityWindow = 2
+	m, err := NewMachine(mustLayout(t, 8, 3, 7), cfg)
+	require.NoError(t, err)
+	warmUp(t, m)
+	before, allow := m.Last(), m.AllowPoints()
+
+	tr, err := m.Plan().Walk(memRunner{1})
+	require.NoError(t, err)
+	require.True(t, m.Report([][]float64{{1}}, tr).Rerun)
+	m.Abort()
+	require.Equal(t, Describe(before), Describe(m.Last()), "the last completed inference is still the last")
+	require.Equal(t, allow, m.AllowPoints())
+	require.True(t, m.MayVerify(), "the failed drop is no previous drop")
+
+	tr, err = m.Plan().Walk(memRunner{1})
+	require.NoError(t, err)
+	require.True(t, m.Report([][]float64{{1}}, tr).Rerun, "the same drop is verified again")
+	tr, err = FullPlan(m.Layout()).Walk(memRunner{1})
+	require.NoError(t, err)
+	m.Report([][]float64{{1}}, tr)
+	require.Equal(t, -1.0, m.Last().Continuity, "C from the history before the failure and this chunk alone")
+}
