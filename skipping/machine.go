@@ -23,7 +23,8 @@ type Stats struct {
 	// Continuity C_t and its change ΔC_t (Eq. 1-2), NaN while undefined (fewer than N actions seen).
 	Continuity      float64
 	ContinuityDelta float64
-	// Stride is how far the allow points moved forward (positive) or back (-1), 0 when they stayed.
+	// Stride is the move computed for the allow points: the forward stride (positive) or -1 back, 0
+	// for none; each segment then clips it to its own bounds, so a point may move less, or not at all.
 	Stride            int
 	VerificationFired bool
 	// ControllersOutOfRange counts the controller outputs that were no probability: NaN (read as
