@@ -194,9 +194,12 @@ type Report struct {
 	CriticalFrames int      `json:"critical_frames"`
 	Mode           string   `json:"mode"`
 	Provider       string   `json:"provider"` // the caller's, who chose the backend
-	DySL           string   `json:"dysl_config"`
-	Rows           []Row    `json:"rows"`
-	Notes          []string `json:"notes"`
+	// Machine, the caller's too, says what computed the run: the processor, ONNX Runtime and its
+	// provider. Timings depend on it, and the last bits of the actions do.
+	Machine string   `json:"machine,omitempty"`
+	DySL    string   `json:"dysl_config"`
+	Rows    []Row    `json:"rows"`
+	Notes   []string `json:"notes"`
 	// Stopped, when the run was stopped before its end (Ctrl-C), says how far it came: the report
 	// then stands on the first episodes alone, which Episodes, Frames and Seeds count.
 	Stopped string `json:"stopped,omitempty"`

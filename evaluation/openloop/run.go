@@ -203,7 +203,11 @@ func WriteTable(w io.Writer, rep *Report) {
 	fmt.Fprintf(w, "model %s (preset %s, %d layers, static %v), provider %s\n", rep.Model, rep.Preset, rep.Layers, rep.StaticLayers, rep.Provider)
 	fmt.Fprintf(w, "%d episodes (%s), %d frames, %d critical; %s\n",
 		rep.Episodes, training.HeldOutSeeds(rep.Seeds[0], rep.Seeds[1]), rep.Frames, rep.CriticalFrames, rep.Mode)
-	fmt.Fprintf(w, "dysl config: %s\n\n", rep.DySL)
+	fmt.Fprintf(w, "dysl config: %s\n", rep.DySL)
+	if rep.Machine != "" {
+		fmt.Fprintf(w, "machine: %s\n", rep.Machine)
+	}
+	fmt.Fprintln(w)
 	if rep.Stopped != "" {
 		fmt.Fprintf(w, "STOPPED before the end: %s\n\n", rep.Stopped)
 	}

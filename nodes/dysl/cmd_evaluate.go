@@ -110,6 +110,11 @@ does (from the start pose only the image says where the block is).`,
 				return err
 			}
 			rep.Provider = ef.provider
+			machine, machineErr := ef.machine() // loaded already: the run ran on it
+			if machineErr != nil {
+				return errors.Join(err, machineErr)
+			}
+			rep.Machine = machine
 			if asJSON {
 				return errors.Join(err, writeJSON(cmd.OutOrStdout(), rep))
 			}
