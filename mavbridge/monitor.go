@@ -59,6 +59,20 @@ type ReceivedHeartbeat struct {
 type ReceivedChunk struct {
 	SystemID uint8
 	Chunk    Chunk
+	// Target is the ids the chunk was addressed to, and ForOthers whether they are another's than
+	// the monitor's: a controller with the monitor's ids would ignore it (a bridge's
+	// mavlink.target_system or target_component set to another arm).
+	Target    Target
+	ForOthers bool
+}
+
+// Target is a message's target_system and target_component; 0 is MAVLink's broadcast id.
+type Target struct{ System, Component uint8 }
+
+// addressedTo says whether a message with this target is meant for a node speaking as system and
+// component: the same ids, or broadcast.
+func (t Target) addressedTo(system, component uint8) bool {
+	return (t.System == 0 || t.System == system) && (t.Component == 0 || t.Component == component)
 }
 
 // ReceivedGripper is a COMMAND_LONG with MAV_CMD_DO_GRIPPER; Acked says whether the monitor accepted it.
@@ -68,6 +82,8 @@ type ReceivedGripper struct {
 	Instance              int
 	Confirmation          uint8
 	Acked                 bool
+	Target                Target // as ReceivedChunk's
+	ForOthers             bool
 }
 
 // ReceivedMalformed is a frame or chunk part that could not be decoded. Line noise is one malformed
@@ -249,14 +265,18 @@ func (m *Monitor) run() {
 				if err != nil {
 					m.deliver(ReceivedMalformed{Err: err, Malformed: 1})
 				} else if done {
-					m.deliver(ReceivedChunk{SystemID: evt.SystemID(), Chunk: chunk})
+					target := Target{msg.TargetSystem, msg.TargetComponent}
+					m.deliver(ReceivedChunk{SystemID: evt.SystemID(), Chunk: chunk, Target: target,
+						ForOthers: !target.addressedTo(m.SystemID, m.ComponentID)})
 				}
 			case *common.MessageCommandLong:
 				if msg.Command != common.MAV_CMD_DO_GRIPPER {
 					continue
 				}
+				target := Target{msg.TargetSystem, msg.TargetComponent}
 				got := ReceivedGripper{SystemID: evt.SystemID(), ComponentID: evt.ComponentID(),
-					Instance: int(msg.Param1), Confirmation: msg.Confirmation, Acked: m.AckGripper}
+					Instance: int(msg.Param1), Confirmation: msg.Confirmation, Acked: m.AckGripper,
+					Target: target, ForOthers: !target.addressedTo(m.SystemID, m.ComponentID)}
 				switch common.GRIPPER_ACTIONS(msg.Param2) {
 				case common.GRIPPER_ACTION_OPEN:
 					got.Action = GripperOpen

@@ -59,8 +59,10 @@ func TestMonitorStandsInForController(t *testing.T) {
 		}
 	}
 	require.Equal(t, sent.Values, chunk.Chunk.Values)
-	require.Equal(t, ReceivedGripper{SystemID: 1, ComponentID: 191, Action: GripperClose, Instance: 1, Acked: true},
-		*gripper)
+	require.Equal(t, ReceivedGripper{SystemID: 1, ComponentID: 191, Action: GripperClose, Instance: 1, Acked: true,
+		Target: Target{1, 1}}, *gripper)
+	require.Equal(t, Target{1, 1}, chunk.Target)
+	require.False(t, chunk.ForOthers, "addressed to the monitor's ids")
 	require.Eventually(t, func() bool { return bridge.Stats().GripperAcked == 1 }, deadline, poll)
 }
 

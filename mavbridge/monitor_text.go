@@ -48,8 +48,8 @@ func FormatReceived(r Received) string {
 		fmt.Fprintf(&b, "%v\n", EventChannelEvicted(r))
 	case ReceivedChunk:
 		c := r.Chunk
-		fmt.Fprintf(&b, "chunk seq=%d stamp=%s dt=%v frame=%q steps=%d dims=%d\n",
-			c.Seq, c.Stamp.UTC().Format(time.RFC3339Nano), c.StepDt, c.Frame, c.Steps, c.Dims)
+		fmt.Fprintf(&b, "chunk seq=%d stamp=%s dt=%v frame=%q steps=%d dims=%d%s\n",
+			c.Seq, c.Stamp.UTC().Format(time.RFC3339Nano), c.StepDt, c.Frame, c.Steps, c.Dims, forOthers(r.ForOthers, r.Target))
 		for step := range c.Steps {
 			fmt.Fprintf(&b, "  [%d]", step)
 			for _, v := range c.Values[step*c.Dims : (step+1)*c.Dims] {
@@ -62,8 +62,8 @@ func FormatReceived(r Received) string {
 		if r.Acked {
 			acked = " acked"
 		}
-		fmt.Fprintf(&b, "gripper %v instance=%d confirmation=%d from sys=%d comp=%d%s\n",
-			r.Action, r.Instance, r.Confirmation, r.SystemID, r.ComponentID, acked)
+		fmt.Fprintf(&b, "gripper %v instance=%d confirmation=%d from sys=%d comp=%d%s%s\n",
+			r.Action, r.Instance, r.Confirmation, r.SystemID, r.ComponentID, acked, forOthers(r.ForOthers, r.Target))
 	case ReceivedMalformed:
 		fmt.Fprintf(&b, "malformed: %v", r.Err)
 		if r.Malformed > 1 {
@@ -72,4 +72,13 @@ func FormatReceived(r Received) string {
 		b.WriteByte('\n')
 	}
 	return b.String()
+}
+
+// forOthers marks a line of a message addressed to other ids than the monitor's, which a controller
+// speaking as the monitor would ignore.
+func forOthers(others bool, t Target) string {
+	if !others {
+		return ""
+	}
+	return fmt.Sprintf(" (addressed to sys=%d comp=%d, not to this listener: a controller with its ids ignores it)", t.System, t.Component)
 }

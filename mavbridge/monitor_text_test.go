@@ -26,6 +26,10 @@ func TestFormatReceived(t *testing.T) {
 			"gripper close instance=1 confirmation=0 from sys=1 comp=191 acked\n"},
 		{ReceivedGripper{SystemID: 2, ComponentID: 1, Action: GripperOpen, Instance: 0, Confirmation: 1},
 			"gripper open instance=0 confirmation=1 from sys=2 comp=1\n"},
+		{ReceivedChunk{SystemID: 1, Chunk: Chunk{Seq: 5, Stamp: time.Unix(1_700_000_000, 0), Steps: 0}, Target: Target{2, 1}, ForOthers: true},
+			"chunk seq=5 stamp=2023-11-14T22:13:20Z dt=0s frame=\"\" steps=0 dims=0 (addressed to sys=2 comp=1, not to this listener: a controller with its ids ignores it)\n"},
+		{ReceivedGripper{SystemID: 1, ComponentID: 191, Action: GripperOpen, Instance: 1, Target: Target{2, 1}, ForOthers: true},
+			"gripper open instance=1 confirmation=0 from sys=1 comp=191 (addressed to sys=2 comp=1, not to this listener: a controller with its ids ignores it)\n"},
 		{ReceivedMalformed{Err: errors.New("bad crc"), Malformed: 1}, "malformed: bad crc\n"},
 		{ReceivedMalformed{Err: errors.New("invalid magic byte: 55"), Malformed: 212},
 			"malformed: invalid magic byte: 55 (212 malformed frames since the previous report)\n"},
@@ -89,4 +93,17 @@ func TestAwaitLink(t *testing.T) {
 	start := time.Now()
 	require.False(t, alone.AwaitLink(100*time.Millisecond))
 	require.GreaterOrEqual(t, time.Since(start), 100*time.Millisecond)
+}
+
+// A message is for a node when its target is the node's ids, or MAVLink's broadcast 0 in either.
+func TestTargetAddressedTo(t *testing.T) {
+	for _, c := range []struct {
+		target Target
+		want   bool
+	}{
+		{Target{1, 1}, true}, {Target{0, 0}, true}, {Target{1, 0}, true}, {Target{0, 1}, true},
+		{Target{2, 1}, false}, {Target{1, 2}, false}, {Target{0, 2}, false},
+	} {
+		require.Equal(t, c.want, c.target.addressedTo(1, 1), "%+v", c.target)
+	}
 }
