@@ -608,7 +608,8 @@ func TestCheckRecordedFiles(t *testing.T) {
 	delete(m.SHA256, m.Files.Layers[0])
 	problems = bundle.CheckRecordedFiles(dir, m)
 	require.Len(t, problems, 1)
-	require.Equal(t, m.Files.Layers[0]+": sha256: has no digest in the manifest: it was added after the tools last wrote the bundle", problems[0].String())
+	require.Equal(t, m.Files.Layers[0]+": sha256: has no digest in the manifest: it was added after the tools last wrote the bundle. "+
+		"If it is meant, run `dysl model check --record-digests "+dir+"`, which records the files once the graphs pass its checks", problems[0].String())
 }
 
 // Load compares the files with the manifest's sha256 table, so the node and replay refuse a graph

@@ -117,7 +117,8 @@ func CheckRecordedFiles(dir string, m *Manifest) []Problem {
 		case err != nil:
 			problems = append(problems, Problem{File: name, Message: err.Error()})
 		case !recorded:
-			problems = append(problems, Problem{File: name, Field: "sha256", Message: "has no digest in the manifest: it was added after the tools last wrote the bundle"})
+			problems = append(problems, Problem{File: name, Field: "sha256", Message: "has no digest in the manifest: it was added after the tools last wrote the bundle. " +
+				"If it is meant, run `dysl model check --record-digests " + dir + "`, which records the files once the graphs pass its checks"})
 		case got != want:
 			problems = append(problems, Problem{File: name, Field: "sha256", Message: fmt.Sprintf(
 				"is not the file the tools wrote (sha256 %s, recorded %s): replaced since, perhaps by another bundle's of the same shapes. "+
