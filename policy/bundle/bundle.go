@@ -78,6 +78,11 @@ func Write(dir string, m *Manifest) error {
 	if err != nil {
 		return fmt.Errorf("bundle: %w", err)
 	}
+	return writeManifest(dir, m, sums)
+}
+
+// writeManifest stores m as dir/manifest.yaml with sums as its sha256 table (Write).
+func writeManifest(dir string, m *Manifest, sums map[string]string) error {
 	m.SHA256 = sums
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)

@@ -171,7 +171,7 @@ func RecordDigests(dir string) (changed []string, restore func() error, err erro
 	if len(changed) == 0 {
 		return nil, restore, nil
 	}
-	if err := Write(dir, &m); err != nil {
+	if err := writeManifest(dir, &m, sums); err != nil { // the files hashed once, here
 		return nil, nil, err
 	}
 	return changed, restore, nil
