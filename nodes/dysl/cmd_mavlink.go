@@ -50,9 +50,10 @@ It is a stand-in to watch the link with, not a model of a controller (docs/CONTR
 does): it heartbeats as gomavlib's default, MAV_TYPE_GCS (a bridge takes a heartbeat of any type from
 the controller's ids); it prints chunks addressed to any ids, and acks gripper commands addressed to
 any, at once with MAV_RESULT_ACCEPTED (never IN_PROGRESS), marking each addressed to other ids than
-its own (a bridge's target set to another arm: a controller with these ids would ignore it); it prints only whole chunks, their parts in
-order (a chunk a newer one cut short, or with a part lost, is not printed); it executes nothing and
-keeps no time, so the stamps it prints are as sent (a replayed bag's time under dysl replay).`,
+its own (a bridge's target set to another arm: a controller with these ids would ignore it); it
+prints only whole chunks, their parts in order (a chunk a newer one cut short, or with a part lost,
+is not printed); it executes nothing and keeps no time, so the stamps it prints are as sent (a
+replayed bag's time under dysl replay).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if monitor.Endpoint == "" {
