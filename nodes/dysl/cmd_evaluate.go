@@ -185,7 +185,7 @@ func runClosedLoop(cmd *cobra.Command, open openloop.Config, ef *engineFlags, f 
 	if err := f.checkMatchFrames(); err != nil {
 		return err
 	}
-	convention, err := f.gripper.convention()
+	convention, err := f.gripper.check()
 	if err != nil {
 		return err
 	}
@@ -196,8 +196,8 @@ func runClosedLoop(cmd *cobra.Command, open openloop.Config, ef *engineFlags, f 
 	cfg := closedloop.EvaluateConfig{Model: open.Model, Machine: machine, OneStage: open.OneStage, Backend: open.Backend, DySL: *open.DySL,
 		Weights: open.Weights, Journal: f.journal, ExitEvery: open.ExitEvery, ExitEpisodes: open.ExitEpisodes, ExitStride: open.ExitStride, Seeds: seeds, MatchFrames: f.matchFrames,
 		MatchEpisodes: f.match.MatchEpisodes, MatchRuns: f.match.MatchRuns, MatchTolerance: f.match.MatchTolerance, Variants: f.match.Variants,
-		Suite: closedloop.Suite{Scene: sc, CameraHz: f.cameraHz, Latency: latency, ExpertDims: expertDims, GripperLead: f.gripperLead, Engine: ef.computes(),
-			GripperMinHold: f.gripperHold, Gripper: convention}}
+		Suite: closedloop.Suite{Scene: sc, CameraHz: f.cameraHz, Latency: latency, ExpertDims: expertDims, GripperLead: f.gripper.lead, Engine: ef.computes(),
+			GripperMinHold: f.gripper.minHold, Gripper: convention}}
 	var bar *progressbar.ProgressBar
 	if !quiet {
 		cfg.Log = cmd.ErrOrStderr()

@@ -89,12 +89,12 @@ against backbone speedup, every series and the front, as a PNG.`,
 			if err != nil {
 				return err
 			}
-			convention, err := episodes.gripper.convention()
+			convention, err := episodes.gripper.check()
 			if err != nil {
 				return err
 			}
-			cfg.Suite = closedloop.Suite{Scene: sc, CameraHz: episodes.cameraHz, Latency: latency, ExpertDims: expertDims, GripperLead: episodes.gripperLead, Engine: ef.computes(),
-				GripperMinHold: episodes.gripperHold, Gripper: convention}
+			cfg.Suite = closedloop.Suite{Scene: sc, CameraHz: episodes.cameraHz, Latency: latency, ExpertDims: expertDims, GripperLead: episodes.gripper.lead, Engine: ef.computes(),
+				GripperMinHold: episodes.gripper.minHold, Gripper: convention}
 			cfg.DySL = skipping.DefaultConfig()
 			cfg.DySL.ControllerThreshold = tau
 			if err := cfg.DySL.Validate(); err != nil {

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -135,9 +134,7 @@ func newDAggerCmd() *cobra.Command {
 		seed     int64
 		maxSteps int
 		cameraHz float64
-		lead     int
-		hold     time.Duration
-		grip     gripperFlags
+		grip     playedGripperFlags
 		strategy string
 		within   float64
 		expert   []string
@@ -171,7 +168,7 @@ the adapters and controllers on the frames where skipping took the arm.`,
 					seed, seed, last, training.HeldOutSeedStart)
 			}
 			// The states go to the scripted expert, which labels them in the scene's convention.
-			convention, err := grip.convention()
+			convention, err := grip.check()
 			if err != nil {
 				return err
 			}
@@ -206,7 +203,7 @@ the adapters and controllers on the frames where skipping took the arm.`,
 			if approachOnly {
 				keep = closedloop.KeepApproach
 			}
-			cfg := closedloop.Config{Engine: e, Skipping: play, Scene: sc, CameraHz: cameraHz, ExpertDims: expertDims, GripperLead: lead, GripperMinHold: hold, Gripper: convention}
+			cfg := closedloop.Config{Engine: e, Skipping: play, Scene: sc, CameraHz: cameraHz, ExpertDims: expertDims, GripperLead: grip.lead, GripperMinHold: grip.minHold, Gripper: convention}
 			if within != 0 {
 				if play.Strategy == skipping.StrategyFull {
 					return fmt.Errorf("--full-within %v: only with a --strategy that skips (with full every layer runs everywhere)", within)
@@ -281,9 +278,7 @@ the adapters and controllers on the frames where skipping took the arm.`,
 	f.Int64Var(&seed, "seed", 500_000, fmt.Sprintf("seed of the first episode (training range, apart from bc's; from %d on, held-out episodes: a diagnostic, their states not for training)", training.HeldOutSeedStart))
 	f.IntVar(&maxSteps, "max-steps", 300, "step limit per instruction")
 	f.Float64Var(&cameraHz, "camera-hz", 0, "camera rate (0: the control rate of the bundle); play as evaluate --closed-loop will")
-	f.IntVar(&lead, "gripper-lead", 0, "the node's gripper_lead: actions by which every chunk's gripper commands are advanced (0..64)")
-	f.DurationVar(&hold, "gripper-min-hold", 0, "the node's gripper_min_hold: the least time the gripper keeps a command once it changed (0..10s)")
-	grip.registerClosedLoop(f, "", "; refused unless the scene's, in which the scripted expert labels the states")
+	grip.register(f, "", "; refused unless the scene's, in which the scripted expert labels the states")
 	f.StringVar(&strategy, "strategy", "full", "skipping strategy the policy plays with, at the default thresholds: "+strings.Join(skipping.StrategyNames(), ", "))
 	f.BoolVar(&approachOnly, "approach-only", false, "write only the states before the policy first closed the gripper on nothing, "+
 		"in each instruction: its approach, where it missed (the wandering that follows would otherwise make most of the states)")

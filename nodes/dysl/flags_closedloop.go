@@ -32,9 +32,7 @@ type closedLoopFlags struct {
 	jsonOut      string
 	journal      string
 	expertDims   []string
-	gripperLead  int
-	gripperHold  time.Duration
-	gripper      gripperFlags
+	gripper      playedGripperFlags
 	match        closedloop.EvaluateConfig // MatchEpisodes, MatchRuns, MatchTolerance, Variants
 	// only are the flags that only --closed-loop uses.
 	only []string
@@ -70,31 +68,49 @@ func (f *closedLoopFlags) registerEpisodes(fs *pflag.FlagSet) {
 	markOutputFile(fs, "journal", false)
 	fs.StringSliceVar(&f.expertDims, "expert-dims", nil, "closed loop, a diagnostic: take these action columns (by the bundle's action names, e.g. x,y,z,roll,pitch,yaw) "+
 		"from the scripted expert in every variant, so that the rows compare what is left (the gripper's timing)")
-	fs.IntVar(&f.gripperLead, "gripper-lead", 0, "closed loop: the node's gripper_lead, the actions by which every chunk's gripper commands are advanced (0..64)")
-	fs.DurationVar(&f.gripperHold, "gripper-min-hold", 0, "closed loop: the node's gripper_min_hold, the least time the gripper keeps a command once it changed (0..10s)")
-	f.gripper.registerClosedLoop(fs, "closed loop: ", "")
+	f.gripper.register(fs, "closed loop: ", "")
 	fs.IntVar(&f.matchFrames, "match-frames-closed-loop", 600, "closed loop: frames served to dysl that flexidepth's tau and early exit's eta are first matched on")
 }
 
-// registerClosedLoop registers --gripper-open and --gripper-closed for a command that plays the policy
-// in the closed-loop simulator: the node's gripper_open and gripper_closed, by which the node core's
-// gripper_min_hold and the simulated arm both read the policy's gripper column. prefix starts each
-// usage line and suffix ends it.
-func (g *gripperFlags) registerClosedLoop(fs *pflag.FlagSet, prefix, suffix string) {
+// playedGripperFlags are the gripper flags of a command that plays the policy in the closed-loop
+// simulator: the node's gripper_open and gripper_closed (gripperFlags), by which the node core and the
+// simulated arm read the policy's gripper column, and its gripper_lead and gripper_min_hold, which the
+// node core applies to every chunk the arm executes.
+type playedGripperFlags struct {
+	gripperFlags
+	lead    int
+	minHold time.Duration
+}
+
+// register registers the four flags. prefix starts each usage line; suffix ends --gripper-open's and
+// --gripper-closed's.
+func (g *playedGripperFlags) register(fs *pflag.FlagSet, prefix, suffix string) {
 	d := gripper.Default()
 	fs.Float64Var(&g.open, "gripper-open", float64(d.Open), prefix+"the node's gripper_open, the policy's gripper column value for fully open, "+
 		"by which gripper_min_hold and the simulated arm read the column (the scene's own convention: -1 open, +1 closed)"+suffix)
 	fs.Float64Var(&g.closed, "gripper-closed", float64(d.Closed), prefix+"the node's gripper_closed, the policy's gripper column value for fully closed (not --gripper-open's)"+suffix)
+	fs.IntVar(&g.lead, "gripper-lead", 0, prefix+"the node's gripper_lead, the actions by which every chunk's gripper commands are advanced (0..64)")
+	fs.DurationVar(&g.minHold, "gripper-min-hold", 0, prefix+"the node's gripper_min_hold, the least time the gripper keeps a command once it changed (0..10s)")
 }
 
-// convention is the gripper convention of --gripper-open and --gripper-closed as the node takes
-// gripper_open and gripper_closed, refused as the node refuses them (NaN, out of range, the two equal,
-// as float32), with the flags named.
-func (g *gripperFlags) convention() (gripper.Convention, error) {
-	_, settings, err := nodecore.NewParamServer("/dysl_vla_node", map[string]paramserver.Value{
-		nodecore.ParamGripperOpen: paramserver.Double(g.open), nodecore.ParamGripperClosed: paramserver.Double(g.closed)}, nil)
+// check refuses the four flags as the node refuses its parameters (NaN, out of range, gripper_open
+// and gripper_closed equal as float32), each error naming its flags, before a model is opened; it
+// returns the convention of --gripper-open and --gripper-closed.
+func (g *playedGripperFlags) check() (gripper.Convention, error) {
+	validate := func(values map[string]paramserver.Value) (nodecore.Settings, error) {
+		_, settings, err := nodecore.NewParamServer("/dysl_vla_node", values, nil)
+		return settings, err
+	}
+	settings, err := validate(map[string]paramserver.Value{
+		nodecore.ParamGripperOpen: paramserver.Double(g.open), nodecore.ParamGripperClosed: paramserver.Double(g.closed)})
 	if err != nil {
 		return gripper.Convention{}, fmt.Errorf("--gripper-open %v, --gripper-closed %v: %w", g.open, g.closed, err)
+	}
+	if _, err := validate(map[string]paramserver.Value{nodecore.ParamGripperLead: paramserver.Integer(int64(g.lead))}); err != nil {
+		return gripper.Convention{}, fmt.Errorf("--gripper-lead %d: %w", g.lead, err)
+	}
+	if _, err := validate(map[string]paramserver.Value{nodecore.ParamGripperMinHold: paramserver.Double(g.minHold.Seconds())}); err != nil {
+		return gripper.Convention{}, fmt.Errorf("--gripper-min-hold %v: %w", g.minHold, err)
 	}
 	return settings.Gripper, nil
 }
