@@ -236,7 +236,11 @@ func TestReplayMissingTopicIsAClearError(t *testing.T) {
 func TestReplayForwardsEveryChunkOverMAVLink(t *testing.T) {
 	model, bagDir := fixture(t)
 	// KeepLateChunks, as dysl replay has it: on a loaded machine the writer may fall a step behind.
-	bridge := &mavbridge.Bridge{Endpoint: "udp-server:127.0.0.1:0", HeartbeatPeriod: 100 * time.Millisecond, KeepLateChunks: true}
+	// LinkTimeout a minute, not DefaultLinkTimeout's 2 s: the monitor heartbeats once a second, and
+	// on a loaded machine (the race tests, ~90 s for this package) one heartbeat late by a second
+	// would take the link down and discard a chunk. Link loss is mavbridge's to test, not this one.
+	bridge := &mavbridge.Bridge{Endpoint: "udp-server:127.0.0.1:0", HeartbeatPeriod: 100 * time.Millisecond,
+		LinkTimeout: time.Minute, KeepLateChunks: true}
 	require.NoError(t, bridge.Initialize())
 	defer bridge.Close()
 	monitor := &mavbridge.Monitor{Endpoint: "udp-client:" + bridge.ListenAddr().String(), AckGripper: true}
@@ -273,7 +277,8 @@ func TestReplayForwardsEveryChunkOverMAVLink(t *testing.T) {
 		require.Equal(t, uint32(want.Sequence), got.Seq)
 		require.Equal(t, want.Actions, got.Values, "chunk %d", i)
 	}
-	require.Zero(t, bridge.Stats().ChunksDiscarded)
+	stats := bridge.Stats()
+	require.Zero(t, stats.ChunksDiscarded, "bridge %+v", stats)
 }
 
 // A truncated storage file stops the replay with an error, but every frame read before the fault is
