@@ -166,9 +166,13 @@ func testChunk(seq uint32, gripper float32) Chunk {
 		StepDt: 40 * time.Millisecond, Frame: "base_link", Steps: 8, Dims: 7, Values: values, GripperDim: 6}
 }
 
+// The bridge's clock (Bridge.Now) moves when the test advances it: its link timeout and the gripper
+// command's ack timeout pass when the test says, not when a loaded machine stalls the controller's
+// heartbeats or its answers past them.
 func TestLoopbackUDP(t *testing.T) {
+	clock := newManualClock()
 	bridge := &Bridge{Endpoint: "udp-server:127.0.0.1:0", HeartbeatPeriod: 100 * time.Millisecond,
-		LinkTimeout: 300 * time.Millisecond, GripperAckTimeout: 100 * time.Millisecond}
+		LinkTimeout: 300 * time.Millisecond, GripperAckTimeout: 100 * time.Millisecond, Now: clock.now}
 	require.NoError(t, bridge.Initialize())
 	defer bridge.Close()
 	events := collectEvents(bridge)
@@ -205,29 +209,31 @@ func TestLoopbackUDP(t *testing.T) {
 	})
 
 	t.Run("gripper command is retried and acknowledged", func(t *testing.T) {
-		// The first chunk opened the gripper: the controller ignored that command once, then accepted it.
+		// The first chunk opened the gripper, and the controller ignored that command: once its ack
+		// timeout passed, the open was sent again and accepted.
+		require.Eventually(t, func() bool { _, commands := ctrl.received(); return len(commands) == 1 }, deadline, poll)
+		clock.advance(100 * time.Millisecond)
 		require.Eventually(t, func() bool { return events.has(EventGripperAcked{Action: GripperOpen, Attempts: 2}) },
 			deadline, poll)
+		// The close goes out while the open's first send may still be answered (100 ms after the
+		// last): the controller's ack may be that answer and counts for neither. Once no answer to
+		// the open can come, the close is sent again, and the ack to that send accepts it.
 		require.NoError(t, bridge.Send(testChunk(21, 0.9)))
-		// The open was sent twice: until its last send's answer is past due (100 ms), an ack may be
-		// its other answer, so a close sent by then is confirmed by one more send. How soon this test
-		// sends it is the wall clock's: either is right.
-		closeAcked := func() (int, bool) {
-			for attempts := 1; attempts <= 2; attempts++ {
-				if events.has(EventGripperAcked{Action: GripperClose, Attempts: attempts}) {
-					return attempts, true
-				}
-			}
-			return 0, false
-		}
-		require.Eventually(t, func() bool { _, acked := closeAcked(); return acked }, deadline, poll)
-		closeAttempts, _ := closeAcked()
+		require.Eventually(t, func() bool {
+			bridge.mu.Lock()
+			defer bridge.mu.Unlock()
+			p := bridge.gripper.pending
+			return p != nil && p.action == GripperClose && p.answeredInDoubt
+		}, deadline, poll, "the close's ack, taken for neither command")
+		clock.advance(100*time.Millisecond + time.Millisecond)
+		require.Eventually(t, func() bool { return events.has(EventGripperAcked{Action: GripperClose, Attempts: 2}) },
+			deadline, poll)
 		_, commands := ctrl.received()
-		require.Len(t, commands, 2+closeAttempts)
+		require.Len(t, commands, 4)
 		for i, want := range []struct {
 			action       common.GRIPPER_ACTIONS
 			confirmation uint8
-		}{{common.GRIPPER_ACTION_OPEN, 0}, {common.GRIPPER_ACTION_OPEN, 1}, {common.GRIPPER_ACTION_CLOSE, 0}, {common.GRIPPER_ACTION_CLOSE, 1}}[:2+closeAttempts] {
+		}{{common.GRIPPER_ACTION_OPEN, 0}, {common.GRIPPER_ACTION_OPEN, 1}, {common.GRIPPER_ACTION_CLOSE, 0}, {common.GRIPPER_ACTION_CLOSE, 1}} {
 			require.Equal(t, common.MAV_CMD_DO_GRIPPER, commands[i].Command)
 			require.Equal(t, float32(1), commands[i].Param1, "gripper instance")
 			require.Equal(t, float32(want.action), commands[i].Param2, "command %d", i)
@@ -268,7 +274,9 @@ func TestLoopbackUDP(t *testing.T) {
 
 	t.Run("silent controller stops the bridge, its return resumes it", func(t *testing.T) {
 		ctrl.silent.Store(true)
-		require.Eventually(t, func() bool { return !bridge.Stats().LinkUp }, deadline, poll)
+		// Heartbeats sent before the silence may still arrive: the clock moves on until the link
+		// timeout passes after the last of them.
+		require.Eventually(t, func() bool { clock.advance(100 * time.Millisecond); return !bridge.Stats().LinkUp }, deadline, poll)
 		require.Eventually(t, func() bool {
 			return events.find(func(e Event) bool {
 				lost, ok := e.(EventLinkLost)
@@ -405,7 +413,7 @@ func TestChunkWithNoChannelIsDiscarded(t *testing.T) {
 // the controller was heard on only (they went to every peer, a copy each).
 func TestChunksGoToTheControllerOnly(t *testing.T) {
 	bridge := &Bridge{Endpoint: "udp-server:127.0.0.1:0", HeartbeatPeriod: 100 * time.Millisecond,
-		LinkTimeout: time.Second, GripperAckTimeout: 100 * time.Millisecond}
+		LinkTimeout: time.Minute, GripperAckTimeout: 100 * time.Millisecond}
 	require.NoError(t, bridge.Initialize())
 	defer bridge.Close()
 	ctrl := startController(t, gomavlib.EndpointUDPClient{Address: bridge.ListenAddr().String()}, 0)
@@ -487,9 +495,12 @@ func TestTwoControllersWithTheSameIDsAreWarnedOf(t *testing.T) {
 
 // A controller that writes MAVLink 1 and reads MAVLink 2 gets every chunk and answers every gripper
 // command, and the status, warning at first that it may not read MAVLink 2, is OK once it answered one.
+// The link and the ack timeouts are long: a loaded machine stalling the heartbeats would lose the
+// link and a chunk with it, and one stalling the answers would give a command up after its retries,
+// to be sent again only a link timeout later; neither is what this test is about.
 func TestLoopbackControllerWritingMAVLink1(t *testing.T) {
 	bridge := &Bridge{Endpoint: "udp-server:127.0.0.1:0", HeartbeatPeriod: 100 * time.Millisecond,
-		LinkTimeout: 300 * time.Millisecond, GripperAckTimeout: 100 * time.Millisecond}
+		LinkTimeout: time.Minute, GripperAckTimeout: time.Second}
 	require.NoError(t, bridge.Initialize())
 	defer bridge.Close()
 	forwarder := &Forwarder{Bridge: bridge, GripperDim: 6}
