@@ -313,8 +313,10 @@ func TestMonitorKeepsTheBridgesPlace(t *testing.T) {
 	require.NoError(t, monitor.Initialize())
 	defer monitor.Close()
 
-	// No heartbeat after the first: the bridge's channel carries only what the test sends.
-	bridge := &Bridge{Endpoint: "tcp-client:" + monitor.ListenAddr().String(), HeartbeatPeriod: time.Hour}
+	// No heartbeat after the first: the bridge's channel carries only what the test sends. The
+	// monitor's heartbeats come on real time, once a second: a loaded machine stalling them past the
+	// default link timeout would lose the link, and a chunk the test waits for with it.
+	bridge := &Bridge{Endpoint: "tcp-client:" + monitor.ListenAddr().String(), HeartbeatPeriod: time.Hour, LinkTimeout: time.Minute}
 	require.NoError(t, bridge.Initialize())
 	defer bridge.Close()
 	require.True(t, bridge.AwaitLink(deadline))

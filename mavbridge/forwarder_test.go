@@ -110,7 +110,10 @@ func value(t *testing.T, st msgs.DiagnosticStatus, key string) string {
 // Chunks the node core publishes reach the controller with their values, in order; the link status
 // goes WARN (no controller yet), OK (heartbeats), ERROR (heartbeats stopped).
 func TestForwarderSendsPublishedChunksAndReportsTheLink(t *testing.T) {
-	bridge := &mavbridge.Bridge{Endpoint: "udp-server:127.0.0.1:0", HeartbeatPeriod: 100 * time.Millisecond}
+	// The monitor heartbeats once a second, half the default link timeout: one heartbeat a loaded
+	// machine delayed a second would lose the link before the test closes the monitor.
+	bridge := &mavbridge.Bridge{Endpoint: "udp-server:127.0.0.1:0", HeartbeatPeriod: 100 * time.Millisecond,
+		LinkTimeout: 5 * time.Second}
 	require.NoError(t, bridge.Initialize())
 	defer bridge.Close()
 	fwd := &mavbridge.Forwarder{Bridge: bridge}
@@ -205,7 +208,8 @@ func TestForwarderSendsPublishedChunksAndReportsTheLink(t *testing.T) {
 // A frame_id longer than the wire's 16 bytes (a RealSense camera's) still reaches the controller, as its
 // stable WireFrame id, and nothing counts as not forwarded.
 func TestForwarderCarriesALongFrameIDAsAStableID(t *testing.T) {
-	bridge := &mavbridge.Bridge{Endpoint: "udp-server:127.0.0.1:0", HeartbeatPeriod: 100 * time.Millisecond}
+	bridge := &mavbridge.Bridge{Endpoint: "udp-server:127.0.0.1:0", HeartbeatPeriod: 100 * time.Millisecond,
+		LinkTimeout: time.Minute} // the monitor heartbeats once a second: a stalled one must not lose the link here
 	require.NoError(t, bridge.Initialize())
 	defer bridge.Close()
 	fwd := &mavbridge.Forwarder{Bridge: bridge, GripperDim: mavbridge.NoGripper}
@@ -249,7 +253,8 @@ func TestWireFrame(t *testing.T) {
 // A chunk the link cannot carry is refused with its reason, and the mavlink status says so instead of
 // reading OK "link up" while nothing reaches the controller.
 func TestForwarderStatusSaysWhenChunksAreRefused(t *testing.T) {
-	bridge := &mavbridge.Bridge{Endpoint: "udp-server:127.0.0.1:0", HeartbeatPeriod: 100 * time.Millisecond}
+	bridge := &mavbridge.Bridge{Endpoint: "udp-server:127.0.0.1:0", HeartbeatPeriod: 100 * time.Millisecond,
+		LinkTimeout: time.Minute} // the monitor heartbeats once a second: a stalled one must not lose the link here
 	require.NoError(t, bridge.Initialize())
 	defer bridge.Close()
 	fwd := &mavbridge.Forwarder{Bridge: bridge, GripperDim: mavbridge.NoGripper}

@@ -166,7 +166,7 @@ func (m *Monitor) Initialize() error {
 		OutVersion:  gomavlib.V2,
 		OutSystemID: m.SystemID, OutComponentID: m.ComponentID,
 		HeartbeatDisable: m.NoHeartbeat,
-		HeartbeatPeriod:  time.Second, // well inside a Bridge's default 3 s link timeout
+		HeartbeatPeriod:  time.Second, // MAVLink's 1 Hz: half a Bridge's DefaultLinkTimeout (2 s)
 	}
 	if err := m.node.Initialize(); err != nil {
 		return fmt.Errorf("mavlink endpoint %s: %w", endpoint, err)

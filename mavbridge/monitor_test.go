@@ -24,7 +24,8 @@ func TestMonitorStandsInForController(t *testing.T) {
 	require.NoError(t, monitor.Initialize())
 	defer monitor.Close()
 
-	bridge := &Bridge{Endpoint: "udp-client:" + monitor.ListenAddr().String(), HeartbeatPeriod: 100 * time.Millisecond}
+	bridge := &Bridge{Endpoint: "udp-client:" + monitor.ListenAddr().String(), HeartbeatPeriod: 100 * time.Millisecond,
+		LinkTimeout: time.Minute} // the monitor heartbeats once a second: a stalled one must not lose the link here
 	require.NoError(t, bridge.Initialize())
 	defer bridge.Close()
 

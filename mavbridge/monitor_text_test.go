@@ -77,7 +77,8 @@ func TestAwaitLink(t *testing.T) {
 		for range monitor.Received() {
 		}
 	}()
-	bridge := &Bridge{Endpoint: "udp-client:" + monitor.ListenAddr().String(), HeartbeatPeriod: 100 * time.Millisecond}
+	bridge := &Bridge{Endpoint: "udp-client:" + monitor.ListenAddr().String(), HeartbeatPeriod: 100 * time.Millisecond,
+		LinkTimeout: time.Minute} // the monitor heartbeats once a second: a stalled one must not lose the link here
 	require.NoError(t, bridge.Initialize())
 	defer bridge.Close()
 	require.True(t, bridge.AwaitLink(deadline))
