@@ -108,6 +108,14 @@ func TestDyslReadsROS2Recordings(t *testing.T) {
 		{"mcap", []string{"-s", "mcap"}},
 		{"mcap_file_zstd", append([]string{"-s", "mcap"}, compressedZstd("file")...)},
 	}
+	// Without /clock, replay judges each frame's header.stamp (auto: when the publisher sent it) by
+	// when the recorder received it. Five recorders, two compressing, and the publishers share the
+	// machine: a frame received over 0.5 s late would be stale by the default max_image_age. Two
+	// seconds keep the test about reading every recording whole.
+	params := filepath.Join(dir, "params.yaml")
+	if err := os.WriteFile(params, []byte("/**:\n  ros__parameters:\n    max_image_age: 2.0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	recorders := r.record(dir, specs, "/image", "/instruction")
 	publishInstruction(t, r, "pick up the red block")
 	subscribed(t, recorders, "/instruction") // the latched instruction comes before the first image
@@ -129,7 +137,7 @@ func TestDyslReadsROS2Recordings(t *testing.T) {
 			if n < 5 {
 				t.Fatalf("only %d images recorded", n)
 			}
-			acted, notActed, out := r.replaySummary(bagDir, filepath.Join(t.TempDir(), "out"))
+			acted, notActed, out := r.replaySummary(bagDir, filepath.Join(t.TempDir(), "out"), "--params", params)
 			if acted != n || notActed != 0 {
 				t.Errorf("replay acted on %d and skipped %d of %d images:\n%s", acted, notActed, n, out)
 			}

@@ -136,9 +136,9 @@ func playIntoTheNode(t *testing.T, r *ROS, gen, camera string, want map[msgs.Tim
 	time.Sleep(3 * time.Second) // discovery between the recorders and the node
 	// Half speed: one frame every 200 ms leaves the worker idle between frames even on a loaded
 	// machine, so no frame is superseded in the latest-frame slot and the two runs see the same frames.
-	// The player's publishers are new to the graph: --delay gives discovery two seconds to match them
+	// The player's publishers are new to the graph: --delay gives discovery five seconds to match them
 	// with the node's subscriptions, or the first frame can go out before anyone listens.
-	r.MustRun(3*time.Minute, "ros2", "bag", "play", "--clock", "--rate", "0.5", "--delay", "2", "--topics", camera, "--", gen)
+	r.MustRun(3*time.Minute, "ros2", "bag", "play", "--clock", "--rate", "0.5", "--delay", "5", "--topics", camera, "--", gen)
 	time.Sleep(2 * time.Second)
 	for _, p := range recorders {
 		p.Stop(syscall.SIGINT, 20*time.Second)

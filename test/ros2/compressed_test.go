@@ -61,7 +61,9 @@ func TestCompressedImageTransportServesChunks(t *testing.T) {
 	if len(diags) == 0 || !strings.Contains(diags[len(diags)-1], "message: acting") {
 		t.Errorf("diagnostics do not say the node is acting:\n%s", strings.Join(diags, "\n---"))
 	}
-	for _, bad := range []string{"refused", "none of its messages reach", "dropped"} {
+	// A frame dropped as superseded or stale says how busy the machine was; one the node could not
+	// decode is dropped as a message on the topic, which is what this transport must never cause.
+	for _, bad := range []string{"refused", "none of its messages reach", "message on /camera/color/image_raw/compressed dropped"} {
 		if strings.Contains(launch.Output(), bad) {
 			t.Errorf("the node logged %q:\n%s", bad, launch.Output())
 		}

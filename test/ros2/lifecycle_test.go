@@ -46,7 +46,7 @@ func TestManagedNodeThroughLifecycleServices(t *testing.T) {
 		}
 	}
 
-	events := r.Start("echo transition_event", nil, "ros2", "topic", "echo", "--no-daemon", node+"/transition_event")
+	events := startEcho(t, r, node+"/transition_event")
 	publishInstruction(t, r, "grab the red block, put it on the blue pad")
 	publishImages(t, r, goodImage(t), 5, 0)
 	time.Sleep(3 * time.Second)
@@ -91,6 +91,9 @@ func TestManagedNodeThroughLifecycleServices(t *testing.T) {
 	if s := state(); !strings.Contains(s, "label='finalized'") {
 		t.Fatalf("after shutdown: %s", s)
 	}
+	// The echo prints what it took by the time it is stopped: wait for the ten events (a loaded machine
+	// can print them late), then a second more for any the node should not have published.
+	events.WaitFor(t, `(?s)(start_state:.*){10}`, 15*time.Second)
 	time.Sleep(time.Second)
 	events.Stop(2, 5*time.Second)
 	got := events.Output()

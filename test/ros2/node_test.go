@@ -94,6 +94,23 @@ func publishImages(t *testing.T, r *ROS, yaml string, rate, times int) *Process 
 // was published could pass only because the echo had not subscribed yet.
 func echo(t *testing.T, r *ROS, topic string, d time.Duration, extra ...string) []string {
 	t.Helper()
+	p := startEcho(t, r, topic, extra...)
+	time.Sleep(d)
+	p.Stop(syscall.SIGINT, 5*time.Second)
+	var msgs []string
+	for _, m := range strings.Split(p.Output(), "\n---") {
+		if messageLine.MatchString(m) { // not DDS's start-up chatter
+			msgs = append(msgs, m)
+		}
+	}
+	return msgs
+}
+
+// startEcho starts ros2 topic echo on topic and returns once the graph shows it subscribed: a
+// Python process can take seconds to start on a loaded machine, and what is published before it
+// subscribes never reaches it.
+func startEcho(t *testing.T, r *ROS, topic string, extra ...string) *Process {
+	t.Helper()
 	p := r.Start("echo "+topic, nil, append([]string{"ros2", "topic", "echo", "--no-daemon", topic}, extra...)...)
 	// ros2cli names its node _ros2cli_<pid>.
 	subscriber := fmt.Sprintf("Node name: _ros2cli_%d\n", p.cmd.Process.Pid)
@@ -106,15 +123,7 @@ func echo(t *testing.T, r *ROS, topic string, d time.Duration, extra ...string) 
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	time.Sleep(d)
-	p.Stop(syscall.SIGINT, 5*time.Second)
-	var msgs []string
-	for _, m := range strings.Split(p.Output(), "\n---") {
-		if messageLine.MatchString(m) { // not DDS's start-up chatter
-			msgs = append(msgs, m)
-		}
-	}
-	return msgs
+	return p
 }
 
 var messageLine = regexp.MustCompile(`(?m)^[a-z_]+:`)
