@@ -142,10 +142,11 @@ func (n *node) createEndpoints() error {
 	n.eventsWG.Add(1)
 	go func() {
 		defer n.eventsWG.Done()
-		// The first event, the declarations, goes out once a subscriber has matched (2 s at most):
+		// The first event, the declarations, goes out once a subscriber has matched (5 s at most):
 		// /parameter_events is volatile, and what a new publisher sends before discovery completes is
-		// lost even to a recorder that was there first.
-		awaitSubscriber(n.eventPub, 2*time.Second, n.eventsEnd)
+		// lost even to a recorder that was there first. Discovery can take seconds on a loaded 2-core
+		// machine; with nobody listening, the wait only delays the events queued behind it.
+		awaitSubscriber(n.eventPub, 5*time.Second, n.eventsEnd)
 		var dropped uint64
 		for e := range n.events.C {
 			publish(n.eventPub, &e, n.log)
