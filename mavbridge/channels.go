@@ -48,8 +48,8 @@ import (
 const newcomerGrace = 3 * time.Second
 
 // bridgeProtectionLapse is how long a Monitor keeps protecting a bridge's channel after the bridge's
-// last frame on it: three of a Bridge's one-second heartbeats (its default HeartbeatPeriod), as the
-// Bridge's default LinkTimeout waits for three of the controller's.
+// last frame on it: three of a Bridge's one-second heartbeats (its default HeartbeatPeriod), a second
+// more than the Bridge's DefaultLinkTimeout waits for the controller's.
 const bridgeProtectionLapse = 3 * time.Second
 
 // crowdingReportPeriod is the least time between two reports of connections a server endpoint refused,
