@@ -164,6 +164,9 @@ func (set *overrideSet) addFile(path string) error {
 func (set *overrideSet) addNodes(path string, mapping *yaml.Node, nodeKey string, keyLine int) error {
 	for i := 0; i+1 < len(mapping.Content); i += 2 {
 		key, value := mapping.Content[i], mapping.Content[i+1]
+		if err := checkKey(key); err != nil {
+			return fmt.Errorf("params file %s: %w", path, err)
+		}
 		if err := refuseAlias(value); err != nil {
 			return fmt.Errorf("params file %s: %w", path, err)
 		}
@@ -208,6 +211,12 @@ func (set *overrideSet) addNodes(path string, mapping *yaml.Node, nodeKey string
 func (set *overrideSet) addParameters(path, nodeKey string, mapping *yaml.Node, prefix string) error {
 	for i := 0; i+1 < len(mapping.Content); i += 2 {
 		key, node := mapping.Content[i], mapping.Content[i+1]
+		if err := checkKey(key); err != nil {
+			return fmt.Errorf("params file %s: node %q: %w", path, nodeKey, err)
+		}
+		if key.Value == "" {
+			return fmt.Errorf("params file %s: line %d: node %q: empty parameter name, expected a name", path, key.Line, nodeKey)
+		}
 		if err := refuseAlias(node); err != nil {
 			return fmt.Errorf("params file %s: node %q: %w", path, nodeKey, err)
 		}
@@ -254,6 +263,20 @@ func parseYAMLValue(text string) (Value, error) {
 func refuseAlias(n *yaml.Node) error {
 	if n.Kind == yaml.AliasNode {
 		return fmt.Errorf("line %d: YAML aliases (*%s) are not supported, as ROS 2 (rcl) refuses them: write the value out", n.Line, n.Value)
+	}
+	return nil
+}
+
+// checkKey refuses a mapping key that is not a plain name: an alias (*k), which yaml.Node gives as the
+// anchor's name and would make a parameter of the name "k", and a list or mapping as a key ("? [a, b]"),
+// whose Value is empty. rcl_yaml_param_parser refuses both.
+func checkKey(key *yaml.Node) error {
+	if err := refuseAlias(key); err != nil {
+		return err
+	}
+	if key.Kind != yaml.ScalarNode {
+		kind := map[yaml.Kind]string{yaml.SequenceNode: "list", yaml.MappingNode: "mapping"}[key.Kind]
+		return fmt.Errorf("line %d: a %s as a key, expected a node or parameter name", key.Line, kind)
 	}
 	return nil
 }
