@@ -3,6 +3,7 @@ package bag
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 
@@ -97,6 +98,15 @@ func parseMetadata(raw []byte, name string) (bagMetadata, error) {
 	if md.StorageIdentifier != storageSQLite3 && md.StorageIdentifier != storageMCAP {
 		return bagMetadata{}, fmt.Errorf("%s: storage_identifier %q not supported, expected %q or %q",
 			name, md.StorageIdentifier, storageSQLite3, storageMCAP)
+	}
+	// The bag's end is its start plus its duration: rosbag2 writes a duration >= 0 and an end that
+	// fits (an empty bag: the largest start, duration 0); an edited one would end before it starts.
+	if md.Duration.Nanoseconds < 0 {
+		return bagMetadata{}, fmt.Errorf("%s: duration.nanoseconds is %d, expected >= 0", name, md.Duration.Nanoseconds)
+	}
+	if start := md.StartingTime.NanosecondsSinceEpoch; start > math.MaxInt64-md.Duration.Nanoseconds {
+		return bagMetadata{}, fmt.Errorf("%s: starting_time.nanoseconds_since_epoch %d plus duration.nanoseconds %d is past the largest time (%d), expected an end that fits",
+			name, start, md.Duration.Nanoseconds, int64(math.MaxInt64))
 	}
 	if len(md.RelativeFilePaths) == 0 {
 		return bagMetadata{}, fmt.Errorf("%s: relative_file_paths is empty, expected at least one storage file", name)
