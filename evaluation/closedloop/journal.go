@@ -254,13 +254,63 @@ func (j *Journal) read(line []byte) error {
 	if err := dec.Decode(&l); err != nil {
 		return err
 	}
+	// This dysl writes each round and each decision once, one to a line, from episodes a harness
+	// played: anything else is an edited or spliced journal, and resuming from it would report rounds
+	// never played as they read.
 	switch {
+	case l.Round != nil && l.Decision != nil:
+		return errors.New("both a round and a decision, expected one")
 	case l.Round != nil:
-		j.rounds[roundKey{l.Round.Call, l.Round.Seed}] = l.Round.Episodes
+		key := roundKey{l.Round.Call, l.Round.Seed}
+		if _, twice := j.rounds[key]; twice {
+			return fmt.Errorf("the round of seed %d in %q again, expected each round once", key.seed, key.call)
+		}
+		for i, r := range l.Round.Episodes {
+			if err := r.check(); err != nil {
+				return fmt.Errorf("round of seed %d in %q, episode %d: %w", key.seed, key.call, i, err)
+			}
+		}
+		j.rounds[key] = l.Round.Episodes
 	case l.Decision != nil:
+		if _, twice := j.decisions[l.Decision.Name]; twice {
+			return fmt.Errorf("decision %q again, expected each decision once", l.Decision.Name)
+		}
 		j.decisions[l.Decision.Name] = l.Decision.Value
 	default:
 		return fmt.Errorf("neither a round nor a decision")
+	}
+	return nil
+}
+
+// check refuses a record no harness plays: a negative count, more tasks completed than given, a
+// leg achieved more often than attempted, approach figures for more tasks than the episode had. A
+// nil record (a variant that cannot run) passes.
+func (r *episodeRecord) check() error {
+	if r == nil {
+		return nil
+	}
+	if r.Variant == "" {
+		return errors.New("no variant named, expected the variant's name")
+	}
+	for _, c := range []struct {
+		name  string
+		value int64
+	}{{"tasks", int64(r.Tasks)}, {"completed", int64(r.Completed)}, {"steps", int64(r.Steps)}, {"inferences", int64(r.Inferences)},
+		{"layers_executed", int64(r.LayersExecuted)}, {"verification_runs", int64(r.VerificationRuns)}, {"engine_ns", r.EngineNs}, {"backbone_ns", r.BackboneNs}} {
+		if c.value < 0 {
+			return fmt.Errorf("%s is %d, expected >= 0", c.name, c.value)
+		}
+	}
+	if r.Completed > r.Tasks {
+		return fmt.Errorf("completed is %d of %d tasks, expected at most the tasks", r.Completed, r.Tasks)
+	}
+	if len(r.Nearest) != len(r.Gap) || len(r.Nearest) > r.Tasks {
+		return fmt.Errorf("nearest and gap have %d and %d values, expected one each per task played (at most %d)", len(r.Nearest), len(r.Gap), r.Tasks)
+	}
+	for leg := range numLegs {
+		if a, n := r.Legs.Achieved[leg], r.Legs.Attempts[leg]; a < 0 || n < 0 || a > n {
+			return fmt.Errorf("legs: %s achieved %d times in %d attempts, expected 0 <= achieved <= attempts", LegNames[leg], a, n)
+		}
 	}
 	return nil
 }
