@@ -20,7 +20,7 @@ BENCH_PKGS ?= ./...
 # variable is unset, and stops the recipe if the fetch fails (the ORT tests would otherwise just skip).
 WITH_ORT = lib=$${DYSL_ORT_LIB:-$$(scripts/fetch-ort.sh)} && export DYSL_ORT_LIB="$$lib" &&
 
-.PHONY: help ort build test test-ros2 demo bench arm64 arm64-glibc231 test-arm64
+.PHONY: help ort build test test-ros2 demo bench mutate arm64 arm64-glibc231 test-arm64
 
 help:
 	@echo "make ort         fetch ONNX Runtime 1.24.1 (CPU) into .cache/ort/ and print its path"
@@ -29,6 +29,7 @@ help:
 	@echo "make test-ros2   colcon build + the ROS 2 integration tests (test/ros2), when /opt/ros/humble exists"
 	@echo "make demo        run 'dysl demo'"
 	@echo "make bench       run benchmarks (BENCH_PKGS=$(BENCH_PKGS))"
+	@echo "make mutate      mutation-test MUTATE_PKG (default ./skipping): which code changes no test notices"
 	@echo "make arm64       cross-build nodes/ for linux/arm64 into bin/linux-arm64/ (needs glibc >= 2.34: JetPack 6)"
 	@echo "make arm64-glibc231  the same against glibc 2.31 (JetPack 5) into bin/linux-arm64-glibc2.31/"
 	@echo "make test-arm64  run the ONNX Runtime backend tests as arm64 code under qemu-user"
@@ -69,6 +70,17 @@ demo: ort
 
 bench:
 	$(WITH_ORT) $(GO) test -run '^$$' -bench . -benchmem $(BENCH_PKGS)
+
+# Mutation testing: gremlins changes one operator at a time in a copy of the module (a < into a <=, a +
+# into a -) and runs the package's tests; a mutant whose tests still pass ("LIVED") is a change of
+# behaviour no test notices, or a change that alters nothing (an equivalent mutant: read it to tell).
+# The timeout coefficient is high because gremlins times each run from the covered tests alone, before
+# go test's compile, which takes longer here. Not part of make test: a package takes minutes to hours.
+MUTATE_PKG ?= ./skipping
+MUTATE_WORKERS ?= 2
+GREMLINS ?= github.com/go-gremlins/gremlins/cmd/gremlins@v0.6.0
+mutate: ort
+	$(WITH_ORT) $(GO) run $(GREMLINS) unleash --workers $(MUTATE_WORKERS) --timeout-coefficient 60 --output-statuses lt $(MUTATE_PKG)
 
 # cgo stays off in cross builds unless CGO_ENABLED=1 is explicit, and onnxruntime_go needs cgo.
 # Binaries built against bookworm's cross libc need GLIBC_2.34 (JetPack 6 / Ubuntu 22.04 is fine;
