@@ -23,9 +23,12 @@ func TestNewLayoutRejects(t *testing.T) {
 		want   string
 	}{
 		{"no layers", 0, []int{0}, "layers must be > 0"},
-		{"empty static", 8, nil, "must not be empty"},
+		// The message names the layer to list.
+		{"empty static", 8, nil, "must not be empty (the last layer, 7, is always static)"},
 		{"missing last", 8, []int{2, 5}, "must contain the last layer 7"},
 		{"out of range", 8, []int{9, 7}, "static layer 9 out of range [0, 7]"},
+		// Layers counted from 1: the last layer, L, is one past the stack, and the message says so.
+		{"one-based", 8, []int{3, 8}, "static layer 8 out of range [0, 7]"},
 		{"unsorted", 8, []int{5, 2, 7}, "strictly ascending: 2 after 5"},
 		{"duplicate", 8, []int{2, 2, 7}, "strictly ascending: 2 after 2"},
 	}
