@@ -314,10 +314,14 @@ func TestNaNControllerMeansRun(t *testing.T) {
 	require.NoError(t, err)
 	m.Report([][]float64{{0}}, tr)
 	require.Equal(t, len(tr.Controllers), m.Last().ControllersOutOfRange, "above 1: counted too")
-	tr, err = m.Plan().Walk(memRunner{1})
-	require.NoError(t, err)
-	m.Report([][]float64{{0}}, tr)
-	require.Zero(t, m.Last().ControllersOutOfRange)
+	// 0 and 1 are probabilities: a saturated sigmoid gives them, and they are no fault to report.
+	for _, p := range []float32{0, 1} {
+		tr, err = m.Plan().Walk(memRunner{p})
+		require.NoError(t, err)
+		require.NotEmpty(t, tr.Controllers)
+		m.Report([][]float64{{0}}, tr)
+		require.Zero(t, m.Last().ControllersOutOfRange, "p = %v", p)
+	}
 }
 
 func TestFixedRatioPlanAlwaysJumpsAtItsGates(t *testing.T) {
