@@ -101,13 +101,15 @@ func TestADropBeyondEta1MovesTheAllowPointsByTheCeilingStride(t *testing.T) {
 	}
 }
 
-// A recovery moves the allow points back by one only beyond η1: a rise of exactly η1 leaves them.
+// A recovery moves the allow points back by one only beyond η1: a rise of exactly η1 leaves them. The
+// stats report that move as the stride -1 (0 for none), as they report a drop's forward stride.
 func TestARecoveryBeyondEta1MovesTheAllowPointsBackByOne(t *testing.T) {
 	eta1 := DefaultConfig().EtaMove
 	for _, c := range []struct {
-		rise  float64
-		allow []int
-	}{{below(eta1), []int{7, 15}}, {eta1, []int{7, 15}}, {above(eta1), []int{6, 14}}} {
+		rise   float64
+		allow  []int
+		stride int
+	}{{below(eta1), []int{7, 15}, 0}, {eta1, []int{7, 15}, 0}, {above(eta1), []int{6, 14}, -1}} {
 		cfg := DefaultConfig()
 		cfg.Stride = 64 // any drop moves the allow points to the static layers
 		m := chunkWindowMachine(t, cfg)
@@ -116,6 +118,7 @@ func TestARecoveryBeyondEta1MovesTheAllowPointsBackByOne(t *testing.T) {
 		inferContinuity(t, m, c.rise, 0) // C from −2x to −x: ΔC = +x, exactly
 		require.Equal(t, c.rise, m.Last().ContinuityDelta)
 		require.Equal(t, c.allow, m.AllowPoints(), "ΔC = %v", c.rise)
+		require.Equal(t, c.stride, m.Last().Stride, "ΔC = %v", c.rise)
 	}
 }
 
