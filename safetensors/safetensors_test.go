@@ -77,6 +77,38 @@ func TestDecodeRejectsCorruptFiles(t *testing.T) {
 	}
 }
 
+// The edges of a valid file decode: a header that fills the file, tensors with no elements, and a
+// shape as large as int64 bytes can count, which must be judged by its data, not refused as wrapping.
+func TestDecodeAtTheEdgesOfValidFiles(t *testing.T) {
+	headerOnly := binary.LittleEndian.AppendUint64(nil, 2)
+	headerOnly = append(headerOnly, "{}"...)
+	f, err := Decode(headerOnly)
+	require.NoError(t, err, "a header that ends where the file ends, with no data")
+	require.Empty(t, f.Tensors)
+
+	_, err = Decode(headerOnly[:len(headerOnly)-1])
+	require.ErrorContains(t, err, "header length 2 does not fit in a 9-byte file")
+	pastTheEnd := binary.LittleEndian.AppendUint64(nil, 3)
+	_, err = Decode(append(pastTheEnd, "{} "[:2]...))
+	require.ErrorContains(t, err, "header length 3 does not fit in a 10-byte file")
+
+	empty, err := Encode(map[string]Tensor{"none": F32([]int64{0}, nil), "rows": F32([]int64{2, 0}, nil), "w": F32([]int64{1}, []float32{3})}, nil)
+	require.NoError(t, err)
+	f, err = Decode(empty)
+	require.NoError(t, err, "tensors with a dimension of 0 hold no bytes and are valid")
+	require.Equal(t, []int64{2, 0}, f.Tensors["rows"].Shape)
+	require.Empty(t, f.Tensors["none"].Data)
+	w, err := f.Tensors["w"].Float32s()
+	require.NoError(t, err)
+	require.Equal(t, []float32{3}, w)
+
+	// math.MaxInt64/4 float32s come to 2^63-4 bytes: no wrap, so the data's size is what is wrong.
+	js := `{"w":{"dtype":"F32","shape":[2305843009213693951],"data_offsets":[0,8]}}`
+	largest := append(binary.LittleEndian.AppendUint64(nil, uint64(len(js))), js...)
+	_, err = Decode(append(largest, make([]byte, 8)...))
+	require.ErrorContains(t, err, "needs 9223372036854775804 bytes, data_offsets give 8")
+}
+
 // Whatever the bytes, Decode returns an error or tensors whose shapes account for their data exactly.
 func FuzzDecode(f *testing.F) {
 	good, err := Encode(map[string]Tensor{"w": F32([]int64{2, 1}, []float32{1, 2}), "b": F32([]int64{0}, nil)}, map[string]string{"k": "v"})
