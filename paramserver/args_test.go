@@ -85,6 +85,8 @@ func TestParseArgsNodeRemaps(t *testing.T) {
 		{name: "defaults", args: nil, wantNode: "vla_node", wantNS: "/"},
 		{name: "__name alias and trailing slash", args: []string{"--ros-args", "-r", "__name:=arm_policy", "-r", "__ns:=/lab/"},
 			wantNode: "arm_policy", wantNS: "/lab"},
+		{name: "__ns:=/ is the root namespace, its slash kept", args: []string{"--ros-args", "-r", "__ns:=/"},
+			wantNode: "vla_node", wantNS: "/"},
 		{name: "first rule wins, as in rcl", args: []string{"--ros-args", "-r", "__node:=first", "-r", "__node:=second"},
 			wantNode: "first", wantNS: "/"},
 		{name: "node-specific rule for this node", args: []string{"--ros-args", "-r", "vla_node:__node:=renamed", "-r", "vla_node:a:=b"},
