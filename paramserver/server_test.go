@@ -78,6 +78,11 @@ func TestDeclare(t *testing.T) {
 		{name: "override outside a stepped range", overrides: map[string]Value{"period": Double(-3)},
 			param: "period", value: Double(1), descriptor: Descriptor{FloatingPointRange: []msgs.FloatingPointRange{{FromValue: 0.5, ToValue: 60, Step: 0.5}}},
 			wantErr: "parameter 'period' could not be set to -3 (range 0.5 to 60, step 0.5): Parameter {period} doesn't comply with floating point range."},
+		// A range whose from equals its to pins the value, as a launch file pins a calibrated constant.
+		{name: "integer range of one value", param: "camera_id", value: Integer(2),
+			descriptor: Descriptor{IntegerRange: []msgs.IntegerRange{{FromValue: 2, ToValue: 2}}}, want: Integer(2)},
+		{name: "floating point range of one value", param: "scale", value: Double(0.5),
+			descriptor: Descriptor{FloatingPointRange: []msgs.FloatingPointRange{{FromValue: 0.5, ToValue: 0.5}}}, want: Double(0.5)},
 		{name: "empty name", param: "", value: Bool(true), wantErr: "parameter name must not be empty"},
 		{name: "static without value", param: "x", value: Value{},
 			wantErr: "parameter 'x' has invalid type: cannot declare a statically typed parameter with an uninitialized value"},
@@ -169,25 +174,39 @@ func TestIntegerRange(t *testing.T) {
 }
 
 func TestFloatingPointRange(t *testing.T) {
-	r := msgs.FloatingPointRange{FromValue: 0, ToValue: 1, Step: 0.1}
-	cases := []struct {
+	type accepted struct {
 		value float64
 		ok    bool
-	}{
-		{0, true}, {1, true}, {0.3, true}, // 0.3 is not exactly 3*0.1 in binary: the tolerance accepts it
-		{0.7000000000000001, true}, {0.35, false}, {-0.1, false}, {1.1, false},
 	}
-	for _, tc := range cases {
-		t.Run(fmt.Sprint(tc.value), func(t *testing.T) {
-			s := newTestServer(t, nil)
-			mustDeclare(t, s, "alpha", Double(0), Descriptor{FloatingPointRange: []msgs.FloatingPointRange{r}})
-			result := s.SetAtomically(Parameter{Name: "alpha", Value: Double(tc.value)})
-			if tc.ok {
-				require.Equal(t, SetResult{Successful: true}, result)
-				return
-			}
-			require.Equal(t, SetResult{Reason: "Parameter {alpha} doesn't comply with floating point range. Range: 0 to 1, step 0.1."}, result)
-		})
+	ranges := []struct {
+		r     msgs.FloatingPointRange
+		text  string // the range as the refusal names it
+		cases []accepted
+	}{
+		{r: msgs.FloatingPointRange{FromValue: 0, ToValue: 1, Step: 0.1}, text: "0 to 1, step 0.1", cases: []accepted{
+			{0, true}, {1, true}, {0.3, true}, // 0.3 is not exactly 3*0.1 in binary: the tolerance accepts it
+			{0.7000000000000001, true}, {0.35, false}, {-0.1, false}, {1.1, false},
+		}},
+		// The grid counts steps from FromValue, not from 0 (8.2 is 0.5 + 77*0.1), and the tolerance is
+		// relative: 0.5 + 594*0.1 is 59.900000000000006 in binary, one ulp (7.1e-15) off the 59.9 a user
+		// types: rclcpp's tolerance (epsilon*|x+y|*100) grows with the values and takes it.
+		{r: msgs.FloatingPointRange{FromValue: 0.5, ToValue: 60, Step: 0.1}, text: "0.5 to 60, step 0.1", cases: []accepted{
+			{0.6, true}, {8.2, true}, {59.9, true}, {8.25, false}, {0.4, false},
+		}},
+	}
+	for _, rc := range ranges {
+		for _, tc := range rc.cases {
+			t.Run(fmt.Sprintf("%s/%v", rc.text, tc.value), func(t *testing.T) {
+				s := newTestServer(t, nil)
+				mustDeclare(t, s, "alpha", Double(rc.r.FromValue), Descriptor{FloatingPointRange: []msgs.FloatingPointRange{rc.r}})
+				result := s.SetAtomically(Parameter{Name: "alpha", Value: Double(tc.value)})
+				if tc.ok {
+					require.Equal(t, SetResult{Successful: true}, result)
+					return
+				}
+				require.Equal(t, SetResult{Reason: "Parameter {alpha} doesn't comply with floating point range. Range: " + rc.text + "."}, result)
+			})
+		}
 	}
 	t.Run("to within tolerance passes although above it", func(t *testing.T) {
 		require.True(t, floatingPointRangeContains(msgs.FloatingPointRange{FromValue: 0, ToValue: 1}, 1+1e-15))
@@ -214,6 +233,7 @@ func TestSetAtomicallyRules(t *testing.T) {
 		mustDeclare(t, s, "rate_hz", Double(10), Descriptor{})
 		mustDeclare(t, s, "model_path", String("/m"), Descriptor{ReadOnly: true})
 		mustDeclare(t, s, "anything", Integer(1), Descriptor{DynamicTyping: true})
+		mustDeclare(t, s, "joint_names", StringArray("j1", "j2"), Descriptor{})
 	}
 	cases := []struct {
 		name    string
@@ -230,6 +250,9 @@ func TestSetAtomicallyRules(t *testing.T) {
 			want: SetResult{Reason: "parameter 'model_path' cannot be set because it is read-only"}},
 		{name: "type change refused", params: []Parameter{{Name: "rate_hz", Value: Integer(20)}},
 			want: SetResult{Reason: "Wrong parameter type, parameter {rate_hz} is of type {double}, setting it to {integer} is not allowed."}},
+		// string_array is the last type rcl_interfaces defines: it has a name, not "unknown type".
+		{name: "type change refused for the last known type", params: []Parameter{{Name: "joint_names", Value: String("j1")}},
+			want: SetResult{Reason: "Wrong parameter type, parameter {joint_names} is of type {string_array}, setting it to {string} is not allowed."}},
 		{name: "unknown type from the wire is named as rclcpp names it", params: []Parameter{{Name: "rate_hz", Value: Value{Type: 42}}},
 			want: SetResult{Reason: "Wrong parameter type, parameter {rate_hz} is of type {double}, setting it to {unknown type} is not allowed."}},
 		{name: "type change with dynamic typing", params: []Parameter{{Name: "anything", Value: String("now a string")}},
