@@ -134,6 +134,22 @@ func TestExternalData(t *testing.T) {
 	})
 }
 
+// Each tensor in the data file starts on a 64-byte boundary, so that ONNX Runtime can map it without
+// copying; a tensor of exactly the threshold's size goes out too.
+func TestExternalDataIsAligned(t *testing.T) {
+	dir := t.TempDir()
+	written, err := affine().WriteFile(filepath.Join(dir, "affine.onnx"), WriteOptions{ExternalData: true, ExternalThreshold: 12})
+	require.NoError(t, err)
+	require.Equal(t, map[string]ExternalRef{
+		"w": {Location: "affine.onnx.data", Offset: 0, Length: 24},
+		"b": {Location: "affine.onnx.data", Offset: 64, Length: 12},
+	}, written)
+	data, err := os.ReadFile(filepath.Join(dir, "affine.onnx.data"))
+	require.NoError(t, err)
+	require.Len(t, data, 76)
+	require.Equal(t, float32(0.5), math.Float32frombits(binary.LittleEndian.Uint32(data[64:])))
+}
+
 func TestReadInfoRejectsNonModels(t *testing.T) {
 	cases := map[string][]byte{
 		"empty":           {},
