@@ -118,6 +118,10 @@ func TestRunRefusesBadRoundCounts(t *testing.T) {
 	img := policy.Image{Width: 2, Height: 2, Encoding: "mono8", Step: 2, Data: []byte{1, 2, 3, 4}}
 	plans, err := DefaultPlans(e.Layout(), 0.5)
 	require.NoError(t, err)
+	// One timed round and no warm-up is the least a run may be.
+	rep, err := Run(Config{Engine: e, Observations: []policy.Observation{{Image: img}}, Plans: plans, Iterations: 1})
+	require.NoError(t, err)
+	require.Len(t, rep.Plans, len(plans))
 	for _, bad := range []struct{ iterations, warmup int }{{0, 1}, {2, -3}} {
 		_, err := Run(Config{Engine: e, Observations: []policy.Observation{{Image: img}}, Plans: plans,
 			Iterations: bad.iterations, Warmup: bad.warmup})
@@ -140,7 +144,12 @@ func TestDefaultPlansRefuseRatiosOutsideZeroToOne(t *testing.T) {
 		_, err := DefaultPlans(&l, 0.5, bad)
 		require.EqualError(t, err, fmt.Sprintf("benchmark: skip ratio %v: expected a share of the dynamic layers in [0, 1]", bad))
 	}
-	plans, err := DefaultPlans(&l)
+	// The ends are ratios too: none of the dynamic layers skipped, and all of them.
+	plans, err := DefaultPlans(&l, 0, 1)
+	require.NoError(t, err)
+	require.Equal(t, "dysl_skip_0", plans[3].Name)
+	require.Equal(t, "dysl_skip_100", plans[4].Name)
+	plans, err = DefaultPlans(&l)
 	require.NoError(t, err)
 	require.Len(t, plans, 5, "0.5 and 0.75 of 3 dynamic layers per segment both round to 2: one plan")
 	require.Equal(t, "dysl_skip_67", plans[len(plans)-1].Name)
