@@ -67,12 +67,22 @@ func TestReportComparesMeasuredWithIdealSpeedup(t *testing.T) {
 	require.InDelta(t, 80.0/22, so.Speedup, 1e-9)
 	require.InDelta(t, 80.0/22, so.IdealSpeedup, 1e-9)
 	require.InDelta(t, 2, so.MeanExecuted, 1e-9)
+	require.InDelta(t, 22e-9, so.ExecutedGFLOPs, 1e-18, "2 layers of 10 FLOPs and 2 adapters of 1")
 	// ratio 0.5: 3 dynamic layers per segment, round(1.5)=2 skipped (4 of the 6 dynamic layers, half
 	// of all 8): 4 layers + 2 adapters
 	d := byName["dysl_skip_67"]
 	require.InDelta(t, 42, d.MedianMs, 1e-9)
 	require.InDelta(t, 1, d.Efficiency, 1e-9)
 	require.InDelta(t, 0.5, d.SkipRatio, 1e-9)
+
+	// Speedups are against the single graph wherever it stands in the plans.
+	reordered := []Plan{plans[2], plans[0], plans[1]}
+	rep, err = Run(Config{Engine: e, Observations: []policy.Observation{{Image: img}}, Plans: reordered,
+		Iterations: 3, Now: clock.Now})
+	require.NoError(t, err)
+	require.Equal(t, "static_only", rep.Plans[0].Plan)
+	require.InDelta(t, 80.0/22, rep.Plans[0].Speedup, 1e-9)
+	require.InDelta(t, 1, rep.Plans[1].Speedup, 1e-9)
 }
 
 // A bundle whose manifest records no FLOPs (built elsewhere) is measured all the same: the FLOPs
