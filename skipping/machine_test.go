@@ -231,23 +231,62 @@ func TestDySLWithClosedControllersIsFullDepth(t *testing.T) {
 	}
 }
 
+// failingRunner answers like memRunner, but its graph (layer, adapter or controller) fails at failAt.
 type failingRunner struct {
 	memRunner
+	graph  string
 	failAt int
 }
 
-func (r failingRunner) RunLayer(j int) error {
-	if j == r.failAt {
+func (r failingRunner) fails(graph string, j int) error {
+	if graph == r.graph && j == r.failAt {
 		return errors.New("boom")
 	}
 	return nil
 }
 
+func (r failingRunner) RunLayer(j int) error   { return r.fails("layer", j) }
+func (r failingRunner) RunAdapter(j int) error { return r.fails("adapter", j) }
+func (r failingRunner) RunController(j int) (float32, error) {
+	return r.prob, r.fails("controller", j)
+}
+
+// A graph that fails ends the walk there, whichever step ran it: a pass that went on would act on a
+// hidden state that layer never produced. The trace holds what was done before it.
 func TestWalkStopsAtFirstError(t *testing.T) {
 	l := mustLayout(t, 8, 3, 7)
-	tr, err := FullPlan(&l).Walk(failingRunner{failAt: 5})
-	require.EqualError(t, err, "boom")
-	require.Equal(t, []int{0, 1, 2, 3, 4}, tr.Executed)
+	planWith := func(j int, k StepKind) Plan {
+		p := FullPlan(&l)
+		p.Threshold = 0.5
+		p.Steps[j] = k
+		return p
+	}
+	for _, c := range []struct {
+		name        string
+		plan        Plan
+		runner      failingRunner
+		executed    []int
+		controllers []int
+	}{
+		{"run", FullPlan(&l), failingRunner{graph: "layer", failAt: 5}, []int{0, 1, 2, 3, 4}, nil},
+		{"jump's adapter", planWith(5, StepJump), failingRunner{graph: "adapter", failAt: 5}, []int{0, 1, 2, 3, 4}, nil},
+		{"gate's controller", planWith(1, StepGate), failingRunner{graph: "controller", failAt: 1}, []int{0}, nil},
+		{"gate's adapter", planWith(1, StepGate), failingRunner{memRunner{1}, "adapter", 1}, []int{0}, []int{1}},
+		{"gate's layer", planWith(1, StepGate), failingRunner{memRunner{0}, "layer", 1}, []int{0}, []int{1}},
+		{"gate-skip's controller", planWith(4, StepGateSkip), failingRunner{graph: "controller", failAt: 4}, []int{0, 1, 2, 3}, nil},
+		{"gate-skip's layer", planWith(4, StepGateSkip), failingRunner{memRunner{0}, "layer", 4}, []int{0, 1, 2, 3}, []int{4}},
+	} {
+		tr, err := c.plan.Walk(c.runner)
+		require.EqualError(t, err, "boom", c.name)
+		require.Equal(t, c.executed, tr.Executed, c.name)
+		require.Empty(t, tr.Skipped, c.name)
+		require.Empty(t, tr.Adapters, c.name)
+		require.Equal(t, c.controllers, tr.Controllers, c.name)
+	}
+
+	tr, err := planWith(2, StepKind(9)).Walk(memRunner{})
+	require.EqualError(t, err, "skipping: plan step 2 has invalid kind StepKind(9)")
+	require.Equal(t, []int{0, 1}, tr.Executed)
 }
 
 // warmUp serves still one-action chunks until the continuity is defined, so that DySL's next plan
