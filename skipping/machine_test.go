@@ -64,6 +64,13 @@ func TestConfigValidateListsEveryViolation(t *testing.T) {
 		require.ErrorContains(t, err, want)
 	}
 	require.NoError(t, DefaultConfig().Validate())
+	// The machine refuses it too, and a refused SetConfig leaves the configuration in force.
+	_, err = NewMachine(mustLayout(t, 4, 3), c)
+	require.ErrorContains(t, err, "stride (65)")
+	m, err := NewMachine(mustLayout(t, 4, 3), DefaultConfig())
+	require.NoError(t, err)
+	require.ErrorContains(t, m.SetConfig(c), "stride (65)")
+	require.Equal(t, DefaultConfig(), m.Config())
 }
 
 func TestParseStrategyRoundTrip(t *testing.T) {
@@ -109,6 +116,7 @@ func TestProtocolMisusePanics(t *testing.T) {
 	m.Plan()
 	require.Panics(t, func() { m.Plan() }, "Plan twice")
 	require.Panics(t, func() { _ = m.SetConfig(DefaultConfig()) }, "SetConfig mid-inference")
+	require.Panics(t, func() { m.Reset() }, "Reset mid-inference")
 
 	// Continuity compares actions value by value: a chunk of ragged or changed width is refused whole.
 	require.PanicsWithValue(t, "skipping: Report: action 1 of the chunk has 1 values, the episode's actions 2",
