@@ -153,6 +153,10 @@ func TestLoadParamsFileRefusesWhatRclRefuses(t *testing.T) {
 		{"double slash", "//x:\n  ros__parameters:\n    x: 1\n", `node key "//x": empty name`},
 		{"nested bad name", "/**:\n  my-node:\n    ros__parameters:\n      x: 1\n", `line 2: node key "/**/my-node"`},
 		{"slash joined to slash", "/a:\n  /b:\n    ros__parameters:\n      x: 1\n", `node key "/a//b": empty name`},
+		{"alias as a parameter name", "/**:\n  ros__parameters:\n    &k x: 1\n    *k : 2\n", "line 4: YAML aliases (*k) are not supported"},
+		{"list as a parameter name", "/**:\n  ros__parameters:\n    ? [a, b]\n    : 1\n", "line 3: a list as a key"},
+		// Read as an empty name, the list would drop out of the node name and give /vla_node an x.
+		{"list as a node name", "? [a, b]\n:\n  vla_node:\n    ros__parameters:\n      x: 1\n", "line 1: a list as a key"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -170,6 +174,8 @@ func TestLoadParamsFileRefusesWhatRclRefuses(t *testing.T) {
 		{"/robot/:\n  vla_node:\n    ros__parameters:\n      x: 1\n", "/robot/vla_node"},
 		{"\"*\":\n  ros__parameters:\n    x: 1\n", "/vla_node"},
 		{"\"**\":\n  vla_node:\n    ros__parameters:\n      x: 1\n", "/robot/vla_node"},
+		// Each end of the characters a name may hold: A-Z, a-z, 0-9 (not first) and '_'.
+		{"/Az09_Za/vla_node:\n  ros__parameters:\n    x: 1\n", "/Az09_Za/vla_node"},
 	} {
 		path := filepath.Join(t.TempDir(), "params.yaml")
 		require.NoError(t, os.WriteFile(path, []byte(tc.file), 0o644))
