@@ -268,12 +268,16 @@ func (c *ImageConverter) plan(g frameGeometry) {
 	// Source region in pixels.
 	x0, y0, cw, ch := 0.0, 0.0, fw, fh
 	if c.spec.Resize != "stretch" {
-		target := float64(w) / float64(h)
-		if cw/ch > target {
-			cw = ch * target
+		// The aspect ratios are compared in integers, and a frame of the model's ratio is taken whole:
+		// through w/h in floating point, 72 / (72/56) is not 56, and a frame of a 72x56 model's own size
+		// was resampled over a region a hair off the frame instead of gathered bit for bit. With the
+		// model's sides within bundle.MaxImageSide the products overflow only for rows of 2^50 bytes.
+		switch wide, tall := g.width*h, g.height*w; {
+		case wide > tall:
+			cw = fh * float64(w) / float64(h)
 			x0 = (fw - cw) / 2
-		} else {
-			ch = cw / target
+		case wide < tall:
+			ch = fw * float64(h) / float64(w)
 			y0 = (fh - ch) / 2
 		}
 	}
