@@ -101,6 +101,7 @@ func TestConverterRefusesAnUnusableSpec(t *testing.T) {
 		want string
 	}{
 		{identitySpec(0, 4, "stretch"), "image size 0x4 must be positive"},
+		{identitySpec(4, 0, "stretch"), "image size 4x0 must be positive"},
 		{bundle.ImageSpec{Width: 2, Height: 2, Mean: []float64{0}, Std: []float64{1, 1, 1}}, "need 3 values (RGB), got 1 and 3"},
 		{bundle.ImageSpec{Width: 2, Height: 2, Mean: []float64{0, 0, 0}, Std: []float64{1, 0, 1}}, "channel 1 has mean 0 and std 0"},
 		{bundle.ImageSpec{Width: 2, Height: 2, Mean: []float64{0, 0, math.NaN()}, Std: []float64{1, 1, 1}}, "channel 2 has mean NaN"},
@@ -110,6 +111,11 @@ func TestConverterRefusesAnUnusableSpec(t *testing.T) {
 		_, err := NewImageConverter(c.spec)
 		require.ErrorContains(t, err, c.want)
 	}
+	// A balance of 1 is taken: the training frames' median at full scale (a white table).
+	white := identitySpec(2, 2, "stretch")
+	white.Balance = []float64{1, 1, 1}
+	_, err := NewImageConverter(white)
+	require.NoError(t, err)
 	conv := newConverter(t, identitySpec(2, 2, "stretch"))
 	require.ErrorContains(t, conv.Convert(pixelImage(2, 2, "rgb8", func(x, y int) [3]byte { return [3]byte{} }), make([]float32, 11)),
 		"destination holds 11 values, expected 3 x 2 x 2 = 12")
@@ -160,6 +166,25 @@ func TestBalanceUndoesTheLight(t *testing.T) {
 	// A frame 4 times too dark is corrected only by that gain.
 	dark := convert(t, tableFrame(4, [3]byte{36, 28, 18}, [3]byte{36, 28, 18}, 1), balancedSpec(4))
 	require.InDelta(t, (72.0/255-0.485)/0.229, dark[0], 1e-5)
+}
+
+// A frame whose samples split evenly between two levels has as its median the lower one: the least
+// level that half the samples reach. A 2x2 input of two pixels at 100 and two at 150, balanced to 120,
+// is brightened by 1.2, not dimmed by 0.8.
+func TestBalanceMedianOfAnEvenCountIsTheLowerMiddle(t *testing.T) {
+	spec := identitySpec(2, 2, "stretch")
+	spec.Balance = []float64{120.0 / 255, 120.0 / 255, 120.0 / 255}
+	conv := newConverter(t, spec)
+	img := pixelImage(2, 2, "rgb8", func(x, y int) [3]byte {
+		v := byte(100 + 50*x)
+		return [3]byte{v, v, v}
+	})
+	dst := make([]float32, 12)
+	require.NoError(t, conv.Convert(img, dst))
+	for ch, g := range conv.Gains() {
+		require.InDelta(t, 1.2, g, 1e-9, "channel %d", ch)
+	}
+	require.InDelta(t, 120.0/255, dst[0], 1e-6, "the lower level, brought to the balance")
 }
 
 // referenceConvert is what the converter must compute, per pixel in float64 with no tables: along an
