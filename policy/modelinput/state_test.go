@@ -25,9 +25,18 @@ func TestStateNormalize(t *testing.T) {
 	require.NoError(t, n.Normalize([]float64{0.35, -1}, dst))
 	require.InDeltaSlice(t, []float32{2, -0.5}, dst, 1e-6)
 
+	// InDeltaSlice compares only as many values as got holds: the length is checked first.
 	got, err := StateInput([]float64{0.05, 1}, stateSpec())
 	require.NoError(t, err)
+	require.Len(t, got, 2)
 	require.InDeltaSlice(t, []float32{-1, 0.5}, got, 1e-6)
+
+	// The tools that feed the model outside the engine are refused what the engine refuses.
+	_, err = StateInput([]float64{0.05, math.NaN()}, stateSpec())
+	var inErr *InputError
+	require.ErrorAs(t, err, &inErr)
+	_, err = StateInput([]float64{0.05, 1}, bundle.StateSpec{})
+	require.ErrorContains(t, err, "names no values")
 }
 
 func TestStateBadValuesAreInputErrorsNamingTheValue(t *testing.T) {
