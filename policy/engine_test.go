@@ -183,6 +183,34 @@ func TestModelFaultsAreErrorsAndTheEngineKeepsServing(t *testing.T) {
 	}
 }
 
+// setHead makes every head output the values it holds, in the model's normalized units.
+type setHead struct {
+	*policytest.Fake
+	values []float32
+}
+
+func (h *setHead) RunHead(out []float32) error {
+	if err := h.Fake.RunHead(out); err != nil {
+		return err
+	}
+	copy(out, h.values)
+	return nil
+}
+
+// The chunk goes out in the robot's units: each normalized value times its dimension's action.std plus
+// its action.mean, as the manifest's statistics of the training actions say.
+func TestChunkIsInRobotUnits(t *testing.T) {
+	m := fakeManifest()
+	m.Action.Mean = []float64{0.5, -1}
+	m.Action.Std = []float64{2, 0.25}
+	h := &setHead{Fake: policytest.NewFake(m), values: []float32{1, -2, 0.5, 4}}
+	e := &policy.Engine{Manifest: m, Backend: h}
+	require.NoError(t, e.Initialize())
+	res, err := e.Infer(policy.Observation{Image: grayImage(4, 4, 100), Instruction: "go"})
+	require.NoError(t, err)
+	require.Equal(t, [][]float32{{1*2 + 0.5, -2*0.25 - 1}, {0.5*2 + 0.5, 4*0.25 - 1}}, res.Chunk)
+}
+
 // hugeHead makes the head's next chunk finite but too large for float32 once in robot units.
 type hugeHead struct {
 	*policytest.Fake
@@ -337,5 +365,31 @@ func BenchmarkEngineInfer(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// A failing graph is named by its role, and by its layer where there is one of its kind per layer, so
+// that a message says which file of a bundle to look at.
+func TestGraphErrorNamesTheLayerOfPerLayerGraphs(t *testing.T) {
+	cause := fmt.Errorf("bad input")
+	for _, c := range []struct {
+		kind policy.GraphKind
+		file string
+		want string
+	}{
+		{policy.GraphPrefix, "prefix.onnx", "prefix (prefix.onnx): bad input"},
+		{policy.GraphLayer, "layer_05.onnx", "layer 5 (layer_05.onnx): bad input"},
+		{policy.GraphAdapter, "adapter_05.onnx", "adapter 5 (adapter_05.onnx): bad input"},
+		{policy.GraphController, "controller_05.onnx", "controller 5 (controller_05.onnx): bad input"},
+		{policy.GraphHead, "head.onnx", "head (head.onnx): bad input"},
+		{policy.GraphSingle, "full.onnx", "single graph (full.onnx): bad input"},
+	} {
+		layer := 5
+		if c.kind == policy.GraphPrefix || c.kind == policy.GraphHead || c.kind == policy.GraphSingle {
+			layer = -1
+		}
+		err := &policy.GraphError{Kind: c.kind, Layer: layer, File: c.file, Err: cause}
+		require.EqualError(t, err, c.want)
+		require.ErrorIs(t, err, cause)
 	}
 }
