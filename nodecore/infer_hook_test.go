@@ -13,7 +13,7 @@ import (
 )
 
 // A Config.Infer stands in for Engine.Infer: its chunk and statistics are what the Core publishes, and
-// it sees the frame and the instruction in force.
+// it sees the frame and the instruction in force. Its timings go out on ~/skip_stats in milliseconds.
 func TestInferReplacesTheEnginesInference(t *testing.T) {
 	m := policytest.Manifest()
 	engine := &policy.Engine{Manifest: m, Backend: policytest.NewFake(m), Now: func() time.Time { return t0 }}
@@ -24,7 +24,9 @@ func TestInferReplacesTheEnginesInference(t *testing.T) {
 	infer := func(obs policy.Observation) (policy.Result, error) {
 		seen = append(seen, obs)
 		return policy.Result{Chunk: [][]float32{{0.5, 1}, {0.25, -1}},
-			Stats: policy.Stats{Stats: skipping.Stats{Strategy: skipping.StrategyFull, Passes: 1, LayersTotal: 8, LayersExecuted: 3, LayersSkipped: 5}}}, nil
+			Stats: policy.Stats{Stats: skipping.Stats{Strategy: skipping.StrategyFull, Passes: 1, LayersTotal: 8, LayersExecuted: 3, LayersSkipped: 5},
+				Timing: policy.Timing{Prefix: time.Millisecond, Layers: 8 * time.Millisecond, Adapters: 500 * time.Microsecond,
+					Controllers: 250 * time.Microsecond, Head: 2 * time.Millisecond, Verification: 750 * time.Microsecond, Total: 12500 * time.Microsecond}}}, nil
 	}
 	sink := &recorder{}
 	core, err := nodecore.New(nodecore.Config{Engine: engine, Params: srv, Sink: sink, Infer: infer})
@@ -38,4 +40,7 @@ func TestInferReplacesTheEnginesInference(t *testing.T) {
 	require.Len(t, sink.chunks, 1)
 	require.Equal(t, []float32{0.5, 1, 0.25, -1}, sink.chunks[0].Actions)
 	require.Equal(t, uint32(3), sink.chunks[0].LayersExecuted)
+	s := sink.stats[0]
+	require.Equal(t, []float64{12.5, 1, 8, 0.5, 0.25, 2, 0.75},
+		[]float64{s.LatencyMs, s.PrefixLatencyMs, s.LayersLatencyMs, s.AdaptersLatencyMs, s.ControllersLatencyMs, s.HeadLatencyMs, s.VerificationLatencyMs})
 }
