@@ -28,7 +28,8 @@ func TestFramesAndInstructionInChunksStatsAndDiagnosticsOut(t *testing.T) {
 		nodecore.ParamVerification: paramserver.Bool(false), nodecore.ParamPreSkipPrediction: paramserver.Bool(false)})
 	f.core.SetInstruction("pick up the red cube")
 	f.warmUp()
-	f.core.Diagnostics(t0) // opens the first period
+	// The first report opens the first period: no rate yet.
+	require.Equal(t, "n/a", value(t, f.core.Diagnostics(t0).Status[0], "inference rate (Hz)"))
 	for i := range 3 {
 		f.serve(time.Duration(i)*100*time.Millisecond, "camera_optical")
 	}
@@ -64,7 +65,7 @@ func TestFramesAndInstructionInChunksStatsAndDiagnosticsOut(t *testing.T) {
 		})
 	}
 
-	d := f.core.Diagnostics(t0.Add(time.Second))
+	d := f.core.Diagnostics(t0.Add(500 * time.Millisecond))
 	require.Len(t, d.Status, 1)
 	st := d.Status[0]
 	require.Equal(t, msgs.DiagnosticOK, st.Level)
@@ -73,7 +74,7 @@ func TestFramesAndInstructionInChunksStatsAndDiagnosticsOut(t *testing.T) {
 	require.Equal(t, "fake-bundle", value(t, st, "model"))
 	require.Equal(t, "cpu", value(t, st, "provider"))
 	require.Equal(t, "3", value(t, st, "inferences in period"))
-	require.Equal(t, "3.00", value(t, st, "inference rate (Hz)"))
+	require.Equal(t, "6.00", value(t, st, "inference rate (Hz)"), "3 inferences in half a second")
 	require.Equal(t, "0.750", value(t, st, "skip ratio"))
 	require.Equal(t, "2.00", value(t, st, "mean executed layers"))
 	require.Equal(t, "0.000", value(t, st, "verification rate"))
@@ -342,8 +343,10 @@ func TestLiveParameterChangeAppliesAtTheNextInference(t *testing.T) {
 	f := newFixture(t, nil, nil)
 	f.core.SetInstruction("pick")
 	f.warmUp()
+	f.core.Diagnostics(t0)
 	f.serve(0, "cam")
 	require.Equal(t, uint32(6), f.sink.stats[0].LayersSkipped)
+	require.True(t, f.sink.stats[0].VerificationFired, "the fake's adapters look like a continuity drop")
 
 	res := f.params.SetAtomically(
 		paramserver.Parameter{Name: nodecore.ParamStrategy, Value: paramserver.String("full")},
@@ -357,6 +360,10 @@ func TestLiveParameterChangeAppliesAtTheNextInference(t *testing.T) {
 	require.Equal(t, uint32(0), f.sink.stats[1].LayersSkipped)
 	require.Equal(t, uint32(8), f.sink.stats[1].LayersExecuted)
 	require.Equal(t, "full", f.sink.chunks[1].Strategy)
+	require.False(t, f.sink.stats[1].VerificationFired, "nothing skipped, nothing to verify")
+	require.Empty(t, eventsOf[nodecore.EventParametersNotApplied](f.sink), "applied: no line says otherwise")
+	require.Equal(t, "0.500", value(t, f.core.Diagnostics(t0.Add(time.Second)).Status[0], "verification rate"),
+		"one of the period's two inferences verified")
 }
 
 // A set_parameters of several parameters (what ros2 param load sends) changes the live settings once,
@@ -456,7 +463,7 @@ func TestParameterServerRefusesInvalidSettingsWithoutACore(t *testing.T) {
 }
 
 // A frame older than max_image_age when inference would start is never acted on; nor is one with a
-// zero stamp.
+// zero stamp. One exactly max_image_age old is.
 func TestStaleFramesAreDropped(t *testing.T) {
 	f := newFixture(t, nil, nil) // max_image_age 0.5 s
 	f.core.Diagnostics(t0)
@@ -487,6 +494,11 @@ func TestStaleFramesAreDropped(t *testing.T) {
 	require.True(t, f.core.Step(t0.Add(1600*time.Millisecond)))
 	st = f.core.Diagnostics(t0.Add(3 * time.Second)).Status[0]
 	require.Contains(t, st.Message, "1 frames older than max_image_age (500ms) dropped, the last 600ms old")
+
+	// Exactly max_image_age old is not older than it: served.
+	f.core.OfferFrame(frame(3*time.Second, "cam", 100))
+	require.True(t, f.core.Step(t0.Add(3500*time.Millisecond)))
+	require.Len(t, f.sink.chunks, 2, "a frame exactly max_image_age old is acted on")
 }
 
 // A frame stamped further ahead of the clock than max_image_age (a camera clock 100 s ahead) is
@@ -507,8 +519,8 @@ func TestFramesFromTheFutureAreDropped(t *testing.T) {
 	require.Equal(t, msgs.DiagnosticWarn, st.Level)
 	require.Equal(t, "1 frames dropped as older than max_image_age (500ms) or stamped further ahead of the node's clock, the last 1m40s ahead: the camera's clock runs ahead of the node's; synchronize them (chrony, PTP)", st.Message)
 
-	f.core.OfferFrame(frame(1400*time.Millisecond, "cam", 100))
-	require.True(t, f.core.Step(t0.Add(time.Second)), "0.4 s ahead: within max_image_age")
+	f.core.OfferFrame(frame(1500*time.Millisecond, "cam", 100))
+	require.True(t, f.core.Step(t0.Add(time.Second)), "exactly max_image_age ahead: within it")
 	require.Len(t, f.sink.chunks, 1)
 }
 
@@ -521,6 +533,7 @@ func TestNoActionWithoutInstruction(t *testing.T) {
 	st := f.core.Diagnostics(t0.Add(time.Second)).Status[0]
 	require.Equal(t, msgs.DiagnosticWarn, st.Level)
 	require.Equal(t, "waiting for an instruction on instruction", st.Message)
+	require.Equal(t, "1", value(t, st, "frames without instruction"))
 
 	f.core.SetInstruction("pick")
 	f.serve(100*time.Millisecond, "cam")
@@ -535,6 +548,7 @@ func TestNoActionWithoutInstruction(t *testing.T) {
 	require.Equal(t, "frame 1700000000.200000000 not acted on: an empty instruction withdrew the last one", noInstruction[1].String())
 	st = f.core.Diagnostics(t0.Add(2 * time.Second)).Status[0]
 	require.Equal(t, "waiting for an instruction on instruction (an empty one withdrew the last)", st.Message)
+	require.Equal(t, "2", value(t, st, "frames without instruction"), "counted since start-up")
 
 	// White space alone says nothing to the policy: it withdraws the instruction as an empty one does.
 	f.core.SetInstruction("pick")
@@ -739,7 +753,7 @@ func TestSameInputsGiveIdenticalOutputs(t *testing.T) {
 }
 
 // A forwarder (the MAVLink bridge) gets every published chunk, and its link state shows in the
-// diagnostics.
+// diagnostics, with the chunks it refused.
 func TestForwarderGetsChunksAndReportsItsLink(t *testing.T) {
 	f := newFixture(t, nil, nil)
 	fwd := &fakeForwarder{}
@@ -764,17 +778,31 @@ func TestForwarderGetsChunksAndReportsItsLink(t *testing.T) {
 	require.Equal(t, "dysl_vla_node: mavlink", d.Status[1].Name)
 	require.Equal(t, msgs.DiagnosticWarn, d.Status[1].Level)
 	require.Equal(t, "udp-client:127.0.0.1:14550", d.Status[1].HardwareID)
+	notForwarded := func(d *msgs.DiagnosticArray) string { return value(t, d.Status[1], "chunks not forwarded") }
+	require.Equal(t, "0", notForwarded(d))
+	require.Empty(t, eventsOf[nodecore.EventForwardFailed](f.sink))
+
+	// A chunk the link refuses was still published on ROS: it is counted and said, by its sequence.
+	fwd.err = errors.New("queue full")
+	core.OfferFrame(frame(200*time.Millisecond, "cam", 100))
+	core.Step(t0.Add(200 * time.Millisecond))
+	require.Len(t, f.sink.chunks, 3)
+	failed := eventsOf[nodecore.EventForwardFailed](f.sink)
+	require.Len(t, failed, 1)
+	require.Equal(t, "chunk 2 not forwarded: queue full", failed[0].String())
+	require.Equal(t, "1", notForwarded(core.Diagnostics(t0.Add(2*time.Second))))
 }
 
 type fakeForwarder struct {
 	chunks   []*msgs.ActionChunk
 	executed []int
+	err      error // what ForwardChunk answers
 }
 
 func (f *fakeForwarder) ForwardChunk(c *msgs.ActionChunk, executedActions int) error {
 	f.chunks = append(f.chunks, c)
 	f.executed = append(f.executed, executedActions)
-	return nil
+	return f.err
 }
 func (f *fakeForwarder) LinkStatus() msgs.DiagnosticStatus {
 	return msgs.DiagnosticStatus{Level: msgs.DiagnosticWarn, Message: "no heartbeat for 3s"}
