@@ -83,6 +83,10 @@ func TestDeclare(t *testing.T) {
 			descriptor: Descriptor{IntegerRange: []msgs.IntegerRange{{FromValue: 2, ToValue: 2}}}, want: Integer(2)},
 		{name: "floating point range of one value", param: "scale", value: Double(0.5),
 			descriptor: Descriptor{FloatingPointRange: []msgs.FloatingPointRange{{FromValue: 0.5, ToValue: 0.5}}}, want: Double(0.5)},
+		// The launch log echoes the start-up value in full (61.25, not 6e+01), so the user finds it in the file.
+		{name: "double override outside range is echoed in full", overrides: map[string]Value{"link_timeout": Double(61.25)},
+			param: "link_timeout", value: Double(2), descriptor: Descriptor{FloatingPointRange: []msgs.FloatingPointRange{{FromValue: 0.1, ToValue: 60}}},
+			wantErr: "parameter 'link_timeout' could not be set to 61.25 (range 0.1 to 60): Parameter {link_timeout} doesn't comply with floating point range."},
 		{name: "empty name", param: "", value: Bool(true), wantErr: "parameter name must not be empty"},
 		{name: "static without value", param: "x", value: Value{},
 			wantErr: "parameter 'x' has invalid type: cannot declare a statically typed parameter with an uninitialized value"},
