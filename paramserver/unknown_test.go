@@ -37,3 +37,47 @@ func TestUnmatchedNodeKeys(t *testing.T) {
 	_, err = UnmatchedNodeKeys("testdata/bad_syntax.yaml", "/x")
 	require.Error(t, err)
 }
+
+// What the node warns about at start-up: each undeclared key, said to come from the one params file
+// when there is one, and each node block that is not this node's, by file.
+func TestIgnoredSettings(t *testing.T) {
+	start := func(t *testing.T, files ...string) *Server {
+		args := []string{"--ros-args", "-r", "__ns:=/robot"}
+		for _, f := range files {
+			args = append(args, "--params-file", f)
+		}
+		parsed, err := ParseArgs(args, "vla_node", "/")
+		require.NoError(t, err)
+		s, err := New(Config{Node: parsed.FullyQualifiedName(), Overrides: parsed.Overrides})
+		require.NoError(t, err)
+		mustDeclare(t, s, "rate_hz", Double(1), Descriptor{})
+		mustDeclare(t, s, "use_sim_time", Bool(false), Descriptor{})
+		return s
+	}
+	t.Run("one file", func(t *testing.T) {
+		got, err := IgnoredSettings(start(t, "testdata/vla_node.yaml"), []string{"testdata/vla_node.yaml"})
+		require.NoError(t, err)
+		require.Equal(t, []string{
+			"params file testdata/vla_node.yaml: engine_path is not a parameter of /robot/vla_node; ignored",
+			"params file testdata/vla_node.yaml: node block /vla_node does not match /robot/vla_node; ignored",
+		}, got)
+	})
+	t.Run("several files", func(t *testing.T) {
+		files := []string{"testdata/vla_node.yaml", "testdata/wildcards.yaml"}
+		got, err := IgnoredSettings(start(t, files...), files)
+		require.NoError(t, err)
+		require.Equal(t, []string{
+			// Which file gave a key is lost in the merge: the warning names them all.
+			"start-up overrides (params files and -p): any_depth is not a parameter of /robot/vla_node; ignored",
+			"start-up overrides (params files and -p): any_namespace_one_level is not a parameter of /robot/vla_node; ignored",
+			"start-up overrides (params files and -p): engine_path is not a parameter of /robot/vla_node; ignored",
+			"start-up overrides (params files and -p): one_token is not a parameter of /robot/vla_node; ignored",
+			"params file testdata/vla_node.yaml: node block /vla_node does not match /robot/vla_node; ignored",
+			"params file testdata/wildcards.yaml: node block /other/vla_node does not match /robot/vla_node; ignored",
+		}, got)
+	})
+	t.Run("unreadable file", func(t *testing.T) {
+		_, err := IgnoredSettings(start(t), []string{"testdata/missing.yaml"})
+		require.ErrorContains(t, err, "params file: open testdata/missing.yaml: no such file or directory")
+	})
+}
