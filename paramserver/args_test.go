@@ -158,6 +158,19 @@ func TestRemapName(t *testing.T) {
 			require.Equal(t, tc.want, a.RemapName(tc.in))
 		})
 	}
+	// A node launched without a namespace, the default: names resolve under "/" without a second slash.
+	t.Run("root namespace", func(t *testing.T) {
+		root := Args{NodeName: "vla_node", Namespace: "/", Remaps: []Remap{{From: "image", To: "camera/image_raw"}}}
+		for _, tc := range []struct{ in, want string }{
+			{"image", "/camera/image_raw"},
+			{"action_chunk", "/action_chunk"},
+			{"~", "/vla_node"},
+			{"~/debug", "/vla_node/debug"},
+		} {
+			require.Equal(t, tc.want, root.RemapName(tc.in), tc.in)
+		}
+		require.Equal(t, "/robot/vla_node", a.RemapName("~"), "~ alone is the node itself")
+	})
 }
 
 // TestOverridesReachDeclare checks the whole path launch uses: command line to Declare.
