@@ -10,10 +10,17 @@ import (
 )
 
 // gripperColumn is (x, gripper) actions with the given gripper commands.
-func gripperColumn(gripper ...float32) []float32 {
-	out := make([]float32, 0, 2*len(gripper))
+func gripperColumn(gripper ...float32) []float32 { return gripperAt(1, gripper...) }
+
+// gripperAt is two-value actions with the given gripper commands in column col (0 or 1; -1, no
+// gripper, lays them out as 1 does) and x, numbering the actions, in the other.
+func gripperAt(col int, gripper ...float32) []float32 {
+	if col < 0 {
+		col = 1
+	}
+	out := make([]float32, 2*len(gripper))
 	for i, g := range gripper {
-		out = append(out, float32(i), g)
+		out[2*i+col], out[2*i+1-col] = g, float32(i)
 	}
 	return out
 }

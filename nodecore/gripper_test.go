@@ -10,8 +10,7 @@ import (
 )
 
 func TestLeadGripperAdvancesOnlyTheGripperColumn(t *testing.T) {
-	// Four actions of (x, gripper): the gripper closes at action 2.
-	chunk := func() []float32 { return []float32{0, -1, 1, -1, 2, 1, 3, 1} }
+	// Four actions of (x, gripper), or (gripper, x): the gripper closes at action 2.
 	cases := []struct {
 		name        string
 		gripper     int
@@ -22,16 +21,14 @@ func TestLeadGripperAdvancesOnlyTheGripperColumn(t *testing.T) {
 		{"one action early", 1, 1, []float32{-1, 1, 1, 1}},
 		{"two actions early", 1, 2, []float32{1, 1, 1, 1}},
 		{"past the chunk's end: its last command", 1, 9, []float32{1, 1, 1, 1}},
+		{"the gripper in the first column", 0, 1, []float32{-1, 1, 1, 1}},
 		{"no gripper in the bundle", -1, 2, []float32{-1, -1, 1, 1}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			actions := chunk()
+			actions := gripperAt(c.gripper, -1, -1, 1, 1)
 			leadGripper(actions, 2, c.gripper, c.lead)
-			for i, want := range c.wantGripper {
-				require.Equal(t, float32(i), actions[2*i], "action %d: the motion is left as predicted", i)
-				require.Equal(t, want, actions[2*i+1], "action %d's gripper", i)
-			}
+			require.Equal(t, gripperAt(c.gripper, c.wantGripper...), actions, "only the gripper column moves")
 		})
 	}
 }
@@ -42,14 +39,6 @@ func TestLeadGripperAdvancesOnlyTheGripperColumn(t *testing.T) {
 func TestGripperHoldKeepsEachChangeForTheMinimumTime(t *testing.T) {
 	const dt = 100 * time.Millisecond
 	ms := func(m int64) int64 { return m * int64(time.Millisecond) }
-	// chunk is (x, gripper) actions with the given gripper commands, x numbering the actions.
-	chunk := func(gripper ...float32) []float32 {
-		out := make([]float32, 0, 2*len(gripper))
-		for i, g := range gripper {
-			out = append(out, float32(i), g)
-		}
-		return out
-	}
 	type published struct {
 		atMs    int64
 		gripper []float32
@@ -81,6 +70,9 @@ func TestGripperHoldKeepsEachChangeForTheMinimumTime(t *testing.T) {
 			{300, []float32{1, 1, 1, 1}, []float32{1, 1, 1, 1}},
 			{299, []float32{-1, -1, -1, -1}, []float32{1, 1, 1, 1}},
 		}},
+		{"the gripper in the first column", 0, 500 * time.Millisecond, []published{
+			{0, []float32{-1, 1, -0.7, -0.5, 0.8, 0.9, 0.9, -1}, []float32{-1, 1, 1, 1, 0.8, 0.9, 0.9, -1}},
+		}},
 		{"no gripper in the bundle", -1, time.Second, []published{
 			{0, []float32{-1, 1, -1, 1}, []float32{-1, 1, -1, 1}},
 		}},
@@ -89,9 +81,9 @@ func TestGripperHoldKeepsEachChangeForTheMinimumTime(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			var g gripperHold
 			for _, p := range c.chunks {
-				actions := chunk(p.gripper...)
+				actions := gripperAt(c.col, p.gripper...)
 				g.apply(actions, 2, c.col, ms(p.atMs), dt, gripper.Default(), c.hold)
-				require.Equal(t, chunk(p.want...), actions, "chunk at %d ms", p.atMs)
+				require.Equal(t, gripperAt(c.col, p.want...), actions, "chunk at %d ms", p.atMs)
 			}
 		})
 	}
