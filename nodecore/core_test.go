@@ -573,6 +573,19 @@ func TestLongInstructionsAreShownCut(t *testing.T) {
 	st := f.core.Diagnostics(t0).Status[0]
 	require.Less(t, len(value(t, st, "instruction")), 300)
 	require.Contains(t, value(t, st, "instruction"), "(114000 bytes)")
+
+	// 200 bytes are shown whole. A cut falls between characters, not inside one (a 3-byte euro sign
+	// spans bytes 198 to 200); an instruction of bytes that start no character (not UTF-8) is cut to
+	// nothing rather than failing the log line.
+	for _, c := range []struct{ text, line string }{
+		{strings.Repeat("p", 200), `new instruction "` + strings.Repeat("p", 200) + `": episode reset`},
+		{strings.Repeat("€", 100), `new instruction "` + strings.Repeat("€", 66) + `"... (300 bytes): episode reset`},
+		{strings.Repeat("\x80", 300), `new instruction ""... (300 bytes): episode reset`},
+	} {
+		f.core.SetInstruction(c.text)
+		ev := eventsOf[nodecore.EventInstruction](f.sink)
+		require.Equal(t, c.line, ev[len(ev)-1].String())
+	}
 }
 
 // A new instruction starts a new episode: the continuity history is empty again.
