@@ -84,13 +84,16 @@ func TestParameterRequestsOverTheBoundAreRefused(t *testing.T) {
 		}
 		return out
 	}
-	sets := func(n int) []msgs.Parameter {
+	sets := func(n int, v msgs.ParameterValue) []msgs.Parameter {
 		out := make([]msgs.Parameter, n)
 		for i := range out {
-			out[i] = msgs.Parameter{Name: "controller_threshold", Value: msgs.ParameterValue{Type: msgs.ParameterType(3), DoubleValue: 0.6}}
+			out[i] = msgs.Parameter{Name: "controller_threshold", Value: v}
 		}
 		return out
 	}
+	threshold := msgs.ParameterValue{Type: msgs.ParameterType(3), DoubleValue: 0.6}
+	// A string, which the server refuses at once for its type: 4096 sets judged, quickly.
+	wrongType := msgs.ParameterValue{Type: msgs.ParameterType(4), StringValue: "high"}
 	over := nodecore.MaxParameterRequestEntries + 1
 
 	var got msgs.GetParametersResponse
@@ -101,22 +104,37 @@ func TestParameterRequestsOverTheBoundAreRefused(t *testing.T) {
 	var described msgs.DescribeParametersResponse
 	call("describe_parameters", &msgs.DescribeParametersRequest{Names: names(over)}, &described)
 	require.Empty(t, described.Descriptors)
+	call("describe_parameters", &msgs.DescribeParametersRequest{Names: names(over - 1)}, &described)
+	require.Len(t, described.Descriptors, over-1)
 	var types msgs.GetParameterTypesResponse
 	call("get_parameter_types", &msgs.GetParameterTypesRequest{Names: names(over)}, &types)
 	require.Empty(t, types.Types)
+	call("get_parameter_types", &msgs.GetParameterTypesRequest{Names: names(over - 1)}, &types)
+	require.Len(t, types.Types, over-1)
 	var listed msgs.ListParametersResponse
 	call("list_parameters", &msgs.ListParametersRequest{Prefixes: names(over)}, &listed)
 	require.Empty(t, listed.Result.Names)
+	call("list_parameters", &msgs.ListParametersRequest{Prefixes: names(over - 1)}, &listed)
+	require.Contains(t, listed.Result.Names, "strategy")
 
 	var set msgs.SetParametersResponse
-	call("set_parameters", &msgs.SetParametersRequest{Parameters: sets(over)}, &set)
+	call("set_parameters", &msgs.SetParametersRequest{Parameters: sets(over, threshold)}, &set)
 	require.Len(t, set.Results, over)
 	require.False(t, set.Results[0].Successful)
 	require.Equal(t, "a request of 4097 parameters: at most 4096 are taken in one call", set.Results[0].Reason)
 	var atomic msgs.SetParametersAtomicallyResponse
-	call("set_parameters_atomically", &msgs.SetParametersAtomicallyRequest{Parameters: sets(over)}, &atomic)
+	call("set_parameters_atomically", &msgs.SetParametersAtomicallyRequest{Parameters: sets(over, threshold)}, &atomic)
 	require.False(t, atomic.Result.Successful)
 	require.Equal(t, 0.5, f.core.Settings().Live.Skipping.ControllerThreshold, "nothing was set")
+
+	// At the bound, the server judges the request, as rclcpp's does: each parameter by its type, a name
+	// given twice in an atomic set.
+	typeReason := "Wrong parameter type, parameter {controller_threshold} is of type {double}, setting it to {string} is not allowed."
+	call("set_parameters", &msgs.SetParametersRequest{Parameters: sets(over-1, wrongType)}, &set)
+	require.Len(t, set.Results, over-1)
+	require.Equal(t, typeReason, set.Results[over-2].Reason)
+	call("set_parameters_atomically", &msgs.SetParametersAtomicallyRequest{Parameters: sets(over-1, wrongType)}, &atomic)
+	require.Equal(t, "parameter 'controller_threshold' appears more than once in one request", atomic.Result.Reason)
 }
 
 // serveParameters calls service with req on the wire, as the ROS glue does, and decodes the answer
