@@ -191,3 +191,22 @@ func TestSimClockAtASlowRateNeverTicksTwiceInAPeriod(t *testing.T) {
 		}
 	}
 }
+
+// A period of 0 sends no diagnostics tick at all (SimClock.Period): none as sim time moves, however
+// far, and no wall tick standing in, before the first /clock message or after it stopped.
+func TestSimClockOfPeriodZeroSendsNoTicks(t *testing.T) {
+	c := &SimClock{}
+	c.WallTick()
+	base := time.Unix(1000, 0)
+	for _, at := range []time.Duration{0, time.Second, time.Hour} {
+		c.Set(base.Add(at))
+	}
+	for range simTickGrace + 2 {
+		c.WallTick()
+	}
+	select {
+	case tick := <-c.Ticks():
+		t.Fatalf("a tick (%v) with a period of 0", tick)
+	default:
+	}
+}
