@@ -225,6 +225,13 @@ func TestDecodeBoundsTheSize(t *testing.T) {
 		err := Decode(&msgs.CompressedImage{Format: "png", Data: encodePNG(t, image.NewGray(r))}, &dst)
 		require.ErrorContains(t, err, "expected a positive size of at most 8192 a side")
 	}
+	// A JPEG's header may say 0 lines (the standard leaves their count to a DNL marker, which Go's
+	// decoder does not read) or 0 columns: no frame, refused from the header.
+	jpegData := encodeJPEG(t, tabletop(64, 48), 90)
+	for _, size := range [][2]int{{0, 48}, {64, 0}} {
+		_, err := Check(&msgs.CompressedImage{Format: "jpeg", Data: withClaimedSize(t, JPEG, jpegData, size[0], size[1])})
+		require.ErrorContains(t, err, fmt.Sprintf("jpeg of %dx%d pixels, expected a positive size of at most 8192 a side", size[0], size[1]))
+	}
 }
 
 // A few hundred bytes that claim 65535x65535 pixels are refused from their header: nothing near the
@@ -275,6 +282,16 @@ func TestDecodeRefusesPixelsTheDataCannotHold(t *testing.T) {
 			runtime.ReadMemStats(&after)
 			require.ErrorContains(t, err, fmt.Sprintf("%s of 8192x8192 pixels in %d bytes, fewer than any %s of that size takes", c, len(claims), c))
 			require.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(1<<20), "bytes allocated")
+
+			// The bound is the least such a frame takes, not a byte more: data of exactly that length
+			// passes the header's check, one byte fewer does not. A PNG: 8192 rows of a filter byte and
+			// 1024 bytes of pixels, deflated at most 1032 to 1; a JPEG: a bit for each of 1024x1024 blocks.
+			least := map[Container]int{PNG: 8192 * 1025 / 1032, JPEG: 1024 * 1024 / 8}[c]
+			padded := append(claims, make([]byte, least-len(claims))...) // after the end marker
+			_, err = Check(&msgs.CompressedImage{Format: c.String(), Data: padded})
+			require.NoError(t, err)
+			_, err = Check(&msgs.CompressedImage{Format: c.String(), Data: padded[:least-1]})
+			require.ErrorContains(t, err, fmt.Sprintf("in %d bytes, fewer than any %s of that size takes (%d)", least-1, c, least))
 		})
 	}
 }
