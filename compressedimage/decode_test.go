@@ -195,6 +195,7 @@ func TestDecodeRefuses(t *testing.T) {
 		{"format says png, data is a JPEG", "png", jpegData, `format "png" says png, but the data (starting ff d8 ff`},
 		{"no data", "jpeg", nil, `format "jpeg" says jpeg, but the data (starting ) is neither a JPEG nor a PNG`},
 		{"JPEG cut short", "jpeg", jpegData[:len(jpegData)-100], "compressedimage: jpeg of 64x48 pixels: invalid JPEG format: short Huffman data"},
+		{"JPEG cut before its scan", "jpeg", jpegData[:bytes.Index(jpegData, []byte{0xff, markerSOS})], "compressedimage: jpeg header: unexpected EOF"},
 		{"PNG cut in its header", "png", pngData[:20], "compressedimage: png header: "},
 	}
 	for _, tc := range cases {
@@ -324,6 +325,7 @@ func TestParseFormat(t *testing.T) {
 		"PNG":                              PNG,
 		"rgb8; JPEG Compressed bgr8":       JPEG,
 		"bayer_rggb8; png compressed bgr8": PNG, // debayered before compression
+		"; png compressed bgr8":            PNG, // no original encoding: it is not needed
 	} {
 		got, err := ParseFormat(format)
 		require.NoError(t, err, format)
@@ -393,10 +395,12 @@ func TestDecodeMotionJPEGWithoutHuffmanTables(t *testing.T) {
 	require.ErrorContains(t, err, "uninitialized Huffman table", "Go's decoder alone refuses it")
 	sos := bytes.Index(stripped, []byte{0xff, markerSOS})
 	padded := append(append(append([]byte(nil), stripped[:sos]...), 0x00, 0xff, 0x00, 0xff, 0xff), stripped[sos:]...)
+	// Stray restart markers (RST0 to RST7) have no length, and Go's decoder passes over them too.
+	restart := append(append(append([]byte(nil), stripped[:sos]...), 0xff, 0xd0, 0xff, 0xd7), stripped[sos:]...)
 
 	var want msgs.Image
 	require.NoError(t, Decode(&msgs.CompressedImage{Format: "jpeg", Data: data}, &want))
-	for name, frame := range map[string][]byte{"tables left out": stripped, "and extraneous bytes": padded} {
+	for name, frame := range map[string][]byte{"tables left out": stripped, "and extraneous bytes": padded, "and stray RST0 and RST7": restart} {
 		var got msgs.Image
 		require.NoError(t, Decode(&msgs.CompressedImage{Format: "jpeg", Data: frame}, &got), name)
 		require.Equal(t, want.Data, got.Data, name)
