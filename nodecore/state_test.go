@@ -66,6 +66,11 @@ func TestStateNearestTheFrameIsTaken(t *testing.T) {
 	f.core.Step(t0.Add(70 * time.Millisecond))
 	require.Len(t, f.sink.chunks, 1)
 	require.InDeltaSlice(t, []float32{2, 1}, f.fake.LastState(), 1e-6, "ee_z 0.3, of the reading at 0 ms")
+	// A reading stamped at the frame's very instant is taken, not an older one after it.
+	f.core.OfferFrame(frame(0, "cam", 100))
+	f.core.Step(t0.Add(80 * time.Millisecond))
+	require.Len(t, f.sink.chunks, 2)
+	require.InDeltaSlice(t, []float32{2, 1}, f.fake.LastState(), 1e-6, "ee_z 0.3, of the reading at 0 ms exactly")
 
 	g := newStateFixture(t, nil) // a publisher that leaves its stamps zero: newest, then refused as of unknown age
 	g.core.SetInstruction("pick")
@@ -170,8 +175,8 @@ func TestStateMaxAgeParameter(t *testing.T) {
 	require.Equal(t, 2*time.Second, f.core.Settings().Live.StateMaxAge)
 	f.core.SetInstruction("pick")
 	f.core.OfferState(stampAt(0), []string{"ee_z", "gripper"}, []float64{0.1, 0})
-	f.serve(1500*time.Millisecond, "cam")
-	require.Len(t, f.sink.chunks, 1)
+	f.serve(2*time.Second, "cam")
+	require.Len(t, f.sink.chunks, 1, "a state exactly state_max_age from the frame is used")
 
 	res := f.params.Set(paramserver.Parameter{Name: nodecore.ParamStateMaxAge, Value: paramserver.Double(-1)})
 	require.False(t, res[0].Successful)
