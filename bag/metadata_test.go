@@ -72,4 +72,7 @@ func TestQoSValidateTakesEveryPolicyRmwNames(t *testing.T) {
 		"reliability 3 must be Reliable (1) or BestEffort (2); durability 0 must be TransientLocal (1) or Volatile (2)")
 	require.EqualError(t, QoS{History: KeepLast, Depth: 0, Reliability: Reliable, Durability: Volatile}.Validate(),
 		"invalid QoS: depth 0 must be >= 1 with KeepLast")
+	// KeepAll has no depth: rosbag2 stores 0 whatever the profile held.
+	require.Contains(t, OfferedQoSProfiles(QoS{History: KeepAll, Depth: 7, Reliability: Reliable, Durability: Volatile}),
+		"- history: 2\n  depth: 0\n")
 }

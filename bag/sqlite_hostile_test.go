@@ -112,3 +112,26 @@ func TestSQLiteRowOverTheMessageBoundIsDamaged(t *testing.T) {
 	require.Equal(t, 1, damaged)
 	require.Equal(t, []int64{t0, t0 + 2}, read)
 }
+
+// rosbag2 before Foxy wrote no offered_qos_profiles column: such a .db3 opens, its topics with no
+// profiles, and its messages read.
+func TestSQLiteWithoutQoSProfilesColumnOpens(t *testing.T) {
+	path := hostileSQLiteBag(t,
+		`CREATE TABLE topics(id INTEGER PRIMARY KEY, name TEXT NOT NULL, type TEXT NOT NULL, serialization_format TEXT NOT NULL)`,
+		`INSERT INTO topics VALUES (1, '/chatter', 'std_msgs/msg/String', 'cdr')`,
+		messagesTable,
+		`INSERT INTO messages (topic_id, timestamp, data) VALUES (1, 10, x'000100000300000068690000'), (1, 20, x'000100000300000068690000')`)
+	r, err := Open(path)
+	require.NoError(t, err)
+	defer r.Close()
+	info := r.Info()
+	require.Len(t, info.Topics, 1)
+	require.Equal(t, "/chatter", info.Topics[0].Name)
+	require.Empty(t, info.Topics[0].OfferedQoSProfiles)
+	var stamps []int64
+	for m, err := range r.Messages() {
+		require.NoError(t, err)
+		stamps = append(stamps, m.LogTime)
+	}
+	require.Equal(t, []int64{10, 20}, stamps)
+}
