@@ -117,6 +117,10 @@ func TestProtocolMisusePanics(t *testing.T) {
 	require.Panics(t, func() { m.Plan() }, "Plan twice")
 	require.Panics(t, func() { _ = m.SetConfig(DefaultConfig()) }, "SetConfig mid-inference")
 	require.Panics(t, func() { m.Reset() }, "Reset mid-inference")
+	// A chunk of no action breaks no width: it executes nothing, at an episode's start as later.
+	require.NotPanics(t, func() { m.Report(nil, Trace{}) })
+	require.True(t, math.IsNaN(m.Last().Continuity), "nothing entered the history")
+	m.Plan()
 
 	// Continuity compares actions value by value: a chunk of ragged or changed width is refused whole.
 	require.PanicsWithValue(t, "skipping: Report: action 1 of the chunk has 1 values, the episode's actions 2",
