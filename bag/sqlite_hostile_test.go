@@ -135,3 +135,19 @@ func TestSQLiteWithoutQoSProfilesColumnOpens(t *testing.T) {
 	}
 	require.Equal(t, []int64{10, 20}, stamps)
 }
+
+// A recording in which nothing was published is a .db3 with topics and no messages: it opens clean,
+// with no fault and no time range to read.
+func TestSQLiteWithNoMessagesOpensClean(t *testing.T) {
+	path := hostileSQLiteBag(t, topicsTable, chatterTopic, messagesTable)
+	r, err := Open(path)
+	require.NoError(t, err)
+	defer r.Close()
+	info := r.Info()
+	require.Empty(t, info.Warnings)
+	require.Zero(t, info.MessageCount)
+	for _, err := range r.Messages() {
+		require.NoError(t, err)
+		t.Fatal("a message read from a bag of none")
+	}
+}
