@@ -87,6 +87,13 @@ func TestOverflowIsRefused(t *testing.T) {
 	require.ErrorContains(t, check(1<<40, "observations", 1<<30, Limit{Bytes: 8 * gib, Source: "test"}), "1099511627776 observations need about")
 }
 
+// What fits exactly is let through, and so is nothing at all, even with no room.
+func TestExactFitAndNothingPass(t *testing.T) {
+	require.NoError(t, check(4, "episodes", gib, Limit{Bytes: 4 * gib, Source: "test"}))
+	require.Error(t, check(4, "episodes", gib, Limit{Bytes: 4*gib - 1, Source: "test"}))
+	require.NoError(t, check(0, "episodes", gib, Limit{Bytes: 0, Source: "test"}))
+}
+
 // On this Linux machine some bound is read, and it is more than a mebibyte.
 func TestAvailableHere(t *testing.T) {
 	if runtime.GOOS != "linux" {
