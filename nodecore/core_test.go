@@ -936,7 +936,7 @@ func TestDiagnosticsReportTheImageBalance(t *testing.T) {
 	m := policytest.Manifest()
 	m.Image.Balance = []float64{0.5, 0.5, 0.5} // channel medians of 127.5
 	f := newFixtureOf(t, m, nil, nil)
-	f.core.Diagnostics(t0)
+	require.Equal(t, "n/a", value(t, f.core.Diagnostics(t0).Status[0], key), "no frame served yet: no gain, not 0")
 	f.core.SetInstruction("pick")
 	f.core.OfferFrame(frame(0, "cam", 102))
 	f.core.Step(t0.Add(10 * time.Millisecond))
@@ -964,6 +964,18 @@ func TestDiagnosticsReportTheImageBalance(t *testing.T) {
 	require.Equal(t, msgs.DiagnosticWarn, st.Level)
 	require.Contains(t, st.Message, "the image balance's channel gains disagree (1.25 1.00 0.83, more than 1.25 apart)")
 	require.Len(t, f.sink.chunks, 3)
+
+	// Gains exactly 1.25 apart are not more than that: no warning.
+	m = policytest.Manifest()
+	m.Image.Balance = []float64{0.5, 0.4, 0.4} // medians of 127.5, 102 and 102: a grey of 102 gains 1.25, 1 and 1
+	g := newFixtureOf(t, m, nil, nil)
+	g.core.Diagnostics(t0)
+	g.core.SetInstruction("pick")
+	g.core.OfferFrame(frame(0, "cam", 102))
+	g.core.Step(t0.Add(10 * time.Millisecond))
+	st = g.core.Diagnostics(t0.Add(time.Second)).Status[0]
+	require.Equal(t, "1.25 1.00 1.00", value(t, st, key))
+	require.Equal(t, msgs.DiagnosticOK, st.Level, st.Message)
 }
 
 // A params file that sets executed_actions beyond the bundle's chunk stops the node at start-up,
