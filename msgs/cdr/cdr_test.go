@@ -116,7 +116,9 @@ func TestDecoderRejects(t *testing.T) {
 		{"string without NUL", []byte{0, 1, 0, 0, 1, 0, 0, 0, 'a'}, func(d *Decoder) { d.String("name") }, "name", 0, "string of length 1 does not end in NUL"},
 		{"hostile string count", []byte{0, 1, 0, 0, 0xff, 0xff, 0xff, 0x7f, 0, 0, 0, 0, 0, 0, 0, 0}, func(d *Decoder) { d.Strings("names", nil) }, "names", 0, "sequence of 2147483647 elements of at least 4 bytes exceeds the 8 bytes left"},
 		{"hostile float64 count", []byte{0, 1, 0, 0, 0xff, 0xff, 0xff, 0x0f, 0, 0, 0, 0, 0, 0, 0, 0}, func(d *Decoder) { d.Float64s("values", nil) }, "values", 0, "sequence of 268435455 elements of at least 8 bytes exceeds the 8 bytes left"},
+		{"float64 count one element over", []byte{0, 1, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, func(d *Decoder) { d.Float64s("values", nil) }, "values", 0, "sequence of 2 elements of at least 8 bytes exceeds the 8 bytes left"},
 		{"nested path", []byte{0, 1, 0, 0, 1}, func(d *Decoder) { d.Enter("header"); d.EnterElement("items", 3); d.Int32("x") }, "header.items[3].x", 0, "need 4 bytes, 1 left"},
+		{"first element's path", []byte{0, 1, 0, 0, 1}, func(d *Decoder) { d.EnterElement("items", 0); d.Int32("x") }, "items[0].x", 0, "need 4 bytes, 1 left"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -280,4 +282,16 @@ func TestStringSequenceAllocatesItsElementsOnly(t *testing.T) {
 			require.Equal(t, tc.allocs, allocs)
 		})
 	}
+}
+
+// A sequence count is a uint32 on the wire: the largest one is written, one more is refused rather
+// than wrapped to 0.
+func TestEncoderSequenceCountFitsAUint32(t *testing.T) {
+	e := NewEncoder(nil)
+	e.SequenceLength(math.MaxUint32)
+	require.NoError(t, e.Err())
+	require.Equal(t, []byte{0xff, 0xff, 0xff, 0xff}, e.Bytes()[HeaderSize:])
+	e = NewEncoder(nil)
+	e.SequenceLength(math.MaxUint32 + 1)
+	require.EqualError(t, e.Err(), "cdr: sequence of 4294967296 elements does not fit a uint32 count")
 }
