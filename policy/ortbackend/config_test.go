@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -149,7 +150,14 @@ func TestFindFetchedLibrary(t *testing.T) {
 	inner := install(filepath.Join(root, "repo"))
 	require.Equal(t, inner, FindFetchedLibrary(deep), "the nearest one wins")
 	require.Equal(t, inner, FindFetchedLibrary(filepath.Join(root, "repo")))
-	require.Contains(t, FetchedLibraryPath(), filepath.Join(".cache", "ort", "1.24.1", "linux-"))
+	// fetch-ort.sh names its folders after npm's architectures (x64, arm64), not Go's.
+	wantArch := map[string]string{"amd64": "x64", "arm64": "arm64"}[runtime.GOARCH]
+	require.NotEmpty(t, wantArch, "fetch-ort.sh installs x64 and arm64 only")
+	require.Equal(t, filepath.Join(".cache", "ort", "1.24.1", "linux-"+wantArch, "libonnxruntime.so.1"), FetchedLibraryPath())
+
+	// A folder of the library's name is not the library: the search goes on past it.
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "repo", "nodes", FetchedLibraryPath()), 0o755))
+	require.Equal(t, inner, FindFetchedLibrary(deep))
 }
 
 // A program finds ONNX Runtime the same way, dysl and the node alike: DYSL_ORT_LIB first, else the
