@@ -184,6 +184,7 @@ func TestAssemblerLostAndMalformedParts(t *testing.T) {
 			"zero dims":       func(m *dialect.MessageVlaActionChunk) { m.DimCount = 0 },
 			"zero dt":         func(m *dialect.MessageVlaActionChunk) { m.StepDtUs = 0 },
 			"nan value":       func(m *dialect.MessageVlaActionChunk) { m.Values[0] = float32(math.NaN()) },
+			"inf last value":  func(m *dialect.MessageVlaActionChunk) { m.Values[7*7-1] = float32(math.Inf(-1)) }, // 7 steps of 7 in part 0
 			"index >= of":     func(m *dialect.MessageVlaActionChunk) { m.PartIndex = 2 },
 			"time past int64": func(m *dialect.MessageVlaActionChunk) { m.TimeUsec = 1 << 63 }, // once a chunk from -290308
 		}
@@ -197,6 +198,21 @@ func TestAssemblerLostAndMalformedParts(t *testing.T) {
 				require.False(t, done)
 			})
 		}
+	})
+	// The last part of the 8x7 chunk carries 1 step: its 47 other entries are no values of the chunk
+	// (sent as 0), and are not judged.
+	t.Run("entries past the last step are not read", func(t *testing.T) {
+		last := *next[1]
+		for i := 7; i < len(last.Values); i++ {
+			last.Values[i] = float32(math.NaN())
+		}
+		var a ChunkAssembler
+		_, _, err := a.Add(next[0])
+		require.NoError(t, err)
+		got, done, err := a.Add(&last)
+		require.NoError(t, err)
+		require.True(t, done)
+		require.Equal(t, chunkCases[1].chunk.Values, got.Values)
 	})
 	t.Run("header disagreeing with part 0", func(t *testing.T) {
 		var a ChunkAssembler
