@@ -181,3 +181,15 @@ func TestDefaultPlansAreNamedByWhatTheySkip(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, plans, 4)
 }
+
+// The ideal speedup is the full model's FLOPs over what a plan ran: every graph's FLOPs count, the
+// prefix once and the head once a pass (a re-run is a second pass).
+func TestFLOPsCountEveryGraph(t *testing.T) {
+	m := manifest()
+	m.FLOPs = bundle.FLOPs{Prefix: 100, Layer: 10, Adapter: 2, Controller: 1, Head: 50}
+	require.Equal(t, float64(100+8*10+50), FullFLOPs(m))
+	s := skipping.Stats{LayersExecuted: 5, AdaptersRun: 2, ControllersEvaluated: 3, Passes: 2}
+	require.Equal(t, float64(100+5*10+2*2+3*1+2*50), ExecutedFLOPs(m.FLOPs, s))
+	s.Passes = 0 // statistics of an inference that recorded no pass still ran the head once
+	require.Equal(t, float64(100+5*10+2*2+3*1+50), ExecutedFLOPs(m.FLOPs, s))
+}
