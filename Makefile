@@ -78,9 +78,12 @@ bench:
 # go test's compile, which takes longer here. Not part of make test: a package takes minutes to hours.
 MUTATE_PKG ?= ./skipping
 MUTATE_WORKERS ?= 2
+# Extra gremlins flags, e.g. MUTATE_FLAGS="-E '^[a-z]+/'" for a package's own files without its
+# subpackages (-E excludes the files whose path under MUTATE_PKG matches).
+MUTATE_FLAGS ?=
 GREMLINS ?= github.com/go-gremlins/gremlins/cmd/gremlins@v0.6.0
 mutate: ort
-	$(WITH_ORT) $(GO) run $(GREMLINS) unleash --workers $(MUTATE_WORKERS) --timeout-coefficient 60 --output-statuses lt $(MUTATE_PKG)
+	$(WITH_ORT) $(GO) run $(GREMLINS) unleash --workers $(MUTATE_WORKERS) --timeout-coefficient 60 --output-statuses lt $(MUTATE_FLAGS) $(MUTATE_PKG)
 
 # cgo stays off in cross builds unless CGO_ENABLED=1 is explicit, and onnxruntime_go needs cgo.
 # Binaries built against bookworm's cross libc need GLIBC_2.34 (JetPack 6 / Ubuntu 22.04 is fine;
