@@ -297,7 +297,6 @@ func (c *Core) offer(f *frame) {
 	c.totals.received++
 	if old != nil {
 		c.totals.superseded++
-		c.win.superseded++
 	}
 	c.mu.Unlock()
 	if old != nil {
@@ -363,7 +362,6 @@ func (c *Core) RestartEpisode() {
 func (c *Core) ReportDecodeError(topic string, err error) {
 	c.mu.Lock()
 	c.totals.decodeErrors++
-	c.win.decodeErrors++
 	topic = c.topics.named(c.configured, topic)
 	c.mu.Unlock()
 	c.cfg.Sink.Notice(EventDecodeError{Topic: topic, Err: err})
@@ -427,7 +425,7 @@ func (c *Core) Step(now time.Time) bool {
 		return true
 	}
 	if instruction == "" {
-		c.count(func(w *window, t *totals) { t.noInstruction++; w.noInstruction++ })
+		c.count(func(_ *window, t *totals) { t.noInstruction++ })
 		c.cfg.Sink.Notice(EventNoInstruction{Stamp: stamp, Withdrawn: withdrawn})
 		return true
 	}

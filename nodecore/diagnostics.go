@@ -41,8 +41,8 @@ type window struct {
 	// lastTruncated says the last served frame's instruction was longer than the model's token input.
 	lastTruncated bool
 
-	superseded, stale, noInstruction, badFrames, failures, nonFinite, decodeErrors, noClock, noState int
-	lastError, lastWarning                                                                           string
+	stale, badFrames, failures, nonFinite, noClock, noState int
+	lastError, lastWarning                                  string
 	// lastStateProblem says why the last frame without a usable robot state was not acted on.
 	lastStateProblem string
 	// lastStaleAge is the age of the last frame dropped as stale; lastStaleUnstamped says that frame had
